@@ -1,0 +1,98 @@
+#pragma once
+// The daemon's configuration: YAML (config/surveyd.yaml) with every key overridable by an
+// environment variable (SURVEYD_...). Errors throw ConfigError naming the file, line and key.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace surveyd::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Config {
+  struct Database {
+    std::string url = "postgresql:///surveyd";  // SURVEYD_DATABASE_URL
+    int pool_size = 6;                            // SURVEYD_DATABASE_POOL_SIZE
+    bool migrate_on_start = true;                 // SURVEYD_DATABASE_MIGRATE_ON_START
+  } database;
+
+  struct Http {
+    std::string listen = "127.0.0.1:8080";  // SURVEYD_HTTP_LISTEN (host:port)
+    std::string public_base_url = "http://127.0.0.1:8080";  // SURVEYD_PUBLIC_BASE_URL
+    int worker_threads = 6;                 // SURVEYD_HTTP_WORKER_THREADS
+    std::size_t max_body_bytes = 1 << 20;   // SURVEYD_HTTP_MAX_BODY_BYTES
+  } http;
+
+  struct Rules {
+    std::string path = "config/rules.yaml";  // SURVEYD_RULES
+  } rules;
+
+  struct Feed {
+    std::string secret;              // SURVEYD_FEED_SECRET: HMAC key of the HTTP push
+    std::string tcp;                 // SURVEYD_FEED_TCP: host:port of the TCP stream; empty: off
+    std::string name = "controlworks";  // SURVEYD_FEED_NAME: cursor key in the database
+    std::chrono::seconds silence_timeout{30};  // SURVEYD_FEED_SILENCE_TIMEOUT
+    std::chrono::seconds unready_after{120};   // SURVEYD_FEED_UNREADY_AFTER
+    int batch_size = 500;                      // SURVEYD_FEED_BATCH_SIZE
+    std::chrono::milliseconds batch_wait{20};  // SURVEYD_FEED_BATCH_WAIT_MS
+    bool tls = false;                          // SURVEYD_FEED_TLS
+    std::string tls_ca_file;                   // SURVEYD_FEED_TLS_CA_FILE
+  } feed;
+
+  struct Gateway {
+    std::string kind = "wmnow";     // SURVEYD_GATEWAY: wmnow (later kannel, twilio)
+    double rate_per_second = 20;    // SURVEYD_GATEWAY_RATE
+    std::string sender = "Police";  // SURVEYD_GATEWAY_SENDER
+    std::string wmnow_base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
+    std::string wmnow_api_key;                              // SURVEYD_WMNOW_API_KEY
+    std::string wmnow_webhook_secret;                       // SURVEYD_WMNOW_WEBHOOK_SECRET
+  } gateway;
+
+  struct Dispatch {
+    int workers = 2;                             // SURVEYD_DISPATCH_WORKERS
+    int batch_size = 20;                         // SURVEYD_DISPATCH_BATCH_SIZE
+    std::chrono::milliseconds poll_interval{500};  // SURVEYD_DISPATCH_POLL_MS
+    std::chrono::seconds lease{60};              // SURVEYD_DISPATCH_LEASE
+    int max_attempts = 8;                        // SURVEYD_DISPATCH_MAX_ATTEMPTS
+    std::chrono::seconds backoff_base{5};        // SURVEYD_DISPATCH_BACKOFF_BASE
+    std::chrono::seconds backoff_max{600};       // SURVEYD_DISPATCH_BACKOFF_MAX
+  } dispatch;
+
+  struct Survey {
+    std::string token_secret;         // SURVEYD_TOKEN_SECRET (at least 32 characters)
+    std::string phone_hash_key;       // SURVEYD_PHONE_HASH_KEY (at least 32 characters)
+    std::string force_name = "Police";  // SURVEYD_FORCE_NAME
+    std::string privacy_url;          // SURVEYD_PRIVACY_URL
+    int rate_limit_per_minute = 30;   // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
+  } survey;
+
+  struct Api {
+    std::string analyst_token;  // SURVEYD_ANALYST_TOKEN: bearer token for /api/v1/stats/*
+  } api;
+
+  struct Log {
+    std::string level = "info";  // SURVEYD_LOG_LEVEL
+    std::string format = "text";  // SURVEYD_LOG_FORMAT: text or json
+  } log;
+};
+
+// Loads `path` (empty: defaults only), then applies `env` (normally the process environment).
+// Throws ConfigError: "config/surveyd.yaml:14:3: http.listen: expected host:port".
+Config Load(const std::string& path, const std::map<std::string, std::string>& env);
+std::map<std::string, std::string> ProcessEnvironment();
+
+// Checks what `serve` needs (secrets present and long enough, URLs well formed).
+// Returns human-readable problems; empty when fine.
+std::vector<std::string> ValidateForServe(const Config& config);
+
+// Splits "host:port" / "[::1]:port"; throws ConfigError.
+std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text, const std::string& key);
+
+}  // namespace surveyd::config

@@ -1,0 +1,42 @@
+#pragma once
+// What the rules decided for one event. Computed by rules::Decide (pure), persisted by the store
+// with the rule that made it, so the funnel can say why each contact was or was not surveyed.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "surveyd/core/phone.hpp"
+#include "surveyd/core/time.hpp"
+
+namespace surveyd {
+
+// What the store knows about a number before deciding (looked up by phone::KeyedHash).
+struct ContactHistory {
+  bool opted_out = false;
+  std::optional<TimePoint> last_surveyed_at;  // newest survey created for this number, any group
+};
+
+struct Decision {
+  enum class Outcome {
+    kSurvey,    // text this person
+    kExcluded,  // a rule said no; `reason` names it
+    kIgnored,   // no survey group takes this event type/channel
+  };
+  Outcome outcome = Outcome::kIgnored;
+  std::string group;   // survey group id ("force_contact"); empty when none matched
+  std::string reason;  // deciding rule: "exclusion:domestic", "opted_out", "frequency_cap",
+                       // "not_mobile", "insufficient_data", "not_sampled", "no_group", "survey"
+  std::vector<std::string> trace;  // every rule evaluated that matched, in order (for explain)
+
+  // Filled when outcome == kSurvey:
+  phone::Number phone;
+  std::string language;      // template language chosen ("en", "pl", ...)
+  std::string sms_template;  // with every placeholder but {link} already filled in
+  TimePoint send_at;         // after delay and quiet hours
+  TimePoint expires_at;      // not sent by then: expired
+  bool deferred_by_quiet_hours = false;
+};
+
+const char* OutcomeName(Decision::Outcome outcome);  // "survey", "excluded", "ignored"
+
+}  // namespace surveyd

@@ -1,0 +1,36 @@
+#pragma once
+// Everything surveyd does with a phone number goes through this module: normalising what the
+// command-and-control log holds to E.164, classifying it, masking it for logs, and the keyed
+// hash used to look numbers up (opt-outs, frequency cap) without comparing raw numbers.
+#include <string>
+#include <string_view>
+
+namespace surveyd::phone {
+
+enum class Kind {
+  kUkMobile,       // +447xxxxxxxxx (excluding 7624 Isle of Man? no: 07624 is a mobile too)
+  kUkLandline,     // +441..., +442...
+  kUkOther,        // 03, 05, 08, 09 and other non-geographic numbers
+  kInternational,  // any valid-looking non-UK E.164 number
+  kWithheld,       // "withheld", "private", "unknown", empty
+  kInvalid,        // anything else
+};
+
+struct Number {
+  Kind kind = Kind::kInvalid;
+  std::string e164;  // "+447700900123"; empty for withheld/invalid
+};
+
+// Accepts "+447700900123", "447700900123", "07700 900123", "(0121) 626 5000", "00447700900123",
+// "+44 (0)7700 900123"; spaces, dots, dashes and brackets are ignored.
+Number Normalize(std::string_view raw);
+
+const char* KindName(Kind kind);  // "uk_mobile", "uk_landline", ...
+
+// "+4477******23": enough to tell two numbers apart in a log, never enough to call one.
+std::string Mask(std::string_view e164);
+
+// HMAC-SHA256(key, e164) as hex. The key comes from configuration (phone_hash_key).
+std::string KeyedHash(std::string_view key, std::string_view e164);
+
+}  // namespace surveyd::phone

@@ -1,0 +1,37 @@
+#pragma once
+// A small blocking HTTP/1.1 client (http:// and https://) with a total timeout, for the gateway
+// adapters and the simulators. Transport failures are values, not exceptions.
+#include <chrono>
+#include <string>
+
+#include "surveyd/http/message.hpp"
+
+namespace surveyd::http {
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;  // "http://127.0.0.1:8090/v1/messages?x=1"
+  Headers headers;
+  std::string body;
+  std::chrono::milliseconds timeout{10000};
+  bool verify_tls = true;
+};
+
+struct ClientResponse {
+  // Transport outcome. kOk means an HTTP answer was read (any status).
+  enum class Transport { kOk, kConnectFailed, kTimeoutBeforeSend, kTimeoutAfterSend, kError };
+  Transport transport = Transport::kError;
+  int status = 0;
+  Headers headers;
+  std::string body;
+  std::string error;  // transport error text
+  // True when the request may have reached the server (written fully or partly).
+  bool request_sent = false;
+
+  bool Ok() const { return transport == Transport::kOk; }
+  std::string_view Header(std::string_view name) const { return FindHeader(headers, name); }
+};
+
+ClientResponse Fetch(const ClientRequest& request);
+
+}  // namespace surveyd::http

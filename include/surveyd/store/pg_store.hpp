@@ -1,0 +1,37 @@
+#pragma once
+// The PostgreSQL store (libpqxx 6.4) and the migration runner.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "surveyd/store/store.hpp"
+
+namespace surveyd::store {
+
+struct PgOptions {
+  std::string url;             // libpq connection string or URI
+  int pool_size = 4;           // connections, one per thread that uses the store at once
+  std::string phone_hash_key;  // key of phone::KeyedHash for opt-out and frequency-cap lookups
+};
+
+// Connects lazily; throws Unavailable from calls while the database is down.
+std::unique_ptr<Store> MakePgStore(const PgOptions& options);
+
+struct MigrationReport {
+  std::vector<std::string> applied;  // versions applied by this call, in order
+  int already_applied = 0;
+};
+
+// Applies the migrations compiled into the binary (from migrations/*.sql) that the database has
+// not seen, in order, each in its own transaction, under an advisory lock so that two instances
+// starting together are safe. Throws std::runtime_error with the failing file's name.
+MigrationReport Migrate(const std::string& url);
+
+// The compiled-in migrations, for tests and `surveyd migrate --list`.
+struct Migration {
+  std::string version;  // file name without .sql, e.g. "0001_initial"
+  std::string sql;
+};
+const std::vector<Migration>& BuiltinMigrations();
+
+}  // namespace surveyd::store

@@ -1,0 +1,47 @@
+#pragma once
+// The citizen's survey page: small, mobile-first, no external assets, no JavaScript needed,
+// accessible, in the citizen's language where we have one.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "surveyd/core/time_zone.hpp"
+#include "surveyd/store/store.hpp"
+
+namespace surveyd::survey {
+
+// Languages with page texts; others fall back to English.
+const std::vector<std::string>& PageLanguages();  // {"en", "pl", "cy"}
+
+struct PageContext {
+  std::string force_name = "Police";
+  std::string privacy_url;  // optional link to the force's privacy notice
+  std::shared_ptr<const TimeZone> zone;
+};
+
+struct FormErrors {
+  std::vector<std::string> fields;  // names of the invalid fields ("q3", "comment")
+};
+
+// The five questions, in order, with stable keys q1..q5.
+const std::vector<std::string>& QuestionKeys();
+
+// "your call to 101 on Tuesday 24 November" (in `language`).
+std::string DescribeContact(const store::SurveyView& survey, const PageContext& ctx,
+                            std::string_view language);
+
+std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view token,
+                             const PageContext& ctx, const store::SurveyAnswers* previous = nullptr,
+                             const FormErrors* errors = nullptr);
+std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
+                             bool already_answered);
+std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx);  // unknown/expired
+std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
+                             std::string_view token);
+std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx);
+
+// Validates a POSTed form: each q1..q5 blank or an integer 0-10, comment <= 2,000 characters
+// (Unicode code points). On error, `answers` still holds what could be read, for redisplay.
+bool ParseAnswers(std::string_view form_body, store::SurveyAnswers& answers, FormErrors& errors);
+
+}  // namespace surveyd::survey
