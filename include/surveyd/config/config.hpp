@@ -79,7 +79,6 @@ struct Config {
 
   struct Log {
     std::string level = "info";  // SURVEYD_LOG_LEVEL
-    std::string format = "text";  // SURVEYD_LOG_FORMAT: text or json
   } log;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "surveyd/core/time.hpp"
@@ -13,6 +14,7 @@ namespace surveyd {
 
 enum class EventType { kCallEnded, kResourceDeparted, kIncidentClosed };
 const char* EventTypeName(EventType type);  // "call.ended", ...
+std::optional<EventType> ParseEventType(std::string_view name);  // inverse; nullopt if unknown
 
 struct Location {
   std::optional<std::string> npu, beat, postcode_district;

@@ -2,7 +2,9 @@
 // A time zone read from the system's TZif database (/usr/share/zoneinfo), DST-correct.
 // libstdc++ 12 has no std::chrono::tzdb, so this is the small part of it surveyd needs.
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,14 +38,33 @@ class TimeZone {
     std::int64_t at_unix;           // UTC seconds at which the offset changes
     std::chrono::seconds offset;    // offset from then on
   };
+
+  // `posix_rule` is the TZif v2+ footer ("GMT0BST,M3.5.0/1,M10.5.0"), or empty. Throws
+  // std::runtime_error if it cannot be parsed.
   TimeZone(std::string name, std::vector<Transition> transitions, std::chrono::seconds initial,
            std::string posix_rule);
 
+  // The parsed POSIX TZ rule; public only so that time_zone.cpp's helpers can name it.
+  struct RuleDate {
+    char kind = 'M';  // 'J': Julian day 1-365 without Feb 29; 'N': day 0-365; 'M': month.week.day
+    int day = 0, month = 0, week = 0, weekday = 0;
+    std::int64_t time = 7200;  // local seconds after midnight (may be negative or past 24 h)
+  };
+  struct PosixRule {
+    std::chrono::seconds std_offset{0};
+    bool has_dst = false;
+    std::chrono::seconds dst_offset{0};
+    RuleDate start, end;
+  };
+
  private:
+  std::chrono::seconds OffsetAtUnix(std::int64_t utc_seconds) const;
+
   std::string name_;
-  std::vector<Transition> transitions_;
+  std::vector<Transition> transitions_;  // sorted by at_unix
   std::chrono::seconds initial_offset_;
   std::string posix_rule_;  // TZif v2+ footer, for instants past the last transition
+  std::optional<PosixRule> rule_;
 };
 
 }  // namespace surveyd

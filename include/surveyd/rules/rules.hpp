@@ -42,4 +42,9 @@ TimePoint NextSendWindow(const RuleSet& rules, TimePoint t);
 std::string RenderTemplate(std::string_view text,
                            const std::vector<std::pair<std::string, std::string>>& values);
 
+// Multi-line human text for `surveyd rules explain`: outcome, group, reason, every matched rule,
+// send_at/expires_at. The phone number, if shown, is masked. The second form also shows local time.
+std::string ExplainText(const Decision& decision);
+std::string ExplainText(const Decision& decision, const TimeZone& zone);
+
 }  // namespace surveyd::rules

@@ -31,6 +31,7 @@ struct IngestItem {
   std::optional<Event> event;         // nullopt: rejected
   std::string reject_reason;          // why it was rejected
   std::optional<std::int64_t> seq;    // TCP stream sequence number, when known
+  std::string event_id;               // when it could be read, even from a rejected line
 };
 
 enum class IngestOutcome { kAccepted, kDuplicate, kRejected };

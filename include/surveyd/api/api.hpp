@@ -1,0 +1,50 @@
+#pragma once
+// The daemon's HTTP surface, as one handler: feed push, gateway callbacks, health, analyst stats,
+// and the citizen's survey pages (delegated to survey::MakeSurveyHandler).
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "surveyd/core/clock.hpp"
+#include "surveyd/http/message.hpp"
+#include "surveyd/store/store.hpp"
+
+namespace surveyd::api {
+
+struct Readiness {
+  bool ready = false;
+  std::string body;  // JSON describing each check
+};
+
+struct ApiOptions {
+  store::Store* store = nullptr;
+  const Clock* clock = nullptr;
+  std::function<store::DecideFn()> decider;  // decisions under the rules in force right now
+  std::string feed_secret;                   // HMAC key of POST /api/v1/feed/events
+  std::string wmnow_webhook_secret;          // HMAC key of WMNow callbacks
+  std::string analyst_token;                 // bearer token of /api/v1/stats/*; empty: disabled
+  http::Handler survey_pages;                // /s/...
+  std::function<Readiness()> readiness;      // /readyz
+  std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
+};
+
+http::Handler MakeApiHandler(ApiOptions options);
+
+// Feed push (delivery 2): checks the timestamp (at most 5 minutes old) and the signature, stores
+// the events and answers 202 with one result per event, only after they are committed.
+http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request);
+http::Response HandleWmnowStatus(const ApiOptions& options, const http::Request& request);
+http::Response HandleWmnowInbound(const ApiOptions& options, const http::Request& request);
+
+// "STOP", " stop ", "Unsubscribe"... (../shared/spec/gateway.md): true when the whole message
+// is one opt-out word.
+bool IsOptOutWord(std::string_view body);
+
+// 95% Wilson score interval for k successes out of n: honest for small n, where the plain
+// proportion misleads. Returns {0, 0} for n == 0.
+std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n);
+
+}  // namespace surveyd::api

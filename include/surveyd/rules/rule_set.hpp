@@ -1,0 +1,133 @@
+#pragma once
+// A validated, compiled rules file (config/rules.yaml). Built only by rules::LoadFile /
+// LoadString; immutable afterwards, so one instance can be shared by every worker and swapped
+// whole on reload.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "surveyd/core/event.hpp"
+#include "surveyd/core/time.hpp"
+#include "surveyd/core/time_zone.hpp"
+
+namespace surveyd::rules {
+
+// An incident type-code pattern: '*' matches any run of characters, '?' exactly one; anything
+// else matches itself, ignoring ASCII case. Compiled once at load so Decide never allocates.
+class Glob {
+ public:
+  explicit Glob(std::string pattern);
+  bool Matches(std::string_view text) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;  // as written, for explain and errors
+  std::string folded_;   // lower case
+  bool literal_ = true;  // no wildcard: plain comparison
+};
+
+// Event data an exclusion condition reads. When a condition's field is absent from the event and
+// the field is listed in Policy::require, the event is not texted ("insufficient_data").
+enum class Field {
+  kTypeCode,
+  kCategory,
+  kGrade,
+  kQualifiers,
+  kChannel,
+  kRole,
+  kAge,
+  kPhoneType,
+};
+const char* FieldName(Field field);  // "type_code", "qualifiers", ...
+std::optional<Field> ParseField(std::string_view name);
+
+// A named exclusion. Every condition given must hold (or, with match_any, at least one); a list
+// inside a condition matches when any of its entries does. Text comparisons ignore ASCII case.
+struct Exclusion {
+  std::string id;  // "domestic_abuse": the funnel reports "exclusion:<id>"
+  std::string description;
+  bool match_any = false;
+  std::vector<std::string> groups;  // survey group ids it applies to; empty: all
+
+  std::vector<Glob> type_codes;
+  std::vector<std::string> categories, grades, qualifiers, channels, roles, phone_types;
+  std::optional<int> age_under;  // matches age < N
+  std::optional<int> age_over;   // matches age > N
+  std::optional<bool> consent_declined;  // true: matches survey_consent == "declined"
+  std::optional<bool> vulnerable;        // true: matches vulnerable == true (absent: not flagged)
+
+  bool AppliesTo(std::string_view group_id) const;
+};
+
+struct QuietHours {
+  bool enabled = false;
+  int start_minute = 0;  // minutes after local midnight; start > end wraps past midnight
+  int end_minute = 0;
+  std::string ToString() const;  // "21:00-09:00", or "none"
+};
+
+enum class MissingAge { kAllow, kExclude };
+
+// The global checks that apply to every group.
+struct Policy {
+  int minimum_age = 16;                       // 0: no minimum
+  MissingAge missing_age = MissingAge::kAllow;  // age is often not recorded for adults
+  bool mobile_only = true;                    // false: international mobiles are allowed too
+  bool exclude_consent_declined = true;
+  bool exclude_vulnerable = true;
+  int frequency_cap_days = 90;  // 0: no cap
+  std::vector<Field> require = {Field::kQualifiers, Field::kTypeCode};
+  bool Requires(Field field) const;
+};
+
+struct SurveyGroup {
+  std::string id;    // "force_contact"
+  std::string name;  // "Force Contact"
+  EventType trigger = EventType::kCallEnded;
+  // Trigger filters; empty: any. An event without the field does not match a filter.
+  std::vector<std::string> channels, categories, grades;
+  Duration delay{0};                                  // after occurred_at
+  Duration send_within = std::chrono::hours(24);      // text not sent by then: expired
+  Duration survey_open_for = std::chrono::hours(24 * 7);  // page open after the text is sent
+  double sampling_percent = 100;
+  std::vector<std::pair<std::string, std::string>> templates;  // language -> text; "en" first
+
+  std::vector<std::string> languages() const;
+  const std::string* Template(std::string_view language) const;  // null if none
+  bool Matches(const Event& event) const;
+};
+
+class RuleSet {
+ public:
+  RuleSet(std::string force_name, std::shared_ptr<const TimeZone> zone, Policy policy,
+          QuietHours quiet_hours, std::vector<SurveyGroup> groups,
+          std::vector<Exclusion> exclusions);
+
+  const std::string& force_name() const { return force_name_; }
+  const TimeZone& zone() const { return *zone_; }
+  const std::shared_ptr<const TimeZone>& zone_ptr() const { return zone_; }
+  const Policy& policy() const { return policy_; }
+  const QuietHours& quiet_hours() const { return quiet_hours_; }
+  const std::vector<SurveyGroup>& groups() const { return groups_; }
+  const std::vector<Exclusion>& exclusions() const { return exclusions_; }
+
+  const SurveyGroup* FindGroup(std::string_view id) const;
+  // The first group, in file order, whose trigger and filters take this event; null if none.
+  const SurveyGroup* MatchGroup(const Event& event) const;
+
+  // "3 groups, 9 exclusions, quiet 21:00-09:00 Europe/London"
+  std::string Summary() const;
+
+ private:
+  std::string force_name_;
+  std::shared_ptr<const TimeZone> zone_;
+  Policy policy_;
+  QuietHours quiet_hours_;
+  std::vector<SurveyGroup> groups_;
+  std::vector<Exclusion> exclusions_;
+};
+
+}  // namespace surveyd::rules

@@ -1,0 +1,218 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "commands.hpp"
+#include "surveyd/app/app.hpp"
+#include "surveyd/core/clock.hpp"
+#include "surveyd/feed/event_parser.hpp"
+#include "surveyd/rules/rules.hpp"
+#include "surveyd/store/pg_store.hpp"
+
+namespace surveyd::app {
+namespace {
+
+constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
+
+  serve   -c FILE               run the daemon (feed, rules, dispatch, survey pages, API)
+  migrate -c FILE               apply database migrations and exit
+  replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
+  rules check FILE              validate a rules file: file:line:column: message per error
+  rules explain FILE EVENT.json the decision for one event, and every rule that matched
+  --version                     print the version
+  --help                        this text
+
+Every configuration key can be overridden by an environment variable (SURVEYD_DATABASE_URL,
+SURVEYD_HTTP_LISTEN, ...): see config/surveyd.yaml.
+)";
+
+// Pulls "-c FILE" / "--config FILE" out of args; the rest stays positional.
+bool TakeConfig(std::vector<std::string>& args, std::string& path, std::ostream& err) {
+  for (auto it = args.begin(); it != args.end(); ++it) {
+    if (*it == "-c" || *it == "--config") {
+      if (std::next(it) == args.end()) {
+        err << "surveyd: " << *it << " needs a file name\n";
+        return false;
+      }
+      path = *std::next(it);
+      args.erase(it, it + 2);
+      return true;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void SetUpLogging(const config::Config& config) {
+  auto logger = spdlog::stderr_color_mt("surveyd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(config.log.level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream& out,
+        std::ostream& err) {
+  std::vector<std::string> args = all_args;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    (args.empty() ? err : out) << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    out << "surveyd " << SURVEYD_VERSION << "\n";
+    return 0;
+  }
+
+  const std::string command = args[0];
+  args.erase(args.begin());
+
+  if (command == "rules") {
+    if (args.size() == 2 && args[0] == "check") return RulesCheck(args[1], out, err);
+    if (args.size() == 3 && args[0] == "explain") return RulesExplain(args[1], args[2], in, out, err);
+    err << "usage: surveyd rules check FILE | surveyd rules explain FILE EVENT.json\n";
+    return 2;
+  }
+
+  if (command != "serve" && command != "migrate" && command != "replay") {
+    err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  }
+
+  std::string config_path;
+  if (!TakeConfig(args, config_path, err)) return 2;
+  config::Config config;
+  try {
+    config = config::Load(config_path, config::ProcessEnvironment());
+  } catch (const config::ConfigError& e) {
+    err << "surveyd: configuration error: " << e.what() << "\n";
+    return 2;
+  }
+
+  if (command == "serve") {
+    if (!args.empty()) {
+      err << "surveyd serve: unexpected argument '" << args[0] << "'\n";
+      return 2;
+    }
+    return Serve(config, err);
+  }
+  if (command == "migrate") return Migrate(config, out, err);
+
+  // replay
+  if (args.size() != 1) {
+    err << "usage: surveyd replay -c FILE FILE|-\n";
+    return 2;
+  }
+  if (args[0] == "-") return Replay(config, in, out, err);
+  std::ifstream file(args[0]);
+  if (!file) {
+    err << "surveyd replay: cannot read " << args[0] << "\n";
+    return 2;
+  }
+  return Replay(config, file, out, err);
+}
+
+int Migrate(const config::Config& config, std::ostream& out, std::ostream& err) {
+  try {
+    auto report = store::Migrate(config.database.url);
+    for (const auto& version : report.applied) out << "applied " << version << "\n";
+    out << report.applied.size() << " migration(s) applied, " << report.already_applied
+        << " already in place\n";
+    return 0;
+  } catch (const std::exception& e) {
+    err << "surveyd migrate: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int Replay(const config::Config& config, std::istream& input, std::ostream& out,
+           std::ostream& err) {
+  auto loaded = rules::LoadFile(config.rules.path);
+  if (!loaded.rules) {
+    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
+    return 2;
+  }
+  try {
+    if (config.database.migrate_on_start) store::Migrate(config.database.url);
+    auto store = store::MakePgStore(
+        {config.database.url, 1, config.survey.phone_hash_key});
+    SystemClock clock;
+    const auto rule_set = loaded.rules;
+    store::DecideFn decide = [&](const Event& event, const ContactHistory& history) {
+      return rules::Decide(*rule_set, event, history, clock.Now());
+    };
+
+    std::int64_t counts[3] = {0, 0, 0};
+    std::vector<std::string> lines;
+    auto flush = [&] {
+      if (lines.empty()) return;
+      std::vector<store::IngestItem> items;
+      items.reserve(lines.size());
+      for (const auto& line : lines) items.push_back(feed::ParseEvent(line, "replay"));
+      for (const auto& result : store->IngestBatch(items, decide)) {
+        ++counts[static_cast<int>(result.outcome)];
+      }
+      lines.clear();
+    };
+    std::string line;
+    while (std::getline(input, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      lines.push_back(std::move(line));
+      if (lines.size() >= 500) flush();
+    }
+    flush();
+    out << "replay: " << counts[0] << " accepted, " << counts[1] << " duplicate, " << counts[2]
+        << " rejected\n";
+    return 0;
+  } catch (const std::exception& e) {
+    err << "surveyd replay: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err) {
+  auto loaded = rules::LoadFile(path);
+  if (!loaded.rules) {
+    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
+    err << loaded.errors.size() << " error(s) in " << path << "\n";
+    return 1;
+  }
+  out << path << ": OK: " << loaded.rules->Summary() << "\n";
+  return 0;
+}
+
+int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
+                 std::ostream& out, std::ostream& err) {
+  auto loaded = rules::LoadFile(rules_path);
+  if (!loaded.rules) {
+    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
+    return 1;
+  }
+  std::stringstream text;
+  if (event_path == "-") {
+    text << in.rdbuf();
+  } else {
+    std::ifstream file(event_path);
+    if (!file) {
+      err << "surveyd rules explain: cannot read " << event_path << "\n";
+      return 2;
+    }
+    text << file.rdbuf();
+  }
+  auto item = feed::ParseEvent(text.str(), "explain");
+  if (!item.event) {
+    err << "surveyd rules explain: the event is rejected: " << item.reject_reason << "\n";
+    return 1;
+  }
+  // Explains as if this number had no history and the event had just been received.
+  auto now = SystemClock().Now();
+  auto decision = rules::Decide(*loaded.rules, *item.event, ContactHistory{}, now);
+  out << rules::ExplainText(decision);
+  return 0;
+}
+
+}  // namespace surveyd::app

@@ -1,0 +1,223 @@
+// `surveyd serve`: wires the components, then waits for signals (SIGHUP reloads the rules,
+// SIGINT/SIGTERM stop in order: stop taking requests and events, finish sends in hand, close).
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "commands.hpp"
+#include "surveyd/api/api.hpp"
+#include "surveyd/core/clock.hpp"
+#include "surveyd/core/time_zone.hpp"
+#include "surveyd/dispatch/dispatcher.hpp"
+#include "surveyd/gateway/wmnow.hpp"
+#include "surveyd/http/server.hpp"
+#include "surveyd/rules/rules.hpp"
+#include "surveyd/store/pg_store.hpp"
+#include "surveyd/survey/handler.hpp"
+
+namespace surveyd::app {
+namespace {
+
+// The rules in force. SIGHUP swaps in a new set only when it loads without errors.
+class RulesHolder {
+ public:
+  explicit RulesHolder(std::string path) : path_(std::move(path)) {}
+
+  // Returns the errors; on success the new rules are in force.
+  std::vector<rules::RuleError> Reload() {
+    auto loaded = rules::LoadFile(path_);
+    std::lock_guard lock(mutex_);
+    if (!loaded.rules) {
+      last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
+      return loaded.errors;
+    }
+    current_ = loaded.rules;
+    last_error_.clear();
+    loaded_at_ = SystemClock().Now();
+    return {};
+  }
+
+  std::shared_ptr<const rules::RuleSet> Current() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+
+  nlohmann::json Describe() const {
+    std::lock_guard lock(mutex_);
+    nlohmann::json out = {{"ok", current_ != nullptr}, {"path", path_}};
+    if (current_) {
+      out["summary"] = current_->Summary();
+      out["loaded_at"] = FormatRfc3339(loaded_at_);
+    }
+    if (!last_error_.empty()) out["last_reload_error"] = last_error_;
+    return out;
+  }
+
+ private:
+  std::string path_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const rules::RuleSet> current_;
+  std::string last_error_;
+  TimePoint loaded_at_;
+};
+
+std::string WorkerId() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+}  // namespace
+
+int Serve(const config::Config& config, std::ostream& err) {
+  if (auto problems = config::ValidateForServe(config); !problems.empty()) {
+    for (const auto& p : problems) err << "surveyd: configuration error: " << p << "\n";
+    return 2;
+  }
+  SetUpLogging(config);
+
+  RulesHolder rules(config.rules.path);
+  if (auto errors = rules.Reload(); !errors.empty()) {
+    for (const auto& e : errors) err << e.ToString() << "\n";
+    err << "surveyd: the rules file has errors; not starting\n";
+    return 2;
+  }
+  spdlog::info("surveyd {} starting; rules: {}", SURVEYD_VERSION, rules.Current()->Summary());
+
+  // Signals are taken by sigwait below: block them before any thread starts, so every thread
+  // inherits the mask and none is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  try {
+    if (config.database.migrate_on_start) {
+      auto report = store::Migrate(config.database.url);
+      spdlog::info("database: {} migration(s) applied, {} already in place", report.applied.size(),
+                   report.already_applied);
+    }
+  } catch (const std::exception& e) {
+    err << "surveyd: database migration failed: " << e.what() << "\n";
+    return 1;
+  }
+
+  SystemClock clock;
+  auto store = store::MakePgStore(
+      {config.database.url, config.database.pool_size, config.survey.phone_hash_key});
+
+  auto decider = [&rules, &clock]() -> store::DecideFn {
+    auto current = rules.Current();
+    return [current, &clock](const Event& event, const ContactHistory& history) {
+      return rules::Decide(*current, event, history, clock.Now());
+    };
+  };
+
+  gateway::WmnowOptions wmnow;
+  wmnow.base_url = config.gateway.wmnow_base_url;
+  wmnow.api_key = config.gateway.wmnow_api_key;
+  wmnow.sender = config.gateway.sender;
+  wmnow.status_callback = config.http.public_base_url + "/api/v1/gateway/wmnow/status";
+  auto gateway = gateway::MakeWmnowGateway(wmnow);
+
+  dispatch::DispatcherOptions dispatch_options;
+  dispatch_options.workers = config.dispatch.workers;
+  dispatch_options.batch_size = config.dispatch.batch_size;
+  dispatch_options.poll_interval = config.dispatch.poll_interval;
+  dispatch_options.lease = config.dispatch.lease;
+  dispatch_options.max_attempts = config.dispatch.max_attempts;
+  dispatch_options.backoff_base = config.dispatch.backoff_base;
+  dispatch_options.backoff_max = config.dispatch.backoff_max;
+  dispatch_options.rate_per_second = config.gateway.rate_per_second;
+  dispatch_options.public_base_url = config.http.public_base_url;
+  dispatch_options.token_secret = config.survey.token_secret;
+  dispatch_options.worker_id = WorkerId();
+  dispatch::Dispatcher dispatcher(dispatch_options, *store, *gateway, clock,
+                                  [&rules] { return rules.Current(); });
+
+  survey::SurveyHandlerOptions survey_options{*store, clock};
+  survey_options.page.force_name = config.survey.force_name;
+  survey_options.page.privacy_url = config.survey.privacy_url;
+  survey_options.page.zone = rules.Current()->zone_ptr();
+  survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
+
+  api::ApiOptions api_options;
+  api_options.store = store.get();
+  api_options.clock = &clock;
+  api_options.decider = decider;
+  api_options.feed_secret = config.feed.secret;
+  api_options.wmnow_webhook_secret = config.gateway.wmnow_webhook_secret;
+  api_options.analyst_token = config.api.analyst_token;
+  api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
+  api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
+  api_options.readiness = [&]() {
+    nlohmann::json checks;
+    bool database = false;
+    try {
+      database = store->Ping();
+    } catch (const std::exception&) {
+      database = false;
+    }
+    checks["database"] = {{"ok", database}};
+    checks["rules"] = rules.Describe();
+    const auto status = dispatcher.Status();
+    checks["gateway"] = {{"ok", !status.gateway_auth_failing},
+                         {"kind", gateway->Name()},
+                         {"sent", status.sent},
+                         {"retried", status.retried},
+                         {"failed", status.failed},
+                         {"expired", status.expired}};
+    if (status.gateway_auth_failing) checks["gateway"]["error"] = "gateway refuses our credentials";
+    const bool ready = database && checks["rules"]["ok"].get<bool>() && !status.gateway_auth_failing;
+    return api::Readiness{ready, nlohmann::json{{"ready", ready}, {"checks", checks}}.dump()};
+  };
+
+  auto [host, port] = config::SplitHostPort(config.http.listen, "http.listen");
+  http::ServerOptions server_options;
+  server_options.host = host;
+  server_options.port = port;
+  server_options.worker_threads = config.http.worker_threads;
+  server_options.max_body_bytes = config.http.max_body_bytes;
+  auto server = http::MakeServer(server_options, api::MakeApiHandler(api_options));
+  try {
+    server->Start();
+  } catch (const std::exception& e) {
+    err << "surveyd: cannot listen on " << config.http.listen << ": " << e.what() << "\n";
+    return 1;
+  }
+  dispatcher.Start();
+  spdlog::info("listening on {}:{}; survey links at {}/s/...", host, server->Port(),
+               config.http.public_base_url);
+
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGHUP) {
+      auto errors = rules.Reload();
+      if (errors.empty()) {
+        spdlog::info("rules reloaded: {}", rules.Current()->Summary());
+      } else {
+        for (const auto& e : errors) spdlog::error("rules reload: {}", e.ToString());
+        spdlog::error("rules reload failed with {} error(s); the previous rules stay in force",
+                      errors.size());
+      }
+      continue;
+    }
+    spdlog::info("{} received: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    break;
+  }
+
+  server->Stop();
+  dispatcher.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace surveyd::app

@@ -1,0 +1,301 @@
+#include "surveyd/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+extern char** environ;
+
+namespace surveyd::config {
+namespace {
+
+// One configuration key: where it lives in the YAML, its environment variable, and how to set it
+// from text. A single table keeps the YAML keys, the variables and the docs in step.
+struct Key {
+  std::string path;  // "http.listen"
+  std::string env;   // "SURVEYD_HTTP_LISTEN"
+  std::function<void(Config&, const std::string&)> set;
+};
+
+std::string Where(const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null()) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+template <typename Int>
+Int ParseInt(const std::string& text, const std::string& key) {
+  Int value{};
+  const auto* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) {
+    throw ConfigError(key + ": expected an integer, got '" + text + "'");
+  }
+  return value;
+}
+
+double ParseDouble(const std::string& text, const std::string& key) {
+  try {
+    std::size_t used = 0;
+    double value = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+    return value;
+  } catch (const std::exception&) {
+    throw ConfigError(key + ": expected a number, got '" + text + "'");
+  }
+}
+
+bool ParseBool(const std::string& text, const std::string& key) {
+  if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
+  if (text == "false" || text == "no" || text == "off" || text == "0") return false;
+  throw ConfigError(key + ": expected true or false, got '" + text + "'");
+}
+
+int Positive(int value, const std::string& key) {
+  if (value <= 0) throw ConfigError(key + ": must be greater than 0");
+  return value;
+}
+
+// The key table, in the order of config/surveyd.yaml.
+std::vector<Key> Keys() {
+  std::vector<Key> keys;
+  auto add = [&](std::string path, std::string env,
+                 std::function<void(Config&, const std::string&, const std::string&)> set) {
+    std::string key = path;
+    keys.push_back({std::move(path), std::move(env),
+                    [set, key](Config& c, const std::string& v) { set(c, v, key); }});
+  };
+  using S = const std::string&;
+  add("database.url", "SURVEYD_DATABASE_URL", [](Config& c, S v, S) { c.database.url = v; });
+  add("database.pool_size", "SURVEYD_DATABASE_POOL_SIZE",
+      [](Config& c, S v, S k) { c.database.pool_size = Positive(ParseInt<int>(v, k), k); });
+  add("database.migrate_on_start", "SURVEYD_DATABASE_MIGRATE_ON_START",
+      [](Config& c, S v, S k) { c.database.migrate_on_start = ParseBool(v, k); });
+
+  add("http.listen", "SURVEYD_HTTP_LISTEN", [](Config& c, S v, S k) {
+    SplitHostPort(v, k);
+    c.http.listen = v;
+  });
+  add("http.public_base_url", "SURVEYD_PUBLIC_BASE_URL", [](Config& c, S v, S k) {
+    if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+      throw ConfigError(k + ": must start with http:// or https://");
+    }
+    c.http.public_base_url = v.back() == '/' ? v.substr(0, v.size() - 1) : v;
+  });
+  add("http.worker_threads", "SURVEYD_HTTP_WORKER_THREADS",
+      [](Config& c, S v, S k) { c.http.worker_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
+      [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
+
+  add("rules.path", "SURVEYD_RULES", [](Config& c, S v, S) { c.rules.path = v; });
+
+  add("feed.secret", "SURVEYD_FEED_SECRET", [](Config& c, S v, S) { c.feed.secret = v; });
+  add("feed.tcp", "SURVEYD_FEED_TCP", [](Config& c, S v, S k) {
+    if (!v.empty()) SplitHostPort(v, k);
+    c.feed.tcp = v;
+  });
+  add("feed.name", "SURVEYD_FEED_NAME", [](Config& c, S v, S) { c.feed.name = v; });
+  add("feed.silence_timeout_s", "SURVEYD_FEED_SILENCE_TIMEOUT", [](Config& c, S v, S k) {
+    c.feed.silence_timeout = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("feed.unready_after_s", "SURVEYD_FEED_UNREADY_AFTER", [](Config& c, S v, S k) {
+    c.feed.unready_after = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("feed.batch_size", "SURVEYD_FEED_BATCH_SIZE",
+      [](Config& c, S v, S k) { c.feed.batch_size = Positive(ParseInt<int>(v, k), k); });
+  add("feed.batch_wait_ms", "SURVEYD_FEED_BATCH_WAIT_MS", [](Config& c, S v, S k) {
+    c.feed.batch_wait = std::chrono::milliseconds(ParseInt<int>(v, k));
+  });
+  add("feed.tls", "SURVEYD_FEED_TLS", [](Config& c, S v, S k) { c.feed.tls = ParseBool(v, k); });
+  add("feed.tls_ca_file", "SURVEYD_FEED_TLS_CA_FILE",
+      [](Config& c, S v, S) { c.feed.tls_ca_file = v; });
+
+  add("gateway.kind", "SURVEYD_GATEWAY", [](Config& c, S v, S k) {
+    if (v != "wmnow") {
+      throw ConfigError(k + ": unknown gateway '" + v + "' (supported: wmnow)");
+    }
+    c.gateway.kind = v;
+  });
+  add("gateway.rate_per_second", "SURVEYD_GATEWAY_RATE", [](Config& c, S v, S k) {
+    c.gateway.rate_per_second = ParseDouble(v, k);
+    if (c.gateway.rate_per_second <= 0) throw ConfigError(k + ": must be greater than 0");
+  });
+  add("gateway.sender", "SURVEYD_GATEWAY_SENDER", [](Config& c, S v, S) { c.gateway.sender = v; });
+  add("gateway.wmnow.base_url", "SURVEYD_WMNOW_BASE_URL",
+      [](Config& c, S v, S) { c.gateway.wmnow_base_url = v; });
+  add("gateway.wmnow.api_key", "SURVEYD_WMNOW_API_KEY",
+      [](Config& c, S v, S) { c.gateway.wmnow_api_key = v; });
+  add("gateway.wmnow.webhook_secret", "SURVEYD_WMNOW_WEBHOOK_SECRET",
+      [](Config& c, S v, S) { c.gateway.wmnow_webhook_secret = v; });
+
+  add("dispatch.workers", "SURVEYD_DISPATCH_WORKERS",
+      [](Config& c, S v, S k) { c.dispatch.workers = Positive(ParseInt<int>(v, k), k); });
+  add("dispatch.batch_size", "SURVEYD_DISPATCH_BATCH_SIZE",
+      [](Config& c, S v, S k) { c.dispatch.batch_size = Positive(ParseInt<int>(v, k), k); });
+  add("dispatch.poll_ms", "SURVEYD_DISPATCH_POLL_MS", [](Config& c, S v, S k) {
+    c.dispatch.poll_interval = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("dispatch.lease_s", "SURVEYD_DISPATCH_LEASE", [](Config& c, S v, S k) {
+    c.dispatch.lease = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("dispatch.max_attempts", "SURVEYD_DISPATCH_MAX_ATTEMPTS",
+      [](Config& c, S v, S k) { c.dispatch.max_attempts = Positive(ParseInt<int>(v, k), k); });
+  add("dispatch.backoff_base_s", "SURVEYD_DISPATCH_BACKOFF_BASE", [](Config& c, S v, S k) {
+    c.dispatch.backoff_base = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("dispatch.backoff_max_s", "SURVEYD_DISPATCH_BACKOFF_MAX", [](Config& c, S v, S k) {
+    c.dispatch.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+
+  add("survey.token_secret", "SURVEYD_TOKEN_SECRET",
+      [](Config& c, S v, S) { c.survey.token_secret = v; });
+  add("survey.phone_hash_key", "SURVEYD_PHONE_HASH_KEY",
+      [](Config& c, S v, S) { c.survey.phone_hash_key = v; });
+  add("survey.force_name", "SURVEYD_FORCE_NAME", [](Config& c, S v, S) { c.survey.force_name = v; });
+  add("survey.privacy_url", "SURVEYD_PRIVACY_URL",
+      [](Config& c, S v, S) { c.survey.privacy_url = v; });
+  add("survey.rate_limit_per_minute", "SURVEYD_SURVEY_RATE_LIMIT", [](Config& c, S v, S k) {
+    c.survey.rate_limit_per_minute = Positive(ParseInt<int>(v, k), k);
+  });
+
+  add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
+      [](Config& c, S v, S) { c.api.analyst_token = v; });
+
+  add("log.level", "SURVEYD_LOG_LEVEL", [](Config& c, S v, S k) {
+    static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
+    if (!kLevels.count(v)) throw ConfigError(k + ": expected one of trace, debug, info, warn, error, off");
+    c.log.level = v;
+  });
+  return keys;
+}
+
+// Flattens a YAML mapping to "a.b.c" -> scalar node, reporting non-scalar leaves.
+void Flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
+             std::vector<std::pair<std::string, YAML::Node>>& out) {
+  for (const auto& item : node) {
+    std::string key = item.first.as<std::string>();
+    std::string path = prefix.empty() ? key : prefix + "." + key;
+    if (item.second.IsMap()) {
+      Flatten(item.second, path, file, out);
+    } else if (item.second.IsScalar() || item.second.IsNull()) {
+      out.emplace_back(path, item.second);
+    } else {
+      throw ConfigError(Where(file, item.second.Mark()) + ": " + path + ": expected a value");
+    }
+  }
+}
+
+}  // namespace
+
+std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,
+                                                    const std::string& key) {
+  std::string host;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      throw ConfigError(key + ": expected [ipv6]:port, got '" + text + "'");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) throw ConfigError(key + ": expected host:port, got '" + text + "'");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  int number = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (host.empty() || ec != std::errc() || ptr != port.data() + port.size() || number < 0 ||
+      number > 65535) {
+    throw ConfigError(key + ": expected host:port, got '" + text + "'");
+  }
+  return {host, static_cast<std::uint16_t>(number)};
+}
+
+Config Load(const std::string& path, const std::map<std::string, std::string>& env) {
+  Config config;
+  const auto keys = Keys();
+  if (!path.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(path);
+    } catch (const YAML::BadFile&) {
+      throw ConfigError(path + ": cannot read the file");
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(Where(path, e.mark) + ": " + e.msg);
+    }
+    if (root && !root.IsNull()) {
+      if (!root.IsMap()) throw ConfigError(path + ": expected a mapping of settings");
+      std::vector<std::pair<std::string, YAML::Node>> values;
+      Flatten(root, "", path, values);
+      for (const auto& [name, node] : values) {
+        auto key = std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.path == name; });
+        if (key == keys.end()) {
+          throw ConfigError(Where(path, node.Mark()) + ": unknown setting '" + name + "'");
+        }
+        if (node.IsNull()) continue;
+        try {
+          key->set(config, node.as<std::string>());
+        } catch (const ConfigError& e) {
+          throw ConfigError(Where(path, node.Mark()) + ": " + e.what());
+        }
+      }
+    }
+  }
+  for (const auto& key : keys) {
+    auto it = env.find(key.env);
+    if (it == env.end()) continue;
+    try {
+      key.set(config, it->second);
+    } catch (const ConfigError& e) {
+      throw ConfigError("environment " + key.env + ": " + e.what());
+    }
+  }
+  return config;
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    std::string text(*entry);
+    auto eq = text.find('=');
+    if (eq == std::string::npos || text.rfind("SURVEYD_", 0) != 0) continue;
+    env.emplace(text.substr(0, eq), text.substr(eq + 1));
+  }
+  return env;
+}
+
+std::vector<std::string> ValidateForServe(const Config& config) {
+  std::vector<std::string> problems;
+  auto secret = [&](const std::string& value, const char* key, const char* env) {
+    if (value.size() < 32) {
+      problems.push_back(std::string(key) + " (" + env +
+                         ") must be set to a random secret of at least 32 characters");
+    }
+  };
+  secret(config.survey.token_secret, "survey.token_secret", "SURVEYD_TOKEN_SECRET");
+  secret(config.survey.phone_hash_key, "survey.phone_hash_key", "SURVEYD_PHONE_HASH_KEY");
+  if (config.feed.secret.size() < 16) {
+    problems.push_back(
+        "feed.secret (SURVEYD_FEED_SECRET) must be set (at least 16 characters) to accept pushed events");
+  }
+  if (config.gateway.kind == "wmnow") {
+    if (config.gateway.wmnow_api_key.empty()) {
+      problems.push_back("gateway.wmnow.api_key (SURVEYD_WMNOW_API_KEY) is not set");
+    }
+    if (config.gateway.wmnow_webhook_secret.size() < 16) {
+      problems.push_back(
+          "gateway.wmnow.webhook_secret (SURVEYD_WMNOW_WEBHOOK_SECRET) must be set (at least 16 "
+          "characters) to accept delivery reports");
+    }
+  }
+  return problems;
+}
+
+}  // namespace surveyd::config

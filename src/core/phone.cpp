@@ -1,0 +1,153 @@
+#include "surveyd/core/phone.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "surveyd/core/crypto.hpp"
+
+namespace surveyd::phone {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool AllDigits(std::string_view s) { return std::all_of(s.begin(), s.end(), IsDigit); }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool IsWithheldWord(std::string_view s) {
+  std::string lower;
+  for (char c : s) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return lower.empty() || lower == "withheld" || lower == "private" || lower == "unknown" ||
+         lower == "anonymous";
+}
+
+// Classifies a UK national significant number (the digits after +44, without the trunk 0).
+Number ClassifyUk(std::string_view nsn) {
+  Number number;
+  if (nsn.empty() || !AllDigits(nsn)) return number;
+  const std::size_t n = nsn.size();
+  switch (nsn[0]) {
+    case '7':
+      if (n != 10) return number;
+      // 070 is "personal numbering" (follow-me numbers, often premium) and 076 pagers: neither
+      // takes an SMS reliably. 07624 is the Isle of Man's mobile range.
+      if (nsn[1] == '0' || (nsn[1] == '6' && nsn.substr(0, 4) != "7624")) {
+        number.kind = Kind::kUkOther;
+      } else {
+        number.kind = Kind::kUkMobile;
+      }
+      break;
+    case '1':
+    case '2':
+      if (n != 9 && n != 10) return number;
+      number.kind = Kind::kUkLandline;
+      break;
+    case '3':
+    case '5':
+    case '8':
+    case '9':
+      if (n != 9 && n != 10) return number;
+      number.kind = Kind::kUkOther;
+      break;
+    default:
+      return number;
+  }
+  number.e164 = "+44" + std::string(nsn);
+  return number;
+}
+
+}  // namespace
+
+Number Normalize(std::string_view raw) {
+  const std::string_view trimmed = Trim(raw);
+  if (IsWithheldWord(trimmed)) return Number{Kind::kWithheld, ""};
+
+  // Drop the separators people type; keep brackets for now, to spot "+44 (0)".
+  std::string s;
+  for (char c : trimmed) {
+    if (c == ' ' || c == '\t' || c == '.' || c == '-') continue;
+    s.push_back(c);
+  }
+  // "+44 (0)7700 900123": the bracketed trunk zero is written but never dialled after a country code.
+  if (s.rfind('+', 0) == 0 || s.rfind("00", 0) == 0) {
+    if (const auto at = s.find("(0)"); at != std::string::npos) s.erase(at, 3);
+  }
+  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '(' || c == ')'; }),
+          s.end());
+  if (s.empty()) return Number{};
+
+  std::string_view digits = s;
+  bool international_prefix = false;
+  if (digits.front() == '+') {
+    digits.remove_prefix(1);
+    international_prefix = true;
+  } else if (digits.rfind("00", 0) == 0) {
+    digits.remove_prefix(2);
+    international_prefix = true;
+  }
+  if (digits.empty() || !AllDigits(digits)) return Number{};
+
+  if (international_prefix) {
+    if (digits.rfind("44", 0) == 0) {
+      std::string_view nsn = digits.substr(2);
+      if (!nsn.empty() && nsn.front() == '0') nsn.remove_prefix(1);  // "+4407700..."
+      return ClassifyUk(nsn);
+    }
+    if (digits.front() == '0' || digits.size() < 8 || digits.size() > 15) return Number{};
+    return Number{Kind::kInternational, "+" + std::string(digits)};
+  }
+  if (digits.front() == '0') {
+    if (digits.size() < 2 || digits[1] == '0') return Number{};
+    return ClassifyUk(digits.substr(1));
+  }
+  // "447700900123": E.164 without the plus. Only for UK-shaped lengths, since a bare digit
+  // string could be anything.
+  if (digits.rfind("44", 0) == 0 && (digits.size() == 11 || digits.size() == 12)) {
+    return ClassifyUk(digits.substr(2));
+  }
+  return Number{};
+}
+
+const char* KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kUkMobile:
+      return "uk_mobile";
+    case Kind::kUkLandline:
+      return "uk_landline";
+    case Kind::kUkOther:
+      return "uk_other";
+    case Kind::kInternational:
+      return "international";
+    case Kind::kWithheld:
+      return "withheld";
+    case Kind::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+std::string Mask(std::string_view e164) {
+  constexpr std::string_view kHidden = "***";
+  if (e164.size() < 2 || e164.front() != '+' || !AllDigits(e164.substr(1))) {
+    return std::string(kHidden);
+  }
+  const std::string_view digits = e164.substr(1);
+  // Keep the country code and two more digits at the front ("+4477"), two at the end.
+  std::size_t keep_front = digits.rfind("44", 0) == 0 ? 4 : 3;
+  if (digits.size() < 8 || digits.size() > 15) return std::string(kHidden);
+  std::string out = "+";
+  out.append(digits.substr(0, keep_front));
+  out.append(digits.size() - keep_front - 2, '*');
+  out.append(digits.substr(digits.size() - 2));
+  return out;
+}
+
+std::string KeyedHash(std::string_view key, std::string_view e164) {
+  return crypto::HmacSha256Hex(key, e164);
+}
+
+}  // namespace surveyd::phone

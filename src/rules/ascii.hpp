@@ -1,0 +1,25 @@
+#pragma once
+// ASCII case folding for rule matching. Feed values are codes ("DOMESTIC", "live_chat"), not
+// prose, so ASCII folding is enough and needs no locale.
+#include <string>
+#include <string_view>
+
+namespace surveyd::rules::ascii {
+
+inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+inline std::string ToLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = Lower(c);
+  return out;
+}
+
+}  // namespace surveyd::rules::ascii

@@ -1,0 +1,161 @@
+#include "surveyd/rules/rule_set.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "rules/ascii.hpp"
+
+namespace surveyd::rules {
+
+namespace {
+
+bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& entry) { return ascii::EqualsIgnoreCase(entry, value); });
+}
+
+// A filter with no entries takes everything; one with entries needs the field to be present.
+bool FilterTakes(const std::vector<std::string>& filter, const std::optional<std::string>& value) {
+  if (filter.empty()) return true;
+  return value.has_value() && AnyEquals(filter, *value);
+}
+
+std::string FormatMinute(int minute) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%02d:%02d", (minute / 60) % 100, minute % 60);
+  return text;
+}
+
+}  // namespace
+
+Glob::Glob(std::string pattern) : pattern_(std::move(pattern)), folded_(ascii::ToLower(pattern_)) {
+  literal_ = folded_.find_first_of("*?") == std::string::npos;
+}
+
+bool Glob::Matches(std::string_view text) const {
+  if (literal_) return ascii::EqualsIgnoreCase(folded_, text);
+  // Greedy match with backtracking to the last '*': linear for the patterns ops write.
+  const std::string_view p = folded_;
+  std::size_t pi = 0, ti = 0;
+  std::size_t star = std::string_view::npos, resume = 0;
+  while (ti < text.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == ascii::Lower(text[ti]))) {
+      ++pi;
+      ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      resume = ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+const char* FieldName(Field field) {
+  switch (field) {
+    case Field::kTypeCode:
+      return "type_code";
+    case Field::kCategory:
+      return "category";
+    case Field::kGrade:
+      return "grade";
+    case Field::kQualifiers:
+      return "qualifiers";
+    case Field::kChannel:
+      return "channel";
+    case Field::kRole:
+      return "role";
+    case Field::kAge:
+      return "age";
+    case Field::kPhoneType:
+      return "phone_type";
+  }
+  return "unknown";
+}
+
+std::optional<Field> ParseField(std::string_view name) {
+  for (Field field : {Field::kTypeCode, Field::kCategory, Field::kGrade, Field::kQualifiers,
+                      Field::kChannel, Field::kRole, Field::kAge, Field::kPhoneType}) {
+    if (name == FieldName(field)) return field;
+  }
+  return std::nullopt;
+}
+
+bool Exclusion::AppliesTo(std::string_view group_id) const {
+  return groups.empty() || std::find(groups.begin(), groups.end(), group_id) != groups.end();
+}
+
+std::string QuietHours::ToString() const {
+  if (!enabled) return "none";
+  return FormatMinute(start_minute) + "-" + FormatMinute(end_minute);
+}
+
+bool Policy::Requires(Field field) const {
+  return std::find(require.begin(), require.end(), field) != require.end();
+}
+
+std::vector<std::string> SurveyGroup::languages() const {
+  std::vector<std::string> out;
+  out.reserve(templates.size());
+  for (const auto& [language, text] : templates) out.push_back(language);
+  return out;
+}
+
+const std::string* SurveyGroup::Template(std::string_view language) const {
+  for (const auto& [code, text] : templates) {
+    if (ascii::EqualsIgnoreCase(code, language)) return &text;
+  }
+  return nullptr;
+}
+
+bool SurveyGroup::Matches(const Event& event) const {
+  if (event.type != trigger) return false;
+  if (!channels.empty()) {
+    if (!event.call.has_value() || !FilterTakes(channels, event.call->channel)) return false;
+  }
+  return FilterTakes(categories, event.incident.category) &&
+         FilterTakes(grades, event.incident.grade);
+}
+
+RuleSet::RuleSet(std::string force_name, std::shared_ptr<const TimeZone> zone, Policy policy,
+                 QuietHours quiet_hours, std::vector<SurveyGroup> groups,
+                 std::vector<Exclusion> exclusions)
+    : force_name_(std::move(force_name)),
+      zone_(std::move(zone)),
+      policy_(std::move(policy)),
+      quiet_hours_(quiet_hours),
+      groups_(std::move(groups)),
+      exclusions_(std::move(exclusions)) {}
+
+const SurveyGroup* RuleSet::FindGroup(std::string_view id) const {
+  for (const SurveyGroup& group : groups_) {
+    if (group.id == id) return &group;
+  }
+  return nullptr;
+}
+
+const SurveyGroup* RuleSet::MatchGroup(const Event& event) const {
+  for (const SurveyGroup& group : groups_) {
+    if (group.Matches(event)) return &group;
+  }
+  return nullptr;
+}
+
+std::string RuleSet::Summary() const {
+  auto plural = [](std::size_t n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+  std::string out = plural(groups_.size(), "group") + ", " +
+                    plural(exclusions_.size(), "exclusion") + ", quiet ";
+  out += quiet_hours_.ToString();
+  out += " ";
+  out += zone_->Name();
+  return out;
+}
+
+}  // namespace surveyd::rules

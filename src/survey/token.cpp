@@ -1,0 +1,39 @@
+#include "surveyd/survey/token.hpp"
+
+#include "surveyd/core/crypto.hpp"
+
+namespace surveyd::survey {
+
+namespace {
+constexpr std::size_t kNonceBytes = 16;
+constexpr std::size_t kTokenBytes = 16;  // 128 bits -> 22 base64url characters
+constexpr std::size_t kTokenLength = 22;
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+}  // namespace
+
+std::string NewNonce() { return crypto::Hex(crypto::RandomBytes(kNonceBytes)); }
+
+std::string DeriveToken(std::string_view token_secret, std::string_view nonce_hex) {
+  std::string mac = crypto::HmacSha256(token_secret, nonce_hex);
+  mac.resize(kTokenBytes);
+  return crypto::Base64Url(mac);
+}
+
+std::string TokenHash(std::string_view token) { return crypto::Sha256Hex(token); }
+
+bool LooksLikeToken(std::string_view text) {
+  if (text.size() != kTokenLength) return false;
+  for (char c : text) {
+    if (!IsBase64UrlChar(c)) return false;
+  }
+  // 128 bits fill 21 characters and 2 bits of the last: its low 4 bits are always zero, so only
+  // A, Q, g and w can end a token we issued.
+  char last = text.back();
+  return last == 'A' || last == 'Q' || last == 'g' || last == 'w';
+}
+
+}  // namespace surveyd::survey
