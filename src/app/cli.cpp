@@ -2,10 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "commands.hpp"
+#include "surveyd/api/api.hpp"
 #include "surveyd/app/app.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/feed/event_parser.hpp"
@@ -20,6 +22,7 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   serve   -c FILE               run the daemon (feed, rules, dispatch, survey pages, API)
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
+  report  -c FILE               print the funnel and the scores from the database
   rules check FILE              validate a rules file: file:line:column: message per error
   rules explain FILE EVENT.json the decision for one event, and every rule that matched
   --version                     print the version
@@ -77,7 +80,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     return 2;
   }
 
-  if (command != "serve" && command != "migrate" && command != "replay") {
+  if (command != "serve" && command != "migrate" && command != "replay" && command != "report") {
     err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
@@ -100,6 +103,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     return Serve(config, err);
   }
   if (command == "migrate") return Migrate(config, out, err);
+  if (command == "report") return Report(config, out, err);
 
   // replay
   if (args.size() != 1) {
@@ -170,6 +174,64 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
     return 0;
   } catch (const std::exception& e) {
     err << "surveyd replay: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
+  try {
+    auto store = store::MakePgStore({config.database.url, 1, config.survey.phone_hash_key});
+    const auto f = store->GetFunnel({});
+    auto row = [&](int indent, const std::string& label, std::int64_t value, std::int64_t of = -1) {
+      std::string text(static_cast<std::size_t>(indent), ' ');
+      text += label;
+      if (text.size() < 40) text.resize(40, ' ');
+      out << text << std::setw(8) << value;
+      if (of > 0) {
+        auto [low, high] = api::WilsonInterval(value, of);
+        out << std::fixed << std::setprecision(1) << "  " << std::setw(5) << 100.0 * value / of
+            << "%  (95% CI " << 100 * low << "-" << 100 * high << "%)";
+      }
+      out << "\n";
+    };
+    out << "Funnel\n";
+    row(2, "events received", f.events_received);
+    row(4, "rejected (malformed)", f.events_rejected);
+    row(4, "duplicate deliveries", f.events_duplicate);
+    row(4, "no survey group", f.events_ignored);
+    row(4, "excluded", f.events_excluded);
+    for (const auto& [reason, count] : f.excluded_by_reason) row(6, reason, count);
+    row(2, "surveys created", f.surveys_created);
+    row(4, "waiting to send", f.pending);
+    row(4, "texts sent", f.sms_accepted);
+    row(4, "delivered", f.sms_delivered, f.sms_accepted);
+    row(4, "failed", f.sms_failed);
+    row(4, "expired unsent", f.sms_expired);
+    row(4, "opened", f.opened, f.sms_accepted);
+    row(4, "answered", f.answered, f.sms_accepted);
+
+    static const char* const kLabels[] = {"Polite and respectful", "Understanding and knowledge",
+                                          "Happy with time taken", "Clear on further action",
+                                          "Helped with the issue"};
+    out << "\nScores (0-10)                         n     mean  % scoring 8-10 (95% CI)\n";
+    int index = 0;
+    for (const auto& q : store->GetQuestionStats({})) {
+      std::string label = index < 5 ? kLabels[index] : q.question;
+      ++index;
+      label.resize(34, ' ');
+      out << "  " << label << std::setw(6) << q.respondents;
+      if (q.respondents > 0) {
+        auto [low, high] = api::WilsonInterval(q.top_box, q.respondents);
+        out << std::fixed << std::setprecision(1) << std::setw(9) << q.mean << std::setw(9)
+            << 100.0 * q.top_box / q.respondents << "%  (" << 100 * low << "-" << 100 * high
+            << "%)";
+        if (q.respondents < 30) out << "  small sample";
+      }
+      out << "\n";
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    err << "surveyd report: " << e.what() << "\n";
     return 1;
   }
 }

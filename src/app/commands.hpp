@@ -10,6 +10,7 @@ namespace surveyd::app {
 int Serve(const config::Config& config, std::ostream& err);
 int Migrate(const config::Config& config, std::ostream& out, std::ostream& err);
 int Replay(const config::Config& config, std::istream& input, std::ostream& out, std::ostream& err);
+int Report(const config::Config& config, std::ostream& out, std::ostream& err);
 int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err);
 int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
                  std::ostream& out, std::ostream& err);

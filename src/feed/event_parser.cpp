@@ -330,7 +330,7 @@ std::optional<Event> EventReader::Read(const Json& obj) {
 // lines by event_id when there is one, and the TCP cursor moves past them by seq.
 void ReadEnvelope(const Json& obj, store::IngestItem& item) {
   if (const auto it = obj.find("seq"); it != obj.end()) item.seq = AsInt64(*it);
-  if (const Json* id = Find(obj, "event_id"); id != nullptr && id->is_string()) {
+  if (const auto id = obj.find("event_id"); id != obj.end() && id->is_string()) {
     const auto& event_id = id->get_ref<const std::string&>();
     if (event_id.size() <= kMaxEventIdLength) item.event_id = event_id;
   }

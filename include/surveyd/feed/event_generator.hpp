@@ -19,7 +19,7 @@ namespace surveyd::feed {
 struct GeneratorOptions {
   std::uint64_t seed = 1;
   // Simulated time of the first incident. Events come out in occurred_at order of simulated time.
-  TimePoint start = FromUnixSeconds(1795683600);  // 2026-11-26T06:20:00Z (Thursday)
+  TimePoint start = FromUnixSeconds(1795683600);  // 2026-11-26T09:00:00Z (Thursday)
   double incidents_per_day = 5500;                // West Midlands: about two million contacts a year
   bool with_seq = true;                           // TCP stream: "seq" field; push/replay: none
   std::int64_t first_seq = 1;

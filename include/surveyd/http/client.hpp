@@ -25,7 +25,8 @@ struct ClientResponse {
   Headers headers;
   std::string body;
   std::string error;  // transport error text
-  // True when the request may have reached the server (written fully or partly).
+  // True when the whole request was written, so the server may have acted on it. (A partly
+  // written request cannot be acted on: its body is shorter than its Content-Length.)
   bool request_sent = false;
 
   bool Ok() const { return transport == Transport::kOk; }

@@ -21,6 +21,10 @@ struct PageContext {
 
 struct FormErrors {
   std::vector<std::string> fields;  // names of the invalid fields ("q3", "comment")
+  bool save_failed = false;         // valid answers that the store could not take: "try again"
+
+  bool Has(std::string_view field) const;
+  bool Any() const { return !fields.empty() || save_failed; }
 };
 
 // The five questions, in order, with stable keys q1..q5.
@@ -39,6 +43,21 @@ std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token);
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx);
+// The store is down: "please try again in a few minutes".
+std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx);
+
+// A language we have texts for: `requested` when we have it (also "pl-PL", "CY"), else "".
+std::string MatchLanguage(std::string_view requested);
+// The first language of an Accept-Language header that we have texts for, else "".
+std::string LanguageFromAcceptLanguage(std::string_view header);
+
+// The one inline <style> every page carries, and its CSP source ("'sha256-...'"), so the
+// Content-Security-Policy can allow exactly that style and nothing else.
+std::string_view InlineStyle();
+const std::string& InlineStyleCspSource();
+
+// Escapes & < > " ' for text and attribute values.
+std::string HtmlEscape(std::string_view text);
 
 // Validates a POSTed form: each q1..q5 blank or an integer 0-10, comment <= 2,000 characters
 // (Unicode code points). On error, `answers` still holds what could be read, for redisplay.

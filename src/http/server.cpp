@@ -1,0 +1,373 @@
+#include <utility>  // before Asio: g++ 12 needs it for Asio's coroutine support
+
+#include "surveyd/http/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+namespace surveyd::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// How long a connection that is being closed after an error keeps reading (and discarding) what
+// the client is still sending, so that our error response is not destroyed by a TCP reset.
+constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+constexpr std::chrono::seconds kStopGrace{5};
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool reading = false;  // only touched on the connection's strand
+};
+
+Request ToRequest(bhttp::request<bhttp::string_body>&& message, std::string remote_address) {
+  Request request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  const std::size_t question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  for (const auto& field : message) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.body = std::move(message.body());
+  request.remote_address = std::move(remote_address);
+  return request;
+}
+
+bool StatusHasNoBody(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+bool IsFramingHeader(std::string_view name) {
+  auto equals = [name](std::string_view other) {
+    return name.size() == other.size() &&
+           std::equal(name.begin(), name.end(), other.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  return equals("content-length") || equals("transfer-encoding") || equals("connection") ||
+         equals("server");
+}
+
+bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version, bool head,
+                                            bool keep_alive) {
+  bhttp::response<bhttp::string_body> message;
+  message.version(version);
+  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  message.result(static_cast<unsigned>(status));
+  message.set(bhttp::field::server, "surveyd");
+  for (auto& [name, value] : response.headers) {
+    if (!IsFramingHeader(name)) message.insert(name, value);
+  }
+  if (!StatusHasNoBody(status)) {
+    message.content_length(response.body.size());
+    if (!head) message.body() = std::move(response.body);
+  }
+  message.keep_alive(keep_alive);
+  return message;
+}
+
+class BeastServer final : public Server {
+ public:
+  BeastServer(const ServerOptions& options, Handler handler)
+      : options_(options), handler_(std::move(handler)) {}
+
+  ~BeastServer() override { Stop(); }
+
+  void Start() override {
+    std::lock_guard lock(state_mutex_);
+    if (started_) return;
+    const std::string where = options_.host + ":" + std::to_string(options_.port);
+    try {
+      tcp::resolver resolver(ioc_);
+      const auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                            tcp::resolver::passive);
+      if (results.empty()) throw std::runtime_error("no address");
+      const tcp::endpoint endpoint = results.begin()->endpoint();
+      acceptor_.open(endpoint.protocol());
+      acceptor_.set_option(asio::socket_base::reuse_address(true));
+      acceptor_.bind(endpoint);
+      acceptor_.listen(asio::socket_base::max_listen_connections);
+      port_ = acceptor_.local_endpoint().port();
+    } catch (const std::exception& e) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      throw std::runtime_error(where + ": " + e.what());
+    }
+
+    started_ = true;
+    pool_.emplace(static_cast<std::size_t>(std::max(1, options_.worker_threads)));
+    asio::co_spawn(acceptor_.get_executor(), Accept(), [](std::exception_ptr error) {
+      LogEscaped(error, "accept loop");
+    });
+    for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+      io_threads_.emplace_back([this] { ioc_.run(); });
+    }
+    spdlog::info("http: listening on {}:{}", options_.host, port_.load());
+  }
+
+  void Stop() override {
+    std::lock_guard lock(state_mutex_);
+    if (!started_ || stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+
+    asio::post(acceptor_.get_executor(), [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    {
+      std::unique_lock connections_lock(connections_mutex_);
+      // Idle connections (waiting for a request) are closed now; busy ones finish their request
+      // and close because stopping_ is set.
+      for (auto& [id, connection] : connections_) {
+        asio::post(connection->stream.get_executor(), [connection = connection] {
+          if (connection->reading) connection->stream.cancel();
+        });
+      }
+      connections_cv_.wait_for(connections_lock, kStopGrace,
+                               [this] { return connections_.empty(); });
+      if (!connections_.empty()) {
+        spdlog::warn("http: {} connections still open after the grace period", connections_.size());
+      }
+    }
+    work_.reset();
+    ioc_.stop();
+    for (auto& thread : io_threads_) thread.join();
+    io_threads_.clear();
+    // Handlers still running finish here; their completions go to the stopped io_context and are
+    // destroyed with it.
+    pool_->join();
+  }
+
+  std::uint16_t Port() const override { return port_; }
+
+ private:
+  static void LogEscaped(const std::exception_ptr& error, const char* what) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} ended with an exception: {}", what, e.what());
+    } catch (...) {
+      spdlog::error("http: {} ended with an unknown exception", what);
+    }
+  }
+
+  Response Invoke(const Request& request) {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      // Method and path only: the query string and the body may hold tokens or personal data.
+      spdlog::error("http: handler for {} {} failed: {}", request.method, request.path, e.what());
+    } catch (...) {
+      spdlog::error("http: handler for {} {} failed with an unknown exception", request.method,
+                    request.path);
+    }
+    return Response::Text(500, "Internal Server Error\n");
+  }
+
+  // Runs the handler on the worker pool (it may block on the database) and resumes the coroutine
+  // on its own strand with the response.
+  template <typename CompletionToken>
+  auto RunHandler(Request request, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(Response)>(
+        [this](auto completion, Request req) {
+          asio::post(*pool_, [this, completion = std::move(completion),
+                              req = std::move(req)]() mutable {
+            Response response = Invoke(req);
+            auto executor = asio::get_associated_executor(completion);
+            asio::post(executor, [completion = std::move(completion),
+                                  response = std::move(response)]() mutable {
+              completion(std::move(response));
+            });
+          });
+        },
+        token, std::move(request));
+  }
+
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      tcp::socket socket(asio::make_strand(ioc_));
+      boost::system::error_code ec;
+      co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) {
+        // Usually EMFILE: pause a little rather than spin.
+        spdlog::warn("http: accept failed: {}", ec.message());
+        asio::steady_timer timer(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      auto executor = socket.get_executor();
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      asio::co_spawn(executor, Serve(connection), [](std::exception_ptr error) {
+        LogEscaped(error, "connection");
+      });
+    }
+  }
+
+  // Keeps the registry that Stop() walks; deregisters even when the coroutine frame is destroyed
+  // without finishing (io_context shut down).
+  class Registration {
+   public:
+    Registration(BeastServer& server, std::shared_ptr<Connection> connection) : server_(server) {
+      std::lock_guard lock(server_.connections_mutex_);
+      id_ = ++server_.next_connection_id_;
+      server_.connections_.emplace(id_, std::move(connection));
+    }
+    ~Registration() {
+      std::lock_guard lock(server_.connections_mutex_);
+      server_.connections_.erase(id_);
+      server_.connections_cv_.notify_all();
+    }
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+
+   private:
+    BeastServer& server_;
+    std::uint64_t id_ = 0;
+  };
+
+  asio::awaitable<void> Serve(std::shared_ptr<Connection> connection) {
+    Registration registration(*this, connection);
+    beast::tcp_stream& stream = connection->stream;
+    boost::system::error_code ec;
+    const auto remote = stream.socket().remote_endpoint(ec);
+    const std::string remote_address = ec ? std::string() : remote.address().to_string();
+    beast::flat_buffer buffer;
+
+    for (bool first = true;; first = false) {
+      if (stopping_) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(
+          std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
+      parser.body_limit(options_.max_body_bytes);
+      stream.expires_after(first ? options_.read_timeout : options_.keep_alive_timeout);
+      connection->reading = true;
+      co_await bhttp::async_read(stream, buffer, parser,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      connection->reading = false;
+
+      if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit ||
+          ec == bhttp::error::buffer_overflow) {
+        const bool header = ec != bhttp::error::body_limit;
+        co_await Refuse(connection, header ? 431 : 413,
+                        header ? "Request Header Fields Too Large\n" : "Payload Too Large\n");
+        co_return;
+      }
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+          ec == beast::error::timeout || ec == asio::error::connection_reset ||
+          ec == asio::error::eof) {
+        break;  // the client went away, went quiet, or we are stopping
+      }
+      if (ec) {
+        if (parser.got_some()) co_await Refuse(connection, 400, "Bad Request\n");
+        co_return;
+      }
+
+      auto message = parser.release();
+      const unsigned version = message.version();
+      const bool head = message.method() == bhttp::verb::head;
+      const bool client_keep_alive = message.keep_alive();
+      Request request = ToRequest(std::move(message), remote_address);
+      if (head) request.method = "GET";  // handlers answer HEAD as GET; the body is dropped below
+
+      Response response = co_await RunHandler(std::move(request), asio::use_awaitable);
+
+      const bool keep_alive = client_keep_alive && !stopping_;
+      auto reply = ToBeast(std::move(response), version, head, keep_alive);
+      stream.expires_after(options_.read_timeout);
+      co_await bhttp::async_write(stream, reply, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !keep_alive) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.close();
+  }
+
+  // Answers an unreadable request and closes the connection without losing the answer.
+  asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection, int status,
+                               std::string body) {
+    beast::tcp_stream& stream = connection->stream;
+    auto reply = ToBeast(Response::Text(status, std::move(body)), 11, false, false);
+    boost::system::error_code ec;
+    stream.expires_after(options_.read_timeout);
+    co_await bhttp::async_write(stream, reply, asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (!ec) {
+      // Closing with unread input makes the kernel send a reset, which can destroy the answer
+      // before the client reads it; drain what is still coming for a little while first.
+      stream.expires_after(kLingerTimeout);
+      std::array<char, 8192> sink;
+      std::size_t drained = 0;
+      while (!ec && drained < kLingerMaxBytes) {
+        drained += co_await stream.async_read_some(asio::buffer(sink),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    stream.close();
+  }
+
+  const ServerOptions options_;
+  const Handler handler_;
+
+  std::mutex state_mutex_;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint16_t> port_{0};
+
+  std::mutex connections_mutex_;
+  std::condition_variable connections_cv_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  std::uint64_t next_connection_id_ = 0;
+
+  std::vector<std::thread> io_threads_;
+  std::optional<asio::thread_pool> pool_;
+  // Declared last so that it is destroyed first: destroying it destroys suspended coroutine
+  // frames, whose Registration needs the members above.
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ =
+      asio::make_work_guard(ioc_);
+  tcp::acceptor acceptor_{asio::make_strand(ioc_)};
+};
+
+}  // namespace
+
+std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler) {
+  return std::make_unique<BeastServer>(options, std::move(handler));
+}
+
+}  // namespace surveyd::http

@@ -1,0 +1,808 @@
+// Reading and validating config/rules.yaml. Ops edit this file by hand, so every mistake is
+// reported with its line and column, and all of them at once: a reload that fails one error at
+// a time wastes an operator's evening.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "rules/ascii.hpp"
+#include "surveyd/rules/rules.hpp"
+
+namespace surveyd::rules {
+
+std::string RuleError::ToString() const {
+  if (line <= 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+namespace {
+
+// Optimal string alignment distance: a swapped pair of letters counts as one typo.
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = ascii::Lower(a[i - 1]) == ascii::Lower(b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// " (did you mean 'x'?)" when one candidate is close enough to be the intended word.
+std::string Suggest(std::string_view word, const std::vector<std::string>& candidates) {
+  const std::size_t limit = word.size() >= 5 ? 2 : 1;
+  std::size_t best = limit + 1;
+  std::string best_word;
+  for (const std::string& candidate : candidates) {
+    const std::size_t distance = EditDistance(word, candidate);
+    if (distance < best) {
+      best = distance;
+      best_word = candidate;
+    }
+  }
+  if (best_word.empty()) return "";
+  return " (did you mean '" + best_word + "'?)";
+}
+
+std::string Join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+// Values the feed contract (shared/spec/feed.md) allows; a rule naming anything else could
+// never match, which is almost always a typo.
+const std::vector<std::string> kChannels = {"999", "101", "live_chat", "online", "in_person"};
+const std::vector<std::string> kCategories = {"crime",   "asb",   "public_safety", "transport",
+                                              "welfare", "admin", "other"};
+const std::vector<std::string> kGrades = {"P1", "P2", "P3", "P4", "SCHEDULED", "RWD"};
+const std::vector<std::string> kRoles = {"victim", "witness", "informant", "third_party",
+                                         "professional"};
+const std::vector<std::string> kPhoneTypes = {"mobile", "landline", "withheld", "unknown"};
+const std::vector<std::string> kPlaceholders = {"force", "link", "channel", "day", "group"};
+const std::vector<std::string> kEventTypes = {"call.ended", "resource.departed",
+                                              "incident.closed"};
+
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  LoadResult Load(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      errors_.push_back(RuleError{file_, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                  e.mark.is_null() ? 0 : e.mark.column + 1,
+                                  "YAML syntax error: " + e.msg});
+      return Result(nullptr);
+    }
+    if (!root.IsDefined() || root.IsNull()) {
+      errors_.push_back(RuleError{file_, 1, 1, "the rules file is empty"});
+      return Result(nullptr);
+    }
+    if (!root.IsMap()) {
+      Error(root, "the rules file must be a map of settings (force_name:, groups:, ...)");
+      return Result(nullptr);
+    }
+    return Result(Build(root));
+  }
+
+ private:
+  LoadResult Result(std::shared_ptr<const RuleSet> rules) {
+    LoadResult result;
+    if (errors_.empty()) result.rules = std::move(rules);
+    result.errors = std::move(errors_);
+    std::stable_sort(result.errors.begin(), result.errors.end(),
+                     [](const RuleError& a, const RuleError& b) {
+                       return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                     });
+    return result;
+  }
+
+  std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
+    const auto top = Entries(root,
+                             {"version", "force_name", "time_zone", "policy", "quiet_hours",
+                              "groups", "exclusions"},
+                             "the rules file");
+
+    if (const Entry* version = Find(top, "version")) {
+      if (auto number = Int(*version); number && *number != 1) {
+        Error(version->value, "unsupported version " + std::to_string(*number) + " (expected 1)");
+      }
+    }
+
+    std::string force_name;
+    if (const Entry* entry = Find(top, "force_name")) {
+      if (auto value = String(*entry)) force_name = *value;
+    } else {
+      Error(root, "missing 'force_name' (the name texts are signed with, e.g. West Midlands Police)");
+    }
+
+    std::shared_ptr<const TimeZone> zone;
+    std::string zone_name = "Europe/London";
+    const Entry* zone_entry = Find(top, "time_zone");
+    if (zone_entry) {
+      if (auto value = String(*zone_entry)) {
+        zone_name = *value;
+      } else {
+        zone_entry = nullptr;
+        zone_name.clear();
+      }
+    }
+    if (!zone_name.empty()) {
+      try {
+        zone = TimeZone::Load(zone_name);
+      } catch (const std::exception&) {
+        if (zone_entry) {
+          Error(zone_entry->value, "unknown time zone '" + zone_name + "' (e.g. Europe/London)");
+        } else {
+          Error(root, "cannot load the default time zone Europe/London");
+        }
+      }
+    }
+
+    Policy policy;
+    if (const Entry* entry = Find(top, "policy")) policy = ReadPolicy(*entry);
+
+    QuietHours quiet;
+    if (const Entry* entry = Find(top, "quiet_hours")) quiet = ReadQuietHours(*entry);
+
+    std::vector<SurveyGroup> groups;
+    if (const Entry* entry = Find(top, "groups")) {
+      groups = ReadGroups(*entry);
+    } else {
+      Error(root, "missing 'groups' (at least one survey group)");
+    }
+
+    std::vector<Exclusion> exclusions;
+    if (const Entry* entry = Find(top, "exclusions")) exclusions = ReadExclusions(*entry, groups);
+
+    if (!errors_.empty() || !zone) return nullptr;
+    return std::make_shared<const RuleSet>(std::move(force_name), std::move(zone),
+                                           std::move(policy), quiet, std::move(groups),
+                                           std::move(exclusions));
+  }
+
+  Policy ReadPolicy(const Entry& entry) {
+    Policy policy;
+    if (!ExpectMap(entry)) return policy;
+    const auto keys = Entries(entry.value,
+                              {"minimum_age", "missing_age", "mobile_only",
+                               "exclude_consent_declined", "exclude_vulnerable",
+                               "frequency_cap_days", "require"},
+                              "policy");
+    if (const Entry* e = Find(keys, "minimum_age")) {
+      if (auto value = IntInRange(*e, 0, 120)) policy.minimum_age = *value;
+    }
+    if (const Entry* e = Find(keys, "missing_age")) {
+      if (auto value = OneOf(*e, {"allow", "exclude"})) {
+        policy.missing_age = *value == "allow" ? MissingAge::kAllow : MissingAge::kExclude;
+      }
+    }
+    if (const Entry* e = Find(keys, "mobile_only")) {
+      if (auto value = Bool(*e)) policy.mobile_only = *value;
+    }
+    if (const Entry* e = Find(keys, "exclude_consent_declined")) {
+      if (auto value = Bool(*e)) policy.exclude_consent_declined = *value;
+    }
+    if (const Entry* e = Find(keys, "exclude_vulnerable")) {
+      if (auto value = Bool(*e)) policy.exclude_vulnerable = *value;
+    }
+    if (const Entry* e = Find(keys, "frequency_cap_days")) {
+      if (auto value = IntInRange(*e, 0, 3650)) policy.frequency_cap_days = *value;
+    }
+    if (const Entry* e = Find(keys, "require")) {
+      std::vector<std::string> names;
+      for (Field field : {Field::kTypeCode, Field::kCategory, Field::kGrade, Field::kQualifiers,
+                          Field::kChannel, Field::kRole, Field::kAge, Field::kPhoneType}) {
+        names.push_back(FieldName(field));
+      }
+      policy.require.clear();
+      ForEachListItem(*e, [&](const YAML::Node& item) {
+        auto name = ScalarText(item, "require");
+        if (!name) return;
+        if (auto field = ParseField(*name)) {
+          policy.require.push_back(*field);
+        } else {
+          Error(item, "unknown field '" + *name + "' in require" + Suggest(*name, names) +
+                          "; known: " + Join(names));
+        }
+      });
+    }
+    return policy;
+  }
+
+  QuietHours ReadQuietHours(const Entry& entry) {
+    QuietHours quiet;
+    if (entry.value.IsNull()) return quiet;  // "quiet_hours:" alone: none
+    if (!ExpectMap(entry)) return quiet;
+    const auto keys = Entries(entry.value, {"start", "end", "enabled"}, "quiet_hours");
+    bool enabled = true;
+    if (const Entry* e = Find(keys, "enabled")) {
+      if (auto value = Bool(*e)) enabled = *value;
+    }
+    const Entry* start = Find(keys, "start");
+    const Entry* end = Find(keys, "end");
+    if (!start || !end) {
+      Error(entry.value, "quiet_hours needs both 'start' and 'end' (e.g. start: \"21:00\")");
+      return quiet;
+    }
+    auto start_minute = TimeOfDay(*start);
+    auto end_minute = TimeOfDay(*end);
+    if (!start_minute || !end_minute) return quiet;
+    quiet.start_minute = *start_minute;
+    quiet.end_minute = *end_minute;
+    quiet.enabled = enabled && *start_minute != *end_minute;
+    return quiet;
+  }
+
+  std::vector<SurveyGroup> ReadGroups(const Entry& entry) {
+    std::vector<SurveyGroup> groups;
+    if (!entry.value.IsSequence()) {
+      Error(entry.value.IsNull() ? entry.key_node : entry.value,
+            "'groups' must be a list of survey groups");
+      return groups;
+    }
+    if (entry.value.size() == 0) Error(entry.value, "'groups' is empty: nobody would be surveyed");
+    std::map<std::string, int> seen;  // id -> line
+    for (const YAML::Node& item : entry.value) {
+      if (!item.IsMap()) {
+        Error(item, "each group must be a map (id:, name:, trigger:, ...)");
+        continue;
+      }
+      const auto keys = Entries(item,
+                                {"id", "name", "trigger", "channels", "categories", "grades",
+                                 "delay", "send_within", "survey_open_for", "sampling_percent",
+                                 "templates"},
+                                "group");
+      SurveyGroup group;
+      bool ok = true;
+      if (const Entry* e = Find(keys, "id")) {
+        if (auto id = Identifier(*e)) {
+          group.id = *id;
+          if (auto [it, fresh] = seen.emplace(*id, e->value.Mark().line + 1); !fresh) {
+            Error(e->value, "duplicate group id '" + *id + "' (first defined on line " +
+                                std::to_string(it->second) + ")");
+          }
+        } else {
+          ok = false;
+        }
+      } else {
+        Error(item, "group without 'id'");
+        ok = false;
+      }
+      if (const Entry* e = Find(keys, "name")) {
+        if (auto name = String(*e)) group.name = *name;
+      } else {
+        Error(item, "group '" + group.id + "' has no 'name'");
+      }
+      if (const Entry* e = Find(keys, "trigger")) {
+        if (auto name = String(*e)) {
+          if (auto type = ParseEventType(*name)) {
+            group.trigger = *type;
+          } else {
+            Error(e->value, "unknown event type '" + *name + "'" + Suggest(*name, kEventTypes) +
+                                "; known: " + Join(kEventTypes));
+          }
+        }
+      } else {
+        Error(item, "group '" + group.id + "' has no 'trigger' (e.g. trigger: call.ended)");
+      }
+      if (const Entry* e = Find(keys, "channels")) group.channels = KnownList(*e, kChannels);
+      if (const Entry* e = Find(keys, "categories")) group.categories = KnownList(*e, kCategories);
+      if (const Entry* e = Find(keys, "grades")) group.grades = KnownList(*e, kGrades);
+      if (const Entry* e = Find(keys, "delay")) {
+        if (auto value = DurationValue(*e)) group.delay = *value;
+      }
+      if (const Entry* e = Find(keys, "send_within")) {
+        if (auto value = DurationValue(*e)) {
+          if (value->count() == 0) {
+            Error(e->value, "send_within must be more than 0: no text could ever go out");
+          }
+          group.send_within = *value;
+        }
+      }
+      if (const Entry* e = Find(keys, "survey_open_for")) {
+        if (auto value = DurationValue(*e)) group.survey_open_for = *value;
+      }
+      if (const Entry* e = Find(keys, "sampling_percent")) {
+        if (auto value = Number(*e)) {
+          if (*value < 0 || *value > 100) {
+            Error(e->value, "sampling_percent must be between 0 and 100, not " +
+                                e->value.Scalar());
+          } else {
+            group.sampling_percent = *value;
+          }
+        }
+      }
+      if (const Entry* e = Find(keys, "templates")) {
+        group.templates = ReadTemplates(*e, group.id);
+      } else {
+        Error(item, "group '" + group.id + "' has no 'templates' (an 'en' template is required)");
+      }
+      if (ok) groups.push_back(std::move(group));
+    }
+    return groups;
+  }
+
+  std::vector<std::pair<std::string, std::string>> ReadTemplates(const Entry& entry,
+                                                                 const std::string& group_id) {
+    std::vector<std::pair<std::string, std::string>> templates;
+    if (!ExpectMap(entry)) return templates;
+    std::set<std::string> seen;
+    for (auto it = entry.value.begin(); it != entry.value.end(); ++it) {
+      auto language = ScalarText(it->first, "template language");
+      if (!language) continue;
+      if (!seen.insert(*language).second) {
+        Error(it->first, "duplicate template language '" + *language + "'");
+        continue;
+      }
+      const bool code_ok = language->size() >= 2 && language->size() <= 3 &&
+                           std::all_of(language->begin(), language->end(),
+                                       [](char c) { return c >= 'a' && c <= 'z'; });
+      if (!code_ok) {
+        Error(it->first, "template language must be a lower-case ISO 639-1 code such as en, pl, "
+                         "cy, not '" + *language + "'");
+        continue;
+      }
+      auto text = ScalarText(it->second, "template '" + *language + "'");
+      if (!text) continue;
+      if (!CheckTemplate(it->second, *text)) continue;
+      if (*language == "en") {
+        templates.insert(templates.begin(), {*language, *text});
+      } else {
+        templates.emplace_back(*language, *text);
+      }
+    }
+    if (!seen.count("en")) {
+      Error(entry.value.size() ? entry.value : entry.key_node,
+            "group '" + group_id + "' has no 'en' template (English is the fallback language)");
+    }
+    return templates;
+  }
+
+  bool CheckTemplate(const YAML::Node& node, const std::string& text) {
+    bool ok = true;
+    bool has_link = false;
+    std::size_t pos = 0;
+    while ((pos = text.find('{', pos)) != std::string::npos) {
+      const std::size_t close = text.find('}', pos);
+      if (close == std::string::npos) {
+        Error(node, "unclosed '{' in template");
+        return false;
+      }
+      const std::string name = text.substr(pos + 1, close - pos - 1);
+      if (name == "link") {
+        has_link = true;
+      } else if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) ==
+                 kPlaceholders.end()) {
+        Error(node, "unknown placeholder '{" + name + "}'" + Suggest(name, kPlaceholders) +
+                        "; known: {" + Join(kPlaceholders) + "}");
+        ok = false;
+      }
+      pos = close + 1;
+    }
+    if (!has_link) {
+      Error(node, "template has no {link}: the text would not reach the survey");
+      ok = false;
+    }
+    return ok;
+  }
+
+  std::vector<Exclusion> ReadExclusions(const Entry& entry, const std::vector<SurveyGroup>& groups) {
+    std::vector<Exclusion> exclusions;
+    if (entry.value.IsNull()) return exclusions;
+    if (!entry.value.IsSequence()) {
+      Error(entry.value, "'exclusions' must be a list of named exclusions");
+      return exclusions;
+    }
+    std::vector<std::string> group_ids;
+    for (const SurveyGroup& group : groups) group_ids.push_back(group.id);
+    std::map<std::string, int> seen;
+    for (const YAML::Node& item : entry.value) {
+      if (!item.IsMap()) {
+        Error(item, "each exclusion must be a map (id:, qualifiers:, ...)");
+        continue;
+      }
+      const auto keys = Entries(item,
+                                {"id", "description", "match", "groups", "type_codes",
+                                 "categories", "grades", "qualifiers", "channels", "roles",
+                                 "phone_types", "age_under", "age_over", "consent_declined",
+                                 "vulnerable"},
+                                "exclusion");
+      Exclusion exclusion;
+      bool ok = true;
+      if (const Entry* e = Find(keys, "id")) {
+        if (auto id = Identifier(*e)) {
+          exclusion.id = *id;
+          if (auto [it, fresh] = seen.emplace(*id, e->value.Mark().line + 1); !fresh) {
+            Error(e->value, "duplicate exclusion id '" + *id + "' (first defined on line " +
+                                std::to_string(it->second) + ")");
+          }
+        } else {
+          ok = false;
+        }
+      } else {
+        Error(item, "exclusion without 'id' (the name the funnel reports)");
+        ok = false;
+      }
+      if (const Entry* e = Find(keys, "description")) {
+        if (auto text = String(*e)) exclusion.description = *text;
+      }
+      if (const Entry* e = Find(keys, "match")) {
+        if (auto mode = OneOf(*e, {"all", "any"})) exclusion.match_any = *mode == "any";
+      }
+      if (const Entry* e = Find(keys, "groups")) {
+        ForEachListItem(*e, [&](const YAML::Node& node) {
+          auto id = ScalarText(node, "groups");
+          if (!id) return;
+          if (std::find(group_ids.begin(), group_ids.end(), *id) == group_ids.end()) {
+            Error(node, "unknown group '" + *id + "'" + Suggest(*id, group_ids));
+            return;
+          }
+          exclusion.groups.push_back(*id);
+        });
+      }
+      int conditions = 0;
+      if (const Entry* e = Find(keys, "type_codes")) {
+        ++conditions;
+        ForEachListItem(*e, [&](const YAML::Node& node) {
+          auto pattern = ScalarText(node, "type_codes");
+          if (pattern && CheckGlob(node, *pattern)) exclusion.type_codes.emplace_back(*pattern);
+        });
+      }
+      auto list = [&](const char* key, std::vector<std::string>& out,
+                      const std::vector<std::string>* known) {
+        if (const Entry* e = Find(keys, key)) {
+          ++conditions;
+          out = known ? KnownList(*e, *known) : StringList(*e);
+        }
+      };
+      list("categories", exclusion.categories, &kCategories);
+      list("grades", exclusion.grades, &kGrades);
+      list("qualifiers", exclusion.qualifiers, nullptr);  // new flags may appear at any time
+      list("channels", exclusion.channels, &kChannels);
+      list("roles", exclusion.roles, &kRoles);
+      list("phone_types", exclusion.phone_types, &kPhoneTypes);
+      if (const Entry* e = Find(keys, "age_under")) {
+        ++conditions;
+        exclusion.age_under = IntInRange(*e, 0, 150);
+      }
+      if (const Entry* e = Find(keys, "age_over")) {
+        ++conditions;
+        exclusion.age_over = IntInRange(*e, 0, 150);
+      }
+      if (const Entry* e = Find(keys, "consent_declined")) {
+        ++conditions;
+        exclusion.consent_declined = Bool(*e);
+      }
+      if (const Entry* e = Find(keys, "vulnerable")) {
+        ++conditions;
+        exclusion.vulnerable = Bool(*e);
+      }
+      if (conditions == 0) {
+        Error(item, "exclusion '" + exclusion.id +
+                        "' has no condition: it would exclude every event (give e.g. "
+                        "qualifiers: or type_codes:)");
+        ok = false;
+      }
+      if (ok) exclusions.push_back(std::move(exclusion));
+    }
+    return exclusions;
+  }
+
+  bool CheckGlob(const YAML::Node& node, const std::string& pattern) {
+    if (pattern.empty()) {
+      Error(node, "empty type code pattern");
+      return false;
+    }
+    for (char c : pattern) {
+      if (std::strchr("[]{}!^\\", c) != nullptr) {
+        Error(node, std::string("unsupported character '") + c + "' in type code pattern '" +
+                        pattern + "': only * and ? are wildcards");
+        return false;
+      }
+      if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+        Error(node, "type code pattern '" + pattern + "' contains a space");
+        return false;
+      }
+    }
+    if (pattern.find_first_not_of('*') == std::string::npos) {
+      Error(node, "type code pattern '" + pattern + "' matches every incident");
+      return false;
+    }
+    return true;
+  }
+
+  // --- entries and scalars ---
+
+  std::vector<Entry> Entries(const YAML::Node& map, std::initializer_list<const char*> allowed,
+                             const std::string& where) {
+    std::vector<Entry> entries;
+    const std::vector<std::string> known(allowed.begin(), allowed.end());
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      auto key = ScalarText(it->first, "key");
+      if (!key) continue;
+      if (std::find(known.begin(), known.end(), *key) == known.end()) {
+        Error(it->first, "unknown key '" + *key + "' in " + where + Suggest(*key, known));
+        continue;
+      }
+      if (Find(entries, *key) != nullptr) {
+        Error(it->first, "duplicate key '" + *key + "' in " + where);
+        continue;
+      }
+      entries.push_back(Entry{*key, it->first, it->second});
+    }
+    return entries;
+  }
+
+  static const Entry* Find(const std::vector<Entry>& entries, std::string_view key) {
+    for (const Entry& entry : entries) {
+      if (entry.key == key) return &entry;
+    }
+    return nullptr;
+  }
+
+  // Where to point at a value: the value itself, or its key when the value is empty.
+  static const YAML::Node& Place(const Entry& entry) {
+    return entry.value.IsNull() ? entry.key_node : entry.value;
+  }
+
+  bool ExpectMap(const Entry& entry) {
+    if (entry.value.IsMap()) return true;
+    Error(Place(entry), "'" + entry.key + "' must be a map of settings");
+    return false;
+  }
+
+  std::optional<std::string> ScalarText(const YAML::Node& node, const std::string& what) {
+    if (node.IsScalar()) return node.Scalar();
+    Error(node, what + " must be a single value, not a " +
+                    (node.IsMap() ? "map" : node.IsSequence() ? "list" : "null"));
+    return std::nullopt;
+  }
+
+  std::optional<std::string> String(const Entry& entry) {
+    if (entry.value.IsScalar()) return entry.value.Scalar();
+    Error(Place(entry), "'" + entry.key + "' must be text");
+    return std::nullopt;
+  }
+
+  std::optional<std::string> Identifier(const Entry& entry) {
+    auto text = String(entry);
+    if (!text) return std::nullopt;
+    const bool ok = !text->empty() && std::all_of(text->begin(), text->end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!ok) {
+      Error(entry.value, "id '" + *text + "' must be lower-case letters, digits and _ only");
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  std::optional<int> Int(const Entry& entry) {
+    int value = 0;
+    if (entry.value.IsScalar() && YAML::convert<int>::decode(entry.value, value)) return value;
+    Error(Place(entry), "'" + entry.key + "' must be a whole number" +
+                            (entry.value.IsScalar() ? ", not '" + entry.value.Scalar() + "'" : ""));
+    return std::nullopt;
+  }
+
+  std::optional<int> IntInRange(const Entry& entry, int low, int high) {
+    auto value = Int(entry);
+    if (!value) return std::nullopt;
+    if (*value < low || *value > high) {
+      Error(entry.value, "'" + entry.key + "' must be between " + std::to_string(low) + " and " +
+                             std::to_string(high) + ", not " + std::to_string(*value));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<double> Number(const Entry& entry) {
+    double value = 0;
+    if (entry.value.IsScalar() && YAML::convert<double>::decode(entry.value, value) &&
+        std::isfinite(value)) {
+      return value;
+    }
+    Error(Place(entry), "'" + entry.key + "' must be a number" +
+                            (entry.value.IsScalar() ? ", not '" + entry.value.Scalar() + "'" : ""));
+    return std::nullopt;
+  }
+
+  std::optional<bool> Bool(const Entry& entry) {
+    bool value = false;
+    if (entry.value.IsScalar() && YAML::convert<bool>::decode(entry.value, value)) return value;
+    Error(Place(entry), "'" + entry.key + "' must be true or false" +
+                            (entry.value.IsScalar() ? ", not '" + entry.value.Scalar() + "'" : ""));
+    return std::nullopt;
+  }
+
+  std::optional<std::string> OneOf(const Entry& entry, const std::vector<std::string>& choices) {
+    auto text = String(entry);
+    if (!text) return std::nullopt;
+    if (std::find(choices.begin(), choices.end(), *text) != choices.end()) return text;
+    Error(entry.value, "'" + entry.key + "' must be one of " + Join(choices) + ", not '" + *text +
+                           "'" + Suggest(*text, choices));
+    return std::nullopt;
+  }
+
+  template <typename Fn>
+  void ForEachListItem(const Entry& entry, Fn&& fn) {
+    if (!entry.value.IsSequence()) {
+      Error(Place(entry), "'" + entry.key + "' must be a list, e.g. [a, b]");
+      return;
+    }
+    for (const YAML::Node& item : entry.value) fn(item);
+  }
+
+  std::vector<std::string> StringList(const Entry& entry) {
+    std::vector<std::string> out;
+    ForEachListItem(entry, [&](const YAML::Node& item) {
+      if (auto text = ScalarText(item, "each entry of '" + entry.key + "'")) out.push_back(*text);
+    });
+    return out;
+  }
+
+  // A list whose entries must be values the feed can send (compared ignoring case).
+  std::vector<std::string> KnownList(const Entry& entry, const std::vector<std::string>& known) {
+    std::vector<std::string> out;
+    ForEachListItem(entry, [&](const YAML::Node& item) {
+      auto text = ScalarText(item, "each entry of '" + entry.key + "'");
+      if (!text) return;
+      const bool ok = std::any_of(known.begin(), known.end(), [&](const std::string& k) {
+        return ascii::EqualsIgnoreCase(k, *text);
+      });
+      if (!ok) {
+        Error(item, "unknown value '" + *text + "' in " + entry.key + Suggest(*text, known) +
+                        "; known: " + Join(known));
+        return;
+      }
+      out.push_back(*text);
+    });
+    return out;
+  }
+
+  // "30s", "2m", "24h", "3d", "1w", or a sum such as "1h30m".
+  std::optional<Duration> DurationValue(const Entry& entry) {
+    const std::string hint = " (e.g. 30s, 2m, 24h, 3d)";
+    if (!entry.value.IsScalar()) {
+      Error(Place(entry), "'" + entry.key + "' must be a duration" + hint);
+      return std::nullopt;
+    }
+    const std::string& text = entry.value.Scalar();
+    std::chrono::seconds total{0};
+    std::size_t i = 0;
+    bool any = false;
+    while (i < text.size()) {
+      std::int64_t number = 0;
+      std::size_t digits = 0;
+      while (i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 9) {
+        number = number * 10 + (text[i] - '0');
+        ++i;
+        ++digits;
+      }
+      if (digits == 0 || i >= text.size()) {
+        any = false;
+        break;
+      }
+      std::int64_t unit = 0;
+      switch (text[i]) {
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        case 'w':
+          unit = 7 * 86400;
+          break;
+        default:
+          break;
+      }
+      if (unit == 0) {
+        any = false;
+        break;
+      }
+      ++i;
+      total += std::chrono::seconds(number * unit);
+      any = true;
+    }
+    if (!any) {
+      Error(entry.value, "bad duration '" + text + "' for '" + entry.key + "'" + hint);
+      return std::nullopt;
+    }
+    if (total > std::chrono::hours(24 * 366)) {
+      Error(entry.value, "duration '" + text + "' for '" + entry.key + "' is over a year");
+      return std::nullopt;
+    }
+    return std::chrono::duration_cast<Duration>(total);
+  }
+
+  // "HH:MM", 00:00 to 23:59, local time.
+  std::optional<int> TimeOfDay(const Entry& entry) {
+    if (entry.value.IsScalar()) {
+      const std::string& text = entry.value.Scalar();
+      const bool shape = text.size() == 5 && text[2] == ':' &&
+                         std::isdigit(static_cast<unsigned char>(text[0])) &&
+                         std::isdigit(static_cast<unsigned char>(text[1])) &&
+                         std::isdigit(static_cast<unsigned char>(text[3])) &&
+                         std::isdigit(static_cast<unsigned char>(text[4]));
+      if (shape) {
+        const int hour = (text[0] - '0') * 10 + (text[1] - '0');
+        const int minute = (text[3] - '0') * 10 + (text[4] - '0');
+        if (hour < 24 && minute < 60) return hour * 60 + minute;
+      }
+      Error(entry.value, "bad time '" + text + "' for '" + entry.key +
+                             "': expected HH:MM between 00:00 and 23:59");
+      return std::nullopt;
+    }
+    Error(Place(entry), "'" + entry.key + "' must be a time such as \"21:00\"");
+    return std::nullopt;
+  }
+
+  void Error(const YAML::Node& node, std::string message) {
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) {
+      errors_.push_back(RuleError{file_, 0, 0, std::move(message)});
+    } else {
+      errors_.push_back(RuleError{file_, mark.line + 1, mark.column + 1, std::move(message)});
+    }
+  }
+
+  std::string file_;
+  std::vector<RuleError> errors_;
+};
+
+}  // namespace
+
+LoadResult LoadString(std::string_view yaml, const std::string& file_name) {
+  return Loader(file_name).Load(yaml);
+}
+
+LoadResult LoadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back(RuleError{path, 0, 0, std::string("cannot read the rules file: ") +
+                                                      std::strerror(errno)});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return LoadString(text.str(), path);
+}
+
+}  // namespace surveyd::rules

@@ -1,0 +1,122 @@
+#include "store/pg_text.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace surveyd::store::pg {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid (overlong forms,
+// surrogates and code points past U+10FFFF included).
+std::size_t ValidSequenceLength(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c == 0) return 0;
+  if (c < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    length = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    length = 3;
+    if (c == 0xE0) low = 0xA0;
+    if (c == 0xED) high = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    length = 4;
+    if (c == 0xF0) low = 0x90;
+    if (c == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > s.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (std::size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+std::string CleanText(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t n = ValidSequenceLength(text, i);
+    if (n == 0) break;
+    i += n;
+  }
+  if (i == text.size()) return std::string(text);
+  std::string clean(text.substr(0, i));
+  while (i < text.size()) {
+    const std::size_t n = ValidSequenceLength(text, i);
+    if (n == 0) {
+      clean.append(kReplacement);
+      ++i;
+    } else {
+      clean.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return clean;
+}
+
+std::string FormatTimestamp(TimePoint t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<microseconds> hms{t - day};
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u %02d:%02d:%02d.%06ld+00",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<long>(hms.subseconds().count()));
+  return buffer;
+}
+
+void ArrayLiteral::Separate() {
+  if (count_++ > 0) text_.push_back(',');
+}
+
+void ArrayLiteral::Add(std::optional<std::string_view> value) {
+  if (!value) {
+    AddNull();
+    return;
+  }
+  Separate();
+  text_.push_back('"');
+  for (char c : CleanText(*value)) {
+    if (c == '"' || c == '\\') text_.push_back('\\');
+    text_.push_back(c);
+  }
+  text_.push_back('"');
+}
+
+void ArrayLiteral::AddInt(std::optional<std::int64_t> value) {
+  if (!value) {
+    AddNull();
+    return;
+  }
+  Separate();
+  text_.append(std::to_string(*value));
+}
+
+void ArrayLiteral::AddTime(std::optional<TimePoint> value) {
+  if (!value) {
+    AddNull();
+    return;
+  }
+  Separate();
+  text_.push_back('"');
+  text_.append(FormatTimestamp(*value));
+  text_.push_back('"');
+}
+
+void ArrayLiteral::AddNull() {
+  Separate();
+  text_.append("NULL");
+}
+
+}  // namespace surveyd::store::pg

@@ -1,0 +1,99 @@
+#include "surveyd/api/api.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fakes/manual_clock.hpp"
+#include "surveyd/core/crypto.hpp"
+
+namespace surveyd::api {
+namespace {
+
+TEST(ApiOptOut, RecognisesTheWordsInAnyCaseWithSpaces) {
+  for (const char* word : {"STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END",
+                           "quit", "STOP\n", "Stop."}) {
+    EXPECT_TRUE(IsOptOutWord(word)) << word;
+  }
+  for (const char* text : {"", "  ", "please stop", "STOP IT", "stopp", "9", "don't stop"}) {
+    EXPECT_FALSE(IsOptOutWord(text)) << text;
+  }
+}
+
+TEST(ApiWilson, KnownValues) {
+  auto [low, high] = WilsonInterval(8, 10);
+  EXPECT_NEAR(low, 0.4902, 1e-3);
+  EXPECT_NEAR(high, 0.9433, 1e-3);
+  auto [l0, h0] = WilsonInterval(0, 5);
+  EXPECT_DOUBLE_EQ(l0, 0.0);
+  EXPECT_NEAR(h0, 0.4345, 1e-3);
+  EXPECT_EQ(WilsonInterval(0, 0), std::make_pair(0.0, 0.0));
+}
+
+class ApiSignature : public ::testing::Test {
+ protected:
+  ApiSignature() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {
+    options_.clock = &clock_;
+    options_.feed_secret = "feed-secret-feed-secret";
+    options_.wmnow_webhook_secret = "hook-secret-hook-secret";
+    // No store: every request here must be refused before the store is touched.
+  }
+  http::Request Signed(const std::string& secret, std::int64_t ts, const std::string& body,
+                       const std::string& ts_header, const std::string& sig_header) {
+    http::Request request;
+    request.method = "POST";
+    request.body = body;
+    request.headers = {{ts_header, std::to_string(ts)},
+                       {sig_header, crypto::SignTimestamped(secret, std::to_string(ts), body)}};
+    return request;
+  }
+  testing::ManualClock clock_;
+  ApiOptions options_;
+};
+
+TEST_F(ApiSignature, FeedPushRefusesBadStaleOrMissingSignatures) {
+  const auto now = ToUnixSeconds(clock_.Now());
+  const std::string body = R"({"event_id":"x"})";
+  auto wrong_key = Signed("another-secret-entirely", now, body, "X-Feed-Timestamp",
+                          "X-Feed-Signature");
+  EXPECT_EQ(HandleFeedPush(options_, wrong_key).status, 401);
+  auto stale = Signed(options_.feed_secret, now - 301, body, "X-Feed-Timestamp",
+                      "X-Feed-Signature");
+  EXPECT_EQ(HandleFeedPush(options_, stale).status, 401);
+  auto future = Signed(options_.feed_secret, now + 301, body, "X-Feed-Timestamp",
+                       "X-Feed-Signature");
+  EXPECT_EQ(HandleFeedPush(options_, future).status, 401);
+  auto tampered = Signed(options_.feed_secret, now, body, "X-Feed-Timestamp", "X-Feed-Signature");
+  tampered.body += " ";
+  EXPECT_EQ(HandleFeedPush(options_, tampered).status, 401);
+  http::Request missing;
+  missing.body = body;
+  EXPECT_EQ(HandleFeedPush(options_, missing).status, 401);
+}
+
+TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
+  const auto now = ToUnixSeconds(clock_.Now());
+  auto bad = Signed("not-the-webhook-secret", now, R"({"status":"delivered"})",
+                    "X-WMNow-Timestamp", "X-WMNow-Signature");
+  EXPECT_EQ(HandleWmnowStatus(options_, bad).status, 401);
+  EXPECT_EQ(HandleWmnowInbound(options_, bad).status, 401);
+}
+
+TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
+  options_.readiness = [] { return Readiness{false, R"({"ready":false})"}; };
+  auto handler = MakeApiHandler(options_);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/healthz";
+  auto response = handler(request);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(http::FindHeader(response.headers, "X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
+  request.path = "/readyz";
+  EXPECT_EQ(handler(request).status, 503);
+  request.path = "/nope";
+  EXPECT_EQ(handler(request).status, 404);
+  request.path = "/api/v1/stats/funnel";
+  EXPECT_EQ(handler(request).status, 403);  // no analyst token configured
+}
+
+}  // namespace
+}  // namespace surveyd::api
