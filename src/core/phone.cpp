@@ -72,12 +72,12 @@ Number Normalize(std::string_view raw) {
     if (c == ' ' || c == '\t' || c == '.' || c == '-') continue;
     s.push_back(c);
   }
-  // "+44 (0)7700 900123": the bracketed trunk zero is written but never dialled after a country code.
+  // "+44 (0)7700 900123": the bracketed trunk zero is written but never dialled after a country
+  // code.
   if (s.rfind('+', 0) == 0 || s.rfind("00", 0) == 0) {
     if (const auto at = s.find("(0)"); at != std::string::npos) s.erase(at, 3);
   }
-  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '(' || c == ')'; }),
-          s.end());
+  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '(' || c == ')'; }), s.end());
   if (s.empty()) return Number{};
 
   std::string_view digits = s;

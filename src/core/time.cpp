@@ -115,8 +115,6 @@ TimePoint FromUnixSeconds(std::int64_t seconds_since_epoch) {
   return TimePoint{seconds{seconds_since_epoch}};
 }
 
-std::int64_t ToUnixSeconds(TimePoint t) {
-  return floor<seconds>(t).time_since_epoch().count();
-}
+std::int64_t ToUnixSeconds(TimePoint t) { return floor<seconds>(t).time_since_epoch().count(); }
 
 }  // namespace surveyd

@@ -51,7 +51,8 @@ class PosixParser {
       rule.dst_offset = seconds{-dst_value};
     }
     if (AtEnd()) {
-      // No rule given: POSIX leaves it to the implementation; use the current US rule as glibc does.
+      // No rule given: POSIX leaves it to the implementation; use the current US rule as glibc
+      // does.
       rule.start = TimeZone::RuleDate{'M', 0, 3, 2, 0, 7200};
       rule.end = TimeZone::RuleDate{'M', 0, 11, 1, 0, 7200};
       return rule;
@@ -121,8 +122,7 @@ class PosixParser {
           !Consume('.') || !ReadNumber(date.weekday, 1)) {
         return false;
       }
-      if (date.month < 1 || date.month > 12 || date.week < 1 || date.week > 5 ||
-          date.weekday > 6) {
+      if (date.month < 1 || date.month > 12 || date.week < 1 || date.week > 5 || date.weekday > 6) {
         return false;
       }
     } else if (Consume('J')) {
@@ -171,9 +171,9 @@ std::int64_t LocalTransition(int year, const TimeZone::RuleDate& date) {
 seconds RuleOffsetAt(const TimeZone::PosixRule& rule, std::int64_t utc) {
   if (!rule.has_dst) return rule.std_offset;
   const std::int64_t local_std = utc + rule.std_offset.count();
-  const int year = static_cast<int>(
-      std::chrono::year_month_day{std::chrono::sys_days{days{FloorDiv(local_std, kSecondsPerDay)}}}
-          .year());
+  const int year = static_cast<int>(std::chrono::year_month_day{
+      std::chrono::sys_days{days{FloorDiv(
+          local_std, kSecondsPerDay)}}}.year());
   const std::int64_t start = LocalTransition(year, rule.start) - rule.std_offset.count();
   const std::int64_t end = LocalTransition(year, rule.end) - rule.dst_offset.count();
   bool in_dst = false;
@@ -191,8 +191,7 @@ class TzifReader {
  public:
   explicit TzifReader(const std::string& data) : data_(data) {}
 
-  bool Read(std::vector<TimeZone::Transition>& transitions, seconds& initial,
-            std::string& footer) {
+  bool Read(std::vector<TimeZone::Transition>& transitions, seconds& initial, std::string& footer) {
     if (data_.size() < 44 || data_.compare(0, 4, "TZif") != 0) return false;
     const char version = data_[4];
     Counts v1;
@@ -246,8 +245,8 @@ class TzifReader {
   }
 
   static std::size_t BlockSize(const Counts& c, std::size_t time_size) {
-    return c.time * time_size + c.time + c.type * 6 + c.chars + c.leap * (time_size + 4) +
-           c.isstd + c.isut;
+    return c.time * time_size + c.time + c.type * 6 + c.chars + c.leap * (time_size + 4) + c.isstd +
+           c.isut;
   }
 
   bool ReadBlock(std::size_t at, const Counts& c, int time_size,
@@ -295,7 +294,8 @@ TimeZone::TimeZone(std::string name, std::vector<Transition> transitions, second
   if (!posix_rule_.empty()) {
     rule_ = PosixParser(posix_rule_).Parse();
     if (!rule_) {
-      throw std::runtime_error("time zone '" + name_ + "': cannot parse rule '" + posix_rule_ + "'");
+      throw std::runtime_error("time zone '" + name_ + "': cannot parse rule '" + posix_rule_ +
+                               "'");
     }
   }
 }
@@ -316,13 +316,12 @@ std::shared_ptr<const TimeZone> TimeZone::Load(const std::string& name,
   if (!TzifReader(data).Read(transitions, initial, footer)) {
     throw std::runtime_error("time zone '" + name + "': not a valid TZif file");
   }
-  return std::make_shared<const TimeZone>(name, std::move(transitions), initial,
-                                          std::move(footer));
+  return std::make_shared<const TimeZone>(name, std::move(transitions), initial, std::move(footer));
 }
 
 std::shared_ptr<const TimeZone> TimeZone::Utc() {
-  static const auto utc = std::make_shared<const TimeZone>("UTC", std::vector<Transition>{},
-                                                           seconds{0}, "UTC0");
+  static const auto utc =
+      std::make_shared<const TimeZone>("UTC", std::vector<Transition>{}, seconds{0}, "UTC0");
   return utc;
 }
 
@@ -335,9 +334,7 @@ seconds TimeZone::OffsetAtUnix(std::int64_t utc) const {
   return std::prev(after)->offset;
 }
 
-seconds TimeZone::OffsetAt(TimePoint utc) const {
-  return OffsetAtUnix(ToUnixSeconds(utc));
-}
+seconds TimeZone::OffsetAt(TimePoint utc) const { return OffsetAtUnix(ToUnixSeconds(utc)); }
 
 LocalDateTime TimeZone::ToLocal(TimePoint utc) const {
   const std::int64_t utc_seconds = ToUnixSeconds(utc);

@@ -144,7 +144,7 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
   bool run_expiry = false;
   {
     std::lock_guard lock(status_mutex_);
-    if (steady_now - last_expiry_run_ > std::chrono::seconds(5)) {
+    if (steady_now - last_expiry_run_ >= options_.expiry_interval) {
       last_expiry_run_ = steady_now;
       run_expiry = true;
     }

@@ -347,8 +347,13 @@ struct EventGenerator::Impl {
   std::uint64_t order = 0;
   double next_arrival;  // simulated unix seconds (fractional)
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending;
-  // Recently emitted events (the line after its seq), for duplicates.
-  std::vector<std::pair<std::string, std::string>> recent;  // event_id, body
+  // Recently emitted events, for duplicates.
+  struct Recent {
+    std::string event_id, type;
+    TimePoint occurred_at;
+    std::string body;  // the line after its seq
+  };
+  std::vector<Recent> recent;
   std::size_t recent_next = 0;
   static constexpr std::size_t kRecent = 256;
 
@@ -760,12 +765,14 @@ struct EventGenerator::Impl {
   }
 
   void Duplicate(GeneratedLine& out) {
-    const auto& [event_id, body] = recent[rng.Below(static_cast<int>(recent.size()))];
+    const Recent& r = recent[static_cast<std::size_t>(rng.Below(static_cast<int>(recent.size())))];
     out.kind = GeneratedLine::Kind::kDuplicate;
-    out.event_id = event_id;
+    out.event_id = r.event_id;
+    out.type = r.type;
+    out.occurred_at = r.occurred_at;
     StartLine(out.line);
     out.seq = WriteSeq(out.line);
-    out.line.append(body);
+    out.line.append(r.body);
     ++counts.duplicates;
   }
 
@@ -795,11 +802,11 @@ struct EventGenerator::Impl {
     BuildBody(p, shift, out.line, out.event_id, out.type);
     ++counts.events;
     if (options.duplicate_rate > 0) {
-      std::string body = out.line.substr(body_start);
+      Recent r{out.event_id, out.type, out.occurred_at, out.line.substr(body_start)};
       if (recent.size() < kRecent) {
-        recent.emplace_back(out.event_id, std::move(body));
+        recent.push_back(std::move(r));
       } else {
-        recent[recent_next] = {out.event_id, std::move(body)};
+        recent[recent_next] = std::move(r);
         recent_next = (recent_next + 1) % kRecent;
       }
     }

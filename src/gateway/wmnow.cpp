@@ -1,7 +1,7 @@
 #include "surveyd/gateway/wmnow.hpp"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>

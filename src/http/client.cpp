@@ -76,16 +76,17 @@ bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& request, co
 // Writes the request and reads the answer over an open stream (plain or TLS).
 template <typename Stream>
 asio::awaitable<ClientResponse> Exchange(Stream& stream, beast::tcp_stream& lowest,
-                                         ClientRequest request, Url url, Clock::time_point deadline) {
+                                         ClientRequest request, Url url,
+                                         Clock::time_point deadline) {
   boost::system::error_code ec;
   auto message = BuildRequest(request, url);
   lowest.expires_at(deadline);
   co_await bhttp::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     // An incomplete request (its body shorter than its Content-Length) cannot be acted on.
-    co_return Failure(ec == beast::error::timeout ? Transport::kTimeoutBeforeSend
-                                                  : Transport::kError,
-                      false, "write: " + ec.message());
+    co_return Failure(
+        ec == beast::error::timeout ? Transport::kTimeoutBeforeSend : Transport::kError, false,
+        "write: " + ec.message());
   }
 
   bhttp::response_parser<bhttp::string_body> parser;
@@ -95,9 +96,9 @@ asio::awaitable<ClientResponse> Exchange(Stream& stream, beast::tcp_stream& lowe
   lowest.expires_at(deadline);
   co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    co_return Failure(ec == beast::error::timeout ? Transport::kTimeoutAfterSend
-                                                  : Transport::kError,
-                      true, "read: " + ec.message());
+    co_return Failure(
+        ec == beast::error::timeout ? Transport::kTimeoutAfterSend : Transport::kError, true,
+        "read: " + ec.message());
   }
 
   ClientResponse response;

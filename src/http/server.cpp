@@ -66,6 +66,23 @@ Request ToRequest(bhttp::request<bhttp::string_body>&& message, std::string remo
   return request;
 }
 
+// Exception texts are ours, but one could still quote a value it choked on: long digit runs (a
+// phone number, in any formatting without spaces) are blanked before they reach the log.
+std::string ScrubDigits(std::string_view text) {
+  std::string out;
+  std::size_t run = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) {
+      ++run;
+      continue;
+    }
+    if (run > 0) out += run >= 7 ? std::string("#######") : std::string(text.substr(i - run, run));
+    run = 0;
+    if (i < text.size()) out.push_back(text[i]);
+  }
+  return out;
+}
+
 bool StatusHasNoBody(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
 }
@@ -112,8 +129,8 @@ class BeastServer final : public Server {
     const std::string where = options_.host + ":" + std::to_string(options_.port);
     try {
       tcp::resolver resolver(ioc_);
-      const auto results = resolver.resolve(options_.host, std::to_string(options_.port),
-                                            tcp::resolver::passive);
+      const auto results =
+          resolver.resolve(options_.host, std::to_string(options_.port), tcp::resolver::passive);
       if (results.empty()) throw std::runtime_error("no address");
       const tcp::endpoint endpoint = results.begin()->endpoint();
       acceptor_.open(endpoint.protocol());
@@ -129,9 +146,8 @@ class BeastServer final : public Server {
 
     started_ = true;
     pool_.emplace(static_cast<std::size_t>(std::max(1, options_.worker_threads)));
-    asio::co_spawn(acceptor_.get_executor(), Accept(), [](std::exception_ptr error) {
-      LogEscaped(error, "accept loop");
-    });
+    asio::co_spawn(acceptor_.get_executor(), Accept(),
+                   [](std::exception_ptr error) { LogEscaped(error, "accept loop"); });
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       io_threads_.emplace_back([this] { ioc_.run(); });
     }
@@ -191,7 +207,8 @@ class BeastServer final : public Server {
       return handler_(request);
     } catch (const std::exception& e) {
       // Method and path only: the query string and the body may hold tokens or personal data.
-      spdlog::error("http: handler for {} {} failed: {}", request.method, request.path, e.what());
+      spdlog::error("http: handler for {} {} failed: {}", request.method, request.path,
+                    ScrubDigits(e.what()));
     } catch (...) {
       spdlog::error("http: handler for {} {} failed with an unknown exception", request.method,
                     request.path);
@@ -205,15 +222,15 @@ class BeastServer final : public Server {
   auto RunHandler(Request request, CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(Response)>(
         [this](auto completion, Request req) {
-          asio::post(*pool_, [this, completion = std::move(completion),
-                              req = std::move(req)]() mutable {
-            Response response = Invoke(req);
-            auto executor = asio::get_associated_executor(completion);
-            asio::post(executor, [completion = std::move(completion),
-                                  response = std::move(response)]() mutable {
-              completion(std::move(response));
-            });
-          });
+          asio::post(*pool_,
+                     [this, completion = std::move(completion), req = std::move(req)]() mutable {
+                       Response response = Invoke(req);
+                       auto executor = asio::get_associated_executor(completion);
+                       asio::post(executor, [completion = std::move(completion),
+                                             response = std::move(response)]() mutable {
+                         completion(std::move(response));
+                       });
+                     });
         },
         token, std::move(request));
   }
@@ -233,9 +250,8 @@ class BeastServer final : public Server {
       }
       auto executor = socket.get_executor();
       auto connection = std::make_shared<Connection>(std::move(socket));
-      asio::co_spawn(executor, Serve(connection), [](std::exception_ptr error) {
-        LogEscaped(error, "connection");
-      });
+      asio::co_spawn(executor, Serve(connection),
+                     [](std::exception_ptr error) { LogEscaped(error, "connection"); });
     }
   }
 
@@ -272,8 +288,8 @@ class BeastServer final : public Server {
     for (bool first = true;; first = false) {
       if (stopping_) break;
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(
-          std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
+      parser.header_limit(
+          static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
       parser.body_limit(options_.max_body_bytes);
       stream.expires_after(first ? options_.read_timeout : options_.keep_alive_timeout);
       connection->reading = true;
@@ -359,8 +375,7 @@ class BeastServer final : public Server {
   // Declared last so that it is destroyed first: destroying it destroys suspended coroutine
   // frames, whose Registration needs the members above.
   asio::io_context ioc_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_ =
-      asio::make_work_guard(ioc_);
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
   tcp::acceptor acceptor_{asio::make_strand(ioc_)};
 };
 

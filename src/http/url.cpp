@@ -44,9 +44,8 @@ std::optional<Url> ParseUrl(std::string_view text) {
   }
   if (url.host.empty()) return std::nullopt;
   if (!port.empty()) {
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) {
-          return std::isdigit(c) != 0;
-        })) {
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(),
+                                        [](unsigned char c) { return std::isdigit(c) != 0; })) {
       return std::nullopt;
     }
     if (std::stoi(std::string(port)) > 65535 || std::stoi(std::string(port)) == 0) {

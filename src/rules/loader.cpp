@@ -44,8 +44,8 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
   return d[a.size()][b.size()];
 }
 
-// " (did you mean 'x'?)" when one candidate is close enough to be the intended word.
-std::string Suggest(std::string_view word, const std::vector<std::string>& candidates) {
+// The candidate close enough to be the intended word, or "".
+std::string Closest(std::string_view word, const std::vector<std::string>& candidates) {
   const std::size_t limit = word.size() >= 5 ? 2 : 1;
   std::size_t best = limit + 1;
   std::string best_word;
@@ -56,8 +56,15 @@ std::string Suggest(std::string_view word, const std::vector<std::string>& candi
       best_word = candidate;
     }
   }
-  if (best_word.empty()) return "";
-  return " (did you mean '" + best_word + "'?)";
+  return best_word;
+}
+
+// " (did you mean 'x'?)" when a candidate is close enough to be the intended word.
+std::string Suggest(std::string_view word, const std::vector<std::string>& candidates,
+                    const std::string& before = "", const std::string& after = "") {
+  const std::string best = Closest(word, candidates);
+  if (best.empty()) return "";
+  return " (did you mean '" + before + best + after + "'?)";
 }
 
 std::string Join(const std::vector<std::string>& words) {
@@ -402,7 +409,7 @@ class Loader {
         has_link = true;
       } else if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) ==
                  kPlaceholders.end()) {
-        Error(node, "unknown placeholder '{" + name + "}'" + Suggest(name, kPlaceholders) +
+        Error(node, "unknown placeholder '{" + name + "}'" + Suggest(name, kPlaceholders, "{", "}") +
                         "; known: {" + Join(kPlaceholders) + "}");
         ok = false;
       }
@@ -430,6 +437,7 @@ class Loader {
         Error(item, "each exclusion must be a map (id:, qualifiers:, ...)");
         continue;
       }
+      const std::size_t errors_before = errors_.size();
       const auto keys = Entries(item,
                                 {"id", "description", "match", "groups", "type_codes",
                                  "categories", "grades", "qualifiers", "channels", "roles",
@@ -506,12 +514,14 @@ class Loader {
         ++conditions;
         exclusion.vulnerable = Bool(*e);
       }
-      if (conditions == 0) {
+      // A misspelt condition key has been reported already; "no condition" would only repeat it.
+      const bool key_errors = errors_.size() != errors_before;
+      if (conditions == 0 && !key_errors) {
         Error(item, "exclusion '" + exclusion.id +
                         "' has no condition: it would exclude every event (give e.g. "
                         "qualifiers: or type_codes:)");
-        ok = false;
       }
+      if (conditions == 0) ok = false;
       if (ok) exclusions.push_back(std::move(exclusion));
     }
     return exclusions;

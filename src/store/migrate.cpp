@@ -66,7 +66,7 @@ MigrationReport Migrate(const std::string& url) {
     current = "(unlocking)";
     pqxx::nontransaction unlock(connection);
     unlock.exec_params("SELECT pg_advisory_unlock($1, $2)", kLockClass, kMigrationLock);
-  } catch (const pqxx::failure& e) {
+  } catch (const std::exception& e) {
     throw std::runtime_error("migration " + current + " failed: " + e.what());
   }
   return report;

@@ -26,6 +26,7 @@ class ArrayLiteral {
     Add(value ? std::optional<std::string_view>(*value) : std::nullopt);
   }
   void Add(std::string_view value) { Add(std::optional<std::string_view>(value)); }
+  void Add(const std::string& value) { Add(std::optional<std::string_view>(value)); }
   void Add(const char* value) { Add(std::optional<std::string_view>(value)); }
   void AddInt(std::optional<std::int64_t> value);
   void AddTime(std::optional<TimePoint> value);

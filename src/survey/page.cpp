@@ -75,30 +75,34 @@ const Texts kEnglish{
     .heading = "How did we do?",
     .about = "This survey is about {contact}.",
     .one_minute = "It takes less than a minute.",
-    .how_to = "Choose a number from 0 (not at all) to 10 (completely). You can leave any question "
-              "blank if you prefer not to say.",
+    .how_to =
+        "Choose a number from 0 (not at all) to 10 (completely). You can leave any question "
+        "blank if you prefer not to say.",
     .questions = {"Were you treated politely and with respect?",
                   "Did the person you dealt with understand your situation and have the knowledge "
                   "to help you?",
-                  "Were you happy with the time it took?",
-                  "Are you clear about what happens next?", "Did we help with your issue?"},
+                  "Were you happy with the time it took?", "Are you clear about what happens next?",
+                  "Did we help with your issue?"},
     .low = "Not at all",
     .high = "Completely",
     .comment_label = "Anything else you'd like to tell us?",
     .comment_hint = "Optional. Up to 2,000 characters.",
     .submit = "Send my answers",
-    .not_monitored = "This form is not monitored. To report a crime, call 101, or 999 in an "
-                     "emergency.",
-    .privacy = "Answering is optional. We use your answers to improve our service, store them "
-               "securely and keep them for a limited time.",
+    .not_monitored =
+        "This form is not monitored. To report a crime, call 101, or 999 in an "
+        "emergency.",
+    .privacy =
+        "Answering is optional. We use your answers to improve our service, store them "
+        "securely and keep them for a limited time.",
     .privacy_link = "How we use your information",
     .stop_link = "Stop survey texts",
     .error_heading = "Please check your answers",
     .error_question = "Question {n}",
     .error_scale = "Choose a number from 0 to 10, or leave it blank.",
     .error_comment = "Please keep your comment to 2,000 characters or fewer.",
-    .save_failed = "Sorry, we could not save your answers just now. Please press the button "
-                   "again in a minute.",
+    .save_failed =
+        "Sorry, we could not save your answers just now. Please press the button "
+        "again in a minute.",
     .thanks_heading = "Thank you",
     .thanks_body = "We have received your answers. They help us improve our service.",
     .already_heading = "Thank you",
@@ -107,8 +111,9 @@ const Texts kEnglish{
     .not_found_heading = "Thank you",
     .not_found_body = "This survey link is not valid or has expired. Thank you anyway.",
     .limited_heading = "Please wait",
-    .limited_body = "There have been too many attempts from your connection. Please wait a "
-                    "minute and try again.",
+    .limited_body =
+        "There have been too many attempts from your connection. Please wait a "
+        "minute and try again.",
     .unavailable_heading = "Sorry, there is a problem",
     .unavailable_body = "We cannot show this page right now. Please try again in a few minutes.",
     .stop_heading = "Stop survey texts",
@@ -136,8 +141,9 @@ const Texts kPolish{
     .heading = "Jak się spisaliśmy?",
     .about = "Ta ankieta dotyczy {contact}.",
     .one_minute = "Zajmie mniej niż minutę.",
-    .how_to = "Wybierz liczbę od 0 (wcale) do 10 (całkowicie). Jeśli wolisz nie odpowiadać, "
-              "możesz pominąć dowolne pytanie.",
+    .how_to =
+        "Wybierz liczbę od 0 (wcale) do 10 (całkowicie). Jeśli wolisz nie odpowiadać, "
+        "możesz pominąć dowolne pytanie.",
     .questions = {"Czy potraktowano Cię uprzejmie i z szacunkiem?",
                   "Czy osoba, która zajmowała się Twoją sprawą, rozumiała Twoją sytuację i miała "
                   "wiedzę, aby Ci pomóc?",
@@ -148,18 +154,21 @@ const Texts kPolish{
     .comment_label = "Czy chcesz nam jeszcze coś przekazać?",
     .comment_hint = "Nieobowiązkowe. Maksymalnie 2000 znaków.",
     .submit = "Wyślij odpowiedzi",
-    .not_monitored = "Ten formularz nie jest na bieżąco sprawdzany. Aby zgłosić przestępstwo, "
-                     "zadzwoń pod numer 101, a w nagłym wypadku pod 999.",
-    .privacy = "Udział jest dobrowolny. Twoje odpowiedzi wykorzystujemy do poprawy naszych usług, "
-               "przechowujemy je w bezpieczny sposób i przez ograniczony czas.",
+    .not_monitored =
+        "Ten formularz nie jest na bieżąco sprawdzany. Aby zgłosić przestępstwo, "
+        "zadzwoń pod numer 101, a w nagłym wypadku pod 999.",
+    .privacy =
+        "Udział jest dobrowolny. Twoje odpowiedzi wykorzystujemy do poprawy naszych usług, "
+        "przechowujemy je w bezpieczny sposób i przez ograniczony czas.",
     .privacy_link = "Jak wykorzystujemy Twoje dane",
     .stop_link = "Nie chcę więcej SMS-ów z ankietami",
     .error_heading = "Sprawdź swoje odpowiedzi",
     .error_question = "Pytanie {n}",
     .error_scale = "Wybierz liczbę od 0 do 10 albo zostaw pytanie bez odpowiedzi.",
     .error_comment = "Komentarz może mieć najwyżej 2000 znaków.",
-    .save_failed = "Przepraszamy, nie udało się teraz zapisać Twoich odpowiedzi. Za minutę "
-                   "naciśnij przycisk ponownie.",
+    .save_failed =
+        "Przepraszamy, nie udało się teraz zapisać Twoich odpowiedzi. Za minutę "
+        "naciśnij przycisk ponownie.",
     .thanks_heading = "Dziękujemy",
     .thanks_body = "Otrzymaliśmy Twoje odpowiedzi. Pomogą nam poprawić nasze usługi.",
     .already_heading = "Dziękujemy",
@@ -168,8 +177,9 @@ const Texts kPolish{
     .not_found_heading = "Dziękujemy",
     .not_found_body = "Ten link do ankiety jest nieprawidłowy lub wygasł. Mimo to dziękujemy.",
     .limited_heading = "Prosimy chwilę poczekać",
-    .limited_body = "Z Twojego połączenia było zbyt wiele prób. Odczekaj minutę i spróbuj "
-                    "ponownie.",
+    .limited_body =
+        "Z Twojego połączenia było zbyt wiele prób. Odczekaj minutę i spróbuj "
+        "ponownie.",
     .unavailable_heading = "Przepraszamy, wystąpił problem",
     .unavailable_body = "Nie możemy teraz wyświetlić tej strony. Spróbuj ponownie za kilka minut.",
     .stop_heading = "Rezygnacja z SMS-ów z ankietami",
@@ -198,8 +208,9 @@ const Texts kWelsh{
     .heading = "Sut wnaethon ni?",
     .about = "Mae'r arolwg hwn am {contact}.",
     .one_minute = "Bydd yn cymryd llai na munud.",
-    .how_to = "Dewiswch rif o 0 (ddim o gwbl) i 10 (yn llwyr). Gallwch adael unrhyw gwestiwn yn "
-              "wag os byddai'n well gennych beidio ag ateb.",
+    .how_to =
+        "Dewiswch rif o 0 (ddim o gwbl) i 10 (yn llwyr). Gallwch adael unrhyw gwestiwn yn "
+        "wag os byddai'n well gennych beidio ag ateb.",
     .questions = {"Gawsoch chi eich trin yn gwrtais ac â pharch?",
                   "Oedd y person y buoch chi'n delio ag ef neu hi yn deall eich sefyllfa, ac oedd "
                   "ganddo neu ganddi'r wybodaeth i'ch helpu?",
@@ -211,40 +222,48 @@ const Texts kWelsh{
     .comment_label = "Oes unrhyw beth arall yr hoffech ei ddweud wrthym?",
     .comment_hint = "Dewisol. Hyd at 2,000 o nodau.",
     .submit = "Anfon fy atebion",
-    .not_monitored = "Nid yw'r ffurflen hon yn cael ei monitro. I roi gwybod am drosedd, "
-                     "ffoniwch 101, neu 999 mewn argyfwng.",
-    .privacy = "Does dim rhaid i chi ateb. Rydym yn defnyddio eich atebion i wella ein "
-               "gwasanaeth, yn eu cadw'n ddiogel ac yn eu cadw am gyfnod cyfyngedig.",
+    .not_monitored =
+        "Nid yw'r ffurflen hon yn cael ei monitro. I roi gwybod am drosedd, "
+        "ffoniwch 101, neu 999 mewn argyfwng.",
+    .privacy =
+        "Does dim rhaid i chi ateb. Rydym yn defnyddio eich atebion i wella ein "
+        "gwasanaeth, yn eu cadw'n ddiogel ac yn eu cadw am gyfnod cyfyngedig.",
     .privacy_link = "Sut rydym yn defnyddio eich gwybodaeth",
     .stop_link = "Atal negeseuon testun am arolygon",
     .error_heading = "Gwiriwch eich atebion",
     .error_question = "Cwestiwn {n}",
     .error_scale = "Dewiswch rif o 0 i 10, neu gadewch y cwestiwn yn wag.",
     .error_comment = "Cadwch eich sylw i 2,000 o nodau neu lai.",
-    .save_failed = "Mae'n ddrwg gennym, nid oedd modd cadw eich atebion y tro hwn. Pwyswch y "
-                   "botwm eto ymhen munud.",
+    .save_failed =
+        "Mae'n ddrwg gennym, nid oedd modd cadw eich atebion y tro hwn. Pwyswch y "
+        "botwm eto ymhen munud.",
     .thanks_heading = "Diolch",
     .thanks_body = "Rydym wedi cael eich atebion. Byddant yn ein helpu i wella ein gwasanaeth.",
     .already_heading = "Diolch",
     .already_body = "Rydym eisoes wedi cael eich atebion i'r arolwg hwn.",
     .close_page = "Gallwch gau'r dudalen hon nawr.",
     .not_found_heading = "Diolch",
-    .not_found_body = "Nid yw'r ddolen arolwg hon yn ddilys neu mae wedi dod i ben. Diolch beth "
-                      "bynnag.",
+    .not_found_body =
+        "Nid yw'r ddolen arolwg hon yn ddilys neu mae wedi dod i ben. Diolch beth "
+        "bynnag.",
     .limited_heading = "Arhoswch funud",
-    .limited_body = "Bu gormod o ymdrechion o'ch cysylltiad chi. Arhoswch funud a rhowch gynnig "
-                    "arall arni.",
+    .limited_body =
+        "Bu gormod o ymdrechion o'ch cysylltiad chi. Arhoswch funud a rhowch gynnig "
+        "arall arni.",
     .unavailable_heading = "Mae'n ddrwg gennym, mae problem",
-    .unavailable_body = "Ni allwn ddangos y dudalen hon ar hyn o bryd. Rhowch gynnig arall arni "
-                        "ymhen ychydig funudau.",
+    .unavailable_body =
+        "Ni allwn ddangos y dudalen hon ar hyn o bryd. Rhowch gynnig arall arni "
+        "ymhen ychydig funudau.",
     .stop_heading = "Atal negeseuon testun am arolygon",
-    .stop_body = "Os byddwch yn eu hatal, ni fyddwn yn anfon rhagor o negeseuon testun am "
-                 "arolygon i'r rhif ffôn hwn.",
+    .stop_body =
+        "Os byddwch yn eu hatal, ni fyddwn yn anfon rhagor o negeseuon testun am "
+        "arolygon i'r rhif ffôn hwn.",
     .stop_button = "Ydw, ataliwch y negeseuon",
     .stop_back = "Yn ôl i'r arolwg",
     .stop_done_heading = "Negeseuon wedi'u hatal",
-    .stop_done_body = "Ni fyddwn yn anfon rhagor o negeseuon testun am arolygon i'r rhif ffôn "
-                      "hwn.",
+    .stop_done_body =
+        "Ni fyddwn yn anfon rhagor o negeseuon testun am arolygon i'r rhif ffôn "
+        "hwn.",
     .call_999 = "eich galwad i 999 {when}",
     .call_101 = "eich galwad i 101 {when}",
     .live_chat = "eich sgwrs fyw gyda ni {when}",
@@ -271,29 +290,28 @@ std::string OnDate(const LocalDateTime& local, std::string_view language) {
   const std::string day = std::to_string(local.day);
   if (language == "pl") {
     // Weekdays in the accusative with their preposition; months in the genitive.
-    static constexpr const char* kDays[] = {"w niedzielę", "w poniedziałek", "we wtorek",
-                                            "w środę",     "w czwartek",     "w piątek",
-                                            "w sobotę"};
-    static constexpr const char* kMonths[] = {
-        "stycznia", "lutego",   "marca",    "kwietnia",    "maja",     "czerwca",
-        "lipca",    "sierpnia", "września", "października", "listopada", "grudnia"};
+    static constexpr const char* kDays[] = {"w niedzielę", "w poniedziałek", "we wtorek", "w środę",
+                                            "w czwartek",  "w piątek",       "w sobotę"};
+    static constexpr const char* kMonths[] = {"stycznia", "lutego",       "marca",     "kwietnia",
+                                              "maja",     "czerwca",      "lipca",     "sierpnia",
+                                              "września", "października", "listopada", "grudnia"};
     return std::string(kDays[weekday]) + ", " + day + " " + kMonths[month];
   }
   if (language == "cy") {
     // "ddydd": "dydd" softly mutated, as an adverb of time ("on Tuesday").
-    static constexpr const char* kDays[] = {"ddydd Sul",    "ddydd Llun", "ddydd Mawrth",
+    static constexpr const char* kDays[] = {"ddydd Sul",     "ddydd Llun", "ddydd Mawrth",
                                             "ddydd Mercher", "ddydd Iau",  "ddydd Gwener",
                                             "ddydd Sadwrn"};
-    static constexpr const char* kMonths[] = {"Ionawr", "Chwefror", "Mawrth",    "Ebrill",
+    static constexpr const char* kMonths[] = {"Ionawr", "Chwefror", "Mawrth",     "Ebrill",
                                               "Mai",    "Mehefin",  "Gorffennaf", "Awst",
-                                              "Medi",   "Hydref",   "Tachwedd",  "Rhagfyr"};
+                                              "Medi",   "Hydref",   "Tachwedd",   "Rhagfyr"};
     return std::string(kDays[weekday]) + " " + day + " " + kMonths[month];
   }
   static constexpr const char* kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                           "Thursday", "Friday", "Saturday"};
-  static constexpr const char* kMonths[] = {"January", "February", "March",     "April",
-                                            "May",     "June",     "July",      "August",
-                                            "September", "October", "November", "December"};
+  static constexpr const char* kMonths[] = {"January",   "February", "March",    "April",
+                                            "May",       "June",     "July",     "August",
+                                            "September", "October",  "November", "December"};
   return std::string("on ") + kDays[weekday] + " " + day + " " + kMonths[month];
 }
 
@@ -380,9 +398,8 @@ bool CleanComment(std::string_view raw, std::string& out, std::size_t& code_poin
 std::optional<int> ParseScore(std::string_view text, bool& ok) {
   ok = true;
   if (text.empty()) return std::nullopt;
-  if (text.size() > 2 || !std::all_of(text.begin(), text.end(), [](char c) {
-        return c >= '0' && c <= '9';
-      })) {
+  if (text.size() > 2 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     ok = false;
     return std::nullopt;
   }
@@ -404,7 +421,7 @@ constexpr std::string_view kStyle =
     "header{background:#1d3a6e;color:#fff;padding:10px 16px;display:flex;flex-wrap:wrap;"
     "justify-content:space-between;align-items:center;gap:4px 16px}"
     ".force{font-weight:700}"
-    "header a{color:#fff;padding:6px 0 6px 12px;display:inline-block}"
+    "header a{color:#fff;padding:6px 16px 6px 0;display:inline-block}"
     "main,footer{max-width:640px;margin:0 auto;padding:16px}"
     "main{background:#fff;padding-bottom:24px}"
     "footer{font-size:16px;color:#3d4347}"
@@ -418,8 +435,11 @@ constexpr std::string_view kStyle =
     ".how{color:#3d4347}"
     "fieldset{border:0;border-top:1px solid #b1b4b6;margin:0;padding:16px 0 18px;min-width:0}"
     "legend{float:left;width:100%;padding:0;margin:0 0 10px;font-weight:700;font-size:19px}"
-    ".scale{clear:both;display:grid;grid-template-columns:repeat(auto-fill,minmax(48px,1fr));"
-    "gap:8px}"
+    // Phones: two rows, 0-5 over 6-10 shifted right, so 0 and 10 sit under their end labels.
+    ".scale{clear:both;display:grid;grid-template-columns:repeat(6,minmax(0,1fr));gap:8px 6px}"
+    ".scale label:nth-of-type(7){grid-column-start:2}"
+    "@media (min-width:600px){.scale{grid-template-columns:repeat(11,minmax(0,1fr))}"
+    ".scale label:nth-of-type(7){grid-column-start:auto}}"
     ".scale input{position:absolute;opacity:0;width:1px;height:1px;margin:0}"
     ".scale label{display:flex;align-items:center;justify-content:center;min-height:48px;"
     "border:2px solid #505a5f;border-radius:8px;background:#fff;font-weight:700;font-size:20px;"
@@ -461,9 +481,10 @@ void Begin(std::string& out, const Texts& texts, const PageContext& ctx, std::st
            const Switcher* switcher) {
   out += "<!doctype html>\n<html lang=\"";
   out += texts.code;
-  out += "\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-         "<meta name=\"robots\" content=\"noindex,nofollow\">\n<title>";
+  out +=
+      "\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+      "<meta name=\"robots\" content=\"noindex,nofollow\">\n<title>";
   out += HtmlEscape(title);
   out += " - ";
   out += HtmlEscape(ctx.force_name);
@@ -499,8 +520,7 @@ bool IsSafeLink(std::string_view url) {
   return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
 }
 
-void End(std::string& out, const Texts& texts, const PageContext& ctx,
-         std::string_view stop_href) {
+void End(std::string& out, const Texts& texts, const PageContext& ctx, std::string_view stop_href) {
   out += "</main>\n<footer>\n<p>";
   out += HtmlEscape(texts.privacy);
   if (!ctx.privacy_url.empty() && IsSafeLink(ctx.privacy_url)) {
@@ -521,8 +541,8 @@ void End(std::string& out, const Texts& texts, const PageContext& ctx,
   out += "</footer>\n</body>\n</html>\n";
 }
 
-std::string MessagePage(std::string_view language, const PageContext& ctx, const char* Texts::*heading,
-                        const char* Texts::*body, bool close_hint) {
+std::string MessagePage(std::string_view language, const PageContext& ctx,
+                        const char* Texts::*heading, const char* Texts::*body, bool close_hint) {
   const Texts& texts = TextsFor(MatchLanguage(language));
   std::string out;
   Begin(out, texts, ctx, texts.*heading, nullptr);
@@ -543,8 +563,8 @@ std::string MessagePage(std::string_view language, const PageContext& ctx, const
 void Radio(std::string& out, const Texts& texts, const std::string& key, int value, bool checked,
            bool invalid) {
   const std::string v = std::to_string(value);
-  out += "<input type=\"radio\" name=\"" + key + "\" id=\"" + key + "-" + v + "\" value=\"" + v +
-         "\"";
+  out +=
+      "<input type=\"radio\" name=\"" + key + "\" id=\"" + key + "-" + v + "\" value=\"" + v + "\"";
   if (checked) out += " checked";
   if (invalid) out += " aria-invalid=\"true\" aria-describedby=\"" + key + "-err\"";
   out += "><label for=\"" + key + "-" + v + "\">" + v;
@@ -579,12 +599,23 @@ std::string HtmlEscape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -629,15 +660,24 @@ std::string DescribeContact(const store::SurveyView& survey, const PageContext& 
   const std::string when = OnDate(zone->ToLocal(survey.contact_at), texts.code);
   const char* phrase = texts.contact;
   switch (survey.event_type) {
-    case EventType::kResourceDeparted: phrase = texts.visit; break;
-    case EventType::kIncidentClosed: phrase = texts.closed; break;
+    case EventType::kResourceDeparted:
+      phrase = texts.visit;
+      break;
+    case EventType::kIncidentClosed:
+      phrase = texts.closed;
+      break;
     case EventType::kCallEnded: {
       const std::string channel = survey.channel.value_or("");
-      if (channel == "999") phrase = texts.call_999;
-      else if (channel == "101") phrase = texts.call_101;
-      else if (channel == "live_chat") phrase = texts.live_chat;
-      else if (channel == "online") phrase = texts.online;
-      else if (channel == "in_person") phrase = texts.in_person;
+      if (channel == "999")
+        phrase = texts.call_999;
+      else if (channel == "101")
+        phrase = texts.call_101;
+      else if (channel == "live_chat")
+        phrase = texts.live_chat;
+      else if (channel == "online")
+        phrase = texts.online;
+      else if (channel == "in_person")
+        phrase = texts.in_person;
       break;
     }
   }
@@ -649,9 +689,9 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const FormErrors* errors) {
   const Texts& texts = TextsFor(MatchLanguage(survey.language));
   const std::string token_text(token);
-  const std::string stop_href = token_text + "/stop" + (texts.code == kEnglish.code
-                                                            ? std::string()
-                                                            : std::string("?lang=") + texts.code);
+  const std::string stop_href =
+      token_text + "/stop" +
+      (texts.code == kEnglish.code ? std::string() : std::string("?lang=") + texts.code);
   std::string out;
   out.reserve(16 * 1024);
   const Switcher switcher{token};
@@ -741,8 +781,9 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
     out += HtmlEscape(texts.error_comment);
     out += "</p>\n";
   }
-  out += "<textarea id=\"comment\" name=\"comment\" rows=\"5\" maxlength=\"2000\" "
-         "aria-describedby=\"comment-hint";
+  out +=
+      "<textarea id=\"comment\" name=\"comment\" rows=\"5\" maxlength=\"2000\" "
+      "aria-describedby=\"comment-hint";
   out += comment_invalid ? " comment-err\" aria-invalid=\"true\">\n" : "\">\n";
   if (previous != nullptr) out += HtmlEscape(previous->comment);
   out += "</textarea>\n<button type=\"submit\">";
@@ -788,8 +829,9 @@ std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, 
   out += "</h1>\n<p>";
   out += HtmlEscape(texts.stop_body);
   // Relative to /s/{token}/stop: the form posts to itself, the way back is /s/{token}.
-  out += "</p>\n<form method=\"post\" action=\"stop\">\n<input type=\"hidden\" name=\"lang\" "
-         "value=\"";
+  out +=
+      "</p>\n<form method=\"post\" action=\"stop\">\n<input type=\"hidden\" name=\"lang\" "
+      "value=\"";
   out += texts.code;
   out += "\">\n<button type=\"submit\">";
   out += HtmlEscape(texts.stop_button);

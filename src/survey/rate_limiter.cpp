@@ -20,7 +20,8 @@ RateLimiter::RateLimiter(const Clock& clock, int per_minute, std::size_t max_cli
 
 void RateLimiter::Refill(Bucket& bucket, TimePoint now) const {
   if (now <= bucket.updated) return;
-  const double minutes = std::chrono::duration<double, std::ratio<60>>(now - bucket.updated).count();
+  const double minutes =
+      std::chrono::duration<double, std::ratio<60>>(now - bucket.updated).count();
   bucket.tokens = std::min(capacity_, bucket.tokens + minutes * capacity_);
   bucket.updated = now;
 }
@@ -51,17 +52,16 @@ void RateLimiter::RecordFailure(const std::string& client) {
 void RateLimiter::EvictLocked(TimePoint now) {
   last_sweep_ = now;
   // A full bucket is the same as no bucket.
-  std::erase_if(buckets_, [&](auto& entry) {
-    Refill(entry.second, now);
-    return entry.second.tokens >= capacity_;
-  });
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    Refill(it->second, now);
+    it = it->second.tokens >= capacity_ ? buckets_.erase(it) : std::next(it);
+  }
   if (buckets_.size() < max_clients_) return;
   // Still full of clients that are failing right now: forget the one seen longest ago, so memory
   // stays bounded (that client gets a fresh bucket if it comes back).
-  const auto oldest = std::min_element(buckets_.begin(), buckets_.end(), [](const auto& a,
-                                                                            const auto& b) {
-    return a.second.updated < b.second.updated;
-  });
+  const auto oldest = std::min_element(
+      buckets_.begin(), buckets_.end(),
+      [](const auto& a, const auto& b) { return a.second.updated < b.second.updated; });
   buckets_.erase(oldest);
 }
 

@@ -34,6 +34,7 @@ struct Decision {
   std::string sms_template;  // with every placeholder but {link} already filled in
   TimePoint send_at;         // after delay and quiet hours
   TimePoint expires_at;      // not sent by then: expired
+  TimePoint survey_closes_at;  // the survey page takes answers until then
   bool deferred_by_quiet_hours = false;
 };
 

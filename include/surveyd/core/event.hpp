@@ -13,7 +13,7 @@
 namespace surveyd {
 
 enum class EventType { kCallEnded, kResourceDeparted, kIncidentClosed };
-const char* EventTypeName(EventType type);  // "call.ended", ...
+const char* EventTypeName(EventType type);                       // "call.ended", ...
 std::optional<EventType> ParseEventType(std::string_view name);  // inverse; nullopt if unknown
 
 struct Location {

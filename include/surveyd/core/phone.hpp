@@ -8,7 +8,7 @@
 namespace surveyd::phone {
 
 enum class Kind {
-  kUkMobile,       // +447xxxxxxxxx (excluding 7624 Isle of Man? no: 07624 is a mobile too)
+  kUkMobile,       // +447xxxxxxxxx (not 070 personal or 076 pager numbers, but 07624 is)
   kUkLandline,     // +441..., +442...
   kUkOther,        // 03, 05, 08, 09 and other non-geographic numbers
   kInternational,  // any valid-looking non-UK E.164 number

@@ -22,8 +22,8 @@ struct LocalDateTime {
 class TimeZone {
  public:
   // Loads e.g. "Europe/London" or "UTC". Throws std::runtime_error naming the zone if unknown.
-  static std::shared_ptr<const TimeZone> Load(const std::string& name,
-                                              const std::string& zoneinfo_dir = "/usr/share/zoneinfo");
+  static std::shared_ptr<const TimeZone> Load(
+      const std::string& name, const std::string& zoneinfo_dir = "/usr/share/zoneinfo");
   static std::shared_ptr<const TimeZone> Utc();
 
   const std::string& Name() const { return name_; }
@@ -35,8 +35,8 @@ class TimeZone {
   TimePoint FromLocal(int year, int month, int day, int hour, int minute, int second = 0) const;
 
   struct Transition {
-    std::int64_t at_unix;           // UTC seconds at which the offset changes
-    std::chrono::seconds offset;    // offset from then on
+    std::int64_t at_unix;         // UTC seconds at which the offset changes
+    std::chrono::seconds offset;  // offset from then on
   };
 
   // `posix_rule` is the TZif v2+ footer ("GMT0BST,M3.5.0/1,M10.5.0"), or empty. Throws

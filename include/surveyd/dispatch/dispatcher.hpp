@@ -31,6 +31,7 @@ struct DispatcherOptions {
   int max_attempts = 8;
   std::chrono::seconds backoff_base{5};
   std::chrono::seconds backoff_max{600};
+  std::chrono::milliseconds expiry_interval{5000};  // how often overdue messages are expired
   double rate_per_second = 20;
   std::string public_base_url;  // the link is {public_base_url}/s/{token}
   std::string token_secret;

@@ -13,6 +13,9 @@
 namespace surveyd::survey {
 
 struct SurveyHandlerOptions {
+  SurveyHandlerOptions(store::Store& store_ref, const Clock& clock_ref)
+      : store(store_ref), clock(clock_ref) {}
+
   store::Store& store;  // outlives the handler
   const Clock& clock;   // outlives the handler
   PageContext page;

@@ -39,7 +39,8 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const FormErrors* errors = nullptr);
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
                              bool already_answered);
-std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx);  // unknown/expired
+std::string RenderNotFoundPage(std::string_view language,
+                               const PageContext& ctx);  // unknown/expired
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token);
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx);

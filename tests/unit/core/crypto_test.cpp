@@ -74,7 +74,8 @@ TEST(CryptoTest, TimestampedSignatureRoundTrip) {
     upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
   }
   EXPECT_TRUE(VerifyTimestampedSignature("s3cret", "1795684502", body, upper));
-  EXPECT_TRUE(VerifyTimestampedSignature("s3cret", "1795684502", body, "SHA256=" + signature.substr(7)));
+  EXPECT_TRUE(
+      VerifyTimestampedSignature("s3cret", "1795684502", body, "SHA256=" + signature.substr(7)));
 }
 
 TEST(CryptoTest, TimestampedSignatureRejectsTampering) {
@@ -84,7 +85,8 @@ TEST(CryptoTest, TimestampedSignatureRejectsTampering) {
   EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684503", body, signature));
   EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684502", body + " ", signature));
   EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684502", body, signature.substr(7)));
-  EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684502", body, "sha1=" + signature.substr(7)));
+  EXPECT_FALSE(
+      VerifyTimestampedSignature("s3cret", "1795684502", body, "sha1=" + signature.substr(7)));
   EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684502", body, signature.substr(0, 20)));
   EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684502", body, ""));
   EXPECT_FALSE(VerifyTimestampedSignature("s3cret", "1795684502", body, "sha256="));

@@ -44,25 +44,25 @@ INSTANTIATE_TEST_SUITE_P(
                       NormalizeCase{"07624 123456", Kind::kUkMobile, "+447624123456"},
                       NormalizeCase{"+447624123456", Kind::kUkMobile, "+447624123456"}));
 
-INSTANTIATE_TEST_SUITE_P(
-    NotMobiles, PhoneNormalizeTest,
-    ::testing::Values(
-        // 070 personal numbers and 076 pagers look like mobiles but are not.
-        NormalizeCase{"07012 345678", Kind::kUkOther, "+447012345678"},
-        NormalizeCase{"+447012345678", Kind::kUkOther, "+447012345678"},
-        NormalizeCase{"07600 123456", Kind::kUkOther, "+447600123456"},
-        NormalizeCase{"07623 123456", Kind::kUkOther, "+447623123456"},
-        NormalizeCase{"07625 123456", Kind::kUkOther, "+447625123456"},
-        NormalizeCase{"(0121) 626 5000", Kind::kUkLandline, "+441216265000"},
-        NormalizeCase{"0121 626 5000", Kind::kUkLandline, "+441216265000"},
-        NormalizeCase{"+44 121 626 5000", Kind::kUkLandline, "+441216265000"},
-        NormalizeCase{"020 7946 0000", Kind::kUkLandline, "+442079460000"},
-        NormalizeCase{"01697 73123", Kind::kUkLandline, "+44169773123"},  // 9-digit NSN
-        NormalizeCase{"0300 123 1212", Kind::kUkOther, "+443001231212"},
-        NormalizeCase{"0800 111 999", Kind::kUkOther, "+44800111999"},
-        NormalizeCase{"0845 46 47 48", Kind::kUkOther, "+44845464748"},
-        NormalizeCase{"0500 123456", Kind::kUkOther, "+44500123456"},
-        NormalizeCase{"0909 8790000", Kind::kUkOther, "+449098790000"}));
+INSTANTIATE_TEST_SUITE_P(NotMobiles, PhoneNormalizeTest,
+                         ::testing::Values(
+                             // 070 personal numbers and 076 pagers look like mobiles but are not.
+                             NormalizeCase{"07012 345678", Kind::kUkOther, "+447012345678"},
+                             NormalizeCase{"+447012345678", Kind::kUkOther, "+447012345678"},
+                             NormalizeCase{"07600 123456", Kind::kUkOther, "+447600123456"},
+                             NormalizeCase{"07623 123456", Kind::kUkOther, "+447623123456"},
+                             NormalizeCase{"07625 123456", Kind::kUkOther, "+447625123456"},
+                             NormalizeCase{"(0121) 626 5000", Kind::kUkLandline, "+441216265000"},
+                             NormalizeCase{"0121 626 5000", Kind::kUkLandline, "+441216265000"},
+                             NormalizeCase{"+44 121 626 5000", Kind::kUkLandline, "+441216265000"},
+                             NormalizeCase{"020 7946 0000", Kind::kUkLandline, "+442079460000"},
+                             NormalizeCase{"01697 73123", Kind::kUkLandline,
+                                           "+44169773123"},  // 9-digit NSN
+                             NormalizeCase{"0300 123 1212", Kind::kUkOther, "+443001231212"},
+                             NormalizeCase{"0800 111 999", Kind::kUkOther, "+44800111999"},
+                             NormalizeCase{"0845 46 47 48", Kind::kUkOther, "+44845464748"},
+                             NormalizeCase{"0500 123456", Kind::kUkOther, "+44500123456"},
+                             NormalizeCase{"0909 8790000", Kind::kUkOther, "+449098790000"}));
 
 INSTANTIATE_TEST_SUITE_P(
     International, PhoneNormalizeTest,
@@ -71,30 +71,29 @@ INSTANTIATE_TEST_SUITE_P(
                       NormalizeCase{"+1 (555) 123-4567", Kind::kInternational, "+15551234567"},
                       NormalizeCase{"+353 87 123 4567", Kind::kInternational, "+353871234567"},
                       NormalizeCase{"+33 (0)6 12 34 56 78", Kind::kInternational, "+33612345678"},
-                      NormalizeCase{"+1234567", Kind::kInvalid, ""},            // 7 digits
+                      NormalizeCase{"+1234567", Kind::kInvalid, ""},           // 7 digits
                       NormalizeCase{"+1234567890123456", Kind::kInvalid, ""},  // 16 digits
                       NormalizeCase{"+0123456789", Kind::kInvalid, ""}));
 
-INSTANTIATE_TEST_SUITE_P(
-    Withheld, PhoneNormalizeTest,
-    ::testing::Values(NormalizeCase{"", Kind::kWithheld, ""},
-                      NormalizeCase{"   ", Kind::kWithheld, ""},
-                      NormalizeCase{"withheld", Kind::kWithheld, ""},
-                      NormalizeCase{"WITHHELD", Kind::kWithheld, ""},
-                      NormalizeCase{"Private", Kind::kWithheld, ""},
-                      NormalizeCase{"unknown", Kind::kWithheld, ""},
-                      NormalizeCase{" Anonymous ", Kind::kWithheld, ""}));
+INSTANTIATE_TEST_SUITE_P(Withheld, PhoneNormalizeTest,
+                         ::testing::Values(NormalizeCase{"", Kind::kWithheld, ""},
+                                           NormalizeCase{"   ", Kind::kWithheld, ""},
+                                           NormalizeCase{"withheld", Kind::kWithheld, ""},
+                                           NormalizeCase{"WITHHELD", Kind::kWithheld, ""},
+                                           NormalizeCase{"Private", Kind::kWithheld, ""},
+                                           NormalizeCase{"unknown", Kind::kWithheld, ""},
+                                           NormalizeCase{" Anonymous ", Kind::kWithheld, ""}));
 
 INSTANTIATE_TEST_SUITE_P(
     Invalid, PhoneNormalizeTest,
     ::testing::Values(NormalizeCase{"not a number", Kind::kInvalid, ""},
-                      NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},  // letter O
-                      NormalizeCase{"07700 90012", Kind::kInvalid, ""},   // too short
-                      NormalizeCase{"07700 9001234", Kind::kInvalid, ""}, // too long
+                      NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},   // letter O
+                      NormalizeCase{"07700 90012", Kind::kInvalid, ""},    // too short
+                      NormalizeCase{"07700 9001234", Kind::kInvalid, ""},  // too long
                       NormalizeCase{"+4477009001", Kind::kInvalid, ""},
                       NormalizeCase{"0121 626", Kind::kInvalid, ""},
                       NormalizeCase{"0121 626 50000", Kind::kInvalid, ""},
-                      NormalizeCase{"7700900123", Kind::kInvalid, ""},    // no trunk zero
+                      NormalizeCase{"7700900123", Kind::kInvalid, ""},  // no trunk zero
                       NormalizeCase{"999", Kind::kInvalid, ""},
                       NormalizeCase{"0", Kind::kInvalid, ""},
                       NormalizeCase{"+", Kind::kInvalid, ""},

@@ -176,7 +176,8 @@ class TempDir {
 
 void Put32(std::string& out, std::int32_t value) {
   const auto u = static_cast<std::uint32_t>(value);
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
 }
 
 TEST(TimeZoneTest, ReadsVersion1Files) {
@@ -184,7 +185,8 @@ TEST(TimeZoneTest, ReadsVersion1Files) {
   std::string data = "TZif";
   data.push_back('\0');
   data.append(15, '\0');
-  for (std::int32_t count : {0, 0, 0, 1, 2, 4}) Put32(data, count);  // isut isstd leap time type char
+  for (std::int32_t count : {0, 0, 0, 1, 2, 4})
+    Put32(data, count);  // isut isstd leap time type char
   Put32(data, 1000000000);
   data.push_back('\1');
   Put32(data, 3600);

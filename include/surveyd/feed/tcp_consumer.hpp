@@ -1,0 +1,77 @@
+#pragma once
+// Consumes the ControlWorks TCP feed (delivery 1 of ../shared/spec/feed.md): waits to be the one
+// consumer (store::Leadership), connects, subscribes after the stored cursor, batches lines into
+// one store transaction each (events, decisions and the cursor together) and acks only what is
+// durably stored, so that after any failure a resubscribe loses nothing and stores nothing twice.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "surveyd/core/clock.hpp"
+#include "surveyd/store/feed_lock.hpp"
+#include "surveyd/store/store.hpp"
+
+namespace surveyd::feed {
+
+struct TcpConsumerOptions {
+  std::string host = "127.0.0.1";
+  unsigned short port = 7000;
+  bool tls = false;
+  std::string tls_ca_file;   // empty: the system's trust store
+  bool tls_verify = true;
+  std::string client = "surveyd";  // sent in the subscribe line
+  std::string feed = "controlworks";  // cursor and lock name
+  std::size_t batch_size = 500;
+  std::chrono::milliseconds batch_wait{20};          // oldest line waits at most this long
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds silence_timeout{30000};  // no event or heartbeat: reconnect
+  std::chrono::milliseconds backoff_base{200};
+  std::chrono::milliseconds backoff_max{10000};
+  std::chrono::milliseconds leader_poll{1000};       // try for the lock, check it is still held
+};
+
+struct TcpConsumerStatus {
+  bool running = false;
+  bool leader = false;
+  bool connected = false;
+  std::optional<std::int64_t> last_seq;  // stored cursor
+  std::int64_t accepted = 0, duplicate = 0, rejected = 0;
+  std::int64_t skipped = 0;     // lines at or below the cursor (replayed after a reconnect)
+  std::int64_t heartbeats = 0;
+  std::int64_t gaps = 0;        // times the seq jumped
+  std::int64_t missing = 0;     // seq numbers jumped over
+  std::int64_t batches = 0;
+  std::int64_t reconnects = 0;  // connections after the first
+  std::optional<TimePoint> last_event_occurred_at;  // newest stored, for lag
+  std::optional<TimePoint> disconnected_since;      // nullopt while connected
+  std::string last_error;  // no personal data
+};
+
+class TcpConsumer {
+ public:
+  // `decider` is asked for the current decide function before every batch, so rules reloaded
+  // on SIGHUP apply from the next batch. `leadership` may be null: always the consumer. Every
+  // reference must outlive the consumer.
+  TcpConsumer(TcpConsumerOptions options, store::Store& store,
+              std::function<store::DecideFn()> decider, store::Leadership* leadership,
+              const Clock& clock);
+  ~TcpConsumer();  // stops
+  TcpConsumer(const TcpConsumer&) = delete;
+  TcpConsumer& operator=(const TcpConsumer&) = delete;
+
+  void Start();  // runs on a thread of its own
+  // Stops promptly (within about 200 ms): finishes or abandons the current batch (an abandoned
+  // batch was not acked, so it is delivered again), releases leadership, joins the thread.
+  void Stop();
+
+  TcpConsumerStatus Status() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace surveyd::feed

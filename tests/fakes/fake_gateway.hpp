@@ -1,0 +1,48 @@
+#pragma once
+// A gateway that answers from a script and remembers what it was asked to send.
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "surveyd/gateway/gateway.hpp"
+
+namespace surveyd::testing {
+
+class FakeGateway final : public gateway::Gateway {
+ public:
+  explicit FakeGateway(bool idempotent = true) : idempotent_(idempotent) {}
+
+  std::string Name() const override { return "fake"; }
+  bool Idempotent() const override { return idempotent_; }
+
+  gateway::SendResult Send(const gateway::OutgoingSms& sms) override {
+    std::lock_guard lock(mutex_);
+    sent_.push_back(sms);
+    if (!script_.empty()) {
+      auto result = script_.front();
+      script_.pop_front();
+      return result;
+    }
+    return {gateway::SendStatus::kAccepted, "m-" + std::to_string(sent_.size()), 201, "", {}};
+  }
+
+  // The next answers, in order; once used up, every send is accepted.
+  void Script(std::vector<gateway::SendResult> results) {
+    std::lock_guard lock(mutex_);
+    script_.insert(script_.end(), results.begin(), results.end());
+  }
+
+  std::vector<gateway::OutgoingSms> Sent() const {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+
+ private:
+  bool idempotent_;
+  mutable std::mutex mutex_;
+  std::deque<gateway::SendResult> script_;
+  std::vector<gateway::OutgoingSms> sent_;
+};
+
+}  // namespace surveyd::testing

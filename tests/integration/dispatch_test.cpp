@@ -1,0 +1,240 @@
+// The dispatcher against the real store: sends, retries, expiry, quiet hours across a DST change,
+// and two dispatchers on one database never sending a survey twice.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "fakes/fake_gateway.hpp"
+#include "fakes/manual_clock.hpp"
+#include "integration/test_database.hpp"
+#include "surveyd/dispatch/dispatcher.hpp"
+#include "surveyd/rules/rules.hpp"
+#include "surveyd/store/pg_store.hpp"
+#include "surveyd/survey/token.hpp"
+
+namespace surveyd::dispatch {
+namespace {
+
+using namespace std::chrono_literals;
+using gateway::SendStatus;
+using surveyd::testing::FakeGateway;
+using surveyd::testing::ManualClock;
+using surveyd::testing::TestDatabase;
+
+constexpr char kTokenSecret[] = "token-secret-token-secret-token-secret";
+
+TimePoint At(const char* text) { return ParseRfc3339(text).value(); }
+
+// Rules with quiet hours only: the dispatcher asks them for the next send window.
+std::shared_ptr<const rules::RuleSet> QuietRules() {
+  auto loaded = rules::LoadFile(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
+  EXPECT_TRUE(loaded.rules) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+  return loaded.rules;
+}
+
+class DispatchTest : public ::testing::Test {
+ protected:
+  DispatchTest()
+      : clock_(At("2026-11-26T12:00:00Z")),
+        store_(store::MakePgStore({db_.url(), 2, "phone-hash-key"})) {
+    options_.public_base_url = "https://survey.example";
+    options_.token_secret = kTokenSecret;
+    options_.batch_size = 10;
+    options_.max_attempts = 3;
+    options_.rate_per_second = 100000;
+    options_.expiry_interval = 0ms;
+  }
+
+  // Creates `count` surveys due at `send_at`, for distinct numbers.
+  void AddSurveys(int count, TimePoint send_at, TimePoint expires_at, int first = 0) {
+    std::vector<store::IngestItem> items;
+    for (int i = first; i < first + count; ++i) {
+      Event event;
+      event.event_id = "E-" + std::to_string(i);
+      event.type = EventType::kCallEnded;
+      event.occurred_at = send_at - 30s;
+      event.incident.id = "I-" + std::to_string(i);
+      event.call = Call{};
+      event.call->channel = "101";
+      event.caller = Caller{};
+      char phone[32];
+      std::snprintf(phone, sizeof phone, "+447700%06d", 900000 + i);
+      event.caller->phone = phone;
+      store::IngestItem item;
+      item.source = "push";
+      item.raw = "{}";
+      item.event_id = event.event_id;
+      item.event = event;
+      items.push_back(std::move(item));
+    }
+    store_->IngestBatch(items, [&](const Event& event, const ContactHistory&) {
+      Decision d;
+      d.outcome = Decision::Outcome::kSurvey;
+      d.group = "force_contact";
+      d.reason = "survey";
+      d.phone = phone::Normalize(*event.caller->phone);
+      d.language = "en";
+      d.sms_template = "West Midlands Police: how did we do? {link}";
+      d.send_at = send_at;
+      d.expires_at = expires_at;
+      d.survey_closes_at = expires_at + std::chrono::hours(24 * 7);
+      return d;
+    });
+  }
+
+  Dispatcher Make(FakeGateway& gateway, store::Store& store, RulesProvider rules = {}) {
+    if (!rules) rules = [] { return std::shared_ptr<const rules::RuleSet>(); };
+    return Dispatcher(options_, store, gateway, clock_, rules);
+  }
+
+  std::string State(int event_index) {
+    return db_.Query(
+        "SELECT o.state FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id = 'E-" +
+        std::to_string(event_index) + "'");
+  }
+
+  TestDatabase db_;
+  ManualClock clock_;
+  std::unique_ptr<store::Store> store_;
+  DispatcherOptions options_;
+};
+
+TEST_F(DispatchTest, SendsDueMessagesWithAWorkingPersonalLink) {
+  AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  AddSurveys(1, clock_.Now() + 1h, clock_.Now() + 3h, 3);  // not due yet
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 3);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 0);
+
+  auto sent = gateway.Sent();
+  ASSERT_EQ(sent.size(), 3u);
+  std::set<std::string> refs;
+  for (const auto& sms : sent) {
+    refs.insert(sms.client_ref);
+    const std::string prefix = "West Midlands Police: how did we do? https://survey.example/s/";
+    ASSERT_EQ(sms.body.rfind(prefix, 0), 0u) << sms.body;
+    const std::string token = sms.body.substr(prefix.size());
+    EXPECT_TRUE(survey::LooksLikeToken(token));
+    auto view = store_->FindSurveyByTokenHash(survey::TokenHash(token));
+    ASSERT_TRUE(view) << "the link in the text must open its survey";
+  }
+  EXPECT_EQ(refs.size(), 3u);
+  EXPECT_EQ(State(0), "accepted");
+  EXPECT_EQ(State(3), "pending");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM send_attempts WHERE result = 'accepted'"), "3");
+  // The link token itself is nowhere in the database, only its hash.
+  const std::string token = sent[0].body.substr(sent[0].body.rfind('/') + 1);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM surveys WHERE token_nonce = '" + token + "'"), "0");
+}
+
+TEST_F(DispatchTest, TransientFailuresRetryWithBackoffThenSucceedWithTheSameClientRef) {
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h);
+  FakeGateway gateway;
+  gateway.Script({{SendStatus::kTransient, "", 503, "HTTP 503", {}},
+                  {SendStatus::kInDoubt, "", 0, "timeout after send", {}}});
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 1);
+  EXPECT_EQ(State(0), "pending");
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 0) << "not due again before the backoff";
+  clock_.Advance(6s);  // backoff after attempt 1 is 2.5-5 s
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 1);
+  EXPECT_EQ(State(0), "pending") << "in doubt through an idempotent gateway: resend, same ref";
+  clock_.Advance(11s);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 1);
+  EXPECT_EQ(State(0), "accepted");
+  auto sent = gateway.Sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].client_ref, sent[1].client_ref);
+  EXPECT_EQ(sent[1].client_ref, sent[2].client_ref);
+  EXPECT_EQ(sent[0].body, sent[2].body) << "a retry carries the same link";
+  EXPECT_EQ(db_.Query("SELECT string_agg(result, ',' ORDER BY attempt) FROM send_attempts"),
+            "retry,retry,accepted");
+}
+
+TEST_F(DispatchTest, PermanentFailureStopsAndGivingUpIsRecorded) {
+  AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
+  FakeGateway gateway;
+  gateway.Script({{SendStatus::kPermanent, "", 400, "invalid_number", {}},
+                  {SendStatus::kTransient, "", 503, "HTTP 503", {}},
+                  {SendStatus::kTransient, "", 503, "HTTP 503", {}},
+                  {SendStatus::kTransient, "", 503, "HTTP 503", {}}});
+  auto dispatcher = Make(gateway, *store_);
+  for (int i = 0; i < 5; ++i) {
+    dispatcher.RunOnce("w1");
+    clock_.Advance(30s);
+  }
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'failed'"), "2");
+  EXPECT_EQ(gateway.Sent().size(), 4u) << "1 permanent + 3 transient (max_attempts = 3)";
+}
+
+TEST_F(DispatchTest, UnsentMessagesExpire) {
+  AddSurveys(1, clock_.Now(), clock_.Now() + 10min);
+  FakeGateway gateway;
+  gateway.Script({{SendStatus::kTransient, "", 503, "HTTP 503", {}}});
+  auto dispatcher = Make(gateway, *store_);
+  dispatcher.RunOnce("w1");
+  clock_.Advance(11min);
+  dispatcher.RunOnce("w1");
+  EXPECT_EQ(State(0), "expired");
+  EXPECT_EQ(gateway.Sent().size(), 1u);
+}
+
+TEST_F(DispatchTest, QuietHoursDeferToTheMorningAcrossTheClocksGoingBack) {
+  auto rules = QuietRules();
+  ASSERT_TRUE(rules);
+  ASSERT_TRUE(rules->quiet_hours().enabled);
+  // Saturday 24 October 2026, 22:30 BST (21:30 UTC); the clocks go back at 02:00 BST on Sunday.
+  clock_.Set(At("2026-10-24T21:30:00Z"));
+  AddSurveys(1, clock_.Now(), clock_.Now() + 24h);
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_, [rules] { return rules; });
+  dispatcher.RunOnce("w1");
+  EXPECT_TRUE(gateway.Sent().empty());
+  EXPECT_EQ(State(0), "pending");
+  // The end of the quiet period is local (GMT by then), i.e. 09:00Z, not 08:00Z.
+  const auto end = rules->quiet_hours().end_minute;
+  const auto expected = rules->zone().FromLocal(2026, 10, 25, end / 60, end % 60);
+  EXPECT_EQ(db_.Query("SELECT surveyd_epoch_us(next_attempt_at) FROM outbox"),
+            std::to_string(expected.time_since_epoch().count()));
+  clock_.Set(expected - 1min);
+  dispatcher.RunOnce("w1");
+  EXPECT_TRUE(gateway.Sent().empty());
+  clock_.Set(expected);
+  dispatcher.RunOnce("w1");
+  EXPECT_EQ(gateway.Sent().size(), 1u);
+}
+
+TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
+  constexpr int kMessages = 300;
+  AddSurveys(kMessages, clock_.Now(), clock_.Now() + 2h);
+  // Separate stores: separate connections, as two instances would have.
+  auto other_store = store::MakePgStore({db_.url(), 2, "phone-hash-key"});
+  FakeGateway gateway_a, gateway_b;
+  options_.batch_size = 7;
+  auto a = Make(gateway_a, *store_);
+  auto b = Make(gateway_b, *other_store);
+  auto drain = [](Dispatcher& d, const char* id) {
+    while (d.RunOnce(id) > 0) {
+    }
+  };
+  std::thread ta([&] { drain(a, "a"); });
+  std::thread tb([&] { drain(b, "b"); });
+  ta.join();
+  tb.join();
+
+  std::map<std::string, int> sends;
+  for (const auto& sms : gateway_a.Sent()) ++sends[sms.to_e164];
+  for (const auto& sms : gateway_b.Sent()) ++sends[sms.to_e164];
+  EXPECT_EQ(sends.size(), static_cast<std::size_t>(kMessages));
+  for (const auto& [number, count] : sends) EXPECT_EQ(count, 1);
+  EXPECT_GT(gateway_a.Sent().size(), 0u);
+  EXPECT_GT(gateway_b.Sent().size(), 0u);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"),
+            std::to_string(kMessages));
+}
+
+}  // namespace
+}  // namespace surveyd::dispatch

@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <thread>
+
+#include "integration/test_database.hpp"
+#include "surveyd/store/pg_store.hpp"
+
+namespace surveyd::store {
+namespace {
+
+using testing::TestDatabase;
+
+TEST(BuiltinMigrationsTest, AreEmbeddedInOrder) {
+  const auto& migrations = BuiltinMigrations();
+  ASSERT_FALSE(migrations.empty());
+  EXPECT_EQ(migrations.front().version, "0001_initial");
+  EXPECT_NE(migrations.front().sql.find("CREATE TABLE outbox"), std::string::npos);
+  for (std::size_t i = 1; i < migrations.size(); ++i) {
+    EXPECT_LT(migrations[i - 1].version, migrations[i].version);
+  }
+}
+
+TEST(MigrateTest, AppliesEverythingOnceThenNothing) {
+  TestDatabase db(TestDatabase::Schema::kEmpty);
+  const auto first = Migrate(db.url());
+  ASSERT_EQ(first.applied.size(), BuiltinMigrations().size());
+  EXPECT_EQ(first.applied.front(), "0001_initial");
+  EXPECT_EQ(first.already_applied, 0);
+  EXPECT_EQ(db.Query("SELECT count(*) FROM schema_migrations"),
+            std::to_string(BuiltinMigrations().size()));
+  EXPECT_EQ(db.Query("SELECT to_regclass('outbox') IS NOT NULL"), "t");
+
+  const auto second = Migrate(db.url());
+  EXPECT_TRUE(second.applied.empty());
+  EXPECT_EQ(second.already_applied, static_cast<int>(BuiltinMigrations().size()));
+}
+
+TEST(MigrateTest, TwoInstancesStartingTogetherApplyEachMigrationOnce) {
+  TestDatabase db(TestDatabase::Schema::kEmpty);
+  MigrationReport reports[2];
+  std::string errors[2];
+  std::thread threads[2];
+  for (int i = 0; i < 2; ++i) {
+    threads[i] = std::thread([&, i] {
+      try {
+        reports[i] = Migrate(db.url());
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors[0], "");
+  EXPECT_EQ(errors[1], "");
+  EXPECT_EQ(reports[0].applied.size() + reports[1].applied.size(), BuiltinMigrations().size());
+  EXPECT_EQ(static_cast<std::size_t>(reports[0].already_applied + reports[1].already_applied),
+            BuiltinMigrations().size());
+  EXPECT_EQ(db.Query("SELECT count(*) FROM schema_migrations"),
+            std::to_string(BuiltinMigrations().size()));
+}
+
+TEST(MigrateTest, AFailingMigrationIsNamedAndNotRecorded) {
+  TestDatabase db(TestDatabase::Schema::kEmpty);
+  db.Query("CREATE TABLE events (id int)");  // clashes with 0001_initial
+  try {
+    Migrate(db.url());
+    FAIL() << "expected the migration to fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("0001_initial.sql"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(db.Query("SELECT count(*) FROM schema_migrations"), "0");
+  EXPECT_EQ(db.Query("SELECT to_regclass('outbox') IS NULL"), "t");  // rolled back whole
+}
+
+TEST(MigrateTest, UnreachableDatabaseThrows) {
+  EXPECT_THROW(Migrate("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
+               std::runtime_error);
+}
+
+TEST(TestDatabaseTest, GivesEachTestItsOwnMigratedDatabase) {
+  TestDatabase a;
+  TestDatabase b;
+  EXPECT_NE(a.url(), b.url());
+  a.Query("INSERT INTO feed_cursors VALUES ('tcp', 1, now())");
+  EXPECT_EQ(a.Query("SELECT count(*) FROM feed_cursors"), "1");
+  EXPECT_EQ(b.Query("SELECT count(*) FROM feed_cursors"), "0");
+  EXPECT_EQ(a.Query("SELECT count(*) FROM schema_migrations"),
+            std::to_string(BuiltinMigrations().size()));
+}
+
+TEST(TestDatabaseTest, ReplacesTheDatabaseInAUrl) {
+  EXPECT_EQ(TestDatabase::WithDatabase("postgresql://u@h:5/postgres", "x"), "postgresql://u@h:5/x");
+  EXPECT_EQ(TestDatabase::WithDatabase("postgresql://u@h:5", "x"), "postgresql://u@h:5/x");
+  EXPECT_EQ(TestDatabase::WithDatabase("postgres://u@h/a?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable");
+  EXPECT_EQ(TestDatabase::WithDatabase("host=h dbname=a", "x"), "host=h dbname=a dbname=x");
+}
+
+}  // namespace
+}  // namespace surveyd::store

@@ -1,0 +1,644 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "integration/test_database.hpp"
+#include "surveyd/core/phone.hpp"
+#include "surveyd/store/pg_store.hpp"
+
+namespace surveyd::store {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestDatabase;
+
+constexpr char kKey[] = "test-phone-hash-key";
+
+TimePoint At(const char* text) { return ParseRfc3339(text).value(); }
+const TimePoint kT0 = At("2026-11-26T09:00:00Z");
+
+Event MakeEvent(const std::string& id, const std::string& phone, TimePoint occurred_at = kT0,
+                std::vector<std::string> qualifiers = {}) {
+  Event event;
+  event.event_id = id;
+  event.type = EventType::kCallEnded;
+  event.occurred_at = occurred_at;
+  event.incident.id = "INC-" + id;
+  event.incident.type_code = "BURG-RES";
+  event.incident.category = "crime";
+  event.incident.grade = "P3";
+  event.incident.qualifiers = std::move(qualifiers);
+  event.incident.location.npu = "Birmingham East";
+  event.incident.location.beat = "BE-14";
+  event.incident.location.postcode_district = "B33";
+  event.call = Call{};
+  event.call->id = "C-" + id;
+  event.call->channel = "101";
+  event.call->handler_id = "OP4411";
+  event.call->handler_team = "Force Contact - Team 3";
+  event.caller = Caller{};
+  event.caller->phone = phone;
+  event.caller->role = "victim";
+  event.caller->age = 41;
+  event.caller->gender = "female";
+  return event;
+}
+
+IngestItem Item(Event event) {
+  IngestItem item;
+  item.source = "push";
+  item.raw = "{\"event_id\":\"" + event.event_id + "\"}";
+  item.event_id = event.event_id;
+  item.event = std::move(event);
+  return item;
+}
+
+IngestItem Rejected(const std::string& raw, const std::string& reason,
+                    const std::string& event_id = "") {
+  IngestItem item;
+  item.source = "tcp";
+  item.raw = raw;
+  item.reject_reason = reason;
+  item.event_id = event_id;
+  return item;
+}
+
+// A stand-in for the rules engine: domestic incidents are excluded, other channels than 101
+// ignored, opted-out numbers and numbers surveyed in the last 30 days excluded.
+Decision Decide(const Event& event, const ContactHistory& history) {
+  Decision decision;
+  decision.trace.push_back("test_rules");
+  if (!event.call || event.call->channel != "101") {
+    decision.outcome = Decision::Outcome::kIgnored;
+    decision.reason = "no_group";
+    return decision;
+  }
+  decision.group = "force_contact";
+  const auto& qualifiers = event.incident.qualifiers;
+  if (qualifiers &&
+      std::find(qualifiers->begin(), qualifiers->end(), "DOMESTIC") != qualifiers->end()) {
+    decision.outcome = Decision::Outcome::kExcluded;
+    decision.reason = "exclusion:domestic";
+    return decision;
+  }
+  if (history.opted_out) {
+    decision.outcome = Decision::Outcome::kExcluded;
+    decision.reason = "opted_out";
+    return decision;
+  }
+  if (history.last_surveyed_at && event.occurred_at - *history.last_surveyed_at < 24h * 30) {
+    decision.outcome = Decision::Outcome::kExcluded;
+    decision.reason = "frequency_cap";
+    return decision;
+  }
+  decision.outcome = Decision::Outcome::kSurvey;
+  decision.reason = "survey";
+  decision.phone = phone::Normalize(event.caller->phone.value_or(""));
+  decision.language = "en";
+  decision.sms_template = "West Midlands Police: how did we do? {link}";
+  decision.send_at = event.occurred_at + 1h;
+  decision.expires_at = event.occurred_at + 48h;
+  return decision;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<TestDatabase>();
+    store_ = MakePgStore({db_->url(), 4, kKey});
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  std::vector<IngestResult> Ingest(const std::vector<IngestItem>& items,
+                                   const std::string& feed = "") {
+    return store_->IngestBatch(items, Decide, feed);
+  }
+  std::string Q(const std::string& sql) { return db_->Query(sql); }
+
+  // Ingests one surveyed event and claims its message.
+  OutboxMessage ClaimOne(const std::string& id, const std::string& phone,
+                         const std::string& worker = "w1") {
+    auto results = Ingest({Item(MakeEvent(id, phone))});
+    EXPECT_EQ(results.at(0).reason, "survey");
+    auto claimed = store_->ClaimDue(kT0 + 2h, 10, worker, 60s);
+    EXPECT_EQ(claimed.size(), 1u);
+    return claimed.empty() ? OutboxMessage{} : claimed[0];
+  }
+  std::string State(std::int64_t outbox_id) {
+    return Q("SELECT state FROM outbox WHERE id = " + std::to_string(outbox_id));
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, PingAnswers) { EXPECT_TRUE(store_->Ping()); }
+
+TEST_F(StoreTest, IngestStoresDecidesAndQueuesOneMessagePerSurvey) {
+  auto results = Ingest({Item(MakeEvent("E1", "+447700900001")),
+                         Item(MakeEvent("E2", "07700 900002", kT0, {"DOMESTIC"})),
+                         Item(MakeEvent("E3", "+447700900003"))});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].event_id, "E1");
+  EXPECT_EQ(results[0].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(results[0].reason, "survey");
+  EXPECT_EQ(results[1].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(results[1].reason, "exclusion:domestic");
+  EXPECT_EQ(results[2].reason, "survey");
+
+  EXPECT_EQ(Q("SELECT count(*) FROM events"), "3");
+  EXPECT_EQ(Q("SELECT decision || '/' || decision_reason || '/' || decision_group FROM events "
+              "WHERE event_id = 'E2'"),
+            "excluded/exclusion:domestic/force_contact");
+  EXPECT_EQ(Q("SELECT decision_trace::text FROM events WHERE event_id = 'E1'"), "[\"test_rules\"]");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE state = 'pending'"), "2");
+  // The context analysts group by is on the survey row, and the number is stored normalised.
+  EXPECT_EQ(Q("SELECT concat_ws('|', phone_e164, event_type, channel, incident_type_code, npu, "
+              "handler_id, caller_role, caller_age_band, caller_gender) FROM surveys "
+              "WHERE event_id = 'E1'"),
+            "+447700900001|call.ended|101|BURG-RES|Birmingham East|OP4411|victim|35-44|female");
+  EXPECT_EQ(Q("SELECT phone_hash FROM surveys WHERE event_id = 'E1'"),
+            phone::KeyedHash(kKey, "+447700900001"));
+  EXPECT_EQ(Q("SELECT count(DISTINCT client_ref) FROM outbox"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE length(token_nonce) = 32 AND token_hash IS NULL"),
+            "2");
+  EXPECT_EQ(Q("SELECT bool_and(o.next_attempt_at = s.send_at) FROM outbox o "
+              "JOIN surveys s ON s.id = o.survey_id"),
+            "t");
+}
+
+TEST_F(StoreTest, IngestingTheSameBatchTwiceChangesNothing) {
+  std::vector<IngestItem> batch = {Item(MakeEvent("E1", "+447700900001")),
+                                   Item(MakeEvent("E2", "+447700900002"))};
+  Ingest(batch);
+  auto again = Ingest(batch);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].outcome, IngestOutcome::kDuplicate);
+  EXPECT_EQ(again[0].event_id, "E1");
+  EXPECT_EQ(again[1].outcome, IngestOutcome::kDuplicate);
+  EXPECT_EQ(Q("SELECT count(*) FROM events"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE decision = 'survey'"), "2");
+  EXPECT_EQ(store_->GetFunnel({}).events_duplicate, 2);
+}
+
+TEST_F(StoreTest, ADuplicateInsideOneBatchIsADuplicate) {
+  auto results =
+      Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E1", "+447700900001")),
+              Item(MakeEvent("E2", "+447700900002"))});
+  EXPECT_EQ(results[0].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(results[1].outcome, IngestOutcome::kDuplicate);
+  EXPECT_EQ(results[2].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "2");
+  EXPECT_EQ(Q("SELECT duplicates FROM events WHERE event_id = 'E1'"), "1");
+}
+
+TEST_F(StoreTest, RejectedItemsAreStoredWithTheirReasonAndCounted) {
+  std::string garbage = "not json \xff\xfe";
+  garbage.push_back('\0');
+  garbage += " tail";
+  auto results = Ingest({Rejected(garbage, "invalid JSON"),
+                         Rejected("{\"event_id\":\"E9\",\"type\":\"x\"}", "unknown type", "E9"),
+                         Item(MakeEvent("E1", "+447700900001"))});
+  EXPECT_EQ(results[0].outcome, IngestOutcome::kRejected);
+  EXPECT_EQ(results[0].event_id, "");
+  EXPECT_EQ(results[0].reason, "invalid JSON");
+  EXPECT_EQ(results[1].outcome, IngestOutcome::kRejected);
+  EXPECT_EQ(results[1].event_id, "E9");
+  EXPECT_EQ(results[2].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "2");
+  EXPECT_EQ(Q("SELECT raw FROM rejected_events WHERE event_id IS NULL"),
+            "not json \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD tail");
+  // A rejected delivery does not claim its id: a good delivery of E9 later is accepted.
+  EXPECT_EQ(Ingest({Item(MakeEvent("E9", "+447700900009"))})[0].outcome, IngestOutcome::kAccepted);
+  const Funnel funnel = store_->GetFunnel({});
+  EXPECT_EQ(funnel.events_rejected, 2);
+  EXPECT_EQ(funnel.events_received, 4);
+}
+
+TEST_F(StoreTest, FrequencyCapSeesSurveysDecidedEarlierInTheSameBatch) {
+  auto results = Ingest({Item(MakeEvent("E1", "+447700900123")),
+                         Item(MakeEvent("E2", "07700 900123", kT0 + 1min)),
+                         Item(MakeEvent("E3", "+447700900999", kT0 + 2min))});
+  EXPECT_EQ(results[0].reason, "survey");
+  EXPECT_EQ(results[1].reason, "frequency_cap");
+  EXPECT_EQ(results[2].reason, "survey");
+  // ...and in later batches, from the database.
+  EXPECT_EQ(Ingest({Item(MakeEvent("E4", "+44 7700 900123", kT0 + 24h))})[0].reason,
+            "frequency_cap");
+  EXPECT_EQ(Ingest({Item(MakeEvent("E5", "+447700900123", kT0 + 24h * 31))})[0].reason, "survey");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "3");
+}
+
+TEST_F(StoreTest, ConcurrentBatchesNeverSurveyOneNumberTwice) {
+  // Two instances ingesting different events for the same numbers at the same time.
+  auto other = MakePgStore({db_->url(), 2, kKey});
+  std::vector<IngestItem> a, b;
+  for (int i = 0; i < 50; ++i) {
+    const std::string number = "+4477009" + std::to_string(10000 + i);
+    a.push_back(Item(MakeEvent("A" + std::to_string(i), number)));
+    b.push_back(Item(MakeEvent("B" + std::to_string(i), number)));
+  }
+  std::thread t1([&] { store_->IngestBatch(a, Decide); });
+  std::thread t2([&] { other->IngestBatch(b, Decide); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "50");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE decision_reason = 'frequency_cap'"), "50");
+}
+
+TEST_F(StoreTest, FeedCursorOnlyMovesForward) {
+  EXPECT_EQ(store_->FeedCursor("tcp"), std::nullopt);
+  auto with_seq = [](Event event, std::int64_t seq) {
+    auto item = Item(std::move(event));
+    item.seq = seq;
+    return item;
+  };
+  Ingest(
+      {with_seq(MakeEvent("E1", "+447700900001"), 5), with_seq(MakeEvent("E2", "+447700900002"), 7),
+       with_seq(MakeEvent("E3", "+447700900003"), 6)},
+      "tcp");
+  EXPECT_EQ(store_->FeedCursor("tcp"), 7);
+  Ingest({with_seq(MakeEvent("E0", "+447700900004"), 3)}, "tcp");
+  EXPECT_EQ(store_->FeedCursor("tcp"), 7);
+  Ingest({with_seq(MakeEvent("E8", "+447700900008"), 8)});  // no feed: cursor untouched
+  EXPECT_EQ(store_->FeedCursor("tcp"), 7);
+  EXPECT_EQ(Q("SELECT seq FROM events WHERE event_id = 'E2'"), "7");
+}
+
+TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 30min, 10, "w1", 60s).empty());  // send_at is kT0 + 1h
+
+  auto claimed = store_->ClaimDue(kT0 + 1h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  const OutboxMessage& message = claimed[0];
+  EXPECT_EQ(message.to_e164, "+447700900001");
+  EXPECT_EQ(message.sms_template, "West Midlands Police: how did we do? {link}");
+  EXPECT_EQ(message.token_nonce.size(), 32u);
+  EXPECT_EQ(message.attempts, 1);
+  EXPECT_EQ(message.expires_at, kT0 + 48h);
+  EXPECT_EQ(message.client_ref.rfind("svy-", 0), 0u);
+  EXPECT_EQ(State(message.id), "sending");
+  EXPECT_EQ(Q("SELECT claimed_by FROM outbox"), "w1");
+
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 1h + 30s, 10, "w2", 60s).empty());  // leased
+  // The sender crashed: once the lease runs out another one claims it, with the same key.
+  auto again = store_->ClaimDue(kT0 + 1h + 61s, 10, "w2", 60s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, message.id);
+  EXPECT_EQ(again[0].client_ref, message.client_ref);
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(Q("SELECT claimed_by FROM outbox"), "w2");
+}
+
+TEST_F(StoreTest, ConcurrentClaimersNeverShareAMessage) {
+  std::vector<IngestItem> batch;
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back(
+        Item(MakeEvent("E" + std::to_string(i), "+4477009" + std::to_string(10000 + i))));
+  }
+  Ingest(batch);
+  auto other = MakePgStore({db_->url(), 2, kKey});
+  std::vector<std::int64_t> got[2];
+  auto loop = [&](Store& store, const std::string& worker, std::vector<std::int64_t>& out) {
+    for (;;) {
+      auto claimed = store.ClaimDue(kT0 + 2h, 7, worker, 600s);
+      if (claimed.empty()) return;
+      for (const auto& m : claimed) out.push_back(m.id);
+    }
+  };
+  std::thread t1([&] { loop(*store_, "w1", got[0]); });
+  std::thread t2([&] { loop(*other, "w2", got[1]); });
+  t1.join();
+  t2.join();
+  std::set<std::int64_t> all(got[0].begin(), got[0].end());
+  std::size_t overlap = 0;
+  for (auto id : got[1]) overlap += all.insert(id).second ? 0 : 1;
+  EXPECT_EQ(overlap, 0u);
+  EXPECT_EQ(all.size(), 300u);
+  EXPECT_EQ(got[0].size() + got[1].size(), 300u);
+  std::cout << "[ claims   ] w1 " << got[0].size() << ", w2 " << got[1].size() << "\n";
+}
+
+TEST_F(StoreTest, RecordAttemptMovesTheMessageOn) {
+  // Accepted: the gateway's id and the token hash are kept.
+  auto m1 = ClaimOne("E1", "+447700900001");
+  store_->RecordAttempt(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "hash-1",
+                        kT0 + 2h);
+  EXPECT_EQ(State(m1.id), "accepted");
+  EXPECT_EQ(Q("SELECT gateway_message_id FROM outbox WHERE id = " + std::to_string(m1.id)), "m-1");
+  EXPECT_EQ(Q("SELECT token_hash FROM surveys WHERE id = " + std::to_string(m1.survey_id)),
+            "hash-1");
+  EXPECT_EQ(Q("SELECT concat_ws('|', attempt, gateway, gateway_message_id, http_status, result) "
+              "FROM send_attempts"),
+            "1|wmnow|m-1|201|accepted");
+
+  // Retry: back to pending, due again at the given time and not before.
+  auto m2 = ClaimOne("E2", "+447700900002");
+  store_->RecordAttempt(m2, {SendState::kRetry, "wmnow", "", 503, "http 503", kT0 + 3h}, "hash-2",
+                        kT0 + 2h);
+  EXPECT_EQ(State(m2.id), "pending");
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 3h - 1s, 10, "w1", 60s).empty());
+  auto retried = store_->ClaimDue(kT0 + 3h, 10, "w1", 60s);
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].attempts, 2);
+  EXPECT_EQ(retried[0].client_ref, m2.client_ref);
+
+  auto m3 = ClaimOne("E3", "+447700900003");
+  store_->RecordAttempt(m3, {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}}, "",
+                        kT0 + 2h);
+  EXPECT_EQ(State(m3.id), "failed");
+  EXPECT_EQ(Q("SELECT last_error FROM outbox WHERE id = " + std::to_string(m3.id)),
+            "invalid_number");
+
+  auto m4 = ClaimOne("E4", "+447700900004");
+  store_->RecordAttempt(m4, {SendState::kInDoubt, "kannel", "", 0, "timeout", {}}, "hash-4",
+                        kT0 + 2h);
+  EXPECT_EQ(State(m4.id), "in_doubt");
+  for (const auto& claimed : store_->ClaimDue(kT0 + 10h, 10, "w1", 60s)) {
+    EXPECT_NE(claimed.id, m4.id);  // never resent by itself
+  }
+}
+
+TEST_F(StoreTest, AStaleWorkerCannotMoveAMessageClaimedAgain) {
+  auto first = ClaimOne("E1", "+447700900001", "w1");
+  auto second = store_->ClaimDue(kT0 + 2h + 61s, 10, "w2", 60s);
+  ASSERT_EQ(second.size(), 1u);
+  store_->RecordAttempt(first, {SendState::kFailed, "wmnow", "", 400, "late", {}}, "",
+                        kT0 + 2h + 62s);
+  EXPECT_EQ(State(first.id), "sending");                    // still w2's
+  EXPECT_EQ(Q("SELECT count(*) FROM send_attempts"), "1");  // the attempt itself is recorded
+  store_->RecordAttempt(second[0], {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h",
+                        kT0 + 2h + 63s);
+  EXPECT_EQ(State(first.id), "accepted");
+}
+
+TEST_F(StoreTest, RescheduleMovesAClaimedMessageBack) {
+  auto m = ClaimOne("E1", "+447700900001");
+  store_->Reschedule(m.id, kT0 + 20h);
+  EXPECT_EQ(State(m.id), "pending");
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 19h, 10, "w1", 60s).empty());
+  EXPECT_EQ(store_->ClaimDue(kT0 + 20h, 10, "w1", 60s).size(), 1u);
+}
+
+TEST_F(StoreTest, ExpireOverdueExpiresUnsentMessagesOnly) {
+  Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002"))});
+  auto claimed = store_->ClaimDue(kT0 + 2h, 1, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  store_->RecordAttempt(claimed[0], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1",
+                        kT0 + 2h);
+  EXPECT_EQ(store_->ExpireOverdue(kT0 + 47h), 0);
+  // Past expiry nothing is claimed, even before the sweep runs.
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 49h, 10, "w1", 60s).empty());
+  EXPECT_EQ(store_->ExpireOverdue(kT0 + 49h), 1);
+  EXPECT_EQ(store_->ExpireOverdue(kT0 + 49h), 0);
+  EXPECT_EQ(Q("SELECT string_agg(state, ',' ORDER BY id) FROM outbox"), "accepted,expired");
+  EXPECT_EQ(store_->GetFunnel({}).sms_expired, 1);
+}
+
+TEST_F(StoreTest, DeliveryStatesOnlyMoveForward) {
+  auto m = ClaimOne("E1", "+447700900001");
+  store_->RecordAttempt(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
+  auto report = [&](const std::string& status) {
+    return store_->ApplyDeliveryStatus({"wmnow", "m-1", "", status, "", kT0 + 3h});
+  };
+  EXPECT_TRUE(report("sent"));
+  EXPECT_EQ(State(m.id), "sent");
+  EXPECT_TRUE(report("delivered"));
+  EXPECT_EQ(State(m.id), "delivered");
+  EXPECT_TRUE(report("sent"));  // late
+  EXPECT_TRUE(report("failed"));
+  EXPECT_TRUE(report("delivered"));  // repeated
+  EXPECT_EQ(State(m.id), "delivered");
+  EXPECT_EQ(Q("SELECT count(*) FROM delivery_reports WHERE outbox_id = " + std::to_string(m.id)),
+            "5");
+  EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-unknown", "", "delivered", "", kT0}));
+
+  // Found by client_ref, a failure is final.
+  auto m2 = ClaimOne("E2", "+447700900002");
+  store_->RecordAttempt(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h2", kT0 + 2h);
+  EXPECT_TRUE(
+      store_->ApplyDeliveryStatus({"wmnow", "", m2.client_ref, "undeliverable", "E30", kT0 + 3h}));
+  EXPECT_EQ(State(m2.id), "failed");
+  EXPECT_EQ(Q("SELECT last_error FROM outbox WHERE id = " + std::to_string(m2.id)), "E30");
+  EXPECT_TRUE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "delivered", "", kT0 + 4h}));
+  EXPECT_EQ(State(m2.id), "failed");
+}
+
+TEST_F(StoreTest, AReportBeforeTheSendsAnswerIsNotLost) {
+  // Known by client_ref while the send is still in flight: applied at once, kept on answer.
+  auto m1 = ClaimOne("E1", "+447700900001");
+  EXPECT_TRUE(store_->ApplyDeliveryStatus({"wmnow", "m-1", m1.client_ref, "delivered", "", kT0}));
+  EXPECT_EQ(State(m1.id), "delivered");
+  store_->RecordAttempt(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
+  EXPECT_EQ(State(m1.id), "delivered");
+  EXPECT_EQ(Q("SELECT gateway_message_id FROM outbox WHERE id = " + std::to_string(m1.id)), "m-1");
+
+  // Known only by the gateway's id, which the store learns from the answer: kept aside, then
+  // the most advanced state is applied when the answer is recorded.
+  auto m2 = ClaimOne("E2", "+447700900002");
+  EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "delivered", "", kT0}));
+  EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "sent", "", kT0}));
+  EXPECT_EQ(State(m2.id), "sending");
+  store_->RecordAttempt(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h2", kT0 + 2h);
+  EXPECT_EQ(State(m2.id), "delivered");
+  EXPECT_EQ(Q("SELECT count(*) FROM delivery_reports WHERE outbox_id = " + std::to_string(m2.id)),
+            "2");
+}
+
+TEST_F(StoreTest, OptOutCancelsPendingMessagesAndExcludesFutureEvents) {
+  Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002"))});
+  store_->OptOut("+447700900001", "sms_stop", kT0);
+  store_->OptOut("07700 900001", "sms_stop", kT0);  // idempotent, any format
+  EXPECT_EQ(Q("SELECT count(*) FROM opt_outs"), "1");
+  EXPECT_EQ(Q("SELECT string_agg(o.state, ',' ORDER BY o.id) FROM outbox o"), "cancelled,pending");
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].to_e164, "+447700900002");
+  EXPECT_EQ(Ingest({Item(MakeEvent("E3", "+447700900001", kT0 + 24h * 90))})[0].reason,
+            "opted_out");
+
+  EXPECT_TRUE(store_->OptOutBySurvey(claimed[0].survey_id, "survey_link", kT0));
+  EXPECT_EQ(Q("SELECT count(*) FROM opt_outs"), "2");
+  EXPECT_FALSE(store_->OptOutBySurvey(999999, "survey_link", kT0));
+}
+
+TEST_F(StoreTest, SurveyIsFoundOpenedAndAnsweredOnce) {
+  auto m = ClaimOne("E1", "+447700900001");
+  store_->RecordAttempt(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "token-hash-1",
+                        kT0 + 2h);
+  EXPECT_EQ(store_->FindSurveyByTokenHash("nope"), std::nullopt);
+  auto view = store_->FindSurveyByTokenHash("token-hash-1");
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->survey_id, m.survey_id);
+  EXPECT_EQ(view->group, "force_contact");
+  EXPECT_EQ(view->language, "en");
+  EXPECT_EQ(view->event_type, EventType::kCallEnded);
+  EXPECT_EQ(view->channel, "101");
+  EXPECT_EQ(view->contact_at, kT0);
+  EXPECT_EQ(view->expires_at, kT0 + 48h);
+  EXPECT_FALSE(view->responded);
+  EXPECT_EQ(view->opened_at, std::nullopt);
+
+  store_->MarkOpened(m.survey_id, kT0 + 3h);
+  store_->MarkOpened(m.survey_id, kT0 + 4h);
+  EXPECT_EQ(store_->FindSurveyByTokenHash("token-hash-1")->opened_at, kT0 + 3h);
+
+  SurveyAnswers answers;
+  answers.q[0] = 9;
+  answers.q[1] = 0;
+  answers.q[4] = 10;
+  answers.comment = std::string(2100, 'x');
+  answers.language = "en";
+  EXPECT_EQ(store_->SubmitResponse(m.survey_id, answers, kT0 + 5h), SubmitOutcome::kStored);
+  EXPECT_EQ(store_->SubmitResponse(m.survey_id, answers, kT0 + 6h),
+            SubmitOutcome::kAlreadyAnswered);
+  EXPECT_EQ(Q("SELECT concat_ws('|', q1, q2, coalesce(q3::text, 'null'), q5, length(comment)) "
+              "FROM responses"),
+            "9|0|null|10|2000");
+  EXPECT_TRUE(store_->FindSurveyByTokenHash("token-hash-1")->responded);
+  EXPECT_EQ(store_->SubmitResponse(424242, answers, kT0), SubmitOutcome::kNotFound);
+
+  auto late = ClaimOne("E2", "+447700900002");
+  EXPECT_EQ(store_->SubmitResponse(late.survey_id, answers, kT0 + 49h), SubmitOutcome::kExpired);
+  answers.q[2] = 11;
+  EXPECT_THROW(store_->SubmitResponse(late.survey_id, answers, kT0 + 3h), std::invalid_argument);
+}
+
+TEST_F(StoreTest, FunnelAndQuestionStatsCountEachStage) {
+  std::vector<IngestItem> batch;
+  for (int i = 0; i < 4; ++i) {
+    batch.push_back(Item(MakeEvent("S" + std::to_string(i), "+44770090010" + std::to_string(i))));
+  }
+  batch.push_back(Item(MakeEvent("X1", "+447700900201", kT0, {"DOMESTIC"})));
+  batch.push_back(Item(MakeEvent("X2", "+447700900202", kT0, {"DOMESTIC"})));
+  auto ignored = MakeEvent("I1", "+447700900301");
+  ignored.call->channel = "999";
+  batch.push_back(Item(ignored));
+  batch.push_back(Rejected("{", "invalid JSON"));
+  batch.push_back(Item(MakeEvent("S0", "+447700900100")));  // duplicate
+  Ingest(batch);
+
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 4u);
+  store_->RecordAttempt(claimed[0], {SendState::kAccepted, "wmnow", "m-0", 201, "", {}}, "h0",
+                        kT0 + 2h);
+  store_->RecordAttempt(claimed[1], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1",
+                        kT0 + 2h);
+  store_->RecordAttempt(claimed[2], {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}},
+                        "", kT0 + 2h);
+  store_->ApplyDeliveryStatus({"wmnow", "m-0", "", "delivered", "", kT0 + 2h});
+  store_->MarkOpened(claimed[0].survey_id, kT0 + 3h);
+  store_->MarkOpened(claimed[1].survey_id, kT0 + 3h);
+  SurveyAnswers a;
+  a.q[0] = 9;
+  a.q[1] = 4;
+  a.language = "en";
+  store_->SubmitResponse(claimed[0].survey_id, a, kT0 + 3h);
+  a.q[0] = 6;
+  a.q[1] = std::nullopt;
+  store_->SubmitResponse(claimed[1].survey_id, a, kT0 + 3h);
+
+  const Funnel f = store_->GetFunnel({});
+  EXPECT_EQ(f.events_received, 9);
+  EXPECT_EQ(f.events_rejected, 1);
+  EXPECT_EQ(f.events_duplicate, 1);
+  EXPECT_EQ(f.events_ignored, 1);
+  EXPECT_EQ(f.events_excluded, 2);
+  EXPECT_EQ(f.excluded_by_reason, (std::map<std::string, std::int64_t>{{"exclusion:domestic", 2}}));
+  EXPECT_EQ(f.surveys_created, 4);
+  EXPECT_EQ(f.sms_accepted, 2);
+  EXPECT_EQ(f.sms_delivered, 1);
+  EXPECT_EQ(f.sms_failed, 1);
+  EXPECT_EQ(f.sms_expired, 0);
+  EXPECT_EQ(f.pending, 1);  // the fourth, still claimed
+  EXPECT_EQ(f.opened, 2);
+  EXPECT_EQ(f.answered, 2);
+
+  auto stats = store_->GetQuestionStats({});
+  ASSERT_EQ(stats.size(), 5u);
+  EXPECT_EQ(stats[0].question, "q1");
+  EXPECT_EQ(stats[0].respondents, 2);
+  EXPECT_DOUBLE_EQ(stats[0].mean, 7.5);
+  EXPECT_EQ(stats[0].top_box, 1);
+  EXPECT_EQ(stats[1].respondents, 1);
+  EXPECT_DOUBLE_EQ(stats[1].mean, 4.0);
+  EXPECT_EQ(stats[1].top_box, 0);
+  EXPECT_EQ(stats[2].respondents, 0);
+  EXPECT_DOUBLE_EQ(stats[2].mean, 0.0);
+
+  // Filters: a time window that holds nothing, another group.
+  StatsFilter later;
+  later.from = kT0 + 1h;
+  EXPECT_EQ(store_->GetFunnel(later).surveys_created, 0);
+  EXPECT_EQ(store_->GetQuestionStats(later)[0].respondents, 0);
+  StatsFilter window;
+  window.from = kT0;
+  window.to = kT0 + 1s;
+  EXPECT_EQ(store_->GetFunnel(window).surveys_created, 4);
+  StatsFilter group;
+  group.group = "force_response";
+  EXPECT_EQ(store_->GetFunnel(group).surveys_created, 0);
+  EXPECT_EQ(store_->GetFunnel(group).events_rejected, 0);
+  group.group = "force_contact";
+  EXPECT_EQ(store_->GetQuestionStats(group)[0].respondents, 2);
+}
+
+TEST(PgStoreUnavailableTest, ADownDatabaseIsUnavailableNotACrash) {
+  auto store = MakePgStore({"postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", 2, kKey});
+  EXPECT_FALSE(store->Ping());
+  EXPECT_THROW(store->IngestBatch({Item(MakeEvent("E1", "+447700900001"))}, Decide), Unavailable);
+  EXPECT_THROW(store->ClaimDue(kT0, 10, "w1", 60s), Unavailable);
+}
+
+TEST_F(StoreTest, ALostConnectionIsReplaced) {
+  ASSERT_TRUE(store_->Ping());
+  // Kill this database's connections behind the store's back.
+  Q("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+    db_->name() + "' AND pid <> pg_backend_pid()");
+  // The broken connection fails one call at most, then is replaced.
+  bool ok = false;
+  for (int i = 0; i < 6 && !ok; ++i) {
+    try {
+      Ingest({Item(MakeEvent("E" + std::to_string(i), "+447700900001"))});
+      ok = true;
+    } catch (const Unavailable&) {
+    }
+  }
+  EXPECT_TRUE(ok);
+}
+
+TEST_F(StoreTest, IngestThroughput) {
+  // Not an assertion: prints the rate so a regression is visible in the log.
+  constexpr int kBatches = 20, kBatchSize = 500;
+  std::vector<std::vector<IngestItem>> batches(kBatches);
+  for (int b = 0; b < kBatches; ++b) {
+    for (int i = 0; i < kBatchSize; ++i) {
+      const int n = b * kBatchSize + i;
+      auto item = Item(MakeEvent("T" + std::to_string(n), "+447" + std::to_string(700000000 + n),
+                                 kT0 + std::chrono::seconds(n)));
+      item.raw = std::string(600, 'r');
+      batches[b].push_back(std::move(item));
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& batch : batches) store_->IngestBatch(batch, Decide, "tcp");
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  std::cout << "[ ingest   ] " << kBatches * kBatchSize << " events in " << took.count()
+            << " s: " << static_cast<long>(kBatches * kBatchSize / took.count()) << " events/s\n";
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), std::to_string(kBatches * kBatchSize));
+}
+
+}  // namespace
+}  // namespace surveyd::store

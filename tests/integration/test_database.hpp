@@ -1,0 +1,52 @@
+#pragma once
+// A fresh PostgreSQL database with the real migrations applied, for integration tests.
+//
+// Needs SURVEYD_TEST_DATABASE_URL: an admin URL of a running server that may create databases,
+// e.g. postgresql://postgres@127.0.0.1:55432/postgres. Start a private one with
+//
+//   source scripts/lib/pg.sh && pg_start /tmp/surveyd-pg/data 55432
+//   export SURVEYD_TEST_DATABASE_URL=$(pg_url 55432 postgres)
+//
+// Usage, per test or per suite (a fixture member, or a static in SetUpTestSuite):
+//
+//   surveyd::testing::TestDatabase db;
+//   auto store = surveyd::store::MakePgStore({.url = db.url(), .phone_hash_key = "k"});
+//   EXPECT_EQ(db.Query("SELECT count(*) FROM surveys"), "1");
+//
+// Each is a copy (CREATE DATABASE ... TEMPLATE) of a migrated template that all test processes
+// share and keep (named after a hash of the migrations), so it takes a fraction of a second. Each
+// database is dropped by the destructor, with any connections still open to it.
+// Destroy stores that use the database before the TestDatabase.
+#include <string>
+
+namespace surveyd::testing {
+
+class TestDatabase {
+ public:
+  enum class Schema { kMigrated, kEmpty };  // kEmpty: for testing the migrations themselves
+
+  // Throws std::runtime_error (the test fails with its message) when SURVEYD_TEST_DATABASE_URL
+  // is not set or the server cannot be reached.
+  explicit TestDatabase(Schema schema = Schema::kMigrated);
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  const std::string& url() const { return url_; }    // connection URL of this database
+  const std::string& name() const { return name_; }  // its name
+
+  // Runs one SQL statement on this database in its own transaction and returns the first
+  // column of the first row as text ("" when there is no row or it is NULL). For checks.
+  std::string Query(const std::string& sql) const;
+
+  // SURVEYD_TEST_DATABASE_URL; throws std::runtime_error if it is not set.
+  static std::string AdminUrl();
+  // `url` with its database replaced by `database` (URI or key=value form).
+  static std::string WithDatabase(const std::string& url, const std::string& database);
+
+ private:
+  std::string name_;
+  std::string url_;
+};
+
+}  // namespace surveyd::testing

@@ -1,0 +1,213 @@
+#include "surveyd/gateway/wmnow.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <future>
+#include <mutex>
+
+#include "surveyd/http/server.hpp"
+
+namespace surveyd::gateway {
+namespace {
+
+// A stand-in WMNow: answers whatever the test scripted and remembers the request it got.
+class WmnowGatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    http::ServerOptions options;
+    options.port = 0;
+    server_ = http::MakeServer(options, [this](const http::Request& request) {
+      std::unique_lock lock(mutex_);
+      seen_.push_back(request);
+      const http::Response reply = reply_;
+      const bool slow = slow_;
+      lock.unlock();
+      if (slow) release_future_.wait_for(std::chrono::seconds(10));
+      return reply;
+    });
+    server_->Start();
+  }
+
+  void TearDown() override {
+    release_.set_value();
+    server_->Stop();
+  }
+
+  WmnowOptions Options() const {
+    WmnowOptions options;
+    options.base_url = "http://127.0.0.1:" + std::to_string(server_->Port());
+    options.api_key = "test-key";
+    options.sender = "WMPolice";
+    options.status_callback = "http://127.0.0.1:1/api/v1/gateway/wmnow/status";
+    options.timeout = std::chrono::milliseconds(3000);
+    return options;
+  }
+
+  static OutgoingSms Sms() {
+    return {.client_ref = "msg-42", .to_e164 = "+447700900123", .body = "Survey: https://s/x"};
+  }
+
+  void Reply(int status, std::string body, http::Headers extra = {}) {
+    std::lock_guard lock(mutex_);
+    reply_ = http::Response::Json(status, std::move(body));
+    for (auto& [name, value] : extra) reply_.Set(name, value);
+  }
+
+  std::vector<http::Request> Seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+  std::unique_ptr<http::Server> server_;
+  http::Response reply_;
+  bool slow_ = false;
+  std::promise<void> release_;
+  std::shared_future<void> release_future_ = release_.get_future().share();
+  std::mutex mutex_;
+  std::vector<http::Request> seen_;
+};
+
+TEST_F(WmnowGatewayTest, PostsTheMessageAndRecordsTheMessageIdOn201) {
+  Reply(201, R"({"message_id":"m-123","status":"queued"})");
+  auto gateway = MakeWmnowGateway(Options());
+  const SendResult result = gateway->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kAccepted);
+  EXPECT_EQ(result.message_id, "m-123");
+  EXPECT_EQ(result.http_status, 201);
+
+  const auto seen = Seen();
+  ASSERT_EQ(seen.size(), 1u);
+  const http::Request& request = seen[0];
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/v1/messages");
+  EXPECT_EQ(request.Header("Authorization"), "Bearer test-key");
+  EXPECT_EQ(request.Header("Content-Type"), "application/json");
+  const auto json = nlohmann::json::parse(request.body);
+  EXPECT_EQ(json.at("to"), "+447700900123");
+  EXPECT_EQ(json.at("body"), "Survey: https://s/x");
+  EXPECT_EQ(json.at("sender"), "WMPolice");
+  EXPECT_EQ(json.at("client_ref"), "msg-42");
+  EXPECT_EQ(json.at("status_callback"), "http://127.0.0.1:1/api/v1/gateway/wmnow/status");
+}
+
+TEST_F(WmnowGatewayTest, IgnoresATrailingSlashOnTheBaseUrl) {
+  Reply(201, R"({"message_id":"m-1"})");
+  WmnowOptions options = Options();
+  options.base_url += "/";
+  EXPECT_EQ(MakeWmnowGateway(options)->Send(Sms()).status, SendStatus::kAccepted);
+  ASSERT_EQ(Seen().size(), 1u);
+  EXPECT_EQ(Seen()[0].target, "/v1/messages");
+}
+
+TEST_F(WmnowGatewayTest, TreatsAConflictAsAlreadyAccepted) {
+  Reply(409, R"({"message_id":"m-77","status":"delivered"})");
+  const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kAccepted);
+  EXPECT_EQ(result.message_id, "m-77");
+  EXPECT_EQ(result.http_status, 409);
+}
+
+TEST_F(WmnowGatewayTest, FailsPermanentlyOn400WithTheGatewaysErrorCode) {
+  Reply(400, R"({"error":"invalid_number"})");
+  const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kPermanent);
+  EXPECT_EQ(result.error, "invalid_number");
+  EXPECT_EQ(result.http_status, 400);
+}
+
+TEST_F(WmnowGatewayTest, KeepsDigitsOfAnEchoedNumberOutOfTheError) {
+  Reply(400, R"({"error":"bad number +447700900123"})");
+  const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kPermanent);
+  EXPECT_EQ(result.error.find("7700"), std::string::npos) << result.error;
+}
+
+TEST_F(WmnowGatewayTest, ReportsRefusedCredentialsAsAuth) {
+  for (int status : {401, 403}) {
+    Reply(status, R"({"error":"unauthorized"})");
+    const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+    EXPECT_EQ(result.status, SendStatus::kAuth) << status;
+    EXPECT_EQ(result.http_status, status);
+  }
+}
+
+TEST_F(WmnowGatewayTest, ReportsThrottlingWithRetryAfter) {
+  Reply(429, R"({"error":"throttled"})", {{"Retry-After", "7"}});
+  const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kThrottled);
+  ASSERT_TRUE(result.retry_after.has_value());
+  EXPECT_EQ(*result.retry_after, std::chrono::seconds(7));
+}
+
+TEST_F(WmnowGatewayTest, ThrottlingWithoutAUsableRetryAfterLeavesItToTheBackoff) {
+  Reply(429, "{}", {{"Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT"}});
+  const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kThrottled);
+  EXPECT_FALSE(result.retry_after.has_value());
+}
+
+TEST_F(WmnowGatewayTest, TreatsServerErrorsAndOddStatusesAsTransient) {
+  Reply(503, R"({"error":"unavailable"})");
+  SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kTransient);
+  EXPECT_EQ(result.http_status, 503);
+
+  Reply(418, "teapot");
+  result = MakeWmnowGateway(Options())->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kTransient);
+  EXPECT_NE(result.error.find("418"), std::string::npos) << result.error;
+}
+
+TEST_F(WmnowGatewayTest, ATimeoutAfterSendingIsInDoubt) {
+  {
+    std::lock_guard lock(mutex_);
+    slow_ = true;
+  }
+  WmnowOptions options = Options();
+  options.timeout = std::chrono::milliseconds(200);
+  const SendResult result = MakeWmnowGateway(options)->Send(Sms());
+  EXPECT_EQ(result.status, SendStatus::kInDoubt);
+  EXPECT_EQ(result.http_status, 0);
+  EXPECT_FALSE(result.error.empty());
+}
+
+TEST(WmnowGatewayTransportTest, ARefusedConnectionIsTransient) {
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(probe);
+
+  WmnowOptions options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  options.api_key = "k";
+  const SendResult result =
+      MakeWmnowGateway(options)->Send({.client_ref = "r", .to_e164 = "+447700900123", .body = "b"});
+  EXPECT_EQ(result.status, SendStatus::kTransient);
+  EXPECT_EQ(result.http_status, 0);
+}
+
+TEST(WmnowGatewayTransportTest, IsIdempotentAndNamed) {
+  auto gateway = MakeWmnowGateway({});
+  EXPECT_TRUE(gateway->Idempotent());
+  EXPECT_EQ(gateway->Name(), "wmnow");
+}
+
+TEST(WmnowGatewayTransportTest, SendStatusNamesAreStable) {
+  EXPECT_STREQ(SendStatusName(SendStatus::kAccepted), "accepted");
+  EXPECT_STREQ(SendStatusName(SendStatus::kPermanent), "permanent");
+  EXPECT_STREQ(SendStatusName(SendStatus::kTransient), "transient");
+  EXPECT_STREQ(SendStatusName(SendStatus::kThrottled), "throttled");
+  EXPECT_STREQ(SendStatusName(SendStatus::kAuth), "auth");
+  EXPECT_STREQ(SendStatusName(SendStatus::kInDoubt), "in_doubt");
+}
+
+}  // namespace
+}  // namespace surveyd::gateway

@@ -1,0 +1,303 @@
+#include "surveyd/http/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "surveyd/http/client.hpp"
+#include "unit/http/raw_connection.hpp"
+
+namespace surveyd::http {
+namespace {
+
+using surveyd::testing::RawConnection;
+
+ServerOptions LoopbackOptions() {
+  ServerOptions options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  options.worker_threads = 2;
+  return options;
+}
+
+std::string Url(const Server& server, std::string_view target) {
+  return "http://127.0.0.1:" + std::to_string(server.Port()) + std::string(target);
+}
+
+// Echoes what the handler saw, so the tests check the parsing as well as the transport.
+Response Echo(const Request& request) {
+  return Response::Text(200, request.method + "|" + request.path + "|" + request.query + "|" +
+                                 std::string(request.Header("x-test")) + "|" +
+                                 request.remote_address + "|" + request.body);
+}
+
+TEST(ServerTest, ServesGetWithPathQueryHeadersAndRemoteAddress) {
+  auto server = MakeServer(LoopbackOptions(), Echo);
+  server->Start();
+  ASSERT_NE(server->Port(), 0);
+
+  ClientRequest request;
+  request.url = Url(*server, "/s/abc?x=1&y=2");
+  request.headers = {{"X-Test", "hello"}};
+  const ClientResponse response = Fetch(request);
+  ASSERT_TRUE(response.Ok()) << response.error;
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "GET|/s/abc|x=1&y=2|hello|127.0.0.1|");
+  EXPECT_EQ(response.Header("Server"), "surveyd");
+  EXPECT_EQ(response.Header("Content-Length"), std::to_string(response.body.size()));
+  EXPECT_EQ(response.Header("Content-Type"), "text/plain; charset=utf-8");
+}
+
+TEST(ServerTest, PassesThePostBodyToTheHandler) {
+  auto server = MakeServer(LoopbackOptions(), Echo);
+  server->Start();
+  ClientRequest request;
+  request.method = "POST";
+  request.url = Url(*server, "/form");
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  request.body = "q1=9&comment=" + std::string(5000, 'a');
+  const ClientResponse response = Fetch(request);
+  ASSERT_TRUE(response.Ok()) << response.error;
+  EXPECT_EQ(response.body, "POST|/form|||127.0.0.1|" + request.body);
+}
+
+TEST(ServerTest, PassesHandlerStatusAndHeadersThrough) {
+  auto server = MakeServer(LoopbackOptions(), [](const Request&) {
+    return Response::Json(201, R"({"ok":true})")
+        .Set("Location", "/x/1")
+        .Set("Content-Length", "99");
+  });
+  server->Start();
+  ClientRequest request;
+  request.url = Url(*server, "/");
+  const ClientResponse response = Fetch(request);
+  ASSERT_TRUE(response.Ok()) << response.error;
+  EXPECT_EQ(response.status, 201);
+  EXPECT_EQ(response.body, R"({"ok":true})");
+  EXPECT_EQ(response.Header("Location"), "/x/1");
+  // The server frames the body itself, whatever the handler claims.
+  EXPECT_EQ(response.Header("Content-Length"), "11");
+}
+
+TEST(ServerTest, KeepsTheConnectionAliveBetweenRequests) {
+  std::atomic<int> calls{0};
+  auto server = MakeServer(LoopbackOptions(), [&calls](const Request& request) {
+    ++calls;
+    return Response::Text(200, "you asked for " + request.path);
+  });
+  server->Start();
+  RawConnection connection(server->Port());
+  ASSERT_TRUE(connection.Send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = connection.Read();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "you asked for /one");
+  ASSERT_TRUE(connection.Send("GET /two HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto second = connection.Read();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->body, "you asked for /two");
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(ServerTest, ClosesAfterAnsweringWhenTheClientAsksForIt) {
+  auto server = MakeServer(LoopbackOptions(), Echo);
+  server->Start();
+  RawConnection connection(server->Port());
+  ASSERT_TRUE(connection.Send("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  auto response = connection.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->headers["connection"], "close");
+  EXPECT_TRUE(connection.Closed());
+}
+
+TEST(ServerTest, AnswersHeadLikeGetWithoutTheBody) {
+  auto server = MakeServer(LoopbackOptions(), [](const Request& request) {
+    if (request.method != "GET") return Response::Text(405, "");
+    return Response::Html(200, "<p>hello</p>");
+  });
+  server->Start();
+  RawConnection connection(server->Port());
+  ASSERT_TRUE(connection.Send("HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = connection.Read(/*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-length"], "12");
+  EXPECT_EQ(head->headers["content-type"], "text/html; charset=utf-8");
+  // Had the server sent the body after the HEAD answer, this would read it as a status line.
+  ASSERT_TRUE(connection.Send("GET /page HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto get = connection.Read();
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "<p>hello</p>");
+}
+
+TEST(ServerTest, RefusesATooLargeBodyWith413AndCloses) {
+  ServerOptions options = LoopbackOptions();
+  options.max_body_bytes = 1024;
+  std::atomic<int> calls{0};
+  auto server = MakeServer(options, [&calls](const Request&) {
+    ++calls;
+    return Response::Text(200, "ok");
+  });
+  server->Start();
+
+  RawConnection connection(server->Port());
+  connection.Send("POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+                  std::string(4096, 'x'));
+  auto response = connection.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->headers["server"], "surveyd");
+  EXPECT_TRUE(connection.Closed());
+  EXPECT_EQ(calls, 0);
+
+  // A body at the limit is still fine.
+  ClientRequest request;
+  request.method = "POST";
+  request.url = Url(*server, "/form");
+  request.body = std::string(1024, 'y');
+  const ClientResponse ok = Fetch(request);
+  ASSERT_TRUE(ok.Ok()) << ok.error;
+  EXPECT_EQ(ok.status, 200);
+}
+
+TEST(ServerTest, RefusesTooLargeHeadersWith431AndCloses) {
+  ServerOptions options = LoopbackOptions();
+  options.max_header_bytes = 1024;
+  std::atomic<int> calls{0};
+  auto server = MakeServer(options, [&calls](const Request&) {
+    ++calls;
+    return Response::Text(200, "ok");
+  });
+  server->Start();
+
+  RawConnection connection(server->Port());
+  connection.Send("GET / HTTP/1.1\r\nHost: x\r\nCookie: " + std::string(4000, 'c') + "\r\n\r\n");
+  auto response = connection.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 431);
+  EXPECT_TRUE(connection.Closed());
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(ServerTest, AnswersGarbageWith400) {
+  auto server = MakeServer(LoopbackOptions(), Echo);
+  server->Start();
+  RawConnection connection(server->Port());
+  connection.Send("NOT HTTP AT ALL\r\n\r\n");
+  auto response = connection.Read();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 400);
+  EXPECT_TRUE(connection.Closed());
+}
+
+TEST(ServerTest, TurnsAHandlerExceptionIntoAGeneric500AndKeepsServing) {
+  auto server = MakeServer(LoopbackOptions(), [](const Request& request) -> Response {
+    if (request.path == "/boom") throw std::runtime_error("secret detail +447700900123");
+    return Response::Text(200, "fine");
+  });
+  server->Start();
+  ClientRequest request;
+  request.url = Url(*server, "/boom?token=abc");
+  const ClientResponse failed = Fetch(request);
+  ASSERT_TRUE(failed.Ok()) << failed.error;
+  EXPECT_EQ(failed.status, 500);
+  EXPECT_EQ(failed.body.find("secret"), std::string::npos);
+  EXPECT_EQ(failed.Header("Content-Length"), std::to_string(failed.body.size()));
+
+  request.url = Url(*server, "/ok");
+  const ClientResponse fine = Fetch(request);
+  ASSERT_TRUE(fine.Ok()) << fine.error;
+  EXPECT_EQ(fine.body, "fine");
+}
+
+TEST(ServerTest, RunsHandlersConcurrentlyOnTheWorkerPool) {
+  // Each handler waits until both are inside: with a single thread this would time out.
+  std::mutex mutex;
+  std::condition_variable cv;
+  int inside = 0;
+  auto server = MakeServer(LoopbackOptions(), [&](const Request&) {
+    std::unique_lock lock(mutex);
+    ++inside;
+    cv.notify_all();
+    const bool both = cv.wait_for(lock, std::chrono::seconds(5), [&] { return inside >= 2; });
+    return Response::Text(200, both ? "together" : "alone");
+  });
+  server->Start();
+  ClientRequest request;
+  request.url = Url(*server, "/");
+  auto first = std::async(std::launch::async, [&] { return Fetch(request); });
+  auto second = std::async(std::launch::async, [&] { return Fetch(request); });
+  EXPECT_EQ(first.get().body, "together");
+  EXPECT_EQ(second.get().body, "together");
+}
+
+TEST(ServerTest, StartThrowsWithHostAndPortWhenThePortIsTaken) {
+  auto first = MakeServer(LoopbackOptions(), Echo);
+  first->Start();
+  ServerOptions options = LoopbackOptions();
+  options.port = first->Port();
+  auto second = MakeServer(options, Echo);
+  try {
+    second->Start();
+    FAIL() << "Start() should have thrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(options.port)),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ServerTest, StopClosesIdleConnectionsAndIsSafeToRepeat) {
+  auto server = MakeServer(LoopbackOptions(), Echo);
+  server->Start();
+  const std::uint16_t port = server->Port();
+  RawConnection idle(port);
+  ASSERT_TRUE(idle.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(idle.Read().has_value());
+
+  server->Stop();
+  EXPECT_TRUE(idle.Closed());
+  server->Stop();
+
+  ClientRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  request.timeout = std::chrono::milliseconds(2000);
+  EXPECT_EQ(Fetch(request).transport, ClientResponse::Transport::kConnectFailed);
+}
+
+TEST(ServerTest, StopLetsARequestInFlightFinish) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto release_future = release.get_future().share();
+  auto server = MakeServer(LoopbackOptions(), [&](const Request&) {
+    entered.set_value();
+    release_future.wait_for(std::chrono::seconds(5));
+    return Response::Text(200, "finished");
+  });
+  server->Start();
+  ClientRequest request;
+  request.url = Url(*server, "/slow");
+  auto response = std::async(std::launch::async, [&] { return Fetch(request); });
+  entered.get_future().wait();
+  std::thread stopper([&] { server->Stop(); });
+  release.set_value();
+  stopper.join();
+  const ClientResponse answered = response.get();
+  ASSERT_TRUE(answered.Ok()) << answered.error;
+  EXPECT_EQ(answered.body, "finished");
+}
+
+TEST(ServerTest, DestroyingWithoutStartOrStopIsFine) {
+  auto never_started = MakeServer(LoopbackOptions(), Echo);
+  auto running = MakeServer(LoopbackOptions(), Echo);
+  running->Start();
+}
+
+}  // namespace
+}  // namespace surveyd::http

@@ -1,0 +1,287 @@
+#include <gtest/gtest.h>
+
+#include "surveyd/core/phone.hpp"
+#include "surveyd/rules/rules.hpp"
+#include "unit/rules/rules_test_util.hpp"
+
+namespace surveyd::rules {
+namespace {
+
+using testing::At;
+using testing::BaselineEvent;
+using testing::MustLoad;
+using testing::SourcePath;
+
+std::shared_ptr<const RuleSet> Shipped() {
+  static const auto rules = MustLoad(SourcePath("config/rules.yaml"));
+  return rules;
+}
+
+Decision DecideNow(const RuleSet& rules, const Event& event, ContactHistory history = {}) {
+  return Decide(rules, event, history, event.occurred_at + std::chrono::seconds(5));
+}
+
+TEST(RulesDecideTest, EverySensitiveQualifierExcludesInEveryGroup) {
+  const auto rules = Shipped();
+  ASSERT_TRUE(rules);
+  const std::vector<std::string> sensitive = {
+      "DOMESTIC",     "SEXUAL_OFFENCE", "CHILD_AT_RISK",  "VULNERABLE_ADULT",
+      "MENTAL_HEALTH", "SUICIDE_RISK",  "SUDDEN_DEATH",   "MISSING_PERSON",
+      "MODERN_SLAVERY", "HONOUR_BASED", "STALKING"};
+  for (EventType type :
+       {EventType::kCallEnded, EventType::kResourceDeparted, EventType::kIncidentClosed}) {
+    for (const std::string& qualifier : sensitive) {
+      Event event = BaselineEvent();
+      event.type = type;
+      event.incident.qualifiers = std::vector<std::string>{"REPEAT_VICTIM", qualifier};
+      const Decision d = DecideNow(*rules, event);
+      EXPECT_EQ(d.outcome, Decision::Outcome::kExcluded) << qualifier << " " << EventTypeName(type);
+      EXPECT_EQ(d.reason.rfind("exclusion:", 0), 0u) << qualifier << ": " << d.reason;
+    }
+    Event plain = BaselineEvent();
+    plain.type = type;
+    EXPECT_EQ(DecideNow(*rules, plain).outcome, Decision::Outcome::kSurvey) << EventTypeName(type);
+  }
+}
+
+std::shared_ptr<const RuleSet> WithSampling(const std::string& percent) {
+  const LoadResult result = LoadString(
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, sampling_percent: " + percent +
+          ", templates: {en: \"{link}\"}}\n",
+      "sampling.yaml");
+  for (const RuleError& e : result.errors) ADD_FAILURE() << e.ToString();
+  return result.rules;
+}
+
+int CountSampled(const RuleSet& rules, int events) {
+  int sampled = 0;
+  Event event = BaselineEvent();
+  for (int i = 0; i < events; ++i) {
+    event.event_id = "CW-20261126-" + std::to_string(1000000 + i) + "-CE";
+    const Decision d = DecideNow(rules, event);
+    if (d.outcome == Decision::Outcome::kSurvey) {
+      ++sampled;
+    } else {
+      EXPECT_EQ(d.reason, "not_sampled");
+    }
+  }
+  return sampled;
+}
+
+TEST(RulesSamplingTest, RoughlyProportional) {
+  EXPECT_EQ(CountSampled(*WithSampling("100"), 2000), 2000);
+  EXPECT_EQ(CountSampled(*WithSampling("0"), 2000), 0);
+  const int half = CountSampled(*WithSampling("50"), 10000);
+  EXPECT_GT(half, 4700);
+  EXPECT_LT(half, 5300);
+  const int tenth = CountSampled(*WithSampling("10"), 10000);
+  EXPECT_GT(tenth, 850);
+  EXPECT_LT(tenth, 1150);
+  const int fraction = CountSampled(*WithSampling("2.5"), 20000);
+  EXPECT_GT(fraction, 380);
+  EXPECT_LT(fraction, 620);
+}
+
+TEST(RulesSamplingTest, DeterministicByEventIdAndNotByTime) {
+  const auto rules = WithSampling("50");
+  Event event = BaselineEvent();
+  int differ = 0;
+  for (int i = 0; i < 500; ++i) {
+    event.event_id = "E-" + std::to_string(i);
+    const Decision first = DecideNow(*rules, event);
+    // A replay a day later, of a copy of the event, decides the same.
+    Event replay = event;
+    const Decision again = Decide(*rules, replay, {}, event.occurred_at + std::chrono::minutes(3));
+    EXPECT_EQ(first.outcome, again.outcome) << event.event_id;
+    if (first.outcome != DecideNow(*rules, BaselineEvent()).outcome) ++differ;
+  }
+  EXPECT_GT(differ, 0);  // the decision really depends on the id
+}
+
+TEST(RulesQuietHoursTest, NextSendWindowAcrossSeasonsAndDstChanges) {
+  const auto rules = Shipped();
+  ASSERT_TRUE(rules);
+  struct Row {
+    const char* at;
+    const char* expected;
+  };
+  const std::vector<Row> rows = {
+      // Winter (GMT): local == UTC.
+      {"2026-11-26T12:00:00Z", "2026-11-26T12:00:00Z"},
+      {"2026-11-26T20:59:59Z", "2026-11-26T20:59:59Z"},
+      {"2026-11-26T21:00:00Z", "2026-11-27T09:00:00Z"},
+      {"2026-11-26T23:59:59Z", "2026-11-27T09:00:00Z"},
+      {"2026-11-27T00:00:00Z", "2026-11-27T09:00:00Z"},
+      {"2026-11-27T08:59:59Z", "2026-11-27T09:00:00Z"},
+      {"2026-11-27T09:00:00Z", "2026-11-27T09:00:00Z"},
+      // Summer (BST = UTC+1): 21:00 local is 20:00Z, 09:00 local is 08:00Z.
+      {"2026-07-15T19:59:59Z", "2026-07-15T19:59:59Z"},
+      {"2026-07-15T20:00:00Z", "2026-07-16T08:00:00Z"},
+      {"2026-07-16T07:59:59Z", "2026-07-16T08:00:00Z"},
+      {"2026-07-16T08:00:00Z", "2026-07-16T08:00:00Z"},
+      // Night of 28/29 March 2026: clocks go forward at 01:00Z; the quiet period starts in GMT
+      // and ends at 09:00 BST.
+      {"2026-03-28T20:59:00Z", "2026-03-28T20:59:00Z"},
+      {"2026-03-28T21:00:00Z", "2026-03-29T08:00:00Z"},
+      {"2026-03-29T00:59:59Z", "2026-03-29T08:00:00Z"},
+      {"2026-03-29T01:00:00Z", "2026-03-29T08:00:00Z"},
+      {"2026-03-29T07:59:59Z", "2026-03-29T08:00:00Z"},
+      {"2026-03-29T08:00:00Z", "2026-03-29T08:00:00Z"},
+      // Night of 24/25 October 2026: clocks go back at 01:00Z; starts at 21:00 BST (20:00Z) and
+      // ends at 09:00 GMT (09:00Z), through the repeated hour.
+      {"2026-10-24T19:59:59Z", "2026-10-24T19:59:59Z"},
+      {"2026-10-24T20:00:00Z", "2026-10-25T09:00:00Z"},
+      {"2026-10-25T00:30:00Z", "2026-10-25T09:00:00Z"},
+      {"2026-10-25T01:30:00Z", "2026-10-25T09:00:00Z"},
+      {"2026-10-25T08:59:59Z", "2026-10-25T09:00:00Z"},
+      {"2026-10-25T09:00:00Z", "2026-10-25T09:00:00Z"},
+      // The evening after the change is GMT: 21:00Z.
+      {"2026-10-25T20:59:59Z", "2026-10-25T20:59:59Z"},
+      {"2026-10-25T21:00:00Z", "2026-10-26T09:00:00Z"},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(FormatRfc3339(NextSendWindow(*rules, At(row.at))), FormatRfc3339(At(row.expected)))
+        << row.at;
+  }
+}
+
+TEST(RulesQuietHoursTest, WindowThatDoesNotWrapMidnight) {
+  const LoadResult result = LoadString(
+      "force_name: Test\n"
+      "quiet_hours: {start: \"00:00\", end: \"07:30\"}\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n",
+      "q.yaml");
+  ASSERT_TRUE(result.rules);
+  const RuleSet& rules = *result.rules;
+  EXPECT_EQ(rules.quiet_hours().ToString(), "00:00-07:30");
+  EXPECT_EQ(NextSendWindow(rules, At("2026-11-26T23:59:00Z")), At("2026-11-26T23:59:00Z"));
+  EXPECT_EQ(NextSendWindow(rules, At("2026-11-27T00:00:00Z")), At("2026-11-27T07:30:00Z"));
+  EXPECT_EQ(NextSendWindow(rules, At("2026-07-01T05:00:00Z")), At("2026-07-01T06:30:00Z"));
+  EXPECT_EQ(NextSendWindow(rules, At("2026-11-27T07:30:00Z")), At("2026-11-27T07:30:00Z"));
+}
+
+TEST(RulesQuietHoursTest, DisabledOrEmptyWindowNeverDefers) {
+  for (const char* quiet : {"{start: \"21:00\", end: \"09:00\", enabled: false}",
+                            "{start: \"09:00\", end: \"09:00\"}"}) {
+    const LoadResult result = LoadString(std::string("force_name: Test\nquiet_hours: ") + quiet +
+                                             "\ngroups:\n  - {id: c, name: C, trigger: "
+                                             "call.ended, templates: {en: \"{link}\"}}\n",
+                                         "q.yaml");
+    ASSERT_TRUE(result.rules) << quiet;
+    EXPECT_EQ(NextSendWindow(*result.rules, At("2026-11-26T23:00:00Z")), At("2026-11-26T23:00:00Z"));
+  }
+}
+
+TEST(RulesGlobTest, Matching) {
+  struct Row {
+    const char* pattern;
+    const char* text;
+    bool matches;
+  };
+  const std::vector<Row> rows = {
+      {"DOM*", "DOM", true},          {"DOM*", "DOM-ASSAULT", true},
+      {"DOM*", "dom-assault", true},  {"DOM*", "XDOM", false},
+      {"DOM*", "DO", false},          {"*DOM", "ASSAULT-DOM", true},
+      {"*DOM*", "A-DOM-B", true},     {"*DOM*", "A-DO-M", false},
+      {"SEX-?", "SEX-1", true},       {"SEX-?", "SEX-12", false},
+      {"SEX-?", "SEX-", false},       {"BURG-RES", "BURG-RES", true},
+      {"BURG-RES", "burg-res", true}, {"BURG-RES", "BURG-RESX", false},
+      {"A*B*C", "AXXBYYC", true},     {"A*B*C", "AXXBYY", false},
+      {"A*B*C", "ABCBC", true},       {"??", "AB", true},
+      {"??", "A", false},             {"*-RES", "BURG-COM-RES", true},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(Glob(row.pattern).Matches(row.text), row.matches) << row.pattern << " ~ " << row.text;
+  }
+}
+
+TEST(RulesTemplateTest, RenderReplacesKnownAndKeepsUnknown) {
+  EXPECT_EQ(RenderTemplate("{force}: {link} {x} {force}", {{"force", "WMP"}}),
+            "WMP: {link} {x} WMP");
+  EXPECT_EQ(RenderTemplate("{link}", {{"link", "https://s/abc"}}), "https://s/abc");
+  EXPECT_EQ(RenderTemplate("no placeholders", {{"link", "x"}}), "no placeholders");
+  EXPECT_EQ(RenderTemplate("open { brace", {{"link", "x"}}), "open { brace");
+  EXPECT_EQ(RenderTemplate("", {}), "");
+}
+
+// GSM 03.38 basic characters that fit one septet; anything else makes a text UCS-2 (70 chars)
+// or costs two septets.
+bool IsGsmBasic(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x80) return false;
+  return std::string_view("[]{}\\~^|`").find(c) == std::string_view::npos;
+}
+
+TEST(RulesTemplateTest, ShippedTextsFitOneSmsWithTheLongestValues) {
+  const auto rules = Shipped();
+  ASSERT_TRUE(rules);
+  // public_base_url + "/s/" + a 22-character token.
+  const std::string link = "https://survey.wmp.police.uk/s/AbCdEfGhIjKlMnOpQrStUv";
+  ASSERT_EQ(link.size(), 53u);
+  for (const SurveyGroup& group : rules->groups()) {
+    for (const auto& [language, text] : group.templates) {
+      const bool polish = language == "pl";
+      // The longest values each language's texts can take.
+      for (const char* channel : {polish ? "czat" : "live chat", "999"}) {
+        for (const char* day : {polish ? "poniedzialek" : "Wednesday"}) {
+          const std::string sms = RenderTemplate(
+              text,
+              {{"force", rules->force_name()}, {"channel", channel}, {"day", day}, {"link", link}});
+          EXPECT_LE(sms.size(), 160u) << group.id << "/" << language << ": " << sms;
+          for (char c : sms) EXPECT_TRUE(IsGsmBasic(c)) << group.id << "/" << language << ": " << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(RulesExplainTest, ShowsDecisionRulesAndTimesButNotTheNumber) {
+  const auto rules = Shipped();
+  ASSERT_TRUE(rules);
+  Event event = BaselineEvent();
+  event.occurred_at = At("2026-07-15T20:30:00Z");
+  const Decision d = Decide(*rules, event, {}, event.occurred_at + std::chrono::seconds(5));
+  ASSERT_EQ(d.outcome, Decision::Outcome::kSurvey);
+  const std::string text = ExplainText(d, rules->zone());
+  EXPECT_NE(text.find("outcome:   survey"), std::string::npos) << text;
+  EXPECT_NE(text.find("group:     force_contact"), std::string::npos) << text;
+  EXPECT_NE(text.find("1. group:force_contact"), std::string::npos) << text;
+  EXPECT_NE(text.find("2. quiet_hours"), std::string::npos) << text;
+  EXPECT_NE(text.find("2026-07-16T08:00:00.000Z"), std::string::npos) << text;
+  EXPECT_NE(text.find("2026-07-16 09:00:00 +01:00 Europe/London"), std::string::npos) << text;
+  EXPECT_NE(text.find(phone::Mask("+447700900123")), std::string::npos) << text;
+  EXPECT_EQ(text.find("7700900123"), std::string::npos) << text;
+  EXPECT_EQ(text.find("900123"), std::string::npos) << text;
+
+  Event bad = BaselineEvent();
+  bad.incident.qualifiers.reset();
+  bad.caller->phone = "withheld";
+  const std::string excluded = ExplainText(DecideNow(*rules, bad));
+  EXPECT_NE(excluded.find("outcome:   excluded"), std::string::npos) << excluded;
+  EXPECT_NE(excluded.find("reason:    insufficient_data"), std::string::npos) << excluded;
+  EXPECT_NE(excluded.find("exclusion 'domestic_abuse' needs qualifiers"), std::string::npos)
+      << excluded;
+  EXPECT_NE(excluded.find("phone_withheld"), std::string::npos) << excluded;
+  EXPECT_EQ(excluded.find("send_at"), std::string::npos) << excluded;
+}
+
+TEST(RulesDecideTest, SurveyCarriesTheNormalisedNumberOnly) {
+  const auto rules = Shipped();
+  Event event = BaselineEvent();
+  event.caller->phone = "07700 900123";
+  const Decision d = DecideNow(*rules, event);
+  ASSERT_EQ(d.outcome, Decision::Outcome::kSurvey);
+  EXPECT_EQ(d.phone.e164, "+447700900123");
+  EXPECT_EQ(d.phone.kind, phone::Kind::kUkMobile);
+
+  event.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  const Decision excluded = DecideNow(*rules, event);
+  EXPECT_TRUE(excluded.phone.e164.empty());  // an excluded contact's number goes no further
+  EXPECT_TRUE(excluded.sms_template.empty());
+}
+
+}  // namespace
+}  // namespace surveyd::rules

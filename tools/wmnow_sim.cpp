@@ -1,0 +1,786 @@
+// wmnow-sim: a WMNow-style messaging gateway for tests and the demo (../shared/spec/gateway.md,
+// section 1). It takes messages like the real API (Bearer key, validation, idempotency on
+// client_ref, injected faults), sends signed status callbacks, and plays the citizen: opens the
+// survey link in the text and answers the form with realistic scores.
+//
+//   wmnow-sim --listen 127.0.0.1:8090 --api-key K --webhook-secret S --open-rate 0.6
+//             --response-rate 0.4 --delivery-delay-ms 500 --answer-delay-ms 2000 --seed 1
+#include <spdlog/spdlog.h>
+#include <csignal>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "surveyd/core/crypto.hpp"
+#include "surveyd/core/phone.hpp"
+#include "surveyd/http/client.hpp"
+#include "surveyd/http/message.hpp"
+#include "surveyd/http/server.hpp"
+
+namespace surveyd::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr std::size_t kMaxHistory = 100000;
+constexpr int kCallbackAttempts = 3;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8090;
+  std::string api_key = "test-key";
+  std::string webhook_secret = "test-secret";
+  double open_rate = 0.6;             // delivered texts whose link the citizen opens
+  double response_rate = 0.4;         // delivered texts whose survey gets answered
+  std::optional<double> answer_rate;  // answered given opened (overrides response_rate)
+  double stop_rate = 0.0;             // delivered texts answered by an SMS "STOP"
+  double fail_rate = 0.0;             // sends answered 503
+  double throttle_rate = 0.0;         // sends answered 429 Retry-After: 1
+  double hang_rate = 0.0;             // sends accepted but answered only after hang_ms
+  double undeliverable_rate = 0.0;    // accepted texts that end "undeliverable"
+  double duplicate_rate = 0.0;        // callbacks sent twice
+  double reorder_rate = 0.0;          // "delivered" arriving before "sent"
+  std::chrono::milliseconds delivery_delay{500};
+  std::chrono::milliseconds answer_delay{2000};
+  std::chrono::milliseconds hang{15000};
+  std::uint64_t seed = std::random_device{}();
+  std::string inbound_url;
+  bool show_numbers = false;
+  bool verify_tls = true;
+  bool verbose = false;
+};
+
+void Usage(std::ostream& out) {
+  out << "usage: wmnow-sim [options]\n"
+         "  --listen HOST:PORT          (127.0.0.1:8090)\n"
+         "  --api-key KEY               Bearer key clients must send (test-key)\n"
+         "  --webhook-secret SECRET     signs callbacks and inbound messages (test-secret)\n"
+         "  --open-rate P               delivered texts whose link is opened (0.6)\n"
+         "  --response-rate P           delivered texts whose survey is answered (0.4)\n"
+         "  --answer-rate P             answered given opened (overrides --response-rate)\n"
+         "  --stop-rate P               delivered texts answered with STOP to --inbound-url (0)\n"
+         "  --delivery-delay-ms MS      accept -> delivered (500; 'sent' comes at half)\n"
+         "  --answer-delay-ms MS        delivered -> answered (2000; opened at half)\n"
+         "  --fail-rate P               sends answered 503 (0)\n"
+         "  --throttle-rate P           sends answered 429 with Retry-After: 1 (0)\n"
+         "  --hang-rate P               sends accepted but answered after --hang-ms (0)\n"
+         "  --hang-ms MS                (15000)\n"
+         "  --undeliverable-rate P      accepted texts that end undeliverable (0)\n"
+         "  --duplicate-rate P          callbacks delivered twice (0)\n"
+         "  --reorder-rate P            'delivered' sent before 'sent' (0)\n"
+         "  --inbound-url URL           where citizen replies (STOP) are posted\n"
+         "  --seed N                    random seed (random)\n"
+         "  --show-numbers              GET /v1/messages shows full numbers (masked by default)\n"
+         "  --insecure                  do not verify TLS certificates of callback/survey URLs\n"
+         "  --verbose                   debug logging\n";
+}
+
+double ParseRate(const std::string& name, const std::string& value) {
+  std::size_t used = 0;
+  const double rate = std::stod(value, &used);
+  if (used != value.size() || rate < 0.0 || rate > 1.0) {
+    throw std::invalid_argument(name + " must be between 0 and 1");
+  }
+  return rate;
+}
+
+std::chrono::milliseconds ParseMillis(const std::string& name, const std::string& value) {
+  std::size_t used = 0;
+  const long long ms = std::stoll(value, &used);
+  if (used != value.size() || ms < 0) throw std::invalid_argument(name + " must be >= 0");
+  return std::chrono::milliseconds(ms);
+}
+
+Options ParseOptions(int argc, char** argv) {
+  Options options;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::optional<std::string> inline_value;
+    if (const auto eq = name.find('='); name.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (name == "--help" || name == "-h") {
+      Usage(std::cout);
+      std::exit(0);
+    }
+    if (name == "--show-numbers") {
+      options.show_numbers = true;
+      continue;
+    }
+    if (name == "--insecure") {
+      options.verify_tls = false;
+      continue;
+    }
+    if (name == "--verbose") {
+      options.verbose = true;
+      continue;
+    }
+    if (!inline_value && i + 1 >= args.size()) throw std::invalid_argument(name + " needs a value");
+    const std::string value = inline_value ? *inline_value : args[++i];
+    if (name == "--listen") {
+      const auto colon = value.rfind(':');
+      if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
+      options.host = value.substr(0, colon);
+      if (options.host.size() > 1 && options.host.front() == '[') {
+        options.host = options.host.substr(1, options.host.size() - 2);
+      }
+      const int port = std::stoi(value.substr(colon + 1));
+      if (port < 0 || port > 65535) throw std::invalid_argument("--listen: bad port");
+      options.port = static_cast<std::uint16_t>(port);
+    } else if (name == "--api-key") {
+      options.api_key = value;
+    } else if (name == "--webhook-secret") {
+      options.webhook_secret = value;
+    } else if (name == "--open-rate") {
+      options.open_rate = ParseRate(name, value);
+    } else if (name == "--response-rate") {
+      options.response_rate = ParseRate(name, value);
+    } else if (name == "--answer-rate") {
+      options.answer_rate = ParseRate(name, value);
+    } else if (name == "--stop-rate") {
+      options.stop_rate = ParseRate(name, value);
+    } else if (name == "--fail-rate") {
+      options.fail_rate = ParseRate(name, value);
+    } else if (name == "--throttle-rate") {
+      options.throttle_rate = ParseRate(name, value);
+    } else if (name == "--hang-rate") {
+      options.hang_rate = ParseRate(name, value);
+    } else if (name == "--hang-ms") {
+      options.hang = ParseMillis(name, value);
+    } else if (name == "--undeliverable-rate") {
+      options.undeliverable_rate = ParseRate(name, value);
+    } else if (name == "--duplicate-rate") {
+      options.duplicate_rate = ParseRate(name, value);
+    } else if (name == "--reorder-rate") {
+      options.reorder_rate = ParseRate(name, value);
+    } else if (name == "--delivery-delay-ms") {
+      options.delivery_delay = ParseMillis(name, value);
+    } else if (name == "--answer-delay-ms") {
+      options.answer_delay = ParseMillis(name, value);
+    } else if (name == "--seed") {
+      options.seed = std::stoull(value);
+    } else if (name == "--inbound-url") {
+      options.inbound_url = value;
+    } else {
+      throw std::invalid_argument("unknown option " + name);
+    }
+  }
+  if (!options.answer_rate) {
+    // response = open x answer-given-open, so a response rate above the open rate means everyone
+    // who opens answers.
+    options.answer_rate =
+        options.open_rate > 0 ? std::min(1.0, options.response_rate / options.open_rate) : 0.0;
+  }
+  return options;
+}
+
+std::string IsoNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+bool IsE164(const std::string& to) {
+  if (to.size() < 9 || to.size() > 16 || to.front() != '+') return false;
+  return std::all_of(to.begin() + 1, to.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// The first http(s) URL in a text message, without trailing punctuation.
+std::string FirstUrl(const std::string& text) {
+  std::size_t start = std::min(text.find("http://"), text.find("https://"));
+  if (start == std::string::npos) return {};
+  std::size_t end = start;
+  while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end])) == 0) ++end;
+  std::string url = text.substr(start, end - start);
+  while (!url.empty() && std::string_view(".,;:!?)]'\"").find(url.back()) != std::string::npos) {
+    url.pop_back();
+  }
+  return url;
+}
+
+// Hidden inputs of the page's first form (e.g. the page language), to send back as a browser
+// would. A scan, not an HTML parser: our own survey page is the only one it has to read.
+std::vector<std::pair<std::string, std::string>> HiddenInputs(const std::string& html) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::size_t form = html.find("<form");
+  if (form == std::string::npos) return fields;
+  const std::size_t form_end = html.find("</form>", form);
+  auto attribute = [](std::string_view tag, std::string_view name) -> std::string {
+    const std::string key = " " + std::string(name) + "=\"";
+    const std::size_t at = tag.find(key);
+    if (at == std::string_view::npos) return {};
+    const std::size_t begin = at + key.size();
+    const std::size_t end = tag.find('"', begin);
+    return end == std::string_view::npos ? std::string()
+                                         : std::string(tag.substr(begin, end - begin));
+  };
+  for (std::size_t at = html.find("<input", form); at != std::string::npos && at < form_end;
+       at = html.find("<input", at + 1)) {
+    const std::size_t close = html.find('>', at);
+    if (close == std::string::npos) break;
+    const std::string_view tag(html.data() + at, close - at);
+    if (attribute(tag, "type") == "hidden" && !attribute(tag, "name").empty()) {
+      fields.emplace_back(attribute(tag, "name"), attribute(tag, "value"));
+    }
+  }
+  return fields;
+}
+
+// Runs tasks at given times on a few threads (callbacks and the citizen's HTTP calls block).
+class Scheduler {
+ public:
+  explicit Scheduler(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~Scheduler() { Stop(); }
+
+  void At(Clock::time_point when, std::function<void()> task) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push(Item{when, next_++, std::move(task)});
+    }
+    cv_.notify_all();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& thread : threads_) thread.join();
+  }
+
+ private:
+  struct Item {
+    Clock::time_point when;
+    std::uint64_t sequence;
+    std::function<void()> task;
+    bool operator>(const Item& other) const {
+      return std::tie(when, sequence) > std::tie(other.when, other.sequence);
+    }
+  };
+
+  void Run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (queue_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (queue_.top().when > Clock::now()) {
+        cv_.wait_until(lock, queue_.top().when);
+        continue;
+      }
+      auto task = std::move(const_cast<Item&>(queue_.top()).task);
+      queue_.pop();
+      lock.unlock();
+      try {
+        task();
+      } catch (const std::exception& e) {
+        spdlog::error("wmnow-sim: task failed: {}", e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
+  std::uint64_t next_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+struct Message {
+  std::string id;
+  std::string client_ref;
+  std::string to;
+  std::string body;
+  std::string sender;
+  std::string status_callback;
+  std::string status = "queued";
+  std::string accepted_at;
+  bool opened = false;
+  bool answered = false;
+};
+
+// What the citizen will do with a text, drawn when it is accepted (so a seed fixes it).
+struct Fate {
+  bool undeliverable = false;
+  bool reorder = false;
+  bool stop = false;
+  bool open = false;
+  bool answer = false;
+  std::vector<std::pair<std::string, std::string>> form;  // q1..q5, comment
+};
+
+struct Counters {
+  std::atomic<long> accepted{0}, duplicates{0}, unauthorized{0}, invalid{0}, failed{0},
+      throttled{0}, hung{0}, callbacks{0}, callback_failures{0}, opened{0}, answered{0},
+      answer_failures{0}, stops{0};
+};
+
+const std::vector<std::string> kHappyComments = {
+    "The officer was very kind and kept me informed.",
+    "Quick response, thank you.",
+    "Call handler was patient and reassuring.",
+    "Really appreciated the follow up call.",
+    "Everyone I spoke to was professional.",
+    "Thank you for coming out so late at night.",
+    "Good service, nothing to add.",
+};
+const std::vector<std::string> kUnhappyComments = {
+    "Waited over an hour on the phone before anyone answered.",
+    "Nobody came out and I heard nothing back.",
+    "I had to repeat my details three times.",
+    "The officer did not seem interested.",
+    "Still waiting for an update on my case.",
+    "It took two days for someone to visit.",
+};
+
+class Simulator {
+ public:
+  explicit Simulator(Options options)
+      : options_(std::move(options)), random_(options_.seed), scheduler_(8) {}
+
+  http::Response Handle(const http::Request& request) {
+    if (request.path == "/healthz") return http::Response::Text(200, "ok\n");
+    if (request.path == "/v1/messages" && request.method == "POST") return Send(request);
+    if (request.path == "/v1/messages" && request.method == "GET") return List(request);
+    if (request.path == "/v1/stats" && request.method == "GET") {
+      return http::Response::Json(200, Stats().dump());
+    }
+    return Error(404, "not_found");
+  }
+
+  json Stats() const {
+    return {{"accepted", counters_.accepted.load()},
+            {"duplicates", counters_.duplicates.load()},
+            {"unauthorized", counters_.unauthorized.load()},
+            {"invalid", counters_.invalid.load()},
+            {"injected_failures", counters_.failed.load()},
+            {"throttled", counters_.throttled.load()},
+            {"hung", counters_.hung.load()},
+            {"callbacks", counters_.callbacks.load()},
+            {"callback_failures", counters_.callback_failures.load()},
+            {"opened", counters_.opened.load()},
+            {"answered", counters_.answered.load()},
+            {"answer_failures", counters_.answer_failures.load()},
+            {"stops", counters_.stops.load()}};
+  }
+
+  void Stop() { scheduler_.Stop(); }
+
+ private:
+  static http::Response Error(int status, const std::string& code) {
+    return http::Response::Json(status, json{{"error", code}}.dump());
+  }
+
+  double Uniform() {
+    std::lock_guard lock(random_mutex_);
+    return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+  }
+
+  http::Response Send(const http::Request& request) {
+    if (!crypto::ConstantTimeEquals(request.Header("Authorization"),
+                                    "Bearer " + options_.api_key)) {
+      ++counters_.unauthorized;
+      spdlog::warn("wmnow-sim: refused a send with a wrong or missing API key");
+      return Error(401, "unauthorized");
+    }
+    if (Uniform() < options_.fail_rate) {
+      ++counters_.failed;
+      spdlog::info("wmnow-sim: injected 503");
+      return Error(503, "unavailable");
+    }
+    if (Uniform() < options_.throttle_rate) {
+      ++counters_.throttled;
+      spdlog::info("wmnow-sim: injected 429");
+      return Error(429, "throttled").Set("Retry-After", "1");
+    }
+
+    const json payload = json::parse(request.body, nullptr, false);
+    if (!payload.is_object()) return Invalid("invalid_body");
+    auto text = [&payload](const char* name) -> std::optional<std::string> {
+      const auto it = payload.find(name);
+      if (it == payload.end() || it->is_null()) return std::string();
+      if (!it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    const auto to = text("to");
+    const auto body = text("body");
+    const auto sender = text("sender");
+    const auto client_ref = text("client_ref");
+    const auto status_callback = text("status_callback");
+    if (!to || !body || !sender || !client_ref || !status_callback || body->empty() ||
+        body->size() > 1600 || client_ref->empty() || client_ref->size() > 200) {
+      return Invalid("invalid_body");
+    }
+    if (!IsE164(*to)) return Invalid("invalid_number");
+
+    Message message;
+    Fate fate;
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto known = by_client_ref_.find(*client_ref); known != by_client_ref_.end()) {
+        ++counters_.duplicates;
+        spdlog::info("wmnow-sim: duplicate client_ref {} -> {}", *client_ref, known->second.first);
+        return http::Response::Json(
+            409,
+            json{{"message_id", known->second.first}, {"status", known->second.second}}.dump());
+      }
+      message.id = "m-" + std::to_string(++next_id_);
+      message.client_ref = *client_ref;
+      message.to = *to;
+      message.body = *body;
+      message.sender = sender->empty() ? "WMNow" : *sender;
+      message.status_callback = *status_callback;
+      message.accepted_at = IsoNow();
+      by_client_ref_[message.client_ref] = {message.id, message.status};
+      history_.push_back(message);
+      if (history_.size() > kMaxHistory) history_.pop_front();
+    }
+    ++counters_.accepted;
+    spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
+                 phone::Mask(message.to), message.client_ref);
+
+    fate = DrawFate();
+    Schedule(message, fate);
+
+    const bool hang = Uniform() < options_.hang_rate;
+    if (hang) {
+      // The message is taken, but the answer comes too late for most clients: their send is in
+      // doubt and a resend with the same client_ref must get a 409, not a second text.
+      ++counters_.hung;
+      spdlog::info("wmnow-sim: holding the answer for {} for {} ms", message.id,
+                   options_.hang.count());
+      std::this_thread::sleep_for(options_.hang);
+    }
+    return http::Response::Json(201, json{{"message_id", message.id}, {"status", "queued"}}.dump());
+  }
+
+  http::Response Invalid(const std::string& code) {
+    ++counters_.invalid;
+    spdlog::info("wmnow-sim: refused a send: {}", code);
+    return Error(400, code);
+  }
+
+  http::Response List(const http::Request& request) {
+    std::size_t limit = 20;
+    for (const auto& [name, value] : http::ParseForm(request.query)) {
+      if (name == "limit") {
+        try {
+          limit = std::clamp<std::size_t>(std::stoul(value), 1, 1000);
+        } catch (const std::exception&) {
+          return Error(400, "invalid_limit");
+        }
+      }
+    }
+    json messages = json::array();
+    std::lock_guard lock(mutex_);
+    const std::size_t first = history_.size() > limit ? history_.size() - limit : 0;
+    for (std::size_t i = first; i < history_.size(); ++i) {
+      const Message& m = history_[i];
+      messages.push_back({{"message_id", m.id},
+                          {"client_ref", m.client_ref},
+                          {"to", options_.show_numbers ? m.to : phone::Mask(m.to)},
+                          {"body", m.body},
+                          {"sender", m.sender},
+                          {"status", m.status},
+                          {"accepted_at", m.accepted_at},
+                          {"opened", m.opened},
+                          {"answered", m.answered}});
+    }
+    return http::Response::Json(
+        200, json{{"messages", messages}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
+  Fate DrawFate() {
+    Fate fate;
+    std::lock_guard lock(random_mutex_);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    fate.undeliverable = uniform(random_) < options_.undeliverable_rate;
+    fate.reorder = uniform(random_) < options_.reorder_rate;
+    fate.stop = uniform(random_) < options_.stop_rate;
+    fate.open = !fate.stop && uniform(random_) < options_.open_rate;
+    fate.answer = fate.open && uniform(random_) < *options_.answer_rate;
+
+    // Most people are satisfied, some clearly not: a mixture with a mean near 7.5 out of 10.
+    const bool happy = uniform(random_) < 0.8;
+    std::normal_distribution<double> mood(happy ? 8.6 : 4.0, happy ? 0.9 : 2.0);
+    const double base = mood(random_);
+    std::normal_distribution<double> spread(0.0, 1.0);
+    for (int q = 1; q <= 5; ++q) {
+      std::string value;
+      if (uniform(random_) >= 0.04) {  // now and then a question is left blank
+        value = std::to_string(
+            static_cast<int>(std::clamp(std::lround(base + spread(random_)), 0L, 10L)));
+      }
+      fate.form.emplace_back("q" + std::to_string(q), value);
+    }
+    std::string comment;
+    if (uniform(random_) < 0.45) {
+      const auto& pool = happy ? kHappyComments : kUnhappyComments;
+      comment = pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(random_)];
+    }
+    fate.form.emplace_back("comment", comment);
+    return fate;
+  }
+
+  void Schedule(const Message& message, const Fate& fate) {
+    const auto now = Clock::now();
+    const auto sent_at = now + options_.delivery_delay / 2;
+    const auto final_at = now + options_.delivery_delay;
+    const std::string final_status = fate.undeliverable ? "undeliverable" : "delivered";
+    if (!message.status_callback.empty()) {
+      scheduler_.At(fate.reorder ? final_at : sent_at,
+                    [this, message] { Callback(message, "sent", 1); });
+      scheduler_.At(fate.reorder ? sent_at : final_at,
+                    [this, message, final_status] { Callback(message, final_status, 1); });
+    }
+    scheduler_.At(final_at, [this, id = message.id, final_status] { SetStatus(id, final_status); });
+    if (fate.undeliverable) return;
+    if (fate.stop) {
+      scheduler_.At(final_at + options_.answer_delay, [this, message] { ReplyStop(message); });
+      return;
+    }
+    if (!fate.open) return;
+    const std::string link = FirstUrl(message.body);
+    if (link.empty()) {
+      spdlog::warn("wmnow-sim: {} has no link to open", message.id);
+      return;
+    }
+    scheduler_.At(final_at + options_.answer_delay / 2,
+                  [this, id = message.id, link, fate] { OpenLink(id, link, fate); });
+  }
+
+  void SetStatus(const std::string& id, const std::string& status) {
+    std::lock_guard lock(mutex_);
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+      if (it->id == id) {
+        it->status = status;
+        by_client_ref_[it->client_ref].second = status;
+        return;
+      }
+    }
+  }
+
+  void MarkCitizen(const std::string& id, bool answered) {
+    std::lock_guard lock(mutex_);
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+      if (it->id == id) {
+        (answered ? it->answered : it->opened) = true;
+        return;
+      }
+    }
+  }
+
+  // POSTs a JSON body signed as WMNow signs: HMAC-SHA256(secret, timestamp + "." + body).
+  http::ClientResponse PostSigned(const std::string& url, const std::string& body) {
+    const std::string timestamp =
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
+    http::ClientRequest request;
+    request.method = "POST";
+    request.url = url;
+    request.body = body;
+    request.timeout = std::chrono::seconds(10);
+    request.verify_tls = options_.verify_tls;
+    request.headers = {
+        {"Content-Type", "application/json"},
+        {"X-WMNow-Timestamp", timestamp},
+        {"X-WMNow-Signature", crypto::SignTimestamped(options_.webhook_secret, timestamp, body)}};
+    return http::Fetch(request);
+  }
+
+  void Callback(const Message& message, const std::string& status, int attempt) {
+    const json payload = {
+        {"message_id", message.id},
+        {"client_ref", message.client_ref},
+        {"status", status},
+        {"error_code", status == "undeliverable" ? json("absent_subscriber") : json(nullptr)},
+        {"at", IsoNow()}};
+    const auto response = PostSigned(message.status_callback, payload.dump());
+    if (response.Ok() && response.status >= 200 && response.status < 300) {
+      ++counters_.callbacks;
+      spdlog::debug("wmnow-sim: callback {} {} -> {}", message.id, status, response.status);
+      if (attempt == 1 && Uniform() < options_.duplicate_rate) {
+        scheduler_.At(Clock::now() + std::chrono::milliseconds(50),
+                      [this, message, status] { Callback(message, status, kCallbackAttempts); });
+      }
+      return;
+    }
+    ++counters_.callback_failures;
+    spdlog::warn("wmnow-sim: callback {} {} failed (attempt {}): {}", message.id, status, attempt,
+                 response.Ok() ? "http " + std::to_string(response.status) : response.error);
+    if (attempt < kCallbackAttempts) {
+      scheduler_.At(Clock::now() + std::chrono::seconds(attempt),
+                    [this, message, status, attempt] { Callback(message, status, attempt + 1); });
+    }
+  }
+
+  void ReplyStop(const Message& message) {
+    if (options_.inbound_url.empty()) {
+      spdlog::warn("wmnow-sim: a STOP reply for {} dropped: no --inbound-url", message.id);
+      return;
+    }
+    const std::string id = [this] {
+      std::lock_guard lock(mutex_);
+      return "in-" + std::to_string(++next_inbound_id_);
+    }();
+    const json payload = {{"message_id", id},
+                          {"from", message.to},
+                          {"to", message.sender},
+                          {"body", "STOP"},
+                          {"received_at", IsoNow()}};
+    const auto response = PostSigned(options_.inbound_url, payload.dump());
+    if (response.Ok() && response.status >= 200 && response.status < 300) {
+      ++counters_.stops;
+      spdlog::info("wmnow-sim: {} from {} replied STOP", id, phone::Mask(message.to));
+    } else {
+      spdlog::warn("wmnow-sim: inbound {} failed: {}", id,
+                   response.Ok() ? "http " + std::to_string(response.status) : response.error);
+    }
+  }
+
+  void OpenLink(const std::string& id, const std::string& link, const Fate& fate) {
+    http::ClientRequest open;
+    open.url = link;
+    open.timeout = std::chrono::seconds(10);
+    open.verify_tls = options_.verify_tls;
+    open.headers = {{"User-Agent", "Mozilla/5.0 (Linux; Android 14) wmnow-sim citizen"},
+                    {"Accept", "text/html"},
+                    {"Accept-Language", "en-GB,en;q=0.8"}};
+    const auto page = http::Fetch(open);
+    if (!page.Ok() || page.status != 200) {
+      ++counters_.answer_failures;
+      spdlog::warn("wmnow-sim: citizen could not open the link of {}: {}", id,
+                   page.Ok() ? "http " + std::to_string(page.status) : page.error);
+      return;
+    }
+    ++counters_.opened;
+    MarkCitizen(id, false);
+    spdlog::info("wmnow-sim: citizen opened the link of {}", id);
+    if (!fate.answer) return;
+    scheduler_.At(Clock::now() + options_.answer_delay / 2,
+                  [this, id, link, fate, hidden = HiddenInputs(page.body)] {
+                    Answer(id, link, fate, hidden);
+                  });
+  }
+
+  void Answer(const std::string& id, const std::string& link, const Fate& fate,
+              const std::vector<std::pair<std::string, std::string>>& hidden) {
+    std::string form;
+    auto add = [&form](const std::string& name, const std::string& value) {
+      if (!form.empty()) form += '&';
+      form += http::UrlEncode(name) + "=" + http::UrlEncode(value);
+    };
+    for (const auto& [name, value] : hidden) add(name, value);
+    for (const auto& [name, value] : fate.form) add(name, value);
+
+    http::ClientRequest submit;
+    submit.method = "POST";
+    submit.url = link;
+    submit.timeout = std::chrono::seconds(10);
+    submit.verify_tls = options_.verify_tls;
+    submit.headers = {{"User-Agent", "Mozilla/5.0 (Linux; Android 14) wmnow-sim citizen"},
+                      {"Content-Type", "application/x-www-form-urlencoded"},
+                      {"Accept-Language", "en-GB,en;q=0.8"}};
+    submit.body = form;
+    const auto response = http::Fetch(submit);
+    if (!response.Ok() || response.status >= 400) {
+      ++counters_.answer_failures;
+      spdlog::warn("wmnow-sim: citizen's answers for {} were refused: {}", id,
+                   response.Ok() ? "http " + std::to_string(response.status) : response.error);
+      return;
+    }
+    ++counters_.answered;
+    MarkCitizen(id, true);
+    spdlog::info("wmnow-sim: citizen answered the survey of {} (http {})", id, response.status);
+  }
+
+  const Options options_;
+  std::mutex random_mutex_;
+  std::mt19937_64 random_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::pair<std::string, std::string>> by_client_ref_;  // id, status
+  std::deque<Message> history_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t next_inbound_id_ = 0;
+  Counters counters_;
+  Scheduler scheduler_;  // last: its threads use everything above
+};
+
+int Main(int argc, char** argv) {
+  Options options;
+  try {
+    options = ParseOptions(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "wmnow-sim: " << e.what() << "\n";
+    Usage(std::cerr);
+    return 2;
+  }
+  spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
+
+  // Signals are taken by sigwait below, never delivered to a thread mid-request.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Simulator simulator(options);
+  http::ServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.worker_threads = 16;  // --hang-ms holds a worker per hung send
+  auto server = http::MakeServer(server_options, [&simulator](const http::Request& request) {
+    return simulator.Handle(request);
+  });
+  try {
+    server->Start();
+  } catch (const std::exception& e) {
+    std::cerr << "wmnow-sim: cannot listen on " << e.what() << "\n";
+    return 1;
+  }
+  spdlog::info("wmnow-sim: listening on {}:{} (seed {})", options.host, server->Port(),
+               options.seed);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  server->Stop();
+  simulator.Stop();
+  std::cout << "wmnow-sim: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ": "
+            << simulator.Stats().dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace surveyd::tools
+
+int main(int argc, char** argv) { return surveyd::tools::Main(argc, argv); }
