@@ -65,7 +65,8 @@ CREATE TABLE surveys (
   contact_at        timestamptz NOT NULL,  -- occurred_at of the event
   created_at        timestamptz NOT NULL,
   send_at           timestamptz NOT NULL,
-  expires_at        timestamptz NOT NULL,
+  expires_at        timestamptz NOT NULL,  -- the text is not sent after this
+  closes_at         timestamptz NOT NULL,  -- the survey takes answers until this
   sms_template      text NOT NULL,         -- every placeholder but {link} filled in
   token_nonce       text NOT NULL,
   token_hash        text UNIQUE,           -- SHA-256 of the link token, set at the first send

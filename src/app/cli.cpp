@@ -273,7 +273,7 @@ int RulesExplain(const std::string& rules_path, const std::string& event_path, s
   // Explains as if this number had no history and the event had just been received.
   auto now = SystemClock().Now();
   auto decision = rules::Decide(*loaded.rules, *item.event, ContactHistory{}, now);
-  out << rules::ExplainText(decision);
+  out << rules::ExplainText(decision, loaded.rules->zone());
   return 0;
 }
 

@@ -152,7 +152,9 @@ struct SimServer::Impl {
         if (!ack) continue;
         std::lock_guard lock(mu);
         stats.acked_seq = std::max(stats.acked_seq, *ack);
-        while (!stream.empty() && stream.front().seq <= stats.acked_seq) stream.pop_front();
+        // Keeps the last replay_overlap acked lines, to resend them out of contract.
+        const auto keep = static_cast<std::size_t>(options.replay_overlap);
+        while (stream.size() > keep && stream[keep].seq <= stats.acked_seq) stream.pop_front();
         acked_cv.notify_all();
       }
     } catch (const std::exception&) {
@@ -188,6 +190,13 @@ struct SimServer::Impl {
         }
       }
       std::int64_t sent_seq = *after_seq;
+      if (options.replay_overlap > 0) {
+        std::lock_guard lock(mu);
+        auto it = std::upper_bound(stream.begin(), stream.end(), sent_seq,
+                                   [](std::int64_t s, const Entry& e) { return s < e.seq; });
+        for (std::int64_t i = 0; i < options.replay_overlap && it != stream.begin(); ++i) --it;
+        if (it != stream.end()) sent_seq = std::min(sent_seq, it->seq - 1);
+      }
       std::int64_t sent_on_connection = 0;
       auto last_write = SteadyClock::now();
       asio::steady_timer timer(io);

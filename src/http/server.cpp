@@ -183,6 +183,15 @@ class BeastServer final : public Server {
     ioc_.stop();
     for (auto& thread : io_threads_) thread.join();
     io_threads_.clear();
+    // No thread runs the io_context any more, so the sockets can be closed from here: the
+    // acceptor's own close may not have run before stop(), and connections past the grace period
+    // must not stay open until the server is destroyed.
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    {
+      std::lock_guard connections_lock(connections_mutex_);
+      for (auto& [id, connection] : connections_) connection->stream.socket().close(ignored);
+    }
     // Handlers still running finish here; their completions go to the stopped io_context and are
     // destroyed with it.
     pool_->join();

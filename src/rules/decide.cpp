@@ -25,8 +25,9 @@ Tri Missing(const Policy& policy, Field field) {
 Tri FromBool(bool value) { return value ? Tri::kYes : Tri::kNo; }
 
 bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
-  return std::any_of(list.begin(), list.end(),
-                     [&](const std::string& entry) { return ascii::EqualsIgnoreCase(entry, value); });
+  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
+    return ascii::EqualsIgnoreCase(entry, value);
+  });
 }
 
 Tri InList(const Policy& policy, Field field, const std::vector<std::string>& list,
@@ -97,9 +98,10 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
       all.Add(Missing(policy, Field::kQualifiers), Field::kQualifiers);
     } else {
       const auto& present = *incident.qualifiers;
-      all.Add(FromBool(std::any_of(present.begin(), present.end(),
-                                   [&](const std::string& q) { return AnyEquals(x.qualifiers, q); })),
-              Field::kQualifiers);
+      all.Add(
+          FromBool(std::any_of(present.begin(), present.end(),
+                               [&](const std::string& q) { return AnyEquals(x.qualifiers, q); })),
+          Field::kQualifiers);
     }
   }
   if (!x.channels.empty()) {
@@ -219,8 +221,8 @@ std::string FormatLocal(const TimeZone& zone, TimePoint t) {
   const auto offset = local.utc_offset.count();
   const long long magnitude = offset < 0 ? -offset : offset;
   char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d %c%02lld:%02lld %s",
-                local.year, local.month, local.day, local.hour, local.minute, local.second,
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d %c%02lld:%02lld %s", local.year,
+                local.month, local.day, local.hour, local.minute, local.second,
                 offset < 0 ? '-' : '+', magnitude / 3600, (magnitude % 3600) / 60,
                 zone.Name().c_str());
   return text;
@@ -280,10 +282,9 @@ TimePoint NextSendWindow(const RuleSet& rules, TimePoint t) {
   if (wraps && minute >= quiet.start_minute) {
     date = std::chrono::year_month_day{std::chrono::sys_days{date} + std::chrono::days{1}};
   }
-  const TimePoint end =
-      zone.FromLocal(static_cast<int>(date.year()), static_cast<int>(unsigned(date.month())),
-                     static_cast<int>(unsigned(date.day())), quiet.end_minute / 60,
-                     quiet.end_minute % 60);
+  const TimePoint end = zone.FromLocal(
+      static_cast<int>(date.year()), static_cast<int>(unsigned(date.month())),
+      static_cast<int>(unsigned(date.day())), quiet.end_minute / 60, quiet.end_minute % 60);
   return std::max(end, t);
 }
 
@@ -392,6 +393,9 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   d.trace.push_back("survey");
   d.send_at = send_at;
   d.expires_at = expires_at;
+  // Open for survey_open_for after the latest moment the text may go: a text sent late in its
+  // window must not lead to a page that has already closed.
+  d.survey_closes_at = expires_at + group->survey_open_for;
   d.phone = std::move(number);
 
   d.language = "en";
@@ -402,12 +406,12 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   const std::string* text = group->Template(d.language);
   const int weekday = rules.zone().ToLocal(event.occurred_at).weekday;
   const std::optional<std::string> none;
-  d.sms_template =
-      RenderTemplate(text ? *text : std::string(),
-                     {{"force", rules.force_name()},
-                      {"channel", ChannelLabel(d.language, event.call ? event.call->channel : none)},
-                      {"day", DayName(d.language, weekday)},
-                      {"group", group->name}});
+  d.sms_template = RenderTemplate(
+      text ? *text : std::string(),
+      {{"force", rules.force_name()},
+       {"channel", ChannelLabel(d.language, event.call ? event.call->channel : none)},
+       {"day", DayName(d.language, weekday)},
+       {"group", group->name}});
   return d;
 }
 

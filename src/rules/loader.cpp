@@ -86,8 +86,7 @@ const std::vector<std::string> kRoles = {"victim", "witness", "informant", "thir
                                          "professional"};
 const std::vector<std::string> kPhoneTypes = {"mobile", "landline", "withheld", "unknown"};
 const std::vector<std::string> kPlaceholders = {"force", "link", "channel", "day", "group"};
-const std::vector<std::string> kEventTypes = {"call.ended", "resource.departed",
-                                              "incident.closed"};
+const std::vector<std::string> kEventTypes = {"call.ended", "resource.departed", "incident.closed"};
 
 struct Entry {
   std::string key;
@@ -133,10 +132,10 @@ class Loader {
   }
 
   std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
-    const auto top = Entries(root,
-                             {"version", "force_name", "time_zone", "policy", "quiet_hours",
-                              "groups", "exclusions"},
-                             "the rules file");
+    const auto top = Entries(
+        root,
+        {"version", "force_name", "time_zone", "policy", "quiet_hours", "groups", "exclusions"},
+        "the rules file");
 
     if (const Entry* version = Find(top, "version")) {
       if (auto number = Int(*version); number && *number != 1) {
@@ -148,7 +147,8 @@ class Loader {
     if (const Entry* entry = Find(top, "force_name")) {
       if (auto value = String(*entry)) force_name = *value;
     } else {
-      Error(root, "missing 'force_name' (the name texts are signed with, e.g. West Midlands Police)");
+      Error(root,
+            "missing 'force_name' (the name texts are signed with, e.g. West Midlands Police)");
     }
 
     std::shared_ptr<const TimeZone> zone;
@@ -199,11 +199,11 @@ class Loader {
   Policy ReadPolicy(const Entry& entry) {
     Policy policy;
     if (!ExpectMap(entry)) return policy;
-    const auto keys = Entries(entry.value,
-                              {"minimum_age", "missing_age", "mobile_only",
-                               "exclude_consent_declined", "exclude_vulnerable",
-                               "frequency_cap_days", "require"},
-                              "policy");
+    const auto keys =
+        Entries(entry.value,
+                {"minimum_age", "missing_age", "mobile_only", "exclude_consent_declined",
+                 "exclude_vulnerable", "frequency_cap_days", "require"},
+                "policy");
     if (const Entry* e = Find(keys, "minimum_age")) {
       if (auto value = IntInRange(*e, 0, 120)) policy.minimum_age = *value;
     }
@@ -283,11 +283,11 @@ class Loader {
         Error(item, "each group must be a map (id:, name:, trigger:, ...)");
         continue;
       }
-      const auto keys = Entries(item,
-                                {"id", "name", "trigger", "channels", "categories", "grades",
-                                 "delay", "send_within", "survey_open_for", "sampling_percent",
-                                 "templates"},
-                                "group");
+      const auto keys =
+          Entries(item,
+                  {"id", "name", "trigger", "channels", "categories", "grades", "delay",
+                   "send_within", "survey_open_for", "sampling_percent", "templates"},
+                  "group");
       SurveyGroup group;
       bool ok = true;
       if (const Entry* e = Find(keys, "id")) {
@@ -341,8 +341,7 @@ class Loader {
       if (const Entry* e = Find(keys, "sampling_percent")) {
         if (auto value = Number(*e)) {
           if (*value < 0 || *value > 100) {
-            Error(e->value, "sampling_percent must be between 0 and 100, not " +
-                                e->value.Scalar());
+            Error(e->value, "sampling_percent must be between 0 and 100, not " + e->value.Scalar());
           } else {
             group.sampling_percent = *value;
           }
@@ -374,8 +373,10 @@ class Loader {
                            std::all_of(language->begin(), language->end(),
                                        [](char c) { return c >= 'a' && c <= 'z'; });
       if (!code_ok) {
-        Error(it->first, "template language must be a lower-case ISO 639-1 code such as en, pl, "
-                         "cy, not '" + *language + "'");
+        Error(it->first,
+              "template language must be a lower-case ISO 639-1 code such as en, pl, "
+              "cy, not '" +
+                  *language + "'");
         continue;
       }
       auto text = ScalarText(it->second, "template '" + *language + "'");
@@ -409,8 +410,9 @@ class Loader {
         has_link = true;
       } else if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) ==
                  kPlaceholders.end()) {
-        Error(node, "unknown placeholder '{" + name + "}'" + Suggest(name, kPlaceholders, "{", "}") +
-                        "; known: {" + Join(kPlaceholders) + "}");
+        Error(node, "unknown placeholder '{" + name + "}'" +
+                        Suggest(name, kPlaceholders, "{", "}") + "; known: {" +
+                        Join(kPlaceholders) + "}");
         ok = false;
       }
       pos = close + 1;
@@ -422,7 +424,8 @@ class Loader {
     return ok;
   }
 
-  std::vector<Exclusion> ReadExclusions(const Entry& entry, const std::vector<SurveyGroup>& groups) {
+  std::vector<Exclusion> ReadExclusions(const Entry& entry,
+                                        const std::vector<SurveyGroup>& groups) {
     std::vector<Exclusion> exclusions;
     if (entry.value.IsNull()) return exclusions;
     if (!entry.value.IsSequence()) {
@@ -439,10 +442,9 @@ class Loader {
       }
       const std::size_t errors_before = errors_.size();
       const auto keys = Entries(item,
-                                {"id", "description", "match", "groups", "type_codes",
-                                 "categories", "grades", "qualifiers", "channels", "roles",
-                                 "phone_types", "age_under", "age_over", "consent_declined",
-                                 "vulnerable"},
+                                {"id", "description", "match", "groups", "type_codes", "categories",
+                                 "grades", "qualifiers", "channels", "roles", "phone_types",
+                                 "age_under", "age_over", "consent_declined", "vulnerable"},
                                 "exclusion");
       Exclusion exclusion;
       bool ok = true;
@@ -593,7 +595,9 @@ class Loader {
   std::optional<std::string> ScalarText(const YAML::Node& node, const std::string& what) {
     if (node.IsScalar()) return node.Scalar();
     Error(node, what + " must be a single value, not a " +
-                    (node.IsMap() ? "map" : node.IsSequence() ? "list" : "null"));
+                    (node.IsMap()        ? "map"
+                     : node.IsSequence() ? "list"
+                                         : "null"));
     return std::nullopt;
   }
 
@@ -806,8 +810,8 @@ LoadResult LoadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
-    result.errors.push_back(RuleError{path, 0, 0, std::string("cannot read the rules file: ") +
-                                                      std::strerror(errno)});
+    result.errors.push_back(
+        RuleError{path, 0, 0, std::string("cannot read the rules file: ") + std::strerror(errno)});
     return result;
   }
   std::ostringstream text;

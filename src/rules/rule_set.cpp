@@ -10,8 +10,9 @@ namespace surveyd::rules {
 namespace {
 
 bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
-  return std::any_of(list.begin(), list.end(),
-                     [&](const std::string& entry) { return ascii::EqualsIgnoreCase(entry, value); });
+  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
+    return ascii::EqualsIgnoreCase(entry, value);
+  });
 }
 
 // A filter with no entries takes everything; one with entries needs the field to be present.
@@ -150,8 +151,8 @@ std::string RuleSet::Summary() const {
   auto plural = [](std::size_t n, const char* word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
   };
-  std::string out = plural(groups_.size(), "group") + ", " +
-                    plural(exclusions_.size(), "exclusion") + ", quiet ";
+  std::string out =
+      plural(groups_.size(), "group") + ", " + plural(exclusions_.size(), "exclusion") + ", quiet ";
   out += quiet_hours_.ToString();
   out += " ";
   out += zone_->Name();

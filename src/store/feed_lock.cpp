@@ -1,8 +1,8 @@
 #include "surveyd/store/feed_lock.hpp"
 
+#include <spdlog/spdlog.h>
 #include <mutex>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 namespace surveyd::store {
 
@@ -38,8 +38,7 @@ struct FeedLock::Impl {
   }
 };
 
-FeedLock::FeedLock(std::string url, std::string feed)
-    : impl_(std::make_unique<Impl>()) {
+FeedLock::FeedLock(std::string url, std::string feed) : impl_(std::make_unique<Impl>()) {
   impl_->url = std::move(url);
   impl_->feed = std::move(feed);
   impl_->key = FeedLockKey(impl_->feed);
@@ -50,22 +49,30 @@ FeedLock::~FeedLock() { Release(); }
 bool FeedLock::TryAcquire() {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
-  try {
-    if (s.backend_pid != 0 && s.connection && s.SameSession()) return true;
-    if (!s.connection || !s.connection->is_open()) {
-      s.connection = std::make_unique<pqxx::connection>(s.url);
+  // A kept connection may have died since the last try (database restart): one more go on a
+  // fresh one before reporting failure.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool fresh = !s.connection;
+    try {
+      if (s.backend_pid != 0 && s.connection && s.SameSession()) return true;
+      s.backend_pid = 0;
+      if (!s.connection) s.connection = std::make_unique<pqxx::connection>(s.url);
+      pqxx::nontransaction tx(*s.connection);
+      const auto row =
+          tx.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()", s.key);
+      if (!row[0].as<bool>()) return false;
+      s.backend_pid = row[1].as<int>();
+      spdlog::info("feed '{}': this instance is the consumer (advisory lock {})", s.feed, s.key);
+      return true;
+    } catch (const std::exception& e) {
+      s.Drop();
+      if (fresh) {
+        spdlog::warn("feed '{}': cannot take the consumer lock: {}", s.feed, e.what());
+        return false;
+      }
     }
-    pqxx::nontransaction tx(*s.connection);
-    const auto row = tx.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()", s.key);
-    if (!row[0].as<bool>()) return false;
-    s.backend_pid = row[1].as<int>();
-    spdlog::info("feed '{}': this instance is the consumer (advisory lock {})", s.feed, s.key);
-    return true;
-  } catch (const std::exception& e) {
-    spdlog::warn("feed '{}': cannot take the consumer lock: {}", s.feed, e.what());
-    s.Drop();
-    return false;
   }
+  return false;
 }
 
 bool FeedLock::StillHeld() {

@@ -79,12 +79,12 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
        "postcode_district, handler_id, handler_team, officer_id, department, caller_role, "
        "caller_age_band, caller_gender, caller_ethnicity, contact_at, send_at, expires_at, "
-       "sms_template, token_nonce, created_at) "
+       "sms_template, token_nonce, closes_at, created_at) "
        "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
        "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
        "$19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[], "
-       "$24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[]) AS t "
+       "$24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[], $28::timestamptz[]) AS t "
        "RETURNING id, send_at) "
        "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
        "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
@@ -152,13 +152,13 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
       {"survey_phone_hash", "SELECT phone_hash FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
        "SELECT id, group_id, language, event_type, channel, surveyd_epoch_us(contact_at), "
-       "surveyd_epoch_us(expires_at), responded_at IS NOT NULL, surveyd_epoch_us(opened_at) "
+       "surveyd_epoch_us(closes_at), responded_at IS NOT NULL, surveyd_epoch_us(opened_at) "
        "FROM surveys WHERE token_hash = $1"},
       {"mark_opened",
        "UPDATE surveys SET opened_at = $2::timestamptz WHERE id = $1::bigint "
        "AND opened_at IS NULL"},
       {"submit_check",
-       "SELECT surveyd_epoch_us(expires_at), responded_at IS NOT NULL FROM surveys "
+       "SELECT surveyd_epoch_us(closes_at), responded_at IS NOT NULL FROM surveys "
        "WHERE id = $1::bigint FOR UPDATE"},
       {"submit_insert",
        "INSERT INTO responses (survey_id, q1, q2, q3, q4, q5, comment, language, submitted_at) "
@@ -296,7 +296,7 @@ struct SurveyColumns {
   ArrayLiteral event_id, group_id, language, phone_e164, phone_hash, event_type, channel, type_code,
       category, grade, npu, beat, postcode_district, handler_id, handler_team, officer_id,
       department, caller_role, caller_age_band, caller_gender, caller_ethnicity, contact_at,
-      send_at, expires_at, sms_template, token_nonce;
+      send_at, expires_at, sms_template, token_nonce, closes_at;
 
   void Add(const Event& event, const Decision& decision, const std::string& e164,
            const std::string& hash) {
@@ -326,6 +326,8 @@ struct SurveyColumns {
     expires_at.AddTime(decision.expires_at);
     sms_template.Add(decision.sms_template);
     token_nonce.Add(survey::NewNonce());
+    // The page never closes before the last moment the text may go out.
+    closes_at.AddTime(std::max(decision.survey_closes_at, decision.expires_at));
   }
 
   Params ToParams(TimePoint created_at) const {
@@ -336,7 +338,7 @@ struct SurveyColumns {
         beat.Text(),          postcode_district.Text(), handler_id.Text(),  handler_team.Text(),
         officer_id.Text(),    department.Text(),        caller_role.Text(), caller_age_band.Text(),
         caller_gender.Text(), caller_ethnicity.Text(),  contact_at.Text(),  send_at.Text(),
-        expires_at.Text(),    sms_template.Text(),      token_nonce.Text()};
+        expires_at.Text(),    sms_template.Text(),      token_nonce.Text(), closes_at.Text()};
   }
 };
 
@@ -362,7 +364,17 @@ class PgStore final : public Store {
   std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,
                                         const DecideFn& decide, const std::string& feed) override {
     return WithConnection("ingest", [&](pqxx::connection& connection) {
-      return Ingest(connection, items, decide, feed);
+      // Two instances storing overlapping batches can still deadlock on each other's new rows
+      // in rare interleavings; deciding is pure, so the batch is simply run again.
+      for (int attempt = 1;; ++attempt) {
+        try {
+          return Ingest(connection, items, decide, feed);
+        } catch (const pqxx::sql_error& e) {
+          const bool retryable = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
+          if (!retryable || attempt == 3) throw;
+          spdlog::info("store: ingest retried after SQLSTATE {}", e.sqlstate());
+        }
+      }
     });
   }
 
@@ -697,6 +709,11 @@ class PgStore final : public Store {
             rejected_reason.Text(), rejected_raw.Text()});
     }
 
+    // Rows are inserted in event_id order, so that two batches holding the same events lock
+    // them in the same order.
+    std::sort(candidates.begin(), candidates.end(), [&](std::size_t a, std::size_t b) {
+      return items[a].event->event_id < items[b].event->event_id;
+    });
     std::vector<std::size_t> fresh_events;
     if (!candidates.empty()) {
       ArrayLiteral id, source, seq, type, occurred_at, duplicates, raw;
@@ -726,6 +743,7 @@ class PgStore final : public Store {
       }
     }
 
+    std::sort(fresh_events.begin(), fresh_events.end());  // decided in delivery order
     if (!fresh_events.empty()) Decide(txn, items, fresh_events, decide, received_at, results);
 
     if (!feed.empty() && max_seq) {

@@ -258,7 +258,7 @@ const Texts kWelsh{
     .stop_body =
         "Os byddwch yn eu hatal, ni fyddwn yn anfon rhagor o negeseuon testun am "
         "arolygon i'r rhif ffôn hwn.",
-    .stop_button = "Ydw, ataliwch y negeseuon",
+    .stop_button = "Atal y negeseuon",
     .stop_back = "Yn ôl i'r arolwg",
     .stop_done_heading = "Negeseuon wedi'u hatal",
     .stop_done_body =

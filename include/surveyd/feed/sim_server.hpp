@@ -26,6 +26,9 @@ struct SimServerOptions {
   std::int64_t disconnect_every = 0;
   double disconnect_rate = 0;
   std::chrono::milliseconds heartbeat{10000};
+  // Out of contract, as some real feeds are: on subscribe, resend this many lines at or before
+  // after_seq too. The consumer must skip them.
+  std::int64_t replay_overlap = 0;
   bool real_time = false;        // occurred_at = now instead of simulated time
   std::string record_path;       // writes the event_id of every unique event generated, one a line
   bool keep_event_ids = false;   // keeps them in memory too, for RecordedEventIds()

@@ -54,8 +54,8 @@ struct Exclusion {
 
   std::vector<Glob> type_codes;
   std::vector<std::string> categories, grades, qualifiers, channels, roles, phone_types;
-  std::optional<int> age_under;  // matches age < N
-  std::optional<int> age_over;   // matches age > N
+  std::optional<int> age_under;          // matches age < N
+  std::optional<int> age_over;           // matches age > N
   std::optional<bool> consent_declined;  // true: matches survey_consent == "declined"
   std::optional<bool> vulnerable;        // true: matches vulnerable == true (absent: not flagged)
 
@@ -73,9 +73,9 @@ enum class MissingAge { kAllow, kExclude };
 
 // The global checks that apply to every group.
 struct Policy {
-  int minimum_age = 16;                       // 0: no minimum
+  int minimum_age = 16;                         // 0: no minimum
   MissingAge missing_age = MissingAge::kAllow;  // age is often not recorded for adults
-  bool mobile_only = true;                    // false: international mobiles are allowed too
+  bool mobile_only = true;                      // false: international mobiles are allowed too
   bool exclude_consent_declined = true;
   bool exclude_vulnerable = true;
   int frequency_cap_days = 90;  // 0: no cap
@@ -89,8 +89,8 @@ struct SurveyGroup {
   EventType trigger = EventType::kCallEnded;
   // Trigger filters; empty: any. An event without the field does not match a filter.
   std::vector<std::string> channels, categories, grades;
-  Duration delay{0};                                  // after occurred_at
-  Duration send_within = std::chrono::hours(24);      // text not sent by then: expired
+  Duration delay{0};                                      // after occurred_at
+  Duration send_within = std::chrono::hours(24);          // text not sent by then: expired
   Duration survey_open_for = std::chrono::hours(24 * 7);  // page open after the text is sent
   double sampling_percent = 100;
   std::vector<std::pair<std::string, std::string>> templates;  // language -> text; "en" first

@@ -26,12 +26,12 @@ class Unavailable : public std::runtime_error {
 
 // One delivered line/object, parsed or not. A malformed one is stored as rejected with its reason.
 struct IngestItem {
-  std::string source;                 // "tcp", "push", "replay"
-  std::string raw;                    // the line/object as received (kept, never logged)
-  std::optional<Event> event;         // nullopt: rejected
-  std::string reject_reason;          // why it was rejected
-  std::optional<std::int64_t> seq;    // TCP stream sequence number, when known
-  std::string event_id;               // when it could be read, even from a rejected line
+  std::string source;               // "tcp", "push", "replay"
+  std::string raw;                  // the line/object as received (kept, never logged)
+  std::optional<Event> event;       // nullopt: rejected
+  std::string reject_reason;        // why it was rejected
+  std::optional<std::int64_t> seq;  // TCP stream sequence number, when known
+  std::string event_id;             // when it could be read, even from a rejected line
 };
 
 enum class IngestOutcome { kAccepted, kDuplicate, kRejected };
@@ -40,23 +40,26 @@ const char* IngestOutcomeName(IngestOutcome outcome);
 struct IngestResult {
   std::string event_id;  // may be empty for a rejected line with no readable id
   IngestOutcome outcome = IngestOutcome::kRejected;
-  std::string reason;    // rejected: why; accepted: the decision ("survey", "exclusion:domestic"...)
+  std::string reason;  // rejected: why; accepted: the decision ("survey", "exclusion:domestic"...)
 };
 
 // Called by the store inside the ingest transaction, once per new event, with that number's
-// history (including surveys decided earlier in the same batch).
+// history (including surveys decided earlier in the same batch). history.last_surveyed_at is the
+// newest contact time (event occurred_at) of a survey for that number, so replays compare like
+// with like. The number is locked (advisory lock) until the batch commits.
+// Called again for the whole batch if the transaction has to be retried: keep it pure.
 using DecideFn = std::function<Decision(const Event&, const ContactHistory&)>;
 
 // ---- Dispatch ----------------------------------------------------------------------------
 
 struct OutboxMessage {
-  std::int64_t id = 0;          // outbox row
+  std::int64_t id = 0;  // outbox row
   std::int64_t survey_id = 0;
-  std::string client_ref;       // stable per message: the gateway idempotency key
-  std::string to_e164;          // personal data: never log it (phone::Mask)
-  std::string sms_template;     // body with {link} still to fill in
-  std::string token_nonce;      // hex; with the token secret it derives the survey link token
-  int attempts = 0;             // including this one
+  std::string client_ref;    // stable per message: the gateway idempotency key
+  std::string to_e164;       // personal data: never log it (phone::Mask)
+  std::string sms_template;  // body with {link} still to fill in
+  std::string token_nonce;   // hex; with the token secret it derives the survey link token
+  int attempts = 0;          // including this one
   TimePoint expires_at;
 };
 
@@ -67,11 +70,12 @@ struct SendRecord {
   std::string gateway;             // adapter name
   std::string gateway_message_id;  // when accepted
   int http_status = 0;
-  std::string error;               // short, no personal data
-  TimePoint next_attempt_at;       // kRetry only
+  std::string error;          // short, no personal data
+  TimePoint next_attempt_at;  // kRetry only
 };
 
-// A delivery report from a gateway. States only move forward; repeats and late reports change nothing.
+// A delivery report from a gateway. States only move forward; repeats and late reports change
+// nothing.
 struct DeliveryStatus {
   std::string gateway;
   std::string gateway_message_id;  // either this or client_ref identifies the message
@@ -90,7 +94,7 @@ struct SurveyView {
   EventType event_type = EventType::kCallEnded;
   std::optional<std::string> channel;  // for "your call to 101"
   TimePoint contact_at;                // occurred_at of the event
-  TimePoint expires_at;
+  TimePoint expires_at;  // the survey takes answers until then (surveys.closes_at)
   bool responded = false;
   std::optional<TimePoint> opened_at;
 };
@@ -105,6 +109,9 @@ enum class SubmitOutcome { kStored, kAlreadyAnswered, kExpired, kNotFound };
 
 // ---- Analysis ------------------------------------------------------------------------------
 
+// events_received counts every delivery: stored events + repeated deliveries + rejected lines.
+// sms_accepted: accepted by the gateway or further (sent, delivered); pending: not yet answered
+// by a gateway (pending, sending, in doubt). Messages cancelled by an opt-out count in none.
 struct Funnel {
   std::int64_t events_received = 0, events_rejected = 0, events_duplicate = 0;
   std::int64_t events_ignored = 0, events_excluded = 0;
@@ -120,6 +127,8 @@ struct QuestionStat {
   std::int64_t top_box = 0;  // answers of 8-10
 };
 
+// [from, to) on the contact time (the event's occurred_at; a rejected line's receipt time).
+// A group filter leaves out rejected lines and events that matched no group.
 struct StatsFilter {
   std::optional<TimePoint> from, to;
   std::optional<std::string> group;
@@ -145,13 +154,22 @@ class Store {
   // a message whose lease runs out (crashed sender) is claimed again, with the same client_ref.
   virtual std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
                                               std::chrono::seconds lease) = 0;
-  // Records one attempt and moves the message on. Also stores the survey's token hash.
+  // Records one attempt and moves the message on. Also stores the survey's token hash. The
+  // message moves only if message.attempts is still its attempt count (a worker whose lease ran
+  // out and whose message was claimed again only adds to send_attempts), and a delivery report
+  // that already moved it further is kept. Reports that came before this answer and carry only
+  // the gateway's id are applied here.
+  // Outbox states: pending, sending, accepted, sent, delivered, failed, expired, in_doubt,
+  // cancelled (opt-out).
   virtual void RecordAttempt(const OutboxMessage& message, const SendRecord& record,
                              const std::string& token_hash, TimePoint now) = 0;
   // Moves a not-yet-sent message back to its next send window (quiet hours reached while retrying).
   virtual void Reschedule(std::int64_t message_id, TimePoint next_attempt_at) = 0;
   // Marks unsent messages whose survey expired before `now`; returns how many.
   virtual int ExpireOverdue(TimePoint now) = 0;
+  // Kept in delivery_reports whatever happens. Found by gateway_message_id, else client_ref.
+  // "sent" -> sent, "delivered" -> delivered, "failed"/"undeliverable"/"expired"/"rejected" ->
+  // failed, "accepted"/"queued"/"buffered" -> accepted; other statuses change nothing.
   virtual bool ApplyDeliveryStatus(const DeliveryStatus& status) = 0;  // false: unknown message
 
   // Opt-out of every future survey for this number (E.164); idempotent.

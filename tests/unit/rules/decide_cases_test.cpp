@@ -5,8 +5,8 @@
 
 #include <map>
 
-#include "unit/rules/rules_test_util.hpp"
 #include "surveyd/rules/rules.hpp"
+#include "unit/rules/rules_test_util.hpp"
 
 namespace surveyd::rules {
 namespace {
@@ -61,10 +61,11 @@ TEST_P(RulesCaseTest, Decides) {
   ContactHistory history;
   if (const YAML::Node h = spec["history"]) {
     if (h["opted_out"]) history.opted_out = h["opted_out"].as<bool>();
-    if (h["last_surveyed_at"]) history.last_surveyed_at = At(h["last_surveyed_at"].as<std::string>());
+    if (h["last_surveyed_at"])
+      history.last_surveyed_at = At(h["last_surveyed_at"].as<std::string>());
   }
-  const TimePoint now = spec["now"] ? At(spec["now"].as<std::string>())
-                                    : event.occurred_at + std::chrono::seconds(5);
+  const TimePoint now =
+      spec["now"] ? At(spec["now"].as<std::string>()) : event.occurred_at + std::chrono::seconds(5);
 
   const Decision d = Decide(*rules, event, history, now);
   SCOPED_TRACE(ExplainText(d, rules->zone()));

@@ -25,9 +25,9 @@ TEST(RulesDecideTest, EverySensitiveQualifierExcludesInEveryGroup) {
   const auto rules = Shipped();
   ASSERT_TRUE(rules);
   const std::vector<std::string> sensitive = {
-      "DOMESTIC",     "SEXUAL_OFFENCE", "CHILD_AT_RISK",  "VULNERABLE_ADULT",
-      "MENTAL_HEALTH", "SUICIDE_RISK",  "SUDDEN_DEATH",   "MISSING_PERSON",
-      "MODERN_SLAVERY", "HONOUR_BASED", "STALKING"};
+      "DOMESTIC",       "SEXUAL_OFFENCE", "CHILD_AT_RISK", "VULNERABLE_ADULT",
+      "MENTAL_HEALTH",  "SUICIDE_RISK",   "SUDDEN_DEATH",  "MISSING_PERSON",
+      "MODERN_SLAVERY", "HONOUR_BASED",   "STALKING"};
   for (EventType type :
        {EventType::kCallEnded, EventType::kResourceDeparted, EventType::kIncidentClosed}) {
     for (const std::string& qualifier : sensitive) {
@@ -48,8 +48,8 @@ std::shared_ptr<const RuleSet> WithSampling(const std::string& percent) {
   const LoadResult result = LoadString(
       "force_name: Test\n"
       "groups:\n"
-      "  - {id: c, name: C, trigger: call.ended, sampling_percent: " + percent +
-          ", templates: {en: \"{link}\"}}\n",
+      "  - {id: c, name: C, trigger: call.ended, sampling_percent: " +
+          percent + ", templates: {en: \"{link}\"}}\n",
       "sampling.yaml");
   for (const RuleError& e : result.errors) ADD_FAILURE() << e.ToString();
   return result.rules;
@@ -171,7 +171,8 @@ TEST(RulesQuietHoursTest, DisabledOrEmptyWindowNeverDefers) {
                                              "call.ended, templates: {en: \"{link}\"}}\n",
                                          "q.yaml");
     ASSERT_TRUE(result.rules) << quiet;
-    EXPECT_EQ(NextSendWindow(*result.rules, At("2026-11-26T23:00:00Z")), At("2026-11-26T23:00:00Z"));
+    EXPECT_EQ(NextSendWindow(*result.rules, At("2026-11-26T23:00:00Z")),
+              At("2026-11-26T23:00:00Z"));
   }
 }
 
@@ -182,16 +183,26 @@ TEST(RulesGlobTest, Matching) {
     bool matches;
   };
   const std::vector<Row> rows = {
-      {"DOM*", "DOM", true},          {"DOM*", "DOM-ASSAULT", true},
-      {"DOM*", "dom-assault", true},  {"DOM*", "XDOM", false},
-      {"DOM*", "DO", false},          {"*DOM", "ASSAULT-DOM", true},
-      {"*DOM*", "A-DOM-B", true},     {"*DOM*", "A-DO-M", false},
-      {"SEX-?", "SEX-1", true},       {"SEX-?", "SEX-12", false},
-      {"SEX-?", "SEX-", false},       {"BURG-RES", "BURG-RES", true},
-      {"BURG-RES", "burg-res", true}, {"BURG-RES", "BURG-RESX", false},
-      {"A*B*C", "AXXBYYC", true},     {"A*B*C", "AXXBYY", false},
-      {"A*B*C", "ABCBC", true},       {"??", "AB", true},
-      {"??", "A", false},             {"*-RES", "BURG-COM-RES", true},
+      {"DOM*", "DOM", true},
+      {"DOM*", "DOM-ASSAULT", true},
+      {"DOM*", "dom-assault", true},
+      {"DOM*", "XDOM", false},
+      {"DOM*", "DO", false},
+      {"*DOM", "ASSAULT-DOM", true},
+      {"*DOM*", "A-DOM-B", true},
+      {"*DOM*", "A-DO-M", false},
+      {"SEX-?", "SEX-1", true},
+      {"SEX-?", "SEX-12", false},
+      {"SEX-?", "SEX-", false},
+      {"BURG-RES", "BURG-RES", true},
+      {"BURG-RES", "burg-res", true},
+      {"BURG-RES", "BURG-RESX", false},
+      {"A*B*C", "AXXBYYC", true},
+      {"A*B*C", "AXXBYY", false},
+      {"A*B*C", "ABCBC", true},
+      {"??", "AB", true},
+      {"??", "A", false},
+      {"*-RES", "BURG-COM-RES", true},
   };
   for (const Row& row : rows) {
     EXPECT_EQ(Glob(row.pattern).Matches(row.text), row.matches) << row.pattern << " ~ " << row.text;

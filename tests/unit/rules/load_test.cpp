@@ -2,8 +2,8 @@
 
 #include <fstream>
 
-#include "unit/rules/rules_test_util.hpp"
 #include "surveyd/rules/rules.hpp"
+#include "unit/rules/rules_test_util.hpp"
 
 namespace surveyd::rules {
 namespace {
@@ -60,18 +60,19 @@ void ExpectErrors(const std::string& fixture, const std::vector<Expected>& expec
 }
 
 TEST(RulesLoadTest, ReportsEveryKeyMistakeWithItsPlace) {
-  ExpectErrors("invalid_keys.yaml",
-               {
-                   {4, 1, "unknown key 'quiet_hour' in the rules file (did you mean 'quiet_hours'?)"},
-                   {9, 25, "unknown field 'typecode' in require (did you mean 'type_code'?)"},
-                   {14, 5, "unknown key 'dealy' in group (did you mean 'delay'?)"},
-                   {16, 9, "duplicate group id 'contact' (first defined on line 11)"},
-                   {22, 5, "unknown key 'qualifers' in exclusion (did you mean 'qualifiers'?)"},
-                   {23, 9, "duplicate exclusion id 'domestic' (first defined on line 21)"},
-                   {26, 14, "unknown group 'contcat' (did you mean 'contact'?)"},
-                   {28, 9, "id 'Bad-Id' must be lower-case"},
-                   {30, 5, "exclusion 'everything' has no condition"},
-               });
+  ExpectErrors(
+      "invalid_keys.yaml",
+      {
+          {4, 1, "unknown key 'quiet_hour' in the rules file (did you mean 'quiet_hours'?)"},
+          {9, 25, "unknown field 'typecode' in require (did you mean 'type_code'?)"},
+          {14, 5, "unknown key 'dealy' in group (did you mean 'delay'?)"},
+          {16, 9, "duplicate group id 'contact' (first defined on line 11)"},
+          {22, 5, "unknown key 'qualifers' in exclusion (did you mean 'qualifiers'?)"},
+          {23, 9, "duplicate exclusion id 'domestic' (first defined on line 21)"},
+          {26, 14, "unknown group 'contcat' (did you mean 'contact'?)"},
+          {28, 9, "id 'Bad-Id' must be lower-case"},
+          {30, 5, "exclusion 'everything' has no condition"},
+      });
 }
 
 TEST(RulesLoadTest, ReportsEveryValueMistakeWithItsPlace) {
@@ -159,7 +160,8 @@ TEST(RulesLoadTest, DuplicateKeysAndUnsupportedVersion) {
       "dup.yaml");
   ASSERT_EQ(result.errors.size(), 2u);
   EXPECT_EQ(result.errors[0].ToString(), "dup.yaml:1:10: unsupported version 2 (expected 1)");
-  EXPECT_EQ(result.errors[1].ToString(), "dup.yaml:3:1: duplicate key 'force_name' in the rules file");
+  EXPECT_EQ(result.errors[1].ToString(),
+            "dup.yaml:3:1: duplicate key 'force_name' in the rules file");
 }
 
 TEST(RulesLoadTest, MinimalFileGetsDefaults) {

@@ -1,0 +1,442 @@
+#include <utility>  // before Asio: g++ 12 needs it for Asio's coroutine support
+
+#include "surveyd/feed/tcp_consumer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "surveyd/feed/event_parser.hpp"
+
+namespace surveyd::feed {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxLine = 1024 * 1024;  // a longer "line" is a broken stream
+constexpr auto kStopPoll = std::chrono::milliseconds(100);
+constexpr auto kAckTimeout = std::chrono::milliseconds(5000);
+
+// A failure of the feed connection (not of the database): reconnect with backoff.
+class FeedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The seq of a line the parser could not read (torn or invalid JSON), so that the cursor moves
+// past it and a reconnect does not store it a second time. Only a leading "seq" counts.
+std::optional<std::int64_t> LeadingSeq(std::string_view line) {
+  const auto pos = line.find("\"seq\"");
+  if (pos == std::string_view::npos || pos > 8) return std::nullopt;
+  std::size_t i = pos + 5;
+  while (i < line.size() && (line[i] == ' ' || line[i] == ':')) ++i;
+  std::int64_t v = 0;
+  std::size_t digits = 0;
+  for (; i < line.size() && line[i] >= '0' && line[i] <= '9' && digits < 18; ++i, ++digits) {
+    v = v * 10 + (line[i] - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  return v;
+}
+
+// Closes the socket and runs the handlers of whatever was pending on it (they complete with
+// operation_aborted), so that none outlives the objects it refers to.
+struct Drain {
+  asio::io_context& io;
+  tcp::socket& socket;
+  ~Drain() {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    io.restart();
+    io.run();
+    io.restart();
+  }
+};
+
+// {"heartbeat":...} and other short control objects carry no event.
+bool IsControl(std::string_view line, std::string_view key) {
+  return line.size() < 256 && line.find(key) != std::string_view::npos &&
+         line.find("\"event_id\"") == std::string_view::npos;
+}
+
+}  // namespace
+
+struct TcpConsumer::Impl {
+  TcpConsumerOptions options;
+  store::Store& store;
+  std::function<store::DecideFn()> decider;
+  store::Leadership* leadership;
+  const Clock& clock;
+
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::mutex wait_mu;
+  std::condition_variable wait_cv;
+
+  mutable std::mutex status_mu;
+  TcpConsumerStatus status;
+
+  asio::io_context io{1};
+  std::mt19937_64 jitter{std::random_device{}()};
+  int failures = 0;     // consecutive, for backoff
+  int connections = 0;  // attempts so far
+
+  // Per connection.
+  std::optional<std::int64_t> cursor;     // stored
+  std::optional<std::int64_t> last_seen;  // read on this connection (or the cursor)
+  std::vector<store::IngestItem> batch;
+  SteadyClock::time_point batch_started;
+
+  Impl(TcpConsumerOptions o, store::Store& s, std::function<store::DecideFn()> d,
+       store::Leadership* l, const Clock& c)
+      : options(std::move(o)), store(s), decider(std::move(d)), leadership(l), clock(c) {}
+
+  template <typename F>
+  void Update(F&& f) {
+    std::lock_guard lock(status_mu);
+    f(status);
+  }
+
+  // False when stopping.
+  bool SleepFor(std::chrono::milliseconds d) {
+    std::unique_lock lock(wait_mu);
+    return !wait_cv.wait_for(lock, d, [&] { return stopping.load(); });
+  }
+
+  std::chrono::milliseconds Backoff() {
+    const int exponent = std::min(failures++, 16);
+    const auto full = std::min<std::int64_t>(options.backoff_max.count(),
+                                             options.backoff_base.count() << exponent);
+    // Full jitter over the upper half, so that two instances do not retry in step.
+    std::uniform_int_distribution<std::int64_t> pick(full / 2, std::max<std::int64_t>(full, 1));
+    return std::chrono::milliseconds(pick(jitter));
+  }
+
+  void Disconnected(const std::string& error) {
+    Update([&](TcpConsumerStatus& s) {
+      s.connected = false;
+      if (!s.disconnected_since) s.disconnected_since = clock.Now();
+      if (!error.empty()) s.last_error = error;
+    });
+  }
+
+  // Runs the io_context until `done`, the deadline or Stop. False if not done.
+  bool RunUntil(const bool& done, SteadyClock::time_point deadline) {
+    io.restart();
+    while (!done && !stopping) {
+      const auto now = SteadyClock::now();
+      if (now >= deadline) break;
+      io.run_one_for(std::min<SteadyClock::duration>(deadline - now, kStopPoll));
+    }
+    return done;
+  }
+
+  void Run() {
+    Update([](TcpConsumerStatus& s) { s.running = true; });
+    while (!stopping) {
+      if (leadership != nullptr && !leadership->TryAcquire()) {
+        Update([](TcpConsumerStatus& s) { s.leader = false; });
+        SleepFor(options.leader_poll);
+        continue;
+      }
+      Update([](TcpConsumerStatus& s) { s.leader = true; });
+      try {
+        Connection();
+      } catch (const store::Unavailable& e) {
+        spdlog::warn("feed '{}': database unavailable, holding the feed: {}", options.feed,
+                     e.what());
+        Disconnected(std::string("database unavailable: ") + e.what());
+        WaitForDatabase();
+      } catch (const std::exception& e) {
+        spdlog::warn("feed '{}': {}", options.feed, e.what());
+        Disconnected(e.what());
+        SleepFor(Backoff());
+      }
+    }
+    if (leadership != nullptr) leadership->Release();
+    Update([](TcpConsumerStatus& s) {
+      s.running = false;
+      s.leader = false;
+      s.connected = false;
+    });
+  }
+
+  void WaitForDatabase() {
+    while (SleepFor(Backoff())) {
+      try {
+        if (store.Ping()) return;
+      } catch (const std::exception&) {
+        // still down
+      }
+    }
+  }
+
+  void Connection() {
+    cursor = store.FeedCursor(options.feed);
+    last_seen = cursor;
+    batch.clear();
+    if (connections++ > 0) Update([](TcpConsumerStatus& s) { ++s.reconnects; });
+
+    tcp::socket socket(io);
+    const Drain drain{io, socket};
+
+    tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    const auto endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
+    if (ec) throw FeedError("cannot resolve " + options.host + ": " + ec.message());
+    bool done = false;
+    asio::async_connect(socket, endpoints, [&](const boost::system::error_code& e, const tcp::endpoint&) {
+      ec = e;
+      done = true;
+    });
+    if (!RunUntil(done, SteadyClock::now() + options.connect_timeout)) {
+      if (stopping) return;
+      throw FeedError("connect to " + options.host + ":" + std::to_string(options.port) +
+                      " timed out");
+    }
+    if (ec) {
+      throw FeedError("cannot connect to " + options.host + ":" + std::to_string(options.port) +
+                      ": " + ec.message());
+    }
+    socket.set_option(tcp::no_delay(true));
+
+    if (!options.tls) {
+      Stream(socket, socket);
+      return;
+    }
+    ssl::context context(ssl::context::tls_client);
+    if (options.tls_ca_file.empty()) {
+      context.set_default_verify_paths();
+    } else {
+      context.load_verify_file(options.tls_ca_file);
+    }
+    ssl::stream<tcp::socket&> tls(socket, context);
+    const Drain tls_drain{io, socket};  // before `tls` goes: its handlers refer to it
+    if (options.tls_verify) {
+      tls.set_verify_mode(ssl::verify_peer);
+      tls.set_verify_callback(ssl::host_name_verification(options.host));
+    }
+    SSL_set_tlsext_host_name(tls.native_handle(), options.host.c_str());
+    done = false;
+    tls.async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e) {
+      ec = e;
+      done = true;
+    });
+    if (!RunUntil(done, SteadyClock::now() + options.connect_timeout)) {
+      if (stopping) return;
+      throw FeedError("TLS handshake with " + options.host + " timed out");
+    }
+    if (ec) throw FeedError("TLS handshake with " + options.host + " failed: " + ec.message());
+    Stream(tls, socket);
+  }
+
+  template <typename AsyncStream>
+  void Write(AsyncStream& stream, const std::string& text) {
+    bool done = false;
+    boost::system::error_code ec;
+    asio::async_write(stream, asio::buffer(text), [&](const boost::system::error_code& e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    // A read may complete meanwhile: its handler only records that it did.
+    if (!RunUntil(done, SteadyClock::now() + kAckTimeout)) {
+      if (stopping) throw FeedError("stopping");
+      throw FeedError("write to the feed timed out");
+    }
+    if (ec) throw FeedError("write to the feed failed: " + ec.message());
+  }
+
+  template <typename AsyncStream>
+  void Stream(AsyncStream& stream, tcp::socket& socket) {
+    Write(stream, "{\"subscribe\":{\"after_seq\":" + std::to_string(cursor.value_or(0)) +
+                      ",\"client\":" + nlohmann::json(options.client).dump() + "}}\n");
+    spdlog::info("feed '{}': subscribed to {}:{} after seq {}", options.feed, options.host,
+                 options.port, cursor.value_or(0));
+    Update([&](TcpConsumerStatus& s) {
+      s.connected = true;
+      s.disconnected_since.reset();
+      s.last_seq = cursor;
+    });
+
+    std::string pending;  // bytes after the last complete line
+    std::vector<char> chunk(kReadChunk);
+    bool read_done = false;
+    boost::system::error_code read_ec;
+    std::size_t read_n = 0;
+    auto start_read = [&] {
+      read_done = false;
+      stream.async_read_some(asio::buffer(chunk), [&](const boost::system::error_code& e, std::size_t n) {
+        read_ec = e;
+        read_n = n;
+        read_done = true;
+      });
+    };
+    const Drain drain{io, socket};  // the read handler refers to the locals above
+    start_read();
+    auto last_bytes = SteadyClock::now();
+    auto leader_checked = SteadyClock::now();
+
+    while (!stopping) {
+      auto deadline = last_bytes + options.silence_timeout;
+      if (!batch.empty()) deadline = std::min(deadline, batch_started + options.batch_wait);
+      if (leadership != nullptr) deadline = std::min(deadline, leader_checked + options.leader_poll);
+      RunUntil(read_done, deadline);
+      if (stopping) return;
+      const auto now = SteadyClock::now();
+
+      if (read_done) {
+        if (read_ec) {
+          // A torn last line (no newline) is dropped: it was never acked, so it comes again.
+          throw FeedError(read_ec == asio::error::eof ? "the feed closed the connection"
+                                                      : "read from the feed failed: " +
+                                                            read_ec.message());
+        }
+        last_bytes = now;
+        pending.append(chunk.data(), read_n);
+        std::size_t begin = 0;
+        for (;;) {
+          const auto nl = pending.find('\n', begin);
+          if (nl == std::string::npos) break;
+          HandleLine(std::string_view(pending).substr(begin, nl - begin));
+          begin = nl + 1;
+          if (batch.size() >= options.batch_size) Flush(stream);
+        }
+        pending.erase(0, begin);
+        if (pending.size() > kMaxLine) throw FeedError("a line longer than 1 MiB: resyncing");
+        start_read();
+      }
+      if (!batch.empty() && SteadyClock::now() >= batch_started + options.batch_wait) Flush(stream);
+      if (leadership != nullptr && SteadyClock::now() >= leader_checked + options.leader_poll) {
+        leader_checked = SteadyClock::now();
+        if (!leadership->StillHeld()) {
+          Update([](TcpConsumerStatus& s) { s.leader = false; });
+          throw FeedError("leadership lost; disconnecting");
+        }
+      }
+      if (SteadyClock::now() >= last_bytes + options.silence_timeout) {
+        throw FeedError("no event or heartbeat for " +
+                        std::to_string(options.silence_timeout.count()) + " ms; reconnecting");
+      }
+    }
+  }
+
+  void HandleLine(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+    if (IsControl(line, "\"heartbeat\"")) {
+      Update([](TcpConsumerStatus& s) { ++s.heartbeats; });
+      return;
+    }
+    if (IsControl(line, "\"error\"") && line.find("\"seq\"") == std::string_view::npos) {
+      throw FeedError("the feed refused the subscription");
+    }
+    store::IngestItem item = ParseEvent(line, "tcp");
+    if (!item.seq) item.seq = LeadingSeq(line);
+    if (item.seq) {
+      const std::int64_t seq = *item.seq;
+      if (last_seen && seq <= *last_seen) {
+        // Already stored (a replay after reconnect) or out of order: never store twice.
+        Update([](TcpConsumerStatus& s) { ++s.skipped; });
+        return;
+      }
+      if (last_seen && seq > *last_seen + 1) {
+        const std::int64_t missing = seq - *last_seen - 1;
+        spdlog::warn("feed '{}': seq gap: {} missing after seq {}", options.feed, missing,
+                     *last_seen);
+        Update([&](TcpConsumerStatus& s) {
+          ++s.gaps;
+          s.missing += missing;
+        });
+      }
+      last_seen = seq;
+    }
+    if (batch.empty()) batch_started = SteadyClock::now();
+    batch.push_back(std::move(item));
+  }
+
+  template <typename AsyncStream>
+  void Flush(AsyncStream& stream) {
+    if (batch.empty()) return;
+    const auto results = store.IngestBatch(batch, decider(), options.feed);
+    std::optional<std::int64_t> max_seq;
+    std::optional<TimePoint> newest;
+    for (const auto& item : batch) {
+      if (item.seq) max_seq = std::max(max_seq.value_or(*item.seq), *item.seq);
+      if (item.event) newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
+    }
+    std::int64_t counts[3] = {0, 0, 0};
+    for (const auto& r : results) ++counts[static_cast<int>(r.outcome)];
+    if (max_seq) cursor = std::max(cursor.value_or(*max_seq), *max_seq);
+    batch.clear();
+    failures = 0;
+    Update([&](TcpConsumerStatus& s) {
+      s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
+      s.duplicate += counts[static_cast<int>(store::IngestOutcome::kDuplicate)];
+      s.rejected += counts[static_cast<int>(store::IngestOutcome::kRejected)];
+      ++s.batches;
+      s.last_seq = cursor;
+      if (newest && (!s.last_event_occurred_at || *newest > *s.last_event_occurred_at)) {
+        s.last_event_occurred_at = newest;
+      }
+    });
+    // Only now is it durable: the feed may forget it.
+    if (max_seq) Write(stream, "{\"ack\":" + std::to_string(*cursor) + "}\n");
+  }
+};
+
+TcpConsumer::TcpConsumer(TcpConsumerOptions options, store::Store& store,
+                         std::function<store::DecideFn()> decider,
+                         store::Leadership* leadership, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), store, std::move(decider), leadership,
+                                   clock)) {}
+
+TcpConsumer::~TcpConsumer() { Stop(); }
+
+void TcpConsumer::Start() {
+  if (impl_->thread.joinable()) return;
+  impl_->stopping = false;
+  impl_->Update([&](TcpConsumerStatus& s) { s.disconnected_since = impl_->clock.Now(); });
+  impl_->thread = std::thread([this] {
+    try {
+      impl_->Run();
+    } catch (const std::exception& e) {
+      // Run catches per connection; this is a bug, and the consumer must not take the process down.
+      spdlog::error("feed '{}': consumer stopped: {}", impl_->options.feed, e.what());
+      impl_->Update([&](TcpConsumerStatus& s) {
+        s.running = false;
+        s.last_error = e.what();
+      });
+    }
+  });
+}
+
+void TcpConsumer::Stop() {
+  {
+    std::lock_guard lock(impl_->wait_mu);
+    impl_->stopping = true;
+  }
+  impl_->wait_cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+TcpConsumerStatus TcpConsumer::Status() const {
+  std::lock_guard lock(impl_->status_mu);
+  return impl_->status;
+}
+
+}  // namespace surveyd::feed

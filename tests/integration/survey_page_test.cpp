@@ -1,0 +1,291 @@
+// The survey pages against the real store: a survey created by ingest, sent (so it has a token),
+// then opened, answered, answered again, refused, expired, guessed at and opted out of, with the
+// handler called as a function.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fakes/manual_clock.hpp"
+#include "integration/test_database.hpp"
+#include "surveyd/http/message.hpp"
+#include "surveyd/store/pg_store.hpp"
+#include "surveyd/survey/handler.hpp"
+#include "surveyd/survey/token.hpp"
+
+namespace surveyd::survey {
+namespace {
+
+using namespace std::chrono_literals;
+using surveyd::testing::ManualClock;
+using surveyd::testing::TestDatabase;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTokenSecret[] = "token-secret-token-secret-token-secret";
+constexpr int kBadTokenLimit = 5;
+
+TimePoint At(const char* text) { return ParseRfc3339(text).value(); }
+
+class SurveyPageTest : public ::testing::Test {
+ protected:
+  SurveyPageTest()
+      : clock_(At("2026-11-26T12:00:00Z")),
+        store_(store::MakePgStore({db_.url(), 2, "phone-hash-key"})) {
+    token_ = CreateSentSurvey();
+    SurveyHandlerOptions options(*store_, clock_);
+    options.page.force_name = "West Midlands Police";
+    options.page.zone = TimeZone::Load("Europe/London");
+    options.bad_token_limit_per_minute = kBadTokenLimit;
+    handler_ = MakeSurveyHandler(options);
+  }
+
+  // Ingests one event decided "survey", claims its message and records an accepted send with
+  // the token hash, as the dispatcher does. Returns the link token.
+  std::string CreateSentSurvey() {
+    Event event;
+    event.event_id = "E-1";
+    event.type = EventType::kCallEnded;
+    event.occurred_at = At("2026-11-24T10:00:00Z");  // Tuesday
+    event.incident.id = "I-1";
+    event.incident.type_code = "DOMESTIC-SECRET";
+    event.call = surveyd::Call{};
+    event.call->channel = "101";
+    event.caller = Caller{};
+    event.caller->phone = "+447700900123";
+    store::IngestItem item;
+    item.source = "push";
+    item.raw = "{}";
+    item.event_id = event.event_id;
+    item.event = event;
+    const TimePoint now = clock_.Now();
+    const auto results = store_->IngestBatch({item}, [&](const Event& e, const ContactHistory&) {
+      Decision d;
+      d.outcome = Decision::Outcome::kSurvey;
+      d.group = "force_contact";
+      d.reason = "survey";
+      d.phone = phone::Normalize(*e.caller->phone);
+      d.language = "en";
+      d.sms_template = "West Midlands Police: how did we do? {link}";
+      d.send_at = now;
+      d.expires_at = now + 48h;
+      d.survey_closes_at = now + 24h * 9;
+      return d;
+    });
+    EXPECT_EQ(results.size(), 1u);
+    const auto messages = store_->ClaimDue(now, 10, "test-worker", 60s);
+    EXPECT_EQ(messages.size(), 1u);
+    if (messages.empty()) return "";
+    const std::string token = DeriveToken(kTokenSecret, messages[0].token_nonce);
+    store::SendRecord record;
+    record.state = store::SendState::kAccepted;
+    record.gateway = "fake";
+    record.gateway_message_id = "m-1";
+    record.http_status = 202;
+    store_->RecordAttempt(messages[0], record, TokenHash(token), now);
+    return token;
+  }
+
+  http::Response Fetch(const std::string& method, const std::string& path,
+                       const std::string& body = "", const std::string& query = "",
+                       const std::string& remote = "203.0.113.5") {
+    http::Request request;
+    request.method = method;
+    request.path = path;
+    request.query = query;
+    request.target = path + (query.empty() ? "" : "?" + query);
+    request.body = body;
+    request.remote_address = remote;
+    request.headers = {{"User-Agent", "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36"}};
+    if (method == "POST") {
+      request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    }
+    return handler_(request);
+  }
+
+  std::string Path() const { return "/s/" + token_; }
+  std::string Responses() const { return db_.Query("SELECT count(*) FROM responses"); }
+  std::string OpenedAt() const { return db_.Query("SELECT opened_at FROM surveys"); }
+
+  static void ExpectSecurityHeaders(const http::Response& response) {
+    const auto csp = http::FindHeader(response.headers, "Content-Security-Policy");
+    EXPECT_THAT(std::string(csp), HasSubstr("default-src 'none'"));
+    EXPECT_THAT(std::string(csp), HasSubstr("style-src " + InlineStyleCspSource()));
+    EXPECT_THAT(std::string(csp), HasSubstr("form-action 'self'"));
+    EXPECT_THAT(std::string(csp), HasSubstr("frame-ancestors 'none'"));
+    EXPECT_EQ(http::FindHeader(response.headers, "Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
+    EXPECT_EQ(http::FindHeader(response.headers, "X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(http::FindHeader(response.headers, "X-Frame-Options"), "DENY");
+  }
+
+  TestDatabase db_;
+  ManualClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::string token_;
+  http::Handler handler_;
+};
+
+TEST_F(SurveyPageTest, GetShowsTheSurveyAndRecordsTheFirstOpen) {
+  ASSERT_TRUE(LooksLikeToken(token_));
+  EXPECT_EQ(OpenedAt(), "");
+  const auto response = Fetch("GET", Path());
+  EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(std::string(http::FindHeader(response.headers, "Content-Type")),
+              HasSubstr("text/html"));
+  ExpectSecurityHeaders(response);
+  EXPECT_THAT(response.body, HasSubstr("your call to 101 on Tuesday 24 November"));
+  EXPECT_THAT(response.body, Not(HasSubstr("DOMESTIC")));  // never the incident type
+  EXPECT_THAT(response.body, HasSubstr("<form method=\"post\" action=\"" + token_ + "\""));
+  const std::string opened = OpenedAt();
+  EXPECT_NE(opened, "");
+
+  clock_.Advance(1h);
+  EXPECT_EQ(Fetch("GET", Path()).status, 200);
+  EXPECT_EQ(OpenedAt(), opened);  // the first open only
+}
+
+TEST_F(SurveyPageTest, LinkPreviewsAreNotOpens) {
+  http::Request request;
+  request.method = "GET";
+  request.path = Path();
+  request.remote_address = "203.0.113.5";
+  request.headers = {{"User-Agent", "WhatsApp/2.23.20.0 A"}};
+  EXPECT_EQ(handler_(request).status, 200);
+  EXPECT_EQ(OpenedAt(), "");
+}
+
+TEST_F(SurveyPageTest, LanguageCanBeSwitched) {
+  const auto response = Fetch("GET", Path(), "", "lang=cy");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(response.body, HasSubstr("<html lang=\"cy\">"));
+  EXPECT_THAT(response.body, HasSubstr("eich galwad i 101 ddydd Mawrth 24 Tachwedd"));
+}
+
+TEST_F(SurveyPageTest, ValidAnswersAreStoredOnce) {
+  const auto response = Fetch(
+      "POST", Path(), "lang=pl&q1=9&q2=8&q3=&q4=10&q5=0&comment=Bardzo+mi%C5%82a+obs%C5%82uga");
+  EXPECT_EQ(response.status, 200);
+  ExpectSecurityHeaders(response);
+  EXPECT_THAT(response.body, HasSubstr("<html lang=\"pl\">"));
+  EXPECT_THAT(response.body, HasSubstr("Otrzymaliśmy Twoje odpowiedzi"));
+  EXPECT_EQ(Responses(), "1");
+  EXPECT_EQ(db_.Query("SELECT concat_ws(',', q1, q2, coalesce(q3::text, '-'), q4, q5) "
+                      "FROM responses"),
+            "9,8,-,10,0");
+  EXPECT_EQ(db_.Query("SELECT comment FROM responses"), "Bardzo miła obsługa");
+  EXPECT_EQ(db_.Query("SELECT language FROM responses"), "pl");
+  EXPECT_NE(db_.Query("SELECT responded_at FROM surveys"), "");
+
+  // Again (a double tap, the back button): already received, the first answers stand.
+  const auto again = Fetch("POST", Path(), "q1=0&q2=0");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_THAT(again.body, HasSubstr("already received"));
+  EXPECT_EQ(Responses(), "1");
+  EXPECT_EQ(db_.Query("SELECT q1 FROM responses"), "9");
+
+  const auto page = Fetch("GET", Path());
+  EXPECT_EQ(page.status, 200);
+  EXPECT_THAT(page.body, HasSubstr("already received"));
+  EXPECT_THAT(page.body, Not(HasSubstr("<form")));
+}
+
+TEST_F(SurveyPageTest, AllBlankIsAValidAnswer) {
+  EXPECT_EQ(Fetch("POST", Path(), "lang=en&comment=").status, 200);
+  EXPECT_EQ(db_.Query("SELECT concat(q1, q2, q3, q4, q5, comment) FROM responses"), "");
+  EXPECT_EQ(Responses(), "1");
+}
+
+TEST_F(SurveyPageTest, BadInputIsShownAgainAndNothingIsStored) {
+  const auto response =
+      Fetch("POST", Path(), "q1=7&q2=11&q3=abc&comment=" + std::string(2001, 'x'));
+  EXPECT_EQ(response.status, 422);
+  ExpectSecurityHeaders(response);
+  EXPECT_THAT(response.body, HasSubstr("id=\"q1-7\" value=\"7\" checked>"));
+  EXPECT_THAT(response.body, HasSubstr("aria-describedby=\"q2-err\""));
+  EXPECT_THAT(response.body, HasSubstr("aria-describedby=\"q3-err\""));
+  EXPECT_THAT(response.body, HasSubstr("comment-err\" aria-invalid=\"true\""));
+  EXPECT_EQ(Responses(), "0");
+  EXPECT_EQ(db_.Query("SELECT responded_at FROM surveys"), "");
+
+  // Corrected, it goes through.
+  EXPECT_EQ(Fetch("POST", Path(), "q1=7&q2=10&q3=3&comment=ok").status, 200);
+  EXPECT_EQ(Responses(), "1");
+}
+
+TEST_F(SurveyPageTest, UnknownAndMalformedTokensGetTheSameNotFoundPage) {
+  const auto unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA");
+  EXPECT_EQ(unknown.status, 404);
+  ExpectSecurityHeaders(unknown);
+  EXPECT_THAT(unknown.body,
+              HasSubstr("This survey link is not valid or has expired. Thank you anyway."));
+  const auto malformed = Fetch("GET", "/s/not-a-token");
+  EXPECT_EQ(malformed.status, 404);
+  EXPECT_EQ(malformed.body, unknown.body);
+  EXPECT_EQ(Fetch("POST", "/s/AAAAAAAAAAAAAAAAAAAAAA", "q1=5").status, 404);
+  EXPECT_EQ(Fetch("GET", "/s/").status, 404);
+  EXPECT_EQ(Fetch("GET", Path() + "/other").status, 404);
+  EXPECT_EQ(Responses(), "0");
+}
+
+TEST_F(SurveyPageTest, ExpiredLooksExactlyLikeUnknown) {
+  clock_.Advance(24h * 30);
+  const auto expired = Fetch("GET", Path());
+  EXPECT_EQ(expired.status, 404);
+  EXPECT_EQ(expired.body, Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").body);
+  EXPECT_EQ(OpenedAt(), "");
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 404);
+  EXPECT_EQ(Responses(), "0");
+}
+
+TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClient) {
+  for (int i = 0; i < kBadTokenLimit; ++i) {
+    EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAA" + std::string(1, 'A' + i)).status, 404) << i;
+  }
+  // Limited: even a good token is not looked up.
+  const auto limited = Fetch("GET", Path());
+  EXPECT_EQ(limited.status, 429);
+  ExpectSecurityHeaders(limited);
+  EXPECT_EQ(http::FindHeader(limited.headers, "Retry-After"), "60");
+  EXPECT_EQ(OpenedAt(), "");
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 429);
+  EXPECT_EQ(Responses(), "0");
+
+  // Another client is unaffected; good lookups never count.
+  for (int i = 0; i < kBadTokenLimit + 3; ++i) {
+    EXPECT_EQ(Fetch("GET", Path(), "", "", "198.51.100.9").status, 200);
+  }
+
+  clock_.Advance(1min);
+  EXPECT_EQ(Fetch("GET", Path()).status, 200);
+}
+
+TEST_F(SurveyPageTest, StopLinkConfirmsThenOptsTheNumberOut) {
+  const auto confirm = Fetch("GET", Path() + "/stop");
+  EXPECT_EQ(confirm.status, 200);
+  ExpectSecurityHeaders(confirm);
+  EXPECT_THAT(confirm.body, HasSubstr("<form method=\"post\" action=\"stop\">"));
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs"), "0");  // GET changes nothing
+
+  const auto done = Fetch("POST", Path() + "/stop", "lang=en");
+  EXPECT_EQ(done.status, 200);
+  EXPECT_THAT(done.body, HasSubstr("not send any more survey texts"));
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs o JOIN surveys s "
+                      "ON s.phone_hash = o.phone_hash"),
+            "1");
+  EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);  // idempotent
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs"), "1");
+
+  EXPECT_EQ(Fetch("POST", "/s/AAAAAAAAAAAAAAAAAAAAAA/stop").status, 404);
+}
+
+TEST_F(SurveyPageTest, OtherMethodsAreNotAllowed) {
+  for (const char* method : {"PUT", "DELETE", "PATCH"}) {
+    const auto response = Fetch(method, Path());
+    EXPECT_EQ(response.status, 405) << method;
+    EXPECT_EQ(http::FindHeader(response.headers, "Allow"), "GET, HEAD, POST");
+    ExpectSecurityHeaders(response);
+  }
+  EXPECT_EQ(Responses(), "0");
+}
+
+}  // namespace
+}  // namespace surveyd::survey
