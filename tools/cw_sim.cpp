@@ -11,6 +11,7 @@
 //
 // Events carry occurred_at = now (real time) for serve and push unless --start gives a simulated
 // start; generate uses a simulated day by default so that a seed always gives the same file.
+// Without --seed, a real-time run picks a seed from the clock, so that its event ids are new.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -122,6 +123,12 @@ feed::GeneratorOptions ReadGeneratorOptions(Args& args, bool& real_time, bool re
     real_time = false;
   }
   if (args.Has("now")) real_time = true;
+  if (real_time && !args.Has("seed")) {
+    // Real-time runs stamp today's date: a fixed seed would repeat yesterday's event ids, and a
+    // second demo run would be all duplicates.
+    g.seed =
+        static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  }
   if (g.duplicate_rate + g.malformed_rate > 1) {
     throw UsageError("--duplicate-rate + --malformed-rate must not exceed 1");
   }
@@ -228,10 +235,9 @@ int Push(Args& args) {
     request.body = std::move(body);
     request.timeout = timeout;
     request.verify_tls = verify_tls;
-    const std::string ts =
-        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count());
+    const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
     request.headers = {{"Content-Type", "application/x-ndjson"},
                        {"X-Feed-Timestamp", ts},
                        {"X-Feed-Signature", crypto::SignTimestamped(secret, ts, request.body)}};
@@ -251,17 +257,18 @@ int Push(Args& args) {
       duplicate += get("duplicate");
       rejected += get("rejected");
       if (!quiet || response.status != 202) {
-        std::fprintf(stderr, "cw-sim: HTTP %d: %lld lines, accepted=%lld duplicate=%lld rejected=%lld\n",
-                     response.status, static_cast<long long>(in_batch),
-                     static_cast<long long>(get("accepted")),
-                     static_cast<long long>(get("duplicate")),
-                     static_cast<long long>(get("rejected")));
+        std::fprintf(
+            stderr, "cw-sim: HTTP %d: %lld lines, accepted=%lld duplicate=%lld rejected=%lld\n",
+            response.status, static_cast<long long>(in_batch),
+            static_cast<long long>(get("accepted")), static_cast<long long>(get("duplicate")),
+            static_cast<long long>(get("rejected")));
       }
     }
     if (rate > 0) {
       // Paces to the average rate rather than per batch, so slow answers are made up for.
-      const auto due = started + std::chrono::duration_cast<SteadyClock::duration>(
-                                     std::chrono::duration<double>(static_cast<double>(lines) / rate));
+      const auto due =
+          started + std::chrono::duration_cast<SteadyClock::duration>(
+                        std::chrono::duration<double>(static_cast<double>(lines) / rate));
       while (!g_stop && SteadyClock::now() < due) {
         std::this_thread::sleep_for(std::min<SteadyClock::duration>(
             due - SteadyClock::now(), std::chrono::milliseconds(100)));

@@ -3,6 +3,9 @@
 // client_ref, injected faults), sends signed status callbacks, and plays the citizen: opens the
 // survey link in the text and answers the form with realistic scores.
 //
+// Endpoints: POST /v1/messages (the API), GET /v1/messages?limit=N[&unanswered=1] (the newest
+// accepted texts, numbers masked unless --show-numbers), GET /v1/stats, GET /healthz.
+//
 //   wmnow-sim --listen 127.0.0.1:8090 --api-key K --webhook-secret S --open-rate 0.6
 //             --response-rate 0.4 --delivery-delay-ms 500 --answer-delay-ms 2000 --seed 1
 #include <spdlog/spdlog.h>
@@ -23,6 +26,7 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,8 +77,9 @@ void Usage(std::ostream& out) {
          "  --api-key KEY               Bearer key clients must send (test-key)\n"
          "  --webhook-secret SECRET     signs callbacks and inbound messages (test-secret)\n"
          "  --open-rate P               delivered texts whose link is opened (0.6)\n"
-         "  --response-rate P           delivered texts whose survey is answered (0.4)\n"
-         "  --answer-rate P             answered given opened (overrides --response-rate)\n"
+         "  --response-rate P           delivered texts whose survey is answered (0.4); with\n"
+         "                              --answer-rate and no --open-rate: texts opened\n"
+         "  --answer-rate P             opened links that get answered (response/open)\n"
          "  --stop-rate P               delivered texts answered with STOP to --inbound-url (0)\n"
          "  --delivery-delay-ms MS      accept -> delivered (500; 'sent' comes at half)\n"
          "  --answer-delay-ms MS        delivered -> answered (2000; opened at half)\n"
@@ -108,8 +113,59 @@ std::chrono::milliseconds ParseMillis(const std::string& name, const std::string
   return std::chrono::milliseconds(ms);
 }
 
+void ApplyOption(Options& options, const std::string& name, const std::string& value) {
+  if (name == "--listen") {
+    const auto colon = value.rfind(':');
+    if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
+    options.host = value.substr(0, colon);
+    if (options.host.size() > 1 && options.host.front() == '[') {
+      options.host = options.host.substr(1, options.host.size() - 2);
+    }
+    const int port = std::stoi(value.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::invalid_argument("--listen: bad port");
+    options.port = static_cast<std::uint16_t>(port);
+  } else if (name == "--api-key") {
+    options.api_key = value;
+  } else if (name == "--webhook-secret") {
+    options.webhook_secret = value;
+  } else if (name == "--open-rate") {
+    options.open_rate = ParseRate(name, value);
+  } else if (name == "--response-rate") {
+    options.response_rate = ParseRate(name, value);
+  } else if (name == "--answer-rate") {
+    options.answer_rate = ParseRate(name, value);
+  } else if (name == "--stop-rate") {
+    options.stop_rate = ParseRate(name, value);
+  } else if (name == "--fail-rate") {
+    options.fail_rate = ParseRate(name, value);
+  } else if (name == "--throttle-rate") {
+    options.throttle_rate = ParseRate(name, value);
+  } else if (name == "--hang-rate") {
+    options.hang_rate = ParseRate(name, value);
+  } else if (name == "--hang-ms") {
+    options.hang = ParseMillis(name, value);
+  } else if (name == "--undeliverable-rate") {
+    options.undeliverable_rate = ParseRate(name, value);
+  } else if (name == "--duplicate-rate") {
+    options.duplicate_rate = ParseRate(name, value);
+  } else if (name == "--reorder-rate") {
+    options.reorder_rate = ParseRate(name, value);
+  } else if (name == "--delivery-delay-ms") {
+    options.delivery_delay = ParseMillis(name, value);
+  } else if (name == "--answer-delay-ms") {
+    options.answer_delay = ParseMillis(name, value);
+  } else if (name == "--seed") {
+    options.seed = std::stoull(value);
+  } else if (name == "--inbound-url") {
+    options.inbound_url = value;
+  } else {
+    throw std::invalid_argument("unknown option " + name);
+  }
+}
+
 Options ParseOptions(int argc, char** argv) {
   Options options;
+  bool open_rate_given = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i];
@@ -134,59 +190,33 @@ Options ParseOptions(int argc, char** argv) {
       options.verbose = true;
       continue;
     }
+    static const std::set<std::string> kValued = {
+        "--listen",         "--api-key",      "--webhook-secret",    "--open-rate",
+        "--response-rate",  "--answer-rate",  "--stop-rate",         "--fail-rate",
+        "--throttle-rate",  "--hang-rate",    "--hang-ms",           "--undeliverable-rate",
+        "--duplicate-rate", "--reorder-rate", "--delivery-delay-ms", "--answer-delay-ms",
+        "--seed",           "--inbound-url"};
+    if (kValued.count(name) == 0) throw std::invalid_argument("unknown option " + name);
     if (!inline_value && i + 1 >= args.size()) throw std::invalid_argument(name + " needs a value");
     const std::string value = inline_value ? *inline_value : args[++i];
-    if (name == "--listen") {
-      const auto colon = value.rfind(':');
-      if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
-      options.host = value.substr(0, colon);
-      if (options.host.size() > 1 && options.host.front() == '[') {
-        options.host = options.host.substr(1, options.host.size() - 2);
-      }
-      const int port = std::stoi(value.substr(colon + 1));
-      if (port < 0 || port > 65535) throw std::invalid_argument("--listen: bad port");
-      options.port = static_cast<std::uint16_t>(port);
-    } else if (name == "--api-key") {
-      options.api_key = value;
-    } else if (name == "--webhook-secret") {
-      options.webhook_secret = value;
-    } else if (name == "--open-rate") {
-      options.open_rate = ParseRate(name, value);
-    } else if (name == "--response-rate") {
-      options.response_rate = ParseRate(name, value);
-    } else if (name == "--answer-rate") {
-      options.answer_rate = ParseRate(name, value);
-    } else if (name == "--stop-rate") {
-      options.stop_rate = ParseRate(name, value);
-    } else if (name == "--fail-rate") {
-      options.fail_rate = ParseRate(name, value);
-    } else if (name == "--throttle-rate") {
-      options.throttle_rate = ParseRate(name, value);
-    } else if (name == "--hang-rate") {
-      options.hang_rate = ParseRate(name, value);
-    } else if (name == "--hang-ms") {
-      options.hang = ParseMillis(name, value);
-    } else if (name == "--undeliverable-rate") {
-      options.undeliverable_rate = ParseRate(name, value);
-    } else if (name == "--duplicate-rate") {
-      options.duplicate_rate = ParseRate(name, value);
-    } else if (name == "--reorder-rate") {
-      options.reorder_rate = ParseRate(name, value);
-    } else if (name == "--delivery-delay-ms") {
-      options.delivery_delay = ParseMillis(name, value);
-    } else if (name == "--answer-delay-ms") {
-      options.answer_delay = ParseMillis(name, value);
-    } else if (name == "--seed") {
-      options.seed = std::stoull(value);
-    } else if (name == "--inbound-url") {
-      options.inbound_url = value;
-    } else {
-      throw std::invalid_argument("unknown option " + name);
+    open_rate_given = open_rate_given || name == "--open-rate";
+    try {
+      ApplyOption(options, name, value);
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      // std::stod and friends say only "stod": name the option instead.
+      throw std::invalid_argument(what.rfind("--", 0) == 0 ? what
+                                                           : name + ": bad value '" + value + "'");
+    } catch (const std::out_of_range&) {
+      throw std::invalid_argument(name + ": value out of range");
     }
   }
-  if (!options.answer_rate) {
-    // response = open x answer-given-open, so a response rate above the open rate means everyone
-    // who opens answers.
+  if (options.answer_rate && !open_rate_given) {
+    // "--response-rate R --answer-rate A": R of the citizens open the link, A of those answer.
+    options.open_rate = options.response_rate;
+  } else if (!options.answer_rate) {
+    // "--open-rate O --response-rate R": R is the overall answer rate, so A = R / O (everyone
+    // who opens answers when R >= O).
     options.answer_rate =
         options.open_rate > 0 ? std::min(1.0, options.response_rate / options.open_rate) : 0.0;
   }
@@ -291,8 +321,10 @@ class Scheduler {
         cv_.wait(lock);
         continue;
       }
-      if (queue_.top().when > Clock::now()) {
-        cv_.wait_until(lock, queue_.top().when);
+      // A copy: wait_until keeps reading its argument while the queue may reallocate.
+      const Clock::time_point due = queue_.top().when;
+      if (due > Clock::now()) {
+        cv_.wait_until(lock, due);
         continue;
       }
       auto task = std::move(const_cast<Item&>(queue_.top()).task);
@@ -491,7 +523,9 @@ class Simulator {
 
   http::Response List(const http::Request& request) {
     std::size_t limit = 20;
+    bool unanswered_only = false;
     for (const auto& [name, value] : http::ParseForm(request.query)) {
+      if (name == "unanswered") unanswered_only = value == "1" || value == "true";
       if (name == "limit") {
         try {
           limit = std::clamp<std::size_t>(std::stoul(value), 1, 1000);
@@ -502,9 +536,13 @@ class Simulator {
     }
     json messages = json::array();
     std::lock_guard lock(mutex_);
-    const std::size_t first = history_.size() > limit ? history_.size() - limit : 0;
-    for (std::size_t i = first; i < history_.size(); ++i) {
-      const Message& m = history_[i];
+    // The newest `limit` matching messages, oldest first.
+    std::vector<const Message*> picked;
+    for (auto it = history_.rbegin(); it != history_.rend() && picked.size() < limit; ++it) {
+      if (!unanswered_only || !it->answered) picked.push_back(&*it);
+    }
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) {
+      const Message& m = **it;
       messages.push_back({{"message_id", m.id},
                           {"client_ref", m.client_ref},
                           {"to", options_.show_numbers ? m.to : phone::Mask(m.to)},

@@ -8,7 +8,7 @@ SURVEYD_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache
   libboost-dev libpqxx-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev
-  postgresql postgresql-contrib tzdata curl ca-certificates
+  postgresql postgresql-contrib tzdata curl ca-certificates openssl
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

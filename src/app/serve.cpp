@@ -5,7 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -14,14 +16,18 @@
 #include "surveyd/core/clock.hpp"
 #include "surveyd/core/time_zone.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
+#include "surveyd/feed/tcp_consumer.hpp"
 #include "surveyd/gateway/wmnow.hpp"
 #include "surveyd/http/server.hpp"
 #include "surveyd/rules/rules.hpp"
+#include "surveyd/store/feed_lock.hpp"
 #include "surveyd/store/pg_store.hpp"
 #include "surveyd/survey/handler.hpp"
 
 namespace surveyd::app {
 namespace {
+
+using namespace std::chrono_literals;
 
 // The rules in force. SIGHUP swaps in a new set only when it loads without errors.
 class RulesHolder {
@@ -65,6 +71,31 @@ class RulesHolder {
   std::string last_error_;
   TimePoint loaded_at_;
 };
+
+// The TCP feed's state for /readyz: unready when it has been down longer than `unready_after`
+// (while this instance leads; a standby instance is ready by definition).
+nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
+                            std::chrono::seconds unready_after, bool& ok) {
+  nlohmann::json out = {{"leader", s.leader},         {"connected", s.connected},
+                        {"accepted", s.accepted},     {"duplicate", s.duplicate},
+                        {"rejected", s.rejected},     {"gaps", s.gaps},
+                        {"missing", s.missing},       {"reconnects", s.reconnects},
+                        {"heartbeats", s.heartbeats}};
+  if (s.last_seq) out["seq"] = *s.last_seq;
+  if (s.last_event_occurred_at) {
+    out["lag_seconds"] =
+        std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
+  }
+  if (!s.last_error.empty()) out["last_error"] = s.last_error;
+  ok = true;
+  if (s.leader && s.disconnected_since) {
+    out["down_seconds"] =
+        std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();
+    ok = now - *s.disconnected_since < unready_after;
+  }
+  out["ok"] = ok;
+  return out;
+}
 
 std::string WorkerId() {
   char host[256] = {};
@@ -148,6 +179,26 @@ int Serve(const config::Config& config, std::ostream& err) {
   survey_options.page.zone = rules.Current()->zone_ptr();
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
 
+  // The TCP feed, when configured: exactly one instance consumes it (advisory lock), every
+  // instance serves HTTP and dispatches.
+  std::unique_ptr<store::FeedLock> feed_lock;
+  std::unique_ptr<feed::TcpConsumer> consumer;
+  if (!config.feed.tcp.empty()) {
+    auto [feed_host, feed_port] = config::SplitHostPort(config.feed.tcp, "feed.tcp");
+    feed::TcpConsumerOptions feed_options;
+    feed_options.host = feed_host;
+    feed_options.port = feed_port;
+    feed_options.tls = config.feed.tls;
+    feed_options.tls_ca_file = config.feed.tls_ca_file;
+    feed_options.feed = config.feed.name;
+    feed_options.batch_size = static_cast<std::size_t>(config.feed.batch_size);
+    feed_options.batch_wait = config.feed.batch_wait;
+    feed_options.silence_timeout = config.feed.silence_timeout;
+    feed_lock = std::make_unique<store::FeedLock>(config.database.url, config.feed.name);
+    consumer = std::make_unique<feed::TcpConsumer>(feed_options, *store, decider, feed_lock.get(),
+                                                   clock);
+  }
+
   api::ApiOptions api_options;
   api_options.store = store.get();
   api_options.clock = &clock;
@@ -175,7 +226,13 @@ int Serve(const config::Config& config, std::ostream& err) {
                          {"failed", status.failed},
                          {"expired", status.expired}};
     if (status.gateway_auth_failing) checks["gateway"]["error"] = "gateway refuses our credentials";
-    const bool ready = database && checks["rules"]["ok"].get<bool>() && !status.gateway_auth_failing;
+    bool feed_ok = true;
+    if (consumer) {
+      checks["feed"] = DescribeFeed(consumer->Status(), clock.Now(), config.feed.unready_after,
+                                    feed_ok);
+    }
+    const bool ready =
+        database && checks["rules"]["ok"].get<bool>() && !status.gateway_auth_failing && feed_ok;
     return api::Readiness{ready, nlohmann::json{{"ready", ready}, {"checks", checks}}.dump()};
   };
 
@@ -193,8 +250,31 @@ int Serve(const config::Config& config, std::ostream& err) {
     return 1;
   }
   dispatcher.Start();
+  if (consumer) {
+    consumer->Start();
+    spdlog::info("consuming the TCP feed at {} (when this instance holds the feed lock)",
+                 config.feed.tcp);
+  }
   spdlog::info("listening on {}:{}; survey links at {}/s/...", host, server->Port(),
                config.http.public_base_url);
+
+  // A minute's summary of the feed in the log, for ops without a metrics stack.
+  std::atomic<bool> stopping{false};
+  std::thread feed_reporter;
+  if (consumer) {
+    feed_reporter = std::thread([&] {
+      std::int64_t last_accepted = -1;
+      while (!stopping) {
+        for (int i = 0; i < 600 && !stopping; ++i) std::this_thread::sleep_for(100ms);
+        if (stopping) break;
+        const auto s = consumer->Status();
+        if (!s.leader || s.accepted == last_accepted) continue;
+        last_accepted = s.accepted;
+        bool ok = true;
+        spdlog::info("feed: {}", DescribeFeed(s, clock.Now(), config.feed.unready_after, ok).dump());
+      }
+    });
+  }
 
   for (;;) {
     int signal_number = 0;
@@ -214,6 +294,9 @@ int Serve(const config::Config& config, std::ostream& err) {
     break;
   }
 
+  stopping = true;
+  if (feed_reporter.joinable()) feed_reporter.join();
+  if (consumer) consumer->Stop();
   server->Stop();
   dispatcher.Stop();
   spdlog::info("stopped");

@@ -108,35 +108,128 @@ struct IncidentType {
 
 const std::vector<IncidentType>& IncidentTypes() {
   static const std::vector<IncidentType> types = {
-      {"BURG-RES", "Burglary - residential", "crime", 5, {3, 25, 50, 12, 10, 0}, {{"REPEAT_VICTIM", 0.08}, {"VULNERABLE_ADULT", 0.05}}},
+      {"BURG-RES",
+       "Burglary - residential",
+       "crime",
+       5,
+       {3, 25, 50, 12, 10, 0},
+       {{"REPEAT_VICTIM", 0.08}, {"VULNERABLE_ADULT", 0.05}}},
       {"BURG-BUS", "Burglary - business", "crime", 1.5, {2, 15, 50, 20, 13, 0}, {}},
       {"THEFT-VEH", "Theft of or from a motor vehicle", "crime", 4, {1, 8, 40, 30, 6, 15}, {}},
       {"THEFT-SHOP", "Shoplifting", "crime", 4, {2, 20, 40, 20, 3, 15}, {{"REPEAT_VICTIM", 0.2}}},
       {"THEFT-OTHER", "Theft - other", "crime", 4, {1, 8, 35, 30, 6, 20}, {}},
       {"ROBBERY", "Robbery - personal", "crime", 1.2, {40, 40, 15, 5, 0, 0}, {{"HATE", 0.03}}},
-      {"ASB-NOISE", "ASB - noise nuisance", "asb", 6, {0, 5, 35, 40, 5, 15}, {{"REPEAT_VICTIM", 0.25}}},
-      {"ASB-YOUTHS", "ASB - youths causing annoyance", "asb", 4, {1, 10, 45, 30, 2, 12}, {{"REPEAT_VICTIM", 0.1}}},
-      {"RTC-DAMAGE", "Road traffic collision - damage only", "transport", 4, {2, 20, 30, 10, 0, 38}, {}},
+      {"ASB-NOISE",
+       "ASB - noise nuisance",
+       "asb",
+       6,
+       {0, 5, 35, 40, 5, 15},
+       {{"REPEAT_VICTIM", 0.25}}},
+      {"ASB-YOUTHS",
+       "ASB - youths causing annoyance",
+       "asb",
+       4,
+       {1, 10, 45, 30, 2, 12},
+       {{"REPEAT_VICTIM", 0.1}}},
+      {"RTC-DAMAGE",
+       "Road traffic collision - damage only",
+       "transport",
+       4,
+       {2, 20, 30, 10, 0, 38},
+       {}},
       {"RTC-INJURY", "Road traffic collision - injury", "transport", 1.5, {75, 20, 5, 0, 0, 0}, {}},
       {"HIGHWAY", "Highway disruption", "transport", 1.5, {10, 40, 30, 5, 0, 15}, {}},
-      {"CONCERN-WELFARE", "Concern for welfare", "welfare", 9, {25, 45, 20, 5, 0, 5}, {{"VULNERABLE_ADULT", 0.35}, {"MENTAL_HEALTH", 0.3}, {"SUICIDE_RISK", 0.08}, {"CHILD_AT_RISK", 0.05}}},
-      {"DOM-ABUSE", "Domestic abuse", "crime", 5.5, {30, 50, 15, 0, 5, 0}, {{"DOMESTIC", 1}, {"REPEAT_VICTIM", 0.35}, {"CHILD_AT_RISK", 0.2}, {"STALKING", 0.08}}},
-      {"DOM-INCIDENT", "Domestic incident - non-crime", "public_safety", 2, {10, 50, 30, 5, 5, 0}, {{"DOMESTIC", 1}, {"REPEAT_VICTIM", 0.2}}},
-      {"SEX-ASSAULT", "Sexual assault", "crime", 0.8, {40, 45, 10, 0, 5, 0}, {{"SEXUAL_OFFENCE", 1}, {"CHILD_AT_RISK", 0.15}, {"DOMESTIC", 0.15}}},
-      {"ASSAULT-COMMON", "Assault - common", "crime", 5, {15, 40, 35, 5, 5, 0}, {{"DOMESTIC", 0.25}, {"HATE", 0.03}}},
-      {"ASSAULT-ABH", "Assault - actual bodily harm", "crime", 1.5, {40, 45, 15, 0, 0, 0}, {{"DOMESTIC", 0.25}}},
-      {"CRIM-DAMAGE", "Criminal damage", "crime", 5, {2, 15, 45, 25, 3, 10}, {{"DOMESTIC", 0.1}, {"HATE", 0.02}, {"REPEAT_VICTIM", 0.1}}},
+      {"CONCERN-WELFARE",
+       "Concern for welfare",
+       "welfare",
+       9,
+       {25, 45, 20, 5, 0, 5},
+       {{"VULNERABLE_ADULT", 0.35},
+        {"MENTAL_HEALTH", 0.3},
+        {"SUICIDE_RISK", 0.08},
+        {"CHILD_AT_RISK", 0.05}}},
+      {"DOM-ABUSE",
+       "Domestic abuse",
+       "crime",
+       5.5,
+       {30, 50, 15, 0, 5, 0},
+       {{"DOMESTIC", 1}, {"REPEAT_VICTIM", 0.35}, {"CHILD_AT_RISK", 0.2}, {"STALKING", 0.08}}},
+      {"DOM-INCIDENT",
+       "Domestic incident - non-crime",
+       "public_safety",
+       2,
+       {10, 50, 30, 5, 5, 0},
+       {{"DOMESTIC", 1}, {"REPEAT_VICTIM", 0.2}}},
+      {"SEX-ASSAULT",
+       "Sexual assault",
+       "crime",
+       0.8,
+       {40, 45, 10, 0, 5, 0},
+       {{"SEXUAL_OFFENCE", 1}, {"CHILD_AT_RISK", 0.15}, {"DOMESTIC", 0.15}}},
+      {"ASSAULT-COMMON",
+       "Assault - common",
+       "crime",
+       5,
+       {15, 40, 35, 5, 5, 0},
+       {{"DOMESTIC", 0.25}, {"HATE", 0.03}}},
+      {"ASSAULT-ABH",
+       "Assault - actual bodily harm",
+       "crime",
+       1.5,
+       {40, 45, 15, 0, 0, 0},
+       {{"DOMESTIC", 0.25}}},
+      {"CRIM-DAMAGE",
+       "Criminal damage",
+       "crime",
+       5,
+       {2, 15, 45, 25, 3, 10},
+       {{"DOMESTIC", 0.1}, {"HATE", 0.02}, {"REPEAT_VICTIM", 0.1}}},
       {"FRAUD", "Fraud or scam", "crime", 4, {0, 3, 30, 30, 7, 30}, {{"VULNERABLE_ADULT", 0.15}}},
       {"SUSP-CIRC", "Suspicious circumstances", "public_safety", 6, {10, 40, 35, 5, 0, 10}, {}},
       {"ALARM", "Intruder alarm", "public_safety", 2, {5, 40, 35, 0, 0, 20}, {}},
-      {"MISSING-PER", "Missing person", "welfare", 2, {30, 55, 10, 0, 5, 0}, {{"MISSING_PERSON", 1}, {"CHILD_AT_RISK", 0.35}, {"VULNERABLE_ADULT", 0.2}}},
+      {"MISSING-PER",
+       "Missing person",
+       "welfare",
+       2,
+       {30, 55, 10, 0, 5, 0},
+       {{"MISSING_PERSON", 1}, {"CHILD_AT_RISK", 0.35}, {"VULNERABLE_ADULT", 0.2}}},
       {"SUDDEN-DEATH", "Sudden death", "welfare", 0.5, {60, 40, 0, 0, 0, 0}, {{"SUDDEN_DEATH", 1}}},
-      {"MENTAL-HEALTH", "Mental health concern", "welfare", 3, {35, 45, 15, 0, 0, 5}, {{"MENTAL_HEALTH", 1}, {"SUICIDE_RISK", 0.3}, {"VULNERABLE_ADULT", 0.2}}},
-      {"HATE-INC", "Hate incident", "crime", 0.6, {5, 30, 45, 10, 10, 0}, {{"HATE", 1}, {"REPEAT_VICTIM", 0.2}}},
-      {"STALK-HARASS", "Stalking or harassment", "crime", 2, {5, 30, 40, 10, 15, 0}, {{"STALKING", 0.6}, {"DOMESTIC", 0.3}, {"REPEAT_VICTIM", 0.3}}},
-      {"FIREARMS", "Firearms incident", "public_safety", 0.15, {90, 10, 0, 0, 0, 0}, {{"FIREARMS", 1}}},
-      {"MOD-SLAVERY", "Modern slavery", "crime", 0.15, {20, 50, 20, 0, 10, 0}, {{"MODERN_SLAVERY", 1}, {"VULNERABLE_ADULT", 0.5}}},
-      {"HBA", "Honour-based abuse", "crime", 0.1, {40, 50, 10, 0, 0, 0}, {{"HONOUR_BASED", 1}, {"DOMESTIC", 1}}},
+      {"MENTAL-HEALTH",
+       "Mental health concern",
+       "welfare",
+       3,
+       {35, 45, 15, 0, 0, 5},
+       {{"MENTAL_HEALTH", 1}, {"SUICIDE_RISK", 0.3}, {"VULNERABLE_ADULT", 0.2}}},
+      {"HATE-INC",
+       "Hate incident",
+       "crime",
+       0.6,
+       {5, 30, 45, 10, 10, 0},
+       {{"HATE", 1}, {"REPEAT_VICTIM", 0.2}}},
+      {"STALK-HARASS",
+       "Stalking or harassment",
+       "crime",
+       2,
+       {5, 30, 40, 10, 15, 0},
+       {{"STALKING", 0.6}, {"DOMESTIC", 0.3}, {"REPEAT_VICTIM", 0.3}}},
+      {"FIREARMS",
+       "Firearms incident",
+       "public_safety",
+       0.15,
+       {90, 10, 0, 0, 0, 0},
+       {{"FIREARMS", 1}}},
+      {"MOD-SLAVERY",
+       "Modern slavery",
+       "crime",
+       0.15,
+       {20, 50, 20, 0, 10, 0},
+       {{"MODERN_SLAVERY", 1}, {"VULNERABLE_ADULT", 0.5}}},
+      {"HBA",
+       "Honour-based abuse",
+       "crime",
+       0.1,
+       {40, 50, 10, 0, 0, 0},
+       {{"HONOUR_BASED", 1}, {"DOMESTIC", 1}}},
       {"DRUGS", "Drugs - supply or use", "crime", 1.5, {2, 15, 40, 30, 3, 10}, {}},
       {"ANIMAL", "Animal related", "other", 0.8, {5, 20, 30, 15, 0, 30}, {}},
       {"LOST-PROP", "Lost or found property", "admin", 2, {0, 0, 5, 10, 5, 80}, {}},
@@ -157,7 +250,8 @@ struct Npu {
 
 const Weighted<Npu>& Npus() {
   static const Weighted<Npu> npus = {
-      {{"Birmingham East", "BE", {"B8", "B9", "B25", "B26", "B33", "B34", "B35", "B36", "B37"}}, 10},
+      {{"Birmingham East", "BE", {"B8", "B9", "B25", "B26", "B33", "B34", "B35", "B36", "B37"}},
+       10},
       {{"Birmingham West", "BW", {"B1", "B15", "B16", "B17", "B18", "B21", "B32"}}, 9},
       {{"Birmingham North", "BN", {"B6", "B7", "B20", "B23", "B24", "B42", "B44", "B73"}}, 9},
       {{"Birmingham South", "BS", {"B12", "B13", "B14", "B28", "B29", "B30", "B31", "B38"}}, 9},
@@ -178,8 +272,7 @@ constexpr std::array<double, 5> kChannelWeights = {25, 50, 15, 7, 3};
 
 const Weighted<const char*> kRoles = {
     {"victim", 55}, {"informant", 20}, {"witness", 12}, {"third_party", 10}, {"professional", 3}};
-const Weighted<const char*> kGenders = {
-    {"female", 48}, {"male", 46}, {"unknown", 4}, {"other", 1}};
+const Weighted<const char*> kGenders = {{"female", 48}, {"male", 46}, {"unknown", 4}, {"other", 1}};
 // ONS 2021 census categories, in roughly the West Midlands proportions.
 const Weighted<const char*> kEthnicities = {
     {"White British", 58},
@@ -213,16 +306,15 @@ const Weighted<ClosureCode> kCrimeClosures = {
     {{"NFA", "No further action"}, 15},
     {{"REFERRED", "Referred to partner agency"}, 8},
     {{"RESOLVED", "Resolved at first contact"}, 10}};
-const Weighted<ClosureCode> kOtherClosures = {
-    {{"RESOLVED", "Resolved at first contact"}, 35},
-    {{"ADVICE", "Advice given"}, 30},
-    {{"NFA", "No further action"}, 15},
-    {{"REFERRED", "Referred to partner agency"}, 15},
-    {{"DUPLICATE-LOG", "Duplicate of another log"}, 5}};
+const Weighted<ClosureCode> kOtherClosures = {{{"RESOLVED", "Resolved at first contact"}, 35},
+                                              {{"ADVICE", "Advice given"}, 30},
+                                              {{"NFA", "No further action"}, 15},
+                                              {{"REFERRED", "Referred to partner agency"}, 15},
+                                              {{"DUPLICATE-LOG", "Duplicate of another log"}, 5}};
 
 // Not phone numbers at all, as real logs sometimes hold.
-constexpr const char* kGarbagePhones[] = {"n/a", "0770090", "see log", "12345", "07700 9OO123",
-                                          "ring back", "0000"};
+constexpr const char* kGarbagePhones[] = {"n/a",          "0770090",   "see log", "12345",
+                                          "07700 9OO123", "ring back", "0000"};
 
 // ---- Fast text helpers --------------------------------------------------------------------
 
@@ -260,7 +352,11 @@ Civil ToCivil(std::int64_t unix_seconds) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const auto y = static_cast<int>(static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2));
-  return {y, m, d, static_cast<unsigned>(rem / 3600), static_cast<unsigned>(rem % 3600 / 60),
+  return {y,
+          m,
+          d,
+          static_cast<unsigned>(rem / 3600),
+          static_cast<unsigned>(rem % 3600 / 60),
           static_cast<unsigned>(rem % 60)};
 }
 
@@ -308,8 +404,8 @@ struct IncidentState {
   std::int64_t serial = 0;  // 7 digits, unique within a run
   std::int64_t call_started = 0, opened_at = 0, call_ended = 0;
   int channel = k101;
-  std::string static_json;  // "type_code":...,"location":{...}   (inside "incident")
-  std::string caller_json;  // {...} or null
+  std::string static_json;     // "type_code":...,"location":{...}   (inside "incident")
+  std::string caller_json;     // {...} or null
   std::string call_json_tail;  // "handler_id":...,"handler_team":"..."
   std::int64_t call_number = 0;
   const char* category = "other";
@@ -323,7 +419,7 @@ struct IncidentState {
 enum PendingKind : std::uint8_t { kCallEnded, kSecondCall, kDeparted, kClosed };
 
 struct Pending {
-  std::int64_t at = 0;     // simulated unix seconds: occurred_at
+  std::int64_t at = 0;      // simulated unix seconds: occurred_at
   std::uint64_t order = 0;  // ties keep creation order
   PendingKind kind = kCallEnded;
   int officer = 0;  // kDeparted: 1, 2...
@@ -387,8 +483,8 @@ struct EventGenerator::Impl {
     char buf[48];
     if (x < 0.72) {
       phone_type = "mobile";
-      static constexpr const char* kFormats[] = {"+447700900%03d", "07700 900%03d",
-                                                 "447700900%03d", "07700900%03d",
+      static constexpr const char* kFormats[] = {"+447700900%03d",      "07700 900%03d",
+                                                 "447700900%03d",       "07700900%03d",
                                                  "+44 (0)7700 900%03d", "+44 7700 900%03d"};
       static constexpr std::array<double, 6> kWeights = {50, 25, 8, 10, 3, 4};
       std::snprintf(buf, sizeof buf, kFormats[rng.Pick(kWeights)], n);
@@ -459,7 +555,9 @@ struct EventGenerator::Impl {
     AppendField(c, "language", kLanguages.Pick(rng));
     sep();
     const double v = rng.Uniform();
-    c.append(v < 0.08 ? "\"vulnerable\":true" : v < 0.88 ? "\"vulnerable\":false" : "\"vulnerable\":null");
+    c.append(v < 0.08   ? "\"vulnerable\":true"
+             : v < 0.88 ? "\"vulnerable\":false"
+                        : "\"vulnerable\":null");
     sep();
     AppendField(c, "survey_consent", kConsents.Pick(rng));
     c.push_back('}');
@@ -534,8 +632,9 @@ struct EventGenerator::Impl {
     s.push_back('-');
     Append2(s, static_cast<unsigned>(rng.Between(1, 30)));
     s.append("\",");
-    AppendField(s, "postcode_district", npu.districts[static_cast<std::size_t>(
-                                            rng.Below(static_cast<int>(npu.districts.size())))]);
+    AppendField(
+        s, "postcode_district",
+        npu.districts[static_cast<std::size_t>(rng.Below(static_cast<int>(npu.districts.size())))]);
     s.push_back('}');
 
     inc->caller_json = MakeCaller();
@@ -595,9 +694,9 @@ struct EventGenerator::Impl {
     if (rng.Chance(0.7)) {
       const bool crime = std::strcmp(type.category, "crime") == 0;
       const std::int64_t closed =
-          grade == kRwd ? inc->call_ended + 60 * rng.Between(1, 30)
-                        : last + 60 * (crime ? rng.Between(12 * 60, 7 * 24 * 60)
-                                             : rng.Between(30, 24 * 60));
+          grade == kRwd
+              ? inc->call_ended + 60 * rng.Between(1, 30)
+              : last + 60 * (crime ? rng.Between(12 * 60, 7 * 24 * 60) : rng.Between(30, 24 * 60));
       Push({closed, 0, kClosed, 0, 0, inc});
     }
   }
@@ -777,8 +876,7 @@ struct EventGenerator::Impl {
   }
 
   void Next(GeneratedLine& out, std::optional<TimePoint> now) {
-    const std::int64_t now_s =
-        now ? ToUnixSeconds(*now) : static_cast<std::int64_t>(next_arrival);
+    const std::int64_t now_s = now ? ToUnixSeconds(*now) : static_cast<std::int64_t>(next_arrival);
     const double x = rng.Uniform();
     if (x < options.duplicate_rate && !recent.empty()) {
       Duplicate(out);

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,7 +22,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 namespace surveyd::feed {
 namespace {
@@ -32,9 +32,9 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxWrite = 256 * 1024;   // bytes per write: batches lines into few syscalls
-constexpr std::int64_t kChunk = 4096;           // lines generated ahead when not rate-limited
-constexpr std::size_t kMaxLine = 64 * 1024;     // longest subscribe/ack line accepted
+constexpr std::size_t kMaxWrite = 256 * 1024;  // bytes per write: batches lines into few syscalls
+constexpr std::int64_t kChunk = 4096;          // lines generated ahead when not rate-limited
+constexpr std::size_t kMaxLine = 64 * 1024;    // longest subscribe/ack line accepted
 
 struct Entry {
   std::int64_t seq;
@@ -108,9 +108,10 @@ struct SimServer::Impl {
       budget = kChunk;
     }
     budget = std::min<std::int64_t>(budget, 16 * kChunk);
-    const auto now = options.real_time ? std::optional<TimePoint>(std::chrono::time_point_cast<
-                                             Duration>(std::chrono::system_clock::now()))
-                                       : std::nullopt;
+    const auto now = options.real_time
+                         ? std::optional<TimePoint>(std::chrono::time_point_cast<Duration>(
+                               std::chrono::system_clock::now()))
+                         : std::nullopt;
     for (; budget > 0 && !stats.finished; --budget) {
       generator.Next(scratch, now);
       ++lines_generated;
@@ -138,7 +139,8 @@ struct SimServer::Impl {
       tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
       socket.set_option(tcp::no_delay(true));
       auto shared = std::make_shared<tcp::socket>(std::move(socket));
-      asio::co_spawn(io, [this, shared]() { return Session(shared); }, asio::detached);
+      asio::co_spawn(
+          io, [this, shared]() { return Session(shared); }, asio::detached);
     }
   }
 
@@ -171,9 +173,9 @@ struct SimServer::Impl {
           *socket, asio::dynamic_buffer(in, kMaxLine), '\n', use_awaitable);
       const auto after_seq = ParseSubscribe(std::string_view(in).substr(0, n));
       if (!after_seq) {
-        co_await asio::async_write(*socket, asio::buffer(std::string_view(
-                                                "{\"error\":\"expected a subscribe line\"}\n")),
-                                   use_awaitable);
+        co_await asio::async_write(
+            *socket, asio::buffer(std::string_view("{\"error\":\"expected a subscribe line\"}\n")),
+            use_awaitable);
         socket->close();
         co_return;
       }
@@ -184,7 +186,8 @@ struct SimServer::Impl {
       {
         std::lock_guard lock(mu);
         ++stats.connections;
-        if (!stream.empty() && *after_seq + 1 < stream.front().seq && *after_seq < stats.acked_seq) {
+        if (!stream.empty() && *after_seq + 1 < stream.front().seq &&
+            *after_seq < stats.acked_seq) {
           spdlog::warn("cw-sim: client subscribed after seq {} but seq up to {} was acked",
                        *after_seq, stats.acked_seq);
         }
@@ -229,8 +232,8 @@ struct SimServer::Impl {
           stats.lines_sent += lines;
           if (out.empty() && SteadyClock::now() - last_write >= options.heartbeat) {
             out = "{\"heartbeat\":\"" +
-                  FormatRfc3339(std::chrono::time_point_cast<Duration>(
-                      std::chrono::system_clock::now())) +
+                  FormatRfc3339(
+                      std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now())) +
                   "\"}\n";
             ++stats.heartbeats;
           }
@@ -264,7 +267,8 @@ struct SimServer::Impl {
   }
 };
 
-SimServer::SimServer(SimServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+SimServer::SimServer(SimServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 SimServer::~SimServer() { Stop(); }
 
@@ -287,7 +291,8 @@ unsigned short SimServer::Start() {
   }
   s.acceptor.listen();
   s.started = SteadyClock::now();
-  asio::co_spawn(s.io, [&s]() { return s.Accept(); }, asio::detached);
+  asio::co_spawn(
+      s.io, [&s]() { return s.Accept(); }, asio::detached);
   s.thread = std::thread([&s] { s.io.run(); });
   return s.acceptor.local_endpoint().port();
 }

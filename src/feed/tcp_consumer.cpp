@@ -9,13 +9,13 @@
 #include <random>
 #include <thread>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "surveyd/feed/event_parser.hpp"
 
@@ -200,10 +200,11 @@ struct TcpConsumer::Impl {
     const auto endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
     if (ec) throw FeedError("cannot resolve " + options.host + ": " + ec.message());
     bool done = false;
-    asio::async_connect(socket, endpoints, [&](const boost::system::error_code& e, const tcp::endpoint&) {
-      ec = e;
-      done = true;
-    });
+    asio::async_connect(socket, endpoints,
+                        [&](const boost::system::error_code& e, const tcp::endpoint&) {
+                          ec = e;
+                          done = true;
+                        });
     if (!RunUntil(done, SteadyClock::now() + options.connect_timeout)) {
       if (stopping) return;
       throw FeedError("connect to " + options.host + ":" + std::to_string(options.port) +
@@ -249,10 +250,11 @@ struct TcpConsumer::Impl {
   void Write(AsyncStream& stream, const std::string& text) {
     bool done = false;
     boost::system::error_code ec;
-    asio::async_write(stream, asio::buffer(text), [&](const boost::system::error_code& e, std::size_t) {
-      ec = e;
-      done = true;
-    });
+    asio::async_write(stream, asio::buffer(text),
+                      [&](const boost::system::error_code& e, std::size_t) {
+                        ec = e;
+                        done = true;
+                      });
     // A read may complete meanwhile: its handler only records that it did.
     if (!RunUntil(done, SteadyClock::now() + kAckTimeout)) {
       if (stopping) throw FeedError("stopping");
@@ -280,11 +282,12 @@ struct TcpConsumer::Impl {
     std::size_t read_n = 0;
     auto start_read = [&] {
       read_done = false;
-      stream.async_read_some(asio::buffer(chunk), [&](const boost::system::error_code& e, std::size_t n) {
-        read_ec = e;
-        read_n = n;
-        read_done = true;
-      });
+      stream.async_read_some(asio::buffer(chunk),
+                             [&](const boost::system::error_code& e, std::size_t n) {
+                               read_ec = e;
+                               read_n = n;
+                               read_done = true;
+                             });
     };
     const Drain drain{io, socket};  // the read handler refers to the locals above
     start_read();
@@ -294,7 +297,8 @@ struct TcpConsumer::Impl {
     while (!stopping) {
       auto deadline = last_bytes + options.silence_timeout;
       if (!batch.empty()) deadline = std::min(deadline, batch_started + options.batch_wait);
-      if (leadership != nullptr) deadline = std::min(deadline, leader_checked + options.leader_poll);
+      if (leadership != nullptr)
+        deadline = std::min(deadline, leader_checked + options.leader_poll);
       RunUntil(read_done, deadline);
       if (stopping) return;
       const auto now = SteadyClock::now();
@@ -302,9 +306,9 @@ struct TcpConsumer::Impl {
       if (read_done) {
         if (read_ec) {
           // A torn last line (no newline) is dropped: it was never acked, so it comes again.
-          throw FeedError(read_ec == asio::error::eof ? "the feed closed the connection"
-                                                      : "read from the feed failed: " +
-                                                            read_ec.message());
+          throw FeedError(read_ec == asio::error::eof
+                              ? "the feed closed the connection"
+                              : "read from the feed failed: " + read_ec.message());
         }
         last_bytes = now;
         pending.append(chunk.data(), read_n);
@@ -377,7 +381,8 @@ struct TcpConsumer::Impl {
     std::optional<TimePoint> newest;
     for (const auto& item : batch) {
       if (item.seq) max_seq = std::max(max_seq.value_or(*item.seq), *item.seq);
-      if (item.event) newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
+      if (item.event)
+        newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
     }
     std::int64_t counts[3] = {0, 0, 0};
     for (const auto& r : results) ++counts[static_cast<int>(r.outcome)];
@@ -400,8 +405,8 @@ struct TcpConsumer::Impl {
 };
 
 TcpConsumer::TcpConsumer(TcpConsumerOptions options, store::Store& store,
-                         std::function<store::DecideFn()> decider,
-                         store::Leadership* leadership, const Clock& clock)
+                         std::function<store::DecideFn()> decider, store::Leadership* leadership,
+                         const Clock& clock)
     : impl_(std::make_unique<Impl>(std::move(options), store, std::move(decider), leadership,
                                    clock)) {}
 

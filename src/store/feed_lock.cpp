@@ -58,8 +58,7 @@ bool FeedLock::TryAcquire() {
       s.backend_pid = 0;
       if (!s.connection) s.connection = std::make_unique<pqxx::connection>(s.url);
       pqxx::nontransaction tx(*s.connection);
-      const auto row =
-          tx.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()", s.key);
+      const auto row = tx.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()", s.key);
       if (!row[0].as<bool>()) return false;
       s.backend_pid = row[1].as<int>();
       spdlog::info("feed '{}': this instance is the consumer (advisory lock {})", s.feed, s.key);

@@ -108,8 +108,8 @@ TEST_F(TcpFeedTest, LongStreamWithFaultsIsStoredExactlyOnce) {
   store::FeedLock lock(db.url(), kFeed);
   TcpConsumer consumer(ConsumerOptions(port), *store, IgnoreAll, &lock, clock_);
   consumer.Start();
-  ASSERT_TRUE(server.WaitUntilAcked(120s)) << "last acked seq " << server.Stats().acked_seq
-                                           << " of " << server.Stats().last_seq;
+  ASSERT_TRUE(server.WaitUntilAcked(120s))
+      << "last acked seq " << server.Stats().acked_seq << " of " << server.Stats().last_seq;
   consumer.Stop();
 
   ExpectExactlyOnce(db, server);
@@ -157,8 +157,8 @@ TEST_F(TcpFeedTest, DatabaseConnectionsKilledMidStream) {
     ASSERT_GE(consumer.Status().accepted, at);
     EXPECT_GE(Count(db, kill_all), 1) << "the consumer's connections were killed";
   }
-  ASSERT_TRUE(server.WaitUntilAcked(120s)) << "last acked seq " << server.Stats().acked_seq
-                                           << " of " << server.Stats().last_seq;
+  ASSERT_TRUE(server.WaitUntilAcked(120s))
+      << "last acked seq " << server.Stats().acked_seq << " of " << server.Stats().last_seq;
   consumer.Stop();
 
   ExpectExactlyOnce(db, server);
@@ -221,7 +221,8 @@ TEST_F(TcpFeedTest, SecondInstanceTakesOverWhenTheConsumerIsKilled) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);  // polling for the child's progress
   }
-  ASSERT_GE(Count(db, "SELECT count(*) FROM events"), 2000) << "the child consumer made no progress";
+  ASSERT_GE(Count(db, "SELECT count(*) FROM events"), 2000)
+      << "the child consumer made no progress";
 
   // The standby: it must not consume while the child holds the lock.
   auto store = MakeStore(db);
@@ -237,8 +238,8 @@ TEST_F(TcpFeedTest, SecondInstanceTakesOverWhenTheConsumerIsKilled) {
   const std::int64_t stored_by_child = Count(db, "SELECT count(*) FROM events");
   EXPECT_LT(stored_by_child, so.count) << "the child was killed mid-stream";
 
-  ASSERT_TRUE(server.WaitUntilAcked(120s)) << "last acked seq " << server.Stats().acked_seq
-                                           << " of " << server.Stats().last_seq;
+  ASSERT_TRUE(server.WaitUntilAcked(120s))
+      << "last acked seq " << server.Stats().acked_seq << " of " << server.Stats().last_seq;
   standby.Stop();
   ExpectExactlyOnce(db, server);
   const auto status = standby.Status();

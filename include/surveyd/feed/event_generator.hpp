@@ -20,8 +20,8 @@ struct GeneratorOptions {
   std::uint64_t seed = 1;
   // Simulated time of the first incident. Events come out in occurred_at order of simulated time.
   TimePoint start = FromUnixSeconds(1795683600);  // 2026-11-26T09:00:00Z (Thursday)
-  double incidents_per_day = 5500;                // West Midlands: about two million contacts a year
-  bool with_seq = true;                           // TCP stream: "seq" field; push/replay: none
+  double incidents_per_day = 5500;  // West Midlands: about two million contacts a year
+  bool with_seq = true;             // TCP stream: "seq" field; push/replay: none
   std::int64_t first_seq = 1;
   // Fractions of emitted lines (not of events).
   double duplicate_rate = 0;  // re-send of an earlier event, same event_id

@@ -18,8 +18,8 @@ struct SimServerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 0;  // 0: any free port (see SimServer::Start)
   GeneratorOptions generator;
-  double rate = 0;           // lines per second; 0: as fast as the client reads
-  std::int64_t count = 0;    // unique events to generate; 0: no limit
+  double rate = 0;                        // lines per second; 0: as fast as the client reads
+  std::int64_t count = 0;                 // unique events to generate; 0: no limit
   std::chrono::milliseconds duration{0};  // stop generating after this long; 0: no limit
   // Connection faults: cut the connection (mid-line) after this many lines on one connection,
   // or with this probability before each line.
@@ -29,15 +29,15 @@ struct SimServerOptions {
   // Out of contract, as some real feeds are: on subscribe, resend this many lines at or before
   // after_seq too. The consumer must skip them.
   std::int64_t replay_overlap = 0;
-  bool real_time = false;        // occurred_at = now instead of simulated time
-  std::string record_path;       // writes the event_id of every unique event generated, one a line
-  bool keep_event_ids = false;   // keeps them in memory too, for RecordedEventIds()
+  bool real_time = false;       // occurred_at = now instead of simulated time
+  std::string record_path;      // writes the event_id of every unique event generated, one a line
+  bool keep_event_ids = false;  // keeps them in memory too, for RecordedEventIds()
 };
 
 struct SimServerStats {
   std::int64_t events = 0, duplicates = 0, malformed = 0, gaps = 0;
-  std::int64_t last_seq = 0;     // highest seq generated
-  std::int64_t acked_seq = 0;    // highest seq acked by a client
+  std::int64_t last_seq = 0;   // highest seq generated
+  std::int64_t acked_seq = 0;  // highest seq acked by a client
   std::int64_t lines_sent = 0, bytes_sent = 0, heartbeats = 0;
   std::int64_t connections = 0, forced_disconnects = 0;
   bool finished = false;  // the count or duration is reached: nothing more will be generated

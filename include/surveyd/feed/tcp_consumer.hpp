@@ -20,17 +20,17 @@ struct TcpConsumerOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 7000;
   bool tls = false;
-  std::string tls_ca_file;   // empty: the system's trust store
+  std::string tls_ca_file;  // empty: the system's trust store
   bool tls_verify = true;
-  std::string client = "surveyd";  // sent in the subscribe line
+  std::string client = "surveyd";     // sent in the subscribe line
   std::string feed = "controlworks";  // cursor and lock name
   std::size_t batch_size = 500;
-  std::chrono::milliseconds batch_wait{20};          // oldest line waits at most this long
+  std::chrono::milliseconds batch_wait{20};  // oldest line waits at most this long
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds silence_timeout{30000};  // no event or heartbeat: reconnect
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_max{10000};
-  std::chrono::milliseconds leader_poll{1000};       // try for the lock, check it is still held
+  std::chrono::milliseconds leader_poll{1000};  // try for the lock, check it is still held
 };
 
 struct TcpConsumerStatus {
@@ -39,15 +39,15 @@ struct TcpConsumerStatus {
   bool connected = false;
   std::optional<std::int64_t> last_seq;  // stored cursor
   std::int64_t accepted = 0, duplicate = 0, rejected = 0;
-  std::int64_t skipped = 0;     // lines at or below the cursor (replayed after a reconnect)
+  std::int64_t skipped = 0;  // lines at or below the cursor (replayed after a reconnect)
   std::int64_t heartbeats = 0;
-  std::int64_t gaps = 0;        // times the seq jumped
-  std::int64_t missing = 0;     // seq numbers jumped over
+  std::int64_t gaps = 0;     // times the seq jumped
+  std::int64_t missing = 0;  // seq numbers jumped over
   std::int64_t batches = 0;
-  std::int64_t reconnects = 0;  // connections after the first
+  std::int64_t reconnects = 0;                      // connections after the first
   std::optional<TimePoint> last_event_occurred_at;  // newest stored, for lag
   std::optional<TimePoint> disconnected_since;      // nullopt while connected
-  std::string last_error;  // no personal data
+  std::string last_error;                           // no personal data
 };
 
 class TcpConsumer {

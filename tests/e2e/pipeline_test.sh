@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# End to end, with the real binaries: two surveyd instances on one PostgreSQL database, the
+# WMNow-style gateway simulator playing the citizens, events pushed and signed as the
+# command-and-control system would. Checks the whole path from a pushed event to a stored answer,
+# that no survey is texted twice, that logs hold no phone number, and the page in real Chromium.
+#   tests/e2e/pipeline_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
+set -euo pipefail
+BUILD=$(realpath "$1")
+SRC=$(realpath "$2")
+: "${SURVEYD_TEST_DATABASE_URL:?set SURVEYD_TEST_DATABASE_URL (scripts/test does)}"
+source "$SRC/scripts/lib/common.sh"
+
+work=$(mktemp -d /tmp/surveyd-e2e.XXXXXX)
+db="e2e_$$_$RANDOM"
+admin="$SURVEYD_TEST_DATABASE_URL"
+url="${admin%/*}/$db"
+pids=()
+finish() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$rc" -ne 0 ]; then
+    for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
+  fi
+  psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap finish EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+sql() { psql -X -At "$url" -c "$1"; }
+
+psql -X -q "$admin" -c "CREATE DATABASE $db" >/dev/null
+
+port_a=$(free_port); port_b=$(free_port); port_gw=$(free_port)
+export SURVEYD_DATABASE_URL="$url"
+export SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port_a"
+export SURVEYD_TOKEN_SECRET=$(random_secret)
+export SURVEYD_PHONE_HASH_KEY=$(random_secret)
+export SURVEYD_FEED_SECRET=$(random_secret)
+export SURVEYD_WMNOW_API_KEY=$(random_secret)
+export SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+export SURVEYD_ANALYST_TOKEN=$(random_secret)
+export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
+export SURVEYD_DISPATCH_POLL_MS=100
+export SURVEYD_GATEWAY_RATE=500
+# The shipped policy, with no delay and no quiet hours, so the test does not wait for the clock.
+sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
+  "$SRC/config/rules.yaml" >"$work/rules.yaml"
+export SURVEYD_RULES="$work/rules.yaml"
+"$BUILD/surveyd" rules check "$SURVEYD_RULES"
+
+"$BUILD/wmnow-sim" --listen "127.0.0.1:$port_gw" --api-key "$SURVEYD_WMNOW_API_KEY" \
+  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0.7 --response-rate 0.5 \
+  --delivery-delay-ms 50 --answer-delay-ms 100 --seed 7 >"$work/wmnow-sim.log" 2>&1 &
+pids+=($!)
+"$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null
+SURVEYD_HTTP_LISTEN="127.0.0.1:$port_a" "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" \
+  >"$work/surveyd-a.log" 2>&1 &
+pids+=($!)
+SURVEYD_HTTP_LISTEN="127.0.0.1:$port_b" "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" \
+  >"$work/surveyd-b.log" 2>&1 &
+pids+=($!)
+for port in "$port_a" "$port_b" "$port_gw"; do
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+done
+curl -fs "http://127.0.0.1:$port_a/readyz" >/dev/null || fail "instance A is not ready"
+curl -fs "http://127.0.0.1:$port_b/readyz" >/dev/null || fail "instance B is not ready"
+
+# push BODY [PORT]: signs and posts like the command-and-control system; prints "status body".
+push() {
+  local body=$1 port=${2:-$port_a} ts sig
+  ts=$(date +%s)
+  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SURVEYD_FEED_SECRET" | sed 's/.* //')
+  curl -s -o "$work/push.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: sha256=$sig" --data-binary "$body" \
+    "http://127.0.0.1:$port/api/v1/feed/events"
+  echo " $(cat "$work/push.out")"
+}
+
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+event='{"event_id":"E2E-CALL-1","type":"call.ended","occurred_at":"'$now'",
+ "incident":{"id":"INC-1","type_code":"BURG-RES","category":"crime","grade":"P3","qualifiers":[],
+   "location":{"npu":"Birmingham East","beat":"BE-14","postcode_district":"B33"}},
+ "call":{"id":"C-1","channel":"101","handler_id":"OP4411","handler_team":"Force Contact - Team 3"},
+ "caller":{"phone":"07700 900123","phone_type":"mobile","role":"victim","age":41,"language":"en"}}'
+event=$(echo "$event" | tr -d '\n')
+domestic=$(echo "$event" | sed -e 's/E2E-CALL-1/E2E-CALL-2/' -e 's/"qualifiers":\[\]/"qualifiers":["DOMESTIC"]/' \
+  -e 's/900123/900124/')
+
+out=$(push "$event")
+[[ $out == 202* ]] || fail "push: $out"
+[[ $out == *'"result":"accepted"'* && $out == *'"decision":"survey"'* ]] || fail "not accepted for a survey: $out"
+out=$(push "$event" "$port_b")
+[[ $out == *'"result":"duplicate"'* ]] || fail "a second delivery must be a duplicate: $out"
+out=$(push "$domestic")
+[[ $out == *'"decision":"exclusion:domestic_abuse"'* ]] || fail "domestic abuse must be excluded: $out"
+out=$(push '{"event_id":"E2E-BAD","type":"call.ended"}')
+[[ $out == *'"result":"rejected"'* ]] || fail "malformed must be rejected: $out"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Feed-Timestamp: 1' -H 'X-Feed-Signature: sha256=00' \
+  --data-binary "$event" "http://127.0.0.1:$port_a/api/v1/feed/events")
+[ "$code" = 401 ] || fail "an unsigned push must get 401, got $code"
+
+# A realistic mix, through instance B, while both instances dispatch.
+"$BUILD/cw-sim" push --url "http://127.0.0.1:$port_b/api/v1/feed/events" \
+  --secret "$SURVEYD_FEED_SECRET" --count 400 --rate 0 --seed 11 >"$work/cw-sim.log" 2>&1 ||
+  fail "cw-sim push failed"
+
+# Wait for the outbox to drain (every survey accepted by the gateway, or finished otherwise).
+for _ in $(seq 1 150); do
+  left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending','sending')")
+  [ "$left" = 0 ] && break
+  sleep 0.2
+done
+[ "$left" = 0 ] || fail "$left message(s) still unsent"
+sent=$(sql "SELECT count(*) FROM outbox WHERE state IN ('accepted','sent','delivered')")
+[ "$sent" -gt 20 ] || fail "only $sent texts sent"
+twice=$(sql "SELECT count(*) FROM (SELECT outbox_id FROM send_attempts GROUP BY outbox_id HAVING count(*) > 1) x")
+[ "$twice" = 0 ] || fail "$twice message(s) were sent more than once"
+by_a=$(sql "SELECT count(DISTINCT claimed_by) FROM outbox WHERE claimed_by IS NOT NULL")
+echo "texts sent: $sent, by $by_a dispatch worker(s) across two instances"
+accepted_at_gateway=$(curl -fs "http://127.0.0.1:$port_gw/v1/stats" | grep -o '"accepted":[0-9]*' | cut -d: -f2)
+[ "$accepted_at_gateway" = "$sent" ] || fail "gateway accepted $accepted_at_gateway, outbox says $sent"
+
+# The citizen of E2E-CALL-1 answers on the page (computed like the text's link).
+nonce=$(sql "SELECT token_nonce FROM surveys WHERE event_id = 'E2E-CALL-1'")
+token=$(printf '%s' "$nonce" | openssl dgst -sha256 -hmac "$SURVEYD_TOKEN_SECRET" -binary | head -c 16 |
+  base64 | tr '+/' '-_' | tr -d '=')
+link="$SURVEYD_PUBLIC_BASE_URL/s/$token"
+body_in_text=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=1000" | grep -c "$link" || true)
+[ "$body_in_text" -ge 1 ] || fail "the text sent for E2E-CALL-1 does not carry its link"
+if [ "$(sql "SELECT responded_at IS NULL FROM surveys WHERE event_id = 'E2E-CALL-1'")" = t ]; then
+  if command -v chromium >/dev/null; then
+    bash "$SRC/tests/browser/survey_page.sh" "$link" "$work/page.png" || fail "browser check of the page"
+  fi
+  page=$(curl -fs "$link")
+  [[ $page == *"101"* ]] || fail "the page should say what the survey is about"
+  code=$(curl -s -o "$work/answer.html" -w '%{http_code}' --data 'q1=9&q2=8&q3=7&q4=10&q5=9&comment=Quick+and+kind' "$link")
+  [ "$code" = 200 ] || fail "answer: HTTP $code"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --data 'q1=1' "$link")
+  [ "$code" = 200 ] || fail "resubmit: HTTP $code"
+  [ "$(sql "SELECT q1 || ',' || q4 FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE s.event_id = 'E2E-CALL-1'")" = "9,10" ] ||
+    fail "the answer was not stored once, as given"
+fi
+[ "$(sql "SELECT count(*) FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE s.event_id = 'E2E-CALL-1'")" = 1 ] ||
+  fail "no stored answer for the pushed event"
+
+# Simulated citizens answered too; the analyst API sees it all.
+for _ in $(seq 1 50); do
+  answered=$(sql "SELECT count(*) FROM responses")
+  [ "$answered" -gt 5 ] && break
+  sleep 0.2
+done
+[ "$answered" -gt 5 ] || fail "only $answered answers stored"
+funnel=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port_a/api/v1/stats/funnel")
+[[ $funnel == *'"exclusion:domestic_abuse"'* ]] || fail "the funnel should say why contacts were excluded: $funnel"
+curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port_a/api/v1/stats/questions" |
+  grep -q '"respondents"' || fail "question stats"
+"$BUILD/surveyd" report -c "$SRC/config/surveyd.yaml" >"$work/report.txt"
+grep -q "answered" "$work/report.txt" || fail "report"
+
+# Personal data: no phone number (any format) and no comment in any log.
+if grep -E '(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6}|Quick and kind)' "$work"/surveyd-*.log; then
+  fail "a log holds a phone number or a citizen's words"
+fi
+echo "pipeline: $sent texts, $answered answers, 0 double sends: 1 passed, 0 failed"
