@@ -1,3 +1,4 @@
+SET client_min_messages = warning;
 -- Tables shaped like events and outbox (migrations/0001_initial.sql), without the foreign key
 -- to surveys, for the pgbench baseline of bench/ingest.sh.
 DROP TABLE IF EXISTS bench_outbox, bench_events;

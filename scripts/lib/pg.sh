@@ -5,6 +5,7 @@
 #                           (socket directory beside DATADIR), create database `surveyd`
 #   pg_stop DATADIR         stop it (quietly does nothing if it is not running)
 #   pg_url PORT [DB]        postgresql://postgres@127.0.0.1:PORT/DB (DB defaults to surveyd)
+#   pg_restart DATADIR      stop and start again, with the same options
 #
 # PostgreSQL refuses to run as root: as root the server runs as the `postgres` user, which must be
 # able to reach DATADIR, so parents that it cannot traverse get o+x. Authentication is `trust`,
@@ -109,4 +110,11 @@ pg_stop() {
 
 pg_url() {
   echo "postgresql://postgres@127.0.0.1:$1/${2:-surveyd}"
+}
+
+# Restarts the server with the options it was started with (tests of database outages).
+pg_restart() {
+  local datadir
+  datadir=$(realpath -m "$1")
+  _pg_as_owner "$PG_BIN/pg_ctl" -D "$datadir" -m fast -w -t 60 restart -l "$datadir/server.log" >/dev/null
 }

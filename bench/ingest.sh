@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Ingest benchmark (issue 3): how many feed events per second surveyd stores and decides, next
+# to what the same PostgreSQL can do one event per transaction, all measured in one run.
+#
+# usage: bench/ingest.sh [--events N] [--pgbench-seconds S] [--batch-size N] [--paced-rate R]
+#                        [--paced-events N] [--keep]
+#
+#   --events N           events streamed at full speed into surveyd (default 200000)
+#   --pgbench-seconds S  length of the pgbench baseline (default 15)
+#   --batch-size N       SURVEYD_FEED_BATCH_SIZE for surveyd (default: the config's)
+#   --paced-rate R       then stream at R events/s to measure latency at a steady load
+#                        (default 1000, national scale; 0 skips it)
+#   --paced-events N     events in the paced run (default 15000)
+#   --keep               keep the temporary directory (logs, database) afterwards
+#
+# What it does, on a private PostgreSQL 15 in a temporary directory (fsync on):
+#   1. baseline: pgbench, 8 clients (-c 8 -j 2), bench/pgbench_event_outbox.sql: one INSERT into
+#      a table shaped like events plus one into one shaped like outbox per transaction. Its TPS is
+#      the most events/s a design that commits once per event could store here.
+#   2. the simulator alone: `cw-sim serve --rate 0` read by bench/sink.py, which only counts
+#      newlines: the send rate must be far above what surveyd reaches (> 50,000/s).
+#   3. surveyd: fresh database, `surveyd serve` consuming `cw-sim serve --rate 0 --count N
+#      --exit-when-acked`. Throughput is lines stored / (last ack - first receipt): from the
+#      earliest received_at in the database to the moment cw-sim exits, which it does once the
+#      last seq is acked, i.e. after the last commit. Latency (receipt of a line -> commit of its
+#      batch, per event) comes from the consumer's histogram in /readyz (checks.feed.
+#      commit_latency_ms). Peak RSS is VmHWM from /proc.
+#   4. (optional) the same at a steady --paced-rate, where latency means what an operator sees.
+#
+# Dispatch is kept out of the measurement: one worker polling every 10 minutes, against a gateway
+# address where nothing listens. Sending is bounded by the gateway's rate (tens per second), not
+# by ingest, and its few claims would only add noise here.
+#
+# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_PERF=FILE
+# records a `perf record -g` profile of surveyd during the full-speed run into FILE.
+set -euo pipefail
+
+EVENTS=200000
+PGBENCH_SECONDS=15
+BATCH_SIZE=""
+PACED_RATE=1000
+PACED_EVENTS=15000
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) EVENTS=$2; shift 2 ;;
+    --pgbench-seconds) PGBENCH_SECONDS=$2; shift 2 ;;
+    --batch-size) BATCH_SIZE=$2; shift 2 ;;
+    --paced-rate) PACED_RATE=$2; shift 2 ;;
+    --paced-events) PACED_EVENTS=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/ingest.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=../scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=../scripts/lib/pg.sh
+source "$ROOT/scripts/lib/pg.sh"
+BENCH="$ROOT/bench"
+BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
+export SURVEYD_BUILD_TYPE=Release
+
+ensure_packages "${SURVEYD_PACKAGES[@]}" postgresql-contrib python3 curl
+if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
+  ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
+  log "warning: $BUILD_DIR is not a Release build; the figures will be low"
+fi
+build_all --target surveyd cw-sim
+
+WORK=$(mktemp -d /tmp/surveyd-bench.XXXXXX)
+PG_PORT=$(free_port)
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+pids=()
+cleanup() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pg_stop "$WORK/pg/data" || true
+  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
+    log "logs and data kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+readyz_feed() {  # prints one field of checks.feed (dotted path), empty if missing
+  curl -fs "http://$SURVEYD_HTTP_LISTEN/readyz" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)["checks"]["feed"]
+    for k in sys.argv[1].split("."):
+        v = v[k]
+    print(v)
+except Exception:
+    print("")' "$1" || true
+}
+
+log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
+pg_start "$WORK/pg/data" "$PG_PORT"
+
+# 1. Baseline.
+log "baseline: pgbench -c 8 -j 2 for ${PGBENCH_SECONDS}s (one event + one outbox row per transaction)"
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench"
+"${PSQL[@]}" -d pgbench -f "$BENCH/pgbench_setup.sql" >/dev/null
+"$PG_BIN/pgbench" -n -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 8 -j 2 -T "$PGBENCH_SECONDS" \
+  -f "$BENCH/pgbench_event_outbox.sql" pgbench >"$WORK/pgbench.log" 2>&1
+PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.log")
+PGBENCH_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$WORK/pgbench.log")
+[ -n "$PGBENCH_TPS" ] || { cat "$WORK/pgbench.log" >&2; exit 1; }
+"${PSQL[@]}" -d postgres -c "DROP DATABASE pgbench"
+log "pgbench: $PGBENCH_TPS transactions/s"
+
+# 2. The simulator alone.
+SIM_PORT=$(free_port)
+log "simulator alone: cw-sim serve --rate 0 --count $EVENTS into a counting sink"
+"$BUILD_DIR/cw-sim" serve --listen "127.0.0.1:$SIM_PORT" --rate 0 --count "$EVENTS" --seed 7 \
+  --exit-when-acked 2>"$WORK/cw-sim-alone.log" &
+sim_pid=$!
+pids+=("$sim_pid")
+for _ in $(seq 100); do grep -q "serving on" "$WORK/cw-sim-alone.log" && break; sleep 0.05; done
+read -r SINK_LINES SINK_SECONDS < <(python3 "$BENCH/sink.py" 127.0.0.1 "$SIM_PORT" "$EVENTS")
+wait "$sim_pid" || true
+SIM_RATE=$(python3 -c "print(round($SINK_LINES / $SINK_SECONDS))")
+log "cw-sim: $SINK_LINES lines in ${SINK_SECONDS}s = $SIM_RATE lines/s"
+
+# 3. surveyd at full speed.
+set -a
+SURVEYD_TOKEN_SECRET=$(random_secret)
+SURVEYD_PHONE_HASH_KEY=$(random_secret)
+SURVEYD_FEED_SECRET=$(random_secret)
+SURVEYD_WMNOW_API_KEY=$(random_secret)
+SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+SURVEYD_DATABASE_URL=$(pg_url "$PG_PORT" surveyd)
+SURVEYD_HTTP_LISTEN="127.0.0.1:$(free_port)"
+SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$(free_port)"
+SURVEYD_RULES="$ROOT/config/rules.yaml"
+SURVEYD_DISPATCH_WORKERS=1
+SURVEYD_DISPATCH_POLL_MS=600000
+SURVEYD_LOG_LEVEL=warn
+set +a
+[ -n "$BATCH_SIZE" ] && export SURVEYD_FEED_BATCH_SIZE="$BATCH_SIZE"
+
+# Runs one feed into surveyd; sets RUN_* variables. $1 label, $2 rate, $3 count, $4 seed.
+run_surveyd() {
+  local label=$1 rate=$2 count=$3 seed=$4 port sim surveyd_pid
+  port=$(free_port)
+  export SURVEYD_FEED_TCP="127.0.0.1:$port"
+  export SURVEYD_FEED_NAME="bench-$label"  # its own cursor: each run starts at seq 1
+  "$BUILD_DIR/cw-sim" serve --listen "127.0.0.1:$port" --rate "$rate" --count "$count" \
+    --seed "$seed" --exit-when-acked 2>"$WORK/cw-sim-$label.log" &
+  sim=$!
+  pids+=("$sim")
+  "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-$label.log" 2>&1 &
+  surveyd_pid=$!
+  pids+=("$surveyd_pid")
+  local perf_pid=""
+  if [ -n "${BENCH_PERF:-}" ] && [ "$label" = full ]; then
+    perf record -q -F 499 -g -p "$surveyd_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  local hwm_file="$WORK/hwm-$label"
+  echo 0 >"$hwm_file"
+  # VmHWM is the peak already; sampling it keeps the last value before the process ends.
+  (while kill -0 "$surveyd_pid" 2>/dev/null; do
+    awk '/^VmHWM/ {print $2}' "/proc/$surveyd_pid/status" >"$hwm_file.tmp" 2>/dev/null &&
+      mv "$hwm_file.tmp" "$hwm_file"
+    sleep 0.5
+  done) &
+  pids+=("$!")
+  if ! wait "$sim"; then
+    echo "cw-sim failed; see $WORK/cw-sim-$label.log" >&2
+    exit 1
+  fi
+  RUN_END=$(now)
+  RUN_ACCEPTED=$(readyz_feed accepted)
+  RUN_DUPLICATE=$(readyz_feed duplicate)
+  RUN_REJECTED=$(readyz_feed rejected)
+  RUN_P50=$(readyz_feed commit_latency_ms.p50)
+  RUN_P95=$(readyz_feed commit_latency_ms.p95)
+  RUN_P99=$(readyz_feed commit_latency_ms.p99)
+  RUN_MAX=$(readyz_feed commit_latency_ms.max)
+  RUN_RSS_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$surveyd_pid/status" 2>/dev/null || cat "$hwm_file")
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+  fi
+  kill "$surveyd_pid"
+  wait "$surveyd_pid" || true
+  RUN_LINES=$((RUN_ACCEPTED + RUN_DUPLICATE + RUN_REJECTED))
+  RUN_START=$("${PSQL[@]}" -d surveyd -At -c "SELECT extract(epoch FROM min(received_at)) FROM
+    (SELECT received_at FROM events WHERE source = 'tcp' AND seq IS NOT NULL
+       AND received_at >= to_timestamp($RUN_BEGIN)) e")
+  RUN_SECONDS=$(python3 -c "print(f'{$RUN_END - $RUN_START:.3f}')")
+  RUN_RATE=$(python3 -c "print(round($RUN_LINES / ($RUN_END - $RUN_START)))")
+}
+
+log "surveyd: $EVENTS events at full speed (cw-sim --rate 0)"
+RUN_BEGIN=$(now)
+run_surveyd full 0 "$EVENTS" 11
+FULL=("$RUN_LINES" "$RUN_SECONDS" "$RUN_RATE" "$RUN_P50" "$RUN_P95" "$RUN_P99" "$RUN_MAX" "$RUN_RSS_KB")
+SURVEYS=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM surveys")
+log "surveyd: ${FULL[0]} lines in ${FULL[1]}s = ${FULL[2]} lines/s ($SURVEYS surveys queued)"
+
+PACED=()
+if [ "$PACED_RATE" != 0 ]; then
+  log "surveyd: $PACED_EVENTS events paced at $PACED_RATE/s (latency at a steady load)"
+  RUN_BEGIN=$(now)
+  run_surveyd paced "$PACED_RATE" "$PACED_EVENTS" 12
+  PACED=("$RUN_LINES" "$RUN_SECONDS" "$RUN_RATE" "$RUN_P50" "$RUN_P95" "$RUN_P99" "$RUN_MAX" "$RUN_RSS_KB")
+fi
+
+RATIO=$(python3 -c "print(f'{${FULL[2]} / $PGBENCH_TPS:.2f}')")
+echo
+echo "surveyd ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+printf '  %-46s %s\n' \
+  "pgbench limit (event+outbox, 8 clients)" "$(printf '%.0f' "$PGBENCH_TPS") tx/s  (latency avg $PGBENCH_LAT ms)" \
+  "cw-sim send rate (alone)" "$SIM_RATE lines/s" \
+  "surveyd, full speed" "${FULL[2]} events/s  (${FULL[0]} in ${FULL[1]} s)" \
+  "ratio surveyd / pgbench (goal >= 1.5)" "$RATIO" \
+  "receipt->commit latency, full speed (ms)" "p50 ${FULL[3]}  p95 ${FULL[4]}  p99 ${FULL[5]}  max ${FULL[6]}" \
+  "peak RSS of surveyd, full speed" "$((FULL[7] / 1024)) MiB"
+if [ ${#PACED[@]} -gt 0 ]; then
+  printf '  %-46s %s\n' \
+    "surveyd, paced at $PACED_RATE/s" "${PACED[2]} events/s  (${PACED[0]} in ${PACED[1]} s)" \
+    "receipt->commit latency, paced (ms)" "p50 ${PACED[3]}  p95 ${PACED[4]}  p99 ${PACED[5]}  max ${PACED[6]}"
+fi
