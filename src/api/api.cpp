@@ -115,12 +115,12 @@ http::Response HandleQuestions(const ApiOptions& options, const http::Request& r
   json questions = json::array();
   for (const auto& q : options.store->GetQuestionStats(filter)) {
     auto [low, high] = WilsonInterval(q.top_box, q.respondents);
-    questions.push_back({{"question", q.question},
-                         {"respondents", q.respondents},
-                         {"mean", q.respondents ? json(q.mean) : json(nullptr)},
-                         {"pct_8_10", q.respondents ? json(100.0 * q.top_box / q.respondents)
-                                                    : json(nullptr)},
-                         {"pct_8_10_ci95", {100 * low, 100 * high}}});
+    questions.push_back(
+        {{"question", q.question},
+         {"respondents", q.respondents},
+         {"mean", q.respondents ? json(q.mean) : json(nullptr)},
+         {"pct_8_10", q.respondents ? json(100.0 * q.top_box / q.respondents) : json(nullptr)},
+         {"pct_8_10_ci95", {100 * low, 100 * high}}});
   }
   return http::Response::Json(200, json{{"questions", questions}}.dump());
 }
@@ -169,10 +169,8 @@ http::Response HandleFeedPush(const ApiOptions& options, const http::Request& re
     if (r.outcome == store::IngestOutcome::kAccepted) entry["decision"] = r.reason;
     out.push_back(std::move(entry));
   }
-  json body = {{"results", out},
-               {"accepted", counts[0]},
-               {"duplicate", counts[1]},
-               {"rejected", counts[2]}};
+  json body = {
+      {"results", out}, {"accepted", counts[0]}, {"duplicate", counts[1]}, {"rejected", counts[2]}};
   return http::Response::Json(202, body.dump());
 }
 
@@ -195,7 +193,8 @@ http::Response HandleWmnowStatus(const ApiOptions& options, const http::Request&
   status.status = text("status");
   status.error_code = text("error_code");
   status.at = ParseRfc3339(text("at")).value_or(options.clock->Now());
-  static const char* const kStatuses[] = {"sent", "delivered", "failed", "undeliverable", "expired"};
+  static const char* const kStatuses[] = {"sent", "delivered", "failed", "undeliverable",
+                                          "expired"};
   if (std::none_of(std::begin(kStatuses), std::end(kStatuses),
                    [&](const char* s) { return status.status == s; })) {
     return JsonError(400, "bad_request", "unknown status '" + status.status + "'");
@@ -275,7 +274,8 @@ http::Response Serve(const ApiOptions& options, const http::Request& request) {
         return http::Response::Json(readiness.ready ? 200 : 503, readiness.body);
       }
       if (path == "/api/v1/feed/events" && post) return HandleFeedPush(options, request);
-      if (path == "/api/v1/gateway/wmnow/status" && post) return HandleWmnowStatus(options, request);
+      if (path == "/api/v1/gateway/wmnow/status" && post)
+        return HandleWmnowStatus(options, request);
       if (path == "/api/v1/gateway/wmnow/inbound" && post) {
         return HandleWmnowInbound(options, request);
       }

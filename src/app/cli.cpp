@@ -75,7 +75,8 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
 
   if (command == "rules") {
     if (args.size() == 2 && args[0] == "check") return RulesCheck(args[1], out, err);
-    if (args.size() == 3 && args[0] == "explain") return RulesExplain(args[1], args[2], in, out, err);
+    if (args.size() == 3 && args[0] == "explain")
+      return RulesExplain(args[1], args[2], in, out, err);
     err << "usage: surveyd rules check FILE | surveyd rules explain FILE EVENT.json\n";
     return 2;
   }
@@ -141,8 +142,7 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
   }
   try {
     if (config.database.migrate_on_start) store::Migrate(config.database.url);
-    auto store = store::MakePgStore(
-        {config.database.url, 1, config.survey.phone_hash_key});
+    auto store = store::MakePgStore({config.database.url, 1, config.survey.phone_hash_key});
     SystemClock clock;
     const auto rule_set = loaded.rules;
     store::DecideFn decide = [&](const Event& event, const ContactHistory& history) {

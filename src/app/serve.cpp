@@ -7,9 +7,9 @@
 
 #include <atomic>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <thread>
 
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
@@ -76,15 +76,13 @@ class RulesHolder {
 // (while this instance leads; a standby instance is ready by definition).
 nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
                             std::chrono::seconds unready_after, bool& ok) {
-  nlohmann::json out = {{"leader", s.leader},         {"connected", s.connected},
-                        {"accepted", s.accepted},     {"duplicate", s.duplicate},
-                        {"rejected", s.rejected},     {"gaps", s.gaps},
-                        {"missing", s.missing},       {"reconnects", s.reconnects},
-                        {"heartbeats", s.heartbeats}};
+  nlohmann::json out = {
+      {"leader", s.leader},       {"connected", s.connected},   {"accepted", s.accepted},
+      {"duplicate", s.duplicate}, {"rejected", s.rejected},     {"gaps", s.gaps},
+      {"missing", s.missing},     {"reconnects", s.reconnects}, {"heartbeats", s.heartbeats}};
   if (s.last_seq) out["seq"] = *s.last_seq;
   if (s.last_event_occurred_at) {
-    out["lag_seconds"] =
-        std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
+    out["lag_seconds"] = std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
   }
   if (!s.last_error.empty()) out["last_error"] = s.last_error;
   ok = true;
@@ -195,8 +193,8 @@ int Serve(const config::Config& config, std::ostream& err) {
     feed_options.batch_wait = config.feed.batch_wait;
     feed_options.silence_timeout = config.feed.silence_timeout;
     feed_lock = std::make_unique<store::FeedLock>(config.database.url, config.feed.name);
-    consumer = std::make_unique<feed::TcpConsumer>(feed_options, *store, decider, feed_lock.get(),
-                                                   clock);
+    consumer =
+        std::make_unique<feed::TcpConsumer>(feed_options, *store, decider, feed_lock.get(), clock);
   }
 
   api::ApiOptions api_options;
@@ -228,8 +226,8 @@ int Serve(const config::Config& config, std::ostream& err) {
     if (status.gateway_auth_failing) checks["gateway"]["error"] = "gateway refuses our credentials";
     bool feed_ok = true;
     if (consumer) {
-      checks["feed"] = DescribeFeed(consumer->Status(), clock.Now(), config.feed.unready_after,
-                                    feed_ok);
+      checks["feed"] =
+          DescribeFeed(consumer->Status(), clock.Now(), config.feed.unready_after, feed_ok);
     }
     const bool ready =
         database && checks["rules"]["ok"].get<bool>() && !status.gateway_auth_failing && feed_ok;
@@ -271,7 +269,8 @@ int Serve(const config::Config& config, std::ostream& err) {
         if (!s.leader || s.accepted == last_accepted) continue;
         last_accepted = s.accepted;
         bool ok = true;
-        spdlog::info("feed: {}", DescribeFeed(s, clock.Now(), config.feed.unready_after, ok).dump());
+        spdlog::info("feed: {}",
+                     DescribeFeed(s, clock.Now(), config.feed.unready_after, ok).dump());
       }
     });
   }

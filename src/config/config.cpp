@@ -156,7 +156,8 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S) { c.survey.token_secret = v; });
   add("survey.phone_hash_key", "SURVEYD_PHONE_HASH_KEY",
       [](Config& c, S v, S) { c.survey.phone_hash_key = v; });
-  add("survey.force_name", "SURVEYD_FORCE_NAME", [](Config& c, S v, S) { c.survey.force_name = v; });
+  add("survey.force_name", "SURVEYD_FORCE_NAME",
+      [](Config& c, S v, S) { c.survey.force_name = v; });
   add("survey.privacy_url", "SURVEYD_PRIVACY_URL",
       [](Config& c, S v, S) { c.survey.privacy_url = v; });
   add("survey.rate_limit_per_minute", "SURVEYD_SURVEY_RATE_LIMIT", [](Config& c, S v, S k) {
@@ -168,7 +169,8 @@ std::vector<Key> Keys() {
 
   add("log.level", "SURVEYD_LOG_LEVEL", [](Config& c, S v, S k) {
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
-    if (!kLevels.count(v)) throw ConfigError(k + ": expected one of trace, debug, info, warn, error, off");
+    if (!kLevels.count(v))
+      throw ConfigError(k + ": expected one of trace, debug, info, warn, error, off");
     c.log.level = v;
   });
   return keys;
@@ -205,7 +207,8 @@ std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,
     port = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string::npos) throw ConfigError(key + ": expected host:port, got '" + text + "'");
+    if (colon == std::string::npos)
+      throw ConfigError(key + ": expected host:port, got '" + text + "'");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
@@ -235,7 +238,8 @@ Config Load(const std::string& path, const std::map<std::string, std::string>& e
       std::vector<std::pair<std::string, YAML::Node>> values;
       Flatten(root, "", path, values);
       for (const auto& [name, node] : values) {
-        auto key = std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.path == name; });
+        auto key =
+            std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.path == name; });
         if (key == keys.end()) {
           throw ConfigError(Where(path, node.Mark()) + ": unknown setting '" + name + "'");
         }
@@ -283,7 +287,8 @@ std::vector<std::string> ValidateForServe(const Config& config) {
   secret(config.survey.phone_hash_key, "survey.phone_hash_key", "SURVEYD_PHONE_HASH_KEY");
   if (config.feed.secret.size() < 16) {
     problems.push_back(
-        "feed.secret (SURVEYD_FEED_SECRET) must be set (at least 16 characters) to accept pushed events");
+        "feed.secret (SURVEYD_FEED_SECRET) must be set (at least 16 characters) to accept pushed "
+        "events");
   }
   if (config.gateway.kind == "wmnow") {
     if (config.gateway.wmnow_api_key.empty()) {

@@ -43,7 +43,8 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
     case SendStatus::kTransient:
       record.state = attempts_left ? store::SendState::kRetry : store::SendState::kFailed;
       record.next_attempt_at = now + backoff;
-      if (!attempts_left) record.error = "gave up after " + std::to_string(attempt) + " attempts: " + result.error;
+      if (!attempts_left)
+        record.error = "gave up after " + std::to_string(attempt) + " attempts: " + result.error;
       break;
     case SendStatus::kThrottled: {
       // The gateway told us how long to wait: never come back sooner.

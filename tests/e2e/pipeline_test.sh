@@ -57,7 +57,7 @@ pids+=($!)
 "$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null
 SURVEYD_HTTP_LISTEN="127.0.0.1:$port_a" "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" \
   >"$work/surveyd-a.log" 2>&1 &
-pids+=($!)
+pid_a=$!; pids+=($pid_a)
 SURVEYD_HTTP_LISTEN="127.0.0.1:$port_b" "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" \
   >"$work/surveyd-b.log" 2>&1 &
 pids+=($!)
@@ -158,6 +158,28 @@ curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$po
   grep -q '"respondents"' || fail "question stats"
 "$BUILD/surveyd" report -c "$SRC/config/surveyd.yaml" >"$work/report.txt"
 grep -q "answered" "$work/report.txt" || fail "report"
+
+# Replay (delivery 3): a file of events, then the same from stdin: the second time, all duplicates.
+"$BUILD/cw-sim" generate --count 60 --seed 3 --now >"$work/replay.ndjson" 2>/dev/null
+out=$("$BUILD/surveyd" replay -c "$SRC/config/surveyd.yaml" "$work/replay.ndjson")
+[[ $out == "replay: 60 accepted, 0 duplicate, 0 rejected" ]] || fail "replay: $out"
+out=$("$BUILD/surveyd" replay -c "$SRC/config/surveyd.yaml" - <"$work/replay.ndjson")
+[[ $out == "replay: 0 accepted, 60 duplicate, 0 rejected" ]] || fail "replay again: $out"
+
+# SIGHUP with a broken rules file: the old rules stay in force and the error names the line.
+cp "$SURVEYD_RULES" "$work/rules.good"
+printf 'groups:\n  - id: x\n    trigger: call.endd\n' >>"$SURVEYD_RULES"
+kill -HUP "$pid_a"
+for _ in $(seq 1 50); do grep -q "rules reload failed" "$work/surveyd-a.log" && break; sleep 0.1; done
+grep -q "rules reload: $SURVEYD_RULES:[0-9]*:[0-9]*: " "$work/surveyd-a.log" || fail "reload error without file:line:column"
+ready=$(curl -s "http://127.0.0.1:$port_a/readyz")
+[[ $ready == *'"ready":true'* && $ready == *'"last_reload_error"'* ]] || fail "after a bad reload: $ready"
+out=$(push "$(echo "$event" | sed 's/E2E-CALL-1/E2E-CALL-3/; s/900123/900125/')")
+[[ $out == *'"decision":"survey"'* ]] || fail "the old rules must still decide: $out"
+cp "$work/rules.good" "$SURVEYD_RULES"
+kill -HUP "$pid_a"
+for _ in $(seq 1 50); do grep -q "rules reloaded" "$work/surveyd-a.log" && break; sleep 0.1; done
+[[ $(curl -s "http://127.0.0.1:$port_a/readyz") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"
 
 # Personal data: no phone number (any format) and no comment in any log.
 if grep -E '(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6}|Quick and kind)' "$work"/surveyd-*.log; then

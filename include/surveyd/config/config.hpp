@@ -19,15 +19,15 @@ class ConfigError : public std::runtime_error {
 struct Config {
   struct Database {
     std::string url = "postgresql:///surveyd";  // SURVEYD_DATABASE_URL
-    int pool_size = 6;                            // SURVEYD_DATABASE_POOL_SIZE
-    bool migrate_on_start = true;                 // SURVEYD_DATABASE_MIGRATE_ON_START
+    int pool_size = 6;                          // SURVEYD_DATABASE_POOL_SIZE
+    bool migrate_on_start = true;               // SURVEYD_DATABASE_MIGRATE_ON_START
   } database;
 
   struct Http {
-    std::string listen = "127.0.0.1:8080";  // SURVEYD_HTTP_LISTEN (host:port)
+    std::string listen = "127.0.0.1:8080";                  // SURVEYD_HTTP_LISTEN (host:port)
     std::string public_base_url = "http://127.0.0.1:8080";  // SURVEYD_PUBLIC_BASE_URL
-    int worker_threads = 6;                 // SURVEYD_HTTP_WORKER_THREADS
-    std::size_t max_body_bytes = 1 << 20;   // SURVEYD_HTTP_MAX_BODY_BYTES
+    int worker_threads = 6;                                 // SURVEYD_HTTP_WORKER_THREADS
+    std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
   } http;
 
   struct Rules {
@@ -35,8 +35,8 @@ struct Config {
   } rules;
 
   struct Feed {
-    std::string secret;              // SURVEYD_FEED_SECRET: HMAC key of the HTTP push
-    std::string tcp;                 // SURVEYD_FEED_TCP: host:port of the TCP stream; empty: off
+    std::string secret;                 // SURVEYD_FEED_SECRET: HMAC key of the HTTP push
+    std::string tcp;                    // SURVEYD_FEED_TCP: host:port of the TCP stream; empty: off
     std::string name = "controlworks";  // SURVEYD_FEED_NAME: cursor key in the database
     std::chrono::seconds silence_timeout{30};  // SURVEYD_FEED_SILENCE_TIMEOUT
     std::chrono::seconds unready_after{120};   // SURVEYD_FEED_UNREADY_AFTER
@@ -51,26 +51,26 @@ struct Config {
     double rate_per_second = 20;    // SURVEYD_GATEWAY_RATE
     std::string sender = "Police";  // SURVEYD_GATEWAY_SENDER
     std::string wmnow_base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
-    std::string wmnow_api_key;                              // SURVEYD_WMNOW_API_KEY
-    std::string wmnow_webhook_secret;                       // SURVEYD_WMNOW_WEBHOOK_SECRET
+    std::string wmnow_api_key;                             // SURVEYD_WMNOW_API_KEY
+    std::string wmnow_webhook_secret;                      // SURVEYD_WMNOW_WEBHOOK_SECRET
   } gateway;
 
   struct Dispatch {
-    int workers = 2;                             // SURVEYD_DISPATCH_WORKERS
-    int batch_size = 20;                         // SURVEYD_DISPATCH_BATCH_SIZE
+    int workers = 2;                               // SURVEYD_DISPATCH_WORKERS
+    int batch_size = 20;                           // SURVEYD_DISPATCH_BATCH_SIZE
     std::chrono::milliseconds poll_interval{500};  // SURVEYD_DISPATCH_POLL_MS
-    std::chrono::seconds lease{60};              // SURVEYD_DISPATCH_LEASE
-    int max_attempts = 8;                        // SURVEYD_DISPATCH_MAX_ATTEMPTS
-    std::chrono::seconds backoff_base{5};        // SURVEYD_DISPATCH_BACKOFF_BASE
-    std::chrono::seconds backoff_max{600};       // SURVEYD_DISPATCH_BACKOFF_MAX
+    std::chrono::seconds lease{60};                // SURVEYD_DISPATCH_LEASE
+    int max_attempts = 8;                          // SURVEYD_DISPATCH_MAX_ATTEMPTS
+    std::chrono::seconds backoff_base{5};          // SURVEYD_DISPATCH_BACKOFF_BASE
+    std::chrono::seconds backoff_max{600};         // SURVEYD_DISPATCH_BACKOFF_MAX
   } dispatch;
 
   struct Survey {
-    std::string token_secret;         // SURVEYD_TOKEN_SECRET (at least 32 characters)
-    std::string phone_hash_key;       // SURVEYD_PHONE_HASH_KEY (at least 32 characters)
+    std::string token_secret;           // SURVEYD_TOKEN_SECRET (at least 32 characters)
+    std::string phone_hash_key;         // SURVEYD_PHONE_HASH_KEY (at least 32 characters)
     std::string force_name = "Police";  // SURVEYD_FORCE_NAME
-    std::string privacy_url;          // SURVEYD_PRIVACY_URL
-    int rate_limit_per_minute = 30;   // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
+    std::string privacy_url;            // SURVEYD_PRIVACY_URL
+    int rate_limit_per_minute = 30;     // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
   } survey;
 
   struct Api {
@@ -92,6 +92,7 @@ std::map<std::string, std::string> ProcessEnvironment();
 std::vector<std::string> ValidateForServe(const Config& config);
 
 // Splits "host:port" / "[::1]:port"; throws ConfigError.
-std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text, const std::string& key);
+std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,
+                                                    const std::string& key);
 
 }  // namespace surveyd::config

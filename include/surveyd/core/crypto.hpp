@@ -10,7 +10,7 @@ std::string Sha256Hex(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
 std::string HmacSha1Base64(std::string_view key, std::string_view data);  // Twilio signatures
-std::string RandomBytes(std::size_t n);                                  // from RAND_bytes
+std::string RandomBytes(std::size_t n);                                   // from RAND_bytes
 std::string Hex(std::string_view bytes);
 std::string Base64(std::string_view bytes);
 std::string Base64Url(std::string_view bytes);  // no padding

@@ -30,10 +30,10 @@ struct Decision {
 
   // Filled when outcome == kSurvey:
   phone::Number phone;
-  std::string language;      // template language chosen ("en", "pl", ...)
-  std::string sms_template;  // with every placeholder but {link} already filled in
-  TimePoint send_at;         // after delay and quiet hours
-  TimePoint expires_at;      // not sent by then: expired
+  std::string language;        // template language chosen ("en", "pl", ...)
+  std::string sms_template;    // with every placeholder but {link} already filled in
+  TimePoint send_at;           // after delay and quiet hours
+  TimePoint expires_at;        // not sent by then: expired
   TimePoint survey_closes_at;  // the survey page takes answers until then
   bool deferred_by_quiet_hours = false;
 };

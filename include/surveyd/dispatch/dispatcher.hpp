@@ -4,8 +4,8 @@
 // gateway at the configured rate, and record every attempt. Transient failures retry with
 // exponential backoff and jitter; permanent ones stop; quiet hours reached while retrying defer.
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>

@@ -33,6 +33,13 @@ struct TcpConsumerOptions {
   std::chrono::milliseconds leader_poll{1000};  // try for the lock, check it is still held
 };
 
+// From the receipt of a line (read off the socket) to the commit of its batch, per event, over
+// every event stored since the consumer started. Percentiles are within about 1%.
+struct CommitLatency {
+  std::int64_t count = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
 struct TcpConsumerStatus {
   bool running = false;
   bool leader = false;
@@ -48,6 +55,7 @@ struct TcpConsumerStatus {
   std::optional<TimePoint> last_event_occurred_at;  // newest stored, for lag
   std::optional<TimePoint> disconnected_since;      // nullopt while connected
   std::string last_error;                           // no personal data
+  CommitLatency commit_latency;
 };
 
 class TcpConsumer {

@@ -94,7 +94,7 @@ struct SurveyView {
   EventType event_type = EventType::kCallEnded;
   std::optional<std::string> channel;  // for "your call to 101"
   TimePoint contact_at;                // occurred_at of the event
-  TimePoint expires_at;  // the survey takes answers until then (surveys.closes_at)
+  TimePoint expires_at;                // the survey takes answers until then (surveys.closes_at)
   bool responded = false;
   std::optional<TimePoint> opened_at;
 };

@@ -52,14 +52,14 @@ class ApiSignature : public ::testing::Test {
 TEST_F(ApiSignature, FeedPushRefusesBadStaleOrMissingSignatures) {
   const auto now = ToUnixSeconds(clock_.Now());
   const std::string body = R"({"event_id":"x"})";
-  auto wrong_key = Signed("another-secret-entirely", now, body, "X-Feed-Timestamp",
-                          "X-Feed-Signature");
+  auto wrong_key =
+      Signed("another-secret-entirely", now, body, "X-Feed-Timestamp", "X-Feed-Signature");
   EXPECT_EQ(HandleFeedPush(options_, wrong_key).status, 401);
-  auto stale = Signed(options_.feed_secret, now - 301, body, "X-Feed-Timestamp",
-                      "X-Feed-Signature");
+  auto stale =
+      Signed(options_.feed_secret, now - 301, body, "X-Feed-Timestamp", "X-Feed-Signature");
   EXPECT_EQ(HandleFeedPush(options_, stale).status, 401);
-  auto future = Signed(options_.feed_secret, now + 301, body, "X-Feed-Timestamp",
-                       "X-Feed-Signature");
+  auto future =
+      Signed(options_.feed_secret, now + 301, body, "X-Feed-Timestamp", "X-Feed-Signature");
   EXPECT_EQ(HandleFeedPush(options_, future).status, 401);
   auto tampered = Signed(options_.feed_secret, now, body, "X-Feed-Timestamp", "X-Feed-Signature");
   tampered.body += " ";
@@ -71,8 +71,8 @@ TEST_F(ApiSignature, FeedPushRefusesBadStaleOrMissingSignatures) {
 
 TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
   const auto now = ToUnixSeconds(clock_.Now());
-  auto bad = Signed("not-the-webhook-secret", now, R"({"status":"delivered"})",
-                    "X-WMNow-Timestamp", "X-WMNow-Signature");
+  auto bad = Signed("not-the-webhook-secret", now, R"({"status":"delivered"})", "X-WMNow-Timestamp",
+                    "X-WMNow-Signature");
   EXPECT_EQ(HandleWmnowStatus(options_, bad).status, 401);
   EXPECT_EQ(HandleWmnowInbound(options_, bad).status, 401);
 }

@@ -81,8 +81,8 @@ TEST(Config, BadValuesAreClearErrors) {
 }
 
 TEST(Config, SplitHostPort) {
-  EXPECT_EQ(SplitHostPort("127.0.0.1:8080", "k"), std::make_pair(std::string("127.0.0.1"),
-                                                                  std::uint16_t{8080}));
+  EXPECT_EQ(SplitHostPort("127.0.0.1:8080", "k"),
+            std::make_pair(std::string("127.0.0.1"), std::uint16_t{8080}));
   EXPECT_EQ(SplitHostPort("[::1]:80", "k").first, "::1");
   EXPECT_THROW(SplitHostPort(":80", "k"), ConfigError);
   EXPECT_THROW(SplitHostPort("[::1]80", "k"), ConfigError);
