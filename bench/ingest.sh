@@ -129,7 +129,6 @@ SIM_RATE=$(python3 -c "print(round($SINK_LINES / $SINK_SECONDS))")
 log "cw-sim: $SINK_LINES lines in ${SINK_SECONDS}s = $SIM_RATE lines/s"
 
 # 3. surveyd at full speed.
-set -a
 SURVEYD_TOKEN_SECRET=$(random_secret)
 SURVEYD_PHONE_HASH_KEY=$(random_secret)
 SURVEYD_FEED_SECRET=$(random_secret)
@@ -142,7 +141,8 @@ SURVEYD_RULES="$ROOT/config/rules.yaml"
 SURVEYD_DISPATCH_WORKERS=1
 SURVEYD_DISPATCH_POLL_MS=600000
 SURVEYD_LOG_LEVEL=warn
-set +a
+export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET \
+  SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_DISPATCH_WORKERS SURVEYD_DISPATCH_POLL_MS SURVEYD_LOG_LEVEL
 [ -n "$BATCH_SIZE" ] && export SURVEYD_FEED_BATCH_SIZE="$BATCH_SIZE"
 
 # Runs one feed into surveyd; sets RUN_* variables. $1 label, $2 rate, $3 count, $4 seed.
@@ -160,6 +160,7 @@ run_surveyd() {
   pids+=("$surveyd_pid")
   local perf_pid=""
   if [ -n "${BENCH_PERF:-}" ] && [ "$label" = full ]; then
+    sleep 0.2  # past exec, so that perf follows surveyd and not the shell that forked it
     perf record -q -F 499 -g -p "$surveyd_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
     perf_pid=$!
   fi
@@ -204,6 +205,11 @@ RUN_BEGIN=$(now)
 run_surveyd full 0 "$EVENTS" 11
 FULL=("$RUN_LINES" "$RUN_SECONDS" "$RUN_RATE" "$RUN_P50" "$RUN_P95" "$RUN_P99" "$RUN_MAX" "$RUN_RSS_KB")
 SURVEYS=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM surveys")
+STORED=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE duplicates = 0")
+if [ "$STORED" != "$EVENTS" ] || [ "${FULL[0]}" != "$EVENTS" ]; then
+  echo "bench/ingest.sh: $EVENTS events sent, ${FULL[0]} counted, $STORED rows stored" >&2
+  exit 1
+fi
 log "surveyd: ${FULL[0]} lines in ${FULL[1]}s = ${FULL[2]} lines/s ($SURVEYS surveys queued)"
 
 PACED=()

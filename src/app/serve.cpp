@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -81,6 +82,14 @@ nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
       {"duplicate", s.duplicate}, {"rejected", s.rejected},     {"gaps", s.gaps},
       {"missing", s.missing},     {"reconnects", s.reconnects}, {"heartbeats", s.heartbeats}};
   if (s.last_seq) out["seq"] = *s.last_seq;
+  if (s.commit_latency.count > 0) {
+    const auto ms = [](double v) { return std::round(v * 10) / 10; };
+    out["commit_latency_ms"] = {{"events", s.commit_latency.count},
+                                {"p50", ms(s.commit_latency.p50_ms)},
+                                {"p95", ms(s.commit_latency.p95_ms)},
+                                {"p99", ms(s.commit_latency.p99_ms)},
+                                {"max", ms(s.commit_latency.max_ms)}};
+  }
   if (s.last_event_occurred_at) {
     out["lag_seconds"] = std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
   }

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "store/connection_pool.hpp"
@@ -50,16 +51,21 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "INSERT INTO rejected_events (event_id, source, seq, reject_reason, raw, received_at) "
        "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::bigint[], "
        "$5::text[], $6::text[]) AS t"},
-      // A later delivery of a stored event only counts itself; (xmax = 0) tells a fresh insert
-      // from a conflict.
+      // Events go in with their decisions (NULL for those already stored), so that no row is
+      // written twice. A later delivery of a stored event only counts itself; (xmax = 0) tells
+      // a fresh insert from a conflict.
       {"ingest_events",
        "INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, raw, "
-       "received_at) "
-       "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::bigint[], "
-       "$5::text[], $6::timestamptz[], $7::int[], $8::text[]) AS t "
+       "decision, decision_reason, decision_group, decision_trace, received_at) "
+       "SELECT t.id, t.source, t.seq, t.type, t.occurred_at, t.duplicates, t.raw, t.decision, "
+       "t.reason, t.grp, t.trace::jsonb, $1::timestamptz FROM unnest($2::text[], $3::text[], "
+       "$4::bigint[], $5::text[], $6::timestamptz[], $7::int[], $8::text[], $9::text[], "
+       "$10::text[], $11::text[], $12::text[]) "
+       "AS t(id, source, seq, type, occurred_at, duplicates, raw, decision, reason, grp, trace) "
        "ON CONFLICT (event_id) DO UPDATE "
        "SET duplicates = events.duplicates + excluded.duplicates + 1 "
        "RETURNING event_id, (xmax = 0) AS inserted"},
+      {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
       // batches sharing numbers cannot deadlock.
       {"lock_phones",
@@ -69,11 +75,6 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h), "
        "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
        "FROM unnest($1::text[]) AS t(h)"},
-      {"ingest_decisions",
-       "UPDATE events e SET decision = d.decision, decision_reason = d.reason, "
-       "decision_group = d.grp, decision_trace = d.trace::jsonb "
-       "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
-       "AS d(event_id, decision, reason, grp, trace) WHERE e.event_id = d.event_id"},
       {"ingest_surveys",
        "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_e164, phone_hash, "
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
@@ -709,42 +710,9 @@ class PgStore final : public Store {
             rejected_reason.Text(), rejected_raw.Text()});
     }
 
-    // Rows are inserted in event_id order, so that two batches holding the same events lock
-    // them in the same order.
-    std::sort(candidates.begin(), candidates.end(), [&](std::size_t a, std::size_t b) {
-      return items[a].event->event_id < items[b].event->event_id;
-    });
-    std::vector<std::size_t> fresh_events;
     if (!candidates.empty()) {
-      ArrayLiteral id, source, seq, type, occurred_at, duplicates, raw;
-      for (std::size_t i : candidates) {
-        const Event& event = *items[i].event;
-        id.Add(event.event_id);
-        source.Add(items[i].source);
-        seq.AddInt(items[i].seq ? items[i].seq : event.seq);
-        type.Add(EventTypeName(event.type));
-        occurred_at.AddTime(event.occurred_at);
-        duplicates.AddInt(repeats[i]);
-        raw.Add(items[i].raw);
-      }
-      auto rows = Exec(txn, "ingest_events",
-                       {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
-                        occurred_at.Text(), duplicates.Text(), raw.Text()});
-      std::set<std::string> inserted;
-      for (const auto& row : rows) {
-        if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());
-      }
-      for (std::size_t i : candidates) {
-        if (inserted.count(items[i].event->event_id) != 0) {
-          fresh_events.push_back(i);
-        } else {
-          results[i] = {items[i].event->event_id, IngestOutcome::kDuplicate, "duplicate"};
-        }
-      }
+      StoreEvents(txn, items, candidates, repeats, decide, received_at, results);
     }
-
-    std::sort(fresh_events.begin(), fresh_events.end());  // decided in delivery order
-    if (!fresh_events.empty()) Decide(txn, items, fresh_events, decide, received_at, results);
 
     if (!feed.empty() && max_seq) {
       Exec(txn, "feed_cursor_set", {Text(feed), Int(*max_seq), Time(received_at)});
@@ -753,17 +721,23 @@ class PgStore final : public Store {
     return results;
   }
 
-  void Decide(pqxx::work& txn, const std::vector<IngestItem>& items,
-              const std::vector<std::size_t>& fresh_events, const DecideFn& decide,
-              TimePoint created_at, std::vector<IngestResult>& results) {
+  // Decides the first deliveries in the batch of events not stored yet, then stores them all with
+  // their decisions, and the surveys to send, in three statements.
+  void StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
+                   std::vector<std::size_t> candidates, const std::vector<int>& repeats,
+                   const DecideFn& decide, TimePoint received_at,
+                   std::vector<IngestResult>& results) {
     // Each number's history is read once for the batch, under a lock on that number held to
-    // the end of the transaction, so two instances cannot both survey one number.
+    // the end of the transaction, so two instances cannot both survey one number. Taken before
+    // the events go in: a concurrent delivery of one of these events (which has the same number)
+    // is then either committed and seen below, or waits for this transaction.
     std::vector<std::string> hashes(items.size());
     std::vector<std::string> numbers(items.size());
-    ArrayLiteral lock_keys, lookup;
+    ArrayLiteral lock_keys, lookup, ids;
     std::set<std::string> distinct;
-    for (std::size_t i : fresh_events) {
+    for (std::size_t i : candidates) {
       const Event& event = *items[i].event;
+      ids.Add(event.event_id);
       if (!event.caller || !event.caller->phone) continue;
       numbers[i] = phone::Normalize(*event.caller->phone).e164;
       if (numbers[i].empty()) continue;
@@ -783,40 +757,95 @@ class PgStore final : public Store {
           entry.last_surveyed_at = pg::FromEpochMicros(row[2].as<std::int64_t>());
       }
     }
+    std::unordered_set<std::string> stored;
+    for (const auto& row : Exec(txn, "events_stored", {ids.Text()})) {
+      stored.insert(row[0].as<std::string>());
+    }
 
-    ArrayLiteral ids, outcomes, reasons, groups, traces;
-    SurveyColumns surveys;
-    for (std::size_t i : fresh_events) {
+    // Decided in delivery order, so later events in the batch see the surveys of earlier ones.
+    struct Decided {
+      Decision decision;
+      std::string e164, hash, reason, trace;
+    };
+    std::vector<std::optional<Decided>> decided(items.size());
+    for (std::size_t i : candidates) {
       const Event& event = *items[i].event;
+      if (stored.count(event.event_id) != 0) continue;
       const ContactHistory none;
       const auto found = hashes[i].empty() ? history.end() : history.find(hashes[i]);
-      Decision decision = decide(event, found == history.end() ? none : found->second);
-      std::string e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
-      std::string hash = e164 == numbers[i] ? hashes[i] : phone::KeyedHash(phone_hash_key_, e164);
-      if (decision.outcome == Decision::Outcome::kSurvey && e164.empty()) {
+      Decided& d = decided[i].emplace();
+      d.decision = decide(event, found == history.end() ? none : found->second);
+      Decision& decision = d.decision;
+      d.e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
+      d.hash = d.e164 == numbers[i] ? hashes[i] : phone::KeyedHash(phone_hash_key_, d.e164);
+      if (decision.outcome == Decision::Outcome::kSurvey && d.e164.empty()) {
         // The rules should have excluded it; never queue a message without a number.
         decision.outcome = Decision::Outcome::kExcluded;
         decision.reason = "no_phone";
       }
       if (decision.outcome == Decision::Outcome::kSurvey) {
-        surveys.Add(event, decision, e164, hash);
-        // Later events in this batch see this survey, as they would had it been committed.
-        auto& seen = history[hash].last_surveyed_at;
+        auto& seen = history[d.hash].last_surveyed_at;
         if (!seen || *seen < event.occurred_at) seen = event.occurred_at;
       }
-      std::string reason =
-          decision.reason.empty() ? OutcomeName(decision.outcome) : decision.reason;
-      ids.Add(event.event_id);
-      outcomes.Add(OutcomeName(decision.outcome));
-      reasons.Add(reason);
-      groups.Add(NonEmpty(decision.group));
-      traces.Add(nlohmann::json(decision.trace)
-                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      results[i] = {event.event_id, IngestOutcome::kAccepted, std::move(reason)};
+      d.reason = decision.reason.empty() ? OutcomeName(decision.outcome) : decision.reason;
+      d.trace = nlohmann::json(decision.trace)
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
-    Exec(txn, "ingest_decisions",
-         {ids.Text(), outcomes.Text(), reasons.Text(), groups.Text(), traces.Text()});
-    if (!surveys.event_id.empty()) Exec(txn, "ingest_surveys", surveys.ToParams(created_at));
+
+    // Rows are inserted in event_id order, so that two batches holding the same events lock
+    // them in the same order.
+    std::sort(candidates.begin(), candidates.end(), [&](std::size_t a, std::size_t b) {
+      return items[a].event->event_id < items[b].event->event_id;
+    });
+    ArrayLiteral id, source, seq, type, occurred_at, duplicates, raw, outcomes, reasons, groups,
+        traces;
+    for (std::size_t i : candidates) {
+      const Event& event = *items[i].event;
+      id.Add(event.event_id);
+      source.Add(items[i].source);
+      seq.AddInt(items[i].seq ? items[i].seq : event.seq);
+      type.Add(EventTypeName(event.type));
+      occurred_at.AddTime(event.occurred_at);
+      duplicates.AddInt(repeats[i]);
+      raw.Add(items[i].raw);
+      if (decided[i]) {
+        outcomes.Add(OutcomeName(decided[i]->decision.outcome));
+        reasons.Add(decided[i]->reason);
+        groups.Add(NonEmpty(decided[i]->decision.group));
+        traces.Add(decided[i]->trace);
+      } else {
+        outcomes.AddNull();
+        reasons.AddNull();
+        groups.AddNull();
+        traces.AddNull();
+      }
+    }
+    auto rows = Exec(txn, "ingest_events",
+                     {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
+                      occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(),
+                      reasons.Text(), groups.Text(), traces.Text()});
+    std::unordered_set<std::string> inserted;
+    for (const auto& row : rows) {
+      if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());
+    }
+
+    // A decision counts only if its row went in: an event with no number takes no lock, and a
+    // concurrent delivery of it may have won (it could not have been surveyed anyway).
+    std::sort(candidates.begin(), candidates.end());
+    SurveyColumns surveys;
+    for (std::size_t i : candidates) {
+      const Event& event = *items[i].event;
+      if (!decided[i] || inserted.count(event.event_id) == 0) {
+        results[i] = {event.event_id, IngestOutcome::kDuplicate, "duplicate"};
+        continue;
+      }
+      Decided& d = *decided[i];
+      if (d.decision.outcome == Decision::Outcome::kSurvey) {
+        surveys.Add(event, d.decision, d.e164, d.hash);
+      }
+      results[i] = {event.event_id, IngestOutcome::kAccepted, std::move(d.reason)};
+    }
+    if (!surveys.event_id.empty()) Exec(txn, "ingest_surveys", surveys.ToParams(received_at));
   }
 
   const std::string phone_hash_key_;
