@@ -564,6 +564,12 @@ struct TcpConsumer::Impl {
       s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
       s.duplicate += counts[static_cast<int>(store::IngestOutcome::kDuplicate)];
       s.rejected += counts[static_cast<int>(store::IngestOutcome::kRejected)];
+      // Results come one per item, in order.
+      for (std::size_t i = 0; i < results.size() && i < b.items.size(); ++i) {
+        const auto& event = b.items[i].event;
+        ++s.by_type[event ? EventTypeName(event->type) : "unreadable"]
+                   [store::IngestOutcomeName(results[i].outcome)];
+      }
       ++s.batches;
       s.last_seq = cursor;
       if (newest && (!s.last_event_occurred_at || *newest > *s.last_event_occurred_at)) {

@@ -122,6 +122,15 @@ TEST_F(TcpFeedTest, LongStreamWithFaultsIsStoredExactlyOnce) {
   EXPECT_EQ(status.accepted, stats.events);
   EXPECT_EQ(status.duplicate, stats.duplicates);
   EXPECT_EQ(status.rejected, stats.malformed);
+  // The same lines counted by event type: every outcome adds up, and rejected lines have no type.
+  std::int64_t accepted_by_type = 0;
+  for (const char* type : {"call.ended", "resource.departed", "incident.closed"}) {
+    ASSERT_TRUE(status.by_type.count(type)) << type;
+    accepted_by_type +=
+        status.by_type.at(type).count("accepted") ? status.by_type.at(type).at("accepted") : 0;
+  }
+  EXPECT_EQ(accepted_by_type, status.accepted);
+  EXPECT_EQ(status.by_type.at("unreadable").at("rejected"), status.rejected);
   EXPECT_GT(status.skipped, 0) << "the replayed overlap was skipped";
   EXPECT_GE(status.gaps, stats.gaps);
   EXPECT_GT(stats.gaps, 0);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ struct TcpConsumerStatus {
   bool connected = false;
   std::optional<std::int64_t> last_seq;  // stored cursor
   std::int64_t accepted = 0, duplicate = 0, rejected = 0;
+  // event type ("call.ended"..., "unreadable" for rejected lines) -> outcome -> count
+  std::map<std::string, std::map<std::string, std::int64_t>> by_type;
   std::int64_t skipped = 0;  // lines at or below the cursor (replayed after a reconnect)
   std::int64_t heartbeats = 0;
   std::int64_t gaps = 0;     // times the seq jumped
