@@ -84,7 +84,7 @@ http::Response HandleFunnel(const ApiOptions& options, const http::Request& requ
   for (const auto& [reason, count] : f.excluded_by_reason) reasons[reason] = count;
   const auto rate = [](std::int64_t k, std::int64_t n) {
     auto [low, high] = WilsonInterval(k, n);
-    return json{{"rate", n ? static_cast<double>(k) / n : 0.0}, {"ci95", {low, high}}};
+    return json{{"rate", Rate(k, n)}, {"ci95", {low, high}}};
   };
   json body = {
       {"events",
@@ -119,7 +119,7 @@ http::Response HandleQuestions(const ApiOptions& options, const http::Request& r
         {{"question", q.question},
          {"respondents", q.respondents},
          {"mean", q.respondents ? json(q.mean) : json(nullptr)},
-         {"pct_8_10", q.respondents ? json(100.0 * q.top_box / q.respondents) : json(nullptr)},
+         {"pct_8_10", q.respondents ? json(100 * Rate(q.top_box, q.respondents)) : json(nullptr)},
          {"pct_8_10_ci95", {100 * low, 100 * high}}});
   }
   return http::Response::Json(200, json{{"questions", questions}}.dump());
@@ -137,6 +137,10 @@ bool IsOptOutWord(std::string_view body) {
   static const char* const kWords[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"};
   return std::any_of(std::begin(kWords), std::end(kWords),
                      [&](const char* w) { return word == w; });
+}
+
+double Rate(std::int64_t k, std::int64_t n) {
+  return n > 0 ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
 }
 
 std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n) {

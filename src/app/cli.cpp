@@ -189,8 +189,9 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       out << text << std::setw(8) << value;
       if (of > 0) {
         auto [low, high] = api::WilsonInterval(value, of);
-        out << std::fixed << std::setprecision(1) << "  " << std::setw(5) << 100.0 * value / of
-            << "%  (95% CI " << 100 * low << "-" << 100 * high << "%)";
+        out << std::fixed << std::setprecision(1) << "  " << std::setw(5)
+            << 100 * api::Rate(value, of) << "%  (95% CI " << 100 * low << "-" << 100 * high
+            << "%)";
       }
       out << "\n";
     };
@@ -223,7 +224,7 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       if (q.respondents > 0) {
         auto [low, high] = api::WilsonInterval(q.top_box, q.respondents);
         out << std::fixed << std::setprecision(1) << std::setw(9) << q.mean << std::setw(9)
-            << 100.0 * q.top_box / q.respondents << "%  (" << 100 * low << "-" << 100 * high
+            << 100 * api::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-" << 100 * high
             << "%)";
         if (q.respondents < 30) out << "  small sample";
       }

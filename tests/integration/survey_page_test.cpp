@@ -238,7 +238,10 @@ TEST_F(SurveyPageTest, ExpiredLooksExactlyLikeUnknown) {
 
 TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClient) {
   for (int i = 0; i < kBadTokenLimit; ++i) {
-    EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAA" + std::string(1, 'A' + i)).status, 404) << i;
+    EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAA" + std::string(1, static_cast<char>('A' + i)))
+                  .status,
+              404)
+        << i;
   }
   // Limited: even a good token is not looked up.
   const auto limited = Fetch("GET", Path());
