@@ -5,36 +5,14 @@
 # stored exactly once.
 #   tests/e2e/feed_failover_test.sh BUILD_DIR SOURCE_DIR
 #   (needs SURVEYD_TEST_DATABASE_URL; SURVEYD_TEST_PGDATA to restart the server, as scripts/test sets)
-set -euo pipefail
-BUILD=$(realpath "$1")
-SRC=$(realpath "$2")
-: "${SURVEYD_TEST_DATABASE_URL:?set SURVEYD_TEST_DATABASE_URL (scripts/test does)}"
-source "$SRC/scripts/lib/common.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 source "$SRC/scripts/lib/pg.sh"
 
-work=$(mktemp -d /tmp/surveyd-feed.XXXXXX)
-chmod 755 "$work"
 db="feed_$$_$RANDOM"
-admin="$SURVEYD_TEST_DATABASE_URL"
-url="${admin%/*}/$db"
-pids=()
-finish() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$rc" -ne 0 ]; then
-    for f in "$work"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
-  fi
-  psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-  exit "$rc"
-}
-trap finish EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+url=$(new_database "$db")
 sql() { psql -X -At "$url" -c "$1" 2>/dev/null; }
 stored() { sql "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM rejected_events)" || echo 0; }
 
-psql -X -q "$admin" -c "CREATE DATABASE $db" >/dev/null
 count=30000
 feed_port=$(free_port)
 "$BUILD/cw-sim" serve --listen "127.0.0.1:$feed_port" --rate 1500 --count "$count" --seed 5 \
@@ -43,9 +21,8 @@ feed_port=$(free_port)
 sim_pid=$!; pids+=($sim_pid)
 
 export SURVEYD_DATABASE_URL="$url" SURVEYD_FEED_TCP="127.0.0.1:$feed_port"
-export SURVEYD_TOKEN_SECRET=$(random_secret) SURVEYD_PHONE_HASH_KEY=$(random_secret)
-export SURVEYD_FEED_SECRET=$(random_secret) SURVEYD_WMNOW_API_KEY=k
-export SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret) SURVEYD_RULES="$SRC/config/rules.yaml"
+export_secrets
+export SURVEYD_RULES="$SRC/config/rules.yaml"
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:9"  # nothing there: sends retry, ingest is the point
 export SURVEYD_FEED_SILENCE_TIMEOUT=3
 "$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null

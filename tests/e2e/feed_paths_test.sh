@@ -4,50 +4,22 @@
 # batches, and the same lines streamed over TCP by cw-sim. The three share one ingest path, so
 # the stored decisions, rejected lines, duplicate counts and surveys must be identical.
 #   tests/e2e/feed_paths_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
-set -euo pipefail
-BUILD=$(realpath "$1")
-SRC=$(realpath "$2")
-: "${SURVEYD_TEST_DATABASE_URL:?set SURVEYD_TEST_DATABASE_URL (scripts/test does)}"
-source "$SRC/scripts/lib/common.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
-work=$(mktemp -d /tmp/surveyd-paths.XXXXXX)
-admin="$SURVEYD_TEST_DATABASE_URL"
 base="paths_$$_$RANDOM"
 dbs=("${base}_replay" "${base}_http" "${base}_tcp")
-pids=()
-finish() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$rc" -ne 0 ]; then
-    for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
-  fi
-  for db in "${dbs[@]}"; do
-    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-  exit "$rc"
-}
-trap finish EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 url_of() { echo "${admin%/*}/$1"; }
 sql() { PGTZ=UTC psql -X -At "$(url_of "$1")" -c "$2"; }
 
-export SURVEYD_TOKEN_SECRET=$(random_secret) SURVEYD_PHONE_HASH_KEY=$(random_secret)
-export SURVEYD_FEED_SECRET=$(random_secret) SURVEYD_WMNOW_API_KEY=k
-export SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+export_secrets
 # Nothing listens there and nothing is due before the end of the test: the dispatcher stays out.
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:9" SURVEYD_DISPATCH_POLL_MS=3600000
 unset SURVEYD_FEED_TCP
 # The shipped policy with no delay and no quiet hours, so that send_at is the event's time.
-sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
-  "$SRC/config/rules.yaml" >"$work/rules.yaml"
-export SURVEYD_RULES="$work/rules.yaml"
-"$BUILD/surveyd" rules check "$SURVEYD_RULES" >/dev/null
+use_prompt_rules
 
 for db in "${dbs[@]}"; do
-  psql -X -q "$admin" -c "CREATE DATABASE $db" >/dev/null
-  SURVEYD_DATABASE_URL=$(url_of "$db") "$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null
+  SURVEYD_DATABASE_URL=$(new_database "$db") "$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null
 done
 
 # The stream starts now: the generator's first event ends a call at least two minutes after the
@@ -85,15 +57,15 @@ SURVEYD_DATABASE_URL=$(url_of "${dbs[0]}") "$BUILD/surveyd" replay -c "$SRC/conf
 replay_pid=$!; pids+=("$replay_pid")
 
 # 2. HTTP push: batches of 100 lines, strictly in order, signed as the command-and-control system does.
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port_http/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$port_http"
 split -l 100 -d -a 4 "$work/stream.ndjson" "$work/batch."
 count_of() { grep -o "\"$1\":[0-9]*" "$work/push.out" | tail -n 1 | cut -d: -f2; }
 accepted=0 duplicate=0 rejected=0
 for f in "$work"/batch.*; do
   ts=$(date +%s)
-  sig=$({ printf '%s.' "$ts"; cat "$f"; } | openssl dgst -sha256 -hmac "$SURVEYD_FEED_SECRET" | sed 's/.* //')
+  sig=$(feed_signature "$ts" <"$f")
   code=$(curl -s -o "$work/push.out" -w '%{http_code}' -H 'Content-Type: application/x-ndjson' \
-    -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: sha256=$sig" --data-binary "@$f" \
+    -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: $sig" --data-binary "@$f" \
     "http://127.0.0.1:$port_http/api/v1/feed/events")
   [ "$code" = 202 ] || fail "push of $(basename "$f"): HTTP $code $(head -c 300 "$work/push.out")"
   accepted=$((accepted + $(count_of accepted)))

@@ -4,51 +4,19 @@
 # command-and-control system would. Checks the whole path from a pushed event to a stored answer,
 # that no survey is texted twice, that logs hold no phone number, and the page in real Chromium.
 #   tests/e2e/pipeline_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
-set -euo pipefail
-BUILD=$(realpath "$1")
-SRC=$(realpath "$2")
-: "${SURVEYD_TEST_DATABASE_URL:?set SURVEYD_TEST_DATABASE_URL (scripts/test does)}"
-source "$SRC/scripts/lib/common.sh"
+source "$(dirname "$0")/lib.sh" "$@"
 
-work=$(mktemp -d /tmp/surveyd-e2e.XXXXXX)
-db="e2e_$$_$RANDOM"
-admin="$SURVEYD_TEST_DATABASE_URL"
-url="${admin%/*}/$db"
-pids=()
-finish() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$rc" -ne 0 ]; then
-    for f in "$work"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
-  fi
-  psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-  exit "$rc"
-}
-trap finish EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-sql() { psql -X -At "$url" -c "$1"; }
-
-psql -X -q "$admin" -c "CREATE DATABASE $db" >/dev/null
-
+url=$(new_database "e2e_$$_$RANDOM")
 port_a=$(free_port); port_b=$(free_port); port_gw=$(free_port)
+export_secrets
 export SURVEYD_DATABASE_URL="$url"
 export SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port_a"
-export SURVEYD_TOKEN_SECRET=$(random_secret)
-export SURVEYD_PHONE_HASH_KEY=$(random_secret)
-export SURVEYD_FEED_SECRET=$(random_secret)
-export SURVEYD_WMNOW_API_KEY=$(random_secret)
-export SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
-export SURVEYD_ANALYST_TOKEN=$(random_secret)
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
 export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_GATEWAY_RATE=500
-# The shipped policy, with no delay and no quiet hours, so the test does not wait for the clock.
-sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
-  "$SRC/config/rules.yaml" >"$work/rules.yaml"
-export SURVEYD_RULES="$work/rules.yaml"
-"$BUILD/surveyd" rules check "$SURVEYD_RULES"
+unset SURVEYD_FEED_TCP
+use_prompt_rules
+sql() { psql -X -At "$url" -c "$1"; }
 
 "$BUILD/wmnow-sim" --listen "127.0.0.1:$port_gw" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0.7 --response-rate 0.5 \
@@ -61,9 +29,7 @@ pid_a=$!; pids+=($pid_a)
 SURVEYD_HTTP_LISTEN="127.0.0.1:$port_b" "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" \
   >"$work/surveyd-b.log" 2>&1 &
 pids+=($!)
-for port in "$port_a" "$port_b" "$port_gw"; do
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-done
+wait_healthy "$port_a" "$port_b" "$port_gw"
 curl -fs "http://127.0.0.1:$port_a/readyz" >/dev/null || fail "instance A is not ready"
 curl -fs "http://127.0.0.1:$port_b/readyz" >/dev/null || fail "instance B is not ready"
 
@@ -71,9 +37,9 @@ curl -fs "http://127.0.0.1:$port_b/readyz" >/dev/null || fail "instance B is not
 push() {
   local body=$1 port=${2:-$port_a} ts sig
   ts=$(date +%s)
-  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SURVEYD_FEED_SECRET" | sed 's/.* //')
+  sig=$(printf '%s' "$body" | feed_signature "$ts")
   curl -s -o "$work/push.out" -w '%{http_code}' -H 'Content-Type: application/json' \
-    -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: sha256=$sig" --data-binary "$body" \
+    -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: $sig" --data-binary "$body" \
     "http://127.0.0.1:$port/api/v1/feed/events"
   echo " $(cat "$work/push.out")"
 }

@@ -1,0 +1,79 @@
+# Shared by the end-to-end tests. Source it with the test's BUILD_DIR and SOURCE_DIR arguments:
+#   source "$(dirname "$0")/lib.sh" "$@"
+# It sets BUILD, SRC, work (a temporary folder), admin (SURVEYD_TEST_DATABASE_URL) and pids (add
+# every process started), and on exit kills those processes, drops the databases made by
+# new_database, prints the tails of "$work"/*.log if the test failed, and removes "$work".
+set -euo pipefail
+BUILD=$(realpath "$1")
+SRC=$(realpath "$2")
+: "${SURVEYD_TEST_DATABASE_URL:?set SURVEYD_TEST_DATABASE_URL (scripts/test does)}"
+source "$SRC/scripts/lib/common.sh"
+
+work=$(mktemp -d /tmp/surveyd-e2e.XXXXXX)
+chmod 755 "$work"
+admin="$SURVEYD_TEST_DATABASE_URL"
+pids=()
+
+_e2e_finish() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$rc" -ne 0 ]; then
+    for f in "$work"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 25 "$f"; }; done
+  fi
+  while read -r db; do
+    psql -X -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done < <(cat "$work/.databases" 2>/dev/null)
+  rm -rf "$work"
+  exit "$rc"
+}
+trap _e2e_finish EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# new_database NAME: creates it (dropped at exit) and prints its URL. The name is kept in a file,
+# not a variable, because callers run this in a $(...) subshell.
+new_database() {
+  psql -X -q "$admin" -c "CREATE DATABASE $1" >/dev/null
+  echo "$1" >>"$work/.databases"
+  echo "${admin%/*}/$1"
+}
+
+# Fresh secrets for `surveyd serve`, in the environment.
+export_secrets() {
+  export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY \
+    SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_ANALYST_TOKEN
+  SURVEYD_TOKEN_SECRET=$(random_secret)
+  SURVEYD_PHONE_HASH_KEY=$(random_secret)
+  SURVEYD_FEED_SECRET=$(random_secret)
+  SURVEYD_WMNOW_API_KEY=$(random_secret)
+  SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+  SURVEYD_ANALYST_TOKEN=$(random_secret)
+}
+
+# The shipped policy with no delay and no quiet hours, so a test does not wait for the clock:
+# writes it to $work/rules.yaml and points SURVEYD_RULES at it.
+use_prompt_rules() {
+  sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
+    "$SRC/config/rules.yaml" >"$work/rules.yaml"
+  "$BUILD/surveyd" rules check "$work/rules.yaml" >/dev/null
+  export SURVEYD_RULES="$work/rules.yaml"
+}
+
+# feed_signature TIMESTAMP < BODY: the X-Feed-Signature value for BODY.
+feed_signature() {
+  echo "sha256=$({ printf '%s.' "$1"; cat; } | openssl dgst -sha256 -hmac "$SURVEYD_FEED_SECRET" | sed 's/.* //')"
+}
+
+# wait_healthy PORT...: until each answers /healthz (10 s at most).
+wait_healthy() {
+  for port in "$@"; do
+    for _ in $(seq 1 100); do
+      curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+      sleep 0.1
+    done
+  done
+}
