@@ -162,6 +162,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   wmnow.base_url = config.gateway.wmnow_base_url;
   wmnow.api_key = config.gateway.wmnow_api_key;
   wmnow.sender = config.gateway.sender;
+  wmnow.timeout = config.gateway.timeout;
   wmnow.status_callback = config.http.public_base_url + "/api/v1/gateway/wmnow/status";
   auto gateway = gateway::MakeWmnowGateway(wmnow);
 

@@ -126,6 +126,9 @@ std::vector<Key> Keys() {
     if (c.gateway.rate_per_second <= 0) throw ConfigError(k + ": must be greater than 0");
   });
   add("gateway.sender", "SURVEYD_GATEWAY_SENDER", [](Config& c, S v, S) { c.gateway.sender = v; });
+  add("gateway.timeout_ms", "SURVEYD_GATEWAY_TIMEOUT_MS", [](Config& c, S v, S k) {
+    c.gateway.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
   add("gateway.wmnow.base_url", "SURVEYD_WMNOW_BASE_URL",
       [](Config& c, S v, S) { c.gateway.wmnow_base_url = v; });
   add("gateway.wmnow.api_key", "SURVEYD_WMNOW_API_KEY",

@@ -70,6 +70,7 @@ feed_signature() {
 
 # wait_healthy PORT...: until each answers /healthz (10 s at most).
 wait_healthy() {
+  local port
   for port in "$@"; do
     for _ in $(seq 1 100); do
       curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break

@@ -47,9 +47,10 @@ struct Config {
   } feed;
 
   struct Gateway {
-    std::string kind = "wmnow";     // SURVEYD_GATEWAY: wmnow (later kannel, twilio)
-    double rate_per_second = 20;    // SURVEYD_GATEWAY_RATE
-    std::string sender = "Police";  // SURVEYD_GATEWAY_SENDER
+    std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow (later kannel, twilio)
+    double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE
+    std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER
+    std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
     std::string wmnow_base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
     std::string wmnow_api_key;                             // SURVEYD_WMNOW_API_KEY
     std::string wmnow_webhook_secret;                      // SURVEYD_WMNOW_WEBHOOK_SECRET
