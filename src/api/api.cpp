@@ -299,6 +299,10 @@ http::Response Serve(const ApiOptions& options, const http::Request& request) {
     } catch (const store::Unavailable& e) {
       spdlog::warn("{} {}: store unavailable: {}", request.method, LogName(request), e.what());
       return Unavailable();
+    } catch (const std::exception& e) {
+      // Caught here rather than by the server, which would log the path: survey paths hold tokens.
+      spdlog::error("{} {}: {}", request.method, LogName(request), e.what());
+      return JsonError(500, "internal", "internal error");
     }
   }
 }

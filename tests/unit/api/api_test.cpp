@@ -95,5 +95,24 @@ TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
   EXPECT_EQ(handler(request).status, 403);  // no analyst token configured
 }
 
+TEST_F(ApiSignature, AFailingSurveyPageIsA500WithoutTheTokenInTheLog) {
+  options_.survey_pages = [](const http::Request&) -> http::Response {
+    throw std::runtime_error("boom");
+  };
+  auto handler = MakeApiHandler(options_);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/s/SECRETTOKENSECRETTOKEN";
+  // spdlog's default logger writes to stdout; capture both streams.
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  auto response = handler(request);
+  const std::string log =
+      ::testing::internal::GetCapturedStdout() + ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("/s/{token}"), std::string::npos) << "the failure is logged: " << log;
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(log.find("SECRETTOKEN"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace surveyd::api
