@@ -139,6 +139,40 @@ TEST_F(TcpFeedTest, LongStreamWithFaultsIsStoredExactlyOnce) {
   EXPECT_FALSE(status.running);
 }
 
+// A feed that goes quiet but keeps sending heartbeats is alive; one that sends nothing at all for
+// the silence timeout is treated as a failure: reconnect and resubscribe, losing nothing.
+TEST_F(TcpFeedTest, HeartbeatsKeepAQuietStreamAliveAndSilenceReconnects) {
+  for (const bool heartbeats : {true, false}) {
+    SCOPED_TRACE(heartbeats ? "with heartbeats" : "silent");
+    TestDatabase db;
+    auto store = MakeStore(db);
+    SimServerOptions so;
+    so.generator.seed = 7;
+    so.count = 50;
+    so.keep_event_ids = true;
+    so.heartbeat = heartbeats ? 100ms : 1h;
+    SimServer server(so);
+    const auto port = server.Start();
+    auto options = ConsumerOptions(port);
+    options.silence_timeout = 400ms;
+    TcpConsumer consumer(options, *store, IgnoreAll, nullptr, clock_);
+    consumer.Start();
+    ASSERT_TRUE(server.WaitUntilAcked(30s));
+    std::this_thread::sleep_for(1500ms);  // the stream is idle now: >3 silence timeouts
+    const auto status = consumer.Status();
+    consumer.Stop();
+    if (heartbeats) {
+      EXPECT_EQ(status.reconnects, 0);
+      EXPECT_GE(status.heartbeats, 5);
+      EXPECT_TRUE(status.connected);
+    } else {
+      EXPECT_GE(status.reconnects, 2) << "silence must count as a failure";
+      EXPECT_EQ(status.heartbeats, 0);
+    }
+    ExpectExactlyOnce(db, server);
+  }
+}
+
 TEST_F(TcpFeedTest, DatabaseConnectionsKilledMidStream) {
   TestDatabase db;
   auto store = MakeStore(db);
