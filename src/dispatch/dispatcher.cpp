@@ -160,7 +160,11 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
 
   auto batch = store_.ClaimDue(clock_.Now(), options_.batch_size, worker_id, options_.lease);
   for (const auto& message : batch) {
-    if (stopping_) break;  // unsent claims come back when their lease ends
+    if (stopping_) {
+      // Hand unsent claims back at once, so another instance need not wait for the lease.
+      store_.Reschedule(message.id, clock_.Now());
+      continue;
+    }
     SendOne(message);
   }
   return static_cast<int>(batch.size());

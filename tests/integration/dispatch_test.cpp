@@ -2,6 +2,7 @@
 // and two dispatchers on one database never sending a survey twice.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -234,6 +235,37 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
   EXPECT_GT(gateway_b.Sent().size(), 0u);
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"),
             std::to_string(kMessages));
+}
+
+// A gateway that holds each send until the test lets it go.
+class SlowGateway final : public gateway::Gateway {
+ public:
+  std::string Name() const override { return "slow"; }
+  bool Idempotent() const override { return true; }
+  gateway::SendResult Send(const gateway::OutgoingSms&) override {
+    sending_ = true;
+    std::this_thread::sleep_for(300ms);
+    ++sent_;
+    return {SendStatus::kAccepted, "m", 201, "", {}};
+  }
+  std::atomic<bool> sending_{false};
+  std::atomic<int> sent_{0};
+};
+
+TEST_F(DispatchTest, StoppingHandsUnsentClaimsBackAtOnce) {
+  AddSurveys(5, clock_.Now(), clock_.Now() + 2h);
+  SlowGateway gateway;
+  options_.workers = 1;
+  options_.batch_size = 5;
+  Dispatcher dispatcher(options_, *store_, gateway, clock_,
+                        [] { return std::shared_ptr<const rules::RuleSet>(); });
+  dispatcher.Start();
+  while (!gateway.sending_) std::this_thread::sleep_for(5ms);
+  dispatcher.Stop();  // the message in hand is finished, the rest go back
+  EXPECT_EQ(gateway.sent_, 1);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "1");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending' AND claimed_by IS NULL"),
+            "4");
 }
 
 }  // namespace
