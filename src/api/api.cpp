@@ -246,8 +246,38 @@ http::Response Serve(const ApiOptions& options, const http::Request& request);
 
 }  // namespace
 
+std::string ClientAddress(const http::Request& request,
+                          const std::vector<std::string>& trusted_proxies) {
+  auto trusted = [&](std::string_view address) {
+    return std::find(trusted_proxies.begin(), trusted_proxies.end(), address) !=
+           trusted_proxies.end();
+  };
+  if (!trusted(request.remote_address)) return request.remote_address;
+  std::string_view forwarded = request.Header("X-Forwarded-For");
+  std::string client = request.remote_address;
+  while (!forwarded.empty()) {
+    const auto comma = forwarded.rfind(',');
+    std::string_view hop =
+        comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
+    forwarded = comma == std::string_view::npos ? std::string_view() : forwarded.substr(0, comma);
+    hop.remove_prefix(std::min(hop.find_first_not_of(" \t"), hop.size()));
+    hop = hop.substr(0, hop.find_last_not_of(" \t") + 1);
+    if (hop.empty()) continue;
+    client = std::string(hop);
+    if (!trusted(hop)) break;
+  }
+  return client;
+}
+
 http::Handler MakeApiHandler(ApiOptions options) {
-  return [options = std::move(options)](const http::Request& request) {
+  return [options = std::move(options)](const http::Request& original) {
+    // Per-client limits must see the client, not the reverse proxy in front of us.
+    std::optional<http::Request> rewritten;
+    if (!options.trusted_proxies.empty()) {
+      rewritten = original;
+      rewritten->remote_address = ClientAddress(original, options.trusted_proxies);
+    }
+    const http::Request& request = rewritten ? *rewritten : original;
     auto response = Serve(options, request);
     // Baseline headers for every answer; the survey pages set stricter ones of their own.
     const std::pair<const char*, const char*> kDefaults[] = {

@@ -214,6 +214,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.feed_secret = config.feed.secret;
   api_options.wmnow_webhook_secret = config.gateway.wmnow_webhook_secret;
   api_options.analyst_token = config.api.analyst_token;
+  api_options.trusted_proxies = config.http.trusted_proxies;
   api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
   api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
   api_options.readiness = [&]() {

@@ -91,6 +91,15 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S k) { c.http.worker_threads = Positive(ParseInt<int>(v, k), k); });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
+  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S) {
+    c.http.trusted_proxies.clear();
+    std::stringstream list(v);
+    for (std::string item; std::getline(list, item, ',');) {
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (!item.empty()) c.http.trusted_proxies.push_back(item);
+    }
+  });
 
   add("rules.path", "SURVEYD_RULES", [](Config& c, S v, S) { c.rules.path = v; });
 

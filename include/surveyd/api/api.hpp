@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -29,7 +30,13 @@ struct ApiOptions {
   http::Handler survey_pages;                // /s/...
   std::function<Readiness()> readiness;      // /readyz
   std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
 };
+
+// The client's address: the peer, or, when the peer is a trusted proxy, the right-most address
+// in X-Forwarded-For that is not itself a trusted proxy (the left part can be forged).
+std::string ClientAddress(const http::Request& request,
+                          const std::vector<std::string>& trusted_proxies);
 
 http::Handler MakeApiHandler(ApiOptions options);
 

@@ -28,6 +28,8 @@ struct Config {
     std::string public_base_url = "http://127.0.0.1:8080";  // SURVEYD_PUBLIC_BASE_URL
     int worker_threads = 6;                                 // SURVEYD_HTTP_WORKER_THREADS
     std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
+    // Addresses of reverse proxies whose X-Forwarded-For is believed, for per-client limits.
+    std::vector<std::string> trusted_proxies;  // SURVEYD_HTTP_TRUSTED_PROXIES (comma-separated)
   } http;
 
   struct Rules {

@@ -18,6 +18,24 @@ TEST(ApiOptOut, RecognisesTheWordsInAnyCaseWithSpaces) {
   }
 }
 
+TEST(ApiClientAddress, BelievesForwardedForOnlyFromTrustedProxies) {
+  http::Request request;
+  request.remote_address = "203.0.113.9";
+  request.headers = {{"X-Forwarded-For", "198.51.100.1"}};
+  EXPECT_EQ(ClientAddress(request, {}), "203.0.113.9");
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "203.0.113.9") << "not a trusted peer";
+  request.remote_address = "127.0.0.1";
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "198.51.100.1");
+  // A client can put anything on the left; only the hop our proxy added counts.
+  request.headers = {{"X-Forwarded-For", "10.9.9.9, 198.51.100.7"}};
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "198.51.100.7");
+  // Chains of trusted proxies are walked from the right.
+  request.headers = {{"X-Forwarded-For", "198.51.100.7 , 10.0.0.2"}};
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.1", "10.0.0.2"}), "198.51.100.7");
+  request.headers = {};
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "127.0.0.1");
+}
+
 TEST(ApiWilson, KnownValues) {
   auto [low, high] = WilsonInterval(8, 10);
   EXPECT_NEAR(low, 0.4902, 1e-3);

@@ -80,6 +80,11 @@ TEST(Config, BadValuesAreClearErrors) {
   EXPECT_THROW(Load("/nonexistent/surveyd.yaml", {}), ConfigError);
 }
 
+TEST(Config, TrustedProxiesAreAList) {
+  auto config = Load("", {{"SURVEYD_HTTP_TRUSTED_PROXIES", " 127.0.0.1, ::1 ,"}});
+  EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
+}
+
 TEST(Config, SplitHostPort) {
   EXPECT_EQ(SplitHostPort("127.0.0.1:8080", "k"),
             std::make_pair(std::string("127.0.0.1"), std::uint16_t{8080}));
