@@ -74,7 +74,7 @@ TEST_P(RulesCaseTest, Decides) {
   ASSERT_TRUE(expect.IsMap()) << "case without expect";
   for (auto it = expect.begin(); it != expect.end(); ++it) {
     const std::string key = it->first.as<std::string>();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;
     if (key == "outcome") {
       EXPECT_EQ(OutcomeName(d.outcome), OutcomeName(ParseOutcome(v.as<std::string>())));
     } else if (key == "reason") {

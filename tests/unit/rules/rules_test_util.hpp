@@ -70,7 +70,7 @@ inline Event EventFrom(const YAML::Node& changes) {
   if (!changes || changes.IsNull()) return event;
   for (auto it = changes.begin(); it != changes.end(); ++it) {
     const std::string key = it->first.as<std::string>();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;
     auto caller = [&]() -> Caller& { return event.caller.value(); };
     if (key == "event_id") {
       event.event_id = v.as<std::string>();
