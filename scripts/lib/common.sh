@@ -32,7 +32,8 @@ build_all() {
   local type="${SURVEYD_BUILD_TYPE:-RelWithDebInfo}"
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     log "configuring ($type) in $BUILD_DIR"
-    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$type" >/dev/null
+    # shellcheck disable=SC2086 # SURVEYD_CMAKE_ARGS holds several arguments
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$type" ${SURVEYD_CMAKE_ARGS:-} >/dev/null
   fi
   log "building"
   cmake --build "$BUILD_DIR" -j "$(nproc)" "$@"
