@@ -145,12 +145,12 @@ double Rate(std::int64_t k, std::int64_t n) {
 
 std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n) {
   if (n <= 0) return {0, 0};
-  constexpr double z = 1.959963984540054;
+  constexpr double kZ = 1.959963984540054;
   const double p = static_cast<double>(k) / static_cast<double>(n);
   const double nn = static_cast<double>(n);
-  const double denominator = 1 + z * z / nn;
-  const double centre = (p + z * z / (2 * nn)) / denominator;
-  const double half = z * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / denominator;
+  const double denominator = 1 + kZ * kZ / nn;
+  const double centre = (p + kZ * kZ / (2 * nn)) / denominator;
+  const double half = kZ * std::sqrt(p * (1 - p) / nn + kZ * kZ / (4 * nn * nn)) / denominator;
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
@@ -280,7 +280,7 @@ http::Handler MakeApiHandler(ApiOptions options) {
     const http::Request& request = rewritten ? *rewritten : original;
     auto response = Serve(options, request);
     // Baseline headers for every answer; the survey pages set stricter ones of their own.
-    const std::pair<const char*, const char*> kDefaults[] = {
+    static constexpr std::pair<const char*, const char*> kDefaults[] = {
         {"X-Content-Type-Options", "nosniff"},
         {"Referrer-Policy", "no-referrer"},
         {"Cache-Control", "no-store"},

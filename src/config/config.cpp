@@ -250,8 +250,8 @@ Config Load(const std::string& path, const std::map<std::string, std::string>& e
       std::vector<std::pair<std::string, YAML::Node>> values;
       Flatten(root, "", path, values);
       for (const auto& [name, node] : values) {
-        auto key =
-            std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.path == name; });
+        auto key = std::find_if(keys.begin(), keys.end(),
+                                [&name = name](const Key& k) { return k.path == name; });
         if (key == keys.end()) {
           throw ConfigError(Where(path, node.Mark()) + ": unknown setting '" + name + "'");
         }

@@ -320,9 +320,9 @@ std::shared_ptr<const TimeZone> TimeZone::Load(const std::string& name,
 }
 
 std::shared_ptr<const TimeZone> TimeZone::Utc() {
-  static const auto utc =
+  static const auto kUtc =
       std::make_shared<const TimeZone>("UTC", std::vector<Transition>{}, seconds{0}, "UTC0");
-  return utc;
+  return kUtc;
 }
 
 seconds TimeZone::OffsetAtUnix(std::int64_t utc) const {

@@ -107,7 +107,7 @@ struct IncidentType {
 };
 
 const std::vector<IncidentType>& IncidentTypes() {
-  static const std::vector<IncidentType> types = {
+  static const std::vector<IncidentType> kTypes = {
       {"BURG-RES",
        "Burglary - residential",
        "crime",
@@ -235,7 +235,7 @@ const std::vector<IncidentType>& IncidentTypes() {
       {"LOST-PROP", "Lost or found property", "admin", 2, {0, 0, 5, 10, 5, 80}, {}},
       {"ADMIN-ENQ", "General enquiry", "admin", 6, {0, 0, 2, 5, 8, 85}, {}},
   };
-  return types;
+  return kTypes;
 }
 
 // Flags that turn up on any log now and then, whatever the incident type.
@@ -249,7 +249,7 @@ struct Npu {
 };
 
 const Weighted<Npu>& Npus() {
-  static const Weighted<Npu> npus = {
+  static const Weighted<Npu> kNpus = {
       {{"Birmingham East", "BE", {"B8", "B9", "B25", "B26", "B33", "B34", "B35", "B36", "B37"}},
        10},
       {{"Birmingham West", "BW", {"B1", "B15", "B16", "B17", "B18", "B21", "B32"}}, 9},
@@ -262,7 +262,7 @@ const Weighted<Npu>& Npus() {
       {{"Walsall", "WS", {"WS1", "WS2", "WS3", "WS4", "WS5", "WS8", "WS9", "WS10"}}, 11},
       {{"Wolverhampton", "WV", {"WV1", "WV2", "WV3", "WV4", "WV6", "WV10", "WV11", "WV14"}}, 10},
   };
-  return npus;
+  return kNpus;
 }
 
 enum Channel { k999, k101, kLiveChat, kOnline, kInPerson };
@@ -571,15 +571,15 @@ struct EventGenerator::Impl {
     inc->serial = (serial_base + incidents++) % 10000000;
     inc->channel = rng.Pick(kChannelWeights);
     const auto& types = IncidentTypes();
-    static const std::vector<double> type_cumulative = [] {
+    static const std::vector<double> kTypeCumulative = [] {
       std::vector<double> cum;
       double total = 0;
       for (const auto& type : IncidentTypes()) cum.push_back(total += type.weight);
       return cum;
     }();
-    const double x = rng.Uniform() * type_cumulative.back();
+    const double x = rng.Uniform() * kTypeCumulative.back();
     std::size_t ti = 0;
-    while (ti + 1 < types.size() && x >= type_cumulative[ti]) ++ti;
+    while (ti + 1 < types.size() && x >= kTypeCumulative[ti]) ++ti;
     const IncidentType& type = types[ti];
     inc->category = type.category;
     inc->road_traffic = std::strncmp(type.code, "RTC-", 4) == 0;

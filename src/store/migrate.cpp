@@ -16,14 +16,14 @@ constexpr int kMigrationLock = 1;
 }  // namespace
 
 const std::vector<Migration>& BuiltinMigrations() {
-  static const std::vector<Migration> migrations = [] {
+  static const std::vector<Migration> kMigrations = [] {
     std::vector<Migration> result;
     for (const auto& embedded : internal::EmbeddedMigrations()) {
       result.push_back(Migration{embedded.version, embedded.sql});
     }
     return result;
   }();
-  return migrations;
+  return kMigrations;
 }
 
 MigrationReport Migrate(const std::string& url) {

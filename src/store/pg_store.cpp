@@ -46,7 +46,7 @@ Param Time(const std::optional<TimePoint>& value) { return value ? Time(*value) 
 // Every statement, prepared on each connection of the pool. Parameters are passed as text and
 // cast in SQL; timestamps are read back as surveyd_epoch_us() so that nothing is rounded.
 const std::vector<std::pair<const char*, const char*>>& Statements() {
-  static const std::vector<std::pair<const char*, const char*>> statements = {
+  static const std::vector<std::pair<const char*, const char*>> kStatements = {
       {"ingest_rejected",
        "INSERT INTO rejected_events (event_id, source, seq, reject_reason, raw, received_at) "
        "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::bigint[], "
@@ -208,7 +208,7 @@ const std::vector<std::pair<const char*, const char*>>& Statements() {
        "AND ($3::text IS NULL OR s.group_id = $3::text)"},
       {"ping", "SELECT 1"},
   };
-  return statements;
+  return kStatements;
 }
 
 pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Params& params) {
