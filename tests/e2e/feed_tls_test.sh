@@ -18,35 +18,38 @@ export_secrets
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:9" SURVEYD_DISPATCH_POLL_MS=3600000
 export SURVEYD_RULES="$SRC/config/rules.yaml" SURVEYD_FEED_TLS=true
 
-# run CA_NAME: one daemon against one TLS feed; prints how many events it stored within 15 s.
+# run CA_NAME SECONDS: one daemon against one TLS feed; sets `stored` to the events it stored
+# within SECONDS.
 run() {
-  local url feed_port http_port server daemon stored=0
+  local url feed_port http_port server feeder daemon
+  stored=0
   url=$(new_database "tls_$1_$$_$RANDOM")
   feed_port=$(free_port); http_port=$(free_port)
   # s_server sends its standard input to the client; keep it open so the connection stays up.
-  { cat "$work/stream.ndjson"; sleep 30; } |
-    openssl s_server -quiet -accept "$feed_port" -cert "$work/feed.pem" -key "$work/feed.key" \
-      >"$work/s_server-$1.log" 2>&1 &
+  mkfifo "$work/feed-$1"
+  openssl s_server -quiet -accept "$feed_port" -cert "$work/feed.pem" -key "$work/feed.key" \
+    <"$work/feed-$1" >"$work/s_server-$1.log" 2>&1 &
   server=$!; pids+=($server)
+  { cat "$work/stream.ndjson"; exec sleep 60; } >"$work/feed-$1" &
+  feeder=$!; pids+=($feeder)
   sleep 0.5
   SURVEYD_DATABASE_URL="$url" SURVEYD_HTTP_LISTEN="127.0.0.1:$http_port" \
     SURVEYD_FEED_TCP="127.0.0.1:$feed_port" SURVEYD_FEED_TLS_CA_FILE="$work/$1.pem" \
     "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd-$1.log" 2>&1 &
   daemon=$!; pids+=($daemon)
-  for _ in $(seq 1 75); do
+  for _ in $(seq 1 $(($2 * 5))); do
     stored=$(psql -X -At "$url" -c "SELECT count(*) FROM events" 2>/dev/null || echo 0)
     [ "$stored" -ge "$count" ] && break
     sleep 0.2
   done
-  kill "$daemon" "$server" 2>/dev/null || true
-  echo "$stored"
+  kill "$daemon" "$server" "$feeder" 2>/dev/null || true
 }
 
-stored=$(run feed)
+run feed 15
 [ "$stored" = "$count" ] || fail "over TLS with the right CA: $stored of $count events stored"
 grep -q '"subscribe"' "$work/s_server-feed.log" || fail "the daemon did not subscribe over TLS"
 
-stored=$(run other)
+run other 5
 [ "$stored" = 0 ] || fail "a feed whose certificate the CA did not sign must be refused ($stored stored)"
 refusal=$(grep -i -m 1 "certificate\|handshake" "$work/surveyd-other.log") || fail "the refusal should say why"
 echo "refused: ${refusal#* warning }"
