@@ -12,6 +12,7 @@
 
 #include "routes.hpp"
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/core/log_context.hpp"
 
 namespace surveyd::api {
 
@@ -68,6 +69,7 @@ Router BuildRouter(const ApiOptions& options) {
   AddFeedRoutes(router, options);
   AddGatewayRoutes(router, options);
   AddStatsRoutes(router, options);
+  AddMetricsRoutes(router, options);
   // The citizen's pages: the token is in the path, so the route's name is what gets logged.
   for (const char* method : {"GET", "POST"}) {
     router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}",
@@ -79,9 +81,19 @@ Router BuildRouter(const ApiOptions& options) {
 namespace {
 
 struct Api {
-  explicit Api(ApiOptions o) : options(std::move(o)), router(BuildRouter(options)) {}
+  explicit Api(ApiOptions o) : options(std::move(o)), router(BuildRouter(options)) {
+    if (options.metrics != nullptr) {
+      requests = &options.metrics->Counters(
+          "surveyd_http_requests_total", "HTTP requests by route and status.", {"route", "status"});
+      seconds = &options.metrics->Histograms("surveyd_http_request_seconds",
+                                             "Time to answer an HTTP request, by route.", {"route"},
+                                             metrics::LatencyBuckets());
+    }
+  }
   const ApiOptions options;
   const Router router;
+  metrics::CounterFamily* requests = nullptr;
+  metrics::HistogramFamily* seconds = nullptr;
 };
 
 http::Response Unauthorized() {
@@ -92,8 +104,9 @@ http::Response Unauthorized() {
 
 // Authorises and runs one matched route. Exceptions are caught here, once, and logged with the
 // route's name: survey paths hold tokens, so the path itself is never logged.
-http::Response Dispatch(const Api& api, const http::Request& request) {
+http::Response Dispatch(const Api& api, const http::Request& request, std::string& route_name) {
   const Router::Match match = api.router.Find(request.method, request.path);
+  route_name = match.route == nullptr ? "unmatched" : match.route->name;
   if (match.route == nullptr) {
     if (match.allow.empty()) return JsonError(404, "not_found", "no such endpoint");
     auto response = JsonError(405, "method_not_allowed", "method not allowed here");
@@ -133,6 +146,8 @@ http::Response Dispatch(const Api& api, const http::Request& request) {
 http::Handler MakeApiHandler(ApiOptions options) {
   auto api = std::make_shared<const Api>(std::move(options));
   return [api](const http::Request& original) {
+    // Every log line written for this request carries its id, and so does the answer.
+    const ScopedLogContext log_context({NewRequestId(), 0});
     // Per-client limits must see the client, not the reverse proxy in front of us.
     std::optional<http::Request> rewritten;
     if (!api->options.trusted_proxies.empty()) {
@@ -140,7 +155,14 @@ http::Handler MakeApiHandler(ApiOptions options) {
       rewritten->remote_address = ClientAddress(original, api->options.trusted_proxies);
     }
     const http::Request& request = rewritten ? *rewritten : original;
-    auto response = Dispatch(*api, request);
+    const auto started = std::chrono::steady_clock::now();
+    std::string route;  // the route's name, never the path: survey paths hold tokens
+    auto response = Dispatch(*api, request, route);
+    if (api->requests != nullptr) {
+      api->requests->With({route, std::to_string(response.status)}).Inc();
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      api->seconds->With({route}).Observe(took.count());
+    }
     // Baseline headers for every answer; the survey pages set stricter ones of their own.
     static constexpr std::pair<const char*, const char*> kDefaults[] = {
         {"X-Content-Type-Options", "nosniff"},
@@ -151,6 +173,7 @@ http::Handler MakeApiHandler(ApiOptions options) {
     for (const auto& [name, value] : kDefaults) {
       if (http::FindHeader(response.headers, name).empty()) response.Set(name, value);
     }
+    response.Set("X-Request-Id", CurrentLogContext().request_id);
     return response;
   };
 }

@@ -10,6 +10,7 @@ void AddHealthRoutes(Router& router, const ApiOptions& options);   // health_rou
 void AddFeedRoutes(Router& router, const ApiOptions& options);     // feed_routes.cpp
 void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_routes.cpp
 void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
+void AddMetricsRoutes(Router& router, const ApiOptions& options);  // metrics_routes.cpp
 
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);

@@ -1,4 +1,3 @@
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
@@ -7,9 +6,9 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "surveyd/core/statistics.hpp"
 #include "surveyd/app/app.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/statistics.hpp"
 #include "surveyd/feed/event_parser.hpp"
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/store/pg_store.hpp"
@@ -49,14 +48,6 @@ bool TakeConfig(std::vector<std::string>& args, std::string& path, std::ostream&
 }
 
 }  // namespace
-
-void SetUpLogging(const config::Config& config) {
-  auto logger = spdlog::stderr_color_mt("surveyd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(config.log.level));
-  spdlog::flush_on(spdlog::level::info);
-}
 
 int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream& out,
         std::ostream& err) {
@@ -224,8 +215,8 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       if (q.respondents > 0) {
         auto [low, high] = stats::WilsonInterval(q.top_box, q.respondents);
         out << std::fixed << std::setprecision(1) << std::setw(9) << q.mean << std::setw(9)
-            << 100 * stats::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-" << 100 * high
-            << "%)";
+            << 100 * stats::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-"
+            << 100 * high << "%)";
         if (q.respondents < 30) out << "  small sample";
       }
       out << "\n";

@@ -15,6 +15,4 @@ int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err);
 int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
                  std::ostream& out, std::ostream& err);
 
-void SetUpLogging(const config::Config& config);
-
 }  // namespace surveyd::app

@@ -1,113 +1,56 @@
-// `surveyd serve`: wires the components, then waits for signals (SIGHUP reloads the rules,
-// SIGINT/SIGTERM stop in order: stop taking requests and events, finish sends in hand, close).
+// `surveyd serve`: builds the components (app/components.hpp), starts them in order, tells systemd
+// when it is ready, and waits for signals: SIGHUP reloads (rules, the listener's certificate),
+// SIGINT/SIGTERM stop in order within service.stop_timeout_s.
 #include <signal.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <thread>
 
+#include "app/components.hpp"
+#include "app/logging.hpp"
+#include "app/systemd.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
-#include "surveyd/core/clock.hpp"
-#include "surveyd/core/time_zone.hpp"
-#include "surveyd/dispatch/dispatcher.hpp"
-#include "surveyd/feed/tcp_consumer.hpp"
 #include "surveyd/gateway/wmnow.hpp"
-#include "surveyd/http/server.hpp"
-#include "surveyd/rules/rules.hpp"
-#include "surveyd/store/feed_lock.hpp"
-#include "surveyd/store/pg_store.hpp"
 #include "surveyd/survey/handler.hpp"
 
 namespace surveyd::app {
 namespace {
 
-using namespace std::chrono_literals;
-
-// The rules in force. SIGHUP swaps in a new set only when it loads without errors.
-class RulesHolder {
- public:
-  explicit RulesHolder(std::string path) : path_(std::move(path)) {}
-
-  // Returns the errors; on success the new rules are in force.
-  std::vector<rules::RuleError> Reload() {
-    auto loaded = rules::LoadFile(path_);
-    std::lock_guard lock(mutex_);
-    if (!loaded.rules) {
-      last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
-      return loaded.errors;
-    }
-    current_ = loaded.rules;
-    last_error_.clear();
-    loaded_at_ = SystemClock().Now();
-    return {};
-  }
-
-  std::shared_ptr<const rules::RuleSet> Current() const {
-    std::lock_guard lock(mutex_);
-    return current_;
-  }
-
-  nlohmann::json Describe() const {
-    std::lock_guard lock(mutex_);
-    nlohmann::json out = {{"ok", current_ != nullptr}, {"path", path_}};
-    if (current_) {
-      out["summary"] = current_->Summary();
-      out["loaded_at"] = FormatRfc3339(loaded_at_);
-    }
-    if (!last_error_.empty()) out["last_reload_error"] = last_error_;
-    return out;
-  }
-
- private:
-  std::string path_;
-  mutable std::mutex mutex_;
-  std::shared_ptr<const rules::RuleSet> current_;
-  std::string last_error_;
-  TimePoint loaded_at_;
-};
-
-// The TCP feed's state for /readyz: unready when it has been down longer than `unready_after`
-// (while this instance leads; a standby instance is ready by definition).
-nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
-                            std::chrono::seconds unready_after, bool& ok) {
-  nlohmann::json out = {
-      {"leader", s.leader},       {"connected", s.connected},   {"accepted", s.accepted},
-      {"duplicate", s.duplicate}, {"rejected", s.rejected},     {"gaps", s.gaps},
-      {"missing", s.missing},     {"reconnects", s.reconnects}, {"heartbeats", s.heartbeats}};
-  if (s.last_seq) out["seq"] = *s.last_seq;
-  if (s.commit_latency.count > 0) {
-    const auto ms = [](double v) { return std::round(v * 10) / 10; };
-    out["commit_latency_ms"] = {{"events", s.commit_latency.count},
-                                {"p50", ms(s.commit_latency.p50_ms)},
-                                {"p95", ms(s.commit_latency.p95_ms)},
-                                {"p99", ms(s.commit_latency.p99_ms)},
-                                {"max", ms(s.commit_latency.max_ms)}};
-  }
-  if (s.last_event_occurred_at) {
-    out["lag_seconds"] = std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
-  }
-  if (!s.last_error.empty()) out["last_error"] = s.last_error;
-  ok = true;
-  if (s.leader && s.disconnected_since) {
-    out["down_seconds"] =
-        std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();
-    ok = now - *s.disconnected_since < unready_after;
-  }
-  out["ok"] = ok;
-  return out;
-}
-
 std::string WorkerId() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   return std::string(host) + ":" + std::to_string(getpid());
+}
+
+// Runs `stop`; if it has not returned within `timeout`, says so and ends the process (exit 1):
+// whatever is still in hand goes back to the outbox when its lease runs out.
+void StopWithin(std::chrono::seconds timeout, const std::function<void()>& stop) {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread guard([&] {
+    std::unique_lock lock(mutex);
+    if (!done_cv.wait_for(lock, timeout, [&] { return done; })) {
+      spdlog::critical("stop: not finished after {} s (service.stop_timeout_s); exiting now",
+                       timeout.count());
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    }
+  });
+  stop();
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  done_cv.notify_all();
+  guard.join();
 }
 
 }  // namespace
@@ -117,15 +60,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     for (const auto& p : problems) err << "surveyd: configuration error: " << p << "\n";
     return 2;
   }
-  SetUpLogging(config);
-
-  RulesHolder rules(config.rules.path);
-  if (auto errors = rules.Reload(); !errors.empty()) {
-    for (const auto& e : errors) err << e.ToString() << "\n";
-    err << "surveyd: the rules file has errors; not starting\n";
-    return 2;
-  }
-  spdlog::info("surveyd {} starting; rules: {}", SURVEYD_VERSION, rules.Current()->Summary());
+  SetUpLogging(config.log.format, config.log.level);
 
   // Signals are taken by sigwait below: block them before any thread starts, so every thread
   // inherits the mask and none is interrupted.
@@ -136,21 +71,22 @@ int Serve(const config::Config& config, std::ostream& err) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  try {
-    if (config.database.migrate_on_start) {
-      auto report = store::Migrate(config.database.url);
-      spdlog::info("database: {} migration(s) applied, {} already in place", report.applied.size(),
-                   report.already_applied);
-    }
-  } catch (const std::exception& e) {
-    err << "surveyd: database migration failed: " << e.what() << "\n";
-    return 1;
-  }
-
+  const auto notifier = SystemdNotifier::FromEnvironment(SystemdNotifier::ProcessEnvironment());
   SystemClock clock;
-  auto store = store::MakePgStore(
-      {config.database.url, config.database.pool_size, config.survey.phone_hash_key});
+  metrics::Registry registry;
+  registry.Gauges("surveyd_build_info", "The running version.", {"version"})
+      .With({SURVEYD_VERSION})
+      .Set(1);
+  registry.Gauges("surveyd_start_time_seconds", "When this process started (Unix time).")
+      .With({})
+      .Set(static_cast<double>(ToUnixSeconds(clock.Now())));
+  Components components;
 
+  RulesComponent rules(config.rules.path, registry);
+  components.Add(rules);
+  DatabaseComponent database(config, registry);
+  components.Add(database);
+  CountingIngestStore ingest(database.store(), registry);
   auto decider = [&rules, &clock]() -> store::DecideFn {
     auto current = rules.Current();
     return [current, &clock](const Event& event, const ContactHistory& history) {
@@ -164,7 +100,6 @@ int Serve(const config::Config& config, std::ostream& err) {
   wmnow.sender = config.gateway.sender;
   wmnow.timeout = config.gateway.timeout;
   wmnow.status_callback = config.http.public_base_url + "/api/v1/gateway/wmnow/status";
-  auto gateway = gateway::MakeWmnowGateway(wmnow);
 
   dispatch::DispatcherOptions dispatch_options;
   dispatch_options.workers = config.dispatch.workers;
@@ -178,19 +113,60 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.public_base_url = config.http.public_base_url;
   dispatch_options.token_secret = config.survey.token_secret;
   dispatch_options.worker_id = WorkerId();
-  dispatch::Dispatcher dispatcher(dispatch_options, *store, *gateway, clock,
-                                  [&rules] { return rules.Current(); });
+  dispatch_options.metrics = &registry;
+  DispatchComponent dispatcher(dispatch_options, database.store(), gateway::MakeWmnowGateway(wmnow),
+                               clock, [&rules] { return rules.Current(); });
+  components.Add(dispatcher);
 
-  survey::SurveyHandlerOptions survey_options{*store, clock};
+  // Until API tokens are issued from the database, the configured token is a bootstrap
+  // administrator's.
+  std::unique_ptr<api::Authenticator> authenticator;
+  if (!config.api.analyst_token.empty()) {
+    authenticator = api::MakeStaticAuthenticator(
+        config.api.analyst_token, {"bootstrap", "api.analyst_token", api::Role::kAdmin});
+  }
+  survey::SurveyHandlerOptions survey_options{database.store(), clock};
   survey_options.page.force_name = config.survey.force_name;
   survey_options.page.privacy_url = config.survey.privacy_url;
-  survey_options.page.zone = rules.Current()->zone_ptr();
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
+
+  api::ApiOptions api_options;
+  api_options.ingest = &ingest;
+  api_options.outbox = &database.store();
+  api_options.surveys = &database.store();
+  api_options.stats = &database.store();
+  api_options.authenticator = authenticator.get();
+  api_options.clock = &clock;
+  api_options.decider = decider;
+  api_options.feed_secret = config.feed.secret;
+  api_options.wmnow_webhook_secret = config.gateway.wmnow_webhook_secret;
+  api_options.trusted_proxies = config.http.trusted_proxies;
+  api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
+  api_options.metrics = &registry;
+  api_options.metrics_allow = config.metrics.allow;
+  api_options.readiness = [&components]() {
+    const auto readiness = components.Check();
+    return api::Readiness{
+        readiness.ready,
+        nlohmann::json{{"ready", readiness.ready}, {"checks", readiness.checks}}.dump()};
+  };
+
+  auto [host, port] = config::SplitHostPort(config.http.listen, "http.listen");
+  http::ServerOptions server_options;
+  server_options.host = host;
+  server_options.port = port;
+  server_options.worker_threads = config.http.worker_threads;
+  server_options.max_body_bytes = config.http.max_body_bytes;
+  // The survey pages need the rules' time zone, known once the rules are loaded: the handler is
+  // made then, and the HTTP component starts after the rules.
+  http::Handler api_handler;
+  HttpComponent http_component(server_options, [&api_handler](const http::Request& request) {
+    return api_handler(request);
+  });
 
   // The TCP feed, when configured: exactly one instance consumes it (advisory lock), every
   // instance serves HTTP and dispatches.
-  std::unique_ptr<store::FeedLock> feed_lock;
-  std::unique_ptr<feed::TcpConsumer> consumer;
+  std::unique_ptr<FeedComponent> feed;
   if (!config.feed.tcp.empty()) {
     auto [feed_host, feed_port] = config::SplitHostPort(config.feed.tcp, "feed.tcp");
     feed::TcpConsumerOptions feed_options;
@@ -202,124 +178,56 @@ int Serve(const config::Config& config, std::ostream& err) {
     feed_options.batch_size = static_cast<std::size_t>(config.feed.batch_size);
     feed_options.batch_wait = config.feed.batch_wait;
     feed_options.silence_timeout = config.feed.silence_timeout;
-    feed_lock = std::make_unique<store::FeedLock>(config.database.url, config.feed.name);
-    consumer =
-        std::make_unique<feed::TcpConsumer>(feed_options, *store, decider, feed_lock.get(), clock);
+    feed = std::make_unique<FeedComponent>(feed_options, config.database.url, ingest, decider,
+                                           clock, config.feed.unready_after, registry);
   }
+  QueueSampler sampler(database.store(), clock, config.metrics.sample_interval, registry);
 
-  // Until API tokens are issued from the database, the configured token is a bootstrap
-  // administrator's.
-  std::unique_ptr<api::Authenticator> authenticator;
-  if (!config.api.analyst_token.empty()) {
-    authenticator = api::MakeStaticAuthenticator(
-        config.api.analyst_token, {"bootstrap", "api.analyst_token", api::Role::kAdmin});
-  }
-
-  api::ApiOptions api_options;
-  api_options.ingest = store.get();
-  api_options.outbox = store.get();
-  api_options.surveys = store.get();
-  api_options.stats = store.get();
-  api_options.authenticator = authenticator.get();
-  api_options.clock = &clock;
-  api_options.decider = decider;
-  api_options.feed_secret = config.feed.secret;
-  api_options.wmnow_webhook_secret = config.gateway.wmnow_webhook_secret;
-  api_options.trusted_proxies = config.http.trusted_proxies;
-  api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
-  api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
-  api_options.readiness = [&]() {
-    nlohmann::json checks;
-    bool database = false;
-    try {
-      database = store->Ping();
-    } catch (const std::exception&) {
-      database = false;
-    }
-    checks["database"] = {{"ok", database}};
-    checks["rules"] = rules.Describe();
-    const auto status = dispatcher.Status();
-    checks["gateway"] = {{"ok", !status.gateway_auth_failing},
-                         {"kind", gateway->Name()},
-                         {"sent", status.sent},
-                         {"retried", status.retried},
-                         {"failed", status.failed},
-                         {"expired", status.expired}};
-    if (status.gateway_auth_failing) checks["gateway"]["error"] = "gateway refuses our credentials";
-    bool feed_ok = true;
-    if (consumer) {
-      checks["feed"] =
-          DescribeFeed(consumer->Status(), clock.Now(), config.feed.unready_after, feed_ok);
-    }
-    const bool ready =
-        database && checks["rules"]["ok"].get<bool>() && !status.gateway_auth_failing && feed_ok;
-    return api::Readiness{ready, nlohmann::json{{"ready", ready}, {"checks", checks}}.dump()};
-  };
-
-  auto [host, port] = config::SplitHostPort(config.http.listen, "http.listen");
-  http::ServerOptions server_options;
-  server_options.host = host;
-  server_options.port = port;
-  server_options.worker_threads = config.http.worker_threads;
-  server_options.max_body_bytes = config.http.max_body_bytes;
-  auto server = http::MakeServer(server_options, api::MakeApiHandler(api_options));
   try {
-    server->Start();
-  } catch (const std::exception& e) {
-    err << "surveyd: cannot listen on " << config.http.listen << ": " << e.what() << "\n";
-    return 1;
+    // Rules, database and dispatcher first: the survey pages need the rules' time zone.
+    components.StartAll();
+  } catch (const StartError& e) {
+    err << e.what() << "\n";
+    return e.exit_code();
   }
-  dispatcher.Start();
-  if (consumer) {
-    consumer->Start();
-    spdlog::info("consuming the TCP feed at {} (when this instance holds the feed lock)",
-                 config.feed.tcp);
-  }
-  spdlog::info("listening on {}:{}; survey links at {}/s/...", host, server->Port(),
-               config.http.public_base_url);
+  survey_options.page.zone = rules.Current()->zone_ptr();
+  api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
+  api_handler = api::MakeApiHandler(api_options);
 
-  // A minute's summary of the feed in the log, for ops without a metrics stack.
-  std::atomic<bool> stopping{false};
-  std::thread feed_reporter;
-  if (consumer) {
-    feed_reporter = std::thread([&] {
-      std::int64_t last_accepted = -1;
-      while (!stopping) {
-        for (int i = 0; i < 600 && !stopping; ++i) std::this_thread::sleep_for(100ms);
-        if (stopping) break;
-        const auto s = consumer->Status();
-        if (!s.leader || s.accepted == last_accepted) continue;
-        last_accepted = s.accepted;
-        bool ok = true;
-        spdlog::info("feed: {}",
-                     DescribeFeed(s, clock.Now(), config.feed.unready_after, ok).dump());
-      }
-    });
+  components.Add(http_component);
+  if (feed) components.Add(*feed);
+  components.Add(sampler);
+  WatchdogComponent watchdog(notifier, components.Probes(), config.service.stall_after, registry);
+  components.Add(watchdog);
+  try {
+    components.StartAll();
+  } catch (const StartError& e) {
+    err << e.what() << "\n";
+    return e.exit_code();
   }
+  spdlog::info("surveyd {} serving on {}:{}; survey links at {}/s/...; rules: {}", SURVEYD_VERSION,
+               host, http_component.Port(), config.http.public_base_url,
+               rules.Current()->Summary());
+  if (feed)
+    spdlog::info("consuming the TCP feed at {} (while this instance holds its lock)",
+                 config.feed.tcp);
+  const std::string status = "serving on port " + std::to_string(http_component.Port());
+  notifier.Ready(status);
 
   for (;;) {
     int signal_number = 0;
     if (sigwait(&signals, &signal_number) != 0) continue;
     if (signal_number == SIGHUP) {
-      auto errors = rules.Reload();
-      if (errors.empty()) {
-        spdlog::info("rules reloaded: {}", rules.Current()->Summary());
-      } else {
-        for (const auto& e : errors) spdlog::error("rules reload: {}", e.ToString());
-        spdlog::error("rules reload failed with {} error(s); the previous rules stay in force",
-                      errors.size());
-      }
+      notifier.Reloading();
+      components.ReloadAll();
+      notifier.Ready(status);
       continue;
     }
     spdlog::info("{} received: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
     break;
   }
-
-  stopping = true;
-  if (feed_reporter.joinable()) feed_reporter.join();
-  if (consumer) consumer->Stop();
-  server->Stop();
-  dispatcher.Stop();
+  notifier.Stopping();
+  StopWithin(config.service.stop_timeout, [&] { components.StopAll(); });
   spdlog::info("stopped");
   return 0;
 }

@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "surveyd/core/ip_address.hpp"
+
 extern char** environ;
 
 namespace surveyd::config {
@@ -61,8 +63,30 @@ int Positive(int value, const std::string& key) {
   return value;
 }
 
+std::vector<std::string> CommaList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+// Keys whose values are secrets: besides the environment, they are looked for as systemd
+// credentials and Docker secrets, and `config check` never prints them.
+const std::set<std::string>& SecretKeys() {
+  static const std::set<std::string> kSecrets = {
+      "database.url",          "feed.secret",
+      "gateway.wmnow.api_key", "gateway.wmnow.webhook_secret",
+      "survey.token_secret",   "survey.phone_hash_key",
+      "api.analyst_token"};
+  return kSecrets;
+}
+
 // The key table, in the order of config/surveyd.yaml.
-std::vector<Key> Keys() {
+std::vector<Key> KeyTable() {
   std::vector<Key> keys;
   auto add = [&](std::string path, std::string env,
                  std::function<void(Config&, const std::string&, const std::string&)> set) {
@@ -91,15 +115,12 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S k) { c.http.worker_threads = Positive(ParseInt<int>(v, k), k); });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
-  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S) {
-    c.http.trusted_proxies.clear();
-    std::stringstream list(v);
-    for (std::string item; std::getline(list, item, ',');) {
-      item.erase(0, item.find_first_not_of(" \t"));
-      item.erase(item.find_last_not_of(" \t") + 1);
-      if (!item.empty()) c.http.trusted_proxies.push_back(item);
-    }
-  });
+  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES",
+      [](Config& c, S v, S) { c.http.trusted_proxies = CommaList(v); });
+  add("http.tls_cert_file", "SURVEYD_HTTP_TLS_CERT_FILE",
+      [](Config& c, S v, S) { c.http.tls_cert_file = v; });
+  add("http.tls_key_file", "SURVEYD_HTTP_TLS_KEY_FILE",
+      [](Config& c, S v, S) { c.http.tls_key_file = v; });
 
   add("rules.path", "SURVEYD_RULES", [](Config& c, S v, S) { c.rules.path = v; });
 
@@ -179,13 +200,60 @@ std::vector<Key> Keys() {
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
       [](Config& c, S v, S) { c.api.analyst_token = v; });
 
+  add("metrics.allow", "SURVEYD_METRICS_ALLOW", [](Config& c, S v, S k) {
+    auto allow = CommaList(v);
+    for (const auto& item : allow) {
+      if (!net::ParseRange(item)) {
+        throw ConfigError(k + ": '" + item + "' is not an address or a CIDR range");
+      }
+    }
+    c.metrics.allow = std::move(allow);
+  });
+  add("metrics.sample_interval_s", "SURVEYD_METRICS_SAMPLE_INTERVAL", [](Config& c, S v, S k) {
+    c.metrics.sample_interval = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+
+  add("service.stop_timeout_s", "SURVEYD_STOP_TIMEOUT", [](Config& c, S v, S k) {
+    c.service.stop_timeout = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("service.stall_after_s", "SURVEYD_STALL_AFTER", [](Config& c, S v, S k) {
+    c.service.stall_after = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+
   add("log.level", "SURVEYD_LOG_LEVEL", [](Config& c, S v, S k) {
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
     if (!kLevels.count(v))
       throw ConfigError(k + ": expected one of trace, debug, info, warn, error, off");
     c.log.level = v;
   });
+  add("log.format", "SURVEYD_LOG_FORMAT", [](Config& c, S v, S k) {
+    if (v != "text" && v != "json") throw ConfigError(k + ": expected text or json");
+    c.log.format = v;
+  });
   return keys;
+}
+
+// A file's contents as a value: one trailing line break is not part of a secret.
+std::string ReadValueFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError("cannot read " + path);
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string value = text.str();
+  if (!value.empty() && value.back() == '\n') value.pop_back();
+  if (!value.empty() && value.back() == '\r') value.pop_back();
+  return value;
+}
+
+bool FileExists(const std::string& path) {
+  std::ifstream file(path);
+  return file.good();
+}
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
 }
 
 // Flattens a YAML mapping to "a.b.c" -> scalar node, reporting non-scalar leaves.
@@ -233,47 +301,104 @@ std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,
   return {host, static_cast<std::uint16_t>(number)};
 }
 
-Config Load(const std::string& path, const std::map<std::string, std::string>& env) {
-  Config config;
-  const auto keys = Keys();
+LoadResult LoadAll(const std::string& path, const std::map<std::string, std::string>& env,
+                   const SecretSources& sources) {
+  LoadResult result;
+  Config& config = result.config;
+  auto& errors = result.errors;
+  const auto keys = KeyTable();
+  std::set<std::string> from_file;  // keys the YAML set
   if (!path.empty()) {
     YAML::Node root;
+    bool readable = true;
     try {
       root = YAML::LoadFile(path);
     } catch (const YAML::BadFile&) {
-      throw ConfigError(path + ": cannot read the file");
+      errors.push_back(path + ": cannot read the file");
+      readable = false;
     } catch (const YAML::Exception& e) {
-      throw ConfigError(Where(path, e.mark) + ": " + e.msg);
+      errors.push_back(Where(path, e.mark) + ": " + e.msg);
+      readable = false;
     }
-    if (root && !root.IsNull()) {
-      if (!root.IsMap()) throw ConfigError(path + ": expected a mapping of settings");
+    if (readable && root && !root.IsNull()) {
       std::vector<std::pair<std::string, YAML::Node>> values;
-      Flatten(root, "", path, values);
+      try {
+        if (!root.IsMap()) throw ConfigError(path + ": expected a mapping of settings");
+        Flatten(root, "", path, values);
+      } catch (const ConfigError& e) {
+        errors.push_back(e.what());
+      }
       for (const auto& [name, node] : values) {
         auto key = std::find_if(keys.begin(), keys.end(),
                                 [&name = name](const Key& k) { return k.path == name; });
         if (key == keys.end()) {
-          throw ConfigError(Where(path, node.Mark()) + ": unknown setting '" + name + "'");
+          errors.push_back(Where(path, node.Mark()) + ": unknown setting '" + name + "'");
+          continue;
         }
         if (node.IsNull()) continue;
         try {
           key->set(config, node.as<std::string>());
+          from_file.insert(name);
         } catch (const ConfigError& e) {
-          throw ConfigError(Where(path, node.Mark()) + ": " + e.what());
+          errors.push_back(Where(path, node.Mark()) + ": " + e.what());
         }
       }
     }
   }
+  auto directory = [&](const std::string& variable) {
+    auto it = env.find(variable);
+    return it == env.end() ? std::string() : it->second;
+  };
+  const std::string credentials = directory("CREDENTIALS_DIRECTORY");
   for (const auto& key : keys) {
-    auto it = env.find(key.env);
-    if (it == env.end()) continue;
+    auto value = env.find(key.env);
+    auto file = env.find(key.env + "_FILE");
+    std::string where;
+    std::string text;
     try {
-      key.set(config, it->second);
+      if (value != env.end() && file != env.end()) {
+        throw ConfigError("set " + key.env + " or " + key.env + "_FILE, not both");
+      }
+      if (value != env.end()) {
+        where = "environment " + key.env;
+        text = value->second;
+      } else if (file != env.end()) {
+        where = "environment " + key.env + "_FILE";
+        text = ReadValueFile(file->second);
+      } else if (SecretKeys().count(key.path) != 0) {
+        // systemd's LoadCredential= and Docker's secrets: a file named like the variable.
+        const std::string name = Lower(key.env);
+        for (const auto& dir : {credentials, sources.docker_secrets_dir}) {
+          if (dir.empty() || !FileExists(dir + "/" + name)) continue;
+          where = dir + "/" + name;
+          text = ReadValueFile(where);
+          break;
+        }
+        if (where.empty()) continue;
+      } else {
+        continue;
+      }
+      key.set(config, text);
     } catch (const ConfigError& e) {
-      throw ConfigError("environment " + key.env + ": " + e.what());
+      errors.push_back((where.empty() ? "environment " + key.env : where) + ": " + e.what());
     }
   }
-  return config;
+  return result;
+}
+
+Config Load(const std::string& path, const std::map<std::string, std::string>& env,
+            const SecretSources& sources) {
+  auto result = LoadAll(path, env, sources);
+  if (!result.errors.empty()) throw ConfigError(result.errors.front());
+  return std::move(result.config);
+}
+
+std::vector<KeyInfo> Keys() {
+  std::vector<KeyInfo> out;
+  for (const auto& key : KeyTable()) {
+    out.push_back({key.path, key.env, SecretKeys().count(key.path) != 0});
+  }
+  return out;
 }
 
 std::map<std::string, std::string> ProcessEnvironment() {
@@ -281,7 +406,8 @@ std::map<std::string, std::string> ProcessEnvironment() {
   for (char** entry = environ; entry && *entry; ++entry) {
     std::string text(*entry);
     auto eq = text.find('=');
-    if (eq == std::string::npos || text.rfind("SURVEYD_", 0) != 0) continue;
+    if (eq == std::string::npos) continue;
+    if (text.rfind("SURVEYD_", 0) != 0 && text.rfind("CREDENTIALS_DIRECTORY=", 0) != 0) continue;
     env.emplace(text.substr(0, eq), text.substr(eq + 1));
   }
   return env;
@@ -311,6 +437,21 @@ std::vector<std::string> ValidateForServe(const Config& config) {
           "gateway.wmnow.webhook_secret (SURVEYD_WMNOW_WEBHOOK_SECRET) must be set (at least 16 "
           "characters) to accept delivery reports");
     }
+  }
+  if (config.http.tls_cert_file.empty() != config.http.tls_key_file.empty()) {
+    problems.push_back(
+        "http.tls_cert_file and http.tls_key_file (SURVEYD_HTTP_TLS_CERT_FILE, "
+        "SURVEYD_HTTP_TLS_KEY_FILE) go together: set both for TLS, or neither");
+  }
+  if (config.service.stop_timeout <= config.gateway.timeout) {
+    problems.push_back(
+        "service.stop_timeout_s must be longer than gateway.timeout_ms, so that a send in flight "
+        "at SIGTERM can finish");
+  }
+  if (config.service.stall_after <= config.gateway.timeout) {
+    problems.push_back(
+        "service.stall_after_s must be longer than gateway.timeout_ms, or a slow send would count "
+        "as a stalled dispatcher");
   }
   return problems;
 }

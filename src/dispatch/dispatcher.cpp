@@ -5,11 +5,30 @@
 #include <algorithm>
 #include <cmath>
 
+#include "surveyd/core/log_context.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/survey/token.hpp"
 
 namespace surveyd::dispatch {
+namespace {
+
+// The outcome label of surveyd_messages_total for an attempt's result.
+const char* OutcomeName(store::SendState state) {
+  switch (state) {
+    case store::SendState::kAccepted:
+      return "accepted";
+    case store::SendState::kRetry:
+      return "retry";
+    case store::SendState::kFailed:
+      return "failed";
+    case store::SendState::kInDoubt:
+      return "in_doubt";
+  }
+  return "failed";
+}
+
+}  // namespace
 
 std::chrono::milliseconds Backoff(int attempt, std::chrono::seconds base, std::chrono::seconds max,
                                   double random01) {
@@ -73,6 +92,14 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
   return record;
 }
 
+Dispatcher::Meters::Meters(metrics::Registry& registry)
+    : messages(registry.Counters("surveyd_messages_total",
+                                 "Messages handled by the dispatcher, by what became of them.",
+                                 {"outcome"})),
+      send_seconds(registry.Histograms("surveyd_gateway_send_seconds",
+                                       "Time the gateway took to answer a send, by result.",
+                                       {"gateway", "result"}, metrics::LatencyBuckets())) {}
+
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
                        gateway::Gateway& gateway, const Clock& clock, RulesProvider rules)
     : options_(std::move(options)),
@@ -80,20 +107,34 @@ Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
       gateway_(gateway),
       clock_(clock),
       rules_(std::move(rules)),
-      random_(std::random_device{}()) {}
+      random_(std::random_device{}()) {
+  if (options_.metrics != nullptr) meters_ = std::make_unique<Meters>(*options_.metrics);
+}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Start() {
   stopping_ = false;
+  progress_ = std::make_unique<Heartbeat[]>(static_cast<std::size_t>(options_.workers));
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this, i] { WorkerLoop(i); });
   }
 }
 
-void Dispatcher::Stop() {
+void Dispatcher::RequestStop() {
   stopping_ = true;
   Wake();
+}
+
+std::optional<Heartbeat::SteadyTime> Dispatcher::LastProgress() const {
+  if (workers_.empty() || !progress_) return std::nullopt;
+  auto oldest = progress_[0].Last();
+  for (std::size_t i = 1; i < workers_.size(); ++i) oldest = std::min(oldest, progress_[i].Last());
+  return oldest;
+}
+
+void Dispatcher::Stop() {
+  RequestStop();
   for (auto& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
@@ -115,11 +156,13 @@ DispatcherStatus Dispatcher::Status() const {
 
 void Dispatcher::WorkerLoop(int index) {
   const std::string worker_id = options_.worker_id + "/" + std::to_string(index);
+  Heartbeat& progress = progress_[static_cast<std::size_t>(index)];
   auto failure_wait = std::chrono::milliseconds(500);
   while (!stopping_) {
+    progress.Beat();
     int handled = 0;
     try {
-      handled = RunOnce(worker_id);
+      handled = RunOnce(worker_id, &progress);
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
       // Caught once here: log, remember for readiness, back off, go on.
@@ -140,7 +183,7 @@ void Dispatcher::WorkerLoop(int index) {
   }
 }
 
-int Dispatcher::RunOnce(const std::string& worker_id) {
+int Dispatcher::RunOnce(const std::string& worker_id, Heartbeat* progress) {
   const auto steady_now = std::chrono::steady_clock::now();
   bool run_expiry = false;
   {
@@ -153,6 +196,7 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
   if (run_expiry) {
     if (int expired = store_.ExpireOverdue(clock_.Now()); expired > 0) {
       spdlog::info("dispatch: {} message(s) expired before they could be sent", expired);
+      if (meters_) meters_->messages.With({"expired"}).Inc(static_cast<std::uint64_t>(expired));
       std::lock_guard lock(status_mutex_);
       status_.expired += expired;
     }
@@ -163,20 +207,24 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
     if (stopping_) {
       // Hand unsent claims back at once, so another instance need not wait for the lease.
       store_.Reschedule(message.id, clock_.Now());
+      if (meters_) meters_->messages.With({"handed_back"}).Inc();
       continue;
     }
     SendOne(message);
+    if (progress != nullptr) progress->Beat();
   }
   return static_cast<int>(batch.size());
 }
 
 void Dispatcher::SendOne(const store::OutboxMessage& message) {
+  const ScopedLogContext log_context({"", message.survey_id});
   const TimePoint now = clock_.Now();
   if (auto rules = rules_()) {
     // A retry can drift into the night: quiet hours hold for every attempt, not just the first.
     const TimePoint window = rules::NextSendWindow(*rules, now);
     if (window > now) {
       store_.Reschedule(message.id, window);
+      if (meters_) meters_->messages.With({"deferred"}).Inc();
       std::lock_guard lock(status_mutex_);
       ++status_.deferred;
       return;
@@ -189,7 +237,13 @@ void Dispatcher::SendOne(const store::OutboxMessage& message) {
                            rules::RenderTemplate(message.sms_template, {{"link", link}})};
 
   Pace();
+  const auto send_started = std::chrono::steady_clock::now();
   const auto result = gateway_.Send(sms);
+  if (meters_) {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - send_started;
+    meters_->send_seconds.With({gateway_.Name(), gateway::SendStatusName(result.status)})
+        .Observe(took.count());
+  }
   double random01 = 0;
   {
     std::lock_guard lock(status_mutex_);
@@ -198,6 +252,7 @@ void Dispatcher::SendOne(const store::OutboxMessage& message) {
   const auto record = Classify(result, gateway_.Name(), gateway_.Idempotent(), message.attempts,
                                options_, clock_.Now(), random01);
   store_.RecordAttempt(message, record, survey::TokenHash(token), clock_.Now());
+  if (meters_) meters_->messages.With({OutcomeName(record.state)}).Inc();
 
   std::lock_guard lock(status_mutex_);
   status_.gateway_auth_failing = result.status == gateway::SendStatus::kAuth;

@@ -140,6 +140,9 @@ struct TcpConsumer::Impl {
 
   std::thread thread;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> running{false};
+  Heartbeat progress;                                 // the reader's
+  std::atomic<SteadyClock::rep> committing_since{0};  // 0: the committer is idle
   std::mutex wait_mu;
   std::condition_variable wait_cv;
 
@@ -186,10 +189,19 @@ struct TcpConsumer::Impl {
     f(status);
   }
 
-  // False when stopping.
+  // False when stopping. Beats while it waits: waiting out a backoff is healthy.
   bool SleepFor(std::chrono::milliseconds d) {
+    const auto until = SteadyClock::now() + d;
     std::unique_lock lock(wait_mu);
-    return !wait_cv.wait_for(lock, d, [&] { return stopping.load(); });
+    for (;;) {
+      progress.Beat();
+      const auto now = SteadyClock::now();
+      if (now >= until) return !stopping;
+      if (wait_cv.wait_for(lock, std::min<SteadyClock::duration>(until - now, kStopPoll * 5),
+                           [&] { return stopping.load(); })) {
+        return false;
+      }
+    }
   }
 
   std::chrono::milliseconds Backoff() {
@@ -214,6 +226,7 @@ struct TcpConsumer::Impl {
   bool RunUntil(const Done& done, SteadyClock::time_point deadline) {
     io.restart();
     while (!done() && !stopping) {
+      progress.Beat();
       const auto now = SteadyClock::now();
       if (now >= deadline) break;
       io.run_one_for(std::min<SteadyClock::duration>(deadline - now, kStopPoll));
@@ -224,6 +237,7 @@ struct TcpConsumer::Impl {
   void Run() {
     Update([](TcpConsumerStatus& s) { s.running = true; });
     while (!stopping) {
+      progress.Beat();
       if (leadership != nullptr && !leadership->TryAcquire()) {
         Update([](TcpConsumerStatus& s) { s.leader = false; });
         SleepFor(options.leader_poll);
@@ -528,6 +542,11 @@ struct TcpConsumer::Impl {
       const Batch& next = queue.front();  // the reader only appends: the reference stays valid
       lock.unlock();
       std::optional<std::int64_t> stored;
+      committing_since = SteadyClock::now().time_since_epoch().count();
+      const struct Idle {
+        std::atomic<SteadyClock::rep>& since;
+        ~Idle() { since = 0; }
+      } idle{committing_since};
       try {
         stored = Commit(next);
       } catch (...) {
@@ -594,6 +613,8 @@ void TcpConsumer::Start() {
   if (impl_->thread.joinable()) return;
   impl_->stopping = false;
   impl_->Update([&](TcpConsumerStatus& s) { s.disconnected_since = impl_->clock.Now(); });
+  impl_->running = true;
+  impl_->progress.Beat();
   impl_->thread = std::thread([this] {
     try {
       impl_->Run();
@@ -615,6 +636,16 @@ void TcpConsumer::Stop() {
   }
   impl_->wait_cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->running = false;
+}
+
+std::optional<Heartbeat::SteadyTime> TcpConsumer::LastProgress() const {
+  if (!impl_->running) return std::nullopt;
+  auto last = impl_->progress.Last();
+  if (const auto since = impl_->committing_since.load(); since != 0) {
+    last = std::min(last, Heartbeat::SteadyTime(SteadyClock::duration(since)));
+  }
+  return last;
 }
 
 TcpConsumerStatus TcpConsumer::Status() const {

@@ -44,6 +44,8 @@ using tcp = asio::ip::tcp;
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::chrono::seconds kStopGrace{5};
+// How often the I/O thread and the handler pool prove they are alive (LastProgress).
+constexpr std::chrono::seconds kTick{1};
 
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
@@ -145,9 +147,13 @@ class BeastServer final : public Server {
     }
 
     started_ = true;
+    serving_ = true;
     pool_.emplace(static_cast<std::size_t>(std::max(1, options_.worker_threads)));
     asio::co_spawn(acceptor_.get_executor(), Accept(),
                    [](std::exception_ptr error) { LogEscaped(error, "accept loop"); });
+    io_progress_.Beat();
+    pool_progress_.Beat();
+    asio::co_spawn(ioc_, Tick(), [](std::exception_ptr error) { LogEscaped(error, "tick"); });
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       io_threads_.emplace_back([this] { ioc_.run(); });
     }
@@ -159,6 +165,7 @@ class BeastServer final : public Server {
     if (!started_ || stopped_) return;
     stopped_ = true;
     stopping_ = true;
+    serving_ = false;
 
     asio::post(acceptor_.get_executor(), [this] {
       boost::system::error_code ignored;
@@ -198,6 +205,11 @@ class BeastServer final : public Server {
   }
 
   std::uint16_t Port() const override { return port_; }
+
+  std::optional<Heartbeat::SteadyTime> LastProgress() const override {
+    if (!serving_) return std::nullopt;
+    return std::min(io_progress_.Last(), pool_progress_.Last());
+  }
 
  private:
   static void LogEscaped(const std::exception_ptr& error, const char* what) {
@@ -242,6 +254,18 @@ class BeastServer final : public Server {
                      });
         },
         token, std::move(request));
+  }
+
+  // Proves every second that the I/O thread runs and that a handler thread is free to run.
+  asio::awaitable<void> Tick() {
+    asio::steady_timer timer(ioc_);
+    while (!stopping_) {
+      io_progress_.Beat();
+      asio::post(*pool_, [this] { pool_progress_.Beat(); });
+      timer.expires_after(kTick);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   asio::awaitable<void> Accept() {
@@ -372,7 +396,10 @@ class BeastServer final : public Server {
   bool started_ = false;
   bool stopped_ = false;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> serving_{false};
   std::atomic<std::uint16_t> port_{0};
+  Heartbeat io_progress_;
+  Heartbeat pool_progress_;
 
   std::mutex connections_mutex_;
   std::condition_variable connections_cv_;

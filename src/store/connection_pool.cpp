@@ -20,15 +20,40 @@ ConnectionPool::Lease::~Lease() {
   if (connection_) pool_->Release(std::move(connection_), discard_);
 }
 
+void ConnectionPool::Observe(metrics::Registry& registry) {
+  std::lock_guard lock(mutex_);
+  registry.Gauges("surveyd_db_pool_size", "Database connections this instance may open.")
+      .With({})
+      .Set(size_);
+  auto& connections = registry.Gauges("surveyd_db_pool_connections",
+                                      "Database connections open, and of those in use.", {"state"});
+  open_gauge_ = &connections.With({"open"});
+  in_use_gauge_ = &connections.With({"in_use"});
+  waits_ = &registry
+                .Counters("surveyd_db_pool_waits_total",
+                          "Times a caller had to wait for a free database connection.")
+                .With({});
+  Report();
+}
+
+void ConnectionPool::Report() {
+  if (open_gauge_ == nullptr) return;
+  open_gauge_->Set(open_);
+  in_use_gauge_->Set(open_ - static_cast<int>(idle_.size()));
+}
+
 ConnectionPool::Lease ConnectionPool::Acquire() {
   std::unique_lock lock(mutex_);
+  if (waits_ != nullptr && idle_.empty() && open_ >= size_) waits_->Inc();
   available_.wait(lock, [this] { return !idle_.empty() || open_ < size_; });
   if (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();
+    Report();
     return Lease(this, std::move(connection));
   }
   ++open_;
+  Report();
   lock.unlock();
   try {
     auto connection = std::make_unique<pqxx::connection>(url_);
@@ -37,6 +62,7 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
   } catch (const std::exception& e) {
     lock.lock();
     --open_;
+    Report();
     available_.notify_one();
     // The message of a failed connect names host and port but no personal data; never the URL,
     // which may hold a password.
@@ -55,9 +81,11 @@ void ConnectionPool::Release(std::unique_ptr<pqxx::connection> connection, bool 
     }
     std::lock_guard lock(mutex_);
     --open_;
+    Report();
   } else {
     std::lock_guard lock(mutex_);
     idle_.push_back(std::move(connection));
+    Report();
   }
   available_.notify_one();
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "surveyd/metrics/metrics.hpp"
+
 namespace surveyd::store {
 
 class ConnectionPool {
@@ -39,8 +41,16 @@ class ConnectionPool {
   // cannot be opened.
   Lease Acquire();
 
+  // Reports its size, connections open and in use, and waits for a free one, from now on.
+  void Observe(metrics::Registry& registry);
+
  private:
   void Release(std::unique_ptr<pqxx::connection> connection, bool discard);
+  void Report();  // under mutex_
+
+  metrics::Gauge* open_gauge_ = nullptr;
+  metrics::Gauge* in_use_gauge_ = nullptr;
+  metrics::Counter* waits_ = nullptr;
 
   const std::string url_;
   const int size_;

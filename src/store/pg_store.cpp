@@ -57,12 +57,15 @@ TimePoint WallClock() {
 PgStore::PgStore(const PgOptions& options)
     : phone_hash_key_(options.phone_hash_key),
       pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
-        for (const auto* statements : {&pg::IngestStatements(), &pg::OutboxStatements(),
-                                       &pg::SurveyStatements(), &pg::StatsStatements()}) {
+        for (const auto* statements :
+             {&pg::IngestStatements(), &pg::OutboxStatements(), &pg::SurveyStatements(),
+              &pg::StatsStatements(), &pg::OpsStatements()}) {
           for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
         }
         connection.prepare("ping", "SELECT 1");
-      }) {}
+      }) {
+  if (options.metrics != nullptr) pool_.Observe(*options.metrics);
+}
 
 bool PgStore::Ping() {
   try {

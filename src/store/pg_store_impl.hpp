@@ -55,6 +55,7 @@ const Statements& IngestStatements();
 const Statements& OutboxStatements();
 const Statements& SurveyStatements();
 const Statements& StatsStatements();
+const Statements& OpsStatements();
 
 }  // namespace pg
 
@@ -89,6 +90,9 @@ class PgStore final : public Store {
   // StatsStore (pg_stats.cpp)
   Funnel GetFunnel(const StatsFilter& filter) override;
   std::vector<QuestionStat> GetQuestionStats(const StatsFilter& filter) override;
+
+  // OpsStore (pg_ops.cpp)
+  QueueStats GetQueueStats(TimePoint now) override;
 
  private:
   // Runs `work` on a pooled connection and turns every libpqxx error into Unavailable. The

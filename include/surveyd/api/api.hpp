@@ -12,6 +12,7 @@
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/http/message.hpp"
+#include "surveyd/metrics/metrics.hpp"
 #include "surveyd/store/store.hpp"
 
 namespace surveyd::api {
@@ -36,6 +37,10 @@ struct ApiOptions {
   std::function<Readiness()> readiness;      // /readyz (public: ready or not), /api/v1/health
   std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
+  // Requests by route and status are counted here, and GET /metrics renders it for clients in
+  // `metrics_allow` (addresses or CIDR ranges; empty: /metrics answers 404).
+  metrics::Registry* metrics = nullptr;
+  std::vector<std::string> metrics_allow;
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address

@@ -1,6 +1,8 @@
 #pragma once
 // The daemon's configuration: YAML (config/surveyd.yaml) with every key overridable by an
-// environment variable (SURVEYD_...). Errors throw ConfigError naming the file, line and key.
+// environment variable (SURVEYD_...), or by a file named in SURVEYD_..._FILE; secrets may also
+// come from systemd credentials ($CREDENTIALS_DIRECTORY) and Docker secrets (/run/secrets).
+// Every key is documented in docs/configuration.md. Errors name the file, line and key.
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -30,6 +32,10 @@ struct Config {
     std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
     // Addresses of reverse proxies whose X-Forwarded-For is believed, for per-client limits.
     std::vector<std::string> trusted_proxies;  // SURVEYD_HTTP_TRUSTED_PROXIES (comma-separated)
+    // TLS on the listener, for forces without a reverse proxy: both set, or neither (plain HTTP).
+    // SIGHUP reads them again; new connections get the new certificate.
+    std::string tls_cert_file;  // SURVEYD_HTTP_TLS_CERT_FILE (PEM, the chain after the leaf)
+    std::string tls_key_file;   // SURVEYD_HTTP_TLS_KEY_FILE (PEM)
   } http;
 
   struct Rules {
@@ -80,14 +86,56 @@ struct Config {
     std::string analyst_token;  // SURVEYD_ANALYST_TOKEN: bearer token for /api/v1/stats/*
   } api;
 
+  struct Metrics {
+    // Who may read GET /metrics: addresses or CIDR ranges, compared with the client (behind a
+    // trusted proxy, the address it forwarded). Empty: /metrics is off.
+    std::vector<std::string> allow = {"127.0.0.0/8", "::1"};  // SURVEYD_METRICS_ALLOW
+    std::chrono::seconds sample_interval{15};  // SURVEYD_METRICS_SAMPLE_INTERVAL: queue from the db
+  } metrics;
+
+  struct Service {
+    // SIGTERM: sends in flight finish or are handed back within this, then the process exits.
+    std::chrono::seconds stop_timeout{20};  // SURVEYD_STOP_TIMEOUT
+    // A loop (dispatcher, feed consumer, HTTP listener) that has shown no progress this long is
+    // stalled: systemd's watchdog is no longer fed, and the log says which.
+    std::chrono::seconds stall_after{60};  // SURVEYD_STALL_AFTER
+  } service;
+
   struct Log {
-    std::string level = "info";  // SURVEYD_LOG_LEVEL
+    std::string level = "info";   // SURVEYD_LOG_LEVEL
+    std::string format = "text";  // SURVEYD_LOG_FORMAT: text, or json (one object per line)
   } log;
 };
 
-// Loads `path` (empty: defaults only), then applies `env` (normally the process environment).
-// Throws ConfigError: "config/surveyd.yaml:14:3: http.listen: expected host:port".
-Config Load(const std::string& path, const std::map<std::string, std::string>& env);
+// One configuration key, for documentation and `surveyd config check`.
+struct KeyInfo {
+  std::string path;  // "http.listen"
+  std::string env;   // "SURVEYD_HTTP_LISTEN"
+  bool secret;       // also read from $CREDENTIALS_DIRECTORY and /run/secrets
+};
+std::vector<KeyInfo> Keys();
+
+// Where secrets are looked for besides the environment (tests point these elsewhere).
+struct SecretSources {
+  std::string docker_secrets_dir = "/run/secrets";
+};
+
+// Every problem found while loading, not just the first; `config` holds what could be read.
+struct LoadResult {
+  Config config;
+  std::vector<std::string> errors;
+};
+LoadResult LoadAll(const std::string& path, const std::map<std::string, std::string>& env,
+                   const SecretSources& sources = {});
+
+// Loads `path` (empty: defaults only), then applies `env` (normally the process environment):
+// for each key, SURVEYD_X, else the file named by SURVEYD_X_FILE, else (secrets only)
+// $CREDENTIALS_DIRECTORY/surveyd_x, else /run/secrets/surveyd_x, else the YAML value.
+// Throws ConfigError with the first problem: "config/surveyd.yaml:14:3: http.listen: expected
+// host:port".
+Config Load(const std::string& path, const std::map<std::string, std::string>& env,
+            const SecretSources& sources = {});
+// The SURVEYD_* variables and CREDENTIALS_DIRECTORY.
 std::map<std::string, std::string> ProcessEnvironment();
 
 // Checks what `serve` needs (secrets present and long enough, URLs well formed).

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/heartbeat.hpp"
 #include "surveyd/gateway/gateway.hpp"
+#include "surveyd/metrics/metrics.hpp"
 #include "surveyd/rules/rule_set.hpp"
 #include "surveyd/store/outbox_store.hpp"
 
@@ -35,7 +37,8 @@ struct DispatcherOptions {
   double rate_per_second = 20;
   std::string public_base_url;  // the link is {public_base_url}/s/{token}
   std::string token_secret;
-  std::string worker_id = "surveyd";  // host/pid, to tell instances apart in the outbox
+  std::string worker_id = "surveyd";     // host/pid, to tell instances apart in the outbox
+  metrics::Registry* metrics = nullptr;  // optional: outcomes and gateway latency
 };
 
 // Delay before the next attempt after `attempt` failures: base * 2^(attempt-1), capped, with
@@ -60,15 +63,21 @@ class Dispatcher {
              const Clock& clock, RulesProvider rules);
   ~Dispatcher();
 
-  void Start();  // starts the worker threads
-  void Stop();   // finishes the message in hand, then returns; safe to call twice
-  void Wake();   // a new message may be due: skip the rest of the poll wait
+  void Start();        // starts the worker threads
+  void RequestStop();  // claims nothing more; returns at once (Stop waits)
+  void Stop();         // finishes the message in hand, then returns; safe to call twice
+  void Wake();         // a new message may be due: skip the rest of the poll wait
 
   // One pass of one worker: expire what is overdue, claim a batch and send it. Returns how many
-  // messages were handled. The workers loop on this; tests call it directly.
-  int RunOnce(const std::string& worker_id);
+  // messages were handled. The workers loop on this; tests call it directly. `progress` beats
+  // after each message.
+  int RunOnce(const std::string& worker_id, Heartbeat* progress = nullptr);
 
   DispatcherStatus Status() const;
+
+  // The oldest of the workers' last progress (a worker beats after every pass and every message,
+  // idle passes included); nullopt while not started.
+  std::optional<Heartbeat::SteadyTime> LastProgress() const;
 
  private:
   void WorkerLoop(int index);
@@ -81,7 +90,15 @@ class Dispatcher {
   const Clock& clock_;
   RulesProvider rules_;
 
+  struct Meters {
+    explicit Meters(metrics::Registry& registry);
+    metrics::CounterFamily& messages;
+    metrics::HistogramFamily& send_seconds;
+  };
+  std::unique_ptr<Meters> meters_;
+
   std::vector<std::thread> workers_;
+  std::unique_ptr<Heartbeat[]> progress_;  // one per worker
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;

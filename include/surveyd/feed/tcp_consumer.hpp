@@ -12,6 +12,7 @@
 #include <string>
 
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/heartbeat.hpp"
 #include "surveyd/store/feed_lock.hpp"
 #include "surveyd/store/ingest_store.hpp"
 
@@ -79,6 +80,11 @@ class TcpConsumer {
   void Stop();
 
   TcpConsumerStatus Status() const;
+
+  // The reader's last step (it beats at least every 100 ms while waiting on the network or a
+  // backoff, standby included), or the start of a batch commit still running if older; nullopt
+  // while not running.
+  std::optional<Heartbeat::SteadyTime> LastProgress() const;
 
  private:
   struct Impl;

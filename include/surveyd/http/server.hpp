@@ -6,8 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "surveyd/core/heartbeat.hpp"
 #include "surveyd/http/message.hpp"
 
 namespace surveyd::http {
@@ -31,6 +33,10 @@ class Server {
   // Stops accepting, finishes requests in flight (up to a grace period), joins the threads.
   virtual void Stop() = 0;
   virtual std::uint16_t Port() const = 0;  // the bound port (useful with port 0)
+  // The older of the I/O thread's and the handler pool's last tick (each
+  // ticks every second when free to); a blocked I/O thread or a pool whose every thread is stuck
+  // stops it. nullopt while not serving.
+  virtual std::optional<Heartbeat::SteadyTime> LastProgress() const = 0;
 };
 
 std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler);

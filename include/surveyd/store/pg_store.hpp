@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "surveyd/metrics/metrics.hpp"
 #include "surveyd/store/store.hpp"
 
 namespace surveyd::store {
@@ -12,6 +13,7 @@ struct PgOptions {
   std::string url;             // libpq connection string or URI
   int pool_size = 4;           // connections, one per thread that uses the store at once
   std::string phone_hash_key;  // key of phone::KeyedHash for opt-out and frequency-cap lookups
+  metrics::Registry* metrics = nullptr;  // optional: connection pool use
 };
 
 // Connects lazily; throws Unavailable from calls while the database is down.

@@ -1,0 +1,29 @@
+#pragma once
+// IP addresses and CIDR ranges, for allow-lists ("127.0.0.0/8", "::1", "10.1.2.3"). IPv4 is held
+// as IPv4-mapped IPv6, so that "::ffff:127.0.0.1" and "127.0.0.1" are the same address.
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace surveyd::net {
+
+using Address = std::array<unsigned char, 16>;
+
+// "203.0.113.9", "2001:db8::1", "[2001:db8::1]", "fe80::1%eth0"; nullopt for anything else.
+std::optional<Address> ParseAddress(std::string_view text);
+
+struct Range {
+  Address base{};
+  int prefix_bits = 128;  // over the 16 bytes (an IPv4 /8 is 96 + 8)
+  bool Contains(const Address& address) const;
+};
+
+// An address (a range of one) or "address/bits".
+std::optional<Range> ParseRange(std::string_view text);
+
+// True when `address` parses and lies in one of `ranges` (entries that do not parse never match).
+bool InAnyRange(std::string_view address, const std::vector<std::string>& ranges);
+
+}  // namespace surveyd::net

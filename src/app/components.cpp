@@ -1,0 +1,466 @@
+#include "app/components.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "surveyd/core/crypto.hpp"
+#include "surveyd/core/event.hpp"
+#include "surveyd/store/pg_store.hpp"
+
+namespace surveyd::app {
+
+using namespace std::chrono_literals;
+
+// --- Components -------------------------------------------------------------------------------
+
+void Components::StartAll() {
+  for (; started_ < components_.size(); ++started_) {
+    try {
+      components_[started_]->Start();
+    } catch (...) {
+      StopAll();
+      throw;
+    }
+  }
+}
+
+void Components::StopAll() {
+  for (std::size_t i = started_; i-- > 0;) components_[i]->BeginStop();
+  for (std::size_t i = started_; i-- > 0;) {
+    spdlog::debug("stopping {}", components_[i]->Name());
+    components_[i]->Stop();
+  }
+  started_ = 0;
+}
+
+void Components::ReloadAll() {
+  for (auto* component : components_) component->Reload();
+}
+
+Components::Readiness Components::Check() const {
+  Readiness readiness{true, nlohmann::json::object()};
+  for (const auto* component : components_) {
+    auto health = component->Health();
+    if (!health) continue;
+    health->details["ok"] = health->ok;
+    readiness.checks[component->Name()] = health->details;
+    readiness.ready = readiness.ready && health->ok;
+  }
+  return readiness;
+}
+
+std::vector<LoopProbe> Components::Probes() const {
+  std::vector<LoopProbe> probes;
+  for (const auto* component : components_) {
+    probes.push_back({component->Name(), [component] { return component->LastProgress(); }});
+  }
+  return probes;
+}
+
+// --- Ticker -----------------------------------------------------------------------------------
+
+void Ticker::Start(std::chrono::milliseconds interval, std::function<void()> tick) {
+  stopping_ = false;
+  thread_ = std::thread([this, interval, tick = std::move(tick)] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      tick();
+      lock.lock();
+      wake_.wait_for(lock, interval, [this] { return stopping_; });
+    }
+  });
+}
+
+void Ticker::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+// --- Rules ------------------------------------------------------------------------------------
+
+RulesComponent::RulesComponent(std::string path, metrics::Registry& metrics)
+    : path_(std::move(path)),
+      reloads_(metrics.Counters("surveyd_rules_loads_total",
+                                "Loads of the rules file (at start and on SIGHUP), by result.",
+                                {"result"})),
+      info_(metrics.Gauges("surveyd_rules_info",
+                           "The rules in force: 1 for the version (SHA-256 of the file, first 12 "
+                           "hex digits) in force.",
+                           {"version"})),
+      loaded_at_gauge_(metrics
+                           .Gauges("surveyd_rules_loaded_timestamp_seconds",
+                                   "When the rules in force were loaded (Unix time).")
+                           .With({})) {
+  reloads_.With({"ok"});
+  reloads_.With({"failed"});
+}
+
+std::vector<rules::RuleError> RulesComponent::Load() {
+  auto loaded = rules::LoadFile(path_);
+  std::string version;
+  if (loaded.rules) {
+    std::ifstream file(path_, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    version = crypto::Sha256Hex(text.str()).substr(0, 12);
+  }
+  std::lock_guard lock(mutex_);
+  if (!loaded.rules) {
+    last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
+    reloads_.With({"failed"}).Inc();
+    return loaded.errors.empty() ? std::vector<rules::RuleError>{{path_, 0, 0, "unknown error"}}
+                                 : loaded.errors;
+  }
+  if (!version_.empty()) info_.With({version_}).Set(0);
+  current_ = loaded.rules;
+  version_ = version;
+  last_error_.clear();
+  loaded_at_ = SystemClock().Now();
+  reloads_.With({"ok"}).Inc();
+  info_.With({version_}).Set(1);
+  loaded_at_gauge_.Set(static_cast<double>(ToUnixSeconds(loaded_at_)));
+  return {};
+}
+
+void RulesComponent::Start() {
+  if (auto errors = Load(); !errors.empty()) {
+    std::string text;
+    for (const auto& e : errors) text += e.ToString() + "\n";
+    throw StartError(text + "surveyd: the rules file has errors; not starting", 2);
+  }
+  spdlog::info("rules: {} (version {})", Current()->Summary(), version_);
+}
+
+void RulesComponent::Reload() {
+  auto errors = Load();
+  if (errors.empty()) {
+    spdlog::info("rules reloaded: {} (version {})", Current()->Summary(), version_);
+    return;
+  }
+  for (const auto& e : errors) spdlog::error("rules reload: {}", e.ToString());
+  spdlog::error("rules reload failed with {} error(s); the previous rules stay in force",
+                errors.size());
+}
+
+std::shared_ptr<const rules::RuleSet> RulesComponent::Current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+std::optional<ComponentHealth> RulesComponent::Health() const {
+  std::lock_guard lock(mutex_);
+  ComponentHealth health{current_ != nullptr, {{"path", path_}}};
+  if (current_) {
+    health.details["summary"] = current_->Summary();
+    health.details["version"] = version_;
+    health.details["loaded_at"] = FormatRfc3339(loaded_at_);
+  }
+  if (!last_error_.empty()) health.details["last_reload_error"] = last_error_;
+  return health;
+}
+
+// --- Database ---------------------------------------------------------------------------------
+
+DatabaseComponent::DatabaseComponent(const config::Config& config, metrics::Registry& metrics)
+    : url_(config.database.url),
+      migrate_(config.database.migrate_on_start),
+      store_(store::MakePgStore({config.database.url, config.database.pool_size,
+                                 config.survey.phone_hash_key, &metrics})) {}
+
+void DatabaseComponent::Start() {
+  if (!migrate_) return;
+  try {
+    auto report = store::Migrate(url_);
+    spdlog::info("database: {} migration(s) applied, {} already in place", report.applied.size(),
+                 report.already_applied);
+  } catch (const std::exception& e) {
+    throw StartError(std::string("surveyd: database migration failed: ") + e.what());
+  }
+}
+
+std::optional<ComponentHealth> DatabaseComponent::Health() const {
+  return ComponentHealth{store_->Ping(), nlohmann::json::object()};
+}
+
+// --- Counting ingest --------------------------------------------------------------------------
+
+CountingIngestStore::CountingIngestStore(store::IngestStore& inner, metrics::Registry& metrics)
+    : inner_(inner),
+      events_(metrics.Counters("surveyd_events_total",
+                               "Events received, by source, type and outcome (accepted, "
+                               "duplicate, rejected).",
+                               {"source", "type", "outcome"})),
+      decisions_(metrics.Counters(
+          "surveyd_decisions_total",
+          "Decisions on new events, by the rule that decided (survey, exclusion:..., ...).",
+          {"rule"})) {}
+
+std::vector<store::IngestResult> CountingIngestStore::IngestBatch(
+    const std::vector<store::IngestItem>& items, const store::DecideFn& decide,
+    const std::string& feed) {
+  auto results = inner_.IngestBatch(items, decide, feed);
+  // One result per item, in order.
+  for (std::size_t i = 0; i < results.size() && i < items.size(); ++i) {
+    const auto& event = items[i].event;
+    events_
+        .With({items[i].source, event ? EventTypeName(event->type) : "unreadable",
+               store::IngestOutcomeName(results[i].outcome)})
+        .Inc();
+    if (results[i].outcome == store::IngestOutcome::kAccepted) {
+      decisions_.With({results[i].reason}).Inc();
+    }
+  }
+  return results;
+}
+
+std::optional<std::int64_t> CountingIngestStore::FeedCursor(const std::string& feed) {
+  return inner_.FeedCursor(feed);
+}
+
+// --- Dispatch ---------------------------------------------------------------------------------
+
+DispatchComponent::DispatchComponent(dispatch::DispatcherOptions options, store::OutboxStore& store,
+                                     std::unique_ptr<gateway::Gateway> gateway, const Clock& clock,
+                                     dispatch::RulesProvider rules)
+    : gateway_(std::move(gateway)),
+      dispatcher_(std::move(options), store, *gateway_, clock, std::move(rules)) {}
+
+std::optional<ComponentHealth> DispatchComponent::Health() const {
+  const auto status = dispatcher_.Status();
+  ComponentHealth health{!status.gateway_auth_failing,
+                         {{"gateway", gateway_->Name()},
+                          {"sent", status.sent},
+                          {"retried", status.retried},
+                          {"failed", status.failed},
+                          {"in_doubt", status.in_doubt},
+                          {"expired", status.expired}}};
+  if (status.gateway_auth_failing) health.details["error"] = "gateway refuses our credentials";
+  return health;
+}
+
+// --- Feed -------------------------------------------------------------------------------------
+
+namespace {
+
+// The TCP feed's state for ops: unready when it has been down longer than `unready_after`
+// (while this instance leads; a standby instance is ready by definition).
+ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
+                             std::chrono::seconds unready_after) {
+  ComponentHealth health{true,
+                         {{"leader", s.leader},
+                          {"connected", s.connected},
+                          {"accepted", s.accepted},
+                          {"duplicate", s.duplicate},
+                          {"rejected", s.rejected},
+                          {"gaps", s.gaps},
+                          {"missing", s.missing},
+                          {"reconnects", s.reconnects},
+                          {"heartbeats", s.heartbeats}}};
+  auto& out = health.details;
+  if (s.last_seq) out["seq"] = *s.last_seq;
+  if (s.commit_latency.count > 0) {
+    const auto ms = [](double v) { return std::round(v * 10) / 10; };
+    out["commit_latency_ms"] = {{"events", s.commit_latency.count},
+                                {"p50", ms(s.commit_latency.p50_ms)},
+                                {"p95", ms(s.commit_latency.p95_ms)},
+                                {"p99", ms(s.commit_latency.p99_ms)},
+                                {"max", ms(s.commit_latency.max_ms)}};
+  }
+  if (s.last_event_occurred_at) {
+    out["lag_seconds"] = std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
+  }
+  if (!s.last_error.empty()) out["last_error"] = s.last_error;
+  if (s.leader && s.disconnected_since) {
+    out["down_seconds"] =
+        std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();
+    health.ok = now - *s.disconnected_since < unready_after;
+  }
+  return health;
+}
+
+// A counter that mirrors a count kept elsewhere (a component's status), which only grows.
+void Mirror(metrics::Counter& counter, std::int64_t value) {
+  const auto target = static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
+  if (target > counter.Value()) counter.Inc(target - counter.Value());
+}
+
+}  // namespace
+
+FeedComponent::FeedComponent(feed::TcpConsumerOptions options, const std::string& database_url,
+                             store::IngestStore& store, std::function<store::DecideFn()> decider,
+                             const Clock& clock, std::chrono::seconds unready_after,
+                             metrics::Registry& metrics)
+    : clock_(clock),
+      unready_after_(unready_after),
+      lock_(database_url, options.feed),
+      consumer_(options, store, std::move(decider), &lock_, clock),
+      leader_(metrics
+                  .Gauges("surveyd_feed_leader",
+                          "1 while this instance holds the TCP feed's lock and consumes it.")
+                  .With({})),
+      connected_(
+          metrics.Gauges("surveyd_feed_connected", "1 while connected to the TCP feed.").With({})),
+      seq_(metrics.Gauges("surveyd_feed_seq", "The last seq stored from the TCP feed.").With({})),
+      lag_(metrics
+               .Gauges("surveyd_feed_lag_seconds",
+                       "Now minus when the newest stored event occurred (grows in a quiet "
+                       "period too; compare with the feed's heartbeats).")
+               .With({})),
+      reconnects_(metrics
+                      .Counters("surveyd_feed_reconnects_total",
+                                "Connections to the TCP feed after the first.")
+                      .With({})),
+      gaps_(
+          metrics.Counters("surveyd_feed_seq_gaps_total", "Times the feed's seq jumped.").With({})),
+      missing_(
+          metrics
+              .Counters("surveyd_feed_seq_missing_total", "Sequence numbers the feed jumped over.")
+              .With({})),
+      heartbeats_(
+          metrics.Counters("surveyd_feed_heartbeats_total", "Heartbeats from the feed.").With({})) {
+}
+
+void FeedComponent::Start() {
+  consumer_.Start();
+  ticker_.Start(1000ms, [this] { Tick(); });
+}
+
+void FeedComponent::BeginStop() {}
+
+void FeedComponent::Stop() {
+  ticker_.Stop();
+  consumer_.Stop();
+}
+
+void FeedComponent::Tick() {
+  const auto s = consumer_.Status();
+  leader_.Set(s.leader ? 1 : 0);
+  connected_.Set(s.connected ? 1 : 0);
+  if (s.last_seq) seq_.Set(static_cast<double>(*s.last_seq));
+  if (s.last_event_occurred_at) {
+    lag_.Set(std::chrono::duration<double>(clock_.Now() - *s.last_event_occurred_at).count());
+  }
+  Mirror(reconnects_, s.reconnects);
+  Mirror(gaps_, s.gaps);
+  Mirror(missing_, s.missing);
+  Mirror(heartbeats_, s.heartbeats);
+  // A minute's summary in the log, for ops without a metrics stack.
+  if (++ticks_ % 60 != 0 || !s.leader || s.accepted == last_logged_accepted_) return;
+  last_logged_accepted_ = s.accepted;
+  spdlog::info("feed: {}", DescribeFeed(s, clock_.Now(), unready_after_).details.dump());
+}
+
+std::optional<ComponentHealth> FeedComponent::Health() const {
+  return DescribeFeed(consumer_.Status(), clock_.Now(), unready_after_);
+}
+
+// --- HTTP -------------------------------------------------------------------------------------
+
+HttpComponent::HttpComponent(http::ServerOptions options, http::Handler handler)
+    : options_(options), server_(http::MakeServer(options, std::move(handler))) {}
+
+void HttpComponent::Start() {
+  try {
+    server_->Start();
+  } catch (const std::exception& e) {
+    throw StartError(std::string("surveyd: cannot listen on ") + e.what());
+  }
+}
+
+// --- Queue sampler ----------------------------------------------------------------------------
+
+QueueSampler::QueueSampler(store::OpsStore& store, const Clock& clock,
+                           std::chrono::seconds interval, metrics::Registry& metrics)
+    : store_(store),
+      clock_(clock),
+      interval_(interval),
+      messages_(metrics.Gauges("surveyd_outbox_messages",
+                               "Messages not yet settled in the outbox (all instances), by state.",
+                               {"state"})),
+      oldest_due_(metrics
+                      .Gauges("surveyd_outbox_oldest_due_seconds",
+                              "How long the longest-waiting due message has been due.")
+                      .With({})),
+      failures_(metrics
+                    .Counters("surveyd_outbox_sample_failures_total",
+                              "Times the outbox could not be read for these metrics.")
+                    .With({})) {}
+
+void QueueSampler::Start() {
+  ticker_.Start(std::chrono::duration_cast<std::chrono::milliseconds>(interval_),
+                [this] { Sample(); });
+}
+
+void QueueSampler::Sample() {
+  try {
+    const auto stats = store_.GetQueueStats(clock_.Now());
+    for (const auto& [state, count] : stats.unsettled) {
+      messages_.With({state}).Set(static_cast<double>(count));
+    }
+    oldest_due_.Set(stats.oldest_due_seconds);
+  } catch (const std::exception& e) {
+    failures_.Inc();
+    spdlog::debug("metrics: outbox not sampled: {}", e.what());
+  }
+}
+
+// --- Watchdog ---------------------------------------------------------------------------------
+
+WatchdogComponent::WatchdogComponent(const SystemdNotifier& notifier, std::vector<LoopProbe> probes,
+                                     std::chrono::seconds stall_after, metrics::Registry& metrics)
+    : notifier_(notifier),
+      probes_(std::move(probes)),
+      stall_after_(stall_after),
+      age_(metrics.Gauges("surveyd_loop_progress_age_seconds",
+                          "Seconds since each watched loop last showed progress.", {"loop"})),
+      stalled_(metrics.Gauges("surveyd_loop_stalled",
+                              "1 while a loop has shown no progress for service.stall_after_s "
+                              "(systemd's watchdog is then not fed).",
+                              {"loop"})) {}
+
+void WatchdogComponent::Start() {
+  // systemd wants a ping at least every WatchdogSec; twice as often leaves room for a late tick.
+  auto interval = std::chrono::milliseconds(1000);
+  if (auto watchdog = notifier_.watchdog()) {
+    interval =
+        std::min(interval, std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog / 2));
+  }
+  ticker_.Start(std::max(interval, std::chrono::milliseconds(10)), [this] { Tick(); });
+}
+
+void WatchdogComponent::Tick() {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& probe : probes_) {
+    if (const auto last = probe.last_progress()) {
+      age_.With({probe.name}).Set(std::chrono::duration<double>(now - *last).count());
+    }
+  }
+  const auto stalled = StalledLoops(probes_, now, stall_after_);
+  for (const auto& probe : probes_) {
+    const bool is_stalled = std::find(stalled.begin(), stalled.end(), probe.name) != stalled.end();
+    if (probe.last_progress()) stalled_.With({probe.name}).Set(is_stalled ? 1 : 0);
+    const bool was_reported =
+        std::find(reported_.begin(), reported_.end(), probe.name) != reported_.end();
+    if (is_stalled && !was_reported) {
+      spdlog::error(
+          "watchdog: {} has shown no progress for over {} s; systemd's watchdog is no "
+          "longer fed",
+          probe.name, stall_after_.count());
+      reported_.push_back(probe.name);
+    } else if (!is_stalled && was_reported) {
+      spdlog::warn("watchdog: {} makes progress again", probe.name);
+      reported_.erase(std::find(reported_.begin(), reported_.end(), probe.name));
+    }
+  }
+  if (stalled.empty() && notifier_.watchdog()) notifier_.Watchdog();
+}
+
+}  // namespace surveyd::app

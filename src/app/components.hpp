@@ -1,0 +1,216 @@
+#pragma once
+// The daemon's components (app/component.hpp): each owns one long-lived part of `surveyd serve`,
+// reports its health, and counts what it does in the one metrics registry.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/component.hpp"
+#include "app/systemd.hpp"
+#include "surveyd/config/config.hpp"
+#include "surveyd/core/clock.hpp"
+#include "surveyd/dispatch/dispatcher.hpp"
+#include "surveyd/feed/tcp_consumer.hpp"
+#include "surveyd/gateway/gateway.hpp"
+#include "surveyd/http/server.hpp"
+#include "surveyd/metrics/metrics.hpp"
+#include "surveyd/rules/rules.hpp"
+#include "surveyd/store/feed_lock.hpp"
+#include "surveyd/store/store.hpp"
+
+namespace surveyd::app {
+
+// A thread that runs `tick` every `interval` until stopped (tick's exceptions are caught, logged
+// and counted by the caller's tick itself).
+class Ticker {
+ public:
+  Ticker() = default;
+  ~Ticker() { Stop(); }
+  void Start(std::chrono::milliseconds interval, std::function<void()> tick);
+  void Stop();
+
+ private:
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+// The rules in force. SIGHUP swaps in a new set only when it loads without errors.
+class RulesComponent final : public Component {
+ public:
+  RulesComponent(std::string path, metrics::Registry& metrics);
+  std::string Name() const override { return "rules"; }
+  void Start() override;   // the first load; StartError with every error, one per line
+  void Reload() override;  // logs each error; the rules in force stay
+  std::optional<ComponentHealth> Health() const override;
+
+  std::shared_ptr<const rules::RuleSet> Current() const;
+  // Loads the file; on success the new rules are in force. Returns the errors.
+  std::vector<rules::RuleError> Load();
+
+ private:
+  const std::string path_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const rules::RuleSet> current_;
+  std::string version_;  // first 12 hex digits of the file's SHA-256
+  std::string last_error_;
+  TimePoint loaded_at_;
+  metrics::CounterFamily& reloads_;
+  metrics::GaugeFamily& info_;
+  metrics::Gauge& loaded_at_gauge_;
+};
+
+// PostgreSQL: migrations at start, the store, and a readiness check.
+class DatabaseComponent final : public Component {
+ public:
+  DatabaseComponent(const config::Config& config, metrics::Registry& metrics);
+  std::string Name() const override { return "database"; }
+  void Start() override;  // migrates when configured to
+  std::optional<ComponentHealth> Health() const override;
+  store::Store& store() { return *store_; }
+
+ private:
+  const std::string url_;
+  const bool migrate_;
+  std::unique_ptr<store::Store> store_;
+};
+
+// Counts every stored event by source, type and outcome, and every decision by the rule that made
+// it, whoever stores it (TCP feed, HTTP push).
+class CountingIngestStore final : public store::IngestStore {
+ public:
+  CountingIngestStore(store::IngestStore& inner, metrics::Registry& metrics);
+  std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>& items,
+                                               const store::DecideFn& decide,
+                                               const std::string& feed) override;
+  std::optional<std::int64_t> FeedCursor(const std::string& feed) override;
+
+ private:
+  store::IngestStore& inner_;
+  metrics::CounterFamily& events_;
+  metrics::CounterFamily& decisions_;
+};
+
+// The outbox sender; its readiness is the gateway's acceptance of our credentials.
+class DispatchComponent final : public Component {
+ public:
+  DispatchComponent(dispatch::DispatcherOptions options, store::OutboxStore& store,
+                    std::unique_ptr<gateway::Gateway> gateway, const Clock& clock,
+                    dispatch::RulesProvider rules);
+  std::string Name() const override { return "dispatcher"; }
+  void Start() override { dispatcher_.Start(); }
+  void BeginStop() override { dispatcher_.RequestStop(); }
+  void Stop() override { dispatcher_.Stop(); }
+  std::optional<ComponentHealth> Health() const override;
+  std::optional<Heartbeat::SteadyTime> LastProgress() const override {
+    return dispatcher_.LastProgress();
+  }
+  void Wake() { dispatcher_.Wake(); }
+
+ private:
+  std::unique_ptr<gateway::Gateway> gateway_;
+  dispatch::Dispatcher dispatcher_;
+};
+
+// The TCP feed (when configured): one instance consumes it, under an advisory lock.
+class FeedComponent final : public Component {
+ public:
+  FeedComponent(feed::TcpConsumerOptions options, const std::string& database_url,
+                store::IngestStore& store, std::function<store::DecideFn()> decider,
+                const Clock& clock, std::chrono::seconds unready_after, metrics::Registry& metrics);
+  std::string Name() const override { return "feed"; }
+  void Start() override;
+  void BeginStop() override;
+  void Stop() override;
+  std::optional<ComponentHealth> Health() const override;
+  std::optional<Heartbeat::SteadyTime> LastProgress() const override {
+    return consumer_.LastProgress();
+  }
+
+ private:
+  void Tick();  // every second: metrics; every minute: a line in the log
+
+  const Clock& clock_;
+  const std::chrono::seconds unready_after_;
+  store::FeedLock lock_;
+  feed::TcpConsumer consumer_;
+  int ticks_ = 0;
+  std::int64_t last_logged_accepted_ = -1;
+  metrics::Gauge& leader_;
+  metrics::Gauge& connected_;
+  metrics::Gauge& seq_;
+  metrics::Gauge& lag_;
+  metrics::Counter& reconnects_;
+  metrics::Counter& gaps_;
+  metrics::Counter& missing_;
+  metrics::Counter& heartbeats_;
+  Ticker ticker_;  // last: joined before the rest goes
+};
+
+// The HTTP listener.
+class HttpComponent final : public Component {
+ public:
+  HttpComponent(http::ServerOptions options, http::Handler handler);
+  std::string Name() const override { return "http"; }
+  void Start() override;  // StartError when it cannot listen
+  void Stop() override { server_->Stop(); }
+  std::optional<Heartbeat::SteadyTime> LastProgress() const override {
+    return server_->LastProgress();
+  }
+  std::uint16_t Port() const { return server_->Port(); }
+
+ private:
+  const http::ServerOptions options_;
+  std::unique_ptr<http::Server> server_;
+};
+
+// Reads the outbox's unsettled messages and the age of the oldest due one into gauges, every
+// metrics.sample_interval_s (a scrape reads memory only, however often it comes).
+class QueueSampler final : public Component {
+ public:
+  QueueSampler(store::OpsStore& store, const Clock& clock, std::chrono::seconds interval,
+               metrics::Registry& metrics);
+  std::string Name() const override { return "queue_sampler"; }
+  void Start() override;
+  void Stop() override { ticker_.Stop(); }
+
+ private:
+  void Sample();
+
+  store::OpsStore& store_;
+  const Clock& clock_;
+  const std::chrono::seconds interval_;
+  metrics::GaugeFamily& messages_;
+  metrics::Gauge& oldest_due_;
+  metrics::Counter& failures_;
+  Ticker ticker_;  // last: joined before the rest goes
+};
+
+// Feeds systemd's watchdog (WATCHDOG=1) only while every watched loop shows recent progress, and
+// says in the log and in metrics which loop stalled.
+class WatchdogComponent final : public Component {
+ public:
+  WatchdogComponent(const SystemdNotifier& notifier, std::vector<LoopProbe> probes,
+                    std::chrono::seconds stall_after, metrics::Registry& metrics);
+  std::string Name() const override { return "watchdog"; }
+  void Start() override;
+  void Stop() override { ticker_.Stop(); }
+
+ private:
+  void Tick();
+
+  const SystemdNotifier& notifier_;
+  const std::vector<LoopProbe> probes_;
+  const std::chrono::seconds stall_after_;
+  metrics::GaugeFamily& age_;
+  metrics::GaugeFamily& stalled_;
+  std::vector<std::string> reported_;  // stalled loops already logged
+  Ticker ticker_;                      // last: joined before the rest goes
+};
+
+}  // namespace surveyd::app

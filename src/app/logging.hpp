@@ -1,0 +1,18 @@
+#pragma once
+// The process's log: stderr, as text ("2026-11-26T09:15:02.123 info message [request=..]") or
+// as JSON lines ({"ts":...,"level":...,"msg":...,"request_id":...,"survey_id":...}) for a log
+// shipper. Either way each line carries the request or survey it is about (core/log_context.hpp).
+#include <memory>
+#include <string>
+
+#include <spdlog/sinks/sink.h>
+
+namespace surveyd::app {
+
+// "text" or "json"; `level` as spdlog names it ("info").
+void SetUpLogging(const std::string& format, const std::string& level);
+
+// The JSON-lines sink, writing to `file` (stderr in the daemon); exposed for tests.
+std::shared_ptr<spdlog::sinks::sink> MakeJsonSink(std::FILE* file);
+
+}  // namespace surveyd::app
