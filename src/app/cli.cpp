@@ -19,6 +19,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
 
   serve   -c FILE               run the daemon (feed, rules, dispatch, survey pages, API)
+  config check [-c FILE]        check the configuration (file and environment) without starting
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
   report  -c FILE               print the funnel and the scores from the database
@@ -28,7 +29,7 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   --help                        this text
 
 Every configuration key can be overridden by an environment variable (SURVEYD_DATABASE_URL,
-SURVEYD_HTTP_LISTEN, ...): see config/surveyd.yaml.
+SURVEYD_HTTP_LISTEN, ...) or a file named in SURVEYD_..._FILE: see docs/configuration.md.
 )";
 
 // Pulls "-c FILE" / "--config FILE" out of args; the rest stays positional.
@@ -69,6 +70,16 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     if (args.size() == 3 && args[0] == "explain")
       return RulesExplain(args[1], args[2], in, out, err);
     err << "usage: surveyd rules check FILE | surveyd rules explain FILE EVENT.json\n";
+    return 2;
+  }
+
+  if (command == "config") {
+    std::string config_path;
+    if (!TakeConfig(args, config_path, err)) return 2;
+    if (args.size() == 1 && args[0] == "check") {
+      return ConfigCheck(config_path, config::ProcessEnvironment(), out, err);
+    }
+    err << "usage: surveyd config check [-c FILE]\n";
     return 2;
   }
 

@@ -1,7 +1,9 @@
 #pragma once
 // The `surveyd` commands; cli.cpp parses arguments and calls one of these.
 #include <iosfwd>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "surveyd/config/config.hpp"
 
@@ -11,6 +13,11 @@ int Serve(const config::Config& config, std::ostream& err);
 int Migrate(const config::Config& config, std::ostream& out, std::ostream& err);
 int Replay(const config::Config& config, std::istream& input, std::ostream& out, std::ostream& err);
 int Report(const config::Config& config, std::ostream& out, std::ostream& err);
+// Loads the configuration from `path` and `env` and checks everything `serve` needs.
+int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
+                std::ostream& out, std::ostream& err);
+// What `serve` would refuse in a loaded configuration (beyond the loading errors).
+std::vector<std::string> ConfigProblems(const config::Config& config);
 int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err);
 int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
                  std::ostream& out, std::ostream& err);

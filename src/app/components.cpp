@@ -364,14 +364,47 @@ std::optional<ComponentHealth> FeedComponent::Health() const {
 
 // --- HTTP -------------------------------------------------------------------------------------
 
-HttpComponent::HttpComponent(http::ServerOptions options, http::Handler handler)
-    : options_(options), server_(http::MakeServer(options, std::move(handler))) {}
+HttpComponent::HttpComponent(http::ServerOptions options, http::Handler handler,
+                             metrics::Registry& metrics)
+    : options_(options),
+      server_(http::MakeServer(options, std::move(handler))),
+      certificate_expiry_(metrics
+                              .Gauges("surveyd_tls_certificate_expiry_timestamp_seconds",
+                                      "When the listener's TLS certificate expires (Unix time).")
+                              .With({})),
+      tls_loads_(metrics.Counters("surveyd_tls_loads_total",
+                                  "Loads of the listener's TLS certificate and key, by result.",
+                                  {"result"})) {}
 
 void HttpComponent::Start() {
   try {
     server_->Start();
   } catch (const std::exception& e) {
     throw StartError(std::string("surveyd: cannot listen on ") + e.what());
+  }
+  if (!options_.tls_cert_file.empty()) {
+    tls_loads_.With({"ok"}).Inc();
+    tls_loads_.With({"failed"});
+    ReportCertificate();
+  }
+}
+
+void HttpComponent::Reload() {
+  if (options_.tls_cert_file.empty()) return;
+  if (auto error = server_->ReloadTls(); !error.empty()) {
+    tls_loads_.With({"failed"}).Inc();
+    spdlog::error("http: TLS certificate reload failed, the previous one stays in force: {}",
+                  error);
+    return;
+  }
+  tls_loads_.With({"ok"}).Inc();
+  ReportCertificate();
+  spdlog::info("http: TLS certificate reloaded from {}", options_.tls_cert_file);
+}
+
+void HttpComponent::ReportCertificate() {
+  if (auto not_after = http::CertificateNotAfter(options_.tls_cert_file)) {
+    certificate_expiry_.Set(static_cast<double>(*not_after));
   }
 }
 

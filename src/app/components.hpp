@@ -152,21 +152,26 @@ class FeedComponent final : public Component {
   Ticker ticker_;  // last: joined before the rest goes
 };
 
-// The HTTP listener.
+// The HTTP listener, with TLS when configured (SIGHUP reads the certificate and key again).
 class HttpComponent final : public Component {
  public:
-  HttpComponent(http::ServerOptions options, http::Handler handler);
+  HttpComponent(http::ServerOptions options, http::Handler handler, metrics::Registry& metrics);
   std::string Name() const override { return "http"; }
   void Start() override;  // StartError when it cannot listen
   void Stop() override { server_->Stop(); }
+  void Reload() override;
   std::optional<Heartbeat::SteadyTime> LastProgress() const override {
     return server_->LastProgress();
   }
   std::uint16_t Port() const { return server_->Port(); }
 
  private:
+  void ReportCertificate();
+
   const http::ServerOptions options_;
   std::unique_ptr<http::Server> server_;
+  metrics::Gauge& certificate_expiry_;
+  metrics::CounterFamily& tls_loads_;
 };
 
 // Reads the outbox's unsettled messages and the age of the oldest due one into gauges, every

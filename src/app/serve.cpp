@@ -157,12 +157,14 @@ int Serve(const config::Config& config, std::ostream& err) {
   server_options.port = port;
   server_options.worker_threads = config.http.worker_threads;
   server_options.max_body_bytes = config.http.max_body_bytes;
+  server_options.tls_cert_file = config.http.tls_cert_file;
+  server_options.tls_key_file = config.http.tls_key_file;
   // The survey pages need the rules' time zone, known once the rules are loaded: the handler is
   // made then, and the HTTP component starts after the rules.
   http::Handler api_handler;
-  HttpComponent http_component(server_options, [&api_handler](const http::Request& request) {
-    return api_handler(request);
-  });
+  HttpComponent http_component(
+      server_options, [&api_handler](const http::Request& request) { return api_handler(request); },
+      registry);
 
   // The TCP feed, when configured: exactly one instance consumes it (advisory lock), every
   // instance serves HTTP and dispatches.

@@ -2,6 +2,9 @@
 
 #include "surveyd/http/server.hpp"
 
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,6 +16,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -25,6 +31,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -37,7 +45,9 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = ssl::stream<beast::tcp_stream&>;
 
 // How long a connection that is being closed after an error keeps reading (and discarding) what
 // the client is still sending, so that our error response is not destroyed by a TCP reset.
@@ -118,6 +128,25 @@ bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
   return message;
 }
 
+// A server context from PEM files: TLS 1.2 at least, the key checked against the certificate.
+std::shared_ptr<ssl::context> MakeTlsContext(const std::string& cert_file,
+                                             const std::string& key_file) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  context->use_certificate_chain_file(cert_file, ec);
+  if (ec) throw std::runtime_error("cannot use the certificate " + cert_file + ": " + ec.message());
+  context->use_private_key_file(key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("cannot use the key " + key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    throw std::runtime_error("the key " + key_file + " does not match the certificate " +
+                             cert_file);
+  }
+  return context;
+}
+
 class BeastServer final : public Server {
  public:
   BeastServer(const ServerOptions& options, Handler handler)
@@ -129,6 +158,13 @@ class BeastServer final : public Server {
     std::lock_guard lock(state_mutex_);
     if (started_) return;
     const std::string where = options_.host + ":" + std::to_string(options_.port);
+    if (!options_.tls_cert_file.empty()) {
+      try {
+        tls_ = MakeTlsContext(options_.tls_cert_file, options_.tls_key_file);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(where + ": TLS: " + e.what());
+      }
+    }
     try {
       tcp::resolver resolver(ioc_);
       const auto results =
@@ -205,6 +241,18 @@ class BeastServer final : public Server {
   }
 
   std::uint16_t Port() const override { return port_; }
+
+  std::string ReloadTls() override {
+    if (options_.tls_cert_file.empty()) return {};
+    try {
+      auto context = MakeTlsContext(options_.tls_cert_file, options_.tls_key_file);
+      std::lock_guard lock(tls_mutex_);
+      tls_ = std::move(context);
+      return {};
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
 
   std::optional<Heartbeat::SteadyTime> LastProgress() const override {
     if (!serving_) return std::nullopt;
@@ -316,6 +364,36 @@ class BeastServer final : public Server {
     boost::system::error_code ec;
     const auto remote = stream.socket().remote_endpoint(ec);
     const std::string remote_address = ec ? std::string() : remote.address().to_string();
+
+    const auto context = TlsContext();
+    if (!context) {
+      if (co_await ServeRequests(connection, stream, remote_address)) {
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      }
+      stream.close();
+      co_return;
+    }
+    // The context in force when the connection came: a reload changes the next connections only.
+    TlsStream tls(stream, *context);
+    stream.expires_after(options_.read_timeout);
+    connection->reading = true;  // Stop may cancel a handshake as it would an idle read
+    co_await tls.async_handshake(ssl::stream_base::server,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    connection->reading = false;
+    if (!ec && co_await ServeRequests(connection, tls, remote_address)) {
+      stream.expires_after(kLingerTimeout);
+      co_await tls.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    stream.close();
+  }
+
+  // Reads requests and answers them until the client or the server ends the connection. True when
+  // the caller should end it gracefully (shut down sending), false when it is already finished.
+  template <typename Stream>
+  asio::awaitable<bool> ServeRequests(std::shared_ptr<Connection> connection, Stream& stream,
+                                      std::string remote_address) {
+    beast::tcp_stream& tcp_stream = connection->stream;
+    boost::system::error_code ec;
     beast::flat_buffer buffer;
 
     for (bool first = true;; first = false) {
@@ -324,7 +402,7 @@ class BeastServer final : public Server {
       parser.header_limit(
           static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
       parser.body_limit(options_.max_body_bytes);
-      stream.expires_after(first ? options_.read_timeout : options_.keep_alive_timeout);
+      tcp_stream.expires_after(first ? options_.read_timeout : options_.keep_alive_timeout);
       connection->reading = true;
       co_await bhttp::async_read(stream, buffer, parser,
                                  asio::redirect_error(asio::use_awaitable, ec));
@@ -333,18 +411,18 @@ class BeastServer final : public Server {
       if (ec == bhttp::error::header_limit || ec == bhttp::error::body_limit ||
           ec == bhttp::error::buffer_overflow) {
         const bool header = ec != bhttp::error::body_limit;
-        co_await Refuse(connection, header ? 431 : 413,
+        co_await Refuse(connection, stream, header ? 431 : 413,
                         header ? "Request Header Fields Too Large\n" : "Payload Too Large\n");
-        co_return;
+        co_return false;
       }
       if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == beast::error::timeout || ec == asio::error::connection_reset ||
-          ec == asio::error::eof) {
+          ec == asio::error::eof || ec == ssl::error::stream_truncated) {
         break;  // the client went away, went quiet, or we are stopping
       }
       if (ec) {
-        if (parser.got_some()) co_await Refuse(connection, 400, "Bad Request\n");
-        co_return;
+        if (parser.got_some()) co_await Refuse(connection, stream, 400, "Bad Request\n");
+        co_return false;
       }
 
       auto message = parser.release();
@@ -358,39 +436,46 @@ class BeastServer final : public Server {
 
       const bool keep_alive = client_keep_alive && !stopping_;
       auto reply = ToBeast(std::move(response), version, head, keep_alive);
-      stream.expires_after(options_.read_timeout);
+      tcp_stream.expires_after(options_.read_timeout);
       co_await bhttp::async_write(stream, reply, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !keep_alive) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.close();
+    co_return true;
   }
 
-  // Answers an unreadable request and closes the connection without losing the answer.
-  asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection, int status,
+  // Answers an unreadable request and ends the connection without losing the answer.
+  template <typename Stream>
+  asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection, Stream& stream, int status,
                                std::string body) {
-    beast::tcp_stream& stream = connection->stream;
+    beast::tcp_stream& tcp_stream = connection->stream;
     auto reply = ToBeast(Response::Text(status, std::move(body)), 11, false, false);
     boost::system::error_code ec;
-    stream.expires_after(options_.read_timeout);
+    tcp_stream.expires_after(options_.read_timeout);
     co_await bhttp::async_write(stream, reply, asio::redirect_error(asio::use_awaitable, ec));
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (!ec) {
       // Closing with unread input makes the kernel send a reset, which can destroy the answer
       // before the client reads it; drain what is still coming for a little while first.
-      stream.expires_after(kLingerTimeout);
+      tcp_stream.expires_after(kLingerTimeout);
       std::array<char, 8192> sink;
       std::size_t drained = 0;
       while (!ec && drained < kLingerMaxBytes) {
-        drained += co_await stream.async_read_some(asio::buffer(sink),
-                                                   asio::redirect_error(asio::use_awaitable, ec));
+        drained += co_await tcp_stream.async_read_some(
+            asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
       }
     }
-    stream.close();
+  }
+
+  std::shared_ptr<ssl::context> TlsContext() {
+    std::lock_guard lock(tls_mutex_);
+    return tls_;
   }
 
   const ServerOptions options_;
   const Handler handler_;
+
+  std::mutex tls_mutex_;
+  std::shared_ptr<ssl::context> tls_;  // null: plain HTTP
 
   std::mutex state_mutex_;
   bool started_ = false;
@@ -416,6 +501,32 @@ class BeastServer final : public Server {
 };
 
 }  // namespace
+
+std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_file) {
+  try {
+    MakeTlsContext(cert_file, key_file);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(cert_file.c_str(), "r"), &std::fclose);
+  std::unique_ptr<X509, void (*)(X509*)> cert(
+      file ? PEM_read_X509(file.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  if (cert && X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
+    return "the certificate " + cert_file + " has expired";
+  }
+  return {};
+}
+
+std::optional<std::int64_t> CertificateNotAfter(const std::string& cert_file) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(cert_file.c_str(), "r"), &std::fclose);
+  if (!file) return std::nullopt;
+  std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr),
+                                              &X509_free);
+  if (!cert) return std::nullopt;
+  std::tm when{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &when) != 1) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&when));
+}
 
 std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler) {
   return std::make_unique<BeastServer>(options, std::move(handler));

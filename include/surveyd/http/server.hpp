@@ -23,6 +23,9 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 * 1024;  // larger: 431
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds keep_alive_timeout{60};
+  // TLS on the listener: a PEM certificate (and chain) and its key; empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {
@@ -33,11 +36,20 @@ class Server {
   // Stops accepting, finishes requests in flight (up to a grace period), joins the threads.
   virtual void Stop() = 0;
   virtual std::uint16_t Port() const = 0;  // the bound port (useful with port 0)
+  // Reads the TLS certificate and key again; new connections get them, open ones keep theirs.
+  // Returns the error (the old pair stays in force), or "" (also when TLS is off).
+  virtual std::string ReloadTls() = 0;
   // The older of the I/O thread's and the handler pool's last tick (each
   // ticks every second when free to); a blocked I/O thread or a pool whose every thread is stuck
   // stops it. nullopt while not serving.
   virtual std::optional<Heartbeat::SteadyTime> LastProgress() const = 0;
 };
+
+// "" when the pair loads as the server would load it (and the certificate has not expired),
+// else what is wrong. For `surveyd config check`.
+std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_file);
+// When the (first) certificate in a PEM file expires, as Unix time; nullopt if unreadable.
+std::optional<std::int64_t> CertificateNotAfter(const std::string& cert_file);
 
 std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler);
 

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace surveyd::config {
 namespace {
@@ -104,6 +106,129 @@ TEST(Config, ServeNeedsSecrets) {
                      {"SURVEYD_WMNOW_API_KEY", key},
                      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}});
   EXPECT_TRUE(ValidateForServe(config).empty());
+}
+
+}  // namespace
+}  // namespace surveyd::config
+
+namespace surveyd::config {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/surveyd-secrets-XXXXXX";
+    path_ = mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ + "/" + name) << text;
+    return path_ + "/" + name;
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST(ConfigSecrets, FromAFileNamedInTheEnvironmentWithoutTheLineBreak) {
+  TempDir dir;
+  const auto file = dir.Write("token", "s3cret-from-a-file\n");
+  const auto config = Load("",
+                           {{"SURVEYD_TOKEN_SECRET_FILE", file},
+                            {"SURVEYD_DATABASE_URL_FILE", dir.Write("url", "postgresql:///x")}},
+                           {dir.path() + "/none"});
+  EXPECT_EQ(config.survey.token_secret, "s3cret-from-a-file");
+  EXPECT_EQ(config.database.url, "postgresql:///x");
+}
+
+TEST(ConfigSecrets, BothTheVariableAndItsFileIsAnError) {
+  TempDir dir;
+  const auto result =
+      LoadAll("", {{"SURVEYD_FEED_SECRET", "a"}, {"SURVEYD_FEED_SECRET_FILE", dir.Write("f", "b")}},
+              {dir.path() + "/none"});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_NE(result.errors[0].find("SURVEYD_FEED_SECRET or SURVEYD_FEED_SECRET_FILE"),
+            std::string::npos);
+  EXPECT_THROW(Load("", {{"SURVEYD_FEED_SECRET_FILE", dir.path() + "/missing"}}), ConfigError);
+}
+
+TEST(ConfigSecrets, SystemdCredentialsThenDockerSecretsThenTheFile) {
+  TempDir credentials;
+  TempDir docker;
+  credentials.Write("surveyd_token_secret", "from-credentials\n");
+  docker.Write("surveyd_token_secret", "from-docker");
+  docker.Write("surveyd_phone_hash_key", "hash-from-docker");
+  docker.Write("surveyd_http_listen", "0.0.0.0:1");  // not a secret: never read from here
+  auto yaml = WriteTemp("survey:\n  token_secret: from-yaml\n  force_name: Yaml Police\n");
+  const auto config = Load(yaml, {{"CREDENTIALS_DIRECTORY", credentials.path()}}, {docker.path()});
+  EXPECT_EQ(config.survey.token_secret, "from-credentials");
+  EXPECT_EQ(config.survey.phone_hash_key, "hash-from-docker");
+  EXPECT_EQ(config.survey.force_name, "Yaml Police");
+  EXPECT_EQ(config.http.listen, "127.0.0.1:8080");
+  // The variable wins over every file.
+  EXPECT_EQ(
+      Load(yaml,
+           {{"CREDENTIALS_DIRECTORY", credentials.path()}, {"SURVEYD_TOKEN_SECRET", "from-env"}},
+           {docker.path()})
+          .survey.token_secret,
+      "from-env");
+  std::remove(yaml.c_str());
+}
+
+TEST(ConfigLoadAll, NamesEveryProblemNotJustTheFirst) {
+  auto path = WriteTemp("http:\n  lisen: x\ndispatch:\n  workers: many\nlog:\n  format: xml\n");
+  const auto result = LoadAll(path, {{"SURVEYD_METRICS_ALLOW", "127.0.0.1, example.org"}});
+  ASSERT_EQ(result.errors.size(), 4u);
+  EXPECT_EQ(result.errors[0], path + ":2:10: unknown setting 'http.lisen'");
+  EXPECT_EQ(result.errors[1], path + ":4:12: dispatch.workers: expected an integer, got 'many'");
+  EXPECT_EQ(result.errors[2], path + ":6:11: log.format: expected text or json");
+  EXPECT_EQ(result.errors[3],
+            "environment SURVEYD_METRICS_ALLOW: metrics.allow: 'example.org' is not an address or "
+            "a CIDR range");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigServe, TlsFilesGoTogetherAndTimeoutsFit) {
+  std::string key(40, 'k');
+  std::map<std::string, std::string> env = {{"SURVEYD_TOKEN_SECRET", key},
+                                            {"SURVEYD_PHONE_HASH_KEY", key},
+                                            {"SURVEYD_FEED_SECRET", key},
+                                            {"SURVEYD_WMNOW_API_KEY", key},
+                                            {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}};
+  ASSERT_TRUE(ValidateForServe(Load("", env)).empty());
+  auto with = [&](std::map<std::string, std::string> more) {
+    more.insert(env.begin(), env.end());
+    return ValidateForServe(Load("", more));
+  };
+  EXPECT_EQ(with({{"SURVEYD_HTTP_TLS_CERT_FILE", "/etc/cert.pem"}}).size(), 1u);
+  EXPECT_TRUE(
+      with({{"SURVEYD_HTTP_TLS_CERT_FILE", "/c"}, {"SURVEYD_HTTP_TLS_KEY_FILE", "/k"}}).empty());
+  EXPECT_EQ(with({{"SURVEYD_STOP_TIMEOUT", "5"}, {"SURVEYD_GATEWAY_TIMEOUT_MS", "70000"}}).size(),
+            2u);  // stop_timeout and stall_after both too short for a 70 s send
+}
+
+// docs/configuration.md documents every key, with its variable.
+TEST(ConfigDocs, EveryKeyIsDocumented) {
+  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(file) << "docs/configuration.md is missing";
+  std::stringstream text;
+  text << file.rdbuf();
+  const std::string docs = text.str();
+  for (const auto& key : Keys()) {
+    EXPECT_NE(docs.find("`" + key.path + "`"), std::string::npos) << key.path << " undocumented";
+    EXPECT_NE(docs.find("`" + key.env + "`"), std::string::npos) << key.env << " undocumented";
+  }
+}
+
+// The shipped example lists every key too, so that it stays a complete template.
+TEST(ConfigDocs, TheShippedExampleListsEveryKey) {
+  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml");
+  std::stringstream text;
+  text << file.rdbuf();
+  for (const auto& key : Keys()) {
+    EXPECT_NE(text.str().find(key.env), std::string::npos) << key.env << " not in surveyd.yaml";
+  }
 }
 
 }  // namespace

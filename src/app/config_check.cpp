@@ -1,0 +1,47 @@
+// `surveyd config check [-c FILE]`: everything `serve` would refuse, found without starting
+// anything, every problem named.
+#include <fstream>
+#include <ostream>
+
+#include "commands.hpp"
+#include "surveyd/http/server.hpp"
+#include "surveyd/rules/rules.hpp"
+
+namespace surveyd::app {
+
+std::vector<std::string> ConfigProblems(const config::Config& config) {
+  std::vector<std::string> problems = config::ValidateForServe(config);
+  auto loaded = rules::LoadFile(config.rules.path);
+  for (const auto& e : loaded.errors) problems.push_back("rules.path: " + e.ToString());
+  if (!config.http.tls_cert_file.empty() && !config.http.tls_key_file.empty()) {
+    if (auto error = http::CheckTlsFiles(config.http.tls_cert_file, config.http.tls_key_file);
+        !error.empty()) {
+      problems.push_back("http.tls_cert_file/http.tls_key_file: " + error);
+    }
+  }
+  if (!config.feed.tls_ca_file.empty() && !std::ifstream(config.feed.tls_ca_file)) {
+    problems.push_back("feed.tls_ca_file: cannot read " + config.feed.tls_ca_file);
+  }
+  return problems;
+}
+
+int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
+                std::ostream& out, std::ostream& err) {
+  auto result = config::LoadAll(path, env);
+  std::vector<std::string> problems = result.errors;
+  for (auto& p : ConfigProblems(result.config)) problems.push_back(std::move(p));
+  const std::string name = path.empty() ? "the environment" : path;
+  if (!problems.empty()) {
+    for (const auto& p : problems) err << "surveyd: " << p << "\n";
+    err << problems.size() << " problem(s) in " << name << "\n";
+    return 1;
+  }
+  const auto& c = result.config;
+  out << name << ": OK: listening on " << c.http.listen
+      << (c.http.tls_cert_file.empty() ? " (plain HTTP)" : " (TLS)") << ", links at "
+      << c.http.public_base_url << ", rules " << c.rules.path << ", gateway " << c.gateway.kind
+      << ", TCP feed " << (c.feed.tcp.empty() ? "off" : c.feed.tcp) << "\n";
+  return 0;
+}
+
+}  // namespace surveyd::app
