@@ -139,8 +139,10 @@ std::shared_ptr<ssl::context> MakeTlsContext(const std::string& cert_file,
   context->use_certificate_chain_file(cert_file, ec);
   if (ec) throw std::runtime_error("cannot use the certificate " + cert_file + ": " + ec.message());
   context->use_private_key_file(key_file, ssl::context::pem, ec);
-  if (ec) throw std::runtime_error("cannot use the key " + key_file + ": " + ec.message());
-  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+  if (ec && ec.message().find("mismatch") == std::string::npos) {
+    throw std::runtime_error("cannot use the key " + key_file + ": " + ec.message());
+  }
+  if (ec || SSL_CTX_check_private_key(context->native_handle()) != 1) {
     throw std::runtime_error("the key " + key_file + " does not match the certificate " +
                              cert_file);
   }
