@@ -9,20 +9,14 @@
 
 #include "surveyd/core/decision.hpp"
 #include "surveyd/core/event.hpp"
+#include "surveyd/core/ingest_item.hpp"
 #include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
 
 namespace surveyd::store {
 
-// One delivered line/object, parsed or not. A malformed one is stored as rejected with its reason.
-struct IngestItem {
-  std::string source;               // "tcp", "push", "replay"
-  std::string raw;                  // the line/object as received (kept, never logged)
-  std::optional<Event> event;       // nullopt: rejected
-  std::string reject_reason;        // why it was rejected
-  std::optional<std::int64_t> seq;  // TCP stream sequence number, when known
-  std::string event_id;             // when it could be read, even from a rejected line
-};
+// IngestItem lives in core (the feed must not depend on the store); the name stays valid here.
+using IngestItem = surveyd::IngestItem;
 
 enum class IngestOutcome { kAccepted, kDuplicate, kRejected };
 const char* IngestOutcomeName(IngestOutcome outcome);
