@@ -250,8 +250,9 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
 
 namespace {
 
-// The TCP feed's state for ops: unready when it has been down longer than `unready_after`
-// (while this instance leads; a standby instance is ready by definition).
+// The TCP feed's state for ops: unready when it has been down, or has held events it could not
+// store, longer than `unready_after` (while this instance leads; a standby instance is ready by
+// definition).
 ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
                              std::chrono::seconds unready_after) {
   ComponentHealth health{true,
@@ -282,6 +283,15 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
     out["down_seconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();
     health.ok = now - *s.disconnected_since < unready_after;
+  }
+  // Connected is not enough: events read and not stored for this long mean no progress.
+  if (s.leader && s.waiting_since) {
+    const auto waiting = now - *s.waiting_since;
+    out["waiting_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(waiting).count();
+    if (waiting >= unready_after) {
+      health.ok = false;
+      out["stalled"] = true;
+    }
   }
   return health;
 }

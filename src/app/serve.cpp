@@ -23,6 +23,8 @@
 namespace surveyd::app {
 namespace {
 
+using namespace std::chrono_literals;
+
 std::string WorkerId() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -89,8 +91,9 @@ int Serve(const config::Config& config, std::ostream& err) {
   CountingIngestStore ingest(database.store(), registry);
   auto decider = [&rules, &clock]() -> store::DecideFn {
     auto current = rules.Current();
-    return [current, &clock](const Event& event, const ContactHistory& history) {
-      return rules::Decide(*current, event, history, clock.Now());
+    return [current, &clock](const Event& event, const ContactHistory& history,
+                             const RelatedEvents& related) {
+      return rules::Decide(*current, event, history, related, clock.Now());
     };
   };
 
@@ -114,6 +117,11 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.token_secret = config.survey.token_secret;
   dispatch_options.worker_id = WorkerId();
   dispatch_options.metrics = &registry;
+  // One request's lease outlasts the gateway's own timeout, so a slow answer is never taken for
+  // a dead sender.
+  dispatch_options.send_lease =
+      std::max(config.dispatch.lease,
+               std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
   DispatchComponent dispatcher(dispatch_options, database.store(), gateway::MakeWmnowGateway(wmnow),
                                clock, [&rules] { return rules.Current(); });
   components.Add(dispatcher);

@@ -39,7 +39,7 @@ wait_healthy "$port" "$port_gw"
 # Until the whole stream is stored, every message settled and every delivery report in.
 stored() { sql "SELECT (SELECT count(*) FROM events WHERE source = 'tcp') + (SELECT count(*) FROM rejected_events WHERE source = 'tcp')"; }
 for _ in $(seq 1 300); do
-  left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending', 'accepted', 'sent')")
+  left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending', 'claimed', 'sending', 'accepted', 'sent')")
   cursor=$(sql "SELECT COALESCE(max(seq), 0) FROM feed_cursors")
   [ "$left" = 0 ] && [ "$cursor" -ge "$count" ] && break
   sleep 0.2

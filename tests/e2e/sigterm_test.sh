@@ -50,7 +50,7 @@ took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 grep -q "SIGTERM received: stopping" "$work/surveyd-1.log" || fail "the stop is not in the log"
 
 # Nothing half-sent: no claim left, and every SMS the gateway took is recorded as sent.
-left_claimed=$(sql "SELECT count(*) FROM outbox WHERE state = 'sending'")
+left_claimed=$(sql "SELECT count(*) FROM outbox WHERE state IN ('claimed', 'sending')")
 [ "$left_claimed" = 0 ] || fail "$left_claimed message(s) left claimed after the stop"
 recorded=$(sql "SELECT count(*) FROM outbox WHERE state IN ('accepted', 'sent', 'delivered')")
 taken=$(stat accepted)
@@ -61,7 +61,7 @@ taken=$(stat accepted)
 "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd-2.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
-  left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")
+  left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending', 'claimed', 'sending')")
   [ "$left" = 0 ] && break
   sleep 0.1
 done

@@ -12,7 +12,7 @@
 namespace surveyd::store {
 
 struct QueueStats {
-  // Messages not yet settled, by state: pending, sending, in_doubt (every state listed, 0 too).
+  // Messages not yet settled, by state: pending, claimed, sending, in_doubt (each listed, 0 too).
   std::map<std::string, std::int64_t> unsettled;
   // How long the longest-waiting pending message has been due at `now`; 0 when none is due.
   double oldest_due_seconds = 0;
