@@ -20,6 +20,11 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
 
   serve   -c FILE               run the daemon (feed, rules, dispatch, survey pages, API)
   config check [-c FILE]        check the configuration (file and environment) without starting
+  erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out]
+                                remove everything held about one number (a data subject's request)
+  keys rotate -c FILE           re-encrypt numbers and raw events with the active key, re-hash
+                                numbers with the active hash key
+  retention run -c FILE         run retention once now (serve runs it every retention.interval_s)
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
   report  -c FILE               print the funnel and the scores from the database
@@ -83,7 +88,8 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     return 2;
   }
 
-  if (command != "serve" && command != "migrate" && command != "replay" && command != "report") {
+  if (command != "serve" && command != "migrate" && command != "replay" && command != "report" &&
+      command != "erase" && command != "keys" && command != "retention") {
     err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
@@ -106,6 +112,39 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     return Serve(config, err);
   }
   if (command == "migrate") return Migrate(config, out, err);
+  if (command == "keys") {
+    if (args.size() == 1 && args[0] == "rotate") return KeysRotate(config, out, err);
+    err << "usage: surveyd keys rotate -c FILE\n";
+    return 2;
+  }
+  if (command == "retention") {
+    if (args.size() == 1 && args[0] == "run") return RetentionRun(config, out, err);
+    err << "usage: surveyd retention run -c FILE\n";
+    return 2;
+  }
+  if (command == "erase") {
+    std::string number;
+    std::string reference;
+    bool forget_opt_out = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--phone" && i + 1 < args.size()) {
+        number = args[++i];
+      } else if (args[i] == "--reference" && i + 1 < args.size()) {
+        reference = args[++i];
+      } else if (args[i] == "--forget-opt-out") {
+        forget_opt_out = true;
+      } else {
+        number.clear();
+        break;
+      }
+    }
+    if (number.empty()) {
+      err << "usage: surveyd erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out]\n";
+      return 2;
+    }
+    return Erase(config, number, reference.empty() ? "(none given)" : reference, forget_opt_out,
+                 out, err);
+  }
   if (command == "report") return Report(config, out, err);
 
   // replay
@@ -144,7 +183,7 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
   }
   try {
     if (config.database.migrate_on_start) store::Migrate(config.database.url);
-    auto store = store::MakePgStore({config.database.url, 1, config.survey.phone_hash_key});
+    auto store = store::MakePgStore(StoreOptions(config, 1, nullptr));
     SystemClock clock;
     const auto rule_set = loaded.rules;
     store::DecideFn decide = [&](const Event& event, const ContactHistory& history,
@@ -183,7 +222,7 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
 
 int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
   try {
-    auto store = store::MakePgStore({config.database.url, 1, config.survey.phone_hash_key});
+    auto store = store::MakePgStore(StoreOptions(config, 1, nullptr));
     const auto f = store->GetFunnel({});
     auto row = [&](int indent, const std::string& label, std::int64_t value, std::int64_t of = -1) {
       std::string text(static_cast<std::size_t>(indent), ' ');

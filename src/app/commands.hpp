@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "surveyd/config/config.hpp"
+#include "surveyd/metrics/metrics.hpp"
+#include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::app {
 
@@ -13,6 +15,18 @@ int Serve(const config::Config& config, std::ostream& err);
 int Migrate(const config::Config& config, std::ostream& out, std::ostream& err);
 int Replay(const config::Config& config, std::istream& input, std::ostream& out, std::ostream& err);
 int Report(const config::Config& config, std::ostream& out, std::ostream& err);
+// Personal data (privacy_commands.cpp).
+int Erase(const config::Config& config, const std::string& number, const std::string& reference,
+          bool forget_opt_out, std::ostream& out, std::ostream& err);
+int KeysRotate(const config::Config& config, std::ostream& out, std::ostream& err);
+int RetentionRun(const config::Config& config, std::ostream& out, std::ostream& err);
+// The store's options from the configuration; throws crypto::KeyError for a bad key ring.
+store::PgOptions StoreOptions(const config::Config& config, int pool_size,
+                              metrics::Registry* metrics);
+store::RetentionPolicy RetentionPolicyOf(const config::Config& config);
+std::string DescribeRetention(const store::RetentionReport& report);
+std::string DescribeRekey(const store::RekeyReport& report);
+
 // Loads the configuration from `path` and `env` and checks everything `serve` needs.
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
                 std::ostream& out, std::ostream& err);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "commands.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/event.hpp"
 #include "surveyd/store/pg_store.hpp"
@@ -172,8 +173,7 @@ std::optional<ComponentHealth> RulesComponent::Health() const {
 DatabaseComponent::DatabaseComponent(const config::Config& config, metrics::Registry& metrics)
     : url_(config.database.url),
       migrate_(config.database.migrate_on_start),
-      store_(store::MakePgStore({config.database.url, config.database.pool_size,
-                                 config.survey.phone_hash_key, &metrics})) {}
+      store_(store::MakePgStore(StoreOptions(config, config.database.pool_size, &metrics))) {}
 
 void DatabaseComponent::Start() {
   if (!migrate_) return;
@@ -452,6 +452,74 @@ void QueueSampler::Sample() {
   } catch (const std::exception& e) {
     failures_.Inc();
     spdlog::debug("metrics: outbox not sampled: {}", e.what());
+  }
+}
+
+// --- Retention ------------------------------------------------------------------------------
+
+RetentionComponent::RetentionComponent(store::PrivacyStore& store, store::RetentionPolicy policy,
+                                       std::chrono::seconds interval, std::string worker,
+                                       const Clock& clock, metrics::Registry& metrics)
+    : store_(store),
+      policy_(policy),
+      interval_(interval),
+      worker_(std::move(worker)),
+      clock_(clock),
+      runs_(metrics.Counters("surveyd_retention_runs_total",
+                             "Retention passes by result: ran, skipped (another instance ran "
+                             "it), failed.",
+                             {"result"})),
+      removed_(metrics.Counters("surveyd_retention_removed_total",
+                                "Personal data removed or re-keyed by retention, by what.",
+                                {"what"})),
+      last_run_(metrics
+                    .Gauges("surveyd_retention_last_run_timestamp_seconds",
+                            "When this instance last completed a retention pass (Unix time).")
+                    .With({})),
+      unreadable_(metrics
+                      .Gauges("surveyd_retention_unreadable_values",
+                              "Encrypted values that no key in privacy.phone_keys opens, at the "
+                              "last pass.")
+                      .With({})) {
+  for (const char* result : {"ran", "skipped", "failed"}) runs_.With({result});
+}
+
+void RetentionComponent::Start() {
+  next_run_ = std::chrono::steady_clock::now() + std::min<std::chrono::seconds>(interval_, 60s);
+  ticker_.Start(1000ms, [this] { Tick(); });
+}
+
+void RetentionComponent::Tick() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_run_) return;
+  next_run_ = now + interval_;
+  try {
+    const auto report = store_.RunRetention(policy_, clock_.Now(), worker_);
+    if (!report.ran) {
+      runs_.With({"skipped"}).Inc();
+      return;
+    }
+    runs_.With({"ran"}).Inc();
+    const std::pair<const char*, std::int64_t> counts[] = {
+        {"numbers_erased", report.numbers_erased},
+        {"hashes_dropped", report.hashes_dropped},
+        {"raw_events_deleted", report.raw_events_deleted},
+        {"rejected_lines_deleted", report.rejected_lines_deleted},
+        {"facts_deleted", report.facts_deleted},
+        {"comments_blanked", report.comments_blanked},
+        {"numbers_resealed", report.rekey.numbers_resealed},
+        {"raw_resealed", report.rekey.raw_resealed},
+        {"hashes_rekeyed", report.rekey.hashes_rekeyed}};
+    for (const auto& [what, count] : counts) {
+      removed_.With({what}).Inc(static_cast<std::uint64_t>(std::max<std::int64_t>(count, 0)));
+    }
+    unreadable_.Set(static_cast<double>(report.rekey.unreadable));
+    last_run_.Set(static_cast<double>(ToUnixSeconds(clock_.Now())));
+    spdlog::info("retention: {}", DescribeRetention(report));
+  } catch (const std::exception& e) {
+    // Caught once here: the next pass tries again.
+    runs_.With({"failed"}).Inc();
+    spdlog::error("retention: {}", e.what());
   }
 }
 

@@ -196,6 +196,33 @@ class QueueSampler final : public Component {
   Ticker ticker_;  // last: joined before the rest goes
 };
 
+// Retention and re-keying every retention.interval_s (the first run a minute after start), one
+// instance at a time (the store's advisory lock); what it did goes to the log and to metrics.
+class RetentionComponent final : public Component {
+ public:
+  RetentionComponent(store::PrivacyStore& store, store::RetentionPolicy policy,
+                     std::chrono::seconds interval, std::string worker, const Clock& clock,
+                     metrics::Registry& metrics);
+  std::string Name() const override { return "retention"; }
+  void Start() override;
+  void Stop() override { ticker_.Stop(); }
+
+ private:
+  void Tick();
+
+  store::PrivacyStore& store_;
+  const store::RetentionPolicy policy_;
+  const std::chrono::seconds interval_;
+  const std::string worker_;
+  const Clock& clock_;
+  std::chrono::steady_clock::time_point next_run_;
+  metrics::CounterFamily& runs_;
+  metrics::CounterFamily& removed_;
+  metrics::Gauge& last_run_;
+  metrics::Gauge& unreadable_;
+  Ticker ticker_;  // last: joined before the rest goes
+};
+
 // Feeds systemd's watchdog (WATCHDOG=1) only while every watched loop shows recent progress, and
 // says in the log and in metrics which loop stalled.
 class WatchdogComponent final : public Component {

@@ -13,6 +13,14 @@ std::vector<std::string> ConfigProblems(const config::Config& config) {
   std::vector<std::string> problems = config::ValidateForServe(config);
   auto loaded = rules::LoadFile(config.rules.path);
   for (const auto& e : loaded.errors) problems.push_back("rules.path: " + e.ToString());
+  if (loaded.rules &&
+      config.retention.phone_hash_days < loaded.rules->policy().frequency_cap_days) {
+    problems.push_back("retention.phone_hash_days (" +
+                       std::to_string(config.retention.phone_hash_days) +
+                       ") is shorter than the rules' frequency_cap_days (" +
+                       std::to_string(loaded.rules->policy().frequency_cap_days) +
+                       "): the cap would forget numbers surveyed within it");
+  }
   if (!config.http.tls_cert_file.empty() && !config.http.tls_key_file.empty()) {
     if (auto error = http::CheckTlsFiles(config.http.tls_cert_file, config.http.tls_key_file);
         !error.empty()) {

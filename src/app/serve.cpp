@@ -58,7 +58,7 @@ void StopWithin(std::chrono::seconds timeout, const std::function<void()>& stop)
 }  // namespace
 
 int Serve(const config::Config& config, std::ostream& err) {
-  if (auto problems = config::ValidateForServe(config); !problems.empty()) {
+  if (auto problems = ConfigProblems(config); !problems.empty()) {
     for (const auto& p : problems) err << "surveyd: configuration error: " << p << "\n";
     return 2;
   }
@@ -192,6 +192,8 @@ int Serve(const config::Config& config, std::ostream& err) {
                                            clock, config.feed.unready_after, registry);
   }
   QueueSampler sampler(database.store(), clock, config.metrics.sample_interval, registry);
+  RetentionComponent retention(database.store(), RetentionPolicyOf(config),
+                               config.retention.interval, WorkerId(), clock, registry);
 
   try {
     // Rules, database and dispatcher first: the survey pages need the rules' time zone.
@@ -207,6 +209,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   components.Add(http_component);
   if (feed) components.Add(*feed);
   components.Add(sampler);
+  components.Add(retention);
   WatchdogComponent watchdog(notifier, components.Probes(), config.service.stall_after, registry);
   components.Add(watchdog);
   try {

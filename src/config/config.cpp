@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "surveyd/core/ip_address.hpp"
+#include "surveyd/core/key_ring.hpp"
 
 extern char** environ;
 
@@ -77,11 +78,15 @@ std::vector<std::string> CommaList(const std::string& text) {
 // Keys whose values are secrets: besides the environment, they are looked for as systemd
 // credentials and Docker secrets, and `config check` never prints them.
 const std::set<std::string>& SecretKeys() {
-  static const std::set<std::string> kSecrets = {
-      "database.url",          "feed.secret",
-      "gateway.wmnow.api_key", "gateway.wmnow.webhook_secret",
-      "survey.token_secret",   "survey.phone_hash_key",
-      "api.analyst_token"};
+  static const std::set<std::string> kSecrets = {"database.url",
+                                                 "feed.secret",
+                                                 "gateway.wmnow.api_key",
+                                                 "gateway.wmnow.webhook_secret",
+                                                 "survey.token_secret",
+                                                 "survey.phone_hash_key",
+                                                 "api.analyst_token",
+                                                 "privacy.phone_keys",
+                                                 "privacy.phone_hash_previous_keys"};
   return kSecrets;
 }
 
@@ -196,6 +201,31 @@ std::vector<Key> KeyTable() {
   add("survey.rate_limit_per_minute", "SURVEYD_SURVEY_RATE_LIMIT", [](Config& c, S v, S k) {
     c.survey.rate_limit_per_minute = Positive(ParseInt<int>(v, k), k);
   });
+
+  add("privacy.phone_keys", "SURVEYD_PHONE_KEYS",
+      [](Config& c, S v, S) { c.privacy.phone_keys = v; });
+  add("privacy.phone_key_active", "SURVEYD_PHONE_KEY_ACTIVE",
+      [](Config& c, S v, S) { c.privacy.phone_key_active = v; });
+  add("privacy.phone_hash_previous_keys", "SURVEYD_PHONE_HASH_PREVIOUS_KEYS",
+      [](Config& c, S v, S) { c.privacy.phone_hash_previous_keys = CommaList(v); });
+
+  add("retention.interval_s", "SURVEYD_RETENTION_INTERVAL", [](Config& c, S v, S k) {
+    c.retention.interval = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  auto days = [&add](const char* path, const char* env, int Config::Retention::*field) {
+    add(path, env,
+        [field](Config& c, S v, S k) { c.retention.*field = Positive(ParseInt<int>(v, k), k); });
+  };
+  days("retention.number_grace_days", "SURVEYD_RETENTION_NUMBER_GRACE_DAYS",
+       &Config::Retention::number_grace_days);
+  days("retention.phone_hash_days", "SURVEYD_RETENTION_PHONE_HASH_DAYS",
+       &Config::Retention::phone_hash_days);
+  days("retention.raw_days", "SURVEYD_RETENTION_RAW_DAYS", &Config::Retention::raw_days);
+  days("retention.rejected_days", "SURVEYD_RETENTION_REJECTED_DAYS",
+       &Config::Retention::rejected_days);
+  days("retention.facts_days", "SURVEYD_RETENTION_FACTS_DAYS", &Config::Retention::facts_days);
+  days("retention.comment_days", "SURVEYD_RETENTION_COMMENT_DAYS",
+       &Config::Retention::comment_days);
 
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
       [](Config& c, S v, S) { c.api.analyst_token = v; });
@@ -423,6 +453,31 @@ std::vector<std::string> ValidateForServe(const Config& config) {
   };
   secret(config.survey.token_secret, "survey.token_secret", "SURVEYD_TOKEN_SECRET");
   secret(config.survey.phone_hash_key, "survey.phone_hash_key", "SURVEYD_PHONE_HASH_KEY");
+  for (const auto& key : config.privacy.phone_hash_previous_keys) {
+    if (key.size() < 32) {
+      problems.push_back(
+          "privacy.phone_hash_previous_keys (SURVEYD_PHONE_HASH_PREVIOUS_KEYS): each key is at "
+          "least 32 characters");
+      break;
+    }
+  }
+  try {
+    if (crypto::KeyRing::Parse(config.privacy.phone_keys, config.privacy.phone_key_active)
+            .empty()) {
+      problems.push_back(
+          "privacy.phone_keys (SURVEYD_PHONE_KEYS) must hold at least one key that encrypts "
+          "numbers at rest, as id:key (k1:$(head -c 32 /dev/urandom | base64))");
+    }
+  } catch (const crypto::KeyError& e) {
+    problems.push_back(std::string("privacy.phone_keys (SURVEYD_PHONE_KEYS), "
+                                   "privacy.phone_key_active (SURVEYD_PHONE_KEY_ACTIVE): ") +
+                       e.what());
+  }
+  if (config.retention.phone_hash_days < config.retention.number_grace_days) {
+    problems.push_back(
+        "retention.phone_hash_days must be at least retention.number_grace_days: a number's hash "
+        "outlives the number");
+  }
   if (config.feed.secret.size() < 16) {
     problems.push_back(
         "feed.secret (SURVEYD_FEED_SECRET) must be set (at least 16 characters) to accept pushed "

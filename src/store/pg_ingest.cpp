@@ -32,17 +32,18 @@ std::optional<std::string> AgeBand(const std::optional<int>& age) {
 
 // The columns of the surveys decided in one batch, as arrays for unnest().
 struct SurveyColumns {
-  ArrayLiteral event_id, group_id, language, phone_e164, phone_hash, event_type, channel, type_code,
+  ArrayLiteral event_id, group_id, language, phone_enc, phone_hash, event_type, channel, type_code,
       category, grade, npu, beat, postcode_district, handler_id, handler_team, officer_id,
       department, caller_role, caller_age_band, caller_gender, caller_ethnicity, contact_at,
       send_at, expires_at, sms_template, token_nonce, closes_at, incident_id;
 
-  void Add(const Event& event, const Decision& decision, const std::string& e164,
+  // `sealed_e164`: the number as the store keeps it, encrypted.
+  void Add(const Event& event, const Decision& decision, const std::string& sealed_e164,
            const std::string& hash) {
     event_id.Add(event.event_id);
     group_id.Add(decision.group);
     language.Add(decision.language.empty() ? std::string("en") : decision.language);
-    phone_e164.Add(e164);
+    phone_enc.Add(sealed_e164);
     phone_hash.Add(hash);
     event_type.Add(EventTypeName(event.type));
     channel.Add(event.call ? event.call->channel : std::nullopt);
@@ -73,7 +74,7 @@ struct SurveyColumns {
   Params ToParams(TimePoint created_at) const {
     return {
         Time(created_at),     event_id.Text(),          group_id.Text(),    language.Text(),
-        phone_e164.Text(),    phone_hash.Text(),        event_type.Text(),  channel.Text(),
+        phone_enc.Text(),     phone_hash.Text(),        event_type.Text(),  channel.Text(),
         type_code.Text(),     category.Text(),          grade.Text(),       npu.Text(),
         beat.Text(),          postcode_district.Text(), handler_id.Text(),  handler_team.Text(),
         officer_id.Text(),    department.Text(),        caller_role.Text(), caller_age_band.Text(),
@@ -219,7 +220,7 @@ const Statements& IngestStatements() {
        "FROM events WHERE phone_hash = ANY($2::text[]) AND occurred_at >= $3::timestamptz "
        "AND facts IS NOT NULL"},
       {"ingest_surveys",
-       "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_e164, phone_hash, "
+       "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_enc, phone_hash, "
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
        "postcode_district, handler_id, handler_team, officer_id, department, caller_role, "
        "caller_age_band, caller_gender, caller_ethnicity, contact_at, send_at, expires_at, "
@@ -237,7 +238,8 @@ const Statements& IngestStatements() {
       // Texts not yet begun for the batch's incidents or numbers, with what deciding them again
       // needs: their event's facts, the number, and the number's history without them.
       {"queued_texts",
-       "SELECT o.id, s.id, s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, s.phone_e164, "
+       "SELECT o.id, s.id, s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, "
+       "COALESCE(s.phone_enc, s.phone_e164), "
        "e.facts::text, EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
        "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
        "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
@@ -375,7 +377,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       rejected_source.Add(item.source);
       rejected_seq.AddInt(seq);
       rejected_reason.Add(reason);
-      rejected_raw.Add(item.raw);
+      rejected_raw.Add(vault_.Seal(CleanText(item.raw), kRejectedRaw));
       continue;
     }
     const std::string& id = item.event->event_id;
@@ -414,6 +416,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
   // incident) is then either committed and seen below, or waits for this transaction.
   std::vector<std::string> hashes(items.size());
   std::vector<std::string> numbers(items.size());
+  std::unordered_map<std::string, std::string> alias;  // old-key hash -> active-key hash
   ArrayLiteral lock_keys, lookup, ids, incident_list;
   std::set<std::string> distinct_hashes, distinct_incidents;
   TimePoint oldest = received_at;
@@ -428,20 +431,33 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     if (!event.caller || !event.caller->phone) continue;
     numbers[i] = phone::Normalize(*event.caller->phone).e164;
     if (numbers[i].empty()) continue;
-    hashes[i] = phone::KeyedHash(phone_hash_key_, numbers[i]);
+    hashes[i] = vault_.Hash(numbers[i]);
     if (distinct_hashes.insert(hashes[i]).second) {
       lock_keys.AddInt(LockKey(hashes[i]));
       lookup.Add(hashes[i]);
+      // While a hash key is being rotated out, rows made with it are looked up too, and read as
+      // if made with the active key.
+      for (const auto& old : vault_.Hashes(numbers[i])) {
+        if (old != hashes[i] && alias.emplace(old, hashes[i]).second) lookup.Add(old);
+      }
     }
   }
+  auto canonical = [&alias](std::string hash) {
+    const auto it = alias.find(hash);
+    return it == alias.end() ? hash : it->second;
+  };
   if (!lock_keys.empty()) Exec(txn, "lock_keys", {lock_keys.Text()});
   std::unordered_map<std::string, ContactHistory> history;
   if (!distinct_hashes.empty()) {
     for (const auto& row : Exec(txn, "phone_history", {lookup.Text()})) {
-      ContactHistory& entry = history[row[0].as<std::string>()];
-      entry.opted_out = row[1].as<bool>();
-      if (!row[2].is_null())
-        entry.last_surveyed_at = pg::FromEpochMicros(row[2].as<std::int64_t>());
+      ContactHistory& entry = history[canonical(row[0].as<std::string>())];
+      entry.opted_out = entry.opted_out || row[1].as<bool>();
+      if (!row[2].is_null()) {
+        const TimePoint last = pg::FromEpochMicros(row[2].as<std::int64_t>());
+        if (!entry.last_surveyed_at || *entry.last_surveyed_at < last) {
+          entry.last_surveyed_at = last;
+        }
+      }
     }
   }
   std::unordered_set<std::string> stored;
@@ -454,7 +470,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
             {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)})) {
     auto event = ReadFacts(row[3].as<std::string>());
     if (!event) continue;  // written by this store from a parsed event: never expected
-    pool.Add({std::move(*event), row[1].as<std::string>(), row[2].as<std::string>(), -1});
+    pool.Add(
+        {std::move(*event), row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1});
   }
 
   // Decided in delivery order, so later events in the batch see earlier ones and their surveys.
@@ -478,7 +495,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     pool.Add({event, event.incident.id, hashes[i], position++});
     Decision& decision = d.decision;
     d.e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
-    d.hash = d.e164 == numbers[i] ? hashes[i] : phone::KeyedHash(phone_hash_key_, d.e164);
+    d.hash = d.e164 == numbers[i] ? hashes[i] : vault_.Hash(d.e164);
     if (decision.outcome == Decision::Outcome::kSurvey && d.e164.empty()) {
       // The rules should have excluded it; never queue a message without a number.
       decision.outcome = Decision::Outcome::kExcluded;
@@ -506,7 +523,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     type.Add(EventTypeName(event.type));
     occurred_at.AddTime(event.occurred_at);
     duplicates.AddInt(repeats[i]);
-    raw.Add(items[i].raw);
+    raw.Add(vault_.Seal(CleanText(items[i].raw), kEventRaw));
     incidents.Add(NonEmpty(event.incident.id));
     phone_hashes.Add(NonEmpty(hashes[i]));
     facts.Add(JsonbText(EventToJson(event, false)));
@@ -546,7 +563,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     fresh.push_back(i);
     Decided& d = *decided[i];
     if (d.decision.outcome == Decision::Outcome::kSurvey) {
-      surveys.Add(event, d.decision, d.e164, d.hash);
+      surveys.Add(event, d.decision, vault_.Seal(d.e164, kSurveyPhone), d.hash);
     }
     results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
   }
@@ -563,7 +580,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     const std::int64_t survey_id = row[1].as<std::int64_t>();
     const std::string survey_event_id = row[2].as<std::string>();
     const std::string incident_id = row[3].as<std::string>();
-    const std::string hash = row[4].as<std::string>();
+    const std::string hash = row[4].is_null() ? std::string() : canonical(row[4].as<std::string>());
     auto event = ReadFacts(row[6].as<std::string>());
     ContactHistory queued_history;
     queued_history.opted_out = row[7].as<bool>();
@@ -577,7 +594,12 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
       by = fresh.front();
     } else {
       if (!event->caller) event->caller = Caller{};
-      event->caller->phone = row[5].as<std::string>();
+      // A number that does not open (its key left the ring) is no number: the rules rule it out.
+      event->caller->phone =
+          vault_
+              .Open(row[5].is_null() ? std::nullopt : std::optional(row[5].as<std::string>()),
+                    kSurveyPhone)
+              .value_or("");
       for (std::size_t i : fresh) {
         const Event& arrived = *items[i].event;
         const bool related = arrived.event_id != survey_event_id &&

@@ -70,12 +70,17 @@ const Statements& OutboxStatements() {
        "UPDATE outbox o SET state = 'claimed', claimed_by = $3, lease_until = $4::timestamptz, "
        "claim_token = nextval('outbox_claim_token'), updated_at = $1::timestamptz "
        "FROM due, surveys s WHERE o.id = due.id AND s.id = o.survey_id "
-       "RETURNING o.id, o.survey_id, o.client_ref, s.phone_e164, s.sms_template, "
+       "RETURNING o.id, o.survey_id, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
+       "s.sms_template, "
        "s.token_nonce, o.attempts, surveyd_epoch_us(s.expires_at), o.claim_token, s.event_id, "
        "COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
        "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
        "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
        "WHERE p.phone_hash = s.phone_hash AND p.id < s.id)"},
+      {"claim_number_history",
+       "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[])), "
+       "(SELECT surveyd_epoch_us(max(contact_at)) FROM surveys "
+       "WHERE phone_hash = ANY($1::text[]) AND id < $2::bigint)"},
       // For each claimed message: its own event, its incident's and its number's recent ones.
       {"claim_context",
        "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text "
@@ -160,7 +165,18 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
       message.id = row[0].as<std::int64_t>();
       message.survey_id = row[1].as<std::int64_t>();
       message.client_ref = row[2].as<std::string>();
-      message.to_e164 = row[3].as<std::string>();
+      // Opened here, the one place that sees it in clear. A number that does not open (its key
+      // left the ring, or the row was tampered with) is no number: the re-decision rules it out.
+      if (auto number =
+              vault_.Open(row[3].is_null() ? std::nullopt : std::optional(row[3].as<std::string>()),
+                          kSurveyPhone)) {
+        message.to_e164 = std::move(*number);
+      } else {
+        spdlog::error(
+            "store: the number of survey {} does not open with privacy.phone_keys; "
+            "its text will be ruled out",
+            message.survey_id);
+      }
       message.sms_template = row[4].as<std::string>();
       message.token_nonce = row[5].as<std::string>();
       message.attempts = row[6].as<int>();
@@ -173,9 +189,26 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
       ids.AddInt(message.id);
       event_ids.Add(row[9].as<std::string>());
       incident_ids.Add(row[10].as<std::string>());
-      hashes.Add(row[11].as<std::string>());
+      hashes.Add(row[11].is_null() ? std::string() : row[11].as<std::string>());
       since.AddTime(pg::FromEpochMicros(row[12].as<std::int64_t>()) - kMaxNumberLookback);
       messages.push_back(std::move(message));
+    }
+    if (vault_.rotating_hash_key()) {
+      // While a hash key is rotated out, the number's opt-out and surveys may carry a hash made
+      // with the old key: look them up under every key.
+      for (auto& message : messages) {
+        if (message.to_e164.empty()) continue;
+        ArrayLiteral all;
+        for (const auto& hash : vault_.Hashes(message.to_e164)) all.Add(hash);
+        const auto row = Exec(txn, "claim_number_history", {all.Text(), Int(message.survey_id)})[0];
+        message.history.opted_out = message.history.opted_out || row[0].as<bool>();
+        if (!row[1].is_null()) {
+          const TimePoint last = pg::FromEpochMicros(row[1].as<std::int64_t>());
+          if (!message.history.last_surveyed_at || *message.history.last_surveyed_at < last) {
+            message.history.last_surveyed_at = last;
+          }
+        }
+      }
     }
     if (!messages.empty()) {
       std::unordered_map<std::int64_t, std::size_t> index;

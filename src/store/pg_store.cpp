@@ -75,11 +75,11 @@ void Savepoint::Release() {
 }  // namespace pg
 
 PgStore::PgStore(const PgOptions& options)
-    : phone_hash_key_(options.phone_hash_key),
+    : vault_(options.phone_keys, options.phone_hash_key, options.previous_phone_hash_keys),
       pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
         for (const auto* statements :
              {&pg::IngestStatements(), &pg::OutboxStatements(), &pg::SurveyStatements(),
-              &pg::StatsStatements(), &pg::OpsStatements()}) {
+              &pg::StatsStatements(), &pg::OpsStatements(), &pg::PrivacyStatements()}) {
           for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
         }
         connection.prepare("ping", "SELECT 1");

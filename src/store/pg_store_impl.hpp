@@ -14,6 +14,7 @@
 
 #include "store/connection_pool.hpp"
 #include "store/pg_text.hpp"
+#include "store/phone_vault.hpp"
 #include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::store {
@@ -74,6 +75,7 @@ const Statements& OutboxStatements();
 const Statements& SurveyStatements();
 const Statements& StatsStatements();
 const Statements& OpsStatements();
+const Statements& PrivacyStatements();
 
 }  // namespace pg
 
@@ -117,6 +119,13 @@ class PgStore final : public Store {
   // OpsStore (pg_ops.cpp)
   QueueStats GetQueueStats(TimePoint now) override;
 
+  // PrivacyStore (pg_privacy.cpp)
+  RetentionReport RunRetention(const RetentionPolicy& policy, TimePoint now,
+                               const std::string& worker) override;
+  RekeyReport Rekey(TimePoint now) override;
+  ErasureReport Erase(const std::string& e164, const std::string& reference, bool forget_opt_out,
+                      TimePoint now) override;
+
  private:
   // Runs `work` on a pooled connection and turns every libpqxx error into Unavailable. The
   // messages name the operation and the SQLSTATE only: server messages can quote row values,
@@ -125,6 +134,12 @@ class PgStore final : public Store {
   auto WithConnection(const char* operation, Work&& work)
       -> decltype(work(std::declval<pqxx::connection&>())) {
     auto lease = pool_.Acquire();
+    return WithLease(lease, operation, std::forward<Work>(work));
+  }
+  // The same on a connection the caller already holds (a session that keeps an advisory lock).
+  template <typename Work>
+  auto WithLease(ConnectionPool::Lease& lease, const char* operation, Work&& work)
+      -> decltype(work(std::declval<pqxx::connection&>())) {
     const std::string what = std::string(operation) + ": ";
     try {
       return work(lease.connection());
@@ -160,11 +175,15 @@ class PgStore final : public Store {
   // pg_outbox.cpp
   void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, const std::string& status,
                const pg::Param& error_code, TimePoint at);
+  // pg_privacy.cpp: under the retention lock, held by `lease`'s session.
+  RetentionReport RetentionLocked(ConnectionPool::Lease& lease, const RetentionPolicy* policy,
+                                  TimePoint now, const std::string& worker);
+  RekeyReport RekeyLocked(ConnectionPool::Lease& lease, int batch);
   // pg_surveys.cpp
-  void OptOutHash(pqxx::work& txn, const std::string& hash, const std::string& source,
-                  TimePoint now);
+  void OptOutNumber(pqxx::work& txn, const std::string& e164, const std::string& hash,
+                    const std::string& source, TimePoint now);
 
-  const std::string phone_hash_key_;
+  const PhoneVault vault_;
   ConnectionPool pool_;
 };
 

@@ -13,15 +13,20 @@ namespace pg {
 const Statements& SurveyStatements() {
   static const Statements kStatements = {
       {"lock_phone", "SELECT pg_advisory_xact_lock($1::bigint)"},
+      // The number goes in encrypted, so that a new hash key can be applied to it later.
       {"opt_out_insert",
-       "INSERT INTO opt_outs (phone_hash, source, at) VALUES ($1, $2, $3::timestamptz) "
-       "ON CONFLICT (phone_hash) DO NOTHING"},
+       "INSERT INTO opt_outs (phone_hash, source, at, phone_enc) "
+       "VALUES ($1, $2, $3::timestamptz, $4) "
+       "ON CONFLICT (phone_hash) DO UPDATE SET phone_enc = COALESCE(opt_outs.phone_enc, "
+       "excluded.phone_enc)"},
+      // $1: the number's hashes under every key (the active one first).
       {"opt_out_cancel",
        "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'opted_out', "
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
-       "updated_at = $2::timestamptz FROM surveys s "
-       "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state IN ('pending', 'claimed')"},
-      {"survey_phone_hash", "SELECT phone_hash FROM surveys WHERE id = $1::bigint"},
+       "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
+       "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed')"},
+      {"survey_phone_hash",
+       "SELECT phone_hash, COALESCE(phone_enc, phone_e164) FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
        "SELECT id, group_id, language, event_type, channel, surveyd_epoch_us(contact_at), "
        "surveyd_epoch_us(closes_at), responded_at IS NOT NULL, surveyd_epoch_us(opened_at) "
@@ -45,11 +50,10 @@ const Statements& SurveyStatements() {
 
 void PgStore::OptOut(const std::string& e164, const std::string& source, TimePoint now) {
   const phone::Number number = phone::Normalize(e164);
-  const std::string hash =
-      phone::KeyedHash(phone_hash_key_, number.e164.empty() ? e164 : number.e164);
+  const std::string normalized = number.e164.empty() ? e164 : number.e164;
   WithConnection("opt-out", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    OptOutHash(txn, hash, source, now);
+    OptOutNumber(txn, normalized, vault_.Hash(normalized), source, now);
     txn.commit();
     return 0;
   });
@@ -59,8 +63,13 @@ bool PgStore::OptOutBySurvey(std::int64_t survey_id, const std::string& source, 
   return WithConnection("opt-out", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     auto rows = Exec(txn, "survey_phone_hash", {Int(survey_id)});
-    if (rows.empty()) return false;
-    OptOutHash(txn, rows[0][0].as<std::string>(), source, now);
+    if (rows.empty() || rows[0][0].is_null()) return false;  // its number is long erased
+    // The number itself, while the survey still holds it; else the hash alone (which a later
+    // hash key rotation cannot carry over: docs/data-protection.md).
+    const auto number = vault_.Open(
+        rows[0][1].is_null() ? std::nullopt : std::optional(rows[0][1].as<std::string>()),
+        kSurveyPhone);
+    OptOutNumber(txn, number.value_or(""), rows[0][0].as<std::string>(), source, now);
     txn.commit();
     return true;
   });
@@ -121,12 +130,22 @@ SubmitOutcome PgStore::SubmitResponse(std::int64_t survey_id, const SurveyAnswer
 }
 
 // Serialised with ingest by the same advisory lock, so a survey decided concurrently for this
-// number is either seen and cancelled here or sees the opt-out.
-void PgStore::OptOutHash(pqxx::work& txn, const std::string& hash, const std::string& source,
-                         TimePoint now) {
+// number is either seen and cancelled here or sees the opt-out. `e164` may be empty (the hash is
+// all that is left of it).
+void PgStore::OptOutNumber(pqxx::work& txn, const std::string& e164, const std::string& hash,
+                           const std::string& source, TimePoint now) {
   Exec(txn, "lock_phone", {Int(LockKey(hash))});
-  Exec(txn, "opt_out_insert", {hash, Text(source), Time(now)});
-  Exec(txn, "opt_out_cancel", {hash, Time(now), Text("opt_out:" + source)});
+  Exec(txn, "opt_out_insert",
+       {hash, Text(source), Time(now),
+        e164.empty() ? std::nullopt : Param(vault_.Seal(e164, kOptOutPhone))});
+  ArrayLiteral hashes;
+  hashes.Add(hash);
+  if (!e164.empty()) {
+    for (const auto& other : vault_.Hashes(e164)) {
+      if (other != hash) hashes.Add(other);
+    }
+  }
+  Exec(txn, "opt_out_cancel", {hashes.Text(), Time(now), Text("opt_out:" + source)});
 }
 
 }  // namespace surveyd::store

@@ -45,13 +45,14 @@ new_database() {
 # Fresh secrets for `surveyd serve`, in the environment.
 export_secrets() {
   export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY \
-    SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_ANALYST_TOKEN
+    SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_ANALYST_TOKEN SURVEYD_PHONE_KEYS
   SURVEYD_TOKEN_SECRET=$(random_secret)
   SURVEYD_PHONE_HASH_KEY=$(random_secret)
   SURVEYD_FEED_SECRET=$(random_secret)
   SURVEYD_WMNOW_API_KEY=$(random_secret)
   SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
   SURVEYD_ANALYST_TOKEN=$(random_secret)
+  SURVEYD_PHONE_KEYS="k1:$(random_secret)"
 }
 
 # The ops view of an instance's health (every check), on port $1.

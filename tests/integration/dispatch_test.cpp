@@ -41,7 +41,7 @@ class DispatchTest : public ::testing::Test {
  protected:
   DispatchTest()
       : clock_(At("2026-11-26T12:00:00Z")),
-        store_(store::MakePgStore({db_.url(), 2, "phone-hash-key"})) {
+        store_(store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"))) {
     options_.public_base_url = "https://survey.example";
     options_.token_secret = kTokenSecret;
     options_.batch_size = 10;
@@ -228,7 +228,7 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
   constexpr int kMessages = 300;
   AddSurveys(kMessages, clock_.Now(), clock_.Now() + 2h);
   // Separate stores: separate connections, as two instances would have.
-  auto other_store = store::MakePgStore({db_.url(), 2, "phone-hash-key"});
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
   FakeGateway gateway_a, gateway_b;
   options_.batch_size = 7;
   auto a = Make(gateway_a, *store_);
@@ -290,7 +290,7 @@ TEST_F(DispatchTest, ASlowGatewayAndAShortLeaseNeverMakeTwoRequestsForOneMessage
   AddSurveys(10, clock_.Now(), clock_.Now() + 2h);
   options_.batch_size = 10;
   options_.lease = 3s;
-  auto other_store = store::MakePgStore({db_.url(), 2, "phone-hash-key"});
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
   FakeGateway slow, other;
   auto a = Make(slow, *store_);
   auto b = Make(other, *other_store);

@@ -119,7 +119,7 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = std::make_unique<TestDatabase>();
-    store_ = MakePgStore({db_->url(), 4, kKey});
+    store_ = MakePgStore(testing::TestStoreOptions(db_->url(), 4, kKey));
   }
   void TearDown() override {
     store_.reset();
@@ -176,11 +176,17 @@ TEST_F(StoreTest, IngestStoresDecidesAndQueuesOneMessagePerSurvey) {
   EXPECT_EQ(Q("SELECT decision_trace::text FROM events WHERE event_id = 'E1'"), "[\"test_rules\"]");
   EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "2");
   EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE state = 'pending'"), "2");
-  // The context analysts group by is on the survey row, and the number is stored normalised.
+  // The context analysts group by is on the survey row, and the number is stored normalised,
+  // encrypted under the active key (never in clear).
   EXPECT_EQ(Q("SELECT concat_ws('|', phone_e164, event_type, channel, incident_type_code, npu, "
               "handler_id, caller_role, caller_age_band, caller_gender) FROM surveys "
               "WHERE event_id = 'E1'"),
-            "+447700900001|call.ended|101|BURG-RES|Birmingham East|OP4411|victim|35-44|female");
+            "call.ended|101|BURG-RES|Birmingham East|OP4411|victim|35-44|female");
+  const std::string sealed = Q("SELECT phone_enc FROM surveys WHERE event_id = 'E1'");
+  EXPECT_EQ(sealed.rfind("v1:t1:", 0), 0u) << sealed;
+  EXPECT_EQ(testing::TestPhoneKeys().Open(sealed, "surveys.phone"), "+447700900001");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:t1:%'"),
+            "0");
   EXPECT_EQ(Q("SELECT phone_hash FROM surveys WHERE event_id = 'E1'"),
             phone::KeyedHash(kKey, "+447700900001"));
   EXPECT_EQ(Q("SELECT count(DISTINCT client_ref) FROM outbox"), "2");
@@ -232,7 +238,8 @@ TEST_F(StoreTest, RejectedItemsAreStoredWithTheirReasonAndCounted) {
   EXPECT_EQ(results[1].event_id, "E9");
   EXPECT_EQ(results[2].outcome, IngestOutcome::kAccepted);
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "2");
-  EXPECT_EQ(Q("SELECT raw FROM rejected_events WHERE event_id IS NULL"),
+  EXPECT_EQ(testing::TestPhoneKeys().Open(
+                Q("SELECT raw FROM rejected_events WHERE event_id IS NULL"), "rejected_events.raw"),
             "not json \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD tail");
   // A rejected delivery does not claim its id: a good delivery of E9 later is accepted.
   EXPECT_EQ(Ingest({Item(MakeEvent("E9", "+447700900009"))})[0].outcome, IngestOutcome::kAccepted);
@@ -257,7 +264,7 @@ TEST_F(StoreTest, FrequencyCapSeesSurveysDecidedEarlierInTheSameBatch) {
 
 TEST_F(StoreTest, ConcurrentBatchesNeverSurveyOneNumberTwice) {
   // Two instances ingesting different events for the same numbers at the same time.
-  auto other = MakePgStore({db_->url(), 2, kKey});
+  auto other = MakePgStore(testing::TestStoreOptions(db_->url(), 2, kKey));
   std::vector<IngestItem> a, b;
   for (int i = 0; i < 50; ++i) {
     const std::string number = "+4477009" + std::to_string(10000 + i);
@@ -355,7 +362,7 @@ TEST_F(StoreTest, ConcurrentClaimersNeverShareAMessage) {
         Item(MakeEvent("E" + std::to_string(i), "+4477009" + std::to_string(10000 + i))));
   }
   Ingest(batch);
-  auto other = MakePgStore({db_->url(), 2, kKey});
+  auto other = MakePgStore(testing::TestStoreOptions(db_->url(), 2, kKey));
   std::vector<std::int64_t> got[2];
   auto loop = [&](Store& store, const std::string& worker, std::vector<std::int64_t>& out) {
     for (;;) {
@@ -765,7 +772,8 @@ TEST_F(StoreTest, AValueTheDatabaseRefusesRejectsThatEventAloneAndTheRestGoIn) {
 }
 
 TEST(PgStoreUnavailableTest, ADownDatabaseIsUnavailableNotACrash) {
-  auto store = MakePgStore({"postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", 2, kKey});
+  auto store = MakePgStore(testing::TestStoreOptions(
+      "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", 2, kKey));
   EXPECT_FALSE(store->Ping());
   EXPECT_THROW(store->IngestBatch({Item(MakeEvent("E1", "+447700900001"))}, Decide), Unavailable);
   EXPECT_THROW(store->ClaimDue(kT0, 10, "w1", 60s), Unavailable);

@@ -29,7 +29,7 @@ class SurveyPageTest : public ::testing::Test {
  protected:
   SurveyPageTest()
       : clock_(At("2026-11-26T12:00:00Z")),
-        store_(store::MakePgStore({db_.url(), 2, "phone-hash-key"})) {
+        store_(store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"))) {
     token_ = CreateSentSurvey();
     SurveyHandlerOptions options(*store_, clock_);
     options.page.force_name = "West Midlands Police";

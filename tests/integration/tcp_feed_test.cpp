@@ -62,6 +62,7 @@ std::unique_ptr<store::Store> MakeStore(const TestDatabase& db) {
   o.url = db.url();
   o.pool_size = 2;
   o.phone_hash_key = "test-key";
+  o.phone_keys = testing::TestPhoneKeys();
   return store::MakePgStore(o);
 }
 
@@ -224,6 +225,7 @@ TEST(TcpFeedChild, DISABLED_Consume) {
   o.url = url;
   o.pool_size = 2;
   o.phone_hash_key = "test-key";
+  o.phone_keys = testing::TestPhoneKeys();
   auto store = store::MakePgStore(o);
   store::FeedLock lock(url, kFeed);
   SystemClock clock;

@@ -10,7 +10,7 @@
 // Usage, per test or per suite (a fixture member, or a static in SetUpTestSuite):
 //
 //   surveyd::testing::TestDatabase db;
-//   auto store = surveyd::store::MakePgStore({.url = db.url(), .phone_hash_key = "k"});
+//   auto store = surveyd::store::MakePgStore(TestStoreOptions(db.url(), 2, "k"));
 //   EXPECT_EQ(db.Query("SELECT count(*) FROM surveys"), "1");
 //
 // Each is a copy (CREATE DATABASE ... TEMPLATE) of a migrated template that all test processes
@@ -19,7 +19,25 @@
 // Destroy stores that use the database before the TestDatabase.
 #include <string>
 
+#include "surveyd/core/key_ring.hpp"
+#include "surveyd/store/pg_store.hpp"
+
 namespace surveyd::testing {
+
+// The key ring stores under test encrypt numbers and raw events with (one fixed test key, "t1").
+inline crypto::KeyRing TestPhoneKeys() {
+  return crypto::KeyRing::Parse("t1:" + std::string(64, '7'), "");
+}
+
+// A store's options for tests: the test key ring, no metrics.
+inline store::PgOptions TestStoreOptions(std::string url, int pool_size, std::string hash_key) {
+  store::PgOptions options;
+  options.url = std::move(url);
+  options.pool_size = pool_size;
+  options.phone_hash_key = std::move(hash_key);
+  options.phone_keys = TestPhoneKeys();
+  return options;
+}
 
 class TestDatabase {
  public:

@@ -82,6 +82,25 @@ struct Config {
     int rate_limit_per_minute = 30;     // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
   } survey;
 
+  // Personal data at rest (docs/data-protection.md).
+  struct Privacy {
+    // Keys that encrypt numbers and raw events (AES-256-GCM): "id:key, id:key", each key 32 bytes
+    // as 64 hex digits or base64. New values use the active one; the others still decrypt.
+    std::string phone_keys;                             // SURVEYD_PHONE_KEYS
+    std::string phone_key_active;                       // SURVEYD_PHONE_KEY_ACTIVE
+    std::vector<std::string> phone_hash_previous_keys;  // SURVEYD_PHONE_HASH_PREVIOUS_KEYS
+  } privacy;
+
+  struct Retention {
+    std::chrono::seconds interval{3600};  // SURVEYD_RETENTION_INTERVAL: how often it runs
+    int number_grace_days = 7;  // SURVEYD_RETENTION_NUMBER_GRACE_DAYS: after a survey finished
+    int phone_hash_days = 90;   // SURVEYD_RETENTION_PHONE_HASH_DAYS: >= frequency_cap_days
+    int raw_days = 30;          // SURVEYD_RETENTION_RAW_DAYS
+    int rejected_days = 30;     // SURVEYD_RETENTION_REJECTED_DAYS
+    int facts_days = 400;       // SURVEYD_RETENTION_FACTS_DAYS
+    int comment_days = 365;     // SURVEYD_RETENTION_COMMENT_DAYS
+  } retention;
+
   struct Api {
     std::string analyst_token;  // SURVEYD_ANALYST_TOKEN: bearer token for /api/v1/stats/*
   } api;

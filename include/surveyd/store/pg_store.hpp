@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "surveyd/core/key_ring.hpp"
 #include "surveyd/metrics/metrics.hpp"
 #include "surveyd/store/store.hpp"
 
@@ -13,6 +14,12 @@ struct PgOptions {
   std::string url;             // libpq connection string or URI
   int pool_size = 4;           // connections, one per thread that uses the store at once
   std::string phone_hash_key;  // key of phone::KeyedHash for opt-out and frequency-cap lookups
+  // Seals numbers and raw events at rest (AES-256-GCM). Empty: nothing personal can be stored
+  // (ingest fails rather than write a number in clear).
+  crypto::KeyRing phone_keys;
+  // Hash keys being rotated out: look-ups still match hashes made with them (opt-outs, the
+  // frequency cap) until the rotation job has re-keyed what it can and the rest has aged out.
+  std::vector<std::string> previous_phone_hash_keys;
   metrics::Registry* metrics = nullptr;  // optional: connection pool use
 };
 

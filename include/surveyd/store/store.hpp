@@ -8,6 +8,7 @@
 #include "surveyd/store/ingest_store.hpp"
 #include "surveyd/store/ops_store.hpp"
 #include "surveyd/store/outbox_store.hpp"
+#include "surveyd/store/privacy_store.hpp"
 #include "surveyd/store/stats_store.hpp"
 #include "surveyd/store/survey_store.hpp"
 
@@ -17,7 +18,8 @@ class Store : public IngestStore,
               public OutboxStore,
               public SurveyStore,
               public StatsStore,
-              public OpsStore {
+              public OpsStore,
+              public PrivacyStore {
  public:
   // True when a trivial statement succeeds now; never throws.
   virtual bool Ping() = 0;

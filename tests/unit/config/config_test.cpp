@@ -98,13 +98,14 @@ TEST(Config, SplitHostPort) {
 TEST(Config, ServeNeedsSecrets) {
   auto config = Load("", {});
   auto problems = ValidateForServe(config);
-  EXPECT_EQ(problems.size(), 5u);
+  EXPECT_EQ(problems.size(), 6u);
   std::string key(40, 'k');
   config = Load("", {{"SURVEYD_TOKEN_SECRET", key},
                      {"SURVEYD_PHONE_HASH_KEY", key},
                      {"SURVEYD_FEED_SECRET", key},
                      {"SURVEYD_WMNOW_API_KEY", key},
-                     {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}});
+                     {"SURVEYD_WMNOW_WEBHOOK_SECRET", key},
+                     {"SURVEYD_PHONE_KEYS", "k1:" + std::string(64, 'a')}});
   EXPECT_TRUE(ValidateForServe(config).empty());
 }
 
@@ -191,16 +192,19 @@ TEST(ConfigLoadAll, NamesEveryProblemNotJustTheFirst) {
 
 TEST(ConfigServe, TlsFilesGoTogetherAndTimeoutsFit) {
   std::string key(40, 'k');
-  std::map<std::string, std::string> env = {{"SURVEYD_TOKEN_SECRET", key},
-                                            {"SURVEYD_PHONE_HASH_KEY", key},
-                                            {"SURVEYD_FEED_SECRET", key},
-                                            {"SURVEYD_WMNOW_API_KEY", key},
-                                            {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}};
+  std::map<std::string, std::string> env = {
+      {"SURVEYD_TOKEN_SECRET", key},         {"SURVEYD_PHONE_HASH_KEY", key},
+      {"SURVEYD_FEED_SECRET", key},          {"SURVEYD_WMNOW_API_KEY", key},
+      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}, {"SURVEYD_PHONE_KEYS", "k1:" + std::string(64, 'a')}};
   ASSERT_TRUE(ValidateForServe(Load("", env)).empty());
   auto with = [&](std::map<std::string, std::string> more) {
     more.insert(env.begin(), env.end());
     return ValidateForServe(Load("", more));
   };
+  EXPECT_EQ(with({{"SURVEYD_PHONE_KEYS", "k1:short"}}).size(), 1u);
+  const std::string two_keys = "k1:" + std::string(64, 'a') + ",k2:" + std::string(64, 'b');
+  EXPECT_EQ(with({{"SURVEYD_PHONE_KEYS", two_keys}}).size(), 1u) << "two keys, none active";
+  EXPECT_TRUE(with({{"SURVEYD_PHONE_KEYS", two_keys}, {"SURVEYD_PHONE_KEY_ACTIVE", "k2"}}).empty());
   EXPECT_EQ(with({{"SURVEYD_HTTP_TLS_CERT_FILE", "/etc/cert.pem"}}).size(), 1u);
   EXPECT_TRUE(
       with({{"SURVEYD_HTTP_TLS_CERT_FILE", "/c"}, {"SURVEYD_HTTP_TLS_KEY_FILE", "/k"}}).empty());

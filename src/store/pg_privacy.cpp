@@ -1,0 +1,447 @@
+// PrivacyStore: retention, erasure on request, and key rotation. Every statement works in
+// batches (policy.batch rows), each its own transaction, so that ingest and sending never wait
+// long behind it.
+#include <nlohmann/json.hpp>
+
+#include "store/pg_store_impl.hpp"
+#include "surveyd/core/event_json.hpp"
+#include "surveyd/core/phone.hpp"
+#include "surveyd/store/privacy_store.hpp"
+
+namespace surveyd::store {
+
+using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared in this folder
+
+namespace {
+
+// One retention or re-keying pass at a time, across every instance.
+constexpr std::int64_t kRetentionLock = 0x7375727665796452;  // "surveydR"
+
+// The number in a raw event as received, normalised; "" when there is none or it does not parse.
+std::string NumberInRaw(const std::string& raw) {
+  auto json = nlohmann::json::parse(raw, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return {};
+  auto event = EventFromJson(json).event;
+  if (!event || !event->caller || !event->caller->phone) return {};
+  return phone::Normalize(*event->caller->phone).e164;
+}
+
+// The national digits of a UK number ("7700900123" of "+447700900123"), or all of another's:
+// what any spelling of the number in a line contains, once everything but digits is dropped.
+std::string SignificantDigits(const std::string& e164) {
+  std::string digits;
+  for (char c : e164) {
+    if (c >= '0' && c <= '9') digits.push_back(c);
+  }
+  if (digits.rfind("44", 0) == 0) digits.erase(0, 2);
+  return digits;
+}
+
+std::string OnlyDigits(const std::string& text) {
+  std::string digits;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') digits.push_back(c);
+  }
+  return digits;
+}
+
+}  // namespace
+
+namespace pg {
+
+const Statements& PrivacyStatements() {
+  static const Statements kStatements = {
+      {"retention_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
+      {"retention_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
+      // $1 now, $2 the cutoff, $3 batch. Finished: answered, its text failed, expired or was
+      // cancelled, or the survey closed; never while a text may still go out.
+      {"erase_finished_numbers",
+       "UPDATE surveys SET phone_enc = NULL, phone_e164 = NULL, phone_erased_at = $1::timestamptz "
+       "WHERE id IN (SELECT s.id FROM surveys s JOIN outbox o ON o.survey_id = s.id "
+       "WHERE (s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL) "
+       "AND o.state NOT IN ('pending', 'claimed', 'sending') "
+       "AND LEAST(s.responded_at, s.closes_at, CASE WHEN o.state IN ('failed', 'expired', "
+       "'cancelled') THEN o.updated_at END) < $2::timestamptz LIMIT $3::int)"},
+      {"drop_survey_hashes",
+       "UPDATE surveys SET phone_hash = NULL WHERE id IN (SELECT id FROM surveys "
+       "WHERE phone_hash IS NOT NULL AND contact_at < $1::timestamptz "
+       "AND phone_enc IS NULL AND phone_e164 IS NULL LIMIT $2::int)"},
+      {"drop_event_hashes",
+       "UPDATE events SET phone_hash = NULL WHERE event_id IN (SELECT event_id FROM events "
+       "WHERE phone_hash IS NOT NULL AND occurred_at < $1::timestamptz LIMIT $2::int)"},
+      {"delete_raw_events",
+       "UPDATE events SET raw = NULL WHERE event_id IN (SELECT event_id FROM events "
+       "WHERE raw IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
+      {"delete_rejected_lines",
+       "UPDATE rejected_events SET raw = NULL WHERE id IN (SELECT id FROM rejected_events "
+       "WHERE raw IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
+      {"delete_facts",
+       "UPDATE events SET facts = NULL WHERE event_id IN (SELECT event_id FROM events "
+       "WHERE facts IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
+      {"blank_comments",
+       "UPDATE responses SET comment = '' WHERE survey_id IN (SELECT survey_id FROM responses "
+       "WHERE comment <> '' AND submitted_at < $1::timestamptz LIMIT $2::int)"},
+      {"retention_record",
+       "INSERT INTO retention_runs (started_at, finished_at, worker, done) "
+       "VALUES ($1::timestamptz, $2::timestamptz, $3, $4::jsonb)"},
+
+      // Re-keying, in id order from $1, $2 rows at a time. $3: 'v1:<active key>:%'; $4: whether
+      // every held number is to be looked at (a hash key rotation), not only those to reseal.
+      {"rekey_surveys",
+       "SELECT id, COALESCE(phone_enc, phone_e164), phone_hash FROM surveys "
+       "WHERE id > $1::bigint AND (phone_enc IS NOT NULL OR phone_e164 IS NOT NULL) "
+       "AND ($4::boolean OR phone_e164 IS NOT NULL OR phone_enc NOT LIKE $3) "
+       "ORDER BY id LIMIT $2::int"},
+      {"rekey_survey_update",
+       "UPDATE surveys SET phone_enc = $2, phone_e164 = NULL, "
+       "phone_hash = CASE WHEN phone_hash IS NULL THEN NULL ELSE $3 END WHERE id = $1::bigint"},
+      {"rekey_opt_outs",
+       "SELECT phone_hash, phone_enc FROM opt_outs WHERE phone_hash > $1 "
+       "AND phone_enc IS NOT NULL AND ($4::boolean OR phone_enc NOT LIKE $3) "
+       "ORDER BY phone_hash LIMIT $2::int"},
+      // A number opted out under both keys keeps one row, under the active key.
+      {"rekey_opt_out_update",
+       "WITH moved AS (DELETE FROM opt_outs WHERE phone_hash = $1 RETURNING source, at) "
+       "INSERT INTO opt_outs (phone_hash, source, at, phone_enc) "
+       "SELECT $2, source, at, $3 FROM moved ON CONFLICT (phone_hash) DO UPDATE "
+       "SET phone_enc = excluded.phone_enc"},
+      {"rekey_events",
+       "SELECT event_id, raw, phone_hash FROM events WHERE event_id > $1 AND raw IS NOT NULL "
+       "AND ($4::boolean OR raw NOT LIKE $3) ORDER BY event_id LIMIT $2::int"},
+      {"rekey_event_update",
+       "UPDATE events SET raw = $2, phone_hash = CASE WHEN phone_hash IS NULL THEN NULL "
+       "ELSE COALESCE($3, phone_hash) END WHERE event_id = $1"},
+      {"rekey_rejected",
+       "SELECT id, raw FROM rejected_events WHERE id > $1::bigint AND raw IS NOT NULL "
+       "AND raw NOT LIKE $3 ORDER BY id LIMIT $2::int"},
+      {"rekey_rejected_update", "UPDATE rejected_events SET raw = $2 WHERE id = $1::bigint"},
+      {"hashes_without_number",
+       "SELECT (SELECT count(*) FROM surveys WHERE phone_hash IS NOT NULL "
+       "AND phone_enc IS NULL AND phone_e164 IS NULL) + "
+       "(SELECT count(*) FROM events WHERE phone_hash IS NOT NULL AND raw IS NULL) + "
+       "(SELECT count(*) FROM opt_outs WHERE phone_enc IS NULL)"},
+
+      // Erasure. $1: the number's hashes under every key.
+      {"erase_lock", "SELECT pg_advisory_xact_lock($1::bigint)"},
+      {"erase_cancel_texts",
+       "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'erased', "
+       "cancelled_by = 'erasure', claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
+       "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
+       "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed')"},
+      {"erase_comments",
+       "UPDATE responses r SET comment = '' FROM surveys s WHERE s.id = r.survey_id "
+       "AND s.phone_hash = ANY($1::text[]) AND r.comment <> ''"},
+      {"erase_surveys",
+       "UPDATE surveys SET phone_enc = NULL, phone_e164 = NULL, phone_hash = NULL, "
+       "incident_id = NULL, phone_erased_at = COALESCE(phone_erased_at, $2::timestamptz) "
+       "WHERE phone_hash = ANY($1::text[])"},
+      {"erase_events",
+       "UPDATE events SET raw = NULL, facts = NULL, phone_hash = NULL, incident_id = NULL "
+       "WHERE phone_hash = ANY($1::text[])"},
+      {"erase_rejected_candidates", "SELECT id, raw FROM rejected_events WHERE raw IS NOT NULL"},
+      {"erase_rejected_line", "DELETE FROM rejected_events WHERE id = $1::bigint"},
+      {"erase_opt_out_forget", "DELETE FROM opt_outs WHERE phone_hash = ANY($1::text[])"},
+      {"erase_opt_out_keep",
+       "UPDATE opt_outs SET phone_enc = NULL WHERE phone_hash = ANY($1::text[])"},
+      {"erase_opt_out_count", "SELECT count(*) FROM opt_outs WHERE phone_hash = ANY($1::text[])"},
+      {"erase_record",
+       "INSERT INTO erasures (at, reference, removed) VALUES ($1::timestamptz, $2, $3::jsonb)"},
+  };
+  return kStatements;
+}
+
+}  // namespace pg
+
+namespace {
+
+// Runs `statement` until it changes fewer rows than a batch; the total.
+template <typename With>
+std::int64_t InBatches(With&& with, const char* statement, const Params& params, int batch) {
+  std::int64_t total = 0;
+  for (;;) {
+    const auto changed = with([&](pqxx::connection& connection) {
+      pqxx::work txn(connection);
+      const auto rows = Exec(txn, statement, params).affected_rows();
+      txn.commit();
+      return static_cast<std::int64_t>(rows);
+    });
+    total += changed;
+    if (changed < batch) return total;
+  }
+}
+
+nlohmann::json ToJson(const RekeyReport& r) {
+  return {{"numbers_resealed", r.numbers_resealed},
+          {"raw_resealed", r.raw_resealed},
+          {"hashes_rekeyed", r.hashes_rekeyed},
+          {"unreadable", r.unreadable},
+          {"hashes_without_number", r.hashes_without_number}};
+}
+
+}  // namespace
+
+RetentionReport PgStore::RunRetention(const RetentionPolicy& policy, TimePoint now,
+                                      const std::string& worker) {
+  auto lease = pool_.Acquire();
+  return RetentionLocked(lease, &policy, now, worker);
+}
+
+RekeyReport PgStore::Rekey(TimePoint now) {
+  auto lease = pool_.Acquire();
+  auto report = RetentionLocked(lease, nullptr, now, "surveyd keys rotate");
+  if (!report.ran) throw Unavailable("another instance is running retention now; try again");
+  return report.rekey;
+}
+
+// Everything on the one session that holds the advisory lock, from the lock to the unlock (or
+// until that connection breaks, which frees the lock). `policy` null: re-keying only.
+RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
+                                         const RetentionPolicy* policy, TimePoint now,
+                                         const std::string& worker) {
+  RetentionReport report;
+  const TimePoint started = pg::WallClock();
+  auto with = [this, &lease](auto&& work) { return WithLease(lease, "retention", work); };
+  const bool locked = with([](pqxx::connection& connection) {
+    pqxx::nontransaction txn(connection);
+    return Exec(txn, "retention_lock", {Int(kRetentionLock)})[0][0].as<bool>();
+  });
+  if (!locked) return report;
+  const struct Unlock {
+    ConnectionPool::Lease& lease;
+    ~Unlock() {
+      try {
+        pqxx::nontransaction txn(lease.connection());
+        Exec(txn, "retention_unlock", {Int(kRetentionLock)});
+      } catch (...) {
+        lease.Discard();  // closing the session frees the lock
+      }
+    }
+  } unlock{lease};
+  report.ran = true;
+
+  const int batch = policy != nullptr ? policy->batch : RetentionPolicy().batch;
+  if (policy != nullptr) {
+    const auto& p = *policy;
+    report.numbers_erased = InBatches(with, "erase_finished_numbers",
+                                      {Time(now), Time(now - p.number_grace), Int(batch)}, batch);
+    report.hashes_dropped =
+        InBatches(with, "drop_survey_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
+        InBatches(with, "drop_event_hashes", {Time(now - p.phone_hash), Int(batch)}, batch);
+    report.raw_events_deleted =
+        InBatches(with, "delete_raw_events", {Time(now - p.raw), Int(batch)}, batch);
+    report.rejected_lines_deleted =
+        InBatches(with, "delete_rejected_lines", {Time(now - p.rejected), Int(batch)}, batch);
+    report.facts_deleted =
+        InBatches(with, "delete_facts", {Time(now - p.facts), Int(batch)}, batch);
+    report.comments_blanked =
+        InBatches(with, "blank_comments", {Time(now - p.comment), Int(batch)}, batch);
+  }
+  report.rekey = RekeyLocked(lease, batch);
+
+  const nlohmann::json done = {{"numbers_erased", report.numbers_erased},
+                               {"hashes_dropped", report.hashes_dropped},
+                               {"raw_events_deleted", report.raw_events_deleted},
+                               {"rejected_lines_deleted", report.rejected_lines_deleted},
+                               {"facts_deleted", report.facts_deleted},
+                               {"comments_blanked", report.comments_blanked},
+                               {"rekey", ToJson(report.rekey)}};
+  with([&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    Exec(txn, "retention_record",
+         {Time(started), Time(pg::WallClock()), Text(worker), Text(done.dump())});
+    txn.commit();
+    return 0;
+  });
+  return report;
+}
+
+RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
+  RekeyReport report;
+  const std::string active_pattern = "v1:" + vault_.keys().active_id() + ":%";
+  const bool rehash = vault_.rotating_hash_key();
+  auto with = [this, &lease](auto&& work) { return WithLease(lease, "re-key", work); };
+
+  // Surveys' numbers: sealed again under the active key (plain ones from before encryption
+  // too), and their hash made with the active hash key.
+  for (std::int64_t after = 0;;) {
+    const auto rows = with([&](pqxx::connection& connection) {
+      pqxx::read_transaction txn(connection);
+      return Exec(txn, "rekey_surveys",
+                  {Int(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
+    });
+    for (const auto& row : rows) {
+      after = row[0].as<std::int64_t>();
+      const std::string stored = row[1].as<std::string>();
+      const auto number = vault_.Open(stored, kSurveyPhone);
+      if (!number) {
+        ++report.unreadable;
+        continue;
+      }
+      const std::string hash = vault_.Hash(*number);
+      const bool reseal = vault_.NeedsReseal(stored);
+      const bool new_hash = !row[2].is_null() && row[2].as<std::string>() != hash;
+      if (!reseal && !new_hash) continue;
+      with([&](pqxx::connection& connection) {
+        pqxx::work txn(connection);
+        Exec(txn, "rekey_survey_update",
+             {Int(after), reseal ? vault_.Seal(*number, kSurveyPhone) : stored, hash});
+        txn.commit();
+        return 0;
+      });
+      if (reseal) ++report.numbers_resealed;
+      if (new_hash) ++report.hashes_rekeyed;
+    }
+    if (static_cast<int>(rows.size()) < batch) break;
+  }
+
+  // Opt-outs: the number sealed again, the row moved under the active hash.
+  for (std::string after;;) {
+    const auto rows = with([&](pqxx::connection& connection) {
+      pqxx::read_transaction txn(connection);
+      return Exec(txn, "rekey_opt_outs",
+                  {Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
+    });
+    for (const auto& row : rows) {
+      after = row[0].as<std::string>();
+      const std::string stored = row[1].as<std::string>();
+      const auto number = vault_.Open(stored, kOptOutPhone);
+      if (!number) {
+        ++report.unreadable;
+        continue;
+      }
+      const std::string hash = vault_.Hash(*number);
+      const bool reseal = vault_.NeedsReseal(stored);
+      if (!reseal && hash == after) continue;
+      with([&](pqxx::connection& connection) {
+        pqxx::work txn(connection);
+        Exec(txn, "rekey_opt_out_update",
+             {Text(after), Text(hash), reseal ? vault_.Seal(*number, kOptOutPhone) : stored});
+        txn.commit();
+        return 0;
+      });
+      if (reseal) ++report.numbers_resealed;
+      if (hash != after) ++report.hashes_rekeyed;
+    }
+    if (static_cast<int>(rows.size()) < batch) break;
+  }
+
+  // Raw events: sealed again; while a hash key rotates, their number's hash re-made from them.
+  for (std::string after;;) {
+    const auto rows = with([&](pqxx::connection& connection) {
+      pqxx::read_transaction txn(connection);
+      return Exec(txn, "rekey_events",
+                  {Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
+    });
+    for (const auto& row : rows) {
+      after = row[0].as<std::string>();
+      const std::string stored = row[1].as<std::string>();
+      const auto raw = vault_.Open(stored, kEventRaw);
+      if (!raw) {
+        ++report.unreadable;
+        continue;
+      }
+      std::optional<std::string> hash;
+      if (rehash && !row[2].is_null()) {
+        const std::string number = NumberInRaw(*raw);
+        if (!number.empty()) hash = vault_.Hash(number);
+      }
+      const bool reseal = vault_.NeedsReseal(stored);
+      const bool new_hash = hash && *hash != row[2].as<std::string>();
+      if (!reseal && !new_hash) continue;
+      with([&](pqxx::connection& connection) {
+        pqxx::work txn(connection);
+        Exec(txn, "rekey_event_update",
+             {Text(after), reseal ? vault_.Seal(*raw, kEventRaw) : stored, hash});
+        txn.commit();
+        return 0;
+      });
+      if (reseal) ++report.raw_resealed;
+      if (new_hash) ++report.hashes_rekeyed;
+    }
+    if (static_cast<int>(rows.size()) < batch) break;
+  }
+
+  for (std::int64_t after = 0;;) {
+    const auto rows = with([&](pqxx::connection& connection) {
+      pqxx::read_transaction txn(connection);
+      return Exec(txn, "rekey_rejected", {Int(after), Int(batch), Text(active_pattern)});
+    });
+    for (const auto& row : rows) {
+      after = row[0].as<std::int64_t>();
+      const auto raw = vault_.Open(row[1].as<std::string>(), kRejectedRaw);
+      if (!raw) {
+        ++report.unreadable;
+        continue;
+      }
+      with([&](pqxx::connection& connection) {
+        pqxx::work txn(connection);
+        Exec(txn, "rekey_rejected_update", {Int(after), vault_.Seal(*raw, kRejectedRaw)});
+        txn.commit();
+        return 0;
+      });
+      ++report.raw_resealed;
+    }
+    if (static_cast<int>(rows.size()) < batch) break;
+  }
+
+  if (rehash) {
+    report.hashes_without_number = with([&](pqxx::connection& connection) {
+      pqxx::read_transaction txn(connection);
+      return Exec(txn, "hashes_without_number", {})[0][0].as<std::int64_t>();
+    });
+  }
+  if (report.unreadable > 0) {
+    spdlog::error("re-key: {} value(s) do not open with any key of privacy.phone_keys",
+                  report.unreadable);
+  }
+  return report;
+}
+
+ErasureReport PgStore::Erase(const std::string& e164, const std::string& reference,
+                             bool forget_opt_out, TimePoint now) {
+  const auto hashes = vault_.Hashes(e164);
+  ArrayLiteral all;
+  for (const auto& hash : hashes) all.Add(hash);
+  const std::string digits = SignificantDigits(e164);
+  return WithConnection("erase", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    // The number's ingest lock: nothing decides for it while it is being erased.
+    Exec(txn, "erase_lock", {Int(LockKey(hashes.front()))});
+    ErasureReport report;
+    report.texts_cancelled = static_cast<std::int64_t>(
+        Exec(txn, "erase_cancel_texts", {all.Text(), Time(now)}).affected_rows());
+    report.comments =
+        static_cast<std::int64_t>(Exec(txn, "erase_comments", {all.Text()}).affected_rows());
+    report.surveys = static_cast<std::int64_t>(
+        Exec(txn, "erase_surveys", {all.Text(), Time(now)}).affected_rows());
+    report.events =
+        static_cast<std::int64_t>(Exec(txn, "erase_events", {all.Text()}).affected_rows());
+    // Unreadable lines have no hash: each is opened and searched for the number's digits, in
+    // any spelling. They are few, and kept only for retention.rejected_days.
+    for (const auto& row : Exec(txn, "erase_rejected_candidates", {})) {
+      const auto raw = vault_.Open(row[1].as<std::string>(), kRejectedRaw);
+      if (!raw || digits.empty() || OnlyDigits(*raw).find(digits) == std::string::npos) continue;
+      Exec(txn, "erase_rejected_line", {Int(row[0].as<std::int64_t>())});
+      ++report.rejected_lines;
+    }
+    report.opt_outs = Exec(txn, "erase_opt_out_count", {all.Text()})[0][0].as<std::int64_t>();
+    if (forget_opt_out) {
+      Exec(txn, "erase_opt_out_forget", {all.Text()});
+    } else {
+      Exec(txn, "erase_opt_out_keep", {all.Text()});
+      report.opt_out_kept = report.opt_outs > 0;
+    }
+    const nlohmann::json removed = {{"surveys", report.surveys},
+                                    {"texts_cancelled", report.texts_cancelled},
+                                    {"comments", report.comments},
+                                    {"events", report.events},
+                                    {"rejected_lines", report.rejected_lines},
+                                    {"opt_outs", report.opt_outs},
+                                    {"opt_out_kept", report.opt_out_kept}};
+    Exec(txn, "erase_record", {Time(now), Text(reference), Text(removed.dump())});
+    txn.commit();
+    return report;
+  });
+}
+
+}  // namespace surveyd::store
