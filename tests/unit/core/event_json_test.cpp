@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "surveyd/feed/event_generator.hpp"
+#include "sim/event_generator.hpp"
 
 namespace surveyd {
 namespace {
@@ -492,12 +492,12 @@ TEST(EventJsonTest, ReadingWhatTheWriterWroteGivesTheSameEvent) {
 }
 
 TEST(EventJsonTest, GeneratedStreamRoundTrips) {
-  feed::GeneratorOptions options;
+  sim::GeneratorOptions options;
   options.seed = 6;
-  feed::EventGenerator generator(options);
+  sim::EventGenerator generator(options);
   int events = 0;
   for (int i = 0; i < 3000; ++i) {
-    const feed::GeneratedLine line = generator.Next();
+    const sim::GeneratedLine line = generator.Next();
     const auto read = EventFromJson(json::parse(line.line));
     ASSERT_TRUE(read.event.has_value()) << read.reject_reason << ": " << line.line;
     ExpectRoundTrip(*read.event);
