@@ -37,8 +37,8 @@ class RulesCliTest : public ::testing::Test {
   void SetUp() override {
     // The configuration is read with the environment on top: keep the operator's out of it.
     for (const char* name : {"SURVEYD_PUBLIC_BASE_URL", "SURVEYD_GATEWAY_SENDER"}) unsetenv(name);
-    dir_ = std::filesystem::temp_directory_path() /
-           ("surveyd-cli-test-" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("surveyd-cli-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -70,16 +70,17 @@ TEST_F(RulesCliTest, ShippedRulesAndSampleCheckCleanly) {
 }
 
 TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
-  const std::string rules = Write("rules.yaml",
-                                  "force_name: Test\n"
-                                  "groups:\n"
-                                  "  - id: c\n"
-                                  "    name: C\n"
-                                  "    trigger: call.ended\n"
-                                  "    templates:\n"
-                                  "      en: \"{force}: how did we do? ł {link}\"\n"
-                                  "exclusions:\n"
-                                  "  - {id: d, qualifiers: [DOMESTC], type_codes: [\"MISPER*\"]}\n");
+  const std::string rules =
+      Write("rules.yaml",
+            "force_name: Test\n"
+            "groups:\n"
+            "  - id: c\n"
+            "    name: C\n"
+            "    trigger: call.ended\n"
+            "    templates:\n"
+            "      en: \"{force}: how did we do? ł {link}\"\n"
+            "exclusions:\n"
+            "  - {id: d, qualifiers: [DOMESTC], type_codes: [\"MISPER*\"]}\n");
   const std::string sample = Write("codes.txt", "MISSING-PER\nDOM-ABUSE\n");
   const std::string config = Write("surveyd.yaml",
                                    "http:\n  public_base_url: https://survey.example.org\n"
@@ -90,8 +91,9 @@ TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
                                "names (did you mean 'DOMESTIC'?)"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find(rules + ":9:49: warning: type code pattern 'MISPER*' matches none of the 2 "
-                               "codes in " +
+  EXPECT_NE(r.err.find(rules +
+                       ":9:49: warning: type code pattern 'MISPER*' matches none of the 2 "
+                       "codes in " +
                        sample),
             std::string::npos)
       << r.err;
