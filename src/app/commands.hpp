@@ -32,8 +32,15 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
                 std::ostream& out, std::ostream& err);
 // What `serve` would refuse in a loaded configuration (beyond the loading errors).
 std::vector<std::string> ConfigProblems(const config::Config& config);
-int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err);
-int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
-                 std::ostream& out, std::ostream& err);
+struct RulesCheckOptions {
+  std::string rules_path;
+  std::string sample_path;  // --sample: the force's type codes; empty: none
+  std::string config_path;  // -c: the real link length and sender; empty: a placeholder link
+};
+int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream& err);
+// `related_path`: NDJSON of other events; empty: none.
+int RulesExplain(const std::string& rules_path, const std::string& event_path,
+                 const std::string& related_path, std::istream& in, std::ostream& out,
+                 std::ostream& err);
 
 }  // namespace surveyd::app
