@@ -22,8 +22,9 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
 
   serve   -c FILE               run the daemon (feed, rules, dispatch, survey pages, API)
   config check [-c FILE]        check the configuration (file and environment) without starting
-  erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out]
-                                remove everything held about one number (a data subject's request)
+  erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out] [--dry-run]
+                                remove everything held about one number (a data subject's
+                                request); --dry-run: say what is held, change nothing
   keys rotate -c FILE           re-encrypt numbers and raw events with the active key, re-hash
                                 numbers with the active hash key
   retention run -c FILE         run retention once now (serve runs it every retention.interval_s)
@@ -161,6 +162,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     std::string number;
     std::string reference;
     bool forget_opt_out = false;
+    bool dry_run = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "--phone" && i + 1 < args.size()) {
         number = args[++i];
@@ -168,17 +170,20 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
         reference = args[++i];
       } else if (args[i] == "--forget-opt-out") {
         forget_opt_out = true;
+      } else if (args[i] == "--dry-run") {
+        dry_run = true;
       } else {
         number.clear();
         break;
       }
     }
     if (number.empty()) {
-      err << "usage: surveyd erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out]\n";
+      err << "usage: surveyd erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out] "
+             "[--dry-run]\n";
       return 2;
     }
     return Erase(config, number, reference.empty() ? "(none given)" : reference, forget_opt_out,
-                 out, err);
+                 dry_run, out, err);
   }
   if (command == "report") return Report(config, out, err);
 

@@ -17,7 +17,7 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
 int Report(const config::Config& config, std::ostream& out, std::ostream& err);
 // Personal data (privacy_commands.cpp).
 int Erase(const config::Config& config, const std::string& number, const std::string& reference,
-          bool forget_opt_out, std::ostream& out, std::ostream& err);
+          bool forget_opt_out, bool dry_run, std::ostream& out, std::ostream& err);
 int KeysRotate(const config::Config& config, std::ostream& out, std::ostream& err);
 int RetentionRun(const config::Config& config, std::ostream& out, std::ostream& err);
 // The store's options from the configuration; throws crypto::KeyError for a bad key ring.

@@ -55,7 +55,7 @@ std::string DescribeRekey(const store::RekeyReport& r) {
 }
 
 int Erase(const config::Config& config, const std::string& number, const std::string& reference,
-          bool forget_opt_out, std::ostream& out, std::ostream& err) {
+          bool forget_opt_out, bool dry_run, std::ostream& out, std::ostream& err) {
   const phone::Number parsed = phone::Normalize(number);
   if (parsed.e164.empty()) {
     err << "surveyd erase: that is not a phone number surveyd could have stored\n";
@@ -63,9 +63,12 @@ int Erase(const config::Config& config, const std::string& number, const std::st
   }
   try {
     auto store = store::MakePgStore(StoreOptions(config, 1, nullptr));
-    const auto r = store->Erase(parsed.e164, reference, forget_opt_out, SystemClock().Now());
-    out << "erased " << phone::Mask(parsed.e164) << " (reference '" << reference << "'):\n"
-        << "  " << r.surveys << " survey(s): number, hash and incident link removed; answers kept "
+    const auto r =
+        store->Erase(parsed.e164, reference, forget_opt_out, dry_run, SystemClock().Now());
+    out << (dry_run ? "held about " : "erased ") << phone::Mask(parsed.e164) << " (reference '"
+        << reference << "')"
+        << (dry_run ? ", what erasure would remove (nothing changed):\n" : ":\n") << "  "
+        << r.surveys << " survey(s): number, hash and incident link removed; answers kept "
         << "without them\n"
         << "  " << r.texts_cancelled << " text(s) not yet sent: cancelled\n"
         << "  " << r.comments << " comment(s) blanked\n"
@@ -79,7 +82,7 @@ int Erase(const config::Config& config, const std::string& number, const std::st
     } else {
       out << "  " << r.opt_outs << " opt-out(s): removed\n";
     }
-    out << "recorded in the erasures table, without the number\n";
+    if (!dry_run) out << "recorded in the erasures table, without the number\n";
     return 0;
   } catch (const std::exception& e) {
     err << "surveyd erase: " << e.what() << "\n";

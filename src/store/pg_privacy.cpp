@@ -398,7 +398,7 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
 }
 
 ErasureReport PgStore::Erase(const std::string& e164, const std::string& reference,
-                             bool forget_opt_out, TimePoint now) {
+                             bool forget_opt_out, bool dry_run, TimePoint now) {
   const auto hashes = vault_.Hashes(e164);
   ArrayLiteral all;
   for (const auto& hash : hashes) all.Add(hash);
@@ -438,6 +438,7 @@ ErasureReport PgStore::Erase(const std::string& e164, const std::string& referen
                                     {"rejected_lines", report.rejected_lines},
                                     {"opt_outs", report.opt_outs},
                                     {"opt_out_kept", report.opt_out_kept}};
+    if (dry_run) return report;  // rolled back: nothing changed, nothing recorded
     Exec(txn, "erase_record", {Time(now), Text(reference), Text(removed.dump())});
     txn.commit();
     return report;

@@ -128,7 +128,7 @@ class PgStore final : public Store {
                                const std::string& worker) override;
   RekeyReport Rekey(TimePoint now) override;
   ErasureReport Erase(const std::string& e164, const std::string& reference, bool forget_opt_out,
-                      TimePoint now) override;
+                      bool dry_run, TimePoint now) override;
 
  private:
   // Runs `work` on a pooled connection and turns every libpqxx error into Unavailable. The

@@ -71,9 +71,10 @@ class PrivacyStore {
   virtual RekeyReport Rekey(TimePoint now) = 0;
   // Removes everything held about the number `e164` (normalised), in one transaction, and
   // records the erasure under `reference` without the number. `forget_opt_out` removes the
-  // opt-out too, after which the number could be texted again.
+  // opt-out too, after which the number could be texted again. `dry_run`: says what would be
+  // removed (what is held: a subject access request) and changes nothing.
   virtual ErasureReport Erase(const std::string& e164, const std::string& reference,
-                              bool forget_opt_out, TimePoint now) = 0;
+                              bool forget_opt_out, bool dry_run, TimePoint now) = 0;
 };
 
 }  // namespace surveyd::store

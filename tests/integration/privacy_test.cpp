@@ -1,0 +1,353 @@
+// Personal data at rest, against the real schema: numbers and raw events encrypted, key rotation of
+// both keys, retention and erasure (store/privacy_store.hpp, docs/data-protection.md).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "integration/test_database.hpp"
+#include "surveyd/core/clock.hpp"
+#include "surveyd/core/event_json.hpp"
+#include "surveyd/core/phone.hpp"
+#include "surveyd/store/pg_store.hpp"
+
+namespace surveyd::store {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestDatabase;
+
+// The store stamps received_at with the wall clock, which retention compares with raw_days: the
+// tests' times start from it.
+const TimePoint kT0 = std::chrono::floor<std::chrono::seconds>(SystemClock().Now());
+const std::string kKey1(64, '1');                                          // hex
+const std::string kKey2 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";  // base64
+const std::string kHash1 = "phone-hash-key-one-phone-hash-key-one";
+const std::string kHash2 = "phone-hash-key-two-phone-hash-key-two";
+
+Event MakeEvent(const std::string& id, const std::string& phone, TimePoint at = kT0,
+                const char* channel = "101") {
+  Event event;
+  event.event_id = id;
+  event.type = EventType::kCallEnded;
+  event.occurred_at = at;
+  event.incident.id = "INC-" + id;
+  event.incident.type_code = "BURG-RES";
+  event.incident.qualifiers = std::vector<std::string>{};
+  event.call = Call{};
+  event.call->channel = channel;
+  event.caller = Caller{};
+  event.caller->phone = phone;
+  event.caller->role = "victim";
+  event.caller->age = 41;
+  return event;
+}
+
+// As the feed delivers it: the contract form, number and all.
+IngestItem Item(const Event& event) {
+  IngestItem item;
+  item.source = "push";
+  item.raw = EventToJson(event, true).dump();
+  item.event_id = event.event_id;
+  item.event = event;
+  return item;
+}
+
+// Surveys every 101 call unless opted out or surveyed in the last 30 days; ignores the rest.
+Decision Decide(const Event& event, const ContactHistory& history, const RelatedEvents&) {
+  Decision d;
+  if (event.call->channel != "101") {
+    d.outcome = Decision::Outcome::kIgnored;
+    d.reason = "no_group";
+    return d;
+  }
+  d.group = "force_contact";
+  if (history.opted_out ||
+      (history.last_surveyed_at && event.occurred_at - *history.last_surveyed_at < 24h * 30)) {
+    d.outcome = Decision::Outcome::kExcluded;
+    d.reason = history.opted_out ? "opted_out" : "frequency_cap";
+    return d;
+  }
+  d.outcome = Decision::Outcome::kSurvey;
+  d.reason = "survey";
+  d.phone = phone::Normalize(event.caller->phone.value_or(""));
+  d.language = "en";
+  d.sms_template = "Police: how did we do? {link}";
+  d.send_at = event.occurred_at;
+  d.expires_at = event.occurred_at + 48h;
+  d.survey_closes_at = event.occurred_at + 24h * 7;
+  return d;
+}
+
+class PrivacyTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Store> Make(const std::string& keys, const std::string& active,
+                              const std::string& hash_key = kHash1,
+                              std::vector<std::string> previous = {}) {
+    PgOptions options;
+    options.url = db_.url();
+    options.pool_size = 2;
+    options.phone_hash_key = hash_key;
+    options.phone_keys = crypto::KeyRing::Parse(keys, active);
+    options.previous_phone_hash_keys = std::move(previous);
+    return MakePgStore(options);
+  }
+  std::string Q(const std::string& sql) { return db_.Query(sql); }
+  std::string Ingest(Store& store, const Event& event) {
+    return store.IngestBatch({Item(event)}, Decide, "")[0].reason;
+  }
+
+  TestDatabase db_;
+};
+
+TEST_F(PrivacyTest, NumbersAndRawEventsAreEncryptedAtRestAndOpenOnlyInTheStore) {
+  auto store = Make("k1:" + kKey1, "");
+  EXPECT_EQ(Ingest(*store, MakeEvent("E1", "07700 900001")), "survey");
+  Ingest(*store, MakeEvent("E2", "+447700900002", kT0, "999"));  // ignored, raw kept all the same
+  IngestItem rejected;
+  rejected.source = "tcp";
+  rejected.raw = "{\"caller\":{\"phone\":\"+447700900003\"},\"broken";
+  rejected.reject_reason = "invalid JSON";
+  store->IngestBatch({rejected}, Decide, "");
+  store->OptOut("+447700900004", "sms", kT0);
+
+  // Nothing in the database spells a number, in any form.
+  for (const char* sql :
+       {"SELECT count(*) FROM surveys WHERE phone_e164 IS NOT NULL OR phone_enc LIKE '%7700%' "
+        "OR phone_enc NOT LIKE 'v1:k1:%'",
+        "SELECT count(*) FROM events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:k1:%'",
+        "SELECT count(*) FROM rejected_events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:k1:%'",
+        "SELECT count(*) FROM opt_outs WHERE phone_enc LIKE '%7700%' OR phone_enc NOT LIKE "
+        "'v1:k1:%'",
+        "SELECT count(*) FROM events WHERE facts::text LIKE '%7700%'"}) {
+    EXPECT_EQ(Q(sql), "0") << sql;
+  }
+  EXPECT_EQ(Q("SELECT count(*) FROM events"), "2");
+  // The dispatcher gets the number, opened.
+  const auto claimed = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].to_e164, "+447700900001");
+  // A store without the key cannot open it: the text has no number and is ruled out, never sent
+  // in clear or to the wrong place.
+  Q("UPDATE outbox SET state = 'pending', lease_until = NULL, claim_token = NULL");
+  auto stranger = Make("k9:" + kKey2, "");
+  const auto blind = stranger->ClaimDue(kT0 + 1min, 10, "w2", 60s);
+  ASSERT_EQ(blind.size(), 1u);
+  EXPECT_EQ(blind[0].to_e164, "");
+  // And a store with no key at all stores nothing personal.
+  auto keyless = Make("", "");
+  EXPECT_THROW(keyless->IngestBatch({Item(MakeEvent("E5", "+447700900005"))}, Decide, ""),
+               std::exception);
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE event_id = 'E5'"), "0");
+}
+
+TEST_F(PrivacyTest, EncryptionKeyRotationKeepsOldValuesReadableThenMovesThem) {
+  auto old_store = Make("k1:" + kKey1, "");
+  Ingest(*old_store, MakeEvent("E1", "+447700900001"));
+  Ingest(*old_store, MakeEvent("E2", "+447700900002"));
+  old_store->OptOut("+447700900009", "sms", kT0);
+  // A row from before encryption: the number in clear.
+  Q("UPDATE surveys SET phone_e164 = '+447700900002', phone_enc = NULL WHERE event_id = 'E2'");
+
+  // k2 becomes active; k1 stays in the ring.
+  auto store = Make("k1:" + kKey1 + ",k2:" + kKey2, "k2");
+  Ingest(*store, MakeEvent("E3", "+447700900003"));
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_enc LIKE 'v1:k2:%'"), "1");
+  auto claimed = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_EQ(claimed[0].to_e164, "+447700900001") << "sealed with k1";
+  EXPECT_EQ(claimed[1].to_e164, "+447700900002") << "in clear, from before";
+  EXPECT_EQ(claimed[2].to_e164, "+447700900003") << "sealed with k2";
+  Q("UPDATE outbox SET state = 'pending', lease_until = NULL, claim_token = NULL");
+
+  const auto report = store->Rekey(kT0);
+  EXPECT_EQ(report.numbers_resealed, 3) << "two surveys and the opt-out";
+  EXPECT_EQ(report.raw_resealed, 2);
+  EXPECT_EQ(report.unreadable, 0);
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_e164 IS NOT NULL OR phone_enc NOT LIKE "
+              "'v1:k2:%'"),
+            "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE raw NOT LIKE 'v1:k2:%'"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM opt_outs WHERE phone_enc NOT LIKE 'v1:k2:%'"), "0");
+  EXPECT_EQ(store->Rekey(kT0).numbers_resealed, 0) << "nothing left to move";
+
+  // k1 retired: everything still opens.
+  auto retired = Make("k2:" + kKey2, "");
+  claimed = retired->ClaimDue(kT0 + 1min, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_EQ(claimed[0].to_e164, "+447700900001");
+  EXPECT_EQ(claimed[1].to_e164, "+447700900002");
+  EXPECT_EQ(Q("SELECT count(*) FROM retention_runs WHERE worker = 'surveyd keys rotate'"), "2");
+}
+
+TEST_F(PrivacyTest, HashKeyRotationKeepsOptOutsAndTheCapThenReKeysThem) {
+  auto old_store = Make("k1:" + kKey1, "", kHash1);
+  EXPECT_EQ(Ingest(*old_store, MakeEvent("E1", "+447700900001")), "survey");
+  old_store->OptOut("+447700900002", "sms", kT0);
+
+  // The new hash key, the old one still for look-ups.
+  auto rotating = Make("k1:" + kKey1, "", kHash2, {kHash1});
+  EXPECT_EQ(Ingest(*rotating, MakeEvent("E2", "+447700900002", kT0 + 1h)), "opted_out");
+  EXPECT_EQ(Ingest(*rotating, MakeEvent("E3", "+447700900001", kT0 + 2h)), "frequency_cap");
+  // Without the old key nothing would be known about either number.
+  auto forgetful = Make("k1:" + kKey1, "", kHash2);
+  const auto report = rotating->Rekey(kT0);
+  EXPECT_EQ(report.hashes_rekeyed, 3) << "E1's survey and event, and the opt-out";
+  EXPECT_EQ(report.hashes_without_number, 0);
+  EXPECT_EQ(Q("SELECT phone_hash FROM opt_outs"), phone::KeyedHash(kHash2, "+447700900002"));
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_hash = '" +
+              phone::KeyedHash(kHash2, "+447700900001") + "'"),
+            "1");
+  // Re-keyed: the old key can go.
+  EXPECT_EQ(Ingest(*forgetful, MakeEvent("E4", "+447700900002", kT0 + 3h)), "opted_out");
+  EXPECT_EQ(Ingest(*forgetful, MakeEvent("E5", "+447700900001", kT0 + 4h)), "frequency_cap");
+}
+
+TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
+  auto store = Make("k1:" + kKey1, "");
+  Ingest(*store, MakeEvent("E1", "+447700900001"));                  // answered
+  Ingest(*store, MakeEvent("E2", "+447700900002", kT0 + 24h * 20));  // still due later
+  IngestItem rejected;
+  rejected.source = "tcp";
+  rejected.raw = "garbage +447700900003";
+  rejected.reject_reason = "invalid JSON";
+  store->IngestBatch({rejected}, Decide, "");
+  const auto sent = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
+  ASSERT_EQ(sent.size(), 1u);
+  Q("UPDATE outbox SET state = 'delivered' WHERE survey_id = " + std::to_string(sent[0].survey_id));
+  SurveyAnswers answers;
+  const int scores[] = {9, 8, 7, 10, 9};
+  for (int i = 0; i < 5; ++i) answers.q[i] = scores[i];
+  answers.comment = "Thank you, PC Smith";
+  answers.language = "en";
+  ASSERT_EQ(store->SubmitResponse(sent[0].survey_id, answers, kT0 + 2h), SubmitOutcome::kStored);
+
+  RetentionPolicy policy;  // 7 days' grace, hashes 90 days, raw 30, facts 400, comments 365
+  // Day 3: the answered survey is finished, but within its grace; nothing goes yet.
+  auto r = store->RunRetention(policy, kT0 + 24h * 3, "test");
+  ASSERT_TRUE(r.ran);
+  EXPECT_EQ(r.numbers_erased, 0);
+  // Day 10: its number goes (the hash stays for the frequency cap); the other is not due yet.
+  r = store->RunRetention(policy, kT0 + 24h * 10, "test");
+  EXPECT_EQ(r.numbers_erased, 1);
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E1' AND phone_enc IS NULL AND "
+              "phone_hash IS NOT NULL AND phone_erased_at IS NOT NULL"),
+            "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E2' AND phone_enc IS NOT NULL"), "1");
+  EXPECT_EQ(Ingest(*store, MakeEvent("E3", "+447700900001", kT0 + 24h * 11)), "frequency_cap");
+  // Day 40: raw events (all received today) and the rejected line are gone; the survey not yet
+  // sent keeps its number.
+  r = store->RunRetention(policy, kT0 + 24h * 40, "test");
+  EXPECT_EQ(r.raw_events_deleted, 3);
+  EXPECT_EQ(r.rejected_lines_deleted, 1);
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE raw IS NOT NULL"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE raw IS NULL AND reject_reason <> ''"),
+            "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E2' AND phone_enc IS NOT NULL"), "1");
+  // Day 400: hashes, comments and facts; the scores and the grouping context stay.
+  Q("UPDATE outbox SET state = 'expired' WHERE state = 'pending'");
+  r = store->RunRetention(policy, kT0 + 24h * 420, "test");
+  EXPECT_EQ(r.numbers_erased, 1);
+  EXPECT_EQ(r.comments_blanked, 1);
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_hash IS NOT NULL OR phone_enc IS NOT NULL"),
+            "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE phone_hash IS NOT NULL OR facts IS NOT NULL"),
+            "0");
+  EXPECT_EQ(Q("SELECT concat_ws('|', r.q1, r.q4, r.comment, s.group_id, s.incident_type_code, "
+              "s.caller_age_band) FROM responses r JOIN surveys s ON s.id = r.survey_id"),
+            "9|10||force_contact|BURG-RES|35-44");
+  EXPECT_EQ(Q("SELECT count(*) FROM retention_runs WHERE worker = 'test'"), "4");
+}
+
+TEST_F(PrivacyTest, OneInstanceAtATime) {
+  auto store = Make("k1:" + kKey1, "");
+  pqxx::connection holder(db_.url());
+  pqxx::nontransaction txn(holder);
+  txn.exec("SELECT pg_advisory_lock(" + std::to_string(0x7375727665796452LL) + ")");
+  EXPECT_FALSE(store->RunRetention({}, kT0, "test").ran);
+  EXPECT_THROW(store->Rekey(kT0), Unavailable);
+  txn.exec("SELECT pg_advisory_unlock_all()");
+  EXPECT_TRUE(store->RunRetention({}, kT0, "test").ran);
+}
+
+TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutTheNumber) {
+  auto store = Make("k1:" + kKey1, "");
+  const std::string number = "+447700900001";
+  Ingest(*store, MakeEvent("E1", number));                         // answered
+  Ingest(*store, MakeEvent("E2", number, kT0 + 24h * 40));         // queued, not sent
+  Ingest(*store, MakeEvent("E3", number, kT0 + 24h * 41, "999"));  // ignored: an event all the same
+  Ingest(*store, MakeEvent("E9", "+447700900999"));                // someone else
+  IngestItem rejected;
+  rejected.source = "tcp";
+  rejected.raw = "{\"caller\":{\"phone\":\"07700 900001\"}, torn";
+  rejected.reject_reason = "invalid JSON";
+  IngestItem other_rejected = rejected;
+  other_rejected.raw = "{\"caller\":{\"phone\":\"07700 900999\"}, torn";
+  store->IngestBatch({rejected, other_rejected}, Decide, "");
+  auto sent = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
+  ASSERT_EQ(sent.size(), 2u);
+  Q("UPDATE outbox SET state = 'delivered' WHERE state = 'claimed'");
+  SurveyAnswers answers;
+  const int scores[] = {9, 8, 7, 10, 9};
+  for (int i = 0; i < 5; ++i) answers.q[i] = scores[i];
+  answers.comment = "Thank you";
+  answers.language = "en";
+  store->SubmitResponse(sent[0].survey_id, answers, kT0 + 2h);
+  // An opt-out, put in behind the store's back so that it does not cancel E2 itself.
+  const std::string hash = phone::KeyedHash(kHash1, number);
+  Q("INSERT INTO opt_outs (phone_hash, source, at, phone_enc) VALUES ('" + hash + "', 'sms', " +
+    "now(), '" + crypto::KeyRing::Parse("k1:" + kKey1, "").Seal(number, "opt_outs.phone") + "')");
+
+  // A dry run says what is held and changes nothing.
+  const std::string before = Q("SELECT md5(string_agg(s::text, '' ORDER BY id)) FROM surveys s");
+  const auto held = store->Erase(number, "SAR-2026-16", false, true, kT0 + 24h * 41);
+  EXPECT_EQ(held.surveys, 2);
+  EXPECT_EQ(held.events, 3);
+  EXPECT_EQ(Q("SELECT md5(string_agg(s::text, '' ORDER BY id)) FROM surveys s"), before);
+  EXPECT_EQ(Q("SELECT count(*) FROM erasures"), "0");
+
+  const auto report = store->Erase(number, "DSAR-2026-17", false, false, kT0 + 24h * 41 + 1h);
+  EXPECT_EQ(report.surveys, 2);
+  EXPECT_EQ(report.texts_cancelled, 1);
+  EXPECT_EQ(report.comments, 1);
+  EXPECT_EQ(report.events, 3);
+  EXPECT_EQ(report.rejected_lines, 1);
+  EXPECT_EQ(report.opt_outs, 1);
+  EXPECT_TRUE(report.opt_out_kept);
+
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id IN ('E1', 'E2') AND (phone_enc IS NOT "
+              "NULL OR phone_hash IS NOT NULL OR incident_id IS NOT NULL)"),
+            "0");
+  EXPECT_EQ(Q("SELECT state || '/' || cancel_reason FROM outbox o JOIN surveys s ON s.id = "
+              "o.survey_id WHERE s.event_id = 'E2'"),
+            "cancelled/erased");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE event_id IN ('E1', 'E2', 'E3') AND (raw IS NOT "
+              "NULL OR facts IS NOT NULL OR phone_hash IS NOT NULL)"),
+            "0");
+  EXPECT_EQ(Q("SELECT q1 || '/' || comment FROM responses"), "9/") << "the scores stay";
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "1") << "the other caller's line stays";
+  // The opt-out keeps its hash (never texted again) without the number.
+  EXPECT_EQ(Q("SELECT count(*) FROM opt_outs WHERE phone_hash = '" + hash +
+              "' AND phone_enc IS "
+              "NULL"),
+            "1");
+  EXPECT_EQ(Ingest(*store, MakeEvent("E4", number, kT0 + 24h * 50)), "opted_out");
+  // Someone else is untouched.
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E9' AND phone_enc IS NOT NULL"), "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE event_id = 'E9' AND raw IS NOT NULL"), "1");
+  // The audit record: when, the reference, what; no number, no hash.
+  const std::string record =
+      Q("SELECT at || ' ' || reference || ' ' || removed::text FROM erasures");
+  EXPECT_NE(record.find("DSAR-2026-17"), std::string::npos) << record;
+  EXPECT_NE(record.find("\"surveys\": 2"), std::string::npos) << record;
+  EXPECT_EQ(record.find("7700"), std::string::npos) << record;
+  EXPECT_EQ(record.find(hash.substr(0, 12)), std::string::npos) << record;
+
+  // Asked to forget the opt-out too: the number may be surveyed again.
+  EXPECT_EQ(store->Erase(number, "DSAR-2026-18", true, false, kT0 + 24h * 51).opt_outs, 1);
+  EXPECT_EQ(Q("SELECT count(*) FROM opt_outs"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM erasures"), "2");
+}
+
+}  // namespace
+}  // namespace surveyd::store
