@@ -108,11 +108,13 @@ compare() {  # compare WHAT QUERY: the query's rows must be the same in the thre
     fi
   done
 }
+# Raw events are encrypted with a fresh nonce each (docs/data-protection.md): their lengths must
+# agree, and the facts read from them.
 compare events "SELECT event_id, seq, type, occurred_at, decision, decision_reason, decision_group,
-  decision_trace::text, md5(raw) FROM events ORDER BY event_id"
+  decision_trace::text, length(raw), md5(facts::text) FROM events ORDER BY event_id"
 compare counts "SELECT (SELECT count(*) FROM events), (SELECT sum(duplicates) FROM events),
   (SELECT count(*) FROM rejected_events), (SELECT count(*) FROM surveys)"
-compare rejected "SELECT coalesce(event_id, '-'), reject_reason, md5(raw) FROM rejected_events
+compare rejected "SELECT coalesce(event_id, '-'), reject_reason, length(raw) FROM rejected_events
   ORDER BY 1, 2, 3"
 compare surveys "SELECT event_id, group_id, language, phone_hash, contact_at, send_at, expires_at,
   closes_at, md5(sms_template) FROM surveys ORDER BY event_id"
