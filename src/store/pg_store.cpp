@@ -347,9 +347,17 @@ class PgStore final : public Store {
  public:
   explicit PgStore(const PgOptions& options)
       : phone_hash_key_(options.phone_hash_key),
-        pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
-          for (const auto& [name, sql] : Statements()) connection.prepare(name, sql);
-        }) {}
+        pool_(
+            options.url, options.pool_size,
+            [statement_timeout = options.statement_timeout](pqxx::connection& connection) {
+              for (const auto& [name, sql] : Statements()) connection.prepare(name, sql);
+              // Lock waits count too: a statement stuck behind a lock gives its connection
+              // back as it would after any other slow statement.
+              pqxx::nontransaction txn(connection);
+              txn.exec("SET statement_timeout = " +
+                       std::to_string(std::max<std::int64_t>(0, statement_timeout.count())));
+            },
+            options.acquire_timeout) {}
 
   bool Ping() override {
     try {
