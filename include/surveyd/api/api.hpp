@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's HTTP surface, as one handler: feed push, gateway callbacks, health, analyst stats,
-// and the citizen's survey pages (delegated to survey::MakeSurveyHandler).
+// and the citizen's survey pages (delegated to survey::SurveyPages).
 #include <functional>
 #include <string>
 #include <string_view>
@@ -28,17 +28,24 @@ struct ApiOptions {
   std::string wmnow_webhook_secret;          // HMAC key of WMNow callbacks
   std::string analyst_token;                 // bearer token of /api/v1/stats/*; empty: disabled
   http::Handler survey_pages;                // /s/...
+  http::FastHandler survey_pages_fast;       // /s/... answered on the I/O thread; may be empty
   std::function<Readiness()> readiness;      // /readyz
   std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address
-// in X-Forwarded-For that is not itself a trusted proxy (the left part can be forged).
+// in X-Forwarded-For (every such header, in order) that is not itself a trusted proxy: the left
+// part can be forged. Addresses are compared in canonical form ("::ffff:10.0.0.1" is 10.0.0.1);
+// a trusted proxy may be an address or a CIDR range ("10.0.0.0/8"). A hop that is not an address
+// ends the walk at the last trusted hop, so junk never becomes a client of its own.
 std::string ClientAddress(const http::Request& request,
                           const std::vector<std::string>& trusted_proxies);
 
 http::Handler MakeApiHandler(ApiOptions options);
+// The part of the API that never blocks, for the server's I/O threads (http::FastHandler):
+// /healthz, and the survey pages' own fast path.
+http::FastHandler MakeApiFastHandler(ApiOptions options);
 
 // Feed push (delivery 2): checks the timestamp (at most 5 minutes old) and the signature, stores
 // the events and answers 202 with one result per event, only after they are committed.
