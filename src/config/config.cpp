@@ -76,6 +76,14 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S k) { c.database.pool_size = Positive(ParseInt<int>(v, k), k); });
   add("database.migrate_on_start", "SURVEYD_DATABASE_MIGRATE_ON_START",
       [](Config& c, S v, S k) { c.database.migrate_on_start = ParseBool(v, k); });
+  add("database.statement_timeout_ms", "SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.statement_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
+  add("database.acquire_timeout_ms", "SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.acquire_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
 
   add("http.listen", "SURVEYD_HTTP_LISTEN", [](Config& c, S v, S k) {
     SplitHostPort(v, k);
@@ -89,6 +97,10 @@ std::vector<Key> Keys() {
   });
   add("http.worker_threads", "SURVEYD_HTTP_WORKER_THREADS",
       [](Config& c, S v, S k) { c.http.worker_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.io_threads", "SURVEYD_HTTP_IO_THREADS",
+      [](Config& c, S v, S k) { c.http.io_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.max_connections", "SURVEYD_HTTP_MAX_CONNECTIONS",
+      [](Config& c, S v, S k) { c.http.max_connections = Positive(ParseInt<int>(v, k), k); });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
   add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S) {
@@ -123,6 +135,10 @@ std::vector<Key> Keys() {
   add("feed.tls", "SURVEYD_FEED_TLS", [](Config& c, S v, S k) { c.feed.tls = ParseBool(v, k); });
   add("feed.tls_ca_file", "SURVEYD_FEED_TLS_CA_FILE",
       [](Config& c, S v, S) { c.feed.tls_ca_file = v; });
+  add("feed.tls_cert_file", "SURVEYD_FEED_TLS_CERT_FILE",
+      [](Config& c, S v, S) { c.feed.tls_cert_file = v; });
+  add("feed.tls_key_file", "SURVEYD_FEED_TLS_KEY_FILE",
+      [](Config& c, S v, S) { c.feed.tls_key_file = v; });
 
   add("gateway.kind", "SURVEYD_GATEWAY", [](Config& c, S v, S k) {
     if (v != "wmnow") {
@@ -174,6 +190,11 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S) { c.survey.privacy_url = v; });
   add("survey.rate_limit_per_minute", "SURVEYD_SURVEY_RATE_LIMIT", [](Config& c, S v, S k) {
     c.survey.rate_limit_per_minute = Positive(ParseInt<int>(v, k), k);
+  });
+  add("survey.cache_ttl_ms", "SURVEYD_SURVEY_CACHE_TTL_MS", [](Config& c, S v, S k) {
+    const int ms = ParseInt<int>(v, k);
+    if (ms < 0) throw ConfigError(k + ": must be 0 (no cache) or more");
+    c.survey.cache_ttl = std::chrono::milliseconds(ms);
   });
 
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
@@ -310,6 +331,24 @@ std::vector<std::string> ValidateForServe(const Config& config) {
       problems.push_back(
           "gateway.wmnow.webhook_secret (SURVEYD_WMNOW_WEBHOOK_SECRET) must be set (at least 16 "
           "characters) to accept delivery reports");
+    }
+  }
+  if (config.feed.tls_cert_file.empty() != config.feed.tls_key_file.empty()) {
+    problems.push_back(
+        "feed.tls_cert_file and feed.tls_key_file (SURVEYD_FEED_TLS_CERT_FILE, "
+        "SURVEYD_FEED_TLS_KEY_FILE) go together: set both for mutual TLS, or neither");
+  }
+  if (!config.feed.tls_cert_file.empty() && !config.feed.tls) {
+    problems.push_back(
+        "feed.tls_cert_file is set but feed.tls is false: the client certificate would never "
+        "be presented");
+  }
+  for (const auto& [file, key] : {std::pair{config.feed.tls_ca_file, "feed.tls_ca_file"},
+                                  std::pair{config.feed.tls_cert_file, "feed.tls_cert_file"},
+                                  std::pair{config.feed.tls_key_file, "feed.tls_key_file"}}) {
+    if (!config.feed.tcp.empty() && config.feed.tls && !file.empty() &&
+        !std::ifstream(file).good()) {
+      problems.push_back(std::string(key) + ": cannot read '" + file + "'");
     }
   }
   return problems;
