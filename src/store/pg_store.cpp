@@ -17,18 +17,6 @@
 
 namespace surveyd::store {
 
-const char* IngestOutcomeName(IngestOutcome outcome) {
-  switch (outcome) {
-    case IngestOutcome::kAccepted:
-      return "accepted";
-    case IngestOutcome::kDuplicate:
-      return "duplicate";
-    case IngestOutcome::kRejected:
-      return "rejected";
-  }
-  return "unknown";
-}
-
 namespace {
 
 using pg::ArrayLiteral;
