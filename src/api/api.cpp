@@ -279,8 +279,8 @@ http::Handler MakeApiHandler(ApiOptions options) {
 }
 
 http::FastHandler MakeApiFastHandler(ApiOptions options) {
-  return [options = std::move(options)](
-             const http::Request& original) -> std::optional<http::Response> {
+  return [options =
+              std::move(options)](const http::Request& original) -> std::optional<http::Response> {
     const bool get = original.method == "GET" || original.method == "HEAD";
     std::optional<http::Response> response;
     if (original.path == "/healthz" && get) {

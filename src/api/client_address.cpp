@@ -103,7 +103,8 @@ std::optional<Range> ParseRange(std::string_view text) {
   Range range{*address, 128};
   if (slash == std::string_view::npos) return range;
   const std::string bits(text.substr(slash + 1));
-  if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) {
+  if (bits.empty() || bits.size() > 3 ||
+      bits.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
   const int value = std::stoi(bits);
@@ -133,10 +134,10 @@ std::string ClientAddress(const http::Request& request,
   // than append to the client's, and the last line is then the one to believe.
   std::string forwarded;
   for (const auto& [name, value] : request.headers) {
-    if (name.size() == 15 && std::equal(name.begin(), name.end(), "x-forwarded-for",
-                                        [](char a, char b) {
-                                          return std::tolower(static_cast<unsigned char>(a)) == b;
-                                        })) {
+    if (name.size() == 15 &&
+        std::equal(name.begin(), name.end(), "x-forwarded-for", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
       if (!forwarded.empty()) forwarded += ',';
       forwarded += value;
     }

@@ -1,10 +1,10 @@
 #pragma once
 // Private to src/http/ (and the HTTP fuzz target): a parsed Beast request as an http::Request,
 // and the parser limits, so that the fuzzer feeds the handlers exactly what the server would.
+#include <algorithm>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <algorithm>
 #include <cstdint>
 #include <string>
 

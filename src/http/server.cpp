@@ -248,8 +248,8 @@ class BeastServer final : public Server {
       spdlog::error("http: fast handler for {} {} failed: {}", request.method, request.path,
                     ScrubDigits(e.what()));
     } catch (...) {
-      spdlog::error("http: fast handler for {} {} failed with an unknown exception",
-                    request.method, request.path);
+      spdlog::error("http: fast handler for {} {} failed with an unknown exception", request.method,
+                    request.path);
     }
     return Response::Text(500, "Internal Server Error\n");
   }

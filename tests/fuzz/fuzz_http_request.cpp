@@ -61,9 +61,8 @@ struct Harness {
 void Sign(Request& request, const std::string& prefix, std::int64_t now) {
   const std::string timestamp = std::to_string(now);
   request.headers.emplace_back(prefix + "-Timestamp", timestamp);
-  request.headers.emplace_back(
-      prefix + "-Signature",
-      surveyd::crypto::SignTimestamped(kFeedSecret, timestamp, request.body));
+  request.headers.emplace_back(prefix + "-Signature", surveyd::crypto::SignTimestamped(
+                                                          kFeedSecret, timestamp, request.body));
 }
 
 }  // namespace

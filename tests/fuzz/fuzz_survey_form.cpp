@@ -40,8 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   view.survey_id = 1;
   view.language = answers.language.empty() ? "en" : answers.language;
   view.channel = "999";
-  const std::string page = surveyd::survey::RenderSurveyPage(view, "4vGMtB_QEyI2oH0EpkDUgw", {},
-                                                             &answers, &errors);
+  const std::string page =
+      surveyd::survey::RenderSurveyPage(view, "4vGMtB_QEyI2oH0EpkDUgw", {}, &answers, &errors);
   if (Count(page, "<textarea") != 1 || Count(page, "</textarea>") != 1) std::abort();
   if (Count(page, "<script") != 0) std::abort();
   return 0;

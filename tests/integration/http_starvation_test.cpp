@@ -125,7 +125,8 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
   std::vector<std::unique_ptr<RawConnection>> lookups;
   for (const char* token : {"AAAAAAAAAAAAAAAAAAAAAA", "BAAAAAAAAAAAAAAAAAAAAA"}) {
     lookups.push_back(std::make_unique<RawConnection>(server->Port()));
-    ASSERT_TRUE(lookups.back()->Send(std::string("GET /s/") + token + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(
+        lookups.back()->Send(std::string("GET /s/") + token + " HTTP/1.1\r\nHost: x\r\n\r\n"));
   }
   std::this_thread::sleep_for(200ms);
   const auto start = SteadyClock::now();

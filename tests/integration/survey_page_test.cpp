@@ -287,7 +287,8 @@ TEST_F(SurveyPageTest, AnswerOnAnotherInstanceIsRefusedHereFromTheDatabase) {
   ASSERT_EQ(Fetch("GET", Path()).status, 200);
   SurveyHandlerOptions options(*store_, clock_);
   SurveyPages other(options);
-  ASSERT_EQ(other.Handle([&] {
+  ASSERT_EQ(other
+                .Handle([&] {
                   http::Request request;
                   request.method = "POST";
                   request.path = Path();

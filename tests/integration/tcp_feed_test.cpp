@@ -292,7 +292,8 @@ TEST_F(TcpFeedTest, SecondInstanceTakesOverWhenTheConsumerIsKilled) {
 }
 
 // The dispatcher is woken by the consumer after each batch that created surveys, as it is by a
-// push, so texts go out without waiting for its next poll; batches with none created do not wake it.
+// push, so texts go out without waiting for its next poll; batches with none created do not wake
+// it.
 TEST_F(TcpFeedTest, BatchesThatCreateSurveysWakeTheDispatcher) {
   for (const bool surveys : {false, true}) {
     SCOPED_TRACE(surveys ? "surveys" : "no surveys");

@@ -18,9 +18,9 @@ class ConfigError : public std::runtime_error {
 
 struct Config {
   struct Database {
-    std::string url = "postgresql:///surveyd";  // SURVEYD_DATABASE_URL
-    int pool_size = 6;                          // SURVEYD_DATABASE_POOL_SIZE
-    bool migrate_on_start = true;               // SURVEYD_DATABASE_MIGRATE_ON_START
+    std::string url = "postgresql:///surveyd";          // SURVEYD_DATABASE_URL
+    int pool_size = 6;                                  // SURVEYD_DATABASE_POOL_SIZE
+    bool migrate_on_start = true;                       // SURVEYD_DATABASE_MIGRATE_ON_START
     std::chrono::milliseconds statement_timeout{5000};  // SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS
     std::chrono::milliseconds acquire_timeout{2000};    // SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS
   } database;

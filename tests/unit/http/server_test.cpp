@@ -221,8 +221,8 @@ TEST(ServerTest, TheFastHandlerAnswersWhileEveryWorkerIsStuck) {
 }
 
 TEST(ServerTest, AFastHandlerExceptionIsAGeneric500) {
-  auto server = MakeServer(
-      LoopbackOptions(), Echo, [](const Request& request) -> std::optional<Response> {
+  auto server =
+      MakeServer(LoopbackOptions(), Echo, [](const Request& request) -> std::optional<Response> {
         if (request.path == "/boom") throw std::runtime_error("detail +447700900123");
         return std::nullopt;
       });
