@@ -85,6 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n == 0) break;
   }
   if (!parser.is_done()) {
+    // The connection ends here. Nothing read at all is a client that went away, as for the server.
+    if (!parser.got_some()) return 0;
     parser.put_eof(ec);
     if (ec || !parser.is_done()) return 0;
   }
