@@ -27,7 +27,8 @@
 # It prints both rates, the ratio (goal: at least 0.5) and the p99 latencies, and checks that
 # the page wrk got was the survey (not an error page) and that the cap held.
 #
-# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release).
+# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_PERF=FILE
+# records a `perf record -g` profile of surveyd during its wrk run into FILE.
 set -euo pipefail
 
 SECONDS_PER_RUN=10
@@ -207,10 +208,16 @@ log "surveyd: ${WRK[*]} on /s/{token} (cap $CAP, held to the cap meanwhile)"
 EXTRA=$((CAP - CONNECTIONS + 20))
 "${WRK[@]}" "$PAGE_URL" >"$WORK/wrk-surveyd.txt" &
 wrk_pid=$!
+perf_pid=""
+if [ -n "${BENCH_PERF:-}" ]; then
+  perf record -q -F 999 -g -p "$SURVEYD_PID" -o "$BENCH_PERF" -- sleep "$((SECONDS_PER_RUN - 2))" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 sleep 1  # wrk's connections first
 read -r HELD REFUSED REFUSED_RETRY REFUSED_MS < <(python3 "$BENCH/holder.py" 127.0.0.1 "$HTTP_PORT" \
   "$EXTRA" "$((SECONDS_PER_RUN - 3))")
 wait "$wrk_pid"
+[ -n "$perf_pid" ] && wait "$perf_pid"
 
 OPENED=$("${PSQL[@]}" -c "SELECT count(*) FROM surveys WHERE opened_at IS NOT NULL")
 READY=$(curl -s "http://127.0.0.1:$HTTP_PORT/readyz" || true)
