@@ -1,5 +1,5 @@
 // The parts of the store interface that need no database (so the fuzz targets link without pqxx).
-#include "surveyd/store/store.hpp"
+#include "surveyd/store/ingest_store.hpp"
 
 namespace surveyd::store {
 

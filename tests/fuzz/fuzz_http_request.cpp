@@ -26,12 +26,19 @@ constexpr char kFeedSecret[] = "feed-secret-feed-secret";
 constexpr char kAnalystToken[] = "analyst-token-analyst-token";
 
 struct Harness {
-  Harness() : clock(surveyd::FromUnixSeconds(1'850'000'000)) {
+  Harness()
+      : clock(surveyd::FromUnixSeconds(1'850'000'000)),
+        authenticator(surveyd::api::MakeStaticAuthenticator(
+            kAnalystToken, {"fuzz", "fuzz", surveyd::api::Role::kAdmin})) {
     surveyd::survey::SurveyHandlerOptions survey_options(store, clock);
     survey_options.open_flush_interval = std::chrono::hours(1);
     pages = std::make_unique<surveyd::survey::SurveyPages>(survey_options);
     surveyd::api::ApiOptions options;
-    options.store = &store;
+    options.ingest = &store;
+    options.outbox = &store;
+    options.surveys = &store;
+    options.stats = &store;
+    options.authenticator = authenticator.get();
     options.clock = &clock;
     options.decider = [] {
       return [](const surveyd::Event&, const surveyd::ContactHistory&) {
@@ -42,7 +49,6 @@ struct Harness {
     };
     options.feed_secret = kFeedSecret;
     options.wmnow_webhook_secret = kFeedSecret;
-    options.analyst_token = kAnalystToken;
     options.trusted_proxies = {"192.0.2.1", "10.0.0.0/8"};
     options.survey_pages = [this](const Request& r) { return pages->Handle(r); };
     options.survey_pages_fast = [this](const Request& r) { return pages->HandleFast(r); };
@@ -53,6 +59,7 @@ struct Harness {
 
   surveyd::fuzz::FuzzStore store;
   surveyd::testing::ManualClock clock;
+  std::unique_ptr<surveyd::api::Authenticator> authenticator;
   std::unique_ptr<surveyd::survey::SurveyPages> pages;
   surveyd::http::Handler handler;
   surveyd::http::FastHandler fast;

@@ -104,10 +104,15 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
   auto store = MakeStore(db, 2, 3000ms, 300ms);
   survey::SurveyHandlerOptions survey_options(*store, clock);
   survey::SurveyPages pages(survey_options);
+  auto authenticator =
+      api::MakeStaticAuthenticator(kAnalystToken, {"analyst", "test", api::Role::kAnalyst});
   api::ApiOptions api;
-  api.store = store.get();
+  api.ingest = store.get();
+  api.outbox = store.get();
+  api.surveys = store.get();
+  api.stats = store.get();
+  api.authenticator = authenticator.get();
   api.clock = &clock;
-  api.analyst_token = kAnalystToken;
   api.survey_pages = [&pages](const http::Request& r) { return pages.Handle(r); };
   api.survey_pages_fast = [&pages](const http::Request& r) { return pages.HandleFast(r); };
   api.readiness = [] { return api::Readiness{true, "{}"}; };

@@ -1,14 +1,17 @@
 #pragma once
-// The daemon's HTTP surface, as one handler: feed push, gateway callbacks, health, analyst stats,
-// and the citizen's survey pages (delegated to survey::SurveyPages).
+// The daemon's HTTP surface: a route table (api/router.hpp) of the feed push, the gateway
+// callbacks, health, the analysts' API, and the citizen's survey pages (delegated to
+// survey::SurveyPages). Route lists live in src/api/*_routes.cpp, one file per audience. What
+// never blocks (/healthz, cached survey pages) is also served by MakeApiFastHandler on the
+// server's I/O threads.
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
+#include "surveyd/api/auth.hpp"
+#include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/store/store.hpp"
@@ -17,19 +20,23 @@ namespace surveyd::api {
 
 struct Readiness {
   bool ready = false;
-  std::string body;  // JSON describing each check
+  std::string details;  // JSON describing each check; shown to ops only
 };
 
+// Everything the routes need. The pointers are owned by the caller and outlive the handler.
 struct ApiOptions {
-  store::Store* store = nullptr;
+  store::IngestStore* ingest = nullptr;
+  store::OutboxStore* outbox = nullptr;
+  store::SurveyStore* surveys = nullptr;
+  store::StatsStore* stats = nullptr;
+  Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
   std::function<store::DecideFn()> decider;  // decisions under the rules in force right now
   std::string feed_secret;                   // HMAC key of POST /api/v1/feed/events
   std::string wmnow_webhook_secret;          // HMAC key of WMNow callbacks
-  std::string analyst_token;                 // bearer token of /api/v1/stats/*; empty: disabled
   http::Handler survey_pages;                // /s/...
   http::FastHandler survey_pages_fast;       // /s/... answered on the I/O thread; may be empty
-  std::function<Readiness()> readiness;      // /readyz
+  std::function<Readiness()> readiness;      // /readyz (public: ready or not), /api/v1/health
   std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
 };
@@ -41,6 +48,9 @@ struct ApiOptions {
 // ends the walk at the last trusted hop, so junk never becomes a client of its own.
 std::string ClientAddress(const http::Request& request,
                           const std::vector<std::string>& trusted_proxies);
+
+// Every route; `options` must outlive the router.
+Router BuildRouter(const ApiOptions& options);
 
 http::Handler MakeApiHandler(ApiOptions options);
 // The part of the API that never blocks, for the server's I/O threads (http::FastHandler):
@@ -56,12 +66,5 @@ http::Response HandleWmnowInbound(const ApiOptions& options, const http::Request
 // "STOP", " stop ", "Unsubscribe"... (../shared/spec/gateway.md): true when the whole message
 // is one opt-out word.
 bool IsOptOutWord(std::string_view body);
-
-// k out of n as a fraction (0 when n == 0).
-double Rate(std::int64_t k, std::int64_t n);
-
-// 95% Wilson score interval for k successes out of n: honest for small n, where the plain
-// proportion misleads. Returns {0, 0} for n == 0.
-std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n);
 
 }  // namespace surveyd::api

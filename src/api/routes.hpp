@@ -1,0 +1,28 @@
+#pragma once
+// Shared by the route files of src/api: each adds its audience's routes to the table.
+#include <string_view>
+
+#include "surveyd/api/api.hpp"
+
+namespace surveyd::api {
+
+void AddHealthRoutes(Router& router, const ApiOptions& options);   // health_routes.cpp
+void AddFeedRoutes(Router& router, const ApiOptions& options);     // feed_routes.cpp
+void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_routes.cpp
+void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
+
+// GET /healthz: answered without the database, the pool or any lock (also on the server's I/O
+// threads, by MakeApiFastHandler), so a load balancer sees the process alive while every worker
+// is busy.
+http::Response Alive();
+
+// {"error": code, "message": message}
+http::Response JsonError(int status, std::string_view code, std::string_view message);
+
+// The "<timestamp>.<body>" HMAC that the feed push and WMNow callbacks carry, at most 5 minutes
+// old either way.
+bool SignatureValid(const http::Request& request, std::string_view secret,
+                    std::string_view timestamp_header, std::string_view signature_header,
+                    TimePoint now);
+
+}  // namespace surveyd::api
