@@ -101,11 +101,6 @@ struct SurveyPages::Impl {
     std::array<std::shared_ptr<const std::string>, kLanguageCount> pages;
   };
 
-  struct QueuedOpen {
-    std::int64_t survey_id;
-    TimePoint at;
-  };
-
   explicit Impl(SurveyHandlerOptions o)
       : options(std::move(o)),
         limiter(options.clock, options.bad_token_limit_per_minute, options.rate_limit_max_clients) {
@@ -123,7 +118,7 @@ struct SurveyPages::Impl {
 
   mutable std::mutex opens_mu;
   std::condition_variable opens_cv;
-  std::deque<QueuedOpen> opens;
+  std::deque<store::SurveyOpen> opens;
   bool stopping = false;
   std::mutex flush_mu;  // one writer of opens at a time (the recorder, FlushOpens, Stop)
   std::atomic<std::uint64_t> opens_recorded{0};
@@ -250,32 +245,27 @@ struct SurveyPages::Impl {
 
   bool Flush() {
     std::lock_guard flushing(flush_mu);
-    std::vector<QueuedOpen> batch;
+    std::vector<store::SurveyOpen> batch;
     {
       std::lock_guard lock(opens_mu);
       batch.assign(opens.begin(), opens.end());
       opens.clear();
     }
-    std::size_t written = 0;
+    if (batch.empty()) return true;
     try {
-      for (; written < batch.size(); ++written) {
-        options.store.MarkOpened(batch[written].survey_id, batch[written].at);
-      }
+      options.store.MarkOpenedBatch(batch);  // one statement for the lot
     } catch (const store::Unavailable& e) {
       // Back to the front of the queue, in order, for the next round.
       std::lock_guard lock(opens_mu);
-      opens.insert(opens.begin(), batch.begin() + static_cast<std::ptrdiff_t>(written),
-                   batch.end());
+      opens.insert(opens.begin(), batch.begin(), batch.end());
       while (opens.size() > options.max_queued_opens) {
         opens.pop_front();
         ++opens_dropped;
       }
-      opens_recorded += written;
-      spdlog::warn("survey pages: {} first open(s) not recorded yet: {}", batch.size() - written,
-                   e.what());
+      spdlog::warn("survey pages: {} first open(s) not recorded yet: {}", batch.size(), e.what());
       return false;
     }
-    opens_recorded += written;
+    opens_recorded += batch.size();
     return true;
   }
 

@@ -2,11 +2,18 @@
 # sources the parsers and handlers need: no PostgreSQL, no dispatcher, no simulators.
 set(SURVEYD_FUZZ_SOURCES
   src/api/api.cpp
+  src/api/auth.cpp
   src/api/client_address.cpp
+  src/api/feed_routes.cpp
+  src/api/gateway_routes.cpp
+  src/api/health_routes.cpp
+  src/api/router.cpp
+  src/api/stats_routes.cpp
   src/core/clock.cpp
   src/core/crypto.cpp
   src/core/names.cpp
   src/core/phone.cpp
+  src/core/statistics.cpp
   src/core/time.cpp
   src/core/time_zone.cpp
   src/feed/event_parser.cpp

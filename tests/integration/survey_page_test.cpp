@@ -308,6 +308,16 @@ TEST_F(SurveyPageTest, AnswerOnAnotherInstanceIsRefusedHereFromTheDatabase) {
   EXPECT_EQ(db_.Query("SELECT q1 FROM responses"), "3");
 }
 
+TEST_F(SurveyPageTest, ABatchOfOpensKeepsTheFirstOpenOfEachSurvey) {
+  const std::string id = db_.Query("SELECT id FROM surveys");
+  const auto survey_id = std::stoll(id);
+  store_->MarkOpenedBatch(
+      {{survey_id, At("2026-11-26T12:00:00Z")}, {survey_id + 1000, clock_.Now()}});
+  store_->MarkOpenedBatch({{survey_id, At("2026-11-26T13:00:00Z")}});
+  store_->MarkOpenedBatch({});
+  EXPECT_EQ(db_.Query("SELECT opened_at = '2026-11-26T12:00:00Z' FROM surveys"), "t");
+}
+
 TEST_F(SurveyPageTest, OpensAreWrittenInOneGoAtStop) {
   EXPECT_EQ(Fetch("GET", Path()).status, 200);
   pages_->Stop();
