@@ -29,10 +29,10 @@ namespace surveyd::feed {
 namespace {
 
 using namespace std::chrono_literals;
-using surveyd::testing::TestDatabase;
 using sim::SimServer;
 using sim::SimServerOptions;
 using sim::SimServerStats;
+using surveyd::testing::TestDatabase;
 
 constexpr char kFeed[] = "test-feed";
 
