@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "surveyd/core/survey_token.hpp"
 #include "surveyd/survey/rate_limiter.hpp"
-#include "surveyd/survey/token.hpp"
 
 namespace surveyd::survey {
 namespace {
@@ -317,13 +317,13 @@ struct SurveyPages::Impl {
   std::optional<http::Response> ServeFast(const http::Request& request) {
     if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
     const Route route = ParseRoute(request.path);
-    if (!LooksLikeToken(route.token)) {
+    if (!token::LooksLikeToken(route.token)) {
       // Never looked up, so answered here: guessers cost no worker.
       return BadLink(RateLimitKey(request.remote_address), FallbackLanguage(request));
     }
     if (route.stop || !CacheOn()) return std::nullopt;
 
-    const std::string hash = TokenHash(route.token);
+    const std::string hash = token::TokenHash(route.token);
     const TimePoint now = options.clock.Now();
     store::SurveyView view;
     std::shared_ptr<const std::string> page;
@@ -367,12 +367,12 @@ struct SurveyPages::Impl {
     }
     const Route route = ParseRoute(request.path);
     const std::string client = RateLimitKey(request.remote_address);
-    if (!LooksLikeToken(route.token)) return BadLink(client, fallback_language);
+    if (!token::LooksLikeToken(route.token)) return BadLink(client, fallback_language);
 
     // Looked up whatever the client's record: a correct link is never refused by the bad-link
     // limit (a household behind one address must not lose its survey to a guesser next door).
     // 128-bit tokens cannot be guessed at any rate; the limit keeps guessers told to wait.
-    const std::string hash = TokenHash(route.token);
+    const std::string hash = token::TokenHash(route.token);
     std::optional<store::SurveyView> survey;
     try {
       survey = options.store.FindSurveyByTokenHash(hash);

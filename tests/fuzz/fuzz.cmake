@@ -11,9 +11,11 @@ set(SURVEYD_FUZZ_SOURCES
   src/api/stats_routes.cpp
   src/core/clock.cpp
   src/core/crypto.cpp
+  src/core/event_json.cpp
   src/core/names.cpp
   src/core/phone.cpp
   src/core/statistics.cpp
+  src/core/survey_token.cpp
   src/core/time.cpp
   src/core/time_zone.cpp
   src/feed/event_parser.cpp
@@ -25,8 +27,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/store/store.cpp
   src/survey/handler.cpp
   src/survey/page.cpp
-  src/survey/rate_limiter.cpp
-  src/survey/token.cpp)
+  src/survey/rate_limiter.cpp)
 add_library(surveyd_fuzz_lib STATIC ${SURVEYD_FUZZ_SOURCES})
 target_include_directories(surveyd_fuzz_lib PUBLIC include src tests)
 target_compile_options(surveyd_fuzz_lib PUBLIC

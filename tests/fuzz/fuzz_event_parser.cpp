@@ -9,7 +9,7 @@
 
 namespace {
 
-void Check(const surveyd::store::IngestItem& item) {
+void Check(const surveyd::IngestItem& item) {
   // Exactly one of: a parsed event, or a rejection that says why.
   if (item.event.has_value() == !item.reject_reason.empty()) std::abort();
   if (item.event && item.event->event_id.empty()) std::abort();

@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "surveyd/store/store.hpp"
-#include "surveyd/survey/token.hpp"
+#include "surveyd/core/survey_token.hpp"
 
 namespace surveyd::fuzz {
 
@@ -59,7 +59,7 @@ class FuzzStore final : public store::Store {
   }
   std::optional<store::SurveyView> FindSurveyByTokenHash(const std::string& hash) override {
     std::lock_guard lock(mutex_);
-    if (hash != survey::TokenHash(kToken)) return std::nullopt;
+    if (hash != token::TokenHash(kToken)) return std::nullopt;
     return view_;
   }
   void MarkOpened(std::int64_t, TimePoint now) override {

@@ -37,7 +37,7 @@ using surveyd::testing::TestDatabase;
 constexpr char kFeed[] = "test-feed";
 
 store::DecideFn IgnoreAll() {
-  return [](const Event&, const ContactHistory&) {
+  return [](const Event&, const ContactHistory&, const RelatedEvents&) {
     Decision d;
     d.outcome = Decision::Outcome::kIgnored;
     d.reason = "no_group";
