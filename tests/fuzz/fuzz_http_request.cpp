@@ -41,7 +41,8 @@ struct Harness {
     options.authenticator = authenticator.get();
     options.clock = &clock;
     options.decider = [] {
-      return [](const surveyd::Event&, const surveyd::ContactHistory&) {
+      return [](const surveyd::Event&, const surveyd::ContactHistory&,
+                const surveyd::RelatedEvents&) {
         surveyd::Decision d;
         d.reason = "no_group";
         return d;

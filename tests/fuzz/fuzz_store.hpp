@@ -33,7 +33,7 @@ class FuzzStore final : public store::Store {
         results.push_back({item.event_id, store::IngestOutcome::kRejected, item.reject_reason});
         continue;
       }
-      const Decision decision = decide(*item.event, ContactHistory{});
+      const Decision decision = decide(*item.event, ContactHistory{}, RelatedEvents{});
       results.push_back({item.event_id, store::IngestOutcome::kAccepted, decision.reason});
     }
     return results;
@@ -43,9 +43,15 @@ class FuzzStore final : public store::Store {
                                              std::chrono::seconds) override {
     return {};
   }
-  void RecordAttempt(const store::OutboxMessage&, const store::SendRecord&, const std::string&,
-                     TimePoint) override {}
-  void Reschedule(std::int64_t, TimePoint) override {}
+  bool BeginSend(store::OutboxMessage&, const std::string&, TimePoint,
+                 std::chrono::seconds) override {
+    return false;
+  }
+  void RecordAttempt(const store::OutboxMessage&, const store::SendRecord&, TimePoint) override {}
+  void Reschedule(const store::OutboxMessage&, TimePoint) override {}
+  void Cancel(const store::OutboxMessage&, const std::string&, const std::string&,
+              TimePoint) override {}
+  int RecoverStale(TimePoint, bool) override { return 0; }
   int ExpireOverdue(TimePoint) override { return 0; }
   bool ApplyDeliveryStatus(const store::DeliveryStatus& status) override {
     if (status.gateway_message_id.empty() && status.client_ref.empty()) std::abort();

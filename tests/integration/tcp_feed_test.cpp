@@ -312,7 +312,7 @@ TEST_F(TcpFeedTest, BatchesThatCreateSurveysWakeTheDispatcher) {
     options.on_surveys_created = [&wakes] { ++wakes; };
     const TimePoint now = clock_.Now();
     auto decider = [surveys, now]() -> store::DecideFn {
-      return [surveys, now](const Event& event, const ContactHistory&) {
+      return [surveys, now](const Event& event, const ContactHistory&, const RelatedEvents&) {
         Decision d;
         d.outcome = Decision::Outcome::kIgnored;
         d.reason = "no_group";
