@@ -736,6 +736,18 @@ TEST_F(StoreTest, AClaimCarriesTheIncidentAndNumberEventsForTheLastDecision) {
             "0");
 }
 
+TEST_F(StoreTest, WhatCannotBeReadBackIsNeverSentNorSurveyed) {
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  Q("UPDATE events SET facts = '{\"not\": \"an event\"}' WHERE event_id = 'E1'");
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_FALSE(claimed[0].event.has_value()) << "no event to decide again: the dispatcher cancels";
+  // A new event of the same incident cannot be decided against it either.
+  auto later = MakeEvent("E2", "+447700900002", kT0 + 1min);
+  later.incident.id = "INC-E1";
+  EXPECT_EQ(Ingest({Item(later)}).at(0).reason, "insufficient_data:related_event");
+}
+
 // --- One bad event is rejected alone ---------------------------------------------------------
 
 TEST_F(StoreTest, AValueTheDatabaseRefusesRejectsThatEventAloneAndTheRestGoIn) {
