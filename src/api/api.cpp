@@ -9,6 +9,7 @@
 
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/phone.hpp"
+#include "surveyd/core/sms_reply.hpp"
 #include "surveyd/feed/event_parser.hpp"
 
 namespace surveyd::api {
@@ -28,7 +29,7 @@ http::Response Unavailable() {
   return response;
 }
 
-// Shared by the feed push and the WMNow callbacks: "<ts>.<body>" HMAC, at most 5 minutes old.
+// The feed push: "<ts>.<body>" HMAC, at most 5 minutes old. (Gateways check their own.)
 bool SignatureValid(const http::Request& request, std::string_view secret,
                     std::string_view timestamp_header, std::string_view signature_header,
                     TimePoint now) {
@@ -127,18 +128,6 @@ http::Response HandleQuestions(const ApiOptions& options, const http::Request& r
 
 }  // namespace
 
-bool IsOptOutWord(std::string_view body) {
-  auto begin = body.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return false;
-  auto end = body.find_last_not_of(" \t\r\n.!");
-  std::string word(body.substr(begin, end - begin + 1));
-  std::transform(word.begin(), word.end(), word.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  static const char* const kWords[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"};
-  return std::any_of(std::begin(kWords), std::end(kWords),
-                     [&](const char* w) { return word == w; });
-}
-
 double Rate(std::int64_t k, std::int64_t n) {
   return n > 0 ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
 }
@@ -178,60 +167,37 @@ http::Response HandleFeedPush(const ApiOptions& options, const http::Request& re
   return http::Response::Json(202, body.dump());
 }
 
-http::Response HandleWmnowStatus(const ApiOptions& options, const http::Request& request) {
-  if (!SignatureValid(request, options.wmnow_webhook_secret, "X-WMNow-Timestamp",
-                      "X-WMNow-Signature", options.clock->Now())) {
-    return JsonError(401, "unauthorized", "missing, stale or invalid X-WMNow-Signature");
+http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,
+                                     const http::Request& request) {
+  const gateway::Gateway& adapter = *options.gateway;
+  const gateway::Callback callback = adapter.ParseCallback(kind, request, options.clock->Now());
+  if (callback.verdict == gateway::CallbackVerdict::kUnauthorized ||
+      callback.verdict == gateway::CallbackVerdict::kMalformed) {
+    spdlog::warn("{} {} callback refused ({}): {}", adapter.Name(), gateway::CallbackKindName(kind),
+                 gateway::CallbackVerdictName(callback.verdict), callback.problem);
+    return adapter.CallbackAnswer(kind, callback.verdict, callback.problem);
   }
-  auto body = json::parse(request.body, nullptr, false);
-  if (!body.is_object() || !body.contains("status") || !body["status"].is_string()) {
-    return JsonError(400, "bad_request", "expected a JSON object with a status");
+  if (const auto& report = callback.report) {
+    store::DeliveryStatus status;
+    status.gateway = report->gateway;
+    status.gateway_message_id = report->gateway_message_id;
+    status.client_ref = report->message_ref;
+    status.status = DeliveryStateName(report->state);
+    status.error_code = report->error_code;
+    status.at = report->at;
+    if (!options.store->ApplyDeliveryStatus(status)) {
+      spdlog::warn("{} report '{}' for an unknown message (message_id length {})", report->gateway,
+                   status.status, report->gateway_message_id.size());
+    }
   }
-  auto text = [&](const char* key) {
-    return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : "";
-  };
-  store::DeliveryStatus status;
-  status.gateway = "wmnow";
-  status.gateway_message_id = text("message_id");
-  status.client_ref = text("client_ref");
-  status.status = text("status");
-  status.error_code = text("error_code");
-  status.at = ParseRfc3339(text("at")).value_or(options.clock->Now());
-  static const char* const kStatuses[] = {"sent", "delivered", "failed", "undeliverable",
-                                          "expired"};
-  if (std::none_of(std::begin(kStatuses), std::end(kStatuses),
-                   [&](const char* s) { return status.status == s; })) {
-    return JsonError(400, "bad_request", "unknown status '" + status.status + "'");
+  if (const auto& inbound = callback.inbound) {
+    if (sms_reply::IsOptOut(inbound->body) && !inbound->from_e164.empty()) {
+      options.store->OptOut(inbound->from_e164, "sms_reply", options.clock->Now());
+      spdlog::info("opt-out by SMS reply through {} from {}", inbound->gateway,
+                   phone::Mask(inbound->from_e164));
+    }
   }
-  if (status.gateway_message_id.empty() && status.client_ref.empty()) {
-    return JsonError(400, "bad_request", "message_id or client_ref is required");
-  }
-  const bool known = options.store->ApplyDeliveryStatus(status);
-  if (!known) {
-    spdlog::warn("wmnow status '{}' for an unknown message (message_id length {})", status.status,
-                 status.gateway_message_id.size());
-  }
-  return http::Response::Json(200, json{{"ok", true}, {"known", known}}.dump());
-}
-
-http::Response HandleWmnowInbound(const ApiOptions& options, const http::Request& request) {
-  if (!SignatureValid(request, options.wmnow_webhook_secret, "X-WMNow-Timestamp",
-                      "X-WMNow-Signature", options.clock->Now())) {
-    return JsonError(401, "unauthorized", "missing, stale or invalid X-WMNow-Signature");
-  }
-  auto body = json::parse(request.body, nullptr, false);
-  if (!body.is_object() || !body.contains("from") || !body["from"].is_string() ||
-      !body.contains("body") || !body["body"].is_string()) {
-    return JsonError(400, "bad_request", "expected a JSON object with from and body");
-  }
-  const auto number = phone::Normalize(body["from"].get<std::string>());
-  bool opted_out = false;
-  if (IsOptOutWord(body["body"].get<std::string>()) && !number.e164.empty()) {
-    options.store->OptOut(number.e164, "sms_reply", options.clock->Now());
-    opted_out = true;
-    spdlog::info("opt-out by SMS reply from {}", phone::Mask(number.e164));
-  }
-  return http::Response::Json(200, json{{"ok", true}, {"opted_out", opted_out}}.dump());
+  return adapter.CallbackAnswer(kind, callback.verdict, callback.problem);
 }
 
 namespace {
@@ -308,10 +274,12 @@ http::Response Serve(const ApiOptions& options, const http::Request& request) {
         return http::Response::Json(readiness.ready ? 200 : 503, readiness.body);
       }
       if (path == "/api/v1/feed/events" && post) return HandleFeedPush(options, request);
-      if (path == "/api/v1/gateway/wmnow/status" && post)
-        return HandleWmnowStatus(options, request);
-      if (path == "/api/v1/gateway/wmnow/inbound" && post) {
-        return HandleWmnowInbound(options, request);
+      if (options.gateway) {
+        for (auto kind : {gateway::CallbackKind::kStatus, gateway::CallbackKind::kInbound}) {
+          if (path == gateway::CallbackPath(options.gateway->Name(), kind) && (get || post)) {
+            return HandleGatewayCallback(options, kind, request);
+          }
+        }
       }
       if (path.rfind("/api/v1/stats/", 0) == 0 && get) {
         if (options.analyst_token.empty()) {
