@@ -23,7 +23,7 @@
 #      --exit-when-acked`. Throughput is lines stored / (last ack - first receipt): from the
 #      earliest received_at in the database to the moment cw-sim exits, which it does once the
 #      last seq is acked, i.e. after the last commit. Latency (receipt of a line -> commit of its
-#      batch, per event) comes from the consumer's histogram in /readyz (checks.feed.
+#      batch, per event) comes from the consumer's histogram in /api/v1/health (checks.feed.
 #      commit_latency_ms). Peak RSS is VmHWM from /proc.
 #   4. (optional) the same at a steady --paced-rate, where latency means what an operator sees.
 #
@@ -89,7 +89,7 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 readyz_feed() {  # prints one field of checks.feed (dotted path), empty if missing
-  curl -fs "http://$SURVEYD_HTTP_LISTEN/readyz" 2>/dev/null | python3 -c '
+  curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://$SURVEYD_HTTP_LISTEN/api/v1/health" 2>/dev/null | python3 -c '
 import json, sys
 try:
     v = json.load(sys.stdin)["checks"]["feed"]
@@ -141,7 +141,8 @@ SURVEYD_RULES="$ROOT/config/rules.yaml"
 SURVEYD_DISPATCH_WORKERS=1
 SURVEYD_DISPATCH_POLL_MS=600000
 SURVEYD_LOG_LEVEL=warn
-export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET \
+SURVEYD_ANALYST_TOKEN=$(random_secret)
+export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_ANALYST_TOKEN \
   SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_DISPATCH_WORKERS SURVEYD_DISPATCH_POLL_MS SURVEYD_LOG_LEVEL
 [ -n "$BATCH_SIZE" ] && export SURVEYD_FEED_BATCH_SIZE="$BATCH_SIZE"
 

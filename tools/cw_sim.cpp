@@ -28,8 +28,8 @@
 
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/time.hpp"
-#include "surveyd/feed/event_generator.hpp"
-#include "surveyd/feed/sim_server.hpp"
+#include "sim/event_generator.hpp"
+#include "sim/sim_server.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace {
@@ -108,8 +108,8 @@ class Args {
   std::map<std::string, bool> used_;
 };
 
-feed::GeneratorOptions ReadGeneratorOptions(Args& args, bool& real_time, bool real_time_default) {
-  feed::GeneratorOptions g;
+sim::GeneratorOptions ReadGeneratorOptions(Args& args, bool& real_time, bool real_time_default) {
+  sim::GeneratorOptions g;
   g.seed = static_cast<std::uint64_t>(args.Int("seed", 1));
   g.duplicate_rate = args.Num("duplicate-rate", 0);
   g.malformed_rate = args.Num("malformed-rate", 0);
@@ -140,7 +140,7 @@ std::chrono::milliseconds Seconds(double s) {
 }
 
 int Serve(Args& args) {
-  feed::SimServerOptions o;
+  sim::SimServerOptions o;
   const std::string listen = args.Str("listen", "127.0.0.1:7000");
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) throw UsageError("--listen needs HOST:PORT");
@@ -160,7 +160,7 @@ int Serve(Args& args) {
     throw UsageError("--exit-when-acked needs --count or --duration");
   }
 
-  feed::SimServer server(o);
+  sim::SimServer server(o);
   const unsigned short port = server.Start();
   std::fprintf(stderr, "cw-sim: serving on %s:%u\n", o.host.c_str(), port);
   const auto started = SteadyClock::now();
@@ -189,7 +189,7 @@ int Push(Args& args) {
   const std::string url = args.Str("url", "http://127.0.0.1:8080/api/v1/feed/events");
   const std::string secret = args.Str("secret");
   bool real_time = true;
-  feed::GeneratorOptions g = ReadGeneratorOptions(args, real_time, true);
+  sim::GeneratorOptions g = ReadGeneratorOptions(args, real_time, true);
   g.with_seq = false;
   const double rate = args.Num("rate", 10);
   const std::int64_t count = args.Int("count", 0);
@@ -204,8 +204,8 @@ int Push(Args& args) {
     std::fprintf(stderr, "cw-sim: no --count or --duration: pushing until interrupted\n");
   }
 
-  feed::EventGenerator generator(g);
-  feed::GeneratedLine line;
+  sim::EventGenerator generator(g);
+  sim::GeneratedLine line;
   std::int64_t lines = 0, accepted = 0, duplicate = 0, rejected = 0, failed_requests = 0;
   const auto started = SteadyClock::now();
   bool done = false;
@@ -287,12 +287,12 @@ int Push(Args& args) {
 
 int Generate(Args& args) {
   bool real_time = false;
-  feed::GeneratorOptions g = ReadGeneratorOptions(args, real_time, false);
+  sim::GeneratorOptions g = ReadGeneratorOptions(args, real_time, false);
   g.with_seq = args.Has("with-seq");
   const std::int64_t count = args.Int("count", 1000);
   args.RejectUnknown();
-  feed::EventGenerator generator(g);
-  feed::GeneratedLine line;
+  sim::EventGenerator generator(g);
+  sim::GeneratedLine line;
   std::string out;
   out.reserve(1 << 20);
   while (generator.counts().events < count) {

@@ -1,35 +1,26 @@
+// The API handler: finds the route, authenticates and authorises, runs the handler, and catches
+// what it throws, once, here.
 #include "surveyd/api/api.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "routes.hpp"
 #include "surveyd/core/crypto.hpp"
-#include "surveyd/core/phone.hpp"
-#include "surveyd/core/sms_reply.hpp"
-#include "surveyd/feed/event_parser.hpp"
 
 namespace surveyd::api {
-namespace {
-
-using nlohmann::json;
 
 constexpr std::int64_t kMaxSignatureAgeSeconds = 300;
 
 http::Response JsonError(int status, std::string_view code, std::string_view message) {
-  return http::Response::Json(status, json{{"error", code}, {"message", message}}.dump());
+  return http::Response::Json(status, nlohmann::json{{"error", code}, {"message", message}}.dump());
 }
 
-http::Response Unavailable() {
-  auto response = JsonError(503, "unavailable", "the database is unavailable; try again shortly");
-  response.Set("Retry-After", "5");
-  return response;
-}
-
-// The feed push: "<ts>.<body>" HMAC, at most 5 minutes old. (Gateways check their own.)
 bool SignatureValid(const http::Request& request, std::string_view secret,
                     std::string_view timestamp_header, std::string_view signature_header,
                     TimePoint now) {
@@ -47,170 +38,6 @@ bool SignatureValid(const http::Request& request, std::string_view secret,
   return crypto::VerifyTimestampedSignature(secret, timestamp, request.body,
                                             request.Header(signature_header));
 }
-
-bool AnalystAuthorized(const ApiOptions& options, const http::Request& request) {
-  if (options.analyst_token.empty()) return false;
-  const auto header = request.Header("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return false;
-  return crypto::ConstantTimeEquals(header.substr(kBearer.size()), options.analyst_token);
-}
-
-store::StatsFilter ParseFilter(const http::Request& request, std::string& error) {
-  store::StatsFilter filter;
-  for (const auto& [key, value] : http::ParseForm(request.query)) {
-    if (key == "from" || key == "to") {
-      auto t = ParseRfc3339(value);
-      if (!t) {
-        error = key + " must be an RFC 3339 time";
-        return filter;
-      }
-      (key == "from" ? filter.from : filter.to) = t;
-    } else if (key == "group") {
-      filter.group = value;
-    } else {
-      error = "unknown parameter '" + key + "'";
-      return filter;
-    }
-  }
-  return filter;
-}
-
-http::Response HandleFunnel(const ApiOptions& options, const http::Request& request) {
-  std::string error;
-  auto filter = ParseFilter(request, error);
-  if (!error.empty()) return JsonError(400, "bad_request", error);
-  const auto f = options.store->GetFunnel(filter);
-  json reasons = json::object();
-  for (const auto& [reason, count] : f.excluded_by_reason) reasons[reason] = count;
-  const auto rate = [](std::int64_t k, std::int64_t n) {
-    auto [low, high] = WilsonInterval(k, n);
-    return json{{"rate", Rate(k, n)}, {"ci95", {low, high}}};
-  };
-  json body = {
-      {"events",
-       {{"received", f.events_received},
-        {"rejected", f.events_rejected},
-        {"duplicate", f.events_duplicate},
-        {"ignored", f.events_ignored},
-        {"excluded", f.events_excluded},
-        {"excluded_by_reason", reasons}}},
-      {"surveys",
-       {{"created", f.surveys_created},
-        {"pending", f.pending},
-        {"sent", f.sms_accepted},
-        {"delivered", f.sms_delivered},
-        {"failed", f.sms_failed},
-        {"expired", f.sms_expired},
-        {"opened", f.opened},
-        {"answered", f.answered}}},
-      {"response_rate", rate(f.answered, f.sms_accepted)},
-  };
-  return http::Response::Json(200, body.dump());
-}
-
-http::Response HandleQuestions(const ApiOptions& options, const http::Request& request) {
-  std::string error;
-  auto filter = ParseFilter(request, error);
-  if (!error.empty()) return JsonError(400, "bad_request", error);
-  json questions = json::array();
-  for (const auto& q : options.store->GetQuestionStats(filter)) {
-    auto [low, high] = WilsonInterval(q.top_box, q.respondents);
-    questions.push_back(
-        {{"question", q.question},
-         {"respondents", q.respondents},
-         {"mean", q.respondents ? json(q.mean) : json(nullptr)},
-         {"pct_8_10", q.respondents ? json(100 * Rate(q.top_box, q.respondents)) : json(nullptr)},
-         {"pct_8_10_ci95", {100 * low, 100 * high}}});
-  }
-  return http::Response::Json(200, json{{"questions", questions}}.dump());
-}
-
-}  // namespace
-
-double Rate(std::int64_t k, std::int64_t n) {
-  return n > 0 ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
-}
-
-std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n) {
-  if (n <= 0) return {0, 0};
-  constexpr double kZ = 1.959963984540054;
-  const double p = static_cast<double>(k) / static_cast<double>(n);
-  const double nn = static_cast<double>(n);
-  const double denominator = 1 + kZ * kZ / nn;
-  const double centre = (p + kZ * kZ / (2 * nn)) / denominator;
-  const double half = kZ * std::sqrt(p * (1 - p) / nn + kZ * kZ / (4 * nn * nn)) / denominator;
-  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
-}
-
-http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request) {
-  if (!SignatureValid(request, options.feed_secret, "X-Feed-Timestamp", "X-Feed-Signature",
-                      options.clock->Now())) {
-    return JsonError(401, "unauthorized", "missing, stale or invalid X-Feed-Signature");
-  }
-  auto items = feed::ParseBody(request.body, request.Header("Content-Type"), "push");
-  if (items.empty()) return JsonError(400, "empty", "the body holds no events");
-  auto results = options.store->IngestBatch(items, options.decider());
-  if (options.on_ingested) options.on_ingested();
-
-  json out = json::array();
-  std::int64_t counts[3] = {0, 0, 0};
-  for (const auto& r : results) {
-    ++counts[static_cast<int>(r.outcome)];
-    json entry = {{"event_id", r.event_id}, {"result", store::IngestOutcomeName(r.outcome)}};
-    if (r.outcome == store::IngestOutcome::kRejected) entry["reason"] = r.reason;
-    if (r.outcome == store::IngestOutcome::kAccepted) entry["decision"] = r.reason;
-    out.push_back(std::move(entry));
-  }
-  json body = {
-      {"results", out}, {"accepted", counts[0]}, {"duplicate", counts[1]}, {"rejected", counts[2]}};
-  return http::Response::Json(202, body.dump());
-}
-
-http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,
-                                     const http::Request& request) {
-  const gateway::Gateway& adapter = *options.gateway;
-  const gateway::Callback callback = adapter.ParseCallback(kind, request, options.clock->Now());
-  if (callback.verdict == gateway::CallbackVerdict::kUnauthorized ||
-      callback.verdict == gateway::CallbackVerdict::kMalformed) {
-    spdlog::warn("{} {} callback refused ({}): {}", adapter.Name(), gateway::CallbackKindName(kind),
-                 gateway::CallbackVerdictName(callback.verdict), callback.problem);
-    return adapter.CallbackAnswer(kind, callback.verdict, callback.problem);
-  }
-  if (const auto& report = callback.report) {
-    store::DeliveryStatus status;
-    status.gateway = report->gateway;
-    status.gateway_message_id = report->gateway_message_id;
-    status.client_ref = report->message_ref;
-    status.status = DeliveryStateName(report->state);
-    status.error_code = report->error_code;
-    status.at = report->at;
-    if (!options.store->ApplyDeliveryStatus(status)) {
-      spdlog::warn("{} report '{}' for an unknown message (message_id length {})", report->gateway,
-                   status.status, report->gateway_message_id.size());
-    }
-  }
-  if (const auto& inbound = callback.inbound) {
-    if (sms_reply::IsOptOut(inbound->body) && !inbound->from_e164.empty()) {
-      options.store->OptOut(inbound->from_e164, "sms_reply", options.clock->Now());
-      spdlog::info("opt-out by SMS reply through {} from {}", inbound->gateway,
-                   phone::Mask(inbound->from_e164));
-    }
-  }
-  return adapter.CallbackAnswer(kind, callback.verdict, callback.problem);
-}
-
-namespace {
-
-// Survey paths carry the token: logs name the route, never the path itself.
-std::string_view LogName(const http::Request& request) {
-  if (request.path.rfind("/s/", 0) == 0) return "/s/{token}";
-  return std::string_view(request.path).substr(0, 64);
-}
-
-http::Response Serve(const ApiOptions& options, const http::Request& request);
-
-}  // namespace
 
 std::string ClientAddress(const http::Request& request,
                           const std::vector<std::string>& trusted_proxies) {
@@ -235,16 +62,85 @@ std::string ClientAddress(const http::Request& request,
   return client;
 }
 
+Router BuildRouter(const ApiOptions& options) {
+  Router router;
+  AddHealthRoutes(router, options);
+  AddFeedRoutes(router, options);
+  AddGatewayRoutes(router, options);
+  AddStatsRoutes(router, options);
+  // The citizen's pages: the token is in the path, so the route's name is what gets logged.
+  for (const char* method : {"GET", "POST"}) {
+    router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}",
+                [&options](const Call& call) { return options.survey_pages(call.request); }});
+  }
+  return router;
+}
+
+namespace {
+
+struct Api {
+  explicit Api(ApiOptions o) : options(std::move(o)), router(BuildRouter(options)) {}
+  const ApiOptions options;
+  const Router router;
+};
+
+http::Response Unauthorized() {
+  auto response = JsonError(401, "unauthorized", "a valid bearer token is required");
+  response.Set("WWW-Authenticate", "Bearer");
+  return response;
+}
+
+// Authorises and runs one matched route. Exceptions are caught here, once, and logged with the
+// route's name: survey paths hold tokens, so the path itself is never logged.
+http::Response Dispatch(const Api& api, const http::Request& request) {
+  const Router::Match match = api.router.Find(request.method, request.path);
+  if (match.route == nullptr) {
+    if (match.allow.empty()) return JsonError(404, "not_found", "no such endpoint");
+    auto response = JsonError(405, "method_not_allowed", "method not allowed here");
+    response.Set("Allow", match.allow);
+    return response;
+  }
+  const Route& route = *match.route;
+  try {
+    std::optional<Principal> principal;
+    if (route.role) {
+      if (api.options.authenticator == nullptr) {
+        return JsonError(403, "disabled", "no API tokens are configured");
+      }
+      const std::string_view token = BearerToken(request);
+      if (!token.empty()) principal = api.options.authenticator->Authenticate(token);
+      if (!principal) return Unauthorized();
+      if (!Grants(principal->role, *route.role)) {
+        return JsonError(403, "forbidden",
+                         std::string("this needs the ") + RoleName(*route.role) + " role");
+      }
+    }
+    const Call call{request, match.params, principal ? &*principal : nullptr};
+    return route.handler(call);
+  } catch (const store::Unavailable& e) {
+    spdlog::warn("{} {}: store unavailable: {}", request.method, route.name, e.what());
+    auto response = JsonError(503, "unavailable", "the database is unavailable; try again shortly");
+    response.Set("Retry-After", "5");
+    return response;
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: {}", request.method, route.name, e.what());
+    return JsonError(500, "internal", "internal error");
+  }
+}
+
+}  // namespace
+
 http::Handler MakeApiHandler(ApiOptions options) {
-  return [options = std::move(options)](const http::Request& original) {
+  auto api = std::make_shared<const Api>(std::move(options));
+  return [api](const http::Request& original) {
     // Per-client limits must see the client, not the reverse proxy in front of us.
     std::optional<http::Request> rewritten;
-    if (!options.trusted_proxies.empty()) {
+    if (!api->options.trusted_proxies.empty()) {
       rewritten = original;
-      rewritten->remote_address = ClientAddress(original, options.trusted_proxies);
+      rewritten->remote_address = ClientAddress(original, api->options.trusted_proxies);
     }
     const http::Request& request = rewritten ? *rewritten : original;
-    auto response = Serve(options, request);
+    auto response = Dispatch(*api, request);
     // Baseline headers for every answer; the survey pages set stricter ones of their own.
     static constexpr std::pair<const char*, const char*> kDefaults[] = {
         {"X-Content-Type-Options", "nosniff"},
@@ -258,53 +154,5 @@ http::Handler MakeApiHandler(ApiOptions options) {
     return response;
   };
 }
-
-namespace {
-
-http::Response Serve(const ApiOptions& options, const http::Request& request) {
-  {
-    const auto& path = request.path;
-    const bool get = request.method == "GET" || request.method == "HEAD";
-    const bool post = request.method == "POST";
-    try {
-      if (path.rfind("/s/", 0) == 0) return options.survey_pages(request);
-      if (path == "/healthz" && get) return http::Response::Json(200, R"({"status":"alive"})");
-      if (path == "/readyz" && get) {
-        auto readiness = options.readiness();
-        return http::Response::Json(readiness.ready ? 200 : 503, readiness.body);
-      }
-      if (path == "/api/v1/feed/events" && post) return HandleFeedPush(options, request);
-      if (options.gateway) {
-        for (auto kind : {gateway::CallbackKind::kStatus, gateway::CallbackKind::kInbound}) {
-          if (path == gateway::CallbackPath(options.gateway->Name(), kind) && (get || post)) {
-            return HandleGatewayCallback(options, kind, request);
-          }
-        }
-      }
-      if (path.rfind("/api/v1/stats/", 0) == 0 && get) {
-        if (options.analyst_token.empty()) {
-          return JsonError(403, "disabled", "set api.analyst_token to enable the stats endpoints");
-        }
-        if (!AnalystAuthorized(options, request)) {
-          auto response = JsonError(401, "unauthorized", "a valid bearer token is required");
-          response.Set("WWW-Authenticate", "Bearer");
-          return response;
-        }
-        if (path == "/api/v1/stats/funnel") return HandleFunnel(options, request);
-        if (path == "/api/v1/stats/questions") return HandleQuestions(options, request);
-      }
-      return JsonError(404, "not_found", "no such endpoint");
-    } catch (const store::Unavailable& e) {
-      spdlog::warn("{} {}: store unavailable: {}", request.method, LogName(request), e.what());
-      return Unavailable();
-    } catch (const std::exception& e) {
-      // Caught here rather than by the server, which would log the path: survey paths hold tokens.
-      spdlog::error("{} {}: {}", request.method, LogName(request), e.what());
-      return JsonError(500, "internal", "internal error");
-    }
-  }
-}
-
-}  // namespace
 
 }  // namespace surveyd::api

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "surveyd/api/api.hpp"
+#include "surveyd/core/statistics.hpp"
 #include "surveyd/app/app.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/feed/event_parser.hpp"
@@ -188,9 +188,9 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       if (text.size() < 40) text.resize(40, ' ');
       out << text << std::setw(8) << value;
       if (of > 0) {
-        auto [low, high] = api::WilsonInterval(value, of);
+        auto [low, high] = stats::WilsonInterval(value, of);
         out << std::fixed << std::setprecision(1) << "  " << std::setw(5)
-            << 100 * api::Rate(value, of) << "%  (95% CI " << 100 * low << "-" << 100 * high
+            << 100 * stats::Rate(value, of) << "%  (95% CI " << 100 * low << "-" << 100 * high
             << "%)";
       }
       out << "\n";
@@ -222,9 +222,9 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       label.resize(34, ' ');
       out << "  " << label << std::setw(6) << q.respondents;
       if (q.respondents > 0) {
-        auto [low, high] = api::WilsonInterval(q.top_box, q.respondents);
+        auto [low, high] = stats::WilsonInterval(q.top_box, q.respondents);
         out << std::fixed << std::setprecision(1) << std::setw(9) << q.mean << std::setw(9)
-            << 100 * api::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-" << 100 * high
+            << 100 * stats::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-" << 100 * high
             << "%)";
         if (q.respondents < 30) out << "  small sample";
       }

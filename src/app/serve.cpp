@@ -216,13 +216,24 @@ int Serve(const config::Config& config, std::ostream& err) {
         std::make_unique<feed::TcpConsumer>(feed_options, *store, decider, feed_lock.get(), clock);
   }
 
+  // Until API tokens are issued from the database, the configured token is a bootstrap
+  // administrator's.
+  std::unique_ptr<api::Authenticator> authenticator;
+  if (!config.api.analyst_token.empty()) {
+    authenticator = api::MakeStaticAuthenticator(
+        config.api.analyst_token, {"bootstrap", "api.analyst_token", api::Role::kAdmin});
+  }
+
   api::ApiOptions api_options;
-  api_options.store = store.get();
+  api_options.ingest = store.get();
+  api_options.outbox = store.get();
+  api_options.surveys = store.get();
+  api_options.stats = store.get();
+  api_options.authenticator = authenticator.get();
   api_options.clock = &clock;
   api_options.decider = decider;
   api_options.feed_secret = config.feed.secret;
   api_options.gateway = gateway.get();
-  api_options.analyst_token = config.api.analyst_token;
   api_options.trusted_proxies = config.http.trusted_proxies;
   api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
   api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };

@@ -73,8 +73,8 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
   return record;
 }
 
-Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store, gateway::Gateway& gateway,
-                       const Clock& clock, RulesProvider rules)
+Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
+                       gateway::Gateway& gateway, const Clock& clock, RulesProvider rules)
     : options_(std::move(options)),
       store_(store),
       gateway_(gateway),

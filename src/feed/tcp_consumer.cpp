@@ -133,7 +133,7 @@ class LatencyHistogram {
 
 struct TcpConsumer::Impl {
   TcpConsumerOptions options;
-  store::Store& store;
+  store::IngestStore& store;
   std::function<store::DecideFn()> decider;
   store::Leadership* leadership;
   const Clock& clock;
@@ -176,7 +176,7 @@ struct TcpConsumer::Impl {
   std::optional<std::int64_t> to_ack;  // highest seq stored on this connection
   bool ack_signal = false;             // io thread only: the committer has news
 
-  Impl(TcpConsumerOptions o, store::Store& s, std::function<store::DecideFn()> d,
+  Impl(TcpConsumerOptions o, store::IngestStore& s, std::function<store::DecideFn()> d,
        store::Leadership* l, const Clock& c)
       : options(std::move(o)), store(s), decider(std::move(d)), leadership(l), clock(c) {}
 
@@ -254,7 +254,8 @@ struct TcpConsumer::Impl {
   void WaitForDatabase() {
     while (SleepFor(Backoff())) {
       try {
-        if (store.Ping()) return;
+        store.FeedCursor(options.feed);  // the database answers: resume from the cursor
+        return;
       } catch (const std::exception&) {
         // still down
       }
@@ -581,7 +582,7 @@ struct TcpConsumer::Impl {
   }
 };
 
-TcpConsumer::TcpConsumer(TcpConsumerOptions options, store::Store& store,
+TcpConsumer::TcpConsumer(TcpConsumerOptions options, store::IngestStore& store,
                          std::function<store::DecideFn()> decider, store::Leadership* leadership,
                          const Clock& clock)
     : impl_(std::make_unique<Impl>(std::move(options), store, std::move(decider), leadership,

@@ -54,7 +54,7 @@ fi
 
 wait_for 15000 60
 # After the restart either instance may hold the feed lock: kill whichever consumes.
-leads() { curl -fs "http://127.0.0.1:$1/readyz" | grep -q '"leader":true'; }
+leads() { health "$1" | grep -q '"leader":true'; }
 if leads "$port_a"; then victim=$pid_a survivor=$port_b name=A
 elif leads "$port_b"; then victim=$pid_b survivor=$port_a name=B
 else fail "no instance leads the feed"; fi

@@ -54,6 +54,9 @@ export_secrets() {
   SURVEYD_ANALYST_TOKEN=$(random_secret)
 }
 
+# The ops view of an instance's health (every check), on port $1.
+health() { curl -s -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$1/api/v1/health"; }
+
 # The shipped policy with no delay and no quiet hours, so a test does not wait for the clock:
 # writes it to $work/rules.yaml and points SURVEYD_RULES at it.
 use_prompt_rules() {

@@ -138,14 +138,15 @@ printf 'groups:\n  - id: x\n    trigger: call.endd\n' >>"$SURVEYD_RULES"
 kill -HUP "$pid_a"
 for _ in $(seq 1 50); do grep -q "rules reload failed" "$work/surveyd-a.log" && break; sleep 0.1; done
 grep -q "rules reload: $SURVEYD_RULES:[0-9]*:[0-9]*: " "$work/surveyd-a.log" || fail "reload error without file:line:column"
-ready=$(curl -s "http://127.0.0.1:$port_a/readyz")
+ready=$(health "$port_a")
 [[ $ready == *'"ready":true'* && $ready == *'"last_reload_error"'* ]] || fail "after a bad reload: $ready"
+[[ $(curl -s "http://127.0.0.1:$port_a/readyz") == '{"ready":true}' ]] || fail "the public readyz says ready, nothing more"
 out=$(push "$(echo "$event" | sed 's/E2E-CALL-1/E2E-CALL-3/; s/900123/900125/')")
 [[ $out == *'"decision":"survey"'* ]] || fail "the old rules must still decide: $out"
 cp "$work/rules.good" "$SURVEYD_RULES"
 kill -HUP "$pid_a"
 for _ in $(seq 1 50); do grep -q "rules reloaded" "$work/surveyd-a.log" && break; sleep 0.1; done
-[[ $(curl -s "http://127.0.0.1:$port_a/readyz") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"
+[[ $(health "$port_a") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"
 
 # Personal data: no phone number (any format) and no comment in any log.
 if grep -E '(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6}|Quick and kind)' "$work"/surveyd-*.log; then

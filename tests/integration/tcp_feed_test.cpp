@@ -17,7 +17,7 @@
 
 #include "fakes/manual_clock.hpp"
 #include "integration/test_database.hpp"
-#include "surveyd/feed/sim_server.hpp"
+#include "sim/sim_server.hpp"
 #include "surveyd/feed/tcp_consumer.hpp"
 #include "surveyd/store/feed_lock.hpp"
 #include "surveyd/store/pg_store.hpp"
@@ -29,6 +29,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using surveyd::testing::TestDatabase;
+using sim::SimServer;
+using sim::SimServerOptions;
+using sim::SimServerStats;
 
 constexpr char kFeed[] = "test-feed";
 

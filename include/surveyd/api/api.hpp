@@ -1,14 +1,15 @@
 #pragma once
-// The daemon's HTTP surface, as one handler: feed push, gateway callbacks, health, analyst stats,
-// and the citizen's survey pages (delegated to survey::MakeSurveyHandler).
+// The daemon's HTTP surface: a route table (api/router.hpp) of the feed push, the gateway
+// callbacks, health, the analysts' API, and the citizen's survey pages (delegated to
+// survey::MakeSurveyHandler). Route lists live in src/api/*_routes.cpp, one file per audience.
 #include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
+#include "surveyd/api/auth.hpp"
+#include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/message.hpp"
@@ -18,18 +19,22 @@ namespace surveyd::api {
 
 struct Readiness {
   bool ready = false;
-  std::string body;  // JSON describing each check
+  std::string details;  // JSON describing each check; shown to ops only
 };
 
+// Everything the routes need. The pointers are owned by the caller and outlive the handler.
 struct ApiOptions {
-  store::Store* store = nullptr;
+  store::IngestStore* ingest = nullptr;
+  store::OutboxStore* outbox = nullptr;
+  store::SurveyStore* surveys = nullptr;
+  store::StatsStore* stats = nullptr;
+  Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
   std::function<store::DecideFn()> decider;   // decisions under the rules in force right now
   std::string feed_secret;                    // HMAC key of POST /api/v1/feed/events
-  const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...
-  std::string analyst_token;                  // bearer token of /api/v1/stats/*; empty: disabled
+  const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...; null: none
   http::Handler survey_pages;                 // /s/...
-  std::function<Readiness()> readiness;       // /readyz
+  std::function<Readiness()> readiness;       // /readyz (public: ready or not), /api/v1/health
   std::function<void()> on_ingested;          // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;   // peers whose X-Forwarded-For names the client
 };
@@ -39,22 +44,20 @@ struct ApiOptions {
 std::string ClientAddress(const http::Request& request,
                           const std::vector<std::string>& trusted_proxies);
 
+// Every route; `options` must outlive the router.
+Router BuildRouter(const ApiOptions& options);
+
 http::Handler MakeApiHandler(ApiOptions options);
 
 // Feed push (delivery 2): checks the timestamp (at most 5 minutes old) and the signature, stores
 // the events and answers 202 with one result per event, only after they are committed.
 http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request);
-// A gateway's callback (CallbackPath(gateway->Name(), kind)): the adapter verifies and reads
-// it; a delivery report moves the message on, an opt-out reply opts the number out. Refused
-// callbacks (401, 400) change nothing. The answer is the one the adapter says its gateway is owed.
+
+// A gateway's callback (gateway::CallbackPath(gateway->Name(), kind)): the adapter verifies and
+// reads it; a delivery report moves the message on, an opt-out reply opts the number out.
+// Refused callbacks (401, 400) change nothing. The answer is the one the adapter says its
+// gateway is owed (an empty TwiML <Response/>, an empty body for Kannel's smsbox...).
 http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,
                                      const http::Request& request);
-
-// k out of n as a fraction (0 when n == 0).
-double Rate(std::int64_t k, std::int64_t n);
-
-// 95% Wilson score interval for k successes out of n: honest for small n, where the plain
-// proportion misleads. Returns {0, 0} for n == 0.
-std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n);
 
 }  // namespace surveyd::api

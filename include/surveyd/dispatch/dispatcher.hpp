@@ -17,7 +17,7 @@
 #include "surveyd/core/clock.hpp"
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/rules/rule_set.hpp"
-#include "surveyd/store/store.hpp"
+#include "surveyd/store/outbox_store.hpp"
 
 namespace surveyd::dispatch {
 
@@ -56,7 +56,7 @@ struct DispatcherStatus {
 
 class Dispatcher {
  public:
-  Dispatcher(DispatcherOptions options, store::Store& store, gateway::Gateway& gateway,
+  Dispatcher(DispatcherOptions options, store::OutboxStore& store, gateway::Gateway& gateway,
              const Clock& clock, RulesProvider rules);
   ~Dispatcher();
 
@@ -76,7 +76,7 @@ class Dispatcher {
   void Pace();  // holds the gateway to rate_per_second across all workers
 
   DispatcherOptions options_;
-  store::Store& store_;
+  store::OutboxStore& store_;
   gateway::Gateway& gateway_;
   const Clock& clock_;
   RulesProvider rules_;

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "surveyd/store/store.hpp"
+#include "surveyd/store/ingest_store.hpp"
 
 namespace surveyd::feed {
 

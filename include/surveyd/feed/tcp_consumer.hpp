@@ -13,7 +13,7 @@
 
 #include "surveyd/core/clock.hpp"
 #include "surveyd/store/feed_lock.hpp"
-#include "surveyd/store/store.hpp"
+#include "surveyd/store/ingest_store.hpp"
 
 namespace surveyd::feed {
 
@@ -66,7 +66,7 @@ class TcpConsumer {
   // `decider` is asked for the current decide function before every batch, so rules reloaded
   // on SIGHUP apply from the next batch. `leadership` may be null: always the consumer. Every
   // reference must outlive the consumer.
-  TcpConsumer(TcpConsumerOptions options, store::Store& store,
+  TcpConsumer(TcpConsumerOptions options, store::IngestStore& store,
               std::function<store::DecideFn()> decider, store::Leadership* leadership,
               const Clock& clock);
   ~TcpConsumer();  // stops

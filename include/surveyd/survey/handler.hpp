@@ -7,16 +7,16 @@
 // Tokens are only ever looked up by their hash and never logged, nor are answers or comments.
 #include "surveyd/core/clock.hpp"
 #include "surveyd/http/message.hpp"
-#include "surveyd/store/store.hpp"
+#include "surveyd/store/survey_store.hpp"
 #include "surveyd/survey/page.hpp"
 
 namespace surveyd::survey {
 
 struct SurveyHandlerOptions {
-  SurveyHandlerOptions(store::Store& store_ref, const Clock& clock_ref)
+  SurveyHandlerOptions(store::SurveyStore& store_ref, const Clock& clock_ref)
       : store(store_ref), clock(clock_ref) {}
 
-  store::Store& store;  // outlives the handler
+  store::SurveyStore& store;  // outlives the handler
   const Clock& clock;   // outlives the handler
   PageContext page;
   int bad_token_limit_per_minute = 30;  // unknown/expired tokens per client; <= 0: no limit

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "surveyd/core/time_zone.hpp"
-#include "surveyd/store/store.hpp"
+#include "surveyd/store/survey_store.hpp"
 
 namespace surveyd::survey {
 

@@ -27,16 +27,6 @@ TEST(ApiClientAddress, BelievesForwardedForOnlyFromTrustedProxies) {
   EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "127.0.0.1");
 }
 
-TEST(ApiWilson, KnownValues) {
-  auto [low, high] = WilsonInterval(8, 10);
-  EXPECT_NEAR(low, 0.4902, 1e-3);
-  EXPECT_NEAR(high, 0.9433, 1e-3);
-  auto [l0, h0] = WilsonInterval(0, 5);
-  EXPECT_DOUBLE_EQ(l0, 0.0);
-  EXPECT_NEAR(h0, 0.4345, 1e-3);
-  EXPECT_EQ(WilsonInterval(0, 0), std::make_pair(0.0, 0.0));
-}
-
 class ApiSignature : public ::testing::Test {
  protected:
   ApiSignature() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {
@@ -98,7 +88,7 @@ TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
 }
 
 TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
-  options_.readiness = [] { return Readiness{false, R"({"ready":false})"}; };
+  options_.readiness = [] { return Readiness{false, R"({"checks":{"database":{"ok":false}}})"}; };
   auto handler = MakeApiHandler(options_);
   http::Request request;
   request.method = "GET";
@@ -107,12 +97,36 @@ TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(http::FindHeader(response.headers, "X-Content-Type-Options"), "nosniff");
   EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
-  request.path = "/readyz";
-  EXPECT_EQ(handler(request).status, 503);
   request.path = "/nope";
   EXPECT_EQ(handler(request).status, 404);
   request.path = "/api/v1/stats/funnel";
-  EXPECT_EQ(handler(request).status, 403);  // no analyst token configured
+  EXPECT_EQ(handler(request).status, 403);  // no API tokens configured
+  request.method = "DELETE";
+  request.path = "/healthz";
+  response = handler(request);
+  EXPECT_EQ(response.status, 405);
+  EXPECT_EQ(http::FindHeader(response.headers, "Allow"), "GET");
+}
+
+TEST_F(ApiSignature, ReadinessDetailsAreForOpsOnly) {
+  options_.readiness = [] { return Readiness{false, R"({"checks":{"database":{"ok":false}}})"}; };
+  auto admin = MakeStaticAuthenticator("admin-token", {"t1", "bootstrap", Role::kAdmin});
+  options_.authenticator = admin.get();
+  auto handler = MakeApiHandler(options_);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/readyz";
+  auto response = handler(request);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.body, R"({"ready":false})") << "the public answer says ready or not, no more";
+  request.path = "/api/v1/health";
+  EXPECT_EQ(handler(request).status, 401);
+  request.headers = {{"Authorization", "Bearer wrong-token"}};
+  EXPECT_EQ(handler(request).status, 401);
+  request.headers = {{"Authorization", "Bearer admin-token"}};
+  response = handler(request);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_NE(response.body.find("database"), std::string::npos);
 }
 
 TEST_F(ApiSignature, AFailingSurveyPageIsA500WithoutTheTokenInTheLog) {

@@ -16,8 +16,8 @@ using ::testing::Not;
 
 constexpr char kToken[] = "4vGMtB_QEyI2oH0EpkDUgw";
 
-// Only the calls the survey pages make; the rest are never reached.
-class OneSurveyStore : public store::Store {
+// The survey store the pages use, with one survey in it; it can be made to fail.
+class OneSurveyStore : public store::SurveyStore {
  public:
   store::SurveyView view;
   bool down = false;
@@ -45,27 +45,7 @@ class OneSurveyStore : public store::Store {
     return true;
   }
 
-  bool Ping() override { return !down; }
-  std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>&,
-                                               const store::DecideFn&,
-                                               const std::string&) override {
-    return {};
-  }
-  std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
-  std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
-                                             std::chrono::seconds) override {
-    return {};
-  }
-  void RecordAttempt(const store::OutboxMessage&, const store::SendRecord&, const std::string&,
-                     TimePoint) override {}
-  void Reschedule(std::int64_t, TimePoint) override {}
-  int ExpireOverdue(TimePoint) override { return 0; }
-  bool ApplyDeliveryStatus(const store::DeliveryStatus&) override { return false; }
   void OptOut(const std::string&, const std::string&, TimePoint) override {}
-  store::Funnel GetFunnel(const store::StatsFilter&) override { return {}; }
-  std::vector<store::QuestionStat> GetQuestionStats(const store::StatsFilter&) override {
-    return {};
-  }
 };
 
 class HandlerTest : public ::testing::Test {

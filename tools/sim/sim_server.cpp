@@ -1,6 +1,6 @@
 #include <utility>  // before Asio: g++ 12 needs it for Asio's coroutine support
 
-#include "surveyd/feed/sim_server.hpp"
+#include "sim/sim_server.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -23,7 +23,7 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
-namespace surveyd::feed {
+namespace surveyd::sim {
 namespace {
 
 namespace asio = boost::asio;
@@ -324,4 +324,4 @@ bool SimServer::WaitUntilAcked(std::chrono::milliseconds timeout) const {
   });
 }
 
-}  // namespace surveyd::feed
+}  // namespace surveyd::sim

@@ -1,4 +1,4 @@
-#include "surveyd/feed/event_generator.hpp"
+#include "sim/event_generator.hpp"
 
 #include <array>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace surveyd::feed {
+namespace surveyd::sim {
 namespace {
 
 // xoshiro256** seeded through splitmix64: fast, and the same sequence on every platform (the
@@ -928,4 +928,4 @@ GeneratedLine EventGenerator::Next(std::optional<TimePoint> now) {
 
 const EventGenerator::Counts& EventGenerator::counts() const { return impl_->counts; }
 
-}  // namespace surveyd::feed
+}  // namespace surveyd::sim

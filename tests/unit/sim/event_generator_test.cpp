@@ -1,4 +1,4 @@
-#include "surveyd/feed/event_generator.hpp"
+#include "sim/event_generator.hpp"
 
 #include <algorithm>
 #include <map>
@@ -11,7 +11,7 @@
 #include "surveyd/core/phone.hpp"
 #include "surveyd/feed/event_parser.hpp"
 
-namespace surveyd::feed {
+namespace surveyd::sim {
 namespace {
 
 std::vector<GeneratedLine> Generate(const GeneratorOptions& options, int n) {
@@ -59,7 +59,7 @@ TEST(EventGeneratorTest, EveryEventParsesAndEveryMalformedLineIsRejected) {
   for (const auto& l : Generate(options, 6000)) {
     ASSERT_GT(l.seq, last_seq);
     last_seq = l.seq;
-    const auto item = ParseEvent(l.line, "tcp");
+    const auto item = feed::ParseEvent(l.line, "tcp");
     if (l.kind == GeneratedLine::Kind::kMalformed) {
       ++malformed;
       EXPECT_FALSE(item.event.has_value()) << l.line;
@@ -102,7 +102,7 @@ TEST(EventGeneratorTest, WithoutSeqForPushAndReplay) {
   for (const auto& l : Generate(options, 200)) {
     EXPECT_EQ(l.seq, 0);
     EXPECT_EQ(l.line.find("\"seq\""), std::string::npos);
-    const auto item = ParseEvent(l.line, "push");
+    const auto item = feed::ParseEvent(l.line, "push");
     ASSERT_TRUE(item.event.has_value()) << item.reject_reason;
     EXPECT_FALSE(item.event->seq.has_value());
   }
@@ -114,7 +114,7 @@ TEST(EventGeneratorTest, RealTimeStampsEventsWithNow) {
   for (int i = 0; i < 100; ++i) {
     const auto l = generator.Next(now);
     EXPECT_EQ(l.occurred_at, now);
-    const auto item = ParseEvent(l.line, "push");
+    const auto item = feed::ParseEvent(l.line, "push");
     ASSERT_TRUE(item.event.has_value()) << item.reject_reason;
     EXPECT_EQ(item.event->occurred_at, now);
     ASSERT_TRUE(item.event->incident.opened_at.has_value());
@@ -133,7 +133,7 @@ TEST(EventGeneratorTest, ProportionsAreRoughlyThoseOfAForce) {
   int first_calls = 0, domestic = 0, under_16 = 0, no_age = 0, callers = 0;
   int mobiles = 0, landlines = 0, withheld = 0, other_phones = 0;
   for (const auto& l : Generate(options, 20000)) {
-    const auto item = ParseEvent(l.line, "tcp");
+    const auto item = feed::ParseEvent(l.line, "tcp");
     ASSERT_TRUE(item.event.has_value());
     const Event& e = *item.event;
     ++types[EventTypeName(e.type)];
@@ -210,4 +210,4 @@ TEST(EventGeneratorTest, ProportionsAreRoughlyThoseOfAForce) {
 }
 
 }  // namespace
-}  // namespace surveyd::feed
+}  // namespace surveyd::sim

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "surveyd/feed/event_generator.hpp"
+#include "sim/event_generator.hpp"
 
-namespace surveyd::feed {
+namespace surveyd::sim {
 
 struct SimServerOptions {
   std::string host = "127.0.0.1";
@@ -66,4 +66,4 @@ class SimServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace surveyd::feed
+}  // namespace surveyd::sim

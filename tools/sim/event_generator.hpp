@@ -14,7 +14,7 @@
 
 #include "surveyd/core/time.hpp"
 
-namespace surveyd::feed {
+namespace surveyd::sim {
 
 struct GeneratorOptions {
   std::uint64_t seed = 1;
@@ -62,4 +62,4 @@ class EventGenerator {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace surveyd::feed
+}  // namespace surveyd::sim

@@ -1,0 +1,39 @@
+// The command-and-control system's HTTP push (delivery 2 of ../shared/spec/feed.md).
+#include <nlohmann/json.hpp>
+
+#include "routes.hpp"
+#include "surveyd/feed/event_parser.hpp"
+
+namespace surveyd::api {
+
+http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request) {
+  if (!SignatureValid(request, options.feed_secret, "X-Feed-Timestamp", "X-Feed-Signature",
+                      options.clock->Now())) {
+    return JsonError(401, "unauthorized", "missing, stale or invalid X-Feed-Signature");
+  }
+  auto items = feed::ParseBody(request.body, request.Header("Content-Type"), "push");
+  if (items.empty()) return JsonError(400, "empty", "the body holds no events");
+  auto results = options.ingest->IngestBatch(items, options.decider());
+  if (options.on_ingested) options.on_ingested();
+
+  nlohmann::json out = nlohmann::json::array();
+  std::int64_t counts[3] = {0, 0, 0};
+  for (const auto& r : results) {
+    ++counts[static_cast<int>(r.outcome)];
+    nlohmann::json entry = {{"event_id", r.event_id},
+                            {"result", store::IngestOutcomeName(r.outcome)}};
+    if (r.outcome == store::IngestOutcome::kRejected) entry["reason"] = r.reason;
+    if (r.outcome == store::IngestOutcome::kAccepted) entry["decision"] = r.reason;
+    out.push_back(std::move(entry));
+  }
+  nlohmann::json body = {
+      {"results", out}, {"accepted", counts[0]}, {"duplicate", counts[1]}, {"rejected", counts[2]}};
+  return http::Response::Json(202, body.dump());
+}
+
+void AddFeedRoutes(Router& router, const ApiOptions& options) {
+  router.Add({"POST", "/api/v1/feed/events", std::nullopt, "",
+              [&options](const Call& call) { return HandleFeedPush(options, call.request); }});
+}
+
+}  // namespace surveyd::api

@@ -1,0 +1,24 @@
+// Health for load balancers (public: alive, ready or not) and for ops (every check, with a token).
+#include <nlohmann/json.hpp>
+
+#include "routes.hpp"
+
+namespace surveyd::api {
+
+void AddHealthRoutes(Router& router, const ApiOptions& options) {
+  router.Add({"GET", "/healthz", std::nullopt, "",
+              [](const Call&) { return http::Response::Json(200, R"({"status":"alive"})"); }});
+  // Public: ready or not, nothing more; what is wrong is for ops (below).
+  router.Add(
+      {"GET", "/readyz", std::nullopt, "", [&options](const Call&) {
+         const bool ready = options.readiness && options.readiness().ready;
+         return http::Response::Json(ready ? 200 : 503, nlohmann::json{{"ready", ready}}.dump());
+       }});
+  router.Add({"GET", "/api/v1/health", Role::kOps, "", [&options](const Call&) {
+                if (!options.readiness) return JsonError(503, "unavailable", "no health checks");
+                const Readiness readiness = options.readiness();
+                return http::Response::Json(readiness.ready ? 200 : 503, readiness.details);
+              }});
+}
+
+}  // namespace surveyd::api

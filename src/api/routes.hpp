@@ -1,0 +1,23 @@
+#pragma once
+// Shared by the route files of src/api: each adds its audience's routes to the table.
+#include <string_view>
+
+#include "surveyd/api/api.hpp"
+
+namespace surveyd::api {
+
+void AddHealthRoutes(Router& router, const ApiOptions& options);   // health_routes.cpp
+void AddFeedRoutes(Router& router, const ApiOptions& options);     // feed_routes.cpp
+void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_routes.cpp
+void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
+
+// {"error": code, "message": message}
+http::Response JsonError(int status, std::string_view code, std::string_view message);
+
+// The "<timestamp>.<body>" HMAC that the feed push carries, at most 5 minutes old either way.
+// (Gateway adapters check their own callbacks.)
+bool SignatureValid(const http::Request& request, std::string_view secret,
+                    std::string_view timestamp_header, std::string_view signature_header,
+                    TimePoint now);
+
+}  // namespace surveyd::api

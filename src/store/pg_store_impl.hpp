@@ -1,0 +1,141 @@
+#pragma once
+// The PostgreSQL store: one class implementing every store interface, its methods split by area
+// (pg_ingest.cpp, pg_outbox.cpp, pg_surveys.cpp, pg_stats.cpp). Private to src/store, like
+// everything that names pqxx.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/connection_pool.hpp"
+#include "store/pg_text.hpp"
+#include "surveyd/store/pg_store.hpp"
+
+namespace surveyd::store {
+namespace pg {
+
+// Statement parameters go as text (NULL when absent) and are cast in SQL.
+using Param = std::optional<std::string>;
+using Params = std::vector<Param>;
+
+inline Param Text(const std::string& value) { return CleanText(value); }
+inline Param NonEmpty(std::string_view value) {
+  return value.empty() ? std::nullopt : Param(CleanText(value));
+}
+inline Param Int(std::int64_t value) { return std::to_string(value); }
+inline Param Time(TimePoint value) { return FormatTimestamp(value); }
+inline Param Time(const std::optional<TimePoint>& value) {
+  return value ? Time(*value) : std::nullopt;
+}
+
+pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Params& params);
+
+// An advisory lock key for a phone hash: its first 64 bits.
+std::int64_t LockKey(const std::string& phone_hash);
+
+// The first `max` code points of UTF-8 text.
+std::string TruncateCodePoints(const std::string& text, std::size_t max);
+
+TimePoint WallClock();
+
+// Every statement is prepared on each connection of the pool, each area listing its own.
+// Parameters are passed as text and cast in SQL; timestamps are read back as surveyd_epoch_us()
+// so that nothing is rounded.
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+using Statements = std::vector<Statement>;
+const Statements& IngestStatements();
+const Statements& OutboxStatements();
+const Statements& SurveyStatements();
+const Statements& StatsStatements();
+
+}  // namespace pg
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(const PgOptions& options);
+
+  bool Ping() override;
+
+  // IngestStore (pg_ingest.cpp)
+  std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,
+                                        const DecideFn& decide, const std::string& feed) override;
+  std::optional<std::int64_t> FeedCursor(const std::string& feed) override;
+
+  // OutboxStore (pg_outbox.cpp)
+  std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
+                                      std::chrono::seconds lease) override;
+  void RecordAttempt(const OutboxMessage& message, const SendRecord& record,
+                     const std::string& token_hash, TimePoint now) override;
+  void Reschedule(std::int64_t message_id, TimePoint next_attempt_at) override;
+  int ExpireOverdue(TimePoint now) override;
+  bool ApplyDeliveryStatus(const DeliveryStatus& status) override;
+
+  // SurveyStore (pg_surveys.cpp)
+  std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) override;
+  void MarkOpened(std::int64_t survey_id, TimePoint now) override;
+  SubmitOutcome SubmitResponse(std::int64_t survey_id, const SurveyAnswers& answers,
+                               TimePoint now) override;
+  void OptOut(const std::string& e164, const std::string& source, TimePoint now) override;
+  bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) override;
+
+  // StatsStore (pg_stats.cpp)
+  Funnel GetFunnel(const StatsFilter& filter) override;
+  std::vector<QuestionStat> GetQuestionStats(const StatsFilter& filter) override;
+
+ private:
+  // Runs `work` on a pooled connection and turns every libpqxx error into Unavailable. The
+  // messages name the operation and the SQLSTATE only: server messages can quote row values,
+  // which may be personal data.
+  template <typename Work>
+  auto WithConnection(const char* operation, Work&& work)
+      -> decltype(work(std::declval<pqxx::connection&>())) {
+    auto lease = pool_.Acquire();
+    const std::string what = std::string(operation) + ": ";
+    try {
+      return work(lease.connection());
+    } catch (const pqxx::broken_connection&) {
+      lease.Discard();
+      throw Unavailable(what + "database connection lost");
+    } catch (const pqxx::in_doubt_error&) {
+      lease.Discard();
+      throw Unavailable(what + "commit outcome unknown (connection lost)");
+    } catch (const pqxx::sql_error& e) {
+      spdlog::warn("store: {} failed with SQLSTATE {}", operation, e.sqlstate());
+      throw Unavailable(what + "database error (SQLSTATE " + e.sqlstate() + ")");
+    } catch (const pqxx::failure&) {
+      lease.Discard();
+      throw Unavailable(what + "database failure");
+    } catch (const pqxx::pqxx_exception&) {
+      lease.Discard();
+      throw Unavailable(what + "database client error");
+    }
+  }
+
+  // pg_ingest.cpp
+  std::vector<IngestResult> Ingest(pqxx::connection& connection,
+                                   const std::vector<IngestItem>& items, const DecideFn& decide,
+                                   const std::string& feed);
+  void StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
+                   std::vector<std::size_t> candidates, const std::vector<int>& repeats,
+                   const DecideFn& decide, TimePoint received_at,
+                   std::vector<IngestResult>& results);
+  // pg_outbox.cpp
+  void Advance(pqxx::work& txn, std::int64_t outbox_id, const std::string& status,
+               const pg::Param& error_code, TimePoint at);
+  // pg_surveys.cpp
+  void OptOutHash(pqxx::work& txn, const std::string& hash, const std::string& source,
+                  TimePoint now);
+
+  const std::string phone_hash_key_;
+  ConnectionPool pool_;
+};
+
+}  // namespace surveyd::store

@@ -1,0 +1,130 @@
+// SurveyStore: the citizen's side (look-up by token hash, first open, answers) and opt-outs.
+#include <stdexcept>
+
+#include "store/pg_store_impl.hpp"
+#include "surveyd/core/phone.hpp"
+
+namespace surveyd::store {
+
+using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared in this folder
+
+namespace pg {
+
+const Statements& SurveyStatements() {
+  static const Statements kStatements = {
+      {"lock_phone", "SELECT pg_advisory_xact_lock($1::bigint)"},
+      {"opt_out_insert",
+       "INSERT INTO opt_outs (phone_hash, source, at) VALUES ($1, $2, $3::timestamptz) "
+       "ON CONFLICT (phone_hash) DO NOTHING"},
+      {"opt_out_cancel",
+       "UPDATE outbox o SET state = 'cancelled', updated_at = $2::timestamptz FROM surveys s "
+       "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state = 'pending'"},
+      {"survey_phone_hash", "SELECT phone_hash FROM surveys WHERE id = $1::bigint"},
+      {"survey_by_token",
+       "SELECT id, group_id, language, event_type, channel, surveyd_epoch_us(contact_at), "
+       "surveyd_epoch_us(closes_at), responded_at IS NOT NULL, surveyd_epoch_us(opened_at) "
+       "FROM surveys WHERE token_hash = $1"},
+      {"mark_opened",
+       "UPDATE surveys SET opened_at = $2::timestamptz WHERE id = $1::bigint "
+       "AND opened_at IS NULL"},
+      {"submit_check",
+       "SELECT surveyd_epoch_us(closes_at), responded_at IS NOT NULL FROM surveys "
+       "WHERE id = $1::bigint FOR UPDATE"},
+      {"submit_insert",
+       "INSERT INTO responses (survey_id, q1, q2, q3, q4, q5, comment, language, submitted_at) "
+       "VALUES ($1::bigint, $2::smallint, $3::smallint, $4::smallint, $5::smallint, "
+       "$6::smallint, $7, $8, $9::timestamptz) ON CONFLICT (survey_id) DO NOTHING"},
+      {"submit_mark", "UPDATE surveys SET responded_at = $2::timestamptz WHERE id = $1::bigint"},
+  };
+  return kStatements;
+}
+
+}  // namespace pg
+
+void PgStore::OptOut(const std::string& e164, const std::string& source, TimePoint now) {
+  const phone::Number number = phone::Normalize(e164);
+  const std::string hash =
+      phone::KeyedHash(phone_hash_key_, number.e164.empty() ? e164 : number.e164);
+  WithConnection("opt-out", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    OptOutHash(txn, hash, source, now);
+    txn.commit();
+    return 0;
+  });
+}
+
+bool PgStore::OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) {
+  return WithConnection("opt-out", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    auto rows = Exec(txn, "survey_phone_hash", {Int(survey_id)});
+    if (rows.empty()) return false;
+    OptOutHash(txn, rows[0][0].as<std::string>(), source, now);
+    txn.commit();
+    return true;
+  });
+}
+
+std::optional<SurveyView> PgStore::FindSurveyByTokenHash(const std::string& token_hash) {
+  return WithConnection("find survey", [&](pqxx::connection& connection) {
+    pqxx::read_transaction txn(connection);
+    auto rows = Exec(txn, "survey_by_token", {Text(token_hash)});
+    if (rows.empty()) return std::optional<SurveyView>();
+    const auto& row = rows[0];
+    SurveyView view;
+    view.survey_id = row[0].as<std::int64_t>();
+    view.group = row[1].as<std::string>();
+    view.language = row[2].as<std::string>();
+    view.event_type = ParseEventType(row[3].as<std::string>()).value_or(EventType::kCallEnded);
+    if (!row[4].is_null()) view.channel = row[4].as<std::string>();
+    view.contact_at = pg::FromEpochMicros(row[5].as<std::int64_t>());
+    view.expires_at = pg::FromEpochMicros(row[6].as<std::int64_t>());
+    view.responded = row[7].as<bool>();
+    if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
+    return std::optional<SurveyView>(std::move(view));
+  });
+}
+
+void PgStore::MarkOpened(std::int64_t survey_id, TimePoint now) {
+  WithConnection("mark opened", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    Exec(txn, "mark_opened", {Int(survey_id), Time(now)});
+    txn.commit();
+    return 0;
+  });
+}
+
+SubmitOutcome PgStore::SubmitResponse(std::int64_t survey_id, const SurveyAnswers& answers,
+                                      TimePoint now) {
+  Params params{Int(survey_id)};
+  for (const auto& q : answers.q) {
+    if (q && (*q < 0 || *q > 10)) throw std::invalid_argument("answer out of range 0-10");
+    params.push_back(q ? Int(*q) : std::nullopt);
+  }
+  params.push_back(Text(TruncateCodePoints(answers.comment, 2000)));
+  params.push_back(Text(answers.language));
+  params.push_back(Time(now));
+  return WithConnection("submit", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    auto rows = Exec(txn, "submit_check", {Int(survey_id)});
+    if (rows.empty()) return SubmitOutcome::kNotFound;
+    if (rows[0][1].as<bool>()) return SubmitOutcome::kAlreadyAnswered;
+    if (pg::FromEpochMicros(rows[0][0].as<std::int64_t>()) < now) return SubmitOutcome::kExpired;
+    if (Exec(txn, "submit_insert", params).affected_rows() == 0) {
+      return SubmitOutcome::kAlreadyAnswered;
+    }
+    Exec(txn, "submit_mark", {Int(survey_id), Time(now)});
+    txn.commit();
+    return SubmitOutcome::kStored;
+  });
+}
+
+// Serialised with ingest by the same advisory lock, so a survey decided concurrently for this
+// number is either seen and cancelled here or sees the opt-out.
+void PgStore::OptOutHash(pqxx::work& txn, const std::string& hash, const std::string& source,
+                         TimePoint now) {
+  Exec(txn, "lock_phone", {Int(LockKey(hash))});
+  Exec(txn, "opt_out_insert", {hash, Text(source), Time(now)});
+  Exec(txn, "opt_out_cancel", {hash, Time(now)});
+}
+
+}  // namespace surveyd::store
