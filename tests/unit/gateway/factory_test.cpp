@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "callback_server.hpp"
+#include "fakes/callback_server.hpp"
 #include "surveyd/http/message.hpp"
 
 namespace surveyd::gateway {

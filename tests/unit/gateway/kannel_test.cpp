@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "callback_server.hpp"
+#include "fakes/callback_server.hpp"
 #include "surveyd/http/message.hpp"
 
 namespace surveyd::gateway {

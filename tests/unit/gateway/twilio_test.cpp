@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "callback_server.hpp"
+#include "fakes/callback_server.hpp"
 #include "sim/twilio_api.hpp"
 #include "surveyd/core/crypto.hpp"
 

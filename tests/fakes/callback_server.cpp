@@ -1,4 +1,4 @@
-#include "callback_server.hpp"
+#include "fakes/callback_server.hpp"
 
 namespace surveyd::testing {
 
