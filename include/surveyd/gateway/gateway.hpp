@@ -66,16 +66,21 @@ struct Callback {
   std::string problem;                   // why not kOk; short, free of personal data
 };
 
-class Gateway {
+// The sending half: all the dispatcher needs (and what flow control wraps).
+class Sender {
  public:
-  virtual ~Gateway() = default;
+  virtual ~Sender() = default;
 
   virtual std::string Name() const = 0;  // "wmnow", "kannel", "twilio": scopes message ids
   // True when a resend with the same client_ref can never make a second SMS (WMNow-style);
   // a send in doubt through a gateway that is not idempotent is never resent automatically.
   virtual bool Idempotent() const = 0;
   virtual SendResult Send(const OutgoingSms& sms) = 0;  // blocking, bounded by a timeout
+};
 
+// A whole adapter: sends, and reads its gateway's callbacks.
+class Gateway : public Sender {
+ public:
   // True when `request` carries this gateway's valid signature or secret for a callback of
   // `kind` (and, where the gateway signs a time, one close enough to `now`).
   virtual bool VerifyCallback(CallbackKind kind, const http::Request& request,
