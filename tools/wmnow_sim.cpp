@@ -391,6 +391,7 @@ struct Message {
   bool twilio = false;  // came through the Twilio API: callbacks and replies in its format
   bool opened = false;
   bool answered = false;
+  std::string reply;  // the citizen's SMS reply, once it was taken
 };
 
 // What the citizen will do with a text, drawn when it is accepted (so a seed fixes it).
@@ -631,7 +632,8 @@ class Simulator {
                           {"status", m.status},
                           {"accepted_at", m.accepted_at},
                           {"opened", m.opened},
-                          {"answered", m.answered}});
+                          {"answered", m.answered},
+                          {"reply", m.reply}});
     }
     return http::Response::Json(
         200, json{{"messages", messages}}.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -706,6 +708,16 @@ class Simulator {
       if (it->id == id) {
         it->status = status;
         if (!it->twilio) by_client_ref_[it->client_ref].second = status;
+        return;
+      }
+    }
+  }
+
+  void MarkReplied(const std::string& id, const std::string& text) {
+    std::lock_guard lock(mutex_);
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+      if (it->id == id) {
+        it->reply = text;
         return;
       }
     }
@@ -792,6 +804,7 @@ class Simulator {
           twilio_.PostInbound(options_.inbound_url, message.to, message.sender, text);
       if (response.Ok() && response.status >= 200 && response.status < 300) {
         ++counters_.stops;
+        MarkReplied(message.id, text);
         spdlog::info("wmnow-sim: {} replied '{}' through the Twilio API", phone::Mask(message.to),
                      text);
       } else {
@@ -812,6 +825,7 @@ class Simulator {
     const auto response = PostSigned(options_.inbound_url, payload.dump());
     if (response.Ok() && response.status >= 200 && response.status < 300) {
       ++counters_.stops;
+      MarkReplied(message.id, text);
       spdlog::info("wmnow-sim: {} from {} replied '{}'", id, phone::Mask(message.to), text);
     } else {
       spdlog::warn("wmnow-sim: inbound {} failed: {}", id,
