@@ -71,7 +71,8 @@ struct Options {
   std::string inbound_url;
   std::string twilio_account_sid = "AC00000000000000000000000000000000";
   std::string twilio_auth_token = "test-token";
-  double error_rate = 0.0;  // Twilio sends answered 500 after the message was created
+  double error_rate = 0.0;       // Twilio sends answered 500 after the message was created
+  std::set<std::string> silent;  // E.164 numbers whose citizen never opens, answers or replies
   bool show_numbers = false;
   bool verify_tls = true;
   bool verbose = false;
@@ -103,6 +104,7 @@ void Usage(std::ostream& out) {
          "                              (test-token)\n"
          "  --error-rate P              Twilio sends answered 500 after creating the message (0)\n"
          "  --seed N                    random seed (random)\n"
+         "  --silent N1,N2              numbers whose citizen never opens, answers or replies\n"
          "  --show-numbers              GET /v1/messages shows full numbers (masked by default)\n"
          "  --insecure                  do not verify TLS certificates of callback/survey URLs\n"
          "  --verbose                   debug logging\n";
@@ -175,6 +177,14 @@ void ApplyOption(Options& options, const std::string& name, const std::string& v
     options.twilio_auth_token = value;
   } else if (name == "--error-rate") {
     options.error_rate = ParseRate(name, value);
+  } else if (name == "--silent") {
+    for (std::size_t start = 0; start <= value.size();) {
+      const auto comma = std::min(value.find(',', start), value.size());
+      const auto number = phone::Normalize(value.substr(start, comma - start)).e164;
+      if (number.empty()) throw std::invalid_argument("--silent takes phone numbers");
+      options.silent.insert(number);
+      start = comma + 1;
+    }
   } else {
     throw std::invalid_argument("unknown option " + name);
   }
@@ -225,6 +235,7 @@ Options ParseOptions(int argc, char** argv) {
                                                   "--answer-delay-ms",
                                                   "--seed",
                                                   "--inbound-url",
+                                                  "--silent",
                                                   "--twilio-account-sid",
                                                   "--twilio-auth-token",
                                                   "--error-rate"};
@@ -506,7 +517,7 @@ class Simulator {
       if (history_.size() > kMaxHistory) history_.pop_front();
     }
     ++counters_.accepted;
-    Schedule(message, DrawFate());
+    Schedule(message, FateFor(message));
   }
 
   static http::Response Error(int status, const std::string& code) {
@@ -581,7 +592,7 @@ class Simulator {
     spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
                  phone::Mask(message.to), message.client_ref);
 
-    fate = DrawFate();
+    fate = FateFor(message);
     Schedule(message, fate);
 
     const bool hang = Uniform() < options_.hang_rate;
@@ -637,6 +648,15 @@ class Simulator {
     }
     return http::Response::Json(
         200, json{{"messages", messages}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
+  Fate FateFor(const Message& message) {
+    Fate fate = DrawFate();
+    if (options_.silent.count(phone::Normalize(message.to).e164) != 0) {
+      // A test answers this one itself.
+      fate.open = fate.answer = fate.stop = false;
+    }
+    return fate;
   }
 
   Fate DrawFate() {

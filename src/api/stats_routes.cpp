@@ -36,6 +36,8 @@ http::Response HandleFunnel(const ApiOptions& options, const http::Request& requ
   const auto f = options.stats->GetFunnel(filter);
   json reasons = json::object();
   for (const auto& [reason, count] : f.excluded_by_reason) reasons[reason] = count;
+  json cancelled = json::object();
+  for (const auto& [reason, count] : f.cancelled_by_reason) cancelled[reason] = count;
   const auto rate = [](std::int64_t k, std::int64_t n) {
     auto [low, high] = stats::WilsonInterval(k, n);
     return json{{"rate", stats::Rate(k, n)}, {"ci95", {low, high}}};
@@ -55,6 +57,8 @@ http::Response HandleFunnel(const ApiOptions& options, const http::Request& requ
         {"delivered", f.sms_delivered},
         {"failed", f.sms_failed},
         {"expired", f.sms_expired},
+        {"cancelled", f.cancelled},
+        {"cancelled_by_reason", cancelled},
         {"opened", f.opened},
         {"answered", f.answered}}},
       {"response_rate", rate(f.answered, f.sms_accepted)},
