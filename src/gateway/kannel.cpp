@@ -8,7 +8,7 @@
 #include "gateway/common.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/phone.hpp"
-#include "surveyd/core/sms_text.hpp"
+#include "surveyd/core/sms.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
@@ -124,7 +124,7 @@ class KannelGateway final : public Gateway {
                         "&to=" + http::UrlEncode(sms.to_e164) +
                         "&text=" + http::UrlEncode(sms.body) + "&charset=UTF-8";
     // smsbox turns UTF-8 into GSM-7 for coding 0; anything outside that alphabet goes as UCS-2.
-    if (!sms_text::IsGsm7(sms.body)) query += "&coding=2";
+    if (!sms::IsGsm7(sms.body)) query += "&coding=2";
     query += "&dlr-mask=" + std::to_string(options_.dlr_mask) +
              "&dlr-url=" + http::UrlEncode(DlrUrl(sms.client_ref));
     if (!options_.smsc.empty()) query += "&smsc=" + http::UrlEncode(options_.smsc);

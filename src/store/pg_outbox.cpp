@@ -1,6 +1,7 @@
 // OutboxStore: claims, attempts, retries, expiry and delivery reports.
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_map>
 
 #include "store/pg_store_impl.hpp"
@@ -179,6 +180,7 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
     }
     if (!messages.empty()) {
       std::unordered_map<std::int64_t, std::size_t> index;
+      std::set<std::size_t> unreadable;
       std::vector<std::pair<std::string, std::string>> own(messages.size());  // event, incident
       for (std::size_t i = 0; i < messages.size(); ++i) {
         index[messages[i].id] = i;
@@ -191,8 +193,15 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
         const std::size_t i = index.at(row[0].as<std::int64_t>());
         auto json = nlohmann::json::parse(row[3].as<std::string>(), nullptr, false);
         auto event = json.is_discarded() ? std::nullopt : EventFromJson(json).event;
-        if (!event) continue;  // written by this store from a parsed event: never expected
         OutboxMessage& message = messages[i];
+        if (!event) {
+          // Written by this store from a parsed event, so never expected; but what cannot be
+          // read cannot be decided: the text is never sent.
+          spdlog::error("store: stored event {} of message {} cannot be read",
+                        row[1].as<std::string>(), message.id);
+          unreadable.insert(i);
+          continue;
+        }
         const std::string event_id = row[1].as<std::string>();
         if (event_id == own[i].first) {
           // The rules check the number too: put back the one the text goes to.
@@ -205,6 +214,8 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
           message.related.same_number.push_back(std::move(*event));
         }
       }
+      for (std::size_t i : unreadable) messages[i].event.reset();
+      for (auto& message : messages) SortByTime(message.related);
     }
     txn.commit();
     std::sort(messages.begin(), messages.end(),

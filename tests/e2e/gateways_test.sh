@@ -58,7 +58,7 @@ surveys=$(sql "SELECT count(*) FROM surveys")
 [ "$surveys" -gt 5 ] || fail "twilio: only $surveys surveys from $events events"
 wait_until "SELECT count(*) FROM outbox WHERE state IN ('delivered','failed')" "$surveys"
 stats=$(curl -fs "http://127.0.0.1:$port_gw/v1/stats")
-created=$(echo "$stats" | grep -o '"created":[0-9]*' | cut -d: -f2)
+created=$(echo "$stats" | grep -o '"twilio_created":[0-9]*' | cut -d: -f2)
 [ "$created" = "$surveys" ] || fail "twilio: the API created $created messages for $surveys surveys: $stats"
 failed=$(sql "SELECT count(*) FROM outbox WHERE state = 'failed'")
 [ "$failed" -gt 0 ] || fail "twilio: no undelivered report was exercised"

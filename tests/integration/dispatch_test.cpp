@@ -319,6 +319,8 @@ TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {
   Event flagged;
   flagged.event_id = "E-1-RD";
   flagged.type = EventType::kResourceDeparted;
+  flagged.resource = Resource{};
+  flagged.resource->officer_id = "PC4521";
   flagged.occurred_at = clock_.Now();
   flagged.incident.id = "I-1";
   flagged.incident.type_code = "BURG-RES";

@@ -17,7 +17,7 @@ struct SurveyHandlerOptions {
       : store(store_ref), clock(clock_ref) {}
 
   store::SurveyStore& store;  // outlives the handler
-  const Clock& clock;   // outlives the handler
+  const Clock& clock;         // outlives the handler
   PageContext page;
   int bad_token_limit_per_minute = 30;  // unknown/expired tokens per client; <= 0: no limit
   std::size_t rate_limit_max_clients = 10000;
