@@ -72,7 +72,8 @@ bool ReadWholeFile(const std::string& path, std::string& text) {
 }  // namespace
 
 void SetUpLogging(const config::Config& config) {
-  auto logger = spdlog::stderr_color_mt("surveyd");
+  auto logger = spdlog::get("surveyd");
+  if (!logger) logger = spdlog::stderr_color_mt("surveyd");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(config.log.level));
@@ -169,6 +170,7 @@ int Migrate(const config::Config& config, std::ostream& out, std::ostream& err) 
 
 int Replay(const config::Config& config, std::istream& input, std::ostream& out,
            std::ostream& err) {
+  SetUpLogging(config);  // to stderr: the summary on stdout is for scripts
   auto loaded = rules::LoadFile(config.rules.path);
   if (!loaded.rules) {
     for (const auto& e : loaded.errors) err << e.ToString() << "\n";

@@ -20,7 +20,7 @@
 #include "surveyd/core/time_zone.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
 #include "surveyd/feed/tcp_consumer.hpp"
-#include "surveyd/gateway/wmnow.hpp"
+#include "surveyd/gateway/factory.hpp"
 #include "surveyd/http/server.hpp"
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/store/feed_lock.hpp"
@@ -144,6 +144,21 @@ void CheckDescriptorLimit(int max_connections) {
   }
 }
 
+// The adapter's settings: only `gateway.kind`'s section is read by the adapter it picks.
+gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
+  const auto& in = config.gateway;
+  gateway::GatewayConfig out;
+  out.kind = in.kind;
+  out.public_base_url = config.http.public_base_url;
+  out.sender = in.sender;
+  out.timeout = in.timeout;
+  out.wmnow = {in.wmnow.base_url, in.wmnow.api_key, in.wmnow.webhook_secret};
+  out.kannel = {in.kannel.sendsms_url, in.kannel.username, in.kannel.password,
+                in.kannel.webhook_secret, in.kannel.smsc};
+  out.twilio = {in.twilio.base_url, in.twilio.account_sid, in.twilio.auth_token, in.twilio.from};
+  return out;
+}
+
 std::string WorkerId() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -204,13 +219,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     };
   };
 
-  gateway::WmnowOptions wmnow;
-  wmnow.base_url = config.gateway.wmnow_base_url;
-  wmnow.api_key = config.gateway.wmnow_api_key;
-  wmnow.sender = config.gateway.sender;
-  wmnow.timeout = config.gateway.timeout;
-  wmnow.status_callback = config.http.public_base_url + "/api/v1/gateway/wmnow/status";
-  auto gateway = gateway::MakeWmnowGateway(wmnow);
+  auto gateway = gateway::MakeGateway(GatewayConfigFrom(config));
 
   dispatch::DispatcherOptions dispatch_options;
   dispatch_options.workers = config.dispatch.workers;
@@ -287,7 +296,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.clock = &clock;
   api_options.decider = decider;
   api_options.feed_secret = config.feed.secret;
-  api_options.wmnow_webhook_secret = config.gateway.wmnow_webhook_secret;
+  api_options.gateway = gateway.get();
   api_options.trusted_proxies = config.http.trusted_proxies;
   api_options.survey_pages = [&survey_pages](const http::Request& request) {
     return survey_pages.Handle(request);

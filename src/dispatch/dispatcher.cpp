@@ -74,7 +74,7 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
 }
 
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
-                       gateway::Gateway& gateway, const Clock& clock, RulesProvider rules)
+                       gateway::Sender& gateway, const Clock& clock, RulesProvider rules)
     : options_(std::move(options)),
       store_(store),
       gateway_(gateway),

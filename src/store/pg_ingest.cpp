@@ -152,6 +152,7 @@ class RelatedPool {
         }
       }
     }
+    SortByTime(related);
     return related;
   }
 
@@ -578,12 +579,11 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
 
   // The texts still queued for these incidents and numbers (this batch's own among them) are
   // decided again as each new event of theirs arrives; the first event that rules one out
-  // cancels it, and its trace names the survey.
+  // cancels it, and its trace names the survey ("cancelled:survey_of:<its event>:<reason>").
   ArrayLiteral cancel_ids, cancel_reasons, cancel_by;
   std::unordered_map<std::size_t, std::vector<std::string>> cancelled_by_item;
   for (const auto& row : Exec(txn, "queued_texts", {incident_list.Text(), lookup.Text()})) {
     const std::int64_t outbox_id = row[0].as<std::int64_t>();
-    const std::int64_t survey_id = row[1].as<std::int64_t>();
     const std::string survey_event_id = row[2].as<std::string>();
     const std::string incident_id = row[3].as<std::string>();
     const std::string hash = row[4].as<std::string>();
@@ -620,8 +620,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     cancel_ids.AddInt(outbox_id);
     cancel_reasons.Add(*reason);
     cancel_by.Add(items[by].event->event_id);
-    cancelled_by_item[by].push_back("cancelled:survey:" + std::to_string(survey_id) + ":" +
-                                    *reason);
+    // The survey is named by its event, so that a replay decides and traces alike.
+    cancelled_by_item[by].push_back("cancelled:survey_of:" + survey_event_id + ":" + *reason);
   }
   if (cancel_ids.empty()) return;
   Exec(txn, "cancel_texts",

@@ -215,6 +215,7 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
         }
       }
       for (std::size_t i : unreadable) messages[i].event.reset();
+      for (auto& message : messages) SortByTime(message.related);
     }
     txn.commit();
     std::sort(messages.begin(), messages.end(),

@@ -2,6 +2,7 @@
 #include "store/pg_store_impl.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace surveyd::store {
 
@@ -40,6 +41,14 @@ std::string TruncateCodePoints(const std::string& text, std::size_t max) {
 
 TimePoint WallClock() {
   return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+}
+
+void SortByTime(RelatedEvents& related) {
+  auto earlier = [](const Event& a, const Event& b) {
+    return std::tie(a.occurred_at, a.event_id) < std::tie(b.occurred_at, b.event_id);
+  };
+  std::sort(related.same_incident.begin(), related.same_incident.end(), earlier);
+  std::sort(related.same_number.begin(), related.same_number.end(), earlier);
 }
 
 Savepoint::Savepoint(pqxx::transaction_base& txn, std::string name)

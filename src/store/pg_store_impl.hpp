@@ -43,6 +43,10 @@ std::string TruncateCodePoints(const std::string& text, std::size_t max);
 
 TimePoint WallClock();
 
+// Related events in the order they happened (then by event id): whatever order the database
+// returns them in, a decision and its trace come out the same.
+void SortByTime(RelatedEvents& related);
+
 // A savepoint, rolled back when it goes out of scope unreleased, so that a statement the database
 // refused can be undone without losing the transaction around it. Plain SQL rather than
 // pqxx::subtransaction: in libpqxx 6.4 that issues its SAVEPOINT lazily, on the first plain

@@ -49,7 +49,6 @@ struct Harness {
       };
     };
     options.feed_secret = kFeedSecret;
-    options.wmnow_webhook_secret = kFeedSecret;
     options.trusted_proxies = {"192.0.2.1", "10.0.0.0/8"};
     options.survey_pages = [this](const Request& r) { return pages->Handle(r); };
     options.survey_pages_fast = [this](const Request& r) { return pages->HandleFast(r); };

@@ -642,7 +642,6 @@ TEST_F(StoreTest, FunnelAndQuestionStatsCountEachStage) {
 
 TEST_F(StoreTest, ALaterEventOfTheIncidentCancelsTheQueuedTextAndSaysWhich) {
   Ingest({Item(MakeEvent("E1", "+447700900001"))});
-  const std::string survey = Q("SELECT id FROM surveys WHERE event_id = 'E1'");
   // The attending officer's departure, 30 s later, carries the flag the call did not.
   auto departed = MakeEvent("E2", "", kT0 + 30s, {"DOMESTIC"});
   departed.incident.id = "INC-E1";
@@ -656,7 +655,7 @@ TEST_F(StoreTest, ALaterEventOfTheIncidentCancelsTheQueuedTextAndSaysWhich) {
   EXPECT_EQ(Q("SELECT concat_ws('|', state, cancel_reason, cancelled_by) FROM outbox"),
             "cancelled|exclusion:domestic|E2");
   EXPECT_NE(Q("SELECT decision_trace::text FROM events WHERE event_id = 'E2'")
-                .find("cancelled:survey:" + survey + ":exclusion:domestic"),
+                .find("cancelled:survey_of:E1:exclusion:domestic"),
             std::string::npos)
       << "the later event's trace names the survey it cancelled";
   EXPECT_TRUE(store_->ClaimDue(kT0 + 2h, 10, "w1", 60s).empty());

@@ -54,14 +54,31 @@ struct Config {
     std::string tls_key_file;   // SURVEYD_FEED_TLS_KEY_FILE: its private key
   } feed;
 
+  // One section per adapter; `kind` picks the one in use (gateway::MakeGateway).
   struct Gateway {
-    std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow (later kannel, twilio)
+    std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow, kannel or twilio
     double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE
-    std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER
+    std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER (WMNow, Kannel)
     std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
-    std::string wmnow_base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
-    std::string wmnow_api_key;                             // SURVEYD_WMNOW_API_KEY
-    std::string wmnow_webhook_secret;                      // SURVEYD_WMNOW_WEBHOOK_SECRET
+    struct Wmnow {
+      std::string base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
+      std::string api_key;                             // SURVEYD_WMNOW_API_KEY
+      std::string webhook_secret;                      // SURVEYD_WMNOW_WEBHOOK_SECRET
+    } wmnow;
+    struct Kannel {
+      // SURVEYD_KANNEL_SENDSMS_URL: smsbox's sendsms interface
+      std::string sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms";
+      std::string username;        // SURVEYD_KANNEL_USERNAME: the sendsms-user group
+      std::string password;        // SURVEYD_KANNEL_PASSWORD
+      std::string webhook_secret;  // SURVEYD_KANNEL_WEBHOOK_SECRET: in dlr-url and get-url
+      std::string smsc;            // SURVEYD_KANNEL_SMSC: route through this smsc id; empty: any
+    } kannel;
+    struct Twilio {
+      std::string base_url = "https://api.twilio.com";  // SURVEYD_TWILIO_BASE_URL
+      std::string account_sid;                          // SURVEYD_TWILIO_ACCOUNT_SID
+      std::string auth_token;                           // SURVEYD_TWILIO_AUTH_TOKEN
+      std::string from;                                 // SURVEYD_TWILIO_FROM
+    } twilio;
   } gateway;
 
   struct Dispatch {

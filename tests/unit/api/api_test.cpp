@@ -4,19 +4,10 @@
 
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/gateway/wmnow.hpp"
 
 namespace surveyd::api {
 namespace {
-
-TEST(ApiOptOut, RecognisesTheWordsInAnyCaseWithSpaces) {
-  for (const char* word : {"STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END",
-                           "quit", "STOP\n", "Stop."}) {
-    EXPECT_TRUE(IsOptOutWord(word)) << word;
-  }
-  for (const char* text : {"", "  ", "please stop", "STOP IT", "stopp", "9", "don't stop"}) {
-    EXPECT_FALSE(IsOptOutWord(text)) << text;
-  }
-}
 
 TEST(ApiClientAddress, BelievesForwardedForOnlyFromTrustedProxies) {
   http::Request request;
@@ -126,7 +117,10 @@ class ApiSignature : public ::testing::Test {
   ApiSignature() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {
     options_.clock = &clock_;
     options_.feed_secret = "feed-secret-feed-secret";
-    options_.wmnow_webhook_secret = "hook-secret-hook-secret";
+    gateway::WmnowOptions wmnow;
+    wmnow.webhook_secret = "hook-secret-hook-secret";
+    gateway_ = gateway::MakeWmnowGateway(wmnow);
+    options_.gateway = gateway_.get();
     // No store: every request here must be refused before the store is touched.
   }
   http::Request Signed(const std::string& secret, std::int64_t ts, const std::string& body,
@@ -139,6 +133,7 @@ class ApiSignature : public ::testing::Test {
     return request;
   }
   testing::ManualClock clock_;
+  std::unique_ptr<gateway::Gateway> gateway_;
   ApiOptions options_;
 };
 
@@ -166,8 +161,15 @@ TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
   const auto now = ToUnixSeconds(clock_.Now());
   auto bad = Signed("not-the-webhook-secret", now, R"({"status":"delivered"})", "X-WMNow-Timestamp",
                     "X-WMNow-Signature");
-  EXPECT_EQ(HandleWmnowStatus(options_, bad).status, 401);
-  EXPECT_EQ(HandleWmnowInbound(options_, bad).status, 401);
+  bad.method = "POST";
+  EXPECT_EQ(HandleGatewayCallback(options_, gateway::CallbackKind::kStatus, bad).status, 401);
+  EXPECT_EQ(HandleGatewayCallback(options_, gateway::CallbackKind::kInbound, bad).status, 401);
+  // Routed by path, and only for the gateway in use.
+  auto handler = MakeApiHandler(options_);
+  bad.path = "/api/v1/gateway/wmnow/status";
+  EXPECT_EQ(handler(bad).status, 401);
+  bad.path = "/api/v1/gateway/kannel/status";
+  EXPECT_EQ(handler(bad).status, 404);
 }
 
 TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
