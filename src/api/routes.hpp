@@ -12,11 +12,16 @@ void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_ro
 void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
 void AddMetricsRoutes(Router& router, const ApiOptions& options);  // metrics_routes.cpp
 
+// GET /healthz: answered without the database, the pool or any lock (also on the server's I/O
+// threads, by MakeApiFastHandler), so a load balancer sees the process alive while every worker
+// is busy.
+http::Response Alive();
+
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);
 
-// The "<timestamp>.<body>" HMAC that the feed push and WMNow callbacks carry, at most 5 minutes
-// old either way.
+// The "<timestamp>.<body>" HMAC that the feed push carries, at most 5 minutes old either way.
+// (Gateway adapters check their own callbacks.)
 bool SignatureValid(const http::Request& request, std::string_view secret,
                     std::string_view timestamp_header, std::string_view signature_header,
                     TimePoint now);

@@ -375,9 +375,9 @@ std::optional<ComponentHealth> FeedComponent::Health() const {
 // --- HTTP -------------------------------------------------------------------------------------
 
 HttpComponent::HttpComponent(http::ServerOptions options, http::Handler handler,
-                             metrics::Registry& metrics)
+                             http::FastHandler fast, metrics::Registry& metrics)
     : options_(options),
-      server_(http::MakeServer(options, std::move(handler))),
+      server_(http::MakeServer(options, std::move(handler), std::move(fast))),
       certificate_expiry_(metrics
                               .Gauges("surveyd_tls_certificate_expiry_timestamp_seconds",
                                       "When the listener's TLS certificate expires (Unix time).")
@@ -410,6 +410,27 @@ void HttpComponent::Reload() {
   tls_loads_.With({"ok"}).Inc();
   ReportCertificate();
   spdlog::info("http: TLS certificate reloaded from {}", options_.tls_cert_file);
+}
+
+std::optional<ComponentHealth> HttpComponent::Health() const {
+  const auto s = server_->Status();
+  return ComponentHealth{true,
+                         {{"open_connections", s.open_connections},
+                          {"peak_connections", s.peak_connections},
+                          {"max_connections", options_.max_connections},
+                          {"refused_over_cap", s.refused_over_cap},
+                          {"fast_answers", s.fast_answers},
+                          {"pooled_answers", s.pooled_answers},
+                          {"tls", !options_.tls_cert_file.empty()}}};
+}
+
+std::optional<ComponentHealth> SurveyPagesComponent::Health() const {
+  const auto s = pages_.Status();
+  return ComponentHealth{true,
+                         {{"cached_surveys", s.cached_surveys},
+                          {"queued_opens", s.queued_opens},
+                          {"opens_recorded", s.opens_recorded},
+                          {"opens_dropped", s.opens_dropped}}};
 }
 
 void HttpComponent::ReportCertificate() {

@@ -21,6 +21,7 @@
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/store/feed_lock.hpp"
 #include "surveyd/store/store.hpp"
+#include "surveyd/survey/handler.hpp"
 
 namespace surveyd::app {
 
@@ -111,6 +112,7 @@ class DispatchComponent final : public Component {
     return dispatcher_.LastProgress();
   }
   void Wake() { dispatcher_.Wake(); }
+  const gateway::Gateway& gateway() const { return *gateway_; }
 
  private:
   std::unique_ptr<gateway::Gateway> gateway_;
@@ -152,14 +154,30 @@ class FeedComponent final : public Component {
   Ticker ticker_;  // last: joined before the rest goes
 };
 
+// The citizen's survey pages: a cache, and first opens written in batches (the last at stop, once
+// the listener no longer takes requests).
+class SurveyPagesComponent final : public Component {
+ public:
+  explicit SurveyPagesComponent(survey::SurveyHandlerOptions options) : pages_(std::move(options)) {}
+  std::string Name() const override { return "survey_pages"; }
+  void Stop() override { pages_.Stop(); }
+  std::optional<ComponentHealth> Health() const override;
+  survey::SurveyPages& pages() { return pages_; }
+
+ private:
+  survey::SurveyPages pages_;
+};
+
 // The HTTP listener, with TLS when configured (SIGHUP reads the certificate and key again).
 class HttpComponent final : public Component {
  public:
-  HttpComponent(http::ServerOptions options, http::Handler handler, metrics::Registry& metrics);
+  HttpComponent(http::ServerOptions options, http::Handler handler, http::FastHandler fast,
+                metrics::Registry& metrics);
   std::string Name() const override { return "http"; }
   void Start() override;  // StartError when it cannot listen
   void Stop() override { server_->Stop(); }
   void Reload() override;
+  std::optional<ComponentHealth> Health() const override;
   std::optional<Heartbeat::SteadyTime> LastProgress() const override {
     return server_->LastProgress();
   }

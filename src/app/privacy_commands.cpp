@@ -15,6 +15,8 @@ store::PgOptions StoreOptions(const config::Config& config, int pool_size,
   options.url = config.database.url;
   options.pool_size = pool_size;
   options.phone_hash_key = config.survey.phone_hash_key;
+  options.statement_timeout = config.database.statement_timeout;
+  options.acquire_timeout = config.database.acquire_timeout;
   options.phone_keys =
       crypto::KeyRing::Parse(config.privacy.phone_keys, config.privacy.phone_key_active);
   options.previous_phone_hash_keys = config.privacy.phone_hash_previous_keys;

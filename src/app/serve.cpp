@@ -1,7 +1,9 @@
 // `surveyd serve`: builds the components (app/components.hpp), starts them in order, tells systemd
 // when it is ready, and waits for signals: SIGHUP reloads (rules, the listener's certificate),
 // SIGINT/SIGTERM stop in order within service.stop_timeout_s.
+#include <arpa/inet.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -17,13 +19,56 @@
 #include "app/systemd.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
-#include "surveyd/gateway/wmnow.hpp"
+#include "surveyd/gateway/factory.hpp"
 #include "surveyd/survey/handler.hpp"
 
 namespace surveyd::app {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A plain-TCP feed carries phone numbers and incident details in clear: only acceptable to this
+// machine itself. Names other than "localhost" are not resolved here: they count as remote.
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  unsigned char v4[4];
+  return inet_pton(AF_INET, host.c_str(), v4) == 1 && v4[0] == 127;
+}
+
+// Open descriptors bound the connection cap: raise the soft limit to the hard one, and say so when
+// the cap still cannot be reached.
+void CheckDescriptorLimit(int max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Room for the database pool, the feed, logs and the connections being refused.
+  const auto needed = static_cast<rlim_t>(max_connections) + 200;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    spdlog::warn(
+        "http.max_connections is {} but this process may open only {} files: raise LimitNOFILE "
+        "(systemd) or ulimit -n to at least {}, or lower the cap",
+        max_connections, limit.rlim_cur, needed);
+  }
+}
+
+// The adapter's settings: only `gateway.kind`'s section is read by the adapter it picks.
+gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
+  const auto& in = config.gateway;
+  gateway::GatewayConfig out;
+  out.kind = in.kind;
+  out.public_base_url = config.http.public_base_url;
+  out.sender = in.sender;
+  out.timeout = in.timeout;
+  out.wmnow = {in.wmnow.base_url, in.wmnow.api_key, in.wmnow.webhook_secret};
+  out.kannel = {in.kannel.sendsms_url, in.kannel.username, in.kannel.password,
+                in.kannel.webhook_secret, in.kannel.smsc};
+  out.twilio = {in.twilio.base_url, in.twilio.account_sid, in.twilio.auth_token, in.twilio.from};
+  return out;
+}
 
 std::string WorkerId() {
   char host[256] = {};
@@ -97,13 +142,6 @@ int Serve(const config::Config& config, std::ostream& err) {
     };
   };
 
-  gateway::WmnowOptions wmnow;
-  wmnow.base_url = config.gateway.wmnow_base_url;
-  wmnow.api_key = config.gateway.wmnow_api_key;
-  wmnow.sender = config.gateway.sender;
-  wmnow.timeout = config.gateway.timeout;
-  wmnow.status_callback = config.http.public_base_url + "/api/v1/gateway/wmnow/status";
-
   dispatch::DispatcherOptions dispatch_options;
   dispatch_options.workers = config.dispatch.workers;
   dispatch_options.batch_size = config.dispatch.batch_size;
@@ -122,8 +160,9 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.send_lease =
       std::max(config.dispatch.lease,
                std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
-  DispatchComponent dispatcher(dispatch_options, database.store(), gateway::MakeWmnowGateway(wmnow),
-                               clock, [&rules] { return rules.Current(); });
+  DispatchComponent dispatcher(dispatch_options, database.store(),
+                               gateway::MakeGateway(GatewayConfigFrom(config)), clock,
+                               [&rules] { return rules.Current(); });
   components.Add(dispatcher);
 
   // Until API tokens are issued from the database, the configured token is a bootstrap
@@ -137,6 +176,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   survey_options.page.force_name = config.survey.force_name;
   survey_options.page.privacy_url = config.survey.privacy_url;
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
+  survey_options.cache_ttl = config.survey.cache_ttl;
 
   api::ApiOptions api_options;
   api_options.ingest = &ingest;
@@ -147,7 +187,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.clock = &clock;
   api_options.decider = decider;
   api_options.feed_secret = config.feed.secret;
-  api_options.wmnow_webhook_secret = config.gateway.wmnow_webhook_secret;
+  api_options.gateway = &dispatcher.gateway();
   api_options.trusted_proxies = config.http.trusted_proxies;
   api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
   api_options.metrics = &registry;
@@ -164,14 +204,19 @@ int Serve(const config::Config& config, std::ostream& err) {
   server_options.host = host;
   server_options.port = port;
   server_options.worker_threads = config.http.worker_threads;
+  server_options.io_threads = config.http.io_threads;
+  server_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
   server_options.max_body_bytes = config.http.max_body_bytes;
   server_options.tls_cert_file = config.http.tls_cert_file;
   server_options.tls_key_file = config.http.tls_key_file;
-  // The survey pages need the rules' time zone, known once the rules are loaded: the handler is
+  // The survey pages need the rules' time zone, known once the rules are loaded: the handlers are
   // made then, and the HTTP component starts after the rules.
+  CheckDescriptorLimit(config.http.max_connections);
   http::Handler api_handler;
+  http::FastHandler api_fast_handler;
   HttpComponent http_component(
       server_options, [&api_handler](const http::Request& request) { return api_handler(request); },
+      [&api_fast_handler](const http::Request& request) { return api_fast_handler(request); },
       registry);
 
   // The TCP feed, when configured: exactly one instance consumes it (advisory lock), every
@@ -184,6 +229,16 @@ int Serve(const config::Config& config, std::ostream& err) {
     feed_options.port = feed_port;
     feed_options.tls = config.feed.tls;
     feed_options.tls_ca_file = config.feed.tls_ca_file;
+    feed_options.tls_cert_file = config.feed.tls_cert_file;
+    feed_options.tls_key_file = config.feed.tls_key_file;
+    feed_options.on_surveys_created = [&dispatcher] { dispatcher.Wake(); };
+    if (!config.feed.tls && !IsLoopback(feed_host)) {
+      spdlog::warn(
+          "feed.tcp {} is plain TCP to another machine: events (phone numbers, incident details) "
+          "cross the network unencrypted and unauthenticated; set feed.tls: true with "
+          "feed.tls_ca_file (docs/operations.md)",
+          config.feed.tcp);
+    }
     feed_options.feed = config.feed.name;
     feed_options.batch_size = static_cast<std::size_t>(config.feed.batch_size);
     feed_options.batch_wait = config.feed.batch_wait;
@@ -203,9 +258,18 @@ int Serve(const config::Config& config, std::ostream& err) {
     return e.exit_code();
   }
   survey_options.page.zone = rules.Current()->zone_ptr();
-  api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
+  SurveyPagesComponent survey_pages(survey_options);
+  api_options.survey_pages = [&survey_pages](const http::Request& request) {
+    return survey_pages.pages().Handle(request);
+  };
+  api_options.survey_pages_fast = [&survey_pages](const http::Request& request) {
+    return survey_pages.pages().HandleFast(request);
+  };
   api_handler = api::MakeApiHandler(api_options);
+  api_fast_handler = api::MakeApiFastHandler(api_options);
 
+  // Stopped in reverse: the listener first, then the pages write the first opens they queued.
+  components.Add(survey_pages);
   components.Add(http_component);
   if (feed) components.Add(*feed);
   components.Add(sampler);

@@ -101,7 +101,7 @@ Dispatcher::Meters::Meters(metrics::Registry& registry)
                                        {"gateway", "result"}, metrics::LatencyBuckets())) {}
 
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
-                       gateway::Gateway& gateway, const Clock& clock, RulesProvider rules)
+                       gateway::Sender& gateway, const Clock& clock, RulesProvider rules)
     : options_(std::move(options)),
       store_(store),
       gateway_(gateway),

@@ -325,6 +325,10 @@ struct TcpConsumer::Impl {
     } else {
       context.load_verify_file(options.tls_ca_file);
     }
+    if (!options.tls_cert_file.empty()) {
+      context.use_certificate_chain_file(options.tls_cert_file);
+      context.use_private_key_file(options.tls_key_file, ssl::context::pem);
+    }
     ssl::stream<tcp::socket&> tls(socket, context);
     const Drain tls_drain{io, socket};  // before `tls` goes: its handlers refer to it
     if (options.tls_verify) {
@@ -626,7 +630,12 @@ struct TcpConsumer::Impl {
         newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
     }
     std::int64_t counts[3] = {0, 0, 0};
-    for (const auto& r : results) ++counts[static_cast<int>(r.outcome)];
+    bool surveys_created = false;
+    for (const auto& r : results) {
+      ++counts[static_cast<int>(r.outcome)];
+      surveys_created = surveys_created || (r.outcome == store::IngestOutcome::kAccepted &&
+                                            r.reason == OutcomeName(Decision::Outcome::kSurvey));
+    }
     if (max_seq) cursor = std::max(cursor.value_or(*max_seq), *max_seq);
     Update([&](TcpConsumerStatus& s) {
       s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
@@ -645,6 +654,7 @@ struct TcpConsumer::Impl {
       }
       for (const auto received : b.received) latency.Add(done - received);
     });
+    if (surveys_created && options.on_surveys_created) options.on_surveys_created();
     return max_seq ? cursor : std::nullopt;
   }
 };

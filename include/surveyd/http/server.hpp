@@ -1,7 +1,9 @@
 #pragma once
 // The HTTP/1.1 server (Boost.Beast, hidden in src/http/server.cpp). Connections are served by
 // coroutines on an io_context; each request's handler runs on a separate worker pool, because
-// handlers do blocking database work.
+// handlers do blocking database work. A fast handler, when given, sees every request first on the
+// I/O thread and answers those it can without blocking (/healthz, a cached survey page), so they
+// never wait behind busy workers.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,9 +25,21 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 * 1024;  // larger: 431
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds keep_alive_timeout{60};
+  // Open connections at most. One past it is answered 503 with Retry-After and closed at once,
+  // without reading its request; while many of those are being answered, the server stops
+  // accepting, so file descriptors stay bounded whatever the clients do.
+  std::size_t max_connections = 1000;
   // TLS on the listener: a PEM certificate (and chain) and its key; empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+};
+
+struct ServerStatus {
+  std::size_t open_connections = 0;
+  std::size_t peak_connections = 0;    // since Start
+  std::uint64_t refused_over_cap = 0;  // connections answered 503 because of max_connections
+  std::uint64_t fast_answers = 0;      // requests answered on the I/O thread
+  std::uint64_t pooled_answers = 0;    // requests answered on the worker pool
 };
 
 class Server {
@@ -36,12 +50,13 @@ class Server {
   // Stops accepting, finishes requests in flight (up to a grace period), joins the threads.
   virtual void Stop() = 0;
   virtual std::uint16_t Port() const = 0;  // the bound port (useful with port 0)
+  virtual ServerStatus Status() const = 0;
   // Reads the TLS certificate and key again; new connections get them, open ones keep theirs.
   // Returns the error (the old pair stays in force), or "" (also when TLS is off).
   virtual std::string ReloadTls() = 0;
-  // The older of the I/O thread's and the handler pool's last tick (each
-  // ticks every second when free to); a blocked I/O thread or a pool whose every thread is stuck
-  // stops it. nullopt while not serving.
+  // The older of the I/O thread's and the handler pool's last tick (each ticks every second when
+  // free to); a blocked I/O thread or a pool whose every thread is stuck stops it. nullopt while
+  // not serving.
   virtual std::optional<Heartbeat::SteadyTime> LastProgress() const = 0;
 };
 
@@ -51,6 +66,9 @@ std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_f
 // When the (first) certificate in a PEM file expires, as Unix time; nullopt if unreadable.
 std::optional<std::int64_t> CertificateNotAfter(const std::string& cert_file);
 
-std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler);
+// Handlers see the method as sent: a HEAD stays "HEAD" (answer it like GET, without side
+// effects); the server drops the body of the answer.
+std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler,
+                                   FastHandler fast = nullptr);
 
 }  // namespace surveyd::http
