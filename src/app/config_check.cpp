@@ -1,6 +1,5 @@
 // `surveyd config check [-c FILE]`: everything `serve` would refuse, found without starting
 // anything, every problem named.
-#include <fstream>
 #include <ostream>
 
 #include "commands.hpp"
@@ -26,9 +25,6 @@ std::vector<std::string> ConfigProblems(const config::Config& config) {
         !error.empty()) {
       problems.push_back("http.tls_cert_file/http.tls_key_file: " + error);
     }
-  }
-  if (!config.feed.tls_ca_file.empty() && !std::ifstream(config.feed.tls_ca_file)) {
-    problems.push_back("feed.tls_ca_file: cannot read " + config.feed.tls_ca_file);
   }
   return problems;
 }

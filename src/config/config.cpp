@@ -94,7 +94,10 @@ const std::set<std::string>& SecretKeys() {
                                                  "survey.phone_hash_key",
                                                  "api.analyst_token",
                                                  "privacy.phone_keys",
-                                                 "privacy.phone_hash_previous_keys"};
+                                                 "privacy.phone_hash_previous_keys",
+                                                 "gateway.kannel.password",
+                                                 "gateway.kannel.webhook_secret",
+                                                 "gateway.twilio.auth_token"};
   return kSecrets;
 }
 
