@@ -17,7 +17,8 @@ const Statements& SurveyStatements() {
        "INSERT INTO opt_outs (phone_hash, source, at) VALUES ($1, $2, $3::timestamptz) "
        "ON CONFLICT (phone_hash) DO NOTHING"},
       {"opt_out_cancel",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'opted_out', "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = 'opted_out', "
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s "
        "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state IN ('pending', 'claimed')"},
