@@ -291,14 +291,15 @@ struct TcpConsumer::Impl {
     acked.reset();
     if (connections++ > 0) Update([](TcpConsumerStatus& s) { ++s.reconnects; });
 
+    // Declared before `drain`: the handlers it runs to completion write to them.
+    boost::system::error_code ec;
+    bool done = false;
     tcp::socket socket(io);
     const Drain drain{io, socket};
 
     tcp::resolver resolver(io);
-    boost::system::error_code ec;
     const auto endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
     if (ec) throw FeedError("cannot resolve " + options.host + ": " + ec.message());
-    bool done = false;
     asio::async_connect(socket, endpoints,
                         [&](const boost::system::error_code& e, const tcp::endpoint&) {
                           ec = e;
@@ -360,8 +361,14 @@ struct TcpConsumer::Impl {
                       });
     // A read may complete meanwhile: its handler only records that it did.
     if (!RunUntil([&] { return done; }, SteadyClock::now() + kAckTimeout)) {
-      if (stopping) throw FeedError("stopping");
-      throw FeedError("write to the feed timed out");
+      // The write handler refers to this frame: close the connection and let the handler run
+      // (aborted) before the frame goes.
+      boost::system::error_code ignored;
+      stream.lowest_layer().close(ignored);
+      io.restart();
+      while (!done && io.run_one() > 0) {
+      }
+      throw FeedError(stopping ? "stopping" : "write to the feed timed out");
     }
     if (ec) throw FeedError("write to the feed failed: " + ec.message());
   }

@@ -21,7 +21,8 @@ const Statements& SurveyStatements() {
        "excluded.phone_enc)"},
       // $1: the number's hashes under every key (the active one first).
       {"opt_out_cancel",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'opted_out', "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = 'opted_out', "
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
        "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed')"},

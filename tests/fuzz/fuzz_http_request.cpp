@@ -41,12 +41,12 @@ struct Harness {
     options.authenticator = authenticator.get();
     options.clock = &clock;
     options.decider = [] {
-      return [](const surveyd::Event&, const surveyd::ContactHistory&,
-                const surveyd::RelatedEvents&) {
-        surveyd::Decision d;
-        d.reason = "no_group";
-        return d;
-      };
+      return
+          [](const surveyd::Event&, const surveyd::ContactHistory&, const surveyd::RelatedEvents&) {
+            surveyd::Decision d;
+            d.reason = "no_group";
+            return d;
+          };
     };
     options.feed_secret = kFeedSecret;
     options.trusted_proxies = {"192.0.2.1", "10.0.0.0/8"};

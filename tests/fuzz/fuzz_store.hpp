@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "surveyd/store/store.hpp"
 #include "surveyd/core/survey_token.hpp"
+#include "surveyd/store/store.hpp"
 
 namespace surveyd::fuzz {
 
