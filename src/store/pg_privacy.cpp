@@ -124,7 +124,8 @@ const Statements& PrivacyStatements() {
       // Erasure. $1: the number's hashes under every key.
       {"erase_lock", "SELECT pg_advisory_xact_lock($1::bigint)"},
       {"erase_cancel_texts",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'erased', "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = 'erased', "
        "cancelled_by = 'erasure', claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
        "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed')"},

@@ -24,6 +24,7 @@ pids+=($!)
 export_secrets
 export SURVEYD_DATABASE_URL="$url" SURVEYD_HTTP_LISTEN="127.0.0.1:$port"
 export SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port" SURVEYD_FEED_TCP="127.0.0.1:$feed_port"
+export SURVEYD_FEED_TLS=false  # the simulator on this machine speaks plain TCP
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw" SURVEYD_GATEWAY_RATE=200
 export SURVEYD_DISPATCH_BACKOFF_BASE=1 SURVEYD_DISPATCH_BACKOFF_MAX=1 SURVEYD_DISPATCH_POLL_MS=100
 use_prompt_rules
