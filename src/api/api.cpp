@@ -68,6 +68,8 @@ Router BuildRouter(const ApiOptions& options) {
   AddFeedRoutes(router, options);
   AddGatewayRoutes(router, options);
   AddStatsRoutes(router, options);
+  AddAlertRoutes(router, options);
+  AddRecognitionRoutes(router, options);
   // The citizen's pages: the token is in the path, so the route's name is what gets logged.
   for (const char* method : {"GET", "POST"}) {
     router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}",
@@ -110,9 +112,10 @@ http::Response Dispatch(const Api& api, const http::Request& request) {
       const std::string_view token = BearerToken(request);
       if (!token.empty()) principal = api.options.authenticator->Authenticate(token);
       if (!principal) return Unauthorized();
-      if (!Grants(principal->role, *route.role)) {
-        return JsonError(403, "forbidden",
-                         std::string("this needs the ") + RoleName(*route.role) + " role");
+      if (!route.Allows(principal->role)) {
+        std::string roles = RoleName(*route.role);
+        for (Role other : route.also) roles += std::string(" or ") + RoleName(other);
+        return JsonError(403, "forbidden", "this needs the " + roles + " role");
       }
     }
     const Call call{request, match.params, principal ? &*principal : nullptr};

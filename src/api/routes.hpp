@@ -11,6 +11,10 @@ void AddFeedRoutes(Router& router, const ApiOptions& options);     // feed_route
 void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_routes.cpp
 void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
 
+// Alerts (alerts_routes.cpp) and recognition (recognition_routes.cpp).
+void AddAlertRoutes(Router& router, const ApiOptions& options);
+void AddRecognitionRoutes(Router& router, const ApiOptions& options);
+
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);
 

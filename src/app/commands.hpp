@@ -22,6 +22,10 @@ int RulesExplain(const std::string& rules_path, const std::string& event_path,
                  const std::string& related_path, std::istream& in, std::ostream& out,
                  std::ostream& err);
 
+// The alerts one answer (JSON: comment, q1..q5, group) raises under the rules file's alerts:.
+int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
+                       std::istream& in, std::ostream& out, std::ostream& err);
+
 void SetUpLogging(const config::Config& config);
 
 }  // namespace surveyd::app

@@ -12,6 +12,7 @@
 #include <ostream>
 #include <thread>
 
+#include "app/alerts_component.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/clock.hpp"
@@ -123,7 +124,9 @@ std::string WorkerId() {
 }  // namespace
 
 int Serve(const config::Config& config, std::ostream& err) {
-  if (auto problems = config::ValidateForServe(config); !problems.empty()) {
+  auto problems = config::ValidateForServe(config);
+  for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
+  if (!problems.empty()) {
     for (const auto& p : problems) err << "surveyd: configuration error: " << p << "\n";
     return 2;
   }
@@ -158,6 +161,15 @@ int Serve(const config::Config& config, std::ostream& err) {
   }
 
   SystemClock clock;
+  // Alerts: the rules file's alerts: section, read like the survey rules (and reloaded with them).
+  AlertsComponent alerts(config, WorkerId(), clock,
+                         [&rules] { return rules.Current()->zone_ptr(); });
+  if (auto errors = alerts.Reload(); !errors.empty()) {
+    for (const auto& e : errors) err << e.ToString() << "\n";
+    err << "surveyd: the alert rules have errors; not starting\n";
+    return 2;
+  }
+  spdlog::info("alerts: {}", alerts.Current()->Summary());
   auto store = store::MakePgStore(
       {config.database.url, config.database.pool_size, config.survey.phone_hash_key});
 
@@ -202,6 +214,10 @@ int Serve(const config::Config& config, std::ostream& err) {
   survey_options.page.privacy_url = config.survey.privacy_url;
   survey_options.page.zone = rules.Current()->zone_ptr();
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
+  survey_options.raise_alerts = [&alerts](const store::SurveyView& survey,
+                                          const store::SurveyAnswers& answers) {
+    return alerts.Raise(survey, answers);
+  };
 
   // The TCP feed, when configured: exactly one instance consumes it (advisory lock), every
   // instance serves HTTP and dispatches.
@@ -244,6 +260,10 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.trusted_proxies = config.http.trusted_proxies;
   api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
   api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
+  api_options.alerts = &alerts.store();
+  api_options.alert_config = [&alerts] { return alerts.Current(); };
+  api_options.on_alert_changed = [&alerts] { alerts.notifier().Wake(); };
+  api_options.min_cell_size = config.recognition.min_cell_size;
   api_options.readiness = [&]() {
     nlohmann::json checks;
     bool database = false;
@@ -254,6 +274,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     }
     checks["database"] = {{"ok", database}};
     checks["rules"] = rules.Describe();
+    checks["alerts"] = alerts.Describe();
     const auto status = dispatcher.Status();
     checks["gateway"] = {{"ok", !status.gateway_auth_failing},
                          {"kind", gateway->Name()},
@@ -286,6 +307,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     return 1;
   }
   dispatcher.Start();
+  alerts.Start();
   if (consumer) {
     consumer->Start();
     spdlog::info("consuming the TCP feed at {} (when this instance holds the feed lock)",
@@ -318,6 +340,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     if (sigwait(&signals, &signal_number) != 0) continue;
     if (signal_number == SIGHUP) {
       auto errors = rules.Reload();
+      for (auto& error : alerts.Reload()) errors.push_back(std::move(error));
       if (errors.empty()) {
         spdlog::info("rules reloaded: {}", rules.Current()->Summary());
       } else {
@@ -336,6 +359,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   if (consumer) consumer->Stop();
   server->Stop();
   dispatcher.Stop();
+  alerts.Stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -59,6 +60,29 @@ bool ParseBool(const std::string& text, const std::string& key) {
 int Positive(int value, const std::string& key) {
   if (value <= 0) throw ConfigError(key + ": must be greater than 0");
   return value;
+}
+
+// "a, b ,c" -> {"a", "b", "c"}
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+std::vector<std::string> Addresses(const std::string& text, const std::string& key) {
+  auto addresses = SplitList(text);
+  for (const auto& address : addresses) {
+    if (address.find('@') == std::string::npos ||
+        address.find_first_of(" <>\r\n") != std::string::npos) {
+      throw ConfigError(key + ": '" + address + "' is not an e-mail address");
+    }
+  }
+  return addresses;
 }
 
 // The key table, in the order of config/surveyd.yaml.
@@ -178,6 +202,92 @@ std::vector<Key> Keys() {
 
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
       [](Config& c, S v, S) { c.api.analyst_token = v; });
+
+  add("alerts.webhook_url", "SURVEYD_ALERT_WEBHOOK_URL", [](Config& c, S v, S k) {
+    if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+      throw ConfigError(k + ": must start with http:// or https://");
+    }
+    c.alerts.webhook_url = v;
+  });
+  add("alerts.webhook_secret", "SURVEYD_ALERT_WEBHOOK_SECRET",
+      [](Config& c, S v, S) { c.alerts.webhook_secret = v; });
+  add("alerts.webhook_timeout_ms", "SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS", [](Config& c, S v, S k) {
+    c.alerts.webhook_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("alerts.email_to", "SURVEYD_ALERT_EMAIL_TO",
+      [](Config& c, S v, S k) { c.alerts.email_to = Addresses(v, k); });
+  add("alerts.escalate_to", "SURVEYD_ALERT_ESCALATE_TO",
+      [](Config& c, S v, S k) { c.alerts.escalate_to = Addresses(v, k); });
+  add("alerts.email_from", "SURVEYD_ALERT_EMAIL_FROM", [](Config& c, S v, S k) {
+    const auto from = Addresses(v, k);
+    if (from.size() > 1) throw ConfigError(k + ": one address");
+    c.alerts.email_from = from.empty() ? "" : from[0];
+  });
+  add("alerts.poll_ms", "SURVEYD_ALERT_POLL_MS", [](Config& c, S v, S k) {
+    c.alerts.poll_interval = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("alerts.max_attempts", "SURVEYD_ALERT_MAX_ATTEMPTS",
+      [](Config& c, S v, S k) { c.alerts.max_attempts = Positive(ParseInt<int>(v, k), k); });
+  add("alerts.backoff_base_s", "SURVEYD_ALERT_BACKOFF_BASE", [](Config& c, S v, S k) {
+    c.alerts.backoff_base = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("alerts.backoff_max_s", "SURVEYD_ALERT_BACKOFF_MAX", [](Config& c, S v, S k) {
+    c.alerts.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+
+  add("smtp.host", "SURVEYD_SMTP_HOST", [](Config& c, S v, S) { c.smtp.host = v; });
+  add("smtp.port", "SURVEYD_SMTP_PORT", [](Config& c, S v, S k) {
+    const int port = ParseInt<int>(v, k);
+    if (port < 1 || port > 65535) throw ConfigError(k + ": must be a port from 1 to 65535");
+    c.smtp.port = port;
+  });
+  add("smtp.starttls", "SURVEYD_SMTP_STARTTLS",
+      [](Config& c, S v, S k) { c.smtp.starttls = ParseBool(v, k); });
+  add("smtp.ca_file", "SURVEYD_SMTP_CA_FILE", [](Config& c, S v, S) { c.smtp.ca_file = v; });
+  add("smtp.username", "SURVEYD_SMTP_USERNAME", [](Config& c, S v, S) { c.smtp.username = v; });
+  add("smtp.password", "SURVEYD_SMTP_PASSWORD", [](Config& c, S v, S) { c.smtp.password = v; });
+  add("smtp.timeout_ms", "SURVEYD_SMTP_TIMEOUT_MS", [](Config& c, S v, S k) {
+    c.smtp.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+
+  add("recognition.min_cell_size", "SURVEYD_RECOGNITION_MIN_CELL_SIZE",
+      [](Config& c, S v, S k) { c.recognition.min_cell_size = Positive(ParseInt<int>(v, k), k); });
+  add("recognition.digest_day", "SURVEYD_RECOGNITION_DIGEST_DAY", [](Config& c, S v, S k) {
+    static const char* const kDays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                        "thursday", "friday", "saturday"};
+    for (int day = 0; day < 7; ++day) {
+      if (v == kDays[day]) {
+        c.recognition.digest_weekday = day;
+        return;
+      }
+    }
+    throw ConfigError(k + ": expected a day such as monday");
+  });
+  add("recognition.digest_time", "SURVEYD_RECOGNITION_DIGEST_TIME", [](Config& c, S v, S k) {
+    const bool shape = v.size() == 5 && v[2] == ':' &&
+                       std::isdigit(static_cast<unsigned char>(v[0])) &&
+                       std::isdigit(static_cast<unsigned char>(v[1])) &&
+                       std::isdigit(static_cast<unsigned char>(v[3])) &&
+                       std::isdigit(static_cast<unsigned char>(v[4]));
+    const int hour = shape ? (v[0] - '0') * 10 + (v[1] - '0') : 99;
+    const int minute = shape ? (v[3] - '0') * 10 + (v[4] - '0') : 99;
+    if (hour > 23 || minute > 59) throw ConfigError(k + ": expected HH:MM, e.g. 08:00");
+    c.recognition.digest_minute = hour * 60 + minute;
+  });
+  add("recognition.digest_to", "SURVEYD_RECOGNITION_DIGEST_TO", [](Config& c, S v, S k) {
+    c.recognition.digest_to.clear();
+    for (const auto& item : SplitList(v)) {
+      const auto eq = item.rfind('=');
+      if (eq == std::string::npos || eq == 0) {
+        throw ConfigError(k + ": expected TEAM=address entries, or *=address");
+      }
+      std::string team = item.substr(0, eq);
+      team.erase(team.find_last_not_of(" \t") + 1);
+      const auto address = Addresses(item.substr(eq + 1), k);
+      if (address.size() != 1) throw ConfigError(k + ": one address per team");
+      c.recognition.digest_to[team] = address[0];
+    }
+  });
 
   add("log.level", "SURVEYD_LOG_LEVEL", [](Config& c, S v, S k) {
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
@@ -301,6 +411,23 @@ std::vector<std::string> ValidateForServe(const Config& config) {
     problems.push_back(
         "feed.secret (SURVEYD_FEED_SECRET) must be set (at least 16 characters) to accept pushed "
         "events");
+  }
+  if (!config.alerts.webhook_url.empty() && config.alerts.webhook_secret.size() < 16) {
+    problems.push_back(
+        "alerts.webhook_secret (SURVEYD_ALERT_WEBHOOK_SECRET) must be set (at least 16 "
+        "characters, or whsec_<base64>) to sign alert webhooks");
+  }
+  const bool email = !config.alerts.email_to.empty() || !config.alerts.escalate_to.empty() ||
+                     !config.recognition.digest_to.empty();
+  if (email && (config.smtp.host.empty() || config.alerts.email_from.empty())) {
+    problems.push_back(
+        "alert and digest e-mails need smtp.host (SURVEYD_SMTP_HOST) and alerts.email_from "
+        "(SURVEYD_ALERT_EMAIL_FROM)");
+  }
+  if (!config.smtp.username.empty() && !config.smtp.starttls) {
+    problems.push_back(
+        "smtp.username is set but smtp.starttls is not: the password would cross the network in "
+        "clear");
   }
   if (config.gateway.kind == "wmnow") {
     if (config.gateway.wmnow_api_key.empty()) {

@@ -138,7 +138,9 @@ class Loader {
   std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
     const auto top = Entries(
         root,
-        {"version", "force_name", "time_zone", "policy", "quiet_hours", "groups", "exclusions"},
+        // `alerts` is read by alerts::LoadAlertConfigFile (the answers' rules, not the events').
+        {"version", "force_name", "time_zone", "policy", "quiet_hours", "groups", "exclusions",
+         "alerts"},
         "the rules file");
 
     if (const Entry* version = Find(top, "version")) {

@@ -88,8 +88,9 @@ void Savepoint::Release() {
 PgStore::PgStore(const PgOptions& options)
     : phone_hash_key_(options.phone_hash_key),
       pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
-        for (const auto* statements : {&pg::IngestStatements(), &pg::OutboxStatements(),
-                                       &pg::SurveyStatements(), &pg::StatsStatements()}) {
+        for (const auto* statements :
+             {&pg::IngestStatements(), &pg::OutboxStatements(), &pg::SurveyStatements(),
+              &pg::StatsStatements(), &pg::AlertInsertStatements()}) {
           for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
         }
         connection.prepare("ping", "SELECT 1");

@@ -77,6 +77,12 @@ const Statements& IngestStatements();
 const Statements& OutboxStatements();
 const Statements& SurveyStatements();
 const Statements& StatsStatements();
+// pg_alerts.cpp: what SubmitResponse needs to store the alerts an answer raised.
+const Statements& AlertInsertStatements();
+// Writes each alert (once per survey and kind) with its "created" event, in the answer's
+// transaction; returns how many were new.
+int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
+                 const std::vector<NewAlert>& alerts, TimePoint now);
 
 }  // namespace pg
 

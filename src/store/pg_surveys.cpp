@@ -115,6 +115,7 @@ SubmitOutcome PgStore::SubmitResponse(std::int64_t survey_id, const SurveyAnswer
       return SubmitOutcome::kAlreadyAnswered;
     }
     Exec(txn, "submit_mark", {Int(survey_id), Time(now)});
+    InsertAlerts(txn, survey_id, answers.alerts, now);  // with the answer, or not at all
     txn.commit();
     return SubmitOutcome::kStored;
   });

@@ -141,7 +141,12 @@ class SurveyHandler {
     const bool valid = ParseAnswers(request.body, answers, errors);
     if (!answers.language.empty()) survey.language = answers.language;
     answers.language = survey.language;
+    // Decided before the answer is stored, and stored with it in one transaction. A form sent
+    // back for a mistake still says where to get help when its comment calls for it.
+    if (options_.raise_alerts) answers.alerts = options_.raise_alerts(survey, answers);
+    const bool help_now = RaisesSafeguarding(answers.alerts);
     if (!valid) {
+      errors.help_now = help_now;
       return http::Response::Html(422, RenderSurveyPage(survey, token, Page(), &answers, &errors));
     }
     store::SubmitOutcome outcome;
@@ -150,6 +155,7 @@ class SurveyHandler {
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey {}: could not store the answers: {}", survey.survey_id, e.what());
       errors.save_failed = true;
+      errors.help_now = help_now;  // not stored yet: where to get help matters all the more
       auto response =
           http::Response::Html(503, RenderSurveyPage(survey, token, Page(), &answers, &errors));
       response.Set("Retry-After", "60");
@@ -157,10 +163,12 @@ class SurveyHandler {
     }
     switch (outcome) {
       case store::SubmitOutcome::kStored:
-        spdlog::info("survey {}: answers stored", survey.survey_id);
-        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), false));
+        spdlog::info("survey {}: answers stored{}", survey.survey_id,
+                     answers.alerts.empty() ? "" : " with alerts");
+        return http::Response::Html(200,
+                                    RenderThanksPage(survey.language, Page(), false, help_now));
       case store::SubmitOutcome::kAlreadyAnswered:
-        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true));
+        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true, help_now));
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
         break;

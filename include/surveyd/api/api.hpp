@@ -8,10 +8,12 @@
 #include <utility>
 #include <vector>
 
+#include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/api/auth.hpp"
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/http/message.hpp"
+#include "surveyd/store/alert_store.hpp"
 #include "surveyd/store/store.hpp"
 
 namespace surveyd::api {
@@ -36,6 +38,12 @@ struct ApiOptions {
   std::function<Readiness()> readiness;      // /readyz (public: ready or not), /api/v1/health
   std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
+
+  // Alerts and recognition (alerts_routes.cpp, recognition_routes.cpp).
+  store::AlertStore* alerts = nullptr;  // null: those routes answer 503
+  std::function<std::shared_ptr<const alerts::AlertConfig>()> alert_config;  // praise words
+  std::function<void()> on_alert_changed;  // an alert was acknowledged or resolved
+  int min_cell_size = 10;                  // recognition: people with fewer answers are suppressed
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address

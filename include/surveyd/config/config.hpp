@@ -83,6 +83,41 @@ struct Config {
   struct Log {
     std::string level = "info";  // SURVEYD_LOG_LEVEL
   } log;
+
+  // Where alerts go (issue 10); the alert rules themselves are in the rules file (alerts:).
+  struct Alerts {
+    std::string webhook_url;     // SURVEYD_ALERT_WEBHOOK_URL; empty: no webhook
+    std::string webhook_secret;  // SURVEYD_ALERT_WEBHOOK_SECRET ("whsec_<base64>" or text)
+    std::chrono::milliseconds webhook_timeout{10000};  // SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS
+    std::vector<std::string> email_to;                 // SURVEYD_ALERT_EMAIL_TO (comma-separated)
+    std::vector<std::string> escalate_to;  // SURVEYD_ALERT_ESCALATE_TO: alerts nobody acknowledged
+    std::string email_from;                // SURVEYD_ALERT_EMAIL_FROM
+    std::chrono::milliseconds poll_interval{1000};  // SURVEYD_ALERT_POLL_MS
+    int max_attempts = 10;                          // SURVEYD_ALERT_MAX_ATTEMPTS
+    std::chrono::seconds backoff_base{10};          // SURVEYD_ALERT_BACKOFF_BASE
+    std::chrono::seconds backoff_max{900};          // SURVEYD_ALERT_BACKOFF_MAX
+  } alerts;
+
+  // The SMTP relay for alert e-mails and recognition digests.
+  struct Smtp {
+    std::string host;                          // SURVEYD_SMTP_HOST; empty: no e-mail
+    int port = 25;                             // SURVEYD_SMTP_PORT
+    bool starttls = false;                     // SURVEYD_SMTP_STARTTLS: then required
+    std::string ca_file;                       // SURVEYD_SMTP_CA_FILE: empty = system CAs
+    std::string username;                      // SURVEYD_SMTP_USERNAME: AUTH PLAIN, over TLS only
+    std::string password;                      // SURVEYD_SMTP_PASSWORD
+    std::chrono::milliseconds timeout{20000};  // SURVEYD_SMTP_TIMEOUT_MS
+  } smtp;
+
+  struct Recognition {
+    // People with fewer answers are suppressed. (To be one key with the analysts' API's.)
+    int min_cell_size = 10;      // SURVEYD_RECOGNITION_MIN_CELL_SIZE
+    int digest_weekday = 1;      // SURVEYD_RECOGNITION_DIGEST_DAY: monday ... sunday (0 = Sunday)
+    int digest_minute = 8 * 60;  // SURVEYD_RECOGNITION_DIGEST_TIME: "HH:MM", the rules' zone
+    // SURVEYD_RECOGNITION_DIGEST_TO: "TEAM=address, ..., *=address" (* = every other team with
+    // answers that week); empty: no digest.
+    std::map<std::string, std::string> digest_to;
+  } recognition;
 };
 
 // Loads `path` (empty: defaults only), then applies `env` (normally the process environment).

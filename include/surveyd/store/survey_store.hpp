@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "surveyd/core/alert.hpp"
 #include "surveyd/core/event.hpp"
 #include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
@@ -27,6 +29,9 @@ struct SurveyAnswers {
   std::optional<int> q[5];  // 0-10 or blank
   std::string comment;      // at most 2,000 characters; personal data
   std::string language;
+  // What these answers raise (alerts::RaiseAlerts, decided before the call): stored in the
+  // answer's transaction, once per survey and kind, so none is lost and none doubled.
+  std::vector<NewAlert> alerts;
 };
 
 enum class SubmitOutcome { kStored, kAlreadyAnswered, kExpired, kNotFound };
