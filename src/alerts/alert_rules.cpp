@@ -360,6 +360,7 @@ std::optional<Duration> AlertConfig::RenotifyAfter(AlertSeverity severity) const
 }
 
 std::string AlertConfig::Summary() const {
+  if (rules.empty() && lexicon_path.empty()) return "none (no alerts: section)";
   std::string out = std::to_string(rules.size()) + " alert rule" + (rules.size() == 1 ? "" : "s");
   if (lexicon) out += "; lexicon: " + lexicon->Summary();
   return out;

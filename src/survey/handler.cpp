@@ -109,7 +109,9 @@ class SurveyHandler {
 
     if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey);
     if (survey->responded) {
-      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true));
+      // Answered already; a comment sent again that calls for help still gets it.
+      return http::Response::Html(
+          200, RenderThanksPage(survey->language, Page(), true, post && HelpNow(request, *survey)));
     }
     if (options_.clock.Now() >= survey->expires_at) {
       return NotFound(client, survey->language);
@@ -176,6 +178,15 @@ class SurveyHandler {
     // Expired between the lookup and the submit: the same page as any dead link, but this client
     // did hold a real token, so it does not count against its limit.
     return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
+  }
+
+  // Whether the answers in a POSTed form would raise a safeguarding alert.
+  bool HelpNow(const http::Request& request, const store::SurveyView& survey) const {
+    if (!options_.raise_alerts || !IsFormBody(request.Header("Content-Type"))) return false;
+    store::SurveyAnswers answers;
+    FormErrors errors;
+    ParseAnswers(request.body, answers, errors);
+    return RaisesSafeguarding(options_.raise_alerts(survey, answers));
   }
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {
