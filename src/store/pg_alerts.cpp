@@ -14,30 +14,6 @@ namespace surveyd::store {
 
 using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared in this folder
 
-const char* AlertStatusName(AlertStatus status) {
-  switch (status) {
-    case AlertStatus::kOpen:
-      return "open";
-    case AlertStatus::kAcknowledged:
-      return "acknowledged";
-    case AlertStatus::kResolved:
-      return "resolved";
-  }
-  return "open";
-}
-
-std::optional<AlertStatus> ParseAlertStatus(std::string_view name) {
-  for (AlertStatus status :
-       {AlertStatus::kOpen, AlertStatus::kAcknowledged, AlertStatus::kResolved}) {
-    if (name == AlertStatusName(status)) return status;
-  }
-  return std::nullopt;
-}
-
-const char* NoticeChannelName(NoticeChannel channel) {
-  return channel == NoticeChannel::kWebhook ? "webhook" : "email";
-}
-
 namespace pg {
 
 const Statements& AlertInsertStatements() {

@@ -258,7 +258,8 @@ const Statements& IngestStatements() {
        "WHERE o.state IN ('pending', 'claimed') "
        "AND (s.incident_id = ANY($1::text[]) OR s.phone_hash = ANY($2::text[])) ORDER BY o.id"},
       {"cancel_texts",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = t.reason, cancelled_by = t.by, "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = t.reason, cancelled_by = t.by, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1::timestamptz "
        "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, reason, by) "
        "WHERE o.id = t.id AND o.state IN ('pending', 'claimed')"},

@@ -855,7 +855,8 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
   for (std::size_t i = 0; i < QuestionKeys().size(); ++i) {
     const std::string& key = QuestionKeys()[i];
     const bool invalid = errors != nullptr && errors->Has(key);
-    const std::optional<int> chosen = previous != nullptr ? previous->q[i] : std::nullopt;
+    // A plain int: GCC 12 takes a std::optional compared here for uninitialised.
+    const int chosen = previous != nullptr && previous->q[i] ? *previous->q[i] : -1;
     out += "<fieldset id=\"" + key + "\"";
     if (invalid) out += " class=\"invalid\" aria-describedby=\"" + key + "-err\"";
     out += ">\n<legend>" + std::to_string(i + 1) + ". ";

@@ -886,7 +886,7 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
     answer.group = view.group;
     return RaiseAlerts(*ShippedAlerts(), answer);
   };
-  auto handler = survey::MakeSurveyHandler(options);
+  survey::SurveyPages pages(options);
   auto post = [&](const std::string& body) {
     http::Request request;
     request.method = "POST";
@@ -895,7 +895,7 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
     request.body = body;
     request.remote_address = "203.0.113.5";
     request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    return handler(request);
+    return pages.Handle(request);
   };
   auto response = post("q1=3&comment=" + http::UrlEncode("Boję się, że on wróci"));
   EXPECT_EQ(response.status, 200);
@@ -920,7 +920,7 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   request.path = "/s/" + token2;
   request.body = "q1=10&comment=" + http::UrlEncode("Thank you, I'm not scared any more");
   request.remote_address = "203.0.113.5";
-  response = handler(request);
+  response = pages.Handle(request);
   EXPECT_EQ(response.status, 200);
   EXPECT_THAT(response.body, Not(HasSubstr("help-now")));
   EXPECT_EQ(Count("alerts"), "1");

@@ -254,7 +254,7 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
 }
 
 // A gateway that holds each send until the test lets it go.
-class SlowGateway final : public gateway::Gateway {
+class SlowGateway final : public gateway::Sender {
  public:
   std::string Name() const override { return "slow"; }
   bool Idempotent() const override { return true; }
