@@ -17,16 +17,21 @@ set(SURVEYD_FUZZ_SOURCES
   src/core/alert.cpp
   src/core/clock.cpp
   src/core/crypto.cpp
+  src/core/delivery.cpp
   src/core/event_json.cpp
   src/core/names.cpp
   src/core/phone.cpp
+  src/core/sms.cpp
+  src/core/sms_reply.cpp
   src/core/statistics.cpp
   src/core/survey_token.cpp
   src/core/time.cpp
   src/core/time_zone.cpp
   src/feed/event_parser.cpp
+  src/gateway/gateway.cpp
   src/http/asio_impl.cpp
   src/http/message.cpp
+  src/rules/check.cpp
   src/rules/decide.cpp
   src/rules/loader.cpp
   src/rules/rule_set.cpp
