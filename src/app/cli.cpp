@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "surveyd/core/statistics.hpp"
 #include "surveyd/app/app.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/statistics.hpp"
 #include "surveyd/feed/event_parser.hpp"
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/store/pg_store.hpp"
@@ -23,6 +23,9 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
   report  -c FILE               print the funnel and the scores from the database
+  token create --role R --name N [-c FILE]   issue an API token (printed once, on the last line)
+  token list [-c FILE]          API tokens: id, role, created, last used, revoked, name
+  token revoke ID [-c FILE]     revoke an API token
   rules check FILE              validate a rules file: file:line:column: message per error
   rules explain FILE EVENT.json the decision for one event, and every rule that matched
   --version                     print the version
@@ -81,7 +84,8 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     return 2;
   }
 
-  if (command != "serve" && command != "migrate" && command != "replay" && command != "report") {
+  if (command != "serve" && command != "migrate" && command != "replay" && command != "report" &&
+      command != "token") {
     err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
@@ -105,6 +109,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
   }
   if (command == "migrate") return Migrate(config, out, err);
   if (command == "report") return Report(config, out, err);
+  if (command == "token") return Token(config, args, out, err);
 
   // replay
   if (args.size() != 1) {
@@ -224,8 +229,8 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       if (q.respondents > 0) {
         auto [low, high] = stats::WilsonInterval(q.top_box, q.respondents);
         out << std::fixed << std::setprecision(1) << std::setw(9) << q.mean << std::setw(9)
-            << 100 * stats::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-" << 100 * high
-            << "%)";
+            << 100 * stats::Rate(q.top_box, q.respondents) << "%  (" << 100 * low << "-"
+            << 100 * high << "%)";
         if (q.respondents < 30) out << "  small sample";
       }
       out << "\n";

@@ -11,8 +11,12 @@
 #include "surveyd/api/auth.hpp"
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/work_queue.hpp"
 #include "surveyd/http/message.hpp"
+#include "surveyd/store/analytics_store.hpp"
+#include "surveyd/store/audit_store.hpp"
 #include "surveyd/store/store.hpp"
+#include "surveyd/store/token_store.hpp"
 
 namespace surveyd::api {
 
@@ -36,6 +40,18 @@ struct ApiOptions {
   std::function<Readiness()> readiness;      // /readyz (public: ready or not), /api/v1/health
   std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
+
+  // The analysts' API (stats_routes.cpp, responses_routes.cpp, ops_routes.cpp,
+  // admin_routes.cpp). Every call to a role-protected route, and every refused one, is written
+  // to `audit` (null: not audited, for tests); if it cannot be, the answer is 503, not the data.
+  store::AnalyticsStore* analytics = nullptr;  // on connections of its own
+  store::TokenStore* tokens = nullptr;
+  store::AuditStore* audit = nullptr;
+  WorkQueue* analytics_queue = nullptr;     // where analytics queries run; null: inline
+  int min_cell_size = 10;                   // cells with fewer respondents are suppressed
+  int bad_token_limit_per_minute = 10;      // wrong tokens per client a minute, then 429
+  std::vector<std::string> question_texts;  // q1, q2... as the citizen read them (English)
+  std::function<std::string()> rules_info;  // GET /api/v1/rules: the rules in force, as JSON
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address

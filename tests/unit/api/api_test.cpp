@@ -97,7 +97,7 @@ TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
   EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
   request.path = "/nope";
   EXPECT_EQ(handler(request).status, 404);
-  request.path = "/api/v1/stats/funnel";
+  request.path = "/api/v1/stats";
   EXPECT_EQ(handler(request).status, 403);  // no API tokens configured
   request.method = "DELETE";
   request.path = "/healthz";
