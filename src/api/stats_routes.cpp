@@ -143,8 +143,9 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       json base = json::object();
       std::vector<std::optional<std::string>> row;
       for (std::size_t i = 0; i < keys.size(); ++i) {
-        base[store::DimensionName(keys[i])] = cell.keys[i] ? json(*cell.keys[i]) : json(nullptr);
-        row.push_back(cell.keys[i]);
+        const auto value = i < cell.keys.size() ? cell.keys[i] : std::nullopt;
+        base[store::DimensionName(keys[i])] = value ? json(*value) : json(nullptr);
+        row.push_back(value);
       }
       std::vector<std::optional<std::string>> cell_columns = {
           Text(f.surveys), Text(f.sent),     Text(f.reached),   Text(f.answered),
@@ -335,7 +336,8 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
                           (static_cast<double>(answered) * static_cast<double>(cell.surveys)),
                       2);
       }
-      const json key = cell.keys[0] ? json(*cell.keys[0]) : json(nullptr);
+      const auto value = cell.keys.empty() ? std::nullopt : cell.keys[0];
+      const json key = value ? json(*value) : json(nullptr);
       values.push_back({{"value", key},
                         {"surveyed", cell.surveys},
                         {"share_surveyed_pct", Optional(asked.pct)},
@@ -346,7 +348,7 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
                         {"representation", Optional(index)},
                         {"suppressed", suppressed}});
       csv.rows.push_back(
-          {cell.keys[0], std::to_string(cell.surveys), Text(asked.pct),
+          {value, std::to_string(cell.surveys), Text(asked.pct),
            suppressed ? std::nullopt : std::optional<std::string>(std::to_string(cell.answered)),
            Text(answers.pct), Text(answers.low), Text(answers.high), Text(index),
            suppressed ? "true" : "false"});
