@@ -66,6 +66,7 @@ struct Options {
   std::chrono::milliseconds hang{15000};
   std::uint64_t seed = std::random_device{}();
   std::string inbound_url;
+  std::set<std::string> silent;  // E.164 numbers whose citizen never opens, answers or replies
   bool show_numbers = false;
   bool verify_tls = true;
   bool verbose = false;
@@ -92,6 +93,7 @@ void Usage(std::ostream& out) {
          "  --reorder-rate P            'delivered' sent before 'sent' (0)\n"
          "  --inbound-url URL           where citizen replies (STOP) are posted\n"
          "  --seed N                    random seed (random)\n"
+         "  --silent N1,N2              numbers whose citizen never opens, answers or replies\n"
          "  --show-numbers              GET /v1/messages shows full numbers (masked by default)\n"
          "  --insecure                  do not verify TLS certificates of callback/survey URLs\n"
          "  --verbose                   debug logging\n";
@@ -158,6 +160,14 @@ void ApplyOption(Options& options, const std::string& name, const std::string& v
     options.seed = std::stoull(value);
   } else if (name == "--inbound-url") {
     options.inbound_url = value;
+  } else if (name == "--silent") {
+    for (std::size_t start = 0; start <= value.size();) {
+      const auto comma = std::min(value.find(',', start), value.size());
+      const auto number = phone::Normalize(value.substr(start, comma - start)).e164;
+      if (number.empty()) throw std::invalid_argument("--silent takes phone numbers");
+      options.silent.insert(number);
+      start = comma + 1;
+    }
   } else {
     throw std::invalid_argument("unknown option " + name);
   }
@@ -191,11 +201,13 @@ Options ParseOptions(int argc, char** argv) {
       continue;
     }
     static const std::set<std::string> kValued = {
-        "--listen",         "--api-key",      "--webhook-secret",    "--open-rate",
-        "--response-rate",  "--answer-rate",  "--stop-rate",         "--fail-rate",
-        "--throttle-rate",  "--hang-rate",    "--hang-ms",           "--undeliverable-rate",
-        "--duplicate-rate", "--reorder-rate", "--delivery-delay-ms", "--answer-delay-ms",
-        "--seed",           "--inbound-url"};
+        "--listen",          "--api-key",       "--webhook-secret",
+        "--open-rate",       "--response-rate", "--answer-rate",
+        "--stop-rate",       "--fail-rate",     "--throttle-rate",
+        "--hang-rate",       "--hang-ms",       "--undeliverable-rate",
+        "--duplicate-rate",  "--reorder-rate",  "--delivery-delay-ms",
+        "--answer-delay-ms", "--seed",          "--inbound-url",
+        "--silent"};
     if (kValued.count(name) == 0) throw std::invalid_argument("unknown option " + name);
     if (!inline_value && i + 1 >= args.size()) throw std::invalid_argument(name + " needs a value");
     const std::string value = inline_value ? *inline_value : args[++i];
@@ -501,6 +513,10 @@ class Simulator {
                  phone::Mask(message.to), message.client_ref);
 
     fate = DrawFate();
+    if (options_.silent.count(phone::Normalize(message.to).e164) != 0) {
+      // A test answers this one itself.
+      fate.open = fate.answer = fate.stop = false;
+    }
     Schedule(message, fate);
 
     const bool hang = Uniform() < options_.hang_rate;

@@ -150,8 +150,9 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
     auto store = store::MakePgStore({config.database.url, 1, config.survey.phone_hash_key});
     SystemClock clock;
     const auto rule_set = loaded.rules;
-    store::DecideFn decide = [&](const Event& event, const ContactHistory& history) {
-      return rules::Decide(*rule_set, event, history, clock.Now());
+    store::DecideFn decide = [&](const Event& event, const ContactHistory& history,
+                                 const RelatedEvents& related) {
+      return rules::Decide(*rule_set, event, history, related, clock.Now());
     };
 
     std::int64_t counts[3] = {0, 0, 0};
@@ -213,6 +214,8 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
     row(4, "delivered", f.sms_delivered, f.sms_accepted);
     row(4, "failed", f.sms_failed);
     row(4, "expired unsent", f.sms_expired);
+    row(4, "cancelled before sending", f.cancelled);
+    for (const auto& [reason, count] : f.cancelled_by_reason) row(6, reason, count);
     row(4, "opened", f.opened, f.sms_accepted);
     row(4, "answered", f.answered, f.sms_accepted);
 

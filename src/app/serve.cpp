@@ -117,8 +117,9 @@ class RulesHolder {
   TimePoint loaded_at_;
 };
 
-// The TCP feed's state for /readyz: unready when it has been down longer than `unready_after`
-// (while this instance leads; a standby instance is ready by definition).
+// The TCP feed's state for /readyz: unready when it has been down, or has held events it could not
+// store, longer than `unready_after` (while this instance leads; a standby instance is ready by
+// definition).
 nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
                             std::chrono::seconds unready_after, bool& ok) {
   nlohmann::json out = {
@@ -143,6 +144,15 @@ nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
     out["down_seconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();
     ok = now - *s.disconnected_since < unready_after;
+  }
+  // Connected is not enough: events read and not stored for this long mean no progress.
+  if (s.leader && s.waiting_since) {
+    const auto waiting = now - *s.waiting_since;
+    out["waiting_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(waiting).count();
+    if (waiting >= unready_after) {
+      ok = false;
+      out["stalled"] = true;
+    }
   }
   out["ok"] = ok;
   return out;
@@ -197,8 +207,9 @@ int Serve(const config::Config& config, std::ostream& err) {
 
   auto decider = [&rules, &clock]() -> store::DecideFn {
     auto current = rules.Current();
-    return [current, &clock](const Event& event, const ContactHistory& history) {
-      return rules::Decide(*current, event, history, clock.Now());
+    return [current, &clock](const Event& event, const ContactHistory& history,
+                             const RelatedEvents& related) {
+      return rules::Decide(*current, event, history, related, clock.Now());
     };
   };
 
@@ -215,6 +226,11 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.batch_size = config.dispatch.batch_size;
   dispatch_options.poll_interval = config.dispatch.poll_interval;
   dispatch_options.lease = config.dispatch.lease;
+  // One request's lease outlasts the gateway's own timeout, so a slow answer is never taken for
+  // a dead sender.
+  dispatch_options.send_lease =
+      std::max(config.dispatch.lease,
+               std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
   dispatch_options.max_attempts = config.dispatch.max_attempts;
   dispatch_options.backoff_base = config.dispatch.backoff_base;
   dispatch_options.backoff_max = config.dispatch.backoff_max;

@@ -35,4 +35,8 @@ const char* OutcomeName(Decision::Outcome outcome) {
   return "unknown";
 }
 
+bool ForbidsSending(const Decision& redecided) {
+  return redecided.outcome != Decision::Outcome::kSurvey && redecided.reason != "would_expire";
+}
+
 }  // namespace surveyd

@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "surveyd/core/phone.hpp"
+#include "surveyd/core/survey_token.hpp"
 #include "surveyd/rules/rules.hpp"
-#include "surveyd/survey/token.hpp"
 
 namespace surveyd::dispatch {
 
@@ -151,6 +151,14 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
     }
   }
   if (run_expiry) {
+    if (int recovered = store_.RecoverStale(clock_.Now(), gateway_.Idempotent()); recovered > 0) {
+      spdlog::warn("dispatch: {} message(s) found mid-request after their sender stopped: {}",
+                   recovered,
+                   gateway_.Idempotent() ? "due again with the same client_ref"
+                                         : "held in doubt for the delivery reports");
+      std::lock_guard lock(status_mutex_);
+      status_.recovered += recovered;
+    }
     if (int expired = store_.ExpireOverdue(clock_.Now()); expired > 0) {
       spdlog::info("dispatch: {} message(s) expired before they could be sent", expired);
       std::lock_guard lock(status_mutex_);
@@ -159,35 +167,66 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
   }
 
   auto batch = store_.ClaimDue(clock_.Now(), options_.batch_size, worker_id, options_.lease);
-  for (const auto& message : batch) {
+  const int claimed = static_cast<int>(batch.size());
+  for (auto& message : batch) {
     if (stopping_) {
       // Hand unsent claims back at once, so another instance need not wait for the lease.
-      store_.Reschedule(message.id, clock_.Now());
+      store_.Reschedule(message, clock_.Now());
       continue;
     }
-    SendOne(message);
+    SendOne(std::move(message));
   }
-  return static_cast<int>(batch.size());
+  return claimed;
 }
 
-void Dispatcher::SendOne(const store::OutboxMessage& message) {
+void Dispatcher::SendOne(store::OutboxMessage message) {
   const TimePoint now = clock_.Now();
-  if (auto rules = rules_()) {
-    // A retry can drift into the night: quiet hours hold for every attempt, not just the first.
-    const TimePoint window = rules::NextSendWindow(*rules, now);
-    if (window > now) {
-      store_.Reschedule(message.id, window);
-      std::lock_guard lock(status_mutex_);
-      ++status_.deferred;
-      return;
-    }
+  const auto rules = rules_ ? rules_() : nullptr;
+  // Decided again, now, under the rules in force and with everything stored since about the
+  // incident and the number: a later event, an opt-out or a reload may have ruled the text out.
+  if (!rules) {
+    // Nothing decides without rules: the text waits (serve never runs without them).
+    spdlog::error("dispatch: no rules loaded; message {} waits", message.id);
+    store_.Reschedule(message, now + options_.poll_interval);
+    return;
+  }
+  std::string ruled_out;
+  if (!message.event) {
+    ruled_out = "insufficient_data:stored_event";
+  } else if (const Decision again =
+                 rules::Decide(*rules, *message.event, message.history, message.related, now);
+             ForbidsSending(again)) {
+    ruled_out = again.reason;
+  }
+  if (!ruled_out.empty()) {
+    store_.Cancel(message, ruled_out, "dispatch", now);
+    spdlog::info("dispatch: message {} cancelled before sending: {}", message.id, ruled_out);
+    std::lock_guard lock(status_mutex_);
+    ++status_.cancelled;
+    return;
+  }
+  // A retry can drift into the night: quiet hours hold for every attempt, not just the first.
+  if (const TimePoint window = rules::NextSendWindow(*rules, now); window > now) {
+    store_.Reschedule(message, window);
+    std::lock_guard lock(status_mutex_);
+    ++status_.deferred;
+    return;
   }
 
-  const std::string token = survey::DeriveToken(options_.token_secret, message.token_nonce);
+  const std::string token = token::DeriveToken(options_.token_secret, message.token_nonce);
   const std::string link = options_.public_base_url + "/s/" + token;
   gateway::OutgoingSms sms{message.client_ref, message.to_e164,
                            rules::RenderTemplate(message.sms_template, {{"link", link}})};
 
+  // The one request of this claim, and only if the claim is still ours: a worker that took too
+  // long over its batch finds the message claimed again by another and leaves it.
+  if (!store_.BeginSend(message, token::TokenHash(token), clock_.Now(), options_.send_lease)) {
+    spdlog::info("dispatch: message {} was claimed again by another worker; left to it",
+                 message.id);
+    std::lock_guard lock(status_mutex_);
+    ++status_.lost_claims;
+    return;
+  }
   Pace();
   const auto result = gateway_.Send(sms);
   double random01 = 0;
@@ -197,7 +236,7 @@ void Dispatcher::SendOne(const store::OutboxMessage& message) {
   }
   const auto record = Classify(result, gateway_.Name(), gateway_.Idempotent(), message.attempts,
                                options_, clock_.Now(), random01);
-  store_.RecordAttempt(message, record, survey::TokenHash(token), clock_.Now());
+  store_.RecordAttempt(message, record, clock_.Now());
 
   std::lock_guard lock(status_mutex_);
   status_.gateway_auth_failing = result.status == gateway::SendStatus::kAuth;

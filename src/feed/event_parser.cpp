@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <limits>
 
 #include <nlohmann/json.hpp>
+
+#include "surveyd/core/event_json.hpp"
 
 namespace surveyd::feed {
 namespace {
@@ -13,7 +14,6 @@ namespace {
 // ordered_json keeps the sender's key order when an array element is written back as raw text.
 using Json = nlohmann::ordered_json;
 
-constexpr std::size_t kMaxEventIdLength = 128;
 // nlohmann's parser recurses per nesting level; real events nest three deep.
 constexpr int kMaxDepth = 32;
 
@@ -72,264 +72,9 @@ std::optional<std::int64_t> AsInt64(const Json& v) {
   return std::nullopt;
 }
 
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Trimmed(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
-}
-
-// Reads one event object. The first problem found is kept as the rejection reason; it is built
-// only from field names and fixed text, never from values, so it can be logged and returned to
-// the sender without leaking personal data.
-class EventReader {
- public:
-  std::optional<Event> Read(const Json& obj);
-  const std::string& error() const { return error_; }
-
- private:
-  // Records the first failure; later reads carry on harmlessly and the result is discarded.
-  std::nullopt_t Fail(std::string reason) {
-    if (error_.empty()) error_ = std::move(reason);
-    return std::nullopt;
-  }
-
-  static const Json* Find(const Json& obj, const char* key) {
-    const auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
-
-  static std::string Path(const std::string& prefix, const char* key) {
-    return prefix.empty() ? std::string(key) : prefix + "." + key;
-  }
-
-  std::optional<std::string> OptString(const Json& obj, const std::string& prefix,
-                                       const char* key) {
-    const Json* v = Find(obj, key);
-    if (v == nullptr) return std::nullopt;
-    if (!v->is_string()) return Fail(Path(prefix, key) + " must be a string");
-    return v->get<std::string>();
-  }
-
-  std::optional<TimePoint> OptTime(const Json& obj, const std::string& prefix, const char* key) {
-    const auto text = OptString(obj, prefix, key);
-    if (!text) return std::nullopt;
-    auto t = ParseRfc3339(*text);
-    if (!t) return Fail(Path(prefix, key) + " is not RFC 3339");
-    return t;
-  }
-
-  std::optional<bool> OptBool(const Json& obj, const std::string& prefix, const char* key) {
-    const Json* v = Find(obj, key);
-    if (v == nullptr) return std::nullopt;
-    if (!v->is_boolean()) return Fail(Path(prefix, key) + " must be a boolean");
-    return v->get<bool>();
-  }
-
-  std::optional<int> OptAge(const Json& obj, const std::string& prefix, const char* key);
-
-  const Json* OptObject(const Json& obj, const std::string& prefix, const char* key) {
-    const Json* v = Find(obj, key);
-    if (v != nullptr && !v->is_object()) {
-      Fail(Path(prefix, key) + " must be an object");
-      return nullptr;
-    }
-    return v;
-  }
-
-  std::optional<Incident> ReadIncident(const Json& obj);
-  Call ReadCall(const Json& obj);
-  Resource ReadResource(const Json& obj);
-  Closure ReadClosure(const Json& obj);
-  Caller ReadCaller(const Json& obj);
-
-  std::string error_;
-};
-
-// Ages arrive as 41, 41.0 or "41" depending on which system filled the log; all mean 41.
-std::optional<int> EventReader::OptAge(const Json& obj, const std::string& prefix,
-                                       const char* key) {
-  const Json* v = Find(obj, key);
-  if (v == nullptr) return std::nullopt;
-  const std::string name = Path(prefix, key);
-  long long value = 0;
-  if (v->is_number_unsigned()) {
-    if (v->get<std::uint64_t>() > 1000) return Fail(name + " is out of range");
-    value = static_cast<long long>(v->get<std::uint64_t>());
-  } else if (v->is_number_integer()) {
-    value = v->get<long long>();
-  } else if (v->is_number_float()) {
-    const double d = v->get<double>();
-    if (!std::isfinite(d) || d != std::floor(d)) return Fail(name + " must be an integer");
-    if (std::fabs(d) > 1000) return Fail(name + " is out of range");
-    value = static_cast<long long>(d);
-  } else if (v->is_string()) {
-    const std::string s = Trimmed(v->get_ref<const std::string&>());
-    if (s.empty()) return std::nullopt;  // "" is how some exports write "not recorded"
-    if (s.size() > 3 ||
-        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return Fail(name + " must be an integer");
-    }
-    value = std::stoll(s);
-  } else {
-    return Fail(name + " must be an integer");
-  }
-  if (value < 0 || value > 130) return Fail(name + " is out of range");
-  return static_cast<int>(value);
-}
-
-std::optional<Incident> EventReader::ReadIncident(const Json& obj) {
-  Incident incident;
-  const Json* id = Find(obj, "id");
-  if (id == nullptr) return Fail("missing incident.id");
-  if (!id->is_string()) return Fail("incident.id must be a string");
-  incident.id = id->get<std::string>();
-  if (incident.id.empty()) return Fail("incident.id is empty");
-  incident.opened_at = OptTime(obj, "incident", "opened_at");
-  incident.type_code = OptString(obj, "incident", "type_code");
-  if (incident.type_code) incident.type_code = Upper(*incident.type_code);  // spec: upper case
-  incident.type_label = OptString(obj, "incident", "type_label");
-  incident.category = OptString(obj, "incident", "category");
-  incident.grade = OptString(obj, "incident", "grade");
-  if (const Json* q = Find(obj, "qualifiers")) {
-    if (!q->is_array()) return Fail("incident.qualifiers must be an array of strings");
-    std::vector<std::string> qualifiers;
-    for (const Json& flag : *q) {
-      if (!flag.is_string()) return Fail("incident.qualifiers must be an array of strings");
-      // Exclusion rules match flags exactly; the log is not consistent about case or spaces.
-      qualifiers.push_back(Upper(Trimmed(flag.get_ref<const std::string&>())));
-    }
-    incident.qualifiers = std::move(qualifiers);
-  }
-  if (const Json* location = OptObject(obj, "incident", "location")) {
-    incident.location.npu = OptString(*location, "incident.location", "npu");
-    incident.location.beat = OptString(*location, "incident.location", "beat");
-    incident.location.postcode_district =
-        OptString(*location, "incident.location", "postcode_district");
-  }
-  return incident;
-}
-
-Call EventReader::ReadCall(const Json& obj) {
-  Call call;
-  call.id = OptString(obj, "call", "id").value_or("");
-  call.channel = OptString(obj, "call", "channel");
-  call.started_at = OptTime(obj, "call", "started_at");
-  call.ended_at = OptTime(obj, "call", "ended_at");
-  call.handler_id = OptString(obj, "call", "handler_id");
-  call.handler_team = OptString(obj, "call", "handler_team");
-  return call;
-}
-
-Resource EventReader::ReadResource(const Json& obj) {
-  Resource resource;
-  resource.officer_id = OptString(obj, "resource", "officer_id");
-  resource.callsign = OptString(obj, "resource", "callsign");
-  resource.department = OptString(obj, "resource", "department");
-  resource.arrived_at = OptTime(obj, "resource", "arrived_at");
-  resource.departed_at = OptTime(obj, "resource", "departed_at");
-  return resource;
-}
-
-Closure EventReader::ReadClosure(const Json& obj) {
-  Closure closure;
-  closure.code = OptString(obj, "closure", "code");
-  closure.outcome = OptString(obj, "closure", "outcome");
-  return closure;
-}
-
-Caller EventReader::ReadCaller(const Json& obj) {
-  Caller caller;
-  if (const Json* phone = Find(obj, "phone")) {
-    // Some exports write the number as a JSON number; phone::Normalize judges the digits.
-    if (phone->is_number_unsigned()) {
-      caller.phone = std::to_string(phone->get<std::uint64_t>());
-    } else if (phone->is_string()) {
-      caller.phone = phone->get<std::string>();
-    } else {
-      Fail("caller.phone must be a string");
-    }
-  }
-  caller.phone_type = OptString(obj, "caller", "phone_type");
-  caller.role = OptString(obj, "caller", "role");
-  caller.gender = OptString(obj, "caller", "gender");
-  caller.ethnicity = OptString(obj, "caller", "ethnicity");
-  caller.language = OptString(obj, "caller", "language");
-  caller.survey_consent = OptString(obj, "caller", "survey_consent");
-  caller.age = OptAge(obj, "caller", "age");
-  caller.vulnerable = OptBool(obj, "caller", "vulnerable");
-  return caller;
-}
-
-// A type name is echoed in the reason only when it looks like one.
-bool SafeToQuote(std::string_view s) {
-  return !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalpha(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
-}
-
-std::optional<Event> EventReader::Read(const Json& obj) {
-  Event event;
-  if (const Json* seq = Find(obj, "seq")) {
-    event.seq = AsInt64(*seq);
-    if (!event.seq) return Fail("seq must be an integer");
-  }
-
-  const Json* id = Find(obj, "event_id");
-  if (id == nullptr) return Fail("missing event_id");
-  if (!id->is_string()) return Fail("event_id must be a string");
-  event.event_id = id->get<std::string>();
-  if (event.event_id.empty()) return Fail("event_id is empty");
-  if (event.event_id.size() > kMaxEventIdLength) return Fail("event_id is too long");
-
-  const Json* type = Find(obj, "type");
-  if (type == nullptr) return Fail("missing type");
-  if (!type->is_string()) return Fail("type must be a string");
-  const auto& type_name = type->get_ref<const std::string&>();
-  const auto parsed_type = ParseEventType(type_name);
-  if (!parsed_type) {
-    return Fail(SafeToQuote(type_name) ? "unknown type '" + type_name + "'" : "unknown type");
-  }
-  event.type = *parsed_type;
-
-  const Json* occurred = Find(obj, "occurred_at");
-  if (occurred == nullptr) return Fail("missing occurred_at");
-  if (!occurred->is_string()) return Fail("occurred_at must be a string");
-  const auto occurred_at = ParseRfc3339(occurred->get_ref<const std::string&>());
-  if (!occurred_at) return Fail("occurred_at is not RFC 3339");
-  event.occurred_at = *occurred_at;
-
-  const Json* incident_json = OptObject(obj, "", "incident");
-  if (!error_.empty()) return std::nullopt;
-  if (incident_json == nullptr) return Fail("missing incident");
-  auto incident = ReadIncident(*incident_json);
-  if (!incident) return std::nullopt;
-  event.incident = std::move(*incident);
-
-  if (const Json* call = OptObject(obj, "", "call")) event.call = ReadCall(*call);
-  if (const Json* resource = OptObject(obj, "", "resource")) {
-    event.resource = ReadResource(*resource);
-  }
-  if (const Json* caller = OptObject(obj, "", "caller")) event.caller = ReadCaller(*caller);
-  if (const Json* closure = OptObject(obj, "", "closure")) event.closure = ReadClosure(*closure);
-  if (!error_.empty()) return std::nullopt;
-
-  if (event.type == EventType::kCallEnded && !event.call) return Fail("missing call");
-  if (event.type == EventType::kResourceDeparted && !event.resource) {
-    return Fail("missing resource");
-  }
-  return event;
-}
-
 // Reads what can be read even from an event that will be rejected: the store keys rejected
 // lines by event_id when there is one, and the TCP cursor moves past them by seq.
-void ReadEnvelope(const Json& obj, store::IngestItem& item) {
+void ReadEnvelope(const Json& obj, IngestItem& item) {
   if (const auto it = obj.find("seq"); it != obj.end()) item.seq = AsInt64(*it);
   if (const auto id = obj.find("event_id"); id != obj.end() && id->is_string()) {
     const auto& event_id = id->get_ref<const std::string&>();
@@ -337,8 +82,8 @@ void ReadEnvelope(const Json& obj, store::IngestItem& item) {
   }
 }
 
-store::IngestItem FromJson(const Json& value, std::string raw, const std::string& source) {
-  store::IngestItem item;
+IngestItem FromJson(const Json& value, std::string raw, const std::string& source) {
+  IngestItem item;
   item.source = source;
   item.raw = std::move(raw);
   if (!value.is_object()) {
@@ -350,14 +95,14 @@ store::IngestItem FromJson(const Json& value, std::string raw, const std::string
     item.reject_reason = "heartbeat";
     return item;
   }
-  EventReader reader;
-  item.event = reader.Read(value);
-  if (!item.event) item.reject_reason = reader.error();
+  EventReadResult read = EventFromJson(value);
+  item.event = std::move(read.event);
+  item.reject_reason = std::move(read.reject_reason);
   return item;
 }
 
-store::IngestItem Rejected(std::string_view raw, const std::string& source, std::string reason) {
-  store::IngestItem item;
+IngestItem Rejected(std::string_view raw, const std::string& source, std::string reason) {
+  IngestItem item;
   item.source = source;
   item.raw = std::string(raw);
   item.reject_reason = std::move(reason);
@@ -387,16 +132,16 @@ BodyFormat FormatOf(std::string_view content_type) {
 
 }  // namespace
 
-store::IngestItem ParseEvent(std::string_view text, const std::string& source) {
+IngestItem ParseEvent(std::string_view text, const std::string& source) {
   std::string reason;
   const auto value = ParseJson(text, reason);
   if (!value) return Rejected(text, source, std::move(reason));
   return FromJson(*value, std::string(text), source);
 }
 
-std::vector<store::IngestItem> ParseBody(std::string_view body, std::string_view content_type,
-                                         const std::string& source) {
-  std::vector<store::IngestItem> items;
+std::vector<IngestItem> ParseBody(std::string_view body, std::string_view content_type,
+                                  const std::string& source) {
+  std::vector<IngestItem> items;
   BodyFormat format = FormatOf(content_type);
   std::optional<Json> whole;
   std::string reason;

@@ -33,7 +33,8 @@ using asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kMaxLine = 1024 * 1024;  // a longer "line" is a broken stream
+constexpr std::size_t kMaxLine = 1024 * 1024;  // a longer line is rejected, cut to its start
+constexpr std::size_t kKeptOfLongLine = 1024;  // what a rejected long line keeps of itself
 constexpr auto kStopPoll = std::chrono::milliseconds(100);
 constexpr auto kAckTimeout = std::chrono::milliseconds(5000);
 // Batches handed to the committer and not yet stored (the one being stored included): the reader
@@ -174,7 +175,10 @@ struct TcpConsumer::Impl {
   bool committed = false;              // a batch was stored since the reader last looked
   std::exception_ptr commit_error;     // the committer stopped on it
   std::optional<std::int64_t> to_ack;  // highest seq stored on this connection
-  bool ack_signal = false;             // io thread only: the committer has news
+  // Lines read and not stored yet, on this connection or an earlier one: while they wait longer
+  // than a commit takes, the feed is stalled even if it is connected.
+  std::atomic<bool> waiting{false};
+  bool ack_signal = false;  // io thread only: the committer has news
 
   Impl(TcpConsumerOptions o, store::IngestStore& s, std::function<store::DecideFn()> d,
        store::Leadership* l, const Clock& c)
@@ -237,6 +241,9 @@ struct TcpConsumer::Impl {
                      e.what());
         Disconnected(std::string("database unavailable: ") + e.what());
         WaitForDatabase();
+        // The database may answer and still not store (read-only after a fail-over): back off
+        // rather than resubscribe in a tight loop.
+        SleepFor(Backoff());
       } catch (const std::exception& e) {
         spdlog::warn("feed '{}': {}", options.feed, e.what());
         Disconnected(e.what());
@@ -353,7 +360,8 @@ struct TcpConsumer::Impl {
       s.last_seq = cursor;
     });
 
-    std::string pending;  // bytes after the last complete line
+    std::string pending;                // bytes after the last complete line
+    std::optional<LongLine> long_line;  // a line past kMaxLine, until its end comes
     std::vector<char> chunk(kReadChunk);
     bool read_done = false;
     boost::system::error_code read_ec;
@@ -401,12 +409,25 @@ struct TcpConsumer::Impl {
         for (;;) {
           const auto nl = pending.find('\n', begin);
           if (nl == std::string::npos) break;
-          HandleLine(std::string_view(pending).substr(begin, nl - begin), now);
+          if (long_line) {
+            // The end of a line too long to keep: rejected alone, the stream goes on.
+            long_line->bytes += nl - begin;
+            RejectLongLine(*long_line);
+            long_line.reset();
+          } else {
+            HandleLine(std::string_view(pending).substr(begin, nl - begin), now);
+          }
           begin = nl + 1;
           if (batch.size() >= options.batch_size) Flush(stream);
         }
         pending.erase(0, begin);
-        if (pending.size() > kMaxLine) throw FeedError("a line longer than 1 MiB: resyncing");
+        if (long_line) {
+          long_line->bytes += pending.size();
+          pending.clear();
+        } else if (pending.size() > kMaxLine) {
+          long_line = LongLine{pending.substr(0, kKeptOfLongLine), pending.size()};
+          pending.clear();
+        }
         start_read();
       }
       if (!batch.empty() && SteadyClock::now() >= batch_started + options.batch_wait) Flush(stream);
@@ -436,6 +457,27 @@ struct TcpConsumer::Impl {
     }
     store::IngestItem item = ParseEvent(line, "tcp");
     if (!item.seq) item.seq = LeadingSeq(line);
+    Accept(std::move(item), received);
+  }
+
+  struct LongLine {
+    std::string start;  // kept, to be stored with the rejection
+    std::size_t bytes = 0;
+  };
+
+  void RejectLongLine(const LongLine& line) {
+    store::IngestItem item;
+    item.source = "tcp";
+    item.seq = LeadingSeq(line.start);
+    item.reject_reason = "line longer than " + std::to_string(kMaxLine) + " bytes";
+    item.raw = line.start + "... (" + std::to_string(line.bytes) + " bytes, cut)";
+    spdlog::warn("feed '{}': a line of {} bytes rejected (longer than {})", options.feed,
+                 line.bytes, kMaxLine);
+    Accept(std::move(item), SteadyClock::now());
+  }
+
+  // Queues one item for the next batch, unless its seq says it is already stored.
+  void Accept(store::IngestItem item, SteadyClock::time_point received) {
     if (item.seq) {
       const std::int64_t seq = *item.seq;
       if (last_seen && seq <= *last_seen) {
@@ -457,6 +499,9 @@ struct TcpConsumer::Impl {
     if (batch.empty()) batch_started = SteadyClock::now();
     batch.push_back(std::move(item));
     batch_received.push_back(received);
+    if (!waiting.exchange(true)) {
+      Update([&](TcpConsumerStatus& s) { s.waiting_since = clock.Now(); });
+    }
   }
 
   // Hands the batch to the committer; waits while it is kMaxQueued batches behind.
@@ -541,6 +586,9 @@ struct TcpConsumer::Impl {
       lock.lock();
       queue.pop_front();
       committed = true;
+      if (queue.empty() && waiting.exchange(false)) {
+        Update([](TcpConsumerStatus& s) { s.waiting_since.reset(); });
+      }
       if (stored) to_ack = std::max(to_ack.value_or(*stored), *stored);
       commit_cv.notify_all();
       asio::post(io, [this] { ack_signal = true; });

@@ -415,6 +415,11 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   return d;
 }
 
+Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
+                const RelatedEvents&, TimePoint now) {
+  return Decide(rules, event, history, now);  // TEMPORARY until the rules side lands
+}
+
 std::string ExplainText(const Decision& decision) { return Explain(decision, nullptr); }
 
 std::string ExplainText(const Decision& decision, const TimeZone& zone) {

@@ -7,8 +7,10 @@
 #include <unordered_set>
 
 #include "store/pg_store_impl.hpp"
+#include "surveyd/core/crypto.hpp"
+#include "surveyd/core/event_json.hpp"
 #include "surveyd/core/phone.hpp"
-#include "surveyd/survey/token.hpp"
+#include "surveyd/core/survey_token.hpp"
 
 namespace surveyd::store {
 
@@ -33,7 +35,7 @@ struct SurveyColumns {
   ArrayLiteral event_id, group_id, language, phone_e164, phone_hash, event_type, channel, type_code,
       category, grade, npu, beat, postcode_district, handler_id, handler_team, officer_id,
       department, caller_role, caller_age_band, caller_gender, caller_ethnicity, contact_at,
-      send_at, expires_at, sms_template, token_nonce, closes_at;
+      send_at, expires_at, sms_template, token_nonce, closes_at, incident_id;
 
   void Add(const Event& event, const Decision& decision, const std::string& e164,
            const std::string& hash) {
@@ -62,9 +64,10 @@ struct SurveyColumns {
     send_at.AddTime(decision.send_at);
     expires_at.AddTime(decision.expires_at);
     sms_template.Add(decision.sms_template);
-    token_nonce.Add(survey::NewNonce());
+    token_nonce.Add(token::NewNonce());
     // The page never closes before the last moment the text may go out.
     closes_at.AddTime(std::max(decision.survey_closes_at, decision.expires_at));
+    incident_id.Add(NonEmpty(event.incident.id));
   }
 
   Params ToParams(TimePoint created_at) const {
@@ -75,9 +78,101 @@ struct SurveyColumns {
         beat.Text(),          postcode_district.Text(), handler_id.Text(),  handler_team.Text(),
         officer_id.Text(),    department.Text(),        caller_role.Text(), caller_age_band.Text(),
         caller_gender.Text(), caller_ethnicity.Text(),  contact_at.Text(),  send_at.Text(),
-        expires_at.Text(),    sms_template.Text(),      token_nonce.Text(), closes_at.Text()};
+        expires_at.Text(),    sms_template.Text(),      token_nonce.Text(), closes_at.Text(),
+        incident_id.Text()};
   }
 };
+
+// A value the database refused for one event (an impossible time, a number out of range, a
+// string too long for an index): a retry cannot fix it, so the event is rejected on its own. Any
+// other failure (connection, resources, deadlock) is the database's, and the batch is retried.
+bool IsDataError(const std::string& sqlstate) {
+  const std::string_view sqlclass = std::string_view(sqlstate).substr(0, 2);
+  return sqlclass == "22" || sqlclass == "23" || sqlclass == "54";
+}
+
+// An advisory lock key for an incident, in the same key space as the phone locks (collisions
+// only serialise two unrelated batches).
+std::int64_t IncidentLockKey(const std::string& incident_id) {
+  return LockKey(crypto::Sha256Hex("incident:" + incident_id));
+}
+
+// A stored event as the rules see it again: its facts (normalised, without the number).
+std::optional<Event> ReadFacts(const std::string& text) {
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded()) return std::nullopt;
+  return EventFromJson(json).event;
+}
+
+// The events that bear on the decisions of one batch: those stored before it (found by incident
+// and number) and the batch's own, in delivery order, so that each decision sees exactly what
+// was known before it.
+class RelatedPool {
+ public:
+  struct Entry {
+    Event event;
+    std::string incident_id, phone_hash;
+    int order = -1;  // -1: stored before this batch; else the position in the batch
+  };
+
+  void Add(Entry entry) {
+    const std::size_t index = entries_.size();
+    if (!entry.incident_id.empty()) by_incident_[entry.incident_id].push_back(index);
+    if (!entry.phone_hash.empty()) by_hash_[entry.phone_hash].push_back(index);
+    entries_.push_back(std::move(entry));
+  }
+
+  // Everything related to an event of `incident_id` from `phone_hash`, but itself, known up to
+  // batch position `up_to` (exclusive).
+  RelatedEvents For(const std::string& event_id, const std::string& incident_id,
+                    const std::string& phone_hash, int up_to) const {
+    RelatedEvents related;
+    auto visible = [&](const Entry& e) { return e.event.event_id != event_id && e.order < up_to; };
+    if (auto it = by_incident_.find(incident_id);
+        !incident_id.empty() && it != by_incident_.end()) {
+      for (std::size_t i : it->second) {
+        if (visible(entries_[i])) related.same_incident.push_back(entries_[i].event);
+      }
+    }
+    if (auto it = by_hash_.find(phone_hash); !phone_hash.empty() && it != by_hash_.end()) {
+      for (std::size_t i : it->second) {
+        const Entry& e = entries_[i];
+        if (visible(e) && (incident_id.empty() || e.incident_id != incident_id)) {
+          related.same_number.push_back(e.event);
+        }
+      }
+    }
+    return related;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
+};
+
+// JSON text that jsonb accepts: jsonb refuses the \u0000 escape (SQLSTATE 22P05), which a NUL
+// inside a feed string dumps to; it becomes U+FFFD, as NUL does in text columns (pg::CleanText).
+std::string JsonbText(const nlohmann::json& value) {
+  const std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.find("\\u0000") == std::string::npos) return text;
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      out.push_back(text[i]);
+      continue;
+    }
+    // An escape is taken whole, so that an escaped backslash followed by "u0000" stays as it is.
+    const bool nul = text.compare(i, 6, "\\u0000") == 0;
+    out += nul ? std::string("\\ufffd") : text.substr(i, 2);
+    i += nul ? 5 : 1;
+  }
+  return out;
+}
+
+std::string TraceJson(const std::vector<std::string>& trace) {
+  return JsonbText(nlohmann::json(trace));
+}
 
 }  // namespace
 
@@ -94,40 +189,71 @@ const Statements& IngestStatements() {
       // a fresh insert from a conflict.
       {"ingest_events",
        "INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, raw, "
-       "decision, decision_reason, decision_group, decision_trace, received_at) "
+       "decision, decision_reason, decision_group, decision_trace, incident_id, phone_hash, "
+       "facts, received_at) "
        "SELECT t.id, t.source, t.seq, t.type, t.occurred_at, t.duplicates, t.raw, t.decision, "
-       "t.reason, t.grp, t.trace::jsonb, $1::timestamptz FROM unnest($2::text[], $3::text[], "
-       "$4::bigint[], $5::text[], $6::timestamptz[], $7::int[], $8::text[], $9::text[], "
-       "$10::text[], $11::text[], $12::text[]) "
-       "AS t(id, source, seq, type, occurred_at, duplicates, raw, decision, reason, grp, trace) "
+       "t.reason, t.grp, t.trace::jsonb, t.incident, t.hash, t.facts::jsonb, $1::timestamptz "
+       "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], "
+       "$7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
+       "$14::text[], $15::text[]) AS t(id, source, seq, type, occurred_at, duplicates, raw, "
+       "decision, reason, grp, trace, incident, hash, facts) "
        "ON CONFLICT (event_id) DO UPDATE "
        "SET duplicates = events.duplicates + excluded.duplicates + 1 "
        "RETURNING event_id, (xmax = 0) AS inserted"},
       {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
-      // batches sharing numbers cannot deadlock.
-      {"lock_phones",
+      // batches sharing numbers or incidents cannot deadlock.
+      {"lock_keys",
        "SELECT count(pg_advisory_xact_lock(k)) FROM "
        "(SELECT DISTINCT k FROM unnest($1::bigint[]) AS t(k) ORDER BY k) AS sorted"},
       {"phone_history",
        "SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h), "
        "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
        "FROM unnest($1::text[]) AS t(h)"},
+      // Every stored event of the batch's incidents, and of its numbers since $3.
+      {"related_events",
+       "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text "
+       "FROM events WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL "
+       "UNION "
+       "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text "
+       "FROM events WHERE phone_hash = ANY($2::text[]) AND occurred_at >= $3::timestamptz "
+       "AND facts IS NOT NULL"},
       {"ingest_surveys",
        "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_e164, phone_hash, "
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
        "postcode_district, handler_id, handler_team, officer_id, department, caller_role, "
        "caller_age_band, caller_gender, caller_ethnicity, contact_at, send_at, expires_at, "
-       "sms_template, token_nonce, closes_at, created_at) "
+       "sms_template, token_nonce, closes_at, incident_id, created_at) "
        "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
        "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
        "$19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[], "
-       "$24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[], $28::timestamptz[]) AS t "
+       "$24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[], $28::timestamptz[], "
+       "$29::text[]) AS t "
        "RETURNING id, send_at) "
        "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
        "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
        "send_at, $1::timestamptz FROM s"},
+      // Texts not yet begun for the batch's incidents or numbers, with what deciding them again
+      // needs: their event's facts, the number, and the number's history without them.
+      {"queued_texts",
+       "SELECT o.id, s.id, s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, s.phone_e164, "
+       "e.facts::text, EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
+       "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
+       "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
+       "FROM surveys s JOIN outbox o ON o.survey_id = s.id JOIN events e ON e.event_id = "
+       "s.event_id "
+       "WHERE o.state IN ('pending', 'claimed') "
+       "AND (s.incident_id = ANY($1::text[]) OR s.phone_hash = ANY($2::text[])) ORDER BY o.id"},
+      {"cancel_texts",
+       "UPDATE outbox o SET state = 'cancelled', cancel_reason = t.reason, cancelled_by = t.by, "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1::timestamptz "
+       "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, reason, by) "
+       "WHERE o.id = t.id AND o.state IN ('pending', 'claimed')"},
+      {"trace_append",
+       "UPDATE events e SET decision_trace = COALESCE(e.decision_trace, '[]'::jsonb) || "
+       "t.entries::jsonb FROM unnest($1::text[], $2::text[]) AS t(id, entries) "
+       "WHERE e.event_id = t.id"},
       {"feed_cursor_set",
        "INSERT INTO feed_cursors (feed, seq, updated_at) VALUES ($1, $2::bigint, $3) "
        "ON CONFLICT (feed) DO UPDATE SET seq = GREATEST(feed_cursors.seq, excluded.seq), "
@@ -141,12 +267,24 @@ const Statements& IngestStatements() {
 
 std::vector<IngestResult> PgStore::IngestBatch(const std::vector<IngestItem>& items,
                                                const DecideFn& decide, const std::string& feed) {
+  std::optional<std::int64_t> max_seq;
+  for (const IngestItem& item : items) {
+    const auto seq = item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
+    if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
+  }
   return WithConnection("ingest", [&](pqxx::connection& connection) {
     // Two instances storing overlapping batches can still deadlock on each other's new rows
     // in rare interleavings; deciding is pure, so the batch is simply run again.
     for (int attempt = 1;; ++attempt) {
       try {
-        return Ingest(connection, items, decide, feed);
+        const TimePoint received_at = WallClock();
+        pqxx::work txn(connection);
+        auto results = IngestItems(txn, items, decide, received_at);
+        if (!feed.empty() && max_seq) {
+          Exec(txn, "feed_cursor_set", {Text(feed), Int(*max_seq), Time(received_at)});
+        }
+        txn.commit();
+        return results;
       } catch (const pqxx::sql_error& e) {
         const bool retryable = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
         if (!retryable || attempt == 3) throw;
@@ -165,22 +303,69 @@ std::optional<std::int64_t> PgStore::FeedCursor(const std::string& feed) {
   });
 }
 
-std::vector<IngestResult> PgStore::Ingest(pqxx::connection& connection,
+// The whole batch in one savepoint; when the database refuses a value of one event, each item
+// again in a savepoint of its own, so that the bad one is rejected alone and the rest go in.
+std::vector<IngestResult> PgStore::IngestItems(pqxx::transaction_base& txn,
+                                               const std::vector<IngestItem>& items,
+                                               const DecideFn& decide, TimePoint received_at) {
+  try {
+    Savepoint batch(txn, "batch");
+    auto results = Ingest(txn, items, decide, received_at);
+    batch.Release();
+    return results;
+  } catch (const pqxx::sql_error& e) {
+    if (!IsDataError(e.sqlstate())) throw;
+    spdlog::warn(
+        "store: the database refused a value in a batch of {} (SQLSTATE {}); storing "
+        "its events one at a time",
+        items.size(), e.sqlstate());
+  }
+  std::vector<IngestResult> results;
+  results.reserve(items.size());
+  for (const IngestItem& item : items) {
+    std::string refused;
+    try {
+      Savepoint single(txn, "item");
+      results.push_back(Ingest(txn, {item}, decide, received_at).front());
+      single.Release();
+      continue;
+    } catch (const pqxx::sql_error& e) {
+      if (!IsDataError(e.sqlstate())) throw;
+      refused = e.sqlstate();
+    }
+    IngestItem rejected = item;
+    rejected.event.reset();
+    rejected.reject_reason = "the database refused a value (SQLSTATE " + refused + ")";
+    if (item.event) rejected.event_id = item.event->event_id;
+    try {
+      Savepoint single(txn, "rejected");
+      results.push_back(Ingest(txn, {rejected}, decide, received_at).front());
+      single.Release();
+      continue;
+    } catch (const pqxx::sql_error& e) {
+      if (!IsDataError(e.sqlstate())) throw;
+    }
+    // Even the line as received cannot be stored: keep that it came, and why.
+    rejected.raw = "(not storable: " + std::to_string(item.raw.size()) + " bytes)";
+    rejected.event_id.clear();
+    results.push_back(Ingest(txn, {rejected}, decide, received_at).front());
+  }
+  return results;
+}
+
+std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
                                           const std::vector<IngestItem>& items,
-                                          const DecideFn& decide, const std::string& feed) {
-  const TimePoint received_at = WallClock();
+                                          const DecideFn& decide, TimePoint received_at) {
   std::vector<IngestResult> results(items.size());
   std::unordered_map<std::string, std::size_t> first_index;  // event_id -> item
   std::vector<std::size_t> candidates;                       // first delivery in this batch
   std::vector<int> repeats(items.size(), 0);
   ArrayLiteral rejected_id, rejected_source, rejected_seq, rejected_reason, rejected_raw;
-  std::optional<std::int64_t> max_seq;
 
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
     const std::optional<std::int64_t> seq =
         item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
-    if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
     if (!item.event || item.event->event_id.empty()) {
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
@@ -203,53 +388,55 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::connection& connection,
     }
   }
 
-  pqxx::work txn(connection);
   if (!rejected_id.empty()) {
     Exec(txn, "ingest_rejected",
          {Time(received_at), rejected_id.Text(), rejected_source.Text(), rejected_seq.Text(),
           rejected_reason.Text(), rejected_raw.Text()});
   }
-
   if (!candidates.empty()) {
     StoreEvents(txn, items, candidates, repeats, decide, received_at, results);
   }
-
-  if (!feed.empty() && max_seq) {
-    Exec(txn, "feed_cursor_set", {Text(feed), Int(*max_seq), Time(received_at)});
-  }
-  txn.commit();
   return results;
 }
 
-// Decides the first deliveries in the batch of events not stored yet, then stores them all with
-// their decisions, and the surveys to send, in three statements.
-void PgStore::StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
+// Decides the first deliveries in the batch of events not stored yet, with everything stored
+// about their incidents and numbers; stores them with their decisions and the surveys to send;
+// then decides again the texts still queued for those incidents and numbers, and cancels those
+// that a new event rules out.
+void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                           std::vector<std::size_t> candidates, const std::vector<int>& repeats,
                           const DecideFn& decide, TimePoint received_at,
                           std::vector<IngestResult>& results) {
-  // Each number's history is read once for the batch, under a lock on that number held to
-  // the end of the transaction, so two instances cannot both survey one number. Taken before
-  // the events go in: a concurrent delivery of one of these events (which has the same number)
-  // is then either committed and seen below, or waits for this transaction.
+  // Each number and each incident is locked to the end of the transaction before anything is
+  // read, so two instances cannot both survey one number, and an event of an incident is
+  // decided either before another of the same incident (and then cancelled by it) or after it
+  // (and then sees it). A concurrent delivery of one of these events (same number, same
+  // incident) is then either committed and seen below, or waits for this transaction.
   std::vector<std::string> hashes(items.size());
   std::vector<std::string> numbers(items.size());
-  ArrayLiteral lock_keys, lookup, ids;
-  std::set<std::string> distinct;
+  ArrayLiteral lock_keys, lookup, ids, incident_list;
+  std::set<std::string> distinct_hashes, distinct_incidents;
+  TimePoint oldest = received_at;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     ids.Add(event.event_id);
+    oldest = std::min(oldest, event.occurred_at);
+    if (!event.incident.id.empty() && distinct_incidents.insert(event.incident.id).second) {
+      lock_keys.AddInt(IncidentLockKey(event.incident.id));
+      incident_list.Add(event.incident.id);
+    }
     if (!event.caller || !event.caller->phone) continue;
     numbers[i] = phone::Normalize(*event.caller->phone).e164;
     if (numbers[i].empty()) continue;
     hashes[i] = phone::KeyedHash(phone_hash_key_, numbers[i]);
-    if (distinct.insert(hashes[i]).second) {
+    if (distinct_hashes.insert(hashes[i]).second) {
       lock_keys.AddInt(LockKey(hashes[i]));
       lookup.Add(hashes[i]);
     }
   }
+  if (!lock_keys.empty()) Exec(txn, "lock_keys", {lock_keys.Text()});
   std::unordered_map<std::string, ContactHistory> history;
-  if (!distinct.empty()) {
-    Exec(txn, "lock_phones", {lock_keys.Text()});
+  if (!distinct_hashes.empty()) {
     for (const auto& row : Exec(txn, "phone_history", {lookup.Text()})) {
       ContactHistory& entry = history[row[0].as<std::string>()];
       entry.opted_out = row[1].as<bool>();
@@ -261,20 +448,34 @@ void PgStore::StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
   for (const auto& row : Exec(txn, "events_stored", {ids.Text()})) {
     stored.insert(row[0].as<std::string>());
   }
+  RelatedPool pool;
+  for (const auto& row :
+       Exec(txn, "related_events",
+            {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)})) {
+    auto event = ReadFacts(row[3].as<std::string>());
+    if (!event) continue;  // written by this store from a parsed event: never expected
+    pool.Add({std::move(*event), row[1].as<std::string>(), row[2].as<std::string>(), -1});
+  }
 
-  // Decided in delivery order, so later events in the batch see the surveys of earlier ones.
+  // Decided in delivery order, so later events in the batch see earlier ones and their surveys.
   struct Decided {
     Decision decision;
-    std::string e164, hash, reason, trace;
+    std::string e164, hash, reason;
+    std::vector<std::string> extra_trace;  // texts this event cancelled
   };
   std::vector<std::optional<Decided>> decided(items.size());
+  std::vector<int> order(items.size(), -1);
+  int position = 0;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (stored.count(event.event_id) != 0) continue;
+    order[i] = position;
     const ContactHistory none;
     const auto found = hashes[i].empty() ? history.end() : history.find(hashes[i]);
     Decided& d = decided[i].emplace();
-    d.decision = decide(event, found == history.end() ? none : found->second);
+    d.decision = decide(event, found == history.end() ? none : found->second,
+                        pool.For(event.event_id, event.incident.id, hashes[i], position));
+    pool.Add({event, event.incident.id, hashes[i], position++});
     Decision& decision = d.decision;
     d.e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
     d.hash = d.e164 == numbers[i] ? hashes[i] : phone::KeyedHash(phone_hash_key_, d.e164);
@@ -288,8 +489,6 @@ void PgStore::StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
       if (!seen || *seen < event.occurred_at) seen = event.occurred_at;
     }
     d.reason = decision.reason.empty() ? OutcomeName(decision.outcome) : decision.reason;
-    d.trace = nlohmann::json(decision.trace)
-                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // Rows are inserted in event_id order, so that two batches holding the same events lock
@@ -298,7 +497,7 @@ void PgStore::StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
     return items[a].event->event_id < items[b].event->event_id;
   });
   ArrayLiteral id, source, seq, type, occurred_at, duplicates, raw, outcomes, reasons, groups,
-      traces;
+      traces, incidents, phone_hashes, facts;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     id.Add(event.event_id);
@@ -308,11 +507,14 @@ void PgStore::StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
     occurred_at.AddTime(event.occurred_at);
     duplicates.AddInt(repeats[i]);
     raw.Add(items[i].raw);
+    incidents.Add(NonEmpty(event.incident.id));
+    phone_hashes.Add(NonEmpty(hashes[i]));
+    facts.Add(JsonbText(EventToJson(event, false)));
     if (decided[i]) {
       outcomes.Add(OutcomeName(decided[i]->decision.outcome));
       reasons.Add(decided[i]->reason);
       groups.Add(NonEmpty(decided[i]->decision.group));
-      traces.Add(decided[i]->trace);
+      traces.Add(TraceJson(decided[i]->decision.trace));
     } else {
       outcomes.AddNull();
       reasons.AddNull();
@@ -320,32 +522,95 @@ void PgStore::StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
       traces.AddNull();
     }
   }
-  auto rows = Exec(txn, "ingest_events",
-                   {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
-                    occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(),
-                    reasons.Text(), groups.Text(), traces.Text()});
+  auto rows =
+      Exec(txn, "ingest_events",
+           {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
+            occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(), reasons.Text(),
+            groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text()});
   std::unordered_set<std::string> inserted;
   for (const auto& row : rows) {
     if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());
   }
 
-  // A decision counts only if its row went in: an event with no number takes no lock, and a
-  // concurrent delivery of it may have won (it could not have been surveyed anyway).
+  // A decision counts only if its row went in: a concurrent delivery of the same event may
+  // have won (it holds the same locks, so it decided the same).
   std::sort(candidates.begin(), candidates.end());
   SurveyColumns surveys;
+  std::vector<std::size_t> fresh;  // inserted by this batch, in delivery order
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (!decided[i] || inserted.count(event.event_id) == 0) {
       results[i] = {event.event_id, IngestOutcome::kDuplicate, "duplicate"};
       continue;
     }
+    fresh.push_back(i);
     Decided& d = *decided[i];
     if (d.decision.outcome == Decision::Outcome::kSurvey) {
       surveys.Add(event, d.decision, d.e164, d.hash);
     }
-    results[i] = {event.event_id, IngestOutcome::kAccepted, std::move(d.reason)};
+    results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
   }
   if (!surveys.event_id.empty()) Exec(txn, "ingest_surveys", surveys.ToParams(received_at));
+  if (fresh.empty()) return;
+
+  // The texts still queued for these incidents and numbers (this batch's own among them) are
+  // decided again as each new event of theirs arrives; the first event that rules one out
+  // cancels it, and its trace names the survey.
+  ArrayLiteral cancel_ids, cancel_reasons, cancel_by;
+  std::unordered_map<std::size_t, std::vector<std::string>> cancelled_by_item;
+  for (const auto& row : Exec(txn, "queued_texts", {incident_list.Text(), lookup.Text()})) {
+    const std::int64_t outbox_id = row[0].as<std::int64_t>();
+    const std::int64_t survey_id = row[1].as<std::int64_t>();
+    const std::string survey_event_id = row[2].as<std::string>();
+    const std::string incident_id = row[3].as<std::string>();
+    const std::string hash = row[4].as<std::string>();
+    auto event = ReadFacts(row[6].as<std::string>());
+    ContactHistory queued_history;
+    queued_history.opted_out = row[7].as<bool>();
+    if (!row[8].is_null()) {
+      queued_history.last_surveyed_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
+    }
+    std::optional<std::string> reason;
+    std::size_t by = 0;
+    if (!event) {
+      reason = "insufficient_data:stored_event";
+      by = fresh.front();
+    } else {
+      if (!event->caller) event->caller = Caller{};
+      event->caller->phone = row[5].as<std::string>();
+      for (std::size_t i : fresh) {
+        const Event& arrived = *items[i].event;
+        const bool related = arrived.event_id != survey_event_id &&
+                             ((!incident_id.empty() && arrived.incident.id == incident_id) ||
+                              (!hash.empty() && hashes[i] == hash));
+        if (!related) continue;
+        const Decision again = decide(*event, queued_history,
+                                      pool.For(survey_event_id, incident_id, hash, order[i] + 1));
+        if (ForbidsSending(again)) {
+          reason = again.reason;
+          by = i;
+          break;
+        }
+      }
+    }
+    if (!reason) continue;
+    cancel_ids.AddInt(outbox_id);
+    cancel_reasons.Add(*reason);
+    cancel_by.Add(items[by].event->event_id);
+    cancelled_by_item[by].push_back("cancelled:survey:" + std::to_string(survey_id) + ":" +
+                                    *reason);
+  }
+  if (cancel_ids.empty()) return;
+  Exec(txn, "cancel_texts",
+       {Time(received_at), cancel_ids.Text(), cancel_reasons.Text(), cancel_by.Text()});
+  ArrayLiteral trace_ids, trace_entries;
+  for (auto& [i, entries] : cancelled_by_item) {
+    trace_ids.Add(items[i].event->event_id);
+    trace_entries.Add(TraceJson(entries));
+    spdlog::info("event {} cancelled {} queued text(s): {}", items[i].event->event_id,
+                 entries.size(), entries.front());
+  }
+  Exec(txn, "trace_append", {trace_ids.Text(), trace_entries.Text()});
 }
 
 }  // namespace surveyd::store

@@ -1,7 +1,10 @@
 // OutboxStore: claims, attempts, retries, expiry and delivery reports.
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "store/pg_store_impl.hpp"
+#include "surveyd/core/event_json.hpp"
 
 namespace surveyd::store {
 
@@ -55,32 +58,66 @@ namespace pg {
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
+      // Claims are fenced by a new token each time, so a worker whose claim ran out cannot
+      // begin or record a send that another worker now holds. The number's history comes
+      // without this survey (and without surveys created after it).
       {"claim_due",
        "WITH due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE ((o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz) "
-       "OR (o.state = 'sending' AND o.lease_until < $1::timestamptz)) "
+       "OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz)) "
        "AND s.expires_at > $1::timestamptz "
        "ORDER BY o.next_attempt_at LIMIT $2::int FOR UPDATE OF o SKIP LOCKED) "
-       "UPDATE outbox o SET state = 'sending', claimed_by = $3, lease_until = $4::timestamptz, "
-       "attempts = o.attempts + 1, updated_at = $1::timestamptz "
+       "UPDATE outbox o SET state = 'claimed', claimed_by = $3, lease_until = $4::timestamptz, "
+       "claim_token = nextval('outbox_claim_token'), updated_at = $1::timestamptz "
        "FROM due, surveys s WHERE o.id = due.id AND s.id = o.survey_id "
        "RETURNING o.id, o.survey_id, o.client_ref, s.phone_e164, s.sms_template, "
-       "s.token_nonce, o.attempts, surveyd_epoch_us(s.expires_at)"},
+       "s.token_nonce, o.attempts, surveyd_epoch_us(s.expires_at), o.claim_token, s.event_id, "
+       "COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
+       "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
+       "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
+       "WHERE p.phone_hash = s.phone_hash AND p.id < s.id)"},
+      // For each claimed message: its own event, its incident's and its number's recent ones.
+      {"claim_context",
+       "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text "
+       "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
+       "AS c(outbox_id, event_id, incident_id, phone_hash, since) "
+       "CROSS JOIN LATERAL ("
+       "SELECT event_id, incident_id, facts FROM events WHERE event_id = c.event_id "
+       "UNION SELECT event_id, incident_id, facts FROM events "
+       "WHERE c.incident_id <> '' AND incident_id = c.incident_id "
+       "UNION SELECT event_id, incident_id, facts FROM events "
+       "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since) AS e "
+       "WHERE e.facts IS NOT NULL"},
+      // Only while the claim is this worker's; the token hash goes in with it.
+      {"begin_send",
+       "WITH b AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
+       "lease_until = $4::timestamptz, updated_at = $3::timestamptz "
+       "WHERE id = $1::bigint AND state = 'claimed' AND claim_token = $2::bigint "
+       "RETURNING survey_id, attempts) "
+       "UPDATE surveys s SET token_hash = COALESCE(s.token_hash, $5) FROM b "
+       "WHERE s.id = b.survey_id RETURNING b.attempts"},
+      {"cancel",
+       "UPDATE outbox SET state = 'cancelled', cancel_reason = $2, cancelled_by = $3, "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $4::timestamptz "
+       "WHERE id = $1::bigint AND state IN ('pending', 'claimed')"},
+      {"recover_stale",
+       "UPDATE outbox SET state = CASE WHEN $2::boolean THEN 'pending' ELSE 'in_doubt' END, "
+       "next_attempt_at = $1::timestamptz, claim_token = NULL, claimed_by = NULL, "
+       "lease_until = NULL, last_error = 'the sender stopped during the request', "
+       "updated_at = $1::timestamptz WHERE state = 'sending' AND lease_until < $1::timestamptz"},
       {"attempt_insert",
        "INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
        "http_status, result, error) VALUES ($1::bigint, $2::int, $3::timestamptz, $4, $5, "
        "$6::int, $7, $8)"},
-      // Only the worker holding the current claim (same attempt number) moves the message;
-      // a delivery report that got there first keeps its more advanced state.
+      // Only the worker holding the claim (same token) moves the message; a delivery report
+      // that got there first keeps its more advanced state.
       {"attempt_update",
        "UPDATE outbox SET state = CASE WHEN state = 'sending' THEN $3 ELSE state END, "
        "gateway = $4, gateway_message_id = COALESCE($5, gateway_message_id), "
        "next_attempt_at = CASE WHEN state = 'sending' AND $3 = 'pending' "
-       "THEN $6::timestamptz ELSE next_attempt_at END, "
-       "last_error = $7, claimed_by = NULL, lease_until = NULL, updated_at = $8::timestamptz "
-       "WHERE id = $1::bigint AND attempts = $2::int RETURNING state"},
-      {"token_hash_set",
-       "UPDATE surveys SET token_hash = $2 WHERE id = $1::bigint AND token_hash IS NULL"},
+       "THEN $6::timestamptz ELSE next_attempt_at END, last_error = $7, claim_token = NULL, "
+       "claimed_by = NULL, lease_until = NULL, updated_at = $8::timestamptz "
+       "WHERE id = $1::bigint AND claim_token = $2::bigint RETURNING state"},
       {"reports_claim_unmatched",
        "UPDATE delivery_reports SET outbox_id = $1::bigint "
        "WHERE outbox_id IS NULL AND gateway_message_id = $2 RETURNING status, error_code"},
@@ -95,14 +132,15 @@ const Statements& OutboxStatements() {
        "INSERT INTO delivery_reports (outbox_id, gateway, gateway_message_id, client_ref, "
        "status, error_code, at) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7::timestamptz)"},
       {"expire_overdue",
-       "UPDATE outbox o SET state = 'expired', claimed_by = NULL, lease_until = NULL, "
+       "UPDATE outbox o SET state = 'expired', claim_token = NULL, claimed_by = NULL, "
+       "lease_until = NULL, "
        "updated_at = $1::timestamptz FROM surveys s WHERE s.id = o.survey_id "
        "AND s.expires_at < $1::timestamptz AND (o.state = 'pending' "
-       "OR (o.state = 'sending' AND o.lease_until < $1::timestamptz))"},
+       "OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz))"},
       {"reschedule",
-       "UPDATE outbox SET state = 'pending', next_attempt_at = $2::timestamptz, "
-       "claimed_by = NULL, lease_until = NULL, updated_at = now() "
-       "WHERE id = $1::bigint AND state IN ('pending', 'sending')"},
+       "UPDATE outbox SET state = 'pending', next_attempt_at = $3::timestamptz, "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $3::timestamptz "
+       "WHERE id = $1::bigint AND state = 'claimed' AND claim_token = $2::bigint"},
   };
   return kStatements;
 }
@@ -114,9 +152,9 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
   return WithConnection("claim", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     auto rows = Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Time(now + lease)});
-    txn.commit();
     std::vector<OutboxMessage> messages;
     messages.reserve(rows.size());
+    ArrayLiteral ids, event_ids, incident_ids, hashes, since;
     for (const auto& row : rows) {
       OutboxMessage message;
       message.id = row[0].as<std::int64_t>();
@@ -127,16 +165,88 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
       message.token_nonce = row[5].as<std::string>();
       message.attempts = row[6].as<int>();
       message.expires_at = pg::FromEpochMicros(row[7].as<std::int64_t>());
+      message.claim_token = row[8].as<std::int64_t>();
+      message.history.opted_out = row[13].as<bool>();
+      if (!row[14].is_null()) {
+        message.history.last_surveyed_at = pg::FromEpochMicros(row[14].as<std::int64_t>());
+      }
+      ids.AddInt(message.id);
+      event_ids.Add(row[9].as<std::string>());
+      incident_ids.Add(row[10].as<std::string>());
+      hashes.Add(row[11].as<std::string>());
+      since.AddTime(pg::FromEpochMicros(row[12].as<std::int64_t>()) - kMaxNumberLookback);
       messages.push_back(std::move(message));
     }
+    if (!messages.empty()) {
+      std::unordered_map<std::int64_t, std::size_t> index;
+      std::vector<std::pair<std::string, std::string>> own(messages.size());  // event, incident
+      for (std::size_t i = 0; i < messages.size(); ++i) {
+        index[messages[i].id] = i;
+        own[i] = {rows[static_cast<int>(i)][9].as<std::string>(),
+                  rows[static_cast<int>(i)][10].as<std::string>()};
+      }
+      for (const auto& row :
+           Exec(txn, "claim_context",
+                {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(), since.Text()})) {
+        const std::size_t i = index.at(row[0].as<std::int64_t>());
+        auto json = nlohmann::json::parse(row[3].as<std::string>(), nullptr, false);
+        auto event = json.is_discarded() ? std::nullopt : EventFromJson(json).event;
+        if (!event) continue;  // written by this store from a parsed event: never expected
+        OutboxMessage& message = messages[i];
+        const std::string event_id = row[1].as<std::string>();
+        if (event_id == own[i].first) {
+          // The rules check the number too: put back the one the text goes to.
+          if (!event->caller) event->caller = Caller{};
+          event->caller->phone = message.to_e164;
+          message.event = std::move(event);
+        } else if (!own[i].second.empty() && row[2].as<std::string>() == own[i].second) {
+          message.related.same_incident.push_back(std::move(*event));
+        } else {
+          message.related.same_number.push_back(std::move(*event));
+        }
+      }
+    }
+    txn.commit();
     std::sort(messages.begin(), messages.end(),
               [](const OutboxMessage& a, const OutboxMessage& b) { return a.id < b.id; });
     return messages;
   });
 }
 
-void PgStore::RecordAttempt(const OutboxMessage& message, const SendRecord& record,
-                            const std::string& token_hash, TimePoint now) {
+bool PgStore::BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
+                        std::chrono::seconds send_lease) {
+  return WithConnection("begin send", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    auto rows = Exec(txn, "begin_send",
+                     {Int(message.id), Int(message.claim_token), Time(now), Time(now + send_lease),
+                      Text(token_hash)});
+    txn.commit();
+    if (rows.empty()) return false;
+    message.attempts = rows[0][0].as<int>();
+    return true;
+  });
+}
+
+void PgStore::Cancel(const OutboxMessage& message, const std::string& reason, const std::string& by,
+                     TimePoint now) {
+  WithConnection("cancel", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    Exec(txn, "cancel", {Int(message.id), Text(reason), Text(by), Time(now)});
+    txn.commit();
+    return 0;
+  });
+}
+
+int PgStore::RecoverStale(TimePoint now, bool resend_safe) {
+  return WithConnection("recover", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    auto result = Exec(txn, "recover_stale", {Time(now), resend_safe ? "true" : "false"});
+    txn.commit();
+    return static_cast<int>(result.affected_rows());
+  });
+}
+
+void PgStore::RecordAttempt(const OutboxMessage& message, const SendRecord& record, TimePoint now) {
   WithConnection("record attempt", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     Exec(txn, "attempt_insert",
@@ -145,12 +255,9 @@ void PgStore::RecordAttempt(const OutboxMessage& message, const SendRecord& reco
           record.http_status != 0 ? Int(record.http_status) : std::nullopt,
           SendStateName(record.state), NonEmpty(record.error)});
     auto updated = Exec(txn, "attempt_update",
-                        {Int(message.id), Int(message.attempts), OutboxStateFor(record.state),
+                        {Int(message.id), Int(message.claim_token), OutboxStateFor(record.state),
                          Text(record.gateway), NonEmpty(record.gateway_message_id),
                          Time(record.next_attempt_at), NonEmpty(record.error), Time(now)});
-    if (!token_hash.empty()) {
-      Exec(txn, "token_hash_set", {Int(message.survey_id), Text(token_hash)});
-    }
     if (!updated.empty() && !record.gateway_message_id.empty()) {
       // Reports that came before this answer could only be kept aside; apply them now.
       auto early =
@@ -165,10 +272,10 @@ void PgStore::RecordAttempt(const OutboxMessage& message, const SendRecord& reco
   });
 }
 
-void PgStore::Reschedule(std::int64_t message_id, TimePoint next_attempt_at) {
+void PgStore::Reschedule(const OutboxMessage& message, TimePoint next_attempt_at) {
   WithConnection("reschedule", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    Exec(txn, "reschedule", {Int(message_id), Time(next_attempt_at)});
+    Exec(txn, "reschedule", {Int(message.id), Int(message.claim_token), Time(next_attempt_at)});
     txn.commit();
     return 0;
   });
@@ -207,8 +314,8 @@ bool PgStore::ApplyDeliveryStatus(const DeliveryStatus& status) {
   });
 }
 
-void PgStore::Advance(pqxx::work& txn, std::int64_t outbox_id, const std::string& status,
-                      const Param& error_code, TimePoint at) {
+void PgStore::Advance(pqxx::transaction_base& txn, std::int64_t outbox_id,
+                      const std::string& status, const Param& error_code, TimePoint at) {
   auto target = TargetState(status);
   if (!target) return;
   Param error = std::nullopt;

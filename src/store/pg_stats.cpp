@@ -41,12 +41,19 @@ const Statements& StatsStatements() {
        "count(*) FILTER (WHERE o.state = 'delivered'), "
        "count(*) FILTER (WHERE o.state = 'failed'), "
        "count(*) FILTER (WHERE o.state = 'expired'), "
-       "count(*) FILTER (WHERE o.state IN ('pending', 'sending', 'in_doubt')), "
-       "count(s.opened_at), count(s.responded_at) "
+       "count(*) FILTER (WHERE o.state IN ('pending', 'claimed', 'sending', 'in_doubt')), "
+       "count(s.opened_at), count(s.responded_at), "
+       "count(*) FILTER (WHERE o.state = 'cancelled') "
        "FROM surveys s LEFT JOIN outbox o ON o.survey_id = s.id "
        "WHERE ($1::timestamptz IS NULL OR s.contact_at >= $1::timestamptz) "
        "AND ($2::timestamptz IS NULL OR s.contact_at < $2::timestamptz) "
        "AND ($3::text IS NULL OR s.group_id = $3::text)"},
+      {"funnel_cancelled",
+       "SELECT COALESCE(o.cancel_reason, ''), count(*) FROM surveys s "
+       "JOIN outbox o ON o.survey_id = s.id WHERE o.state = 'cancelled' "
+       "AND ($1::timestamptz IS NULL OR s.contact_at >= $1::timestamptz) "
+       "AND ($2::timestamptz IS NULL OR s.contact_at < $2::timestamptz) "
+       "AND ($3::text IS NULL OR s.group_id = $3::text) GROUP BY 1"},
       {"question_stats",
        "SELECT count(r.q1), COALESCE(avg(r.q1), 0)::float8, count(*) FILTER (WHERE r.q1 >= 8), "
        "count(r.q2), COALESCE(avg(r.q2), 0)::float8, count(*) FILTER (WHERE r.q2 >= 8), "
@@ -87,6 +94,10 @@ Funnel PgStore::GetFunnel(const StatsFilter& filter) {
     funnel.pending = surveys[5].as<std::int64_t>();
     funnel.opened = surveys[6].as<std::int64_t>();
     funnel.answered = surveys[7].as<std::int64_t>();
+    funnel.cancelled = surveys[8].as<std::int64_t>();
+    for (const auto& row : Exec(txn, "funnel_cancelled", params)) {
+      funnel.cancelled_by_reason[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+    }
     return funnel;
   });
 }

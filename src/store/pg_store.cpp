@@ -52,6 +52,26 @@ TimePoint WallClock() {
   return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
 }
 
+Savepoint::Savepoint(pqxx::transaction_base& txn, std::string name)
+    : txn_(txn), name_(std::move(name)) {
+  txn_.exec0("SAVEPOINT " + name_);
+}
+
+Savepoint::~Savepoint() {
+  if (done_) return;
+  try {
+    txn_.exec0("ROLLBACK TO SAVEPOINT " + name_);
+  } catch (const std::exception& e) {
+    // The transaction is lost with it: the caller's next statement fails and says so.
+    spdlog::warn("store: rollback to savepoint {} failed", name_);
+  }
+}
+
+void Savepoint::Release() {
+  txn_.exec0("RELEASE SAVEPOINT " + name_);
+  done_ = true;
+}
+
 }  // namespace pg
 
 PgStore::PgStore(const PgOptions& options)

@@ -43,6 +43,24 @@ std::string TruncateCodePoints(const std::string& text, std::size_t max);
 
 TimePoint WallClock();
 
+// A savepoint, rolled back when it goes out of scope unreleased, so that a statement the database
+// refused can be undone without losing the transaction around it. Plain SQL rather than
+// pqxx::subtransaction: in libpqxx 6.4 that issues its SAVEPOINT lazily, on the first plain
+// exec(), so after prepared statements alone there is nothing to roll back to.
+class Savepoint {
+ public:
+  Savepoint(pqxx::transaction_base& txn, std::string name);
+  ~Savepoint();
+  Savepoint(const Savepoint&) = delete;
+  Savepoint& operator=(const Savepoint&) = delete;
+  void Release();
+
+ private:
+  pqxx::transaction_base& txn_;
+  const std::string name_;
+  bool done_ = false;
+};
+
 // Every statement is prepared on each connection of the pool, each area listing its own.
 // Parameters are passed as text and cast in SQL; timestamps are read back as surveyd_epoch_us()
 // so that nothing is rounded.
@@ -72,9 +90,14 @@ class PgStore final : public Store {
   // OutboxStore (pg_outbox.cpp)
   std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
                                       std::chrono::seconds lease) override;
+  bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
+                 std::chrono::seconds send_lease) override;
   void RecordAttempt(const OutboxMessage& message, const SendRecord& record,
-                     const std::string& token_hash, TimePoint now) override;
-  void Reschedule(std::int64_t message_id, TimePoint next_attempt_at) override;
+                     TimePoint now) override;
+  void Reschedule(const OutboxMessage& message, TimePoint next_attempt_at) override;
+  void Cancel(const OutboxMessage& message, const std::string& reason, const std::string& by,
+              TimePoint now) override;
+  int RecoverStale(TimePoint now, bool resend_safe) override;
   int ExpireOverdue(TimePoint now) override;
   bool ApplyDeliveryStatus(const DeliveryStatus& status) override;
 
@@ -120,15 +143,18 @@ class PgStore final : public Store {
   }
 
   // pg_ingest.cpp
-  std::vector<IngestResult> Ingest(pqxx::connection& connection,
+  std::vector<IngestResult> IngestItems(pqxx::transaction_base& txn,
+                                        const std::vector<IngestItem>& items,
+                                        const DecideFn& decide, TimePoint received_at);
+  std::vector<IngestResult> Ingest(pqxx::transaction_base& txn,
                                    const std::vector<IngestItem>& items, const DecideFn& decide,
-                                   const std::string& feed);
-  void StoreEvents(pqxx::work& txn, const std::vector<IngestItem>& items,
+                                   TimePoint received_at);
+  void StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                    std::vector<std::size_t> candidates, const std::vector<int>& repeats,
                    const DecideFn& decide, TimePoint received_at,
                    std::vector<IngestResult>& results);
   // pg_outbox.cpp
-  void Advance(pqxx::work& txn, std::int64_t outbox_id, const std::string& status,
+  void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, const std::string& status,
                const pg::Param& error_code, TimePoint at);
   // pg_surveys.cpp
   void OptOutHash(pqxx::work& txn, const std::string& hash, const std::string& source,

@@ -17,8 +17,10 @@ const Statements& SurveyStatements() {
        "INSERT INTO opt_outs (phone_hash, source, at) VALUES ($1, $2, $3::timestamptz) "
        "ON CONFLICT (phone_hash) DO NOTHING"},
       {"opt_out_cancel",
-       "UPDATE outbox o SET state = 'cancelled', updated_at = $2::timestamptz FROM surveys s "
-       "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state = 'pending'"},
+       "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'opted_out', "
+       "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
+       "updated_at = $2::timestamptz FROM surveys s "
+       "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state IN ('pending', 'claimed')"},
       {"survey_phone_hash", "SELECT phone_hash FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
        "SELECT id, group_id, language, event_type, channel, surveyd_epoch_us(contact_at), "
@@ -124,7 +126,7 @@ void PgStore::OptOutHash(pqxx::work& txn, const std::string& hash, const std::st
                          TimePoint now) {
   Exec(txn, "lock_phone", {Int(LockKey(hash))});
   Exec(txn, "opt_out_insert", {hash, Text(source), Time(now)});
-  Exec(txn, "opt_out_cancel", {hash, Time(now)});
+  Exec(txn, "opt_out_cancel", {hash, Time(now), Text("opt_out:" + source)});
 }
 
 }  // namespace surveyd::store

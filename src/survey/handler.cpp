@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "surveyd/core/survey_token.hpp"
 #include "surveyd/survey/rate_limiter.hpp"
-#include "surveyd/survey/token.hpp"
 
 namespace surveyd::survey {
 namespace {
@@ -91,11 +91,11 @@ class SurveyHandler {
       response.Set("Retry-After", "60");
       return response;
     }
-    if (!LooksLikeToken(route.token)) return NotFound(client, fallback_language);
+    if (!token::LooksLikeToken(route.token)) return NotFound(client, fallback_language);
 
     std::optional<store::SurveyView> survey;
     try {
-      survey = options_.store.FindSurveyByTokenHash(TokenHash(route.token));
+      survey = options_.store.FindSurveyByTokenHash(token::TokenHash(route.token));
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey page: store unavailable: {}", e.what());
       return Unavailable(fallback_language);

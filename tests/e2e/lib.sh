@@ -57,10 +57,10 @@ export_secrets() {
 # The ops view of an instance's health (every check), on port $1.
 health() { curl -s -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$1/api/v1/health"; }
 
-# The shipped policy with no delay and no quiet hours, so a test does not wait for the clock:
-# writes it to $work/rules.yaml and points SURVEYD_RULES at it.
+# The shipped policy with no quiet hours and no delay (or the one given, e.g. 3s), so a test does
+# not wait for the clock: writes it to $work/rules.yaml and points SURVEYD_RULES at it.
 use_prompt_rules() {
-  sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
+  sed -e '/^quiet_hours:/a\  enabled: false' -e "s/^\(\s*delay:\).*/\1 ${1:-0s}/" \
     "$SRC/config/rules.yaml" >"$work/rules.yaml"
   "$BUILD/surveyd" rules check "$work/rules.yaml" >/dev/null
   export SURVEYD_RULES="$work/rules.yaml"

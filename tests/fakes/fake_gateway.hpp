@@ -1,6 +1,7 @@
 #pragma once
 // A gateway that answers from a script and remembers what it was asked to send.
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ class FakeGateway final : public gateway::Gateway {
   bool Idempotent() const override { return idempotent_; }
 
   gateway::SendResult Send(const gateway::OutgoingSms& sms) override {
+    if (on_send_) on_send_(sms);  // e.g. a slow gateway: moves a manual clock on
     std::lock_guard lock(mutex_);
     sent_.push_back(sms);
     if (!script_.empty()) {
@@ -33,6 +35,9 @@ class FakeGateway final : public gateway::Gateway {
     script_.insert(script_.end(), results.begin(), results.end());
   }
 
+  // Called before each send is answered, outside the fake's lock. Set before sending starts.
+  void OnSend(std::function<void(const gateway::OutgoingSms&)> hook) { on_send_ = std::move(hook); }
+
   std::vector<gateway::OutgoingSms> Sent() const {
     std::lock_guard lock(mutex_);
     return sent_;
@@ -43,6 +48,7 @@ class FakeGateway final : public gateway::Gateway {
   mutable std::mutex mutex_;
   std::deque<gateway::SendResult> script_;
   std::vector<gateway::OutgoingSms> sent_;
+  std::function<void(const gateway::OutgoingSms&)> on_send_;
 };
 
 }  // namespace surveyd::testing

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
@@ -10,10 +12,10 @@
 #include "fakes/fake_gateway.hpp"
 #include "fakes/manual_clock.hpp"
 #include "integration/test_database.hpp"
+#include "surveyd/core/survey_token.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/store/pg_store.hpp"
-#include "surveyd/survey/token.hpp"
 
 namespace surveyd::dispatch {
 namespace {
@@ -57,9 +59,15 @@ class DispatchTest : public ::testing::Test {
       event.type = EventType::kCallEnded;
       event.occurred_at = send_at - 30s;
       event.incident.id = "I-" + std::to_string(i);
+      // Complete enough for the shipped rules to survey it when the dispatcher decides again.
+      event.incident.type_code = "BURG-RES";
+      event.incident.qualifiers = std::vector<std::string>{};
       event.call = Call{};
       event.call->channel = "101";
       event.caller = Caller{};
+      event.caller->phone_type = "mobile";
+      event.caller->role = "victim";
+      event.caller->age = 40;
       char phone[32];
       std::snprintf(phone, sizeof phone, "+447700%06d", 900000 + i);
       event.caller->phone = phone;
@@ -70,23 +78,30 @@ class DispatchTest : public ::testing::Test {
       item.event = event;
       items.push_back(std::move(item));
     }
-    store_->IngestBatch(items, [&](const Event& event, const ContactHistory&) {
-      Decision d;
-      d.outcome = Decision::Outcome::kSurvey;
-      d.group = "force_contact";
-      d.reason = "survey";
-      d.phone = phone::Normalize(*event.caller->phone);
-      d.language = "en";
-      d.sms_template = "West Midlands Police: how did we do? {link}";
-      d.send_at = send_at;
-      d.expires_at = expires_at;
-      d.survey_closes_at = expires_at + std::chrono::hours(24 * 7);
-      return d;
-    });
+    send_at_ = send_at;
+    expires_at_ = expires_at;
+    store_->IngestBatch(items, [&](const Event& event, const ContactHistory&,
+                                   const RelatedEvents&) { return Surveyed(event); });
   }
 
+  // Surveyed, due at the last AddSurveys' times, whatever the incident or number.
+  Decision Surveyed(const Event& event) const {
+    Decision d;
+    d.outcome = Decision::Outcome::kSurvey;
+    d.group = "force_contact";
+    d.reason = "survey";
+    d.phone = phone::Normalize(*event.caller->phone);
+    d.language = "en";
+    d.sms_template = "West Midlands Police: how did we do? {link}";
+    d.send_at = send_at_;
+    d.expires_at = expires_at_;
+    d.survey_closes_at = expires_at_ + std::chrono::hours(24 * 7);
+    return d;
+  }
+
+  // The shipped rules decide each text again before it goes.
   Dispatcher Make(FakeGateway& gateway, store::Store& store, RulesProvider rules = {}) {
-    if (!rules) rules = [] { return std::shared_ptr<const rules::RuleSet>(); };
+    if (!rules) rules = [shipped = QuietRules()] { return shipped; };
     return Dispatcher(options_, store, gateway, clock_, rules);
   }
 
@@ -100,6 +115,7 @@ class DispatchTest : public ::testing::Test {
   ManualClock clock_;
   std::unique_ptr<store::Store> store_;
   DispatcherOptions options_;
+  TimePoint send_at_, expires_at_;
 };
 
 TEST_F(DispatchTest, SendsDueMessagesWithAWorkingPersonalLink) {
@@ -118,8 +134,8 @@ TEST_F(DispatchTest, SendsDueMessagesWithAWorkingPersonalLink) {
     const std::string prefix = "West Midlands Police: how did we do? https://survey.example/s/";
     ASSERT_EQ(sms.body.rfind(prefix, 0), 0u) << sms.body;
     const std::string token = sms.body.substr(prefix.size());
-    EXPECT_TRUE(survey::LooksLikeToken(token));
-    auto view = store_->FindSurveyByTokenHash(survey::TokenHash(token));
+    EXPECT_TRUE(token::LooksLikeToken(token));
+    auto view = store_->FindSurveyByTokenHash(token::TokenHash(token));
     ASSERT_TRUE(view) << "the link in the text must open its survey";
   }
   EXPECT_EQ(refs.size(), 3u);
@@ -258,7 +274,7 @@ TEST_F(DispatchTest, StoppingHandsUnsentClaimsBackAtOnce) {
   options_.workers = 1;
   options_.batch_size = 5;
   Dispatcher dispatcher(options_, *store_, gateway, clock_,
-                        [] { return std::shared_ptr<const rules::RuleSet>(); });
+                        [rules = QuietRules()] { return rules; });
   dispatcher.Start();
   while (!gateway.sending_) std::this_thread::sleep_for(5ms);
   dispatcher.Stop();  // the message in hand is finished, the rest go back
@@ -266,6 +282,102 @@ TEST_F(DispatchTest, StoppingHandsUnsentClaimsBackAtOnce) {
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "1");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending' AND claimed_by IS NULL"),
             "4");
+}
+
+TEST_F(DispatchTest, ASlowGatewayAndAShortLeaseNeverMakeTwoRequestsForOneMessage) {
+  // One worker claims ten; each send takes a second; its lease is three. Midway through its
+  // batch another instance claims what it has not begun, and sends it.
+  AddSurveys(10, clock_.Now(), clock_.Now() + 2h);
+  options_.batch_size = 10;
+  options_.lease = 3s;
+  auto other_store = store::MakePgStore({db_.url(), 2, "phone-hash-key"});
+  FakeGateway slow, other;
+  auto a = Make(slow, *store_);
+  auto b = Make(other, *other_store);
+  int sends = 0;
+  slow.OnSend([&](const gateway::OutgoingSms&) {
+    clock_.Advance(1s);
+    if (++sends == 4) EXPECT_GT(b.RunOnce("b"), 0) << "the claims ran out: B takes them";
+  });
+  EXPECT_EQ(a.RunOnce("a"), 10);
+
+  std::map<std::string, int> requests;
+  for (const auto& sms : slow.Sent()) ++requests[sms.client_ref];
+  for (const auto& sms : other.Sent()) ++requests[sms.client_ref];
+  EXPECT_EQ(requests.size(), 10u);
+  for (const auto& [ref, count] : requests) EXPECT_EQ(count, 1) << ref;
+  EXPECT_EQ(slow.Sent().size(), 4u);
+  EXPECT_EQ(a.Status().lost_claims, 6) << "A left each message B had claimed";
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "10");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM send_attempts"), "10");
+}
+
+TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {
+  AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  // Stored under rules that did not look at the incident (as before a reload): a flag on a later
+  // event of E-1's incident, and an opt-out for E-2's number made behind the store's back.
+  Event flagged;
+  flagged.event_id = "E-1-RD";
+  flagged.type = EventType::kResourceDeparted;
+  flagged.occurred_at = clock_.Now();
+  flagged.incident.id = "I-1";
+  flagged.incident.type_code = "BURG-RES";
+  flagged.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  store::IngestItem item;
+  item.source = "push";
+  item.raw = "{}";
+  item.event_id = flagged.event_id;
+  item.event = flagged;
+  store_->IngestBatch({item}, [&](const Event& event, const ContactHistory&, const RelatedEvents&) {
+    if (event.type == EventType::kCallEnded) return Surveyed(event);  // blind to the incident
+    Decision d;
+    d.outcome = Decision::Outcome::kIgnored;
+    d.reason = "no_group";
+    return d;
+  });
+  db_.Query(
+      "INSERT INTO opt_outs (phone_hash, source, at) SELECT phone_hash, 'test', now() FROM "
+      "surveys WHERE event_id = 'E-2'");
+  ASSERT_EQ(State(1), "pending");
+  ASSERT_EQ(State(2), "pending");
+
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 3);
+  ASSERT_EQ(gateway.Sent().size(), 1u);
+  EXPECT_EQ(State(0), "accepted");
+  EXPECT_EQ(db_.Query("SELECT string_agg(concat_ws('|', s.event_id, o.state, o.cancel_reason, "
+                      "o.cancelled_by), ',' ORDER BY s.event_id) FROM outbox o JOIN surveys s "
+                      "ON s.id = o.survey_id WHERE o.state = 'cancelled'"),
+            "E-1|cancelled|exclusion:domestic_abuse|dispatch,E-2|cancelled|opted_out|dispatch");
+  EXPECT_EQ(dispatcher.Status().cancelled, 2);
+}
+
+TEST_F(DispatchTest, ARulesReloadThatAddsAnExclusionStopsTextsAlreadyQueued) {
+  AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
+  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const auto at = yaml.find("\nexclusions:\n");
+  ASSERT_NE(at, std::string::npos);
+  yaml.insert(at + 13, "  - id: burglary_pause\n    type_codes: [\"BURG*\"]\n");
+  auto reloaded = rules::LoadString(yaml, "reloaded.yaml");
+  ASSERT_TRUE(reloaded.rules) << (reloaded.errors.empty() ? "" : reloaded.errors[0].ToString());
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_, [rules = reloaded.rules] { return rules; });
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 2);
+  EXPECT_TRUE(gateway.Sent().empty());
+  EXPECT_EQ(db_.Query("SELECT string_agg(cancel_reason, ',') FROM outbox"),
+            "exclusion:burglary_pause,exclusion:burglary_pause");
+}
+
+TEST_F(DispatchTest, WithoutRulesNothingIsSentAndTheTextWaits) {
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h);
+  FakeGateway gateway;
+  Dispatcher dispatcher(options_, *store_, gateway, clock_,
+                        [] { return std::shared_ptr<const rules::RuleSet>(); });
+  dispatcher.RunOnce("w1");
+  EXPECT_TRUE(gateway.Sent().empty());
+  EXPECT_EQ(State(0), "pending");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -68,9 +69,16 @@ IngestItem Rejected(const std::string& raw, const std::string& reason,
   return item;
 }
 
-// A stand-in for the rules engine: domestic incidents are excluded, other channels than 101
-// ignored, opted-out numbers and numbers surveyed in the last 30 days excluded.
-Decision Decide(const Event& event, const ContactHistory& history) {
+bool Domestic(const Event& event) {
+  const auto& qualifiers = event.incident.qualifiers;
+  return qualifiers &&
+         std::find(qualifiers->begin(), qualifiers->end(), "DOMESTIC") != qualifiers->end();
+}
+
+// A stand-in for the rules engine: domestic incidents (on the event or any related event) are
+// excluded, other channels than 101 ignored, opted-out numbers and numbers surveyed in the last
+// 30 days excluded.
+Decision Decide(const Event& event, const ContactHistory& history, const RelatedEvents& related) {
   Decision decision;
   decision.trace.push_back("test_rules");
   if (!event.call || event.call->channel != "101") {
@@ -79,9 +87,10 @@ Decision Decide(const Event& event, const ContactHistory& history) {
     return decision;
   }
   decision.group = "force_contact";
-  const auto& qualifiers = event.incident.qualifiers;
-  if (qualifiers &&
-      std::find(qualifiers->begin(), qualifiers->end(), "DOMESTIC") != qualifiers->end()) {
+  const bool related_domestic =
+      std::any_of(related.same_incident.begin(), related.same_incident.end(), Domestic) ||
+      std::any_of(related.same_number.begin(), related.same_number.end(), Domestic);
+  if (Domestic(event) || related_domestic) {
     decision.outcome = Decision::Outcome::kExcluded;
     decision.reason = "exclusion:domestic";
     return decision;
@@ -131,6 +140,12 @@ class StoreTest : public ::testing::Test {
     auto claimed = store_->ClaimDue(kT0 + 2h, 10, worker, 60s);
     EXPECT_EQ(claimed.size(), 1u);
     return claimed.empty() ? OutboxMessage{} : claimed[0];
+  }
+  // Begins the claim's one request and records the gateway's answer, as the dispatcher does.
+  void Record(OutboxMessage& message, const SendRecord& record, const std::string& token_hash,
+              TimePoint now) {
+    ASSERT_TRUE(store_->BeginSend(message, token_hash, now, 60s)) << "the claim was lost";
+    store_->RecordAttempt(message, record, now);
   }
   std::string State(std::int64_t outbox_id) {
     return Q("SELECT state FROM outbox WHERE id = " + std::to_string(outbox_id));
@@ -286,20 +301,51 @@ TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
   EXPECT_EQ(message.to_e164, "+447700900001");
   EXPECT_EQ(message.sms_template, "West Midlands Police: how did we do? {link}");
   EXPECT_EQ(message.token_nonce.size(), 32u);
-  EXPECT_EQ(message.attempts, 1);
+  EXPECT_EQ(message.attempts, 0) << "a claim is not an attempt";
   EXPECT_EQ(message.expires_at, kT0 + 48h);
   EXPECT_EQ(message.client_ref.rfind("svy-", 0), 0u);
-  EXPECT_EQ(State(message.id), "sending");
+  EXPECT_EQ(State(message.id), "claimed");
   EXPECT_EQ(Q("SELECT claimed_by FROM outbox"), "w1");
+  // What deciding it again needs comes with it: its event, with the number put back.
+  ASSERT_TRUE(message.event.has_value());
+  EXPECT_EQ(message.event->event_id, "E1");
+  EXPECT_EQ(message.event->caller->phone, "+447700900001");
+  EXPECT_FALSE(message.history.opted_out);
+  EXPECT_FALSE(message.history.last_surveyed_at.has_value()) << "its own survey does not count";
 
   EXPECT_TRUE(store_->ClaimDue(kT0 + 1h + 30s, 10, "w2", 60s).empty());  // leased
-  // The sender crashed: once the lease runs out another one claims it, with the same key.
+  // The worker never got to it: once the lease runs out another one claims it, with the same
+  // key, and the first one's claim is void.
   auto again = store_->ClaimDue(kT0 + 1h + 61s, 10, "w2", 60s);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].id, message.id);
   EXPECT_EQ(again[0].client_ref, message.client_ref);
-  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_NE(again[0].claim_token, message.claim_token);
   EXPECT_EQ(Q("SELECT claimed_by FROM outbox"), "w2");
+  OutboxMessage stale = message;
+  EXPECT_FALSE(store_->BeginSend(stale, "h", kT0 + 1h + 62s, 60s));
+  EXPECT_TRUE(store_->BeginSend(again[0], "h", kT0 + 1h + 62s, 60s));
+  EXPECT_EQ(again[0].attempts, 1);
+  EXPECT_EQ(State(message.id), "sending");
+  EXPECT_EQ(Q("SELECT token_hash FROM surveys"), "h") << "recorded before the request goes";
+  // Sending is never claimed again, however long it takes: only recovery moves it on.
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 5h, 10, "w3", 60s).empty());
+}
+
+TEST_F(StoreTest, RecoveryResendsThroughAnIdempotentGatewayAndHoldsTheRestInDoubt) {
+  auto m1 = ClaimOne("E1", "+447700900001");
+  ASSERT_TRUE(store_->BeginSend(m1, "h1", kT0 + 2h, 60s));
+  EXPECT_EQ(store_->RecoverStale(kT0 + 2h + 59s, true), 0) << "still within its lease";
+  EXPECT_EQ(store_->RecoverStale(kT0 + 2h + 61s, true), 1);
+  EXPECT_EQ(State(m1.id), "pending");
+  auto again = store_->ClaimDue(kT0 + 2h + 62s, 10, "w2", 60s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].client_ref, m1.client_ref) << "the same key: the gateway deduplicates";
+
+  auto m2 = ClaimOne("E2", "+447700900002");
+  ASSERT_TRUE(store_->BeginSend(m2, "h2", kT0 + 2h, 60s));
+  EXPECT_EQ(store_->RecoverStale(kT0 + 2h + 61s, false), 1);
+  EXPECT_EQ(State(m2.id), "in_doubt") << "never resent where a resend could text twice";
 }
 
 TEST_F(StoreTest, ConcurrentClaimersNeverShareAMessage) {
@@ -334,8 +380,7 @@ TEST_F(StoreTest, ConcurrentClaimersNeverShareAMessage) {
 TEST_F(StoreTest, RecordAttemptMovesTheMessageOn) {
   // Accepted: the gateway's id and the token hash are kept.
   auto m1 = ClaimOne("E1", "+447700900001");
-  store_->RecordAttempt(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "hash-1",
-                        kT0 + 2h);
+  Record(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "hash-1", kT0 + 2h);
   EXPECT_EQ(State(m1.id), "accepted");
   EXPECT_EQ(Q("SELECT gateway_message_id FROM outbox WHERE id = " + std::to_string(m1.id)), "m-1");
   EXPECT_EQ(Q("SELECT token_hash FROM surveys WHERE id = " + std::to_string(m1.survey_id)),
@@ -346,25 +391,22 @@ TEST_F(StoreTest, RecordAttemptMovesTheMessageOn) {
 
   // Retry: back to pending, due again at the given time and not before.
   auto m2 = ClaimOne("E2", "+447700900002");
-  store_->RecordAttempt(m2, {SendState::kRetry, "wmnow", "", 503, "http 503", kT0 + 3h}, "hash-2",
-                        kT0 + 2h);
+  Record(m2, {SendState::kRetry, "wmnow", "", 503, "http 503", kT0 + 3h}, "hash-2", kT0 + 2h);
   EXPECT_EQ(State(m2.id), "pending");
   EXPECT_TRUE(store_->ClaimDue(kT0 + 3h - 1s, 10, "w1", 60s).empty());
   auto retried = store_->ClaimDue(kT0 + 3h, 10, "w1", 60s);
   ASSERT_EQ(retried.size(), 1u);
-  EXPECT_EQ(retried[0].attempts, 2);
+  EXPECT_EQ(retried[0].attempts, 1) << "one request begun so far";
   EXPECT_EQ(retried[0].client_ref, m2.client_ref);
 
   auto m3 = ClaimOne("E3", "+447700900003");
-  store_->RecordAttempt(m3, {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}}, "",
-                        kT0 + 2h);
+  Record(m3, {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}}, "", kT0 + 2h);
   EXPECT_EQ(State(m3.id), "failed");
   EXPECT_EQ(Q("SELECT last_error FROM outbox WHERE id = " + std::to_string(m3.id)),
             "invalid_number");
 
   auto m4 = ClaimOne("E4", "+447700900004");
-  store_->RecordAttempt(m4, {SendState::kInDoubt, "kannel", "", 0, "timeout", {}}, "hash-4",
-                        kT0 + 2h);
+  Record(m4, {SendState::kInDoubt, "kannel", "", 0, "timeout", {}}, "hash-4", kT0 + 2h);
   EXPECT_EQ(State(m4.id), "in_doubt");
   for (const auto& claimed : store_->ClaimDue(kT0 + 10h, 10, "w1", 60s)) {
     EXPECT_NE(claimed.id, m4.id);  // never resent by itself
@@ -375,18 +417,22 @@ TEST_F(StoreTest, AStaleWorkerCannotMoveAMessageClaimedAgain) {
   auto first = ClaimOne("E1", "+447700900001", "w1");
   auto second = store_->ClaimDue(kT0 + 2h + 61s, 10, "w2", 60s);
   ASSERT_EQ(second.size(), 1u);
-  store_->RecordAttempt(first, {SendState::kFailed, "wmnow", "", 400, "late", {}}, "",
-                        kT0 + 2h + 62s);
-  EXPECT_EQ(State(first.id), "sending");                    // still w2's
-  EXPECT_EQ(Q("SELECT count(*) FROM send_attempts"), "1");  // the attempt itself is recorded
-  store_->RecordAttempt(second[0], {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h",
-                        kT0 + 2h + 63s);
-  EXPECT_EQ(State(first.id), "accepted");
+  Record(second[0], {SendState::kRetry, "wmnow", "", 503, "http 503", kT0 + 3h}, "h",
+         kT0 + 2h + 62s);
+  // The first worker's answer (had it sent anyway) moves nothing.
+  store_->RecordAttempt(first, {SendState::kFailed, "wmnow", "", 400, "late", {}}, kT0 + 2h + 63s);
+  EXPECT_EQ(State(first.id), "pending");
+  EXPECT_EQ(Q("SELECT count(*) FROM send_attempts"), "2");  // the attempt itself is recorded
+  store_->Reschedule(first, kT0 + 2h + 64s);
+  EXPECT_EQ(Q("SELECT surveyd_epoch_us(next_attempt_at) = surveyd_epoch_us('" +
+              FormatRfc3339(kT0 + 3h) + "')  FROM outbox"),
+            "t")
+      << "nor does its hand-back";
 }
 
 TEST_F(StoreTest, RescheduleMovesAClaimedMessageBack) {
   auto m = ClaimOne("E1", "+447700900001");
-  store_->Reschedule(m.id, kT0 + 20h);
+  store_->Reschedule(m, kT0 + 20h);
   EXPECT_EQ(State(m.id), "pending");
   EXPECT_TRUE(store_->ClaimDue(kT0 + 19h, 10, "w1", 60s).empty());
   EXPECT_EQ(store_->ClaimDue(kT0 + 20h, 10, "w1", 60s).size(), 1u);
@@ -396,8 +442,7 @@ TEST_F(StoreTest, ExpireOverdueExpiresUnsentMessagesOnly) {
   Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002"))});
   auto claimed = store_->ClaimDue(kT0 + 2h, 1, "w1", 60s);
   ASSERT_EQ(claimed.size(), 1u);
-  store_->RecordAttempt(claimed[0], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1",
-                        kT0 + 2h);
+  Record(claimed[0], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
   EXPECT_EQ(store_->ExpireOverdue(kT0 + 47h), 0);
   // Past expiry nothing is claimed, even before the sweep runs.
   EXPECT_TRUE(store_->ClaimDue(kT0 + 49h, 10, "w1", 60s).empty());
@@ -409,7 +454,7 @@ TEST_F(StoreTest, ExpireOverdueExpiresUnsentMessagesOnly) {
 
 TEST_F(StoreTest, DeliveryStatesOnlyMoveForward) {
   auto m = ClaimOne("E1", "+447700900001");
-  store_->RecordAttempt(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
+  Record(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
   auto report = [&](const std::string& status) {
     return store_->ApplyDeliveryStatus({"wmnow", "m-1", "", status, "", kT0 + 3h});
   };
@@ -427,7 +472,7 @@ TEST_F(StoreTest, DeliveryStatesOnlyMoveForward) {
 
   // Found by client_ref, a failure is final.
   auto m2 = ClaimOne("E2", "+447700900002");
-  store_->RecordAttempt(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h2", kT0 + 2h);
+  Record(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h2", kT0 + 2h);
   EXPECT_TRUE(
       store_->ApplyDeliveryStatus({"wmnow", "", m2.client_ref, "undeliverable", "E30", kT0 + 3h}));
   EXPECT_EQ(State(m2.id), "failed");
@@ -439,19 +484,21 @@ TEST_F(StoreTest, DeliveryStatesOnlyMoveForward) {
 TEST_F(StoreTest, AReportBeforeTheSendsAnswerIsNotLost) {
   // Known by client_ref while the send is still in flight: applied at once, kept on answer.
   auto m1 = ClaimOne("E1", "+447700900001");
+  ASSERT_TRUE(store_->BeginSend(m1, "h1", kT0 + 2h, 60s));
   EXPECT_TRUE(store_->ApplyDeliveryStatus({"wmnow", "m-1", m1.client_ref, "delivered", "", kT0}));
   EXPECT_EQ(State(m1.id), "delivered");
-  store_->RecordAttempt(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
+  store_->RecordAttempt(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, kT0 + 2h);
   EXPECT_EQ(State(m1.id), "delivered");
   EXPECT_EQ(Q("SELECT gateway_message_id FROM outbox WHERE id = " + std::to_string(m1.id)), "m-1");
 
   // Known only by the gateway's id, which the store learns from the answer: kept aside, then
   // the most advanced state is applied when the answer is recorded.
   auto m2 = ClaimOne("E2", "+447700900002");
+  ASSERT_TRUE(store_->BeginSend(m2, "h2", kT0 + 2h, 60s));
   EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "delivered", "", kT0}));
   EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "sent", "", kT0}));
   EXPECT_EQ(State(m2.id), "sending");
-  store_->RecordAttempt(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h2", kT0 + 2h);
+  store_->RecordAttempt(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, kT0 + 2h);
   EXPECT_EQ(State(m2.id), "delivered");
   EXPECT_EQ(Q("SELECT count(*) FROM delivery_reports WHERE outbox_id = " + std::to_string(m2.id)),
             "2");
@@ -476,8 +523,7 @@ TEST_F(StoreTest, OptOutCancelsPendingMessagesAndExcludesFutureEvents) {
 
 TEST_F(StoreTest, SurveyIsFoundOpenedAndAnsweredOnce) {
   auto m = ClaimOne("E1", "+447700900001");
-  store_->RecordAttempt(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "token-hash-1",
-                        kT0 + 2h);
+  Record(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "token-hash-1", kT0 + 2h);
   EXPECT_EQ(store_->FindSurveyByTokenHash("nope"), std::nullopt);
   auto view = store_->FindSurveyByTokenHash("token-hash-1");
   ASSERT_TRUE(view.has_value());
@@ -532,12 +578,9 @@ TEST_F(StoreTest, FunnelAndQuestionStatsCountEachStage) {
 
   auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
   ASSERT_EQ(claimed.size(), 4u);
-  store_->RecordAttempt(claimed[0], {SendState::kAccepted, "wmnow", "m-0", 201, "", {}}, "h0",
-                        kT0 + 2h);
-  store_->RecordAttempt(claimed[1], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1",
-                        kT0 + 2h);
-  store_->RecordAttempt(claimed[2], {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}},
-                        "", kT0 + 2h);
+  Record(claimed[0], {SendState::kAccepted, "wmnow", "m-0", 201, "", {}}, "h0", kT0 + 2h);
+  Record(claimed[1], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
+  Record(claimed[2], {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}}, "", kT0 + 2h);
   store_->ApplyDeliveryStatus({"wmnow", "m-0", "", "delivered", "", kT0 + 2h});
   store_->MarkOpened(claimed[0].survey_id, kT0 + 3h);
   store_->MarkOpened(claimed[1].survey_id, kT0 + 3h);
@@ -593,6 +636,132 @@ TEST_F(StoreTest, FunnelAndQuestionStatsCountEachStage) {
   EXPECT_EQ(store_->GetFunnel(group).events_rejected, 0);
   group.group = "force_contact";
   EXPECT_EQ(store_->GetQuestionStats(group)[0].respondents, 2);
+}
+
+// --- The whole incident and the number decide, up to the moment of sending ---------------
+
+TEST_F(StoreTest, ALaterEventOfTheIncidentCancelsTheQueuedTextAndSaysWhich) {
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  const std::string survey = Q("SELECT id FROM surveys WHERE event_id = 'E1'");
+  // The attending officer's departure, 30 s later, carries the flag the call did not.
+  auto departed = MakeEvent("E2", "", kT0 + 30s, {"DOMESTIC"});
+  departed.incident.id = "INC-E1";
+  departed.type = EventType::kResourceDeparted;
+  departed.call.reset();
+  departed.resource = Resource{};
+  departed.resource->officer_id = "PC4521";
+  departed.caller.reset();
+  auto results = Ingest({Item(departed)});
+  EXPECT_EQ(results.at(0).outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(Q("SELECT concat_ws('|', state, cancel_reason, cancelled_by) FROM outbox"),
+            "cancelled|exclusion:domestic|E2");
+  EXPECT_NE(Q("SELECT decision_trace::text FROM events WHERE event_id = 'E2'")
+                .find("cancelled:survey:" + survey + ":exclusion:domestic"),
+            std::string::npos)
+      << "the later event's trace names the survey it cancelled";
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 2h, 10, "w1", 60s).empty());
+  const Funnel f = store_->GetFunnel({});
+  EXPECT_EQ(f.cancelled, 1);
+  EXPECT_EQ(f.cancelled_by_reason,
+            (std::map<std::string, std::int64_t>{{"exclusion:domestic", 1}}));
+  EXPECT_EQ(f.pending, 0);
+}
+
+TEST_F(StoreTest, ALaterEventFromTheSameNumberCancelsTooAndAnEarlierOneExcludes) {
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  // Another incident, the same phone: it may be shared with the abuser.
+  Ingest({Item(MakeEvent("E2", "07700 900001", kT0 + 1min, {"DOMESTIC"}))});
+  EXPECT_EQ(Q("SELECT concat_ws('|', state, cancel_reason, cancelled_by) FROM outbox"),
+            "cancelled|exclusion:domestic|E2");
+  // And the other way round: a flagged event stored first rules out a later one of its incident.
+  Ingest({Item(MakeEvent("E3", "+447700900003", kT0, {"DOMESTIC"}))});
+  auto later = MakeEvent("E4", "+447700900004", kT0 + 1min);
+  later.incident.id = "INC-E3";
+  EXPECT_EQ(Ingest({Item(later)}).at(0).reason, "exclusion:domestic");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "1");
+}
+
+TEST_F(StoreTest, WithinOneBatchTheLaterEventCancelsTheEarlierSurvey) {
+  auto flagged = MakeEvent("E2", "", kT0 + 30s, {"DOMESTIC"});
+  flagged.incident.id = "INC-E1";
+  flagged.caller.reset();
+  Ingest({Item(MakeEvent("E1", "+447700900001")), Item(flagged)});
+  EXPECT_EQ(Q("SELECT concat_ws('|', state, cancel_reason, cancelled_by) FROM outbox"),
+            "cancelled|exclusion:domestic|E2");
+}
+
+TEST_F(StoreTest, ATextAlreadyBegunIsNotCancelledAndUnrelatedOnesStay) {
+  auto begun = ClaimOne("E1", "+447700900001");
+  ASSERT_TRUE(store_->BeginSend(begun, "h1", kT0 + 2h, 60s));
+  Ingest({Item(MakeEvent("E2", "+447700900002"))});
+  auto flagged = MakeEvent("E3", "+447700900003", kT0 + 1min, {"DOMESTIC"});
+  flagged.incident.id = "INC-E1";
+  Ingest({Item(flagged)});
+  EXPECT_EQ(Q("SELECT string_agg(state, ',' ORDER BY id) FROM outbox"), "sending,pending");
+}
+
+TEST_F(StoreTest, AClaimedTextIsCancelledAndItsWorkerCannotBeginIt) {
+  auto claimed = ClaimOne("E1", "+447700900001");
+  auto flagged = MakeEvent("E2", "", kT0 + 1min, {"DOMESTIC"});
+  flagged.incident.id = "INC-E1";
+  flagged.caller.reset();
+  Ingest({Item(flagged)});
+  EXPECT_EQ(State(claimed.id), "cancelled");
+  EXPECT_FALSE(store_->BeginSend(claimed, "h1", kT0 + 2h, 60s));
+  EXPECT_EQ(State(claimed.id), "cancelled");
+}
+
+TEST_F(StoreTest, AClaimCarriesTheIncidentAndNumberEventsForTheLastDecision) {
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  auto departed = MakeEvent("E2", "", kT0 + 30s);
+  departed.incident.id = "INC-E1";
+  departed.type = EventType::kResourceDeparted;
+  departed.call.reset();
+  departed.resource = Resource{};
+  departed.resource->officer_id = "PC4521";
+  departed.caller.reset();
+  auto other = MakeEvent("E3", "+447700900001", kT0 + 40s);
+  other.call->channel = "999";  // ignored by the test rules: no survey, no frequency cap
+  Ingest({Item(departed), Item(other)});
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_EQ(claimed[0].related.same_incident.size(), 1u);
+  EXPECT_EQ(claimed[0].related.same_incident[0].event_id, "E2");
+  ASSERT_EQ(claimed[0].related.same_number.size(), 1u);
+  EXPECT_EQ(claimed[0].related.same_number[0].event_id, "E3");
+  EXPECT_FALSE(claimed[0].related.same_number[0].caller->phone.has_value())
+      << "stored events keep no number";
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE facts::text LIKE '%900001%' "
+              "OR facts::text LIKE '%7700900%'"),
+            "0");
+}
+
+// --- One bad event is rejected alone ---------------------------------------------------------
+
+TEST_F(StoreTest, AValueTheDatabaseRefusesRejectsThatEventAloneAndTheRestGoIn) {
+  // An id over the index's row limit (incompressible, so that PostgreSQL cannot squeeze it in).
+  std::string id;
+  std::mt19937 random(7);
+  while (id.size() < 10000) id.push_back(static_cast<char>('a' + random() % 26));
+  auto long_id = MakeEvent(id, "+447700900002");
+  auto ancient = MakeEvent("E3", "+447700900003");
+  ancient.occurred_at = TimePoint(std::chrono::duration_cast<Duration>(-std::chrono::years(9000)));
+  auto results = Ingest({Item(MakeEvent("E1", "+447700900001")), Item(long_id), Item(ancient),
+                         Item(MakeEvent("E4", "+447700900004"))},
+                        "tcp");
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(results[1].outcome, IngestOutcome::kRejected);
+  EXPECT_EQ(results[1].reason.rfind("the database refused a value (SQLSTATE 54", 0), 0u)
+      << results[1].reason;
+  EXPECT_EQ(results[2].outcome, IngestOutcome::kRejected);
+  EXPECT_EQ(results[2].reason.rfind("the database refused a value (SQLSTATE 22", 0), 0u)
+      << results[2].reason;
+  EXPECT_EQ(results[3].outcome, IngestOutcome::kAccepted);
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "2");
+  EXPECT_EQ(Q("SELECT string_agg(left(reject_reason, 38), ',' ORDER BY id) FROM rejected_events"),
+            "the database refused a value (SQLSTATE,the database refused a value (SQLSTATE");
 }
 
 TEST(PgStoreUnavailableTest, ADownDatabaseIsUnavailableNotACrash) {

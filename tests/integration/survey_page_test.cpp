@@ -6,10 +6,10 @@
 
 #include "fakes/manual_clock.hpp"
 #include "integration/test_database.hpp"
+#include "surveyd/core/survey_token.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/store/pg_store.hpp"
 #include "surveyd/survey/handler.hpp"
-#include "surveyd/survey/token.hpp"
 
 namespace surveyd::survey {
 namespace {
@@ -57,30 +57,32 @@ class SurveyPageTest : public ::testing::Test {
     item.event_id = event.event_id;
     item.event = event;
     const TimePoint now = clock_.Now();
-    const auto results = store_->IngestBatch({item}, [&](const Event& e, const ContactHistory&) {
-      Decision d;
-      d.outcome = Decision::Outcome::kSurvey;
-      d.group = "force_contact";
-      d.reason = "survey";
-      d.phone = phone::Normalize(*e.caller->phone);
-      d.language = "en";
-      d.sms_template = "West Midlands Police: how did we do? {link}";
-      d.send_at = now;
-      d.expires_at = now + 48h;
-      d.survey_closes_at = now + 24h * 9;
-      return d;
-    });
+    const auto results = store_->IngestBatch(
+        {item}, [&](const Event& e, const ContactHistory&, const RelatedEvents&) {
+          Decision d;
+          d.outcome = Decision::Outcome::kSurvey;
+          d.group = "force_contact";
+          d.reason = "survey";
+          d.phone = phone::Normalize(*e.caller->phone);
+          d.language = "en";
+          d.sms_template = "West Midlands Police: how did we do? {link}";
+          d.send_at = now;
+          d.expires_at = now + 48h;
+          d.survey_closes_at = now + 24h * 9;
+          return d;
+        });
     EXPECT_EQ(results.size(), 1u);
-    const auto messages = store_->ClaimDue(now, 10, "test-worker", 60s);
+    auto messages = store_->ClaimDue(now, 10, "test-worker", 60s);
     EXPECT_EQ(messages.size(), 1u);
     if (messages.empty()) return "";
-    const std::string token = DeriveToken(kTokenSecret, messages[0].token_nonce);
+    const std::string token = token::DeriveToken(kTokenSecret, messages[0].token_nonce);
     store::SendRecord record;
     record.state = store::SendState::kAccepted;
     record.gateway = "fake";
     record.gateway_message_id = "m-1";
     record.http_status = 202;
-    store_->RecordAttempt(messages[0], record, TokenHash(token), now);
+    EXPECT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), now, 60s));
+    store_->RecordAttempt(messages[0], record, now);
     return token;
   }
 
@@ -125,7 +127,7 @@ class SurveyPageTest : public ::testing::Test {
 };
 
 TEST_F(SurveyPageTest, GetShowsTheSurveyAndRecordsTheFirstOpen) {
-  ASSERT_TRUE(LooksLikeToken(token_));
+  ASSERT_TRUE(token::LooksLikeToken(token_));
   EXPECT_EQ(OpenedAt(), "");
   const auto response = Fetch("GET", Path());
   EXPECT_EQ(response.status, 200);

@@ -28,15 +28,15 @@ namespace surveyd::feed {
 namespace {
 
 using namespace std::chrono_literals;
-using surveyd::testing::TestDatabase;
 using sim::SimServer;
 using sim::SimServerOptions;
 using sim::SimServerStats;
+using surveyd::testing::TestDatabase;
 
 constexpr char kFeed[] = "test-feed";
 
 store::DecideFn IgnoreAll() {
-  return [](const Event&, const ContactHistory&) {
+  return [](const Event&, const ContactHistory&, const RelatedEvents&) {
     Decision d;
     d.outcome = Decision::Outcome::kIgnored;
     d.reason = "no_group";

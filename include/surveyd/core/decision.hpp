@@ -1,10 +1,12 @@
 #pragma once
 // What the rules decided for one event. Computed by rules::Decide (pure), persisted by the store
 // with the rule that made it, so the funnel can say why each contact was or was not surveyed.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "surveyd/core/event.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/time.hpp"
 
@@ -15,6 +17,16 @@ struct ContactHistory {
   bool opted_out = false;
   std::optional<TimePoint> last_surveyed_at;  // newest survey created for this number, any group
 };
+
+// Other stored events that bear on one event's decision.
+struct RelatedEvents {
+  std::vector<Event> same_incident;  // other events of this incident, any type, any caller
+  std::vector<Event> same_number;    // other events from this caller's number, other incidents
+};
+
+// The store hands the rules same_number events at most this much older than the event; the
+// rules' policy.number_lookback may look back less, never more.
+inline constexpr std::chrono::days kMaxNumberLookback{90};
 
 struct Decision {
   enum class Outcome {
@@ -39,5 +51,11 @@ struct Decision {
 };
 
 const char* OutcomeName(Decision::Outcome outcome);  // "survey", "excluded", "ignored"
+
+// Whether a decision made again for a text already queued forbids sending it: any rule that says
+// no, now that more is known (a later event of the incident or number, an opt-out, a rules
+// reload). Timing is not a reason: the queued text keeps its own window, which quiet hours may
+// have stretched past what a new decision would allow, and expiry is the dispatcher's.
+bool ForbidsSending(const Decision& redecided);
 
 }  // namespace surveyd

@@ -1,8 +1,11 @@
 #pragma once
 // The dispatcher drains the durable outbox: workers claim due messages in batches (FOR UPDATE SKIP
-// LOCKED, so several instances never take the same one), build the personal link, send through the
-// gateway at the configured rate, and record every attempt. Transient failures retry with
-// exponential backoff and jitter; permanent ones stop; quiet hours reached while retrying defer.
+// LOCKED, so several instances never take the same one), decide each again under the rules in
+// force with everything now stored about its incident and number (a text that is now ruled out is
+// cancelled), begin its one request only while the claim is still theirs, build the personal link,
+// send through the gateway at the configured rate, and record every attempt. Transient failures
+// retry with exponential backoff and jitter; permanent ones stop; quiet hours reached while
+// retrying defer.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,7 +30,8 @@ struct DispatcherOptions {
   int workers = 2;
   int batch_size = 20;
   std::chrono::milliseconds poll_interval{500};
-  std::chrono::seconds lease{60};
+  std::chrono::seconds lease{60};       // a claim not begun by then is claimed again
+  std::chrono::seconds send_lease{60};  // one request: more than the gateway's timeout
   int max_attempts = 8;
   std::chrono::seconds backoff_base{5};
   std::chrono::seconds backoff_max{600};
@@ -50,6 +54,9 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
 
 struct DispatcherStatus {
   std::int64_t sent = 0, retried = 0, failed = 0, in_doubt = 0, deferred = 0, expired = 0;
+  std::int64_t cancelled = 0;         // ruled out when decided again before sending
+  std::int64_t lost_claims = 0;       // another worker held the message by the time it was begun
+  std::int64_t recovered = 0;         // found mid-request after their sender stopped
   bool gateway_auth_failing = false;  // 401/403 on the last attempt: configuration is wrong
   std::string last_error;
 };
@@ -72,7 +79,7 @@ class Dispatcher {
 
  private:
   void WorkerLoop(int index);
-  void SendOne(const store::OutboxMessage& message);
+  void SendOne(store::OutboxMessage message);
   void Pace();  // holds the gateway to rate_per_second across all workers
 
   DispatcherOptions options_;

@@ -57,7 +57,10 @@ struct TcpConsumerStatus {
   std::int64_t reconnects = 0;                      // connections after the first
   std::optional<TimePoint> last_event_occurred_at;  // newest stored, for lag
   std::optional<TimePoint> disconnected_since;      // nullopt while connected
-  std::string last_error;                           // no personal data
+  // Since when lines read from the feed have been waiting to be stored (across reconnects);
+  // nullopt when everything read is stored. Long: the feed makes no progress.
+  std::optional<TimePoint> waiting_since;
+  std::string last_error;  // no personal data
   CommitLatency commit_latency;
 };
 

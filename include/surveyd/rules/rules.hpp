@@ -34,6 +34,8 @@ LoadResult LoadString(std::string_view yaml, const std::string& file_name);
 // The decision for one event. `now` is when the event is processed.
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
                 TimePoint now);
+Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
+                const RelatedEvents& related, TimePoint now);
 
 // The earliest instant at or after `t` outside the quiet hours (in the rules' time zone).
 TimePoint NextSendWindow(const RuleSet& rules, TimePoint t);

@@ -9,20 +9,14 @@
 
 #include "surveyd/core/decision.hpp"
 #include "surveyd/core/event.hpp"
+#include "surveyd/core/ingest_item.hpp"
 #include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
 
 namespace surveyd::store {
 
-// One delivered line/object, parsed or not. A malformed one is stored as rejected with its reason.
-struct IngestItem {
-  std::string source;               // "tcp", "push", "replay"
-  std::string raw;                  // the line/object as received (kept, never logged)
-  std::optional<Event> event;       // nullopt: rejected
-  std::string reject_reason;        // why it was rejected
-  std::optional<std::int64_t> seq;  // TCP stream sequence number, when known
-  std::string event_id;             // when it could be read, even from a rejected line
-};
+// IngestItem lives in core (the feed must not depend on the store); the name stays valid here.
+using IngestItem = surveyd::IngestItem;
 
 enum class IngestOutcome { kAccepted, kDuplicate, kRejected };
 const char* IngestOutcomeName(IngestOutcome outcome);
@@ -33,20 +27,27 @@ struct IngestResult {
   std::string reason;  // rejected: why; accepted: the decision ("survey", "exclusion:domestic"...)
 };
 
-// Called by the store inside the ingest transaction, once per new event, with that number's
-// history (including surveys decided earlier in the same batch). history.last_surveyed_at is the
-// newest contact time (event occurred_at) of a survey for that number, so replays compare like
-// with like. The number is locked (advisory lock) until the batch commits.
-// Called again for the whole batch if the transaction has to be retried: keep it pure.
-using DecideFn = std::function<Decision(const Event&, const ContactHistory&)>;
+// Decides one event under the rules in force. Called by the store inside the ingest transaction,
+// once per new event, with that number's history (including surveys decided earlier in the same
+// batch) and the events related to it (its incident's, and its number's within
+// kMaxNumberLookback, stored or earlier in the batch); and again for each text still queued for
+// those incidents and numbers, to cancel it when a new event rules it out (ForbidsSending).
+// history.last_surveyed_at is the newest contact time (event occurred_at) of a survey for that
+// number, so replays compare like with like. Numbers and incidents are locked (advisory locks)
+// until the batch commits. Called again for the whole batch if the transaction has to be
+// retried: keep it pure.
+using DecideFn = std::function<Decision(const Event&, const ContactHistory&, const RelatedEvents&)>;
 
 class IngestStore {
  public:
   virtual ~IngestStore() = default;
 
   // Stores every item once (keyed by event_id) in one transaction, decides each new event and
-  // writes its decision, survey and outbox message. When `feed` is not empty the highest seq in
-  // the batch is stored as that feed's cursor in the same transaction.
+  // writes its decision, survey and outbox message, and cancels queued texts that the new events
+  // rule out. When `feed` is not empty the highest seq in the batch is stored as that feed's
+  // cursor in the same transaction. A value the database refuses (an impossible time, a number
+  // out of range) rejects that item alone, with the reason; the rest of the batch goes in. Throws
+  // Unavailable only for what a retry can fix.
   virtual std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,
                                                 const DecideFn& decide,
                                                 const std::string& feed = "") = 0;

@@ -13,13 +13,16 @@ namespace surveyd::store {
 
 // events_received counts every delivery: stored events + repeated deliveries + rejected lines.
 // sms_accepted: accepted by the gateway or further (sent, delivered); pending: not yet answered
-// by a gateway (pending, sending, in doubt). Messages cancelled by an opt-out count in none.
+// by a gateway (pending, claimed, sending, in doubt). Cancelled: texts ruled out after they were
+// queued (a later event of the incident or number, an opt-out, a re-decision before sending),
+// by the rule that did it.
 struct Funnel {
   std::int64_t events_received = 0, events_rejected = 0, events_duplicate = 0;
   std::int64_t events_ignored = 0, events_excluded = 0;
   std::map<std::string, std::int64_t> excluded_by_reason;
   std::int64_t surveys_created = 0, sms_accepted = 0, sms_delivered = 0, sms_failed = 0,
-               sms_expired = 0, pending = 0, opened = 0, answered = 0;
+               sms_expired = 0, pending = 0, opened = 0, answered = 0, cancelled = 0;
+  std::map<std::string, std::int64_t> cancelled_by_reason;
 };
 
 struct QuestionStat {

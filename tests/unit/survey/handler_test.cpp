@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/manual_clock.hpp"
-#include "surveyd/survey/token.hpp"
+#include "surveyd/core/survey_token.hpp"
 
 namespace surveyd::survey {
 namespace {
@@ -27,7 +27,7 @@ class OneSurveyStore : public store::SurveyStore {
   std::optional<store::SurveyView> FindSurveyByTokenHash(const std::string& hash) override {
     ++lookups;
     if (down) throw store::Unavailable("connection refused");
-    if (hash != TokenHash(kToken)) return std::nullopt;
+    if (hash != token::TokenHash(kToken)) return std::nullopt;
     return view;
   }
   void MarkOpened(std::int64_t, TimePoint) override {

@@ -5,11 +5,11 @@
 #include <string>
 #include <string_view>
 
-namespace surveyd::survey {
+namespace surveyd::token {
 
 std::string NewNonce();  // 16 random bytes, hex
 std::string DeriveToken(std::string_view token_secret, std::string_view nonce_hex);  // 22 chars
 std::string TokenHash(std::string_view token);  // SHA-256 hex: what the store keeps and looks up
 bool LooksLikeToken(std::string_view text);     // 22 base64url characters
 
-}  // namespace surveyd::survey
+}  // namespace surveyd::token

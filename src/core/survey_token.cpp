@@ -1,8 +1,8 @@
-#include "surveyd/survey/token.hpp"
+#include "surveyd/core/survey_token.hpp"
 
 #include "surveyd/core/crypto.hpp"
 
-namespace surveyd::survey {
+namespace surveyd::token {
 
 namespace {
 constexpr std::size_t kNonceBytes = 16;
@@ -33,4 +33,4 @@ bool LooksLikeToken(std::string_view text) {
   return true;
 }
 
-}  // namespace surveyd::survey
+}  // namespace surveyd::token

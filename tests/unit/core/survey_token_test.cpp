@@ -1,10 +1,10 @@
-#include "surveyd/survey/token.hpp"
+#include "surveyd/core/survey_token.hpp"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-namespace surveyd::survey {
+namespace surveyd::token {
 namespace {
 
 constexpr const char* kSecret = "0123456789abcdef0123456789abcdef";
@@ -58,4 +58,4 @@ TEST(TokenTest, LooksLikeTokenRejectsOtherShapes) {
 }
 
 }  // namespace
-}  // namespace surveyd::survey
+}  // namespace surveyd::token

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Fail closed, end to end with the real binaries: poison events in the TCP stream and in a push are
+# rejected alone while everything after them is stored and texted; a flag that arrives only on a
+# later event of the incident cancels the queued text; and a feed that is connected but cannot
+# store what it reads (a read-only database) turns /readyz unready, then recovers.
+#   tests/e2e/fail_closed_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
+source "$(dirname "$0")/lib.sh" "$@"
+
+db="e2e_fc_$$_$RANDOM"
+url=$(new_database "$db")
+port=$(free_port); port_gw=$(free_port); port_feed=$(free_port)
+export_secrets
+export SURVEYD_DATABASE_URL="$url"
+export SURVEYD_HTTP_LISTEN="127.0.0.1:$port"
+export SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port"
+export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
+export SURVEYD_DISPATCH_POLL_MS=100
+export SURVEYD_GATEWAY_RATE=500
+export SURVEYD_FEED_TCP="127.0.0.1:$port_feed"
+export SURVEYD_FEED_NAME="e2e-fail-closed"
+export SURVEYD_FEED_UNREADY_AFTER=3
+export SURVEYD_FEED_SILENCE_TIMEOUT=5
+# Texts wait 3 s after the call: long enough for a later event of the incident to cancel one.
+use_prompt_rules 3s
+sql() { psql -X -At "$url" -c "$1"; }
+
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# event SEQ ID INCIDENT PHONE [QUALIFIERS] [TYPE]: one contract event on one line.
+event() {
+  local seq=$1 id=$2 incident=$3 phone=$4 qualifiers=${5:-} type=${6:-call.ended}
+  local seq_field=""
+  [ "$seq" != "-" ] && seq_field="\"seq\":$seq,"
+  local who='"call":{"id":"C-'$id'","channel":"101"}'
+  [ "$type" = resource.departed ] && who='"resource":{"officer_id":"PC4521","department":"Response"}'
+  printf '{%s"event_id":"%s","type":"%s","occurred_at":"%s","incident":{"id":"%s","type_code":"BURG-RES","category":"crime","grade":"P3","qualifiers":[%s]},%s,"caller":{"phone":"%s","phone_type":"mobile","role":"victim","age":41}}\n' \
+    "$seq_field" "$id" "$type" "$now" "$incident" "$qualifiers" "$who" "$phone"
+}
+
+feed="$work/feed.ndjson"
+{
+  event 1 FC-A INC-A "07700 900301"
+  # Year 0000 cannot be stored: before, it stopped the stream for good.
+  event 2 FC-POISON-TIME INC-P "07700 900302" | sed "s/$now/0000-01-01T00:00:00Z/"
+  # A NUL byte inside a string: stored cleaned, never a reason to stop.
+  event 3 FC-NUL INC-N "07700 900303" | sed 's/"grade":"P3"/"grade":"P3","type_label":"a\\u0000b"/'
+  # A line of 2 MiB.
+  printf '{"seq":4,"event_id":"FC-HUGE","pad":"%s"}\n' "$(head -c 2097152 /dev/zero | tr '\0' x)"
+  event 5 FC-B INC-B "07700 900305"
+  # The call ends clean; the attending officer's departure carries the flag.
+  event 6 FC-C INC-C "07700 900306"
+  event 7 FC-C-RD INC-C "" '"DOMESTIC"' resource.departed
+} >"$feed"
+
+python3 "$SRC/tests/e2e/feed_server.py" "$port_feed" "$feed" >"$work/feed.log" 2>&1 &
+pids+=($!)
+"$BUILD/wmnow-sim" --listen "127.0.0.1:$port_gw" --api-key "$SURVEYD_WMNOW_API_KEY" \
+  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 \
+  --delivery-delay-ms 50 --seed 3 >"$work/wmnow-sim.log" 2>&1 &
+pids+=($!)
+"$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd.log" 2>&1 &
+pids+=($!)
+wait_healthy "$port" "$port_gw"
+
+# wait_for SECONDS SQL EXPECTED: polls the database until the query gives EXPECTED.
+wait_for() {
+  local got=""
+  for _ in $(seq 1 $(($1 * 10))); do
+    got=$(sql "$2")
+    [ "$got" = "$3" ] && return 0
+    sleep 0.1
+  done
+  fail "waited $1 s for [$2] to give [$3]; it gave [$got]"
+}
+
+# --- The TCP stream: each poison line rejected alone, the stream goes on ----------------------
+wait_for 20 "SELECT count(*) FROM events" "5"
+[ "$(sql "SELECT string_agg(event_id, ',' ORDER BY seq) FROM events")" = "FC-A,FC-NUL,FC-B,FC-C,FC-C-RD" ] ||
+  fail "stored: $(sql "SELECT string_agg(event_id, ',' ORDER BY seq) FROM events")"
+rejected=$(sql "SELECT string_agg(seq || ':' || reject_reason, ' | ' ORDER BY seq) FROM rejected_events")
+[[ $rejected == *"2:occurred_at"* ]] || fail "the year-0000 event is rejected for its time: $rejected"
+[[ $rejected == *"4:line longer than 1048576 bytes"* ]] || fail "the huge line is rejected: $rejected"
+[ "$(sql "SELECT length(raw) < 2000 FROM rejected_events WHERE seq = 4")" = t ] ||
+  fail "a rejected long line keeps only its start"
+[ "$(sql "SELECT seq FROM feed_cursors")" = 7 ] || fail "the cursor moved past every line"
+
+# --- The whole incident decides: the later flag cancels the queued text ----------------------
+wait_for 20 "SELECT string_agg(s.event_id || ':' || CASE WHEN o.state IN ('accepted', 'sent', 'delivered') THEN 'sent' ELSE o.state END, ',' ORDER BY s.event_id) FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE o.state NOT IN ('pending', 'claimed', 'sending')" \
+  "FC-A:sent,FC-B:sent,FC-C:cancelled,FC-NUL:sent"
+[ "$(sql "SELECT cancel_reason || '|' || cancelled_by FROM outbox WHERE state = 'cancelled'")" = "exclusion:domestic_abuse|FC-C-RD" ] ||
+  fail "cancelled why: $(sql "SELECT cancel_reason || '|' || cancelled_by FROM outbox WHERE state = 'cancelled'")"
+sql "SELECT decision_trace::text FROM events WHERE event_id = 'FC-C-RD'" | grep -q 'cancelled:survey:' ||
+  fail "the later event's trace names the survey it cancelled"
+texts=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=100" | grep -o '"to":"[^"]*"' | wc -l)
+[ "$texts" = 3 ] || fail "three texts (A, NUL, B), none for C: $texts"
+funnel=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port/api/v1/stats/funnel")
+[[ $funnel == *'"cancelled_by_reason":{"exclusion:domestic_abuse":1}'* ]] || fail "funnel: $funnel"
+
+# --- The push: the same poison beside good events gets 202 with one result each --------------
+body="[$(event - FC-P1 INC-P1 "07700 900311" | tr -d '\n'),$(event - FC-P2 INC-P2 "07700 900312" |
+  sed "s/$now/0000-01-01T00:00:00Z/" | tr -d '\n'),$(event - FC-P3 INC-P3 "07700 900313" | tr -d '\n')]"
+ts=$(date +%s)
+sig=$(printf '%s' "$body" | feed_signature "$ts")
+code=$(curl -s -o "$work/push.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: $sig" --data-binary "$body" \
+  "http://127.0.0.1:$port/api/v1/feed/events")
+out=$(cat "$work/push.out")
+[ "$code" = 202 ] || fail "push answered $code: $out"
+[[ $out == *'"accepted":2'* && $out == *'"rejected":1'* ]] || fail "push results: $out"
+wait_for 20 "SELECT count(*) FROM outbox WHERE state IN ('accepted', 'sent', 'delivered')" "5"
+
+# --- A feed that cannot store what it reads is not ready, then recovers ----------------------
+curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || fail "ready before the stall"
+admin_sql() { psql -X -At "$admin" -c "$1"; }
+# What a fail-over to a replica looks like: every new session is read-only.
+admin_sql "ALTER DATABASE $db SET default_transaction_read_only = on" >/dev/null
+admin_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
+event 8 FC-D INC-D "07700 900308" >>"$feed"
+for _ in $(seq 1 100); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+  [ "$code" = 503 ] && break
+  sleep 0.1
+done
+[ "$code" = 503 ] || fail "events waiting and none stored: /readyz should say unready"
+health "$port" | grep -q '"stalled":true' || fail "ops see the stall: $(health "$port")"
+admin_sql "ALTER DATABASE $db SET default_transaction_read_only = off" >/dev/null
+admin_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
+wait_for 30 "SELECT count(*) FROM events WHERE event_id = 'FC-D'" "1"
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || fail "ready again once the feed stores again"
+
+! grep -E '7700 ?900|447700' "$work/surveyd.log" || fail "a phone number in the log"
+echo "PASS: poison rejected alone, later flag cancels, stall seen and recovered"
