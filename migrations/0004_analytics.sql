@@ -108,13 +108,9 @@ CREATE FUNCTION analytics_message_bucket(state text, handed boolean) RETURNS tex
       ELSE 'waiting'
     END $$;
 
--- Why a text was cancelled. Read through to_jsonb so that this works before and after
--- outbox.cancel_reason exists (migration 0002); before it, only opt-outs cancelled texts.
+-- Why a text was cancelled (outbox.cancel_reason, from 0002).
 CREATE FUNCTION analytics_cancel_reason(o outbox) RETURNS text
-  LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN to_jsonb(o) ? 'cancel_reason'
-                THEN COALESCE(to_jsonb(o) ->> 'cancel_reason', 'unspecified')
-                ELSE 'opted_out' END $$;
+  LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT COALESCE(o.cancel_reason, 'unspecified') $$;
 
 ---------------------------------------------------------------------------------------------------
 -- Rollups.

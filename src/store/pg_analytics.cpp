@@ -43,7 +43,6 @@ const pg::Statements& AnalyticsStatements() {
       {"analytics_cubes",
        "SELECT id, array_to_string(dims, ',') FROM analytics_cubes "
        "ORDER BY cardinality(dims), id"},
-      // Outbox columns added by later migrations (cancel_reason) are read through to_jsonb.
       {"timeline_survey",
        "SELECT s.id, s.event_id, e.type, e.source, s.group_id, e.decision, "
        "COALESCE(e.decision_reason, ''), COALESCE(e.decision_trace::text, '[]'), "
