@@ -12,11 +12,15 @@
 -- wait), secondary indexes dropped and built again afterwards, then analytics_rebuild() derives
 -- the rollups once, as the triggers would have.
 \set ON_ERROR_STOP on
--- Areas (NPUs, ten beats each): 200 nationally; fewer gives bigger cells on a small load.
+-- How many areas (NPUs, ten beats each), officers, call handlers (15 to a team) and incident
+-- types there are: by default in proportion to the volume, as national figures are (36M events:
+-- 200 areas, 20,000 officers, 3,000 call handlers), so that a smaller load is a smaller country
+-- rather than the same country with fewer surveys each.
 \if :{?npus}
 \else
-  \set npus 200
+  SELECT greatest(4, :events / 180000) AS npus \gset
 \endif
+SELECT greatest(50, :events / 1800) AS officers, greatest(30, :events / 12000) AS operators \gset
 SET client_min_messages = warning;
 SET session_replication_role = replica;
 SET synchronous_commit = off;
@@ -75,9 +79,9 @@ SELECT g, 'B' || g, CASE WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' E
        'NPU' || lpad((npu)::text, 3, '0') || '-B' || (pg_temp.r(g, 8) % 10),
        'B' || (pg_temp.r(g, 7) % 99),
        CASE WHEN g % 3 = 0 THEN NULL ELSE 'OP' || lpad(operator::text, 4, '0') END,
-       CASE WHEN g % 3 = 0 THEN NULL ELSE 'TEAM' || lpad((operator % 200)::text, 3, '0') END,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE 'TEAM' || lpad((operator / 15)::text, 3, '0') END,
        CASE WHEN g % 3 = 0 THEN 'PC' || lpad(officer::text, 5, '0') END,
-       CASE WHEN g % 3 = 0 THEN 'DEPT' || lpad((officer % 100)::text, 3, '0') END,
+       CASE WHEN g % 3 = 0 THEN 'DEPT' || lpad((officer / 200)::text, 3, '0') END,
        'victim',
        (ARRAY['under_18', '18-24', '25-34', '25-34', '35-44', '35-44', '45-54', '45-54', '55-64',
               '65-74', '75+', NULL])[1 + pg_temp.r(g, 11) % 12],
@@ -93,8 +97,8 @@ SELECT g, 'B' || g, CASE WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' E
        CASE WHEN answered THEN e.occurred_at + delay + interval '2 hours' END
 FROM generate_series(1, :events) AS g
 JOIN events e ON e.event_id = 'B' || g
-CROSS JOIN LATERAL (SELECT pg_temp.r(g, 7) % :npus AS npu, pg_temp.r(g, 9) % 3000 AS operator,
-                           pg_temp.r(g, 10) % 20000 AS officer,
+CROSS JOIN LATERAL (SELECT pg_temp.r(g, 7) % :npus AS npu, pg_temp.r(g, 9) % :operators AS operator,
+                           pg_temp.r(g, 10) % :officers AS officer,
                            (ARRAY[0, 0, 0, 0, 0, 0, 1, 1, 2, 3])[1 + pg_temp.r(g, 14) % 10]
                              * interval '1 day' + interval '30 minutes' AS delay,
                            pg_temp.r(g, 16) % 100 AS fate) AS f

@@ -135,12 +135,14 @@ INSERT INTO analytics_cubes (id, dims) VALUES
   (8, '{gender,age_band,ethnicity}');
 
 -- Per cube, local day of contact and survey group: what happened to the surveys of that cell.
+-- Keys compare bytewise (COLLATE "C"): they are identifiers, and sorting and indexing them is
+-- several times cheaper than by a language's rules.
 CREATE TABLE analytics_cells (
   cube              smallint NOT NULL,
-  d1                text,
-  d2                text,
-  d3                text,
-  group_id          text NOT NULL,
+  d1                text COLLATE "C",
+  d2                text COLLATE "C",
+  d3                text COLLATE "C",
+  group_id          text COLLATE "C" NOT NULL,
   day               date NOT NULL,
   surveys           bigint NOT NULL DEFAULT 0,
   opened            bigint NOT NULL DEFAULT 0,
@@ -161,12 +163,12 @@ CREATE UNIQUE INDEX analytics_cells_key ON analytics_cells (cube, d1, d2, d3, gr
 -- Per cube cell and question: respondents, the sum of their scores and how many scored 8-10.
 CREATE TABLE analytics_scores (
   cube        smallint NOT NULL,
-  d1          text,
-  d2          text,
-  d3          text,
-  group_id    text NOT NULL,
+  d1          text COLLATE "C",
+  d2          text COLLATE "C",
+  d3          text COLLATE "C",
+  group_id    text COLLATE "C" NOT NULL,
   day         date NOT NULL,
-  question    text NOT NULL,
+  question    text COLLATE "C" NOT NULL,
   respondents bigint NOT NULL DEFAULT 0,
   total       bigint NOT NULL DEFAULT 0,
   top_box     bigint NOT NULL DEFAULT 0
@@ -178,9 +180,9 @@ CREATE UNIQUE INDEX analytics_scores_key
 -- decision: every event, its later duplicate deliveries, and texts held by quiet hours.
 CREATE TABLE analytics_events (
   day        date NOT NULL,
-  group_id   text NOT NULL,  -- '' when no group took the event, and for rejected lines
-  outcome    text NOT NULL,  -- survey, excluded, ignored, rejected, undecided
-  reason     text NOT NULL,  -- the deciding rule; '' for rejected lines
+  group_id   text COLLATE "C" NOT NULL,  -- '' when no group took the event, and rejected lines
+  outcome    text COLLATE "C" NOT NULL,  -- survey, excluded, ignored, rejected, undecided
+  reason     text COLLATE "C" NOT NULL,  -- the deciding rule; '' for rejected lines
   events     bigint NOT NULL DEFAULT 0,
   duplicates bigint NOT NULL DEFAULT 0,
   deferred   bigint NOT NULL DEFAULT 0,
@@ -189,8 +191,8 @@ CREATE TABLE analytics_events (
 
 CREATE TABLE analytics_cancellations (
   day      date NOT NULL,
-  group_id text NOT NULL,
-  reason   text NOT NULL,
+  group_id text COLLATE "C" NOT NULL,
+  reason   text COLLATE "C" NOT NULL,
   messages bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (day, group_id, reason)
 );
@@ -455,11 +457,16 @@ END $$;
 -- with surveys closed up to `closed_upto` counted. For the migration, a new cube, a repair, or
 -- a bulk load done with triggers off. Takes a while on a big database; nothing calls it
 -- otherwise.
-CREATE FUNCTION analytics_rebuild(closed_upto timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+-- Millions of groups are hashed in memory where they fit, not sorted by their text keys.
+CREATE FUNCTION analytics_rebuild(closed_upto timestamptz) RETURNS void LANGUAGE plpgsql
+  SET work_mem = '256MB' SET enable_sort = off SET enable_incremental_sort = off AS $$
 BEGIN
   LOCK TABLE analytics_cells, analytics_scores, analytics_events, analytics_cancellations,
     analytics_watermarks IN EXCLUSIVE MODE;
   TRUNCATE analytics_cells, analytics_scores, analytics_events, analytics_cancellations;
+  -- The two big indexes are built once at the end rather than row by row.
+  DROP INDEX analytics_cells_key;
+  DROP INDEX analytics_scores_key;
 
   INSERT INTO analytics_events (day, group_id, outcome, reason, events, duplicates, deferred)
   SELECT analytics_day(occurred_at), COALESCE(decision_group, ''), COALESCE(decision, 'undecided'),
@@ -509,6 +516,11 @@ BEGIN
   FROM responses r JOIN surveys s ON s.id = r.survey_id
   CROSS JOIN LATERAL analytics_answers(r) AS a CROSS JOIN analytics_cubes k
   GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+  CREATE UNIQUE INDEX analytics_cells_key ON analytics_cells (cube, d1, d2, d3, group_id, day)
+    NULLS NOT DISTINCT;
+  CREATE UNIQUE INDEX analytics_scores_key
+    ON analytics_scores (cube, d1, d2, d3, group_id, day, question) NULLS NOT DISTINCT;
 
   INSERT INTO analytics_watermarks (name, at) VALUES ('closed', closed_upto)
   ON CONFLICT (name) DO UPDATE SET at = excluded.at;

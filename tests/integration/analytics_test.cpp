@@ -74,7 +74,7 @@ Event MakeEvent(int i) {
 
 int IndexOf(const Event& event) { return std::stoi(event.event_id.substr(3)); }
 
-Decision Decide(const Event& event, const ContactHistory& history) {
+Decision Decide(const Event& event, const ContactHistory& history, const RelatedEvents&) {
   const int i = IndexOf(event);
   Decision d;
   if (event.call && event.call->channel == "online") {
@@ -180,7 +180,7 @@ class AnalyticsTest : public ::testing::Test {
     x.rejected = 1;
     for (int i = 0; i < kEvents; ++i) {
       const Event event = MakeEvent(i);
-      const Decision d = Decide(event, {});
+      const Decision d = Decide(event, {}, {});
       if (d.outcome == Decision::Outcome::kIgnored) ++x.ignored;
       if (d.outcome == Decision::Outcome::kExcluded) {
         ++x.excluded;
@@ -211,7 +211,9 @@ class AnalyticsTest : public ::testing::Test {
     store_->ExpireOverdue(kNow);
     auto claimed = store_->ClaimDue(kNow, 1000, "test", 60s);
     std::set<std::int64_t> reached;
-    for (const auto& message : claimed) {
+    for (auto& message : claimed) {
+      ASSERT_TRUE(
+          store_->BeginSend(message, "hash-" + std::to_string(message.survey_id), kNow, 60s));
       SendRecord record;
       record.gateway = "test";
       const int r = static_cast<int>(message.survey_id % 10);
@@ -229,7 +231,7 @@ class AnalyticsTest : public ::testing::Test {
         record.gateway_message_id = "g" + std::to_string(message.id);
         ++x.sent;
       }
-      store_->RecordAttempt(message, record, "hash-" + std::to_string(message.survey_id), kNow);
+      store_->RecordAttempt(message, record, kNow);
       if (r < 2) continue;
       if (r <= 6 || r == 7) {
         DeliveryStatus status;
