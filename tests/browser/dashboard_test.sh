@@ -49,4 +49,14 @@ calls=$(psql -X -At "$url" -c "SELECT count(*) FROM api_audit a JOIN api_tokens 
 psql -X -At "$url" -c "SELECT count(*) FROM api_audit WHERE array_to_string(params, ' ') ~ '(NPU|female|waiting)'" |
   grep -qx 0 || fail "parameter values in the audit trail"
 grep -q "$token" "$work/surveyd.log" && fail "the token is in the log"
+
+# Ops see the rules in force, with their version; then the token is listed and revoked.
+rules=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port/api/v1/rules")
+[[ $rules == *'"version":"sha256:'* ]] || fail "GET /api/v1/rules: $rules"
+id=$(head -n 1 "$work/token.out" | awk '{print $2}')
+"$BUILD/surveyd" token list -c "$SRC/config/surveyd.yaml" | grep -q "^$id .*supervisor.*browser test" ||
+  fail "token list: $("$BUILD/surveyd" token list -c "$SRC/config/surveyd.yaml")"
+"$BUILD/surveyd" token revoke "$id" -c "$SRC/config/surveyd.yaml" >/dev/null || fail "token revoke"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/stats")
+[ "$code" = 401 ] || fail "a revoked token answered $code"
 echo "dashboard test passed ($calls audited calls); screenshot in $BUILD/test-artifacts/dashboard.png"
