@@ -8,6 +8,7 @@
 #include "store/analytics_sql.hpp"
 #include "store/pg_guard.hpp"
 #include "store/pg_store_impl.hpp"
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/store/pg_analytics.hpp"
 
 namespace surveyd::store {
@@ -18,11 +19,16 @@ using analytics::Sql;
 using pg::Exec;
 using pg::Int;
 
+// Statements come in a few dozen shapes (which filters, which breakdown): each is prepared once
+// per connection, named by a hash of its text, so that it is parsed once (pqxx keeps the
+// definition; registering the same one again is free).
 pqxx::result Run(pqxx::transaction_base& txn, const Sql& sql) {
+  const std::string name = "an_" + crypto::Sha256Hex(sql.text).substr(0, 20);
+  txn.conn().prepare(name, sql.text);
   std::vector<const char*> values;
   values.reserve(sql.params.size());
   for (const auto& param : sql.params) values.push_back(param ? param->c_str() : nullptr);
-  return txn.exec_params(sql.text, pqxx::prepare::make_dynamic_params(values));
+  return txn.exec_prepared(name, pqxx::prepare::make_dynamic_params(values));
 }
 
 std::optional<std::string> OptionalText(const pqxx::field& field) {
