@@ -2,6 +2,7 @@
 // funnel per survey group (GET /api/v1/funnel) and who answers against who was asked
 // (GET /api/v1/representativeness). Cells with fewer respondents than api.min_cell_size are
 // suppressed, so that small groups can neither mislead nor identify anyone.
+#include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -80,22 +81,19 @@ CellFigures Figures(const store::StatsCell& cell, int min_cell_size) {
   return f;
 }
 
-json CellJson(const CellFigures& f) {
-  return {{"surveys", Optional(f.surveys)},
-          {"sent", Optional(f.sent)},
-          {"reached", Optional(f.reached)},
-          {"answered", Optional(f.answered)},
-          {"response_rate_pct", Optional(f.rate)},
-          {"response_rate_ci95", f.rate ? json{*f.rate_low, *f.rate_high} : json(nullptr)},
-          {"suppressed", f.suppressed}};
+// A figure as JSON: the shortest text that reads back as the same double; null when absent.
+std::string JsonNumber(const std::optional<double>& value) {
+  if (!value) return "null";
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, *value).ptr;
+  return std::string(buffer, end);
 }
 
-json QuestionJson(const QuestionFigures& f) {
-  return {{"respondents", Optional(f.respondents)},
-          {"mean", Optional(f.mean)},
-          {"pct_8_10", Optional(f.pct)},
-          {"pct_8_10_ci95", f.pct ? json{*f.low, *f.high} : json(nullptr)},
-          {"suppressed", f.suppressed}};
+// [low, high] when there is a figure, else null.
+std::string JsonPair(const std::optional<double>& figure, const std::optional<double>& low,
+                     const std::optional<double>& high) {
+  if (!figure) return "null";
+  return "[" + JsonNumber(low) + "," + JsonNumber(high) + "]";
 }
 
 std::optional<std::string> Text(const std::optional<double>& value) {
@@ -118,81 +116,115 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     const auto questions = QuestionKeys(options, result);
     const int min = options.min_cell_size;
 
-    CsvTable csv;
-    json cells = json::array();
-    for (Dimension d : keys) csv.header.emplace_back(store::DimensionName(d));
-    if (by_question) csv.header.emplace_back("question");
-    for (const char* name : {"surveys", "sent", "reached", "answered", "response_rate_pct",
-                             "response_rate_ci_low", "response_rate_ci_high", "suppressed"}) {
-      csv.header.emplace_back(name);
-    }
-    auto question_columns = [&](const std::string& prefix) {
-      for (const char* name : {"respondents", "mean", "pct_8_10", "pct_8_10_ci_low",
-                               "pct_8_10_ci_high", "suppressed"}) {
-        csv.header.push_back(prefix + name);
-      }
+    auto sums = [](const store::StatsCell& cell, const std::string& key) {
+      const auto it = cell.questions.find(key);
+      return it == cell.questions.end() ? store::ScoreSums{} : it->second;
     };
-    if (by_question) {
-      question_columns("question_");
-    } else {
-      for (const auto& q : questions) question_columns(q + "_");
-    }
-
-    for (const auto& cell : result.cells) {
-      const CellFigures f = Figures(cell, min);
-      json base = json::object();
-      std::vector<std::optional<std::string>> row;
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        const auto value = i < cell.keys.size() ? cell.keys[i] : std::nullopt;
-        base[store::DimensionName(keys[i])] = value ? json(*value) : json(nullptr);
-        row.push_back(value);
+    if (query.csv) {
+      CsvTable csv;
+      for (Dimension d : keys) csv.header.emplace_back(store::DimensionName(d));
+      if (by_question) csv.header.emplace_back("question");
+      for (const char* name : {"surveys", "sent", "reached", "answered", "response_rate_pct",
+                               "response_rate_ci_low", "response_rate_ci_high", "suppressed"}) {
+        csv.header.emplace_back(name);
       }
-      std::vector<std::optional<std::string>> cell_columns = {
-          Text(f.surveys), Text(f.sent),     Text(f.reached),   Text(f.answered),
-          Text(f.rate),    Text(f.rate_low), Text(f.rate_high), f.suppressed ? "true" : "false"};
+      auto question_columns = [&](const std::string& prefix) {
+        for (const char* name : {"respondents", "mean", "pct_8_10", "pct_8_10_ci_low",
+                                 "pct_8_10_ci_high", "suppressed"}) {
+          csv.header.push_back(prefix + name);
+        }
+      };
+      if (by_question) {
+        question_columns("question_");
+      } else {
+        for (const auto& q : questions) question_columns(q + "_");
+      }
       auto question_values = [](const QuestionFigures& q) {
         return std::vector<std::optional<std::string>>{
             Text(q.respondents), Text(q.mean), Text(q.pct),
             Text(q.low),         Text(q.high), q.suppressed ? "true" : "false"};
       };
-      auto sums = [&](const std::string& key) {
-        const auto it = cell.questions.find(key);
-        return it == cell.questions.end() ? store::ScoreSums{} : it->second;
-      };
-      if (by_question) {
-        for (const auto& key : questions) {
-          const QuestionFigures q = Figures(sums(key), f.suppressed, min);
-          json entry = base;
-          entry["question"] = key;
-          entry.update(CellJson(f));
-          entry.update(QuestionJson(q));
-          entry["suppressed"] = f.suppressed || q.suppressed;
-          cells.push_back(std::move(entry));
+      for (const auto& cell : result.cells) {
+        const CellFigures f = Figures(cell, min);
+        std::vector<std::optional<std::string>> row;
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          row.push_back(i < cell.keys.size() ? cell.keys[i] : std::nullopt);
+        }
+        const std::vector<std::optional<std::string>> cell_columns = {
+            Text(f.surveys), Text(f.sent),     Text(f.reached),   Text(f.answered),
+            Text(f.rate),    Text(f.rate_low), Text(f.rate_high), f.suppressed ? "true" : "false"};
+        if (by_question) {
+          for (const auto& key : questions) {
+            auto line = row;
+            line.emplace_back(key);
+            line.insert(line.end(), cell_columns.begin(), cell_columns.end());
+            const auto values = question_values(Figures(sums(cell, key), f.suppressed, min));
+            line.insert(line.end(), values.begin(), values.end());
+            csv.rows.push_back(std::move(line));
+          }
+        } else {
           auto line = row;
-          line.emplace_back(key);
           line.insert(line.end(), cell_columns.begin(), cell_columns.end());
-          const auto values = question_values(q);
-          line.insert(line.end(), values.begin(), values.end());
+          for (const auto& key : questions) {
+            const auto values = question_values(Figures(sums(cell, key), f.suppressed, min));
+            line.insert(line.end(), values.begin(), values.end());
+          }
           csv.rows.push_back(std::move(line));
         }
-      } else {
-        json entry = base;
-        entry.update(CellJson(f));
-        json per_question = json::object();
-        auto line = row;
-        line.insert(line.end(), cell_columns.begin(), cell_columns.end());
+      }
+      return CsvResponse(csv, "stats");
+    }
+
+    // Written out directly: a breakdown can run to thousands of cells, and building a JSON tree
+    // of them first would cost more than the query.
+    std::string cells = "[";
+    std::size_t rows = 0;
+    auto cell_fields = [&](std::string& out, const CellFigures& f) {
+      out += "\"surveys\":" + JsonNumber(f.surveys) + ",\"sent\":" + JsonNumber(f.sent) +
+             ",\"reached\":" + JsonNumber(f.reached) + ",\"answered\":" + JsonNumber(f.answered) +
+             ",\"response_rate_pct\":" + JsonNumber(f.rate) +
+             ",\"response_rate_ci95\":" + JsonPair(f.rate, f.rate_low, f.rate_high);
+    };
+    auto question_fields = [&](std::string& out, const QuestionFigures& q) {
+      out += "\"respondents\":" + JsonNumber(q.respondents) + ",\"mean\":" + JsonNumber(q.mean) +
+             ",\"pct_8_10\":" + JsonNumber(q.pct) +
+             ",\"pct_8_10_ci95\":" + JsonPair(q.pct, q.low, q.high);
+    };
+    for (const auto& cell : result.cells) {
+      const CellFigures f = Figures(cell, min);
+      std::string base = "{";
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto value = i < cell.keys.size() ? cell.keys[i] : std::nullopt;
+        base += json(store::DimensionName(keys[i])).dump() + ":" +
+                (value ? json(*value).dump() : std::string("null")) + ",";
+      }
+      if (by_question) {
         for (const auto& key : questions) {
-          const QuestionFigures q = Figures(sums(key), f.suppressed, min);
-          per_question[key] = QuestionJson(q);
-          const auto values = question_values(q);
-          line.insert(line.end(), values.begin(), values.end());
+          const QuestionFigures q = Figures(sums(cell, key), f.suppressed, min);
+          cells += (rows++ ? "," : "") + base + "\"question\":" + json(key).dump() + ",";
+          cell_fields(cells, f);
+          cells += ",";
+          question_fields(cells, q);
+          cells += std::string(",\"suppressed\":") +
+                   (f.suppressed || q.suppressed ? "true" : "false") + "}";
         }
-        entry["questions"] = std::move(per_question);
-        cells.push_back(std::move(entry));
-        csv.rows.push_back(std::move(line));
+      } else {
+        cells += (rows++ ? "," : "") + base;
+        cell_fields(cells, f);
+        cells += std::string(",\"suppressed\":") + (f.suppressed ? "true" : "false") +
+                 ",\"questions\":{";
+        bool first = true;
+        for (const auto& key : questions) {
+          const QuestionFigures q = Figures(sums(cell, key), f.suppressed, min);
+          cells += (first ? "" : ",") + json(key).dump() + ":{";
+          first = false;
+          question_fields(cells, q);
+          cells += std::string(",\"suppressed\":") + (q.suppressed ? "true" : "false") + "}";
+        }
+        cells += "}}";
       }
     }
-    if (query.csv) return CsvResponse(csv, "stats");
+    cells += "]";
     json group_by = json::array();
     for (Dimension d : query.group_by) group_by.push_back(store::DimensionName(d));
     json question_list = json::array();
@@ -203,14 +235,14 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
            {"text", index < options.question_texts.size() ? json(options.question_texts[index])
                                                           : json(nullptr)}});
     }
-    const std::size_t rows = cells.size();
-    return JsonTable(json{{"group_by", group_by},
-                          {"min_cell_size", min},
-                          {"source", result.from_rollups ? "rollups" : "raw"},
-                          {"questions", question_list},
-                          {"cells", std::move(cells)}}
-                         .dump(),
-                     rows);
+    const json head = {{"group_by", group_by},
+                       {"min_cell_size", min},
+                       {"source", result.from_rollups ? "rollups" : "raw"},
+                       {"questions", question_list}};
+    std::string body = head.dump();
+    body.pop_back();  // the closing brace: the cells follow
+    body += ",\"cells\":" + cells + "}";
+    return JsonTable(body, rows);
   });
 }
 

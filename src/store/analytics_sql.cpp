@@ -208,59 +208,49 @@ std::optional<Cube> ChooseCube(const std::vector<Cube>& cubes, const AnalyticsFi
   return std::nullopt;
 }
 
-StatsSql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
-                    const std::vector<Dimension>& group_by) {
+Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
+               const std::vector<Dimension>& group_by) {
   std::vector<std::string> keys;
   for (Dimension d : group_by) keys.push_back(Expression(cube, d));
   const std::string select_keys = keys.empty() ? "" : Join(keys) + ", ";
   const std::string group = keys.empty() ? "" : " GROUP BY " + Positions(keys.size());
-  const std::string order = keys.empty() ? "" : " ORDER BY " + Positions(keys.size());
-  StatsSql out;
-  {
-    Params params;
-    const std::string where = Conditions(cube, filter, params);
-    if (cube) {
-      out.cells.text =
-          "SELECT " + select_keys +
-          "COALESCE(sum(c.surveys), 0), "
-          "COALESCE(sum(c.msg_unreported + c.msg_delivered + c.msg_failed_sent), 0), "
-          "COALESCE(sum(c.msg_unreported + c.msg_delivered), 0), COALESCE(sum(c.answered), 0) "
-          "FROM analytics_cells c WHERE " +
-          where + group + order;
-    } else {
-      out.cells.text =
-          "SELECT " + select_keys +
-          "count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', 'delivered', "
-          "'failed_sent')), count(*) FILTER (WHERE m.bucket IN ('unreported', 'delivered')), "
-          "count(r.survey_id) FROM surveys s LEFT JOIN outbox o ON o.survey_id = s.id "
-          "LEFT JOIN responses r ON r.survey_id = s.id CROSS JOIN LATERAL (SELECT "
-          "analytics_message_bucket(o.state, o.gateway_message_id IS NOT NULL) AS bucket) m "
-          "WHERE " +
-          where + group + order;
-    }
-    out.cells.params = params.Take();
+  Params params;
+  // One WHERE for both halves: the same parameters, one statement, one snapshot.
+  const std::string where = Conditions(cube, filter, params);
+  std::string cells;
+  std::string scores;
+  if (cube) {
+    cells = "SELECT " + select_keys +
+            "NULL::text, COALESCE(sum(c.surveys), 0)::bigint, "
+            "COALESCE(sum(c.msg_unreported + c.msg_delivered + c.msg_failed_sent), 0)::bigint, "
+            "COALESCE(sum(c.msg_unreported + c.msg_delivered), 0)::bigint, "
+            "COALESCE(sum(c.answered), 0)::bigint FROM analytics_cells c WHERE " +
+            where + group;
+    scores = "SELECT " + select_keys +
+             "c.question, sum(c.respondents)::bigint, sum(c.total)::bigint, "
+             "sum(c.top_box)::bigint, 0::bigint FROM analytics_scores c WHERE " +
+             where + " GROUP BY " + Positions(keys.size() + 1);
+  } else {
+    cells = "SELECT " + select_keys +
+            "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "
+            "'delivered', 'failed_sent')), count(*) FILTER (WHERE m.bucket IN ('unreported', "
+            "'delivered')), count(r.survey_id) FROM surveys s "
+            "LEFT JOIN outbox o ON o.survey_id = s.id LEFT JOIN responses r ON r.survey_id = s.id "
+            "CROSS JOIN LATERAL (SELECT analytics_message_bucket(o.state, "
+            "o.gateway_message_id IS NOT NULL) AS bucket) m WHERE " +
+            where + group;
+    scores = "SELECT " + select_keys +
+             "a.question, count(*), sum(a.score)::bigint, count(*) FILTER (WHERE a.score >= 8), "
+             "0::bigint FROM surveys s JOIN responses r ON r.survey_id = s.id "
+             "CROSS JOIN LATERAL analytics_answers(r) a WHERE " +
+             where + " GROUP BY " + Positions(keys.size() + 1);
   }
-  {
-    Params params;
-    const std::string where = Conditions(cube, filter, params);
-    const std::string question_position = std::to_string(keys.size() + 1);
-    const std::string score_group = " GROUP BY " + Positions(keys.size() + 1);
-    const std::string score_order = " ORDER BY " + Positions(keys.size() + 1);
-    if (cube) {
-      out.scores.text = "SELECT " + select_keys +
-                        "c.question, sum(c.respondents), sum(c.total), sum(c.top_box) "
-                        "FROM analytics_scores c WHERE " +
-                        where + score_group + score_order;
-    } else {
-      out.scores.text = "SELECT " + select_keys +
-                        "a.question, count(*), sum(a.score), count(*) FILTER (WHERE a.score >= 8) "
-                        "FROM surveys s JOIN responses r ON r.survey_id = s.id "
-                        "CROSS JOIN LATERAL analytics_answers(r) a WHERE " +
-                        where + score_group + score_order;
-    }
-    out.scores.params = params.Take();
-  }
-  return out;
+  Sql sql;
+  // Each cell's row (question NULL) comes before its questions' rows.
+  sql.text = "(" + cells + ") UNION ALL (" + scores + ") ORDER BY " + Positions(keys.size()) +
+             (keys.empty() ? "" : ", ") + std::to_string(keys.size() + 1) + " NULLS FIRST";
+  sql.params = params.Take();
+  return sql;
 }
 
 FunnelSql BuildFunnel(const AnalyticsFilter& filter) {

@@ -30,14 +30,11 @@ std::string CubeDimension(Dimension dimension);
 std::optional<Cube> ChooseCube(const std::vector<Cube>& cubes, const AnalyticsFilter& filter,
                                const std::vector<Dimension>& group_by);
 
-// Two statements: cells (keys..., surveys, sent, reached, answered) and scores (keys...,
-// question, respondents, total, top_box). `cube` nullopt: from the raw tables. group_by holds
-// no kQuestion.
-struct StatsSql {
-  Sql cells, scores;
-};
-StatsSql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
-                    const std::vector<Dimension>& group_by);
+// One statement for a breakdown: per cell a row (keys..., NULL, surveys, sent, reached,
+// answered) followed by a row per question (keys..., question, respondents, total, top_box, 0),
+// ordered by keys. `cube` nullopt: from the raw tables. group_by holds no kQuestion.
+Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
+               const std::vector<Dimension>& group_by);
 
 // The funnel from the rollups, for whole days: events (group, outcome, reason, events,
 // duplicates, deferred), cells (group, surveys, opened, answered, closed_unanswered, waiting,

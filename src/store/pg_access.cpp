@@ -33,9 +33,6 @@ const pg::Statements& AccessStatements() {
        "SELECT id, name, role, created_by, surveyd_epoch_us(created_at), "
        "surveyd_epoch_us(last_used_at) FROM api_tokens "
        "WHERE token_hash = $1 AND revoked_at IS NULL"},
-      // The audit trail is written without waiting for the disk: a crash may lose its last
-      // fraction of a second, never the data the call returned.
-      {"audit_async", "SELECT set_config('synchronous_commit', 'off', true)"},
       {"audit_insert",
        "INSERT INTO api_audit (at, token_id, role, method, route, params, status, rows, "
        "duration_ms) VALUES ($1::timestamptz, $2, $3, $4, $5, $6::text[], $7::int, $8::bigint, "
@@ -60,11 +57,20 @@ ApiToken ReadToken(const pqxx::row& row) {
   return token;
 }
 
+void Prepare(pqxx::connection& connection) {
+  for (const auto& [name, sql] : AccessStatements()) connection.prepare(name, sql);
+}
+
 class PgAccessStore final : public AccessStore {
  public:
   PgAccessStore(const std::string& url, int pool_size)
-      : pool_(url, pool_size, [](pqxx::connection& connection) {
-          for (const auto& [name, sql] : AccessStatements()) connection.prepare(name, sql);
+      : pool_(url, pool_size, Prepare),
+        // The audit trail is written on connections that do not wait for the disk at commit:
+        // a crash may lose its last fraction of a second, never the data a call returned (that
+        // was computed first). Tokens stay durable: a revocation must not come undone.
+        audit_pool_(url, pool_size, [](pqxx::connection& connection) {
+          pqxx::nontransaction(connection).exec("SET synchronous_commit = off");
+          Prepare(connection);
         }) {}
 
   void CreateToken(const ApiToken& token, const std::string& token_hash) override {
@@ -102,9 +108,9 @@ class PgAccessStore final : public AccessStore {
 
   std::optional<ApiToken> FindActiveToken(const std::string& token_hash, TimePoint now) override {
     return pg::WithPooledConnection(pool_, "token find", [&](pqxx::connection& connection) {
-      pqxx::work txn(connection);
+      // One statement on every API call: autocommit, one round trip.
+      pqxx::nontransaction txn(connection);
       auto rows = Exec(txn, "token_find", {Text(token_hash), Time(now)});
-      txn.commit();
       if (rows.empty()) return std::optional<ApiToken>();
       return std::optional<ApiToken>(ReadToken(rows[0]));
     });
@@ -113,14 +119,12 @@ class PgAccessStore final : public AccessStore {
   void RecordCall(const AuditEntry& entry) override {
     pg::ArrayLiteral params;
     for (const auto& name : entry.params) params.Add(name);
-    pg::WithPooledConnection(pool_, "audit", [&](pqxx::connection& connection) {
-      pqxx::work txn(connection);
-      Exec(txn, "audit_async", {});
+    pg::WithPooledConnection(audit_pool_, "audit", [&](pqxx::connection& connection) {
+      pqxx::nontransaction txn(connection);
       Exec(txn, "audit_insert",
            {Time(entry.at), pg::NonEmpty(entry.token_id), pg::NonEmpty(entry.role),
             Text(entry.method), Text(entry.route), params.Text(), Int(entry.status),
             entry.rows ? Int(*entry.rows) : std::nullopt, std::to_string(entry.duration_ms)});
-      txn.commit();
       return 0;
     });
   }
@@ -165,6 +169,7 @@ class PgAccessStore final : public AccessStore {
 
  private:
   ConnectionPool pool_;
+  ConnectionPool audit_pool_;
 };
 
 }  // namespace

@@ -90,43 +90,35 @@ class PgAnalyticsStore final : public AnalyticsStore {
       if (d != Dimension::kQuestion) keys.push_back(d);
     }
     return pg::WithPooledConnection(pool_, "stats", [&](pqxx::connection& connection) {
-      pqxx::read_transaction txn(connection);
+      // One statement (one snapshot): no transaction round trips around it.
+      pqxx::nontransaction txn(connection);
       const auto cube = analytics::ChooseCube(Cubes(txn), filter, keys);
-      const auto sql = analytics::BuildStats(cube, filter, keys);
       StatsResult result;
       result.from_rollups = cube.has_value();
       std::map<std::vector<std::optional<std::string>>, std::size_t> index;
-      auto read_keys = [&](const pqxx::row& row) {
-        std::vector<std::optional<std::string>> values;
-        for (std::size_t i = 0; i < keys.size(); ++i)
-          values.push_back(OptionalText(row[static_cast<int>(i)]));
-        return values;
-      };
       const int n = static_cast<int>(keys.size());
-      for (const auto& row : Run(txn, sql.cells)) {
-        StatsCell cell;
-        cell.keys = read_keys(row);
-        cell.surveys = Count(row[n]);
-        cell.sent = Count(row[n + 1]);
-        cell.reached = Count(row[n + 2]);
-        cell.answered = Count(row[n + 3]);
-        index.emplace(cell.keys, result.cells.size());
-        result.cells.push_back(std::move(cell));
-      }
-      for (const auto& row : Run(txn, sql.scores)) {
-        auto values = read_keys(row);
+      for (const auto& row : Run(txn, analytics::BuildStats(cube, filter, keys))) {
+        std::vector<std::optional<std::string>> values;
+        for (int i = 0; i < n; ++i) values.push_back(OptionalText(row[i]));
         auto it = index.find(values);
         if (it == index.end()) {
-          // Answers with no survey row in the cells cannot happen; keep them rather than lose them.
           StatsCell cell;
           cell.keys = values;
-          it = index.emplace(values, result.cells.size()).first;
+          it = index.emplace(std::move(values), result.cells.size()).first;
           result.cells.push_back(std::move(cell));
         }
-        ScoreSums& sums = result.cells[it->second].questions[row[n].as<std::string>()];
-        sums.respondents = Count(row[n + 1]);
-        sums.total = Count(row[n + 2]);
-        sums.top_box = Count(row[n + 3]);
+        StatsCell& cell = result.cells[it->second];
+        if (row[n].is_null()) {
+          cell.surveys = Count(row[n + 1]);
+          cell.sent = Count(row[n + 2]);
+          cell.reached = Count(row[n + 3]);
+          cell.answered = Count(row[n + 4]);
+        } else {
+          ScoreSums& sums = cell.questions[row[n].as<std::string>()];
+          sums.respondents = Count(row[n + 1]);
+          sums.total = Count(row[n + 2]);
+          sums.top_box = Count(row[n + 3]);
+        }
       }
       return result;
     });
@@ -192,7 +184,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
   ResponsePage Responses(const ResponseQuery& query) override {
     const auto sql = analytics::BuildResponses(query);
     return pg::WithPooledConnection(pool_, "responses", [&](pqxx::connection& connection) {
-      pqxx::read_transaction txn(connection);
+      pqxx::nontransaction txn(connection);  // one statement
       ResponsePage page;
       std::vector<Dimension> context;
       for (Dimension d : AllDimensions()) {

@@ -54,7 +54,7 @@ TEST(AnalyticsSql, ValuesAreParametersNeverText) {
   filter.values = {{Dimension::kNpu, {evil, "B"}}, {Dimension::kSurveyGroup, {evil}}};
   for (const auto& cube : {ChooseCube(kCubes, filter, {Dimension::kBeat}), std::optional<Cube>()}) {
     const auto sql = BuildStats(cube, filter, {Dimension::kBeat});
-    for (const Sql* s : {&sql.cells, &sql.scores}) {
+    for (const Sql* s : {&sql}) {
       EXPECT_EQ(s->text.find("DROP"), std::string::npos) << s->text;
       EXPECT_EQ(s->text.find("2026-11"), std::string::npos);
       bool found = false;
@@ -77,14 +77,16 @@ TEST(AnalyticsSql, RollupsReadTheCubesColumnsAndRawTheSurveysColumns) {
   filter.values = {{Dimension::kDepartment, {"D1"}}};
   const auto cube = ChooseCube(kCubes, filter, {Dimension::kOfficer});
   const auto rollup = BuildStats(cube, filter, {Dimension::kOfficer});
-  EXPECT_NE(rollup.cells.text.find("SELECT c.d1, "), std::string::npos) << rollup.cells.text;
-  EXPECT_NE(rollup.cells.text.find("c.d2 = ANY($4::text[])"), std::string::npos);
-  EXPECT_NE(rollup.cells.text.find("FROM analytics_cells c"), std::string::npos);
-  EXPECT_EQ(rollup.cells.params[0], "7");
+  EXPECT_NE(rollup.text.find("SELECT c.d1, "), std::string::npos) << rollup.text;
+  EXPECT_NE(rollup.text.find("c.d2 = ANY($4::text[])"), std::string::npos);
+  EXPECT_NE(rollup.text.find("FROM analytics_cells c"), std::string::npos);
+  EXPECT_NE(rollup.text.find("FROM analytics_scores c"), std::string::npos);
+  EXPECT_EQ(rollup.params.size(), 4u) << "one set of parameters for both halves";
+  EXPECT_EQ(rollup.params[0], "7");
   const auto raw = BuildStats(std::nullopt, filter, {Dimension::kOfficer});
-  EXPECT_NE(raw.cells.text.find("SELECT s.officer_id, "), std::string::npos) << raw.cells.text;
-  EXPECT_NE(raw.cells.text.find("s.department = ANY($3::text[])"), std::string::npos);
-  EXPECT_NE(raw.scores.text.find("analytics_answers(r)"), std::string::npos);
+  EXPECT_NE(raw.text.find("SELECT s.officer_id, "), std::string::npos) << raw.text;
+  EXPECT_NE(raw.text.find("s.department = ANY($3::text[])"), std::string::npos);
+  EXPECT_NE(raw.text.find("analytics_answers(r)"), std::string::npos);
 }
 
 }  // namespace
