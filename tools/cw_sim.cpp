@@ -26,10 +26,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "surveyd/core/crypto.hpp"
-#include "surveyd/core/time.hpp"
 #include "sim/event_generator.hpp"
 #include "sim/sim_server.hpp"
+#include "surveyd/core/crypto.hpp"
+#include "surveyd/core/time.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace {

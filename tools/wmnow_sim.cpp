@@ -1,10 +1,12 @@
 // wmnow-sim: a WMNow-style messaging gateway for tests and the demo (../shared/spec/gateway.md,
-// section 1). It takes messages like the real API (Bearer key, validation, idempotency on
-// client_ref, injected faults), sends signed status callbacks, and plays the citizen: opens the
-// survey link in the text and answers the form with realistic scores.
+// section 1), which also speaks Twilio's Messages API (section 3, tools/sim/twilio_api.hpp). It
+// takes messages like the real APIs (credentials, validation, WMNow's idempotency on client_ref,
+// injected faults), sends signed status callbacks, and plays the citizen: opens the survey link
+// in the text and answers the form with realistic scores, or replies STOP.
 //
-// Endpoints: POST /v1/messages (the API), GET /v1/messages?limit=N[&unanswered=1] (the newest
-// accepted texts, numbers masked unless --show-numbers), GET /v1/stats, GET /healthz.
+// Endpoints: POST /v1/messages (WMNow), POST /2010-04-01/Accounts/{sid}/Messages.json (Twilio),
+// GET /v1/messages?limit=N[&unanswered=1] (the newest accepted texts through either API, numbers
+// masked unless --show-numbers), GET /v1/stats, GET /healthz.
 //
 //   wmnow-sim --listen 127.0.0.1:8090 --api-key K --webhook-secret S --open-rate 0.6
 //             --response-rate 0.4 --delivery-delay-ms 500 --answer-delay-ms 2000 --seed 1
@@ -31,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "sim/twilio_api.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/http/client.hpp"
@@ -66,6 +69,9 @@ struct Options {
   std::chrono::milliseconds hang{15000};
   std::uint64_t seed = std::random_device{}();
   std::string inbound_url;
+  std::string twilio_account_sid = "AC00000000000000000000000000000000";
+  std::string twilio_auth_token = "test-token";
+  double error_rate = 0.0;       // Twilio sends answered 500 after the message was created
   std::set<std::string> silent;  // E.164 numbers whose citizen never opens, answers or replies
   bool show_numbers = false;
   bool verify_tls = true;
@@ -91,7 +97,12 @@ void Usage(std::ostream& out) {
          "  --undeliverable-rate P      accepted texts that end undeliverable (0)\n"
          "  --duplicate-rate P          callbacks delivered twice (0)\n"
          "  --reorder-rate P            'delivered' sent before 'sent' (0)\n"
-         "  --inbound-url URL           where citizen replies (STOP) are posted\n"
+         "  --inbound-url URL           where citizen replies (STOP) are posted, in the format\n"
+         "                              of the API the text came through\n"
+         "  --twilio-account-sid SID    Twilio API: the account (AC000...0)\n"
+         "  --twilio-auth-token TOKEN   Twilio API: basic-auth password, signs callbacks\n"
+         "                              (test-token)\n"
+         "  --error-rate P              Twilio sends answered 500 after creating the message (0)\n"
          "  --seed N                    random seed (random)\n"
          "  --silent N1,N2              numbers whose citizen never opens, answers or replies\n"
          "  --show-numbers              GET /v1/messages shows full numbers (masked by default)\n"
@@ -160,6 +171,12 @@ void ApplyOption(Options& options, const std::string& name, const std::string& v
     options.seed = std::stoull(value);
   } else if (name == "--inbound-url") {
     options.inbound_url = value;
+  } else if (name == "--twilio-account-sid") {
+    options.twilio_account_sid = value;
+  } else if (name == "--twilio-auth-token") {
+    options.twilio_auth_token = value;
+  } else if (name == "--error-rate") {
+    options.error_rate = ParseRate(name, value);
   } else if (name == "--silent") {
     for (std::size_t start = 0; start <= value.size();) {
       const auto comma = std::min(value.find(',', start), value.size());
@@ -200,14 +217,28 @@ Options ParseOptions(int argc, char** argv) {
       options.verbose = true;
       continue;
     }
-    static const std::set<std::string> kValued = {
-        "--listen",          "--api-key",       "--webhook-secret",
-        "--open-rate",       "--response-rate", "--answer-rate",
-        "--stop-rate",       "--fail-rate",     "--throttle-rate",
-        "--hang-rate",       "--hang-ms",       "--undeliverable-rate",
-        "--duplicate-rate",  "--reorder-rate",  "--delivery-delay-ms",
-        "--answer-delay-ms", "--seed",          "--inbound-url",
-        "--silent"};
+    static const std::set<std::string> kValued = {"--listen",
+                                                  "--api-key",
+                                                  "--webhook-secret",
+                                                  "--open-rate",
+                                                  "--response-rate",
+                                                  "--answer-rate",
+                                                  "--stop-rate",
+                                                  "--fail-rate",
+                                                  "--throttle-rate",
+                                                  "--hang-rate",
+                                                  "--hang-ms",
+                                                  "--undeliverable-rate",
+                                                  "--duplicate-rate",
+                                                  "--reorder-rate",
+                                                  "--delivery-delay-ms",
+                                                  "--answer-delay-ms",
+                                                  "--seed",
+                                                  "--inbound-url",
+                                                  "--silent",
+                                                  "--twilio-account-sid",
+                                                  "--twilio-auth-token",
+                                                  "--error-rate"};
     if (kValued.count(name) == 0) throw std::invalid_argument("unknown option " + name);
     if (!inline_value && i + 1 >= args.size()) throw std::invalid_argument(name + " needs a value");
     const std::string value = inline_value ? *inline_value : args[++i];
@@ -368,8 +399,10 @@ struct Message {
   std::string status_callback;
   std::string status = "queued";
   std::string accepted_at;
+  bool twilio = false;  // came through the Twilio API: callbacks and replies in its format
   bool opened = false;
   bool answered = false;
+  std::string reply;  // the citizen's SMS reply, once it was taken
 };
 
 // What the citizen will do with a text, drawn when it is accepted (so a seed fixes it).
@@ -377,6 +410,7 @@ struct Fate {
   bool undeliverable = false;
   bool reorder = false;
   bool stop = false;
+  std::string stop_text;  // the opt-out reply, in one of the usual variants
   bool open = false;
   bool answer = false;
   std::vector<std::pair<std::string, std::string>> form;  // q1..q5, comment
@@ -409,10 +443,15 @@ const std::vector<std::string> kUnhappyComments = {
 class Simulator {
  public:
   explicit Simulator(Options options)
-      : options_(std::move(options)), random_(options_.seed), scheduler_(8) {}
+      : options_(std::move(options)),
+        random_(options_.seed),
+        twilio_(TwilioOptions(options_),
+                [this](const sim::TwilioMessage& message) { AcceptTwilio(message); }),
+        scheduler_(8) {}
 
   http::Response Handle(const http::Request& request) {
     if (request.path == "/healthz") return http::Response::Text(200, "ok\n");
+    if (sim::TwilioApi::Handles(request)) return twilio_.Handle(request);
     if (request.path == "/v1/messages" && request.method == "POST") return Send(request);
     if (request.path == "/v1/messages" && request.method == "GET") return List(request);
     if (request.path == "/v1/stats" && request.method == "GET") {
@@ -422,24 +461,68 @@ class Simulator {
   }
 
   json Stats() const {
-    return {{"accepted", counters_.accepted.load()},
-            {"duplicates", counters_.duplicates.load()},
-            {"unauthorized", counters_.unauthorized.load()},
-            {"invalid", counters_.invalid.load()},
-            {"injected_failures", counters_.failed.load()},
-            {"throttled", counters_.throttled.load()},
-            {"hung", counters_.hung.load()},
-            {"callbacks", counters_.callbacks.load()},
-            {"callback_failures", counters_.callback_failures.load()},
-            {"opened", counters_.opened.load()},
-            {"answered", counters_.answered.load()},
-            {"answer_failures", counters_.answer_failures.load()},
-            {"stops", counters_.stops.load()}};
+    json stats = {{"accepted", counters_.accepted.load()},
+                  {"duplicates", counters_.duplicates.load()},
+                  {"unauthorized", counters_.unauthorized.load()},
+                  {"invalid", counters_.invalid.load()},
+                  {"injected_failures", counters_.failed.load()},
+                  {"throttled", counters_.throttled.load()},
+                  {"hung", counters_.hung.load()},
+                  {"callbacks", counters_.callbacks.load()},
+                  {"callback_failures", counters_.callback_failures.load()},
+                  {"opened", counters_.opened.load()},
+                  {"answered", counters_.answered.load()},
+                  {"answer_failures", counters_.answer_failures.load()},
+                  {"stops", counters_.stops.load()}};
+    // Flat, prefixed: tests read these with grep.
+    const json twilio = twilio_.Stats();  // named: items() only refers to it
+    for (const auto& [name, value] : twilio.items()) stats["twilio_" + name] = value;
+    return stats;
   }
 
   void Stop() { scheduler_.Stop(); }
 
  private:
+  static sim::TwilioApiOptions TwilioOptions(const Options& options) {
+    sim::TwilioApiOptions twilio;
+    twilio.account_sid = options.twilio_account_sid;
+    twilio.auth_token = options.twilio_auth_token;
+    twilio.fail_rate = options.fail_rate;
+    twilio.throttle_rate = options.throttle_rate;
+    twilio.error_rate = options.error_rate;
+    twilio.hang_rate = options.hang_rate;
+    twilio.hang = options.hang;
+    twilio.seed = options.seed + 1;
+    twilio.verify_tls = options.verify_tls;
+    return twilio;
+  }
+
+  // A text the Twilio API created: from here on the citizen treats it like any other.
+  void AcceptTwilio(const sim::TwilioMessage& created) {
+    Message message;
+    message.id = created.sid;
+    message.to = created.to;
+    message.body = created.body;
+    message.sender = created.from;
+    message.status_callback = created.status_callback;
+    message.accepted_at = IsoNow();
+    message.twilio = true;
+    // The service's ref rides in the StatusCallback URL; shown in the listing like WMNow's.
+    const auto query = created.status_callback.find('?');
+    if (query != std::string::npos) {
+      for (const auto& [name, value] : http::ParseForm(created.status_callback.substr(query + 1))) {
+        if (name == "ref") message.client_ref = value;
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      history_.push_back(message);
+      if (history_.size() > kMaxHistory) history_.pop_front();
+    }
+    ++counters_.accepted;
+    Schedule(message, FateFor(message));
+  }
+
   static http::Response Error(int status, const std::string& code) {
     return http::Response::Json(status, json{{"error", code}}.dump());
   }
@@ -512,11 +595,7 @@ class Simulator {
     spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
                  phone::Mask(message.to), message.client_ref);
 
-    fate = DrawFate();
-    if (options_.silent.count(phone::Normalize(message.to).e164) != 0) {
-      // A test answers this one itself.
-      fate.open = fate.answer = fate.stop = false;
-    }
+    fate = FateFor(message);
     Schedule(message, fate);
 
     const bool hang = Uniform() < options_.hang_rate;
@@ -567,10 +646,20 @@ class Simulator {
                           {"status", m.status},
                           {"accepted_at", m.accepted_at},
                           {"opened", m.opened},
-                          {"answered", m.answered}});
+                          {"answered", m.answered},
+                          {"reply", m.reply}});
     }
     return http::Response::Json(
         200, json{{"messages", messages}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+
+  Fate FateFor(const Message& message) {
+    Fate fate = DrawFate();
+    if (options_.silent.count(phone::Normalize(message.to).e164) != 0) {
+      // A test answers this one itself.
+      fate.open = fate.answer = fate.stop = false;
+    }
+    return fate;
   }
 
   Fate DrawFate() {
@@ -580,6 +669,9 @@ class Simulator {
     fate.undeliverable = uniform(random_) < options_.undeliverable_rate;
     fate.reorder = uniform(random_) < options_.reorder_rate;
     fate.stop = uniform(random_) < options_.stop_rate;
+    static const char* const kStops[] = {"STOP", "Stop please", "stop.", "Unsubscribe",
+                                         "no more texts"};
+    fate.stop_text = kStops[std::uniform_int_distribution<std::size_t>(0, 4)(random_)];
     fate.open = !fate.stop && uniform(random_) < options_.open_rate;
     fate.answer = fate.open && uniform(random_) < *options_.answer_rate;
 
@@ -619,7 +711,8 @@ class Simulator {
     scheduler_.At(final_at, [this, id = message.id, final_status] { SetStatus(id, final_status); });
     if (fate.undeliverable) return;
     if (fate.stop) {
-      scheduler_.At(final_at + options_.answer_delay, [this, message] { ReplyStop(message); });
+      scheduler_.At(final_at + options_.answer_delay,
+                    [this, message, text = fate.stop_text] { ReplyStop(message, text); });
       return;
     }
     if (!fate.open) return;
@@ -637,7 +730,17 @@ class Simulator {
     for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
       if (it->id == id) {
         it->status = status;
-        by_client_ref_[it->client_ref].second = status;
+        if (!it->twilio) by_client_ref_[it->client_ref].second = status;
+        return;
+      }
+    }
+  }
+
+  void MarkReplied(const std::string& id, const std::string& text) {
+    std::lock_guard lock(mutex_);
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+      if (it->id == id) {
+        it->reply = text;
         return;
       }
     }
@@ -672,6 +775,21 @@ class Simulator {
     return http::Fetch(request);
   }
 
+  // Twilio's form of a status callback: its own status words, signed with X-Twilio-Signature.
+  http::ClientResponse TwilioCallback(const Message& message, const std::string& status) {
+    sim::TwilioMessage twilio;
+    twilio.sid = message.id;
+    twilio.to = message.to;
+    twilio.from = message.sender;
+    twilio.body = message.body;
+    twilio.status_callback = message.status_callback;
+    const bool undelivered = status == "undeliverable";
+    twilio_.SetStatus(message.id, undelivered ? "undelivered" : status);
+    // 30003: Unreachable destination handset.
+    return twilio_.PostStatus(twilio, undelivered ? "undelivered" : status,
+                              undelivered ? "30003" : "");
+  }
+
   void Callback(const Message& message, const std::string& status, int attempt) {
     const json payload = {
         {"message_id", message.id},
@@ -679,7 +797,8 @@ class Simulator {
         {"status", status},
         {"error_code", status == "undeliverable" ? json("absent_subscriber") : json(nullptr)},
         {"at", IsoNow()}};
-    const auto response = PostSigned(message.status_callback, payload.dump());
+    const auto response = message.twilio ? TwilioCallback(message, status)
+                                         : PostSigned(message.status_callback, payload.dump());
     if (response.Ok() && response.status >= 200 && response.status < 300) {
       ++counters_.callbacks;
       spdlog::debug("wmnow-sim: callback {} {} -> {}", message.id, status, response.status);
@@ -698,9 +817,23 @@ class Simulator {
     }
   }
 
-  void ReplyStop(const Message& message) {
+  void ReplyStop(const Message& message, const std::string& text) {
     if (options_.inbound_url.empty()) {
       spdlog::warn("wmnow-sim: a STOP reply for {} dropped: no --inbound-url", message.id);
+      return;
+    }
+    if (message.twilio) {
+      const auto response =
+          twilio_.PostInbound(options_.inbound_url, message.to, message.sender, text);
+      if (response.Ok() && response.status >= 200 && response.status < 300) {
+        ++counters_.stops;
+        MarkReplied(message.id, text);
+        spdlog::info("wmnow-sim: {} replied '{}' through the Twilio API", phone::Mask(message.to),
+                     text);
+      } else {
+        spdlog::warn("wmnow-sim: Twilio inbound failed: {}",
+                     response.Ok() ? "http " + std::to_string(response.status) : response.error);
+      }
       return;
     }
     const std::string id = [this] {
@@ -710,12 +843,13 @@ class Simulator {
     const json payload = {{"message_id", id},
                           {"from", message.to},
                           {"to", message.sender},
-                          {"body", "STOP"},
+                          {"body", text},
                           {"received_at", IsoNow()}};
     const auto response = PostSigned(options_.inbound_url, payload.dump());
     if (response.Ok() && response.status >= 200 && response.status < 300) {
       ++counters_.stops;
-      spdlog::info("wmnow-sim: {} from {} replied STOP", id, phone::Mask(message.to));
+      MarkReplied(message.id, text);
+      spdlog::info("wmnow-sim: {} from {} replied '{}'", id, phone::Mask(message.to), text);
     } else {
       spdlog::warn("wmnow-sim: inbound {} failed: {}", id,
                    response.Ok() ? "http " + std::to_string(response.status) : response.error);
@@ -787,6 +921,7 @@ class Simulator {
   std::uint64_t next_id_ = 0;
   std::uint64_t next_inbound_id_ = 0;
   Counters counters_;
+  sim::TwilioApi twilio_;
   Scheduler scheduler_;  // last: its threads use everything above
 };
 

@@ -9,6 +9,7 @@ SURVEYD_PACKAGES=(
   libboost-dev libpqxx-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev
   postgresql postgresql-contrib tzdata curl ca-certificates openssl
+  kannel kannel-extras
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

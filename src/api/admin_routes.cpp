@@ -23,6 +23,7 @@ json TokenJson(const store::ApiToken& t) {
 }
 
 http::Response HandleListTokens(const ApiOptions& options, const Call& call) {
+  if (options.tokens == nullptr) return NotConfigured("tokens are");
   Query query;
   if (auto error = ParseQuery(call, {}, query)) return *error;
   json tokens = json::array();
@@ -32,6 +33,7 @@ http::Response HandleListTokens(const ApiOptions& options, const Call& call) {
 }
 
 http::Response HandleCreateToken(const ApiOptions& options, const Call& call) {
+  if (options.tokens == nullptr) return NotConfigured("tokens are");
   Query query;
   if (auto error = ParseQuery(call, {}, query)) return *error;
   const auto body = json::parse(call.request.body, nullptr, false);
@@ -59,6 +61,7 @@ http::Response HandleCreateToken(const ApiOptions& options, const Call& call) {
 }
 
 http::Response HandleRevokeToken(const ApiOptions& options, const Call& call) {
+  if (options.tokens == nullptr) return NotConfigured("tokens are");
   Query query;
   if (auto error = ParseQuery(call, {}, query)) return *error;
   if (!options.tokens->RevokeToken(std::string(call.Param("id")), options.clock->Now())) {
@@ -71,6 +74,7 @@ http::Response HandleRevokeToken(const ApiOptions& options, const Call& call) {
 }
 
 http::Response HandleAudit(const ApiOptions& options, const Call& call) {
+  if (options.audit == nullptr) return NotConfigured("the audit trail is");
   Query query;
   if (auto error = ParseQuery(call, {"limit", "before", "format"}, query)) return *error;
   const auto entries = options.audit->RecentCalls(query.limit, query.before);

@@ -202,8 +202,13 @@ http::Response JsonTable(const std::string& body, std::size_t rows) {
   return response;
 }
 
+http::Response NotConfigured(std::string_view what) {
+  return JsonError(503, "disabled", std::string(what) + " not configured on this server");
+}
+
 http::Response RunAnalytics(const ApiOptions& options,
                             const std::function<http::Response()>& work) {
+  if (options.analytics == nullptr) return NotConfigured("analytics are");
   if (options.analytics_queue == nullptr) return work();
   http::Response response;
   const bool ran = options.analytics_queue->Run([&] { response = work(); });

@@ -48,7 +48,11 @@ http::Response CsvResponse(const CsvTable& table, std::string_view filename);
 // JSON with X-Row-Count set (the audit trail records it).
 http::Response JsonTable(const std::string& body, std::size_t rows);
 
-// Runs `work` on the analytics queue (inline when there is none); 503 when the queue is full.
+// 503 for a route whose store this server was not given (a test or fuzz harness; serve gives all).
+http::Response NotConfigured(std::string_view what);
+
+// Runs `work` on the analytics queue (inline when there is none); 503 when the queue is full or
+// there is no analytics store.
 http::Response RunAnalytics(const ApiOptions& options, const std::function<http::Response()>& work);
 
 // Numbers as text for CSV: integers as such, rates with up to six significant decimals.

@@ -15,11 +15,16 @@ void AddOpsRoutes(Router& router, const ApiOptions& options);        // ops_rout
 void AddAdminRoutes(Router& router, const ApiOptions& options);      // admin_routes.cpp
 void AddDocsRoutes(Router& router, const ApiOptions& options);       // docs_routes.cpp
 
+// GET /healthz: answered without the database, the pool or any lock (also on the server's I/O
+// threads, by MakeApiFastHandler), so a load balancer sees the process alive while every worker
+// is busy.
+http::Response Alive();
+
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);
 
-// The "<timestamp>.<body>" HMAC that the feed push and WMNow callbacks carry, at most 5 minutes
-// old either way.
+// The "<timestamp>.<body>" HMAC that the feed push carries, at most 5 minutes old either way.
+// (Gateway adapters check their own callbacks.)
 bool SignatureValid(const http::Request& request, std::string_view secret,
                     std::string_view timestamp_header, std::string_view signature_header,
                     TimePoint now);

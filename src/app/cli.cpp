@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "surveyd/app/app.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/sms.hpp"
 #include "surveyd/core/statistics.hpp"
 #include "surveyd/feed/event_parser.hpp"
 #include "surveyd/rules/rules.hpp"
@@ -26,8 +27,13 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   token create --role R --name N [-c FILE]   issue an API token (printed once, on the last line)
   token list [-c FILE]          API tokens: id, role, created, last used, revoked, name
   token revoke ID [-c FILE]     revoke an API token
-  rules check FILE              validate a rules file: file:line:column: message per error
-  rules explain FILE EVENT.json the decision for one event, and every rule that matched
+  rules check FILE [--sample CODES] [-c FILE]
+                                validate a rules file: file:line:column: message per error, and
+                                warnings on likely mistakes; CODES: the force's type codes (one
+                                per line, or NDJSON events); -c: the real link length and sender
+  rules explain FILE EVENT.json [--related EVENTS]
+                                the decision for one event, and every rule that matched; EVENTS:
+                                NDJSON of the other events of its incident and of its number
   --version                     print the version
   --help                        this text
 
@@ -35,10 +41,11 @@ Every configuration key can be overridden by an environment variable (SURVEYD_DA
 SURVEYD_HTTP_LISTEN, ...): see config/surveyd.yaml.
 )";
 
-// Pulls "-c FILE" / "--config FILE" out of args; the rest stays positional.
-bool TakeConfig(std::vector<std::string>& args, std::string& path, std::ostream& err) {
+// Pulls "NAME FILE" (or "ALIAS FILE") out of args; the rest stays positional.
+bool TakeOption(std::vector<std::string>& args, const std::string& name, std::string& path,
+                std::ostream& err, const std::string& alias = "") {
   for (auto it = args.begin(); it != args.end(); ++it) {
-    if (*it == "-c" || *it == "--config") {
+    if (*it == name || (!alias.empty() && *it == alias)) {
       if (std::next(it) == args.end()) {
         err << "surveyd: " << *it << " needs a file name\n";
         return false;
@@ -51,10 +58,25 @@ bool TakeConfig(std::vector<std::string>& args, std::string& path, std::ostream&
   return true;
 }
 
+// Pulls "-c FILE" / "--config FILE" out of args.
+bool TakeConfig(std::vector<std::string>& args, std::string& path, std::ostream& err) {
+  return TakeOption(args, "-c", path, err, "--config");
+}
+
+bool ReadWholeFile(const std::string& path, std::string& text) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return false;
+  std::ostringstream buffer;
+  buffer << file.rdbuf();
+  text = buffer.str();
+  return true;
+}
+
 }  // namespace
 
 void SetUpLogging(const config::Config& config) {
-  auto logger = spdlog::stderr_color_mt("surveyd");
+  auto logger = spdlog::get("surveyd");
+  if (!logger) logger = spdlog::stderr_color_mt("surveyd");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(config.log.level));
@@ -77,10 +99,23 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
   args.erase(args.begin());
 
   if (command == "rules") {
-    if (args.size() == 2 && args[0] == "check") return RulesCheck(args[1], out, err);
-    if (args.size() == 3 && args[0] == "explain")
-      return RulesExplain(args[1], args[2], in, out, err);
-    err << "usage: surveyd rules check FILE | surveyd rules explain FILE EVENT.json\n";
+    const std::string sub = args.empty() ? "" : args[0];
+    if (!args.empty()) args.erase(args.begin());
+    if (sub == "check") {
+      RulesCheckOptions options;
+      if (TakeConfig(args, options.config_path, err) &&
+          TakeOption(args, "--sample", options.sample_path, err) && args.size() == 1) {
+        options.rules_path = args[0];
+        return RulesCheck(options, out, err);
+      }
+    } else if (sub == "explain") {
+      std::string related_path;
+      if (TakeOption(args, "--related", related_path, err) && args.size() == 2) {
+        return RulesExplain(args[0], args[1], related_path, in, out, err);
+      }
+    }
+    err << "usage: surveyd rules check FILE [--sample CODES] [-c CONFIG]\n"
+           "       surveyd rules explain FILE EVENT.json [--related EVENTS.ndjson]\n";
     return 2;
   }
 
@@ -140,6 +175,7 @@ int Migrate(const config::Config& config, std::ostream& out, std::ostream& err) 
 
 int Replay(const config::Config& config, std::istream& input, std::ostream& out,
            std::ostream& err) {
+  SetUpLogging(config);  // to stderr: the summary on stdout is for scripts
   auto loaded = rules::LoadFile(config.rules.path);
   if (!loaded.rules) {
     for (const auto& e : loaded.errors) err << e.ToString() << "\n";
@@ -245,43 +281,130 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
   }
 }
 
-int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err) {
-  auto loaded = rules::LoadFile(path);
+int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream& err) {
+  const std::string& path = options.rules_path;
+  rules::LoadOptions load;
+  if (!options.sample_path.empty()) {
+    std::string text;
+    if (!ReadWholeFile(options.sample_path, text)) {
+      err << "surveyd rules check: cannot read " << options.sample_path << "\n";
+      return 2;
+    }
+    const rules::TypeCodeSample sample = rules::ReadTypeCodeSample(text);
+    out << options.sample_path << ": " << sample.codes.size() << " type codes";
+    if (sample.skipped_lines > 0) {
+      out << " (" << sample.skipped_lines << " events without a readable type code skipped)";
+    }
+    out << "\n";
+    load.sample_type_codes = sample.codes;
+    load.sample_name = options.sample_path;
+  }
+
+  // The link as long as the real ones: the configured base URL, or a placeholder.
+  constexpr std::string_view kPlaceholderBase = "https://surveys.example-forces.police.uk";
+  static_assert(kPlaceholderBase.size() == 40);
+  constexpr const char* kToken = "AbCdEfGhIjKlMnOpQrStUv";  // a survey token is 22 characters
+  std::optional<config::Config> config;
+  if (!options.config_path.empty()) {
+    try {
+      config = config::Load(options.config_path, config::ProcessEnvironment());
+    } catch (const config::ConfigError& e) {
+      err << "surveyd: configuration error: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  const std::string base = config ? config->http.public_base_url : std::string(kPlaceholderBase);
+  const std::string link = base + "/s/" + kToken;
+  load.link = link;
+
+  auto loaded = rules::LoadFile(path, load);
+  for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
   if (!loaded.rules) {
     for (const auto& e : loaded.errors) err << e.ToString() << "\n";
     err << loaded.errors.size() << " error(s) in " << path << "\n";
     return 1;
   }
-  out << path << ": OK: " << loaded.rules->Summary() << "\n";
+
+  out << path << ": texts with a survey link of " << link.size() << " characters";
+  if (config) {
+    out << " (" << base << "/s/ and a token)";
+  } else {
+    out << " (a " << base.size()
+        << "-character placeholder base URL: give -c CONFIG for the real one)";
+  }
+  out << ":\n";
+  for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) {
+    out << "  " << t.group << "/" << t.language << ": " << t.length.segments
+        << (t.length.segments == 1 ? " SMS" : " SMS segments") << " ("
+        << sms::EncodingName(t.length.encoding) << ", " << t.length.units
+        << (t.length.encoding == sms::Encoding::kGsm7 ? " septets" : " UTF-16 units")
+        << " at most; one SMS holds " << t.length.single_limit() << ")\n";
+  }
+
+  std::size_t warnings = loaded.warnings.size();
+  if (config) {
+    if (auto problem = sms::SenderProblem(config->gateway.sender)) {
+      err << options.config_path << ": warning: gateway.sender '" << config->gateway.sender
+          << "': " << *problem << "\n";
+      ++warnings;
+    }
+  } else {
+    out << "  (the sender name is checked with -c CONFIG)\n";
+  }
+
+  out << path << ": OK: " << loaded.rules->Summary();
+  if (warnings > 0) out << " (" << warnings << " warning" << (warnings == 1 ? "" : "s") << ")";
+  out << "\n";
   return 0;
 }
 
-int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
-                 std::ostream& out, std::ostream& err) {
+int RulesExplain(const std::string& rules_path, const std::string& event_path,
+                 const std::string& related_path, std::istream& in, std::ostream& out,
+                 std::ostream& err) {
   auto loaded = rules::LoadFile(rules_path);
   if (!loaded.rules) {
     for (const auto& e : loaded.errors) err << e.ToString() << "\n";
     return 1;
   }
-  std::stringstream text;
+  std::string text;
   if (event_path == "-") {
-    text << in.rdbuf();
-  } else {
-    std::ifstream file(event_path);
-    if (!file) {
-      err << "surveyd rules explain: cannot read " << event_path << "\n";
-      return 2;
-    }
-    text << file.rdbuf();
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  } else if (!ReadWholeFile(event_path, text)) {
+    err << "surveyd rules explain: cannot read " << event_path << "\n";
+    return 2;
   }
-  auto item = feed::ParseEvent(text.str(), "explain");
+  auto item = feed::ParseEvent(text, "explain");
   if (!item.event) {
     err << "surveyd rules explain: the event is rejected: " << item.reject_reason << "\n";
     return 1;
   }
+  // Other events of the incident go in same_incident, the rest in same_number.
+  RelatedEvents related;
+  if (!related_path.empty()) {
+    std::string lines;
+    if (!ReadWholeFile(related_path, lines)) {
+      err << "surveyd rules explain: cannot read " << related_path << "\n";
+      return 2;
+    }
+    int n = 0;
+    for (std::string_view line : feed::SplitLines(lines)) {
+      ++n;
+      auto other = feed::ParseEvent(line, "explain");
+      if (!other.event) {
+        err << "surveyd rules explain: " << related_path << " line " << n
+            << " is rejected: " << other.reject_reason << "\n";
+        return 1;
+      }
+      auto& list = other.event->incident.id == item.event->incident.id ? related.same_incident
+                                                                       : related.same_number;
+      list.push_back(std::move(*other.event));
+    }
+  }
   // Explains as if this number had no history and the event had just been received.
   auto now = SystemClock().Now();
-  auto decision = rules::Decide(*loaded.rules, *item.event, ContactHistory{}, now);
+  auto decision = rules::Decide(*loaded.rules, *item.event, ContactHistory{}, related, now);
   out << rules::ExplainText(decision, loaded.rules->zone());
   return 0;
 }

@@ -14,9 +14,16 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
 int Report(const config::Config& config, std::ostream& out, std::ostream& err);
 int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
-int RulesCheck(const std::string& path, std::ostream& out, std::ostream& err);
-int RulesExplain(const std::string& rules_path, const std::string& event_path, std::istream& in,
-                 std::ostream& out, std::ostream& err);
+struct RulesCheckOptions {
+  std::string rules_path;
+  std::string sample_path;  // --sample: the force's type codes; empty: none
+  std::string config_path;  // -c: the real link length and sender; empty: a placeholder link
+};
+int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream& err);
+// `related_path`: NDJSON of other events; empty: none.
+int RulesExplain(const std::string& rules_path, const std::string& event_path,
+                 const std::string& related_path, std::istream& in, std::ostream& out,
+                 std::ostream& err);
 
 void SetUpLogging(const config::Config& config);
 

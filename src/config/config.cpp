@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -56,6 +57,13 @@ bool ParseBool(const std::string& text, const std::string& key) {
   throw ConfigError(key + ": expected true or false, got '" + text + "'");
 }
 
+std::string HttpUrl(const std::string& value, const std::string& key) {
+  if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
+    throw ConfigError(key + ": must start with http:// or https://");
+  }
+  return value;
+}
+
 int Positive(int value, const std::string& key) {
   if (value <= 0) throw ConfigError(key + ": must be greater than 0");
   return value;
@@ -76,6 +84,14 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S k) { c.database.pool_size = Positive(ParseInt<int>(v, k), k); });
   add("database.migrate_on_start", "SURVEYD_DATABASE_MIGRATE_ON_START",
       [](Config& c, S v, S k) { c.database.migrate_on_start = ParseBool(v, k); });
+  add("database.statement_timeout_ms", "SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.statement_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
+  add("database.acquire_timeout_ms", "SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.acquire_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
   add("database.analytics_url", "SURVEYD_DATABASE_ANALYTICS_URL",
       [](Config& c, S v, S) { c.database.analytics_url = v; });
   add("database.analytics_pool_size", "SURVEYD_DATABASE_ANALYTICS_POOL_SIZE",
@@ -100,6 +116,10 @@ std::vector<Key> Keys() {
   });
   add("http.worker_threads", "SURVEYD_HTTP_WORKER_THREADS",
       [](Config& c, S v, S k) { c.http.worker_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.io_threads", "SURVEYD_HTTP_IO_THREADS",
+      [](Config& c, S v, S k) { c.http.io_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.max_connections", "SURVEYD_HTTP_MAX_CONNECTIONS",
+      [](Config& c, S v, S k) { c.http.max_connections = Positive(ParseInt<int>(v, k), k); });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
   add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S) {
@@ -134,10 +154,14 @@ std::vector<Key> Keys() {
   add("feed.tls", "SURVEYD_FEED_TLS", [](Config& c, S v, S k) { c.feed.tls = ParseBool(v, k); });
   add("feed.tls_ca_file", "SURVEYD_FEED_TLS_CA_FILE",
       [](Config& c, S v, S) { c.feed.tls_ca_file = v; });
+  add("feed.tls_cert_file", "SURVEYD_FEED_TLS_CERT_FILE",
+      [](Config& c, S v, S) { c.feed.tls_cert_file = v; });
+  add("feed.tls_key_file", "SURVEYD_FEED_TLS_KEY_FILE",
+      [](Config& c, S v, S) { c.feed.tls_key_file = v; });
 
   add("gateway.kind", "SURVEYD_GATEWAY", [](Config& c, S v, S k) {
-    if (v != "wmnow") {
-      throw ConfigError(k + ": unknown gateway '" + v + "' (supported: wmnow)");
+    if (v != "wmnow" && v != "kannel" && v != "twilio") {
+      throw ConfigError(k + ": unknown gateway '" + v + "' (supported: wmnow, kannel, twilio)");
     }
     c.gateway.kind = v;
   });
@@ -150,11 +174,29 @@ std::vector<Key> Keys() {
     c.gateway.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
   });
   add("gateway.wmnow.base_url", "SURVEYD_WMNOW_BASE_URL",
-      [](Config& c, S v, S) { c.gateway.wmnow_base_url = v; });
+      [](Config& c, S v, S k) { c.gateway.wmnow.base_url = HttpUrl(v, k); });
   add("gateway.wmnow.api_key", "SURVEYD_WMNOW_API_KEY",
-      [](Config& c, S v, S) { c.gateway.wmnow_api_key = v; });
+      [](Config& c, S v, S) { c.gateway.wmnow.api_key = v; });
   add("gateway.wmnow.webhook_secret", "SURVEYD_WMNOW_WEBHOOK_SECRET",
-      [](Config& c, S v, S) { c.gateway.wmnow_webhook_secret = v; });
+      [](Config& c, S v, S) { c.gateway.wmnow.webhook_secret = v; });
+  add("gateway.kannel.sendsms_url", "SURVEYD_KANNEL_SENDSMS_URL",
+      [](Config& c, S v, S k) { c.gateway.kannel.sendsms_url = HttpUrl(v, k); });
+  add("gateway.kannel.username", "SURVEYD_KANNEL_USERNAME",
+      [](Config& c, S v, S) { c.gateway.kannel.username = v; });
+  add("gateway.kannel.password", "SURVEYD_KANNEL_PASSWORD",
+      [](Config& c, S v, S) { c.gateway.kannel.password = v; });
+  add("gateway.kannel.webhook_secret", "SURVEYD_KANNEL_WEBHOOK_SECRET",
+      [](Config& c, S v, S) { c.gateway.kannel.webhook_secret = v; });
+  add("gateway.kannel.smsc", "SURVEYD_KANNEL_SMSC",
+      [](Config& c, S v, S) { c.gateway.kannel.smsc = v; });
+  add("gateway.twilio.base_url", "SURVEYD_TWILIO_BASE_URL",
+      [](Config& c, S v, S k) { c.gateway.twilio.base_url = HttpUrl(v, k); });
+  add("gateway.twilio.account_sid", "SURVEYD_TWILIO_ACCOUNT_SID",
+      [](Config& c, S v, S) { c.gateway.twilio.account_sid = v; });
+  add("gateway.twilio.auth_token", "SURVEYD_TWILIO_AUTH_TOKEN",
+      [](Config& c, S v, S) { c.gateway.twilio.auth_token = v; });
+  add("gateway.twilio.from", "SURVEYD_TWILIO_FROM",
+      [](Config& c, S v, S) { c.gateway.twilio.from = v; });
 
   add("dispatch.workers", "SURVEYD_DISPATCH_WORKERS",
       [](Config& c, S v, S k) { c.dispatch.workers = Positive(ParseInt<int>(v, k), k); });
@@ -185,6 +227,11 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S) { c.survey.privacy_url = v; });
   add("survey.rate_limit_per_minute", "SURVEYD_SURVEY_RATE_LIMIT", [](Config& c, S v, S k) {
     c.survey.rate_limit_per_minute = Positive(ParseInt<int>(v, k), k);
+  });
+  add("survey.cache_ttl_ms", "SURVEYD_SURVEY_CACHE_TTL_MS", [](Config& c, S v, S k) {
+    const int ms = ParseInt<int>(v, k);
+    if (ms < 0) throw ConfigError(k + ": must be 0 (no cache) or more");
+    c.survey.cache_ttl = std::chrono::milliseconds(ms);
   });
 
   add("api.bootstrap_token", "SURVEYD_API_BOOTSTRAP_TOKEN",
@@ -336,14 +383,58 @@ std::vector<std::string> ValidateForServe(const Config& config) {
           "api.bootstrap_token (SURVEYD_API_BOOTSTRAP_TOKEN) must be at least 32 characters");
     }
   }
-  if (config.gateway.kind == "wmnow") {
-    if (config.gateway.wmnow_api_key.empty()) {
-      problems.push_back("gateway.wmnow.api_key (SURVEYD_WMNOW_API_KEY) is not set");
-    }
-    if (config.gateway.wmnow_webhook_secret.size() < 16) {
+  const auto& gateway = config.gateway;
+  auto required = [&](const std::string& value, const char* key, const char* env) {
+    if (value.empty()) problems.push_back(std::string(key) + " (" + env + ") is not set");
+  };
+  if (gateway.kind == "wmnow") {
+    required(gateway.wmnow.api_key, "gateway.wmnow.api_key", "SURVEYD_WMNOW_API_KEY");
+    if (gateway.wmnow.webhook_secret.size() < 16) {
       problems.push_back(
           "gateway.wmnow.webhook_secret (SURVEYD_WMNOW_WEBHOOK_SECRET) must be set (at least 16 "
           "characters) to accept delivery reports");
+    }
+  } else if (gateway.kind == "kannel") {
+    required(gateway.kannel.username, "gateway.kannel.username", "SURVEYD_KANNEL_USERNAME");
+    required(gateway.kannel.password, "gateway.kannel.password", "SURVEYD_KANNEL_PASSWORD");
+    const std::string& kannel_secret = gateway.kannel.webhook_secret;
+    // Kannel carries the secret in URLs (dlr-url, the operator's get-url), next to its own
+    // %-escapes: letters, digits and ._~- only.
+    const bool url_safe = std::all_of(kannel_secret.begin(), kannel_secret.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.' || ch == '_' ||
+             ch == '~' || ch == '-';
+    });
+    if (kannel_secret.size() < 16 || !url_safe) {
+      problems.push_back(
+          "gateway.kannel.webhook_secret (SURVEYD_KANNEL_WEBHOOK_SECRET) must be set (at least 16 "
+          "characters, only letters, digits and ._~-) to accept delivery reports and replies");
+    }
+  } else if (gateway.kind == "twilio") {
+    required(gateway.twilio.account_sid, "gateway.twilio.account_sid",
+             "SURVEYD_TWILIO_ACCOUNT_SID");
+    required(gateway.twilio.from, "gateway.twilio.from", "SURVEYD_TWILIO_FROM");
+    if (gateway.twilio.auth_token.size() < 16) {
+      problems.push_back(
+          "gateway.twilio.auth_token (SURVEYD_TWILIO_AUTH_TOKEN) must be set (at least 16 "
+          "characters): it signs the status and inbound callbacks");
+    }
+  }
+  if (config.feed.tls_cert_file.empty() != config.feed.tls_key_file.empty()) {
+    problems.push_back(
+        "feed.tls_cert_file and feed.tls_key_file (SURVEYD_FEED_TLS_CERT_FILE, "
+        "SURVEYD_FEED_TLS_KEY_FILE) go together: set both for mutual TLS, or neither");
+  }
+  if (!config.feed.tls_cert_file.empty() && !config.feed.tls) {
+    problems.push_back(
+        "feed.tls_cert_file is set but feed.tls is false: the client certificate would never "
+        "be presented");
+  }
+  for (const auto& [file, key] : {std::pair{config.feed.tls_ca_file, "feed.tls_ca_file"},
+                                  std::pair{config.feed.tls_cert_file, "feed.tls_cert_file"},
+                                  std::pair{config.feed.tls_key_file, "feed.tls_key_file"}}) {
+    if (!config.feed.tcp.empty() && config.feed.tls && !file.empty() &&
+        !std::ifstream(file).good()) {
+      problems.push_back(std::string(key) + ": cannot read '" + file + "'");
     }
   }
   return problems;

@@ -238,7 +238,13 @@ std::optional<Incident> EventReader<Json>::ReadIncident(const Json& obj) {
   incident.type_label = OptString(obj, "incident", "type_label");
   incident.category = RuleText(obj, "incident", "category", Fold::kLower);
   incident.grade = RuleText(obj, "incident", "grade", Fold::kUpper);
-  if (const Json* q = Find(obj, "qualifiers")) {
+  const Json* q = Find(obj, "qualifiers");
+  // "" is how some exports write an empty field: missing, like null.
+  if (q != nullptr && q->is_string() &&
+      TrimSpace(q->template get_ref<const std::string&>()).empty()) {
+    q = nullptr;
+  }
+  if (q != nullptr) {
     if (!q->is_array()) return Fail("incident.qualifiers must be an array of strings");
     std::vector<std::string> qualifiers;
     bool complete = true;

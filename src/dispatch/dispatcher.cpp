@@ -62,6 +62,7 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
     case SendStatus::kInDoubt:
       // The request may have reached the gateway. Resending is safe only where the gateway
       // deduplicates on client_ref; elsewhere the delivery reports settle it.
+      record.maybe_sent = true;
       if (gateway_idempotent && attempts_left) {
         record.state = store::SendState::kRetry;
         record.next_attempt_at = now + backoff;
@@ -74,7 +75,7 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
 }
 
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
-                       gateway::Gateway& gateway, const Clock& clock, RulesProvider rules)
+                       gateway::Sender& gateway, const Clock& clock, RulesProvider rules)
     : options_(std::move(options)),
       store_(store),
       gateway_(gateway),

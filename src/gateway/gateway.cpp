@@ -20,4 +20,32 @@ const char* SendStatusName(SendStatus status) {
   return "unknown";
 }
 
+const char* CallbackKindName(CallbackKind kind) {
+  switch (kind) {
+    case CallbackKind::kStatus:
+      return "status";
+    case CallbackKind::kInbound:
+      return "inbound";
+  }
+  return "unknown";
+}
+
+std::string CallbackPath(std::string_view gateway, CallbackKind kind) {
+  return "/api/v1/gateway/" + std::string(gateway) + "/" + CallbackKindName(kind);
+}
+
+const char* CallbackVerdictName(CallbackVerdict verdict) {
+  switch (verdict) {
+    case CallbackVerdict::kOk:
+      return "ok";
+    case CallbackVerdict::kIgnored:
+      return "ignored";
+    case CallbackVerdict::kUnauthorized:
+      return "unauthorized";
+    case CallbackVerdict::kMalformed:
+      return "malformed";
+  }
+  return "unknown";
+}
+
 }  // namespace surveyd::gateway

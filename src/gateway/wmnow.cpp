@@ -1,32 +1,20 @@
 #include "surveyd/gateway/wmnow.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <charconv>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
-
+#include "gateway/common.hpp"
+#include "surveyd/core/crypto.hpp"
+#include "surveyd/core/phone.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
 namespace {
 
-using Transport = http::ClientResponse::Transport;
-
-constexpr std::size_t kMaxErrorCodeLength = 64;
-
-// The gateway's own error code ("invalid_number"), reduced to characters that cannot carry a
-// phone number or message text into our logs and database.
-std::string SafeCode(std::string_view code) {
-  std::string out;
-  for (char c : code.substr(0, kMaxErrorCodeLength)) {
-    if (std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.') {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+constexpr std::string_view kTimestampHeader = "X-WMNow-Timestamp";
+constexpr std::string_view kSignatureHeader = "X-WMNow-Signature";
 
 nlohmann::json ParseObject(const std::string& body) {
   nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -38,16 +26,14 @@ std::string StringField(const nlohmann::json& object, const char* name) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  long long seconds = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  // The HTTP-date form is not worth parsing here: the dispatcher's backoff covers it.
-  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || seconds < 0) {
-    return std::nullopt;
-  }
-  return std::chrono::seconds(std::min<long long>(seconds, 24 * 3600));
+// WMNow's status words (spec section 1); anything else is refused.
+std::optional<DeliveryState> StateFromWmnow(std::string_view status) {
+  if (status == "sent") return DeliveryState::kSent;
+  if (status == "delivered") return DeliveryState::kDelivered;
+  if (status == "failed") return DeliveryState::kFailed;
+  if (status == "undeliverable") return DeliveryState::kUndeliverable;
+  if (status == "expired") return DeliveryState::kExpired;
+  return std::nullopt;
 }
 
 SendResult FromHttp(const http::ClientResponse& response) {
@@ -61,16 +47,17 @@ SendResult FromHttp(const http::ClientResponse& response) {
     if (result.message_id.empty()) result.error = "accepted without a message_id";
   } else if (status == 400) {
     result.status = SendStatus::kPermanent;
-    result.error = SafeCode(StringField(ParseObject(response.body), "error"));
+    result.error = detail::SafeCode(StringField(ParseObject(response.body), "error"));
     if (result.error.empty()) result.error = "http 400";
   } else if (status == 401 || status == 403) {
     result.status = SendStatus::kAuth;
     result.error = "http " + std::to_string(status) + ": credentials refused";
   } else if (status == 429) {
     result.status = SendStatus::kThrottled;
-    result.retry_after = ParseRetryAfter(response.Header("Retry-After"));
+    result.retry_after = detail::ParseRetryAfter(response.Header("Retry-After"));
     result.error = "http 429";
   } else {
+    // WMNow is idempotent on client_ref: whatever a 5xx means, a retry cannot text twice.
     result.status = SendStatus::kTransient;
     result.error = status >= 500 ? "http " + std::to_string(status)
                                  : "unexpected http status " + std::to_string(status);
@@ -81,9 +68,7 @@ SendResult FromHttp(const http::ClientResponse& response) {
 class WmnowGateway final : public Gateway {
  public:
   explicit WmnowGateway(WmnowOptions options) : options_(std::move(options)) {
-    while (!options_.base_url.empty() && options_.base_url.back() == '/') {
-      options_.base_url.pop_back();
-    }
+    options_.base_url = detail::WithoutTrailingSlash(options_.base_url);
   }
 
   std::string Name() const override { return "wmnow"; }
@@ -108,33 +93,105 @@ class WmnowGateway final : public Gateway {
     request.timeout = options_.timeout;
 
     const http::ClientResponse response = http::Fetch(request);
-    SendResult result;
-    switch (response.transport) {
-      case Transport::kOk:
-        result = FromHttp(response);
-        break;
-      case Transport::kConnectFailed:
-      case Transport::kTimeoutBeforeSend:
-        result.status = SendStatus::kTransient;
-        result.error = response.error;
-        break;
-      case Transport::kTimeoutAfterSend:
-        result.status = SendStatus::kInDoubt;
-        result.error = response.error;
-        break;
-      case Transport::kError:
-        // A reset after the request went out leaves us as unsure as a timeout does.
-        result.status = response.request_sent ? SendStatus::kInDoubt : SendStatus::kTransient;
-        result.error = response.error;
-        break;
-    }
+    const SendResult result =
+        response.Ok() ? FromHttp(response) : detail::FromTransportFailure(response);
     spdlog::debug("wmnow: client_ref {} -> {} (http {}{}{})", sms.client_ref,
                   SendStatusName(result.status), result.http_status,
                   result.error.empty() ? "" : ", ", result.error);
     return result;
   }
 
+  bool VerifyCallback(CallbackKind /*kind*/, const http::Request& request,
+                      TimePoint now) const override {
+    if (options_.webhook_secret.empty()) return false;
+    const std::string_view timestamp = request.Header(kTimestampHeader);
+    std::int64_t seconds = 0;
+    const auto [end, ec] =
+        std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), seconds);
+    if (timestamp.empty() || ec != std::errc() || end != timestamp.data() + timestamp.size()) {
+      return false;
+    }
+    const std::int64_t age = ToUnixSeconds(now) - seconds;
+    if (age > kWmnowMaxSignatureAge.count() || -age > kWmnowMaxSignatureAge.count()) return false;
+    return crypto::VerifyTimestampedSignature(options_.webhook_secret, timestamp, request.body,
+                                              request.Header(kSignatureHeader));
+  }
+
+  Callback ParseCallback(CallbackKind kind, const http::Request& request,
+                         TimePoint now) const override {
+    Callback callback;
+    if (!VerifyCallback(kind, request, now)) {
+      callback.problem = "missing, stale or invalid X-WMNow-Signature";
+      return callback;
+    }
+    callback.verdict = CallbackVerdict::kMalformed;
+    if (request.method != "POST") {
+      callback.problem = "expected a POST";
+      return callback;
+    }
+    const auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) {
+      callback.problem = "expected a JSON object";
+      return callback;
+    }
+    return kind == CallbackKind::kStatus ? ReadStatus(body, now) : ReadInbound(body, now);
+  }
+
+  http::Response CallbackAnswer(CallbackKind /*kind*/, CallbackVerdict verdict,
+                                std::string_view problem) const override {
+    if (verdict == CallbackVerdict::kOk || verdict == CallbackVerdict::kIgnored) {
+      return http::Response::Json(200, R"({"ok":true})");
+    }
+    return detail::JsonRefusal(verdict, problem);
+  }
+
  private:
+  Callback ReadStatus(const nlohmann::json& body, TimePoint now) const {
+    Callback callback;
+    callback.verdict = CallbackVerdict::kMalformed;
+    const std::string status = StringField(body, "status");
+    const auto state = StateFromWmnow(status);
+    if (!state) {
+      callback.problem = "unknown status '" + detail::SafeCode(status) + "'";
+      return callback;
+    }
+    DeliveryReport report;
+    report.gateway = Name();
+    report.gateway_message_id = StringField(body, "message_id");
+    report.message_ref = StringField(body, "client_ref");
+    report.state = *state;
+    report.error_code = detail::SafeCode(StringField(body, "error_code"));
+    report.at = ParseRfc3339(StringField(body, "at")).value_or(now);
+    if (report.gateway_message_id.empty() && report.message_ref.empty()) {
+      callback.problem = "message_id or client_ref is required";
+      return callback;
+    }
+    callback.verdict = CallbackVerdict::kOk;
+    callback.report = std::move(report);
+    return callback;
+  }
+
+  Callback ReadInbound(const nlohmann::json& body, TimePoint now) const {
+    Callback callback;
+    callback.verdict = CallbackVerdict::kMalformed;
+    const auto from = body.find("from");
+    const auto text = body.find("body");
+    if (from == body.end() || !from->is_string() || text == body.end() || !text->is_string()) {
+      callback.problem = "expected a JSON object with from and body";
+      return callback;
+    }
+    InboundSms sms;
+    sms.gateway = Name();
+    sms.gateway_message_id = StringField(body, "message_id");
+    sms.from_e164 = phone::Normalize(from->get<std::string>()).e164;
+    sms.to = StringField(body, "to");
+    sms.body = detail::ValidUtf8(text->get<std::string>());
+    sms.received_at = ParseRfc3339(StringField(body, "received_at")).value_or(now);
+    callback.verdict = CallbackVerdict::kOk;
+    callback.inbound = std::move(sms);
+    return callback;
+  }
+
   WmnowOptions options_;
 };
 

@@ -148,7 +148,12 @@ asio::awaitable<ClientResponse> DoFetch(ClientRequest request, Url url) {
 
   ssl::context context(ssl::context::tls_client);
   if (request.verify_tls) {
-    context.set_default_verify_paths();
+    if (request.ca_file.empty()) {
+      context.set_default_verify_paths();
+    } else {
+      context.load_verify_file(request.ca_file, ec);
+      if (ec) co_return Failure(Transport::kError, false, "TLS: cannot read the CA file");
+    }
     context.set_verify_mode(ssl::verify_peer);
   } else {
     context.set_verify_mode(ssl::verify_none);

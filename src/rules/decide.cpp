@@ -1,12 +1,13 @@
 // The decision for one event. Pure: everything it needs is in its arguments (the caller looks the
-// contact history up and passes `now`), so replaying an event with the same inputs decides the
-// same, and tests need no clock, database or network.
+// contact history and the related events up and passes `now`), so replaying an event with the
+// same inputs decides the same, and tests need no clock, database or network.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 
 #include "rules/ascii.hpp"
+#include "rules/labels.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/rules/rules.hpp"
 
@@ -30,10 +31,35 @@ bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
   });
 }
 
+// The value as the rules read it: trimmed, and absent when blank. The feed reader normalises
+// already; this keeps an Event built any other way from matching less than it should.
+std::optional<std::string_view> Present(const std::optional<std::string>& value) {
+  if (!value.has_value()) return std::nullopt;
+  const std::string_view text = ascii::Trim(*value);
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
 Tri InList(const Policy& policy, Field field, const std::vector<std::string>& list,
            const std::optional<std::string>& value) {
-  if (!value.has_value()) return Missing(policy, field);
-  return FromBool(AnyEquals(list, *value));
+  const auto text = Present(value);
+  if (!text.has_value()) return Missing(policy, field);
+  return FromBool(AnyEquals(list, *text));
+}
+
+// Any of the flags matches one of the exclusion's qualifiers.
+bool AnyQualifier(const Exclusion& x, const std::vector<std::string>& flags) {
+  return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
+    return AnyEquals(x.qualifiers, ascii::Trim(flag));
+  });
+}
+
+// A list with a blank entry is not known as a whole: it matches on the flags it does hold, and is
+// missing otherwise.
+bool QualifiersKnown(const Incident& incident) {
+  if (!incident.qualifiers.has_value()) return false;
+  return std::none_of(incident.qualifiers->begin(), incident.qualifiers->end(),
+                      [](const std::string& flag) { return ascii::Trim(flag).empty(); });
 }
 
 struct Evaluation {
@@ -72,19 +98,24 @@ class Combiner {
   std::optional<Field> missing_;
 };
 
+bool ConsentDeclined(const Caller* caller) {
+  if (caller == nullptr) return false;
+  const auto consent = Present(caller->survey_consent);
+  return consent.has_value() && ascii::EqualsIgnoreCase(*consent, "declined");
+}
+
 Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy) {
   Combiner all(x.match_any);
   const Incident& incident = event.incident;
   const Caller* caller = event.caller ? &*event.caller : nullptr;
 
   if (!x.type_codes.empty()) {
-    if (!incident.type_code.has_value()) {
-      all.Add(Missing(policy, Field::kTypeCode), Field::kTypeCode);
-    } else {
-      const std::string& code = *incident.type_code;
+    if (const auto code = Present(incident.type_code)) {
       all.Add(FromBool(std::any_of(x.type_codes.begin(), x.type_codes.end(),
-                                   [&](const Glob& glob) { return glob.Matches(code); })),
+                                   [&](const Glob& glob) { return glob.Matches(*code); })),
               Field::kTypeCode);
+    } else {
+      all.Add(Missing(policy, Field::kTypeCode), Field::kTypeCode);
     }
   }
   if (!x.categories.empty()) {
@@ -94,14 +125,15 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
     all.Add(InList(policy, Field::kGrade, x.grades, incident.grade), Field::kGrade);
   }
   if (!x.qualifiers.empty()) {
-    if (!incident.qualifiers.has_value()) {
+    const bool flagged =
+        (incident.qualifiers.has_value() && AnyQualifier(x, *incident.qualifiers)) ||
+        AnyQualifier(x, incident.partial_qualifiers);
+    if (flagged) {
+      all.Add(Tri::kYes, Field::kQualifiers);
+    } else if (!QualifiersKnown(incident)) {
       all.Add(Missing(policy, Field::kQualifiers), Field::kQualifiers);
     } else {
-      const auto& present = *incident.qualifiers;
-      all.Add(
-          FromBool(std::any_of(present.begin(), present.end(),
-                               [&](const std::string& q) { return AnyEquals(x.qualifiers, q); })),
-          Field::kQualifiers);
+      all.Add(Tri::kNo, Field::kQualifiers);
     }
   }
   if (!x.channels.empty()) {
@@ -118,7 +150,7 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
     all.Add(InList(policy, Field::kPhoneType, x.phone_types, caller ? caller->phone_type : none),
             Field::kPhoneType);
   }
-  const std::optional<int> age = caller ? caller->age : std::nullopt;
+  const int* age = caller && caller->age ? &*caller->age : nullptr;
   if (x.age_under.has_value()) {
     all.Add(age ? FromBool(*age < *x.age_under) : Missing(policy, Field::kAge), Field::kAge);
   }
@@ -128,9 +160,7 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
   // Absent consent is not a refusal and absent vulnerability is not a flag (the feed omits both
   // routinely), so these two conditions are never "unknown" and the field passed is never shown.
   if (x.consent_declined.has_value()) {
-    const bool declined = caller && caller->survey_consent &&
-                          ascii::EqualsIgnoreCase(*caller->survey_consent, "declined");
-    all.Add(FromBool(declined == *x.consent_declined), Field::kRole);
+    all.Add(FromBool(ConsentDeclined(caller) == *x.consent_declined), Field::kRole);
   }
   if (x.vulnerable.has_value()) {
     const bool flagged = caller && caller->vulnerable.value_or(false);
@@ -141,8 +171,9 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
 
 // Phone numbers that can take a text; anything else is named so the funnel says why.
 const char* PhoneProblem(const Policy& policy, const Caller* caller, phone::Number& number) {
-  if (caller == nullptr || !caller->phone.has_value()) return "phone_missing";
-  number = phone::Normalize(*caller->phone);
+  const auto raw = caller != nullptr ? Present(caller->phone) : std::nullopt;
+  if (!raw.has_value()) return "phone_missing";
+  number = phone::Normalize(*raw);
   switch (number.kind) {
     case phone::Kind::kUkMobile:
       return nullptr;
@@ -182,40 +213,6 @@ bool Sampled(double percent, std::string_view event_id) {
   return bucket < percent * 100;
 }
 
-const char* DayName(std::string_view language, int weekday) {
-  static const char* const kEn[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                    "Thursday", "Friday", "Saturday"};
-  // Without diacritics, like the Polish templates: GSM-7 keeps a text to one 160-character part.
-  static const char* const kPl[] = {"niedziela", "poniedzialek", "wtorek", "sroda",
-                                    "czwartek",  "piatek",       "sobota"};
-  static const char* const kCy[] = {"dydd Sul", "dydd Llun",   "dydd Mawrth", "dydd Mercher",
-                                    "dydd Iau", "dydd Gwener", "dydd Sadwrn"};
-  const int day = ((weekday % 7) + 7) % 7;
-  if (language == "pl") return kPl[day];
-  if (language == "cy") return kCy[day];
-  return kEn[day];
-}
-
-std::string ChannelLabel(std::string_view language, const std::optional<std::string>& channel) {
-  if (!channel.has_value()) return language == "pl" ? "kontakt" : "contact";
-  const std::string& c = *channel;
-  if (ascii::EqualsIgnoreCase(c, "live_chat")) {
-    return language == "pl" ? "czat" : language == "cy" ? "sgwrs fyw" : "live chat";
-  }
-  if (ascii::EqualsIgnoreCase(c, "in_person")) {
-    return language == "pl" ? "wizyta" : language == "cy" ? "ymweliad" : "in person";
-  }
-  std::string label = c;
-  std::replace(label.begin(), label.end(), '_', ' ');
-  return label;
-}
-
-// "en-GB", "PL" -> "en", "pl".
-std::string PrimaryLanguage(const std::string& tag) {
-  const std::size_t end = tag.find_first_of("-_");
-  return ascii::ToLower(std::string_view(tag).substr(0, end));
-}
-
 std::string FormatLocal(const TimeZone& zone, TimePoint t) {
   const LocalDateTime local = zone.ToLocal(t);
   const auto offset = local.utc_offset.count();
@@ -247,6 +244,13 @@ std::string Explain(const Decision& d, const TimeZone* zone) {
       } else {
         out += "  (" + rest + " is missing)";
       }
+    }
+    if (rule.find("@incident:") != std::string::npos) {
+      out += "  (on another event of this incident)";
+    } else if (rule.find("@number:") != std::string::npos) {
+      out += "  (on an event of this number in another incident)";
+    } else if (rule.rfind("unknown_qualifier:", 0) == 0) {
+      out += "  (neither the feed contract nor the rules name it: counted)";
     }
   }
   if (d.outcome == Decision::Outcome::kSurvey) {
@@ -313,18 +317,78 @@ std::string RenderTemplate(std::string_view text,
   return out;
 }
 
+namespace {
+
+// The event's qualifiers that neither the feed contract nor the rules name, each once.
+std::vector<std::string> UnknownQualifiers(const RuleSet& rules, const Incident& incident) {
+  std::vector<std::string> unknown;
+  auto check = [&](const std::vector<std::string>& flags) {
+    for (const std::string& flag : flags) {
+      std::string word = ascii::ToUpper(ascii::Trim(flag));
+      if (word.empty() || rules.KnowsQualifier(word)) continue;
+      if (std::find(unknown.begin(), unknown.end(), word) == unknown.end()) {
+        unknown.push_back(std::move(word));
+      }
+    }
+  };
+  if (incident.qualifiers.has_value()) check(*incident.qualifiers);
+  check(incident.partial_qualifiers);
+  return unknown;
+}
+
+// A related event that counts, and how it is related ("incident", "number").
+struct Related {
+  const Event* event;
+  const char* scope;
+};
+
+std::vector<Related> RelatedThatCount(const Policy& policy, const Event& event,
+                                      const RelatedEvents& related) {
+  std::vector<Related> out;
+  out.reserve(related.same_incident.size() + related.same_number.size());
+  for (const Event& other : related.same_incident) {
+    if (other.event_id != event.event_id) out.push_back({&other, "incident"});
+  }
+  const TimePoint oldest = event.occurred_at - policy.number_lookback;
+  for (const Event& other : related.same_number) {
+    if (other.event_id != event.event_id && other.occurred_at >= oldest) {
+      out.push_back({&other, "number"});
+    }
+  }
+  return out;
+}
+
+std::string At(const std::string& rule, const Related& related) {
+  return rule + "@" + related.scope + ":" + related.event->event_id;
+}
+
+}  // namespace
+
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
                 TimePoint now) {
+  return Decide(rules, event, history, RelatedEvents{}, now);
+}
+
+Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
+                const RelatedEvents& related, TimePoint now) {
   Decision d;
+  d.unknown_qualifiers = UnknownQualifiers(rules, event.incident);
+  auto trace_unknown = [&d]() {
+    for (const std::string& word : d.unknown_qualifiers) {
+      d.trace.push_back("unknown_qualifier:" + word);
+    }
+  };
   const SurveyGroup* group = rules.MatchGroup(event);
   if (group == nullptr) {
     d.outcome = Decision::Outcome::kIgnored;
     d.reason = "no_group";
     d.trace.push_back("no_group");
+    trace_unknown();
     return d;
   }
   d.group = group->id;
   d.trace.push_back("group:" + group->id);
+  trace_unknown();
 
   // Every rule is evaluated, so `explain` shows all that apply; the first one decides.
   auto hit = [&d](std::string rule, std::string reason) {
@@ -333,35 +397,60 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   };
   const Policy& policy = rules.policy();
   const Caller* caller = event.caller ? &*event.caller : nullptr;
+  const std::vector<Related> others = RelatedThatCount(policy, event, related);
 
   for (const Exclusion& exclusion : rules.exclusions()) {
     if (!exclusion.AppliesTo(group->id)) continue;
+    const std::string rule = "exclusion:" + exclusion.id;
     const Evaluation evaluation = Evaluate(exclusion, event, policy);
     if (evaluation.result == Tri::kYes) {
-      hit("exclusion:" + exclusion.id, "exclusion:" + exclusion.id);
+      hit(rule, rule);
     } else if (evaluation.result == Tri::kUnknown) {
       hit("insufficient_data:" + exclusion.id + ":" + FieldName(*evaluation.missing),
           "insufficient_data");
+    }
+    // Only a positive match counts on a related event: its missing data says nothing about
+    // this contact, whose own data was checked just above.
+    for (const Related& other : others) {
+      if (Evaluate(exclusion, *other.event, policy).result == Tri::kYes) hit(At(rule, other), rule);
     }
   }
 
   phone::Number number;
   if (const char* problem = PhoneProblem(policy, caller, number)) hit(problem, problem);
 
-  const std::optional<int> age = caller ? caller->age : std::nullopt;
-  if (policy.minimum_age > 0) {
-    if (age.has_value()) {
-      if (*age < policy.minimum_age) hit("under_minimum_age", "under_minimum_age");
-    } else if (policy.missing_age == MissingAge::kExclude) {
-      hit("insufficient_data:age", "insufficient_data");
+  // The caller checks: the event's own, then each related event's (positive findings only).
+  auto under_age = [&policy](const Caller* c) {
+    return policy.minimum_age > 0 && c != nullptr && c->age.has_value() &&
+           *c->age < policy.minimum_age;
+  };
+  auto vulnerable = [](const Caller* c) { return c != nullptr && c->vulnerable.value_or(false); };
+  if (under_age(caller)) {
+    hit("under_minimum_age", "under_minimum_age");
+  } else if (policy.minimum_age > 0 && (caller == nullptr || !caller->age.has_value()) &&
+             policy.missing_age == MissingAge::kExclude) {
+    hit("insufficient_data:age", "insufficient_data");
+  }
+  for (const Related& other : others) {
+    if (under_age(other.event->caller ? &*other.event->caller : nullptr)) {
+      hit(At("under_minimum_age", other), "under_minimum_age");
     }
   }
-  if (policy.exclude_consent_declined && caller && caller->survey_consent &&
-      ascii::EqualsIgnoreCase(*caller->survey_consent, "declined")) {
-    hit("consent_declined", "consent_declined");
+  if (policy.exclude_consent_declined) {
+    if (ConsentDeclined(caller)) hit("consent_declined", "consent_declined");
+    for (const Related& other : others) {
+      if (ConsentDeclined(other.event->caller ? &*other.event->caller : nullptr)) {
+        hit(At("consent_declined", other), "consent_declined");
+      }
+    }
   }
-  if (policy.exclude_vulnerable && caller && caller->vulnerable.value_or(false)) {
-    hit("vulnerable", "vulnerable");
+  if (policy.exclude_vulnerable) {
+    if (vulnerable(caller)) hit("vulnerable", "vulnerable");
+    for (const Related& other : others) {
+      if (vulnerable(other.event->caller ? &*other.event->caller : nullptr)) {
+        hit(At("vulnerable", other), "vulnerable");
+      }
+    }
   }
   if (history.opted_out) hit("opted_out", "opted_out");
   if (policy.frequency_cap_days > 0 && history.last_surveyed_at.has_value() &&
@@ -400,7 +489,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
 
   d.language = "en";
   if (caller && caller->language.has_value()) {
-    std::string wanted = PrimaryLanguage(*caller->language);
+    std::string wanted = labels::PrimaryLanguage(*caller->language);
     if (group->Template(wanted) != nullptr) d.language = std::move(wanted);
   }
   const std::string* text = group->Template(d.language);
@@ -409,15 +498,10 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   d.sms_template = RenderTemplate(
       text ? *text : std::string(),
       {{"force", rules.force_name()},
-       {"channel", ChannelLabel(d.language, event.call ? event.call->channel : none)},
-       {"day", DayName(d.language, weekday)},
+       {"channel", labels::ChannelLabel(d.language, event.call ? event.call->channel : none)},
+       {"day", labels::DayName(d.language, weekday)},
        {"group", group->name}});
   return d;
-}
-
-Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
-                const RelatedEvents&, TimePoint now) {
-  return Decide(rules, event, history, now);  // TEMPORARY until the rules side lands
 }
 
 std::string ExplainText(const Decision& decision) { return Explain(decision, nullptr); }

@@ -21,8 +21,9 @@
 namespace surveyd::rules {
 
 std::string RuleError::ToString() const {
-  if (line <= 0) return file + ": " + message;
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+  const std::string text = (warning ? "warning: " : "") + message;
+  if (line <= 0) return file + ": " + text;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + text;
 }
 
 namespace {
@@ -96,7 +97,8 @@ struct Entry {
 
 class Loader {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  Loader(std::string file, const LoadOptions& options)
+      : file_(std::move(file)), options_(options) {}
 
   LoadResult Load(std::string_view text) {
     YAML::Node root;
@@ -124,10 +126,12 @@ class Loader {
     LoadResult result;
     if (errors_.empty()) result.rules = std::move(rules);
     result.errors = std::move(errors_);
-    std::stable_sort(result.errors.begin(), result.errors.end(),
-                     [](const RuleError& a, const RuleError& b) {
-                       return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-                     });
+    result.warnings = std::move(warnings_);
+    for (auto* list : {&result.errors, &result.warnings}) {
+      std::stable_sort(list->begin(), list->end(), [](const RuleError& a, const RuleError& b) {
+        return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+      });
+    }
     return result;
   }
 
@@ -143,9 +147,8 @@ class Loader {
       }
     }
 
-    std::string force_name;
     if (const Entry* entry = Find(top, "force_name")) {
-      if (auto value = String(*entry)) force_name = *value;
+      if (auto value = String(*entry)) force_name_ = *value;
     } else {
       Error(root,
             "missing 'force_name' (the name texts are signed with, e.g. West Midlands Police)");
@@ -188,10 +191,16 @@ class Loader {
     }
 
     std::vector<Exclusion> exclusions;
-    if (const Entry* entry = Find(top, "exclusions")) exclusions = ReadExclusions(*entry, groups);
+    const Entry* exclusions_entry = Find(top, "exclusions");
+    if (exclusions_entry) exclusions = ReadExclusions(*exclusions_entry, groups);
+    if (exclusions.empty() && errors_.empty()) {
+      Warn(exclusions_entry ? exclusions_entry->key_node : root,
+           "no exclusions: nothing keeps a text from domestic abuse, sexual offence or "
+           "safeguarding contacts (see the shipped config/rules.yaml)");
+    }
 
     if (!errors_.empty() || !zone) return nullptr;
-    return std::make_shared<const RuleSet>(std::move(force_name), std::move(zone),
+    return std::make_shared<const RuleSet>(std::move(force_name_), std::move(zone),
                                            std::move(policy), quiet, std::move(groups),
                                            std::move(exclusions));
   }
@@ -202,7 +211,7 @@ class Loader {
     const auto keys =
         Entries(entry.value,
                 {"minimum_age", "missing_age", "mobile_only", "exclude_consent_declined",
-                 "exclude_vulnerable", "frequency_cap_days", "require"},
+                 "exclude_vulnerable", "frequency_cap_days", "number_lookback_days", "require"},
                 "policy");
     if (const Entry* e = Find(keys, "minimum_age")) {
       if (auto value = IntInRange(*e, 0, 120)) policy.minimum_age = *value;
@@ -224,6 +233,12 @@ class Loader {
     if (const Entry* e = Find(keys, "frequency_cap_days")) {
       if (auto value = IntInRange(*e, 0, 3650)) policy.frequency_cap_days = *value;
     }
+    if (const Entry* e = Find(keys, "number_lookback_days")) {
+      // The store hands the rules a number's events of kMaxNumberLookback at most.
+      if (auto value = IntInRange(*e, 0, static_cast<int>(kMaxNumberLookback.count()))) {
+        policy.number_lookback = std::chrono::days(*value);
+      }
+    }
     if (const Entry* e = Find(keys, "require")) {
       std::vector<std::string> names;
       for (Field field : {Field::kTypeCode, Field::kCategory, Field::kGrade, Field::kQualifiers,
@@ -241,6 +256,11 @@ class Loader {
                           "; known: " + Join(names));
         }
       });
+      if (e->value.IsSequence() && e->value.size() == 0) {
+        Warn(e->value,
+             "'require' is empty: an event without qualifiers or a type code counts as not "
+             "matching the exclusions and may be texted (the shipped policy requires both)");
+      }
     }
     return policy;
   }
@@ -348,7 +368,7 @@ class Loader {
         }
       }
       if (const Entry* e = Find(keys, "templates")) {
-        group.templates = ReadTemplates(*e, group.id);
+        group.templates = ReadTemplates(*e, group.id, group.name);
       } else {
         Error(item, "group '" + group.id + "' has no 'templates' (an 'en' template is required)");
       }
@@ -358,7 +378,8 @@ class Loader {
   }
 
   std::vector<std::pair<std::string, std::string>> ReadTemplates(const Entry& entry,
-                                                                 const std::string& group_id) {
+                                                                 const std::string& group_id,
+                                                                 const std::string& group_name) {
     std::vector<std::pair<std::string, std::string>> templates;
     if (!ExpectMap(entry)) return templates;
     std::set<std::string> seen;
@@ -382,6 +403,19 @@ class Loader {
       auto text = ScalarText(it->second, "template '" + *language + "'");
       if (!text) continue;
       if (!CheckTemplate(it->second, *text)) continue;
+      if (options_.link) {
+        const TemplateLength measured =
+            MeasureTemplate(force_name_, group_id, group_name, *language, *text, *options_.link);
+        if (measured.length.segments > 1) {
+          Warn(it->second,
+               "template " + group_id + "/" + *language + " can take " +
+                   std::to_string(measured.length.segments) + " SMS segments (" +
+                   std::to_string(measured.length.units) + " " +
+                   sms::EncodingName(measured.length.encoding) + " characters, one SMS holds " +
+                   std::to_string(measured.length.single_limit()) + "): each text costs " +
+                   std::to_string(measured.length.segments) + " messages");
+        }
+      }
       if (*language == "en") {
         templates.insert(templates.begin(), {*language, *text});
       } else {
@@ -484,7 +518,10 @@ class Loader {
         ++conditions;
         ForEachListItem(*e, [&](const YAML::Node& node) {
           auto pattern = ScalarText(node, "type_codes");
-          if (pattern && CheckGlob(node, *pattern)) exclusion.type_codes.emplace_back(*pattern);
+          if (pattern && CheckGlob(node, *pattern)) {
+            exclusion.type_codes.emplace_back(*pattern);
+            WarnIfMatchesNoSampleCode(node, exclusion.type_codes.back());
+          }
         });
       }
       auto list = [&](const char* key, std::vector<std::string>& out,
@@ -497,6 +534,9 @@ class Loader {
       list("categories", exclusion.categories, &kCategories);
       list("grades", exclusion.grades, &kGrades);
       list("qualifiers", exclusion.qualifiers, nullptr);  // new flags may appear at any time
+      if (const Entry* e = Find(keys, "qualifiers"); e && e->value.IsSequence()) {
+        WarnUnknownQualifiers(*e);
+      }
       list("channels", exclusion.channels, &kChannels);
       list("roles", exclusion.roles, &kRoles);
       list("phone_types", exclusion.phone_types, &kPhoneTypes);
@@ -527,6 +567,33 @@ class Loader {
       if (ok) exclusions.push_back(std::move(exclusion));
     }
     return exclusions;
+  }
+
+  // A qualifier the contract does not name is most often a misspelling that would never match.
+  void WarnUnknownQualifiers(const Entry& entry) {
+    for (const YAML::Node& item : entry.value) {
+      if (!item.IsScalar()) continue;
+      const std::string word = ascii::ToUpper(item.Scalar());
+      const auto& known = KnownQualifiers();
+      if (std::find(known.begin(), known.end(), word) != known.end()) continue;
+      Warn(item, "qualifier '" + item.Scalar() + "' is not one the feed contract names" +
+                     Suggest(word, known) +
+                     ": check the spelling the force's log uses, or it will never match");
+    }
+  }
+
+  void WarnIfMatchesNoSampleCode(const YAML::Node& node, const Glob& glob) {
+    if (!options_.sample_type_codes) return;
+    const auto& codes = *options_.sample_type_codes;
+    if (std::any_of(codes.begin(), codes.end(),
+                    [&](const std::string& code) { return glob.Matches(code); })) {
+      return;
+    }
+    Warn(node,
+         "type code pattern '" + glob.pattern() + "' matches none of the " +
+             std::to_string(codes.size()) + " codes in " +
+             (options_.sample_name.empty() ? std::string("the sample") : options_.sample_name) +
+             " (patterns cover the whole code: '*STEM*' matches the stem anywhere)");
   }
 
   bool CheckGlob(const YAML::Node& node, const std::string& pattern) {
@@ -787,26 +854,35 @@ class Loader {
     return std::nullopt;
   }
 
-  void Error(const YAML::Node& node, std::string message) {
+  RuleError At(const YAML::Node& node, std::string message, bool warning) const {
     const YAML::Mark mark = node.Mark();
-    if (mark.is_null()) {
-      errors_.push_back(RuleError{file_, 0, 0, std::move(message)});
-    } else {
-      errors_.push_back(RuleError{file_, mark.line + 1, mark.column + 1, std::move(message)});
-    }
+    if (mark.is_null()) return RuleError{file_, 0, 0, std::move(message), warning};
+    return RuleError{file_, mark.line + 1, mark.column + 1, std::move(message), warning};
+  }
+
+  void Error(const YAML::Node& node, std::string message) {
+    errors_.push_back(At(node, std::move(message), false));
+  }
+
+  void Warn(const YAML::Node& node, std::string message) {
+    warnings_.push_back(At(node, std::move(message), true));
   }
 
   std::string file_;
+  const LoadOptions& options_;
+  std::string force_name_;
   std::vector<RuleError> errors_;
+  std::vector<RuleError> warnings_;
 };
 
 }  // namespace
 
-LoadResult LoadString(std::string_view yaml, const std::string& file_name) {
-  return Loader(file_name).Load(yaml);
+LoadResult LoadString(std::string_view yaml, const std::string& file_name,
+                      const LoadOptions& options) {
+  return Loader(file_name, options).Load(yaml);
 }
 
-LoadResult LoadFile(const std::string& path) {
+LoadResult LoadFile(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
@@ -816,7 +892,7 @@ LoadResult LoadFile(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return LoadString(text.str(), path);
+  return LoadString(text.str(), path, options);
 }
 
 }  // namespace surveyd::rules

@@ -87,6 +87,18 @@ std::optional<Field> ParseField(std::string_view name) {
   return std::nullopt;
 }
 
+const std::vector<std::string>& KnownQualifiers() {
+  static const std::vector<std::string> kKnown = {
+      // Named by the feed contract.
+      "DOMESTIC", "SEXUAL_OFFENCE", "CHILD_AT_RISK", "VULNERABLE_ADULT", "MENTAL_HEALTH",
+      "SUICIDE_RISK", "HATE", "FIREARMS", "SUDDEN_DEATH", "MISSING_PERSON", "MODERN_SLAVERY",
+      "HONOUR_BASED", "STALKING", "REPEAT_VICTIM",
+      // Flags a UK force's log carries for incidents the shipped policy never surveys.
+      "THREAT_TO_LIFE", "OSMAN", "CRITICAL_INCIDENT", "TERRORISM", "DEATH_FOLLOWING_POLICE_CONTACT",
+      "FATAL_RTC", "SERIOUS_RTC"};
+  return kKnown;
+}
+
 bool Exclusion::AppliesTo(std::string_view group_id) const {
   return groups.empty() || std::find(groups.begin(), groups.end(), group_id) != groups.end();
 }
@@ -131,7 +143,22 @@ RuleSet::RuleSet(std::string force_name, std::shared_ptr<const TimeZone> zone, P
       policy_(std::move(policy)),
       quiet_hours_(quiet_hours),
       groups_(std::move(groups)),
-      exclusions_(std::move(exclusions)) {}
+      exclusions_(std::move(exclusions)) {
+  for (const Exclusion& exclusion : exclusions_) {
+    for (const std::string& qualifier : exclusion.qualifiers) {
+      named_qualifiers_.push_back(ascii::ToUpper(qualifier));
+    }
+  }
+  std::sort(named_qualifiers_.begin(), named_qualifiers_.end());
+  named_qualifiers_.erase(std::unique(named_qualifiers_.begin(), named_qualifiers_.end()),
+                          named_qualifiers_.end());
+}
+
+bool RuleSet::KnowsQualifier(std::string_view upper_case_word) const {
+  const auto& known = KnownQualifiers();
+  return std::find(known.begin(), known.end(), upper_case_word) != known.end() ||
+         std::binary_search(named_qualifiers_.begin(), named_qualifiers_.end(), upper_case_word);
+}
 
 const SurveyGroup* RuleSet::FindGroup(std::string_view id) const {
   for (const SurveyGroup& group : groups_) {

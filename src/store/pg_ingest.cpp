@@ -122,6 +122,16 @@ class RelatedPool {
     entries_.push_back(std::move(entry));
   }
 
+  void MarkUnreadable(const std::string& incident_id, const std::string& phone_hash) {
+    if (!incident_id.empty()) unreadable_.insert("i:" + incident_id);
+    if (!phone_hash.empty()) unreadable_.insert("n:" + phone_hash);
+  }
+  // Whether a stored event of this incident or number could not be read.
+  bool Unreadable(const std::string& incident_id, const std::string& phone_hash) const {
+    return (!incident_id.empty() && unreadable_.count("i:" + incident_id) != 0) ||
+           (!phone_hash.empty() && unreadable_.count("n:" + phone_hash) != 0);
+  }
+
   // Everything related to an event of `incident_id` from `phone_hash`, but itself, known up to
   // batch position `up_to` (exclusive).
   RelatedEvents For(const std::string& event_id, const std::string& incident_id,
@@ -142,12 +152,14 @@ class RelatedPool {
         }
       }
     }
+    SortByTime(related);
     return related;
   }
 
  private:
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
+  std::unordered_set<std::string> unreadable_;
 };
 
 // JSON text that jsonb accepts: jsonb refuses the \u0000 escape (SQLSTATE 22P05), which a NUL
@@ -246,7 +258,8 @@ const Statements& IngestStatements() {
        "WHERE o.state IN ('pending', 'claimed') "
        "AND (s.incident_id = ANY($1::text[]) OR s.phone_hash = ANY($2::text[])) ORDER BY o.id"},
       {"cancel_texts",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = t.reason, cancelled_by = t.by, "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = t.reason, cancelled_by = t.by, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1::timestamptz "
        "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, reason, by) "
        "WHERE o.id = t.id AND o.state IN ('pending', 'claimed')"},
@@ -453,7 +466,13 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
        Exec(txn, "related_events",
             {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)})) {
     auto event = ReadFacts(row[3].as<std::string>());
-    if (!event) continue;  // written by this store from a parsed event: never expected
+    if (!event) {
+      // Written by this store from a parsed event, so never expected; but an event of the
+      // incident or number that cannot be read may be the one that rules a text out.
+      spdlog::error("store: stored event {} cannot be read", row[0].as<std::string>());
+      pool.MarkUnreadable(row[1].as<std::string>(), row[2].as<std::string>());
+      continue;
+    }
     pool.Add({std::move(*event), row[1].as<std::string>(), row[2].as<std::string>(), -1});
   }
 
@@ -483,6 +502,12 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
       // The rules should have excluded it; never queue a message without a number.
       decision.outcome = Decision::Outcome::kExcluded;
       decision.reason = "no_phone";
+    }
+    if (decision.outcome == Decision::Outcome::kSurvey &&
+        pool.Unreadable(event.incident.id, hashes[i])) {
+      decision.outcome = Decision::Outcome::kExcluded;
+      decision.reason = "insufficient_data:related_event";
+      decision.trace.push_back(decision.reason);
     }
     if (decision.outcome == Decision::Outcome::kSurvey) {
       auto& seen = history[d.hash].last_surveyed_at;
@@ -555,12 +580,11 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
 
   // The texts still queued for these incidents and numbers (this batch's own among them) are
   // decided again as each new event of theirs arrives; the first event that rules one out
-  // cancels it, and its trace names the survey.
+  // cancels it, and its trace names the survey ("cancelled:survey_of:<its event>:<reason>").
   ArrayLiteral cancel_ids, cancel_reasons, cancel_by;
   std::unordered_map<std::size_t, std::vector<std::string>> cancelled_by_item;
   for (const auto& row : Exec(txn, "queued_texts", {incident_list.Text(), lookup.Text()})) {
     const std::int64_t outbox_id = row[0].as<std::int64_t>();
-    const std::int64_t survey_id = row[1].as<std::int64_t>();
     const std::string survey_event_id = row[2].as<std::string>();
     const std::string incident_id = row[3].as<std::string>();
     const std::string hash = row[4].as<std::string>();
@@ -597,8 +621,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     cancel_ids.AddInt(outbox_id);
     cancel_reasons.Add(*reason);
     cancel_by.Add(items[by].event->event_id);
-    cancelled_by_item[by].push_back("cancelled:survey:" + std::to_string(survey_id) + ":" +
-                                    *reason);
+    // The survey is named by its event, so that a replay decides and traces alike.
+    cancelled_by_item[by].push_back("cancelled:survey_of:" + survey_event_id + ":" + *reason);
   }
   if (cancel_ids.empty()) return;
   Exec(txn, "cancel_texts",

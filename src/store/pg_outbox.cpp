@@ -1,6 +1,7 @@
 // OutboxStore: claims, attempts, retries, expiry and delivery reports.
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unordered_map>
 
 #include "store/pg_store_impl.hpp"
@@ -97,13 +98,15 @@ const Statements& OutboxStatements() {
        "UPDATE surveys s SET token_hash = COALESCE(s.token_hash, $5) FROM b "
        "WHERE s.id = b.survey_id RETURNING b.attempts"},
       {"cancel",
-       "UPDATE outbox SET state = 'cancelled', cancel_reason = $2, cancelled_by = $3, "
+       "UPDATE outbox SET state = CASE WHEN maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = $2, cancelled_by = $3, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $4::timestamptz "
        "WHERE id = $1::bigint AND state IN ('pending', 'claimed')"},
       {"recover_stale",
        "UPDATE outbox SET state = CASE WHEN $2::boolean THEN 'pending' ELSE 'in_doubt' END, "
        "next_attempt_at = $1::timestamptz, claim_token = NULL, claimed_by = NULL, "
-       "lease_until = NULL, last_error = 'the sender stopped during the request', "
+       "lease_until = NULL, maybe_sent = true, last_error = 'the sender stopped during the "
+       "request', "
        "updated_at = $1::timestamptz WHERE state = 'sending' AND lease_until < $1::timestamptz"},
       {"attempt_insert",
        "INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
@@ -115,7 +118,8 @@ const Statements& OutboxStatements() {
        "UPDATE outbox SET state = CASE WHEN state = 'sending' THEN $3 ELSE state END, "
        "gateway = $4, gateway_message_id = COALESCE($5, gateway_message_id), "
        "next_attempt_at = CASE WHEN state = 'sending' AND $3 = 'pending' "
-       "THEN $6::timestamptz ELSE next_attempt_at END, last_error = $7, claim_token = NULL, "
+       "THEN $6::timestamptz ELSE next_attempt_at END, last_error = $7, "
+       "maybe_sent = maybe_sent OR $9::boolean, claim_token = NULL, "
        "claimed_by = NULL, lease_until = NULL, updated_at = $8::timestamptz "
        "WHERE id = $1::bigint AND claim_token = $2::bigint RETURNING state"},
       {"reports_claim_unmatched",
@@ -179,6 +183,7 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
     }
     if (!messages.empty()) {
       std::unordered_map<std::int64_t, std::size_t> index;
+      std::set<std::size_t> unreadable;
       std::vector<std::pair<std::string, std::string>> own(messages.size());  // event, incident
       for (std::size_t i = 0; i < messages.size(); ++i) {
         index[messages[i].id] = i;
@@ -191,8 +196,15 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
         const std::size_t i = index.at(row[0].as<std::int64_t>());
         auto json = nlohmann::json::parse(row[3].as<std::string>(), nullptr, false);
         auto event = json.is_discarded() ? std::nullopt : EventFromJson(json).event;
-        if (!event) continue;  // written by this store from a parsed event: never expected
         OutboxMessage& message = messages[i];
+        if (!event) {
+          // Written by this store from a parsed event, so never expected; but what cannot be
+          // read cannot be decided: the text is never sent.
+          spdlog::error("store: stored event {} of message {} cannot be read",
+                        row[1].as<std::string>(), message.id);
+          unreadable.insert(i);
+          continue;
+        }
         const std::string event_id = row[1].as<std::string>();
         if (event_id == own[i].first) {
           // The rules check the number too: put back the one the text goes to.
@@ -205,6 +217,8 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
           message.related.same_number.push_back(std::move(*event));
         }
       }
+      for (std::size_t i : unreadable) messages[i].event.reset();
+      for (auto& message : messages) SortByTime(message.related);
     }
     txn.commit();
     std::sort(messages.begin(), messages.end(),
@@ -254,10 +268,11 @@ void PgStore::RecordAttempt(const OutboxMessage& message, const SendRecord& reco
           NonEmpty(record.gateway_message_id),
           record.http_status != 0 ? Int(record.http_status) : std::nullopt,
           SendStateName(record.state), NonEmpty(record.error)});
-    auto updated = Exec(txn, "attempt_update",
-                        {Int(message.id), Int(message.claim_token), OutboxStateFor(record.state),
-                         Text(record.gateway), NonEmpty(record.gateway_message_id),
-                         Time(record.next_attempt_at), NonEmpty(record.error), Time(now)});
+    auto updated = Exec(
+        txn, "attempt_update",
+        {Int(message.id), Int(message.claim_token), OutboxStateFor(record.state),
+         Text(record.gateway), NonEmpty(record.gateway_message_id), Time(record.next_attempt_at),
+         NonEmpty(record.error), Time(now), record.maybe_sent ? "true" : "false"});
     if (!updated.empty() && !record.gateway_message_id.empty()) {
       // Reports that came before this answer could only be kept aside; apply them now.
       auto early =

@@ -1,19 +1,10 @@
 // The PostgreSQL store: construction, health, and the helpers every area shares.
 #include "store/pg_store_impl.hpp"
 
-namespace surveyd::store {
+#include <algorithm>
+#include <tuple>
 
-const char* IngestOutcomeName(IngestOutcome outcome) {
-  switch (outcome) {
-    case IngestOutcome::kAccepted:
-      return "accepted";
-    case IngestOutcome::kDuplicate:
-      return "duplicate";
-    case IngestOutcome::kRejected:
-      return "rejected";
-  }
-  return "unknown";
-}
+namespace surveyd::store {
 
 namespace pg {
 
@@ -52,6 +43,14 @@ TimePoint WallClock() {
   return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
 }
 
+void SortByTime(RelatedEvents& related) {
+  auto earlier = [](const Event& a, const Event& b) {
+    return std::tie(a.occurred_at, a.event_id) < std::tie(b.occurred_at, b.event_id);
+  };
+  std::sort(related.same_incident.begin(), related.same_incident.end(), earlier);
+  std::sort(related.same_number.begin(), related.same_number.end(), earlier);
+}
+
 Savepoint::Savepoint(pqxx::transaction_base& txn, std::string name)
     : txn_(txn), name_(std::move(name)) {
   txn_.exec0("SAVEPOINT " + name_);
@@ -76,13 +75,21 @@ void Savepoint::Release() {
 
 PgStore::PgStore(const PgOptions& options)
     : phone_hash_key_(options.phone_hash_key),
-      pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
-        for (const auto* statements : {&pg::IngestStatements(), &pg::OutboxStatements(),
-                                       &pg::SurveyStatements(), &pg::StatsStatements()}) {
-          for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
-        }
-        connection.prepare("ping", "SELECT 1");
-      }) {}
+      pool_(
+          options.url, options.pool_size,
+          [statement_timeout = options.statement_timeout](pqxx::connection& connection) {
+            for (const auto* statements : {&pg::IngestStatements(), &pg::OutboxStatements(),
+                                           &pg::SurveyStatements(), &pg::StatsStatements()}) {
+              for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
+            }
+            connection.prepare("ping", "SELECT 1");
+            // Lock waits count too: a statement stuck behind a lock gives its connection back
+            // as it would after any other slow statement.
+            pqxx::nontransaction txn(connection);
+            txn.exec("SET statement_timeout = " +
+                     std::to_string(std::max<std::int64_t>(0, statement_timeout.count())));
+          },
+          options.acquire_timeout) {}
 
 bool PgStore::Ping() {
   try {

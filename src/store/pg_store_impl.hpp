@@ -43,6 +43,10 @@ std::string TruncateCodePoints(const std::string& text, std::size_t max);
 
 TimePoint WallClock();
 
+// Related events in the order they happened (then by event id): whatever order the database
+// returns them in, a decision and its trace come out the same.
+void SortByTime(RelatedEvents& related);
+
 // A savepoint, rolled back when it goes out of scope unreleased, so that a statement the database
 // refused can be undone without losing the transaction around it. Plain SQL rather than
 // pqxx::subtransaction: in libpqxx 6.4 that issues its SAVEPOINT lazily, on the first plain
@@ -104,6 +108,7 @@ class PgStore final : public Store {
   // SurveyStore (pg_surveys.cpp)
   std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) override;
   void MarkOpened(std::int64_t survey_id, TimePoint now) override;
+  void MarkOpenedBatch(const std::vector<SurveyOpen>& opens) override;
   SubmitOutcome SubmitResponse(std::int64_t survey_id, const SurveyAnswers& answers,
                                TimePoint now) override;
   void OptOut(const std::string& e164, const std::string& source, TimePoint now) override;

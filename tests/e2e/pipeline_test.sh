@@ -54,7 +54,7 @@ event='{"event_id":"E2E-CALL-1","type":"call.ended","occurred_at":"'$now'",
  "caller":{"phone":"07700 900123","phone_type":"mobile","role":"victim","age":41,"language":"en"}}'
 event=$(echo "$event" | tr -d '\n')
 domestic=$(echo "$event" | sed -e 's/E2E-CALL-1/E2E-CALL-2/' -e 's/"qualifiers":\[\]/"qualifiers":["DOMESTIC"]/' \
-  -e 's/900123/900124/')
+  -e 's/900123/900124/' -e 's/"INC-1"/"INC-2"/')
 
 out=$(push "$event")
 [[ $out == 202* ]] || fail "push: $out"
@@ -146,7 +146,7 @@ grep -q "rules reload: $SURVEYD_RULES:[0-9]*:[0-9]*: " "$work/surveyd-a.log" || 
 ready=$(health "$port_a")
 [[ $ready == *'"ready":true'* && $ready == *'"last_reload_error"'* ]] || fail "after a bad reload: $ready"
 [[ $(curl -s "http://127.0.0.1:$port_a/readyz") == '{"ready":true}' ]] || fail "the public readyz says ready, nothing more"
-out=$(push "$(echo "$event" | sed 's/E2E-CALL-1/E2E-CALL-3/; s/900123/900125/')")
+out=$(push "$(echo "$event" | sed 's/E2E-CALL-1/E2E-CALL-3/; s/900123/900125/; s/"INC-1"/"INC-3"/')")
 [[ $out == *'"decision":"survey"'* ]] || fail "the old rules must still decide: $out"
 cp "$work/rules.good" "$SURVEYD_RULES"
 kill -HUP "$pid_a"

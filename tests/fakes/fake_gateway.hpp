@@ -10,7 +10,7 @@
 
 namespace surveyd::testing {
 
-class FakeGateway final : public gateway::Gateway {
+class FakeGateway final : public gateway::Sender {
  public:
   explicit FakeGateway(bool idempotent = true) : idempotent_(idempotent) {}
 

@@ -254,7 +254,7 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
 }
 
 // A gateway that holds each send until the test lets it go.
-class SlowGateway final : public gateway::Gateway {
+class SlowGateway final : public gateway::Sender {
  public:
   std::string Name() const override { return "slow"; }
   bool Idempotent() const override { return true; }
@@ -319,6 +319,8 @@ TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {
   Event flagged;
   flagged.event_id = "E-1-RD";
   flagged.type = EventType::kResourceDeparted;
+  flagged.resource = Resource{};
+  flagged.resource->officer_id = "PC4521";
   flagged.occurred_at = clock_.Now();
   flagged.incident.id = "I-1";
   flagged.incident.type_code = "BURG-RES";

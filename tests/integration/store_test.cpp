@@ -642,7 +642,6 @@ TEST_F(StoreTest, FunnelAndQuestionStatsCountEachStage) {
 
 TEST_F(StoreTest, ALaterEventOfTheIncidentCancelsTheQueuedTextAndSaysWhich) {
   Ingest({Item(MakeEvent("E1", "+447700900001"))});
-  const std::string survey = Q("SELECT id FROM surveys WHERE event_id = 'E1'");
   // The attending officer's departure, 30 s later, carries the flag the call did not.
   auto departed = MakeEvent("E2", "", kT0 + 30s, {"DOMESTIC"});
   departed.incident.id = "INC-E1";
@@ -656,7 +655,7 @@ TEST_F(StoreTest, ALaterEventOfTheIncidentCancelsTheQueuedTextAndSaysWhich) {
   EXPECT_EQ(Q("SELECT concat_ws('|', state, cancel_reason, cancelled_by) FROM outbox"),
             "cancelled|exclusion:domestic|E2");
   EXPECT_NE(Q("SELECT decision_trace::text FROM events WHERE event_id = 'E2'")
-                .find("cancelled:survey:" + survey + ":exclusion:domestic"),
+                .find("cancelled:survey_of:E1:exclusion:domestic"),
             std::string::npos)
       << "the later event's trace names the survey it cancelled";
   EXPECT_TRUE(store_->ClaimDue(kT0 + 2h, 10, "w1", 60s).empty());
@@ -734,6 +733,18 @@ TEST_F(StoreTest, AClaimCarriesTheIncidentAndNumberEventsForTheLastDecision) {
   EXPECT_EQ(Q("SELECT count(*) FROM events WHERE facts::text LIKE '%900001%' "
               "OR facts::text LIKE '%7700900%'"),
             "0");
+}
+
+TEST_F(StoreTest, WhatCannotBeReadBackIsNeverSentNorSurveyed) {
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  Q("UPDATE events SET facts = '{\"not\": \"an event\"}' WHERE event_id = 'E1'");
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_FALSE(claimed[0].event.has_value()) << "no event to decide again: the dispatcher cancels";
+  // A new event of the same incident cannot be decided against it either.
+  auto later = MakeEvent("E2", "+447700900002", kT0 + 1min);
+  later.incident.id = "INC-E1";
+  EXPECT_EQ(Ingest({Item(later)}).at(0).reason, "insufficient_data:related_event");
 }
 
 // --- One bad event is rejected alone ---------------------------------------------------------

@@ -1,7 +1,9 @@
 #pragma once
 // The daemon's HTTP surface: a route table (api/router.hpp) of the feed push, the gateway
 // callbacks, health, the analysts' API, and the citizen's survey pages (delegated to
-// survey::MakeSurveyHandler). Route lists live in src/api/*_routes.cpp, one file per audience.
+// survey::SurveyPages). Route lists live in src/api/*_routes.cpp, one file per audience. What
+// never blocks (/healthz, cached survey pages) is also served by MakeApiFastHandler on the
+// server's I/O threads.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -12,6 +14,7 @@
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/core/work_queue.hpp"
+#include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/store/analytics_store.hpp"
 #include "surveyd/store/audit_store.hpp"
@@ -33,13 +36,14 @@ struct ApiOptions {
   store::StatsStore* stats = nullptr;
   Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
-  std::function<store::DecideFn()> decider;  // decisions under the rules in force right now
-  std::string feed_secret;                   // HMAC key of POST /api/v1/feed/events
-  std::string wmnow_webhook_secret;          // HMAC key of WMNow callbacks
-  http::Handler survey_pages;                // /s/...
-  std::function<Readiness()> readiness;      // /readyz (public: ready or not), /api/v1/health
-  std::function<void()> on_ingested;         // new surveys may be due: wake the dispatcher
-  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
+  std::function<store::DecideFn()> decider;   // decisions under the rules in force right now
+  std::string feed_secret;                    // HMAC key of POST /api/v1/feed/events
+  const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...; null: none
+  http::Handler survey_pages;                 // /s/...
+  http::FastHandler survey_pages_fast;        // /s/... answered on the I/O thread; may be empty
+  std::function<Readiness()> readiness;       // /readyz (public: ready or not), /api/v1/health
+  std::function<void()> on_ingested;          // new surveys may be due: wake the dispatcher
+  std::vector<std::string> trusted_proxies;   // peers whose X-Forwarded-For names the client
 
   // The analysts' API (stats_routes.cpp, responses_routes.cpp, ops_routes.cpp,
   // admin_routes.cpp). Every call to a role-protected route, and every refused one, is written
@@ -55,7 +59,10 @@ struct ApiOptions {
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address
-// in X-Forwarded-For that is not itself a trusted proxy (the left part can be forged).
+// in X-Forwarded-For (every such header, in order) that is not itself a trusted proxy: the left
+// part can be forged. Addresses are compared in canonical form ("::ffff:10.0.0.1" is 10.0.0.1);
+// a trusted proxy may be an address or a CIDR range ("10.0.0.0/8"). A hop that is not an address
+// ends the walk at the last trusted hop, so junk never becomes a client of its own.
 std::string ClientAddress(const http::Request& request,
                           const std::vector<std::string>& trusted_proxies);
 
@@ -63,15 +70,19 @@ std::string ClientAddress(const http::Request& request,
 Router BuildRouter(const ApiOptions& options);
 
 http::Handler MakeApiHandler(ApiOptions options);
+// The part of the API that never blocks, for the server's I/O threads (http::FastHandler):
+// /healthz, and the survey pages' own fast path.
+http::FastHandler MakeApiFastHandler(ApiOptions options);
 
 // Feed push (delivery 2): checks the timestamp (at most 5 minutes old) and the signature, stores
 // the events and answers 202 with one result per event, only after they are committed.
 http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request);
-http::Response HandleWmnowStatus(const ApiOptions& options, const http::Request& request);
-http::Response HandleWmnowInbound(const ApiOptions& options, const http::Request& request);
 
-// "STOP", " stop ", "Unsubscribe"... (../shared/spec/gateway.md): true when the whole message
-// is one opt-out word.
-bool IsOptOutWord(std::string_view body);
+// A gateway's callback (gateway::CallbackPath(gateway->Name(), kind)): the adapter verifies and
+// reads it; a delivery report moves the message on, an opt-out reply opts the number out.
+// Refused callbacks (401, 400) change nothing. The answer is the one the adapter says its
+// gateway is owed (an empty TwiML <Response/>, an empty body for Kannel's smsbox...).
+http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,
+                                     const http::Request& request);
 
 }  // namespace surveyd::api

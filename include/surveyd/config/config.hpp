@@ -18,9 +18,11 @@ class ConfigError : public std::runtime_error {
 
 struct Config {
   struct Database {
-    std::string url = "postgresql:///surveyd";  // SURVEYD_DATABASE_URL
-    int pool_size = 6;                          // SURVEYD_DATABASE_POOL_SIZE
-    bool migrate_on_start = true;               // SURVEYD_DATABASE_MIGRATE_ON_START
+    std::string url = "postgresql:///surveyd";          // SURVEYD_DATABASE_URL
+    int pool_size = 6;                                  // SURVEYD_DATABASE_POOL_SIZE
+    bool migrate_on_start = true;                       // SURVEYD_DATABASE_MIGRATE_ON_START
+    std::chrono::milliseconds statement_timeout{5000};  // SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS
+    std::chrono::milliseconds acquire_timeout{2000};    // SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS
     // Analysts' queries run on connections (and threads) of their own, optionally to a read
     // replica, so that a heavy dashboard never slows the citizens' pages or dispatch.
     std::string analytics_url;    // SURVEYD_DATABASE_ANALYTICS_URL: empty = url
@@ -32,6 +34,8 @@ struct Config {
     std::string listen = "127.0.0.1:8080";                  // SURVEYD_HTTP_LISTEN (host:port)
     std::string public_base_url = "http://127.0.0.1:8080";  // SURVEYD_PUBLIC_BASE_URL
     int worker_threads = 6;                                 // SURVEYD_HTTP_WORKER_THREADS
+    int io_threads = 1;                                     // SURVEYD_HTTP_IO_THREADS
+    int max_connections = 1000;                             // SURVEYD_HTTP_MAX_CONNECTIONS
     std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
     // Addresses of reverse proxies whose X-Forwarded-For is believed, for per-client limits.
     std::vector<std::string> trusted_proxies;  // SURVEYD_HTTP_TRUSTED_PROXIES (comma-separated)
@@ -51,16 +55,35 @@ struct Config {
     std::chrono::milliseconds batch_wait{20};  // SURVEYD_FEED_BATCH_WAIT_MS
     bool tls = false;                          // SURVEYD_FEED_TLS
     std::string tls_ca_file;                   // SURVEYD_FEED_TLS_CA_FILE
+    std::string tls_cert_file;  // SURVEYD_FEED_TLS_CERT_FILE: our client certificate (mutual TLS)
+    std::string tls_key_file;   // SURVEYD_FEED_TLS_KEY_FILE: its private key
   } feed;
 
+  // One section per adapter; `kind` picks the one in use (gateway::MakeGateway).
   struct Gateway {
-    std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow (later kannel, twilio)
+    std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow, kannel or twilio
     double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE
-    std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER
+    std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER (WMNow, Kannel)
     std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
-    std::string wmnow_base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
-    std::string wmnow_api_key;                             // SURVEYD_WMNOW_API_KEY
-    std::string wmnow_webhook_secret;                      // SURVEYD_WMNOW_WEBHOOK_SECRET
+    struct Wmnow {
+      std::string base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
+      std::string api_key;                             // SURVEYD_WMNOW_API_KEY
+      std::string webhook_secret;                      // SURVEYD_WMNOW_WEBHOOK_SECRET
+    } wmnow;
+    struct Kannel {
+      // SURVEYD_KANNEL_SENDSMS_URL: smsbox's sendsms interface
+      std::string sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms";
+      std::string username;        // SURVEYD_KANNEL_USERNAME: the sendsms-user group
+      std::string password;        // SURVEYD_KANNEL_PASSWORD
+      std::string webhook_secret;  // SURVEYD_KANNEL_WEBHOOK_SECRET: in dlr-url and get-url
+      std::string smsc;            // SURVEYD_KANNEL_SMSC: route through this smsc id; empty: any
+    } kannel;
+    struct Twilio {
+      std::string base_url = "https://api.twilio.com";  // SURVEYD_TWILIO_BASE_URL
+      std::string account_sid;                          // SURVEYD_TWILIO_ACCOUNT_SID
+      std::string auth_token;                           // SURVEYD_TWILIO_AUTH_TOKEN
+      std::string from;                                 // SURVEYD_TWILIO_FROM
+    } twilio;
   } gateway;
 
   struct Dispatch {
@@ -79,6 +102,7 @@ struct Config {
     std::string force_name = "Police";  // SURVEYD_FORCE_NAME
     std::string privacy_url;            // SURVEYD_PRIVACY_URL
     int rate_limit_per_minute = 30;     // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
+    std::chrono::milliseconds cache_ttl{10000};  // SURVEYD_SURVEY_CACHE_TTL_MS; 0: no cache
   } survey;
 
   struct Api {

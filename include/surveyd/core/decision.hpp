@@ -38,7 +38,13 @@ struct Decision {
   std::string group;   // survey group id ("force_contact"); empty when none matched
   std::string reason;  // deciding rule: "exclusion:domestic", "opted_out", "frequency_cap",
                        // "not_mobile", "insufficient_data", "not_sampled", "no_group", "survey"
-  std::vector<std::string> trace;  // every rule evaluated that matched, in order (for explain)
+  // Every rule evaluated that matched, in order (for explain). A rule matched by a related event
+  // names it: "exclusion:domestic_abuse@incident:<event_id>", "vulnerable@number:<event_id>".
+  std::vector<std::string> trace;
+  // The event's qualifiers that neither the feed contract nor the rules name, upper case, each
+  // once (also in the trace as "unknown_qualifier:<word>"): counted, so that a new flag the force
+  // starts sending is seen and a rule can be written for it.
+  std::vector<std::string> unknown_qualifiers;
 
   // Filled when outcome == kSurvey:
   phone::Number phone;

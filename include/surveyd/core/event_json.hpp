@@ -10,6 +10,7 @@
 //   needs it decides "insufficient_data" rather than "does not match";
 // - a qualifiers list with a blank or non-string entry is not known: `qualifiers` is nullopt
 //   (missing, not "no flags") and the flags that could be read are kept in `partial_qualifiers`;
+//   qualifiers given as a blank string are missing; as any other non-list, the event is rejected;
 // - ages: 41, 41.0, "41" and " 41 " are 41; "" is missing; anything else, or an age outside
 //   0-130, rejects the event (nothing is texted for it, and the reason is recorded);
 // - booleans: true/false, also "true"/"false"/"yes"/"no"/"y"/"n"/"1"/"0" and 1/0 (any case);

@@ -63,7 +63,7 @@ struct DispatcherStatus {
 
 class Dispatcher {
  public:
-  Dispatcher(DispatcherOptions options, store::OutboxStore& store, gateway::Gateway& gateway,
+  Dispatcher(DispatcherOptions options, store::OutboxStore& store, gateway::Sender& gateway,
              const Clock& clock, RulesProvider rules);
   ~Dispatcher();
 
@@ -84,7 +84,7 @@ class Dispatcher {
 
   DispatcherOptions options_;
   store::OutboxStore& store_;
-  gateway::Gateway& gateway_;
+  gateway::Sender& gateway_;
   const Clock& clock_;
   RulesProvider rules_;
 

@@ -1,5 +1,8 @@
 #pragma once
-// The WMNow-style messaging API adapter (../shared/spec/gateway.md, section 1).
+// The WMNow-style messaging API adapter (../shared/spec/gateway.md, section 1): JSON sends with
+// a bearer key and an idempotency key (client_ref); callbacks signed with
+// X-WMNow-Signature: sha256=HMAC-SHA256(webhook_secret, X-WMNow-Timestamp + "." + body), at most
+// five minutes old.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -13,8 +16,12 @@ struct WmnowOptions {
   std::string api_key;   // Bearer token
   std::string sender = "Police";
   std::string status_callback;  // absolute URL of /api/v1/gateway/wmnow/status
+  std::string webhook_secret;   // checks status and inbound callbacks; empty: refuse them all
   std::chrono::milliseconds timeout{10000};
 };
+
+// Oldest (and furthest in the future) a signed callback's timestamp may be.
+inline constexpr std::chrono::seconds kWmnowMaxSignatureAge{300};
 
 std::unique_ptr<Gateway> MakeWmnowGateway(const WmnowOptions& options);
 

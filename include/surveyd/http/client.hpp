@@ -15,6 +15,7 @@ struct ClientRequest {
   std::string body;
   std::chrono::milliseconds timeout{10000};
   bool verify_tls = true;
+  std::string ca_file;  // PEM file of the CAs to trust for https; empty: the system's CAs
 };
 
 struct ClientResponse {

@@ -16,7 +16,9 @@
 namespace surveyd::rules {
 
 // An incident type-code pattern: '*' matches any run of characters, '?' exactly one; anything
-// else matches itself, ignoring ASCII case. Compiled once at load so Decide never allocates.
+// else matches itself, ignoring ASCII case. A pattern covers the whole code: "DOM*" takes
+// "DOM-ABUSE" but not "ASSAULT-DOM"; "*DOM*" takes both (the stem anywhere in the code).
+// Compiled once at load so Decide never allocates.
 class Glob {
  public:
   explicit Glob(std::string pattern);
@@ -43,6 +45,13 @@ enum class Field {
 };
 const char* FieldName(Field field);  // "type_code", "qualifiers", ...
 std::optional<Field> ParseField(std::string_view name);
+
+// Qualifier words the feed contract names (shared/spec/feed.md), plus those the shipped policy
+// excludes on that a UK force's log uses: THREAT_TO_LIFE, OSMAN, CRITICAL_INCIDENT, TERRORISM,
+// DEATH_FOLLOWING_POLICE_CONTACT, FATAL_RTC, SERIOUS_RTC. Upper case. `rules check` warns about a
+// rule naming any other word; Decide reports an event's words that are neither here nor in the
+// rules as unknown_qualifiers.
+const std::vector<std::string>& KnownQualifiers();
 
 // A named exclusion. Every condition given must hold (or, with match_any, at least one); a list
 // inside a condition matches when any of its entries does. Text comparisons ignore ASCII case.
@@ -79,6 +88,9 @@ struct Policy {
   bool exclude_consent_declined = true;
   bool exclude_vulnerable = true;
   int frequency_cap_days = 90;  // 0: no cap
+  // How far back, before the event, the events of the same number in other incidents count
+  // (RelatedEvents::same_number): the store picks them, Decide ignores older ones.
+  std::chrono::days number_lookback{30};
   std::vector<Field> require = {Field::kQualifiers, Field::kTypeCode};
   bool Requires(Field field) const;
 };
@@ -114,6 +126,9 @@ class RuleSet {
   const std::vector<SurveyGroup>& groups() const { return groups_; }
   const std::vector<Exclusion>& exclusions() const { return exclusions_; }
 
+  // True when an exclusion names this qualifier (upper case), or the feed contract does.
+  bool KnowsQualifier(std::string_view upper_case_word) const;
+
   const SurveyGroup* FindGroup(std::string_view id) const;
   // The first group, in file order, whose trigger and filters take this event; null if none.
   const SurveyGroup* MatchGroup(const Event& event) const;
@@ -128,6 +143,7 @@ class RuleSet {
   QuietHours quiet_hours_;
   std::vector<SurveyGroup> groups_;
   std::vector<Exclusion> exclusions_;
+  std::vector<std::string> named_qualifiers_;  // upper case, sorted: every exclusion's qualifiers
 };
 
 }  // namespace surveyd::rules

@@ -1,6 +1,7 @@
 #pragma once
 // The exclusion rules: loaded from YAML that ops edit (config/rules.yaml), evaluated by a pure
-// function from (event, contact history, now) to a Decision. No I/O besides reading the file.
+// function from (event, contact history, related events, now) to a Decision. No I/O besides
+// reading the file.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -8,34 +9,61 @@
 
 #include "surveyd/core/decision.hpp"
 #include "surveyd/core/event.hpp"
+#include "surveyd/core/sms.hpp"
 #include "surveyd/core/time_zone.hpp"
 #include "surveyd/rules/rule_set.hpp"
 
 namespace surveyd::rules {
 
-// One problem in a rules file, with the place the operator must look.
+// One problem in a rules file, with the place the operator must look. An error makes the file
+// invalid; a warning is a likely mistake in a valid file.
 struct RuleError {
   std::string file;
   int line = 0;    // 1-based
   int column = 0;  // 1-based
   std::string message;
-  std::string ToString() const;  // "config/rules.yaml:12:5: unknown key 'qualifers'"
+  bool warning = false;
+  // "config/rules.yaml:12:5: unknown key 'qualifers'", "config/rules.yaml:80:7: warning: ..."
+  std::string ToString() const;
+};
+
+// What `rules check` adds to the validation: warnings about likely mistakes that need more than
+// the file to see.
+struct LoadOptions {
+  // Type codes the force's log uses (rules check --sample): a pattern that matches none warns.
+  std::optional<std::vector<std::string>> sample_type_codes;
+  std::string sample_name;  // the sample file, for the warning
+  // A survey link as long as the real ones: a template longer than one SMS with it warns.
+  std::optional<std::string> link;
 };
 
 struct LoadResult {
   std::shared_ptr<const RuleSet> rules;  // null when errors is not empty
   std::vector<RuleError> errors;
+  // Likely mistakes, the file stays valid: a qualifier the feed contract does not name, no
+  // exclusions at all, `require: []`; with LoadOptions, a type-code pattern that matches no code
+  // of the sample and a template over one SMS segment.
+  std::vector<RuleError> warnings;
 };
 
 // Reads and validates a whole file; collects every error it can rather than stopping at the first.
-LoadResult LoadFile(const std::string& path);
-LoadResult LoadString(std::string_view yaml, const std::string& file_name);
+LoadResult LoadFile(const std::string& path, const LoadOptions& options = {});
+LoadResult LoadString(std::string_view yaml, const std::string& file_name,
+                      const LoadOptions& options = {});
 
-// The decision for one event. `now` is when the event is processed.
-Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
-                TimePoint now);
+// The decision for one event. `now` is when the event is processed. The whole incident decides:
+// every exclusion (for the event's group) and the caller checks (under minimum age, vulnerable,
+// consent declined) are also evaluated on each related event, and a positive match on one
+// excludes with the same reason as the event's own ("exclusion:<id>"), traced as
+// "exclusion:<id>@incident:<event_id>" or "...@number:<event_id>". Missing data on a related
+// event does not exclude (the event's own data was checked). A related event with the event's own
+// event_id is skipped; same_number events older than policy.number_lookback before the event are
+// ignored. The phone, opt-out, frequency cap, sampling and timing are the event's own.
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
                 const RelatedEvents& related, TimePoint now);
+// The same with no related events.
+Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
+                TimePoint now);
 
 // The earliest instant at or after `t` outside the quiet hours (in the rules' time zone).
 TimePoint NextSendWindow(const RuleSet& rules, TimePoint t);
@@ -48,5 +76,29 @@ std::string RenderTemplate(std::string_view text,
 // send_at/expires_at. The phone number, if shown, is masked. The second form also shows local time.
 std::string ExplainText(const Decision& decision);
 std::string ExplainText(const Decision& decision, const TimeZone& zone);
+
+// The longest text one template renders to: with the force and group names, the longest {channel}
+// and {day} of its language, and `link` for {link}; measured in SMS terms.
+struct TemplateLength {
+  std::string group;     // survey group id
+  std::string language;  // "en", "pl", ...
+  std::string text;      // the rendering that costs the most segments (then the most units)
+  sms::Length length;
+};
+TemplateLength MeasureTemplate(std::string_view force_name, std::string_view group_id,
+                               std::string_view group_name, std::string_view language,
+                               std::string_view text, std::string_view link);
+// Every template of every group, in file order.
+std::vector<TemplateLength> MeasureTemplates(const RuleSet& rules, std::string_view link);
+
+// A sample of the type codes a force's log holds, for `rules check --sample`: one code per line,
+// or NDJSON events (their incident.type_code, normalised as the feed reader does). Blank lines
+// and lines starting with '#' are skipped; so are events that cannot be read or have no type
+// code (counted). Codes are upper case, each once, in first-seen order.
+struct TypeCodeSample {
+  std::vector<std::string> codes;
+  int skipped_lines = 0;
+};
+TypeCodeSample ReadTypeCodeSample(std::string_view text);
 
 }  // namespace surveyd::rules

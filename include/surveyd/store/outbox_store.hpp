@@ -40,6 +40,7 @@ struct SendRecord {
   int http_status = 0;
   std::string error;          // short, no personal data
   TimePoint next_attempt_at;  // kRetry only
+  bool maybe_sent = false;    // the request may have reached the gateway (an in-doubt answer)
 };
 
 // A delivery report from a gateway. States only move forward; repeats and late reports change
@@ -77,7 +78,10 @@ class OutboxStore {
                              TimePoint now) = 0;
   // Hands a claimed message back, due again at `next_attempt_at` (quiet hours; a stopping worker).
   virtual void Reschedule(const OutboxMessage& message, TimePoint next_attempt_at) = 0;
-  // Cancels a message not yet begun (a re-decision said no); `by` names what cancelled it.
+  // Cancels a message not yet begun (a re-decision said no); `by` names what cancelled it. A
+  // message one of whose requests may have gone out (an in-doubt answer before a retry through
+  // an idempotent gateway) is not sent again either, but is held in doubt rather than called
+  // cancelled, for its delivery reports to settle.
   virtual void Cancel(const OutboxMessage& message, const std::string& reason,
                       const std::string& by, TimePoint now) = 0;
   // Messages whose sender died mid-request (`sending` past its lease): due again with the same

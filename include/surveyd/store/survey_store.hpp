@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "surveyd/core/event.hpp"
 #include "surveyd/core/time.hpp"
@@ -31,12 +32,22 @@ struct SurveyAnswers {
 
 enum class SubmitOutcome { kStored, kAlreadyAnswered, kExpired, kNotFound };
 
+struct SurveyOpen {
+  std::int64_t survey_id = 0;
+  TimePoint at;
+};
+
 class SurveyStore {
  public:
   virtual ~SurveyStore() = default;
 
   virtual std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) = 0;
   virtual void MarkOpened(std::int64_t survey_id, TimePoint now) = 0;  // first open only
+  // Several first opens at once (the survey pages queue them); each counts only for a survey not
+  // opened yet. All or none: on Unavailable, none was recorded.
+  virtual void MarkOpenedBatch(const std::vector<SurveyOpen>& opens) {
+    for (const auto& open : opens) MarkOpened(open.survey_id, open.at);
+  }
   virtual SubmitOutcome SubmitResponse(std::int64_t survey_id, const SurveyAnswers& answers,
                                        TimePoint now) = 0;
 

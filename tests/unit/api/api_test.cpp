@@ -4,19 +4,10 @@
 
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/gateway/wmnow.hpp"
 
 namespace surveyd::api {
 namespace {
-
-TEST(ApiOptOut, RecognisesTheWordsInAnyCaseWithSpaces) {
-  for (const char* word : {"STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END",
-                           "quit", "STOP\n", "Stop."}) {
-    EXPECT_TRUE(IsOptOutWord(word)) << word;
-  }
-  for (const char* text : {"", "  ", "please stop", "STOP IT", "stopp", "9", "don't stop"}) {
-    EXPECT_FALSE(IsOptOutWord(text)) << text;
-  }
-}
 
 TEST(ApiClientAddress, BelievesForwardedForOnlyFromTrustedProxies) {
   http::Request request;
@@ -36,12 +27,100 @@ TEST(ApiClientAddress, BelievesForwardedForOnlyFromTrustedProxies) {
   EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "127.0.0.1");
 }
 
+TEST(ApiClientAddress, HostileForwardedForNeverBecomesTheClient) {
+  const std::vector<std::string> proxies = {"10.0.0.1"};
+  http::Request request;
+  request.remote_address = "10.0.0.1";
+  auto client = [&](http::Headers headers) {
+    request.headers = std::move(headers);
+    return ClientAddress(request, proxies);
+  };
+  // Junk, names and empty hops: the walk stops at the last trusted hop, so a client cannot mint
+  // a fresh rate-limit key per request.
+  EXPECT_EQ(client({{"X-Forwarded-For", "not-an-address"}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "198.51.100.7, unknown"}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "<script>, 198.51.100.7"}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", ", ,198.51.100.7,, "}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", ""}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", std::string(10000, ',')}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "198.51.100.7:5555"}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", "[2001:db8::7]:443"}}), "2001:db8::7");
+  EXPECT_EQ(client({{"X-Forwarded-For", "1.2.3.4.5"}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "999.1.1.1"}}), "10.0.0.1");
+  // A second header line: a proxy that adds its own line is believed for the last one only.
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6"}, {"x-forwarded-for", "198.51.100.7"}}),
+            "198.51.100.7");
+  // A client claiming to be our proxy gains nothing: the hop left of it is taken.
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6, 10.0.0.1, 198.51.100.7"}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6, 10.0.0.1"}}), "6.6.6.6");
+  // The same address spelt another way is the same client.
+  EXPECT_EQ(client({{"X-Forwarded-For", "::ffff:198.51.100.7"}}), "198.51.100.7");
+}
+
+TEST(ApiClientAddress, TrustedProxiesMayBeRangesAndAnySpelling) {
+  http::Request request;
+  request.remote_address = "::ffff:10.1.2.3";  // a dual-stack listener's view of 10.1.2.3
+  request.headers = {{"X-Forwarded-For", "198.51.100.7, 10.9.9.9"}};
+  EXPECT_EQ(ClientAddress(request, {"10.0.0.0/8"}), "198.51.100.7");
+  EXPECT_EQ(ClientAddress(request, {"10.1.2.3"}), "10.9.9.9");
+  EXPECT_EQ(ClientAddress(request, {"10.1.2.0/30"}), "10.9.9.9");
+  EXPECT_EQ(ClientAddress(request, {"10.1.2.4/30"}), "10.1.2.3") << "not in the range";
+  EXPECT_EQ(ClientAddress(request, {"bogus", "10.0.0.0/99"}), "10.1.2.3");
+  request.remote_address = "2001:db8::1";
+  EXPECT_EQ(ClientAddress(request, {"2001:db8::/32"}), "10.9.9.9");
+  EXPECT_EQ(ClientAddress(request, {"2001:db9::/32"}), "2001:db8::1");
+}
+
+TEST(ApiFastPath, AnswersHealthzWithoutTheStoreAndPassesTheRestOn) {
+  ApiOptions options;  // no store, no clock: the fast path must not need them
+  auto fast = MakeApiFastHandler(options);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/healthz";
+  auto alive = fast(request);
+  ASSERT_TRUE(alive.has_value());
+  EXPECT_EQ(alive->status, 200);
+  EXPECT_EQ(http::FindHeader(alive->headers, "Cache-Control"), "no-store");
+  request.method = "HEAD";
+  EXPECT_TRUE(fast(request).has_value());
+  request.method = "POST";
+  EXPECT_FALSE(fast(request).has_value());
+  request.method = "GET";
+  for (const char* path : {"/readyz", "/api/v1/stats", "/dashboard", "/s/AAAAAAAAAAAAAAAAAAAAAA"}) {
+    request.path = path;
+    EXPECT_FALSE(fast(request).has_value()) << path;
+  }
+}
+
+TEST(ApiFastPath, SurveyPagesSeeTheClientBehindTrustedProxies) {
+  ApiOptions options;
+  options.trusted_proxies = {"127.0.0.1"};
+  std::string seen;
+  options.survey_pages_fast = [&seen](const http::Request& request) {
+    seen = request.remote_address;
+    return std::optional<http::Response>(http::Response::Text(404, "no"));
+  };
+  auto fast = MakeApiFastHandler(options);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/s/x";
+  request.remote_address = "127.0.0.1";
+  request.headers = {{"X-Forwarded-For", "198.51.100.7"}};
+  auto response = fast(request);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(seen, "198.51.100.7");
+  EXPECT_EQ(http::FindHeader(response->headers, "X-Content-Type-Options"), "nosniff");
+}
+
 class ApiSignature : public ::testing::Test {
  protected:
   ApiSignature() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {
     options_.clock = &clock_;
     options_.feed_secret = "feed-secret-feed-secret";
-    options_.wmnow_webhook_secret = "hook-secret-hook-secret";
+    gateway::WmnowOptions wmnow;
+    wmnow.webhook_secret = "hook-secret-hook-secret";
+    gateway_ = gateway::MakeWmnowGateway(wmnow);
+    options_.gateway = gateway_.get();
     // No store: every request here must be refused before the store is touched.
   }
   http::Request Signed(const std::string& secret, std::int64_t ts, const std::string& body,
@@ -54,6 +133,7 @@ class ApiSignature : public ::testing::Test {
     return request;
   }
   testing::ManualClock clock_;
+  std::unique_ptr<gateway::Gateway> gateway_;
   ApiOptions options_;
 };
 
@@ -81,8 +161,15 @@ TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
   const auto now = ToUnixSeconds(clock_.Now());
   auto bad = Signed("not-the-webhook-secret", now, R"({"status":"delivered"})", "X-WMNow-Timestamp",
                     "X-WMNow-Signature");
-  EXPECT_EQ(HandleWmnowStatus(options_, bad).status, 401);
-  EXPECT_EQ(HandleWmnowInbound(options_, bad).status, 401);
+  bad.method = "POST";
+  EXPECT_EQ(HandleGatewayCallback(options_, gateway::CallbackKind::kStatus, bad).status, 401);
+  EXPECT_EQ(HandleGatewayCallback(options_, gateway::CallbackKind::kInbound, bad).status, 401);
+  // Routed by path, and only for the gateway in use.
+  auto handler = MakeApiHandler(options_);
+  bad.path = "/api/v1/gateway/wmnow/status";
+  EXPECT_EQ(handler(bad).status, 401);
+  bad.path = "/api/v1/gateway/kannel/status";
+  EXPECT_EQ(handler(bad).status, 404);
 }
 
 TEST_F(ApiSignature, RoutesAndBaselineHeaders) {

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <string>
 
 namespace surveyd::config {
 namespace {
@@ -28,7 +30,7 @@ TEST(Config, DefaultsWithoutFile) {
 TEST(Config, ShippedExampleLoads) {
   auto config = Load(std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml", {});
   EXPECT_EQ(config.rules.path, "config/rules.yaml");
-  EXPECT_EQ(config.gateway.wmnow_base_url, "http://127.0.0.1:8090");
+  EXPECT_EQ(config.gateway.wmnow.base_url, "http://127.0.0.1:8090");
   EXPECT_EQ(config.feed.batch_size, 500);
 }
 
@@ -45,11 +47,11 @@ TEST(Config, EnvironmentOverridesFile) {
   EXPECT_EQ(config.http.listen, "0.0.0.0:9000");
   EXPECT_EQ(config.database.url, "postgresql:///b");
   EXPECT_EQ(config.http.public_base_url, "https://survey.example");  // trailing slash dropped
-  EXPECT_EQ(config.gateway.wmnow_api_key, "k");
+  EXPECT_EQ(config.gateway.wmnow.api_key, "k");
   EXPECT_EQ(config.feed.secret, "s");
   EXPECT_EQ(config.rules.path, "/etc/surveyd/rules.yaml");
-  EXPECT_EQ(config.gateway.wmnow_webhook_secret, "w");
-  EXPECT_EQ(config.gateway.wmnow_base_url, "https://api.wmnow.example");
+  EXPECT_EQ(config.gateway.wmnow.webhook_secret, "w");
+  EXPECT_EQ(config.gateway.wmnow.base_url, "https://api.wmnow.example");
   std::remove(path.c_str());
 }
 
@@ -137,6 +139,130 @@ TEST(Config, AnalystsKeysAndTheirLimits) {
   EXPECT_EQ(ValidateForServe(Load("", env)).size(), 1u);
   env["SURVEYD_API_MIN_CELL_SIZE"] = "0";
   EXPECT_THROW(Load("", env), ConfigError);
+}
+
+TEST(Config, LoadLimitsAndTimeouts) {
+  const auto config = Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "64"},
+                                {"SURVEYD_HTTP_IO_THREADS", "2"},
+                                {"SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS", "1500"},
+                                {"SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS", "250"},
+                                {"SURVEYD_SURVEY_CACHE_TTL_MS", "0"}});
+  EXPECT_EQ(config.http.max_connections, 64);
+  EXPECT_EQ(config.http.io_threads, 2);
+  EXPECT_EQ(config.database.statement_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(config.database.acquire_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.survey.cache_ttl, std::chrono::milliseconds(0));
+  EXPECT_THROW(Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "0"}}), ConfigError);
+  EXPECT_THROW(Load("", {{"SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS", "-1"}}), ConfigError);
+  EXPECT_THROW(Load("", {{"SURVEYD_SURVEY_CACHE_TTL_MS", "-5"}}), ConfigError);
+}
+
+TEST(Config, ServeChecksTheFeedsTlsFiles) {
+  const std::string key(40, 'k');
+  std::map<std::string, std::string> env = {
+      {"SURVEYD_TOKEN_SECRET", key},         {"SURVEYD_PHONE_HASH_KEY", key},
+      {"SURVEYD_FEED_SECRET", key},          {"SURVEYD_WMNOW_API_KEY", key},
+      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}, {"SURVEYD_FEED_TCP", "cad.example:7000"},
+      {"SURVEYD_FEED_TLS", "true"}};
+  const std::string readable = std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml";
+  auto problems = [&](std::map<std::string, std::string> extra) {
+    auto all = env;
+    for (auto& [name, value] : extra) all[name] = value;
+    return ValidateForServe(Load("", all));
+  };
+  EXPECT_TRUE(problems({{"SURVEYD_FEED_TLS_CA_FILE", readable}}).empty());
+  // The shipped file names /etc/surveyd/feed-ca.pem: missing here, and refused.
+  const auto missing = problems({{"SURVEYD_FEED_TLS_CA_FILE", "/nonexistent/feed-ca.pem"}});
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_NE(missing[0].find("feed.tls_ca_file: cannot read"), std::string::npos) << missing[0];
+  // Mutual TLS needs both halves, and TLS.
+  const auto half = problems({{"SURVEYD_FEED_TLS_CERT_FILE", readable}});
+  ASSERT_EQ(half.size(), 1u);
+  EXPECT_NE(half[0].find("go together"), std::string::npos) << half[0];
+  EXPECT_TRUE(
+      problems({{"SURVEYD_FEED_TLS_CERT_FILE", readable}, {"SURVEYD_FEED_TLS_KEY_FILE", readable}})
+          .empty());
+  EXPECT_FALSE(problems({{"SURVEYD_FEED_TLS", "false"},
+                         {"SURVEYD_FEED_TLS_CERT_FILE", readable},
+                         {"SURVEYD_FEED_TLS_KEY_FILE", readable}})
+                   .empty());
+}
+
+// Issue 7 pins these variables.
+TEST(Config, KannelSectionFromTheEnvironment) {
+  const std::string secret = "kannel-secret-0123456789";
+  auto config = Load(std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml",
+                     {{"SURVEYD_GATEWAY", "kannel"},
+                      {"SURVEYD_KANNEL_SENDSMS_URL", "http://10.0.0.5:13013/cgi-bin/sendsms"},
+                      {"SURVEYD_KANNEL_USERNAME", "surveyd"},
+                      {"SURVEYD_KANNEL_PASSWORD", "pw"},
+                      {"SURVEYD_KANNEL_WEBHOOK_SECRET", secret}});
+  EXPECT_EQ(config.gateway.kind, "kannel");
+  EXPECT_EQ(config.gateway.kannel.sendsms_url, "http://10.0.0.5:13013/cgi-bin/sendsms");
+  EXPECT_EQ(config.gateway.kannel.username, "surveyd");
+  EXPECT_EQ(config.gateway.kannel.password, "pw");
+  EXPECT_EQ(config.gateway.kannel.webhook_secret, secret);
+  EXPECT_THROW(Load("", {{"SURVEYD_KANNEL_SENDSMS_URL", "10.0.0.5:13013"}}), ConfigError);
+}
+
+TEST(Config, TwilioSectionFromTheEnvironment) {
+  auto config = Load(std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml",
+                     {{"SURVEYD_GATEWAY", "twilio"},
+                      {"SURVEYD_TWILIO_BASE_URL", "http://127.0.0.1:8091"},
+                      {"SURVEYD_TWILIO_ACCOUNT_SID", "AC123"},
+                      {"SURVEYD_TWILIO_AUTH_TOKEN", "token-token-token-token"},
+                      {"SURVEYD_TWILIO_FROM", "+447700900001"}});
+  EXPECT_EQ(config.gateway.kind, "twilio");
+  EXPECT_EQ(config.gateway.twilio.base_url, "http://127.0.0.1:8091");
+  EXPECT_EQ(config.gateway.twilio.account_sid, "AC123");
+  EXPECT_EQ(config.gateway.twilio.auth_token, "token-token-token-token");
+  EXPECT_EQ(config.gateway.twilio.from, "+447700900001");
+  EXPECT_EQ(Load("", {}).gateway.twilio.base_url, "https://api.twilio.com");
+}
+
+// Serving checks the secrets of the adapter in use, and only those.
+TEST(Config, ServeChecksTheChosenAdaptersSecrets) {
+  const std::string key(40, 'k');
+  const std::map<std::string, std::string> common = {
+      {"SURVEYD_TOKEN_SECRET", key}, {"SURVEYD_PHONE_HASH_KEY", key}, {"SURVEYD_FEED_SECRET", key}};
+  auto with = [&](std::map<std::string, std::string> extra) {
+    extra.insert(common.begin(), common.end());
+    return ValidateForServe(Load("", extra));
+  };
+  auto names = [](const std::vector<std::string>& problems) {
+    std::string all;
+    for (const auto& p : problems) all += p + "\n";
+    return all;
+  };
+
+  auto problems = with({{"SURVEYD_GATEWAY", "kannel"}});
+  EXPECT_EQ(problems.size(), 3u) << names(problems);
+  EXPECT_NE(names(problems).find("SURVEYD_KANNEL_USERNAME"), std::string::npos);
+  EXPECT_NE(names(problems).find("SURVEYD_KANNEL_PASSWORD"), std::string::npos);
+  EXPECT_NE(names(problems).find("SURVEYD_KANNEL_WEBHOOK_SECRET"), std::string::npos);
+  EXPECT_EQ(names(problems).find("WMNOW"), std::string::npos);
+  const std::map<std::string, std::string> kannel = {{"SURVEYD_GATEWAY", "kannel"},
+                                                     {"SURVEYD_KANNEL_USERNAME", "u"},
+                                                     {"SURVEYD_KANNEL_PASSWORD", "p"}};
+  auto kannel_with_secret = [&](const std::string& secret) {
+    auto env = kannel;
+    env["SURVEYD_KANNEL_WEBHOOK_SECRET"] = secret;
+    return with(env);
+  };
+  EXPECT_TRUE(kannel_with_secret("0123456789abcdef-._~XYZ").empty());
+  EXPECT_EQ(kannel_with_secret("short").size(), 1u);
+  // '%' and '&' would meet Kannel's escapes and the query string.
+  EXPECT_EQ(kannel_with_secret("0123456789abcdef%d").size(), 1u);
+  EXPECT_EQ(kannel_with_secret("0123456789abcdef&x=1").size(), 1u);
+
+  problems = with({{"SURVEYD_GATEWAY", "twilio"}});
+  EXPECT_EQ(problems.size(), 3u) << names(problems);
+  EXPECT_NE(names(problems).find("SURVEYD_TWILIO_AUTH_TOKEN"), std::string::npos);
+  EXPECT_TRUE(with({{"SURVEYD_GATEWAY", "twilio"},
+                    {"SURVEYD_TWILIO_ACCOUNT_SID", "AC1"},
+                    {"SURVEYD_TWILIO_AUTH_TOKEN", key},
+                    {"SURVEYD_TWILIO_FROM", "Police"}})
+                  .empty());
 }
 
 }  // namespace

@@ -339,7 +339,7 @@ TEST(EventJsonTest, BlankIsMissingLikeNullOrAbsent) {
       {"incident", "type_code"}, {"incident", "category"},     {"incident", "grade"},
       {"call", "channel"},       {"caller", "role"},           {"caller", "phone_type"},
       {"caller", "language"},    {"caller", "survey_consent"}, {"caller", "phone"},
-      {"caller", "age"},         {"caller", "vulnerable"}};
+      {"caller", "age"},         {"caller", "vulnerable"},     {"incident", "qualifiers"}};
   for (const auto& [object, key] : fields) {
     for (const json& blank : {json(""), json("   "), json("\t\r\n"), json("\xC2\xA0")}) {
       SCOPED_TRACE(std::string(object) + "." + key + " = " + blank.dump());

@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/http/server.hpp"
 
 namespace surveyd::gateway {
@@ -207,6 +208,114 @@ TEST(WmnowGatewayTransportTest, SendStatusNamesAreStable) {
   EXPECT_STREQ(SendStatusName(SendStatus::kThrottled), "throttled");
   EXPECT_STREQ(SendStatusName(SendStatus::kAuth), "auth");
   EXPECT_STREQ(SendStatusName(SendStatus::kInDoubt), "in_doubt");
+}
+
+// ---- Callbacks ------------------------------------------------------------------------------
+
+class WmnowCallbackTest : public ::testing::Test {
+ protected:
+  WmnowCallbackTest() {
+    WmnowOptions options;
+    options.webhook_secret = "hook-secret-hook-secret";
+    gateway_ = MakeWmnowGateway(options);
+  }
+
+  http::Request Signed(const std::string& body, std::int64_t timestamp,
+                       const std::string& secret = "hook-secret-hook-secret") const {
+    http::Request request;
+    request.method = "POST";
+    request.body = body;
+    request.headers = {
+        {"X-WMNow-Timestamp", std::to_string(timestamp)},
+        {"X-WMNow-Signature", crypto::SignTimestamped(secret, std::to_string(timestamp), body)}};
+    return request;
+  }
+
+  TimePoint now_ = *ParseRfc3339("2026-11-26T10:00:00Z");
+  std::int64_t now_s_ = ToUnixSeconds(now_);
+  std::unique_ptr<Gateway> gateway_;
+};
+
+TEST_F(WmnowCallbackTest, StatusCallbacksBecomeReports) {
+  const Callback callback = gateway_->ParseCallback(
+      CallbackKind::kStatus,
+      Signed(R"({"message_id":"m-123","client_ref":"msg-42","status":"undeliverable",)"
+             R"("error_code":"absent_subscriber","at":"2026-11-26T09:16:10Z"})",
+             now_s_),
+      now_);
+  ASSERT_EQ(callback.verdict, CallbackVerdict::kOk) << callback.problem;
+  ASSERT_TRUE(callback.report.has_value());
+  EXPECT_EQ(callback.report->gateway, "wmnow");
+  EXPECT_EQ(callback.report->gateway_message_id, "m-123");
+  EXPECT_EQ(callback.report->message_ref, "msg-42");
+  EXPECT_EQ(callback.report->state, DeliveryState::kUndeliverable);
+  EXPECT_EQ(callback.report->error_code, "absent_subscriber");
+  EXPECT_EQ(callback.report->at, *ParseRfc3339("2026-11-26T09:16:10Z"));
+  EXPECT_EQ(gateway_->CallbackAnswer(CallbackKind::kStatus, callback.verdict, "").status, 200);
+
+  for (const char* status : {"sent", "delivered", "failed", "expired"}) {
+    const Callback other = gateway_->ParseCallback(
+        CallbackKind::kStatus,
+        Signed(std::string(R"({"message_id":"m-1","status":")") + status + R"("})", now_s_), now_);
+    ASSERT_EQ(other.verdict, CallbackVerdict::kOk) << status;
+    EXPECT_STREQ(DeliveryStateName(other.report->state), status);
+    EXPECT_EQ(other.report->at, now_) << "no time given: now";
+  }
+}
+
+TEST_F(WmnowCallbackTest, BadStaleOrMissingSignaturesAreUnauthorized) {
+  const std::string body = R"({"message_id":"m-1","status":"delivered"})";
+  http::Request unsigned_request;
+  unsigned_request.method = "POST";
+  unsigned_request.body = body;
+  for (const http::Request& request :
+       {Signed(body, now_s_, "another-secret-entirely"), Signed(body, now_s_ - 301),
+        Signed(body, now_s_ + 301), unsigned_request}) {
+    const Callback callback = gateway_->ParseCallback(CallbackKind::kStatus, request, now_);
+    EXPECT_EQ(callback.verdict, CallbackVerdict::kUnauthorized);
+    EXPECT_FALSE(callback.report.has_value());
+    EXPECT_EQ(gateway_->CallbackAnswer(CallbackKind::kStatus, callback.verdict, "").status, 401);
+  }
+  http::Request tampered = Signed(body, now_s_);
+  tampered.body += " ";
+  EXPECT_EQ(gateway_->ParseCallback(CallbackKind::kStatus, tampered, now_).verdict,
+            CallbackVerdict::kUnauthorized);
+  EXPECT_EQ(
+      gateway_->ParseCallback(CallbackKind::kStatus, Signed(body, now_s_ - 299), now_).verdict,
+      CallbackVerdict::kOk);
+  // No secret configured: nothing is believed.
+  EXPECT_FALSE(
+      MakeWmnowGateway({})->VerifyCallback(CallbackKind::kStatus, Signed(body, now_s_, ""), now_));
+}
+
+TEST_F(WmnowCallbackTest, UnreadableReportsAreMalformed) {
+  for (const char* body : {"[]", "not json", R"({"message_id":"m-1","status":"teleported"})",
+                           R"({"message_id":"m-1"})", R"({"status":"delivered"})"}) {
+    const Callback callback =
+        gateway_->ParseCallback(CallbackKind::kStatus, Signed(body, now_s_), now_);
+    EXPECT_EQ(callback.verdict, CallbackVerdict::kMalformed) << body;
+    EXPECT_EQ(gateway_->CallbackAnswer(CallbackKind::kStatus, callback.verdict, "").status, 400);
+  }
+}
+
+TEST_F(WmnowCallbackTest, InboundMessages) {
+  const Callback callback = gateway_->ParseCallback(
+      CallbackKind::kInbound,
+      Signed(R"({"message_id":"in-77","from":"+447700900123","to":"WMPolice","body":"STOP",)"
+             R"("received_at":"2026-11-26T09:20:00Z"})",
+             now_s_),
+      now_);
+  ASSERT_EQ(callback.verdict, CallbackVerdict::kOk) << callback.problem;
+  ASSERT_TRUE(callback.inbound.has_value());
+  EXPECT_EQ(callback.inbound->gateway, "wmnow");
+  EXPECT_EQ(callback.inbound->gateway_message_id, "in-77");
+  EXPECT_EQ(callback.inbound->from_e164, "+447700900123");
+  EXPECT_EQ(callback.inbound->to, "WMPolice");
+  EXPECT_EQ(callback.inbound->body, "STOP");
+  EXPECT_EQ(callback.inbound->received_at, *ParseRfc3339("2026-11-26T09:20:00Z"));
+  EXPECT_EQ(gateway_->ParseCallback(CallbackKind::kInbound, Signed(R"({"from":"x"})", now_s_), now_)
+                .verdict,
+            CallbackVerdict::kMalformed);
 }
 
 }  // namespace

@@ -67,7 +67,19 @@ TEST_P(RulesCaseTest, Decides) {
   const TimePoint now =
       spec["now"] ? At(spec["now"].as<std::string>()) : event.occurred_at + std::chrono::seconds(5);
 
-  const Decision d = Decide(*rules, event, history, now);
+  // Related events: the baseline with their own changes, numbered ... across both lists.
+  RelatedEvents related;
+  int n = 0;
+  for (const auto& [key, list] : {std::pair{"incident_events", &related.same_incident},
+                                  std::pair{"number_events", &related.same_number}}) {
+    for (const YAML::Node& changes : spec[key]) {
+      Event other = EventFrom(changes);
+      if (!changes["event_id"]) other.event_id = "R-" + std::to_string(++n);
+      list->push_back(std::move(other));
+    }
+  }
+
+  const Decision d = Decide(*rules, event, history, related, now);
   SCOPED_TRACE(ExplainText(d, rules->zone()));
 
   const YAML::Node expect = spec["expect"];
@@ -95,6 +107,8 @@ TEST_P(RulesCaseTest, Decides) {
       for (const auto& rule : v.as<std::vector<std::string>>()) {
         EXPECT_NE(std::find(d.trace.begin(), d.trace.end(), rule), d.trace.end()) << rule;
       }
+    } else if (key == "unknown_qualifiers") {
+      EXPECT_EQ(d.unknown_qualifiers, v.as<std::vector<std::string>>());
     } else if (key == "text") {
       EXPECT_EQ(d.sms_template, v.as<std::string>());
     } else if (key == "text_contains") {

@@ -24,10 +24,12 @@ Decision DecideNow(const RuleSet& rules, const Event& event, ContactHistory hist
 TEST(RulesDecideTest, EverySensitiveQualifierExcludesInEveryGroup) {
   const auto rules = Shipped();
   ASSERT_TRUE(rules);
-  const std::vector<std::string> sensitive = {
-      "DOMESTIC",       "SEXUAL_OFFENCE", "CHILD_AT_RISK", "VULNERABLE_ADULT",
-      "MENTAL_HEALTH",  "SUICIDE_RISK",   "SUDDEN_DEATH",  "MISSING_PERSON",
-      "MODERN_SLAVERY", "HONOUR_BASED",   "STALKING"};
+  // Every qualifier the contract and the shipped policy know, but the two that are surveyed.
+  std::vector<std::string> sensitive;
+  for (const std::string& q : KnownQualifiers()) {
+    if (q != "REPEAT_VICTIM" && q != "HATE") sensitive.push_back(q);
+  }
+  ASSERT_EQ(sensitive.size(), 19u);
   for (EventType type :
        {EventType::kCallEnded, EventType::kResourceDeparted, EventType::kIncidentClosed}) {
     for (const std::string& qualifier : sensitive) {
@@ -218,34 +220,18 @@ TEST(RulesTemplateTest, RenderReplacesKnownAndKeepsUnknown) {
   EXPECT_EQ(RenderTemplate("", {}), "");
 }
 
-// GSM 03.38 basic characters that fit one septet; anything else makes a text UCS-2 (70 chars)
-// or costs two septets.
-bool IsGsmBasic(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u >= 0x80) return false;
-  return std::string_view("[]{}\\~^|`").find(c) == std::string_view::npos;
-}
-
 TEST(RulesTemplateTest, ShippedTextsFitOneSmsWithTheLongestValues) {
   const auto rules = Shipped();
   ASSERT_TRUE(rules);
-  // public_base_url + "/s/" + a 22-character token.
-  const std::string link = "https://survey.wmp.police.uk/s/AbCdEfGhIjKlMnOpQrStUv";
-  ASSERT_EQ(link.size(), 53u);
-  for (const SurveyGroup& group : rules->groups()) {
-    for (const auto& [language, text] : group.templates) {
-      const bool polish = language == "pl";
-      // The longest values each language's texts can take.
-      for (const char* channel : {polish ? "czat" : "live chat", "999"}) {
-        for (const char* day : {polish ? "poniedzialek" : "Wednesday"}) {
-          const std::string sms = RenderTemplate(
-              text,
-              {{"force", rules->force_name()}, {"channel", channel}, {"day", day}, {"link", link}});
-          EXPECT_LE(sms.size(), 160u) << group.id << "/" << language << ": " << sms;
-          for (char c : sms) EXPECT_TRUE(IsGsmBasic(c)) << group.id << "/" << language << ": " << c;
-        }
-      }
-    }
+  // A 40-character base URL (what `rules check` assumes without a configuration) + "/s/" + token.
+  const std::string link = "https://surveys.example-forces.police.uk/s/AbCdEfGhIjKlMnOpQrStUv";
+  ASSERT_EQ(link.size(), 65u);
+  const auto measured = MeasureTemplates(*rules, link);
+  ASSERT_EQ(measured.size(), 6u);
+  for (const TemplateLength& t : measured) {
+    EXPECT_EQ(t.length.encoding, sms::Encoding::kGsm7) << t.group << "/" << t.language;
+    EXPECT_EQ(t.length.segments, 1) << t.group << "/" << t.language << ": " << t.text;
+    EXPECT_NE(t.text.find(link), std::string::npos) << t.text;
   }
 }
 
@@ -279,6 +265,38 @@ TEST(RulesExplainTest, ShowsDecisionRulesAndTimesButNotTheNumber) {
   EXPECT_EQ(excluded.find("send_at"), std::string::npos) << excluded;
 }
 
+TEST(RulesExplainTest, NamesRelatedEventsAndUnknownQualifiers) {
+  const auto rules = Shipped();
+  Event event = BaselineEvent();
+  event.incident.qualifiers = std::vector<std::string>{"NEW_FLAG"};
+  Event later = BaselineEvent();
+  later.event_id = "CW-2-RD";
+  later.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  Event earlier = BaselineEvent();
+  earlier.event_id = "CW-1-CE";
+  earlier.caller->vulnerable = true;
+  RelatedEvents related;
+  related.same_incident.push_back(later);
+  related.same_number.push_back(earlier);
+  const Decision d =
+      Decide(*rules, event, {}, related, event.occurred_at + std::chrono::seconds(5));
+  EXPECT_EQ(d.unknown_qualifiers, std::vector<std::string>{"NEW_FLAG"});
+  const std::string text = ExplainText(d);
+  EXPECT_NE(text.find("reason:    exclusion:domestic_abuse\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("2. unknown_qualifier:NEW_FLAG  (neither the feed contract nor the rules "
+                      "name it: counted)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("3. exclusion:domestic_abuse@incident:CW-2-RD  (on another event of this "
+                      "incident)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("4. vulnerable@number:CW-1-CE  (on an event of this number in another "
+                      "incident)"),
+            std::string::npos)
+      << text;
+}
+
 TEST(RulesDecideTest, SurveyCarriesTheNormalisedNumberOnly) {
   const auto rules = Shipped();
   Event event = BaselineEvent();
@@ -292,6 +310,67 @@ TEST(RulesDecideTest, SurveyCarriesTheNormalisedNumberOnly) {
   const Decision excluded = DecideNow(*rules, event);
   EXPECT_TRUE(excluded.phone.e164.empty());  // an excluded contact's number goes no further
   EXPECT_TRUE(excluded.sms_template.empty());
+}
+
+TEST(RulesDecideTest, RelatedEventsRespectTheGroupsOfTheDecidedEvent) {
+  // The exclusion applies to force_response only: a flagged call does not stop a text about the
+  // call itself, but does stop one about the officer's visit.
+  const LoadResult result = LoadString(
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: contact, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "  - {id: response, name: R, trigger: resource.departed, templates: {en: \"{link}\"}}\n"
+      "exclusions:\n"
+      "  - {id: hate, groups: [response], qualifiers: [HATE]}\n",
+      "g.yaml");
+  ASSERT_TRUE(result.rules);
+  Event call = BaselineEvent();
+  Event visit = BaselineEvent();
+  visit.event_id = "V-1";
+  visit.type = EventType::kResourceDeparted;
+  visit.call.reset();
+  visit.resource = Resource{};
+  Event flagged = BaselineEvent();
+  flagged.event_id = "F-1";
+  flagged.incident.qualifiers = std::vector<std::string>{"HATE"};
+  RelatedEvents related;
+  related.same_incident.push_back(flagged);
+  const TimePoint now = call.occurred_at + std::chrono::seconds(5);
+  EXPECT_EQ(Decide(*result.rules, call, {}, related, now).outcome, Decision::Outcome::kSurvey);
+  const Decision d = Decide(*result.rules, visit, {}, related, now);
+  EXPECT_EQ(d.outcome, Decision::Outcome::kExcluded);
+  EXPECT_EQ(d.reason, "exclusion:hate");
+  EXPECT_EQ(d.trace, (std::vector<std::string>{"group:response", "exclusion:hate@incident:F-1"}));
+}
+
+TEST(RulesDecideTest, TheFourArgumentDecideHasNoRelatedEvents) {
+  const auto rules = Shipped();
+  Event event = BaselineEvent();
+  const TimePoint now = event.occurred_at + std::chrono::seconds(5);
+  const Decision old_form = Decide(*rules, event, {}, now);
+  const Decision new_form = Decide(*rules, event, {}, RelatedEvents{}, now);
+  EXPECT_EQ(old_form.outcome, new_form.outcome);
+  EXPECT_EQ(old_form.trace, new_form.trace);
+  EXPECT_EQ(old_form.send_at, new_form.send_at);
+}
+
+TEST(RulesDecideTest, ARelatedEventDoesNotChangeTheTextOrTimesOfASurvey) {
+  const auto rules = Shipped();
+  Event event = BaselineEvent();
+  RelatedEvents related;
+  Event other = BaselineEvent();
+  other.event_id = "R-1";
+  other.caller->language = "pl";
+  other.caller->phone = "withheld";
+  related.same_incident.push_back(other);
+  related.same_number.push_back(other);
+  const TimePoint now = event.occurred_at + std::chrono::seconds(5);
+  const Decision alone = Decide(*rules, event, {}, now);
+  const Decision with = Decide(*rules, event, {}, related, now);
+  ASSERT_EQ(with.outcome, Decision::Outcome::kSurvey);
+  EXPECT_EQ(with.sms_template, alone.sms_template);
+  EXPECT_EQ(with.send_at, alone.send_at);
+  EXPECT_EQ(with.phone.e164, alone.phone.e164);
 }
 
 }  // namespace

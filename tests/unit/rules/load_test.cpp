@@ -18,7 +18,9 @@ TEST(RulesLoadTest, ShippedPolicyLoadsWithoutErrors) {
   const RuleSet& rules = *result.rules;
   EXPECT_EQ(rules.force_name(), "West Midlands Police");
   EXPECT_EQ(rules.zone().Name(), "Europe/London");
-  EXPECT_EQ(rules.Summary(), "3 groups, 10 exclusions, quiet 21:00-09:00 Europe/London");
+  EXPECT_EQ(rules.Summary(), "3 groups, 16 exclusions, quiet 21:00-09:00 Europe/London");
+  for (const RuleError& w : result.warnings)
+    ADD_FAILURE() << "shipped rules warn: " << w.ToString();
   ASSERT_EQ(rules.groups().size(), 3u);
   EXPECT_EQ(rules.groups()[0].id, "force_contact");
   EXPECT_EQ(rules.groups()[0].name, "Force Contact");
@@ -29,6 +31,7 @@ TEST(RulesLoadTest, ShippedPolicyLoadsWithoutErrors) {
   EXPECT_EQ(rules.groups()[0].survey_open_for, std::chrono::hours(24 * 7));
   EXPECT_EQ(rules.policy().minimum_age, 16);
   EXPECT_EQ(rules.policy().frequency_cap_days, 90);
+  EXPECT_EQ(rules.policy().number_lookback, std::chrono::days(30));
   EXPECT_TRUE(rules.policy().Requires(Field::kQualifiers));
   EXPECT_EQ(rules.quiet_hours().start_minute, 21 * 60);
   EXPECT_EQ(rules.quiet_hours().end_minute, 9 * 60);
@@ -196,6 +199,124 @@ TEST(RulesLoadTest, ErrorToString) {
   EXPECT_EQ((RuleError{"config/rules.yaml", 12, 5, "unknown key 'qualifers'"}).ToString(),
             "config/rules.yaml:12:5: unknown key 'qualifers'");
   EXPECT_EQ((RuleError{"x.yaml", 0, 0, "cannot read"}).ToString(), "x.yaml: cannot read");
+  EXPECT_EQ((RuleError{"r.yaml", 3, 7, "no exclusions", true}).ToString(),
+            "r.yaml:3:7: warning: no exclusions");
+}
+
+TEST(RulesLoadTest, NumberLookback) {
+  const std::string groups =
+      "groups:\n  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n";
+  const LoadResult days =
+      LoadString("force_name: T\npolicy: {number_lookback_days: 7}\n" + groups, "l.yaml");
+  ASSERT_TRUE(days.rules);
+  EXPECT_EQ(days.rules->policy().number_lookback, std::chrono::days(7));
+  const LoadResult zero =
+      LoadString("force_name: T\npolicy: {number_lookback_days: 0}\n" + groups, "l.yaml");
+  ASSERT_TRUE(zero.rules);
+  EXPECT_EQ(zero.rules->policy().number_lookback, std::chrono::days(0));
+  const LoadResult bad =
+      LoadString("force_name: T\npolicy: {number_lookback_days: -1}\n" + groups, "l.yaml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].ToString(),
+            "l.yaml:2:32: 'number_lookback_days' must be between 0 and 90, not -1");
+}
+
+std::vector<std::string> WarningsOf(const LoadResult& result) {
+  for (const RuleError& e : result.errors) ADD_FAILURE() << e.ToString();
+  EXPECT_TRUE(result.rules);
+  std::vector<std::string> out;
+  for (const RuleError& w : result.warnings) {
+    EXPECT_TRUE(w.warning);
+    out.push_back(w.ToString());
+  }
+  return out;
+}
+
+TEST(RulesLoadTest, WarnsOnLikelyMistakesButStaysValid) {
+  const std::string yaml =
+      "force_name: Test\n"
+      "policy:\n"
+      "  require: []\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "exclusions:\n"
+      "  - {id: d, qualifiers: [DOMESTC, domestic, Threat_To_Life, NEW_FLAG]}\n";
+  EXPECT_EQ(WarningsOf(LoadString(yaml, "w.yaml")),
+            (std::vector<std::string>{
+                "w.yaml:3:12: warning: 'require' is empty: an event without qualifiers or a type "
+                "code counts as not matching the exclusions and may be texted (the shipped policy "
+                "requires both)",
+                "w.yaml:7:26: warning: qualifier 'DOMESTC' is not one the feed contract names "
+                "(did you mean 'DOMESTIC'?): check the spelling the force's log uses, or it will "
+                "never match",
+                "w.yaml:7:61: warning: qualifier 'NEW_FLAG' is not one the feed contract names: "
+                "check the spelling the force's log uses, or it will never match",
+            }));
+}
+
+TEST(RulesLoadTest, WarnsWithoutExclusions) {
+  const std::string base =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n";
+  const auto none = WarningsOf(LoadString(base, "n.yaml"));
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].rfind("n.yaml:1:1: warning: no exclusions: nothing keeps a text", 0), 0u)
+      << none[0];
+  const auto empty = WarningsOf(LoadString(base + "exclusions: []\n", "e.yaml"));
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0].rfind("e.yaml:4:1: warning: no exclusions", 0), 0u) << empty[0];
+}
+
+TEST(RulesLoadTest, WarnsOnPatternsThatMatchNoCodeOfTheSample) {
+  LoadOptions options;
+  options.sample_type_codes = std::vector<std::string>{"DOM-ABUSE", "MISSING-PER", "BURG-RES"};
+  options.sample_name = "codes.txt";
+  const std::string yaml =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "exclusions:\n"
+      "  - {id: d, type_codes: [\"DOM*\", \"MISPER*\", \"*PER\", \"dom-abuse\", \"X?\"]}\n";
+  EXPECT_EQ(WarningsOf(LoadString(yaml, "s.yaml", options)),
+            (std::vector<std::string>{
+                "s.yaml:5:34: warning: type code pattern 'MISPER*' matches none of the 3 codes "
+                "in codes.txt (patterns cover the whole code: '*STEM*' matches the stem anywhere)",
+                "s.yaml:5:66: warning: type code pattern 'X?' matches none of the 3 codes in "
+                "codes.txt (patterns cover the whole code: '*STEM*' matches the stem anywhere)",
+            }));
+  // Without a sample, nothing to compare with.
+  EXPECT_TRUE(WarningsOf(LoadString(yaml, "s.yaml")).empty());
+}
+
+TEST(RulesLoadTest, WarnsOnTemplatesOverOneSmsWithTheGivenLink) {
+  LoadOptions options;
+  options.link = "https://surveys.example-forces.police.uk/s/AbCdEfGhIjKlMnOpQrStUv";
+  const std::string yaml =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - id: c\n"
+      "    name: C\n"
+      "    trigger: call.ended\n"
+      "    templates:\n"
+      "      en: \"" +
+      std::string(95, 'a') +
+      " {link}\"\n"
+      "      pl: \"" +
+      std::string(94, 'a') +
+      " {link}\"\n"
+      "      cy: \"\u0175 " +
+      std::string(10, 'a') +
+      " {link}\"\n"
+      "exclusions:\n"
+      "  - {id: d, qualifiers: [DOMESTIC]}\n";
+  EXPECT_EQ(WarningsOf(LoadString(yaml, "t.yaml", options)),
+            (std::vector<std::string>{
+                "t.yaml:7:11: warning: template c/en can take 2 SMS segments (161 GSM-7 "
+                "characters, one SMS holds 160): each text costs 2 messages",
+                "t.yaml:9:11: warning: template c/cy can take 2 SMS segments (78 UCS-2 "
+                "characters, one SMS holds 70): each text costs 2 messages",
+            }));
 }
 
 }  // namespace

@@ -1,0 +1,317 @@
+#include "surveyd/core/sms_reply.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace surveyd::sms_reply {
+namespace {
+
+using Words = std::vector<std::string>;
+
+// Decodes one UTF-8 code point at `at` (advancing it); invalid bytes come back as U+FFFD.
+char32_t NextCodePoint(std::string_view text, std::size_t& at) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(at);
+  int length = 0;
+  char32_t value = 0;
+  if (lead < 0x80) {
+    ++at;
+    return lead;
+  }
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    value = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    value = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    value = lead & 0x07;
+  } else {
+    ++at;
+    return 0xFFFD;
+  }
+  if (at + static_cast<std::size_t>(length) > text.size()) {
+    ++at;
+    return 0xFFFD;
+  }
+  for (int i = 1; i < length; ++i) {
+    const unsigned char next = byte(at + static_cast<std::size_t>(i));
+    if ((next & 0xC0) != 0x80) {
+      ++at;
+      return 0xFFFD;
+    }
+    value = (value << 6) | (next & 0x3F);
+  }
+  at += static_cast<std::size_t>(length);
+  return value;
+}
+
+// The base letter of a Latin-1 or Latin Extended-A letter ('\0' for anything else), so that
+// Polish and Welsh words match whether or not the sender's phone typed the accents.
+char FoldLatin(char32_t c) {
+  if (c >= 0xC0 && c <= 0xFF) {
+    static constexpr char kLatin1[] =
+        "aaaaaaaceeeeiiiidnooooo\0ouuuuyts"   // U+00C0..U+00DF
+        "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";  // U+00E0..U+00FF
+    return kLatin1[c - 0xC0];
+  }
+  struct Range {
+    char32_t last;
+    char base;
+  };
+  // Latin Extended-A is laid out by base letter, upper and lower case interleaved.
+  static constexpr Range kExtendedA[] = {
+      {0x105, 'a'}, {0x10D, 'c'}, {0x111, 'd'}, {0x11B, 'e'}, {0x123, 'g'},
+      {0x127, 'h'}, {0x133, 'i'}, {0x135, 'j'}, {0x138, 'k'}, {0x142, 'l'},
+      {0x14B, 'n'}, {0x153, 'o'}, {0x159, 'r'}, {0x161, 's'}, {0x167, 't'},
+      {0x173, 'u'}, {0x175, 'w'}, {0x178, 'y'}, {0x17E, 'z'}, {0x17F, 's'},
+  };
+  if (c >= 0x100 && c <= 0x17F) {
+    for (const Range& range : kExtendedA) {
+      if (c <= range.last) return range.base;
+    }
+  }
+  return '\0';
+}
+
+// The words of a reply (see the header), lower case, accents folded. A '/' is a word of its
+// own, for "8/10".
+Words Tokenize(std::string_view text) {
+  Words words;
+  std::string word;
+  const auto flush = [&] {
+    if (!word.empty()) words.push_back(std::move(word));
+    word.clear();
+  };
+  for (std::size_t at = 0; at < text.size();) {
+    const char32_t c = NextCodePoint(text, at);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      word.push_back(static_cast<char>(c));
+    } else if (c >= 'A' && c <= 'Z') {
+      word.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else if (c == '\'' || c == 0x2019 || c == 0x2018) {
+      // "don't", "don’t": one word.
+    } else if (const char base = FoldLatin(c); base != '\0') {
+      word.push_back(base);
+    } else {
+      flush();
+      if (c == '/') words.emplace_back("/");
+    }
+  }
+  flush();
+  return words;
+}
+
+bool In(std::string_view word, std::initializer_list<std::string_view> set) {
+  return std::find(set.begin(), set.end(), word) != set.end();
+}
+
+// ---- Opt-out ---------------------------------------------------------------------------------
+
+bool IsOptOutKeyword(std::string_view word) {
+  return In(word, {"stop", "stopall", "unsubscribe", "unsub", "optout", "cancel", "end", "quit",
+                   "wypisz", "rezygnuje"});
+}
+
+// Words that may stand around an opt-out word without changing what it says.
+bool IsOptOutFiller(std::string_view word) {
+  return In(word,
+            {"please", "pls",  "plz",     "thanks",   "thank", "thx",   "ta",   "you",    "now",
+             "me",     "it",   "all",     "this",     "that",  "these", "them", "sms",    "text",
+             "texts",  "txt",  "message", "messages", "msg",   "msgs",  "just", "ok",     "okay",
+             "i",      "said", "want",    "to",       "would", "like",  "id",   "survey", "surveys",
+             "opt",    "out",  "diolch",  "dziekuje", "prosze"});
+}
+
+bool IsNegation(std::string_view word) {
+  return In(word, {"dont", "never", "not", "cant", "cannot", "wont", "didnt", "doesnt", "shouldnt",
+                   "nie"});
+}
+
+bool IsMessaging(std::string_view word) {
+  return In(word,
+            {"text",     "texts",     "texting", "txt",     "txts",       "txting", "message",
+             "messages", "messaging", "msg",     "msgs",    "msging",     "sms",    "smss",
+             "smsing",   "send",      "sending", "contact", "contacting", "survey", "surveys"});
+}
+
+bool HasOptOutPhrase(const Words& words) {
+  const auto at = [&](std::size_t i) -> std::string_view {
+    return i < words.size() ? std::string_view(words[i]) : std::string_view();
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string_view w = words[i];
+    if (In(w, {"unsubscribe", "unsub", "stopall", "optout", "wypisz"})) return true;
+    if (w == "opt" && at(i + 1) == "out") return true;
+    if (w == "stop" && IsMessaging(at(i + 1))) return true;
+    if (w == "no" && at(i + 1) == "more" && IsMessaging(at(i + 2))) return true;
+    if (w == "remove" && In(at(i + 1), {"me", "my"})) return true;
+    if (w == "take" && at(i + 1) == "me" && at(i + 2) == "off") return true;
+    if ((w == "dont" || (w == "do" && at(i + 1) == "not")) &&
+        IsMessaging(at(w == "do" ? i + 2 : i + 1))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr std::size_t kShortReplyWords = 8;
+
+// ---- Scores ----------------------------------------------------------------------------------
+
+std::optional<int> NumberWord(std::string_view word) {
+  struct Entry {
+    std::string_view word;
+    int value;
+  };
+  static constexpr Entry kWords[] = {
+      // English
+      {"zero", 0},
+      {"nought", 0},
+      {"nil", 0},
+      {"one", 1},
+      {"two", 2},
+      {"three", 3},
+      {"four", 4},
+      {"five", 5},
+      {"six", 6},
+      {"seven", 7},
+      {"eight", 8},
+      {"nine", 9},
+      {"ten", 10},
+      // Welsh (with the feminine and mutated forms a reply is likely to use)
+      {"dim", 0},
+      {"un", 1},
+      {"dau", 2},
+      {"dwy", 2},
+      {"tri", 3},
+      {"tair", 3},
+      {"pedwar", 4},
+      {"pedair", 4},
+      {"pump", 5},
+      {"pum", 5},
+      {"chwech", 6},
+      {"chwe", 6},
+      {"saith", 7},
+      {"wyth", 8},
+      {"naw", 9},
+      {"deg", 10},
+      {"deng", 10},
+      // Polish (accents folded: pięć -> piec)
+      {"jeden", 1},
+      {"jedna", 1},
+      {"dwa", 2},
+      {"dwie", 2},
+      {"trzy", 3},
+      {"cztery", 4},
+      {"piec", 5},
+      {"szesc", 6},
+      {"siedem", 7},
+      {"osiem", 8},
+      {"dziewiec", 9},
+      {"dziesiec", 10}};
+  for (const Entry& entry : kWords) {
+    if (entry.word == word) return entry.value;
+  }
+  return std::nullopt;
+}
+
+// A number token: digits (0-10 only; "11" is a number, just not a score) or a number word.
+// Returns -1 for a number outside 0-10, nullopt for a word that is not a number.
+std::optional<int> NumberToken(std::string_view word) {
+  if (!word.empty() &&
+      std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const auto digits = word.substr(std::min(word.find_first_not_of('0'), word.size() - 1));
+    if (digits.size() > 2) return -1;
+    const int value = std::stoi(std::string(digits));
+    return value <= 10 ? value : -1;
+  }
+  return NumberWord(word);
+}
+
+bool IsTen(std::string_view word) { return NumberToken(word) == 10; }
+
+bool IsScoreFiller(std::string_view word) {
+  return In(word, {"i",    "id",     "would",  "say",    "give",     "it",     "a",
+                   "an",   "score",  "my",     "is",     "its",      "answer", "rating",
+                   "rate", "thanks", "thank",  "you",    "please",   "pls",    "ok",
+                   "okay", "about",  "points", "diolch", "dziekuje", "dzieki"});
+}
+
+// "8.5", "8,5", "7-8", "-3": a number we must not read as a whole one.
+bool HasFractionOrSign(std::string_view text) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if ((c == '.' || c == ',') && i > 0 && i + 1 < text.size() && digit(text[i - 1]) &&
+        digit(text[i + 1])) {
+      return true;
+    }
+    if (c == '-' || c == '+') {
+      std::size_t next = i + 1;
+      while (next < text.size() && text[next] == ' ') ++next;
+      if (next < text.size() && digit(text[next])) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsOptOut(std::string_view text) {
+  Words words = Tokenize(text);
+  words.erase(std::remove(words.begin(), words.end(), "/"), words.end());
+  if (words.empty()) return false;
+
+  // 1. Nothing but opt-out words and filler.
+  if (std::any_of(words.begin(), words.end(), IsOptOutKeyword) &&
+      std::all_of(words.begin(), words.end(),
+                  [](const std::string& w) { return IsOptOutKeyword(w) || IsOptOutFiller(w); })) {
+    return true;
+  }
+  // 2. An unmistakable phrase anywhere.
+  if (HasOptOutPhrase(words)) return true;
+  // 3. "stop" opening or closing a short reply, unless negated.
+  if (words.size() <= kShortReplyWords) {
+    if (words.front() == "stop") return true;
+    if (words.back() == "stop" && (words.size() < 2 || !IsNegation(words[words.size() - 2]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<int> ParseScore(std::string_view text) {
+  if (HasFractionOrSign(text)) return std::nullopt;
+  const Words words = Tokenize(text);
+  std::optional<int> score;
+  for (std::size_t i = 0; i < words.size();) {
+    const std::optional<int> number = NumberToken(words[i]);
+    if (!number) {
+      if (!IsScoreFiller(words[i])) return std::nullopt;
+      ++i;
+      continue;
+    }
+    if (score || *number < 0) return std::nullopt;  // two numbers, or one out of range
+    score = *number;
+    ++i;
+    // Skip a denominator: "/10", "out of 10", "of ten", "allan o ddeg" (Welsh), "na 10" (Polish).
+    const auto at = [&](std::size_t k) -> std::string_view {
+      return k < words.size() ? std::string_view(words[k]) : std::string_view();
+    };
+    if ((at(i) == "/" || at(i) == "of" || at(i) == "na") && IsTen(at(i + 1))) {
+      i += 2;
+    } else if (at(i) == "out" && at(i + 1) == "of" && IsTen(at(i + 2))) {
+      i += 3;
+    } else if (at(i) == "allan" && at(i + 1) == "o" && (IsTen(at(i + 2)) || at(i + 2) == "ddeg")) {
+      i += 3;
+    }
+  }
+  return score;
+}
+
+}  // namespace surveyd::sms_reply

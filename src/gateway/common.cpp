@@ -1,0 +1,142 @@
+#include "gateway/common.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace surveyd::gateway::detail {
+namespace {
+
+constexpr std::size_t kMaxErrorCodeLength = 64;
+// Longer runs of digits could be (part of) a phone number; vendor codes are at most 5 or 6.
+constexpr std::size_t kMaxDigitRun = 6;
+
+}  // namespace
+
+std::string SafeCode(std::string_view code) {
+  std::string out;
+  std::size_t longest_run = 0;
+  std::size_t run = 0;
+  for (char c : code.substr(0, kMaxErrorCodeLength)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isdigit(u) != 0) {
+      longest_run = std::max(longest_run, ++run);
+    } else {
+      run = 0;
+    }
+    if (std::isalnum(u) != 0 || c == '_' || c == '-' || c == '.') out.push_back(c);
+  }
+  if (longest_run > kMaxDigitRun) {
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }),
+              out.end());
+  }
+  return out;
+}
+
+std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  long long seconds = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  // The HTTP-date form is not worth parsing here: the dispatcher's backoff covers it.
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || seconds < 0) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(std::min<long long>(seconds, 24 * 3600));
+}
+
+SendResult FromTransportFailure(const http::ClientResponse& response) {
+  using Transport = http::ClientResponse::Transport;
+  SendResult result;
+  result.error = response.error;
+  switch (response.transport) {
+    case Transport::kOk:  // not a failure: callers map HTTP answers themselves
+    case Transport::kConnectFailed:
+    case Transport::kTimeoutBeforeSend:
+      result.status = SendStatus::kTransient;
+      break;
+    case Transport::kTimeoutAfterSend:
+      result.status = SendStatus::kInDoubt;
+      break;
+    case Transport::kError:
+      // A reset after the request went out leaves us as unsure as a timeout does.
+      result.status = response.request_sent ? SendStatus::kInDoubt : SendStatus::kTransient;
+      break;
+  }
+  return result;
+}
+
+std::string WithoutTrailingSlash(std::string text) {
+  while (!text.empty() && text.back() == '/') text.pop_back();
+  return text;
+}
+
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto continuation = [&](std::size_t i) {
+    return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    char32_t value = 0;
+    if (lead < 0x80) {
+      length = 1;
+      value = lead;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+      value = lead & 0x1Fu;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      value = lead & 0x0Fu;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      value = lead & 0x07u;
+    }
+    bool valid = length > 0;
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      valid = continuation(i + k);
+      if (valid) value = (value << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3Fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid too.
+    if (valid && ((length == 3 && value < 0x800) || (length == 4 && value < 0x10000) ||
+                  (value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF)) {
+      valid = false;
+    }
+    if (valid) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
+http::Response JsonRefusal(CallbackVerdict verdict, std::string_view problem) {
+  int status = 200;
+  const char* code = "ok";
+  switch (verdict) {
+    case CallbackVerdict::kOk:
+    case CallbackVerdict::kIgnored:
+      break;
+    case CallbackVerdict::kUnauthorized:
+      status = 401;
+      code = "unauthorized";
+      break;
+    case CallbackVerdict::kMalformed:
+      status = 400;
+      code = "bad_request";
+      break;
+  }
+  return http::Response::Json(status,
+                              nlohmann::json{{"error", code}, {"message", problem}}.dump(
+                                  -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+}  // namespace surveyd::gateway::detail

@@ -1,0 +1,35 @@
+#pragma once
+// What the adapters share: error-code hygiene, Retry-After, transport failures, answers.
+// Private to src/gateway/.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "surveyd/gateway/gateway.hpp"
+#include "surveyd/http/client.hpp"
+
+namespace surveyd::gateway::detail {
+
+// A gateway's own error code ("invalid_number", "21211"), reduced to characters that cannot carry
+// a phone number's digits or message text into our logs and database unless the code is all
+// digits (Twilio's codes are numbers; a number echoed back would be longer than 8 digits).
+std::string SafeCode(std::string_view code);
+
+// "Retry-After: 7" -> 7 s (capped at a day); nullopt for the HTTP-date form or anything odd.
+std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value);
+
+// A send that got no HTTP answer: transient when the request provably never went out, in doubt
+// when it may have reached the gateway.
+SendResult FromTransportFailure(const http::ClientResponse& response);
+
+// "base/" -> "base".
+std::string WithoutTrailingSlash(std::string text);
+
+// Replaces invalid UTF-8 with U+FFFD, so a citizen's text is stored and counted, never dropped.
+std::string ValidUtf8(std::string_view text);
+
+// The JSON answers WMNow and Twilio get for refused callbacks ({"error":..., "message":...}).
+http::Response JsonRefusal(CallbackVerdict verdict, std::string_view problem);
+
+}  // namespace surveyd::gateway::detail

@@ -1,0 +1,82 @@
+// What `surveyd rules check` measures besides validity: how long each template's texts can get,
+// and which type codes a force's log holds.
+#include <algorithm>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/ascii.hpp"
+#include "rules/labels.hpp"
+#include "surveyd/core/event_json.hpp"
+#include "surveyd/rules/rules.hpp"
+
+namespace surveyd::rules {
+
+TemplateLength MeasureTemplate(std::string_view force_name, std::string_view group_id,
+                               std::string_view group_name, std::string_view language,
+                               std::string_view text, std::string_view link) {
+  TemplateLength longest;
+  longest.group = std::string(group_id);
+  longest.language = std::string(language);
+  bool first = true;
+  // Every {channel} and {day} the text can take: 6 x 7 renderings.
+  for (const auto& channel : labels::Channels()) {
+    for (int weekday = 0; weekday < 7; ++weekday) {
+      std::string rendered =
+          RenderTemplate(text, {{"force", std::string(force_name)},
+                                {"channel", labels::ChannelLabel(language, channel)},
+                                {"day", labels::DayName(language, weekday)},
+                                {"group", std::string(group_name)},
+                                {"link", std::string(link)}});
+      const sms::Length length = sms::Measure(rendered);
+      if (first || std::tie(length.segments, length.units) >
+                       std::tie(longest.length.segments, longest.length.units)) {
+        longest.text = std::move(rendered);
+        longest.length = length;
+        first = false;
+      }
+    }
+  }
+  return longest;
+}
+
+std::vector<TemplateLength> MeasureTemplates(const RuleSet& rules, std::string_view link) {
+  std::vector<TemplateLength> out;
+  for (const SurveyGroup& group : rules.groups()) {
+    for (const auto& [language, text] : group.templates) {
+      out.push_back(
+          MeasureTemplate(rules.force_name(), group.id, group.name, language, text, link));
+    }
+  }
+  return out;
+}
+
+TypeCodeSample ReadTypeCodeSample(std::string_view text) {
+  TypeCodeSample sample;
+  auto add = [&sample](std::string code) {
+    if (std::find(sample.codes.begin(), sample.codes.end(), code) == sample.codes.end()) {
+      sample.codes.push_back(std::move(code));
+    }
+  };
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = ascii::Trim(text.substr(0, end));
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() != '{') {
+      add(ascii::ToUpper(line));
+      continue;
+    }
+    // An event: read as the feed reads it, so the codes are normalised the same way.
+    const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const EventReadResult read = EventFromJson(json);
+    if (read.event && read.event->incident.type_code) {
+      add(*read.event->incident.type_code);
+    } else {
+      ++sample.skipped_lines;
+    }
+  }
+  return sample;
+}
+
+}  // namespace surveyd::rules

@@ -1,0 +1,173 @@
+// `surveyd rules check` and `surveyd rules explain` as an operator runs them (no database).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "surveyd/app/app.hpp"
+
+namespace surveyd::app {
+namespace {
+
+std::string Source(const std::string& relative) {
+  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
+}
+
+struct Result {
+  int code = 0;
+  std::string out, err;
+};
+
+Result RunCli(const std::vector<std::string>& args, const std::string& input = "") {
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  Result result;
+  result.code = Run(args, in, out, err);
+  result.out = out.str();
+  result.err = err.str();
+  return result;
+}
+
+class RulesCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The configuration is read with the environment on top: keep the operator's out of it.
+    for (const char* name : {"SURVEYD_PUBLIC_BASE_URL", "SURVEYD_GATEWAY_SENDER"}) unsetenv(name);
+    dir_ =
+        std::filesystem::temp_directory_path() / ("surveyd-cli-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(RulesCliTest, ShippedRulesAndSampleCheckCleanly) {
+  const Result r = RunCli({"rules", "check", Source("config/rules.yaml"), "--sample",
+                           Source("config/type_codes.sample")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("config/type_codes.sample: 76 type codes\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("texts with a survey link of 65 characters (a 40-character placeholder "
+                       "base URL: give -c CONFIG for the real one):\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  force_contact/en: 1 SMS (GSM-7, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  initial_investigation/pl: 1 SMS (GSM-7, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("OK: 3 groups, 16 exclusions, quiet 21:00-09:00 Europe/London\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
+  const std::string rules =
+      Write("rules.yaml",
+            "force_name: Test\n"
+            "groups:\n"
+            "  - id: c\n"
+            "    name: C\n"
+            "    trigger: call.ended\n"
+            "    templates:\n"
+            "      en: \"{force}: how did we do? ł {link}\"\n"
+            "exclusions:\n"
+            "  - {id: d, qualifiers: [DOMESTC], type_codes: [\"MISPER*\"]}\n");
+  const std::string sample = Write("codes.txt", "MISSING-PER\nDOM-ABUSE\n");
+  const std::string config = Write("surveyd.yaml",
+                                   "http:\n  public_base_url: https://survey.example.org\n"
+                                   "gateway:\n  sender: West Midlands Police\n");
+  const Result r = RunCli({"rules", "check", rules, "--sample", sample, "-c", config});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(rules + ":9:26: warning: qualifier 'DOMESTC' is not one the feed contract "
+                               "names (did you mean 'DOMESTIC'?)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(rules +
+                       ":9:49: warning: type code pattern 'MISPER*' matches none of the 2 "
+                       "codes in " +
+                       sample),
+            std::string::npos)
+      << r.err;
+  // 23 + 51 (the link) UCS-2 units: two segments of 67.
+  EXPECT_NE(r.err.find(rules + ":7:11: warning: template c/en can take 2 SMS segments (74 UCS-2 "
+                               "characters, one SMS holds 70)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(config + ": warning: gateway.sender 'West Midlands Police': an "
+                                "alphanumeric sender has at most 11 characters, not 20"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("texts with a survey link of 51 characters (https://survey.example.org/s/ "
+                       "and a token):\n  c/en: 2 SMS segments (UCS-2, 74 UTF-16 units at most"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("OK: 1 group, 1 exclusion, quiet none Europe/London (4 warnings)\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(RulesCliTest, ErrorsStillFailTheCheck) {
+  const Result r =
+      RunCli({"rules", "check", Source("tests/unit/rules/fixtures/invalid_values.yaml")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("invalid_values.yaml:4:12: unknown time zone"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("error(s) in"), std::string::npos) << r.err;
+}
+
+TEST_F(RulesCliTest, UsageMistakes) {
+  EXPECT_EQ(RunCli({"rules", "check"}).code, 2);
+  EXPECT_EQ(RunCli({"rules", "check", Source("config/rules.yaml"), "--sample"}).code, 2);
+  EXPECT_EQ(RunCli({"rules", "check", Source("config/rules.yaml"), "extra"}).code, 2);
+  const Result unreadable =
+      RunCli({"rules", "check", Source("config/rules.yaml"), "--sample", "/nonexistent/codes"});
+  EXPECT_EQ(unreadable.code, 2);
+  EXPECT_NE(unreadable.err.find("cannot read /nonexistent/codes"), std::string::npos);
+  EXPECT_EQ(RunCli({"rules", "explain", Source("config/rules.yaml")}).code, 2);
+  EXPECT_EQ(RunCli({"rules"}).code, 2);
+}
+
+TEST_F(RulesCliTest, ExplainWithRelatedEvents) {
+  const std::string call =
+      R"({"event_id":"CW-1-CE","type":"call.ended","occurred_at":"2026-11-26T10:00:00Z",)"
+      R"("incident":{"id":"WMP-1","type_code":"BURG-RES","qualifiers":[]},)"
+      R"("call":{"id":"C-1","channel":"101"},"caller":{"phone":"+447700900123"}})";
+  const std::string later =
+      R"({"event_id":"CW-1-RD","type":"resource.departed","occurred_at":"2026-11-26T10:00:30Z",)"
+      R"("incident":{"id":"WMP-1","type_code":"BURG-RES","qualifiers":[" domestic "]},)"
+      R"("resource":{"officer_id":"PC1"}})";
+  const std::string other_incident =
+      R"({"event_id":"CW-0-CE","type":"call.ended","occurred_at":"2026-11-20T10:00:00Z",)"
+      R"("incident":{"id":"WMP-0","type_code":"ASB-NOISE","qualifiers":[]},)"
+      R"("call":{"id":"C-0","channel":"101"},"caller":{"vulnerable":"yes"}})";
+  const std::string event = Write("event.json", call);
+  const std::string related = Write("related.ndjson", later + "\n\n" + other_incident + "\n");
+  const Result r =
+      RunCli({"rules", "explain", Source("config/rules.yaml"), event, "--related", related});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("reason:    exclusion:domestic_abuse\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("exclusion:domestic_abuse@incident:CW-1-RD"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("vulnerable@number:CW-0-CE"), std::string::npos) << r.out;
+
+  const Result alone = RunCli({"rules", "explain", Source("config/rules.yaml"), "-"}, call);
+  EXPECT_EQ(alone.code, 0) << alone.err;
+  EXPECT_EQ(alone.out.find("@incident:"), std::string::npos) << alone.out;
+
+  const std::string bad = Write("bad.ndjson", later + "\nnot json\n");
+  const Result rejected =
+      RunCli({"rules", "explain", Source("config/rules.yaml"), event, "--related", bad});
+  EXPECT_EQ(rejected.code, 1);
+  EXPECT_NE(rejected.err.find("line 2 is rejected: invalid JSON"), std::string::npos)
+      << rejected.err;
+}
+
+}  // namespace
+}  // namespace surveyd::app

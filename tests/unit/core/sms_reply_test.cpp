@@ -1,0 +1,165 @@
+#include "surveyd/core/sms_reply.hpp"
+
+#include <gtest/gtest.h>
+
+namespace surveyd::sms_reply {
+namespace {
+
+TEST(SmsReplyOptOut, TheWordsInAnyCaseWithPunctuationAndSpaces) {
+  for (const char* text :
+       {"STOP",     "stop",        " Stop ",       "STOP\n",   "Stop.",     "stop!!",   "STOPALL",
+        "stop all", "unsubscribe", "UNSUBSCRIBE.", "Cancel",   "END",       "quit",     "optout",
+        "opt out",  "Opt-Out",     "unsub",        "\"STOP\"", "STOP STOP", "Stop 🛑"}) {
+    EXPECT_TRUE(IsOptOut(text)) << text;
+  }
+}
+
+TEST(SmsReplyOptOut, AFewWordsAround) {
+  for (const char* text : {"Stop please",
+                           "please stop",
+                           "Please STOP.",
+                           "stop it",
+                           "Stop it now please",
+                           "stop now",
+                           "STOP thanks",
+                           "cancel thanks",
+                           "END please",
+                           "Quit now",
+                           "i want to stop",
+                           "Stop sending these",
+                           "Stop texting me!",
+                           "please just stop",
+                           "I said stop",
+                           "OK stop",
+                           "no more texts",
+                           "No more messages please",
+                           "no more surveys",
+                           "Please unsubscribe me",
+                           "Unsubscribe me from this",
+                           "Remove me",
+                           "remove my number please",
+                           "take me off your list",
+                           "don't text me",
+                           "Do not text me again",
+                           "dont contact me",
+                           "I don’t want these, stop",
+                           "STOP. I never asked for this",
+                           "Wypisz mnie",
+                           "Rezygnuję"}) {
+    EXPECT_TRUE(IsOptOut(text)) << text;
+  }
+}
+
+TEST(SmsReplyOptOut, NotOptOuts) {
+  for (const char* text : {"",
+                           "  ",
+                           "...",
+                           "9",
+                           "8/10",
+                           "stopp",
+                           "stopped",
+                           "nonstop",
+                           "backend",
+                           "don't stop",
+                           "Don't stop the good work",
+                           "never stop",
+                           "keep going, don't stop",
+                           "can't stop",
+                           "the end",
+                           "in the end it was fine",
+                           "great service from start to end",
+                           "I had to cancel my appointment",
+                           "they told me to stop at the lights and wait there",
+                           "The officer was kind and helpful, thank you",
+                           "yes",
+                           "quite good"}) {
+    EXPECT_FALSE(IsOptOut(text)) << text;
+  }
+}
+
+TEST(SmsReplyOptOut, StopAtTheEdgeOfALongReplyIsNotEnough) {
+  EXPECT_TRUE(IsOptOut("I would like all this to stop"));
+  EXPECT_FALSE(IsOptOut("I waited for ages at the bus stop before anyone came to stop"))
+      << "more than 8 words: only phrases count";
+  EXPECT_TRUE(IsOptOut("I waited for ages and it was awful so stop texting me now"));
+}
+
+TEST(SmsReplyScore, DigitsAndDenominators) {
+  EXPECT_EQ(ParseScore("8"), 8);
+  EXPECT_EQ(ParseScore(" 8/10 "), 8);
+  EXPECT_EQ(ParseScore("8 / 10"), 8);
+  EXPECT_EQ(ParseScore("8 out of 10"), 8);
+  EXPECT_EQ(ParseScore("8 of ten"), 8);
+  EXPECT_EQ(ParseScore("10/10"), 10);
+  EXPECT_EQ(ParseScore("10"), 10);
+  EXPECT_EQ(ParseScore("0"), 0);
+  EXPECT_EQ(ParseScore("08"), 8);
+  EXPECT_EQ(ParseScore("8."), 8);
+  EXPECT_EQ(ParseScore("8!"), 8);
+  EXPECT_EQ(ParseScore("\"7\""), 7);
+  EXPECT_EQ(ParseScore("8 👍"), 8);
+}
+
+TEST(SmsReplyScore, NumberWordsAndFiller) {
+  EXPECT_EQ(ParseScore("eight"), 8);
+  EXPECT_EQ(ParseScore("Eight!"), 8);
+  EXPECT_EQ(ParseScore("TEN"), 10);
+  EXPECT_EQ(ParseScore("zero"), 0);
+  EXPECT_EQ(ParseScore("I'd say 7"), 7);
+  EXPECT_EQ(ParseScore("score 9 thanks"), 9);
+  EXPECT_EQ(ParseScore("I would give it a 6"), 6);
+  EXPECT_EQ(ParseScore("ok 5"), 5);
+  EXPECT_EQ(ParseScore("nine out of ten"), 9);
+}
+
+TEST(SmsReplyScore, WelshAndPolish) {
+  EXPECT_EQ(ParseScore("wyth"), 8);
+  EXPECT_EQ(ParseScore("Deg"), 10);
+  EXPECT_EQ(ParseScore("saith allan o ddeg"), 7);
+  EXPECT_EQ(ParseScore("dim"), 0);
+  EXPECT_EQ(ParseScore("naw diolch"), 9);
+  EXPECT_EQ(ParseScore("osiem"), 8);
+  EXPECT_EQ(ParseScore("PIĘĆ"), 5);
+  EXPECT_EQ(ParseScore("pięć"), 5);
+  EXPECT_EQ(ParseScore("piec"), 5) << "typed without the accents";
+  EXPECT_EQ(ParseScore("dziesięć"), 10);
+  EXPECT_EQ(ParseScore("8 na 10"), 8);
+  EXPECT_EQ(ParseScore("dziewięć, dziękuję"), 9);
+}
+
+TEST(SmsReplyScore, AnythingElseIsNotAScore) {
+  for (const char* text : {"",
+                           "  ",
+                           "/",
+                           "/10",
+                           "out of 10",
+                           "11",
+                           "100",
+                           "-3",
+                           "- 3",
+                           "8.5",
+                           "8,5",
+                           "7-8",
+                           "7 or 8",
+                           "7 8",
+                           "eight 8",
+                           "8/9",
+                           "I called at 9 and waited",
+                           "8 but rude",
+                           "great",
+                           "STOP",
+                           "twenty",
+                           "8/",
+                           "1000000000000000000000"}) {
+    EXPECT_FALSE(ParseScore(text).has_value()) << text;
+  }
+}
+
+TEST(SmsReplyScore, InvalidUtf8SeparatesWords) {
+  EXPECT_EQ(ParseScore("\xff\xfe 8 \xc3"), 8);
+  EXPECT_FALSE(ParseScore("\xf0\x9f").has_value());
+  EXPECT_TRUE(IsOptOut("\xffSTOP"));
+}
+
+}  // namespace
+}  // namespace surveyd::sms_reply
