@@ -190,9 +190,11 @@ http::Response Dispatch(Api& api, const http::Request& request) {
   try {
     api.options.audit->RecordCall(entry);
   } catch (const store::Unavailable& e) {
-    // Unaudited data does not leave: fail closed.
     spdlog::warn("{} {}: cannot write the audit trail: {}", request.method, route.name, e.what());
-    return Unavailable();
+    // Unaudited data does not leave: fail closed. Health is the exception: it holds no personal
+    // data, and it is what ops need to see when the database cannot be written (a fail-over to
+    // a read-only replica, a full disk).
+    if (route.name != "/api/v1/health") return Unavailable();
   }
   return response;
 }

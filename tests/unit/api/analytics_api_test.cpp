@@ -580,6 +580,10 @@ TEST_F(AnalyticsApiTest, EveryProtectedCallIsAuditedWithoutValues) {
   // Unaudited data does not leave.
   audit_.unavailable = true;
   EXPECT_EQ(Get("/api/v1/stats").status, 503);
+  EXPECT_EQ(Get("/api/v1/audit", Role::kAdmin).status, 503);
+  // Except health, which holds no personal data and is what ops need when the database cannot
+  // be written.
+  EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
 }
 
 TEST_F(AnalyticsApiTest, RepeatedWrongTokensFromOneClientAreSlowedDown) {
