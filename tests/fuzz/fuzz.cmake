@@ -17,15 +17,18 @@ set(SURVEYD_FUZZ_SOURCES
   src/api/stats_routes.cpp
   src/core/clock.cpp
   src/core/crypto.cpp
+  src/core/delivery.cpp
   src/core/event_json.cpp
   src/core/names.cpp
   src/core/phone.cpp
+  src/core/sms_reply.cpp
   src/core/statistics.cpp
   src/core/survey_token.cpp
   src/core/time.cpp
   src/core/time_zone.cpp
   src/core/work_queue.cpp
   src/feed/event_parser.cpp
+  src/gateway/gateway.cpp
   src/http/asio_impl.cpp
   src/http/message.cpp
   src/rules/decide.cpp
