@@ -51,7 +51,7 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
     return JsonError(400, "bad_request", "at most 366 days at a time");
   }
   const auto report = alerts::BuildRecognition(options.alerts->Recognition(filter),
-                                               *config->lexicon, options.min_cell_size);
+                                               *config->lexicon, options.recognition_min_cell_size);
   json people = json::array();
   for (const auto& person : report.people) {
     json entry = {{"person", person.person},
@@ -87,7 +87,7 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
                {"to", FormatRfc3339(filter.to)},
                {"team", filter.team ? json(*filter.team) : json(nullptr)},
                {"officer", filter.person ? json(*filter.person) : json(nullptr)},
-               {"min_cell_size", options.min_cell_size},
+               {"min_cell_size", options.recognition_min_cell_size},
                {"suppressed", report.suppressed},
                {"suppressed_people", report.suppressed_people},
                {"people", report.suppressed ? json::array() : people},

@@ -26,6 +26,9 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
   report  -c FILE               print the funnel and the scores from the database
+  token create --role R --name N [-c FILE]   issue an API token (printed once, on the last line)
+  token list [-c FILE]          API tokens: id, role, created, last used, revoked, name
+  token revoke ID [-c FILE]     revoke an API token
   rules check FILE [--sample CODES] [-c FILE]
                                 validate a rules file: file:line:column: message per error, and
                                 warnings on likely mistakes; CODES: the force's type codes (one
@@ -128,7 +131,8 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     return 2;
   }
 
-  if (command != "serve" && command != "migrate" && command != "replay" && command != "report") {
+  if (command != "serve" && command != "migrate" && command != "replay" && command != "report" &&
+      command != "token") {
     err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
@@ -152,6 +156,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
   }
   if (command == "migrate") return Migrate(config, out, err);
   if (command == "report") return Report(config, out, err);
+  if (command == "token") return Token(config, args, out, err);
 
   // replay
   if (args.size() != 1) {

@@ -2,6 +2,7 @@
 // The `surveyd` commands; cli.cpp parses arguments and calls one of these.
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "surveyd/config/config.hpp"
 
@@ -11,6 +12,8 @@ int Serve(const config::Config& config, std::ostream& err);
 int Migrate(const config::Config& config, std::ostream& out, std::ostream& err);
 int Replay(const config::Config& config, std::istream& input, std::ostream& out, std::ostream& err);
 int Report(const config::Config& config, std::ostream& out, std::ostream& err);
+int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
+          std::ostream& err);
 struct RulesCheckOptions {
   std::string rules_path;
   std::string sample_path;  // --sample: the force's type codes; empty: none

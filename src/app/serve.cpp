@@ -9,15 +9,19 @@
 
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 #include <thread>
 
 #include "app/alerts_component.hpp"
+#include "analytics.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/core/time_zone.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
 #include "surveyd/feed/tcp_consumer.hpp"
@@ -40,13 +44,18 @@ class RulesHolder {
 
   // Returns the errors; on success the new rules are in force.
   std::vector<rules::RuleError> Reload() {
-    auto loaded = rules::LoadFile(path_);
+    // Read once, so that the version (a hash of the text) is that of the rules loaded.
+    std::ifstream file(path_, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    auto loaded = file ? rules::LoadString(text.str(), path_) : rules::LoadFile(path_);
     std::lock_guard lock(mutex_);
     if (!loaded.rules) {
       last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
       return loaded.errors;
     }
     current_ = loaded.rules;
+    version_ = "sha256:" + crypto::Sha256Hex(text.str());
     last_error_.clear();
     loaded_at_ = SystemClock().Now();
     return {};
@@ -55,6 +64,40 @@ class RulesHolder {
   std::shared_ptr<const rules::RuleSet> Current() const {
     std::lock_guard lock(mutex_);
     return current_;
+  }
+
+  // GET /api/v1/rules: what is in force, for ops.
+  std::string Info() const {
+    std::lock_guard lock(mutex_);
+    if (!current_) return nlohmann::json{{"ok", false}, {"path", path_}}.dump();
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : current_->groups()) {
+      groups.push_back({{"id", g.id},
+                        {"name", g.name},
+                        {"trigger", EventTypeName(g.trigger)},
+                        {"channels", g.channels},
+                        {"categories", g.categories},
+                        {"grades", g.grades},
+                        {"sampling_percent", g.sampling_percent},
+                        {"languages", g.languages()}});
+    }
+    nlohmann::json exclusions = nlohmann::json::array();
+    for (const auto& e : current_->exclusions()) {
+      exclusions.push_back({{"id", e.id}, {"description", e.description}, {"groups", e.groups}});
+    }
+    nlohmann::json out = {{"path", path_},
+                          {"version", version_},
+                          {"loaded_at", FormatRfc3339(loaded_at_)},
+                          {"summary", current_->Summary()},
+                          {"force_name", current_->force_name()},
+                          {"time_zone", current_->zone().Name()},
+                          {"quiet_hours", current_->quiet_hours().ToString()},
+                          {"frequency_cap_days", current_->policy().frequency_cap_days},
+                          {"minimum_age", current_->policy().minimum_age},
+                          {"groups", groups},
+                          {"exclusions", exclusions}};
+    if (!last_error_.empty()) out["last_reload_error"] = last_error_;
+    return out.dump();
   }
 
   nlohmann::json Describe() const {
@@ -73,6 +116,7 @@ class RulesHolder {
   mutable std::mutex mutex_;
   std::shared_ptr<const rules::RuleSet> current_;
   std::string last_error_;
+  std::string version_;
   TimePoint loaded_at_;
 };
 
@@ -295,12 +339,13 @@ int Serve(const config::Config& config, std::ostream& err) {
         std::make_unique<feed::TcpConsumer>(feed_options, *store, decider, feed_lock.get(), clock);
   }
 
-  // Until API tokens are issued from the database, the configured token is a bootstrap
-  // administrator's.
-  std::unique_ptr<api::Authenticator> authenticator;
-  if (!config.api.analyst_token.empty()) {
-    authenticator = api::MakeStaticAuthenticator(
-        config.api.analyst_token, {"bootstrap", "api.analyst_token", api::Role::kAdmin});
+  // The analysts' API: its own connections and threads, tokens, audit trail, rollup sweeper.
+  Analytics analytics(config, clock);
+  if (rules.Current()->zone().Name() != "Europe/London") {
+    spdlog::warn(
+        "analytics count days in Europe/London (analytics_zone() in the database), "
+        "not the rules' {}",
+        rules.Current()->zone().Name());
   }
 
   api::ApiOptions api_options;
@@ -308,7 +353,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.outbox = store.get();
   api_options.surveys = store.get();
   api_options.stats = store.get();
-  api_options.authenticator = authenticator.get();
+  analytics.Wire(api_options);
+  api_options.rules_info = [&rules] { return rules.Info(); };
   api_options.clock = &clock;
   api_options.decider = decider;
   api_options.feed_secret = config.feed.secret;
@@ -324,7 +370,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.alerts = &alerts.store();
   api_options.alert_config = [&alerts] { return alerts.Current(); };
   api_options.on_alert_changed = [&alerts] { alerts.notifier().Wake(); };
-  api_options.min_cell_size = config.recognition.min_cell_size;
+  api_options.recognition_min_cell_size = config.recognition.min_cell_size;
   std::unique_ptr<http::Server> server;  // made below; /readyz reports on it once it runs
   api_options.readiness = [&]() {
     nlohmann::json checks;
@@ -388,6 +434,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   }
   dispatcher.Start();
   alerts.Start();
+  analytics.Start();
   if (consumer) {
     consumer->Start();
     spdlog::info("consuming the TCP feed at {} (when this instance holds the feed lock)",
@@ -438,6 +485,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   if (feed_reporter.joinable()) feed_reporter.join();
   if (consumer) consumer->Stop();
   server->Stop();
+  analytics.Stop();
   survey_pages.Stop();  // no request in flight any more: the first opens it queued are written
   dispatcher.Stop();
   alerts.Stop();

@@ -115,6 +115,17 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S k) {
         c.database.acquire_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
       });
+  add("database.analytics_url", "SURVEYD_DATABASE_ANALYTICS_URL",
+      [](Config& c, S v, S) { c.database.analytics_url = v; });
+  add("database.analytics_pool_size", "SURVEYD_DATABASE_ANALYTICS_POOL_SIZE",
+      [](Config& c, S v, S k) {
+        c.database.analytics_pool_size = Positive(ParseInt<int>(v, k), k);
+      });
+  add("database.analytics_timeout_ms", "SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.analytics_statement_timeout =
+            std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
 
   add("http.listen", "SURVEYD_HTTP_LISTEN", [](Config& c, S v, S k) {
     SplitHostPort(v, k);
@@ -246,8 +257,19 @@ std::vector<Key> Keys() {
     c.survey.cache_ttl = std::chrono::milliseconds(ms);
   });
 
+  add("api.bootstrap_token", "SURVEYD_API_BOOTSTRAP_TOKEN",
+      [](Config& c, S v, S) { c.api.bootstrap_token = v; });
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
       [](Config& c, S v, S) { c.api.analyst_token = v; });
+  add("api.min_cell_size", "SURVEYD_API_MIN_CELL_SIZE",
+      [](Config& c, S v, S k) { c.api.min_cell_size = Positive(ParseInt<int>(v, k), k); });
+  add("api.bad_token_limit_per_minute", "SURVEYD_API_BAD_TOKEN_LIMIT", [](Config& c, S v, S k) {
+    c.api.bad_token_limit_per_minute = Positive(ParseInt<int>(v, k), k);
+  });
+  add("api.analytics_queue", "SURVEYD_API_ANALYTICS_QUEUE", [](Config& c, S v, S k) {
+    c.api.analytics_queue = ParseInt<int>(v, k);
+    if (c.api.analytics_queue < 0) throw ConfigError(k + ": must be 0 or more");
+  });
 
   add("alerts.webhook_url", "SURVEYD_ALERT_WEBHOOK_URL", [](Config& c, S v, S k) {
     if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
@@ -474,6 +496,18 @@ std::vector<std::string> ValidateForServe(const Config& config) {
     problems.push_back(
         "smtp.username is set but smtp.starttls is not: the password would cross the network in "
         "clear");
+  }
+  if (config.database.analytics_pool_size + config.api.analytics_queue >=
+      config.http.worker_threads) {
+    problems.push_back(
+        "database.analytics_pool_size + api.analytics_queue must be less than "
+        "http.worker_threads, so that analysts' requests can never hold every worker");
+  }
+  for (const auto* token : {&config.api.bootstrap_token, &config.api.analyst_token}) {
+    if (!token->empty() && token->size() < 32) {
+      problems.push_back(
+          "api.bootstrap_token (SURVEYD_API_BOOTSTRAP_TOKEN) must be at least 32 characters");
+    }
   }
   const auto& gateway = config.gateway;
   auto required = [&](const std::string& value, const char* key, const char* env) {

@@ -701,6 +701,11 @@ const std::vector<std::string>& QuestionKeys() {
   return kKeys;
 }
 
+std::vector<std::string> QuestionTexts(std::string_view language) {
+  const Texts& texts = TextsFor(MatchLanguage(language));
+  return {texts.questions.begin(), texts.questions.end()};
+}
+
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -343,7 +343,7 @@ class AlertsApiTest : public AlertsTest {
     options_.authenticator = &tokens_;
     options_.clock = &clock_;
     options_.alert_config = [] { return ShippedAlerts(); };
-    options_.min_cell_size = 3;
+    options_.recognition_min_cell_size = 3;
     handler_ = api::MakeApiHandler(options_);
   }
 

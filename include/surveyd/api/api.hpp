@@ -14,10 +14,14 @@
 #include "surveyd/api/auth.hpp"
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/work_queue.hpp"
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/store/alert_store.hpp"
+#include "surveyd/store/analytics_store.hpp"
+#include "surveyd/store/audit_store.hpp"
 #include "surveyd/store/store.hpp"
+#include "surveyd/store/token_store.hpp"
 
 namespace surveyd::api {
 
@@ -47,7 +51,18 @@ struct ApiOptions {
   store::AlertStore* alerts = nullptr;  // null: those routes answer 503
   std::function<std::shared_ptr<const alerts::AlertConfig>()> alert_config;  // praise words
   std::function<void()> on_alert_changed;  // an alert was acknowledged or resolved
-  int min_cell_size = 10;                  // recognition: people with fewer answers are suppressed
+  int recognition_min_cell_size = 10;      // people with fewer answers are not shown
+  // The analysts' API (stats_routes.cpp, responses_routes.cpp, ops_routes.cpp,
+  // admin_routes.cpp). Every call to a role-protected route, and every refused one, is written
+  // to `audit` (null: not audited, for tests); if it cannot be, the answer is 503, not the data.
+  store::AnalyticsStore* analytics = nullptr;  // on connections of its own
+  store::TokenStore* tokens = nullptr;
+  store::AuditStore* audit = nullptr;
+  WorkQueue* analytics_queue = nullptr;     // where analytics queries run; null: inline
+  int min_cell_size = 10;                   // cells with fewer respondents are suppressed
+  int bad_token_limit_per_minute = 10;      // wrong tokens per client a minute, then 429
+  std::vector<std::string> question_texts;  // q1, q2... as the citizen read them (English)
+  std::function<std::string()> rules_info;  // GET /api/v1/rules: the rules in force, as JSON
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address

@@ -23,6 +23,11 @@ struct Config {
     bool migrate_on_start = true;                       // SURVEYD_DATABASE_MIGRATE_ON_START
     std::chrono::milliseconds statement_timeout{5000};  // SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS
     std::chrono::milliseconds acquire_timeout{2000};    // SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS
+    // Analysts' queries run on connections (and threads) of their own, optionally to a read
+    // replica, so that a heavy dashboard never slows the citizens' pages or dispatch.
+    std::string analytics_url;    // SURVEYD_DATABASE_ANALYTICS_URL: empty = url
+    int analytics_pool_size = 2;  // SURVEYD_DATABASE_ANALYTICS_POOL_SIZE: also its threads
+    std::chrono::milliseconds analytics_statement_timeout{30000};  // ..._ANALYTICS_TIMEOUT_MS
   } database;
 
   struct Http {
@@ -101,7 +106,13 @@ struct Config {
   } survey;
 
   struct Api {
-    std::string analyst_token;  // SURVEYD_ANALYST_TOKEN: bearer token for /api/v1/stats/*
+    // An administrator's token from the configuration, to issue the first tokens with; others
+    // come from `surveyd token create`. analyst_token is its old name, still read (deprecated).
+    std::string bootstrap_token;  // SURVEYD_API_BOOTSTRAP_TOKEN
+    std::string analyst_token;    // SURVEYD_ANALYST_TOKEN (deprecated: bootstrap_token)
+    int min_cell_size = 10;       // SURVEYD_API_MIN_CELL_SIZE: fewer respondents: suppressed
+    int bad_token_limit_per_minute = 10;  // SURVEYD_API_BAD_TOKEN_LIMIT: per client, then 429
+    int analytics_queue = 2;  // SURVEYD_API_ANALYTICS_QUEUE: analytics requests that may wait
   } api;
 
   struct Log {

@@ -30,6 +30,9 @@ struct FormErrors {
 
 // The five questions, in order, with stable keys q1..q5.
 const std::vector<std::string>& QuestionKeys();
+// The questions as the citizen reads them, in QuestionKeys() order (English when we have no
+// texts for `language`); the analysts' API labels its figures with them.
+std::vector<std::string> QuestionTexts(std::string_view language);
 
 // "your call to 101 on Tuesday 24 November" (in `language`).
 std::string DescribeContact(const store::SurveyView& survey, const PageContext& ctx,
