@@ -89,7 +89,8 @@ PgStore::PgStore(const PgOptions& options)
     : phone_hash_key_(options.phone_hash_key),
       pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
         for (const auto* statements : {&pg::IngestStatements(), &pg::OutboxStatements(),
-                                       &pg::SurveyStatements(), &pg::StatsStatements()}) {
+                                       &pg::SurveyStatements(), &pg::StatsStatements(),
+                                       &pg::ReplyStatements()}) {
           for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
         }
         connection.prepare("ping", "SELECT 1");
