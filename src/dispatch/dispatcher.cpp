@@ -152,9 +152,9 @@ void Dispatcher::WorkerLoop(int index) {
   const std::string worker_id = options_.worker_id + "/" + std::to_string(index);
   auto failure_wait = std::chrono::milliseconds(500);
   while (!stopping_) {
-    int handled = 0;
+    Pass pass;
     try {
-      handled = RunOnce(worker_id);
+      pass = RunPass(worker_id);
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
       // Caught once here: log, remember for the health check, back off, go on.
@@ -168,14 +168,15 @@ void Dispatcher::WorkerLoop(int index) {
       wake_.wait_for(lock, failure_wait, [this] { return stopping_.load(); });
       continue;
     }
-    if (handled > 0) continue;  // more may be due right away
-    // Nothing claimed: the breaker is open, the rate's slots are used up, or nothing is due.
+    if (pass.claimed > 0) continue;  // more may be due right away
+    // Nothing claimed: the rate's slots are used up, the breaker is open, or nothing is due.
     auto wait = options_.poll_interval;
+    if (pass.rate_limited) wait = std::min(wait, std::chrono::milliseconds(RateLimiter::kBucket));
     const TimePoint now = clock_.Now();
     if (breaker_.state(now) == CircuitBreaker::State::kOpen) {
-      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                breaker_.reopens_at() - now) +
-                                std::chrono::milliseconds(1));
+      wait = std::min(
+          wait, std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.reopens_at() - now) +
+                    std::chrono::milliseconds(1));
     }
     std::unique_lock lock(wake_mutex_);
     wake_.wait_for(lock, wait, [this] { return woken_ || stopping_; });
@@ -205,19 +206,18 @@ void Dispatcher::Maintain() {
   }
 }
 
-int Dispatcher::RunOnce(const std::string& worker_id) {
+int Dispatcher::RunOnce(const std::string& worker_id) { return RunPass(worker_id).claimed; }
+
+Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   Maintain();
+  Pass pass;
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
-  if (allowed == 0) return 0;
+  if (allowed == 0) return pass;
   const RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());
   if (grant.slots == 0) {
     breaker_.NothingSent();
-    if (!rate_.Unlimited()) {
-      // The rate's slots are used up for now: the next bucket frees some.
-      std::unique_lock lock(wake_mutex_);
-      wake_.wait_for(lock, RateLimiter::kBucket, [this] { return stopping_.load(); });
-    }
-    return 0;
+    pass.rate_limited = true;
+    return pass;
   }
   auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease);
   const int claimed = static_cast<int>(batch.size());
@@ -231,7 +231,8 @@ int Dispatcher::RunOnce(const std::string& worker_id) {
   }
   rate_.GiveBack(grant, grant.slots - sent);
   if (sent == 0) breaker_.NothingSent();
-  return claimed;
+  pass.claimed = claimed;
+  return pass;
 }
 
 // Decides, begins, sends and records one claimed batch; returns how many requests were made.
@@ -259,8 +260,7 @@ int Dispatcher::SendBatch(std::vector<OutboxMessage> batch) {
         to_send.push_back(std::move(message));
         break;
       case Plan::Action::kCancel:
-        spdlog::info("dispatch: message {} cancelled before sending: {}", message.id,
-                     plan.reason);
+        spdlog::info("dispatch: message {} cancelled before sending: {}", message.id, plan.reason);
         cancellations.push_back({message.id, plan.reason});
         break;
       case Plan::Action::kDefer:
@@ -282,6 +282,11 @@ int Dispatcher::SendBatch(std::vector<OutboxMessage> batch) {
     }
   }
   if (to_send.empty()) return 0;
+  if (stopping_) {
+    // Stopped while deciding: nothing has gone out, so it all goes back at once.
+    store_.Reschedule(to_send, clock_.Now());
+    return 0;
+  }
 
   // The one request of each claim, and only if the claim is still ours: a worker that took too
   // long finds the message claimed again by another and leaves it.
@@ -379,8 +384,8 @@ void Dispatcher::Record(const std::vector<OutboxMessage>& begun,
     const gateway::SendResult& result = results[i];
     breaker_.Record(result.status, now);
     attempts.push_back({begun[i].id, begun[i].claim_token, begun[i].attempts,
-                        Classify(result, gateway_.Name(), gateway_.Idempotent(),
-                                 begun[i].attempts, options_, now, Random01())});
+                        Classify(result, gateway_.Name(), gateway_.Idempotent(), begun[i].attempts,
+                                 options_, now, Random01())});
   }
   store_.RecordAttempts(attempts, now);
 

@@ -85,9 +85,10 @@ const Statements& OutboxStatements() {
       // claims that ran out (few), then the most recently due pending messages. The number's
       // history comes without this survey (and without surveys created after it).
       {"claim_due",
-       "WITH lapsed AS (SELECT o.id FROM outbox o WHERE o.state = 'claimed' "
-       "AND o.lease_until < $1::timestamptz ORDER BY o.lease_until LIMIT $2::int "
-       "FOR UPDATE SKIP LOCKED), "
+       "WITH lapsed AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "WHERE o.state = 'claimed' AND o.lease_until < $1::timestamptz "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz ORDER BY o.lease_until "
+       "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz "
@@ -232,8 +233,7 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
         event_ids.Add(row[kEventId].as<std::string>());
         incident_ids.Add(row[kIncidentId].as<std::string>());
         hashes.Add(row[kPhoneHash].as<std::string>());
-        since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) -
-                      kMaxNumberLookback);
+        since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback);
       }
       own.emplace_back(row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>());
       messages.push_back(std::move(message));
@@ -290,9 +290,9 @@ std::vector<int> PgStore::BeginSends(const std::vector<SendStart>& starts, TimeP
   }
   auto rows = WithConnection("begin sends", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    auto result = Exec(txn, "begin_sends",
-                       {ids.Text(), tokens.Text(), token_hashes.Text(), Time(now),
-                        Time(now + send_lease)});
+    auto result =
+        Exec(txn, "begin_sends",
+             {ids.Text(), tokens.Text(), token_hashes.Text(), Time(now), Time(now + send_lease)});
     txn.commit();
     return result;
   });
@@ -350,10 +350,10 @@ void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now
   WithConnection("record attempts", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     // Reports that came before these answers could only be kept aside; apply them now.
-    auto early = Exec(txn, "record_attempts",
-                      {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(),
-                       gateways.Text(), message_ids.Text(), statuses.Text(), errors.Text(),
-                       next_at.Text(), Time(now)});
+    auto early = Exec(
+        txn, "record_attempts",
+        {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(), gateways.Text(),
+         message_ids.Text(), statuses.Text(), errors.Text(), next_at.Text(), Time(now)});
     for (const auto& row : early) {
       const auto state = ParseDeliveryState(row[1].as<std::string>());
       if (!state) continue;
@@ -401,8 +401,8 @@ bool PgStore::ApplyDeliveryReport(const DeliveryReport& report) {
       if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
     }
     if (!outbox_id && !report.gateway_message_id.empty()) {
-      auto rows =
-          Exec(txn, "outbox_by_message_id", {Text(report.gateway), Text(report.gateway_message_id)});
+      auto rows = Exec(txn, "outbox_by_message_id",
+                       {Text(report.gateway), Text(report.gateway_message_id)});
       if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
     }
     Exec(txn, "report_insert",
@@ -433,8 +433,8 @@ int PgStore::TakeSendSlots(const std::string& gateway, std::int64_t bucket, int 
     pqxx::work txn(connection);
     // Nothing is sent on the strength of a lost grant, so it need not wait for the disk.
     txn.exec0("SET LOCAL synchronous_commit TO off");
-    auto rows =
-        Exec(txn, "take_send_slots", {Text(gateway), Int(bucket), Int(wanted), Int(cap), Int(span)});
+    auto rows = Exec(txn, "take_send_slots",
+                     {Text(gateway), Int(bucket), Int(wanted), Int(cap), Int(span)});
     txn.commit();
     return rows[0][0].as<int>();
   });

@@ -36,10 +36,10 @@ using RulesProvider = std::function<std::shared_ptr<const rules::RuleSet>()>;
 
 struct DispatcherOptions {
   int workers = 2;
-  int batch_size = 20;                         // claimed, begun, sent and recorded together
+  int batch_size = 20;                           // claimed, begun, sent and recorded together
   std::chrono::milliseconds poll_interval{500};  // with nothing to wake a worker
-  std::chrono::seconds lease{60};       // a claim not begun by then is claimed again
-  std::chrono::seconds send_lease{60};  // one request: more than the gateway's timeout
+  std::chrono::seconds lease{60};                // a claim not begun by then is claimed again
+  std::chrono::seconds send_lease{60};           // one request: more than the gateway's timeout
   int max_attempts = 8;
   std::chrono::seconds backoff_base{5};
   std::chrono::seconds backoff_max{600};
@@ -63,11 +63,11 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
 
 struct DispatcherStatus {
   std::int64_t sent = 0, retried = 0, failed = 0, in_doubt = 0, deferred = 0, expired = 0;
-  std::int64_t cancelled = 0;    // ruled out when decided again before sending
-  std::int64_t lost_claims = 0;  // another worker held the message by the time it was begun
-  std::int64_t recovered = 0;    // found mid-request after their sender stopped
-  std::int64_t throttled = 0;    // 429 answers
-  std::int64_t auth_refused = 0;  // 401/403 answers
+  std::int64_t cancelled = 0;         // ruled out when decided again before sending
+  std::int64_t lost_claims = 0;       // another worker held the message by the time it was begun
+  std::int64_t recovered = 0;         // found mid-request after their sender stopped
+  std::int64_t throttled = 0;         // 429 answers
+  std::int64_t auth_refused = 0;      // 401/403 answers
   bool gateway_auth_failing = false;  // 401/403 since the last success: configuration is wrong
   std::string breaker = "closed";     // closed, open, half_open
   std::int64_t breaker_opened = 0;    // times the breaker opened
@@ -102,6 +102,12 @@ class Dispatcher {
     TimePoint defer_to;      // kDefer, kHandBack
   };
 
+  // One pass, and why it claimed nothing (so the loop knows how long to wait).
+  struct Pass {
+    int claimed = 0;
+    bool rate_limited = false;  // the rate's slots are used up until a later bucket
+  };
+  Pass RunPass(const std::string& worker_id);
   void WorkerLoop(int index);
   void ListenLoop();
   void Maintain();
