@@ -150,7 +150,7 @@ export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_W
 run_surveyd() {
   local label=$1 rate=$2 count=$3 seed=$4 port sim surveyd_pid
   port=$(free_port)
-  export SURVEYD_FEED_TCP="127.0.0.1:$port"
+  export SURVEYD_FEED_TCP="127.0.0.1:$port" SURVEYD_FEED_TLS=false
   export SURVEYD_FEED_NAME="bench-$label"  # its own cursor: each run starts at seq 1
   "$BUILD_DIR/cw-sim" serve --listen "127.0.0.1:$port" --rate "$rate" --count "$count" \
     --seed "$seed" --exit-when-acked 2>"$WORK/cw-sim-$label.log" &

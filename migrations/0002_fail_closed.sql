@@ -33,10 +33,14 @@ CREATE INDEX surveys_incident ON surveys (incident_id) WHERE incident_id IS NOT 
 ALTER TABLE outbox DROP CONSTRAINT outbox_state_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_state_check CHECK (state IN ('pending', 'claimed',
   'sending', 'accepted', 'sent', 'delivered', 'failed', 'expired', 'in_doubt', 'cancelled'));
+-- maybe_sent: an earlier request may have reached the gateway (an in-doubt answer, or a sender
+-- that stopped mid-request); such a message, when ruled out before a retry, is held in doubt
+-- for its delivery reports to settle rather than called cancelled.
 ALTER TABLE outbox
   ADD COLUMN claim_token   bigint,
   ADD COLUMN cancel_reason text,
-  ADD COLUMN cancelled_by  text;
+  ADD COLUMN cancelled_by  text,
+  ADD COLUMN maybe_sent    boolean NOT NULL DEFAULT false;
 UPDATE outbox SET cancel_reason = 'opted_out', cancelled_by = 'opt_out'
   WHERE state = 'cancelled' AND cancel_reason IS NULL;
 DROP INDEX outbox_leased;

@@ -39,29 +39,6 @@ bool SignatureValid(const http::Request& request, std::string_view secret,
                                             request.Header(signature_header));
 }
 
-std::string ClientAddress(const http::Request& request,
-                          const std::vector<std::string>& trusted_proxies) {
-  auto trusted = [&](std::string_view address) {
-    return std::find(trusted_proxies.begin(), trusted_proxies.end(), address) !=
-           trusted_proxies.end();
-  };
-  if (!trusted(request.remote_address)) return request.remote_address;
-  std::string_view forwarded = request.Header("X-Forwarded-For");
-  std::string client = request.remote_address;
-  while (!forwarded.empty()) {
-    const auto comma = forwarded.rfind(',');
-    std::string_view hop =
-        comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
-    forwarded = comma == std::string_view::npos ? std::string_view() : forwarded.substr(0, comma);
-    hop.remove_prefix(std::min(hop.find_first_not_of(" \t"), hop.size()));
-    hop = hop.substr(0, hop.find_last_not_of(" \t") + 1);
-    if (hop.empty()) continue;
-    client = std::string(hop);
-    if (!trusted(hop)) break;
-  }
-  return client;
-}
-
 Router BuildRouter(const ApiOptions& options) {
   Router router;
   AddHealthRoutes(router, options);
@@ -77,6 +54,19 @@ Router BuildRouter(const ApiOptions& options) {
 }
 
 namespace {
+
+// Baseline headers for every answer; the survey pages set stricter ones of their own.
+void AddBaselineHeaders(http::Response& response) {
+  static constexpr std::pair<const char*, const char*> kDefaults[] = {
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"Cache-Control", "no-store"},
+      {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+  };
+  for (const auto& [name, value] : kDefaults) {
+    if (http::FindHeader(response.headers, name).empty()) response.Set(name, value);
+  }
+}
 
 struct Api {
   explicit Api(ApiOptions o) : options(std::move(o)), router(BuildRouter(options)) {}
@@ -141,16 +131,28 @@ http::Handler MakeApiHandler(ApiOptions options) {
     }
     const http::Request& request = rewritten ? *rewritten : original;
     auto response = Dispatch(*api, request);
-    // Baseline headers for every answer; the survey pages set stricter ones of their own.
-    static constexpr std::pair<const char*, const char*> kDefaults[] = {
-        {"X-Content-Type-Options", "nosniff"},
-        {"Referrer-Policy", "no-referrer"},
-        {"Cache-Control", "no-store"},
-        {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
-    };
-    for (const auto& [name, value] : kDefaults) {
-      if (http::FindHeader(response.headers, name).empty()) response.Set(name, value);
+    AddBaselineHeaders(response);
+    return response;
+  };
+}
+
+http::FastHandler MakeApiFastHandler(ApiOptions options) {
+  return [options =
+              std::move(options)](const http::Request& original) -> std::optional<http::Response> {
+    const bool get = original.method == "GET" || original.method == "HEAD";
+    std::optional<http::Response> response;
+    if (original.path == "/healthz" && get) {
+      response = Alive();
+    } else if (options.survey_pages_fast && original.path.rfind("/s/", 0) == 0) {
+      if (options.trusted_proxies.empty()) {
+        response = options.survey_pages_fast(original);
+      } else {
+        http::Request request = original;
+        request.remote_address = ClientAddress(original, options.trusted_proxies);
+        response = options.survey_pages_fast(request);
+      }
     }
+    if (response) AddBaselineHeaders(*response);
     return response;
   };
 }

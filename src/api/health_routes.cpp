@@ -5,9 +5,10 @@
 
 namespace surveyd::api {
 
+http::Response Alive() { return http::Response::Json(200, R"({"status":"alive"})"); }
+
 void AddHealthRoutes(Router& router, const ApiOptions& options) {
-  router.Add({"GET", "/healthz", std::nullopt, "",
-              [](const Call&) { return http::Response::Json(200, R"({"status":"alive"})"); }});
+  router.Add({"GET", "/healthz", std::nullopt, "", [](const Call&) { return Alive(); }});
   // Public: ready or not, nothing more; what is wrong is for ops (below).
   router.Add(
       {"GET", "/readyz", std::nullopt, "", [&options](const Call&) {

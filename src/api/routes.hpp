@@ -11,6 +11,11 @@ void AddFeedRoutes(Router& router, const ApiOptions& options);     // feed_route
 void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_routes.cpp
 void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
 
+// GET /healthz: answered without the database, the pool or any lock (also on the server's I/O
+// threads, by MakeApiFastHandler), so a load balancer sees the process alive while every worker
+// is busy.
+http::Response Alive();
+
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);
 

@@ -1,6 +1,8 @@
 // `surveyd serve`: wires the components, then waits for signals (SIGHUP reloads the rules,
 // SIGINT/SIGTERM stop in order: stop taking requests and events, finish sends in hand, close).
+#include <arpa/inet.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -115,6 +117,34 @@ nlohmann::json DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
   return out;
 }
 
+// A plain-TCP feed carries phone numbers and incident details in clear: only acceptable to this
+// machine itself. Names other than "localhost" are not resolved here: they count as remote.
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  unsigned char v4[4];
+  return inet_pton(AF_INET, host.c_str(), v4) == 1 && v4[0] == 127;
+}
+
+// Open descriptors bound the connection cap: raise the soft limit to the hard one, and say so when
+// the cap still cannot be reached.
+void CheckDescriptorLimit(int max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Room for the database pool, the feed, logs and the connections being refused.
+  const auto needed = static_cast<rlim_t>(max_connections) + 200;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    spdlog::warn(
+        "http.max_connections is {} but this process may open only {} files: raise LimitNOFILE "
+        "(systemd) or ulimit -n to at least {}, or lower the cap",
+        max_connections, limit.rlim_cur, needed);
+  }
+}
+
 // The adapter's settings: only `gateway.kind`'s section is read by the adapter it picks.
 gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
   const auto& in = config.gateway;
@@ -175,8 +205,13 @@ int Serve(const config::Config& config, std::ostream& err) {
   }
 
   SystemClock clock;
-  auto store = store::MakePgStore(
-      {config.database.url, config.database.pool_size, config.survey.phone_hash_key});
+  store::PgOptions store_options;
+  store_options.url = config.database.url;
+  store_options.pool_size = config.database.pool_size;
+  store_options.phone_hash_key = config.survey.phone_hash_key;
+  store_options.statement_timeout = config.database.statement_timeout;
+  store_options.acquire_timeout = config.database.acquire_timeout;
+  auto store = store::MakePgStore(store_options);
 
   auto decider = [&rules, &clock]() -> store::DecideFn {
     auto current = rules.Current();
@@ -217,15 +252,17 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.token_secret = config.survey.token_secret;
   dispatch_options.worker_id = WorkerId();
   // Any instance's new message wakes this one's workers (LISTEN), so none waits for a poll.
-  dispatch::Dispatcher dispatcher(dispatch_options, *store, *gateway, clock,
-                                  [&rules] { return rules.Current(); },
-                                  store::MakeOutboxListener(config.database.url));
+  dispatch::Dispatcher dispatcher(
+      dispatch_options, *store, *gateway, clock, [&rules] { return rules.Current(); },
+      store::MakeOutboxListener(config.database.url));
 
   survey::SurveyHandlerOptions survey_options{*store, clock};
   survey_options.page.force_name = config.survey.force_name;
   survey_options.page.privacy_url = config.survey.privacy_url;
   survey_options.page.zone = rules.Current()->zone_ptr();
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
+  survey_options.cache_ttl = config.survey.cache_ttl;
+  survey::SurveyPages survey_pages(survey_options);
 
   // The TCP feed, when configured: exactly one instance consumes it (advisory lock), every
   // instance serves HTTP and dispatches.
@@ -238,6 +275,16 @@ int Serve(const config::Config& config, std::ostream& err) {
     feed_options.port = feed_port;
     feed_options.tls = config.feed.tls;
     feed_options.tls_ca_file = config.feed.tls_ca_file;
+    feed_options.tls_cert_file = config.feed.tls_cert_file;
+    feed_options.tls_key_file = config.feed.tls_key_file;
+    feed_options.on_surveys_created = [&dispatcher] { dispatcher.Wake(); };
+    if (!config.feed.tls && !IsLoopback(feed_host)) {
+      spdlog::warn(
+          "feed.tcp {} is plain TCP to another machine: events (phone numbers, incident details) "
+          "cross the network unencrypted and unauthenticated; set feed.tls: true with "
+          "feed.tls_ca_file (docs/operations.md)",
+          config.feed.tcp);
+    }
     feed_options.feed = config.feed.name;
     feed_options.batch_size = static_cast<std::size_t>(config.feed.batch_size);
     feed_options.batch_wait = config.feed.batch_wait;
@@ -267,8 +314,14 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.feed_secret = config.feed.secret;
   api_options.gateway = gateway.get();
   api_options.trusted_proxies = config.http.trusted_proxies;
-  api_options.survey_pages = survey::MakeSurveyHandler(survey_options);
+  api_options.survey_pages = [&survey_pages](const http::Request& request) {
+    return survey_pages.Handle(request);
+  };
+  api_options.survey_pages_fast = [&survey_pages](const http::Request& request) {
+    return survey_pages.HandleFast(request);
+  };
   api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
+  std::unique_ptr<http::Server> server;  // made below; /readyz reports on it once it runs
   api_options.readiness = [&]() {
     nlohmann::json checks;
     bool database = false;
@@ -297,11 +350,26 @@ int Serve(const config::Config& config, std::ostream& err) {
                          {"auth_refused", status.auth_refused},
                          {"cancelled", status.cancelled},
                          {"expired", status.expired}};
-    if (status.gateway_auth_failing) checks["gateway"]["error"] = "gateway refuses our credentials";
+    if (status.gateway_auth_failing)
+      checks["gateway"]["error"] = "gateway refuses our credentials";
     else if (status.breaker != "closed") {
-      checks["gateway"]["error"] = "the gateway keeps failing: sending paused (" +
-                                   status.last_error + ")";
+      checks["gateway"]["error"] =
+          "the gateway keeps failing: sending paused (" + status.last_error + ")";
     }
+    if (server) {
+      const auto http_status = server->Status();
+      checks["http"] = {{"open_connections", http_status.open_connections},
+                        {"peak_connections", http_status.peak_connections},
+                        {"max_connections", config.http.max_connections},
+                        {"refused_over_cap", http_status.refused_over_cap},
+                        {"fast_answers", http_status.fast_answers},
+                        {"pooled_answers", http_status.pooled_answers}};
+    }
+    const auto pages = survey_pages.Status();
+    checks["survey_pages"] = {{"cached_surveys", pages.cached_surveys},
+                              {"queued_opens", pages.queued_opens},
+                              {"opens_recorded", pages.opens_recorded},
+                              {"opens_dropped", pages.opens_dropped}};
     bool feed_ok = true;
     if (consumer) {
       checks["feed"] =
@@ -317,8 +385,12 @@ int Serve(const config::Config& config, std::ostream& err) {
   server_options.host = host;
   server_options.port = port;
   server_options.worker_threads = config.http.worker_threads;
+  server_options.io_threads = config.http.io_threads;
+  server_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
   server_options.max_body_bytes = config.http.max_body_bytes;
-  auto server = http::MakeServer(server_options, api::MakeApiHandler(api_options));
+  CheckDescriptorLimit(config.http.max_connections);
+  server = http::MakeServer(server_options, api::MakeApiHandler(api_options),
+                            api::MakeApiFastHandler(api_options));
   try {
     server->Start();
   } catch (const std::exception& e) {
@@ -375,6 +447,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   if (feed_reporter.joinable()) feed_reporter.join();
   if (consumer) consumer->Stop();
   server->Stop();
+  survey_pages.Stop();  // no request in flight any more: the first opens it queued are written
   dispatcher.Stop();
   spdlog::info("stopped");
   return 0;

@@ -84,6 +84,14 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S k) { c.database.pool_size = Positive(ParseInt<int>(v, k), k); });
   add("database.migrate_on_start", "SURVEYD_DATABASE_MIGRATE_ON_START",
       [](Config& c, S v, S k) { c.database.migrate_on_start = ParseBool(v, k); });
+  add("database.statement_timeout_ms", "SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.statement_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
+  add("database.acquire_timeout_ms", "SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.acquire_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
 
   add("http.listen", "SURVEYD_HTTP_LISTEN", [](Config& c, S v, S k) {
     SplitHostPort(v, k);
@@ -97,6 +105,10 @@ std::vector<Key> Keys() {
   });
   add("http.worker_threads", "SURVEYD_HTTP_WORKER_THREADS",
       [](Config& c, S v, S k) { c.http.worker_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.io_threads", "SURVEYD_HTTP_IO_THREADS",
+      [](Config& c, S v, S k) { c.http.io_threads = Positive(ParseInt<int>(v, k), k); });
+  add("http.max_connections", "SURVEYD_HTTP_MAX_CONNECTIONS",
+      [](Config& c, S v, S k) { c.http.max_connections = Positive(ParseInt<int>(v, k), k); });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
   add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S) {
@@ -131,6 +143,10 @@ std::vector<Key> Keys() {
   add("feed.tls", "SURVEYD_FEED_TLS", [](Config& c, S v, S k) { c.feed.tls = ParseBool(v, k); });
   add("feed.tls_ca_file", "SURVEYD_FEED_TLS_CA_FILE",
       [](Config& c, S v, S) { c.feed.tls_ca_file = v; });
+  add("feed.tls_cert_file", "SURVEYD_FEED_TLS_CERT_FILE",
+      [](Config& c, S v, S) { c.feed.tls_cert_file = v; });
+  add("feed.tls_key_file", "SURVEYD_FEED_TLS_KEY_FILE",
+      [](Config& c, S v, S) { c.feed.tls_key_file = v; });
 
   add("gateway.kind", "SURVEYD_GATEWAY", [](Config& c, S v, S k) {
     if (v != "wmnow" && v != "kannel" && v != "twilio") {
@@ -191,9 +207,8 @@ std::vector<Key> Keys() {
   add("dispatch.backoff_max_s", "SURVEYD_DISPATCH_BACKOFF_MAX", [](Config& c, S v, S k) {
     c.dispatch.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
-  add("dispatch.breaker_failures", "SURVEYD_DISPATCH_BREAKER_FAILURES", [](Config& c, S v, S k) {
-    c.dispatch.breaker_failures = Positive(ParseInt<int>(v, k), k);
-  });
+  add("dispatch.breaker_failures", "SURVEYD_DISPATCH_BREAKER_FAILURES",
+      [](Config& c, S v, S k) { c.dispatch.breaker_failures = Positive(ParseInt<int>(v, k), k); });
   add("dispatch.breaker_open_s", "SURVEYD_DISPATCH_BREAKER_OPEN", [](Config& c, S v, S k) {
     c.dispatch.breaker_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
@@ -211,6 +226,11 @@ std::vector<Key> Keys() {
       [](Config& c, S v, S) { c.survey.privacy_url = v; });
   add("survey.rate_limit_per_minute", "SURVEYD_SURVEY_RATE_LIMIT", [](Config& c, S v, S k) {
     c.survey.rate_limit_per_minute = Positive(ParseInt<int>(v, k), k);
+  });
+  add("survey.cache_ttl_ms", "SURVEYD_SURVEY_CACHE_TTL_MS", [](Config& c, S v, S k) {
+    const int ms = ParseInt<int>(v, k);
+    if (ms < 0) throw ConfigError(k + ": must be 0 (no cache) or more");
+    c.survey.cache_ttl = std::chrono::milliseconds(ms);
   });
 
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
@@ -373,6 +393,24 @@ std::vector<std::string> ValidateForServe(const Config& config) {
       problems.push_back(
           "gateway.twilio.auth_token (SURVEYD_TWILIO_AUTH_TOKEN) must be set (at least 16 "
           "characters): it signs the status and inbound callbacks");
+    }
+  }
+  if (config.feed.tls_cert_file.empty() != config.feed.tls_key_file.empty()) {
+    problems.push_back(
+        "feed.tls_cert_file and feed.tls_key_file (SURVEYD_FEED_TLS_CERT_FILE, "
+        "SURVEYD_FEED_TLS_KEY_FILE) go together: set both for mutual TLS, or neither");
+  }
+  if (!config.feed.tls_cert_file.empty() && !config.feed.tls) {
+    problems.push_back(
+        "feed.tls_cert_file is set but feed.tls is false: the client certificate would never "
+        "be presented");
+  }
+  for (const auto& [file, key] : {std::pair{config.feed.tls_ca_file, "feed.tls_ca_file"},
+                                  std::pair{config.feed.tls_cert_file, "feed.tls_cert_file"},
+                                  std::pair{config.feed.tls_key_file, "feed.tls_key_file"}}) {
+    if (!config.feed.tcp.empty() && config.feed.tls && !file.empty() &&
+        !std::ifstream(file).good()) {
+      problems.push_back(std::string(key) + ": cannot read '" + file + "'");
     }
   }
   return problems;

@@ -66,6 +66,7 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
     case SendStatus::kInDoubt:
       // The request may have reached the gateway. Resending is safe only where the gateway
       // deduplicates on client_ref; elsewhere the delivery reports settle it.
+      record.maybe_sent = true;
       if (gateway_idempotent && attempts_left) {
         record.state = store::SendState::kRetry;
         record.next_attempt_at = now + backoff;

@@ -25,9 +25,9 @@ RateLimiter::RateLimiter(store::OutboxStore& store, std::string gateway, double 
 
 RateLimiter::Grant RateLimiter::Take(int wanted, TimePoint now) {
   Grant grant;
-  grant.bucket = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch())
-                     .count() /
-                 kBucket.count();
+  grant.bucket =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() /
+      kBucket.count();
   if (wanted <= 0) return grant;
   if (Unlimited()) {
     grant.slots = wanted;
@@ -64,8 +64,8 @@ void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
   using gateway::SendStatus;
   std::lock_guard lock(mutex_);
   const bool auth = status == SendStatus::kAuth;
-  const bool failed = auth || status == SendStatus::kTransient ||
-                      status == SendStatus::kInDoubt || status == SendStatus::kThrottled;
+  const bool failed = auth || status == SendStatus::kTransient || status == SendStatus::kInDoubt ||
+                      status == SendStatus::kThrottled;
   const bool probe = state_ == State::kHalfOpen || (state_ == State::kOpen && probe_out_);
   if (!failed) {
     failures_in_a_row_ = 0;

@@ -58,6 +58,11 @@ std::optional<Json> ParseJson(std::string_view text, std::string& reason) {
   } catch (const Json::parse_error& e) {
     reason = "invalid JSON at byte " + std::to_string(e.byte);
     return std::nullopt;
+  } catch (const Json::exception&) {
+    // A number too large for a double ("1e999") is out_of_range, not parse_error; found by the
+    // fuzzer. Not e.what(): it quotes the number, which could be a phone number.
+    reason = "invalid JSON: a number out of range";
+    return std::nullopt;
   }
 }
 

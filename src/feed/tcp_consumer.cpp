@@ -277,14 +277,15 @@ struct TcpConsumer::Impl {
     acked.reset();
     if (connections++ > 0) Update([](TcpConsumerStatus& s) { ++s.reconnects; });
 
+    // Declared before `drain`: the handlers it runs to completion write to them.
+    boost::system::error_code ec;
+    bool done = false;
     tcp::socket socket(io);
     const Drain drain{io, socket};
 
     tcp::resolver resolver(io);
-    boost::system::error_code ec;
     const auto endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
     if (ec) throw FeedError("cannot resolve " + options.host + ": " + ec.message());
-    bool done = false;
     asio::async_connect(socket, endpoints,
                         [&](const boost::system::error_code& e, const tcp::endpoint&) {
                           ec = e;
@@ -310,6 +311,10 @@ struct TcpConsumer::Impl {
       context.set_default_verify_paths();
     } else {
       context.load_verify_file(options.tls_ca_file);
+    }
+    if (!options.tls_cert_file.empty()) {
+      context.use_certificate_chain_file(options.tls_cert_file);
+      context.use_private_key_file(options.tls_key_file, ssl::context::pem);
     }
     ssl::stream<tcp::socket&> tls(socket, context);
     const Drain tls_drain{io, socket};  // before `tls` goes: its handlers refer to it
@@ -342,8 +347,14 @@ struct TcpConsumer::Impl {
                       });
     // A read may complete meanwhile: its handler only records that it did.
     if (!RunUntil([&] { return done; }, SteadyClock::now() + kAckTimeout)) {
-      if (stopping) throw FeedError("stopping");
-      throw FeedError("write to the feed timed out");
+      // The write handler refers to this frame: close the connection and let the handler run
+      // (aborted) before the frame goes.
+      boost::system::error_code ignored;
+      stream.lowest_layer().close(ignored);
+      io.restart();
+      while (!done && io.run_one() > 0) {
+      }
+      throw FeedError(stopping ? "stopping" : "write to the feed timed out");
     }
     if (ec) throw FeedError("write to the feed failed: " + ec.message());
   }
@@ -607,7 +618,12 @@ struct TcpConsumer::Impl {
         newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
     }
     std::int64_t counts[3] = {0, 0, 0};
-    for (const auto& r : results) ++counts[static_cast<int>(r.outcome)];
+    bool surveys_created = false;
+    for (const auto& r : results) {
+      ++counts[static_cast<int>(r.outcome)];
+      surveys_created = surveys_created || (r.outcome == store::IngestOutcome::kAccepted &&
+                                            r.reason == OutcomeName(Decision::Outcome::kSurvey));
+    }
     if (max_seq) cursor = std::max(cursor.value_or(*max_seq), *max_seq);
     Update([&](TcpConsumerStatus& s) {
       s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
@@ -626,6 +642,7 @@ struct TcpConsumer::Impl {
       }
       for (const auto received : b.received) latency.Add(done - received);
     });
+    if (surveys_created && options.on_surveys_created) options.on_surveys_created();
     return max_seq ? cursor : std::nullopt;
   }
 };

@@ -129,21 +129,21 @@ class PoolImpl final : public ClientPool {
     std::atomic<std::size_t> remaining{requests.size()};
     for (std::size_t i = 0; i < requests.size(); ++i) {
       // `responses`, `remaining` and `done` outlive every coroutine: this call waits for all.
-      asio::co_spawn(ioc_, Run(std::move(requests[i])),
-                     [&responses, &remaining, &done, i](std::exception_ptr error,
-                                                        ClientResponse response) {
-                       if (error) {
-                         try {
-                           std::rethrow_exception(error);
-                         } catch (const std::exception& e) {
-                           response = Failure(Transport::kError, true, e.what());
-                         } catch (...) {
-                           response = Failure(Transport::kError, true, "unknown exception");
-                         }
-                       }
-                       responses[i] = std::move(response);
-                       if (--remaining == 0) done.set_value();
-                     });
+      asio::co_spawn(
+          ioc_, Run(std::move(requests[i])),
+          [&responses, &remaining, &done, i](std::exception_ptr error, ClientResponse response) {
+            if (error) {
+              try {
+                std::rethrow_exception(error);
+              } catch (const std::exception& e) {
+                response = Failure(Transport::kError, true, e.what());
+              } catch (...) {
+                response = Failure(Transport::kError, true, "unknown exception");
+              }
+            }
+            responses[i] = std::move(response);
+            if (--remaining == 0) done.set_value();
+          });
     }
     done.get_future().wait();
     return responses;
@@ -178,8 +178,7 @@ class PoolImpl final : public ClientPool {
     if (connection->tls) {
       response = co_await Exchange(*connection->tls, *connection, request, *url, deadline, keep);
     } else {
-      response =
-          co_await Exchange(*connection->plain, *connection, request, *url, deadline, keep);
+      response = co_await Exchange(*connection->plain, *connection, request, *url, deadline, keep);
     }
     Release(key, keep ? std::move(connection) : nullptr);
     co_return response;

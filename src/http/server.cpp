@@ -17,6 +17,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -31,6 +32,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "http/beast_request.hpp"
+
 namespace surveyd::http {
 namespace {
 
@@ -44,27 +47,42 @@ using tcp = asio::ip::tcp;
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::chrono::seconds kStopGrace{5};
+// Connections past max_connections get this answer before anything is read from them. Past
+// kMaxRefusing of those at once, the accept loop pauses instead: answering costs a descriptor too.
+constexpr std::string_view kOverCapResponse =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Server: surveyd\r\n"
+    "Retry-After: 2\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Cache-Control: no-store\r\n"
+    "Content-Length: 20\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "Too many connections";
+constexpr std::size_t kMaxRefusing = 64;
+constexpr std::chrono::seconds kOverCapLinger{1};
+constexpr std::size_t kOverCapLingerBytes = 64 * 1024;
+constexpr std::chrono::milliseconds kAcceptPause{10};
+
+// Counts a connection from its accept to its destruction, whatever path ends it.
+class CountedSlot {
+ public:
+  explicit CountedSlot(std::atomic<std::size_t>& counter) : counter_(counter) { ++counter_; }
+  ~CountedSlot() { --counter_; }
+  CountedSlot(const CountedSlot&) = delete;
+  CountedSlot& operator=(const CountedSlot&) = delete;
+
+ private:
+  std::atomic<std::size_t>& counter_;
+};
 
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  Connection(tcp::socket socket, std::atomic<std::size_t>& open)
+      : slot(open), stream(std::move(socket)) {}
+  CountedSlot slot;
   beast::tcp_stream stream;
   bool reading = false;  // only touched on the connection's strand
 };
-
-Request ToRequest(bhttp::request<bhttp::string_body>&& message, std::string remote_address) {
-  Request request;
-  request.method = std::string(message.method_string());
-  request.target = std::string(message.target());
-  const std::size_t question = request.target.find('?');
-  request.path = request.target.substr(0, question);
-  if (question != std::string::npos) request.query = request.target.substr(question + 1);
-  for (const auto& field : message) {
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  request.body = std::move(message.body());
-  request.remote_address = std::move(remote_address);
-  return request;
-}
 
 // Exception texts are ours, but one could still quote a value it choked on: long digit runs (a
 // phone number, in any formatting without spaces) are blanked before they reach the log.
@@ -118,8 +136,8 @@ bhttp::response<bhttp::string_body> ToBeast(Response response, unsigned version,
 
 class BeastServer final : public Server {
  public:
-  BeastServer(const ServerOptions& options, Handler handler)
-      : options_(options), handler_(std::move(handler)) {}
+  BeastServer(const ServerOptions& options, Handler handler, FastHandler fast)
+      : options_(options), handler_(std::move(handler)), fast_(std::move(fast)) {}
 
   ~BeastServer() override { Stop(); }
 
@@ -199,6 +217,16 @@ class BeastServer final : public Server {
 
   std::uint16_t Port() const override { return port_; }
 
+  ServerStatus Status() const override {
+    ServerStatus status;
+    status.open_connections = open_;
+    status.peak_connections = peak_;
+    status.refused_over_cap = refused_over_cap_;
+    status.fast_answers = fast_answers_;
+    status.pooled_answers = pooled_answers_;
+    return status;
+  }
+
  private:
   static void LogEscaped(const std::exception_ptr& error, const char* what) {
     if (!error) return;
@@ -209,6 +237,21 @@ class BeastServer final : public Server {
     } catch (...) {
       spdlog::error("http: {} ended with an unknown exception", what);
     }
+  }
+
+  // Runs the fast handler on the I/O thread; an exception there is a bug, answered like one in a
+  // pooled handler.
+  std::optional<Response> InvokeFast(const Request& request) {
+    try {
+      return fast_(request);
+    } catch (const std::exception& e) {
+      spdlog::error("http: fast handler for {} {} failed: {}", request.method, request.path,
+                    ScrubDigits(e.what()));
+    } catch (...) {
+      spdlog::error("http: fast handler for {} {} failed with an unknown exception", request.method,
+                    request.path);
+    }
+    return Response::Text(500, "Internal Server Error\n");
   }
 
   Response Invoke(const Request& request) {
@@ -246,8 +289,13 @@ class BeastServer final : public Server {
 
   asio::awaitable<void> Accept() {
     for (;;) {
-      tcp::socket socket(asio::make_strand(ioc_));
       boost::system::error_code ec;
+      while (refusing_ >= kMaxRefusing && acceptor_.is_open() && !stopping_) {
+        // The backlog holds further clients until the refusals in hand are done.
+        asio::steady_timer timer(acceptor_.get_executor(), kAcceptPause);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      tcp::socket socket(asio::make_strand(ioc_));
       co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       if (ec) {
@@ -258,7 +306,16 @@ class BeastServer final : public Server {
         continue;
       }
       auto executor = socket.get_executor();
-      auto connection = std::make_shared<Connection>(std::move(socket));
+      if (open_ >= options_.max_connections) {
+        ++refused_over_cap_;
+        auto refused = std::make_shared<Connection>(std::move(socket), refusing_);
+        asio::co_spawn(executor, RefuseOverCap(refused),
+                       [](std::exception_ptr error) { LogEscaped(error, "refusal"); });
+        continue;
+      }
+      // Counted from here (not from when the coroutine starts) so the next accept sees it.
+      auto connection = std::make_shared<Connection>(std::move(socket), open_);
+      if (const std::size_t open = open_; open > peak_) peak_ = open;  // only this loop writes it
       asio::co_spawn(executor, Serve(connection),
                      [](std::exception_ptr error) { LogEscaped(error, "connection"); });
     }
@@ -297,9 +354,7 @@ class BeastServer final : public Server {
     for (bool first = true;; first = false) {
       if (stopping_) break;
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(
-          static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_header_bytes, UINT32_MAX)));
-      parser.body_limit(options_.max_body_bytes);
+      SetLimits(parser, options_.max_header_bytes, options_.max_body_bytes);
       stream.expires_after(first ? options_.read_timeout : options_.keep_alive_timeout);
       connection->reading = true;
       co_await bhttp::async_read(stream, buffer, parser,
@@ -328,9 +383,17 @@ class BeastServer final : public Server {
       const bool head = message.method() == bhttp::verb::head;
       const bool client_keep_alive = message.keep_alive();
       Request request = ToRequest(std::move(message), remote_address);
-      if (head) request.method = "GET";  // handlers answer HEAD as GET; the body is dropped below
 
-      Response response = co_await RunHandler(std::move(request), asio::use_awaitable);
+      std::optional<Response> fast;
+      if (fast_) fast = InvokeFast(request);
+      Response response;
+      if (fast) {
+        ++fast_answers_;
+        response = std::move(*fast);
+      } else {
+        ++pooled_answers_;
+        response = co_await RunHandler(std::move(request), asio::use_awaitable);
+      }
 
       const bool keep_alive = client_keep_alive && !stopping_;
       auto reply = ToBeast(std::move(response), version, head, keep_alive);
@@ -339,6 +402,25 @@ class BeastServer final : public Server {
       if (ec || !keep_alive) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.close();
+  }
+
+  // Answers a connection past max_connections without reading its request, and closes it.
+  asio::awaitable<void> RefuseOverCap(std::shared_ptr<Connection> connection) {
+    beast::tcp_stream& stream = connection->stream;
+    boost::system::error_code ec;
+    stream.expires_after(kOverCapLinger);
+    co_await asio::async_write(stream, asio::buffer(kOverCapResponse),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // As in Refuse: read what the client is sending for a moment, so that closing does not reset
+    // the connection before the client has read the answer.
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    while (!ec && drained < kOverCapLingerBytes) {
+      drained += co_await stream.async_read_some(asio::buffer(sink),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
     stream.close();
   }
 
@@ -367,6 +449,14 @@ class BeastServer final : public Server {
 
   const ServerOptions options_;
   const Handler handler_;
+  const FastHandler fast_;
+
+  std::atomic<std::size_t> open_{0};      // connections being served
+  std::atomic<std::size_t> refusing_{0};  // connections being refused (over the cap)
+  std::atomic<std::size_t> peak_{0};
+  std::atomic<std::uint64_t> refused_over_cap_{0};
+  std::atomic<std::uint64_t> fast_answers_{0};
+  std::atomic<std::uint64_t> pooled_answers_{0};
 
   std::mutex state_mutex_;
   bool started_ = false;
@@ -390,8 +480,9 @@ class BeastServer final : public Server {
 
 }  // namespace
 
-std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler) {
-  return std::make_unique<BeastServer>(options, std::move(handler));
+std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler,
+                                   FastHandler fast) {
+  return std::make_unique<BeastServer>(options, std::move(handler), std::move(fast));
 }
 
 }  // namespace surveyd::http

@@ -136,11 +136,10 @@ class Loader {
   }
 
   std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
-    const auto top = Entries(
-        root,
-        {"version", "force_name", "time_zone", "policy", "quiet_hours", "groups", "exclusions",
-         "two_way", "replies"},
-        "the rules file");
+    const auto top = Entries(root,
+                             {"version", "force_name", "time_zone", "policy", "quiet_hours",
+                              "groups", "exclusions", "two_way", "replies"},
+                             "the rules file");
 
     if (const Entry* version = Find(top, "version")) {
       if (auto number = Int(*version); number && *number != 1) {
@@ -266,12 +265,12 @@ class Loader {
             // Asked again, the text goes before the question: measure it with the longest.
             std::string measured = *field;
             if (field == &language_texts.ask_again) {
-              measured += " " + *std::max_element(language_texts.questions.begin(),
-                                                  language_texts.questions.end(),
-                                                  [](const auto& a, const auto& b) {
-                                                    return sms::Measure(a).units <
-                                                           sms::Measure(b).units;
-                                                  });
+              measured +=
+                  " " + *std::max_element(language_texts.questions.begin(),
+                                          language_texts.questions.end(),
+                                          [](const auto& a, const auto& b) {
+                                            return sms::Measure(a).units < sms::Measure(b).units;
+                                          });
             }
             MeasureReply(e->value, "two_way/" + *language + "/" + key, measured);
           }

@@ -8,8 +8,12 @@
 namespace surveyd::store {
 
 ConnectionPool::ConnectionPool(std::string url, int size,
-                               std::function<void(pqxx::connection&)> setup)
-    : url_(std::move(url)), size_(size < 1 ? 1 : size), setup_(std::move(setup)) {}
+                               std::function<void(pqxx::connection&)> setup,
+                               std::chrono::milliseconds acquire_timeout)
+    : url_(std::move(url)),
+      size_(size < 1 ? 1 : size),
+      setup_(std::move(setup)),
+      acquire_timeout_(acquire_timeout) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -22,7 +26,13 @@ ConnectionPool::Lease::~Lease() {
 
 ConnectionPool::Lease ConnectionPool::Acquire() {
   std::unique_lock lock(mutex_);
-  available_.wait(lock, [this] { return !idle_.empty() || open_ < size_; });
+  const auto ready = [this] { return !idle_.empty() || open_ < size_; };
+  if (acquire_timeout_.count() <= 0) {
+    available_.wait(lock, ready);
+  } else if (!available_.wait_for(lock, acquire_timeout_, ready)) {
+    throw Unavailable("no database connection free within " +
+                      std::to_string(acquire_timeout_.count()) + " ms");
+  }
   if (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();

@@ -35,7 +35,8 @@ const char* OutboxStateFor(DeliveryState state) {
 
 bool OutboxStore::BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
                             std::chrono::seconds send_lease) {
-  const auto attempts = BeginSends({{message.id, message.claim_token, token_hash}}, now, send_lease);
+  const auto attempts =
+      BeginSends({{message.id, message.claim_token, token_hash}}, now, send_lease);
   if (attempts.empty() || attempts.front() == 0) return false;
   message.attempts = attempts.front();
   return true;

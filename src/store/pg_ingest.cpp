@@ -72,15 +72,21 @@ struct SurveyColumns {
   }
 
   Params ToParams(TimePoint created_at) const {
-    return {
-        Time(created_at),     event_id.Text(),          group_id.Text(),    language.Text(),
-        phone_e164.Text(),    phone_hash.Text(),        event_type.Text(),  channel.Text(),
-        type_code.Text(),     category.Text(),          grade.Text(),       npu.Text(),
-        beat.Text(),          postcode_district.Text(), handler_id.Text(),  handler_team.Text(),
-        officer_id.Text(),    department.Text(),        caller_role.Text(), caller_age_band.Text(),
-        caller_gender.Text(), caller_ethnicity.Text(),  contact_at.Text(),  send_at.Text(),
-        expires_at.Text(),    sms_template.Text(),      token_nonce.Text(), closes_at.Text(),
-        incident_id.Text(),   mode.Text()};
+    return {Time(created_at),     event_id.Text(),
+            group_id.Text(),      language.Text(),
+            phone_e164.Text(),    phone_hash.Text(),
+            event_type.Text(),    channel.Text(),
+            type_code.Text(),     category.Text(),
+            grade.Text(),         npu.Text(),
+            beat.Text(),          postcode_district.Text(),
+            handler_id.Text(),    handler_team.Text(),
+            officer_id.Text(),    department.Text(),
+            caller_role.Text(),   caller_age_band.Text(),
+            caller_gender.Text(), caller_ethnicity.Text(),
+            contact_at.Text(),    send_at.Text(),
+            expires_at.Text(),    sms_template.Text(),
+            token_nonce.Text(),   closes_at.Text(),
+            incident_id.Text(),   mode.Text()};
   }
 };
 
@@ -259,7 +265,8 @@ const Statements& IngestStatements() {
        "WHERE o.state IN ('pending', 'claimed') AND o.kind <> 'confirmation' "
        "AND (s.incident_id = ANY($1::text[]) OR s.phone_hash = ANY($2::text[])) ORDER BY o.id"},
       {"cancel_texts",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = t.reason, cancelled_by = t.by, "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = t.reason, cancelled_by = t.by, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1::timestamptz "
        "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, reason, by) "
        "WHERE o.id = t.id AND o.state IN ('pending', 'claimed')"},

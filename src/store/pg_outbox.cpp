@@ -130,23 +130,25 @@ const Statements& OutboxStatements() {
        "WHERE s.id = b.survey_id AND b.token_hash IS NOT NULL AND s.token_hash IS NULL) "
        "SELECT id, attempts FROM b"},
       {"cancel",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = t.reason, cancelled_by = $2, "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = t.reason, cancelled_by = $2, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $3::timestamptz "
        "FROM unnest($1::bigint[], $4::text[]) AS t(id, reason) "
        "WHERE o.id = t.id AND o.state IN ('pending', 'claimed')"},
       {"recover_stale",
        "UPDATE outbox SET state = CASE WHEN $2::boolean THEN 'pending' ELSE 'in_doubt' END, "
        "next_attempt_at = $1::timestamptz, claim_token = NULL, claimed_by = NULL, "
-       "lease_until = NULL, last_error = 'the sender stopped during the request', "
+       "lease_until = NULL, maybe_sent = true, last_error = 'the sender stopped during the "
+       "request', "
        "updated_at = $1::timestamptz WHERE state = 'sending' AND lease_until < $1::timestamptz"},
       // Every attempt is kept; only the worker holding the claim (same token) moves the message,
       // and a delivery report that got there first keeps its more advanced state. Reports that
       // came before the answer and carry only the gateway's id are matched here.
       {"record_attempts",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], "
-       "$5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[]) "
-       "AS t(id, token, attempt, state, result, gateway, message_id, http_status, error, "
-       "next_at)), "
+       "$5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[], "
+       "$12::boolean[]) AS t(id, token, attempt, state, result, gateway, message_id, "
+       "http_status, error, next_at, maybe_sent)), "
        "a AS (INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
        "http_status, result, error) SELECT id, attempt, $11::timestamptz, gateway, message_id, "
        "http_status, result, error FROM t), "
@@ -154,7 +156,8 @@ const Statements& OutboxStatements() {
        "ELSE o.state END, gateway = t.gateway, "
        "gateway_message_id = COALESCE(t.message_id, o.gateway_message_id), "
        "next_attempt_at = CASE WHEN o.state = 'sending' AND t.state = 'pending' THEN t.next_at "
-       "ELSE o.next_attempt_at END, last_error = t.error, claim_token = NULL, "
+       "ELSE o.next_attempt_at END, last_error = t.error, "
+       "maybe_sent = o.maybe_sent OR t.maybe_sent, claim_token = NULL, "
        "claimed_by = NULL, lease_until = NULL, updated_at = $11::timestamptz FROM t "
        "WHERE o.id = t.id AND o.claim_token = t.token "
        "RETURNING o.id, o.gateway, o.gateway_message_id) "
@@ -173,7 +176,8 @@ const Statements& OutboxStatements() {
        "status, error_code, at, received_at) VALUES ($1::bigint, $2, $3, $4, $5, $6, "
        "$7::timestamptz, $8::timestamptz)"},
       {"expire_overdue",
-       "UPDATE outbox o SET state = 'expired', claim_token = NULL, claimed_by = NULL, "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'expired' END, "
+       "claim_token = NULL, claimed_by = NULL, "
        "lease_until = NULL, updated_at = $1::timestamptz FROM surveys s "
        "WHERE s.id = o.survey_id AND COALESCE(o.expires_at, s.expires_at) < $1::timestamptz "
        "AND (o.state = 'pending' OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz))"},
@@ -332,7 +336,7 @@ int PgStore::RecoverStale(TimePoint now, bool resend_safe) {
 void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now) {
   if (attempts.empty()) return;
   ArrayLiteral ids, tokens, numbers, states, results, gateways, message_ids, statuses, errors,
-      next_at;
+      next_at, maybe_sent;
   for (const Attempt& a : attempts) {
     ids.AddInt(a.message_id);
     tokens.AddInt(a.claim_token);
@@ -346,14 +350,15 @@ void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now
     errors.Add(NonEmpty(a.record.error));
     next_at.AddTime(a.record.state == SendState::kRetry ? std::optional(a.record.next_attempt_at)
                                                         : std::nullopt);
+    maybe_sent.Add(a.record.maybe_sent ? "true" : "false");
   }
   WithConnection("record attempts", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     // Reports that came before these answers could only be kept aside; apply them now.
-    auto early = Exec(
-        txn, "record_attempts",
-        {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(), gateways.Text(),
-         message_ids.Text(), statuses.Text(), errors.Text(), next_at.Text(), Time(now)});
+    auto early = Exec(txn, "record_attempts",
+                      {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(),
+                       gateways.Text(), message_ids.Text(), statuses.Text(), errors.Text(),
+                       next_at.Text(), Time(now), maybe_sent.Text()});
     for (const auto& row : early) {
       const auto state = ParseDeliveryState(row[1].as<std::string>());
       if (!state) continue;

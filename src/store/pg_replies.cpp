@@ -144,9 +144,9 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, T
     }
     if (decided.survey_id && !decided.conversation_state.empty()) {
       Exec(txn, "conversation_upsert",
-           {Int(*decided.survey_id), Text(decided.conversation_state),
-            Int(decided.next_question), decided.next_asked_again ? "true" : "false",
-            Time(decided.conversation_expires_at), Time(now)});
+           {Int(*decided.survey_id), Text(decided.conversation_state), Int(decided.next_question),
+            decided.next_asked_again ? "true" : "false", Time(decided.conversation_expires_at),
+            Time(now)});
     }
     if (decided.survey_id && (decided.score || !decided.comment.empty())) {
       Params params{Int(*decided.survey_id)};

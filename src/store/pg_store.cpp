@@ -6,18 +6,6 @@
 
 namespace surveyd::store {
 
-const char* IngestOutcomeName(IngestOutcome outcome) {
-  switch (outcome) {
-    case IngestOutcome::kAccepted:
-      return "accepted";
-    case IngestOutcome::kDuplicate:
-      return "duplicate";
-    case IngestOutcome::kRejected:
-      return "rejected";
-  }
-  return "unknown";
-}
-
 namespace pg {
 
 pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Params& params) {
@@ -87,14 +75,22 @@ void Savepoint::Release() {
 
 PgStore::PgStore(const PgOptions& options)
     : phone_hash_key_(options.phone_hash_key),
-      pool_(options.url, options.pool_size, [](pqxx::connection& connection) {
-        for (const auto* statements : {&pg::IngestStatements(), &pg::OutboxStatements(),
-                                       &pg::SurveyStatements(), &pg::StatsStatements(),
-                                       &pg::ReplyStatements()}) {
-          for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
-        }
-        connection.prepare("ping", "SELECT 1");
-      }) {}
+      pool_(
+          options.url, options.pool_size,
+          [statement_timeout = options.statement_timeout](pqxx::connection& connection) {
+            for (const auto* statements :
+                 {&pg::IngestStatements(), &pg::OutboxStatements(), &pg::SurveyStatements(),
+                  &pg::StatsStatements(), &pg::ReplyStatements()}) {
+              for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
+            }
+            connection.prepare("ping", "SELECT 1");
+            // Lock waits count too: a statement stuck behind a lock gives its connection back
+            // as it would after any other slow statement.
+            pqxx::nontransaction txn(connection);
+            txn.exec("SET statement_timeout = " +
+                     std::to_string(std::max<std::int64_t>(0, statement_timeout.count())));
+          },
+          options.acquire_timeout) {}
 
 bool PgStore::Ping() {
   try {

@@ -111,6 +111,7 @@ class PgStore final : public Store {
   // SurveyStore (pg_surveys.cpp)
   std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) override;
   void MarkOpened(std::int64_t survey_id, TimePoint now) override;
+  void MarkOpenedBatch(const std::vector<SurveyOpen>& opens) override;
   SubmitOutcome SubmitResponse(std::int64_t survey_id, const SurveyAnswers& answers,
                                TimePoint now) override;
   void OptOut(const std::string& e164, const std::string& source, TimePoint now) override;

@@ -17,7 +17,8 @@ const Statements& SurveyStatements() {
        "INSERT INTO opt_outs (phone_hash, source, at) VALUES ($1, $2, $3::timestamptz) "
        "ON CONFLICT (phone_hash) DO NOTHING"},
       {"opt_out_cancel",
-       "UPDATE outbox o SET state = 'cancelled', cancel_reason = 'opted_out', "
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = 'opted_out', "
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s "
        "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state IN ('pending', 'claimed') "
@@ -30,6 +31,11 @@ const Statements& SurveyStatements() {
       {"mark_opened",
        "UPDATE surveys SET opened_at = $2::timestamptz WHERE id = $1::bigint "
        "AND opened_at IS NULL"},
+      // One survey twice in a batch is updated once (with either time: both are first opens
+      // within a flush interval).
+      {"mark_opened_batch",
+       "UPDATE surveys s SET opened_at = t.at FROM unnest($1::bigint[], $2::timestamptz[]) "
+       "AS t(id, at) WHERE s.id = t.id AND s.opened_at IS NULL"},
       {"submit_check",
        "SELECT surveyd_epoch_us(closes_at), responded_at IS NOT NULL FROM surveys "
        "WHERE id = $1::bigint FOR UPDATE"},
@@ -91,6 +97,21 @@ void PgStore::MarkOpened(std::int64_t survey_id, TimePoint now) {
   WithConnection("mark opened", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     Exec(txn, "mark_opened", {Int(survey_id), Time(now)});
+    txn.commit();
+    return 0;
+  });
+}
+
+void PgStore::MarkOpenedBatch(const std::vector<SurveyOpen>& opens) {
+  if (opens.empty()) return;
+  pg::ArrayLiteral ids, times;
+  for (const auto& open : opens) {
+    ids.AddInt(open.survey_id);
+    times.AddTime(open.at);
+  }
+  WithConnection("mark opened", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    Exec(txn, "mark_opened_batch", {ids.Text(), times.Text()});
     txn.commit();
     return 0;
   });

@@ -1,10 +1,18 @@
 #include "surveyd/survey/handler.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <memory>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "surveyd/core/survey_token.hpp"
 #include "surveyd/survey/rate_limiter.hpp"
@@ -16,6 +24,10 @@ constexpr std::string_view kPrefix = "/s/";
 constexpr std::string_view kStopSuffix = "/stop";
 constexpr const char* kAllow = "GET, HEAD, POST";
 constexpr const char* kOptOutSource = "survey_link";
+// At Stop, a store that is down is tried this many times, this far apart, before queued opens
+// are given up (and counted).
+constexpr int kStopFlushAttempts = 5;
+constexpr std::chrono::milliseconds kStopFlushPause{200};
 
 struct Route {
   std::string token;  // may not look like a token at all
@@ -48,6 +60,12 @@ bool IsAutomatedFetch(std::string_view user_agent) {
   return false;
 }
 
+// Only a GET by a person counts as opening the survey: never a HEAD (no page was seen), never a
+// link preview.
+bool CountsAsOpen(const http::Request& request) {
+  return request.method == "GET" && !IsAutomatedFetch(request.Header("User-Agent"));
+}
+
 std::string QueryLanguage(std::string_view query) {
   for (const auto& [name, value] : http::ParseForm(query)) {
     if (name == "lang") return MatchLanguage(value);
@@ -64,16 +82,280 @@ bool IsFormBody(std::string_view content_type) {
   return lower.empty() || lower == "application/x-www-form-urlencoded";
 }
 
-class SurveyHandler {
- public:
-  explicit SurveyHandler(SurveyHandlerOptions options)
-      : options_(std::move(options)),
-        limiter_(options_.clock, options_.bad_token_limit_per_minute,
-                 options_.rate_limit_max_clients) {}
+std::size_t LanguageIndex(std::string_view language) {
+  const auto& languages = PageLanguages();
+  const auto it = std::find(languages.begin(), languages.end(), language);
+  return it == languages.end() ? 0 : static_cast<std::size_t>(it - languages.begin());
+}
 
-  http::Response Handle(const http::Request& request) { return Secure(Serve(request)); }
+constexpr std::size_t kLanguageCount = 3;  // PageLanguages().size(), checked in the constructor
 
- private:
+}  // namespace
+
+struct SurveyPages::Impl {
+  // One survey read from the store, with the survey page rendered per language on demand.
+  struct Cached {
+    store::SurveyView view;
+    TimePoint loaded_at;
+    bool open_queued = false;  // this instance already queued (or wrote) the first open
+    std::array<std::shared_ptr<const std::string>, kLanguageCount> pages;
+  };
+
+  explicit Impl(SurveyHandlerOptions o)
+      : options(std::move(o)),
+        limiter(options.clock, options.bad_token_limit_per_minute, options.rate_limit_max_clients) {
+    if (PageLanguages().size() != kLanguageCount) {
+      throw std::logic_error("survey pages: kLanguageCount is out of step with PageLanguages()");
+    }
+    recorder = std::thread([this] { RecordOpens(); });
+  }
+
+  SurveyHandlerOptions options;
+  RateLimiter limiter;
+
+  mutable std::mutex cache_mu;
+  std::unordered_map<std::string, Cached> cache;  // by token hash
+
+  mutable std::mutex opens_mu;
+  std::condition_variable opens_cv;
+  std::deque<store::SurveyOpen> opens;
+  bool stopping = false;
+  std::mutex flush_mu;  // one writer of opens at a time (the recorder, FlushOpens, Stop)
+  std::atomic<std::uint64_t> opens_recorded{0};
+  std::atomic<std::uint64_t> opens_dropped{0};
+  std::thread recorder;
+
+  const PageContext& Page() const { return options.page; }
+
+  // ---- Responses -------------------------------------------------------------------------
+
+  static http::Response Secure(http::Response response) {
+    response.Set("Content-Security-Policy", SurveyContentSecurityPolicy());
+    response.Set("Referrer-Policy", "no-referrer");
+    response.Set("Cache-Control", "no-store");
+    response.Set("X-Content-Type-Options", "nosniff");
+    response.Set("X-Frame-Options", "DENY");
+    return response;
+  }
+
+  static std::string FallbackLanguage(const http::Request& request) {
+    if (auto chosen = QueryLanguage(request.query); !chosen.empty()) return chosen;
+    if (auto accepted = LanguageFromAcceptLanguage(request.Header("Accept-Language"));
+        !accepted.empty()) {
+      return accepted;
+    }
+    return "en";
+  }
+
+  // The page language: one chosen on the page, else the one the survey was sent in, else the
+  // browser's.
+  static std::string PageLanguage(const http::Request& request, const store::SurveyView& survey,
+                                  const std::string& fallback) {
+    if (auto chosen = QueryLanguage(request.query); !chosen.empty()) return chosen;
+    if (auto sent = MatchLanguage(survey.language); !sent.empty()) return sent;
+    return fallback;
+  }
+
+  http::Response RateLimited(const std::string& language) const {
+    auto response = http::Response::Html(429, RenderRateLimitedPage(language, Page()));
+    response.Set("Retry-After", "60");
+    return response;
+  }
+
+  // A link that leads nowhere. It counts against the client's budget of bad links; a client
+  // over it is told to wait.
+  http::Response BadLink(const std::string& client, const std::string& language) {
+    if (limiter.IsLimited(client)) return RateLimited(language);
+    limiter.RecordFailure(client);
+    return http::Response::Html(404, RenderNotFoundPage(language, Page()));
+  }
+
+  http::Response Unavailable(const std::string& language) const {
+    auto response = http::Response::Html(503, RenderUnavailablePage(language, Page()));
+    response.Set("Retry-After", "60");
+    return response;
+  }
+
+  // ---- The cache -------------------------------------------------------------------------
+
+  bool CacheOn() const { return options.cache_ttl.count() > 0 && options.cache_max_surveys > 0; }
+
+  void Remember(const std::string& hash, const store::SurveyView& view, TimePoint now) {
+    if (!CacheOn()) return;
+    std::lock_guard lock(cache_mu);
+    auto it = cache.find(hash);
+    if (it == cache.end()) {
+      if (cache.size() >= options.cache_max_surveys) EvictLocked(now);
+      it = cache.emplace(hash, Cached{}).first;
+    } else if (it->second.view.responded != view.responded ||
+               it->second.view.language != view.language) {
+      it->second.pages = {};
+    }
+    const bool queued = it->second.open_queued;
+    it->second.view = view;
+    it->second.loaded_at = now;
+    it->second.open_queued = queued || view.opened_at.has_value();
+  }
+
+  void EvictLocked(TimePoint now) {
+    for (auto it = cache.begin(); it != cache.end();) {
+      it = now - it->second.loaded_at >= options.cache_ttl ? cache.erase(it) : std::next(it);
+    }
+    // Still full of fresh surveys: any one may go (it is read again when next asked for).
+    if (cache.size() >= options.cache_max_surveys) cache.erase(cache.begin());
+  }
+
+  void Forget(const std::string& hash) {
+    std::lock_guard lock(cache_mu);
+    cache.erase(hash);
+  }
+
+  void MarkAnswered(const std::string& hash) {
+    std::lock_guard lock(cache_mu);
+    const auto it = cache.find(hash);
+    if (it == cache.end()) return;
+    it->second.view.responded = true;
+    it->second.pages = {};
+  }
+
+  // Queues the first open unless this instance already did; true when it queued it now.
+  bool ClaimOpen(const std::string& hash, const store::SurveyView& view) {
+    if (view.opened_at) return false;
+    if (!CacheOn()) return true;
+    std::lock_guard lock(cache_mu);
+    const auto it = cache.find(hash);
+    if (it == cache.end()) return true;
+    if (it->second.open_queued) return false;
+    it->second.open_queued = true;
+    return true;
+  }
+
+  // ---- First opens, written in the background --------------------------------------------
+
+  void QueueOpen(std::int64_t survey_id, TimePoint at) {
+    {
+      std::lock_guard lock(opens_mu);
+      if (opens.size() >= options.max_queued_opens) {
+        opens.pop_front();
+        ++opens_dropped;
+      }
+      opens.push_back({survey_id, at});
+    }
+  }
+
+  bool Flush() {
+    std::lock_guard flushing(flush_mu);
+    std::vector<store::SurveyOpen> batch;
+    {
+      std::lock_guard lock(opens_mu);
+      batch.assign(opens.begin(), opens.end());
+      opens.clear();
+    }
+    if (batch.empty()) return true;
+    try {
+      options.store.MarkOpenedBatch(batch);  // one statement for the lot
+    } catch (const store::Unavailable& e) {
+      // Back to the front of the queue, in order, for the next round.
+      std::lock_guard lock(opens_mu);
+      opens.insert(opens.begin(), batch.begin(), batch.end());
+      while (opens.size() > options.max_queued_opens) {
+        opens.pop_front();
+        ++opens_dropped;
+      }
+      spdlog::warn("survey pages: {} first open(s) not recorded yet: {}", batch.size(), e.what());
+      return false;
+    }
+    opens_recorded += batch.size();
+    return true;
+  }
+
+  void RecordOpens() {
+    std::unique_lock lock(opens_mu);
+    while (!stopping) {
+      opens_cv.wait_for(lock, options.open_flush_interval, [this] { return stopping; });
+      if (stopping || opens.empty()) continue;
+      lock.unlock();
+      try {
+        Flush();
+      } catch (const std::exception& e) {
+        // Not a store outage (Flush handles those): a bug. Logged and the loop goes on.
+        spdlog::error("survey pages: recording first opens failed: {}", e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(opens_mu);
+      if (stopping) return;
+      stopping = true;
+    }
+    opens_cv.notify_all();
+    if (recorder.joinable()) recorder.join();
+    for (int attempt = 1; attempt <= kStopFlushAttempts; ++attempt) {
+      bool done = false;
+      try {
+        done = Flush();
+      } catch (const std::exception& e) {
+        spdlog::error("survey pages: recording first opens failed: {}", e.what());
+      }
+      if (done) return;
+      std::this_thread::sleep_for(kStopFlushPause);
+    }
+    std::lock_guard lock(opens_mu);
+    if (!opens.empty()) {
+      spdlog::error("survey pages: {} first open(s) could not be recorded before stopping",
+                    opens.size());
+      opens_dropped += opens.size();
+      opens.clear();
+    }
+  }
+
+  // ---- Requests ----------------------------------------------------------------------------
+
+  std::optional<http::Response> ServeFast(const http::Request& request) {
+    if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
+    const Route route = ParseRoute(request.path);
+    if (!token::LooksLikeToken(route.token)) {
+      // Never looked up, so answered here: guessers cost no worker.
+      return BadLink(RateLimitKey(request.remote_address), FallbackLanguage(request));
+    }
+    if (route.stop || !CacheOn()) return std::nullopt;
+
+    const std::string hash = token::TokenHash(route.token);
+    const TimePoint now = options.clock.Now();
+    store::SurveyView view;
+    std::shared_ptr<const std::string> page;
+    std::string language;
+    {
+      std::lock_guard lock(cache_mu);
+      const auto it = cache.find(hash);
+      if (it == cache.end() || now - it->second.loaded_at >= options.cache_ttl) {
+        return std::nullopt;
+      }
+      // Expired: the full path asks the store and answers.
+      if (!it->second.view.responded && now >= it->second.view.expires_at) return std::nullopt;
+      view = it->second.view;
+      language = PageLanguage(request, view, FallbackLanguage(request));
+      if (!view.responded) page = it->second.pages[LanguageIndex(language)];
+    }
+    if (view.responded) {
+      return http::Response::Html(200, RenderThanksPage(language, Page(), true));
+    }
+    if (!page) {
+      view.language = language;
+      page = std::make_shared<const std::string>(RenderSurveyPage(view, route.token, Page()));
+      std::lock_guard lock(cache_mu);
+      const auto it = cache.find(hash);
+      if (it != cache.end() && !it->second.view.responded) {
+        it->second.pages[LanguageIndex(language)] = page;
+      }
+    }
+    if (CountsAsOpen(request) && ClaimOpen(hash, view)) QueueOpen(view.survey_id, now);
+    return http::Response::Html(200, *page);
+  }
+
   http::Response Serve(const http::Request& request) {
     const bool get = request.method == "GET" || request.method == "HEAD";
     const bool post = request.method == "POST";
@@ -85,54 +367,51 @@ class SurveyHandler {
     }
     const Route route = ParseRoute(request.path);
     const std::string client = RateLimitKey(request.remote_address);
-    // A limited client gets no lookup at all, even for a good token: guessing must stay slow.
-    if (limiter_.IsLimited(client)) {
-      auto response = http::Response::Html(429, RenderRateLimitedPage(fallback_language, Page()));
-      response.Set("Retry-After", "60");
-      return response;
-    }
-    if (!token::LooksLikeToken(route.token)) return NotFound(client, fallback_language);
+    if (!token::LooksLikeToken(route.token)) return BadLink(client, fallback_language);
 
+    // Looked up whatever the client's record: a correct link is never refused by the bad-link
+    // limit (a household behind one address must not lose its survey to a guesser next door).
+    // 128-bit tokens cannot be guessed at any rate; the limit keeps guessers told to wait.
+    const std::string hash = token::TokenHash(route.token);
     std::optional<store::SurveyView> survey;
     try {
-      survey = options_.store.FindSurveyByTokenHash(token::TokenHash(route.token));
+      survey = options.store.FindSurveyByTokenHash(hash);
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey page: store unavailable: {}", e.what());
       return Unavailable(fallback_language);
     }
-    if (!survey) return NotFound(client, fallback_language);
+    if (!survey) {
+      Forget(hash);
+      return BadLink(client, fallback_language);
+    }
+    const TimePoint now = options.clock.Now();
+    if (now >= survey->expires_at && !survey->responded) {
+      // The same page as any dead link; but the client held a real link, so it does not count.
+      Forget(hash);
+      return http::Response::Html(
+          404, RenderNotFoundPage(PageLanguage(request, *survey, fallback_language), Page()));
+    }
+    Remember(hash, *survey, now);
+    survey->language = PageLanguage(request, *survey, fallback_language);
 
-    // The language: one chosen on the page, else the one the survey was sent in.
-    if (auto chosen = QueryLanguage(request.query); !chosen.empty()) survey->language = chosen;
-    if (MatchLanguage(survey->language).empty()) survey->language = fallback_language;
-    survey->language = MatchLanguage(survey->language);
-
-    if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey);
+    if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
     if (survey->responded) {
       return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true));
     }
-    if (options_.clock.Now() >= survey->expires_at) {
-      return NotFound(client, survey->language);
-    }
-    return get ? ShowSurvey(request, *survey, route.token) : Submit(request, *survey, route.token);
+    return get ? ShowSurvey(request, *survey, route.token, hash)
+               : Submit(request, *survey, route.token, hash);
   }
 
   http::Response ShowSurvey(const http::Request& request, const store::SurveyView& survey,
-                            const std::string& token) {
-    if (request.method == "GET" && !survey.opened_at &&
-        !IsAutomatedFetch(request.Header("User-Agent"))) {
-      try {
-        options_.store.MarkOpened(survey.survey_id, options_.clock.Now());
-      } catch (const store::Unavailable& e) {
-        // Showing the page matters more than counting the open.
-        spdlog::warn("survey {}: could not record the open: {}", survey.survey_id, e.what());
-      }
+                            const std::string& token, const std::string& hash) {
+    if (CountsAsOpen(request) && ClaimOpen(hash, survey)) {
+      QueueOpen(survey.survey_id, options.clock.Now());
     }
     return http::Response::Html(200, RenderSurveyPage(survey, token, Page()));
   }
 
   http::Response Submit(const http::Request& request, store::SurveyView survey,
-                        const std::string& token) {
+                        const std::string& token, const std::string& hash) {
     if (!IsFormBody(request.Header("Content-Type"))) {
       return http::Response::Text(415, "Expected application/x-www-form-urlencoded\n");
     }
@@ -146,7 +425,7 @@ class SurveyHandler {
     }
     store::SubmitOutcome outcome;
     try {
-      outcome = options_.store.SubmitResponse(survey.survey_id, answers, options_.clock.Now());
+      outcome = options.store.SubmitResponse(survey.survey_id, answers, options.clock.Now());
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey {}: could not store the answers: {}", survey.survey_id, e.what());
       errors.save_failed = true;
@@ -158,8 +437,10 @@ class SurveyHandler {
     switch (outcome) {
       case store::SubmitOutcome::kStored:
         spdlog::info("survey {}: answers stored", survey.survey_id);
+        MarkAnswered(hash);
         return http::Response::Html(200, RenderThanksPage(survey.language, Page(), false));
       case store::SubmitOutcome::kAlreadyAnswered:
+        MarkAnswered(hash);
         return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true));
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
@@ -167,6 +448,7 @@ class SurveyHandler {
     }
     // Expired between the lookup and the submit: the same page as any dead link, but this client
     // did hold a real token, so it does not count against its limit.
+    Forget(hash);
     return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
   }
 
@@ -174,9 +456,10 @@ class SurveyHandler {
     return http::Response::Html(200, RenderOptOutPage(survey.language, Page(), true, token));
   }
 
-  http::Response StopDone(const store::SurveyView& survey) {
+  http::Response StopDone(const store::SurveyView& survey, const std::string& hash) {
+    Forget(hash);
     try {
-      if (!options_.store.OptOutBySurvey(survey.survey_id, kOptOutSource, options_.clock.Now())) {
+      if (!options.store.OptOutBySurvey(survey.survey_id, kOptOutSource, options.clock.Now())) {
         return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
       }
     } catch (const store::Unavailable& e) {
@@ -186,54 +469,47 @@ class SurveyHandler {
     spdlog::info("survey {}: opted out through the survey link", survey.survey_id);
     return http::Response::Html(200, RenderOptOutPage(survey.language, Page(), false, ""));
   }
-
-  http::Response NotFound(const std::string& client, const std::string& language) {
-    limiter_.RecordFailure(client);
-    return http::Response::Html(404, RenderNotFoundPage(language, Page()));
-  }
-
-  http::Response Unavailable(const std::string& language) {
-    auto response = http::Response::Html(503, RenderUnavailablePage(language, Page()));
-    response.Set("Retry-After", "60");
-    return response;
-  }
-
-  static std::string FallbackLanguage(const http::Request& request) {
-    if (auto chosen = QueryLanguage(request.query); !chosen.empty()) return chosen;
-    if (auto accepted = LanguageFromAcceptLanguage(request.Header("Accept-Language"));
-        !accepted.empty()) {
-      return accepted;
-    }
-    return "en";
-  }
-
-  static http::Response Secure(http::Response response) {
-    response.Set("Content-Security-Policy", SurveyContentSecurityPolicy());
-    response.Set("Referrer-Policy", "no-referrer");
-    response.Set("Cache-Control", "no-store");
-    response.Set("X-Content-Type-Options", "nosniff");
-    response.Set("X-Frame-Options", "DENY");
-    return response;
-  }
-
-  const PageContext& Page() const { return options_.page; }
-
-  SurveyHandlerOptions options_;
-  RateLimiter limiter_;
 };
 
-}  // namespace
+SurveyPages::SurveyPages(SurveyHandlerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+SurveyPages::~SurveyPages() { Stop(); }
+
+http::Response SurveyPages::Handle(const http::Request& request) {
+  return Impl::Secure(impl_->Serve(request));
+}
+
+std::optional<http::Response> SurveyPages::HandleFast(const http::Request& request) {
+  auto response = impl_->ServeFast(request);
+  if (!response) return std::nullopt;
+  return Impl::Secure(std::move(*response));
+}
+
+bool SurveyPages::FlushOpens() { return impl_->Flush(); }
+
+void SurveyPages::Stop() { impl_->Stop(); }
+
+SurveyPagesStatus SurveyPages::Status() const {
+  SurveyPagesStatus status;
+  {
+    std::lock_guard lock(impl_->cache_mu);
+    status.cached_surveys = impl_->cache.size();
+  }
+  {
+    std::lock_guard lock(impl_->opens_mu);
+    status.queued_opens = impl_->opens.size();
+  }
+  status.opens_recorded = impl_->opens_recorded;
+  status.opens_dropped = impl_->opens_dropped;
+  return status;
+}
 
 const std::string& SurveyContentSecurityPolicy() {
   static const std::string kPolicy = "default-src 'none'; style-src " + InlineStyleCspSource() +
                                      "; img-src 'self' data:; form-action 'self'; "
                                      "base-uri 'none'; frame-ancestors 'none'";
   return kPolicy;
-}
-
-http::Handler MakeSurveyHandler(SurveyHandlerOptions options) {
-  auto handler = std::make_shared<SurveyHandler>(std::move(options));
-  return [handler](const http::Request& request) { return handler->Handle(request); };
 }
 
 }  // namespace surveyd::survey

@@ -64,11 +64,10 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
     plan.disposition = "asked_again";
     plan.conversation_state = "open";
     plan.next_asked_again = true;
-    plan.texts.push_back(
-        {MessageKind::kQuestion,
-         texts->ask_again + " " +
-             texts->questions[static_cast<std::size_t>(conversation.question - 1)],
-         expires_at});
+    plan.texts.push_back({MessageKind::kQuestion,
+                          texts->ask_again + " " +
+                              texts->questions[static_cast<std::size_t>(conversation.question - 1)],
+                          expires_at});
   } else {
     plan.disposition = "comment";
     plan.comment = std::string(body);

@@ -17,6 +17,7 @@ export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
 export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_GATEWAY_RATE=500
 export SURVEYD_FEED_TCP="127.0.0.1:$port_feed"
+export SURVEYD_FEED_TLS=false  # the simulator on this machine speaks plain TCP
 export SURVEYD_FEED_NAME="e2e-fail-closed"
 export SURVEYD_FEED_UNREADY_AFTER=3
 export SURVEYD_FEED_SILENCE_TIMEOUT=5

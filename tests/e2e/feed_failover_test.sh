@@ -21,6 +21,7 @@ feed_port=$(free_port)
 sim_pid=$!; pids+=($sim_pid)
 
 export SURVEYD_DATABASE_URL="$url" SURVEYD_FEED_TCP="127.0.0.1:$feed_port"
+export SURVEYD_FEED_TLS=false  # the simulator on this machine speaks plain TCP
 export_secrets
 export SURVEYD_RULES="$SRC/config/rules.yaml"
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:9"  # nothing there: sends retry, ingest is the point

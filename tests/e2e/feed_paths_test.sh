@@ -47,7 +47,7 @@ SURVEYD_DATABASE_URL=$(url_of "${dbs[1]}") SURVEYD_HTTP_LISTEN="127.0.0.1:$port_
   "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd-http.log" 2>&1 &
 pids+=("$!")
 SURVEYD_DATABASE_URL=$(url_of "${dbs[2]}") SURVEYD_HTTP_LISTEN="127.0.0.1:$port_tcp" \
-  SURVEYD_FEED_TCP="127.0.0.1:$feed_port" \
+  SURVEYD_FEED_TCP="127.0.0.1:$feed_port" SURVEYD_FEED_TLS=false \
   "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd-tcp.log" 2>&1 &
 pids+=("$!")
 

@@ -535,6 +535,31 @@ TEST_F(StoreTest, GatewayMessageIdsAreScopedPerGateway) {
   EXPECT_EQ(State(a.id), "accepted");
 }
 
+TEST_F(StoreTest, AMessageThatMayHaveGoneOutIsHeldInDoubtNeverCancelledOrExpired) {
+  // WMNow: an in-doubt answer is retried with the same client_ref. Ruled out before the retry,
+  // the first request may still have reached the handset: held in doubt, not called cancelled.
+  SendRecord doubt{SendState::kRetry, "wmnow", "", 0, "read: timeout", kT0 + 2h + 10s, true};
+  auto m = ClaimOne("E1", "+447700900001");
+  Record(m, doubt, "h1", kT0 + 2h);
+  EXPECT_EQ(State(m.id), "pending");
+  auto again = store_->ClaimDue(kT0 + 2h + 10s, 10, "w1", 60s);
+  ASSERT_EQ(again.size(), 1u);
+  store_->Cancel({{again[0].id, "exclusion:domestic_abuse"}}, "redecision", kT0 + 2h + 10s);
+  EXPECT_EQ(State(m.id), "in_doubt");
+  EXPECT_EQ(Q("SELECT cancel_reason FROM outbox WHERE id = " + std::to_string(m.id)),
+            "exclusion:domestic_abuse");
+
+  // Never requested: cancelled. May have gone out and then ran out of time: in doubt too.
+  auto n = ClaimOne("E2", "+447700900002");
+  store_->Cancel({{n.id, "exclusion:domestic_abuse"}}, "redecision", kT0 + 2h);
+  EXPECT_EQ(State(n.id), "cancelled");
+  auto o = ClaimOne("E3", "+447700900003");
+  Record(o, doubt, "h3", kT0 + 2h);
+  EXPECT_EQ(store_->ExpireOverdue(kT0 + 49h), 1);
+  EXPECT_EQ(State(o.id), "in_doubt");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE maybe_sent"), "2");
+}
+
 TEST_F(StoreTest, ASendInDoubtIsSettledByItsReportsAndNeverClaimedAgain) {
   // Kannel: a timeout after the request went out; its dlr-url carries our ref.
   auto m = ClaimOne("E1", "+447700900001");

@@ -35,7 +35,13 @@ class SurveyPageTest : public ::testing::Test {
     options.page.force_name = "West Midlands Police";
     options.page.zone = TimeZone::Load("Europe/London");
     options.bad_token_limit_per_minute = kBadTokenLimit;
-    handler_ = MakeSurveyHandler(options);
+    options.open_flush_interval = std::chrono::hours(1);  // the tests flush themselves
+    pages_ = std::make_unique<SurveyPages>(options);
+    handler_ = [this](const http::Request& request) {
+      // As the server does: the fast path first.
+      if (auto fast = pages_->HandleFast(request)) return *fast;
+      return pages_->Handle(request);
+    };
   }
 
   // Ingests one event decided "survey", claims its message and records an accepted send with
@@ -105,7 +111,10 @@ class SurveyPageTest : public ::testing::Test {
 
   std::string Path() const { return "/s/" + token_; }
   std::string Responses() const { return db_.Query("SELECT count(*) FROM responses"); }
-  std::string OpenedAt() const { return db_.Query("SELECT opened_at FROM surveys"); }
+  std::string OpenedAt() const {
+    EXPECT_TRUE(pages_->FlushOpens());
+    return db_.Query("SELECT opened_at FROM surveys");
+  }
 
   static void ExpectSecurityHeaders(const http::Response& response) {
     const auto csp = http::FindHeader(response.headers, "Content-Security-Policy");
@@ -123,6 +132,7 @@ class SurveyPageTest : public ::testing::Test {
   ManualClock clock_;
   std::unique_ptr<store::Store> store_;
   std::string token_;
+  std::unique_ptr<SurveyPages> pages_;
   http::Handler handler_;
 };
 
@@ -238,29 +248,82 @@ TEST_F(SurveyPageTest, ExpiredLooksExactlyLikeUnknown) {
   EXPECT_EQ(Responses(), "0");
 }
 
-TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClient) {
-  for (int i = 0; i < kBadTokenLimit; ++i) {
-    EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAA" + std::string(1, static_cast<char>('A' + i)))
-                  .status,
-              404)
-        << i;
-  }
-  // Limited: even a good token is not looked up.
-  const auto limited = Fetch("GET", Path());
+TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClientButTheRightLinkAlwaysWorks) {
+  auto guess = [](int i) {
+    return "/s/AAAAAAAAAAAAAAAAAAAAA" + std::string(1, static_cast<char>('A' + i));
+  };
+  for (int i = 0; i < kBadTokenLimit; ++i) EXPECT_EQ(Fetch("GET", guess(i)).status, 404) << i;
+  // Limited: further guesses are refused...
+  const auto limited = Fetch("GET", guess(kBadTokenLimit));
   EXPECT_EQ(limited.status, 429);
   ExpectSecurityHeaders(limited);
   EXPECT_EQ(http::FindHeader(limited.headers, "Retry-After"), "60");
-  EXPECT_EQ(OpenedAt(), "");
-  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 429);
-  EXPECT_EQ(Responses(), "0");
+  EXPECT_EQ(Fetch("POST", guess(kBadTokenLimit), "q1=5").status, 429);
+
+  // ...but the client's own link still opens and takes its answers (a guesser sharing the
+  // household's address must not cost the citizen the survey).
+  EXPECT_EQ(Fetch("GET", Path()).status, 200);
+  EXPECT_NE(OpenedAt(), "");
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 200);
+  EXPECT_EQ(Responses(), "1");
 
   // Another client is unaffected; good lookups never count.
   for (int i = 0; i < kBadTokenLimit + 3; ++i) {
     EXPECT_EQ(Fetch("GET", Path(), "", "", "198.51.100.9").status, 200);
   }
+  EXPECT_EQ(Fetch("GET", guess(0), "", "", "198.51.100.9").status, 404);
 
   clock_.Advance(1min);
+  EXPECT_EQ(Fetch("GET", guess(0)).status, 404);
+}
+
+TEST_F(SurveyPageTest, HeadNeverCountsAsOpening) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Fetch("HEAD", Path()).status, 200);
+  EXPECT_EQ(OpenedAt(), "");
   EXPECT_EQ(Fetch("GET", Path()).status, 200);
+  EXPECT_NE(OpenedAt(), "");
+}
+
+TEST_F(SurveyPageTest, AnswerOnAnotherInstanceIsRefusedHereFromTheDatabase) {
+  // This instance has the page in memory; another answers the survey.
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  SurveyHandlerOptions options(*store_, clock_);
+  SurveyPages other(options);
+  ASSERT_EQ(other
+                .Handle([&] {
+                  http::Request request;
+                  request.method = "POST";
+                  request.path = Path();
+                  request.body = "q1=3";
+                  request.remote_address = "198.51.100.9";
+                  return request;
+                }())
+                .status,
+            200);
+  ASSERT_EQ(Responses(), "1");
+  // Here the page may still show the form until the cache forgets it, but the answer is refused
+  // by the database: the first answer stands.
+  const auto second = Fetch("POST", Path(), "q1=10");
+  EXPECT_EQ(second.status, 200);
+  EXPECT_THAT(second.body, HasSubstr("already received"));
+  EXPECT_EQ(Responses(), "1");
+  EXPECT_EQ(db_.Query("SELECT q1 FROM responses"), "3");
+}
+
+TEST_F(SurveyPageTest, ABatchOfOpensKeepsTheFirstOpenOfEachSurvey) {
+  const std::string id = db_.Query("SELECT id FROM surveys");
+  const auto survey_id = std::stoll(id);
+  store_->MarkOpenedBatch(
+      {{survey_id, At("2026-11-26T12:00:00Z")}, {survey_id + 1000, clock_.Now()}});
+  store_->MarkOpenedBatch({{survey_id, At("2026-11-26T13:00:00Z")}});
+  store_->MarkOpenedBatch({});
+  EXPECT_EQ(db_.Query("SELECT opened_at = '2026-11-26T12:00:00Z' FROM surveys"), "t");
+}
+
+TEST_F(SurveyPageTest, OpensAreWrittenInOneGoAtStop) {
+  EXPECT_EQ(Fetch("GET", Path()).status, 200);
+  pages_->Stop();
+  EXPECT_NE(db_.Query("SELECT opened_at FROM surveys"), "");
 }
 
 TEST_F(SurveyPageTest, StopLinkConfirmsThenOptsTheNumberOut) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -291,6 +292,62 @@ TEST_F(TcpFeedTest, SecondInstanceTakesOverWhenTheConsumerIsKilled) {
   const auto status = standby.Status();
   EXPECT_GT(status.accepted, 0);
   EXPECT_EQ(status.accepted, so.count - stored_by_child);
+}
+
+// The dispatcher is woken by the consumer after each batch that created surveys, as it is by a
+// push, so texts go out without waiting for its next poll; batches with none created do not wake
+// it.
+TEST_F(TcpFeedTest, BatchesThatCreateSurveysWakeTheDispatcher) {
+  for (const bool surveys : {false, true}) {
+    SCOPED_TRACE(surveys ? "surveys" : "no surveys");
+    TestDatabase db;
+    auto store = MakeStore(db);
+    SimServerOptions so;
+    so.generator.seed = 3;
+    so.count = 300;
+    SimServer server(so);
+    const auto port = server.Start();
+    auto options = ConsumerOptions(port);
+    std::atomic<int> wakes{0};
+    options.on_surveys_created = [&wakes] { ++wakes; };
+    const TimePoint now = clock_.Now();
+    auto decider = [surveys, now]() -> store::DecideFn {
+      return [surveys, now](const Event& event, const ContactHistory&, const RelatedEvents&) {
+        Decision d;
+        d.outcome = Decision::Outcome::kIgnored;
+        d.reason = "no_group";
+        const auto number = event.caller && event.caller->phone
+                                ? phone::Normalize(*event.caller->phone)
+                                : phone::Number{};
+        if (surveys && !number.e164.empty()) {
+          d.outcome = Decision::Outcome::kSurvey;
+          d.reason = "survey";
+          d.group = "force_contact";
+          d.phone = number;
+          d.language = "en";
+          d.sms_template = "How did we do? {link}";
+          d.send_at = now;
+          d.expires_at = now + 48h;
+          d.survey_closes_at = now + 24h * 9;
+        }
+        return d;
+      };
+    };
+    TcpConsumer consumer(options, *store, decider, nullptr, clock_);
+    consumer.Start();
+    ASSERT_TRUE(server.WaitUntilAcked(30s));
+    consumer.Stop();
+    const auto created = Count(db, "SELECT count(*) FROM surveys");
+    const auto batches = consumer.Status().batches;
+    if (surveys) {
+      EXPECT_GT(created, 0);
+      EXPECT_GE(wakes, 1);
+      EXPECT_LE(wakes, batches);
+    } else {
+      EXPECT_EQ(created, 0);
+      EXPECT_EQ(wakes, 0);
+    }
+  }
 }
 
 }  // namespace

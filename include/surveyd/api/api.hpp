@@ -1,7 +1,9 @@
 #pragma once
 // The daemon's HTTP surface: a route table (api/router.hpp) of the feed push, the gateway
 // callbacks, health, the analysts' API, and the citizen's survey pages (delegated to
-// survey::MakeSurveyHandler). Route lists live in src/api/*_routes.cpp, one file per audience.
+// survey::SurveyPages). Route lists live in src/api/*_routes.cpp, one file per audience. What
+// never blocks (/healthz, cached survey pages) is also served by MakeApiFastHandler on the
+// server's I/O threads.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -35,13 +37,17 @@ struct ApiOptions {
   std::string feed_secret;                    // HMAC key of POST /api/v1/feed/events
   const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...; null: none
   http::Handler survey_pages;                 // /s/...
+  http::FastHandler survey_pages_fast;        // /s/... answered on the I/O thread; may be empty
   std::function<Readiness()> readiness;       // /readyz (public: ready or not), /api/v1/health
   std::function<void()> on_ingested;          // new surveys may be due: wake the dispatcher
   std::vector<std::string> trusted_proxies;   // peers whose X-Forwarded-For names the client
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address
-// in X-Forwarded-For that is not itself a trusted proxy (the left part can be forged).
+// in X-Forwarded-For (every such header, in order) that is not itself a trusted proxy: the left
+// part can be forged. Addresses are compared in canonical form ("::ffff:10.0.0.1" is 10.0.0.1);
+// a trusted proxy may be an address or a CIDR range ("10.0.0.0/8"). A hop that is not an address
+// ends the walk at the last trusted hop, so junk never becomes a client of its own.
 std::string ClientAddress(const http::Request& request,
                           const std::vector<std::string>& trusted_proxies);
 
@@ -49,6 +55,9 @@ std::string ClientAddress(const http::Request& request,
 Router BuildRouter(const ApiOptions& options);
 
 http::Handler MakeApiHandler(ApiOptions options);
+// The part of the API that never blocks, for the server's I/O threads (http::FastHandler):
+// /healthz, and the survey pages' own fast path.
+http::FastHandler MakeApiFastHandler(ApiOptions options);
 
 // Feed push (delivery 2): checks the timestamp (at most 5 minutes old) and the signature, stores
 // the events and answers 202 with one result per event, only after they are committed.

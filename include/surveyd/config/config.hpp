@@ -18,15 +18,19 @@ class ConfigError : public std::runtime_error {
 
 struct Config {
   struct Database {
-    std::string url = "postgresql:///surveyd";  // SURVEYD_DATABASE_URL
-    int pool_size = 6;                          // SURVEYD_DATABASE_POOL_SIZE
-    bool migrate_on_start = true;               // SURVEYD_DATABASE_MIGRATE_ON_START
+    std::string url = "postgresql:///surveyd";          // SURVEYD_DATABASE_URL
+    int pool_size = 6;                                  // SURVEYD_DATABASE_POOL_SIZE
+    bool migrate_on_start = true;                       // SURVEYD_DATABASE_MIGRATE_ON_START
+    std::chrono::milliseconds statement_timeout{5000};  // SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS
+    std::chrono::milliseconds acquire_timeout{2000};    // SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS
   } database;
 
   struct Http {
     std::string listen = "127.0.0.1:8080";                  // SURVEYD_HTTP_LISTEN (host:port)
     std::string public_base_url = "http://127.0.0.1:8080";  // SURVEYD_PUBLIC_BASE_URL
     int worker_threads = 6;                                 // SURVEYD_HTTP_WORKER_THREADS
+    int io_threads = 1;                                     // SURVEYD_HTTP_IO_THREADS
+    int max_connections = 1000;                             // SURVEYD_HTTP_MAX_CONNECTIONS
     std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
     // Addresses of reverse proxies whose X-Forwarded-For is believed, for per-client limits.
     std::vector<std::string> trusted_proxies;  // SURVEYD_HTTP_TRUSTED_PROXIES (comma-separated)
@@ -46,6 +50,8 @@ struct Config {
     std::chrono::milliseconds batch_wait{20};  // SURVEYD_FEED_BATCH_WAIT_MS
     bool tls = false;                          // SURVEYD_FEED_TLS
     std::string tls_ca_file;                   // SURVEYD_FEED_TLS_CA_FILE
+    std::string tls_cert_file;  // SURVEYD_FEED_TLS_CERT_FILE: our client certificate (mutual TLS)
+    std::string tls_key_file;   // SURVEYD_FEED_TLS_KEY_FILE: its private key
   } feed;
 
   // One section per adapter; `kind` picks the one in use (gateway::MakeGateway).
@@ -95,6 +101,7 @@ struct Config {
     std::string force_name = "Police";  // SURVEYD_FORCE_NAME
     std::string privacy_url;            // SURVEYD_PRIVACY_URL
     int rate_limit_per_minute = 30;     // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
+    std::chrono::milliseconds cache_ttl{10000};  // SURVEYD_SURVEY_CACHE_TTL_MS; 0: no cache
   } survey;
 
   struct Api {

@@ -46,9 +46,9 @@ class RateLimiter {
 };
 
 struct BreakerOptions {
-  int failures_to_open = 5;                   // failed requests in a row
-  std::chrono::seconds open_for{15};          // the first pause; doubles while probes fail
-  std::chrono::seconds max_open_for{300};     // and no longer; also the pause after a 401/403
+  int failures_to_open = 5;                // failed requests in a row
+  std::chrono::seconds open_for{15};       // the first pause; doubles while probes fail
+  std::chrono::seconds max_open_for{300};  // and no longer; also the pause after a 401/403
 };
 
 // Closed: send. After failures_to_open failed requests in a row (5xx, refused, timeouts, 429),

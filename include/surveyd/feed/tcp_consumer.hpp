@@ -23,6 +23,9 @@ struct TcpConsumerOptions {
   bool tls = false;
   std::string tls_ca_file;  // empty: the system's trust store
   bool tls_verify = true;
+  // Mutual TLS: the certificate (chain, PEM) and key we present when the feed asks for one.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string client = "surveyd";     // sent in the subscribe line
   std::string feed = "controlworks";  // cursor and lock name
   std::size_t batch_size = 500;
@@ -32,6 +35,9 @@ struct TcpConsumerOptions {
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_max{10000};
   std::chrono::milliseconds leader_poll{1000};  // try for the lock, check it is still held
+  // Called (on the consumer's thread) after each committed batch that created surveys, so that
+  // the dispatcher sends them now rather than at its next poll. Must not block.
+  std::function<void()> on_surveys_created;
 };
 
 // From the receipt of a line (read off the socket) to the commit of its batch, per event, over

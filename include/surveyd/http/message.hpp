@@ -2,6 +2,7 @@
 // Plain HTTP request/response values. Handlers are functions from Request to Response, so they are
 // tested without sockets; Beast stays inside src/http/.
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,9 @@ struct Response {
 };
 
 using Handler = std::function<Response(const Request&)>;
+// A handler for the server's I/O threads: it must never block (no database, no lock held for
+// long, no sleep). nullopt hands the request on to the worker pool and its Handler.
+using FastHandler = std::function<std::optional<Response>(const Request&)>;
 
 // Splits "a=1&b=x%20y" (application/x-www-form-urlencoded, '+' as space).
 std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view text);

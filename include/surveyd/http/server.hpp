@@ -1,7 +1,9 @@
 #pragma once
 // The HTTP/1.1 server (Boost.Beast, hidden in src/http/server.cpp). Connections are served by
 // coroutines on an io_context; each request's handler runs on a separate worker pool, because
-// handlers do blocking database work.
+// handlers do blocking database work. A fast handler, when given, sees every request first on the
+// I/O thread and answers those it can without blocking (/healthz, a cached survey page), so they
+// never wait behind busy workers.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +23,18 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 * 1024;  // larger: 431
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds keep_alive_timeout{60};
+  // Open connections at most. One past it is answered 503 with Retry-After and closed at once,
+  // without reading its request; while many of those are being answered, the server stops
+  // accepting, so file descriptors stay bounded whatever the clients do.
+  std::size_t max_connections = 1000;
+};
+
+struct ServerStatus {
+  std::size_t open_connections = 0;
+  std::size_t peak_connections = 0;    // since Start
+  std::uint64_t refused_over_cap = 0;  // connections answered 503 because of max_connections
+  std::uint64_t fast_answers = 0;      // requests answered on the I/O thread
+  std::uint64_t pooled_answers = 0;    // requests answered on the worker pool
 };
 
 class Server {
@@ -31,8 +45,12 @@ class Server {
   // Stops accepting, finishes requests in flight (up to a grace period), joins the threads.
   virtual void Stop() = 0;
   virtual std::uint16_t Port() const = 0;  // the bound port (useful with port 0)
+  virtual ServerStatus Status() const = 0;
 };
 
-std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler);
+// Handlers see the method as sent: a HEAD stays "HEAD" (answer it like GET, without side
+// effects); the server drops the body of the answer.
+std::unique_ptr<Server> MakeServer(const ServerOptions& options, Handler handler,
+                                   FastHandler fast = nullptr);
 
 }  // namespace surveyd::http

@@ -129,7 +129,7 @@ struct TwoWayTexts {
 
 // What surveyd texts back to citizens: two-way surveys' questions and the opt-out confirmation.
 struct SmsReplies {
-  Duration conversation_lasts = std::chrono::hours(24);  // from the survey's first text
+  Duration conversation_lasts = std::chrono::hours(24);      // from the survey's first text
   std::vector<std::pair<std::string, TwoWayTexts>> two_way;  // language -> texts; "en" first
   // language -> text; "en" first. None: an opt-out by text is not confirmed.
   std::vector<std::pair<std::string, std::string>> opt_out_confirmation;

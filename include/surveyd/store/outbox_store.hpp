@@ -25,15 +25,15 @@ struct OutboxMessage {
   std::int64_t id = 0;  // outbox row
   std::int64_t survey_id = 0;
   MessageKind kind = MessageKind::kSurvey;
-  std::string client_ref;    // stable per message: the gateway idempotency key
-  std::string to_e164;       // personal data: never log it (phone::Mask)
-  std::string sms_template;  // kSurvey: the body with {link} still to fill in
-  std::string body;          // other kinds: the whole text
-  std::string token_nonce;   // hex; with the token secret it derives the survey link token
-  std::string language;      // the survey's
-  bool two_way = false;      // the survey is asked by text: its text carries the first question
-  int attempts = 0;          // requests begun so far (BeginSends counts this one)
-  TimePoint expires_at;      // not begun after this: expired
+  std::string client_ref;        // stable per message: the gateway idempotency key
+  std::string to_e164;           // personal data: never log it (phone::Mask)
+  std::string sms_template;      // kSurvey: the body with {link} still to fill in
+  std::string body;              // other kinds: the whole text
+  std::string token_nonce;       // hex; with the token secret it derives the survey link token
+  std::string language;          // the survey's
+  bool two_way = false;          // the survey is asked by text: its text carries the first question
+  int attempts = 0;              // requests begun so far (BeginSends counts this one)
+  TimePoint expires_at;          // not begun after this: expired
   std::int64_t claim_token = 0;  // fences this claim: only its holder begins or records a send
 
   // What deciding the text again needs (kSurvey, kQuestion), read with the claim: the survey's
@@ -54,6 +54,7 @@ struct SendRecord {
   int http_status = 0;
   std::string error;          // short, no personal data
   TimePoint next_attempt_at;  // kRetry only
+  bool maybe_sent = false;    // the request may have reached the gateway (an in-doubt answer)
 };
 
 // The request about to be made for one claimed message.
@@ -101,7 +102,11 @@ class OutboxStore {
   // Hands claimed messages back, due again at `next_attempt_at` (quiet hours; a stopping worker).
   virtual void Reschedule(const std::vector<OutboxMessage>& messages,
                           TimePoint next_attempt_at) = 0;
-  // Cancels claimed messages not yet begun (a re-decision said no); `by` names what did.
+  // Cancels claimed messages not yet begun (a re-decision said no); `by` names what did. A
+  // message one of whose requests may have gone out (SendRecord::maybe_sent: an in-doubt answer
+  // before a retry through an idempotent gateway, or a sender that stopped mid-request) is not
+  // sent again either, but is held in doubt rather than called cancelled, for its delivery
+  // reports to settle.
   virtual void Cancel(const std::vector<Cancellation>& cancellations, const std::string& by,
                       TimePoint now) = 0;
   // Messages whose sender died mid-request (`sending` past its lease): due again with the same

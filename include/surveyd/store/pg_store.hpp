@@ -1,5 +1,6 @@
 #pragma once
 // The PostgreSQL store (libpqxx 6.4) and the migration runner.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@ struct PgOptions {
   std::string url;             // libpq connection string or URI
   int pool_size = 4;           // connections, one per thread that uses the store at once
   std::string phone_hash_key;  // key of phone::KeyedHash for opt-out and frequency-cap lookups
+  // Bounds on every call (0: none). A statement running longer is cancelled by the server, and
+  // a call that finds no free connection within acquire_timeout gives up: both throw Unavailable.
+  std::chrono::milliseconds statement_timeout{5000};
+  std::chrono::milliseconds acquire_timeout{2000};
 };
 
 // Connects lazily; throws Unavailable from calls while the database is down.

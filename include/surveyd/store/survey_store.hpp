@@ -47,7 +47,7 @@ struct ReplyContext {
   struct TwoWay {
     std::int64_t survey_id = 0;
     std::string language;
-    TimePoint begun_at;  // the conversation runs from then
+    TimePoint begun_at;          // the conversation runs from then
     std::string state = "open";  // open, finished, expired, opted_out
     int question = 1;            // awaiting an answer
     bool asked_again = false;    // the question was asked again after an unreadable reply
@@ -86,12 +86,22 @@ struct ReplyOutcome {
   int texts_queued = 0;
 };
 
+struct SurveyOpen {
+  std::int64_t survey_id = 0;
+  TimePoint at;
+};
+
 class SurveyStore {
  public:
   virtual ~SurveyStore() = default;
 
   virtual std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) = 0;
   virtual void MarkOpened(std::int64_t survey_id, TimePoint now) = 0;  // first open only
+  // Several first opens at once (the survey pages queue them); each counts only for a survey not
+  // opened yet. All or none: on Unavailable, none was recorded.
+  virtual void MarkOpenedBatch(const std::vector<SurveyOpen>& opens) {
+    for (const auto& open : opens) MarkOpened(open.survey_id, open.at);
+  }
   virtual SubmitOutcome SubmitResponse(std::int64_t survey_id, const SurveyAnswers& answers,
                                        TimePoint now) = 0;
 

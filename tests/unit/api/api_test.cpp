@@ -27,6 +27,91 @@ TEST(ApiClientAddress, BelievesForwardedForOnlyFromTrustedProxies) {
   EXPECT_EQ(ClientAddress(request, {"127.0.0.1"}), "127.0.0.1");
 }
 
+TEST(ApiClientAddress, HostileForwardedForNeverBecomesTheClient) {
+  const std::vector<std::string> proxies = {"10.0.0.1"};
+  http::Request request;
+  request.remote_address = "10.0.0.1";
+  auto client = [&](http::Headers headers) {
+    request.headers = std::move(headers);
+    return ClientAddress(request, proxies);
+  };
+  // Junk, names and empty hops: the walk stops at the last trusted hop, so a client cannot mint
+  // a fresh rate-limit key per request.
+  EXPECT_EQ(client({{"X-Forwarded-For", "not-an-address"}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "198.51.100.7, unknown"}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "<script>, 198.51.100.7"}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", ", ,198.51.100.7,, "}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", ""}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", std::string(10000, ',')}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "198.51.100.7:5555"}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", "[2001:db8::7]:443"}}), "2001:db8::7");
+  EXPECT_EQ(client({{"X-Forwarded-For", "1.2.3.4.5"}}), "10.0.0.1");
+  EXPECT_EQ(client({{"X-Forwarded-For", "999.1.1.1"}}), "10.0.0.1");
+  // A second header line: a proxy that adds its own line is believed for the last one only.
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6"}, {"x-forwarded-for", "198.51.100.7"}}),
+            "198.51.100.7");
+  // A client claiming to be our proxy gains nothing: the hop left of it is taken.
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6, 10.0.0.1, 198.51.100.7"}}), "198.51.100.7");
+  EXPECT_EQ(client({{"X-Forwarded-For", "6.6.6.6, 10.0.0.1"}}), "6.6.6.6");
+  // The same address spelt another way is the same client.
+  EXPECT_EQ(client({{"X-Forwarded-For", "::ffff:198.51.100.7"}}), "198.51.100.7");
+}
+
+TEST(ApiClientAddress, TrustedProxiesMayBeRangesAndAnySpelling) {
+  http::Request request;
+  request.remote_address = "::ffff:10.1.2.3";  // a dual-stack listener's view of 10.1.2.3
+  request.headers = {{"X-Forwarded-For", "198.51.100.7, 10.9.9.9"}};
+  EXPECT_EQ(ClientAddress(request, {"10.0.0.0/8"}), "198.51.100.7");
+  EXPECT_EQ(ClientAddress(request, {"10.1.2.3"}), "10.9.9.9");
+  EXPECT_EQ(ClientAddress(request, {"10.1.2.0/30"}), "10.9.9.9");
+  EXPECT_EQ(ClientAddress(request, {"10.1.2.4/30"}), "10.1.2.3") << "not in the range";
+  EXPECT_EQ(ClientAddress(request, {"bogus", "10.0.0.0/99"}), "10.1.2.3");
+  request.remote_address = "2001:db8::1";
+  EXPECT_EQ(ClientAddress(request, {"2001:db8::/32"}), "10.9.9.9");
+  EXPECT_EQ(ClientAddress(request, {"2001:db9::/32"}), "2001:db8::1");
+}
+
+TEST(ApiFastPath, AnswersHealthzWithoutTheStoreAndPassesTheRestOn) {
+  ApiOptions options;  // no store, no clock: the fast path must not need them
+  auto fast = MakeApiFastHandler(options);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/healthz";
+  auto alive = fast(request);
+  ASSERT_TRUE(alive.has_value());
+  EXPECT_EQ(alive->status, 200);
+  EXPECT_EQ(http::FindHeader(alive->headers, "Cache-Control"), "no-store");
+  request.method = "HEAD";
+  EXPECT_TRUE(fast(request).has_value());
+  request.method = "POST";
+  EXPECT_FALSE(fast(request).has_value());
+  request.method = "GET";
+  for (const char* path : {"/readyz", "/api/v1/stats/funnel", "/s/AAAAAAAAAAAAAAAAAAAAAA"}) {
+    request.path = path;
+    EXPECT_FALSE(fast(request).has_value()) << path;
+  }
+}
+
+TEST(ApiFastPath, SurveyPagesSeeTheClientBehindTrustedProxies) {
+  ApiOptions options;
+  options.trusted_proxies = {"127.0.0.1"};
+  std::string seen;
+  options.survey_pages_fast = [&seen](const http::Request& request) {
+    seen = request.remote_address;
+    return std::optional<http::Response>(http::Response::Text(404, "no"));
+  };
+  auto fast = MakeApiFastHandler(options);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/s/x";
+  request.remote_address = "127.0.0.1";
+  request.headers = {{"X-Forwarded-For", "198.51.100.7"}};
+  auto response = fast(request);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(seen, "198.51.100.7");
+  EXPECT_EQ(http::FindHeader(response->headers, "X-Content-Type-Options"), "nosniff");
+}
+
 class ApiSignature : public ::testing::Test {
  protected:
   ApiSignature() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <string>
 
 namespace surveyd::config {
 namespace {
@@ -104,6 +107,53 @@ TEST(Config, ServeNeedsSecrets) {
                      {"SURVEYD_WMNOW_API_KEY", key},
                      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}});
   EXPECT_TRUE(ValidateForServe(config).empty());
+}
+
+TEST(Config, LoadLimitsAndTimeouts) {
+  const auto config = Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "64"},
+                                {"SURVEYD_HTTP_IO_THREADS", "2"},
+                                {"SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS", "1500"},
+                                {"SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS", "250"},
+                                {"SURVEYD_SURVEY_CACHE_TTL_MS", "0"}});
+  EXPECT_EQ(config.http.max_connections, 64);
+  EXPECT_EQ(config.http.io_threads, 2);
+  EXPECT_EQ(config.database.statement_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(config.database.acquire_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.survey.cache_ttl, std::chrono::milliseconds(0));
+  EXPECT_THROW(Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "0"}}), ConfigError);
+  EXPECT_THROW(Load("", {{"SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS", "-1"}}), ConfigError);
+  EXPECT_THROW(Load("", {{"SURVEYD_SURVEY_CACHE_TTL_MS", "-5"}}), ConfigError);
+}
+
+TEST(Config, ServeChecksTheFeedsTlsFiles) {
+  const std::string key(40, 'k');
+  std::map<std::string, std::string> env = {
+      {"SURVEYD_TOKEN_SECRET", key},         {"SURVEYD_PHONE_HASH_KEY", key},
+      {"SURVEYD_FEED_SECRET", key},          {"SURVEYD_WMNOW_API_KEY", key},
+      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}, {"SURVEYD_FEED_TCP", "cad.example:7000"},
+      {"SURVEYD_FEED_TLS", "true"}};
+  const std::string readable = std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml";
+  auto problems = [&](std::map<std::string, std::string> extra) {
+    auto all = env;
+    for (auto& [name, value] : extra) all[name] = value;
+    return ValidateForServe(Load("", all));
+  };
+  EXPECT_TRUE(problems({{"SURVEYD_FEED_TLS_CA_FILE", readable}}).empty());
+  // The shipped file names /etc/surveyd/feed-ca.pem: missing here, and refused.
+  const auto missing = problems({{"SURVEYD_FEED_TLS_CA_FILE", "/nonexistent/feed-ca.pem"}});
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_NE(missing[0].find("feed.tls_ca_file: cannot read"), std::string::npos) << missing[0];
+  // Mutual TLS needs both halves, and TLS.
+  const auto half = problems({{"SURVEYD_FEED_TLS_CERT_FILE", readable}});
+  ASSERT_EQ(half.size(), 1u);
+  EXPECT_NE(half[0].find("go together"), std::string::npos) << half[0];
+  EXPECT_TRUE(
+      problems({{"SURVEYD_FEED_TLS_CERT_FILE", readable}, {"SURVEYD_FEED_TLS_KEY_FILE", readable}})
+          .empty());
+  EXPECT_FALSE(problems({{"SURVEYD_FEED_TLS", "false"},
+                         {"SURVEYD_FEED_TLS_CERT_FILE", readable},
+                         {"SURVEYD_FEED_TLS_KEY_FILE", readable}})
+                   .empty());
 }
 
 // Issue 7 pins these variables.

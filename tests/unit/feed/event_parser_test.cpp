@@ -117,6 +117,25 @@ TEST(EventParserTest, SpecExampleParsesWithEveryField) {
   EXPECT_EQ(e.caller->survey_consent, "unknown");
 }
 
+// Found by the fuzzer (tests/fuzz/corpus/event_parser/number_overflow.json): a number too large
+// for a double made the JSON library throw out_of_range, which escaped the parser, so one such
+// line would have failed its whole batch, and the TCP stream after it, forever.
+TEST(EventParserTest, ANumberTooLargeIsARejectionNotAnException) {
+  for (const char* text : {"7777777777777773888888888888e888e",
+                           R"({"event_id":"E-1","type":"call.ended","seq":1e999})",
+                           R"({"event_id":"E-1","caller":{"age":-1e400}})"}) {
+    IngestItem item;
+    ASSERT_NO_THROW(item = ParseEvent(text, "tcp")) << text;
+    EXPECT_FALSE(item.event.has_value()) << text;
+    EXPECT_EQ(item.reject_reason, "invalid JSON: a number out of range") << text;
+    EXPECT_EQ(item.reject_reason.find("7777"), std::string::npos);
+    std::vector<IngestItem> items;
+    ASSERT_NO_THROW(items = ParseBody(text, "application/json", "push")) << text;
+    ASSERT_EQ(items.size(), 1u);
+    EXPECT_FALSE(items[0].event.has_value());
+  }
+}
+
 TEST(EventParserTest, UnknownFieldsAreIgnored) {
   json j = Minimal();
   j["shiny_new_field"] = {{"nested", {1, 2, 3}}};

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "surveyd/http/client.hpp"
 #include "unit/http/raw_connection.hpp"
@@ -16,6 +17,7 @@ namespace surveyd::http {
 namespace {
 
 using surveyd::testing::RawConnection;
+using surveyd::testing::RawResponse;
 
 ServerOptions LoopbackOptions() {
   ServerOptions options;
@@ -115,9 +117,15 @@ TEST(ServerTest, ClosesAfterAnsweringWhenTheClientAsksForIt) {
   EXPECT_TRUE(connection.Closed());
 }
 
-TEST(ServerTest, AnswersHeadLikeGetWithoutTheBody) {
-  auto server = MakeServer(LoopbackOptions(), [](const Request& request) {
-    if (request.method != "GET") return Response::Text(405, "");
+TEST(ServerTest, AnswersHeadWithoutTheBodyAndTellsTheHandlerItIsHead) {
+  std::vector<std::string> methods;
+  std::mutex mutex;
+  auto server = MakeServer(LoopbackOptions(), [&](const Request& request) {
+    {
+      std::lock_guard lock(mutex);
+      methods.push_back(request.method);
+    }
+    if (request.method != "GET" && request.method != "HEAD") return Response::Text(405, "");
     return Response::Html(200, "<p>hello</p>");
   });
   server->Start();
@@ -134,6 +142,172 @@ TEST(ServerTest, AnswersHeadLikeGetWithoutTheBody) {
   ASSERT_TRUE(get.has_value());
   EXPECT_EQ(get->status, 200);
   EXPECT_EQ(get->body, "<p>hello</p>");
+  // A handler must be able to keep a HEAD free of side effects (a HEAD never opens a survey).
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(methods, (std::vector<std::string>{"HEAD", "GET"}));
+}
+
+// Holds every worker until released, so tests can show what still gets through.
+class StuckWorkers {
+ public:
+  Response Handle(const Request&) {
+    std::unique_lock lock(mutex_);
+    ++inside_;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return released_; });
+    return Response::Text(200, "slow");
+  }
+  bool WaitUntilInside(int count) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return inside_ >= count; });
+  }
+  void Release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int inside_ = 0;
+  bool released_ = false;
+};
+
+TEST(ServerTest, TheFastHandlerAnswersWhileEveryWorkerIsStuck) {
+  StuckWorkers stuck;
+  std::atomic<int> fast_calls{0};
+  auto server = MakeServer(
+      LoopbackOptions(), [&](const Request& request) { return stuck.Handle(request); },
+      [&](const Request& request) -> std::optional<Response> {
+        ++fast_calls;
+        if (request.path == "/healthz") return Response::Text(200, "alive");
+        return std::nullopt;
+      });
+  server->Start();
+  // Both workers (LoopbackOptions has two) block; a third pooled request queues behind them.
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < 3; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(server->Port()));
+    ASSERT_TRUE(slow.back()->Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  ASSERT_TRUE(stuck.WaitUntilInside(2));
+
+  const auto started = std::chrono::steady_clock::now();
+  RawConnection health(server->Port());
+  ASSERT_TRUE(health.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto alive = health.Read();
+  ASSERT_TRUE(alive.has_value());
+  EXPECT_EQ(alive->status, 200);
+  EXPECT_EQ(alive->body, "alive");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  // HEAD too, on the same connection, without a body.
+  ASSERT_TRUE(health.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto head = health.Read(/*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-length"], "5");
+
+  stuck.Release();
+  for (auto& connection : slow) {
+    auto answer = connection->Read();
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->body, "slow");
+  }
+  const ServerStatus status = server->Status();
+  EXPECT_EQ(status.fast_answers, 2u);
+  EXPECT_EQ(status.pooled_answers, 3u);
+  EXPECT_EQ(fast_calls, 5);
+}
+
+TEST(ServerTest, AFastHandlerExceptionIsAGeneric500) {
+  auto server =
+      MakeServer(LoopbackOptions(), Echo, [](const Request& request) -> std::optional<Response> {
+        if (request.path == "/boom") throw std::runtime_error("detail +447700900123");
+        return std::nullopt;
+      });
+  server->Start();
+  RawConnection connection(server->Port());
+  ASSERT_TRUE(connection.Send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto failed = connection.Read();
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->status, 500);
+  EXPECT_EQ(failed->body.find("detail"), std::string::npos);
+  ASSERT_TRUE(connection.Send("GET /fine HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto fine = connection.Read();
+  ASSERT_TRUE(fine.has_value());
+  EXPECT_EQ(fine->status, 200);
+}
+
+TEST(ServerTest, PastTheConnectionCapAnswers503WithRetryAfterAndCloses) {
+  ServerOptions options = LoopbackOptions();
+  options.max_connections = 2;
+  std::atomic<int> calls{0};
+  auto server = MakeServer(options, [&calls](const Request&) {
+    ++calls;
+    return Response::Text(200, "ok");
+  });
+  server->Start();
+  // Two clients hold their connections (one idle, one between requests).
+  RawConnection first(server->Port());
+  RawConnection second(server->Port());
+  ASSERT_TRUE(second.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(second.Read().has_value());
+  for (int attempt = 0; attempt < 50 && server->Status().open_connections < 2; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server->Status().open_connections, 2u);
+
+  const int before = calls;
+  RawConnection third(server->Port());
+  third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto refused = third.Read();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->headers["retry-after"], "2");
+  EXPECT_EQ(refused->headers["connection"], "close");
+  EXPECT_TRUE(third.Closed());
+  EXPECT_EQ(calls, before) << "a refused connection's request is never handled";
+  EXPECT_EQ(server->Status().refused_over_cap, 1u);
+  EXPECT_EQ(server->Status().peak_connections, 2u);
+
+  // The held connections still work; once one goes, a new client is served again.
+  ASSERT_TRUE(second.Send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  auto still = second.Read();
+  ASSERT_TRUE(still.has_value());
+  EXPECT_EQ(still->status, 200);
+  EXPECT_TRUE(second.Closed());
+  std::optional<RawResponse> served;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    RawConnection fourth(server->Port());
+    fourth.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    served = fourth.Read();
+    if (served && served->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the close is still in flight
+  }
+  ASSERT_TRUE(served.has_value());
+  EXPECT_EQ(served->status, 200);
+  EXPECT_LE(server->Status().peak_connections, 2u);
+}
+
+TEST(ServerTest, ManyClientsPastTheCapNeverHoldMoreThanTheCap) {
+  ServerOptions options = LoopbackOptions();
+  options.max_connections = 4;
+  auto server = MakeServer(options, Echo);
+  server->Start();
+  std::vector<std::unique_ptr<RawConnection>> clients;
+  for (int i = 0; i < 40; ++i) clients.push_back(std::make_unique<RawConnection>(server->Port()));
+  int served = 0;
+  int refused = 0;
+  for (auto& client : clients) {
+    client->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto response = client->Read();
+    ASSERT_TRUE(response.has_value());
+    (response->status == 200 ? served : refused) += 1;
+  }
+  EXPECT_EQ(served, 4);
+  EXPECT_EQ(refused, 36);
+  EXPECT_EQ(server->Status().peak_connections, 4u);
 }
 
 TEST(ServerTest, RefusesATooLargeBodyWith413AndCloses) {

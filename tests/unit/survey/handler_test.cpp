@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
+
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/survey_token.hpp"
 
@@ -22,7 +25,11 @@ class OneSurveyStore : public store::SurveyStore {
   store::SurveyView view;
   bool down = false;
   bool submit_down = false;
-  int opened = 0, submitted = 0, lookups = 0;
+  bool already_answered = false;
+  std::atomic<int> opened{0};
+  int submitted = 0, lookups = 0;
+
+  std::atomic<int> opened_calls{0};
 
   std::optional<store::SurveyView> FindSurveyByTokenHash(const std::string& hash) override {
     ++lookups;
@@ -30,13 +37,15 @@ class OneSurveyStore : public store::SurveyStore {
     if (hash != token::TokenHash(kToken)) return std::nullopt;
     return view;
   }
-  void MarkOpened(std::int64_t, TimePoint) override {
+  void MarkOpened(std::int64_t id, TimePoint) override {
+    ++opened_calls;
     if (down) throw store::Unavailable("connection refused");
-    ++opened;
+    if (id == view.survey_id) ++opened;
   }
   store::SubmitOutcome SubmitResponse(std::int64_t, const store::SurveyAnswers&,
                                       TimePoint) override {
     if (submit_down) throw store::Unavailable("connection refused");
+    if (already_answered) return store::SubmitOutcome::kAlreadyAnswered;
     ++submitted;
     return store::SubmitOutcome::kStored;
   }
@@ -60,13 +69,13 @@ class HandlerTest : public ::testing::Test {
     store_.view.channel = "999";
     store_.view.contact_at = clock_.Now() - std::chrono::hours(30);
     store_.view.expires_at = clock_.Now() + std::chrono::hours(24);
-    SurveyHandlerOptions options(store_, clock_);
-    options.bad_token_limit_per_minute = 3;
-    handler_ = MakeSurveyHandler(options);
+    options_.bad_token_limit_per_minute = 3;
+    options_.open_flush_interval = std::chrono::hours(1);  // the tests flush themselves
+    pages_ = std::make_unique<SurveyPages>(options_);
   }
 
-  http::Response Fetch(const std::string& method, const std::string& path,
-                       const std::string& body = "", http::Headers headers = {}) {
+  static http::Request Request(const std::string& method, const std::string& path,
+                               const std::string& body = "", http::Headers headers = {}) {
     http::Request request;
     request.method = method;
     request.path = path;
@@ -74,12 +83,33 @@ class HandlerTest : public ::testing::Test {
     request.body = body;
     request.headers = std::move(headers);
     request.remote_address = "192.0.2.1";
-    return handler_(request);
+    return request;
   }
+
+  http::Response Fetch(const std::string& method, const std::string& path,
+                       const std::string& body = "", http::Headers headers = {}) {
+    return pages_->Handle(Request(method, path, body, std::move(headers)));
+  }
+
+  // What the server does: the fast path first, then (if it passes) the full one.
+  http::Response Serve(const std::string& method, const std::string& path,
+                       http::Headers headers = {}) {
+    const auto request = Request(method, path, "", std::move(headers));
+    if (auto fast = pages_->HandleFast(request)) return *fast;
+    return pages_->Handle(request);
+  }
+
+  std::optional<http::Response> FetchFast(const std::string& method, const std::string& path,
+                                          http::Headers headers = {}) {
+    return pages_->HandleFast(Request(method, path, "", std::move(headers)));
+  }
+
+  std::string Path() const { return std::string("/s/") + kToken; }
 
   testing::ManualClock clock_;
   OneSurveyStore store_;
-  http::Handler handler_;
+  SurveyHandlerOptions options_{store_, clock_};
+  std::unique_ptr<SurveyPages> pages_;
 };
 
 TEST_F(HandlerTest, StoreDownShowsTryAgainPage) {
@@ -102,27 +132,143 @@ TEST_F(HandlerTest, SaveFailureKeepsTheAnswersOnScreen) {
 }
 
 TEST_F(HandlerTest, HeadAndLinkPreviewsDoNotRecordAnOpen) {
-  EXPECT_EQ(Fetch("HEAD", std::string("/s/") + kToken).status, 200);
-  EXPECT_EQ(Fetch("GET", std::string("/s/") + kToken, "",
-                  {{"User-Agent", "facebookexternalhit/1.1 Facebot Twitterbot/1.0"}})
-                .status,
-            200);
+  // Through both paths: the first HEAD is read from the store, the second from the cache.
+  EXPECT_EQ(Serve("HEAD", Path()).status, 200);
+  EXPECT_EQ(Serve("HEAD", Path()).status, 200);
+  EXPECT_EQ(Serve("GET", Path(), {{"User-Agent", "facebookexternalhit/1.1 Facebot"}}).status, 200);
+  EXPECT_TRUE(pages_->FlushOpens());
   EXPECT_EQ(store_.opened, 0);
-  EXPECT_EQ(Fetch("GET", std::string("/s/") + kToken).status, 200);
+  EXPECT_EQ(Serve("GET", Path()).status, 200);
+  EXPECT_TRUE(pages_->FlushOpens());
   EXPECT_EQ(store_.opened, 1);
 }
 
-TEST_F(HandlerTest, LimitedClientsAreNotLookedUp) {
+TEST_F(HandlerTest, AHeadOfAnUncachedSurveyRecordsNoOpenEither) {
+  options_.cache_ttl = std::chrono::milliseconds(0);
+  pages_ = std::make_unique<SurveyPages>(options_);
+  EXPECT_EQ(Serve("HEAD", Path()).status, 200);
+  EXPECT_TRUE(pages_->FlushOpens());
+  EXPECT_EQ(store_.opened_calls, 0);
+}
+
+TEST_F(HandlerTest, ACorrectLinkIsNeverRefusedByTheBadLinkLimit) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").status, 404);
-  const int lookups = store_.lookups;
-  EXPECT_EQ(Fetch("GET", std::string("/s/") + kToken).status, 429);
-  EXPECT_EQ(store_.lookups, lookups);
+  // Over its budget: another bad link is refused...
+  const auto limited = Fetch("GET", "/s/BAAAAAAAAAAAAAAAAAAAAA");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(http::FindHeader(limited.headers, "Retry-After"), "60");
+  // ...but its own survey opens, and takes its answers.
+  EXPECT_EQ(Fetch("GET", Path()).status, 200);
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 200);
+  EXPECT_EQ(store_.submitted, 1);
+  EXPECT_EQ(Fetch("GET", Path() + "/stop").status, 200);
 }
 
 TEST_F(HandlerTest, MalformedTokensAreNotLookedUpButCount) {
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Fetch("GET", "/s/short").status, 404);
+  for (int i = 0; i < 3; ++i) {
+    const auto fast = FetchFast("GET", "/s/short");
+    ASSERT_TRUE(fast.has_value()) << "a malformed link needs no worker";
+    EXPECT_EQ(fast->status, 404);
+  }
   EXPECT_EQ(store_.lookups, 0);
-  EXPECT_EQ(Fetch("GET", std::string("/s/") + kToken).status, 429);
+  EXPECT_EQ(Fetch("GET", "/s/short").status, 429);
+  EXPECT_EQ(FetchFast("GET", "/s/short")->status, 429);
+  EXPECT_EQ(Fetch("GET", Path()).status, 200);
+}
+
+TEST_F(HandlerTest, AnExpiredLinkDoesNotCountAgainstTheClient) {
+  clock_.Advance(std::chrono::hours(25));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Fetch("GET", Path()).status, 404);
+  EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").status, 404) << "budget untouched";
+}
+
+TEST_F(HandlerTest, ASecondOpenIsAnsweredFromMemoryWithoutTheStore) {
+  EXPECT_FALSE(FetchFast("GET", Path()).has_value()) << "not read yet";
+  const auto first = Fetch("GET", Path());
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(store_.lookups, 1);
+  const auto again = FetchFast("GET", Path());
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->body, first.body);
+  EXPECT_EQ(http::FindHeader(again->headers, "Content-Security-Policy"),
+            SurveyContentSecurityPolicy());
+  EXPECT_EQ(http::FindHeader(again->headers, "Cache-Control"), "no-store");
+  EXPECT_EQ(store_.lookups, 1);
+  // Another language is rendered from the same survey, still without the store.
+  http::Request request = Request("GET", Path());
+  request.query = "lang=cy";
+  const auto cy = pages_->HandleFast(request);
+  ASSERT_TRUE(cy.has_value());
+  EXPECT_THAT(cy->body, HasSubstr("<html lang=\"cy\">"));
+  EXPECT_EQ(store_.lookups, 1);
+  // One open, however often the page is shown.
+  EXPECT_TRUE(pages_->FlushOpens());
+  EXPECT_EQ(store_.opened, 1);
+  EXPECT_EQ(pages_->Status().opens_recorded, 1u);
+}
+
+TEST_F(HandlerTest, TheCacheForgetsAfterItsTtl) {
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  clock_.Advance(options_.cache_ttl);
+  EXPECT_FALSE(FetchFast("GET", Path()).has_value());
+  EXPECT_EQ(Serve("GET", Path()).status, 200);
+  EXPECT_EQ(store_.lookups, 2);
+}
+
+TEST_F(HandlerTest, AnAnswerHereShowsAtOnceOnTheCachedPage) {
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  ASSERT_EQ(Fetch("POST", Path(), "q1=7").status, 200);
+  const auto after = FetchFast("GET", Path());
+  ASSERT_TRUE(after.has_value());
+  EXPECT_THAT(after->body, HasSubstr("already received"));
+  EXPECT_THAT(after->body, Not(HasSubstr("<form")));
+}
+
+TEST_F(HandlerTest, AnOptOutOrAnExpiryTakesTheSurveyOutOfTheCache) {
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  ASSERT_EQ(Fetch("POST", Path() + "/stop").status, 200);
+  EXPECT_FALSE(FetchFast("GET", Path()).has_value());
+
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  ASSERT_TRUE(FetchFast("GET", Path()).has_value());
+  clock_.Set(store_.view.expires_at);
+  EXPECT_FALSE(FetchFast("GET", Path()).has_value()) << "expired: the store decides";
+  EXPECT_EQ(Fetch("GET", Path()).status, 404);
+}
+
+TEST_F(HandlerTest, TheStoreAlwaysDecidesAnAnswer) {
+  // Answered through another instance: this one still shows the form from memory, but the
+  // answer goes to the store, which refuses a second one.
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  store_.already_answered = true;
+  EXPECT_THAT(FetchFast("GET", Path())->body, HasSubstr("<form"));
+  const auto posted = Fetch("POST", Path(), "q1=2");
+  EXPECT_THAT(posted.body, HasSubstr("already received"));
+  EXPECT_EQ(store_.submitted, 0);
+  EXPECT_THAT(FetchFast("GET", Path())->body, Not(HasSubstr("<form")));
+}
+
+TEST_F(HandlerTest, OpensWaitForTheStoreAndAreWrittenAtStop) {
+  store_.down = true;
+  EXPECT_FALSE(FetchFast("GET", Path()).has_value());
+  store_.down = false;
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  store_.down = true;
+  EXPECT_FALSE(pages_->FlushOpens());
+  EXPECT_EQ(pages_->Status().queued_opens, 1u);
+  store_.down = false;
+  pages_->Stop();
+  EXPECT_EQ(store_.opened, 1);
+  EXPECT_EQ(pages_->Status().queued_opens, 0u);
+}
+
+TEST_F(HandlerTest, OpensQueuedWhileTheStoreIsDownAtStopAreCounted) {
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  store_.down = true;
+  pages_->Stop();
+  EXPECT_EQ(store_.opened, 0);
+  EXPECT_EQ(pages_->Status().opens_dropped, 1u);
 }
 
 TEST_F(HandlerTest, RefusesOtherBodyTypes) {

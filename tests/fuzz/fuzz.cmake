@@ -1,0 +1,53 @@
+# libFuzzer targets (SURVEYD_FUZZ=ON, clang only; scripts/fuzz builds and runs them). Only the
+# sources the parsers and handlers need: no PostgreSQL, no dispatcher, no simulators.
+set(SURVEYD_FUZZ_SOURCES
+  src/api/api.cpp
+  src/api/auth.cpp
+  src/api/client_address.cpp
+  src/api/feed_routes.cpp
+  src/api/gateway_routes.cpp
+  src/api/health_routes.cpp
+  src/api/router.cpp
+  src/api/stats_routes.cpp
+  src/core/clock.cpp
+  src/core/crypto.cpp
+  src/core/delivery.cpp
+  src/core/event_json.cpp
+  src/core/names.cpp
+  src/core/phone.cpp
+  src/core/sms.cpp
+  src/core/sms_reply.cpp
+  src/core/statistics.cpp
+  src/core/survey_token.cpp
+  src/core/time.cpp
+  src/core/time_zone.cpp
+  src/feed/event_parser.cpp
+  src/gateway/gateway.cpp
+  src/http/asio_impl.cpp
+  src/http/message.cpp
+  src/rules/check.cpp
+  src/rules/decide.cpp
+  src/rules/loader.cpp
+  src/rules/rule_set.cpp
+  src/store/store.cpp
+  src/survey/handler.cpp
+  src/survey/page.cpp
+  src/survey/rate_limiter.cpp)
+add_library(surveyd_fuzz_lib STATIC ${SURVEYD_FUZZ_SOURCES})
+target_include_directories(surveyd_fuzz_lib PUBLIC include src tests)
+target_compile_options(surveyd_fuzz_lib PUBLIC
+  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  -fno-omit-frame-pointer -g -O1)
+target_link_options(surveyd_fuzz_lib PUBLIC -fsanitize=address,undefined)
+target_link_libraries(surveyd_fuzz_lib
+  PUBLIC surveyd_options Boost::headers nlohmann_json::nlohmann_json spdlog::spdlog yaml-cpp
+         OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+
+set(SURVEYD_FUZZ_TARGETS event_parser rules_loader http_request survey_form)
+foreach(target ${SURVEYD_FUZZ_TARGETS})
+  add_executable(fuzz_${target} tests/fuzz/fuzz_${target}.cpp)
+  target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(fuzz_${target} PRIVATE surveyd_fuzz_lib surveyd_warnings)
+endforeach()
+list(TRANSFORM SURVEYD_FUZZ_TARGETS PREPEND fuzz_ OUTPUT_VARIABLE SURVEYD_FUZZ_EXECUTABLES)
+add_custom_target(fuzz_targets DEPENDS ${SURVEYD_FUZZ_EXECUTABLES})

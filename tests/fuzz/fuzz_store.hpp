@@ -1,0 +1,98 @@
+#pragma once
+// An in-memory store for the HTTP fuzz target: one survey behind a known token, ingest that
+// decides nothing, stats from counters. It checks what a store would refuse (scores out of range),
+// so that a handler passing nonsense through is a crash the fuzzer finds.
+#include <cstdlib>
+#include <mutex>
+
+#include "surveyd/core/survey_token.hpp"
+#include "surveyd/store/store.hpp"
+
+namespace surveyd::fuzz {
+
+inline constexpr char kToken[] = "4vGMtB_QEyI2oH0EpkDUgw";
+
+class FuzzStore final : public store::Store {
+ public:
+  FuzzStore() {
+    view_.survey_id = 1;
+    view_.group = "force_contact";
+    view_.language = "en";
+    view_.channel = "101";
+    view_.contact_at = FromUnixSeconds(1'800'000'000);
+    view_.expires_at = FromUnixSeconds(1'900'000'000);
+  }
+
+  bool Ping() override { return true; }
+  std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>& items,
+                                               const store::DecideFn& decide,
+                                               const std::string&) override {
+    std::vector<store::IngestResult> results;
+    for (const auto& item : items) {
+      if (!item.event) {
+        results.push_back({item.event_id, store::IngestOutcome::kRejected, item.reject_reason});
+        continue;
+      }
+      const Decision decision = decide(*item.event, ContactHistory{}, RelatedEvents{});
+      results.push_back({item.event_id, store::IngestOutcome::kAccepted, decision.reason});
+    }
+    return results;
+  }
+  std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+  std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
+                                             std::chrono::seconds) override {
+    return {};
+  }
+  std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint,
+                              std::chrono::seconds) override {
+    return std::vector<int>(starts.size(), 0);
+  }
+  void RecordAttempts(const std::vector<store::Attempt>&, TimePoint) override {}
+  void Reschedule(const std::vector<store::OutboxMessage>&, TimePoint) override {}
+  void Cancel(const std::vector<store::Cancellation>&, const std::string&, TimePoint) override {}
+  int RecoverStale(TimePoint, bool) override { return 0; }
+  int ExpireOverdue(TimePoint) override { return 0; }
+  bool ApplyDeliveryReport(const DeliveryReport& report) override {
+    if (report.gateway_message_id.empty() && report.message_ref.empty()) std::abort();
+    return false;
+  }
+  int TakeSendSlots(const std::string&, std::int64_t, int, int, int) override { return 0; }
+  void ReturnSendSlots(const std::string&, std::int64_t, int) override {}
+  store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn&,
+                                   TimePoint) override {
+    if (sms.gateway.empty()) std::abort();  // an adapter always names itself
+    return {};
+  }
+  void OptOut(const std::string& e164, const std::string&, TimePoint) override {
+    if (e164.empty() || e164[0] != '+') std::abort();  // only normalised numbers reach the store
+  }
+  bool OptOutBySurvey(std::int64_t id, const std::string&, TimePoint) override {
+    return id == view_.survey_id;
+  }
+  std::optional<store::SurveyView> FindSurveyByTokenHash(const std::string& hash) override {
+    std::lock_guard lock(mutex_);
+    if (hash != token::TokenHash(kToken)) return std::nullopt;
+    return view_;
+  }
+  void MarkOpened(std::int64_t, TimePoint now) override {
+    std::lock_guard lock(mutex_);
+    if (!view_.opened_at) view_.opened_at = now;
+  }
+  store::SubmitOutcome SubmitResponse(std::int64_t, const store::SurveyAnswers& answers,
+                                      TimePoint) override {
+    for (const auto& q : answers.q) {
+      if (q && (*q < 0 || *q > 10)) std::abort();
+    }
+    return store::SubmitOutcome::kStored;  // stays open, so every input can reach the form
+  }
+  store::Funnel GetFunnel(const store::StatsFilter&) override { return {}; }
+  std::vector<store::QuestionStat> GetQuestionStats(const store::StatsFilter&) override {
+    return {};
+  }
+
+ private:
+  std::mutex mutex_;
+  store::SurveyView view_;
+};
+
+}  // namespace surveyd::fuzz
