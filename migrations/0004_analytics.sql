@@ -101,12 +101,15 @@ CREATE FUNCTION analytics_message_bucket(state text, handed boolean) RETURNS tex
       WHEN state IS NULL THEN NULL
       WHEN state IN ('accepted', 'sent') THEN 'unreported'
       WHEN state = 'delivered' THEN 'delivered'
-      WHEN state IN ('failed', 'undeliverable', 'rejected') THEN
+      WHEN state IN ('failed', 'undeliverable', 'delivery_expired', 'rejected') THEN
         CASE WHEN handed THEN 'failed_sent' ELSE 'failed_unsent' END
       WHEN state = 'expired' THEN CASE WHEN handed THEN 'failed_sent' ELSE 'expired' END
       WHEN state = 'cancelled' THEN 'cancelled'
       ELSE 'waiting'
     END $$;
+
+-- Only survey texts (outbox.kind, from 0003) count: two-way questions and opt-out confirmations
+-- are not surveys.
 
 -- Why a text was cancelled (outbox.cancel_reason, from 0002).
 CREATE FUNCTION analytics_cancel_reason(o outbox) RETURNS text
@@ -382,7 +385,7 @@ BEGIN
   PERFORM analytics_add(ARRAY(
     SELECT analytics_delta_of(n.survey_id, 1,
              bucket => analytics_message_bucket(n.state, n.gateway_message_id IS NOT NULL))
-    FROM new_rows n));
+    FROM new_rows n WHERE n.kind = 'survey'));
   RETURN NULL;
 END $$;
 CREATE TRIGGER analytics_outbox_inserted AFTER INSERT ON outbox
@@ -407,7 +410,7 @@ END $$;
 -- A claim (pending -> sending) or a retry does not move a text between buckets: no work.
 CREATE TRIGGER analytics_outbox_moved AFTER UPDATE OF state, gateway_message_id ON outbox
   FOR EACH ROW
-  WHEN (analytics_message_bucket(OLD.state, OLD.gateway_message_id IS NOT NULL)
+  WHEN (NEW.kind = 'survey' AND analytics_message_bucket(OLD.state, OLD.gateway_message_id IS NOT NULL)
         IS DISTINCT FROM analytics_message_bucket(NEW.state, NEW.gateway_message_id IS NOT NULL))
   EXECUTE FUNCTION analytics_outbox_moved();
 
@@ -465,7 +468,7 @@ BEGIN
   END IF;
   closed := ARRAY(
     SELECT analytics_delta_of(s.id, 1, closed_unanswered => 1)
-    FROM surveys s JOIN outbox o ON o.survey_id = s.id
+    FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey'
     WHERE s.closes_at > since AND s.closes_at <= upto
       AND analytics_message_bucket(o.state, o.gateway_message_id IS NOT NULL)
           IN ('delivered', 'unreported')
@@ -500,7 +503,7 @@ BEGIN
 
   INSERT INTO analytics_cancellations (day, group_id, reason, messages)
   SELECT analytics_day(s.contact_at), s.group_id, analytics_cancel_reason(o), count(*)
-  FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE o.state = 'cancelled'
+  FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE o.state = 'cancelled' AND o.kind = 'survey'
   GROUP BY 1, 2, 3;
 
   INSERT INTO analytics_cells (cube, d1, d2, d3, group_id, day, surveys, opened, answered,
@@ -520,7 +523,7 @@ BEGIN
          count(*) FILTER (WHERE m.bucket = 'cancelled'),
          COALESCE(sum(opt.n), 0)
   FROM surveys s
-  LEFT JOIN outbox o ON o.survey_id = s.id
+  LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey'
   LEFT JOIN responses r ON r.survey_id = s.id
   LEFT JOIN (SELECT latest.id, count(*) AS n FROM opt_outs x CROSS JOIN LATERAL (
                SELECT s2.id FROM surveys s2 WHERE s2.phone_hash = x.phone_hash

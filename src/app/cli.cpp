@@ -349,13 +349,17 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
         << "-character placeholder base URL: give -c CONFIG for the real one)";
   }
   out << ":\n";
-  for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) {
+  auto print = [&out](const rules::TemplateLength& t) {
     out << "  " << t.group << "/" << t.language << ": " << t.length.segments
         << (t.length.segments == 1 ? " SMS" : " SMS segments") << " ("
         << sms::EncodingName(t.length.encoding) << ", " << t.length.units
         << (t.length.encoding == sms::Encoding::kGsm7 ? " septets" : " UTF-16 units")
         << " at most; one SMS holds " << t.length.single_limit() << ")\n";
-  }
+  };
+  for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) print(t);
+  const auto replies = rules::MeasureReplyTexts(*loaded.rules);
+  if (!replies.empty()) out << "texts sent back (two-way questions, opt-out confirmation):\n";
+  for (const rules::TemplateLength& t : replies) print(t);
 
   std::size_t warnings = loaded.warnings.size() + alerts_loaded.warnings.size();
   if (config) {

@@ -31,6 +31,7 @@
 #include "surveyd/store/feed_lock.hpp"
 #include "surveyd/store/pg_store.hpp"
 #include "surveyd/survey/handler.hpp"
+#include "surveyd/survey/sms_replies.hpp"
 
 namespace surveyd::app {
 namespace {
@@ -197,6 +198,7 @@ gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
   out.public_base_url = config.http.public_base_url;
   out.sender = in.sender;
   out.timeout = in.timeout;
+  out.max_in_flight = in.max_in_flight;
   out.wmnow = {in.wmnow.base_url, in.wmnow.api_key, in.wmnow.webhook_secret};
   out.kannel = {in.kannel.sendsms_url, in.kannel.username, in.kannel.password,
                 in.kannel.webhook_secret, in.kannel.smsc};
@@ -275,6 +277,14 @@ int Serve(const config::Config& config, std::ostream& err) {
     };
   };
 
+  // What a citizen's text does, under the rules in force when it arrives.
+  auto replier = [&rules, &clock]() -> store::ReplyFn {
+    auto current = rules.Current();
+    return [current, &clock](const store::ReplyContext& context, const std::string& body) {
+      return survey::PlanReply(*current, context, body, clock.Now());
+    };
+  };
+
   auto gateway = gateway::MakeGateway(GatewayConfigFrom(config));
 
   dispatch::DispatcherOptions dispatch_options;
@@ -291,11 +301,16 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.backoff_base = config.dispatch.backoff_base;
   dispatch_options.backoff_max = config.dispatch.backoff_max;
   dispatch_options.rate_per_second = config.gateway.rate_per_second;
+  dispatch_options.breaker.failures_to_open = config.dispatch.breaker_failures;
+  dispatch_options.breaker.open_for = config.dispatch.breaker_open;
+  dispatch_options.breaker.max_open_for = config.dispatch.breaker_max_open;
   dispatch_options.public_base_url = config.http.public_base_url;
   dispatch_options.token_secret = config.survey.token_secret;
   dispatch_options.worker_id = WorkerId();
-  dispatch::Dispatcher dispatcher(dispatch_options, *store, *gateway, clock,
-                                  [&rules] { return rules.Current(); });
+  // Any instance's new message wakes this one's workers (LISTEN), so none waits for a poll.
+  dispatch::Dispatcher dispatcher(
+      dispatch_options, *store, *gateway, clock, [&rules] { return rules.Current(); },
+      store::MakeOutboxListener(config.database.url));
 
   survey::SurveyHandlerOptions survey_options{*store, clock};
   survey_options.page.force_name = config.survey.force_name;
@@ -357,6 +372,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.rules_info = [&rules] { return rules.Info(); };
   api_options.clock = &clock;
   api_options.decider = decider;
+  api_options.replier = replier;
   api_options.feed_secret = config.feed.secret;
   api_options.gateway = gateway.get();
   api_options.trusted_proxies = config.http.trusted_proxies;
@@ -384,13 +400,29 @@ int Serve(const config::Config& config, std::ostream& err) {
     checks["rules"] = rules.Describe();
     checks["alerts"] = alerts.Describe();
     const auto status = dispatcher.Status();
-    checks["gateway"] = {{"ok", !status.gateway_auth_failing},
+    // A gateway in trouble shows here; only refused credentials (a configuration error) make
+    // the instance unready: a gateway that is down is waited out, and the survey pages and the
+    // feed still work.
+    checks["gateway"] = {{"ok", !status.gateway_auth_failing && status.breaker == "closed"},
                          {"kind", gateway->Name()},
+                         {"breaker", status.breaker},
+                         {"breaker_opened", status.breaker_opened},
+                         {"rate_per_second", config.gateway.rate_per_second},
+                         {"max_in_flight", config.gateway.max_in_flight},
                          {"sent", status.sent},
                          {"retried", status.retried},
                          {"failed", status.failed},
+                         {"in_doubt", status.in_doubt},
+                         {"throttled", status.throttled},
+                         {"auth_refused", status.auth_refused},
+                         {"cancelled", status.cancelled},
                          {"expired", status.expired}};
-    if (status.gateway_auth_failing) checks["gateway"]["error"] = "gateway refuses our credentials";
+    if (status.gateway_auth_failing)
+      checks["gateway"]["error"] = "gateway refuses our credentials";
+    else if (status.breaker != "closed") {
+      checks["gateway"]["error"] =
+          "the gateway keeps failing: sending paused (" + status.last_error + ")";
+    }
     if (server) {
       const auto http_status = server->Status();
       checks["http"] = {{"open_connections", http_status.open_connections},

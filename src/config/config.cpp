@@ -190,8 +190,10 @@ std::vector<Key> Keys() {
   });
   add("gateway.rate_per_second", "SURVEYD_GATEWAY_RATE", [](Config& c, S v, S k) {
     c.gateway.rate_per_second = ParseDouble(v, k);
-    if (c.gateway.rate_per_second <= 0) throw ConfigError(k + ": must be greater than 0");
+    if (c.gateway.rate_per_second < 0) throw ConfigError(k + ": must be 0 (no limit) or more");
   });
+  add("gateway.max_in_flight", "SURVEYD_GATEWAY_MAX_IN_FLIGHT",
+      [](Config& c, S v, S k) { c.gateway.max_in_flight = Positive(ParseInt<int>(v, k), k); });
   add("gateway.sender", "SURVEYD_GATEWAY_SENDER", [](Config& c, S v, S) { c.gateway.sender = v; });
   add("gateway.timeout_ms", "SURVEYD_GATEWAY_TIMEOUT_MS", [](Config& c, S v, S k) {
     c.gateway.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
@@ -238,6 +240,14 @@ std::vector<Key> Keys() {
   });
   add("dispatch.backoff_max_s", "SURVEYD_DISPATCH_BACKOFF_MAX", [](Config& c, S v, S k) {
     c.dispatch.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("dispatch.breaker_failures", "SURVEYD_DISPATCH_BREAKER_FAILURES",
+      [](Config& c, S v, S k) { c.dispatch.breaker_failures = Positive(ParseInt<int>(v, k), k); });
+  add("dispatch.breaker_open_s", "SURVEYD_DISPATCH_BREAKER_OPEN", [](Config& c, S v, S k) {
+    c.dispatch.breaker_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("dispatch.breaker_max_open_s", "SURVEYD_DISPATCH_BREAKER_MAX_OPEN", [](Config& c, S v, S k) {
+    c.dispatch.breaker_max_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
 
   add("survey.token_secret", "SURVEYD_TOKEN_SECRET",

@@ -59,7 +59,7 @@ const pg::Statements& AnalyticsStatements() {
        "surveyd_epoch_us(s.opened_at), surveyd_epoch_us(s.responded_at), "
        "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), o.id "
        "FROM surveys s JOIN events e ON e.event_id = s.event_id "
-       "LEFT JOIN outbox o ON o.survey_id = s.id WHERE s.id = $1::bigint"},
+       "LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' WHERE s.id = $1::bigint"},
       {"timeline_attempts",
        "SELECT attempt, surveyd_epoch_us(at), gateway, result, COALESCE(error, ''), http_status "
        "FROM send_attempts WHERE outbox_id = $1::bigint ORDER BY at, id"},

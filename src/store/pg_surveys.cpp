@@ -21,7 +21,8 @@ const Statements& SurveyStatements() {
        "cancel_reason = 'opted_out', "
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s "
-       "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state IN ('pending', 'claimed')"},
+       "WHERE s.id = o.survey_id AND s.phone_hash = $1 AND o.state IN ('pending', 'claimed') "
+       "AND o.kind <> 'confirmation'"},
       {"survey_phone_hash", "SELECT phone_hash FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
        "SELECT id, group_id, language, event_type, channel, surveyd_epoch_us(contact_at), "

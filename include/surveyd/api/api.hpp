@@ -39,6 +39,7 @@ struct ApiOptions {
   Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
   std::function<store::DecideFn()> decider;   // decisions under the rules in force right now
+  std::function<store::ReplyFn()> replier;    // what a citizen's text does, under those rules
   std::string feed_secret;                    // HMAC key of POST /api/v1/feed/events
   const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...; null: none
   http::Handler survey_pages;                 // /s/...
@@ -86,7 +87,10 @@ http::FastHandler MakeApiFastHandler(ApiOptions options);
 http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request);
 
 // A gateway's callback (gateway::CallbackPath(gateway->Name(), kind)): the adapter verifies and
-// reads it; a delivery report moves the message on, an opt-out reply opts the number out.
+// reads it; a delivery report moves the message on; a citizen's text is stored and counted and
+// does what `replier` decides (an opt-out, a two-way answer). The store commits before the
+// gateway is answered, so a text is never lost: a database that is down answers 503 and the
+// gateway tries again.
 // Refused callbacks (401, 400) change nothing. The answer is the one the adapter says its
 // gateway is owed (an empty TwiML <Response/>, an empty body for Kannel's smsbox...).
 http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,

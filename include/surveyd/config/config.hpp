@@ -62,7 +62,8 @@ struct Config {
   // One section per adapter; `kind` picks the one in use (gateway::MakeGateway).
   struct Gateway {
     std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow, kannel or twilio
-    double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE
+    double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE: all instances; 0: none
+    int max_in_flight = 32;                    // SURVEYD_GATEWAY_MAX_IN_FLIGHT: per instance
     std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER (WMNow, Kannel)
     std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
     struct Wmnow {
@@ -94,6 +95,9 @@ struct Config {
     int max_attempts = 8;                          // SURVEYD_DISPATCH_MAX_ATTEMPTS
     std::chrono::seconds backoff_base{5};          // SURVEYD_DISPATCH_BACKOFF_BASE
     std::chrono::seconds backoff_max{600};         // SURVEYD_DISPATCH_BACKOFF_MAX
+    int breaker_failures = 5;                      // SURVEYD_DISPATCH_BREAKER_FAILURES
+    std::chrono::seconds breaker_open{15};         // SURVEYD_DISPATCH_BREAKER_OPEN
+    std::chrono::seconds breaker_max_open{300};    // SURVEYD_DISPATCH_BREAKER_MAX_OPEN
   } dispatch;
 
   struct Survey {
