@@ -105,6 +105,7 @@ export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_LOG_LEVEL=warn
 sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
   "$ROOT/config/rules.yaml" >"$WORK/rules.yaml"
+cp "$ROOT/config/alert_lexicon.yaml" "$WORK/"  # named by the rules' alerts: section
 export SURVEYD_RULES="$WORK/rules.yaml"
 
 "$BUILD_DIR/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \

@@ -23,7 +23,7 @@ put surveyd_token_secret "$(random)"
 put surveyd_phone_hash_key "$(random)"
 put surveyd_phone_keys "k1:$(random)"
 put surveyd_feed_secret "$(random)"
-put surveyd_analyst_token "$(random)"
+put surveyd_api_bootstrap_token "$(random)"
 put surveyd_kannel_password "$(hex)"
 # Letters and digits only: it travels in Kannel's URLs.
 put surveyd_kannel_webhook_secret "$(hex)"

@@ -8,7 +8,7 @@ SURVEYD_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache
   libboost-dev libpqxx-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev
-  postgresql postgresql-contrib tzdata curl ca-certificates openssl
+  postgresql postgresql-contrib tzdata curl ca-certificates openssl python3
   kannel kannel-extras
 )
 

@@ -13,6 +13,7 @@
 #include "routes.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/log_context.hpp"
+#include "surveyd/survey/rate_limiter.hpp"
 
 namespace surveyd::api {
 
@@ -46,6 +47,12 @@ Router BuildRouter(const ApiOptions& options) {
   AddFeedRoutes(router, options);
   AddGatewayRoutes(router, options);
   AddStatsRoutes(router, options);
+  AddAlertRoutes(router, options);
+  AddRecognitionRoutes(router, options);
+  AddResponsesRoutes(router, options);
+  AddOpsRoutes(router, options);
+  AddAdminRoutes(router, options);
+  AddDocsRoutes(router, options);
   AddMetricsRoutes(router, options);
   // The citizen's pages: the token is in the path, so the route's name is what gets logged.
   for (const char* method : {"GET", "POST"}) {
@@ -57,7 +64,7 @@ Router BuildRouter(const ApiOptions& options) {
 
 namespace {
 
-// Baseline headers for every answer; the survey pages set stricter ones of their own.
+// Baseline headers for every answer; the survey pages and the dashboard set their own.
 void AddBaselineHeaders(http::Response& response) {
   static constexpr std::pair<const char*, const char*> kDefaults[] = {
       {"X-Content-Type-Options", "nosniff"},
@@ -71,7 +78,11 @@ void AddBaselineHeaders(http::Response& response) {
 }
 
 struct Api {
-  explicit Api(ApiOptions o) : options(std::move(o)), router(BuildRouter(options)) {
+  explicit Api(ApiOptions o)
+      : options(std::move(o)),
+        router(BuildRouter(options)),
+        bad_tokens(options.clock != nullptr ? *options.clock : system_clock,
+                   options.bad_token_limit_per_minute) {
     if (options.metrics != nullptr) {
       requests = &options.metrics->Counters(
           "surveyd_http_requests_total", "HTTP requests by route and status.", {"route", "status"});
@@ -82,6 +93,8 @@ struct Api {
   }
   const ApiOptions options;
   const Router router;
+  const SystemClock system_clock;
+  survey::RateLimiter bad_tokens;  // per client: wrong bearer tokens
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* seconds = nullptr;
 };
@@ -92,9 +105,75 @@ http::Response Unauthorized() {
   return response;
 }
 
-// Authorises and runs one matched route. Exceptions are caught here, once, and logged with the
-// route's name: survey paths hold tokens, so the path itself is never logged.
-http::Response Dispatch(const Api& api, const http::Request& request, std::string& route_name) {
+http::Response Unavailable() {
+  auto response = JsonError(503, "unavailable", "the database is unavailable; try again shortly");
+  response.Set("Retry-After", "5");
+  return response;
+}
+
+// Runs a route's handler. Exceptions are caught here, once, and logged with the route's name:
+// survey paths hold tokens, so the path itself is never logged.
+http::Response Run(const Route& route, const Call& call) {
+  try {
+    return route.handler(call);
+  } catch (const store::Unavailable& e) {
+    spdlog::warn("{} {}: store unavailable: {}", call.request.method, route.name, e.what());
+    return Unavailable();
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: {}", call.request.method, route.name, e.what());
+    return JsonError(500, "internal", "internal error");
+  }
+}
+
+// Authenticates and authorises a call to a role-protected route, then runs it. Sets `principal`
+// when the token was valid. Wrong tokens count against the client; past the limit it is
+// answered 429 without even looking at the token.
+http::Response Protected(Api& api, const Route& route, const Router::Match& match,
+                         const http::Request& request, std::optional<Principal>& principal) {
+  if (api.options.authenticator == nullptr) {
+    return JsonError(403, "disabled", "no API tokens are configured");
+  }
+  const std::string client = survey::RateLimitKey(request.remote_address);
+  if (api.bad_tokens.IsLimited(client)) {
+    auto response = JsonError(429, "too_many_attempts", "too many wrong tokens; try again later");
+    response.Set("Retry-After", "60");
+    return response;
+  }
+  const std::string_view token = BearerToken(request);
+  if (token.empty()) return Unauthorized();
+  try {
+    principal = api.options.authenticator->Authenticate(token);
+  } catch (const store::Unavailable& e) {
+    spdlog::warn("{} {}: cannot check the token: {}", request.method, route.name, e.what());
+    return Unavailable();
+  }
+  if (!principal) {
+    api.bad_tokens.RecordFailure(client);
+    return Unauthorized();
+  }
+  if (!route.Allows(principal->role)) {
+    std::string roles = RoleName(*route.role);
+    for (Role other : route.also) roles += std::string(" or ") + RoleName(other);
+    return JsonError(403, "forbidden", "this needs the " + roles + " role");
+  }
+  return Run(route, Call{request, match.params, &*principal});
+}
+
+// The names of the query parameters, for the audit trail; anything that does not look like one
+// of ours (it could be anything a client typed) is recorded as "?".
+std::vector<std::string> ParameterNames(const http::Request& request) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : http::ParseForm(request.query)) {
+    const bool ours = !name.empty() && name.size() <= 32 &&
+                      std::all_of(name.begin(), name.end(),
+                                  [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+    names.push_back(ours ? name : "?");
+  }
+  return names;
+}
+
+// `route_name` is set to the matched route's name (never the path: survey paths hold tokens).
+http::Response Dispatch(Api& api, const http::Request& request, std::string& route_name) {
   const Router::Match match = api.router.Find(request.method, request.path);
   route_name = match.route == nullptr ? "unmatched" : match.route->name;
   if (match.route == nullptr) {
@@ -104,37 +183,43 @@ http::Response Dispatch(const Api& api, const http::Request& request, std::strin
     return response;
   }
   const Route& route = *match.route;
-  try {
-    std::optional<Principal> principal;
-    if (route.role) {
-      if (api.options.authenticator == nullptr) {
-        return JsonError(403, "disabled", "no API tokens are configured");
-      }
-      const std::string_view token = BearerToken(request);
-      if (!token.empty()) principal = api.options.authenticator->Authenticate(token);
-      if (!principal) return Unauthorized();
-      if (!Grants(principal->role, *route.role)) {
-        return JsonError(403, "forbidden",
-                         std::string("this needs the ") + RoleName(*route.role) + " role");
-      }
-    }
-    const Call call{request, match.params, principal ? &*principal : nullptr};
-    return route.handler(call);
-  } catch (const store::Unavailable& e) {
-    spdlog::warn("{} {}: store unavailable: {}", request.method, route.name, e.what());
-    auto response = JsonError(503, "unavailable", "the database is unavailable; try again shortly");
-    response.Set("Retry-After", "5");
-    return response;
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: {}", request.method, route.name, e.what());
-    return JsonError(500, "internal", "internal error");
+  if (!route.role) return Run(route, Call{request, match.params, nullptr});
+
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<Principal> principal;
+  http::Response response = Protected(api, route, match, request, principal);
+  if (api.options.audit == nullptr) return response;
+  store::AuditEntry entry;
+  entry.at = api.options.clock != nullptr ? api.options.clock->Now() : api.system_clock.Now();
+  if (principal) {
+    entry.token_id = principal->id;
+    entry.role = RoleName(principal->role);
   }
+  entry.method = request.method;
+  entry.route = route.name;
+  entry.params = ParameterNames(request);
+  entry.status = response.status;
+  if (const auto rows = http::FindHeader(response.headers, "X-Row-Count"); !rows.empty()) {
+    entry.rows = std::strtoll(std::string(rows).c_str(), nullptr, 10);
+  }
+  entry.duration_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  try {
+    api.options.audit->RecordCall(entry);
+  } catch (const store::Unavailable& e) {
+    spdlog::warn("{} {}: cannot write the audit trail: {}", request.method, route.name, e.what());
+    // Unaudited data does not leave: fail closed. Health is the exception: it holds no personal
+    // data, and it is what ops need to see when the database cannot be written (a fail-over to
+    // a read-only replica, a full disk).
+    if (route.name != "/api/v1/health") return Unavailable();
+  }
+  return response;
 }
 
 }  // namespace
 
 http::Handler MakeApiHandler(ApiOptions options) {
-  auto api = std::make_shared<const Api>(std::move(options));
+  auto api = std::make_shared<Api>(std::move(options));
   return [api](const http::Request& original) {
     // Every log line written for this request carries its id, and so does the answer.
     const ScopedLogContext log_context({NewRequestId(), 0});
@@ -163,8 +248,8 @@ http::FastHandler MakeApiFastHandler(ApiOptions options) {
   // Counted like the rest, under the same names.
   metrics::CounterFamily* requests = nullptr;
   if (options.metrics != nullptr) {
-    requests = &options.metrics->Counters("surveyd_http_requests_total",
-                                          "HTTP requests by route and status.", {"route", "status"});
+    requests = &options.metrics->Counters(
+        "surveyd_http_requests_total", "HTTP requests by route and status.", {"route", "status"});
   }
   return [options = std::move(options),
           requests](const http::Request& original) -> std::optional<http::Response> {

@@ -31,6 +31,29 @@ class StaticAuthenticator final : public Authenticator {
   const Principal principal_;
 };
 
+class StoreAuthenticator final : public Authenticator {
+ public:
+  StoreAuthenticator(store::TokenStore& tokens, const Clock& clock, std::string bootstrap)
+      : tokens_(tokens), clock_(clock), bootstrap_(std::move(bootstrap)) {}
+
+  std::optional<Principal> Authenticate(std::string_view token) override {
+    if (!bootstrap_.empty() && crypto::ConstantTimeEquals(token, bootstrap_)) {
+      return Principal{"bootstrap", "api.bootstrap_token", Role::kAdmin};
+    }
+    // Looked up by hash: the database never sees the token, and the comparison is the index's.
+    auto found = tokens_.FindActiveToken(TokenHash(token), clock_.Now());
+    if (!found) return std::nullopt;
+    const auto role = ParseRole(found->role);
+    if (!role) return std::nullopt;  // a role this build does not know grants nothing
+    return Principal{found->id, found->name, *role};
+  }
+
+ private:
+  store::TokenStore& tokens_;
+  const Clock& clock_;
+  const std::string bootstrap_;
+};
+
 }  // namespace
 
 const char* RoleName(Role role) {
@@ -63,6 +86,25 @@ bool Grants(Role held, Role needed) {
 
 std::unique_ptr<Authenticator> MakeStaticAuthenticator(std::string token, Principal principal) {
   return std::make_unique<StaticAuthenticator>(std::move(token), std::move(principal));
+}
+
+std::unique_ptr<Authenticator> MakeStoreAuthenticator(store::TokenStore& tokens, const Clock& clock,
+                                                      std::string bootstrap_token) {
+  return std::make_unique<StoreAuthenticator>(tokens, clock, std::move(bootstrap_token));
+}
+
+std::string TokenHash(std::string_view secret) { return crypto::Sha256Hex(secret); }
+
+IssuedToken IssueToken(Role role, std::string name, std::string created_by, TimePoint now) {
+  IssuedToken issued;
+  issued.secret = "svd_" + crypto::Base64Url(crypto::RandomBytes(32));
+  issued.hash = TokenHash(issued.secret);
+  issued.record.id = "tok_" + crypto::Hex(crypto::RandomBytes(8));
+  issued.record.name = std::move(name);
+  issued.record.role = RoleName(role);
+  issued.record.created_by = std::move(created_by);
+  issued.record.created_at = now;
+  return issued;
 }
 
 std::string_view BearerToken(const http::Request& request) {

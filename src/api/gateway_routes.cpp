@@ -4,10 +4,25 @@
 #include <spdlog/spdlog.h>
 
 #include "routes.hpp"
-#include "surveyd/core/phone.hpp"
 #include "surveyd/core/sms_reply.hpp"
 
 namespace surveyd::api {
+namespace {
+
+// Without rules to answer with, a text still opts its number out; nothing is sent back.
+store::ReplyFn OptOutsOnly() {
+  return [](const store::ReplyContext& context, const std::string& body) {
+    store::ReplyPlan plan;
+    plan.survey_id = context.latest_survey_id;
+    if (sms_reply::IsOptOut(body)) {
+      plan.disposition = "opt_out";
+      plan.opt_out = true;
+    }
+    return plan;
+  };
+}
+
+}  // namespace
 
 http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,
                                      const http::Request& request) {
@@ -20,23 +35,23 @@ http::Response HandleGatewayCallback(const ApiOptions& options, gateway::Callbac
     return adapter.CallbackAnswer(kind, callback.verdict, callback.problem);
   }
   if (const auto& report = callback.report) {
-    store::DeliveryStatus status;
-    status.gateway = report->gateway;
-    status.gateway_message_id = report->gateway_message_id;
-    status.client_ref = report->message_ref;
-    status.status = DeliveryStateName(report->state);
-    status.error_code = report->error_code;
-    status.at = report->at;
-    if (!options.outbox->ApplyDeliveryStatus(status)) {
-      spdlog::warn("{} report '{}' for an unknown message (message_id length {})", report->gateway,
-                   status.status, report->gateway_message_id.size());
+    if (!options.outbox->ApplyDeliveryReport(*report)) {
+      // Kept unmatched: applied when a send's answer names the same gateway id.
+      spdlog::warn("{} report '{}' for a message not known (yet)", report->gateway,
+                   DeliveryStateName(report->state));
     }
   }
   if (const auto& inbound = callback.inbound) {
-    if (sms_reply::IsOptOut(inbound->body) && !inbound->from_e164.empty()) {
-      options.surveys->OptOut(inbound->from_e164, "sms_reply", options.clock->Now());
-      spdlog::info("opt-out by SMS reply through {} from {}", inbound->gateway,
-                   phone::Mask(inbound->from_e164));
+    // Never the number or the text in the log: they are the citizen's.
+    const store::ReplyOutcome outcome = options.surveys->ReceiveReply(
+        *inbound, options.replier ? options.replier() : OptOutsOnly(), options.clock->Now());
+    if (outcome.duplicate) {
+      spdlog::info("text through {} delivered again: kept once", inbound->gateway);
+    } else {
+      spdlog::info("text through {}: {}{}", inbound->gateway, outcome.disposition,
+                   outcome.texts_queued > 0
+                       ? " (" + std::to_string(outcome.texts_queued) + " text(s) queued)"
+                       : std::string());
     }
   }
   return adapter.CallbackAnswer(kind, callback.verdict, callback.problem);

@@ -1,7 +1,7 @@
 // Health for load balancers (public: alive, ready or not) and for ops (every check, with a token).
 #include <nlohmann/json.hpp>
 
-#include "routes.hpp"
+#include "analytics_common.hpp"
 
 namespace surveyd::api {
 
@@ -15,7 +15,9 @@ void AddHealthRoutes(Router& router, const ApiOptions& options) {
          const bool ready = options.readiness && options.readiness().ready;
          return http::Response::Json(ready ? 200 : 503, nlohmann::json{{"ready", ready}}.dump());
        }});
-  router.Add({"GET", "/api/v1/health", Role::kOps, "", [&options](const Call&) {
+  router.Add({"GET", "/api/v1/health", Role::kOps, "", [&options](const Call& call) {
+                Query query;  // takes no parameters (as documented in web/openapi.json)
+                if (auto error = ParseQuery(call, {}, query)) return *error;
                 if (!options.readiness) return JsonError(503, "unavailable", "no health checks");
                 const Readiness readiness = options.readiness();
                 return http::Response::Json(readiness.ready ? 200 : 503, readiness.details);

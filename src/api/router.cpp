@@ -55,6 +55,12 @@ bool MatchPath(std::string_view pattern, std::string_view path,
 
 }  // namespace
 
+bool Route::Allows(Role held) const {
+  if (!role) return true;
+  if (Grants(held, *role)) return true;
+  return std::any_of(also.begin(), also.end(), [&](Role other) { return Grants(held, other); });
+}
+
 std::string_view Call::Param(std::string_view name) const {
   for (const auto& [key, value] : params) {
     if (key == name) return value;

@@ -6,11 +6,19 @@
 
 namespace surveyd::api {
 
-void AddHealthRoutes(Router& router, const ApiOptions& options);   // health_routes.cpp
-void AddFeedRoutes(Router& router, const ApiOptions& options);     // feed_routes.cpp
-void AddGatewayRoutes(Router& router, const ApiOptions& options);  // gateway_routes.cpp
-void AddStatsRoutes(Router& router, const ApiOptions& options);    // stats_routes.cpp
-void AddMetricsRoutes(Router& router, const ApiOptions& options);  // metrics_routes.cpp
+void AddHealthRoutes(Router& router, const ApiOptions& options);     // health_routes.cpp
+void AddFeedRoutes(Router& router, const ApiOptions& options);       // feed_routes.cpp
+void AddGatewayRoutes(Router& router, const ApiOptions& options);    // gateway_routes.cpp
+void AddStatsRoutes(Router& router, const ApiOptions& options);      // stats_routes.cpp
+void AddResponsesRoutes(Router& router, const ApiOptions& options);  // responses_routes.cpp
+void AddOpsRoutes(Router& router, const ApiOptions& options);        // ops_routes.cpp
+void AddAdminRoutes(Router& router, const ApiOptions& options);      // admin_routes.cpp
+void AddDocsRoutes(Router& router, const ApiOptions& options);       // docs_routes.cpp
+void AddMetricsRoutes(Router& router, const ApiOptions& options);    // metrics_routes.cpp
+
+// Alerts (alerts_routes.cpp) and recognition (recognition_routes.cpp).
+void AddAlertRoutes(Router& router, const ApiOptions& options);
+void AddRecognitionRoutes(Router& router, const ApiOptions& options);
 
 // GET /healthz: answered without the database, the pool or any lock (also on the server's I/O
 // threads, by MakeApiFastHandler), so a load balancer sees the process alive while every worker

@@ -1,96 +1,409 @@
-// Analysts' API: the funnel and the per-question scores.
+// Analysts' figures: scores and rates broken down by any dimension (GET /api/v1/stats), the
+// funnel per survey group (GET /api/v1/funnel) and who answers against who was asked
+// (GET /api/v1/representativeness). Cells with fewer respondents than api.min_cell_size are
+// suppressed, so that small groups can neither mislead nor identify anyone.
+#include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
-#include "routes.hpp"
+#include "analytics_common.hpp"
 #include "surveyd/core/statistics.hpp"
 
 namespace surveyd::api {
 namespace {
 
 using nlohmann::json;
+using store::Dimension;
 
-store::StatsFilter ParseFilter(const http::Request& request, std::string& error) {
-  store::StatsFilter filter;
-  for (const auto& [key, value] : http::ParseForm(request.query)) {
-    if (key == "from" || key == "to") {
-      auto t = ParseRfc3339(value);
-      if (!t) {
-        error = key + " must be an RFC 3339 time";
-        return filter;
-      }
-      (key == "from" ? filter.from : filter.to) = t;
-    } else if (key == "group") {
-      filter.group = value;
-    } else {
-      error = "unknown parameter '" + key + "'";
-      return filter;
+double Round(double value, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
+// Percentages to one decimal, means to two: what a person reads, and what the dashboard shows.
+struct Share {
+  std::optional<double> pct, low, high;
+};
+Share Percent(std::int64_t k, std::int64_t n) {
+  if (n <= 0) return {};
+  const auto [low, high] = stats::WilsonInterval(k, n);
+  return {Round(100 * stats::Rate(k, n), 1), Round(100 * low, 1), Round(100 * high, 1)};
+}
+
+json Optional(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
+std::vector<std::string> QuestionKeys(const ApiOptions& options, const store::StatsResult& result) {
+  std::set<std::string> keys;
+  for (std::size_t i = 0; i < options.question_texts.size(); ++i) {
+    keys.insert("q" + std::to_string(i + 1));
+  }
+  for (const auto& cell : result.cells) {
+    for (const auto& [key, sums] : cell.questions) keys.insert(key);
+  }
+  return {keys.begin(), keys.end()};
+}
+
+// The figures of one question in one cell; null and suppressed below the minimum.
+struct QuestionFigures {
+  bool suppressed = true;
+  std::optional<double> respondents, mean, pct, low, high;
+};
+QuestionFigures Figures(const store::ScoreSums& sums, bool cell_suppressed, int min_cell_size) {
+  QuestionFigures f;
+  if (cell_suppressed || sums.respondents < std::max(1, min_cell_size)) return f;
+  f.suppressed = false;
+  f.respondents = static_cast<double>(sums.respondents);
+  f.mean = Round(static_cast<double>(sums.total) / static_cast<double>(sums.respondents), 2);
+  const Share share = Percent(sums.top_box, sums.respondents);
+  f.pct = share.pct;
+  f.low = share.low;
+  f.high = share.high;
+  return f;
+}
+
+struct CellFigures {
+  bool suppressed = true;
+  std::optional<double> surveys, sent, reached, answered, rate, rate_low, rate_high;
+};
+CellFigures Figures(const store::StatsCell& cell, int min_cell_size) {
+  CellFigures f;
+  if (cell.answered < std::max(1, min_cell_size)) return f;
+  f.suppressed = false;
+  f.surveys = static_cast<double>(cell.surveys);
+  f.sent = static_cast<double>(cell.sent);
+  f.reached = static_cast<double>(cell.reached);
+  f.answered = static_cast<double>(cell.answered);
+  const Share rate = Percent(cell.answered, cell.reached);
+  f.rate = rate.pct;
+  f.rate_low = rate.low;
+  f.rate_high = rate.high;
+  return f;
+}
+
+// A figure as JSON: the shortest text that reads back as the same double; null when absent.
+std::string JsonNumber(const std::optional<double>& value) {
+  if (!value) return "null";
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, *value).ptr;
+  return std::string(buffer, end);
+}
+
+// [low, high] when there is a figure, else null.
+std::string JsonPair(const std::optional<double>& figure, const std::optional<double>& low,
+                     const std::optional<double>& high) {
+  if (!figure) return "null";
+  return "[" + JsonNumber(low) + "," + JsonNumber(high) + "]";
+}
+
+std::optional<std::string> Text(const std::optional<double>& value) {
+  return value ? std::optional<std::string>(Number(*value)) : std::nullopt;
+}
+
+http::Response HandleStats(const ApiOptions& options, const Call& call) {
+  std::vector<std::string_view> allowed = kFilterParameters;
+  allowed.insert(allowed.end(), {"group_by", "format"});
+  Query query;
+  if (auto error = ParseQuery(call, allowed, query)) return *error;
+  return RunAnalytics(options, [&] {
+    const auto result = options.analytics->Stats(query.filter, query.group_by);
+    std::vector<Dimension> keys;
+    for (Dimension d : query.group_by) {
+      if (d != Dimension::kQuestion) keys.push_back(d);
     }
-  }
-  return filter;
+    const bool by_question = std::find(query.group_by.begin(), query.group_by.end(),
+                                       Dimension::kQuestion) != query.group_by.end();
+    const auto questions = QuestionKeys(options, result);
+    const int min = options.min_cell_size;
+
+    auto sums = [](const store::StatsCell& cell, const std::string& key) {
+      const auto it = cell.questions.find(key);
+      return it == cell.questions.end() ? store::ScoreSums{} : it->second;
+    };
+    if (query.csv) {
+      CsvTable csv;
+      for (Dimension d : keys) csv.header.emplace_back(store::DimensionName(d));
+      if (by_question) csv.header.emplace_back("question");
+      for (const char* name : {"surveys", "sent", "reached", "answered", "response_rate_pct",
+                               "response_rate_ci_low", "response_rate_ci_high", "suppressed"}) {
+        csv.header.emplace_back(name);
+      }
+      auto question_columns = [&](const std::string& prefix) {
+        for (const char* name : {"respondents", "mean", "pct_8_10", "pct_8_10_ci_low",
+                                 "pct_8_10_ci_high", "suppressed"}) {
+          csv.header.push_back(prefix + name);
+        }
+      };
+      if (by_question) {
+        question_columns("question_");
+      } else {
+        for (const auto& q : questions) question_columns(q + "_");
+      }
+      auto question_values = [](const QuestionFigures& q) {
+        return std::vector<std::optional<std::string>>{
+            Text(q.respondents), Text(q.mean), Text(q.pct),
+            Text(q.low),         Text(q.high), q.suppressed ? "true" : "false"};
+      };
+      for (const auto& cell : result.cells) {
+        const CellFigures f = Figures(cell, min);
+        std::vector<std::optional<std::string>> row;
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          row.push_back(i < cell.keys.size() ? cell.keys[i] : std::nullopt);
+        }
+        const std::vector<std::optional<std::string>> cell_columns = {
+            Text(f.surveys), Text(f.sent),     Text(f.reached),   Text(f.answered),
+            Text(f.rate),    Text(f.rate_low), Text(f.rate_high), f.suppressed ? "true" : "false"};
+        if (by_question) {
+          for (const auto& key : questions) {
+            auto line = row;
+            line.emplace_back(key);
+            line.insert(line.end(), cell_columns.begin(), cell_columns.end());
+            const auto values = question_values(Figures(sums(cell, key), f.suppressed, min));
+            line.insert(line.end(), values.begin(), values.end());
+            csv.rows.push_back(std::move(line));
+          }
+        } else {
+          auto line = row;
+          line.insert(line.end(), cell_columns.begin(), cell_columns.end());
+          for (const auto& key : questions) {
+            const auto values = question_values(Figures(sums(cell, key), f.suppressed, min));
+            line.insert(line.end(), values.begin(), values.end());
+          }
+          csv.rows.push_back(std::move(line));
+        }
+      }
+      return CsvResponse(csv, "stats");
+    }
+
+    // Written out directly: a breakdown can run to thousands of cells, and building a JSON tree
+    // of them first would cost more than the query.
+    std::string cells = "[";
+    std::size_t rows = 0;
+    auto cell_fields = [&](std::string& out, const CellFigures& f) {
+      out += "\"surveys\":" + JsonNumber(f.surveys) + ",\"sent\":" + JsonNumber(f.sent) +
+             ",\"reached\":" + JsonNumber(f.reached) + ",\"answered\":" + JsonNumber(f.answered) +
+             ",\"response_rate_pct\":" + JsonNumber(f.rate) +
+             ",\"response_rate_ci95\":" + JsonPair(f.rate, f.rate_low, f.rate_high);
+    };
+    auto question_fields = [&](std::string& out, const QuestionFigures& q) {
+      out += "\"respondents\":" + JsonNumber(q.respondents) + ",\"mean\":" + JsonNumber(q.mean) +
+             ",\"pct_8_10\":" + JsonNumber(q.pct) +
+             ",\"pct_8_10_ci95\":" + JsonPair(q.pct, q.low, q.high);
+    };
+    for (const auto& cell : result.cells) {
+      const CellFigures f = Figures(cell, min);
+      std::string base = "{";
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto value = i < cell.keys.size() ? cell.keys[i] : std::nullopt;
+        base += json(store::DimensionName(keys[i])).dump() + ":" +
+                (value ? json(*value).dump() : std::string("null")) + ",";
+      }
+      if (by_question) {
+        for (const auto& key : questions) {
+          const QuestionFigures q = Figures(sums(cell, key), f.suppressed, min);
+          cells += (rows++ ? "," : "") + base + "\"question\":" + json(key).dump() + ",";
+          cell_fields(cells, f);
+          cells += ",";
+          question_fields(cells, q);
+          cells += std::string(",\"suppressed\":") +
+                   (f.suppressed || q.suppressed ? "true" : "false") + "}";
+        }
+      } else {
+        cells += (rows++ ? "," : "") + base;
+        cell_fields(cells, f);
+        cells += std::string(",\"suppressed\":") + (f.suppressed ? "true" : "false") +
+                 ",\"questions\":{";
+        bool first = true;
+        for (const auto& key : questions) {
+          const QuestionFigures q = Figures(sums(cell, key), f.suppressed, min);
+          cells += (first ? "" : ",") + json(key).dump() + ":{";
+          first = false;
+          question_fields(cells, q);
+          cells += std::string(",\"suppressed\":") + (q.suppressed ? "true" : "false") + "}";
+        }
+        cells += "}}";
+      }
+    }
+    cells += "]";
+    json group_by = json::array();
+    for (Dimension d : query.group_by) group_by.push_back(store::DimensionName(d));
+    json question_list = json::array();
+    for (const auto& key : questions) {
+      const auto index = static_cast<std::size_t>(std::stoi(key.substr(1)) - 1);
+      question_list.push_back(
+          {{"key", key},
+           {"text", index < options.question_texts.size() ? json(options.question_texts[index])
+                                                          : json(nullptr)}});
+    }
+    const json head = {{"group_by", group_by},
+                       {"min_cell_size", min},
+                       {"source", result.from_rollups ? "rollups" : "raw"},
+                       {"questions", question_list}};
+    std::string body = head.dump();
+    body.pop_back();  // the closing brace: the cells follow
+    body += ",\"cells\":" + cells + "}";
+    return JsonTable(body, rows);
+  });
 }
 
-http::Response HandleFunnel(const ApiOptions& options, const http::Request& request) {
-  std::string error;
-  auto filter = ParseFilter(request, error);
-  if (!error.empty()) return JsonError(400, "bad_request", error);
-  const auto f = options.stats->GetFunnel(filter);
-  json reasons = json::object();
-  for (const auto& [reason, count] : f.excluded_by_reason) reasons[reason] = count;
-  json cancelled = json::object();
-  for (const auto& [reason, count] : f.cancelled_by_reason) cancelled[reason] = count;
-  const auto rate = [](std::int64_t k, std::int64_t n) {
-    auto [low, high] = stats::WilsonInterval(k, n);
-    return json{{"rate", stats::Rate(k, n)}, {"ci95", {low, high}}};
-  };
-  json body = {
-      {"events",
-       {{"received", f.events_received},
-        {"rejected", f.events_rejected},
-        {"duplicate", f.events_duplicate},
-        {"ignored", f.events_ignored},
-        {"excluded", f.events_excluded},
-        {"excluded_by_reason", reasons}}},
-      {"surveys",
-       {{"created", f.surveys_created},
-        {"pending", f.pending},
-        {"sent", f.sms_accepted},
-        {"delivered", f.sms_delivered},
-        {"failed", f.sms_failed},
-        {"expired", f.sms_expired},
-        {"cancelled", f.cancelled},
-        {"cancelled_by_reason", cancelled},
-        {"opened", f.opened},
-        {"answered", f.answered}}},
-      {"response_rate", rate(f.answered, f.sms_accepted)},
-  };
-  return http::Response::Json(200, body.dump());
+http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
+  Query query;
+  if (auto error = ParseQuery(call, {"from", "to", "survey_group", "format"}, query)) return *error;
+  if (query.filter.from) return BadParameter("from", "the funnel is kept per day: give a date");
+  if (query.filter.to) return BadParameter("to", "the funnel is kept per day: give a date");
+  return RunAnalytics(options, [&] {
+    auto rows = options.analytics->Funnel(query.filter);
+    store::FunnelRow total;
+    for (const auto& r : rows) {
+      total.received += r.received, total.rejected += r.rejected;
+      total.duplicates += r.duplicates, total.ignored += r.ignored, total.excluded += r.excluded;
+      total.undecided += r.undecided, total.deferred += r.deferred, total.surveys += r.surveys;
+      total.waiting += r.waiting, total.sent += r.sent, total.delivered += r.delivered;
+      total.failed += r.failed, total.expired_unsent += r.expired_unsent;
+      total.cancelled += r.cancelled, total.opened += r.opened, total.answered += r.answered;
+      total.expired += r.expired, total.opted_out += r.opted_out;
+      for (const auto& [k, v] : r.excluded_by_rule) total.excluded_by_rule[k] += v;
+      for (const auto& [k, v] : r.cancelled_by_reason) total.cancelled_by_reason[k] += v;
+    }
+    auto counts = [](const store::FunnelRow& r) {
+      return std::vector<std::pair<const char*, std::int64_t>>{{"received", r.received},
+                                                               {"rejected", r.rejected},
+                                                               {"duplicates", r.duplicates},
+                                                               {"ignored", r.ignored},
+                                                               {"excluded", r.excluded},
+                                                               {"undecided", r.undecided},
+                                                               {"deferred", r.deferred},
+                                                               {"surveys", r.surveys},
+                                                               {"cancelled", r.cancelled},
+                                                               {"waiting", r.waiting},
+                                                               {"sent", r.sent},
+                                                               {"delivered", r.delivered},
+                                                               {"failed", r.failed},
+                                                               {"expired_unsent", r.expired_unsent},
+                                                               {"opened", r.opened},
+                                                               {"answered", r.answered},
+                                                               {"expired", r.expired},
+                                                               {"opted_out", r.opted_out}};
+    };
+    auto to_json = [&](const store::FunnelRow& r, json group) {
+      json out = {{"survey_group", std::move(group)}};
+      for (const auto& [name, value] : counts(r)) out[name] = value;
+      out["excluded_by_rule"] = r.excluded_by_rule;
+      out["cancelled_by_reason"] = r.cancelled_by_reason;
+      return out;
+    };
+    if (query.csv) {
+      std::set<std::string> rules, reasons;
+      for (const auto& [k, v] : total.excluded_by_rule) rules.insert(k);
+      for (const auto& [k, v] : total.cancelled_by_reason) reasons.insert(k);
+      CsvTable csv;
+      csv.header.emplace_back("survey_group");
+      for (const auto& [name, value] : counts(total)) csv.header.emplace_back(name);
+      for (const auto& rule : rules) csv.header.push_back("excluded:" + rule);
+      for (const auto& reason : reasons) csv.header.push_back("cancelled:" + reason);
+      auto line = [&](const store::FunnelRow& r, std::string group) {
+        std::vector<std::optional<std::string>> out = {std::move(group)};
+        for (const auto& [name, value] : counts(r)) out.push_back(std::to_string(value));
+        for (const auto& rule : rules) {
+          const auto it = r.excluded_by_rule.find(rule);
+          out.push_back(std::to_string(it == r.excluded_by_rule.end() ? 0 : it->second));
+        }
+        for (const auto& reason : reasons) {
+          const auto it = r.cancelled_by_reason.find(reason);
+          out.push_back(std::to_string(it == r.cancelled_by_reason.end() ? 0 : it->second));
+        }
+        return out;
+      };
+      for (const auto& r : rows) csv.rows.push_back(line(r, r.group.empty() ? "(none)" : r.group));
+      csv.rows.push_back(line(total, "(total)"));
+      return CsvResponse(csv, "funnel");
+    }
+    json groups = json::array();
+    for (const auto& r : rows) {
+      groups.push_back(to_json(r, r.group.empty() ? json(nullptr) : json(r.group)));
+    }
+    json body = {{"from", query.filter.from_day ? json(*query.filter.from_day) : json(nullptr)},
+                 {"to", query.filter.to_day ? json(*query.filter.to_day) : json(nullptr)},
+                 {"groups", std::move(groups)},
+                 {"total", to_json(total, nullptr)}};
+    return JsonTable(body.dump(), rows.size());
+  });
 }
 
-http::Response HandleQuestions(const ApiOptions& options, const http::Request& request) {
-  std::string error;
-  auto filter = ParseFilter(request, error);
-  if (!error.empty()) return JsonError(400, "bad_request", error);
-  json questions = json::array();
-  for (const auto& q : options.stats->GetQuestionStats(filter)) {
-    auto [low, high] = stats::WilsonInterval(q.top_box, q.respondents);
-    questions.push_back(
-        {{"question", q.question},
-         {"respondents", q.respondents},
-         {"mean", q.respondents ? json(q.mean) : json(nullptr)},
-         {"pct_8_10",
-          q.respondents ? json(100 * stats::Rate(q.top_box, q.respondents)) : json(nullptr)},
-         {"pct_8_10_ci95", {100 * low, 100 * high}}});
-  }
-  return http::Response::Json(200, json{{"questions", questions}}.dump());
+http::Response HandleRepresentativeness(const ApiOptions& options, const Call& call) {
+  std::vector<std::string_view> allowed = kFilterParameters;
+  allowed.insert(allowed.end(), {"dimension", "format"});
+  Query query;
+  if (auto error = ParseQuery(call, allowed, query)) return *error;
+  if (!query.dimension) return BadParameter("dimension", "is required");
+  return RunAnalytics(options, [&] {
+    const auto result = options.analytics->Stats(query.filter, {*query.dimension});
+    std::int64_t surveyed = 0;
+    std::int64_t answered = 0;
+    for (const auto& cell : result.cells) {
+      surveyed += cell.surveys;
+      answered += cell.answered;
+    }
+    const int min = std::max(1, options.min_cell_size);
+    const bool total_suppressed = answered < min;
+    const char* name = store::DimensionName(*query.dimension);
+    CsvTable csv;
+    csv.header = {name,
+                  "surveyed",
+                  "share_surveyed_pct",
+                  "respondents",
+                  "share_respondents_pct",
+                  "share_respondents_ci_low",
+                  "share_respondents_ci_high",
+                  "representation",
+                  "suppressed"};
+    json values = json::array();
+    for (const auto& cell : result.cells) {
+      const bool suppressed = total_suppressed || cell.answered < min;
+      const Share asked = Percent(cell.surveys, surveyed);
+      const Share answers = suppressed ? Share{} : Percent(cell.answered, answered);
+      std::optional<double> index;
+      if (answers.pct && asked.pct && *asked.pct > 0) {
+        index = Round(static_cast<double>(cell.answered) * static_cast<double>(surveyed) /
+                          (static_cast<double>(answered) * static_cast<double>(cell.surveys)),
+                      2);
+      }
+      const auto value = cell.keys.empty() ? std::nullopt : cell.keys[0];
+      const json key = value ? json(*value) : json(nullptr);
+      values.push_back({{"value", key},
+                        {"surveyed", cell.surveys},
+                        {"share_surveyed_pct", Optional(asked.pct)},
+                        {"respondents", suppressed ? json(nullptr) : json(cell.answered)},
+                        {"share_respondents_pct", Optional(answers.pct)},
+                        {"share_respondents_ci95",
+                         answers.pct ? json{*answers.low, *answers.high} : json(nullptr)},
+                        {"representation", Optional(index)},
+                        {"suppressed", suppressed}});
+      csv.rows.push_back(
+          {value, std::to_string(cell.surveys), Text(asked.pct),
+           suppressed ? std::nullopt : std::optional<std::string>(std::to_string(cell.answered)),
+           Text(answers.pct), Text(answers.low), Text(answers.high), Text(index),
+           suppressed ? "true" : "false"});
+    }
+    if (query.csv) return CsvResponse(csv, "representativeness");
+    json body = {{"dimension", name},
+                 {"surveyed", surveyed},
+                 {"respondents", total_suppressed ? json(nullptr) : json(answered)},
+                 {"min_cell_size", options.min_cell_size},
+                 {"values", std::move(values)}};
+    return JsonTable(body.dump(), result.cells.size());
+  });
 }
 
 }  // namespace
 
 void AddStatsRoutes(Router& router, const ApiOptions& options) {
-  router.Add({"GET", "/api/v1/stats/funnel", Role::kAnalyst, "",
-              [&options](const Call& call) { return HandleFunnel(options, call.request); }});
-  router.Add({"GET", "/api/v1/stats/questions", Role::kAnalyst, "",
-              [&options](const Call& call) { return HandleQuestions(options, call.request); }});
+  router.Add({"GET", "/api/v1/stats", Role::kAnalyst, "",
+              [&options](const Call& call) { return HandleStats(options, call); }});
+  router.Add({"GET", "/api/v1/funnel", Role::kAnalyst, "",
+              [&options](const Call& call) { return HandleFunnel(options, call); }});
+  router.Add({"GET", "/api/v1/representativeness", Role::kAnalyst, "",
+              [&options](const Call& call) { return HandleRepresentativeness(options, call); }});
 }
 
 }  // namespace surveyd::api

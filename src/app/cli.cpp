@@ -3,10 +3,12 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "app/logging.hpp"
 #include "commands.hpp"
+#include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/app/app.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/core/sms.hpp"
@@ -31,6 +33,9 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
   report  -c FILE               print the funnel and the scores from the database
+  token create --role R --name N [-c FILE]   issue an API token (printed once, on the last line)
+  token list [-c FILE]          API tokens: id, role, created, last used, revoked, name
+  token revoke ID [-c FILE]     revoke an API token
   rules check FILE [--sample CODES] [-c FILE]
                                 validate a rules file: file:line:column: message per error, and
                                 warnings on likely mistakes; CODES: the force's type codes (one
@@ -38,6 +43,9 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   rules explain FILE EVENT.json [--related EVENTS]
                                 the decision for one event, and every rule that matched; EVENTS:
                                 NDJSON of the other events of its incident and of its number
+  rules explain FILE --answer ANSWER.json|-
+                                the alerts one answer raises ({"comment": "...", "q1": 0, ...,
+                                "group": "..."}): every lexicon match and alert rule
   --version                     print the version
   --help                        this text
 
@@ -105,12 +113,19 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
       }
     } else if (sub == "explain") {
       std::string related_path;
-      if (TakeOption(args, "--related", related_path, err) && args.size() == 2) {
+      std::string answer_path;
+      if (TakeOption(args, "--answer", answer_path, err) && !answer_path.empty() &&
+          args.size() == 1) {
+        return RulesExplainAnswer(args[0], answer_path, in, out, err);
+      }
+      if (answer_path.empty() && TakeOption(args, "--related", related_path, err) &&
+          args.size() == 2) {
         return RulesExplain(args[0], args[1], related_path, in, out, err);
       }
     }
     err << "usage: surveyd rules check FILE [--sample CODES] [-c CONFIG]\n"
-           "       surveyd rules explain FILE EVENT.json [--related EVENTS.ndjson]\n";
+           "       surveyd rules explain FILE EVENT.json [--related EVENTS.ndjson]\n"
+           "       surveyd rules explain FILE --answer ANSWER.json|-\n";
     return 2;
   }
 
@@ -125,7 +140,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
   }
 
   if (command != "serve" && command != "migrate" && command != "replay" && command != "report" &&
-      command != "erase" && command != "keys" && command != "retention") {
+      command != "erase" && command != "keys" && command != "retention" && command != "token") {
     err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
@@ -186,6 +201,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
                  dry_run, out, err);
   }
   if (command == "report") return Report(config, out, err);
+  if (command == "token") return Token(config, args, out, err);
 
   // replay
   if (args.size() != 1) {
@@ -359,10 +375,14 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
   load.link = link;
 
   auto loaded = rules::LoadFile(path, load);
+  // The alerts: section and its lexicon, checked with the rest.
+  const auto alerts_loaded = alerts::LoadAlertConfigFile(path);
   for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
-  if (!loaded.rules) {
+  for (const auto& w : alerts_loaded.warnings) err << w.ToString() << "\n";
+  if (!loaded.rules || !alerts_loaded.config) {
     for (const auto& e : loaded.errors) err << e.ToString() << "\n";
-    err << loaded.errors.size() << " error(s) in " << path << "\n";
+    for (const auto& e : alerts_loaded.errors) err << e.ToString() << "\n";
+    err << loaded.errors.size() + alerts_loaded.errors.size() << " error(s) in " << path << "\n";
     return 1;
   }
 
@@ -374,15 +394,19 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
         << "-character placeholder base URL: give -c CONFIG for the real one)";
   }
   out << ":\n";
-  for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) {
+  auto print = [&out](const rules::TemplateLength& t) {
     out << "  " << t.group << "/" << t.language << ": " << t.length.segments
         << (t.length.segments == 1 ? " SMS" : " SMS segments") << " ("
         << sms::EncodingName(t.length.encoding) << ", " << t.length.units
         << (t.length.encoding == sms::Encoding::kGsm7 ? " septets" : " UTF-16 units")
         << " at most; one SMS holds " << t.length.single_limit() << ")\n";
-  }
+  };
+  for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) print(t);
+  const auto replies = rules::MeasureReplyTexts(*loaded.rules);
+  if (!replies.empty()) out << "texts sent back (two-way questions, opt-out confirmation):\n";
+  for (const rules::TemplateLength& t : replies) print(t);
 
-  std::size_t warnings = loaded.warnings.size();
+  std::size_t warnings = loaded.warnings.size() + alerts_loaded.warnings.size();
   if (config) {
     if (auto problem = sms::SenderProblem(config->gateway.sender)) {
       err << options.config_path << ": warning: gateway.sender '" << config->gateway.sender
@@ -393,6 +417,7 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
     out << "  (the sender name is checked with -c CONFIG)\n";
   }
 
+  out << path << ": alerts: " << alerts_loaded.config->Summary() << "\n";
   out << path << ": OK: " << loaded.rules->Summary();
   if (warnings > 0) out << " (" << warnings << " warning" << (warnings == 1 ? "" : "s") << ")";
   out << "\n";
@@ -447,6 +472,53 @@ int RulesExplain(const std::string& rules_path, const std::string& event_path,
   auto now = SystemClock().Now();
   auto decision = rules::Decide(*loaded.rules, *item.event, ContactHistory{}, related, now);
   out << rules::ExplainText(decision, loaded.rules->zone());
+  return 0;
+}
+
+}  // namespace surveyd::app
+
+namespace surveyd::app {
+
+int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
+                       std::istream& in, std::ostream& out, std::ostream& err) {
+  const auto loaded = alerts::LoadAlertConfigFile(rules_path);
+  for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
+    return 1;
+  }
+  std::string text;
+  if (answer_path == "-") {
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  } else if (!ReadWholeFile(answer_path, text)) {
+    err << "surveyd rules explain: cannot read " << answer_path << "\n";
+    return 2;
+  }
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_object()) {
+    err << "surveyd rules explain: the answer must be a JSON object such as "
+           "{\"comment\": \"...\", \"q1\": 0}\n";
+    return 2;
+  }
+  alerts::Answer answer;
+  for (const auto& [key, value] : json.items()) {
+    if (key == "comment" && value.is_string()) {
+      answer.comment = value.get<std::string>();
+    } else if (key == "group" && value.is_string()) {
+      answer.group = value.get<std::string>();
+    } else if (key.size() == 2 && key[0] == 'q' && key[1] >= '1' && key[1] <= '5' &&
+               (value.is_null() ||
+                (value.is_number_integer() && value.get<int>() >= 0 && value.get<int>() <= 10))) {
+      if (!value.is_null()) answer.q[key[1] - '1'] = value.get<int>();
+    } else {
+      err << "surveyd rules explain: unexpected '" << key
+          << "' (comment: text, group: text, q1..q5: 0-10 or null)\n";
+      return 2;
+    }
+  }
+  out << alerts::ExplainAnswer(alerts::Evaluate(*loaded.config, answer), answer);
   return 0;
 }
 

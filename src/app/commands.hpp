@@ -32,6 +32,8 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
                 std::ostream& out, std::ostream& err);
 // What `serve` would refuse in a loaded configuration (beyond the loading errors).
 std::vector<std::string> ConfigProblems(const config::Config& config);
+int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
+          std::ostream& err);
 struct RulesCheckOptions {
   std::string rules_path;
   std::string sample_path;  // --sample: the force's type codes; empty: none
@@ -42,5 +44,9 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
 int RulesExplain(const std::string& rules_path, const std::string& event_path,
                  const std::string& related_path, std::istream& in, std::ostream& out,
                  std::ostream& err);
+
+// The alerts one answer (JSON: comment, q1..q5, group) raises under the rules file's alerts:.
+int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
+                       std::istream& in, std::ostream& out, std::ostream& err);
 
 }  // namespace surveyd::app

@@ -105,14 +105,12 @@ RulesComponent::RulesComponent(std::string path, metrics::Registry& metrics)
 }
 
 std::vector<rules::RuleError> RulesComponent::Load() {
-  auto loaded = rules::LoadFile(path_);
-  std::string version;
-  if (loaded.rules) {
-    std::ifstream file(path_, std::ios::binary);
-    std::stringstream text;
-    text << file.rdbuf();
-    version = crypto::Sha256Hex(text.str()).substr(0, 12);
-  }
+  // Read once, so that the version (a hash of the text) is that of the rules loaded.
+  std::ifstream file(path_, std::ios::binary);
+  std::stringstream text;
+  text << file.rdbuf();
+  auto loaded = file ? rules::LoadString(text.str(), path_) : rules::LoadFile(path_);
+  const std::string sha256 = loaded.rules ? crypto::Sha256Hex(text.str()) : std::string();
   std::lock_guard lock(mutex_);
   if (!loaded.rules) {
     last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
@@ -122,7 +120,8 @@ std::vector<rules::RuleError> RulesComponent::Load() {
   }
   if (!version_.empty()) info_.With({version_}).Set(0);
   current_ = loaded.rules;
-  version_ = version;
+  version_ = sha256.substr(0, 12);
+  sha256_ = sha256;
   last_error_.clear();
   loaded_at_ = SystemClock().Now();
   reloads_.With({"ok"}).Inc();
@@ -149,6 +148,39 @@ void RulesComponent::Reload() {
   for (const auto& e : errors) spdlog::error("rules reload: {}", e.ToString());
   spdlog::error("rules reload failed with {} error(s); the previous rules stay in force",
                 errors.size());
+}
+
+std::string RulesComponent::Info() const {
+  std::lock_guard lock(mutex_);
+  if (!current_) return nlohmann::json{{"ok", false}, {"path", path_}}.dump();
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : current_->groups()) {
+    groups.push_back({{"id", g.id},
+                      {"name", g.name},
+                      {"trigger", EventTypeName(g.trigger)},
+                      {"channels", g.channels},
+                      {"categories", g.categories},
+                      {"grades", g.grades},
+                      {"sampling_percent", g.sampling_percent},
+                      {"languages", g.languages()}});
+  }
+  nlohmann::json exclusions = nlohmann::json::array();
+  for (const auto& e : current_->exclusions()) {
+    exclusions.push_back({{"id", e.id}, {"description", e.description}, {"groups", e.groups}});
+  }
+  nlohmann::json out = {{"path", path_},
+                        {"version", "sha256:" + sha256_},
+                        {"loaded_at", FormatRfc3339(loaded_at_)},
+                        {"summary", current_->Summary()},
+                        {"force_name", current_->force_name()},
+                        {"time_zone", current_->zone().Name()},
+                        {"quiet_hours", current_->quiet_hours().ToString()},
+                        {"frequency_cap_days", current_->policy().frequency_cap_days},
+                        {"minimum_age", current_->policy().minimum_age},
+                        {"groups", groups},
+                        {"exclusions", exclusions}};
+  if (!last_error_.empty()) out["last_reload_error"] = last_error_;
+  return out.dump();
 }
 
 std::shared_ptr<const rules::RuleSet> RulesComponent::Current() const {
@@ -229,20 +261,35 @@ std::optional<std::int64_t> CountingIngestStore::FeedCursor(const std::string& f
 
 DispatchComponent::DispatchComponent(dispatch::DispatcherOptions options, store::OutboxStore& store,
                                      std::unique_ptr<gateway::Gateway> gateway, const Clock& clock,
-                                     dispatch::RulesProvider rules)
+                                     dispatch::RulesProvider rules,
+                                     std::unique_ptr<store::OutboxListener> listener)
     : gateway_(std::move(gateway)),
-      dispatcher_(std::move(options), store, *gateway_, clock, std::move(rules)) {}
+      dispatcher_(std::move(options), store, *gateway_, clock, std::move(rules),
+                  std::move(listener)) {}
 
 std::optional<ComponentHealth> DispatchComponent::Health() const {
   const auto status = dispatcher_.Status();
+  // Only refused credentials (a configuration error) make the instance unready: a gateway that
+  // is down is waited out (the breaker pauses sending), and the survey pages and the feed still
+  // work.
   ComponentHealth health{!status.gateway_auth_failing,
                          {{"gateway", gateway_->Name()},
+                          {"breaker", status.breaker},
+                          {"breaker_opened", status.breaker_opened},
                           {"sent", status.sent},
                           {"retried", status.retried},
                           {"failed", status.failed},
                           {"in_doubt", status.in_doubt},
+                          {"throttled", status.throttled},
+                          {"auth_refused", status.auth_refused},
+                          {"cancelled", status.cancelled},
                           {"expired", status.expired}}};
-  if (status.gateway_auth_failing) health.details["error"] = "gateway refuses our credentials";
+  if (status.gateway_auth_failing) {
+    health.details["error"] = "gateway refuses our credentials";
+  } else if (status.breaker != "closed") {
+    health.details["error"] =
+        "the gateway keeps failing: sending paused (" + status.last_error + ")";
+  }
   return health;
 }
 
@@ -528,6 +575,8 @@ void RetentionComponent::Tick() {
         {"rejected_lines_deleted", report.rejected_lines_deleted},
         {"facts_deleted", report.facts_deleted},
         {"comments_blanked", report.comments_blanked},
+        {"replies_anonymised", report.replies_anonymised},
+        {"conversations_deleted", report.conversations_deleted},
         {"numbers_resealed", report.rekey.numbers_resealed},
         {"raw_resealed", report.rekey.raw_resealed},
         {"hashes_rekeyed", report.rekey.hashes_rekeyed}};

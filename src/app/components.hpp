@@ -51,6 +51,8 @@ class RulesComponent final : public Component {
   std::optional<ComponentHealth> Health() const override;
 
   std::shared_ptr<const rules::RuleSet> Current() const;
+  // GET /api/v1/rules: what is in force, for ops (JSON).
+  std::string Info() const;
   // Loads the file; on success the new rules are in force. Returns the errors.
   std::vector<rules::RuleError> Load();
 
@@ -59,6 +61,7 @@ class RulesComponent final : public Component {
   mutable std::mutex mutex_;
   std::shared_ptr<const rules::RuleSet> current_;
   std::string version_;  // first 12 hex digits of the file's SHA-256
+  std::string sha256_;   // all of them
   std::string last_error_;
   TimePoint loaded_at_;
   metrics::CounterFamily& reloads_;
@@ -102,7 +105,8 @@ class DispatchComponent final : public Component {
  public:
   DispatchComponent(dispatch::DispatcherOptions options, store::OutboxStore& store,
                     std::unique_ptr<gateway::Gateway> gateway, const Clock& clock,
-                    dispatch::RulesProvider rules);
+                    dispatch::RulesProvider rules,
+                    std::unique_ptr<store::OutboxListener> listener = nullptr);
   std::string Name() const override { return "dispatcher"; }
   void Start() override { dispatcher_.Start(); }
   void BeginStop() override { dispatcher_.RequestStop(); }
@@ -158,7 +162,8 @@ class FeedComponent final : public Component {
 // the listener no longer takes requests).
 class SurveyPagesComponent final : public Component {
  public:
-  explicit SurveyPagesComponent(survey::SurveyHandlerOptions options) : pages_(std::move(options)) {}
+  explicit SurveyPagesComponent(survey::SurveyHandlerOptions options)
+      : pages_(std::move(options)) {}
   std::string Name() const override { return "survey_pages"; }
   void Stop() override { pages_.Stop(); }
   std::optional<ComponentHealth> Health() const override;

@@ -2,6 +2,7 @@
 // anything, every problem named.
 #include <ostream>
 
+#include "app/alerts_component.hpp"
 #include "commands.hpp"
 #include "surveyd/http/server.hpp"
 #include "surveyd/rules/rules.hpp"
@@ -10,6 +11,7 @@ namespace surveyd::app {
 
 std::vector<std::string> ConfigProblems(const config::Config& config) {
   std::vector<std::string> problems = config::ValidateForServe(config);
+  for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
   auto loaded = rules::LoadFile(config.rules.path);
   for (const auto& e : loaded.errors) problems.push_back("rules.path: " + e.ToString());
   if (loaded.rules &&

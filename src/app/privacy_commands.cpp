@@ -32,6 +32,7 @@ store::RetentionPolicy RetentionPolicyOf(const config::Config& config) {
   policy.rejected = std::chrono::days(config.retention.rejected_days);
   policy.facts = std::chrono::days(config.retention.facts_days);
   policy.comment = std::chrono::days(config.retention.comment_days);
+  policy.reply = std::chrono::days(config.retention.reply_days);
   return policy;
 }
 
@@ -41,7 +42,10 @@ std::string DescribeRetention(const store::RetentionReport& r) {
          std::to_string(r.raw_events_deleted) + " raw event(s) and " +
          std::to_string(r.rejected_lines_deleted) + " rejected line(s) deleted, " +
          std::to_string(r.facts_deleted) + " event fact(s) deleted, " +
-         std::to_string(r.comments_blanked) + " comment(s) blanked; " + DescribeRekey(r.rekey);
+         std::to_string(r.comments_blanked) + " comment(s) blanked, " +
+         std::to_string(r.replies_anonymised) + " text(s) from citizens blanked, " +
+         std::to_string(r.conversations_deleted) + " two-way conversation(s) deleted; " +
+         DescribeRekey(r.rekey);
 }
 
 std::string DescribeRekey(const store::RekeyReport& r) {
@@ -75,7 +79,9 @@ int Erase(const config::Config& config, const std::string& number, const std::st
         << "  " << r.texts_cancelled << " text(s) not yet sent: cancelled\n"
         << "  " << r.comments << " comment(s) blanked\n"
         << "  " << r.events << " event(s): raw text, facts, hash and incident link removed\n"
-        << "  " << r.rejected_lines << " unreadable line(s) holding the number: deleted\n";
+        << "  " << r.rejected_lines << " unreadable line(s) holding the number: deleted\n"
+        << "  " << r.replies << " text(s) from the number: blanked and unlinked\n"
+        << "  " << r.conversations << " two-way conversation(s): deleted\n";
     if (r.opt_outs == 0) {
       out << "  no opt-out\n";
     } else if (r.opt_out_kept) {

@@ -14,6 +14,8 @@
 #include <ostream>
 #include <thread>
 
+#include "analytics.hpp"
+#include "app/alerts_component.hpp"
 #include "app/components.hpp"
 #include "app/logging.hpp"
 #include "app/systemd.hpp"
@@ -21,6 +23,7 @@
 #include "surveyd/api/api.hpp"
 #include "surveyd/gateway/factory.hpp"
 #include "surveyd/survey/handler.hpp"
+#include "surveyd/survey/sms_replies.hpp"
 
 namespace surveyd::app {
 namespace {
@@ -63,6 +66,7 @@ gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
   out.public_base_url = config.http.public_base_url;
   out.sender = in.sender;
   out.timeout = in.timeout;
+  out.max_in_flight = in.max_in_flight;
   out.wmnow = {in.wmnow.base_url, in.wmnow.api_key, in.wmnow.webhook_secret};
   out.kannel = {in.kannel.sendsms_url, in.kannel.username, in.kannel.password,
                 in.kannel.webhook_secret, in.kannel.smsc};
@@ -100,6 +104,45 @@ void StopWithin(std::chrono::seconds timeout, const std::function<void()>& stop)
   guard.join();
 }
 
+// The alerts in `serve`'s components: the alert rules must load at start; a reload that fails
+// keeps the alert rules in force, as the survey rules' does.
+class AlertsServing final : public Component {
+ public:
+  explicit AlertsServing(AlertsComponent& alerts) : alerts_(alerts) {}
+  std::string Name() const override { return "alerts"; }
+  void Start() override {
+    std::string errors;
+    for (const auto& e : alerts_.Reload()) errors += e.ToString() + "\n";
+    if (!errors.empty()) throw StartError(errors + "surveyd: the alert rules have errors", 2);
+    spdlog::info("alerts: {}", alerts_.Current()->Summary());
+    alerts_.Start();
+  }
+  void Stop() override { alerts_.Stop(); }
+  void Reload() override {
+    for (const auto& e : alerts_.Reload()) spdlog::error("alert rules reload: {}", e.ToString());
+  }
+  std::optional<ComponentHealth> Health() const override {
+    auto details = alerts_.Describe();
+    const bool ok = details.value("ok", false);
+    return ComponentHealth{ok, std::move(details)};
+  }
+
+ private:
+  AlertsComponent& alerts_;
+};
+
+// The analysts' rollup sweeper and query queue in `serve`'s components.
+class AnalyticsServing final : public Component {
+ public:
+  explicit AnalyticsServing(Analytics& analytics) : analytics_(analytics) {}
+  std::string Name() const override { return "analytics"; }
+  void Start() override { analytics_.Start(); }
+  void Stop() override { analytics_.Stop(); }
+
+ private:
+  Analytics& analytics_;
+};
+
 }  // namespace
 
 int Serve(const config::Config& config, std::ostream& err) {
@@ -133,12 +176,26 @@ int Serve(const config::Config& config, std::ostream& err) {
   components.Add(rules);
   DatabaseComponent database(config, registry);
   components.Add(database);
+  // Alerts: the rules file's alerts: section, loaded after the survey rules (their time zone) and
+  // reloaded with them.
+  AlertsComponent alerts(config, WorkerId(), clock,
+                         [&rules] { return rules.Current()->zone_ptr(); });
+  AlertsServing alerts_serving(alerts);
+  components.Add(alerts_serving);
   CountingIngestStore ingest(database.store(), registry);
   auto decider = [&rules, &clock]() -> store::DecideFn {
     auto current = rules.Current();
     return [current, &clock](const Event& event, const ContactHistory& history,
                              const RelatedEvents& related) {
       return rules::Decide(*current, event, history, related, clock.Now());
+    };
+  };
+
+  // What a citizen's text does, under the rules in force when it arrives.
+  auto replier = [&rules, &clock]() -> store::ReplyFn {
+    auto current = rules.Current();
+    return [current, &clock](const store::ReplyContext& context, const std::string& body) {
+      return survey::PlanReply(*current, context, body, clock.Now());
     };
   };
 
@@ -151,6 +208,9 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.backoff_base = config.dispatch.backoff_base;
   dispatch_options.backoff_max = config.dispatch.backoff_max;
   dispatch_options.rate_per_second = config.gateway.rate_per_second;
+  dispatch_options.breaker.failures_to_open = config.dispatch.breaker_failures;
+  dispatch_options.breaker.open_for = config.dispatch.breaker_open;
+  dispatch_options.breaker.max_open_for = config.dispatch.breaker_max_open;
   dispatch_options.public_base_url = config.http.public_base_url;
   dispatch_options.token_secret = config.survey.token_secret;
   dispatch_options.worker_id = WorkerId();
@@ -160,22 +220,24 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.send_lease =
       std::max(config.dispatch.lease,
                std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
-  DispatchComponent dispatcher(dispatch_options, database.store(),
-                               gateway::MakeGateway(GatewayConfigFrom(config)), clock,
-                               [&rules] { return rules.Current(); });
+  DispatchComponent dispatcher(
+      dispatch_options, database.store(), gateway::MakeGateway(GatewayConfigFrom(config)), clock,
+      [&rules] { return rules.Current(); },
+      // Any instance's new message wakes this one's workers (LISTEN).
+      store::MakeOutboxListener(config.database.url));
   components.Add(dispatcher);
 
-  // Until API tokens are issued from the database, the configured token is a bootstrap
-  // administrator's.
-  std::unique_ptr<api::Authenticator> authenticator;
-  if (!config.api.analyst_token.empty()) {
-    authenticator = api::MakeStaticAuthenticator(
-        config.api.analyst_token, {"bootstrap", "api.analyst_token", api::Role::kAdmin});
-  }
+  // The analysts' API: its own connections and threads, tokens, audit trail, rollup sweeper.
+  Analytics analytics(config, clock);
+  AnalyticsServing analytics_serving(analytics);
   survey::SurveyHandlerOptions survey_options{database.store(), clock};
   survey_options.page.force_name = config.survey.force_name;
   survey_options.page.privacy_url = config.survey.privacy_url;
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
+  survey_options.raise_alerts = [&alerts](const store::SurveyView& survey,
+                                          const store::SurveyAnswers& answers) {
+    return alerts.Raise(survey, answers);
+  };
   survey_options.cache_ttl = config.survey.cache_ttl;
 
   api::ApiOptions api_options;
@@ -183,9 +245,11 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.outbox = &database.store();
   api_options.surveys = &database.store();
   api_options.stats = &database.store();
-  api_options.authenticator = authenticator.get();
+  analytics.Wire(api_options);
+  api_options.rules_info = [&rules] { return rules.Info(); };
   api_options.clock = &clock;
   api_options.decider = decider;
+  api_options.replier = replier;
   api_options.feed_secret = config.feed.secret;
   api_options.gateway = &dispatcher.gateway();
   api_options.trusted_proxies = config.http.trusted_proxies;
@@ -258,6 +322,12 @@ int Serve(const config::Config& config, std::ostream& err) {
     return e.exit_code();
   }
   survey_options.page.zone = rules.Current()->zone_ptr();
+  if (rules.Current()->zone().Name() != "Europe/London") {
+    spdlog::warn(
+        "analytics count days in Europe/London (analytics_zone() in the database), "
+        "not the rules' {}",
+        rules.Current()->zone().Name());
+  }
   SurveyPagesComponent survey_pages(survey_options);
   api_options.survey_pages = [&survey_pages](const http::Request& request) {
     return survey_pages.pages().Handle(request);
@@ -265,10 +335,16 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.survey_pages_fast = [&survey_pages](const http::Request& request) {
     return survey_pages.pages().HandleFast(request);
   };
+  api_options.alerts = &alerts.store();
+  api_options.alert_config = [&alerts] { return alerts.Current(); };
+  api_options.on_alert_changed = [&alerts] { alerts.notifier().Wake(); };
+  api_options.recognition_min_cell_size = config.recognition.min_cell_size;
   api_handler = api::MakeApiHandler(api_options);
   api_fast_handler = api::MakeApiFastHandler(api_options);
 
-  // Stopped in reverse: the listener first, then the pages write the first opens they queued.
+  // Stopped in reverse: the listener first, then the pages write the first opens they queued,
+  // then the analysts' sweeper and queue.
+  components.Add(analytics_serving);
   components.Add(survey_pages);
   components.Add(http_component);
   if (feed) components.Add(*feed);

@@ -97,8 +97,23 @@ const std::set<std::string>& SecretKeys() {
                                                  "privacy.phone_hash_previous_keys",
                                                  "gateway.kannel.password",
                                                  "gateway.kannel.webhook_secret",
-                                                 "gateway.twilio.auth_token"};
+                                                 "gateway.twilio.auth_token",
+                                                 "api.bootstrap_token",
+                                                 "database.analytics_url",
+                                                 "alerts.webhook_secret",
+                                                 "smtp.password"};
   return kSecrets;
+}
+
+std::vector<std::string> Addresses(const std::string& text, const std::string& key) {
+  auto addresses = CommaList(text);
+  for (const auto& address : addresses) {
+    if (address.find('@') == std::string::npos ||
+        address.find_first_of(" <>\r\n") != std::string::npos) {
+      throw ConfigError(key + ": '" + address + "' is not an e-mail address");
+    }
+  }
+  return addresses;
 }
 
 // The key table, in the order of config/surveyd.yaml.
@@ -123,6 +138,17 @@ std::vector<Key> KeyTable() {
   add("database.acquire_timeout_ms", "SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS",
       [](Config& c, S v, S k) {
         c.database.acquire_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+      });
+  add("database.analytics_url", "SURVEYD_DATABASE_ANALYTICS_URL",
+      [](Config& c, S v, S) { c.database.analytics_url = v; });
+  add("database.analytics_pool_size", "SURVEYD_DATABASE_ANALYTICS_POOL_SIZE",
+      [](Config& c, S v, S k) {
+        c.database.analytics_pool_size = Positive(ParseInt<int>(v, k), k);
+      });
+  add("database.analytics_timeout_ms", "SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS",
+      [](Config& c, S v, S k) {
+        c.database.analytics_statement_timeout =
+            std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
       });
 
   add("http.listen", "SURVEYD_HTTP_LISTEN", [](Config& c, S v, S k) {
@@ -185,8 +211,10 @@ std::vector<Key> KeyTable() {
   });
   add("gateway.rate_per_second", "SURVEYD_GATEWAY_RATE", [](Config& c, S v, S k) {
     c.gateway.rate_per_second = ParseDouble(v, k);
-    if (c.gateway.rate_per_second <= 0) throw ConfigError(k + ": must be greater than 0");
+    if (c.gateway.rate_per_second < 0) throw ConfigError(k + ": must be 0 (no limit) or more");
   });
+  add("gateway.max_in_flight", "SURVEYD_GATEWAY_MAX_IN_FLIGHT",
+      [](Config& c, S v, S k) { c.gateway.max_in_flight = Positive(ParseInt<int>(v, k), k); });
   add("gateway.sender", "SURVEYD_GATEWAY_SENDER", [](Config& c, S v, S) { c.gateway.sender = v; });
   add("gateway.timeout_ms", "SURVEYD_GATEWAY_TIMEOUT_MS", [](Config& c, S v, S k) {
     c.gateway.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
@@ -234,6 +262,14 @@ std::vector<Key> KeyTable() {
   add("dispatch.backoff_max_s", "SURVEYD_DISPATCH_BACKOFF_MAX", [](Config& c, S v, S k) {
     c.dispatch.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
+  add("dispatch.breaker_failures", "SURVEYD_DISPATCH_BREAKER_FAILURES",
+      [](Config& c, S v, S k) { c.dispatch.breaker_failures = Positive(ParseInt<int>(v, k), k); });
+  add("dispatch.breaker_open_s", "SURVEYD_DISPATCH_BREAKER_OPEN", [](Config& c, S v, S k) {
+    c.dispatch.breaker_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("dispatch.breaker_max_open_s", "SURVEYD_DISPATCH_BREAKER_MAX_OPEN", [](Config& c, S v, S k) {
+    c.dispatch.breaker_max_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
 
   add("survey.token_secret", "SURVEYD_TOKEN_SECRET",
       [](Config& c, S v, S) { c.survey.token_secret = v; });
@@ -276,9 +312,107 @@ std::vector<Key> KeyTable() {
   days("retention.facts_days", "SURVEYD_RETENTION_FACTS_DAYS", &Config::Retention::facts_days);
   days("retention.comment_days", "SURVEYD_RETENTION_COMMENT_DAYS",
        &Config::Retention::comment_days);
+  days("retention.reply_days", "SURVEYD_RETENTION_REPLY_DAYS", &Config::Retention::reply_days);
 
+  add("api.bootstrap_token", "SURVEYD_API_BOOTSTRAP_TOKEN",
+      [](Config& c, S v, S) { c.api.bootstrap_token = v; });
   add("api.analyst_token", "SURVEYD_ANALYST_TOKEN",
       [](Config& c, S v, S) { c.api.analyst_token = v; });
+  add("api.min_cell_size", "SURVEYD_API_MIN_CELL_SIZE",
+      [](Config& c, S v, S k) { c.api.min_cell_size = Positive(ParseInt<int>(v, k), k); });
+  add("api.bad_token_limit_per_minute", "SURVEYD_API_BAD_TOKEN_LIMIT", [](Config& c, S v, S k) {
+    c.api.bad_token_limit_per_minute = Positive(ParseInt<int>(v, k), k);
+  });
+  add("api.analytics_queue", "SURVEYD_API_ANALYTICS_QUEUE", [](Config& c, S v, S k) {
+    c.api.analytics_queue = ParseInt<int>(v, k);
+    if (c.api.analytics_queue < 0) throw ConfigError(k + ": must be 0 or more");
+  });
+
+  add("alerts.webhook_url", "SURVEYD_ALERT_WEBHOOK_URL", [](Config& c, S v, S k) {
+    if (!v.empty() && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+      throw ConfigError(k + ": must start with http:// or https://");
+    }
+    c.alerts.webhook_url = v;
+  });
+  add("alerts.webhook_secret", "SURVEYD_ALERT_WEBHOOK_SECRET",
+      [](Config& c, S v, S) { c.alerts.webhook_secret = v; });
+  add("alerts.webhook_timeout_ms", "SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS", [](Config& c, S v, S k) {
+    c.alerts.webhook_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("alerts.email_to", "SURVEYD_ALERT_EMAIL_TO",
+      [](Config& c, S v, S k) { c.alerts.email_to = Addresses(v, k); });
+  add("alerts.escalate_to", "SURVEYD_ALERT_ESCALATE_TO",
+      [](Config& c, S v, S k) { c.alerts.escalate_to = Addresses(v, k); });
+  add("alerts.email_from", "SURVEYD_ALERT_EMAIL_FROM", [](Config& c, S v, S k) {
+    const auto from = Addresses(v, k);
+    if (from.size() > 1) throw ConfigError(k + ": one address");
+    c.alerts.email_from = from.empty() ? "" : from[0];
+  });
+  add("alerts.poll_ms", "SURVEYD_ALERT_POLL_MS", [](Config& c, S v, S k) {
+    c.alerts.poll_interval = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("alerts.max_attempts", "SURVEYD_ALERT_MAX_ATTEMPTS",
+      [](Config& c, S v, S k) { c.alerts.max_attempts = Positive(ParseInt<int>(v, k), k); });
+  add("alerts.backoff_base_s", "SURVEYD_ALERT_BACKOFF_BASE", [](Config& c, S v, S k) {
+    c.alerts.backoff_base = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+  add("alerts.backoff_max_s", "SURVEYD_ALERT_BACKOFF_MAX", [](Config& c, S v, S k) {
+    c.alerts.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
+
+  add("smtp.host", "SURVEYD_SMTP_HOST", [](Config& c, S v, S) { c.smtp.host = v; });
+  add("smtp.port", "SURVEYD_SMTP_PORT", [](Config& c, S v, S k) {
+    const int port = ParseInt<int>(v, k);
+    if (port < 1 || port > 65535) throw ConfigError(k + ": must be a port from 1 to 65535");
+    c.smtp.port = port;
+  });
+  add("smtp.starttls", "SURVEYD_SMTP_STARTTLS",
+      [](Config& c, S v, S k) { c.smtp.starttls = ParseBool(v, k); });
+  add("smtp.ca_file", "SURVEYD_SMTP_CA_FILE", [](Config& c, S v, S) { c.smtp.ca_file = v; });
+  add("smtp.username", "SURVEYD_SMTP_USERNAME", [](Config& c, S v, S) { c.smtp.username = v; });
+  add("smtp.password", "SURVEYD_SMTP_PASSWORD", [](Config& c, S v, S) { c.smtp.password = v; });
+  add("smtp.timeout_ms", "SURVEYD_SMTP_TIMEOUT_MS", [](Config& c, S v, S k) {
+    c.smtp.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+
+  add("recognition.min_cell_size", "SURVEYD_RECOGNITION_MIN_CELL_SIZE",
+      [](Config& c, S v, S k) { c.recognition.min_cell_size = Positive(ParseInt<int>(v, k), k); });
+  add("recognition.digest_day", "SURVEYD_RECOGNITION_DIGEST_DAY", [](Config& c, S v, S k) {
+    static const char* const kDays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                        "thursday", "friday", "saturday"};
+    for (int day = 0; day < 7; ++day) {
+      if (v == kDays[day]) {
+        c.recognition.digest_weekday = day;
+        return;
+      }
+    }
+    throw ConfigError(k + ": expected a day such as monday");
+  });
+  add("recognition.digest_time", "SURVEYD_RECOGNITION_DIGEST_TIME", [](Config& c, S v, S k) {
+    const bool shape = v.size() == 5 && v[2] == ':' &&
+                       std::isdigit(static_cast<unsigned char>(v[0])) &&
+                       std::isdigit(static_cast<unsigned char>(v[1])) &&
+                       std::isdigit(static_cast<unsigned char>(v[3])) &&
+                       std::isdigit(static_cast<unsigned char>(v[4]));
+    const int hour = shape ? (v[0] - '0') * 10 + (v[1] - '0') : 99;
+    const int minute = shape ? (v[3] - '0') * 10 + (v[4] - '0') : 99;
+    if (hour > 23 || minute > 59) throw ConfigError(k + ": expected HH:MM, e.g. 08:00");
+    c.recognition.digest_minute = hour * 60 + minute;
+  });
+  add("recognition.digest_to", "SURVEYD_RECOGNITION_DIGEST_TO", [](Config& c, S v, S k) {
+    c.recognition.digest_to.clear();
+    for (const auto& item : CommaList(v)) {
+      const auto eq = item.rfind('=');
+      if (eq == std::string::npos || eq == 0) {
+        throw ConfigError(k + ": expected TEAM=address entries, or *=address");
+      }
+      std::string team = item.substr(0, eq);
+      team.erase(team.find_last_not_of(" \t") + 1);
+      const auto address = Addresses(item.substr(eq + 1), k);
+      if (address.size() != 1) throw ConfigError(k + ": one address per team");
+      c.recognition.digest_to[team] = address[0];
+    }
+  });
 
   add("metrics.allow", "SURVEYD_METRICS_ALLOW", [](Config& c, S v, S k) {
     auto allow = CommaList(v);
@@ -532,6 +666,35 @@ std::vector<std::string> ValidateForServe(const Config& config) {
     problems.push_back(
         "feed.secret (SURVEYD_FEED_SECRET) must be set (at least 16 characters) to accept pushed "
         "events");
+  }
+  if (!config.alerts.webhook_url.empty() && config.alerts.webhook_secret.size() < 16) {
+    problems.push_back(
+        "alerts.webhook_secret (SURVEYD_ALERT_WEBHOOK_SECRET) must be set (at least 16 "
+        "characters, or whsec_<base64>) to sign alert webhooks");
+  }
+  const bool email = !config.alerts.email_to.empty() || !config.alerts.escalate_to.empty() ||
+                     !config.recognition.digest_to.empty();
+  if (email && (config.smtp.host.empty() || config.alerts.email_from.empty())) {
+    problems.push_back(
+        "alert and digest e-mails need smtp.host (SURVEYD_SMTP_HOST) and alerts.email_from "
+        "(SURVEYD_ALERT_EMAIL_FROM)");
+  }
+  if (!config.smtp.username.empty() && !config.smtp.starttls) {
+    problems.push_back(
+        "smtp.username is set but smtp.starttls is not: the password would cross the network in "
+        "clear");
+  }
+  if (config.database.analytics_pool_size + config.api.analytics_queue >=
+      config.http.worker_threads) {
+    problems.push_back(
+        "database.analytics_pool_size + api.analytics_queue must be less than "
+        "http.worker_threads, so that analysts' requests can never hold every worker");
+  }
+  for (const auto* token : {&config.api.bootstrap_token, &config.api.analyst_token}) {
+    if (!token->empty() && token->size() < 32) {
+      problems.push_back(
+          "api.bootstrap_token (SURVEYD_API_BOOTSTRAP_TOKEN) must be at least 32 characters");
+    }
   }
   const auto& gateway = config.gateway;
   auto required = [&](const std::string& value, const char* key, const char* env) {

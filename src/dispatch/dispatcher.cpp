@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "surveyd/core/log_context.hpp"
 #include "surveyd/core/phone.hpp"
@@ -11,6 +12,10 @@
 #include "surveyd/rules/rules.hpp"
 
 namespace surveyd::dispatch {
+
+using store::MessageKind;
+using store::OutboxMessage;
+
 namespace {
 
 // The outcome label of surveyd_messages_total for an attempt's result.
@@ -101,13 +106,21 @@ Dispatcher::Meters::Meters(metrics::Registry& registry)
                                        "Time the gateway took to answer a send, by result.",
                                        {"gateway", "result"}, metrics::LatencyBuckets())) {}
 
+void Dispatcher::Count(const char* outcome, std::size_t n) {
+  if (meters_ && n > 0) meters_->messages.With({outcome}).Inc(static_cast<std::uint64_t>(n));
+}
+
 Dispatcher::Dispatcher(DispatcherOptions options, store::OutboxStore& store,
-                       gateway::Sender& gateway, const Clock& clock, RulesProvider rules)
+                       gateway::Sender& gateway, const Clock& clock, RulesProvider rules,
+                       std::unique_ptr<store::OutboxListener> listener)
     : options_(std::move(options)),
       store_(store),
       gateway_(gateway),
       clock_(clock),
       rules_(std::move(rules)),
+      listener_(std::move(listener)),
+      rate_(store, gateway.Name(), options_.rate_per_second),
+      breaker_(options_.breaker),
       random_(std::random_device{}()) {
   if (options_.metrics != nullptr) meters_ = std::make_unique<Meters>(*options_.metrics);
 }
@@ -120,11 +133,16 @@ void Dispatcher::Start() {
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this, i] { WorkerLoop(i); });
   }
+  if (listener_) listen_thread_ = std::thread([this] { ListenLoop(); });
 }
 
 void Dispatcher::RequestStop() {
   stopping_ = true;
-  Wake();
+  {
+    std::lock_guard lock(wake_mutex_);
+    woken_ = true;
+  }
+  wake_.notify_all();
 }
 
 std::optional<Heartbeat::SteadyTime> Dispatcher::LastProgress() const {
@@ -140,6 +158,7 @@ void Dispatcher::Stop() {
     if (worker.joinable()) worker.join();
   }
   workers_.clear();
+  if (listen_thread_.joinable()) listen_thread_.join();
 }
 
 void Dispatcher::Wake() {
@@ -147,12 +166,33 @@ void Dispatcher::Wake() {
     std::lock_guard lock(wake_mutex_);
     woken_ = true;
   }
-  wake_.notify_all();
+  wake_.notify_one();
 }
 
 DispatcherStatus Dispatcher::Status() const {
   std::lock_guard lock(status_mutex_);
-  return status_;
+  DispatcherStatus status = status_;
+  status.breaker = BreakerStateName(breaker_.state(clock_.Now()));
+  status.breaker_opened = breaker_.times_opened();
+  status.gateway_auth_failing = breaker_.credentials_refused();
+  return status;
+}
+
+void Dispatcher::ListenLoop() {
+  auto failure_wait = std::chrono::milliseconds(500);
+  while (!stopping_) {
+    try {
+      // Short waits, so that Stop is never held up for long.
+      if (listener_->Wait(std::chrono::milliseconds(250))) Wake();
+      failure_wait = std::chrono::milliseconds(500);
+    } catch (const std::exception& e) {
+      // The workers still poll; the listener reconnects after a pause.
+      spdlog::warn("dispatch: outbox notifications: {}", e.what());
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, failure_wait, [this] { return stopping_.load(); });
+      failure_wait = std::min(failure_wait * 2, std::chrono::milliseconds(10000));
+    }
+  }
 }
 
 void Dispatcher::WorkerLoop(int index) {
@@ -161,12 +201,13 @@ void Dispatcher::WorkerLoop(int index) {
   auto failure_wait = std::chrono::milliseconds(500);
   while (!stopping_) {
     progress.Beat();
-    int handled = 0;
+    Pass pass;
     try {
-      handled = RunOnce(worker_id, &progress);
+      pass = RunPass(worker_id);
+      progress.Beat();
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
-      // Caught once here: log, remember for readiness, back off, go on.
+      // Caught once here: log, remember for the health check, back off, go on.
       spdlog::error("dispatch worker {}: {}", worker_id, e.what());
       {
         std::lock_guard lock(status_mutex_);
@@ -177,162 +218,290 @@ void Dispatcher::WorkerLoop(int index) {
       wake_.wait_for(lock, failure_wait, [this] { return stopping_.load(); });
       continue;
     }
-    if (handled > 0) continue;  // more may be due right away
+    if (pass.claimed > 0) continue;  // more may be due right away
+    // Nothing claimed: the rate's slots are used up, the breaker is open, or nothing is due.
+    auto wait = options_.poll_interval;
+    if (pass.rate_limited) wait = std::min(wait, std::chrono::milliseconds(RateLimiter::kBucket));
+    const TimePoint now = clock_.Now();
+    if (breaker_.state(now) == CircuitBreaker::State::kOpen) {
+      wait = std::min(
+          wait, std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.reopens_at() - now) +
+                    std::chrono::milliseconds(1));
+    }
     std::unique_lock lock(wake_mutex_);
-    wake_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_; });
+    wake_.wait_for(lock, wait, [this] { return woken_ || stopping_; });
     woken_ = false;
   }
 }
 
-int Dispatcher::RunOnce(const std::string& worker_id, Heartbeat* progress) {
+void Dispatcher::Maintain() {
   const auto steady_now = std::chrono::steady_clock::now();
-  bool run_expiry = false;
   {
     std::lock_guard lock(status_mutex_);
-    if (steady_now - last_expiry_run_ >= options_.expiry_interval) {
-      last_expiry_run_ = steady_now;
-      run_expiry = true;
-    }
+    if (steady_now - last_maintenance_ < options_.expiry_interval) return;
+    last_maintenance_ = steady_now;
   }
-  if (run_expiry) {
-    if (int recovered = store_.RecoverStale(clock_.Now(), gateway_.Idempotent()); recovered > 0) {
-      spdlog::warn("dispatch: {} message(s) found mid-request after their sender stopped: {}",
-                   recovered,
-                   gateway_.Idempotent() ? "due again with the same client_ref"
-                                         : "held in doubt for the delivery reports");
-      if (meters_) meters_->messages.With({"recovered"}).Inc(static_cast<std::uint64_t>(recovered));
-      std::lock_guard lock(status_mutex_);
-      status_.recovered += recovered;
-    }
-    if (int expired = store_.ExpireOverdue(clock_.Now()); expired > 0) {
-      spdlog::info("dispatch: {} message(s) expired before they could be sent", expired);
-      if (meters_) meters_->messages.With({"expired"}).Inc(static_cast<std::uint64_t>(expired));
-      std::lock_guard lock(status_mutex_);
-      status_.expired += expired;
-    }
+  if (int recovered = store_.RecoverStale(clock_.Now(), gateway_.Idempotent()); recovered > 0) {
+    spdlog::warn("dispatch: {} message(s) found mid-request after their sender stopped: {}",
+                 recovered,
+                 gateway_.Idempotent() ? "due again with the same client_ref"
+                                       : "held in doubt for the delivery reports");
+    Count("recovered", static_cast<std::size_t>(recovered));
+    std::lock_guard lock(status_mutex_);
+    status_.recovered += recovered;
   }
-
-  auto batch = store_.ClaimDue(clock_.Now(), options_.batch_size, worker_id, options_.lease);
-  const int claimed = static_cast<int>(batch.size());
-  for (auto& message : batch) {
-    if (stopping_) {
-      // Hand unsent claims back at once, so another instance need not wait for the lease.
-      store_.Reschedule(message, clock_.Now());
-      if (meters_) meters_->messages.With({"handed_back"}).Inc();
-      continue;
-    }
-    SendOne(std::move(message));
-    if (progress != nullptr) progress->Beat();
+  if (int expired = store_.ExpireOverdue(clock_.Now()); expired > 0) {
+    spdlog::info("dispatch: {} message(s) expired before they could be sent", expired);
+    Count("expired", static_cast<std::size_t>(expired));
+    std::lock_guard lock(status_mutex_);
+    status_.expired += expired;
   }
-  return claimed;
 }
 
-void Dispatcher::SendOne(store::OutboxMessage message) {
-  const ScopedLogContext log_context({"", message.survey_id});
+int Dispatcher::RunOnce(const std::string& worker_id) { return RunPass(worker_id).claimed; }
+
+Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
+  Maintain();
+  Pass pass;
+  const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
+  if (allowed == 0) return pass;
+  const RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());
+  if (grant.slots == 0) {
+    breaker_.NothingSent();
+    pass.rate_limited = true;
+    return pass;
+  }
+  auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease);
+  const int claimed = static_cast<int>(batch.size());
+  int sent = 0;
+  try {
+    sent = SendBatch(std::move(batch));
+  } catch (...) {
+    rate_.GiveBack(grant, grant.slots);
+    breaker_.NothingSent();
+    throw;
+  }
+  rate_.GiveBack(grant, grant.slots - sent);
+  if (sent == 0) breaker_.NothingSent();
+  pass.claimed = claimed;
+  return pass;
+}
+
+// Decides, begins, sends and records one claimed batch; returns how many requests were made.
+int Dispatcher::SendBatch(std::vector<OutboxMessage> batch) {
+  if (batch.empty()) return 0;
+  if (stopping_) {
+    // Hand unsent claims back at once, so another instance need not wait for the lease.
+    store_.Reschedule(batch, clock_.Now());
+    Count("handed_back", batch.size());
+    return 0;
+  }
   const TimePoint now = clock_.Now();
   const auto rules = rules_ ? rules_() : nullptr;
-  // Decided again, now, under the rules in force and with everything stored since about the
-  // incident and the number: a later event, an opt-out or a reload may have ruled the text out.
-  if (!rules) {
-    // Nothing decides without rules: the text waits (serve never runs without them).
-    spdlog::error("dispatch: no rules loaded; message {} waits", message.id);
-    store_.Reschedule(message, now + options_.poll_interval);
-    return;
+  std::vector<OutboxMessage> to_send;
+  std::vector<gateway::OutgoingSms> texts;
+  std::vector<store::SendStart> starts;
+  std::vector<store::Cancellation> cancellations;
+  std::map<TimePoint, std::vector<OutboxMessage>> deferred;
+  std::vector<OutboxMessage> handed_back;
+  for (auto& message : batch) {
+    const ScopedLogContext log_context({"", message.survey_id});
+    Plan plan = PlanMessage(message, rules.get(), now);
+    switch (plan.action) {
+      case Plan::Action::kSend:
+        starts.push_back({message.id, message.claim_token, plan.token_hash});
+        texts.push_back(std::move(plan.sms));
+        to_send.push_back(std::move(message));
+        break;
+      case Plan::Action::kCancel:
+        spdlog::info("dispatch: message {} cancelled before sending: {}", message.id, plan.reason);
+        cancellations.push_back({message.id, plan.reason});
+        break;
+      case Plan::Action::kDefer:
+        deferred[plan.defer_to].push_back(std::move(message));
+        break;
+      case Plan::Action::kHandBack:
+        handed_back.push_back(std::move(message));
+        break;
+    }
   }
-  std::string ruled_out;
-  if (!message.event) {
-    ruled_out = "insufficient_data:stored_event";
-  } else if (const Decision again =
-                 rules::Decide(*rules, *message.event, message.history, message.related, now);
-             ForbidsSending(again)) {
-    ruled_out = again.reason;
-  }
-  if (!ruled_out.empty()) {
-    store_.Cancel(message, ruled_out, "dispatch", now);
-    if (meters_) meters_->messages.With({"cancelled"}).Inc();
-    spdlog::info("dispatch: message {} cancelled before sending: {}", message.id, ruled_out);
+  store_.Cancel(cancellations, "dispatch", now);
+  for (const auto& [when, messages] : deferred) store_.Reschedule(messages, when);
+  store_.Reschedule(handed_back, now + options_.poll_interval);
+  Count("cancelled", cancellations.size());
+  for (const auto& [when, messages] : deferred) Count("deferred", messages.size());
+  {
     std::lock_guard lock(status_mutex_);
-    ++status_.cancelled;
-    return;
+    status_.cancelled += static_cast<std::int64_t>(cancellations.size());
+    for (const auto& [when, messages] : deferred) {
+      status_.deferred += static_cast<std::int64_t>(messages.size());
+    }
+  }
+  if (to_send.empty()) return 0;
+  if (stopping_) {
+    // Stopped while deciding: nothing has gone out, so it all goes back at once.
+    store_.Reschedule(to_send, clock_.Now());
+    Count("handed_back", to_send.size());
+    return 0;
+  }
+
+  // The one request of each claim, and only if the claim is still ours: a worker that took too
+  // long finds the message claimed again by another and leaves it.
+  const std::vector<int> attempts = store_.BeginSends(starts, clock_.Now(), options_.send_lease);
+  std::vector<OutboxMessage> begun;
+  std::vector<gateway::OutgoingSms> begun_texts;
+  for (std::size_t i = 0; i < to_send.size(); ++i) {
+    if (attempts[i] == 0) {
+      const ScopedLogContext log_context({"", to_send[i].survey_id});
+      spdlog::info("dispatch: message {} was claimed again by another worker; left to it",
+                   to_send[i].id);
+      Count("lost_claim");
+      std::lock_guard lock(status_mutex_);
+      ++status_.lost_claims;
+      continue;
+    }
+    to_send[i].attempts = attempts[i];
+    begun.push_back(std::move(to_send[i]));
+    begun_texts.push_back(std::move(texts[i]));
+  }
+  if (begun.empty()) return 0;
+
+  const auto send_started = std::chrono::steady_clock::now();
+  const std::vector<gateway::SendResult> results = gateway_.SendAll(begun_texts);
+  if (meters_) {
+    // The requests of a batch go out together: each is observed with the batch's time, an upper
+    // bound of its own.
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - send_started;
+    for (const auto& result : results) {
+      meters_->send_seconds.With({gateway_.Name(), gateway::SendStatusName(result.status)})
+          .Observe(took.count());
+    }
+  }
+  Record(begun, results);
+  return static_cast<int>(begun.size());
+}
+
+Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rules::RuleSet* rules,
+                                         TimePoint now) const {
+  Plan plan;
+  if (message.to_e164.empty()) {
+    // Erased, or sealed under a key no longer in the ring: nobody to text.
+    plan.action = Plan::Action::kCancel;
+    plan.reason = "insufficient_data:number";
+    return plan;
+  }
+  if (message.expires_at <= now) {
+    // Its time ran out while it waited: the expiry pass marks it.
+    plan.action = Plan::Action::kHandBack;
+    return plan;
+  }
+  if (message.kind != MessageKind::kConfirmation) {
+    // Decided again, now, under the rules in force and with everything stored since about the
+    // incident and the number: a later event, an opt-out or a reload may have ruled it out.
+    // (A confirmation goes to a number that opted out by design, and to nobody else.)
+    if (!rules) {
+      // Nothing decides without rules: the text waits (serve never runs without them).
+      spdlog::error("dispatch: no rules loaded; message {} waits", message.id);
+      plan.action = Plan::Action::kHandBack;
+      return plan;
+    }
+    if (!message.event) {
+      plan.action = Plan::Action::kCancel;
+      plan.reason = "insufficient_data:stored_event";
+      return plan;
+    }
+    if (const Decision again =
+            rules::Decide(*rules, *message.event, message.history, message.related, now);
+        ForbidsSending(again)) {
+      plan.action = Plan::Action::kCancel;
+      plan.reason = again.reason;
+      return plan;
+    }
+  }
+
+  plan.sms.client_ref = message.client_ref;
+  plan.sms.to_e164 = message.to_e164;
+  if (message.kind != MessageKind::kSurvey) {
+    // The next question, the thanks, a confirmation: answers to the citizen's own text, so they
+    // go at once, quiet hours or not, until their own deadline.
+    plan.sms.body = message.body;
+    return plan;
   }
   // A retry can drift into the night: quiet hours hold for every attempt, not just the first.
   if (const TimePoint window = rules::NextSendWindow(*rules, now); window > now) {
-    store_.Reschedule(message, window);
-    if (meters_) meters_->messages.With({"deferred"}).Inc();
-    std::lock_guard lock(status_mutex_);
-    ++status_.deferred;
-    return;
+    plan.action = Plan::Action::kDefer;
+    plan.defer_to = window;
+    return plan;
   }
-
+  if (message.two_way) {
+    const rules::TwoWayTexts* texts = rules->replies().TwoWay(message.language);
+    if (texts == nullptr) {
+      plan.action = Plan::Action::kCancel;
+      plan.reason = "two_way:no_texts:" + message.language;
+      return plan;
+    }
+    plan.sms.body = rules::SmsReplies::FirstText(message.sms_template, *texts);
+    return plan;
+  }
   const std::string token = token::DeriveToken(options_.token_secret, message.token_nonce);
-  const std::string link = options_.public_base_url + "/s/" + token;
-  gateway::OutgoingSms sms{message.client_ref, message.to_e164,
-                           rules::RenderTemplate(message.sms_template, {{"link", link}})};
+  plan.token_hash = token::TokenHash(token);
+  plan.sms.body = rules::RenderTemplate(message.sms_template,
+                                        {{"link", options_.public_base_url + "/s/" + token}});
+  return plan;
+}
 
-  // The one request of this claim, and only if the claim is still ours: a worker that took too
-  // long over its batch finds the message claimed again by another and leaves it.
-  if (!store_.BeginSend(message, token::TokenHash(token), clock_.Now(), options_.send_lease)) {
-    spdlog::info("dispatch: message {} was claimed again by another worker; left to it",
-                 message.id);
-    if (meters_) meters_->messages.With({"lost_claim"}).Inc();
-    std::lock_guard lock(status_mutex_);
-    ++status_.lost_claims;
-    return;
+void Dispatcher::Record(const std::vector<OutboxMessage>& begun,
+                        const std::vector<gateway::SendResult>& results) {
+  const TimePoint now = clock_.Now();
+  std::vector<store::Attempt> attempts;
+  attempts.reserve(begun.size());
+  for (std::size_t i = 0; i < begun.size(); ++i) {
+    const gateway::SendResult& result = results[i];
+    breaker_.Record(result.status, now);
+    attempts.push_back({begun[i].id, begun[i].claim_token, begun[i].attempts,
+                        Classify(result, gateway_.Name(), gateway_.Idempotent(), begun[i].attempts,
+                                 options_, now, Random01())});
   }
-  Pace();
-  const auto send_started = std::chrono::steady_clock::now();
-  const auto result = gateway_.Send(sms);
-  if (meters_) {
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - send_started;
-    meters_->send_seconds.With({gateway_.Name(), gateway::SendStatusName(result.status)})
-        .Observe(took.count());
-  }
-  double random01 = 0;
-  {
-    std::lock_guard lock(status_mutex_);
-    random01 = std::uniform_real_distribution<double>(0, 1)(random_);
-  }
-  const auto record = Classify(result, gateway_.Name(), gateway_.Idempotent(), message.attempts,
-                               options_, clock_.Now(), random01);
-  store_.RecordAttempt(message, record, clock_.Now());
-  if (meters_) meters_->messages.With({OutcomeName(record.state)}).Inc();
+  store_.RecordAttempts(attempts, now);
+  for (const auto& attempt : attempts) Count(OutcomeName(attempt.record.state));
 
   std::lock_guard lock(status_mutex_);
-  status_.gateway_auth_failing = result.status == gateway::SendStatus::kAuth;
-  switch (record.state) {
-    case store::SendState::kAccepted:
-      ++status_.sent;
-      spdlog::debug("dispatch: message {} to {} accepted by {}", message.id,
-                    phone::Mask(message.to_e164), gateway_.Name());
-      break;
-    case store::SendState::kRetry:
-      ++status_.retried;
-      status_.last_error = result.error;
-      spdlog::warn("dispatch: message {} attempt {} {} ({}), will retry", message.id,
-                   message.attempts, gateway::SendStatusName(result.status), result.error);
-      break;
-    case store::SendState::kFailed:
-      ++status_.failed;
-      status_.last_error = record.error;
-      spdlog::warn("dispatch: message {} failed: {}", message.id, record.error);
-      break;
-    case store::SendState::kInDoubt:
-      ++status_.in_doubt;
-      spdlog::warn("dispatch: message {} in doubt, held for delivery reports", message.id);
-      break;
+  for (std::size_t i = 0; i < begun.size(); ++i) {
+    const OutboxMessage& message = begun[i];
+    const ScopedLogContext log_context({"", message.survey_id});
+    const gateway::SendResult& result = results[i];
+    const store::SendRecord& record = attempts[i].record;
+    if (result.status == gateway::SendStatus::kThrottled) ++status_.throttled;
+    if (result.status == gateway::SendStatus::kAuth) ++status_.auth_refused;
+    switch (record.state) {
+      case store::SendState::kAccepted:
+        ++status_.sent;
+        spdlog::debug("dispatch: {} message {} to {} accepted by {}",
+                      store::MessageKindName(message.kind), message.id,
+                      phone::Mask(message.to_e164), gateway_.Name());
+        break;
+      case store::SendState::kRetry:
+        ++status_.retried;
+        status_.last_error = result.error;
+        spdlog::warn("dispatch: message {} attempt {} {} ({}), will retry", message.id,
+                     message.attempts, gateway::SendStatusName(result.status), result.error);
+        break;
+      case store::SendState::kFailed:
+        ++status_.failed;
+        status_.last_error = record.error;
+        spdlog::warn("dispatch: message {} failed: {}", message.id, record.error);
+        break;
+      case store::SendState::kInDoubt:
+        ++status_.in_doubt;
+        spdlog::warn("dispatch: message {} in doubt, held for delivery reports", message.id);
+        break;
+    }
   }
 }
 
-void Dispatcher::Pace() {
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(1.0 / options_.rate_per_second));
-  std::chrono::steady_clock::time_point slot;
-  {
-    std::lock_guard lock(pace_mutex_);
-    slot = std::max(std::chrono::steady_clock::now(), next_send_slot_);
-    next_send_slot_ = slot + interval;
-  }
-  std::this_thread::sleep_until(slot);
+double Dispatcher::Random01() {
+  std::lock_guard lock(status_mutex_);
+  return std::uniform_real_distribution<double>(0, 1)(random_);
 }
 
 }  // namespace surveyd::dispatch

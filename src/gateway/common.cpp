@@ -1,5 +1,7 @@
 #include "gateway/common.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -67,6 +69,24 @@ SendResult FromTransportFailure(const http::ClientResponse& response) {
       break;
   }
   return result;
+}
+
+std::vector<SendResult> SendOver(http::ClientPool& client, std::string_view gateway,
+                                 const std::vector<OutgoingSms>& batch,
+                                 std::vector<http::ClientRequest> requests,
+                                 SendResult (*read)(const http::ClientResponse&)) {
+  const std::vector<http::ClientResponse> responses = client.FetchAll(std::move(requests));
+  std::vector<SendResult> results;
+  results.reserve(responses.size());
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    const http::ClientResponse& response = responses[i];
+    SendResult result = response.Ok() ? read(response) : FromTransportFailure(response);
+    spdlog::debug("{}: client_ref {} -> {} (http {}{}{})", gateway, batch[i].client_ref,
+                  SendStatusName(result.status), result.http_status,
+                  result.error.empty() ? "" : ", ", result.error);
+    results.push_back(std::move(result));
+  }
+  return results;
 }
 
 std::string WithoutTrailingSlash(std::string text) {

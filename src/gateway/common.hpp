@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/client.hpp"
@@ -22,6 +23,14 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value);
 // A send that got no HTTP answer: transient when the request provably never went out, in doubt
 // when it may have reached the gateway.
 SendResult FromTransportFailure(const http::ClientResponse& response);
+
+// Sends the batch's requests (one per text, in order) over `client` at once and reads each
+// answer with `read`; a request that got no answer is FromTransportFailure's. Logs each outcome
+// by client_ref, never the request (its URL or body holds the number and the text).
+std::vector<SendResult> SendOver(http::ClientPool& client, std::string_view gateway,
+                                 const std::vector<OutgoingSms>& batch,
+                                 std::vector<http::ClientRequest> requests,
+                                 SendResult (*read)(const http::ClientResponse&));
 
 // "base/" -> "base".
 std::string WithoutTrailingSlash(std::string text);

@@ -14,6 +14,11 @@ const std::vector<std::string>& GatewayKinds() {
 std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
   std::string base = config.public_base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
+  // Every send goes over one pool of kept-alive connections: its size is the limit on requests
+  // in flight.
+  http::ClientPoolOptions pool;
+  pool.max_in_flight = config.max_in_flight;
+  std::shared_ptr<http::ClientPool> client = http::MakeClientPool(pool);
   if (config.kind == "wmnow") {
     WmnowOptions options;
     options.base_url = config.wmnow.base_url;
@@ -22,6 +27,7 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.sender = config.sender;
     options.status_callback = base + CallbackPath("wmnow", CallbackKind::kStatus);
     options.timeout = config.timeout;
+    options.client = client;
     return MakeWmnowGateway(options);
   }
   if (config.kind == "kannel") {
@@ -34,6 +40,7 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.sender = config.sender;
     options.public_base_url = base;
     options.timeout = config.timeout;
+    options.client = client;
     return MakeKannelGateway(options);
   }
   if (config.kind == "twilio") {
@@ -44,6 +51,7 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.from = config.twilio.from;
     options.public_base_url = base;
     options.timeout = config.timeout;
+    options.client = client;
     return MakeTwilioGateway(options);
   }
   throw std::invalid_argument("unknown gateway kind '" + config.kind + "'");

@@ -2,6 +2,13 @@
 
 namespace surveyd::gateway {
 
+std::vector<SendResult> Sender::SendAll(const std::vector<OutgoingSms>& batch) {
+  std::vector<SendResult> results;
+  results.reserve(batch.size());
+  for (const OutgoingSms& sms : batch) results.push_back(Send(sms));
+  return results;
+}
+
 const char* SendStatusName(SendStatus status) {
   switch (status) {
     case SendStatus::kAccepted:

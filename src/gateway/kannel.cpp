@@ -112,12 +112,23 @@ class KannelGateway final : public Gateway {
  public:
   explicit KannelGateway(KannelOptions options) : options_(std::move(options)) {
     options_.public_base_url = detail::WithoutTrailingSlash(options_.public_base_url);
+    if (!options_.client) options_.client = http::MakeClientPool();
   }
 
   std::string Name() const override { return "kannel"; }
   bool Idempotent() const override { return false; }
 
-  SendResult Send(const OutgoingSms& sms) override {
+  SendResult Send(const OutgoingSms& sms) override { return SendAll({sms}).front(); }
+
+  std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
+    std::vector<http::ClientRequest> requests;
+    requests.reserve(batch.size());
+    for (const OutgoingSms& sms : batch) requests.push_back(Request(sms));
+    return detail::SendOver(*options_.client, Name(), batch, std::move(requests), FromHttp);
+  }
+
+  // Never logged: the URL holds the number, the text and the password.
+  http::ClientRequest Request(const OutgoingSms& sms) const {
     std::string query = "username=" + http::UrlEncode(options_.username) +
                         "&password=" + http::UrlEncode(options_.password) +
                         "&from=" + http::UrlEncode(options_.sender) +
@@ -134,14 +145,7 @@ class KannelGateway final : public Gateway {
     request.url = options_.sendsms_url +
                   (options_.sendsms_url.find('?') == std::string::npos ? "?" : "&") + query;
     request.timeout = options_.timeout;
-    const http::ClientResponse response = http::Fetch(request);
-    const SendResult result =
-        response.Ok() ? FromHttp(response) : detail::FromTransportFailure(response);
-    // Never the URL: it holds the number, the text and the password.
-    spdlog::debug("kannel: client_ref {} -> {} (http {}{}{})", sms.client_ref,
-                  SendStatusName(result.status), result.http_status,
-                  result.error.empty() ? "" : ", ", result.error);
-    return result;
+    return request;
   }
 
   bool VerifyCallback(CallbackKind /*kind*/, const http::Request& request,

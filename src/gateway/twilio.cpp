@@ -107,12 +107,22 @@ class TwilioGateway final : public Gateway {
   explicit TwilioGateway(TwilioOptions options) : options_(std::move(options)) {
     options_.base_url = detail::WithoutTrailingSlash(options_.base_url);
     options_.public_base_url = detail::WithoutTrailingSlash(options_.public_base_url);
+    if (!options_.client) options_.client = http::MakeClientPool();
   }
 
   std::string Name() const override { return "twilio"; }
   bool Idempotent() const override { return false; }
 
-  SendResult Send(const OutgoingSms& sms) override {
+  SendResult Send(const OutgoingSms& sms) override { return SendAll({sms}).front(); }
+
+  std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
+    std::vector<http::ClientRequest> requests;
+    requests.reserve(batch.size());
+    for (const OutgoingSms& sms : batch) requests.push_back(Request(sms));
+    return detail::SendOver(*options_.client, Name(), batch, std::move(requests), FromHttp);
+  }
+
+  http::ClientRequest Request(const OutgoingSms& sms) const {
     http::ClientRequest request;
     request.method = "POST";
     request.url = options_.base_url + "/2010-04-01/Accounts/" +
@@ -126,13 +136,7 @@ class TwilioGateway final : public Gateway {
                    "&Body=" + http::UrlEncode(sms.body) +
                    "&StatusCallback=" + http::UrlEncode(StatusCallback(sms.client_ref));
     request.timeout = options_.timeout;
-    const http::ClientResponse response = http::Fetch(request);
-    const SendResult result =
-        response.Ok() ? FromHttp(response) : detail::FromTransportFailure(response);
-    spdlog::debug("twilio: client_ref {} -> {} (http {}{}{})", sms.client_ref,
-                  SendStatusName(result.status), result.http_status,
-                  result.error.empty() ? "" : ", ", result.error);
-    return result;
+    return request;
   }
 
   bool VerifyCallback(CallbackKind /*kind*/, const http::Request& request,

@@ -69,12 +69,22 @@ class WmnowGateway final : public Gateway {
  public:
   explicit WmnowGateway(WmnowOptions options) : options_(std::move(options)) {
     options_.base_url = detail::WithoutTrailingSlash(options_.base_url);
+    if (!options_.client) options_.client = http::MakeClientPool();
   }
 
   std::string Name() const override { return "wmnow"; }
   bool Idempotent() const override { return true; }
 
-  SendResult Send(const OutgoingSms& sms) override {
+  SendResult Send(const OutgoingSms& sms) override { return SendAll({sms}).front(); }
+
+  std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
+    std::vector<http::ClientRequest> requests;
+    requests.reserve(batch.size());
+    for (const OutgoingSms& sms : batch) requests.push_back(Request(sms));
+    return detail::SendOver(*options_.client, Name(), batch, std::move(requests), FromHttp);
+  }
+
+  http::ClientRequest Request(const OutgoingSms& sms) const {
     nlohmann::json payload = {
         {"to", sms.to_e164},
         {"body", sms.body},
@@ -91,14 +101,7 @@ class WmnowGateway final : public Gateway {
                        {"Accept", "application/json"}};
     request.body = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     request.timeout = options_.timeout;
-
-    const http::ClientResponse response = http::Fetch(request);
-    const SendResult result =
-        response.Ok() ? FromHttp(response) : detail::FromTransportFailure(response);
-    spdlog::debug("wmnow: client_ref {} -> {} (http {}{}{})", sms.client_ref,
-                  SendStatusName(result.status), result.http_status,
-                  result.error.empty() ? "" : ", ", result.error);
-    return result;
+    return request;
   }
 
   bool VerifyCallback(CallbackKind /*kind*/, const http::Request& request,

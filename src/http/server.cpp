@@ -482,6 +482,12 @@ class BeastServer final : public Server {
         co_return false;
       }
 
+      // A transfer coding other than chunked leaves the body's end unknown: reading on would
+      // take the body for the next request (smuggling through a proxy that reads it otherwise).
+      if (!parser.chunked() && parser.get().count(bhttp::field::transfer_encoding) > 0) {
+        co_await Refuse(connection, stream, 501, "Not Implemented\n");
+        co_return false;
+      }
       auto message = parser.release();
       const unsigned version = message.version();
       const bool head = message.method() == bhttp::verb::head;

@@ -44,9 +44,42 @@ std::vector<TemplateLength> MeasureTemplates(const RuleSet& rules, std::string_v
   std::vector<TemplateLength> out;
   for (const SurveyGroup& group : rules.groups()) {
     for (const auto& [language, text] : group.templates) {
+      // A two-way group's first text carries the first question instead of a link.
+      const TwoWayTexts* texts = rules.replies().TwoWay(language);
+      const std::string measured = group.mode == SurveyGroup::Mode::kTwoWay && texts
+                                       ? SmsReplies::FirstText(text, *texts)
+                                       : text;
       out.push_back(
-          MeasureTemplate(rules.force_name(), group.id, group.name, language, text, link));
+          MeasureTemplate(rules.force_name(), group.id, group.name, language, measured, link));
     }
+  }
+  return out;
+}
+
+std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules) {
+  std::vector<TemplateLength> out;
+  auto add = [&out](std::string what, const std::string& language, std::string text) {
+    TemplateLength measured;
+    measured.group = std::move(what);
+    measured.language = language;
+    measured.length = sms::Measure(text);
+    measured.text = std::move(text);
+    out.push_back(std::move(measured));
+  };
+  for (const auto& [language, texts] : rules.replies().two_way) {
+    for (std::size_t i = 0; i < texts.questions.size(); ++i) {
+      add("two_way/question " + std::to_string(i + 1), language, texts.questions[i]);
+    }
+    // Asked again, the text goes before the question: the longest question is what it costs.
+    std::string longest;
+    for (const std::string& question : texts.questions) {
+      if (sms::Measure(question).units > sms::Measure(longest).units) longest = question;
+    }
+    add("two_way/ask_again", language, texts.ask_again + " " + longest);
+    add("two_way/thanks", language, texts.thanks);
+  }
+  for (const auto& [language, text] : rules.replies().opt_out_confirmation) {
+    add("replies/opt_out_confirmation", language, text);
   }
   return out;
 }

@@ -486,6 +486,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   // window must not lead to a page that has already closed.
   d.survey_closes_at = expires_at + group->survey_open_for;
   d.phone = std::move(number);
+  d.two_way = group->mode == SurveyGroup::Mode::kTwoWay;
 
   d.language = "en";
   if (caller && caller->language.has_value()) {

@@ -138,7 +138,9 @@ class Loader {
   std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
     const auto top = Entries(
         root,
-        {"version", "force_name", "time_zone", "policy", "quiet_hours", "groups", "exclusions"},
+        // `alerts` is read by alerts::LoadAlertConfigFile (the answers' rules, not the events').
+        {"version", "force_name", "time_zone", "policy", "quiet_hours", "groups", "exclusions",
+         "two_way", "replies", "alerts"},
         "the rules file");
 
     if (const Entry* version = Find(top, "version")) {
@@ -183,6 +185,11 @@ class Loader {
     QuietHours quiet;
     if (const Entry* entry = Find(top, "quiet_hours")) quiet = ReadQuietHours(*entry);
 
+    // Before the groups: a two-way group's first text is measured with its first question.
+    const Entry* two_way_entry = Find(top, "two_way");
+    if (two_way_entry) ReadTwoWay(*two_way_entry, replies_);
+    if (const Entry* entry = Find(top, "replies")) ReadReplies(*entry, replies_);
+
     std::vector<SurveyGroup> groups;
     if (const Entry* entry = Find(top, "groups")) {
       groups = ReadGroups(*entry);
@@ -199,10 +206,163 @@ class Loader {
            "safeguarding contacts (see the shipped config/rules.yaml)");
     }
 
+    CheckTwoWayGroups(groups, two_way_entry ? two_way_entry->key_node : root);
+
     if (!errors_.empty() || !zone) return nullptr;
     return std::make_shared<const RuleSet>(std::move(force_name_), std::move(zone),
                                            std::move(policy), quiet, std::move(groups),
-                                           std::move(exclusions));
+                                           std::move(exclusions), std::move(replies_));
+  }
+
+  // two_way: {lasts: 24h, texts: {en: {questions: [5 texts], ask_again: ..., thanks: ...}, ...}}
+  void ReadTwoWay(const Entry& entry, SmsReplies& replies) {
+    if (!ExpectMap(entry)) return;
+    const auto keys = Entries(entry.value, {"lasts", "texts"}, "two_way");
+    if (const Entry* e = Find(keys, "lasts")) {
+      if (auto value = DurationValue(*e)) {
+        if (value->count() == 0) Error(e->value, "two_way lasts must be more than 0");
+        replies.conversation_lasts = *value;
+      }
+    }
+    const Entry* texts = Find(keys, "texts");
+    if (!texts) {
+      Error(entry.value, "two_way has no 'texts' (the questions in each language)");
+      return;
+    }
+    if (!ExpectMap(*texts)) return;
+    for (auto it = texts->value.begin(); it != texts->value.end(); ++it) {
+      auto language = Language(it->first);
+      if (!language) continue;
+      const Entry texts_entry{*language, it->first, it->second};
+      if (!ExpectMap(texts_entry)) continue;
+      const auto fields =
+          Entries(it->second, {"questions", "ask_again", "thanks"}, "two_way texts " + *language);
+      TwoWayTexts language_texts;
+      bool ok = true;
+      if (const Entry* q = Find(fields, "questions")) {
+        std::size_t n = 0;
+        ForEachListItem(*q, [&](const YAML::Node& item) {
+          auto text = ScalarText(item, "each question");
+          if (text && n < language_texts.questions.size()) {
+            language_texts.questions[n] = ReplyText(item, *text);
+            MeasureReply(item, "two_way/" + *language + "/question " + std::to_string(n + 1),
+                         language_texts.questions[n]);
+          }
+          ++n;
+        });
+        if (n != language_texts.questions.size()) {
+          Error(Place(*q), "two_way texts " + *language + " need exactly 5 questions, not " +
+                               std::to_string(n));
+          ok = false;
+        }
+      } else {
+        Error(it->second, "two_way texts " + *language + " have no 'questions'");
+        ok = false;
+      }
+      for (auto [key, field] : {std::pair{"ask_again", &language_texts.ask_again},
+                                std::pair{"thanks", &language_texts.thanks}}) {
+        if (const Entry* e = Find(fields, key)) {
+          if (auto text = String(*e)) {
+            *field = ReplyText(e->value, *text);
+            // Asked again, the text goes before the question: measure it with the longest.
+            std::string measured = *field;
+            if (field == &language_texts.ask_again) {
+              measured +=
+                  " " + *std::max_element(language_texts.questions.begin(),
+                                          language_texts.questions.end(),
+                                          [](const auto& a, const auto& b) {
+                                            return sms::Measure(a).units < sms::Measure(b).units;
+                                          });
+            }
+            MeasureReply(e->value, "two_way/" + *language + "/" + key, measured);
+          }
+        } else {
+          Error(it->second, "two_way texts " + *language + " have no '" + key + "'");
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (*language == "en") {
+        replies.two_way.insert(replies.two_way.begin(), {*language, std::move(language_texts)});
+      } else {
+        replies.two_way.emplace_back(*language, std::move(language_texts));
+      }
+    }
+  }
+
+  // replies: {opt_out_confirmation: {en: ..., pl: ...}}
+  void ReadReplies(const Entry& entry, SmsReplies& replies) {
+    if (!ExpectMap(entry)) return;
+    const auto keys = Entries(entry.value, {"opt_out_confirmation"}, "replies");
+    const Entry* confirmation = Find(keys, "opt_out_confirmation");
+    if (!confirmation || !ExpectMap(*confirmation)) return;
+    for (auto it = confirmation->value.begin(); it != confirmation->value.end(); ++it) {
+      auto language = Language(it->first);
+      if (!language) continue;
+      auto text = ScalarText(it->second, "opt_out_confirmation " + *language);
+      if (!text) continue;
+      MeasureReply(it->second, "opt_out_confirmation/" + *language, ReplyText(it->second, *text));
+      if (*language == "en") {
+        replies.opt_out_confirmation.insert(replies.opt_out_confirmation.begin(),
+                                            {*language, ReplyText(it->second, *text)});
+      } else {
+        replies.opt_out_confirmation.emplace_back(*language, ReplyText(it->second, *text));
+      }
+    }
+    if (!replies.Confirmation("en")) {
+      Error(Place(*confirmation), "opt_out_confirmation has no 'en' text (the fallback)");
+    }
+  }
+
+  // A text sent back as it is: {force} is the only placeholder.
+  std::string ReplyText(const YAML::Node& node, const std::string& text) {
+    for (std::size_t pos = text.find('{'); pos != std::string::npos;
+         pos = text.find('{', pos + 1)) {
+      if (text.compare(pos, 7, "{force}") != 0) {
+        Error(node, "the only placeholder a reply text takes is {force}");
+        break;
+      }
+    }
+    return RenderTemplate(text, {{"force", force_name_}});
+  }
+
+  std::optional<std::string> Language(const YAML::Node& node) {
+    auto language = ScalarText(node, "language");
+    if (!language) return std::nullopt;
+    const bool ok = language->size() >= 2 && language->size() <= 3 &&
+                    std::all_of(language->begin(), language->end(),
+                                [](char c) { return c >= 'a' && c <= 'z'; });
+    if (!ok) {
+      Error(node, "language must be a lower-case ISO 639-1 code such as en, pl, cy, not '" +
+                      *language + "'");
+      return std::nullopt;
+    }
+    return language;
+  }
+
+  // Every language a two-way group may text in has its questions.
+  void CheckTwoWayGroups(const std::vector<SurveyGroup>& groups, const YAML::Node& place) {
+    for (const SurveyGroup& group : groups) {
+      if (group.mode != SurveyGroup::Mode::kTwoWay) continue;
+      for (const auto& [language, text] : group.templates) {
+        if (replies_.TwoWay(language) == nullptr) {
+          Error(place, "group '" + group.id + "' is two_way but two_way has no texts for '" +
+                           language + "'");
+        }
+      }
+    }
+  }
+
+  // rules check: a text sent back that takes more than one SMS segment warns, as a template does.
+  void MeasureReply(const YAML::Node& node, const std::string& what, const std::string& text) {
+    if (!options_.link) return;
+    const sms::Length length = sms::Measure(text);
+    if (length.segments > 1) {
+      Warn(node, "reply text " + what + " takes " + std::to_string(length.segments) +
+                     " SMS segments (" + std::to_string(length.units) + " " +
+                     sms::EncodingName(length.encoding) + " characters, one SMS holds " +
+                     std::to_string(length.single_limit()) + ")");
+    }
   }
 
   Policy ReadPolicy(const Entry& entry) {
@@ -305,7 +465,7 @@ class Loader {
       }
       const auto keys =
           Entries(item,
-                  {"id", "name", "trigger", "channels", "categories", "grades", "delay",
+                  {"id", "name", "trigger", "mode", "channels", "categories", "grades", "delay",
                    "send_within", "survey_open_for", "sampling_percent", "templates"},
                   "group");
       SurveyGroup group;
@@ -341,6 +501,11 @@ class Loader {
       } else {
         Error(item, "group '" + group.id + "' has no 'trigger' (e.g. trigger: call.ended)");
       }
+      if (const Entry* e = Find(keys, "mode")) {
+        if (auto value = OneOf(*e, {"link", "two_way"})) {
+          group.mode = *value == "two_way" ? SurveyGroup::Mode::kTwoWay : SurveyGroup::Mode::kLink;
+        }
+      }
       if (const Entry* e = Find(keys, "channels")) group.channels = KnownList(*e, kChannels);
       if (const Entry* e = Find(keys, "categories")) group.categories = KnownList(*e, kCategories);
       if (const Entry* e = Find(keys, "grades")) group.grades = KnownList(*e, kGrades);
@@ -368,7 +533,7 @@ class Loader {
         }
       }
       if (const Entry* e = Find(keys, "templates")) {
-        group.templates = ReadTemplates(*e, group.id, group.name);
+        group.templates = ReadTemplates(*e, group);
       } else {
         Error(item, "group '" + group.id + "' has no 'templates' (an 'en' template is required)");
       }
@@ -378,8 +543,9 @@ class Loader {
   }
 
   std::vector<std::pair<std::string, std::string>> ReadTemplates(const Entry& entry,
-                                                                 const std::string& group_id,
-                                                                 const std::string& group_name) {
+                                                                 const SurveyGroup& group) {
+    const std::string& group_id = group.id;
+    const bool two_way = group.mode == SurveyGroup::Mode::kTwoWay;
     std::vector<std::pair<std::string, std::string>> templates;
     if (!ExpectMap(entry)) return templates;
     std::set<std::string> seen;
@@ -402,10 +568,14 @@ class Loader {
       }
       auto text = ScalarText(it->second, "template '" + *language + "'");
       if (!text) continue;
-      if (!CheckTemplate(it->second, *text)) continue;
+      if (!CheckTemplate(it->second, *text, two_way)) continue;
       if (options_.link) {
-        const TemplateLength measured =
-            MeasureTemplate(force_name_, group_id, group_name, *language, *text, *options_.link);
+        // A two-way group's first text carries the first question instead of a link.
+        const TwoWayTexts* texts = replies_.TwoWay(*language);
+        const std::string measured_text =
+            two_way && texts ? SmsReplies::FirstText(*text, *texts) : *text;
+        const TemplateLength measured = MeasureTemplate(force_name_, group_id, group.name,
+                                                        *language, measured_text, *options_.link);
         if (measured.length.segments > 1) {
           Warn(it->second,
                "template " + group_id + "/" + *language + " can take " +
@@ -429,7 +599,7 @@ class Loader {
     return templates;
   }
 
-  bool CheckTemplate(const YAML::Node& node, const std::string& text) {
+  bool CheckTemplate(const YAML::Node& node, const std::string& text, bool two_way) {
     bool ok = true;
     bool has_link = false;
     std::size_t pos = 0;
@@ -451,8 +621,12 @@ class Loader {
       }
       pos = close + 1;
     }
-    if (!has_link) {
+    if (!has_link && !two_way) {
       Error(node, "template has no {link}: the text would not reach the survey");
+      ok = false;
+    }
+    if (has_link && two_way) {
+      Error(node, "a two_way group's template has no {link}: its questions are asked by text");
       ok = false;
     }
     return ok;
@@ -871,6 +1045,7 @@ class Loader {
   std::string file_;
   const LoadOptions& options_;
   std::string force_name_;
+  SmsReplies replies_;  // read before the groups, which measure their first texts with them
   std::vector<RuleError> errors_;
   std::vector<RuleError> warnings_;
 };

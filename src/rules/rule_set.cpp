@@ -135,15 +135,37 @@ bool SurveyGroup::Matches(const Event& event) const {
          FilterTakes(grades, event.incident.grade);
 }
 
+const TwoWayTexts* SmsReplies::TwoWay(std::string_view language) const {
+  for (const auto& [code, texts] : two_way) {
+    if (code == language) return &texts;
+  }
+  return nullptr;
+}
+
+const std::string* SmsReplies::Confirmation(std::string_view language) const {
+  for (const auto& [code, text] : opt_out_confirmation) {
+    if (code == language) return &text;
+  }
+  for (const auto& [code, text] : opt_out_confirmation) {
+    if (code == "en") return &text;
+  }
+  return nullptr;
+}
+
+std::string SmsReplies::FirstText(std::string_view rendered_template, const TwoWayTexts& texts) {
+  return std::string(rendered_template) + "\n" + texts.questions[0];
+}
+
 RuleSet::RuleSet(std::string force_name, std::shared_ptr<const TimeZone> zone, Policy policy,
                  QuietHours quiet_hours, std::vector<SurveyGroup> groups,
-                 std::vector<Exclusion> exclusions)
+                 std::vector<Exclusion> exclusions, SmsReplies replies)
     : force_name_(std::move(force_name)),
       zone_(std::move(zone)),
       policy_(std::move(policy)),
       quiet_hours_(quiet_hours),
       groups_(std::move(groups)),
-      exclusions_(std::move(exclusions)) {
+      exclusions_(std::move(exclusions)),
+      replies_(std::move(replies)) {
   for (const Exclusion& exclusion : exclusions_) {
     for (const std::string& qualifier : exclusion.qualifiers) {
       named_qualifiers_.push_back(ascii::ToUpper(qualifier));

@@ -35,7 +35,7 @@ struct SurveyColumns {
   ArrayLiteral event_id, group_id, language, phone_enc, phone_hash, event_type, channel, type_code,
       category, grade, npu, beat, postcode_district, handler_id, handler_team, officer_id,
       department, caller_role, caller_age_band, caller_gender, caller_ethnicity, contact_at,
-      send_at, expires_at, sms_template, token_nonce, closes_at, incident_id;
+      send_at, expires_at, sms_template, token_nonce, closes_at, incident_id, mode;
 
   // `sealed_e164`: the number as the store keeps it, encrypted.
   void Add(const Event& event, const Decision& decision, const std::string& sealed_e164,
@@ -69,18 +69,25 @@ struct SurveyColumns {
     // The page never closes before the last moment the text may go out.
     closes_at.AddTime(std::max(decision.survey_closes_at, decision.expires_at));
     incident_id.Add(NonEmpty(event.incident.id));
+    mode.Add(decision.two_way ? "two_way" : "link");
   }
 
   Params ToParams(TimePoint created_at) const {
-    return {
-        Time(created_at),     event_id.Text(),          group_id.Text(),    language.Text(),
-        phone_enc.Text(),     phone_hash.Text(),        event_type.Text(),  channel.Text(),
-        type_code.Text(),     category.Text(),          grade.Text(),       npu.Text(),
-        beat.Text(),          postcode_district.Text(), handler_id.Text(),  handler_team.Text(),
-        officer_id.Text(),    department.Text(),        caller_role.Text(), caller_age_band.Text(),
-        caller_gender.Text(), caller_ethnicity.Text(),  contact_at.Text(),  send_at.Text(),
-        expires_at.Text(),    sms_template.Text(),      token_nonce.Text(), closes_at.Text(),
-        incident_id.Text()};
+    return {Time(created_at),     event_id.Text(),
+            group_id.Text(),      language.Text(),
+            phone_enc.Text(),     phone_hash.Text(),
+            event_type.Text(),    channel.Text(),
+            type_code.Text(),     category.Text(),
+            grade.Text(),         npu.Text(),
+            beat.Text(),          postcode_district.Text(),
+            handler_id.Text(),    handler_team.Text(),
+            officer_id.Text(),    department.Text(),
+            caller_role.Text(),   caller_age_band.Text(),
+            caller_gender.Text(), caller_ethnicity.Text(),
+            contact_at.Text(),    send_at.Text(),
+            expires_at.Text(),    sms_template.Text(),
+            token_nonce.Text(),   closes_at.Text(),
+            incident_id.Text(),   mode.Text()};
   }
 };
 
@@ -236,13 +243,13 @@ const Statements& IngestStatements() {
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
        "postcode_district, handler_id, handler_team, officer_id, department, caller_role, "
        "caller_age_band, caller_gender, caller_ethnicity, contact_at, send_at, expires_at, "
-       "sms_template, token_nonce, closes_at, incident_id, created_at) "
+       "sms_template, token_nonce, closes_at, incident_id, mode, created_at) "
        "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
        "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
        "$19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[], "
        "$24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[], $28::timestamptz[], "
-       "$29::text[]) AS t "
+       "$29::text[], $30::text[]) AS t "
        "RETURNING id, send_at) "
        "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
        "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
@@ -257,7 +264,7 @@ const Statements& IngestStatements() {
        "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
        "FROM surveys s JOIN outbox o ON o.survey_id = s.id JOIN events e ON e.event_id = "
        "s.event_id "
-       "WHERE o.state IN ('pending', 'claimed') "
+       "WHERE o.state IN ('pending', 'claimed') AND o.kind <> 'confirmation' "
        "AND (s.incident_id = ANY($1::text[]) OR s.phone_hash = ANY($2::text[])) ORDER BY o.id"},
       {"cancel_texts",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "

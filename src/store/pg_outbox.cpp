@@ -1,6 +1,9 @@
-// OutboxStore: claims, attempts, retries, expiry and delivery reports.
+// OutboxStore: claims, attempts, retries, expiry, delivery reports and send slots. The dispatcher
+// works in batches, so each step is one statement for the whole batch (unnest of arrays) with
+// the per-message fence kept in its WHERE clause.
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <pqxx/notification>
 #include <set>
 #include <unordered_map>
 
@@ -12,18 +15,6 @@ namespace surveyd::store {
 using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared in this folder
 
 namespace {
-
-// The outbox state a gateway's delivery status moves a message to; nullopt: no state change.
-std::optional<std::string> TargetState(const std::string& status) {
-  if (status == "delivered") return "delivered";
-  if (status == "sent") return "sent";
-  if (status == "accepted" || status == "queued" || status == "buffered") return "accepted";
-  if (status == "failed" || status == "undeliverable" || status == "expired" ||
-      status == "rejected") {
-    return "failed";
-  }
-  return std::nullopt;
-}
 
 const char* SendStateName(SendState state) {
   switch (state) {
@@ -39,6 +30,7 @@ const char* SendStateName(SendState state) {
   return "failed";
 }
 
+// The outbox state an answer moves a `sending` message to.
 const char* OutboxStateFor(SendState state) {
   switch (state) {
     case SendState::kAccepted:
@@ -53,6 +45,35 @@ const char* OutboxStateFor(SendState state) {
   return "failed";
 }
 
+MessageKind KindFromName(const std::string& name) {
+  if (name == "question") return MessageKind::kQuestion;
+  if (name == "confirmation") return MessageKind::kConfirmation;
+  return MessageKind::kSurvey;
+}
+
+// Columns of claim_due's RETURNING, by name.
+enum ClaimColumn {
+  kId,
+  kSurveyId,
+  kKind,
+  kClientRef,
+  kPhone,
+  kTemplate,
+  kBody,
+  kNonce,
+  kLanguage,
+  kTwoWay,
+  kAttempts,
+  kExpiresAt,
+  kClaimToken,
+  kEventId,
+  kIncidentId,
+  kPhoneHash,
+  kContactAt,
+  kOptedOut,
+  kLastSurveyed,
+};
+
 }  // namespace
 
 namespace pg {
@@ -60,20 +81,26 @@ namespace pg {
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
       // Claims are fenced by a new token each time, so a worker whose claim ran out cannot
-      // begin or record a send that another worker now holds. The number's history comes
-      // without this survey (and without surveys created after it).
+      // begin or record a send that another worker now holds. Two index scans, not one OR: the
+      // claims that ran out (few), then the most recently due pending messages. The number's
+      // history comes without this survey (and without surveys created after it).
       {"claim_due",
-       "WITH due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
-       "WHERE ((o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz) "
-       "OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz)) "
-       "AND s.expires_at > $1::timestamptz "
-       "ORDER BY o.next_attempt_at LIMIT $2::int FOR UPDATE OF o SKIP LOCKED) "
+       "WITH lapsed AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "WHERE o.state = 'claimed' AND o.lease_until < $1::timestamptz "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz ORDER BY o.lease_until "
+       "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz "
+       "ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "picked AS (SELECT id FROM lapsed UNION ALL SELECT id FROM due LIMIT $2::int) "
        "UPDATE outbox o SET state = 'claimed', claimed_by = $3, lease_until = $4::timestamptz, "
        "claim_token = nextval('outbox_claim_token'), updated_at = $1::timestamptz "
-       "FROM due, surveys s WHERE o.id = due.id AND s.id = o.survey_id "
-       "RETURNING o.id, o.survey_id, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
+       "FROM picked, surveys s WHERE o.id = picked.id AND s.id = o.survey_id "
+       "RETURNING o.id, o.survey_id, o.kind, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
        "s.sms_template, "
-       "s.token_nonce, o.attempts, surveyd_epoch_us(s.expires_at), o.claim_token, s.event_id, "
+       "COALESCE(o.body, ''), s.token_nonce, s.language, s.mode = 'two_way', o.attempts, "
+       "surveyd_epoch_us(COALESCE(o.expires_at, s.expires_at)), o.claim_token, s.event_id, "
        "COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
        "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
        "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
@@ -94,62 +121,81 @@ const Statements& OutboxStatements() {
        "UNION SELECT event_id, incident_id, facts FROM events "
        "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since) AS e "
        "WHERE e.facts IS NOT NULL"},
-      // Only while the claim is this worker's; the token hash goes in with it.
-      {"begin_send",
-       "WITH b AS (UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
-       "lease_until = $4::timestamptz, updated_at = $3::timestamptz "
-       "WHERE id = $1::bigint AND state = 'claimed' AND claim_token = $2::bigint "
-       "RETURNING survey_id, attempts) "
-       "UPDATE surveys s SET token_hash = COALESCE(s.token_hash, $5) FROM b "
-       "WHERE s.id = b.survey_id RETURNING b.attempts"},
+      // Only while each claim is this worker's; a survey's token hash goes in with it, the first
+      // time.
+      {"begin_sends",
+       "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) "
+       "AS t(id, token, token_hash)), "
+       "b AS (UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, "
+       "lease_until = $5::timestamptz, updated_at = $4::timestamptz, "
+       "begun_at = COALESCE(o.begun_at, $4::timestamptz) FROM t "
+       "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token "
+       "RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
+       "s AS (UPDATE surveys s SET token_hash = b.token_hash FROM b "
+       "WHERE s.id = b.survey_id AND b.token_hash IS NOT NULL AND s.token_hash IS NULL) "
+       "SELECT id, attempts FROM b"},
       {"cancel",
-       "UPDATE outbox SET state = CASE WHEN maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
-       "cancel_reason = $2, cancelled_by = $3, "
-       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $4::timestamptz "
-       "WHERE id = $1::bigint AND state IN ('pending', 'claimed')"},
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = t.reason, cancelled_by = $2, "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $3::timestamptz "
+       "FROM unnest($1::bigint[], $4::text[]) AS t(id, reason) "
+       "WHERE o.id = t.id AND o.state IN ('pending', 'claimed')"},
       {"recover_stale",
        "UPDATE outbox SET state = CASE WHEN $2::boolean THEN 'pending' ELSE 'in_doubt' END, "
        "next_attempt_at = $1::timestamptz, claim_token = NULL, claimed_by = NULL, "
        "lease_until = NULL, maybe_sent = true, last_error = 'the sender stopped during the "
        "request', "
        "updated_at = $1::timestamptz WHERE state = 'sending' AND lease_until < $1::timestamptz"},
-      {"attempt_insert",
-       "INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
-       "http_status, result, error) VALUES ($1::bigint, $2::int, $3::timestamptz, $4, $5, "
-       "$6::int, $7, $8)"},
-      // Only the worker holding the claim (same token) moves the message; a delivery report
-      // that got there first keeps its more advanced state.
-      {"attempt_update",
-       "UPDATE outbox SET state = CASE WHEN state = 'sending' THEN $3 ELSE state END, "
-       "gateway = $4, gateway_message_id = COALESCE($5, gateway_message_id), "
-       "next_attempt_at = CASE WHEN state = 'sending' AND $3 = 'pending' "
-       "THEN $6::timestamptz ELSE next_attempt_at END, last_error = $7, "
-       "maybe_sent = maybe_sent OR $9::boolean, claim_token = NULL, "
-       "claimed_by = NULL, lease_until = NULL, updated_at = $8::timestamptz "
-       "WHERE id = $1::bigint AND claim_token = $2::bigint RETURNING state"},
-      {"reports_claim_unmatched",
-       "UPDATE delivery_reports SET outbox_id = $1::bigint "
-       "WHERE outbox_id IS NULL AND gateway_message_id = $2 RETURNING status, error_code"},
+      // Every attempt is kept; only the worker holding the claim (same token) moves the message,
+      // and a delivery report that got there first keeps its more advanced state. Reports that
+      // came before the answer and carry only the gateway's id are matched here.
+      {"record_attempts",
+       "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], "
+       "$5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[], "
+       "$12::boolean[]) AS t(id, token, attempt, state, result, gateway, message_id, "
+       "http_status, error, next_at, maybe_sent)), "
+       "a AS (INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
+       "http_status, result, error) SELECT id, attempt, $11::timestamptz, gateway, message_id, "
+       "http_status, result, error FROM t), "
+       "u AS (UPDATE outbox o SET state = CASE WHEN o.state = 'sending' THEN t.state "
+       "ELSE o.state END, gateway = t.gateway, "
+       "gateway_message_id = COALESCE(t.message_id, o.gateway_message_id), "
+       "next_attempt_at = CASE WHEN o.state = 'sending' AND t.state = 'pending' THEN t.next_at "
+       "ELSE o.next_attempt_at END, last_error = t.error, "
+       "maybe_sent = o.maybe_sent OR t.maybe_sent, claim_token = NULL, "
+       "claimed_by = NULL, lease_until = NULL, updated_at = $11::timestamptz FROM t "
+       "WHERE o.id = t.id AND o.claim_token = t.token "
+       "RETURNING o.id, o.gateway, o.gateway_message_id) "
+       "UPDATE delivery_reports d SET outbox_id = u.id FROM u WHERE d.outbox_id IS NULL "
+       "AND d.gateway = u.gateway AND d.gateway_message_id = u.gateway_message_id "
+       "RETURNING d.outbox_id, d.status, d.error_code, surveyd_epoch_us(d.at)"},
       {"outbox_advance",
        "UPDATE outbox SET state = $2, last_error = COALESCE($3, last_error), "
        "updated_at = $4::timestamptz WHERE id = $1::bigint AND NOT outbox_state_final(state) "
        "AND outbox_state_rank(state) < outbox_state_rank($2)"},
+      {"outbox_by_ref", "SELECT id FROM outbox WHERE client_ref = $1"},
       {"outbox_by_message_id",
-       "SELECT id FROM outbox WHERE gateway_message_id = $1 ORDER BY id LIMIT 1"},
-      {"outbox_by_client_ref", "SELECT id FROM outbox WHERE client_ref = $1"},
+       "SELECT id FROM outbox WHERE gateway = $1 AND gateway_message_id = $2 ORDER BY id LIMIT 1"},
       {"report_insert",
        "INSERT INTO delivery_reports (outbox_id, gateway, gateway_message_id, client_ref, "
-       "status, error_code, at) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7::timestamptz)"},
+       "status, error_code, at, received_at) VALUES ($1::bigint, $2, $3, $4, $5, $6, "
+       "$7::timestamptz, $8::timestamptz)"},
       {"expire_overdue",
-       "UPDATE outbox o SET state = 'expired', claim_token = NULL, claimed_by = NULL, "
-       "lease_until = NULL, "
-       "updated_at = $1::timestamptz FROM surveys s WHERE s.id = o.survey_id "
-       "AND s.expires_at < $1::timestamptz AND (o.state = 'pending' "
-       "OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz))"},
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'expired' END, "
+       "claim_token = NULL, claimed_by = NULL, "
+       "lease_until = NULL, updated_at = $1::timestamptz FROM surveys s "
+       "WHERE s.id = o.survey_id AND COALESCE(o.expires_at, s.expires_at) < $1::timestamptz "
+       "AND (o.state = 'pending' OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz))"},
       {"reschedule",
-       "UPDATE outbox SET state = 'pending', next_attempt_at = $3::timestamptz, "
-       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $3::timestamptz "
-       "WHERE id = $1::bigint AND state = 'claimed' AND claim_token = $2::bigint"},
+       "UPDATE outbox o SET state = 'pending', next_attempt_at = $3::timestamptz, "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $4::timestamptz "
+       "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, token) "
+       "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token"},
+      {"take_send_slots",
+       "SELECT surveyd_take_send_slots($1, $2::bigint, $3::int, $4::int, $5::int)"},
+      {"return_send_slots",
+       "UPDATE gateway_send_slots SET used = GREATEST(0, used - $3::int) "
+       "WHERE gateway = $1 AND bucket = $2::bigint"},
   };
   return kStatements;
 }
@@ -160,41 +206,57 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
                                              std::chrono::seconds lease) {
   return WithConnection("claim", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
+    // A claim lost in a crash of the database is simply claimed again (nothing went out), so
+    // it need not wait for its commit to be flushed; BeginSends, which must, flushes it too.
+    txn.exec0("SET LOCAL synchronous_commit TO off");
     auto rows = Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Time(now + lease)});
     std::vector<OutboxMessage> messages;
     messages.reserve(rows.size());
     ArrayLiteral ids, event_ids, incident_ids, hashes, since;
+    std::unordered_map<std::int64_t, std::size_t> index;
+    std::vector<std::pair<std::string, std::string>> own;  // event, incident
     for (const auto& row : rows) {
       OutboxMessage message;
-      message.id = row[0].as<std::int64_t>();
-      message.survey_id = row[1].as<std::int64_t>();
-      message.client_ref = row[2].as<std::string>();
+      message.id = row[kId].as<std::int64_t>();
+      message.survey_id = row[kSurveyId].as<std::int64_t>();
+      message.kind = KindFromName(row[kKind].as<std::string>());
+      message.client_ref = row[kClientRef].as<std::string>();
       // Opened here, the one place that sees it in clear. A number that does not open (its key
-      // left the ring, or the row was tampered with) is no number: the re-decision rules it out.
-      if (auto number =
-              vault_.Open(row[3].is_null() ? std::nullopt : std::optional(row[3].as<std::string>()),
-                          kSurveyPhone)) {
+      // left the ring, or the row was tampered with) or was erased is no number: the
+      // re-decision rules a survey text out, and the dispatcher sends nothing without one.
+      if (auto number = vault_.Open(
+              row[kPhone].is_null() ? std::nullopt : std::optional(row[kPhone].as<std::string>()),
+              kSurveyPhone)) {
         message.to_e164 = std::move(*number);
-      } else {
+      } else if (!row[kPhone].is_null()) {
         spdlog::error(
             "store: the number of survey {} does not open with privacy.phone_keys; "
             "its text will be ruled out",
             message.survey_id);
       }
-      message.sms_template = row[4].as<std::string>();
-      message.token_nonce = row[5].as<std::string>();
-      message.attempts = row[6].as<int>();
-      message.expires_at = pg::FromEpochMicros(row[7].as<std::int64_t>());
-      message.claim_token = row[8].as<std::int64_t>();
-      message.history.opted_out = row[13].as<bool>();
-      if (!row[14].is_null()) {
-        message.history.last_surveyed_at = pg::FromEpochMicros(row[14].as<std::int64_t>());
+      message.sms_template = row[kTemplate].as<std::string>();
+      message.body = row[kBody].as<std::string>();
+      message.token_nonce = row[kNonce].as<std::string>();
+      message.language = row[kLanguage].as<std::string>();
+      message.two_way = row[kTwoWay].as<bool>();
+      message.attempts = row[kAttempts].as<int>();
+      message.expires_at = pg::FromEpochMicros(row[kExpiresAt].as<std::int64_t>());
+      message.claim_token = row[kClaimToken].as<std::int64_t>();
+      message.history.opted_out = row[kOptedOut].as<bool>();
+      if (!row[kLastSurveyed].is_null()) {
+        message.history.last_surveyed_at =
+            pg::FromEpochMicros(row[kLastSurveyed].as<std::int64_t>());
       }
-      ids.AddInt(message.id);
-      event_ids.Add(row[9].as<std::string>());
-      incident_ids.Add(row[10].as<std::string>());
-      hashes.Add(row[11].is_null() ? std::string() : row[11].as<std::string>());
-      since.AddTime(pg::FromEpochMicros(row[12].as<std::int64_t>()) - kMaxNumberLookback);
+      // A confirmation is not decided again: its number is opted out by design.
+      if (message.kind != MessageKind::kConfirmation) {
+        index[message.id] = messages.size();
+        ids.AddInt(message.id);
+        event_ids.Add(row[kEventId].as<std::string>());
+        incident_ids.Add(row[kIncidentId].as<std::string>());
+        hashes.Add(row[kPhoneHash].is_null() ? std::string() : row[kPhoneHash].as<std::string>());
+        since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback);
+      }
+      own.emplace_back(row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>());
       messages.push_back(std::move(message));
     }
     if (vault_.rotating_hash_key()) {
@@ -214,15 +276,8 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
         }
       }
     }
-    if (!messages.empty()) {
-      std::unordered_map<std::int64_t, std::size_t> index;
+    if (!index.empty()) {
       std::set<std::size_t> unreadable;
-      std::vector<std::pair<std::string, std::string>> own(messages.size());  // event, incident
-      for (std::size_t i = 0; i < messages.size(); ++i) {
-        index[messages[i].id] = i;
-        own[i] = {rows[static_cast<int>(i)][9].as<std::string>(),
-                  rows[static_cast<int>(i)][10].as<std::string>()};
-      }
       for (const auto& row :
            Exec(txn, "claim_context",
                 {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(), since.Text()})) {
@@ -260,25 +315,44 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
   });
 }
 
-bool PgStore::BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
-                        std::chrono::seconds send_lease) {
-  return WithConnection("begin send", [&](pqxx::connection& connection) {
+std::vector<int> PgStore::BeginSends(const std::vector<SendStart>& starts, TimePoint now,
+                                     std::chrono::seconds send_lease) {
+  std::vector<int> attempts(starts.size(), 0);
+  if (starts.empty()) return attempts;
+  ArrayLiteral ids, tokens, token_hashes;
+  for (const SendStart& start : starts) {
+    ids.AddInt(start.message_id);
+    tokens.AddInt(start.claim_token);
+    token_hashes.Add(start.token_hash.empty() ? std::nullopt
+                                              : std::optional<std::string_view>(start.token_hash));
+  }
+  auto rows = WithConnection("begin sends", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    auto rows = Exec(txn, "begin_send",
-                     {Int(message.id), Int(message.claim_token), Time(now), Time(now + send_lease),
-                      Text(token_hash)});
+    auto result =
+        Exec(txn, "begin_sends",
+             {ids.Text(), tokens.Text(), token_hashes.Text(), Time(now), Time(now + send_lease)});
     txn.commit();
-    if (rows.empty()) return false;
-    message.attempts = rows[0][0].as<int>();
-    return true;
+    return result;
   });
+  std::unordered_map<std::int64_t, int> begun;
+  for (const auto& row : rows) begun[row[0].as<std::int64_t>()] = row[1].as<int>();
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    if (auto it = begun.find(starts[i].message_id); it != begun.end()) attempts[i] = it->second;
+  }
+  return attempts;
 }
 
-void PgStore::Cancel(const OutboxMessage& message, const std::string& reason, const std::string& by,
+void PgStore::Cancel(const std::vector<Cancellation>& cancellations, const std::string& by,
                      TimePoint now) {
+  if (cancellations.empty()) return;
+  ArrayLiteral ids, reasons;
+  for (const Cancellation& c : cancellations) {
+    ids.AddInt(c.message_id);
+    reasons.Add(c.reason);
+  }
   WithConnection("cancel", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    Exec(txn, "cancel", {Int(message.id), Text(reason), Text(by), Time(now)});
+    Exec(txn, "cancel", {ids.Text(), Text(by), Time(now), reasons.Text()});
     txn.commit();
     return 0;
   });
@@ -293,37 +367,54 @@ int PgStore::RecoverStale(TimePoint now, bool resend_safe) {
   });
 }
 
-void PgStore::RecordAttempt(const OutboxMessage& message, const SendRecord& record, TimePoint now) {
-  WithConnection("record attempt", [&](pqxx::connection& connection) {
+void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now) {
+  if (attempts.empty()) return;
+  ArrayLiteral ids, tokens, numbers, states, results, gateways, message_ids, statuses, errors,
+      next_at, maybe_sent;
+  for (const Attempt& a : attempts) {
+    ids.AddInt(a.message_id);
+    tokens.AddInt(a.claim_token);
+    numbers.AddInt(a.attempt);
+    states.Add(OutboxStateFor(a.record.state));
+    results.Add(SendStateName(a.record.state));
+    gateways.Add(a.record.gateway);
+    message_ids.Add(NonEmpty(a.record.gateway_message_id));
+    statuses.AddInt(a.record.http_status != 0 ? std::optional<std::int64_t>(a.record.http_status)
+                                              : std::nullopt);
+    errors.Add(NonEmpty(a.record.error));
+    next_at.AddTime(a.record.state == SendState::kRetry ? std::optional(a.record.next_attempt_at)
+                                                        : std::nullopt);
+    maybe_sent.Add(a.record.maybe_sent ? "true" : "false");
+  }
+  WithConnection("record attempts", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    Exec(txn, "attempt_insert",
-         {Int(message.id), Int(message.attempts), Time(now), Text(record.gateway),
-          NonEmpty(record.gateway_message_id),
-          record.http_status != 0 ? Int(record.http_status) : std::nullopt,
-          SendStateName(record.state), NonEmpty(record.error)});
-    auto updated = Exec(
-        txn, "attempt_update",
-        {Int(message.id), Int(message.claim_token), OutboxStateFor(record.state),
-         Text(record.gateway), NonEmpty(record.gateway_message_id), Time(record.next_attempt_at),
-         NonEmpty(record.error), Time(now), record.maybe_sent ? "true" : "false"});
-    if (!updated.empty() && !record.gateway_message_id.empty()) {
-      // Reports that came before this answer could only be kept aside; apply them now.
-      auto early =
-          Exec(txn, "reports_claim_unmatched", {Int(message.id), Text(record.gateway_message_id)});
-      for (const auto& row : early) {
-        Advance(txn, message.id, row[0].as<std::string>(),
-                row[1].is_null() ? std::nullopt : Param(row[1].as<std::string>()), now);
-      }
+    // Reports that came before these answers could only be kept aside; apply them now.
+    auto early = Exec(txn, "record_attempts",
+                      {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(),
+                       gateways.Text(), message_ids.Text(), statuses.Text(), errors.Text(),
+                       next_at.Text(), Time(now), maybe_sent.Text()});
+    for (const auto& row : early) {
+      const auto state = ParseDeliveryState(row[1].as<std::string>());
+      if (!state) continue;
+      Advance(txn, row[0].as<std::int64_t>(), *state,
+              row[2].is_null() ? std::nullopt : Param(row[2].as<std::string>()),
+              pg::FromEpochMicros(row[3].as<std::int64_t>()));
     }
     txn.commit();
     return 0;
   });
 }
 
-void PgStore::Reschedule(const OutboxMessage& message, TimePoint next_attempt_at) {
+void PgStore::Reschedule(const std::vector<OutboxMessage>& messages, TimePoint next_attempt_at) {
+  if (messages.empty()) return;
+  ArrayLiteral ids, tokens;
+  for (const OutboxMessage& m : messages) {
+    ids.AddInt(m.id);
+    tokens.AddInt(m.claim_token);
+  }
   WithConnection("reschedule", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    Exec(txn, "reschedule", {Int(message.id), Int(message.claim_token), Time(next_attempt_at)});
+    Exec(txn, "reschedule", {ids.Text(), tokens.Text(), Time(next_attempt_at), Time(WallClock())});
     txn.commit();
     return 0;
   });
@@ -338,37 +429,116 @@ int PgStore::ExpireOverdue(TimePoint now) {
   });
 }
 
-bool PgStore::ApplyDeliveryStatus(const DeliveryStatus& status) {
-  return WithConnection("delivery status", [&](pqxx::connection& connection) {
+bool PgStore::ApplyDeliveryReport(const DeliveryReport& report) {
+  return WithConnection("delivery report", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
+    // The service's own ref names one message whatever the gateway; the gateway's id only
+    // within that gateway.
     std::optional<std::int64_t> outbox_id;
-    if (!status.gateway_message_id.empty()) {
-      auto rows = Exec(txn, "outbox_by_message_id", {Text(status.gateway_message_id)});
+    if (!report.message_ref.empty()) {
+      auto rows = Exec(txn, "outbox_by_ref", {Text(report.message_ref)});
       if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
     }
-    if (!outbox_id && !status.client_ref.empty()) {
-      auto rows = Exec(txn, "outbox_by_client_ref", {Text(status.client_ref)});
+    if (!outbox_id && !report.gateway_message_id.empty()) {
+      auto rows = Exec(txn, "outbox_by_message_id",
+                       {Text(report.gateway), Text(report.gateway_message_id)});
       if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
     }
     Exec(txn, "report_insert",
-         {outbox_id ? Int(*outbox_id) : std::nullopt, Text(status.gateway),
-          NonEmpty(status.gateway_message_id), NonEmpty(status.client_ref), Text(status.status),
-          NonEmpty(status.error_code), Time(status.at)});
-    if (outbox_id) {
-      Advance(txn, *outbox_id, status.status, NonEmpty(status.error_code), status.at);
-    }
+         {outbox_id ? Int(*outbox_id) : std::nullopt, Text(report.gateway),
+          NonEmpty(report.gateway_message_id), NonEmpty(report.message_ref),
+          DeliveryStateName(report.state), NonEmpty(report.error_code), Time(report.at),
+          Time(WallClock())});
+    if (outbox_id) Advance(txn, *outbox_id, report.state, NonEmpty(report.error_code), report.at);
     txn.commit();
     return outbox_id.has_value();
   });
 }
 
-void PgStore::Advance(pqxx::transaction_base& txn, std::int64_t outbox_id,
-                      const std::string& status, const Param& error_code, TimePoint at) {
-  auto target = TargetState(status);
-  if (!target) return;
+void PgStore::Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,
+                      const Param& error_code, TimePoint at) {
+  const std::string target = OutboxStateFor(state);
   Param error = std::nullopt;
-  if (*target == "failed") error = error_code ? error_code : Param(status);
-  Exec(txn, "outbox_advance", {Int(outbox_id), *target, error, Time(at)});
+  if (state == DeliveryState::kFailed || state == DeliveryState::kUndeliverable ||
+      state == DeliveryState::kExpired) {
+    error = error_code ? error_code : Param(target);
+  }
+  Exec(txn, "outbox_advance", {Int(outbox_id), target, error, Time(at)});
+}
+
+int PgStore::TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
+                           int span) {
+  return WithConnection("take send slots", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    // Nothing is sent on the strength of a lost grant, so it need not wait for the disk.
+    txn.exec0("SET LOCAL synchronous_commit TO off");
+    auto rows = Exec(txn, "take_send_slots",
+                     {Text(gateway), Int(bucket), Int(wanted), Int(cap), Int(span)});
+    txn.commit();
+    return rows[0][0].as<int>();
+  });
+}
+
+void PgStore::ReturnSendSlots(const std::string& gateway, std::int64_t bucket, int unused) {
+  if (unused <= 0) return;
+  WithConnection("return send slots", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    txn.exec0("SET LOCAL synchronous_commit TO off");
+    Exec(txn, "return_send_slots", {Text(gateway), Int(bucket), Int(unused)});
+    txn.commit();
+    return 0;
+  });
+}
+
+namespace {
+
+class Notified final : public pqxx::notification_receiver {
+ public:
+  Notified(pqxx::connection_base& connection, bool& flag)
+      : pqxx::notification_receiver(connection, "surveyd_outbox"), flag_(flag) {}
+  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { flag_ = true; }
+
+ private:
+  bool& flag_;
+};
+
+// LISTEN on a connection of its own, opened again after it breaks.
+class PgOutboxListener final : public OutboxListener {
+ public:
+  explicit PgOutboxListener(std::string url) : url_(std::move(url)) {}
+
+  bool Wait(std::chrono::milliseconds timeout) override {
+    try {
+      if (!connection_) {
+        connection_ = std::make_unique<pqxx::connection>(url_);
+        receiver_ = std::make_unique<Notified>(*connection_, notified_);
+      }
+      notified_ = false;
+      connection_->get_notifs();
+      if (!notified_) {
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+        connection_->await_notification(static_cast<long>(us / 1000000),
+                                        static_cast<long>(us % 1000000));
+      }
+      return notified_;
+    } catch (const pqxx::pqxx_exception&) {
+      receiver_.reset();
+      connection_.reset();
+      throw Unavailable("outbox listener: database connection lost");
+    }
+  }
+
+ private:
+  const std::string url_;
+  bool notified_ = false;
+  std::unique_ptr<pqxx::connection> connection_;
+  std::unique_ptr<Notified> receiver_;
+};
+
+}  // namespace
+
+std::unique_ptr<OutboxListener> MakeOutboxListener(const std::string& url) {
+  return std::make_unique<PgOutboxListener>(url);
 }
 
 }  // namespace surveyd::store

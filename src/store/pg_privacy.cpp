@@ -57,11 +57,14 @@ const Statements& PrivacyStatements() {
       // cancelled, or the survey closed; never while a text may still go out.
       {"erase_finished_numbers",
        "UPDATE surveys SET phone_enc = NULL, phone_e164 = NULL, phone_erased_at = $1::timestamptz "
-       "WHERE id IN (SELECT s.id FROM surveys s JOIN outbox o ON o.survey_id = s.id "
+       "WHERE id IN (SELECT s.id FROM surveys s "
+       "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE (s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL) "
-       "AND o.state NOT IN ('pending', 'claimed', 'sending') "
-       "AND LEAST(s.responded_at, s.closes_at, CASE WHEN o.state IN ('failed', 'expired', "
-       "'cancelled') THEN o.updated_at END) < $2::timestamptz LIMIT $3::int)"},
+       "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.survey_id = s.id "
+       "AND p.state IN ('pending', 'claimed', 'sending')) "
+       "AND LEAST(s.responded_at, s.closes_at, CASE WHEN o.state IN ('failed', 'undeliverable', "
+       "'delivery_expired', 'expired', 'cancelled') THEN o.updated_at END) < $2::timestamptz "
+       "LIMIT $3::int)"},
       {"drop_survey_hashes",
        "UPDATE surveys SET phone_hash = NULL WHERE id IN (SELECT id FROM surveys "
        "WHERE phone_hash IS NOT NULL AND contact_at < $1::timestamptz "
@@ -81,6 +84,13 @@ const Statements& PrivacyStatements() {
       {"blank_comments",
        "UPDATE responses SET comment = '' WHERE survey_id IN (SELECT survey_id FROM responses "
        "WHERE comment <> '' AND submitted_at < $1::timestamptz LIMIT $2::int)"},
+      {"anonymise_replies",
+       "UPDATE inbound_messages SET body = '', phone_hash = NULL WHERE id IN (SELECT id "
+       "FROM inbound_messages WHERE (body <> '' OR phone_hash IS NOT NULL) "
+       "AND received_at < $1::timestamptz LIMIT $2::int)"},
+      {"delete_conversations",
+       "DELETE FROM conversations WHERE survey_id IN (SELECT survey_id FROM conversations "
+       "WHERE state <> 'open' AND started_at < $1::timestamptz LIMIT $2::int)"},
       {"retention_record",
        "INSERT INTO retention_runs (started_at, finished_at, worker, done) "
        "VALUES ($1::timestamptz, $2::timestamptz, $3, $4::jsonb)"},
@@ -139,6 +149,10 @@ const Statements& PrivacyStatements() {
       {"erase_events",
        "UPDATE events SET raw = NULL, facts = NULL, phone_hash = NULL, incident_id = NULL "
        "WHERE phone_hash = ANY($1::text[])"},
+      {"erase_replies",
+       "UPDATE inbound_messages SET body = '', phone_hash = NULL "
+       "WHERE phone_hash = ANY($1::text[])"},
+      {"erase_conversations", "DELETE FROM conversations WHERE phone_hash = ANY($1::text[])"},
       {"erase_rejected_candidates", "SELECT id, raw FROM rejected_events WHERE raw IS NOT NULL"},
       {"erase_rejected_line", "DELETE FROM rejected_events WHERE id = $1::bigint"},
       {"erase_opt_out_forget", "DELETE FROM opt_outs WHERE phone_hash = ANY($1::text[])"},
@@ -236,6 +250,10 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
         InBatches(with, "delete_facts", {Time(now - p.facts), Int(batch)}, batch);
     report.comments_blanked =
         InBatches(with, "blank_comments", {Time(now - p.comment), Int(batch)}, batch);
+    report.replies_anonymised =
+        InBatches(with, "anonymise_replies", {Time(now - p.reply), Int(batch)}, batch);
+    report.conversations_deleted =
+        InBatches(with, "delete_conversations", {Time(now - p.phone_hash), Int(batch)}, batch);
   }
   report.rekey = RekeyLocked(lease, batch);
 
@@ -245,6 +263,8 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
                                {"rejected_lines_deleted", report.rejected_lines_deleted},
                                {"facts_deleted", report.facts_deleted},
                                {"comments_blanked", report.comments_blanked},
+                               {"replies_anonymised", report.replies_anonymised},
+                               {"conversations_deleted", report.conversations_deleted},
                                {"rekey", ToJson(report.rekey)}};
   with([&](pqxx::connection& connection) {
     pqxx::work txn(connection);
@@ -417,6 +437,10 @@ ErasureReport PgStore::Erase(const std::string& e164, const std::string& referen
         Exec(txn, "erase_surveys", {all.Text(), Time(now)}).affected_rows());
     report.events =
         static_cast<std::int64_t>(Exec(txn, "erase_events", {all.Text()}).affected_rows());
+    report.replies =
+        static_cast<std::int64_t>(Exec(txn, "erase_replies", {all.Text()}).affected_rows());
+    report.conversations =
+        static_cast<std::int64_t>(Exec(txn, "erase_conversations", {all.Text()}).affected_rows());
     // Unreadable lines have no hash: each is opened and searched for the number's digits, in
     // any spelling. They are few, and kept only for retention.rejected_days.
     for (const auto& row : Exec(txn, "erase_rejected_candidates", {})) {
@@ -437,6 +461,8 @@ ErasureReport PgStore::Erase(const std::string& e164, const std::string& referen
                                     {"comments", report.comments},
                                     {"events", report.events},
                                     {"rejected_lines", report.rejected_lines},
+                                    {"replies", report.replies},
+                                    {"conversations", report.conversations},
                                     {"opt_outs", report.opt_outs},
                                     {"opt_out_kept", report.opt_out_kept}};
     if (dry_run) return report;  // rolled back: nothing changed, nothing recorded

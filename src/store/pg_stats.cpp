@@ -39,18 +39,18 @@ const Statements& StatsStatements() {
        "SELECT count(*), "
        "count(*) FILTER (WHERE o.state IN ('accepted', 'sent', 'delivered')), "
        "count(*) FILTER (WHERE o.state = 'delivered'), "
-       "count(*) FILTER (WHERE o.state = 'failed'), "
+       "count(*) FILTER (WHERE o.state IN ('failed', 'undeliverable', 'delivery_expired')), "
        "count(*) FILTER (WHERE o.state = 'expired'), "
        "count(*) FILTER (WHERE o.state IN ('pending', 'claimed', 'sending', 'in_doubt')), "
        "count(s.opened_at), count(s.responded_at), "
        "count(*) FILTER (WHERE o.state = 'cancelled') "
-       "FROM surveys s LEFT JOIN outbox o ON o.survey_id = s.id "
+       "FROM surveys s LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE ($1::timestamptz IS NULL OR s.contact_at >= $1::timestamptz) "
        "AND ($2::timestamptz IS NULL OR s.contact_at < $2::timestamptz) "
        "AND ($3::text IS NULL OR s.group_id = $3::text)"},
       {"funnel_cancelled",
        "SELECT COALESCE(o.cancel_reason, ''), count(*) FROM surveys s "
-       "JOIN outbox o ON o.survey_id = s.id WHERE o.state = 'cancelled' "
+       "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' WHERE o.state = 'cancelled' "
        "AND ($1::timestamptz IS NULL OR s.contact_at >= $1::timestamptz) "
        "AND ($2::timestamptz IS NULL OR s.contact_at < $2::timestamptz) "
        "AND ($3::text IS NULL OR s.group_id = $3::text) GROUP BY 1"},

@@ -80,7 +80,8 @@ PgStore::PgStore(const PgOptions& options)
           [statement_timeout = options.statement_timeout](pqxx::connection& connection) {
             for (const auto* statements :
                  {&pg::IngestStatements(), &pg::OutboxStatements(), &pg::SurveyStatements(),
-                  &pg::StatsStatements(), &pg::OpsStatements(), &pg::PrivacyStatements()}) {
+                  &pg::StatsStatements(), &pg::OpsStatements(), &pg::PrivacyStatements(),
+                  &pg::AlertInsertStatements(), &pg::ReplyStatements()}) {
               for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
             }
             connection.prepare("ping", "SELECT 1");

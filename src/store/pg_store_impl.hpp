@@ -80,6 +80,13 @@ const Statements& SurveyStatements();
 const Statements& StatsStatements();
 const Statements& OpsStatements();
 const Statements& PrivacyStatements();
+// pg_alerts.cpp: what SubmitResponse needs to store the alerts an answer raised.
+const Statements& AlertInsertStatements();
+// Writes each alert (once per survey and kind) with its "created" event, in the answer's
+// transaction; returns how many were new.
+int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
+                 const std::vector<NewAlert>& alerts, TimePoint now);
+const Statements& ReplyStatements();
 
 }  // namespace pg
 
@@ -97,16 +104,18 @@ class PgStore final : public Store {
   // OutboxStore (pg_outbox.cpp)
   std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
                                       std::chrono::seconds lease) override;
-  bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
-                 std::chrono::seconds send_lease) override;
-  void RecordAttempt(const OutboxMessage& message, const SendRecord& record,
-                     TimePoint now) override;
-  void Reschedule(const OutboxMessage& message, TimePoint next_attempt_at) override;
-  void Cancel(const OutboxMessage& message, const std::string& reason, const std::string& by,
+  std::vector<int> BeginSends(const std::vector<SendStart>& starts, TimePoint now,
+                              std::chrono::seconds send_lease) override;
+  void RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now) override;
+  void Reschedule(const std::vector<OutboxMessage>& messages, TimePoint next_attempt_at) override;
+  void Cancel(const std::vector<Cancellation>& cancellations, const std::string& by,
               TimePoint now) override;
   int RecoverStale(TimePoint now, bool resend_safe) override;
   int ExpireOverdue(TimePoint now) override;
-  bool ApplyDeliveryStatus(const DeliveryStatus& status) override;
+  bool ApplyDeliveryReport(const DeliveryReport& report) override;
+  int TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
+                    int span) override;
+  void ReturnSendSlots(const std::string& gateway, std::int64_t bucket, int unused) override;
 
   // SurveyStore (pg_surveys.cpp)
   std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) override;
@@ -116,6 +125,9 @@ class PgStore final : public Store {
                                TimePoint now) override;
   void OptOut(const std::string& e164, const std::string& source, TimePoint now) override;
   bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) override;
+
+  // SurveyStore: citizens' texts (pg_replies.cpp)
+  ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) override;
 
   // StatsStore (pg_stats.cpp)
   Funnel GetFunnel(const StatsFilter& filter) override;
@@ -178,7 +190,7 @@ class PgStore final : public Store {
                    const DecideFn& decide, TimePoint received_at,
                    std::vector<IngestResult>& results);
   // pg_outbox.cpp
-  void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, const std::string& status,
+  void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,
                const pg::Param& error_code, TimePoint at);
   // pg_privacy.cpp: under the retention lock, held by `lease`'s session.
   RetentionReport RetentionLocked(ConnectionPool::Lease& lease, const RetentionPolicy* policy,

@@ -25,7 +25,8 @@ const Statements& SurveyStatements() {
        "cancel_reason = 'opted_out', "
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
-       "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed')"},
+       "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed') "
+       "AND o.kind <> 'confirmation'"},
       {"survey_phone_hash",
        "SELECT phone_hash, COALESCE(phone_enc, phone_e164) FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
@@ -145,6 +146,7 @@ SubmitOutcome PgStore::SubmitResponse(std::int64_t survey_id, const SurveyAnswer
       return SubmitOutcome::kAlreadyAnswered;
     }
     Exec(txn, "submit_mark", {Int(survey_id), Time(now)});
+    InsertAlerts(txn, survey_id, answers.alerts, now);  // with the answer, or not at all
     txn.commit();
     return SubmitOutcome::kStored;
   });

@@ -1,4 +1,5 @@
 // The parts of the store interface that need no database (so the fuzz targets link without pqxx).
+#include "surveyd/store/alert_store.hpp"
 #include "surveyd/store/ingest_store.hpp"
 
 namespace surveyd::store {
@@ -13,6 +14,30 @@ const char* IngestOutcomeName(IngestOutcome outcome) {
       return "rejected";
   }
   return "unknown";
+}
+
+const char* AlertStatusName(AlertStatus status) {
+  switch (status) {
+    case AlertStatus::kOpen:
+      return "open";
+    case AlertStatus::kAcknowledged:
+      return "acknowledged";
+    case AlertStatus::kResolved:
+      return "resolved";
+  }
+  return "open";
+}
+
+std::optional<AlertStatus> ParseAlertStatus(std::string_view name) {
+  for (AlertStatus status :
+       {AlertStatus::kOpen, AlertStatus::kAcknowledged, AlertStatus::kResolved}) {
+    if (name == AlertStatusName(status)) return status;
+  }
+  return std::nullopt;
+}
+
+const char* NoticeChannelName(NoticeChannel channel) {
+  return channel == NoticeChannel::kWebhook ? "webhook" : "email";
 }
 
 }  // namespace surveyd::store

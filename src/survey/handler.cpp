@@ -396,7 +396,9 @@ struct SurveyPages::Impl {
 
     if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
     if (survey->responded) {
-      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true));
+      // Answered already; a comment sent again that calls for help still gets it.
+      return http::Response::Html(
+          200, RenderThanksPage(survey->language, Page(), true, post && HelpNow(request, *survey)));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -420,7 +422,12 @@ struct SurveyPages::Impl {
     const bool valid = ParseAnswers(request.body, answers, errors);
     if (!answers.language.empty()) survey.language = answers.language;
     answers.language = survey.language;
+    // Decided before the answer is stored, and stored with it in one transaction. A form sent
+    // back for a mistake still says where to get help when its comment calls for it.
+    if (options.raise_alerts) answers.alerts = options.raise_alerts(survey, answers);
+    const bool help_now = RaisesSafeguarding(answers.alerts);
     if (!valid) {
+      errors.help_now = help_now;
       return http::Response::Html(422, RenderSurveyPage(survey, token, Page(), &answers, &errors));
     }
     store::SubmitOutcome outcome;
@@ -429,6 +436,7 @@ struct SurveyPages::Impl {
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey {}: could not store the answers: {}", survey.survey_id, e.what());
       errors.save_failed = true;
+      errors.help_now = help_now;  // not stored yet: where to get help matters all the more
       auto response =
           http::Response::Html(503, RenderSurveyPage(survey, token, Page(), &answers, &errors));
       response.Set("Retry-After", "60");
@@ -436,12 +444,14 @@ struct SurveyPages::Impl {
     }
     switch (outcome) {
       case store::SubmitOutcome::kStored:
-        spdlog::info("survey {}: answers stored", survey.survey_id);
+        spdlog::info("survey {}: answers stored{}", survey.survey_id,
+                     answers.alerts.empty() ? "" : " with alerts");
         MarkAnswered(hash);
-        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), false));
+        return http::Response::Html(200,
+                                    RenderThanksPage(survey.language, Page(), false, help_now));
       case store::SubmitOutcome::kAlreadyAnswered:
         MarkAnswered(hash);
-        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true));
+        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true, help_now));
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
         break;
@@ -450,6 +460,15 @@ struct SurveyPages::Impl {
     // did hold a real token, so it does not count against its limit.
     Forget(hash);
     return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
+  }
+
+  // Whether the answers in a POSTed form would raise a safeguarding alert.
+  bool HelpNow(const http::Request& request, const store::SurveyView& survey) const {
+    if (!options.raise_alerts || !IsFormBody(request.Header("Content-Type"))) return false;
+    store::SurveyAnswers answers;
+    FormErrors errors;
+    ParseAnswers(request.body, answers, errors);
+    return RaisesSafeguarding(options.raise_alerts(survey, answers));
   }
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {

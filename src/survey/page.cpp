@@ -276,6 +276,71 @@ const Texts kWelsh{
 
 const std::array<const Texts*, 3> kAllTexts = {&kEnglish, &kPolish, &kWelsh};
 
+// Where to get help now, on the thank-you page of an answer that raised a safeguarding alert.
+// Numbers: the UK emergency and non-emergency police numbers, the Silent Solution (999 from a
+// mobile, then 55, for callers who cannot speak), and free 24-hour national helplines.
+struct Helpline {
+  const char* name;
+  const char* number;  // as written; the tel: link drops the spaces
+  const char* note;
+};
+struct HelpTexts {
+  const char* code;
+  const char* heading;
+  const char* emergency;  // {999}
+  const char* silent;
+  const char* non_emergency;          // {101}
+  std::array<Helpline, 3> helplines;  // name empty: none
+  const char* not_monitored;
+};
+
+const HelpTexts kHelpEnglish{
+    "en",
+    "If you need help now",
+    "If you are in danger now, call {999}.",
+    "If you cannot speak, call 999 from a mobile, stay on the line and press 55 when asked.",
+    "To talk to the police when it is not an emergency, call {101}.",
+    {{{"National Domestic Abuse Helpline", "0808 2000 247", "free, 24 hours"},
+      {"Samaritans, if you are struggling to cope", "116 123", "free, 24 hours"},
+      {"", "", ""}}},
+    "This survey is not watched around the clock: if you need help now, please call.",
+};
+
+const HelpTexts kHelpPolish{
+    "pl",
+    "Jeśli potrzebujesz pomocy teraz",
+    "Jeśli grozi Ci niebezpieczeństwo, zadzwoń pod numer {999}.",
+    "Jeśli nie możesz mówić, zadzwoń pod 999 z telefonu komórkowego, nie rozłączaj się i naciśnij "
+    "55, gdy usłyszysz prośbę.",
+    "W sprawach niepilnych zadzwoń na policję pod numer {101}.",
+    {{{"Krajowa infolinia ds. przemocy domowej (National Domestic Abuse Helpline)", "0808 2000 247",
+       "bezpłatnie, całą dobę"},
+      {"Samaritans, jeśli trudno Ci sobie poradzić", "116 123", "bezpłatnie, całą dobę"},
+      {"", "", ""}}},
+    "Ta ankieta nie jest sprawdzana na bieżąco: jeśli potrzebujesz pomocy teraz, zadzwoń.",
+};
+
+const HelpTexts kHelpWelsh{
+    "cy",
+    "Os oes angen help arnoch chi nawr",
+    "Os ydych chi mewn perygl nawr, ffoniwch {999}.",
+    "Os na allwch chi siarad, ffoniwch 999 o ffôn symudol, arhoswch ar y lein a phwyswch 55 pan "
+    "ofynnir i chi.",
+    "I siarad â'r heddlu pan nad yw'n argyfwng, ffoniwch {101}.",
+    {{{"Llinell Gymorth Byw Heb Ofn (Live Fear Free)", "0808 80 10 800", "am ddim, 24 awr"},
+      {"Llinell Gymorth Genedlaethol Cam-drin Domestig", "0808 2000 247", "am ddim, 24 awr"},
+      {"Samariaid, llinell Gymraeg", "0808 164 0123", "am ddim"}}},
+    "Nid yw'r arolwg hwn yn cael ei wylio drwy'r amser: os oes angen help arnoch chi nawr, "
+    "ffoniwch.",
+};
+
+const HelpTexts& HelpFor(std::string_view language) {
+  for (const HelpTexts* help : {&kHelpEnglish, &kHelpPolish, &kHelpWelsh}) {
+    if (language == help->code) return *help;
+  }
+  return kHelpEnglish;
+}
+
 const Texts& TextsFor(std::string_view language) {
   for (const Texts* texts : kAllTexts) {
     if (language == texts->code) return *texts;
@@ -463,7 +528,11 @@ constexpr std::string_view kStyle =
     "textarea[aria-invalid=true]{border-color:#c3311b}"
     ".summary{border:4px solid #c3311b;padding:12px 16px;margin:0 0 16px}"
     ".summary ul{margin:0;padding-left:20px}"
-    ".summary a{color:#c3311b;font-weight:700}";
+    ".summary a{color:#c3311b;font-weight:700}"
+    ".help{border:4px solid #1d3a6e;padding:12px 16px;margin:0 0 16px}"
+    ".help ul{margin:0 0 12px;padding-left:20px}"
+    ".help li{margin:0 0 6px}"
+    ".help a{font-weight:700}";
 
 std::string Base64OfHex(std::string_view hex) {
   std::string bytes;
@@ -541,14 +610,52 @@ void End(std::string& out, const Texts& texts, const PageContext& ctx, std::stri
   out += "</footer>\n</body>\n</html>\n";
 }
 
+std::string TelLink(std::string_view number) {
+  std::string digits;
+  for (char c : number) {
+    if (c >= '0' && c <= '9') digits.push_back(c);
+  }
+  return "<a href=\"tel:" + digits + "\">" + HtmlEscape(number) + "</a>";
+}
+
+// Where to get help now: plain text and tel: links, no script (the page's CSP allows none).
+void HelpBox(std::string& out, std::string_view language) {
+  const HelpTexts& help = HelpFor(language);
+  out += "<section class=\"help\" aria-labelledby=\"help-now\">\n<h2 id=\"help-now\">";
+  out += HtmlEscape(help.heading);
+  out += "</h2>\n<p>";
+  out += Replace(HtmlEscape(help.emergency), "{999}", TelLink("999"));
+  out += " ";
+  out += HtmlEscape(help.silent);
+  out += "</p>\n<p>";
+  out += Replace(HtmlEscape(help.non_emergency), "{101}", TelLink("101"));
+  out += "</p>\n<ul>\n";
+  for (const Helpline& line : help.helplines) {
+    if (*line.name == '\0') continue;
+    out += "<li>";
+    out += HtmlEscape(line.name);
+    out += ": ";
+    out += TelLink(line.number);
+    out += " (";
+    out += HtmlEscape(line.note);
+    out += ")</li>\n";
+  }
+  out += "</ul>\n<p>";
+  out += HtmlEscape(help.not_monitored);
+  out += "</p>\n</section>\n";
+}
+
 std::string MessagePage(std::string_view language, const PageContext& ctx,
-                        const char* Texts::*heading, const char* Texts::*body, bool close_hint) {
+                        const char* Texts::*heading, const char* Texts::*body, bool close_hint,
+                        bool help_now = false) {
   const Texts& texts = TextsFor(MatchLanguage(language));
   std::string out;
   Begin(out, texts, ctx, texts.*heading, nullptr);
   out += "<h1>";
   out += HtmlEscape(texts.*heading);
-  out += "</h1>\n<p>";
+  out += "</h1>\n";
+  if (help_now) HelpBox(out, texts.code);
+  out += "<p>";
   out += HtmlEscape(texts.*body);
   out += "</p>\n";
   if (close_hint) {
@@ -592,6 +699,11 @@ const std::vector<std::string>& PageLanguages() {
 const std::vector<std::string>& QuestionKeys() {
   static const std::vector<std::string> kKeys = {"q1", "q2", "q3", "q4", "q5"};
   return kKeys;
+}
+
+std::vector<std::string> QuestionTexts(std::string_view language) {
+  const Texts& texts = TextsFor(MatchLanguage(language));
+  return {texts.questions.begin(), texts.questions.end()};
 }
 
 std::string HtmlEscape(std::string_view text) {
@@ -706,6 +818,7 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
   out += HtmlEscape(texts.one_minute);
   out += "</p>\n";
 
+  if (errors != nullptr && errors->help_now) HelpBox(out, texts.code);
   if (errors != nullptr && errors->Any()) {
     out += "<div class=\"summary\" role=\"alert\">\n";
     if (errors->save_failed) {
@@ -747,7 +860,8 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
   for (std::size_t i = 0; i < QuestionKeys().size(); ++i) {
     const std::string& key = QuestionKeys()[i];
     const bool invalid = errors != nullptr && errors->Has(key);
-    const std::optional<int> chosen = previous != nullptr ? previous->q[i] : std::nullopt;
+    // A plain int: GCC 12 takes a std::optional compared here for uninitialised.
+    const int chosen = previous != nullptr && previous->q[i] ? *previous->q[i] : -1;
     out += "<fieldset id=\"" + key + "\"";
     if (invalid) out += " class=\"invalid\" aria-describedby=\"" + key + "-err\"";
     out += ">\n<legend>" + std::to_string(i + 1) + ". ";
@@ -796,11 +910,12 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
 }
 
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
-                             bool already_answered) {
+                             bool already_answered, bool help_now) {
   if (already_answered) {
-    return MessagePage(language, ctx, &Texts::already_heading, &Texts::already_body, true);
+    return MessagePage(language, ctx, &Texts::already_heading, &Texts::already_body, true,
+                       help_now);
   }
-  return MessagePage(language, ctx, &Texts::thanks_heading, &Texts::thanks_body, true);
+  return MessagePage(language, ctx, &Texts::thanks_heading, &Texts::thanks_body, true, help_now);
 }
 
 std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx) {

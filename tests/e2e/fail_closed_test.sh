@@ -93,7 +93,7 @@ sql "SELECT decision_trace::text FROM events WHERE event_id = 'FC-C-RD'" | grep 
   fail "the later event's trace names the survey it cancelled"
 texts=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=100" | grep -o '"to":"[^"]*"' | wc -l)
 [ "$texts" = 3 ] || fail "three texts (A, NUL, B), none for C: $texts"
-funnel=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port/api/v1/stats/funnel")
+funnel=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port/api/v1/funnel")
 [[ $funnel == *'"cancelled_by_reason":{"exclusion:domestic_abuse":1}'* ]] || fail "funnel: $funnel"
 
 # --- The push: the same poison beside good events gets 202 with one result each --------------

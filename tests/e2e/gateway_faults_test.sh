@@ -18,6 +18,10 @@ export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
 export SURVEYD_GATEWAY_TIMEOUT_MS=300 SURVEYD_GATEWAY_RATE=200
 export SURVEYD_DISPATCH_POLL_MS=100 SURVEYD_DISPATCH_BACKOFF_BASE=1 SURVEYD_DISPATCH_BACKOFF_MAX=2
 export SURVEYD_DISPATCH_MAX_ATTEMPTS=20 SURVEYD_DISPATCH_WORKERS=3
+# Nearly half the requests fail here, at random: the circuit breaker (which opens after a few
+# failures in a row, tested in tests/integration/dispatch_test.cpp) would pause sending for most
+# of the test. This test is about retries and deduplication, so it is kept closed.
+export SURVEYD_DISPATCH_BREAKER_FAILURES=1000
 unset SURVEYD_FEED_TCP
 use_prompt_rules
 

@@ -56,11 +56,8 @@ wait_healthy "$port"
 push_events 31
 surveys=$(sql "SELECT count(*) FROM surveys")
 [ "$surveys" -gt 5 ] || fail "twilio: only $surveys surveys from $events events"
-wait_until "SELECT count(*) FROM outbox WHERE state IN ('delivered','failed')" "$surveys"
-stats=$(curl -fs "http://127.0.0.1:$port_gw/v1/stats")
-created=$(echo "$stats" | grep -o '"twilio_created":[0-9]*' | cut -d: -f2)
-[ "$created" = "$surveys" ] || fail "twilio: the API created $created messages for $surveys surveys: $stats"
-failed=$(sql "SELECT count(*) FROM outbox WHERE state = 'failed'")
+wait_until "SELECT count(*) FROM outbox WHERE kind = 'survey' AND state IN ('delivered','undeliverable')" "$surveys"
+failed=$(sql "SELECT count(*) FROM outbox WHERE kind = 'survey' AND state = 'undeliverable'")
 [ "$failed" -gt 0 ] || fail "twilio: no undelivered report was exercised"
 # Reports carry Twilio's sid and our ref, and bad or duplicate ones changed nothing.
 unmatched=$(sql "SELECT count(*) FROM delivery_reports WHERE outbox_id IS NULL")
@@ -77,6 +74,13 @@ stops=$(replied_numbers)
 [ "$stops" -gt 0 ] || fail "twilio: no citizen replied STOP"
 wait_until "SELECT count(*) FROM opt_outs WHERE source = 'sms_reply'" "$stops"
 opted=$stops
+# Each opted-out number is confirmed once (a confirmation by text), and nothing else was sent.
+wait_until "SELECT count(*) FROM outbox WHERE kind = 'confirmation' AND state IN ('delivered','undeliverable')" "$stops"
+[ "$(sql "SELECT count(*) FROM inbound_messages WHERE disposition = 'opt_out'")" -ge "$stops" ] ||
+  fail "twilio: the opt-out replies were not all stored"
+created=$(curl -fs "http://127.0.0.1:$port_gw/v1/stats" | grep -o '"twilio_created":[0-9]*' | cut -d: -f2)
+[ "$created" = $((surveys + stops)) ] ||
+  fail "twilio: the API created $created messages for $surveys surveys and $stops confirmations"
 # A callback signed with another token is refused and changes nothing.
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Twilio-Signature: bm90LWEtc2lnbmF0dXJl' \
   --data 'MessageSid=SM1&MessageStatus=delivered' "http://127.0.0.1:$port/api/v1/gateway/twilio/status?ref=x")
@@ -101,7 +105,7 @@ wait_healthy "$port"
 push_events 32
 surveys=$(sql "SELECT count(*) FROM surveys")
 [ "$surveys" -gt 5 ] || fail "kannel: only $surveys surveys from $events events"
-wait_until "SELECT count(*) FROM outbox WHERE state = 'delivered'" "$surveys"
+wait_until "SELECT count(*) FROM outbox WHERE kind = 'survey' AND state = 'delivered'" "$surveys"
 kannel_wait_received "$work/kannel" "$surveys" || fail "kannel: fakesmsc got $(kannel_received "$work/kannel" | wc -l) of $surveys"
 received=$(kannel_received "$work/kannel")
 [ "$(echo "$received" | wc -l)" = "$surveys" ] || fail "kannel: fakesmsc got $(echo "$received" | wc -l) texts for $surveys surveys"

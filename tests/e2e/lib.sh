@@ -63,6 +63,7 @@ health() { curl -s -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127
 use_prompt_rules() {
   sed -e '/^quiet_hours:/a\  enabled: false' -e "s/^\(\s*delay:\).*/\1 ${1:-0s}/" \
     "$SRC/config/rules.yaml" >"$work/rules.yaml"
+  cp "$SRC/config/alert_lexicon.yaml" "$work/"  # its alerts: section names the lexicon beside it
   "$BUILD/surveyd" rules check "$work/rules.yaml" >/dev/null
   export SURVEYD_RULES="$work/rules.yaml"
 }

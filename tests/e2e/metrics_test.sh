@@ -39,10 +39,14 @@ wait_healthy "$port" "$port_gw"
 
 # Until the whole stream is stored, every message settled and every delivery report in.
 stored() { sql "SELECT (SELECT count(*) FROM events WHERE source = 'tcp') + (SELECT count(*) FROM rejected_events WHERE source = 'tcp')"; }
+# A STOP reply queues a confirmation after its survey text settled: settled means settled for a
+# second on end.
+settled=0
 for _ in $(seq 1 300); do
   left=$(sql "SELECT count(*) FROM outbox WHERE state IN ('pending', 'claimed', 'sending', 'accepted', 'sent')")
   cursor=$(sql "SELECT COALESCE(max(seq), 0) FROM feed_cursors")
-  [ "$left" = 0 ] && [ "$cursor" -ge "$count" ] && break
+  if [ "$left" = 0 ] && [ "$cursor" -ge "$count" ]; then settled=$((settled + 1)); else settled=0; fi
+  [ "$settled" -ge 5 ] && break
   sleep 0.2
 done
 [ "$left" = 0 ] || fail "$left message(s) unsettled after 60 s"
@@ -119,7 +123,7 @@ lines = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 assert all({"ts", "level", "msg"} <= set(l) for l in lines), "a line without ts, level or msg"
 requests = [l for l in lines if "request_id" in l]
 surveys = [l for l in lines if "survey_id" in l]
-assert any("opt-out" in l["msg"] for l in requests), "no request line (STOP replies)"
+assert any(l["msg"].startswith("text through wmnow: opt_out") for l in requests), "no request line (STOP replies)"
 assert any(l["msg"].startswith("dispatch: message") for l in surveys), "no survey line (retries)"
 print(f"{len(lines)} JSON log lines, {len(requests)} with a request id, {len(surveys)} with a survey id")
 EOF

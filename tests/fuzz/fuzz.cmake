@@ -1,34 +1,64 @@
 # libFuzzer targets (SURVEYD_FUZZ=ON, clang only; scripts/fuzz builds and runs them). Only the
-# sources the parsers and handlers need: no PostgreSQL, no dispatcher, no simulators.
+# sources the parsers and handlers need: no PostgreSQL, no dispatcher, no simulators (analytics_sql
+# and pg_text build SQL text and parameters without pqxx).
 set(SURVEYD_FUZZ_SOURCES
+  src/alerts/alert_rules.cpp
+  src/alerts/lexicon.cpp
+  src/alerts/recognition.cpp
+  src/api/alerts_routes.cpp
+  src/api/admin_routes.cpp
+  src/api/analytics_common.cpp
   src/api/api.cpp
   src/api/auth.cpp
   src/api/client_address.cpp
+  src/api/docs_routes.cpp
   src/api/feed_routes.cpp
   src/api/gateway_routes.cpp
   src/api/health_routes.cpp
+  src/api/recognition_routes.cpp
+  src/api/ops_routes.cpp
+  src/api/responses_routes.cpp
   src/api/router.cpp
   src/api/stats_routes.cpp
+  src/core/alert.cpp
   src/core/clock.cpp
   src/core/crypto.cpp
+  src/core/delivery.cpp
   src/core/event_json.cpp
   src/core/names.cpp
   src/core/phone.cpp
+  src/core/sms.cpp
+  src/core/sms_reply.cpp
   src/core/statistics.cpp
   src/core/survey_token.cpp
   src/core/time.cpp
   src/core/time_zone.cpp
+  src/core/work_queue.cpp
   src/feed/event_parser.cpp
+  src/gateway/gateway.cpp
   src/http/asio_impl.cpp
   src/http/message.cpp
+  src/rules/check.cpp
   src/rules/decide.cpp
   src/rules/loader.cpp
   src/rules/rule_set.cpp
+  src/store/analytics_sql.cpp
+  src/store/pg_text.cpp
   src/store/store.cpp
   src/survey/handler.cpp
   src/survey/page.cpp
   src/survey/rate_limiter.cpp)
-add_library(surveyd_fuzz_lib STATIC ${SURVEYD_FUZZ_SOURCES})
+# The dashboard and the OpenAPI document, compiled in as in the daemon (docs_routes.cpp).
+file(GLOB_RECURSE SURVEYD_FUZZ_WEB_ASSETS CONFIGURE_DEPENDS web/*)
+list(FILTER SURVEYD_FUZZ_WEB_ASSETS EXCLUDE REGEX "/node_modules/")
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp
+  COMMAND ${CMAKE_COMMAND} -DINPUT_DIR=${CMAKE_SOURCE_DIR}/web
+          -DOUTPUT=${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp
+          -P ${CMAKE_SOURCE_DIR}/cmake/embed_assets.cmake
+  DEPENDS ${SURVEYD_FUZZ_WEB_ASSETS} ${CMAKE_SOURCE_DIR}/cmake/embed_assets.cmake
+  COMMENT "Embedding web assets")
+add_library(surveyd_fuzz_lib STATIC ${SURVEYD_FUZZ_SOURCES}
+  ${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp)
 target_include_directories(surveyd_fuzz_lib PUBLIC include src tests)
 target_compile_options(surveyd_fuzz_lib PUBLIC
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined

@@ -43,19 +43,25 @@ class FuzzStore final : public store::Store {
                                              std::chrono::seconds) override {
     return {};
   }
-  bool BeginSend(store::OutboxMessage&, const std::string&, TimePoint,
-                 std::chrono::seconds) override {
-    return false;
+  std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint,
+                              std::chrono::seconds) override {
+    return std::vector<int>(starts.size(), 0);
   }
-  void RecordAttempt(const store::OutboxMessage&, const store::SendRecord&, TimePoint) override {}
-  void Reschedule(const store::OutboxMessage&, TimePoint) override {}
-  void Cancel(const store::OutboxMessage&, const std::string&, const std::string&,
-              TimePoint) override {}
+  void RecordAttempts(const std::vector<store::Attempt>&, TimePoint) override {}
+  void Reschedule(const std::vector<store::OutboxMessage>&, TimePoint) override {}
+  void Cancel(const std::vector<store::Cancellation>&, const std::string&, TimePoint) override {}
   int RecoverStale(TimePoint, bool) override { return 0; }
   int ExpireOverdue(TimePoint) override { return 0; }
-  bool ApplyDeliveryStatus(const store::DeliveryStatus& status) override {
-    if (status.gateway_message_id.empty() && status.client_ref.empty()) std::abort();
+  bool ApplyDeliveryReport(const DeliveryReport& report) override {
+    if (report.gateway_message_id.empty() && report.message_ref.empty()) std::abort();
     return false;
+  }
+  int TakeSendSlots(const std::string&, std::int64_t, int, int, int) override { return 0; }
+  void ReturnSendSlots(const std::string&, std::int64_t, int) override {}
+  store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn&,
+                                   TimePoint) override {
+    if (sms.gateway.empty()) std::abort();  // an adapter always names itself
+    return {};
   }
   void OptOut(const std::string& e164, const std::string&, TimePoint) override {
     if (e164.empty() || e164[0] != '+') std::abort();  // only normalised numbers reach the store

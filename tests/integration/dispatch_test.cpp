@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -253,52 +254,52 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
             std::to_string(kMessages));
 }
 
-// A gateway that holds each send until the test lets it go.
-class SlowGateway final : public gateway::Sender {
- public:
-  std::string Name() const override { return "slow"; }
-  bool Idempotent() const override { return true; }
-  gateway::SendResult Send(const gateway::OutgoingSms&) override {
-    sending_ = true;
-    std::this_thread::sleep_for(300ms);
-    ++sent_;
-    return {SendStatus::kAccepted, "m", 201, "", {}};
-  }
-  std::atomic<bool> sending_{false};
-  std::atomic<int> sent_{0};
-};
-
-TEST_F(DispatchTest, StoppingHandsUnsentClaimsBackAtOnce) {
+TEST_F(DispatchTest, StoppingHandsBackWhatWasClaimedButNotBegun) {
+  // Stop comes while the worker decides its batch: nothing of it has gone out, so all of it
+  // goes back at once rather than waiting for the lease.
   AddSurveys(5, clock_.Now(), clock_.Now() + 2h);
-  SlowGateway gateway;
+  FakeGateway gateway;
   options_.workers = 1;
   options_.batch_size = 5;
-  Dispatcher dispatcher(options_, *store_, gateway, clock_,
-                        [rules = QuietRules()] { return rules; });
+  std::atomic<bool> deciding{false}, release{false};
+  auto shipped = QuietRules();
+  Dispatcher dispatcher(options_, *store_, gateway, clock_, [&] {
+    deciding = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    return shipped;
+  });
   dispatcher.Start();
-  while (!gateway.sending_) std::this_thread::sleep_for(5ms);
-  dispatcher.Stop();  // the message in hand is finished, the rest go back
-  EXPECT_EQ(gateway.sent_, 1);
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "1");
+  while (!deciding) std::this_thread::sleep_for(1ms);
+  std::thread stopper([&] { dispatcher.Stop(); });
+  std::this_thread::sleep_for(50ms);  // Stop has said so; the worker is still deciding
+  release = true;
+  stopper.join();
+  EXPECT_TRUE(gateway.Sent().empty());
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending' AND claimed_by IS NULL"),
-            "4");
+            "5");
 }
 
-TEST_F(DispatchTest, ASlowGatewayAndAShortLeaseNeverMakeTwoRequestsForOneMessage) {
-  // One worker claims ten; each send takes a second; its lease is three. Midway through its
-  // batch another instance claims what it has not begun, and sends it.
+TEST_F(DispatchTest, AClaimThatRanOutIsNeverSentByTheWorkerThatLostIt) {
+  // A claims ten and takes longer to decide them than its lease: B claims them again and sends
+  // them; A then finds none of them its own, and sends nothing.
   AddSurveys(10, clock_.Now(), clock_.Now() + 2h);
   options_.batch_size = 10;
   options_.lease = 3s;
   auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
   FakeGateway slow, other;
-  auto a = Make(slow, *store_);
-  auto b = Make(other, *other_store);
-  int sends = 0;
-  slow.OnSend([&](const gateway::OutgoingSms&) {
-    clock_.Advance(1s);
-    if (++sends == 4) EXPECT_GT(b.RunOnce("b"), 0) << "the claims ran out: B takes them";
+  auto shipped = QuietRules();
+  std::unique_ptr<Dispatcher> b;
+  bool a_deciding = true;
+  auto a = Make(slow, *store_, [&]() -> std::shared_ptr<const rules::RuleSet> {
+    if (a_deciding) {
+      a_deciding = false;
+      clock_.Advance(4s);
+      EXPECT_EQ(b->RunOnce("b"), 10) << "the claims ran out: B takes them";
+    }
+    return shipped;
   });
+  b = std::make_unique<Dispatcher>(options_, *other_store, other, clock_,
+                                   [shipped] { return shipped; });
   EXPECT_EQ(a.RunOnce("a"), 10);
 
   std::map<std::string, int> requests;
@@ -306,8 +307,8 @@ TEST_F(DispatchTest, ASlowGatewayAndAShortLeaseNeverMakeTwoRequestsForOneMessage
   for (const auto& sms : other.Sent()) ++requests[sms.client_ref];
   EXPECT_EQ(requests.size(), 10u);
   for (const auto& [ref, count] : requests) EXPECT_EQ(count, 1) << ref;
-  EXPECT_EQ(slow.Sent().size(), 4u);
-  EXPECT_EQ(a.Status().lost_claims, 6) << "A left each message B had claimed";
+  EXPECT_TRUE(slow.Sent().empty());
+  EXPECT_EQ(a.Status().lost_claims, 10) << "A left each message B had claimed";
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "10");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM send_attempts"), "10");
 }
@@ -380,6 +381,96 @@ TEST_F(DispatchTest, WithoutRulesNothingIsSentAndTheTextWaits) {
   dispatcher.RunOnce("w1");
   EXPECT_TRUE(gateway.Sent().empty());
   EXPECT_EQ(State(0), "pending");
+}
+
+TEST_F(DispatchTest, TheRateHoldsAcrossTwoInstancesUnderABurst) {
+  // 120 texts due at once, two instances (separate connections) trying together every 20 ms for
+  // three seconds, at 20 per second: no one-second window holds more than 20 sends, and the rate
+  // is used (3 x 20).
+  AddSurveys(120, clock_.Now(), clock_.Now() + 2h);
+  options_.rate_per_second = 20;
+  options_.batch_size = 50;
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
+  FakeGateway gateway_a, gateway_b;
+  std::mutex mutex;
+  std::vector<TimePoint> sent_at;
+  auto record = [&](const gateway::OutgoingSms&) {
+    std::lock_guard lock(mutex);
+    sent_at.push_back(clock_.Now());
+  };
+  gateway_a.OnSend(record);
+  gateway_b.OnSend(record);
+  auto a = Make(gateway_a, *store_);
+  auto b = Make(gateway_b, *other_store);
+  for (int step = 0; step < 150; ++step) {
+    std::thread ta([&] { a.RunOnce("a"); });
+    std::thread tb([&] { b.RunOnce("b"); });
+    ta.join();
+    tb.join();
+    clock_.Advance(20ms);
+  }
+  std::sort(sent_at.begin(), sent_at.end());
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < sent_at.size(); ++i) {
+    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
+    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
+  }
+  EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
+  EXPECT_EQ(sent_at.size(), 60u);
+  EXPECT_GT(gateway_a.Sent().size(), 0u);
+  EXPECT_GT(gateway_b.Sent().size(), 0u);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "60");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending'"), "60")
+      << "what was not sent is handed back, not lost";
+}
+
+TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
+  AddSurveys(40, clock_.Now(), clock_.Now() + 2h);
+  options_.batch_size = 10;
+  options_.breaker = {3, 10s, 60s};
+  FakeGateway gateway;
+  gateway.Script(
+      std::vector<gateway::SendResult>(11, {SendStatus::kTransient, "", 503, "http 503", {}}));
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 10);
+  EXPECT_EQ(dispatcher.Status().breaker, "open");
+  EXPECT_EQ(dispatcher.Status().breaker_opened, 1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(dispatcher.RunOnce("w"), 0) << "nothing while open";
+  EXPECT_EQ(gateway.Sent().size(), 10u);
+
+  clock_.Advance(10s);
+  EXPECT_EQ(dispatcher.Status().breaker, "half_open");
+  EXPECT_EQ(dispatcher.RunOnce("w"), 1) << "one probe";
+  EXPECT_EQ(dispatcher.Status().breaker, "open") << "the probe failed: twice as long";
+  clock_.Advance(10s);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 0);
+  clock_.Advance(10s);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 1) << "the next probe";
+  EXPECT_EQ(dispatcher.Status().breaker, "closed") << "it worked";
+  EXPECT_EQ(dispatcher.RunOnce("w"), 10) << "a whole batch again";
+  EXPECT_EQ(gateway.Sent().size(), 22u);
+}
+
+TEST_F(DispatchTest, RefusedCredentialsStopSendingAtOnceAndAreNeverRetriedInALoop) {
+  AddSurveys(5, clock_.Now(), clock_.Now() + 2h);
+  options_.batch_size = 1;
+  options_.breaker = {5, 10s, 60s};
+  FakeGateway gateway;
+  gateway.Script({{SendStatus::kAuth, "", 401, "http 401: credentials refused", {}}});
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 1);
+  EXPECT_TRUE(dispatcher.Status().gateway_auth_failing);
+  EXPECT_EQ(dispatcher.Status().breaker, "open");
+  for (int i = 0; i < 50; ++i) dispatcher.RunOnce("w");
+  clock_.Advance(59s);
+  for (int i = 0; i < 50; ++i) dispatcher.RunOnce("w");
+  EXPECT_EQ(gateway.Sent().size(), 1u) << "one request, then nothing until the pause is over";
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending' AND attempts = 1"), "1")
+      << "the message itself waits, it is not failed";
+  clock_.Advance(1s);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 1) << "a probe once the pause is over";
+  EXPECT_FALSE(dispatcher.Status().gateway_auth_failing);
+  EXPECT_EQ(dispatcher.Status().breaker, "closed");
 }
 
 }  // namespace

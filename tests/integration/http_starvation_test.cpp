@@ -13,6 +13,7 @@
 #include "integration/test_database.hpp"
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/http/server.hpp"
 #include "surveyd/store/pg_store.hpp"
 #include "surveyd/survey/handler.hpp"
@@ -26,7 +27,7 @@ using surveyd::testing::RawConnection;
 using surveyd::testing::TestDatabase;
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr char kAnalystToken[] = "analyst-token-analyst-token";
+constexpr char kFeedSecret[] = "feed-secret-feed-secret";
 
 std::unique_ptr<store::Store> MakeStore(const TestDatabase& db, int pool_size,
                                         std::chrono::milliseconds statement_timeout,
@@ -104,15 +105,20 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
   auto store = MakeStore(db, 2, 3000ms, 300ms);
   survey::SurveyHandlerOptions survey_options(*store, clock);
   survey::SurveyPages pages(survey_options);
-  auto authenticator =
-      api::MakeStaticAuthenticator(kAnalystToken, {"analyst", "test", api::Role::kAnalyst});
   api::ApiOptions api;
   api.ingest = store.get();
   api.outbox = store.get();
   api.surveys = store.get();
   api.stats = store.get();
-  api.authenticator = authenticator.get();
   api.clock = &clock;
+  api.feed_secret = kFeedSecret;
+  api.decider = [] {
+    return [](const Event&, const ContactHistory&, const RelatedEvents&) {
+      Decision decision;
+      decision.reason = "no_group";
+      return decision;
+    };
+  };
   api.survey_pages = [&pages](const http::Request& r) { return pages.Handle(r); };
   api.survey_pages_fast = [&pages](const http::Request& r) { return pages.HandleFast(r); };
   api.readiness = [] { return api::Readiness{true, "{}"}; };
@@ -125,8 +131,8 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
   server->Start();
 
   SurveysLocked lock(db);
-  // Two survey lookups take both pooled connections and two of the three workers; the stats
-  // request takes the third worker and waits for a connection.
+  // Two survey lookups take both pooled connections and two of the three workers; a pushed event
+  // takes the third worker and waits for a connection.
   std::vector<std::unique_ptr<RawConnection>> lookups;
   for (const char* token : {"AAAAAAAAAAAAAAAAAAAAAA", "BAAAAAAAAAAAAAAAAAAAAA"}) {
     lookups.push_back(std::make_unique<RawConnection>(server->Port()));
@@ -135,9 +141,14 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
   }
   std::this_thread::sleep_for(200ms);
   const auto start = SteadyClock::now();
-  RawConnection stats(server->Port());
-  ASSERT_TRUE(stats.Send(std::string("GET /api/v1/stats/funnel HTTP/1.1\r\nHost: x\r\n") +
-                         "Authorization: Bearer " + kAnalystToken + "\r\n\r\n"));
+  RawConnection push(server->Port());
+  const std::string body = R"({"event_id":"starved-1"})";
+  const std::string timestamp = std::to_string(ToUnixSeconds(clock.Now()));
+  ASSERT_TRUE(push.Send(
+      "POST /api/v1/feed/events HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nX-Feed-Timestamp: " +
+      timestamp + "\r\nX-Feed-Signature: " + crypto::SignTimestamped(kFeedSecret, timestamp, body) +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
 
   RawConnection health(server->Port());
   ASSERT_TRUE(health.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -148,7 +159,7 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
 
   // No connection came free within the acquire timeout: 503 with Retry-After, well before the
   // stuck statements end.
-  const auto busy = stats.Read();
+  const auto busy = push.Read();
   ASSERT_TRUE(busy.has_value());
   EXPECT_EQ(busy->status, 503);
   EXPECT_EQ(busy->headers.at("retry-after"), "5");

@@ -349,5 +349,79 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
   EXPECT_EQ(Q("SELECT count(*) FROM erasures"), "2");
 }
 
+// Texts citizens send back are kept with the number's hash only; look-ups find the number under
+// a rotated hash key; a confirmation's number opens from the survey; retention blanks and
+// unlinks them after reply_days; erasure does so at once and deletes conversations.
+TEST_F(PrivacyTest, RepliesAreKeptByHashRetainedAndErased) {
+  auto store = Make("k1:" + kKey1, "");
+  const std::string number = "+447700900001";
+  Ingest(*store, MakeEvent("E1", number));
+  ASSERT_EQ(store->ClaimDue(kT0 + 1min, 10, "w1", 60s).size(), 1u);
+  Q("UPDATE outbox SET state = 'delivered', begun_at = now()");
+  auto text = [&](const std::string& body, TimePoint at) {
+    InboundSms sms;
+    sms.gateway = "wmnow";
+    sms.gateway_message_id = "M-" + body;
+    sms.from_e164 = "07700 900001";
+    sms.body = body;
+    sms.received_at = at;
+    return sms;
+  };
+  std::vector<ReplyContext> seen;
+  const ReplyFn plan = [&seen](const ReplyContext& context, const std::string& body) {
+    seen.push_back(context);
+    ReplyPlan p;
+    if (body == "STOP") {
+      p.disposition = "opt_out";
+      p.opt_out = true;
+      p.survey_id = context.latest_survey_id;
+      p.texts.push_back({MessageKind::kConfirmation, "You will get no more texts.", kT0 + 48h});
+    }
+    return p;
+  };
+  store->ReceiveReply(text("Great service", kT0 + 1h), plan, kT0 + 1h);
+  store->ReceiveReply(text("STOP", kT0 + 2h), plan, kT0 + 2h);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[0].latest_survey_id.has_value());
+  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE phone_hash = '" +
+              phone::KeyedHash(kHash1, number) + "'"),
+            "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM opt_outs WHERE phone_enc LIKE 'v1:k1:%'"), "1");
+  // The confirmation goes to the number, opened from the survey.
+  const auto confirmation = store->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(confirmation.size(), 1u);
+  EXPECT_EQ(confirmation[0].kind, MessageKind::kConfirmation);
+  EXPECT_EQ(confirmation[0].to_e164, number);
+
+  // Under a new hash key, the number's opt-out under the old one is still found.
+  auto rotated = Make("k1:" + kKey1, "", kHash2, {kHash1});
+  rotated->ReceiveReply(text("hello?", kT0 + 3h), plan, kT0 + 3h);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_TRUE(seen[2].opted_out);
+  EXPECT_TRUE(seen[2].confirmed_before);
+
+  // After reply_days (30), the texts are blanked and unlinked; what they did stays.
+  RetentionPolicy policy;
+  auto r = store->RunRetention(policy, kT0 + 24h * 20, "test");
+  EXPECT_EQ(r.replies_anonymised, 0);
+  r = store->RunRetention(policy, kT0 + 24h * 31, "test");
+  EXPECT_EQ(r.replies_anonymised, 3);
+  EXPECT_EQ(Q("SELECT string_agg(disposition || '/' || body || '/' || "
+              "COALESCE(phone_hash, 'none'), ',' ORDER BY id) FROM inbound_messages"),
+            "reply//none,opt_out//none,reply//none");
+
+  // Erasure: a later text and a conversation of the number go at once.
+  store->ReceiveReply(text("one more thing", kT0 + 24h * 32), plan, kT0 + 24h * 32);
+  Q("INSERT INTO conversations (survey_id, phone_hash, language, state, question, started_at, "
+    "expires_at, updated_at) SELECT id, '" +
+    phone::KeyedHash(kHash1, number) + "', 'en', 'open', 1, now(), now(), now() FROM surveys");
+  const auto report = store->Erase(number, "DSAR-2026-19", false, false, kT0 + 24h * 33);
+  EXPECT_EQ(report.replies, 1);
+  EXPECT_EQ(report.conversations, 1);
+  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE body <> '' OR phone_hash IS NOT NULL"),
+            "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM conversations"), "0");
+}
+
 }  // namespace
 }  // namespace surveyd::store

@@ -147,6 +147,21 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(store_->BeginSend(message, token_hash, now, 60s)) << "the claim was lost";
     store_->RecordAttempt(message, record, now);
   }
+  // A delivery report as an adapter reads it: {gateway, gateway_message_id, ref, state, error, at}.
+  struct ReportFields {
+    std::string gateway, message_id, ref, state, error;
+    TimePoint at;
+  };
+  bool Report(const ReportFields& f) {
+    DeliveryReport report;
+    report.gateway = f.gateway;
+    report.gateway_message_id = f.message_id;
+    report.message_ref = f.ref;
+    report.state = ParseDeliveryState(f.state).value();
+    report.error_code = f.error;
+    report.at = f.at;
+    return store_->ApplyDeliveryReport(report);
+  }
   std::string State(std::int64_t outbox_id) {
     return Q("SELECT state FROM outbox WHERE id = " + std::to_string(outbox_id));
   }
@@ -430,7 +445,7 @@ TEST_F(StoreTest, AStaleWorkerCannotMoveAMessageClaimedAgain) {
   store_->RecordAttempt(first, {SendState::kFailed, "wmnow", "", 400, "late", {}}, kT0 + 2h + 63s);
   EXPECT_EQ(State(first.id), "pending");
   EXPECT_EQ(Q("SELECT count(*) FROM send_attempts"), "2");  // the attempt itself is recorded
-  store_->Reschedule(first, kT0 + 2h + 64s);
+  store_->Reschedule({first}, kT0 + 2h + 64s);
   EXPECT_EQ(Q("SELECT surveyd_epoch_us(next_attempt_at) = surveyd_epoch_us('" +
               FormatRfc3339(kT0 + 3h) + "')  FROM outbox"),
             "t")
@@ -439,7 +454,7 @@ TEST_F(StoreTest, AStaleWorkerCannotMoveAMessageClaimedAgain) {
 
 TEST_F(StoreTest, RescheduleMovesAClaimedMessageBack) {
   auto m = ClaimOne("E1", "+447700900001");
-  store_->Reschedule(m, kT0 + 20h);
+  store_->Reschedule({m}, kT0 + 20h);
   EXPECT_EQ(State(m.id), "pending");
   EXPECT_TRUE(store_->ClaimDue(kT0 + 19h, 10, "w1", 60s).empty());
   EXPECT_EQ(store_->ClaimDue(kT0 + 20h, 10, "w1", 60s).size(), 1u);
@@ -455,7 +470,8 @@ TEST_F(StoreTest, ExpireOverdueExpiresUnsentMessagesOnly) {
   EXPECT_TRUE(store_->ClaimDue(kT0 + 49h, 10, "w1", 60s).empty());
   EXPECT_EQ(store_->ExpireOverdue(kT0 + 49h), 1);
   EXPECT_EQ(store_->ExpireOverdue(kT0 + 49h), 0);
-  EXPECT_EQ(Q("SELECT string_agg(state, ',' ORDER BY id) FROM outbox"), "accepted,expired");
+  EXPECT_EQ(State(claimed[0].id), "accepted");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE state = 'expired'"), "1");
   EXPECT_EQ(store_->GetFunnel({}).sms_expired, 1);
 }
 
@@ -463,7 +479,7 @@ TEST_F(StoreTest, DeliveryStatesOnlyMoveForward) {
   auto m = ClaimOne("E1", "+447700900001");
   Record(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
   auto report = [&](const std::string& status) {
-    return store_->ApplyDeliveryStatus({"wmnow", "m-1", "", status, "", kT0 + 3h});
+    return Report({"wmnow", "m-1", "", status, "", kT0 + 3h});
   };
   EXPECT_TRUE(report("sent"));
   EXPECT_EQ(State(m.id), "sent");
@@ -475,24 +491,101 @@ TEST_F(StoreTest, DeliveryStatesOnlyMoveForward) {
   EXPECT_EQ(State(m.id), "delivered");
   EXPECT_EQ(Q("SELECT count(*) FROM delivery_reports WHERE outbox_id = " + std::to_string(m.id)),
             "5");
-  EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-unknown", "", "delivered", "", kT0}));
+  EXPECT_FALSE(Report({"wmnow", "m-unknown", "", "delivered", "", kT0}));
 
-  // Found by client_ref, a failure is final.
+  // Found by client_ref, a failure is final, and named as the network gave it.
   auto m2 = ClaimOne("E2", "+447700900002");
   Record(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, "h2", kT0 + 2h);
-  EXPECT_TRUE(
-      store_->ApplyDeliveryStatus({"wmnow", "", m2.client_ref, "undeliverable", "E30", kT0 + 3h}));
-  EXPECT_EQ(State(m2.id), "failed");
+  EXPECT_TRUE(Report({"wmnow", "", m2.client_ref, "undeliverable", "E30", kT0 + 3h}));
+  EXPECT_EQ(State(m2.id), "undeliverable");
   EXPECT_EQ(Q("SELECT last_error FROM outbox WHERE id = " + std::to_string(m2.id)), "E30");
-  EXPECT_TRUE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "delivered", "", kT0 + 4h}));
-  EXPECT_EQ(State(m2.id), "failed");
+  EXPECT_TRUE(Report({"wmnow", "m-2", "", "delivered", "", kT0 + 4h}));
+  EXPECT_EQ(State(m2.id), "undeliverable");
+
+  // The network's expiry is not the outbox's own (never sent in time).
+  auto m3 = ClaimOne("E3", "+447700900003");
+  Record(m3, {SendState::kAccepted, "wmnow", "m-3", 201, "", {}}, "h3", kT0 + 2h);
+  EXPECT_TRUE(Report({"wmnow", "m-3", "", "sent", "", kT0 + 3h}));
+  EXPECT_TRUE(Report({"wmnow", "m-3", "", "expired", "", kT0 + 4h}));
+  EXPECT_EQ(State(m3.id), "delivery_expired");
+  EXPECT_EQ(
+      Q("SELECT string_agg(status, ',' ORDER BY id) FROM delivery_reports WHERE outbox_id = " +
+        std::to_string(m3.id)),
+      "sent,expired");
+  EXPECT_EQ(store_->GetFunnel({}).sms_failed, 2) << "undeliverable and delivery_expired";
+}
+
+TEST_F(StoreTest, EveryOrderOfTheSameReportsEndsInTheSameState) {
+  // Each permutation of sent/delivered (each twice) on a fresh message ends delivered.
+  std::vector<std::string> reports = {"accepted", "sent", "sent", "delivered", "delivered"};
+  std::sort(reports.begin(), reports.end());
+  int i = 0;
+  do {
+    const std::string id = "P" + std::to_string(i);
+    auto m = ClaimOne(id, "+4477009" + std::to_string(20000 + i));
+    Record(m, {SendState::kAccepted, "wmnow", "m-" + id, 201, "", {}}, "h" + id, kT0 + 2h);
+    for (const auto& state : reports) EXPECT_TRUE(Report({"wmnow", "m-" + id, "", state, "", kT0}));
+    ASSERT_EQ(State(m.id), "delivered") << "order " << i;
+    ++i;
+  } while (std::next_permutation(reports.begin(), reports.end()) && i < 30);
+}
+
+TEST_F(StoreTest, GatewayMessageIdsAreScopedPerGateway) {
+  auto a = ClaimOne("E1", "+447700900001");
+  Record(a, {SendState::kAccepted, "wmnow", "SAME-ID", 201, "", {}}, "h1", kT0 + 2h);
+  auto b = ClaimOne("E2", "+447700900002");
+  Record(b, {SendState::kAccepted, "twilio", "SAME-ID", 201, "", {}}, "h2", kT0 + 2h);
+  EXPECT_TRUE(Report({"twilio", "SAME-ID", "", "delivered", "", kT0 + 3h}));
+  EXPECT_EQ(State(b.id), "delivered");
+  EXPECT_EQ(State(a.id), "accepted") << "another gateway's message with the same id";
+  EXPECT_FALSE(Report({"kannel", "SAME-ID", "", "delivered", "", kT0 + 3h}));
+  EXPECT_EQ(State(a.id), "accepted");
+}
+
+TEST_F(StoreTest, AMessageThatMayHaveGoneOutIsHeldInDoubtNeverCancelledOrExpired) {
+  // WMNow: an in-doubt answer is retried with the same client_ref. Ruled out before the retry,
+  // the first request may still have reached the handset: held in doubt, not called cancelled.
+  SendRecord doubt{SendState::kRetry, "wmnow", "", 0, "read: timeout", kT0 + 2h + 10s, true};
+  auto m = ClaimOne("E1", "+447700900001");
+  Record(m, doubt, "h1", kT0 + 2h);
+  EXPECT_EQ(State(m.id), "pending");
+  auto again = store_->ClaimDue(kT0 + 2h + 10s, 10, "w1", 60s);
+  ASSERT_EQ(again.size(), 1u);
+  store_->Cancel({{again[0].id, "exclusion:domestic_abuse"}}, "redecision", kT0 + 2h + 10s);
+  EXPECT_EQ(State(m.id), "in_doubt");
+  EXPECT_EQ(Q("SELECT cancel_reason FROM outbox WHERE id = " + std::to_string(m.id)),
+            "exclusion:domestic_abuse");
+
+  // Never requested: cancelled. May have gone out and then ran out of time: in doubt too.
+  auto n = ClaimOne("E2", "+447700900002");
+  store_->Cancel({{n.id, "exclusion:domestic_abuse"}}, "redecision", kT0 + 2h);
+  EXPECT_EQ(State(n.id), "cancelled");
+  auto o = ClaimOne("E3", "+447700900003");
+  Record(o, doubt, "h3", kT0 + 2h);
+  EXPECT_EQ(store_->ExpireOverdue(kT0 + 49h), 1);
+  EXPECT_EQ(State(o.id), "in_doubt");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE maybe_sent"), "2");
+}
+
+TEST_F(StoreTest, ASendInDoubtIsSettledByItsReportsAndNeverClaimedAgain) {
+  // Kannel: a timeout after the request went out; its dlr-url carries our ref.
+  auto m = ClaimOne("E1", "+447700900001");
+  Record(m, {SendState::kInDoubt, "kannel", "", 0, "read: timeout", {}}, "h1", kT0 + 2h);
+  EXPECT_EQ(State(m.id), "in_doubt");
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 30h, 10, "w1", 60s).empty());
+  EXPECT_TRUE(Report({"kannel", "", m.client_ref, "sent", "", kT0 + 2h}));
+  EXPECT_EQ(State(m.id), "sent");
+  EXPECT_TRUE(Report({"kannel", "", m.client_ref, "delivered", "", kT0 + 2h}));
+  EXPECT_EQ(State(m.id), "delivered");
+  EXPECT_EQ(store_->GetFunnel({}).sms_delivered, 1);
+  EXPECT_EQ(store_->GetFunnel({}).pending, 0);
 }
 
 TEST_F(StoreTest, AReportBeforeTheSendsAnswerIsNotLost) {
   // Known by client_ref while the send is still in flight: applied at once, kept on answer.
   auto m1 = ClaimOne("E1", "+447700900001");
   ASSERT_TRUE(store_->BeginSend(m1, "h1", kT0 + 2h, 60s));
-  EXPECT_TRUE(store_->ApplyDeliveryStatus({"wmnow", "m-1", m1.client_ref, "delivered", "", kT0}));
+  EXPECT_TRUE(Report({"wmnow", "m-1", m1.client_ref, "delivered", "", kT0}));
   EXPECT_EQ(State(m1.id), "delivered");
   store_->RecordAttempt(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, kT0 + 2h);
   EXPECT_EQ(State(m1.id), "delivered");
@@ -502,8 +595,8 @@ TEST_F(StoreTest, AReportBeforeTheSendsAnswerIsNotLost) {
   // the most advanced state is applied when the answer is recorded.
   auto m2 = ClaimOne("E2", "+447700900002");
   ASSERT_TRUE(store_->BeginSend(m2, "h2", kT0 + 2h, 60s));
-  EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "delivered", "", kT0}));
-  EXPECT_FALSE(store_->ApplyDeliveryStatus({"wmnow", "m-2", "", "sent", "", kT0}));
+  EXPECT_FALSE(Report({"wmnow", "m-2", "", "delivered", "", kT0}));
+  EXPECT_FALSE(Report({"wmnow", "m-2", "", "sent", "", kT0}));
   EXPECT_EQ(State(m2.id), "sending");
   store_->RecordAttempt(m2, {SendState::kAccepted, "wmnow", "m-2", 201, "", {}}, kT0 + 2h);
   EXPECT_EQ(State(m2.id), "delivered");
@@ -588,7 +681,7 @@ TEST_F(StoreTest, FunnelAndQuestionStatsCountEachStage) {
   Record(claimed[0], {SendState::kAccepted, "wmnow", "m-0", 201, "", {}}, "h0", kT0 + 2h);
   Record(claimed[1], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
   Record(claimed[2], {SendState::kFailed, "wmnow", "", 400, "invalid_number", {}}, "", kT0 + 2h);
-  store_->ApplyDeliveryStatus({"wmnow", "m-0", "", "delivered", "", kT0 + 2h});
+  Report({"wmnow", "m-0", "", "delivered", "", kT0 + 2h});
   store_->MarkOpened(claimed[0].survey_id, kT0 + 3h);
   store_->MarkOpened(claimed[1].survey_id, kT0 + 3h);
   SurveyAnswers a;

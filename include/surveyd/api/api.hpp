@@ -10,13 +10,19 @@
 #include <utility>
 #include <vector>
 
+#include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/api/auth.hpp"
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/work_queue.hpp"
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/metrics/metrics.hpp"
+#include "surveyd/store/alert_store.hpp"
+#include "surveyd/store/analytics_store.hpp"
+#include "surveyd/store/audit_store.hpp"
 #include "surveyd/store/store.hpp"
+#include "surveyd/store/token_store.hpp"
 
 namespace surveyd::api {
 
@@ -34,6 +40,7 @@ struct ApiOptions {
   Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
   std::function<store::DecideFn()> decider;   // decisions under the rules in force right now
+  std::function<store::ReplyFn()> replier;    // what a citizen's text does, under those rules
   std::string feed_secret;                    // HMAC key of POST /api/v1/feed/events
   const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...; null: none
   http::Handler survey_pages;                 // /s/...
@@ -45,6 +52,23 @@ struct ApiOptions {
   // `metrics_allow` (addresses or CIDR ranges; empty: /metrics answers 404).
   metrics::Registry* metrics = nullptr;
   std::vector<std::string> metrics_allow;
+
+  // Alerts and recognition (alerts_routes.cpp, recognition_routes.cpp).
+  store::AlertStore* alerts = nullptr;  // null: those routes answer 503
+  std::function<std::shared_ptr<const alerts::AlertConfig>()> alert_config;  // praise words
+  std::function<void()> on_alert_changed;  // an alert was acknowledged or resolved
+  int recognition_min_cell_size = 10;      // people with fewer answers are not shown
+  // The analysts' API (stats_routes.cpp, responses_routes.cpp, ops_routes.cpp,
+  // admin_routes.cpp). Every call to a role-protected route, and every refused one, is written
+  // to `audit` (null: not audited, for tests); if it cannot be, the answer is 503, not the data.
+  store::AnalyticsStore* analytics = nullptr;  // on connections of its own
+  store::TokenStore* tokens = nullptr;
+  store::AuditStore* audit = nullptr;
+  WorkQueue* analytics_queue = nullptr;     // where analytics queries run; null: inline
+  int min_cell_size = 10;                   // cells with fewer respondents are suppressed
+  int bad_token_limit_per_minute = 10;      // wrong tokens per client a minute, then 429
+  std::vector<std::string> question_texts;  // q1, q2... as the citizen read them (English)
+  std::function<std::string()> rules_info;  // GET /api/v1/rules: the rules in force, as JSON
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address
@@ -68,7 +92,10 @@ http::FastHandler MakeApiFastHandler(ApiOptions options);
 http::Response HandleFeedPush(const ApiOptions& options, const http::Request& request);
 
 // A gateway's callback (gateway::CallbackPath(gateway->Name(), kind)): the adapter verifies and
-// reads it; a delivery report moves the message on, an opt-out reply opts the number out.
+// reads it; a delivery report moves the message on; a citizen's text is stored and counted and
+// does what `replier` decides (an opt-out, a two-way answer). The store commits before the
+// gateway is answered, so a text is never lost: a database that is down answers 503 and the
+// gateway tries again.
 // Refused callbacks (401, 400) change nothing. The answer is the one the adapter says its
 // gateway is owed (an empty TwiML <Response/>, an empty body for Kannel's smsbox...).
 http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,

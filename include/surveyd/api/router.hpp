@@ -32,6 +32,10 @@ struct Route {
   std::optional<Role> role;  // nullopt: public (the handler checks what it needs, e.g. HMAC)
   std::string name;          // for logs, metrics and the audit trail; defaults to the pattern
   RouteHandler handler;
+  std::vector<Role> also = {};  // other roles that may use it (alerts: supervisor or safeguarding)
+
+  // Whether a caller holding `held` may use the route: `role` or one of `also` grants it.
+  bool Allows(Role held) const;
 };
 
 class Router {

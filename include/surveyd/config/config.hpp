@@ -25,6 +25,11 @@ struct Config {
     bool migrate_on_start = true;                       // SURVEYD_DATABASE_MIGRATE_ON_START
     std::chrono::milliseconds statement_timeout{5000};  // SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS
     std::chrono::milliseconds acquire_timeout{2000};    // SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS
+    // Analysts' queries run on connections (and threads) of their own, optionally to a read
+    // replica, so that a heavy dashboard never slows the citizens' pages or dispatch.
+    std::string analytics_url;    // SURVEYD_DATABASE_ANALYTICS_URL: empty = url
+    int analytics_pool_size = 2;  // SURVEYD_DATABASE_ANALYTICS_POOL_SIZE: also its threads
+    std::chrono::milliseconds analytics_statement_timeout{30000};  // ..._ANALYTICS_TIMEOUT_MS
   } database;
 
   struct Http {
@@ -63,7 +68,8 @@ struct Config {
   // One section per adapter; `kind` picks the one in use (gateway::MakeGateway).
   struct Gateway {
     std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow, kannel or twilio
-    double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE
+    double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE: all instances; 0: none
+    int max_in_flight = 32;                    // SURVEYD_GATEWAY_MAX_IN_FLIGHT: per instance
     std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER (WMNow, Kannel)
     std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
     struct Wmnow {
@@ -95,6 +101,9 @@ struct Config {
     int max_attempts = 8;                          // SURVEYD_DISPATCH_MAX_ATTEMPTS
     std::chrono::seconds backoff_base{5};          // SURVEYD_DISPATCH_BACKOFF_BASE
     std::chrono::seconds backoff_max{600};         // SURVEYD_DISPATCH_BACKOFF_MAX
+    int breaker_failures = 5;                      // SURVEYD_DISPATCH_BREAKER_FAILURES
+    std::chrono::seconds breaker_open{15};         // SURVEYD_DISPATCH_BREAKER_OPEN
+    std::chrono::seconds breaker_max_open{300};    // SURVEYD_DISPATCH_BREAKER_MAX_OPEN
   } dispatch;
 
   struct Survey {
@@ -123,10 +132,17 @@ struct Config {
     int rejected_days = 30;     // SURVEYD_RETENTION_REJECTED_DAYS
     int facts_days = 400;       // SURVEYD_RETENTION_FACTS_DAYS
     int comment_days = 365;     // SURVEYD_RETENTION_COMMENT_DAYS
+    int reply_days = 30;        // SURVEYD_RETENTION_REPLY_DAYS
   } retention;
 
   struct Api {
-    std::string analyst_token;  // SURVEYD_ANALYST_TOKEN: bearer token for /api/v1/stats/*
+    // An administrator's token from the configuration, to issue the first tokens with; others
+    // come from `surveyd token create`. analyst_token is its old name, still read (deprecated).
+    std::string bootstrap_token;  // SURVEYD_API_BOOTSTRAP_TOKEN
+    std::string analyst_token;    // SURVEYD_ANALYST_TOKEN (deprecated: bootstrap_token)
+    int min_cell_size = 10;       // SURVEYD_API_MIN_CELL_SIZE: fewer respondents: suppressed
+    int bad_token_limit_per_minute = 10;  // SURVEYD_API_BAD_TOKEN_LIMIT: per client, then 429
+    int analytics_queue = 2;  // SURVEYD_API_ANALYTICS_QUEUE: analytics requests that may wait
   } api;
 
   struct Metrics {
@@ -148,6 +164,41 @@ struct Config {
     std::string level = "info";   // SURVEYD_LOG_LEVEL
     std::string format = "text";  // SURVEYD_LOG_FORMAT: text, or json (one object per line)
   } log;
+
+  // Where alerts go (issue 10); the alert rules themselves are in the rules file (alerts:).
+  struct Alerts {
+    std::string webhook_url;     // SURVEYD_ALERT_WEBHOOK_URL; empty: no webhook
+    std::string webhook_secret;  // SURVEYD_ALERT_WEBHOOK_SECRET ("whsec_<base64>" or text)
+    std::chrono::milliseconds webhook_timeout{10000};  // SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS
+    std::vector<std::string> email_to;                 // SURVEYD_ALERT_EMAIL_TO (comma-separated)
+    std::vector<std::string> escalate_to;  // SURVEYD_ALERT_ESCALATE_TO: alerts nobody acknowledged
+    std::string email_from;                // SURVEYD_ALERT_EMAIL_FROM
+    std::chrono::milliseconds poll_interval{1000};  // SURVEYD_ALERT_POLL_MS
+    int max_attempts = 10;                          // SURVEYD_ALERT_MAX_ATTEMPTS
+    std::chrono::seconds backoff_base{10};          // SURVEYD_ALERT_BACKOFF_BASE
+    std::chrono::seconds backoff_max{900};          // SURVEYD_ALERT_BACKOFF_MAX
+  } alerts;
+
+  // The SMTP relay for alert e-mails and recognition digests.
+  struct Smtp {
+    std::string host;                          // SURVEYD_SMTP_HOST; empty: no e-mail
+    int port = 25;                             // SURVEYD_SMTP_PORT
+    bool starttls = false;                     // SURVEYD_SMTP_STARTTLS: then required
+    std::string ca_file;                       // SURVEYD_SMTP_CA_FILE: empty = system CAs
+    std::string username;                      // SURVEYD_SMTP_USERNAME: AUTH PLAIN, over TLS only
+    std::string password;                      // SURVEYD_SMTP_PASSWORD
+    std::chrono::milliseconds timeout{20000};  // SURVEYD_SMTP_TIMEOUT_MS
+  } smtp;
+
+  struct Recognition {
+    // People with fewer answers are suppressed. (To be one key with the analysts' API's.)
+    int min_cell_size = 10;      // SURVEYD_RECOGNITION_MIN_CELL_SIZE
+    int digest_weekday = 1;      // SURVEYD_RECOGNITION_DIGEST_DAY: monday ... sunday (0 = Sunday)
+    int digest_minute = 8 * 60;  // SURVEYD_RECOGNITION_DIGEST_TIME: "HH:MM", the rules' zone
+    // SURVEYD_RECOGNITION_DIGEST_TO: "TEAM=address, ..., *=address" (* = every other team with
+    // answers that week); empty: no digest.
+    std::map<std::string, std::string> digest_to;
+  } recognition;
 };
 
 // One configuration key, for documentation and `surveyd config check`.

@@ -53,6 +53,7 @@ struct Decision {
   TimePoint send_at;           // after delay and quiet hours
   TimePoint expires_at;        // not sent by then: expired
   TimePoint survey_closes_at;  // the survey page takes answers until then
+  bool two_way = false;        // asked by text, one question at a time (the group's mode)
   bool deferred_by_quiet_hours = false;
 };
 

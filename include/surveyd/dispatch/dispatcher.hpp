@@ -1,17 +1,25 @@
 #pragma once
-// The dispatcher drains the durable outbox: workers claim due messages in batches (FOR UPDATE SKIP
-// LOCKED, so several instances never take the same one), decide each again under the rules in
-// force with everything now stored about its incident and number (a text that is now ruled out is
-// cancelled), begin its one request only while the claim is still theirs, build the personal link,
-// send through the gateway at the configured rate, and record every attempt. Transient failures
-// retry with exponential backoff and jitter; permanent ones stop; quiet hours reached while
-// retrying defer.
+// The dispatcher drains the durable outbox in batches. Each worker, in a loop:
+//   1. takes send slots for its batch (the gateway's rate, shared by every instance through the
+//      database) while the circuit breaker lets it send;
+//   2. claims that many due messages (FOR UPDATE SKIP LOCKED, so instances never take the same);
+//   3. decides each again under the rules in force with everything now stored about its incident
+//      and number (a text now ruled out is cancelled, quiet hours defer a survey text);
+//   4. begins the one request of each claim still its own (one statement for the batch);
+//   5. sends the batch through the gateway at once (kept-alive connections, the gateway's limit on
+//      requests in flight);
+//   6. records every answer (one statement): transient failures retry with exponential backoff
+//      and jitter, permanent ones stop, sends in doubt are resent with the same client_ref only
+//      through an idempotent gateway and otherwise wait for the delivery reports.
+// A new message anywhere wakes a worker (Wake, or the database's notification); otherwise workers
+// look again every poll_interval.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -19,6 +27,7 @@
 
 #include "surveyd/core/clock.hpp"
 #include "surveyd/core/heartbeat.hpp"
+#include "surveyd/dispatch/flow_control.hpp"
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/metrics/metrics.hpp"
 #include "surveyd/rules/rule_set.hpp"
@@ -30,15 +39,16 @@ using RulesProvider = std::function<std::shared_ptr<const rules::RuleSet>()>;
 
 struct DispatcherOptions {
   int workers = 2;
-  int batch_size = 20;
-  std::chrono::milliseconds poll_interval{500};
-  std::chrono::seconds lease{60};       // a claim not begun by then is claimed again
-  std::chrono::seconds send_lease{60};  // one request: more than the gateway's timeout
+  int batch_size = 20;                           // claimed, begun, sent and recorded together
+  std::chrono::milliseconds poll_interval{500};  // with nothing to wake a worker
+  std::chrono::seconds lease{60};                // a claim not begun by then is claimed again
+  std::chrono::seconds send_lease{60};           // one request: more than the gateway's timeout
   int max_attempts = 8;
   std::chrono::seconds backoff_base{5};
   std::chrono::seconds backoff_max{600};
   std::chrono::milliseconds expiry_interval{5000};  // how often overdue messages are expired
-  double rate_per_second = 20;
+  double rate_per_second = 20;  // per gateway, across every instance; 0: no limit
+  BreakerOptions breaker;
   std::string public_base_url;  // the link is {public_base_url}/s/{token}
   std::string token_secret;
   std::string worker_id = "surveyd";     // host/pid, to tell instances apart in the outbox
@@ -60,42 +70,71 @@ struct DispatcherStatus {
   std::int64_t cancelled = 0;         // ruled out when decided again before sending
   std::int64_t lost_claims = 0;       // another worker held the message by the time it was begun
   std::int64_t recovered = 0;         // found mid-request after their sender stopped
-  bool gateway_auth_failing = false;  // 401/403 on the last attempt: configuration is wrong
+  std::int64_t throttled = 0;         // 429 answers
+  std::int64_t auth_refused = 0;      // 401/403 answers
+  bool gateway_auth_failing = false;  // 401/403 since the last success: configuration is wrong
+  std::string breaker = "closed";     // closed, open, half_open
+  std::int64_t breaker_opened = 0;    // times the breaker opened
   std::string last_error;
 };
 
 class Dispatcher {
  public:
+  // `listener` (optional) wakes the workers when any instance queues a message.
   Dispatcher(DispatcherOptions options, store::OutboxStore& store, gateway::Sender& gateway,
-             const Clock& clock, RulesProvider rules);
+             const Clock& clock, RulesProvider rules,
+             std::unique_ptr<store::OutboxListener> listener = nullptr);
   ~Dispatcher();
 
-  void Start();        // starts the worker threads
+  void Start();        // starts the worker threads (and the listener's)
   void RequestStop();  // claims nothing more; returns at once (Stop waits)
-  void Stop();         // finishes the message in hand, then returns; safe to call twice
+  void Stop();         // finishes the batch in hand, hands unbegun claims back; safe to call twice
   void Wake();         // a new message may be due: skip the rest of the poll wait
 
-  // One pass of one worker: expire what is overdue, claim a batch and send it. Returns how many
-  // messages were handled. The workers loop on this; tests call it directly. `progress` beats
-  // after each message.
-  int RunOnce(const std::string& worker_id, Heartbeat* progress = nullptr);
+  // One pass of one worker: recover and expire what is overdue, take slots, claim a batch and
+  // send it. Returns how many messages were claimed. The workers loop on this; tests call it.
+  int RunOnce(const std::string& worker_id);
 
   DispatcherStatus Status() const;
 
-  // The oldest of the workers' last progress (a worker beats after every pass and every message,
-  // idle passes included); nullopt while not started.
+  // The oldest of the workers' last progress (a worker beats after every pass, idle passes
+  // included, and after every batch it sends); nullopt while not started.
   std::optional<Heartbeat::SteadyTime> LastProgress() const;
 
  private:
+  // What to do with one claimed message, decided before anything goes out.
+  struct Plan {
+    enum class Action { kSend, kCancel, kDefer, kHandBack } action = Action::kSend;
+    gateway::OutgoingSms sms;
+    std::string token_hash;  // survey texts: the link's
+    std::string reason;      // kCancel
+    TimePoint defer_to;      // kDefer, kHandBack
+  };
+
+  // One pass, and why it claimed nothing (so the loop knows how long to wait).
+  struct Pass {
+    int claimed = 0;
+    bool rate_limited = false;  // the rate's slots are used up until a later bucket
+  };
+  Pass RunPass(const std::string& worker_id);
   void WorkerLoop(int index);
-  void SendOne(store::OutboxMessage message);
-  void Pace();  // holds the gateway to rate_per_second across all workers
+  void ListenLoop();
+  void Maintain();
+  int SendBatch(std::vector<store::OutboxMessage> batch);
+  Plan PlanMessage(const store::OutboxMessage& message, const rules::RuleSet* rules,
+                   TimePoint now) const;
+  void Record(const std::vector<store::OutboxMessage>& begun,
+              const std::vector<gateway::SendResult>& results);
+  double Random01();
 
   DispatcherOptions options_;
   store::OutboxStore& store_;
   gateway::Sender& gateway_;
   const Clock& clock_;
   RulesProvider rules_;
+  std::unique_ptr<store::OutboxListener> listener_;
+  RateLimiter rate_;
+  CircuitBreaker breaker_;
 
   struct Meters {
     explicit Meters(metrics::Registry& registry);
@@ -103,21 +142,20 @@ class Dispatcher {
     metrics::HistogramFamily& send_seconds;
   };
   std::unique_ptr<Meters> meters_;
+  void Count(const char* outcome, std::size_t n = 1);
 
   std::vector<std::thread> workers_;
+  std::thread listen_thread_;
   std::unique_ptr<Heartbeat[]> progress_;  // one per worker
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   bool woken_ = false;
 
-  std::mutex pace_mutex_;
-  std::chrono::steady_clock::time_point next_send_slot_{};
-
   mutable std::mutex status_mutex_;
   DispatcherStatus status_;
   std::mt19937_64 random_;
-  std::chrono::steady_clock::time_point last_expiry_run_{};
+  std::chrono::steady_clock::time_point last_maintenance_{};
 };
 
 }  // namespace surveyd::dispatch

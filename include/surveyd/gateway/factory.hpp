@@ -18,6 +18,7 @@ struct GatewayConfig {
   std::string public_base_url = "http://127.0.0.1:8080";
   std::string sender = "Police";  // WMNow's sender, Kannel's from= (Twilio uses twilio.from)
   std::chrono::milliseconds timeout{10000};  // per send; after the request went out: in doubt
+  int max_in_flight = 32;                    // requests to the gateway at once, from this instance
 
   struct Wmnow {
     std::string base_url = "http://127.0.0.1:8090";

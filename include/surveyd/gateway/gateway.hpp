@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "surveyd/core/delivery.hpp"
 #include "surveyd/core/time.hpp"
@@ -76,6 +77,9 @@ class Sender {
   // a send in doubt through a gateway that is not idempotent is never resent automatically.
   virtual bool Idempotent() const = 0;
   virtual SendResult Send(const OutgoingSms& sms) = 0;  // blocking, bounded by a timeout
+  // Several texts at once, answered in order: concurrently over kept-alive connections where the
+  // adapter can (at most its limit of requests in flight); this default sends them in turn.
+  virtual std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch);
 };
 
 // A whole adapter: sends, and reads its gateway's callbacks.

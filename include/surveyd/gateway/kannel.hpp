@@ -17,6 +17,7 @@
 #include <string>
 
 #include "surveyd/gateway/gateway.hpp"
+#include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
 
@@ -32,6 +33,9 @@ struct KannelOptions {
   std::string public_base_url;  // where Kannel reaches us: dlr-url = {this}/api/v1/gateway/...
   int dlr_mask = 31;            // delivered, failed, buffered, sent to SMSC, rejected by SMSC
   std::chrono::milliseconds timeout{10000};
+  // Kept-alive connections, shared by every send (at most its max_in_flight at once); null: a
+  // pool of the adapter's own.
+  std::shared_ptr<http::ClientPool> client;
 };
 
 // True for a secret Kannel can carry (see KannelOptions::webhook_secret).

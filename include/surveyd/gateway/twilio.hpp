@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "surveyd/gateway/gateway.hpp"
+#include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
 
@@ -26,6 +27,9 @@ struct TwilioOptions {
   // this + the request target: behind a proxy that strips a prefix, include the prefix here.
   std::string public_base_url;
   std::chrono::milliseconds timeout{10000};
+  // Kept-alive connections, shared by every send (at most its max_in_flight at once); null: a
+  // pool of the adapter's own.
+  std::shared_ptr<http::ClientPool> client;
 };
 
 // X-Twilio-Signature: base64(HMAC-SHA1(auth_token, url + each parameter's name and value,

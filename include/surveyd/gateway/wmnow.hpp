@@ -8,6 +8,7 @@
 #include <string>
 
 #include "surveyd/gateway/gateway.hpp"
+#include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
 
@@ -18,6 +19,9 @@ struct WmnowOptions {
   std::string status_callback;  // absolute URL of /api/v1/gateway/wmnow/status
   std::string webhook_secret;   // checks status and inbound callbacks; empty: refuse them all
   std::chrono::milliseconds timeout{10000};
+  // Kept-alive connections, shared by every send (at most its max_in_flight at once); null: a
+  // pool of the adapter's own.
+  std::shared_ptr<http::ClientPool> client;
 };
 
 // Oldest (and furthest in the future) a signed callback's timestamp may be.

@@ -2,6 +2,7 @@
 // A validated, compiled rules file (config/rules.yaml). Built only by rules::LoadFile /
 // LoadString; immutable afterwards, so one instance can be shared by every worker and swapped
 // whole on reload.
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,8 +97,13 @@ struct Policy {
 };
 
 struct SurveyGroup {
+  // How the survey is put: a text with a personal link to the page, or (two_way) the five
+  // questions by text, one at a time, for citizens without data or a smartphone.
+  enum class Mode { kLink, kTwoWay };
+
   std::string id;    // "force_contact"
   std::string name;  // "Force Contact"
+  Mode mode = Mode::kLink;
   EventType trigger = EventType::kCallEnded;
   // Trigger filters; empty: any. An event without the field does not match a filter.
   std::vector<std::string> channels, categories, grades;
@@ -105,18 +111,41 @@ struct SurveyGroup {
   Duration send_within = std::chrono::hours(24);          // text not sent by then: expired
   Duration survey_open_for = std::chrono::hours(24 * 7);  // page open after the text is sent
   double sampling_percent = 100;
-  std::vector<std::pair<std::string, std::string>> templates;  // language -> text; "en" first
+  // language -> text; "en" first. A link group's texts carry {link}; a two-way group's none:
+  // the first question follows the text (SmsReplies::FirstText).
+  std::vector<std::pair<std::string, std::string>> templates;
 
   std::vector<std::string> languages() const;
   const std::string* Template(std::string_view language) const;  // null if none
   bool Matches(const Event& event) const;
 };
 
+// What a two-way survey texts in one language ({force} is filled in).
+struct TwoWayTexts {
+  std::array<std::string, 5> questions;  // the page's five, each saying how to answer
+  std::string ask_again;  // before a question asked again after a reply that was not a score
+  std::string thanks;     // after the fifth answer
+};
+
+// What surveyd texts back to citizens: two-way surveys' questions and the opt-out confirmation.
+struct SmsReplies {
+  Duration conversation_lasts = std::chrono::hours(24);      // from the survey's first text
+  std::vector<std::pair<std::string, TwoWayTexts>> two_way;  // language -> texts; "en" first
+  // language -> text; "en" first. None: an opt-out by text is not confirmed.
+  std::vector<std::pair<std::string, std::string>> opt_out_confirmation;
+
+  const TwoWayTexts* TwoWay(std::string_view language) const;  // null if none for it
+  // That language's confirmation, else the English one; null if none.
+  const std::string* Confirmation(std::string_view language) const;
+  // A two-way survey's first text: its rendered template, then the first question.
+  static std::string FirstText(std::string_view rendered_template, const TwoWayTexts& texts);
+};
+
 class RuleSet {
  public:
   RuleSet(std::string force_name, std::shared_ptr<const TimeZone> zone, Policy policy,
           QuietHours quiet_hours, std::vector<SurveyGroup> groups,
-          std::vector<Exclusion> exclusions);
+          std::vector<Exclusion> exclusions, SmsReplies replies = {});
 
   const std::string& force_name() const { return force_name_; }
   const TimeZone& zone() const { return *zone_; }
@@ -125,6 +154,7 @@ class RuleSet {
   const QuietHours& quiet_hours() const { return quiet_hours_; }
   const std::vector<SurveyGroup>& groups() const { return groups_; }
   const std::vector<Exclusion>& exclusions() const { return exclusions_; }
+  const SmsReplies& replies() const { return replies_; }
 
   // True when an exclusion names this qualifier (upper case), or the feed contract does.
   bool KnowsQualifier(std::string_view upper_case_word) const;
@@ -143,6 +173,7 @@ class RuleSet {
   QuietHours quiet_hours_;
   std::vector<SurveyGroup> groups_;
   std::vector<Exclusion> exclusions_;
+  SmsReplies replies_;
   std::vector<std::string> named_qualifiers_;  // upper case, sorted: every exclusion's qualifiers
 };
 

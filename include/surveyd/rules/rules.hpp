@@ -88,8 +88,12 @@ struct TemplateLength {
 TemplateLength MeasureTemplate(std::string_view force_name, std::string_view group_id,
                                std::string_view group_name, std::string_view language,
                                std::string_view text, std::string_view link);
-// Every template of every group, in file order.
+// Every template of every group, in file order (a two-way group's with its first question).
 std::vector<TemplateLength> MeasureTemplates(const RuleSet& rules, std::string_view link);
+// Every text sent back to citizens: each two-way question, a question asked again (with the
+// longest question), the thanks, the opt-out confirmation. `group` names the text
+// ("two_way/question 1", "replies/opt_out_confirmation").
+std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules);
 
 // A sample of the type codes a force's log holds, for `rules check --sample`: one code per line,
 // or NDJSON events (their incident.type_code, normalised as the feed reader does). Blank lines

@@ -6,26 +6,40 @@
 #include <vector>
 
 #include "surveyd/core/decision.hpp"
+#include "surveyd/core/delivery.hpp"
 #include "surveyd/core/event.hpp"
 #include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
 
 namespace surveyd::store {
 
+// What an outbox message is for.
+enum class MessageKind {
+  kSurvey,        // the survey's own text: its link, or in two-way mode its first question
+  kQuestion,      // a later text of a two-way conversation (a reply to the citizen's text)
+  kConfirmation,  // the one confirmation of an opt-out by SMS (to a number opted out by design)
+};
+const char* MessageKindName(MessageKind kind);  // "survey", "question", "confirmation"
+
 struct OutboxMessage {
   std::int64_t id = 0;  // outbox row
   std::int64_t survey_id = 0;
-  std::string client_ref;    // stable per message: the gateway idempotency key
-  std::string to_e164;       // personal data: never log it (phone::Mask)
-  std::string sms_template;  // body with {link} still to fill in
-  std::string token_nonce;   // hex; with the token secret it derives the survey link token
-  int attempts = 0;          // requests begun so far (BeginSend counts this one)
-  TimePoint expires_at;
+  MessageKind kind = MessageKind::kSurvey;
+  std::string client_ref;        // stable per message: the gateway idempotency key
+  std::string to_e164;           // personal data: never log it (phone::Mask)
+  std::string sms_template;      // kSurvey: the body with {link} still to fill in
+  std::string body;              // other kinds: the whole text
+  std::string token_nonce;       // hex; with the token secret it derives the survey link token
+  std::string language;          // the survey's
+  bool two_way = false;          // the survey is asked by text: its text carries the first question
+  int attempts = 0;              // requests begun so far (BeginSends counts this one)
+  TimePoint expires_at;          // not begun after this: expired
   std::int64_t claim_token = 0;  // fences this claim: only its holder begins or records a send
 
-  // What deciding the text again needs, read with the claim: the survey's own event as stored
-  // (with its number put back), the number's history without this survey, and the events
-  // related to it. `event` is nullopt when the stored event cannot be read: never send then.
+  // What deciding the text again needs (kSurvey, kQuestion), read with the claim: the survey's
+  // own event as stored (with its number put back), the number's history without this survey,
+  // and the events related to it. `event` is nullopt when the stored event cannot be read: never
+  // send then.
   std::optional<Event> event;
   ContactHistory history;
   RelatedEvents related;
@@ -43,57 +57,99 @@ struct SendRecord {
   bool maybe_sent = false;    // the request may have reached the gateway (an in-doubt answer)
 };
 
-// A delivery report from a gateway. States only move forward; repeats and late reports change
-// nothing.
-struct DeliveryStatus {
-  std::string gateway;
-  std::string gateway_message_id;  // either this or client_ref identifies the message
-  std::string client_ref;
-  std::string status;  // "sent", "delivered", "failed", "undeliverable", "expired"
-  std::string error_code;
-  TimePoint at;
+// The request about to be made for one claimed message.
+struct SendStart {
+  std::int64_t message_id = 0;
+  std::int64_t claim_token = 0;
+  std::string token_hash;  // kSurvey: the link's token hash, recorded before the text goes
+};
+
+// The answer to one request begun by BeginSends.
+struct Attempt {
+  std::int64_t message_id = 0;
+  std::int64_t claim_token = 0;
+  int attempt = 0;  // OutboxMessage::attempts after BeginSends
+  SendRecord record;
+};
+
+struct Cancellation {
+  std::int64_t message_id = 0;
+  std::string reason;  // the rule: "exclusion:domestic_abuse", "opted_out"...
 };
 
 class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
 
-  // Claims up to `limit` messages due at `now` (FOR UPDATE SKIP LOCKED), leased for `lease`, each
-  // with what deciding it again needs. A claim that runs out is simply claimed again (nothing
-  // went out): a new claim token fences the old holder off.
+  // Claims up to `limit` messages due at `now` (FOR UPDATE SKIP LOCKED; the most recently due
+  // first, so that a new text never waits behind a backlog), leased for `lease`, each with what
+  // deciding it again needs. A claim that runs out is simply claimed again (nothing went out): a
+  // new claim token fences the old holder off.
   virtual std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
                                               std::chrono::seconds lease) = 0;
-  // Begins the one request of this claim, immediately before it goes out: true when the claim is
-  // still this worker's, and then the attempt is counted (message.attempts), the message is
-  // `sending` for `send_lease`, and the survey's token hash is recorded, so that a text that
-  // arrives never carries a dead link. False: another worker holds it now, or it was cancelled.
-  virtual bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
-                         std::chrono::seconds send_lease) = 0;
-  // Records the answer to the request begun by BeginSend and moves the message on; only the
-  // holder of the claim does. A delivery report that already moved it further is kept, and
-  // reports that came before this answer and carry only the gateway's id are applied here.
-  // Outbox states: pending, claimed, sending, accepted, sent, delivered, failed, expired,
-  // in_doubt, cancelled.
-  virtual void RecordAttempt(const OutboxMessage& message, const SendRecord& record,
-                             TimePoint now) = 0;
-  // Hands a claimed message back, due again at `next_attempt_at` (quiet hours; a stopping worker).
-  virtual void Reschedule(const OutboxMessage& message, TimePoint next_attempt_at) = 0;
-  // Cancels a message not yet begun (a re-decision said no); `by` names what cancelled it. A
-  // message one of whose requests may have gone out (an in-doubt answer before a retry through
-  // an idempotent gateway) is not sent again either, but is held in doubt rather than called
-  // cancelled, for its delivery reports to settle.
-  virtual void Cancel(const OutboxMessage& message, const std::string& reason,
-                      const std::string& by, TimePoint now) = 0;
+  // Begins the one request of each claim, in one statement, immediately before they go out.
+  // For each start, in order: the attempt number when the claim was still this worker's (the
+  // message is then `sending` for `send_lease` and a survey's token hash is recorded, so that a
+  // text that arrives never carries a dead link); 0 when another worker holds it now or it was
+  // cancelled.
+  virtual std::vector<int> BeginSends(const std::vector<SendStart>& starts, TimePoint now,
+                                      std::chrono::seconds send_lease) = 0;
+  // Records the answers to requests begun by BeginSends, in one statement, and moves each
+  // message on; only the holder of the claim does. A delivery report that already moved it
+  // further is kept, and reports that came before this answer and carry only the gateway's id
+  // are applied here.
+  virtual void RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now) = 0;
+  // Hands claimed messages back, due again at `next_attempt_at` (quiet hours; a stopping worker).
+  virtual void Reschedule(const std::vector<OutboxMessage>& messages,
+                          TimePoint next_attempt_at) = 0;
+  // Cancels claimed messages not yet begun (a re-decision said no); `by` names what did. A
+  // message one of whose requests may have gone out (SendRecord::maybe_sent: an in-doubt answer
+  // before a retry through an idempotent gateway, or a sender that stopped mid-request) is not
+  // sent again either, but is held in doubt rather than called cancelled, for its delivery
+  // reports to settle.
+  virtual void Cancel(const std::vector<Cancellation>& cancellations, const std::string& by,
+                      TimePoint now) = 0;
   // Messages whose sender died mid-request (`sending` past its lease): due again with the same
   // client_ref when the gateway deduplicates on it (`resend_safe`), otherwise in doubt, for the
   // delivery reports to settle. Returns how many.
   virtual int RecoverStale(TimePoint now, bool resend_safe) = 0;
-  // Marks unsent messages whose survey expired before `now`; returns how many.
+  // Marks unsent messages whose deadline passed before `now`; returns how many.
   virtual int ExpireOverdue(TimePoint now) = 0;
-  // Kept in delivery_reports whatever happens. Found by gateway_message_id, else client_ref.
-  // "sent" -> sent, "delivered" -> delivered, "failed"/"undeliverable"/"expired"/"rejected" ->
-  // failed, "accepted"/"queued"/"buffered" -> accepted; other statuses change nothing.
-  virtual bool ApplyDeliveryStatus(const DeliveryStatus& status) = 0;  // false: unknown message
+  // Kept in delivery_reports whatever happens. The message is found by the service's own ref,
+  // else by (gateway, gateway_message_id); states only move forward (accepted, sent, then
+  // delivered, failed, undeliverable or delivery_expired, all final), so a report that comes
+  // twice, out of order or before the send's own answer leaves the right state. False: no
+  // message is known by it (yet: a report carrying only the gateway's id is applied when the
+  // send's answer names that id).
+  virtual bool ApplyDeliveryReport(const DeliveryReport& report) = 0;
+
+  // Flow control across every worker of every instance: grants up to `wanted` sends through
+  // `gateway` in time bucket `bucket`, so that no `span` consecutive buckets hold more than
+  // `cap`. Returns how many were granted (0: none free now).
+  virtual int TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
+                            int span) = 0;
+  // Gives back slots taken in `bucket` and not used (fewer messages due, cancelled, lost).
+  virtual void ReturnSendSlots(const std::string& gateway, std::int64_t bucket, int unused) = 0;
+
+  // One message at a time, as tests and simple callers want it.
+  bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
+                 std::chrono::seconds send_lease);
+  void RecordAttempt(const OutboxMessage& message, const SendRecord& record, TimePoint now);
+};
+
+// The outbox state a delivery state moves a message to: "accepted", "sent", "delivered",
+// "failed", "undeliverable", "delivery_expired" (the network's expiry; the outbox's own
+// "expired" means never sent in time).
+const char* OutboxStateFor(DeliveryState state);
+
+// Wakes a dispatcher when a message is queued anywhere (any instance): PostgreSQL's LISTEN on the
+// channel that a new outbox row notifies.
+class OutboxListener {
+ public:
+  virtual ~OutboxListener() = default;
+  // Blocks up to `timeout` for a notification; true when one came. Throws Unavailable when the
+  // database cannot be reached (the caller backs off and calls again; it reconnects).
+  virtual bool Wait(std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace surveyd::store

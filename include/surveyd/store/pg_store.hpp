@@ -31,6 +31,9 @@ struct PgOptions {
 // Connects lazily; throws Unavailable from calls while the database is down.
 std::unique_ptr<Store> MakePgStore(const PgOptions& options);
 
+// LISTENs, on a connection of its own, for messages queued by any instance.
+std::unique_ptr<OutboxListener> MakeOutboxListener(const std::string& url);
+
 struct MigrationReport {
   std::vector<std::string> applied;  // versions applied by this call, in order
   int already_applied = 0;

@@ -23,7 +23,10 @@ struct RetentionPolicy {
   std::chrono::days rejected{30};  // unreadable lines as received (encrypted)
   std::chrono::days facts{400};    // events' normalised facts, for audit of decisions
   std::chrono::days comment{365};  // citizens' free-text comments (scores stay)
-  int batch = 1000;                // rows per statement, so no lock is held long
+  // Citizens' texts as received (SMS replies): blanked and unlinked from the number; what each
+  // did (opt-out, answer, comment) stays, and its content lives on where it was applied.
+  std::chrono::days reply{30};
+  int batch = 1000;  // rows per statement, so no lock is held long
 };
 
 // What re-encryption and re-hashing did.
@@ -45,6 +48,8 @@ struct RetentionReport {
   std::int64_t rejected_lines_deleted = 0;
   std::int64_t facts_deleted = 0;
   std::int64_t comments_blanked = 0;
+  std::int64_t replies_anonymised = 0;     // citizens' texts blanked and unlinked
+  std::int64_t conversations_deleted = 0;  // finished two-way conversations (they hold the hash)
   RekeyReport rekey;
 };
 
@@ -55,6 +60,8 @@ struct ErasureReport {
   std::int64_t comments = 0;         // their comments blanked (scores stay, anonymous)
   std::int64_t events = 0;           // raw events, facts, hashes and incident links removed
   std::int64_t rejected_lines = 0;   // unreadable lines holding the number, deleted
+  std::int64_t replies = 0;          // texts from the number: blanked and unlinked
+  std::int64_t conversations = 0;    // its two-way conversations, deleted
   std::int64_t opt_outs = 0;         // opt-outs: the number removed (or the whole row, if asked)
   bool opt_out_kept = false;         // the hash stays, so the number is still never texted
 };

@@ -12,7 +12,8 @@
 namespace surveyd::store {
 
 // events_received counts every delivery: stored events + repeated deliveries + rejected lines.
-// sms_accepted: accepted by the gateway or further (sent, delivered); pending: not yet answered
+// sms_accepted: accepted by the gateway or further (sent, delivered); sms_failed: refused, or
+// not delivered (failed, undeliverable, delivery_expired); pending: not yet answered
 // by a gateway (pending, claimed, sending, in doubt). Cancelled: texts ruled out after they were
 // queued (a later event of the incident or number, an opt-out, a re-decision before sending),
 // by the rule that did it.

@@ -2,13 +2,17 @@
 // Surveys as the citizen's pages and replies see them: look-up by token hash, first open,
 // answers, and opting out.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "surveyd/core/alert.hpp"
+#include "surveyd/core/delivery.hpp"
 #include "surveyd/core/event.hpp"
 #include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
+#include "surveyd/store/outbox_store.hpp"
 
 namespace surveyd::store {
 
@@ -28,9 +32,63 @@ struct SurveyAnswers {
   std::optional<int> q[5];  // 0-10 or blank
   std::string comment;      // at most 2,000 characters; personal data
   std::string language;
+  // What these answers raise (alerts::RaiseAlerts, decided before the call): stored in the
+  // answer's transaction, once per survey and kind, so none is lost and none doubled.
+  std::vector<NewAlert> alerts;
 };
 
 enum class SubmitOutcome { kStored, kAlreadyAnswered, kExpired, kNotFound };
+
+// What the store knows about a number when a text from it arrives: what deciding the reply needs.
+struct ReplyContext {
+  bool opted_out = false;         // before this text
+  bool confirmed_before = false;  // an opt-out confirmation was already queued for the number
+  // The number's newest survey (a confirmation goes out in its language); none: we never texted
+  // this number, and do not start now.
+  std::optional<std::int64_t> latest_survey_id;
+  std::string latest_language;
+  // The number's newest two-way survey whose text was begun, and its conversation so far.
+  struct TwoWay {
+    std::int64_t survey_id = 0;
+    std::string language;
+    TimePoint begun_at;          // the conversation runs from then
+    std::string state = "open";  // open, finished, expired, opted_out
+    int question = 1;            // awaiting an answer
+    bool asked_again = false;    // the question was asked again after an unreadable reply
+  };
+  std::optional<TwoWay> two_way;
+};
+
+// A text to queue to the number, through the outbox (rate-limited, fenced, recorded).
+struct QueuedText {
+  MessageKind kind = MessageKind::kQuestion;
+  std::string body;
+  TimePoint expires_at;
+};
+
+// What a citizen's text does, decided (purely) from the text and the context.
+struct ReplyPlan {
+  // opt_out, answer, asked_again, comment, reply (nothing was waiting for it), unknown_sender.
+  std::string disposition = "reply";
+  bool opt_out = false;
+  std::optional<std::int64_t> survey_id;  // the survey it was read against
+  int question = 0;                       // the question it answered or was kept for
+  std::optional<int> score;               // an answer to `question`, 0-10
+  std::string comment;                    // free text kept in the survey's response
+  // The conversation afterwards (when survey_id is a two-way survey's).
+  std::string conversation_state;  // empty: unchanged; open, finished, expired, opted_out
+  int next_question = 1;
+  bool next_asked_again = false;
+  TimePoint conversation_expires_at;
+  std::vector<QueuedText> texts;  // the next question, the thanks, a confirmation
+};
+using ReplyFn = std::function<ReplyPlan(const ReplyContext& context, const std::string& body)>;
+
+struct ReplyOutcome {
+  bool duplicate = false;   // the gateway delivered this message before: nothing changed
+  std::string disposition;  // ReplyPlan::disposition
+  int texts_queued = 0;
+};
 
 struct SurveyOpen {
   std::int64_t survey_id = 0;
@@ -56,6 +114,14 @@ class SurveyStore {
   virtual void OptOut(const std::string& e164, const std::string& source, TimePoint now) = 0;
   // Opt-out through the survey link: the number behind that survey.
   virtual bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) = 0;
+
+  // A citizen's text, in one transaction: stored (personal data, like a comment; the number only
+  // as its keyed hash) and counted by what it did, once per gateway message id; then what `plan`
+  // decides from the store's context is applied: an opt-out (queued texts cancelled, the
+  // conversation closed), an answer or free text in the survey's response, the conversation's
+  // next step, and texts queued through the outbox. A text without a readable sender is stored
+  // as unknown_sender and planned no further.
+  virtual ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) = 0;
 };
 
 }  // namespace surveyd::store

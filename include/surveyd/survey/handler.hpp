@@ -15,9 +15,12 @@
 // answer.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
+#include "surveyd/core/alert.hpp"
 #include "surveyd/core/clock.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/store/survey_store.hpp"
@@ -34,6 +37,10 @@ struct SurveyHandlerOptions {
   PageContext page;
   int bad_token_limit_per_minute = 30;  // unknown/expired tokens per client; <= 0: no limit
   std::size_t rate_limit_max_clients = 10000;
+  // What an answer raises (the alert rules in force), decided before it is stored and stored
+  // with it; a safeguarding alert also puts where to get help on the thank-you page. Null: none.
+  std::function<std::vector<NewAlert>(const store::SurveyView&, const store::SurveyAnswers&)>
+      raise_alerts;
   std::chrono::milliseconds cache_ttl{10000};  // 0: every request reads the store
   std::size_t cache_max_surveys = 5000;
   // Queued first opens are written at least this often (and at Stop).

@@ -22,6 +22,7 @@ struct PageContext {
 struct FormErrors {
   std::vector<std::string> fields;  // names of the invalid fields ("q3", "comment")
   bool save_failed = false;         // valid answers that the store could not take: "try again"
+  bool help_now = false;  // the comment raised a safeguarding alert: where to get help, at the top
 
   bool Has(std::string_view field) const;
   bool Any() const { return !fields.empty() || save_failed; }
@@ -29,6 +30,9 @@ struct FormErrors {
 
 // The five questions, in order, with stable keys q1..q5.
 const std::vector<std::string>& QuestionKeys();
+// The questions as the citizen reads them, in QuestionKeys() order (English when we have no
+// texts for `language`); the analysts' API labels its figures with them.
+std::vector<std::string> QuestionTexts(std::string_view language);
 
 // "your call to 101 on Tuesday 24 November" (in `language`).
 std::string DescribeContact(const store::SurveyView& survey, const PageContext& ctx,
@@ -37,8 +41,10 @@ std::string DescribeContact(const store::SurveyView& survey, const PageContext& 
 std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view token,
                              const PageContext& ctx, const store::SurveyAnswers* previous = nullptr,
                              const FormErrors* errors = nullptr);
+// `help_now`: the answer raised a safeguarding alert, so the page says plainly how to get help
+// now (999, 101, helplines), in its language.
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
-                             bool already_answered);
+                             bool already_answered, bool help_now = false);
 std::string RenderNotFoundPage(std::string_view language,
                                const PageContext& ctx);  // unknown/expired
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,

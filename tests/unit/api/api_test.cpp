@@ -86,7 +86,7 @@ TEST(ApiFastPath, AnswersHealthzWithoutTheStoreAndPassesTheRestOn) {
   request.method = "POST";
   EXPECT_FALSE(fast(request).has_value());
   request.method = "GET";
-  for (const char* path : {"/readyz", "/api/v1/stats/funnel", "/s/AAAAAAAAAAAAAAAAAAAAAA"}) {
+  for (const char* path : {"/readyz", "/api/v1/stats", "/dashboard", "/s/AAAAAAAAAAAAAAAAAAAAAA"}) {
     request.path = path;
     EXPECT_FALSE(fast(request).has_value()) << path;
   }
@@ -184,7 +184,7 @@ TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
   EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
   request.path = "/nope";
   EXPECT_EQ(handler(request).status, 404);
-  request.path = "/api/v1/stats/funnel";
+  request.path = "/api/v1/stats";
   EXPECT_EQ(handler(request).status, 403);  // no API tokens configured
   request.method = "DELETE";
   request.path = "/healthz";

@@ -112,6 +112,38 @@ TEST(Config, ServeNeedsSecrets) {
   EXPECT_TRUE(ValidateForServe(config).empty());
 }
 
+TEST(Config, AnalystsKeysAndTheirLimits) {
+  std::string key(40, 'k');
+  std::map<std::string, std::string> env = {
+      {"SURVEYD_TOKEN_SECRET", key},
+      {"SURVEYD_PHONE_HASH_KEY", key},
+      {"SURVEYD_FEED_SECRET", key},
+      {"SURVEYD_WMNOW_API_KEY", key},
+      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key},
+      {"SURVEYD_DATABASE_ANALYTICS_URL", "postgresql://replica/s"},
+      {"SURVEYD_DATABASE_ANALYTICS_POOL_SIZE", "3"},
+      {"SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS", "5000"},
+      {"SURVEYD_API_MIN_CELL_SIZE", "5"},
+      {"SURVEYD_API_BAD_TOKEN_LIMIT", "3"},
+      {"SURVEYD_API_ANALYTICS_QUEUE", "1"}};
+  auto config = Load("", env);
+  EXPECT_EQ(config.database.analytics_url, "postgresql://replica/s");
+  EXPECT_EQ(config.database.analytics_pool_size, 3);
+  EXPECT_EQ(config.database.analytics_statement_timeout, std::chrono::milliseconds(5000));
+  EXPECT_EQ(config.api.min_cell_size, 5);
+  EXPECT_EQ(config.api.bad_token_limit_per_minute, 3);
+  EXPECT_EQ(config.api.analytics_queue, 1);
+  EXPECT_TRUE(ValidateForServe(config).empty());
+  // Analysts' requests must never be able to hold every HTTP worker.
+  env["SURVEYD_API_ANALYTICS_QUEUE"] = "3";
+  EXPECT_EQ(ValidateForServe(Load("", env)).size(), 1u);
+  env["SURVEYD_API_ANALYTICS_QUEUE"] = "1";
+  env["SURVEYD_API_BOOTSTRAP_TOKEN"] = "short";
+  EXPECT_EQ(ValidateForServe(Load("", env)).size(), 1u);
+  env["SURVEYD_API_MIN_CELL_SIZE"] = "0";
+  EXPECT_THROW(Load("", env), ConfigError);
+}
+
 TEST(Config, LoadLimitsAndTimeouts) {
   const auto config = Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "64"},
                                 {"SURVEYD_HTTP_IO_THREADS", "2"},

@@ -370,6 +370,48 @@ TEST(ServerTest, AnswersGarbageWith400) {
   EXPECT_TRUE(connection.Closed());
 }
 
+// Request smuggling: each request whose body's end two readers could see differently is refused
+// and its connection closed, so that nothing after it is taken for a second request.
+TEST(ServerTest, RefusesAmbiguousBodyFramingAndCloses) {
+  std::atomic<int> handled{0};
+  auto server = MakeServer(LoopbackOptions(), [&](const Request& request) {
+    ++handled;
+    return Echo(request);
+  });
+  server->Start();
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  const struct {
+    const char* name;
+    std::string request;
+    int status;
+  } cases[] = {
+      {"two different Content-Lengths",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 0\r\n\r\nhello", 400},
+      {"Content-Length with chunked",
+       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\n\r\n" +
+           smuggled,
+       400},
+      {"an unknown transfer coding",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + smuggled,
+       501},
+      {"chunked not last",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" +
+           smuggled,
+       501},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    RawConnection connection(server->Port());
+    connection.Send(c.request);
+    auto response = connection.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, c.status);
+    EXPECT_TRUE(connection.Closed());
+  }
+  EXPECT_EQ(handled.load(), 0);
+}
+
 TEST(ServerTest, TurnsAHandlerExceptionIntoAGeneric500AndKeepsServing) {
   auto server = MakeServer(LoopbackOptions(), [](const Request& request) -> Response {
     if (request.path == "/boom") throw std::runtime_error("secret detail +447700900123");

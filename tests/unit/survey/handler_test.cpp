@@ -55,6 +55,10 @@ class OneSurveyStore : public store::SurveyStore {
   }
 
   void OptOut(const std::string&, const std::string&, TimePoint) override {}
+  store::ReplyOutcome ReceiveReply(const InboundSms&, const store::ReplyFn&, TimePoint) override {
+    ADD_FAILURE() << "the survey page never receives texts";
+    return {};
+  }
 };
 
 class HandlerTest : public ::testing::Test {

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Analytics benchmark (issue 8): the dashboard over a year of national-scale data, next to the
+# raw queries it replaces, all measured in one run on one database.
+#
+# usage: bench/stats.sh [--events N] [--days D] [--requests N] [--no-ingest] [--keep]
+#
+#   --events N    events to load (default 36000000: 30 million surveys, 10 million responses);
+#                 --events 3600000 is a tenth of national scale
+#   --days D      the period they span (default 365)
+#   --requests N  timed requests per API measurement (default 200)
+#   --no-ingest   skip bench/ingest.sh at the end (ingest with the rollup triggers on)
+#   --keep        keep the temporary directory (database, logs) afterwards
+#
+# What it does, on a private PostgreSQL 15 in a temporary directory:
+#   1. loads the data (bench/stats_load.sql: generate_series, triggers off, indexes built after,
+#      then analytics_rebuild() derives the rollups once), and reports time and size;
+#   2. starts `surveyd serve` and issues a supervisor's token with `surveyd token create`;
+#   3. headline tiles: GET /api/v1/stats for random periods of 30 to 365 days (answered from the
+#      rollups), p50/p99 over --requests, against a full scan of the responses table computing
+#      the same figures (psql, median of 5 after one to warm the cache). Goal: p99 <= 5% of it;
+#   4. per-officer series: GET /api/v1/stats?officer=X&group_by=day over the whole period, for
+#      random officers, against the same request with the period as times, which the store can
+#      only answer from the raw tables, through the (officer_id, contact_at) index;
+#   5. per-day series: GET /api/v1/stats?group_by=day over random 90-day windows, against the
+#      same as times (raw, through the contact_at index). Goal for 4 and 5: p99 <= 25% of the
+#      raw query's median;
+#   6. bench/ingest.sh, whose goal (ratio >= 1.5 against its pgbench baseline) must hold with
+#      the rollup triggers on.
+#
+# Disk and time (2 vCPU, shared): the full scale needs about 45 GB in the temporary directory
+# (TMPDIR) and takes hours to load; a tenth about 4.5 GB and 10-20 minutes. See bench/README.md.
+set -euo pipefail
+
+EVENTS=36000000
+DAYS=365
+REQUESTS=200
+INGEST=1
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) EVENTS=$2; shift 2 ;;
+    --days) DAYS=$2; shift 2 ;;
+    --requests) REQUESTS=$2; shift 2 ;;
+    --no-ingest) INGEST=0; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/stats.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=../scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=../scripts/lib/pg.sh
+source "$ROOT/scripts/lib/pg.sh"
+BENCH="$ROOT/bench"
+BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
+export SURVEYD_BUILD_DIR="$BUILD_DIR" SURVEYD_BUILD_TYPE=Release
+
+ensure_packages "${SURVEYD_PACKAGES[@]}" python3 curl
+build_all --target surveyd
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/surveyd-stats.XXXXXX")
+chmod 755 "$WORK"
+PG_PORT=$(free_port)
+DB_URL=$(pg_url "$PG_PORT" surveyd)
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d surveyd)
+pids=()
+cleanup() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pg_stop "$WORK/pg/data" || true
+  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then log "logs and data kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+LAST_DAY=2026-11-30
+FIRST_DAY=$(date -u -d "$LAST_DAY - $((DAYS - 1)) days" +%F)
+
+log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
+pg_start "$WORK/pg/data" "$PG_PORT"
+# Bulk load settings; the queries run with the server's defaults otherwise.
+"$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+  -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET maintenance_work_mem = '1GB'" \
+  -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "SELECT pg_reload_conf()" >/dev/null
+SURVEYD_DATABASE_URL="$DB_URL" "$BUILD_DIR/surveyd" migrate -c "$ROOT/config/surveyd.yaml" >/dev/null
+
+# 1. Load.
+log "loading $EVENTS events over $DAYS days ($FIRST_DAY to $LAST_DAY)"
+load_start=$(date +%s)
+"${PSQL[@]}" -v events="$EVENTS" -v days="$DAYS" -v last_day="$LAST_DAY" -f "$BENCH/stats_load.sql" \
+  >"$WORK/load.log"
+LOAD_SECONDS=$(($(date +%s) - load_start))
+IFS='|' read -r SURVEYS RESPONSES DB_SIZE ROLLUP_ROWS ROLLUP_SIZE < <("${PSQL[@]}" -At -c "
+  SELECT (SELECT count(*) FROM surveys), (SELECT count(*) FROM responses),
+         pg_size_pretty(pg_database_size(current_database())),
+         (SELECT count(*) FROM analytics_cells) + (SELECT count(*) FROM analytics_scores),
+         pg_size_pretty(pg_total_relation_size('analytics_cells') +
+                        pg_total_relation_size('analytics_scores'))")
+log "loaded in ${LOAD_SECONDS}s: $SURVEYS surveys, $RESPONSES responses, database $DB_SIZE"
+
+# 2. surveyd, and a supervisor's token.
+export SURVEYD_DATABASE_URL="$DB_URL" SURVEYD_HTTP_LISTEN="127.0.0.1:$(free_port)"
+export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY \
+  SURVEYD_WMNOW_WEBHOOK_SECRET
+SURVEYD_TOKEN_SECRET=$(random_secret)
+SURVEYD_PHONE_HASH_KEY=$(random_secret)
+SURVEYD_FEED_SECRET=$(random_secret)
+SURVEYD_WMNOW_API_KEY=$(random_secret)
+SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$(free_port)" SURVEYD_RULES="$ROOT/config/rules.yaml"
+export SURVEYD_DISPATCH_POLL_MS=600000 SURVEYD_LOG_LEVEL=warn
+# The raw queries of a national year run for minutes: let them finish.
+export SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS=3600000
+"$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://$SURVEYD_HTTP_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
+TOKEN=$("$BUILD_DIR/surveyd" token create --role supervisor --name bench -c "$ROOT/config/surveyd.yaml" | tail -n 1)
+HOST=${SURVEYD_HTTP_LISTEN%:*}
+PORT=${SURVEYD_HTTP_LISTEN#*:}
+
+# Request lists, from a fixed seed so that runs compare.
+python3 - "$WORK" "$FIRST_DAY" "$DAYS" "$REQUESTS" "$EVENTS" <<'PY'
+import datetime, random, sys
+work, first, days, n = sys.argv[1], datetime.date.fromisoformat(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(8)
+last = first + datetime.timedelta(days=days - 1)
+def write(name, lines):
+    with open(f"{work}/{name}", "w") as f:
+        f.write("\n".join(lines) + "\n")
+def period(length):
+    start = first + datetime.timedelta(days=rng.randrange(0, max(1, days - length + 1)))
+    return start, min(last, start + datetime.timedelta(days=length - 1))
+tiles = []
+for _ in range(n):
+    a, b = period(rng.randint(min(30, days), days))
+    tiles.append(f"/api/v1/stats?from={a}&to={b}")
+write("tiles.txt", tiles)
+officers = [f"PC{rng.randrange(max(50, int(sys.argv[5]) // 1800)):05d}" for _ in range(n)]
+write("officer.txt", [f"/api/v1/stats?officer={o}&group_by=day&from={first}&to={last}" for o in officers])
+# The same as times: only the raw tables can answer those (Europe/London midnights; a UTC
+# midnight bound is an hour off in summer, which does not change the work).
+write("officer_raw.txt", [f"/api/v1/stats?officer={o}&group_by=day&from={first}T00:00:00Z&to={last + datetime.timedelta(days=1)}T00:00:00Z" for o in officers[:20]])
+windows = [period(min(90, days)) for _ in range(n)]
+write("day.txt", [f"/api/v1/stats?group_by=day&from={a}&to={b}" for a, b in windows])
+write("day_raw.txt", [f"/api/v1/stats?group_by=day&from={a}T00:00:00Z&to={b + datetime.timedelta(days=1)}T00:00:00Z" for a, b in windows[:5]])
+PY
+
+client() { python3 "$BENCH/stats_client.py" "$HOST" "$PORT" "$TOKEN" "$@"; }
+
+# 3. Headline tiles against a full scan of responses.
+log "full scan of responses (the headline figures, raw): 1 warm-up + 5"
+scan_sql="SELECT count(*), avg(q1), count(*) FILTER (WHERE q1 >= 8), avg(q2), count(*) FILTER (WHERE q2 >= 8), avg(q3), count(*) FILTER (WHERE q3 >= 8), avg(q4), count(*) FILTER (WHERE q4 >= 8), avg(q5), count(*) FILTER (WHERE q5 >= 8) FROM responses;"
+SCAN_MS=$( { echo '\timing on'; for _ in 1 2 3 4 5 6; do echo "$scan_sql"; done; } |
+  "${PSQL[@]}" -At 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 5 | sort -n | sed -n 3p)
+log "headline tiles from the API: $REQUESTS requests"
+read -r TILES_P50 TILES_P99 TILES_MAX _ < <(client "$WORK/tiles.txt" --warmup 20)
+
+# 4. Per-officer series.
+log "per-officer series: raw (20 officers), then from the rollups ($REQUESTS)"
+read -r OFFICER_RAW_P50 OFFICER_RAW_P99 _ _ < <(client "$WORK/officer_raw.txt" --warmup 2)
+read -r OFFICER_P50 OFFICER_P99 OFFICER_MAX _ < <(client "$WORK/officer.txt" --warmup 20)
+
+# 5. Per-day series.
+log "per-day series over 90 days: raw (5 windows), then from the rollups ($REQUESTS)"
+read -r DAY_RAW_P50 DAY_RAW_P99 _ _ < <(client "$WORK/day_raw.txt" --warmup 1)
+read -r DAY_P50 DAY_P99 DAY_MAX _ < <(client "$WORK/day.txt" --warmup 20)
+
+kill "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null || true
+pids=()
+
+ratio() { python3 -c "print(f'{100 * $1 / $2:.2f}%')"; }
+verdict() { python3 -c "print('met' if $1 <= $3 * $2 / 100 else 'NOT MET')"; }
+
+SUMMARY=$(
+  echo "surveyd analytics benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+  printf '  %-52s %s\n' \
+    "data" "$SURVEYS surveys, $RESPONSES responses, $DAYS days; database $DB_SIZE" \
+    "load (generate, index, derive rollups)" "${LOAD_SECONDS} s; rollups $ROLLUP_ROWS rows, $ROLLUP_SIZE" \
+    "full scan of responses (median of 5)" "$SCAN_MS ms" \
+    "headline tiles, API (p50 / p99 / max)" "$TILES_P50 / $TILES_P99 / $TILES_MAX ms" \
+    "  p99 / full scan (goal <= 5%)" "$(ratio "$TILES_P99" "$SCAN_MS")  $(verdict "$TILES_P99" "$SCAN_MS" 5)" \
+    "per-officer series, raw indexed (p50 / p99)" "$OFFICER_RAW_P50 / $OFFICER_RAW_P99 ms" \
+    "per-officer series, API (p50 / p99 / max)" "$OFFICER_P50 / $OFFICER_P99 / $OFFICER_MAX ms" \
+    "  p99 / raw p50 (goal <= 25%)" "$(ratio "$OFFICER_P99" "$OFFICER_RAW_P50")  $(verdict "$OFFICER_P99" "$OFFICER_RAW_P50" 25)" \
+    "per-day series (90 days), raw indexed (p50 / p99)" "$DAY_RAW_P50 / $DAY_RAW_P99 ms" \
+    "per-day series (90 days), API (p50 / p99 / max)" "$DAY_P50 / $DAY_P99 / $DAY_MAX ms" \
+    "  p99 / raw p50 (goal <= 25%)" "$(ratio "$DAY_P99" "$DAY_RAW_P50")  $(verdict "$DAY_P99" "$DAY_RAW_P50" 25)"
+)
+pg_stop "$WORK/pg/data"
+
+if [ "$INGEST" = 1 ]; then
+  log "ingest with the rollup triggers on: bench/ingest.sh --paced-rate 0"
+  "$BENCH/ingest.sh" --paced-rate 0 | tee "$WORK/ingest.txt"
+  SUMMARY+=$'\n'"$(grep -E "pgbench limit|surveyd, full speed|ratio surveyd" "$WORK/ingest.txt" |
+    sed 's/^/  ingest: /')"
+fi
+echo
+echo "$SUMMARY"

@@ -1,0 +1,114 @@
+#pragma once
+// The words that raise alerts and mark praise: data that ops extend (config/alert_lexicon.yaml),
+// not code. English, Polish and Welsh terms are matched as whole words after the text is
+// normalised: lower case, accents and diacritics folded (ł -> l, ŵ -> w), apostrophes dropped
+// (he's -> hes), hyphens and runs of spaces and line breaks read as one space. A term preceded by
+// a negation ("not scared", "no longer feel unsafe", "nie boję się", "dw i ddim yn ofnus") does
+// not count. Misspellings are listed as terms; an entry may also allow one typo in its long
+// words (fuzzy). Pure: no I/O besides reading the file.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "surveyd/rules/rules.hpp"
+
+namespace surveyd::alerts {
+
+// One word of normalised text. A clause break (punctuation, a line break) is a token of its own
+// with `hard_break`; a conjunction ("but", "ale", "ond") stays a word but stops negation.
+struct Token {
+  std::string text;
+  bool hard_break = false;
+  bool soft_break = false;
+  bool elongated = false;  // a letter repeated three times or more ("scaaared")
+};
+
+// The text as the lexicon reads it.
+std::vector<Token> Tokenize(std::string_view text);
+// The words of `text`, normalised, one space apart ("|" for a clause break): for tests and
+// `rules explain`.
+std::string NormalizedText(std::string_view text);
+
+struct LexiconMatch {
+  std::string entry;         // the entry's id ("fear")
+  std::string category;      // "safeguarding", "complaint", "praise"
+  std::string term;          // the term as the lexicon writes it ("scared to go home")
+  bool negated = false;      // a negation came just before it: it does not count
+  std::string negation;      // the negation, as the lexicon writes it
+  std::size_t position = 0;  // index of the first token
+};
+
+class Lexicon {
+ public:
+  struct Word {
+    std::string text;     // normalised
+    bool prefix = false;  // written "przeraz*": any word that starts so
+  };
+  struct Term {
+    std::string written;  // as in the file
+    std::string language;
+    std::vector<Word> words;
+  };
+  struct Entry {
+    std::string id;
+    std::string category;
+    bool fuzzy = false;  // words of 7 letters or more also match with one typo
+    std::vector<Term> terms;
+  };
+  struct Negation {
+    std::string written;
+    std::vector<std::string> words;
+    int window = 3;  // filler words allowed between the negation and the term
+  };
+
+  // `fillers`: the only words a negation reaches across ("feel", "really", "czuje", "yn").
+  Lexicon(std::vector<Entry> entries, std::vector<Negation> negations,
+          std::vector<std::string> fillers, std::vector<std::string> soft_breaks);
+
+  // Every match, negated ones included (explain shows them), in text order.
+  std::vector<LexiconMatch> Match(std::string_view text) const;
+  std::vector<LexiconMatch> Match(const std::vector<Token>& tokens) const;
+  // True when a term of `category` matches and is not negated.
+  bool Matches(std::string_view text, std::string_view category) const;
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  bool HasCategory(std::string_view category) const;
+  std::vector<std::string> Categories() const;  // sorted
+  std::size_t TermCount() const;
+  std::string Summary() const;  // "84 entries, 912 terms (safeguarding 40, complaint 20, ...)"
+
+ private:
+  struct TermRef {
+    const Entry* entry;
+    const Term* term;
+  };
+  bool MatchAt(const std::vector<Token>& tokens, std::size_t start, const TermRef& ref) const;
+  const Negation* NegationBefore(const std::vector<Token>& tokens, std::size_t start) const;
+
+  std::vector<Entry> entries_;
+  std::vector<Negation> negations_;
+  std::vector<std::string> fillers_;
+  std::vector<std::string> soft_breaks_;
+  // Terms by their first word (exact), by its letters with repeats collapsed (for elongated
+  // words), and the rest (first word a prefix or fuzzy), tried everywhere.
+  std::unordered_map<std::string, std::vector<TermRef>> by_first_word_;
+  std::unordered_map<std::string, std::vector<TermRef>> by_collapsed_first_word_;
+  std::vector<TermRef> everywhere_;
+};
+
+struct LexiconLoad {
+  std::shared_ptr<const Lexicon> lexicon;  // null when errors is not empty
+  std::vector<rules::RuleError> errors;
+  std::vector<rules::RuleError> warnings;
+};
+
+LexiconLoad LoadLexiconFile(const std::string& path);
+LexiconLoad LoadLexiconString(std::string_view yaml, const std::string& file_name);
+
+// Optimal string alignment distance (a swapped pair of letters is one edit), for fuzzy words.
+std::size_t TypoDistance(std::string_view a, std::string_view b);
+
+}  // namespace surveyd::alerts

@@ -1,0 +1,95 @@
+#pragma once
+// Flow control per gateway: how fast the dispatcher may send (a rate shared by every worker of
+// every instance, through the database), and when it must stop (a circuit breaker that stops
+// hammering a gateway that keeps failing and probes it again). The limit on requests in flight is
+// the sender's own (its pool of connections: gateway.max_in_flight).
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "surveyd/core/time.hpp"
+#include "surveyd/gateway/gateway.hpp"
+#include "surveyd/store/outbox_store.hpp"
+
+namespace surveyd::dispatch {
+
+// Sends are counted in 20 ms buckets in the database. A grant is made only while the last `span`
+// buckets (a little over a second) hold fewer than `cap` sends, so no one-second window ever
+// holds more than the rate, and a steady backlog is sent at no less than 98% of it.
+class RateLimiter {
+ public:
+  static constexpr std::chrono::milliseconds kBucket{20};
+
+  struct Grant {
+    std::int64_t bucket = 0;
+    int slots = 0;  // how many messages may be sent now
+  };
+
+  // rate_per_second <= 0: no limit (every Take grants what it asks).
+  RateLimiter(store::OutboxStore& store, std::string gateway, double rate_per_second);
+
+  bool Unlimited() const { return cap_ == 0; }
+  int cap() const { return cap_; }
+  int span() const { return span_; }
+
+  // Up to `wanted` sends now; 0 slots: none free until a later bucket (try again in kBucket).
+  Grant Take(int wanted, TimePoint now);
+  // Slots of a grant that were not used (fewer messages due, cancelled, claimed by another).
+  void GiveBack(const Grant& grant, int unused);
+
+ private:
+  store::OutboxStore& store_;
+  const std::string gateway_;
+  int cap_ = 0;   // sends per span; 0: unlimited
+  int span_ = 0;  // buckets
+};
+
+struct BreakerOptions {
+  int failures_to_open = 5;                // failed requests in a row
+  std::chrono::seconds open_for{15};       // the first pause; doubles while probes fail
+  std::chrono::seconds max_open_for{300};  // and no longer; also the pause after a 401/403
+};
+
+// Closed: send. After failures_to_open failed requests in a row (5xx, refused, timeouts, 429),
+// open: send nothing for open_for. Then half-open: one request goes as a probe; its success
+// closes the breaker, its failure opens it again for twice as long (up to max_open_for).
+// Credentials refused (401/403) open it at once for max_open_for: never retried in a loop.
+// A permanent refusal of one message (400) is the gateway working. Thread-safe.
+class CircuitBreaker {
+ public:
+  enum class State { kClosed, kOpen, kHalfOpen };
+
+  explicit CircuitBreaker(BreakerOptions options);
+
+  // How many requests may start now: `wanted` when closed, 1 when a probe is due (and none is
+  // out), 0 while open or while the probe is out.
+  int Allow(int wanted, TimePoint now);
+  // The outcomes of the requests Allow let through, in any grouping.
+  void Record(gateway::SendStatus status, TimePoint now);
+  // None of the requests Allow let through was made (cancelled, claimed by another): a probe
+  // that never went is due again.
+  void NothingSent();
+
+  State state(TimePoint now) const;
+  TimePoint reopens_at() const;  // when an open breaker lets a probe through
+  std::int64_t times_opened() const;
+  bool credentials_refused() const;  // opened by a 401/403 that no success has followed
+
+ private:
+  void Open(TimePoint now, std::chrono::seconds pause);
+
+  const BreakerOptions options_;
+  mutable std::mutex mutex_;
+  State state_ = State::kClosed;
+  int failures_in_a_row_ = 0;
+  bool probe_out_ = false;
+  std::chrono::seconds pause_{0};
+  TimePoint reopens_at_{};
+  std::int64_t times_opened_ = 0;
+  bool credentials_refused_ = false;
+};
+
+const char* BreakerStateName(CircuitBreaker::State state);  // "closed", "open", "half_open"
+
+}  // namespace surveyd::dispatch

@@ -1,0 +1,197 @@
+#pragma once
+// Alerts as the people who act on them, the notifier and recognition see them. Alerts are
+// written with the answer that raised them (SurveyAnswers::alerts, in SubmitResponse); this is
+// everything after. Never returns a phone number except through RevealNumber, which records who
+// asked and why in the same transaction.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "surveyd/core/alert.hpp"
+#include "surveyd/core/time.hpp"
+#include "surveyd/store/errors.hpp"
+
+namespace surveyd::store {
+
+enum class AlertStatus { kOpen, kAcknowledged, kResolved };
+const char* AlertStatusName(AlertStatus status);  // "open", "acknowledged", "resolved"
+std::optional<AlertStatus> ParseAlertStatus(std::string_view name);
+
+// Where the answer came from, read from its survey: what a supervisor needs to find the contact,
+// never the number.
+struct AlertContext {
+  std::string group;
+  std::string event_type;
+  std::string language;
+  std::optional<std::string> channel, incident_type_code, incident_category, incident_grade, npu,
+      beat, handler_id, handler_team, officer_id, department;
+  TimePoint contact_at;
+};
+
+struct AlertView {
+  std::int64_t id = 0;
+  std::int64_t survey_id = 0;
+  AlertKind kind = AlertKind::kSafeguarding;
+  AlertSeverity severity = AlertSeverity::kUrgent;
+  std::vector<std::string> rules;
+  std::vector<std::string> matched;
+  TimePoint created_at;
+  AlertStatus status = AlertStatus::kOpen;
+  std::optional<TimePoint> status_at;
+  std::string status_by, status_note;
+  int rounds = 0;  // notices sent so far: 1 the first, more when it was sent again
+  AlertContext context;
+};
+
+// Everything done to an alert.
+struct AlertEvent {
+  TimePoint at;
+  std::string action;  // "created", "acknowledged", "resolved", "revealed"
+  std::string actor_id, actor_name, actor_role;
+  std::string note;
+};
+
+// One alert with the answer behind it (the comment is personal data: shown to supervisors and
+// safeguarding staff, never logged) and its history.
+struct AlertDetail {
+  AlertView alert;
+  std::optional<int> q[5];
+  std::string comment;
+  std::vector<AlertEvent> history;
+};
+
+struct AlertFilter {
+  std::optional<AlertStatus> status;
+  std::optional<AlertKind> kind;
+  std::optional<std::int64_t> before_id;  // newest first; the page after the one ending here
+  int limit = 50;
+};
+
+// Who acts, from the API principal.
+struct Actor {
+  std::string id, name, role;
+};
+
+enum class AlertUpdate { kDone, kNotFound, kAlreadyResolved };
+
+struct Reveal {
+  enum class Outcome { kRevealed, kNotFound, kNumberGone };
+  Outcome outcome = Outcome::kNotFound;
+  std::string e164;  // kRevealed only
+};
+
+// What the notifier sends, and to whom: the configured channels and, per severity, when an
+// alert nobody acknowledged is sent again (also to `escalate_to`).
+struct NoticePolicy {
+  bool webhook = false;
+  std::vector<std::string> email_to;
+  std::vector<std::string> escalate_to;
+  std::map<AlertSeverity, Duration> renotify_after;  // absent: never again
+  int max_renotify = 4;
+};
+
+enum class NoticeChannel { kWebhook, kEmail };
+const char* NoticeChannelName(NoticeChannel channel);
+
+struct DigestMessage {
+  std::string team;
+  std::string subject;
+  std::string body;
+};
+
+// One message claimed for sending.
+struct Notice {
+  std::int64_t id = 0;
+  std::int64_t claim_token = 0;
+  NoticeChannel channel = NoticeChannel::kWebhook;
+  std::string recipient;  // e-mail address; empty for the webhook
+  int round = 0;
+  bool escalated = false;
+  int attempts = 0;  // including this one
+  std::optional<AlertView> alert;
+  std::optional<DigestMessage> digest;
+};
+
+struct NoticeResult {
+  enum class State { kSent, kRetry, kFailed };
+  State state = State::kRetry;
+  int status = 0;             // HTTP status or SMTP reply code; 0: none
+  std::string error;          // short, no personal data
+  TimePoint next_attempt_at;  // kRetry
+};
+
+// Answers by the person whose contact it was: the operator (call.ended: handler_id, handler_team)
+// or the officer (other events: officer_id, department).
+struct RecognitionFilter {
+  TimePoint from, to;               // contact time, [from, to)
+  std::optional<std::string> team;  // handler_team or department
+  std::optional<std::string> person;
+  int comment_limit = 2000;  // the newest comments with text
+};
+
+struct PersonScores {
+  std::string person;
+  std::string role;  // "operator" or "officer"
+  std::string team;
+  std::int64_t respondents = 0;
+  std::int64_t top[5] = {0, 0, 0, 0, 0};  // answers of 10, per question
+  std::int64_t all_top = 0;               // answers with every answered question at 10
+};
+
+struct RecognitionComment {
+  std::int64_t survey_id = 0;
+  std::string person, role, team;
+  TimePoint contact_at;
+  std::optional<int> q[5];
+  std::string comment;  // personal data
+};
+
+struct RecognitionData {
+  std::vector<PersonScores> people;
+  std::vector<RecognitionComment> comments;
+};
+
+struct NewDigest {
+  std::string team;
+  TimePoint period_start, period_end;
+  std::string recipient;
+  std::string subject, body;
+};
+
+class AlertStore {
+ public:
+  virtual ~AlertStore() = default;
+
+  virtual std::vector<AlertView> ListAlerts(const AlertFilter& filter) = 0;
+  virtual std::optional<AlertDetail> GetAlert(std::int64_t id) = 0;
+  // Recorded in alert_events with the actor. Acknowledging also cancels re-notices not yet sent.
+  virtual AlertUpdate Acknowledge(std::int64_t id, const Actor& actor, const std::string& note,
+                                  TimePoint now) = 0;
+  virtual AlertUpdate Resolve(std::int64_t id, const Actor& actor, const std::string& note,
+                              TimePoint now) = 0;
+  // The number behind an alert's survey, to call back. The reveal is recorded (actor, reason)
+  // in the same transaction; if that cannot be written, nothing is revealed.
+  virtual Reveal RevealNumber(std::int64_t id, const Actor& actor, const std::string& reason,
+                              TimePoint now) = 0;
+
+  // Creates the notices of every alert whose next round is due (FOR UPDATE SKIP LOCKED: each
+  // round once, whatever the number of instances) and plans the next. Returns how many rounds.
+  virtual int ScheduleNotices(TimePoint now, const NoticePolicy& policy, int limit) = 0;
+  // Claims up to `limit` notices due at `now` for `lease`; a claim that runs out is claimed again.
+  virtual std::vector<Notice> ClaimNotices(TimePoint now, int limit, const std::string& worker,
+                                           std::chrono::seconds lease) = 0;
+  // Records the attempt (always) and moves the notice on, if the claim is still this one's.
+  virtual void RecordNotice(const Notice& notice, const NoticeResult& result, TimePoint now) = 0;
+
+  virtual RecognitionData Recognition(const RecognitionFilter& filter) = 0;
+  // Teams (handler_team or department) with answers to contacts in [from, to).
+  virtual std::vector<std::string> TeamsWithAnswers(TimePoint from, TimePoint to) = 0;
+  // Stores a digest and its e-mail notice, unless the team's digest for that period exists:
+  // true when this call created it.
+  virtual bool CreateDigest(const NewDigest& digest, TimePoint now) = 0;
+};
+
+}  // namespace surveyd::store

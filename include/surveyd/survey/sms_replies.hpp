@@ -1,0 +1,30 @@
+#pragma once
+// What a citizen's text does, whatever gateway it came through: decided purely from the text, the
+// rules in force and what the store knows about the number (store::ReplyContext), and applied by
+// the store in one transaction (SurveyStore::ReceiveReply).
+//
+//  - An opt-out (sms_reply::IsOptOut) opts the number out at once; a confirmation is queued once
+//    per number, in the language of its newest survey, if the rules have one and we ever texted
+//    the number.
+//  - Otherwise, while the number's two-way conversation is open (rules.replies().
+//    conversation_lasts from its first text), the text answers the question awaiting one: a score
+//    (sms_reply::ParseScore) fills it and the next question (or the thanks) is queued; a text that
+//    is not a score is asked again once, and a second one is kept as a comment and the
+//    conversation moves on.
+//  - Anything else is kept and counted as a reply nothing was waiting for.
+#include <chrono>
+#include <string_view>
+
+#include "surveyd/core/time.hpp"
+#include "surveyd/rules/rule_set.hpp"
+#include "surveyd/store/survey_store.hpp"
+
+namespace surveyd::survey {
+
+// A confirmation not sent within this long (the gateway down) is no longer worth sending.
+inline constexpr std::chrono::hours kConfirmationWindow{6};
+
+store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContext& context,
+                           std::string_view body, TimePoint now);
+
+}  // namespace surveyd::survey

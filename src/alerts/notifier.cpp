@@ -1,0 +1,328 @@
+#include "surveyd/alerts/notifier.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace surveyd::alerts {
+namespace {
+
+std::string AlertLink(const NotifierOptions& options, std::int64_t id) {
+  return options.public_base_url + "/api/v1/alerts/" + std::to_string(id);
+}
+
+// Seconds from a Retry-After header; 0 when absent or not a number of seconds.
+Duration RetryAfter(std::string_view header) {
+  if (header.empty() || header.size() > 6) return Duration(0);
+  int seconds = 0;
+  for (char c : header) {
+    if (c < '0' || c > '9') return Duration(0);
+    seconds = seconds * 10 + (c - '0');
+  }
+  return std::chrono::seconds(seconds);
+}
+
+std::string Line(const char* label, const std::optional<std::string>& value) {
+  return value ? std::string(label) + ": " + *value + "\n" : "";
+}
+
+// The e-mail of an alert's notice: what a supervisor needs to find it, never the comment or the
+// number (those are behind the API, with their own audit).
+MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notice, TimePoint now) {
+  const store::AlertView& alert = *notice.alert;
+  const store::AlertContext& c = alert.context;
+  MailMessage mail;
+  mail.from = options.email_from;
+  mail.to = notice.recipient;
+  mail.date = now;
+  mail.message_id = "<alert-notice-" + std::to_string(notice.id) + "@surveyd>";
+  const std::string kind = AlertKindName(alert.kind);
+  mail.subject = std::string(notice.round > 0 ? "UNACKNOWLEDGED: " : "") + options.force_name +
+                 ": " + kind + " alert " + std::to_string(alert.id) + " (" +
+                 AlertSeverityName(alert.severity) + ")";
+  std::string& b = mail.body;
+  b += "A survey answer raised a " + kind + " alert.\n\n";
+  if (notice.round > 0) {
+    b += "Nobody has acknowledged it yet: this is reminder " + std::to_string(notice.round) +
+         (notice.escalated ? ", sent to you as the escalation contact" : "") + ".\n\n";
+  }
+  b += "Alert: " + std::to_string(alert.id) + "\n";
+  b += "Severity: " + std::string(AlertSeverityName(alert.severity)) + "\n";
+  b += "Raised: " + FormatRfc3339(alert.created_at) + "\n";
+  b += "Rules: ";
+  for (std::size_t i = 0; i < alert.rules.size(); ++i) b += (i ? ", " : "") + alert.rules[i];
+  b +=
+      "\nSurvey: " + std::to_string(alert.survey_id) + " (" + c.group + ", " + c.event_type + ")\n";
+  b += "Contact: " + FormatRfc3339(c.contact_at) + "\n";
+  b += Line("Channel", c.channel) + Line("Incident category", c.incident_category) +
+       Line("Incident grade", c.incident_grade) + Line("Incident type", c.incident_type_code) +
+       Line("NPU", c.npu) + Line("Beat", c.beat) + Line("Call handler", c.handler_id) +
+       Line("Team", c.handler_team) + Line("Officer", c.officer_id) +
+       Line("Department", c.department);
+  b += "\nRead the answer and acknowledge it (supervisor or safeguarding role):\n";
+  b += AlertLink(options, alert.id) + "\n";
+  if (alert.kind == AlertKind::kSafeguarding) {
+    b += "Only the safeguarding role can reveal the number to call back; every reveal is "
+         "recorded.\n";
+  }
+  return mail;
+}
+
+}  // namespace
+
+Notifier::Notifier(NotifierOptions options, store::AlertStore& store, const Clock& clock,
+                   AlertConfigProvider config, ZoneProvider zone)
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      config_(std::move(config)),
+      zone_(std::move(zone)),
+      random_(std::random_device{}()) {
+  status_.channels = !options_.webhook.url.empty() || !options_.email_to.empty();
+}
+
+Notifier::~Notifier() { Stop(); }
+
+void Notifier::Start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Notifier::Stop() {
+  stopping_ = true;
+  Wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Notifier::Wake() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+NotifierStatus Notifier::Status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+double Notifier::Random() {
+  if (options_.random01) return options_.random01();
+  std::lock_guard lock(status_mutex_);
+  return std::uniform_real_distribution<double>(0, 1)(random_);
+}
+
+Duration Notifier::Backoff(int attempt, std::chrono::seconds base, std::chrono::seconds max,
+                           double random01) {
+  const double exponent = std::min(std::max(attempt - 1, 0), 30);
+  const double full = std::min(static_cast<double>(base.count()) * std::pow(2.0, exponent),
+                               static_cast<double>(max.count()));
+  const double jittered = full / 2 + full / 2 * std::clamp(random01, 0.0, 1.0);
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(jittered));
+}
+
+store::NoticeResult Notifier::Classify(bool sent, bool permanent, int code, std::string error,
+                                       int attempt, Duration retry_after,
+                                       const NotifierOptions& options, TimePoint now,
+                                       double random01) {
+  store::NoticeResult result;
+  result.status = code;
+  if (sent) {
+    result.state = store::NoticeResult::State::kSent;
+    return result;
+  }
+  result.error = std::move(error);
+  if (permanent) {
+    result.state = store::NoticeResult::State::kFailed;
+  } else if (attempt >= options.max_attempts) {
+    result.state = store::NoticeResult::State::kFailed;
+    result.error = "gave up after " + std::to_string(attempt) + " attempts: " + result.error;
+  } else {
+    result.state = store::NoticeResult::State::kRetry;
+    result.next_attempt_at =
+        now + std::max(Backoff(attempt, options.backoff_base, options.backoff_max, random01),
+                       retry_after);
+  }
+  return result;
+}
+
+void Notifier::Loop() {
+  auto failure_wait = std::chrono::milliseconds(500);
+  while (!stopping_) {
+    int handled = 0;
+    try {
+      handled = RunOnce();
+      failure_wait = std::chrono::milliseconds(500);
+    } catch (const std::exception& e) {
+      // Caught once here: log, remember for health, back off, go on.
+      spdlog::error("alert notifier: {}", e.what());
+      {
+        std::lock_guard lock(status_mutex_);
+        status_.last_error = e.what();
+      }
+      failure_wait = std::min(failure_wait * 2, std::chrono::milliseconds(10000));
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, failure_wait, [this] { return stopping_.load(); });
+      continue;
+    }
+    if (handled > 0) continue;
+    std::unique_lock lock(wake_mutex_);
+    wake_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_; });
+    woken_ = false;
+  }
+}
+
+int Notifier::RunOnce() {
+  const TimePoint now = clock_.Now();
+  const auto config = config_ ? config_() : nullptr;
+  store::NoticePolicy policy;
+  policy.webhook = !options_.webhook.url.empty();
+  policy.email_to = options_.email_to;
+  policy.escalate_to = options_.escalate_to;
+  if (config) {
+    policy.renotify_after = config->renotify_after;
+    policy.max_renotify = config->max_renotify;
+  }
+  if (const int rounds = store_.ScheduleNotices(now, policy, options_.batch_size); rounds > 0) {
+    std::lock_guard lock(status_mutex_);
+    status_.rounds += rounds;
+  }
+  if (options_.digest.enabled) MakeDigests(now);
+
+  auto notices = store_.ClaimNotices(now, options_.batch_size, options_.worker_id, options_.lease);
+  for (const auto& notice : notices) {
+    const TimePoint at = clock_.Now();
+    const store::NoticeResult result = Send(notice, at);
+    store_.RecordNotice(notice, result, clock_.Now());
+    const std::string what = notice.alert ? "alert " + std::to_string(notice.alert->id) + " (" +
+                                                AlertKindName(notice.alert->kind) + ", round " +
+                                                std::to_string(notice.round) + ")"
+                                          : std::string("a recognition digest");
+    std::lock_guard lock(status_mutex_);
+    switch (result.state) {
+      case store::NoticeResult::State::kSent:
+        ++status_.sent;
+        spdlog::info("alerts: {} sent by {} (notice {}, attempt {})", what,
+                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts);
+        break;
+      case store::NoticeResult::State::kRetry:
+        ++status_.retried;
+        status_.last_error = result.error;
+        spdlog::warn("alerts: {} by {} not sent (notice {}, attempt {}): {}; will retry", what,
+                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
+                     result.error);
+        break;
+      case store::NoticeResult::State::kFailed:
+        ++status_.failed;
+        status_.last_error = result.error;
+        spdlog::error("alerts: {} by {} FAILED (notice {}, attempt {}): {}", what,
+                      store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
+                      result.error);
+        break;
+    }
+  }
+  return static_cast<int>(notices.size());
+}
+
+store::NoticeResult Notifier::Send(const store::Notice& notice, TimePoint now) {
+  if (notice.channel == store::NoticeChannel::kWebhook) return SendWebhook(notice, now);
+  return SendEmail(notice, now);
+}
+
+store::NoticeResult Notifier::SendWebhook(const store::Notice& notice, TimePoint now) {
+  if (!notice.alert) {
+    return Classify(false, true, 0, "a webhook notice without an alert", notice.attempts,
+                    Duration(0), options_, now, 0);
+  }
+  if (options_.webhook.url.empty() || !WebhookKey(options_.webhook.secret)) {
+    // Configuration changed since the notice was made: wait for it to be put right.
+    return Classify(false, false, 0, "no webhook URL or usable secret configured", notice.attempts,
+                    Duration(0), options_, now, Random());
+  }
+  const std::string body = AlertWebhookBody(*notice.alert, notice.round, notice.escalated, now,
+                                            AlertLink(options_, notice.alert->id));
+  // The same id on every attempt of this notice: the receiver drops repeats.
+  const std::string id = "surveyd-alert-notice-" + std::to_string(notice.id);
+  const auto response = http::Fetch(WebhookRequest(options_.webhook, id, now, body));
+  if (!response.Ok()) {
+    return Classify(false, false, 0, "webhook: " + response.error, notice.attempts, Duration(0),
+                    options_, now, Random());
+  }
+  const bool sent = response.status >= 200 && response.status < 300;
+  // 410 Gone: the receiver says this endpoint will never take it.
+  const bool permanent = response.status == 410;
+  return Classify(sent, permanent, response.status,
+                  sent ? "" : "webhook answered " + std::to_string(response.status),
+                  notice.attempts, RetryAfter(response.Header("Retry-After")), options_, now,
+                  Random());
+}
+
+store::NoticeResult Notifier::SendEmail(const store::Notice& notice, TimePoint now) {
+  MailMessage mail;
+  if (notice.alert) {
+    mail = AlertMail(options_, notice, now);
+  } else if (notice.digest) {
+    mail.from = options_.email_from;
+    mail.to = notice.recipient;
+    mail.date = now;
+    mail.subject = notice.digest->subject;
+    mail.body = notice.digest->body;
+    mail.message_id = "<digest-notice-" + std::to_string(notice.id) + "@surveyd>";
+  } else {
+    return Classify(false, true, 0, "an e-mail notice with nothing to send", notice.attempts,
+                    Duration(0), options_, now, 0);
+  }
+  const SmtpResult result = SendMail(options_.smtp, mail);
+  return Classify(result.status == SmtpResult::Status::kSent,
+                  result.status == SmtpResult::Status::kPermanent, result.code, result.error,
+                  notice.attempts, Duration(0), options_, now, Random());
+}
+
+void Notifier::MakeDigests(TimePoint now) {
+  const auto zone = zone_ ? zone_() : nullptr;
+  const auto config = config_ ? config_() : nullptr;
+  if (!zone || !config || !config->lexicon) return;
+  const DigestOptions& digest = options_.digest;
+  const TimePoint at = LatestDigestTime(digest.schedule, *zone, now);
+  if (digests_done_for_ == at) return;
+  // A digest more than a day late (the service was down) is left out, not sent days later.
+  if (now - at > std::chrono::hours(24)) {
+    digests_done_for_ = at;
+    return;
+  }
+  const TimePoint from = DigestPeriodStart(digest.schedule, *zone, at);
+  std::set<std::string> teams;
+  for (const auto& [team, address] : digest.recipients) teams.insert(team);
+  if (!digest.default_recipient.empty()) {
+    for (auto& team : store_.TeamsWithAnswers(from, at)) teams.insert(std::move(team));
+  }
+  for (const std::string& team : teams) {
+    const auto it = digest.recipients.find(team);
+    const std::string recipient =
+        it != digest.recipients.end() ? it->second : digest.default_recipient;
+    store::RecognitionFilter filter;
+    filter.from = from;
+    filter.to = at;
+    filter.team = team;
+    const auto report =
+        BuildRecognition(store_.Recognition(filter), *config->lexicon, options_.min_cell_size);
+    const std::string link = options_.public_base_url +
+                             "/api/v1/recognition?team=" + http::UrlEncode(team) +
+                             "&from=" + FormatRfc3339(from) + "&to=" + FormatRfc3339(at);
+    const DigestText text = FormatDigest(options_.force_name, team, from, at, *zone, report,
+                                         options_.min_cell_size, link);
+    // Once per team and week, whichever instance gets there first.
+    if (store_.CreateDigest({team, from, at, recipient, text.subject, text.body}, now)) {
+      spdlog::info("alerts: the recognition digest of a team for the week to {} is queued",
+                   FormatRfc3339(at));
+      std::lock_guard lock(status_mutex_);
+      ++status_.digests;
+    }
+  }
+  digests_done_for_ = at;
+}
+
+}  // namespace surveyd::alerts

@@ -1,0 +1,193 @@
+#include "surveyd/alerts/recognition.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace surveyd::alerts {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool IsEmailChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '.' || c == '_' ||
+         c == '-' || c == '+';
+}
+
+std::string LocalDate(const TimeZone& zone, TimePoint t) {
+  static const char* const kMonths[] = {"January",   "February", "March",    "April",
+                                        "May",       "June",     "July",     "August",
+                                        "September", "October",  "November", "December"};
+  static const char* const kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                      "Thursday", "Friday", "Saturday"};
+  const LocalDateTime local = zone.ToLocal(t);
+  return std::string(kDays[local.weekday]) + " " + std::to_string(local.day) + " " +
+         kMonths[local.month - 1] + " " + std::to_string(local.year);
+}
+
+}  // namespace
+
+bool IsPraise(const Lexicon& lexicon, std::string_view comment) {
+  bool praise = false;
+  for (const LexiconMatch& match : lexicon.Match(comment)) {
+    if (match.negated) continue;
+    if (match.category == "complaint" || match.category == "safeguarding") return false;
+    if (match.category == "praise") praise = true;
+  }
+  return praise;
+}
+
+std::string MaskContactDetails(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // A run of digits with separators: masked when it holds 7 digits or more.
+    if (IsDigit(text[i]) || (text[i] == '+' && i + 1 < text.size() && IsDigit(text[i + 1]))) {
+      std::size_t end = i;
+      int digits = 0;
+      std::size_t last_digit = i;
+      while (end < text.size() &&
+             (IsDigit(text[end]) || text[end] == ' ' || text[end] == '-' || text[end] == '.' ||
+              text[end] == '+' || text[end] == '(' || text[end] == ')')) {
+        if (IsDigit(text[end])) {
+          ++digits;
+          last_digit = end;
+        }
+        ++end;
+      }
+      if (digits >= 7) {
+        out += "[number]";
+        i = last_digit + 1;
+        continue;
+      }
+      out.append(text.substr(i, last_digit + 1 - i));
+      i = last_digit + 1;
+      continue;
+    }
+    if (text[i] == '@') {
+      std::size_t start = out.size();
+      while (start > 0 && IsEmailChar(out[start - 1])) --start;
+      std::size_t end = i + 1;
+      while (end < text.size() && IsEmailChar(text[end])) ++end;
+      if (start < out.size() && end > i + 1) {
+        out.erase(start);
+        out += "[email]";
+        i = end;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+    ++i;
+  }
+  return out;
+}
+
+RecognitionReport BuildRecognition(const store::RecognitionData& data, const Lexicon& lexicon,
+                                   int min_cell_size, std::size_t max_praise) {
+  RecognitionReport report;
+  for (const auto& person : data.people) report.respondents += person.respondents;
+  report.suppressed = report.respondents < min_cell_size;
+  // (person, role, team) -> index in report.people
+  std::map<std::tuple<std::string, std::string, std::string>, std::size_t> index;
+  for (const auto& person : data.people) {
+    PersonRecognition out;
+    out.person = person.person;
+    out.role = person.role;
+    out.team = person.team;
+    out.suppressed = report.suppressed || person.respondents < min_cell_size;
+    if (!out.suppressed) {
+      out.respondents = person.respondents;
+      std::copy(std::begin(person.top), std::end(person.top), std::begin(out.top));
+      out.all_top = person.all_top;
+    } else {
+      ++report.suppressed_people;
+    }
+    index[{person.person, person.role, person.team}] = report.people.size();
+    report.people.push_back(std::move(out));
+  }
+  for (const auto& comment : data.comments) {
+    const auto it = index.find({comment.person, comment.role, comment.team});
+    if (it == index.end()) continue;
+    PersonRecognition& person = report.people[it->second];
+    if (person.suppressed || !IsPraise(lexicon, comment.comment)) continue;
+    ++person.praise;
+    if (report.praise.size() >= max_praise) continue;
+    PraiseComment praise;
+    praise.survey_id = comment.survey_id;
+    praise.person = comment.person;
+    praise.role = comment.role;
+    praise.team = comment.team;
+    praise.contact_at = comment.contact_at;
+    std::copy(std::begin(comment.q), std::end(comment.q), std::begin(praise.q));
+    praise.comment = MaskContactDetails(comment.comment);
+    report.praise.push_back(std::move(praise));
+  }
+  return report;
+}
+
+TimePoint LatestDigestTime(const DigestSchedule& schedule, const TimeZone& zone, TimePoint now) {
+  // Looks back day by day from today (local) for the scheduled weekday at or before now.
+  for (int back = 0; back <= 8; ++back) {
+    const LocalDateTime day = zone.ToLocal(now - std::chrono::hours(24 * back));
+    if (day.weekday != schedule.weekday) continue;
+    const TimePoint at = zone.FromLocal(day.year, day.month, day.day, schedule.minute_of_day / 60,
+                                        schedule.minute_of_day % 60);
+    if (at <= now) return at;
+  }
+  return now - std::chrono::hours(24 * 7);  // unreachable: one of 8 days is the weekday
+}
+
+TimePoint DigestPeriodStart(const DigestSchedule& schedule, const TimeZone& zone, TimePoint at) {
+  // Seven local days back, at the same local time, whatever the clocks did in between. Noon of
+  // the previous week's day is safely inside it whatever the offset.
+  const LocalDateTime local = zone.ToLocal(at);
+  const TimePoint noon = zone.FromLocal(local.year, local.month, local.day, 12, 0);
+  const LocalDateTime week_before = zone.ToLocal(noon - std::chrono::hours(24 * 7));
+  return zone.FromLocal(week_before.year, week_before.month, week_before.day,
+                        schedule.minute_of_day / 60, schedule.minute_of_day % 60);
+}
+
+DigestText FormatDigest(std::string_view force_name, std::string_view team, TimePoint from,
+                        TimePoint to, const TimeZone& zone, const RecognitionReport& report,
+                        int min_cell_size, std::string_view link) {
+  DigestText text;
+  text.subject = std::string(force_name) + ": recognition for " + std::string(team) + ", week to " +
+                 LocalDate(zone, to - std::chrono::seconds(1));
+  std::string& b = text.body;
+  b += "Recognition for " + std::string(team) + "\n";
+  b += "Contacts from " + LocalDate(zone, from) + " to " +
+       LocalDate(zone, to - std::chrono::seconds(1)) + ".\n\n";
+  if (report.suppressed) {
+    b += "Fewer than " + std::to_string(min_cell_size) +
+         " answers this week: nothing is shown, so that no one who answered can be told "
+         "apart.\n";
+  } else {
+    b += std::to_string(report.respondents) + " answers about contacts with the team.\n\n";
+    char line[256];
+    std::snprintf(line, sizeof line, "%-16s %-9s %8s %12s %9s %7s\n", "Person", "Role", "Answers",
+                  "Top scores", "All 10s", "Praise");
+    b += line;
+    for (const auto& person : report.people) {
+      if (person.suppressed) continue;
+      std::int64_t tops = 0;
+      for (std::int64_t count : person.top) tops += count;
+      std::snprintf(line, sizeof line, "%-16s %-9s %8lld %12lld %9lld %7lld\n",
+                    person.person.c_str(), person.role.c_str(),
+                    static_cast<long long>(person.respondents), static_cast<long long>(tops),
+                    static_cast<long long>(person.all_top), static_cast<long long>(person.praise));
+      b += line;
+    }
+    if (report.suppressed_people > 0) {
+      b += "\n" + std::to_string(report.suppressed_people) + " more " +
+           (report.suppressed_people == 1 ? "person" : "people") + " with fewer than " +
+           std::to_string(min_cell_size) + " answers: not shown.\n";
+    }
+    b += "\nTop scores: answers of 10 out of 10, all questions together. All 10s: answers with "
+         "10 on every question answered. Praise: comments that thank or praise the contact.\n";
+  }
+  b += "\nThe praise comments themselves are in the recognition view (supervisors): ";
+  b += std::string(link) + "\n";
+  return text;
+}
+
+}  // namespace surveyd::alerts

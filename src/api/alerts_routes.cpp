@@ -1,0 +1,236 @@
+// Alerts for the people who act on them: supervisors and safeguarding staff list, read,
+// acknowledge and resolve them; only safeguarding staff may reveal the number behind one, to call
+// back, and every reveal is recorded with who asked and why before the number is returned.
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "routes.hpp"
+
+namespace surveyd::api {
+namespace {
+
+using nlohmann::json;
+
+std::string Dump(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::optional<std::int64_t> ParseId(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+json ContextJson(const store::AlertContext& c) {
+  json out = {{"group", c.group},
+              {"event_type", c.event_type},
+              {"language", c.language},
+              {"contact_at", FormatRfc3339(c.contact_at)}};
+  auto optional = [&](const char* name, const std::optional<std::string>& value) {
+    out[name] = value ? json(*value) : json(nullptr);
+  };
+  optional("channel", c.channel);
+  optional("incident_type_code", c.incident_type_code);
+  optional("incident_category", c.incident_category);
+  optional("incident_grade", c.incident_grade);
+  optional("npu", c.npu);
+  optional("beat", c.beat);
+  optional("handler_id", c.handler_id);
+  optional("handler_team", c.handler_team);
+  optional("officer_id", c.officer_id);
+  optional("department", c.department);
+  return out;
+}
+
+json AlertJson(const store::AlertView& alert) {
+  return {{"id", alert.id},
+          {"survey_id", alert.survey_id},
+          {"kind", AlertKindName(alert.kind)},
+          {"severity", AlertSeverityName(alert.severity)},
+          {"rules", alert.rules},
+          {"matched", alert.matched},
+          {"created_at", FormatRfc3339(alert.created_at)},
+          {"status", store::AlertStatusName(alert.status)},
+          {"status_at", alert.status_at ? json(FormatRfc3339(*alert.status_at)) : json(nullptr)},
+          {"status_by", alert.status_by.empty() ? json(nullptr) : json(alert.status_by)},
+          {"status_note", alert.status_note.empty() ? json(nullptr) : json(alert.status_note)},
+          {"notices_sent", alert.rounds},
+          {"context", ContextJson(alert.context)}};
+}
+
+store::Actor ActorOf(const Call& call) {
+  store::Actor actor;
+  if (call.principal != nullptr) {
+    actor.id = call.principal->id;
+    actor.name = call.principal->name;
+    actor.role = RoleName(call.principal->role);
+  }
+  return actor;
+}
+
+// The JSON body's text field `name` (trimmed); nullopt with `error` set when the body is not a
+// JSON object or the field is not text.
+std::optional<std::string> BodyText(const http::Request& request, const char* name,
+                                    std::string& error) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::string();
+  const json body = json::parse(request.body, nullptr, false);
+  if (!body.is_object()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  if (!body.contains(name)) return std::string();
+  if (!body[name].is_string()) {
+    error = std::string(name) + " must be text";
+    return std::nullopt;
+  }
+  std::string text = body[name].get<std::string>();
+  text.erase(0, text.find_first_not_of(" \t\r\n"));
+  text.erase(text.find_last_not_of(" \t\r\n") + 1);
+  if (text.size() > 2000) {
+    error = std::string(name) + " is longer than 2,000 characters";
+    return std::nullopt;
+  }
+  return text;
+}
+
+http::Response NoStore() { return JsonError(503, "unavailable", "alerts are not configured"); }
+
+http::Response List(const ApiOptions& options, const Call& call) {
+  if (options.alerts == nullptr) return NoStore();
+  store::AlertFilter filter;
+  for (const auto& [key, value] : http::ParseForm(call.request.query)) {
+    if (key == "status") {
+      filter.status = store::ParseAlertStatus(value);
+      if (!filter.status) {
+        return JsonError(400, "bad_request", "status must be open, acknowledged or resolved");
+      }
+    } else if (key == "kind") {
+      filter.kind = ParseAlertKind(value);
+      if (!filter.kind) {
+        return JsonError(400, "bad_request", "kind must be safeguarding, complaint or low_scores");
+      }
+    } else if (key == "before") {
+      filter.before_id = ParseId(value);
+      if (!filter.before_id) return JsonError(400, "bad_request", "before must be an alert id");
+    } else if (key == "limit") {
+      const auto limit = ParseId(value);
+      if (!limit || *limit > 500) return JsonError(400, "bad_request", "limit must be 1 to 500");
+      filter.limit = static_cast<int>(*limit);
+    } else {
+      return JsonError(400, "bad_request", "unknown parameter '" + key + "'");
+    }
+  }
+  json alerts = json::array();
+  const auto found = options.alerts->ListAlerts(filter);
+  for (const auto& alert : found) alerts.push_back(AlertJson(alert));
+  json body = {{"alerts", alerts}};
+  if (static_cast<int>(found.size()) == filter.limit && !found.empty()) {
+    body["next_before"] = found.back().id;
+  }
+  auto response = http::Response::Json(200, Dump(body));
+  response.Set("X-Row-Count", std::to_string(found.size()));
+  return response;
+}
+
+http::Response Get(const ApiOptions& options, const Call& call) {
+  if (options.alerts == nullptr) return NoStore();
+  const auto id = ParseId(call.Param("id"));
+  if (!id) return JsonError(404, "not_found", "no such alert");
+  const auto detail = options.alerts->GetAlert(*id);
+  if (!detail) return JsonError(404, "not_found", "no such alert");
+  json body = AlertJson(detail->alert);
+  json answer = {{"comment", detail->comment}};
+  for (int q = 0; q < 5; ++q) {
+    answer["q" + std::to_string(q + 1)] = detail->q[q] ? json(*detail->q[q]) : json(nullptr);
+  }
+  body["answer"] = answer;
+  json history = json::array();
+  for (const auto& event : detail->history) {
+    history.push_back({{"at", FormatRfc3339(event.at)},
+                       {"action", event.action},
+                       {"by", event.actor_name.empty() ? json(nullptr) : json(event.actor_name)},
+                       {"role", event.actor_role.empty() ? json(nullptr) : json(event.actor_role)},
+                       {"note", event.note.empty() ? json(nullptr) : json(event.note)}});
+  }
+  body["history"] = history;
+  return http::Response::Json(200, Dump(body));
+}
+
+http::Response Act(const ApiOptions& options, const Call& call, bool resolve) {
+  if (options.alerts == nullptr) return NoStore();
+  const auto id = ParseId(call.Param("id"));
+  if (!id) return JsonError(404, "not_found", "no such alert");
+  std::string error;
+  const auto note = BodyText(call.request, "note", error);
+  if (!note) return JsonError(400, "bad_request", error);
+  if (resolve && note->empty()) {
+    return JsonError(400, "bad_request", "say what was done: {\"note\": \"...\"}");
+  }
+  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const store::Actor actor = ActorOf(call);
+  const store::AlertUpdate outcome = resolve ? options.alerts->Resolve(*id, actor, *note, now)
+                                             : options.alerts->Acknowledge(*id, actor, *note, now);
+  switch (outcome) {
+    case store::AlertUpdate::kNotFound:
+      return JsonError(404, "not_found", "no such alert");
+    case store::AlertUpdate::kAlreadyResolved:
+      return JsonError(409, "conflict", "the alert is already resolved");
+    case store::AlertUpdate::kDone:
+      break;
+  }
+  spdlog::info("alerts: alert {} {} by token {}", *id, resolve ? "resolved" : "acknowledged",
+               actor.id);
+  if (options.on_alert_changed) options.on_alert_changed();
+  const auto detail = options.alerts->GetAlert(*id);
+  if (!detail) return JsonError(404, "not_found", "no such alert");
+  return http::Response::Json(200, Dump(AlertJson(detail->alert)));
+}
+
+http::Response RevealNumber(const ApiOptions& options, const Call& call) {
+  if (options.alerts == nullptr) return NoStore();
+  const auto id = ParseId(call.Param("id"));
+  if (!id) return JsonError(404, "not_found", "no such alert");
+  std::string error;
+  const auto reason = BodyText(call.request, "reason", error);
+  if (!reason) return JsonError(400, "bad_request", error);
+  if (reason->empty()) {
+    return JsonError(400, "bad_request",
+                     "say why the number is needed: {\"reason\": \"...\"} (it is recorded)");
+  }
+  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const store::Actor actor = ActorOf(call);
+  const store::Reveal reveal = options.alerts->RevealNumber(*id, actor, *reason, now);
+  switch (reveal.outcome) {
+    case store::Reveal::Outcome::kNotFound:
+      return JsonError(404, "not_found", "no such alert");
+    case store::Reveal::Outcome::kNumberGone:
+      return JsonError(410, "gone", "the number is no longer held for this survey");
+    case store::Reveal::Outcome::kRevealed:
+      break;
+  }
+  spdlog::info("alerts: the number behind alert {} was revealed to token {} (recorded)", *id,
+               actor.id);
+  return http::Response::Json(
+      200, Dump({{"alert_id", *id}, {"phone", reveal.e164}, {"revealed_at", FormatRfc3339(now)}}));
+}
+
+}  // namespace
+
+void AddAlertRoutes(Router& router, const ApiOptions& options) {
+  const std::vector<Role> also = {Role::kSafeguarding};
+  router.Add({"GET", "/api/v1/alerts", Role::kSupervisor, "",
+              [&options](const Call& call) { return List(options, call); }, also});
+  router.Add({"GET", "/api/v1/alerts/{id}", Role::kSupervisor, "",
+              [&options](const Call& call) { return Get(options, call); }, also});
+  router.Add({"POST", "/api/v1/alerts/{id}/acknowledge", Role::kSupervisor, "",
+              [&options](const Call& call) { return Act(options, call, false); }, also});
+  router.Add({"POST", "/api/v1/alerts/{id}/resolve", Role::kSupervisor, "",
+              [&options](const Call& call) { return Act(options, call, true); }, also});
+  router.Add({"POST", "/api/v1/alerts/{id}/reveal", Role::kSafeguarding, "",
+              [&options](const Call& call) { return RevealNumber(options, call); }});
+}
+
+}  // namespace surveyd::api

@@ -1,0 +1,61 @@
+#pragma once
+// Shared by the analysts' routes: parsing their query parameters (filters, group_by, paging,
+// format), answering JSON or CSV, and running the work on the analytics queue.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "routes.hpp"
+#include "surveyd/store/analytics_store.hpp"
+
+namespace surveyd::api {
+
+struct Query {
+  store::AnalyticsFilter filter;
+  std::vector<store::Dimension> group_by;  // may include kQuestion
+  bool csv = false;
+  std::optional<std::int64_t> after;  // keyset cursor
+  int limit = 100;
+  std::string q;                              // comments search
+  std::optional<store::Dimension> dimension;  // representativeness
+  std::optional<std::int64_t> before;         // audit trail cursor
+};
+
+// The parameter names each kind of route takes, beside the filters.
+extern const std::vector<std::string_view> kFilterParameters;  // from, to, and every dimension
+
+// Parses call.request.query, accepting only `allowed` names. On a bad parameter returns the
+// answer to give: 400 naming it, or 403 when it needs a role the caller lacks (officer and
+// operator need supervisor).
+std::optional<http::Response> ParseQuery(const Call& call,
+                                         const std::vector<std::string_view>& allowed,
+                                         Query& query);
+
+// {"error": "bad_parameter", "parameter": name, "message": message}, status 400 (or given).
+http::Response BadParameter(std::string_view name, std::string_view message, int status = 400);
+
+// A table as CSV: a header line, then rows; null cells empty. Text that a spreadsheet would
+// run as a formula (= + - @ at the start) is prefixed with an apostrophe. Sets X-Row-Count.
+struct CsvTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::optional<std::string>>> rows;
+};
+http::Response CsvResponse(const CsvTable& table, std::string_view filename);
+
+// JSON with X-Row-Count set (the audit trail records it).
+http::Response JsonTable(const std::string& body, std::size_t rows);
+
+// 503 for a route whose store this server was not given (a test or fuzz harness; serve gives all).
+http::Response NotConfigured(std::string_view what);
+
+// Runs `work` on the analytics queue (inline when there is none); 503 when the queue is full or
+// there is no analytics store.
+http::Response RunAnalytics(const ApiOptions& options, const std::function<http::Response()>& work);
+
+// Numbers as text for CSV: integers as such, rates with up to six significant decimals.
+std::string Number(double value);
+
+}  // namespace surveyd::api

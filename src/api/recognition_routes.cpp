@@ -1,0 +1,109 @@
+// Recognition for supervisors: the praise a named officer's or operator's contacts earned, with
+// each contact's scores, and per person the counts of top scores. Suppressed below the minimum
+// cell size.
+#include <nlohmann/json.hpp>
+
+#include "routes.hpp"
+#include "surveyd/alerts/recognition.hpp"
+
+namespace surveyd::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr auto kDefaultWindow = std::chrono::hours(24 * 7);
+constexpr auto kLongestWindow = std::chrono::hours(24 * 366);
+
+json Scores(const std::optional<int> (&q)[5]) {
+  json out = json::object();
+  for (int i = 0; i < 5; ++i) out["q" + std::to_string(i + 1)] = q[i] ? json(*q[i]) : json(nullptr);
+  return out;
+}
+
+http::Response Recognition(const ApiOptions& options, const Call& call) {
+  if (options.alerts == nullptr || !options.alert_config) {
+    return JsonError(503, "unavailable", "recognition is not configured");
+  }
+  const auto config = options.alert_config();
+  if (!config || !config->lexicon) {
+    return JsonError(503, "unavailable", "no lexicon is loaded");
+  }
+  store::RecognitionFilter filter;
+  std::optional<TimePoint> from, to;
+  for (const auto& [key, value] : http::ParseForm(call.request.query)) {
+    if (key == "from" || key == "to") {
+      auto t = ParseRfc3339(value);
+      if (!t) return JsonError(400, "bad_request", key + " must be an RFC 3339 time");
+      (key == "from" ? from : to) = t;
+    } else if (key == "team") {
+      if (!value.empty()) filter.team = value;
+    } else if (key == "officer") {
+      if (!value.empty()) filter.person = value;
+    } else {
+      return JsonError(400, "bad_request", "unknown parameter '" + key + "'");
+    }
+  }
+  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  filter.to = to.value_or(now);
+  filter.from = from.value_or(filter.to - kDefaultWindow);
+  if (filter.from >= filter.to) return JsonError(400, "bad_request", "from must be before to");
+  if (filter.to - filter.from > kLongestWindow) {
+    return JsonError(400, "bad_request", "at most 366 days at a time");
+  }
+  const auto report = alerts::BuildRecognition(options.alerts->Recognition(filter),
+                                               *config->lexicon, options.recognition_min_cell_size);
+  json people = json::array();
+  for (const auto& person : report.people) {
+    json entry = {{"person", person.person},
+                  {"role", person.role},
+                  {"team", person.team},
+                  {"suppressed", person.suppressed}};
+    if (!person.suppressed) {
+      json top = json::object();
+      std::int64_t total = 0;
+      for (int i = 0; i < 5; ++i) {
+        top["q" + std::to_string(i + 1)] = person.top[i];
+        total += person.top[i];
+      }
+      top["total"] = total;
+      entry["respondents"] = person.respondents;
+      entry["top_scores"] = top;
+      entry["all_top_scores"] = person.all_top;
+      entry["praise_comments"] = person.praise;
+    }
+    people.push_back(entry);
+  }
+  json praise = json::array();
+  for (const auto& comment : report.praise) {
+    praise.push_back({{"survey_id", comment.survey_id},
+                      {"person", comment.person},
+                      {"role", comment.role},
+                      {"team", comment.team},
+                      {"contact_at", FormatRfc3339(comment.contact_at)},
+                      {"scores", Scores(comment.q)},
+                      {"comment", comment.comment}});
+  }
+  json body = {{"from", FormatRfc3339(filter.from)},
+               {"to", FormatRfc3339(filter.to)},
+               {"team", filter.team ? json(*filter.team) : json(nullptr)},
+               {"officer", filter.person ? json(*filter.person) : json(nullptr)},
+               {"min_cell_size", options.recognition_min_cell_size},
+               {"suppressed", report.suppressed},
+               {"suppressed_people", report.suppressed_people},
+               {"people", report.suppressed ? json::array() : people},
+               {"praise", praise}};
+  if (!report.suppressed) body["respondents"] = report.respondents;
+  auto response =
+      http::Response::Json(200, body.dump(-1, ' ', false, json::error_handler_t::replace));
+  response.Set("X-Row-Count", std::to_string(report.praise.size()));
+  return response;
+}
+
+}  // namespace
+
+void AddRecognitionRoutes(Router& router, const ApiOptions& options) {
+  router.Add({"GET", "/api/v1/recognition", Role::kSupervisor, "",
+              [&options](const Call& call) { return Recognition(options, call); }});
+}
+
+}  // namespace surveyd::api

@@ -1,0 +1,53 @@
+#pragma once
+// Alerts in `serve`: the alert rules in force (reloaded with the survey rules on SIGHUP), the
+// alert store, and the notifier that pushes alerts to the webhook and by e-mail and sends the
+// weekly recognition digests.
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "surveyd/alerts/alert_rules.hpp"
+#include "surveyd/alerts/notifier.hpp"
+#include "surveyd/config/config.hpp"
+#include "surveyd/core/clock.hpp"
+#include "surveyd/store/alert_store.hpp"
+#include "surveyd/store/survey_store.hpp"
+
+namespace surveyd::app {
+
+class AlertsComponent {
+ public:
+  AlertsComponent(const config::Config& config, std::string worker_id, const Clock& clock,
+                  alerts::ZoneProvider zone);
+  ~AlertsComponent();
+
+  // What `serve` must refuse to start with (a webhook secret that is not usable).
+  static std::vector<std::string> Problems(const config::Config& config);
+
+  // Loads the alert rules of the rules file; on errors the rules in force stay.
+  std::vector<rules::RuleError> Reload();
+  std::shared_ptr<const alerts::AlertConfig> Current() const;
+
+  // What an answer raises under the rules in force, for the survey pages (before storing it).
+  std::vector<NewAlert> Raise(const store::SurveyView& survey,
+                              const store::SurveyAnswers& answers) const;
+
+  store::AlertStore& store() { return *store_; }
+  alerts::Notifier& notifier() { return *notifier_; }
+  nlohmann::json Describe() const;  // for /api/v1/health
+
+  void Start();
+  void Stop();
+
+ private:
+  const std::string rules_path_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const alerts::AlertConfig> current_;
+  std::string last_error_;
+  std::unique_ptr<store::AlertStore> store_;
+  std::unique_ptr<alerts::Notifier> notifier_;
+};
+
+}  // namespace surveyd::app

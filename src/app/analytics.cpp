@@ -1,0 +1,88 @@
+#include "analytics.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "surveyd/survey/page.hpp"
+
+namespace surveyd::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Surveys are counted as closed a few minutes after closing, so that an answer committing at
+// the last moment is always seen first.
+constexpr auto kSweepInterval = 60s;
+constexpr auto kSweepLag = std::chrono::minutes(5);
+
+std::string BootstrapToken(const config::Config& config) {
+  if (!config.api.bootstrap_token.empty()) return config.api.bootstrap_token;
+  if (!config.api.analyst_token.empty()) {
+    spdlog::warn(
+        "api.analyst_token (SURVEYD_ANALYST_TOKEN) is deprecated: it is now an administrator's "
+        "bootstrap token; rename it api.bootstrap_token (SURVEYD_API_BOOTSTRAP_TOKEN) and issue "
+        "analysts their own tokens with `surveyd token create`");
+  }
+  return config.api.analyst_token;
+}
+
+}  // namespace
+
+Analytics::Analytics(const config::Config& config, const Clock& clock)
+    : clock_(clock),
+      min_cell_size_(config.api.min_cell_size),
+      bad_token_limit_(config.api.bad_token_limit_per_minute) {
+  store::PgAnalyticsOptions options;
+  options.url =
+      config.database.analytics_url.empty() ? config.database.url : config.database.analytics_url;
+  options.pool_size = config.database.analytics_pool_size;
+  options.statement_timeout = config.database.analytics_statement_timeout;
+  analytics_ = store::MakePgAnalyticsStore(options);
+  access_ = store::MakePgAccessStore(config.database.url, 2);
+  queue_ =
+      std::make_unique<WorkQueue>(config.database.analytics_pool_size, config.api.analytics_queue);
+  authenticator_ = api::MakeStoreAuthenticator(*access_, clock_, BootstrapToken(config));
+}
+
+Analytics::~Analytics() { Stop(); }
+
+void Analytics::Wire(api::ApiOptions& options) {
+  options.analytics = analytics_.get();
+  options.tokens = access_.get();
+  options.audit = access_.get();
+  options.authenticator = authenticator_.get();
+  options.analytics_queue = queue_.get();
+  options.min_cell_size = min_cell_size_;
+  options.bad_token_limit_per_minute = bad_token_limit_;
+  options.question_texts = survey::QuestionTexts("en");
+}
+
+void Analytics::Start() {
+  sweeper_ = std::thread([this] { Sweep(); });
+}
+
+void Analytics::Sweep() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    try {
+      const int counted = access_->SweepClosedSurveys(clock_.Now() - kSweepLag);
+      if (counted > 0) spdlog::debug("analytics: {} survey(s) closed unanswered", counted);
+    } catch (const std::exception& e) {
+      spdlog::warn("analytics: sweeping closed surveys failed: {}", e.what());
+    }
+    lock.lock();
+    wake_.wait_for(lock, kSweepInterval, [this] { return stopping_; });
+  }
+}
+
+void Analytics::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+  if (queue_) queue_->Stop();
+}
+
+}  // namespace surveyd::app

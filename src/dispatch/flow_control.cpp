@@ -1,0 +1,152 @@
+#include "surveyd/dispatch/flow_control.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace surveyd::dispatch {
+
+RateLimiter::RateLimiter(store::OutboxStore& store, std::string gateway, double rate_per_second)
+    : store_(store), gateway_(std::move(gateway)) {
+  if (rate_per_second <= 0) return;
+  constexpr int kBucketsPerSecond = 1000 / static_cast<int>(kBucket.count());
+  // A one-second window of sends touches at most kBucketsPerSecond + 1 buckets, so `cap` sends
+  // per that many buckets keeps every such window within the rate. Below one per second, one
+  // send per as many buckets as the rate allows.
+  if (rate_per_second >= 1) {
+    cap_ = static_cast<int>(std::floor(rate_per_second));
+    span_ = kBucketsPerSecond + 1;
+  } else {
+    cap_ = 1;
+    span_ = static_cast<int>(std::ceil(kBucketsPerSecond / rate_per_second)) + 1;
+  }
+}
+
+RateLimiter::Grant RateLimiter::Take(int wanted, TimePoint now) {
+  Grant grant;
+  grant.bucket =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() /
+      kBucket.count();
+  if (wanted <= 0) return grant;
+  if (Unlimited()) {
+    grant.slots = wanted;
+    return grant;
+  }
+  grant.slots = store_.TakeSendSlots(gateway_, grant.bucket, wanted, cap_, span_);
+  return grant;
+}
+
+void RateLimiter::GiveBack(const Grant& grant, int unused) {
+  if (Unlimited() || unused <= 0) return;
+  store_.ReturnSendSlots(gateway_, grant.bucket, std::min(unused, grant.slots));
+}
+
+CircuitBreaker::CircuitBreaker(BreakerOptions options) : options_(options) {}
+
+int CircuitBreaker::Allow(int wanted, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (state_ == State::kOpen && now >= reopens_at_) state_ = State::kHalfOpen;
+  switch (state_) {
+    case State::kClosed:
+      return wanted;
+    case State::kOpen:
+      return 0;
+    case State::kHalfOpen:
+      if (probe_out_ || wanted <= 0) return 0;
+      probe_out_ = true;
+      return 1;
+  }
+  return 0;
+}
+
+void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
+  using gateway::SendStatus;
+  std::lock_guard lock(mutex_);
+  const bool auth = status == SendStatus::kAuth;
+  const bool failed = auth || status == SendStatus::kTransient || status == SendStatus::kInDoubt ||
+                      status == SendStatus::kThrottled;
+  const bool probe = state_ == State::kHalfOpen || (state_ == State::kOpen && probe_out_);
+  if (!failed) {
+    failures_in_a_row_ = 0;
+    credentials_refused_ = false;
+    if (probe || state_ != State::kClosed) {
+      spdlog::info("dispatch: the gateway answers again; sending resumes");
+      state_ = State::kClosed;
+      pause_ = std::chrono::seconds(0);
+    }
+    probe_out_ = false;
+    return;
+  }
+  ++failures_in_a_row_;
+  if (auth) {
+    credentials_refused_ = true;
+    if (state_ == State::kClosed || probe) {
+      spdlog::error(
+          "dispatch: the gateway refuses our credentials (401/403): sending stops for {} s; "
+          "check the gateway's key or password",
+          options_.max_open_for.count());
+    }
+    probe_out_ = false;
+    Open(now, options_.max_open_for);
+    return;
+  }
+  if (probe) {
+    probe_out_ = false;
+    Open(now, std::min(pause_ * 2, std::chrono::seconds(options_.max_open_for)));
+    spdlog::warn("dispatch: the gateway still fails; the next probe in {} s", pause_.count());
+    return;
+  }
+  if (state_ == State::kClosed && failures_in_a_row_ >= options_.failures_to_open) {
+    Open(now, options_.open_for);
+    spdlog::error("dispatch: {} failed requests in a row: the gateway is left alone for {} s",
+                  failures_in_a_row_, pause_.count());
+  }
+}
+
+void CircuitBreaker::NothingSent() {
+  std::lock_guard lock(mutex_);
+  probe_out_ = false;
+}
+
+void CircuitBreaker::Open(TimePoint now, std::chrono::seconds pause) {
+  if (state_ != State::kOpen) ++times_opened_;
+  state_ = State::kOpen;
+  pause_ = std::max(pause, std::chrono::seconds(1));
+  reopens_at_ = now + pause_;
+}
+
+CircuitBreaker::State CircuitBreaker::state(TimePoint now) const {
+  std::lock_guard lock(mutex_);
+  if (state_ == State::kOpen && now >= reopens_at_) return State::kHalfOpen;
+  return state_;
+}
+
+TimePoint CircuitBreaker::reopens_at() const {
+  std::lock_guard lock(mutex_);
+  return reopens_at_;
+}
+
+std::int64_t CircuitBreaker::times_opened() const {
+  std::lock_guard lock(mutex_);
+  return times_opened_;
+}
+
+bool CircuitBreaker::credentials_refused() const {
+  std::lock_guard lock(mutex_);
+  return credentials_refused_;
+}
+
+const char* BreakerStateName(CircuitBreaker::State state) {
+  switch (state) {
+    case CircuitBreaker::State::kClosed:
+      return "closed";
+    case CircuitBreaker::State::kOpen:
+      return "open";
+    case CircuitBreaker::State::kHalfOpen:
+      return "half_open";
+  }
+  return "closed";
+}
+
+}  // namespace surveyd::dispatch

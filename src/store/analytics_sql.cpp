@@ -1,0 +1,325 @@
+#include "store/analytics_sql.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "store/pg_text.hpp"
+
+namespace surveyd::store {
+namespace {
+
+struct DimensionInfo {
+  Dimension dimension;
+  const char* name;
+  const char* raw;  // over surveys s
+};
+
+// The one table of dimensions: API name and raw column or expression. The rollups compute the
+// same values in analytics_dim() (migrations/0004_analytics.sql); the integration tests check
+// that both agree for every dimension.
+constexpr std::array<DimensionInfo, 22> kDimensions = {{
+    {Dimension::kSurveyGroup, "survey_group", "s.group_id"},
+    {Dimension::kIncidentType, "incident_type", "s.incident_type_code"},
+    {Dimension::kCategory, "category", "s.incident_category"},
+    {Dimension::kGrade, "grade", "s.incident_grade"},
+    {Dimension::kNpu, "npu", "s.npu"},
+    {Dimension::kBeat, "beat", "s.beat"},
+    {Dimension::kChannel, "channel", "s.channel"},
+    {Dimension::kTeam, "team", "s.handler_team"},
+    {Dimension::kOperator, "operator", "s.handler_id"},
+    {Dimension::kOfficer, "officer", "s.officer_id"},
+    {Dimension::kDepartment, "department", "s.department"},
+    {Dimension::kGender, "gender", "s.caller_gender"},
+    {Dimension::kAgeBand, "age_band", "s.caller_age_band"},
+    {Dimension::kEthnicity, "ethnicity", "s.caller_ethnicity"},
+    {Dimension::kLanguage, "language", "s.language"},
+    {Dimension::kDaysToSurvey, "days_to_survey",
+     "analytics_days_to_survey(s.contact_at, s.send_at)"},
+    {Dimension::kQuestion, "question", nullptr},
+    {Dimension::kHour, "hour", "analytics_hour(s.contact_at)"},
+    {Dimension::kDayOfWeek, "day_of_week",
+     "extract(isodow FROM analytics_day(s.contact_at))::int::text"},
+    {Dimension::kDay, "day", "analytics_day(s.contact_at)::text"},
+    {Dimension::kWeek, "week",
+     "date_trunc('week', analytics_day(s.contact_at)::timestamp)::date::text"},
+    {Dimension::kMonth, "month", "to_char(analytics_day(s.contact_at), 'YYYY-MM')"},
+}};
+
+const DimensionInfo& Info(Dimension dimension) {
+  return kDimensions[static_cast<std::size_t>(dimension)];
+}
+
+}  // namespace
+
+const char* DimensionName(Dimension dimension) { return Info(dimension).name; }
+
+std::optional<Dimension> ParseDimension(std::string_view name) {
+  for (const auto& info : kDimensions) {
+    if (name == info.name) return info.dimension;
+  }
+  return std::nullopt;
+}
+
+const std::vector<Dimension>& AllDimensions() {
+  static const std::vector<Dimension> kAll = [] {
+    std::vector<Dimension> all;
+    for (const auto& info : kDimensions) all.push_back(info.dimension);
+    return all;
+  }();
+  return kAll;
+}
+
+bool IsFilter(Dimension dimension) {
+  return static_cast<int>(dimension) <= static_cast<int>(Dimension::kDaysToSurvey);
+}
+
+namespace analytics {
+namespace {
+
+// Collects parameters and hands out their placeholders.
+class Params {
+ public:
+  std::string Add(std::optional<std::string> value) {
+    values_.push_back(std::move(value));
+    return "$" + std::to_string(values_.size());
+  }
+  std::string AddList(const std::vector<std::string>& values) {
+    pg::ArrayLiteral list;
+    for (const auto& value : values) list.Add(pg::CleanText(value));
+    return Add(list.Text());
+  }
+  std::vector<std::optional<std::string>> Take() { return std::move(values_); }
+
+ private:
+  std::vector<std::optional<std::string>> values_;
+};
+
+bool TimeDerived(Dimension d) {
+  return d == Dimension::kDay || d == Dimension::kWeek || d == Dimension::kMonth ||
+         d == Dimension::kDayOfWeek;
+}
+
+// The expression of a dimension over analytics_cells/analytics_scores c of `cube`.
+std::string RollupExpression(const Cube& cube, Dimension dimension) {
+  switch (dimension) {
+    case Dimension::kSurveyGroup:
+      return "c.group_id";
+    case Dimension::kDay:
+      return "c.day::text";
+    case Dimension::kWeek:
+      return "date_trunc('week', c.day::timestamp)::date::text";
+    case Dimension::kMonth:
+      return "to_char(c.day, 'YYYY-MM')";
+    case Dimension::kDayOfWeek:
+      return "extract(isodow FROM c.day)::int::text";
+    default:
+      break;
+  }
+  const std::string name = CubeDimension(dimension);
+  const auto it = std::find(cube.dims.begin(), cube.dims.end(), name);
+  // ChooseCube only picks cubes that hold every dimension asked for.
+  return "c.d" + std::to_string(it - cube.dims.begin() + 1);
+}
+
+std::string Expression(const std::optional<Cube>& cube, Dimension dimension) {
+  return cube ? RollupExpression(*cube, dimension) : std::string(Info(dimension).raw);
+}
+
+// The WHERE clause (without the keyword) of the period and the value filters.
+std::string Conditions(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
+                       Params& params) {
+  std::vector<std::string> conditions;
+  if (cube) {
+    conditions.push_back("c.cube = " + params.Add(std::to_string(cube->id)));
+    if (filter.from_day)
+      conditions.push_back("c.day >= " + params.Add(*filter.from_day) + "::date");
+    if (filter.to_day) conditions.push_back("c.day <= " + params.Add(*filter.to_day) + "::date");
+  } else {
+    if (filter.from_day) {
+      conditions.push_back("s.contact_at >= (" + params.Add(*filter.from_day) +
+                           "::date::timestamp AT TIME ZONE analytics_zone())");
+    }
+    if (filter.to_day) {
+      conditions.push_back("s.contact_at < ((" + params.Add(*filter.to_day) +
+                           "::date + 1)::timestamp AT TIME ZONE analytics_zone())");
+    }
+    if (filter.from) {
+      conditions.push_back("s.contact_at >= " + params.Add(pg::FormatTimestamp(*filter.from)) +
+                           "::timestamptz");
+    }
+    if (filter.to) {
+      conditions.push_back("s.contact_at < " + params.Add(pg::FormatTimestamp(*filter.to)) +
+                           "::timestamptz");
+    }
+  }
+  for (const auto& [dimension, values] : filter.values) {
+    conditions.push_back(Expression(cube, dimension) + " = ANY(" + params.AddList(values) +
+                         "::text[])");
+  }
+  std::string out;
+  for (const auto& condition : conditions) {
+    out += (out.empty() ? "" : " AND ") + condition;
+  }
+  return out.empty() ? "true" : out;
+}
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) out += (out.empty() ? "" : ", ") + part;
+  return out;
+}
+
+std::string Positions(std::size_t count) {
+  std::vector<std::string> positions;
+  for (std::size_t i = 1; i <= count; ++i) positions.push_back(std::to_string(i));
+  return Join(positions);
+}
+
+}  // namespace
+
+std::string CubeDimension(Dimension dimension) {
+  if (dimension == Dimension::kSurveyGroup || dimension == Dimension::kQuestion ||
+      TimeDerived(dimension)) {
+    return {};
+  }
+  return Info(dimension).name;
+}
+
+std::optional<Cube> ChooseCube(const std::vector<Cube>& cubes, const AnalyticsFilter& filter,
+                               const std::vector<Dimension>& group_by) {
+  if (filter.UsesInstants()) return std::nullopt;
+  std::vector<std::string> needed;
+  auto need = [&](Dimension d) {
+    const std::string name = CubeDimension(d);
+    if (!name.empty() && std::find(needed.begin(), needed.end(), name) == needed.end()) {
+      needed.push_back(name);
+    }
+  };
+  for (const auto& [dimension, values] : filter.values) need(dimension);
+  for (Dimension d : group_by) need(d);
+  for (const Cube& cube : cubes) {
+    if (std::all_of(needed.begin(), needed.end(), [&](const std::string& name) {
+          return std::find(cube.dims.begin(), cube.dims.end(), name) != cube.dims.end();
+        })) {
+      return cube;
+    }
+  }
+  return std::nullopt;
+}
+
+Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
+               const std::vector<Dimension>& group_by) {
+  std::vector<std::string> keys;
+  for (Dimension d : group_by) keys.push_back(Expression(cube, d));
+  const std::string select_keys = keys.empty() ? "" : Join(keys) + ", ";
+  const std::string group = keys.empty() ? "" : " GROUP BY " + Positions(keys.size());
+  Params params;
+  // One WHERE for both halves: the same parameters, one statement, one snapshot.
+  const std::string where = Conditions(cube, filter, params);
+  std::string cells;
+  std::string scores;
+  if (cube) {
+    cells = "SELECT " + select_keys +
+            "NULL::text, COALESCE(sum(c.surveys), 0)::bigint, "
+            "COALESCE(sum(c.msg_unreported + c.msg_delivered + c.msg_failed_sent), 0)::bigint, "
+            "COALESCE(sum(c.msg_unreported + c.msg_delivered), 0)::bigint, "
+            "COALESCE(sum(c.answered), 0)::bigint FROM analytics_cells c WHERE " +
+            where + group;
+    scores = "SELECT " + select_keys +
+             "c.question, sum(c.respondents)::bigint, sum(c.total)::bigint, "
+             "sum(c.top_box)::bigint, 0::bigint FROM analytics_scores c WHERE " +
+             where + " GROUP BY " + Positions(keys.size() + 1);
+  } else {
+    cells = "SELECT " + select_keys +
+            "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "
+            "'delivered', 'failed_sent')), count(*) FILTER (WHERE m.bucket IN ('unreported', "
+            "'delivered')), count(r.survey_id) FROM surveys s "
+            "LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' LEFT JOIN responses r ON r.survey_id = s.id "
+            "CROSS JOIN LATERAL (SELECT analytics_message_bucket(o.state, "
+            "o.gateway_message_id IS NOT NULL) AS bucket) m WHERE " +
+            where + group;
+    scores = "SELECT " + select_keys +
+             "a.question, count(*), sum(a.score)::bigint, count(*) FILTER (WHERE a.score >= 8), "
+             "0::bigint FROM surveys s JOIN responses r ON r.survey_id = s.id "
+             "CROSS JOIN LATERAL analytics_answers(r) a WHERE " +
+             where + " GROUP BY " + Positions(keys.size() + 1);
+  }
+  Sql sql;
+  // Each cell's row (question NULL) comes before its questions' rows.
+  sql.text = "(" + cells + ") UNION ALL (" + scores + ") ORDER BY " + Positions(keys.size()) +
+             (keys.empty() ? "" : ", ") + std::to_string(keys.size() + 1) + " NULLS FIRST";
+  sql.params = params.Take();
+  return sql;
+}
+
+FunnelSql BuildFunnel(const AnalyticsFilter& filter) {
+  auto where = [&](Params& params, bool cells) {
+    std::string out = cells ? "cube = 0" : "true";
+    if (filter.from_day) out += " AND day >= " + params.Add(*filter.from_day) + "::date";
+    if (filter.to_day) out += " AND day <= " + params.Add(*filter.to_day) + "::date";
+    for (const auto& [dimension, values] : filter.values) {
+      if (dimension == Dimension::kSurveyGroup) {
+        out += " AND group_id = ANY(" + params.AddList(values) + "::text[])";
+      }
+    }
+    return out;
+  };
+  FunnelSql out;
+  {
+    Params params;
+    out.events.text =
+        "SELECT group_id, outcome, reason, sum(events), sum(duplicates), sum(deferred) "
+        "FROM analytics_events WHERE " +
+        where(params, false) + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    out.events.params = params.Take();
+  }
+  {
+    Params params;
+    out.cells.text =
+        "SELECT group_id, sum(surveys), sum(opened), sum(answered), sum(closed_unanswered), "
+        "sum(msg_waiting), sum(msg_unreported), sum(msg_delivered), sum(msg_failed_sent), "
+        "sum(msg_failed_unsent), sum(msg_expired), sum(msg_cancelled), sum(opted_out) "
+        "FROM analytics_cells WHERE " +
+        where(params, true) + " GROUP BY 1 ORDER BY 1";
+    out.cells.params = params.Take();
+  }
+  {
+    Params params;
+    out.cancellations.text =
+        "SELECT group_id, reason, sum(messages) FROM analytics_cancellations WHERE " +
+        where(params, false) + " GROUP BY 1, 2 ORDER BY 1, 2";
+    out.cancellations.params = params.Take();
+  }
+  return out;
+}
+
+Sql BuildResponses(const ResponseQuery& query) {
+  Params params;
+  std::string where = Conditions(std::nullopt, query.filter, params);
+  if (query.after)
+    where += " AND r.survey_id < " + params.Add(std::to_string(*query.after)) + "::bigint";
+  if (query.comments_only) where += " AND r.comment_masked <> ''";
+  if (!query.search.empty()) {
+    where += " AND r.comment_search @@ websearch_to_tsquery('english', " +
+             params.Add(pg::CleanText(query.search)) + ")";
+  }
+  std::vector<std::string> context;
+  for (Dimension d : AllDimensions()) {
+    if (IsFilter(d)) context.push_back(Info(d).raw);
+  }
+  Sql sql;
+  sql.text =
+      "SELECT s.id, analytics_day(s.contact_at)::text, analytics_hour(s.contact_at), "
+      "surveyd_epoch_us(r.submitted_at), " +
+      Join(context) +
+      ", r.q1, r.q2, r.q3, r.q4, r.q5, r.comment_masked "
+      "FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE " +
+      where + " ORDER BY r.survey_id DESC LIMIT " + params.Add(std::to_string(query.limit + 1)) +
+      "::int";
+  sql.params = params.Take();
+  return sql;
+}
+
+}  // namespace analytics
+}  // namespace surveyd::store

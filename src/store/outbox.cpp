@@ -1,0 +1,50 @@
+// The parts of the outbox interface that need no database.
+#include "surveyd/store/outbox_store.hpp"
+
+namespace surveyd::store {
+
+const char* MessageKindName(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kSurvey:
+      return "survey";
+    case MessageKind::kQuestion:
+      return "question";
+    case MessageKind::kConfirmation:
+      return "confirmation";
+  }
+  return "survey";
+}
+
+const char* OutboxStateFor(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kAccepted:
+      return "accepted";
+    case DeliveryState::kSent:
+      return "sent";
+    case DeliveryState::kDelivered:
+      return "delivered";
+    case DeliveryState::kFailed:
+      return "failed";
+    case DeliveryState::kUndeliverable:
+      return "undeliverable";
+    case DeliveryState::kExpired:
+      return "delivery_expired";
+  }
+  return "failed";
+}
+
+bool OutboxStore::BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
+                            std::chrono::seconds send_lease) {
+  const auto attempts =
+      BeginSends({{message.id, message.claim_token, token_hash}}, now, send_lease);
+  if (attempts.empty() || attempts.front() == 0) return false;
+  message.attempts = attempts.front();
+  return true;
+}
+
+void OutboxStore::RecordAttempt(const OutboxMessage& message, const SendRecord& record,
+                                TimePoint now) {
+  RecordAttempts({{message.id, message.claim_token, message.attempts, record}}, now);
+}
+
+}  // namespace surveyd::store

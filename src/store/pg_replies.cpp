@@ -1,0 +1,186 @@
+// SurveyStore, citizens' texts: each stored and counted once, opt-outs, and the steps of two-way
+// conversations, in one transaction per text under the number's lock.
+#include "store/pg_store_impl.hpp"
+#include "surveyd/core/phone.hpp"
+
+namespace surveyd::store {
+
+using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared in this folder
+
+namespace pg {
+
+const Statements& ReplyStatements() {
+  static const Statements kStatements = {
+      {"inbound_seen",
+       "SELECT 1 FROM inbound_messages WHERE gateway = $1 AND gateway_message_id = $2"},
+      // The number's newest survey that we texted (a confirmation goes in its language).
+      {"reply_context",
+       "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[])), "
+       "EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[]) "
+       "AND confirmed_at IS NOT NULL), "
+       "s.id, s.language FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT s.id, s.language "
+       "FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
+       "WHERE s.phone_hash = ANY($1::text[]) AND o.begun_at IS NOT NULL "
+       "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1) AS s ON true"},
+      {"two_way_context",
+       "SELECT s.id, s.language, surveyd_epoch_us(o.begun_at), COALESCE(c.state, 'open'), "
+       "COALESCE(c.question, 1), COALESCE(c.asked_again, false) FROM surveys s "
+       "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
+       "LEFT JOIN conversations c ON c.survey_id = s.id "
+       "WHERE s.phone_hash = ANY($1::text[]) AND s.mode = 'two_way' AND o.begun_at IS NOT NULL "
+       "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1"},
+      {"inbound_insert",
+       "INSERT INTO inbound_messages (gateway, gateway_message_id, phone_hash, body, "
+       "received_at, stored_at, survey_id, question, disposition) VALUES ($1, $2, $3, $4, "
+       "$5::timestamptz, $6::timestamptz, $7::bigint, $8::smallint, $9)"},
+      {"conversation_upsert",
+       "INSERT INTO conversations (survey_id, phone_hash, language, state, question, "
+       "asked_again, started_at, expires_at, updated_at) SELECT s.id, s.phone_hash, s.language, "
+       "$2, $3::smallint, $4::boolean, o.begun_at, $5::timestamptz, $6::timestamptz "
+       "FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
+       "WHERE s.id = $1::bigint ON CONFLICT (survey_id) DO UPDATE SET state = excluded.state, "
+       "question = excluded.question, asked_again = excluded.asked_again, "
+       "updated_at = excluded.updated_at"},
+      {"conversations_opted_out",
+       "UPDATE conversations SET state = 'opted_out', updated_at = $2::timestamptz "
+       "WHERE phone_hash = ANY($1::text[]) AND state = 'open'"},
+      // An answer fills its question; free text is added to the comment (at most 2,000
+      // characters, as the page's).
+      {"response_upsert",
+       "INSERT INTO responses (survey_id, q1, q2, q3, q4, q5, comment, language, submitted_at) "
+       "SELECT $1::bigint, $2::smallint, $3::smallint, $4::smallint, $5::smallint, "
+       "$6::smallint, left($7, 2000), s.language, $8::timestamptz FROM surveys s "
+       "WHERE s.id = $1::bigint ON CONFLICT (survey_id) DO UPDATE SET "
+       "q1 = COALESCE(excluded.q1, responses.q1), q2 = COALESCE(excluded.q2, responses.q2), "
+       "q3 = COALESCE(excluded.q3, responses.q3), q4 = COALESCE(excluded.q4, responses.q4), "
+       "q5 = COALESCE(excluded.q5, responses.q5), comment = left(CASE "
+       "WHEN responses.comment = '' THEN excluded.comment "
+       "WHEN excluded.comment = '' THEN responses.comment "
+       "ELSE responses.comment || E'\\n' || excluded.comment END, 2000), "
+       "submitted_at = excluded.submitted_at"},
+      {"response_mark",
+       "UPDATE surveys SET responded_at = COALESCE(responded_at, $2::timestamptz) "
+       "WHERE id = $1::bigint"},
+      {"confirm_once",
+       "UPDATE opt_outs SET confirmed_at = $2::timestamptz WHERE phone_hash = ANY($1::text[]) "
+       "AND confirmed_at IS NULL AND NOT EXISTS (SELECT 1 FROM opt_outs c "
+       "WHERE c.phone_hash = ANY($1::text[]) AND c.confirmed_at IS NOT NULL) RETURNING 1"},
+      // A text to the number, due now; the insert wakes the dispatchers.
+      {"queue_text",
+       "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at, kind, "
+       "body, expires_at) VALUES ($1::bigint, $2::text || '-' || $1::bigint || '-' || "
+       "substr(md5(random()::text || clock_timestamp()::text), 1, 10), 'pending', "
+       "$3::timestamptz, $3::timestamptz, $2::text, $4, $5::timestamptz)"},
+  };
+  return kStatements;
+}
+
+}  // namespace pg
+
+namespace {
+
+// `hashes`: the number's hashes under every hash key (an array literal).
+ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
+  ReplyContext context;
+  const auto row = Exec(txn, "reply_context", {hashes})[0];
+  context.opted_out = row[0].as<bool>();
+  context.confirmed_before = row[1].as<bool>();
+  if (!row[2].is_null()) {
+    context.latest_survey_id = row[2].as<std::int64_t>();
+    context.latest_language = row[3].as<std::string>();
+  }
+  const auto two_way = Exec(txn, "two_way_context", {hashes});
+  if (!two_way.empty()) {
+    const auto& r = two_way[0];
+    ReplyContext::TwoWay conversation;
+    conversation.survey_id = r[0].as<std::int64_t>();
+    conversation.language = r[1].as<std::string>();
+    conversation.begun_at = pg::FromEpochMicros(r[2].as<std::int64_t>());
+    conversation.state = r[3].as<std::string>();
+    conversation.question = r[4].as<int>();
+    conversation.asked_again = r[5].as<bool>();
+    context.two_way = std::move(conversation);
+  }
+  return context;
+}
+
+}  // namespace
+
+ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) {
+  const std::string e164 = phone::Normalize(sms.from_e164).e164;
+  // The number itself is never stored with the text: only its hash under the active key, and
+  // look-ups match it under every key (a hash key rotation under way).
+  const std::string hash = e164.empty() ? std::string() : vault_.Hash(e164);
+  ArrayLiteral hashes;
+  if (!e164.empty()) {
+    for (const auto& h : vault_.Hashes(e164)) hashes.Add(h);
+  }
+  return WithConnection("reply", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    ReplyOutcome outcome;
+    // The number's lock, as ingest and opt-outs take it: a survey decided for this number at the
+    // same time either sees the opt-out or is cancelled by it, and two texts from one number
+    // are read in turn.
+    if (!hash.empty()) Exec(txn, "lock_phone", {Int(LockKey(hash))});
+    if (!sms.gateway_message_id.empty() &&
+        !Exec(txn, "inbound_seen", {Text(sms.gateway), Text(sms.gateway_message_id)}).empty()) {
+      outcome.duplicate = true;
+      txn.commit();
+      return outcome;
+    }
+    ReplyPlan decided;
+    if (hash.empty()) {
+      decided.disposition = "unknown_sender";
+    } else {
+      decided = plan(ReadContext(txn, hashes.Text()), sms.body);
+    }
+    Exec(txn, "inbound_insert",
+         {Text(sms.gateway), NonEmpty(sms.gateway_message_id), NonEmpty(hash), Text(sms.body),
+          Time(sms.received_at), Time(now),
+          decided.survey_id ? Int(*decided.survey_id) : std::nullopt,
+          decided.question > 0 ? Int(decided.question) : std::nullopt, Text(decided.disposition)});
+    outcome.disposition = decided.disposition;
+    if (hash.empty()) {
+      txn.commit();
+      return outcome;
+    }
+
+    bool confirm = false;
+    if (decided.opt_out) {
+      OptOutNumber(txn, e164, hash, "sms_reply", now);
+      Exec(txn, "conversations_opted_out", {hashes.Text(), Time(now)});
+      confirm = !Exec(txn, "confirm_once", {hashes.Text(), Time(now)}).empty();
+    }
+    if (decided.survey_id && !decided.conversation_state.empty()) {
+      Exec(txn, "conversation_upsert",
+           {Int(*decided.survey_id), Text(decided.conversation_state), Int(decided.next_question),
+            decided.next_asked_again ? "true" : "false", Time(decided.conversation_expires_at),
+            Time(now)});
+    }
+    if (decided.survey_id && (decided.score || !decided.comment.empty())) {
+      Params params{Int(*decided.survey_id)};
+      for (int q = 1; q <= 5; ++q) {
+        params.push_back(decided.score && decided.question == q ? Int(*decided.score)
+                                                                : std::nullopt);
+      }
+      params.push_back(Text(TruncateCodePoints(decided.comment, 2000)));
+      params.push_back(Time(now));
+      Exec(txn, "response_upsert", params);
+      Exec(txn, "response_mark", {Int(*decided.survey_id), Time(now)});
+    }
+    for (const QueuedText& text : decided.texts) {
+      // A confirmation goes once per number, whatever the plan was told.
+      if (text.kind == MessageKind::kConfirmation && !confirm) continue;
+      // Every text belongs to a survey of the number: that is where its number is kept.
+      if (!decided.survey_id) continue;
+      Exec(txn, "queue_text",
+           {Int(*decided.survey_id), MessageKindName(text.kind), Time(now), Text(text.body),
+            Time(text.expires_at)});
+      ++outcome.texts_queued;
+    }
+    txn.commit();
+    return outcome;
+  });
+}
+
+}  // namespace surveyd::store

@@ -1,0 +1,207 @@
+// The dashboard in real headless Chromium (Debian's, driven by playwright-core): it loads, signs
+// in with a token, filters, and shows the figures the API gives; axe-core finds no serious or
+// critical WCAG 2.1 AA violation; no console error, no CSP violation. Keeps a screenshot.
+//
+//   node tests/browser/dashboard.mjs --url http://127.0.0.1:PORT --token TOKEN \
+//     --from 2026-10-01 --to 2026-11-30 --screenshot build/test-artifacts/dashboard.png
+//
+// Exits non-zero naming every check that failed. CHROMIUM overrides /usr/bin/chromium.
+import { readFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) =>
+  (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
+for (const required of ['url', 'token', 'from', 'to', 'screenshot']) {
+  if (!args[required]) {
+    console.error(`dashboard.mjs: --${required} is required`);
+    process.exit(2);
+  }
+}
+
+const failures = [];
+function check(name, ok, detail) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || detail === undefined ? '' : ': ' + detail}`);
+  if (!ok) failures.push(name);
+}
+
+async function api(path, params) {
+  const query = new URLSearchParams(params).toString();
+  const response = await fetch(`${args.url}${path}?${query}`, {
+    headers: { Authorization: `Bearer ${args.token}` },
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+// What the tiles show, read from the page.
+async function tiles(page) {
+  return page.$$eval('#tiles li', (items) => items.map((li) => {
+    const field = (name) => li.querySelector(`[data-field="${name}"]`)?.textContent ?? null;
+    return {
+      question: li.dataset.question ?? null, tile: li.dataset.tile ?? null,
+      mean: field('mean'), pct: field('pct_8_10'), respondents: field('respondents'),
+      answered: field('answered'), rate: field('response_rate_pct'),
+    };
+  }));
+}
+
+// The tiles against GET /api/v1/stats with the same filters.
+async function compareTiles(page, label, params) {
+  const stats = await api('/api/v1/stats', params);
+  const cell = stats.cells[0];
+  const shown = await tiles(page);
+  check(`${label}: a tile per question`, shown.filter((t) => t.question).length === stats.questions.length,
+    JSON.stringify(shown));
+  for (const q of stats.questions) {
+    const t = shown.find((x) => x.question === q.key);
+    const f = cell.questions[q.key];
+    if (f.suppressed) {
+      check(`${label}: ${q.key} suppressed`, t && t.mean === null, JSON.stringify(t));
+      continue;
+    }
+    check(`${label}: ${q.key} mean`, t && t.mean === String(f.mean), `${t?.mean} vs ${f.mean}`);
+    check(`${label}: ${q.key} % 8-10`, t && t.pct === String(f.pct_8_10), `${t?.pct} vs ${f.pct_8_10}`);
+    check(`${label}: ${q.key} respondents`, t && t.respondents === f.respondents.toLocaleString('en-GB'),
+      `${t?.respondents} vs ${f.respondents}`);
+  }
+  const answered = shown.find((x) => x.tile === 'answered');
+  const rate = shown.find((x) => x.tile === 'response_rate');
+  if (cell.suppressed) {
+    check(`${label}: completed surveys suppressed`, answered && answered.answered === null);
+    return stats;
+  }
+  check(`${label}: completed surveys`, answered?.answered === cell.answered.toLocaleString('en-GB'),
+    `${answered?.answered} vs ${cell.answered}`);
+  check(`${label}: response rate`, rate?.rate === String(cell.response_rate_pct),
+    `${rate?.rate} vs ${cell.response_rate_pct}`);
+  return stats;
+}
+
+async function waitReady(page, action) {
+  await page.evaluate(() => { document.body.dataset.state = 'loading'; });
+  await action();
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state),
+    null, { timeout: 20000 });
+  const state = await page.evaluate(() => document.body.dataset.state);
+  if (state !== 'ready') {
+    throw new Error('the dashboard shows an error: ' + await page.textContent('#message'));
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+let exitCode = 1;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(String(e)));
+  const elsewhere = [];
+  page.on('request', (r) => { if (!r.url().startsWith(args.url) && !r.url().startsWith('blob:')) elsewhere.push(r.url()); });
+
+  const period = { from: args.from, to: args.to };
+  await page.goto(`${args.url}/dashboard?from=${args.from}&to=${args.to}`);
+  check('the sign-in form shows first', await page.isVisible('#signin'));
+  check('no figures before signing in', !(await page.isVisible('#main')));
+
+  // A wrong token is refused and says so.
+  await page.fill('#token', 'svd_wrong');
+  await page.click('#signin button');
+  await page.waitForSelector('#message:not([hidden])');
+  check('a wrong token is refused', (await page.textContent('#message')).includes('not accepted'));
+  problems.length = 0;  // the 401 of that attempt is logged by the browser, as it should be
+
+  await waitReady(page, async () => {
+    await page.fill('#token', args.token);
+    await page.click('#signin button');
+  });
+  check('signed in as a supervisor', (await page.textContent('#who-role')).includes('supervisor'));
+  check('officer filter shown to a supervisor', await page.isVisible('#f-officer'));
+  await compareTiles(page, 'whole period', period);
+
+  // The funnel's answered count is the API's.
+  const funnel = await api('/api/v1/funnel', period);
+  const answeredStage = await page.textContent('#funnel [data-stage="Answered"]');
+  check('funnel answered', answeredStage === funnel.total.answered.toLocaleString('en-GB'),
+    `${answeredStage} vs ${funnel.total.answered}`);
+
+  // Filter by an area and a gender: the URL keeps them, the figures follow.
+  const npu = await page.$$eval('#f-npu option', (o) => o.map((x) => x.value).filter(Boolean)[1]);
+  check('area options come from the data', Boolean(npu));
+  await page.selectOption('#f-npu', npu);
+  await page.selectOption('#f-gender', 'female');
+  await waitReady(page, () => page.click('#filters button[type=submit]'));
+  const url = new URL(page.url());
+  check('filters kept in the URL', url.searchParams.get('npu') === npu &&
+    url.searchParams.get('gender') === 'female', page.url());
+  await compareTiles(page, `npu=${npu}, gender=female`, { ...period, npu, gender: 'female' });
+
+  // The breakdown by age band: one row per cell the API gives, suppression shown as such.
+  await waitReady(page, () => page.selectOption('#breakdown-by', 'age_band'));
+  const breakdown = await api('/api/v1/stats', { ...period, npu, gender: 'female', group_by: 'age_band' });
+  const rows = await page.$$eval('#breakdown table tbody tr', (trs) =>
+    trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check('breakdown rows', rows.length === breakdown.cells.length, `${rows.length} vs ${breakdown.cells.length}`);
+  for (const cell of breakdown.cells) {
+    const key = cell.age_band ?? 'Not recorded';
+    const row = rows.find((r) => r[0] === key);
+    const f = cell.questions.q1;
+    check(`breakdown ${key}`, row && (f.suppressed ? row[1] === 'suppressed' : row[1] === String(f.pct_8_10)),
+      JSON.stringify(row));
+  }
+
+  // Reloading keeps the view (URL) and the sign-in (this tab's session).
+  await waitReady(page, () => page.reload());
+  check('reload keeps the filters', await page.inputValue('#f-npu') === npu);
+
+  // Comments: searched with stemming, never a number or an address.
+  await page.fill('#q', 'waiting');
+  await page.click('#search button');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('q') === 'waiting');
+  await page.waitForTimeout(500);
+  const comments = await page.$$eval('#comments .comment', (p) => p.map((x) => x.textContent));
+  check('search finds comments', comments.length > 0);
+  check('every comment found is about waiting', comments.every((c) => /wait/i.test(c)), comments.join(' | '));
+  const all = await page.textContent('#main');
+  check('no phone number on the page', !/07700\s?900/.test(all));
+  check('no e-mail address on the page', !/@example\.com/.test(all));
+
+  // Clearing the filters, for the screenshot and the accessibility check of the whole page.
+  await waitReady(page, () => page.click('#reset'));
+  check('clearing the filters drops them from the URL', !new URL(page.url()).searchParams.get('npu'));
+
+  await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  const results = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  for (const v of results.violations) {
+    console.log(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} element(s): ` +
+      `${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
+  }
+  const serious = results.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  check('axe: no serious or critical WCAG 2.1 AA violation', serious.length === 0,
+    serious.map((v) => v.id).join(', '));
+  check('axe ran its rules', results.passes.length > 10, String(results.passes.length));
+
+  mkdirSync(dirname(args.screenshot), { recursive: true });
+  await page.screenshot({ path: args.screenshot, fullPage: true });
+  console.log(`screenshot: ${args.screenshot}`);
+
+  check('no console errors or CSP violations', problems.length === 0, problems.join(' | '));
+  check('nothing loaded from elsewhere', elsewhere.length === 0, elsewhere.join(' '));
+  exitCode = failures.length ? 1 : 0;
+} catch (e) {
+  console.error(`dashboard.mjs: ${e.stack || e}`);
+  exitCode = 1;
+} finally {
+  await browser.close();
+}
+if (failures.length) console.error(`dashboard.mjs: ${failures.length} check(s) failed: ${failures.join('; ')}`);
+process.exit(exitCode);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The dashboard end to end: a database with two months of synthetic surveys (bench/stats_load.sql,
+# small), `surveyd serve`, a supervisor's token from `surveyd token create`, then
+# tests/browser/dashboard.mjs in headless Chromium (playwright-core, axe-core: `npm ci` in
+# tests/browser, which scripts/test does). Keeps BUILD_DIR/test-artifacts/dashboard.png.
+#   tests/browser/dashboard_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
+source "$(dirname "$0")/../e2e/lib.sh" "$@"
+
+command -v node >/dev/null || fail "node is not installed (the browser test needs node and npm)"
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || fail "chromium is not installed (apt-get install chromium)"
+[ -d "$SRC/tests/browser/node_modules/playwright-core" ] && [ -d "$SRC/tests/browser/node_modules/axe-core" ] ||
+  fail "run npm ci in $SRC/tests/browser first (scripts/test does)"
+
+url=$(new_database "dash_$$_$RANDOM")
+port=$(free_port)
+export_secrets
+export SURVEYD_DATABASE_URL="$url"
+export SURVEYD_HTTP_LISTEN="127.0.0.1:$port"
+export SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port"
+export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$(free_port)"
+unset SURVEYD_FEED_TCP
+use_prompt_rules
+
+"$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null
+psql -X -q "$url" -v events=7200 -v days=61 -v npus=4 -v last_day=2026-11-30 \
+  -f "$SRC/bench/stats_load.sql" >"$work/load.log" 2>&1 || fail "loading the data: $(tail -5 "$work/load.log")"
+
+"$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd.log" 2>&1 &
+pids+=($!)
+wait_healthy "$port"
+
+"$BUILD/surveyd" token create --role supervisor --name "browser test" -c "$SRC/config/surveyd.yaml" \
+  >"$work/token.out" || fail "token create: $(cat "$work/token.out")"
+token=$(tail -n 1 "$work/token.out")
+[[ $token == svd_* ]] || fail "the token is not alone on the last line: $(cat "$work/token.out")"
+[ "$(psql -X -At "$url" -c "SELECT count(*) FROM api_tokens WHERE token_hash = encode(sha256('$token'), 'hex')")" = 1 ] ||
+  fail "the token's hash is not stored"
+psql -X -At "$url" -c "SELECT count(*) FROM api_tokens WHERE token_hash LIKE '%$token%' OR name LIKE '%$token%'" |
+  grep -qx 0 || fail "the token itself is stored"
+
+mkdir -p "$BUILD/test-artifacts"
+node "$SRC/tests/browser/dashboard.mjs" --url "http://127.0.0.1:$port" --token "$token" \
+  --from 2026-10-01 --to 2026-11-30 --screenshot "$BUILD/test-artifacts/dashboard.png" ||
+  fail "the dashboard checks failed"
+
+# Every call the dashboard made is in the audit trail, under the token's id, without values.
+calls=$(psql -X -At "$url" -c "SELECT count(*) FROM api_audit a JOIN api_tokens t ON t.id = a.token_id WHERE t.name = 'browser test'")
+[ "$calls" -gt 10 ] || fail "only $calls audited calls"
+psql -X -At "$url" -c "SELECT count(*) FROM api_audit WHERE array_to_string(params, ' ') ~ '(NPU|female|waiting)'" |
+  grep -qx 0 || fail "parameter values in the audit trail"
+grep -q "$token" "$work/surveyd.log" && fail "the token is in the log"
+
+# Ops see the rules in force, with their version; then the token is listed and revoked.
+rules=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port/api/v1/rules")
+[[ $rules == *'"version":"sha256:'* ]] || fail "GET /api/v1/rules: $rules"
+id=$(head -n 1 "$work/token.out" | awk '{print $2}')
+"$BUILD/surveyd" token list -c "$SRC/config/surveyd.yaml" | grep -q "^$id .*supervisor.*browser test" ||
+  fail "token list: $("$BUILD/surveyd" token list -c "$SRC/config/surveyd.yaml")"
+"$BUILD/surveyd" token revoke "$id" -c "$SRC/config/surveyd.yaml" >/dev/null || fail "token revoke"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/stats")
+[ "$code" = 401 ] || fail "a revoked token answered $code"
+echo "dashboard test passed ($calls audited calls); screenshot in $BUILD/test-artifacts/dashboard.png"

@@ -1,0 +1,931 @@
+// Alerts and recognition against the real PostgreSQL, a loopback webhook receiver and a local
+// SMTP relay (tests/integration/smtp_server.py): alerts stored with the answer exactly once,
+// the API's role matrix with the audited reveal, the notifier's signed webhooks, retries and
+// re-notification on a manual clock, e-mail (with STARTTLS), the weekly digest once per team
+// even with two instances, recognition, and the survey page's help.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <barrier>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fakes/manual_clock.hpp"
+#include "integration/test_database.hpp"
+#include "surveyd/alerts/alert_rules.hpp"
+#include "surveyd/alerts/notifier.hpp"
+#include "surveyd/alerts/smtp.hpp"
+#include "surveyd/alerts/webhook.hpp"
+#include "surveyd/api/api.hpp"
+#include "surveyd/core/survey_token.hpp"
+#include "surveyd/http/server.hpp"
+#include "surveyd/store/pg_alerts.hpp"
+#include "surveyd/store/pg_store.hpp"
+#include "surveyd/survey/handler.hpp"
+
+extern char** environ;
+
+namespace surveyd::alerts {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using surveyd::testing::ManualClock;
+using surveyd::testing::TestDatabase;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTokenSecret[] = "token-secret-token-secret-token-secret";
+constexpr char kWebhookSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr char kPhone[] = "+447700900123";
+
+TimePoint At(const char* text) { return ParseRfc3339(text).value(); }
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
+}
+
+std::shared_ptr<const AlertConfig> ShippedAlerts() {
+  static const auto loaded = LoadAlertConfigFile(SourcePath("config/rules.yaml"));
+  EXPECT_TRUE(loaded.errors.empty());
+  return loaded.config;
+}
+
+// ---- The local SMTP relay ----------------------------------------------------------------
+
+class SmtpRelay {
+ public:
+  explicit SmtpRelay(std::vector<std::string> extra = {}) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("surveyd-smtp-" + std::to_string(getpid()) + "-" + std::to_string(++counter_));
+    std::filesystem::create_directories(dir_);
+    const std::string port_file = (dir_ / "port").string();
+    out_ = (dir_ / "mail.jsonl").string();
+    std::vector<std::string> args = {"python3",     SourcePath("tests/integration/smtp_server.py"),
+                                     "--port-file", port_file,
+                                     "--out",       out_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, "python3", nullptr, nullptr, argv.data(), environ) != 0) {
+      ADD_FAILURE() << "cannot start python3 (tests/integration/smtp_server.py needs it)";
+      pid_ = 0;
+      return;
+    }
+    for (int i = 0; i < 200 && port_ == 0; ++i) {
+      std::ifstream in(port_file);
+      if (in >> port_) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    if (port_ == 0) ADD_FAILURE() << "the SMTP relay did not start";
+  }
+  ~SmtpRelay() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Every message accepted so far, with its body decoded.
+  std::vector<json> Messages() const {
+    std::vector<json> messages;
+    std::ifstream in(out_);
+    for (std::string line; std::getline(in, line);) {
+      json message = json::parse(line);
+      const std::string data = message["data"];
+      const auto split = data.find("\r\n\r\n");
+      message["headers"] = data.substr(0, split);
+      std::string encoded;
+      for (char c : data.substr(split == std::string::npos ? data.size() : split + 4)) {
+        if (c != '\r' && c != '\n') encoded.push_back(c);
+      }
+      message["body"] = DecodeBase64(encoded).value_or("<not base64>");
+      messages.push_back(std::move(message));
+    }
+    return messages;
+  }
+
+  SmtpOptions Options() const {
+    SmtpOptions options;
+    options.host = "127.0.0.1";
+    options.port = port();
+    options.timeout = 5s;
+    return options;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::string out_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+};
+
+// ---- A webhook receiver on a loopback port --------------------------------------------------
+
+class WebhookReceiver {
+ public:
+  WebhookReceiver() {
+    http::ServerOptions options;
+    options.port = 0;
+    options.worker_threads = 2;
+    server_ = http::MakeServer(options, [this](const http::Request& request) {
+      std::lock_guard lock(mutex_);
+      requests_.push_back(request);
+      int status = 200;
+      if (!statuses_.empty()) {
+        status = statuses_.front();
+        statuses_.pop_front();
+      }
+      return http::Response::Text(status, "ok");
+    });
+    server_->Start();
+  }
+  ~WebhookReceiver() { server_->Stop(); }
+
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->Port()) + "/hook";
+  }
+  void AnswerNext(std::initializer_list<int> statuses) {
+    std::lock_guard lock(mutex_);
+    statuses_.insert(statuses_.end(), statuses);
+  }
+  std::vector<http::Request> Requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<http::Request> requests_;
+  std::deque<int> statuses_;
+  std::unique_ptr<http::Server> server_;
+};
+
+// ---- Tokens per role -------------------------------------------------------------------------
+
+class RoleTokens final : public api::Authenticator {
+ public:
+  std::optional<api::Principal> Authenticate(std::string_view token) override {
+    for (api::Role role : {api::Role::kAnalyst, api::Role::kSupervisor, api::Role::kOps,
+                           api::Role::kAdmin, api::Role::kSafeguarding}) {
+      if (token == Token(role)) {
+        return api::Principal{std::string("tok_") + api::RoleName(role),
+                              std::string("A. ") + api::RoleName(role), role};
+      }
+    }
+    return std::nullopt;
+  }
+  static std::string Token(api::Role role) { return std::string("token-") + api::RoleName(role); }
+};
+
+// ---- The fixture -----------------------------------------------------------------------------
+
+class AlertsTest : public ::testing::Test {
+ protected:
+  AlertsTest()
+      : clock_(At("2026-11-24T10:00:00Z")),
+        store_(store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"))),
+        alerts_(store::MakePgAlertStore(db_.url(), 2, testing::TestPhoneKeys())) {}
+
+  struct Contact {
+    std::string event_id;
+    EventType type = EventType::kCallEnded;
+    std::string person = "OP1";  // handler (calls) or officer (visits)
+    std::string team = "Force Contact - Team 3";
+    TimePoint at;
+  };
+
+  // Ingests one event decided "survey"; returns the survey's id.
+  std::int64_t CreateSurvey(const Contact& contact) {
+    Event event;
+    event.event_id = contact.event_id;
+    event.type = contact.type;
+    event.occurred_at = contact.at;
+    event.incident.id = "I-" + contact.event_id;
+    event.incident.category = "crime";
+    if (contact.type == EventType::kCallEnded) {
+      event.call = surveyd::Call{};
+      event.call->channel = "101";
+      event.call->handler_id = contact.person;
+      event.call->handler_team = contact.team;
+    } else {
+      event.resource = Resource{};
+      event.resource->officer_id = contact.person;
+      event.resource->department = contact.team;
+    }
+    event.caller = Caller{};
+    event.caller->phone = kPhone;
+    store::IngestItem item;
+    item.source = "push";
+    item.raw = "{}";
+    item.event_id = event.event_id;
+    item.event = event;
+    const TimePoint now = clock_.Now();
+    const auto results = store_->IngestBatch(
+        {item}, [&](const Event& e, const ContactHistory&, const RelatedEvents&) {
+          Decision d;
+          d.outcome = Decision::Outcome::kSurvey;
+          d.group = contact.type == EventType::kCallEnded ? "force_contact" : "force_response";
+          d.reason = "survey";
+          d.phone = phone::Normalize(*e.caller->phone);
+          d.language = "en";
+          d.sms_template = "How did we do? {link}";
+          d.send_at = now;
+          d.expires_at = now + 48h;
+          d.survey_closes_at = now + 24h * 30;
+          return d;
+        });
+    EXPECT_EQ(results.size(), 1u);
+    return std::stoll(
+        db_.Query("SELECT id FROM surveys WHERE event_id = '" + contact.event_id + "'"));
+  }
+
+  std::int64_t CreateSurvey(const std::string& event_id) {
+    Contact contact;
+    contact.event_id = event_id;
+    contact.at = clock_.Now() - 1h;
+    return CreateSurvey(contact);
+  }
+
+  store::SurveyAnswers Answer(const std::string& comment, std::optional<int> score = 5,
+                              const std::string& group = "force_contact") {
+    store::SurveyAnswers answers;
+    for (auto& q : answers.q) q = score;
+    answers.comment = comment;
+    answers.language = "en";
+    alerts::Answer answer;
+    for (int i = 0; i < 5; ++i) answer.q[i] = answers.q[i];
+    answer.comment = comment;
+    answer.group = group;
+    answers.alerts = RaiseAlerts(*ShippedAlerts(), answer);
+    return answers;
+  }
+
+  std::string Count(const std::string& table, const std::string& where = "true") {
+    return db_.Query("SELECT count(*) FROM " + table + " WHERE " + where);
+  }
+
+  TestDatabase db_;
+  ManualClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::AlertStore> alerts_;
+};
+
+// ---- Exactly once ----------------------------------------------------------------------------
+
+TEST_F(AlertsTest, AnAnswerStoredTwiceRaisesEachAlertOnce) {
+  const auto survey = CreateSurvey("E-1");
+  const auto answers = Answer("He's back and I'm scared to go home. I want to complain", 0);
+  ASSERT_EQ(answers.alerts.size(), 3u);  // safeguarding, complaint, low_scores
+  EXPECT_EQ(store_->SubmitResponse(survey, answers, clock_.Now()), store::SubmitOutcome::kStored);
+  EXPECT_EQ(store_->SubmitResponse(survey, answers, clock_.Now()),
+            store::SubmitOutcome::kAlreadyAnswered);
+  EXPECT_EQ(Count("alerts"), "3");
+  EXPECT_EQ(Count("alerts", "kind = 'safeguarding' AND severity = 'urgent' AND status = 'open'"),
+            "1");
+  EXPECT_EQ(db_.Query("SELECT matched::text FROM alerts WHERE kind = 'safeguarding'"),
+            R"(["violence:hes back", "fear:scared", "fear:scared to go home"])");
+  EXPECT_EQ(Count("alert_events", "action = 'created'"), "3");
+  // Nothing of the comment outside responses.
+  EXPECT_EQ(Count("alerts", "matched::text LIKE '%home.%' OR rules::text LIKE '%complain %'"), "0");
+}
+
+TEST_F(AlertsTest, TwoInstancesRacingRaiseEachAlertOnce) {
+  constexpr int kSurveys = 12;
+  std::vector<std::int64_t> surveys;
+  for (int i = 0; i < kSurveys; ++i) surveys.push_back(CreateSurvey("E-" + std::to_string(i)));
+  auto other = store::MakePgStore(
+      testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));  // a second instance
+  const auto answers = Answer("I am terrified he will kill me", 1);
+  std::barrier start(2);
+  std::atomic<int> stored{0};
+  auto instance = [&](store::Store& store) {
+    for (std::int64_t survey : surveys) {
+      start.arrive_and_wait();
+      if (store.SubmitResponse(survey, answers, clock_.Now()) == store::SubmitOutcome::kStored) {
+        ++stored;
+      }
+    }
+  };
+  std::thread first(instance, std::ref(*store_));
+  std::thread second(instance, std::ref(*other));
+  first.join();
+  second.join();
+  EXPECT_EQ(stored.load(), kSurveys);
+  EXPECT_EQ(Count("responses"), std::to_string(kSurveys));
+  EXPECT_EQ(Count("alerts"), std::to_string(2 * kSurveys));  // safeguarding and low_scores
+  EXPECT_EQ(db_.Query("SELECT max(n) FROM (SELECT count(*) AS n FROM alerts GROUP BY survey_id, "
+                      "kind) x"),
+            "1");
+}
+
+// ---- The API: roles, actions, the audited reveal ---------------------------------------------
+
+class AlertsApiTest : public AlertsTest {
+ protected:
+  AlertsApiTest() {
+    options_.alerts = alerts_.get();
+    options_.authenticator = &tokens_;
+    options_.clock = &clock_;
+    options_.alert_config = [] { return ShippedAlerts(); };
+    options_.recognition_min_cell_size = 3;
+    handler_ = api::MakeApiHandler(options_);
+  }
+
+  http::Response Call(api::Role role, const std::string& method, const std::string& path,
+                      const std::string& body = "", const std::string& query = "") {
+    http::Request request;
+    request.method = method;
+    request.path = path;
+    request.query = query;
+    request.target = path + (query.empty() ? "" : "?" + query);
+    request.body = body;
+    request.remote_address = "192.0.2.7";
+    request.headers = {{"Authorization", "Bearer " + RoleTokens::Token(role)}};
+    return handler_(request);
+  }
+
+  RoleTokens tokens_;
+  api::ApiOptions options_;
+  http::Handler handler_;
+};
+
+TEST_F(AlertsApiTest, RoleMatrix) {
+  const auto survey = CreateSurvey("E-1");
+  ASSERT_EQ(store_->SubmitResponse(survey, Answer("he hit me again", 5), clock_.Now()),
+            store::SubmitOutcome::kStored);
+  const std::string id = db_.Query("SELECT id FROM alerts");
+  using api::Role;
+  const std::vector<Role> roles = {Role::kAnalyst, Role::kSupervisor, Role::kOps, Role::kAdmin,
+                                   Role::kSafeguarding};
+  struct Route {
+    std::string method, path, body;
+    std::map<Role, int> expected;
+  };
+  const std::vector<Route> routes = {
+      {"GET",
+       "/api/v1/alerts",
+       "",
+       {{Role::kAnalyst, 403},
+        {Role::kSupervisor, 200},
+        {Role::kOps, 403},
+        {Role::kAdmin, 200},
+        {Role::kSafeguarding, 200}}},
+      {"GET",
+       "/api/v1/alerts/" + id,
+       "",
+       {{Role::kAnalyst, 403},
+        {Role::kSupervisor, 200},
+        {Role::kOps, 403},
+        {Role::kAdmin, 200},
+        {Role::kSafeguarding, 200}}},
+      {"POST",
+       "/api/v1/alerts/" + id + "/acknowledge",
+       R"({"note":"looking"})",
+       {{Role::kAnalyst, 403},
+        {Role::kSupervisor, 200},
+        {Role::kOps, 403},
+        {Role::kAdmin, 200},
+        {Role::kSafeguarding, 200}}},
+      // Only safeguarding staff reveal a number: not supervisors, not even administrators.
+      {"POST",
+       "/api/v1/alerts/" + id + "/reveal",
+       R"({"reason":"calling back about the threat"})",
+       {{Role::kAnalyst, 403},
+        {Role::kSupervisor, 403},
+        {Role::kOps, 403},
+        {Role::kAdmin, 403},
+        {Role::kSafeguarding, 200}}},
+      {"GET",
+       "/api/v1/recognition",
+       "",
+       {{Role::kAnalyst, 403},
+        {Role::kSupervisor, 200},
+        {Role::kOps, 403},
+        {Role::kAdmin, 200},
+        {Role::kSafeguarding, 403}}},
+  };
+  for (const Route& route : routes) {
+    for (Role role : roles) {
+      const auto response = Call(role, route.method, route.path, route.body);
+      EXPECT_EQ(response.status, route.expected.at(role))
+          << route.method << " " << route.path << " as " << api::RoleName(role) << ": "
+          << response.body;
+      if (response.status == 200 && route.path.find("/reveal") == std::string::npos) {
+        EXPECT_THAT(response.body, Not(HasSubstr("900123")))
+            << "no number but through reveal" << route.path;
+      }
+    }
+  }
+  // Without a token, nothing.
+  http::Request anonymous;
+  anonymous.method = "GET";
+  anonymous.path = "/api/v1/alerts";
+  EXPECT_EQ(handler_(anonymous).status, 401);
+  // The one reveal allowed is recorded with who and why; the refused ones left no trace.
+  EXPECT_EQ(Count("alert_events", "action = 'revealed'"), "1");
+  EXPECT_EQ(db_.Query("SELECT actor_id || '|' || actor_name || '|' || actor_role || '|' || note "
+                      "FROM alert_events WHERE action = 'revealed'"),
+            "tok_safeguarding|A. safeguarding|safeguarding|calling back about the threat");
+  EXPECT_EQ(Count("alert_events", "action = 'acknowledged'"), "3");
+}
+
+TEST_F(AlertsApiTest, ListActAndReveal) {
+  const auto survey = CreateSurvey("E-1");
+  ASSERT_EQ(
+      store_->SubmitResponse(survey, Answer("I want to complain, nobody came", 9), clock_.Now()),
+      store::SubmitOutcome::kStored);
+  const auto second = CreateSurvey("E-2");
+  ASSERT_EQ(store_->SubmitResponse(second, Answer("mae e nôl", 9), clock_.Now()),
+            store::SubmitOutcome::kStored);
+
+  auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "status=open");
+  ASSERT_EQ(response.status, 200) << response.body;
+  auto list = json::parse(response.body);
+  ASSERT_EQ(list["alerts"].size(), 2u);
+  EXPECT_EQ(list["alerts"][0]["kind"], "safeguarding");  // newest first
+  EXPECT_EQ(list["alerts"][0]["context"]["handler_team"], "Force Contact - Team 3");
+  EXPECT_EQ(list["alerts"][0]["context"]["channel"], "101");
+  EXPECT_FALSE(list["alerts"][0].contains("answer")) << "the list holds no comment";
+  const std::int64_t id = list["alerts"][0]["id"];
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "kind=complaint&limit=1");
+  list = json::parse(response.body);
+  ASSERT_EQ(list["alerts"].size(), 1u);
+  EXPECT_EQ(list["next_before"], list["alerts"][0]["id"]);
+  EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "status=closed").status, 400);
+
+  response = Call(api::Role::kSafeguarding, "GET", "/api/v1/alerts/" + std::to_string(id));
+  auto detail = json::parse(response.body);
+  EXPECT_EQ(detail["answer"]["comment"], "mae e nôl");
+  EXPECT_EQ(detail["answer"]["q1"], 9);
+  EXPECT_EQ(detail["history"][0]["action"], "created");
+
+  const std::string base = "/api/v1/alerts/" + std::to_string(id);
+  EXPECT_EQ(Call(api::Role::kSupervisor, "POST", base + "/resolve", "{}").status, 400)
+      << "a resolution says what was done";
+  EXPECT_EQ(Call(api::Role::kSupervisor, "POST", base + "/acknowledge", "not json").status, 400);
+  response = Call(api::Role::kSupervisor, "POST", base + "/acknowledge", "");
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(json::parse(response.body)["status"], "acknowledged");
+  EXPECT_EQ(json::parse(response.body)["status_by"], "A. supervisor");
+  response = Call(api::Role::kSafeguarding, "POST", base + "/resolve",
+                  R"({"note":"called back, referred to the DA team"})");
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(json::parse(response.body)["status"], "resolved");
+  EXPECT_EQ(Call(api::Role::kSupervisor, "POST", base + "/acknowledge", "").status, 409);
+  EXPECT_EQ(Call(api::Role::kSupervisor, "POST", "/api/v1/alerts/999/acknowledge", "").status, 404);
+
+  EXPECT_EQ(Call(api::Role::kSafeguarding, "POST", base + "/reveal", "{}").status, 400)
+      << "a reveal says why";
+  response = Call(api::Role::kSafeguarding, "POST", base + "/reveal", R"({"reason":"call"})");
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(json::parse(response.body)["phone"], kPhone);
+  EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
+  EXPECT_EQ(
+      Call(api::Role::kSafeguarding, "POST", "/api/v1/alerts/999/reveal", R"({"reason":"call"})")
+          .status,
+      404);
+  // The number gone (erased after retention): nothing to reveal, and nothing recorded as shown.
+  db_.Query("UPDATE surveys SET phone_enc = NULL, phone_e164 = NULL RETURNING 1");
+  EXPECT_EQ(Call(api::Role::kSafeguarding, "POST", base + "/reveal", R"({"reason":"x"})").status,
+            410);
+  EXPECT_EQ(Count("alert_events", "action = 'revealed'"), "1");
+  detail = json::parse(Call(api::Role::kSupervisor, "GET", base).body);
+  ASSERT_EQ(detail["history"].size(), 4u);
+  EXPECT_EQ(detail["history"][3]["action"], "revealed");
+  EXPECT_EQ(detail["history"][3]["by"], "A. safeguarding");
+}
+
+TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
+  // PC1: four answers (the cell size here is 3), two of them praise; PC2: two answers.
+  const TimePoint contact = At("2026-11-20T12:00:00Z");
+  const std::vector<std::pair<std::string, std::string>> answers = {
+      {"PC1", "PC1 was brilliant, thank you. My number: 07700 900123"},
+      {"PC1", "Very kind and patient officer"},
+      {"PC1", "nobody came back to me"},
+      {"PC1", ""},
+      {"PC2", "Excellent, thank you"},
+      {"PC2", "great"}};
+  int n = 0;
+  for (const auto& [officer, comment] : answers) {
+    Contact c;
+    c.event_id = "V-" + std::to_string(++n);
+    c.type = EventType::kResourceDeparted;
+    c.person = officer;
+    c.team = "Response - Birmingham East";
+    c.at = contact + std::chrono::minutes(n);
+    const auto survey = CreateSurvey(c);
+    ASSERT_EQ(store_->SubmitResponse(survey, Answer(comment, 10, "force_response"), clock_.Now()),
+              store::SubmitOutcome::kStored);
+  }
+  const std::string query =
+      "team=Response%20-%20Birmingham%20East&from=2026-11-16T00:00:00Z&to=2026-11-23T00:00:00Z";
+  auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query);
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto body = json::parse(response.body);
+  EXPECT_EQ(body["respondents"], 6);
+  ASSERT_EQ(body["people"].size(), 2u);
+  EXPECT_EQ(body["people"][0]["person"], "PC1");
+  EXPECT_EQ(body["people"][0]["respondents"], 4);
+  EXPECT_EQ(body["people"][0]["top_scores"]["q1"], 4);
+  EXPECT_EQ(body["people"][0]["top_scores"]["total"], 20);
+  EXPECT_EQ(body["people"][0]["all_top_scores"], 4);
+  EXPECT_EQ(body["people"][0]["praise_comments"], 2);
+  EXPECT_EQ(body["people"][1]["person"], "PC2");
+  EXPECT_EQ(body["people"][1]["suppressed"], true);
+  EXPECT_FALSE(body["people"][1].contains("respondents"));
+  ASSERT_EQ(body["praise"].size(), 2u);
+  EXPECT_EQ(body["praise"][0]["comment"], "Very kind and patient officer");
+  EXPECT_EQ(body["praise"][1]["comment"], "PC1 was brilliant, thank you. My number: [number]");
+  EXPECT_EQ(body["praise"][1]["scores"]["q3"], 10);
+  // One officer alone, below the cell size: nothing.
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&officer=PC2");
+  EXPECT_EQ(json::parse(response.body)["suppressed"], true);
+  EXPECT_TRUE(json::parse(response.body)["praise"].empty());
+  EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", "from=yesterday").status,
+            400);
+}
+
+// ---- The notifier ----------------------------------------------------------------------------
+
+class NotifierTest : public AlertsTest {
+ protected:
+  NotifierOptions Options() {
+    NotifierOptions options;
+    options.worker_id = "test";
+    options.webhook = {receiver_.Url(), kWebhookSecret, 3s};
+    options.email_to = {"duty@force.example"};
+    options.escalate_to = {"inspector@force.example"};
+    options.email_from = "alerts@force.example";
+    options.smtp = relay_.Options();
+    options.backoff_base = 10s;
+    options.public_base_url = "https://surveys.force.example";
+    options.force_name = "West Midlands Police";
+    options.random01 = [] { return 0.0; };  // backoff without jitter: half the full delay
+    return options;
+  }
+
+  std::unique_ptr<Notifier> Make(NotifierOptions options) {
+    return std::make_unique<Notifier>(
+        std::move(options), *alerts_, clock_, [] { return ShippedAlerts(); },
+        [] { return TimeZone::Load("Europe/London"); });
+  }
+
+  WebhookReceiver receiver_;
+  SmtpRelay relay_;
+};
+
+TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowledged) {
+  const TimePoint t0 = clock_.Now();
+  const auto survey = CreateSurvey("E-1");
+  ASSERT_EQ(store_->SubmitResponse(survey, Answer("I'm scared he will come back", 5), t0),
+            store::SubmitOutcome::kStored);
+  auto notifier = Make(Options());
+  receiver_.AnswerNext({503});
+
+  EXPECT_EQ(notifier->RunOnce(), 2);  // round 0: the webhook (503) and the duty e-mail
+  auto requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const http::Request& first = requests[0];
+  const std::string id(first.Header("webhook-id"));
+  EXPECT_THAT(id, HasSubstr("surveyd-alert-notice-"));
+  EXPECT_EQ(first.Header("webhook-timestamp"), std::to_string(ToUnixSeconds(t0)));
+  EXPECT_TRUE(VerifyWebhookSignature(kWebhookSecret, id, ToUnixSeconds(t0), first.body,
+                                     first.Header("webhook-signature")));
+  const auto payload = json::parse(first.body);
+  EXPECT_EQ(payload["type"], "alert.created");
+  EXPECT_EQ(payload["data"]["kind"], "safeguarding");
+  EXPECT_THAT(first.body, Not(HasSubstr("900123")));
+  EXPECT_THAT(first.body, Not(HasSubstr("scared")));
+  auto mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), 1u);
+  EXPECT_EQ(mail[0]["to"][0], "duty@force.example");
+  EXPECT_THAT(std::string(mail[0]["headers"]),
+              HasSubstr("Subject: West Midlands Police: safeguarding alert"));
+  EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("Team: Force Contact - Team 3"));
+  EXPECT_THAT(std::string(mail[0]["body"]), Not(HasSubstr("scared")));
+  EXPECT_THAT(std::string(mail[0]["body"]), Not(HasSubstr("900123")));
+
+  // The webhook is due again after the backoff (10 s base, no jitter: 5 s), not before.
+  clock_.Advance(4s);
+  EXPECT_EQ(notifier->RunOnce(), 0);
+  clock_.Advance(1s);
+  EXPECT_EQ(notifier->RunOnce(), 1);
+  requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].Header("webhook-id"), id) << "the same id on every retry";
+  EXPECT_TRUE(VerifyWebhookSignature(kWebhookSecret, id, ToUnixSeconds(t0 + 5s), requests[1].body,
+                                     requests[1].Header("webhook-signature")));
+  EXPECT_EQ(Count("alert_notice_attempts"), "3");
+  EXPECT_EQ(Count("alert_notice_attempts", "result = 'retry' AND http_status = 503"), "1");
+  EXPECT_EQ(Count("alert_notices", "state = 'sent'"), "2");
+
+  // Not acknowledged 15 minutes after it was raised: sent again, and to the escalation address.
+  clock_.Set(t0 + 15min - 1s);
+  EXPECT_EQ(notifier->RunOnce(), 0);
+  clock_.Set(t0 + 15min);
+  auto other = Make(Options());  // a second instance at the same moment: the round goes once
+  std::thread racing([&] { other->RunOnce(); });
+  notifier->RunOnce();
+  racing.join();
+  EXPECT_EQ(db_.Query("SELECT rounds FROM alerts"), "2");
+  requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(json::parse(requests[2].body)["type"], "alert.renotified");
+  mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), 3u);
+  std::set<std::string> to;
+  for (const auto& m : mail) to.insert(m["to"][0]);
+  EXPECT_TRUE(to.count("inspector@force.example"));
+  for (const auto& m : mail) {
+    if (m["to"][0] == "inspector@force.example") {
+      EXPECT_THAT(std::string(m["headers"]), HasSubstr("Subject: UNACKNOWLEDGED:"));
+      EXPECT_THAT(std::string(m["body"]), HasSubstr("sent to you as the escalation contact"));
+    }
+  }
+
+  // Acknowledged: no more rounds.
+  const std::int64_t alert = std::stoll(db_.Query("SELECT id FROM alerts"));
+  EXPECT_EQ(
+      alerts_->Acknowledge(alert, {"tok_1", "Sgt Evans", "supervisor"}, "on it", clock_.Now()),
+      store::AlertUpdate::kDone);
+  clock_.Set(t0 + 45min);
+  EXPECT_EQ(notifier->RunOnce(), 0);
+  EXPECT_EQ(db_.Query("SELECT rounds FROM alerts"), "2");
+  EXPECT_EQ(receiver_.Requests().size(), 3u);
+  const auto status = notifier->Status();
+  // Round 0: the webhook (on its second attempt) and the duty e-mail; round 1: the webhook and
+  // both e-mails.
+  EXPECT_EQ(status.sent + other->Status().sent, 5);
+  EXPECT_EQ(status.retried, 1);
+}
+
+TEST_F(NotifierTest, GivesUpAfterMaxAttemptsAndStopsOnGone) {
+  const auto survey = CreateSurvey("E-1");
+  ASSERT_EQ(store_->SubmitResponse(survey, Answer("I want to make a complaint", 5), clock_.Now()),
+            store::SubmitOutcome::kStored);
+  auto options = Options();
+  options.email_to.clear();
+  options.max_attempts = 2;
+  auto notifier = Make(options);
+  receiver_.AnswerNext({500, 500});
+  EXPECT_EQ(notifier->RunOnce(), 1);
+  clock_.Advance(1h);
+  EXPECT_EQ(notifier->RunOnce(), 1);
+  EXPECT_EQ(db_.Query("SELECT state || ' ' || attempts || ' ' || last_error FROM alert_notices"),
+            "failed 2 gave up after 2 attempts: webhook answered 500");
+  EXPECT_EQ(notifier->Status().failed, 1);
+
+  const auto second = CreateSurvey("E-2");
+  ASSERT_EQ(store_->SubmitResponse(second, Answer("rude", 5), clock_.Now()),
+            store::SubmitOutcome::kStored);
+  receiver_.AnswerNext({410});
+  EXPECT_EQ(notifier->RunOnce(), 1);
+  EXPECT_EQ(Count("alert_notices", "state = 'failed' AND attempts = 1"), "1");
+}
+
+// ---- E-mail ----------------------------------------------------------------------------------
+
+MailMessage Mail(const std::string& to) {
+  MailMessage mail;
+  mail.from = "alerts@force.example";
+  mail.to = to;
+  mail.subject = "Test — ważne";
+  mail.body = "Hello\n.\nTwo lines";
+  mail.date = FromUnixSeconds(1'800'000'000);
+  return mail;
+}
+
+TEST(SmtpTest, SendsThroughTheRelayAndClassifiesRefusals) {
+  SmtpRelay relay({"--fail-first", "1", "--reject-rcpt", "nobody@force.example"});
+  auto result = SendMail(relay.Options(), Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient) << "451 is worth retrying";
+  EXPECT_EQ(result.code, 451);
+  result = SendMail(relay.Options(), Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kSent) << result.error;
+  result = SendMail(relay.Options(), Mail("nobody@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_EQ(result.code, 550);
+  const auto messages = relay.Messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0]["from"], "alerts@force.example");
+  EXPECT_EQ(messages[0]["body"], "Hello\n.\nTwo lines");
+  EXPECT_EQ(messages[0]["tls"], false);
+
+  // Authentication is never offered in clear.
+  auto options = relay.Options();
+  options.username = "surveyd";
+  options.password = "secret";
+  result = SendMail(options, Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_THAT(result.error, HasSubstr("without TLS"));
+  // STARTTLS asked of a relay that has none: refused, not sent in clear.
+  options = relay.Options();
+  options.starttls = true;
+  result = SendMail(options, Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
+  EXPECT_THAT(result.error, HasSubstr("does not offer STARTTLS"));
+  EXPECT_EQ(relay.Messages().size(), 1u);
+  // Nobody listening.
+  options = relay.Options();
+  options.port = 1;
+  EXPECT_EQ(SendMail(options, Mail("duty@force.example")).status, SmtpResult::Status::kTransient);
+}
+
+TEST(SmtpTest, StartTlsWithAuthentication) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("surveyd-smtp-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
+      " -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << "openssl is needed to make a test certificate";
+  SmtpRelay relay({"--tls-cert", cert, "--tls-key", key, "--user", "surveyd:s3cret"});
+  auto options = relay.Options();
+  options.host = "localhost";
+  options.starttls = true;
+  options.ca_file = cert;
+  options.username = "surveyd";
+  options.password = "s3cret";
+  auto result = SendMail(options, Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kSent) << result.error;
+  auto messages = relay.Messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0]["tls"], true);
+  EXPECT_EQ(messages[0]["user"], "surveyd");
+  // A certificate we do not trust: nothing is sent.
+  options.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  result = SendMail(options, Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
+  EXPECT_THAT(result.error, HasSubstr("not trusted"));
+  options.ca_file = cert;
+  options.password = "wrong";
+  result = SendMail(options, Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_EQ(result.code, 535);
+  EXPECT_EQ(relay.Messages().size(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+// ---- The weekly digest -----------------------------------------------------------------------
+
+TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
+  // Answers the week before Monday 30 November 2026 08:00 (GMT): team A has PC1 with 3 and PC2
+  // with 1; team B has OP9 with 3.
+  struct Row {
+    const char* person;
+    const char* team;
+    EventType type;
+    const char* comment;
+  };
+  const std::vector<Row> rows = {
+      {"PC1", "Team A", EventType::kResourceDeparted, "Brilliant officer, thank you"},
+      {"PC1", "Team A", EventType::kResourceDeparted, "kind and patient"},
+      {"PC1", "Team A", EventType::kResourceDeparted, ""},
+      {"PC2", "Team A", EventType::kResourceDeparted, "Excellent"},
+      {"OP9", "Team B", EventType::kCallEnded, "thanks"},
+      {"OP9", "Team B", EventType::kCallEnded, ""},
+      {"OP9", "Team B", EventType::kCallEnded, ""},
+  };
+  int n = 0;
+  for (const Row& row : rows) {
+    Contact c;
+    c.event_id = "W-" + std::to_string(++n);
+    c.type = row.type;
+    c.person = row.person;
+    c.team = row.team;
+    c.at = At("2026-11-26T12:00:00Z") + std::chrono::minutes(n);
+    const auto survey = CreateSurvey(c);
+    ASSERT_EQ(store_->SubmitResponse(survey, Answer(row.comment, 10), clock_.Now()),
+              store::SubmitOutcome::kStored);
+  }
+  auto options = Options();
+  options.webhook.url.clear();
+  options.email_to.clear();
+  options.min_cell_size = 3;
+  options.digest.enabled = true;
+  options.digest.schedule = {1, 8 * 60};
+  options.digest.recipients = {{"Team A", "sgt-a@force.example"}};
+  options.digest.default_recipient = "ops@force.example";
+  auto first = Make(options);
+  auto second = Make(options);
+
+  clock_.Set(At("2026-11-30T07:59:00Z"));  // the week before is still the one due
+  std::thread racing([&] { second->RunOnce(); });
+  first->RunOnce();
+  racing.join();
+  EXPECT_EQ(Count("recognition_digests"), "0") << "Monday 23 November: before the first answer";
+
+  clock_.Set(At("2026-11-30T08:00:30Z"));
+  std::thread racing_again([&] { second->RunOnce(); });
+  first->RunOnce();
+  racing_again.join();
+  first->RunOnce();  // sends whatever the other claimed too late to send
+  second->RunOnce();
+  EXPECT_EQ(Count("recognition_digests"), "2");
+  EXPECT_EQ(Count("recognition_digests",
+                  "period_start = '2026-11-23T08:00:00Z' AND period_end = "
+                  "'2026-11-30T08:00:00Z'"),
+            "2");
+  const auto mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), 2u);
+  std::map<std::string, std::string> body_to;
+  for (const auto& m : mail) body_to[m["to"][0]] = m["body"];
+  ASSERT_TRUE(body_to.count("sgt-a@force.example"));
+  ASSERT_TRUE(body_to.count("ops@force.example"));
+  const std::string team_a = body_to["sgt-a@force.example"];
+  EXPECT_THAT(team_a, HasSubstr("Recognition for Team A"));
+  EXPECT_THAT(team_a, HasSubstr("4 answers about contacts with the team."));
+  EXPECT_THAT(team_a,
+              HasSubstr("PC1              officer          3           15         3       2"));
+  EXPECT_THAT(team_a, HasSubstr("1 more person with fewer than 3 answers: not shown."));
+  EXPECT_THAT(team_a, Not(HasSubstr("PC2")));
+  EXPECT_THAT(team_a, Not(HasSubstr("Brilliant")));
+  EXPECT_THAT(body_to["ops@force.example"], HasSubstr("OP9"));
+
+  // The rest of the week: nothing more.
+  clock_.Set(At("2026-12-02T08:00:00Z"));
+  first->RunOnce();
+  second->RunOnce();
+  EXPECT_EQ(Count("recognition_digests"), "2");
+  EXPECT_EQ(relay_.Messages().size(), 2u);
+}
+
+// ---- The survey page -------------------------------------------------------------------------
+
+TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
+  const auto survey = CreateSurvey("E-1");
+  auto messages = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  ASSERT_EQ(messages.size(), 1u);
+  const std::string token = token::DeriveToken(kTokenSecret, messages[0].token_nonce);
+  ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
+  survey::SurveyHandlerOptions options(*store_, clock_);
+  options.page.force_name = "West Midlands Police";
+  options.page.zone = TimeZone::Load("Europe/London");
+  options.raise_alerts = [](const store::SurveyView& view, const store::SurveyAnswers& answers) {
+    alerts::Answer answer;
+    for (int i = 0; i < 5; ++i) answer.q[i] = answers.q[i];
+    answer.comment = answers.comment;
+    answer.group = view.group;
+    return RaiseAlerts(*ShippedAlerts(), answer);
+  };
+  survey::SurveyPages pages(options);
+  auto post = [&](const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.path = "/s/" + token;
+    request.query = "lang=pl";
+    request.body = body;
+    request.remote_address = "203.0.113.5";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    return pages.Handle(request);
+  };
+  auto response = post("q1=3&comment=" + http::UrlEncode("Boję się, że on wróci"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(response.body, HasSubstr("Jeśli potrzebujesz pomocy teraz"));
+  EXPECT_THAT(response.body, HasSubstr("tel:999"));
+  EXPECT_EQ(Count("alerts", "survey_id = " + std::to_string(survey) + " AND kind = 'safeguarding'"),
+            "1");
+  response = post("q1=3&comment=" + http::UrlEncode("Boję się, że on wróci"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(response.body, HasSubstr("Jeśli potrzebujesz pomocy teraz"));
+  EXPECT_EQ(Count("alerts"), "1");
+
+  // A thankful answer: the usual page.
+  const auto other = CreateSurvey("E-2");
+  (void)other;
+  messages = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  ASSERT_EQ(messages.size(), 1u);
+  const std::string token2 = token::DeriveToken(kTokenSecret, messages[0].token_nonce);
+  ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token2), clock_.Now(), 60s));
+  http::Request request;
+  request.method = "POST";
+  request.path = "/s/" + token2;
+  request.body = "q1=10&comment=" + http::UrlEncode("Thank you, I'm not scared any more");
+  request.remote_address = "203.0.113.5";
+  response = pages.Handle(request);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(response.body, Not(HasSubstr("help-now")));
+  EXPECT_EQ(Count("alerts"), "1");
+}
+
+}  // namespace
+}  // namespace surveyd::alerts

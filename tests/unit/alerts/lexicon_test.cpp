@@ -1,0 +1,285 @@
+#include "surveyd/alerts/lexicon.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace surveyd::alerts {
+namespace {
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
+}
+
+std::shared_ptr<const Lexicon> Shipped() {
+  static const auto loaded = LoadLexiconFile(SourcePath("config/alert_lexicon.yaml"));
+  for (const auto& e : loaded.errors) ADD_FAILURE() << e.ToString();
+  return loaded.lexicon;
+}
+
+std::shared_ptr<const Lexicon> Load(const std::string& yaml) {
+  auto loaded = LoadLexiconString(yaml, "test.yaml");
+  for (const auto& e : loaded.errors) ADD_FAILURE() << e.ToString();
+  return loaded.lexicon;
+}
+
+TEST(LexiconNormalize, FoldsCaseAccentsApostrophesAndSpacing) {
+  EXPECT_EQ(NormalizedText("I’m  SCARED\tto go\nhome"), "im scared to go | home");
+  EXPECT_EQ(NormalizedText("Boję się, ŻE wróci"), "boje sie | ze wroci");
+  EXPECT_EQ(NormalizedText("Dw i ddim yn teimlo'n ddiogel yn y tŷ; Ŵyr"),
+            "dw i ddim yn teimlon ddiogel yn y ty | wyr");
+  EXPECT_EQ(NormalizedText("self-harm — again…"), "self harm again");
+  EXPECT_EQ(NormalizedText("he's back!!! 😢 help"), "hes back | help");
+  EXPECT_EQ(NormalizedText("Ẁ ẃ ỳ Œuvre façade"), "w w y oeuvre facade");
+  EXPECT_EQ(NormalizedText(""), "");
+  EXPECT_EQ(NormalizedText("..."), "");
+  // Bytes that are not UTF-8 separate words rather than join them.
+  EXPECT_EQ(NormalizedText(std::string("scared\xff\xfehome")), "scared home");
+}
+
+TEST(LexiconMatch, WholeWordsOnly) {
+  auto lexicon = Load(R"(
+version: 1
+entries:
+  - id: threat
+    category: safeguarding
+    terms: {en: [threat, kill me]}
+)");
+  ASSERT_TRUE(lexicon);
+  EXPECT_TRUE(lexicon->Matches("a threat was made", "safeguarding"));
+  EXPECT_FALSE(lexicon->Matches("threaten", "safeguarding"));
+  EXPECT_FALSE(lexicon->Matches("skill meeting", "safeguarding"));
+  EXPECT_TRUE(lexicon->Matches("he said he would KILL   ME", "safeguarding"));
+  // A term never spans a clause break.
+  EXPECT_FALSE(lexicon->Matches("kill. me", "safeguarding"));
+  EXPECT_FALSE(lexicon->Matches("a threat was made", "complaint"));
+}
+
+TEST(LexiconMatch, PrefixesElongationAndTypos) {
+  auto lexicon = Load(R"(
+version: 1
+entries:
+  - id: fear
+    category: safeguarding
+    fuzzy: true
+    terms: {en: [frightened, scared], pl: [przeraz*]}
+  - id: stalking
+    category: safeguarding
+    terms: {en: [stalking]}
+)");
+  ASSERT_TRUE(lexicon);
+  EXPECT_TRUE(lexicon->Matches("jestem przerażona", "safeguarding"));
+  EXPECT_TRUE(lexicon->Matches("PRZERAZONY", "safeguarding"));
+  EXPECT_FALSE(lexicon->Matches("przera", "safeguarding"));
+  EXPECT_TRUE(lexicon->Matches("soooo scaaaared", "safeguarding"));
+  EXPECT_TRUE(lexicon->Matches("frigtened", "safeguarding"));    // one letter missing
+  EXPECT_TRUE(lexicon->Matches("frigthened", "safeguarding"));   // two letters swapped
+  EXPECT_FALSE(lexicon->Matches("brightened", "safeguarding"));  // never the first letter
+  EXPECT_FALSE(lexicon->Matches("frightfully", "safeguarding"));
+  EXPECT_FALSE(lexicon->Matches("scarf", "safeguarding"));  // short words: exact only
+  // Not fuzzy: "talking" is not "stalking".
+  EXPECT_FALSE(lexicon->Matches("talking", "safeguarding"));
+  EXPECT_TRUE(lexicon->Matches("stalking", "safeguarding"));
+}
+
+TEST(LexiconMatch, NegationReachesOnlyAcrossFillersInTheSameClause) {
+  auto lexicon = Load(R"(
+version: 1
+negation:
+  window: 2
+  words: {en: [not, no longer], pl: [nie], cy: [ddim]}
+  immediate: {en: ["no"]}
+  fillers: {en: [feel, really], cy: [yn]}
+soft_breaks: {en: [but]}
+entries:
+  - id: fear
+    category: safeguarding
+    terms: {en: [scared, unsafe, not safe, threats], pl: [boje sie], cy: [ofnus]}
+)");
+  ASSERT_TRUE(lexicon);
+  auto fires = [&](const char* text) { return lexicon->Matches(text, "safeguarding"); };
+  EXPECT_FALSE(fires("I'm not scared"));
+  EXPECT_FALSE(fires("I no longer feel unsafe"));
+  EXPECT_FALSE(fires("not really scared"));
+  EXPECT_FALSE(fires("nie boję się"));
+  EXPECT_FALSE(fires("dw i ddim yn ofnus"));
+  EXPECT_FALSE(fires("no threats"));
+  EXPECT_TRUE(fires("no real threats"));                // "no" reaches only the next word
+  EXPECT_TRUE(fires("not really really feel scared"));  // beyond the window of two
+  EXPECT_TRUE(fires("not sure but scared"));            // a soft break ends the negation
+  EXPECT_TRUE(fires("not sure he scared"));             // "sure" is no filler
+  EXPECT_TRUE(fires("not scared, scared"));             // the second one counts
+  EXPECT_TRUE(fires("I'm not safe"));                   // a term that holds its own negation
+  const auto matches = lexicon->Match("I'm not scared. Still unsafe");
+  ASSERT_EQ(matches.size(), 2u);
+  EXPECT_TRUE(matches[0].negated);
+  EXPECT_EQ(matches[0].negation, "not");
+  EXPECT_EQ(matches[0].term, "scared");
+  EXPECT_FALSE(matches[1].negated);
+  EXPECT_EQ(matches[1].entry, "fear");
+}
+
+TEST(LexiconLoad, ReportsMistakesWithTheirPlace) {
+  auto loaded = LoadLexiconString(R"(
+version: 1
+negation:
+  words: {xx: [nope]}
+entries:
+  - id: Bad-Id
+    category: safeguarding
+    terms: {en: [ok]}
+  - id: fine
+    category: praise
+    terms: {en: ["ab*", "a*b", "stop. here"]}
+  - id: none
+    category: praise
+    tems: {en: [x]}
+)",
+                                  "lex.yaml");
+  EXPECT_FALSE(loaded.lexicon);
+  std::string all;
+  for (const auto& e : loaded.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find("lex.yaml:4:11: unknown language 'xx'"), std::string::npos) << all;
+  EXPECT_NE(all.find("id must be lower-case"), std::string::npos) << all;
+  EXPECT_NE(all.find("prefix 'ab*' is too short"), std::string::npos) << all;
+  EXPECT_NE(all.find("'*' may only end a word"), std::string::npos) << all;
+  EXPECT_NE(all.find("spans a clause break"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown key 'tems'"), std::string::npos) << all;
+  EXPECT_NE(all.find("entry 'none' has no terms"), std::string::npos) << all;
+}
+
+TEST(LexiconLoad, ShippedLexiconLoadsWithoutWarnings) {
+  const auto loaded = LoadLexiconFile(SourcePath("config/alert_lexicon.yaml"));
+  for (const auto& e : loaded.errors) ADD_FAILURE() << e.ToString();
+  for (const auto& w : loaded.warnings) ADD_FAILURE() << w.ToString();
+  ASSERT_TRUE(loaded.lexicon);
+  for (const char* category : {"safeguarding", "complaint", "praise"}) {
+    EXPECT_TRUE(loaded.lexicon->HasCategory(category)) << category;
+  }
+}
+
+struct Case {
+  std::set<std::string> labels;
+  std::string language;
+  std::string text;
+  int line = 0;
+};
+
+std::vector<Case> ReadCases(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << "cannot read " << path;
+  std::vector<Case> cases;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string labels, language, text;
+    if (!std::getline(fields, labels, '\t') || !std::getline(fields, language, '\t') ||
+        !std::getline(fields, text)) {
+      ADD_FAILURE() << path << ":" << number << ": expected label TAB language TAB text";
+      continue;
+    }
+    Case c;
+    std::istringstream split(labels);
+    for (std::string label; std::getline(split, label, ',');) {
+      static const std::set<std::string> kKnown = {"risk", "negated", "complaint", "praise",
+                                                   "neutral"};
+      EXPECT_TRUE(kKnown.count(label)) << path << ":" << number << ": unknown label " << label;
+      c.labels.insert(label);
+    }
+    c.language = language;
+    c.text = text;
+    c.line = number;
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+struct Score {
+  int true_positive = 0, false_positive = 0, false_negative = 0;
+  double Precision() const {
+    const int predicted = true_positive + false_positive;
+    return predicted == 0 ? 1.0 : static_cast<double>(true_positive) / predicted;
+  }
+  double Recall() const {
+    const int actual = true_positive + false_negative;
+    return actual == 0 ? 1.0 : static_cast<double>(true_positive) / actual;
+  }
+};
+
+// The shipped lexicon against the labelled set: every risk text must raise a safeguarding alert
+// (recall 1.0), and at least 80% of those raised must be risk texts.
+TEST(LexiconLabelledSet, SafeguardingRecallAndPrecision) {
+  const auto lexicon = Shipped();
+  ASSERT_TRUE(lexicon);
+  const auto cases = ReadCases(SourcePath("tests/unit/alerts/fixtures/lexicon_cases.tsv"));
+  ASSERT_GE(cases.size(), 300u);
+  std::map<std::string, int> per_language;
+  std::map<std::string, Score> scores;  // by category
+  const std::map<std::string, std::string> kCategoryLabel = {
+      {"safeguarding", "risk"}, {"complaint", "complaint"}, {"praise", "praise"}};
+  for (const Case& c : cases) {
+    ++per_language[c.language];
+    for (const auto& [category, label] : kCategoryLabel) {
+      const bool predicted = lexicon->Matches(c.text, category);
+      const bool actual = c.labels.count(label) > 0;
+      Score& score = scores[category];
+      if (predicted && actual) ++score.true_positive;
+      if (predicted && !actual) ++score.false_positive;
+      if (!predicted && actual) ++score.false_negative;
+      if (predicted != actual) {
+        std::string why;
+        for (const auto& m : lexicon->Match(c.text)) {
+          why +=
+              " [" + m.entry + ":" + m.term + (m.negated ? " negated by " + m.negation : "") + "]";
+        }
+        std::printf("  %s %s, line %d (%s): %s%s\n", category.c_str(),
+                    actual ? "MISSED" : "false alarm", c.line, c.language.c_str(), c.text.c_str(),
+                    why.c_str());
+        if (actual && category == "safeguarding") {
+          ADD_FAILURE() << "missed risk, line " << c.line << ": " << c.text;
+        }
+      }
+    }
+  }
+  for (const char* language : {"en", "pl", "cy"}) EXPECT_GE(per_language[language], 60);
+  std::printf("  %zu labelled texts (en %d, pl %d, cy %d)\n", cases.size(), per_language["en"],
+              per_language["pl"], per_language["cy"]);
+  for (const auto& [category, score] : scores) {
+    std::printf("  %-12s precision %.3f  recall %.3f  (tp %d, fp %d, fn %d)\n", category.c_str(),
+                score.Precision(), score.Recall(), score.true_positive, score.false_positive,
+                score.false_negative);
+  }
+  EXPECT_DOUBLE_EQ(scores["safeguarding"].Recall(), 1.0);
+  EXPECT_GE(scores["safeguarding"].Precision(), 0.8);
+
+  // Held-out texts, never used to tune the lexicon: printed, as an estimate for unseen text.
+  const auto held_out = ReadCases(SourcePath("tests/unit/alerts/fixtures/lexicon_holdout.tsv"));
+  ASSERT_FALSE(held_out.empty());
+  Score held;
+  for (const Case& c : held_out) {
+    const bool predicted = lexicon->Matches(c.text, "safeguarding");
+    const bool actual = c.labels.count("risk") > 0;
+    if (predicted && actual) ++held.true_positive;
+    if (predicted && !actual) ++held.false_positive;
+    if (!predicted && actual) ++held.false_negative;
+    if (predicted != actual) {
+      std::printf("  held out: safeguarding %s, line %d (%s): %s\n",
+                  actual ? "missed" : "false alarm", c.line, c.language.c_str(), c.text.c_str());
+    }
+  }
+  std::printf(
+      "  held out (%zu texts): safeguarding precision %.3f  recall %.3f  (tp %d, fp %d, "
+      "fn %d)\n",
+      held_out.size(), held.Precision(), held.Recall(), held.true_positive, held.false_positive,
+      held.false_negative);
+}
+
+}  // namespace
+}  // namespace surveyd::alerts

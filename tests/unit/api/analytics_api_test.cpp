@@ -1,0 +1,721 @@
+// The analysts' API as a function from request to response, with in-memory stores: the role
+// matrix of every route, the OpenAPI document against what the server does, every filter and
+// group_by, suppression, Wilson intervals, CSV, paging, the audit trail and the bad-token limit.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "fakes/fake_analytics.hpp"
+#include "fakes/manual_clock.hpp"
+#include "surveyd/api/api.hpp"
+#include "surveyd/core/crypto.hpp"
+#include "surveyd/gateway/kannel.hpp"
+#include "surveyd/gateway/twilio.hpp"
+#include "surveyd/gateway/wmnow.hpp"
+
+namespace surveyd::api {
+namespace {
+
+using nlohmann::json;
+using store::Dimension;
+
+constexpr char kBootstrap[] = "bootstrap-token-bootstrap-token-bootstrap";
+const std::vector<Role> kRoles = {Role::kAnalyst, Role::kSupervisor, Role::kOps, Role::kAdmin,
+                                  Role::kSafeguarding};
+
+// Every route, and the role it needs (nullopt: public). A change here is a change of who may
+// see what: it should be deliberate.
+const std::map<std::string, std::optional<Role>> kRoleMatrix = {
+    {"GET /healthz", std::nullopt},
+    {"GET /readyz", std::nullopt},
+    {"GET /api/v1/health", Role::kOps},
+    {"POST /api/v1/feed/events", std::nullopt},
+    // The adapter in use (here WMNow) has its callbacks routed, by GET and by POST.
+    {"GET /api/v1/gateway/wmnow/status", std::nullopt},
+    {"POST /api/v1/gateway/wmnow/status", std::nullopt},
+    {"GET /api/v1/gateway/wmnow/inbound", std::nullopt},
+    {"POST /api/v1/gateway/wmnow/inbound", std::nullopt},
+    {"GET /api/v1/stats", Role::kAnalyst},
+    {"GET /api/v1/funnel", Role::kAnalyst},
+    {"GET /api/v1/representativeness", Role::kAnalyst},
+    {"GET /api/v1/responses", Role::kAnalyst},
+    {"GET /api/v1/comments", Role::kAnalyst},
+    {"GET /api/v1/surveys/{id}", Role::kOps},
+    {"GET /api/v1/rules", Role::kOps},
+    {"GET /api/v1/tokens", Role::kAdmin},
+    {"POST /api/v1/tokens", Role::kAdmin},
+    {"DELETE /api/v1/tokens/{id}", Role::kAdmin},
+    {"GET /api/v1/audit", Role::kAdmin},
+    {"GET /api/v1/openapi.json", std::nullopt},
+    {"GET /dashboard", std::nullopt},
+    {"GET /dashboard", std::nullopt},  // "/dashboard/" too, under the same name
+    {"GET /dashboard/{file}", std::nullopt},
+    {"GET /s/{token}", std::nullopt},
+    {"POST /s/{token}", std::nullopt},
+};
+
+std::string Lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+class AnalyticsApiTest : public ::testing::Test {
+ protected:
+  AnalyticsApiTest() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {
+    authenticator_ = MakeStoreAuthenticator(tokens_, clock_, kBootstrap);
+    options_.clock = &clock_;
+    options_.analytics = &analytics_;
+    options_.tokens = &tokens_;
+    options_.audit = &audit_;
+    options_.authenticator = authenticator_.get();
+    options_.min_cell_size = 10;
+    options_.question_texts = {"Polite?", "Understood?", "Time?", "Next steps?", "Helped?"};
+    options_.readiness = [] { return Readiness{true, R"({"ready":true})"}; };
+    options_.rules_info = [] { return std::string(R"({"version":"sha256:abc"})"); };
+    options_.survey_pages = [](const http::Request&) { return http::Response::Html(200, "page"); };
+    gateway::WmnowOptions wmnow;
+    wmnow.webhook_secret = "hook-secret-hook-secret";
+    gateway_ = gateway::MakeWmnowGateway(wmnow);
+    options_.gateway = gateway_.get();
+    for (Role role : kRoles) {
+      auto issued = IssueToken(role, std::string(RoleName(role)) + " user", "test", clock_.Now());
+      tokens_.CreateToken(issued.record, issued.hash);
+      secrets_[role] = issued.secret;
+    }
+    handler_ = MakeApiHandler(options_);
+  }
+
+  http::Response Call(const std::string& method, const std::string& target,
+                      const std::string& token = "", const std::string& body = "",
+                      const std::string& client = "198.51.100.7", const http::Headers& extra = {}) {
+    http::Request request;
+    request.method = method;
+    request.target = target;
+    const auto question = target.find('?');
+    request.path = target.substr(0, question);
+    request.query = question == std::string::npos ? "" : target.substr(question + 1);
+    if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+    for (const auto& header : extra) request.headers.push_back(header);
+    request.body = body;
+    request.remote_address = client;
+    return handler_(request);
+  }
+  http::Response Get(const std::string& target, Role role = Role::kAdmin) {
+    return Call("GET", target, secrets_[role]);
+  }
+  json Json(const http::Response& response) { return json::parse(response.body, nullptr, false); }
+
+  // A cell of `answered` respondents who all answered every question.
+  static store::StatsCell Cell(std::vector<std::optional<std::string>> keys, std::int64_t answered,
+                               std::int64_t top_box) {
+    store::StatsCell cell;
+    cell.keys = std::move(keys);
+    cell.surveys = answered * 4;
+    cell.sent = answered * 3;
+    cell.reached = answered * 3 - 1;
+    cell.answered = answered;
+    for (const char* q : {"q1", "q2", "q3", "q4", "q5"}) {
+      cell.questions[q] = {answered, answered * 7, top_box};
+    }
+    return cell;
+  }
+
+  testing::ManualClock clock_;
+  testing::FakeAnalyticsStore analytics_;
+  testing::FakeTokenStore tokens_;
+  testing::FakeAuditStore audit_;
+  std::unique_ptr<gateway::Gateway> gateway_;
+  std::unique_ptr<Authenticator> authenticator_;
+  ApiOptions options_;
+  std::map<Role, std::string> secrets_;
+  http::Handler handler_;
+};
+
+TEST_F(AnalyticsApiTest, EveryRouteNeedsTheRoleInTheMatrix) {
+  const Router router = BuildRouter(options_);
+  std::multiset<std::string> routes;
+  for (const Route& route : router.routes()) {
+    const std::string key = route.method + " " + route.name;
+    routes.insert(key);
+    const auto it = kRoleMatrix.find(key);
+    ASSERT_NE(it, kRoleMatrix.end()) << key << " is missing from the role matrix";
+    EXPECT_EQ(it->second, route.role) << key;
+  }
+  for (const auto& [key, role] : kRoleMatrix) {
+    EXPECT_GE(routes.count(key), 1u) << key << " is in the matrix but not served";
+  }
+}
+
+TEST_F(AnalyticsApiTest, EveryProtectedRouteRefusesWrongTokensAndRoles) {
+  const Router router = BuildRouter(options_);
+  int client = 0;
+  for (const Route& route : router.routes()) {
+    if (!route.role) continue;
+    ++client;
+    std::string path = route.pattern;
+    const auto brace = path.find("{id}");
+    if (brace != std::string::npos) path.replace(brace, 4, "1");
+    const std::string body = route.method == "POST" ? R"({"role":"analyst","name":"n"})" : "";
+    SCOPED_TRACE(route.method + " " + path);
+    EXPECT_EQ(Call(route.method, path, "", body).status, 401);
+    EXPECT_EQ(
+        Call(route.method, path, "svd_not-a-token", body, "203.0.113." + std::to_string(client))
+            .status,
+        401);
+    for (Role role : kRoles) {
+      const int status = Call(route.method, path, secrets_[role], body).status;
+      if (Grants(role, *route.role)) {
+        EXPECT_NE(status, 401) << RoleName(role);
+        EXPECT_NE(status, 403) << RoleName(role);
+        EXPECT_LT(status, 500) << RoleName(role);
+      } else {
+        EXPECT_EQ(status, 403) << RoleName(role);
+      }
+    }
+    EXPECT_LT(Call(route.method, path, kBootstrap, body).status, 500) << "the bootstrap admin";
+  }
+  // Revoked tokens are refused.
+  ASSERT_TRUE(tokens_.RevokeToken(tokens_.tokens[0].first.id, clock_.Now()));
+  EXPECT_EQ(Get("/api/v1/stats", Role::kAnalyst).status, 401);
+}
+
+// The OpenAPI document served at /api/v1/openapi.json against the route table and the handlers.
+class OpenApiConformance : public AnalyticsApiTest {
+ protected:
+  OpenApiConformance() {
+    const auto response = Call("GET", "/api/v1/openapi.json");
+    EXPECT_EQ(response.status, 200);
+    doc_ = Json(response);
+    analytics_.stats.cells = {Cell({}, 20, 10)};
+    analytics_.timeline = store::SurveyTimeline{};
+    analytics_.timeline->survey_id = 1;
+    analytics_.timeline->decision_trace = "[]";
+  }
+  json Parameter(const json& entry) {
+    if (!entry.contains("$ref")) return entry;
+    const std::string ref = entry["$ref"];
+    return doc_["components"]["parameters"][ref.substr(ref.rfind('/') + 1)];
+  }
+  static std::string Example(const json& p) {
+    const json& example = p["example"];
+    if (example.is_array()) return example[0].get<std::string>();
+    if (example.is_string()) return example.get<std::string>();
+    return example.dump();
+  }
+  json doc_;
+};
+
+TEST_F(OpenApiConformance, EveryRouteIsDocumentedWithItsRoleAndEveryDocumentedOneServed) {
+  ASSERT_TRUE(doc_.is_object());
+  EXPECT_EQ(doc_["openapi"].get<std::string>().substr(0, 2), "3.");
+  // Only the adapter in use has its callback routes: the document has every adapter's, so it is
+  // checked against a server for each.
+  std::vector<std::unique_ptr<gateway::Gateway>> gateways;
+  gateways.push_back(gateway::MakeKannelGateway(gateway::KannelOptions{}));
+  gateways.push_back(gateway::MakeTwilioGateway(gateway::TwilioOptions{}));
+  std::vector<Route> routes = BuildRouter(options_).routes();
+  for (const auto& adapter : gateways) {
+    ApiOptions options = options_;
+    options.gateway = adapter.get();
+    const Router router = BuildRouter(options);
+    for (const Route& route : router.routes()) {
+      if (route.name.rfind("/api/v1/gateway/", 0) == 0) routes.push_back(route);
+    }
+  }
+  std::set<std::string> served;
+  for (const Route& route : routes) {
+    const std::string method = Lower(route.method);
+    served.insert(method + " " + route.name);
+    ASSERT_TRUE(doc_["paths"].contains(route.name)) << route.name;
+    ASSERT_TRUE(doc_["paths"][route.name].contains(method)) << route.method << " " << route.name;
+    const json& op = doc_["paths"][route.name][method];
+    if (route.role) {
+      EXPECT_EQ(op.value("x-surveyd-role", ""), RoleName(*route.role)) << route.name;
+      EXPECT_FALSE(op["security"].empty()) << route.name;
+    } else {
+      EXPECT_FALSE(op.contains("x-surveyd-role")) << route.name;
+    }
+  }
+  for (const auto& [path, item] : doc_["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      EXPECT_EQ(served.count(method + " " + path), 1u) << method << " " << path << " not served";
+    }
+  }
+}
+
+TEST_F(OpenApiConformance, EveryQueryParameterIsTakenExactlyWhereDocumented) {
+  // Every name any operation documents, and every dimension: each must be taken by the
+  // operations that document it and refused (400 naming it) by the others.
+  std::set<std::string> names;
+  for (Dimension d : store::AllDimensions()) names.insert(store::DimensionName(d));
+  for (const auto& [name, p] : doc_["components"]["parameters"].items()) {
+    if (p["in"] == "query") names.insert(p["name"].get<std::string>());
+  }
+  int checked = 0;
+  for (const auto& [path, item] : doc_["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      if (!op.contains("x-surveyd-role")) continue;  // public ones take what they take
+      std::string base = path;
+      std::map<std::string, json> query;
+      std::string required;
+      for (const auto& entry : op["parameters"]) {
+        const json p = Parameter(entry);
+        if (p["in"] == "path") {
+          base.replace(base.find("{" + p["name"].get<std::string>() + "}"),
+                       p["name"].get<std::string>().size() + 2, Example(p));
+        } else {
+          query[p["name"]] = p;
+          if (p.value("required", false)) {
+            required += "&" + p["name"].get<std::string>() + "=" + Example(p);
+          }
+        }
+      }
+      const std::string body = method == "post" ? R"({"role":"analyst","name":"n"})" : "";
+      auto call = [&](const std::string& extra) {
+        std::string target = base + "?" + (required + extra).substr(required.empty() ? 1 : 0);
+        if (required.empty() && extra.empty()) target = base;
+        std::string verb = method;
+        for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return Call(verb, target, secrets_[Role::kAdmin], body);
+      };
+      for (const auto& [name, p] : query) {
+        if (p.value("required", false)) {
+          std::string without;
+          for (const auto& [other, q] : query) {
+            if (other != name && q.value("required", false)) without += other + "=" + Example(q);
+          }
+          const auto response =
+              Call("GET", base + (without.empty() ? "" : "?" + without), secrets_[Role::kAdmin]);
+          EXPECT_EQ(response.status, 400) << path << " without " << name;
+          EXPECT_EQ(Json(response).value("parameter", ""), name);
+        }
+      }
+      for (const auto& name : names) {
+        if (query.count(name) && query[name].value("required", false)) continue;
+        const std::string value = query.count(name) ? Example(query[name]) : "x";
+        const auto response = call("&" + name + "=" + http::UrlEncode(value));
+        SCOPED_TRACE(method + " " + path + " ?" + name + "=" + value);
+        const std::string status = std::to_string(response.status);
+        EXPECT_TRUE(op["responses"].contains(status)) << "undocumented status " << status;
+        if (query.count(name)) {
+          EXPECT_LT(response.status, 300) << response.body;
+        } else {
+          EXPECT_EQ(response.status, 400) << response.body;
+          EXPECT_EQ(Json(response).value("parameter", ""), name);
+        }
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 200);
+}
+
+TEST_F(AnalyticsApiTest, EveryFilterReachesTheStoreAndOfficersNeedASupervisor) {
+  for (Dimension d : store::AllDimensions()) {
+    if (!store::IsFilter(d)) continue;
+    const std::string name = store::DimensionName(d);
+    SCOPED_TRACE(name);
+    const bool supervised = d == Dimension::kOfficer || d == Dimension::kOperator;
+    const auto as_analyst = Get("/api/v1/stats?" + name + "=A%20B&" + name + "=C", Role::kAnalyst);
+    if (supervised) {
+      EXPECT_EQ(as_analyst.status, 403);
+      EXPECT_EQ(Json(as_analyst)["parameter"], name);
+    } else {
+      EXPECT_EQ(as_analyst.status, 200);
+    }
+    ASSERT_EQ(Get("/api/v1/stats?" + name + "=A%20B&" + name + "=C", Role::kSupervisor).status,
+              200);
+    ASSERT_EQ(analytics_.last_filter.values.size(), 1u);
+    EXPECT_EQ(analytics_.last_filter.values[0].first, d);
+    EXPECT_EQ(analytics_.last_filter.values[0].second, (std::vector<std::string>{"A B", "C"}));
+  }
+  ASSERT_EQ(Get("/api/v1/stats?from=2026-11-01&to=2026-11-30").status, 200);
+  EXPECT_EQ(analytics_.last_filter.from_day, "2026-11-01");
+  EXPECT_EQ(analytics_.last_filter.to_day, "2026-11-30");
+  EXPECT_FALSE(analytics_.last_filter.UsesInstants());
+  ASSERT_EQ(Get("/api/v1/stats?from=2026-11-01T10:00:00Z").status, 200);
+  EXPECT_EQ(analytics_.last_filter.from, ParseRfc3339("2026-11-01T10:00:00Z"));
+}
+
+TEST_F(AnalyticsApiTest, EveryGroupByReachesTheStore) {
+  for (Dimension d : store::AllDimensions()) {
+    const std::string name = store::DimensionName(d);
+    SCOPED_TRACE(name);
+    const bool supervised = d == Dimension::kOfficer || d == Dimension::kOperator;
+    EXPECT_EQ(Get("/api/v1/stats?group_by=" + name, Role::kAnalyst).status, supervised ? 403 : 200);
+    ASSERT_EQ(Get("/api/v1/stats?group_by=day," + name + (d == Dimension::kDay ? "x" : ""),
+                  Role::kSupervisor)
+                  .status,
+              d == Dimension::kDay ? 400 : 200);
+    if (d == Dimension::kDay) continue;
+    EXPECT_EQ(analytics_.last_group_by, (std::vector<Dimension>{Dimension::kDay, d}));
+  }
+}
+
+TEST_F(AnalyticsApiTest, ABadParameterIsA400NamingIt) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/api/v1/stats?from=yesterday", "from"},
+      {"/api/v1/stats?from=2026-02-30", "from"},
+      {"/api/v1/stats?to=2026-11-01&from=2026-11-02", "to"},
+      {"/api/v1/stats?group_by=nope", "group_by"},
+      {"/api/v1/stats?group_by=npu,npu", "group_by"},
+      {"/api/v1/stats?group_by=npu,beat,grade,channel", "group_by"},
+      {"/api/v1/stats?group_by=npu&group_by=beat", "group_by"},
+      {"/api/v1/stats?format=xml", "format"},
+      {"/api/v1/stats?npu=", "npu"},
+      {"/api/v1/stats?surprise=1", "surprise"},
+      {"/api/v1/responses?limit=0", "limit"},
+      {"/api/v1/responses?limit=1001", "limit"},
+      {"/api/v1/responses?after=-3", "after"},
+      {"/api/v1/representativeness?dimension=beat", "dimension"},
+      {"/api/v1/representativeness", "dimension"},
+      {"/api/v1/funnel?from=2026-11-01T00:00:00Z", "from"},
+      {"/api/v1/funnel?npu=X", "npu"},
+      {"/api/v1/surveys/abc", "id"},
+  };
+  for (const auto& [target, parameter] : cases) {
+    const auto response = Get(target);
+    EXPECT_EQ(response.status, 400) << target;
+    EXPECT_EQ(Json(response).value("parameter", ""), parameter) << target;
+  }
+  EXPECT_EQ(analytics_.calls, 0) << "nothing reached the store";
+}
+
+TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
+  store::StatsCell small = Cell({"N1"}, 9, 5);
+  store::StatsCell enough = Cell({"N2"}, 10, 7);
+  enough.questions["q5"] = {4, 30, 2};  // few answered this one
+  analytics_.stats.cells = {small, enough};
+  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  ASSERT_EQ(body["cells"].size(), 2u);
+  const json& s = body["cells"][0];
+  EXPECT_EQ(s["npu"], "N1");
+  EXPECT_TRUE(s["suppressed"].get<bool>());
+  for (const char* field :
+       {"surveys", "sent", "reached", "answered", "response_rate_pct", "response_rate_ci95"}) {
+    EXPECT_TRUE(s[field].is_null()) << field;
+  }
+  for (const auto& [key, q] : s["questions"].items()) {
+    EXPECT_TRUE(q["suppressed"].get<bool>());
+    EXPECT_TRUE(q["respondents"].is_null() && q["mean"].is_null() && q["pct_8_10"].is_null());
+  }
+  const json& e = body["cells"][1];
+  EXPECT_FALSE(e["suppressed"].get<bool>());
+  EXPECT_EQ(e["answered"], 10);
+  EXPECT_EQ(e["questions"]["q1"]["respondents"], 10);
+  EXPECT_DOUBLE_EQ(e["questions"]["q1"]["mean"].get<double>(), 7.0);
+  EXPECT_DOUBLE_EQ(e["questions"]["q1"]["pct_8_10"].get<double>(), 70.0);
+  EXPECT_TRUE(e["questions"]["q5"]["suppressed"].get<bool>());
+  EXPECT_TRUE(e["questions"]["q5"]["mean"].is_null());
+  EXPECT_EQ(body["min_cell_size"], 10);
+  EXPECT_EQ(body["questions"][0]["text"], "Polite?");
+}
+
+TEST_F(AnalyticsApiTest, IntervalsAreWilsonsAgainstPublishedValues) {
+  // Newcombe (1998), Statistics in Medicine 17:857, table I, method 3 (score, no continuity
+  // correction): 81/263 -> 0.2553-0.3662, 15/148 -> 0.0624-0.1605, 0/20 -> 0-0.1611,
+  // 1/29 -> 0.0061-0.1718. The API gives percentages to one decimal (0.16049 is 16.0).
+  struct Case {
+    std::int64_t k, n;
+    double low, high;
+  };
+  for (const Case& c : {Case{81, 263, 25.5, 36.6}, Case{15, 148, 6.2, 16.0}, Case{0, 20, 0.0, 16.1},
+                        Case{1, 29, 0.6, 17.2}}) {
+    store::StatsCell cell = Cell({"x"}, c.n, c.k);
+    analytics_.stats.cells = {cell};
+    const json q = Json(Get("/api/v1/stats?group_by=npu"))["cells"][0]["questions"]["q1"];
+    EXPECT_DOUBLE_EQ(q["pct_8_10_ci95"][0].get<double>(), c.low) << c.k << "/" << c.n;
+    EXPECT_DOUBLE_EQ(q["pct_8_10_ci95"][1].get<double>(), c.high) << c.k << "/" << c.n;
+  }
+}
+
+TEST_F(AnalyticsApiTest, ResponseRateIsAnsweredOverReached) {
+  store::StatsCell cell = Cell({}, 30, 20);
+  cell.reached = 100;
+  analytics_.stats.cells = {cell};
+  const json c = Json(Get("/api/v1/stats"))["cells"][0];
+  EXPECT_DOUBLE_EQ(c["response_rate_pct"].get<double>(), 30.0);
+  EXPECT_DOUBLE_EQ(c["response_rate_ci95"][0].get<double>(), 21.9);
+  EXPECT_DOUBLE_EQ(c["response_rate_ci95"][1].get<double>(), 39.6);
+}
+
+TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
+  analytics_.stats.cells = {Cell({"N1", std::nullopt}, 12, 6), Cell({"N,2", "x"}, 3, 1)};
+  auto response = Get("/api/v1/stats?group_by=npu,beat&format=csv");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(http::FindHeader(response.headers, "Content-Type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(http::FindHeader(response.headers, "X-Row-Count"), "2");
+  std::istringstream lines(response.body);
+  std::string header, first, second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_EQ(header.substr(0, 78),
+            "npu,beat,surveys,sent,reached,answered,response_rate_pct,response_rate_ci_low,");
+  EXPECT_NE(header.find("q1_respondents,q1_mean,q1_pct_8_10,q1_pct_8_10_ci_low"),
+            std::string::npos);
+  EXPECT_EQ(first.substr(0, 31), "N1,,48,36,35,12,34.3,20.8,50.8,");
+  EXPECT_EQ(second.substr(0, 16), "\"N,2\",x,,,,,,,,t") << "quoted, and suppressed";
+
+  response = Call("GET", "/api/v1/stats?group_by=question,npu", secrets_[Role::kAdmin], "",
+                  "198.51.100.7", {{"Accept", "text/csv"}});
+  EXPECT_EQ(http::FindHeader(response.headers, "X-Row-Count"), "10") << "5 questions x 2 cells";
+  EXPECT_NE(response.body.find("npu,question,surveys"), std::string::npos);
+}
+
+TEST_F(AnalyticsApiTest, CsvNeverHandsASpreadsheetAFormula) {
+  store::ResponseRecord record;
+  record.survey_id = 7;
+  record.contact_day = "2026-11-20";
+  record.contact_hour = "10";
+  record.submitted_at = clock_.Now();
+  record.comment = "=HYPERLINK(\"http://evil\",\"x\")";
+  analytics_.responses.records = {record};
+  const auto response = Get("/api/v1/comments?format=csv");
+  EXPECT_NE(response.body.find("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), std::string::npos)
+      << response.body;
+}
+
+TEST_F(AnalyticsApiTest, ResponsesPageWithACursorAndHideOfficersFromAnalysts) {
+  store::ResponseRecord record;
+  record.survey_id = 42;
+  record.contact_day = "2026-11-20";
+  record.contact_hour = "09";
+  record.submitted_at = clock_.Now();
+  for (Dimension d : store::AllDimensions()) {
+    if (store::IsFilter(d)) record.context.emplace_back(d, std::string("v"));
+  }
+  record.q[0] = 9;
+  record.comment = "fine";
+  analytics_.responses.records = {record};
+  analytics_.responses.next_after = 42;
+  auto response = Get("/api/v1/responses?limit=1&after=100", Role::kAnalyst);
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(analytics_.last_query.limit, 1);
+  EXPECT_EQ(analytics_.last_query.after, 100);
+  EXPECT_FALSE(analytics_.last_query.comments_only);
+  EXPECT_EQ(http::FindHeader(response.headers, "X-Next-Cursor"), "42");
+  json body = Json(response);
+  EXPECT_EQ(body["next"], "42");
+  EXPECT_EQ(body["responses"][0]["answers"]["q1"], 9);
+  EXPECT_TRUE(body["responses"][0]["answers"]["q2"].is_null());
+  EXPECT_FALSE(body["responses"][0].contains("officer"));
+  EXPECT_FALSE(body["responses"][0].contains("operator"));
+  EXPECT_EQ(body["responses"][0]["npu"], "v");
+  body = Json(Get("/api/v1/responses", Role::kSupervisor));
+  EXPECT_EQ(body["responses"][0]["officer"], "v");
+
+  ASSERT_EQ(Get("/api/v1/comments?q=waited%20long").status, 200);
+  EXPECT_TRUE(analytics_.last_query.comments_only);
+  EXPECT_EQ(analytics_.last_query.search, "waited long");
+}
+
+TEST_F(AnalyticsApiTest, TheFunnelHasAGroupPerRowAndATotal) {
+  store::FunnelRow a;
+  a.group = "force_contact";
+  a.received = 10;
+  a.excluded = 3;
+  a.excluded_by_rule = {{"exclusion:domestic", 3}};
+  a.sent = 5;
+  store::FunnelRow none;
+  none.received = 4;
+  none.rejected = 1;
+  analytics_.funnel = {none, a};
+  json body = Json(Get("/api/v1/funnel?from=2026-11-01&to=2026-11-02"));
+  EXPECT_TRUE(body["groups"][0]["survey_group"].is_null());
+  EXPECT_EQ(body["total"]["received"], 14);
+  EXPECT_EQ(body["total"]["excluded_by_rule"]["exclusion:domestic"], 3);
+  const auto csv = Get("/api/v1/funnel?format=csv").body;
+  EXPECT_NE(csv.find("excluded:exclusion:domestic"), std::string::npos);
+  EXPECT_NE(csv.find("(total),14,1"), std::string::npos) << csv;
+}
+
+TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroups) {
+  store::StatsCell young;
+  young.keys = {"18-24"};
+  young.surveys = 200;
+  young.answered = 5;
+  store::StatsCell old;
+  old.keys = {"65-74"};
+  old.surveys = 200;
+  old.answered = 95;
+  analytics_.stats.cells = {young, old};
+  const json body = Json(Get("/api/v1/representativeness?dimension=age_band"));
+  EXPECT_EQ(analytics_.last_group_by, std::vector<Dimension>{Dimension::kAgeBand});
+  EXPECT_EQ(body["values"][0]["share_surveyed_pct"], 50.0);
+  EXPECT_TRUE(body["values"][0]["suppressed"].get<bool>());
+  EXPECT_TRUE(body["values"][0]["respondents"].is_null());
+  EXPECT_EQ(body["values"][1]["share_respondents_pct"], 95.0);
+  EXPECT_EQ(body["values"][1]["representation"], 1.9);
+}
+
+TEST_F(AnalyticsApiTest, EveryProtectedCallIsAuditedWithoutValues) {
+  ASSERT_EQ(Get("/api/v1/stats?npu=Secret%20Street&group_by=beat", Role::kAnalyst).status, 200);
+  ASSERT_EQ(Call("GET", "/api/v1/comments?q=07700900123", "svd_wrong").status, 401);
+  ASSERT_EQ(Call("GET", "/healthz").status, 200);
+  ASSERT_EQ(Get("/api/v1/stats?07700900123=1").status, 400);
+  ASSERT_EQ(audit_.entries.size(), 3u) << "public routes are not audited";
+  const auto& ok = audit_.entries[0];
+  EXPECT_EQ(ok.token_id, tokens_.tokens[0].first.id);
+  EXPECT_EQ(ok.role, "analyst");
+  EXPECT_EQ(ok.route, "/api/v1/stats");
+  EXPECT_EQ(ok.params, (std::vector<std::string>{"npu", "group_by"}));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.rows, 0);
+  const auto& refused = audit_.entries[1];
+  EXPECT_TRUE(refused.token_id.empty());
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.params, std::vector<std::string>{"q"});
+  EXPECT_EQ(audit_.entries[2].params, std::vector<std::string>{"?"}) << "no odd names kept";
+  for (const auto& entry : audit_.entries) {
+    for (const auto& p : entry.params) EXPECT_EQ(p.find("0770"), std::string::npos);
+  }
+  // Unaudited data does not leave.
+  audit_.unavailable = true;
+  EXPECT_EQ(Get("/api/v1/stats").status, 503);
+  EXPECT_EQ(Get("/api/v1/audit", Role::kAdmin).status, 503);
+  // Except health, which holds no personal data and is what ops need when the database cannot
+  // be written.
+  EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
+}
+
+TEST_F(AnalyticsApiTest, RepeatedWrongTokensFromOneClientAreSlowedDown) {
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(
+        Call("GET", "/api/v1/stats", "svd_guess" + std::to_string(i), "", "203.0.113.5").status,
+        401);
+  }
+  auto response = Call("GET", "/api/v1/stats", secrets_[Role::kAnalyst], "", "203.0.113.5");
+  EXPECT_EQ(response.status, 429) << "even the right token waits";
+  EXPECT_EQ(http::FindHeader(response.headers, "Retry-After"), "60");
+  EXPECT_EQ(Call("GET", "/api/v1/stats", secrets_[Role::kAnalyst], "", "203.0.113.6").status, 200)
+      << "another client is not affected";
+  clock_.Advance(std::chrono::minutes(1));
+  EXPECT_EQ(Call("GET", "/api/v1/stats", secrets_[Role::kAnalyst], "", "203.0.113.5").status, 200);
+}
+
+TEST_F(AnalyticsApiTest, TokensAreIssuedOnceAndNeverAboveTheIssuer) {
+  auto response = Call("POST", "/api/v1/tokens", secrets_[Role::kAdmin],
+                       R"({"role":"supervisor","name":"Sgt"})");
+  ASSERT_EQ(response.status, 201);
+  const json issued = Json(response);
+  const std::string secret = issued["token"];
+  EXPECT_EQ(secret.substr(0, 4), "svd_");
+  EXPECT_EQ(tokens_.tokens.back().second, crypto::Sha256Hex(secret)) << "only the hash is kept";
+  EXPECT_EQ(tokens_.tokens.back().first.created_by, tokens_.tokens[3].first.id);
+  EXPECT_EQ(Call("GET", "/api/v1/stats?group_by=officer", secret).status, 200);
+  const json list = Json(Get("/api/v1/tokens"));
+  EXPECT_EQ(list["tokens"].size(), 6u);
+  EXPECT_EQ(list.dump().find(secret), std::string::npos) << "never listed";
+  EXPECT_EQ(Call("POST", "/api/v1/tokens", secrets_[Role::kAdmin],
+                 R"({"role":"safeguarding","name":"x"})")
+                .status,
+            403);
+  EXPECT_EQ(Call("POST", "/api/v1/tokens", secrets_[Role::kAdmin], R"({"role":"chief"})").status,
+            400);
+  EXPECT_EQ(
+      Call("DELETE", "/api/v1/tokens/" + issued["id"].get<std::string>(), secrets_[Role::kAdmin])
+          .status,
+      204);
+  EXPECT_EQ(Call("GET", "/api/v1/stats", secret).status, 401);
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/tok_nope", secrets_[Role::kAdmin]).status, 404);
+}
+
+TEST_F(AnalyticsApiTest, ATokenStoreThatIsDownIsA503) {
+  tokens_.unavailable = true;
+  EXPECT_EQ(Get("/api/v1/stats").status, 503);
+}
+
+TEST_F(AnalyticsApiTest, AFullAnalyticsQueueIsA503AndOtherRoutesStillAnswer) {
+  WorkQueue queue(1, 0);
+  options_.analytics_queue = &queue;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool started = false;
+  bool release = false;
+  std::thread busy([&] {
+    queue.Run([&] {
+      std::unique_lock lock(mutex);
+      started = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    });
+  });
+  {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [&] { return started; });
+  }
+  auto handler = MakeApiHandler(options_);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/api/v1/stats";
+  request.headers = {{"Authorization", "Bearer " + secrets_[Role::kAnalyst]}};
+  auto response = handler(request);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(Json(response)["error"], "busy");
+  request.path = "/api/v1/rules";
+  request.headers = {{"Authorization", "Bearer " + secrets_[Role::kOps]}};
+  EXPECT_EQ(handler(request).status, 200) << "not an analytics query";
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  cv.notify_all();
+  busy.join();
+  request.path = "/api/v1/stats";
+  request.headers = {{"Authorization", "Bearer " + secrets_[Role::kAnalyst]}};
+  EXPECT_EQ(handler(request).status, 200);
+}
+
+TEST_F(AnalyticsApiTest, TheDashboardIsServedWithAStrictPolicy) {
+  for (const char* path :
+       {"/dashboard", "/dashboard/", "/dashboard/app.js", "/dashboard/app.css"}) {
+    const auto response = Call("GET", path);
+    EXPECT_EQ(response.status, 200) << path;
+    const auto policy = http::FindHeader(response.headers, "Content-Security-Policy");
+    EXPECT_NE(policy.find("script-src 'self'"), std::string::npos) << path;
+    EXPECT_EQ(policy.find("unsafe"), std::string::npos) << path;
+  }
+  EXPECT_EQ(http::FindHeader(Call("GET", "/dashboard").headers, "Content-Type"),
+            "text/html; charset=utf-8");
+  EXPECT_EQ(Call("GET", "/dashboard/../openapi.json").status, 404);
+  EXPECT_EQ(Call("GET", "/dashboard/nope.js").status, 404);
+  const std::string page = Call("GET", "/dashboard").body;
+  EXPECT_EQ(page.find("http://"), std::string::npos) << "nothing loaded from elsewhere";
+  EXPECT_EQ(page.find("https://"), std::string::npos) << "nothing loaded from elsewhere";
+}
+
+TEST_F(AnalyticsApiTest, ATimelineForOps) {
+  store::SurveyTimeline t;
+  t.survey_id = 5;
+  t.decision = "survey";
+  t.reason = "survey";
+  t.decision_trace = R"(["group:force_contact","survey"])";
+  t.contact_at = clock_.Now() - std::chrono::hours(2);
+  t.received_at = clock_.Now() - std::chrono::hours(1);
+  t.created_at = t.received_at;
+  t.opened_at = clock_.Now();
+  store::SurveyTimeline::Attempt attempt;
+  attempt.attempt = 1;
+  attempt.at = t.received_at + std::chrono::minutes(30);
+  attempt.result = "accepted";
+  t.attempts = {attempt};
+  analytics_.timeline = t;
+  const json body = Json(Get("/api/v1/surveys/5", Role::kOps));
+  std::vector<std::string> steps;
+  for (const auto& e : body["timeline"]) steps.push_back(e["what"]);
+  EXPECT_EQ(steps, (std::vector<std::string>{"contact", "event_received", "decided",
+                                             "survey_created", "send_attempt", "opened"}));
+  EXPECT_EQ(body["timeline"][2]["trace"][0], "group:force_contact");
+  EXPECT_EQ(Get("/api/v1/surveys/6", Role::kOps).status, 404);
+}
+
+}  // namespace
+}  // namespace surveyd::api

@@ -1,0 +1,68 @@
+// `surveyd rules explain FILE --answer` and the alerts: section in `rules check`, as an operator
+// runs them (no database).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "surveyd/app/app.hpp"
+
+namespace surveyd::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Source(const std::string& relative) {
+  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
+}
+
+struct Result {
+  int code = 0;
+  std::string out, err;
+};
+
+Result RunCli(const std::vector<std::string>& args, const std::string& input = "") {
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  Result result;
+  result.code = Run(args, in, out, err);
+  result.out = out.str();
+  result.err = err.str();
+  return result;
+}
+
+TEST(ExplainAnswerCli, ShowsWhichAlertRulesAnAnswerFires) {
+  const Result r = RunCli({"rules", "explain", Source("config/rules.yaml"), "--answer", "-"},
+                          R"({"comment": "Nie czuję się bezpiecznie, on wrócił", "q1": 0,
+                              "group": "force_contact"})");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"nie czuje sie bezpiecznie | on wrocil\""));
+  EXPECT_THAT(r.out, HasSubstr("safeguarding fear: \"nie czuje sie bezpiecznie\""));
+  EXPECT_THAT(r.out, HasSubstr("FIRES  safeguarding_words (safeguarding, urgent)"));
+  EXPECT_THAT(r.out, HasSubstr("FIRES  not_treated_with_respect (low_scores, normal)"));
+  EXPECT_THAT(r.out, HasSubstr("-      lowest_scores (low_scores, normal): 1 of 5"));
+  EXPECT_THAT(r.out, HasSubstr("thank-you page: shows how to get help now"));
+}
+
+TEST(ExplainAnswerCli, RefusesWhatIsNotAnAnswer) {
+  const std::string rules = Source("config/rules.yaml");
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answer", "-"}, "[1]").code, 2);
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answer", "-"}, R"({"q1": 11})").code, 2);
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answer", "-"}, R"({"mood": "x"})").code, 2);
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answer", "/nonexistent"}).code, 2);
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answer"}).code, 2);
+}
+
+TEST(ExplainAnswerCli, CheckReportsTheAlertsSection) {
+  const Result r = RunCli({"rules", "check", Source("config/rules.yaml")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("alerts: 4 alert rules; lexicon: 8 entries"));
+  const Result bad =
+      RunCli({"rules", "check", Source("tests/unit/alerts/fixtures/bad_alerts_rules.yaml")});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("bad_alerts_rules.yaml:12:21: kind must be safeguarding, "
+                                 "complaint or low_scores"));
+}
+
+}  // namespace
+}  // namespace surveyd::app

@@ -1,0 +1,115 @@
+#include "surveyd/survey/sms_replies.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "unit/rules/rules_test_util.hpp"
+
+namespace surveyd::survey {
+namespace {
+
+using namespace std::chrono_literals;
+using rules::testing::At;
+using rules::testing::MustLoad;
+using rules::testing::SourcePath;
+using store::MessageKind;
+using store::ReplyContext;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class PlanReplyTest : public ::testing::Test {
+ protected:
+  // The shipped rules: two-way texts in en, pl and cy, and an opt-out confirmation.
+  std::shared_ptr<const rules::RuleSet> rules_ = MustLoad(SourcePath("config/rules.yaml"));
+  TimePoint begun_ = At("2026-11-26T10:00:00Z");
+
+  ReplyContext Conversation(int question, bool asked_again = false, std::string language = "en") {
+    ReplyContext context;
+    context.latest_survey_id = 7;
+    context.latest_language = language;
+    context.two_way = ReplyContext::TwoWay{7, language, begun_, "open", question, asked_again};
+    return context;
+  }
+};
+
+TEST_F(PlanReplyTest, AnOptOutIsConfirmedOnceInTheNumbersLanguage) {
+  ReplyContext context = Conversation(2, false, "cy");
+  auto plan = PlanReply(*rules_, context, "Stop please", begun_ + 1h);
+  EXPECT_TRUE(plan.opt_out);
+  EXPECT_EQ(plan.disposition, "opt_out");
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kConfirmation);
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("Diolch"));
+  EXPECT_EQ(plan.texts[0].expires_at, begun_ + 1h + kConfirmationWindow);
+
+  context.confirmed_before = true;
+  plan = PlanReply(*rules_, context, "STOP", begun_ + 2h);
+  EXPECT_TRUE(plan.opt_out);
+  EXPECT_TRUE(plan.texts.empty()) << "a confirmation is sent once";
+
+  ReplyContext stranger;  // we never texted this number: opted out, and not texted now
+  plan = PlanReply(*rules_, stranger, "unsubscribe", begun_);
+  EXPECT_TRUE(plan.opt_out);
+  EXPECT_TRUE(plan.texts.empty());
+}
+
+TEST_F(PlanReplyTest, AScoreAnswersTheQuestionAndAsksTheNext) {
+  for (const char* body : {"8", " 8/10 ", "eight"}) {
+    auto plan = PlanReply(*rules_, Conversation(2), body, begun_ + 1h);
+    EXPECT_EQ(plan.disposition, "answer") << body;
+    EXPECT_EQ(plan.score, 8) << body;
+    EXPECT_EQ(plan.question, 2);
+    EXPECT_EQ(plan.conversation_state, "open");
+    EXPECT_EQ(plan.next_question, 3);
+    ASSERT_EQ(plan.texts.size(), 1u);
+    EXPECT_THAT(plan.texts[0].body, StartsWith("Q3/5"));
+    EXPECT_EQ(plan.texts[0].expires_at, begun_ + rules_->replies().conversation_lasts);
+  }
+  auto last = PlanReply(*rules_, Conversation(5), "10", begun_ + 1h);
+  EXPECT_EQ(last.conversation_state, "finished");
+  ASSERT_EQ(last.texts.size(), 1u);
+  EXPECT_THAT(last.texts[0].body, HasSubstr("Thank you"));
+}
+
+TEST_F(PlanReplyTest, AnUnreadableReplyIsAskedAgainOnceThenKeptAsAComment) {
+  auto plan = PlanReply(*rules_, Conversation(1), "it was ok I suppose", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "asked_again");
+  EXPECT_FALSE(plan.score);
+  EXPECT_TRUE(plan.next_asked_again);
+  EXPECT_EQ(plan.next_question, 1);
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("Q1/5"));
+
+  plan = PlanReply(*rules_, Conversation(1, true), "still not a number", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "comment");
+  EXPECT_EQ(plan.comment, "still not a number");
+  EXPECT_EQ(plan.next_question, 2);
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_THAT(plan.texts[0].body, StartsWith("Q2/5"));
+}
+
+TEST_F(PlanReplyTest, AnExpiredOrClosedConversationAnswersNothing) {
+  const TimePoint late = begun_ + rules_->replies().conversation_lasts;
+  auto plan = PlanReply(*rules_, Conversation(3), "7", late);
+  EXPECT_EQ(plan.disposition, "reply");
+  EXPECT_EQ(plan.conversation_state, "expired");
+  EXPECT_FALSE(plan.score);
+  EXPECT_TRUE(plan.texts.empty());
+
+  ReplyContext finished = Conversation(5);
+  finished.two_way->state = "finished";
+  plan = PlanReply(*rules_, finished, "9", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "reply");
+  EXPECT_TRUE(plan.conversation_state.empty());
+  EXPECT_TRUE(plan.texts.empty());
+
+  ReplyContext link_only;
+  link_only.latest_survey_id = 3;
+  plan = PlanReply(*rules_, link_only, "thanks, all good", begun_);
+  EXPECT_EQ(plan.disposition, "reply");
+  EXPECT_EQ(plan.survey_id, 3);
+  EXPECT_TRUE(plan.texts.empty());
+}
+
+}  // namespace
+}  // namespace surveyd::survey

@@ -1,0 +1,581 @@
+// The surveyd dashboard: plain JavaScript, charts drawn as inline SVG, every figure from the
+// analysts' API of the daemon that serves this file (nothing is loaded from anywhere else).
+// The token stays in this tab's sessionStorage; the filters live in the URL, so a view can be
+// shared (without the token).
+'use strict';
+
+(() => {
+  const SVG = 'http://www.w3.org/2000/svg';
+  const FILTERS = ['survey_group', 'npu', 'team', 'officer', 'operator', 'department', 'gender',
+    'age_band', 'days_to_survey'];
+  const SUPERVISOR_ONLY = ['officer', 'operator'];
+  const LABELS = {
+    survey_group: 'Survey group', npu: 'Area', beat: 'Beat', team: 'Team', officer: 'Officer',
+    operator: 'Operator', department: 'Department', gender: 'Gender', age_band: 'Age band',
+    ethnicity: 'Ethnicity', channel: 'Channel', category: 'Incident category', grade: 'Grade',
+    incident_type: 'Incident type', language: 'Language', days_to_survey: 'Days to survey',
+    day_of_week: 'Day of the week', hour: 'Hour of the day',
+  };
+  const BREAKDOWNS = ['npu', 'team', 'officer', 'operator', 'department', 'channel', 'category',
+    'grade', 'gender', 'age_band', 'ethnicity', 'days_to_survey', 'day_of_week', 'hour',
+    'survey_group'];
+  const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+  const $ = (id) => document.getElementById(id);
+  const state = { token: null, supervisor: false, questions: [], commentsNext: null, minCell: 10 };
+
+  // ---- talking to the API -------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  // At most two requests at a time: the daemon runs analysts' queries on a few threads of their
+  // own and answers 503 "busy" past that; a busy answer is tried again after Retry-After.
+  const MAX_IN_FLIGHT = 2;
+  let inFlight = 0;
+  const waiting = [];
+  async function slot() {
+    if (inFlight < MAX_IN_FLIGHT) { inFlight += 1; return; }
+    await new Promise((resolve) => waiting.push(resolve));
+  }
+  function release() {
+    const next = waiting.shift();
+    if (next) next(); else inFlight -= 1;
+  }
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function call(path, params, accept) {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(params || {})) {
+      if (v !== undefined && v !== null && v !== '') query.append(k, v);
+    }
+    const url = path + (query.toString() ? '?' + query : '');
+    for (let attempt = 1; ; attempt += 1) {
+      await slot();
+      let response;
+      try {
+        response = await fetch(url, {
+          headers: { Authorization: 'Bearer ' + state.token, Accept: accept || 'application/json' },
+          cache: 'no-store',
+        });
+      } finally {
+        release();
+      }
+      if (response.status === 503 && attempt < 5) {
+        await sleep(1000 * Math.min(5, Number(response.headers.get('Retry-After')) || 1));
+        continue;
+      }
+      if (!response.ok) {
+        let message = response.statusText;
+        try { message = (await response.json()).message || message; } catch (e) { /* not JSON */ }
+        throw new ApiError(response.status, message);
+      }
+      return accept === 'text/csv' ? response.blob() : response.json();
+    }
+  }
+
+  // ---- the view's parameters, kept in the URL -----------------------------------------------
+
+  function isoDay(date) {
+    const local = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
+    return local.toISOString().slice(0, 10);
+  }
+
+  function readView() {
+    const url = new URLSearchParams(location.search);
+    const today = new Date();
+    const view = {
+      from: url.get('from') || isoDay(new Date(today.getTime() - 29 * 86400000)),
+      to: url.get('to') || isoDay(today),
+      question: url.get('question') || 'q1',
+      breakdown: url.get('breakdown') || 'npu',
+      rep: url.get('rep') || 'age_band',
+      q: url.get('q') || '',
+      filters: {},
+    };
+    for (const f of FILTERS) if (url.get(f)) view.filters[f] = url.get(f);
+    return view;
+  }
+
+  function writeView(view) {
+    const url = new URLSearchParams();
+    url.set('from', view.from);
+    url.set('to', view.to);
+    for (const [k, v] of Object.entries(view.filters)) if (v) url.set(k, v);
+    if (view.question !== 'q1') url.set('question', view.question);
+    if (view.breakdown !== 'npu') url.set('breakdown', view.breakdown);
+    if (view.rep !== 'age_band') url.set('rep', view.rep);
+    if (view.q) url.set('q', view.q);
+    history.replaceState(null, '', location.pathname + '?' + url);
+  }
+
+  function filterParams(view) {
+    const params = { from: view.from, to: view.to };
+    for (const [k, v] of Object.entries(view.filters)) {
+      if (v && (state.supervisor || !SUPERVISOR_ONLY.includes(k))) params[k] = v;
+    }
+    return params;
+  }
+
+  // The requests behind each panel; the CSV buttons ask for the same with format=csv.
+  function requests(view) {
+    const filters = filterParams(view);
+    const days = (Date.parse(view.to) - Date.parse(view.from)) / 86400000;
+    return {
+      tiles: ['/api/v1/stats', filters],
+      trend: ['/api/v1/stats', { ...filters, group_by: days > 31 ? 'week' : 'day' }],
+      breakdown: ['/api/v1/stats', { ...filters, group_by: view.breakdown }],
+      funnel: ['/api/v1/funnel', { from: view.from, to: view.to,
+        survey_group: view.filters.survey_group }],
+      representativeness: ['/api/v1/representativeness', { ...filters, dimension: view.rep }],
+      comments: ['/api/v1/comments', { ...filters, q: view.q, limit: 20 }],
+    };
+  }
+
+  // ---- small helpers ------------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'text') node.textContent = v; else if (v !== false && v !== null) node.setAttribute(k, v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'text') node.textContent = v; else node.setAttribute(k, v);
+    }
+    for (const c of children) if (c) node.append(c);
+    return node;
+  }
+
+  const number = (n) => (n === null || n === undefined ? '–' : n.toLocaleString('en-GB'));
+  const label = (key) => (key === null || key === undefined ? 'Not recorded' : String(key));
+
+  function keyLabel(dimension, key) {
+    if (key === null || key === undefined) return 'Not recorded';
+    if (dimension === 'day_of_week') return WEEKDAYS[Number(key)] || key;
+    if (dimension === 'hour') return key + ':00';
+    return String(key);
+  }
+
+  function questionText(key) {
+    const q = state.questions.find((x) => x.key === key);
+    return q && q.text ? q.text : key;
+  }
+
+  // A visually hidden table with the same figures as a chart, for screen readers.
+  function dataTable(caption, head, rows) {
+    const table = el('table', { class: 'sr-only' }, el('caption', { text: caption }));
+    table.append(el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col', text: h })))));
+    const body = el('tbody');
+    for (const r of rows) body.append(el('tr', {}, ...r.map((c) => el('td', { text: c }))));
+    table.append(body);
+    return table;
+  }
+
+  // ---- panels -------------------------------------------------------------------------------
+
+  function renderTiles(stats) {
+    const list = $('tiles');
+    list.replaceChildren();
+    state.questions = stats.questions;
+    state.minCell = stats.min_cell_size;
+    for (const node of document.querySelectorAll('.min-cell')) node.textContent = stats.min_cell_size;
+    const cell = stats.cells[0] || { suppressed: true, questions: {} };
+    const tile = (attrs, title, ...lines) =>
+      list.append(el('li', { class: 'tile', ...attrs }, el('h3', { text: title }), ...lines));
+    for (const q of stats.questions) {
+      const f = (cell.questions || {})[q.key] || { suppressed: true };
+      if (f.suppressed) {
+        tile({ 'data-question': q.key }, q.text || q.key,
+          el('p', { class: 'big muted', text: 'Too few answers' }),
+          el('p', { class: 'small', text: `fewer than ${stats.min_cell_size} respondents` }));
+        continue;
+      }
+      tile({ 'data-question': q.key }, q.text || q.key,
+        el('p', { class: 'big' }, el('span', { 'data-field': 'mean', text: String(f.mean) }),
+          el('span', { class: 'unit', text: ' / 10' })),
+        el('p', {}, el('span', { 'data-field': 'pct_8_10', class: 'strong', text: String(f.pct_8_10) }),
+          '% scored 8–10 ',
+          el('span', { class: 'ci', text: `(${f.pct_8_10_ci95[0]}–${f.pct_8_10_ci95[1]}%)` })),
+        el('p', { class: 'small' }, el('span', { 'data-field': 'respondents', text: number(f.respondents) }),
+          ' respondents'));
+    }
+    if (cell.suppressed) {
+      tile({ 'data-tile': 'answered' }, 'Completed surveys',
+        el('p', { class: 'big muted', text: 'Too few' }));
+      tile({ 'data-tile': 'response_rate' }, 'Response rate',
+        el('p', { class: 'big muted', text: 'Too few' }));
+    } else {
+      tile({ 'data-tile': 'answered' }, 'Completed surveys',
+        el('p', { class: 'big' }, el('span', { 'data-field': 'answered', text: number(cell.answered) })),
+        el('p', { class: 'small', text: `of ${number(cell.reached)} texts delivered` }));
+      tile({ 'data-tile': 'response_rate' }, 'Response rate',
+        el('p', { class: 'big' },
+          el('span', { 'data-field': 'response_rate_pct', text: String(cell.response_rate_pct) }),
+          el('span', { class: 'unit', text: '%' })),
+        el('p', { class: 'ci', text: cell.response_rate_ci95 ?
+          `(${cell.response_rate_ci95[0]}–${cell.response_rate_ci95[1]}%)` : '' }));
+    }
+    list.setAttribute('aria-busy', 'false');
+
+    const select = $('trend-question');
+    const chosen = select.value || readView().question;
+    select.replaceChildren(...stats.questions.map((q) =>
+      el('option', { value: q.key, text: q.text || q.key })));
+    if (stats.questions.some((q) => q.key === chosen)) select.value = chosen;
+  }
+
+  function renderTrend(stats, question) {
+    const box = $('trend');
+    box.replaceChildren();
+    const dimension = stats.group_by[0];
+    const points = stats.cells.map((c) => ({ key: c[dimension], f: (c.questions || {})[question] || { suppressed: true } }));
+    if (!points.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
+    const W = 640; const H = 240; const left = 40; const bottom = 28; const top = 10;
+    const x = (i) => left + (points.length === 1 ? (W - left) / 2 : (i * (W - left - 10)) / (points.length - 1));
+    const y = (pct) => top + (H - top - bottom) * (1 - pct / 100);
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
+      'aria-label': `Percentage scoring 8 to 10 by ${dimension}: ${questionText(question)}` });
+    for (const pct of [0, 25, 50, 75, 100]) {
+      chart.append(svg('line', { x1: left, x2: W, y1: y(pct), y2: y(pct), class: 'grid' }));
+      chart.append(svg('text', { x: left - 6, y: y(pct) + 4, class: 'axis', 'text-anchor': 'end', text: pct + '%' }));
+    }
+    let d = '';
+    let drawing = false;  // a suppressed point breaks the line
+    points.forEach((p, i) => {
+      if (p.f.suppressed) { drawing = false; return; }
+      d += (drawing ? ' L' : ' M') + x(i) + ',' + y(p.f.pct_8_10);
+      drawing = true;
+    });
+    if (d) chart.append(svg('path', { d: d.trim(), class: 'line' }));
+    const every = Math.max(1, Math.ceil(points.length / 8));
+    points.forEach((p, i) => {
+      if (i % every === 0) {
+        chart.append(svg('text', { x: x(i), y: H - 8, class: 'axis', 'text-anchor': 'middle',
+          text: String(p.key).slice(5) }));
+      }
+      if (p.f.suppressed) {
+        chart.append(svg('rect', { x: x(i) - 3, y: y(0) - 6, width: 6, height: 6, class: 'suppressed' },
+          svg('title', { text: `${p.key}: fewer than ${state.minCell} respondents` })));
+      } else {
+        chart.append(svg('line', { x1: x(i), x2: x(i), y1: y(p.f.pct_8_10_ci95[0]), y2: y(p.f.pct_8_10_ci95[1]), class: 'whisker' }));
+        chart.append(svg('circle', { cx: x(i), cy: y(p.f.pct_8_10), r: 3.5, class: 'dot' },
+          svg('title', { text: `${p.key}: ${p.f.pct_8_10}% (${p.f.respondents} respondents)` })));
+      }
+    });
+    box.append(chart, dataTable(`% scoring 8–10 by ${dimension}`, [dimension, '% scoring 8–10', 'respondents'],
+      points.map((p) => [String(p.key), p.f.suppressed ? 'suppressed' : String(p.f.pct_8_10),
+        p.f.suppressed ? '' : String(p.f.respondents)])));
+  }
+
+  function renderBreakdown(stats, dimension, question) {
+    const box = $('breakdown');
+    box.replaceChildren();
+    const rows = stats.cells.map((c) => ({ key: c[dimension], cell: c, f: (c.questions || {})[question] || { suppressed: true } }));
+    if (!rows.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
+    rows.sort((a, b) => (a.f.suppressed - b.f.suppressed) || ((b.f.pct_8_10 || 0) - (a.f.pct_8_10 || 0)));
+    const rowH = 26; const labelW = 170; const W = 640; const H = rows.length * rowH + 20;
+    const scale = (pct) => labelW + ((W - labelW - 60) * pct) / 100;
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
+      'aria-label': `Percentage scoring 8 to 10 by ${LABELS[dimension] || dimension}: ${questionText(question)}` });
+    rows.forEach((r, i) => {
+      const top = i * rowH + 4;
+      const name = keyLabel(dimension, r.key);
+      chart.append(svg('text', { x: labelW - 8, y: top + 16, class: 'label', 'text-anchor': 'end',
+        text: name.length > 24 ? name.slice(0, 23) + '…' : name }, svg('title', { text: name })));
+      if (r.f.suppressed) {
+        chart.append(svg('rect', { x: labelW, y: top + 4, width: W - labelW - 60, height: rowH - 10, class: 'suppressed-bar' }));
+        chart.append(svg('text', { x: labelW + 8, y: top + 16, class: 'label muted-text',
+          text: `fewer than ${state.minCell} respondents` }));
+        return;
+      }
+      chart.append(svg('rect', { x: labelW, y: top + 4, width: Math.max(1, scale(r.f.pct_8_10) - labelW),
+        height: rowH - 10, class: 'bar' }, svg('title', { text: `${name}: ${r.f.pct_8_10}% (${r.f.respondents} respondents)` })));
+      chart.append(svg('line', { x1: scale(r.f.pct_8_10_ci95[0]), x2: scale(r.f.pct_8_10_ci95[1]),
+        y1: top + rowH / 2, y2: top + rowH / 2, class: 'whisker' }));
+      chart.append(svg('text', { x: W - 52, y: top + 16, class: 'label', text: r.f.pct_8_10 + '%' }));
+    });
+    box.append(chart, dataTable(`% scoring 8–10 by ${LABELS[dimension] || dimension}`,
+      [LABELS[dimension] || dimension, '% scoring 8–10', '95% interval', 'respondents'],
+      rows.map((r) => [keyLabel(dimension, r.key), r.f.suppressed ? 'suppressed' : String(r.f.pct_8_10),
+        r.f.suppressed ? '' : `${r.f.pct_8_10_ci95[0]}–${r.f.pct_8_10_ci95[1]}`,
+        r.f.suppressed ? '' : String(r.f.respondents)])));
+  }
+
+  function renderFunnel(funnel) {
+    const box = $('funnel');
+    box.replaceChildren();
+    const t = funnel.total;
+    const stages = [['Contacts received', t.received], ['Surveys queued', t.surveys],
+      ['Texts sent', t.sent], ['Delivered', t.delivered], ['Opened', t.opened], ['Answered', t.answered]];
+    const max = Math.max(1, ...stages.map((s) => s[1]));
+    const W = 640; const rowH = 30; const labelW = 150;
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${stages.length * rowH + 6}`, role: 'img', class: 'svg',
+      'aria-label': 'Funnel: ' + stages.map((s) => `${s[0]} ${s[1]}`).join(', ') });
+    stages.forEach(([name, value], i) => {
+      const top = i * rowH + 3;
+      chart.append(svg('text', { x: labelW - 8, y: top + 19, class: 'label', 'text-anchor': 'end', text: name }));
+      chart.append(svg('rect', { x: labelW, y: top + 4, width: Math.max(1, ((W - labelW - 80) * value) / max),
+        height: rowH - 8, class: 'bar' }));
+      chart.append(svg('text', { x: W - 72, y: top + 19, class: 'label', 'data-stage': name, text: number(value) }));
+    });
+    box.append(chart);
+    const side = [['Excluded by a rule', t.excluded], ['No survey group', t.ignored],
+      ['Cancelled before sending', t.cancelled], ['Held by quiet hours', t.deferred],
+      ['Failed', t.failed], ['Expired unanswered', t.expired], ['Opted out', t.opted_out]];
+    box.append(el('ul', { class: 'facts' }, ...side.map(([k, v]) =>
+      el('li', {}, el('span', { text: k + ': ' }), el('strong', { text: number(v) })))));
+    const rules = Object.entries(t.excluded_by_rule || {}).sort((a, b) => b[1] - a[1]).slice(0, 6);
+    if (rules.length) {
+      box.append(el('p', { class: 'small', text: 'Most common exclusions: ' +
+        rules.map(([r, n]) => `${r.replace(/^exclusion:/, '')} (${number(n)})`).join(', ') }));
+    }
+  }
+
+  function renderRepresentativeness(rep) {
+    const box = $('representativeness');
+    box.replaceChildren();
+    if (!rep.values.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
+    const W = 640; const rowH = 34; const labelW = 120; const H = rep.values.length * rowH + 30;
+    const max = Math.max(1, ...rep.values.map((v) => Math.max(v.share_surveyed_pct || 0, v.share_respondents_pct || 0)));
+    const scale = (pct) => ((W - labelW - 70) * pct) / max;
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
+      'aria-label': `Share of surveyed contacts and of respondents by ${LABELS[rep.dimension]}` });
+    chart.append(svg('rect', { x: labelW, y: 4, width: 12, height: 10, class: 'asked' }));
+    chart.append(svg('text', { x: labelW + 18, y: 13, class: 'axis', text: 'asked' }));
+    chart.append(svg('rect', { x: labelW + 70, y: 4, width: 12, height: 10, class: 'bar' }));
+    chart.append(svg('text', { x: labelW + 88, y: 13, class: 'axis', text: 'answered' }));
+    rep.values.forEach((v, i) => {
+      const top = 24 + i * rowH;
+      chart.append(svg('text', { x: labelW - 8, y: top + 18, class: 'label', 'text-anchor': 'end', text: label(v.value) }));
+      chart.append(svg('rect', { x: labelW, y: top + 2, width: Math.max(1, scale(v.share_surveyed_pct || 0)), height: 12, class: 'asked' },
+        svg('title', { text: `${label(v.value)}: ${v.share_surveyed_pct}% of those asked` })));
+      if (v.suppressed) {
+        chart.append(svg('text', { x: labelW + 4, y: top + 28, class: 'axis muted-text', text: 'too few answers to show' }));
+      } else {
+        chart.append(svg('rect', { x: labelW, y: top + 16, width: Math.max(1, scale(v.share_respondents_pct)), height: 12, class: 'bar' },
+          svg('title', { text: `${label(v.value)}: ${v.share_respondents_pct}% of those who answered` })));
+        const flag = v.representation !== null && v.representation < 0.8 ? ' under-represented' : '';
+        chart.append(svg('text', { x: W - 64, y: top + 18, class: 'label' + (flag ? ' warn' : ''),
+          text: `×${v.representation}` }));
+      }
+    });
+    box.append(chart, dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
+      [LABELS[rep.dimension], '% of those asked', '% of those who answered', 'ratio'],
+      rep.values.map((v) => [label(v.value), String(v.share_surveyed_pct),
+        v.suppressed ? 'suppressed' : String(v.share_respondents_pct),
+        v.suppressed ? '' : String(v.representation)])));
+  }
+
+  function renderComments(page, append) {
+    const list = $('comments');
+    if (!append) list.replaceChildren();
+    for (const c of page.comments) {
+      const meta = [c.contact_day, c.survey_group, c.npu].filter(Boolean).join(' · ');
+      list.append(el('li', {}, el('p', { class: 'comment', text: c.comment }),
+        el('p', { class: 'meta', text: meta })));
+    }
+    if (!append && !page.comments.length) list.append(el('li', { class: 'muted', text: 'No comments.' }));
+    state.commentsNext = page.next;
+    $('more').hidden = !page.next;
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  function showMessage(text) {
+    const box = $('message');
+    box.textContent = text || '';
+    box.hidden = !text;
+  }
+
+  async function fillFilterOptions(view) {
+    const period = { from: view.from, to: view.to };
+    await Promise.all(FILTERS.map(async (f) => {
+      if (SUPERVISOR_ONLY.includes(f) && !state.supervisor) return;
+      const select = $('f-' + f);
+      const stats = await call('/api/v1/stats', { ...period, group_by: f });
+      const keys = stats.cells.map((c) => c[f]).filter((k) => k !== null && k !== undefined);
+      const wanted = view.filters[f];
+      if (wanted && !keys.includes(wanted)) keys.push(wanted);
+      select.replaceChildren(el('option', { value: '', text: 'All' }),
+        ...keys.sort().map((k) => el('option', { value: k, text: keyLabel(f, k) })));
+      select.value = wanted || '';
+    }));
+  }
+
+  async function render() {
+    const view = readView();
+    const r = requests(view);
+    document.getElementById('main').setAttribute('aria-busy', 'true');
+    try {
+      const [tiles, trend, breakdown, funnel, rep, comments] = await Promise.all([
+        call(...r.tiles), call(...r.trend), call(...r.breakdown), call(...r.funnel),
+        call(...r.representativeness), call(...r.comments)]);
+      renderTiles(tiles);
+      const question = $('trend-question').value || view.question;
+      renderTrend(trend, question);
+      renderBreakdown(breakdown, view.breakdown, question);
+      renderFunnel(funnel);
+      renderRepresentativeness(rep);
+      renderComments(comments, false);
+      showMessage('');
+      document.body.dataset.state = 'ready';
+    } catch (e) {
+      handleError(e);
+    } finally {
+      document.getElementById('main').setAttribute('aria-busy', 'false');
+    }
+  }
+
+  function handleError(e) {
+    if (e instanceof ApiError && e.status === 401) {
+      signOut('That token was not accepted. Check it and sign in again.');
+    } else if (e instanceof ApiError) {
+      showMessage(`The service said: ${e.message} (${e.status}).`);
+    } else {
+      showMessage('The service could not be reached. Try again in a moment.');
+    }
+    document.body.dataset.state = 'error';
+  }
+
+  function applyViewToForm(view) {
+    $('f-from').value = view.from;
+    $('f-to').value = view.to;
+    for (const f of FILTERS) $('f-' + f).value = view.filters[f] || '';
+    $('q').value = view.q;
+    $('rep-by').value = view.rep;
+    const by = $('breakdown-by');
+    by.replaceChildren(...BREAKDOWNS.filter((d) => state.supervisor || !SUPERVISOR_ONLY.includes(d))
+      .map((d) => el('option', { value: d, text: LABELS[d] })));
+    by.value = view.breakdown;
+  }
+
+  function viewFromForm() {
+    const view = readView();
+    view.from = $('f-from').value;
+    view.to = $('f-to').value;
+    view.filters = {};
+    for (const f of FILTERS) if ($('f-' + f).value) view.filters[f] = $('f-' + f).value;
+    view.q = $('q').value.trim();
+    view.rep = $('rep-by').value;
+    view.breakdown = $('breakdown-by').value;
+    view.question = $('trend-question').value || view.question;
+    return view;
+  }
+
+  async function signIn(token) {
+    state.token = token;
+    showMessage('');
+    const view = readView();
+    try {
+      // Officers and operators are for supervisors: ask once, and show them only if allowed.
+      await call('/api/v1/stats', { from: view.from, to: view.from });
+      try {
+        await call('/api/v1/stats', { from: view.from, to: view.from, group_by: 'officer' });
+        state.supervisor = true;
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 403) throw e;
+        state.supervisor = false;
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403) {
+        signOut('This token may not see the figures (it needs the analyst or supervisor role).');
+      } else {
+        handleError(e);
+      }
+      return;
+    }
+    sessionStorage.setItem('surveyd-token', token);
+    $('signin').hidden = true;
+    $('who').hidden = false;
+    $('who-role').textContent = state.supervisor ? 'Signed in (supervisor)' : 'Signed in (analyst)';
+    for (const node of document.querySelectorAll('.supervisor')) node.hidden = !state.supervisor;
+    $('main').hidden = false;
+    applyViewToForm(view);
+    writeView(view);
+    try {
+      await fillFilterOptions(view);
+    } catch (e) {
+      handleError(e);
+      return;
+    }
+    await render();
+  }
+
+  function signOut(message) {
+    state.token = null;
+    sessionStorage.removeItem('surveyd-token');
+    $('signin').hidden = false;
+    $('who').hidden = true;
+    $('main').hidden = true;
+    $('token').value = '';
+    showMessage(message || '');
+  }
+
+  async function downloadCsv(which) {
+    const [path, params] = requests(readView())[which];
+    try {
+      const blob = await call(path, { ...params, format: 'csv', limit: which === 'comments' ? 1000 : undefined }, 'text/csv');
+      const url = URL.createObjectURL(blob);
+      const a = el('a', { href: url, download: `surveyd-${which}-${readView().from}.csv` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (e) {
+      handleError(e);
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('signin').addEventListener('submit', (event) => {
+      event.preventDefault();
+      signIn($('token').value.trim());
+    });
+    $('signout').addEventListener('click', () => signOut(''));
+    $('filters').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const view = viewFromForm();
+      if (view.from > view.to) { showMessage('The start date is after the end date.'); return; }
+      writeView(view);
+      render();
+    });
+    $('reset').addEventListener('click', (event) => {
+      event.preventDefault();
+      const view = readView();
+      view.filters = {};
+      view.q = '';
+      writeView(view);
+      applyViewToForm(view);
+      render();
+    });
+    for (const id of ['trend-question', 'breakdown-by', 'rep-by']) {
+      $(id).addEventListener('change', () => { writeView(viewFromForm()); render(); });
+    }
+    $('search').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const view = viewFromForm();
+      writeView(view);
+      try {
+        renderComments(await call(...requests(view).comments), false);
+      } catch (e) { handleError(e); }
+    });
+    $('more').addEventListener('click', async () => {
+      const [path, params] = requests(readView()).comments;
+      try {
+        renderComments(await call(path, { ...params, after: state.commentsNext }), true);
+      } catch (e) { handleError(e); }
+    });
+    for (const button of document.querySelectorAll('button.csv')) {
+      button.addEventListener('click', () => downloadCsv(button.dataset.csv));
+    }
+    const saved = sessionStorage.getItem('surveyd-token');
+    if (saved) signIn(saved);
+  });
+})();
