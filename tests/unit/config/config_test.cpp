@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <string>
 #include <sstream>
+#include <string>
 
 namespace surveyd::config {
 namespace {
@@ -120,6 +120,7 @@ TEST(Config, AnalystsKeysAndTheirLimits) {
       {"SURVEYD_FEED_SECRET", key},
       {"SURVEYD_WMNOW_API_KEY", key},
       {"SURVEYD_WMNOW_WEBHOOK_SECRET", key},
+      {"SURVEYD_PHONE_KEYS", "k1:" + std::string(64, 'a')},
       {"SURVEYD_DATABASE_ANALYTICS_URL", "postgresql://replica/s"},
       {"SURVEYD_DATABASE_ANALYTICS_POOL_SIZE", "3"},
       {"SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS", "5000"},
