@@ -11,7 +11,8 @@ const Statements& OpsStatements() {
   static const Statements kStatements = {
       // Unsettled states only: the partial indexes keep this cheap however long the outbox is.
       {"queue_by_state",
-       "SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'claimed', 'sending', 'in_doubt') "
+       "SELECT state, count(*) FROM outbox WHERE state IN ('pending', 'claimed', 'sending', "
+       "'in_doubt') "
        "GROUP BY state"},
       {"queue_oldest_due",
        "SELECT COALESCE(extract(epoch FROM $1::timestamptz - min(next_attempt_at)), 0)::float8 "
