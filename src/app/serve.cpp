@@ -16,8 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "app/alerts_component.hpp"
 #include "analytics.hpp"
+#include "app/alerts_component.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/clock.hpp"

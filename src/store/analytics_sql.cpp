@@ -235,7 +235,8 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
             "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "
             "'delivered', 'failed_sent')), count(*) FILTER (WHERE m.bucket IN ('unreported', "
             "'delivered')), count(r.survey_id) FROM surveys s "
-            "LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' LEFT JOIN responses r ON r.survey_id = s.id "
+            "LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' LEFT JOIN responses r "
+            "ON r.survey_id = s.id "
             "CROSS JOIN LATERAL (SELECT analytics_message_bucket(o.state, "
             "o.gateway_message_id IS NOT NULL) AS bucket) m WHERE " +
             where + group;

@@ -80,8 +80,7 @@ PgStore::PgStore(const PgOptions& options)
           [statement_timeout = options.statement_timeout](pqxx::connection& connection) {
             for (const auto* statements :
                  {&pg::IngestStatements(), &pg::OutboxStatements(), &pg::SurveyStatements(),
-                  &pg::StatsStatements(), &pg::AlertInsertStatements(),
-                  &pg::ReplyStatements()}) {
+                  &pg::StatsStatements(), &pg::AlertInsertStatements(), &pg::ReplyStatements()}) {
               for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
             }
             connection.prepare("ping", "SELECT 1");

@@ -234,12 +234,12 @@ class AnalyticsTest : public ::testing::Test {
       store_->RecordAttempt(message, record, kNow);
       if (r < 2) continue;
       if (r <= 6 || r == 7) {
-        DeliveryStatus status;
-        status.gateway = "test";
-        status.gateway_message_id = record.gateway_message_id;
-        status.status = r == 7 ? "failed" : "delivered";
-        status.at = kNow + 1min;
-        store_->ApplyDeliveryStatus(status);
+        DeliveryReport report;
+        report.gateway = "test";
+        report.gateway_message_id = record.gateway_message_id;
+        report.state = r == 7 ? DeliveryState::kFailed : DeliveryState::kDelivered;
+        report.at = kNow + 1min;
+        store_->ApplyDeliveryReport(report);
         if (r == 7) {
           ++x.failed;
           continue;
