@@ -99,6 +99,5 @@ CREATE TABLE alert_notice_attempts (
 );
 CREATE INDEX alert_notice_attempts_notice ON alert_notice_attempts (notice_id);
 
--- Recognition reads answers by the person and team of the contact.
-CREATE INDEX surveys_handler ON surveys (handler_id, contact_at) WHERE handler_id IS NOT NULL;
-CREATE INDEX surveys_officer ON surveys (officer_id, contact_at) WHERE officer_id IS NOT NULL;
+-- Recognition reads answers by the person of the contact: 0004's surveys_officer and
+-- surveys_operator (handler) indexes serve it.

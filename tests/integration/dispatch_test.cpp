@@ -248,8 +248,8 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
   for (const auto& sms : gateway_b.Sent()) ++sends[sms.to_e164];
   EXPECT_EQ(sends.size(), static_cast<std::size_t>(kMessages));
   for (const auto& [number, count] : sends) EXPECT_EQ(count, 1);
-  EXPECT_GT(gateway_a.Sent().size(), 0u);
-  EXPECT_GT(gateway_b.Sent().size(), 0u);
+  // Which instance wins each second's slots is a race (often one wins them all): 60 in all,
+  // where two limiters of their own would have let 120 through, is what shows the rate shared.
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"),
             std::to_string(kMessages));
 }
@@ -417,8 +417,8 @@ TEST_F(DispatchTest, TheRateHoldsAcrossTwoInstancesUnderABurst) {
   }
   EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
   EXPECT_EQ(sent_at.size(), 60u);
-  EXPECT_GT(gateway_a.Sent().size(), 0u);
-  EXPECT_GT(gateway_b.Sent().size(), 0u);
+  // Which instance wins each second's slots is a race (often one wins them all): 60 in all,
+  // where two limiters of their own would have let 120 through, is what shows the rate shared.
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "60");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending'"), "60")
       << "what was not sent is handed back, not lost";
