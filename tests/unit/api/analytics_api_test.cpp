@@ -37,6 +37,7 @@ const std::vector<Role> kRoles = {Role::kAnalyst, Role::kSupervisor, Role::kOps,
 const std::map<std::string, std::optional<Role>> kRoleMatrix = {
     {"GET /healthz", std::nullopt},
     {"GET /readyz", std::nullopt},
+    {"GET /metrics", std::nullopt},  // only to metrics.allow
     {"GET /api/v1/health", Role::kOps},
     {"POST /api/v1/feed/events", std::nullopt},
     // The adapter in use (here WMNow) has its callbacks routed, by GET and by POST.
