@@ -15,6 +15,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/api/feed_routes.cpp
   src/api/gateway_routes.cpp
   src/api/health_routes.cpp
+  src/api/metrics_routes.cpp
   src/api/recognition_routes.cpp
   src/api/ops_routes.cpp
   src/api/responses_routes.cpp
@@ -25,6 +26,8 @@ set(SURVEYD_FUZZ_SOURCES
   src/core/crypto.cpp
   src/core/delivery.cpp
   src/core/event_json.cpp
+  src/core/ip_address.cpp
+  src/core/log_context.cpp
   src/core/names.cpp
   src/core/phone.cpp
   src/core/sms.cpp
@@ -38,6 +41,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/gateway/gateway.cpp
   src/http/asio_impl.cpp
   src/http/message.cpp
+  src/metrics/metrics.cpp
   src/rules/check.cpp
   src/rules/decide.cpp
   src/rules/loader.cpp

@@ -89,6 +89,16 @@ class FuzzStore final : public store::Store {
   std::vector<store::QuestionStat> GetQuestionStats(const store::StatsFilter&) override {
     return {};
   }
+  store::QueueStats GetQueueStats(TimePoint) override { return {}; }
+  store::RetentionReport RunRetention(const store::RetentionPolicy&, TimePoint,
+                                      const std::string&) override {
+    return {};
+  }
+  store::RekeyReport Rekey(TimePoint) override { return {}; }
+  store::ErasureReport Erase(const std::string&, const std::string&, bool, bool,
+                             TimePoint) override {
+    return {};
+  }
 
  private:
   std::mutex mutex_;
