@@ -194,8 +194,11 @@ std::string Registry::Render() const {
   for (const auto& refresh : collectors) refresh();
 
   std::string out;
-  for (const auto& [name, entry] : families) {
-    auto header = [&, &name = name](const std::string& help) {
+  for (const auto& family_entry : families) {
+    // Plain references, not structured bindings: clang 14 (the fuzz build) cannot capture those.
+    const std::string& name = family_entry.first;
+    const auto& entry = family_entry.second;
+    auto header = [&](const std::string& help) {
       out += "# HELP " + name + " " + EscapeHelp(help) + "\n";
       out += "# TYPE " + name + " " + TypeName(entry.kind) + "\n";
     };
