@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# Dispatch benchmark (issue 7): how many texts per second `surveyd serve` sends from a backlog
+# through a fast local gateway with the rate limit off, and how long a text queued while idle
+# waits, next to what PostgreSQL and pg-boss do with the same queue work, all in one run.
+#
+# usage: bench/dispatch.sh [--backlog N] [--pgbench-seconds S] [--latency-events N]
+#                          [--latency-rate R] [--no-pgboss] [--keep]
+#
+#   --backlog N          due texts seeded before surveyd starts (default 50000)
+#   --pgbench-seconds S  length of the SKIP LOCKED baseline (default 10)
+#   --latency-events N   events pushed while idle for the latency figures (default 1000)
+#   --latency-rate R     their rate per second (default 200)
+#   --no-pgboss          skip the pg-boss baseline (it needs npm and the registry)
+#   --keep               keep the temporary directory (logs, database) afterwards
+#
+# What it does, on a private PostgreSQL 15 in a temporary directory (fsync on):
+#   1. baseline: pgbench -c 8 -j 2, bench/pgbench_claim_complete.sql on a table shaped like
+#      outbox: claim 50 due rows with FOR UPDATE SKIP LOCKED in one transaction, mark them sent
+#      in a second. Rows/s = transactions/s * 50: the most a SKIP LOCKED queue does here.
+#   2. baseline: pg-boss (npm, on Debian's Node), 8 loops each fetching 50 no-op jobs and
+#      completing them, draining --backlog jobs (bench/pgboss.js), in its own database.
+#   3. the gateway alone: wmnow-sim (as in the other benchmarks, no opens or answers), driven by
+#      wrk with a POST of a text per request: it must be far faster than surveyd's figure.
+#   4. surveyd: `surveyd migrate`, then one event pushed through the feed (to a surveyd whose
+#      rules delay every text by an hour, so nothing is sent), which is cloned in SQL into
+#      --backlog events, surveys and outbox rows, each with its own event, incident, number
+#      (07700 000000 upwards, hashed with the same key as surveyd, checked against the
+#      template's hash) and nonce, due now. The dispatcher decides each again from its event's
+#      facts with the shipped rules (quiet hours off, no delay), which survey them all: the
+#      script fails if any is cancelled. Throughput is accepted sends / (last attempt - first).
+#   5. latency: with surveyd idle after the drain, --latency-events events pushed through the
+#      feed at --latency-rate (rules without delay, so each is due when it is stored). Per text:
+#      surveys.created_at (the commit that acknowledged the event) -> outbox.begun_at (the send
+#      begun, just before the request) and -> the attempt recorded (the gateway's answer).
+#
+# The rate limit is off (gateway.rate_per_second 0); the dispatcher's other settings are the
+# shipped config's (workers, batch size). The load average before and after is printed: on a
+# shared machine every figure is low and noisy.
+#
+# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
+# uses the surveyd and wmnow-sim binaries in DIR instead of building (it says so).
+set -euo pipefail
+
+BACKLOG=50000
+PGBENCH_SECONDS=10
+LAT_EVENTS=1000
+LAT_RATE=200
+PGBOSS=1
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backlog) BACKLOG=$2; shift 2 ;;
+    --pgbench-seconds) PGBENCH_SECONDS=$2; shift 2 ;;
+    --latency-events) LAT_EVENTS=$2; shift 2 ;;
+    --latency-rate) LAT_RATE=$2; shift 2 ;;
+    --no-pgboss) PGBOSS=0; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/dispatch.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=../scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=../scripts/lib/pg.sh
+source "$ROOT/scripts/lib/pg.sh"
+BENCH="$ROOT/bench"
+BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
+export SURVEYD_BUILD_TYPE=Release
+
+ensure_packages "${SURVEYD_PACKAGES[@]}" postgresql-contrib python3 curl openssl wrk
+if [ "$PGBOSS" = 1 ]; then
+  ensure_packages nodejs  # its npm comes with it, or from Debian's npm package
+  command -v npm >/dev/null || ensure_packages npm
+fi
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  BIN="$BENCH_BIN_DIR"
+  log "warning: using the binaries in $BIN, not a fresh Release build"
+else
+  if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
+    ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
+    log "warning: $BUILD_DIR is not a Release build; the figures will be low"
+  fi
+  build_all --target surveyd wmnow-sim
+  BIN="$BUILD_DIR"
+fi
+
+WORK=$(mktemp -d /tmp/surveyd-dispatch-bench.XXXXXX)
+chmod 755 "$WORK"
+PG_PORT=$(free_port)
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+pids=()
+cleanup() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pg_stop "$WORK/pg/data" || true
+  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
+    log "logs and data kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+LOAD_BEFORE=$(load)
+log "load average before: $LOAD_BEFORE ($(nproc) cores)"
+
+log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
+pg_start "$WORK/pg/data" "$PG_PORT"
+
+# 1. SKIP LOCKED baseline. Enough due rows that the table never runs dry during the run.
+PGB_ROWS=$((PGBENCH_SECONDS * 60000))
+log "baseline: pgbench -c 8 -j 2 for ${PGBENCH_SECONDS}s (claim 50 with SKIP LOCKED, then complete; $PGB_ROWS rows queued)"
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench"
+"${PSQL[@]}" -d pgbench -v rows="$PGB_ROWS" -f "$BENCH/pgbench_claim_setup.sql" >/dev/null
+"$PG_BIN/pgbench" -n -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 8 -j 2 -T "$PGBENCH_SECONDS" \
+  -f "$BENCH/pgbench_claim_complete.sql" pgbench >"$WORK/pgbench.log" 2>&1
+PGB_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.log")
+[ -n "$PGB_TPS" ] || { cat "$WORK/pgbench.log" >&2; exit 1; }
+PGB_LEFT=$("${PSQL[@]}" -d pgbench -At -c "SELECT count(*) FROM bench_queue WHERE state = 'pending'")
+[ "$PGB_LEFT" -gt 0 ] || log "warning: the pgbench table ran dry; its figure is a lower bound"
+PGB_ROWS_S=$(python3 -c "print(round($PGB_TPS * 50))")
+"${PSQL[@]}" -d postgres -c "DROP DATABASE pgbench"
+log "pgbench: $PGB_ROWS_S rows/s claimed and completed"
+
+# 2. pg-boss baseline.
+PGBOSS_RATE=""
+if [ "$PGBOSS" = 1 ]; then
+  NODE_DIR="$BUILD_DIR/pgboss"
+  if [ ! -d "$NODE_DIR/node_modules/pg-boss" ]; then
+    log "installing pg-boss 10 with npm into $NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    npm install --prefix "$NODE_DIR" --no-audit --no-fund pg-boss@10 >"$WORK/npm.log" 2>&1 ||
+      { cat "$WORK/npm.log" >&2; exit 1; }
+  fi
+  PGBOSS_VERSION=$(node -p "require('$NODE_DIR/node_modules/pg-boss/package.json').version")
+  log "baseline: pg-boss $PGBOSS_VERSION, 8 loops of fetch 50 + complete, $BACKLOG jobs"
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE pgboss"
+  read -r PGBOSS_JOBS PGBOSS_SECONDS < <(NODE_PATH="$NODE_DIR/node_modules" node "$BENCH/pgboss.js" \
+    "$(pg_url "$PG_PORT" pgboss)" "$BACKLOG" 8 2>"$WORK/pgboss.log") ||
+    { cat "$WORK/pgboss.log" >&2; exit 1; }
+  PGBOSS_RATE=$(python3 -c "print(round($PGBOSS_JOBS / $PGBOSS_SECONDS))")
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE pgboss"
+  log "pg-boss: $PGBOSS_JOBS jobs in ${PGBOSS_SECONDS}s = $PGBOSS_RATE jobs/s"
+fi
+
+# 3. The gateway alone.
+export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY \
+  SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_PUBLIC_BASE_URL \
+  SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_LOG_LEVEL SURVEYD_GATEWAY_RATE SURVEYD_PHONE_KEYS
+SURVEYD_TOKEN_SECRET=$(random_secret)
+SURVEYD_PHONE_HASH_KEY=$(random_secret)
+SURVEYD_PHONE_KEYS="k1:$(random_secret)"  # numbers at rest (migration 0005), where the build has it
+SURVEYD_FEED_SECRET=$(random_secret)
+SURVEYD_WMNOW_API_KEY=$(random_secret)
+SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+SURVEYD_DATABASE_URL=$(pg_url "$PG_PORT" surveyd)
+HTTP_PORT=$(free_port)
+GATEWAY_PORT=$(free_port)
+SURVEYD_HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
+SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$HTTP_PORT"
+SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
+SURVEYD_LOG_LEVEL=warn
+SURVEYD_GATEWAY_RATE=0
+cp "$ROOT/config/alert_lexicon.yaml" "$WORK/"  # named by the rules' alerts: section
+sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
+  "$ROOT/config/rules.yaml" >"$WORK/rules.yaml"
+sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 1h/' \
+  "$ROOT/config/rules.yaml" >"$WORK/rules-held.yaml"
+
+wait_http() {  # URL: up to 10 s
+  for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "bench/dispatch.sh: nothing answers $1" >&2
+  return 1
+}
+
+"$BIN/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
+  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 \
+  >"$WORK/wmnow-sim.log" 2>&1 &
+pids+=("$!")
+wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz"
+
+# Each request its own client_ref (a repeat would be answered 409 without the work); delivery
+# reports go to a port where nothing listens, as the sends themselves cost the gateway the same.
+cat >"$WORK/send.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $SURVEYD_WMNOW_API_KEY"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{"to":"+447700900123","sender":"WMPolice","client_ref":"wrk-' .. id .. '-' .. n ..
+    '","status_callback":"http://127.0.0.1:9/dlr","body":"West Midlands Police: how did we do? http://127.0.0.1/s/abcdefghijklmnopqrstuv"}'
+  return wrk.format(nil, "/v1/messages", nil, body)
+end
+LUA
+log "gateway alone: wrk -t 2 -c 16 -d 5s, one new text per POST /v1/messages"
+wrk -t 2 -c 16 -d 5s --latency -s "$WORK/send.lua" "http://127.0.0.1:$GATEWAY_PORT" >"$WORK/wrk-gateway.txt"
+GATEWAY_RATE=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$WORK/wrk-gateway.txt" | cut -d. -f1)
+GATEWAY_NON2XX=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$WORK/wrk-gateway.txt")
+[ -z "$GATEWAY_NON2XX" ] || { cat "$WORK/wrk-gateway.txt" >&2; echo "bench/dispatch.sh: the gateway refused sends" >&2; exit 1; }
+log "gateway alone: $GATEWAY_RATE sends/s"
+
+# 4. The backlog: migrate, one template event through surveyd (held an hour), cloned in SQL.
+"$BIN/surveyd" migrate -c "$ROOT/config/surveyd.yaml" >"$WORK/migrate.log" 2>&1 ||
+  { cat "$WORK/migrate.log" >&2; exit 1; }
+SPSQL=("${PSQL[@]}" -d surveyd -At)
+SURVEYD_RULES="$WORK/rules-held.yaml" "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" \
+  >"$WORK/surveyd-seed.log" 2>&1 &
+seed_pid=$!
+pids+=("$seed_pid")
+wait_http "http://127.0.0.1:$HTTP_PORT/healthz"
+python3 "$BENCH/feed_push.py" 127.0.0.1 "$HTTP_PORT" "$SURVEYD_FEED_SECRET" 1 1 BENCH-TEMPLATE 999999
+kill "$seed_pid"
+wait "$seed_pid" || true
+
+log "seeding $BACKLOG due texts (events, surveys, outbox) from the template"
+"${SPSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pgcrypto" >/dev/null
+TEMPLATE_OK=$("${SPSQL[@]}" -v key="$SURVEYD_PHONE_HASH_KEY" <<'SQL'
+SELECT count(*) FROM surveys s JOIN outbox o ON o.survey_id = s.id
+  WHERE s.event_id = 'BENCH-TEMPLATE-0' AND o.state = 'pending' AND o.attempts = 0
+    AND s.phone_hash = encode(hmac('+447800999999', :'key', 'sha256'), 'hex')
+    AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id AND e.facts ? 'occurred_at'
+                AND e.facts #> '{incident,id}' IS NOT NULL)
+SQL
+)
+[ "$TEMPLATE_OK" = 1 ] || { echo "bench/dispatch.sh: the template event was not queued as expected (or its number's hash differs)" >&2; exit 1; }
+# Every column is copied from the template except those that make each text its own.
+cols() {
+  "${SPSQL[@]}" -c "SELECT string_agg(column_name, ',' ORDER BY ordinal_position)
+    FROM information_schema.columns WHERE table_name = '$1' AND column_name <> 'id'"
+}
+SEED_SQL=$(python3 - "$(cols events)" "$(cols surveys)" <<'PY'
+import sys
+events, surveys = sys.argv[1].split(","), sys.argv[2].split(",")
+ev = {
+    "event_id": "m.event_id", "incident_id": "m.incident_id", "phone_hash": "m.phone_hash",
+    "occurred_at": "m.at", "received_at": "m.at", "facts": "m.facts", "raw": "m.facts::text",
+}
+sv = {
+    # The number in clear, as rows written before numbers were encrypted at rest (0005), which
+    # the store reads as they are: the clones need no key ring of their own.
+    "event_id": "m.event_id", "incident_id": "m.incident_id", "phone_e164": "m.phone",
+    "phone_enc": "NULL",
+    "phone_hash": "m.phone_hash", "token_nonce": "m.nonce", "token_hash": "NULL",
+    "contact_at": "m.at", "send_at": "m.at", "created_at": "m.at",
+    "expires_at": "m.at + (t.expires_at - t.contact_at)",
+    "closes_at": "m.at + (t.closes_at - t.contact_at)",
+}
+def select(cols, over):
+    return ", ".join(over.get(c, "t." + c) for c in cols)
+print(f"""
+BEGIN;
+CREATE TEMP TABLE m ON COMMIT DROP AS
+  SELECT 'BENCH-' || i AS event_id, 'BENCH-INC-' || i AS incident_id,
+         '+4477' || lpad(i::text, 8, '0') AS phone,
+         encode(hmac('+4477' || lpad(i::text, 8, '0'), :'key', 'sha256'), 'hex') AS phone_hash,
+         encode(gen_random_bytes(length(decode(t.token_nonce, 'hex'))), 'hex') AS nonce,
+         now() - interval '1 second' AS at,
+         -- The facts hold no number: the number is the survey's (and its hash the event's).
+         jsonb_set(jsonb_set(jsonb_set(e.facts,
+           '{{event_id}}', to_jsonb('BENCH-' || i)),
+           '{{incident,id}}', to_jsonb('BENCH-INC-' || i)),
+           '{{occurred_at}}', to_jsonb(to_char((now() - interval '1 second') AT TIME ZONE 'UTC',
+                                               'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) AS facts
+  FROM generate_series(1, :n) AS i, events e, surveys t
+  WHERE e.event_id = 'BENCH-TEMPLATE-0' AND t.event_id = e.event_id;
+INSERT INTO events ({",".join(events)})
+  SELECT {select(events, ev)} FROM m, events t WHERE t.event_id = 'BENCH-TEMPLATE-0';
+INSERT INTO surveys ({",".join(surveys)})
+  SELECT {select(surveys, sv)} FROM m, surveys t WHERE t.event_id = 'BENCH-TEMPLATE-0';
+INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at)
+  SELECT s.id, 'svy-' || s.id || '-bench', 'pending', s.send_at, s.created_at
+  FROM surveys s WHERE s.event_id LIKE 'BENCH-%' AND s.event_id <> 'BENCH-TEMPLATE-0';
+-- The template itself is held two days: it takes no part.
+UPDATE outbox SET state = 'cancelled', cancel_reason = 'bench template', updated_at = now()
+  WHERE survey_id = (SELECT id FROM surveys WHERE event_id = 'BENCH-TEMPLATE-0');
+COMMIT;
+ANALYZE;
+""")
+PY
+)
+"${SPSQL[@]}" -v key="$SURVEYD_PHONE_HASH_KEY" -v n="$BACKLOG" <<<"$SEED_SQL" >/dev/null
+DUE=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE state = 'pending' AND next_attempt_at <= now()")
+[ "$DUE" = "$BACKLOG" ] || { echo "bench/dispatch.sh: $DUE texts due, not $BACKLOG" >&2; exit 1; }
+
+log "surveyd: draining $BACKLOG due texts (rate limit off, shipped rules without quiet hours or delay)"
+SURVEYD_RULES="$WORK/rules.yaml"
+LOAD_DRAIN=$(load)
+"$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
+SURVEYD_PID=$!
+pids+=("$SURVEYD_PID")
+OPEN="state IN ('pending', 'claimed', 'sending')"
+for i in $(seq 1 1200); do
+  left=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE $OPEN")
+  [ "$left" = 0 ] && break
+  kill -0 "$SURVEYD_PID" 2>/dev/null || { echo "bench/dispatch.sh: surveyd stopped; see $WORK/surveyd.log" >&2; exit 1; }
+  [ $((i % 20)) = 0 ] && log "  $left left"
+  sleep 0.5
+done
+[ "$left" = 0 ] || { echo "bench/dispatch.sh: $left texts still not sent after 10 minutes" >&2; exit 1; }
+read -r SENT CANCELLED OTHER < <("${SPSQL[@]}" -F ' ' -c "SELECT
+  count(*) FILTER (WHERE a.outbox_id IS NOT NULL),
+  count(*) FILTER (WHERE o.state = 'cancelled'),
+  count(*) FILTER (WHERE a.outbox_id IS NULL AND o.state <> 'cancelled')
+  FROM outbox o JOIN surveys s ON s.id = o.survey_id
+  LEFT JOIN (SELECT DISTINCT outbox_id FROM send_attempts WHERE result = 'accepted') a ON a.outbox_id = o.id
+  WHERE s.event_id LIKE 'BENCH-%' AND s.event_id <> 'BENCH-TEMPLATE-0'")
+if [ "$SENT" != "$BACKLOG" ]; then
+  "${SPSQL[@]}" -c "SELECT o.state, COALESCE(o.cancel_reason, o.last_error, ''), count(*) FROM outbox o
+    GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10" >&2
+  echo "bench/dispatch.sh: $SENT of $BACKLOG sent ($CANCELLED cancelled, $OTHER otherwise)" >&2
+  exit 1
+fi
+read -r DRAIN_SECONDS ATTEMPTS < <("${SPSQL[@]}" -F ' ' -c "SELECT
+  round(extract(epoch FROM max(at) - min(at))::numeric, 3), count(*) FROM send_attempts")
+DRAIN_RATE=$(python3 -c "print(round($SENT / $DRAIN_SECONDS))")
+log "surveyd: $SENT sent in ${DRAIN_SECONDS}s = $DRAIN_RATE sends/s ($ATTEMPTS attempts)"
+
+# 5. Latency while idle.
+sleep 2  # delivery reports of the drain settle
+log "latency: $LAT_EVENTS events at $LAT_RATE/s through the feed, no delay"
+python3 "$BENCH/feed_push.py" 127.0.0.1 "$HTTP_PORT" "$SURVEYD_FEED_SECRET" "$LAT_EVENTS" "$LAT_RATE" BENCH-LAT
+for _ in $(seq 1 100); do
+  [ "$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox o JOIN surveys s ON s.id = o.survey_id
+    WHERE s.event_id LIKE 'BENCH-LAT-%' AND $OPEN")" = 0 ] && break
+  sleep 0.1
+done
+read -r LAT_N BEGUN_P50 BEGUN_P99 ANSWER_P50 ANSWER_P99 ANSWER_MAX < <("${SPSQL[@]}" -F ' ' -c "
+  WITH l AS (SELECT extract(epoch FROM o.begun_at - s.created_at) * 1000 AS begun,
+                    extract(epoch FROM a.at - s.created_at) * 1000 AS answer
+    FROM surveys s JOIN outbox o ON o.survey_id = s.id
+    JOIN send_attempts a ON a.outbox_id = o.id AND a.result = 'accepted'
+    WHERE s.event_id LIKE 'BENCH-LAT-%')
+  SELECT count(*),
+    round(percentile_cont(0.5) WITHIN GROUP (ORDER BY begun)::numeric, 2),
+    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY begun)::numeric, 2),
+    round(percentile_cont(0.5) WITHIN GROUP (ORDER BY answer)::numeric, 2),
+    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY answer)::numeric, 2),
+    round(max(answer)::numeric, 2) FROM l")
+[ "$LAT_N" = "$LAT_EVENTS" ] || { echo "bench/dispatch.sh: $LAT_N of $LAT_EVENTS latency texts sent" >&2; exit 1; }
+LOAD_AFTER=$(load)
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+echo
+echo "surveyd dispatch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+echo "load average (1, 5, 15 min) before $LOAD_BEFORE, at the drain's start $LOAD_DRAIN, after $LOAD_AFTER"
+[ -n "${BENCH_BIN_DIR:-}" ] && echo "binaries from $BENCH_BIN_DIR (not this run's Release build)"
+printf '  %-58s %s\n' \
+  "PostgreSQL SKIP LOCKED claim+complete (pgbench)" "$PGB_ROWS_S rows/s  (8 clients, batches of 50)" \
+  "wmnow-sim alone (wrk, POST /v1/messages)" "$GATEWAY_RATE sends/s" \
+  "surveyd, drain of $BACKLOG due texts" "$DRAIN_RATE sends/s  ($SENT in $DRAIN_SECONDS s, rate limit off)" \
+  "ratio surveyd / SKIP LOCKED limit" "$(ratio "$DRAIN_RATE" "$PGB_ROWS_S")" \
+  "ratio surveyd / wmnow-sim alone" "$(ratio "$DRAIN_RATE" "$GATEWAY_RATE")"
+if [ -n "$PGBOSS_RATE" ]; then
+  printf '  %-58s %s\n' \
+    "pg-boss $PGBOSS_VERSION, fetch 50 + complete (8 loops)" "$PGBOSS_RATE jobs/s  ($BACKLOG jobs)" \
+    "ratio surveyd / pg-boss (goal >= 1.2)" "$(ratio "$DRAIN_RATE" "$PGBOSS_RATE")"
+fi
+printf '  %-58s %s\n' \
+  "queued -> send begun, idle, $LAT_RATE/s (ms)" "p50 $BEGUN_P50  p99 $BEGUN_P99" \
+  "queued -> gateway's answer recorded (ms, goal p99 < 10)" "p50 $ANSWER_P50  p99 $ANSWER_P99  max $ANSWER_MAX"

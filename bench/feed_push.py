@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Pushes COUNT signed call.ended events to surveyd's feed endpoint at RATE per second (one
+keep-alive connection), each with its own incident and number, complete enough for the shipped
+rules to survey it. For the latency part of bench/dispatch.sh. Fails if one is not surveyed.
+
+usage: feed_push.py HOST PORT SECRET COUNT RATE PREFIX [FIRST_NUMBER]
+"""
+import hashlib
+import hmac
+import http.client
+import json
+import sys
+import time
+from datetime import datetime, timezone
+
+
+def main() -> int:
+    host, port, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+    count, rate, prefix = int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+    first = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    start = time.monotonic()
+    for i in range(count):
+        due = start + i / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event = {
+            "event_id": f"{prefix}-{i}", "type": "call.ended", "occurred_at": now,
+            "incident": {"id": f"{prefix}-INC-{i}", "type_code": "BURG-RES", "category": "crime",
+                         "grade": "P3", "qualifiers": [],
+                         "location": {"npu": "Birmingham East", "beat": "BE-14",
+                                      "postcode_district": "B33"}},
+            "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": "OP4411",
+                     "handler_team": "Force Contact - Team 3"},
+            # 07800 000000 upwards: the backlog's numbers start with 077.
+            "caller": {"phone": f"07800 {first + i:06d}", "phone_type": "mobile", "role": "victim",
+                       "age": 41, "language": "en"},
+        }
+        body = json.dumps(event).encode()
+        ts = str(int(time.time()))
+        sig = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        conn.request("POST", "/api/v1/feed/events", body,
+                     {"Content-Type": "application/json", "X-Feed-Timestamp": ts,
+                      "X-Feed-Signature": "sha256=" + sig})
+        answer = conn.getresponse().read().decode()
+        if '"decision":"survey"' not in answer:
+            print(f"feed_push.py: event {i} was not surveyed: {answer}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
