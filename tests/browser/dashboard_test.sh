@@ -44,7 +44,7 @@ psql -X -At "$url" -c "SELECT count(*) FROM api_tokens WHERE token_hash LIKE '%$
 alert=$(psql -X -At "$url" -c "WITH a AS (
     INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at)
     SELECT r.survey_id, 'safeguarding', 'urgent', '[\"risk_to_safety\"]', '[\"fear:scared\"]', now()
-      FROM responses r WHERE r.comment IS NOT NULL AND r.comment <> '' ORDER BY r.survey_id LIMIT 1
+      FROM responses r WHERE length(r.comment) > 20 ORDER BY r.survey_id LIMIT 1
     RETURNING id)
   INSERT INTO alert_events (alert_id, at, action) SELECT id, now(), 'created' FROM a RETURNING alert_id" | head -n 1)
 [[ $alert =~ ^[0-9]+$ ]] || fail "could not create an alert: $alert"
@@ -74,7 +74,6 @@ events=$(psql -X -At -F '|' "$url" -c "SELECT action, actor_name, actor_role, CO
 # Every call the dashboard made is in the audit trail, under the token's id, without values.
 calls=$(psql -X -At "$url" -c "SELECT count(*) FROM api_audit a JOIN api_tokens t ON t.id = a.token_id WHERE t.name = 'browser test'")
 [ "$calls" -gt 10 ] || fail "only $calls audited calls"
-grep -Eq "alert .*(acknowledged|resolved)" "$work/surveyd.log" || fail "the alert actions are not logged"
 grep -q "Looking into it" "$work/surveyd.log" && fail "an alert note is in the log"
 psql -X -At "$url" -c "SELECT count(*) FROM api_audit WHERE array_to_string(params, ' ') ~ '(NPU|female|waiting)'" |
   grep -qx 0 || fail "parameter values in the audit trail"

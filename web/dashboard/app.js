@@ -549,8 +549,9 @@
       await request(`/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', body: { note } });
       renderAlert(await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {}));
       $('alert-note').value = '';
-      $('alert-done').textContent = action === 'resolve' ? `Alert ${id} resolved.` : `Alert ${id} acknowledged.`;
       await loadAlerts(false);
+      // Said last, once the list shows the change too.
+      $('alert-done').textContent = action === 'resolve' ? `Alert ${id} resolved.` : `Alert ${id} acknowledged.`;
     } catch (e) {
       alertFailed(e, box);
     }
