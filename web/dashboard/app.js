@@ -701,7 +701,8 @@
       return;
     }
     if (!state.figures && !state.alerts) {
-      signOut('This token may not see the figures (it needs the analyst or supervisor role) nor the alerts (supervisor or safeguarding).');
+      signOut('This token may not see the figures (it needs the analyst or supervisor role) ' +
+        'nor the alerts (supervisor or safeguarding).');
       return;
     }
     sessionStorage.setItem('surveyd-token', token);
