@@ -1,8 +1,12 @@
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core): it loads, signs
 // in with a token, filters, and shows the figures the API gives; axe-core finds no serious or
-// critical WCAG 2.1 AA violation; no console error, no CSP violation. Keeps a screenshot.
+// critical WCAG 2.1 AA violation; no console error, no CSP violation. Then the alerts view: the
+// open alert --alert is listed and filtered, opened with its history, acknowledged and resolved
+// with notes (the caller checks the database), axe again; an analyst's token (--analyst-token)
+// gets no alerts view, a safeguarding token (--safeguarding-token) the alerts alone. Keeps a screenshot of each view (the second ends in -alerts.png).
 //
-//   node tests/browser/dashboard.mjs --url http://127.0.0.1:PORT --token TOKEN \
+//   node tests/browser/dashboard.mjs --url http://127.0.0.1:PORT --token SUPERVISOR_TOKEN \
+//     --analyst-token TOKEN --safeguarding-token TOKEN --alert ID \
 //     --from 2026-10-01 --to 2026-11-30 --screenshot build/test-artifacts/dashboard.png
 //
 // Exits non-zero naming every check that failed. CHROMIUM overrides /usr/bin/chromium.
@@ -14,7 +18,7 @@ import { chromium } from 'playwright-core';
 const require = createRequire(import.meta.url);
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) =>
   (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
-for (const required of ['url', 'token', 'from', 'to', 'screenshot']) {
+for (const required of ['url', 'token', 'analyst-token', 'safeguarding-token', 'alert', 'from', 'to', 'screenshot']) {
   if (!args[required]) {
     console.error(`dashboard.mjs: --${required} is required`);
     process.exit(2);
@@ -27,10 +31,10 @@ function check(name, ok, detail) {
   if (!ok) failures.push(name);
 }
 
-async function api(path, params) {
+async function api(path, params, token) {
   const query = new URLSearchParams(params).toString();
   const response = await fetch(`${args.url}${path}?${query}`, {
-    headers: { Authorization: `Bearer ${args.token}` },
+    headers: { Authorization: `Bearer ${token || args.token}` },
   });
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
@@ -89,6 +93,24 @@ async function waitReady(page, action) {
   if (state !== 'ready') {
     throw new Error('the dashboard shows an error: ' + await page.textContent('#message'));
   }
+}
+
+// axe-core on the page as it is: no serious or critical WCAG 2.1 AA violation.
+async function axe(page, label) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) {
+    await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  }
+  const results = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  for (const v of results.violations) {
+    console.log(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} element(s): ` +
+      `${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
+  }
+  const serious = results.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  check(`axe (${label}): no serious or critical WCAG 2.1 AA violation`, serious.length === 0,
+    serious.map((v) => v.id).join(', '));
+  check(`axe (${label}) ran its rules`, results.passes.length > 10, String(results.passes.length));
 }
 
 const browser = await chromium.launch({
@@ -177,22 +199,132 @@ try {
   await waitReady(page, () => page.click('#reset'));
   check('clearing the filters drops them from the URL', !new URL(page.url()).searchParams.get('npu'));
 
-  await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
-  const results = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  for (const v of results.violations) {
-    console.log(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} element(s): ` +
-      `${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
-  }
-  const serious = results.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  check('axe: no serious or critical WCAG 2.1 AA violation', serious.length === 0,
-    serious.map((v) => v.id).join(', '));
-  check('axe ran its rules', results.passes.length > 10, String(results.passes.length));
+  await axe(page, 'figures');
 
   mkdirSync(dirname(args.screenshot), { recursive: true });
   await page.screenshot({ path: args.screenshot, fullPage: true });
   console.log(`screenshot: ${args.screenshot}`);
+
+  // ---- the alerts view, as a supervisor ----
+  const alertId = Number(args.alert);
+  const row = `#alerts tr[data-alert-row="${alertId}"]`;
+  check('the alerts view is offered to a supervisor', await page.isVisible('#to-alerts'));
+  await page.click('#to-alerts');
+  await page.waitForSelector(row, { timeout: 20000 });
+  check('the view is kept in the URL', new URL(page.url()).searchParams.get('view') === 'alerts', page.url());
+  check('the figures are hidden in the alerts view', !(await page.isVisible('#tiles')));
+  const listed = (await api('/api/v1/alerts', { status: 'open' })).alerts.find((a) => a.id === alertId);
+  check('the API lists the alert as open', Boolean(listed));
+  const cells = await page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent));
+  check('the row shows kind, severity and status', cells[1] === 'Safeguarding' && cells[2] === 'urgent' &&
+    cells[3] === 'Open', JSON.stringify(cells));
+  check('the row shows the survey group', Boolean(listed) && cells[5].includes(listed.context.group), JSON.stringify(cells));
+  check('the row shows the rule and what matched', cells[6].includes('risk_to_safety') &&
+    cells[6].includes('fear:scared'), JSON.stringify(cells));
+
+  // Filtering by status: not among the resolved ones, back among the open safeguarding ones.
+  await page.selectOption('#a-status', 'resolved');
+  await page.click('#alert-filters button[type=submit]');
+  await page.waitForFunction((sel) => !document.querySelector(sel) &&
+    new URL(location.href).searchParams.get('status') === 'resolved', row);
+  check('an open alert is not listed as resolved', !(await page.$(row)));
+  await page.selectOption('#a-status', 'open');
+  await page.selectOption('#a-kind', 'safeguarding');
+  await page.click('#alert-filters button[type=submit]');
+  await page.waitForSelector(row);
+  await page.selectOption('#a-kind', 'complaint');
+  await page.click('#alert-filters button[type=submit]');
+  await page.waitForFunction((sel) => !document.querySelector(sel), row);
+  check('the kind filter applies', !(await page.$(row)));
+  await page.selectOption('#a-kind', '');
+  await page.selectOption('#a-status', '');
+  await page.click('#alert-filters button[type=submit]');
+  await page.waitForFunction(() => !new URL(location.href).searchParams.get('status'));
+  await page.waitForSelector(row);
+
+  // One alert: its facts and history, never the citizen's words.
+  await page.click(`#alerts button[data-alert="${alertId}"]`);
+  await page.waitForSelector('#alert-detail:not([hidden]) [data-fact="Status"]');
+  const fact = (name) => page.textContent(`#alert-facts [data-fact="${name}"]`);
+  check('the alert opens as open', await fact('Status') === 'Open');
+  check('the alert shows its survey group', Boolean(listed) && await fact('Survey group') === listed.context.group);
+  check('the history starts with its creation',
+    (await page.$$eval('#alert-history li', (li) => li.map((x) => x.dataset.action))).join() === 'created');
+  check('focus moves to the alert', await page.evaluate(() => document.activeElement.id) === 'alert-h');
+  const detail = await api(`/api/v1/alerts/${alertId}`, {});
+  const comment = detail.answer && detail.answer.comment;
+  check('the alert is on an answer with a comment', Boolean(comment));
+  // (The figures' hidden comments panel may hold the masked comment: only the alerts view counts.)
+  check('the comment is not in the alerts view', Boolean(comment) &&
+    !(await page.textContent('#alerts-view')).includes(comment));
+
+  // Resolving needs a note; the page says so without asking the service.
+  await page.fill('#alert-note', '');
+  await page.click('#alert-resolve');
+  await page.waitForSelector('#alert-error:not([hidden])');
+  check('resolving without a note is refused', (await page.textContent('#alert-error')).includes('note'));
+
+  await page.fill('#alert-note', 'Looking into it');
+  await page.click('#alert-ack');
+  await page.waitForFunction(() => document.querySelector('#alert-done').textContent.includes('acknowledged'));
+  check('acknowledged: the status follows', await fact('Status') === 'Acknowledged');
+  check('acknowledged: the history says who and why', (await page.textContent('#alert-history')).includes('Looking into it') &&
+    (await page.textContent('#alert-history')).includes('browser test'));
+  check('acknowledged: acknowledging again is not offered', await page.isDisabled('#alert-ack'));
+  check('acknowledged: the list follows', await page.textContent(`${row} td:nth-child(4)`) === 'Acknowledged');
+  check('acknowledged: no error shown', !(await page.isVisible('#alert-error')));
+  await axe(page, 'alerts');
+
+  await page.fill('#alert-note', 'Called back, safe now; referred to the DA team');
+  await page.click('#alert-resolve');
+  await page.waitForFunction(() => document.querySelector('#alert-done').textContent.includes('resolved'));
+  check('resolved: the status follows', await fact('Status') === 'Resolved');
+  check('resolved: the history has three steps',
+    (await page.$$eval('#alert-history li', (li) => li.map((x) => x.dataset.action))).join() ===
+    'created,acknowledged,resolved');
+  check('resolved: no action left', await page.isDisabled('#alert-resolve') && await page.isDisabled('#alert-ack'));
+  check('resolved: the list follows', await page.textContent(`${row} td:nth-child(4)`) === 'Resolved');
+  await page.selectOption('#a-status', 'open');
+  await page.click('#alert-filters button[type=submit]');
+  await page.waitForFunction((sel) => !document.querySelector(sel) &&
+    new URL(location.href).searchParams.get('status') === 'open', row);
+  check('resolved: gone from the open list', !(await page.$(row)));
+  const after = await api(`/api/v1/alerts/${alertId}`, {});
+  check('the API says resolved', after.status === 'resolved', after.status);
+  const alertsShot = args.screenshot.replace(/\.png$/, '') + '-alerts.png';
+  await page.screenshot({ path: alertsShot, fullPage: true });
+  console.log(`screenshot: ${alertsShot}`);
+
+  // An analyst may not see alerts: no link, and the alerts URL shows the figures.
+  const analystContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const analystPage = await analystContext.newPage();
+  analystPage.on('pageerror', (e) => problems.push(String(e)));
+  const denied = await fetch(`${args.url}/api/v1/alerts`, { headers: { Authorization: `Bearer ${args['analyst-token']}` } });
+  check('the API refuses alerts to an analyst', denied.status === 403, String(denied.status));
+  await analystPage.goto(`${args.url}/dashboard?from=${args.from}&to=${args.to}&view=alerts`);
+  await waitReady(analystPage, async () => {
+    await analystPage.fill('#token', args['analyst-token']);
+    await analystPage.click('#signin button');
+  });
+  check('signed in as an analyst', (await analystPage.textContent('#who-role')).includes('analyst'));
+  check('no alerts view for an analyst', !(await analystPage.isVisible('#to-alerts')) &&
+    !(await analystPage.isVisible('#alerts-view')) && await analystPage.isVisible('#tiles'));
+  await analystContext.close();
+
+  // Safeguarding staff may not see the figures: they get the alerts alone.
+  const safeContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const safePage = await safeContext.newPage();
+  safePage.on('pageerror', (e) => problems.push(String(e)));
+  await safePage.goto(`${args.url}/dashboard`);
+  await safePage.fill('#token', args['safeguarding-token']);
+  await safePage.click('#signin button');
+  await safePage.waitForSelector(row.replace('#alerts', '#alerts-view:not([hidden]) #alerts'), { timeout: 20000 });
+  check('signed in for alerts only', (await safePage.textContent('#who-role')).includes('alerts only'));
+  check('no figures for safeguarding staff', !(await safePage.isVisible('#to-figures')) &&
+    !(await safePage.isVisible('#tiles')));
+  check('safeguarding staff see the resolved alert',
+    await safePage.textContent(`${row} td:nth-child(4)`) === 'Resolved');
+  await safeContext.close();
 
   check('no console errors or CSP violations', problems.length === 0, problems.join(' | '));
   check('nothing loaded from elsewhere', elsewhere.length === 0, elsewhere.join(' '));

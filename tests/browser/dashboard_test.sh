@@ -38,14 +38,43 @@ token=$(tail -n 1 "$work/token.out")
 psql -X -At "$url" -c "SELECT count(*) FROM api_tokens WHERE token_hash LIKE '%$token%' OR name LIKE '%$token%'" |
   grep -qx 0 || fail "the token itself is stored"
 
+# An open safeguarding alert on an answered survey, as SubmitResponse writes one (migration 0006:
+# the alert and its "created" event); an analyst's token, which may not see alerts, and a
+# safeguarding one, which may see only them.
+alert=$(psql -X -At "$url" -c "WITH a AS (
+    INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at)
+    SELECT r.survey_id, 'safeguarding', 'urgent', '[\"risk_to_safety\"]', '[\"fear:scared\"]', now()
+      FROM responses r WHERE length(r.comment) > 20 ORDER BY r.survey_id LIMIT 1
+    RETURNING id)
+  INSERT INTO alert_events (alert_id, at, action) SELECT id, now(), 'created' FROM a RETURNING alert_id" | head -n 1)
+[[ $alert =~ ^[0-9]+$ ]] || fail "could not create an alert: $alert"
+"$BUILD/surveyd" token create --role analyst --name "browser analyst" -c "$SRC/config/surveyd.yaml" \
+  >"$work/analyst.out" || fail "token create (analyst): $(cat "$work/analyst.out")"
+analyst=$(tail -n 1 "$work/analyst.out")
+"$BUILD/surveyd" token create --role safeguarding --name "browser safeguarding" -c "$SRC/config/surveyd.yaml" \
+  >"$work/safeguarding.out" || fail "token create (safeguarding): $(cat "$work/safeguarding.out")"
+safeguarding=$(tail -n 1 "$work/safeguarding.out")
+
 mkdir -p "$BUILD/test-artifacts"
 node "$SRC/tests/browser/dashboard.mjs" --url "http://127.0.0.1:$port" --token "$token" \
+  --analyst-token "$analyst" --safeguarding-token "$safeguarding" --alert "$alert" \
   --from 2026-10-01 --to 2026-11-30 --screenshot "$BUILD/test-artifacts/dashboard.png" ||
   fail "the dashboard checks failed"
+
+# The page acknowledged, then resolved the alert: the row and its history say so, with the token's
+# holder and the notes typed in the page.
+row=$(psql -X -At -F '|' "$url" -c "SELECT status, status_by, status_note FROM alerts WHERE id = $alert")
+[ "$row" = "resolved|browser test|Called back, safe now; referred to the DA team" ] ||
+  fail "the alert after the dashboard: $row"
+events=$(psql -X -At -F '|' "$url" -c "SELECT action, actor_name, actor_role, COALESCE(note, '') FROM alert_events
+  WHERE alert_id = $alert ORDER BY id" | tr '\n' ';')
+[ "$events" = "created|||;acknowledged|browser test|supervisor|Looking into it;resolved|browser test|supervisor|Called back, safe now; referred to the DA team;" ] ||
+  fail "the alert's history after the dashboard: $events"
 
 # Every call the dashboard made is in the audit trail, under the token's id, without values.
 calls=$(psql -X -At "$url" -c "SELECT count(*) FROM api_audit a JOIN api_tokens t ON t.id = a.token_id WHERE t.name = 'browser test'")
 [ "$calls" -gt 10 ] || fail "only $calls audited calls"
+grep -q "Looking into it" "$work/surveyd.log" && fail "an alert note is in the log"
 psql -X -At "$url" -c "SELECT count(*) FROM api_audit WHERE array_to_string(params, ' ') ~ '(NPU|female|waiting)'" |
   grep -qx 0 || fail "parameter values in the audit trail"
 grep -q "$token" "$work/surveyd.log" && fail "the token is in the log"
@@ -59,4 +88,4 @@ id=$(head -n 1 "$work/token.out" | awk '{print $2}')
 "$BUILD/surveyd" token revoke "$id" -c "$SRC/config/surveyd.yaml" >/dev/null || fail "token revoke"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/stats")
 [ "$code" = 401 ] || fail "a revoked token answered $code"
-echo "dashboard test passed ($calls audited calls); screenshot in $BUILD/test-artifacts/dashboard.png"
+echo "dashboard test passed ($calls audited calls, alert $alert acknowledged and resolved); screenshot in $BUILD/test-artifacts/dashboard.png"

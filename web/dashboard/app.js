@@ -22,7 +22,8 @@
   const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, supervisor: false, questions: [], commentsNext: null, minCell: 10 };
+  const state = { token: null, supervisor: false, questions: [], commentsNext: null, minCell: 10,
+    figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
 
@@ -46,23 +47,31 @@
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   async function call(path, params, accept) {
+    return request(path, { params, accept, retries: 5 });
+  }
+
+  // One request: GETs answered 503 "busy" are tried again (up to `retries` attempts); a POST is
+  // sent once, so an action is never repeated behind the user's back.
+  async function request(path, { params, accept, method, body, retries }) {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) {
       if (v !== undefined && v !== null && v !== '') query.append(k, v);
     }
     const url = path + (query.toString() ? '?' + query : '');
+    const headers = { Authorization: 'Bearer ' + state.token, Accept: accept || 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     for (let attempt = 1; ; attempt += 1) {
       await slot();
       let response;
       try {
         response = await fetch(url, {
-          headers: { Authorization: 'Bearer ' + state.token, Accept: accept || 'application/json' },
-          cache: 'no-store',
+          method: method || 'GET', headers, cache: 'no-store',
+          body: body === undefined ? undefined : JSON.stringify(body),
         });
       } finally {
         release();
       }
-      if (response.status === 503 && attempt < 5) {
+      if (response.status === 503 && attempt < (retries || 1)) {
         await sleep(1000 * Math.min(5, Number(response.headers.get('Retry-After')) || 1));
         continue;
       }
@@ -92,6 +101,9 @@
       breakdown: url.get('breakdown') || 'npu',
       rep: url.get('rep') || 'age_band',
       q: url.get('q') || '',
+      mode: url.get('view') === 'alerts' ? 'alerts' : 'figures',
+      alertStatus: url.get('status') || '',
+      alertKind: url.get('kind') || '',
       filters: {},
     };
     for (const f of FILTERS) if (url.get(f)) view.filters[f] = url.get(f);
@@ -107,6 +119,9 @@
     if (view.breakdown !== 'npu') url.set('breakdown', view.breakdown);
     if (view.rep !== 'age_band') url.set('rep', view.rep);
     if (view.q) url.set('q', view.q);
+    if (view.mode === 'alerts') url.set('view', 'alerts');
+    if (view.alertStatus) url.set('status', view.alertStatus);
+    if (view.alertKind) url.set('kind', view.alertKind);
     history.replaceState(null, '', location.pathname + '?' + url);
   }
 
@@ -386,6 +401,182 @@
     $('more').hidden = !page.next;
   }
 
+
+  // ---- alerts -------------------------------------------------------------------------------
+  // The queue of alerts raised by answers, for supervisors and safeguarding staff. The list and
+  // the alert show what raised it (rule ids, the lexicon's own words or the scores) and the
+  // contact's context; the answer the API returns with one alert is deliberately not shown here,
+  // and the number is never asked for (revealing it is the API's audited route, not a page's).
+
+  const KINDS = { safeguarding: 'Safeguarding', complaint: 'Complaint', low_scores: 'Low scores' };
+  const STATUSES = { open: 'Open', acknowledged: 'Acknowledged', resolved: 'Resolved' };
+  const ACTIONS = { created: 'Raised', acknowledged: 'Acknowledged', resolved: 'Resolved',
+    revealed: 'Number revealed' };
+
+  function when(iso) {
+    if (!iso) return '–';
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return iso;
+    return date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+  }
+
+  const time = (iso) => el('time', { datetime: iso || false, text: when(iso) });
+  const badge = (value, text) => el('span', { class: 'badge ' + value, text: text || value });
+  const list = (values) => (values && values.length ? values.join(', ') : '–');
+
+  function contextText(c) {
+    if (!c) return '–';
+    const team = c.handler_team ? `team ${c.handler_team}` : null;
+    return [c.group, c.npu, team, c.department].filter(Boolean).join(' · ') || '–';
+  }
+
+  // What the alerts API's answers mean to the person at the screen.
+  function alertProblem(e) {
+    if (!(e instanceof ApiError)) return 'The service could not be reached. Try again in a moment.';
+    switch (e.status) {
+      case 401: return null;  // handled by signing out
+      case 403: return 'This token may not see or act on alerts (it needs the supervisor or safeguarding role).';
+      case 404: return 'That alert does not exist (any more).';
+      case 409: return 'That alert is already resolved: nothing was changed.';
+      case 503: return `Alerts are not available at the moment: ${e.message} (503). Try again later.`;
+      default: return `The service said: ${e.message} (${e.status}).`;
+    }
+  }
+
+  function alertFailed(e, box) {
+    const text = alertProblem(e);
+    if (text === null) { handleError(e); return; }
+    if (box) { box.textContent = text; box.hidden = false; } else { showMessage(text); }
+    document.body.dataset.state = 'error';
+  }
+
+  function renderAlertRows(page, append) {
+    const body = $('alerts').tBodies[0];
+    if (!append) body.replaceChildren();
+    for (const a of page.alerts) {
+      const open = el('button', { type: 'button', class: 'secondary', 'data-alert': a.id,
+        text: `Alert ${a.id}` });
+      open.addEventListener('click', () => openAlert(a.id));
+      const row = el('tr', { 'data-alert-row': a.id, 'data-status': a.status },
+        el('td', {}, open), el('td', { text: KINDS[a.kind] || a.kind }),
+        el('td', {}, badge(a.severity)), el('td', {}, badge(a.status, STATUSES[a.status])),
+        el('td', {}, time(a.created_at)), el('td', { text: contextText(a.context) }),
+        el('td', {}, el('span', { text: list(a.rules) }),
+          el('span', { class: 'small', text: a.matched && a.matched.length ? ` (${list(a.matched)})` : '' })));
+      if (a.id === state.alertId) row.classList.add('current');
+      body.append(row);
+    }
+    if (!append && !page.alerts.length) {
+      body.append(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No alerts.' })));
+    }
+    state.alertsNext = page.next_before || null;
+    $('alerts-more').hidden = !state.alertsNext;
+  }
+
+  async function loadAlerts(append) {
+    const view = readView();
+    const params = { status: view.alertStatus, kind: view.alertKind, limit: 50,
+      before: append ? state.alertsNext : undefined };
+    try {
+      renderAlertRows(await request('/api/v1/alerts', { params }), append);
+      showMessage('');
+      document.body.dataset.state = 'ready';
+    } catch (e) {
+      alertFailed(e);
+    }
+  }
+
+  function renderAlert(a) {
+    state.alertId = a.id;
+    $('alert-h').textContent = `Alert ${a.id}: ${KINDS[a.kind] || a.kind}`;
+    const c = a.context || {};
+    const pairs = [
+      ['Status', STATUSES[a.status] || a.status], ['Severity', a.severity],
+      ['Raised', when(a.created_at)], ['Rules', list(a.rules)], ['What matched', list(a.matched)],
+      ['Survey group', c.group], ['Contact', when(c.contact_at)], ['Channel', c.channel],
+      ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
+      ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],
+      ['Officer', c.officer_id], ['Department', c.department], ['Language', c.language],
+      ['Notices sent', String(a.notices_sent)],
+    ];
+    if (a.status_at) {
+      pairs.push(['Last change', `${when(a.status_at)}${a.status_by ? ' by ' + a.status_by : ''}`]);
+    }
+    const facts = $('alert-facts');
+    facts.replaceChildren();
+    for (const [k, v] of pairs) {
+      facts.append(el('dt', { text: k }), el('dd', { 'data-fact': k, text: v || '–' }));
+    }
+    $('alert-history').replaceChildren(...(a.history || []).map((h) => el('li', { 'data-action': h.action },
+      time(h.at), ` ${ACTIONS[h.action] || h.action}`,
+      h.by ? ` by ${h.by}${h.role ? ' (' + h.role + ')' : ''}` : '',
+      h.note ? el('span', { class: 'small', text: ` – “${h.note}”` }) : '')));
+    $('alert-ack').disabled = a.status !== 'open';
+    $('alert-resolve').disabled = a.status === 'resolved';
+    $('alert-note').disabled = a.status === 'resolved';
+    for (const row of $('alerts').querySelectorAll('tr[data-alert-row]')) {
+      row.classList.toggle('current', Number(row.dataset.alertRow) === a.id);
+    }
+  }
+
+  async function openAlert(id) {
+    $('alert-error').hidden = true;
+    $('alert-done').textContent = '';
+    $('alert-note').value = '';
+    try {
+      renderAlert(await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {}));
+      $('alert-detail').hidden = false;
+      $('alert-h').focus();
+      document.body.dataset.state = 'ready';
+    } catch (e) {
+      alertFailed(e);
+    }
+  }
+
+  async function actOnAlert(action) {
+    const box = $('alert-error');
+    box.hidden = true;
+    $('alert-done').textContent = '';
+    const note = $('alert-note').value.trim();
+    if (action === 'resolve' && !note) {
+      box.textContent = 'Say in the note what was done before resolving the alert.';
+      box.hidden = false;
+      $('alert-note').focus();
+      return;
+    }
+    const id = state.alertId;
+    try {
+      await request(`/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', body: { note } });
+      renderAlert(await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {}));
+      $('alert-note').value = '';
+      await loadAlerts(false);
+      // Said last, once the list shows the change too.
+      $('alert-done').textContent = action === 'resolve' ? `Alert ${id} resolved.` : `Alert ${id} acknowledged.`;
+    } catch (e) {
+      alertFailed(e, box);
+    }
+  }
+
+  // Figures or alerts; the choice is kept in the URL like the filters.
+  async function showMode(mode) {
+    const alerts = (mode === 'alerts' || !state.figures) && state.alerts;
+    $('figures').hidden = alerts;
+    $('alerts-view').hidden = !alerts;
+    $('to-figures').setAttribute('aria-current', alerts ? 'false' : 'page');
+    $('to-alerts').setAttribute('aria-current', alerts ? 'page' : 'false');
+    const view = readView();
+    view.mode = alerts ? 'alerts' : 'figures';
+    writeView(view);
+    if (alerts) {
+      $('a-status').value = view.alertStatus;
+      $('a-kind').value = view.alertKind;
+      await loadAlerts(false);
+    } else if (!state.figuresShown) {
+      state.figuresShown = true;
+      await render();
+    }
+  }
+
   // ---- loading ------------------------------------------------------------------------------
 
   function showMessage(text) {
@@ -469,34 +660,65 @@
     return view;
   }
 
+  // Whether this token may list alerts: a 403 says no; any other answer (503 when alerts are
+  // not configured) says yes, and the view then says what is wrong. A 401 is thrown.
+  async function mayListAlerts() {
+    try {
+      await request('/api/v1/alerts', { params: { limit: 1 } });
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) throw e;
+      return !(e instanceof ApiError && e.status === 403);
+    }
+  }
+
   async function signIn(token) {
     state.token = token;
     showMessage('');
     const view = readView();
     try {
       // Officers and operators are for supervisors: ask once, and show them only if allowed.
-      await call('/api/v1/stats', { from: view.from, to: view.from });
+      state.figures = true;
       try {
-        await call('/api/v1/stats', { from: view.from, to: view.from, group_by: 'officer' });
-        state.supervisor = true;
+        await call('/api/v1/stats', { from: view.from, to: view.from });
       } catch (e) {
+        // Safeguarding staff see no figures, only the alerts.
         if (!(e instanceof ApiError) || e.status !== 403) throw e;
-        state.supervisor = false;
+        state.figures = false;
       }
+      state.supervisor = false;
+      if (state.figures) {
+        try {
+          await call('/api/v1/stats', { from: view.from, to: view.from, group_by: 'officer' });
+          state.supervisor = true;
+        } catch (e) {
+          if (!(e instanceof ApiError) || e.status !== 403) throw e;
+        }
+      }
+      state.alerts = await mayListAlerts();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 403) {
-        signOut('This token may not see the figures (it needs the analyst or supervisor role).');
-      } else {
-        handleError(e);
-      }
+      handleError(e);
+      return;
+    }
+    if (!state.figures && !state.alerts) {
+      signOut('This token may not see the figures (it needs the analyst or supervisor role) ' +
+        'nor the alerts (supervisor or safeguarding).');
       return;
     }
     sessionStorage.setItem('surveyd-token', token);
     $('signin').hidden = true;
     $('who').hidden = false;
-    $('who-role').textContent = state.supervisor ? 'Signed in (supervisor)' : 'Signed in (analyst)';
+    $('who-role').textContent = !state.figures ? 'Signed in (alerts only)' :
+      state.supervisor ? 'Signed in (supervisor)' : 'Signed in (analyst)';
     for (const node of document.querySelectorAll('.supervisor')) node.hidden = !state.supervisor;
+    $('to-figures').hidden = !state.figures;
+    $('to-alerts').hidden = !state.alerts;
     $('main').hidden = false;
+    state.figuresShown = false;
+    if (!state.figures) {
+      await showMode('alerts');
+      return;
+    }
     applyViewToForm(view);
     writeView(view);
     try {
@@ -505,7 +727,7 @@
       handleError(e);
       return;
     }
-    await render();
+    await showMode(view.mode);
   }
 
   function signOut(message) {
@@ -514,6 +736,9 @@
     $('signin').hidden = false;
     $('who').hidden = true;
     $('main').hidden = true;
+    $('alert-detail').hidden = true;
+    $('alerts').tBodies[0].replaceChildren();
+    state.alertId = null;
     $('token').value = '';
     showMessage(message || '');
   }
@@ -572,6 +797,27 @@
         renderComments(await call(path, { ...params, after: state.commentsNext }), true);
       } catch (e) { handleError(e); }
     });
+    for (const [link, mode] of [['to-figures', 'figures'], ['to-alerts', 'alerts']]) {
+      $(link).addEventListener('click', (event) => { event.preventDefault(); showMode(mode); });
+    }
+    $('alert-filters').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const view = readView();
+      view.alertStatus = $('a-status').value;
+      view.alertKind = $('a-kind').value;
+      writeView(view);
+      loadAlerts(false);
+    });
+    $('alerts-more').addEventListener('click', () => loadAlerts(true));
+    $('alert-close').addEventListener('click', () => {
+      const id = state.alertId;
+      $('alert-detail').hidden = true;
+      state.alertId = null;
+      const button = document.querySelector(`#alerts button[data-alert="${id}"]`);
+      if (button) button.focus();
+    });
+    $('alert-ack').addEventListener('click', () => actOnAlert('acknowledge'));
+    $('alert-resolve').addEventListener('click', () => actOnAlert('resolve'));
     for (const button of document.querySelectorAll('button.csv')) {
       button.addEventListener('click', () => downloadCsv(button.dataset.csv));
     }
