@@ -42,6 +42,37 @@ std::optional<Address> ParseAddress(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<Address> ParseAddressWithPort(std::string_view text) {
+  text = Trim(text);
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  auto digits = [](std::string_view port) {
+    return !port.empty() && port.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty() && (rest[0] != ':' || !digits(rest.substr(1)))) return std::nullopt;
+    return ParseAddress(text.substr(0, close + 1));
+  }
+  if (std::count(text.begin(), text.end(), ':') == 1) {  // IPv4 with a port
+    const auto colon = text.find(':');
+    if (!digits(text.substr(colon + 1))) return std::nullopt;
+    return ParseAddress(text.substr(0, colon));
+  }
+  return ParseAddress(text);
+}
+
+std::string FormatAddress(const Address& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (IsMapped(address)) {
+    inet_ntop(AF_INET, address.data() + 12, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, address.data(), text, sizeof text);
+  }
+  return text;
+}
+
 bool Range::Contains(const Address& address) const {
   const int whole = prefix_bits / 8;
   if (std::memcmp(base.data(), address.data(), static_cast<std::size_t>(whole)) != 0) return false;

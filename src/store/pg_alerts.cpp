@@ -505,26 +505,7 @@ class PgAlertStore final : public AlertStore {
   template <typename Work>
   auto WithConnection(const char* operation, Work&& work)
       -> decltype(work(std::declval<pqxx::connection&>())) {
-    auto lease = pool_.Acquire();
-    const std::string what = std::string(operation) + ": ";
-    try {
-      return work(lease.connection());
-    } catch (const pqxx::broken_connection&) {
-      lease.Discard();
-      throw Unavailable(what + "database connection lost");
-    } catch (const pqxx::in_doubt_error&) {
-      lease.Discard();
-      throw Unavailable(what + "commit outcome unknown (connection lost)");
-    } catch (const pqxx::sql_error& e) {
-      spdlog::warn("store: {} failed with SQLSTATE {}", operation, e.sqlstate());
-      throw Unavailable(what + "database error (SQLSTATE " + e.sqlstate() + ")");
-    } catch (const pqxx::failure&) {
-      lease.Discard();
-      throw Unavailable(what + "database failure");
-    } catch (const pqxx::pqxx_exception&) {
-      lease.Discard();
-      throw Unavailable(what + "database client error");
-    }
+    return pg::WithPooledConnection(pool_, operation, std::forward<Work>(work));
   }
 
   const PhoneVault vault_;  // opens numbers only (a revealed alert's); hashes nothing

@@ -1,8 +1,8 @@
 #pragma once
 // Runs work on a pooled connection and turns every libpqxx error into store::Unavailable, for
-// the stores that keep a pool of their own (pg_analytics.cpp, pg_access.cpp). The messages name
-// the operation and the SQLSTATE only: server messages can quote row values, which may be
-// personal data. (PgStore::WithConnection does the same for the main store.)
+// every store (PgStore, and those that keep a pool of their own: pg_analytics.cpp, pg_access.cpp,
+// pg_alerts.cpp). The messages name the operation and the SQLSTATE only: server messages can
+// quote row values, which may be personal data.
 #include <spdlog/spdlog.h>
 
 #include <pqxx/pqxx>
@@ -14,10 +14,11 @@
 
 namespace surveyd::store::pg {
 
+// The same on a connection the caller already holds (a session that keeps an advisory lock). A
+// connection that may be broken is discarded, not handed back to the pool.
 template <typename Work>
-auto WithPooledConnection(ConnectionPool& pool, const char* operation, Work&& work)
+auto WithLease(ConnectionPool::Lease& lease, const char* operation, Work&& work)
     -> decltype(work(std::declval<pqxx::connection&>())) {
-  auto lease = pool.Acquire();
   const std::string what = std::string(operation) + ": ";
   try {
     return work(lease.connection());
@@ -37,6 +38,13 @@ auto WithPooledConnection(ConnectionPool& pool, const char* operation, Work&& wo
     lease.Discard();
     throw Unavailable(what + "database client error");
   }
+}
+
+template <typename Work>
+auto WithPooledConnection(ConnectionPool& pool, const char* operation, Work&& work)
+    -> decltype(work(std::declval<pqxx::connection&>())) {
+  auto lease = pool.Acquire();
+  return WithLease(lease, operation, std::forward<Work>(work));
 }
 
 }  // namespace surveyd::store::pg

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/connection_pool.hpp"
+#include "store/pg_guard.hpp"
 #include "store/pg_text.hpp"
 #include "store/phone_vault.hpp"
 #include "surveyd/store/pg_store.hpp"
@@ -157,25 +158,7 @@ class PgStore final : public Store {
   template <typename Work>
   auto WithLease(ConnectionPool::Lease& lease, const char* operation, Work&& work)
       -> decltype(work(std::declval<pqxx::connection&>())) {
-    const std::string what = std::string(operation) + ": ";
-    try {
-      return work(lease.connection());
-    } catch (const pqxx::broken_connection&) {
-      lease.Discard();
-      throw Unavailable(what + "database connection lost");
-    } catch (const pqxx::in_doubt_error&) {
-      lease.Discard();
-      throw Unavailable(what + "commit outcome unknown (connection lost)");
-    } catch (const pqxx::sql_error& e) {
-      spdlog::warn("store: {} failed with SQLSTATE {}", operation, e.sqlstate());
-      throw Unavailable(what + "database error (SQLSTATE " + e.sqlstate() + ")");
-    } catch (const pqxx::failure&) {
-      lease.Discard();
-      throw Unavailable(what + "database failure");
-    } catch (const pqxx::pqxx_exception&) {
-      lease.Discard();
-      throw Unavailable(what + "database client error");
-    }
+    return pg::WithLease(lease, operation, std::forward<Work>(work));
   }
 
   // pg_ingest.cpp

@@ -14,6 +14,13 @@ using Address = std::array<unsigned char, 16>;
 // "203.0.113.9", "2001:db8::1", "[2001:db8::1]", "fe80::1%eth0"; nullopt for anything else.
 std::optional<Address> ParseAddress(std::string_view text);
 
+// As ParseAddress, and also with a port, as proxies write X-Forwarded-For: "203.0.113.9:443",
+// "[2001:db8::1]:443".
+std::optional<Address> ParseAddressWithPort(std::string_view text);
+
+// Dotted IPv4 for an IPv4(-mapped) address, IPv6 text otherwise.
+std::string FormatAddress(const Address& address);
+
 struct Range {
   Address base{};
   int prefix_bits = 128;  // over the 16 bytes (an IPv4 /8 is 96 + 8)
