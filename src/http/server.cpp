@@ -543,7 +543,7 @@ class BeastServer final : public Server {
   asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection, Stream& stream, int status,
                                std::string body) {
     beast::tcp_stream& tcp_stream = connection->stream;
-    auto reply = ToBeast(Response::Text(status, std::move(body)), 11, false, false);
+    auto reply = ToBeast(Response::Text(status, body), 11, false, false);
     boost::system::error_code ec;
     tcp_stream.expires_after(options_.read_timeout);
     co_await bhttp::async_write(stream, reply, asio::redirect_error(asio::use_awaitable, ec));
