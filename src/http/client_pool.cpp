@@ -30,6 +30,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "http/client_common.hpp"
 #include "http/url.hpp"
 #include "surveyd/http/client.hpp"
 
@@ -50,22 +51,10 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using Transport = ClientResponse::Transport;
-
-constexpr std::uint64_t kMaxResponseBody = 16 * 1024 * 1024;
-
-ClientResponse Failure(Transport transport, bool request_sent, std::string error) {
-  ClientResponse response;
-  response.transport = transport;
-  response.request_sent = request_sent;
-  response.error = std::move(error);
-  return response;
-}
-
-bool IsIpLiteral(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
+using client_common::BuildRequest;
+using client_common::Failure;
+using client_common::IsIpLiteral;
+using client_common::kMaxResponseBody;
 
 // One kept-alive connection: plain or TLS.
 struct Connection {
@@ -83,28 +72,6 @@ struct Connection {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 };
-
-bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& request, const Url& url) {
-  bhttp::request<bhttp::string_body> message;
-  const bhttp::verb verb = bhttp::string_to_verb(request.method);
-  if (verb == bhttp::verb::unknown) {
-    message.method_string(request.method);
-  } else {
-    message.method(verb);
-  }
-  message.target(url.target);
-  message.version(11);
-  message.set(bhttp::field::host, url.HostHeader());
-  message.set(bhttp::field::user_agent, "surveyd");
-  for (const auto& [name, value] : request.headers) message.set(name, value);
-  message.body() = request.body;
-  message.keep_alive(true);
-  if (!request.body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put ||
-      verb == bhttp::verb::patch) {
-    message.content_length(request.body.size());
-  }
-  return message;
-}
 
 class PoolImpl final : public ClientPool {
  public:
@@ -315,7 +282,7 @@ class PoolImpl final : public ClientPool {
                                            SteadyClock::time_point deadline, bool& keep) {
     keep = false;
     boost::system::error_code ec;
-    auto message = BuildRequest(request, url);
+    auto message = BuildRequest(request, url, true);
     connection.Lowest().expires_at(deadline);
     co_await bhttp::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
