@@ -72,11 +72,12 @@ target_link_libraries(surveyd_fuzz_lib
   PUBLIC surveyd_options Boost::headers nlohmann_json::nlohmann_json spdlog::spdlog yaml-cpp
          OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
 
-set(SURVEYD_FUZZ_TARGETS event_parser rules_loader http_request survey_form)
+set(SURVEYD_FUZZ_TARGETS event_parser rules_loader http_request survey_form alert_answer)
 foreach(target ${SURVEYD_FUZZ_TARGETS})
   add_executable(fuzz_${target} tests/fuzz/fuzz_${target}.cpp)
   target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
   target_link_libraries(fuzz_${target} PRIVATE surveyd_fuzz_lib surveyd_warnings)
+  target_compile_definitions(fuzz_${target} PRIVATE SURVEYD_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 endforeach()
 list(TRANSFORM SURVEYD_FUZZ_TARGETS PREPEND fuzz_ OUTPUT_VARIABLE SURVEYD_FUZZ_EXECUTABLES)
 add_custom_target(fuzz_targets DEPENDS ${SURVEYD_FUZZ_EXECUTABLES})
