@@ -50,6 +50,24 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value) {
   return std::chrono::seconds(std::min<long long>(seconds, 24 * 3600));
 }
 
+void ReadOtherStatus(const http::ClientResponse& response, SendResult& result) {
+  const int status = response.status;
+  if (status == 429) {
+    result.status = SendStatus::kThrottled;
+    result.retry_after = ParseRetryAfter(response.Header("Retry-After"));
+    result.error = "http 429";
+  } else if (status == 503) {
+    result.status = SendStatus::kTransient;
+    result.error = "http 503";
+  } else if (status >= 500) {
+    result.status = SendStatus::kInDoubt;
+    result.error = "http " + std::to_string(status);
+  } else {
+    result.status = SendStatus::kTransient;
+    result.error = "unexpected http status " + std::to_string(status);
+  }
+}
+
 SendResult FromTransportFailure(const http::ClientResponse& response) {
   using Transport = http::ClientResponse::Transport;
   SendResult result;

@@ -32,6 +32,12 @@ std::vector<SendResult> SendOver(http::ClientPool& client, std::string_view gate
                                  std::vector<http::ClientRequest> requests,
                                  SendResult (*read)(const http::ClientResponse&));
 
+// The answers a gateway without an idempotency key (Kannel, Twilio) reads alike, once its own
+// 2xx and 4xx meanings are read: 429 throttled (with Retry-After), 503 turned away (nothing sent:
+// transient), any other 5xx in doubt (the message may have gone out: never resent
+// automatically, the delivery reports settle it), anything else transient.
+void ReadOtherStatus(const http::ClientResponse& response, SendResult& result);
+
 // "base/" -> "base".
 std::string WithoutTrailingSlash(std::string text);
 

@@ -58,23 +58,11 @@ SendResult FromHttp(const http::ClientResponse& response) {
   } else if (status == 400 || status == 403) {
     result.status = SendStatus::kPermanent;
     result.error = status == 400 ? "rejected by Kannel (http 400)" : "not routable (http 403)";
-  } else if (status == 429) {
-    result.status = SendStatus::kThrottled;
-    result.retry_after = detail::ParseRetryAfter(response.Header("Retry-After"));
-    result.error = "http 429";
-  } else if (status == 503) {
-    // bearerbox refused the message (queue full, no SMSC): nothing was sent.
-    result.status = SendStatus::kTransient;
-    result.error = "http 503";
-  } else if (status >= 500) {
-    // "Sending failed." (smsbox -> bearerbox) or a proxy's 502/504: the message may be on its
-    // way, and Kannel has no idempotency key, so it is never resent automatically.
-    result.status = SendStatus::kInDoubt;
-    result.error = "http " + std::to_string(status);
   } else {
-    // 404, 405...: the request was refused before Kannel looked at it.
-    result.status = SendStatus::kTransient;
-    result.error = "unexpected http status " + std::to_string(status);
+    // 503: bearerbox refused it (queue full, no SMSC), nothing sent. Other 5xx: "Sending failed."
+    // (smsbox -> bearerbox) or a proxy's 502/504, the message may be on its way. 404, 405...:
+    // refused before Kannel looked at it.
+    detail::ReadOtherStatus(response, result);
   }
   return result;
 }

@@ -64,22 +64,10 @@ SendResult FromHttp(const http::ClientResponse& response) {
     // 404: no such account at this base URL -- configuration, like bad credentials.
     result.status = SendStatus::kAuth;
     result.error = "http " + std::to_string(status) + ": account or credentials refused";
-  } else if (status == 429) {
-    result.status = SendStatus::kThrottled;
-    result.retry_after = detail::ParseRetryAfter(response.Header("Retry-After"));
-    result.error = "http 429";
-  } else if (status == 503) {
-    // Service unavailable: the request was turned away, nothing was created.
-    result.status = SendStatus::kTransient;
-    result.error = "http 503";
-  } else if (status >= 500) {
-    // A 500/502/504 may come after the message was created, and Twilio has no idempotency key:
-    // in doubt, settled by the StatusCallback, never resent automatically.
-    result.status = SendStatus::kInDoubt;
-    result.error = "http " + std::to_string(status);
   } else {
-    result.status = SendStatus::kTransient;
-    result.error = "unexpected http status " + std::to_string(status);
+    // 503: turned away, nothing created. A 500/502/504 may come after the message was created:
+    // in doubt, settled by the StatusCallback.
+    detail::ReadOtherStatus(response, result);
   }
   return result;
 }
