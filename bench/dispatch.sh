@@ -20,7 +20,9 @@
 #   2. baseline: pg-boss (npm, on Debian's Node), 8 loops each fetching 50 no-op jobs and
 #      completing them, draining --backlog jobs (bench/pgboss.js), in its own database.
 #   3. the gateway alone: wmnow-sim (as in the other benchmarks, no opens or answers), driven by
-#      wrk with a POST of a text per request: it must be far faster than surveyd's figure.
+#      wrk with a POST of a text per request: it must be far faster than surveyd's figure. Its
+#      delivery reports are held for an hour: the figures are of sending alone (a report is an
+#      HTTP request back to surveyd and a write of its own, work this figure leaves out).
 #   4. surveyd: `surveyd migrate`, then one event pushed through the feed (to a surveyd whose
 #      rules delay every text by an hour, so nothing is sent), which is cloned in SQL into
 #      --backlog events, surveys and outbox rows, each with its own event, incident, number
@@ -34,7 +36,8 @@
 #      begun, just before the request) and -> the attempt recorded (the gateway's answer).
 #
 # The rate limit is off (gateway.rate_per_second 0); the dispatcher's other settings are the
-# shipped config's (workers, batch size). The load average before and after is printed: on a
+# shipped config's (workers, batch size). The drain's database time is printed by statement
+# (pg_stat_statements): the first place to look when the figure moves. The load average before and after is printed: on a
 # shared machine every figure is low and noisy.
 #
 # Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
@@ -110,6 +113,10 @@ log "load average before: $LOAD_BEFORE ($(nproc) cores)"
 
 log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
 pg_start "$WORK/pg/data" "$PG_PORT"
+# pg_stat_statements shows where the drain's database time goes (printed at the end).
+"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+pg_stop "$WORK/pg/data"
+pg_start "$WORK/pg/data" "$PG_PORT"
 
 # 1. SKIP LOCKED baseline. Enough due rows that the table never runs dry during the run.
 PGB_ROWS=$((PGBENCH_SECONDS * 60000))
@@ -178,7 +185,7 @@ wait_http() {  # URL: up to 10 s
 }
 
 "$BIN/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
-  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 \
+  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 --delivery-delay-ms 3600000 \
   >"$WORK/wmnow-sim.log" 2>&1 &
 pids+=("$!")
 wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz"
@@ -250,7 +257,7 @@ sv = {
     # the store reads as they are: the clones need no key ring of their own.
     "event_id": "m.event_id", "incident_id": "m.incident_id", "phone_e164": "m.phone",
     "phone_enc": "NULL",
-    "phone_hash": "m.phone_hash", "token_nonce": "m.nonce", "token_hash": "NULL",
+    "phone_hash": "m.phone_hash", "token_nonce": "m.nonce",
     "contact_at": "m.at", "send_at": "m.at", "created_at": "m.at",
     "expires_at": "m.at + (t.expires_at - t.contact_at)",
     "closes_at": "m.at + (t.closes_at - t.contact_at)",
@@ -295,6 +302,8 @@ DUE=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE state = 'pending' AND 
 log "surveyd: draining $BACKLOG due texts (rate limit off, shipped rules without quiet hours or delay)"
 SURVEYD_RULES="$WORK/rules.yaml"
 LOAD_DRAIN=$(load)
+"${SPSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+"${SPSQL[@]}" -c "SELECT pg_stat_statements_reset()" >/dev/null
 "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
 SURVEYD_PID=$!
 pids+=("$SURVEYD_PID")
@@ -320,6 +329,12 @@ if [ "$SENT" != "$BACKLOG" ]; then
   echo "bench/dispatch.sh: $SENT of $BACKLOG sent ($CANCELLED cancelled, $OTHER otherwise)" >&2
   exit 1
 fi
+# Where the drain's database time went: the statements that took the most, in total.
+"${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
+    round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+    left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
+  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
+  ORDER BY total_exec_time DESC LIMIT 12" >"$WORK/drain-statements.txt"
 read -r DRAIN_SECONDS ATTEMPTS < <("${SPSQL[@]}" -F ' ' -c "SELECT
   round(extract(epoch FROM max(at) - min(at))::numeric, 3), count(*) FROM send_attempts")
 DRAIN_RATE=$(python3 -c "print(round($SENT / $DRAIN_SECONDS))")
@@ -368,3 +383,6 @@ fi
 printf '  %-58s %s\n' \
   "queued -> send begun, idle, $LAT_RATE/s (ms)" "p50 $BEGUN_P50  p99 $BEGUN_P99" \
   "queued -> gateway's answer recorded (ms, goal p99 < 10)" "p50 $ANSWER_P50  p99 $ANSWER_P99  max $ANSWER_MAX"
+echo
+echo "the drain's database time, by statement (pg_stat_statements, top 12 by total):"
+sed 's/^/  /' "$WORK/drain-statements.txt"

@@ -129,10 +129,10 @@ out=$(curl -fs -H 'Content-Type: application/json' -H "X-Feed-Timestamp: $ts" -H
 [[ $out == *'"decision":"survey"'* ]] || { echo "bench/page.sh: the event was not surveyed: $out" >&2; exit 1; }
 PSQL=("$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d surveyd)
 for _ in $(seq 1 100); do
-  [ "$("${PSQL[@]}" -c "SELECT count(*) FROM surveys WHERE token_hash IS NOT NULL")" = 1 ] && break
+  [ "$("${PSQL[@]}" -c "SELECT count(*) FROM survey_links")" = 1 ] && break
   sleep 0.1
 done
-nonce=$("${PSQL[@]}" -c "SELECT token_nonce FROM surveys WHERE token_hash IS NOT NULL")
+nonce=$("${PSQL[@]}" -c "SELECT s.token_nonce FROM surveys s JOIN survey_links l ON l.survey_id = s.id")
 [ -n "$nonce" ] || { echo "bench/page.sh: the survey's text was not sent" >&2; exit 1; }
 token=$(printf '%s' "$nonce" | openssl dgst -sha256 -hmac "$SURVEYD_TOKEN_SECRET" -binary | head -c 16 |
   base64 | tr '+/' '-_' | tr -d '=')

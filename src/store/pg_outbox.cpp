@@ -121,8 +121,8 @@ const Statements& OutboxStatements() {
        "UNION SELECT event_id, incident_id, facts FROM events "
        "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since) AS e "
        "WHERE e.facts IS NOT NULL"},
-      // Only while each claim is this worker's; a survey's token hash goes in with it, the first
-      // time.
+      // Only while each claim is this worker's; a survey's link (its token's hash) goes in with
+      // it, the first time.
       {"begin_sends",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) "
        "AS t(id, token, token_hash)), "
@@ -131,8 +131,8 @@ const Statements& OutboxStatements() {
        "begun_at = COALESCE(o.begun_at, $4::timestamptz) FROM t "
        "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token "
        "RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
-       "s AS (UPDATE surveys s SET token_hash = b.token_hash FROM b "
-       "WHERE s.id = b.survey_id AND b.token_hash IS NOT NULL AND s.token_hash IS NULL) "
+       "l AS (INSERT INTO survey_links (token_hash, survey_id) SELECT token_hash, survey_id "
+       "FROM b WHERE token_hash IS NOT NULL ON CONFLICT DO NOTHING) "
        "SELECT id, attempts FROM b"},
       {"cancel",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
