@@ -4,12 +4,14 @@
 # waits, next to what PostgreSQL and pg-boss do with the same queue work, all in one run.
 #
 # usage: bench/dispatch.sh [--backlog N] [--pgbench-seconds S] [--latency-events N]
-#                          [--latency-rate R] [--no-pgboss] [--keep]
+#                          [--latency-rate R] [--rate-cap R] [--no-pgboss] [--keep]
 #
 #   --backlog N          due texts seeded before surveyd starts (default 50000)
 #   --pgbench-seconds S  length of the SKIP LOCKED baseline (default 10)
 #   --latency-events N   events pushed while idle for the latency figures (default 1000)
 #   --latency-rate R     their rate per second (default 200)
+#   --rate-cap R         then a backlog of 6 x R texts sent with gateway.rate_per_second R
+#                        (default 500; 0 skips it)
 #   --no-pgboss          skip the pg-boss baseline (it needs npm and the registry)
 #   --keep               keep the temporary directory (logs, database) afterwards
 #
@@ -35,6 +37,9 @@
 #      the commit that acknowledged the event (pg_xact_commit_timestamp of the survey's row) ->
 #      outbox.begun_at (the send begun, just before the request) and -> the attempt recorded
 #      (the gateway's answer); and, for scale, surveys.created_at (stored) -> that commit.
+#   6. rate cap: surveyd restarted with gateway.rate_per_second R, a backlog of 6 x R texts
+#      (numbers of their own) drained; the most sends begun (outbox.begun_at) in any window of
+#      one second, which must not exceed R, and the mean rate over the drain.
 #
 # The rate limit is off (gateway.rate_per_second 0); the dispatcher's other settings are the
 # shipped config's (workers, batch size). The drain's database time is printed by statement
@@ -49,6 +54,7 @@ BACKLOG=50000
 PGBENCH_SECONDS=10
 LAT_EVENTS=1000
 LAT_RATE=200
+RATE_CAP=500
 PGBOSS=1
 KEEP=0
 while [ $# -gt 0 ]; do
@@ -57,6 +63,7 @@ while [ $# -gt 0 ]; do
     --pgbench-seconds) PGBENCH_SECONDS=$2; shift 2 ;;
     --latency-events) LAT_EVENTS=$2; shift 2 ;;
     --latency-rate) LAT_RATE=$2; shift 2 ;;
+    --rate-cap) RATE_CAP=$2; shift 2 ;;
     --no-pgboss) PGBOSS=0; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -270,15 +277,15 @@ def select(cols, over):
 print(f"""
 BEGIN;
 CREATE TEMP TABLE m ON COMMIT DROP AS
-  SELECT 'BENCH-' || i AS event_id, 'BENCH-INC-' || i AS incident_id,
-         '+4477' || lpad(i::text, 8, '0') AS phone,
-         encode(hmac('+4477' || lpad(i::text, 8, '0'), :'key', 'sha256'), 'hex') AS phone_hash,
+  SELECT :'prefix' || '-' || i AS event_id, :'prefix' || '-INC-' || i AS incident_id,
+         :'phones' || lpad(i::text, 8, '0') AS phone,
+         encode(hmac(:'phones' || lpad(i::text, 8, '0'), :'key', 'sha256'), 'hex') AS phone_hash,
          encode(gen_random_bytes(length(decode(t.token_nonce, 'hex'))), 'hex') AS nonce,
          now() - interval '1 second' AS at,
          -- The facts hold no number: the number is the survey's (and its hash the event's).
          jsonb_set(jsonb_set(jsonb_set(e.facts,
-           '{{event_id}}', to_jsonb('BENCH-' || i)),
-           '{{incident,id}}', to_jsonb('BENCH-INC-' || i)),
+           '{{event_id}}', to_jsonb(:'prefix' || '-' || i)),
+           '{{incident,id}}', to_jsonb(:'prefix' || '-INC-' || i)),
            '{{occurred_at}}', to_jsonb(to_char((now() - interval '1 second') AT TIME ZONE 'UTC',
                                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) AS facts
   FROM generate_series(1, :n) AS i, events e, surveys t
@@ -289,7 +296,8 @@ INSERT INTO surveys ({",".join(surveys)})
   SELECT {select(surveys, sv)} FROM m, surveys t WHERE t.event_id = 'BENCH-TEMPLATE-0';
 INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at)
   SELECT s.id, 'svy-' || s.id || '-bench', 'pending', s.send_at, s.created_at
-  FROM surveys s WHERE s.event_id LIKE 'BENCH-%' AND s.event_id <> 'BENCH-TEMPLATE-0';
+  FROM surveys s WHERE s.event_id LIKE :'prefix' || '-%' AND s.event_id <> 'BENCH-TEMPLATE-0'
+    AND s.event_id NOT LIKE 'BENCH-LAT-%';
 -- The template itself is held two days: it takes no part.
 UPDATE outbox SET state = 'cancelled', cancel_reason = 'bench template', updated_at = now()
   WHERE survey_id = (SELECT id FROM surveys WHERE event_id = 'BENCH-TEMPLATE-0');
@@ -298,7 +306,12 @@ ANALYZE;
 """)
 PY
 )
-"${SPSQL[@]}" -v key="$SURVEYD_PHONE_HASH_KEY" -v n="$BACKLOG" <<<"$SEED_SQL" >/dev/null
+# Seeds N due texts with ids PREFIX-1.. and numbers PHONES followed by 8 digits.
+seed() {
+  "${SPSQL[@]}" -v key="$SURVEYD_PHONE_HASH_KEY" -v n="$1" -v prefix="$2" -v phones="$3" \
+    <<<"$SEED_SQL" >/dev/null
+}
+seed "$BACKLOG" BENCH +4477
 DUE=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE state = 'pending' AND next_attempt_at <= now()")
 [ "$DUE" = "$BACKLOG" ] || { echo "bench/dispatch.sh: $DUE texts due, not $BACKLOG" >&2; exit 1; }
 
@@ -368,6 +381,35 @@ read -r LAT_N BEGUN_P50 BEGUN_P99 ANSWER_P50 ANSWER_P99 ANSWER_MAX COMMIT_P50 CO
     round(percentile_cont(0.5) WITHIN GROUP (ORDER BY commit)::numeric, 2),
     round(percentile_cont(0.99) WITHIN GROUP (ORDER BY commit)::numeric, 2) FROM l")
 [ "$LAT_N" = "$LAT_EVENTS" ] || { echo "bench/dispatch.sh: $LAT_N of $LAT_EVENTS latency texts sent" >&2; exit 1; }
+# 6. The rate cap.
+RATE_MAX=""
+if [ "$RATE_CAP" != 0 ]; then
+  RATE_N=$((RATE_CAP * 6))
+  log "rate cap: $RATE_N due texts sent with gateway.rate_per_second $RATE_CAP"
+  kill "$SURVEYD_PID"
+  wait "$SURVEYD_PID" || true
+  seed "$RATE_N" RATE +4479
+  SURVEYD_GATEWAY_RATE=$RATE_CAP "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" \
+    >"$WORK/surveyd-rate.log" 2>&1 &
+  SURVEYD_PID=$!
+  pids+=("$SURVEYD_PID")
+  for _ in $(seq 1 600); do
+    [ "$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox o JOIN surveys s ON s.id = o.survey_id
+      WHERE s.event_id LIKE 'RATE-%' AND $OPEN")" = 0 ] && break
+    kill -0 "$SURVEYD_PID" 2>/dev/null || { echo "bench/dispatch.sh: surveyd stopped; see $WORK/surveyd-rate.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  read -r RATE_SENT RATE_MAX RATE_MEAN < <("${SPSQL[@]}" -F ' ' -c "
+    WITH b AS (SELECT o.begun_at AS at FROM outbox o JOIN surveys s ON s.id = o.survey_id
+               WHERE s.event_id LIKE 'RATE-%' AND o.begun_at IS NOT NULL)
+    SELECT (SELECT count(*) FROM b),
+      (SELECT max(c) FROM (SELECT count(*) OVER (ORDER BY at RANGE BETWEEN CURRENT ROW
+                                                  AND interval '999999 microseconds' FOLLOWING) AS c
+                           FROM b) w),
+      (SELECT round(count(*) / NULLIF(extract(epoch FROM max(at) - min(at)), 0)) FROM b)")
+  [ "$RATE_SENT" = "$RATE_N" ] || { echo "bench/dispatch.sh: $RATE_SENT of $RATE_N rate-capped texts begun" >&2; exit 1; }
+fi
+
 LOAD_AFTER=$(load)
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
@@ -390,6 +432,10 @@ printf '  %-58s %s\n' \
   "event stored -> acknowledged (its commit), $LAT_RATE/s (ms)" "p50 $COMMIT_P50  p99 $COMMIT_P99" \
   "acknowledged -> send begun (ms, goal p99 < 10)" "p50 $BEGUN_P50  p99 $BEGUN_P99" \
   "acknowledged -> gateway's answer recorded (ms)" "p50 $ANSWER_P50  p99 $ANSWER_P99  max $ANSWER_MAX"
+if [ -n "$RATE_MAX" ]; then
+  printf '  %-58s %s\n' \
+    "rate cap $RATE_CAP/s: most sends begun in any 1 s (goal <= cap)" "$RATE_MAX  (mean $RATE_MEAN/s over $RATE_SENT)"
+fi
 echo
 echo "the drain's database time, by statement (pg_stat_statements, top 12 by total):"
 sed 's/^/  /' "$WORK/drain-statements.txt"

@@ -265,30 +265,32 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   Pass pass;
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
-  const RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());
+  RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());
   if (grant.slots == 0) {
     breaker_.NothingSent();
     pass.rate_limited = true;
     return pass;
   }
-  auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease);
-  const int claimed = static_cast<int>(batch.size());
+  int claimed = 0;
   int sent = 0;
   try {
-    sent = SendBatch(std::move(batch));
+    auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease);
+    claimed = static_cast<int>(batch.size());
+    sent = SendBatch(std::move(batch), grant);
   } catch (...) {
-    rate_.GiveBack(grant, grant.slots);
+    rate_.Settle(grant, 0, clock_.Now());  // nothing if the requests went
     breaker_.NothingSent();
     throw;
   }
-  rate_.GiveBack(grant, grant.slots - sent);
+  rate_.Settle(grant, 0, clock_.Now());  // what no request used
   if (sent == 0) breaker_.NothingSent();
   pass.claimed = claimed;
   return pass;
 }
 
 // Decides, begins, sends and records one claimed batch; returns how many requests were made.
-int Dispatcher::SendBatch(std::vector<OutboxMessage> batch) {
+// The grant is settled as the requests go.
+int Dispatcher::SendBatch(std::vector<OutboxMessage> batch, RateLimiter::Grant& grant) {
   if (batch.empty()) return 0;
   if (stopping_) {
     // Hand unsent claims back at once, so another instance need not wait for the lease.
@@ -366,6 +368,7 @@ int Dispatcher::SendBatch(std::vector<OutboxMessage> batch) {
   }
   if (begun.empty()) return 0;
 
+  rate_.Settle(grant, static_cast<int>(begun.size()), clock_.Now());
   const auto send_started = std::chrono::steady_clock::now();
   const std::vector<gateway::SendResult> results = gateway_.SendAll(begun_texts);
   if (meters_) {

@@ -37,9 +37,15 @@ RateLimiter::Grant RateLimiter::Take(int wanted, TimePoint now) {
   return grant;
 }
 
-void RateLimiter::GiveBack(const Grant& grant, int unused) {
-  if (Unlimited() || unused <= 0) return;
-  store_.ReturnSendSlots(gateway_, grant.bucket, std::min(unused, grant.slots));
+void RateLimiter::Settle(Grant& grant, int sent, TimePoint now) {
+  const int granted = grant.slots;
+  grant.slots = 0;
+  if (Unlimited() || granted <= 0) return;
+  const std::int64_t bucket =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() /
+      kBucket.count();
+  store_.SettleSendSlots(gateway_, grant.bucket, granted, std::max(bucket, grant.bucket),
+                         std::clamp(sent, 0, granted));
 }
 
 CircuitBreaker::CircuitBreaker(BreakerOptions options) : options_(options) {}

@@ -193,9 +193,8 @@ const Statements& OutboxStatements() {
        "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token"},
       {"take_send_slots",
        "SELECT surveyd_take_send_slots($1, $2::bigint, $3::int, $4::int, $5::int)"},
-      {"return_send_slots",
-       "UPDATE gateway_send_slots SET used = GREATEST(0, used - $3::int) "
-       "WHERE gateway = $1 AND bucket = $2::bigint"},
+      {"settle_send_slots",
+       "SELECT surveyd_settle_send_slots($1, $2::bigint, $3::int, $4::bigint, $5::int)"},
   };
   return kStatements;
 }
@@ -498,12 +497,14 @@ int PgStore::TakeSendSlots(const std::string& gateway, std::int64_t bucket, int 
   });
 }
 
-void PgStore::ReturnSendSlots(const std::string& gateway, std::int64_t bucket, int unused) {
-  if (unused <= 0) return;
-  WithConnection("return send slots", [&](pqxx::connection& connection) {
+void PgStore::SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
+                              std::int64_t sent_bucket, int sent) {
+  if (granted <= 0 || (sent == granted && sent_bucket == granted_bucket)) return;
+  WithConnection("settle send slots", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     txn.exec0("SET LOCAL synchronous_commit TO off");
-    Exec(txn, "return_send_slots", {Text(gateway), Int(bucket), Int(unused)});
+    Exec(txn, "settle_send_slots",
+         {Text(gateway), Int(granted_bucket), Int(granted), Int(sent_bucket), Int(sent)});
     txn.commit();
     return 0;
   });

@@ -117,7 +117,8 @@ class PgStore final : public Store {
   bool ApplyDeliveryReport(const DeliveryReport& report) override;
   int TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
                     int span) override;
-  void ReturnSendSlots(const std::string& gateway, std::int64_t bucket, int unused) override;
+  void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
+                       std::int64_t sent_bucket, int sent) override;
 
   // SurveyStore (pg_surveys.cpp)
   std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) override;

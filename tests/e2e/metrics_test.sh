@@ -103,7 +103,8 @@ expect "pushes answered 202" "$(value 'surveyd_http_requests_total{route="/api/v
 positive "delivery reports" "$(sum '^surveyd_http_requests_total\{route="/api/v1/gateway/wmnow/status",status="2')"
 positive "STOP replies" "$(sum '^surveyd_http_requests_total\{route="/api/v1/gateway/wmnow/inbound",status="2')"
 # The database pool, the rules, the loops.
-expect "pool size" "$(value surveyd_db_pool_size)" 6
+expect "pool size" "$(value surveyd_db_pool_size)" \
+  "$(sed -n 's/^  pool_size: *\([0-9]*\).*/\1/p' "$SRC/config/surveyd.yaml")"  # the shipped config's
 positive "pool open" "$(value 'surveyd_db_pool_connections{state="open"}')"
 version=$(sha256sum "$SURVEYD_RULES" | cut -c1-12)
 expect "rules version" "$(value "surveyd_rules_info{version=\"$version\"}")" 1

@@ -57,7 +57,7 @@ class FuzzStore final : public store::Store {
     return false;
   }
   int TakeSendSlots(const std::string&, std::int64_t, int, int, int) override { return 0; }
-  void ReturnSendSlots(const std::string&, std::int64_t, int) override {}
+  void SettleSendSlots(const std::string&, std::int64_t, int, std::int64_t, int) override {}
   store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn&,
                                    TimePoint) override {
     if (sms.gateway.empty()) std::abort();  // an adapter always names itself

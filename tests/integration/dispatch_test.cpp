@@ -424,6 +424,35 @@ TEST_F(DispatchTest, TheRateHoldsAcrossTwoInstancesUnderABurst) {
       << "what was not sent is handed back, not lost";
 }
 
+TEST_F(DispatchTest, TheRateCountsEachSendWhenItGoesNotWhenItWasGranted) {
+  // The first batch takes half a second between its grant and its requests (a slow claim, a
+  // slow decision); the next ones none. Counted at the grant, the next grant would come just
+  // over a second after the first and its sends within a second of the first batch's.
+  AddSurveys(60, clock_.Now(), clock_.Now() + 2h);
+  options_.rate_per_second = 20;
+  options_.batch_size = 20;
+  FakeGateway gateway;
+  std::vector<TimePoint> sent_at;
+  gateway.OnSend([&](const gateway::OutgoingSms&) { sent_at.push_back(clock_.Now()); });
+  bool slow = true;
+  auto dispatcher = Make(gateway, *store_, [&, shipped = QuietRules()] {
+    if (slow) clock_.Advance(500ms);  // asked for the rules between the grant and the send
+    slow = false;
+    return shipped;
+  });
+  for (int step = 0; step < 200; ++step) {
+    dispatcher.RunOnce("w");
+    clock_.Advance(20ms);
+  }
+  ASSERT_EQ(sent_at.size(), 60u);
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < sent_at.size(); ++i) {
+    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
+    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
+  }
+  EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
+}
+
 TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
   AddSurveys(40, clock_.Now(), clock_.Now() + 2h);
   options_.batch_size = 10;

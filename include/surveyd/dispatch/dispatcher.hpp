@@ -120,7 +120,7 @@ class Dispatcher {
   void WorkerLoop(int index);
   void ListenLoop();
   void Maintain();
-  int SendBatch(std::vector<store::OutboxMessage> batch);
+  int SendBatch(std::vector<store::OutboxMessage> batch, RateLimiter::Grant& grant);
   Plan PlanMessage(const store::OutboxMessage& message, const rules::RuleSet* rules,
                    TimePoint now) const;
   void Record(const std::vector<store::OutboxMessage>& begun,

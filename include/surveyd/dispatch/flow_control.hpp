@@ -15,8 +15,9 @@
 namespace surveyd::dispatch {
 
 // Sends are counted in 20 ms buckets in the database. A grant is made only while the last `span`
-// buckets (a little over a second) hold fewer than `cap` sends, so no one-second window ever
-// holds more than the rate, and a steady backlog is sent at no less than 98% of it.
+// buckets (a little over a second) hold fewer than `cap` sends, and each send is counted, when it
+// goes, in the bucket it goes in: so no one-second window of requests holds more than the rate,
+// and a steady backlog is sent at no less than 98% of it.
 class RateLimiter {
  public:
   static constexpr std::chrono::milliseconds kBucket{20};
@@ -35,8 +36,10 @@ class RateLimiter {
 
   // Up to `wanted` sends now; 0 slots: none free until a later bucket (try again in kBucket).
   Grant Take(int wanted, TimePoint now);
-  // Slots of a grant that were not used (fewer messages due, cancelled, claimed by another).
-  void GiveBack(const Grant& grant, int unused);
+  // Settles a grant when its requests go: `sent` of its slots are counted in the bucket of
+  // `now` (a grant's sends may go a few buckets after it was made), the others given back
+  // (fewer messages due, cancelled, claimed by another). The grant has no slots left after.
+  void Settle(Grant& grant, int sent, TimePoint now);
 
  private:
   store::OutboxStore& store_;

@@ -128,8 +128,12 @@ class OutboxStore {
   // `cap`. Returns how many were granted (0: none free now).
   virtual int TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
                             int span) = 0;
-  // Gives back slots taken in `bucket` and not used (fewer messages due, cancelled, lost).
-  virtual void ReturnSendSlots(const std::string& gateway, std::int64_t bucket, int unused) = 0;
+  // Settles a grant of `granted` slots taken in `granted_bucket` when its requests go: `sent` of
+  // them count in `sent_bucket`, the bucket they actually go in (later than the grant's when
+  // claiming and deciding took a while), and the rest are given back. Counting each send where
+  // it really happens is what keeps every one-second window of requests within the rate.
+  virtual void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
+                               std::int64_t sent_bucket, int sent) = 0;
 
   // One message at a time, as tests and simple callers want it.
   bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
