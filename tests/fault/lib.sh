@@ -121,3 +121,5 @@ no_numbers_in_logs() {
 # rss_kib PID: resident memory in KiB; open_files PID: how many descriptors it holds.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 open_files() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# connections_to PORT PID: its established TCP connections to that local port.
+connections_to() { ss -Htnp state established "( dport = :$1 )" | grep -c "pid=$2," || true; }

@@ -6,9 +6,11 @@
 #   - while the database is down, every push is answered 503 with Retry-After (not 500, no hang;
 #     tests/fault/push retries each batch until it is acknowledged, and records what was);
 #   - the TCP consumers stop reading: no connection to the feed is open during the outage;
+#   - /readyz says not ready during the outage (from 3 s in);
 #   - each instance's resident memory stays within RSS_BOUND_MIB of what it was before the outage
-#     (sampled from /proc/PID/status every half second), and its open files come back near their
-#     baseline;
+#     (sampled from /proc/PID/status every half second), and afterwards it holds no more database
+#     connections than before (2 more at most) nor other files (8 more at most; connections to
+#     the gateway come and go with the sends, and are not counted);
 #   - each instance is ready (/readyz) within 10 s of the database's return, and nothing is left
 #     to send a minute after it.
 #   tests/fault/postgres_test.sh BUILD_DIR SOURCE_DIR      bounded: a 10 s outage, about 40 s
@@ -41,8 +43,7 @@ python3 "$SRC/tests/fault/push" --url "http://127.0.0.1:$port_a/api/v1/feed/even
   --events "$work/pushed.ndjson" --batch 5 --rate "$push_rate" --record "$work/acked-push.txt" \
   --log "$work/push-responses.txt" --hang-s 10 --give-up-s 600 >"$work/push.log" 2>&1 &
 push_pid=$!; pids+=($push_pid)
-push_started=$(date +%s%N)
-since_push() { echo $(( ($(date +%s%N) - push_started) / 1000000 )); }  # ms; push's log has s
+now_ms() { date +%s%3N; }
 
 # Both instances must be ready again within 10 s of the database's return.
 ready_after_return() {  # ready_after_return WHAT
@@ -62,13 +63,19 @@ ready_after_return "the crash"
 sleep 4
 feed_open() { ss -Htn state established "( dport = :$feed_port )" | grep -q .; }
 feed_open || fail "no consumer reads the feed before the outage (the check below would prove nothing)"
-declare -A rss_before fds_before
-for i in a b; do rss_before[$i]=$(rss_kib "${pid_of[$i]}"); fds_before[$i]=$(open_files "${pid_of[$i]}"); done
-echo "outage of $outage_s s at $(events_stored) events stored; before it: RSS a=${rss_before[a]} KiB b=${rss_before[b]} KiB, open files a=${fds_before[a]} b=${fds_before[b]}"
-outage_from=$(since_push)
+declare -A rss_before fds_before db_before
+# Open files other than the connections to the gateway.
+steady_files() { echo $(($(open_files "$1") - $(connections_to "$port_gw" "$1"))); }
+for i in a b; do
+  rss_before[$i]=$(rss_kib "${pid_of[$i]}")
+  fds_before[$i]=$(steady_files "${pid_of[$i]}")
+  db_before[$i]=$(connections_to "$pg_port" "${pid_of[$i]}")
+done
+echo "outage of $outage_s s at $(events_stored) events stored; before it: RSS a=${rss_before[a]} KiB b=${rss_before[b]} KiB, database connections a=${db_before[a]} b=${db_before[b]}"
 pg_stop "$pg_data"
+outage_from=$(now_ms)  # down from here (pg_ctl waited for it)
 declare -A rss_max=([a]=0 [b]=0)
-feed_connected=0
+feed_connected=0 ready_in_outage=0 samples=0
 end=$(($(date +%s) + outage_s))
 while [ "$(date +%s)" -lt "$end" ]; do
   for i in a b; do
@@ -77,21 +84,27 @@ while [ "$(date +%s)" -lt "$end" ]; do
     [ "$r" -gt "${rss_max[$i]}" ] && rss_max[$i]=$r
   done
   # A consumer may be mid-batch when the database goes: give it 3 s to notice and let go.
-  if [ $(($(since_push) - outage_from)) -gt 3000 ] && feed_open; then
-    feed_connected=$((feed_connected + 1))
+  if [ $(($(now_ms) - outage_from)) -gt 3000 ]; then
+    feed_open && feed_connected=$((feed_connected + 1))
+    for i in a b; do
+      samples=$((samples + 1))
+      curl -s -m 5 "http://127.0.0.1:$(port_of $i)/readyz" | grep -q '"ready":true' && ready_in_outage=$((ready_in_outage + 1))
+    done
   fi
   sleep 0.5
 done
-outage_to=$(since_push)
+outage_to=$(now_ms)
 pg_up
 returned=$(date +%s)
 returned_at=$(sql "SELECT now()")
 ready_after_return "the outage"
 
 [ "$feed_connected" = 0 ] || fail "a consumer kept the feed open during the outage ($feed_connected samples)"
+# Not ready while the database is down, so that a load balancer sends the pushes elsewhere.
+[ "$ready_in_outage" = 0 ] || fail "/readyz said ready $ready_in_outage times in $samples during the outage"
 for i in a b; do
   grown=$(( (rss_max[$i] - rss_before[$i]) / 1024 ))
-  echo "instance $i: RSS before the outage ${rss_before[$i]} KiB, at most ${rss_max[$i]} KiB during it (+$grown MiB; bound $RSS_BOUND_MIB MiB)"
+  echo "instance $i: RSS before the outage ${rss_before[$i]} KiB, at most ${rss_max[$i]} KiB during it (grew $grown MiB; bound $RSS_BOUND_MIB MiB)"
   [ "$grown" -le "$RSS_BOUND_MIB" ] || fail "instance $i grew by $grown MiB during the outage"
 done
 
@@ -103,8 +116,8 @@ n503=$(echo "$in_outage" | awk '$2 == 503' | wc -l)
 other=$(echo "$in_outage" | awk 'NF && $2 != 503' | wc -l)
 echo "during the outage: $n503 pushes answered 503 with Retry-After, $other otherwise"
 [ "$n503" -ge 3 ] || fail "the outage did not meet the pushes ($n503 answered 503)"
-# The last second may already see the database back.
-late=$(echo "$in_outage" | awk -v to="$outage_to" 'NF && $2 != 503 && $1 * 1000 < to - 1000' | wc -l)
+# A request that went just before the database was back may find it back (half a second).
+late=$(echo "$in_outage" | awk -v to="$outage_to" 'NF && $2 != 503 && $1 * 1000 < to - 500' | wc -l)
 [ "$late" = 0 ] || fail "$late push(es) answered other than 503 while the database was down"
 
 # A minute after the return nothing the outage interrupted is still claimed or sending (what
@@ -117,9 +130,11 @@ stuck=$(sql "SELECT count(*) FROM outbox WHERE state IN ('claimed', 'sending') A
 [ "$stuck" = 0 ] || fail "$stuck message(s) still claimed or sending a minute after the database returned"
 settle 180
 for i in a b; do
-  fds=$(open_files "${pid_of[$i]}")
-  echo "instance $i: open files ${fds_before[$i]} before the outage, $fds after"
-  [ "$fds" -le $((fds_before[$i] + 16)) ] || fail "instance $i holds $fds files, ${fds_before[$i]} before the outage"
+  fds=$(steady_files "${pid_of[$i]}")
+  db=$(connections_to "$pg_port" "${pid_of[$i]}")
+  echo "instance $i: database connections ${db_before[$i]} before the outage, $db after; other open files ${fds_before[$i]}, $fds"
+  [ "$db" -le $((db_before[$i] + 2)) ] || fail "instance $i holds $db database connections, ${db_before[$i]} before the outage"
+  [ "$fds" -le $((fds_before[$i] + 8)) ] || fail "instance $i holds $fds files, ${fds_before[$i]} before the outage"
 done
 check_invariants
 grep -q "store unavailable\|database unavailable" "$work"/surveyd-*.log || fail "the outage is not in the logs"
