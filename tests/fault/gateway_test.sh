@@ -21,10 +21,7 @@ start_feed "$count" "$rate" 31 --duplicate-rate 0.01
 # Delivery reports come late (4 s), so that a send in doubt is asked again before its report.
 start_gateway --fail-rate 0.03 --throttle-rate 0.03 --reset-rate 0.08 --no-answer-rate 0.03 \
   --delivery-delay-ms 4000 --seed 8
-migrate
-start_instance a; start_instance b
-wait_healthy "$port_a" "$port_b" "$port_gw"
-ready_within "$port_a" 10 && ready_within "$port_b" 10 || fail "not ready at the start"
+start_both
 sleep 5  # under way: the instances hold their pools' connections
 declare -A fds_before
 for i in a b; do fds_before[$i]=$(open_files "${pid_of[$i]}"); done
@@ -53,15 +50,14 @@ mv "$work/wmnow-sim.log" "$work/wmnow-sim-wmnow.txt"
 fault_database "gwfault_twilio_$$_$RANDOM"
 port_gw=$(free_port)
 export SURVEYD_GATEWAY=twilio SURVEYD_TWILIO_BASE_URL="http://127.0.0.1:$port_gw"
-export SURVEYD_TWILIO_ACCOUNT_SID="AC$(random_secret)" SURVEYD_TWILIO_AUTH_TOKEN=$(random_secret)
-export SURVEYD_TWILIO_ACCOUNT_SID=${SURVEYD_TWILIO_ACCOUNT_SID:0:34} SURVEYD_TWILIO_FROM="+447700900001"
+sid="AC$(random_secret)"
+token=$(random_secret)
+export SURVEYD_TWILIO_ACCOUNT_SID=${sid:0:34} SURVEYD_TWILIO_AUTH_TOKEN=$token SURVEYD_TWILIO_FROM="+447700900001"
 start_feed "$((count / 2))" "$rate" 32 --duplicate-rate 0.01
 start_gateway --twilio-account-sid "$SURVEYD_TWILIO_ACCOUNT_SID" --twilio-auth-token \
   "$SURVEYD_TWILIO_AUTH_TOKEN" --fail-rate 0.03 --throttle-rate 0.03 --reset-rate 0.08 \
   --error-rate 0.03 --hang-rate 0.03 --hang-ms 2000 --seed 10
-migrate
-start_instance a; start_instance b
-wait_healthy "$port_a" "$port_b" "$port_gw"
+start_both
 settle 180
 stats=$(curl -fs "http://127.0.0.1:$port_gw/v1/stats")
 echo "twilio: created=$(stat twilio_created) resets=$(stat twilio_resets) 500-after-create=$(stat twilio_injected_errors) hung=$(stat twilio_hung)"

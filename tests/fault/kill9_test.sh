@@ -15,9 +15,7 @@ fault_environment
 start_feed "$count" "$rate" 11 --duplicate-rate 0.01 --malformed-rate 0.002
 # 503s, 429s and answers that come too late (the request went out: in doubt).
 start_gateway --fail-rate 0.05 --throttle-rate 0.05 --hang-rate 0.05 --hang-ms 900 --seed 4
-migrate
-start_instance a; start_instance b
-wait_healthy "$port_a" "$port_b" "$port_gw"
+start_both
 
 # Kill one instance or the other at random moments (0.5 to 2.5 s apart), restarting it at once.
 RANDOM=7

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the fault runs (docs/invariants.md). Source it with the run's BUILD_DIR and SOURCE_DIR:
 #   source "$(dirname "$0")/lib.sh" "$@"
 # On top of tests/e2e/lib.sh (BUILD, SRC, work, pids, fail, new_database...) it sets the service's
@@ -56,7 +57,7 @@ start_feed() {
   feed_count=$count
   "$BUILD/cw-sim" serve --listen "127.0.0.1:$feed_port" --rate "$rate" --count "$count" \
     --seed "$seed" --record "$work/sent.txt" "$@" >"$work/cw-sim.log" 2>&1 &
-  feed_pid=$!; pids+=($feed_pid)
+  feed_pid=$!; pids+=("$feed_pid")
 }
 
 # start_gateway [wmnow-sim options...]: the WMNow simulator (its log is what reached a phone).
@@ -64,7 +65,7 @@ start_gateway() {
   "$BUILD/wmnow-sim" --listen "127.0.0.1:$port_gw" --api-key "$SURVEYD_WMNOW_API_KEY" \
     --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 \
     --delivery-delay-ms 1000 "$@" >"$work/wmnow-sim.log" 2>&1 &
-  pids+=($!)
+  pids+=("$!")
 }
 
 declare -A pid_of
@@ -75,7 +76,7 @@ start_instance() {
   port=$(port_of "$1")
   SURVEYD_HTTP_LISTEN="127.0.0.1:$port" SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port" \
     "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >>"$work/surveyd-$1.log" 2>&1 &
-  pid_of[$1]=$!; pids+=($!)
+  pid_of[$1]=$!; pids+=("$!")
 }
 migrate() { "$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null; }
 
@@ -85,6 +86,15 @@ ready_within() {  # ready_within PORT SECONDS
     sleep 0.1
   done
   return 1
+}
+
+# start_both: the migrations, then instances a and b, each ready within 10 s.
+start_both() {
+  migrate
+  start_instance a; start_instance b
+  wait_healthy "$port_a" "$port_b" "$port_gw"
+  ready_within "$port_a" 10 || fail "instance a not ready at the start"
+  ready_within "$port_b" 10 || fail "instance b not ready at the start"
 }
 
 # settle [SECONDS]: until the TCP feed's events are all stored and nothing is left to send (180 s at
@@ -121,5 +131,5 @@ no_numbers_in_logs() {
 # rss_kib PID: resident memory in KiB; open_files PID: how many descriptors it holds.
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 open_files() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-# connections_to PORT PID: its established TCP connections to that local port.
-connections_to() { ss -Htnp state established "( dport = :$1 )" | grep -c "pid=$2," || true; }
+# connections_to PORT PID: its TCP connections to that local port, in any state (closing ones too).
+connections_to() { ss -Htnp "( dport = :$1 )" | grep -c "pid=$2," || true; }

@@ -25,10 +25,7 @@ sed '/^exclusions:/a\
 
 start_feed "$count" "$rate" 41 --duplicate-rate 0.01 --malformed-rate 0.002
 start_gateway --hang-rate 0.5 --hang-ms 400 --fail-rate 0.02 --seed 9
-migrate
-start_instance a; start_instance b
-wait_healthy "$port_a" "$port_b" "$port_gw"
-ready_within "$port_a" 10 && ready_within "$port_b" 10 || fail "not ready at the start"
+start_both
 
 sleep 5
 echo "reload at $(events_stored) events stored, $(sql "SELECT count(*) FROM outbox WHERE state IN ('claimed', 'sending')") sends in flight"
