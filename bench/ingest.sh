@@ -3,7 +3,7 @@
 # to what the same PostgreSQL can do one event per transaction, all measured in one run.
 #
 # usage: bench/ingest.sh [--events N] [--pgbench-seconds S] [--batch-size N] [--paced-rate R]
-#                        [--paced-events N] [--keep]
+#                        [--paced-events N] [--push-events N] [--push-clients N] [--keep]
 #
 #   --events N           events streamed at full speed into surveyd (default 200000)
 #   --pgbench-seconds S  length of the pgbench baseline (default 15)
@@ -11,6 +11,8 @@
 #   --paced-rate R       then stream at R events/s to measure latency at a steady load
 #                        (default 1000, national scale; 0 skips it)
 #   --paced-events N     events in the paced run (default 15000)
+#   --push-events N      then push N events over HTTP, one per request (default 20000; 0 skips)
+#   --push-clients N     from N concurrent clients (default 8)
 #   --keep               keep the temporary directory (logs, database) afterwards
 #
 # What it does, on a private PostgreSQL 15 in a temporary directory (fsync on):
@@ -26,6 +28,11 @@
 #      batch, per event) comes from the consumer's histogram in /api/v1/health (checks.feed.
 #      commit_latency_ms). Peak RSS is VmHWM from /proc.
 #   4. (optional) the same at a steady --paced-rate, where latency means what an operator sees.
+#   5. HTTP push: --push-clients clients (bench/push_clients.py, kept-alive connections) each
+#      POST one signed event per request to /api/v1/feed/events, --push-events in all; each must
+#      be answered 202 and stored as new. Events/s against the same pgbench limit: concurrent
+#      requests share transactions (group commit, core/group_commit.hpp), which a design that
+#      commits once per event cannot.
 #
 # Dispatch is kept out of the measurement: one worker polling every 10 minutes, against a gateway
 # address where nothing listens. Sending is bounded by the gateway's rate (tens per second), not
@@ -40,6 +47,8 @@ PGBENCH_SECONDS=15
 BATCH_SIZE=""
 PACED_RATE=1000
 PACED_EVENTS=15000
+PUSH_EVENTS=20000
+PUSH_CLIENTS=8
 KEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,6 +57,8 @@ while [ $# -gt 0 ]; do
     --batch-size) BATCH_SIZE=$2; shift 2 ;;
     --paced-rate) PACED_RATE=$2; shift 2 ;;
     --paced-events) PACED_EVENTS=$2; shift 2 ;;
+    --push-events) PUSH_EVENTS=$2; shift 2 ;;
+    --push-clients) PUSH_CLIENTS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/ingest.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -89,7 +100,7 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 readyz_feed() {  # prints one field of checks.feed (dotted path), empty if missing
-  curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://$SURVEYD_HTTP_LISTEN/api/v1/health" 2>/dev/null | python3 -c '
+  curl -fs -H "Authorization: Bearer $SURVEYD_API_BOOTSTRAP_TOKEN" "http://$SURVEYD_HTTP_LISTEN/api/v1/health" 2>/dev/null | python3 -c '
 import json, sys
 try:
     v = json.load(sys.stdin)["checks"]["feed"]
@@ -141,9 +152,9 @@ SURVEYD_RULES="$ROOT/config/rules.yaml"
 SURVEYD_DISPATCH_WORKERS=1
 SURVEYD_DISPATCH_POLL_MS=600000
 SURVEYD_LOG_LEVEL=warn
-SURVEYD_ANALYST_TOKEN=$(random_secret)
+SURVEYD_API_BOOTSTRAP_TOKEN=$(random_secret)
 SURVEYD_PHONE_KEYS="k1:$(random_secret)"
-export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_ANALYST_TOKEN SURVEYD_PHONE_KEYS \
+export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_API_BOOTSTRAP_TOKEN SURVEYD_PHONE_KEYS \
   SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_DISPATCH_WORKERS SURVEYD_DISPATCH_POLL_MS SURVEYD_LOG_LEVEL
 [ -n "$BATCH_SIZE" ] && export SURVEYD_FEED_BATCH_SIZE="$BATCH_SIZE"
 
@@ -222,6 +233,29 @@ if [ "$PACED_RATE" != 0 ]; then
   PACED=("$RUN_LINES" "$RUN_SECONDS" "$RUN_RATE" "$RUN_P50" "$RUN_P95" "$RUN_P99" "$RUN_MAX" "$RUN_RSS_KB")
 fi
 
+PUSH=()
+if [ "$PUSH_EVENTS" != 0 ]; then
+  log "surveyd: $PUSH_EVENTS events pushed over HTTP by $PUSH_CLIENTS clients, one per request"
+  export SURVEYD_FEED_TCP=""
+  "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-push.log" 2>&1 &
+  push_pid=$!
+  pids+=("$push_pid")
+  for _ in $(seq 1 100); do
+    curl -fs "http://$SURVEYD_HTTP_LISTEN/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  read -r PUSHED PUSH_SECONDS < <(python3 "$BENCH/push_clients.py" "${SURVEYD_HTTP_LISTEN%:*}" \
+    "${SURVEYD_HTTP_LISTEN##*:}" "$SURVEYD_FEED_SECRET" "$PUSH_EVENTS" "$PUSH_CLIENTS" PUSH) ||
+    { echo "bench/ingest.sh: the pushes failed; see $WORK/surveyd-push.log" >&2; exit 1; }
+  kill "$push_pid"
+  wait "$push_pid" || true
+  STORED_PUSH=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE event_id LIKE 'PUSH-%'")
+  [ "$STORED_PUSH" = "$PUSH_EVENTS" ] ||
+    { echo "bench/ingest.sh: $PUSH_EVENTS pushed, $STORED_PUSH stored" >&2; exit 1; }
+  PUSH=("$PUSHED" "$PUSH_SECONDS" "$(python3 -c "print(round($PUSHED / $PUSH_SECONDS))")")
+  log "surveyd: ${PUSH[0]} pushed in ${PUSH[1]}s = ${PUSH[2]} events/s"
+fi
+
 RATIO=$(python3 -c "print(f'{${FULL[2]} / $PGBENCH_TPS:.2f}')")
 echo
 echo "surveyd ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
@@ -236,4 +270,9 @@ if [ ${#PACED[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "surveyd, paced at $PACED_RATE/s" "${PACED[2]} events/s  (${PACED[0]} in ${PACED[1]} s)" \
     "receipt->commit latency, paced (ms)" "p50 ${PACED[3]}  p95 ${PACED[4]}  p99 ${PACED[5]}  max ${PACED[6]}"
+fi
+if [ ${#PUSH[@]} -gt 0 ]; then
+  printf '  %-46s %s\n' \
+    "HTTP push, $PUSH_CLIENTS clients, 1 event/request" "${PUSH[2]} events/s  (${PUSH[0]} in ${PUSH[1]} s)" \
+    "ratio push / pgbench (goal >= 1.5)" "$(python3 -c "print(f'{${PUSH[2]} / $PGBENCH_TPS:.2f}')")"
 fi

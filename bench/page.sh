@@ -103,6 +103,9 @@ export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
 export SURVEYD_HTTP_MAX_CONNECTIONS="$CAP"
 export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_LOG_LEVEL=warn
+SURVEYD_PHONE_KEYS="k1:$(random_secret)"  # numbers are encrypted at rest (migration 0005)
+SURVEYD_API_BOOTSTRAP_TOKEN=$(random_secret)  # reads /api/v1/health (the peak of connections)
+export SURVEYD_PHONE_KEYS SURVEYD_API_BOOTSTRAP_TOKEN
 sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
   "$ROOT/config/rules.yaml" >"$WORK/rules.yaml"
 cp "$ROOT/config/alert_lexicon.yaml" "$WORK/"  # named by the rules' alerts: section
@@ -110,7 +113,8 @@ export SURVEYD_RULES="$WORK/rules.yaml"
 
 "$BUILD_DIR/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 \
-  >"$WORK/wmnow-sim.log" 2>&1 &
+  --delivery-delay-ms 3600000 >"$WORK/wmnow-sim.log" 2>&1 &
+# (No delivery reports: their kept-alive connection would hold one of the slots counted below.)
 pids+=("$!")
 "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
 SURVEYD_PID=$!
@@ -129,10 +133,10 @@ out=$(curl -fs -H 'Content-Type: application/json' -H "X-Feed-Timestamp: $ts" -H
 [[ $out == *'"decision":"survey"'* ]] || { echo "bench/page.sh: the event was not surveyed: $out" >&2; exit 1; }
 PSQL=("$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d surveyd)
 for _ in $(seq 1 100); do
-  [ "$("${PSQL[@]}" -c "SELECT count(*) FROM surveys WHERE token_hash IS NOT NULL")" = 1 ] && break
+  [ "$("${PSQL[@]}" -c "SELECT count(*) FROM survey_links")" = 1 ] && break
   sleep 0.1
 done
-nonce=$("${PSQL[@]}" -c "SELECT token_nonce FROM surveys WHERE token_hash IS NOT NULL")
+nonce=$("${PSQL[@]}" -c "SELECT s.token_nonce FROM surveys s JOIN survey_links l ON l.survey_id = s.id")
 [ -n "$nonce" ] || { echo "bench/page.sh: the survey's text was not sent" >&2; exit 1; }
 token=$(printf '%s' "$nonce" | openssl dgst -sha256 -hmac "$SURVEYD_TOKEN_SECRET" -binary | head -c 16 |
   base64 | tr '+/' '-_' | tr -d '=')
@@ -221,7 +225,8 @@ wait "$wrk_pid"
 [ -n "$perf_pid" ] && wait "$perf_pid"
 
 OPENED=$("${PSQL[@]}" -c "SELECT count(*) FROM surveys WHERE opened_at IS NOT NULL")
-READY=$(curl -s "http://127.0.0.1:$HTTP_PORT/readyz" || true)
+READY=$(curl -s -H "Authorization: Bearer $SURVEYD_API_BOOTSTRAP_TOKEN" \
+  "http://127.0.0.1:$HTTP_PORT/api/v1/health" || true)
 
 # 5. For comparison, the same surveyd without its page cache: every GET reads PostgreSQL and
 # renders the page again, on a worker (as before the cache).

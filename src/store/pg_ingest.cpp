@@ -289,6 +289,17 @@ const Statements& IngestStatements() {
 
 std::vector<IngestResult> PgStore::IngestBatch(const std::vector<IngestItem>& items,
                                                const DecideFn& decide, const std::string& feed) {
+  // A feed's consumer batches its lines already, and each batch carries its cursor.
+  if (!feed.empty()) return IngestNow(items, decide, feed);
+  // Pushes from concurrent requests go in together. Every caller's `decide` is the rules in
+  // force when it was called; the writer's stands for the group (they differ only across a
+  // reload, by the milliseconds the group waited).
+  return pushes_.Submit(
+      items, [&](const std::vector<IngestItem>& group) { return IngestNow(group, decide, ""); });
+}
+
+std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& items,
+                                             const DecideFn& decide, const std::string& feed) {
   std::optional<std::int64_t> max_seq;
   for (const IngestItem& item : items) {
     const auto seq = item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);

@@ -121,8 +121,8 @@ const Statements& OutboxStatements() {
        "UNION SELECT event_id, incident_id, facts FROM events "
        "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since) AS e "
        "WHERE e.facts IS NOT NULL"},
-      // Only while each claim is this worker's; a survey's token hash goes in with it, the first
-      // time.
+      // Only while each claim is this worker's; a survey's link (its token's hash) goes in with
+      // it, the first time.
       {"begin_sends",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) "
        "AS t(id, token, token_hash)), "
@@ -131,8 +131,8 @@ const Statements& OutboxStatements() {
        "begun_at = COALESCE(o.begun_at, $4::timestamptz) FROM t "
        "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token "
        "RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
-       "s AS (UPDATE surveys s SET token_hash = b.token_hash FROM b "
-       "WHERE s.id = b.survey_id AND b.token_hash IS NOT NULL AND s.token_hash IS NULL) "
+       "l AS (INSERT INTO survey_links (token_hash, survey_id) SELECT token_hash, survey_id "
+       "FROM b WHERE token_hash IS NOT NULL ON CONFLICT DO NOTHING) "
        "SELECT id, attempts FROM b"},
       {"cancel",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
@@ -430,29 +430,48 @@ int PgStore::ExpireOverdue(TimePoint now) {
 }
 
 bool PgStore::ApplyDeliveryReport(const DeliveryReport& report) {
-  return WithConnection("delivery report", [&](pqxx::connection& connection) {
+  // Reports come in bursts from many connections at once: they share transactions.
+  return reports_
+      .Submit({report},
+              [this](const std::vector<DeliveryReport>& group) {
+                return ApplyDeliveryReportsNow(group);
+              })
+      .front();
+}
+
+std::vector<bool> PgStore::ApplyDeliveryReportsNow(const std::vector<DeliveryReport>& reports) {
+  return WithConnection("delivery reports", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    // The service's own ref names one message whatever the gateway; the gateway's id only
-    // within that gateway.
-    std::optional<std::int64_t> outbox_id;
-    if (!report.message_ref.empty()) {
-      auto rows = Exec(txn, "outbox_by_ref", {Text(report.message_ref)});
-      if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
+    std::vector<bool> matched;
+    matched.reserve(reports.size());
+    for (const DeliveryReport& report : reports) {
+      matched.push_back(ApplyDeliveryReportIn(txn, report));
     }
-    if (!outbox_id && !report.gateway_message_id.empty()) {
-      auto rows = Exec(txn, "outbox_by_message_id",
-                       {Text(report.gateway), Text(report.gateway_message_id)});
-      if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
-    }
-    Exec(txn, "report_insert",
-         {outbox_id ? Int(*outbox_id) : std::nullopt, Text(report.gateway),
-          NonEmpty(report.gateway_message_id), NonEmpty(report.message_ref),
-          DeliveryStateName(report.state), NonEmpty(report.error_code), Time(report.at),
-          Time(WallClock())});
-    if (outbox_id) Advance(txn, *outbox_id, report.state, NonEmpty(report.error_code), report.at);
     txn.commit();
-    return outbox_id.has_value();
+    return matched;
   });
+}
+
+bool PgStore::ApplyDeliveryReportIn(pqxx::transaction_base& txn, const DeliveryReport& report) {
+  // The service's own ref names one message whatever the gateway; the gateway's id only
+  // within that gateway.
+  std::optional<std::int64_t> outbox_id;
+  if (!report.message_ref.empty()) {
+    auto rows = Exec(txn, "outbox_by_ref", {Text(report.message_ref)});
+    if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
+  }
+  if (!outbox_id && !report.gateway_message_id.empty()) {
+    auto rows =
+        Exec(txn, "outbox_by_message_id", {Text(report.gateway), Text(report.gateway_message_id)});
+    if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
+  }
+  Exec(txn, "report_insert",
+       {outbox_id ? Int(*outbox_id) : std::nullopt, Text(report.gateway),
+        NonEmpty(report.gateway_message_id), NonEmpty(report.message_ref),
+        DeliveryStateName(report.state), NonEmpty(report.error_code), Time(report.at),
+        Time(WallClock())});
+  if (outbox_id) Advance(txn, *outbox_id, report.state, NonEmpty(report.error_code), report.at);
+  return outbox_id.has_value();
 }
 
 void PgStore::Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,

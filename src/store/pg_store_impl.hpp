@@ -16,6 +16,7 @@
 #include "store/pg_guard.hpp"
 #include "store/pg_text.hpp"
 #include "store/phone_vault.hpp"
+#include "surveyd/core/group_commit.hpp"
 #include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::store {
@@ -162,6 +163,8 @@ class PgStore final : public Store {
   }
 
   // pg_ingest.cpp
+  std::vector<IngestResult> IngestNow(const std::vector<IngestItem>& items, const DecideFn& decide,
+                                      const std::string& feed);
   std::vector<IngestResult> IngestItems(pqxx::transaction_base& txn,
                                         const std::vector<IngestItem>& items,
                                         const DecideFn& decide, TimePoint received_at);
@@ -173,6 +176,8 @@ class PgStore final : public Store {
                    const DecideFn& decide, TimePoint received_at,
                    std::vector<IngestResult>& results);
   // pg_outbox.cpp
+  std::vector<bool> ApplyDeliveryReportsNow(const std::vector<DeliveryReport>& reports);
+  bool ApplyDeliveryReportIn(pqxx::transaction_base& txn, const DeliveryReport& report);
   void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,
                const pg::Param& error_code, TimePoint at);
   // pg_privacy.cpp: under the retention lock, held by `lease`'s session.
@@ -185,6 +190,10 @@ class PgStore final : public Store {
 
   const PhoneVault vault_;
   ConnectionPool pool_;
+  // Concurrent pushes (one event per request, often) and delivery reports share transactions
+  // rather than paying a commit each.
+  GroupCommit<IngestItem, IngestResult> pushes_{500};
+  GroupCommit<DeliveryReport, bool> reports_{200};
 };
 
 }  // namespace surveyd::store

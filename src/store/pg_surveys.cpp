@@ -30,9 +30,10 @@ const Statements& SurveyStatements() {
       {"survey_phone_hash",
        "SELECT phone_hash, COALESCE(phone_enc, phone_e164) FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
-       "SELECT id, group_id, language, event_type, channel, surveyd_epoch_us(contact_at), "
-       "surveyd_epoch_us(closes_at), responded_at IS NOT NULL, surveyd_epoch_us(opened_at) "
-       "FROM surveys WHERE token_hash = $1"},
+       "SELECT s.id, s.group_id, s.language, s.event_type, s.channel, "
+       "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "
+       "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at) "
+       "FROM survey_links l JOIN surveys s ON s.id = l.survey_id WHERE l.token_hash = $1"},
       {"mark_opened",
        "UPDATE surveys SET opened_at = $2::timestamptz WHERE id = $1::bigint "
        "AND opened_at IS NULL"},

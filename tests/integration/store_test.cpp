@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -205,8 +206,8 @@ TEST_F(StoreTest, IngestStoresDecidesAndQueuesOneMessagePerSurvey) {
   EXPECT_EQ(Q("SELECT phone_hash FROM surveys WHERE event_id = 'E1'"),
             phone::KeyedHash(kKey, "+447700900001"));
   EXPECT_EQ(Q("SELECT count(DISTINCT client_ref) FROM outbox"), "2");
-  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE length(token_nonce) = 32 AND token_hash IS NULL"),
-            "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE length(token_nonce) = 32"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM survey_links"), "0") << "no link before a send begins";
   EXPECT_EQ(Q("SELECT bool_and(o.next_attempt_at = s.send_at) FROM outbox o "
               "JOIN surveys s ON s.id = o.survey_id"),
             "t");
@@ -294,6 +295,75 @@ TEST_F(StoreTest, ConcurrentBatchesNeverSurveyOneNumberTwice) {
   EXPECT_EQ(Q("SELECT count(*) FROM events WHERE decision_reason = 'frequency_cap'"), "50");
 }
 
+TEST_F(StoreTest, ConcurrentPushesShareTransactionsAndEachGetsItsOwnResults) {
+  // Eight clients pushing one event per request (the pushes are written in groups): each
+  // gets the result of its own event, a duplicate is a duplicate, a bad line is rejected alone.
+  constexpr int kClients = 8;
+  constexpr int kEach = 25;
+  std::vector<std::vector<std::string>> outcomes(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < kEach; ++i) {
+        const int n = c * kEach + i;
+        // Every tenth id is pushed twice; every tenth request is unreadable.
+        const int id = n % 5 == 0 ? n / 10 * 10 : n;
+        IngestItem item = n % 10 == 3 ? Rejected("{nope", "malformed_json")
+                                      : Item(MakeEvent("P" + std::to_string(id),
+                                                       "+4477009" + std::to_string(20000 + id)));
+        const auto results = store_->IngestBatch({item}, Decide, "");
+        EXPECT_EQ(results.size(), 1u);
+        if (results.size() == 1) {
+          EXPECT_EQ(results[0].event_id, item.event_id);
+          outcomes[c].push_back(IngestOutcomeName(results[0].outcome));
+        }
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  std::map<std::string, int> counts;
+  for (const auto& each : outcomes) {
+    for (const auto& outcome : each) ++counts[outcome];
+  }
+  EXPECT_EQ(counts["rejected"], kClients * kEach / 10);
+  EXPECT_EQ(counts["duplicate"], kClients * kEach / 10) << "each doubled id once";
+  EXPECT_EQ(counts["accepted"], kClients * kEach * 8 / 10);
+  EXPECT_EQ(Q("SELECT count(*) FROM events"), std::to_string(kClients * kEach * 8 / 10));
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), std::to_string(kClients * kEach / 10));
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys"), std::to_string(kClients * kEach * 8 / 10));
+}
+
+TEST_F(StoreTest, ConcurrentReportsAreAppliedOnceEach) {
+  // Delivery reports from eight connections at once, each twice and out of order.
+  std::vector<OutboxMessage> sent;
+  for (int i = 0; i < 16; ++i) {
+    auto message = ClaimOne("R" + std::to_string(i), "+4477009" + std::to_string(30000 + i));
+    Record(message, {SendState::kAccepted, "wmnow", "m-" + std::to_string(i), 201, "", {}},
+           "h" + std::to_string(i), kT0 + 2h);
+    sent.push_back(message);
+  }
+  std::vector<std::thread> connections;
+  std::atomic<int> unmatched = 0;
+  for (int c = 0; c < 8; ++c) {
+    connections.emplace_back([&, c] {
+      for (int i = 0; i < 16; ++i) {
+        DeliveryReport report;
+        report.gateway = "wmnow";
+        report.gateway_message_id = "m-" + std::to_string(i);
+        // Half the connections say delivered, the other half only sent.
+        report.state = (c + i) % 2 == 0 ? DeliveryState::kDelivered : DeliveryState::kSent;
+        report.at = kT0 + 2h + std::chrono::seconds(c);
+        if (!store_->ApplyDeliveryReport(report)) ++unmatched;
+      }
+    });
+  }
+  for (auto& connection : connections) connection.join();
+  EXPECT_EQ(unmatched.load(), 0);
+  EXPECT_EQ(Q("SELECT count(*) FROM delivery_reports"), "128") << "every report kept";
+  EXPECT_EQ(Q("SELECT string_agg(DISTINCT state, ',') FROM outbox"), "delivered")
+      << "the furthest state wins, whatever the order";
+}
+
 TEST_F(StoreTest, FeedCursorOnlyMovesForward) {
   EXPECT_EQ(store_->FeedCursor("tcp"), std::nullopt);
   auto with_seq = [](Event event, std::int64_t seq) {
@@ -349,7 +419,7 @@ TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
   EXPECT_TRUE(store_->BeginSend(again[0], "h", kT0 + 1h + 62s, 60s));
   EXPECT_EQ(again[0].attempts, 1);
   EXPECT_EQ(State(message.id), "sending");
-  EXPECT_EQ(Q("SELECT token_hash FROM surveys"), "h") << "recorded before the request goes";
+  EXPECT_EQ(Q("SELECT token_hash FROM survey_links"), "h") << "recorded before the request goes";
   // Sending is never claimed again, however long it takes: only recovery moves it on.
   EXPECT_TRUE(store_->ClaimDue(kT0 + 5h, 10, "w3", 60s).empty());
 }
@@ -405,8 +475,9 @@ TEST_F(StoreTest, RecordAttemptMovesTheMessageOn) {
   Record(m1, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "hash-1", kT0 + 2h);
   EXPECT_EQ(State(m1.id), "accepted");
   EXPECT_EQ(Q("SELECT gateway_message_id FROM outbox WHERE id = " + std::to_string(m1.id)), "m-1");
-  EXPECT_EQ(Q("SELECT token_hash FROM surveys WHERE id = " + std::to_string(m1.survey_id)),
-            "hash-1");
+  EXPECT_EQ(
+      Q("SELECT token_hash FROM survey_links WHERE survey_id = " + std::to_string(m1.survey_id)),
+      "hash-1");
   EXPECT_EQ(Q("SELECT concat_ws('|', attempt, gateway, gateway_message_id, http_status, result) "
               "FROM send_attempts"),
             "1|wmnow|m-1|201|accepted");

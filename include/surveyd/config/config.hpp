@@ -21,7 +21,7 @@ class ConfigError : public std::runtime_error {
 struct Config {
   struct Database {
     std::string url = "postgresql:///surveyd";          // SURVEYD_DATABASE_URL
-    int pool_size = 6;                                  // SURVEYD_DATABASE_POOL_SIZE
+    int pool_size = 8;                                  // SURVEYD_DATABASE_POOL_SIZE
     bool migrate_on_start = true;                       // SURVEYD_DATABASE_MIGRATE_ON_START
     std::chrono::milliseconds statement_timeout{5000};  // SURVEYD_DATABASE_STATEMENT_TIMEOUT_MS
     std::chrono::milliseconds acquire_timeout{2000};    // SURVEYD_DATABASE_ACQUIRE_TIMEOUT_MS
@@ -69,7 +69,7 @@ struct Config {
   struct Gateway {
     std::string kind = "wmnow";                // SURVEYD_GATEWAY: wmnow, kannel or twilio
     double rate_per_second = 20;               // SURVEYD_GATEWAY_RATE: all instances; 0: none
-    int max_in_flight = 32;                    // SURVEYD_GATEWAY_MAX_IN_FLIGHT: per instance
+    int max_in_flight = 64;                    // SURVEYD_GATEWAY_MAX_IN_FLIGHT: per instance
     std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER (WMNow, Kannel)
     std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
     struct Wmnow {
@@ -94,8 +94,8 @@ struct Config {
   } gateway;
 
   struct Dispatch {
-    int workers = 2;                               // SURVEYD_DISPATCH_WORKERS
-    int batch_size = 20;                           // SURVEYD_DISPATCH_BATCH_SIZE
+    int workers = 4;                               // SURVEYD_DISPATCH_WORKERS
+    int batch_size = 100;                          // SURVEYD_DISPATCH_BATCH_SIZE
     std::chrono::milliseconds poll_interval{500};  // SURVEYD_DISPATCH_POLL_MS
     std::chrono::seconds lease{60};                // SURVEYD_DISPATCH_LEASE
     int max_attempts = 8;                          // SURVEYD_DISPATCH_MAX_ATTEMPTS

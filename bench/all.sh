@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Every benchmark in one run, written up in docs/benchmarks.md: the machine, the date, each
+# figure next to its baseline measured in the same run, and what limits it.
+#
+# usage: bench/all.sh [--quick] [--out FILE] [--only NAME[,NAME...]]
+#
+#   --quick      smaller sizes (minutes, not an hour): a look, not a record
+#   --out FILE   where to write (default docs/benchmarks.md)
+#   --only LIST  some of: ingest, dispatch, page, stats (default all four, in that order)
+#
+# Sizes (default / --quick):
+#   ingest    200,000 events, paced 15,000 at 1,000/s, 20,000 pushed by 8 clients
+#             / 50,000, 5,000, 5,000
+#   dispatch  a backlog of 50,000, 1,000 events for latency / 10,000, 300
+#   page      10 s per wrk run / 5 s
+#   stats     a tenth of national scale (3.6M events, 3M surveys, 1M responses), 200 requests
+#             / a hundredth, 50 requests (national scale itself takes hours and ~45 GB: run
+#             bench/stats.sh alone for it)
+#
+# Each benchmark builds (Release, build-bench) and installs what it needs itself, starts its own
+# PostgreSQL and asserts no timing: a figure that misses its goal is reported, not failed. A
+# benchmark that fails (a wrong count, a refused request) stops the run with its log.
+set -euo pipefail
+
+QUICK=0
+OUT=""
+ONLY="ingest,dispatch,page,stats"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1; shift ;;
+    --out) OUT=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/all.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# shellcheck source=../scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+BENCH="$ROOT/bench"
+OUT="${OUT:-$ROOT/docs/benchmarks.md}"
+WORK=$(mktemp -d /tmp/surveyd-bench-all.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+if [ "$QUICK" = 1 ]; then
+  INGEST_ARGS=(--events 50000 --pgbench-seconds 5 --paced-events 5000 --push-events 5000)
+  DISPATCH_ARGS=(--backlog 10000 --pgbench-seconds 3 --latency-events 300)
+  PAGE_ARGS=(--seconds 5)
+  STATS_ARGS=(--events 360000 --requests 50 --no-ingest)
+else
+  INGEST_ARGS=()
+  DISPATCH_ARGS=()
+  PAGE_ARGS=()
+  STATS_ARGS=(--events 3600000 --no-ingest)
+fi
+
+# What limits each figure, and where its goal comes from: the part of the write-up that does
+# not change from run to run.
+limits() {
+  case "$1" in
+    ingest) cat <<'EOF'
+Goal (issue 3, issue 11): at least 1.5 times the pgbench limit, both for the TCP feed and for
+HTTP pushes from 8 clients. The pgbench limit is what a design committing once per event gets
+from this PostgreSQL (fsync on, 8 clients). surveyd beats it by committing a batch of lines per
+transaction (the TCP consumer) and by group commit across concurrent requests (pushes); what is
+left is the cost of deciding each event in SQL (history, related events, advisory locks) and of
+the rollup triggers. The simulator alone shows the feed is never what limits.
+EOF
+      ;;
+    dispatch) cat <<'EOF'
+Goal (issue 7): at least 1.2 times pg-boss and 15,000 sends/s; latency p99 under 10 ms. Every
+text is decided again under the rules in force (its events read back), its send begun durably
+before the request (so a crash leaves it in doubt, never sent twice), sent as a real HTTP
+request and its answer recorded with its attempt: three writes of the outbox row and one of
+send_attempts, against pg-boss's fetch and complete of a no-op job. The drain's database time
+by statement (printed by the benchmark) is where the time goes. On two shared cores PostgreSQL,
+surveyd and the gateway simulator compete for the same CPUs: the simulator alone is measured to
+show how much of the machine it needs.
+EOF
+      ;;
+    page) cat <<'EOF'
+Goal (issue 6): at least half of nginx serving the same bytes as a static file. The page is
+answered from a cache on the I/O thread; without it every GET reads PostgreSQL (shown for
+comparison). wrk runs on the same two cores as both servers.
+EOF
+      ;;
+    stats) cat <<'EOF'
+Goal (issue 8): the dashboard's headline tiles at p99 at most 5% of a full scan of the responses
+table; per-officer and per-day series at p99 at most 25% of the raw indexed query. The rollups
+are kept by triggers as data arrives; what is left is the request itself (token check, audit
+row, JSON) and the rollup rows a period spans.
+EOF
+      ;;
+  esac
+}
+
+run() {
+  local name=$1
+  shift
+  log "bench/all.sh: $name ($*)"
+  local started ended
+  started=$(date -u +%H:%M)
+  if ! "$BENCH/$name.sh" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+    tail -30 "$WORK/$name.err" >&2
+    echo "bench/all.sh: bench/$name.sh failed (its log above)" >&2
+    exit 1
+  fi
+  ended=$(date -u +%H:%M)
+  {
+    echo "## $name"
+    echo
+    echo "\`bench/$name.sh $*\`, $started-$ended UTC."
+    echo
+    echo '```'
+    # The summary: from the benchmark's title line to the end.
+    sed -n '/^surveyd .* benchmark, /,$p' "$WORK/$name.out"
+    echo '```'
+    echo
+    limits "$name"
+    echo
+  } >"$WORK/$name.md"
+}
+
+machine() {
+  local cpu memory debian postgres
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  memory=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  debian=$(cat /etc/debian_version 2>/dev/null || echo unknown)
+  postgres=$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version 2>/dev/null || echo unknown)
+  echo "- $(nproc) cores ($cpu), $memory of memory, Debian $debian, kernel $(uname -r)"
+  echo "- $postgres; build: Release (build-bench)"
+  echo "- load average before the run: $LOAD_BEFORE"
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+IFS=, read -ra NAMES <<<"$ONLY"
+for name in "${NAMES[@]}"; do
+  case "$name" in
+    ingest) run ingest "${INGEST_ARGS[@]}" ;;
+    dispatch) run dispatch "${DISPATCH_ARGS[@]}" ;;
+    page) run page "${PAGE_ARGS[@]}" ;;
+    stats) run stats "${STATS_ARGS[@]}" ;;
+    *) echo "bench/all.sh: no benchmark called $name" >&2; exit 2 ;;
+  esac
+done
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`bench/all.sh$([ "$QUICK" = 1 ] && echo " --quick")\` on $(date -u +%Y-%m-%d) at $(date -u +%H:%M) UTC."
+  echo "Every figure is next to its baseline measured in the same run on the same machine; the"
+  echo "benchmarks assert no timing. How each one works: bench/README.md."
+  echo
+  machine
+  echo "- load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  for name in "${NAMES[@]}"; do cat "$WORK/$name.md"; done
+} >"$OUT"
+log "bench/all.sh: written to $OUT"

@@ -1,0 +1,139 @@
+#pragma once
+// Group commit across callers. Requests that each write a few items (an event pushed over HTTP,
+// a delivery report) would each pay a transaction and a flush of the log to disk. Here the
+// caller that finds the writer free writes everything queued meanwhile in one call, while the
+// others wait for their share of the results; a caller alone is written at once, so nothing
+// waits on a timer. The same idea as PostgreSQL's own group commit of the WAL, one level up,
+// where it also saves the statements.
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace surveyd {
+
+template <typename Item, typename Result>
+class GroupCommit {
+ public:
+  // Writes the items in one go and returns one result per item, in order.
+  using Apply = std::function<std::vector<Result>(const std::vector<Item>&)>;
+
+  // A group takes whole requests up to `max_items` (a larger request is a group of its own).
+  explicit GroupCommit(std::size_t max_items) : max_items_(max_items) {}
+
+  // Writes `items` together with whatever other callers queued, by one call of `apply` made
+  // by whichever caller finds the writer free: every caller's `apply` must do the same thing.
+  // Returns this caller's results, in order. If the group's write throws, each request of the
+  // group is written again alone, so that one bad request fails alone; what that throws is
+  // rethrown to its own caller.
+  std::vector<Result> Submit(std::vector<Item> items, const Apply& apply) {
+    Request request;
+    request.items = std::move(items);
+    std::unique_lock lock(mutex_);
+    queue_.push_back(&request);
+    while (!request.done) {
+      if (writing_) {
+        changed_.wait(lock);
+        continue;
+      }
+      writing_ = true;
+      std::vector<Request*> group = TakeGroup();
+      lock.unlock();
+      Write(group, apply);
+      lock.lock();
+      for (Request* written : group) written->done = true;
+      writing_ = false;
+      changed_.notify_all();
+    }
+    if (request.error) std::rethrow_exception(request.error);
+    return std::move(request.results);
+  }
+
+  // Calls of `apply` for a group (one or more requests) made so far, and requests waiting for
+  // the writer now: for tests and metrics.
+  std::size_t writes() const {
+    std::lock_guard lock(mutex_);
+    return writes_;
+  }
+  std::size_t waiting() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+  }
+
+ private:
+  struct Request {
+    std::vector<Item> items;
+    std::vector<Result> results;
+    std::exception_ptr error;
+    bool done = false;
+  };
+
+  // Called with the lock held.
+  std::vector<Request*> TakeGroup() {
+    std::vector<Request*> group;
+    std::size_t items = 0;
+    while (!queue_.empty()) {
+      Request* next = queue_.front();
+      if (!group.empty() && items + next->items.size() > max_items_) break;
+      items += next->items.size();
+      group.push_back(next);
+      queue_.pop_front();
+    }
+    return group;
+  }
+
+  // Called without the lock: each request in `group` is this writer's alone until it is done.
+  void Write(const std::vector<Request*>& group, const Apply& apply) {
+    {
+      std::lock_guard lock(mutex_);
+      ++writes_;
+    }
+    if (group.size() == 1) {
+      WriteAlone(*group.front(), apply);
+      return;
+    }
+    std::vector<Item> all;
+    for (const Request* request : group) {
+      all.insert(all.end(), request->items.begin(), request->items.end());
+    }
+    try {
+      std::vector<Result> results = apply(all);
+      if (results.size() != all.size()) throw std::logic_error("group commit: results miscounted");
+      std::size_t at = 0;
+      for (Request* request : group) {
+        for (std::size_t i = 0; i < request->items.size(); ++i) {
+          request->results.push_back(std::move(results[at + i]));
+        }
+        at += request->items.size();
+      }
+    } catch (...) {
+      for (Request* request : group) WriteAlone(*request, apply);
+    }
+  }
+
+  static void WriteAlone(Request& request, const Apply& apply) {
+    try {
+      request.results = apply(request.items);
+      if (request.results.size() != request.items.size()) {
+        throw std::logic_error("group commit: results miscounted");
+      }
+    } catch (...) {
+      request.results.clear();
+      request.error = std::current_exception();
+    }
+  }
+
+  const std::size_t max_items_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Request*> queue_;
+  bool writing_ = false;
+  std::size_t writes_ = 0;
+};
+
+}  // namespace surveyd

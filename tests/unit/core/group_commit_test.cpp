@@ -1,0 +1,139 @@
+#include "surveyd/core/group_commit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace surveyd {
+namespace {
+
+using Strings = std::vector<std::string>;
+using Group = GroupCommit<std::string, std::string>;
+
+Strings Upper(const Strings& items) {
+  Strings out;
+  for (const auto& item : items) {
+    if (item == "bad") throw std::invalid_argument("bad item");
+    std::string upper = item;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out.push_back(upper);
+  }
+  return out;
+}
+
+TEST(GroupCommitTest, ACallerAloneIsWrittenAtOnce) {
+  Group group(10);
+  EXPECT_EQ(group.Submit({"a", "b"}, Upper), (Strings{"A", "B"}));
+  EXPECT_EQ(group.writes(), 1u);
+}
+
+// The first caller's write is held until three more callers wait; they then go in one write,
+// each getting its own results back.
+class HeldWrite {
+ public:
+  explicit HeldWrite(Group& group, std::size_t callers) : group_(group), callers_(callers) {}
+
+  Group::Apply Apply() {
+    return [this](const Strings& items) {
+      bool first = false;
+      {
+        std::lock_guard lock(mutex_);
+        batches_.push_back(items);
+        first = batches_.size() == 1;
+      }
+      if (first) {
+        while (group_.waiting() < callers_) std::this_thread::yield();
+      }
+      return Upper(items);
+    };
+  }
+  std::vector<Strings> batches() const {
+    std::lock_guard lock(mutex_);
+    return batches_;
+  }
+
+ private:
+  Group& group_;
+  const std::size_t callers_;
+  mutable std::mutex mutex_;
+  std::vector<Strings> batches_;
+};
+
+TEST(GroupCommitTest, CallersWaitingTogetherShareOneWrite) {
+  Group group(10);
+  HeldWrite held(group, 3);
+  const auto apply = held.Apply();
+  auto first = std::async(std::launch::async, [&] { return group.Submit({"first"}, apply); });
+  while (held.batches().empty()) std::this_thread::yield();
+  std::vector<std::future<Strings>> others;
+  for (const auto& items : {Strings{"a", "b"}, Strings{"c"}, Strings{"d", "e"}}) {
+    others.push_back(
+        std::async(std::launch::async, [&, items] { return group.Submit(items, apply); }));
+  }
+  EXPECT_EQ(first.get(), Strings{"FIRST"});
+  std::vector<Strings> results;
+  for (auto& other : others) results.push_back(other.get());
+  EXPECT_EQ(group.writes(), 2u) << "the three that waited went together";
+  ASSERT_EQ(held.batches().size(), 2u);
+  EXPECT_EQ(held.batches()[1].size(), 5u);
+  EXPECT_EQ(results[0], (Strings{"A", "B"}));
+  EXPECT_EQ(results[1], Strings{"C"});
+  EXPECT_EQ(results[2], (Strings{"D", "E"}));
+}
+
+TEST(GroupCommitTest, ABadRequestFailsAloneAndTheOthersAreWritten) {
+  Group group(10);
+  HeldWrite held(group, 3);
+  const auto apply = held.Apply();
+  auto first = std::async(std::launch::async, [&] { return group.Submit({"first"}, apply); });
+  while (held.batches().empty()) std::this_thread::yield();
+  auto good1 = std::async(std::launch::async, [&] { return group.Submit({"x"}, apply); });
+  while (group.waiting() < 1) std::this_thread::yield();
+  auto bad = std::async(std::launch::async, [&] { return group.Submit({"y", "bad"}, apply); });
+  while (group.waiting() < 2) std::this_thread::yield();
+  auto good2 = std::async(std::launch::async, [&] { return group.Submit({"z"}, apply); });
+  EXPECT_EQ(first.get(), Strings{"FIRST"});
+  EXPECT_EQ(good1.get(), Strings{"X"});
+  EXPECT_THROW(bad.get(), std::invalid_argument);
+  EXPECT_EQ(good2.get(), Strings{"Z"});
+  // The group of three failed, then each was written alone.
+  ASSERT_EQ(held.batches().size(), 5u);
+  EXPECT_EQ(held.batches()[1], (Strings{"x", "y", "bad", "z"}));
+}
+
+TEST(GroupCommitTest, AGroupStopsAtTheItemLimit) {
+  Group group(3);
+  HeldWrite held(group, 3);
+  const auto apply = held.Apply();
+  auto first = std::async(std::launch::async, [&] { return group.Submit({"first"}, apply); });
+  while (held.batches().empty()) std::this_thread::yield();
+  std::vector<std::future<Strings>> others;
+  for (const auto& items : {Strings{"a", "b"}, Strings{"c"}, Strings{"d", "e", "f", "g"}}) {
+    const std::size_t before = group.waiting();
+    others.push_back(
+        std::async(std::launch::async, [&, items] { return group.Submit(items, apply); }));
+    while (group.waiting() == before) std::this_thread::yield();
+  }
+  first.get();
+  EXPECT_EQ(others[2].get(), (Strings{"D", "E", "F", "G"})) << "larger than the limit: alone";
+  others[0].get();
+  others[1].get();
+  ASSERT_EQ(held.batches().size(), 3u);
+  EXPECT_EQ(held.batches()[1], (Strings{"a", "b", "c"}));
+  EXPECT_EQ(held.batches()[2], (Strings{"d", "e", "f", "g"}));
+}
+
+TEST(GroupCommitTest, ResultsMiscountedAreAnError) {
+  Group group(10);
+  EXPECT_THROW(group.Submit({"a", "b"}, [](const Strings&) { return Strings{"A"}; }),
+               std::logic_error);
+}
+
+}  // namespace
+}  // namespace surveyd
