@@ -9,7 +9,7 @@
 #   - /readyz says not ready during the outage (from 3 s in);
 #   - each instance's resident memory stays within RSS_BOUND_MIB of what it was before the outage
 #     (sampled from /proc/PID/status every half second); afterwards it holds no more database
-#     connections than its pools allow (DB_CONNECTIONS_MAX: 6 + 2 pooled, 4 of its own) and at
+#     connections than its pools allow (DB_CONNECTIONS_MAX: the two pools' sizes + 4) and at
 #     most 8 other files more than before the outage (connections to the gateway come and go with
 #     the sends, and are not counted);
 #   - each instance is ready (/readyz) within 10 s of the database's return, and nothing is left
@@ -67,7 +67,8 @@ declare -A rss_before fds_before db_before
 steady_files() {
   echo $(($(open_files "$1") - $(connections_to "$port_gw" "$1") - $(connections_to "$pg_port" "$1")))
 }
-DB_CONNECTIONS_MAX=$((6 + 2 + 4))
+pool_size() { awk -v key="$1:" '$1 == key {print $2}' "$SRC/config/surveyd.yaml"; }
+DB_CONNECTIONS_MAX=$(($(pool_size pool_size) + $(pool_size analytics_pool_size) + 4))
 for i in a b; do
   rss_before[$i]=$(rss_kib "${pid_of[$i]}")
   fds_before[$i]=$(steady_files "${pid_of[$i]}")
