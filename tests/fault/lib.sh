@@ -32,7 +32,15 @@ private_postgres() {
   pg_data="$work/pg/data"
   pg_start "$pg_data" "$pg_port" >/dev/null || fail "cannot start PostgreSQL on port $pg_port"
   admin=$(pg_url "$pg_port" postgres)
-  trap '_fault_rc=$?; _pg_as_owner "$PG_BIN/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1; (exit $_fault_rc); _e2e_finish' EXIT
+  trap _fault_finish EXIT
+}
+# Stops the private server, then does what tests/e2e/lib.sh does at exit, with the run's status.
+_fault_finish() {
+  local rc=$?
+  set +e  # a failed run must still be cleaned up
+  _pg_as_owner "$PG_BIN/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1
+  (exit "$rc")
+  _e2e_finish
 }
 pg_crash() { _pg_as_owner "$PG_BIN/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null; }
 pg_up() { pg_start "$pg_data" "$pg_port" >/dev/null || fail "PostgreSQL did not come back"; }
