@@ -61,6 +61,8 @@ struct Options {
   double fail_rate = 0.0;             // sends answered 503
   double throttle_rate = 0.0;         // sends answered 429 Retry-After: 1
   double hang_rate = 0.0;             // sends accepted but answered only after hang_ms
+  double reset_rate = 0.0;            // sends accepted, then the connection reset unanswered
+  double no_answer_rate = 0.0;        // sends accepted and never answered (connection held)
   double undeliverable_rate = 0.0;    // accepted texts that end "undeliverable"
   double duplicate_rate = 0.0;        // callbacks sent twice
   double reorder_rate = 0.0;          // "delivered" arriving before "sent"
@@ -94,6 +96,10 @@ void Usage(std::ostream& out) {
          "  --throttle-rate P           sends answered 429 with Retry-After: 1 (0)\n"
          "  --hang-rate P               sends accepted but answered after --hang-ms (0)\n"
          "  --hang-ms MS                (15000)\n"
+         "  --reset-rate P              sends accepted, then the connection reset unanswered\n"
+         "                              (both APIs; 0)\n"
+         "  --no-answer-rate P          sends accepted and never answered: the connection is\n"
+         "                              held until the simulator stops (0)\n"
          "  --undeliverable-rate P      accepted texts that end undeliverable (0)\n"
          "  --duplicate-rate P          callbacks delivered twice (0)\n"
          "  --reorder-rate P            'delivered' sent before 'sent' (0)\n"
@@ -157,6 +163,10 @@ void ApplyOption(Options& options, const std::string& name, const std::string& v
     options.hang_rate = ParseRate(name, value);
   } else if (name == "--hang-ms") {
     options.hang = ParseMillis(name, value);
+  } else if (name == "--reset-rate") {
+    options.reset_rate = ParseRate(name, value);
+  } else if (name == "--no-answer-rate") {
+    options.no_answer_rate = ParseRate(name, value);
   } else if (name == "--undeliverable-rate") {
     options.undeliverable_rate = ParseRate(name, value);
   } else if (name == "--duplicate-rate") {
@@ -228,6 +238,8 @@ Options ParseOptions(int argc, char** argv) {
                                                   "--throttle-rate",
                                                   "--hang-rate",
                                                   "--hang-ms",
+                                                  "--reset-rate",
+                                                  "--no-answer-rate",
                                                   "--undeliverable-rate",
                                                   "--duplicate-rate",
                                                   "--reorder-rate",
@@ -418,8 +430,8 @@ struct Fate {
 
 struct Counters {
   std::atomic<long> accepted{0}, duplicates{0}, unauthorized{0}, invalid{0}, failed{0},
-      throttled{0}, hung{0}, callbacks{0}, callback_failures{0}, opened{0}, answered{0},
-      answer_failures{0}, stops{0};
+      throttled{0}, hung{0}, resets{0}, unanswered{0}, callbacks{0}, callback_failures{0},
+      opened{0}, answered{0}, answer_failures{0}, stops{0};
 };
 
 const std::vector<std::string> kHappyComments = {
@@ -468,6 +480,8 @@ class Simulator {
                   {"injected_failures", counters_.failed.load()},
                   {"throttled", counters_.throttled.load()},
                   {"hung", counters_.hung.load()},
+                  {"resets", counters_.resets.load()},
+                  {"unanswered", counters_.unanswered.load()},
                   {"callbacks", counters_.callbacks.load()},
                   {"callback_failures", counters_.callback_failures.load()},
                   {"opened", counters_.opened.load()},
@@ -482,9 +496,18 @@ class Simulator {
 
   void Stop() { scheduler_.Stop(); }
 
-  // Whether a request may be held on purpose (--hang-rate): such requests need a worker of
-  // their own; all others can be answered on the server's I/O thread.
-  bool MayBlock() const { return options_.hang_rate > 0; }
+  // Lets the sends held unanswered go (as resets), so that the server can stop.
+  void ReleaseUnanswered() {
+    {
+      std::lock_guard lock(held_mutex_);
+      release_held_ = true;
+    }
+    held_cv_.notify_all();
+  }
+
+  // Whether a request may be held on purpose (--hang-rate, --no-answer-rate): such requests need
+  // a worker of their own; all others can be answered on the server's I/O thread.
+  bool MayBlock() const { return options_.hang_rate > 0 || options_.no_answer_rate > 0; }
 
  private:
   static sim::TwilioApiOptions TwilioOptions(const Options& options) {
@@ -496,6 +519,7 @@ class Simulator {
     twilio.error_rate = options.error_rate;
     twilio.hang_rate = options.hang_rate;
     twilio.hang = options.hang;
+    twilio.reset_rate = options.reset_rate;
     twilio.seed = options.seed + 1;
     twilio.verify_tls = options.verify_tls;
     return twilio;
@@ -524,6 +548,9 @@ class Simulator {
       if (history_.size() > kMaxHistory) history_.pop_front();
     }
     ++counters_.accepted;
+    // As for WMNow: tests/fault/check reads this line as a text that reached a phone.
+    spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
+                 phone::Mask(message.to), message.client_ref);
     Schedule(message, FateFor(message));
   }
 
@@ -602,6 +629,15 @@ class Simulator {
     fate = FateFor(message);
     Schedule(message, fate);
 
+    if (Uniform() < options_.reset_rate) {
+      // Taken, but the client never learns it: its send is in doubt, as with a hang.
+      ++counters_.resets;
+      spdlog::info("wmnow-sim: resetting the connection of {} unanswered", message.id);
+      return http::Response{http::kNoAnswer, {}, {}};
+    }
+    if (Uniform() < options_.no_answer_rate && HoldUnanswered(message.id)) {
+      return http::Response{http::kNoAnswer, {}, {}};
+    }
     const bool hang = Uniform() < options_.hang_rate;
     if (hang) {
       // The message is taken, but the answer comes too late for most clients: their send is in
@@ -612,6 +648,19 @@ class Simulator {
       std::this_thread::sleep_for(options_.hang);
     }
     return http::Response::Json(201, json{{"message_id", message.id}, {"status", "queued"}}.dump());
+  }
+
+  // Holds a taken send unanswered until ReleaseUnanswered; false, at once, when kMaxHeld are held
+  // already: each holds one of the server's workers, and the simulator must go on answering.
+  bool HoldUnanswered(const std::string& id) {
+    std::unique_lock lock(held_mutex_);
+    if (held_ >= kMaxHeld) return false;
+    ++held_;
+    ++counters_.unanswered;
+    spdlog::info("wmnow-sim: never answering for {}", id);
+    held_cv_.wait(lock, [this] { return release_held_; });
+    --held_;
+    return true;
   }
 
   http::Response Invalid(const std::string& code) {
@@ -925,6 +974,11 @@ class Simulator {
   std::uint64_t next_id_ = 0;
   std::uint64_t next_inbound_id_ = 0;
   Counters counters_;
+  static constexpr int kMaxHeld = 8;  // of the server's 16 workers
+  std::mutex held_mutex_;
+  std::condition_variable held_cv_;
+  int held_ = 0;
+  bool release_held_ = false;
   sim::TwilioApi twilio_;
   // Callbacks over kept-alive connections, as a real gateway sends them: a new connection for
   // each would cost both sides more than the report itself.
@@ -980,6 +1034,7 @@ int Main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  simulator.ReleaseUnanswered();
   server->Stop();
   simulator.Stop();
   std::cout << "wmnow-sim: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ": "

@@ -9,6 +9,7 @@ SURVEYD_PACKAGES=(
   libboost-dev libpqxx-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev
   postgresql postgresql-contrib tzdata curl ca-certificates openssl python3
+  iproute2  # ss: the fault runs look at who holds which connection
   kannel kannel-extras
 )
 

@@ -505,6 +505,11 @@ class BeastServer final : public Server {
         response = co_await RunHandler(std::move(request), asio::use_awaitable);
       }
 
+      if (response.status == kNoAnswer) {
+        // Linger 0: the close that follows sends a reset, as a peer that fails mid-request does.
+        tcp_stream.socket().set_option(tcp::socket::linger(true, 0), ec);
+        co_return false;
+      }
       const bool keep_alive = client_keep_alive && !stopping_;
       auto reply = ToBeast(std::move(response), version, head, keep_alive);
       tcp_stream.expires_after(options_.read_timeout);

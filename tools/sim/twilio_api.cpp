@@ -170,6 +170,14 @@ http::Response TwilioApi::Create(const http::Request& request) {
   spdlog::info("twilio-sim: created {} for {}", message.sid, phone::Mask(message.to));
   if (on_created_) on_created_(message);
 
+  if (Uniform() < options_.reset_rate) {
+    {
+      std::lock_guard lock(mutex_);
+      ++counters_.resets;
+    }
+    spdlog::info("twilio-sim: resetting the connection of {} unanswered", message.sid);
+    return http::Response{http::kNoAnswer, {}, {}};
+  }
   if (Uniform() < options_.error_rate) {
     std::lock_guard lock(mutex_);
     ++counters_.errors;
@@ -294,13 +302,10 @@ void TwilioApi::SetStatus(const std::string& sid, const std::string& status) {
 
 nlohmann::json TwilioApi::Stats() const {
   std::lock_guard lock(mutex_);
-  return {{"created", counters_.created},
-          {"unauthorized", counters_.unauthorized},
-          {"invalid", counters_.invalid},
-          {"injected_failures", counters_.failed},
-          {"throttled", counters_.throttled},
-          {"injected_errors", counters_.errors},
-          {"hung", counters_.hung}};
+  return {{"created", counters_.created},     {"unauthorized", counters_.unauthorized},
+          {"invalid", counters_.invalid},     {"injected_failures", counters_.failed},
+          {"throttled", counters_.throttled}, {"injected_errors", counters_.errors},
+          {"hung", counters_.hung},           {"resets", counters_.resets}};
 }
 
 double TwilioApi::Uniform() const {

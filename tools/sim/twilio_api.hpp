@@ -48,6 +48,7 @@ struct TwilioApiOptions {
   double throttle_rate = 0;  // answered 429 (code 20429), nothing created
   double error_rate = 0;     // created, then answered 500: the client cannot know
   double hang_rate = 0;      // created, answered only after `hang`
+  double reset_rate = 0;     // created, then the connection reset unanswered
   std::chrono::milliseconds hang{15000};
   std::uint64_t seed = 1;
   bool verify_tls = true;  // for the callbacks it posts
@@ -89,7 +90,7 @@ class TwilioApi {
   std::vector<TwilioMessage> messages_;
   struct {
     long created = 0, unauthorized = 0, invalid = 0, failed = 0, throttled = 0, errors = 0,
-         hung = 0;
+         hung = 0, resets = 0;
   } counters_;
 };
 

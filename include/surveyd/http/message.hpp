@@ -27,8 +27,12 @@ struct Request {
   std::string_view Header(std::string_view name) const { return FindHeader(headers, name); }
 };
 
+// A Response with this status is not an answer: the server resets the connection without
+// writing anything (the simulators play a gateway that fails after taking a request with it).
+inline constexpr int kNoAnswer = 0;
+
 struct Response {
-  int status = 200;
+  int status = 200;  // or kNoAnswer
   Headers headers;
   std::string body;
 

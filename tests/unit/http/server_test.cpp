@@ -432,6 +432,24 @@ TEST(ServerTest, TurnsAHandlerExceptionIntoAGeneric500AndKeepsServing) {
   EXPECT_EQ(fine.body, "fine");
 }
 
+TEST(ServerTest, NoAnswerResetsTheConnectionWithoutWritingAndKeepsServing) {
+  auto server = MakeServer(LoopbackOptions(), [](const Request& request) {
+    if (request.path == "/taken") return Response{kNoAnswer, {}, {}};
+    return Response::Text(200, "fine");
+  });
+  server->Start();
+  RawConnection connection(server->Port());
+  ASSERT_TRUE(connection.Send("POST /taken HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"));
+  EXPECT_FALSE(connection.Read().has_value());  // nothing written at all
+  EXPECT_TRUE(connection.Closed());             // and closed, not left open until a timeout
+
+  ClientRequest request;
+  request.url = Url(*server, "/ok");
+  const ClientResponse fine = Fetch(request);
+  ASSERT_TRUE(fine.Ok()) << fine.error;
+  EXPECT_EQ(fine.body, "fine");
+}
+
 TEST(ServerTest, RunsHandlersConcurrentlyOnTheWorkerPool) {
   // Each handler waits until both are inside: with a single thread this would time out.
   std::mutex mutex;
