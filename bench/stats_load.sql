@@ -63,7 +63,7 @@ INSERT INTO surveys (id, event_id, group_id, language, phone_e164, phone_hash, e
                      postcode_district, handler_id, handler_team, officer_id, department,
                      caller_role, caller_age_band, caller_gender, caller_ethnicity, contact_at,
                      created_at, send_at, expires_at, closes_at, sms_template, token_nonce,
-                     token_hash, opened_at, responded_at)
+                     opened_at, responded_at)
 SELECT g, 'B' || g, CASE WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' END,
        (ARRAY['en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en',
               'en', 'en', 'en', 'pl', 'pl', 'cy', 'ur'])[1 + pg_temp.r(g, 3) % 20],
@@ -91,7 +91,6 @@ SELECT g, 'B' || g, CASE WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' E
        e.occurred_at, e.occurred_at + interval '1 minute',
        e.occurred_at + delay, e.occurred_at + delay + interval '1 day',
        e.occurred_at + delay + interval '8 days', 'How did we do? {link}', md5('n' || g),
-       CASE WHEN handed THEN md5('t' || g) END,
        CASE WHEN reached AND (answered OR pg_temp.r(g, 15) % 100 < 20)
             THEN e.occurred_at + delay + interval '1 hour' END,
        CASE WHEN answered THEN e.occurred_at + delay + interval '2 hours' END
@@ -105,6 +104,11 @@ CROSS JOIN LATERAL (SELECT pg_temp.r(g, 7) % :npus AS npu, pg_temp.r(g, 9) % :op
 CROSS JOIN LATERAL (SELECT f.fate < 93 AS handed, f.fate < 88 AS reached) AS m
 CROSS JOIN LATERAL (SELECT m.reached AND pg_temp.r(g, 17) % 1000 < 379 AS answered) AS a
 WHERE g % 6 <> 0;
+
+\echo loading survey links
+-- Texts handed to the gateway have a link (fate as below).
+INSERT INTO survey_links (token_hash, survey_id)
+SELECT md5('t' || s.id), s.id FROM surveys s WHERE pg_temp.r(s.id, 16) % 100 < 93;
 
 \echo loading outbox
 -- fate (0..99): delivered < 80, sent without a report < 88, reported failed < 93, refused < 96,
