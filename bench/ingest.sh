@@ -38,7 +38,8 @@
 # address where nothing listens. Sending is bounded by the gateway's rate (tens per second), not
 # by ingest, and its few claims would only add noise here.
 #
-# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_PERF=FILE
+# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); SURVEYD_BENCH_BIN
+# (another surveyd binary to measure, e.g. main's, against this build's); BENCH_PERF=FILE
 # records a `perf record -g` profile of surveyd during the full-speed run into FILE.
 set -euo pipefail
 
@@ -79,6 +80,9 @@ if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
   log "warning: $BUILD_DIR is not a Release build; the figures will be low"
 fi
 build_all --target surveyd cw-sim
+# SURVEYD_BENCH_BIN: measure that surveyd binary instead (another build against this one, the
+# simulator still from BUILD_DIR).
+SURVEYD_BIN="${SURVEYD_BENCH_BIN:-$BUILD_DIR/surveyd}"
 
 WORK=$(mktemp -d /tmp/surveyd-bench.XXXXXX)
 PG_PORT=$(free_port)
@@ -168,7 +172,7 @@ run_surveyd() {
     --seed "$seed" --exit-when-acked 2>"$WORK/cw-sim-$label.log" &
   sim=$!
   pids+=("$sim")
-  "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-$label.log" 2>&1 &
+  "$SURVEYD_BIN" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-$label.log" 2>&1 &
   surveyd_pid=$!
   pids+=("$surveyd_pid")
   local perf_pid=""

@@ -3,6 +3,7 @@
 # raw queries it replaces, all measured in one run on one database.
 #
 # usage: bench/stats.sh [--events N] [--days D] [--requests N] [--no-ingest] [--keep]
+#                       [--reuse DIR]
 #
 #   --events N    events to load (default 36000000: 30 million surveys, 10 million responses);
 #                 --events 3600000 is a tenth of national scale
@@ -10,6 +11,14 @@
 #   --requests N  timed requests per API measurement (default 200)
 #   --no-ingest   skip bench/ingest.sh at the end (ingest with the rollup triggers on)
 #   --keep        keep the temporary directory (database, logs) afterwards
+#   --reuse DIR   measure again on the database a --keep run left in DIR (no load: --events and
+#                 --days must be those of that run); migrations added since are applied to it
+#                 first, as `surveyd migrate` would in production, and DIR is kept
+#
+# SURVEYD_BUILD_DIR picks the build (default build-bench, configured Release there); pointing it
+# at an existing RelWithDebInfo build saves a second full build. SURVEYD_BENCH_BIN runs that
+# surveyd binary instead, unbuilt (two builds compared on one kept database). The summary names
+# the build type.
 #
 # What it does, on a private PostgreSQL 15 in a temporary directory:
 #   1. loads the data (bench/stats_load.sql: generate_series, triggers off, indexes built after,
@@ -36,6 +45,7 @@ DAYS=365
 REQUESTS=200
 INGEST=1
 KEEP=0
+REUSE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS=$2; shift 2 ;;
@@ -43,6 +53,7 @@ while [ $# -gt 0 ]; do
     --requests) REQUESTS=$2; shift 2 ;;
     --no-ingest) INGEST=0; shift ;;
     --keep) KEEP=1; shift ;;
+    --reuse) REUSE=$2; KEEP=1; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/stats.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -57,11 +68,26 @@ BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
 export SURVEYD_BUILD_DIR="$BUILD_DIR" SURVEYD_BUILD_TYPE=Release
 
 ensure_packages "${SURVEYD_PACKAGES[@]}" python3 curl
-build_all --target surveyd
+if [ -n "${SURVEYD_BENCH_BIN:-}" ]; then
+  SURVEYD_BIN=$SURVEYD_BENCH_BIN
+  BUILD_TYPE="unknown ($SURVEYD_BIN)"
+else
+  build_all --target surveyd
+  SURVEYD_BIN="$BUILD_DIR/surveyd"
+  BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt")
+fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/surveyd-stats.XXXXXX")
-chmod 755 "$WORK"
-PG_PORT=$(free_port)
+if [ -n "$REUSE" ]; then
+  [ -f "$REUSE/pg/data/PG_VERSION" ] || {
+    echo "bench/stats.sh: $REUSE holds no database kept by --keep" >&2
+    exit 2
+  }
+  WORK=$(realpath "$REUSE")
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/surveyd-stats.XXXXXX")
+  chmod 755 "$WORK"
+fi
+PG_PORT=${SURVEYD_BENCH_PG_PORT:-$(free_port)}
 DB_URL=$(pg_url "$PG_PORT" surveyd)
 PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d surveyd)
 pids=()
@@ -80,24 +106,32 @@ FIRST_DAY=$(date -u -d "$LAST_DAY - $((DAYS - 1)) days" +%F)
 
 log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
 pg_start "$WORK/pg/data" "$PG_PORT"
-# Bulk load settings; the queries run with the server's defaults otherwise.
+# Bulk load settings (a reused database has them already); the queries run with the server's
+# defaults otherwise.
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
   -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET maintenance_work_mem = '1GB'" \
   -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "SELECT pg_reload_conf()" >/dev/null
-SURVEYD_DATABASE_URL="$DB_URL" "$BUILD_DIR/surveyd" migrate -c "$ROOT/config/surveyd.yaml" >/dev/null
+SURVEYD_DATABASE_URL="$DB_URL" "$SURVEYD_BIN" migrate -c "$ROOT/config/surveyd.yaml" >/dev/null
 
-# 1. Load.
-log "loading $EVENTS events over $DAYS days ($FIRST_DAY to $LAST_DAY)"
-load_start=$(date +%s)
-"${PSQL[@]}" -v events="$EVENTS" -v days="$DAYS" -v last_day="$LAST_DAY" -f "$BENCH/stats_load.sql" \
-  >"$WORK/load.log"
-LOAD_SECONDS=$(($(date +%s) - load_start))
+# 1. Load (or reuse: the load's time is then that of the run that made it).
+if [ -n "$REUSE" ]; then
+  log "reusing the database in $WORK"
+  LOAD_SECONDS=$(cat "$WORK/load.seconds" 2>/dev/null || echo "?")
+else
+  log "loading $EVENTS events over $DAYS days ($FIRST_DAY to $LAST_DAY)"
+  load_start=$(date +%s)
+  "${PSQL[@]}" -v events="$EVENTS" -v days="$DAYS" -v last_day="$LAST_DAY" \
+    -f "$BENCH/stats_load.sql" >"$WORK/load.log"
+  LOAD_SECONDS=$(($(date +%s) - load_start))
+  echo "$LOAD_SECONDS" >"$WORK/load.seconds"
+fi
 IFS='|' read -r SURVEYS RESPONSES DB_SIZE ROLLUP_ROWS ROLLUP_SIZE < <("${PSQL[@]}" -At -c "
   SELECT (SELECT count(*) FROM surveys), (SELECT count(*) FROM responses),
          pg_size_pretty(pg_database_size(current_database())),
          (SELECT count(*) FROM analytics_cells) + (SELECT count(*) FROM analytics_scores),
-         pg_size_pretty(pg_total_relation_size('analytics_cells') +
-                        pg_total_relation_size('analytics_scores'))")
+         pg_size_pretty((SELECT sum(pg_total_relation_size(relid)) FROM (
+           SELECT relid FROM pg_partition_tree('analytics_cells') UNION ALL
+           SELECT relid FROM pg_partition_tree('analytics_scores')) AS parts))")
 log "loaded in ${LOAD_SECONDS}s: $SURVEYS surveys, $RESPONSES responses, database $DB_SIZE"
 
 # 2. surveyd, and a supervisor's token.
@@ -111,12 +145,19 @@ SURVEYD_WMNOW_API_KEY=$(random_secret)
 SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$(free_port)" SURVEYD_RULES="$ROOT/config/rules.yaml"
 export SURVEYD_DISPATCH_POLL_MS=600000 SURVEYD_LOG_LEVEL=warn
+# Numbers at rest are encrypted (migration 0005). The data is loaded as retention leaves it, and
+# retention's periods are long here, so that its pass (a minute after start) finds nothing to do
+# and does not weigh on the timings.
+export SURVEYD_PHONE_KEYS="k1:$(random_secret)"
+for period in NUMBER_GRACE PHONE_HASH RAW REJECTED FACTS COMMENT REPLY; do
+  export "SURVEYD_RETENTION_${period}_DAYS=36500"
+done
 # The raw queries of a national year run for minutes: let them finish.
 export SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS=3600000
-"$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
+"$SURVEYD_BIN" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fs "http://$SURVEYD_HTTP_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
-TOKEN=$("$BUILD_DIR/surveyd" token create --role supervisor --name bench -c "$ROOT/config/surveyd.yaml" | tail -n 1)
+TOKEN=$("$SURVEYD_BIN" token create --role supervisor --name bench -c "$ROOT/config/surveyd.yaml" | tail -n 1)
 HOST=${SURVEYD_HTTP_LISTEN%:*}
 PORT=${SURVEYD_HTTP_LISTEN#*:}
 
@@ -148,6 +189,13 @@ write("day_raw.txt", [f"/api/v1/stats?group_by=day&from={a}T00:00:00Z&to={b + da
 PY
 
 client() { python3 "$BENCH/stats_client.py" "$HOST" "$PORT" "$TOKEN" "$@"; }
+# The server's own time for the last N calls (the audit trail's duration_ms: from the token check
+# to the answer built, without the audit insert and HTTP), p50 and p99: where the time goes.
+server_ms() {
+  "${PSQL[@]}" -At -F ' ' -c "SELECT round(percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms)::numeric, 2),
+    round(percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms)::numeric, 2)
+    FROM (SELECT duration_ms FROM api_audit ORDER BY id DESC LIMIT $1) AS last_calls"
+}
 
 # 3. Headline tiles against a full scan of responses.
 log "full scan of responses (the headline figures, raw): 1 warm-up + 5"
@@ -156,16 +204,19 @@ SCAN_MS=$( { echo '\timing on'; for _ in 1 2 3 4 5 6; do echo "$scan_sql"; done;
   "${PSQL[@]}" -At 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 5 | sort -n | sed -n 3p)
 log "headline tiles from the API: $REQUESTS requests"
 read -r TILES_P50 TILES_P99 TILES_MAX _ < <(client "$WORK/tiles.txt" --warmup 20)
+read -r TILES_SERVER_P50 TILES_SERVER_P99 < <(server_ms "$REQUESTS")
 
 # 4. Per-officer series.
 log "per-officer series: raw (20 officers), then from the rollups ($REQUESTS)"
 read -r OFFICER_RAW_P50 OFFICER_RAW_P99 _ _ < <(client "$WORK/officer_raw.txt" --warmup 2)
 read -r OFFICER_P50 OFFICER_P99 OFFICER_MAX _ < <(client "$WORK/officer.txt" --warmup 20)
+read -r OFFICER_SERVER_P50 OFFICER_SERVER_P99 < <(server_ms "$REQUESTS")
 
 # 5. Per-day series.
 log "per-day series over 90 days: raw (5 windows), then from the rollups ($REQUESTS)"
 read -r DAY_RAW_P50 DAY_RAW_P99 _ _ < <(client "$WORK/day_raw.txt" --warmup 1)
 read -r DAY_P50 DAY_P99 DAY_MAX _ < <(client "$WORK/day.txt" --warmup 20)
+read -r DAY_SERVER_P50 DAY_SERVER_P99 < <(server_ms "$REQUESTS")
 
 kill "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
@@ -175,18 +226,22 @@ ratio() { python3 -c "print(f'{100 * $1 / $2:.2f}%')"; }
 verdict() { python3 -c "print('met' if $1 <= $3 * $2 / 100 else 'NOT MET')"; }
 
 SUMMARY=$(
-  echo "surveyd analytics benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+  echo "surveyd analytics benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)," \
+    "$BUILD_TYPE build, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '  %-52s %s\n' \
     "data" "$SURVEYS surveys, $RESPONSES responses, $DAYS days; database $DB_SIZE" \
     "load (generate, index, derive rollups)" "${LOAD_SECONDS} s; rollups $ROLLUP_ROWS rows, $ROLLUP_SIZE" \
     "full scan of responses (median of 5)" "$SCAN_MS ms" \
     "headline tiles, API (p50 / p99 / max)" "$TILES_P50 / $TILES_P99 / $TILES_MAX ms" \
+    "  of which in the server (p50 / p99)" "$TILES_SERVER_P50 / $TILES_SERVER_P99 ms" \
     "  p99 / full scan (goal <= 5%)" "$(ratio "$TILES_P99" "$SCAN_MS")  $(verdict "$TILES_P99" "$SCAN_MS" 5)" \
     "per-officer series, raw indexed (p50 / p99)" "$OFFICER_RAW_P50 / $OFFICER_RAW_P99 ms" \
     "per-officer series, API (p50 / p99 / max)" "$OFFICER_P50 / $OFFICER_P99 / $OFFICER_MAX ms" \
+    "  of which in the server (p50 / p99)" "$OFFICER_SERVER_P50 / $OFFICER_SERVER_P99 ms" \
     "  p99 / raw p50 (goal <= 25%)" "$(ratio "$OFFICER_P99" "$OFFICER_RAW_P50")  $(verdict "$OFFICER_P99" "$OFFICER_RAW_P50" 25)" \
     "per-day series (90 days), raw indexed (p50 / p99)" "$DAY_RAW_P50 / $DAY_RAW_P99 ms" \
     "per-day series (90 days), API (p50 / p99 / max)" "$DAY_P50 / $DAY_P99 / $DAY_MAX ms" \
+    "  of which in the server (p50 / p99)" "$DAY_SERVER_P50 / $DAY_SERVER_P99 ms" \
     "  p99 / raw p50 (goal <= 25%)" "$(ratio "$DAY_P99" "$DAY_RAW_P50")  $(verdict "$DAY_P99" "$DAY_RAW_P50" 25)"
 )
 pg_stop "$WORK/pg/data"

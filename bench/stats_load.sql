@@ -8,6 +8,10 @@
 -- Every sixth event is excluded or ignored; the rest become surveys (events * 5/6). About 88%
 -- of texts reach the phone and 38% of those are answered: 30M surveys give 10M responses.
 --
+-- Held as retention leaves it (migration 0005): no numbers (erased; the statistics never read
+-- them) and no raw events, so that the daemon's retention pass finds nothing to erase or to
+-- encrypt while the benchmark runs; the hashes stay.
+--
 -- Bulk load: triggers off (session_replication_role = replica, so the rollups and foreign keys
 -- wait), secondary indexes dropped and built again afterwards, then analytics_rebuild() derives
 -- the rollups once, as the triggers would have.
@@ -50,7 +54,7 @@ SELECT 'B' || g, t + interval '2 seconds', 'tcp', g,
        CASE WHEN g % 12 = 0 THEN NULL WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' END,
        CASE WHEN g % 6 <> 0 AND pg_temp.r(g, 2) % 10 = 0 THEN '["quiet_hours","survey"]'::jsonb
             ELSE '["survey"]'::jsonb END,
-       '{}'
+       NULL
 FROM generate_series(1, :events) AS g
 -- Spread evenly over the period, in event order (ids grow with time, as they do live).
 CROSS JOIN LATERAL (SELECT (:'last_day'::date + 1 - :days)::timestamp AT TIME ZONE 'Europe/London'
@@ -58,8 +62,8 @@ CROSS JOIN LATERAL (SELECT (:'last_day'::date + 1 - :days)::timestamp AT TIME ZO
                              * interval '1 second' AS t) AS at;
 
 \echo loading surveys
-INSERT INTO surveys (id, event_id, group_id, language, phone_e164, phone_hash, event_type, channel,
-                     incident_type_code, incident_category, incident_grade, npu, beat,
+INSERT INTO surveys (id, event_id, group_id, language, phone_erased_at, phone_hash, event_type,
+                     channel, incident_type_code, incident_category, incident_grade, npu, beat,
                      postcode_district, handler_id, handler_team, officer_id, department,
                      caller_role, caller_age_band, caller_gender, caller_ethnicity, contact_at,
                      created_at, send_at, expires_at, closes_at, sms_template, token_nonce,
@@ -67,7 +71,7 @@ INSERT INTO surveys (id, event_id, group_id, language, phone_e164, phone_hash, e
 SELECT g, 'B' || g, CASE WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' END,
        (ARRAY['en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'en',
               'en', 'en', 'en', 'pl', 'pl', 'cy', 'ur'])[1 + pg_temp.r(g, 3) % 20],
-       '+447700' || lpad((g % 1000000)::text, 6, '0'), md5(g::text),
+       e.occurred_at + delay + interval '15 days', md5(g::text),
        CASE WHEN g % 3 = 0 THEN 'resource.departed' ELSE 'call.ended' END,
        CASE WHEN g % 3 = 0 THEN NULL
             ELSE (ARRAY['999', '999', '101', '101', '101', 'online', 'live_chat', 'in_person'])

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <utility>
 
 #include "store/pg_text.hpp"
@@ -100,6 +101,103 @@ bool TimeDerived(Dimension d) {
          d == Dimension::kDayOfWeek;
 }
 
+// A date of the calendar, from the validated "2026-11-01" of a filter.
+struct Date {
+  int year = 0, month = 0, day = 0;
+};
+
+bool ParseDate(const std::string& text, Date& date) {
+  return text.size() == 10 &&
+         std::sscanf(text.c_str(), "%4d-%2d-%2d", &date.year, &date.month, &date.day) == 3 &&
+         date.month >= 1 && date.month <= 12 && date.day >= 1 && date.day <= 31;
+}
+
+int DaysInMonth(int year, int month) {
+  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[static_cast<std::size_t>(month - 1)];
+}
+
+std::string Format(const Date& d) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d", d.year, d.month, d.day);
+  return buffer;
+}
+
+Date FirstOfNextMonth(const Date& d) {
+  return d.month == 12 ? Date{d.year + 1, 1, 1} : Date{d.year, d.month + 1, 1};
+}
+
+Date LastOfPreviousMonth(const Date& d) {
+  const Date first = d.month == 1 ? Date{d.year - 1, 12, 1} : Date{d.year, d.month - 1, 1};
+  return {first.year, first.month, DaysInMonth(first.year, first.month)};
+}
+
+// Cells of one cube over days [from, to] (empty: open), as placeholders.
+struct Range {
+  int cube = 0;
+  std::string from, to;
+};
+
+// The period as ranges of cells: the cube's own days, or with its monthly twin the whole months
+// from the twin and the days before the first and after the last from the cube. Parameters
+// are added in order, before any filter's.
+std::vector<Range> Ranges(const Cube& cube, const std::optional<Cube>& months,
+                          const AnalyticsFilter& filter, Params& params) {
+  auto days = [&](const std::optional<std::string>& a, const std::optional<std::string>& b) {
+    return Range{cube.id, a ? params.Add(*a) : "", b ? params.Add(*b) : ""};
+  };
+  Date from;
+  Date to;
+  const bool has_from = filter.from_day.has_value();
+  const bool has_to = filter.to_day.has_value();
+  if (!months || (has_from && !ParseDate(*filter.from_day, from)) ||
+      (has_to && !ParseDate(*filter.to_day, to))) {
+    return {days(filter.from_day, filter.to_day)};
+  }
+  // The first month that starts within the period, and the last that ends within it (by their
+  // first days).
+  const Date first =
+      !has_from || from.day == 1 ? Date{from.year, from.month, 1} : FirstOfNextMonth(from);
+  Date last = !has_to || to.day == DaysInMonth(to.year, to.month) ? Date{to.year, to.month, 1}
+                                                                  : LastOfPreviousMonth(to);
+  last.day = 1;
+  if (has_from && has_to && Format(first) > Format(last)) {
+    return {days(filter.from_day, filter.to_day)};  // no whole month
+  }
+  std::vector<Range> ranges;
+  ranges.push_back(Range{months->id, has_from ? params.Add(Format(first)) : "",
+                         has_to ? params.Add(Format(last)) : ""});
+  if (has_from && from.day != 1) {
+    ranges.push_back(days(filter.from_day, Format(LastOfPreviousMonth(first))));
+  }
+  if (has_to && to.day != DaysInMonth(to.year, to.month)) {
+    ranges.push_back(days(Format(FirstOfNextMonth(last)), filter.to_day));
+  }
+  return ranges;
+}
+
+// A range's condition on the columns of `alias` ("c." or ""). The cube is a number from the
+// catalogue, written into the statement so that the planner keeps to its partition once, when
+// the statement is prepared, instead of planning again for every call.
+std::string RangeCondition(const Range& range, const std::string& alias) {
+  std::string out = alias + "cube = " + std::to_string(range.cube);
+  if (!range.from.empty()) out += " AND " + alias + "day >= " + range.from + "::date";
+  if (!range.to.empty()) out += " AND " + alias + "day <= " + range.to + "::date";
+  return out;
+}
+
+// The cells of `table` in the period, as the FROM item c.
+std::string Source(const std::string& table, const std::vector<Range>& ranges) {
+  if (ranges.size() == 1) return table + " c";
+  std::string out = "(";
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    out += (i ? " UNION ALL " : "") + std::string("SELECT * FROM ") + table + " WHERE " +
+           RangeCondition(ranges[i], "");
+  }
+  return out + ") c";
+}
+
 // The expression of a dimension over analytics_cells/analytics_scores c of `cube`.
 std::string RollupExpression(const Cube& cube, Dimension dimension) {
   switch (dimension) {
@@ -126,15 +224,13 @@ std::string Expression(const std::optional<Cube>& cube, Dimension dimension) {
   return cube ? RollupExpression(*cube, dimension) : std::string(Info(dimension).raw);
 }
 
-// The WHERE clause (without the keyword) of the period and the value filters.
-std::string Conditions(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
-                       Params& params) {
+// The WHERE clause (without the keyword) of the period and the value filters. For the rollups
+// the period is `ranges` (from Ranges()): in the WHERE when there is one, else in Source().
+std::string Conditions(const std::optional<Cube>& cube, const std::vector<Range>& ranges,
+                       const AnalyticsFilter& filter, Params& params) {
   std::vector<std::string> conditions;
   if (cube) {
-    conditions.push_back("c.cube = " + params.Add(std::to_string(cube->id)));
-    if (filter.from_day)
-      conditions.push_back("c.day >= " + params.Add(*filter.from_day) + "::date");
-    if (filter.to_day) conditions.push_back("c.day <= " + params.Add(*filter.to_day) + "::date");
+    if (ranges.size() == 1) conditions.push_back(RangeCondition(ranges[0], "c."));
   } else {
     if (filter.from_day) {
       conditions.push_back("s.contact_at >= (" + params.Add(*filter.from_day) +
@@ -154,8 +250,15 @@ std::string Conditions(const std::optional<Cube>& cube, const AnalyticsFilter& f
     }
   }
   for (const auto& [dimension, values] : filter.values) {
-    conditions.push_back(Expression(cube, dimension) + " = ANY(" + params.AddList(values) +
-                         "::text[])");
+    // Over the rollups, one value (one officer, one area: the usual case) is a plain comparison:
+    // the planner estimates it from the column's statistics and keeps one plan for every value
+    // (the rollups are read through their keys whatever the value), where a list of unknown
+    // length makes it plan again at each call. The raw tables keep a plan per call: the best
+    // way through them depends on the period.
+    conditions.push_back(Expression(cube, dimension) +
+                         (cube && values.size() == 1
+                              ? " = " + params.Add(pg::CleanText(values[0])) + "::text"
+                              : " = ANY(" + params.AddList(values) + "::text[])"));
   }
   std::string out;
   for (const auto& condition : conditions) {
@@ -199,6 +302,7 @@ std::optional<Cube> ChooseCube(const std::vector<Cube>& cubes, const AnalyticsFi
   for (const auto& [dimension, values] : filter.values) need(dimension);
   for (Dimension d : group_by) need(d);
   for (const Cube& cube : cubes) {
+    if (cube.by_month) continue;
     if (std::all_of(needed.begin(), needed.end(), [&](const std::string& name) {
           return std::find(cube.dims.begin(), cube.dims.end(), name) != cube.dims.end();
         })) {
@@ -208,15 +312,29 @@ std::optional<Cube> ChooseCube(const std::vector<Cube>& cubes, const AnalyticsFi
   return std::nullopt;
 }
 
+std::optional<Cube> MonthlyTwin(const std::vector<Cube>& cubes, const Cube& cube,
+                                const std::vector<Dimension>& group_by) {
+  for (Dimension d : group_by) {
+    if (d == Dimension::kDay || d == Dimension::kWeek || d == Dimension::kDayOfWeek) {
+      return std::nullopt;
+    }
+  }
+  for (const Cube& twin : cubes) {
+    if (twin.by_month && !cube.by_month && twin.dims == cube.dims) return twin;
+  }
+  return std::nullopt;
+}
+
 Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
-               const std::vector<Dimension>& group_by) {
+               const std::vector<Dimension>& group_by, const std::optional<Cube>& months) {
   std::vector<std::string> keys;
   for (Dimension d : group_by) keys.push_back(Expression(cube, d));
   const std::string select_keys = keys.empty() ? "" : Join(keys) + ", ";
   const std::string group = keys.empty() ? "" : " GROUP BY " + Positions(keys.size());
   Params params;
   // One WHERE for both halves: the same parameters, one statement, one snapshot.
-  const std::string where = Conditions(cube, filter, params);
+  const auto ranges = cube ? Ranges(*cube, months, filter, params) : std::vector<Range>{};
+  const std::string where = Conditions(cube, ranges, filter, params);
   std::string cells;
   std::string scores;
   if (cube) {
@@ -224,12 +342,13 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
             "NULL::text, COALESCE(sum(c.surveys), 0)::bigint, "
             "COALESCE(sum(c.msg_unreported + c.msg_delivered + c.msg_failed_sent), 0)::bigint, "
             "COALESCE(sum(c.msg_unreported + c.msg_delivered), 0)::bigint, "
-            "COALESCE(sum(c.answered), 0)::bigint FROM analytics_cells c WHERE " +
-            where + group;
+            "COALESCE(sum(c.answered), 0)::bigint FROM " +
+            Source("analytics_cells", ranges) + " WHERE " + where + group;
     scores = "SELECT " + select_keys +
              "c.question, sum(c.respondents)::bigint, sum(c.total)::bigint, "
-             "sum(c.top_box)::bigint, 0::bigint FROM analytics_scores c WHERE " +
-             where + " GROUP BY " + Positions(keys.size() + 1);
+             "sum(c.top_box)::bigint, 0::bigint FROM " +
+             Source("analytics_scores", ranges) + " WHERE " + where + " GROUP BY " +
+             Positions(keys.size() + 1);
   } else {
     cells = "SELECT " + select_keys +
             "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "
@@ -297,7 +416,7 @@ FunnelSql BuildFunnel(const AnalyticsFilter& filter) {
 
 Sql BuildResponses(const ResponseQuery& query) {
   Params params;
-  std::string where = Conditions(std::nullopt, query.filter, params);
+  std::string where = Conditions(std::nullopt, {}, query.filter, params);
   if (query.after)
     where += " AND r.survey_id < " + params.Add(std::to_string(*query.after)) + "::bigint";
   if (query.comments_only) where += " AND r.comment_masked <> ''";

@@ -47,7 +47,7 @@ std::int64_t Count(const pqxx::field& field) {
 const pg::Statements& AnalyticsStatements() {
   static const pg::Statements kStatements = {
       {"analytics_cubes",
-       "SELECT id, array_to_string(dims, ',') FROM analytics_cubes "
+       "SELECT id, array_to_string(dims, ','), by_month FROM analytics_cubes "
        "ORDER BY cardinality(dims), id"},
       {"timeline_survey",
        "SELECT s.id, s.event_id, e.type, e.source, s.group_id, e.decision, "
@@ -92,12 +92,14 @@ class PgAnalyticsStore final : public AnalyticsStore {
     return pg::WithPooledConnection(pool_, "stats", [&](pqxx::connection& connection) {
       // One statement (one snapshot): no transaction round trips around it.
       pqxx::nontransaction txn(connection);
-      const auto cube = analytics::ChooseCube(Cubes(txn), filter, keys);
+      const auto& cubes = Cubes(txn);
+      const auto cube = analytics::ChooseCube(cubes, filter, keys);
+      const auto months = cube ? analytics::MonthlyTwin(cubes, *cube, keys) : std::nullopt;
       StatsResult result;
       result.from_rollups = cube.has_value();
       std::map<std::vector<std::optional<std::string>>, std::size_t> index;
       const int n = static_cast<int>(keys.size());
-      for (const auto& row : Run(txn, analytics::BuildStats(cube, filter, keys))) {
+      for (const auto& row : Run(txn, analytics::BuildStats(cube, filter, keys, months))) {
         std::vector<std::optional<std::string>> values;
         for (int i = 0; i < n; ++i) values.push_back(OptionalText(row[i]));
         auto it = index.find(values);
@@ -274,6 +276,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
       for (const auto& row : Exec(txn, "analytics_cubes", {})) {
         Cube cube;
         cube.id = row[0].as<int>();
+        cube.by_month = row[2].as<bool>();
         const auto dims = row[1].as<std::string>();
         std::size_t start = 0;
         while (start < dims.size()) {

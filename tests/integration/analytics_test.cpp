@@ -373,6 +373,41 @@ TEST_F(AnalyticsTest, DimensionsNoCubeHoldsTogetherComeFromTheRawTables) {
   EXPECT_EQ(surveys, analytics_->Stats(filter, {}).cells.at(0).surveys);
 }
 
+// Periods are read from whole months of the monthly cube (9) and the days at either end of it.
+TEST_F(AnalyticsTest, PeriodsReadFromWholeMonthsEqualTheRawTables) {
+  EXPECT_GT(std::stoi(db_->Query("SELECT count(*) FROM analytics_cells WHERE cube = 9")), 0);
+  EXPECT_GT(std::stoi(db_->Query("SELECT count(*) FROM analytics_scores WHERE cube = 9")), 0);
+  static const auto zone = TimeZone::Load("Europe/London");
+  struct Period {
+    const char* from;
+    const char* to;
+    int from_y, from_m, from_d, after_y, after_m, after_d;  // the local day after `to`
+  };
+  for (const Period& p :
+       std::vector<Period>{{"2026-10-01", "2026-10-31", 2026, 10, 1, 2026, 11, 1},
+                           {"2026-09-15", "2026-10-31", 2026, 9, 15, 2026, 11, 1},
+                           {"2026-10-01", "2026-11-10", 2026, 10, 1, 2026, 11, 11},
+                           {"2026-10-22", "2026-11-30", 2026, 10, 22, 2026, 12, 1},
+                           {"2026-10-22", "2026-10-26", 2026, 10, 22, 2026, 10, 27},
+                           {"2026-10-25", "2026-12-31", 2026, 10, 25, 2027, 1, 1}}) {
+    SCOPED_TRACE(std::string(p.from) + " " + p.to);
+    AnalyticsFilter days;
+    days.from_day = p.from;
+    days.to_day = p.to;
+    AnalyticsFilter instants;
+    instants.from = zone->FromLocal(p.from_y, p.from_m, p.from_d, 0, 0);
+    instants.to = zone->FromLocal(p.after_y, p.after_m, p.after_d, 0, 0);
+    for (const std::vector<Dimension>& group_by : std::vector<std::vector<Dimension>>{
+             {}, {Dimension::kMonth}, {Dimension::kSurveyGroup, Dimension::kMonth}}) {
+      const auto rollup = analytics_->Stats(days, group_by);
+      EXPECT_TRUE(rollup.from_rollups);
+      EXPECT_EQ(Describe(rollup), Describe(analytics_->Stats(instants, group_by)));
+    }
+    days.values = instants.values = {{Dimension::kSurveyGroup, {"attendance"}}};
+    EXPECT_EQ(Describe(analytics_->Stats(days, {})), Describe(analytics_->Stats(instants, {})));
+  }
+}
+
 TEST_F(AnalyticsTest, LocalDaysFollowSummerTime) {
   // 2026-10-24 23:30Z is 00:30 on the 25th in BST; 2026-10-26 23:30Z is still the 26th (GMT).
   AnalyticsFilter day = Days();

@@ -6,6 +6,7 @@ namespace surveyd::store::analytics {
 namespace {
 
 const std::vector<Cube> kCubes = {{0, {}},
+                                  {9, {}, true},
                                   {2, {"hour", "channel"}},
                                   {3, {"category", "grade"}},
                                   {5, {"npu", "beat"}},
@@ -48,6 +49,60 @@ TEST(AnalyticsSql, TheSmallestCubeHoldingEveryDimensionIsChosen) {
   EXPECT_FALSE(ChooseCube(kCubes, instants, {}).has_value()) << "only whole days are rolled up";
 }
 
+TEST(AnalyticsSql, CubesKeptPerMonthAreOnlyReadForWholeMonths) {
+  EXPECT_EQ(ChooseCube(kCubes, Days(), {Dimension::kMonth})->id, 0) << "never chosen alone";
+  const Cube totals = *ChooseCube(kCubes, Days(), {});
+  EXPECT_EQ(MonthlyTwin(kCubes, totals, {})->id, 9);
+  EXPECT_EQ(MonthlyTwin(kCubes, totals, {Dimension::kMonth, Dimension::kSurveyGroup})->id, 9);
+  for (Dimension finer : {Dimension::kDay, Dimension::kWeek, Dimension::kDayOfWeek}) {
+    EXPECT_FALSE(MonthlyTwin(kCubes, totals, {finer}).has_value()) << DimensionName(finer);
+  }
+  EXPECT_FALSE(MonthlyTwin(kCubes, *ChooseCube(kCubes, Days(), {Dimension::kNpu}), {}))
+      << "no monthly cube of areas";
+}
+
+// The ranges of cells a period reads: (cube, from, to) in the order of the statement.
+std::vector<std::string> Ranges(const std::optional<std::string>& from,
+                                const std::optional<std::string>& to) {
+  AnalyticsFilter filter;
+  filter.from_day = from;
+  filter.to_day = to;
+  const auto sql = BuildStats(kCubes[0], filter, {}, kCubes[1]);
+  std::vector<std::string> out;
+  const std::string cells = sql.text.substr(0, sql.text.find("analytics_scores"));
+  for (std::size_t at = cells.find("cube = "); at != std::string::npos;
+       at = cells.find("cube = ", at + 1)) {
+    std::string range = cells.substr(at + 7, 1);
+    const auto end = cells.find_first_of(")U", at);
+    const std::string condition = cells.substr(at, end - at);
+    for (const char* op : {">= $", "<= $"}) {
+      const auto p = condition.find(op);
+      range +=
+          " " + (p == std::string::npos ? std::string("-")
+                                        : *sql.params[std::stoul(condition.substr(p + 4)) - 1]);
+    }
+    out.push_back(range);
+  }
+  return out;
+}
+
+TEST(AnalyticsSql, APeriodReadsItsWholeMonthsAndTheDaysAtEitherEnd) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Ranges("2026-01-10", "2026-10-20"),
+            (V{"9 2026-02-01 2026-09-01", "0 2026-01-10 2026-01-31", "0 2026-10-01 2026-10-20"}));
+  EXPECT_EQ(Ranges("2026-02-01", "2026-02-28"), (V{"9 2026-02-01 2026-02-01"}));
+  EXPECT_EQ(Ranges("2024-02-01", "2024-02-28"), (V{"0 2024-02-01 2024-02-28"}))
+      << "2024 is a leap year: February is not whole";
+  EXPECT_EQ(Ranges("2025-12-31", "2026-01-31"),
+            (V{"9 2026-01-01 2026-01-01", "0 2025-12-31 2025-12-31"}))
+      << "across the new year";
+  EXPECT_EQ(Ranges("2026-03-05", "2026-03-30"), (V{"0 2026-03-05 2026-03-30"}));
+  EXPECT_EQ(Ranges("2026-03-05", "2026-04-29"), (V{"0 2026-03-05 2026-04-29"})) << "no whole month";
+  EXPECT_EQ(Ranges("2026-03-05", std::nullopt), (V{"9 2026-04-01 -", "0 2026-03-05 2026-03-31"}));
+  EXPECT_EQ(Ranges(std::nullopt, "2026-03-05"), (V{"9 - 2026-02-01", "0 2026-03-01 2026-03-05"}));
+  EXPECT_EQ(Ranges(std::nullopt, std::nullopt), (V{"9 - -"}));
+}
+
 TEST(AnalyticsSql, ValuesAreParametersNeverText) {
   const std::string evil = "x'); DROP TABLE surveys; --";
   AnalyticsFilter filter = Days();
@@ -78,11 +133,12 @@ TEST(AnalyticsSql, RollupsReadTheCubesColumnsAndRawTheSurveysColumns) {
   const auto cube = ChooseCube(kCubes, filter, {Dimension::kOfficer});
   const auto rollup = BuildStats(cube, filter, {Dimension::kOfficer});
   EXPECT_NE(rollup.text.find("SELECT c.d1, "), std::string::npos) << rollup.text;
-  EXPECT_NE(rollup.text.find("c.d2 = ANY($4::text[])"), std::string::npos);
+  EXPECT_NE(rollup.text.find("c.d2 = $3::text"), std::string::npos) << "one value";
   EXPECT_NE(rollup.text.find("FROM analytics_cells c"), std::string::npos);
   EXPECT_NE(rollup.text.find("FROM analytics_scores c"), std::string::npos);
-  EXPECT_EQ(rollup.params.size(), 4u) << "one set of parameters for both halves";
-  EXPECT_EQ(rollup.params[0], "7");
+  EXPECT_EQ(rollup.params.size(), 3u) << "one set of parameters for both halves";
+  EXPECT_NE(rollup.text.find("c.cube = 7 AND"), std::string::npos)
+      << "the cube, a number of the catalogue, is in the text: its partition is chosen once";
   const auto raw = BuildStats(std::nullopt, filter, {Dimension::kOfficer});
   EXPECT_NE(raw.text.find("SELECT s.officer_id, "), std::string::npos) << raw.text;
   EXPECT_NE(raw.text.find("s.department = ANY($3::text[])"), std::string::npos);
