@@ -128,7 +128,9 @@ machine() {
   debian=$(cat /etc/debian_version 2>/dev/null || echo unknown)
   postgres=$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version 2>/dev/null || echo unknown)
   echo "- $(nproc) cores ($cpu), $memory of memory, Debian $debian, kernel $(uname -r)"
-  echo "- $postgres; build: Release (build-bench)"
+  local build="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}" type
+  type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null)
+  echo "- $postgres; surveyd built ${type:-?} in $build"
   echo "- load average before the run: $LOAD_BEFORE"
 }
 

@@ -16,8 +16,8 @@ ALTER TABLE surveys DROP COLUMN token_hash;
 
 ---------------------------------------------------------------------------------------------------
 -- Rollups of texts. 0004 kept the rollups of texts with a row-level trigger on outbox:
--- each text the gateway accepted upserted its cells in every cube on its own, so a batch of
--- a hundred answers recorded in one statement made a hundred times as many upserts, most on the
+-- each text the gateway accepted upserted its cell in every cube on its own, so a batch of a
+-- hundred answers recorded in one statement made a hundred upserts per cube, most of them on the
 -- same few cells, and held those cells' locks while it did (bench/dispatch.sh: 130 ms per
 -- recorded batch, 96% of the drain's database time). The same work once per statement: the
 -- batch's moves are added up first, then each cell is written once, with one delta per text
