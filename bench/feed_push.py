@@ -14,6 +14,33 @@ import time
 from datetime import datetime, timezone
 
 
+def call_ended(prefix: str, i: int, phone: str) -> bytes:
+    """A call.ended event, happening now, with its own incident, complete enough for the
+    shipped rules to survey it (unless the number was surveyed recently)."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps({
+        "event_id": f"{prefix}-{i}", "type": "call.ended", "occurred_at": now,
+        "incident": {"id": f"{prefix}-INC-{i}", "type_code": "BURG-RES", "category": "crime",
+                     "grade": "P3", "qualifiers": [],
+                     "location": {"npu": "Birmingham East", "beat": "BE-14",
+                                  "postcode_district": "B33"}},
+        "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": "OP4411",
+                 "handler_team": "Force Contact - Team 3"},
+        "caller": {"phone": phone, "phone_type": "mobile", "role": "victim", "age": 41,
+                   "language": "en"},
+    }).encode()
+
+
+def push(conn: http.client.HTTPConnection, secret: bytes, body: bytes) -> http.client.HTTPResponse:
+    """POSTs one signed body to the feed endpoint (signed as the contract says) on `conn`."""
+    ts = str(int(time.time()))
+    sig = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    conn.request("POST", "/api/v1/feed/events", body,
+                 {"Content-Type": "application/json", "X-Feed-Timestamp": ts,
+                  "X-Feed-Signature": "sha256=" + sig})
+    return conn.getresponse()
+
+
 def main() -> int:
     host, port, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
     count, rate, prefix = int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
@@ -25,26 +52,9 @@ def main() -> int:
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        event = {
-            "event_id": f"{prefix}-{i}", "type": "call.ended", "occurred_at": now,
-            "incident": {"id": f"{prefix}-INC-{i}", "type_code": "BURG-RES", "category": "crime",
-                         "grade": "P3", "qualifiers": [],
-                         "location": {"npu": "Birmingham East", "beat": "BE-14",
-                                      "postcode_district": "B33"}},
-            "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": "OP4411",
-                     "handler_team": "Force Contact - Team 3"},
-            # 07800 000000 upwards: the backlog's numbers start with 077.
-            "caller": {"phone": f"07800 {first + i:06d}", "phone_type": "mobile", "role": "victim",
-                       "age": 41, "language": "en"},
-        }
-        body = json.dumps(event).encode()
-        ts = str(int(time.time()))
-        sig = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-        conn.request("POST", "/api/v1/feed/events", body,
-                     {"Content-Type": "application/json", "X-Feed-Timestamp": ts,
-                      "X-Feed-Signature": "sha256=" + sig})
-        answer = conn.getresponse().read().decode()
+        # 07800 000000 upwards: the backlog's numbers start with 077.
+        body = call_ended(prefix, i, f"07800 {first + i:06d}")
+        answer = push(conn, secret, body).read().decode()
         if '"decision":"survey"' not in answer:
             print(f"feed_push.py: event {i} was not surveyed: {answer}", file=sys.stderr)
             return 1

@@ -6,30 +6,12 @@ as new. For the HTTP push part of bench/ingest.sh.
 
 usage: push_clients.py HOST PORT SECRET COUNT CLIENTS PREFIX
 """
-import hashlib
-import hmac
 import http.client
-import json
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 
-
-def event_body(prefix: str, i: int) -> bytes:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return json.dumps({
-        "event_id": f"{prefix}-{i}", "type": "call.ended", "occurred_at": now,
-        "incident": {"id": f"{prefix}-INC-{i}", "type_code": "BURG-RES", "category": "crime",
-                     "grade": "P3", "qualifiers": [],
-                     "location": {"npu": "Birmingham East", "beat": "BE-14",
-                                  "postcode_district": "B33"}},
-        "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": "OP4411",
-                 "handler_team": "Force Contact - Team 3"},
-        # The Ofcom drama range, 07700 900000-900999 (a number seen again is capped, still stored).
-        "caller": {"phone": f"07700 {900000 + i % 1000:06d}", "phone_type": "mobile",
-                   "role": "victim", "age": 41, "language": "en"},
-    }).encode()
+from feed_push import call_ended, push
 
 
 def main() -> int:
@@ -42,13 +24,10 @@ def main() -> int:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         start_gate.wait()
         for i in range(index, count, clients):
-            body = event_body(prefix, i)
-            ts = str(int(time.time()))
-            sig = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-            conn.request("POST", "/api/v1/feed/events", body,
-                         {"Content-Type": "application/json", "X-Feed-Timestamp": ts,
-                          "X-Feed-Signature": "sha256=" + sig})
-            response = conn.getresponse()
+            # The Ofcom drama range, 07700 900000-900999 (a number seen again is capped, still
+            # stored as new).
+            body = call_ended(prefix, i, f"07700 {900000 + i % 1000:06d}")
+            response = push(conn, secret, body)
             answer = response.read().decode()
             if response.status != 202 or '"accepted":1' not in answer:
                 failures.append(f"event {i}: HTTP {response.status} {answer[:200]}")

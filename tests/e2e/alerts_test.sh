@@ -120,9 +120,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SURVEYD
 [ "$code" = 403 ] || fail "only the safeguarding role reveals the number, admin got $code"
 
 # Personal data: no number and no comment in the logs, the webhook or the e-mail.
-if grep -E '(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6}|scared|go home)' "$work"/surveyd.log "$work/hook.jsonl"; then
-  fail "a log or the webhook holds the number or the citizen's words"
-fi
+no_personal_data 'scared|go home' "$work"/surveyd.log "$work/hook.jsonl"
 body=$(python3 -c 'import base64, json, sys
 data = json.loads(open(sys.argv[1]).readline())["data"]
 print(base64.b64decode("".join(data.split("\r\n\r\n", 1)[1].split())).decode())' "$work/mail.jsonl")

@@ -36,6 +36,21 @@ fail() {
 
 # new_database NAME: creates it (dropped at exit) and prints its URL. The name is kept in a file,
 # not a variable, because callers run this in a $(...) subshell.
+# A UK mobile number in any of the forms the tests use (+447700900001, 447700900001, 07700
+# 900001), standing alone: not a run of digits inside a longer token (a random request id in hex
+# can hold "07406393874").
+PHONE_NUMBER_PATTERN='(^|[^0-9A-Za-z])(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6})([^0-9A-Za-z]|$)'
+
+# Fails when any of the files holds a phone number, or a line matching the extra pattern $1
+# (a citizen's words the run used; '' for none). Prints the offending lines.
+no_personal_data() {
+  local extra=$1
+  shift
+  local pattern=$PHONE_NUMBER_PATTERN
+  [ -n "$extra" ] && pattern="$pattern|$extra"
+  if grep -E "$pattern" "$@"; then fail "personal data (a phone number or a citizen's words) in $*"; fi
+}
+
 new_database() {
   psql -X -q "$admin" -c "CREATE DATABASE $1" >/dev/null
   echo "$1" >>"$work/.databases"

@@ -154,7 +154,5 @@ for _ in $(seq 1 50); do grep -q "rules reloaded" "$work/surveyd-a.log" && break
 [[ $(health "$port_a") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"
 
 # Personal data: no phone number (any format) and no comment in any log.
-if grep -E '(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6}|Quick and kind)' "$work"/surveyd-*.log; then
-  fail "a log holds a phone number or a citizen's words"
-fi
+no_personal_data 'Quick and kind' "$work"/surveyd-*.log
 echo "pipeline: $sent texts, $answered answers, 0 double sends: 1 passed, 0 failed"

@@ -77,5 +77,5 @@ sent=$(sql "SELECT count(*) FROM outbox WHERE state IN ('accepted', 'sent', 'del
 [ "$(stat duplicates)" = 0 ] || fail "a message was sent twice (the gateway answered 409): $(stats)"
 twice=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=1000" | grep -o '"to":"[^"]*"' | sort | uniq -d | wc -l)
 [ "$twice" = 0 ] || fail "$twice number(s) texted twice"
-if grep -E '(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6})' "$work"/surveyd-*.log; then fail "a log holds a phone number"; fi
+no_personal_data '' "$work"/surveyd-*.log
 echo "sigterm: stopped in $took_ms ms with $recorded of $due sent, 0 left claimed; the rest sent by the next instance; 0 sent twice: 1 passed, 0 failed"
