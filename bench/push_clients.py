@@ -24,9 +24,10 @@ def main() -> int:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         start_gate.wait()
         for i in range(index, count, clients):
-            # The Ofcom drama range, 07700 900000-900999 (a number seen again is capped, still
-            # stored as new).
-            body = call_ended(prefix, i, f"07700 {900000 + i % 1000:06d}")
+            # Every event its own number (07801 000000 upwards; the feed simulator's are
+            # 07700 9xxxxx): the figure is of group commit, not of deciding a number seen
+            # hundreds of times (each of its events is read back as related).
+            body = call_ended(prefix, i, f"07801 {i:06d}")
             response = push(conn, secret, body)
             answer = response.read().decode()
             if response.status != 202 or '"accepted":1' not in answer:
