@@ -193,8 +193,18 @@ class PgStore final : public Store {
   ConnectionPool pool_;
   // Concurrent pushes (one event per request, often) and delivery reports share transactions
   // rather than paying a commit each.
-  GroupCommit<IngestItem, IngestResult> pushes_{500};
-  GroupCommit<DeliveryReport, bool> reports_{200};
+  GroupCommit<IngestItem, IngestResult> pushes_{500, &RequestMayBeAtFault};
+  GroupCommit<DeliveryReport, bool> reports_{200, &RequestMayBeAtFault};
+  // Unavailable (the database down, the pool exhausted) is never one request's fault.
+  static bool RequestMayBeAtFault(const std::exception_ptr& error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const Unavailable&) {
+      return false;
+    } catch (...) {
+      return true;
+    }
+  }
 };
 
 }  // namespace surveyd::store

@@ -23,14 +23,20 @@ class GroupCommit {
   // Writes the items in one go and returns one result per item, in order.
   using Apply = std::function<std::vector<Result>(const std::vector<Item>&)>;
 
+  // Whether what a group's write threw may be one request's fault. When it cannot be (the
+  // database is down), writing each request again alone would only repeat the failure while
+  // the others wait: every request gets the error at once.
+  using RequestMayBeAtFault = std::function<bool(const std::exception_ptr&)>;
+
   // A group takes whole requests up to `max_items` (a larger request is a group of its own).
-  explicit GroupCommit(std::size_t max_items) : max_items_(max_items) {}
+  explicit GroupCommit(std::size_t max_items, RequestMayBeAtFault request_may_be_at_fault = nullptr)
+      : max_items_(max_items), request_may_be_at_fault_(std::move(request_may_be_at_fault)) {}
 
   // Writes `items` together with whatever other callers queued, by one call of `apply` made
   // by whichever caller finds the writer free: every caller's `apply` must do the same thing.
   // Returns this caller's results, in order. If the group's write throws, each request of the
-  // group is written again alone, so that one bad request fails alone; what that throws is
-  // rethrown to its own caller.
+  // group is written again alone, so that one bad request fails alone (unless the failure
+  // cannot be a request's); what that throws is rethrown to its own caller.
   std::vector<Result> Submit(std::vector<Item> items, const Apply& apply) {
     Request request;
     request.items = std::move(items);
@@ -103,7 +109,8 @@ class GroupCommit {
     }
     try {
       std::vector<Result> results = apply(all);
-      if (results.size() != all.size()) throw std::logic_error("group commit: results miscounted");
+      if (results.size() != all.size())
+        throw std::logic_error("group commit: not one result per item");
       std::size_t at = 0;
       for (Request* request : group) {
         for (std::size_t i = 0; i < request->items.size(); ++i) {
@@ -112,7 +119,15 @@ class GroupCommit {
         at += request->items.size();
       }
     } catch (...) {
-      for (Request* request : group) WriteAlone(*request, apply);
+      const std::exception_ptr error = std::current_exception();
+      for (Request* request : group) {
+        if (request_may_be_at_fault_ && !request_may_be_at_fault_(error)) {
+          request->results.clear();
+          request->error = error;
+        } else {
+          WriteAlone(*request, apply);
+        }
+      }
     }
   }
 
@@ -120,7 +135,7 @@ class GroupCommit {
     try {
       request.results = apply(request.items);
       if (request.results.size() != request.items.size()) {
-        throw std::logic_error("group commit: results miscounted");
+        throw std::logic_error("group commit: not one result per item");
       }
     } catch (...) {
       request.results.clear();
@@ -129,6 +144,7 @@ class GroupCommit {
   }
 
   const std::size_t max_items_;
+  const RequestMayBeAtFault request_may_be_at_fault_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Request*> queue_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cctype>
 #include <future>
 #include <mutex>
@@ -105,6 +106,41 @@ TEST(GroupCommitTest, ABadRequestFailsAloneAndTheOthersAreWritten) {
   // The group of three failed, then each was written alone.
   ASSERT_EQ(held.batches().size(), 5u);
   EXPECT_EQ(held.batches()[1], (Strings{"x", "y", "bad", "z"}));
+}
+
+TEST(GroupCommitTest, AFailureNoRequestCausedIsNotWrittenAgainRequestByRequest) {
+  // The writer's own failure (say, the database is down) fails every request of the group at
+  // once: writing each alone would repeat it while the others wait.
+  struct Down : std::runtime_error {
+    Down() : std::runtime_error("down") {}
+  };
+  std::atomic<bool> down = false;
+  Group group(10, [](const std::exception_ptr& error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const Down&) {
+      return false;
+    } catch (...) {
+      return true;
+    }
+  });
+  HeldWrite held(group, 2);
+  const auto upper = held.Apply();
+  const Group::Apply apply = [&](const Strings& items) {
+    auto result = upper(items);
+    if (down) throw Down();
+    return result;
+  };
+  auto first = std::async(std::launch::async, [&] { return group.Submit({"first"}, apply); });
+  while (held.batches().empty()) std::this_thread::yield();
+  auto a = std::async(std::launch::async, [&] { return group.Submit({"a"}, apply); });
+  while (group.waiting() < 1) std::this_thread::yield();
+  down = true;  // before the first write ends: read by the next write only
+  auto b = std::async(std::launch::async, [&] { return group.Submit({"b"}, apply); });
+  EXPECT_THROW(first.get(), Down);
+  EXPECT_THROW(a.get(), Down);
+  EXPECT_THROW(b.get(), Down);
+  EXPECT_EQ(held.batches().size(), 2u) << "the group once, no request alone";
 }
 
 TEST(GroupCommitTest, AGroupStopsAtTheItemLimit) {
