@@ -568,18 +568,10 @@ void RetentionComponent::Tick() {
       return;
     }
     runs_.With({"ran"}).Inc();
-    const std::pair<const char*, std::int64_t> counts[] = {
-        {"numbers_erased", report.numbers_erased},
-        {"hashes_dropped", report.hashes_dropped},
-        {"raw_events_deleted", report.raw_events_deleted},
-        {"rejected_lines_deleted", report.rejected_lines_deleted},
-        {"facts_deleted", report.facts_deleted},
-        {"comments_blanked", report.comments_blanked},
-        {"replies_anonymised", report.replies_anonymised},
-        {"conversations_deleted", report.conversations_deleted},
-        {"numbers_resealed", report.rekey.numbers_resealed},
-        {"raw_resealed", report.rekey.raw_resealed},
-        {"hashes_rekeyed", report.rekey.hashes_rekeyed}};
+    auto counts = store::RemovedCounts(report);
+    counts.insert(counts.end(), {{"numbers_resealed", report.rekey.numbers_resealed},
+                                 {"raw_resealed", report.rekey.raw_resealed},
+                                 {"hashes_rekeyed", report.rekey.hashes_rekeyed}});
     for (const auto& [what, count] : counts) {
       removed_.With({what}).Inc(static_cast<std::uint64_t>(std::max<std::int64_t>(count, 0)));
     }

@@ -47,6 +47,17 @@ std::string OnlyDigits(const std::string& text) {
 
 }  // namespace
 
+std::vector<std::pair<const char*, std::int64_t>> RemovedCounts(const RetentionReport& report) {
+  return {{"numbers_erased", report.numbers_erased},
+          {"hashes_dropped", report.hashes_dropped},
+          {"raw_events_deleted", report.raw_events_deleted},
+          {"rejected_lines_deleted", report.rejected_lines_deleted},
+          {"facts_deleted", report.facts_deleted},
+          {"comments_blanked", report.comments_blanked},
+          {"replies_anonymised", report.replies_anonymised},
+          {"conversations_deleted", report.conversations_deleted}};
+}
+
 namespace pg {
 
 const Statements& PrivacyStatements() {
@@ -257,15 +268,8 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
   }
   report.rekey = RekeyLocked(lease, batch);
 
-  const nlohmann::json done = {{"numbers_erased", report.numbers_erased},
-                               {"hashes_dropped", report.hashes_dropped},
-                               {"raw_events_deleted", report.raw_events_deleted},
-                               {"rejected_lines_deleted", report.rejected_lines_deleted},
-                               {"facts_deleted", report.facts_deleted},
-                               {"comments_blanked", report.comments_blanked},
-                               {"replies_anonymised", report.replies_anonymised},
-                               {"conversations_deleted", report.conversations_deleted},
-                               {"rekey", ToJson(report.rekey)}};
+  nlohmann::json done = {{"rekey", ToJson(report.rekey)}};
+  for (const auto& [what, count] : RemovedCounts(report)) done[what] = count;
   with([&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     Exec(txn, "retention_record",

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
@@ -52,6 +54,10 @@ struct RetentionReport {
   std::int64_t conversations_deleted = 0;  // finished two-way conversations (they hold the hash)
   RekeyReport rekey;
 };
+
+// What a retention pass removed, by name (without the re-keying): for its log record and its
+// metric, which must name the same things.
+std::vector<std::pair<const char*, std::int64_t>> RemovedCounts(const RetentionReport& report);
 
 // What one erasure removed (no number in it: this is what the audit record keeps).
 struct ErasureReport {
