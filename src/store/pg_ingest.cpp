@@ -256,8 +256,9 @@ const Statements& IngestStatements() {
        "send_at, $1::timestamptz FROM s"},
       // Texts not yet begun for the batch's incidents or numbers, with what deciding them again
       // needs: their event's facts, the number, and the number's history without them. The
-      // surveys are found first, by their indexes, and their texts from them: a generic plan
-      // otherwise scans every queued text, which during a gateway outage is every text since.
+      // surveys are found first, by their indexes, and their texts from them (OFFSET 0 keeps the
+      // planner from turning that into a join): a generic plan otherwise scans every queued
+      // text, which during a gateway outage is every text since.
       {"queued_texts",
        "WITH found AS MATERIALIZED ("
        "SELECT id FROM surveys WHERE incident_id = ANY($1::text[]) "
@@ -267,9 +268,10 @@ const Statements& IngestStatements() {
        "e.facts::text, EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
        "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
        "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
-       "FROM found JOIN surveys s ON s.id = found.id JOIN outbox o ON o.survey_id = s.id "
-       "JOIN events e ON e.event_id = s.event_id "
-       "WHERE o.state IN ('pending', 'claimed') AND o.kind <> 'confirmation' ORDER BY o.id"},
+       "FROM found JOIN surveys s ON s.id = found.id "
+       "CROSS JOIN LATERAL (SELECT x.id FROM outbox x WHERE x.survey_id = s.id "
+       "AND x.state IN ('pending', 'claimed') AND x.kind <> 'confirmation' OFFSET 0) AS o "
+       "JOIN events e ON e.event_id = s.event_id ORDER BY o.id"},
       {"cancel_texts",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
        "cancel_reason = t.reason, cancelled_by = t.by, "
