@@ -176,7 +176,18 @@ set -e
 SETTLE_STARTED=$(date +%s)
 kill -TERM "$feed_pid" 2>/dev/null || true
 wait "$feed_pid" 2>/dev/null || true
-sleep 2  # the consumer's last batch
+# The consumer goes on storing what it had read when the feed went: until that stops (3 s alike).
+feed_stored() { "${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE source = 'tcp'"; }
+last=-1
+same=0
+for _ in $(seq 1 600); do
+  stored=$(feed_stored)
+  if [ "$stored" = "$last" ]; then same=$((same + 1)); else same=0; fi
+  [ "$same" -ge 6 ] && break
+  last=$stored
+  sleep 0.5
+done
+[ "$same" -ge 6 ] || bench_fail "the consumer was still storing the feed's events 5 minutes after it stopped"
 open=x
 for _ in $(seq 1 600); do
   open=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM outbox
@@ -187,7 +198,6 @@ done
 [ "$open" = 0 ] || bench_fail "$open text(s) still open 2 minutes after the load stopped"
 sleep 1.5  # the last delivery reports
 SETTLE_SECONDS=$(($(date +%s) - SETTLE_STARTED))
-# (Read after the settling above: the batch being committed when the feed went is in.)
 "${PSQL[@]}" -d surveyd -At -c "SELECT event_id FROM events WHERE source = 'tcp'" >"$WORK/stored-feed.txt"
 read -r FEED_ACKED BACKLOG < <(python3 - "$WORK/acked-feed.txt" "$WORK/stored-feed.txt" "$WORK/acked-feed-trimmed.txt" <<'PY'
 import sys
@@ -223,13 +233,15 @@ fi
 mails=$(wc -l <"$WORK/mail.jsonl" 2>/dev/null || echo 0)
 # The gateway simulator's own counts: its delivery reports and citizens wait on the service's
 # answers, so they lag when it is slow.
-gateway=$(curl -fs "http://127.0.0.1:$gw_port/v1/stats" | python3 -c '
+curl -fs -o "$WORK/gateway-stats.json" "http://127.0.0.1:$gw_port/v1/stats" || true
+gateway=$(python3 - "$WORK/gateway-stats.json" <<'PY' 2>/dev/null || echo "its counts unavailable"
 import json, sys
-s = json.load(sys.stdin)
-print(f"{s[\"accepted\"]} texts taken, {s[\"callbacks\"]} delivery reports made "
-      f"({s[\"callback_failures\"]} failed), {s[\"opened\"]} links opened, {s[\"answered\"]} "
-      f"surveys answered ({s[\"answer_failures\"]} refused), {s[\"stops\"]} STOP replies")' 2>/dev/null ||
-  echo "its counts unavailable")
+s = json.load(open(sys.argv[1]))
+print(f"{s['accepted']} texts taken, {s['callbacks']} delivery reports made "
+      f"({s['callback_failures']} failed), {s['opened']} links opened, {s['answered']} "
+      f"surveys answered ({s['answer_failures']} refused), {s['stops']} STOP replies")
+PY
+)
 read -r alerts notices_open kinds < <("${PSQL[@]}" -d surveyd -At -F ' ' -c "SELECT (SELECT count(*) FROM alerts),
   (SELECT count(*) FROM alert_notices WHERE state <> 'sent'),
   (SELECT COALESCE(string_agg(kind || ' ' || n, ', ' ORDER BY kind), 'none')
