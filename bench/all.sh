@@ -107,9 +107,15 @@ Goals (issue 11): flat memory, p99 send latency steady, zero invariant violation
 at 1,000 events/s (this is a short soak: run `bench/soak.sh` alone for the hour). Everything runs
 at once on the same two cores: two instances, PostgreSQL, the TCP feed and gateway simulators,
 the HTTP pushes, the citizens' answers, the e-mail relay, the dashboard's polls and a retention
-pass every minute. What limits the rate is ingest (see ingest above: each event reads back the
-stored events of its number, and the feed's numbers repeat). The row is the last minute's, the
-totals the whole run's; the full table is in the script's output.
+pass every minute. What limits the rate is ingest (see ingest above): each event reads back the
+stored events of its number, and the feed simulator draws from a thousand numbers, so within
+minutes each has hundreds (a worst case that a real feed's millions of numbers do not reach).
+The instance consuming the feed has grown in memory in every run so far while the other stayed
+flat; its queue of lines is bounded (two batches), so the read-backs are the first suspect, not
+yet confirmed. Pushes, delivery reports and the citizens' pages share each instance's HTTP
+workers: when pushes queue, the simulator's delivery reports and answers lag (its counts are
+shown). The row is the last minute's, the totals the whole run's; the full table is in the
+script's output.
 EOF
       ;;
   esac
