@@ -9,7 +9,8 @@
 #   --rate R          events per second in all, TCP feed and HTTP pushes (default 1000)
 #   --push-share F    the part of R pushed over HTTP, each event with a number of its own and
 #                     so a text (default 0.2); the rest comes from the TCP feed (cw-sim), whose
-#                     thousand numbers the frequency cap soon rules out
+#                     thousand numbers the frequency cap soon rules out (and whose stored events
+#                     each new event of a number reads back: a worst case for ingest)
 #   --gateway-rate R  gateway.rate_per_second (default 2.5 x the pushes, at least 50)
 #   --instances N     surveyd instances sharing the database (default 2)
 #   --test            the test command's version: memory and open files must stay bounded,
