@@ -48,9 +48,7 @@ bench_binaries() {
     ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
     log "warning: $BUILD_DIR is not a Release build; the figures will be low"
   fi
-  local args=()
-  for target in "$@"; do args+=(--target "$target"); done
-  build_all "${args[@]}"
+  build_all --target "$@"
   BIN="$BUILD_DIR"
 }
 
