@@ -37,8 +37,8 @@
 #     what arrived more than a minute ago (raw events, numbers of finished surveys, comments,
 #     citizens' texts), as production's passes remove what arrived a period ago.
 # Per minute it prints: events in, texts sent (sends begun), answers, alerts raised, RSS (MiB)
-# and open files of each instance, commit latency (an event's receipt to its transaction's
-# commit) and send latency (that commit to the send begun, as bench/dispatch.sh) at p50/p99,
+# and open files of each instance, commit latency (an event's received_at, stamped when its
+# ingest transaction begins, to that transaction's commit) and send latency (that commit to the send begun, as bench/dispatch.sh) at p50/p99,
 # the age of the oldest due text not yet claimed (queue age), the database's size and growth,
 # and retention (values removed / due at the pass's cut-off / left after it).
 #
