@@ -460,7 +460,7 @@ const std::vector<std::string> kHappyComments = {
     "Good service, nothing to add.",
 };
 // Comments that the shipped lexicon reads as risk to the citizen or a complaint: each should raise
-// an alert (tests/fault/check decides which do with `surveyd rules explain --answer`).
+// an alert (tests/fault/check decides which do with `surveyd rules explain --answers`).
 const std::vector<std::string> kAlarmingComments = {
     "He is back and I am scared to go home.",
     "I want to make a formal complaint about how I was treated.",
