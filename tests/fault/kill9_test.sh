@@ -40,7 +40,7 @@ check_invariants --answers-log "$work/thanked.txt"
 first=$(grep -m1 'wmnow-sim: accepted' "$work/wmnow-sim.log")
 { cat "$work/wmnow-sim.log"; echo "$first"; } >"$work/doubled.txt"
 if python3 "$SRC/tests/fault/check" --database "$url" --surveyd "$BUILD/surveyd" \
-  --rules "$SURVEYD_RULES" --gateway-log "$work/doubled.txt" >"$work/doubled.out"; then
+  --rules "$SURVEYD_RULES" --only I3 --gateway-log "$work/doubled.txt" >"$work/doubled.out"; then
   fail "the checker missed a text taken twice"
 fi
 grep -q '^FAIL I3 at most one text per survey' "$work/doubled.out" || fail "the checker named the wrong invariant"
