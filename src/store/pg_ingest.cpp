@@ -9,6 +9,7 @@
 #include "store/pg_store_impl.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/event_json.hpp"
+#include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
 
@@ -593,6 +594,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
            {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
             occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(), reasons.Text(),
             groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text()});
+  // Events in, their surveys not yet: a crash here must take the whole transaction with it.
+  SURVEYD_FAILPOINT("ingest.between_statements");
   std::unordered_set<std::string> inserted;
   for (const auto& row : rows) {
     if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());
