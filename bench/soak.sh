@@ -110,7 +110,8 @@ export SURVEYD_DATABASE_URL="$url" SURVEYD_LOG_LEVEL=info
 export SURVEYD_FEED_TCP="127.0.0.1:$feed_port" SURVEYD_FEED_TLS=false SURVEYD_FEED_NAME=soak
 export NAME KEEP  # for bench/lib.sh
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$gw_port" SURVEYD_GATEWAY_RATE="$GATEWAY_RATE"
-for what in NUMBER_GRACE RAW REJECTED COMMENT REPLY; do export "SURVEYD_RETENTION_${what}_DAYS=1"; done
+# Comments are kept: the checker's I5 judges each stored answer again by its words.
+for what in NUMBER_GRACE RAW REJECTED REPLY; do export "SURVEYD_RETENTION_${what}_DAYS=1"; done
 export SURVEYD_RETENTION_INTERVAL=60  # the instances' own passes too (they find nothing due)
 sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
   "$ROOT/config/rules.yaml" >"$WORK/rules.yaml"
@@ -135,7 +136,8 @@ TOKEN=$("$BIN/surveyd" token create --role supervisor --name soak -c "$CONFIG" |
 "$BIN/wmnow-sim" --listen "127.0.0.1:$gw_port" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0.6 --response-rate 0.4 \
   --stop-rate 0.01 --inbound-url "http://127.0.0.1:${port_of[a]}/api/v1/gateway/wmnow/inbound" \
-  --delivery-delay-ms 500 --answer-delay-ms 2000 --seed 5 >"$WORK/wmnow-sim.log" 2>&1 &
+  --delivery-delay-ms 500 --answer-delay-ms 2000 --seed 5 --answers-log "$WORK/thanked.txt" \
+  >"$WORK/wmnow-sim.log" 2>&1 &
 pids+=("$!")
 bench_wait_http "http://127.0.0.1:$gw_port/healthz"
 
@@ -215,7 +217,8 @@ CHECK_STARTED=$(date +%s)
 cat "$WORK/acked-feed-trimmed.txt" "$WORK/acked-push.txt" >"$WORK/acked.txt"
 set +e
 python3 "$ROOT/tests/fault/check" --database "$url" --surveyd "$BIN/surveyd" --rules "$SURVEYD_RULES" \
-  --sent "$WORK/acked.txt" --gateway-log "$WORK/wmnow-sim.log" >"$WORK/check.txt" 2>&1
+  --sent "$WORK/acked.txt" --gateway-log "$WORK/wmnow-sim.log" --answers-log "$WORK/thanked.txt" \
+  --alert-channels email --mail-log "$WORK/mail.jsonl" >"$WORK/check.txt" 2>&1
 check_rc=$?
 set -e
 CHECK_SECONDS=$(($(date +%s) - CHECK_STARTED))
