@@ -259,7 +259,8 @@ class Sampler:
 # --- retention ------------------------------------------------------------------------------
 
 # What a pass must remove when its cut-off is :'cut' (the same predicates as the store's
-# statements, src/store/pg_privacy.cpp, with every period one day).
+# statements, src/store/pg_privacy.cpp, with every period one day but the comments': bench/soak.sh
+# keeps those for the checker's I5, which judges each stored answer again by its words).
 DUE_SQL = """
 SELECT
  (SELECT count(*) FROM events WHERE raw IS NOT NULL AND received_at < {cut})
@@ -270,7 +271,6 @@ SELECT
                        AND p.state IN ('pending', 'claimed', 'sending'))
        AND LEAST(s.responded_at, s.closes_at, CASE WHEN o.state IN ('failed', 'undeliverable',
            'delivery_expired', 'expired', 'cancelled') THEN o.updated_at END) < {cut})
- + (SELECT count(*) FROM responses WHERE comment <> '' AND submitted_at < {cut})
  + (SELECT count(*) FROM inbound_messages WHERE (body <> '' OR phone_hash IS NOT NULL)
      AND received_at < {cut})
 """
