@@ -14,6 +14,18 @@ http::Response HandleFeedPush(const ApiOptions& options, const http::Request& re
   }
   auto items = feed::ParseBody(request.body, request.Header("Content-Type"), "push");
   if (items.empty()) return JsonError(400, "empty", "the body holds no events");
+  std::atomic<int>& in_flight = *options.pushes_in_flight;
+  const int before = in_flight.fetch_add(1);  // counted always, refused past the limit
+  if (options.max_pushes_in_flight > 0 && before >= options.max_pushes_in_flight) {
+    in_flight.fetch_sub(1);
+    auto busy = JsonError(503, "busy", "too many pushes at once; send it again shortly");
+    busy.Set("Retry-After", "1");
+    return busy;
+  }
+  struct Done {
+    std::atomic<int>& count;
+    ~Done() { count.fetch_sub(1); }
+  } done{in_flight};
   auto results = options.ingest->IngestBatch(items, options.decider());
   // Stored, not answered: the pusher sends the batch again and the store must take it once.
   SURVEYD_FAILPOINT("push.after_commit_before_202");

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -257,6 +258,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.decider = decider;
   api_options.replier = replier;
   api_options.feed_secret = config.feed.secret;
+  // Two workers are always left for the citizens' pages and the gateways' callbacks.
+  api_options.max_pushes_in_flight = std::max(1, config.http.worker_threads - 2);
   api_options.gateway = &dispatcher.gateway();
   api_options.trusted_proxies = config.http.trusted_proxies;
   api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };

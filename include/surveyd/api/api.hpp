@@ -4,7 +4,9 @@
 // survey::SurveyPages). Route lists live in src/api/*_routes.cpp, one file per audience. What
 // never blocks (/healthz, cached survey pages) is also served by MakeApiFastHandler on the
 // server's I/O threads.
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,9 +41,14 @@ struct ApiOptions {
   store::StatsStore* stats = nullptr;
   Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
-  std::function<store::DecideFn()> decider;   // decisions under the rules in force right now
-  std::function<store::ReplyFn()> replier;    // what a citizen's text does, under those rules
-  std::string feed_secret;                    // HMAC key of POST /api/v1/feed/events
+  std::function<store::DecideFn()> decider;  // decisions under the rules in force right now
+  std::function<store::ReplyFn()> replier;   // what a citizen's text does, under those rules
+  std::string feed_secret;                   // HMAC key of POST /api/v1/feed/events
+  // Pushes handled at once. Each holds an HTTP worker until its group of events commits; past
+  // this many a push is answered 503 with Retry-After (the pusher sends it again), so that pushes
+  // never take every worker from the citizens' pages and the gateways' callbacks. 0: no limit.
+  int max_pushes_in_flight = 0;
+  std::shared_ptr<std::atomic<int>> pushes_in_flight = std::make_shared<std::atomic<int>>(0);
   const gateway::Gateway* gateway = nullptr;  // reads /api/v1/gateway/{its name}/...; null: none
   http::Handler survey_pages;                 // /s/...
   http::FastHandler survey_pages_fast;        // /s/... answered on the I/O thread; may be empty

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
+#include <thread>
+
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/gateway/wmnow.hpp"
@@ -155,6 +159,50 @@ TEST_F(ApiSignature, FeedPushRefusesBadStaleOrMissingSignatures) {
   http::Request missing;
   missing.body = body;
   EXPECT_EQ(HandleFeedPush(options_, missing).status, 401);
+}
+
+// Stores nothing: holds each push until released, and answers it accepted.
+class HeldIngest : public store::IngestStore {
+ public:
+  std::vector<store::IngestResult> IngestBatch(const std::vector<IngestItem>& items,
+                                               const store::DecideFn&,
+                                               const std::string&) override {
+    ++held;
+    while (!released) std::this_thread::yield();
+    std::vector<store::IngestResult> results;
+    for (const auto& item : items) {
+      results.push_back({item.event_id, store::IngestOutcome::kAccepted, "survey"});
+    }
+    return results;
+  }
+  std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+  std::atomic<int> held{0};
+  std::atomic<bool> released{false};
+};
+
+TEST_F(ApiSignature, PushesPastTheLimitAreAskedToComeBackAndLeaveWorkersFree) {
+  HeldIngest ingest;
+  options_.ingest = &ingest;
+  options_.decider = [] { return store::DecideFn(); };
+  options_.max_pushes_in_flight = 2;
+  const auto now = ToUnixSeconds(clock_.Now());
+  auto push = [&](const std::string& id) {
+    const std::string body = R"({"event_id":")" + id + R"(","type":"call.ended"})";
+    return HandleFeedPush(
+        options_, Signed(options_.feed_secret, now, body, "X-Feed-Timestamp", "X-Feed-Signature"));
+  };
+  auto first = std::async(std::launch::async, [&] { return push("a"); });
+  auto second = std::async(std::launch::async, [&] { return push("b"); });
+  while (ingest.held < 2) std::this_thread::yield();
+  const auto refused = push("c");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(http::FindHeader(refused.headers, "Retry-After"), "1");
+  EXPECT_EQ(ingest.held, 2) << "refused before the store";
+  ingest.released = true;
+  EXPECT_EQ(first.get().status, 202);
+  EXPECT_EQ(second.get().status, 202);
+  EXPECT_EQ(push("d").status, 202) << "a place is free again";
+  EXPECT_EQ(*options_.pushes_in_flight, 0);
 }
 
 TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
