@@ -136,6 +136,7 @@ TEST(Config, AnalystsKeysAndTheirLimits) {
   EXPECT_EQ(config.api.analytics_queue, 1);
   EXPECT_TRUE(ValidateForServe(config).empty());
   // Analysts' requests must never be able to hold every HTTP worker.
+  env["SURVEYD_HTTP_WORKER_THREADS"] = "6";
   env["SURVEYD_API_ANALYTICS_QUEUE"] = "3";
   EXPECT_EQ(ValidateForServe(Load("", env)).size(), 1u);
   env["SURVEYD_API_ANALYTICS_QUEUE"] = "1";
