@@ -40,7 +40,7 @@ clock_of() {  # clock_of PORT FIELD: the "clock" check of /api/v1/health
 }
 accepted() { grep -c 'wmnow-sim: accepted' "$work/wmnow-sim.log" || true; }
 
-count=$(( (phase_s * 4 + 12) * 40 ))
+count=$(( (phase_s * 4 + 6) * 40 ))
 start_feed "$count" 40 71 --duplicate-rate 0.01
 start_gateway --hang-rate 0.5 --hang-ms 2000 --seed 23
 migrate

@@ -8,7 +8,7 @@
 # (failing, write_failures) and surveyd_log_write_failures_total. Once freed, its log is written
 # again. Then tests/fault/check: nothing lost.
 # Without root (no tmpfs can be mounted) the log goes to /dev/full for the whole run instead.
-#   tests/fault/log_disk_full_test.sh BUILD_DIR SOURCE_DIR      bounded: 900 events, about 25 s
+#   tests/fault/log_disk_full_test.sh BUILD_DIR SOURCE_DIR      bounded: 900 events, about 30 s
 #   SURVEYD_FAULT_LONG=1 tests/fault/log_disk_full_test.sh ...  long: 6,000 events, 60 s full
 #   (needs SURVEYD_TEST_DATABASE_URL, as scripts/test sets)
 source "$(dirname "$0")/lib.sh" "$@"
