@@ -117,6 +117,13 @@ except Exception:
 
 log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
 pg_start "$WORK/pg/data" "$PG_PORT"
+# pg_stat_statements (with the statements triggers run) shows where the pushes' database time
+# goes (printed at the end).
+"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+pg_stop "$WORK/pg/data"
+pg_start "$WORK/pg/data" "$PG_PORT"
+"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" >/dev/null
+"${PSQL[@]}" -d postgres -c "SELECT pg_reload_conf()" >/dev/null
 
 # 1. Baseline.
 log "baseline: pgbench -c 8 -j 2 for ${PGBENCH_SECONDS}s (one event + one outbox row per transaction)"
@@ -241,6 +248,8 @@ PUSH=()
 if [ "$PUSH_EVENTS" != 0 ]; then
   log "surveyd: $PUSH_EVENTS events pushed over HTTP by $PUSH_CLIENTS clients, one per request"
   export SURVEYD_FEED_TCP=""
+  "${PSQL[@]}" -d surveyd -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  "${PSQL[@]}" -d surveyd -c "SELECT pg_stat_statements_reset()" >/dev/null
   "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-push.log" 2>&1 &
   push_pid=$!
   pids+=("$push_pid")
@@ -256,6 +265,12 @@ if [ "$PUSH_EVENTS" != 0 ]; then
   STORED_PUSH=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE event_id LIKE 'PUSH-%'")
   [ "$STORED_PUSH" = "$PUSH_EVENTS" ] ||
     { echo "bench/ingest.sh: $PUSH_EVENTS pushed, $STORED_PUSH stored" >&2; exit 1; }
+  # Where the pushes' database time went (statements inside triggers included).
+  "${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
+      round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+      left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
+    ORDER BY total_exec_time DESC LIMIT 15" >"$WORK/push-statements.txt"
   PUSH=("$PUSHED" "$PUSH_SECONDS" "$(python3 -c "print(round($PUSHED / $PUSH_SECONDS))")")
   log "surveyd: ${PUSH[0]} pushed in ${PUSH[1]}s = ${PUSH[2]} events/s"
 fi
@@ -279,4 +294,9 @@ if [ ${#PUSH[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "HTTP push, $PUSH_CLIENTS clients, 1 event/request" "${PUSH[2]} events/s  (${PUSH[0]} in ${PUSH[1]} s)" \
     "ratio push / pgbench (goal >= 1.5)" "$(python3 -c "print(f'{${PUSH[2]} / $PGBENCH_TPS:.2f}')")"
+fi
+if [ -s "$WORK/push-statements.txt" ]; then
+  echo
+  echo "the pushes' database time, by statement (pg_stat_statements, top 15 by total):"
+  sed 's/^/  /' "$WORK/push-statements.txt"
 fi

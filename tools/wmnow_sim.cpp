@@ -24,11 +24,13 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <queue>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +60,9 @@ struct Options {
   double response_rate = 0.4;         // delivered texts whose survey gets answered
   std::optional<double> answer_rate;  // answered given opened (overrides response_rate)
   double stop_rate = 0.0;             // delivered texts answered by an SMS "STOP"
+  double alarm_rate = 0.0;            // answers whose comment says the citizen is at risk or
+                                      // wants to complain (the alerts' lexicon)
+  std::string answers_log;            // the client_ref of every answer thanked, one a line
   double fail_rate = 0.0;             // sends answered 503
   double throttle_rate = 0.0;         // sends answered 429 Retry-After: 1
   double hang_rate = 0.0;             // sends accepted but answered only after hang_ms
@@ -92,6 +97,10 @@ void Usage(std::ostream& out) {
          "                              --answer-rate and no --open-rate: texts opened\n"
          "  --answer-rate P             opened links that get answered (response/open)\n"
          "  --stop-rate P               delivered texts answered with STOP to --inbound-url (0)\n"
+         "  --alarm-rate P              answers whose comment says the citizen is in danger or\n"
+         "                              wants to complain (raising alerts) (0)\n"
+         "  --answers-log FILE          appends 'thanked client_ref R' for every answer the\n"
+         "                              service thanked (HTTP 200): no token, number or text\n"
          "  --delivery-delay-ms MS      accept -> delivered (500; 'sent' comes at half)\n"
          "  --answer-delay-ms MS        delivered -> answered (2000; opened at half)\n"
          "  --fail-rate P               sends answered 503 (0)\n"
@@ -162,6 +171,11 @@ void ApplyOption(Options& options, const std::string& name, const std::string& v
     options.answer_rate = ParseRate(name, value);
   } else if (name == "--stop-rate") {
     options.stop_rate = ParseRate(name, value);
+  } else if (name == "--alarm-rate") {
+    options.alarm_rate = ParseRate(name, value);
+  } else if (name == "--answers-log") {
+    if (value.empty()) throw std::invalid_argument("--answers-log needs a file name");
+    options.answers_log = value;
   } else if (name == "--fail-rate") {
     options.fail_rate = ParseRate(name, value);
   } else if (name == "--throttle-rate") {
@@ -250,6 +264,8 @@ Options ParseOptions(int argc, char** argv) {
                                                   "--response-rate",
                                                   "--answer-rate",
                                                   "--stop-rate",
+                                                  "--alarm-rate",
+                                                  "--answers-log",
                                                   "--fail-rate",
                                                   "--throttle-rate",
                                                   "--hang-rate",
@@ -461,6 +477,14 @@ const std::vector<std::string> kHappyComments = {
     "Everyone I spoke to was professional.",
     "Thank you for coming out so late at night.",
     "Good service, nothing to add.",
+};
+// Comments that the shipped lexicon reads as risk to the citizen or a complaint: each should raise
+// an alert (tests/fault/check decides which do with `surveyd rules explain --answers`).
+const std::vector<std::string> kAlarmingComments = {
+    "He is back and I am scared to go home.",
+    "I want to make a formal complaint about how I was treated.",
+    "He keeps threatening me and I am frightened.",
+    "Please call me back, I want to complain.",
 };
 const std::vector<std::string> kUnhappyComments = {
     "Waited over an hour on the phone before anyone answered.",
@@ -764,7 +788,10 @@ class Simulator {
       fate.form.emplace_back("q" + std::to_string(q), value);
     }
     std::string comment;
-    if (uniform(random_) < 0.45) {
+    if (options_.alarm_rate > 0 && uniform(random_) < options_.alarm_rate) {
+      comment = kAlarmingComments[std::uniform_int_distribution<std::size_t>(
+          0, kAlarmingComments.size() - 1)(random_)];
+    } else if (uniform(random_) < 0.45) {
       const auto& pool = happy ? kHappyComments : kUnhappyComments;
       comment = pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(random_)];
     }
@@ -799,7 +826,9 @@ class Simulator {
       return;
     }
     scheduler_.At(final_at + options_.answer_delay / 2,
-                  [this, id = message.id, link, fate] { OpenLink(id, link, fate); });
+                  [this, id = message.id, ref = message.client_ref, link, fate] {
+                    OpenLink(id, ref, link, fate);
+                  });
   }
 
   // A callback at `when` (the next burst, in bursts), and in bursts its duplicate with it.
@@ -955,7 +984,8 @@ class Simulator {
     }
   }
 
-  void OpenLink(const std::string& id, const std::string& link, const Fate& fate) {
+  void OpenLink(const std::string& id, const std::string& client_ref, const std::string& link,
+                const Fate& fate) {
     http::ClientRequest open;
     open.url = link;
     open.timeout = std::chrono::seconds(10);
@@ -975,13 +1005,13 @@ class Simulator {
     spdlog::info("wmnow-sim: citizen opened the link of {}", id);
     if (!fate.answer) return;
     scheduler_.At(Clock::now() + options_.answer_delay / 2,
-                  [this, id, link, fate, hidden = HiddenInputs(page.body)] {
-                    Answer(id, link, fate, hidden);
+                  [this, id, client_ref, link, fate, hidden = HiddenInputs(page.body)] {
+                    Answer(id, client_ref, link, fate, hidden);
                   });
   }
 
-  void Answer(const std::string& id, const std::string& link, const Fate& fate,
-              const std::vector<std::pair<std::string, std::string>>& hidden) {
+  void Answer(const std::string& id, const std::string& client_ref, const std::string& link,
+              const Fate& fate, const std::vector<std::pair<std::string, std::string>>& hidden) {
     std::string form;
     auto add = [&form](const std::string& name, const std::string& value) {
       if (!form.empty()) form += '&';
@@ -1009,9 +1039,30 @@ class Simulator {
     ++counters_.answered;
     MarkCitizen(id, true);
     spdlog::info("wmnow-sim: citizen answered the survey of {} (http {})", id, response.status);
+    // The thank-you page (200; 422 and 503 show the form again): the service promised to keep
+    // this answer (tests/fault/check, I5).
+    if (response.status == 200) LogThanked(client_ref);
+  }
+
+  void LogThanked(const std::string& client_ref) {
+    if (!answers_log_) return;
+    std::lock_guard lock(answers_log_mutex_);
+    std::fprintf(answers_log_.get(), "thanked client_ref %s\n", client_ref.c_str());
+    std::fflush(answers_log_.get());
+  }
+
+  static std::unique_ptr<std::FILE, int (*)(std::FILE*)> OpenAnswersLog(const std::string& path) {
+    if (path.empty()) return {nullptr, &std::fclose};
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "a"),
+                                                         &std::fclose);
+    if (!file) throw std::runtime_error("cannot open --answers-log " + path);
+    return file;
   }
 
   const Options options_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> answers_log_ =
+      OpenAnswersLog(options_.answers_log);
+  std::mutex answers_log_mutex_;
   std::mutex random_mutex_;
   std::mt19937_64 random_;
   mutable std::mutex mutex_;
@@ -1050,7 +1101,14 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Simulator simulator(options);
+  std::unique_ptr<Simulator> made;
+  try {
+    made = std::make_unique<Simulator>(options);
+  } catch (const std::exception& e) {
+    std::cerr << "wmnow-sim: " << e.what() << "\n";
+    return 1;
+  }
+  Simulator& simulator = *made;
   http::ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <set>
 
+#include "surveyd/core/failpoint.hpp"
+
 namespace surveyd::alerts {
 namespace {
 
@@ -196,6 +198,11 @@ int Notifier::RunOnce() {
   for (const auto& notice : notices) {
     const TimePoint at = clock_.Now();
     const store::NoticeResult result = Send(notice, at);
+    // Taken by the channel, not recorded: the notice goes again when its lease runs out (with
+    // the same webhook-id), so the alert is delivered at least once.
+    if (result.state == store::NoticeResult::State::kSent) {
+      SURVEYD_FAILPOINT("alerts.after_send_before_record");
+    }
     store_.RecordNotice(notice, result, clock_.Now());
     const std::string what = notice.alert ? "alert " + std::to_string(notice.alert->id) + " (" +
                                                 AlertKindName(notice.alert->kind) + ", round " +

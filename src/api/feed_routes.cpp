@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "routes.hpp"
+#include "surveyd/core/failpoint.hpp"
 #include "surveyd/feed/event_parser.hpp"
 
 namespace surveyd::api {
@@ -14,6 +15,8 @@ http::Response HandleFeedPush(const ApiOptions& options, const http::Request& re
   auto items = feed::ParseBody(request.body, request.Header("Content-Type"), "push");
   if (items.empty()) return JsonError(400, "empty", "the body holds no events");
   auto results = options.ingest->IngestBatch(items, options.decider());
+  // Stored, not answered: the pusher sends the batch again and the store must take it once.
+  SURVEYD_FAILPOINT("push.after_commit_before_202");
   if (options.on_ingested) options.on_ingested();
 
   nlohmann::json out = nlohmann::json::array();

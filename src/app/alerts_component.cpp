@@ -31,10 +31,13 @@ AlertsComponent::AlertsComponent(const config::Config& config, std::string worke
   options.smtp.username = config.smtp.username;
   options.smtp.password = config.smtp.password;
   options.smtp.timeout = config.smtp.timeout;
-  // A lease outlasts the slowest send, so a slow relay is never taken for a dead notifier.
-  options.lease = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::max(config.smtp.timeout, config.alerts.webhook_timeout)) +
-                  std::chrono::seconds(60);
+  // A lease outlasts the slowest send, so a slow relay is never taken for a dead notifier
+  // (config check refuses a lease_s that does not).
+  options.lease = config.alerts.lease.count() > 0
+                      ? config.alerts.lease
+                      : std::chrono::duration_cast<std::chrono::seconds>(
+                            std::max(config.smtp.timeout, config.alerts.webhook_timeout)) +
+                            std::chrono::seconds(60);
   options.public_base_url = config.http.public_base_url;
   options.force_name = config.survey.force_name;
   options.min_cell_size = config.recognition.min_cell_size;

@@ -34,8 +34,8 @@ class Analytics {
   const Clock& clock_;
   const int min_cell_size_;
   const int bad_token_limit_;
+  std::unique_ptr<store::AccessStore> access_;  // before analytics_, which folds through it
   std::unique_ptr<store::AnalyticsStore> analytics_;
-  std::unique_ptr<store::AccessStore> access_;
   std::unique_ptr<WorkQueue> queue_;
   std::unique_ptr<api::Authenticator> authenticator_;
   std::mutex mutex_;

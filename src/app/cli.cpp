@@ -46,6 +46,9 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   rules explain FILE --answer ANSWER.json|-
                                 the alerts one answer raises ({"comment": "...", "q1": 0, ...,
                                 "group": "..."}): every lexicon match and alert rule
+  rules explain FILE --answers ANSWERS.ndjson|-
+                                the kinds of alert each answer raises, one line per answer
+                                ("complaint low_scores", or "none"), for checkers
   --version                     print the version
   --help                        this text
 
@@ -114,18 +117,24 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
     } else if (sub == "explain") {
       std::string related_path;
       std::string answer_path;
+      std::string answers_path;
       if (TakeOption(args, "--answer", answer_path, err) && !answer_path.empty() &&
           args.size() == 1) {
         return RulesExplainAnswer(args[0], answer_path, in, out, err);
       }
-      if (answer_path.empty() && TakeOption(args, "--related", related_path, err) &&
-          args.size() == 2) {
+      if (answer_path.empty() && TakeOption(args, "--answers", answers_path, err) &&
+          !answers_path.empty() && args.size() == 1) {
+        return RulesExplainAnswers(args[0], answers_path, in, out, err);
+      }
+      if (answer_path.empty() && answers_path.empty() &&
+          TakeOption(args, "--related", related_path, err) && args.size() == 2) {
         return RulesExplain(args[0], args[1], related_path, in, out, err);
       }
     }
     err << "usage: surveyd rules check FILE [--sample CODES] [-c CONFIG]\n"
            "       surveyd rules explain FILE EVENT.json [--related EVENTS.ndjson]\n"
-           "       surveyd rules explain FILE --answer ANSWER.json|-\n";
+           "       surveyd rules explain FILE --answer ANSWER.json|-\n"
+           "       surveyd rules explain FILE --answers ANSWERS.ndjson|-\n";
     return 2;
   }
 
@@ -479,30 +488,14 @@ int RulesExplain(const std::string& rules_path, const std::string& event_path,
 
 namespace surveyd::app {
 
-int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
-                       std::istream& in, std::ostream& out, std::ostream& err) {
-  const auto loaded = alerts::LoadAlertConfigFile(rules_path);
-  for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
-  if (!loaded.config) {
-    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
-    return 1;
-  }
-  std::string text;
-  if (answer_path == "-") {
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
-  } else if (!ReadWholeFile(answer_path, text)) {
-    err << "surveyd rules explain: cannot read " << answer_path << "\n";
-    return 2;
-  }
-  const auto json = nlohmann::json::parse(text, nullptr, false);
+namespace {
+
+// An answer as `rules explain` takes it: {"comment": "...", "group": "...", "q1": 0-10|null, ...}.
+// Empty when it is one; otherwise what is wrong.
+std::string ParseAnswer(const nlohmann::json& json, alerts::Answer& answer) {
   if (!json.is_object()) {
-    err << "surveyd rules explain: the answer must be a JSON object such as "
-           "{\"comment\": \"...\", \"q1\": 0}\n";
-    return 2;
+    return "the answer must be a JSON object such as {\"comment\": \"...\", \"q1\": 0}";
   }
-  alerts::Answer answer;
   for (const auto& [key, value] : json.items()) {
     if (key == "comment" && value.is_string()) {
       answer.comment = value.get<std::string>();
@@ -513,12 +506,75 @@ int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_
                 (value.is_number_integer() && value.get<int>() >= 0 && value.get<int>() <= 10))) {
       if (!value.is_null()) answer.q[key[1] - '1'] = value.get<int>();
     } else {
-      err << "surveyd rules explain: unexpected '" << key
-          << "' (comment: text, group: text, q1..q5: 0-10 or null)\n";
-      return 2;
+      return "unexpected '" + key + "' (comment: text, group: text, q1..q5: 0-10 or null)";
     }
   }
+  return {};
+}
+
+bool ReadInput(const std::string& path, std::istream& in, std::string& text) {
+  if (path != "-") return ReadWholeFile(path, text);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  text = buffer.str();
+  return true;
+}
+
+}  // namespace
+
+int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
+                       std::istream& in, std::ostream& out, std::ostream& err) {
+  const auto loaded = alerts::LoadAlertConfigFile(rules_path);
+  for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
+    return 1;
+  }
+  std::string text;
+  if (!ReadInput(answer_path, in, text)) {
+    err << "surveyd rules explain: cannot read " << answer_path << "\n";
+    return 2;
+  }
+  alerts::Answer answer;
+  if (const std::string problem = ParseAnswer(nlohmann::json::parse(text, nullptr, false), answer);
+      !problem.empty()) {
+    err << "surveyd rules explain: " << problem << "\n";
+    return 2;
+  }
   out << alerts::ExplainAnswer(alerts::Evaluate(*loaded.config, answer), answer);
+  return 0;
+}
+
+int RulesExplainAnswers(const std::string& rules_path, const std::string& answers_path,
+                        std::istream& in, std::ostream& out, std::ostream& err) {
+  const auto loaded = alerts::LoadAlertConfigFile(rules_path);
+  for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
+    return 1;
+  }
+  std::string text;
+  if (!ReadInput(answers_path, in, text)) {
+    err << "surveyd rules explain: cannot read " << answers_path << "\n";
+    return 2;
+  }
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    alerts::Answer answer;
+    if (const std::string problem =
+            ParseAnswer(nlohmann::json::parse(line, nullptr, false), answer);
+        !problem.empty()) {
+      // Nothing half done: a checker must not read a partial list as the whole.
+      err << "surveyd rules explain: line " << number << ": " << problem << "\n";
+      return 2;
+    }
+    const auto raised = alerts::RaiseAlerts(*loaded.config, answer);
+    std::string kinds;
+    for (const auto& alert : raised)
+      kinds += (kinds.empty() ? "" : " ") + std::string(AlertKindName(alert.kind));
+    out << (kinds.empty() ? "none" : kinds) << "\n";
+  }
   return 0;
 }
 

@@ -48,5 +48,8 @@ int RulesExplain(const std::string& rules_path, const std::string& event_path,
 // The alerts one answer (JSON: comment, q1..q5, group) raises under the rules file's alerts:.
 int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
                        std::istream& in, std::ostream& out, std::ostream& err);
+// The kinds each answer of an NDJSON file raises, one line per answer ("none" for none).
+int RulesExplainAnswers(const std::string& rules_path, const std::string& answers_path,
+                        std::istream& in, std::ostream& out, std::ostream& err);
 
 }  // namespace surveyd::app

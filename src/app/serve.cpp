@@ -21,6 +21,7 @@
 #include "app/systemd.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
+#include "surveyd/core/failpoint.hpp"
 #include "surveyd/gateway/factory.hpp"
 #include "surveyd/survey/handler.hpp"
 #include "surveyd/survey/sms_replies.hpp"
@@ -151,6 +152,11 @@ int Serve(const config::Config& config, std::ostream& err) {
     return 2;
   }
   SetUpLogging(config.log.format, config.log.level);
+  // Test builds only: a fault run may ask this process to die at a named failpoint.
+  if (const std::string problem = failpoint::ArmFromEnvironment(); !problem.empty()) {
+    err << "surveyd: " << problem << "\n";
+    return 2;
+  }
 
   // Signals are taken by sigwait below: block them before any thread starts, so every thread
   // inherits the mask and none is interrupted.

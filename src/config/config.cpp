@@ -368,6 +368,10 @@ std::vector<Key> KeyTable() {
   add("alerts.backoff_max_s", "SURVEYD_ALERT_BACKOFF_MAX", [](Config& c, S v, S k) {
     c.alerts.backoff_max = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
+  add("alerts.lease_s", "SURVEYD_ALERT_LEASE", [](Config& c, S v, S k) {
+    c.alerts.lease = std::chrono::seconds(ParseInt<int>(v, k));
+    if (c.alerts.lease.count() < 0) throw ConfigError(k + ": must be 0 or more");
+  });
 
   add("smtp.host", "SURVEYD_SMTP_HOST", [](Config& c, S v, S) { c.smtp.host = v; });
   add("smtp.port", "SURVEYD_SMTP_PORT", [](Config& c, S v, S k) {
@@ -680,6 +684,12 @@ std::vector<std::string> ValidateForServe(const Config& config) {
     problems.push_back(
         "alerts.webhook_secret (SURVEYD_ALERT_WEBHOOK_SECRET) must be set (at least 16 "
         "characters, or whsec_<base64>) to sign alert webhooks");
+  }
+  if (config.alerts.lease.count() > 0 && (config.alerts.lease <= config.alerts.webhook_timeout ||
+                                          config.alerts.lease <= config.smtp.timeout)) {
+    problems.push_back(
+        "alerts.lease_s (SURVEYD_ALERT_LEASE) must be longer than alerts.webhook_timeout_ms and "
+        "smtp.timeout_ms: a notice still being sent would be sent again by another notifier");
   }
   const bool email = !config.alerts.email_to.empty() || !config.alerts.escalate_to.empty() ||
                      !config.recognition.digest_to.empty();

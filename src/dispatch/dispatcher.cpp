@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/log_context.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
@@ -393,6 +394,8 @@ int Dispatcher::SendBatch(std::vector<OutboxMessage> batch, RateLimiter::Grant& 
           .Observe(took.count());
     }
   }
+  // The gateway has the texts; a crash here leaves them `sending` for RecoverStale.
+  SURVEYD_FAILPOINT("dispatch.after_gateway_before_commit");
   Record(begun, results);
   return static_cast<int>(begun.size());
 }

@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "surveyd/core/failpoint.hpp"
 #include "surveyd/feed/event_parser.hpp"
 
 namespace surveyd::feed {
@@ -561,6 +562,8 @@ struct TcpConsumer::Impl {
       if (to_ack && (!acked || *to_ack > *acked)) seq = to_ack;
     }
     if (!seq) return;
+    // Stored, not acked: the feed sends it all again and the store must take it once.
+    SURVEYD_FAILPOINT("feed.after_commit_before_ack");
     acked = seq;
     // Only now is it durable: the feed may forget it.
     Write(stream, "{\"ack\":" + std::to_string(*seq) + "}\n");

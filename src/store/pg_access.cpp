@@ -42,6 +42,8 @@ const pg::Statements& AccessStatements() {
        "route, array_to_string(params, ','), status, rows, duration_ms FROM api_audit "
        "WHERE ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $1::int"},
       {"sweep", "SELECT analytics_sweep($1::timestamptz)"},
+      // Batches of 5,000 changes, at most 50,000 per call: one call stays short under load.
+      {"fold", "SELECT analytics_fold(5000, 10)"},
   };
   return kStatements;
 }
@@ -164,6 +166,15 @@ class PgAccessStore final : public AccessStore {
       const int counted = Exec(txn, "sweep", {Time(upto)})[0][0].as<int>();
       txn.commit();
       return counted;
+    });
+  }
+
+  int FoldRollups() override {
+    return pg::WithPooledConnection(pool_, "fold", [&](pqxx::connection& connection) {
+      pqxx::work txn(connection);
+      const int folded = Exec(txn, "fold", {})[0][0].as<int>();
+      txn.commit();
+      return folded;
     });
   }
 

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "store/analytics_sql.hpp"
 #include "store/pg_guard.hpp"
 #include "store/pg_store_impl.hpp"
@@ -74,7 +76,8 @@ const pg::Statements& AnalyticsStatements() {
 class PgAnalyticsStore final : public AnalyticsStore {
  public:
   explicit PgAnalyticsStore(const PgAnalyticsOptions& options)
-      : pool_(options.url, options.pool_size,
+      : rollups_(options.rollups),
+        pool_(options.url, options.pool_size,
               [timeout = options.statement_timeout](pqxx::connection& connection) {
                 pqxx::nontransaction setup(connection);
                 // Analysts only read; on the primary as on a replica.
@@ -89,6 +92,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
     for (Dimension d : group_by) {
       if (d != Dimension::kQuestion) keys.push_back(d);
     }
+    FoldFirst();
     return pg::WithPooledConnection(pool_, "stats", [&](pqxx::connection& connection) {
       // One statement (one snapshot): no transaction round trips around it.
       pqxx::nontransaction txn(connection);
@@ -131,6 +135,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
       throw std::invalid_argument("the funnel is kept per day: give dates, not times");
     }
     const auto sql = analytics::BuildFunnel(filter);
+    FoldFirst();
     return pg::WithPooledConnection(pool_, "funnel", [&](pqxx::connection& connection) {
       pqxx::read_transaction txn(connection);
       std::map<std::string, FunnelRow> rows;
@@ -292,6 +297,18 @@ class PgAnalyticsStore final : public AnalyticsStore {
     return *cubes_;
   }
 
+  // Figures a moment stale are better than none: a fold that fails (the primary down while a
+  // replica answers) is said, and the rollups are read as they are.
+  void FoldFirst() {
+    if (rollups_ == nullptr) return;
+    try {
+      rollups_->FoldRollups();
+    } catch (const std::exception& e) {
+      spdlog::warn("analytics: folding the queued changes before a read failed: {}", e.what());
+    }
+  }
+
+  RollupSweeper* const rollups_;
   ConnectionPool pool_;
   std::mutex cubes_mutex_;
   std::optional<std::vector<Cube>> cubes_;

@@ -9,6 +9,7 @@
 #include "store/pg_store_impl.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/event_json.hpp"
+#include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
 
@@ -255,17 +256,23 @@ const Statements& IngestStatements() {
        "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
        "send_at, $1::timestamptz FROM s"},
       // Texts not yet begun for the batch's incidents or numbers, with what deciding them again
-      // needs: their event's facts, the number, and the number's history without them.
+      // needs: their event's facts, the number, and the number's history without them. The
+      // surveys are found first, by their indexes, and their texts from them (OFFSET 0 keeps the
+      // planner from turning that into a join): a generic plan otherwise scans every queued
+      // text, which during a gateway outage is every text since.
       {"queued_texts",
+       "WITH found AS MATERIALIZED ("
+       "SELECT id FROM surveys WHERE incident_id = ANY($1::text[]) "
+       "UNION SELECT id FROM surveys WHERE phone_hash = ANY($2::text[])) "
        "SELECT o.id, s.id, s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, "
        "COALESCE(s.phone_enc, s.phone_e164), "
        "e.facts::text, EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
        "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
        "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
-       "FROM surveys s JOIN outbox o ON o.survey_id = s.id JOIN events e ON e.event_id = "
-       "s.event_id "
-       "WHERE o.state IN ('pending', 'claimed') AND o.kind <> 'confirmation' "
-       "AND (s.incident_id = ANY($1::text[]) OR s.phone_hash = ANY($2::text[])) ORDER BY o.id"},
+       "FROM found JOIN surveys s ON s.id = found.id "
+       "CROSS JOIN LATERAL (SELECT x.id FROM outbox x WHERE x.survey_id = s.id "
+       "AND x.state IN ('pending', 'claimed') AND x.kind <> 'confirmation' OFFSET 0) AS o "
+       "JOIN events e ON e.event_id = s.event_id ORDER BY o.id"},
       {"cancel_texts",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
        "cancel_reason = t.reason, cancelled_by = t.by, "
@@ -587,6 +594,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
            {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
             occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(), reasons.Text(),
             groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text()});
+  // Events in, their surveys not yet: a crash here must take the whole transaction with it.
+  SURVEYD_FAILPOINT("ingest.between_statements");
   std::unordered_set<std::string> inserted;
   for (const auto& row : rows) {
     if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());

@@ -181,6 +181,9 @@ struct Config {
     int max_attempts = 10;                          // SURVEYD_ALERT_MAX_ATTEMPTS
     std::chrono::seconds backoff_base{10};          // SURVEYD_ALERT_BACKOFF_BASE
     std::chrono::seconds backoff_max{900};          // SURVEYD_ALERT_BACKOFF_MAX
+    // SURVEYD_ALERT_LEASE: how long a notifier holds a notice it claimed before another may send
+    // it again; 0: the longer of the webhook and SMTP timeouts, plus 60 s.
+    std::chrono::seconds lease{0};
   } alerts;
 
   // The SMTP relay for alert e-mails and recognition digests.

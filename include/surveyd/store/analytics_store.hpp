@@ -156,13 +156,17 @@ class AnalyticsStore {
   virtual std::optional<SurveyTimeline> Timeline(std::int64_t survey_id) = 0;
 };
 
-// Counts the surveys that closed unanswered; the daemon calls it every minute on the primary.
+// Keeps the rollups up to date on the primary: the daemon folds the queued changes several times
+// a second and counts the surveys that closed unanswered every minute.
 class RollupSweeper {
  public:
   virtual ~RollupSweeper() = default;
   // Counts texted surveys that closed unanswered up to `upto` since the last call; returns how
   // many. Safe to call from several instances at once.
   virtual int SweepClosedSurveys(TimePoint upto) = 0;
+  // Adds the changes the busiest writes queued (ingest, sends, delivery reports) into the
+  // rollups; returns how many. Safe to call from several instances at once: they take turns.
+  virtual int FoldRollups() = 0;
 };
 
 }  // namespace surveyd::store

@@ -17,6 +17,9 @@ struct PgAnalyticsOptions {
   int pool_size = 2;
   // A query running longer is cancelled and answered as unavailable (503).
   std::chrono::milliseconds statement_timeout{30000};
+  // When set, the queued changes are folded into the rollups (on the primary) before they are
+  // read, so that a figure never misses what was committed before the request.
+  RollupSweeper* rollups = nullptr;
 };
 
 std::unique_ptr<AnalyticsStore> MakePgAnalyticsStore(const PgAnalyticsOptions& options);

@@ -53,6 +53,28 @@ TEST(ExplainAnswerCli, RefusesWhatIsNotAnAnswer) {
   EXPECT_EQ(RunCli({"rules", "explain", rules, "--answer"}).code, 2);
 }
 
+TEST(ExplainAnswerCli, ListsTheKindsEachAnswerOfAFileRaises) {
+  const std::string rules = Source("config/rules.yaml");
+  const Result r = RunCli({"rules", "explain", rules, "--answers", "-"},
+                          R"({"comment": "He is back and I am scared to go home.", "q1": 5}
+{"comment": "Very kind officer.", "q1": 9, "q2": null}
+{"comment": "I want to make a formal complaint.", "q1": 0, "q2": 1, "q3": 1, "q4": 0, "q5": 1}
+{"comment": "I am not scared any more."}
+)");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "safeguarding\nnone\ncomplaint low_scores\nnone\n");
+}
+
+TEST(ExplainAnswerCli, AnswersFileWithABadLineGivesNoListAtAll) {
+  const std::string rules = Source("config/rules.yaml");
+  const Result r =
+      RunCli({"rules", "explain", rules, "--answers", "-"}, "{\"q1\": 3}\n{\"q1\": 11}\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("line 2"));
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answers", "/nonexistent"}).code, 2);
+  EXPECT_EQ(RunCli({"rules", "explain", rules, "--answers", "-", "--answer", "-"}).code, 2);
+}
+
 TEST(ExplainAnswerCli, CheckReportsTheAlertsSection) {
   const Result r = RunCli({"rules", "check", Source("config/rules.yaml")});
   EXPECT_EQ(r.code, 0) << r.err;

@@ -373,6 +373,20 @@ TEST(ConfigServe, TlsFilesGoTogetherAndTimeoutsFit) {
       with({{"SURVEYD_HTTP_TLS_CERT_FILE", "/c"}, {"SURVEYD_HTTP_TLS_KEY_FILE", "/k"}}).empty());
   EXPECT_EQ(with({{"SURVEYD_STOP_TIMEOUT", "5"}, {"SURVEYD_GATEWAY_TIMEOUT_MS", "70000"}}).size(),
             2u);  // stop_timeout and stall_after both too short for a 70 s send
+  // A notice's lease outlasts a send through either channel.
+  EXPECT_TRUE(with({{"SURVEYD_ALERT_LEASE", "3"},
+                    {"SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS", "1000"},
+                    {"SURVEYD_SMTP_TIMEOUT_MS", "2000"}})
+                  .empty());
+  EXPECT_EQ(
+      with({{"SURVEYD_ALERT_LEASE", "3"}, {"SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS", "1000"}}).size(), 1u)
+      << "the SMTP timeout's default (20 s) is longer";
+  EXPECT_EQ(with({{"SURVEYD_ALERT_LEASE", "3"},
+                  {"SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS", "3000"},
+                  {"SURVEYD_SMTP_TIMEOUT_MS", "1000"}})
+                .size(),
+            1u);
+  EXPECT_THROW(with({{"SURVEYD_ALERT_LEASE", "-1"}}), ConfigError);
 }
 
 // docs/configuration.md documents every key, with its variable.

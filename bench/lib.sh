@@ -1,0 +1,106 @@
+# shellcheck shell=bash
+# Setup shared by the benchmarks. Source it after setting NAME (used in messages and the
+# temporary directory) and KEEP (1: keep that directory):
+#
+#   NAME=soak KEEP=0; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# It sources scripts/lib/common.sh and scripts/lib/pg.sh (ROOT, log, ensure_packages, pg_*) and
+# gives:
+#   bench_binaries TARGET...   BIN: the directory of the binaries. BENCH_BIN_DIR=DIR uses the
+#                              binaries there (it says so); otherwise builds the targets
+#                              (Release, in $SURVEYD_BUILD_DIR or build-bench)
+#   bench_work                 WORK: a temporary directory; pids: add every process started.
+#                              At exit the processes are stopped, the PostgreSQL too, and WORK
+#                              removed (kept when KEEP=1 or the script failed)
+#   bench_postgres [SETTING=VALUE...]
+#                              a private PostgreSQL 15 in WORK on a free port (PG_PORT, PSQL),
+#                              with the settings given (ALTER SYSTEM, then a restart)
+#   bench_secrets              fresh secrets for surveyd in the environment
+#   bench_wait_http URL        until URL answers (10 s at most)
+#   bench_load                 the load average (1, 5, 15 min)
+#   bench_fail MESSAGE         prints "bench/NAME.sh: MESSAGE" and exits 1
+# shellcheck source=../scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=../scripts/lib/pg.sh
+source "$ROOT/scripts/lib/pg.sh"
+BENCH="$ROOT/bench"
+
+bench_fail() {
+  echo "bench/$NAME.sh: $*" >&2
+  exit 1
+}
+
+bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+bench_binaries() {
+  if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    BIN=$(realpath "$BENCH_BIN_DIR")
+    local target
+    for target in "$@"; do
+      [ -x "$BIN/$target" ] || bench_fail "no $target in $BIN"
+    done
+    log "using the binaries in $BIN, not a fresh Release build"
+    return 0
+  fi
+  BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
+  export SURVEYD_BUILD_TYPE=Release
+  if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
+    ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
+    log "warning: $BUILD_DIR is not a Release build; the figures will be low"
+  fi
+  build_all --target "$@"
+  BIN="$BUILD_DIR"
+}
+
+bench_work() {
+  WORK=$(mktemp -d "/tmp/surveyd-$NAME.XXXXXX")
+  chmod 755 "$WORK"
+  pids=()
+  trap _bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+_bench_cleanup() {
+  local rc=$? pid
+  set +e
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  [ -n "${PG_PORT:-}" ] && pg_stop "$WORK/pg/data"
+  if [ "${KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+    log "logs and data kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+
+bench_postgres() {
+  PG_PORT=${BENCH_PG_PORT:-$(free_port)}
+  PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+  log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
+  pg_start "$WORK/pg/data" "$PG_PORT" || bench_fail "PostgreSQL did not start"
+  [ $# -gt 0 ] || return 0
+  local setting
+  for setting in "$@"; do
+    "${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null
+  done
+  pg_restart "$WORK/pg/data" || bench_fail "PostgreSQL did not restart"
+}
+
+bench_secrets() {
+  export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_PHONE_KEYS SURVEYD_FEED_SECRET \
+    SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_API_BOOTSTRAP_TOKEN
+  SURVEYD_TOKEN_SECRET=$(random_secret)
+  SURVEYD_PHONE_HASH_KEY=$(random_secret)
+  SURVEYD_PHONE_KEYS="k1:$(random_secret)"
+  SURVEYD_FEED_SECRET=$(random_secret)
+  SURVEYD_WMNOW_API_KEY=$(random_secret)
+  SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+  SURVEYD_API_BOOTSTRAP_TOKEN=$(random_secret)
+}
+
+bench_wait_http() {
+  local _
+  for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  bench_fail "nothing answers $1"
+}
