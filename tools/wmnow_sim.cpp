@@ -71,6 +71,8 @@ struct Options {
   double undeliverable_rate = 0.0;    // accepted texts that end "undeliverable"
   double duplicate_rate = 0.0;        // callbacks sent twice
   double reorder_rate = 0.0;          // "delivered" arriving before "sent"
+  int callback_connections = 8;       // callbacks posted at once at most
+  std::chrono::milliseconds callback_burst{0};  // 0: each callback when due
   std::chrono::milliseconds delivery_delay{500};
   std::chrono::milliseconds answer_delay{2000};
   std::chrono::milliseconds hang{15000};
@@ -112,6 +114,11 @@ void Usage(std::ostream& out) {
          "  --undeliverable-rate P      accepted texts that end undeliverable (0)\n"
          "  --duplicate-rate P          callbacks delivered twice (0)\n"
          "  --reorder-rate P            'delivered' sent before 'sent' (0)\n"
+         "  --callback-connections N    callbacks posted at once at most, each on a kept-alive\n"
+         "                              connection of its own (8)\n"
+         "  --callback-burst-ms MS      callbacks held and let go together every MS, so that\n"
+         "                              they arrive at once over those connections; a duplicate\n"
+         "                              then goes in the same burst as its original (0: off)\n"
          "  --inbound-url URL           where citizen replies (STOP) are posted, in the format\n"
          "                              of the API the text came through\n"
          "  --twilio-account-sid SID    Twilio API: the account (AC000...0)\n"
@@ -187,6 +194,15 @@ void ApplyOption(Options& options, const std::string& name, const std::string& v
     options.duplicate_rate = ParseRate(name, value);
   } else if (name == "--reorder-rate") {
     options.reorder_rate = ParseRate(name, value);
+  } else if (name == "--callback-connections") {
+    std::size_t used = 0;
+    options.callback_connections = std::stoi(value, &used);
+    if (used != value.size() || options.callback_connections < 1 ||
+        options.callback_connections > 64) {
+      throw std::invalid_argument(name + " must be between 1 and 64");
+    }
+  } else if (name == "--callback-burst-ms") {
+    options.callback_burst = ParseMillis(name, value);
   } else if (name == "--delivery-delay-ms") {
     options.delivery_delay = ParseMillis(name, value);
   } else if (name == "--answer-delay-ms") {
@@ -259,6 +275,8 @@ Options ParseOptions(int argc, char** argv) {
                                                   "--undeliverable-rate",
                                                   "--duplicate-rate",
                                                   "--reorder-rate",
+                                                  "--callback-connections",
+                                                  "--callback-burst-ms",
                                                   "--delivery-delay-ms",
                                                   "--answer-delay-ms",
                                                   "--seed",
@@ -447,7 +465,8 @@ struct Fate {
 struct Counters {
   std::atomic<long> accepted{0}, duplicates{0}, unauthorized{0}, invalid{0}, failed{0},
       throttled{0}, hung{0}, resets{0}, unanswered{0}, callbacks{0}, callback_failures{0},
-      opened{0}, answered{0}, answer_failures{0}, stops{0};
+      callbacks_in_flight{0}, callbacks_at_once{0}, opened{0}, answered{0}, answer_failures{0},
+      stops{0};
 };
 
 const std::vector<std::string> kHappyComments = {
@@ -483,7 +502,9 @@ class Simulator {
         random_(options_.seed),
         twilio_(TwilioOptions(options_),
                 [this](const sim::TwilioMessage& message) { AcceptTwilio(message); }),
-        scheduler_(8) {}
+        callbacks_(
+            http::MakeClientPool({.max_in_flight = std::max(16, options_.callback_connections)})),
+        scheduler_(std::max(8, options_.callback_connections)) {}
 
   http::Response Handle(const http::Request& request) {
     if (request.path == "/healthz") return http::Response::Text(200, "ok\n");
@@ -508,6 +529,7 @@ class Simulator {
                   {"unanswered", counters_.unanswered.load()},
                   {"callbacks", counters_.callbacks.load()},
                   {"callback_failures", counters_.callback_failures.load()},
+                  {"callbacks_at_once", counters_.callbacks_at_once.load()},
                   {"opened", counters_.opened.load()},
                   {"answered", counters_.answered.load()},
                   {"answer_failures", counters_.answer_failures.load()},
@@ -783,10 +805,12 @@ class Simulator {
     const auto final_at = now + options_.delivery_delay;
     const std::string final_status = fate.undeliverable ? "undeliverable" : "delivered";
     if (!message.status_callback.empty()) {
-      scheduler_.At(fate.reorder ? final_at : sent_at,
-                    [this, message] { Callback(message, "sent", 1); });
-      scheduler_.At(fate.reorder ? sent_at : final_at,
-                    [this, message, final_status] { Callback(message, final_status, 1); });
+      // tests/fault/check --final-states reads this: where the message ends, whatever order and
+      // however many times its callbacks arrive.
+      spdlog::info("wmnow-sim: {} ends {} (client_ref {})", message.id, final_status,
+                   message.client_ref);
+      ScheduleCallback(fate.reorder ? final_at : sent_at, message, "sent");
+      ScheduleCallback(fate.reorder ? sent_at : final_at, message, final_status);
     }
     scheduler_.At(final_at, [this, id = message.id, final_status] { SetStatus(id, final_status); });
     if (fate.undeliverable) return;
@@ -805,6 +829,21 @@ class Simulator {
                   [this, id = message.id, ref = message.client_ref, link, fate] {
                     OpenLink(id, ref, link, fate);
                   });
+  }
+
+  // A callback at `when` (the next burst, in bursts), and in bursts its duplicate with it.
+  void ScheduleCallback(Clock::time_point when, const Message& message, const std::string& status) {
+    const auto burst = options_.callback_burst;
+    if (burst.count() > 0) {
+      const auto since =
+          std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch());
+      when = Clock::time_point(((since + burst - std::chrono::milliseconds(1)) / burst) * burst);
+      if (Uniform() < options_.duplicate_rate) {
+        scheduler_.At(when,
+                      [this, message, status] { Callback(message, status, kCallbackAttempts); });
+      }
+    }
+    scheduler_.At(when, [this, message, status] { Callback(message, status, 1); });
   }
 
   void SetStatus(const std::string& id, const std::string& status) {
@@ -879,12 +918,19 @@ class Simulator {
         {"status", status},
         {"error_code", status == "undeliverable" ? json("absent_subscriber") : json(nullptr)},
         {"at", IsoNow()}};
+    const long at_once = ++counters_.callbacks_in_flight;
+    for (long peak = counters_.callbacks_at_once.load();
+         at_once > peak && !counters_.callbacks_at_once.compare_exchange_weak(peak, at_once);) {
+    }
     const auto response = message.twilio ? TwilioCallback(message, status)
                                          : PostSigned(message.status_callback, payload.dump());
+    --counters_.callbacks_in_flight;
     if (response.Ok() && response.status >= 200 && response.status < 300) {
       ++counters_.callbacks;
       spdlog::debug("wmnow-sim: callback {} {} -> {}", message.id, status, response.status);
-      if (attempt == 1 && Uniform() < options_.duplicate_rate) {
+      // In bursts the duplicate went with the original (ScheduleCallback).
+      if (attempt == 1 && options_.callback_burst.count() == 0 &&
+          Uniform() < options_.duplicate_rate) {
         scheduler_.At(Clock::now() + std::chrono::milliseconds(50),
                       [this, message, status] { Callback(message, status, kCallbackAttempts); });
       }
@@ -1033,7 +1079,7 @@ class Simulator {
   sim::TwilioApi twilio_;
   // Callbacks over kept-alive connections, as a real gateway sends them: a new connection for
   // each would cost both sides more than the report itself.
-  std::unique_ptr<http::ClientPool> callbacks_ = http::MakeClientPool({.max_in_flight = 16});
+  std::unique_ptr<http::ClientPool> callbacks_;
   Scheduler scheduler_;  // last: its threads use everything above
 };
 

@@ -11,7 +11,7 @@ SURVEYD_PACKAGES=(
   postgresql postgresql-contrib tzdata curl ca-certificates openssl python3
   iproute2  # ss: the fault runs look at who holds which connection
   kannel kannel-extras
-  faketime  # bench/soak.sh (soak_short): retention passes a day ahead
+  faketime  # bench/soak.sh (soak_short): retention passes a day ahead; tests/fault/clock_skew_test.sh
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "app/logging.hpp"
 #include "commands.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/event.hpp"
@@ -283,7 +284,8 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
                           {"throttled", status.throttled},
                           {"auth_refused", status.auth_refused},
                           {"cancelled", status.cancelled},
-                          {"expired", status.expired}}};
+                          {"expired", status.expired},
+                          {"sends_held", status.sends_held}}};
   if (status.gateway_auth_failing) {
     health.details["error"] = "gateway refuses our credentials";
   } else if (status.breaker != "closed") {
@@ -484,6 +486,88 @@ void HttpComponent::ReportCertificate() {
   if (auto not_after = http::CertificateNotAfter(options_.tls_cert_file)) {
     certificate_expiry_.Set(static_cast<double>(*not_after));
   }
+}
+
+// --- Log ------------------------------------------------------------------------------------
+
+LogComponent::LogComponent(metrics::Registry& metrics) {
+  auto& failures = metrics
+                       .Counters("surveyd_log_write_failures_total",
+                                 "Log lines that could not be written (a full disk under the log "
+                                 "file): the service went on without them.")
+                       .With({});
+  metrics.OnCollect([&failures] {
+    const std::uint64_t now = LogWrites().failures;
+    if (now > failures.Value()) failures.Inc(now - failures.Value());
+  });
+}
+
+std::optional<ComponentHealth> LogComponent::Health() const {
+  const LogWriteStatus writes = LogWrites();
+  ComponentHealth health{true, {{"write_failures", writes.failures}, {"failing", writes.failing}}};
+  if (writes.failing) {
+    health.details["error"] = "log lines cannot be written (is the disk under the log full?)";
+  }
+  return health;
+}
+
+// --- Clock ------------------------------------------------------------------------------------
+
+ClockComponent::ClockComponent(DatabaseClock database, const Clock& clock,
+                               std::chrono::milliseconds max_skew,
+                               std::chrono::milliseconds interval, metrics::Registry& metrics)
+    : database_(std::move(database)),
+      clock_(clock),
+      max_skew_(max_skew),
+      interval_(interval),
+      skew_gauge_(metrics
+                      .Gauges("surveyd_clock_skew_seconds",
+                              "This instance's clock minus the database's, at the last check.")
+                      .With({})) {}
+
+void ClockComponent::Start() {
+  Check();  // before the dispatcher's first pass
+  ticker_.Start(interval_, [this] { Check(); });
+}
+
+void ClockComponent::Check() {
+  const TimePoint before = clock_.Now();
+  const std::optional<TimePoint> database = database_();
+  const TimePoint after = clock_.Now();
+  // The database down (its own check says so), a slow answer, or our clock stepping meanwhile:
+  // nothing to tell from this one.
+  if (!database || after < before || after - before > std::chrono::seconds(1)) return;
+  const double skew =
+      std::chrono::duration<double>(before + (after - before) / 2 - *database).count();
+  skew_seconds_ = skew;
+  measured_ = true;
+  skew_gauge_.Set(skew);
+  const bool untrusted =
+      max_skew_.count() > 0 && std::abs(skew) > std::chrono::duration<double>(max_skew_).count();
+  if (untrusted != untrusted_.exchange(untrusted)) {
+    if (untrusted) {
+      spdlog::error(
+          "clock: this instance's clock is {:.3f} s {} the database's (more than {} ms): "
+          "sending held, not ready",
+          std::abs(skew), skew > 0 ? "ahead of" : "behind", max_skew_.count());
+    } else {
+      spdlog::warn("clock: this instance's clock is within {} ms of the database's again",
+                   max_skew_.count());
+    }
+  }
+}
+
+std::optional<ComponentHealth> ClockComponent::Health() const {
+  const double skew = skew_seconds_;
+  ComponentHealth health{!untrusted_,
+                         {{"measured", measured_.load()},
+                          {"skew_s", skew},
+                          {"max_skew_s", std::chrono::duration<double>(max_skew_).count()}}};
+  if (untrusted_) {
+    health.details["error"] = "this instance's clock is " + std::to_string(std::abs(skew)) + " s " +
+                              (skew > 0 ? "ahead of" : "behind") + " the database's: sending held";
+  }
+  return health;
 }
 
 // --- Queue sampler ----------------------------------------------------------------------------

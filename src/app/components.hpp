@@ -197,6 +197,50 @@ class HttpComponent final : public Component {
   metrics::CounterFamily& tls_loads_;
 };
 
+// The log's health, for ops: lines lost to a full disk under the log file (app/logging.hpp),
+// also counted in surveyd_log_write_failures_total. Never makes the instance unready: the service
+// does its work without its log, and says so here.
+class LogComponent final : public Component {
+ public:
+  explicit LogComponent(metrics::Registry& metrics);
+  std::string Name() const override { return "log"; }
+  std::optional<ComponentHealth> Health() const override;
+};
+
+// This instance's clock against the database's, the one clock every instance shares (leases run
+// on it): how far apart they are (ours minus the database's), in surveyd_clock_skew_seconds and
+// /api/v1/health. Beyond `max_skew` (0: only measured) the instance is not ready and its
+// dispatcher sends nothing (DispatcherOptions::hold_sends): quiet hours, delays and deadlines
+// would be judged on a wrong clock. Checked at start and then every `interval`.
+class ClockComponent final : public Component {
+ public:
+  // The database's clock now; nullopt when it cannot be read (store::Store::DatabaseClock).
+  using DatabaseClock = std::function<std::optional<TimePoint>()>;
+  ClockComponent(DatabaseClock database, const Clock& clock, std::chrono::milliseconds max_skew,
+                 std::chrono::milliseconds interval, metrics::Registry& metrics);
+  std::string Name() const override { return "clock"; }
+  void Start() override;
+  void Stop() override { ticker_.Stop(); }
+  std::optional<ComponentHealth> Health() const override;
+
+  // One comparison. A clock that cannot be read, or a round trip too slow to tell (over a
+  // second), leaves the last verdict as it was.
+  void Check();
+  // The last comparison found the clocks further apart than max_skew.
+  bool Untrusted() const { return untrusted_; }
+
+ private:
+  const DatabaseClock database_;
+  const Clock& clock_;
+  const std::chrono::milliseconds max_skew_;
+  const std::chrono::milliseconds interval_;
+  metrics::Gauge& skew_gauge_;
+  std::atomic<double> skew_seconds_{0};
+  std::atomic<bool> measured_{false};
+  std::atomic<bool> untrusted_{false};
+  Ticker ticker_;  // last: joined before the rest goes
+};
+
 // Reads the outbox's unsettled messages and the age of the oldest due one into gauges, every
 // metrics.sample_interval_s (a scrape reads memory only, however often it comes).
 class QueueSampler final : public Component {

@@ -178,6 +178,8 @@ int Serve(const config::Config& config, std::ostream& err) {
       .With({})
       .Set(static_cast<double>(ToUnixSeconds(clock.Now())));
   Components components;
+  LogComponent log_health(registry);
+  components.Add(log_health);
 
   RulesComponent rules(config.rules.path, registry);
   components.Add(rules);
@@ -227,6 +229,13 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.send_lease =
       std::max(config.dispatch.lease,
                std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
+  // Our clock against the database's: checked before the dispatcher starts, and sends held
+  // while they are too far apart.
+  ClockComponent clock_check([&database] { return database.store().DatabaseClock(); }, clock,
+                             config.dispatch.max_clock_skew, config.dispatch.clock_check_interval,
+                             registry);
+  components.Add(clock_check);
+  dispatch_options.hold_sends = [&clock_check] { return clock_check.Untrusted(); };
   DispatchComponent dispatcher(
       dispatch_options, database.store(), gateway::MakeGateway(GatewayConfigFrom(config)), clock,
       [&rules] { return rules.Current(); },

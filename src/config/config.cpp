@@ -271,6 +271,15 @@ std::vector<Key> KeyTable() {
     c.dispatch.breaker_max_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
 
+  add("dispatch.max_clock_skew_ms", "SURVEYD_DISPATCH_MAX_CLOCK_SKEW_MS", [](Config& c, S v, S k) {
+    const int ms = ParseInt<int>(v, k);
+    if (ms < 0) throw ConfigError(k + ": must be 0 (only report) or more");
+    c.dispatch.max_clock_skew = std::chrono::milliseconds(ms);
+  });
+  add("dispatch.clock_check_ms", "SURVEYD_DISPATCH_CLOCK_CHECK_MS", [](Config& c, S v, S k) {
+    c.dispatch.clock_check_interval = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
+  });
+
   add("survey.token_secret", "SURVEYD_TOKEN_SECRET",
       [](Config& c, S v, S) { c.survey.token_secret = v; });
   add("survey.phone_hash_key", "SURVEYD_PHONE_HASH_KEY",

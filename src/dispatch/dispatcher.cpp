@@ -262,8 +262,21 @@ void Dispatcher::Maintain() {
 int Dispatcher::RunOnce(const std::string& worker_id) { return RunPass(worker_id).claimed; }
 
 Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
-  Maintain();
   Pass pass;
+  const bool held = options_.hold_sends && options_.hold_sends();
+  {
+    std::lock_guard lock(status_mutex_);
+    if (held != status_.sends_held) {
+      if (held) {
+        spdlog::error("dispatch: sending held: this instance's clock is not trusted");
+      } else {
+        spdlog::warn("dispatch: sending again: this instance's clock is trusted again");
+      }
+    }
+    status_.sends_held = held;
+  }
+  if (held) return pass;
+  Maintain();
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
   RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());

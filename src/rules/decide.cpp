@@ -462,6 +462,11 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   // Timing. A text that could no longer go out in its window (a late replay, a backlog) is not
   // sent at all. Quiet hours pause the window instead of dropping the text: a deferred text keeps
   // the part of the window it had left when the quiet hours began.
+  // An event stamped later than now by more than two clocks in step may disagree: the log's
+  // clock or ours is wrong, and every rule of timing with it (delay, quiet hours, send_within).
+  if (event.occurred_at > now + policy.max_event_lead) {
+    hit("occurred_in_future", "occurred_in_future");
+  }
   const TimePoint earliest = std::max(now, event.occurred_at + group->delay);
   TimePoint expires_at = event.occurred_at + group->send_within;
   if (earliest >= expires_at) hit("would_expire", "would_expire");

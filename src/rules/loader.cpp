@@ -371,7 +371,8 @@ class Loader {
     const auto keys =
         Entries(entry.value,
                 {"minimum_age", "missing_age", "mobile_only", "exclude_consent_declined",
-                 "exclude_vulnerable", "frequency_cap_days", "number_lookback_days", "require"},
+                 "exclude_vulnerable", "frequency_cap_days", "number_lookback_days",
+                 "max_event_lead", "require"},
                 "policy");
     if (const Entry* e = Find(keys, "minimum_age")) {
       if (auto value = IntInRange(*e, 0, 120)) policy.minimum_age = *value;
@@ -398,6 +399,9 @@ class Loader {
       if (auto value = IntInRange(*e, 0, static_cast<int>(kMaxNumberLookback.count()))) {
         policy.number_lookback = std::chrono::days(*value);
       }
+    }
+    if (const Entry* e = Find(keys, "max_event_lead")) {
+      if (auto value = DurationValue(*e)) policy.max_event_lead = *value;
     }
     if (const Entry* e = Find(keys, "require")) {
       std::vector<std::string> names;

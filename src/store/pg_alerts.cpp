@@ -143,12 +143,14 @@ const Statements& AlertStatements() {
        "$6::timestamptz, $6::timestamptz) ON CONFLICT DO NOTHING"},
       {"round_done",
        "UPDATE alerts SET rounds = $2::int, next_round_at = $3::timestamptz WHERE id = $1::bigint"},
+      // Leases on the database's clock, as the outbox's (pg_outbox.cpp).
       {"notices_claim",
        "WITH due AS (SELECT id FROM alert_notices WHERE (state = 'pending' AND next_attempt_at <= "
-       "$1::timestamptz) OR (state = 'claimed' AND lease_until < $1::timestamptz) "
+       "$1::timestamptz) OR (state = 'claimed' AND lease_until < statement_timestamp()) "
        "ORDER BY next_attempt_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED) "
        "UPDATE alert_notices n SET state = 'claimed', claimed_by = $3, lease_until = "
-       "$4::timestamptz, claim_token = nextval('alert_notice_claim_token'), attempts = "
+       "statement_timestamp() + make_interval(secs => $4::int), claim_token = "
+       "nextval('alert_notice_claim_token'), attempts = "
        "attempts + 1, updated_at = $1::timestamptz FROM due WHERE n.id = due.id "
        "RETURNING n.id, n.claim_token, n.channel, n.recipient, n.round, n.escalated, n.attempts, "
        "n.alert_id, n.digest_id"},
@@ -356,7 +358,7 @@ class PgAlertStore final : public AlertStore {
       std::vector<std::int64_t> digest_of;  // per notice; 0: an alert's
       ArrayLiteral alert_ids, digest_ids;
       for (const auto& row :
-           Exec(txn, "notices_claim", {Time(now), Int(limit), Text(worker), Time(now + lease)})) {
+           Exec(txn, "notices_claim", {Time(now), Int(limit), Text(worker), Int(lease.count())})) {
         Notice notice;
         notice.id = row[0].as<std::int64_t>();
         notice.claim_token = row[1].as<std::int64_t>();

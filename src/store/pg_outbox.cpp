@@ -83,10 +83,13 @@ const Statements& OutboxStatements() {
       // Claims are fenced by a new token each time, so a worker whose claim ran out cannot
       // begin or record a send that another worker now holds. Two index scans, not one OR: the
       // claims that ran out (few), then the most recently due pending messages. The number's
-      // history comes without this survey (and without surveys created after it).
+      // history comes without this survey (and without surveys created after it). Leases are
+      // set and read on the database's clock, never an instance's: one whose clock runs ahead
+      // must not find another's claims and sends run out, nor one whose clock runs behind hand
+      // out leases that have run out already.
       {"claim_due",
        "WITH lapsed AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
-       "WHERE o.state = 'claimed' AND o.lease_until < $1::timestamptz "
+       "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz ORDER BY o.lease_until "
        "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
@@ -94,7 +97,8 @@ const Statements& OutboxStatements() {
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz "
        "ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "picked AS (SELECT id FROM lapsed UNION ALL SELECT id FROM due LIMIT $2::int) "
-       "UPDATE outbox o SET state = 'claimed', claimed_by = $3, lease_until = $4::timestamptz, "
+       "UPDATE outbox o SET state = 'claimed', claimed_by = $3, "
+       "lease_until = statement_timestamp() + make_interval(secs => $4::int), "
        "claim_token = nextval('outbox_claim_token'), updated_at = $1::timestamptz "
        "FROM picked, surveys s WHERE o.id = picked.id AND s.id = o.survey_id "
        "RETURNING o.id, o.survey_id, o.kind, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
@@ -127,7 +131,8 @@ const Statements& OutboxStatements() {
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) "
        "AS t(id, token, token_hash)), "
        "b AS (UPDATE outbox o SET state = 'sending', attempts = o.attempts + 1, "
-       "lease_until = $5::timestamptz, updated_at = $4::timestamptz, "
+       "lease_until = statement_timestamp() + make_interval(secs => $5::int), "
+       "updated_at = $4::timestamptz, "
        "begun_at = COALESCE(o.begun_at, $4::timestamptz) FROM t "
        "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token "
        "RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
@@ -145,9 +150,13 @@ const Statements& OutboxStatements() {
        "next_attempt_at = $1::timestamptz, claim_token = NULL, claimed_by = NULL, "
        "lease_until = NULL, maybe_sent = true, last_error = 'the sender stopped during the "
        "request', "
-       "updated_at = $1::timestamptz WHERE state = 'sending' AND lease_until < $1::timestamptz"},
+       "updated_at = $1::timestamptz WHERE state = 'sending' "
+       "AND lease_until < statement_timestamp()"},
       // Every attempt is kept; only the worker holding the claim (same token) moves the message,
-      // and a delivery report that got there first keeps its more advanced state. Reports that
+      // and a delivery report that got there first keeps its more advanced state. The attempt's
+      // time is the database's, as leases are, so that attempts of instances whose clocks
+      // differ a little still compare with each other and with what was stored meanwhile. Reports
+      // that
       // came before the answer and carry only the gateway's id are matched here.
       {"record_attempts",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], "
@@ -155,7 +164,8 @@ const Statements& OutboxStatements() {
        "$12::boolean[]) AS t(id, token, attempt, state, result, gateway, message_id, "
        "http_status, error, next_at, maybe_sent)), "
        "a AS (INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
-       "http_status, result, error) SELECT id, attempt, $11::timestamptz, gateway, message_id, "
+       "http_status, result, error) SELECT id, attempt, statement_timestamp(), gateway, "
+       "message_id, "
        "http_status, result, error FROM t), "
        "u AS (UPDATE outbox o SET state = CASE WHEN o.state = 'sending' THEN t.state "
        "ELSE o.state END, gateway = t.gateway, "
@@ -185,7 +195,8 @@ const Statements& OutboxStatements() {
        "claim_token = NULL, claimed_by = NULL, "
        "lease_until = NULL, updated_at = $1::timestamptz FROM surveys s "
        "WHERE s.id = o.survey_id AND COALESCE(o.expires_at, s.expires_at) < $1::timestamptz "
-       "AND (o.state = 'pending' OR (o.state = 'claimed' AND o.lease_until < $1::timestamptz))"},
+       "AND (o.state = 'pending' OR (o.state = 'claimed' AND o.lease_until < "
+       "statement_timestamp()))"},
       {"reschedule",
        "UPDATE outbox o SET state = 'pending', next_attempt_at = $3::timestamptz, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $4::timestamptz "
@@ -208,7 +219,7 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
     // A claim lost in a crash of the database is simply claimed again (nothing went out), so
     // it need not wait for its commit to be flushed; BeginSends, which must, flushes it too.
     txn.exec0("SET LOCAL synchronous_commit TO off");
-    auto rows = Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Time(now + lease)});
+    auto rows = Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Int(lease.count())});
     std::vector<OutboxMessage> messages;
     messages.reserve(rows.size());
     ArrayLiteral ids, event_ids, incident_ids, hashes, since;
@@ -329,7 +340,7 @@ std::vector<int> PgStore::BeginSends(const std::vector<SendStart>& starts, TimeP
     pqxx::work txn(connection);
     auto result =
         Exec(txn, "begin_sends",
-             {ids.Text(), tokens.Text(), token_hashes.Text(), Time(now), Time(now + send_lease)});
+             {ids.Text(), tokens.Text(), token_hashes.Text(), Time(now), Int(send_lease.count())});
     txn.commit();
     return result;
   });

@@ -85,6 +85,7 @@ PgStore::PgStore(const PgOptions& options)
               for (const auto& [name, sql] : *statements) connection.prepare(name, sql);
             }
             connection.prepare("ping", "SELECT 1");
+            connection.prepare("clock", "SELECT surveyd_epoch_us(clock_timestamp())");
             // Lock waits count too: a statement stuck behind a lock gives its connection back
             // as it would after any other slow statement.
             pqxx::nontransaction txn(connection);
@@ -103,6 +104,18 @@ bool PgStore::Ping() {
     });
   } catch (const Unavailable&) {
     return false;
+  }
+}
+
+std::optional<TimePoint> PgStore::DatabaseClock() {
+  try {
+    return WithConnection("clock", [](pqxx::connection& connection) {
+      pqxx::nontransaction txn(connection);
+      return std::optional(
+          pg::FromEpochMicros(pg::Exec(txn, "clock", {})[0][0].as<std::int64_t>()));
+    });
+  } catch (const Unavailable&) {
+    return std::nullopt;
   }
 }
 

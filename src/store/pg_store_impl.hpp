@@ -97,6 +97,7 @@ class PgStore final : public Store {
   explicit PgStore(const PgOptions& options);
 
   bool Ping() override;
+  std::optional<TimePoint> DatabaseClock() override;
 
   // IngestStore (pg_ingest.cpp)
   std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,

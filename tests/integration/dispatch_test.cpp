@@ -293,7 +293,8 @@ TEST_F(DispatchTest, AClaimThatRanOutIsNeverSentByTheWorkerThatLostIt) {
   auto a = Make(slow, *store_, [&]() -> std::shared_ptr<const rules::RuleSet> {
     if (a_deciding) {
       a_deciding = false;
-      clock_.Advance(4s);
+      // Leases run on the database's clock: the claims run out there.
+      db_.Query("UPDATE outbox SET lease_until = lease_until - interval '4 s'");
       EXPECT_EQ(b->RunOnce("b"), 10) << "the claims ran out: B takes them";
     }
     return shipped;
@@ -311,6 +312,26 @@ TEST_F(DispatchTest, AClaimThatRanOutIsNeverSentByTheWorkerThatLostIt) {
   EXPECT_EQ(a.Status().lost_claims, 10) << "A left each message B had claimed";
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "10");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM send_attempts"), "10");
+}
+
+TEST_F(DispatchTest, AnInstanceWhoseClockIsNotTrustedClaimsNothing) {
+  // Its clock is far from the database's (app/components.hpp ClockComponent): quiet hours and
+  // deadlines would be judged wrong, so it claims, sends, recovers and expires nothing.
+  AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  AddSurveys(1, clock_.Now() - 3h, clock_.Now() - 1h, 3);  // overdue: the expiry pass's
+  bool skewed = true;
+  options_.hold_sends = [&skewed] { return skewed; };
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 0);
+  EXPECT_TRUE(dispatcher.Status().sends_held);
+  EXPECT_TRUE(gateway.Sent().empty());
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending'"), "4")
+      << "nothing claimed nor expired";
+  skewed = false;
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 3);
+  EXPECT_FALSE(dispatcher.Status().sends_held);
+  EXPECT_EQ(gateway.Sent().size(), 3u);
 }
 
 TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {

@@ -166,6 +166,12 @@ class StoreTest : public ::testing::Test {
   std::string State(std::int64_t outbox_id) {
     return Q("SELECT state FROM outbox WHERE id = " + std::to_string(outbox_id));
   }
+  // Leases run on the database's clock, not the `now` a caller passes: this moves that clock on
+  // past `by` (each lease held ends that much earlier).
+  void LeasesAge(std::chrono::seconds by) {
+    Q("UPDATE outbox SET lease_until = lease_until - make_interval(secs => " +
+      std::to_string(by.count()) + ") WHERE lease_until IS NOT NULL");
+  }
 
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<Store> store_;
@@ -406,8 +412,11 @@ TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
   EXPECT_FALSE(message.history.last_surveyed_at.has_value()) << "its own survey does not count";
 
   EXPECT_TRUE(store_->ClaimDue(kT0 + 1h + 30s, 10, "w2", 60s).empty());  // leased
+  LeasesAge(30s);
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 1h + 30s, 10, "w2", 60s).empty());  // leased still
   // The worker never got to it: once the lease runs out another one claims it, with the same
   // key, and the first one's claim is void.
+  LeasesAge(31s);
   auto again = store_->ClaimDue(kT0 + 1h + 61s, 10, "w2", 60s);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].id, message.id);
@@ -427,7 +436,9 @@ TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
 TEST_F(StoreTest, RecoveryResendsThroughAnIdempotentGatewayAndHoldsTheRestInDoubt) {
   auto m1 = ClaimOne("E1", "+447700900001");
   ASSERT_TRUE(store_->BeginSend(m1, "h1", kT0 + 2h, 60s));
+  LeasesAge(59s);
   EXPECT_EQ(store_->RecoverStale(kT0 + 2h + 59s, true), 0) << "still within its lease";
+  LeasesAge(2s);
   EXPECT_EQ(store_->RecoverStale(kT0 + 2h + 61s, true), 1);
   EXPECT_EQ(State(m1.id), "pending");
   auto again = store_->ClaimDue(kT0 + 2h + 62s, 10, "w2", 60s);
@@ -436,8 +447,27 @@ TEST_F(StoreTest, RecoveryResendsThroughAnIdempotentGatewayAndHoldsTheRestInDoub
 
   auto m2 = ClaimOne("E2", "+447700900002");
   ASSERT_TRUE(store_->BeginSend(m2, "h2", kT0 + 2h, 60s));
+  LeasesAge(61s);
   EXPECT_EQ(store_->RecoverStale(kT0 + 2h + 61s, false), 1);
   EXPECT_EQ(State(m2.id), "in_doubt") << "never resent where a resend could text twice";
+}
+
+TEST_F(StoreTest, LeasesRunOnTheDatabasesClockNotAWorkersOwn) {
+  // One instance's clock runs an hour ahead of the database's, another's an hour behind: the
+  // one ahead takes no claim nor send of the other's before its lease runs out on the
+  // database's clock, and the one behind hands out leases that have not run out already.
+  auto m1 = ClaimOne("E1", "+447700900001", "behind");
+  EXPECT_TRUE(store_->ClaimDue(kT0 + 3h, 10, "ahead", 60s).empty()) << "a claim taken over";
+  ASSERT_TRUE(store_->BeginSend(m1, "h1", kT0 + 2h - 1h, 60s));
+  EXPECT_EQ(store_->RecoverStale(kT0 + 3h, true), 0) << "a send in flight taken over";
+  EXPECT_EQ(store_->ExpireOverdue(kT0 + 3h), 0);
+  EXPECT_EQ(State(m1.id), "sending");
+  EXPECT_EQ(Q("SELECT lease_until BETWEEN now() + interval '50 s' AND now() + interval '70 s' "
+              "FROM outbox"),
+            "t");
+  // Once it runs out on the database's clock, whatever the worker's own says.
+  LeasesAge(61s);
+  EXPECT_EQ(store_->RecoverStale(kT0 - 24h, true), 1);
 }
 
 TEST_F(StoreTest, ConcurrentClaimersNeverShareAMessage) {
@@ -508,6 +538,7 @@ TEST_F(StoreTest, RecordAttemptMovesTheMessageOn) {
 
 TEST_F(StoreTest, AStaleWorkerCannotMoveAMessageClaimedAgain) {
   auto first = ClaimOne("E1", "+447700900001", "w1");
+  LeasesAge(61s);
   auto second = store_->ClaimDue(kT0 + 2h + 61s, 10, "w2", 60s);
   ASSERT_EQ(second.size(), 1u);
   Record(second[0], {SendState::kRetry, "wmnow", "", 503, "http 503", kT0 + 3h}, "h",

@@ -104,6 +104,10 @@ struct Config {
     int breaker_failures = 5;                      // SURVEYD_DISPATCH_BREAKER_FAILURES
     std::chrono::seconds breaker_open{15};         // SURVEYD_DISPATCH_BREAKER_OPEN
     std::chrono::seconds breaker_max_open{300};    // SURVEYD_DISPATCH_BREAKER_MAX_OPEN
+    // How far this instance's clock may be from the database's before it sends nothing and is
+    // not ready; 0: only measured and reported.
+    std::chrono::milliseconds max_clock_skew{5000};        // SURVEYD_DISPATCH_MAX_CLOCK_SKEW_MS
+    std::chrono::milliseconds clock_check_interval{5000};  // SURVEYD_DISPATCH_CLOCK_CHECK_MS
   } dispatch;
 
   struct Survey {

@@ -53,6 +53,9 @@ struct DispatcherOptions {
   std::string token_secret;
   std::string worker_id = "surveyd";     // host/pid, to tell instances apart in the outbox
   metrics::Registry* metrics = nullptr;  // optional: outcomes and gateway latency
+  // While it answers true, nothing is claimed, sent, recovered or expired here: this instance's
+  // clock cannot be trusted (app/components.hpp ClockComponent); other instances go on.
+  std::function<bool()> hold_sends;
 };
 
 // Delay before the next attempt after `attempt` failures: base * 2^(attempt-1), capped, with
@@ -75,6 +78,7 @@ struct DispatcherStatus {
   bool gateway_auth_failing = false;  // 401/403 since the last success: configuration is wrong
   std::string breaker = "closed";     // closed, open, half_open
   std::int64_t breaker_opened = 0;    // times the breaker opened
+  bool sends_held = false;            // DispatcherOptions::hold_sends said so at the last pass
   std::string last_error;
 };
 

@@ -92,6 +92,9 @@ struct Policy {
   // How far back, before the event, the events of the same number in other incidents count
   // (RelatedEvents::same_number): the store picks them, Decide ignores older ones.
   std::chrono::days number_lookback{30};
+  // An event stamped further ahead of the service's clock than this is not texted
+  // ("occurred_in_future"): the log's clock or ours is wrong, and every rule of timing with it.
+  Duration max_event_lead = std::chrono::minutes(2);
   std::vector<Field> require = {Field::kQualifiers, Field::kTypeCode};
   bool Requires(Field field) const;
 };

@@ -4,6 +4,9 @@
 // component takes only the interface it needs, so a test fakes only that; ops (metrics, retention)
 // has its own. `Store` is all of them
 // at once, as the PostgreSQL store implements them (store/pg_store.hpp).
+#include <optional>
+
+#include "surveyd/core/time.hpp"
 #include "surveyd/store/errors.hpp"
 #include "surveyd/store/ingest_store.hpp"
 #include "surveyd/store/ops_store.hpp"
@@ -23,6 +26,9 @@ class Store : public IngestStore,
  public:
   // True when a trivial statement succeeds now; never throws.
   virtual bool Ping() = 0;
+  // The database server's clock now (clock_timestamp()), the one every instance shares;
+  // nullopt when it cannot be read. Never throws.
+  virtual std::optional<TimePoint> DatabaseClock() { return std::nullopt; }
 };
 
 }  // namespace surveyd::store

@@ -47,6 +47,35 @@ TEST(LoggingTest, JsonLinesCarryTheRequestOrSurveyTheyAreAbout) {
   EXPECT_FALSE(lines[3].contains("survey_id"));
 }
 
+TEST(LoggingTest, LinesThatCannotBeWrittenAreCountedAndTheCallerGoesOn) {
+  // /dev/full: every write fails with ENOSPC, as on a full disk under the log file.
+  std::FILE* full = std::fopen("/dev/full", "w");
+  ASSERT_NE(full, nullptr) << "needs /dev/full";
+  std::setvbuf(full, nullptr, _IONBF, 0);  // as stderr is
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  const auto before = LogWrites().failures;
+  for (const auto& make : {MakeTextSink, MakeJsonSink}) {
+    spdlog::logger lost("lost", make(full));
+    lost.info("one");
+    lost.error("two");
+    lost.flush();
+    EXPECT_TRUE(LogWrites().failing);
+    spdlog::logger kept("kept", make(file));
+    kept.info("three");
+    EXPECT_FALSE(LogWrites().failing) << "a line written again clears it";
+  }
+  EXPECT_EQ(LogWrites().failures - before, 4u);
+  std::rewind(file);
+  char line[256];
+  ASSERT_NE(std::fgets(line, sizeof line, file), nullptr);
+  EXPECT_NE(std::string(line).find(" info three"), std::string::npos) << line;
+  ASSERT_NE(std::fgets(line, sizeof line, file), nullptr);
+  EXPECT_NE(std::string(line).find("\"msg\":\"three\""), std::string::npos) << line;
+  std::fclose(full);
+  std::fclose(file);
+}
+
 TEST(LoggingTest, RequestIdsAreOursAndDistinct) {
   const std::string a = NewRequestId();
   EXPECT_EQ(a.size(), 16u);

@@ -221,6 +221,22 @@ TEST(RulesLoadTest, NumberLookback) {
             "l.yaml:2:32: 'number_lookback_days' must be between 0 and 90, not -1");
 }
 
+TEST(RulesLoadTest, MaxEventLead) {
+  const std::string groups =
+      "groups:\n  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n";
+  const LoadResult plain = LoadString("force_name: T\n" + groups, "l.yaml");
+  ASSERT_TRUE(plain.rules);
+  EXPECT_EQ(plain.rules->policy().max_event_lead, std::chrono::minutes(2)) << "the default";
+  const LoadResult set =
+      LoadString("force_name: T\npolicy: {max_event_lead: 1h30m}\n" + groups, "l.yaml");
+  ASSERT_TRUE(set.rules);
+  EXPECT_EQ(set.rules->policy().max_event_lead, std::chrono::minutes(90));
+  const LoadResult bad =
+      LoadString("force_name: T\npolicy: {max_event_lead: soon}\n" + groups, "l.yaml");
+  EXPECT_FALSE(bad.rules);
+  EXPECT_EQ(bad.errors.size(), 1u);
+}
+
 std::vector<std::string> WarningsOf(const LoadResult& result) {
   for (const RuleError& e : result.errors) ADD_FAILURE() << e.ToString();
   EXPECT_TRUE(result.rules);
