@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -87,11 +88,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (plan.score && !context.two_way) std::abort();  // nothing to answer without a conversation
   if (plan.next_question < 1 || plan.next_question > 5) std::abort();
   if (!plan.comment.empty() && plan.comment != body) std::abort();
-  for (const auto& text : plan.texts) {
-    if (text.body.empty()) std::abort();
-    // The texts are the rules' own: a citizen's words never go back out (a long enough text
-    // would show up in a question or a thanks only if it were echoed).
-    if (body.size() >= 24 && text.body.find(body) != std::string::npos) std::abort();
+  // The texts are the rules' own, whatever the citizen wrote: the same as for a plain reply of
+  // the same kind (a citizen's words never go back out, even quoting the question).
+  static const std::map<std::string, std::string> kPlain = {{"answer", "5"},
+                                                            {"asked_again", "zzzz"},
+                                                            {"comment", "zzzz"},
+                                                            {"opt_out", "STOP"},
+                                                            {"reply", "zzzz"}};
+  const auto plain = kPlain.find(plan.disposition);
+  if (plain == kPlain.end()) std::abort();
+  const auto expected = surveyd::survey::PlanReply(Shipped(), context, plain->second, now);
+  if (expected.disposition != plan.disposition || expected.texts.size() != plan.texts.size()) {
+    std::abort();
+  }
+  for (std::size_t i = 0; i < plan.texts.size(); ++i) {
+    if (plan.texts[i].body.empty() || plan.texts[i].body != expected.texts[i].body) std::abort();
   }
   if (plan.texts.size() > 1) std::abort();  // one text answers one text
   return 0;
