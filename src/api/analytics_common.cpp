@@ -49,12 +49,46 @@ bool NeedsSupervisor(store::Dimension d) {
 
 const std::vector<std::string_view> kFilterParameters = MakeFilterParameters();
 
+bool IsStorableText(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      if (lead == 0) return false;
+      ++i;
+      continue;
+    }
+    // The continuation bytes' range after each lead (RFC 3629, table 3-7 of Unicode).
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // no overlong forms
+      if (lead == 0xED) high = 0x9F;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;  // nothing past U+10FFFF
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xBF)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 http::Response BadParameter(std::string_view name, std::string_view message, int status) {
   return http::Response::Json(
       status, nlohmann::json{{"error", status == 403 ? "forbidden" : "bad_parameter"},
                              {"parameter", name},
                              {"message", std::string(name) + ": " + std::string(message)}}
-                  .dump());
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::optional<http::Response> ParseQuery(const Call& call,
@@ -76,6 +110,7 @@ std::optional<http::Response> ParseQuery(const Call& call,
     seen.push_back(name);
     if (value.empty()) return BadParameter(name, "empty value");
     if (value.size() > kMaxValueLength) return BadParameter(name, "value too long");
+    if (!IsStorableText(value)) return BadParameter(name, "not UTF-8 text");
 
     if (name == "from" || name == "to") {
       auto& day = name == "from" ? query.filter.from_day : query.filter.to_day;

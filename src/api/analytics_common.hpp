@@ -34,6 +34,11 @@ std::optional<http::Response> ParseQuery(const Call& call,
                                          const std::vector<std::string_view>& allowed,
                                          Query& query);
 
+// Well-formed UTF-8 without NUL bytes (RFC 3629: no overlong forms, surrogates or code points
+// past U+10FFFF): what PostgreSQL takes as text. A parameter that is not is a 400, never a
+// statement the database refuses.
+bool IsStorableText(std::string_view text);
+
 // {"error": "bad_parameter", "parameter": name, "message": message}, status 400 (or given).
 http::Response BadParameter(std::string_view name, std::string_view message, int status = 400);
 

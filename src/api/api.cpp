@@ -20,7 +20,10 @@ namespace surveyd::api {
 constexpr std::int64_t kMaxSignatureAgeSeconds = 300;
 
 http::Response JsonError(int status, std::string_view code, std::string_view message) {
-  return http::Response::Json(status, nlohmann::json{{"error", code}, {"message", message}}.dump());
+  // The message may quote a request's bytes (an unknown parameter's name): never a throw for them.
+  return http::Response::Json(status,
+                              nlohmann::json{{"error", code}, {"message", message}}.dump(
+                                  -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 bool SignatureValid(const http::Request& request, std::string_view secret,

@@ -3,6 +3,7 @@
 // cell size.
 #include <nlohmann/json.hpp>
 
+#include "analytics_common.hpp"
 #include "routes.hpp"
 #include "surveyd/alerts/recognition.hpp"
 
@@ -35,6 +36,8 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
       auto t = ParseRfc3339(value);
       if (!t) return JsonError(400, "bad_request", key + " must be an RFC 3339 time");
       (key == "from" ? from : to) = t;
+    } else if ((key == "team" || key == "officer") && !IsStorableText(value)) {
+      return JsonError(400, "bad_request", key + " must be UTF-8 text");
     } else if (key == "team") {
       if (!value.empty()) filter.team = value;
     } else if (key == "officer") {

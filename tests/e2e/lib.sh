@@ -41,14 +41,25 @@ fail() {
 # can hold "07406393874").
 PHONE_NUMBER_PATTERN='(^|[^0-9A-Za-z])(\+?447[0-9]{9}|07[0-9]{3} ?[0-9]{6})([^0-9A-Za-z]|$)'
 
-# Fails when any of the files holds a phone number, or a line matching the extra pattern $1
-# (a citizen's words the run used; '' for none). Prints the offending lines.
+# A survey link (/s/ and its 22-character token): whoever holds it can answer the survey.
+SURVEY_LINK_PATTERN='/s/[A-Za-z0-9_-]{22}([^A-Za-z0-9_-]|$)'
+
+# Fails when any of the files holds a phone number, a survey link, a secret export_secrets gave
+# the run, or a line matching the extra pattern $1 (a citizen's words the run used; '' for
+# none). Prints the offending lines (never the secret: only the files holding one).
 no_personal_data() {
   local extra=$1
   shift
-  local pattern=$PHONE_NUMBER_PATTERN
+  local pattern="$PHONE_NUMBER_PATTERN|$SURVEY_LINK_PATTERN"
   [ -n "$extra" ] && pattern="$pattern|$extra"
-  if grep -E "$pattern" "$@"; then fail "personal data (a phone number or a citizen's words) in $*"; fi
+  if grep -E "$pattern" "$@"; then fail "personal data (a phone number, a link or a citizen's words) in $*"; fi
+  local secret ring=${SURVEYD_PHONE_KEYS:-}
+  for secret in "${SURVEYD_TOKEN_SECRET:-}" "${SURVEYD_PHONE_HASH_KEY:-}" "${SURVEYD_FEED_SECRET:-}" \
+    "${SURVEYD_WMNOW_API_KEY:-}" "${SURVEYD_WMNOW_WEBHOOK_SECRET:-}" "${SURVEYD_ANALYST_TOKEN:-}" \
+    "${ring#*:}"; do
+    [ -n "$secret" ] || continue
+    if grep -F -l -e "$secret" "$@"; then fail "a secret of the run in the files above"; fi
+  done
 }
 
 new_database() {

@@ -4,7 +4,10 @@
 # reply STOP. Then `surveyd erase` of one number, a new encryption key with `surveyd keys rotate`,
 # and `surveyd retention run`. At the end, a pg_dump of the database and every log of the run
 # must hold no phone number of the Ofcom drama range (07700 900000-900999) in any spelling:
-# +447700900123, 447700900123, 07700 900123, 07700900123, +44 7700 900123...
+# +447700900123, 447700900123, 07700 900123, 07700900123, +44 7700 900123..., no survey link
+# token that was texted, no secret the run was given (nor the keys of the key ring), and the
+# logs none of the citizens' words (their comments and texts), which the dump holds only where
+# they are kept: the responses and the texts received.
 #   tests/e2e/privacy_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
 source "$(dirname "$0")/lib.sh" "$@"
 command -v pg_dump >/dev/null || fail "pg_dump is missing (package postgresql-client)"
@@ -54,6 +57,15 @@ opt_outs=$(sql "SELECT count(*) FROM opt_outs")
 [ "$opt_outs" -gt 0 ] || fail "no STOP reply was exercised"
 [ "$(sql "SELECT count(*) FROM rejected_events")" -gt 0 ] || fail "no malformed line was exercised"
 
+# What the run texted and what the citizens wrote, read before erasure and retention blank some:
+# the link token of every text, every comment and every text received.
+curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=1000" | grep -o '/s/[A-Za-z0-9_-]\{22\}' |
+  cut -c4- | sort -u >"$work/tokens.txt"
+[ "$(wc -l <"$work/tokens.txt")" -ge 10 ] || fail "only $(wc -l <"$work/tokens.txt") link tokens at the gateway"
+sql "SELECT DISTINCT comment FROM responses WHERE length(comment) >= 8
+     UNION SELECT DISTINCT body FROM inbound_messages WHERE length(body) >= 8" >"$work/words.txt"
+grep -q . "$work/words.txt" || fail "no comment or text from a citizen was exercised"
+
 # A data subject's request: the number of one texted citizen.
 number=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=1" | grep -o '"to":"[^"]*"' | head -1 | cut -d'"' -f4)
 [ -n "$number" ] || fail "no message at the gateway"
@@ -97,8 +109,32 @@ fi
 if grep -E "$number_pattern" "$work"/surveyd*.log | head -5 | grep .; then
   fail "a log holds a phone number"
 fi
+# No link token anywhere: the database keeps only their hashes, the logs never a path of /s/.
+if grep -F -o -f "$work/tokens.txt" "$work/dump.sql" "$work"/surveyd*.log | head -5 | grep .; then
+  fail "a survey link token is in the dump or a log"
+fi
+# No secret the run was given, nor any key of the ring (old or new), in the dump or a log.
+for secret in "$SURVEYD_TOKEN_SECRET" "$SURVEYD_PHONE_HASH_KEY" "$SURVEYD_FEED_SECRET" \
+  "$SURVEYD_WMNOW_API_KEY" "$SURVEYD_WMNOW_WEBHOOK_SECRET" "$SURVEYD_ANALYST_TOKEN" \
+  $(echo "$SURVEYD_PHONE_KEYS" | tr ',' '\n' | cut -d: -f2-); do
+  [ ${#secret} -ge 16 ] || fail "a secret of the run is too short to look for"
+  if grep -F -l -e "$secret" "$work/dump.sql" "$work"/surveyd*.log "$work"/*.txt; then
+    fail "a secret is in the files above"
+  fi
+done
+# The citizens' words: in no log; in the dump only in the tables that keep them.
+if grep -F -f "$work/words.txt" "$work"/surveyd*.log "$work/erase.txt" "$work/held.txt" | head -5 | grep .; then
+  fail "a citizen's words are in a log"
+fi
+awk '/^COPY /{table=$2; next} /^\\\.$/{table=""; next} {print table "\t" $0}' "$work/dump.sql" |
+  grep -v -E '^public\.(responses|inbound_messages)'$'\t' >"$work/dump-elsewhere.txt" || true
+if grep -F -f "$work/words.txt" "$work/dump-elsewhere.txt" | head -5 | grep .; then
+  fail "a citizen's words are in the dump outside the responses and the texts received"
+fi
 # The test can fail: the simulators' own records are full of numbers.
 grep -qE "$number_pattern" "$work/wmnow-sim.log" "$work/held.txt" 2>/dev/null ||
   curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=5" | grep -qE "$number_pattern" ||
   fail "the pattern finds no number anywhere: the check proves nothing"
-echo "privacy: $surveys surveys, $answered answers, $opt_outs opt-outs; erased one number; keys rotated; no number in the dump or the logs: 1 passed, 0 failed"
+grep -q -F -f "$work/words.txt" "$work/dump.sql" ||
+  fail "the dump holds none of the citizens' words: the check proves nothing"
+echo "privacy: $surveys surveys, $answered answers, $opt_outs opt-outs; erased one number; keys rotated; no number, token, secret or citizen's words in the dump or the logs: 1 passed, 0 failed"

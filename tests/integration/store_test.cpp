@@ -706,6 +706,45 @@ TEST_F(StoreTest, AReportBeforeTheSendsAnswerIsNotLost) {
             "2");
 }
 
+TEST_F(StoreTest, ATextDeliveredAgainByItsGatewayIdChangesNothing) {
+  // A gateway's retry or a replayed signed callback: the same gateway id is read once. The plan
+  // is not even asked again (a two-way answer would otherwise answer the next question), the
+  // text is stored once, and what it did stands.
+  auto m = ClaimOne("E1", "+447700900001");
+  Record(m, {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, "h1", kT0 + 2h);
+  int planned = 0;
+  const ReplyFn plan = [&](const ReplyContext& context, const std::string&) {
+    ++planned;
+    ReplyPlan p;
+    p.disposition = "answer";
+    p.survey_id = context.latest_survey_id;
+    p.question = 1 + planned;  // each reading answers the next question
+    p.score = 8;
+    p.texts.push_back({MessageKind::kQuestion, "Next?", kT0 + 48h});
+    return p;
+  };
+  InboundSms sms;
+  sms.gateway = "wmnow";
+  sms.gateway_message_id = "in-77";
+  sms.from_e164 = "+447700900001";
+  sms.body = "8";
+  sms.received_at = kT0 + 3h;
+  const auto first = store_->ReceiveReply(sms, plan, kT0 + 3h);
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_EQ(first.texts_queued, 1);
+  const auto again = store_->ReceiveReply(sms, plan, kT0 + 3h + 1min);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.texts_queued, 0);
+  EXPECT_EQ(planned, 1);
+  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages"), "1");
+  EXPECT_EQ(Q("SELECT concat_ws(',', q2, q3) FROM responses"), "8");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE kind = 'question'"), "1");
+  // The same id from another gateway is another text.
+  sms.gateway = "twilio";
+  EXPECT_FALSE(store_->ReceiveReply(sms, plan, kT0 + 4h).duplicate);
+  EXPECT_EQ(planned, 2);
+}
+
 TEST_F(StoreTest, OptOutCancelsPendingMessagesAndExcludesFutureEvents) {
   Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002"))});
   store_->OptOut("+447700900001", "sms_stop", kT0);

@@ -4,6 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+#include <vector>
+
 #include "fakes/manual_clock.hpp"
 #include "integration/test_database.hpp"
 #include "surveyd/core/survey_token.hpp"
@@ -275,6 +279,45 @@ TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClientButTheRightLinkAlwaysWorks)
 
   clock_.Advance(1min);
   EXPECT_EQ(Fetch("GET", guess(0)).status, 404);
+}
+
+TEST_F(SurveyPageTest, NearMissesOfTheRealTokenAreUnknownAndCountAsGuesses) {
+  // Truncated (a link cut short by a text wrapped in two), one longer, one character changed, and
+  // the case of one or of every letter changed (base64url is case-sensitive): none opens the
+  // survey, each looks like any unknown link, and each counts against the client's guesses.
+  std::string one_case = token_;
+  const auto letter =
+      one_case.find_first_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+  ASSERT_NE(letter, std::string::npos);
+  one_case[letter] = static_cast<char>(one_case[letter] ^ 0x20);
+  std::string every_case = token_;
+  for (char& c : every_case) {
+    if (std::isalpha(static_cast<unsigned char>(c)) != 0) c = static_cast<char>(c ^ 0x20);
+  }
+  std::string changed = token_;
+  changed[10] = changed[10] == 'A' ? 'B' : 'A';
+  const std::vector<std::string> near_misses = {token_.substr(0, token_.size() - 1),
+                                                token_.substr(0, 11),
+                                                token_ + "A",
+                                                one_case,
+                                                every_case,
+                                                changed};
+  ASSERT_EQ(near_misses.size(), static_cast<std::size_t>(kBadTokenLimit + 1));
+  const std::string unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA", "", "", "192.0.2.50").body;
+  for (std::size_t i = 0; i + 1 < near_misses.size(); ++i) {
+    const auto response = Fetch("GET", "/s/" + near_misses[i]);
+    EXPECT_EQ(response.status, 404) << near_misses[i];
+    EXPECT_EQ(response.body, unknown) << near_misses[i];
+  }
+  // The fifth near miss used up the client's guesses: the sixth is refused unread.
+  EXPECT_EQ(Fetch("POST", "/s/" + near_misses.back(), "q1=5").status, 429);
+  EXPECT_EQ(Responses(), "0");
+  EXPECT_EQ(OpenedAt(), "");
+  // The real link still works, answered once, and an answered survey takes no second answer
+  // even when asked with the right token.
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 200);
+  EXPECT_THAT(Fetch("POST", Path(), "q1=1").body, HasSubstr("already received"));
+  EXPECT_EQ(db_.Query("SELECT q1 FROM responses"), "5");
 }
 
 TEST_F(SurveyPageTest, HeadNeverCountsAsOpening) {

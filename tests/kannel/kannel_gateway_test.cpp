@@ -236,6 +236,10 @@ TEST_F(KannelGatewayTest, AReplyReachesTheSmsServiceGetUrlAndNothingIsTextedBack
   const auto polish = inbound("+447700900127");
   ASSERT_EQ(polish.size(), 1u) << ReadFile(dir_ + "/smsbox.log");
   EXPECT_EQ(polish[0].inbound->body, "Dziękuję, osiem");
+  // The get-url's &id=%I: each text carries Kannel's own id, by which a second delivery of it
+  // is recognised.
+  EXPECT_FALSE(stop[0].inbound->gateway_message_id.empty());
+  EXPECT_NE(stop[0].inbound->gateway_message_id, polish[0].inbound->gateway_message_id);
 
   // max-messages = 0 and an empty answer: smsbox texts nothing back to either citizen.
   std::this_thread::sleep_for(1s);

@@ -6,8 +6,8 @@
 // constant time:
 //   dlr-url (set by us on every send):
 //     {public_base_url}/api/v1/gateway/kannel/status?secret=S&ref=<client_ref>&type=%d&ts=%T
-//   the operator's sms-service (docs/gateways.md):
-//     get-url = "{public_base_url}/api/v1/gateway/kannel/inbound?secret=S&from=%p&to=%P&text=%a"
+//   the operator's sms-service (docs/gateways.md; %I, Kannel's id, recognises a text sent again):
+//     get-url = "{base}/api/v1/gateway/kannel/inbound?secret=S&from=%p&to=%P&text=%a&id=%I"
 //     max-messages = 0     (never text our answer back to the citizen)
 //     omit-empty = true
 // Kannel has no idempotency key: a send whose outcome is unknown is in doubt, settled by its

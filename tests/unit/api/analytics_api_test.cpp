@@ -409,6 +409,38 @@ TEST_F(AnalyticsApiTest, ABadParameterIsA400NamingIt) {
   EXPECT_EQ(analytics_.calls, 0) << "nothing reached the store";
 }
 
+TEST_F(AnalyticsApiTest, BytesThatAreNotTextAre400sNeverErrors) {
+  // Found by fuzz_stats_query: a parameter's name that is not UTF-8 threw while its 400 was
+  // written (a 500), and a value that is not reached PostgreSQL, which refuses it (a 500 too).
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/api/v1/stats?%FF=1", "\xFF"},
+      {"/api/v1/stats?npu=%FF", "npu"},
+      {"/api/v1/stats?npu=a%00b", "npu"},
+      {"/api/v1/stats?npu=%C0%80", "npu"},        // an overlong NUL
+      {"/api/v1/stats?npu=%ED%A0%80", "npu"},     // a surrogate
+      {"/api/v1/stats?npu=%F4%90%80%80", "npu"},  // past U+10FFFF
+      {"/api/v1/stats?npu=%E2%82", "npu"},        // cut short
+      {"/api/v1/comments?q=%E9t%E9", "q"},        // Latin-1
+  };
+  for (const auto& [target, parameter] : cases) {
+    const auto response = Get(target);
+    EXPECT_EQ(response.status, 400) << target;
+    const auto body = Json(response);
+    ASSERT_FALSE(body.is_discarded()) << target;
+    EXPECT_EQ(body.value("error", ""), "bad_parameter") << target;
+    if (parameter != "\xFF") {
+      EXPECT_EQ(body.value("parameter", ""), parameter) << target;
+    }
+  }
+  // Text in any script is fine.
+  EXPECT_EQ(Get("/api/v1/stats?npu=W%C3%A9st&npu=%E2%82%AC&npu=%F0%9F%91%8D").status, 200);
+  EXPECT_EQ(analytics_.calls, 1) << "only the last reached the store";
+  const auto team = Get("/api/v1/recognition?team=%FF", Role::kSupervisor);
+  EXPECT_EQ(team.status, 400);
+  EXPECT_FALSE(Json(team).is_discarded());
+  EXPECT_EQ(Get("/api/v1/alerts?%FF=1", Role::kSupervisor).status, 400);
+}
+
 TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   store::StatsCell small = Cell({"N1"}, 9, 5);
   store::StatsCell enough = Cell({"N2"}, 10, 7);
