@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -520,45 +521,54 @@ bool ReadInput(const std::string& path, std::istream& in, std::string& text) {
   return true;
 }
 
-}  // namespace
+// The alert rules and the answers to judge by them; or, when either cannot be read, the exit
+// status to stop with (the problem said on `err`).
+struct AlertRulesInput {
+  std::shared_ptr<const alerts::AlertConfig> config;
+  std::string text;
+  int status = 0;
+};
 
-int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
-                       std::istream& in, std::ostream& out, std::ostream& err) {
+AlertRulesInput LoadAlertRulesAndInput(const std::string& rules_path, const std::string& input_path,
+                                       std::istream& in, std::ostream& err) {
+  AlertRulesInput input;
   const auto loaded = alerts::LoadAlertConfigFile(rules_path);
   for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
   if (!loaded.config) {
     for (const auto& e : loaded.errors) err << e.ToString() << "\n";
-    return 1;
+    input.status = 1;
+    return input;
   }
-  std::string text;
-  if (!ReadInput(answer_path, in, text)) {
-    err << "surveyd rules explain: cannot read " << answer_path << "\n";
-    return 2;
+  input.config = loaded.config;
+  if (!ReadInput(input_path, in, input.text)) {
+    err << "surveyd rules explain: cannot read " << input_path << "\n";
+    input.status = 2;
   }
+  return input;
+}
+
+}  // namespace
+
+int RulesExplainAnswer(const std::string& rules_path, const std::string& answer_path,
+                       std::istream& in, std::ostream& out, std::ostream& err) {
+  const auto input = LoadAlertRulesAndInput(rules_path, answer_path, in, err);
+  if (input.status != 0) return input.status;
   alerts::Answer answer;
-  if (const std::string problem = ParseAnswer(nlohmann::json::parse(text, nullptr, false), answer);
+  if (const std::string problem =
+          ParseAnswer(nlohmann::json::parse(input.text, nullptr, false), answer);
       !problem.empty()) {
     err << "surveyd rules explain: " << problem << "\n";
     return 2;
   }
-  out << alerts::ExplainAnswer(alerts::Evaluate(*loaded.config, answer), answer);
+  out << alerts::ExplainAnswer(alerts::Evaluate(*input.config, answer), answer);
   return 0;
 }
 
 int RulesExplainAnswers(const std::string& rules_path, const std::string& answers_path,
                         std::istream& in, std::ostream& out, std::ostream& err) {
-  const auto loaded = alerts::LoadAlertConfigFile(rules_path);
-  for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
-  if (!loaded.config) {
-    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
-    return 1;
-  }
-  std::string text;
-  if (!ReadInput(answers_path, in, text)) {
-    err << "surveyd rules explain: cannot read " << answers_path << "\n";
-    return 2;
-  }
-  std::istringstream lines(text);
+  const auto input = LoadAlertRulesAndInput(rules_path, answers_path, in, err);
+  if (input.status != 0) return input.status;
+  std::istringstream lines(input.text);
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
     alerts::Answer answer;
@@ -569,7 +579,7 @@ int RulesExplainAnswers(const std::string& rules_path, const std::string& answer
       err << "surveyd rules explain: line " << number << ": " << problem << "\n";
       return 2;
     }
-    const auto raised = alerts::RaiseAlerts(*loaded.config, answer);
+    const auto raised = alerts::RaiseAlerts(*input.config, answer);
     std::string kinds;
     for (const auto& alert : raised)
       kinds += (kinds.empty() ? "" : " ") + std::string(AlertKindName(alert.kind));
