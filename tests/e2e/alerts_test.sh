@@ -40,16 +40,10 @@ HTTPServer(("127.0.0.1", port), Hook).serve_forever()
 EOF
 python3 "$work/hook.py" "$port_hook" "$secret" "$work/hook.jsonl" >"$work/hook.log" 2>&1 &
 pids+=($!)
-python3 "$SRC/tests/integration/smtp_server.py" --port-file "$work/smtp.port" --out "$work/mail.jsonl" \
-  >"$work/smtp.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/smtp.port" ] && break; sleep 0.1; done
-[ -s "$work/smtp.port" ] || fail "the SMTP relay did not start"
+start_smtp_relay
 
 export SURVEYD_ALERT_WEBHOOK_URL="http://127.0.0.1:$port_hook/hook"
 export SURVEYD_ALERT_WEBHOOK_SECRET="$secret"
-export SURVEYD_SMTP_HOST=127.0.0.1 SURVEYD_SMTP_PORT=$(cat "$work/smtp.port")
-export SURVEYD_ALERT_EMAIL_TO=duty@force.example SURVEYD_ALERT_EMAIL_FROM=surveys@force.example
 export SURVEYD_ALERT_POLL_MS=100
 
 # The gateway simulator delivers the text; its citizens never answer (this test does).

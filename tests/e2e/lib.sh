@@ -109,3 +109,16 @@ wait_healthy() {
     done
   done
 }
+
+# start_smtp_relay: the SMTP relay of the integration tests (tests/integration/smtp_server.py),
+# keeping what it receives in $work/mail.jsonl; points the service's alert e-mails at it.
+start_smtp_relay() {
+  python3 "$SRC/tests/integration/smtp_server.py" --port-file "$work/smtp.port" \
+    --out "$work/mail.jsonl" >"$work/smtp.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do [ -s "$work/smtp.port" ] && break; sleep 0.1; done
+  [ -s "$work/smtp.port" ] || fail "the SMTP relay did not start"
+  export SURVEYD_SMTP_HOST=127.0.0.1 SURVEYD_SMTP_PORT
+  SURVEYD_SMTP_PORT=$(cat "$work/smtp.port")
+  export SURVEYD_ALERT_EMAIL_TO=duty@force.example SURVEYD_ALERT_EMAIL_FROM=surveys@force.example
+}

@@ -59,15 +59,9 @@ EOF
 port_hook=$(free_port)
 python3 "$work/hook.py" "$port_hook" "$work/hook.jsonl" >"$work/hook.log" 2>&1 &
 pids+=($!)
-python3 "$SRC/tests/integration/smtp_server.py" --port-file "$work/smtp.port" --out "$work/mail.jsonl" \
-  >"$work/smtp.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/smtp.port" ] && break; sleep 0.1; done
-[ -s "$work/smtp.port" ] || fail "the SMTP relay did not start"
+start_smtp_relay
 export SURVEYD_ALERT_WEBHOOK_URL="http://127.0.0.1:$port_hook/hook"
 export SURVEYD_ALERT_WEBHOOK_SECRET="whsec_$(openssl rand -base64 24)"
-export SURVEYD_SMTP_HOST=127.0.0.1 SURVEYD_SMTP_PORT=$(cat "$work/smtp.port")
-export SURVEYD_ALERT_EMAIL_TO=duty@force.example SURVEYD_ALERT_EMAIL_FROM=surveys@force.example
 # Quick polls, and a lease short enough that a notice whose notifier died goes again in the run.
 export SURVEYD_ALERT_POLL_MS=100 SURVEYD_ALERT_LEASE=3 SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS=1000
 export SURVEYD_SMTP_TIMEOUT_MS=1000 SURVEYD_ALERT_BACKOFF_BASE=1 SURVEYD_ALERT_BACKOFF_MAX=2
