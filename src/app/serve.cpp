@@ -218,6 +218,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   dispatch_options.backoff_max = config.dispatch.backoff_max;
   dispatch_options.rate_per_second = config.gateway.rate_per_second;
   dispatch_options.breaker.failures_to_open = config.dispatch.breaker_failures;
+  dispatch_options.breaker.failure_percent = config.dispatch.breaker_failure_percent;
+  dispatch_options.breaker.window = config.dispatch.breaker_window;
   dispatch_options.breaker.open_for = config.dispatch.breaker_open;
   dispatch_options.breaker.max_open_for = config.dispatch.breaker_max_open;
   dispatch_options.public_base_url = config.http.public_base_url;

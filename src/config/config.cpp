@@ -264,6 +264,15 @@ std::vector<Key> KeyTable() {
   });
   add("dispatch.breaker_failures", "SURVEYD_DISPATCH_BREAKER_FAILURES",
       [](Config& c, S v, S k) { c.dispatch.breaker_failures = Positive(ParseInt<int>(v, k), k); });
+  add("dispatch.breaker_failure_percent", "SURVEYD_DISPATCH_BREAKER_FAILURE_PERCENT",
+      [](Config& c, S v, S k) {
+        const int percent = ParseInt<int>(v, k);
+        if (percent < 0 || percent > 100) throw ConfigError(k + ": must be 0-100 (0: off)");
+        c.dispatch.breaker_failure_percent = percent;
+      });
+  add("dispatch.breaker_window_s", "SURVEYD_DISPATCH_BREAKER_WINDOW", [](Config& c, S v, S k) {
+    c.dispatch.breaker_window = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
+  });
   add("dispatch.breaker_open_s", "SURVEYD_DISPATCH_BREAKER_OPEN", [](Config& c, S v, S k) {
     c.dispatch.breaker_open = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });

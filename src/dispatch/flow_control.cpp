@@ -73,6 +73,7 @@ void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
   const bool failed = auth || status == SendStatus::kTransient || status == SendStatus::kInDoubt ||
                       status == SendStatus::kThrottled;
   const bool probe = state_ == State::kHalfOpen || (state_ == State::kOpen && probe_out_);
+  Count(failed, now);
   if (!failed) {
     failures_in_a_row_ = 0;
     credentials_refused_ = false;
@@ -80,6 +81,7 @@ void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
       spdlog::info("dispatch: the gateway answers again; sending resumes");
       state_ = State::kClosed;
       pause_ = std::chrono::seconds(0);
+      ForgetTheWindow();
     }
     probe_out_ = false;
     return;
@@ -107,6 +109,14 @@ void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
     Open(now, options_.open_for);
     spdlog::error("dispatch: {} failed requests in a row: the gateway is left alone for {} s",
                   failures_in_a_row_, pause_.count());
+  } else if (state_ == State::kClosed && TooManyFailedInTheWindow()) {
+    const int failed_now = window_failed_;
+    const int requests = window_ok_ + window_failed_;
+    Open(now, options_.open_for);
+    spdlog::error(
+        "dispatch: {} of the last {} requests failed (within {} s): the gateway is left alone "
+        "for {} s",
+        failed_now, requests, options_.window.count(), pause_.count());
   }
 }
 
@@ -120,6 +130,34 @@ void CircuitBreaker::Open(TimePoint now, std::chrono::seconds pause) {
   state_ = State::kOpen;
   pause_ = std::max(pause, std::chrono::seconds(1));
   reopens_at_ = now + pause_;
+  ForgetTheWindow();
+}
+
+void CircuitBreaker::Count(bool failed, TimePoint now) {
+  const std::int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (window_.empty() || window_.back().at < second) window_.push_back({second});
+  Second& current = window_.back();  // a late report of an earlier second counts in this one
+  (failed ? current.failed : current.ok) += 1;
+  (failed ? window_failed_ : window_ok_) += 1;
+  while (!window_.empty() && window_.front().at <= second - options_.window.count()) {
+    window_ok_ -= window_.front().ok;
+    window_failed_ -= window_.front().failed;
+    window_.pop_front();
+  }
+}
+
+bool CircuitBreaker::TooManyFailedInTheWindow() const {
+  if (options_.failure_percent <= 0) return false;
+  const int requests = window_ok_ + window_failed_;
+  return requests >= 2 * options_.failures_to_open &&
+         window_failed_ * 100 >= options_.failure_percent * requests;
+}
+
+void CircuitBreaker::ForgetTheWindow() {
+  window_.clear();
+  window_ok_ = 0;
+  window_failed_ = 0;
 }
 
 CircuitBreaker::State CircuitBreaker::state(TimePoint now) const {

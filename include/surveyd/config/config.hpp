@@ -102,6 +102,8 @@ struct Config {
     std::chrono::seconds backoff_base{5};          // SURVEYD_DISPATCH_BACKOFF_BASE
     std::chrono::seconds backoff_max{600};         // SURVEYD_DISPATCH_BACKOFF_MAX
     int breaker_failures = 5;                      // SURVEYD_DISPATCH_BREAKER_FAILURES
+    int breaker_failure_percent = 50;              // SURVEYD_DISPATCH_BREAKER_FAILURE_PERCENT
+    std::chrono::seconds breaker_window{30};       // SURVEYD_DISPATCH_BREAKER_WINDOW
     std::chrono::seconds breaker_open{15};         // SURVEYD_DISPATCH_BREAKER_OPEN
     std::chrono::seconds breaker_max_open{300};    // SURVEYD_DISPATCH_BREAKER_MAX_OPEN
     // How far this instance's clock may be from the database's before it sends nothing and is

@@ -5,6 +5,7 @@
 // the sender's own (its pool of connections: gateway.max_in_flight).
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 
@@ -50,12 +51,16 @@ class RateLimiter {
 
 struct BreakerOptions {
   int failures_to_open = 5;                // failed requests in a row
+  int failure_percent = 50;                // or this share of the requests in the window; 0: off
+  std::chrono::seconds window{30};         // (once it holds twice failures_to_open requests)
   std::chrono::seconds open_for{15};       // the first pause; doubles while probes fail
   std::chrono::seconds max_open_for{300};  // and no longer; also the pause after a 401/403
 };
 
 // Closed: send. After failures_to_open failed requests in a row (5xx, refused, timeouts, 429),
-// open: send nothing for open_for. Then half-open: one request goes as a probe; its success
+// or failure_percent of the requests of the last `window` (a gateway failing every other
+// request never fails five in a row, and is hammered all the same), open: send nothing for
+// open_for. Then half-open: one request goes as a probe; its success
 // closes the breaker, its failure opens it again for twice as long (up to max_open_for).
 // Credentials refused (401/403) open it at once for max_open_for: never retried in a loop.
 // A permanent refusal of one message (400) is the gateway working. Thread-safe.
@@ -81,6 +86,11 @@ class CircuitBreaker {
 
  private:
   void Open(TimePoint now, std::chrono::seconds pause);
+  // The window's outcomes, per second; cleared when the breaker opens or closes, so that one
+  // episode is judged on its own.
+  void Count(bool failed, TimePoint now);
+  bool TooManyFailedInTheWindow() const;
+  void ForgetTheWindow();
 
   const BreakerOptions options_;
   mutable std::mutex mutex_;
@@ -91,6 +101,14 @@ class CircuitBreaker {
   TimePoint reopens_at_{};
   std::int64_t times_opened_ = 0;
   bool credentials_refused_ = false;
+  struct Second {
+    std::int64_t at;
+    int ok = 0;
+    int failed = 0;
+  };
+  std::deque<Second> window_;
+  int window_ok_ = 0;
+  int window_failed_ = 0;
 };
 
 const char* BreakerStateName(CircuitBreaker::State state);  // "closed", "open", "half_open"
