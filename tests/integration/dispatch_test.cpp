@@ -477,7 +477,7 @@ TEST_F(DispatchTest, TheRateCountsEachSendWhenItGoesNotWhenItWasGranted) {
 TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
   AddSurveys(40, clock_.Now(), clock_.Now() + 2h);
   options_.batch_size = 10;
-  options_.breaker = {3, 10s, 60s};
+  options_.breaker = {.failures_to_open = 3, .open_for = 10s, .max_open_for = 60s};
   FakeGateway gateway;
   gateway.Script(
       std::vector<gateway::SendResult>(11, {SendStatus::kTransient, "", 503, "http 503", {}}));
@@ -504,7 +504,7 @@ TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
 TEST_F(DispatchTest, RefusedCredentialsStopSendingAtOnceAndAreNeverRetriedInALoop) {
   AddSurveys(5, clock_.Now(), clock_.Now() + 2h);
   options_.batch_size = 1;
-  options_.breaker = {5, 10s, 60s};
+  options_.breaker = {.failures_to_open = 5, .open_for = 10s, .max_open_for = 60s};
   FakeGateway gateway;
   gateway.Script({{SendStatus::kAuth, "", 401, "http 401: credentials refused", {}}});
   auto dispatcher = Make(gateway, *store_);
