@@ -14,19 +14,22 @@ import time
 from datetime import datetime, timezone
 
 
-def call_ended(prefix: str, i: int, phone: str) -> bytes:
+def call_ended(prefix: str, i: int, phone: str, spread: bool = False) -> bytes:
     """A call.ended event, happening now, with its own incident, complete enough for the
-    shipped rules to survey it (unless the number was surveyed recently)."""
+    shipped rules to survey it (unless the number was surveyed recently). With `spread`, the
+    operator, team and caller's age vary with `i`, so that a dashboard has groups to show."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    handler, team, age = ("OP4411", "Force Contact - Team 3", 41) if not spread else (
+        f"OP{4400 + i % 50}", f"Force Contact - Team {1 + i % 5}", 18 + i % 60)
     return json.dumps({
         "event_id": f"{prefix}-{i}", "type": "call.ended", "occurred_at": now,
         "incident": {"id": f"{prefix}-INC-{i}", "type_code": "BURG-RES", "category": "crime",
                      "grade": "P3", "qualifiers": [],
                      "location": {"npu": "Birmingham East", "beat": "BE-14",
                                   "postcode_district": "B33"}},
-        "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": "OP4411",
-                 "handler_team": "Force Contact - Team 3"},
-        "caller": {"phone": phone, "phone_type": "mobile", "role": "victim", "age": 41,
+        "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": handler,
+                 "handler_team": team},
+        "caller": {"phone": phone, "phone_type": "mobile", "role": "victim", "age": age,
                    "language": "en"},
     }).encode()
 

@@ -14,8 +14,6 @@ feed's are the drama range. Nothing here prints a number, a token or a citizen's
 """
 import argparse
 import csv
-import hashlib
-import hmac
 import http.client
 import io
 import json
@@ -26,6 +24,8 @@ import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
+
+from feed_push import call_ended, push
 
 STOP = threading.Event()
 
@@ -42,21 +42,6 @@ def number(value, default=0.0):
 
 
 # --- HTTP pushes ---------------------------------------------------------------------------
-
-
-def call_ended(prefix, i, phone):
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return json.dumps({
-        "event_id": f"{prefix}-{i}", "type": "call.ended", "occurred_at": now,
-        "incident": {"id": f"{prefix}-INC-{i}", "type_code": "BURG-RES", "category": "crime",
-                     "grade": "P3", "qualifiers": [],
-                     "location": {"npu": "Birmingham East", "beat": "BE-14",
-                                  "postcode_district": "B33"}},
-        "call": {"id": f"{prefix}-C-{i}", "channel": "101", "handler_id": f"OP{4400 + i % 50}",
-                 "handler_team": f"Force Contact - Team {1 + i % 5}"},
-        "caller": {"phone": phone, "phone_type": "mobile", "role": "victim", "age": 18 + i % 60,
-                   "language": "en"},
-    }).encode()
 
 
 class Pushes:
@@ -98,17 +83,12 @@ class Pushes:
             if pause > 0:
                 if STOP.wait(pause):
                     break
-            body = call_ended(self.prefix, i, f"078{i:08d}")
+            body = call_ended(self.prefix, i, f"078{i:08d}", spread=True)
             while not STOP.is_set():
                 if conn is None:
                     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-                ts = str(int(time.time()))
-                sig = hmac.new(self.secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
                 try:
-                    conn.request("POST", "/api/v1/feed/events", body, {
-                        "Content-Type": "application/json", "X-Feed-Timestamp": ts,
-                        "X-Feed-Signature": "sha256=" + sig})
-                    response = conn.getresponse()
+                    response = push(conn, self.secret, body)
                     answer = response.read()
                 except (OSError, http.client.HTTPException):
                     conn.close()
