@@ -27,6 +27,18 @@ bool HasParam(const Params& params, std::string_view name) {
   return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
 }
 
+// %T is bearerbox's clock when the report came in. A time far from ours is a garbled field or a
+// wrong clock, not a fact about the text (and a huge one would overflow the time type), so the
+// report is dated when it reached us instead. SMSCs keep undelivered texts for days; 30 is ample.
+TimePoint ReportTime(std::optional<std::int64_t> unix_seconds, TimePoint now) {
+  constexpr std::int64_t kOldest = 30LL * 24 * 3600;
+  constexpr std::int64_t kNewest = 24LL * 3600;
+  if (!unix_seconds) return now;
+  const std::int64_t now_seconds = ToUnixSeconds(now);
+  if (*unix_seconds < now_seconds - kOldest || *unix_seconds > now_seconds + kNewest) return now;
+  return FromUnixSeconds(*unix_seconds);
+}
+
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
@@ -201,8 +213,7 @@ class KannelGateway final : public Gateway {
     report.message_ref = ref;
     report.state = meaning->state;
     report.error_code = meaning->error_code;
-    const auto ts = ParseInteger(Param(params, "ts"));
-    report.at = ts && *ts > 0 ? FromUnixSeconds(*ts) : now;
+    report.at = ReportTime(ParseInteger(Param(params, "ts")), now);
     callback.verdict = CallbackVerdict::kOk;
     callback.report = std::move(report);
     return callback;

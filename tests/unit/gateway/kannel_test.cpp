@@ -218,6 +218,20 @@ TEST_F(KannelCallbackTest, AMissingTimestampMeansNow) {
   EXPECT_EQ(callback.report->at, now_);
 }
 
+TEST_F(KannelCallbackTest, ATimestampFarFromNowMeansNow) {
+  // The last one once overflowed the time type (found by fuzz_gateway_callback).
+  for (const char* ts :
+       {"0", "-5", "1", "1795600000000", "17956000000000", "9223372036854775807"}) {
+    const Callback callback =
+        Report(std::string("secret=") + kSecret + "&ref=msg-42&type=1&ts=" + ts);
+    ASSERT_TRUE(callback.report.has_value()) << ts;
+    EXPECT_EQ(callback.report->at, now_) << ts;
+  }
+  const Callback late = Report(std::string("secret=") + kSecret + "&ref=msg-42&type=1&ts=" +
+                               std::to_string(ToUnixSeconds(now_) - 3 * 24 * 3600));
+  EXPECT_EQ(late.report->at, now_ - std::chrono::hours(72));
+}
+
 TEST_F(KannelCallbackTest, RefusesAMissingOrWrongSecretBeforeReadingAnything) {
   for (const std::string& query : std::vector<std::string>{
            "ref=msg-42&type=1", "secret=&ref=msg-42&type=1", "secret=guess&ref=msg-42&type=1",
