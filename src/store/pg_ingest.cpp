@@ -319,6 +319,7 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
       try {
         const TimePoint received_at = WallClock();
         pqxx::work txn(connection);
+        UseGenericPlans(txn);
         auto results = IngestItems(txn, items, decide, received_at);
         if (!feed.empty() && max_seq) {
           Exec(txn, "feed_cursor_set", {Text(feed), Int(*max_seq), Time(received_at)});

@@ -15,6 +15,10 @@ pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Para
   return txn.exec_prepared(statement, pqxx::prepare::make_dynamic_params(values));
 }
 
+void UseGenericPlans(pqxx::transaction_base& txn) {
+  txn.exec("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off");
+}
+
 // An advisory lock key for a phone hash: its first 64 bits.
 std::int64_t LockKey(const std::string& phone_hash) {
   std::uint64_t key = 0;

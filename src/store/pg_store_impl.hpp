@@ -38,6 +38,17 @@ inline Param Time(const std::optional<TimePoint>& value) {
 
 pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Params& params);
 
+// For the busy write paths (ingest, claims, records): their statements look rows up by keys
+// through indexes whatever the parameters, so one plan made once serves every call. Left to
+// itself PostgreSQL plans them afresh on every call (its estimate for a generic plan over
+// arrays of keys is poor), which for the ingest statements cost ten times their execution.
+// Sequential scans are ruled out in these transactions too: a plan made while a table was
+// nearly empty (a fresh install, before autovacuum's first ANALYZE) would otherwise scan the
+// whole table on every call as it grows, until the statistics catch up.
+// Per transaction, not per connection: the analysts' statements on the same pool do depend
+// on their parameters (a NULL filter means any).
+void UseGenericPlans(pqxx::transaction_base& txn);
+
 // An advisory lock key for a phone hash: its first 64 bits.
 std::int64_t LockKey(const std::string& phone_hash);
 
