@@ -253,10 +253,11 @@ int Replay(const config::Config& config, std::istream& input, std::ostream& out,
     auto store = store::MakePgStore(StoreOptions(config, 1, nullptr));
     SystemClock clock;
     const auto rule_set = loaded.rules;
-    store::DecideFn decide = [&](const Event& event, const ContactHistory& history,
-                                 const RelatedEvents& related) {
-      return rules::Decide(*rule_set, event, history, related, clock.Now());
-    };
+    const store::DecideFn decide(
+        [&](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
+          return rules::Decide(*rule_set, event, history, related, clock.Now());
+        },
+        rules::ScreenUnder(rule_set));
 
     std::int64_t counts[3] = {0, 0, 0};
     std::vector<std::string> lines;

@@ -607,6 +607,50 @@ void QueueSampler::Sample() {
   }
 }
 
+// --- Screens of stored events -----------------------------------------------------------------
+
+ScreenSweeper::ScreenSweeper(store::IngestStore& store, std::function<EventScreen()> screen,
+                             const Clock& clock, metrics::Registry& metrics)
+    : store_(store),
+      screen_(std::move(screen)),
+      clock_(clock),
+      screened_(metrics
+                    .Counters("surveyd_events_screened_total",
+                              "Stored events screened again under new rules (events of a "
+                              "number are read back only when they could rule a contact out).")
+                    .With({})) {}
+
+void ScreenSweeper::Start() {
+  ticker_.Start(std::chrono::seconds(1), [this] { Tick(); });
+}
+
+void ScreenSweeper::Tick() {
+  const EventScreen screen = screen_();
+  if (screen.version.empty() || screen.version == done_) return;
+  if (screen.version != version_) {  // a new sweep, from the newest events
+    version_ = screen.version;
+    from_ = clock_.Now() + std::chrono::hours(24);
+    swept_ = 0;
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+  try {
+    while (from_ && std::chrono::steady_clock::now() < until) {
+      const auto pass = store_.ScreenEvents(screen, clock_.Now(), *from_, 1000);
+      swept_ += pass.screened;
+      screened_.Inc(pass.screened);
+      from_ = pass.next_from;
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("rules: stored events not screened yet ({}); trying again", e.what());
+    return;
+  }
+  if (!from_) {
+    done_ = version_;
+    spdlog::info("rules: stored events screened under version {} ({} screened again)", done_,
+                 swept_);
+  }
+}
+
 // --- Retention ------------------------------------------------------------------------------
 
 RetentionComponent::RetentionComponent(store::PrivacyStore& store, store::RetentionPolicy policy,

@@ -93,6 +93,10 @@ class CountingIngestStore final : public store::IngestStore {
                                                const store::DecideFn& decide,
                                                const std::string& feed) override;
   std::optional<std::int64_t> FeedCursor(const std::string& feed) override;
+  ScreenPass ScreenEvents(const EventScreen& screen, TimePoint now, TimePoint from,
+                          int limit) override {
+    return inner_.ScreenEvents(screen, now, from, limit);
+  }
 
  private:
   store::IngestStore& inner_;
@@ -260,6 +264,32 @@ class QueueSampler final : public Component {
   metrics::GaugeFamily& messages_;
   metrics::Gauge& oldest_due_;
   metrics::Counter& failures_;
+  Ticker ticker_;  // last: joined before the rest goes
+};
+
+// Screens the stored events under the rules in force (EventScreen), after the first load and
+// after every reload: in batches, a quarter of a second of work each second, newest events
+// first, until none is left. Until then the events not yet screened are read back in full, as
+// before screening, so this only ever makes deciding cheaper, never different.
+class ScreenSweeper final : public Component {
+ public:
+  ScreenSweeper(store::IngestStore& store, std::function<EventScreen()> screen, const Clock& clock,
+                metrics::Registry& metrics);
+  std::string Name() const override { return "screen_sweeper"; }
+  void Start() override;
+  void Stop() override { ticker_.Stop(); }
+
+ private:
+  void Tick();
+
+  store::IngestStore& store_;
+  const std::function<EventScreen()> screen_;
+  const Clock& clock_;
+  std::string done_;               // the version every stored event is screened under
+  std::string version_;            // the version being swept
+  std::optional<TimePoint> from_;  // where the sweep goes on from
+  std::int64_t swept_ = 0;         // events screened in this sweep
+  metrics::Counter& screened_;
   Ticker ticker_;  // last: joined before the rest goes
 };
 

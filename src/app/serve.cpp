@@ -194,10 +194,12 @@ int Serve(const config::Config& config, std::ostream& err) {
   CountingIngestStore ingest(database.store(), registry);
   auto decider = [&rules, &clock]() -> store::DecideFn {
     auto current = rules.Current();
-    return [current, &clock](const Event& event, const ContactHistory& history,
-                             const RelatedEvents& related) {
-      return rules::Decide(*current, event, history, related, clock.Now());
-    };
+    return store::DecideFn(
+        [current, &clock](const Event& event, const ContactHistory& history,
+                          const RelatedEvents& related) {
+          return rules::Decide(*current, event, history, related, clock.Now());
+        },
+        rules::ScreenUnder(current));
   };
 
   // What a citizen's text does, under the rules in force when it arrives.
@@ -333,6 +335,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   QueueSampler sampler(database.store(), clock, config.metrics.sample_interval, registry);
   RetentionComponent retention(database.store(), RetentionPolicyOf(config),
                                config.retention.interval, WorkerId(), clock, registry);
+  ScreenSweeper screen_sweeper(
+      database.store(), [&rules] { return rules::ScreenUnder(rules.Current()); }, clock, registry);
 
   try {
     // Rules, database and dispatcher first: the survey pages need the rules' time zone.
@@ -370,6 +374,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   if (feed) components.Add(*feed);
   components.Add(sampler);
   components.Add(retention);
+  components.Add(screen_sweeper);
   WatchdogComponent watchdog(notifier, components.Probes(), config.service.stall_after, registry);
   components.Add(watchdog);
   try {

@@ -288,9 +288,13 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   int claimed = 0;
   int sent = 0;
   try {
-    auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease);
+    // One set of rules for the claim (which events of each number it reads back) and the
+    // decisions made on what it read.
+    auto rules = rules_ ? rules_() : nullptr;
+    auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease,
+                                 rules::ScreenUnder(rules));
     claimed = static_cast<int>(batch.size());
-    sent = SendBatch(std::move(batch), grant);
+    sent = SendBatch(std::move(batch), std::move(rules), grant);
   } catch (...) {
     rate_.Settle(grant, 0, clock_.Now());  // nothing if the requests went
     breaker_.NothingSent();
@@ -304,7 +308,8 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
 
 // Decides, begins, sends and records one claimed batch; returns how many requests were made.
 // The grant is settled as the requests go.
-int Dispatcher::SendBatch(std::vector<OutboxMessage> batch, RateLimiter::Grant& grant) {
+int Dispatcher::SendBatch(std::vector<OutboxMessage> batch,
+                          std::shared_ptr<const rules::RuleSet> rules, RateLimiter::Grant& grant) {
   if (batch.empty()) return 0;
   if (stopping_) {
     // Hand unsent claims back at once, so another instance need not wait for the lease.
@@ -313,7 +318,6 @@ int Dispatcher::SendBatch(std::vector<OutboxMessage> batch, RateLimiter::Grant& 
     return 0;
   }
   const TimePoint now = clock_.Now();
-  const auto rules = rules_ ? rules_() : nullptr;
   std::vector<OutboxMessage> to_send;
   std::vector<gateway::OutgoingSms> texts;
   std::vector<store::SendStart> starts;

@@ -336,6 +336,16 @@ std::vector<std::string> UnknownQualifiers(const RuleSet& rules, const Incident&
   return unknown;
 }
 
+// The caller checks, on the event's own caller and on each related event's.
+bool UnderAge(const Policy& policy, const Caller* caller) {
+  return policy.minimum_age > 0 && caller != nullptr && caller->age.has_value() &&
+         *caller->age < policy.minimum_age;
+}
+bool Vulnerable(const Caller* caller) {
+  return caller != nullptr && caller->vulnerable.value_or(false);
+}
+const Caller* CallerOf(const Event& event) { return event.caller ? &*event.caller : nullptr; }
+
 // A related event that counts, and how it is related ("incident", "number").
 struct Related {
   const Event* event;
@@ -367,6 +377,24 @@ std::string At(const std::string& rule, const Related& related) {
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
                 TimePoint now) {
   return Decide(rules, event, history, RelatedEvents{}, now);
+}
+
+bool MayRuleOutOthers(const RuleSet& rules, const Event& event) {
+  const Policy& policy = rules.policy();
+  for (const Exclusion& exclusion : rules.exclusions()) {
+    if (Evaluate(exclusion, event, policy).result == Tri::kYes) return true;
+  }
+  const Caller* caller = CallerOf(event);
+  return UnderAge(policy, caller) || (policy.exclude_consent_declined && ConsentDeclined(caller)) ||
+         (policy.exclude_vulnerable && Vulnerable(caller));
+}
+
+EventScreen ScreenUnder(std::shared_ptr<const RuleSet> rules) {
+  if (!rules || rules->version().empty()) return {};
+  EventScreen screen;
+  screen.version = rules->version();
+  screen.may_rule_out = [rules](const Event& event) { return MayRuleOutOthers(*rules, event); };
+  return screen;
 }
 
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
@@ -420,34 +448,30 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   if (const char* problem = PhoneProblem(policy, caller, number)) hit(problem, problem);
 
   // The caller checks: the event's own, then each related event's (positive findings only).
-  auto under_age = [&policy](const Caller* c) {
-    return policy.minimum_age > 0 && c != nullptr && c->age.has_value() &&
-           *c->age < policy.minimum_age;
-  };
-  auto vulnerable = [](const Caller* c) { return c != nullptr && c->vulnerable.value_or(false); };
-  if (under_age(caller)) {
+  // MayRuleOutOthers must find on an event whatever these loops can.
+  if (UnderAge(policy, caller)) {
     hit("under_minimum_age", "under_minimum_age");
   } else if (policy.minimum_age > 0 && (caller == nullptr || !caller->age.has_value()) &&
              policy.missing_age == MissingAge::kExclude) {
     hit("insufficient_data:age", "insufficient_data");
   }
   for (const Related& other : others) {
-    if (under_age(other.event->caller ? &*other.event->caller : nullptr)) {
+    if (UnderAge(policy, CallerOf(*other.event))) {
       hit(At("under_minimum_age", other), "under_minimum_age");
     }
   }
   if (policy.exclude_consent_declined) {
     if (ConsentDeclined(caller)) hit("consent_declined", "consent_declined");
     for (const Related& other : others) {
-      if (ConsentDeclined(other.event->caller ? &*other.event->caller : nullptr)) {
+      if (ConsentDeclined(CallerOf(*other.event))) {
         hit(At("consent_declined", other), "consent_declined");
       }
     }
   }
   if (policy.exclude_vulnerable) {
-    if (vulnerable(caller)) hit("vulnerable", "vulnerable");
+    if (Vulnerable(caller)) hit("vulnerable", "vulnerable");
     for (const Related& other : others) {
-      if (vulnerable(other.event->caller ? &*other.event->caller : nullptr)) {
+      if (Vulnerable(CallerOf(*other.event))) {
         hit(At("vulnerable", other), "vulnerable");
       }
     }

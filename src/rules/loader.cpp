@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "rules/ascii.hpp"
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/rules/rules.hpp"
 
 namespace surveyd::rules {
@@ -118,7 +119,7 @@ class Loader {
       Error(root, "the rules file must be a map of settings (force_name:, groups:, ...)");
       return Result(nullptr);
     }
-    return Result(Build(root));
+    return Result(Build(root, text));
   }
 
  private:
@@ -135,7 +136,7 @@ class Loader {
     return result;
   }
 
-  std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
+  std::shared_ptr<const RuleSet> Build(const YAML::Node& root, std::string_view text) {
     const auto top = Entries(
         root,
         // `alerts` is read by alerts::LoadAlertConfigFile (the answers' rules, not the events').
@@ -209,9 +210,11 @@ class Loader {
     CheckTwoWayGroups(groups, two_way_entry ? two_way_entry->key_node : root);
 
     if (!errors_.empty() || !zone) return nullptr;
-    return std::make_shared<const RuleSet>(std::move(force_name_), std::move(zone),
-                                           std::move(policy), quiet, std::move(groups),
-                                           std::move(exclusions), std::move(replies_));
+    auto rules =
+        std::make_shared<RuleSet>(std::move(force_name_), std::move(zone), std::move(policy), quiet,
+                                  std::move(groups), std::move(exclusions), std::move(replies_));
+    rules->set_version(crypto::Sha256Hex(text).substr(0, 16));
+    return rules;
   }
 
   // two_way: {lasts: 24h, texts: {en: {questions: [5 texts], ask_again: ..., thanks: ...}, ...}}

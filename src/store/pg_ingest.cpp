@@ -199,6 +199,20 @@ std::string TraceJson(const std::vector<std::string>& trace) {
 
 namespace pg {
 
+// The statements reading related events back, in parts.
+#define SURVEYD_RELATED_COLUMNS \
+  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text FROM events "
+#define SURVEYD_RELATED_OF_INCIDENTS \
+  SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
+#define SURVEYD_RELATED_OF_NUMBERS                                \
+  SURVEYD_RELATED_COLUMNS                                         \
+      "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
+      "AND occurred_at >= $3::timestamptz"
+// Screened under other rules than those of version `v`, or not at all (as ranges, which the
+// index on (phone_hash, screened_with) serves).
+#define SURVEYD_SCREENED_ELSEWHERE(v) \
+  "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
+
 const Statements& IngestStatements() {
   static const Statements kStatements = {
       {"ingest_rejected",
@@ -211,13 +225,14 @@ const Statements& IngestStatements() {
       {"ingest_events",
        "INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, raw, "
        "decision, decision_reason, decision_group, decision_trace, incident_id, phone_hash, "
-       "facts, received_at) "
+       "facts, received_at, screened_with, screen_hit) "
        "SELECT t.id, t.source, t.seq, t.type, t.occurred_at, t.duplicates, t.raw, t.decision, "
-       "t.reason, t.grp, t.trace::jsonb, t.incident, t.hash, t.facts::jsonb, $1::timestamptz "
+       "t.reason, t.grp, t.trace::jsonb, t.incident, t.hash, t.facts::jsonb, $1::timestamptz, "
+       "$16::text, t.hit "
        "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], "
        "$7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-       "$14::text[], $15::text[]) AS t(id, source, seq, type, occurred_at, duplicates, raw, "
-       "decision, reason, grp, trace, incident, hash, facts) "
+       "$14::text[], $15::text[], $17::boolean[]) AS t(id, source, seq, type, occurred_at, "
+       "duplicates, raw, decision, reason, grp, trace, incident, hash, facts, hit) "
        "ON CONFLICT (event_id) DO UPDATE "
        "SET duplicates = events.duplicates + excluded.duplicates + 1 "
        "RETURNING event_id, (xmax = 0) AS inserted"},
@@ -232,13 +247,22 @@ const Statements& IngestStatements() {
        "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
        "FROM unnest($1::text[]) AS t(h)"},
       // Every stored event of the batch's incidents, and of its numbers since $3.
-      {"related_events",
-       "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text "
-       "FROM events WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL "
-       "UNION "
-       "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text "
-       "FROM events WHERE phone_hash = ANY($2::text[]) AND occurred_at >= $3::timestamptz "
-       "AND facts IS NOT NULL"},
+      {"related_events", SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS},
+      // The same under a screen, whose version is $4: of the numbers' events, only those that
+      // could rule a contact out, and those screened under other rules or none (EventScreen).
+      {"related_events_screened", SURVEYD_RELATED_OF_INCIDENTS
+       " UNION " SURVEYD_RELATED_OF_NUMBERS " AND screen_hit UNION " SURVEYD_RELATED_OF_NUMBERS
+       " AND " SURVEYD_SCREENED_ELSEWHERE("$4")},
+      // Stored events of numbers within the look-back ($2 on) not screened under the rules whose
+      // version is $1, newest first from $3 on: for ScreenEvents.
+      {"screen_pending",
+       "SELECT event_id, facts::text, surveyd_epoch_us(occurred_at) FROM events "
+       "WHERE phone_hash IS NOT NULL AND facts IS NOT NULL AND occurred_at >= $2::timestamptz "
+       "AND occurred_at <= $3::timestamptz AND " SURVEYD_SCREENED_ELSEWHERE(
+           "$1") " ORDER BY occurred_at DESC LIMIT $4::int FOR UPDATE SKIP LOCKED"},
+      {"screen_set",
+       "UPDATE events e SET screened_with = $1, screen_hit = t.hit "
+       "FROM unnest($2::text[], $3::boolean[]) AS t(id, hit) WHERE e.event_id = t.id"},
       {"ingest_surveys",
        "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_enc, phone_hash, "
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
@@ -346,6 +370,33 @@ std::optional<std::int64_t> PgStore::FeedCursor(const std::string& feed) {
 
 // The whole batch in one savepoint; when the database refuses a value of one event, each item
 // again in a savepoint of its own, so that the bad one is rejected alone and the rest go in.
+IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoint now,
+                                              TimePoint from, int limit) {
+  if (screen.version.empty()) return {};
+  return WithConnection("screen events", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    UseGenericPlans(txn);
+    const auto rows =
+        Exec(txn, "screen_pending",
+             {Text(screen.version), Time(now - kMaxNumberLookback), Time(from), Int(limit)});
+    ArrayLiteral ids, hits;
+    ScreenPass pass;
+    for (const auto& row : rows) {
+      ids.Add(row[0].as<std::string>());
+      // An event that cannot be read is read back as before, and says so then: screening it
+      // as one that could rule a contact out keeps it that way.
+      auto event = ReadFacts(row[1].as<std::string>());
+      hits.Add(!event || screen.may_rule_out(*event) ? "true" : "false");
+      pass.next_from = pg::FromEpochMicros(row[2].as<std::int64_t>());
+    }
+    if (!ids.empty()) Exec(txn, "screen_set", {Text(screen.version), ids.Text(), hits.Text()});
+    txn.commit();
+    pass.screened = static_cast<int>(rows.size());
+    if (pass.screened < limit) pass.next_from.reset();
+    return pass;
+  });
+}
+
 std::vector<IngestResult> PgStore::IngestItems(pqxx::transaction_base& txn,
                                                const std::vector<IngestItem>& items,
                                                const DecideFn& decide, TimePoint received_at) {
@@ -504,9 +555,12 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     stored.insert(row[0].as<std::string>());
   }
   RelatedPool pool;
+  const EventScreen& screen = decide.screen;
+  Params related_params = {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)};
+  if (!screen.version.empty()) related_params.push_back(Text(screen.version));
   for (const auto& row :
-       Exec(txn, "related_events",
-            {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)})) {
+       Exec(txn, screen.version.empty() ? "related_events" : "related_events_screened",
+            related_params)) {
     auto event = ReadFacts(row[3].as<std::string>());
     if (!event) {
       // Written by this store from a parsed event, so never expected; but an event of the
@@ -565,7 +619,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     return items[a].event->event_id < items[b].event->event_id;
   });
   ArrayLiteral id, source, seq, type, occurred_at, duplicates, raw, outcomes, reasons, groups,
-      traces, incidents, phone_hashes, facts;
+      traces, incidents, phone_hashes, facts, screen_hits;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     id.Add(event.event_id);
@@ -578,6 +632,11 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     incidents.Add(NonEmpty(event.incident.id));
     phone_hashes.Add(NonEmpty(hashes[i]));
     facts.Add(JsonbText(EventToJson(event, false)));
+    if (screen.version.empty()) {
+      screen_hits.AddNull();
+    } else {
+      screen_hits.Add(screen.may_rule_out(event) ? "true" : "false");
+    }
     if (decided[i]) {
       outcomes.Add(OutcomeName(decided[i]->decision.outcome));
       reasons.Add(decided[i]->reason);
@@ -594,7 +653,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
       Exec(txn, "ingest_events",
            {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
             occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(), reasons.Text(),
-            groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text()});
+            groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text(),
+            screen.version.empty() ? Param() : Text(screen.version), screen_hits.Text()});
   // Events in, their surveys not yet: a crash here must take the whole transaction with it.
   SURVEYD_FAILPOINT("ingest.between_statements");
   std::unordered_set<std::string> inserted;

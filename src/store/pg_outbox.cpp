@@ -78,6 +78,20 @@ enum ClaimColumn {
 
 namespace pg {
 
+// Claimed messages' own events, their incidents', and their numbers' since, in parts.
+#define SURVEYD_CLAIM_CONTEXT(numbers_events)                                         \
+  "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text "       \
+  "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) " \
+  "AS c(outbox_id, event_id, incident_id, phone_hash, since) "                        \
+  "CROSS JOIN LATERAL ("                                                              \
+  "SELECT event_id, incident_id, facts FROM events WHERE event_id = c.event_id "      \
+  "UNION SELECT event_id, incident_id, facts FROM events "                            \
+  "WHERE c.incident_id <> '' AND incident_id = c.incident_id "                        \
+  "UNION " numbers_events ") AS e WHERE e.facts IS NOT NULL"
+#define SURVEYD_CLAIM_OF_NUMBER                      \
+  "SELECT event_id, incident_id, facts FROM events " \
+  "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since"
+
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
       // Claims are fenced by a new token each time, so a worker whose claim ran out cannot
@@ -114,17 +128,13 @@ const Statements& OutboxStatements() {
        "(SELECT surveyd_epoch_us(max(contact_at)) FROM surveys "
        "WHERE phone_hash = ANY($1::text[]) AND id < $2::bigint)"},
       // For each claimed message: its own event, its incident's and its number's recent ones.
-      {"claim_context",
-       "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text "
-       "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
-       "AS c(outbox_id, event_id, incident_id, phone_hash, since) "
-       "CROSS JOIN LATERAL ("
-       "SELECT event_id, incident_id, facts FROM events WHERE event_id = c.event_id "
-       "UNION SELECT event_id, incident_id, facts FROM events "
-       "WHERE c.incident_id <> '' AND incident_id = c.incident_id "
-       "UNION SELECT event_id, incident_id, facts FROM events "
-       "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since) AS e "
-       "WHERE e.facts IS NOT NULL"},
+      {"claim_context", SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER)},
+      // The same under a screen, whose version is $6 (EventScreen).
+      {"claim_context_screened",
+       SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER " AND screen_hit "
+                                                     "UNION " SURVEYD_CLAIM_OF_NUMBER
+                                                     " AND (screened_with IS NULL OR "
+                                                     "screened_with < $6 OR screened_with > $6)")},
       // Only while each claim is this worker's; a survey's link (its token's hash) goes in with
       // it, the first time.
       {"begin_sends",
@@ -213,7 +223,8 @@ const Statements& OutboxStatements() {
 }  // namespace pg
 
 std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std::string& worker,
-                                             std::chrono::seconds lease) {
+                                             std::chrono::seconds lease,
+                                             const EventScreen& screen) {
   return WithConnection("claim", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     // A claim lost in a crash of the database is simply claimed again (nothing went out), so
@@ -288,9 +299,11 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
     }
     if (!index.empty()) {
       std::set<std::size_t> unreadable;
-      for (const auto& row :
-           Exec(txn, "claim_context",
-                {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(), since.Text()})) {
+      Params context = {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(),
+                        since.Text()};
+      if (!screen.version.empty()) context.push_back(Text(screen.version));
+      for (const auto& row : Exec(
+               txn, screen.version.empty() ? "claim_context" : "claim_context_screened", context)) {
         const std::size_t i = index.at(row[0].as<std::int64_t>());
         auto json = nlohmann::json::parse(row[3].as<std::string>(), nullptr, false);
         auto event = json.is_discarded() ? std::nullopt : EventFromJson(json).event;

@@ -114,10 +114,13 @@ class PgStore final : public Store {
   std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,
                                         const DecideFn& decide, const std::string& feed) override;
   std::optional<std::int64_t> FeedCursor(const std::string& feed) override;
+  ScreenPass ScreenEvents(const EventScreen& screen, TimePoint now, TimePoint from,
+                          int limit) override;
 
   // OutboxStore (pg_outbox.cpp)
   std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
-                                      std::chrono::seconds lease) override;
+                                      std::chrono::seconds lease,
+                                      const EventScreen& screen = {}) override;
   std::vector<int> BeginSends(const std::vector<SendStart>& starts, TimePoint now,
                               std::chrono::seconds send_lease) override;
   void RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now) override;

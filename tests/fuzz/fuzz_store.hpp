@@ -39,8 +39,10 @@ class FuzzStore final : public store::Store {
     return results;
   }
   std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+  // Nothing stored here is read back, so nothing needs screening.
+  ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override { return {}; }
   std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
-                                             std::chrono::seconds) override {
+                                             std::chrono::seconds, const EventScreen&) override {
     return {};
   }
   std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint,

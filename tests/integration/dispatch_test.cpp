@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "fakes/fake_gateway.hpp"
 #include "fakes/manual_clock.hpp"
@@ -279,6 +281,54 @@ TEST_F(DispatchTest, StoppingHandsBackWhatWasClaimedButNotBegun) {
             "5");
 }
 
+// An outbox that runs `after_claim` once, right after a claim: a worker stalled between its claim
+// and its sends.
+class StallAfterClaim final : public store::OutboxStore {
+ public:
+  StallAfterClaim(store::OutboxStore& inner, std::function<void()> after_claim)
+      : inner_(inner), after_claim_(std::move(after_claim)) {}
+  std::vector<store::OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
+                                             std::chrono::seconds lease,
+                                             const EventScreen& screen) override {
+    auto claimed = inner_.ClaimDue(now, limit, worker, lease, screen);
+    if (auto stall = std::exchange(after_claim_, nullptr)) stall();
+    return claimed;
+  }
+  std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint now,
+                              std::chrono::seconds send_lease) override {
+    return inner_.BeginSends(starts, now, send_lease);
+  }
+  void RecordAttempts(const std::vector<store::Attempt>& attempts, TimePoint now) override {
+    inner_.RecordAttempts(attempts, now);
+  }
+  void Reschedule(const std::vector<store::OutboxMessage>& messages, TimePoint at) override {
+    inner_.Reschedule(messages, at);
+  }
+  void Cancel(const std::vector<store::Cancellation>& cancellations, const std::string& by,
+              TimePoint now) override {
+    inner_.Cancel(cancellations, by, now);
+  }
+  int RecoverStale(TimePoint now, bool resend_safe) override {
+    return inner_.RecoverStale(now, resend_safe);
+  }
+  int ExpireOverdue(TimePoint now) override { return inner_.ExpireOverdue(now); }
+  bool ApplyDeliveryReport(const DeliveryReport& report) override {
+    return inner_.ApplyDeliveryReport(report);
+  }
+  int TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
+                    int span) override {
+    return inner_.TakeSendSlots(gateway, bucket, wanted, cap, span);
+  }
+  void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
+                       std::int64_t sent_bucket, int sent) override {
+    inner_.SettleSendSlots(gateway, granted_bucket, granted, sent_bucket, sent);
+  }
+
+ private:
+  store::OutboxStore& inner_;
+  std::function<void()> after_claim_;
+};
+
 TEST_F(DispatchTest, AClaimThatRanOutIsNeverSentByTheWorkerThatLostIt) {
   // A claims ten and takes longer to decide them than its lease: B claims them again and sends
   // them; A then finds none of them its own, and sends nothing.
@@ -289,16 +339,12 @@ TEST_F(DispatchTest, AClaimThatRanOutIsNeverSentByTheWorkerThatLostIt) {
   FakeGateway slow, other;
   auto shipped = QuietRules();
   std::unique_ptr<Dispatcher> b;
-  bool a_deciding = true;
-  auto a = Make(slow, *store_, [&]() -> std::shared_ptr<const rules::RuleSet> {
-    if (a_deciding) {
-      a_deciding = false;
-      // Leases run on the database's clock: the claims run out there.
-      db_.Query("UPDATE outbox SET lease_until = lease_until - interval '4 s'");
-      EXPECT_EQ(b->RunOnce("b"), 10) << "the claims ran out: B takes them";
-    }
-    return shipped;
+  StallAfterClaim stalling(*store_, [&] {
+    // Leases run on the database's clock: the claims run out there.
+    db_.Query("UPDATE outbox SET lease_until = lease_until - interval '4 s'");
+    EXPECT_EQ(b->RunOnce("b"), 10) << "the claims ran out: B takes them";
   });
+  Dispatcher a(options_, stalling, slow, clock_, [shipped] { return shipped; });
   b = std::make_unique<Dispatcher>(options_, *other_store, other, clock_,
                                    [shipped] { return shipped; });
   EXPECT_EQ(a.RunOnce("a"), 10);

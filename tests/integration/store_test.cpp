@@ -976,6 +976,69 @@ TEST_F(StoreTest, AClaimCarriesTheIncidentAndNumberEventsForTheLastDecision) {
             "0");
 }
 
+// The test rules' screen: a domestic event could rule a contact of its number out.
+EventScreen ScreenOf(const std::string& version) { return {version, Domestic}; }
+
+TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleOut) {
+  std::vector<std::string> seen;  // the same_number events the last decision was given
+  auto recording = [&seen](const std::string& version) {
+    return DecideFn(
+        [&seen](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
+          seen.clear();
+          for (const Event& other : related.same_number) seen.push_back(other.event_id);
+          return Decide(event, history, related);
+        },
+        ScreenOf(version));
+  };
+  using Ids = std::vector<std::string>;
+  store_->IngestBatch({Item(MakeEvent("E1", "+447700900001"))}, recording("v1"));
+  store_->IngestBatch({Item(MakeEvent("E2", "+447700900001", kT0 + 1min, {"DOMESTIC"}))},
+                      recording("v1"));
+  EXPECT_EQ(Q("SELECT string_agg(concat_ws(':', event_id, screened_with, screen_hit), ',' "
+              "ORDER BY event_id) FROM events"),
+            "E1:v1:f,E2:v1:t");
+  store_->IngestBatch({Item(MakeEvent("E3", "+447700900001", kT0 + 2min))}, recording("v1"));
+  EXPECT_EQ(seen, (Ids{"E2"})) << "E1 could rule nothing out";
+
+  // New rules: every event screened under the old ones is read back as before...
+  store_->IngestBatch({Item(MakeEvent("E4", "+447700900001", kT0 + 3min))}, recording("v2"));
+  EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
+  // ... until they are screened again under the new ones, newest first, in batches.
+  auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2);
+  EXPECT_EQ(pass.screened, 2);
+  ASSERT_TRUE(pass.next_from.has_value());
+  EXPECT_EQ(*pass.next_from, kT0 + 1min) << "E3 then E2";
+  pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, *pass.next_from, 2);
+  EXPECT_EQ(pass.screened, 1);
+  EXPECT_FALSE(pass.next_from.has_value()) << "nothing left";
+  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2).screened, 0);
+  store_->IngestBatch({Item(MakeEvent("E5", "+447700900001", kT0 + 4min))}, recording("v2"));
+  EXPECT_EQ(seen, (Ids{"E2"}));
+  // Without a screen (rules built in code, `surveyd replay` of old), everything is read.
+  store_->IngestBatch({Item(MakeEvent("E6", "+447700900001", kT0 + 5min))}, recording(""));
+  EXPECT_EQ(seen, (Ids{"E1", "E2", "E3", "E4", "E5"}));
+}
+
+TEST_F(StoreTest, AClaimUnderAScreenCarriesOnlyTheNumbersEventsThatCouldRuleItOut) {
+  auto ignored = MakeEvent("E1", "+447700900001", kT0 - 1min);
+  ignored.call->channel = "999";  // no survey, no frequency cap
+  const DecideFn decide(Decide, ScreenOf("v1"));
+  store_->IngestBatch({Item(ignored)}, decide);
+  store_->IngestBatch({Item(MakeEvent("E2", "+447700900001"))}, decide);
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s, ScreenOf("v1"));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].event->event_id, "E2");
+  EXPECT_TRUE(claimed[0].related.same_number.empty()) << "E1 could rule nothing out";
+  // Under other rules E1 counts again; so it does with no screen.
+  for (const EventScreen& screen : {ScreenOf("v2"), EventScreen{}}) {
+    LeasesAge(120s);
+    claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s, screen);
+    ASSERT_EQ(claimed.size(), 1u);
+    ASSERT_EQ(claimed[0].related.same_number.size(), 1u) << screen.version;
+    EXPECT_EQ(claimed[0].related.same_number[0].event_id, "E1");
+  }
+}
+
 TEST_F(StoreTest, WhatCannotBeReadBackIsNeverSentNorSurveyed) {
   Ingest({Item(MakeEvent("E1", "+447700900001"))});
   Q("UPDATE events SET facts = '{\"not\": \"an event\"}' WHERE event_id = 'E1'");

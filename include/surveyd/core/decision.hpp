@@ -2,6 +2,7 @@
 // What the rules decided for one event. Computed by rules::Decide (pure), persisted by the store
 // with the rule that made it, so the funnel can say why each contact was or was not surveyed.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,18 @@ struct RelatedEvents {
 // The store hands the rules same_number events at most this much older than the event; the
 // rules' policy.number_lookback may look back less, never more.
 inline constexpr std::chrono::days kMaxNumberLookback{90};
+
+// Which of a number's stored events need reading back. A busy number (a switchboard, a repeat
+// caller) has thousands of events within the look-back, and nearly all of them can never rule
+// another contact out. So each event is screened when it is stored, under the rules of the
+// time: could it, as another event of its number, rule a contact out (rules::MayRuleOutOthers)?
+// The store then reads back only the events that could, and every event screened under other
+// rules (or none): those it reads as before, so a reload never lets a text through on an old
+// screen. A sweep screens the stored events again under new rules (PgStore::ScreenEvents).
+struct EventScreen {
+  std::string version;  // of the rules (a hash of their text); empty: no screening
+  std::function<bool(const Event&)> may_rule_out;
+};
 
 struct Decision {
   enum class Outcome {

@@ -124,7 +124,8 @@ class Dispatcher {
   void WorkerLoop(int index);
   void ListenLoop();
   void Maintain();
-  int SendBatch(std::vector<store::OutboxMessage> batch, RateLimiter::Grant& grant);
+  int SendBatch(std::vector<store::OutboxMessage> batch,
+                std::shared_ptr<const rules::RuleSet> rules, RateLimiter::Grant& grant);
   Plan PlanMessage(const store::OutboxMessage& message, const rules::RuleSet* rules,
                    TimePoint now) const;
   void Record(const std::vector<store::OutboxMessage>& begun,

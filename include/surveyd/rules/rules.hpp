@@ -65,6 +65,15 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
                 TimePoint now);
 
+// Whether `event`, as another event of a contact's number, could rule that contact out under
+// these rules: a positive match of any exclusion (of any group) or of a caller check. False
+// means Decide would find nothing on it whatever the contact (the store then need not read it
+// back: EventScreen). Kept next to Decide, and tested against it.
+bool MayRuleOutOthers(const RuleSet& rules, const Event& event);
+
+// The screen of stored events under these rules (no screening for rules without a version).
+EventScreen ScreenUnder(std::shared_ptr<const RuleSet> rules);
+
 // The earliest instant at or after `t` outside the quiet hours (in the rules' time zone).
 TimePoint NextSendWindow(const RuleSet& rules, TimePoint t);
 

@@ -5,6 +5,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "surveyd/core/decision.hpp"
@@ -35,8 +37,26 @@ struct IngestResult {
 // history.last_surveyed_at is the newest contact time (event occurred_at) of a survey for that
 // number, so replays compare like with like. Numbers and incidents are locked (advisory locks)
 // until the batch commits. Called again for the whole batch if the transaction has to be
-// retried: keep it pure.
-using DecideFn = std::function<Decision(const Event&, const ContactHistory&, const RelatedEvents&)>;
+// retried: keep it pure. Its `screen` is how the same rules screen a stored event (EventScreen):
+// the store screens each event it stores with it, and reads back only the number's events the
+// rules could find something on. Without one, every event is read back.
+struct DecideFn {
+  using Fn = std::function<Decision(const Event&, const ContactHistory&, const RelatedEvents&)>;
+  Fn decide;
+  EventScreen screen;
+
+  DecideFn() = default;
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, DecideFn> &&
+                                                    std::is_constructible_v<Fn, F>>>
+  DecideFn(F decide_fn, EventScreen event_screen = {})  // NOLINT(google-explicit-constructor)
+      : decide(std::move(decide_fn)), screen(std::move(event_screen)) {}
+
+  Decision operator()(const Event& event, const ContactHistory& history,
+                      const RelatedEvents& related) const {
+    return decide(event, history, related);
+  }
+  explicit operator bool() const { return static_cast<bool>(decide); }
+};
 
 class IngestStore {
  public:
@@ -52,6 +72,17 @@ class IngestStore {
                                                 const DecideFn& decide,
                                                 const std::string& feed = "") = 0;
   virtual std::optional<std::int64_t> FeedCursor(const std::string& feed) = 0;
+
+  // Screens (EventScreen) up to `limit` stored events of numbers that `screen` has not screened
+  // (they were screened under other rules, or none), within kMaxNumberLookback before `now`,
+  // newest first from `from` back. Returns how many, and where the next call goes on from:
+  // nullopt when nothing is left to screen.
+  struct ScreenPass {
+    int screened = 0;
+    std::optional<TimePoint> next_from;
+  };
+  virtual ScreenPass ScreenEvents(const EventScreen& screen, TimePoint now, TimePoint from,
+                                  int limit) = 0;
 };
 
 }  // namespace surveyd::store

@@ -84,9 +84,11 @@ class OutboxStore {
   // Claims up to `limit` messages due at `now` (FOR UPDATE SKIP LOCKED; the most recently due
   // first, so that a new text never waits behind a backlog), leased for `lease`, each with what
   // deciding it again needs. A claim that runs out is simply claimed again (nothing went out): a
-  // new claim token fences the old holder off.
+  // new claim token fences the old holder off. With a screen (EventScreen), of each number's
+  // other events only those it found could rule a contact out, or did not screen, are read.
   virtual std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
-                                              std::chrono::seconds lease) = 0;
+                                              std::chrono::seconds lease,
+                                              const EventScreen& screen = {}) = 0;
   // Begins the one request of each claim, in one statement, immediately before they go out.
   // For each start, in order: the attempt number when the claim was still this worker's (the
   // message is then `sending` for `send_lease` and a survey's token hash is recorded, so that a

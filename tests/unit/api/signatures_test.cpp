@@ -58,8 +58,10 @@ class RecordingStore final : public store::IngestStore,
     return results;
   }
   std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+  // Nothing stored here is read back, so nothing needs screening.
+  ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override { return {}; }
   std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
-                                             std::chrono::seconds) override {
+                                             std::chrono::seconds, const EventScreen&) override {
     return {};
   }
   std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint,

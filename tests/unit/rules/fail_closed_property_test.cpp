@@ -291,6 +291,10 @@ void ExpectRelatedFlagExcludes(bool same_incident) {
             << EventTypeName(type) << "\n"
             << ExplainText(d);
         EXPECT_EQ(d.reason.rfind("exclusion:", 0), 0u) << d.reason;
+        // The store reads a number's event back only if its screen says it could rule out.
+        EXPECT_TRUE(MayRuleOutOthers(
+            Shipped(), same_incident ? related.same_incident[0] : related.same_number[0]))
+            << flag.exclusion << " '" << presented << "', " << variant.name;
         const std::string where = same_incident ? "@incident:R-1" : "@number:R-1";
         EXPECT_TRUE(std::any_of(
             d.trace.begin(), d.trace.end(),
@@ -309,6 +313,43 @@ TEST(FailClosedPropertyTest, AFlagInALaterEventOfTheIncidentStopsTheText) {
 
 TEST(FailClosedPropertyTest, AFlagInAnotherIncidentOfTheNumberStopsTheText) {
   ExpectRelatedFlagExcludes(false);
+}
+
+// The screen of stored events (EventScreen) skips a number's event only when Decide could find
+// nothing on it: whatever Decide finds on another event of the number, the screen finds too.
+TEST(FailClosedPropertyTest, TheScreenFindsWhateverDecideFindsOnAnotherEventOfTheNumber) {
+  std::vector<Variant> variants = FieldVariants("");
+  variants.push_back({"caller aged 12", [](json& j) { j["caller"]["age"] = 12; }});
+  variants.push_back({"caller vulnerable", [](json& j) { j["caller"]["vulnerable"] = true; }});
+  variants.push_back(
+      {"consent declined", [](json& j) { j["caller"]["survey_consent"] = "declined"; }});
+  int found = 0;
+  for (EventType type : kTypes) {
+    const Event clean = Read(Base(type, "E-1"));
+    const TimePoint now = clean.occurred_at + std::chrono::seconds(5);
+    for (EventType other_type : kTypes) {
+      json base = Base(other_type, "R-1");
+      base["occurred_at"] = "2026-11-23T10:00:00Z";
+      base["incident"]["id"] = "WMP-20261123-0051";
+      EXPECT_FALSE(MayRuleOutOthers(Shipped(), Read(base))) << "a clean event rules nothing out";
+      for (const Variant& variant : variants) {
+        json j = base;
+        variant.apply(j);
+        RelatedEvents related;
+        related.same_number.push_back(Read(j));
+        const Decision d = Decide(Shipped(), clean, {}, related, now);
+        const bool decide_found = std::any_of(
+            d.trace.begin(), d.trace.end(),
+            [](const std::string& rule) { return rule.find("@number:R-1") != std::string::npos; });
+        found += decide_found ? 1 : 0;
+        if (decide_found) {
+          EXPECT_TRUE(MayRuleOutOthers(Shipped(), related.same_number[0])) << variant.name << "\n"
+                                                                           << ExplainText(d);
+        }
+      }
+    }
+  }
+  EXPECT_GE(found, 9) << "the caller checks, at least, find something";
 }
 
 // What was seen when the issue was filed, exactly.
