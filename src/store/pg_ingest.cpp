@@ -204,12 +204,11 @@ namespace pg {
   "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text FROM events "
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
-#define SURVEYD_RELATED_OF_NUMBERS                                \
-  SURVEYD_RELATED_COLUMNS                                         \
-      "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
-      "AND occurred_at >= $3::timestamptz"
-// Screened under other rules than those of version `v`, or not at all (as ranges, which the
-// index on (phone_hash, screened_with) serves).
+#define SURVEYD_RELATED_OF_NUMBERS                            \
+  SURVEYD_RELATED_COLUMNS                                     \
+  "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
+  "AND occurred_at >= $3::timestamptz"
+// Screened under other rules than those of version `v`, or not at all.
 #define SURVEYD_SCREENED_ELSEWHERE(v) \
   "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
 
@@ -251,8 +250,8 @@ const Statements& IngestStatements() {
       // The same under a screen, whose version is $4: of the numbers' events, only those that
       // could rule a contact out, and those screened under other rules or none (EventScreen).
       {"related_events_screened", SURVEYD_RELATED_OF_INCIDENTS
-       " UNION " SURVEYD_RELATED_OF_NUMBERS " AND screen_hit UNION " SURVEYD_RELATED_OF_NUMBERS
-       " AND " SURVEYD_SCREENED_ELSEWHERE("$4")},
+       " UNION " SURVEYD_RELATED_OF_NUMBERS
+       " AND screen_hit UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_RELATED_OF_NUMBERS, "$4")},
       // Stored events of numbers within the look-back ($2 on) not screened under the rules whose
       // version is $1, newest first from $3 on: for ScreenEvents.
       {"screen_pending",

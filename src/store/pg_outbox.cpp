@@ -131,10 +131,9 @@ const Statements& OutboxStatements() {
       {"claim_context", SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER)},
       // The same under a screen, whose version is $6 (EventScreen).
       {"claim_context_screened",
-       SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER " AND screen_hit "
-                                                     "UNION " SURVEYD_CLAIM_OF_NUMBER
-                                                     " AND (screened_with IS NULL OR "
-                                                     "screened_with < $6 OR screened_with > $6)")},
+       SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER
+                             " AND screen_hit UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
+                                 SURVEYD_CLAIM_OF_NUMBER, "$6"))},
       // Only while each claim is this worker's; a survey's link (its token's hash) goes in with
       // it, the first time.
       {"begin_sends",
@@ -230,6 +229,7 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
     // A claim lost in a crash of the database is simply claimed again (nothing went out), so
     // it need not wait for its commit to be flushed; BeginSends, which must, flushes it too.
     txn.exec0("SET LOCAL synchronous_commit TO off");
+    UseGenericPlans(txn);
     auto rows = Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Int(lease.count())});
     std::vector<OutboxMessage> messages;
     messages.reserve(rows.size());

@@ -82,6 +82,13 @@ class Savepoint {
 // Every statement is prepared on each connection of the pool, each area listing its own.
 // Parameters are passed as text and cast in SQL; timestamps are read back as surveyd_epoch_us()
 // so that nothing is rounded.
+// The events of `part` screened under other rules than those of version `v`, or none, as a
+// union of three ranges of the index on (phone_hash, screened_with) (EventScreen): written as
+// one OR, the planner reads every event of the number instead.
+#define SURVEYD_WHERE_SCREENED_ELSEWHERE(part, v)                                        \
+  part " AND screened_with IS NULL UNION " part " AND screened_with < " v " UNION " part \
+       " AND screened_with > " v
+
 struct Statement {
   const char* name;
   const char* sql;

@@ -149,9 +149,17 @@ ready=$(health "$port_a")
 out=$(push "$(echo "$event" | sed 's/E2E-CALL-1/E2E-CALL-3/; s/900123/900125/; s/"INC-1"/"INC-3"/')")
 [[ $out == *'"decision":"survey"'* ]] || fail "the old rules must still decide: $out"
 cp "$work/rules.good" "$SURVEYD_RULES"
+echo "# reloaded by the pipeline test" >>"$SURVEYD_RULES"
 kill -HUP "$pid_a"
 for _ in $(seq 1 50); do grep -q "rules reloaded" "$work/surveyd-a.log" && break; sleep 0.1; done
 [[ $(health "$port_a") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"
+# New rules (another version): the stored events are screened again under them.
+for _ in $(seq 1 50); do
+  grep -q "stored events screened under version .* ([1-9][0-9]* screened again)" "$work/surveyd-a.log" && break
+  sleep 0.1
+done
+grep -q "stored events screened under version .* ([1-9][0-9]* screened again)" "$work/surveyd-a.log" ||
+  fail "the stored events were not screened again under the reloaded rules"
 
 # Personal data: no phone number (any format) and no comment in any log.
 no_personal_data 'Quick and kind' "$work"/surveyd-*.log
