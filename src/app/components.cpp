@@ -632,10 +632,10 @@ void ScreenSweeper::Tick() {
     from_ = clock_.Now() + std::chrono::hours(24);
     swept_ = 0;
   }
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   try {
     while (from_ && std::chrono::steady_clock::now() < until) {
-      const auto pass = store_.ScreenEvents(screen, clock_.Now(), *from_, 1000);
+      const auto pass = store_.ScreenEvents(screen, clock_.Now(), *from_, 500);
       swept_ += pass.screened;
       screened_.Inc(pass.screened);
       from_ = pass.next_from;

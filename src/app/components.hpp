@@ -268,7 +268,8 @@ class QueueSampler final : public Component {
 };
 
 // Screens the stored events under the rules in force (EventScreen), after the first load and
-// after every reload: in batches, a quarter of a second of work each second, newest events
+// after every reload that changes them: in batches, a tenth of a second of work each second
+// (it rewrites every event of the look-back, so it goes gently), newest events
 // first, until none is left. Until then the events not yet screened are read back in full, as
 // before screening, so this only ever makes deciding cheaper, never different.
 class ScreenSweeper final : public Component {

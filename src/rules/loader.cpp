@@ -119,10 +119,20 @@ class Loader {
       Error(root, "the rules file must be a map of settings (force_name:, groups:, ...)");
       return Result(nullptr);
     }
-    return Result(Build(root, text));
+    return Result(Build(root));
   }
 
  private:
+  // What stored events are screened under (EventScreen): the policy and the exclusions are all
+  // that MayRuleOutOthers reads, so a reload that changes neither (a template, the groups, quiet
+  // hours, a comment) keeps the screens of the stored events.
+  static std::string ScreenVersion(const Entry* policy, const Entry* exclusions) {
+    YAML::Emitter out;
+    out << YAML::BeginSeq << (policy ? policy->value : YAML::Node())
+        << (exclusions ? exclusions->value : YAML::Node()) << YAML::EndSeq;
+    return crypto::Sha256Hex(out.c_str()).substr(0, 16);
+  }
+
   LoadResult Result(std::shared_ptr<const RuleSet> rules) {
     LoadResult result;
     if (errors_.empty()) result.rules = std::move(rules);
@@ -136,7 +146,7 @@ class Loader {
     return result;
   }
 
-  std::shared_ptr<const RuleSet> Build(const YAML::Node& root, std::string_view text) {
+  std::shared_ptr<const RuleSet> Build(const YAML::Node& root) {
     const auto top = Entries(
         root,
         // `alerts` is read by alerts::LoadAlertConfigFile (the answers' rules, not the events').
@@ -213,7 +223,7 @@ class Loader {
     auto rules =
         std::make_shared<RuleSet>(std::move(force_name_), std::move(zone), std::move(policy), quiet,
                                   std::move(groups), std::move(exclusions), std::move(replies_));
-    rules->set_version(crypto::Sha256Hex(text).substr(0, 16));
+    rules->set_version(ScreenVersion(Find(top, "policy"), exclusions_entry));
     return rules;
   }
 

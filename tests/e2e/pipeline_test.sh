@@ -148,8 +148,9 @@ ready=$(health "$port_a")
 [[ $(curl -s "http://127.0.0.1:$port_a/readyz") == '{"ready":true}' ]] || fail "the public readyz says ready, nothing more"
 out=$(push "$(echo "$event" | sed 's/E2E-CALL-1/E2E-CALL-3/; s/900123/900125/; s/"INC-1"/"INC-3"/')")
 [[ $out == *'"decision":"survey"'* ]] || fail "the old rules must still decide: $out"
-cp "$work/rules.good" "$SURVEYD_RULES"
-echo "# reloaded by the pipeline test" >>"$SURVEYD_RULES"
+# Good rules again, with an older minimum age: a change to what screens stored events.
+sed 's/^  minimum_age: 16$/  minimum_age: 17/' "$work/rules.good" >"$SURVEYD_RULES"
+grep -q '^  minimum_age: 17$' "$SURVEYD_RULES" || fail "the rules' minimum_age was not changed"
 kill -HUP "$pid_a"
 for _ in $(seq 1 50); do grep -q "rules reloaded" "$work/surveyd-a.log" && break; sleep 0.1; done
 [[ $(health "$port_a") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"

@@ -169,8 +169,8 @@ class RuleSet {
   // "3 groups, 9 exclusions, quiet 21:00-09:00 Europe/London"
   std::string Summary() const;
 
-  // A hash of the text the rules were loaded from; empty for rules built in code. Stored
-  // events are screened under it (EventScreen).
+  // A hash of the rules' policy and exclusions as loaded; empty for rules built in code.
+  // Stored events are screened under it (EventScreen).
   const std::string& version() const { return version_; }
   void set_version(std::string version) { version_ = std::move(version); }
 

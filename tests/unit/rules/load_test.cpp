@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include "surveyd/rules/rules.hpp"
 #include "unit/rules/rules_test_util.hpp"
@@ -333,6 +335,32 @@ TEST(RulesLoadTest, WarnsOnTemplatesOverOneSmsWithTheGivenLink) {
                 "t.yaml:9:11: warning: template c/cy can take 2 SMS segments (78 UCS-2 "
                 "characters, one SMS holds 70): each text costs 2 messages",
             }));
+}
+
+// Stored events are screened under the version (EventScreen): it changes with what the screen
+// reads (the policy, the exclusions) and with nothing else, so most reloads keep the screens.
+TEST(LoadTest, TheScreenVersionFollowsThePolicyAndTheExclusionsOnly) {
+  std::ifstream in(SourcePath("config/rules.yaml"));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto version_of = [](const std::string& yaml) {
+    const LoadResult result = LoadString(yaml, "rules.yaml");
+    EXPECT_TRUE(result.rules) << (result.errors.empty() ? "" : result.errors[0].ToString());
+    return result.rules ? result.rules->version() : std::string();
+  };
+  auto replaced = [&text](const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.substr(0, at) + to + text.substr(at + from.size());
+  };
+  const std::string shipped = version_of(text);
+  EXPECT_EQ(shipped.size(), 16u);
+  EXPECT_EQ(version_of(text + "\n# a comment\n"), shipped);
+  EXPECT_EQ(version_of(replaced("delay: 30s", "delay: 45s")), shipped);
+  EXPECT_EQ(version_of(replaced("5 optional questions", "five optional questions")), shipped);
+  EXPECT_NE(version_of(replaced("minimum_age: 16", "minimum_age: 17")), shipped);
+  EXPECT_NE(version_of(replaced("qualifiers: [DOMESTIC, HONOUR_BASED]",
+                                "qualifiers: [DOMESTIC, HONOUR_BASED, FORCED_MARRIAGE]")),
+            shipped);
 }
 
 }  // namespace
