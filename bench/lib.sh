@@ -6,9 +6,10 @@
 #
 # It sources scripts/lib/common.sh and scripts/lib/pg.sh (ROOT, log, ensure_packages, pg_*) and
 # gives:
+#   BUILD_DIR                  the benchmarks' build: $SURVEYD_BUILD_DIR or build-bench
 #   bench_binaries TARGET...   BIN: the directory of the binaries. BENCH_BIN_DIR=DIR uses the
 #                              binaries there (it says so); otherwise builds the targets
-#                              (Release, in $SURVEYD_BUILD_DIR or build-bench)
+#                              (Release, in BUILD_DIR)
 #   bench_work                 WORK: a temporary directory; pids: add every process started.
 #                              At exit the processes are stopped, the PostgreSQL too, and WORK
 #                              removed (kept when KEEP=1 or the script failed)
@@ -24,6 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 # shellcheck source=../scripts/lib/pg.sh
 source "$ROOT/scripts/lib/pg.sh"
 BENCH="$ROOT/bench"
+BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
 
 bench_fail() {
   echo "bench/$NAME.sh: $*" >&2
@@ -42,7 +44,6 @@ bench_binaries() {
     log "using the binaries in $BIN, not a fresh Release build"
     return 0
   fi
-  BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
   export SURVEYD_BUILD_TYPE=Release
   if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
     ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
