@@ -10,9 +10,10 @@
 #   bench_binaries TARGET...   BIN: the directory of the binaries. BENCH_BIN_DIR=DIR uses the
 #                              binaries there (it says so); otherwise builds the targets
 #                              (Release, in BUILD_DIR)
-#   bench_work                 WORK: a temporary directory; pids: add every process started.
-#                              At exit the processes are stopped, the PostgreSQL too, and WORK
-#                              removed (kept when KEEP=1 or the script failed)
+#   bench_work [DIR]           WORK: DIR (a directory a kept run left), or a new temporary
+#                              directory in $TMPDIR (default /tmp); pids: add every process
+#                              started. At exit the processes are stopped, the PostgreSQL too,
+#                              and WORK removed (kept when KEEP=1 or the script failed)
 #   bench_postgres [SETTING=VALUE...]
 #                              a private PostgreSQL 15 in WORK on a free port (PG_PORT, PSQL),
 #                              with the settings given (ALTER SYSTEM, then a restart)
@@ -54,8 +55,12 @@ bench_binaries() {
 }
 
 bench_work() {
-  WORK=$(mktemp -d "/tmp/surveyd-$NAME.XXXXXX")
-  chmod 755 "$WORK"
+  if [ $# -gt 0 ]; then
+    WORK=$(realpath "$1")
+  else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/surveyd-$NAME.XXXXXX")
+    chmod 755 "$WORK"
+  fi
   pids=()
   trap _bench_cleanup EXIT
   trap 'exit 130' INT TERM

@@ -57,7 +57,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_packages "${SURVEYD_PACKAGES[@]}" wrk nginx python3 curl openssl
 bench_binaries surveyd wmnow-sim
 bench_work
-# shellcheck disable=SC2119 # the server's default settings: no arguments
 bench_postgres
 
 # 1. surveyd with one survey sent.
