@@ -72,62 +72,23 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-# shellcheck source=../scripts/lib/pg.sh
-source "$ROOT/scripts/lib/pg.sh"
-BENCH="$ROOT/bench"
-BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
-export SURVEYD_BUILD_TYPE=Release
+NAME=dispatch
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${SURVEYD_PACKAGES[@]}" postgresql-contrib python3 curl openssl wrk
 if [ "$PGBOSS" = 1 ]; then
   ensure_packages nodejs  # its npm comes with it, or from Debian's npm package
   command -v npm >/dev/null || ensure_packages npm
 fi
-if [ -n "${BENCH_BIN_DIR:-}" ]; then
-  BIN="$BENCH_BIN_DIR"
-  log "warning: using the binaries in $BIN, not a fresh Release build"
-else
-  if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
-    ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
-    log "warning: $BUILD_DIR is not a Release build; the figures will be low"
-  fi
-  build_all --target surveyd wmnow-sim
-  BIN="$BUILD_DIR"
-fi
-
-WORK=$(mktemp -d /tmp/surveyd-dispatch-bench.XXXXXX)
-chmod 755 "$WORK"
-PG_PORT=$(free_port)
-PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pg_stop "$WORK/pg/data" || true
-  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-    log "logs and data kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-LOAD_BEFORE=$(load)
+bench_binaries surveyd wmnow-sim
+bench_work
+LOAD_BEFORE=$(bench_load)
 log "load average before: $LOAD_BEFORE ($(nproc) cores)"
 
-log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
-pg_start "$WORK/pg/data" "$PG_PORT"
-# pg_stat_statements shows where the drain's database time goes (printed at the end).
-"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
-# Commit times: the latency figures start when the event's transaction committed (acknowledged).
-"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
-pg_stop "$WORK/pg/data"
-pg_start "$WORK/pg/data" "$PG_PORT"
+# pg_stat_statements shows where the drain's database time goes (printed at the end). Commit
+# times: the latency figures start when the event's transaction committed (acknowledged).
+bench_postgres shared_preload_libraries=pg_stat_statements track_commit_timestamp=on
 
 # 1. SKIP LOCKED baseline. Enough due rows that the table never runs dry during the run.
 PGB_ROWS=$((PGBENCH_SECONDS * 60000))
@@ -166,15 +127,9 @@ if [ "$PGBOSS" = 1 ]; then
 fi
 
 # 3. The gateway alone.
-export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY \
-  SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_PUBLIC_BASE_URL \
-  SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_LOG_LEVEL SURVEYD_GATEWAY_RATE SURVEYD_PHONE_KEYS
-SURVEYD_TOKEN_SECRET=$(random_secret)
-SURVEYD_PHONE_HASH_KEY=$(random_secret)
-SURVEYD_PHONE_KEYS="k1:$(random_secret)"  # numbers at rest (migration 0005), where the build has it
-SURVEYD_FEED_SECRET=$(random_secret)
-SURVEYD_WMNOW_API_KEY=$(random_secret)
-SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+bench_secrets
+export SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_PUBLIC_BASE_URL SURVEYD_WMNOW_BASE_URL \
+  SURVEYD_RULES SURVEYD_LOG_LEVEL SURVEYD_GATEWAY_RATE
 SURVEYD_DATABASE_URL=$(pg_url "$PG_PORT" surveyd)
 HTTP_PORT=$(free_port)
 GATEWAY_PORT=$(free_port)
@@ -189,17 +144,11 @@ sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
 sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 1h/' \
   "$ROOT/config/rules.yaml" >"$WORK/rules-held.yaml"
 
-wait_http() {  # URL: up to 10 s
-  for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "bench/dispatch.sh: nothing answers $1" >&2
-  return 1
-}
-
 "$BIN/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 --delivery-delay-ms 3600000 \
   >"$WORK/wmnow-sim.log" 2>&1 &
 pids+=("$!")
-wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz"
+bench_wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz"
 
 # Each request its own client_ref (a repeat would be answered 409 without the work); delivery
 # reports go to a port where nothing listens, as the sends themselves cost the gateway the same.
@@ -235,7 +184,7 @@ SURVEYD_RULES="$WORK/rules-held.yaml" "$BIN/surveyd" serve -c "$ROOT/config/surv
   >"$WORK/surveyd-seed.log" 2>&1 &
 seed_pid=$!
 pids+=("$seed_pid")
-wait_http "http://127.0.0.1:$HTTP_PORT/healthz"
+bench_wait_http "http://127.0.0.1:$HTTP_PORT/healthz"
 python3 "$BENCH/feed_push.py" 127.0.0.1 "$HTTP_PORT" "$SURVEYD_FEED_SECRET" 1 1 BENCH-TEMPLATE 999999
 kill "$seed_pid"
 wait "$seed_pid" || true
@@ -318,7 +267,7 @@ DUE=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE state = 'pending' AND 
 
 log "surveyd: draining $BACKLOG due texts (rate limit off, shipped rules without quiet hours or delay)"
 SURVEYD_RULES="$WORK/rules.yaml"
-LOAD_DRAIN=$(load)
+LOAD_DRAIN=$(bench_load)
 "${SPSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 "${SPSQL[@]}" -c "SELECT pg_stat_statements_reset()" >/dev/null
 "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
@@ -412,7 +361,7 @@ if [ "$RATE_CAP" != 0 ]; then
   [ "$RATE_SENT" = "$RATE_N" ] || { echo "bench/dispatch.sh: $RATE_SENT of $RATE_N rate-capped texts begun" >&2; exit 1; }
 fi
 
-LOAD_AFTER=$(load)
+LOAD_AFTER=$(bench_load)
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo

@@ -38,7 +38,8 @@
 # address where nothing listens. Sending is bounded by the gateway's rate (tens per second), not
 # by ingest, and its few claims would only add noise here.
 #
-# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); SURVEYD_BENCH_BIN
+# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
+# uses the surveyd and cw-sim binaries in DIR instead of building (it says so); SURVEYD_BENCH_BIN
 # (another surveyd binary to measure, e.g. main's, against this build's); BENCH_PERF=FILE
 # records a `perf record -g` profile of surveyd during the full-speed run into FILE.
 set -euo pipefail
@@ -66,41 +67,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-# shellcheck source=../scripts/lib/pg.sh
-source "$ROOT/scripts/lib/pg.sh"
-BENCH="$ROOT/bench"
-BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
-export SURVEYD_BUILD_TYPE=Release
+NAME=ingest
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${SURVEYD_PACKAGES[@]}" postgresql-contrib python3 curl
-if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
-  ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
-  log "warning: $BUILD_DIR is not a Release build; the figures will be low"
-fi
-build_all --target surveyd cw-sim
+bench_binaries surveyd cw-sim
 # SURVEYD_BENCH_BIN: measure that surveyd binary instead (another build against this one, the
-# simulator still from BUILD_DIR).
-SURVEYD_BIN="${SURVEYD_BENCH_BIN:-$BUILD_DIR/surveyd}"
-
-WORK=$(mktemp -d /tmp/surveyd-bench.XXXXXX)
-PG_PORT=$(free_port)
-PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pg_stop "$WORK/pg/data" || true
-  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-    log "logs and data kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# simulator still from BIN).
+SURVEYD_BIN="${SURVEYD_BENCH_BIN:-$BIN/surveyd}"
+bench_work
 
 now() { date +%s.%N; }
 readyz_feed() {  # prints one field of checks.feed (dotted path), empty if missing
@@ -115,13 +91,9 @@ except Exception:
     print("")' "$1" || true
 }
 
-log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
-pg_start "$WORK/pg/data" "$PG_PORT"
 # pg_stat_statements (with the statements triggers run) shows where the pushes' database time
 # goes (printed at the end).
-"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
-pg_stop "$WORK/pg/data"
-pg_start "$WORK/pg/data" "$PG_PORT"
+bench_postgres shared_preload_libraries=pg_stat_statements
 "${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" >/dev/null
 "${PSQL[@]}" -d postgres -c "SELECT pg_reload_conf()" >/dev/null
 
@@ -140,7 +112,7 @@ log "pgbench: $PGBENCH_TPS transactions/s"
 # 2. The simulator alone.
 SIM_PORT=$(free_port)
 log "simulator alone: cw-sim serve --rate 0 --count $EVENTS into a counting sink"
-"$BUILD_DIR/cw-sim" serve --listen "127.0.0.1:$SIM_PORT" --rate 0 --count "$EVENTS" --seed 7 \
+"$BIN/cw-sim" serve --listen "127.0.0.1:$SIM_PORT" --rate 0 --count "$EVENTS" --seed 7 \
   --exit-when-acked 2>"$WORK/cw-sim-alone.log" &
 sim_pid=$!
 pids+=("$sim_pid")
@@ -151,11 +123,7 @@ SIM_RATE=$(python3 -c "print(round($SINK_LINES / $SINK_SECONDS))")
 log "cw-sim: $SINK_LINES lines in ${SINK_SECONDS}s = $SIM_RATE lines/s"
 
 # 3. surveyd at full speed.
-SURVEYD_TOKEN_SECRET=$(random_secret)
-SURVEYD_PHONE_HASH_KEY=$(random_secret)
-SURVEYD_FEED_SECRET=$(random_secret)
-SURVEYD_WMNOW_API_KEY=$(random_secret)
-SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+bench_secrets
 SURVEYD_DATABASE_URL=$(pg_url "$PG_PORT" surveyd)
 SURVEYD_HTTP_LISTEN="127.0.0.1:$(free_port)"
 SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$(free_port)"
@@ -163,10 +131,7 @@ SURVEYD_RULES="$ROOT/config/rules.yaml"
 SURVEYD_DISPATCH_WORKERS=1
 SURVEYD_DISPATCH_POLL_MS=600000
 SURVEYD_LOG_LEVEL=warn
-SURVEYD_API_BOOTSTRAP_TOKEN=$(random_secret)
-SURVEYD_PHONE_KEYS="k1:$(random_secret)"
-export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_API_BOOTSTRAP_TOKEN SURVEYD_PHONE_KEYS \
-  SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_DISPATCH_WORKERS SURVEYD_DISPATCH_POLL_MS SURVEYD_LOG_LEVEL
+export SURVEYD_DATABASE_URL SURVEYD_HTTP_LISTEN SURVEYD_WMNOW_BASE_URL SURVEYD_RULES SURVEYD_DISPATCH_WORKERS SURVEYD_DISPATCH_POLL_MS SURVEYD_LOG_LEVEL
 [ -n "$BATCH_SIZE" ] && export SURVEYD_FEED_BATCH_SIZE="$BATCH_SIZE"
 
 # Runs one feed into surveyd; sets RUN_* variables. $1 label, $2 rate, $3 count, $4 seed.
@@ -175,7 +140,7 @@ run_surveyd() {
   port=$(free_port)
   export SURVEYD_FEED_TCP="127.0.0.1:$port" SURVEYD_FEED_TLS=false
   export SURVEYD_FEED_NAME="bench-$label"  # its own cursor: each run starts at seq 1
-  "$BUILD_DIR/cw-sim" serve --listen "127.0.0.1:$port" --rate "$rate" --count "$count" \
+  "$BIN/cw-sim" serve --listen "127.0.0.1:$port" --rate "$rate" --count "$count" \
     --seed "$seed" --exit-when-acked 2>"$WORK/cw-sim-$label.log" &
   sim=$!
   pids+=("$sim")
@@ -250,7 +215,7 @@ if [ "$PUSH_EVENTS" != 0 ]; then
   export SURVEYD_FEED_TCP=""
   "${PSQL[@]}" -d surveyd -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
   "${PSQL[@]}" -d surveyd -c "SELECT pg_stat_statements_reset()" >/dev/null
-  "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-push.log" 2>&1 &
+  "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-push.log" 2>&1 &
   push_pid=$!
   pids+=("$push_pid")
   for _ in $(seq 1 100); do

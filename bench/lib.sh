@@ -6,12 +6,14 @@
 #
 # It sources scripts/lib/common.sh and scripts/lib/pg.sh (ROOT, log, ensure_packages, pg_*) and
 # gives:
+#   BUILD_DIR                  the benchmarks' build: $SURVEYD_BUILD_DIR or build-bench
 #   bench_binaries TARGET...   BIN: the directory of the binaries. BENCH_BIN_DIR=DIR uses the
 #                              binaries there (it says so); otherwise builds the targets
-#                              (Release, in $SURVEYD_BUILD_DIR or build-bench)
-#   bench_work                 WORK: a temporary directory; pids: add every process started.
-#                              At exit the processes are stopped, the PostgreSQL too, and WORK
-#                              removed (kept when KEEP=1 or the script failed)
+#                              (Release, in BUILD_DIR)
+#   bench_work [DIR]           WORK: DIR (a directory a kept run left), or a new temporary
+#                              directory in $TMPDIR (default /tmp); pids: add every process
+#                              started. At exit the processes are stopped, the PostgreSQL too,
+#                              and WORK removed (kept when KEEP=1 or the script failed)
 #   bench_postgres [SETTING=VALUE...]
 #                              a private PostgreSQL 15 in WORK on a free port (PG_PORT, PSQL),
 #                              with the settings given (ALTER SYSTEM, then a restart)
@@ -24,6 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 # shellcheck source=../scripts/lib/pg.sh
 source "$ROOT/scripts/lib/pg.sh"
 BENCH="$ROOT/bench"
+BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
 
 bench_fail() {
   echo "bench/$NAME.sh: $*" >&2
@@ -42,7 +45,6 @@ bench_binaries() {
     log "using the binaries in $BIN, not a fresh Release build"
     return 0
   fi
-  BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
   export SURVEYD_BUILD_TYPE=Release
   if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
     ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
@@ -53,8 +55,12 @@ bench_binaries() {
 }
 
 bench_work() {
-  WORK=$(mktemp -d "/tmp/surveyd-$NAME.XXXXXX")
-  chmod 755 "$WORK"
+  if [ $# -gt 0 ]; then
+    WORK=$(realpath "$1")
+  else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/surveyd-$NAME.XXXXXX")
+    chmod 755 "$WORK"
+  fi
   pids=()
   trap _bench_cleanup EXIT
   trap 'exit 130' INT TERM

@@ -27,7 +27,8 @@
 # It prints both rates, the ratio (goal: at least 0.5) and the p99 latencies, and checks that
 # the page wrk got was the survey (not an error page) and that the cap held.
 #
-# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_PERF=FILE
+# Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
+# uses the surveyd and wmnow-sim binaries in DIR instead of building (it says so); BENCH_PERF=FILE
 # records a `perf record -g` profile of surveyd during its wrk run into FILE.
 set -euo pipefail
 
@@ -49,52 +50,21 @@ while [ $# -gt 0 ]; do
 done
 [ "$CAP" -gt "$CONNECTIONS" ] || { echo "bench/page.sh: --cap must exceed --connections" >&2; exit 2; }
 
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-# shellcheck source=../scripts/lib/pg.sh
-source "$ROOT/scripts/lib/pg.sh"
-BENCH="$ROOT/bench"
-BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
-export SURVEYD_BUILD_TYPE=Release
+NAME=page
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${SURVEYD_PACKAGES[@]}" wrk nginx python3 curl openssl
-if [ -f "$BUILD_DIR/CMakeCache.txt" ] &&
-  ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt"; then
-  log "warning: $BUILD_DIR is not a Release build; the figures will be low"
-fi
-build_all --target surveyd wmnow-sim
-
-WORK=$(mktemp -d /tmp/surveyd-page-bench.XXXXXX)
-chmod 755 "$WORK"
-PG_PORT=$(free_port)
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pg_stop "$WORK/pg/data" || true
-  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-    log "logs and data kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "PostgreSQL on 127.0.0.1:$PG_PORT (data in $WORK/pg)"
-pg_start "$WORK/pg/data" "$PG_PORT"
+bench_binaries surveyd wmnow-sim
+bench_work
+bench_postgres
 
 # 1. surveyd with one survey sent.
 HTTP_PORT=$(free_port)
 GATEWAY_PORT=$(free_port)
-export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_FEED_SECRET SURVEYD_WMNOW_API_KEY \
-  SURVEYD_WMNOW_WEBHOOK_SECRET
-SURVEYD_TOKEN_SECRET=$(random_secret)
-SURVEYD_PHONE_HASH_KEY=$(random_secret)
-SURVEYD_FEED_SECRET=$(random_secret)
-SURVEYD_WMNOW_API_KEY=$(random_secret)
-SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
+# Numbers are encrypted at rest (migration 0005); the bootstrap token reads /api/v1/health (the
+# peak of connections).
+bench_secrets
 export SURVEYD_DATABASE_URL
 SURVEYD_DATABASE_URL=$(pg_url "$PG_PORT" surveyd)
 export SURVEYD_HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
@@ -103,26 +73,20 @@ export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
 export SURVEYD_HTTP_MAX_CONNECTIONS="$CAP"
 export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_LOG_LEVEL=warn
-SURVEYD_PHONE_KEYS="k1:$(random_secret)"  # numbers are encrypted at rest (migration 0005)
-SURVEYD_API_BOOTSTRAP_TOKEN=$(random_secret)  # reads /api/v1/health (the peak of connections)
-export SURVEYD_PHONE_KEYS SURVEYD_API_BOOTSTRAP_TOKEN
 sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \
   "$ROOT/config/rules.yaml" >"$WORK/rules.yaml"
 cp "$ROOT/config/alert_lexicon.yaml" "$WORK/"  # named by the rules' alerts: section
 export SURVEYD_RULES="$WORK/rules.yaml"
 
-"$BUILD_DIR/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
+"$BIN/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 \
   --delivery-delay-ms 3600000 >"$WORK/wmnow-sim.log" 2>&1 &
 # (No delivery reports: their kept-alive connection would hold one of the slots counted below.)
 pids+=("$!")
-"$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
+"$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
 SURVEYD_PID=$!
 pids+=("$SURVEYD_PID")
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_wait_http "http://127.0.0.1:$HTTP_PORT/healthz"
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 event='{"event_id":"BENCH-PAGE-1","type":"call.ended","occurred_at":"'$now'","incident":{"id":"INC-B1","type_code":"BURG-RES","category":"crime","grade":"P3","qualifiers":[],"location":{"npu":"Birmingham East","beat":"BE-14","postcode_district":"B33"}},"call":{"id":"C-B1","channel":"101","handler_id":"OP4411","handler_team":"Force Contact - Team 3"},"caller":{"phone":"07700 900123","phone_type":"mobile","role":"victim","age":41,"language":"en"}}'
@@ -131,12 +95,12 @@ sig="sha256=$({ printf '%s.' "$ts"; printf '%s' "$event"; } | openssl dgst -sha2
 out=$(curl -fs -H 'Content-Type: application/json' -H "X-Feed-Timestamp: $ts" -H "X-Feed-Signature: $sig" \
   --data-binary "$event" "http://127.0.0.1:$HTTP_PORT/api/v1/feed/events")
 [[ $out == *'"decision":"survey"'* ]] || { echo "bench/page.sh: the event was not surveyed: $out" >&2; exit 1; }
-PSQL=("$PG_BIN/psql" -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d surveyd)
+SPSQL=("${PSQL[@]}" -d surveyd -At)
 for _ in $(seq 1 100); do
-  [ "$("${PSQL[@]}" -c "SELECT count(*) FROM survey_links")" = 1 ] && break
+  [ "$("${SPSQL[@]}" -c "SELECT count(*) FROM survey_links")" = 1 ] && break
   sleep 0.1
 done
-nonce=$("${PSQL[@]}" -c "SELECT s.token_nonce FROM surveys s JOIN survey_links l ON l.survey_id = s.id")
+nonce=$("${SPSQL[@]}" -c "SELECT s.token_nonce FROM surveys s JOIN survey_links l ON l.survey_id = s.id")
 [ -n "$nonce" ] || { echo "bench/page.sh: the survey's text was not sent" >&2; exit 1; }
 token=$(printf '%s' "$nonce" | openssl dgst -sha256 -hmac "$SURVEYD_TOKEN_SECRET" -binary | head -c 16 |
   base64 | tr '+/' '-_' | tr -d '=')
@@ -224,7 +188,7 @@ read -r HELD REFUSED REFUSED_RETRY REFUSED_MS < <(python3 "$BENCH/holder.py" 127
 wait "$wrk_pid"
 [ -n "$perf_pid" ] && wait "$perf_pid"
 
-OPENED=$("${PSQL[@]}" -c "SELECT count(*) FROM surveys WHERE opened_at IS NOT NULL")
+OPENED=$("${SPSQL[@]}" -c "SELECT count(*) FROM surveys WHERE opened_at IS NOT NULL")
 READY=$(curl -s -H "Authorization: Bearer $SURVEYD_API_BOOTSTRAP_TOKEN" \
   "http://127.0.0.1:$HTTP_PORT/api/v1/health" || true)
 
@@ -233,14 +197,11 @@ READY=$(curl -s -H "Authorization: Bearer $SURVEYD_API_BOOTSTRAP_TOKEN" \
 log "surveyd without the page cache (SURVEYD_SURVEY_CACHE_TTL_MS=0): ${WRK[*]}"
 kill "$SURVEYD_PID"
 wait "$SURVEYD_PID" || true
-SURVEYD_SURVEY_CACHE_TTL_MS=0 "$BUILD_DIR/surveyd" serve -c "$ROOT/config/surveyd.yaml" \
+SURVEYD_SURVEY_CACHE_TTL_MS=0 "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" \
   >"$WORK/surveyd-nocache.log" 2>&1 &
 SURVEYD_PID=$!
 pids+=("$SURVEYD_PID")
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_wait_http "http://127.0.0.1:$HTTP_PORT/healthz"
 "${WRK[@]}" "$PAGE_URL" >"$WORK/wrk-nocache.txt"
 
 NGINX_RATE=$(rate "$WORK/wrk-nginx.txt")

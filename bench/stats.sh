@@ -59,12 +59,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# shellcheck source=../scripts/lib/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
-# shellcheck source=../scripts/lib/pg.sh
-source "$ROOT/scripts/lib/pg.sh"
-BENCH="$ROOT/bench"
-BUILD_DIR="${SURVEYD_BUILD_DIR:-$ROOT/build-bench}"
+NAME=stats
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export SURVEYD_BUILD_DIR="$BUILD_DIR" SURVEYD_BUILD_TYPE=Release
 
 ensure_packages "${SURVEYD_PACKAGES[@]}" python3 curl
@@ -82,24 +79,15 @@ if [ -n "$REUSE" ]; then
     echo "bench/stats.sh: $REUSE holds no database kept by --keep" >&2
     exit 2
   }
-  WORK=$(realpath "$REUSE")
+  bench_work "$REUSE"
 else
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/surveyd-stats.XXXXXX")
-  chmod 755 "$WORK"
+  bench_work
 fi
+# Its own PostgreSQL start: a reused database keeps its data, and the load's settings need only a
+# reload.
 PG_PORT=${SURVEYD_BENCH_PG_PORT:-$(free_port)}
 DB_URL=$(pg_url "$PG_PORT" surveyd)
 PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d surveyd)
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pg_stop "$WORK/pg/data" || true
-  if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then log "logs and data kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 LAST_DAY=2026-11-30
 FIRST_DAY=$(date -u -d "$LAST_DAY - $((DAYS - 1)) days" +%F)

@@ -2,6 +2,7 @@
 # OpenAPI document) as a raw string, named by its path under INPUT_DIR, for api's
 # EmbeddedAssets(). Nothing is read from disk at run time. Run with:
 #   cmake -DINPUT_DIR=... -DOUTPUT=... -P embed_assets.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/embed.cmake)
 file(GLOB_RECURSE asset_files RELATIVE "${INPUT_DIR}" "${INPUT_DIR}/*")
 list(SORT asset_files)
 set(body "")
@@ -10,12 +11,7 @@ foreach(asset ${asset_files})
   if(asset MATCHES "(^|/)(\\.|node_modules/)|~$")
     continue()
   endif()
-  file(READ "${INPUT_DIR}/${asset}" content)
-  string(FIND "${content}" ")surveyd_asset\"" clash)
-  if(NOT clash EQUAL -1)
-    message(FATAL_ERROR "${asset} contains the raw-string delimiter )surveyd_asset\"")
-  endif()
-  string(APPEND body "    {\"${asset}\", R\"surveyd_asset(${content})surveyd_asset\"},\n")
+  embed_file(body "${asset}" "${INPUT_DIR}/${asset}" surveyd_asset)
 endforeach()
 set(content "// Generated from web/ by cmake/embed_assets.cmake. Do not edit.
 #include \"api/embedded_assets.hpp\"
@@ -30,10 +26,4 @@ ${body}  };
 
 }  // namespace surveyd::api::internal
 ")
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUTPUT}" "${content}")
+embed_write_if_changed("${OUTPUT}" "${content}")

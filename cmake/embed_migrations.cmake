@@ -1,16 +1,12 @@
 # Writes OUTPUT, a C++ source holding every migrations/*.sql file (sorted by name) as a raw string,
 # for store::BuiltinMigrations(). Run with: cmake -DINPUT_DIR=... -DOUTPUT=... -P embed_migrations.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/embed.cmake)
 file(GLOB migration_files "${INPUT_DIR}/*.sql")
 list(SORT migration_files)
 set(body "")
 foreach(migration_file ${migration_files})
   get_filename_component(version "${migration_file}" NAME_WE)
-  file(READ "${migration_file}" sql)
-  string(FIND "${sql}" ")surveyd_sql\"" clash)
-  if(NOT clash EQUAL -1)
-    message(FATAL_ERROR "${migration_file} contains the raw-string delimiter )surveyd_sql\"")
-  endif()
-  string(APPEND body "    {\"${version}\", R\"surveyd_sql(${sql})surveyd_sql\"},\n")
+  embed_file(body "${version}" "${migration_file}" surveyd_sql)
 endforeach()
 set(content "// Generated from migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.
 #include \"store/embedded_migrations.hpp\"
@@ -25,11 +21,4 @@ ${body}  };
 
 }  // namespace surveyd::store::internal
 ")
-# Rewrite only on change, so that an unrelated reconfigure does not rebuild the library.
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUTPUT}" "${content}")
+embed_write_if_changed("${OUTPUT}" "${content}")

@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "alerts/yaml_diagnostics.hpp"
+
 namespace surveyd::alerts {
 namespace {
 
@@ -30,10 +32,10 @@ AlertSeverity DefaultSeverity(AlertKind kind) {
 // Lower rank: more severe.
 int Rank(AlertSeverity severity) { return static_cast<int>(severity); }
 
-class ConfigLoader {
+class ConfigLoader : private detail::YamlDiagnostics {
  public:
   ConfigLoader(std::string file, std::string base_dir)
-      : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+      : YamlDiagnostics(std::move(file)), base_dir_(std::move(base_dir)) {}
 
   AlertConfigLoad Load(std::string_view text) {
     YAML::Node root;
@@ -332,22 +334,8 @@ class ConfigLoader {
     }
   }
 
-  void Error(const YAML::Mark& mark, std::string message) {
-    errors_.push_back(At(mark, std::move(message), false));
-  }
-  void Warn(const YAML::Mark& mark, std::string message) {
-    warnings_.push_back(At(mark, std::move(message), true));
-  }
-  rules::RuleError At(const YAML::Mark& mark, std::string message, bool warning) const {
-    if (mark.is_null()) return {file_, 0, 0, std::move(message), warning};
-    return {file_, mark.line + 1, mark.column + 1, std::move(message), warning};
-  }
-
-  std::string file_;
   std::string base_dir_;
   std::vector<YAML::Mark> category_marks_;  // per accepted rule
-  std::vector<rules::RuleError> errors_;
-  std::vector<rules::RuleError> warnings_;
 };
 
 std::string QuestionName(int index) { return "q" + std::to_string(index + 1); }

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "alerts/yaml_diagnostics.hpp"
+
 namespace surveyd::alerts {
 namespace {
 
@@ -222,9 +224,9 @@ bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
 
 const std::vector<std::string> kLanguages = {"en", "pl", "cy"};
 
-class LexiconLoader {
+class LexiconLoader : private detail::YamlDiagnostics {
  public:
-  explicit LexiconLoader(std::string file) : file_(std::move(file)) {}
+  explicit LexiconLoader(std::string file) : YamlDiagnostics(std::move(file)) {}
 
   LexiconLoad Load(std::string_view text) {
     LexiconLoad result;
@@ -485,21 +487,6 @@ class LexiconLoader {
     }
     return term;
   }
-
-  void Error(const YAML::Mark& mark, std::string message) {
-    errors_.push_back(At(mark, std::move(message), false));
-  }
-  void Warn(const YAML::Mark& mark, std::string message) {
-    warnings_.push_back(At(mark, std::move(message), true));
-  }
-  rules::RuleError At(const YAML::Mark& mark, std::string message, bool warning) const {
-    if (mark.is_null()) return {file_, 0, 0, std::move(message), warning};
-    return {file_, mark.line + 1, mark.column + 1, std::move(message), warning};
-  }
-
-  std::string file_;
-  std::vector<rules::RuleError> errors_;
-  std::vector<rules::RuleError> warnings_;
 };
 
 }  // namespace

@@ -89,10 +89,13 @@ SendResult FromTransportFailure(const http::ClientResponse& response) {
   return result;
 }
 
-std::vector<SendResult> SendOver(http::ClientPool& client, std::string_view gateway,
-                                 const std::vector<OutgoingSms>& batch,
-                                 std::vector<http::ClientRequest> requests,
-                                 SendResult (*read)(const http::ClientResponse&)) {
+std::vector<SendResult> SendOver(
+    http::ClientPool& client, std::string_view gateway, const std::vector<OutgoingSms>& batch,
+    const std::function<http::ClientRequest(const OutgoingSms&)>& request,
+    SendResult (*read)(const http::ClientResponse&)) {
+  std::vector<http::ClientRequest> requests;
+  requests.reserve(batch.size());
+  for (const OutgoingSms& sms : batch) requests.push_back(request(sms));
   const std::vector<http::ClientResponse> responses = client.FetchAll(std::move(requests));
   std::vector<SendResult> results;
   results.reserve(responses.size());

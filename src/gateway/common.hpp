@@ -2,6 +2,7 @@
 // What the adapters share: error-code hygiene, Retry-After, transport failures, answers.
 // Private to src/gateway/.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,13 +25,13 @@ std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value);
 // when it may have reached the gateway.
 SendResult FromTransportFailure(const http::ClientResponse& response);
 
-// Sends the batch's requests (one per text, in order) over `client` at once and reads each
+// Sends the batch over `client` at once, one request per text made by `request`, and reads each
 // answer with `read`; a request that got no answer is FromTransportFailure's. Logs each outcome
 // by client_ref, never the request (its URL or body holds the number and the text).
-std::vector<SendResult> SendOver(http::ClientPool& client, std::string_view gateway,
-                                 const std::vector<OutgoingSms>& batch,
-                                 std::vector<http::ClientRequest> requests,
-                                 SendResult (*read)(const http::ClientResponse&));
+std::vector<SendResult> SendOver(
+    http::ClientPool& client, std::string_view gateway, const std::vector<OutgoingSms>& batch,
+    const std::function<http::ClientRequest(const OutgoingSms&)>& request,
+    SendResult (*read)(const http::ClientResponse&));
 
 // The answers a gateway without an idempotency key (Kannel, Twilio) reads alike, once its own
 // 2xx and 4xx meanings are read: 429 throttled (with Retry-After), 503 turned away (nothing sent:

@@ -121,10 +121,9 @@ class KannelGateway final : public Gateway {
   SendResult Send(const OutgoingSms& sms) override { return SendAll({sms}).front(); }
 
   std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
-    std::vector<http::ClientRequest> requests;
-    requests.reserve(batch.size());
-    for (const OutgoingSms& sms : batch) requests.push_back(Request(sms));
-    return detail::SendOver(*options_.client, Name(), batch, std::move(requests), FromHttp);
+    return detail::SendOver(
+        *options_.client, Name(), batch, [this](const OutgoingSms& sms) { return Request(sms); },
+        FromHttp);
   }
 
   // Never logged: the URL holds the number, the text and the password.

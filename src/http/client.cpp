@@ -35,6 +35,7 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Transport = ClientResponse::Transport;
+using client_common::Answered;
 using client_common::BuildRequest;
 using client_common::Failure;
 using client_common::IsIpLiteral;
@@ -68,15 +69,7 @@ asio::awaitable<ClientResponse> Exchange(Stream& stream, beast::tcp_stream& lowe
         "read: " + ec.message());
   }
 
-  ClientResponse response;
-  response.transport = Transport::kOk;
-  response.request_sent = true;
-  auto& answer = parser.get();
-  response.status = static_cast<int>(answer.result_int());
-  for (const auto& field : answer) {
-    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  response.body = std::move(answer.body());
+  ClientResponse response = Answered(parser.get());
   lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
   co_return response;
 }

@@ -57,4 +57,17 @@ inline bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& requ
   return message;
 }
 
+// A complete answer as the caller gets it (its body moved out of `answer`).
+inline ClientResponse Answered(bhttp::response<bhttp::string_body>& answer) {
+  ClientResponse response;
+  response.transport = ClientResponse::Transport::kOk;
+  response.request_sent = true;
+  response.status = static_cast<int>(answer.result_int());
+  for (const auto& field : answer) {
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  response.body = std::move(answer.body());
+  return response;
+}
+
 }  // namespace surveyd::http::client_common

@@ -51,6 +51,7 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using Transport = ClientResponse::Transport;
+using client_common::Answered;
 using client_common::BuildRequest;
 using client_common::Failure;
 using client_common::IsIpLiteral;
@@ -303,16 +304,8 @@ class PoolImpl final : public ClientPool {
           ec == beast::error::timeout ? Transport::kTimeoutAfterSend : Transport::kError, true,
           "read: " + ec.message());
     }
-    ClientResponse response;
-    response.transport = Transport::kOk;
-    response.request_sent = true;
-    auto& answer = parser.get();
-    response.status = static_cast<int>(answer.result_int());
-    for (const auto& field : answer) {
-      response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    response.body = std::move(answer.body());
-    keep = answer.keep_alive() && connection.buffer.size() == 0;
+    ClientResponse response = Answered(parser.get());
+    keep = parser.get().keep_alive() && connection.buffer.size() == 0;
     connection.Lowest().expires_never();
     co_return response;
   }

@@ -15,22 +15,11 @@ const char* MessageKindName(MessageKind kind) {
   return "survey";
 }
 
+// The delivery states' own names, but for the network's expiry: "expired" is the outbox's word
+// for a text never sent in time.
 const char* OutboxStateFor(DeliveryState state) {
-  switch (state) {
-    case DeliveryState::kAccepted:
-      return "accepted";
-    case DeliveryState::kSent:
-      return "sent";
-    case DeliveryState::kDelivered:
-      return "delivered";
-    case DeliveryState::kFailed:
-      return "failed";
-    case DeliveryState::kUndeliverable:
-      return "undeliverable";
-    case DeliveryState::kExpired:
-      return "delivery_expired";
-  }
-  return "failed";
+  if (state == DeliveryState::kExpired) return "delivery_expired";
+  return DeliveryStateName(state);
 }
 
 bool OutboxStore::BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,

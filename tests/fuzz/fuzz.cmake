@@ -69,6 +69,7 @@ add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp
           -DOUTPUT=${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp
           -P ${CMAKE_SOURCE_DIR}/cmake/embed_assets.cmake
   DEPENDS ${SURVEYD_FUZZ_WEB_ASSETS} ${CMAKE_SOURCE_DIR}/cmake/embed_assets.cmake
+          ${CMAKE_SOURCE_DIR}/cmake/embed.cmake
   COMMENT "Embedding web assets")
 # The HTTP client's coroutines: clang 14 has them, but Asio only looks for them under GCC; and
 # UBSan's function check cannot instrument a coroutine's split parts in clang 14 ("Cannot

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "fakes/empty_outbox.hpp"
 #include "surveyd/core/survey_token.hpp"
 #include "surveyd/store/store.hpp"
 
@@ -12,7 +13,7 @@ namespace surveyd::fuzz {
 
 inline constexpr char kToken[] = "4vGMtB_QEyI2oH0EpkDUgw";
 
-class FuzzStore final : public store::Store {
+class FuzzStore final : public testing::EmptyOutbox<store::Store> {
  public:
   FuzzStore() {
     view_.survey_id = 1;
@@ -41,25 +42,10 @@ class FuzzStore final : public store::Store {
   std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
   // Nothing stored here is read back, so nothing needs screening.
   ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override { return {}; }
-  std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
-                                             std::chrono::seconds, const EventScreen&) override {
-    return {};
-  }
-  std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint,
-                              std::chrono::seconds) override {
-    return std::vector<int>(starts.size(), 0);
-  }
-  void RecordAttempts(const std::vector<store::Attempt>&, TimePoint) override {}
-  void Reschedule(const std::vector<store::OutboxMessage>&, TimePoint) override {}
-  void Cancel(const std::vector<store::Cancellation>&, const std::string&, TimePoint) override {}
-  int RecoverStale(TimePoint, bool) override { return 0; }
-  int ExpireOverdue(TimePoint) override { return 0; }
   bool ApplyDeliveryReport(const DeliveryReport& report) override {
     if (report.gateway_message_id.empty() && report.message_ref.empty()) std::abort();
     return false;
   }
-  int TakeSendSlots(const std::string&, std::int64_t, int, int, int) override { return 0; }
-  void SettleSendSlots(const std::string&, std::int64_t, int, std::int64_t, int) override {}
   store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn&,
                                    TimePoint) override {
     if (sms.gateway.empty()) std::abort();  // an adapter always names itself

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/empty_outbox.hpp"
 #include "fakes/manual_clock.hpp"
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/crypto.hpp"
@@ -44,7 +45,7 @@ constexpr char kEvent[] =
 // Records what reaches it. Its replies are read against an open two-way conversation, as the
 // real store would give them, so that what a text would answer shows.
 class RecordingStore final : public store::IngestStore,
-                             public store::OutboxStore,
+                             public testing::EmptyOutbox<store::OutboxStore>,
                              public store::SurveyStore {
  public:
   std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>& items,
@@ -60,25 +61,10 @@ class RecordingStore final : public store::IngestStore,
   std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
   // Nothing stored here is read back, so nothing needs screening.
   ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override { return {}; }
-  std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
-                                             std::chrono::seconds, const EventScreen&) override {
-    return {};
-  }
-  std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint,
-                              std::chrono::seconds) override {
-    return std::vector<int>(starts.size(), 0);
-  }
-  void RecordAttempts(const std::vector<store::Attempt>&, TimePoint) override {}
-  void Reschedule(const std::vector<store::OutboxMessage>&, TimePoint) override {}
-  void Cancel(const std::vector<store::Cancellation>&, const std::string&, TimePoint) override {}
-  int RecoverStale(TimePoint, bool) override { return 0; }
-  int ExpireOverdue(TimePoint) override { return 0; }
   bool ApplyDeliveryReport(const DeliveryReport& report) override {
     reports.push_back(report);
     return true;
   }
-  int TakeSendSlots(const std::string&, std::int64_t, int, int, int) override { return 0; }
-  void SettleSendSlots(const std::string&, std::int64_t, int, std::int64_t, int) override {}
   std::optional<store::SurveyView> FindSurveyByTokenHash(const std::string&) override {
     return std::nullopt;
   }

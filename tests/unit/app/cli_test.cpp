@@ -4,33 +4,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <unistd.h>
 
 #include "surveyd/app/app.hpp"
+#include "unit/app/run_cli.hpp"
 
 namespace surveyd::app {
 namespace {
 
-std::string Source(const std::string& relative) {
-  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
-}
-
-struct Result {
-  int code = 0;
-  std::string out, err;
-};
-
-Result RunCli(const std::vector<std::string>& args, const std::string& input = "") {
-  std::istringstream in(input);
-  std::ostringstream out, err;
-  Result result;
-  result.code = Run(args, in, out, err);
-  result.out = out.str();
-  result.err = err.str();
-  return result;
-}
+using testing::Result;
+using testing::RunCli;
+using testing::Source;
 
 class RulesCliTest : public ::testing::Test {
  protected:

@@ -3,33 +3,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <sstream>
-
 #include "surveyd/app/app.hpp"
+#include "unit/app/run_cli.hpp"
 
 namespace surveyd::app {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Source(const std::string& relative) {
-  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
-}
-
-struct Result {
-  int code = 0;
-  std::string out, err;
-};
-
-Result RunCli(const std::vector<std::string>& args, const std::string& input = "") {
-  std::istringstream in(input);
-  std::ostringstream out, err;
-  Result result;
-  result.code = Run(args, in, out, err);
-  result.out = out.str();
-  result.err = err.str();
-  return result;
-}
+using testing::Result;
+using testing::RunCli;
+using testing::Source;
 
 TEST(ExplainAnswerCli, ShowsWhichAlertRulesAnAnswerFires) {
   const Result r = RunCli({"rules", "explain", Source("config/rules.yaml"), "--answer", "-"},
