@@ -32,7 +32,7 @@ ensure_packages() {
 
 # Configures (once) and builds everything with the machine's cores.
 build_all() {
-  local type="${SURVEYD_BUILD_TYPE:-RelWithDebInfo}"
+  local type="${SURVEYD_BUILD_TYPE:-Check}"  # CMakeLists.txt says why
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     log "configuring ($type) in $BUILD_DIR"
     # shellcheck disable=SC2086 # SURVEYD_CMAKE_ARGS holds several arguments
