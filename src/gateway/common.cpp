@@ -180,4 +180,20 @@ http::Response JsonRefusal(CallbackVerdict verdict, std::string_view problem) {
                                   -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+std::string Param(const Params& params, std::string_view name) {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+bool HasParam(const Params& params, std::string_view name) {
+  return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+}
+
+nlohmann::json ParseObject(const std::string& body) {
+  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() ? json : nlohmann::json::object();
+}
+
 }  // namespace surveyd::gateway::detail

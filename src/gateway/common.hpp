@@ -6,7 +6,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/client.hpp"
@@ -38,6 +41,16 @@ std::vector<SendResult> SendOver(
 // transient), any other 5xx in doubt (the message may have gone out: never resent
 // automatically, the delivery reports settle it), anything else transient.
 void ReadOtherStatus(const http::ClientResponse& response, SendResult& result);
+
+// A form-encoded request's fields (Kannel's and Twilio's callbacks), in the order they came.
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// The first value of the field `name`, or empty.
+std::string Param(const Params& params, std::string_view name);
+bool HasParam(const Params& params, std::string_view name);
+
+// A JSON body read as an object; an empty object when it is not one.
+nlohmann::json ParseObject(const std::string& body);
 
 // "base/" -> "base".
 std::string WithoutTrailingSlash(std::string text);

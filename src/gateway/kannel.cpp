@@ -14,18 +14,9 @@
 namespace surveyd::gateway {
 namespace {
 
-using Params = std::vector<std::pair<std::string, std::string>>;
-
-std::string Param(const Params& params, std::string_view name) {
-  for (const auto& [key, value] : params) {
-    if (key == name) return value;
-  }
-  return {};
-}
-
-bool HasParam(const Params& params, std::string_view name) {
-  return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
-}
+using detail::HasParam;
+using detail::Param;
+using detail::Params;
 
 // %T is bearerbox's clock when the report came in. A time far from ours is a garbled field or a
 // wrong clock, not a fact about the text (and a huge one would overflow the time type), so the
@@ -48,7 +39,7 @@ bool StartsWith(std::string_view text, std::string_view prefix) {
 // 403 "Not routable. Do not try again."; 400 for every malformed field (including a number
 // refused by white/black lists); 503 "Temporal failure, try again later." when bearerbox did not
 // take it; 500 "Sending failed." when smsbox could not hand it to bearerbox.
-SendResult FromHttp(const http::ClientResponse& response) {
+SendResult FromKannelAnswer(const http::ClientResponse& response) {
   SendResult result;
   result.http_status = response.status;
   const int status = response.status;
@@ -123,7 +114,7 @@ class KannelGateway final : public Gateway {
   std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
     return detail::SendOver(
         *options_.client, Name(), batch, [this](const OutgoingSms& sms) { return Request(sms); },
-        FromHttp);
+        FromKannelAnswer);
   }
 
   // Never logged: the URL holds the number, the text and the password.

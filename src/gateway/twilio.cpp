@@ -13,26 +13,13 @@
 namespace surveyd::gateway {
 namespace {
 
-using Params = std::vector<std::pair<std::string, std::string>>;
+using detail::HasParam;
+using detail::Param;
+using detail::Params;
+using detail::ParseObject;
 
-constexpr std::string_view kSignatureHeader = "X-Twilio-Signature";
+constexpr std::string_view kTwilioSignatureHeader = "X-Twilio-Signature";
 constexpr std::string_view kEmptyTwiml = R"(<?xml version="1.0" encoding="UTF-8"?><Response/>)";
-
-std::string Param(const Params& params, std::string_view name) {
-  for (const auto& [key, value] : params) {
-    if (key == name) return value;
-  }
-  return {};
-}
-
-bool HasParam(const Params& params, std::string_view name) {
-  return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
-}
-
-nlohmann::json ParseObject(const std::string& body) {
-  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  return json.is_object() ? json : nlohmann::json::object();
-}
 
 // Twilio's error body: {"code": 21211, "message": "...", "more_info": "...", "status": 400}.
 std::string ErrorCode(const std::string& body) {
@@ -44,7 +31,7 @@ std::string ErrorCode(const std::string& body) {
   return {};
 }
 
-SendResult FromHttp(const http::ClientResponse& response) {
+SendResult FromTwilioAnswer(const http::ClientResponse& response) {
   SendResult result;
   result.http_status = response.status;
   const int status = response.status;
@@ -106,7 +93,7 @@ class TwilioGateway final : public Gateway {
   std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
     return detail::SendOver(
         *options_.client, Name(), batch, [this](const OutgoingSms& sms) { return Request(sms); },
-        FromHttp);
+        FromTwilioAnswer);
   }
 
   http::ClientRequest Request(const OutgoingSms& sms) const {
@@ -133,7 +120,7 @@ class TwilioGateway final : public Gateway {
     if (options_.auth_token.empty() || request.method != "POST" || !IsFormBody(request)) {
       return false;
     }
-    const std::string_view signature = request.Header(kSignatureHeader);
+    const std::string_view signature = request.Header(kTwilioSignatureHeader);
     if (signature.empty()) return false;
     const std::string expected =
         TwilioSignature(options_.auth_token, options_.public_base_url + request.target,

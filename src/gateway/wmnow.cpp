@@ -13,13 +13,10 @@
 namespace surveyd::gateway {
 namespace {
 
-constexpr std::string_view kTimestampHeader = "X-WMNow-Timestamp";
-constexpr std::string_view kSignatureHeader = "X-WMNow-Signature";
+using detail::ParseObject;
 
-nlohmann::json ParseObject(const std::string& body) {
-  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  return json.is_object() ? json : nlohmann::json::object();
-}
+constexpr std::string_view kTimestampHeader = "X-WMNow-Timestamp";
+constexpr std::string_view kWmnowSignatureHeader = "X-WMNow-Signature";
 
 std::string StringField(const nlohmann::json& object, const char* name) {
   const auto it = object.find(name);
@@ -36,7 +33,7 @@ std::optional<DeliveryState> StateFromWmnow(std::string_view status) {
   return std::nullopt;
 }
 
-SendResult FromHttp(const http::ClientResponse& response) {
+SendResult FromWmnowAnswer(const http::ClientResponse& response) {
   SendResult result;
   result.http_status = response.status;
   const int status = response.status;
@@ -80,7 +77,7 @@ class WmnowGateway final : public Gateway {
   std::vector<SendResult> SendAll(const std::vector<OutgoingSms>& batch) override {
     return detail::SendOver(
         *options_.client, Name(), batch, [this](const OutgoingSms& sms) { return Request(sms); },
-        FromHttp);
+        FromWmnowAnswer);
   }
 
   http::ClientRequest Request(const OutgoingSms& sms) const {
@@ -116,7 +113,7 @@ class WmnowGateway final : public Gateway {
     const std::int64_t age = ToUnixSeconds(now) - seconds;
     if (age > kWmnowMaxSignatureAge.count() || -age > kWmnowMaxSignatureAge.count()) return false;
     return crypto::VerifyTimestampedSignature(options_.webhook_secret, timestamp, request.body,
-                                              request.Header(kSignatureHeader));
+                                              request.Header(kWmnowSignatureHeader));
   }
 
   Callback ParseCallback(CallbackKind kind, const http::Request& request,

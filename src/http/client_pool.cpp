@@ -58,7 +58,7 @@ using client_common::IsIpLiteral;
 using client_common::kMaxResponseBody;
 
 // One kept-alive connection: plain or TLS.
-struct Connection {
+struct PooledConnection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
@@ -131,7 +131,7 @@ class PoolImpl final : public ClientPool {
       co_return Failure(Transport::kTimeoutBeforeSend, false,
                         "no free connection before the timeout");
     }
-    std::unique_ptr<Connection> connection = TakeIdle(key);
+    std::unique_ptr<PooledConnection> connection = TakeIdle(key);
     ClientResponse response;
     if (!connection) {
       std::string error;
@@ -167,12 +167,12 @@ class PoolImpl final : public ClientPool {
     co_return true;
   }
 
-  std::unique_ptr<Connection> TakeIdle(const std::string& key) {
+  std::unique_ptr<PooledConnection> TakeIdle(const std::string& key) {
     auto it = idle_.find(key);
     if (it == idle_.end()) return nullptr;
     auto& list = it->second;
     while (!list.empty()) {
-      std::unique_ptr<Connection> connection = std::move(list.back());
+      std::unique_ptr<PooledConnection> connection = std::move(list.back());
       list.pop_back();
       if (SteadyClock::now() - connection->idle_since <= options_.max_idle &&
           connection->StillOpen()) {
@@ -183,7 +183,7 @@ class PoolImpl final : public ClientPool {
     return nullptr;
   }
 
-  void Release(const std::string& key, std::unique_ptr<Connection> connection) {
+  void Release(const std::string& key, std::unique_ptr<PooledConnection> connection) {
     --in_flight_;
     if (connection) {
       connection->idle_since = SteadyClock::now();
@@ -218,10 +218,11 @@ class PoolImpl final : public ClientPool {
     return context;
   }
 
-  asio::awaitable<std::unique_ptr<Connection>> Open(const ClientRequest& request, const Url& url,
-                                                    const std::string& /*key*/,
-                                                    SteadyClock::time_point deadline,
-                                                    Transport& failure, std::string& error) {
+  asio::awaitable<std::unique_ptr<PooledConnection>> Open(const ClientRequest& request,
+                                                          const Url& url,
+                                                          const std::string& /*key*/,
+                                                          SteadyClock::time_point deadline,
+                                                          Transport& failure, std::string& error) {
     boost::system::error_code ec;
     // The resolver has no timeout of its own: a timer cancels it.
     auto resolver = std::make_shared<tcp::resolver>(ioc_);
@@ -238,7 +239,7 @@ class PoolImpl final : public ClientPool {
       error = "resolve: " + ec.message();
       co_return nullptr;
     }
-    auto connection = std::make_unique<Connection>();
+    auto connection = std::make_unique<PooledConnection>();
     auto stream = std::make_unique<beast::tcp_stream>(ioc_);
     stream->expires_at(deadline);
     co_await stream->async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
@@ -278,7 +279,7 @@ class PoolImpl final : public ClientPool {
 
   // Writes the request and reads the answer; `keep` says whether the connection can be reused.
   template <typename Stream>
-  asio::awaitable<ClientResponse> Exchange(Stream& stream, Connection& connection,
+  asio::awaitable<ClientResponse> Exchange(Stream& stream, PooledConnection& connection,
                                            const ClientRequest& request, const Url& url,
                                            SteadyClock::time_point deadline, bool& keep) {
     keep = false;
@@ -317,7 +318,7 @@ class PoolImpl final : public ClientPool {
   // Only touched on the pool's thread.
   int in_flight_ = 0;
   std::deque<std::shared_ptr<asio::steady_timer>> waiters_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<PooledConnection>>> idle_;
   std::map<std::string, std::shared_ptr<ssl::context>> tls_contexts_;
 };
 

@@ -1,8 +1,10 @@
 #pragma once
 // ASCII case folding for rule matching. Feed values are codes ("DOMESTIC", "live_chat"), not
 // prose, so ASCII folding is enough and needs no locale.
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace surveyd::rules::ascii {
 
@@ -16,6 +18,12 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     if (Lower(a[i]) != Lower(b[i])) return false;
   }
   return true;
+}
+
+// Whether the list holds the value, ignoring case.
+inline bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& entry) { return EqualsIgnoreCase(entry, value); });
 }
 
 inline std::string ToLower(std::string_view text) {

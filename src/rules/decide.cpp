@@ -25,12 +25,6 @@ Tri Missing(const Policy& policy, Field field) {
 
 Tri FromBool(bool value) { return value ? Tri::kYes : Tri::kNo; }
 
-bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
-  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
-    return ascii::EqualsIgnoreCase(entry, value);
-  });
-}
-
 // The value as the rules read it: trimmed, and absent when blank. The feed reader normalises
 // already; this keeps an Event built any other way from matching less than it should.
 std::optional<std::string_view> Present(const std::optional<std::string>& value) {
@@ -44,13 +38,13 @@ Tri InList(const Policy& policy, Field field, const std::vector<std::string>& li
            const std::optional<std::string>& value) {
   const auto text = Present(value);
   if (!text.has_value()) return Missing(policy, field);
-  return FromBool(AnyEquals(list, *text));
+  return FromBool(ascii::AnyEquals(list, *text));
 }
 
 // Any of the flags matches one of the exclusion's qualifiers.
 bool AnyQualifier(const Exclusion& x, const std::vector<std::string>& flags) {
   return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
-    return AnyEquals(x.qualifiers, ascii::Trim(flag));
+    return ascii::AnyEquals(x.qualifiers, ascii::Trim(flag));
   });
 }
 

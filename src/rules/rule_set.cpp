@@ -9,16 +9,10 @@ namespace surveyd::rules {
 
 namespace {
 
-bool AnyEquals(const std::vector<std::string>& list, std::string_view value) {
-  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
-    return ascii::EqualsIgnoreCase(entry, value);
-  });
-}
-
 // A filter with no entries takes everything; one with entries needs the field to be present.
 bool FilterTakes(const std::vector<std::string>& filter, const std::optional<std::string>& value) {
   if (filter.empty()) return true;
-  return value.has_value() && AnyEquals(filter, *value);
+  return value.has_value() && ascii::AnyEquals(filter, *value);
 }
 
 std::string FormatMinute(int minute) {

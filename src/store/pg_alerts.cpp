@@ -67,7 +67,7 @@ constexpr const char* kRecognitionCte =
     "FROM responses r JOIN surveys s ON s.id = r.survey_id "
     "WHERE s.contact_at >= $1::timestamptz AND s.contact_at < $2::timestamptz) ";
 
-std::string Sql(std::initializer_list<std::string> parts) {
+std::string Joined(std::initializer_list<std::string> parts) {
   std::string out;
   for (const auto& part : parts) out += part;
   return out;
@@ -75,18 +75,20 @@ std::string Sql(std::initializer_list<std::string> parts) {
 
 const Statements& AlertStatements() {
   static const std::vector<std::string> kOwned = {
-      Sql({"SELECT ", kAlertColumns,
-           " FROM alerts a JOIN surveys s ON s.id = a.survey_id "
-           "WHERE ($1::text IS NULL OR a.status = $1) AND ($2::text IS NULL OR a.kind = $2) "
-           "AND ($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int"}),
-      Sql({"SELECT ", kAlertColumns,
-           ", r.q1, r.q2, r.q3, r.q4, r.q5, COALESCE(r.comment, '') FROM alerts a "
-           "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = "
-           "a.survey_id "
-           "WHERE a.id = $1::bigint"}),
-      Sql({"SELECT ", kAlertColumns,
+      Joined({"SELECT ", kAlertColumns,
+              " FROM alerts a JOIN surveys s ON s.id = a.survey_id "
+              "WHERE ($1::text IS NULL OR a.status = $1) AND ($2::text IS NULL OR a.kind = $2) "
+              "AND ($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int"}),
+      Joined({"SELECT ", kAlertColumns,
+              ", r.q1, r.q2, r.q3, r.q4, r.q5, COALESCE(r.comment, '') FROM alerts a "
+              "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = "
+              "a.survey_id "
+              "WHERE a.id = $1::bigint"}),
+      Joined(
+          {"SELECT ", kAlertColumns,
            " FROM alerts a JOIN surveys s ON s.id = a.survey_id WHERE a.id = ANY($1::bigint[])"}),
-      Sql({kRecognitionCte,
+      Joined(
+          {kRecognitionCte,
            "SELECT person, role, COALESCE(team, ''), count(*), "
            "count(*) FILTER (WHERE q1 = 10), count(*) FILTER (WHERE q2 = 10), "
            "count(*) FILTER (WHERE q3 = 10), count(*) FILTER (WHERE q4 = 10), "
@@ -96,14 +98,14 @@ const Statements& AlertStatements() {
            "FROM x WHERE person IS NOT NULL AND ($3::text IS NULL OR team = $3) "
            "AND ($4::text IS NULL OR person = $4) GROUP BY person, role, team "
            "ORDER BY team, person, role"}),
-      Sql({kRecognitionCte,
-           "SELECT survey_id, person, role, COALESCE(team, ''), surveyd_epoch_us(contact_at), "
-           "q1, q2, q3, q4, q5, comment FROM x WHERE person IS NOT NULL AND comment <> '' "
-           "AND ($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4) "
-           "ORDER BY contact_at DESC, survey_id DESC LIMIT $5::int"}),
-      Sql({kRecognitionCte,
-           "SELECT DISTINCT team FROM x WHERE team IS NOT NULL AND person IS NOT NULL "
-           "ORDER BY team"}),
+      Joined({kRecognitionCte,
+              "SELECT survey_id, person, role, COALESCE(team, ''), surveyd_epoch_us(contact_at), "
+              "q1, q2, q3, q4, q5, comment FROM x WHERE person IS NOT NULL AND comment <> '' "
+              "AND ($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4) "
+              "ORDER BY contact_at DESC, survey_id DESC LIMIT $5::int"}),
+      Joined({kRecognitionCte,
+              "SELECT DISTINCT team FROM x WHERE team IS NOT NULL AND person IS NOT NULL "
+              "ORDER BY team"}),
   };
   static const Statements kStatements = {
       {"alerts_list", kOwned[0].c_str()},
@@ -173,11 +175,6 @@ const Statements& AlertStatements() {
        "RETURNING id"},
   };
   return kStatements;
-}
-
-std::optional<std::string> OptionalText(const pqxx::field& field) {
-  if (field.is_null()) return std::nullopt;
-  return field.as<std::string>();
 }
 
 std::vector<std::string> JsonStrings(const std::string& text) {

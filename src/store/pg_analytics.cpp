@@ -20,6 +20,7 @@ using analytics::Cube;
 using analytics::Sql;
 using pg::Exec;
 using pg::Int;
+using pg::OptionalText;
 
 // Statements come in a few dozen shapes (which filters, which breakdown): each is prepared once
 // per connection, named by a hash of its text, so that it is parsed once (pqxx keeps the
@@ -31,10 +32,6 @@ pqxx::result Run(pqxx::transaction_base& txn, const Sql& sql) {
   values.reserve(sql.params.size());
   for (const auto& param : sql.params) values.push_back(param ? param->c_str() : nullptr);
   return txn.exec_prepared(name, pqxx::prepare::make_dynamic_params(values));
-}
-
-std::optional<std::string> OptionalText(const pqxx::field& field) {
-  return field.is_null() ? std::nullopt : std::optional<std::string>(field.as<std::string>());
 }
 
 std::optional<TimePoint> OptionalTime(const pqxx::field& field) {

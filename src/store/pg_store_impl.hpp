@@ -38,6 +38,11 @@ inline Param Time(const std::optional<TimePoint>& value) {
 
 pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Params& params);
 
+// A column read as text, absent when NULL.
+inline std::optional<std::string> OptionalText(const pqxx::field& field) {
+  return field.is_null() ? std::nullopt : std::optional<std::string>(field.as<std::string>());
+}
+
 // For the busy write paths (ingest, claims, records): their statements look rows up by keys
 // through indexes whatever the parameters, so one plan made once serves every call. Left to
 // itself PostgreSQL plans them afresh on every call (its estimate for a generic plan over

@@ -24,6 +24,8 @@ use_prompt_rules  # texts are due at once, so the dispatcher's wake-up shows
 
 # run NAME CA_NAME SECONDS [s_server options...]: one daemon against one TLS feed; sets `stored`
 # to the events it stored within SECONDS. CLIENT=NAME makes the daemon present NAME.pem/.key.
+# REFUSED=1: a refusal is expected, so the wait ends a second after the daemon logs one (a
+# refused feed stores nothing, however long it is given).
 run() {
   local name=$1 ca=$2 seconds=$3 url feed_port http_port server feeder daemon
   shift 3
@@ -46,9 +48,15 @@ run() {
     SURVEYD_FEED_TCP="127.0.0.1:$feed_port" SURVEYD_FEED_TLS_CA_FILE="$work/$ca.pem" \
     "$BUILD/surveyd" serve -c "$SRC/config/surveyd.yaml" >"$work/surveyd-$name.log" 2>&1 &
   daemon=$!; pids+=($daemon)
-  for _ in $(seq 1 $((seconds * 5))); do
+  local refused_at=""
+  for i in $(seq 1 $((seconds * 5))); do
     stored=$(psql -X -At "$url" -c "SELECT count(*) FROM events" 2>/dev/null || echo 0)
     [ "$stored" -ge "$count" ] && break
+    if [ "${REFUSED:-0}" = 1 ] && [ -z "$refused_at" ] &&
+      grep -q -i "handshake\|certificate\|closed\|failed" "$work/surveyd-$name.log"; then
+      refused_at=$i
+    fi
+    [ -n "$refused_at" ] && [ "$i" -ge $((refused_at + 5)) ] && break
     sleep 0.2
   done
   # Events from the TCP feed wake the dispatcher (its poll is an hour here): sends are tried at
@@ -70,7 +78,7 @@ grep -q '"subscribe"' "$work/s_server-feed.log" || fail "the daemon did not subs
 [ "$attempted" -gt 0 ] || fail "events from the TCP feed did not wake the dispatcher (no send tried within 5 s)"
 if grep -q "plain TCP" "$work/surveyd-feed.log"; then fail "no plain-TCP warning over TLS"; fi
 
-run other other 5
+REFUSED=1 run other other 5
 [ "$stored" = 0 ] || fail "a feed whose certificate the CA did not sign must be refused ($stored stored)"
 refusal=$(grep -i -m 1 "certificate\|handshake" "$work/surveyd-other.log") || fail "the refusal should say why"
 echo "refused: ${refusal#* warning }"
@@ -79,12 +87,12 @@ echo "refused: ${refusal#* warning }"
 CLIENT=client run mtls feed 15 -Verify 1 -verify_return_error -CAfile "$work/client.pem"
 [ "$stored" = "$count" ] || fail "mutual TLS with our certificate: $stored of $count events stored"
 
-run mtls-none feed 5 -Verify 1 -verify_return_error -CAfile "$work/client.pem"
+REFUSED=1 run mtls-none feed 5 -Verify 1 -verify_return_error -CAfile "$work/client.pem"
 [ "$stored" = 0 ] || fail "a feed that requires a client certificate must refuse us without one ($stored stored)"
 grep -q -i "handshake\|certificate\|closed\|failed" "$work/surveyd-mtls-none.log" ||
   fail "the refusal without a client certificate should be logged"
 
-CLIENT=other run mtls-wrong feed 5 -Verify 1 -verify_return_error -CAfile "$work/client.pem"
+CLIENT=other REFUSED=1 run mtls-wrong feed 5 -Verify 1 -verify_return_error -CAfile "$work/client.pem"
 [ "$stored" = 0 ] || fail "a client certificate from another CA must be refused ($stored stored)"
 
 # A plain-TCP feed to another machine is warned about at start; the config check refuses half a

@@ -85,11 +85,12 @@ target_include_directories(surveyd_fuzz_lib PUBLIC include src tests)
 # unit: the same precompiled header as the daemon's library (clang's own). The two client files
 # are compiled with other flags, which a precompiled header must match, so they go without.
 target_precompile_headers(surveyd_fuzz_lib PRIVATE ${SURVEYD_PCH_HEADERS})
+set_target_properties(surveyd_fuzz_lib PROPERTIES UNITY_BUILD ${SURVEYD_UNITY_BUILD} UNITY_BUILD_BATCH_SIZE 8)
 set_source_files_properties(src/http/client.cpp src/http/client_pool.cpp
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
 target_compile_options(surveyd_fuzz_lib PUBLIC
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-  -fno-omit-frame-pointer -g -O1)
+  -fno-omit-frame-pointer -gline-tables-only -O1)  # file and line in the sanitizers' reports
 target_link_options(surveyd_fuzz_lib PUBLIC -fsanitize=address,undefined)
 target_link_libraries(surveyd_fuzz_lib
   PUBLIC surveyd_options Boost::headers nlohmann_json::nlohmann_json spdlog::spdlog yaml-cpp
