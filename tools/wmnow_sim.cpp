@@ -424,10 +424,11 @@ class Scheduler {
       }
       auto task = std::move(const_cast<Item&>(queue_.top()).task);
       queue_.pop();
-      // More due (a burst of callbacks): another thread takes the next while this one works.
-      const bool more_due = !queue_.empty() && queue_.top().when <= Clock::now();
+      // Another thread waits for the next task while this one works (a callback can block for
+      // seconds), so a task never waits for a busy thread while others sleep.
+      const bool more = !queue_.empty();
       lock.unlock();
-      if (more_due) cv_.notify_one();
+      if (more) cv_.notify_one();
       try {
         task();
       } catch (const std::exception& e) {
