@@ -2,6 +2,7 @@
 // funnel per survey group (GET /api/v1/funnel) and who answers against who was asked
 // (GET /api/v1/representativeness). Cells with fewer respondents than api.min_cell_size are
 // suppressed, so that small groups can neither mislead nor identify anyone.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -81,20 +82,58 @@ CellFigures Figures(const store::StatsCell& cell, int min_cell_size) {
   return f;
 }
 
-// A figure as JSON: the shortest text that reads back as the same double; null when absent.
-std::string JsonNumber(const std::optional<double>& value) {
-  if (!value) return "null";
-  char buffer[32];
-  const auto end = std::to_chars(buffer, buffer + sizeof buffer, *value).ptr;
-  return std::string(buffer, end);
-}
+// The JSON of a breakdown, appended to one buffer: a breakdown can run to thousands of cells, and
+// building a tree of them first (or a temporary string per field) costs more than the query.
+class JsonOut {
+ public:
+  explicit JsonOut(std::string& out) : out_(out) {}
 
-// [low, high] when there is a figure, else null.
-std::string JsonPair(const std::optional<double>& figure, const std::optional<double>& low,
-                     const std::optional<double>& high) {
-  if (!figure) return "null";
-  return "[" + JsonNumber(low) + "," + JsonNumber(high) + "]";
-}
+  void Raw(std::string_view text) { out_.append(text); }
+
+  // A string; the rare one outside ASCII goes through the library, which checks its UTF-8.
+  void String(std::string_view text) {
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+      return c >= 0x20 && c != '"' && c != '\\' && static_cast<unsigned char>(c) < 0x80;
+    });
+    if (!plain) {
+      out_ += json(text).dump();
+      return;
+    }
+    out_ += '"';
+    out_.append(text);
+    out_ += '"';
+  }
+
+  // The shortest text that reads back as the same double; null when absent.
+  void Number(const std::optional<double>& value) {
+    if (!value) {
+      out_.append("null");
+      return;
+    }
+    char buffer[32];
+    const auto end = std::to_chars(buffer, buffer + sizeof buffer, *value).ptr;
+    out_.append(buffer, end);
+  }
+
+  // [low, high] when there is a figure, else null.
+  void Pair(const std::optional<double>& figure, const std::optional<double>& low,
+            const std::optional<double>& high) {
+    if (!figure) {
+      out_.append("null");
+      return;
+    }
+    out_ += '[';
+    Number(low);
+    out_ += ',';
+    Number(high);
+    out_ += ']';
+  }
+
+  void Bool(bool value) { out_.append(value ? "true" : "false"); }
+
+ private:
+  std::string& out_;
+};
 
 std::optional<std::string> Text(const std::optional<double>& value) {
   return value ? std::optional<std::string>(Number(*value)) : std::nullopt;
@@ -175,56 +214,6 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       return CsvResponse(csv, "stats");
     }
 
-    // Written out directly: a breakdown can run to thousands of cells, and building a JSON tree
-    // of them first would cost more than the query.
-    std::string cells = "[";
-    std::size_t rows = 0;
-    auto cell_fields = [&](std::string& out, const CellFigures& f) {
-      out += "\"surveys\":" + JsonNumber(f.surveys) + ",\"sent\":" + JsonNumber(f.sent) +
-             ",\"reached\":" + JsonNumber(f.reached) + ",\"answered\":" + JsonNumber(f.answered) +
-             ",\"response_rate_pct\":" + JsonNumber(f.rate) +
-             ",\"response_rate_ci95\":" + JsonPair(f.rate, f.rate_low, f.rate_high);
-    };
-    auto question_fields = [&](std::string& out, const QuestionFigures& q) {
-      out += "\"respondents\":" + JsonNumber(q.respondents) + ",\"mean\":" + JsonNumber(q.mean) +
-             ",\"pct_8_10\":" + JsonNumber(q.pct) +
-             ",\"pct_8_10_ci95\":" + JsonPair(q.pct, q.low, q.high);
-    };
-    for (const auto& cell : result.cells) {
-      const CellFigures f = Figures(cell, min);
-      std::string base = "{";
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        const auto value = i < cell.keys.size() ? cell.keys[i] : std::nullopt;
-        base += json(store::DimensionName(keys[i])).dump() + ":" +
-                (value ? json(*value).dump() : std::string("null")) + ",";
-      }
-      if (by_question) {
-        for (const auto& key : questions) {
-          const QuestionFigures q = Figures(sums(cell, key), f.suppressed, min);
-          cells += (rows++ ? "," : "") + base + "\"question\":" + json(key).dump() + ",";
-          cell_fields(cells, f);
-          cells += ",";
-          question_fields(cells, q);
-          cells += std::string(",\"suppressed\":") +
-                   (f.suppressed || q.suppressed ? "true" : "false") + "}";
-        }
-      } else {
-        cells += (rows++ ? "," : "") + base;
-        cell_fields(cells, f);
-        cells += std::string(",\"suppressed\":") + (f.suppressed ? "true" : "false") +
-                 ",\"questions\":{";
-        bool first = true;
-        for (const auto& key : questions) {
-          const QuestionFigures q = Figures(sums(cell, key), f.suppressed, min);
-          cells += (first ? "" : ",") + json(key).dump() + ":{";
-          first = false;
-          question_fields(cells, q);
-          cells += std::string(",\"suppressed\":") + (q.suppressed ? "true" : "false") + "}";
-        }
-        cells += "}}";
-      }
-    }
-    cells += "]";
     json group_by = json::array();
     for (Dimension d : query.group_by) group_by.push_back(store::DimensionName(d));
     json question_list = json::array();
@@ -241,7 +230,90 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
                        {"questions", question_list}};
     std::string body = head.dump();
     body.pop_back();  // the closing brace: the cells follow
-    body += ",\"cells\":" + cells + "}";
+    // About 600 bytes a cell with its questions: one allocation for most answers.
+    body.reserve(body.size() + 64 + result.cells.size() * (200 + 110 * questions.size()));
+    JsonOut out(body);
+    // Names written once, escaped, with their colons.
+    std::vector<std::string> key_names, question_names;
+    for (Dimension d : keys) key_names.push_back(json(store::DimensionName(d)).dump() + ":");
+    for (const auto& key : questions) question_names.push_back(json(key).dump() + ":");
+
+    auto cell_fields = [&](const CellFigures& f) {
+      out.Raw("\"surveys\":");
+      out.Number(f.surveys);
+      out.Raw(",\"sent\":");
+      out.Number(f.sent);
+      out.Raw(",\"reached\":");
+      out.Number(f.reached);
+      out.Raw(",\"answered\":");
+      out.Number(f.answered);
+      out.Raw(",\"response_rate_pct\":");
+      out.Number(f.rate);
+      out.Raw(",\"response_rate_ci95\":");
+      out.Pair(f.rate, f.rate_low, f.rate_high);
+    };
+    auto question_fields = [&](const QuestionFigures& q) {
+      out.Raw("\"respondents\":");
+      out.Number(q.respondents);
+      out.Raw(",\"mean\":");
+      out.Number(q.mean);
+      out.Raw(",\"pct_8_10\":");
+      out.Number(q.pct);
+      out.Raw(",\"pct_8_10_ci95\":");
+      out.Pair(q.pct, q.low, q.high);
+    };
+    auto cell_keys = [&](const store::StatsCell& cell) {
+      out.Raw("{");
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        out.Raw(key_names[i]);
+        if (i < cell.keys.size() && cell.keys[i]) {
+          out.String(*cell.keys[i]);
+        } else {
+          out.Raw("null");
+        }
+        out.Raw(",");
+      }
+    };
+    out.Raw(",\"cells\":[");
+    std::size_t rows = 0;
+    for (const auto& cell : result.cells) {
+      const CellFigures f = Figures(cell, min);
+      if (by_question) {
+        for (std::size_t k = 0; k < questions.size(); ++k) {
+          const QuestionFigures q = Figures(sums(cell, questions[k]), f.suppressed, min);
+          if (rows++) out.Raw(",");
+          cell_keys(cell);
+          out.Raw("\"question\":");
+          out.String(questions[k]);
+          out.Raw(",");
+          cell_fields(f);
+          out.Raw(",");
+          question_fields(q);
+          out.Raw(",\"suppressed\":");
+          out.Bool(f.suppressed || q.suppressed);
+          out.Raw("}");
+        }
+      } else {
+        if (rows++) out.Raw(",");
+        cell_keys(cell);
+        cell_fields(f);
+        out.Raw(",\"suppressed\":");
+        out.Bool(f.suppressed);
+        out.Raw(",\"questions\":{");
+        for (std::size_t k = 0; k < questions.size(); ++k) {
+          const QuestionFigures q = Figures(sums(cell, questions[k]), f.suppressed, min);
+          if (k) out.Raw(",");
+          out.Raw(question_names[k]);
+          out.Raw("{");
+          question_fields(q);
+          out.Raw(",\"suppressed\":");
+          out.Bool(q.suppressed);
+          out.Raw("}");
+        }
+        out.Raw("}}");
+      }
+    }
+    out.Raw("]}");
     return JsonTable(body, rows);
   });
 }

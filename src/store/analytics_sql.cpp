@@ -338,15 +338,18 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
   std::string cells;
   std::string scores;
   if (cube) {
+    // Each rollup row counts one cell's day or month, far below 2^31: summed as integers (into
+    // a bigint) instead of as bigints, which PostgreSQL adds up in numeric (a third of the
+    // statement's time for an officer's year).
     cells = "SELECT " + select_keys +
-            "NULL::text, COALESCE(sum(c.surveys), 0)::bigint, "
-            "COALESCE(sum(c.msg_unreported + c.msg_delivered + c.msg_failed_sent), 0)::bigint, "
-            "COALESCE(sum(c.msg_unreported + c.msg_delivered), 0)::bigint, "
-            "COALESCE(sum(c.answered), 0)::bigint FROM " +
+            "NULL::text, COALESCE(sum(c.surveys::int), 0), "
+            "COALESCE(sum((c.msg_unreported + c.msg_delivered + c.msg_failed_sent)::int), 0), "
+            "COALESCE(sum((c.msg_unreported + c.msg_delivered)::int), 0), "
+            "COALESCE(sum(c.answered::int), 0) FROM " +
             Source("analytics_cells", ranges) + " WHERE " + where + group;
     scores = "SELECT " + select_keys +
-             "c.question, sum(c.respondents)::bigint, sum(c.total)::bigint, "
-             "sum(c.top_box)::bigint, 0::bigint FROM " +
+             "c.question, sum(c.respondents::int), sum(c.total::int), "
+             "sum(c.top_box::int), 0::bigint FROM " +
              Source("analytics_scores", ranges) + " WHERE " + where + " GROUP BY " +
              Positions(keys.size() + 1);
   } else {

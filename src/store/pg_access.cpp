@@ -171,10 +171,10 @@ class PgAccessStore final : public AccessStore {
 
   int FoldRollups() override {
     return pg::WithPooledConnection(pool_, "fold", [&](pqxx::connection& connection) {
-      pqxx::work txn(connection);
-      const int folded = Exec(txn, "fold", {})[0][0].as<int>();
-      txn.commit();
-      return folded;
+      // One statement, its own transaction: one round trip instead of three, which every
+      // analyst's read pays before it starts.
+      pqxx::nontransaction txn(connection);
+      return Exec(txn, "fold", {})[0][0].as<int>();
     });
   }
 

@@ -98,19 +98,32 @@ class PgAnalyticsStore final : public AnalyticsStore {
       const auto months = cube ? analytics::MonthlyTwin(cubes, *cube, keys) : std::nullopt;
       StatsResult result;
       result.from_rollups = cube.has_value();
-      std::map<std::vector<std::optional<std::string>>, std::size_t> index;
+      // The rollups are read through their keys whatever the values: one plan, made once per
+      // connection, serves every call (planning each call cost more than its execution). The
+      // raw tables are planned for each call's values: the best way through them depends on
+      // the period and the filters. The setting stays with the connection; each read sets it.
+      txn.exec0(cube ? "SET plan_cache_mode = force_generic_plan"
+                     : "SET plan_cache_mode = force_custom_plan");
       const int n = static_cast<int>(keys.size());
-      for (const auto& row : Run(txn, analytics::BuildStats(cube, filter, keys, months))) {
-        std::vector<std::optional<std::string>> values;
-        for (int i = 0; i < n; ++i) values.push_back(OptionalText(row[i]));
-        auto it = index.find(values);
-        if (it == index.end()) {
+      // The statement orders rows by their keys, each cell's own row before its questions': a
+      // row starts a new cell when its keys differ from the last one's.
+      auto same_keys = [&](const pqxx::row& row, const StatsCell& cell) {
+        for (int i = 0; i < n; ++i) {
+          const auto& key = cell.keys[static_cast<std::size_t>(i)];
+          if (row[i].is_null() != !key.has_value()) return false;
+          if (key && std::string_view(row[i].c_str(), row[i].size()) != *key) return false;
+        }
+        return true;
+      };
+      const auto rows = Run(txn, analytics::BuildStats(cube, filter, keys, months));
+      result.cells.reserve(rows.size() / 4 + 1);
+      for (const auto& row : rows) {
+        if (result.cells.empty() || !same_keys(row, result.cells.back())) {
           StatsCell cell;
-          cell.keys = values;
-          it = index.emplace(std::move(values), result.cells.size()).first;
+          for (int i = 0; i < n; ++i) cell.keys.push_back(OptionalText(row[i]));
           result.cells.push_back(std::move(cell));
         }
-        StatsCell& cell = result.cells[it->second];
+        StatsCell& cell = result.cells.back();
         if (row[n].is_null()) {
           cell.surveys = Count(row[n + 1]);
           cell.sent = Count(row[n + 2]);
@@ -189,6 +202,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
     const auto sql = analytics::BuildResponses(query);
     return pg::WithPooledConnection(pool_, "responses", [&](pqxx::connection& connection) {
       pqxx::nontransaction txn(connection);  // one statement
+      txn.exec0("SET plan_cache_mode = force_custom_plan");  // raw tables: see Stats
       ResponsePage page;
       std::vector<Dimension> context;
       for (Dimension d : AllDimensions()) {
