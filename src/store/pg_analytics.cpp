@@ -201,8 +201,10 @@ class PgAnalyticsStore final : public AnalyticsStore {
   ResponsePage Responses(const ResponseQuery& query) override {
     const auto sql = analytics::BuildResponses(query);
     return pg::WithPooledConnection(pool_, "responses", [&](pqxx::connection& connection) {
-      pqxx::nontransaction txn(connection);  // one statement
-      txn.exec0("SET plan_cache_mode = force_custom_plan");  // raw tables: see Stats
+      // One statement (one snapshot), planned for its values: it reads the raw tables (see
+      // Stats).
+      pqxx::nontransaction txn(connection);
+      txn.exec0("SET plan_cache_mode = force_custom_plan");
       ResponsePage page;
       std::vector<Dimension> context;
       for (Dimension d : AllDimensions()) {

@@ -471,6 +471,40 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   EXPECT_EQ(body["questions"][0]["text"], "Polite?");
 }
 
+// The JSON is written by hand (stats_routes.cpp: JsonOut): whatever a key holds, it must parse
+// back to the same text, and a missing key is null.
+TEST_F(AnalyticsApiTest, KeysReadBackExactlyWhateverTheyHold) {
+  const std::vector<std::string> odd = {"Quote \" and \\ back", "tab\there", "Ysgol G\xc3\xaemraeg",
+                                        "\x01"
+                                        "control",
+                                        "plain"};
+  analytics_.stats.cells.clear();
+  for (const auto& key : odd) analytics_.stats.cells.push_back(Cell({key, "B1"}, 12, 6));
+  analytics_.stats.cells.push_back(Cell({std::nullopt, std::nullopt}, 12, 6));
+  const json body = Json(Get("/api/v1/stats?group_by=npu,beat"));
+  ASSERT_EQ(body["cells"].size(), odd.size() + 1);
+  for (std::size_t i = 0; i < odd.size(); ++i) {
+    EXPECT_EQ(body["cells"][i]["npu"], odd[i]);
+    EXPECT_EQ(body["cells"][i]["beat"], "B1");
+    EXPECT_EQ(body["cells"][i]["questions"]["q3"]["respondents"], 12);
+  }
+  EXPECT_TRUE(body["cells"][odd.size()]["npu"].is_null());
+  EXPECT_TRUE(body["cells"][odd.size()]["beat"].is_null());
+
+  // One object per cell and question when the questions are a breakdown of their own.
+  const json by_question = Json(Get("/api/v1/stats?group_by=question,npu"));
+  ASSERT_EQ(by_question["cells"].size(), (odd.size() + 1) * 5);
+  const json& first = by_question["cells"][0];
+  EXPECT_EQ(first["npu"], odd[0]);
+  EXPECT_EQ(first["question"], "q1");
+  EXPECT_EQ(first["answered"], 12);
+  EXPECT_EQ(first["respondents"], 12);
+  EXPECT_DOUBLE_EQ(first["pct_8_10"].get<double>(), 50.0);
+  EXPECT_EQ(first["pct_8_10_ci95"].size(), 2u);
+  EXPECT_FALSE(first["suppressed"].get<bool>());
+  EXPECT_EQ(by_question["cells"][4]["question"], "q5");
+}
+
 TEST_F(AnalyticsApiTest, IntervalsAreWilsonsAgainstPublishedValues) {
   // Newcombe (1998), Statistics in Medicine 17:857, table I, method 3 (score, no continuity
   // correction): 81/263 -> 0.2553-0.3662, 15/148 -> 0.0624-0.1605, 0/20 -> 0-0.1611,
