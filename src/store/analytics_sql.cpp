@@ -369,9 +369,9 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
              where + " GROUP BY " + Positions(keys.size() + 1);
   }
   Sql sql;
-  // Each cell's row (question NULL) comes before its questions' rows.
-  sql.text = "(" + cells + ") UNION ALL (" + scores + ") ORDER BY " + Positions(keys.size()) +
-             (keys.empty() ? "" : ", ") + std::to_string(keys.size() + 1) + " NULLS FIRST";
+  // Unordered: the store gathers the rows into cells and orders those (sorting here was a
+  // quarter of the statement's time for an officer's year).
+  sql.text = "(" + cells + ") UNION ALL (" + scores + ")";
   sql.params = params.Take();
   return sql;
 }

@@ -1,9 +1,11 @@
 // The analytics store: its own pool (read-only connections with a statement timeout, possibly
 // to a read replica), the stats from the rollups or the raw tables, the funnel, responses and
 // comments with keyset pagination, and one survey's timeline.
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -105,25 +107,29 @@ class PgAnalyticsStore final : public AnalyticsStore {
       txn.exec0(cube ? "SET plan_cache_mode = force_generic_plan"
                      : "SET plan_cache_mode = force_custom_plan");
       const int n = static_cast<int>(keys.size());
-      // The statement orders rows by their keys, each cell's own row before its questions': a
-      // row starts a new cell when its keys differ from the last one's.
-      auto same_keys = [&](const pqxx::row& row, const StatsCell& cell) {
-        for (int i = 0; i < n; ++i) {
-          const auto& key = cell.keys[static_cast<std::size_t>(i)];
-          if (row[i].is_null() != !key.has_value()) return false;
-          if (key && std::string_view(row[i].c_str(), row[i].size()) != *key) return false;
-        }
-        return true;
-      };
+      // The statement leaves its rows unordered: they are gathered into cells here, each found
+      // by its keys written out unambiguously (null, or length and bytes).
+      std::unordered_map<std::string, std::size_t> index;
+      std::string id;
       const auto rows = Run(txn, analytics::BuildStats(cube, filter, keys, months));
-      result.cells.reserve(rows.size() / 4 + 1);
+      index.reserve(rows.size());
       for (const auto& row : rows) {
-        if (result.cells.empty() || !same_keys(row, result.cells.back())) {
+        id.clear();
+        for (int i = 0; i < n; ++i) {
+          if (row[i].is_null()) {
+            id += "-,";
+          } else {
+            id += std::to_string(row[i].size()) + ":";
+            id.append(row[i].c_str(), row[i].size());
+          }
+        }
+        auto [it, added] = index.try_emplace(id, result.cells.size());
+        if (added) {
           StatsCell cell;
           for (int i = 0; i < n; ++i) cell.keys.push_back(OptionalText(row[i]));
           result.cells.push_back(std::move(cell));
         }
-        StatsCell& cell = result.cells.back();
+        StatsCell& cell = result.cells[it->second];
         if (row[n].is_null()) {
           cell.surveys = Count(row[n + 1]);
           cell.sent = Count(row[n + 2]);
@@ -136,6 +142,17 @@ class PgAnalyticsStore final : public AnalyticsStore {
           sums.top_box = Count(row[n + 3]);
         }
       }
+      // Ordered by their keys, bytewise (as the rollups' keys are kept), a missing value last.
+      std::sort(result.cells.begin(), result.cells.end(),
+                [](const StatsCell& a, const StatsCell& b) {
+                  for (std::size_t i = 0; i < a.keys.size() && i < b.keys.size(); ++i) {
+                    if (a.keys[i] == b.keys[i]) continue;
+                    if (!a.keys[i]) return false;
+                    if (!b.keys[i]) return true;
+                    return *a.keys[i] < *b.keys[i];
+                  }
+                  return false;
+                });
       return result;
     });
   }
