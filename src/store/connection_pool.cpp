@@ -17,11 +17,11 @@ ConnectionPool::ConnectionPool(std::string url, int size,
 
 ConnectionPool::~ConnectionPool() = default;
 
-ConnectionPool::Lease::Lease(ConnectionPool* pool, std::unique_ptr<pqxx::connection> connection)
-    : pool_(pool), connection_(std::move(connection)) {}
+ConnectionPool::Lease::Lease(ConnectionPool* pool, Pooled pooled)
+    : pool_(pool), pooled_(std::move(pooled)) {}
 
 ConnectionPool::Lease::~Lease() {
-  if (connection_) pool_->Release(std::move(connection_), discard_);
+  if (pooled_.connection) pool_->Release(std::move(pooled_), discard_);
 }
 
 void ConnectionPool::Observe(metrics::Registry& registry) {
@@ -57,10 +57,10 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
                       std::to_string(acquire_timeout_.count()) + " ms");
   }
   if (!idle_.empty()) {
-    auto connection = std::move(idle_.back());
+    Pooled pooled = std::move(idle_.back());
     idle_.pop_back();
     Report();
-    return Lease(this, std::move(connection));
+    return Lease(this, std::move(pooled));
   }
   ++open_;
   Report();
@@ -68,7 +68,7 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
   try {
     auto connection = std::make_unique<pqxx::connection>(url_);
     setup_(*connection);
-    return Lease(this, std::move(connection));
+    return Lease(this, Pooled{std::move(connection), {}});
   } catch (const std::exception& e) {
     lock.lock();
     --open_;
@@ -83,10 +83,10 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
   }
 }
 
-void ConnectionPool::Release(std::unique_ptr<pqxx::connection> connection, bool discard) {
-  if (discard || !connection->is_open()) {
+void ConnectionPool::Release(Pooled pooled, bool discard) {
+  if (discard || !pooled.connection->is_open()) {
     try {
-      connection.reset();
+      pooled.connection.reset();
     } catch (...) {  // closing a broken connection must not take the caller down
     }
     std::lock_guard lock(mutex_);
@@ -94,7 +94,7 @@ void ConnectionPool::Release(std::unique_ptr<pqxx::connection> connection, bool 
     Report();
   } else {
     std::lock_guard lock(mutex_);
-    idle_.push_back(std::move(connection));
+    idle_.push_back(std::move(pooled));
     Report();
   }
   available_.notify_one();

@@ -25,18 +25,27 @@ class ConnectionPool {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
+  // A connection and what its users set on its session beyond `setup` (a caller's own note,
+  // such as the plan mode last set), which stays with it while it lives in the pool, so that a
+  // setting is sent only when it changes. A new connection starts with an empty note.
+  struct Pooled {
+    std::unique_ptr<pqxx::connection> connection;
+    std::string session;
+  };
+
   class Lease {
    public:
-    Lease(ConnectionPool* pool, std::unique_ptr<pqxx::connection> connection);
+    Lease(ConnectionPool* pool, Pooled pooled);
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    pqxx::connection& connection() { return *connection_; }
+    pqxx::connection& connection() { return *pooled_.connection; }
+    std::string& session() { return pooled_.session; }
     void Discard() { discard_ = true; }  // do not reuse: it broke or its state is unknown
 
    private:
     ConnectionPool* pool_;
-    std::unique_ptr<pqxx::connection> connection_;
+    Pooled pooled_;
     bool discard_ = false;
   };
 
@@ -50,7 +59,7 @@ class ConnectionPool {
   void Observe(metrics::Registry& registry);
 
  private:
-  void Release(std::unique_ptr<pqxx::connection> connection, bool discard);
+  void Release(Pooled pooled, bool discard);
   void Report();  // under mutex_
 
   metrics::Gauge* open_gauge_ = nullptr;
@@ -63,7 +72,7 @@ class ConnectionPool {
   const std::chrono::milliseconds acquire_timeout_;
   std::mutex mutex_;
   std::condition_variable available_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::vector<Pooled> idle_;
   int open_ = 0;  // idle + leased + being opened
 };
 

@@ -2,9 +2,11 @@
 // to a read replica), the stats from the rollups or the raw tables, the funnel, responses and
 // comments with keyset pagination, and one survey's timeline.
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -92,54 +94,66 @@ class PgAnalyticsStore final : public AnalyticsStore {
       if (d != Dimension::kQuestion) keys.push_back(d);
     }
     FoldFirst();
-    return pg::WithPooledConnection(pool_, "stats", [&](pqxx::connection& connection) {
-      // One statement (one snapshot): no transaction round trips around it.
-      pqxx::nontransaction txn(connection);
-      const auto& cubes = Cubes(txn);
+    auto lease = pool_.Acquire();
+    return pg::WithLease(lease, "stats", [&](pqxx::connection& connection) {
+      const auto& cubes = Cubes(connection);
       const auto cube = analytics::ChooseCube(cubes, filter, keys);
       const auto months = cube ? analytics::MonthlyTwin(cubes, *cube, keys) : std::nullopt;
+      UsePlans(lease, cube ? Plans::kGeneric : Plans::kCustom);
+      // One statement (one snapshot): no transaction round trips around it.
+      pqxx::nontransaction txn(connection);
       StatsResult result;
       result.from_rollups = cube.has_value();
-      // The rollups are read through their keys whatever the values: one plan, made once per
-      // connection, serves every call (planning each call cost more than its execution). The
-      // raw tables are planned for each call's values: the best way through them depends on
-      // the period and the filters. The setting stays with the connection; each read sets it.
-      txn.exec0(cube ? "SET plan_cache_mode = force_generic_plan"
-                     : "SET plan_cache_mode = force_custom_plan");
       const int n = static_cast<int>(keys.size());
       // The statement leaves its rows unordered: they are gathered into cells here, each found
-      // by its keys written out unambiguously (null, or length and bytes).
+      // by its keys written out unambiguously (null, or length and bytes). An officer's year is
+      // some 600 rows: each is read with one field walked along it (every row[i], and every
+      // *iterator, copies the result's shared handle).
       std::unordered_map<std::string, std::size_t> index;
       std::string id;
+      char length[24];
       const auto rows = Run(txn, analytics::BuildStats(cube, filter, keys, months));
       index.reserve(rows.size());
       for (const auto& row : rows) {
         id.clear();
-        for (int i = 0; i < n; ++i) {
-          if (row[i].is_null()) {
+        auto field = row.begin();
+        const auto next = [&field]() -> const pqxx::field& { return ++field; };
+        for (int i = 0; i < n; ++i, ++field) {
+          if (field->is_null()) {
             id += "-,";
-          } else {
-            id += std::to_string(row[i].size()) + ":";
-            id.append(row[i].c_str(), row[i].size());
+            continue;
           }
+          const auto size = field->size();
+          id.append(length, std::to_chars(length, length + sizeof length, size).ptr);
+          id += ':';
+          id.append(field->c_str(), size);
         }
         auto [it, added] = index.try_emplace(id, result.cells.size());
         if (added) {
           StatsCell cell;
-          for (int i = 0; i < n; ++i) cell.keys.push_back(OptionalText(row[i]));
+          cell.keys.reserve(keys.size());
+          for (auto key = row.begin(); key != field; ++key) cell.keys.push_back(OptionalText(key));
           result.cells.push_back(std::move(cell));
         }
         StatsCell& cell = result.cells[it->second];
-        if (row[n].is_null()) {
-          cell.surveys = Count(row[n + 1]);
-          cell.sent = Count(row[n + 2]);
-          cell.reached = Count(row[n + 3]);
-          cell.answered = Count(row[n + 4]);
+        const bool scores = !field->is_null();
+        const std::string_view question(field->c_str(), scores ? field->size() : 0);
+        const std::int64_t a = Count(next());
+        const std::int64_t b = Count(next());
+        const std::int64_t c = Count(next());
+        if (!scores) {
+          cell.surveys = a;
+          cell.sent = b;
+          cell.reached = c;
+          cell.answered = Count(next());
         } else {
-          ScoreSums& sums = cell.questions[row[n].as<std::string>()];
-          sums.respondents = Count(row[n + 1]);
-          sums.total = Count(row[n + 2]);
-          sums.top_box = Count(row[n + 3]);
+          auto sums = cell.questions.find(question);
+          if (sums == cell.questions.end()) {
+            sums = cell.questions.emplace(std::string(question), ScoreSums{}).first;
+          }
+          sums->second.respondents = a;
+          sums->second.total = b;
+          sums->second.top_box = c;
         }
       }
       // Ordered by their keys, bytewise (as the rollups' keys are kept), a missing value last.
@@ -163,7 +177,9 @@ class PgAnalyticsStore final : public AnalyticsStore {
     }
     const auto sql = analytics::BuildFunnel(filter);
     FoldFirst();
-    return pg::WithPooledConnection(pool_, "funnel", [&](pqxx::connection& connection) {
+    auto lease = pool_.Acquire();
+    return pg::WithLease(lease, "funnel", [&](pqxx::connection& connection) {
+      UsePlans(lease, Plans::kGeneric);
       pqxx::read_transaction txn(connection);
       std::map<std::string, FunnelRow> rows;
       auto row_for = [&](const std::string& group) -> FunnelRow& {
@@ -217,11 +233,11 @@ class PgAnalyticsStore final : public AnalyticsStore {
 
   ResponsePage Responses(const ResponseQuery& query) override {
     const auto sql = analytics::BuildResponses(query);
-    return pg::WithPooledConnection(pool_, "responses", [&](pqxx::connection& connection) {
-      // One statement (one snapshot), planned for its values: it reads the raw tables (see
-      // Stats).
+    auto lease = pool_.Acquire();
+    return pg::WithLease(lease, "responses", [&](pqxx::connection& connection) {
+      // One statement (one snapshot), planned for its values: it reads the raw tables.
+      UsePlans(lease, Plans::kCustom);
       pqxx::nontransaction txn(connection);
-      txn.exec0("SET plan_cache_mode = force_custom_plan");
       ResponsePage page;
       std::vector<Dimension> context;
       for (Dimension d : AllDimensions()) {
@@ -303,10 +319,27 @@ class PgAnalyticsStore final : public AnalyticsStore {
   }
 
  private:
+  // How a read's statements are planned. The rollups are read through their keys whatever the
+  // values: one plan, made once per connection, serves every call (planning each call cost more
+  // than its execution). The raw tables are planned for each call's values: the best way through
+  // them depends on the period and the filters. The setting stays with the connection's session,
+  // so it is sent only when a read wants the other one. Outside any transaction: one that
+  // rolled back would undo it.
+  enum class Plans { kGeneric, kCustom };
+  static void UsePlans(ConnectionPool::Lease& lease, Plans plans) {
+    const std::string_view mode =
+        plans == Plans::kGeneric ? "force_generic_plan" : "force_custom_plan";
+    if (lease.session() == mode) return;
+    lease.session().clear();  // unknown until the setting is known to have taken
+    pqxx::nontransaction(lease.connection()).exec0("SET plan_cache_mode = " + std::string(mode));
+    lease.session() = mode;
+  }
+
   // The cube catalogue, read once: it changes only with a migration (and a restart).
-  const std::vector<Cube>& Cubes(pqxx::transaction_base& txn) {
+  const std::vector<Cube>& Cubes(pqxx::connection& connection) {
     std::lock_guard lock(cubes_mutex_);
     if (!cubes_) {
+      pqxx::nontransaction txn(connection);
       std::vector<Cube> cubes;
       for (const auto& row : Exec(txn, "analytics_cubes", {})) {
         Cube cube;

@@ -75,7 +75,7 @@ struct StatsCell {
   std::int64_t sent = 0;      // texts a gateway took
   std::int64_t reached = 0;   // delivered, or taken with no delivery report: the rate's base
   std::int64_t answered = 0;  // responses
-  std::map<std::string, ScoreSums> questions;  // "q1".."q5"
+  std::map<std::string, ScoreSums, std::less<>> questions;  // "q1".."q5"
 };
 
 struct StatsResult {
