@@ -38,7 +38,8 @@ Analytics::Analytics(const config::Config& config, const Clock& clock)
       config.database.analytics_url.empty() ? config.database.url : config.database.analytics_url;
   options.pool_size = config.database.analytics_pool_size;
   options.statement_timeout = config.database.analytics_statement_timeout;
-  // Token look-ups, the sweeper's folds and the folds before reads.
+  // Tokens, the sweeper's folds and the folds before reads; and, on three connections more, every
+  // API call's token look-up and audit row.
   access_ = store::MakePgAccessStore(config.database.url, 3);
   options.rollups = access_.get();
   analytics_ = store::MakePgAnalyticsStore(options);
