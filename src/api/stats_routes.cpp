@@ -274,43 +274,70 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
         out.Raw(",");
       }
     };
+    // What follows a row's keys (and question): its figures and flags.
+    auto question_row_rest = [&](const CellFigures& f, const QuestionFigures& q) {
+      cell_fields(f);
+      out.Raw(",");
+      question_fields(q);
+      out.Raw(",\"suppressed\":");
+      out.Bool(f.suppressed || q.suppressed);
+      out.Raw("}");
+    };
+    auto cell_rest = [&](const store::StatsCell& cell, const CellFigures& f) {
+      cell_fields(f);
+      out.Raw(",\"suppressed\":");
+      out.Bool(f.suppressed);
+      out.Raw(",\"questions\":{");
+      for (std::size_t k = 0; k < questions.size(); ++k) {
+        const QuestionFigures q = Figures(sums(cell, questions[k]), f.suppressed, min);
+        if (k) out.Raw(",");
+        out.Raw(question_names[k]);
+        out.Raw("{");
+        question_fields(q);
+        out.Raw(",\"suppressed\":");
+        out.Bool(q.suppressed);
+        out.Raw("}");
+      }
+      out.Raw("}}");
+    };
+    // A suppressed cell reads the same after its keys, whatever it counted (every figure null):
+    // written once and copied, since most cells of a fine breakdown (an officer's days) are.
+    const std::string suppressed_rest = [&] {
+      const std::size_t mark = body.size();
+      if (by_question) {
+        question_row_rest(CellFigures{}, QuestionFigures{});
+      } else {
+        cell_rest(store::StatsCell{}, CellFigures{});
+      }
+      std::string rest = body.substr(mark);
+      body.resize(mark);
+      return rest;
+    }();
     out.Raw(",\"cells\":[");
     std::size_t rows = 0;
     for (const auto& cell : result.cells) {
       const CellFigures f = Figures(cell, min);
       if (by_question) {
         for (std::size_t k = 0; k < questions.size(); ++k) {
-          const QuestionFigures q = Figures(sums(cell, questions[k]), f.suppressed, min);
           if (rows++) out.Raw(",");
           cell_keys(cell);
           out.Raw("\"question\":");
           out.String(questions[k]);
           out.Raw(",");
-          cell_fields(f);
-          out.Raw(",");
-          question_fields(q);
-          out.Raw(",\"suppressed\":");
-          out.Bool(f.suppressed || q.suppressed);
-          out.Raw("}");
+          if (f.suppressed) {
+            out.Raw(suppressed_rest);
+          } else {
+            question_row_rest(f, Figures(sums(cell, questions[k]), f.suppressed, min));
+          }
         }
       } else {
         if (rows++) out.Raw(",");
         cell_keys(cell);
-        cell_fields(f);
-        out.Raw(",\"suppressed\":");
-        out.Bool(f.suppressed);
-        out.Raw(",\"questions\":{");
-        for (std::size_t k = 0; k < questions.size(); ++k) {
-          const QuestionFigures q = Figures(sums(cell, questions[k]), f.suppressed, min);
-          if (k) out.Raw(",");
-          out.Raw(question_names[k]);
-          out.Raw("{");
-          question_fields(q);
-          out.Raw(",\"suppressed\":");
-          out.Bool(q.suppressed);
-          out.Raw("}");
+        if (f.suppressed) {
+          out.Raw(suppressed_rest);
+        } else {
+          cell_rest(cell, f);
         }
-        out.Raw("}}");
       }
     }
     out.Raw("]}");

@@ -141,19 +141,21 @@ class PgAnalyticsStore final : public AnalyticsStore {
         const std::int64_t a = Count(next());
         const std::int64_t b = Count(next());
         const std::int64_t c = Count(next());
+        // Added up: a statement over a daily cube's rows may give a cell a row per survey group
+        // (analytics_sql.cpp: RowsAreCells); the others give each one row.
         if (!scores) {
-          cell.surveys = a;
-          cell.sent = b;
-          cell.reached = c;
-          cell.answered = Count(next());
+          cell.surveys += a;
+          cell.sent += b;
+          cell.reached += c;
+          cell.answered += Count(next());
         } else {
           auto sums = cell.questions.find(question);
           if (sums == cell.questions.end()) {
             sums = cell.questions.emplace(std::string(question), ScoreSums{}).first;
           }
-          sums->second.respondents = a;
-          sums->second.total = b;
-          sums->second.top_box = c;
+          sums->second.respondents += a;
+          sums->second.total += b;
+          sums->second.top_box += c;
         }
       }
       // Ordered by their keys, bytewise (as the rollups' keys are kept), a missing value last.

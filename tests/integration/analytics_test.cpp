@@ -365,6 +365,15 @@ TEST_F(AnalyticsTest, EveryFilterFromTheRollupsEqualsTheRawTables) {
     EXPECT_EQ(Describe(rollup), Describe(raw));
     EXPECT_EQ(rollup.cells[0].surveys, expected->surveys);
     EXPECT_EQ(rollup.cells[0].answered, expected->answered);
+
+    // By day under the one value: a daily cube's rows are then read as they are and added up by
+    // the store (analytics_sql.cpp: RowsAreCells), a row per survey group and department.
+    days.values = {{d, {*value}}};
+    instants.values = days.values;
+    const auto by_day = analytics_->Stats(days, {Dimension::kDay});
+    EXPECT_TRUE(by_day.from_rollups);
+    EXPECT_GT(by_day.cells.size(), 1u);
+    EXPECT_EQ(Describe(by_day), Describe(analytics_->Stats(instants, {Dimension::kDay})));
   }
 }
 

@@ -469,6 +469,31 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   EXPECT_TRUE(e["questions"]["q5"]["mean"].is_null());
   EXPECT_EQ(body["min_cell_size"], 10);
   EXPECT_EQ(body["questions"][0]["text"], "Polite?");
+
+  // A suppressed cell has every field a counted one has, each null (its text is written once and
+  // shared by every suppressed cell).
+  for (const auto& [field, value] : e.items()) EXPECT_TRUE(s.contains(field)) << field;
+  for (const auto& [key, q] : e["questions"].items()) {
+    for (const auto& [field, value] : q.items()) {
+      EXPECT_TRUE(s["questions"][key].contains(field)) << key << "." << field;
+    }
+  }
+  // The same when the questions are a breakdown of their own; each row keeps its own keys.
+  const json rows = Json(Get("/api/v1/stats?group_by=npu,question"));
+  ASSERT_EQ(rows["cells"].size(), 10u);
+  const json& counted = rows["cells"][5];
+  EXPECT_FALSE(counted["suppressed"].get<bool>());
+  for (int k = 0; k < 5; ++k) {
+    const json& row = rows["cells"][k];
+    EXPECT_EQ(row["npu"], "N1");
+    EXPECT_EQ(row["question"], "q" + std::to_string(k + 1));
+    EXPECT_TRUE(row["suppressed"].get<bool>());
+    EXPECT_EQ(row.size(), counted.size());
+    for (const auto& [field, value] : counted.items()) {
+      if (field == "npu" || field == "question" || field == "suppressed") continue;
+      EXPECT_TRUE(row.contains(field) && row[field].is_null()) << field;
+    }
+  }
 }
 
 // The JSON is written by hand (stats_routes.cpp: JsonOut): whatever a key holds, it must parse

@@ -145,5 +145,33 @@ TEST(AnalyticsSql, RollupsReadTheCubesColumnsAndRawTheSurveysColumns) {
   EXPECT_NE(raw.text.find("analytics_answers(r)"), std::string::npos);
 }
 
+// A breakdown by day over a cube whose dimensions are all keys, fixed or determined by those
+// reads the rollup rows as they are (the store adds up a cell's rows); any other aggregates.
+TEST(AnalyticsSql, ADailyCubesRowsAreReadAsTheyAreWhenTheyAreTheCells) {
+  AnalyticsFilter officer = Days();
+  officer.values = {{Dimension::kOfficer, {"PC1"}}};
+  const auto cube = ChooseCube(kCubes, officer, {Dimension::kDay});
+  ASSERT_TRUE(cube.has_value());
+  const auto rows = BuildStats(cube, officer, {Dimension::kDay});
+  EXPECT_EQ(rows.text.find("GROUP BY"), std::string::npos) << rows.text;
+  EXPECT_NE(rows.text.find("c.question, c.respondents, c.total, c.top_box"), std::string::npos);
+  EXPECT_NE(rows.text.find("c.d1 = $3::text"), std::string::npos);
+
+  AnalyticsFilter two = Days();
+  two.values = {{Dimension::kOfficer, {"PC1", "PC2"}}};
+  EXPECT_NE(BuildStats(cube, two, {Dimension::kDay}).text.find("GROUP BY"), std::string::npos)
+      << "two officers: a day's rows are two cells' worth";
+  AnalyticsFilter department = Days();
+  department.values = {{Dimension::kDepartment, {"D1"}}};
+  EXPECT_NE(BuildStats(cube, department, {Dimension::kDay}).text.find("GROUP BY"),
+            std::string::npos)
+      << "a department's officers are many rows a day";
+  EXPECT_NE(BuildStats(cube, officer, {Dimension::kWeek}).text.find("GROUP BY"), std::string::npos)
+      << "a week is seven days' rows";
+  EXPECT_EQ(BuildStats(kCubes[0], Days(), {Dimension::kDay}).text.find("GROUP BY"),
+            std::string::npos)
+      << "a cube without dimensions: a row per day and survey group";
+}
+
 }  // namespace
 }  // namespace surveyd::store::analytics
