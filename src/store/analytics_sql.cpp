@@ -363,30 +363,24 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
   for (Dimension d : group_by) keys.push_back(Expression(cube, d));
   const std::string select_keys = keys.empty() ? "" : Join(keys) + ", ";
   const std::string group = keys.empty() ? "" : " GROUP BY " + Positions(keys.size());
-  if (cube && RowsAreCells(*cube, filter, group_by)) {
-    // The rollup rows are the cells already, but for their survey groups (a few rows a cell):
-    // read as they are, the store adds them up. An officer's days: a third of the statement's
-    // time was its aggregation.
-    Params params;
-    const auto ranges = Ranges(*cube, months, filter, params);
-    const std::string where = Conditions(cube, ranges, filter, params);
-    Sql sql;
-    sql.text = "(SELECT " + select_keys +
-               "NULL::text, c.surveys, c.msg_unreported + c.msg_delivered + c.msg_failed_sent, "
-               "c.msg_unreported + c.msg_delivered, c.answered FROM " +
-               Source("analytics_cells", ranges) + " WHERE " + where + ") UNION ALL (SELECT " +
-               select_keys + "c.question, c.respondents, c.total, c.top_box, 0::bigint FROM " +
-               Source("analytics_scores", ranges) + " WHERE " + where + ")";
-    sql.params = params.Take();
-    return sql;
-  }
   Params params;
   // One WHERE for both halves: the same parameters, one statement, one snapshot.
   const auto ranges = cube ? Ranges(*cube, months, filter, params) : std::vector<Range>{};
   const std::string where = Conditions(cube, ranges, filter, params);
   std::string cells;
   std::string scores;
-  if (cube) {
+  if (cube && RowsAreCells(*cube, filter, group_by)) {
+    // The rollup rows are the cells already, but for their survey groups (a few rows a cell):
+    // read as they are, the store adds them up. An officer's days: a third of the statement's
+    // time was its aggregation.
+    cells = "SELECT " + select_keys +
+            "NULL::text, c.surveys, c.msg_unreported + c.msg_delivered + c.msg_failed_sent, "
+            "c.msg_unreported + c.msg_delivered, c.answered FROM " +
+            Source("analytics_cells", ranges) + " WHERE " + where;
+    scores = "SELECT " + select_keys +
+             "c.question, c.respondents, c.total, c.top_box, 0::bigint FROM " +
+             Source("analytics_scores", ranges) + " WHERE " + where;
+  } else if (cube) {
     // Each rollup row counts one cell's day or month, far below 2^31: summed as integers (into
     // a bigint) instead of as bigints, which PostgreSQL adds up in numeric (a third of the
     // statement's time for an officer's year).
