@@ -168,9 +168,13 @@ TEST(AnalyticsSql, ADailyCubesRowsAreReadAsTheyAreWhenTheyAreTheCells) {
       << "a department's officers are many rows a day";
   EXPECT_NE(BuildStats(cube, officer, {Dimension::kWeek}).text.find("GROUP BY"), std::string::npos)
       << "a week is seven days' rows";
-  EXPECT_EQ(BuildStats(kCubes[0], Days(), {Dimension::kDay}).text.find("GROUP BY"),
+  EXPECT_NE(BuildStats(kCubes[0], Days(), {Dimension::kDay}).text.find("GROUP BY"),
             std::string::npos)
-      << "a cube without dimensions: a row per day and survey group";
+      << "a day's totals: a row per survey group";
+  EXPECT_EQ(BuildStats(kCubes[0], Days(), {Dimension::kDay, Dimension::kSurveyGroup})
+                .text.find("GROUP BY"),
+            std::string::npos)
+      << "a day's totals per survey group: a row each";
 }
 
 }  // namespace
