@@ -275,7 +275,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.max_pushes_in_flight = std::max(1, config.http.worker_threads - 2);
   api_options.gateway = &dispatcher.gateway();
   api_options.trusted_proxies = config.http.trusted_proxies;
-  api_options.on_ingested = [&dispatcher] { dispatcher.Wake(); };
+  api_options.on_surveys_created = [&dispatcher] { dispatcher.Wake(); };
   api_options.metrics = &registry;
   api_options.metrics_allow = config.metrics.allow;
   api_options.readiness = [&components]() {

@@ -53,7 +53,7 @@ struct ApiOptions {
   http::Handler survey_pages;                 // /s/...
   http::FastHandler survey_pages_fast;        // /s/... answered on the I/O thread; may be empty
   std::function<Readiness()> readiness;       // /readyz (public: ready or not), /api/v1/health
-  std::function<void()> on_ingested;          // new surveys may be due: wake the dispatcher
+  std::function<void()> on_surveys_created;   // a push created surveys: wake the dispatcher
   std::vector<std::string> trusted_proxies;   // peers whose X-Forwarded-For names the client
   // Requests by route and status are counted here, and GET /metrics renders it for clients in
   // `metrics_allow` (addresses or CIDR ranges; empty: /metrics answers 404).

@@ -54,7 +54,7 @@ class RecordingStore final : public store::IngestStore,
     std::vector<store::IngestResult> results;
     for (const auto& item : items) {
       events.push_back(item.event_id);
-      results.push_back({item.event_id, store::IngestOutcome::kAccepted, "survey"});
+      results.push_back({item.event_id, store::IngestOutcome::kAccepted, decision});
     }
     return results;
   }
@@ -92,6 +92,7 @@ class RecordingStore final : public store::IngestStore,
 
   std::size_t Reached() const { return events.size() + reports.size() + inbound.size(); }
 
+  std::string decision = "survey";  // what every event stored is decided
   std::vector<std::string> events;
   std::vector<DeliveryReport> reports;
   std::vector<InboundSms> inbound;
@@ -151,6 +152,7 @@ class SignaturesTest : public ::testing::Test {
       };
     };
     options.readiness = [] { return Readiness{true, "{}"}; };
+    options.on_surveys_created = [this] { ++wakes_; };
     return MakeApiHandler(options);
   }
 
@@ -219,6 +221,7 @@ class SignaturesTest : public ::testing::Test {
   testing::ManualClock clock_;
   RecordingStore store_;
   std::map<std::string, std::unique_ptr<gateway::Gateway>> gateways_;
+  int wakes_ = 0;  // times a push woke the dispatcher
 };
 
 TEST_F(SignaturesTest, FeedPushes) {
@@ -239,6 +242,21 @@ TEST_F(SignaturesTest, FeedPushes) {
   // Replayed later: refused.
   clock_.Advance(std::chrono::seconds(181));
   EXPECT_EQ(api(genuine).status, 401);
+  EXPECT_EQ(store_.events.size(), 3u);
+}
+
+// A push wakes the dispatcher when it created a survey, and only then: each wake is a claim.
+TEST_F(SignaturesTest, APushWakesTheDispatcherOnlyForANewSurvey) {
+  const auto api = Api("wmnow");
+  const std::string target = "/api/v1/feed/events";
+  EXPECT_EQ(api(Timestamped(target, "X-Feed", kFeedSecret, Now(), kEvent)).status, 202);
+  EXPECT_EQ(wakes_, 1);
+  store_.decision = "exclusion:domestic";
+  EXPECT_EQ(api(Timestamped(target, "X-Feed", kFeedSecret, Now(), kEvent)).status, 202);
+  EXPECT_EQ(wakes_, 1);
+  store_.decision = "survey";
+  EXPECT_EQ(api(Timestamped(target, "X-Feed", kFeedSecret, Now(), kEvent)).status, 202);
+  EXPECT_EQ(wakes_, 2);
   EXPECT_EQ(store_.events.size(), 3u);
 }
 
