@@ -29,23 +29,20 @@ http::Response HandleFeedPush(const ApiOptions& options, const http::Request& re
   auto results = options.ingest->IngestBatch(items, options.decider());
   // Stored, not answered: the pusher sends the batch again and the store must take it once.
   SURVEYD_FAILPOINT("push.after_commit_before_202");
+  // Only a new survey gives the dispatcher something to send: a push of excluded or duplicate
+  // events does not wake it (each wake is a claim), as for the TCP feed's batches.
+  if (store::CreatedSurveys(results) && options.on_surveys_created) options.on_surveys_created();
 
   nlohmann::json out = nlohmann::json::array();
   std::int64_t counts[3] = {0, 0, 0};
-  // Only a new survey gives the dispatcher something to send: a push of excluded or duplicate
-  // events does not wake it (each wake is a claim), as for the TCP feed's batches.
-  bool surveys_created = false;
   for (const auto& r : results) {
     ++counts[static_cast<int>(r.outcome)];
-    surveys_created = surveys_created || (r.outcome == store::IngestOutcome::kAccepted &&
-                                          r.reason == OutcomeName(Decision::Outcome::kSurvey));
     nlohmann::json entry = {{"event_id", r.event_id},
                             {"result", store::IngestOutcomeName(r.outcome)}};
     if (r.outcome == store::IngestOutcome::kRejected) entry["reason"] = r.reason;
     if (r.outcome == store::IngestOutcome::kAccepted) entry["decision"] = r.reason;
     out.push_back(std::move(entry));
   }
-  if (surveys_created && options.on_surveys_created) options.on_surveys_created();
   nlohmann::json body = {
       {"results", out}, {"accepted", counts[0]}, {"duplicate", counts[1]}, {"rejected", counts[2]}};
   return http::Response::Json(202, body.dump());

@@ -640,12 +640,7 @@ struct TcpConsumer::Impl {
         newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
     }
     std::int64_t counts[3] = {0, 0, 0};
-    bool surveys_created = false;
-    for (const auto& r : results) {
-      ++counts[static_cast<int>(r.outcome)];
-      surveys_created = surveys_created || (r.outcome == store::IngestOutcome::kAccepted &&
-                                            r.reason == OutcomeName(Decision::Outcome::kSurvey));
-    }
+    for (const auto& r : results) ++counts[static_cast<int>(r.outcome)];
     if (max_seq) cursor = std::max(cursor.value_or(*max_seq), *max_seq);
     Update([&](TcpConsumerStatus& s) {
       s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
@@ -664,7 +659,9 @@ struct TcpConsumer::Impl {
       }
       for (const auto received : b.received) latency.Add(done - received);
     });
-    if (surveys_created && options.on_surveys_created) options.on_surveys_created();
+    if (store::CreatedSurveys(results) && options.on_surveys_created) {
+      options.on_surveys_created();
+    }
     return max_seq ? cursor : std::nullopt;
   }
 };

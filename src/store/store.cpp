@@ -1,4 +1,6 @@
 // The parts of the store interface that need no database (so the fuzz targets link without pqxx).
+#include <algorithm>
+
 #include "surveyd/store/alert_store.hpp"
 #include "surveyd/store/ingest_store.hpp"
 
@@ -14,6 +16,13 @@ const char* IngestOutcomeName(IngestOutcome outcome) {
       return "rejected";
   }
   return "unknown";
+}
+
+bool CreatedSurveys(const std::vector<IngestResult>& results) {
+  return std::any_of(results.begin(), results.end(), [](const IngestResult& r) {
+    return r.outcome == IngestOutcome::kAccepted &&
+           r.reason == OutcomeName(Decision::Outcome::kSurvey);
+  });
 }
 
 const char* AlertStatusName(AlertStatus status) {

@@ -29,6 +29,9 @@ struct IngestResult {
   std::string reason;  // rejected: why; accepted: the decision ("survey", "exclusion:domestic"...)
 };
 
+// Whether any of these is a new survey: a text the dispatcher may now have to send.
+bool CreatedSurveys(const std::vector<IngestResult>& results);
+
 // Decides one event under the rules in force. Called by the store inside the ingest transaction,
 // once per new event, with that number's history (including surveys decided earlier in the same
 // batch) and the events related to it (its incident's, and its number's within
