@@ -373,21 +373,33 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   return Decide(rules, event, history, RelatedEvents{}, now);
 }
 
-bool MayRuleOutOthers(const RuleSet& rules, const Event& event) {
+// The names match what Decide traces before "@number:" or "@incident:" (At below).
+std::vector<std::string> RuleOutFindings(const RuleSet& rules, const Event& event) {
+  std::vector<std::string> findings;
   const Policy& policy = rules.policy();
   for (const Exclusion& exclusion : rules.exclusions()) {
-    if (Evaluate(exclusion, event, policy).result == Tri::kYes) return true;
+    if (Evaluate(exclusion, event, policy).result == Tri::kYes) {
+      findings.push_back("exclusion:" + exclusion.id);
+    }
   }
   const Caller* caller = CallerOf(event);
-  return UnderAge(policy, caller) || (policy.exclude_consent_declined && ConsentDeclined(caller)) ||
-         (policy.exclude_vulnerable && Vulnerable(caller));
+  if (UnderAge(policy, caller)) findings.emplace_back("under_minimum_age");
+  if (policy.exclude_consent_declined && ConsentDeclined(caller)) {
+    findings.emplace_back("consent_declined");
+  }
+  if (policy.exclude_vulnerable && Vulnerable(caller)) findings.emplace_back("vulnerable");
+  return findings;
+}
+
+bool MayRuleOutOthers(const RuleSet& rules, const Event& event) {
+  return !RuleOutFindings(rules, event).empty();
 }
 
 EventScreen ScreenUnder(std::shared_ptr<const RuleSet> rules) {
   if (!rules || rules->version().empty()) return {};
   EventScreen screen;
-  screen.version = rules->version();
-  screen.may_rule_out = [rules](const Event& event) { return MayRuleOutOthers(*rules, event); };
+  screen.version = rules->version() + EventScreen::kFormat;
+  screen.findings = [rules](const Event& event) { return RuleOutFindings(*rules, event); };
   return screen;
 }
 

@@ -195,6 +195,18 @@ std::string TraceJson(const std::vector<std::string>& trace) {
   return JsonbText(nlohmann::json(trace));
 }
 
+// What a screen found on an event (EventScreen::findings), sorted, as the array literal stored in
+// events.screen_findings; nullopt when it found nothing.
+std::optional<std::string> FindingsOf(const EventScreen& screen, const Event& event) {
+  std::vector<std::string> findings = screen.findings(event);
+  if (findings.empty()) return std::nullopt;
+  std::sort(findings.begin(), findings.end());
+  findings.erase(std::unique(findings.begin(), findings.end()), findings.end());
+  ArrayLiteral literal;
+  for (const std::string& finding : findings) literal.Add(finding);
+  return literal.Text();
+}
+
 }  // namespace
 
 namespace pg {
@@ -204,10 +216,24 @@ namespace pg {
   "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text FROM events "
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
+// An incident has a handful of events, found by its index: the screen is a filter on them.
+#define SURVEYD_RELATED_OF_INCIDENTS_SCREENED(v)                                                  \
+  SURVEYD_RELATED_OF_INCIDENTS " AND (screen_hit OR screened_with IS NULL OR screened_with <> " v \
+                               ")"
 #define SURVEYD_RELATED_OF_NUMBERS                            \
   SURVEYD_RELATED_COLUMNS                                     \
   "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
   "AND occurred_at >= $3::timestamptz"
+// Of the numbers' events screened under the rules whose version is $4, those that could rule a
+// contact out: the newest for each rule it could (EventScreen), found in the index alone.
+#define SURVEYD_RELATED_OF_NUMBERS_FOUND                                              \
+  SURVEYD_RELATED_COLUMNS                                                             \
+  "WHERE event_id IN (SELECT DISTINCT ON (phone_hash, finding) event_id FROM events " \
+  "CROSS JOIN LATERAL unnest(screen_findings) AS finding "                            \
+  "WHERE phone_hash = ANY($2::text[]) AND screened_with = $4 "                        \
+  "AND screen_findings IS NOT NULL AND occurred_at >= $3::timestamptz "               \
+  "ORDER BY phone_hash, finding, occurred_at DESC) AND phone_hash = ANY($2::text[]) " \
+  "AND facts IS NOT NULL"
 // Screened under other rules than those of version `v`, or not at all.
 #define SURVEYD_SCREENED_ELSEWHERE(v) \
   "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
@@ -224,14 +250,15 @@ const Statements& IngestStatements() {
       {"ingest_events",
        "INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, raw, "
        "decision, decision_reason, decision_group, decision_trace, incident_id, phone_hash, "
-       "facts, received_at, screened_with, screen_hit) "
+       "facts, received_at, screened_with, screen_hit, screen_findings) "
        "SELECT t.id, t.source, t.seq, t.type, t.occurred_at, t.duplicates, t.raw, t.decision, "
        "t.reason, t.grp, t.trace::jsonb, t.incident, t.hash, t.facts::jsonb, $1::timestamptz, "
-       "$16::text, t.hit "
+       "$16::text, CASE WHEN $16::text IS NOT NULL THEN t.findings IS NOT NULL END, "
+       "t.findings::text[] "
        "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], "
        "$7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-       "$14::text[], $15::text[], $17::boolean[]) AS t(id, source, seq, type, occurred_at, "
-       "duplicates, raw, decision, reason, grp, trace, incident, hash, facts, hit) "
+       "$14::text[], $15::text[], $17::text[]) AS t(id, source, seq, type, occurred_at, "
+       "duplicates, raw, decision, reason, grp, trace, incident, hash, facts, findings) "
        "ON CONFLICT (event_id) DO UPDATE "
        "SET duplicates = events.duplicates + excluded.duplicates + 1 "
        "RETURNING event_id, (xmax = 0) AS inserted"},
@@ -247,21 +274,25 @@ const Statements& IngestStatements() {
        "FROM unnest($1::text[]) AS t(h)"},
       // Every stored event of the batch's incidents, and of its numbers since $3.
       {"related_events", SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS},
-      // The same under a screen, whose version is $4: of the numbers' events, only those that
-      // could rule a contact out, and those screened under other rules or none (EventScreen).
-      {"related_events_screened", SURVEYD_RELATED_OF_INCIDENTS
-       " UNION " SURVEYD_RELATED_OF_NUMBERS
-       " AND screen_hit UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_RELATED_OF_NUMBERS, "$4")},
-      // Stored events of numbers within the look-back ($2 on) not screened under the rules whose
-      // version is $1, newest first from $3 on: for ScreenEvents.
+      // The same under a screen, whose version is $4: of the incidents' events, those that could
+      // rule a contact out; of the numbers', the newest for each rule they could; and of both,
+      // those screened under other rules or none (EventScreen).
+      {"related_events_screened",
+       SURVEYD_RELATED_OF_INCIDENTS_SCREENED("$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND
+                                                   " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
+                                                       SURVEYD_RELATED_OF_NUMBERS, "$4")},
+      // Stored events of numbers or incidents within the look-back ($2 on) not screened under
+      // the rules whose version is $1, newest first from $3 on: for ScreenEvents.
       {"screen_pending",
        "SELECT event_id, facts::text, surveyd_epoch_us(occurred_at) FROM events "
-       "WHERE phone_hash IS NOT NULL AND facts IS NOT NULL AND occurred_at >= $2::timestamptz "
+       "WHERE (phone_hash IS NOT NULL OR incident_id IS NOT NULL) AND facts IS NOT NULL "
+       "AND occurred_at >= $2::timestamptz "
        "AND occurred_at <= $3::timestamptz AND " SURVEYD_SCREENED_ELSEWHERE(
            "$1") " ORDER BY occurred_at DESC LIMIT $4::int FOR UPDATE SKIP LOCKED"},
       {"screen_set",
-       "UPDATE events e SET screened_with = $1, screen_hit = t.hit "
-       "FROM unnest($2::text[], $3::boolean[]) AS t(id, hit) WHERE e.event_id = t.id"},
+       "UPDATE events e SET screened_with = $1, screen_hit = t.findings IS NOT NULL, "
+       "screen_findings = t.findings::text[] "
+       "FROM unnest($2::text[], $3::text[]) AS t(id, findings) WHERE e.event_id = t.id"},
       {"ingest_surveys",
        "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_enc, phone_hash, "
        "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
@@ -378,17 +409,25 @@ IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoi
     const auto rows =
         Exec(txn, "screen_pending",
              {Text(screen.version), Time(now - kMaxNumberLookback), Time(from), Int(limit)});
-    ArrayLiteral ids, hits;
+    ArrayLiteral ids, findings;
     ScreenPass pass;
     for (const auto& row : rows) {
       ids.Add(row[0].as<std::string>());
       // An event that cannot be read is read back as before, and says so then: screening it
-      // as one that could rule a contact out keeps it that way.
+      // as one that could rule a contact out, by a finding of its own, keeps it that way.
       auto event = ReadFacts(row[1].as<std::string>());
-      hits.Add(!event || screen.may_rule_out(*event) ? "true" : "false");
+      std::optional<std::string> found;
+      if (event) {
+        found = FindingsOf(screen, *event);
+      } else {
+        ArrayLiteral unreadable;
+        unreadable.Add("unreadable:" + row[0].as<std::string>());
+        found = unreadable.Text();
+      }
+      findings.Add(found);
       pass.next_from = pg::FromEpochMicros(row[2].as<std::int64_t>());
     }
-    if (!ids.empty()) Exec(txn, "screen_set", {Text(screen.version), ids.Text(), hits.Text()});
+    if (!ids.empty()) Exec(txn, "screen_set", {Text(screen.version), ids.Text(), findings.Text()});
     txn.commit();
     pass.screened = static_cast<int>(rows.size());
     if (pass.screened < limit) pass.next_from.reset();
@@ -618,7 +657,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     return items[a].event->event_id < items[b].event->event_id;
   });
   ArrayLiteral id, source, seq, type, occurred_at, duplicates, raw, outcomes, reasons, groups,
-      traces, incidents, phone_hashes, facts, screen_hits;
+      traces, incidents, phone_hashes, facts, screen_findings;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     id.Add(event.event_id);
@@ -631,11 +670,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     incidents.Add(NonEmpty(event.incident.id));
     phone_hashes.Add(NonEmpty(hashes[i]));
     facts.Add(JsonbText(EventToJson(event, false)));
-    if (screen.version.empty()) {
-      screen_hits.AddNull();
-    } else {
-      screen_hits.Add(screen.may_rule_out(event) ? "true" : "false");
-    }
+    screen_findings.Add(screen.version.empty() ? std::nullopt : FindingsOf(screen, event));
     if (decided[i]) {
       outcomes.Add(OutcomeName(decided[i]->decision.outcome));
       reasons.Add(decided[i]->reason);
@@ -653,7 +688,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
            {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
             occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(), reasons.Text(),
             groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text(),
-            screen.version.empty() ? Param() : Text(screen.version), screen_hits.Text()});
+            screen.version.empty() ? Param() : Text(screen.version), screen_findings.Text()});
   // Events in, their surveys not yet: a crash here must take the whole transaction with it.
   SURVEYD_FAILPOINT("ingest.between_statements");
   std::unordered_set<std::string> inserted;

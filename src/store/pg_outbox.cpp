@@ -79,18 +79,27 @@ enum ClaimColumn {
 namespace pg {
 
 // Claimed messages' own events, their incidents', and their numbers' since, in parts.
-#define SURVEYD_CLAIM_CONTEXT(numbers_events)                                         \
+#define SURVEYD_CLAIM_CONTEXT(incident_filter, numbers_events)                        \
   "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text "       \
   "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) " \
   "AS c(outbox_id, event_id, incident_id, phone_hash, since) "                        \
   "CROSS JOIN LATERAL ("                                                              \
   "SELECT event_id, incident_id, facts FROM events WHERE event_id = c.event_id "      \
   "UNION SELECT event_id, incident_id, facts FROM events "                            \
-  "WHERE c.incident_id <> '' AND incident_id = c.incident_id "                        \
+  "WHERE c.incident_id <> '' AND incident_id = c.incident_id" incident_filter         \
+  " "                                                                                 \
   "UNION " numbers_events ") AS e WHERE e.facts IS NOT NULL"
 #define SURVEYD_CLAIM_OF_NUMBER                      \
   "SELECT event_id, incident_id, facts FROM events " \
   "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since"
+// Of the number's events screened under the rules whose version is $6, the newest for each rule
+// they could rule a contact out by (EventScreen), found in the index alone.
+#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                                      \
+  "SELECT event_id, incident_id, facts FROM events WHERE event_id IN ("                    \
+  "SELECT DISTINCT ON (finding) event_id FROM events "                                     \
+  "CROSS JOIN LATERAL unnest(screen_findings) AS finding WHERE phone_hash = c.phone_hash " \
+  "AND screened_with = $6 AND screen_findings IS NOT NULL AND occurred_at >= c.since "     \
+  "ORDER BY finding, occurred_at DESC) AND phone_hash = c.phone_hash"
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
@@ -128,12 +137,15 @@ const Statements& OutboxStatements() {
        "(SELECT surveyd_epoch_us(max(contact_at)) FROM surveys "
        "WHERE phone_hash = ANY($1::text[]) AND id < $2::bigint)"},
       // For each claimed message: its own event, its incident's and its number's recent ones.
-      {"claim_context", SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER)},
-      // The same under a screen, whose version is $6 (EventScreen).
+      {"claim_context", SURVEYD_CLAIM_CONTEXT("", SURVEYD_CLAIM_OF_NUMBER)},
+      // The same under a screen, whose version is $6 (EventScreen): the message's own event
+      // always; its incident's when they could rule it out; its number's, the newest for each
+      // rule they could; and both when screened under other rules or none.
       {"claim_context_screened",
-       SURVEYD_CLAIM_CONTEXT(SURVEYD_CLAIM_OF_NUMBER
-                             " AND screen_hit UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
-                                 SURVEYD_CLAIM_OF_NUMBER, "$6"))},
+       SURVEYD_CLAIM_CONTEXT(
+           " AND (screen_hit OR screened_with IS NULL OR screened_with <> $6)",
+           SURVEYD_CLAIM_OF_NUMBER_FOUND
+           " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6"))},
       // Only while each claim is this worker's; a survey's link (its token's hash) goes in with
       // it, the first time.
       {"begin_sends",

@@ -976,8 +976,18 @@ TEST_F(StoreTest, AClaimCarriesTheIncidentAndNumberEventsForTheLastDecision) {
             "0");
 }
 
-// The test rules' screen: a domestic event could rule a contact of its number out.
-EventScreen ScreenOf(const std::string& version) { return {version, Domestic}; }
+// The test rules' screen: a domestic event could rule a contact of its number out, and so could
+// (for the screen, not the test rules) a vulnerable caller.
+EventScreen ScreenOf(const std::string& version) {
+  return {version, [](const Event& event) {
+            std::vector<std::string> findings;
+            if (Domestic(event)) findings.emplace_back("exclusion:domestic");
+            if (event.caller && event.caller->vulnerable.value_or(false)) {
+              findings.emplace_back("vulnerable");
+            }
+            return findings;
+          }};
+}
 
 TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleOut) {
   std::vector<std::string> seen;  // the same_number events the last decision was given
@@ -994,9 +1004,9 @@ TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleO
   store_->IngestBatch({Item(MakeEvent("E1", "+447700900001"))}, recording("v1"));
   store_->IngestBatch({Item(MakeEvent("E2", "+447700900001", kT0 + 1min, {"DOMESTIC"}))},
                       recording("v1"));
-  EXPECT_EQ(Q("SELECT string_agg(concat_ws(':', event_id, screened_with, screen_hit), ',' "
-              "ORDER BY event_id) FROM events"),
-            "E1:v1:f,E2:v1:t");
+  EXPECT_EQ(Q("SELECT string_agg(concat_ws(':', event_id, screened_with, screen_hit, "
+              "screen_findings::text), ',' ORDER BY event_id) FROM events"),
+            "E1:v1:f,E2:v1:t:{exclusion:domestic}");
   store_->IngestBatch({Item(MakeEvent("E3", "+447700900001", kT0 + 2min))}, recording("v1"));
   EXPECT_EQ(seen, (Ids{"E2"})) << "E1 could rule nothing out";
 
@@ -1019,23 +1029,122 @@ TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleO
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3", "E4", "E5"}));
 }
 
+TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
+  std::vector<std::string> seen;  // the same_number events the last decision was given
+  const DecideFn recording(
+      [&seen](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
+        seen.clear();
+        for (const Event& other : related.same_number) seen.push_back(other.event_id);
+        std::sort(seen.begin(), seen.end());
+        return Decide(event, history, related);
+      },
+      ScreenOf("v1"));
+  auto vulnerable = [](Event event) {
+    event.caller->vulnerable = true;
+    return event;
+  };
+  const std::string number = "+447700900001";
+  using Ids = std::vector<std::string>;
+  // Two batches, so that the newest for a rule is found in the database, not in the batch.
+  store_->IngestBatch({Item(MakeEvent("E1", number, kT0, {"DOMESTIC"})),
+                       Item(MakeEvent("E2", number, kT0 + 2min, {"DOMESTIC"})),
+                       Item(vulnerable(MakeEvent("E3", number, kT0 + 1min, {"DOMESTIC"}))),
+                       Item(vulnerable(MakeEvent("E4", number, kT0 + 3min)))},
+                      recording);
+  store_->IngestBatch({Item(vulnerable(MakeEvent("E5", number, kT0 + 4min))),
+                       Item(MakeEvent("E6", number, kT0 + 5min))},
+                      recording);
+  store_->IngestBatch({Item(MakeEvent("E7", number, kT0 + 6min))}, recording);
+  // Domestic: E2 (newer than E1 and E3, though stored in the same batch); vulnerable: E5 (newer
+  // than E3 and E4); E6 found nothing.
+  EXPECT_EQ(seen, (Ids{"E2", "E5"}));
+  // An event newer than the decided one counts as well (a late delivery).
+  store_->IngestBatch({Item(MakeEvent("E8", number, kT0 + 1min + 30s))}, recording);
+  EXPECT_EQ(seen, (Ids{"E2", "E5"}));
+  // The newest for a rule is found whichever events share it: E3 is the newest domestic now.
+  Q("UPDATE events SET screen_findings = NULL, screen_hit = false WHERE event_id = 'E2'");
+  store_->IngestBatch({Item(MakeEvent("E9", number, kT0 + 6min + 30s))}, recording);
+  EXPECT_EQ(seen, (Ids{"E3", "E5"}));
+  // Only sets screened under the rules in force: under others, every event is read.
+  const DecideFn other_rules(recording.decide, ScreenOf("v2"));
+  store_->IngestBatch({Item(MakeEvent("E10", number, kT0 + 7min))}, other_rules);
+  EXPECT_EQ(seen, (Ids{"E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9"}));
+}
+
+TEST_F(StoreTest, AnIncidentsEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleOut) {
+  std::vector<std::string> seen;  // the same_incident events the last decision was given
+  auto recording = [&seen](const std::string& version) {
+    return DecideFn(
+        [&seen](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
+          seen.clear();
+          for (const Event& other : related.same_incident) seen.push_back(other.event_id);
+          return Decide(event, history, related);
+        },
+        ScreenOf(version));
+  };
+  // Each event of the incident from a number of its own, so that only the incident relates them.
+  auto of_incident = [](const std::string& id, const std::string& phone, Duration after,
+                        std::vector<std::string> qualifiers = {}) {
+    auto event = MakeEvent(id, phone, kT0 + after, std::move(qualifiers));
+    event.incident.id = "INC-1";
+    return event;
+  };
+  using Ids = std::vector<std::string>;
+  store_->IngestBatch({Item(of_incident("E1", "+447700900001", 0min))}, recording("v1"));
+  store_->IngestBatch({Item(of_incident("E2", "+447700900002", 1min, {"DOMESTIC"}))},
+                      recording("v1"));
+  store_->IngestBatch({Item(of_incident("E3", "+447700900003", 2min))}, recording("v1"));
+  EXPECT_EQ(seen, (Ids{"E2"})) << "E1 could rule nothing out";
+  EXPECT_EQ(Q("SELECT string_agg(concat_ws(':', o.state, s.event_id), ',' ORDER BY s.event_id) "
+              "FROM outbox o JOIN surveys s ON s.id = o.survey_id"),
+            "cancelled:E1")
+      << "E2 ruled out E1's queued text; E2 and E3 are excluded by it";
+  // Under new rules every event screened under the old ones is read back again, until swept.
+  store_->IngestBatch({Item(of_incident("E4", "+447700900004", 3min))}, recording("v2"));
+  EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
+  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 10).screened, 3);
+  store_->IngestBatch({Item(of_incident("E5", "+447700900005", 4min))}, recording("v2"));
+  EXPECT_EQ(seen, (Ids{"E2"}));
+  // An event with an incident and no number is screened and swept too.
+  auto departed = of_incident("E6", "", 5min);
+  departed.caller.reset();
+  store_->IngestBatch({Item(departed)}, recording("v2"));
+  store_->IngestBatch({Item(of_incident("E7", "+447700900007", 6min))}, recording("v3"));
+  EXPECT_EQ(seen, (Ids{"E1", "E2", "E3", "E4", "E5", "E6"}));
+  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v3"), kT0 + 1h, kT0 + 24h, 10).screened, 6);
+  store_->IngestBatch({Item(of_incident("E8", "+447700900008", 7min))}, recording("v3"));
+  EXPECT_EQ(seen, (Ids{"E2"}));
+}
+
 TEST_F(StoreTest, AClaimUnderAScreenCarriesOnlyTheNumbersEventsThatCouldRuleItOut) {
   auto ignored = MakeEvent("E1", "+447700900001", kT0 - 1min);
   ignored.call->channel = "999";  // no survey, no frequency cap
   const DecideFn decide(Decide, ScreenOf("v1"));
   store_->IngestBatch({Item(ignored)}, decide);
+  // Found vulnerable by the screen (the test rules ignore them): of the two, the newer counts.
+  auto vulnerable = [](const std::string& id, TimePoint at) {
+    auto event = MakeEvent(id, "+447700900001", at);
+    event.call->channel = "999";
+    event.caller->vulnerable = true;
+    return event;
+  };
+  store_->IngestBatch({Item(vulnerable("V1", kT0 - 3min)), Item(vulnerable("V2", kT0 - 2min))},
+                      decide);
   store_->IngestBatch({Item(MakeEvent("E2", "+447700900001"))}, decide);
   auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s, ScreenOf("v1"));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].event->event_id, "E2");
-  EXPECT_TRUE(claimed[0].related.same_number.empty()) << "E1 could rule nothing out";
-  // Under other rules E1 counts again; so it does with no screen.
+  ASSERT_EQ(claimed[0].related.same_number.size(), 1u) << "E1 could rule nothing out";
+  EXPECT_EQ(claimed[0].related.same_number[0].event_id, "V2") << "V1 could only find it again";
+  // Under other rules every one counts again; so it does with no screen.
   for (const EventScreen& screen : {ScreenOf("v2"), EventScreen{}}) {
     LeasesAge(120s);
     claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s, screen);
     ASSERT_EQ(claimed.size(), 1u);
-    ASSERT_EQ(claimed[0].related.same_number.size(), 1u) << screen.version;
-    EXPECT_EQ(claimed[0].related.same_number[0].event_id, "E1");
+    std::vector<std::string> ids;
+    for (const Event& event : claimed[0].related.same_number) ids.push_back(event.event_id);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<std::string>{"E1", "V1", "V2"})) << screen.version;
   }
 }
 

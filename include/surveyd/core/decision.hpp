@@ -29,16 +29,33 @@ struct RelatedEvents {
 // rules' policy.number_lookback may look back less, never more.
 inline constexpr std::chrono::days kMaxNumberLookback{90};
 
-// Which of a number's stored events need reading back. A busy number (a switchboard, a repeat
-// caller) has thousands of events within the look-back, and nearly all of them can never rule
-// another contact out. So each event is screened when it is stored, under the rules of the
-// time: could it, as another event of its number, rule a contact out (rules::MayRuleOutOthers)?
-// The store then reads back only the events that could, and every event screened under other
-// rules (or none): those it reads as before, so a reload never lets a text through on an old
-// screen. A sweep screens the stored events again under new rules (PgStore::ScreenEvents).
+// Which of a number's or an incident's stored events need reading back. A busy number (a
+// switchboard, a repeat caller) has thousands of events within the look-back, and nearly all of
+// them can never rule another contact out; an incident's events are few, but reading and
+// parsing each again was most of the cost of deciding an event. The rules look at a related
+// event only for what rules a contact out (an exclusion or a caller check that matches it), so
+// each event is screened when it is stored, under the rules of the time: could it, as another
+// event of its number or incident, rule a contact out (rules::MayRuleOutOthers)? The store then
+// reads back only the events that could, and every event screened under other rules (or none):
+// those it reads as before, so a reload never lets a text through on an old screen. A sweep
+// screens the stored events again under new rules (PgStore::ScreenEvents). The screen is made
+// from the event as it was stored, so an event screened harmless is not read back even if its
+// stored facts could no longer be read; without a screen, such an event excludes the contact.
+//
+// A screen also names what the event could rule a contact out by (rules::RuleOutFindings), and
+// of a number's events screened under the rules in force the store reads back only the newest
+// for each name: the others could only find the same rules again. So a busy number costs a read
+// per rule it matches, not one per event, however many it has.
 struct EventScreen {
-  std::string version;  // of the rules (a hash of their text); empty: no screening
-  std::function<bool(const Event&)> may_rule_out;
+  // The screen's form, in its version: screens made before they named their findings (stored
+  // without them) count as made under other rules, read back whole until swept again.
+  static constexpr const char* kFormat = "/findings";
+
+  std::string version;  // of the rules (a hash of their text) and kFormat; empty: no screening
+  // What the event could rule a contact out by; empty: nothing.
+  std::function<std::vector<std::string>(const Event&)> findings;
+
+  bool MayRuleOut(const Event& event) const { return !findings(event).empty(); }
 };
 
 struct Decision {

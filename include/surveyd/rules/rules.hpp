@@ -65,10 +65,14 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
 Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& history,
                 TimePoint now);
 
-// Whether `event`, as another event of a contact's number, could rule that contact out under
-// these rules: a positive match of any exclusion (of any group) or of a caller check. False
-// means Decide would find nothing on it whatever the contact (the store then need not read it
-// back: EventScreen). Kept next to Decide, and tested against it.
+// What `event`, as another event of a contact's number or incident, could rule that contact out
+// by under these rules: the names Decide gives the rules it would find on it ("exclusion:<id>"
+// for each exclusion of any group that matches it, "under_minimum_age", "consent_declined",
+// "vulnerable"), in rule order. Empty means Decide would find nothing on it whatever the contact
+// (the store then need not read it back: EventScreen); and since Decide finds a rule on a
+// related event the same way whichever event it is, one event per name, the newest, finds all
+// it could. Kept next to Decide, and tested against it.
+std::vector<std::string> RuleOutFindings(const RuleSet& rules, const Event& event);
 bool MayRuleOutOthers(const RuleSet& rules, const Event& event);
 
 // The screen of stored events under these rules (no screening for rules without a version).

@@ -76,7 +76,8 @@ class IngestStore {
                                                 const std::string& feed = "") = 0;
   virtual std::optional<std::int64_t> FeedCursor(const std::string& feed) = 0;
 
-  // Screens (EventScreen) up to `limit` stored events of numbers that `screen` has not screened
+  // Screens (EventScreen) up to `limit` stored events of numbers or incidents that `screen` has
+  // not screened
   // (they were screened under other rules, or none), within kMaxNumberLookback before `now`,
   // newest first from `from` back. Returns how many, and where the next call goes on from:
   // nullopt when nothing is left to screen.

@@ -6,6 +6,7 @@
 // or number carries the flag only in another event.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -291,9 +292,14 @@ void ExpectRelatedFlagExcludes(bool same_incident) {
             << EventTypeName(type) << "\n"
             << ExplainText(d);
         EXPECT_EQ(d.reason.rfind("exclusion:", 0), 0u) << d.reason;
-        // The store reads a number's event back only if its screen says it could rule out.
-        EXPECT_TRUE(MayRuleOutOthers(
-            Shipped(), same_incident ? related.same_incident[0] : related.same_number[0]))
+        // The store reads a related event back only if its screen says it could rule out, and
+        // of a number's, the newest for each rule it names: the screen must name this one.
+        const Event& other = same_incident ? related.same_incident[0] : related.same_number[0];
+        EXPECT_TRUE(MayRuleOutOthers(Shipped(), other))
+            << flag.exclusion << " '" << presented << "', " << variant.name;
+        const std::vector<std::string> findings = RuleOutFindings(Shipped(), other);
+        EXPECT_NE(std::find(findings.begin(), findings.end(), "exclusion:" + flag.exclusion),
+                  findings.end())
             << flag.exclusion << " '" << presented << "', " << variant.name;
         const std::string where = same_incident ? "@incident:R-1" : "@number:R-1";
         EXPECT_TRUE(std::any_of(
@@ -345,6 +351,16 @@ TEST(FailClosedPropertyTest, TheScreenFindsWhateverDecideFindsOnAnotherEventOfTh
         if (decide_found) {
           EXPECT_TRUE(MayRuleOutOthers(Shipped(), related.same_number[0])) << variant.name << "\n"
                                                                            << ExplainText(d);
+        }
+        // And it names every rule Decide finds there: the store reads the newest event for each
+        // name, so a rule it did not name could be lost with an older event.
+        const std::vector<std::string> findings =
+            RuleOutFindings(Shipped(), related.same_number[0]);
+        for (const std::string& rule : d.trace) {
+          const std::size_t at = rule.find("@number:R-1");
+          if (at == std::string::npos) continue;
+          EXPECT_NE(std::find(findings.begin(), findings.end(), rule.substr(0, at)), findings.end())
+              << rule << " not among the screen's findings, " << variant.name;
         }
       }
     }
