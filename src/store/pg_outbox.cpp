@@ -96,10 +96,10 @@ namespace pg {
 // they could rule a contact out by (EventScreen), found in the index alone.
 #define SURVEYD_CLAIM_OF_NUMBER_FOUND                                                      \
   "SELECT event_id, incident_id, facts FROM events WHERE event_id IN ("                    \
-  "SELECT DISTINCT ON (finding) event_id FROM events "                                     \
+  "SELECT DISTINCT ON (finding COLLATE \"C\") event_id FROM events "                       \
   "CROSS JOIN LATERAL unnest(screen_findings) AS finding WHERE phone_hash = c.phone_hash " \
   "AND screened_with = $6 AND screen_findings IS NOT NULL AND occurred_at >= c.since "     \
-  "ORDER BY finding, occurred_at DESC) AND phone_hash = c.phone_hash"
+  "ORDER BY finding COLLATE \"C\", occurred_at DESC) AND phone_hash = c.phone_hash"
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
