@@ -989,16 +989,24 @@ EventScreen ScreenOf(const std::string& version) {
           }};
 }
 
+// The test rules under a screen, noting the ids of the related events of one kind (same_number or
+// same_incident) that the last decision was given, in the order given (by time).
+DecideFn Recording(std::vector<std::string>& seen, std::vector<Event> RelatedEvents::*kind,
+                   EventScreen screen) {
+  return DecideFn(
+      [&seen, kind](const Event& event, const ContactHistory& history,
+                    const RelatedEvents& related) {
+        seen.clear();
+        for (const Event& other : related.*kind) seen.push_back(other.event_id);
+        return Decide(event, history, related);
+      },
+      std::move(screen));
+}
+
 TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleOut) {
   std::vector<std::string> seen;  // the same_number events the last decision was given
   auto recording = [&seen](const std::string& version) {
-    return DecideFn(
-        [&seen](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
-          seen.clear();
-          for (const Event& other : related.same_number) seen.push_back(other.event_id);
-          return Decide(event, history, related);
-        },
-        ScreenOf(version));
+    return Recording(seen, &RelatedEvents::same_number, ScreenOf(version));
   };
   using Ids = std::vector<std::string>;
   store_->IngestBatch({Item(MakeEvent("E1", "+447700900001"))}, recording("v1"));
@@ -1031,14 +1039,7 @@ TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleO
 
 TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
   std::vector<std::string> seen;  // the same_number events the last decision was given
-  const DecideFn recording(
-      [&seen](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
-        seen.clear();
-        for (const Event& other : related.same_number) seen.push_back(other.event_id);
-        std::sort(seen.begin(), seen.end());
-        return Decide(event, history, related);
-      },
-      ScreenOf("v1"));
+  const DecideFn recording = Recording(seen, &RelatedEvents::same_number, ScreenOf("v1"));
   auto vulnerable = [](Event event) {
     event.caller->vulnerable = true;
     return event;
@@ -1068,19 +1069,13 @@ TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
   // Only sets screened under the rules in force: under others, every event is read.
   const DecideFn other_rules(recording.decide, ScreenOf("v2"));
   store_->IngestBatch({Item(MakeEvent("E10", number, kT0 + 7min))}, other_rules);
-  EXPECT_EQ(seen, (Ids{"E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9"}));
+  EXPECT_EQ(seen, (Ids{"E1", "E3", "E8", "E2", "E4", "E5", "E6", "E7", "E9"}));
 }
 
 TEST_F(StoreTest, AnIncidentsEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleOut) {
   std::vector<std::string> seen;  // the same_incident events the last decision was given
   auto recording = [&seen](const std::string& version) {
-    return DecideFn(
-        [&seen](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
-          seen.clear();
-          for (const Event& other : related.same_incident) seen.push_back(other.event_id);
-          return Decide(event, history, related);
-        },
-        ScreenOf(version));
+    return Recording(seen, &RelatedEvents::same_incident, ScreenOf(version));
   };
   // Each event of the incident from a number of its own, so that only the incident relates them.
   auto of_incident = [](const std::string& id, const std::string& phone, Duration after,

@@ -54,8 +54,6 @@ struct EventScreen {
   std::string version;  // of the rules (a hash of their text) and kFormat; empty: no screening
   // What the event could rule a contact out by; empty: nothing.
   std::function<std::vector<std::string>(const Event&)> findings;
-
-  bool MayRuleOut(const Event& event) const { return !findings(event).empty(); }
 };
 
 struct Decision {
