@@ -2,6 +2,7 @@
 // transaction per batch.
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -122,9 +123,16 @@ class RelatedPool {
     Event event;
     std::string incident_id, phone_hash;
     int order = -1;  // -1: stored before this batch; else the position in the batch
+    std::vector<std::string> findings;  // under the screen, when there is one (Add fills it)
   };
 
+  // Under a screen, a number's events are given as the newest for each rule they could rule a
+  // contact out by (EventScreen), as the store reads them back: so a decision, and its trace,
+  // are the same whether the events came in one batch or many, by the feed, a push or a replay.
+  explicit RelatedPool(const EventScreen& screen) : screen_(screen) {}
+
   void Add(Entry entry) {
+    if (!screen_.version.empty()) entry.findings = screen_.findings(entry.event);
     const std::size_t index = entries_.size();
     if (!entry.incident_id.empty()) by_incident_[entry.incident_id].push_back(index);
     if (!entry.phone_hash.empty()) by_hash_[entry.phone_hash].push_back(index);
@@ -154,11 +162,22 @@ class RelatedPool {
       }
     }
     if (auto it = by_hash_.find(phone_hash); !phone_hash.empty() && it != by_hash_.end()) {
+      std::map<std::string_view, const Entry*> newest;  // finding -> its newest event
       for (std::size_t i : it->second) {
         const Entry& e = entries_[i];
-        if (visible(e) && (incident_id.empty() || e.incident_id != incident_id)) {
+        if (!visible(e) || (!incident_id.empty() && e.incident_id == incident_id)) continue;
+        if (screen_.version.empty()) {
           related.same_number.push_back(e.event);
+          continue;
         }
+        for (const std::string& finding : e.findings) {
+          const Entry*& best = newest[finding];
+          if (best == nullptr || Newer(e, *best)) best = &e;
+        }
+      }
+      std::set<const Entry*> chosen;
+      for (const auto& [finding, e] : newest) {
+        if (chosen.insert(e).second) related.same_number.push_back(e->event);
       }
     }
     SortByTime(related);
@@ -166,6 +185,14 @@ class RelatedPool {
   }
 
  private:
+  // The order the store's read-back picks by: occurred_at, then event_id byte by byte.
+  static bool Newer(const Entry& a, const Entry& b) {
+    if (a.event.occurred_at != b.event.occurred_at)
+      return a.event.occurred_at > b.event.occurred_at;
+    return a.event.event_id > b.event.event_id;
+  }
+
+  const EventScreen& screen_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
   std::unordered_set<std::string> unreadable_;
@@ -234,7 +261,8 @@ namespace pg {
   "CROSS JOIN LATERAL unnest(screen_findings) AS finding "                                   \
   "WHERE phone_hash = ANY($2::text[]) AND screened_with = $4 "                               \
   "AND screen_findings IS NOT NULL AND occurred_at >= $3::timestamptz "                      \
-  "ORDER BY phone_hash COLLATE \"C\", finding COLLATE \"C\", occurred_at DESC) "             \
+  "ORDER BY phone_hash COLLATE \"C\", finding COLLATE \"C\", occurred_at DESC, "             \
+  "event_id COLLATE \"C\" DESC) "                                                            \
   "AND phone_hash = ANY($2::text[]) "                                                        \
   "AND facts IS NOT NULL"
 // Screened under other rules than those of version `v`, or not at all.
@@ -595,8 +623,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
   for (const auto& row : Exec(txn, "events_stored", {ids.Text()})) {
     stored.insert(row[0].as<std::string>());
   }
-  RelatedPool pool;
   const EventScreen& screen = decide.screen;
+  RelatedPool pool(screen);
   Params related_params = {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)};
   if (!screen.version.empty()) related_params.push_back(Text(screen.version));
   for (const auto& row :

@@ -99,7 +99,8 @@ namespace pg {
   "SELECT DISTINCT ON (finding COLLATE \"C\") event_id FROM events "                       \
   "CROSS JOIN LATERAL unnest(screen_findings) AS finding WHERE phone_hash = c.phone_hash " \
   "AND screened_with = $6 AND screen_findings IS NOT NULL AND occurred_at >= c.since "     \
-  "ORDER BY finding COLLATE \"C\", occurred_at DESC) AND phone_hash = c.phone_hash"
+  "ORDER BY finding COLLATE \"C\", occurred_at DESC, event_id COLLATE \"C\" DESC) "        \
+  "AND phone_hash = c.phone_hash"
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {

@@ -989,6 +989,13 @@ EventScreen ScreenOf(const std::string& version) {
           }};
 }
 
+// A screen under which every event could rule a contact out, each by a rule of its own: every
+// event read back reaches the decision (the store gives a number's newest per rule).
+EventScreen EveryEventCounts(const std::string& version) {
+  return {version,
+          [](const Event& event) { return std::vector<std::string>{"own:" + event.event_id}; }};
+}
+
 // The test rules under a screen, noting the ids of the related events of one kind (same_number or
 // same_incident) that the last decision was given, in the order given (by time).
 DecideFn Recording(std::vector<std::string>& seen, std::vector<Event> RelatedEvents::*kind,
@@ -1018,8 +1025,10 @@ TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleO
   store_->IngestBatch({Item(MakeEvent("E3", "+447700900001", kT0 + 2min))}, recording("v1"));
   EXPECT_EQ(seen, (Ids{"E2"})) << "E1 could rule nothing out";
 
-  // New rules: every event screened under the old ones is read back as before...
-  store_->IngestBatch({Item(MakeEvent("E4", "+447700900001", kT0 + 3min))}, recording("v2"));
+  // New rules: every event screened under the old ones is read back as before (rules under which
+  // every event counts show it)...
+  store_->IngestBatch({Item(MakeEvent("E4", "+447700900001", kT0 + 3min))},
+                      Recording(seen, &RelatedEvents::same_number, EveryEventCounts("v2")));
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
   // ... until they are screened again under the new ones, newest first, in batches.
   auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2);
@@ -1066,8 +1075,9 @@ TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
   Q("UPDATE events SET screen_findings = NULL, screen_hit = false WHERE event_id = 'E2'");
   store_->IngestBatch({Item(MakeEvent("E9", number, kT0 + 6min + 30s))}, recording);
   EXPECT_EQ(seen, (Ids{"E3", "E5"}));
-  // Only sets screened under the rules in force: under others, every event is read.
-  const DecideFn other_rules(recording.decide, ScreenOf("v2"));
+  // Only events screened under the rules in force are picked so: under others, every event is
+  // read (rules under which every event counts show it).
+  const DecideFn other_rules(recording.decide, EveryEventCounts("v2"));
   store_->IngestBatch({Item(MakeEvent("E10", number, kT0 + 7min))}, other_rules);
   EXPECT_EQ(seen, (Ids{"E1", "E3", "E8", "E2", "E4", "E5", "E6", "E7", "E9"}));
 }
