@@ -1,8 +1,8 @@
 // IngestStore: events stored once each with their decisions, surveys and outbox rows, one
 // transaction per batch.
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -162,14 +162,19 @@ class RelatedPool {
       }
     }
     if (auto it = by_hash_.find(phone_hash); !phone_hash.empty() && it != by_hash_.end()) {
+      // Picked among every event of the number known then, the event itself and its
+      // incident's included, as the read-back picks them; those are then left out.
+      auto counts = [&](const Entry& e) {
+        return visible(e) && (incident_id.empty() || e.incident_id != incident_id);
+      };
       std::map<std::string_view, const Entry*> newest;  // finding -> its newest event
       for (std::size_t i : it->second) {
         const Entry& e = entries_[i];
-        if (!visible(e) || (!incident_id.empty() && e.incident_id == incident_id)) continue;
         if (screen_.version.empty()) {
-          related.same_number.push_back(e.event);
+          if (counts(e)) related.same_number.push_back(e.event);
           continue;
         }
+        if (e.order >= up_to) continue;
         for (const std::string& finding : e.findings) {
           const Entry*& best = newest[finding];
           if (best == nullptr || Newer(e, *best)) best = &e;
@@ -177,7 +182,7 @@ class RelatedPool {
       }
       std::set<const Entry*> chosen;
       for (const auto& [finding, e] : newest) {
-        if (chosen.insert(e).second) related.same_number.push_back(e->event);
+        if (counts(*e) && chosen.insert(e).second) related.same_number.push_back(e->event);
       }
     }
     SortByTime(related);

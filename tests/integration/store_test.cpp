@@ -1082,6 +1082,32 @@ TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
   EXPECT_EQ(seen, (Ids{"E1", "E3", "E8", "E2", "E4", "E5", "E6", "E7", "E9"}));
 }
 
+// What a decision is given does not depend on how the events were batched: a feed's batches, a
+// push each, a replay's one batch.
+TEST_F(StoreTest, ANumbersEventsArePickedAlikeFromTheBatchAndFromTheDatabase) {
+  std::vector<std::string> seen;
+  const DecideFn recording = Recording(seen, &RelatedEvents::same_number, ScreenOf("v1"));
+  // Of a number's vulnerable events, the newest is of the decided event's own incident (given
+  // as the incident's, not the number's), and it hides the older one of another incident.
+  auto events = [](const std::string& prefix, const std::string& number) {
+    auto older = MakeEvent(prefix + "O", number, kT0);
+    auto newer = MakeEvent(prefix + "N", number, kT0 + 1min);
+    auto decided = MakeEvent(prefix + "D", number, kT0 + 2min);
+    for (Event* e : {&older, &newer}) {
+      e->caller->vulnerable = true;
+      e->call->channel = "999";  // no survey: the last decision recorded is the decided event's
+    }
+    newer.incident.id = decided.incident.id = "INC-" + prefix;
+    return std::vector<IngestItem>{Item(older), Item(newer), Item(decided)};
+  };
+  for (const IngestItem& item : events("A", "+447700900001")) {
+    store_->IngestBatch({item}, recording);
+  }
+  EXPECT_TRUE(seen.empty()) << "the older event is hidden behind the newer of the incident";
+  store_->IngestBatch(events("B", "+447700900002"), recording);
+  EXPECT_TRUE(seen.empty()) << "and so it is within one batch";
+}
+
 TEST_F(StoreTest, AnIncidentsEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleOut) {
   std::vector<std::string> seen;  // the same_incident events the last decision was given
   auto recording = [&seen](const std::string& version) {
