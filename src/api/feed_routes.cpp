@@ -29,9 +29,12 @@ http::Response HandleFeedPush(const ApiOptions& options, const http::Request& re
   auto results = options.ingest->IngestBatch(items, options.decider());
   // Stored, not answered: the pusher sends the batch again and the store must take it once.
   SURVEYD_FAILPOINT("push.after_commit_before_202");
-  // Only a new survey gives the dispatcher something to send: a push of excluded or duplicate
-  // events does not wake it (each wake is a claim), as for the TCP feed's batches.
-  if (store::CreatedSurveys(results) && options.on_surveys_created) options.on_surveys_created();
+  // Only a new survey gives the dispatcher something to send, and only once it is due: a push
+  // of excluded or duplicate events does not wake it (each wake is a claim), as for the TCP
+  // feed's batches.
+  if (const auto due = store::EarliestSend(results); due && options.on_surveys_created) {
+    options.on_surveys_created(*due);
+  }
 
   nlohmann::json out = nlohmann::json::array();
   std::int64_t counts[3] = {0, 0, 0};

@@ -119,7 +119,7 @@ class DispatchComponent final : public Component {
   std::optional<Heartbeat::SteadyTime> LastProgress() const override {
     return dispatcher_.LastProgress();
   }
-  void Wake() { dispatcher_.Wake(); }
+  void WakeAt(TimePoint due) { dispatcher_.WakeAt(due); }
   const gateway::Gateway& gateway() const { return *gateway_; }
 
  private:

@@ -275,7 +275,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.max_pushes_in_flight = std::max(1, config.http.worker_threads - 2);
   api_options.gateway = &dispatcher.gateway();
   api_options.trusted_proxies = config.http.trusted_proxies;
-  api_options.on_surveys_created = [&dispatcher] { dispatcher.Wake(); };
+  api_options.on_surveys_created = [&dispatcher](TimePoint due) { dispatcher.WakeAt(due); };
   api_options.metrics = &registry;
   api_options.metrics_allow = config.metrics.allow;
   api_options.readiness = [&components]() {
@@ -317,7 +317,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     feed_options.tls_ca_file = config.feed.tls_ca_file;
     feed_options.tls_cert_file = config.feed.tls_cert_file;
     feed_options.tls_key_file = config.feed.tls_key_file;
-    feed_options.on_surveys_created = [&dispatcher] { dispatcher.Wake(); };
+    feed_options.on_surveys_created = [&dispatcher](TimePoint due) { dispatcher.WakeAt(due); };
     if (!config.feed.tls && !IsLoopback(feed_host)) {
       spdlog::warn(
           "feed.tcp {} is plain TCP to another machine: events (phone numbers, incident details) "

@@ -170,6 +170,28 @@ void Dispatcher::Wake() {
   wake_.notify_one();
 }
 
+void Dispatcher::WakeAt(TimePoint due) {
+  const auto until = due - clock_.Now();
+  if (until <= TimePoint::duration::zero()) {
+    Wake();
+    return;
+  }
+  using Steady = std::chrono::steady_clock;
+  // Rounded up to kDueGrain, so that the texts of a burst share one look.
+  const auto grains = (std::chrono::duration_cast<Steady::duration>(until) +
+                       Steady::now().time_since_epoch() + kDueGrain - Steady::duration(1)) /
+                      kDueGrain;
+  const Steady::time_point at(grains * kDueGrain);
+  {
+    std::lock_guard lock(wake_mutex_);
+    if (!dues_.insert(at).second) return;  // a worker looks then already
+    // Past the bound, the latest are forgotten: the poll finds those texts, as it would have.
+    if (dues_.size() > kMaxDues) dues_.erase(std::prev(dues_.end()));
+    if (at != *dues_.begin()) return;
+  }
+  wake_.notify_all();  // the waiting workers shorten their wait
+}
+
 DispatcherStatus Dispatcher::Status() const {
   std::lock_guard lock(status_mutex_);
   DispatcherStatus status = status_;
@@ -184,7 +206,7 @@ void Dispatcher::ListenLoop() {
   while (!stopping_) {
     try {
       // Short waits, so that Stop is never held up for long.
-      if (listener_->Wait(std::chrono::milliseconds(250))) Wake();
+      if (const auto due = listener_->Wait(std::chrono::milliseconds(250))) WakeAt(*due);
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
       // The workers still poll; the listener reconnects after a pause.
@@ -229,10 +251,23 @@ void Dispatcher::WorkerLoop(int index) {
           wait, std::chrono::duration_cast<std::chrono::milliseconds>(breaker_.reopens_at() - now) +
                     std::chrono::milliseconds(1));
     }
-    std::unique_lock lock(wake_mutex_);
-    wake_.wait_for(lock, wait, [this] { return woken_ || stopping_; });
-    woken_ = false;
+    WaitForWork(wait);
   }
+}
+
+// Until Wake, a due time told by WakeAt, or `poll` has passed.
+void Dispatcher::WaitForWork(std::chrono::milliseconds poll) {
+  using Steady = std::chrono::steady_clock;
+  const Steady::time_point polled = Steady::now() + poll;
+  std::unique_lock lock(wake_mutex_);
+  while (!woken_ && !stopping_) {
+    const Steady::time_point until = dues_.empty() ? polled : std::min(polled, *dues_.begin());
+    if (Steady::now() >= until) break;
+    wake_.wait_until(lock, until);  // WakeAt notifies to shorten it
+  }
+  woken_ = false;
+  // This pass looks for everything due by now.
+  dues_.erase(dues_.begin(), dues_.upper_bound(Steady::now()));
 }
 
 void Dispatcher::Maintain() {

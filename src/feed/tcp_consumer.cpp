@@ -659,8 +659,8 @@ struct TcpConsumer::Impl {
       }
       for (const auto received : b.received) latency.Add(done - received);
     });
-    if (store::CreatedSurveys(results) && options.on_surveys_created) {
-      options.on_surveys_created();
+    if (const auto due = store::EarliestSend(results); due && options.on_surveys_created) {
+      options.on_surveys_created(*due);
     }
     return max_seq ? cursor : std::nullopt;
   }

@@ -123,7 +123,7 @@ class RelatedPool {
     Event event;
     std::string incident_id, phone_hash;
     int order = -1;  // -1: stored before this batch; else the position in the batch
-    std::vector<std::string> findings;  // under the screen, when there is one (Add fills it)
+    std::vector<std::string> findings = {};  // under the screen, when there is one (Add fills it)
   };
 
   // Under a screen, a number's events are given as the newest for each rule they could rule a
@@ -304,6 +304,10 @@ const Statements& IngestStatements() {
       {"lock_keys",
        "SELECT count(pg_advisory_xact_lock(k)) FROM "
        "(SELECT DISTINCT k FROM unnest($1::bigint[]) AS t(k) ORDER BY k) AS sorted"},
+      // Whether any survey was stored for these incidents ($1) or numbers ($2).
+      {"surveys_exist",
+       "SELECT EXISTS (SELECT 1 FROM surveys WHERE incident_id = ANY($1::text[])) "
+       "OR EXISTS (SELECT 1 FROM surveys WHERE phone_hash = ANY($2::text[]))"},
       {"phone_history",
        "SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h), "
        "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
@@ -687,6 +691,39 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     d.reason = decision.reason.empty() ? OutcomeName(decision.outcome) : decision.reason;
   }
 
+  // Below, the texts still queued for these incidents and numbers are decided again with the
+  // batch's new events. When none of those texts can exist, the look-up is spared (a push of one
+  // event, the common case, would otherwise pay it for its own text alone): no survey was stored
+  // before for these incidents and numbers (they are locked, so none can be meanwhile), and no
+  // text of this batch shares an incident or a number with another of its events.
+  bool texts_to_decide_again = false;
+  {
+    // As the loop below relates a text to a new event: same incident, or the text's number
+    // hash the same as the event's.
+    std::unordered_map<std::string, int> of_incident, of_hash;
+    for (std::size_t i : candidates) {
+      if (!decided[i]) continue;
+      if (!items[i].event->incident.id.empty()) ++of_incident[items[i].event->incident.id];
+      if (!hashes[i].empty()) ++of_hash[hashes[i]];
+    }
+    for (std::size_t i : candidates) {
+      if (!decided[i] || decided[i]->decision.outcome != Decision::Outcome::kSurvey) continue;
+      const std::string& incident = items[i].event->incident.id;
+      const std::string& hash = decided[i]->hash;
+      const auto same_number = of_hash.find(hash);
+      const int others_of_number =
+          same_number == of_hash.end() ? 0 : same_number->second - (hashes[i] == hash ? 1 : 0);
+      if ((!incident.empty() && of_incident[incident] > 1) || others_of_number > 0) {
+        texts_to_decide_again = true;
+        break;
+      }
+    }
+  }
+  if (!texts_to_decide_again) {
+    texts_to_decide_again =
+        Exec(txn, "surveys_exist", {incident_list.Text(), lookup.Text()})[0][0].as<bool>();
+  }
+
   // Rows are inserted in event_id order, so that two batches holding the same events lock
   // them in the same order.
   std::sort(candidates.begin(), candidates.end(), [&](std::size_t a, std::size_t b) {
@@ -745,13 +782,14 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     }
     fresh.push_back(i);
     Decided& d = *decided[i];
+    results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
     if (d.decision.outcome == Decision::Outcome::kSurvey) {
       surveys.Add(event, d.decision, vault_.Seal(d.e164, kSurveyPhone), d.hash);
+      results[i].send_at = d.decision.send_at;
     }
-    results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
   }
   if (!surveys.event_id.empty()) Exec(txn, "ingest_surveys", surveys.ToParams(received_at));
-  if (fresh.empty()) return;
+  if (fresh.empty() || !texts_to_decide_again) return;
 
   // The texts still queued for these incidents and numbers (this batch's own among them) are
   // decided again as each new event of theirs arrives; the first event that rules one out

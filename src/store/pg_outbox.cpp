@@ -2,6 +2,7 @@
 // works in batches, so each step is one statement for the whole batch (unnest of arrays) with
 // the per-message fence kept in its WHERE clause.
 #include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <pqxx/notification>
 #include <set>
@@ -549,14 +550,25 @@ void PgStore::SettleSendSlots(const std::string& gateway, std::int64_t granted_b
 
 namespace {
 
+// Keeps the earliest due time the notifications name. The payload is the earliest
+// next_attempt_at of the rows an INSERT queued, in microseconds since the epoch (migration 0013);
+// one without it (an older instance's trigger) means due now.
 class Notified final : public pqxx::notification_receiver {
  public:
-  Notified(pqxx::connection_base& connection, bool& flag)
-      : pqxx::notification_receiver(connection, "surveyd_outbox"), flag_(flag) {}
-  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { flag_ = true; }
+  Notified(pqxx::connection_base& connection, std::optional<TimePoint>& due)
+      : pqxx::notification_receiver(connection, "surveyd_outbox"), due_(due) {}
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    std::int64_t micros = 0;
+    const char* end = payload.data() + payload.size();
+    const auto [at, error] = std::from_chars(payload.data(), end, micros);
+    const TimePoint due = error == std::errc() && at == end && !payload.empty()
+                              ? pg::FromEpochMicros(micros)
+                              : TimePoint{};
+    if (!due_ || due < *due_) due_ = due;
+  }
 
  private:
-  bool& flag_;
+  std::optional<TimePoint>& due_;
 };
 
 // LISTEN on a connection of its own, opened again after it breaks.
@@ -564,20 +576,20 @@ class PgOutboxListener final : public OutboxListener {
  public:
   explicit PgOutboxListener(std::string url) : url_(std::move(url)) {}
 
-  bool Wait(std::chrono::milliseconds timeout) override {
+  std::optional<TimePoint> Wait(std::chrono::milliseconds timeout) override {
     try {
       if (!connection_) {
         connection_ = std::make_unique<pqxx::connection>(url_);
-        receiver_ = std::make_unique<Notified>(*connection_, notified_);
+        receiver_ = std::make_unique<Notified>(*connection_, due_);
       }
-      notified_ = false;
+      due_.reset();
       connection_->get_notifs();
-      if (!notified_) {
+      if (!due_) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
         connection_->await_notification(static_cast<long>(us / 1000000),
                                         static_cast<long>(us % 1000000));
       }
-      return notified_;
+      return due_;
     } catch (const pqxx::pqxx_exception&) {
       receiver_.reset();
       connection_.reset();
@@ -587,7 +599,7 @@ class PgOutboxListener final : public OutboxListener {
 
  private:
   const std::string url_;
-  bool notified_ = false;
+  std::optional<TimePoint> due_;
   std::unique_ptr<pqxx::connection> connection_;
   std::unique_ptr<Notified> receiver_;
 };

@@ -18,11 +18,13 @@ const char* IngestOutcomeName(IngestOutcome outcome) {
   return "unknown";
 }
 
-bool CreatedSurveys(const std::vector<IngestResult>& results) {
-  return std::any_of(results.begin(), results.end(), [](const IngestResult& r) {
-    return r.outcome == IngestOutcome::kAccepted &&
-           r.reason == OutcomeName(Decision::Outcome::kSurvey);
-  });
+std::optional<TimePoint> EarliestSend(const std::vector<IngestResult>& results) {
+  std::optional<TimePoint> earliest;
+  for (const IngestResult& r : results) {
+    if (r.outcome != IngestOutcome::kAccepted || !r.send_at) continue;
+    if (!earliest || *r.send_at < *earliest) earliest = r.send_at;
+  }
+  return earliest;
 }
 
 const char* AlertStatusName(AlertStatus status) {

@@ -256,6 +256,64 @@ TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
             std::to_string(kMessages));
 }
 
+// A text queued with a delay (every survey group has one) has a worker look when it is due: not
+// at once, for a claim that would find nothing, and not at the next poll.
+TEST_F(DispatchTest, ATextQueuedForLaterIsLookedForWhenDueNotBeforeAndNotAtThePoll) {
+  FakeGateway gateway;
+  options_.workers = 1;
+  options_.poll_interval = 1h;
+  std::atomic<int> looks{0};  // passes that went as far as claiming
+  auto dispatcher = Make(gateway, *store_, [&looks, shipped = QuietRules()] {
+    ++looks;
+    return shipped;
+  });
+  dispatcher.Start();
+  for (int i = 0; i < 500 && looks == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(looks, 1) << "a worker looks once when it starts";
+
+  // Two texts, due in 1.5 and 3 s; the later is told first.
+  const TimePoint first = clock_.Now() + 1500ms, second = clock_.Now() + 3s;
+  AddSurveys(1, second, second + 2h, 1);
+  dispatcher.WakeAt(second);
+  AddSurveys(1, first, first + 2h);
+  dispatcher.WakeAt(first);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(looks, 1) << "a worker looked before a text was due";
+  clock_.Set(first);  // the claim's "now" is this clock's: from here on the first text is due
+  const auto sent = [&gateway](std::size_t n) {
+    for (int i = 0; i < 500 && gateway.Sent().size() < n; ++i) std::this_thread::sleep_for(10ms);
+    return gateway.Sent().size();
+  };
+  EXPECT_EQ(sent(1), 1u) << "no worker looked when the first text was due";
+  clock_.Set(second);
+  EXPECT_EQ(sent(2), 2u) << "no worker looked when the second text was due";
+  // The start's, and two for each due time (one that claims looks again at once): no others.
+  EXPECT_LE(looks, 5);
+
+  // One due already is looked for at once.
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h, 2);
+  dispatcher.WakeAt(clock_.Now() - 1s);
+  EXPECT_EQ(sent(3), 3u);
+  dispatcher.Stop();
+}
+
+// Every instance hears of a new text (LISTEN), and when it is due: the earliest of those one
+// statement queued. A statement that queued nothing says nothing.
+TEST_F(DispatchTest, TheNotificationOfANewTextSaysWhenItIsDue) {
+  auto listener = store::MakeOutboxListener(db_.url());
+  EXPECT_FALSE(listener->Wait(10ms));  // listening from here
+  const TimePoint due = At("2026-11-26T12:00:30Z");
+  AddSurveys(3, due, due + 2h);
+  const auto told = listener->Wait(5s);
+  ASSERT_TRUE(told);
+  EXPECT_EQ(*told, due);
+  db_.Query(
+      "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
+      "SELECT survey_id, client_ref, state, next_attempt_at, updated_at FROM outbox "
+      "WHERE false");
+  EXPECT_FALSE(listener->Wait(200ms));
+}
+
 TEST_F(DispatchTest, StoppingHandsBackWhatWasClaimedButNotBegun) {
   // Stop comes while the worker decides its batch: nothing of it has gone out, so all of it
   // goes back at once rather than waiting for the lease.

@@ -311,7 +311,7 @@ TEST_F(TcpFeedTest, BatchesThatCreateSurveysWakeTheDispatcher) {
     const auto port = server.Start();
     auto options = ConsumerOptions(port);
     std::atomic<int> wakes{0};
-    options.on_surveys_created = [&wakes] { ++wakes; };
+    options.on_surveys_created = [&wakes](TimePoint) { ++wakes; };
     const TimePoint now = clock_.Now();
     auto decider = [surveys, now]() -> store::DecideFn {
       return [surveys, now](const Event& event, const ContactHistory&, const RelatedEvents&) {

@@ -53,8 +53,9 @@ struct ApiOptions {
   http::Handler survey_pages;                 // /s/...
   http::FastHandler survey_pages_fast;        // /s/... answered on the I/O thread; may be empty
   std::function<Readiness()> readiness;       // /readyz (public: ready or not), /api/v1/health
-  std::function<void()> on_surveys_created;   // a push created surveys: wake the dispatcher
-  std::vector<std::string> trusted_proxies;   // peers whose X-Forwarded-For names the client
+  // A push created surveys, the earliest due then: wake the dispatcher for it.
+  std::function<void(TimePoint)> on_surveys_created;
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For names the client
   // Requests by route and status are counted here, and GET /metrics renders it for clients in
   // `metrics_allow` (addresses or CIDR ranges; empty: /metrics answers 404).
   metrics::Registry* metrics = nullptr;

@@ -11,8 +11,9 @@
 //   6. records every answer (one statement): transient failures retry with exponential backoff
 //      and jitter, permanent ones stop, sends in doubt are resent with the same client_ref only
 //      through an idempotent gateway and otherwise wait for the delivery reports.
-// A new message anywhere wakes a worker (Wake, or the database's notification); otherwise workers
-// look again every poll_interval.
+// A new message anywhere has a worker look when it is due (WakeAt, from this instance's ingest or
+// the database's notification, which says when); otherwise workers look again every
+// poll_interval.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,6 +96,10 @@ class Dispatcher {
   void RequestStop();  // claims nothing more; returns at once (Stop waits)
   void Stop();         // finishes the batch in hand, hands unbegun claims back; safe to call twice
   void Wake();         // a new message may be due: skip the rest of the poll wait
+  // A new message is due at `due`: a worker looks then (at once if it is due already), and
+  // none before it for that message. A text queued with a delay (every survey group has one)
+  // costs one claim when it is due instead of one on arrival that finds nothing.
+  void WakeAt(TimePoint due);
 
   // One pass of one worker: recover and expire what is overdue, take slots, claim a batch and
   // send it. Returns how many messages were claimed. The workers loop on this; tests call it.
@@ -122,6 +128,7 @@ class Dispatcher {
   };
   Pass RunPass(const std::string& worker_id);
   void WorkerLoop(int index);
+  void WaitForWork(std::chrono::milliseconds poll);
   void ListenLoop();
   void Maintain();
   int SendBatch(std::vector<store::OutboxMessage> batch,
@@ -156,6 +163,11 @@ class Dispatcher {
   std::mutex wake_mutex_;
   std::condition_variable wake_;
   bool woken_ = false;
+  // The due times told by WakeAt that have not come yet (steady clock), each rounded up to
+  // kDueGrain, at most kMaxDues of them (30 s of a steady flow of batches).
+  static constexpr std::chrono::milliseconds kDueGrain{10};
+  static constexpr std::size_t kMaxDues = 4096;
+  std::set<std::chrono::steady_clock::time_point> dues_;
 
   mutable std::mutex status_mutex_;
   DispatcherStatus status_;

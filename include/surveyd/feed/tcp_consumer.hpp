@@ -36,9 +36,10 @@ struct TcpConsumerOptions {
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_max{10000};
   std::chrono::milliseconds leader_poll{1000};  // try for the lock, check it is still held
-  // Called (on the consumer's thread) after each committed batch that created surveys, so that
-  // the dispatcher sends them now rather than at its next poll. Must not block.
-  std::function<void()> on_surveys_created;
+  // Called (on the consumer's thread) after each committed batch that created surveys, with
+  // when the earliest is due, so that the dispatcher sends it then rather than at its next
+  // poll. Must not block.
+  std::function<void(TimePoint)> on_surveys_created;
 };
 
 // From the receipt of a line (read off the socket) to the commit of its batch, per event, over

@@ -27,10 +27,12 @@ struct IngestResult {
   std::string event_id;  // may be empty for a rejected line with no readable id
   IngestOutcome outcome = IngestOutcome::kRejected;
   std::string reason;  // rejected: why; accepted: the decision ("survey", "exclusion:domestic"...)
+  std::optional<TimePoint> send_at = std::nullopt;  // a new survey: when its text is due
 };
 
-// Whether any of these is a new survey: a text the dispatcher may now have to send.
-bool CreatedSurveys(const std::vector<IngestResult>& results);
+// When the earliest of the new surveys among these is due to be texted (the dispatcher's next
+// look); nullopt when there is none.
+std::optional<TimePoint> EarliestSend(const std::vector<IngestResult>& results);
 
 // Decides one event under the rules in force. Called by the store inside the ingest transaction,
 // once per new event, with that number's history (including surveys decided earlier in the same

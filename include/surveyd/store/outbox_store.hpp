@@ -2,6 +2,7 @@
 // The durable SMS outbox, as the dispatcher and the gateway callbacks see it.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,9 +154,10 @@ const char* OutboxStateFor(DeliveryState state);
 class OutboxListener {
  public:
   virtual ~OutboxListener() = default;
-  // Blocks up to `timeout` for a notification; true when one came. Throws Unavailable when the
+  // Blocks up to `timeout` for notifications; when any came, the earliest time their messages
+  // are due (a time already past when a notification did not say). Throws Unavailable when the
   // database cannot be reached (the caller backs off and calls again; it reconnects).
-  virtual bool Wait(std::chrono::milliseconds timeout) = 0;
+  virtual std::optional<TimePoint> Wait(std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace surveyd::store

@@ -55,6 +55,7 @@ class RecordingStore final : public store::IngestStore,
     for (const auto& item : items) {
       events.push_back(item.event_id);
       results.push_back({item.event_id, store::IngestOutcome::kAccepted, decision});
+      if (decision == "survey") results.back().send_at = send_at;
     }
     return results;
   }
@@ -92,7 +93,8 @@ class RecordingStore final : public store::IngestStore,
 
   std::size_t Reached() const { return events.size() + reports.size() + inbound.size(); }
 
-  std::string decision = "survey";  // what every event stored is decided
+  std::string decision = "survey";                     // what every event stored is decided
+  TimePoint send_at = FromUnixSeconds(1'800'000'000);  // when a survey's text is due
   std::vector<std::string> events;
   std::vector<DeliveryReport> reports;
   std::vector<InboundSms> inbound;
@@ -152,7 +154,10 @@ class SignaturesTest : public ::testing::Test {
       };
     };
     options.readiness = [] { return Readiness{true, "{}"}; };
-    options.on_surveys_created = [this] { ++wakes_; };
+    options.on_surveys_created = [this](TimePoint due) {
+      ++wakes_;
+      woken_for_ = due;
+    };
     return MakeApiHandler(options);
   }
 
@@ -221,7 +226,8 @@ class SignaturesTest : public ::testing::Test {
   testing::ManualClock clock_;
   RecordingStore store_;
   std::map<std::string, std::unique_ptr<gateway::Gateway>> gateways_;
-  int wakes_ = 0;  // times a push woke the dispatcher
+  int wakes_ = 0;        // times a push woke the dispatcher
+  TimePoint woken_for_;  // the due time the last wake named
 };
 
 TEST_F(SignaturesTest, FeedPushes) {
@@ -245,12 +251,14 @@ TEST_F(SignaturesTest, FeedPushes) {
   EXPECT_EQ(store_.events.size(), 3u);
 }
 
-// A push wakes the dispatcher when it created a survey, and only then: each wake is a claim.
+// A push wakes the dispatcher when it created a survey, and only then, for when the text is due:
+// each wake is a claim.
 TEST_F(SignaturesTest, APushWakesTheDispatcherOnlyForANewSurvey) {
   const auto api = Api("wmnow");
   const std::string target = "/api/v1/feed/events";
   EXPECT_EQ(api(Timestamped(target, "X-Feed", kFeedSecret, Now(), kEvent)).status, 202);
   EXPECT_EQ(wakes_, 1);
+  EXPECT_EQ(woken_for_, store_.send_at);
   store_.decision = "exclusion:domestic";
   EXPECT_EQ(api(Timestamped(target, "X-Feed", kFeedSecret, Now(), kEvent)).status, 202);
   EXPECT_EQ(wakes_, 1);
