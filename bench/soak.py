@@ -238,9 +238,11 @@ class Sampler:
 
 # --- retention ------------------------------------------------------------------------------
 
-# What a pass must remove when its cut-off is :'cut' (the same predicates as the store's
-# statements, src/store/pg_privacy.cpp, with every period one day but the comments': bench/soak.sh
-# keeps those for the checker's I5, which judges each stored answer again by its words).
+# What a pass must remove when its cut-off is :'cut': what docs/data-protection.md promises,
+# counted directly (a survey finished at the earliest of its answer, its text's failure and its
+# close), not by the store's index-driven walks (src/store/pg_privacy.cpp), with every period one
+# day but the comments' (bench/soak.sh keeps those for the checker's I5, which judges each stored
+# answer again by its words).
 DUE_SQL = """
 SELECT
  (SELECT count(*) FROM events WHERE raw IS NOT NULL AND received_at < {cut})

@@ -60,22 +60,48 @@ std::vector<std::pair<const char*, std::int64_t>> RemovedCounts(const RetentionR
 
 namespace pg {
 
+// The parts the three walks of finished surveys share ($1 now).
+#define SURVEYD_ERASE_NUMBER \
+  "phone_enc = NULL, phone_e164 = NULL, phone_erased_at = $1::timestamptz"
+#define SURVEYD_NUMBER_HELD "(s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL)"
+#define SURVEYD_NO_TEXT_TO_GO                                    \
+  "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.survey_id = s.id " \
+  "AND p.state IN ('pending', 'claimed', 'sending'))"
+
 const Statements& PrivacyStatements() {
   static const Statements kStatements = {
       {"retention_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
       {"retention_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
-      // $1 now, $2 the cutoff, $3 batch. Finished: answered, its text failed, expired or was
-      // cancelled, or the survey closed; never while a text may still go out.
-      {"erase_finished_numbers",
-       "UPDATE surveys SET phone_enc = NULL, phone_e164 = NULL, phone_erased_at = $1::timestamptz "
-       "WHERE id IN (SELECT s.id FROM surveys s "
-       "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
-       "WHERE (s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL) "
-       "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.survey_id = s.id "
-       "AND p.state IN ('pending', 'claimed', 'sending')) "
-       "AND LEAST(s.responded_at, s.closes_at, CASE WHEN o.state IN ('failed', 'undeliverable', "
-       "'delivery_expired', 'expired', 'cancelled') THEN o.updated_at END) < $2::timestamptz "
-       "LIMIT $3::int)"},
+      // A survey's number is erased once the survey is finished and `number_grace` has passed:
+      // answered, its text will never be delivered, or closed; never while a text of it may still
+      // go out. One walk per reason, each through its own index (migration 0014): the earliest
+      // of the three times, which no index gives, read every survey holding a number.
+      // $1 now, $2 the cutoff, $3 batch.
+      {"erase_answered_numbers",
+       "UPDATE surveys SET " SURVEYD_ERASE_NUMBER " WHERE id IN (SELECT s.id FROM surveys s "
+       "WHERE " SURVEYD_NUMBER_HELD " AND s.responded_at < $2::timestamptz "
+       "AND " SURVEYD_NO_TEXT_TO_GO " LIMIT $3::int)"},
+      {"erase_closed_numbers",
+       "UPDATE surveys SET " SURVEYD_ERASE_NUMBER " WHERE id IN (SELECT s.id FROM surveys s "
+       "WHERE " SURVEYD_NUMBER_HELD " AND s.closes_at < $2::timestamptz "
+       "AND " SURVEYD_NO_TEXT_TO_GO " LIMIT $3::int)"},
+      // The survey texts that will never be delivered, $3 of them in (updated_at, id) order after
+      // ($4, $5), up to the cutoff $2: how many were read, the numbers erased, and the last read.
+      {"erase_undelivered_numbers",
+       "WITH walked AS (SELECT o.survey_id, o.updated_at, o.id FROM outbox o "
+       "WHERE o.kind = 'survey' AND o.state IN ('failed', 'undeliverable', 'delivery_expired', "
+       "'expired', 'cancelled') AND (o.updated_at, o.id) > ($4::timestamptz, $5::bigint) "
+       "AND o.updated_at < $2::timestamptz ORDER BY o.updated_at, o.id LIMIT $3::int), "
+       "erased AS (UPDATE surveys SET " SURVEYD_ERASE_NUMBER " WHERE id IN (SELECT s.id "
+       "FROM walked w JOIN surveys s ON s.id = w.survey_id WHERE " SURVEYD_NUMBER_HELD
+       " AND " SURVEYD_NO_TEXT_TO_GO ") RETURNING 1), "
+       "last AS (SELECT updated_at, id FROM walked ORDER BY updated_at DESC, id DESC LIMIT 1) "
+       "SELECT (SELECT count(*) FROM walked), (SELECT count(*) FROM erased), "
+       "(SELECT surveyd_epoch_us(updated_at) FROM last), (SELECT id FROM last)"},
+      // Where the last pass stopped walking those texts.
+      {"failed_texts_through",
+       "SELECT surveyd_epoch_us(failed_texts_through) FROM retention_runs "
+       "WHERE failed_texts_through IS NOT NULL ORDER BY id DESC LIMIT 1"},
       {"drop_survey_hashes",
        "UPDATE surveys SET phone_hash = NULL WHERE id IN (SELECT id FROM surveys "
        "WHERE phone_hash IS NOT NULL AND contact_at < $1::timestamptz "
@@ -103,8 +129,8 @@ const Statements& PrivacyStatements() {
        "DELETE FROM conversations WHERE survey_id IN (SELECT survey_id FROM conversations "
        "WHERE state <> 'open' AND started_at < $1::timestamptz LIMIT $2::int)"},
       {"retention_record",
-       "INSERT INTO retention_runs (started_at, finished_at, worker, done) "
-       "VALUES ($1::timestamptz, $2::timestamptz, $3, $4::jsonb)"},
+       "INSERT INTO retention_runs (started_at, finished_at, worker, done, failed_texts_through) "
+       "VALUES ($1::timestamptz, $2::timestamptz, $3, $4::jsonb, $5::timestamptz)"},
 
       // Re-keying, in id order from $1, $2 rows at a time. $3: 'v1:<active key>:%'; $4: whether
       // every held number is to be looked at (a hash key rotation), not only those to reseal.
@@ -176,6 +202,10 @@ const Statements& PrivacyStatements() {
   return kStatements;
 }
 
+#undef SURVEYD_ERASE_NUMBER
+#undef SURVEYD_NUMBER_HELD
+#undef SURVEYD_NO_TEXT_TO_GO
+
 }  // namespace pg
 
 namespace {
@@ -193,6 +223,58 @@ std::int64_t InBatches(With&& with, const char* statement, const Params& params,
     });
     total += changed;
     if (changed < batch) return total;
+  }
+}
+
+// The walk of survey texts that will never be delivered starts where the previous pass stopped,
+// less this: their times come from each instance's clock, and a row written by one a little
+// behind would otherwise be passed over (it would still be erased when its survey closes).
+constexpr auto kClockSlack = std::chrono::hours(1);
+
+struct UndeliveredErased {
+  std::int64_t numbers = 0;
+  // How far the texts have been walked now, for the next pass: this pass's cutoff, or the
+  // previous pass's when that was later (a pass by hand with a longer grace, or under another
+  // clock, must not send the next pass back over texts already walked).
+  TimePoint through;
+};
+
+// Erases the numbers of the surveys whose text will never be delivered before `cutoff`, reading
+// those texts `batch` at a time in (updated_at, id) order, each batch its own transaction.
+template <typename With>
+UndeliveredErased EraseUndeliveredNumbers(With&& with, TimePoint now, TimePoint cutoff, int batch) {
+  const auto through = with([](pqxx::connection& connection) {
+    pqxx::read_transaction txn(connection);
+    const auto rows = Exec(txn, "failed_texts_through", {});
+    return rows.empty() ? std::optional<TimePoint>()
+                        : FromEpochMicros(rows[0][0].as<std::int64_t>());
+  });
+  struct Walked {
+    std::int64_t read = 0, erased = 0, last_id = 0;
+    TimePoint last_at;
+  };
+  TimePoint after_at = through ? *through - kClockSlack : TimePoint();
+  std::int64_t after_id = 0;
+  std::int64_t total = 0;
+  for (;;) {
+    const auto walked = with([&](pqxx::connection& connection) {
+      pqxx::work txn(connection);
+      const auto rows = Exec(txn, "erase_undelivered_numbers",
+                             {Time(now), Time(cutoff), Int(batch), Time(after_at), Int(after_id)});
+      txn.commit();
+      Walked w;
+      w.read = rows[0][0].as<std::int64_t>();
+      w.erased = rows[0][1].as<std::int64_t>();
+      if (w.read > 0) {
+        w.last_at = FromEpochMicros(rows[0][2].as<std::int64_t>());
+        w.last_id = rows[0][3].as<std::int64_t>();
+      }
+      return w;
+    });
+    total += walked.erased;
+    if (walked.read < batch) return {total, through ? std::max(*through, cutoff) : cutoff};
+    after_at = walked.last_at;
+    after_id = walked.last_id;
   }
 }
 
@@ -246,10 +328,16 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
   report.ran = true;
 
   const int batch = policy != nullptr ? policy->batch : RetentionPolicy().batch;
+  std::optional<TimePoint> failed_texts_through;  // none for re-keying alone
   if (policy != nullptr) {
     const auto& p = *policy;
-    report.numbers_erased = InBatches(with, "erase_finished_numbers",
-                                      {Time(now), Time(now - p.number_grace), Int(batch)}, batch);
+    const TimePoint finished_before = now - p.number_grace;
+    const Params finished = {Time(now), Time(finished_before), Int(batch)};
+    const auto undelivered = EraseUndeliveredNumbers(with, now, finished_before, batch);
+    report.numbers_erased = InBatches(with, "erase_answered_numbers", finished, batch) +
+                            InBatches(with, "erase_closed_numbers", finished, batch) +
+                            undelivered.numbers;
+    failed_texts_through = undelivered.through;
     report.hashes_dropped =
         InBatches(with, "drop_survey_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
         InBatches(with, "drop_event_hashes", {Time(now - p.phone_hash), Int(batch)}, batch);
@@ -273,7 +361,8 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
   with([&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     Exec(txn, "retention_record",
-         {Time(started), Time(pg::WallClock()), Text(worker), Text(done.dump())});
+         {Time(started), Time(pg::WallClock()), Text(worker), Text(done.dump()),
+          Time(failed_texts_through)});
     txn.commit();
     return 0;
   });

@@ -259,6 +259,83 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   EXPECT_EQ(Q("SELECT count(*) FROM retention_runs WHERE worker = 'test'"), "4");
 }
 
+// Each reason a survey is finished has its own walk (migration 0014). The walk of texts that
+// will never be delivered goes on from where the previous pass stopped, an hour earlier for
+// instances' clocks; a text older than that is not read again, and its number goes when its
+// survey closes.
+TEST_F(PrivacyTest, RetentionErasesEachFinishedSurveyByItsReasonAndReadsOnlyNewFailures) {
+  auto store = Make("k1:" + kKey1, "");
+  const auto at = [](TimePoint t) {
+    return "to_timestamp(" +
+           std::to_string(
+               std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count()) +
+           ")";
+  };
+  const auto text = [&](const std::string& event_id, const std::string& state, TimePoint t) {
+    Q("UPDATE outbox o SET state = '" + state + "', updated_at = " + at(t) +
+      " FROM surveys s WHERE s.id = o.survey_id AND s.event_id = '" + event_id + "'");
+  };
+  const auto held = [&](const std::string& event_id) {
+    return Q("SELECT phone_enc IS NOT NULL FROM surveys WHERE event_id = '" + event_id + "'") ==
+           "t";
+  };
+  for (int i = 1; i <= 4; ++i) {
+    Ingest(*store, MakeEvent("E" + std::to_string(i), "+44770090000" + std::to_string(i)));
+  }
+  Ingest(*store, MakeEvent("E5", "+447700900005", kT0 + 24h * 20));  // queued until then
+  Ingest(*store, MakeEvent("E7", "+447700900007", kT0 + 24h));
+  Ingest(*store, MakeEvent("E8", "+447700900008", kT0 + 24h));
+  text("E1", "delivered", kT0 + 1min);
+  Q("UPDATE surveys SET responded_at = " + at(kT0 + 2h) + " WHERE event_id = 'E1'");
+  text("E2", "failed", kT0 + 1h);
+  text("E3", "delivered", kT0 + 1min);  // never answered: finished when it closes, on day 7
+  text("E4", "cancelled", kT0 + 1h);    // at the same moment as E2's
+  text("E7", "delivered", kT0 + 24h);
+  text("E8", "delivered", kT0 + 24h);
+
+  RetentionPolicy policy;
+  policy.batch = 1;  // every walk goes on from batch to batch, E2 and E4 in id order
+  auto r = store->RunRetention(policy, kT0 + 24h * 3, "test");
+  EXPECT_EQ(r.numbers_erased, 0) << "all within their grace";
+
+  // Past the grace of E1's answer and of the failures of E2 and E4.
+  r = store->RunRetention(policy, kT0 + 24h * 7 + 3h, "test");
+  EXPECT_EQ(r.numbers_erased, 3);
+  EXPECT_FALSE(held("E1"));
+  EXPECT_FALSE(held("E2"));
+  EXPECT_FALSE(held("E4"));
+  EXPECT_TRUE(held("E3"));
+  EXPECT_TRUE(held("E5"));
+  EXPECT_EQ(Q("SELECT failed_texts_through = " + at(kT0 + 3h) +
+              " FROM retention_runs ORDER BY id DESC LIMIT 1"),
+            "t");
+
+  // Two failures recorded late, as by an instance whose clock is behind: one within the hour
+  // before where the walk stopped, one before that.
+  text("E8", "undeliverable", kT0 + 2h + 30min);
+  text("E7", "undeliverable", kT0 + 1h);
+  r = store->RunRetention(policy, kT0 + 24h * 7 + 6h, "test");
+  EXPECT_EQ(r.numbers_erased, 1);
+  EXPECT_FALSE(held("E8"));
+  EXPECT_TRUE(held("E7")) << "not read again";
+  // A pass with an earlier cut-off (by hand, with a longer grace) leaves the walk where it was.
+  r = store->RunRetention(policy, kT0 + 24h * 3, "test");
+  EXPECT_EQ(r.numbers_erased, 0);
+  EXPECT_EQ(Q("SELECT failed_texts_through = " + at(kT0 + 6h) +
+              " FROM retention_runs ORDER BY id DESC LIMIT 1"),
+            "t");
+
+  // Day 15: E3 (closed on day 7) and E7 (closed on day 8) are past their grace; E5's text is
+  // still queued, and its number stays.
+  r = store->RunRetention(policy, kT0 + 24h * 15 + 1h, "test");
+  EXPECT_EQ(r.numbers_erased, 2);
+  EXPECT_FALSE(held("E3"));
+  EXPECT_FALSE(held("E7"));
+  EXPECT_TRUE(held("E5"));
+  EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_enc IS NULL AND phone_erased_at IS NULL"),
+            "0");
+}
+
 TEST_F(PrivacyTest, OneInstanceAtATime) {
   auto store = Make("k1:" + kKey1, "");
   pqxx::connection holder(db_.url());
