@@ -114,6 +114,24 @@ std::optional<Event> ReadFacts(const std::string& text) {
   return EventFromJson(json).event;
 }
 
+// What a screen found on an event (EventScreen::findings), sorted and each once; nothing without
+// a screen.
+std::vector<std::string> Findings(const EventScreen& screen, const Event& event) {
+  if (screen.version.empty()) return {};
+  std::vector<std::string> findings = screen.findings(event);
+  std::sort(findings.begin(), findings.end());
+  findings.erase(std::unique(findings.begin(), findings.end()), findings.end());
+  return findings;
+}
+
+// Findings as the array literal stored in events.screen_findings; nullopt when there are none.
+std::optional<std::string> FindingsLiteral(const std::vector<std::string>& findings) {
+  if (findings.empty()) return std::nullopt;
+  ArrayLiteral literal;
+  for (const std::string& finding : findings) literal.Add(finding);
+  return literal.Text();
+}
+
 // The events that bear on the decisions of one batch: those stored before it (found by incident
 // and number) and the batch's own, in delivery order, so that each decision sees exactly what
 // was known before it.
@@ -123,7 +141,7 @@ class RelatedPool {
     Event event;
     std::string incident_id, phone_hash;
     int order = -1;  // -1: stored before this batch; else the position in the batch
-    std::vector<std::string> findings = {};  // under the screen, when there is one (Add fills it)
+    std::vector<std::string> findings = {};  // under the screen, when there is one (Findings)
   };
 
   // Under a screen, a number's events are given as the newest for each rule they could rule a
@@ -132,7 +150,6 @@ class RelatedPool {
   explicit RelatedPool(const EventScreen& screen) : screen_(screen) {}
 
   void Add(Entry entry) {
-    if (!screen_.version.empty()) entry.findings = screen_.findings(entry.event);
     const std::size_t index = entries_.size();
     if (!entry.incident_id.empty()) by_incident_[entry.incident_id].push_back(index);
     if (!entry.phone_hash.empty()) by_hash_[entry.phone_hash].push_back(index);
@@ -227,18 +244,6 @@ std::string TraceJson(const std::vector<std::string>& trace) {
   return JsonbText(nlohmann::json(trace));
 }
 
-// What a screen found on an event (EventScreen::findings), sorted, as the array literal stored in
-// events.screen_findings; nullopt when it found nothing.
-std::optional<std::string> FindingsOf(const EventScreen& screen, const Event& event) {
-  std::vector<std::string> findings = screen.findings(event);
-  if (findings.empty()) return std::nullopt;
-  std::sort(findings.begin(), findings.end());
-  findings.erase(std::unique(findings.begin(), findings.end()), findings.end());
-  ArrayLiteral literal;
-  for (const std::string& finding : findings) literal.Add(finding);
-  return literal.Text();
-}
-
 }  // namespace
 
 namespace pg {
@@ -257,19 +262,13 @@ namespace pg {
   "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
   "AND occurred_at >= $3::timestamptz"
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
-// contact out: the newest for each rule it could (EventScreen), found in the index alone. Sorted
-// byte by byte: only equal values matter, and the database's collation compares far slower.
-#define SURVEYD_RELATED_OF_NUMBERS_FOUND                                                     \
-  SURVEYD_RELATED_COLUMNS                                                                    \
-  "WHERE event_id IN (SELECT DISTINCT ON (phone_hash COLLATE \"C\", finding COLLATE \"C\") " \
-  "event_id FROM events "                                                                    \
-  "CROSS JOIN LATERAL unnest(screen_findings) AS finding "                                   \
-  "WHERE phone_hash = ANY($2::text[]) AND screened_with = $4 "                               \
-  "AND screen_findings IS NOT NULL AND occurred_at >= $3::timestamptz "                      \
-  "ORDER BY phone_hash COLLATE \"C\", finding COLLATE \"C\", occurred_at DESC, "             \
-  "event_id COLLATE \"C\" DESC) "                                                            \
-  "AND phone_hash = ANY($2::text[]) "                                                        \
-  "AND facts IS NOT NULL"
+// contact out: the newest for each rule it could (EventScreen), found in the index alone.
+#define SURVEYD_RELATED_OF_NUMBERS_FOUND \
+  SURVEYD_RELATED_COLUMNS                \
+  "WHERE event_id IN (SELECT x.event_id FROM unnest($2::text[]) AS n(hash) CROSS JOIN LATERAL " \
+  "(" \
+  SURVEYD_NEWEST_FINDINGS("n.hash", "$4", "$3::timestamptz") ") AS x) "                          \
+  "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL"
 // Screened under other rules than those of version `v`, or not at all.
 #define SURVEYD_SCREENED_ELSEWHERE(v) \
   "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
@@ -458,7 +457,7 @@ IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoi
       auto event = ReadFacts(row[1].as<std::string>());
       std::optional<std::string> found;
       if (event) {
-        found = FindingsOf(screen, *event);
+        found = FindingsLiteral(Findings(screen, *event));
       } else {
         ArrayLiteral unreadable;
         unreadable.Add("unreadable:" + row[0].as<std::string>());
@@ -647,8 +646,9 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
       pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()));
       continue;
     }
-    pool.Add(
-        {std::move(*event), row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1});
+    auto found = Findings(screen, *event);
+    pool.Add({std::move(*event), row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1,
+              std::move(found)});
   }
 
   // Decided in delivery order, so later events in the batch see earlier ones and their surveys.
@@ -658,6 +658,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     std::vector<std::string> extra_trace;  // texts this event cancelled
   };
   std::vector<std::optional<Decided>> decided(items.size());
+  std::vector<std::vector<std::string>> findings(items.size());  // of the decided events
   std::vector<int> order(items.size(), -1);
   int position = 0;
   for (std::size_t i : candidates) {
@@ -669,7 +670,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     Decided& d = decided[i].emplace();
     d.decision = decide(event, found == history.end() ? none : found->second,
                         pool.For(event.event_id, event.incident.id, hashes[i], position));
-    pool.Add({event, event.incident.id, hashes[i], position++});
+    findings[i] = Findings(screen, event);
+    pool.Add({event, event.incident.id, hashes[i], position++, findings[i]});
     Decision& decision = d.decision;
     d.e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
     d.hash = d.e164 == numbers[i] ? hashes[i] : vault_.Hash(d.e164);
@@ -743,7 +745,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     incidents.Add(NonEmpty(event.incident.id));
     phone_hashes.Add(NonEmpty(hashes[i]));
     facts.Add(JsonbText(EventToJson(event, false)));
-    screen_findings.Add(screen.version.empty() ? std::nullopt : FindingsOf(screen, event));
+    // An event stored before only counts itself again: what it found then stays.
+    screen_findings.Add(decided[i] ? FindingsLiteral(findings[i]) : std::nullopt);
     if (decided[i]) {
       outcomes.Add(OutcomeName(decided[i]->decision.outcome));
       reasons.Add(decided[i]->reason);

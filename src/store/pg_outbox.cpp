@@ -95,13 +95,9 @@ namespace pg {
   "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since"
 // Of the number's events screened under the rules whose version is $6, the newest for each rule
 // they could rule a contact out by (EventScreen), found in the index alone.
-#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                                      \
-  "SELECT event_id, incident_id, facts FROM events WHERE event_id IN ("                    \
-  "SELECT DISTINCT ON (finding COLLATE \"C\") event_id FROM events "                       \
-  "CROSS JOIN LATERAL unnest(screen_findings) AS finding WHERE phone_hash = c.phone_hash " \
-  "AND screened_with = $6 AND screen_findings IS NOT NULL AND occurred_at >= c.since "     \
-  "ORDER BY finding COLLATE \"C\", occurred_at DESC, event_id COLLATE \"C\" DESC) "        \
-  "AND phone_hash = c.phone_hash"
+#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                                            \
+  "SELECT event_id, incident_id, facts FROM events WHERE event_id IN (" SURVEYD_NEWEST_FINDINGS( \
+      "c.phone_hash", "$6", "c.since") ") AND phone_hash = c.phone_hash"
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {

@@ -94,6 +94,32 @@ class Savepoint {
   part " AND screened_with IS NULL UNION " part " AND screened_with < " v " UNION " part \
        " AND screened_with > " v
 
+// Of the events of the number whose hash is `hash` screened under the rules of version `v`,
+// since `since`: the newest (then the greatest event id, byte by byte) for each finding
+// (EventScreen), the ids of one query row per finding. A number's events share a handful of
+// findings lists however many there are, and the index orders each list's events as they are
+// picked (migration 0015): so the lists are walked backwards, one index descent each (a
+// recursive CTE, as the index has no skip scan), each landing on its list's newest event, and
+// the newest for a finding is the newest of the lists that hold it. The cost stays with the
+// lists, not the number's history. (A DISTINCT ON over every event of the number, as before,
+// read them all: a busy number's every new event, and its every text before sending, paid for
+// all its past ones.) Sorted byte by byte: only equal values matter, and the database's
+// collation compares far slower.
+#define SURVEYD_NEWEST_FINDINGS(hash, v, since) \
+  "SELECT DISTINCT ON (finding COLLATE \"C\") w.event_id FROM (WITH RECURSIVE "                  \
+  "lists(findings, occurred_at, event_id) AS ((" SURVEYD_NEWEST_OF_LIST(hash, v, "IS NOT NULL") \
+  ") UNION ALL SELECT p.* FROM lists l CROSS JOIN LATERAL ("                                     \
+  SURVEYD_NEWEST_OF_LIST(hash, v, "< l.findings") ") p) "                                         \
+  "SELECT * FROM lists WHERE occurred_at >= " since ") w "                                         \
+  "CROSS JOIN LATERAL unnest(w.findings) AS finding "                                              \
+  "ORDER BY finding COLLATE \"C\", w.occurred_at DESC, w.event_id COLLATE \"C\" DESC"
+// The newest event of the greatest findings list that meets `condition`, from the index alone.
+#define SURVEYD_NEWEST_OF_LIST(hash, v, condition)                                     \
+  "SELECT screen_findings, occurred_at, event_id FROM events WHERE phone_hash = " hash \
+  " AND screened_with = " v " AND screen_findings " condition                          \
+  " ORDER BY screen_findings DESC, "                                                   \
+  "occurred_at DESC, event_id COLLATE \"C\" DESC LIMIT 1"
+
 struct Statement {
   const char* name;
   const char* sql;

@@ -1082,6 +1082,44 @@ TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
   EXPECT_EQ(seen, (Ids{"E1", "E3", "E8", "E2", "E4", "E5", "E6", "E7", "E9"}));
 }
 
+// The newest for a rule is looked for list by list of what the screen found
+// (SURVEYD_NEWEST_FINDINGS): it is the same as over every event, at a cost that does not grow with
+// the number's history.
+TEST_F(StoreTest, ANumbersNewestForEachRuleIsFoundAcrossTheListsOfFindingsWithTiesAndTheLookBack) {
+  std::vector<std::string> seen;
+  const DecideFn recording = Recording(seen, &RelatedEvents::same_number, ScreenOf("v1"));
+  const std::string number = "+447700900001";
+  auto past = [&](const std::string& id, TimePoint at, bool domestic, bool vulnerable) {
+    auto event =
+        MakeEvent(id, number, at,
+                  domestic ? std::vector<std::string>{"DOMESTIC"} : std::vector<std::string>{});
+    event.call->channel = "999";  // ignored: no survey, no frequency cap
+    event.caller->vulnerable = vulnerable;
+    return Item(event);
+  };
+  // Domestic alone: B2 and B3 at the same newest time (B3 the greater id). Vulnerable alone: A1,
+  // before the look-back. Both: C1, the newest vulnerable within it, older than the B's.
+  std::vector<IngestItem> history = {
+      past("A1", kT0 - kMaxNumberLookback - 24h, false, true),
+      past("C1", kT0 - 24h, true, true),
+      past("B2", kT0 + 1min, true, false),
+      past("B3", kT0 + 1min, true, false),
+      past("B1", kT0, true, false),
+  };
+  for (int i = 0; i < 20; ++i) {  // an older history of each list
+    history.push_back(
+        past("H" + std::to_string(i), kT0 - 48h - std::chrono::minutes(i), i % 2 == 0, i % 3 == 0));
+  }
+  store_->IngestBatch(history, recording);
+  store_->IngestBatch({Item(MakeEvent("D1", number, kT0 + 10min))}, recording);
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(seen, (Ids{"C1", "B3"}));
+  // A newer vulnerable event alone: its list's newest is within the look-back now.
+  store_->IngestBatch({past("A2", kT0 + 2min, false, true)}, recording);
+  store_->IngestBatch({Item(MakeEvent("D2", number, kT0 + 11min))}, recording);
+  EXPECT_EQ(seen, (Ids{"B3", "A2"}));
+}
+
 // What a decision is given does not depend on how the events were batched: a feed's batches, a
 // push each, a replay's one batch.
 TEST_F(StoreTest, ANumbersEventsArePickedAlikeFromTheBatchAndFromTheDatabase) {
