@@ -21,18 +21,27 @@ fault_database() {
   export SURVEYD_DATABASE_URL="$url"
 }
 
-# private_postgres: a PostgreSQL of the run's own (in $work/pg, on a free port in 56100-56199),
+# private_postgres: a PostgreSQL of the run's own (in $work/pg, on a free port in 31100-31199),
 # for runs that crash or stop the server; it becomes $admin, and stops when the run ends.
+# The ports are below the kernel's ephemeral range (32768 up, by default), from which the
+# connections and listeners of tests running alongside take theirs; a port taken all the same
+# between the look and the start is given up for another.
 private_postgres() {
-  local port
-  for port in $(shuf -i 56100-56199); do
-    ss -Hltn "sport = :$port" | grep -q . || break
-  done
-  pg_port=$port
+  local port tries=0
   pg_data="$work/pg/data"
-  pg_start "$pg_data" "$pg_port" >/dev/null || fail "cannot start PostgreSQL on port $pg_port"
-  admin=$(pg_url "$pg_port" postgres)
-  trap _fault_finish EXIT
+  for port in $(shuf -i 31100-31199); do
+    ss -Htan "sport = :$port" | grep -q . && continue
+    pg_port=$port
+    if pg_start "$pg_data" "$pg_port" >/dev/null 2>"$work/pg-start.log"; then
+      admin=$(pg_url "$pg_port" postgres)
+      trap _fault_finish EXIT
+      return 0
+    fi
+    tries=$((tries + 1))
+    grep -q "Address already in use" "$work/pg-start.log" && [ "$tries" -lt 5 ] || break
+  done
+  cat "$work/pg-start.log" >&2
+  fail "cannot start PostgreSQL on port $pg_port"
 }
 # Stops the private server, then does what tests/e2e/lib.sh does at exit, with the run's status.
 _fault_finish() {

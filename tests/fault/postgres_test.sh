@@ -16,7 +16,7 @@
 #     to send a minute after it.
 #   tests/fault/postgres_test.sh BUILD_DIR SOURCE_DIR      bounded: a 10 s outage, about 40 s
 #   SURVEYD_FAULT_LONG=1 tests/fault/postgres_test.sh ...  long: a 60 s outage, more events
-# It runs a PostgreSQL of its own (on a port in 56100-56199), as the postgres user when root.
+# It runs a PostgreSQL of its own (on a port in 31100-31199), as the postgres user when root.
 SURVEYD_TEST_DATABASE_URL=${SURVEYD_TEST_DATABASE_URL:-unused}  # the run has its own server
 source "$(dirname "$0")/lib.sh" "$@"
 
