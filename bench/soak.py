@@ -258,6 +258,15 @@ SELECT
 """
 
 
+def find_libfaketime():
+    listing = subprocess.run(["dpkg", "-L", "libfaketime"], capture_output=True, text=True).stdout
+    for path in listing.split():
+        if path.endswith("/libfaketimeMT.so.1"):
+            return path
+    sys.exit("soak: libfaketime is not installed (package faketime; bench/soak.sh installs it)")
+
+
+
 class Retention:
     """A pass of the real retention code (`surveyd retention run`) every minute, under faketime
     one day minus the lag ahead: every period is a day (the least the config takes), so the
@@ -265,8 +274,9 @@ class Retention:
     arrived a period ago. Before it, what is due at its cut-off is counted; after it, what is
     left of that (keeping up: nothing)."""
 
-    def __init__(self, database, surveyd, config, lag_s):
+    def __init__(self, database, surveyd, config, lag_s, libfaketime):
         self.database, self.surveyd, self.config, self.lag_s = database, surveyd, config, lag_s
+        self.libfaketime = libfaketime
 
     def due(self, cut):
         return int(query(self.database, DUE_SQL.format(cut=f"to_timestamp({cut})"))[0][0])
@@ -274,12 +284,15 @@ class Retention:
     def run(self):
         cut = time.time() - self.lag_s
         due = self.due(cut)
-        env = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1")
+        # libfaketime preloaded, as tests/fault/clock_skew_test.sh does, rather than through the
+        # faketime wrapper: the wrapper makes a named semaphore per pid, and one left by a
+        # wrapper killed earlier on this machine makes a later wrapper with that pid fail.
+        env = dict(os.environ, LD_PRELOAD=self.libfaketime, FAKETIME=f"+{86400 - self.lag_s}s",
+                   FAKETIME_DONT_FAKE_MONOTONIC="1")
         began = time.monotonic()
         output = ""
         for _ in range(10):
-            done = subprocess.run(["faketime", "-f", f"+{86400 - self.lag_s}", self.surveyd,
-                                   "retention", "run", "-c", self.config],
+            done = subprocess.run([self.surveyd, "retention", "run", "-c", self.config],
                                   capture_output=True, text=True, env=env)
             output = (done.stdout + done.stderr).strip()
             if done.returncode != 0:
@@ -378,7 +391,8 @@ def main():
     pushes = Pushes(args.push_url, args.feed_secret, args.push_rate, clients,
                     os.path.join(args.work, "acked-push.txt"))
     dashboard = Dashboard(args.push_url[0], args.token, args.poll_s)
-    retention = Retention(args.database, args.surveyd, args.config, args.retention_lag_s)
+    retention = Retention(args.database, args.surveyd, args.config, args.retention_lag_s,
+                          find_libfaketime())
 
     minutes = max(1, round(args.minutes))
     names = sorted(daemons)
