@@ -194,14 +194,31 @@ def open_files(pid):
         return None
 
 
-class Sampler:
-    """Every `period` seconds: each daemon's RSS and open files, and the age of the oldest text
-    that is due and not yet claimed (the dispatch queue's age)."""
+def heap_in_use_kib(url):
+    """The daemon's heap in use (surveyd_heap_in_use_bytes on its /metrics), or None. RSS alone
+    cannot tell a leak from the allocator's arenas keeping their high-water marks."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read().decode()
+        conn.close()
+    except (OSError, http.client.HTTPException):
+        return None
+    for line in body.splitlines():
+        if line.startswith("surveyd_heap_in_use_bytes "):
+            return float(line.split()[1]) / 1024
+    return None
 
-    def __init__(self, database, daemons, period):
-        self.database, self.daemons, self.period = database, daemons, period
+
+class Sampler:
+    """Every `period` seconds: each daemon's RSS, heap in use and open files, and the age of the
+    oldest text that is due and not yet claimed (the dispatch queue's age)."""
+
+    def __init__(self, database, daemons, urls, period):
+        self.database, self.daemons, self.urls, self.period = database, daemons, urls, period
         self.lock = threading.Lock()
-        self.samples = []  # (monotonic, {name: (rss_kib, fds)}, queue_age_s, due)
+        self.samples = []  # (monotonic, {name: (rss_kib, fds, heap_kib)}, queue_age_s, due)
         self.dead = []
 
     def start(self):
@@ -216,7 +233,7 @@ class Sampler:
                 if name not in self.dead:
                     self.dead.append(name)
                 continue
-            procs[name] = (rss, fds)
+            procs[name] = (rss, fds, heap_in_use_kib(self.urls[name]))
         try:
             age, due = query(self.database, """
                 SELECT COALESCE(extract(epoch FROM now() - min(next_attempt_at)), 0), count(*)
@@ -334,10 +351,10 @@ SELECT
  pg_database_size(current_database())
 """
 
-COLUMNS = ("min", "events", "texts", "answers", "alerts", "RSS MiB", "open files",
+COLUMNS = ("min", "events", "texts", "answers", "alerts", "RSS MiB", "heap MiB", "open files",
            "commit p50/p99 ms", "send p50/p99 ms", "queue age s", "DB MiB (+)",
            "retention removed/due/left")
-WIDTHS = (4, 7, 6, 7, 6, 11, 10, 17, 17, 11, 12, 26)
+WIDTHS = (4, 7, 6, 7, 6, 11, 9, 10, 17, 17, 11, 12, 26)
 
 
 def row_text(cells):
@@ -384,7 +401,10 @@ def main():
     args = parser.parse_args()
 
     daemons = dict(d.split("=", 1) for d in args.daemon)
-    sampler = Sampler(args.database, daemons, 5)
+    # The daemons' own addresses, in the order given (soak.sh gives each --push-url with its
+    # --daemon).
+    urls = dict(zip((d.split("=", 1)[0] for d in args.daemon), args.push_url))
+    sampler = Sampler(args.database, daemons, urls, 5)
     # A client waits for each answer (up to a few hundred ms on a loaded machine): enough of
     # them that the rate does not depend on how fast each is answered.
     clients = args.push_clients or max(4, min(96, round(args.push_rate / 3)))
@@ -420,20 +440,23 @@ def main():
         samples = sampler.window(end_mono - 60, end_mono + 1)
         rss = {n: max((s[1][n][0] for s in samples if n in s[1]), default=0) / 1024 for n in names}
         fds = {n: max((s[1][n][1] for s in samples if n in s[1]), default=0) for n in names}
+        heap = {n: max((s[1][n][2] or 0 for s in samples if n in s[1]), default=0) / 1024
+                for n in names}
         age = max((s[2] for s in samples), default=0.0)
         size_mib = int(size) / 1048576
         growth = size_mib - last_size if last_size is not None else size_mib
         last_size = size_mib
         ret = retention.run()
         row = {"minute": m, "events": int(events), "texts": int(texts), "answers": int(answers),
-               "alerts": int(alerts), "rss": rss, "fds": fds,
+               "alerts": int(alerts), "rss": rss, "heap": heap, "fds": fds,
                "commit_p50": number(c50), "commit_p99": number(c99),
                "send_p50": number(s50), "send_p99": number(s99), "queue_age": age,
                "db_mib": size_mib, "db_growth": growth, "retention": ret}
         rows.append(row)
         print(row_text((
             m, row["events"], row["texts"], row["answers"], row["alerts"],
-            "/".join(f"{rss[n]:.0f}" for n in names), "/".join(str(fds[n]) for n in names),
+            "/".join(f"{rss[n]:.0f}" for n in names), "/".join(f"{heap[n]:.0f}" for n in names),
+            "/".join(str(fds[n]) for n in names),
             f"{row['commit_p50']:.1f}/{row['commit_p99']:.1f}",
             f"{row['send_p50']:.1f}/{row['send_p99']:.1f}", f"{age:.1f}",
             f"{size_mib:.0f} (+{growth:.0f})",
@@ -458,16 +481,18 @@ def main():
         second = [(s[0] - start_mono, s[1][n]) for s in all_samples if n in s[1] and s[0] >= half]
         peak = max((s[1][n][0] for s in all_samples if n in s[1]), default=0) / 1024
         slope = slope_per_10min([(t, v[0] / 1024) for t, v in second])
+        heap_slope = slope_per_10min([(t, v[2] / 1024) for t, v in second if v[2] is not None])
         start_rss = first[0][0] / 1024 if first else 0
         end_rss = second[-1][1][0] / 1024 if second else 0
         goal(peak <= args.rss_max, f"{n}: memory bounded: peak RSS {peak:.0f} MiB "
              f"(start {start_rss:.0f}, end {end_rss:.0f}; bound {args.rss_max:.0f})")
         if args.timing_goals:
             goal(slope <= args.rss_slope_max, f"{n}: memory flat: RSS slope over the second half "
-                 f"{slope:+.1f} MiB per 10 min (bound {args.rss_slope_max:g})")
+                 f"{slope:+.1f} MiB per 10 min (bound {args.rss_slope_max:g}; heap in use "
+                 f"{heap_slope:+.1f})")
         else:
-            goals.append(f"info    {n}: RSS slope over the second half {slope:+.1f} MiB per 10 min "
-                         "(a goal of long runs only)")
+            goals.append(f"info    {n}: RSS slope over the second half {slope:+.1f} MiB per 10 min, "
+                         f"heap in use {heap_slope:+.1f} (a goal of long runs only)")
         fds_first = max((v[1] for v in first), default=0)
         fds_second = max((v[1] for _, v in second), default=0)
         goal(fds_second <= fds_first + args.fds_slack,
@@ -518,6 +543,7 @@ def main():
         f.write("  " + row_text((
             last["minute"], last["events"], last["texts"], last["answers"], last["alerts"],
             "/".join(f"{last['rss'][n]:.0f}" for n in names),
+            "/".join(f"{last['heap'][n]:.0f}" for n in names),
             "/".join(str(last["fds"][n]) for n in names),
             f"{last['commit_p50']:.1f}/{last['commit_p99']:.1f}",
             f"{last['send_p50']:.1f}/{last['send_p99']:.1f}", f"{last['queue_age']:.1f}",

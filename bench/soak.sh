@@ -40,11 +40,13 @@
 #     of `surveyd retention run` under faketime one day minus 60 s ahead, so that it removes
 #     what arrived more than a minute ago (raw events, numbers of finished surveys, comments,
 #     citizens' texts), as production's passes remove what arrived a period ago.
-# Per minute it prints: events in, texts sent (sends begun), answers, alerts raised, RSS (MiB)
-# and open files of each instance, commit latency (an event's received_at, stamped when its
+# Per minute it prints: events in, texts sent (sends begun), answers, alerts raised, RSS, heap
+# in use (MiB, from each instance's /metrics: RSS alone cannot tell a leak from the allocator's
+# arenas keeping their high-water marks) and open files of each instance, commit latency (an event's received_at, stamped when its
 # ingest transaction begins, to that transaction's commit) and send latency (that commit to the send begun, as bench/dispatch.sh) at p50/p99,
 # the age of the oldest due text not yet claimed (queue age), the database's size and growth,
-# and retention (values removed / due at the pass's cut-off / left after it).
+# and retention (values removed / due at the pass's cut-off / left after it). At the end, the
+# database's time by statement (pg_stat_statements).
 #
 # Then the feed stops (what the service had not yet taken is shown as its backlog), everything
 # settles (nothing left to send) and tests/fault/check reads the database, the ids acknowledged
@@ -102,7 +104,7 @@ LOAD_BEFORE=$(bench_load)
 log "load average before: $LOAD_BEFORE ($(nproc) cores)"
 SETUP_STARTED=$(date +%s)
 
-bench_postgres track_commit_timestamp=on
+bench_postgres shared_preload_libraries=pg_stat_statements track_commit_timestamp=on
 url=$(pg_url "$PG_PORT" surveyd)
 
 # The service's environment: secrets, prompt rules, short retention, alerts by e-mail.
@@ -136,6 +138,7 @@ export SURVEYD_ALERT_POLL_MS=500
 
 "$BIN/surveyd" migrate -c "$CONFIG" >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; exit 1; }
 TOKEN=$("$BIN/surveyd" token create --role supervisor --name soak -c "$CONFIG" | tail -n 1)
+"${PSQL[@]}" -d surveyd -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 
 "$BIN/wmnow-sim" --listen "127.0.0.1:$gw_port" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0.6 --response-rate 0.4 \
@@ -205,6 +208,13 @@ done
 [ "$open" = 0 ] || bench_fail "$open text(s) still open 2 minutes after the load stopped"
 sleep 1.5  # the last delivery reports
 SETTLE_SECONDS=$(($(date +%s) - SETTLE_STARTED))
+# Where the database's time went over the whole run (load, retention and settle): the first place
+# to look when a figure moves.
+"${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
+    round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+    left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
+  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
+  ORDER BY total_exec_time DESC LIMIT 15" >"$WORK/statements.txt" 2>&1 || true
 "${PSQL[@]}" -d surveyd -At -c "SELECT event_id FROM events WHERE source = 'tcp'" >"$WORK/stored-feed.txt"
 read -r FEED_ACKED BACKLOG < <(python3 - "$WORK/acked-feed.txt" "$WORK/stored-feed.txt" "$WORK/acked-feed-trimmed.txt" <<'PY'
 import sys
@@ -268,6 +278,8 @@ echo "  alerts: $alerts raised ($kinds), $mails e-mail(s) received by the relay,
 echo "goals:"
 { cat "$WORK/goals.txt" 2>/dev/null; echo "$invariants"; echo "$logs"; } | sed 's/^/  /'
 if [ "$check_rc" != 0 ]; then sed 's/^/    /' "$WORK/check.txt"; fi
+echo "the database's time, by statement (pg_stat_statements, top 15 by total):"
+sed 's/^/  /' "$WORK/statements.txt"
 missed=$({ cat "$WORK/goals.txt" 2>/dev/null; echo "$invariants"; echo "$logs"; } | grep '^MISSED' || true)
 if [ -n "$missed" ] || [ "$driver_rc" != 0 ]; then
   echo "bench/soak.sh: goal(s) missed:" >&2

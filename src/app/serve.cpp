@@ -24,6 +24,7 @@
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/gateway/factory.hpp"
+#include "surveyd/metrics/process.hpp"
 #include "surveyd/survey/handler.hpp"
 #include "surveyd/survey/sms_replies.hpp"
 
@@ -177,6 +178,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   registry.Gauges("surveyd_start_time_seconds", "When this process started (Unix time).")
       .With({})
       .Set(static_cast<double>(ToUnixSeconds(clock.Now())));
+  metrics::AddProcessMetrics(registry);
   Components components;
   LogComponent log_health(registry);
   components.Add(log_health);
