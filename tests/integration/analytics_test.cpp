@@ -442,7 +442,8 @@ TEST_F(AnalyticsTest, TheTriggersKeepWhatARebuildDerives) {
   // (JIT would compile each statement for a table this small.)
   db_->Query("SET jit = off; SELECT analytics_rebuild('" + FormatRfc3339(kSweepTo) + "')");
   EXPECT_EQ(db_->Query("SELECT (SELECT count(*) FROM analytics_cell_queue) + "
-                       "(SELECT count(*) FROM analytics_event_queue)"),
+                       "(SELECT count(*) FROM analytics_event_queue) + "
+                       "(SELECT count(*) FROM analytics_score_queue)"),
             "0")
       << "a rebuild empties the queues: the raw tables hold what they held";
   EXPECT_EQ(Snapshot(), maintained);
@@ -476,6 +477,47 @@ TEST_F(AnalyticsTest, QueuedChangesAreFoldedOnceAndAReadFoldsFirst) {
   EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_cell_queue"), "0");
   EXPECT_EQ(access_->FoldRollups(), 0) << "nothing is added twice";
   EXPECT_EQ(surveys_that_day(), 1);
+
+  // A citizen's writes queue their changes too (migration 0016): an open, an answer, and its
+  // scores changed afterwards (as a reply by SMS completes one) wait for the fold.
+  const auto survey_id =
+      std::stoll(db_->Query("SELECT id FROM surveys WHERE event_id = '" + item.event_id + "'"));
+  store_->MarkOpened(survey_id, ParseRfc3339("2026-09-01T10:05:00Z").value());
+  SurveyAnswers answers;
+  answers.q[0] = 9;
+  answers.q[1] = 7;
+  answers.q[2] = 8;
+  answers.q[4] = 10;
+  answers.language = "en";
+  ASSERT_EQ(
+      store_->SubmitResponse(survey_id, answers, ParseRfc3339("2026-09-01T10:06:00Z").value()),
+      SubmitOutcome::kStored);
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_cell_queue"), "2") << "opened, answered";
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_score_queue WHERE direction = 1 "
+                       "AND q1 = 9 AND q4 IS NULL AND q5 = 10"),
+            "1");
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_score_queue"), "1");
+  db_->Query("UPDATE responses SET q1 = 3, q4 = 8 WHERE survey_id = " + std::to_string(survey_id));
+  EXPECT_EQ(db_->Query("SELECT string_agg(direction || ':' || q1 || ':' || COALESCE(q4, -1), ' ' "
+                       "ORDER BY id) FROM analytics_score_queue"),
+            "1:9:-1 -1:9:-1 1:3:8")
+      << "the old answers out, the new in; the comment never queued";
+  const auto result = analytics_->Stats(day, {});
+  ASSERT_EQ(result.cells.size(), 1U);
+  const StatsCell& cell = result.cells[0];
+  EXPECT_EQ(cell.answered, 1);
+  EXPECT_EQ(cell.questions.at("q1").respondents, 1);
+  EXPECT_EQ(cell.questions.at("q1").total, 3);
+  EXPECT_EQ(cell.questions.at("q1").top_box, 0);
+  EXPECT_EQ(cell.questions.at("q4").respondents, 1);
+  EXPECT_EQ(cell.questions.at("q4").top_box, 1);
+  EXPECT_EQ(cell.questions.at("q5").total, 10);
+  EXPECT_EQ(db_->Query("SELECT (SELECT count(*) FROM analytics_cell_queue) + "
+                       "(SELECT count(*) FROM analytics_score_queue)"),
+            "0");
+  EXPECT_EQ(
+      db_->Query("SELECT sum(opened) FROM analytics_cells WHERE cube = 0 AND day = '2026-09-01'"),
+      "1");
 }
 
 TEST_F(AnalyticsTest, TheFunnelCountsEachStage) {
