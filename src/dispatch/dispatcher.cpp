@@ -241,8 +241,11 @@ void Dispatcher::WorkerLoop(int index) {
       wake_.wait_for(lock, failure_wait, [this] { return stopping_.load(); });
       continue;
     }
-    if (pass.claimed > 0) continue;  // more may be due right away
-    // Nothing claimed: the rate's slots are used up, the breaker is open, or nothing is due.
+    // A full claim: more may be due right away. One short of it took everything due (what
+    // another worker holds aside), and what falls due from now on wakes a worker: a pass now
+    // would only find nothing, at the price of a claim and the rate's accounting.
+    if (pass.claimed > 0 && pass.claimed >= pass.asked) continue;
+    // Nothing more to claim: the rate's slots are used up, the breaker is open, or nothing is due.
     auto wait = options_.poll_interval;
     if (pass.rate_limited) wait = std::min(wait, std::chrono::milliseconds(RateLimiter::kBucket));
     const TimePoint now = clock_.Now();
@@ -320,6 +323,7 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
     pass.rate_limited = true;
     return pass;
   }
+  pass.asked = grant.slots;
   int claimed = 0;
   int sent = 0;
   try {

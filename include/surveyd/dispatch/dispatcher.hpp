@@ -124,6 +124,7 @@ class Dispatcher {
   // One pass, and why it claimed nothing (so the loop knows how long to wait).
   struct Pass {
     int claimed = 0;
+    int asked = 0;              // the most it could claim (the rate's slots, the breaker)
     bool rate_limited = false;  // the rate's slots are used up until a later bucket
   };
   Pass RunPass(const std::string& worker_id);
