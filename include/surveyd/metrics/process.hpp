@@ -1,8 +1,7 @@
 #pragma once
 // What the process itself holds, on every scrape of /metrics: the usual Prometheus process_*
 // gauges (resident and virtual memory, open and allowed file descriptors; the start time is
-// surveyd_start_time_seconds), and the
-// heap as the C library's allocator sees it.
+// surveyd_start_time_seconds), and the heap as the C library's allocator sees it.
 //
 // The heap's two figures are what tells a leak from memory merely held. The allocator keeps an
 // arena per busy thread and keeps each arena's high-water mark after its memory is freed, so the
