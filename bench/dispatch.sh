@@ -296,11 +296,7 @@ if [ "$SENT" != "$BACKLOG" ]; then
   exit 1
 fi
 # Where the drain's database time went: the statements that took the most, in total.
-"${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
-    round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
-    left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
-  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
-  ORDER BY total_exec_time DESC LIMIT 12" >"$WORK/drain-statements.txt"
+bench_statements 12 >"$WORK/drain-statements.txt"
 read -r DRAIN_SECONDS ATTEMPTS < <("${SPSQL[@]}" -F ' ' -c "SELECT
   round(extract(epoch FROM max(at) - min(at))::numeric, 3), count(*) FROM send_attempts")
 DRAIN_RATE=$(python3 -c "print(round($SENT / $DRAIN_SECONDS))")

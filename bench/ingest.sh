@@ -237,11 +237,7 @@ if [ "$PUSH_EVENTS" != 0 ]; then
   [ "$STORED_PUSH" = "$PUSH_EVENTS" ] ||
     { echo "bench/ingest.sh: $PUSH_EVENTS pushed, $STORED_PUSH stored" >&2; exit 1; }
   # Where the pushes' database time went (statements inside triggers included).
-  "${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
-      round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
-      left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
-    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
-    ORDER BY total_exec_time DESC LIMIT 15" >"$WORK/push-statements.txt"
+  bench_statements 15 >"$WORK/push-statements.txt"
   PUSH=("$PUSHED" "$PUSH_SECONDS" "$(python3 -c "print(round($PUSHED / $PUSH_SECONDS))")")
   log "surveyd: ${PUSH[0]} pushed in ${PUSH[1]}s = ${PUSH[2]} events/s"
 fi

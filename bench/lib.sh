@@ -19,6 +19,9 @@
 #                              with the settings given (ALTER SYSTEM, then a restart)
 #   bench_secrets              fresh secrets for surveyd in the environment
 #   bench_wait_http URL        until URL answers (10 s at most)
+#   bench_statements N         the N statements that took the database the most time in all
+#                              (pg_stat_statements, of the surveyd database): calls, total and
+#                              mean ms, rows and the statement's start
 #   bench_load                 the load average (1, 5, 15 min)
 #   bench_fail MESSAGE         prints "bench/NAME.sh: MESSAGE" and exits 1
 # shellcheck source=../scripts/lib/common.sh
@@ -103,6 +106,14 @@ bench_secrets() {
   SURVEYD_WMNOW_API_KEY=$(random_secret)
   SURVEYD_WMNOW_WEBHOOK_SECRET=$(random_secret)
   SURVEYD_API_BOOTSTRAP_TOKEN=$(random_secret)
+}
+
+bench_statements() {
+  "${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
+      round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+      left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
+    ORDER BY total_exec_time DESC LIMIT $1"
 }
 
 bench_wait_http() {

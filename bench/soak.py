@@ -283,7 +283,6 @@ def find_libfaketime():
     sys.exit("soak: libfaketime is not installed (package faketime; bench/soak.sh installs it)")
 
 
-
 class Retention:
     """A pass of the real retention code (`surveyd retention run`) every minute, under faketime
     one day minus the lag ahead: every period is a day (the least the config takes), so the

@@ -210,11 +210,7 @@ sleep 1.5  # the last delivery reports
 SETTLE_SECONDS=$(($(date +%s) - SETTLE_STARTED))
 # Where the database's time went over the whole run (load, retention and settle): the first place
 # to look when a figure moves.
-"${PSQL[@]}" -d surveyd -c "SELECT calls, round(total_exec_time) AS total_ms,
-    round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
-    left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
-  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
-  ORDER BY total_exec_time DESC LIMIT 15" >"$WORK/statements.txt" 2>&1 || true
+bench_statements 15 >"$WORK/statements.txt" 2>&1 || true
 "${PSQL[@]}" -d surveyd -At -c "SELECT event_id FROM events WHERE source = 'tcp'" >"$WORK/stored-feed.txt"
 read -r FEED_ACKED BACKLOG < <(python3 - "$WORK/acked-feed.txt" "$WORK/stored-feed.txt" "$WORK/acked-feed-trimmed.txt" <<'PY'
 import sys
