@@ -521,12 +521,11 @@ void PgStore::Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, Deliv
 int PgStore::TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
                            int span) {
   return WithConnection("take send slots", [&](pqxx::connection& connection) {
-    pqxx::work txn(connection);
-    // Nothing is sent on the strength of a lost grant, so it need not wait for the disk.
-    txn.exec0("SET LOCAL synchronous_commit TO off");
+    // One statement in a transaction of its own, so the gateway's lock is released as it ends,
+    // not a round trip later; the function turns synchronous commit off (migration 0017).
+    pqxx::nontransaction txn(connection);
     auto rows = Exec(txn, "take_send_slots",
                      {Text(gateway), Int(bucket), Int(wanted), Int(cap), Int(span)});
-    txn.commit();
     return rows[0][0].as<int>();
   });
 }
@@ -535,11 +534,9 @@ void PgStore::SettleSendSlots(const std::string& gateway, std::int64_t granted_b
                               std::int64_t sent_bucket, int sent) {
   if (granted <= 0 || (sent == granted && sent_bucket == granted_bucket)) return;
   WithConnection("settle send slots", [&](pqxx::connection& connection) {
-    pqxx::work txn(connection);
-    txn.exec0("SET LOCAL synchronous_commit TO off");
+    pqxx::nontransaction txn(connection);
     Exec(txn, "settle_send_slots",
          {Text(gateway), Int(granted_bucket), Int(granted), Int(sent_bucket), Int(sent)});
-    txn.commit();
     return 0;
   });
 }
