@@ -222,6 +222,21 @@ print(last + 1, len(generated) - last - 1)
 PY
 )
 
+# The instances stop as systemd stops them (SIGTERM) before the invariants are read: the
+# simulated citizens still reply (a late STOP is confirmed by a text), so what a running service
+# leaves is never final, and a stop must leave nothing claimed or sending.
+for n in "${names[@]}"; do kill -TERM "${pid_of[$n]}" 2>/dev/null || true; done
+for n in "${names[@]}"; do
+  for _ in $(seq 1 300); do
+    kill -0 "${pid_of[$n]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "${pid_of[$n]}" 2>/dev/null; then
+    bench_fail "surveyd-$n did not stop within 30 s of SIGTERM; logs in $WORK"
+  fi
+  wait "${pid_of[$n]}" || bench_fail "surveyd-$n stopped with status $? on SIGTERM; logs in $WORK"
+done
+
 # The invariants, on everything acknowledged (the feed's ids, the pushes' ids) and the gateway's log.
 CHECK_STARTED=$(date +%s)
 cat "$WORK/acked-feed-trimmed.txt" "$WORK/acked-push.txt" >"$WORK/acked.txt"

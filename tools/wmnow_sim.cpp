@@ -33,6 +33,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/twilio_api.hpp"
@@ -600,8 +601,7 @@ class Simulator {
     }
     {
       std::lock_guard lock(mutex_);
-      history_.push_back(message);
-      if (history_.size() > kMaxHistory) history_.pop_front();
+      Remember(message);
     }
     ++counters_.accepted;
     // As for WMNow: tests/fault/check reads this line as a text that reached a phone.
@@ -675,8 +675,7 @@ class Simulator {
       message.status_callback = *status_callback;
       message.accepted_at = IsoNow();
       by_client_ref_[message.client_ref] = {message.id, message.status};
-      history_.push_back(message);
-      if (history_.size() > kMaxHistory) history_.pop_front();
+      Remember(message);
     }
     ++counters_.accepted;
     spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
@@ -856,35 +855,47 @@ class Simulator {
     scheduler_.At(when, [this, message, status] { Callback(message, status, 1); });
   }
 
+  // Keeps a message in the history (the newest kMaxHistory), found again by its id.
+  void Remember(const Message& message) {
+    history_.push_back(message);
+    position_[message.id] = history_base_ + history_.size() - 1;
+    if (history_.size() > kMaxHistory) {
+      const auto found = position_.find(history_.front().id);
+      if (found != position_.end() && found->second == history_base_) position_.erase(found);
+      history_.pop_front();
+      ++history_base_;
+    }
+  }
+
+  // The history's message of that id, or null once forgotten. By index: each text's callbacks,
+  // link and answer look it up, and scanning a history of 100,000 made the simulator the
+  // soak's third busiest process (bench/soak.sh). Holds mutex_.
+  Message* Find(const std::string& id) {
+    const auto found = position_.find(id);
+    if (found == position_.end() || found->second < history_base_) return nullptr;
+    return &history_[found->second - history_base_];
+  }
+
   void SetStatus(const std::string& id, const std::string& status) {
     std::lock_guard lock(mutex_);
-    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-      if (it->id == id) {
-        it->status = status;
-        if (!it->twilio) by_client_ref_[it->client_ref].second = status;
-        return;
-      }
-    }
+    Message* message = Find(id);
+    if (message == nullptr) return;
+    message->status = status;
+    if (!message->twilio) by_client_ref_[message->client_ref].second = status;
   }
 
   void MarkReplied(const std::string& id, const std::string& text) {
     std::lock_guard lock(mutex_);
-    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-      if (it->id == id) {
-        it->reply = text;
-        return;
-      }
-    }
+    Message* message = Find(id);
+    if (message == nullptr) return;
+    message->reply = text;
   }
 
   void MarkCitizen(const std::string& id, bool answered) {
     std::lock_guard lock(mutex_);
-    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-      if (it->id == id) {
-        (answered ? it->answered : it->opened) = true;
-        return;
-      }
-    }
+    Message* message = Find(id);
+    if (message == nullptr) return;
+    (answered ? message->answered : message->opened) = true;
   }
 
   // POSTs a JSON body signed as WMNow signs: HMAC-SHA256(secret, timestamp + "." + body).
@@ -1078,6 +1089,8 @@ class Simulator {
   mutable std::mutex mutex_;
   std::map<std::string, std::pair<std::string, std::string>> by_client_ref_;  // id, status
   std::deque<Message> history_;
+  std::unordered_map<std::string, std::uint64_t> position_;  // id -> history_base_ + index
+  std::uint64_t history_base_ = 0;                           // the position of history_.front()
   std::uint64_t next_id_ = 0;
   std::uint64_t next_inbound_id_ = 0;
   Counters counters_;
