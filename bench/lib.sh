@@ -91,7 +91,13 @@ bench_postgres() {
   [ $# -gt 0 ] || return 0
   local setting
   for setting in "$@"; do
-    "${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null
+    local name=${setting%%=*} load=()
+    # An extension's setting (auto_explain.x) is known once its library is loaded.
+    [[ $name == *.* ]] && load=(-c "LOAD '${name%%.*}'")
+    local value=${setting#*=}
+    # A list (a,b) is set as one: 'a', 'b'.
+    "${PSQL[@]}" -d postgres "${load[@]}" -c "ALTER SYSTEM SET $name = '${value//,/\', \'}'" \
+      >/dev/null
   done
   pg_restart "$WORK/pg/data" || bench_fail "PostgreSQL did not restart"
 }

@@ -104,7 +104,11 @@ LOAD_BEFORE=$(bench_load)
 log "load average before: $LOAD_BEFORE ($(nproc) cores)"
 SETUP_STARTED=$(date +%s)
 
-bench_postgres shared_preload_libraries=pg_stat_statements track_commit_timestamp=on
+# A statement over a second (auto_explain: its plan, without timing overhead) or a lock waited on
+# for over a second (log_lock_waits) is written to the server's log, counted in the summary.
+bench_postgres shared_preload_libraries=pg_stat_statements,auto_explain track_commit_timestamp=on \
+  auto_explain.log_min_duration=1000 auto_explain.log_nested_statements=on log_lock_waits=on \
+  log_min_duration_statement=1000
 url=$(pg_url "$PG_PORT" surveyd)
 
 # The service's environment: secrets, prompt rules, short retention, alerts by e-mail.
@@ -222,6 +226,9 @@ print(last + 1, len(generated) - last - 1)
 PY
 )
 
+# The gateway simulator's own counts, before the instances stop (its callbacks and citizens fail
+# from then on).
+curl -fs -o "$WORK/gateway-stats.json" "http://127.0.0.1:$gw_port/v1/stats" || true
 # The instances stop as systemd stops them (SIGTERM) before the invariants are read: the
 # simulated citizens still reply (a late STOP is confirmed by a text), so what a running service
 # leaves is never final, and a stop must leave nothing claimed or sending.
@@ -262,7 +269,6 @@ fi
 mails=$(wc -l <"$WORK/mail.jsonl" 2>/dev/null || echo 0)
 # The gateway simulator's own counts: its delivery reports and citizens wait on the service's
 # answers, so they lag when it is slow.
-curl -fs -o "$WORK/gateway-stats.json" "http://127.0.0.1:$gw_port/v1/stats" || true
 gateway=$(python3 - "$WORK/gateway-stats.json" <<'PY' 2>/dev/null || echo "its counts unavailable"
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -286,6 +292,8 @@ cat "$WORK/summary.txt" 2>/dev/null || true
 echo "  the TCP feed: $FEED_ACKED events stored, $BACKLOG more generated but not yet taken when the load stopped (the service's backlog)"
 echo "  gateway simulator: $gateway"
 echo "  alerts: $alerts raised ($kinds), $mails e-mail(s) received by the relay, $notices_open notice(s) not sent (pending, claimed or failed)"
+server_log="$WORK/pg/data/server.log"
+echo "  the database: $(grep -c 'plan:' "$server_log" || true) statement(s) over 1 s, $(grep -c 'still waiting for' "$server_log" || true) lock wait(s) over 1 s, $(grep -c 'canceling statement due to statement timeout' "$server_log" || true) statement timeout(s) (their plans and parameters in pg/data/server.log)"
 echo "goals:"
 { cat "$WORK/goals.txt" 2>/dev/null; echo "$invariants"; echo "$logs"; } | sed 's/^/  /'
 if [ "$check_rc" != 0 ]; then sed 's/^/    /' "$WORK/check.txt"; fi
