@@ -170,18 +170,18 @@ void Dispatcher::Wake() {
   wake_.notify_one();
 }
 
-void Dispatcher::WakeAt(TimePoint due) {
+void Dispatcher::WakeAt(TimePoint due, std::chrono::milliseconds grain) {
   const auto until = due - clock_.Now();
   if (until <= TimePoint::duration::zero()) {
     Wake();
     return;
   }
   using Steady = std::chrono::steady_clock;
-  // Rounded up to kDueGrain, so that the texts of a burst share one look.
+  // Rounded up to the grain, so that the texts of a burst share one look.
   const auto grains = (std::chrono::duration_cast<Steady::duration>(until) +
-                       Steady::now().time_since_epoch() + kDueGrain - Steady::duration(1)) /
-                      kDueGrain;
-  const Steady::time_point at(grains * kDueGrain);
+                       Steady::now().time_since_epoch() + grain - Steady::duration(1)) /
+                      grain;
+  const Steady::time_point at(grains * grain);
   {
     std::lock_guard lock(wake_mutex_);
     if (!dues_.insert(at).second) return;  // a worker looks then already
@@ -206,7 +206,9 @@ void Dispatcher::ListenLoop() {
   while (!stopping_) {
     try {
       // Short waits, so that Stop is never held up for long.
-      if (const auto due = listener_->Wait(std::chrono::milliseconds(250))) WakeAt(*due);
+      if (const auto due = listener_->Wait(std::chrono::milliseconds(250))) {
+        WakeAt(*due + kNotifiedAfter, kNotifiedGrain);
+      }
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
       // The workers still poll; the listener reconnects after a pause.

@@ -315,6 +315,39 @@ TEST_F(DispatchTest, TheNotificationOfANewTextSaysWhenItIsDue) {
   EXPECT_FALSE(listener->Wait(200ms));
 }
 
+// A notification is the fallback for texts no instance woke its own dispatcher for (the one
+// that queued them woke it directly): a burst of them costs one look, a little after it.
+TEST_F(DispatchTest, ABurstOfNotificationsCostsOneLookALittleAfterIt) {
+  FakeGateway gateway;
+  options_.workers = 1;
+  options_.poll_interval = 1h;
+  std::atomic<int> looks{0};
+  Dispatcher dispatcher(
+      options_, *store_, gateway, clock_,
+      [&looks, shipped = QuietRules()] {
+        ++looks;
+        return shipped;
+      },
+      store::MakeOutboxListener(db_.url()));
+  dispatcher.Start();
+  for (int i = 0; i < 500 && looks == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(looks, 1) << "a worker looks once when it starts";
+  std::this_thread::sleep_for(300ms);  // the listener is listening
+
+  // Five statements queue a text each, due now, 15 ms apart; nobody calls WakeAt.
+  for (int i = 0; i < 5; ++i) {
+    AddSurveys(1, clock_.Now(), clock_.Now() + 2h, i);
+    std::this_thread::sleep_for(15ms);
+  }
+  for (int i = 0; i < 500 && gateway.Sent().size() < 5; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(gateway.Sent().size(), 5u) << "the notifications woke no worker";
+  std::this_thread::sleep_for(300ms);
+  // One look for the burst; two if it straddled the edge of a tenth of a second.
+  EXPECT_GE(looks, 2);
+  EXPECT_LE(looks, 3) << "each notification woke a worker of its own";
+  dispatcher.Stop();
+}
+
 TEST_F(DispatchTest, StoppingHandsBackWhatWasClaimedButNotBegun) {
   // Stop comes while the worker decides its batch: nothing of it has gone out, so all of it
   // goes back at once rather than waiting for the lease.

@@ -99,7 +99,7 @@ class Dispatcher {
   // A new message is due at `due`: a worker looks then (at once if it is due already), and
   // none before it for that message. A text queued with a delay (every survey group has one)
   // costs one claim when it is due instead of one on arrival that finds nothing.
-  void WakeAt(TimePoint due);
+  void WakeAt(TimePoint due) { WakeAt(due, kDueGrain); }
 
   // One pass of one worker: recover and expire what is overdue, take slots, claim a batch and
   // send it. Returns how many messages were claimed. The workers loop on this; tests call it.
@@ -128,6 +128,7 @@ class Dispatcher {
     bool rate_limited = false;  // the rate's slots are used up until a later bucket
   };
   Pass RunPass(const std::string& worker_id);
+  void WakeAt(TimePoint due, std::chrono::milliseconds grain);
   void WorkerLoop(int index);
   void WaitForWork(std::chrono::milliseconds poll);
   void ListenLoop();
@@ -168,6 +169,15 @@ class Dispatcher {
   // kDueGrain, at most kMaxDues of them (30 s of a steady flow of batches).
   static constexpr std::chrono::milliseconds kDueGrain{10};
   static constexpr std::size_t kMaxDues = 4096;
+  // A notification (LISTEN surveyd_outbox) wakes a worker a little after the text is due, and
+  // the notifications of a tenth of a second share one look. The instance that queued a text
+  // has woken its own dispatcher already (WakeAt, from ingest), and any of its passes claims
+  // every due text, whoever queued it: the notifications are the fallback for an instance that
+  // cannot send (held, stopping, or no direct wake: replies queued by the gateway's routes).
+  // Taken at once, each group of new texts woke a worker on every instance, and two of the
+  // three passes of the soak's two instances claimed nothing (bench/soak.sh's statement table).
+  static constexpr std::chrono::milliseconds kNotifiedAfter{50};
+  static constexpr std::chrono::milliseconds kNotifiedGrain{100};
   std::set<std::chrono::steady_clock::time_point> dues_;
 
   mutable std::mutex status_mutex_;
