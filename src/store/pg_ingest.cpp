@@ -262,11 +262,11 @@ namespace pg {
   "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
   "AND occurred_at >= $3::timestamptz"
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
-// contact out: the newest for each rule it could (EventScreen), found in the index alone.
-// The events are fetched by their ids, an array made first: written as IN (subquery), a generic
-// plan made while the table was young could read every event of the numbers and match each
-// against the walk's ids, and a connection keeps its plan as the table grows (bench/soak.sh: 2-3 s
-// under load for a batch of 273 numbers with 22,797 events; by the ids, 0.1 s at rest).
+// contact out: the newest for each rule it could (EventScreen), found in the index alone, then
+// fetched by their ids from an array made first. Written as IN (subquery), a generic plan made
+// while the table was young could read every event of the numbers and match each against the
+// walk's ids, and a connection keeps its plan as the table grows (bench/soak.sh: 2-3 s under
+// load for a batch of 273 numbers with 22,797 events; by the ids, 0.1 s at rest).
 #define SURVEYD_RELATED_OF_NUMBERS_FOUND \
   SURVEYD_RELATED_COLUMNS                \
   "WHERE event_id = ANY (ARRAY(SELECT x.event_id FROM unnest($2::text[]) AS n(hash) " \
