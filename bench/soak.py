@@ -187,13 +187,6 @@ def rss_kib(pid):
     return None
 
 
-def open_files(pid):
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return None
-
-
 TCP_CLOSE_WAIT = "08"  # /proc/net/tcp's st column
 
 
@@ -218,12 +211,14 @@ def open_files_by_kind(pid, listen_port, database_port, sockets):
     to it and still use (the soak's push clients, the dashboard, the gateway's callbacks: as many
     as they choose); "own" is everything the daemon opened itself (its database and gateway
     pools, the feed, files, epoll) and any client connection it failed to close after the
-    client did (CLOSE_WAIT), a leak of its own. None when the daemon is gone."""
+    client did (CLOSE_WAIT), a leak of its own; "all" every one listed. None when the daemon is
+    gone."""
     kinds = {"clients": 0, "database": 0, "own": 0}
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
+    kinds["all"] = len(fds)
     for fd in fds:
         try:
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
@@ -276,14 +271,14 @@ class Sampler:
         procs = {}
         sockets = tcp_sockets()
         for name, pid in self.daemons.items():
-            rss, fds = rss_kib(pid), open_files(pid)
+            rss = rss_kib(pid)
             kinds = open_files_by_kind(pid, urllib.parse.urlsplit(self.urls[name]).port,
                                        self.database_port, sockets)
             if rss is None or kinds is None:
                 if name not in self.dead:
                     self.dead.append(name)
                 continue
-            procs[name] = (rss, fds, heap_in_use_kib(self.urls[name]), kinds)
+            procs[name] = (rss, kinds["all"], heap_in_use_kib(self.urls[name]), kinds)
         try:
             age, due = query(self.database, """
                 SELECT COALESCE(extract(epoch FROM now() - min(next_attempt_at)), 0), count(*)
