@@ -156,14 +156,25 @@ class RelatedPool {
     entries_.push_back(std::move(entry));
   }
 
-  void MarkUnreadable(const std::string& incident_id, const std::string& phone_hash) {
-    if (!incident_id.empty()) unreadable_.insert("i:" + incident_id);
-    if (!phone_hash.empty()) unreadable_.insert("n:" + phone_hash);
+  // Something of this incident or number cannot be decided against: a stored event that cannot
+  // be read, or a rejected line that names them. `reason` excludes their contacts.
+  void MarkUnreadable(const std::string& incident_id, const std::string& phone_hash,
+                      const std::string& reason) {
+    if (!incident_id.empty()) unreadable_.emplace("i:" + incident_id, reason);
+    if (!phone_hash.empty()) unreadable_.emplace("n:" + phone_hash, reason);
   }
-  // Whether a stored event of this incident or number could not be read.
-  bool Unreadable(const std::string& incident_id, const std::string& phone_hash) const {
-    return (!incident_id.empty() && unreadable_.count("i:" + incident_id) != 0) ||
-           (!phone_hash.empty() && unreadable_.count("n:" + phone_hash) != 0);
+  // Why a contact of this incident or number cannot be decided, if it cannot.
+  std::optional<std::string> Unreadable(const std::string& incident_id,
+                                        const std::string& phone_hash) const {
+    if (auto it = unreadable_.find("i:" + incident_id);
+        !incident_id.empty() && it != unreadable_.end()) {
+      return it->second;
+    }
+    if (auto it = unreadable_.find("n:" + phone_hash);
+        !phone_hash.empty() && it != unreadable_.end()) {
+      return it->second;
+    }
+    return std::nullopt;
   }
 
   // Everything related to an event of `incident_id` from `phone_hash`, but itself, known up to
@@ -217,7 +228,7 @@ class RelatedPool {
   const EventScreen& screen_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
-  std::unordered_set<std::string> unreadable_;
+  std::unordered_map<std::string, std::string> unreadable_;  // "i:"/"n:" key -> reason
 };
 
 // JSON text that jsonb accepts: jsonb refuses the \u0000 escape (SQLSTATE 22P05), which a NUL
@@ -273,6 +284,17 @@ namespace pg {
   "CROSS JOIN LATERAL (" \
   SURVEYD_NEWEST_FINDINGS("n.hash", "$4", "$3::timestamptz") ") AS x)) "                          \
   "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL"
+// Rejected lines naming the incidents or numbers ($3 on for a number, as its events), but those
+// that a good delivery of the same event_id ($ids) replaced, stored or in this batch: no facts,
+// so read back as what cannot be decided against (migration 0019).
+#define SURVEYD_RELATED_REJECTED(ids)                                          \
+  " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "  \
+  "COALESCE(r.phone_hash, ''), NULL::text FROM rejected_events r "             \
+  "WHERE (r.incident_id = ANY($1::text[]) "                                    \
+  "OR (r.phone_hash = ANY($2::text[]) AND r.received_at >= $3::timestamptz)) " \
+  "AND (r.event_id IS NULL OR (r.event_id <> ALL(" ids                         \
+  "::text[]) "                                                                 \
+  "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)))"
 // Screened under other rules than those of version `v`, or not at all.
 #define SURVEYD_SCREENED_ELSEWHERE(v) \
   "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
@@ -280,9 +302,20 @@ namespace pg {
 const Statements& IngestStatements() {
   static const Statements kStatements = {
       {"ingest_rejected",
-       "INSERT INTO rejected_events (event_id, source, seq, reject_reason, raw, received_at) "
+       "INSERT INTO rejected_events (event_id, source, seq, reject_reason, raw, incident_id, "
+       "phone_hash, received_at) "
        "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::bigint[], "
-       "$5::text[], $6::text[]) AS t"},
+       "$5::text[], $6::text[], $7::text[], $8::text[]) AS t"},
+      // The texts still queued for the incidents ($2) and numbers ($3) that rejected lines name
+      // are held: cancelled, or in doubt if a send of theirs may have gone (as cancel_texts).
+      {"hold_texts",
+       "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "
+       "cancel_reason = 'insufficient_data:rejected_event', cancelled_by = 'rejected_line', "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1::timestamptz "
+       "FROM surveys s WHERE s.id = o.survey_id AND o.state IN ('pending', 'claimed') "
+       "AND o.kind <> 'confirmation' "
+       "AND (s.incident_id = ANY($2::text[]) OR s.phone_hash = ANY($3::text[])) "
+       "RETURNING s.event_id"},
       // Events go in with their decisions (NULL for those already stored), so that no row is
       // written twice. A later delivery of a stored event only counts itself; (xmax = 0) tells
       // a fresh insert from a conflict.
@@ -316,14 +349,16 @@ const Statements& IngestStatements() {
        "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
        "FROM unnest($1::text[]) AS t(h)"},
       // Every stored event of the batch's incidents, and of its numbers since $3.
-      {"related_events", SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS},
+      {"related_events", SURVEYD_RELATED_OF_INCIDENTS
+       " UNION " SURVEYD_RELATED_OF_NUMBERS SURVEYD_RELATED_REJECTED("$4")},
       // The same under a screen, whose version is $4: of the incidents' events, those that could
       // rule a contact out; of the numbers', the newest for each rule they could; and of both,
       // those screened under other rules or none (EventScreen).
       {"related_events_screened",
        SURVEYD_RELATED_OF_INCIDENTS_SCREENED("$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND
                                                    " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
-                                                       SURVEYD_RELATED_OF_NUMBERS, "$4")},
+                                                       SURVEYD_RELATED_OF_NUMBERS, "$4")
+                                                       SURVEYD_RELATED_REJECTED("$5")},
       // Stored events of numbers or incidents within the look-back ($2 on) not screened under
       // the rules whose version is $1, newest first from $3 on: for ScreenEvents.
       {"screen_pending",
@@ -509,7 +544,13 @@ std::vector<IngestResult> PgStore::IngestItems(pqxx::transaction_base& txn,
     IngestItem rejected = item;
     rejected.event.reset();
     rejected.reject_reason = "the database refused a value (SQLSTATE " + refused + ")";
-    if (item.event) rejected.event_id = item.event->event_id;
+    if (item.event) {
+      rejected.event_id = item.event->event_id;
+      rejected.incident_id = item.event->incident.id;
+      if (item.event->caller && item.event->caller->phone) {
+        rejected.phone = *item.event->caller->phone;
+      }
+    }
     try {
       Savepoint single(txn, "rejected");
       results.push_back(Ingest(txn, {rejected}, decide, received_at).front());
@@ -521,6 +562,7 @@ std::vector<IngestResult> PgStore::IngestItems(pqxx::transaction_base& txn,
     // Even the line as received cannot be stored: keep that it came, and why.
     rejected.raw = "(not storable: " + std::to_string(item.raw.size()) + " bytes)";
     rejected.event_id.clear();
+    rejected.incident_id.clear();  // perhaps what was refused; its number still holds
     results.push_back(Ingest(txn, {rejected}, decide, received_at).front());
   }
   return results;
@@ -533,7 +575,10 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   std::unordered_map<std::string, std::size_t> first_index;  // event_id -> item
   std::vector<std::size_t> candidates;                       // first delivery in this batch
   std::vector<int> repeats(items.size(), 0);
-  ArrayLiteral rejected_id, rejected_source, rejected_seq, rejected_reason, rejected_raw;
+  ArrayLiteral rejected_id, rejected_source, rejected_seq, rejected_reason, rejected_raw,
+      rejected_incident, rejected_hash;
+  // The incidents and numbers that rejected lines name, as (event_id, incident, number).
+  std::vector<std::tuple<std::string, std::string, std::string>> named;
 
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
@@ -549,6 +594,16 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       rejected_seq.AddInt(seq);
       rejected_reason.Add(reason);
       rejected_raw.Add(vault_.Seal(CleanText(item.raw), kRejectedRaw));
+      // Read from the event when it was read but has no id, else from the line (IngestItem).
+      const std::string& incident = item.event ? item.event->incident.id : item.incident_id;
+      const std::string phone = item.event && item.event->caller && item.event->caller->phone
+                                    ? *item.event->caller->phone
+                                    : item.phone;
+      const std::string e164 = phone.empty() ? std::string() : phone::Normalize(phone).e164;
+      const std::string hash = e164.empty() ? std::string() : vault_.Hash(e164);
+      rejected_incident.Add(NonEmpty(incident));
+      rejected_hash.Add(NonEmpty(hash));
+      if (!incident.empty() || !hash.empty()) named.emplace_back(id, incident, e164);
       continue;
     }
     const std::string& id = item.event->event_id;
@@ -564,10 +619,41 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   if (!rejected_id.empty()) {
     Exec(txn, "ingest_rejected",
          {Time(received_at), rejected_id.Text(), rejected_source.Text(), rejected_seq.Text(),
-          rejected_reason.Text(), rejected_raw.Text()});
+          rejected_reason.Text(), rejected_raw.Text(), rejected_incident.Text(),
+          rejected_hash.Text()});
+  }
+  // A line replaced by a good delivery of its event_id in this batch holds nothing (the stored
+  // event stands for it, as it does in the read-back of later batches).
+  HeldContacts held;
+  for (const auto& [id, incident, e164] : named) {
+    if (!id.empty() && first_index.count(id) != 0) continue;
+    if (!incident.empty()) {
+      held.lock_keys.push_back(IncidentLockKey(incident));
+      held.incidents.Add(incident);
+    }
+    if (!e164.empty()) {
+      held.lock_keys.push_back(LockKey(vault_.Hash(e164)));
+      // Surveys made while a hash key is rotated out carry the old key's hash.
+      for (const auto& hash : vault_.Hashes(e164)) held.hashes.Add(hash);
+    }
   }
   if (!candidates.empty()) {
-    StoreEvents(txn, items, candidates, repeats, decide, received_at, results);
+    StoreEvents(txn, items, candidates, repeats, decide, received_at, results, held);
+  } else if (!held.lock_keys.empty()) {
+    ArrayLiteral keys;
+    for (const std::int64_t key : held.lock_keys) keys.AddInt(key);
+    Exec(txn, "lock_keys", {keys.Text()});
+  }
+  if (!held.lock_keys.empty()) {
+    // Under the locks ingest takes for these incidents and numbers, so a text queued
+    // concurrently is either seen here or decided after this line is stored. (A text whose
+    // send has begun cannot be called back, as with any event that rules one out.)
+    const auto cancelled =
+        Exec(txn, "hold_texts", {Time(received_at), held.incidents.Text(), held.hashes.Text()});
+    if (!cancelled.empty()) {
+      spdlog::warn("ingest: a rejected line held {} queued text(s) of its incident or number",
+                   cancelled.size());
+    }
   }
   return results;
 }
@@ -579,7 +665,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
 void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                           std::vector<std::size_t> candidates, const std::vector<int>& repeats,
                           const DecideFn& decide, TimePoint received_at,
-                          std::vector<IngestResult>& results) {
+                          std::vector<IngestResult>& results, const HeldContacts& held) {
   // Each number and each incident is locked to the end of the transaction before anything is
   // read, so two instances cannot both survey one number, and an event of an incident is
   // decided either before another of the same incident (and then cancelled by it) or after it
@@ -617,6 +703,9 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     const auto it = alias.find(hash);
     return it == alias.end() ? hash : it->second;
   };
+  // With the keys of what the batch's rejected lines hold, in the same sorted statement: two
+  // statements could take one transaction's keys in another order than a concurrent one's.
+  for (const std::int64_t key : held.lock_keys) lock_keys.AddInt(key);
   if (!lock_keys.empty()) Exec(txn, "lock_keys", {lock_keys.Text()});
   std::unordered_map<std::string, ContactHistory> history;
   if (!distinct_hashes.empty()) {
@@ -639,15 +728,22 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
   RelatedPool pool(screen);
   Params related_params = {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)};
   if (!screen.version.empty()) related_params.push_back(Text(screen.version));
+  related_params.push_back(ids.Text());
   for (const auto& row :
        Exec(txn, screen.version.empty() ? "related_events" : "related_events_screened",
             related_params)) {
+    if (row[3].is_null()) {  // a rejected line that names the incident or number
+      pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
+                          "insufficient_data:rejected_event");
+      continue;
+    }
     auto event = ReadFacts(row[3].as<std::string>());
     if (!event) {
       // Written by this store from a parsed event, so never expected; but an event of the
       // incident or number that cannot be read may be the one that rules a text out.
       spdlog::error("store: stored event {} cannot be read", row[0].as<std::string>());
-      pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()));
+      pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
+                          "insufficient_data:related_event");
       continue;
     }
     auto found = Findings(screen, *event);
@@ -684,11 +780,15 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
       decision.outcome = Decision::Outcome::kExcluded;
       decision.reason = "no_phone";
     }
-    if (decision.outcome == Decision::Outcome::kSurvey &&
-        pool.Unreadable(event.incident.id, hashes[i])) {
-      decision.outcome = Decision::Outcome::kExcluded;
-      decision.reason = "insufficient_data:related_event";
-      decision.trace.push_back(decision.reason);
+    if (decision.outcome == Decision::Outcome::kSurvey) {
+      // The number texted too, should the rules have picked another than the caller's.
+      auto unreadable = pool.Unreadable(event.incident.id, hashes[i]);
+      if (!unreadable && d.hash != hashes[i]) unreadable = pool.Unreadable("", d.hash);
+      if (unreadable) {
+        decision.outcome = Decision::Outcome::kExcluded;
+        decision.reason = *unreadable;
+        decision.trace.push_back(decision.reason);
+      }
     }
     if (decision.outcome == Decision::Outcome::kSurvey) {
       auto& seen = history[d.hash].last_surveyed_at;

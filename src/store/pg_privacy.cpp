@@ -26,6 +26,22 @@ std::string NumberInRaw(const std::string& raw) {
   return phone::Normalize(*event->caller->phone).e164;
 }
 
+// The number a rejected line names, read as the feed read it to hold its texts (IngestItem):
+// caller.phone, a string or a whole number, whatever else in the line is wrong.
+std::string NumberInRejectedLine(const std::string& raw) {
+  auto json = nlohmann::json::parse(raw, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return {};
+  const auto caller = json.find("caller");
+  if (caller == json.end() || !caller->is_object()) return {};
+  const auto phone = caller->find("phone");
+  if (phone == caller->end()) return {};
+  if (phone->is_string()) return phone::Normalize(phone->get<std::string>()).e164;
+  if (phone->is_number_unsigned()) {
+    return phone::Normalize(std::to_string(phone->get<std::uint64_t>())).e164;
+  }
+  return {};
+}
+
 // The national digits of a UK number ("7700900123" of "+447700900123"), or all of another's:
 // what any spelling of the number in a line contains, once everything but digits is dropped.
 std::string SignificantDigits(const std::string& e164) {
@@ -109,6 +125,9 @@ const Statements& PrivacyStatements() {
       {"drop_event_hashes",
        "UPDATE events SET phone_hash = NULL WHERE event_id IN (SELECT event_id FROM events "
        "WHERE phone_hash IS NOT NULL AND occurred_at < $1::timestamptz LIMIT $2::int)"},
+      {"drop_rejected_hashes",
+       "UPDATE rejected_events SET phone_hash = NULL WHERE id IN (SELECT id FROM rejected_events "
+       "WHERE phone_hash IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
       {"delete_raw_events",
        "UPDATE events SET raw = NULL WHERE event_id IN (SELECT event_id FROM events "
        "WHERE raw IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
@@ -159,13 +178,17 @@ const Statements& PrivacyStatements() {
        "UPDATE events SET raw = $2, phone_hash = CASE WHEN phone_hash IS NULL THEN NULL "
        "ELSE COALESCE($3, phone_hash) END WHERE event_id = $1"},
       {"rekey_rejected",
-       "SELECT id, raw FROM rejected_events WHERE id > $1::bigint AND raw IS NOT NULL "
-       "AND raw NOT LIKE $3 ORDER BY id LIMIT $2::int"},
-      {"rekey_rejected_update", "UPDATE rejected_events SET raw = $2 WHERE id = $1::bigint"},
+       "SELECT id, raw, phone_hash FROM rejected_events WHERE id > $1::bigint "
+       "AND raw IS NOT NULL AND (raw NOT LIKE $3 OR ($4::boolean AND phone_hash IS NOT NULL)) "
+       "ORDER BY id LIMIT $2::int"},
+      {"rekey_rejected_update",
+       "UPDATE rejected_events SET raw = $2, phone_hash = CASE WHEN phone_hash IS NULL THEN NULL "
+       "ELSE COALESCE($3, phone_hash) END WHERE id = $1::bigint"},
       {"hashes_without_number",
        "SELECT (SELECT count(*) FROM surveys WHERE phone_hash IS NOT NULL "
        "AND phone_enc IS NULL AND phone_e164 IS NULL) + "
        "(SELECT count(*) FROM events WHERE phone_hash IS NOT NULL AND raw IS NULL) + "
+       "(SELECT count(*) FROM rejected_events WHERE phone_hash IS NOT NULL AND raw IS NULL) + "
        "(SELECT count(*) FROM opt_outs WHERE phone_enc IS NULL)"},
 
       // Erasure. $1: the number's hashes under every key.
@@ -190,6 +213,9 @@ const Statements& PrivacyStatements() {
        "UPDATE inbound_messages SET body = '', phone_hash = NULL "
        "WHERE phone_hash = ANY($1::text[])"},
       {"erase_conversations", "DELETE FROM conversations WHERE phone_hash = ANY($1::text[])"},
+      // Lines that name the number (kept to hold its texts, migration 0019), then those whose
+      // line, still held, writes it.
+      {"erase_rejected_by_hash", "DELETE FROM rejected_events WHERE phone_hash = ANY($1::text[])"},
       {"erase_rejected_candidates", "SELECT id, raw FROM rejected_events WHERE raw IS NOT NULL"},
       {"erase_rejected_line", "DELETE FROM rejected_events WHERE id = $1::bigint"},
       {"erase_opt_out_forget", "DELETE FROM opt_outs WHERE phone_hash = ANY($1::text[])"},
@@ -340,7 +366,8 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
     failed_texts_through = undelivered.through;
     report.hashes_dropped =
         InBatches(with, "drop_survey_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
-        InBatches(with, "drop_event_hashes", {Time(now - p.phone_hash), Int(batch)}, batch);
+        InBatches(with, "drop_event_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
+        InBatches(with, "drop_rejected_hashes", {Time(now - p.phone_hash), Int(batch)}, batch);
     report.raw_events_deleted =
         InBatches(with, "delete_raw_events", {Time(now - p.raw), Int(batch)}, batch);
     report.rejected_lines_deleted =
@@ -478,22 +505,35 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
   for (std::int64_t after = 0;;) {
     const auto rows = with([&](pqxx::connection& connection) {
       pqxx::read_transaction txn(connection);
-      return Exec(txn, "rekey_rejected", {Int(after), Int(batch), Text(active_pattern)});
+      return Exec(txn, "rekey_rejected",
+                  {Int(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
     });
+    // Rejected lines: as raw events, the hash of the number they hold by re-made from the line.
     for (const auto& row : rows) {
       after = row[0].as<std::int64_t>();
-      const auto raw = vault_.Open(row[1].as<std::string>(), kRejectedRaw);
+      const std::string stored = row[1].as<std::string>();
+      const auto raw = vault_.Open(stored, kRejectedRaw);
       if (!raw) {
         ++report.unreadable;
         continue;
       }
+      std::optional<std::string> hash;
+      if (rehash && !row[2].is_null()) {
+        const std::string number = NumberInRejectedLine(*raw);
+        if (!number.empty()) hash = vault_.Hash(number);
+      }
+      const bool reseal = vault_.NeedsReseal(stored);
+      const bool new_hash = hash && *hash != row[2].as<std::string>();
+      if (!reseal && !new_hash) continue;
       with([&](pqxx::connection& connection) {
         pqxx::work txn(connection);
-        Exec(txn, "rekey_rejected_update", {Int(after), vault_.Seal(*raw, kRejectedRaw)});
+        Exec(txn, "rekey_rejected_update",
+             {Int(after), reseal ? vault_.Seal(*raw, kRejectedRaw) : stored, hash});
         txn.commit();
         return 0;
       });
-      ++report.raw_resealed;
+      if (reseal) ++report.raw_resealed;
+      if (new_hash) ++report.hashes_rekeyed;
     }
     if (static_cast<int>(rows.size()) < batch) break;
   }
@@ -536,6 +576,7 @@ ErasureReport PgStore::Erase(const std::string& e164, const std::string& referen
         static_cast<std::int64_t>(Exec(txn, "erase_conversations", {all.Text()}).affected_rows());
     // Unreadable lines have no hash: each is opened and searched for the number's digits, in
     // any spelling. They are few, and kept only for retention.rejected_days.
+    report.rejected_lines += Exec(txn, "erase_rejected_by_hash", {all.Text()}).affected_rows();
     for (const auto& row : Exec(txn, "erase_rejected_candidates", {})) {
       const auto raw = vault_.Open(row[1].as<std::string>(), kRejectedRaw);
       if (!raw || digits.empty() || OnlyDigits(*raw).find(digits) == std::string::npos) continue;

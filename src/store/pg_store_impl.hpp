@@ -225,10 +225,16 @@ class PgStore final : public Store {
   std::vector<IngestResult> Ingest(pqxx::transaction_base& txn,
                                    const std::vector<IngestItem>& items, const DecideFn& decide,
                                    TimePoint received_at);
+  // The incidents and numbers (hashes under every key) whose texts a batch's rejected lines
+  // hold, and their lock keys.
+  struct HeldContacts {
+    pg::ArrayLiteral incidents, hashes;
+    std::vector<std::int64_t> lock_keys;
+  };
   void StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                    std::vector<std::size_t> candidates, const std::vector<int>& repeats,
                    const DecideFn& decide, TimePoint received_at,
-                   std::vector<IngestResult>& results);
+                   std::vector<IngestResult>& results, const HeldContacts& held);
   // pg_outbox.cpp
   std::vector<bool> ApplyDeliveryReportsNow(const std::vector<DeliveryReport>& reports);
   bool ApplyDeliveryReportIn(pqxx::transaction_base& txn, const DeliveryReport& report);

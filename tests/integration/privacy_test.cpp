@@ -184,15 +184,26 @@ TEST_F(PrivacyTest, HashKeyRotationKeepsOptOutsAndTheCapThenReKeysThem) {
   auto old_store = Make("k1:" + kKey1, "", kHash1);
   EXPECT_EQ(Ingest(*old_store, MakeEvent("E1", "+447700900001")), "survey");
   old_store->OptOut("+447700900002", "sms", kT0);
+  // A rejected line that names a number holds its texts by the number's hash.
+  IngestItem line;
+  line.source = "tcp";
+  line.raw = "{\"event_id\":\"X1\",\"caller\":{\"phone\":\"07700 900003\"}}";
+  line.reject_reason = "missing type";
+  line.event_id = "X1";
+  line.phone = "07700 900003";
+  old_store->IngestBatch({line}, Decide, "");
 
   // The new hash key, the old one still for look-ups.
   auto rotating = Make("k1:" + kKey1, "", kHash2, {kHash1});
   EXPECT_EQ(Ingest(*rotating, MakeEvent("E2", "+447700900002", kT0 + 1h)), "opted_out");
   EXPECT_EQ(Ingest(*rotating, MakeEvent("E3", "+447700900001", kT0 + 2h)), "frequency_cap");
+  EXPECT_EQ(Ingest(*rotating, MakeEvent("E6", "+447700900003", kT0 + 2h)),
+            "insufficient_data:rejected_event");
   // Without the old key nothing would be known about either number.
   auto forgetful = Make("k1:" + kKey1, "", kHash2);
   const auto report = rotating->Rekey(kT0);
-  EXPECT_EQ(report.hashes_rekeyed, 3) << "E1's survey and event, and the opt-out";
+  EXPECT_EQ(report.hashes_rekeyed, 4) << "E1's survey and event, the opt-out and the line";
+  EXPECT_EQ(Q("SELECT phone_hash FROM rejected_events"), phone::KeyedHash(kHash2, "+447700900003"));
   EXPECT_EQ(report.hashes_without_number, 0);
   EXPECT_EQ(Q("SELECT phone_hash FROM opt_outs"), phone::KeyedHash(kHash2, "+447700900002"));
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_hash = '" +
@@ -211,6 +222,7 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   rejected.source = "tcp";
   rejected.raw = "garbage +447700900003";
   rejected.reject_reason = "invalid JSON";
+  rejected.phone = "+447700900003";  // read from the line: it holds the number's texts
   store->IngestBatch({rejected}, Decide, "");
   const auto sent = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
   ASSERT_EQ(sent.size(), 1u);
@@ -253,6 +265,7 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
             "0");
   EXPECT_EQ(Q("SELECT count(*) FROM events WHERE phone_hash IS NOT NULL OR facts IS NOT NULL"),
             "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE phone_hash IS NOT NULL"), "0");
   EXPECT_EQ(Q("SELECT concat_ws('|', r.q1, r.q4, r.comment, s.group_id, s.incident_type_code, "
               "s.caller_age_band) FROM responses r JOIN surveys s ON s.id = r.survey_id"),
             "9|10||force_contact|BURG-RES|35-44");
@@ -372,6 +385,10 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
   store->SubmitResponse(sent[0].survey_id, answers, kT0 + 2h);
   // An opt-out, put in behind the store's back so that it does not cancel E2 itself.
   const std::string hash = phone::KeyedHash(kHash1, number);
+  // A line that named the number, its text gone (retention): found by the hash it holds by.
+  Q("INSERT INTO rejected_events (event_id, received_at, source, reject_reason, phone_hash) "
+    "VALUES ('X1', now(), 'tcp', 'occurred_at is not RFC 3339', '" +
+    hash + "')");
   Q("INSERT INTO opt_outs (phone_hash, source, at, phone_enc) VALUES ('" + hash + "', 'sms', " +
     "now(), '" + crypto::KeyRing::Parse("k1:" + kKey1, "").Seal(number, "opt_outs.phone") + "')");
 
@@ -388,7 +405,7 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
   EXPECT_EQ(report.texts_cancelled, 1);
   EXPECT_EQ(report.comments, 1);
   EXPECT_EQ(report.events, 3);
-  EXPECT_EQ(report.rejected_lines, 1);
+  EXPECT_EQ(report.rejected_lines, 2);
   EXPECT_EQ(report.opt_outs, 1);
   EXPECT_TRUE(report.opt_out_kept);
 

@@ -1229,6 +1229,87 @@ TEST_F(StoreTest, WhatCannotBeReadBackIsNeverSentNorSurveyed) {
   EXPECT_EQ(Ingest({Item(later)}).at(0).reason, "insufficient_data:related_event");
 }
 
+// A line rejected as an event may still be the one that says its incident was domestic abuse:
+// whatever it names is held, until a good delivery of its event_id replaces it.
+IngestItem RejectedNaming(const std::string& event_id, const std::string& incident_id,
+                          const std::string& phone) {
+  IngestItem item =
+      Rejected("{\"event_id\":\"" + event_id + "\"}", "occurred_at is not RFC 3339", event_id);
+  item.incident_id = incident_id;
+  item.phone = phone;
+  return item;
+}
+
+TEST_F(StoreTest, ARejectedLineHoldsTheQueuedTextsOfItsIncidentAndNumber) {
+  Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002")),
+          Item(MakeEvent("E3", "+447700900003"))});
+  ASSERT_EQ(Q("SELECT count(*) FROM outbox WHERE state = 'pending'"), "3");
+  const auto results =
+      Ingest({RejectedNaming("X1", "INC-E1", ""), RejectedNaming("", "", "07700 900002")});
+  EXPECT_EQ(results[0].outcome, IngestOutcome::kRejected);
+  EXPECT_EQ(Q("SELECT string_agg(s.event_id || ':' || o.state || ':' || "
+              "coalesce(o.cancel_reason, '') || ':' || coalesce(o.cancelled_by, ''), ' ' "
+              "ORDER BY s.event_id) FROM outbox o JOIN surveys s ON s.id = o.survey_id"),
+            "E1:cancelled:insufficient_data:rejected_event:rejected_line "
+            "E2:cancelled:insufficient_data:rejected_event:rejected_line E3:pending::");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE incident_id = 'INC-E1'"), "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE phone_hash IS NOT NULL"), "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE raw LIKE '%7700%' "
+              "OR phone_hash LIKE '%7700%'"),
+            "0");
+  // A claimed text is called back too: its claim no longer begins a send.
+  Ingest({Item(MakeEvent("E4", "+447700900004"))});
+  auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w1", 60s);
+  ASSERT_EQ(claimed.size(), 2u);
+  Ingest({RejectedNaming("X4", "INC-E4", "")});
+  for (auto& message : claimed) {
+    EXPECT_EQ(store_->BeginSend(message, "hash", kT0 + 2h, 60s), message.event->event_id == "E3")
+        << message.event->event_id;
+  }
+}
+
+TEST_F(StoreTest, ARejectedLineExcludesLaterContactsOfItsIncidentAndNumber) {
+  for (const EventScreen& screen : {EventScreen{}, ScreenOf("v1")}) {
+    SCOPED_TRACE(screen.version.empty() ? "no screen" : "screened");
+    const DecideFn decide(Decide, screen);
+    const std::string p = screen.version.empty() ? "4" : "5";  // each pass its own ids, numbers
+    store_->IngestBatch({RejectedNaming("X" + p, "INC-" + p, "07700 900" + p + "09")}, decide);
+    auto of_incident = MakeEvent("A" + p, "+447700900" + p + "01");
+    of_incident.incident.id = "INC-" + p;
+    const auto results =
+        store_->IngestBatch({Item(of_incident), Item(MakeEvent("B" + p, "+447700900" + p + "09")),
+                             Item(MakeEvent("C" + p, "+447700900" + p + "03"))},
+                            decide);
+    EXPECT_EQ(results[0].reason, "insufficient_data:rejected_event");
+    EXPECT_EQ(results[1].reason, "insufficient_data:rejected_event");
+    EXPECT_EQ(results[2].reason, "survey") << "unrelated";
+  }
+}
+
+TEST_F(StoreTest, ARejectedLineInABatchHoldsTheBatchsOwnContactsOfItsIncident) {
+  auto event = MakeEvent("E7", "+447700900007");
+  event.incident.id = "INC-7";
+  const auto results = Ingest({RejectedNaming("X7", "INC-7", ""), Item(event)});
+  EXPECT_EQ(results[1].reason, "insufficient_data:rejected_event");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox"), "0");
+}
+
+TEST_F(StoreTest, AGoodDeliveryOfTheSameEventReplacesItsRejectedLine) {
+  // Later, in a batch of its own.
+  Ingest({RejectedNaming("E5", "INC-E5", "+447700900005")});
+  EXPECT_EQ(Ingest({Item(MakeEvent("E5", "+447700900005"))})[0].reason, "survey");
+  auto later = MakeEvent("E6", "+447700900006", kT0 + 1min);
+  later.incident.id = "INC-E5";
+  EXPECT_EQ(Ingest({Item(later)})[0].reason, "survey") << "the line is replaced for good";
+  // In the same batch, after it: nothing is held.
+  const auto results = Ingest(
+      {RejectedNaming("E8", "INC-E8", "+447700900008"), Item(MakeEvent("E8", "+447700900008"))});
+  EXPECT_EQ(results[1].reason, "survey");
+  EXPECT_EQ(Q("SELECT state FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+              "WHERE s.event_id = 'E8'"),
+            "pending");
+}
+
 // --- One bad event is rejected alone ---------------------------------------------------------
 
 TEST_F(StoreTest, AValueTheDatabaseRefusesRejectsThatEventAloneAndTheRestGoIn) {

@@ -452,6 +452,9 @@ struct EventGenerator::Impl {
   std::vector<Recent> recent;
   std::size_t recent_next = 0;
   static constexpr std::size_t kRecent = 256;
+  // The incident of the last event written: a torn incident.closed names it, as the real hazard
+  // would (the line that says an incident was sensitive is the one that cannot be read).
+  std::string last_incident = "WMP-UNKNOWN";
 
   explicit Impl(const GeneratorOptions& o)
       : options(o),
@@ -734,10 +737,13 @@ struct EventGenerator::Impl {
     body.append(type);
     body.append("\",\"occurred_at\":\"");
     AppendTime(body, p.at + shift);
-    body.append("\",\"incident\":{\"id\":\"WMP-");
+    body.append("\",\"incident\":{\"id\":\"");
+    const std::size_t incident_start = body.size();
+    body.append("WMP-");
     AppendDate(body, inc.opened_at + shift);
     body.push_back('-');
     AppendPadded(body, inc.serial, 7);
+    last_incident.assign(body, incident_start, body.size() - incident_start);
     body.append("\",\"opened_at\":\"");
     AppendTime(body, inc.opened_at + shift);
     body.append("\",");
@@ -854,7 +860,9 @@ struct EventGenerator::Impl {
         l.append(out.event_id);
         l.append(
             "\",\"type\":\"incident.closed\",\"occurred_at\":\"yesterday teatime\","
-            "\"incident\":{\"id\":\"WMP-UNKNOWN\"}}");
+            "\"incident\":{\"id\":\"");
+        l.append(last_incident);
+        l.append("\",\"qualifiers\":[\"DOMESTIC\"]}}");
         break;
       default:  // line noise
         l.append("\x01\x02 <<ControlWorks spool error 0x1F>> ~~~");

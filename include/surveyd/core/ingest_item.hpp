@@ -17,6 +17,11 @@ struct IngestItem {
   std::string reject_reason;        // why it was rejected
   std::optional<std::int64_t> seq;  // TCP stream sequence number, when known
   std::string event_id;             // when it could be read, even from a rejected line
+  // Of a rejected line, the incident and the caller's number when they could be read: the line
+  // may be the one that rules a contact out, so it holds every text of its incident and number
+  // (fail closed; PgStore::Ingest).
+  std::string incident_id;
+  std::string phone;  // as written; personal data, never logged
 };
 
 }  // namespace surveyd

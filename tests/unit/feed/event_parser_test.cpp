@@ -158,6 +158,30 @@ TEST(EventParserTest, RejectedItemsKeepRawIdAndSeq) {
   EXPECT_EQ(item.seq, 12);
 }
 
+TEST(EventParserTest, ARejectedLineKeepsTheIncidentAndNumberItNames) {
+  // It may be the line that rules a contact out: the store holds their texts.
+  json j = Minimal();
+  j["occurred_at"] = "garbage";
+  j["incident"]["id"] = "INC-77";
+  j["caller"] = {{"phone", "07700 900123"}};
+  auto item = Parse(j);
+  ASSERT_FALSE(item.event.has_value());
+  EXPECT_EQ(item.incident_id, "INC-77");
+  EXPECT_EQ(item.phone, "07700 900123");
+
+  j["caller"]["phone"] = 447700900123;  // written as a number by some exports
+  j["incident"] = {{"id", 12}};         // not an id
+  item = Parse(j);
+  EXPECT_EQ(item.incident_id, "");
+  EXPECT_EQ(item.phone, "447700900123");
+
+  // A good event carries its own: nothing is copied for it.
+  const auto good = Parse(Minimal());
+  ASSERT_TRUE(good.event.has_value());
+  EXPECT_EQ(good.incident_id, "");
+  EXPECT_EQ(good.phone, "");
+}
+
 TEST(EventParserTest, ReasonsNeverContainThePhoneNumberOrRawText) {
   json j = Minimal();
   j["caller"] = {{"phone", "07700 900123"}, {"age", "07700 900123"}};
