@@ -101,6 +101,25 @@ bool IsDataError(const std::string& sqlstate) {
   return sqlclass == "22" || sqlclass == "23" || sqlclass == "54";
 }
 
+// Why storing a batch failed, when the failure may be one of its events' own: the database
+// refused one of its values, or deciding one of them failed (a bug in the rules, say, that
+// throws). Then the batch is stored again one event at a time, and that event alone is
+// rejected with this reason, so that it cannot hold the feed for ever. Nothing for the rest:
+// the database unavailable, a deadlock to retry, a statement timeout (the load, not an
+// event), out of memory.
+std::optional<std::string> OneEventsFault(const std::exception& e) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    if (!IsDataError(sql->sqlstate())) return std::nullopt;
+    return "the database refused a value (SQLSTATE " + sql->sqlstate() + ")";
+  }
+  if (dynamic_cast<const pqxx::failure*>(&e) != nullptr ||
+      dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return std::nullopt;
+  }
+  // Its text may quote the event: only that it happened goes into the reason and the log.
+  return "could not be decided (an internal error)";
+}
+
 // An advisory lock key for an incident, in the same key space as the phone locks (collisions
 // only serialise two unrelated batches).
 std::int64_t IncidentLockKey(const std::string& incident_id) {
@@ -458,10 +477,16 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
         }
         txn.commit();
         return results;
-      } catch (const pqxx::sql_error& e) {
-        const bool retryable = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
+      } catch (const pqxx::transaction_rollback& e) {
+        // libpqxx 6.4 throws these for SQLSTATE 40P01 and 40001, not sql_error (which a catch
+        // of sql_error by SQLSTATE, as here before, never saw).
+        const bool retryable = dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr ||
+                               dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr;
         if (!retryable || attempt == 3) throw;
-        spdlog::info("store: ingest retried after SQLSTATE {}", e.sqlstate());
+        spdlog::info("store: ingest retried after a {}",
+                     dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr
+                         ? "deadlock"
+                         : "serialization failure");
       }
     }
   });
@@ -521,34 +546,40 @@ std::vector<IngestResult> PgStore::IngestItems(pqxx::transaction_base& txn,
     auto results = Ingest(txn, items, decide, received_at);
     batch.Release();
     return results;
-  } catch (const pqxx::sql_error& e) {
-    if (!IsDataError(e.sqlstate())) throw;
-    spdlog::warn(
-        "store: the database refused a value in a batch of {} (SQLSTATE {}); storing "
-        "its events one at a time",
-        items.size(), e.sqlstate());
+  } catch (const std::exception& e) {
+    const auto fault = OneEventsFault(e);
+    if (!fault) throw;
+    spdlog::warn("store: {} in a batch of {}; storing its events one at a time", *fault,
+                 items.size());
   }
   std::vector<IngestResult> results;
   results.reserve(items.size());
   for (const IngestItem& item : items) {
-    std::string refused;
+    std::string fault;
     try {
       Savepoint single(txn, "item");
       results.push_back(Ingest(txn, {item}, decide, received_at).front());
       single.Release();
       continue;
-    } catch (const pqxx::sql_error& e) {
-      if (!IsDataError(e.sqlstate())) throw;
-      refused = e.sqlstate();
+    } catch (const std::exception& e) {
+      auto found = OneEventsFault(e);
+      if (!found) throw;
+      fault = std::move(*found);
     }
+    // Rejected alone, the rest go in; what it names is held (fail closed: it may be the event
+    // that rules a contact out).
     IngestItem rejected = item;
     rejected.event.reset();
-    rejected.reject_reason = "the database refused a value (SQLSTATE " + refused + ")";
+    rejected.reject_reason = fault;
     if (item.event) {
       rejected.event_id = item.event->event_id;
       rejected.incident_id = item.event->incident.id;
       if (item.event->caller && item.event->caller->phone) {
         rejected.phone = *item.event->caller->phone;
+      }
+      if (!rejected.event_id.empty()) {
+        spdlog::error("store: event {} rejected: {}",
+                      std::string_view(rejected.event_id).substr(0, 128), fault);
       }
     }
     try {

@@ -1338,6 +1338,34 @@ TEST_F(StoreTest, AValueTheDatabaseRefusesRejectsThatEventAloneAndTheRestGoIn) {
             "the database refused a value (SQLSTATE,the database refused a value (SQLSTATE");
 }
 
+TEST_F(StoreTest, AnEventThatCannotBeDecidedIsRejectedAloneAndHoldsWhatItNames) {
+  // A bug in the rules that throws on one event must not hold the feed for ever (it would be
+  // resent and fail again), nor let a text of its incident go.
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  auto poison = MakeEvent("BOOM", "+447700900002");
+  poison.incident.id = "INC-E1";
+  const DecideFn throws_on_boom(
+      [](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
+        if (event.event_id == "BOOM") throw std::out_of_range("vector::at, with +447700900002");
+        return Decide(event, history, related);
+      });
+  const auto results = store_->IngestBatch({Item(MakeEvent("E3", "+447700900003")), Item(poison),
+                                            Item(MakeEvent("E4", "+447700900004"))},
+                                           throws_on_boom, "tcp");
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].reason, "survey");
+  EXPECT_EQ(results[1].outcome, IngestOutcome::kRejected);
+  EXPECT_EQ(results[1].reason, "could not be decided (an internal error)");
+  EXPECT_EQ(results[2].reason, "survey");
+  EXPECT_EQ(Q("SELECT event_id || '|' || reject_reason || '|' || incident_id FROM rejected_events"),
+            "BOOM|could not be decided (an internal error)|INC-E1");
+  EXPECT_EQ(Q("SELECT o.state || ':' || o.cancel_reason FROM outbox o JOIN surveys s "
+              "ON s.id = o.survey_id WHERE s.event_id = 'E1'"),
+            "cancelled:insufficient_data:rejected_event");
+  // Fixed and resent, it is decided.
+  EXPECT_EQ(Ingest({Item(poison)})[0].reason, "survey");
+}
+
 TEST(PgStoreUnavailableTest, ADownDatabaseIsUnavailableNotACrash) {
   auto store = MakePgStore(testing::TestStoreOptions(
       "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2", 2, kKey));
