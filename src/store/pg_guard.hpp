@@ -31,6 +31,11 @@ auto WithLease(ConnectionPool::Lease& lease, const char* operation, Work&& work)
   } catch (const pqxx::sql_error& e) {
     spdlog::warn("store: {} failed with SQLSTATE {}", operation, e.sqlstate());
     throw Unavailable(what + "database error (SQLSTATE " + e.sqlstate() + ")");
+  } catch (const pqxx::transaction_rollback&) {
+    // A deadlock or a serialization failure (libpqxx 6.4 throws these apart from sql_error):
+    // the connection is sound, the caller may try again.
+    spdlog::warn("store: {} rolled back by the database (deadlock or serialization)", operation);
+    throw Unavailable(what + "rolled back by the database (deadlock or serialization)");
   } catch (const pqxx::failure&) {
     lease.Discard();
     throw Unavailable(what + "database failure");
