@@ -28,7 +28,7 @@
 #      batch, per event) comes from the consumer's histogram in /api/v1/health (checks.feed.
 #      commit_latency_ms). Peak RSS is VmHWM from /proc.
 #   4. (optional) the same at a steady --paced-rate, where latency means what an operator sees.
-#   5. HTTP push: --push-clients clients (bench/push_clients.py, kept-alive connections) each
+#   5. HTTP push: --push-clients clients (`cw-sim push-calls`, kept-alive connections) each
 #      POST one signed event per request to /api/v1/feed/events, --push-events in all; each must
 #      be answered 202 and stored as new. Events/s against the same pgbench limit: concurrent
 #      requests share transactions (group commit, core/group_commit.hpp), which a design that
@@ -228,9 +228,14 @@ if [ "$PUSH_EVENTS" != 0 ]; then
     curl -fs "http://$SURVEYD_HTTP_LISTEN/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  read -r PUSHED PUSH_SECONDS < <(python3 "$BENCH/push_clients.py" "${SURVEYD_HTTP_LISTEN%:*}" \
-    "${SURVEYD_HTTP_LISTEN##*:}" "$SURVEYD_FEED_SECRET" "$PUSH_EVENTS" "$PUSH_CLIENTS" PUSH) ||
-    { echo "bench/ingest.sh: the pushes failed; see $WORK/surveyd-push.log" >&2; exit 1; }
+  cpu_before=$(process_cpu_seconds "$push_pid")
+  read -r PUSHED PUSH_SECONDS < <("$BIN/cw-sim" push-calls \
+    --url "http://$SURVEYD_HTTP_LISTEN/api/v1/feed/events" --secret "$SURVEYD_FEED_SECRET" \
+    --count "$PUSH_EVENTS" --clients "$PUSH_CLIENTS" --prefix PUSH 2>"$WORK/cw-sim-push.log") ||
+    { echo "bench/ingest.sh: the pushes failed; see $WORK/cw-sim-push.log and $WORK/surveyd-push.log" >&2; exit 1; }
+  PUSH_SURVEYD_CPU_MS=$(python3 -c "print(round(($(process_cpu_seconds "$push_pid") - $cpu_before) * 1000 / $PUSH_EVENTS, 3))")
+  PUSH_CLIENT_CPU_MS=$(sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p' "$WORK/cw-sim-push.log" |
+    python3 -c "import sys; print(round(float(sys.stdin.read()) * 1000 / $PUSH_EVENTS, 3))")
   kill "$push_pid"
   wait "$push_pid" || true
   STORED_PUSH=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE event_id LIKE 'PUSH-%'")
@@ -260,7 +265,8 @@ fi
 if [ ${#PUSH[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "HTTP push, $PUSH_CLIENTS clients, 1 event/request" "${PUSH[2]} events/s  (${PUSH[0]} in ${PUSH[1]} s)" \
-    "ratio push / pgbench (goal >= 1.5)" "$(python3 -c "print(f'{${PUSH[2]} / $PGBENCH_TPS:.2f}')")"
+    "ratio push / pgbench (goal >= 1.5)" "$(python3 -c "print(f'{${PUSH[2]} / $PGBENCH_TPS:.2f}')")" \
+    "CPU a push: surveyd / the clients (ms)" "$PUSH_SURVEYD_CPU_MS / $PUSH_CLIENT_CPU_MS"
 fi
 if [ -s "$WORK/push-statements.txt" ]; then
   echo

@@ -38,6 +38,11 @@ bench_fail() {
 
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# CPU time (user + system, seconds) a running process has used so far.
+process_cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
 bench_binaries() {
   if [ -n "${BENCH_BIN_DIR:-}" ]; then
     BIN=$(realpath "$BENCH_BIN_DIR")

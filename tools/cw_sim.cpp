@@ -7,7 +7,13 @@
 //                [--exit-when-acked] [--start RFC3339]
 //   cw-sim push --url http://127.0.0.1:8080/api/v1/feed/events --secret S [--rate N]
 //               [--count N | --duration S] [--batch N] [--seed N] [--start RFC3339] ...
+//   cw-sim push-calls --url URL --secret S --count N [--clients N] [--prefix P] [--first-number N]
 //   cw-sim generate --count N [--seed N] [--with-seq] [--start RFC3339 | --now] > events.ndjson
+//
+// push-calls is the HTTP push benchmark's load (bench/ingest.sh): N clients at once, each on a
+// kept-alive connection of its own, one signed event per request, every event a call.ended of
+// its own incident and number that the shipped rules survey. Written in C++ so that the clients
+// take little of the two cores the service and PostgreSQL share.
 //
 // Events carry occurred_at = now (real time) for serve and push unless --start gives a simulated
 // start; generate uses a simulated day by default so that a seed always gives the same file.
@@ -19,10 +25,14 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <sys/resource.h>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +63,8 @@ constexpr const char* kUsage = R"(usage:
   cw-sim push --url URL --secret S [--rate N] [--count N | --duration S] [--batch N]
               [--seed N] [--duplicate-rate F] [--malformed-rate F] [--start RFC3339]
               [--insecure] [--quiet]
+  cw-sim push-calls --url URL --secret S --count N [--clients N] [--prefix P]
+                    [--first-number N] [--timeout-ms N]
   cw-sim generate --count N [--seed N] [--with-seq] [--duplicate-rate F] [--malformed-rate F]
                   [--gap-rate F] [--start RFC3339 | --now]
 )";
@@ -285,6 +297,120 @@ int Push(Args& args) {
   return failed_requests == 0 ? 0 : 1;
 }
 
+// A call.ended happening now, with its own incident and number, complete enough for the shipped
+// rules to survey it (as bench/feed_push.py's call_ended).
+std::string SurveyableCall(const std::string& prefix, std::int64_t i, std::int64_t number) {
+  char phone[16];
+  std::snprintf(phone, sizeof phone, "07801 %06lld", static_cast<long long>(number % 1000000));
+  const std::string id = prefix + "-" + std::to_string(i);
+  const nlohmann::json event = {
+      {"event_id", id},
+      {"type", "call.ended"},
+      {"occurred_at",
+       FormatRfc3339(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()))},
+      {"incident",
+       {{"id", prefix + "-INC-" + std::to_string(i)},
+        {"type_code", "BURG-RES"},
+        {"category", "crime"},
+        {"grade", "P3"},
+        {"qualifiers", nlohmann::json::array()},
+        {"location",
+         {{"npu", "Birmingham East"}, {"beat", "BE-14"}, {"postcode_district", "B33"}}}}},
+      {"call",
+       {{"id", prefix + "-C-" + std::to_string(i)},
+        {"channel", "101"},
+        {"handler_id", "OP4411"},
+        {"handler_team", "Force Contact - Team 3"}}},
+      {"caller",
+       {{"phone", phone},
+        {"phone_type", "mobile"},
+        {"role", "victim"},
+        {"age", 41},
+        {"language", "en"}}}};
+  return event.dump();
+}
+
+int PushCalls(Args& args) {
+  const std::string url = args.Str("url", "http://127.0.0.1:8080/api/v1/feed/events");
+  const std::string secret = args.Str("secret");
+  const std::int64_t count = args.Int("count", 0);
+  const int clients = static_cast<int>(args.Int("clients", 8));
+  const std::string prefix = args.Str("prefix", "PUSH");
+  const std::int64_t first_number = args.Int("first-number", 0);
+  const auto timeout = std::chrono::milliseconds(args.Int("timeout-ms", 30000));
+  args.RejectUnknown();
+  if (secret.empty()) throw UsageError("push-calls needs --secret");
+  if (count <= 0) throw UsageError("push-calls needs --count N (N > 0)");
+  if (clients < 1) throw UsageError("--clients needs at least 1");
+
+  // Each client its event ids i, i + clients, i + 2 * clients..., as the Python clients did.
+  std::mutex failure_mutex;
+  std::string failure;
+  std::atomic<std::int64_t> retried{0};
+  auto client = [&](int index) {
+    const auto pool = http::MakeClientPool({.max_in_flight = 1});
+    for (std::int64_t i = index; i < count && !g_stop; i += clients) {
+      http::ClientRequest request;
+      request.method = "POST";
+      request.url = url;
+      request.body = SurveyableCall(prefix, i, first_number + i);
+      request.timeout = timeout;
+      while (true) {
+        const std::string ts =
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+        request.headers = {{"Content-Type", "application/json"},
+                           {"X-Feed-Timestamp", ts},
+                           {"X-Feed-Signature", crypto::SignTimestamped(secret, ts, request.body)}};
+        const auto response = pool->Fetch(request);
+        if (response.Ok() && response.status == 503) {
+          // Busy (more pushes at once than the service takes): wait as a pusher should.
+          ++retried;
+          const std::string after(response.Header("Retry-After"));
+          std::this_thread::sleep_for(
+              std::chrono::seconds(after.empty() ? 1 : std::atoi(after.c_str())));
+          continue;
+        }
+        if (!response.Ok() || response.status != 202 ||
+            response.body.find("\"accepted\":1") == std::string::npos) {
+          const std::lock_guard lock(failure_mutex);
+          if (failure.empty()) {
+            failure = "event " + std::to_string(i) + ": " +
+                      (response.Ok() ? "HTTP " + std::to_string(response.status) + " " +
+                                           response.body.substr(0, 200)
+                                     : response.error);
+          }
+          g_stop = 1;
+          return;
+        }
+        break;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const auto started = SteadyClock::now();
+  for (int n = 0; n < clients; ++n) threads.emplace_back(client, n);
+  for (auto& t : threads) t.join();
+  const double secs = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  if (!failure.empty()) {
+    std::fprintf(stderr, "cw-sim: push-calls failed: %s\n", failure.c_str());
+    return 1;
+  }
+  if (g_stop) return 1;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                     static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  // cpu_s: what the clients cost the machine the service shares (bench/ingest.sh reads it).
+  std::fprintf(
+      stderr,
+      "cw-sim: pushed %lld calls from %d clients in %.3f s (%lld busy answers) cpu_s=%.3f\n",
+      static_cast<long long>(count), clients, secs, static_cast<long long>(retried.load()), cpu);
+  std::printf("%lld %.3f\n", static_cast<long long>(count), secs);
+  return 0;
+}
+
 int Generate(Args& args) {
   bool real_time = false;
   sim::GeneratorOptions g = ReadGeneratorOptions(args, real_time, false);
@@ -331,6 +457,7 @@ int main(int argc, char** argv) {
     Args args(argc, argv, 2);
     if (mode == "serve") return Serve(args);
     if (mode == "push") return Push(args);
+    if (mode == "push-calls") return PushCalls(args);
     if (mode == "generate") return Generate(args);
     throw UsageError("unknown mode '" + mode + "'");
   } catch (const UsageError& e) {
