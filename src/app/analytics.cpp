@@ -72,7 +72,8 @@ void Analytics::Sweep() {
   while (!stopping_) {
     lock.unlock();
     try {
-      access_->FoldRollups();
+      // Another instance folding now takes these changes, or its next fold does.
+      access_->FoldRollupsIfFree();
       if (fold_failing) spdlog::info("analytics: folding the queued changes again");
       fold_failing = false;
     } catch (const std::exception& e) {

@@ -44,6 +44,7 @@ const pg::Statements& AccessStatements() {
       {"sweep", "SELECT analytics_sweep($1::timestamptz)"},
       // Batches of 5,000 changes, at most 50,000 per call: one call stays short under load.
       {"fold", "SELECT analytics_fold(5000, 10)"},
+      {"fold_if_free", "SELECT analytics_fold_if_free(5000, 10)"},
   };
   return kStatements;
 }
@@ -185,6 +186,14 @@ class PgAccessStore final : public AccessStore {
       // analyst's read pays before it starts.
       pqxx::nontransaction txn(connection);
       return Exec(txn, "fold", {})[0][0].as<int>();
+    });
+  }
+
+  std::optional<int> FoldRollupsIfFree() override {
+    return pg::WithPooledConnection(pool_, "fold", [&](pqxx::connection& connection) {
+      pqxx::nontransaction txn(connection);
+      const auto folded = Exec(txn, "fold_if_free", {})[0][0];
+      return folded.is_null() ? std::nullopt : std::optional<int>(folded.as<int>());
     });
   }
 

@@ -4,6 +4,8 @@
 // trail round-trip.
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include <chrono>
 #include <map>
 #include <set>
@@ -518,6 +520,18 @@ TEST_F(AnalyticsTest, QueuedChangesAreFoldedOnceAndAReadFoldsFirst) {
   EXPECT_EQ(
       db_->Query("SELECT sum(opened) FROM analytics_cells WHERE cube = 0 AND day = '2026-09-01'"),
       "1");
+
+  // A sweeper does not queue behind another fold: it leaves the changes to it, or to the next.
+  db_->Query("UPDATE responses SET q1 = 5 WHERE survey_id = " + std::to_string(survey_id));
+  {
+    pqxx::connection other(db_->url());
+    pqxx::nontransaction folding(other);
+    folding.exec("SELECT pg_advisory_lock(hashtext('surveyd.analytics_fold'))");
+    EXPECT_EQ(access_->FoldRollupsIfFree(), std::nullopt);
+    EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_score_queue"), "2");
+  }
+  EXPECT_EQ(access_->FoldRollupsIfFree(), std::optional<int>(2)) << "its turn, once free";
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_score_queue"), "0");
 }
 
 TEST_F(AnalyticsTest, TheFunnelCountsEachStage) {

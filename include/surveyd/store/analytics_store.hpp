@@ -167,6 +167,10 @@ class RollupSweeper {
   // Adds the changes the busiest writes queued (ingest, sends, delivery reports) into the
   // rollups; returns how many. Safe to call from several instances at once: they take turns.
   virtual int FoldRollups() = 0;
+  // The same, unless another fold is running (another instance's sweeper, an analyst's read):
+  // then nothing, at once, as that fold or the next takes the changes. For the sweepers, which
+  // would otherwise queue behind each other to fold what little came meanwhile.
+  virtual std::optional<int> FoldRollupsIfFree() = 0;
 };
 
 }  // namespace surveyd::store
