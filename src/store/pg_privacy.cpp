@@ -466,77 +466,46 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
     if (static_cast<int>(rows.size()) < batch) break;
   }
 
-  // Raw events: sealed again; while a hash key rotates, their number's hash re-made from them.
-  for (std::string after;;) {
-    const auto rows = with([&](pqxx::connection& connection) {
-      pqxx::read_transaction txn(connection);
-      return Exec(txn, "rekey_events",
-                  {Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
-    });
-    for (const auto& row : rows) {
-      after = row[0].as<std::string>();
-      const std::string stored = row[1].as<std::string>();
-      const auto raw = vault_.Open(stored, kEventRaw);
-      if (!raw) {
-        ++report.unreadable;
-        continue;
-      }
-      std::optional<std::string> hash;
-      if (rehash && !row[2].is_null()) {
-        const std::string number = NumberInRaw(*raw);
-        if (!number.empty()) hash = vault_.Hash(number);
-      }
-      const bool reseal = vault_.NeedsReseal(stored);
-      const bool new_hash = hash && *hash != row[2].as<std::string>();
-      if (!reseal && !new_hash) continue;
-      with([&](pqxx::connection& connection) {
-        pqxx::work txn(connection);
-        Exec(txn, "rekey_event_update",
-             {Text(after), reseal ? vault_.Seal(*raw, kEventRaw) : stored, hash});
-        txn.commit();
-        return 0;
+  // Raw events and rejected lines: sealed again; while a hash key rotates, the hash of the number
+  // each holds by re-made from the text (after: the key to walk on from, as text).
+  auto rekey_raw = [&](const char* select, const char* update, std::string_view purpose,
+                       std::string after, std::string (*number_in)(const std::string&)) {
+    for (;;) {
+      const auto rows = with([&](pqxx::connection& connection) {
+        pqxx::read_transaction txn(connection);
+        return Exec(txn, select,
+                    {Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
       });
-      if (reseal) ++report.raw_resealed;
-      if (new_hash) ++report.hashes_rekeyed;
-    }
-    if (static_cast<int>(rows.size()) < batch) break;
-  }
-
-  for (std::int64_t after = 0;;) {
-    const auto rows = with([&](pqxx::connection& connection) {
-      pqxx::read_transaction txn(connection);
-      return Exec(txn, "rekey_rejected",
-                  {Int(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
-    });
-    // Rejected lines: as raw events, the hash of the number they hold by re-made from the line.
-    for (const auto& row : rows) {
-      after = row[0].as<std::int64_t>();
-      const std::string stored = row[1].as<std::string>();
-      const auto raw = vault_.Open(stored, kRejectedRaw);
-      if (!raw) {
-        ++report.unreadable;
-        continue;
+      for (const auto& row : rows) {
+        after = row[0].as<std::string>();
+        const std::string stored = row[1].as<std::string>();
+        const auto raw = vault_.Open(stored, purpose);
+        if (!raw) {
+          ++report.unreadable;
+          continue;
+        }
+        std::optional<std::string> hash;
+        if (rehash && !row[2].is_null()) {
+          const std::string number = number_in(*raw);
+          if (!number.empty()) hash = vault_.Hash(number);
+        }
+        const bool reseal = vault_.NeedsReseal(stored);
+        const bool new_hash = hash && *hash != row[2].as<std::string>();
+        if (!reseal && !new_hash) continue;
+        with([&](pqxx::connection& connection) {
+          pqxx::work txn(connection);
+          Exec(txn, update, {Text(after), reseal ? vault_.Seal(*raw, purpose) : stored, hash});
+          txn.commit();
+          return 0;
+        });
+        if (reseal) ++report.raw_resealed;
+        if (new_hash) ++report.hashes_rekeyed;
       }
-      std::optional<std::string> hash;
-      if (rehash && !row[2].is_null()) {
-        const std::string number = NumberInRejectedLine(*raw);
-        if (!number.empty()) hash = vault_.Hash(number);
-      }
-      const bool reseal = vault_.NeedsReseal(stored);
-      const bool new_hash = hash && *hash != row[2].as<std::string>();
-      if (!reseal && !new_hash) continue;
-      with([&](pqxx::connection& connection) {
-        pqxx::work txn(connection);
-        Exec(txn, "rekey_rejected_update",
-             {Int(after), reseal ? vault_.Seal(*raw, kRejectedRaw) : stored, hash});
-        txn.commit();
-        return 0;
-      });
-      if (reseal) ++report.raw_resealed;
-      if (new_hash) ++report.hashes_rekeyed;
+      if (static_cast<int>(rows.size()) < batch) break;
     }
-    if (static_cast<int>(rows.size()) < batch) break;
-  }
+  };
+  rekey_raw("rekey_events", "rekey_event_update", kEventRaw, "", NumberInRaw);
+  rekey_raw("rekey_rejected", "rekey_rejected_update", kRejectedRaw, "0", NumberInRejectedLine);
 
   if (rehash) {
     report.hashes_without_number = with([&](pqxx::connection& connection) {
