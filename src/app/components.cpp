@@ -1,5 +1,7 @@
 #include "app/components.hpp"
 
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -10,6 +12,7 @@
 #include "commands.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/event.hpp"
+#include "surveyd/metrics/process.hpp"
 #include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::app {
@@ -711,6 +714,25 @@ void RetentionComponent::Tick() {
     runs_.With({"failed"}).Inc();
     spdlog::error("retention: {}", e.what());
   }
+}
+
+// --- Memory trimmer ---------------------------------------------------------------------------
+
+MemoryTrimmer::MemoryTrimmer(metrics::Registry& metrics)
+    : returned_(metrics
+                    .Counters("surveyd_heap_returned_bytes_total",
+                              "Freed heap memory given back to the system (malloc_trim).")
+                    .With({})) {}
+
+void MemoryTrimmer::Start() {
+  ticker_.Start(std::chrono::seconds(30), [this] {
+    const auto before = metrics::SampleProcess().resident_bytes;
+    malloc_trim(0);
+    const auto after = metrics::SampleProcess().resident_bytes;
+    if (before && after && *before > *after) {
+      returned_.Inc(static_cast<std::uint64_t>(*before - *after));
+    }
+  });
 }
 
 // --- Watchdog ---------------------------------------------------------------------------------

@@ -267,6 +267,23 @@ class QueueSampler final : public Component {
   Ticker ticker_;  // last: joined before the rest goes
 };
 
+// Gives the heap memory freed since the last pass back to the system, every 30 s. glibc keeps each
+// thread's arena at its high-water mark: after a burst (full feed batches while the database is
+// slow) the resident size stayed at the peak although the heap in use had fallen back, and the
+// soak read that as growth (bench/soak.sh, docs/benchmarks.md). What it gave back (the resident
+// size before less after) is counted.
+class MemoryTrimmer final : public Component {
+ public:
+  explicit MemoryTrimmer(metrics::Registry& metrics);
+  std::string Name() const override { return "memory_trimmer"; }
+  void Start() override;
+  void Stop() override { ticker_.Stop(); }
+
+ private:
+  metrics::Counter& returned_;
+  Ticker ticker_;  // last: joined before the rest goes
+};
+
 // Screens the stored events under the rules in force (EventScreen), after the first load and
 // after every reload that changes them: in batches, a tenth of a second of work each second
 // (it rewrites every event of the look-back, so it goes gently), newest events

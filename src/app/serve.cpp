@@ -377,6 +377,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   components.Add(sampler);
   components.Add(retention);
   components.Add(screen_sweeper);
+  MemoryTrimmer trimmer(registry);
+  components.Add(trimmer);
   WatchdogComponent watchdog(notifier, components.Probes(), config.service.stall_after, registry);
   components.Add(watchdog);
   try {
