@@ -608,8 +608,11 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   std::vector<int> repeats(items.size(), 0);
   ArrayLiteral rejected_id, rejected_source, rejected_seq, rejected_reason, rejected_raw,
       rejected_incident, rejected_hash;
-  // The incidents and numbers that rejected lines name, as (event_id, incident, number).
-  std::vector<std::tuple<std::string, std::string, std::string>> named;
+  // What rejected lines name: event_id, incident, number and its hash under the active key.
+  struct Named {
+    std::string id, incident, e164, hash;
+  };
+  std::vector<Named> named;
 
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
@@ -634,7 +637,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       const std::string hash = e164.empty() ? std::string() : vault_.Hash(e164);
       rejected_incident.Add(NonEmpty(incident));
       rejected_hash.Add(NonEmpty(hash));
-      if (!incident.empty() || !hash.empty()) named.emplace_back(id, incident, e164);
+      if (!incident.empty() || !hash.empty()) named.push_back({id, incident, e164, hash});
       continue;
     }
     const std::string& id = item.event->event_id;
@@ -656,16 +659,16 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   // A line replaced by a good delivery of its event_id in this batch holds nothing (the stored
   // event stands for it, as it does in the read-back of later batches).
   HeldContacts held;
-  for (const auto& [id, incident, e164] : named) {
-    if (!id.empty() && first_index.count(id) != 0) continue;
-    if (!incident.empty()) {
-      held.lock_keys.push_back(IncidentLockKey(incident));
-      held.incidents.Add(incident);
+  for (const Named& line : named) {
+    if (!line.id.empty() && first_index.count(line.id) != 0) continue;
+    if (!line.incident.empty()) {
+      held.lock_keys.push_back(IncidentLockKey(line.incident));
+      held.incidents.Add(line.incident);
     }
-    if (!e164.empty()) {
-      held.lock_keys.push_back(LockKey(vault_.Hash(e164)));
+    if (!line.hash.empty()) {
+      held.lock_keys.push_back(LockKey(line.hash));
       // Surveys made while a hash key is rotated out carry the old key's hash.
-      for (const auto& hash : vault_.Hashes(e164)) held.hashes.Add(hash);
+      for (const auto& hash : vault_.Hashes(line.e164)) held.hashes.Add(hash);
     }
   }
   if (!candidates.empty()) {
