@@ -725,14 +725,17 @@ MemoryTrimmer::MemoryTrimmer(metrics::Registry& metrics)
                     .With({})) {}
 
 void MemoryTrimmer::Start() {
-  ticker_.Start(std::chrono::seconds(30), [this] {
-    const auto before = metrics::SampleProcess().resident_bytes;
-    malloc_trim(0);
-    const auto after = metrics::SampleProcess().resident_bytes;
-    if (before && after && *before > *after) {
-      returned_.Inc(static_cast<std::uint64_t>(*before - *after));
-    }
-  });
+  ticker_.Start(std::chrono::seconds(30), [this] { Trim(); });
+}
+
+std::uint64_t MemoryTrimmer::Trim() {
+  const auto before = metrics::SampleProcess().resident_bytes;
+  malloc_trim(0);
+  const auto after = metrics::SampleProcess().resident_bytes;
+  if (!before || !after || *before <= *after) return 0;
+  const auto returned = static_cast<std::uint64_t>(*before - *after);
+  returned_.Inc(returned);
+  return returned;
 }
 
 // --- Watchdog ---------------------------------------------------------------------------------

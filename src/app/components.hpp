@@ -278,6 +278,8 @@ class MemoryTrimmer final : public Component {
   std::string Name() const override { return "memory_trimmer"; }
   void Start() override;
   void Stop() override { ticker_.Stop(); }
+  // One pass (what the ticker runs); returns the bytes of resident memory it gave back.
+  std::uint64_t Trim();
 
  private:
   metrics::Counter& returned_;
