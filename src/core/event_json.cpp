@@ -420,10 +420,40 @@ void Put(nlohmann::json& out, const char* key, const std::optional<TimePoint>& v
   if (value) out[key] = FormatTime(*value);
 }
 
+template <typename Json>
+NamedContact ReadNamedContact(const Json& object) {
+  NamedContact named;
+  if (!object.is_object()) return named;
+  if (const auto incident = object.find("incident");
+      incident != object.end() && incident->is_object()) {
+    if (const auto id = incident->find("id"); id != incident->end() && id->is_string()) {
+      const auto& incident_id = id->template get_ref<const std::string&>();
+      if (!incident_id.empty() && incident_id.size() <= kMaxEventIdLength) {
+        named.incident_id = incident_id;
+      }
+    }
+  }
+  if (const auto caller = object.find("caller"); caller != object.end() && caller->is_object()) {
+    if (const auto phone = caller->find("phone"); phone != caller->end()) {
+      if (phone->is_string() && phone->template get_ref<const std::string&>().size() <= 64) {
+        named.phone = phone->template get<std::string>();
+      } else if (phone->is_number_unsigned()) {
+        named.phone = std::to_string(phone->template get<std::uint64_t>());
+      }
+    }
+  }
+  return named;
+}
+
 }  // namespace
 
 EventReadResult EventFromJson(const nlohmann::json& object) { return Read(object); }
 EventReadResult EventFromJson(const nlohmann::ordered_json& object) { return Read(object); }
+
+NamedContact ContactNamedBy(const nlohmann::json& object) { return ReadNamedContact(object); }
+NamedContact ContactNamedBy(const nlohmann::ordered_json& object) {
+  return ReadNamedContact(object);
+}
 
 nlohmann::json EventToJson(const Event& event, bool with_phone) {
   using nlohmann::json;

@@ -87,28 +87,6 @@ void ReadEnvelope(const Json& obj, IngestItem& item) {
   }
 }
 
-// Of a line that will be rejected, the incident and the number it names, if they can be read:
-// its texts are held (IngestItem).
-void ReadWhatItHolds(const Json& obj, IngestItem& item) {
-  if (const auto incident = obj.find("incident"); incident != obj.end() && incident->is_object()) {
-    if (const auto id = incident->find("id"); id != incident->end() && id->is_string()) {
-      const auto& incident_id = id->get_ref<const std::string&>();
-      if (!incident_id.empty() && incident_id.size() <= kMaxEventIdLength) {
-        item.incident_id = incident_id;
-      }
-    }
-  }
-  if (const auto caller = obj.find("caller"); caller != obj.end() && caller->is_object()) {
-    if (const auto phone = caller->find("phone"); phone != caller->end()) {
-      if (phone->is_string() && phone->get_ref<const std::string&>().size() <= 64) {
-        item.phone = phone->get<std::string>();
-      } else if (phone->is_number_unsigned()) {
-        item.phone = std::to_string(phone->get<std::uint64_t>());
-      }
-    }
-  }
-}
-
 IngestItem FromJson(const Json& value, std::string raw, const std::string& source) {
   IngestItem item;
   item.source = source;
@@ -125,7 +103,12 @@ IngestItem FromJson(const Json& value, std::string raw, const std::string& sourc
   EventReadResult read = EventFromJson(value);
   item.event = std::move(read.event);
   item.reject_reason = std::move(read.reject_reason);
-  if (!item.event) ReadWhatItHolds(value, item);
+  if (!item.event) {
+    // What it names, if it can be read: its texts are held (IngestItem).
+    NamedContact named = ContactNamedBy(value);
+    item.incident_id = std::move(named.incident_id);
+    item.phone = std::move(named.phone);
+  }
   return item;
 }
 

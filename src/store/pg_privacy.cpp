@@ -26,20 +26,13 @@ std::string NumberInRaw(const std::string& raw) {
   return phone::Normalize(*event->caller->phone).e164;
 }
 
-// The number a rejected line names, read as the feed read it to hold its texts (IngestItem):
-// caller.phone, a string or a whole number, whatever else in the line is wrong.
+// The number a rejected line names, read as the feed read it to hold its texts (IngestItem),
+// whatever else in the line is wrong.
 std::string NumberInRejectedLine(const std::string& raw) {
-  auto json = nlohmann::json::parse(raw, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) return {};
-  const auto caller = json.find("caller");
-  if (caller == json.end() || !caller->is_object()) return {};
-  const auto phone = caller->find("phone");
-  if (phone == caller->end()) return {};
-  if (phone->is_string()) return phone::Normalize(phone->get<std::string>()).e164;
-  if (phone->is_number_unsigned()) {
-    return phone::Normalize(std::to_string(phone->get<std::uint64_t>())).e164;
-  }
-  return {};
+  const auto json = nlohmann::json::parse(raw, nullptr, false);
+  if (json.is_discarded()) return {};
+  const std::string phone = ContactNamedBy(json).phone;
+  return phone.empty() ? std::string() : phone::Normalize(phone).e164;
 }
 
 // The national digits of a UK number ("7700900123" of "+447700900123"), or all of another's:

@@ -42,6 +42,16 @@ struct EventReadResult {
 EventReadResult EventFromJson(const nlohmann::json& object);
 EventReadResult EventFromJson(const nlohmann::ordered_json& object);
 
+// What an object that is not a readable event still names, as written, each empty when it cannot
+// be read: incident.id (a non-empty string within kMaxEventIdLength) and caller.phone (a string
+// of at most 64 characters, or a whole number). A rejected line holds their texts (IngestItem).
+struct NamedContact {
+  std::string incident_id;
+  std::string phone;
+};
+NamedContact ContactNamedBy(const nlohmann::json& object);
+NamedContact ContactNamedBy(const nlohmann::ordered_json& object);
+
 // The contract form of `event`: absent fields are left out; times are UTC, with microseconds when
 // the event has them. Without `with_phone`, caller.phone is left out (the caller's other fields
 // stay: the rules read them).
