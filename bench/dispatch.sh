@@ -32,6 +32,8 @@
 #      template's hash) and nonce, due now. The dispatcher decides each again from its event's
 #      facts with the shipped rules (quiet hours off, no delay), which survey them all: the
 #      script fails if any is cancelled. Throughput is accepted sends / (last attempt - first).
+#      The CPU each text cost is printed too: surveyd's, the simulator's, and the rest of the
+#      machine's (PostgreSQL, mostly), from /proc.
 #   5. latency: with surveyd idle after the drain, --latency-events events pushed through the
 #      feed at --latency-rate (rules without delay, so each is due when it is stored). Per text:
 #      the commit that acknowledged the event (pg_xact_commit_timestamp of the survey's row) ->
@@ -147,7 +149,8 @@ sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 1h/' \
 "$BIN/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 --delivery-delay-ms 3600000 \
   >"$WORK/wmnow-sim.log" 2>&1 &
-pids+=("$!")
+GATEWAY_PID=$!
+pids+=("$GATEWAY_PID")
 bench_wait_http "http://127.0.0.1:$GATEWAY_PORT/healthz"
 
 # Each request its own client_ref (a repeat would be answered 409 without the work); delivery
@@ -270,6 +273,8 @@ SURVEYD_RULES="$WORK/rules.yaml"
 LOAD_DRAIN=$(bench_load)
 "${SPSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 "${SPSQL[@]}" -c "SELECT pg_stat_statements_reset()" >/dev/null
+BUSY_BEFORE=$(machine_busy_seconds)
+GATEWAY_CPU_BEFORE=$(process_cpu_seconds "$GATEWAY_PID")
 "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
 SURVEYD_PID=$!
 pids+=("$SURVEYD_PID")
@@ -282,6 +287,12 @@ for i in $(seq 1 1200); do
   sleep 0.5
 done
 [ "$left" = 0 ] || { echo "bench/dispatch.sh: $left texts still not sent after 10 minutes" >&2; exit 1; }
+# Where the machine's CPU went in the drain, per text: surveyd (its start included), the gateway
+# simulator, and the rest (PostgreSQL, with this script's polls once every half second).
+read -r CPU_SURVEYD CPU_GATEWAY CPU_REST CPU_BUSY < <(python3 -c "
+s, g, m = $(process_cpu_seconds "$SURVEYD_PID"), $(process_cpu_seconds "$GATEWAY_PID") - $GATEWAY_CPU_BEFORE, $(machine_busy_seconds) - $BUSY_BEFORE
+n = $BACKLOG
+print(round(s * 1e6 / n), round(g * 1e6 / n), round((m - s - g) * 1e6 / n), round(m * 1e6 / n))")
 read -r SENT CANCELLED OTHER < <("${SPSQL[@]}" -F ' ' -c "SELECT
   count(*) FILTER (WHERE a.outbox_id IS NOT NULL),
   count(*) FILTER (WHERE o.state = 'cancelled'),
@@ -369,7 +380,8 @@ printf '  %-58s %s\n' \
   "wmnow-sim alone (wrk, POST /v1/messages)" "$GATEWAY_RATE sends/s" \
   "surveyd, drain of $BACKLOG due texts" "$DRAIN_RATE sends/s  ($SENT in $DRAIN_SECONDS s, rate limit off)" \
   "ratio surveyd / SKIP LOCKED limit" "$(ratio "$DRAIN_RATE" "$PGB_ROWS_S")" \
-  "ratio surveyd / wmnow-sim alone" "$(ratio "$DRAIN_RATE" "$GATEWAY_RATE")"
+  "ratio surveyd / wmnow-sim alone" "$(ratio "$DRAIN_RATE" "$GATEWAY_RATE")" \
+  "CPU a text in the drain (us): surveyd / wmnow-sim / rest" "$CPU_SURVEYD / $CPU_GATEWAY / $CPU_REST  (machine $CPU_BUSY)"
 if [ -n "$PGBOSS_RATE" ]; then
   printf '  %-58s %s\n' \
     "pg-boss $PGBOSS_VERSION, fetch 50 + complete (8 loops)" "$PGBOSS_RATE jobs/s  ($BACKLOG jobs)" \

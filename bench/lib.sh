@@ -43,6 +43,12 @@ process_cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
+# CPU time (user + system, seconds) the whole machine has been busy so far: every process, and
+# the kernel's interrupts.
+machine_busy_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
+
 bench_binaries() {
   if [ -n "${BENCH_BIN_DIR:-}" ]; then
     BIN=$(realpath "$BENCH_BIN_DIR")

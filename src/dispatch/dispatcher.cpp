@@ -326,16 +326,20 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
     return pass;
   }
   pass.asked = grant.slots;
-  int claimed = 0;
   int sent = 0;
   try {
     // One set of rules for the claim (which events of each number it reads back) and the
     // decisions made on what it read.
     auto rules = rules_ ? rules_() : nullptr;
-    auto batch = store_.ClaimDue(clock_.Now(), grant.slots, worker_id, options_.lease,
-                                 rules::ScreenUnder(rules));
-    claimed = static_cast<int>(batch.size());
-    sent = SendBatch(std::move(batch), std::move(rules), grant);
+    Decided decided;
+    std::vector<OutboxMessage> begun = store_.ClaimAndBegin(
+        clock_.Now(), grant.slots, worker_id, options_.lease, options_.send_lease,
+        rules::ScreenUnder(rules), [&](const std::vector<OutboxMessage>& claimed) {
+          return Decide(claimed, rules.get(), decided);
+        });
+    pass.claimed = decided.claimed;
+    Tally(decided);
+    sent = SendBegun(std::move(begun), decided, grant);
   } catch (...) {
     rate_.Settle(grant, 0, clock_.Now());  // nothing if the requests went
     breaker_.NothingSent();
@@ -343,93 +347,93 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   }
   rate_.Settle(grant, 0, clock_.Now());  // what no request used
   if (sent == 0) breaker_.NothingSent();
-  pass.claimed = claimed;
   return pass;
 }
 
-// Decides, begins, sends and records one claimed batch; returns how many requests were made.
-// The grant is settled as the requests go.
-int Dispatcher::SendBatch(std::vector<OutboxMessage> batch,
-                          std::shared_ptr<const rules::RuleSet> rules, RateLimiter::Grant& grant) {
-  if (batch.empty()) return 0;
+// What becomes of each claimed message, decided while the claim holds them: nothing goes out
+// and nothing is counted until the store has committed it.
+std::vector<store::ClaimOutcome> Dispatcher::Decide(const std::vector<OutboxMessage>& claimed,
+                                                    const rules::RuleSet* rules,
+                                                    Decided& decided) const {
+  using Action = store::ClaimOutcome::Action;
+  decided.claimed = static_cast<int>(claimed.size());
+  std::vector<store::ClaimOutcome> outcomes(claimed.size());
   if (stopping_) {
-    // Hand unsent claims back at once, so another instance need not wait for the lease.
-    store_.Reschedule(batch, clock_.Now());
-    Count("handed_back", batch.size());
-    return 0;
+    // Left as they were, due: another instance need not wait for anything.
+    decided.handed_back = claimed.size();
+    return outcomes;
   }
   const TimePoint now = clock_.Now();
-  std::vector<OutboxMessage> to_send;
-  std::vector<gateway::OutgoingSms> texts;
-  std::vector<store::SendStart> starts;
-  std::vector<store::Cancellation> cancellations;
-  std::map<TimePoint, std::vector<OutboxMessage>> deferred;
-  std::vector<OutboxMessage> handed_back;
-  for (auto& message : batch) {
+  for (std::size_t i = 0; i < claimed.size(); ++i) {
+    const OutboxMessage& message = claimed[i];
     const ScopedLogContext log_context({"", message.survey_id});
-    Plan plan = PlanMessage(message, rules.get(), now);
+    Plan plan = PlanMessage(message, rules, now);
+    store::ClaimOutcome& outcome = outcomes[i];
     switch (plan.action) {
       case Plan::Action::kSend:
-        starts.push_back({message.id, message.claim_token, plan.token_hash});
-        texts.push_back(std::move(plan.sms));
-        to_send.push_back(std::move(message));
+        outcome.action = Action::kBegin;
+        outcome.token_hash = std::move(plan.token_hash);
+        decided.texts.emplace(message.id, std::move(plan.sms));
         break;
       case Plan::Action::kCancel:
-        spdlog::info("dispatch: message {} cancelled before sending: {}", message.id, plan.reason);
-        cancellations.push_back({message.id, plan.reason});
+        outcome.action = Action::kCancel;
+        outcome.reason = plan.reason;
+        decided.cancelled.push_back({message.id, message.survey_id, std::move(plan.reason)});
         break;
       case Plan::Action::kDefer:
-        deferred[plan.defer_to].push_back(std::move(message));
+        outcome.action = Action::kDueAt;
+        outcome.due_at = plan.defer_to;
+        ++decided.deferred;
         break;
       case Plan::Action::kHandBack:
-        handed_back.push_back(std::move(message));
+        // Its time ran out (the expiry pass marks it), or no rules decide yet (it waits a poll).
+        if (message.expires_at > now) {
+          outcome.action = Action::kDueAt;
+          outcome.due_at = now + options_.poll_interval;
+        }
         break;
     }
   }
-  store_.Cancel(cancellations, "dispatch", now);
-  for (const auto& [when, messages] : deferred) store_.Reschedule(messages, when);
-  store_.Reschedule(handed_back, now + options_.poll_interval);
-  Count("cancelled", cancellations.size());
-  for (const auto& [when, messages] : deferred) Count("deferred", messages.size());
-  {
-    std::lock_guard lock(status_mutex_);
-    status_.cancelled += static_cast<std::int64_t>(cancellations.size());
-    for (const auto& [when, messages] : deferred) {
-      status_.deferred += static_cast<std::int64_t>(messages.size());
-    }
-  }
-  if (to_send.empty()) return 0;
   if (stopping_) {
-    // Stopped while deciding: nothing has gone out, so it all goes back at once.
-    store_.Reschedule(to_send, clock_.Now());
-    Count("handed_back", to_send.size());
-    return 0;
-  }
-
-  // The one request of each claim, and only if the claim is still ours: a worker that took too
-  // long finds the message claimed again by another and leaves it.
-  const std::vector<int> attempts = store_.BeginSends(starts, clock_.Now(), options_.send_lease);
-  std::vector<OutboxMessage> begun;
-  std::vector<gateway::OutgoingSms> begun_texts;
-  for (std::size_t i = 0; i < to_send.size(); ++i) {
-    if (attempts[i] == 0) {
-      const ScopedLogContext log_context({"", to_send[i].survey_id});
-      spdlog::info("dispatch: message {} was claimed again by another worker; left to it",
-                   to_send[i].id);
-      Count("lost_claim");
-      std::lock_guard lock(status_mutex_);
-      ++status_.lost_claims;
-      continue;
+    // Stopped while deciding: nothing has gone out, so nothing is begun.
+    for (auto& outcome : outcomes) {
+      if (outcome.action == Action::kBegin) {
+        outcome.action = Action::kLeave;
+        ++decided.handed_back;
+      }
     }
-    to_send[i].attempts = attempts[i];
-    begun.push_back(std::move(to_send[i]));
-    begun_texts.push_back(std::move(texts[i]));
+    decided.texts.clear();
   }
+  return outcomes;
+}
+
+// The counts and logs of a claim's decisions, once committed.
+void Dispatcher::Tally(const Decided& decided) {
+  for (const auto& cancelled : decided.cancelled) {
+    const ScopedLogContext log_context({"", cancelled.survey_id});
+    spdlog::info("dispatch: message {} cancelled before sending: {}", cancelled.message_id,
+                 cancelled.reason);
+  }
+  Count("cancelled", decided.cancelled.size());
+  Count("deferred", decided.deferred);
+  Count("handed_back", decided.handed_back);
+  std::lock_guard lock(status_mutex_);
+  status_.cancelled += static_cast<std::int64_t>(decided.cancelled.size());
+  status_.deferred += static_cast<std::int64_t>(decided.deferred);
+}
+
+// Sends the texts a claim began, and records their answers; returns how many requests were
+// made. The grant is settled as the requests go.
+int Dispatcher::SendBegun(std::vector<OutboxMessage> begun, Decided& decided,
+                          RateLimiter::Grant& grant) {
   if (begun.empty()) return 0;
+  std::vector<gateway::OutgoingSms> texts;
+  texts.reserve(begun.size());
+  for (const auto& message : begun) texts.push_back(std::move(decided.texts.at(message.id)));
 
   rate_.Settle(grant, static_cast<int>(begun.size()), clock_.Now());
   const auto send_started = std::chrono::steady_clock::now();
-  const std::vector<gateway::SendResult> results = gateway_.SendAll(begun_texts);
+  const std::vector<gateway::SendResult> results = gateway_.SendAll(texts);
   if (meters_) {
     // The requests of a batch go out together: each is observed with the batch's time, an upper
     // bound of its own.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/notification>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "store/pg_store_impl.hpp"
@@ -110,6 +111,55 @@ const Statements& OutboxStatements() {
       // set and read on the database's clock, never an instance's: one whose clock runs ahead
       // must not find another's claims and sends run out, nor one whose clock runs behind hand
       // out leases that have run out already.
+      // The dispatcher's claim (ClaimAndBegin): the same messages, locked for its transaction
+      // and not written; their outbox columns come from the locked rows themselves, the versions
+      // the transaction will write. Claims that ran out were left by ClaimDue.
+      {"lock_due",
+       "WITH lapsed AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
+       "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz ORDER BY o.lease_until "
+       "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "due AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
+       "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz "
+       "ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "picked AS (SELECT * FROM lapsed UNION ALL SELECT * FROM due LIMIT $2::int) "
+       "SELECT o.id, o.survey_id, o.kind, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
+       "s.sms_template, COALESCE(o.body, ''), s.token_nonce, s.language, s.mode = 'two_way', "
+       "o.attempts, surveyd_epoch_us(COALESCE(o.expires_at, s.expires_at)), 0::bigint, "
+       "s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
+       "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
+       "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
+       "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
+       "FROM picked o JOIN surveys s ON s.id = o.survey_id"},
+      // What the dispatcher decided for the messages it holds locked, in one statement: begun
+      // (a new claim token fences the recording of the answer; a survey's link goes in with it,
+      // the first time), cancelled ($6 says by what), or due again later. The state is checked
+      // all the same.
+      {"settle_claim",
+       "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+       "$5::timestamptz[]) AS t(id, action, token_hash, reason, due_at)), "
+       "u AS (UPDATE outbox o SET state = CASE t.action WHEN 'begin' THEN 'sending' "
+       "WHEN 'due' THEN 'pending' ELSE CASE WHEN o.maybe_sent THEN 'in_doubt' "
+       "ELSE 'cancelled' END END, "
+       "attempts = o.attempts + CASE WHEN t.action = 'begin' THEN 1 ELSE 0 END, "
+       "claim_token = CASE WHEN t.action = 'begin' THEN nextval('outbox_claim_token') END, "
+       "claimed_by = CASE WHEN t.action = 'begin' THEN $7 END, "
+       "lease_until = CASE WHEN t.action = 'begin' "
+       "THEN statement_timestamp() + make_interval(secs => $9::int) END, "
+       "next_attempt_at = CASE WHEN t.action = 'due' THEN t.due_at ELSE o.next_attempt_at END, "
+       "begun_at = CASE WHEN t.action = 'begin' THEN COALESCE(o.begun_at, $8::timestamptz) "
+       "ELSE o.begun_at END, "
+       "cancel_reason = CASE WHEN t.action = 'cancel' THEN t.reason ELSE o.cancel_reason END, "
+       "cancelled_by = CASE WHEN t.action = 'cancel' THEN $6 ELSE o.cancelled_by END, "
+       "updated_at = $8::timestamptz FROM t "
+       "WHERE o.id = t.id AND o.state IN ('pending', 'claimed') "
+       "RETURNING o.id, o.survey_id, o.attempts, o.claim_token, t.action, t.token_hash), "
+       "l AS (INSERT INTO survey_links (token_hash, survey_id) SELECT token_hash, survey_id "
+       "FROM u WHERE action = 'begin' AND token_hash IS NOT NULL ON CONFLICT DO NOTHING) "
+       "SELECT id, attempts, claim_token FROM u WHERE action = 'begin'"},
       {"claim_due",
        "WITH lapsed AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
@@ -242,112 +292,189 @@ std::vector<OutboxMessage> PgStore::ClaimDue(TimePoint now, int limit, const std
     // it need not wait for its commit to be flushed; BeginSends, which must, flushes it too.
     txn.exec0("SET LOCAL synchronous_commit TO off");
     UseGenericPlans(txn);
-    auto rows = Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Int(lease.count())});
-    std::vector<OutboxMessage> messages;
-    messages.reserve(rows.size());
-    ArrayLiteral ids, event_ids, incident_ids, hashes, since;
-    std::unordered_map<std::int64_t, std::size_t> index;
-    std::vector<std::pair<std::string, std::string>> own;  // event, incident
-    for (const auto& row : rows) {
-      OutboxMessage message;
-      message.id = row[kId].as<std::int64_t>();
-      message.survey_id = row[kSurveyId].as<std::int64_t>();
-      message.kind = KindFromName(row[kKind].as<std::string>());
-      message.client_ref = row[kClientRef].as<std::string>();
-      // Opened here, the one place that sees it in clear. A number that does not open (its key
-      // left the ring, or the row was tampered with) or was erased is no number: the
-      // re-decision rules a survey text out, and the dispatcher sends nothing without one.
-      if (auto number = vault_.Open(
-              row[kPhone].is_null() ? std::nullopt : std::optional(row[kPhone].as<std::string>()),
-              kSurveyPhone)) {
-        message.to_e164 = std::move(*number);
-      } else if (!row[kPhone].is_null()) {
-        spdlog::error(
-            "store: the number of survey {} does not open with privacy.phone_keys; "
-            "its text will be ruled out",
-            message.survey_id);
-      }
-      message.sms_template = row[kTemplate].as<std::string>();
-      message.body = row[kBody].as<std::string>();
-      message.token_nonce = row[kNonce].as<std::string>();
-      message.language = row[kLanguage].as<std::string>();
-      message.two_way = row[kTwoWay].as<bool>();
-      message.attempts = row[kAttempts].as<int>();
-      message.expires_at = pg::FromEpochMicros(row[kExpiresAt].as<std::int64_t>());
-      message.claim_token = row[kClaimToken].as<std::int64_t>();
-      message.history.opted_out = row[kOptedOut].as<bool>();
-      if (!row[kLastSurveyed].is_null()) {
-        message.history.last_surveyed_at =
-            pg::FromEpochMicros(row[kLastSurveyed].as<std::int64_t>());
-      }
-      // A confirmation is not decided again: its number is opted out by design.
-      if (message.kind != MessageKind::kConfirmation) {
-        index[message.id] = messages.size();
-        ids.AddInt(message.id);
-        event_ids.Add(row[kEventId].as<std::string>());
-        incident_ids.Add(row[kIncidentId].as<std::string>());
-        hashes.Add(row[kPhoneHash].is_null() ? std::string() : row[kPhoneHash].as<std::string>());
-        since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback);
-      }
-      own.emplace_back(row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>());
-      messages.push_back(std::move(message));
-    }
-    if (vault_.rotating_hash_key()) {
-      // While a hash key is rotated out, the number's opt-out and surveys may carry a hash made
-      // with the old key: look them up under every key.
-      for (auto& message : messages) {
-        if (message.to_e164.empty()) continue;
-        ArrayLiteral all;
-        for (const auto& hash : vault_.Hashes(message.to_e164)) all.Add(hash);
-        const auto row = Exec(txn, "claim_number_history", {all.Text(), Int(message.survey_id)})[0];
-        message.history.opted_out = message.history.opted_out || row[0].as<bool>();
-        if (!row[1].is_null()) {
-          const TimePoint last = pg::FromEpochMicros(row[1].as<std::int64_t>());
-          if (!message.history.last_surveyed_at || *message.history.last_surveyed_at < last) {
-            message.history.last_surveyed_at = last;
-          }
-        }
-      }
-    }
-    if (!index.empty()) {
-      std::set<std::size_t> unreadable;
-      Params context = {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(),
-                        since.Text()};
-      if (!screen.version.empty()) context.push_back(Text(screen.version));
-      for (const auto& row : Exec(
-               txn, screen.version.empty() ? "claim_context" : "claim_context_screened", context)) {
-        const std::size_t i = index.at(row[0].as<std::int64_t>());
-        auto json = nlohmann::json::parse(row[3].as<std::string>(), nullptr, false);
-        auto event = json.is_discarded() ? std::nullopt : EventFromJson(json).event;
-        OutboxMessage& message = messages[i];
-        if (!event) {
-          // Written by this store from a parsed event, so never expected; but what cannot be
-          // read cannot be decided: the text is never sent.
-          spdlog::error("store: stored event {} of message {} cannot be read",
-                        row[1].as<std::string>(), message.id);
-          unreadable.insert(i);
-          continue;
-        }
-        const std::string event_id = row[1].as<std::string>();
-        if (event_id == own[i].first) {
-          // The rules check the number too: put back the one the text goes to.
-          if (!event->caller) event->caller = Caller{};
-          event->caller->phone = message.to_e164;
-          message.event = std::move(event);
-        } else if (!own[i].second.empty() && row[2].as<std::string>() == own[i].second) {
-          message.related.same_incident.push_back(std::move(*event));
-        } else {
-          message.related.same_number.push_back(std::move(*event));
-        }
-      }
-      for (std::size_t i : unreadable) messages[i].event.reset();
-      for (auto& message : messages) SortByTime(message.related);
-    }
+    auto messages = ReadClaimed(
+        txn, Exec(txn, "claim_due", {Time(now), Int(limit), Text(worker), Int(lease.count())}),
+        screen);
     txn.commit();
-    std::sort(messages.begin(), messages.end(),
-              [](const OutboxMessage& a, const OutboxMessage& b) { return a.id < b.id; });
     return messages;
   });
+}
+
+std::vector<OutboxMessage> PgStore::ClaimAndBegin(
+    TimePoint now, int limit, const std::string& worker, std::chrono::seconds lease,
+    std::chrono::seconds send_lease, const EventScreen& screen, const DecideClaimFn& decide) {
+  return WithConnection("claim", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    // The claim is this transaction's locks: a worker stuck deciding for longer than a lease
+    // loses its session, and so the claim (the settings go with the transaction).
+    txn.exec(
+        "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; "
+        "SET LOCAL idle_in_transaction_session_timeout = " +
+        std::to_string(std::chrono::milliseconds(lease).count()));
+    std::vector<OutboxMessage> claimed =
+        ReadClaimed(txn, Exec(txn, "lock_due", {Time(now), Int(limit)}), screen);
+    if (claimed.empty()) {
+      txn.commit();
+      return claimed;
+    }
+    const std::vector<ClaimOutcome> outcomes = decide(claimed);
+    if (outcomes.size() != claimed.size()) {
+      throw std::logic_error("ClaimAndBegin: one outcome per claimed message");
+    }
+    ArrayLiteral ids, actions, token_hashes, reasons, due_at;
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+      const ClaimOutcome& outcome = outcomes[i];
+      const char* action = nullptr;
+      switch (outcome.action) {
+        case ClaimOutcome::Action::kBegin:
+          action = "begin";
+          break;
+        case ClaimOutcome::Action::kCancel:
+          action = "cancel";
+          break;
+        case ClaimOutcome::Action::kDueAt:
+          action = "due";
+          break;
+        case ClaimOutcome::Action::kLeave:
+          continue;
+      }
+      ids.AddInt(claimed[i].id);
+      actions.Add(action);
+      token_hashes.Add(NonEmpty(outcome.token_hash));
+      reasons.Add(NonEmpty(outcome.reason));
+      due_at.AddTime(outcome.action == ClaimOutcome::Action::kDueAt ? std::optional(outcome.due_at)
+                                                                    : std::nullopt);
+    }
+    std::unordered_map<std::int64_t, std::pair<int, std::int64_t>> begun;  // attempts, token
+    if (!ids.empty()) {
+      for (const auto& row :
+           Exec(txn, "settle_claim",
+                {ids.Text(), actions.Text(), token_hashes.Text(), reasons.Text(), due_at.Text(),
+                 Text("dispatch"), Text(worker), Time(now), Int(send_lease.count())})) {
+        begun[row[0].as<std::int64_t>()] = {row[1].as<int>(), row[2].as<std::int64_t>()};
+      }
+    }
+    // Flushed before any request goes: a crash after it finds the texts `sending`, never
+    // unsent and forgotten.
+    txn.commit();
+    std::vector<OutboxMessage> sending;
+    sending.reserve(begun.size());
+    for (auto& message : claimed) {
+      const auto it = begun.find(message.id);
+      if (it == begun.end()) continue;
+      message.attempts = it->second.first;
+      message.claim_token = it->second.second;
+      sending.push_back(std::move(message));
+    }
+    return sending;
+  });
+}
+
+std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
+                                                const pqxx::result& rows,
+                                                const EventScreen& screen) {
+  std::vector<OutboxMessage> messages;
+  messages.reserve(rows.size());
+  ArrayLiteral ids, event_ids, incident_ids, hashes, since;
+  std::unordered_map<std::int64_t, std::size_t> index;
+  std::vector<std::pair<std::string, std::string>> own;  // event, incident
+  for (const auto& row : rows) {
+    OutboxMessage message;
+    message.id = row[kId].as<std::int64_t>();
+    message.survey_id = row[kSurveyId].as<std::int64_t>();
+    message.kind = KindFromName(row[kKind].as<std::string>());
+    message.client_ref = row[kClientRef].as<std::string>();
+    // Opened here, the one place that sees it in clear. A number that does not open (its key
+    // left the ring, or the row was tampered with) or was erased is no number: the
+    // re-decision rules a survey text out, and the dispatcher sends nothing without one.
+    if (auto number = vault_.Open(
+            row[kPhone].is_null() ? std::nullopt : std::optional(row[kPhone].as<std::string>()),
+            kSurveyPhone)) {
+      message.to_e164 = std::move(*number);
+    } else if (!row[kPhone].is_null()) {
+      spdlog::error(
+          "store: the number of survey {} does not open with privacy.phone_keys; "
+          "its text will be ruled out",
+          message.survey_id);
+    }
+    message.sms_template = row[kTemplate].as<std::string>();
+    message.body = row[kBody].as<std::string>();
+    message.token_nonce = row[kNonce].as<std::string>();
+    message.language = row[kLanguage].as<std::string>();
+    message.two_way = row[kTwoWay].as<bool>();
+    message.attempts = row[kAttempts].as<int>();
+    message.expires_at = pg::FromEpochMicros(row[kExpiresAt].as<std::int64_t>());
+    message.claim_token = row[kClaimToken].as<std::int64_t>();
+    message.history.opted_out = row[kOptedOut].as<bool>();
+    if (!row[kLastSurveyed].is_null()) {
+      message.history.last_surveyed_at = pg::FromEpochMicros(row[kLastSurveyed].as<std::int64_t>());
+    }
+    // A confirmation is not decided again: its number is opted out by design.
+    if (message.kind != MessageKind::kConfirmation) {
+      index[message.id] = messages.size();
+      ids.AddInt(message.id);
+      event_ids.Add(row[kEventId].as<std::string>());
+      incident_ids.Add(row[kIncidentId].as<std::string>());
+      hashes.Add(row[kPhoneHash].is_null() ? std::string() : row[kPhoneHash].as<std::string>());
+      since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback);
+    }
+    own.emplace_back(row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>());
+    messages.push_back(std::move(message));
+  }
+  if (vault_.rotating_hash_key()) {
+    // While a hash key is rotated out, the number's opt-out and surveys may carry a hash made
+    // with the old key: look them up under every key.
+    for (auto& message : messages) {
+      if (message.to_e164.empty()) continue;
+      ArrayLiteral all;
+      for (const auto& hash : vault_.Hashes(message.to_e164)) all.Add(hash);
+      const auto row = Exec(txn, "claim_number_history", {all.Text(), Int(message.survey_id)})[0];
+      message.history.opted_out = message.history.opted_out || row[0].as<bool>();
+      if (!row[1].is_null()) {
+        const TimePoint last = pg::FromEpochMicros(row[1].as<std::int64_t>());
+        if (!message.history.last_surveyed_at || *message.history.last_surveyed_at < last) {
+          message.history.last_surveyed_at = last;
+        }
+      }
+    }
+  }
+  if (!index.empty()) {
+    std::set<std::size_t> unreadable;
+    Params context = {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(),
+                      since.Text()};
+    if (!screen.version.empty()) context.push_back(Text(screen.version));
+    for (const auto& row :
+         Exec(txn, screen.version.empty() ? "claim_context" : "claim_context_screened", context)) {
+      const std::size_t i = index.at(row[0].as<std::int64_t>());
+      auto json = nlohmann::json::parse(row[3].as<std::string>(), nullptr, false);
+      auto event = json.is_discarded() ? std::nullopt : EventFromJson(json).event;
+      OutboxMessage& message = messages[i];
+      if (!event) {
+        // Written by this store from a parsed event, so never expected; but what cannot be
+        // read cannot be decided: the text is never sent.
+        spdlog::error("store: stored event {} of message {} cannot be read",
+                      row[1].as<std::string>(), message.id);
+        unreadable.insert(i);
+        continue;
+      }
+      const std::string event_id = row[1].as<std::string>();
+      if (event_id == own[i].first) {
+        // The rules check the number too: put back the one the text goes to.
+        if (!event->caller) event->caller = Caller{};
+        event->caller->phone = message.to_e164;
+        message.event = std::move(event);
+      } else if (!own[i].second.empty() && row[2].as<std::string>() == own[i].second) {
+        message.related.same_incident.push_back(std::move(*event));
+      } else {
+        message.related.same_number.push_back(std::move(*event));
+      }
+    }
+    for (std::size_t i : unreadable) messages[i].event.reset();
+    for (auto& message : messages) SortByTime(message.related);
+  }
+  std::sort(messages.begin(), messages.end(),
+            [](const OutboxMessage& a, const OutboxMessage& b) { return a.id < b.id; });
+  return messages;
 }
 
 std::vector<int> PgStore::BeginSends(const std::vector<SendStart>& starts, TimePoint now,
@@ -423,6 +550,11 @@ void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now
   }
   WithConnection("record attempts", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
+    // Not flushed before the worker goes on: an answer lost in a crash of the database leaves
+    // its message `sending`, which RecoverStale settles as for a sender that died mid-request
+    // (resent with the same client_ref, or held in doubt for the delivery reports, which find
+    // the message by the service's own ref).
+    txn.exec0("SET LOCAL synchronous_commit TO off");
     // Reports that came before these answers could only be kept aside; apply them now.
     auto early = Exec(txn, "record_attempts",
                       {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(),

@@ -156,6 +156,11 @@ class PgStore final : public Store {
                           int limit) override;
 
   // OutboxStore (pg_outbox.cpp)
+  std::vector<OutboxMessage> ClaimAndBegin(TimePoint now, int limit, const std::string& worker,
+                                           std::chrono::seconds lease,
+                                           std::chrono::seconds send_lease,
+                                           const EventScreen& screen,
+                                           const DecideClaimFn& decide) override;
   std::vector<OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
                                       std::chrono::seconds lease,
                                       const EventScreen& screen = {}) override;
@@ -236,6 +241,10 @@ class PgStore final : public Store {
                    const DecideFn& decide, TimePoint received_at,
                    std::vector<IngestResult>& results, const HeldContacts& held);
   // pg_outbox.cpp
+  // The claimed messages of a claim's rows (claim_due's columns), each with what deciding it
+  // again needs: its event, its incident's and its number's, read back under `screen`.
+  std::vector<OutboxMessage> ReadClaimed(pqxx::transaction_base& txn, const pqxx::result& rows,
+                                         const EventScreen& screen);
   std::vector<bool> ApplyDeliveryReportsNow(const std::vector<DeliveryReport>& reports);
   bool ApplyDeliveryReportIn(pqxx::transaction_base& txn, const DeliveryReport& report);
   void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,

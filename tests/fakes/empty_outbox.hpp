@@ -15,6 +15,12 @@ namespace surveyd::testing {
 template <class Base>
 class EmptyOutbox : public Base {
  public:
+  std::vector<store::OutboxMessage> ClaimAndBegin(TimePoint, int, const std::string&,
+                                                  std::chrono::seconds, std::chrono::seconds,
+                                                  const EventScreen&,
+                                                  const store::DecideClaimFn&) override {
+    return {};
+  }
   std::vector<store::OutboxMessage> ClaimDue(TimePoint, int, const std::string&,
                                              std::chrono::seconds, const EventScreen&) override {
     return {};

@@ -373,18 +373,30 @@ TEST_F(DispatchTest, StoppingHandsBackWhatWasClaimedButNotBegun) {
             "5");
 }
 
-// An outbox that runs `after_claim` once, right after a claim: a worker stalled between its claim
-// and its sends.
-class StallAfterClaim final : public store::OutboxStore {
+// An outbox that runs `while_deciding` once, in a claim, before the dispatcher decides it: a
+// worker stalled while it holds its claim.
+class StallWhileDeciding final : public store::OutboxStore {
  public:
-  StallAfterClaim(store::OutboxStore& inner, std::function<void()> after_claim)
-      : inner_(inner), after_claim_(std::move(after_claim)) {}
+  StallWhileDeciding(store::OutboxStore& inner, std::function<void()> while_deciding)
+      : inner_(inner), while_deciding_(std::move(while_deciding)) {}
+  std::vector<store::OutboxMessage> ClaimAndBegin(TimePoint now, int limit,
+                                                  const std::string& worker,
+                                                  std::chrono::seconds lease,
+                                                  std::chrono::seconds send_lease,
+                                                  const EventScreen& screen,
+                                                  const store::DecideClaimFn& decide) override {
+    return inner_.ClaimAndBegin(now, limit, worker, lease, send_lease, screen,
+                                [&](const std::vector<store::OutboxMessage>& claimed) {
+                                  if (auto stall = std::exchange(while_deciding_, nullptr)) {
+                                    stall();
+                                  }
+                                  return decide(claimed);
+                                });
+  }
   std::vector<store::OutboxMessage> ClaimDue(TimePoint now, int limit, const std::string& worker,
                                              std::chrono::seconds lease,
                                              const EventScreen& screen) override {
-    auto claimed = inner_.ClaimDue(now, limit, worker, lease, screen);
-    if (auto stall = std::exchange(after_claim_, nullptr)) stall();
-    return claimed;
+    return inner_.ClaimDue(now, limit, worker, lease, screen);
   }
   std::vector<int> BeginSends(const std::vector<store::SendStart>& starts, TimePoint now,
                               std::chrono::seconds send_lease) override {
@@ -418,38 +430,64 @@ class StallAfterClaim final : public store::OutboxStore {
 
  private:
   store::OutboxStore& inner_;
-  std::function<void()> after_claim_;
+  std::function<void()> while_deciding_;
 };
 
-TEST_F(DispatchTest, AClaimThatRanOutIsNeverSentByTheWorkerThatLostIt) {
-  // A claims ten and takes longer to decide them than its lease: B claims them again and sends
-  // them; A then finds none of them its own, and sends nothing.
+TEST_F(DispatchTest, AClaimIsHeldWhileItsWorkerDecidesAndOtherWorkersPassItBy) {
+  // A claims ten and is still deciding them when B looks: B finds none of them free, and A
+  // sends each once.
   AddSurveys(10, clock_.Now(), clock_.Now() + 2h);
   options_.batch_size = 10;
-  options_.lease = 3s;
   auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
-  FakeGateway slow, other;
+  FakeGateway gateway_a, gateway_b;
   auto shipped = QuietRules();
   std::unique_ptr<Dispatcher> b;
-  StallAfterClaim stalling(*store_, [&] {
-    // Leases run on the database's clock: the claims run out there.
-    db_.Query("UPDATE outbox SET lease_until = lease_until - interval '4 s'");
-    EXPECT_EQ(b->RunOnce("b"), 10) << "the claims ran out: B takes them";
+  StallWhileDeciding stalling(*store_, [&] {
+    EXPECT_EQ(b->RunOnce("b"), 0) << "B claimed what A holds";
+    EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending'"), "10")
+        << "a claim writes nothing until it is decided";
   });
-  Dispatcher a(options_, stalling, slow, clock_, [shipped] { return shipped; });
-  b = std::make_unique<Dispatcher>(options_, *other_store, other, clock_,
+  Dispatcher a(options_, stalling, gateway_a, clock_, [shipped] { return shipped; });
+  b = std::make_unique<Dispatcher>(options_, *other_store, gateway_b, clock_,
                                    [shipped] { return shipped; });
   EXPECT_EQ(a.RunOnce("a"), 10);
+  EXPECT_EQ(gateway_a.Sent().size(), 10u);
+  EXPECT_TRUE(gateway_b.Sent().empty());
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "10");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM send_attempts"), "10");
+}
+
+TEST_F(DispatchTest, AWorkerStuckDecidingPastItsLeaseLosesItsClaimAndSendsNothing) {
+  // A claims ten and is stuck deciding them for longer than its lease: the database ends its
+  // session, which lets the claim go; B claims them and sends them; A, when it comes back, finds
+  // its connection gone and sends nothing.
+  AddSurveys(10, clock_.Now(), clock_.Now() + 2h);
+  options_.batch_size = 10;
+  options_.lease = 1s;
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
+  FakeGateway stuck, other;
+  auto shipped = QuietRules();
+  std::unique_ptr<Dispatcher> b;
+  StallWhileDeciding stalling(*store_, [&] {
+    std::this_thread::sleep_for(2500ms);
+    EXPECT_EQ(b->RunOnce("b"), 10) << "the claim was let go: B takes them";
+  });
+  Dispatcher a(options_, stalling, stuck, clock_, [shipped] { return shipped; });
+  b = std::make_unique<Dispatcher>(options_, *other_store, other, clock_,
+                                   [shipped] { return shipped; });
+  EXPECT_THROW(a.RunOnce("a"), store::Unavailable);
 
   std::map<std::string, int> requests;
-  for (const auto& sms : slow.Sent()) ++requests[sms.client_ref];
   for (const auto& sms : other.Sent()) ++requests[sms.client_ref];
   EXPECT_EQ(requests.size(), 10u);
   for (const auto& [ref, count] : requests) EXPECT_EQ(count, 1) << ref;
-  EXPECT_TRUE(slow.Sent().empty());
-  EXPECT_EQ(a.Status().lost_claims, 10) << "A left each message B had claimed";
+  EXPECT_TRUE(stuck.Sent().empty());
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "10");
   EXPECT_EQ(db_.Query("SELECT count(*) FROM send_attempts"), "10");
+  // A's pool discarded the dead connection: A claims again as if nothing happened.
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h, 10);
+  EXPECT_EQ(a.RunOnce("a"), 1);
+  EXPECT_EQ(stuck.Sent().size(), 1u);
 }
 
 TEST_F(DispatchTest, AnInstanceWhoseClockIsNotTrustedClaimsNothing) {

@@ -1268,6 +1268,96 @@ TEST_F(StoreTest, ARejectedLineHoldsTheQueuedTextsOfItsIncidentAndNumber) {
   }
 }
 
+TEST_F(StoreTest, ClaimAndBeginWritesNothingForTheClaimAndAllItDecidedInOneTransaction) {
+  Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002")),
+          Item(MakeEvent("E3", "+447700900003")), Item(MakeEvent("E4", "+447700900004"))});
+  const std::string before =
+      Q("SELECT string_agg(id || ':' || next_attempt_at, ' ' ORDER BY id) "
+        "FROM outbox");
+  using Action = ClaimOutcome::Action;
+  int decided = 0;
+  auto begun = store_->ClaimAndBegin(
+      kT0 + 2h, 10, "w1", 60s, 60s, {}, [&](const std::vector<OutboxMessage>& claimed) {
+        ++decided;
+        EXPECT_EQ(claimed.size(), 4u);
+        for (const auto& message : claimed) {
+          EXPECT_TRUE(message.event.has_value()) << "what deciding again needs comes with it";
+          EXPECT_EQ(message.to_e164, message.event->caller->phone);
+          EXPECT_EQ(message.attempts, 0);
+        }
+        // The claim is the transaction's locks: nothing is written yet, and nobody else gets
+        // them.
+        EXPECT_EQ(Q("SELECT string_agg(id || ':' || next_attempt_at, ' ' ORDER BY id) FROM outbox "
+                    "WHERE state = 'pending' AND claimed_by IS NULL"),
+                  before);
+        EXPECT_TRUE(store_->ClaimDue(kT0 + 2h, 10, "w2", 60s).empty());
+        std::vector<ClaimOutcome> outcomes(claimed.size());
+        outcomes[0].action = Action::kBegin;
+        outcomes[0].token_hash = "h1";
+        outcomes[1].action = Action::kCancel;
+        outcomes[1].reason = "exclusion:test";
+        outcomes[2].action = Action::kDueAt;
+        outcomes[2].due_at = kT0 + 5h;
+        return outcomes;  // the fourth is left as it was
+      });
+  EXPECT_EQ(decided, 1);
+  ASSERT_EQ(begun.size(), 1u);
+  EXPECT_EQ(begun[0].event->event_id, "E1");
+  EXPECT_EQ(begun[0].attempts, 1);
+  EXPECT_NE(begun[0].claim_token, 0);
+  EXPECT_EQ(Q("SELECT string_agg(s.event_id || ':' || o.state || ':' || o.attempts || ':' || "
+              "coalesce(o.claimed_by, '') || ':' || coalesce(o.cancel_reason, '') || ':' || "
+              "coalesce(o.cancelled_by, '') || ':' || (o.lease_until IS NOT NULL) || ':' || "
+              "(o.begun_at IS NOT NULL), ' ' ORDER BY s.event_id) "
+              "FROM outbox o JOIN surveys s ON s.id = o.survey_id"),
+            "E1:sending:1:w1:::true:true E2:cancelled:0::exclusion:test:dispatch:false:false "
+            "E3:pending:0::::false:false E4:pending:0::::false:false");
+  EXPECT_EQ(
+      Q("SELECT surveyd_epoch_us(next_attempt_at) = surveyd_epoch_us('" + FormatRfc3339(kT0 + 5h) +
+        "') FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id = 'E3'"),
+      "t");
+  EXPECT_EQ(Q("SELECT s.event_id FROM survey_links l JOIN surveys s ON s.id = l.survey_id "
+              "WHERE l.token_hash = 'h1'"),
+            "E1")
+      << "the link is recorded before the request goes";
+  // Its answer is recorded under the new claim token; the fourth is due as it was.
+  store_->RecordAttempt(begun[0], {SendState::kAccepted, "wmnow", "m-1", 201, "", {}}, kT0 + 2h);
+  EXPECT_EQ(State(begun[0].id), "accepted");
+  const auto again = store_->ClaimDue(kT0 + 2h, 10, "w2", 60s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event->event_id, "E4");
+}
+
+TEST_F(StoreTest, WhatWouldCallBackAClaimedTextWaitsForTheClaimAndFindsItBegun) {
+  // A rejected line naming the incident comes while its text is being decided: holding the
+  // text waits for the claim's commit, and the send began first, so it stays begun (as for a
+  // line that came a moment after the send began); the line is stored all the same.
+  Ingest({Item(MakeEvent("E1", "+447700900001"))});
+  std::atomic<bool> stored{false};
+  std::thread line;
+  auto begun = store_->ClaimAndBegin(
+      kT0 + 2h, 10, "w1", 60s, 60s, {}, [&](const std::vector<OutboxMessage>& claimed) {
+        line = std::thread([&] {
+          Ingest({RejectedNaming("X1", "INC-E1", "")});
+          stored = true;
+        });
+        std::this_thread::sleep_for(300ms);
+        EXPECT_FALSE(stored) << "the hold did not wait for the claim";
+        std::vector<ClaimOutcome> outcomes(claimed.size());
+        for (auto& outcome : outcomes) outcome.action = ClaimOutcome::Action::kBegin;
+        return outcomes;
+      });
+  line.join();
+  EXPECT_TRUE(stored);
+  ASSERT_EQ(begun.size(), 1u);
+  EXPECT_EQ(State(begun[0].id), "sending");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE incident_id = 'INC-E1'"), "1");
+  // A text of the incident queued later is held by the line.
+  auto later = MakeEvent("E2", "+447700900002", kT0 + 1min);
+  later.incident.id = "INC-E1";
+  EXPECT_NE(Ingest({Item(later)}).at(0).reason, "survey");
+}
+
 TEST_F(StoreTest, ARejectedLineExcludesLaterContactsOfItsIncidentAndNumber) {
   for (const EventScreen& screen : {EventScreen{}, ScreenOf("v1")}) {
     SCOPED_TRACE(screen.version.empty() ? "no screen" : "screened");

@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "surveyd/core/clock.hpp"
@@ -43,7 +44,7 @@ struct DispatcherOptions {
   int workers = 2;
   int batch_size = 20;                           // claimed, begun, sent and recorded together
   std::chrono::milliseconds poll_interval{500};  // with nothing to wake a worker
-  std::chrono::seconds lease{60};                // a claim not begun by then is claimed again
+  std::chrono::seconds lease{60};                // a claim still deciding then is given up
   std::chrono::seconds send_lease{60};           // one request: more than the gateway's timeout
   int max_attempts = 8;
   std::chrono::seconds backoff_base{5};
@@ -73,7 +74,6 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
 struct DispatcherStatus {
   std::int64_t sent = 0, retried = 0, failed = 0, in_doubt = 0, deferred = 0, expired = 0;
   std::int64_t cancelled = 0;         // ruled out when decided again before sending
-  std::int64_t lost_claims = 0;       // another worker held the message by the time it was begun
   std::int64_t recovered = 0;         // found mid-request after their sender stopped
   std::int64_t throttled = 0;         // 429 answers
   std::int64_t auth_refused = 0;      // 401/403 answers
@@ -94,7 +94,7 @@ class Dispatcher {
 
   void Start();        // starts the worker threads (and the listener's)
   void RequestStop();  // claims nothing more; returns at once (Stop waits)
-  void Stop();         // finishes the batch in hand, hands unbegun claims back; safe to call twice
+  void Stop();         // finishes the batch in hand, leaves unbegun claims due; safe to call twice
   void Wake();         // a new message may be due: skip the rest of the poll wait
   // A new message is due at `due`: a worker looks then (at once if it is due already), and
   // none before it for that message. A text queued with a delay (every survey group has one)
@@ -133,8 +133,22 @@ class Dispatcher {
   void WaitForWork(std::chrono::milliseconds poll);
   void ListenLoop();
   void Maintain();
-  int SendBatch(std::vector<store::OutboxMessage> batch,
-                std::shared_ptr<const rules::RuleSet> rules, RateLimiter::Grant& grant);
+  // What a claim's decisions leave to do once they are committed.
+  struct Decided {
+    int claimed = 0;
+    std::unordered_map<std::int64_t, gateway::OutgoingSms> texts;  // by message: those begun
+    struct Cancelled {
+      std::int64_t message_id = 0, survey_id = 0;
+      std::string reason;
+    };
+    std::vector<Cancelled> cancelled;
+    std::size_t deferred = 0, handed_back = 0;
+  };
+  std::vector<store::ClaimOutcome> Decide(const std::vector<store::OutboxMessage>& claimed,
+                                          const rules::RuleSet* rules, Decided& decided) const;
+  void Tally(const Decided& decided);
+  int SendBegun(std::vector<store::OutboxMessage> begun, Decided& decided,
+                RateLimiter::Grant& grant);
   Plan PlanMessage(const store::OutboxMessage& message, const rules::RuleSet* rules,
                    TimePoint now) const;
   void Record(const std::vector<store::OutboxMessage>& begun,

@@ -2,6 +2,7 @@
 // The durable SMS outbox, as the dispatcher and the gateway callbacks see it.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,10 +79,44 @@ struct Cancellation {
   std::string reason;  // the rule: "exclusion:domestic_abuse", "opted_out"...
 };
 
+// What the dispatcher makes of one message of a claim (ClaimAndBegin's `decide`).
+struct ClaimOutcome {
+  enum class Action {
+    kBegin,   // its one request goes now: `sending`, with the link's token hash recorded
+    kCancel,  // ruled out (`reason`); held in doubt instead if a request may have gone before
+    kDueAt,   // due again at `due_at` (quiet hours; no rules to decide by yet)
+    kLeave,   // untouched (its time ran out: the expiry pass marks it; or the worker stops)
+  };
+  Action action = Action::kLeave;
+  std::string token_hash;  // kBegin, a survey's link
+  std::string reason;      // kCancel
+  TimePoint due_at;        // kDueAt
+};
+// One outcome per claimed message, in the order given.
+using DecideClaimFn =
+    std::function<std::vector<ClaimOutcome>(const std::vector<OutboxMessage>& claimed)>;
+
 class OutboxStore {
  public:
   virtual ~OutboxStore() = default;
 
+  // The dispatcher's claim: up to `limit` messages due at `now`, locked (FOR UPDATE SKIP
+  // LOCKED; the most recently due first, so that a new text never waits behind a backlog), each
+  // with what deciding it again needs (as ClaimDue reads it); `decide` says what becomes of
+  // each, and all of it is written in the same transaction, whose commit is flushed before this
+  // returns. Nothing is written for the claim itself: a worker that dies before the commit leaves
+  // every message as it was, and one still deciding after `lease` loses its session, and so the
+  // claim, to the database. What would change a claimed message meanwhile (an exclusion stored,
+  // an opt-out, an erasure) waits for the commit, and finds a begun text `sending`: its send
+  // began first. Returns the messages begun, in claim order, each with its attempt number and a
+  // new claim token that fences the recording of its answer (RecordAttempts).
+  virtual std::vector<OutboxMessage> ClaimAndBegin(
+      TimePoint now, int limit, const std::string& worker, std::chrono::seconds lease,
+      std::chrono::seconds send_lease, const EventScreen& screen, const DecideClaimFn& decide) = 0;
+
+  // The same in steps, each a transaction of its own, for callers that decide one message at a
+  // time outside the store (tests; instances from before ClaimAndBegin left such claims, which
+  // ClaimAndBegin takes over once their lease runs out).
   // Claims up to `limit` messages due at `now` (FOR UPDATE SKIP LOCKED; the most recently due
   // first, so that a new text never waits behind a backlog), leased for `lease`, each with what
   // deciding it again needs. A claim that runs out is simply claimed again (nothing went out): a
