@@ -144,13 +144,32 @@ const Statements& PrivacyStatements() {
        "INSERT INTO retention_runs (started_at, finished_at, worker, done, failed_texts_through) "
        "VALUES ($1::timestamptz, $2::timestamptz, $3, $4::jsonb, $5::timestamptz)"},
 
-      // Re-keying, in id order from $1, $2 rows at a time. $3: 'v1:<active key>:%'; $4: whether
-      // every held number is to be looked at (a hash key rotation), not only those to reseal.
+      // Re-keying, $2 rows at a time. While a hash key rotates ($4), every held number is looked
+      // at, in id order from $1 (each hash has to be made again); $3: 'v1:<active key>:%'.
       {"rekey_surveys",
        "SELECT id, COALESCE(phone_enc, phone_e164), phone_hash FROM surveys "
        "WHERE id > $1::bigint AND (phone_enc IS NOT NULL OR phone_e164 IS NOT NULL) "
        "AND ($4::boolean OR phone_e164 IS NOT NULL OR phone_enc NOT LIKE $3) "
        "ORDER BY id LIMIT $2::int"},
+      // Otherwise only the numbers to seal again: those in clear, in id order from $1; and those
+      // sealed under another key than the active one ($3), in (key, id) order from ($1, $4), the
+      // ranges on either side of the active key's (migration 0021). The range above starts
+      // past the active key's rows, not at the cursor: a start at the cursor would read the
+      // active key's index entries, all of them, to find none.
+      {"rekey_surveys_clear",
+       "SELECT id, phone_e164, phone_hash FROM surveys WHERE phone_e164 IS NOT NULL "
+       "AND id > $1::bigint ORDER BY id LIMIT $2::int"},
+      {"rekey_surveys_sealed",
+       "SELECT id, phone_enc, phone_hash, k FROM ("
+       "(SELECT id, phone_enc, phone_hash, split_part(phone_enc, ':', 2) AS k FROM surveys "
+       "WHERE phone_enc IS NOT NULL AND split_part(phone_enc, ':', 2) < $3 "
+       "AND (split_part(phone_enc, ':', 2), id) > ($1, $4::bigint) "
+       "ORDER BY split_part(phone_enc, ':', 2), id LIMIT $2::int) UNION ALL "
+       "(SELECT id, phone_enc, phone_hash, split_part(phone_enc, ':', 2) FROM surveys "
+       "WHERE phone_enc IS NOT NULL AND (split_part(phone_enc, ':', 2), id) > "
+       "(GREATEST($1, $3), CASE WHEN $1 > $3 THEN $4::bigint ELSE 9223372036854775807 END) "
+       "ORDER BY split_part(phone_enc, ':', 2), id LIMIT $2::int)) AS w "
+       "ORDER BY k, id LIMIT $2::int"},
       {"rekey_survey_update",
        "UPDATE surveys SET phone_enc = $2, phone_e164 = NULL, "
        "phone_hash = CASE WHEN phone_hash IS NULL THEN NULL ELSE $3 END WHERE id = $1::bigint"},
@@ -397,35 +416,67 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
 
   // Surveys' numbers: sealed again under the active key (plain ones from before encryption
   // too), and their hash made with the active hash key.
-  for (std::int64_t after = 0;;) {
-    const auto rows = with([&](pqxx::connection& connection) {
-      pqxx::read_transaction txn(connection);
-      return Exec(txn, "rekey_surveys",
-                  {Int(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
-    });
-    for (const auto& row : rows) {
-      after = row[0].as<std::int64_t>();
-      const std::string stored = row[1].as<std::string>();
-      const auto number = vault_.Open(stored, kSurveyPhone);
-      if (!number) {
-        ++report.unreadable;
-        continue;
-      }
-      const std::string hash = vault_.Hash(*number);
-      const bool reseal = vault_.NeedsReseal(stored);
-      const bool new_hash = !row[2].is_null() && row[2].as<std::string>() != hash;
-      if (!reseal && !new_hash) continue;
-      with([&](pqxx::connection& connection) {
-        pqxx::work txn(connection);
-        Exec(txn, "rekey_survey_update",
-             {Int(after), reseal ? vault_.Seal(*number, kSurveyPhone) : stored, hash});
-        txn.commit();
-        return 0;
-      });
-      if (reseal) ++report.numbers_resealed;
-      if (new_hash) ++report.hashes_rekeyed;
+  auto rekey_survey = [&](const pqxx::row& row) {
+    const std::int64_t id = row[0].as<std::int64_t>();
+    const std::string stored = row[1].as<std::string>();
+    const auto number = vault_.Open(stored, kSurveyPhone);
+    if (!number) {
+      ++report.unreadable;
+      return;
     }
-    if (static_cast<int>(rows.size()) < batch) break;
+    const std::string hash = vault_.Hash(*number);
+    const bool reseal = vault_.NeedsReseal(stored);
+    const bool new_hash = !row[2].is_null() && row[2].as<std::string>() != hash;
+    if (!reseal && !new_hash) return;
+    with([&](pqxx::connection& connection) {
+      pqxx::work txn(connection);
+      Exec(txn, "rekey_survey_update",
+           {Int(id), reseal ? vault_.Seal(*number, kSurveyPhone) : stored, hash});
+      txn.commit();
+      return 0;
+    });
+    if (reseal) ++report.numbers_resealed;
+    if (new_hash) ++report.hashes_rekeyed;
+  };
+  auto walk = [&](const char* statement, auto params_from, auto step) {
+    for (;;) {
+      const auto rows = with([&](pqxx::connection& connection) {
+        pqxx::read_transaction txn(connection);
+        return Exec(txn, statement, params_from());
+      });
+      for (const auto& row : rows) {
+        step(row);
+        rekey_survey(row);
+      }
+      if (static_cast<int>(rows.size()) < batch) break;
+    }
+  };
+  std::int64_t after = 0;
+  if (rehash) {
+    walk(
+        "rekey_surveys",
+        [&] {
+          return Params{Int(after), Int(batch), Text(active_pattern), Text("t")};
+        },
+        [&](const pqxx::row& row) { after = row[0].as<std::int64_t>(); });
+  } else {
+    walk(
+        "rekey_surveys_clear",
+        [&] {
+          return Params{Int(after), Int(batch)};
+        },
+        [&](const pqxx::row& row) { after = row[0].as<std::int64_t>(); });
+    std::string key_after;
+    after = 0;
+    walk(
+        "rekey_surveys_sealed",
+        [&] {
+          return Params{Text(key_after), Int(batch), Text(vault_.keys().active_id()), Int(after)};
+        },
+        [&](const pqxx::row& row) {
+          after = row[0].as<std::int64_t>();
+          key_after = row[3].as<std::string>();
+        });
   }
 
   // Opt-outs: the number sealed again, the row moved under the active hash.

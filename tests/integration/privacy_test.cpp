@@ -148,21 +148,25 @@ TEST_F(PrivacyTest, EncryptionKeyRotationKeepsOldValuesReadableThenMovesThem) {
   old_store->OptOut("+447700900009", "sms", kT0);
   // A row from before encryption: the number in clear.
   Q("UPDATE surveys SET phone_e164 = '+447700900002', phone_enc = NULL WHERE event_id = 'E2'");
+  // One sealed under a key whose id sorts after the one made active below: the walk reads the
+  // keys on either side of the active one's.
+  Ingest(*Make("m1:" + kKey1, ""), MakeEvent("E4", "+447700900004"));
 
-  // k2 becomes active; k1 stays in the ring.
-  auto store = Make("k1:" + kKey1 + ",k2:" + kKey2, "k2");
+  // k2 becomes active; k1 and m1 stay in the ring.
+  auto store = Make("k1:" + kKey1 + ",k2:" + kKey2 + ",m1:" + kKey1, "k2");
   Ingest(*store, MakeEvent("E3", "+447700900003"));
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_enc LIKE 'v1:k2:%'"), "1");
   auto claimed = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
-  ASSERT_EQ(claimed.size(), 3u);
+  ASSERT_EQ(claimed.size(), 4u);
   EXPECT_EQ(claimed[0].to_e164, "+447700900001") << "sealed with k1";
   EXPECT_EQ(claimed[1].to_e164, "+447700900002") << "in clear, from before";
-  EXPECT_EQ(claimed[2].to_e164, "+447700900003") << "sealed with k2";
+  EXPECT_EQ(claimed[2].to_e164, "+447700900004") << "sealed with m1";
+  EXPECT_EQ(claimed[3].to_e164, "+447700900003") << "sealed with k2";
   Q("UPDATE outbox SET state = 'pending', lease_until = NULL, claim_token = NULL");
 
   const auto report = store->Rekey(kT0);
-  EXPECT_EQ(report.numbers_resealed, 3) << "two surveys and the opt-out";
-  EXPECT_EQ(report.raw_resealed, 2);
+  EXPECT_EQ(report.numbers_resealed, 4) << "three surveys and the opt-out";
+  EXPECT_EQ(report.raw_resealed, 3);
   EXPECT_EQ(report.unreadable, 0);
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_e164 IS NOT NULL OR phone_enc NOT LIKE "
               "'v1:k2:%'"),
@@ -174,9 +178,10 @@ TEST_F(PrivacyTest, EncryptionKeyRotationKeepsOldValuesReadableThenMovesThem) {
   // k1 retired: everything still opens.
   auto retired = Make("k2:" + kKey2, "");
   claimed = retired->ClaimDue(kT0 + 1min, 10, "w1", 60s);
-  ASSERT_EQ(claimed.size(), 3u);
+  ASSERT_EQ(claimed.size(), 4u);
   EXPECT_EQ(claimed[0].to_e164, "+447700900001");
   EXPECT_EQ(claimed[1].to_e164, "+447700900002");
+  EXPECT_EQ(claimed[2].to_e164, "+447700900004");
   EXPECT_EQ(Q("SELECT count(*) FROM retention_runs WHERE worker = 'surveyd keys rotate'"), "2");
 }
 
