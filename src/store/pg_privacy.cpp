@@ -186,6 +186,21 @@ const Statements& PrivacyStatements() {
       {"rekey_events",
        "SELECT event_id, raw, phone_hash FROM events WHERE event_id > $1 AND raw IS NOT NULL "
        "AND ($4::boolean OR raw NOT LIKE $3) ORDER BY event_id LIMIT $2::int"},
+      // Otherwise the raw events sealed under another key than the active one ($3), in (key,
+      // event_id) order after ($1, $4), on either side of the active key's range (migration
+      // 0021). Each range is read from its start: what the walk left behind in it (values no
+      // key opens) is passed over again, the rest has moved under the active key.
+      {"rekey_events_sealed",
+       "SELECT event_id, raw, phone_hash, k FROM ("
+       "(SELECT event_id, raw, phone_hash, split_part(raw, ':', 2) AS k FROM events "
+       "WHERE raw IS NOT NULL AND split_part(raw, ':', 2) < $3 "
+       "AND (split_part(raw, ':', 2) > $1 OR (split_part(raw, ':', 2) = $1 AND event_id > $4)) "
+       "ORDER BY split_part(raw, ':', 2), event_id LIMIT $2::int) UNION ALL "
+       "(SELECT event_id, raw, phone_hash, split_part(raw, ':', 2) FROM events "
+       "WHERE raw IS NOT NULL AND split_part(raw, ':', 2) > $3 "
+       "AND (split_part(raw, ':', 2) > $1 OR (split_part(raw, ':', 2) = $1 AND event_id > $4)) "
+       "ORDER BY split_part(raw, ':', 2), event_id LIMIT $2::int)) AS w "
+       "ORDER BY k, event_id LIMIT $2::int"},
       {"rekey_event_update",
        "UPDATE events SET raw = $2, phone_hash = CASE WHEN phone_hash IS NULL THEN NULL "
        "ELSE COALESCE($3, phone_hash) END WHERE event_id = $1"},
@@ -512,16 +527,24 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
 
   // Raw events and rejected lines: sealed again; while a hash key rotates, the hash of the number
   // each holds by re-made from the text (after: the key to walk on from, as text).
-  auto rekey_raw = [&](const char* select, const char* update, std::string_view purpose,
-                       std::string after, std::string (*number_in)(const std::string&)) {
+  // `by_key`: the select walks in (key, id) order (its fourth column the key), from the active
+  // key's id, not in id order under the active key's pattern.
+  auto rekey_raw = [&](const char* select, bool by_key, const char* update,
+                       std::string_view purpose, std::string after,
+                       std::string (*number_in)(const std::string&)) {
+    std::string key_after;
     for (;;) {
       const auto rows = with([&](pqxx::connection& connection) {
         pqxx::read_transaction txn(connection);
-        return Exec(txn, select,
-                    {Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
+        return Exec(
+            txn, select,
+            by_key
+                ? Params{Text(key_after), Int(batch), Text(vault_.keys().active_id()), Text(after)}
+                : Params{Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
       });
       for (const auto& row : rows) {
         after = row[0].as<std::string>();
+        if (by_key) key_after = row[3].as<std::string>();
         const std::string stored = row[1].as<std::string>();
         const auto raw = vault_.Open(stored, purpose);
         if (!raw) {
@@ -548,8 +571,10 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
       if (static_cast<int>(rows.size()) < batch) break;
     }
   };
-  rekey_raw("rekey_events", "rekey_event_update", kEventRaw, "", NumberInRaw);
-  rekey_raw("rekey_rejected", "rekey_rejected_update", kRejectedRaw, "0", NumberInRejectedLine);
+  rekey_raw(rehash ? "rekey_events" : "rekey_events_sealed", !rehash, "rekey_event_update",
+            kEventRaw, "", NumberInRaw);
+  rekey_raw("rekey_rejected", false, "rekey_rejected_update", kRejectedRaw, "0",
+            NumberInRejectedLine);
 
   if (rehash) {
     report.hashes_without_number = with([&](pqxx::connection& connection) {
