@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/log_context.hpp"
@@ -368,31 +367,20 @@ std::vector<store::ClaimOutcome> Dispatcher::Decide(const std::vector<OutboxMess
     const OutboxMessage& message = claimed[i];
     const ScopedLogContext log_context({"", message.survey_id});
     Plan plan = PlanMessage(message, rules, now);
-    store::ClaimOutcome& outcome = outcomes[i];
-    switch (plan.action) {
-      case Plan::Action::kSend:
-        outcome.action = Action::kBegin;
-        outcome.token_hash = std::move(plan.token_hash);
+    switch (plan.outcome.action) {
+      case Action::kBegin:
         decided.texts.emplace(message.id, std::move(plan.sms));
         break;
-      case Plan::Action::kCancel:
-        outcome.action = Action::kCancel;
-        outcome.reason = plan.reason;
-        decided.cancelled.push_back({message.id, message.survey_id, std::move(plan.reason)});
+      case Action::kCancel:
+        decided.cancelled.push_back({message.id, message.survey_id, plan.outcome.reason});
         break;
-      case Plan::Action::kDefer:
-        outcome.action = Action::kDueAt;
-        outcome.due_at = plan.defer_to;
+      case Action::kDueAt:
         ++decided.deferred;
         break;
-      case Plan::Action::kHandBack:
-        // Its time ran out (the expiry pass marks it), or no rules decide yet (it waits a poll).
-        if (message.expires_at > now) {
-          outcome.action = Action::kDueAt;
-          outcome.due_at = now + options_.poll_interval;
-        }
+      case Action::kLeave:
         break;
     }
+    outcomes[i] = std::move(plan.outcome);
   }
   if (stopping_) {
     // Stopped while deciding: nothing has gone out, so nothing is begun.
@@ -451,16 +439,24 @@ int Dispatcher::SendBegun(std::vector<OutboxMessage> begun, Decided& decided,
 
 Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rules::RuleSet* rules,
                                          TimePoint now) const {
+  using Action = store::ClaimOutcome::Action;
   Plan plan;
+  auto cancel = [&plan](std::string reason) {
+    plan.outcome.action = Action::kCancel;
+    plan.outcome.reason = std::move(reason);
+    return plan;
+  };
+  auto due_at = [&plan](TimePoint at) {
+    plan.outcome.action = Action::kDueAt;
+    plan.outcome.due_at = at;
+    return plan;
+  };
   if (message.to_e164.empty()) {
     // Erased, or sealed under a key no longer in the ring: nobody to text.
-    plan.action = Plan::Action::kCancel;
-    plan.reason = "insufficient_data:number";
-    return plan;
+    return cancel("insufficient_data:number");
   }
   if (message.expires_at <= now) {
-    // Its time ran out while it waited: the expiry pass marks it.
-    plan.action = Plan::Action::kHandBack;
+    // Its time ran out while it waited: left as it is, for the expiry pass to mark.
     return plan;
   }
   if (message.kind != MessageKind::kConfirmation) {
@@ -468,25 +464,19 @@ Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rul
     // incident and the number: a later event, an opt-out or a reload may have ruled it out.
     // (A confirmation goes to a number that opted out by design, and to nobody else.)
     if (!rules) {
-      // Nothing decides without rules: the text waits (serve never runs without them).
+      // Nothing decides without rules: the text waits a poll (serve never runs without them).
       spdlog::error("dispatch: no rules loaded; message {} waits", message.id);
-      plan.action = Plan::Action::kHandBack;
-      return plan;
+      return due_at(now + options_.poll_interval);
     }
-    if (!message.event) {
-      plan.action = Plan::Action::kCancel;
-      plan.reason = "insufficient_data:stored_event";
-      return plan;
-    }
+    if (!message.event) return cancel("insufficient_data:stored_event");
     if (const Decision again =
             rules::Decide(*rules, *message.event, message.history, message.related, now);
         ForbidsSending(again)) {
-      plan.action = Plan::Action::kCancel;
-      plan.reason = again.reason;
-      return plan;
+      return cancel(again.reason);
     }
   }
 
+  plan.outcome.action = Action::kBegin;
   plan.sms.client_ref = message.client_ref;
   plan.sms.to_e164 = message.to_e164;
   if (message.kind != MessageKind::kSurvey) {
@@ -497,22 +487,16 @@ Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rul
   }
   // A retry can drift into the night: quiet hours hold for every attempt, not just the first.
   if (const TimePoint window = rules::NextSendWindow(*rules, now); window > now) {
-    plan.action = Plan::Action::kDefer;
-    plan.defer_to = window;
-    return plan;
+    return due_at(window);
   }
   if (message.two_way) {
     const rules::TwoWayTexts* texts = rules->replies().TwoWay(message.language);
-    if (texts == nullptr) {
-      plan.action = Plan::Action::kCancel;
-      plan.reason = "two_way:no_texts:" + message.language;
-      return plan;
-    }
+    if (texts == nullptr) return cancel("two_way:no_texts:" + message.language);
     plan.sms.body = rules::SmsReplies::FirstText(message.sms_template, *texts);
     return plan;
   }
   const std::string token = token::DeriveToken(options_.token_secret, message.token_nonce);
-  plan.token_hash = token::TokenHash(token);
+  plan.outcome.token_hash = token::TokenHash(token);
   plan.sms.body = rules::RenderTemplate(message.sms_template,
                                         {{"link", options_.public_base_url + "/s/" + token}});
   return plan;

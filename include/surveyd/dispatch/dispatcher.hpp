@@ -112,13 +112,11 @@ class Dispatcher {
   std::optional<Heartbeat::SteadyTime> LastProgress() const;
 
  private:
-  // What to do with one claimed message, decided before anything goes out.
+  // What to do with one claimed message, decided before anything goes out: what the claim
+  // writes of it, and the text of one begun.
   struct Plan {
-    enum class Action { kSend, kCancel, kDefer, kHandBack } action = Action::kSend;
-    gateway::OutgoingSms sms;
-    std::string token_hash;  // survey texts: the link's
-    std::string reason;      // kCancel
-    TimePoint defer_to;      // kDefer, kHandBack
+    store::ClaimOutcome outcome;  // kLeave until decided
+    gateway::OutgoingSms sms;     // kBegin
   };
 
   // One pass, and why it claimed nothing (so the loop knows how long to wait).
