@@ -152,10 +152,11 @@ const Statements& PrivacyStatements() {
        "AND ($4::boolean OR phone_e164 IS NOT NULL OR phone_enc NOT LIKE $3) "
        "ORDER BY id LIMIT $2::int"},
       // Otherwise only the numbers to seal again: those in clear, in id order from $1; and those
-      // sealed under another key than the active one ($3), in (key, id) order from ($1, $4), the
-      // ranges on either side of the active key's (migration 0021). The range above starts
-      // past the active key's rows, not at the cursor: a start at the cursor would read the
-      // active key's index entries, all of them, to find none.
+      // sealed under another key than the active one ($3), in (key, id) order after ($1, $4),
+      // on either side of the active key's range (migration 0021). Each range is read from its
+      // start: what the walk left behind in it (values no key opens) is passed over again, the
+      // rest has moved under the active key. (A start at the cursor would read all the active
+      // key's index entries to find none.)
       {"rekey_surveys_clear",
        "SELECT id, phone_e164, phone_hash FROM surveys WHERE phone_e164 IS NOT NULL "
        "AND id > $1::bigint ORDER BY id LIMIT $2::int"},
@@ -163,11 +164,13 @@ const Statements& PrivacyStatements() {
        "SELECT id, phone_enc, phone_hash, k FROM ("
        "(SELECT id, phone_enc, phone_hash, split_part(phone_enc, ':', 2) AS k FROM surveys "
        "WHERE phone_enc IS NOT NULL AND split_part(phone_enc, ':', 2) < $3 "
-       "AND (split_part(phone_enc, ':', 2), id) > ($1, $4::bigint) "
+       "AND (split_part(phone_enc, ':', 2) > $1 "
+       "OR (split_part(phone_enc, ':', 2) = $1 AND id > $4::bigint)) "
        "ORDER BY split_part(phone_enc, ':', 2), id LIMIT $2::int) UNION ALL "
        "(SELECT id, phone_enc, phone_hash, split_part(phone_enc, ':', 2) FROM surveys "
-       "WHERE phone_enc IS NOT NULL AND (split_part(phone_enc, ':', 2), id) > "
-       "(GREATEST($1, $3), CASE WHEN $1 > $3 THEN $4::bigint ELSE 9223372036854775807 END) "
+       "WHERE phone_enc IS NOT NULL AND split_part(phone_enc, ':', 2) > $3 "
+       "AND (split_part(phone_enc, ':', 2) > $1 "
+       "OR (split_part(phone_enc, ':', 2) = $1 AND id > $4::bigint)) "
        "ORDER BY split_part(phone_enc, ':', 2), id LIMIT $2::int)) AS w "
        "ORDER BY k, id LIMIT $2::int"},
       {"rekey_survey_update",
@@ -186,10 +189,8 @@ const Statements& PrivacyStatements() {
       {"rekey_events",
        "SELECT event_id, raw, phone_hash FROM events WHERE event_id > $1 AND raw IS NOT NULL "
        "AND ($4::boolean OR raw NOT LIKE $3) ORDER BY event_id LIMIT $2::int"},
-      // Otherwise the raw events sealed under another key than the active one ($3), in (key,
-      // event_id) order after ($1, $4), on either side of the active key's range (migration
-      // 0021). Each range is read from its start: what the walk left behind in it (values no
-      // key opens) is passed over again, the rest has moved under the active key.
+      // Otherwise the raw events sealed under another key than the active one, as the surveys'
+      // numbers are walked (rekey_surveys_sealed).
       {"rekey_events_sealed",
        "SELECT event_id, raw, phone_hash, k FROM ("
        "(SELECT event_id, raw, phone_hash, split_part(raw, ':', 2) AS k FROM events "
