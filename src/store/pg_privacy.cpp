@@ -430,6 +430,19 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
   const bool rehash = vault_.rotating_hash_key();
   auto with = [this, &lease](auto&& work) { return WithLease(lease, "re-key", work); };
 
+  // Reads `statement` a batch at a time, its parameters from `params` (the cursor as `each`
+  // moved it on), and hands each row to `each`, until a batch comes back short.
+  auto walk = [&](const char* statement, auto params, auto each) {
+    for (;;) {
+      const auto rows = with([&](pqxx::connection& connection) {
+        pqxx::read_transaction txn(connection);
+        return Exec(txn, statement, params());
+      });
+      for (const auto& row : rows) each(row);
+      if (static_cast<int>(rows.size()) < batch) break;
+    }
+  };
+
   // Surveys' numbers: sealed again under the active key (plain ones from before encryption
   // too), and their hash made with the active hash key.
   auto rekey_survey = [&](const pqxx::row& row) {
@@ -454,19 +467,6 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
     if (reseal) ++report.numbers_resealed;
     if (new_hash) ++report.hashes_rekeyed;
   };
-  auto walk = [&](const char* statement, auto params_from, auto step) {
-    for (;;) {
-      const auto rows = with([&](pqxx::connection& connection) {
-        pqxx::read_transaction txn(connection);
-        return Exec(txn, statement, params_from());
-      });
-      for (const auto& row : rows) {
-        step(row);
-        rekey_survey(row);
-      }
-      if (static_cast<int>(rows.size()) < batch) break;
-    }
-  };
   std::int64_t after = 0;
   if (rehash) {
     walk(
@@ -474,14 +474,20 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
         [&] {
           return Params{Int(after), Int(batch), Text(active_pattern), Text("t")};
         },
-        [&](const pqxx::row& row) { after = row[0].as<std::int64_t>(); });
+        [&](const pqxx::row& row) {
+          after = row[0].as<std::int64_t>();
+          rekey_survey(row);
+        });
   } else {
     walk(
         "rekey_surveys_clear",
         [&] {
           return Params{Int(after), Int(batch)};
         },
-        [&](const pqxx::row& row) { after = row[0].as<std::int64_t>(); });
+        [&](const pqxx::row& row) {
+          after = row[0].as<std::int64_t>();
+          rekey_survey(row);
+        });
     std::string key_after;
     after = 0;
     walk(
@@ -492,39 +498,39 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
         [&](const pqxx::row& row) {
           after = row[0].as<std::int64_t>();
           key_after = row[3].as<std::string>();
+          rekey_survey(row);
         });
   }
 
   // Opt-outs: the number sealed again, the row moved under the active hash.
-  for (std::string after;;) {
-    const auto rows = with([&](pqxx::connection& connection) {
-      pqxx::read_transaction txn(connection);
-      return Exec(txn, "rekey_opt_outs",
-                  {Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
-    });
-    for (const auto& row : rows) {
-      after = row[0].as<std::string>();
-      const std::string stored = row[1].as<std::string>();
-      const auto number = vault_.Open(stored, kOptOutPhone);
-      if (!number) {
-        ++report.unreadable;
-        continue;
-      }
-      const std::string hash = vault_.Hash(*number);
-      const bool reseal = vault_.NeedsReseal(stored);
-      if (!reseal && hash == after) continue;
-      with([&](pqxx::connection& connection) {
-        pqxx::work txn(connection);
-        Exec(txn, "rekey_opt_out_update",
-             {Text(after), Text(hash), reseal ? vault_.Seal(*number, kOptOutPhone) : stored});
-        txn.commit();
-        return 0;
+  std::string hash_after;
+  walk(
+      "rekey_opt_outs",
+      [&] {
+        return Params{Text(hash_after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")};
+      },
+      [&](const pqxx::row& row) {
+        hash_after = row[0].as<std::string>();
+        const std::string stored = row[1].as<std::string>();
+        const auto number = vault_.Open(stored, kOptOutPhone);
+        if (!number) {
+          ++report.unreadable;
+          return;
+        }
+        const std::string hash = vault_.Hash(*number);
+        const bool reseal = vault_.NeedsReseal(stored);
+        if (!reseal && hash == hash_after) return;
+        with([&](pqxx::connection& connection) {
+          pqxx::work txn(connection);
+          Exec(
+              txn, "rekey_opt_out_update",
+              {Text(hash_after), Text(hash), reseal ? vault_.Seal(*number, kOptOutPhone) : stored});
+          txn.commit();
+          return 0;
+        });
+        if (reseal) ++report.numbers_resealed;
+        if (hash != hash_after) ++report.hashes_rekeyed;
       });
-      if (reseal) ++report.numbers_resealed;
-      if (hash != after) ++report.hashes_rekeyed;
-    }
-    if (static_cast<int>(rows.size()) < batch) break;
-  }
 
   // Raw events and rejected lines: sealed again; while a hash key rotates, the hash of the number
   // each holds by re-made from the text (after: the key to walk on from, as text).
@@ -534,43 +540,40 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
                        std::string_view purpose, std::string after,
                        std::string (*number_in)(const std::string&)) {
     std::string key_after;
-    for (;;) {
-      const auto rows = with([&](pqxx::connection& connection) {
-        pqxx::read_transaction txn(connection);
-        return Exec(
-            txn, select,
-            by_key
-                ? Params{Text(key_after), Int(batch), Text(vault_.keys().active_id()), Text(after)}
-                : Params{Text(after), Int(batch), Text(active_pattern), Text(rehash ? "t" : "f")});
-      });
-      for (const auto& row : rows) {
-        after = row[0].as<std::string>();
-        if (by_key) key_after = row[3].as<std::string>();
-        const std::string stored = row[1].as<std::string>();
-        const auto raw = vault_.Open(stored, purpose);
-        if (!raw) {
-          ++report.unreadable;
-          continue;
-        }
-        std::optional<std::string> hash;
-        if (rehash && !row[2].is_null()) {
-          const std::string number = number_in(*raw);
-          if (!number.empty()) hash = vault_.Hash(number);
-        }
-        const bool reseal = vault_.NeedsReseal(stored);
-        const bool new_hash = hash && *hash != row[2].as<std::string>();
-        if (!reseal && !new_hash) continue;
-        with([&](pqxx::connection& connection) {
-          pqxx::work txn(connection);
-          Exec(txn, update, {Text(after), reseal ? vault_.Seal(*raw, purpose) : stored, hash});
-          txn.commit();
-          return 0;
+    walk(
+        select,
+        [&] {
+          return by_key ? Params{Text(key_after), Int(batch), Text(vault_.keys().active_id()),
+                                 Text(after)}
+                        : Params{Text(after), Int(batch), Text(active_pattern),
+                                 Text(rehash ? "t" : "f")};
+        },
+        [&](const pqxx::row& row) {
+          after = row[0].as<std::string>();
+          if (by_key) key_after = row[3].as<std::string>();
+          const std::string stored = row[1].as<std::string>();
+          const auto raw = vault_.Open(stored, purpose);
+          if (!raw) {
+            ++report.unreadable;
+            return;
+          }
+          std::optional<std::string> hash;
+          if (rehash && !row[2].is_null()) {
+            const std::string number = number_in(*raw);
+            if (!number.empty()) hash = vault_.Hash(number);
+          }
+          const bool reseal = vault_.NeedsReseal(stored);
+          const bool new_hash = hash && *hash != row[2].as<std::string>();
+          if (!reseal && !new_hash) return;
+          with([&](pqxx::connection& connection) {
+            pqxx::work txn(connection);
+            Exec(txn, update, {Text(after), reseal ? vault_.Seal(*raw, purpose) : stored, hash});
+            txn.commit();
+            return 0;
+          });
+          if (reseal) ++report.raw_resealed;
+          if (new_hash) ++report.hashes_rekeyed;
         });
-        if (reseal) ++report.raw_resealed;
-        if (new_hash) ++report.hashes_rekeyed;
-      }
-      if (static_cast<int>(rows.size()) < batch) break;
-    }
   };
   rekey_raw(rehash ? "rekey_events" : "rekey_events_sealed", !rehash, "rekey_event_update",
             kEventRaw, "", NumberInRaw);
