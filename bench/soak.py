@@ -307,7 +307,7 @@ class Sampler:
 # answer again by its words).
 DUE_SQL = """
 SELECT
- (SELECT count(*) FROM events WHERE raw IS NOT NULL AND received_at < {cut})
+ (SELECT count(*) FROM raw_events WHERE received_at < {cut})
  + (SELECT count(*) FROM rejected_events WHERE raw IS NOT NULL AND received_at < {cut})
  + (SELECT count(*) FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey'
      WHERE (s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL)

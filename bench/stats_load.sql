@@ -9,7 +9,7 @@
 -- of texts reach the phone and 38% of those are answered: 30M surveys give 10M responses.
 --
 -- Held as retention leaves it (migration 0005): no numbers (erased; the statistics never read
--- them) and no raw events, so that the daemon's retention pass finds nothing to erase or to
+-- them) and no raw events (raw_events empty), so that the daemon's retention pass finds nothing to erase or to
 -- encrypt while the benchmark runs; the hashes stay.
 --
 -- Bulk load: triggers off (session_replication_role = replica, so the rollups and foreign keys
@@ -43,7 +43,7 @@ SELECT format('DROP INDEX %s', name) FROM saved_indexes \gexec
 
 \echo loading events
 INSERT INTO events (event_id, received_at, source, seq, type, occurred_at, decision,
-                    decision_reason, decision_group, decision_trace, raw)
+                    decision_reason, decision_group, decision_trace)
 SELECT 'B' || g, t + interval '2 seconds', 'tcp', g,
        CASE WHEN g % 3 = 0 THEN 'resource.departed' ELSE 'call.ended' END, t,
        CASE WHEN g % 6 <> 0 THEN 'survey' WHEN g % 12 = 0 THEN 'ignored' ELSE 'excluded' END,
@@ -53,8 +53,7 @@ SELECT 'B' || g, t + interval '2 seconds', 'tcp', g,
                  [1 + pg_temp.r(g, 1) % 6] END,
        CASE WHEN g % 12 = 0 THEN NULL WHEN g % 3 = 0 THEN 'attendance' ELSE 'force_contact' END,
        CASE WHEN g % 6 <> 0 AND pg_temp.r(g, 2) % 10 = 0 THEN '["quiet_hours","survey"]'::jsonb
-            ELSE '["survey"]'::jsonb END,
-       NULL
+            ELSE '["survey"]'::jsonb END
 FROM generate_series(1, :events) AS g
 -- Spread evenly over the period, in event order (ids grow with time, as they do live).
 CROSS JOIN LATERAL (SELECT (:'last_day'::date + 1 - :days)::timestamp AT TIME ZONE 'Europe/London'

@@ -337,22 +337,28 @@ const Statements& IngestStatements() {
        "RETURNING s.event_id"},
       // Events go in with their decisions (NULL for those already stored), so that no row is
       // written twice. A later delivery of a stored event only counts itself; (xmax = 0) tells
-      // a fresh insert from a conflict.
+      // a fresh insert from a conflict. A fresh event's sealed line goes into raw_events, which
+      // retention empties long before the event goes (migration 0022).
       {"ingest_events",
-       "INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, raw, "
+       "WITH t AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], "
+       "$6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], "
+       "$12::text[], $13::text[], $14::text[], $15::text[], $17::text[]) AS t(id, source, seq, "
+       "type, occurred_at, duplicates, raw, decision, reason, grp, trace, incident, hash, facts, "
+       "findings)), "
+       "stored AS (INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, "
        "decision, decision_reason, decision_group, decision_trace, incident_id, phone_hash, "
        "facts, received_at, screened_with, screen_hit, screen_findings) "
-       "SELECT t.id, t.source, t.seq, t.type, t.occurred_at, t.duplicates, t.raw, t.decision, "
+       "SELECT t.id, t.source, t.seq, t.type, t.occurred_at, t.duplicates, t.decision, "
        "t.reason, t.grp, t.trace::jsonb, t.incident, t.hash, t.facts::jsonb, $1::timestamptz, "
        "$16::text, CASE WHEN $16::text IS NOT NULL THEN t.findings IS NOT NULL END, "
-       "t.findings::text[] "
-       "FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], "
-       "$7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-       "$14::text[], $15::text[], $17::text[]) AS t(id, source, seq, type, occurred_at, "
-       "duplicates, raw, decision, reason, grp, trace, incident, hash, facts, findings) "
+       "t.findings::text[] FROM t "
        "ON CONFLICT (event_id) DO UPDATE "
        "SET duplicates = events.duplicates + excluded.duplicates + 1 "
-       "RETURNING event_id, (xmax = 0) AS inserted"},
+       "RETURNING event_id, (xmax = 0) AS inserted), "
+       "lines AS (INSERT INTO raw_events (event_id, received_at, raw) "
+       "SELECT t.id, $1::timestamptz, t.raw FROM t JOIN stored ON stored.event_id = t.id "
+       "WHERE stored.inserted AND t.raw IS NOT NULL) "
+       "SELECT event_id, inserted FROM stored"},
       {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
       // batches sharing numbers or incidents cannot deadlock.

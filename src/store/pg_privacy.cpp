@@ -122,8 +122,8 @@ const Statements& PrivacyStatements() {
        "UPDATE rejected_events SET phone_hash = NULL WHERE id IN (SELECT id FROM rejected_events "
        "WHERE phone_hash IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
       {"delete_raw_events",
-       "UPDATE events SET raw = NULL WHERE event_id IN (SELECT event_id FROM events "
-       "WHERE raw IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
+       "DELETE FROM raw_events WHERE event_id IN (SELECT event_id FROM raw_events "
+       "WHERE received_at < $1::timestamptz LIMIT $2::int)"},
       {"delete_rejected_lines",
        "UPDATE rejected_events SET raw = NULL WHERE id IN (SELECT id FROM rejected_events "
        "WHERE raw IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
@@ -186,25 +186,29 @@ const Statements& PrivacyStatements() {
        "INSERT INTO opt_outs (phone_hash, source, at, phone_enc) "
        "SELECT $2, source, at, $3 FROM moved ON CONFLICT (phone_hash) DO UPDATE "
        "SET phone_enc = excluded.phone_enc"},
+      // The raw events (migration 0022) with their events' hashes.
       {"rekey_events",
-       "SELECT event_id, raw, phone_hash FROM events WHERE event_id > $1 AND raw IS NOT NULL "
-       "AND ($4::boolean OR raw NOT LIKE $3) ORDER BY event_id LIMIT $2::int"},
+       "SELECT r.event_id, r.raw, e.phone_hash FROM raw_events r "
+       "JOIN events e ON e.event_id = r.event_id WHERE r.event_id > $1 "
+       "AND ($4::boolean OR r.raw NOT LIKE $3) ORDER BY r.event_id LIMIT $2::int"},
       // Otherwise the raw events sealed under another key than the active one, as the surveys'
       // numbers are walked (rekey_surveys_sealed).
       {"rekey_events_sealed",
-       "SELECT event_id, raw, phone_hash, k FROM ("
-       "(SELECT event_id, raw, phone_hash, split_part(raw, ':', 2) AS k FROM events "
-       "WHERE raw IS NOT NULL AND split_part(raw, ':', 2) < $3 "
+       "SELECT w.event_id, w.raw, e.phone_hash, w.k FROM ("
+       "(SELECT event_id, raw, split_part(raw, ':', 2) AS k FROM raw_events "
+       "WHERE split_part(raw, ':', 2) < $3 "
        "AND (split_part(raw, ':', 2) > $1 OR (split_part(raw, ':', 2) = $1 AND event_id > $4)) "
        "ORDER BY split_part(raw, ':', 2), event_id LIMIT $2::int) UNION ALL "
-       "(SELECT event_id, raw, phone_hash, split_part(raw, ':', 2) FROM events "
-       "WHERE raw IS NOT NULL AND split_part(raw, ':', 2) > $3 "
+       "(SELECT event_id, raw, split_part(raw, ':', 2) FROM raw_events "
+       "WHERE split_part(raw, ':', 2) > $3 "
        "AND (split_part(raw, ':', 2) > $1 OR (split_part(raw, ':', 2) = $1 AND event_id > $4)) "
        "ORDER BY split_part(raw, ':', 2), event_id LIMIT $2::int)) AS w "
-       "ORDER BY k, event_id LIMIT $2::int"},
+       "JOIN events e ON e.event_id = w.event_id ORDER BY w.k, w.event_id LIMIT $2::int"},
+      // The event's hash is made again only when the hash key is rotated ($3 not NULL).
       {"rekey_event_update",
-       "UPDATE events SET raw = $2, phone_hash = CASE WHEN phone_hash IS NULL THEN NULL "
-       "ELSE COALESCE($3, phone_hash) END WHERE event_id = $1"},
+       "WITH line AS (UPDATE raw_events SET raw = $2 WHERE event_id = $1) "
+       "UPDATE events SET phone_hash = $3 WHERE event_id = $1 AND phone_hash IS NOT NULL "
+       "AND $3::text IS NOT NULL"},
       {"rekey_rejected",
        "SELECT id, raw, phone_hash FROM rejected_events WHERE id > $1::bigint "
        "AND raw IS NOT NULL AND (raw NOT LIKE $3 OR ($4::boolean AND phone_hash IS NOT NULL)) "
@@ -215,7 +219,8 @@ const Statements& PrivacyStatements() {
       {"hashes_without_number",
        "SELECT (SELECT count(*) FROM surveys WHERE phone_hash IS NOT NULL "
        "AND phone_enc IS NULL AND phone_e164 IS NULL) + "
-       "(SELECT count(*) FROM events WHERE phone_hash IS NOT NULL AND raw IS NULL) + "
+       "(SELECT count(*) FROM events e WHERE phone_hash IS NOT NULL "
+       "AND NOT EXISTS (SELECT 1 FROM raw_events r WHERE r.event_id = e.event_id)) + "
        "(SELECT count(*) FROM rejected_events WHERE phone_hash IS NOT NULL AND raw IS NULL) + "
        "(SELECT count(*) FROM opt_outs WHERE phone_enc IS NULL)"},
 
@@ -235,7 +240,9 @@ const Statements& PrivacyStatements() {
        "incident_id = NULL, phone_erased_at = COALESCE(phone_erased_at, $2::timestamptz) "
        "WHERE phone_hash = ANY($1::text[])"},
       {"erase_events",
-       "UPDATE events SET raw = NULL, facts = NULL, phone_hash = NULL, incident_id = NULL "
+       "WITH lines AS (DELETE FROM raw_events WHERE event_id IN (SELECT event_id FROM events "
+       "WHERE phone_hash = ANY($1::text[]))) "
+       "UPDATE events SET facts = NULL, phone_hash = NULL, incident_id = NULL "
        "WHERE phone_hash = ANY($1::text[])"},
       {"erase_replies",
        "UPDATE inbound_messages SET body = '', phone_hash = NULL "

@@ -116,7 +116,8 @@ compare() {  # compare WHAT QUERY: the query's rows must be the same in the thre
 # Raw events are encrypted with a fresh nonce each (docs/data-protection.md): their lengths must
 # agree, and the facts read from them.
 compare events "SELECT event_id, seq, type, occurred_at, decision, decision_reason, decision_group,
-  decision_trace::text, length(raw), md5(facts::text) FROM events ORDER BY event_id"
+  decision_trace::text, length(r.raw), md5(facts::text) FROM events LEFT JOIN raw_events r
+  USING (event_id) ORDER BY event_id"
 compare counts "SELECT (SELECT count(*) FROM events), (SELECT sum(duplicates) FROM events),
   (SELECT count(*) FROM rejected_events), (SELECT count(*) FROM surveys)"
 compare rejected "SELECT coalesce(event_id, '-'), reject_reason, length(raw) FROM rejected_events

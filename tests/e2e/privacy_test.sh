@@ -85,7 +85,7 @@ old_keys="$SURVEYD_PHONE_KEYS"
 export SURVEYD_PHONE_KEYS="$old_keys,k2:$(head -c 32 /dev/urandom | base64)" SURVEYD_PHONE_KEY_ACTIVE=k2
 out=$("$BUILD/surveyd" keys rotate -c "$SRC/config/surveyd.yaml") || fail "keys rotate failed: $out"
 [[ $out == "keys rotate: "*" re-encrypted with the active key"* ]] || fail "keys rotate said: $out"
-for column in "surveys phone_enc" "events raw" "rejected_events raw" "opt_outs phone_enc"; do
+for column in "surveys phone_enc" "raw_events raw" "rejected_events raw" "opt_outs phone_enc"; do
   set -- $column
   left=$(sql "SELECT count(*) FROM $1 WHERE $2 IS NOT NULL AND $2 NOT LIKE 'v1:k2:%'")
   [ "$left" = 0 ] || fail "$left value(s) of $1.$2 not under the new key"

@@ -74,6 +74,37 @@ TEST(MigrateTest, AFailingMigrationIsNamedAndNotRecorded) {
   EXPECT_EQ(db.Query("SELECT to_regclass('outbox') IS NULL"), "t");  // rolled back whole
 }
 
+// A database from before 0022 keeps its events' raw lines, moved to raw_events: those still held
+// (with their event's received_at, which retention goes by), and none for an event whose line
+// retention had already taken.
+TEST(MigrateTest, RawEventsMoveToTheirOwnTable) {
+  TestDatabase db(TestDatabase::Schema::kEmpty);
+  db.Query(
+      "CREATE TABLE schema_migrations (version text PRIMARY KEY, "
+      "applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const auto& migration : BuiltinMigrations()) {
+    if (migration.version >= "0022") break;
+    db.Query(migration.sql);
+    db.Query("INSERT INTO schema_migrations (version) VALUES ('" + migration.version + "')");
+  }
+  db.Query(
+      "INSERT INTO events (event_id, received_at, source, type, occurred_at, raw) VALUES "
+      "('E1', '2026-11-01 10:00Z', 'tcp', 'call.ended', '2026-11-01 09:59Z', 'v1:k1:sealed1'), "
+      "('E2', '2026-11-02 10:00Z', 'tcp', 'call.ended', '2026-11-02 09:59Z', NULL)");
+
+  const auto report = Migrate(db.url());
+  ASSERT_FALSE(report.applied.empty());
+  EXPECT_EQ(report.applied.front().substr(0, 4), "0022");
+  EXPECT_EQ(db.Query("SELECT string_agg(event_id || '|' || raw || '|' || "
+                     "to_char(received_at AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ',') "
+                     "FROM raw_events"),
+            "E1|v1:k1:sealed1|11-01 10:00");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM events"), "2");
+  EXPECT_EQ(db.Query("SELECT count(*) FROM information_schema.columns "
+                     "WHERE table_name = 'events' AND column_name = 'raw'"),
+            "0");
+}
+
 TEST(MigrateTest, UnreachableDatabaseThrows) {
   EXPECT_THROW(Migrate("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
                std::runtime_error);

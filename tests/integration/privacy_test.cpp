@@ -115,7 +115,7 @@ TEST_F(PrivacyTest, NumbersAndRawEventsAreEncryptedAtRestAndOpenOnlyInTheStore) 
   for (const char* sql :
        {"SELECT count(*) FROM surveys WHERE phone_e164 IS NOT NULL OR phone_enc LIKE '%7700%' "
         "OR phone_enc NOT LIKE 'v1:k1:%'",
-        "SELECT count(*) FROM events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:k1:%'",
+        "SELECT count(*) FROM raw_events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:k1:%'",
         "SELECT count(*) FROM rejected_events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:k1:%'",
         "SELECT count(*) FROM opt_outs WHERE phone_enc LIKE '%7700%' OR phone_enc NOT LIKE "
         "'v1:k1:%'",
@@ -123,6 +123,7 @@ TEST_F(PrivacyTest, NumbersAndRawEventsAreEncryptedAtRestAndOpenOnlyInTheStore) 
     EXPECT_EQ(Q(sql), "0") << sql;
   }
   EXPECT_EQ(Q("SELECT count(*) FROM events"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events"), "2");
   // The dispatcher gets the number, opened.
   const auto claimed = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
   ASSERT_EQ(claimed.size(), 1u);
@@ -171,7 +172,7 @@ TEST_F(PrivacyTest, EncryptionKeyRotationKeepsOldValuesReadableThenMovesThem) {
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE phone_e164 IS NOT NULL OR phone_enc NOT LIKE "
               "'v1:k2:%'"),
             "0");
-  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE raw NOT LIKE 'v1:k2:%'"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events WHERE raw NOT LIKE 'v1:k2:%'"), "0");
   EXPECT_EQ(Q("SELECT count(*) FROM opt_outs WHERE phone_enc NOT LIKE 'v1:k2:%'"), "0");
   EXPECT_EQ(store->Rekey(kT0).numbers_resealed, 0) << "nothing left to move";
 
@@ -257,7 +258,8 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   r = store->RunRetention(policy, kT0 + 24h * 40, "test");
   EXPECT_EQ(r.raw_events_deleted, 3);
   EXPECT_EQ(r.rejected_lines_deleted, 1);
-  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE raw IS NOT NULL"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE facts IS NOT NULL"), "3") << "the facts stay";
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE raw IS NULL AND reject_reason <> ''"),
             "1");
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E2' AND phone_enc IS NOT NULL"), "1");
@@ -420,9 +422,10 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
   EXPECT_EQ(Q("SELECT state || '/' || cancel_reason FROM outbox o JOIN surveys s ON s.id = "
               "o.survey_id WHERE s.event_id = 'E2'"),
             "cancelled/erased");
-  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE event_id IN ('E1', 'E2', 'E3') AND (raw IS NOT "
-              "NULL OR facts IS NOT NULL OR phone_hash IS NOT NULL)"),
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE event_id IN ('E1', 'E2', 'E3') AND (facts IS "
+              "NOT NULL OR phone_hash IS NOT NULL)"),
             "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events WHERE event_id IN ('E1', 'E2', 'E3')"), "0");
   EXPECT_EQ(Q("SELECT q1 || '/' || comment FROM responses"), "9/") << "the scores stay";
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "1") << "the other caller's line stays";
   // The opt-out keeps its hash (never texted again) without the number.
@@ -433,7 +436,7 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
   EXPECT_EQ(Ingest(*store, MakeEvent("E4", number, kT0 + 24h * 50)), "opted_out");
   // Someone else is untouched.
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E9' AND phone_enc IS NOT NULL"), "1");
-  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE event_id = 'E9' AND raw IS NOT NULL"), "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events WHERE event_id = 'E9'"), "1");
   // The audit record: when, the reference, what; no number, no hash.
   const std::string record =
       Q("SELECT at || ' ' || reference || ' ' || removed::text FROM erasures");

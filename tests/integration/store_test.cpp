@@ -207,8 +207,11 @@ TEST_F(StoreTest, IngestStoresDecidesAndQueuesOneMessagePerSurvey) {
   const std::string sealed = Q("SELECT phone_enc FROM surveys WHERE event_id = 'E1'");
   EXPECT_EQ(sealed.rfind("v1:t1:", 0), 0u) << sealed;
   EXPECT_EQ(testing::TestPhoneKeys().Open(sealed, "surveys.phone"), "+447700900001");
-  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:t1:%'"),
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events WHERE raw LIKE '%7700%' OR raw NOT LIKE 'v1:t1:%'"),
             "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM raw_events JOIN events USING (event_id)"),
+            Q("SELECT count(*) FROM events"))
+      << "each event's line kept, sealed";
   EXPECT_EQ(Q("SELECT phone_hash FROM surveys WHERE event_id = 'E1'"),
             phone::KeyedHash(kKey, "+447700900001"));
   EXPECT_EQ(Q("SELECT count(DISTINCT client_ref) FROM outbox"), "2");
