@@ -176,23 +176,33 @@ class RelatedPool {
   }
 
   // Something of this incident or number cannot be decided against: a stored event that cannot
-  // be read, or a rejected line that names them. `reason` excludes their contacts.
+  // be read, or a rejected line that names them. `reason` excludes their contacts: all of them
+  // when it was stored before this batch (`after_item` -1), else those delivered after the
+  // batch's item `after_item`.
   void MarkUnreadable(const std::string& incident_id, const std::string& phone_hash,
-                      const std::string& reason) {
-    if (!incident_id.empty()) unreadable_.emplace("i:" + incident_id, reason);
-    if (!phone_hash.empty()) unreadable_.emplace("n:" + phone_hash, reason);
+                      const std::string& reason, std::ptrdiff_t after_item = -1) {
+    auto mark = [&](const std::string& key) {
+      auto [it, fresh] = unreadable_.try_emplace(key, after_item, reason);
+      if (!fresh && after_item < it->second.first) it->second = {after_item, reason};
+    };
+    if (!incident_id.empty()) mark("i:" + incident_id);
+    if (!phone_hash.empty()) mark("n:" + phone_hash);
   }
-  // Why a contact of this incident or number cannot be decided, if it cannot.
+  // Why a contact of this incident or number, the batch's item `item`, cannot be decided, if it
+  // cannot.
   std::optional<std::string> Unreadable(const std::string& incident_id,
-                                        const std::string& phone_hash) const {
-    if (auto it = unreadable_.find("i:" + incident_id);
-        !incident_id.empty() && it != unreadable_.end()) {
-      return it->second;
+                                        const std::string& phone_hash, std::size_t item) const {
+    const auto marked = [&](const std::string& key) -> std::optional<std::string> {
+      const auto it = unreadable_.find(key);
+      if (it == unreadable_.end() || it->second.first >= static_cast<std::ptrdiff_t>(item)) {
+        return std::nullopt;
+      }
+      return it->second.second;
+    };
+    if (!incident_id.empty()) {
+      if (auto reason = marked("i:" + incident_id)) return reason;
     }
-    if (auto it = unreadable_.find("n:" + phone_hash);
-        !phone_hash.empty() && it != unreadable_.end()) {
-      return it->second;
-    }
+    if (!phone_hash.empty()) return marked("n:" + phone_hash);
     return std::nullopt;
   }
 
@@ -247,7 +257,8 @@ class RelatedPool {
   const EventScreen& screen_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
-  std::unordered_map<std::string, std::string> unreadable_;  // "i:"/"n:" key -> reason
+  // "i:"/"n:" key -> the earliest mark: after which item of the batch, and why
+  std::unordered_map<std::string, std::pair<std::ptrdiff_t, std::string>> unreadable_;
 };
 
 // JSON text that jsonb accepts: jsonb refuses the \u0000 escape (SQLSTATE 22P05), which a NUL
@@ -305,7 +316,8 @@ namespace pg {
   "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL"
 // Rejected lines naming the incidents or numbers ($3 on for a number, as its events), but those
 // that a good delivery of the same event_id ($ids) replaced, stored or in this batch: no facts,
-// so read back as what cannot be decided against (migration 0019).
+// so read back as what cannot be decided against (migration 0019). A batch's own lines are
+// stored after its events are decided: they count from their place in it (RelatedPool).
 #define SURVEYD_RELATED_REJECTED(ids)                                          \
   " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "  \
   "COALESCE(r.phone_hash, ''), NULL::text FROM rejected_events r "             \
@@ -616,6 +628,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       rejected_incident, rejected_hash;
   // What rejected lines name: event_id, incident, number and its hash under the active key.
   struct Named {
+    std::size_t item = 0;
     std::string id, incident, e164, hash;
   };
   std::vector<Named> named;
@@ -643,7 +656,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       const std::string hash = e164.empty() ? std::string() : vault_.Hash(e164);
       rejected_incident.Add(NonEmpty(incident));
       rejected_hash.Add(NonEmpty(hash));
-      if (!incident.empty() || !hash.empty()) named.push_back({id, incident, e164, hash});
+      if (!incident.empty() || !hash.empty()) named.push_back({i, id, incident, e164, hash});
       continue;
     }
     const std::string& id = item.event->event_id;
@@ -656,17 +669,12 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     }
   }
 
-  if (!rejected_id.empty()) {
-    Exec(txn, "ingest_rejected",
-         {Time(received_at), rejected_id.Text(), rejected_source.Text(), rejected_seq.Text(),
-          rejected_reason.Text(), rejected_raw.Text(), rejected_incident.Text(),
-          rejected_hash.Text()});
-  }
   // A line replaced by a good delivery of its event_id in this batch holds nothing (the stored
   // event stands for it, as it does in the read-back of later batches).
   HeldContacts held;
   for (const Named& line : named) {
     if (!line.id.empty() && first_index.count(line.id) != 0) continue;
+    held.lines.push_back({line.item, line.incident, line.hash});
     if (!line.incident.empty()) {
       held.lock_keys.push_back(IncidentLockKey(line.incident));
       held.incidents.Add(line.incident);
@@ -683,6 +691,15 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     ArrayLiteral keys;
     for (const std::int64_t key : held.lock_keys) keys.AddInt(key);
     Exec(txn, "lock_keys", {keys.Text()});
+  }
+  // Stored after the batch's events were decided, which saw them in their place in the batch
+  // (StoreEvents), not in the read-back: a line rules out the contacts delivered after it, and
+  // holds the texts of those delivered before, whether they came in one batch or several.
+  if (!rejected_id.empty()) {
+    Exec(txn, "ingest_rejected",
+         {Time(received_at), rejected_id.Text(), rejected_source.Text(), rejected_seq.Text(),
+          rejected_reason.Text(), rejected_raw.Text(), rejected_incident.Text(),
+          rejected_hash.Text()});
   }
   if (!held.lock_keys.empty()) {
     // Under the locks ingest takes for these incidents and numbers, so a text queued
@@ -790,6 +807,10 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     pool.Add({std::move(*event), row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1,
               std::move(found)});
   }
+  for (const HeldContacts::Line& line : held.lines) {
+    pool.MarkUnreadable(line.incident, line.hash, "insufficient_data:rejected_event",
+                        static_cast<std::ptrdiff_t>(line.item));
+  }
 
   // Decided in delivery order, so later events in the batch see earlier ones and their surveys.
   struct Decided {
@@ -822,8 +843,8 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     }
     if (decision.outcome == Decision::Outcome::kSurvey) {
       // The number texted too, should the rules have picked another than the caller's.
-      auto unreadable = pool.Unreadable(event.incident.id, hashes[i]);
-      if (!unreadable && d.hash != hashes[i]) unreadable = pool.Unreadable("", d.hash);
+      auto unreadable = pool.Unreadable(event.incident.id, hashes[i], i);
+      if (!unreadable && d.hash != hashes[i]) unreadable = pool.Unreadable("", d.hash, i);
       if (unreadable) {
         decision.outcome = Decision::Outcome::kExcluded;
         decision.reason = *unreadable;

@@ -231,10 +231,16 @@ class PgStore final : public Store {
                                    const std::vector<IngestItem>& items, const DecideFn& decide,
                                    TimePoint received_at);
   // The incidents and numbers (hashes under every key) whose texts a batch's rejected lines
-  // hold, and their lock keys.
+  // hold, and their lock keys; and each such line with its place in the batch, for the events
+  // delivered after it.
   struct HeldContacts {
+    struct Line {
+      std::size_t item = 0;        // its index in the batch
+      std::string incident, hash;  // hash: under the active key
+    };
     pg::ArrayLiteral incidents, hashes;
     std::vector<std::int64_t> lock_keys;
+    std::vector<Line> lines;
   };
   void StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                    std::vector<std::size_t> candidates, const std::vector<int>& repeats,

@@ -1387,6 +1387,36 @@ TEST_F(StoreTest, ARejectedLineInABatchHoldsTheBatchsOwnContactsOfItsIncident) {
   EXPECT_EQ(Q("SELECT count(*) FROM outbox"), "0");
 }
 
+// A line rules out what comes after it and holds the texts of what came before, wherever the
+// batches begin and end: the feed, a replay and pushes cut one stream differently
+// (tests/e2e/feed_paths_test.sh), and must store the same decisions.
+TEST_F(StoreTest, ARejectedLineCountsFromItsPlaceInTheStreamHoweverItIsBatched) {
+  const auto stream = [](const std::string& p) {
+    auto before = MakeEvent("B" + p, "+447700900" + p + "01");
+    before.incident.id = "INC-" + p;
+    auto after = MakeEvent("A" + p, "+447700900" + p + "02");
+    after.incident.id = "INC-" + p;
+    return std::vector<IngestItem>{Item(before), RejectedNaming("X" + p, "INC-" + p, ""),
+                                   Item(after)};
+  };
+  const auto outcome = [this](const std::string& p) {
+    return Q(
+        "SELECT string_agg(e.event_id || ':' || e.decision_reason || ':' || "
+        "COALESCE(o.state || '/' || o.cancel_reason, '-'), ' ' ORDER BY e.event_id) "
+        "FROM events e LEFT JOIN surveys s ON s.event_id = e.event_id "
+        "LEFT JOIN outbox o ON o.survey_id = s.id WHERE e.event_id LIKE '%" +
+        p + "'");
+  };
+  const auto expected = [](const std::string& p) {
+    return "A" + p + ":insufficient_data:rejected_event:- B" + p +
+           ":survey:cancelled/insufficient_data:rejected_event";
+  };
+  Ingest(stream("6"));  // one batch
+  EXPECT_EQ(outcome("6"), expected("6"));
+  for (const auto& item : stream("7")) Ingest({item});  // one batch each
+  EXPECT_EQ(outcome("7"), expected("7"));
+}
+
 TEST_F(StoreTest, AGoodDeliveryOfTheSameEventReplacesItsRejectedLine) {
   // Later, in a batch of its own.
   Ingest({RejectedNaming("E5", "INC-E5", "+447700900005")});
