@@ -22,6 +22,12 @@ CREATE TABLE raw_events (
   raw         text NOT NULL      -- sealed (events.raw, as the vault names its purpose)
 );
 
+-- Writes to events wait until this commits (reads go on): an event stored meanwhile by an
+-- instance of an older version would otherwise keep its line in the column dropped below, and
+-- lose it. (Once this is committed, such an instance's ingest fails on the missing column and
+-- acknowledges nothing; docs/operations.md says to stop older versions first.)
+LOCK TABLE events IN SHARE MODE;
+
 INSERT INTO raw_events (event_id, received_at, raw)
 SELECT event_id, received_at, raw FROM events WHERE raw IS NOT NULL;
 
