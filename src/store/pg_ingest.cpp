@@ -1,6 +1,7 @@
 // IngestStore: events stored once each with their decisions, surveys and outbox rows, one
 // transaction per batch.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -176,34 +177,35 @@ class RelatedPool {
   }
 
   // Something of this incident or number cannot be decided against: a stored event that cannot
-  // be read, or a rejected line that names them. `reason` excludes their contacts: all of them
-  // when it was stored before this batch (`after_item` -1), else those delivered after the
-  // batch's item `after_item`.
+  // be read, or a rejected line that names them. `reason` excludes their contacts delivered
+  // after the batch's item `from` (-1: all of them, for what was stored before this batch) and
+  // before its item `until`: a good delivery of the line's own event_id, which stands for the
+  // line from there on (kToTheEnd: none in this batch).
+  static constexpr std::size_t kToTheEnd = std::numeric_limits<std::size_t>::max();
   void MarkUnreadable(const std::string& incident_id, const std::string& phone_hash,
-                      const std::string& reason, std::ptrdiff_t after_item = -1) {
-    auto mark = [&](const std::string& key) {
-      auto [it, fresh] = unreadable_.try_emplace(key, after_item, reason);
-      if (!fresh && after_item < it->second.first) it->second = {after_item, reason};
-    };
-    if (!incident_id.empty()) mark("i:" + incident_id);
-    if (!phone_hash.empty()) mark("n:" + phone_hash);
+                      const std::string& reason, std::ptrdiff_t from = -1,
+                      std::size_t until = kToTheEnd) {
+    const Mark mark{from, until, reason};
+    if (!incident_id.empty()) unreadable_["i:" + incident_id].push_back(mark);
+    if (!phone_hash.empty()) unreadable_["n:" + phone_hash].push_back(mark);
   }
   // Why a contact of this incident or number, the batch's item `item`, cannot be decided, if it
-  // cannot.
+  // cannot: the reason of the earliest mark that covers it.
   std::optional<std::string> Unreadable(const std::string& incident_id,
                                         const std::string& phone_hash, std::size_t item) const {
-    const auto marked = [&](const std::string& key) -> std::optional<std::string> {
+    const Mark* earliest = nullptr;
+    const auto consider = [&](const std::string& key) {
       const auto it = unreadable_.find(key);
-      if (it == unreadable_.end() || it->second.first >= static_cast<std::ptrdiff_t>(item)) {
-        return std::nullopt;
+      if (it == unreadable_.end()) return;
+      for (const Mark& mark : it->second) {
+        const bool covers = mark.from < static_cast<std::ptrdiff_t>(item) && item < mark.until;
+        if (covers && (earliest == nullptr || mark.from < earliest->from)) earliest = &mark;
       }
-      return it->second.second;
     };
-    if (!incident_id.empty()) {
-      if (auto reason = marked("i:" + incident_id)) return reason;
-    }
-    if (!phone_hash.empty()) return marked("n:" + phone_hash);
-    return std::nullopt;
+    if (!incident_id.empty()) consider("i:" + incident_id);
+    if (!phone_hash.empty()) consider("n:" + phone_hash);
+    if (earliest == nullptr) return std::nullopt;
+    return earliest->reason;
   }
 
   // Everything related to an event of `incident_id` from `phone_hash`, but itself, known up to
@@ -257,8 +259,12 @@ class RelatedPool {
   const EventScreen& screen_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
-  // "i:"/"n:" key -> the earliest mark: after which item of the batch, and why
-  std::unordered_map<std::string, std::pair<std::ptrdiff_t, std::string>> unreadable_;
+  struct Mark {
+    std::ptrdiff_t from;
+    std::size_t until;
+    std::string reason;
+  };
+  std::unordered_map<std::string, std::vector<Mark>> unreadable_;  // "i:"/"n:" key -> its marks
 };
 
 // JSON text that jsonb accepts: jsonb refuses the \u0000 escape (SQLSTATE 22P05), which a NUL
@@ -315,17 +321,16 @@ namespace pg {
   SURVEYD_NEWEST_FINDINGS("n.hash", "$4", "$3::timestamptz") ") AS x)) "                          \
   "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL"
 // Rejected lines naming the incidents or numbers ($3 on for a number, as its events), but those
-// that a good delivery of the same event_id ($ids) replaced, stored or in this batch: no facts,
-// so read back as what cannot be decided against (migration 0019). A batch's own lines are
-// stored after its events are decided: they count from their place in it (RelatedPool).
-#define SURVEYD_RELATED_REJECTED(ids)                                          \
+// that a stored good delivery of the same event_id replaced: no facts, so read back as what
+// cannot be decided against (migration 0019), up to a good delivery in this batch. A batch's own
+// lines are stored after its events are decided: they count from their place in it (RelatedPool).
+#define SURVEYD_RELATED_REJECTED                                               \
   " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "  \
   "COALESCE(r.phone_hash, ''), NULL::text FROM rejected_events r "             \
   "WHERE (r.incident_id = ANY($1::text[]) "                                    \
   "OR (r.phone_hash = ANY($2::text[]) AND r.received_at >= $3::timestamptz)) " \
-  "AND (r.event_id IS NULL OR (r.event_id <> ALL(" ids                         \
-  "::text[]) "                                                                 \
-  "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)))"
+  "AND (r.event_id IS NULL "                                                   \
+  "OR NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id))"
 // Screened under other rules than those of version `v`, or not at all.
 #define SURVEYD_SCREENED_ELSEWHERE(v) \
   "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
@@ -346,7 +351,7 @@ const Statements& IngestStatements() {
        "FROM surveys s WHERE s.id = o.survey_id AND o.state IN ('pending', 'claimed') "
        "AND o.kind <> 'confirmation' "
        "AND (s.incident_id = ANY($2::text[]) OR s.phone_hash = ANY($3::text[])) "
-       "RETURNING s.event_id"},
+       "AND s.event_id <> ALL($4::text[]) RETURNING s.event_id"},
       // Events go in with their decisions (NULL for those already stored), so that no row is
       // written twice. A later delivery of a stored event only counts itself; (xmax = 0) tells
       // a fresh insert from a conflict. A fresh event's sealed line goes into raw_events, which
@@ -386,8 +391,8 @@ const Statements& IngestStatements() {
        "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
        "FROM unnest($1::text[]) AS t(h)"},
       // Every stored event of the batch's incidents, and of its numbers since $3.
-      {"related_events", SURVEYD_RELATED_OF_INCIDENTS
-       " UNION " SURVEYD_RELATED_OF_NUMBERS SURVEYD_RELATED_REJECTED("$4")},
+      {"related_events",
+       SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS SURVEYD_RELATED_REJECTED},
       // The same under a screen, whose version is $4: of the incidents' events, those that could
       // rule a contact out; of the numbers', the newest for each rule they could; and of both,
       // those screened under other rules or none (EventScreen).
@@ -395,7 +400,7 @@ const Statements& IngestStatements() {
        SURVEYD_RELATED_OF_INCIDENTS_SCREENED("$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND
                                                    " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
                                                        SURVEYD_RELATED_OF_NUMBERS, "$4")
-                                                       SURVEYD_RELATED_REJECTED("$5")},
+                                                       SURVEYD_RELATED_REJECTED},
       // Stored events of numbers or incidents within the look-back ($2 on) not screened under
       // the rules whose version is $1, newest first from $3 on: for ScreenEvents.
       {"screen_pending",
@@ -669,12 +674,33 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     }
   }
 
-  // A line replaced by a good delivery of its event_id in this batch holds nothing (the stored
-  // event stands for it, as it does in the read-back of later batches).
+  // A line stands for what its event said until a good delivery of its event_id replaces it. One
+  // stored before, or delivered before it in this batch, replaced it already: it holds nothing.
+  // One later in this batch ends what the line rules out there, as the read-back of later batches
+  // leaves a replaced line out: so a batch decides as one batch per line would.
+  std::unordered_set<std::string> stored_before;
+  {
+    ArrayLiteral line_ids;
+    for (const Named& line : named) {
+      if (!line.id.empty()) line_ids.Add(line.id);
+    }
+    if (!line_ids.empty()) {
+      for (const auto& row : Exec(txn, "events_stored", {line_ids.Text()})) {
+        stored_before.insert(row[0].as<std::string>());
+      }
+    }
+  }
   HeldContacts held;
   for (const Named& line : named) {
-    if (!line.id.empty() && first_index.count(line.id) != 0) continue;
-    held.lines.push_back({line.item, line.incident, line.hash});
+    std::size_t until = RelatedPool::kToTheEnd;
+    if (!line.id.empty()) {
+      if (stored_before.count(line.id) != 0) continue;
+      if (const auto good = first_index.find(line.id); good != first_index.end()) {
+        if (good->second < line.item) continue;
+        until = good->second;
+      }
+    }
+    held.lines.push_back({line.item, until, line.incident, line.hash});
     if (!line.incident.empty()) {
       held.lock_keys.push_back(IncidentLockKey(line.incident));
       held.incidents.Add(line.incident);
@@ -685,16 +711,18 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       for (const auto& hash : vault_.Hashes(line.e164)) held.hashes.Add(hash);
     }
   }
+  ArrayLiteral unheld;  // the events of the batch's own texts that none of its lines came after
   if (!candidates.empty()) {
-    StoreEvents(txn, items, candidates, repeats, decide, received_at, results, held);
+    unheld = StoreEvents(txn, items, candidates, repeats, decide, received_at, results, held);
   } else if (!held.lock_keys.empty()) {
     ArrayLiteral keys;
     for (const std::int64_t key : held.lock_keys) keys.AddInt(key);
     Exec(txn, "lock_keys", {keys.Text()});
   }
   // Stored after the batch's events were decided, which saw them in their place in the batch
-  // (StoreEvents), not in the read-back: a line rules out the contacts delivered after it, and
-  // holds the texts of those delivered before, whether they came in one batch or several.
+  // (StoreEvents), not in the read-back: a line rules out the contacts delivered after it (up to
+  // its replacement), and holds the texts of those delivered before, whether they came in one
+  // batch or several.
   if (!rejected_id.empty()) {
     Exec(txn, "ingest_rejected",
          {Time(received_at), rejected_id.Text(), rejected_source.Text(), rejected_seq.Text(),
@@ -706,7 +734,8 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     // concurrently is either seen here or decided after this line is stored. (A text whose
     // send has begun cannot be called back, as with any event that rules one out.)
     const auto cancelled =
-        Exec(txn, "hold_texts", {Time(received_at), held.incidents.Text(), held.hashes.Text()});
+        Exec(txn, "hold_texts",
+             {Time(received_at), held.incidents.Text(), held.hashes.Text(), unheld.Text()});
     if (!cancelled.empty()) {
       spdlog::warn("ingest: a rejected line held {} queued text(s) of its incident or number",
                    cancelled.size());
@@ -718,11 +747,14 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
 // Decides the first deliveries in the batch of events not stored yet, with everything stored
 // about their incidents and numbers; stores them with their decisions and the surveys to send;
 // then decides again the texts still queued for those incidents and numbers, and cancels those
-// that a new event rules out.
-void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
-                          std::vector<std::size_t> candidates, const std::vector<int>& repeats,
-                          const DecideFn& decide, TimePoint received_at,
-                          std::vector<IngestResult>& results, const HeldContacts& held) {
+// that a new event rules out. Returns the events of the texts it queued that no rejected line of
+// the batch (`held`) came after.
+pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
+                                      const std::vector<IngestItem>& items,
+                                      std::vector<std::size_t> candidates,
+                                      const std::vector<int>& repeats, const DecideFn& decide,
+                                      TimePoint received_at, std::vector<IngestResult>& results,
+                                      const HeldContacts& held) {
   // Each number and each incident is locked to the end of the transaction before anything is
   // read, so two instances cannot both survey one number, and an event of an incident is
   // decided either before another of the same incident (and then cancelled by it) or after it
@@ -785,13 +817,17 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
   RelatedPool pool(screen);
   Params related_params = {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)};
   if (!screen.version.empty()) related_params.push_back(Text(screen.version));
-  related_params.push_back(ids.Text());
+  std::unordered_map<std::string_view, std::size_t> first_delivery;  // event_id -> item
+  for (std::size_t i : candidates) first_delivery.emplace(items[i].event->event_id, i);
   for (const auto& row :
        Exec(txn, screen.version.empty() ? "related_events" : "related_events_screened",
             related_params)) {
     if (row[3].is_null()) {  // a rejected line that names the incident or number
+      // Up to a good delivery of its event_id in this batch, which replaces it from there on.
+      const auto good = first_delivery.find(row[0].as<std::string>());
       pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
-                          "insufficient_data:rejected_event");
+                          "insufficient_data:rejected_event", -1,
+                          good == first_delivery.end() ? RelatedPool::kToTheEnd : good->second);
       continue;
     }
     auto event = ReadFacts(row[3].as<std::string>());
@@ -809,7 +845,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
   }
   for (const HeldContacts::Line& line : held.lines) {
     pool.MarkUnreadable(line.incident, line.hash, "insufficient_data:rejected_event",
-                        static_cast<std::ptrdiff_t>(line.item));
+                        static_cast<std::ptrdiff_t>(line.item), line.until);
   }
 
   // Decided in delivery order, so later events in the batch see earlier ones and their surveys.
@@ -957,7 +993,23 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     }
   }
   if (!surveys.event_id.empty()) Exec(txn, "ingest_surveys", surveys.ToParams(received_at));
-  if (fresh.empty() || !texts_to_decide_again) return;
+
+  // The batch's texts that a line of it holds are those of its incident or number delivered
+  // before it (after it, up to its replacement, there are none: it ruled them out).
+  ArrayLiteral unheld;
+  if (!held.lines.empty()) {
+    for (std::size_t i : fresh) {
+      if (decided[i]->decision.outcome != Decision::Outcome::kSurvey) continue;
+      const std::string& incident = items[i].event->incident.id;
+      const bool held_by_a_line =
+          std::any_of(held.lines.begin(), held.lines.end(), [&](const HeldContacts::Line& line) {
+            return i < line.item && ((!line.incident.empty() && line.incident == incident) ||
+                                     (!line.hash.empty() && line.hash == decided[i]->hash));
+          });
+      if (!held_by_a_line) unheld.Add(items[i].event->event_id);
+    }
+  }
+  if (fresh.empty() || !texts_to_decide_again) return unheld;
 
   // The texts still queued for these incidents and numbers (this batch's own among them) are
   // decided again as each new event of theirs arrives; the first event that rules one out
@@ -1010,7 +1062,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
     // The survey is named by its event, so that a replay decides and traces alike.
     cancelled_by_item[by].push_back("cancelled:survey_of:" + survey_event_id + ":" + *reason);
   }
-  if (cancel_ids.empty()) return;
+  if (cancel_ids.empty()) return unheld;
   Exec(txn, "cancel_texts",
        {Time(received_at), cancel_ids.Text(), cancel_reasons.Text(), cancel_by.Text()});
   ArrayLiteral trace_ids, trace_entries;
@@ -1021,6 +1073,7 @@ void PgStore::StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestI
                  entries.size(), entries.front());
   }
   Exec(txn, "trace_append", {trace_ids.Text(), trace_entries.Text()});
+  return unheld;
 }
 
 }  // namespace surveyd::store

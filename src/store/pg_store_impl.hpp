@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -235,17 +236,19 @@ class PgStore final : public Store {
   // delivered after it.
   struct HeldContacts {
     struct Line {
-      std::size_t item = 0;        // its index in the batch
+      std::size_t item = 0;  // its index in the batch
+      // The index of a good delivery of its event_id later in the batch (max: none).
+      std::size_t until = std::numeric_limits<std::size_t>::max();
       std::string incident, hash;  // hash: under the active key
     };
     pg::ArrayLiteral incidents, hashes;
     std::vector<std::int64_t> lock_keys;
     std::vector<Line> lines;
   };
-  void StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
-                   std::vector<std::size_t> candidates, const std::vector<int>& repeats,
-                   const DecideFn& decide, TimePoint received_at,
-                   std::vector<IngestResult>& results, const HeldContacts& held);
+  pg::ArrayLiteral StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
+                               std::vector<std::size_t> candidates, const std::vector<int>& repeats,
+                               const DecideFn& decide, TimePoint received_at,
+                               std::vector<IngestResult>& results, const HeldContacts& held);
   // pg_outbox.cpp
   // The claimed messages of a claim's rows (claim_due's columns), each with what deciding it
   // again needs: its event, its incident's and its number's, read back under `screen`.

@@ -132,6 +132,16 @@ class StoreTest : public ::testing::Test {
     return store_->IngestBatch(items, Decide, feed);
   }
   std::string Q(const std::string& sql) { return db_->Query(sql); }
+  // The events whose ids end in `suffix`, each as "id:decision:text state/why cancelled", in id
+  // order ("-" for none).
+  std::string Decisions(const std::string& suffix) {
+    return Q(
+        "SELECT string_agg(e.event_id || ':' || e.decision_reason || ':' || "
+        "COALESCE(o.state || '/' || COALESCE(o.cancel_reason, '-'), '-'), ' ' "
+        "ORDER BY e.event_id) FROM events e LEFT JOIN surveys s ON s.event_id = e.event_id "
+        "LEFT JOIN outbox o ON o.survey_id = s.id WHERE e.event_id LIKE '%" +
+        suffix + "'");
+  }
 
   // Ingests one surveyed event and claims its message.
   OutboxMessage ClaimOne(const std::string& id, const std::string& phone,
@@ -1399,22 +1409,62 @@ TEST_F(StoreTest, ARejectedLineCountsFromItsPlaceInTheStreamHoweverItIsBatched) 
     return std::vector<IngestItem>{Item(before), RejectedNaming("X" + p, "INC-" + p, ""),
                                    Item(after)};
   };
-  const auto outcome = [this](const std::string& p) {
-    return Q(
-        "SELECT string_agg(e.event_id || ':' || e.decision_reason || ':' || "
-        "COALESCE(o.state || '/' || o.cancel_reason, '-'), ' ' ORDER BY e.event_id) "
-        "FROM events e LEFT JOIN surveys s ON s.event_id = e.event_id "
-        "LEFT JOIN outbox o ON o.survey_id = s.id WHERE e.event_id LIKE '%" +
-        p + "'");
-  };
   const auto expected = [](const std::string& p) {
     return "A" + p + ":insufficient_data:rejected_event:- B" + p +
            ":survey:cancelled/insufficient_data:rejected_event";
   };
   Ingest(stream("6"));  // one batch
-  EXPECT_EQ(outcome("6"), expected("6"));
+  EXPECT_EQ(Decisions("6"), expected("6"));
   for (const auto& item : stream("7")) Ingest({item});  // one batch each
-  EXPECT_EQ(outcome("7"), expected("7"));
+  EXPECT_EQ(Decisions("7"), expected("7"));
+}
+
+TEST_F(StoreTest, ALineReplacedByAGoodDeliveryCountsUpToItHoweverItIsBatched) {
+  // A torn line of event X stands for what X said until X comes whole: the contacts between
+  // them are ruled out and the texts before the line held; from X on, X stands for it. The
+  // same whether the stream comes in one batch, one per line, or split around the line.
+  const auto event = [](const std::string& id, const std::string& p, const std::string& n) {
+    auto e = MakeEvent(id + p, "+447700900" + p + n);
+    e.incident.id = "INC-" + p;
+    return Item(e);
+  };
+  const auto batched = [this](const std::vector<IngestItem>& stream,
+                              const std::vector<std::size_t>& cuts) {
+    std::size_t begin = 0;
+    for (std::size_t end : cuts) {
+      Ingest(std::vector<IngestItem>(stream.begin() + begin, stream.begin() + end));
+      begin = end;
+    }
+  };
+  // Replaced after it: A before the line, B between it and X, C after X.
+  const auto replaced_later = [&](const std::string& p) {
+    return std::vector<IngestItem>{event("A", p, "1"), RejectedNaming("X" + p, "INC-" + p, ""),
+                                   event("B", p, "2"), event("X", p, "3"), event("C", p, "4")};
+  };
+  const auto later = [](const std::string& p) {
+    return "A" + p + ":survey:cancelled/insufficient_data:rejected_event B" + p +
+           ":insufficient_data:rejected_event:- C" + p + ":survey:pending/- X" + p +
+           ":survey:pending/-";
+  };
+  const std::vector<std::pair<std::string, std::vector<std::size_t>>> cuts = {
+      {"1", {5}}, {"2", {1, 2, 3, 4, 5}}, {"3", {2, 5}}, {"4", {3, 5}}, {"5", {1, 4, 5}}};
+  for (const auto& [p, at] : cuts) {
+    batched(replaced_later("2" + p), at);
+    EXPECT_EQ(Decisions("2" + p), later("2" + p)) << "cut at " << ::testing::PrintToString(at);
+  }
+  // Replaced before it: the line holds nothing and rules nothing out.
+  const auto replaced_before = [&](const std::string& p) {
+    return std::vector<IngestItem>{event("X", p, "3"), event("A", p, "1"),
+                                   RejectedNaming("X" + p, "INC-" + p, ""), event("B", p, "2")};
+  };
+  const auto before = [](const std::string& p) {
+    return "A" + p + ":survey:pending/- B" + p + ":survey:pending/- X" + p + ":survey:pending/-";
+  };
+  for (const auto& [p, at] : std::vector<std::pair<std::string, std::vector<std::size_t>>>{
+           {"1", {4}}, {"2", {1, 2, 3, 4}}, {"3", {2, 4}}, {"4", {1, 4}}}) {
+    batched(replaced_before("3" + p), at);
+    EXPECT_EQ(Decisions("3" + p), before("3" + p)) << "cut at " << ::testing::PrintToString(at);
+  }
 }
 
 TEST_F(StoreTest, AGoodDeliveryOfTheSameEventReplacesItsRejectedLine) {
