@@ -3,7 +3,7 @@
 # to its goals at the end: flat memory, a steady p99 send latency, zero invariant violations.
 #
 # usage: bench/soak.sh [--minutes N] [--rate R] [--push-share F] [--gateway-rate R]
-#                      [--instances 1|2] [--test] [--bin-dir DIR] [--keep]
+#                      [--instances 1|2] [--test] [--bin-dir DIR] [--keep] [--pg NAME=VALUE]...
 #
 #   --minutes N       length of the load (default 60)
 #   --rate R          events per second in all, TCP feed and HTTP pushes (default 1000)
@@ -18,6 +18,9 @@
 #   --bin-dir DIR     the surveyd, cw-sim and wmnow-sim binaries in DIR (as BENCH_BIN_DIR);
 #                     otherwise a Release build in build-bench
 #   --keep            keep the temporary directory (logs, database) afterwards
+#   --pg NAME=VALUE   a PostgreSQL setting for the run (repeatable), e.g. the sizing that
+#                     docs/operations.md advises for this load: --pg max_wal_size=16GB
+#                     --pg shared_buffers=2GB; otherwise the test server's (scripts/lib/pg.sh)
 #
 # What runs, on a private PostgreSQL 15 (fsync on, track_commit_timestamp on):
 #   - surveyd instances a and b (`surveyd serve`, the shipped config; rules without quiet hours
@@ -71,6 +74,7 @@ GATEWAY_RATE=""
 INSTANCES=2
 TEST=0
 KEEP=0
+PG_SETTINGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) MINUTES=$2; shift 2 ;;
@@ -81,6 +85,7 @@ while [ $# -gt 0 ]; do
     --test) TEST=1; shift ;;
     --bin-dir) BENCH_BIN_DIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --pg) PG_SETTINGS+=("$2"); shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/soak.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -108,7 +113,7 @@ SETUP_STARTED=$(date +%s)
 # for over a second (log_lock_waits) is written to the server's log, counted in the summary.
 bench_postgres shared_preload_libraries=pg_stat_statements,auto_explain track_commit_timestamp=on \
   auto_explain.log_min_duration=1000 auto_explain.log_nested_statements=on log_lock_waits=on \
-  log_min_duration_statement=1000
+  log_min_duration_statement=1000 ${PG_SETTINGS[@]+"${PG_SETTINGS[@]}"}
 url=$(pg_url "$PG_PORT" surveyd)
 
 # The service's environment: secrets, prompt rules, short retention, alerts by e-mail.
@@ -281,6 +286,11 @@ read -r alerts notices_open kinds < <("${PSQL[@]}" -d surveyd -At -F ' ' -c "SEL
   (SELECT count(*) FROM alert_notices WHERE state <> 'sent'),
   (SELECT COALESCE(string_agg(kind || ' ' || n, ', ' ORDER BY kind), 'none')
      FROM (SELECT kind, count(*) n FROM alerts GROUP BY kind) k)" 2>/dev/null || echo "? ? ?")
+# Checkpoints forced by WAL volume (max_wal_size too small for the load) and buffers that
+# backends had to write themselves (shared_buffers too small): the sizing of docs/operations.md.
+read -r ckpt_wal ckpt_timed backend_writes all_writes buffers wal_size < <("${PSQL[@]}" -d surveyd -At -F ' ' -c "SELECT checkpoints_req, checkpoints_timed, buffers_backend,
+  buffers_checkpoint + buffers_clean + buffers_backend, current_setting('shared_buffers'),
+  current_setting('max_wal_size') FROM pg_stat_bgwriter" 2>/dev/null || echo "? ? ? ? ? ?")
 LOAD_AFTER=$(bench_load)
 
 echo
@@ -294,6 +304,7 @@ echo "  gateway simulator: $gateway"
 echo "  alerts: $alerts raised ($kinds), $mails e-mail(s) received by the relay, $notices_open notice(s) not sent (pending, claimed or failed)"
 server_log="$WORK/pg/data/server.log"
 echo "  the database: $(grep -c 'plan:' "$server_log" || true) statement(s) over 1 s, $(grep -c 'still waiting for' "$server_log" || true) lock wait(s) over 1 s, $(grep -c 'canceling statement due to statement timeout' "$server_log" || true) statement timeout(s) (their plans and parameters in pg/data/server.log)"
+echo "  PostgreSQL (shared_buffers $buffers, max_wal_size $wal_size): $ckpt_wal checkpoint(s) forced by WAL volume, $ckpt_timed by time; $backend_writes of $all_writes buffer writes made by the backends themselves"
 echo "goals:"
 { cat "$WORK/goals.txt" 2>/dev/null; echo "$invariants"; echo "$logs"; } | sed 's/^/  /'
 if [ "$check_rc" != 0 ]; then sed 's/^/    /' "$WORK/check.txt"; fi
