@@ -626,8 +626,8 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
                                           const std::vector<IngestItem>& items,
                                           const DecideFn& decide, TimePoint received_at) {
   std::vector<IngestResult> results(items.size());
-  std::unordered_map<std::string, std::size_t> first_index;  // event_id -> item
-  std::vector<std::size_t> candidates;                       // first delivery in this batch
+  FirstDeliveries first_index;
+  std::vector<std::size_t> candidates;  // first delivery in this batch
   std::vector<int> repeats(items.size(), 0);
   ArrayLiteral rejected_id, rejected_source, rejected_seq, rejected_reason, rejected_raw,
       rejected_incident, rejected_hash;
@@ -713,7 +713,8 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   }
   ArrayLiteral unheld;  // the events of the batch's own texts that none of its lines came after
   if (!candidates.empty()) {
-    unheld = StoreEvents(txn, items, candidates, repeats, decide, received_at, results, held);
+    unheld = StoreEvents(txn, items, candidates, first_index, repeats, decide, received_at, results,
+                         held);
   } else if (!held.lock_keys.empty()) {
     ArrayLiteral keys;
     for (const std::int64_t key : held.lock_keys) keys.AddInt(key);
@@ -752,6 +753,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
 pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
                                       const std::vector<IngestItem>& items,
                                       std::vector<std::size_t> candidates,
+                                      const FirstDeliveries& first_index,
                                       const std::vector<int>& repeats, const DecideFn& decide,
                                       TimePoint received_at, std::vector<IngestResult>& results,
                                       const HeldContacts& held) {
@@ -817,17 +819,15 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   RelatedPool pool(screen);
   Params related_params = {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)};
   if (!screen.version.empty()) related_params.push_back(Text(screen.version));
-  std::unordered_map<std::string_view, std::size_t> first_delivery;  // event_id -> item
-  for (std::size_t i : candidates) first_delivery.emplace(items[i].event->event_id, i);
   for (const auto& row :
        Exec(txn, screen.version.empty() ? "related_events" : "related_events_screened",
             related_params)) {
     if (row[3].is_null()) {  // a rejected line that names the incident or number
       // Up to a good delivery of its event_id in this batch, which replaces it from there on.
-      const auto good = first_delivery.find(row[0].as<std::string>());
+      const auto good = first_index.find(row[0].as<std::string>());
       pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
                           "insufficient_data:rejected_event", -1,
-                          good == first_delivery.end() ? RelatedPool::kToTheEnd : good->second);
+                          good == first_index.end() ? RelatedPool::kToTheEnd : good->second);
       continue;
     }
     auto event = ReadFacts(row[3].as<std::string>());

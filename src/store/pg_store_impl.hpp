@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "store/connection_pool.hpp"
@@ -245,8 +246,11 @@ class PgStore final : public Store {
     std::vector<std::int64_t> lock_keys;
     std::vector<Line> lines;
   };
+  // Each event_id of a batch's good events -> the index of its first delivery in the batch.
+  using FirstDeliveries = std::unordered_map<std::string, std::size_t>;
   pg::ArrayLiteral StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
-                               std::vector<std::size_t> candidates, const std::vector<int>& repeats,
+                               std::vector<std::size_t> candidates,
+                               const FirstDeliveries& first_index, const std::vector<int>& repeats,
                                const DecideFn& decide, TimePoint received_at,
                                std::vector<IngestResult>& results, const HeldContacts& held);
   // pg_outbox.cpp
