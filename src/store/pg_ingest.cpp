@@ -309,8 +309,9 @@ namespace pg {
   "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
   "AND occurred_at >= $3::timestamptz"
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
-// contact out: the newest for each rule it could (EventScreen), found in the index alone, then
-// fetched by their ids from an array made first. Written as IN (subquery), a generic plan made
+// contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
+// where a row there no longer holds, in the index: SURVEYD_NEWEST_FINDINGS), then fetched by
+// their ids from an array made first. Written as IN (subquery), a generic plan made
 // while the table was young could read every event of the numbers and match each against the
 // walk's ids, and a connection keeps its plan as the table grows (bench/soak.sh: 2-3 s under
 // load for a batch of 273 numbers with 22,797 events; by the ids, 0.1 s at rest).

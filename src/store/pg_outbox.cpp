@@ -95,8 +95,9 @@ namespace pg {
   "SELECT event_id, incident_id, facts FROM events " \
   "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since"
 // Of the number's events screened under the rules whose version is $6, the newest for each rule
-// they could rule a contact out by (EventScreen), found in the index alone, then fetched by
-// their ids (an array first, as for ingest's read-back: pg_ingest.cpp).
+// they could rule a contact out by (EventScreen), found in number_findings
+// (SURVEYD_NEWEST_FINDINGS), then fetched by their ids (an array first, as for ingest's read-back:
+// pg_ingest.cpp).
 #define SURVEYD_CLAIM_OF_NUMBER_FOUND                                     \
   "SELECT event_id, incident_id, facts FROM events WHERE event_id = ANY " \
   "(ARRAY(" SURVEYD_NEWEST_FINDINGS("c.phone_hash", "$6",                 \

@@ -118,6 +118,12 @@ const Statements& PrivacyStatements() {
       {"drop_event_hashes",
        "UPDATE events SET phone_hash = NULL WHERE event_id IN (SELECT event_id FROM events "
        "WHERE phone_hash IS NOT NULL AND occurred_at < $1::timestamptz LIMIT $2::int)"},
+      // Each number's newest event for a finding (migration 0023), where even that is older:
+      // its number's every event with the finding has lost its hash, or is about to.
+      {"drop_number_findings",
+       "DELETE FROM number_findings WHERE (phone_hash, screened_with, finding) IN "
+       "(SELECT phone_hash, screened_with, finding FROM number_findings "
+       "WHERE occurred_at < $1::timestamptz LIMIT $2::int)"},
       {"drop_rejected_hashes",
        "UPDATE rejected_events SET phone_hash = NULL WHERE id IN (SELECT id FROM rejected_events "
        "WHERE phone_hash IS NOT NULL AND received_at < $1::timestamptz LIMIT $2::int)"},
@@ -241,7 +247,8 @@ const Statements& PrivacyStatements() {
        "WHERE phone_hash = ANY($1::text[])"},
       {"erase_events",
        "WITH lines AS (DELETE FROM raw_events WHERE event_id IN (SELECT event_id FROM events "
-       "WHERE phone_hash = ANY($1::text[]))) "
+       "WHERE phone_hash = ANY($1::text[]))), "
+       "findings AS (DELETE FROM number_findings WHERE phone_hash = ANY($1::text[])) "
        "UPDATE events SET facts = NULL, phone_hash = NULL, incident_id = NULL "
        "WHERE phone_hash = ANY($1::text[])"},
       {"erase_replies",
@@ -403,6 +410,7 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
         InBatches(with, "drop_survey_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
         InBatches(with, "drop_event_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
         InBatches(with, "drop_rejected_hashes", {Time(now - p.phone_hash), Int(batch)}, batch);
+    InBatches(with, "drop_number_findings", {Time(now - p.phone_hash), Int(batch)}, batch);
     report.raw_events_deleted =
         InBatches(with, "delete_raw_events", {Time(now - p.raw), Int(batch)}, batch);
     report.rejected_lines_deleted =
@@ -540,23 +548,23 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
       });
 
   // Raw events and rejected lines: sealed again; while a hash key rotates, the hash of the number
-  // each holds by re-made from the text (after: the key to walk on from, as text).
+  // each holds is re-made from the text (cursor: the id or key to walk on from, as text).
   // `by_key`: the select walks in (key, id) order (its fourth column the key), from the active
   // key's id, not in id order under the active key's pattern.
   auto rekey_raw = [&](const char* select, bool by_key, const char* update,
-                       std::string_view purpose, std::string after,
+                       std::string_view purpose, std::string cursor,
                        std::string (*number_in)(const std::string&)) {
     std::string key_after;
     walk(
         select,
         [&] {
           return by_key ? Params{Text(key_after), Int(batch), Text(vault_.keys().active_id()),
-                                 Text(after)}
-                        : Params{Text(after), Int(batch), Text(active_pattern),
+                                 Text(cursor)}
+                        : Params{Text(cursor), Int(batch), Text(active_pattern),
                                  Text(rehash ? "t" : "f")};
         },
         [&](const pqxx::row& row) {
-          after = row[0].as<std::string>();
+          cursor = row[0].as<std::string>();
           if (by_key) key_after = row[3].as<std::string>();
           const std::string stored = row[1].as<std::string>();
           const auto raw = vault_.Open(stored, purpose);
@@ -574,7 +582,7 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
           if (!reseal && !new_hash) return;
           with([&](pqxx::connection& connection) {
             pqxx::work txn(connection);
-            Exec(txn, update, {Text(after), reseal ? vault_.Seal(*raw, purpose) : stored, hash});
+            Exec(txn, update, {Text(cursor), reseal ? vault_.Seal(*raw, purpose) : stored, hash});
             txn.commit();
             return 0;
           });

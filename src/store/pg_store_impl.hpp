@@ -98,16 +98,34 @@ class Savepoint {
 
 // Of the events of the number whose hash is `hash` screened under the rules of version `v`,
 // since `since`: the newest (then the greatest event id, byte by byte) for each finding
-// (EventScreen), the ids of one query row per finding. A number's events share a handful of
-// findings lists however many there are, and the index orders each list's events as they are
-// picked (migration 0015): so the lists are walked backwards, one index descent each (a
-// recursive CTE, as the index has no skip scan), each landing on its list's newest event, and
-// the newest for a finding is the newest of the lists that hold it. The cost stays with the
-// lists, not the number's history. (A DISTINCT ON over every event of the number, as before,
-// read them all: a busy number's every new event, and its every text before sending, paid for
-// all its past ones.) Sorted byte by byte: only equal values matter, and the database's
-// collation compares far slower.
+// (EventScreen), the ids of one query row per finding or more. Kept in number_findings as events
+// are written (migration 0023): one range of its key. A row is never older than an event that
+// holds its finding, but may be newer: its event deleted, or since stripped of its number or
+// screened again. Then, for that number, the findings lists are walked in the index instead
+// (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no longer holds must not hide an older event;
+// whether to is found once (s: each branch reads it as a one-time filter, so the walk is not
+// even started for a number whose rows hold).
 #define SURVEYD_NEWEST_FINDINGS(hash, v, since) \
+  "WITH s AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM number_findings f "                       \
+  "WHERE " SURVEYD_FINDINGS_OF(hash, v, since) " AND NOT " SURVEYD_FINDING_HOLDS ") AS stale) "    \
+  "SELECT f.event_id FROM number_findings f WHERE " SURVEYD_FINDINGS_OF(hash, v, since)           \
+  " AND NOT (SELECT stale FROM s) UNION ALL "                                                     \
+  "SELECT w.event_id FROM (" SURVEYD_WALK_NEWEST_FINDINGS(hash, v, since) ") w "                  \
+  "WHERE (SELECT stale FROM s)"
+#define SURVEYD_FINDINGS_OF(hash, v, since) \
+  "f.phone_hash = " hash " AND f.screened_with = " v " AND f.occurred_at >= " since
+// Whether the row f of number_findings holds: its event still has its number, screen and finding.
+#define SURVEYD_FINDING_HOLDS                                                                     \
+  "EXISTS (SELECT 1 FROM events e WHERE e.event_id = f.event_id AND e.phone_hash = f.phone_hash " \
+  "AND e.screened_with = f.screened_with AND f.finding = ANY (e.screen_findings))"
+// The same from the index on events alone. A number's events share a handful of findings lists
+// however many there are (though a busy number gathers dozens: every combination of flags its
+// calls carried), and the index orders each list's events as they are picked (migration 0015):
+// so the lists are walked backwards, one index descent each (a recursive CTE, as the index has
+// no skip scan), each landing on its list's newest event, and the newest for a finding is the
+// newest of the lists that hold it. Sorted byte by byte: only equal values matter, and the
+// database's collation compares far slower.
+#define SURVEYD_WALK_NEWEST_FINDINGS(hash, v, since) \
   "SELECT DISTINCT ON (finding COLLATE \"C\") w.event_id FROM (WITH RECURSIVE "                  \
   "lists(findings, occurred_at, event_id) AS ((" SURVEYD_NEWEST_OF_LIST(hash, v, "IS NOT NULL") \
   ") UNION ALL SELECT p.* FROM lists l CROSS JOIN LATERAL ("                                     \

@@ -74,27 +74,38 @@ TEST(MigrateTest, AFailingMigrationIsNamedAndNotRecorded) {
   EXPECT_EQ(db.Query("SELECT to_regclass('outbox') IS NULL"), "t");  // rolled back whole
 }
 
+// Applies the built-in migrations before `version`, recording them as Migrate does: a database
+// as an older release left it.
+void MigrateUpTo(TestDatabase& db, const std::string& version) {
+  db.Query(
+      "CREATE TABLE schema_migrations (version text PRIMARY KEY, "
+      "applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const auto& migration : BuiltinMigrations()) {
+    if (migration.version >= version) break;
+    db.Query(migration.sql);
+    db.Query("INSERT INTO schema_migrations (version) VALUES ('" + migration.version + "')");
+  }
+}
+
+// Applies the rest, from `version` on, as a new release's start would.
+void MigrateOnFrom(TestDatabase& db, const std::string& version) {
+  const auto report = Migrate(db.url());
+  ASSERT_FALSE(report.applied.empty());
+  EXPECT_EQ(report.applied.front().substr(0, 4), version);
+}
+
 // A database from before 0022 keeps its events' raw lines, moved to raw_events: those still held
 // (with their event's received_at, which retention goes by), and none for an event whose line
 // retention had already taken.
 TEST(MigrateTest, RawEventsMoveToTheirOwnTable) {
   TestDatabase db(TestDatabase::Schema::kEmpty);
-  db.Query(
-      "CREATE TABLE schema_migrations (version text PRIMARY KEY, "
-      "applied_at timestamptz NOT NULL DEFAULT now())");
-  for (const auto& migration : BuiltinMigrations()) {
-    if (migration.version >= "0022") break;
-    db.Query(migration.sql);
-    db.Query("INSERT INTO schema_migrations (version) VALUES ('" + migration.version + "')");
-  }
+  MigrateUpTo(db, "0022");
   db.Query(
       "INSERT INTO events (event_id, received_at, source, type, occurred_at, raw) VALUES "
       "('E1', '2026-11-01 10:00Z', 'tcp', 'call.ended', '2026-11-01 09:59Z', 'v1:k1:sealed1'), "
       "('E2', '2026-11-02 10:00Z', 'tcp', 'call.ended', '2026-11-02 09:59Z', NULL)");
 
-  const auto report = Migrate(db.url());
-  ASSERT_FALSE(report.applied.empty());
-  EXPECT_EQ(report.applied.front().substr(0, 4), "0022");
+  MigrateOnFrom(db, "0022");
   EXPECT_EQ(db.Query("SELECT string_agg(event_id || '|' || raw || '|' || "
                      "to_char(received_at AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ',') "
                      "FROM raw_events"),
@@ -103,6 +114,39 @@ TEST(MigrateTest, RawEventsMoveToTheirOwnTable) {
   EXPECT_EQ(db.Query("SELECT count(*) FROM information_schema.columns "
                      "WHERE table_name = 'events' AND column_name = 'raw'"),
             "0");
+}
+
+// A database from before 0023 gets each number's newest event for each finding of each screen,
+// ties broken by event id byte by byte, as the walk of the index picks (SURVEYD_NEWEST_FINDINGS),
+// and events written after it raise them.
+TEST(MigrateTest, EachNumbersNewestEventForAFindingIsKeptFromTheEventsStoredBefore) {
+  TestDatabase db(TestDatabase::Schema::kEmpty);
+  MigrateUpTo(db, "0023");
+  const std::string columns =
+      "INSERT INTO events (event_id, received_at, source, type, occurred_at, phone_hash, "
+      "screened_with, screen_findings) VALUES ";
+  db.Query(columns +
+           "('E1', now(), 'tcp', 'call.ended', '2026-11-01 10:00Z', 'h1', 'v1', "
+           "'{exclusion:domestic_abuse,vulnerable}'), "
+           "('E2', now(), 'tcp', 'call.ended', '2026-11-02 10:00Z', 'h1', 'v1', '{vulnerable}'), "
+           "('E3', now(), 'tcp', 'call.ended', '2026-11-02 10:00Z', 'h1', 'v2', '{vulnerable}'), "
+           "('E4', now(), 'tcp', 'call.ended', '2026-11-03 10:00Z', 'h2', 'v1', NULL), "
+           "('E5', now(), 'tcp', 'call.ended', '2026-11-03 10:00Z', NULL, 'v1', '{vulnerable}'), "
+           "('e6', now(), 'tcp', 'call.ended', '2026-11-02 10:00Z', 'h1', 'v1', '{vulnerable}')");
+
+  MigrateOnFrom(db, "0023");
+  const std::string kept =
+      "SELECT string_agg(concat_ws(':', phone_hash, screened_with, finding, event_id), ',' "
+      "ORDER BY phone_hash, screened_with, finding) FROM number_findings";
+  EXPECT_EQ(db.Query(kept),
+            "h1:v1:exclusion:domestic_abuse:E1,h1:v1:vulnerable:e6,h1:v2:vulnerable:E3");
+  db.Query(columns +
+           "('E7', now(), 'tcp', 'call.ended', '2026-11-01 09:00Z', 'h1', 'v1', '{vulnerable}'), "
+           "('E8', now(), 'tcp', 'call.ended', '2026-11-04 10:00Z', 'h1', 'v2', '{vulnerable}')");
+  db.Query("UPDATE events SET phone_hash = 'h2' WHERE event_id = 'E2'");
+  EXPECT_EQ(db.Query(kept),
+            "h1:v1:exclusion:domestic_abuse:E1,h1:v1:vulnerable:e6,h1:v2:vulnerable:E8,"
+            "h2:v1:vulnerable:E2");
 }
 
 TEST(MigrateTest, UnreachableDatabaseThrows) {

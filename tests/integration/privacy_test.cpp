@@ -263,8 +263,12 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE raw IS NULL AND reject_reason <> ''"),
             "1");
   EXPECT_EQ(Q("SELECT count(*) FROM surveys WHERE event_id = 'E2' AND phone_enc IS NOT NULL"), "1");
-  // Day 400: hashes, comments and facts; the scores and the grouping context stay.
+  // Day 400: hashes, comments and facts; the scores and the grouping context stay. A number's
+  // newest event for a finding (migration 0023) goes with the hashes when it is as old.
   Q("UPDATE outbox SET state = 'expired' WHERE state = 'pending'");
+  Q("INSERT INTO number_findings VALUES "
+    "('old', 'v1', 'vulnerable', now() + interval '300 days', 'E1'), "
+    "('new', 'v1', 'vulnerable', now() + interval '340 days', 'E9')");
   r = store->RunRetention(policy, kT0 + 24h * 420, "test");
   EXPECT_EQ(r.numbers_erased, 1);
   EXPECT_EQ(r.comments_blanked, 1);
@@ -273,6 +277,7 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   EXPECT_EQ(Q("SELECT count(*) FROM events WHERE phone_hash IS NOT NULL OR facts IS NOT NULL"),
             "0");
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE phone_hash IS NOT NULL"), "0");
+  EXPECT_EQ(Q("SELECT string_agg(phone_hash, ',') FROM number_findings"), "new");
   EXPECT_EQ(Q("SELECT concat_ws('|', r.q1, r.q4, r.comment, s.group_id, s.incident_type_code, "
               "s.caller_age_band) FROM responses r JOIN surveys s ON s.id = r.survey_id"),
             "9|10||force_contact|BURG-RES|35-44");
@@ -399,6 +404,10 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
   Q("INSERT INTO opt_outs (phone_hash, source, at, phone_enc) VALUES ('" + hash + "', 'sms', " +
     "now(), '" + crypto::KeyRing::Parse("k1:" + kKey1, "").Seal(number, "opt_outs.phone") + "')");
 
+  // What its events could rule out (migration 0023), and another number's.
+  Q("INSERT INTO number_findings VALUES ('" + hash +
+    "', 'v1', 'vulnerable', now(), 'E1'), ('other', 'v1', 'vulnerable', now(), 'E9')");
+
   // A dry run says what is held and changes nothing.
   const std::string before = Q("SELECT md5(string_agg(s::text, '' ORDER BY id)) FROM surveys s");
   const auto held = store->Erase(number, "SAR-2026-16", false, true, kT0 + 24h * 41);
@@ -426,6 +435,7 @@ TEST_F(PrivacyTest, ErasureRemovesEverythingAboutOneNumberAndRecordsItWithoutThe
               "NOT NULL OR phone_hash IS NOT NULL)"),
             "0");
   EXPECT_EQ(Q("SELECT count(*) FROM raw_events WHERE event_id IN ('E1', 'E2', 'E3')"), "0");
+  EXPECT_EQ(Q("SELECT string_agg(phone_hash, ',') FROM number_findings"), "other");
   EXPECT_EQ(Q("SELECT q1 || '/' || comment FROM responses"), "9/") << "the scores stay";
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "1") << "the other caller's line stays";
   // The opt-out keeps its hash (never texted again) without the number.

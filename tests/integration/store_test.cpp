@@ -1133,6 +1133,53 @@ TEST_F(StoreTest, ANumbersNewestForEachRuleIsFoundAcrossTheListsOfFindingsWithTi
   EXPECT_EQ(seen, (Ids{"B3", "A2"}));
 }
 
+// The newest for each rule is kept in number_findings as events are written (migration 0023),
+// by ingest and by the screen sweep alike. A kept row whose event no longer holds it (deleted,
+// its number dropped or re-made) must not hide an older event that does: the number's events are
+// walked instead.
+TEST_F(StoreTest, ANumbersKeptNewestForEachRuleNeverHidesAnOlderOneWhenItStopsHolding) {
+  std::vector<std::string> seen;
+  const DecideFn recording = Recording(seen, &RelatedEvents::same_number, ScreenOf("v1"));
+  const std::string number = "+447700900001";
+  auto domestic = [&](const std::string& id, TimePoint at) {
+    auto event = MakeEvent(id, number, at, {"DOMESTIC"});
+    event.call->channel = "999";  // no survey, no frequency cap
+    return Item(event);
+  };
+  store_->IngestBatch({domestic("E1", kT0), domestic("E3", kT0 + 2min)}, recording);
+  store_->IngestBatch({domestic("E2", kT0 + 1min)}, recording);  // older than the kept E3
+  const std::string kept =
+      "SELECT string_agg(concat_ws(':', CASE phone_hash WHEN 'another' THEN 'another' "
+      "ELSE 'number' END, screened_with, finding, event_id), ',' "
+      "ORDER BY phone_hash = 'another', screened_with, finding) FROM number_findings";
+  EXPECT_EQ(Q(kept), "number:v1:exclusion:domestic:E3");
+  using Ids = std::vector<std::string>;
+  store_->IngestBatch({Item(MakeEvent("D1", number, kT0 + 10min))}, recording);
+  EXPECT_EQ(seen, (Ids{"E3"}));
+
+  Q("UPDATE events SET phone_hash = NULL WHERE event_id = 'E3'");  // as retention or erasure
+  store_->IngestBatch({Item(MakeEvent("D2", number, kT0 + 11min))}, recording);
+  EXPECT_EQ(seen, (Ids{"E2"}));
+  Q("UPDATE events SET phone_hash = 'another' WHERE event_id = 'E2'");  // as a re-hash
+  store_->IngestBatch({Item(MakeEvent("D3", number, kT0 + 12min))}, recording);
+  EXPECT_EQ(seen, (Ids{"E1"}));
+  EXPECT_EQ(Q("SELECT decision_reason FROM events WHERE event_id = 'D3'"), "exclusion:domestic");
+  // The number's row is kept as it was (only written events raise rows); the re-hashed event
+  // raised one of its new hash.
+  EXPECT_EQ(Q(kept), "number:v1:exclusion:domestic:E3,another:v1:exclusion:domestic:E2");
+
+  // Screened again under new rules, the events raise rows of the new screen's.
+  store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 100);
+  EXPECT_EQ(Q(kept),
+            "number:v1:exclusion:domestic:E3,number:v2:exclusion:domestic:E1,"
+            "another:v1:exclusion:domestic:E2,another:v2:exclusion:domestic:E2");
+  Q("DELETE FROM events WHERE event_id = 'E1'");
+  store_->IngestBatch({Item(MakeEvent("D4", number, kT0 + 13min))},
+                      Recording(seen, &RelatedEvents::same_number, ScreenOf("v2")));
+  EXPECT_TRUE(seen.empty()) << "E1 gone, nothing holds";
+  EXPECT_EQ(Q("SELECT decision_reason FROM events WHERE event_id = 'D4'"), "survey");
+}
+
 // What a decision is given does not depend on how the events were batched: a feed's batches, a
 // push each, a replay's one batch.
 TEST_F(StoreTest, ANumbersEventsArePickedAlikeFromTheBatchAndFromTheDatabase) {
