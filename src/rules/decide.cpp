@@ -340,30 +340,57 @@ bool Vulnerable(const Caller* caller) {
 }
 const Caller* CallerOf(const Event& event) { return event.caller ? &*event.caller : nullptr; }
 
-// A related event that counts, and how it is related ("incident", "number").
+// A related event that counts, and how it is related ("incident", "number"): read whole, or known
+// by what the screen of these rules found on it (ScreenedEvent).
 struct Related {
-  const Event* event;
+  const Event* event;             // null for a screened one
+  const ScreenedEvent* screened;  // null for one read whole
   const char* scope;
+
+  const std::string& id() const { return event != nullptr ? event->event_id : screened->event_id; }
+  TimePoint at() const { return event != nullptr ? event->occurred_at : screened->occurred_at; }
+  // Whether the rule named `finding` (as RuleOutFindings names it) is found on it: by `check`
+  // on its facts, or among what the screen found.
+  template <typename Check>
+  bool Finds(const std::string& finding, Check check) const {
+    if (event != nullptr) return check(*event);
+    return std::find(screened->findings.begin(), screened->findings.end(), finding) !=
+           screened->findings.end();
+  }
 };
 
+// The incident's, then the number's in the order they happened (then by event id), whichever
+// form each came in: so a decision and its trace are the same however the store handed them.
 std::vector<Related> RelatedThatCount(const Policy& policy, const Event& event,
                                       const RelatedEvents& related) {
   std::vector<Related> out;
-  out.reserve(related.same_incident.size() + related.same_number.size());
+  out.reserve(related.same_incident.size() + related.same_number.size() +
+              related.same_number_screened.size());
   for (const Event& other : related.same_incident) {
-    if (other.event_id != event.event_id) out.push_back({&other, "incident"});
+    if (other.event_id != event.event_id) out.push_back({&other, nullptr, "incident"});
   }
+  const std::size_t numbers_from = out.size();
   const TimePoint oldest = event.occurred_at - policy.number_lookback;
   for (const Event& other : related.same_number) {
     if (other.event_id != event.event_id && other.occurred_at >= oldest) {
-      out.push_back({&other, "number"});
+      out.push_back({&other, nullptr, "number"});
     }
   }
+  for (const ScreenedEvent& other : related.same_number_screened) {
+    if (other.event_id != event.event_id && other.occurred_at >= oldest) {
+      out.push_back({nullptr, &other, "number"});
+    }
+  }
+  std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(numbers_from), out.end(),
+                   [](const Related& a, const Related& b) {
+                     if (a.at() != b.at()) return a.at() < b.at();
+                     return a.id() < b.id();
+                   });
   return out;
 }
 
 std::string At(const std::string& rule, const Related& related) {
-  return rule + "@" + related.scope + ":" + related.event->event_id;
+  return rule + "@" + related.scope + ":" + related.id();
 }
 
 }  // namespace
@@ -446,7 +473,9 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
     // Only a positive match counts on a related event: its missing data says nothing about
     // this contact, whose own data was checked just above.
     for (const Related& other : others) {
-      if (Evaluate(exclusion, *other.event, policy).result == Tri::kYes) hit(At(rule, other), rule);
+      const bool found = other.Finds(
+          rule, [&](const Event& e) { return Evaluate(exclusion, e, policy).result == Tri::kYes; });
+      if (found) hit(At(rule, other), rule);
     }
   }
 
@@ -462,14 +491,16 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
     hit("insufficient_data:age", "insufficient_data");
   }
   for (const Related& other : others) {
-    if (UnderAge(policy, CallerOf(*other.event))) {
+    if (other.Finds("under_minimum_age",
+                    [&](const Event& e) { return UnderAge(policy, CallerOf(e)); })) {
       hit(At("under_minimum_age", other), "under_minimum_age");
     }
   }
   if (policy.exclude_consent_declined) {
     if (ConsentDeclined(caller)) hit("consent_declined", "consent_declined");
     for (const Related& other : others) {
-      if (ConsentDeclined(CallerOf(*other.event))) {
+      if (other.Finds("consent_declined",
+                      [](const Event& e) { return ConsentDeclined(CallerOf(e)); })) {
         hit(At("consent_declined", other), "consent_declined");
       }
     }
@@ -477,7 +508,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   if (policy.exclude_vulnerable) {
     if (Vulnerable(caller)) hit("vulnerable", "vulnerable");
     for (const Related& other : others) {
-      if (Vulnerable(CallerOf(*other.event))) {
+      if (other.Finds("vulnerable", [](const Event& e) { return Vulnerable(CallerOf(e)); })) {
         hit(At("vulnerable", other), "vulnerable");
       }
     }

@@ -134,6 +134,17 @@ std::optional<Event> ReadFacts(const std::string& text) {
   return EventFromJson(json).event;
 }
 
+// A stored event's screen findings, as PostgreSQL writes a text[] ("{a,b}", quoted where needed).
+std::vector<std::string> ReadFindings(const std::string& text) {
+  std::vector<std::string> findings;
+  pqxx::array_parser parser(text.c_str());
+  for (auto step = parser.get_next(); step.first != pqxx::array_parser::done;
+       step = parser.get_next()) {
+    if (step.first == pqxx::array_parser::string_value) findings.push_back(std::move(step.second));
+  }
+  return findings;
+}
+
 // What a screen found on an event (EventScreen::findings), sorted and each once; nothing without
 // a screen.
 std::vector<std::string> Findings(const EventScreen& screen, const Event& event) {
@@ -158,7 +169,11 @@ std::optional<std::string> FindingsLiteral(const std::vector<std::string>& findi
 class RelatedPool {
  public:
   struct Entry {
-    Event event;
+    std::string event_id;
+    TimePoint occurred_at;
+    // Its facts; none for a number's event read back by what the screen found alone
+    // (ScreenedEvent), which is never one of the batch's incidents' (their events come whole).
+    std::optional<Event> event;
     std::string incident_id, phone_hash;
     int order = -1;  // -1: stored before this batch; else the position in the batch
     std::vector<std::string> findings = {};  // under the screen, when there is one (Findings)
@@ -171,7 +186,7 @@ class RelatedPool {
 
   void Add(Entry entry) {
     const std::size_t index = entries_.size();
-    if (!entry.incident_id.empty()) by_incident_[entry.incident_id].push_back(index);
+    if (!entry.incident_id.empty() && entry.event) by_incident_[entry.incident_id].push_back(index);
     if (!entry.phone_hash.empty()) by_hash_[entry.phone_hash].push_back(index);
     entries_.push_back(std::move(entry));
   }
@@ -213,11 +228,18 @@ class RelatedPool {
   RelatedEvents For(const std::string& event_id, const std::string& incident_id,
                     const std::string& phone_hash, int up_to) const {
     RelatedEvents related;
-    auto visible = [&](const Entry& e) { return e.event.event_id != event_id && e.order < up_to; };
+    auto visible = [&](const Entry& e) { return e.event_id != event_id && e.order < up_to; };
+    auto give = [&related](const Entry& e) {
+      if (e.event) {
+        related.same_number.push_back(*e.event);
+      } else {
+        related.same_number_screened.push_back({e.event_id, e.occurred_at, e.findings});
+      }
+    };
     if (auto it = by_incident_.find(incident_id);
         !incident_id.empty() && it != by_incident_.end()) {
       for (std::size_t i : it->second) {
-        if (visible(entries_[i])) related.same_incident.push_back(entries_[i].event);
+        if (visible(entries_[i])) related.same_incident.push_back(*entries_[i].event);
       }
     }
     if (auto it = by_hash_.find(phone_hash); !phone_hash.empty() && it != by_hash_.end()) {
@@ -230,7 +252,7 @@ class RelatedPool {
       for (std::size_t i : it->second) {
         const Entry& e = entries_[i];
         if (screen_.version.empty()) {
-          if (counts(e)) related.same_number.push_back(e.event);
+          if (counts(e)) give(e);
           continue;
         }
         if (e.order >= up_to) continue;
@@ -241,7 +263,7 @@ class RelatedPool {
       }
       std::set<const Entry*> chosen;
       for (const auto& [finding, e] : newest) {
-        if (counts(*e) && chosen.insert(e).second) related.same_number.push_back(e->event);
+        if (counts(*e) && chosen.insert(e).second) give(*e);
       }
     }
     SortByTime(related);
@@ -251,9 +273,8 @@ class RelatedPool {
  private:
   // The order the store's read-back picks by: occurred_at, then event_id byte by byte.
   static bool Newer(const Entry& a, const Entry& b) {
-    if (a.event.occurred_at != b.event.occurred_at)
-      return a.event.occurred_at > b.event.occurred_at;
-    return a.event.event_id > b.event.event_id;
+    if (a.occurred_at != b.occurred_at) return a.occurred_at > b.occurred_at;
+    return a.event_id > b.event_id;
   }
 
   const EventScreen& screen_;
@@ -295,9 +316,12 @@ std::string TraceJson(const std::vector<std::string>& trace) {
 
 namespace pg {
 
-// The statements reading related events back, in parts.
-#define SURVEYD_RELATED_COLUMNS \
-  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text FROM events "
+// The statements reading related events back, in parts: an event's id, incident, number and
+// facts, or, for a number's event screened under the rules deciding, its findings and when it
+// happened instead of its facts (ScreenedEvent).
+#define SURVEYD_RELATED_COLUMNS                                                         \
+  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text, " \
+  "NULL::text, NULL::bigint FROM events "
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
 // An incident has a handful of events, found by its index: the screen is a filter on them.
@@ -311,26 +335,29 @@ namespace pg {
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
 // contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
 // where a row there no longer holds, in the index: SURVEYD_NEWEST_FINDINGS), then fetched by
-// their ids from an array made first. Written as IN (subquery), a generic plan made
-// while the table was young could read every event of the numbers and match each against the
-// walk's ids, and a connection keeps its plan as the table grows (bench/soak.sh: 2-3 s under
-// load for a batch of 273 numbers with 22,797 events; by the ids, 0.1 s at rest).
+// their ids from an array made first, but those of the batch's incidents, which come whole as
+// the incidents' (and are given as the number's from there too). Written as IN (subquery), a
+// generic plan made while the table was young could read every event of the numbers and match each
+// against the walk's ids, and a connection keeps its plan as the table grows (bench/soak.sh: 2-3 s
+// under load for a batch of 273 numbers with 22,797 events; by the ids, 0.1 s at rest).
 #define SURVEYD_RELATED_OF_NUMBERS_FOUND \
-  SURVEYD_RELATED_COLUMNS                \
+  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), NULL::text, " \
+  "screen_findings::text, surveyd_epoch_us(occurred_at) FROM events " \
   "WHERE event_id = ANY (ARRAY(SELECT x.event_id FROM unnest($2::text[]) AS n(hash) " \
   "CROSS JOIN LATERAL (" \
   SURVEYD_NEWEST_FINDINGS("n.hash", "$4", "$3::timestamptz") ") AS x)) "                          \
-  "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL"
+  "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL AND screen_findings IS NOT NULL " \
+  "AND (incident_id IS NULL OR incident_id <> ALL ($1::text[]))"
 // Rejected lines naming the incidents or numbers ($3 on for a number, as its events), but those
 // that a stored good delivery of the same event_id replaced: no facts, so read back as what
 // cannot be decided against (migration 0019), up to a good delivery in this batch. A batch's own
 // lines are stored after its events are decided: they count from their place in it (RelatedPool).
-#define SURVEYD_RELATED_REJECTED                                               \
-  " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "  \
-  "COALESCE(r.phone_hash, ''), NULL::text FROM rejected_events r "             \
-  "WHERE (r.incident_id = ANY($1::text[]) "                                    \
-  "OR (r.phone_hash = ANY($2::text[]) AND r.received_at >= $3::timestamptz)) " \
-  "AND (r.event_id IS NULL "                                                   \
+#define SURVEYD_RELATED_REJECTED                                                             \
+  " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "                \
+  "COALESCE(r.phone_hash, ''), NULL::text, NULL::text, NULL::bigint FROM rejected_events r " \
+  "WHERE (r.incident_id = ANY($1::text[]) "                                                  \
+  "OR (r.phone_hash = ANY($2::text[]) AND r.received_at >= $3::timestamptz)) "               \
+  "AND (r.event_id IS NULL "                                                                 \
   "OR NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id))"
 // Screened under other rules than those of version `v`, or not at all.
 #define SURVEYD_SCREENED_ELSEWHERE(v) \
@@ -823,9 +850,16 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   for (const auto& row :
        Exec(txn, screen.version.empty() ? "related_events" : "related_events_screened",
             related_params)) {
+    const std::string event_id = row[0].as<std::string>();
+    if (!row[4].is_null()) {  // a number's, screened under these rules: its findings alone
+      pool.Add({event_id, pg::FromEpochMicros(row[5].as<std::int64_t>()), std::nullopt,
+                row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1,
+                ReadFindings(row[4].as<std::string>())});
+      continue;
+    }
     if (row[3].is_null()) {  // a rejected line that names the incident or number
       // Up to a good delivery of its event_id in this batch, which replaces it from there on.
-      const auto good = first_index.find(row[0].as<std::string>());
+      const auto good = first_index.find(event_id);
       pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
                           "insufficient_data:rejected_event", -1,
                           good == first_index.end() ? RelatedPool::kToTheEnd : good->second);
@@ -835,14 +869,15 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     if (!event) {
       // Written by this store from a parsed event, so never expected; but an event of the
       // incident or number that cannot be read may be the one that rules a text out.
-      spdlog::error("store: stored event {} cannot be read", row[0].as<std::string>());
+      spdlog::error("store: stored event {} cannot be read", event_id);
       pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
                           "insufficient_data:related_event");
       continue;
     }
     auto found = Findings(screen, *event);
-    pool.Add({std::move(*event), row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1,
-              std::move(found)});
+    const TimePoint occurred_at = event->occurred_at;
+    pool.Add({event_id, occurred_at, std::move(event), row[1].as<std::string>(),
+              canonical(row[2].as<std::string>()), -1, std::move(found)});
   }
   for (const HeldContacts::Line& line : held.lines) {
     pool.MarkUnreadable(line.incident, line.hash, "insufficient_data:rejected_event",
@@ -869,7 +904,8 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     d.decision = decide(event, found == history.end() ? none : found->second,
                         pool.For(event.event_id, event.incident.id, hashes[i], position));
     findings[i] = Findings(screen, event);
-    pool.Add({event, event.incident.id, hashes[i], position++, findings[i]});
+    pool.Add({event.event_id, event.occurred_at, event, event.incident.id, hashes[i], position++,
+              findings[i]});
     Decision& decision = d.decision;
     d.e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
     d.hash = d.e164 == numbers[i] ? hashes[i] : vault_.Hash(d.e164);

@@ -88,9 +88,15 @@ Decision Decide(const Event& event, const ContactHistory& history, const Related
     return decision;
   }
   decision.group = "force_contact";
+  // A number's event screened under the test screen (ScreenOf) is given by what it found.
   const bool related_domestic =
       std::any_of(related.same_incident.begin(), related.same_incident.end(), Domestic) ||
-      std::any_of(related.same_number.begin(), related.same_number.end(), Domestic);
+      std::any_of(related.same_number.begin(), related.same_number.end(), Domestic) ||
+      std::any_of(related.same_number_screened.begin(), related.same_number_screened.end(),
+                  [](const ScreenedEvent& e) {
+                    return std::find(e.findings.begin(), e.findings.end(), "exclusion:domestic") !=
+                           e.findings.end();
+                  });
   if (Domestic(event) || related_domestic) {
     decision.outcome = Decision::Outcome::kExcluded;
     decision.reason = "exclusion:domestic";
@@ -1010,14 +1016,24 @@ EventScreen EveryEventCounts(const std::string& version) {
 }
 
 // The test rules under a screen, noting the ids of the related events of one kind (same_number or
-// same_incident) that the last decision was given, in the order given (by time).
+// same_incident) that the last decision was given, by time (then id): a number's, whole or
+// screened (same_number_screened) alike.
 DecideFn Recording(std::vector<std::string>& seen, std::vector<Event> RelatedEvents::*kind,
                    EventScreen screen) {
   return DecideFn(
       [&seen, kind](const Event& event, const ContactHistory& history,
                     const RelatedEvents& related) {
+        std::vector<std::pair<TimePoint, std::string>> given;
+        for (const Event& other : related.*kind)
+          given.emplace_back(other.occurred_at, other.event_id);
+        if (kind == &RelatedEvents::same_number) {
+          for (const ScreenedEvent& other : related.same_number_screened) {
+            given.emplace_back(other.occurred_at, other.event_id);
+          }
+        }
+        std::sort(given.begin(), given.end());
         seen.clear();
-        for (const Event& other : related.*kind) seen.push_back(other.event_id);
+        for (auto& [at, id] : given) seen.push_back(std::move(id));
         return Decide(event, history, related);
       },
       std::move(screen));
@@ -1041,15 +1057,19 @@ TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleO
   // New rules: every event screened under the old ones is read back as before (rules under which
   // every event counts show it)...
   store_->IngestBatch({Item(MakeEvent("E4", "+447700900001", kT0 + 3min))},
-                      Recording(seen, &RelatedEvents::same_number, EveryEventCounts("v2")));
+                      Recording(seen, &RelatedEvents::same_number, EveryEventCounts("v9")));
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
-  // ... until they are screened again under the new ones, newest first, in batches.
+  // ... until they are screened again under the rules in force, newest first, in batches.
   auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2);
   EXPECT_EQ(pass.screened, 2);
   ASSERT_TRUE(pass.next_from.has_value());
-  EXPECT_EQ(*pass.next_from, kT0 + 1min) << "E3 then E2";
+  EXPECT_EQ(*pass.next_from, kT0 + 2min) << "E4 then E3";
   pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, *pass.next_from, 2);
-  EXPECT_EQ(pass.screened, 1);
+  EXPECT_EQ(pass.screened, 2);
+  ASSERT_TRUE(pass.next_from.has_value());
+  EXPECT_EQ(*pass.next_from, kT0) << "E2 then E1";
+  pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, *pass.next_from, 2);
+  EXPECT_EQ(pass.screened, 0);
   EXPECT_FALSE(pass.next_from.has_value()) << "nothing left";
   EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2).screened, 0);
   store_->IngestBatch({Item(MakeEvent("E5", "+447700900001", kT0 + 4min))}, recording("v2"));

@@ -19,10 +19,23 @@ struct ContactHistory {
   std::optional<TimePoint> last_surveyed_at;  // newest survey created for this number, any group
 };
 
+// Another event known by what the screen of the rules now deciding found on it (EventScreen),
+// rather than by its facts: those rules could only find the same on it again. Reading a busy
+// number's newest events back whole and parsing their facts for every batch was most of what
+// deciding cost (ingest's own CPU, bench/ingest.sh).
+struct ScreenedEvent {
+  std::string event_id;
+  TimePoint occurred_at;
+  std::vector<std::string> findings;  // sorted: rules::RuleOutFindings under those rules
+};
+
 // Other stored events that bear on one event's decision.
 struct RelatedEvents {
   std::vector<Event> same_incident;  // other events of this incident, any type, any caller
   std::vector<Event> same_number;    // other events from this caller's number, other incidents
+  // More of the number's, screened under the rules deciding: only by a store that holds their
+  // findings under a screen made from those very rules (DecideFn, ScreenUnder).
+  std::vector<ScreenedEvent> same_number_screened;
 };
 
 // The store hands the rules same_number events at most this much older than the event; the

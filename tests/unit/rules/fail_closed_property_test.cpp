@@ -362,10 +362,44 @@ TEST(FailClosedPropertyTest, TheScreenFindsWhateverDecideFindsOnAnotherEventOfTh
           EXPECT_NE(std::find(findings.begin(), findings.end(), rule.substr(0, at)), findings.end())
               << rule << " not among the screen's findings, " << variant.name;
         }
+        // Given by those findings alone (ScreenedEvent), as the store gives a number's events
+        // screened under these rules, it decides the same, to the trace.
+        RelatedEvents screened;
+        screened.same_number_screened.push_back(
+            {"R-1", related.same_number[0].occurred_at, findings});
+        const Decision by_findings = Decide(Shipped(), clean, {}, screened, now);
+        EXPECT_EQ(by_findings.reason, d.reason) << variant.name;
+        EXPECT_EQ(by_findings.trace, d.trace) << variant.name;
       }
     }
   }
   EXPECT_GE(found, 9) << "the caller checks, at least, find something";
+}
+
+// A number's events given whole and by their findings are taken in one order, by time then id,
+// whichever form each came in: the trace does not depend on which the store could give.
+TEST(FailClosedPropertyTest, ANumbersEventsWholeAndScreenedAreTracedInTheOrderTheyHappened) {
+  const Event clean = Read(Base(EventType::kCallEnded, "E-1"));
+  const TimePoint now = clean.occurred_at + std::chrono::seconds(5);
+  auto vulnerable = [](const std::string& id, const std::string& at) {
+    json j = Base(EventType::kCallEnded, id);
+    j["occurred_at"] = at;
+    j["incident"]["id"] = "WMP-" + id;
+    j["caller"]["vulnerable"] = true;
+    return Read(j);
+  };
+  const Event r1 = vulnerable("R-1", "2026-11-23T10:00:00Z");
+  const Event r3 = vulnerable("R-3", "2026-11-23T12:00:00Z");
+  const Event r2 = vulnerable("R-2", "2026-11-23T11:00:00Z");
+  RelatedEvents whole;
+  whole.same_number = {r1, r2, r3};
+  RelatedEvents mixed;
+  mixed.same_number = {r1, r3};
+  mixed.same_number_screened.push_back({"R-2", r2.occurred_at, RuleOutFindings(Shipped(), r2)});
+  const Decision d = Decide(Shipped(), clean, {}, whole, now);
+  EXPECT_EQ(d.trace, (std::vector<std::string>{"group:force_contact", "vulnerable@number:R-1",
+                                               "vulnerable@number:R-2", "vulnerable@number:R-3"}));
+  EXPECT_EQ(Decide(Shipped(), clean, {}, mixed, now).trace, d.trace);
 }
 
 // What was seen when the issue was filed, exactly.
