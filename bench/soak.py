@@ -395,8 +395,8 @@ class Retention:
 # milliseconds or a gateway timeout of seconds), by their ids as an array: joined instead, a
 # plan made on statistics that knew none of the minute's texts scanned the outbox for them and
 # matched each against every attempt (a minute of CPU a call from minute 48 of the hour, and the
-# service's rate fell with it). Answers and alerts are a tenth of the events
-# or fewer, and read whole.
+# service's rate fell with it). Answers and alerts are a tenth of the events or fewer, and read
+# whole.
 MINUTE_SQL = """
 WITH ev AS (SELECT extract(epoch FROM pg_xact_commit_timestamp(e.xmin) - e.received_at) * 1000 AS ms
               FROM events e WHERE e.facts IS NOT NULL

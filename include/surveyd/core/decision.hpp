@@ -26,7 +26,7 @@ struct ContactHistory {
 struct ScreenedEvent {
   std::string event_id;
   TimePoint occurred_at;
-  std::vector<std::string> findings;  // sorted: rules::RuleOutFindings under those rules
+  std::vector<std::string> findings;  // rules::RuleOutFindings under those rules, any order
 };
 
 // Other stored events that bear on one event's decision.
