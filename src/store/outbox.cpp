@@ -36,4 +36,11 @@ void OutboxStore::RecordAttempt(const OutboxMessage& message, const SendRecord& 
   RecordAttempts({{message.id, message.claim_token, message.attempts, record}}, now);
 }
 
+std::vector<bool> OutboxStore::ApplyDeliveryReports(const std::vector<DeliveryReport>& reports) {
+  std::vector<bool> matched;
+  matched.reserve(reports.size());
+  for (const DeliveryReport& report : reports) matched.push_back(ApplyDeliveryReport(report));
+  return matched;
+}
+
 }  // namespace surveyd::store

@@ -196,7 +196,6 @@ class RelatedPool {
   // after the batch's item `from` (-1: all of them, for what was stored before this batch) and
   // before its item `until`: a good delivery of the line's own event_id, which stands for the
   // line from there on (kToTheEnd: none in this batch).
-  static constexpr std::size_t kToTheEnd = std::numeric_limits<std::size_t>::max();
   void MarkUnreadable(const std::string& incident_id, const std::string& phone_hash,
                       const std::string& reason, std::ptrdiff_t from = -1,
                       std::size_t until = kToTheEnd) {
@@ -720,7 +719,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   }
   HeldContacts held;
   for (const Named& line : named) {
-    std::size_t until = RelatedPool::kToTheEnd;
+    std::size_t until = kToTheEnd;
     if (!line.id.empty()) {
       if (stored_before.count(line.id) != 0) continue;
       if (const auto good = first_index.find(line.id); good != first_index.end()) {
@@ -862,7 +861,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
       const auto good = first_index.find(event_id);
       pool.MarkUnreadable(row[1].as<std::string>(), canonical(row[2].as<std::string>()),
                           "insufficient_data:rejected_event", -1,
-                          good == first_index.end() ? RelatedPool::kToTheEnd : good->second);
+                          good == first_index.end() ? kToTheEnd : good->second);
       continue;
     }
     auto event = ReadFacts(row[3].as<std::string>());

@@ -251,17 +251,26 @@ const Statements& OutboxStatements() {
        "UPDATE delivery_reports d SET outbox_id = u.id FROM u WHERE d.outbox_id IS NULL "
        "AND d.gateway = u.gateway AND d.gateway_message_id = u.gateway_message_id "
        "RETURNING d.outbox_id, d.status, d.error_code, surveyd_epoch_us(d.at)"},
+      // Moves messages forward, each named once (one round of AdvanceInOrder).
       {"outbox_advance",
-       "UPDATE outbox SET state = $2, last_error = COALESCE($3, last_error), "
-       "updated_at = $4::timestamptz WHERE id = $1::bigint AND NOT outbox_state_final(state) "
-       "AND outbox_state_rank(state) < outbox_state_rank($2)"},
-      {"outbox_by_ref", "SELECT id FROM outbox WHERE client_ref = $1"},
-      {"outbox_by_message_id",
-       "SELECT id FROM outbox WHERE gateway = $1 AND gateway_message_id = $2 ORDER BY id LIMIT 1"},
-      {"report_insert",
-       "INSERT INTO delivery_reports (outbox_id, gateway, gateway_message_id, client_ref, "
-       "status, error_code, at, received_at) VALUES ($1::bigint, $2, $3, $4, $5, $6, "
-       "$7::timestamptz, $8::timestamptz)"},
+       "UPDATE outbox o SET state = t.state, last_error = COALESCE(t.error, o.last_error), "
+       "updated_at = t.at FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) "
+       "AS t(id, state, error, at) WHERE o.id = t.id AND NOT outbox_state_final(o.state) "
+       "AND outbox_state_rank(o.state) < outbox_state_rank(t.state)"},
+      // Each report's message, by the service's own ref, else by the gateway's id within that
+      // gateway, and every report kept, found or not: one row per report, by its place ($1..$6
+      // hold one element per report; received at $7).
+      {"reports_insert",
+       "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+       "$5::text[], $6::timestamptz[]) WITH ORDINALITY "
+       "AS r(gateway, message_id, ref, status, error_code, at, place)), "
+       "m AS (SELECT r.*, COALESCE((SELECT o.id FROM outbox o WHERE o.client_ref = r.ref), "
+       "(SELECT o.id FROM outbox o WHERE o.gateway = r.gateway "
+       "AND o.gateway_message_id = r.message_id ORDER BY o.id LIMIT 1)) AS outbox_id FROM r), "
+       "kept AS (INSERT INTO delivery_reports (outbox_id, gateway, gateway_message_id, "
+       "client_ref, status, error_code, at, received_at) SELECT outbox_id, gateway, message_id, "
+       "ref, status, error_code, at, $7::timestamptz FROM m ORDER BY place) "
+       "SELECT place, outbox_id FROM m ORDER BY place"},
       {"expire_overdue",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'expired' END, "
        "claim_token = NULL, claimed_by = NULL, "
@@ -561,13 +570,15 @@ void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now
                       {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(),
                        gateways.Text(), message_ids.Text(), statuses.Text(), errors.Text(),
                        next_at.Text(), Time(now), maybe_sent.Text()});
+    std::vector<Advancement> advancements;
     for (const auto& row : early) {
       const auto state = ParseDeliveryState(row[1].as<std::string>());
       if (!state) continue;
-      Advance(txn, row[0].as<std::int64_t>(), *state,
-              row[2].is_null() ? std::nullopt : Param(row[2].as<std::string>()),
-              pg::FromEpochMicros(row[3].as<std::int64_t>()));
+      advancements.push_back({row[0].as<std::int64_t>(), *state,
+                              row[2].is_null() ? std::nullopt : Param(row[2].as<std::string>()),
+                              pg::FromEpochMicros(row[3].as<std::int64_t>())});
     }
+    AdvanceInOrder(txn, advancements);
     txn.commit();
     return 0;
   });
@@ -598,59 +609,84 @@ int PgStore::ExpireOverdue(TimePoint now) {
 }
 
 bool PgStore::ApplyDeliveryReport(const DeliveryReport& report) {
+  return ApplyDeliveryReports({report}).front();
+}
+
+std::vector<bool> PgStore::ApplyDeliveryReports(const std::vector<DeliveryReport>& reports) {
+  if (reports.empty()) return {};
   // Reports come in bursts from many connections at once: they share transactions.
-  return reports_
-      .Submit({report},
-              [this](const std::vector<DeliveryReport>& group) {
-                return ApplyDeliveryReportsNow(group);
-              })
-      .front();
+  return reports_.Submit(reports, [this](const std::vector<DeliveryReport>& group) {
+    return ApplyDeliveryReportsNow(group);
+  });
 }
 
 std::vector<bool> PgStore::ApplyDeliveryReportsNow(const std::vector<DeliveryReport>& reports) {
+  pg::ArrayLiteral gateways, message_ids, refs, statuses, error_codes, ats;
+  for (const DeliveryReport& report : reports) {
+    gateways.Add(report.gateway);
+    message_ids.Add(NonEmpty(report.gateway_message_id));
+    refs.Add(NonEmpty(report.message_ref));
+    statuses.Add(DeliveryStateName(report.state));
+    error_codes.Add(NonEmpty(report.error_code));
+    ats.AddTime(report.at);
+  }
   return WithConnection("delivery reports", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    std::vector<bool> matched;
-    matched.reserve(reports.size());
-    for (const DeliveryReport& report : reports) {
-      matched.push_back(ApplyDeliveryReportIn(txn, report));
+    // A few statements for the whole group, not three a report: found and kept in one, then
+    // the messages moved on (AdvanceInOrder).
+    const auto found = Exec(txn, "reports_insert",
+                            {gateways.Text(), message_ids.Text(), refs.Text(), statuses.Text(),
+                             error_codes.Text(), ats.Text(), Time(WallClock())});
+    std::vector<bool> matched(reports.size(), false);
+    std::vector<Advancement> advancements;
+    for (const auto& row : found) {
+      const auto place = row[0].as<std::size_t>();
+      if (row[1].is_null() || place < 1 || place > reports.size()) continue;
+      const DeliveryReport& report = reports[place - 1];
+      matched[place - 1] = true;
+      advancements.push_back(
+          {row[1].as<std::int64_t>(), report.state, NonEmpty(report.error_code), report.at});
     }
+    AdvanceInOrder(txn, advancements);
     txn.commit();
     return matched;
   });
 }
 
-bool PgStore::ApplyDeliveryReportIn(pqxx::transaction_base& txn, const DeliveryReport& report) {
-  // The service's own ref names one message whatever the gateway; the gateway's id only
-  // within that gateway.
-  std::optional<std::int64_t> outbox_id;
-  if (!report.message_ref.empty()) {
-    auto rows = Exec(txn, "outbox_by_ref", {Text(report.message_ref)});
-    if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
+void PgStore::AdvanceInOrder(pqxx::transaction_base& txn,
+                             const std::vector<Advancement>& advancements) {
+  // One statement cannot move a row twice and see its own first move, so a message named more
+  // than once goes through its reports in rounds: the first of each message's in the first
+  // statement, the second in the next, and so on, each seeing what the one before wrote. Rows
+  // are named in id order within a round, as any other group of reports names them.
+  std::unordered_map<std::int64_t, std::size_t> named;
+  std::vector<std::vector<const Advancement*>> rounds;
+  for (const Advancement& advancement : advancements) {
+    const std::size_t round = named[advancement.outbox_id]++;
+    if (round == rounds.size()) rounds.emplace_back();
+    rounds[round].push_back(&advancement);
   }
-  if (!outbox_id && !report.gateway_message_id.empty()) {
-    auto rows =
-        Exec(txn, "outbox_by_message_id", {Text(report.gateway), Text(report.gateway_message_id)});
-    if (!rows.empty()) outbox_id = rows[0][0].as<std::int64_t>();
+  for (auto& round : rounds) {
+    std::sort(round.begin(), round.end(), [](const Advancement* a, const Advancement* b) {
+      return a->outbox_id < b->outbox_id;
+    });
+    pg::ArrayLiteral ids, states, errors, ats;
+    for (const Advancement* advancement : round) {
+      const DeliveryState state = advancement->state;
+      const std::string target = OutboxStateFor(state);
+      // A failure is named as the network gave it, or by the state itself.
+      Param error = std::nullopt;
+      if (state == DeliveryState::kFailed || state == DeliveryState::kUndeliverable ||
+          state == DeliveryState::kExpired) {
+        error = advancement->error_code ? advancement->error_code : Param(target);
+      }
+      ids.AddInt(advancement->outbox_id);
+      states.Add(target);
+      errors.Add(error);
+      ats.AddTime(advancement->at);
+    }
+    Exec(txn, "outbox_advance", {ids.Text(), states.Text(), errors.Text(), ats.Text()});
   }
-  Exec(txn, "report_insert",
-       {outbox_id ? Int(*outbox_id) : std::nullopt, Text(report.gateway),
-        NonEmpty(report.gateway_message_id), NonEmpty(report.message_ref),
-        DeliveryStateName(report.state), NonEmpty(report.error_code), Time(report.at),
-        Time(WallClock())});
-  if (outbox_id) Advance(txn, *outbox_id, report.state, NonEmpty(report.error_code), report.at);
-  return outbox_id.has_value();
-}
-
-void PgStore::Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,
-                      const Param& error_code, TimePoint at) {
-  const std::string target = OutboxStateFor(state);
-  Param error = std::nullopt;
-  if (state == DeliveryState::kFailed || state == DeliveryState::kUndeliverable ||
-      state == DeliveryState::kExpired) {
-    error = error_code ? error_code : Param(target);
-  }
-  Exec(txn, "outbox_advance", {Int(outbox_id), target, error, Time(at)});
 }
 
 int PgStore::TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,

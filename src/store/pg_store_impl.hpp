@@ -40,6 +40,10 @@ inline Param Time(const std::optional<TimePoint>& value) {
 
 pqxx::result Exec(pqxx::transaction_base& txn, const char* statement, const Params& params);
 
+// An index past every item of an ingest batch: a rejected line with no good delivery of its
+// event later in the batch holds up to its end.
+inline constexpr std::size_t kToTheEnd = std::numeric_limits<std::size_t>::max();
+
 // A column read as text, absent when NULL.
 inline std::optional<std::string> OptionalText(const pqxx::field& field) {
   return field.is_null() ? std::nullopt : std::optional<std::string>(field.as<std::string>());
@@ -193,6 +197,7 @@ class PgStore final : public Store {
   int RecoverStale(TimePoint now, bool resend_safe) override;
   int ExpireOverdue(TimePoint now) override;
   bool ApplyDeliveryReport(const DeliveryReport& report) override;
+  std::vector<bool> ApplyDeliveryReports(const std::vector<DeliveryReport>& reports) override;
   int TakeSendSlots(const std::string& gateway, std::int64_t bucket, int wanted, int cap,
                     int span) override;
   void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
@@ -256,8 +261,8 @@ class PgStore final : public Store {
   struct HeldContacts {
     struct Line {
       std::size_t item = 0;  // its index in the batch
-      // The index of a good delivery of its event_id later in the batch (max: none).
-      std::size_t until = std::numeric_limits<std::size_t>::max();
+      // The index of a good delivery of its event_id later in the batch (kToTheEnd: none).
+      std::size_t until = pg::kToTheEnd;
       std::string incident, hash;  // hash: under the active key
     };
     pg::ArrayLiteral incidents, hashes;
@@ -277,9 +282,15 @@ class PgStore final : public Store {
   std::vector<OutboxMessage> ReadClaimed(pqxx::transaction_base& txn, const pqxx::result& rows,
                                          const EventScreen& screen);
   std::vector<bool> ApplyDeliveryReportsNow(const std::vector<DeliveryReport>& reports);
-  bool ApplyDeliveryReportIn(pqxx::transaction_base& txn, const DeliveryReport& report);
-  void Advance(pqxx::transaction_base& txn, std::int64_t outbox_id, DeliveryState state,
-               const pg::Param& error_code, TimePoint at);
+  // A report's move of its message, applied only forward (outbox_state_rank).
+  struct Advancement {
+    std::int64_t outbox_id;
+    DeliveryState state;
+    pg::Param error_code;
+    TimePoint at;
+  };
+  // Applies `advancements` as if one by one in their order.
+  void AdvanceInOrder(pqxx::transaction_base& txn, const std::vector<Advancement>& advancements);
   // pg_privacy.cpp: under the retention lock, held by `lease`'s session.
   RetentionReport RetentionLocked(ConnectionPool::Lease& lease, const RetentionPolicy* policy,
                                   TimePoint now, const std::string& worker);

@@ -55,6 +55,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/rules/loader.cpp
   src/rules/rule_set.cpp
   src/store/analytics_sql.cpp
+  src/store/outbox.cpp
   src/store/pg_text.cpp
   src/store/store.cpp
   src/survey/handler.cpp

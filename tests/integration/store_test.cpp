@@ -651,6 +651,78 @@ TEST_F(StoreTest, EveryOrderOfTheSameReportsEndsInTheSameState) {
   } while (std::next_permutation(reports.begin(), reports.end()) && i < 30);
 }
 
+TEST_F(StoreTest, ReportsAppliedTogetherEndAsTheSameReportsOneByOne) {
+  // Two copies of each message: one gets a shuffled stream of reports in one call (one
+  // transaction, a few statements), the other the same stream one report at a time. Messages
+  // are named several times in a stream, by either id, with final states that conflict, and
+  // among reports that match nothing.
+  constexpr int kMessages = 10;
+  std::vector<OutboxMessage> together, alone;
+  for (int i = 0; i < 2 * kMessages; ++i) {
+    const std::string id = "T" + std::to_string(i);
+    auto m = ClaimOne(id, "+4477009" + std::to_string(40000 + i));
+    Record(m, {SendState::kAccepted, "wmnow", "m-" + id, 201, "", {}}, "h" + id, kT0 + 2h);
+    (i < kMessages ? together : alone).push_back(m);
+  }
+  const std::vector<std::string> states = {"accepted", "sent",          "delivered",
+                                           "failed",   "undeliverable", "expired"};
+  std::mt19937 random(20261205);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<DeliveryReport> stream_together, stream_alone;
+    for (int r = 0; r < 30; ++r) {
+      const int i = static_cast<int>(random() % (kMessages + 1));  // kMessages: no such message
+      const std::string state = states[random() % states.size()];
+      const bool by_ref = random() % 3 == 0;
+      const std::string error = random() % 2 == 0 ? "E" + std::to_string(r) : "";
+      const TimePoint at = kT0 + 3h + std::chrono::seconds(round * 100 + r);
+      auto report_to = [&](const std::vector<OutboxMessage>& copies, const std::string& prefix) {
+        DeliveryReport report;
+        report.gateway = "wmnow";
+        report.state = ParseDeliveryState(state).value();
+        report.error_code = error;
+        report.at = at;
+        if (i == kMessages) {
+          report.gateway_message_id = "m-none-" + prefix;
+        } else if (by_ref) {
+          report.message_ref = copies[i].client_ref;
+        } else {
+          report.gateway_message_id = "m-T" + std::to_string(prefix == "a" ? i : i + kMessages);
+        }
+        return report;
+      };
+      stream_together.push_back(report_to(together, "a"));
+      stream_alone.push_back(report_to(alone, "b"));
+    }
+    const auto matched_together = store_->ApplyDeliveryReports(stream_together);
+    std::vector<bool> matched_alone;
+    for (const auto& report : stream_alone) {
+      matched_alone.push_back(store_->ApplyDeliveryReport(report));
+    }
+    EXPECT_EQ(matched_together, matched_alone) << "round " << round;
+    for (int i = 0; i < kMessages; ++i) {
+      const auto row = [&](std::int64_t id) {
+        return Q(
+            "SELECT state || ',' || COALESCE(last_error, '-') || ',' || updated_at "
+            "FROM outbox WHERE id = " +
+            std::to_string(id));
+      };
+      const auto reports = [&](std::int64_t id) {
+        return Q(
+            "SELECT string_agg(status || ':' || COALESCE(error_code, '-') || ':' || at, ' ' "
+            "ORDER BY id) FROM delivery_reports WHERE outbox_id = " +
+            std::to_string(id));
+      };
+      EXPECT_EQ(row(together[i].id), row(alone[i].id)) << "round " << round << ", message " << i;
+      EXPECT_EQ(reports(together[i].id), reports(alone[i].id)) << "message " << i;
+    }
+  }
+  EXPECT_EQ(Q("SELECT count(*) FROM delivery_reports WHERE outbox_id IS NULL"),
+            Q("SELECT 2 * count(*) FROM delivery_reports WHERE gateway_message_id = 'm-none-a'"))
+      << "the unmatched kept too";
+  EXPECT_NE(Q("SELECT count(DISTINCT state) FROM outbox"), "1") << "the streams moved messages "
+                                                                   "to different ends";
+}
+
 TEST_F(StoreTest, GatewayMessageIdsAreScopedPerGateway) {
   auto a = ClaimOne("E1", "+447700900001");
   Record(a, {SendState::kAccepted, "wmnow", "SAME-ID", 201, "", {}}, "h1", kT0 + 2h);

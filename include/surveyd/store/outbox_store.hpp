@@ -160,6 +160,9 @@ class OutboxStore {
   // message is known by it (yet: a report carrying only the gateway's id is applied when the
   // send's answer names that id).
   virtual bool ApplyDeliveryReport(const DeliveryReport& report) = 0;
+  // The same for several reports at once, as if applied one by one in their order; one result
+  // each. (A store may write them together, as it writes reports that come at the same time.)
+  virtual std::vector<bool> ApplyDeliveryReports(const std::vector<DeliveryReport>& reports);
 
   // Flow control across every worker of every instance: grants up to `wanted` sends through
   // `gateway` in time bucket `bucket`, so that no `span` consecutive buckets hold more than
