@@ -32,6 +32,16 @@ BEGIN
       || ']');
 END $$;
 
+-- The day a cell of a cube is kept under, from the local day of contact: that day, or the first
+-- of its month in a by-month cube. analytics_period() (0007) now goes through it, so the rule is
+-- written once for the fold, which has each survey's day already, and for the rebuild.
+CREATE FUNCTION analytics_period_of_day(by_month boolean, day date) RETURNS date
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN by_month THEN date_trunc('month', day::timestamp)::date ELSE day END $$;
+CREATE OR REPLACE FUNCTION analytics_period(by_month boolean, t timestamptz) RETURNS date
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT analytics_period_of_day(by_month, analytics_day(t)) $$;
+
 -- Each cube with the positions of its dimensions in analytics_dim_values() (NULL where it holds
 -- fewer than three: a NULL subscript gives NULL, as analytics_dim() of no name did).
 CREATE VIEW analytics_cube_dims AS
@@ -51,9 +61,8 @@ END $$;
 
 -- As in 0018, each survey valued once, and each cube's positions found once (MATERIALIZED:
 -- otherwise the planner folds them into the cross join and finds them again for every row).
--- Keys are grouped and ordered bytewise, as the cells compare them. The month of a by-month cube
--- is taken from the local day as analytics_period() takes it. A fold of 5,000 changes sorts
--- 50,000 rows: with the default work_mem the sort spilled to disk.
+-- Keys are grouped and ordered bytewise, as the cells compare them. A fold of 5,000 changes
+-- sorts 50,000 rows: with the default work_mem the sort spilled to disk.
 CREATE OR REPLACE FUNCTION analytics_add(deltas analytics_delta[]) RETURNS void
   LANGUAGE plpgsql SET work_mem = '32MB' AS $$
   BEGIN
@@ -80,7 +89,7 @@ CREATE OR REPLACE FUNCTION analytics_add(deltas analytics_delta[]) RETURNS void
       msg_failed_unsent, msg_expired, msg_cancelled, opted_out)
     SELECT k.id, v.dims[k.at1] COLLATE "C", v.dims[k.at2] COLLATE "C", v.dims[k.at3] COLLATE "C",
            v.group_id,
-           CASE WHEN k.by_month THEN date_trunc('month', v.day::timestamp)::date ELSE v.day END,
+           analytics_period_of_day(k.by_month, v.day),
            sum(v.surveys), sum(v.opened), sum(v.answered), sum(v.closed_unanswered),
            sum(v.msg_waiting), sum(v.msg_unreported), sum(v.msg_delivered), sum(v.msg_failed_sent),
            sum(v.msg_failed_unsent), sum(v.msg_expired), sum(v.msg_cancelled), sum(v.opted_out)
@@ -114,7 +123,7 @@ CREATE OR REPLACE FUNCTION analytics_add_scores(answers responses[], direction i
                                        total, top_box)
     SELECT k.id, v.dims[k.at1] COLLATE "C", v.dims[k.at2] COLLATE "C", v.dims[k.at3] COLLATE "C",
            v.group_id,
-           CASE WHEN k.by_month THEN date_trunc('month', v.day::timestamp)::date ELSE v.day END,
+           analytics_period_of_day(k.by_month, v.day),
            v.question, direction * count(*), direction * sum(v.score),
            direction * count(*) FILTER (WHERE v.score >= 8)
     FROM v CROSS JOIN k
