@@ -134,15 +134,16 @@ std::optional<Event> ReadFacts(const std::string& text) {
   return EventFromJson(json).event;
 }
 
-// A stored event's screen findings, as PostgreSQL writes a text[] ("{a,b}", quoted where needed).
-std::vector<std::string> ReadFindings(const std::string& text) {
-  std::vector<std::string> findings;
+// A text[] as PostgreSQL writes it ("{a,b}", quoted where needed): a stored event's screen
+// findings, say.
+std::vector<std::string> ReadTextArray(const std::string& text) {
+  std::vector<std::string> values;
   pqxx::array_parser parser(text.c_str());
   for (auto step = parser.get_next(); step.first != pqxx::array_parser::done;
        step = parser.get_next()) {
-    if (step.first == pqxx::array_parser::string_value) findings.push_back(std::move(step.second));
+    if (step.first == pqxx::array_parser::string_value) values.push_back(std::move(step.second));
   }
-  return findings;
+  return values;
 }
 
 // What a screen found on an event (EventScreen::findings), sorted and each once; nothing without
@@ -409,14 +410,19 @@ const Statements& IngestStatements() {
       {"lock_keys",
        "SELECT count(pg_advisory_xact_lock(k)) FROM "
        "(SELECT DISTINCT k FROM unnest($1::bigint[]) AS t(k) ORDER BY k) AS sorted"},
-      // Whether any survey was stored for these incidents ($1) or numbers ($2).
-      {"surveys_exist",
-       "SELECT EXISTS (SELECT 1 FROM surveys WHERE incident_id = ANY($1::text[])) "
-       "OR EXISTS (SELECT 1 FROM surveys WHERE phone_hash = ANY($2::text[]))"},
-      {"phone_history",
-       "SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h), "
-       "(SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s WHERE s.phone_hash = h) "
-       "FROM unnest($1::text[]) AS t(h)"},
+      // What a batch's deciding needs to know first, in one round trip (a push group's
+      // statements are its cost): which of its events ($1) are stored already; whether any
+      // survey was stored for its incidents ($2) or numbers ($3); and for each number, whether
+      // it opted out and when it was last surveyed. The first two are the same on every row; a
+      // batch without numbers still gets one row, its number NULL.
+      {"batch_known",
+       "SELECT k.stored::text, k.surveyed, n.h, n.opted_out, n.last_us FROM (SELECT "
+       "ARRAY(SELECT event_id FROM events WHERE event_id = ANY($1::text[])) AS stored, "
+       "EXISTS (SELECT 1 FROM surveys WHERE incident_id = ANY($2::text[])) "
+       "OR EXISTS (SELECT 1 FROM surveys WHERE phone_hash = ANY($3::text[])) AS surveyed) AS k "
+       "LEFT JOIN LATERAL (SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h) "
+       "AS opted_out, (SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s "
+       "WHERE s.phone_hash = h) AS last_us FROM unnest($3::text[]) AS t(h)) AS n ON true"},
       // Every stored event of the batch's incidents, and of its numbers since $3.
       {"related_events",
        SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS SURVEYD_RELATED_REJECTED},
@@ -514,14 +520,20 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
     if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
   }
   return WithConnection("ingest", [&](pqxx::connection& connection) {
+    // When one of the batch's events is at fault (OneEventsFault), the batch is run again one
+    // event at a time (IngestOneByOne). Again from the start of a new transaction rather than
+    // rolled back to a savepoint taken before the batch: that savepoint would cost two round
+    // trips on every batch (a push group's are about ten) for a fault that is rare.
+    bool one_by_one = false;
     // Two instances storing overlapping batches can still deadlock on each other's new rows
     // in rare interleavings; deciding is pure, so the batch is simply run again.
-    for (int attempt = 1;; ++attempt) {
+    for (int deadlocks = 0;;) {
       try {
         const TimePoint received_at = WallClock();
         pqxx::work txn(connection);
         UseGenericPlans(txn);
-        auto results = IngestItems(txn, items, decide, received_at);
+        auto results = one_by_one ? IngestOneByOne(txn, items, decide, received_at)
+                                  : Ingest(txn, items, decide, received_at);
         if (!feed.empty() && max_seq) {
           Exec(txn, "feed_cursor_set", {Text(feed), Int(*max_seq), Time(received_at)});
         }
@@ -532,11 +544,17 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
         // of sql_error by SQLSTATE, as here before, never saw).
         const bool retryable = dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr ||
                                dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr;
-        if (!retryable || attempt == 3) throw;
+        if (!retryable || ++deadlocks == 3) throw;
         spdlog::info("store: ingest retried after a {}",
                      dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr
                          ? "deadlock"
                          : "serialization failure");
+      } catch (const std::exception& e) {
+        const auto fault = one_by_one ? std::nullopt : OneEventsFault(e);
+        if (!fault) throw;
+        spdlog::warn("store: {} in a batch of {}; storing its events one at a time", *fault,
+                     items.size());
+        one_by_one = true;
       }
     }
   });
@@ -551,8 +569,6 @@ std::optional<std::int64_t> PgStore::FeedCursor(const std::string& feed) {
   });
 }
 
-// The whole batch in one savepoint; when the database refuses a value of one event, each item
-// again in a savepoint of its own, so that the bad one is rejected alone and the rest go in.
 IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoint now,
                                               TimePoint from, int limit) {
   if (screen.version.empty()) return {};
@@ -588,20 +604,11 @@ IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoi
   });
 }
 
-std::vector<IngestResult> PgStore::IngestItems(pqxx::transaction_base& txn,
-                                               const std::vector<IngestItem>& items,
-                                               const DecideFn& decide, TimePoint received_at) {
-  try {
-    Savepoint batch(txn, "batch");
-    auto results = Ingest(txn, items, decide, received_at);
-    batch.Release();
-    return results;
-  } catch (const std::exception& e) {
-    const auto fault = OneEventsFault(e);
-    if (!fault) throw;
-    spdlog::warn("store: {} in a batch of {}; storing its events one at a time", *fault,
-                 items.size());
-  }
+// Each item in a savepoint of its own, so that the one the database refuses, or that cannot be
+// decided, is rejected alone and the rest go in.
+std::vector<IngestResult> PgStore::IngestOneByOne(pqxx::transaction_base& txn,
+                                                  const std::vector<IngestItem>& items,
+                                                  const DecideFn& decide, TimePoint received_at) {
   std::vector<IngestResult> results;
   results.reserve(items.size());
   for (const IngestItem& item : items) {
@@ -826,21 +833,24 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   for (const std::int64_t key : held.lock_keys) lock_keys.AddInt(key);
   if (!lock_keys.empty()) Exec(txn, "lock_keys", {lock_keys.Text()});
   std::unordered_map<std::string, ContactHistory> history;
-  if (!distinct_hashes.empty()) {
-    for (const auto& row : Exec(txn, "phone_history", {lookup.Text()})) {
-      ContactHistory& entry = history[canonical(row[0].as<std::string>())];
-      entry.opted_out = entry.opted_out || row[1].as<bool>();
-      if (!row[2].is_null()) {
-        const TimePoint last = pg::FromEpochMicros(row[2].as<std::int64_t>());
+  std::unordered_set<std::string> stored;
+  bool surveyed_before = false;  // any survey of these incidents or numbers
+  {
+    const auto rows = Exec(txn, "batch_known", {ids.Text(), incident_list.Text(), lookup.Text()});
+    for (std::string& id : ReadTextArray(rows[0][0].as<std::string>()))
+      stored.insert(std::move(id));
+    surveyed_before = rows[0][1].as<bool>();
+    for (const auto& row : rows) {
+      if (row[2].is_null()) continue;
+      ContactHistory& entry = history[canonical(row[2].as<std::string>())];
+      entry.opted_out = entry.opted_out || row[3].as<bool>();
+      if (!row[4].is_null()) {
+        const TimePoint last = pg::FromEpochMicros(row[4].as<std::int64_t>());
         if (!entry.last_surveyed_at || *entry.last_surveyed_at < last) {
           entry.last_surveyed_at = last;
         }
       }
     }
-  }
-  std::unordered_set<std::string> stored;
-  for (const auto& row : Exec(txn, "events_stored", {ids.Text()})) {
-    stored.insert(row[0].as<std::string>());
   }
   const EventScreen& screen = decide.screen;
   RelatedPool pool(screen);
@@ -853,7 +863,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     if (!row[4].is_null()) {  // a number's, screened under these rules: its findings alone
       pool.Add({event_id, pg::FromEpochMicros(row[5].as<std::int64_t>()), std::nullopt,
                 row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1,
-                ReadFindings(row[4].as<std::string>())});
+                ReadTextArray(row[4].as<std::string>())});
       continue;
     }
     if (row[3].is_null()) {  // a rejected line that names the incident or number
@@ -935,8 +945,8 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   // event, the common case, would otherwise pay it for its own text alone): no survey was stored
   // before for these incidents and numbers (they are locked, so none can be meanwhile), and no
   // text of this batch shares an incident or a number with another of its events.
-  bool texts_to_decide_again = false;
-  {
+  bool texts_to_decide_again = surveyed_before;
+  if (!texts_to_decide_again) {
     // As the loop below relates a text to a new event: same incident, or the text's number
     // hash the same as the event's.
     std::unordered_map<std::string, int> of_incident, of_hash;
@@ -957,10 +967,6 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
         break;
       }
     }
-  }
-  if (!texts_to_decide_again) {
-    texts_to_decide_again =
-        Exec(txn, "surveys_exist", {incident_list.Text(), lookup.Text()})[0][0].as<bool>();
   }
 
   // Rows are inserted in event_id order, so that two batches holding the same events lock

@@ -249,9 +249,9 @@ class PgStore final : public Store {
   // pg_ingest.cpp
   std::vector<IngestResult> IngestNow(const std::vector<IngestItem>& items, const DecideFn& decide,
                                       const std::string& feed);
-  std::vector<IngestResult> IngestItems(pqxx::transaction_base& txn,
-                                        const std::vector<IngestItem>& items,
-                                        const DecideFn& decide, TimePoint received_at);
+  std::vector<IngestResult> IngestOneByOne(pqxx::transaction_base& txn,
+                                           const std::vector<IngestItem>& items,
+                                           const DecideFn& decide, TimePoint received_at);
   std::vector<IngestResult> Ingest(pqxx::transaction_base& txn,
                                    const std::vector<IngestItem>& items, const DecideFn& decide,
                                    TimePoint received_at);
