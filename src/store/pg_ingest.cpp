@@ -33,6 +33,13 @@ std::optional<std::string> AgeBand(const std::optional<int>& age) {
   return "75+";
 }
 
+// The columns of a survey that ingest writes, but created_at, in the order of SurveyColumns.
+#define SURVEYD_SURVEY_COLUMNS                                                                     \
+  "event_id, group_id, language, phone_enc, phone_hash, event_type, channel, incident_type_code, " \
+  "incident_category, incident_grade, npu, beat, postcode_district, handler_id, handler_team, "    \
+  "officer_id, department, caller_role, caller_age_band, caller_gender, caller_ethnicity, "        \
+  "contact_at, send_at, expires_at, sms_template, token_nonce, closes_at, incident_id, mode"
+
 // The columns of the surveys decided in one batch, as arrays for unnest().
 struct SurveyColumns {
   ArrayLiteral event_id, group_id, language, phone_enc, phone_hash, event_type, channel, type_code,
@@ -75,22 +82,37 @@ struct SurveyColumns {
     mode.Add(decision.two_way ? "two_way" : "link");
   }
 
-  Params ToParams(TimePoint created_at) const {
-    return {Time(created_at),     event_id.Text(),
-            group_id.Text(),      language.Text(),
-            phone_enc.Text(),     phone_hash.Text(),
-            event_type.Text(),    channel.Text(),
-            type_code.Text(),     category.Text(),
-            grade.Text(),         npu.Text(),
-            beat.Text(),          postcode_district.Text(),
-            handler_id.Text(),    handler_team.Text(),
-            officer_id.Text(),    department.Text(),
-            caller_role.Text(),   caller_age_band.Text(),
-            caller_gender.Text(), caller_ethnicity.Text(),
-            contact_at.Text(),    send_at.Text(),
-            expires_at.Text(),    sms_template.Text(),
-            token_nonce.Text(),   closes_at.Text(),
-            incident_id.Text(),   mode.Text()};
+  // Appended as the parameters for SURVEYD_SURVEY_COLUMNS, in its order.
+  void AppendTo(Params& params) const {
+    params.insert(params.end(), {event_id.Text(),
+                                 group_id.Text(),
+                                 language.Text(),
+                                 phone_enc.Text(),
+                                 phone_hash.Text(),
+                                 event_type.Text(),
+                                 channel.Text(),
+                                 type_code.Text(),
+                                 category.Text(),
+                                 grade.Text(),
+                                 npu.Text(),
+                                 beat.Text(),
+                                 postcode_district.Text(),
+                                 handler_id.Text(),
+                                 handler_team.Text(),
+                                 officer_id.Text(),
+                                 department.Text(),
+                                 caller_role.Text(),
+                                 caller_age_band.Text(),
+                                 caller_gender.Text(),
+                                 caller_ethnicity.Text(),
+                                 contact_at.Text(),
+                                 send_at.Text(),
+                                 expires_at.Text(),
+                                 sms_template.Text(),
+                                 token_nonce.Text(),
+                                 closes_at.Text(),
+                                 incident_id.Text(),
+                                 mode.Text()});
   }
 };
 
@@ -383,7 +405,10 @@ const Statements& IngestStatements() {
       // Events go in with their decisions (NULL for those already stored), so that no row is
       // written twice. A later delivery of a stored event only counts itself; (xmax = 0) tells
       // a fresh insert from a conflict. A fresh event's sealed line goes into raw_events, which
-      // retention empties long before the event goes (migration 0022).
+      // retention empties long before the event goes (migration 0022). The surveys decided
+      // ($18 on, in delivery order, which their ids keep) go in with their texts, in the same
+      // round trip, for the events that went in: a concurrent delivery of one of them may have
+      // won (it holds the same locks, so it decided the same).
       {"ingest_events",
        "WITH t AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], "
        "$6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], "
@@ -402,7 +427,20 @@ const Statements& IngestStatements() {
        "RETURNING event_id, (xmax = 0) AS inserted), "
        "lines AS (INSERT INTO raw_events (event_id, received_at, raw) "
        "SELECT t.id, $1::timestamptz, t.raw FROM t JOIN stored ON stored.event_id = t.id "
-       "WHERE stored.inserted AND t.raw IS NOT NULL) "
+       "WHERE stored.inserted AND t.raw IS NOT NULL), "
+       "s AS (INSERT INTO surveys (" SURVEYD_SURVEY_COLUMNS ", created_at) "
+       "SELECT " SURVEYD_SURVEY_COLUMNS ", $1::timestamptz FROM unnest($18::text[], "
+       "$19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], "
+       "$25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], "
+       "$31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[], "
+       "$37::text[], $38::text[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], "
+       "$42::text[], $43::text[], $44::timestamptz[], $45::text[], $46::text[]) "
+       "WITH ORDINALITY AS u (" SURVEYD_SURVEY_COLUMNS ", n) "
+       "WHERE u.event_id IN (SELECT stored.event_id FROM stored WHERE stored.inserted) "
+       "ORDER BY u.n RETURNING id, send_at), "
+       "texts AS (INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
+       "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
+       "send_at, $1::timestamptz FROM s) "
        "SELECT event_id, inserted FROM stored"},
       {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
@@ -446,22 +484,6 @@ const Statements& IngestStatements() {
        "UPDATE events e SET screened_with = $1, screen_hit = t.findings IS NOT NULL, "
        "screen_findings = t.findings::text[] "
        "FROM unnest($2::text[], $3::text[]) AS t(id, findings) WHERE e.event_id = t.id"},
-      {"ingest_surveys",
-       "WITH s AS (INSERT INTO surveys (event_id, group_id, language, phone_enc, phone_hash, "
-       "event_type, channel, incident_type_code, incident_category, incident_grade, npu, beat, "
-       "postcode_district, handler_id, handler_team, officer_id, department, caller_role, "
-       "caller_age_band, caller_gender, caller_ethnicity, contact_at, send_at, expires_at, "
-       "sms_template, token_nonce, closes_at, incident_id, mode, created_at) "
-       "SELECT t.*, $1::timestamptz FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
-       "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
-       "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
-       "$19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[], "
-       "$24::timestamptz[], $25::timestamptz[], $26::text[], $27::text[], $28::timestamptz[], "
-       "$29::text[], $30::text[]) AS t "
-       "RETURNING id, send_at) "
-       "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
-       "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
-       "send_at, $1::timestamptz FROM s"},
       // Texts not yet begun for the batch's incidents or numbers, with what deciding them again
       // needs: their event's facts, the number, and the number's history without them. The
       // surveys are found first, by their indexes, and their texts from them (OFFSET 0 keeps the
@@ -969,7 +991,14 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     }
   }
 
-  // Rows are inserted in event_id order, so that two batches holding the same events lock
+  // The surveys decided, in delivery order (candidates are still in it).
+  SurveyColumns surveys;
+  for (std::size_t i : candidates) {
+    if (!decided[i] || decided[i]->decision.outcome != Decision::Outcome::kSurvey) continue;
+    const Decided& d = *decided[i];
+    surveys.Add(*items[i].event, d.decision, vault_.Seal(d.e164, kSurveyPhone), d.hash);
+  }
+  // Events are inserted in event_id order, so that two batches holding the same events lock
   // them in the same order.
   std::sort(candidates.begin(), candidates.end(), [&](std::size_t a, std::size_t b) {
     return items[a].event->event_id < items[b].event->event_id;
@@ -1002,23 +1031,27 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
       traces.AddNull();
     }
   }
-  auto rows =
-      Exec(txn, "ingest_events",
-           {Time(received_at), id.Text(), source.Text(), seq.Text(), type.Text(),
-            occurred_at.Text(), duplicates.Text(), raw.Text(), outcomes.Text(), reasons.Text(),
-            groups.Text(), traces.Text(), incidents.Text(), phone_hashes.Text(), facts.Text(),
-            screen.version.empty() ? Param() : Text(screen.version), screen_findings.Text()});
-  // Events in, their surveys not yet: a crash here must take the whole transaction with it.
+  Params params = {Time(received_at),     id.Text(),
+                   source.Text(),         seq.Text(),
+                   type.Text(),           occurred_at.Text(),
+                   duplicates.Text(),     raw.Text(),
+                   outcomes.Text(),       reasons.Text(),
+                   groups.Text(),         traces.Text(),
+                   incidents.Text(),      phone_hashes.Text(),
+                   facts.Text(),          screen.version.empty() ? Param() : Text(screen.version),
+                   screen_findings.Text()};
+  surveys.AppendTo(params);
+  const auto rows = Exec(txn, "ingest_events", params);
+  // Events and their surveys in, the queued texts not yet decided again nor anything
+  // committed: a crash here must take the whole transaction with it.
   SURVEYD_FAILPOINT("ingest.between_statements");
   std::unordered_set<std::string> inserted;
   for (const auto& row : rows) {
     if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());
   }
 
-  // A decision counts only if its row went in: a concurrent delivery of the same event may
-  // have won (it holds the same locks, so it decided the same).
+  // A decision counts only if its row went in (the statement stored its survey only then).
   std::sort(candidates.begin(), candidates.end());
-  SurveyColumns surveys;
   std::vector<std::size_t> fresh;  // inserted by this batch, in delivery order
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
@@ -1027,14 +1060,10 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
       continue;
     }
     fresh.push_back(i);
-    Decided& d = *decided[i];
+    const Decided& d = *decided[i];
     results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
-    if (d.decision.outcome == Decision::Outcome::kSurvey) {
-      surveys.Add(event, d.decision, vault_.Seal(d.e164, kSurveyPhone), d.hash);
-      results[i].send_at = d.decision.send_at;
-    }
+    if (d.decision.outcome == Decision::Outcome::kSurvey) results[i].send_at = d.decision.send_at;
   }
-  if (!surveys.event_id.empty()) Exec(txn, "ingest_surveys", surveys.ToParams(received_at));
 
   // The batch's texts that a line of it holds are those of its incident or number delivered
   // before it (after it, up to its replacement, there are none: it ruled them out).
