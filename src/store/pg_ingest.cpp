@@ -448,11 +448,11 @@ const Statements& IngestStatements() {
       {"lock_keys",
        "SELECT count(pg_advisory_xact_lock(k)) FROM "
        "(SELECT DISTINCT k FROM unnest($1::bigint[]) AS t(k) ORDER BY k) AS sorted"},
-      // What a batch's deciding needs to know first, in one round trip (a push group's
-      // statements are its cost): which of its events ($1) are stored already; whether any
-      // survey was stored for its incidents ($2) or numbers ($3); and for each number, whether
-      // it opted out and when it was last surveyed. The first two are the same on every row; a
-      // batch without numbers still gets one row, its number NULL.
+      // What a batch's deciding needs to know first, in one round trip (a group of pushes
+      // spends more on its round trips than in its statements): which of its events ($1) are
+      // stored already; whether any survey was stored for its incidents ($2) or numbers ($3);
+      // and for each number, whether it opted out and when it was last surveyed. The first two
+      // are the same on every row; a batch without numbers still gets one row, its number NULL.
       {"batch_known",
        "SELECT k.stored::text, k.surveyed, n.h, n.opted_out, n.last_us FROM (SELECT "
        "ARRAY(SELECT event_id FROM events WHERE event_id = ANY($1::text[])) AS stored, "
@@ -545,7 +545,7 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
     // When one of the batch's events is at fault (OneEventsFault), the batch is run again one
     // event at a time (IngestOneByOne). Again from the start of a new transaction rather than
     // rolled back to a savepoint taken before the batch: that savepoint would cost two round
-    // trips on every batch (a push group's are about ten) for a fault that is rare.
+    // trips on every batch (a group of pushes makes seven in all) for a fault that is rare.
     bool one_by_one = false;
     // Two instances storing overlapping batches can still deadlock on each other's new rows
     // in rare interleavings; deciding is pure, so the batch is simply run again.
