@@ -35,7 +35,7 @@ struct Config {
   struct Http {
     std::string listen = "127.0.0.1:8080";                  // SURVEYD_HTTP_LISTEN (host:port)
     std::string public_base_url = "http://127.0.0.1:8080";  // SURVEYD_PUBLIC_BASE_URL
-    int worker_threads = 12;                                // SURVEYD_HTTP_WORKER_THREADS
+    int worker_threads = 32;                                // SURVEYD_HTTP_WORKER_THREADS
     int io_threads = 1;                                     // SURVEYD_HTTP_IO_THREADS
     int max_connections = 1000;                             // SURVEYD_HTTP_MAX_CONNECTIONS
     std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
