@@ -450,14 +450,16 @@ const Statements& IngestStatements() {
        "(SELECT DISTINCT k FROM unnest($1::bigint[]) AS t(k) ORDER BY k) AS sorted"},
       // What a batch's deciding needs to know first, in one round trip (a group of pushes
       // spends more on its round trips than in its statements): which of its events ($1) are
-      // stored already; whether any survey was stored for its incidents ($2) or numbers ($3);
-      // and for each number, whether it opted out and when it was last surveyed. The first two
-      // are the same on every row; a batch without numbers still gets one row, its number NULL.
+      // stored already; whether any survey was stored for its incidents ($2); and for each
+      // number ($3), whether it opted out and when it was last surveyed (so whether it ever
+      // was). The first two are the same on every row; a batch without numbers still gets one
+      // row, its number NULL. A number's surveys are found by one index descent each: an
+      // EXISTS over all the numbers at once let a generic plan walk a whole index by date
+      // instead, hoping to meet one early (5 ms a push group at 16,000 surveys, and growing).
       {"batch_known",
        "SELECT k.stored::text, k.surveyed, n.h, n.opted_out, n.last_us FROM (SELECT "
        "ARRAY(SELECT event_id FROM events WHERE event_id = ANY($1::text[])) AS stored, "
-       "EXISTS (SELECT 1 FROM surveys WHERE incident_id = ANY($2::text[])) "
-       "OR EXISTS (SELECT 1 FROM surveys WHERE phone_hash = ANY($3::text[])) AS surveyed) AS k "
+       "EXISTS (SELECT 1 FROM surveys WHERE incident_id = ANY($2::text[])) AS surveyed) AS k "
        "LEFT JOIN LATERAL (SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h) "
        "AS opted_out, (SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s "
        "WHERE s.phone_hash = h) AS last_us FROM unnest($3::text[]) AS t(h)) AS n ON true"},
@@ -867,6 +869,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
       ContactHistory& entry = history[canonical(row[2].as<std::string>())];
       entry.opted_out = entry.opted_out || row[3].as<bool>();
       if (!row[4].is_null()) {
+        surveyed_before = true;
         const TimePoint last = pg::FromEpochMicros(row[4].as<std::int64_t>());
         if (!entry.last_surveyed_at || *entry.last_surveyed_at < last) {
           entry.last_surveyed_at = last;
