@@ -356,20 +356,19 @@ namespace pg {
   "AND occurred_at >= $3::timestamptz"
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
 // contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
-// where a row there no longer holds, in the index: SURVEYD_NEWEST_FINDINGS), then fetched by
-// their ids from an array made first, but those of the batch's incidents, which come whole as
-// the incidents' (and are given as the number's from there too). Written as IN (subquery), a
-// generic plan made while the table was young could read every event of the numbers and match each
-// against the walk's ids, and a connection keeps its plan as the table grows (bench/soak.sh: 2-3 s
-// under load for a batch of 273 numbers with 22,797 events; by the ids, 0.1 s at rest).
+// where a row there no longer holds, in the index: SURVEYD_NUMBER_NEWEST_EVENTS), but those of
+// the batch's incidents, which come whole as the incidents' (and are given as the number's from
+// there too). The incidents are a hashed NOT IN: as `<> ALL ($1)` a generic plan compares each
+// row with every incident of the batch.
 #define SURVEYD_RELATED_OF_NUMBERS_FOUND \
-  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), NULL::text, " \
-  "screen_findings::text, surveyd_epoch_us(occurred_at) FROM events " \
-  "WHERE event_id = ANY (ARRAY(SELECT x.event_id FROM unnest($2::text[]) AS n(hash) " \
-  "CROSS JOIN LATERAL (" \
-  SURVEYD_NEWEST_FINDINGS("n.hash", "$4", "$3::timestamptz") ") AS x)) "                          \
-  "AND phone_hash = ANY($2::text[]) AND facts IS NOT NULL AND screen_findings IS NOT NULL " \
-  "AND (incident_id IS NULL OR incident_id <> ALL ($1::text[]))"
+  "SELECT x.event_id, COALESCE(x.incident_id, ''), COALESCE(x.phone_hash, ''), NULL::text, "   \
+  "x.screen_findings::text, surveyd_epoch_us(x.occurred_at) FROM unnest($2::text[]) AS n(hash) " \
+  "CROSS JOIN LATERAL (" SURVEYD_NUMBER_NEWEST_EVENTS(                                          \
+      "n.hash", "$4", "$3::timestamptz",                                                        \
+      "e.event_id, e.incident_id, e.phone_hash, e.screen_findings, e.occurred_at, "             \
+      "e.facts IS NOT NULL AS has_facts") ") AS x "                                             \
+  "WHERE x.has_facts AND x.screen_findings IS NOT NULL "                                        \
+  "AND (x.incident_id IS NULL OR x.incident_id NOT IN (SELECT unnest($1::text[])))"
 // Rejected lines naming the incidents or numbers ($3 on for a number, as its events), but those
 // that a stored good delivery of the same event_id replaced: no facts, so read back as what
 // cannot be decided against (migration 0019), up to a good delivery in this batch. A batch's own

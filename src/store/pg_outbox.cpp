@@ -96,12 +96,10 @@ namespace pg {
   "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since"
 // Of the number's events screened under the rules whose version is $6, the newest for each rule
 // they could rule a contact out by (EventScreen), found in number_findings
-// (SURVEYD_NEWEST_FINDINGS), then fetched by their ids (an array first, as for ingest's read-back:
-// pg_ingest.cpp).
-#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                     \
-  "SELECT event_id, incident_id, facts FROM events WHERE event_id = ANY " \
-  "(ARRAY(" SURVEYD_NEWEST_FINDINGS("c.phone_hash", "$6",                 \
-                                    "c.since") ")) AND phone_hash = c.phone_hash"
+// (SURVEYD_NUMBER_NEWEST_EVENTS).
+#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                              \
+  "SELECT x.event_id, x.incident_id, x.facts FROM (" SURVEYD_NUMBER_NEWEST_EVENTS( \
+      "c.phone_hash", "$6", "c.since", "e.event_id, e.incident_id, e.facts") ") AS x"
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {

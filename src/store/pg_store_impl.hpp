@@ -102,26 +102,29 @@ class Savepoint {
 
 // Of the events of the number whose hash is `hash` screened under the rules of version `v`,
 // since `since`: the newest (then the greatest event id, byte by byte) for each finding
-// (EventScreen), the ids of one query row per finding or more. Kept in number_findings as events
-// are written (migration 0023): one range of its key. A row is never older than an event that
-// holds its finding, but may be newer: its event deleted, or since stripped of its number or
-// screened again. Then, for that number, the findings lists are walked in the index instead
-// (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no longer holds must not hide an older event;
-// whether to is found once (s: each branch reads it as a one-time filter, so the walk is not
-// even started for a number whose rows hold).
-#define SURVEYD_NEWEST_FINDINGS(hash, v, since) \
-  "WITH s AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM number_findings f "                       \
-  "WHERE " SURVEYD_FINDINGS_OF(hash, v, since) " AND NOT " SURVEYD_FINDING_HOLDS ") AS stale) "    \
-  "SELECT f.event_id FROM number_findings f WHERE " SURVEYD_FINDINGS_OF(hash, v, since)           \
-  " AND NOT (SELECT stale FROM s) UNION ALL "                                                     \
-  "SELECT w.event_id FROM (" SURVEYD_WALK_NEWEST_FINDINGS(hash, v, since) ") w "                  \
-  "WHERE (SELECT stale FROM s)"
-#define SURVEYD_FINDINGS_OF(hash, v, since) \
-  "f.phone_hash = " hash " AND f.screened_with = " v " AND f.occurred_at >= " since
-// Whether the row f of number_findings holds: its event still has its number, screen and finding.
-#define SURVEYD_FINDING_HOLDS                                                                     \
-  "EXISTS (SELECT 1 FROM events e WHERE e.event_id = f.event_id AND e.phone_hash = f.phone_hash " \
-  "AND e.screened_with = f.screened_with AND f.finding = ANY (e.screen_findings))"
+// (EventScreen), as rows of `columns` (of events, named e), one or more a finding's event, with
+// a last column `holds`. Kept in number_findings as events are written (migration 0023): one
+// range of its key, each row's event fetched by its primary key. A row is never older than an
+// event that holds its finding, but may be newer: its event deleted, or since stripped of its
+// number or screened again. Then, for that number, the findings lists are walked in the index
+// instead (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no longer holds must not hide an older
+// event; each branch reads whether to as a one-time filter, so the walk is not even started for
+// a number whose rows hold. The fetch is fenced (OFFSET 0) so that it can only be by the key: as
+// a join on the event's number too, a generic plan made on young statistics read every event of
+// the number for each row (half the read-back of a feed's batch, and growing with the number's
+// history).
+#define SURVEYD_NUMBER_NEWEST_EVENTS(hash, v, since, columns)                              \
+  "WITH c AS MATERIALIZED (SELECT " columns                                                \
+  ", COALESCE(e.phone_hash = f.phone_hash "                                                \
+  "AND e.screened_with = f.screened_with AND f.finding = ANY (e.screen_findings), false) " \
+  "AS holds FROM number_findings f LEFT JOIN LATERAL (SELECT * FROM events e "             \
+  "WHERE e.event_id = f.event_id OFFSET 0) AS e ON true "                                  \
+  "WHERE f.phone_hash = " hash " AND f.screened_with = " v " AND f.occurred_at >= " since  \
+  ") "                                                                                     \
+  "SELECT * FROM c WHERE NOT EXISTS (SELECT 1 FROM c WHERE NOT holds) UNION ALL "          \
+  "SELECT " columns                                                                        \
+  ", true FROM events e WHERE e.event_id = ANY (ARRAY(" SURVEYD_WALK_NEWEST_FINDINGS(      \
+      hash, v, since) ")) AND EXISTS (SELECT 1 FROM c WHERE NOT holds)"
 // The same from the index on events alone. A number's events share a handful of findings lists
 // however many there are (though a busy number gathers dozens: every combination of flags its
 // calls carried), and the index orders each list's events as they are picked (migration 0015):

@@ -117,8 +117,8 @@ TEST(MigrateTest, RawEventsMoveToTheirOwnTable) {
 }
 
 // A database from before 0023 gets each number's newest event for each finding of each screen,
-// ties broken by event id byte by byte, as the walk of the index picks (SURVEYD_NEWEST_FINDINGS),
-// and events written after it raise them.
+// ties broken by event id byte by byte, as the walk of the index picks
+// (SURVEYD_WALK_NEWEST_FINDINGS), and events written after it raise them.
 TEST(MigrateTest, EachNumbersNewestEventForAFindingIsKeptFromTheEventsStoredBefore) {
   TestDatabase db(TestDatabase::Schema::kEmpty);
   MigrateUpTo(db, "0023");

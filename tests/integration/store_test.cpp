@@ -1188,8 +1188,8 @@ TEST_F(StoreTest, OfANumbersEventsOnlyTheNewestForEachRuleTheyMatchIsReadBack) {
 }
 
 // The newest for a rule is looked for list by list of what the screen found
-// (SURVEYD_NEWEST_FINDINGS): it is the same as over every event, at a cost that does not grow with
-// the number's history.
+// (SURVEYD_WALK_NEWEST_FINDINGS): it is the same as over every event, at a cost that does not grow
+// with the number's history.
 TEST_F(StoreTest, ANumbersNewestForEachRuleIsFoundAcrossTheListsOfFindingsWithTiesAndTheLookBack) {
   std::vector<std::string> seen;
   const DecideFn recording = Recording(seen, &RelatedEvents::same_number, ScreenOf("v1"));
