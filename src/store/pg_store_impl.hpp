@@ -102,15 +102,15 @@ class Savepoint {
 
 // Of the events of the number whose hash is `hash` screened under the rules of version `v`,
 // since `since`: the newest (then the greatest event id, byte by byte) for each finding
-// (EventScreen), as rows of `columns` (of events, named e), one or more a finding's event, with
-// a last column `holds`. Kept in number_findings as events are written (migration 0023): one
-// range of its key, each row's event fetched by its primary key. A row is never older than an
-// event that holds its finding, but may be newer: its event deleted, or since stripped of its
-// number or screened again. Then, for that number, the findings lists are walked in the index
-// instead (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no longer holds must not hide an older
-// event; each branch reads whether to as a one-time filter, so the walk is not even started for
-// a number whose rows hold. The fetch is fenced (OFFSET 0) so that it can only be by the key: as
-// a join on the event's number too, a generic plan made on young statistics read every event of
+// (EventScreen): rows of `columns` (over events, as e), one per finding (an event newest for two
+// findings comes twice), then a column `holds`. Kept in number_findings as events are written
+// (migration 0023): one range of its key, each row's event fetched by its primary key. A row is
+// never older than an event that holds its finding, but may be newer: its event deleted, or since
+// stripped of its number or screened again. Then, for that number, the findings lists are walked in
+// the index instead (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no longer holds must not hide an
+// older event; each branch reads whether to as a one-time filter, so the walk is not even started
+// for a number whose rows hold. The fetch is fenced (OFFSET 0) so that it can only be by the key:
+// as a join on the event's number too, a generic plan made on young statistics read every event of
 // the number for each row (half the read-back of a feed's batch, and growing with the number's
 // history).
 #define SURVEYD_NUMBER_NEWEST_EVENTS(hash, v, since, columns)                              \
