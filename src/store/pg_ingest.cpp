@@ -460,8 +460,8 @@ const Statements& IngestStatements() {
        "ARRAY(SELECT event_id FROM events WHERE event_id = ANY($1::text[])) AS stored, "
        "EXISTS (SELECT 1 FROM surveys WHERE incident_id = ANY($2::text[])) AS surveyed) AS k "
        "LEFT JOIN LATERAL (SELECT h, EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = h) "
-       "AS opted_out, (SELECT surveyd_epoch_us(max(s.contact_at)) FROM surveys s "
-       "WHERE s.phone_hash = h) AS last_us FROM unnest($3::text[]) AS t(h)) AS n ON true"},
+       "AS opted_out, " SURVEYD_LAST_SURVEYED(
+           "p.phone_hash = h") " AS last_us FROM unnest($3::text[]) AS t(h)) AS n ON true"},
       // Every stored event of the batch's incidents, and of its numbers since $3.
       {"related_events",
        SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS SURVEYD_RELATED_REJECTED},
@@ -496,10 +496,9 @@ const Statements& IngestStatements() {
        "UNION SELECT id FROM surveys WHERE phone_hash = ANY($2::text[])) "
        "SELECT o.id, s.id, s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, "
        "COALESCE(s.phone_enc, s.phone_e164), "
-       "e.facts::text, EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
-       "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
-       "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
-       "FROM found JOIN surveys s ON s.id = found.id "
+       "e.facts::text, EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = "
+       "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S
+       " FROM found JOIN surveys s ON s.id = found.id "
        "CROSS JOIN LATERAL (SELECT x.id FROM outbox x WHERE x.survey_id = s.id "
        "AND x.state IN ('pending', 'claimed') AND x.kind <> 'confirmation' OFFSET 0) AS o "
        "JOIN events e ON e.event_id = s.event_id ORDER BY o.id"},

@@ -129,10 +129,9 @@ const Statements& OutboxStatements() {
        "s.sms_template, COALESCE(o.body, ''), s.token_nonce, s.language, s.mode = 'two_way', "
        "o.attempts, surveyd_epoch_us(COALESCE(o.expires_at, s.expires_at)), 0::bigint, "
        "s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
-       "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
-       "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
-       "WHERE p.phone_hash = s.phone_hash AND p.id < s.id) "
-       "FROM picked o JOIN surveys s ON s.id = o.survey_id"},
+       "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = "
+       "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S
+       " FROM picked o JOIN surveys s ON s.id = o.survey_id"},
       // What the dispatcher decided for the messages it holds locked, in one statement: begun
       // (a new claim token fences the recording of the answer; a survey's link goes in with it,
       // the first time), cancelled ($6 says by what), or due again later. The state is checked
@@ -178,13 +177,12 @@ const Statements& OutboxStatements() {
        "COALESCE(o.body, ''), s.token_nonce, s.language, s.mode = 'two_way', o.attempts, "
        "surveyd_epoch_us(COALESCE(o.expires_at, s.expires_at)), o.claim_token, s.event_id, "
        "COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
-       "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = s.phone_hash), "
-       "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM surveys p "
-       "WHERE p.phone_hash = s.phone_hash AND p.id < s.id)"},
+       "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = "
+       "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S},
       {"claim_number_history",
-       "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[])), "
-       "(SELECT surveyd_epoch_us(max(contact_at)) FROM surveys "
-       "WHERE phone_hash = ANY($1::text[]) AND id < $2::bigint)"},
+       "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = "
+       "ANY($1::text[])), " SURVEYD_LAST_SURVEYED(
+           "p.phone_hash = ANY($1::text[]) AND p.id < $2::bigint")},
       // For each claimed message: its own event, its incident's and its number's recent ones.
       {"claim_context", SURVEYD_CLAIM_CONTEXT("", SURVEYD_CLAIM_OF_NUMBER)},
       // The same under a screen, whose version is $6 (EventScreen): the message's own event

@@ -100,6 +100,19 @@ class Savepoint {
   part " AND screened_with IS NULL UNION " part " AND screened_with < " v " UNION " part \
        " AND screened_with > " v
 
+// When a number was last surveyed (epoch microseconds; NULL if never), of the surveys p that meet
+// `condition` (its hash, and perhaps surveys before one): the surveys are found by the number's
+// index and the latest taken. Fenced (OFFSET 0): max() alone invites a plan that walks an index
+// by date, newest first, hoping to meet one of the number's soon, which statistics of a few busy
+// numbers promise and a new number never keeps: it read every survey, for every push group
+// (StoreTest.WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid).
+#define SURVEYD_LAST_SURVEYED(condition)                                                  \
+  "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM (SELECT p.contact_at FROM surveys p " \
+  "WHERE " condition " OFFSET 0) AS p)"
+// When the number of the survey s was last surveyed before s.
+#define SURVEYD_LAST_SURVEYED_BEFORE_S \
+  SURVEYD_LAST_SURVEYED("p.phone_hash = s.phone_hash AND p.id < s.id")
+
 // Of the events of the number whose hash is `hash` screened under the rules of version `v`,
 // since `since`: the newest (then the greatest event id, byte by byte) for each finding
 // (EventScreen): rows of `columns` (over events, as e), one per finding (an event newest for two

@@ -9,7 +9,10 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "integration/test_database.hpp"
+#include "store/pg_store_impl.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/store/pg_store.hpp"
 
@@ -1010,6 +1013,61 @@ TEST_F(StoreTest, ALaterEventFromTheSameNumberCancelsTooAndAnEarlierOneExcludes)
   later.incident.id = "INC-E3";
   EXPECT_EQ(Ingest({Item(later)}).at(0).reason, "exclusion:domestic");
   EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "1");
+}
+
+// Ingest's plans are generic, made once on the statistics of the moment and kept as the tables
+// grow (UseGenericPlans). What deciding needs first must still be found by a few index descents
+// whatever those statistics said: written as one EXISTS over all of a batch's numbers, and then
+// as each number's max(contact_at), its plan walked the surveys' date index hoping to meet one of
+// the numbers soon, which statistics of a few busy numbers promise and new numbers never keep
+// (docs/benchmarks.md, "A number's surveys found by their index" and "A number's last survey
+// found by its index"). Counted in pages read, not time: the same on any machine.
+TEST_F(StoreTest, WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid) {
+  // Statistics taken on 1,000 surveys of 20 busy numbers, then 10,000 surveys of new numbers
+  // over seven weeks, unanalysed.
+  Ingest({Item(MakeEvent("T1", "+447700900001"))});
+  for (const char* table : {"events", "surveys"}) {
+    Q(std::string("ALTER TABLE ") + table + " SET (autovacuum_enabled = false)");
+  }
+  // Copies of T1's event and survey, `count` of them, numbered g from 1, hashed by `hash` of g.
+  auto copies = [&](const std::string& prefix, int count, const std::string& hash) {
+    const std::string each = ", generate_series(1, " + std::to_string(count) + ") AS g ";
+    const std::string id = "'" + prefix + "' || g";
+    Q("INSERT INTO events SELECT (jsonb_populate_record(NULL::events, to_jsonb(e) || "
+      "jsonb_build_object('event_id', " +
+      id + ", 'phone_hash', " + hash + "))).* FROM events e" + each + "WHERE e.event_id = 'T1'");
+    Q("INSERT INTO surveys SELECT (jsonb_populate_record(NULL::surveys, to_jsonb(s) || "
+      "jsonb_build_object('id', (SELECT max(id) FROM surveys) + g, 'event_id', " +
+      id + ", 'phone_hash', " + hash +
+      ", 'contact_at', s.contact_at - make_interval(mins => g * 7)"
+      "))).* FROM surveys s" +
+      each + "WHERE s.event_id = 'T1'");
+  };
+  copies("B", 1000, "md5((g % 20)::text)");
+  Q("ANALYZE");
+  copies("N", 10000, "md5('n' || g)");
+  ASSERT_EQ(Q("SELECT count(*) FROM surveys"), "11001");
+
+  pqxx::connection connection(db_->url());
+  const auto& statements = store::pg::IngestStatements();
+  const auto it = std::find_if(statements.begin(), statements.end(), [](const auto& statement) {
+    return std::string_view(statement.name) == "batch_known";
+  });
+  ASSERT_NE(it, statements.end());
+  pqxx::work txn(connection);
+  txn.exec(std::string("PREPARE batch_known AS ") + it->sql);
+  txn.exec("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off");
+  // A push group of four new numbers, with an event and an incident never seen.
+  const std::string plan =
+      txn.exec(
+             "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE batch_known('{N1}', '{INC-N1}', "
+             "'{aaaa1,aaaa2,aaaa3,aaaa4}')")[0][0]
+          .as<std::string>();
+  const auto top = nlohmann::json::parse(plan).at(0).at("Plan");
+  const int pages =
+      top.at("Shared Hit Blocks").get<int>() + top.at("Shared Read Blocks").get<int>();
+  EXPECT_LT(pages, 60) << "pages read, of surveys' "
+                       << Q("SELECT pg_relation_size('surveys') / 8192") << ": " << plan;
 }
 
 TEST_F(StoreTest, WithinOneBatchTheLaterEventCancelsTheEarlierSurvey) {
