@@ -1049,14 +1049,14 @@ TEST_F(StoreTest, WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid)
   ASSERT_EQ(Q("SELECT count(*) FROM surveys"), "11001");
 
   pqxx::connection connection(db_->url());
-  const auto& statements = store::pg::IngestStatements();
+  const auto& statements = pg::IngestStatements();
   const auto it = std::find_if(statements.begin(), statements.end(), [](const auto& statement) {
     return std::string_view(statement.name) == "batch_known";
   });
   ASSERT_NE(it, statements.end());
   pqxx::work txn(connection);
   txn.exec(std::string("PREPARE batch_known AS ") + it->sql);
-  txn.exec("SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off");
+  pg::UseGenericPlans(txn);  // as ingest plans it
   // A push group of four new numbers, with an event and an incident never seen.
   const std::string plan =
       txn.exec(
