@@ -452,9 +452,10 @@ const Statements& IngestStatements() {
       // stored already; whether any survey was stored for its incidents ($2); and for each
       // number ($3), whether it opted out and when it was last surveyed (so whether it ever
       // was). The first two are the same on every row; a batch without numbers still gets one
-      // row, its number NULL. A number's surveys are found by one index descent each: an
-      // EXISTS over all the numbers at once let a generic plan walk a whole index by date
-      // instead, hoping to meet one early (5 ms a push group at 16,000 surveys, and growing).
+      // row, its number NULL. A number's surveys are found by its own index
+      // (SURVEYD_LAST_SURVEYED): an EXISTS over all the numbers at once let a generic plan walk
+      // a whole index by date instead, hoping to meet one early (5 ms a push group at 16,000
+      // surveys, and growing).
       {"batch_known",
        "SELECT k.stored::text, k.surveyed, n.h, n.opted_out, n.last_us FROM (SELECT "
        "ARRAY(SELECT event_id FROM events WHERE event_id = ANY($1::text[])) AS stored, "
