@@ -536,6 +536,47 @@ TEST_F(AnalyticsTest, QueuedChangesAreFoldedOnceAndAReadFoldsFirst) {
   EXPECT_EQ(db_->Query("SELECT count(*) FROM analytics_score_queue"), "0");
 }
 
+TEST_F(AnalyticsTest, AFoldTakesEachBatchByKeyHoweverLongTheQueue) {
+  // Each batch was taken with a semi-join that read the whole queue, so the longer the backlog,
+  // the slower every batch (migration 0025). Counted in scans of the queues, not in time.
+  pqxx::connection connection(db_->url());
+  pqxx::work txn(connection);  // never committed: the rows below are for the plan alone
+  txn.exec0("SET LOCAL jit = off");
+  const auto queued = [&txn] {
+    return txn
+        .exec1(
+            "SELECT (SELECT count(*) FROM analytics_cell_queue) + "
+            "(SELECT count(*) FROM analytics_score_queue) + "
+            "(SELECT count(*) FROM analytics_event_queue)")[0]
+        .as<std::int64_t>();
+  };
+  const std::int64_t before = queued();
+  // Changes of surveys that do not exist fold into nothing, which is all a plan needs; and
+  // statistics of a long queue, as a backlog leaves them.
+  txn.exec0(
+      "INSERT INTO analytics_cell_queue (delta) "
+      "SELECT analytics_delta_of(-i, 1, surveys => 1) FROM generate_series(1, 20000) AS i");
+  txn.exec0(
+      "INSERT INTO analytics_score_queue (survey_id, direction, q1) "
+      "SELECT -i, 1, 5 FROM generate_series(1, 20000) AS i");
+  txn.exec0(
+      "INSERT INTO analytics_event_queue (day, group_id, outcome, reason, events, "
+      "duplicates, deferred) SELECT '2026-09-02', 'fold-plan', 'excluded', 'none', 1, 0, 0 "
+      "FROM generate_series(1, 20000)");
+  txn.exec0("ANALYZE analytics_cell_queue, analytics_score_queue, analytics_event_queue");
+  const auto scans = [&txn] {
+    return txn
+        .exec1(
+            "SELECT string_agg(relname || ' ' || seq_scan, ', ' ORDER BY relname) "
+            "FROM pg_stat_xact_user_tables WHERE relname LIKE 'analytics\\_%\\_queue'")[0]
+        .as<std::string>();
+  };
+  const std::string scans_before = scans();
+  EXPECT_EQ(txn.exec1("SELECT analytics_fold(5000, 1)")[0].as<int>(), 15000);
+  EXPECT_EQ(scans(), scans_before) << "a queue read whole (sequential scans) to take one batch";
+  EXPECT_EQ(queued(), before + 60000 - 15000) << "one batch taken from each queue";
+}
+
 TEST_F(AnalyticsTest, TheFunnelCountsEachStage) {
   const Expected& x = *expected_;
   auto rows = analytics_->Funnel(Days());
