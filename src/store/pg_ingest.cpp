@@ -354,6 +354,17 @@ namespace pg {
   SURVEYD_RELATED_COLUMNS                                     \
   "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
   "AND occurred_at >= $3::timestamptz"
+// The numbers' events screened under other rules, or none (SURVEYD_WHERE_SCREENED_ELSEWHERE),
+// found by their ranges of the index on (phone_hash, screened_with): the look-back is written so
+// that no index can take it (IS TRUE). As a plain range, a generic plan made on statistics of a
+// few busy numbers takes the batch's numbers for a fifth of the table and walks every event of
+// the look-back by date to find the few, or none, screened elsewhere
+// (StoreTest.WhatADecisionReadsBack...: 2,208 pages a range for four numbers with an event each,
+// of 1,101 in the table).
+#define SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE                  \
+  SURVEYD_RELATED_COLUMNS                                     \
+  "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
+  "AND (occurred_at >= $3::timestamptz) IS TRUE"
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
 // contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
 // where a row there no longer holds, in the index: SURVEYD_NUMBER_NEWEST_EVENTS), but those of
@@ -472,7 +483,7 @@ const Statements& IngestStatements() {
       {"related_events_screened",
        SURVEYD_RELATED_OF_INCIDENTS_SCREENED("$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND
                                                    " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
-                                                       SURVEYD_RELATED_OF_NUMBERS, "$4")
+                                                       SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE, "$4")
                                                        SURVEYD_RELATED_REJECTED},
       // Stored events of numbers or incidents within the look-back ($2 on) not screened under
       // the rules whose version is $1, newest first from $3 on: for ScreenEvents.

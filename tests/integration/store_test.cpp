@@ -192,6 +192,45 @@ class StoreTest : public ::testing::Test {
       std::to_string(by.count()) + ") WHERE lease_until IS NOT NULL");
   }
 
+  // For the plan tests: `count` copies of the stored event `of` (and of its survey, if it has
+  // one), numbered g from 1 with ids `prefix`g and incidents INC-`prefix`g, hashed by the SQL
+  // `hash` of g, each 7 minutes before the one before.
+  void CopyEvent(const std::string& of, const std::string& prefix, int count,
+                 const std::string& hash) {
+    const std::string each = ", generate_series(1, " + std::to_string(count) + ") AS g ";
+    const std::string id = "'" + prefix + "' || g";
+    Q("INSERT INTO events SELECT (jsonb_populate_record(NULL::events, to_jsonb(e) || "
+      "jsonb_build_object('event_id', " +
+      id + ", 'incident_id', 'INC-' || " + id + ", 'phone_hash', " + hash +
+      ", 'occurred_at', e.occurred_at - make_interval(mins => g * 7)))).* FROM events e" + each +
+      "WHERE e.event_id = '" + of + "'");
+    Q("INSERT INTO surveys SELECT (jsonb_populate_record(NULL::surveys, to_jsonb(s) || "
+      "jsonb_build_object('id', (SELECT max(id) FROM surveys) + g, 'event_id', " +
+      id + ", 'incident_id', 'INC-' || " + id + ", 'phone_hash', " + hash +
+      ", 'contact_at', s.contact_at - make_interval(mins => g * 7)"
+      "))).* FROM surveys s" +
+      each + "WHERE s.event_id = '" + of + "'");
+  }
+  // Pages (shared buffers hit or read) that `execute` (EXECUTE name(...)) reads with the generic
+  // plan of the statement `name` of `statements`, as the store plans it (UseGenericPlans); and
+  // the plan, to say why.
+  std::pair<int, std::string> PagesRead(const pg::Statements& statements, const std::string& name,
+                                        const std::string& execute) {
+    const auto it = std::find_if(statements.begin(), statements.end(),
+                                 [&](const auto& statement) { return statement.name == name; });
+    EXPECT_NE(it, statements.end()) << name;
+    if (it == statements.end()) return {0, ""};
+    pqxx::connection connection(db_->url());
+    pqxx::work txn(connection);
+    txn.exec("PREPARE " + name + " AS " + it->sql);
+    pg::UseGenericPlans(txn);
+    std::string plan =
+        txn.exec("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + execute)[0][0].as<std::string>();
+    const auto top = nlohmann::json::parse(plan).at(0).at("Plan");
+    return {top.at("Shared Hit Blocks").get<int>() + top.at("Shared Read Blocks").get<int>(),
+            std::move(plan)};
+  }
+
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<Store> store_;
 };
@@ -1029,45 +1068,65 @@ TEST_F(StoreTest, WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid)
   for (const char* table : {"events", "surveys"}) {
     Q(std::string("ALTER TABLE ") + table + " SET (autovacuum_enabled = false)");
   }
-  // Copies of T1's event and survey, `count` of them, numbered g from 1, hashed by `hash` of g.
-  auto copies = [&](const std::string& prefix, int count, const std::string& hash) {
-    const std::string each = ", generate_series(1, " + std::to_string(count) + ") AS g ";
-    const std::string id = "'" + prefix + "' || g";
-    Q("INSERT INTO events SELECT (jsonb_populate_record(NULL::events, to_jsonb(e) || "
-      "jsonb_build_object('event_id', " +
-      id + ", 'phone_hash', " + hash + "))).* FROM events e" + each + "WHERE e.event_id = 'T1'");
-    Q("INSERT INTO surveys SELECT (jsonb_populate_record(NULL::surveys, to_jsonb(s) || "
-      "jsonb_build_object('id', (SELECT max(id) FROM surveys) + g, 'event_id', " +
-      id + ", 'phone_hash', " + hash +
-      ", 'contact_at', s.contact_at - make_interval(mins => g * 7)"
-      "))).* FROM surveys s" +
-      each + "WHERE s.event_id = 'T1'");
-  };
-  copies("B", 1000, "md5((g % 20)::text)");
+  CopyEvent("T1", "B", 1000, "md5((g % 20)::text)");
   Q("ANALYZE");
-  copies("N", 10000, "md5('n' || g)");
+  CopyEvent("T1", "N", 10000, "md5('n' || g)");
   ASSERT_EQ(Q("SELECT count(*) FROM surveys"), "11001");
 
-  pqxx::connection connection(db_->url());
-  const auto& statements = pg::IngestStatements();
-  const auto it = std::find_if(statements.begin(), statements.end(), [](const auto& statement) {
-    return std::string_view(statement.name) == "batch_known";
-  });
-  ASSERT_NE(it, statements.end());
-  pqxx::work txn(connection);
-  txn.exec(std::string("PREPARE batch_known AS ") + it->sql);
-  pg::UseGenericPlans(txn);  // as ingest plans it
   // A push group of four new numbers, with an event and an incident never seen.
-  const std::string plan =
-      txn.exec(
-             "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE batch_known('{N1}', '{INC-N1}', "
-             "'{aaaa1,aaaa2,aaaa3,aaaa4}')")[0][0]
-          .as<std::string>();
-  const auto top = nlohmann::json::parse(plan).at(0).at("Plan");
-  const int pages =
-      top.at("Shared Hit Blocks").get<int>() + top.at("Shared Read Blocks").get<int>();
+  const auto [pages, plan] =
+      PagesRead(pg::IngestStatements(), "batch_known",
+                "EXECUTE batch_known('{N1}', '{INC-N1}', '{aaaa1,aaaa2,aaaa3,aaaa4}')");
   EXPECT_LT(pages, 60) << "pages read, of surveys' "
                        << Q("SELECT pg_relation_size('surveys') / 8192") << ": " << plan;
+}
+
+EventScreen ScreenOf(const std::string& version);
+
+// The same for what a decision reads back: the related events of ingest's batch, under the
+// rules' screen, and of the dispatcher's claim. A number's events are found by its own index
+// and its kept findings (number_findings), an incident's by its index, never by walking the
+// events by date or screen (docs/architecture.md, "Plans that read by key whatever the
+// statistics").
+TEST_F(StoreTest, WhatADecisionReadsBackReadsAFewPagesWhateverTheStatisticsSaid) {
+  // Events screened under v1, each with a finding (so each number keeps one): statistics taken
+  // on 1,000 events of 20 busy numbers, then 10,000 events of new numbers over seven weeks.
+  const auto screened = DecideFn(Decide, ScreenOf("v1"));
+  auto flagged = MakeEvent("T1", "+447700900001", kT0, {"DOMESTIC"});
+  ASSERT_EQ(store_->IngestBatch({Item(flagged)}, screened).at(0).reason, "exclusion:domestic");
+  ASSERT_EQ(store_->IngestBatch({Item(MakeEvent("S1", "+447700900002"))}, screened).at(0).reason,
+            "survey");
+  for (const char* table : {"events", "surveys", "number_findings"}) {
+    Q(std::string("ALTER TABLE ") + table + " SET (autovacuum_enabled = false)");
+  }
+  CopyEvent("T1", "B", 1000, "md5((g % 20)::text)");
+  Q("ANALYZE");
+  CopyEvent("T1", "N", 10000, "md5('n' || g)");
+  ASSERT_EQ(Q("SELECT count(*) FROM number_findings WHERE screened_with = 'v1'"), "10021");
+
+  // A batch of four events: two of numbers with an event each, two of numbers never seen, with
+  // incidents never seen; the look-back two weeks.
+  const std::string numbers = "ARRAY[md5('n1'), md5('n2'), 'aaaa3', 'aaaa4']";
+  const std::string since = "'" + FormatRfc3339(kT0 - std::chrono::hours(24 * 14)) + "'";
+  {
+    const auto [pages, plan] =
+        PagesRead(pg::IngestStatements(), "related_events_screened",
+                  "EXECUTE related_events_screened('{INC-X1,INC-X2,INC-X3,INC-X4}', " + numbers +
+                      ", " + since + ", 'v1')");
+    EXPECT_LT(pages, 120) << "pages read, of events' "
+                          << Q("SELECT pg_relation_size('events') / 8192") << ": " << plan;
+  }
+  // The claim of the texts of four events of new numbers (their own events, incidents, numbers).
+  {
+    const auto [pages, plan] = PagesRead(
+        pg::OutboxStatements(), "claim_context_screened",
+        "EXECUTE claim_context_screened('{1,2,3,4}', '{N1,N2,N3,N4}', '{INC-N1,INC-N2,INC-N3,"
+        "INC-N4}', " +
+            numbers + ", ARRAY[" + since + "," + since + "," + since + "," + since +
+            "]::timestamptz[], 'v1')");
+    EXPECT_LT(pages, 120) << "pages read, of events' "
+                          << Q("SELECT pg_relation_size('events') / 8192") << ": " << plan;
+  }
 }
 
 TEST_F(StoreTest, WithinOneBatchTheLaterEventCancelsTheEarlierSurvey) {
