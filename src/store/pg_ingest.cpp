@@ -528,7 +528,10 @@ const Statements& IngestStatements() {
        "INSERT INTO feed_cursors (feed, seq, updated_at) VALUES ($1, $2::bigint, $3) "
        "ON CONFLICT (feed) DO UPDATE SET seq = GREATEST(feed_cursors.seq, excluded.seq), "
        "updated_at = excluded.updated_at"},
-      {"feed_cursor_get", "SELECT seq FROM feed_cursors WHERE feed = $1"},
+      // FOR SHARE: a batch whose commit was under way when its consumer died holds the row (the
+      // cursor is its last write); the next consumer waits for that commit, and resumes after
+      // what it stored instead of delivering the batch again (as duplicates).
+      {"feed_cursor_get", "SELECT seq FROM feed_cursors WHERE feed = $1 FOR SHARE"},
   };
   return kStatements;
 }
@@ -596,7 +599,7 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
 
 std::optional<std::int64_t> PgStore::FeedCursor(const std::string& feed) {
   return WithConnection("feed cursor", [&](pqxx::connection& connection) {
-    pqxx::read_transaction txn(connection);
+    pqxx::work txn(connection);  // not read-only: the row is locked to be read (feed_cursor_get)
     auto rows = Exec(txn, "feed_cursor_get", {Text(feed)});
     if (rows.empty()) return std::optional<std::int64_t>();
     return std::optional<std::int64_t>(rows[0][0].as<std::int64_t>());
