@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <iostream>
 #include <map>
 #include <random>
@@ -448,6 +449,20 @@ TEST_F(StoreTest, FeedCursorOnlyMovesForward) {
   Ingest({with_seq(MakeEvent("E8", "+447700900008"), 8)});  // no feed: cursor untouched
   EXPECT_EQ(store_->FeedCursor("tcp"), 7);
   EXPECT_EQ(Q("SELECT seq FROM events WHERE event_id = 'E2'"), "7");
+}
+
+// A consumer killed while its batch commits leaves that commit under way: the next consumer reads
+// the cursor once it has settled, not before (it would deliver the batch again, as duplicates).
+TEST_F(StoreTest, TheCursorIsReadOnceABatchUnderWayHasCommitted) {
+  Q("INSERT INTO feed_cursors (feed, seq, updated_at) VALUES ('tcp', 5, now())");
+  pqxx::connection dying(db_->url());
+  pqxx::work batch(dying);
+  batch.exec0("UPDATE feed_cursors SET seq = 9 WHERE feed = 'tcp'");
+  auto read = std::async(std::launch::async, [&] { return store_->FeedCursor("tcp"); });
+  EXPECT_EQ(read.wait_for(300ms), std::future_status::timeout)
+      << "read before the batch under way settled";
+  batch.commit();
+  EXPECT_EQ(read.get(), 9);
 }
 
 TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
