@@ -350,10 +350,11 @@ namespace pg {
 #define SURVEYD_RELATED_OF_INCIDENTS_SCREENED(v)                                                  \
   SURVEYD_RELATED_OF_INCIDENTS " AND (screen_hit OR screened_with IS NULL OR screened_with <> " v \
                                ")"
-#define SURVEYD_RELATED_OF_NUMBERS                            \
-  SURVEYD_RELATED_COLUMNS                                     \
-  "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
-  "AND occurred_at >= $3::timestamptz"
+// The numbers' events since $3, `since` saying how (SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE).
+#define SURVEYD_RELATED_OF_NUMBERS_SINCE(since) \
+  SURVEYD_RELATED_COLUMNS "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL AND " since
+#define SURVEYD_RELATED_OF_NUMBERS \
+  SURVEYD_RELATED_OF_NUMBERS_SINCE("occurred_at >= $3::timestamptz")
 // The numbers' events screened under other rules, or none (SURVEYD_WHERE_SCREENED_ELSEWHERE),
 // found by their ranges of the index on (phone_hash, screened_with): the look-back is written so
 // that no index can take it (IS TRUE). As a plain range, a generic plan made on statistics of a
@@ -361,10 +362,8 @@ namespace pg {
 // the look-back by date to find the few, or none, screened elsewhere
 // (StoreTest.WhatADecisionReadsBack...: 2,208 pages a range for four numbers with an event each,
 // of 1,101 in the table).
-#define SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE                  \
-  SURVEYD_RELATED_COLUMNS                                     \
-  "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
-  "AND (occurred_at >= $3::timestamptz) IS TRUE"
+#define SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE \
+  SURVEYD_RELATED_OF_NUMBERS_SINCE("(occurred_at >= $3::timestamptz) IS TRUE")
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
 // contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
 // where a row there no longer holds, in the index: SURVEYD_NUMBER_NEWEST_EVENTS), but those of
