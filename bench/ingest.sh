@@ -26,13 +26,15 @@
 #      earliest received_at in the database to the moment cw-sim exits, which it does once the
 #      last seq is acked, i.e. after the last commit. Latency (receipt of a line -> commit of its
 #      batch, per event) comes from the consumer's histogram in /api/v1/health (checks.feed.
-#      commit_latency_ms). Peak RSS is VmHWM from /proc.
+#      commit_latency_ms). Peak RSS is VmHWM from /proc. The CPU an event took, surveyd's and
+#      the whole machine's (PostgreSQL's, mostly), and how busy the cores were, from /proc.
 #   4. (optional) the same at a steady --paced-rate, where latency means what an operator sees.
 #   5. HTTP push: --push-clients clients (`cw-sim push-calls`, kept-alive connections) each
 #      POST one signed event per request to /api/v1/feed/events, --push-events in all; each must
 #      be answered 202 and stored as new. Events/s against the same pgbench limit: concurrent
 #      requests share transactions (group commit, core/group_commit.hpp), which a design that
-#      commits once per event cannot.
+#      commits once per event cannot. The CPU a push took: surveyd's, the clients' and the
+#      whole machine's.
 #
 # Dispatch is kept out of the measurement (bench/dispatch.sh measures it): every text is due an
 # hour after its event, so the dispatcher (one worker polling every 10 minutes, against a gateway
@@ -102,11 +104,17 @@ bench_postgres shared_preload_libraries=pg_stat_statements
 log "baseline: pgbench -c 8 -j 2 for ${PGBENCH_SECONDS}s (one event + one outbox row per transaction)"
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE pgbench"
 "${PSQL[@]}" -d pgbench -f "$BENCH/pgbench_setup.sql" >/dev/null
+pgbench_busy_before=$(machine_busy_seconds)
 "$PG_BIN/pgbench" -n -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 8 -j 2 -T "$PGBENCH_SECONDS" \
-  -f "$BENCH/pgbench_event_outbox.sql" pgbench >"$WORK/pgbench.log" 2>&1
+  -f "$BENCH/pgbench_event_outbox.sql" pgbench >"$WORK/pgbench.log" 2>&1 ||
+  { cat "$WORK/pgbench.log" >&2; exit 1; }
+pgbench_busy=$(python3 -c "print($(machine_busy_seconds) - $pgbench_busy_before)")
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/pgbench.log")
 PGBENCH_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$WORK/pgbench.log")
 [ -n "$PGBENCH_TPS" ] || { cat "$WORK/pgbench.log" >&2; exit 1; }
+PGBENCH_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.log")
+# The machine's CPU a transaction (pgbench's own included, as the clients' is for pushes).
+PGBENCH_CPU_US=$(python3 -c "print(round($pgbench_busy * 1e6 / $PGBENCH_TX))")
 "${PSQL[@]}" -d postgres -c "DROP DATABASE pgbench"
 log "pgbench: $PGBENCH_TPS transactions/s"
 
@@ -150,6 +158,9 @@ run_surveyd() {
     --seed "$seed" --exit-when-acked 2>"$WORK/cw-sim-$label.log" &
   sim=$!
   pids+=("$sim")
+  local busy_before wall_before
+  busy_before=$(machine_busy_seconds)
+  wall_before=$(now)
   "$SURVEYD_BIN" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd-$label.log" 2>&1 &
   surveyd_pid=$!
   pids+=("$surveyd_pid")
@@ -173,6 +184,14 @@ run_surveyd() {
     exit 1
   fi
   RUN_END=$(now)
+  # What the run cost the machine: surveyd's CPU and the whole machine's (PostgreSQL, mostly), a
+  # event, and how busy the cores were: a pipeline that waits on itself leaves them idle.
+  local busy wall
+  busy=$(python3 -c "print($(machine_busy_seconds) - $busy_before)")
+  wall=$(python3 -c "print($RUN_END - $wall_before)")
+  RUN_SURVEYD_CPU_US=$(python3 -c "print(round($(process_cpu_seconds "$surveyd_pid") * 1e6 / $count))")
+  RUN_MACHINE_CPU_US=$(python3 -c "print(round($busy * 1e6 / $count))")
+  RUN_BUSY_PCT=$(python3 -c "print(round(100 * $busy / ($wall * $(nproc))))")
   RUN_ACCEPTED=$(readyz_feed accepted)
   RUN_DUPLICATE=$(readyz_feed duplicate)
   RUN_REJECTED=$(readyz_feed rejected)
@@ -198,7 +217,8 @@ run_surveyd() {
 log "surveyd: $EVENTS events at full speed (cw-sim --rate 0)"
 RUN_BEGIN=$(now)
 run_surveyd full 0 "$EVENTS" 11
-FULL=("$RUN_LINES" "$RUN_SECONDS" "$RUN_RATE" "$RUN_P50" "$RUN_P95" "$RUN_P99" "$RUN_MAX" "$RUN_RSS_KB")
+FULL=("$RUN_LINES" "$RUN_SECONDS" "$RUN_RATE" "$RUN_P50" "$RUN_P95" "$RUN_P99" "$RUN_MAX" "$RUN_RSS_KB"
+  "$RUN_SURVEYD_CPU_US" "$RUN_MACHINE_CPU_US" "$RUN_BUSY_PCT")
 SURVEYS=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM surveys")
 STORED=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE duplicates = 0")
 if [ "$STORED" != "$EVENTS" ] || [ "${FULL[0]}" != "$EVENTS" ]; then
@@ -229,10 +249,12 @@ if [ "$PUSH_EVENTS" != 0 ]; then
     sleep 0.1
   done
   cpu_before=$(process_cpu_seconds "$push_pid")
+  machine_before=$(machine_busy_seconds)
   read -r PUSHED PUSH_SECONDS < <("$BIN/cw-sim" push-calls \
     --url "http://$SURVEYD_HTTP_LISTEN/api/v1/feed/events" --secret "$SURVEYD_FEED_SECRET" \
     --count "$PUSH_EVENTS" --clients "$PUSH_CLIENTS" --prefix PUSH 2>"$WORK/cw-sim-push.log") ||
     { echo "bench/ingest.sh: the pushes failed; see $WORK/cw-sim-push.log and $WORK/surveyd-push.log" >&2; exit 1; }
+  PUSH_MACHINE_CPU_MS=$(python3 -c "print(round(($(machine_busy_seconds) - $machine_before) * 1000 / $PUSH_EVENTS, 3))")
   PUSH_SURVEYD_CPU_MS=$(python3 -c "print(round(($(process_cpu_seconds "$push_pid") - $cpu_before) * 1000 / $PUSH_EVENTS, 3))")
   PUSH_CLIENT_CPU_MS=$(sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p' "$WORK/cw-sim-push.log" |
     python3 -c "import sys; print(round(float(sys.stdin.read()) * 1000 / $PUSH_EVENTS, 3))")
@@ -252,11 +274,13 @@ echo
 echo "surveyd ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
 printf '  %-46s %s\n' \
   "pgbench limit (event+outbox, 8 clients)" "$(printf '%.0f' "$PGBENCH_TPS") tx/s  (latency avg $PGBENCH_LAT ms)" \
+  "CPU a pgbench transaction: machine (us)" "$PGBENCH_CPU_US" \
   "cw-sim send rate (alone)" "$SIM_RATE lines/s" \
   "surveyd, full speed" "${FULL[2]} events/s  (${FULL[0]} in ${FULL[1]} s)" \
   "ratio surveyd / pgbench (goal >= 1.5)" "$RATIO" \
   "receipt->commit latency, full speed (ms)" "p50 ${FULL[3]}  p95 ${FULL[4]}  p99 ${FULL[5]}  max ${FULL[6]}" \
-  "peak RSS of surveyd, full speed" "$((FULL[7] / 1024)) MiB"
+  "peak RSS of surveyd, full speed" "$((FULL[7] / 1024)) MiB" \
+  "CPU an event: surveyd / machine (us)" "${FULL[8]} / ${FULL[9]}  (cores ${FULL[10]}% busy)"
 if [ ${#PACED[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "surveyd, paced at $PACED_RATE/s" "${PACED[2]} events/s  (${PACED[0]} in ${PACED[1]} s)" \
@@ -266,7 +290,7 @@ if [ ${#PUSH[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "HTTP push, $PUSH_CLIENTS clients, 1 event/request" "${PUSH[2]} events/s  (${PUSH[0]} in ${PUSH[1]} s)" \
     "ratio push / pgbench (goal >= 1.5)" "$(python3 -c "print(f'{${PUSH[2]} / $PGBENCH_TPS:.2f}')")" \
-    "CPU a push: surveyd / the clients (ms)" "$PUSH_SURVEYD_CPU_MS / $PUSH_CLIENT_CPU_MS"
+    "CPU a push: surveyd / clients / machine (ms)" "$PUSH_SURVEYD_CPU_MS / $PUSH_CLIENT_CPU_MS / $PUSH_MACHINE_CPU_MS"
 fi
 if [ -s "$WORK/push-statements.txt" ]; then
   echo

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta, timezone
 from feed_push import call_ended, push
 
 STOP = threading.Event()
+# The shortest run whose memory is held to the flat-memory goal (see the goals below).
+MEMORY_FLAT_MINUTES = 30
 
 
 def query(url, sql):
@@ -561,13 +563,18 @@ def main():
         end_rss = second[-1][1][0] / 1024 if second else 0
         goal(peak <= args.rss_max, f"{n}: memory bounded: peak RSS {peak:.0f} MiB "
              f"(start {start_rss:.0f}, end {end_rss:.0f}; bound {args.rss_max:.0f})")
-        if args.timing_goals:
+        # An instance's memory rises for its first ten minutes or so (its pools, caches and the
+        # allocator's arenas filling up) and is flat after: twenty minutes of a build gave +10.8
+        # MiB per 10 minutes over their second half, its hour +0.0 (docs/benchmark-history.md,
+        # soak). A shorter run's second half measures that warming, not a leak.
+        if args.timing_goals and args.minutes >= MEMORY_FLAT_MINUTES:
             goal(slope <= args.rss_slope_max, f"{n}: memory flat: RSS slope over the second half "
                  f"{slope:+.1f} MiB per 10 min (bound {args.rss_slope_max:g}; heap in use "
                  f"{heap_slope:+.1f})")
         else:
             goals.append(f"info    {n}: RSS slope over the second half {slope:+.1f} MiB per 10 min, "
-                         f"heap in use {heap_slope:+.1f} (a goal of long runs only)")
+                         f"heap in use {heap_slope:+.1f} (judged over runs of "
+                         f"{MEMORY_FLAT_MINUTES} minutes or more: a shorter one is still warming up)")
         # Bounded are the files the daemon opens itself: its clients' connections are as many as
         # the clients keep open (the push clients, the gateway simulator's callback pool),
         # shown beside them.

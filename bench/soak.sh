@@ -35,7 +35,7 @@
 #     page loads and answers share the simulator's 8 connections, so at 1,000 events/s on two
 #     cores it makes them slower than asked (over half an hour, 44% of the reports and answers
 #     to 2% of the texts); given 64 it answered sends in 2 s on average, and dispatch fell
-#     behind the simulator rather than anything in surveyd (docs/benchmarks.md, soak);
+#     behind the simulator rather than anything in surveyd (docs/benchmark-history.md, soak);
 #   - alerts e-mailed through a local SMTP relay (tests/integration/smtp_server.py);
 #   - the dashboard polled every 5 s with a supervisor's token (stats, per-day series, funnel,
 #     open alerts);
@@ -62,7 +62,8 @@
 #   - retention kept up: nothing due at a pass's cut-off left after it;
 #   - every push acknowledged (202, or 503 with Retry-After and retried), every poll answered;
 #   - unless --test (timing, which a shared machine makes noisy): memory flat (RSS slope over
-#     the second half at most 8 MiB per 10 min), p99 send latency steady (the last quarter's at
+#     the second half at most 8 MiB per 10 min; judged from 30 minutes: an instance's memory
+#     rises over its first ten or so while it warms up), p99 send latency steady (the last quarter's at
 #     most twice the first's, after minute 1, + 10 ms), and the rate held (at least 90% of it
 #     each minute after the first).
 set -euo pipefail
