@@ -171,13 +171,26 @@ try {
   const rows = await page.$$eval('#breakdown table tbody tr', (trs) =>
     trs.map((tr) => [...tr.children].map((td) => td.textContent)));
   check('breakdown rows', rows.length === breakdown.cells.length, `${rows.length} vs ${breakdown.cells.length}`);
+  // Age bands read as people say them ('under_18' is the stored value).
+  const ageLabel = (band) => (band === 'under_18' ? 'Under 18' : band ?? 'Not recorded');
   for (const cell of breakdown.cells) {
-    const key = cell.age_band ?? 'Not recorded';
+    const key = ageLabel(cell.age_band);
     const row = rows.find((r) => r[0] === key);
     const f = cell.questions.q1;
     check(`breakdown ${key}`, row && (f.suppressed ? row[1] === 'suppressed' : row[1] === String(f.pct_8_10)),
       JSON.stringify(row));
   }
+
+  // Who answers, by age band: every band the API gives, youngest first, not recorded last.
+  await waitReady(page, () => page.selectOption('#rep-by', 'age_band'));
+  const rep = await api('/api/v1/representativeness', { ...period, npu, gender: 'female', dimension: 'age_band' });
+  const repNames = await page.$$eval('#representativeness table tbody tr',
+    (trs) => trs.map((tr) => tr.children[0].textContent));
+  const ageRank = (band) => (band === 'under_18' ? 0 : band === null ? 1000 : parseInt(band, 10));
+  const expected = rep.values.map((v) => v.value).sort((a, b) => ageRank(a) - ageRank(b)).map(ageLabel);
+  check('who answers, by age band in order', JSON.stringify(repNames) === JSON.stringify(expected),
+    `${JSON.stringify(repNames)} vs ${JSON.stringify(expected)}`);
+  check('who answers shows under-18s as such', !repNames.includes('under_18'), JSON.stringify(repNames));
 
   // Reloading keeps the view (URL) and the sign-in (this tab's session).
   await waitReady(page, () => page.reload());

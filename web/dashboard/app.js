@@ -169,13 +169,34 @@
   }
 
   const number = (n) => (n === null || n === undefined ? '–' : n.toLocaleString('en-GB'));
-  const label = (key) => (key === null || key === undefined ? 'Not recorded' : String(key));
 
+  // The stored value of a dimension as a person reads it; the API and the CSV keep the value.
   function keyLabel(dimension, key) {
     if (key === null || key === undefined) return 'Not recorded';
     if (dimension === 'day_of_week') return WEEKDAYS[Number(key)] || key;
     if (dimension === 'hour') return key + ':00';
+    if (dimension === 'age_band' && key === 'under_18') return 'Under 18';
     return String(key);
+  }
+
+  // Values in the order people expect them: ages and times ascending (the youngest band first,
+  // though 'under_18' sorts after '75+' as text), others alphabetically; not recorded last.
+  function keyOrder(dimension) {
+    const rank = (key) => {
+      if (dimension === 'age_band') return key === 'under_18' ? 0 : parseInt(key, 10);
+      if (dimension === 'day_of_week' || dimension === 'hour' || dimension === 'days_to_survey') {
+        return parseInt(key, 10);
+      }
+      return NaN;
+    };
+    return (a, b) => {
+      const missingA = a === null || a === undefined;
+      const missingB = b === null || b === undefined;
+      if (missingA || missingB) return missingA - missingB;
+      const ra = rank(a); const rb = rank(b);
+      if (!Number.isNaN(ra) && !Number.isNaN(rb) && ra !== rb) return ra - rb;
+      return String(a).localeCompare(String(b), 'en-GB');
+    };
   }
 
   function questionText(key) {
@@ -366,16 +387,18 @@
     chart.append(svg('text', { x: labelW + 18, y: 13, class: 'axis', text: 'asked' }));
     chart.append(svg('rect', { x: labelW + 70, y: 4, width: 12, height: 10, class: 'bar' }));
     chart.append(svg('text', { x: labelW + 88, y: 13, class: 'axis', text: 'answered' }));
-    rep.values.forEach((v, i) => {
+    const values = [...rep.values].sort((a, b) => keyOrder(rep.dimension)(a.value, b.value));
+    const name = (v) => keyLabel(rep.dimension, v.value);
+    values.forEach((v, i) => {
       const top = 24 + i * rowH;
-      chart.append(svg('text', { x: labelW - 8, y: top + 18, class: 'label', 'text-anchor': 'end', text: label(v.value) }));
+      chart.append(svg('text', { x: labelW - 8, y: top + 18, class: 'label', 'text-anchor': 'end', text: name(v) }));
       chart.append(svg('rect', { x: labelW, y: top + 2, width: Math.max(1, scale(v.share_surveyed_pct || 0)), height: 12, class: 'asked' },
-        svg('title', { text: `${label(v.value)}: ${v.share_surveyed_pct}% of those asked` })));
+        svg('title', { text: `${name(v)}: ${v.share_surveyed_pct}% of those asked` })));
       if (v.suppressed) {
         chart.append(svg('text', { x: labelW + 4, y: top + 28, class: 'axis muted-text', text: 'too few answers to show' }));
       } else {
         chart.append(svg('rect', { x: labelW, y: top + 16, width: Math.max(1, scale(v.share_respondents_pct)), height: 12, class: 'bar' },
-          svg('title', { text: `${label(v.value)}: ${v.share_respondents_pct}% of those who answered` })));
+          svg('title', { text: `${name(v)}: ${v.share_respondents_pct}% of those who answered` })));
         const flag = v.representation !== null && v.representation < 0.8 ? ' under-represented' : '';
         chart.append(svg('text', { x: W - 64, y: top + 18, class: 'label' + (flag ? ' warn' : ''),
           text: `×${v.representation}` }));
@@ -383,7 +406,7 @@
     });
     box.append(chart, dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
       [LABELS[rep.dimension], '% of those asked', '% of those who answered', 'ratio'],
-      rep.values.map((v) => [label(v.value), String(v.share_surveyed_pct),
+      values.map((v) => [name(v), String(v.share_surveyed_pct),
         v.suppressed ? 'suppressed' : String(v.share_respondents_pct),
         v.suppressed ? '' : String(v.representation)])));
   }
@@ -595,7 +618,7 @@
       const wanted = view.filters[f];
       if (wanted && !keys.includes(wanted)) keys.push(wanted);
       select.replaceChildren(el('option', { value: '', text: 'All' }),
-        ...keys.sort().map((k) => el('option', { value: k, text: keyLabel(f, k) })));
+        ...keys.sort(keyOrder(f)).map((k) => el('option', { value: k, text: keyLabel(f, k) })));
       select.value = wanted || '';
     }));
   }
