@@ -224,10 +224,17 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
            {"text", index < options.question_texts.size() ? json(options.question_texts[index])
                                                           : json(nullptr)}});
     }
+    json survey_groups = json::array();
+    if (options.survey_group_names) {
+      for (const auto& [id, name] : options.survey_group_names()) {
+        survey_groups.push_back({{"id", id}, {"name", name}});
+      }
+    }
     const json head = {{"group_by", group_by},
                        {"min_cell_size", min},
                        {"source", result.from_rollups ? "rollups" : "raw"},
-                       {"questions", question_list}};
+                       {"questions", question_list},
+                       {"survey_groups", std::move(survey_groups)}};
     std::string body = head.dump();
     body.pop_back();  // the closing brace: the cells follow
     // About 600 bytes a cell with its questions: one allocation for most answers.

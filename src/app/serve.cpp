@@ -269,6 +269,13 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.stats = &database.store();
   analytics.Wire(api_options);
   api_options.rules_info = [&rules] { return rules.Info(); };
+  api_options.survey_group_names = [&rules] {
+    std::vector<std::pair<std::string, std::string>> names;
+    if (const auto current = rules.Current()) {
+      for (const auto& group : current->groups()) names.emplace_back(group.id, group.name);
+    }
+    return names;
+  };
   api_options.clock = &clock;
   api_options.decider = decider;
   api_options.replier = replier;

@@ -154,6 +154,13 @@ try {
   check('funnel answered', answeredStage === funnel.total.answered.toLocaleString('en-GB'),
     `${answeredStage} vs ${funnel.total.answered}`);
 
+  // Survey groups go by their names in the rules in force; a group no longer in them by its id.
+  const groupOptions = await page.$$eval('#f-survey_group option', (o) => o.map((x) => [x.value, x.textContent]));
+  check('survey groups named from the rules',
+    groupOptions.some(([v, t]) => v === 'force_contact' && t === 'Force Contact'), JSON.stringify(groupOptions));
+  check('a group not in the rules keeps its id',
+    groupOptions.some(([v, t]) => v === 'attendance' && t === 'attendance'), JSON.stringify(groupOptions));
+
   // Filter by an area and a gender: the URL keeps them, the figures follow.
   const npu = await page.$$eval('#f-npu option', (o) => o.map((x) => x.value).filter(Boolean)[1]);
   check('area options come from the data', Boolean(npu));
@@ -231,7 +238,10 @@ try {
   const cells = await page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent));
   check('the row shows kind, severity and status', cells[1] === 'Safeguarding' && cells[2] === 'urgent' &&
     cells[3] === 'Open', JSON.stringify(cells));
-  check('the row shows the survey group', Boolean(listed) && cells[5].includes(listed.context.group), JSON.stringify(cells));
+  // By its name in the rules in force (the figures, seen first, said it), not its id.
+  const groupName = (id) => (id === 'force_contact' ? 'Force Contact' : id);
+  check('the row shows the survey group', Boolean(listed) && cells[5].includes(groupName(listed.context.group)),
+    JSON.stringify(cells));
   check('the row shows the rule and what matched', cells[6].includes('risk_to_safety') &&
     cells[6].includes('fear:scared'), JSON.stringify(cells));
 
@@ -260,7 +270,8 @@ try {
   await page.waitForSelector('#alert-detail:not([hidden]) [data-fact="Status"]');
   const fact = (name) => page.textContent(`#alert-facts [data-fact="${name}"]`);
   check('the alert opens as open', await fact('Status') === 'Open');
-  check('the alert shows its survey group', Boolean(listed) && await fact('Survey group') === listed.context.group);
+  check('the alert shows its survey group',
+    Boolean(listed) && await fact('Survey group') === groupName(listed.context.group));
   check('the history starts with its creation',
     (await page.$$eval('#alert-history li', (li) => li.map((x) => x.dataset.action))).join() === 'created');
   check('focus moves to the alert', await page.evaluate(() => document.activeElement.id) === 'alert-h');

@@ -22,8 +22,8 @@
   const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, supervisor: false, questions: [], commentsNext: null, minCell: 10,
-    figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
+  const state = { token: null, supervisor: false, questions: [], groupNames: new Map(), commentsNext: null,
+    minCell: 10, figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
 
@@ -176,7 +176,14 @@
     if (dimension === 'day_of_week') return WEEKDAYS[Number(key)] || key;
     if (dimension === 'hour') return key + ':00';
     if (dimension === 'age_band' && key === 'under_18') return 'Under 18';
+    if (dimension === 'survey_group') return state.groupNames.get(key) || String(key);
     return String(key);
+  }
+
+  // The survey groups' names from the rules in force, as each /api/v1/stats answer gives them
+  // (a group no longer in the rules keeps its id).
+  function noteGroupNames(stats) {
+    for (const g of stats.survey_groups || []) state.groupNames.set(g.id, g.name);
   }
 
   // Values in the order people expect them: ages and times ascending (the youngest band first,
@@ -415,7 +422,8 @@
     const list = $('comments');
     if (!append) list.replaceChildren();
     for (const c of page.comments) {
-      const meta = [c.contact_day, c.survey_group, c.npu].filter(Boolean).join(' · ');
+      const meta = [c.contact_day, c.survey_group && keyLabel('survey_group', c.survey_group), c.npu]
+        .filter(Boolean).join(' · ');
       list.append(el('li', {}, el('p', { class: 'comment', text: c.comment }),
         el('p', { class: 'meta', text: meta })));
     }
@@ -450,7 +458,8 @@
   function contextText(c) {
     if (!c) return '–';
     const team = c.handler_team ? `team ${c.handler_team}` : null;
-    return [c.group, c.npu, team, c.department].filter(Boolean).join(' · ') || '–';
+    return [c.group && keyLabel('survey_group', c.group), c.npu, team, c.department]
+      .filter(Boolean).join(' · ') || '–';
   }
 
   // What the alerts API's answers mean to the person at the screen.
@@ -516,7 +525,7 @@
     const pairs = [
       ['Status', STATUSES[a.status] || a.status], ['Severity', a.severity],
       ['Raised', when(a.created_at)], ['Rules', list(a.rules)], ['What matched', list(a.matched)],
-      ['Survey group', c.group], ['Contact', when(c.contact_at)], ['Channel', c.channel],
+      ['Survey group', c.group && keyLabel('survey_group', c.group)], ['Contact', when(c.contact_at)], ['Channel', c.channel],
       ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
       ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],
       ['Officer', c.officer_id], ['Department', c.department], ['Language', c.language],
@@ -614,6 +623,7 @@
       if (SUPERVISOR_ONLY.includes(f) && !state.supervisor) return;
       const select = $('f-' + f);
       const stats = await call('/api/v1/stats', { ...period, group_by: f });
+      noteGroupNames(stats);
       const keys = stats.cells.map((c) => c[f]).filter((k) => k !== null && k !== undefined);
       const wanted = view.filters[f];
       if (wanted && !keys.includes(wanted)) keys.push(wanted);
@@ -631,6 +641,7 @@
       const [tiles, trend, breakdown, funnel, rep, comments] = await Promise.all([
         call(...r.tiles), call(...r.trend), call(...r.breakdown), call(...r.funnel),
         call(...r.representativeness), call(...r.comments)]);
+      noteGroupNames(tiles);
       renderTiles(tiles);
       const question = $('trend-question').value || view.question;
       renderTrend(trend, question);

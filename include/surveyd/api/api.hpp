@@ -77,6 +77,10 @@ struct ApiOptions {
   int bad_token_limit_per_minute = 10;      // wrong tokens per client a minute, then 429
   std::vector<std::string> question_texts;  // q1, q2... as the citizen read them (English)
   std::function<std::string()> rules_info;  // GET /api/v1/rules: the rules in force, as JSON
+  // The survey groups of the rules in force, id and name in the rules' order, for the analysts'
+  // figures (GET /api/v1/stats says them, so that the dashboard shows "Force Contact", not
+  // "force_contact"); null or empty: ids alone.
+  std::function<std::vector<std::pair<std::string, std::string>>()> survey_group_names;
 };
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the right-most address

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fakes/fake_alerts.hpp"
@@ -95,6 +96,10 @@ class AnalyticsApiTest : public ::testing::Test {
     options_.question_texts = {"Polite?", "Understood?", "Time?", "Next steps?", "Helped?"};
     options_.readiness = [] { return Readiness{true, R"({"ready":true})"}; };
     options_.rules_info = [] { return std::string(R"({"version":"sha256:abc"})"); };
+    options_.survey_group_names = [] {
+      return std::vector<std::pair<std::string, std::string>>{{"force_contact", "Force Contact"},
+                                                              {"attendance", "Force Response"}};
+    };
     options_.survey_pages = [](const http::Request&) { return http::Response::Html(200, "page"); };
     gateway::WmnowOptions wmnow;
     wmnow.webhook_secret = "hook-secret-hook-secret";
@@ -546,6 +551,15 @@ TEST_F(AnalyticsApiTest, IntervalsAreWilsonsAgainstPublishedValues) {
     EXPECT_DOUBLE_EQ(q["pct_8_10_ci95"][0].get<double>(), c.low) << c.k << "/" << c.n;
     EXPECT_DOUBLE_EQ(q["pct_8_10_ci95"][1].get<double>(), c.high) << c.k << "/" << c.n;
   }
+}
+
+// The dashboard shows a group by its name, from the rules in force, and keeps its id for the API.
+TEST_F(AnalyticsApiTest, StatsNameTheSurveyGroupsOfTheRulesInForce) {
+  analytics_.stats.cells = {Cell({"force_contact"}, 30, 20)};
+  const json body = Json(Get("/api/v1/stats?group_by=survey_group"));
+  EXPECT_EQ(body["survey_groups"], json::parse(R"([{"id": "force_contact", "name": "Force Contact"},
+                                                   {"id": "attendance", "name": "Force Response"}])"));
+  EXPECT_EQ(body["cells"][0]["survey_group"], "force_contact");
 }
 
 TEST_F(AnalyticsApiTest, ResponseRateIsAnsweredOverReached) {
