@@ -224,6 +224,7 @@ SUMMARY=$(
     "data" "$SURVEYS surveys, $RESPONSES responses, $DAYS days; database $DB_SIZE" \
     "load (generate, index, derive rollups)" "${LOAD_SECONDS} s; rollups $ROLLUP_ROWS rows, $ROLLUP_SIZE" \
     "full scan of responses (median of 5)" "$SCAN_MS ms" \
+    "requests timed per API figure below" "$REQUESTS" \
     "headline tiles, API (p50 / p99 / max)" "$TILES_P50 / $TILES_P99 / $TILES_MAX ms" \
     "  of which in the server (p50 / p99)" "$TILES_SERVER_P50 / $TILES_SERVER_P99 ms" \
     "  p99 / full scan (goal <= 5%)" "$(ratio "$TILES_P99" "$SCAN_MS")  $(verdict "$TILES_P99" "$SCAN_MS" 5)" \
