@@ -176,12 +176,13 @@
     if (dimension === 'day_of_week') return WEEKDAYS[Number(key)] || key;
     if (dimension === 'hour') return key + ':00';
     if (dimension === 'age_band' && key === 'under_18') return 'Under 18';
-    if (dimension === 'survey_group') return state.groupNames.get(key) || String(key);
+    if (dimension === 'survey_group') return groupName(key);
     return String(key);
   }
 
-  // The survey groups' names from the rules in force, as each /api/v1/stats answer gives them
-  // (a group no longer in the rules keeps its id).
+  // A survey group by its name in the rules in force, as each /api/v1/stats answer gives them;
+  // one no longer in the rules (or none) as it is.
+  const groupName = (id) => state.groupNames.get(id) || id;
   function noteGroupNames(stats) {
     for (const g of stats.survey_groups || []) state.groupNames.set(g.id, g.name);
   }
@@ -394,7 +395,8 @@
     chart.append(svg('text', { x: labelW + 18, y: 13, class: 'axis', text: 'asked' }));
     chart.append(svg('rect', { x: labelW + 70, y: 4, width: 12, height: 10, class: 'bar' }));
     chart.append(svg('text', { x: labelW + 88, y: 13, class: 'axis', text: 'answered' }));
-    const values = [...rep.values].sort((a, b) => keyOrder(rep.dimension)(a.value, b.value));
+    const order = keyOrder(rep.dimension);
+    const values = [...rep.values].sort((a, b) => order(a.value, b.value));
     const name = (v) => keyLabel(rep.dimension, v.value);
     values.forEach((v, i) => {
       const top = 24 + i * rowH;
@@ -422,8 +424,7 @@
     const list = $('comments');
     if (!append) list.replaceChildren();
     for (const c of page.comments) {
-      const meta = [c.contact_day, c.survey_group && keyLabel('survey_group', c.survey_group), c.npu]
-        .filter(Boolean).join(' · ');
+      const meta = [c.contact_day, groupName(c.survey_group), c.npu].filter(Boolean).join(' · ');
       list.append(el('li', {}, el('p', { class: 'comment', text: c.comment }),
         el('p', { class: 'meta', text: meta })));
     }
@@ -458,8 +459,7 @@
   function contextText(c) {
     if (!c) return '–';
     const team = c.handler_team ? `team ${c.handler_team}` : null;
-    return [c.group && keyLabel('survey_group', c.group), c.npu, team, c.department]
-      .filter(Boolean).join(' · ') || '–';
+    return [groupName(c.group), c.npu, team, c.department].filter(Boolean).join(' · ') || '–';
   }
 
   // What the alerts API's answers mean to the person at the screen.
@@ -525,7 +525,7 @@
     const pairs = [
       ['Status', STATUSES[a.status] || a.status], ['Severity', a.severity],
       ['Raised', when(a.created_at)], ['Rules', list(a.rules)], ['What matched', list(a.matched)],
-      ['Survey group', c.group && keyLabel('survey_group', c.group)], ['Contact', when(c.contact_at)], ['Channel', c.channel],
+      ['Survey group', groupName(c.group)], ['Contact', when(c.contact_at)], ['Channel', c.channel],
       ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
       ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],
       ['Officer', c.officer_id], ['Department', c.department], ['Language', c.language],
