@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "routes.hpp"
 
@@ -24,8 +26,20 @@ std::optional<std::int64_t> ParseId(std::string_view text) {
   return value;
 }
 
-json ContextJson(const store::AlertContext& c) {
+// The survey groups' names in the rules in force, by id.
+using GroupNames = std::map<std::string, std::string>;
+GroupNames SurveyGroupNames(const ApiOptions& options) {
+  GroupNames names;
+  if (options.survey_group_names) {
+    for (auto& [id, name] : options.survey_group_names()) names.emplace(id, name);
+  }
+  return names;
+}
+
+json ContextJson(const store::AlertContext& c, const GroupNames& names) {
+  const auto named = names.find(c.group);
   json out = {{"group", c.group},
+              {"group_name", named == names.end() ? json(nullptr) : json(named->second)},
               {"event_type", c.event_type},
               {"language", c.language},
               {"contact_at", FormatRfc3339(c.contact_at)}};
@@ -45,7 +59,7 @@ json ContextJson(const store::AlertContext& c) {
   return out;
 }
 
-json AlertJson(const store::AlertView& alert) {
+json AlertJson(const store::AlertView& alert, const GroupNames& names) {
   return {{"id", alert.id},
           {"survey_id", alert.survey_id},
           {"kind", AlertKindName(alert.kind)},
@@ -58,7 +72,7 @@ json AlertJson(const store::AlertView& alert) {
           {"status_by", alert.status_by.empty() ? json(nullptr) : json(alert.status_by)},
           {"status_note", alert.status_note.empty() ? json(nullptr) : json(alert.status_note)},
           {"notices_sent", alert.rounds},
-          {"context", ContextJson(alert.context)}};
+          {"context", ContextJson(alert.context, names)}};
 }
 
 store::Actor ActorOf(const Call& call) {
@@ -125,7 +139,8 @@ http::Response List(const ApiOptions& options, const Call& call) {
   }
   json alerts = json::array();
   const auto found = options.alerts->ListAlerts(filter);
-  for (const auto& alert : found) alerts.push_back(AlertJson(alert));
+  const GroupNames names = SurveyGroupNames(options);
+  for (const auto& alert : found) alerts.push_back(AlertJson(alert, names));
   json body = {{"alerts", alerts}};
   if (static_cast<int>(found.size()) == filter.limit && !found.empty()) {
     body["next_before"] = found.back().id;
@@ -141,7 +156,7 @@ http::Response Get(const ApiOptions& options, const Call& call) {
   if (!id) return JsonError(404, "not_found", "no such alert");
   const auto detail = options.alerts->GetAlert(*id);
   if (!detail) return JsonError(404, "not_found", "no such alert");
-  json body = AlertJson(detail->alert);
+  json body = AlertJson(detail->alert, SurveyGroupNames(options));
   json answer = {{"comment", detail->comment}};
   for (int q = 0; q < 5; ++q) {
     answer["q" + std::to_string(q + 1)] = detail->q[q] ? json(*detail->q[q]) : json(nullptr);
@@ -186,7 +201,7 @@ http::Response Act(const ApiOptions& options, const Call& call, bool resolve) {
   if (options.on_alert_changed) options.on_alert_changed();
   const auto detail = options.alerts->GetAlert(*id);
   if (!detail) return JsonError(404, "not_found", "no such alert");
-  return http::Response::Json(200, Dump(AlertJson(detail->alert)));
+  return http::Response::Json(200, Dump(AlertJson(detail->alert, SurveyGroupNames(options))));
 }
 
 http::Response RevealNumber(const ApiOptions& options, const Call& call) {

@@ -345,6 +345,10 @@ class AlertsApiTest : public AlertsTest {
     options_.clock = &clock_;
     options_.alert_config = [] { return ShippedAlerts(); };
     options_.recognition_min_cell_size = 3;
+    // The rules in force name one of the two groups the contacts below fall in.
+    options_.survey_group_names = [] {
+      return std::vector<std::pair<std::string, std::string>>{{"force_contact", "Force Contact"}};
+    };
     handler_ = api::MakeApiHandler(options_);
   }
 
@@ -462,6 +466,10 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   EXPECT_EQ(list["alerts"][0]["kind"], "safeguarding");  // newest first
   EXPECT_EQ(list["alerts"][0]["context"]["handler_team"], "Force Contact - Team 3");
   EXPECT_EQ(list["alerts"][0]["context"]["channel"], "101");
+  // The group by its name in the rules in force too, for the people who act on alerts (who may
+  // not read the figures that also say it).
+  EXPECT_EQ(list["alerts"][0]["context"]["group"], "force_contact");
+  EXPECT_EQ(list["alerts"][0]["context"]["group_name"], "Force Contact");
   EXPECT_FALSE(list["alerts"][0].contains("answer")) << "the list holds no comment";
   const std::int64_t id = list["alerts"][0]["id"];
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "kind=complaint&limit=1");

@@ -456,10 +456,14 @@
   const badge = (value, text) => el('span', { class: 'badge ' + value, text: text || value });
   const list = (values) => (values && values.length ? values.join(', ') : '–');
 
+  // An alert's survey group by the name the alerts API gives (the rules in force), else as the
+  // figures named it, else its id.
+  const contextGroup = (c) => c.group_name || groupName(c.group);
+
   function contextText(c) {
     if (!c) return '–';
     const team = c.handler_team ? `team ${c.handler_team}` : null;
-    return [groupName(c.group), c.npu, team, c.department].filter(Boolean).join(' · ') || '–';
+    return [contextGroup(c), c.npu, team, c.department].filter(Boolean).join(' · ') || '–';
   }
 
   // What the alerts API's answers mean to the person at the screen.
@@ -525,7 +529,7 @@
     const pairs = [
       ['Status', STATUSES[a.status] || a.status], ['Severity', a.severity],
       ['Raised', when(a.created_at)], ['Rules', list(a.rules)], ['What matched', list(a.matched)],
-      ['Survey group', groupName(c.group)], ['Contact', when(c.contact_at)], ['Channel', c.channel],
+      ['Survey group', contextGroup(c)], ['Contact', when(c.contact_at)], ['Channel', c.channel],
       ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
       ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],
       ['Officer', c.officer_id], ['Department', c.department], ['Language', c.language],
