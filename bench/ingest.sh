@@ -184,7 +184,7 @@ run_surveyd() {
     exit 1
   fi
   RUN_END=$(now)
-  # What the run cost the machine: surveyd's CPU and the whole machine's (PostgreSQL, mostly), a
+  # What the run cost the machine: surveyd's CPU and the whole machine's (PostgreSQL, mostly), an
   # event, and how busy the cores were: a pipeline that waits on itself leaves them idle.
   local busy wall
   busy=$(python3 -c "print($(machine_busy_seconds) - $busy_before)")

@@ -238,7 +238,7 @@ try {
   const cells = await page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent));
   check('the row shows kind, severity and status', cells[1] === 'Safeguarding' && cells[2] === 'urgent' &&
     cells[3] === 'Open', JSON.stringify(cells));
-  // By its name in the rules in force (the figures, seen first, said it), not its id.
+  // By its name in the rules in force (the alerts API gives it with the context), not its id.
   const groupName = (id) => (id === 'force_contact' ? 'Force Contact' : id);
   check('the row shows the survey group', Boolean(listed) && cells[5].includes(groupName(listed.context.group)),
     JSON.stringify(cells));
