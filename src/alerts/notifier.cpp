@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "surveyd/core/failpoint.hpp"
@@ -11,8 +12,11 @@
 namespace surveyd::alerts {
 namespace {
 
+// The alert on the dashboard, where the person who follows the link (from the e-mail, or from
+// the force's system that took the webhook) signs in and acts on it; the API's route would
+// answer them 401 in JSON.
 std::string AlertLink(const NotifierOptions& options, std::int64_t id) {
-  return options.public_base_url + "/api/v1/alerts/" + std::to_string(id);
+  return options.public_base_url + "/dashboard?view=alerts&alert=" + std::to_string(id);
 }
 
 // Seconds from a Retry-After header; 0 when absent or not a number of seconds.
@@ -30,9 +34,37 @@ std::string Line(const char* label, const std::optional<std::string>& value) {
   return value ? std::string(label) + ": " + *value + "\n" : "";
 }
 
+std::string KindLabel(AlertKind kind) {
+  switch (kind) {
+    case AlertKind::kSafeguarding:
+      return "Safeguarding";
+    case AlertKind::kComplaint:
+      return "Complaint";
+    case AlertKind::kLowScores:
+      return "Low scores";
+  }
+  return AlertKindName(kind);
+}
+
+// A time as the person reading the e-mail reads a clock: the force's local time, zone named
+// ("Sun 6 Dec 2026 14:03 Europe/London"); UTC when no zone is loaded.
+std::string ReadableTime(TimePoint t, const TimeZone* zone) {
+  static const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::shared_ptr<const TimeZone> utc = zone != nullptr ? nullptr : TimeZone::Utc();
+  const TimeZone& in = zone != nullptr ? *zone : *utc;
+  const LocalDateTime local = in.ToLocal(t);
+  char text[64];
+  std::snprintf(text, sizeof text, "%s %d %s %d %02d:%02d ", kDays[local.weekday], local.day,
+                kMonths[local.month - 1], local.year, local.hour, local.minute);
+  return text + in.Name();
+}
+
 // The e-mail of an alert's notice: what a supervisor needs to find it, never the comment or the
 // number (those are behind the API, with their own audit).
-MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notice, TimePoint now) {
+MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notice, TimePoint now,
+                      const TimeZone* zone) {
   const store::AlertView& alert = *notice.alert;
   const store::AlertContext& c = alert.context;
   MailMessage mail;
@@ -40,24 +72,24 @@ MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notic
   mail.to = notice.recipient;
   mail.date = now;
   mail.message_id = "<alert-notice-" + std::to_string(notice.id) + "@surveyd>";
-  const std::string kind = AlertKindName(alert.kind);
+  const std::string kind = KindLabel(alert.kind);
   mail.subject = std::string(notice.round > 0 ? "UNACKNOWLEDGED: " : "") + options.force_name +
                  ": " + kind + " alert " + std::to_string(alert.id) + " (" +
                  AlertSeverityName(alert.severity) + ")";
   std::string& b = mail.body;
-  b += "A survey answer raised a " + kind + " alert.\n\n";
+  b += "A survey answer raised an alert: " + kind + ".\n\n";
   if (notice.round > 0) {
     b += "Nobody has acknowledged it yet: this is reminder " + std::to_string(notice.round) +
          (notice.escalated ? ", sent to you as the escalation contact" : "") + ".\n\n";
   }
   b += "Alert: " + std::to_string(alert.id) + "\n";
   b += "Severity: " + std::string(AlertSeverityName(alert.severity)) + "\n";
-  b += "Raised: " + FormatRfc3339(alert.created_at) + "\n";
+  b += "Raised: " + ReadableTime(alert.created_at, zone) + "\n";
   b += "Rules: ";
   for (std::size_t i = 0; i < alert.rules.size(); ++i) b += (i ? ", " : "") + alert.rules[i];
   b +=
       "\nSurvey: " + std::to_string(alert.survey_id) + " (" + c.group + ", " + c.event_type + ")\n";
-  b += "Contact: " + FormatRfc3339(c.contact_at) + "\n";
+  b += "Contact: " + ReadableTime(c.contact_at, zone) + "\n";
   b += Line("Channel", c.channel) + Line("Incident category", c.incident_category) +
        Line("Incident grade", c.incident_grade) + Line("Incident type", c.incident_type_code) +
        Line("NPU", c.npu) + Line("Beat", c.beat) + Line("Call handler", c.handler_id) +
@@ -270,7 +302,8 @@ store::NoticeResult Notifier::SendWebhook(const store::Notice& notice, TimePoint
 store::NoticeResult Notifier::SendEmail(const store::Notice& notice, TimePoint now) {
   MailMessage mail;
   if (notice.alert) {
-    mail = AlertMail(options_, notice, now);
+    const auto zone = zone_ ? zone_() : nullptr;
+    mail = AlertMail(options_, notice, now, zone.get());
   } else if (notice.digest) {
     mail.from = options_.email_from;
     mail.to = notice.recipient;
@@ -316,9 +349,7 @@ void Notifier::MakeDigests(TimePoint now) {
     filter.team = team;
     const auto report =
         BuildRecognition(store_.Recognition(filter), *config->lexicon, options_.min_cell_size);
-    const std::string link = options_.public_base_url +
-                             "/api/v1/recognition?team=" + http::UrlEncode(team) +
-                             "&from=" + FormatRfc3339(from) + "&to=" + FormatRfc3339(at);
+    const std::string link = PraiseViewLink(options_.public_base_url, team, from, at, *zone);
     const DigestText text = FormatDigest(options_.force_name, team, from, at, *zone, report,
                                          options_.min_cell_size, link);
     // Once per team and week, whichever instance gets there first.

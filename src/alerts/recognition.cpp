@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <map>
 
+#include "surveyd/http/message.hpp"
+
 namespace surveyd::alerts {
 namespace {
 
@@ -147,6 +149,18 @@ TimePoint DigestPeriodStart(const DigestSchedule& schedule, const TimeZone& zone
                         schedule.minute_of_day / 60, schedule.minute_of_day % 60);
 }
 
+std::string PraiseViewLink(std::string_view public_base_url, std::string_view team, TimePoint from,
+                           TimePoint to, const TimeZone& zone) {
+  auto day = [&zone](TimePoint t) {
+    const LocalDateTime local = zone.ToLocal(t);
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02d", local.year, local.month, local.day);
+    return std::string(text);
+  };
+  return std::string(public_base_url) + "/dashboard?view=praise&team=" + http::UrlEncode(team) +
+         "&from=" + day(from) + "&to=" + day(to - std::chrono::seconds(1));
+}
+
 DigestText FormatDigest(std::string_view force_name, std::string_view team, TimePoint from,
                         TimePoint to, const TimeZone& zone, const RecognitionReport& report,
                         int min_cell_size, std::string_view link) {
@@ -185,7 +199,7 @@ DigestText FormatDigest(std::string_view force_name, std::string_view team, Time
     b += "\nTop scores: answers of 10 out of 10, all questions together. All 10s: answers with "
          "10 on every question answered. Praise: comments that thank or praise the contact.\n";
   }
-  b += "\nThe praise comments themselves are in the recognition view (supervisors): ";
+  b += "\nThe praise comments themselves are on the dashboard (supervisors): ";
   b += std::string(link) + "\n";
   return text;
 }

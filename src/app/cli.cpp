@@ -16,6 +16,7 @@
 #include "surveyd/core/statistics.hpp"
 #include "surveyd/feed/event_parser.hpp"
 #include "surveyd/rules/rules.hpp"
+#include "surveyd/store/pg_alerts.hpp"
 #include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::app {
@@ -342,6 +343,25 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       }
       out << "\n";
     }
+
+    // Whether the loop closes: what answers raised, and whether it reached anyone.
+    auto alert_store = store::MakePgAlertStore(
+        config.database.url, 1,
+        crypto::KeyRing::Parse(config.privacy.phone_keys, config.privacy.phone_key_active));
+    const auto alerts = alert_store->Summary();
+    out << "\nAlerts raised by answers                open  acknowledged  resolved\n";
+    if (alerts.kinds.empty()) out << "  none yet\n";
+    for (const auto& kind : alerts.kinds) {
+      std::string label = "  " + kind.kind;
+      label.resize(40, ' ');
+      out << label << std::setw(4) << kind.open << std::setw(14) << kind.acknowledged
+          << std::setw(10) << kind.resolved << "\n";
+    }
+    row(2, "notices delivered (webhook, e-mail)", alerts.notices_sent);
+    row(2, "notices still to deliver", alerts.notices_waiting);
+    row(2, "notices failed after every attempt", alerts.notices_failed);
+    row(2, "weekly praise digests", alerts.digests);
+    row(4, "e-mailed", alerts.digests_sent);
     return 0;
   } catch (const std::exception& e) {
     err << "surveyd report: " << e.what() << "\n";

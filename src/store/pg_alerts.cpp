@@ -156,6 +156,16 @@ const Statements& AlertStatements() {
        "attempts + 1, updated_at = $1::timestamptz FROM due WHERE n.id = due.id "
        "RETURNING n.id, n.claim_token, n.channel, n.recipient, n.round, n.escalated, n.attempts, "
        "n.alert_id, n.digest_id"},
+      {"alerts_by_kind",
+       "SELECT kind, count(*) FILTER (WHERE status = 'open'), "
+       "count(*) FILTER (WHERE status = 'acknowledged'), "
+       "count(*) FILTER (WHERE status = 'resolved') FROM alerts GROUP BY kind ORDER BY kind"},
+      {"notices_by_state",
+       "SELECT count(*) FILTER (WHERE alert_id IS NOT NULL AND state = 'sent'), "
+       "count(*) FILTER (WHERE alert_id IS NOT NULL AND state IN ('pending', 'claimed')), "
+       "count(*) FILTER (WHERE alert_id IS NOT NULL AND state = 'failed'), "
+       "(SELECT count(*) FROM recognition_digests), "
+       "count(*) FILTER (WHERE digest_id IS NOT NULL AND state = 'sent') FROM alert_notices"},
       {"digests_by_ids",
        "SELECT id, team, subject, body FROM recognition_digests WHERE id = ANY($1::bigint[])"},
       {"notice_attempt",
@@ -463,6 +473,24 @@ class PgAlertStore final : public AlertStore {
         teams.push_back(row[0].as<std::string>());
       }
       return teams;
+    });
+  }
+
+  AlertSummary Summary() override {
+    return WithConnection("alert summary", [&](pqxx::connection& connection) {
+      pqxx::read_transaction txn(connection);
+      AlertSummary summary;
+      for (const auto& row : Exec(txn, "alerts_by_kind", {})) {
+        summary.kinds.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>(),
+                                 row[2].as<std::int64_t>(), row[3].as<std::int64_t>()});
+      }
+      const auto row = Exec(txn, "notices_by_state", {})[0];
+      summary.notices_sent = row[0].as<std::int64_t>();
+      summary.notices_waiting = row[1].as<std::int64_t>();
+      summary.notices_failed = row[2].as<std::int64_t>();
+      summary.digests = row[3].as<std::int64_t>();
+      summary.digests_sent = row[4].as<std::int64_t>();
+      return summary;
     });
   }
 

@@ -153,6 +153,13 @@ try {
   const answeredStage = await page.textContent('#funnel [data-stage="Answered"]');
   check('funnel answered', answeredStage === funnel.total.answered.toLocaleString('en-GB'),
     `${answeredStage} vs ${funnel.total.answered}`);
+  // Why contacts were excluded, in words (the API's reasons are ids), with the API's counts.
+  const reasons = Object.entries(funnel.total.excluded_by_rule || {});
+  const exclusions = await page.textContent('#funnel p.small').catch(() => '');
+  check('the exclusions are named in words, with their counts', reasons.length > 0 &&
+    !/[_:]/.test(exclusions.replace('Most common exclusions:', '')) &&
+    reasons.sort((a, b) => b[1] - a[1]).slice(0, 6).every(([, n]) => exclusions.includes(`(${n.toLocaleString('en-GB')})`)),
+    exclusions);
 
   // Survey groups go by their names in the rules in force; a group no longer in them by its id.
   const groupOptions = await page.$$eval('#f-survey_group option', (o) => o.map((x) => [x.value, x.textContent]));
@@ -319,6 +326,54 @@ try {
   await page.screenshot({ path: alertsShot, fullPage: true });
   console.log(`screenshot: ${alertsShot}`);
 
+  // Praise, for supervisors: per person as GET /api/v1/recognition gives it for the same days
+  // (whole days in the browser's time zone, as the page asks), and the praise comments.
+  const dayStart = (day) => new Date(`${day}T00:00:00`).toISOString();
+  const dayEnd = (day) => { const d = new Date(`${day}T00:00:00`); d.setDate(d.getDate() + 1); return d.toISOString(); };
+  async function comparePraise(label, params) {
+    const report = await api('/api/v1/recognition', { from: dayStart(args.from), to: dayEnd(args.to), ...params });
+    const shownPeople = report.people.filter((p) => !p.suppressed);
+    const rows = await page.$$eval('#people tbody tr[data-person]', (trs) => trs.map((tr) => ({
+      person: tr.dataset.person, team: tr.children[2].textContent,
+      respondents: tr.querySelector('[data-field="respondents"]').textContent,
+      allTop: tr.querySelector('[data-field="all_top_scores"]').textContent,
+      praise: tr.querySelector('[data-field="praise_comments"]').textContent,
+      q1: tr.querySelector('[data-top="q1"]').textContent })));
+    check(`${label}: a row per person shown by the API`, rows.length === shownPeople.length && rows.length > 0,
+      `${rows.length} rows, ${shownPeople.length} people`);
+    const fmt = (n) => n.toLocaleString('en-GB');
+    check(`${label}: each person's counts as the API's`, rows.every((r, i) => shownPeople[i] &&
+      r.person === shownPeople[i].person && r.team === shownPeople[i].team &&
+      r.respondents === fmt(shownPeople[i].respondents) && r.allTop === fmt(shownPeople[i].all_top_scores) &&
+      r.praise === fmt(shownPeople[i].praise_comments) && r.q1 === fmt(shownPeople[i].top_scores.q1)));
+    const hidden = await page.isVisible('#praise-hidden') ? await page.textContent('#praise-hidden') : '';
+    check(`${label}: the people not shown are counted`, report.suppressed_people === 0 ? hidden === '' :
+      hidden.startsWith(`${fmt(report.suppressed_people)} more `), hidden);
+    // Twenty at a time: each "More praise" shows the next.
+    while (await page.isVisible('#praise-more')) await page.click('#praise-more');
+    const comments = await page.$$eval('#praise-comments li[data-survey]', (li) => li.map((x) => x.querySelector('.comment').textContent));
+    check(`${label}: the praise comments as the API's`, comments.length === report.praise.length &&
+      comments.every((c, i) => c === report.praise[i].comment), `${comments.length} shown, ${report.praise.length} given`);
+    return report;
+  }
+  await waitReady(page, () => page.click('#to-praise'));
+  check('the praise view is shown', await page.isVisible('#people') && !(await page.isVisible('#tiles')) &&
+    new URL(page.url()).searchParams.get('view') === 'praise');
+  await axe(page, 'praise');
+  const praiseShot = args.screenshot.replace(/\.png$/, '') + '-praise.png';
+  await page.screenshot({ path: praiseShot, fullPage: true });
+  console.log(`screenshot: ${praiseShot}`);
+  check('twenty praise comments at first', (await page.$$('#praise-comments li[data-survey]')).length <= 20);
+  const everyone = await comparePraise('praise', {});
+  check('praise comments are shown, masked', everyone.praise.length > 0 &&
+    !(await page.textContent('#praise-comments')).match(/07700 ?9\d{5}|@example\.com/));
+  // One team, as the team's weekly digest links to it.
+  const praisedTeam = everyone.people.find((p) => !p.suppressed).team;
+  await page.selectOption('#p-team', praisedTeam);
+  await waitReady(page, () => page.click('#praise-filters button[type=submit]'));
+  check('the team filter is in the URL', new URL(page.url()).searchParams.get('team') === praisedTeam);
+  await comparePraise(`praise of ${praisedTeam}`, { team: praisedTeam });
+
   // An analyst may not see alerts: no link, and the alerts URL shows the figures.
   const analystContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const analystPage = await analystContext.newPage();
@@ -333,16 +388,21 @@ try {
   check('signed in as an analyst', (await analystPage.textContent('#who-role')).includes('analyst'));
   check('no alerts view for an analyst', !(await analystPage.isVisible('#to-alerts')) &&
     !(await analystPage.isVisible('#alerts-view')) && await analystPage.isVisible('#tiles'));
+  check('no praise view for an analyst', !(await analystPage.isVisible('#to-praise')) &&
+    !(await analystPage.isVisible('#praise-view')));
   await analystContext.close();
 
   // Safeguarding staff may not see the figures: they get the alerts alone.
   const safeContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const safePage = await safeContext.newPage();
   safePage.on('pageerror', (e) => problems.push(String(e)));
-  await safePage.goto(`${args.url}/dashboard`);
+  // As from an alert's e-mail: the link opens that alert once signed in.
+  await safePage.goto(`${args.url}/dashboard?view=alerts&alert=${alertId}`);
   await safePage.fill('#token', args['safeguarding-token']);
   await safePage.click('#signin button');
   await safePage.waitForSelector(row.replace('#alerts', '#alerts-view:not([hidden]) #alerts'), { timeout: 20000 });
+  await safePage.waitForSelector('#alert-detail:not([hidden]) [data-fact="Status"]', { timeout: 20000 });
+  check("an alert's link opens it", (await safePage.textContent('#alert-h')).startsWith(`Alert ${alertId}:`));
   check('signed in for alerts only', (await safePage.textContent('#who-role')).includes('alerts only'));
   check('no figures for safeguarding staff', !(await safePage.isVisible('#to-figures')) &&
     !(await safePage.isVisible('#tiles')));

@@ -118,6 +118,6 @@ no_personal_data 'scared|go home' "$work"/surveyd.log "$work/hook.jsonl"
 body=$(python3 -c 'import base64, json, sys
 data = json.loads(open(sys.argv[1]).readline())["data"]
 print(base64.b64decode("".join(data.split("\r\n\r\n", 1)[1].split())).decode())' "$work/mail.jsonl")
-[[ $body == *"safeguarding alert"* ]] || fail "the e-mail should name the alert: $body"
+[[ $body == *"raised an alert: Safeguarding"* ]] || fail "the e-mail should name the alert: $body"
 if grep -E '(447700|07700|scared|go home)' <<<"$body"; then fail "the e-mail holds personal data"; fi
 echo "alerts: answer -> help page, 1 alert, signed webhook and e-mail, no personal data: 1 passed, 0 failed"

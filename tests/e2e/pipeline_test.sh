@@ -127,8 +127,16 @@ after=$(sql "SELECT count(*) FROM responses")
 answered_api=$(echo "$stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cells"][0]["answered"])')
 [ "$answered_api" -ge "$before" ] && [ "$answered_api" -le "$after" ] ||
   fail "the stats count every answer (rollups kept by the triggers): $answered_api, not $before-$after"
+alerts_before=$(sql "SELECT count(*) FROM alerts")
 "$BUILD/surveyd" report -c "$SRC/config/surveyd.yaml" >"$work/report.txt"
+alerts_after=$(sql "SELECT count(*) FROM alerts")
 grep -q "answered" "$work/report.txt" || fail "report"
+# Every alert the answers raised, counted by kind and status (answers may still be arriving).
+grep -q '^Alerts raised by answers' "$work/report.txt" || fail "the report should count the alerts"
+alerts_report=$(awk '/^Alerts raised by answers/ {on = 1; next} on && /^  [a-z_]+ +[0-9]+ +[0-9]+ +[0-9]+$/ {n += $2 + $3 + $4}
+  END {print n + 0}' "$work/report.txt")
+[ "$alerts_report" -ge "$alerts_before" ] && [ "$alerts_report" -le "$alerts_after" ] ||
+  fail "the report counts $alerts_report alerts, the database $alerts_before-$alerts_after: $(cat "$work/report.txt")"
 
 # Replay (delivery 3): a file of events, then the same from stdin: the second time, all duplicates.
 "$BUILD/cw-sim" generate --count 60 --seed 3 --now >"$work/replay.ndjson" 2>/dev/null

@@ -35,6 +35,7 @@ class EmptyAlertStore : public store::AlertStore {
   store::RecognitionData Recognition(const store::RecognitionFilter&) override { return {}; }
   std::vector<std::string> TeamsWithAnswers(TimePoint, TimePoint) override { return {}; }
   bool CreateDigest(const store::NewDigest&, TimePoint) override { return false; }
+  store::AlertSummary Summary() override { return {}; }
 };
 
 }  // namespace surveyd::testing

@@ -619,14 +619,22 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   const auto payload = json::parse(first.body);
   EXPECT_EQ(payload["type"], "alert.created");
   EXPECT_EQ(payload["data"]["kind"], "safeguarding");
+  // Where the person who follows it signs in and acts: the dashboard, not the API's JSON.
+  const std::string link = "https://surveys.force.example/dashboard?view=alerts&alert=" +
+                           std::to_string(payload["data"]["alert_id"].get<std::int64_t>());
+  EXPECT_EQ(payload["data"]["link"], link);
   EXPECT_THAT(first.body, Not(HasSubstr("900123")));
   EXPECT_THAT(first.body, Not(HasSubstr("scared")));
   auto mail = relay_.Messages();
   ASSERT_EQ(mail.size(), 1u);
   EXPECT_EQ(mail[0]["to"][0], "duty@force.example");
   EXPECT_THAT(std::string(mail[0]["headers"]),
-              HasSubstr("Subject: West Midlands Police: safeguarding alert"));
+              HasSubstr("Subject: West Midlands Police: Safeguarding alert"));
   EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("Team: Force Contact - Team 3"));
+  EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr(link));
+  // On the force's clock, as the duty inspector reads one (Tuesday 24 November, GMT).
+  EXPECT_THAT(std::string(mail[0]["body"]),
+              HasSubstr("Raised: Tue 24 Nov 2026 10:00 Europe/London"));
   EXPECT_THAT(std::string(mail[0]["body"]), Not(HasSubstr("scared")));
   EXPECT_THAT(std::string(mail[0]["body"]), Not(HasSubstr("900123")));
 
@@ -682,6 +690,16 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   // both e-mails.
   EXPECT_EQ(status.sent + other->Status().sent, 5);
   EXPECT_EQ(status.retried, 1);
+  // As `surveyd report` says it.
+  const auto summary = alerts_->Summary();
+  ASSERT_EQ(summary.kinds.size(), 1u);
+  EXPECT_EQ(summary.kinds[0].kind, "safeguarding");
+  EXPECT_EQ(summary.kinds[0].open, 0);
+  EXPECT_EQ(summary.kinds[0].acknowledged, 1);
+  EXPECT_EQ(summary.kinds[0].resolved, 0);
+  EXPECT_EQ(summary.notices_sent, 5);
+  EXPECT_EQ(summary.notices_waiting, 0);
+  EXPECT_EQ(summary.notices_failed, 0);
 }
 
 TEST_F(NotifierTest, GivesUpAfterMaxAttemptsAndStopsOnGone) {
@@ -706,6 +724,12 @@ TEST_F(NotifierTest, GivesUpAfterMaxAttemptsAndStopsOnGone) {
   receiver_.AnswerNext({410});
   EXPECT_EQ(notifier->RunOnce(), 1);
   EXPECT_EQ(Count("alert_notices", "state = 'failed' AND attempts = 1"), "1");
+  const auto summary = alerts_->Summary();
+  EXPECT_EQ(summary.notices_failed, 2);
+  EXPECT_EQ(summary.notices_sent + summary.notices_waiting, 0);
+  std::int64_t open = 0;
+  for (const auto& kind : summary.kinds) open += kind.open + kind.acknowledged + kind.resolved;
+  EXPECT_EQ(open, 2);
 }
 
 // ---- E-mail ----------------------------------------------------------------------------------
@@ -867,6 +891,9 @@ TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
   EXPECT_THAT(team_a, HasSubstr("1 more person with fewer than 3 answers: not shown."));
   EXPECT_THAT(team_a, Not(HasSubstr("PC2")));
   EXPECT_THAT(team_a, Not(HasSubstr("Brilliant")));
+  // The comments are on the dashboard's praise view of the team, for the digest's local days.
+  EXPECT_THAT(team_a,
+              HasSubstr("/dashboard?view=praise&team=Team%20A&from=2026-11-23&to=2026-11-30"));
   EXPECT_THAT(body_to["ops@force.example"], HasSubstr("OP9"));
 
   // The rest of the week: nothing more.
@@ -875,6 +902,10 @@ TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
   second->RunOnce();
   EXPECT_EQ(Count("recognition_digests"), "2");
   EXPECT_EQ(relay_.Messages().size(), 2u);
+  const auto summary = alerts_->Summary();
+  EXPECT_EQ(summary.digests, 2);
+  EXPECT_EQ(summary.digests_sent, 2);
+  EXPECT_EQ(summary.notices_sent, 0) << "a digest's e-mail is not an alert's notice";
 }
 
 // ---- The survey page -------------------------------------------------------------------------

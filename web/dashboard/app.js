@@ -23,7 +23,7 @@
 
   const $ = (id) => document.getElementById(id);
   const state = { token: null, supervisor: false, questions: [], groupNames: new Map(), commentsNext: null,
-    minCell: 10, figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
+    minCell: 10, praise: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
 
@@ -101,9 +101,11 @@
       breakdown: url.get('breakdown') || 'npu',
       rep: url.get('rep') || 'age_band',
       q: url.get('q') || '',
-      mode: url.get('view') === 'alerts' ? 'alerts' : 'figures',
+      mode: ['alerts', 'praise'].includes(url.get('view')) ? url.get('view') : 'figures',
       alertStatus: url.get('status') || '',
       alertKind: url.get('kind') || '',
+      alert: /^[0-9]+$/.test(url.get('alert') || '') ? Number(url.get('alert')) : null,
+      person: url.get('person') || '',
       filters: {},
     };
     for (const f of FILTERS) if (url.get(f)) view.filters[f] = url.get(f);
@@ -119,9 +121,11 @@
     if (view.breakdown !== 'npu') url.set('breakdown', view.breakdown);
     if (view.rep !== 'age_band') url.set('rep', view.rep);
     if (view.q) url.set('q', view.q);
-    if (view.mode === 'alerts') url.set('view', 'alerts');
+    if (view.mode !== 'figures') url.set('view', view.mode);
     if (view.alertStatus) url.set('status', view.alertStatus);
     if (view.alertKind) url.set('kind', view.alertKind);
+    if (view.mode === 'alerts' && view.alert) url.set('alert', view.alert);
+    if (view.mode === 'praise' && view.person) url.set('person', view.person);
     history.replaceState(null, '', location.pathname + '?' + url);
   }
 
@@ -177,7 +181,32 @@
     if (dimension === 'hour') return key + ':00';
     if (dimension === 'age_band' && key === 'under_18') return 'Under 18';
     if (dimension === 'survey_group') return groupName(key);
+    if (dimension === 'channel') return channelLabel(key);
     return String(key);
+  }
+
+  const CHANNELS = { in_person: 'In person', live_chat: 'Live chat', online: 'Online' };
+  const channelLabel = (channel) => CHANNELS[channel] || channel;
+  const humanised = (id) => {
+    const words = String(id).replace(/_/g, ' ');
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  };
+
+  // Why a contact was not surveyed, as the funnel's reasons say it: the rules' own exclusions by
+  // their ids in words ("exclusion:domestic_abuse" is "Domestic abuse"), the built-in reasons as
+  // an analyst would put them. The API and the CSV keep the reason as stored.
+  const REASONS = {
+    phone_landline: 'Landline number', phone_withheld: 'Number withheld', phone_invalid: 'Number not valid',
+    phone_missing: 'No number', phone_international: 'International number',
+    phone_not_mobile: 'Not a mobile number', frequency_cap: 'Surveyed recently',
+    under_minimum_age: 'Under the minimum age', consent_declined: 'Declined to be contacted',
+    vulnerable: 'Flagged vulnerable', opted_out: 'Opted out', not_sampled: 'Not sampled',
+  };
+  function reasonLabel(reason) {
+    const [kind, ...rest] = String(reason).split(':');
+    if (kind === 'exclusion' && rest.length) return humanised(rest.join(':'));
+    if (kind === 'insufficient_data') return rest.length ? `Missing data (${rest.join(':').replace(/_/g, ' ')})` : 'Missing data';
+    return REASONS[reason] || humanised(reason);
   }
 
   // A survey group by its name in the rules in force, as each /api/v1/stats answer gives them;
@@ -378,7 +407,7 @@
     const rules = Object.entries(t.excluded_by_rule || {}).sort((a, b) => b[1] - a[1]).slice(0, 6);
     if (rules.length) {
       box.append(el('p', { class: 'small', text: 'Most common exclusions: ' +
-        rules.map(([r, n]) => `${r.replace(/^exclusion:/, '')} (${number(n)})`).join(', ') }));
+        rules.map(([r, n]) => `${reasonLabel(r)} (${number(n)})`).join(', ') }));
     }
   }
 
@@ -529,7 +558,7 @@
     const pairs = [
       ['Status', STATUSES[a.status] || a.status], ['Severity', a.severity],
       ['Raised', when(a.created_at)], ['Rules', list(a.rules)], ['What matched', list(a.matched)],
-      ['Survey group', contextGroup(c)], ['Contact', when(c.contact_at)], ['Channel', c.channel],
+      ['Survey group', contextGroup(c)], ['Contact', when(c.contact_at)], ['Channel', c.channel && channelLabel(c.channel)],
       ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
       ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],
       ['Officer', c.officer_id], ['Department', c.department], ['Language', c.language],
@@ -561,6 +590,9 @@
     $('alert-note').value = '';
     try {
       renderAlert(await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {}));
+      const view = readView();
+      view.alert = id;
+      writeView(view);
       $('alert-detail').hidden = false;
       $('alert-h').focus();
       document.body.dataset.state = 'ready';
@@ -593,22 +625,133 @@
     }
   }
 
-  // Figures or alerts; the choice is kept in the URL like the filters.
-  async function showMode(mode) {
-    const alerts = (mode === 'alerts' || !state.figures) && state.alerts;
-    $('figures').hidden = alerts;
-    $('alerts-view').hidden = !alerts;
-    $('to-figures').setAttribute('aria-current', alerts ? 'false' : 'page');
-    $('to-alerts').setAttribute('aria-current', alerts ? 'page' : 'false');
+  // ---- praise -------------------------------------------------------------------------------
+  // For supervisors (GET /api/v1/recognition): per person, the answers about their contacts and
+  // how many gave 10 out of 10; the praise comments, numbers and e-mail addresses masked by the
+  // API. Each team's weekly digest e-mail links here. People with fewer answers than the
+  // recognition's minimum are named without figures by the API and only counted here, as the
+  // digest does.
+
+  const ROLES = { officer: 'Officer', operator: 'Call handler' };
+  const TOP_QUESTIONS = ['q1', 'q2', 'q3', 'q4', 'q5'];
+
+  // Whole days in the browser's time zone (the force's), as RFC 3339 instants.
+  const dayStart = (day) => new Date(`${day}T00:00:00`).toISOString();
+  function dayEnd(day) {
+    const next = new Date(`${day}T00:00:00`);
+    next.setDate(next.getDate() + 1);
+    return next.toISOString();
+  }
+
+  // A person's team is the call handler's team, or the officer's department: the choices are
+  // both lists of the figures' filters, and whatever the API named.
+  function fillPraiseOptions(view, report) {
+    const teams = $('p-team');
+    const wantedTeam = view.filters.team || '';
+    const teamKeys = [...new Set([...$('f-team').options, ...$('f-department').options]
+      .map((o) => o.value).concat((report ? report.people : []).map((p) => p.team), [wantedTeam])
+      .filter(Boolean))];
+    teams.replaceChildren(el('option', { value: '', text: 'All' }),
+      ...teamKeys.sort(keyOrder('team')).map((k) => el('option', { value: k, text: k })));
+    teams.value = wantedTeam;
+    const people = $('p-person');
+    const names = [...new Set((report ? report.people : []).filter((p) => !p.suppressed).map((p) => p.person))];
+    if (view.person && !names.includes(view.person)) names.push(view.person);
+    people.replaceChildren(el('option', { value: '', text: 'All' }),
+      ...names.sort(keyOrder('person')).map((k) => el('option', { value: k, text: k })));
+    people.value = view.person;
+  }
+
+  function renderPraise(report) {
+    for (const node of document.querySelectorAll('.praise-min-cell')) node.textContent = report.min_cell_size;
+    const shown = report.people.filter((p) => !p.suppressed);
+    $('praise-summary').textContent = report.suppressed
+      ? `Fewer than ${report.min_cell_size} answers in this selection: nothing is shown, so that nobody who answered can be told apart.`
+      : `${number(report.respondents)} answers about contacts with ${shown.length === 1 ? 'one person' : number(shown.length) + ' people'} shown.`;
+    const body = $('people').tBodies[0];
+    body.replaceChildren();
+    for (const p of shown) {
+      const tops = TOP_QUESTIONS.map((q) => el('td', { class: 'num', 'data-top': q, text: number(p.top_scores[q]) }));
+      body.append(el('tr', { 'data-person': p.person },
+        el('th', { scope: 'row', text: p.person }), el('td', { text: ROLES[p.role] || p.role }),
+        el('td', { text: p.team }), el('td', { class: 'num', 'data-field': 'respondents', text: number(p.respondents) }),
+        ...tops, el('td', { class: 'num', 'data-field': 'all_top_scores', text: number(p.all_top_scores) }),
+        el('td', { class: 'num', 'data-field': 'praise_comments', text: number(p.praise_comments) })));
+    }
+    if (!shown.length) {
+      body.append(el('tr', {}, el('td', { colspan: 11, class: 'muted', text: 'Nobody to show for this selection.' })));
+    }
+    const hidden = $('praise-hidden');
+    hidden.hidden = report.suppressed || !report.suppressed_people;
+    hidden.textContent = `${number(report.suppressed_people)} more ${report.suppressed_people === 1 ? 'person' : 'people'} ` +
+      `with fewer than ${report.min_cell_size} answers: not shown.`;
+    state.praise = report.praise;
+    $('praise-comments').replaceChildren();
+    showMorePraise();
+  }
+
+  // The praise comments twenty at a time (the API gives the newest hundred).
+  function showMorePraise() {
+    const comments = $('praise-comments');
+    const from = comments.querySelectorAll('li[data-survey]').length;
+    for (const c of state.praise.slice(from, from + 20)) {
+      const scores = TOP_QUESTIONS.map((q) => (c.scores[q] === null ? '–' : c.scores[q])).join(' · ');
+      const meta = [when(c.contact_at), `${ROLES[c.role] || c.role} ${c.person}`, c.team].filter(Boolean).join(' · ');
+      comments.append(el('li', { 'data-survey': c.survey_id }, el('p', { class: 'comment', text: c.comment }),
+        el('p', { class: 'meta', text: `${meta} · scores ${scores}` })));
+    }
+    if (!state.praise.length) comments.append(el('li', { class: 'muted', text: 'No praise comments.' }));
+    $('praise-more').hidden = comments.querySelectorAll('li[data-survey]').length >= state.praise.length;
+  }
+
+  async function loadPraise() {
     const view = readView();
-    view.mode = alerts ? 'alerts' : 'figures';
+    $('p-from').value = view.from;
+    $('p-to').value = view.to;
+    fillPraiseOptions(view, null);
+    const params = { from: dayStart(view.from), to: dayEnd(view.to), team: view.filters.team,
+      officer: view.person };
+    try {
+      const report = await call('/api/v1/recognition', params);
+      fillPraiseOptions(view, report);
+      renderPraise(report);
+      showMessage('');
+      document.body.dataset.state = 'ready';
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 400) {
+        showMessage(`${e.message} (400).`);
+        document.body.dataset.state = 'error';
+      } else {
+        handleError(e);
+      }
+    }
+  }
+
+  // Figures, alerts or praise; the choice is kept in the URL like the filters.
+  async function showMode(mode) {
+    let shown = 'figures';
+    if ((mode === 'alerts' || !state.figures) && state.alerts) shown = 'alerts';
+    else if (mode === 'praise' && state.supervisor) shown = 'praise';
+    $('figures').hidden = shown !== 'figures';
+    $('alerts-view').hidden = shown !== 'alerts';
+    $('praise-view').hidden = shown !== 'praise';
+    for (const name of ['figures', 'alerts', 'praise']) {
+      $('to-' + name).setAttribute('aria-current', name === shown ? 'page' : 'false');
+    }
+    const view = readView();
+    view.mode = shown;
     writeView(view);
-    if (alerts) {
+    if (shown === 'alerts') {
       $('a-status').value = view.alertStatus;
       $('a-kind').value = view.alertKind;
       await loadAlerts(false);
+      // A link to one alert (the e-mail's, the webhook's) opens it.
+      if (view.alert && state.alertId !== view.alert) await openAlert(view.alert);
+    } else if (shown === 'praise') {
+      await loadPraise();
     } else if (!state.figuresShown) {
       state.figuresShown = true;
+      applyViewToForm(view);
       await render();
     }
   }
@@ -751,6 +894,7 @@
     for (const node of document.querySelectorAll('.supervisor')) node.hidden = !state.supervisor;
     $('to-figures').hidden = !state.figures;
     $('to-alerts').hidden = !state.alerts;
+    $('to-praise').hidden = !state.supervisor;
     $('main').hidden = false;
     state.figuresShown = false;
     if (!state.figures) {
@@ -776,6 +920,8 @@
     $('main').hidden = true;
     $('alert-detail').hidden = true;
     $('alerts').tBodies[0].replaceChildren();
+    $('people').tBodies[0].replaceChildren();
+    $('praise-comments').replaceChildren();
     state.alertId = null;
     $('token').value = '';
     showMessage(message || '');
@@ -835,7 +981,7 @@
         renderComments(await call(path, { ...params, after: state.commentsNext }), true);
       } catch (e) { handleError(e); }
     });
-    for (const [link, mode] of [['to-figures', 'figures'], ['to-alerts', 'alerts']]) {
+    for (const [link, mode] of [['to-figures', 'figures'], ['to-alerts', 'alerts'], ['to-praise', 'praise']]) {
       $(link).addEventListener('click', (event) => { event.preventDefault(); showMode(mode); });
     }
     $('alert-filters').addEventListener('submit', (event) => {
@@ -847,10 +993,26 @@
       loadAlerts(false);
     });
     $('alerts-more').addEventListener('click', () => loadAlerts(true));
+    $('praise-more').addEventListener('click', showMorePraise);
+    $('praise-filters').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const view = readView();
+      if ($('p-from').value > $('p-to').value) { showMessage('The start date is after the end date.'); return; }
+      view.from = $('p-from').value;
+      view.to = $('p-to').value;
+      view.filters.team = $('p-team').value;
+      view.person = $('p-person').value;
+      writeView(view);
+      state.figuresShown = false;  // the figures' period and team changed with these
+      loadPraise();
+    });
     $('alert-close').addEventListener('click', () => {
       const id = state.alertId;
       $('alert-detail').hidden = true;
       state.alertId = null;
+      const view = readView();
+      view.alert = null;
+      writeView(view);
       const button = document.querySelector(`#alerts button[data-alert="${id}"]`);
       if (button) button.focus();
     });

@@ -61,6 +61,11 @@ TimePoint LatestDigestTime(const DigestSchedule& schedule, const TimeZone& zone,
 // The week a digest sent at `at` covers: the seven local days before it.
 TimePoint DigestPeriodStart(const DigestSchedule& schedule, const TimeZone& zone, TimePoint at);
 
+// The dashboard's praise view of a team for the local days from `from` to the second before `to`
+// (what a digest covers), as a supervisor opens it from the e-mail.
+std::string PraiseViewLink(std::string_view public_base_url, std::string_view team, TimePoint from,
+                           TimePoint to, const TimeZone& zone);
+
 struct DigestText {
   std::string subject;
   std::string body;

@@ -161,6 +161,19 @@ struct NewDigest {
   std::string subject, body;
 };
 
+// Everything raised so far, for `surveyd report`: alerts by kind and status, and their notices.
+struct AlertSummary {
+  struct Kind {
+    std::string kind;
+    std::int64_t open = 0, acknowledged = 0, resolved = 0;
+  };
+  std::vector<Kind> kinds;  // by kind's name
+  // The alerts' notices (webhook and e-mails, every round): delivered, still to be (pending or
+  // being sent) and given up after their attempts.
+  std::int64_t notices_sent = 0, notices_waiting = 0, notices_failed = 0;
+  std::int64_t digests = 0, digests_sent = 0;  // weekly recognition digests, and those e-mailed
+};
+
 class AlertStore {
  public:
   virtual ~AlertStore() = default;
@@ -192,6 +205,8 @@ class AlertStore {
   // Stores a digest and its e-mail notice, unless the team's digest for that period exists:
   // true when this call created it.
   virtual bool CreateDigest(const NewDigest& digest, TimePoint now) = 0;
+
+  virtual AlertSummary Summary() = 0;
 };
 
 }  // namespace surveyd::store

@@ -118,7 +118,7 @@ TEST(Recognition, DigestHoldsCountsOnly) {
   const auto london = TimeZone::Load("Europe/London");
   const auto text = FormatDigest("West Midlands Police", "Response - Birmingham East",
                                  At("2026-11-23T08:00:00Z"), At("2026-11-30T08:00:00Z"), *london,
-                                 report, 10, "https://x/api/v1/recognition?team=T");
+                                 report, 10, "https://x/dashboard?view=praise&team=T");
   EXPECT_EQ(text.subject,
             "West Midlands Police: recognition for Response - Birmingham East, week to Monday 30 "
             "November 2026");
@@ -128,7 +128,22 @@ TEST(Recognition, DigestHoldsCountsOnly) {
   EXPECT_THAT(text.body, HasSubstr("1 more person with fewer than 10 answers: not shown."));
   EXPECT_THAT(text.body, Not(HasSubstr("PC2")));
   EXPECT_THAT(text.body, Not(HasSubstr("Brilliant")));
-  EXPECT_THAT(text.body, HasSubstr("https://x/api/v1/recognition?team=T"));
+  EXPECT_THAT(text.body, HasSubstr("https://x/dashboard?view=praise&team=T"));
+}
+
+TEST(Recognition, PraiseViewLinkNamesTheTeamAndTheLocalDaysOfTheDigest) {
+  const auto london = TimeZone::Load("Europe/London");
+  ASSERT_TRUE(london);
+  // A week of summer time: 08:00 local is 07:00 UTC; the last second of the week is still the
+  // Monday it is sent on.
+  EXPECT_EQ(PraiseViewLink("https://s.example", "Response - B&E / 2", At("2026-06-22T07:00:00Z"),
+                           At("2026-06-29T07:00:00Z"), *london),
+            "https://s.example/dashboard?view=praise&team=Response%20-%20B%26E%20%2F%202"
+            "&from=2026-06-22&to=2026-06-29");
+  // A digest sent at midnight covers up to the Sunday before.
+  EXPECT_EQ(PraiseViewLink("https://s.example", "T", At("2026-11-23T00:00:00Z"),
+                           At("2026-11-30T00:00:00Z"), *london),
+            "https://s.example/dashboard?view=praise&team=T&from=2026-11-23&to=2026-11-29");
 }
 
 }  // namespace
