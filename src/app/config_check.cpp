@@ -47,6 +47,13 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
       << (c.http.tls_cert_file.empty() ? " (plain HTTP)" : " (TLS)") << ", links at "
       << c.http.public_base_url << ", rules " << c.rules.path << ", gateway " << c.gateway.kind
       << ", TCP feed " << (c.feed.tcp.empty() ? "off" : c.feed.tcp) << "\n";
+  // Not refused (the dashboard's Alerts view may be how a force works them), but said: an answer
+  // that discloses risk would otherwise wait for someone to look.
+  if (c.alerts.webhook_url.empty() && c.alerts.email_to.empty()) {
+    out << name
+        << ": warning: no webhook and no e-mail address for alerts (alerts.webhook_url, "
+           "alerts.email_to): alerts are stored and shown on the dashboard, but nobody is told\n";
+  }
   return 0;
 }
 

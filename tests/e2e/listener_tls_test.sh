@@ -34,6 +34,13 @@ use_prompt_rules
 "$BUILD/surveyd" config check -c "$SRC/config/surveyd.yaml" >"$work/check.txt" 2>&1 ||
   fail "config check refused a good pair: $(cat "$work/check.txt")"
 grep -q "(TLS)" "$work/check.txt" || fail "config check does not say TLS is on"
+# Nowhere for alerts to go is said (not refused: a force may work them on the dashboard alone).
+grep -q "warning: no webhook and no e-mail address for alerts" "$work/check.txt" ||
+  fail "config check does not warn that nobody is told of alerts: $(cat "$work/check.txt")"
+SURVEYD_ALERT_EMAIL_TO=duty@force.example SURVEYD_ALERT_EMAIL_FROM=surveyd@force.example SURVEYD_SMTP_HOST=127.0.0.1 \
+  "$BUILD/surveyd" config check -c "$SRC/config/surveyd.yaml" >"$work/check.txt" 2>&1 ||
+  fail "config check refused alert e-mails: $(cat "$work/check.txt")"
+grep -q "warning" "$work/check.txt" && fail "config check warns with alert e-mails set: $(cat "$work/check.txt")"
 if SURVEYD_HTTP_TLS_KEY_FILE="$work/two-server.key" "$BUILD/surveyd" config check \
   -c "$SRC/config/surveyd.yaml" >"$work/check.txt" 2>&1; then
   fail "config check accepted a key that does not match the certificate"

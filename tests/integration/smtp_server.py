@@ -7,9 +7,14 @@ on a free port and writes the port to --port-file once it listens.
   --fail-first N   answer "451" to the first N MAIL commands (a relay that is busy)
   --reject-rcpt A  answer "550" to RCPT TO:<A> (a recipient that does not exist)
   --user U:P       require AUTH PLAIN with these credentials before MAIL
+  --maildir DIR    also write each message to DIR as a text file a person can read (NNNN.txt:
+                   its envelope, headers and decoded body); scripts/demo shows the alert e-mails
+                   and the praise digests this way
 """
 import argparse
 import base64
+import email
+import email.policy
 import json
 import os
 import socketserver
@@ -23,6 +28,26 @@ LOCK = threading.Lock()
 class Relay(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+
+
+def write_readable(maildir, record):
+    """One message as text: who it went to, its headers, and the body decoded."""
+    message = email.message_from_string(record["data"], policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else record["data"]
+    state = STATE.setdefault("written", len(os.listdir(maildir)))
+    STATE["written"] = state + 1
+    path = os.path.join(maildir, f"{state + 1:04d}.txt")
+    with open(path + ".tmp", "w", encoding="utf-8") as out:
+        out.write(f"To: {', '.join(record['to'])}\n")
+        for name in ("From", "Subject", "Date"):
+            if message[name]:
+                out.write(f"{name}: {message[name]}\n")
+        out.write("\n" + text)
+    os.rename(path + ".tmp", path)
+
+
+STATE = {}
 
 
 def make_handler(args):
@@ -133,8 +158,11 @@ def make_handler(args):
                         data.append(body_line[1:] if body_line.startswith(".") else body_line)
                     record = {"from": self.mail_from, "to": self.rcpt, "data": "\r\n".join(data),
                               "tls": self.tls, "user": self.user}
-                    with LOCK, open(args.out, "a", encoding="utf-8") as out:
-                        out.write(json.dumps(record) + "\n")
+                    with LOCK:
+                        with open(args.out, "a", encoding="utf-8") as out:
+                            out.write(json.dumps(record) + "\n")
+                        if args.maildir:
+                            write_readable(args.maildir, record)
                     self.send("250 2.0.0 queued")
                     self.reset()
                 elif verb == "RSET":
@@ -160,7 +188,10 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--reject-rcpt", default="")
     parser.add_argument("--user", default="")
+    parser.add_argument("--maildir", default="")
     args = parser.parse_args()
+    if args.maildir:
+        os.makedirs(args.maildir, exist_ok=True)
     server = Relay(("127.0.0.1", 0), make_handler(args))
     tmp = args.port_file + ".tmp"
     with open(tmp, "w", encoding="utf-8") as out:
