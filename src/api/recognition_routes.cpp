@@ -21,6 +21,51 @@ json Scores(const std::optional<int> (&q)[5]) {
   return out;
 }
 
+std::optional<std::string> Score(const std::optional<int>& q) {
+  return q ? std::optional<std::string>(std::to_string(*q)) : std::nullopt;
+}
+
+// The people as the JSON lists them: those below the cell size named, their counts empty (none
+// at all when the whole selection is below it).
+http::Response PeopleCsv(const alerts::RecognitionReport& report) {
+  CsvTable table;
+  table.header = {"person",    "role",           "team",           "suppressed", "respondents",
+                  "top_q1",    "top_q2",         "top_q3",         "top_q4",     "top_q5",
+                  "top_total", "all_top_scores", "praise_comments"};
+  if (report.suppressed) return CsvResponse(table, "recognition-people");
+  for (const auto& person : report.people) {
+    std::vector<std::optional<std::string>> row = {person.person, person.role, person.team,
+                                                   person.suppressed ? "true" : "false"};
+    if (person.suppressed) {
+      row.resize(table.header.size());
+    } else {
+      row.emplace_back(std::to_string(person.respondents));
+      std::int64_t total = 0;
+      for (const std::int64_t top : person.top) {
+        row.emplace_back(std::to_string(top));
+        total += top;
+      }
+      row.emplace_back(std::to_string(total));
+      row.emplace_back(std::to_string(person.all_top));
+      row.emplace_back(std::to_string(person.praise));
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return CsvResponse(table, "recognition-people");
+}
+
+http::Response PraiseCsv(const alerts::RecognitionReport& report) {
+  CsvTable table;
+  table.header = {"survey_id", "contact_at", "person", "role", "team",   "q1",
+                  "q2",        "q3",         "q4",     "q5",   "comment"};
+  for (const auto& c : report.praise) {
+    table.rows.push_back({std::to_string(c.survey_id), FormatRfc3339(c.contact_at), c.person,
+                          c.role, c.team, Score(c.q[0]), Score(c.q[1]), Score(c.q[2]),
+                          Score(c.q[3]), Score(c.q[4]), c.comment});
+  }
+  return CsvResponse(table, "recognition-praise");
+}
+
 http::Response Recognition(const ApiOptions& options, const Call& call) {
   if (options.alerts == nullptr || !options.alert_config) {
     return JsonError(503, "unavailable", "recognition is not configured");
@@ -31,6 +76,8 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
   }
   store::RecognitionFilter filter;
   std::optional<TimePoint> from, to;
+  bool csv = call.request.Header("Accept").find("text/csv") != std::string_view::npos;
+  bool praise_table = false;  // the CSV of the praise comments rather than of the people
   for (const auto& [key, value] : http::ParseForm(call.request.query)) {
     if (key == "from" || key == "to") {
       auto t = ParseRfc3339(value);
@@ -42,6 +89,16 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
       if (!value.empty()) filter.team = value;
     } else if (key == "officer") {
       if (!value.empty()) filter.person = value;
+    } else if (key == "format") {
+      if (value != "json" && value != "csv") {
+        return JsonError(400, "bad_request", "format: expected json or csv");
+      }
+      csv = value == "csv";
+    } else if (key == "table") {
+      if (value != "people" && value != "praise") {
+        return JsonError(400, "bad_request", "table: expected people or praise");
+      }
+      praise_table = value == "praise";
     } else {
       return JsonError(400, "bad_request", "unknown parameter '" + key + "'");
     }
@@ -55,6 +112,7 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
   }
   const auto report = alerts::BuildRecognition(options.alerts->Recognition(filter),
                                                *config->lexicon, options.recognition_min_cell_size);
+  if (csv) return praise_table ? PraiseCsv(report) : PeopleCsv(report);
   json people = json::array();
   for (const auto& person : report.people) {
     json entry = {{"person", person.person},

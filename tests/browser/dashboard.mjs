@@ -367,6 +367,11 @@ try {
   const everyone = await comparePraise('praise', {});
   check('praise comments are shown, masked', everyone.praise.length > 0 &&
     !(await page.textContent('#praise-comments')).match(/07700 ?9\d{5}|@example\.com/));
+  // The people as CSV, as the API gives them (those not shown named, without counts).
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('button[data-csv="people"]')]);
+  const csvLines = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  check('the praise CSV has a row per person', csvLines[0].startsWith('person,role,team,suppressed,respondents') &&
+    csvLines.length - 1 === everyone.people.length, `${csvLines.length - 1} rows, ${everyone.people.length} people`);
   // One team, as the team's weekly digest links to it.
   const praisedTeam = everyone.people.find((p) => !p.suppressed).team;
   await page.selectOption('#p-team', praisedTeam);

@@ -562,6 +562,31 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   EXPECT_EQ(body["praise"][0]["comment"], "Very kind and patient officer");
   EXPECT_EQ(body["praise"][1]["comment"], "PC1 was brilliant, thank you. My number: [number]");
   EXPECT_EQ(body["praise"][1]["scores"]["q3"], 10);
+  // As CSV: the people, those below the cell size named with their counts empty; or the praise.
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&format=csv");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_THAT(std::string(http::FindHeader(response.headers, "Content-Type")),
+              HasSubstr("text/csv"));
+  EXPECT_EQ(response.body,
+            "person,role,team,suppressed,respondents,top_q1,top_q2,top_q3,top_q4,top_q5,"
+            "top_total,all_top_scores,praise_comments\r\n"
+            "PC1,officer,Response - Birmingham East,false,4,4,4,4,4,4,20,4,2\r\n"
+            "PC2,officer,Response - Birmingham East,true,,,,,,,,,\r\n");
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  query + "&format=csv&table=praise");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_THAT(response.body,
+              HasSubstr("survey_id,contact_at,person,role,team,q1,q2,q3,q4,q5,comment\r\n"));
+  EXPECT_THAT(response.body, HasSubstr(",PC1,officer,Response - Birmingham East,10,10,10,10,10,"
+                                       "Very kind and patient officer\r\n"));
+  EXPECT_THAT(response.body, HasSubstr("My number: [number]"));
+  EXPECT_THAT(response.body, Not(HasSubstr("nobody came back")));
+  EXPECT_EQ(
+      Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&format=xml").status,
+      400);
+  EXPECT_EQ(
+      Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&table=pc1").status,
+      400);
   // One officer alone, below the cell size: nothing.
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&officer=PC2");
   EXPECT_EQ(json::parse(response.body)["suppressed"], true);

@@ -149,7 +149,18 @@
         survey_group: view.filters.survey_group }],
       representativeness: ['/api/v1/representativeness', { ...filters, dimension: view.rep }],
       comments: ['/api/v1/comments', { ...filters, q: view.q, limit: 20 }],
+      // The Praise view's, by whole days in the browser's time zone (the force's).
+      people: ['/api/v1/recognition', praiseParams(view)],
+      praise: ['/api/v1/recognition', { ...praiseParams(view), table: 'praise' }],
     };
+  }
+
+  function praiseParams(view) {
+    const dayStart = (day) => new Date(`${day}T00:00:00`);
+    const end = dayStart(view.to);
+    end.setDate(end.getDate() + 1);
+    return { from: dayStart(view.from).toISOString(), to: end.toISOString(),
+      team: view.filters.team, officer: view.person };
   }
 
   // ---- small helpers ------------------------------------------------------------------------
@@ -635,14 +646,6 @@
   const ROLES = { officer: 'Officer', operator: 'Call handler' };
   const TOP_QUESTIONS = ['q1', 'q2', 'q3', 'q4', 'q5'];
 
-  // Whole days in the browser's time zone (the force's), as RFC 3339 instants.
-  const dayStart = (day) => new Date(`${day}T00:00:00`).toISOString();
-  function dayEnd(day) {
-    const next = new Date(`${day}T00:00:00`);
-    next.setDate(next.getDate() + 1);
-    return next.toISOString();
-  }
-
   // A person's team is the call handler's team, or the officer's department: the choices are
   // both lists of the figures' filters, and whatever the API named.
   function fillPraiseOptions(view, report) {
@@ -709,10 +712,8 @@
     $('p-from').value = view.from;
     $('p-to').value = view.to;
     fillPraiseOptions(view, null);
-    const params = { from: dayStart(view.from), to: dayEnd(view.to), team: view.filters.team,
-      officer: view.person };
     try {
-      const report = await call('/api/v1/recognition', params);
+      const report = await call(...requests(view).people);
       fillPraiseOptions(view, report);
       renderPraise(report);
       showMessage('');
