@@ -87,8 +87,9 @@ MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notic
   b += "Raised: " + ReadableTime(alert.created_at, zone) + "\n";
   b += "Rules: ";
   for (std::size_t i = 0; i < alert.rules.size(); ++i) b += (i ? ", " : "") + alert.rules[i];
-  b +=
-      "\nSurvey: " + std::to_string(alert.survey_id) + " (" + c.group + ", " + c.event_type + ")\n";
+  const std::string group = options.group_name ? options.group_name(c.group) : std::string();
+  b += "\nSurvey: " + std::to_string(alert.survey_id) + " (" + (group.empty() ? c.group : group) +
+       ", " + c.event_type + ")\n";
   b += "Contact: " + ReadableTime(c.contact_at, zone) + "\n";
   b += Line("Channel", c.channel) + Line("Incident category", c.incident_category) +
        Line("Incident grade", c.incident_grade) + Line("Incident type", c.incident_type_code) +

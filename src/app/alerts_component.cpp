@@ -8,7 +8,8 @@
 namespace surveyd::app {
 
 AlertsComponent::AlertsComponent(const config::Config& config, std::string worker_id,
-                                 const Clock& clock, alerts::ZoneProvider zone)
+                                 const Clock& clock, alerts::ZoneProvider zone,
+                                 std::function<std::string(const std::string&)> group_name)
     : rules_path_(config.rules.path),
       store_(store::MakePgAlertStore(
           config.database.url, 2,
@@ -40,6 +41,7 @@ AlertsComponent::AlertsComponent(const config::Config& config, std::string worke
                             std::chrono::seconds(60);
   options.public_base_url = config.http.public_base_url;
   options.force_name = config.survey.force_name;
+  options.group_name = std::move(group_name);
   options.min_cell_size = config.recognition.min_cell_size;
   options.digest.enabled = !config.recognition.digest_to.empty();
   options.digest.schedule = {config.recognition.digest_weekday, config.recognition.digest_minute};

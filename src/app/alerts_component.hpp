@@ -19,8 +19,10 @@ namespace surveyd::app {
 
 class AlertsComponent {
  public:
+  // `group_name`: a survey group's name in the rules in force ("" if none), for the e-mails.
   AlertsComponent(const config::Config& config, std::string worker_id, const Clock& clock,
-                  alerts::ZoneProvider zone);
+                  alerts::ZoneProvider zone,
+                  std::function<std::string(const std::string&)> group_name);
   ~AlertsComponent();
 
   // What `serve` must refuse to start with (a webhook secret that is not usable).

@@ -189,8 +189,16 @@ int Serve(const config::Config& config, std::ostream& err) {
   components.Add(database);
   // Alerts: the rules file's alerts: section, loaded after the survey rules (their time zone) and
   // reloaded with them.
-  AlertsComponent alerts(config, WorkerId(), clock,
-                         [&rules] { return rules.Current()->zone_ptr(); });
+  AlertsComponent alerts(
+      config, WorkerId(), clock, [&rules] { return rules.Current()->zone_ptr(); },
+      [&rules](const std::string& id) {
+        const auto current = rules.Current();
+        if (!current) return std::string();
+        for (const auto& group : current->groups()) {
+          if (group.id == id) return group.name;
+        }
+        return std::string();
+      });
   AlertsServing alerts_serving(alerts);
   components.Add(alerts_serving);
   CountingIngestStore ingest(database.store(), registry);

@@ -610,6 +610,9 @@ class NotifierTest : public AlertsTest {
     options.backoff_base = 10s;
     options.public_base_url = "https://surveys.force.example";
     options.force_name = "West Midlands Police";
+    options.group_name = [](const std::string& id) {
+      return id == "force_contact" ? std::string("Force Contact") : std::string();
+    };
     options.random01 = [] { return 0.0; };  // backoff without jitter: half the full delay
     return options;
   }
@@ -656,6 +659,8 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   EXPECT_THAT(std::string(mail[0]["headers"]),
               HasSubstr("Subject: West Midlands Police: Safeguarding alert"));
   EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("Team: Force Contact - Team 3"));
+  EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("(Force Contact, call.ended)"))
+      << "the survey group by its name in the rules";
   EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr(link));
   // On the force's clock, as the duty inspector reads one (Tuesday 24 November, GMT).
   EXPECT_THAT(std::string(mail[0]["body"]),

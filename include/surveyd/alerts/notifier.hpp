@@ -50,8 +50,12 @@ struct NotifierOptions {
   std::string email_from;
   SmtpOptions smtp;
 
-  std::string public_base_url;  // links: {base}/api/v1/alerts/{id}, {base}/api/v1/recognition
+  // Links to the dashboard: {base}/dashboard?view=alerts&alert={id}, and ?view=praise.
+  std::string public_base_url;
   std::string force_name = "Police";
+  // A survey group's name in the rules in force, "" for one they do not hold (the e-mail then
+  // names it by its id); none set: ids.
+  std::function<std::string(const std::string& group_id)> group_name;
   DigestOptions digest;
   int min_cell_size = 10;
   std::function<double()> random01;  // jitter; default: uniform
