@@ -111,7 +111,32 @@ void StopWithin(std::chrono::seconds timeout, const std::function<void()>& stop)
 // keeps the alert rules in force, as the survey rules' does.
 class AlertsServing final : public Component {
  public:
-  explicit AlertsServing(AlertsComponent& alerts) : alerts_(alerts) {}
+  // The notifier's counts as metrics: an alert that reached nobody must be seen by ops too, not
+  // only in the health JSON.
+  AlertsServing(AlertsComponent& alerts, metrics::Registry& metrics) : alerts_(alerts) {
+    auto& notices = metrics.Counters(
+        "surveyd_alert_notices_total",
+        "Notices of alerts raised by answers (webhook calls and e-mails, every round) by this "
+        "instance: sent, retried (a failed attempt to be tried again), failed (given up: nobody "
+        "was told by that channel).",
+        {"result"});
+    auto& channels = metrics
+                         .Gauges("surveyd_alert_channels",
+                                 "1 when a webhook or an e-mail address is configured for alerts; "
+                                 "0 when they only wait on the dashboard.")
+                         .With({});
+    metrics.OnCollect([&alerts, &notices, &channels] {
+      const alerts::NotifierStatus status = alerts.notifier().Status();
+      const std::pair<const char*, std::int64_t> counts[] = {
+          {"sent", status.sent}, {"retried", status.retried}, {"failed", status.failed}};
+      for (const auto& [result, value] : counts) {
+        auto& counter = notices.With({result});
+        const auto now = static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
+        if (now > counter.Value()) counter.Inc(now - counter.Value());
+      }
+      channels.Set(status.channels ? 1 : 0);
+    });
+  }
   std::string Name() const override { return "alerts"; }
   void Start() override {
     std::string errors;
@@ -199,7 +224,7 @@ int Serve(const config::Config& config, std::ostream& err) {
         }
         return std::string();
       });
-  AlertsServing alerts_serving(alerts);
+  AlertsServing alerts_serving(alerts, registry);
   components.Add(alerts_serving);
   CountingIngestStore ingest(database.store(), registry);
   auto decider = [&rules, &clock]() -> store::DecideFn {

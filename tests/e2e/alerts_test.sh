@@ -104,6 +104,13 @@ mail=$(head -n 1 "$work/mail.jsonl")
 [[ $mail == *'"to": ["duty@force.example"]'* ]] || fail "the e-mail went elsewhere: $mail"
 sent=$(sql "SELECT count(*) FROM alert_notices WHERE state = 'sent'")
 [ "$sent" = 2 ] || fail "two notices sent, recorded: $(sql "SELECT channel, state, last_error FROM alert_notices")"
+# Ops see it too: the notices as metrics, and that alerts have somewhere to go.
+metrics=$(curl -fs "http://127.0.0.1:$port/metrics")
+grep -qx 'surveyd_alert_notices_total{result="sent"} 2' <<<"$metrics" ||
+  fail "metrics: $(grep surveyd_alert <<<"$metrics")"
+grep -qx 'surveyd_alert_notices_total{result="failed"} 0' <<<"$metrics" ||
+  fail "metrics: $(grep surveyd_alert <<<"$metrics")"
+grep -qx 'surveyd_alert_channels 1' <<<"$metrics" || fail "metrics: $(grep surveyd_alert <<<"$metrics")"
 
 # The bootstrap token (admin) lists the alert but may not reveal the number.
 list=$(curl -fs -H "Authorization: Bearer $SURVEYD_ANALYST_TOKEN" "http://127.0.0.1:$port/api/v1/alerts")
