@@ -115,7 +115,8 @@ Notifier::Notifier(NotifierOptions options, store::AlertStore& store, const Cloc
       config_(std::move(config)),
       zone_(std::move(zone)),
       random_(std::random_device{}()) {
-  status_.channels = !options_.webhook.url.empty() || !options_.email_to.empty();
+  status_.channels = !options_.webhook.url.empty() || !options_.email_to.empty() ||
+                     !options_.email_by_kind.empty();
 }
 
 Notifier::~Notifier() { Stop(); }
@@ -216,6 +217,7 @@ int Notifier::RunOnce() {
   store::NoticePolicy policy;
   policy.webhook = !options_.webhook.url.empty();
   policy.email_to = options_.email_to;
+  policy.email_by_kind = options_.email_by_kind;
   policy.escalate_to = options_.escalate_to;
   if (config) {
     policy.renotify_after = config->renotify_after;

@@ -23,6 +23,7 @@ AlertsComponent::AlertsComponent(const config::Config& config, std::string worke
   options.webhook = {config.alerts.webhook_url, config.alerts.webhook_secret,
                      config.alerts.webhook_timeout};
   options.email_to = config.alerts.email_to;
+  options.email_by_kind = config.alerts.email_by_kind;
   options.escalate_to = config.alerts.escalate_to;
   options.email_from = config.alerts.email_from;
   options.smtp.host = config.smtp.host;
@@ -52,7 +53,7 @@ AlertsComponent::AlertsComponent(const config::Config& config, std::string worke
       options.digest.recipients[team] = address;
     }
   }
-  if (options.webhook.url.empty() && options.email_to.empty()) {
+  if (options.webhook.url.empty() && options.email_to.empty() && options.email_by_kind.empty()) {
     spdlog::warn(
         "alerts: no webhook and no e-mail address configured (alerts.webhook_url, "
         "alerts.email_to): alerts are stored and listed by the API, but nobody is told");

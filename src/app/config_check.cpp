@@ -49,7 +49,7 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
       << ", TCP feed " << (c.feed.tcp.empty() ? "off" : c.feed.tcp) << "\n";
   // Not refused (the dashboard's Alerts view may be how a force works them), but said: an answer
   // that discloses risk would otherwise wait for someone to look.
-  if (c.alerts.webhook_url.empty() && c.alerts.email_to.empty()) {
+  if (c.alerts.webhook_url.empty() && c.alerts.email_to.empty() && c.alerts.email_by_kind.empty()) {
     out << name
         << ": warning: no webhook and no e-mail address for alerts (alerts.webhook_url, "
            "alerts.email_to): alerts are stored and shown on the dashboard, but nobody is told\n";

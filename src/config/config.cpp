@@ -359,6 +359,24 @@ std::vector<Key> KeyTable() {
   });
   add("alerts.email_to", "SURVEYD_ALERT_EMAIL_TO",
       [](Config& c, S v, S k) { c.alerts.email_to = Addresses(v, k); });
+  add("alerts.email_by_kind", "SURVEYD_ALERT_EMAIL_BY_KIND", [](Config& c, S v, S k) {
+    c.alerts.email_by_kind.clear();
+    for (const auto& item : CommaList(v)) {
+      const auto eq = item.find('=');
+      std::string kind = eq == std::string::npos ? item : item.substr(0, eq);
+      kind.erase(kind.find_last_not_of(" \t") + 1);
+      if (eq == std::string::npos ||
+          (kind != "safeguarding" && kind != "complaint" && kind != "low_scores")) {
+        throw ConfigError(k +
+                          ": expected KIND=address entries, KIND one of safeguarding, "
+                          "complaint, low_scores (got '" +
+                          item + "')");
+      }
+      const auto address = Addresses(item.substr(eq + 1), k);
+      if (address.size() != 1) throw ConfigError(k + ": one address per entry");
+      c.alerts.email_by_kind[kind].push_back(address[0]);
+    }
+  });
   add("alerts.escalate_to", "SURVEYD_ALERT_ESCALATE_TO",
       [](Config& c, S v, S k) { c.alerts.escalate_to = Addresses(v, k); });
   add("alerts.email_from", "SURVEYD_ALERT_EMAIL_FROM", [](Config& c, S v, S k) {
@@ -701,7 +719,7 @@ std::vector<std::string> ValidateForServe(const Config& config) {
         "smtp.timeout_ms: a notice still being sent would be sent again by another notifier");
   }
   const bool email = !config.alerts.email_to.empty() || !config.alerts.escalate_to.empty() ||
-                     !config.recognition.digest_to.empty();
+                     !config.alerts.email_by_kind.empty() || !config.recognition.digest_to.empty();
   if (email && (config.smtp.host.empty() || config.alerts.email_from.empty())) {
     problems.push_back(
         "alert and digest e-mails need smtp.host (SURVEYD_SMTP_HOST) and alerts.email_from "

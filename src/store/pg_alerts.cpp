@@ -136,7 +136,7 @@ const Statements& AlertStatements() {
        "JOIN surveys s ON s.id = a.survey_id "
        "WHERE a.id = $1::bigint FOR SHARE OF a"},
       {"rounds_due",
-       "SELECT id, severity, rounds, status, surveyd_epoch_us(next_round_at) FROM alerts "
+       "SELECT id, severity, rounds, status, surveyd_epoch_us(next_round_at), kind FROM alerts "
        "WHERE next_round_at <= $1::timestamptz ORDER BY next_round_at, id LIMIT $2::int "
        "FOR UPDATE SKIP LOCKED"},
       {"notice_insert",
@@ -314,7 +314,8 @@ class PgAlertStore final : public AlertStore {
   }
 
   int ScheduleNotices(TimePoint now, const NoticePolicy& policy, int limit) override {
-    if (!policy.webhook && policy.email_to.empty()) return 0;  // nowhere to send: keep them due
+    // Nowhere to send: keep them due.
+    if (!policy.webhook && policy.email_to.empty() && policy.email_by_kind.empty()) return 0;
     return WithConnection("schedule notices", [&](pqxx::connection& connection) {
       pqxx::work txn(connection);
       int rounds = 0;
@@ -336,6 +337,11 @@ class PgAlertStore final : public AlertStore {
         };
         if (policy.webhook) notice(NoticeChannel::kWebhook, "", false);
         for (const auto& address : policy.email_to) notice(NoticeChannel::kEmail, address, false);
+        // An address in both lists is one notice (the unique key; notice_insert does nothing).
+        if (const auto kind = policy.email_by_kind.find(row[5].as<std::string>());
+            kind != policy.email_by_kind.end()) {
+          for (const auto& address : kind->second) notice(NoticeChannel::kEmail, address, false);
+        }
         if (round > 0) {
           for (const auto& address : policy.escalate_to) {
             notice(NoticeChannel::kEmail, address, true);

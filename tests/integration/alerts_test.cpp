@@ -732,6 +732,33 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   EXPECT_EQ(summary.notices_failed, 0);
 }
 
+TEST_F(NotifierTest, EachKindAlsoReachesItsOwnAddresses) {
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I'm scared he will come back", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-2"), Answer("I want to make a complaint", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
+  ASSERT_EQ(Count("alerts"), "2");
+  auto options = Options();
+  options.webhook.url.clear();
+  // The duty inspector gets every alert, once even where a kind names them too.
+  options.email_by_kind = {{"safeguarding", {"mash@force.example", "duty@force.example"}},
+                           {"complaint", {"psd@force.example"}}};
+  auto notifier = Make(options);
+  EXPECT_EQ(notifier->RunOnce(), 4);
+  std::multimap<std::string, std::string> subjects;  // recipient -> subject
+  for (const auto& m : relay_.Messages()) {
+    subjects.emplace(m["to"][0], std::string(m["headers"]));
+  }
+  ASSERT_EQ(subjects.size(), 4u);
+  EXPECT_EQ(subjects.count("duty@force.example"), 2u);
+  ASSERT_EQ(subjects.count("mash@force.example"), 1u);
+  EXPECT_THAT(subjects.find("mash@force.example")->second, HasSubstr("Safeguarding alert"));
+  ASSERT_EQ(subjects.count("psd@force.example"), 1u);
+  EXPECT_THAT(subjects.find("psd@force.example")->second, HasSubstr("Complaint alert"));
+}
+
 TEST_F(NotifierTest, GivesUpAfterMaxAttemptsAndStopsOnGone) {
   const auto survey = CreateSurvey("E-1");
   ASSERT_EQ(store_->SubmitResponse(survey, Answer("I want to make a complaint", 5), clock_.Now()),

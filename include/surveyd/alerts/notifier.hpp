@@ -45,7 +45,8 @@ struct NotifierOptions {
   std::chrono::seconds backoff_max{900};
 
   WebhookTarget webhook;
-  std::vector<std::string> email_to;     // every alert
+  std::vector<std::string> email_to;                              // every alert
+  std::map<std::string, std::vector<std::string>> email_by_kind;  // also, by kind's name
   std::vector<std::string> escalate_to;  // re-notices of alerts nobody acknowledged
   std::string email_from;
   SmtpOptions smtp;

@@ -177,6 +177,9 @@ struct Config {
     std::string webhook_secret;  // SURVEYD_ALERT_WEBHOOK_SECRET ("whsec_<base64>" or text)
     std::chrono::milliseconds webhook_timeout{10000};  // SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS
     std::vector<std::string> email_to;                 // SURVEYD_ALERT_EMAIL_TO (comma-separated)
+    // SURVEYD_ALERT_EMAIL_BY_KIND: "safeguarding=mash@..., complaint=psd@...": who gets the alerts
+    // of one kind (besides email_to), by kind name (safeguarding, complaint, low_scores).
+    std::map<std::string, std::vector<std::string>> email_by_kind;
     std::vector<std::string> escalate_to;  // SURVEYD_ALERT_ESCALATE_TO: alerts nobody acknowledged
     std::string email_from;                // SURVEYD_ALERT_EMAIL_FROM
     std::chrono::milliseconds poll_interval{1000};  // SURVEYD_ALERT_POLL_MS

@@ -87,7 +87,8 @@ struct Reveal {
 // alert nobody acknowledged is sent again (also to `escalate_to`).
 struct NoticePolicy {
   bool webhook = false;
-  std::vector<std::string> email_to;
+  std::vector<std::string> email_to;                              // every alert
+  std::map<std::string, std::vector<std::string>> email_by_kind;  // kind's name -> addresses
   std::vector<std::string> escalate_to;
   std::map<AlertSeverity, Duration> renotify_after;  // absent: never again
   int max_renotify = 4;

@@ -90,6 +90,26 @@ TEST(Config, TrustedProxiesAreAList) {
   EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
 }
 
+TEST(Config, AlertEmailsByKind) {
+  auto config = Load("", {{"SURVEYD_ALERT_EMAIL_BY_KIND",
+                           "safeguarding=mash@force.example, complaint = psd@force.example,"
+                           "safeguarding=duty@force.example"}});
+  EXPECT_EQ(config.alerts.email_by_kind,
+            (std::map<std::string, std::vector<std::string>>{
+                {"complaint", {"psd@force.example"}},
+                {"safeguarding", {"mash@force.example", "duty@force.example"}}}));
+  try {
+    Load("", {{"SURVEYD_ALERT_EMAIL_BY_KIND", "praise=team@force.example"}});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'praise=team@force.example'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(Load("", {{"SURVEYD_ALERT_EMAIL_BY_KIND", "complaint"}}), ConfigError);
+  EXPECT_THROW(Load("", {{"SURVEYD_ALERT_EMAIL_BY_KIND", "complaint=not an address"}}),
+               ConfigError);
+}
+
 TEST(Config, SplitHostPort) {
   EXPECT_EQ(SplitHostPort("127.0.0.1:8080", "k"),
             std::make_pair(std::string("127.0.0.1"), std::uint16_t{8080}));
