@@ -35,9 +35,8 @@ def write_readable(maildir, record):
     message = email.message_from_string(record["data"], policy=email.policy.default)
     body = message.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else record["data"]
-    state = STATE.setdefault("written", len(os.listdir(maildir)))
-    STATE["written"] = state + 1
-    path = os.path.join(maildir, f"{state + 1:04d}.txt")
+    # Numbered in order of arrival (the caller holds LOCK; each file is in place before the next).
+    path = os.path.join(maildir, f"{len(os.listdir(maildir)) + 1:04d}.txt")
     with open(path + ".tmp", "w", encoding="utf-8") as out:
         out.write(f"To: {', '.join(record['to'])}\n")
         for name in ("From", "Subject", "Date"):
@@ -46,8 +45,6 @@ def write_readable(maildir, record):
         out.write("\n" + text)
     os.rename(path + ".tmp", path)
 
-
-STATE = {}
 
 
 def make_handler(args):

@@ -719,12 +719,7 @@
       showMessage('');
       document.body.dataset.state = 'ready';
     } catch (e) {
-      if (e instanceof ApiError && e.status === 400) {
-        showMessage(`${e.message} (400).`);
-        document.body.dataset.state = 'error';
-      } else {
-        handleError(e);
-      }
+      handleError(e);
     }
   }
 
