@@ -34,6 +34,11 @@ std::string Line(const char* label, const std::optional<std::string>& value) {
   return value ? std::string(label) + ": " + *value + "\n" : "";
 }
 
+// The alert's survey group by its name in the rules in force; "" when they do not hold it.
+std::string GroupName(const NotifierOptions& options, const store::AlertView& alert) {
+  return options.group_name ? options.group_name(alert.context.group) : std::string();
+}
+
 std::string KindLabel(AlertKind kind) {
   switch (kind) {
     case AlertKind::kSafeguarding:
@@ -87,7 +92,7 @@ MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notic
   b += "Raised: " + ReadableTime(alert.created_at, zone) + "\n";
   b += "Rules: ";
   for (std::size_t i = 0; i < alert.rules.size(); ++i) b += (i ? ", " : "") + alert.rules[i];
-  const std::string group = options.group_name ? options.group_name(c.group) : std::string();
+  const std::string group = GroupName(options, alert);
   b += "\nSurvey: " + std::to_string(alert.survey_id) + " (" + (group.empty() ? c.group : group) +
        ", " + c.event_type + ")\n";
   b += "Contact: " + ReadableTime(c.contact_at, zone) + "\n";
@@ -284,8 +289,9 @@ store::NoticeResult Notifier::SendWebhook(const store::Notice& notice, TimePoint
     return Classify(false, false, 0, "no webhook URL or usable secret configured", notice.attempts,
                     Duration(0), options_, now, Random());
   }
-  const std::string body = AlertWebhookBody(*notice.alert, notice.round, notice.escalated, now,
-                                            AlertLink(options_, notice.alert->id));
+  const std::string body =
+      AlertWebhookBody(*notice.alert, notice.round, notice.escalated, now,
+                       AlertLink(options_, notice.alert->id), GroupName(options_, *notice.alert));
   // The same id on every attempt of this notice: the receiver drops repeats.
   const std::string id = "surveyd-alert-notice-" + std::to_string(notice.id);
   const auto response = http::Fetch(WebhookRequest(options_.webhook, id, now, body));

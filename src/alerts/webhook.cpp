@@ -74,10 +74,11 @@ bool VerifyWebhookSignature(std::string_view secret, std::string_view id, std::i
 }
 
 std::string AlertWebhookBody(const store::AlertView& alert, int round, bool escalated,
-                             TimePoint now, std::string_view link) {
+                             TimePoint now, std::string_view link, std::string_view group_name) {
   using nlohmann::json;
   const store::AlertContext& c = alert.context;
   json context = {{"group", c.group},
+                  {"group_name", group_name.empty() ? json(nullptr) : json(group_name)},
                   {"event_type", c.event_type},
                   {"language", c.language},
                   {"contact_at", FormatRfc3339(c.contact_at)}};

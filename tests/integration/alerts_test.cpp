@@ -651,6 +651,7 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   const std::string link = "https://surveys.force.example/dashboard?view=alerts&alert=" +
                            std::to_string(payload["data"]["alert_id"].get<std::int64_t>());
   EXPECT_EQ(payload["data"]["link"], link);
+  EXPECT_EQ(payload["data"]["context"]["group_name"], "Force Contact");
   EXPECT_THAT(first.body, Not(HasSubstr("900123")));
   EXPECT_THAT(first.body, Not(HasSubstr("scared")));
   auto mail = relay_.Messages();

@@ -35,9 +35,10 @@ struct WebhookTarget {
 
 // {"type": "alert.created" (round 0) or "alert.renotified", "timestamp": ..., "data": {...}}:
 // the alert's id, kind, severity, rules, status, round, escalated, created_at, context (group,
-// channel, incident category and grade, area, team and person ids, contact time), and `link`.
+// its `group_name` in the rules in force or null, channel, incident category and grade, area,
+// team and person ids, contact time), and `link`.
 std::string AlertWebhookBody(const store::AlertView& alert, int round, bool escalated,
-                             TimePoint now, std::string_view link);
+                             TimePoint now, std::string_view link, std::string_view group_name);
 
 // The signed POST of one notice.
 http::ClientRequest WebhookRequest(const WebhookTarget& target, std::string_view id, TimePoint now,

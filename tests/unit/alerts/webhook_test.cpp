@@ -59,8 +59,9 @@ TEST(Webhook, BodyNamesTheKindAndNeverTheNumberOrComment) {
   alert.context.channel = "101";
   alert.context.handler_team = "Team 3";
   alert.context.contact_at = FromUnixSeconds(1'799'990'000);
-  const std::string body = AlertWebhookBody(alert, 1, true, FromUnixSeconds(1'800'000'900),
-                                            "https://surveys.example/api/v1/alerts/12");
+  const std::string body =
+      AlertWebhookBody(alert, 1, true, FromUnixSeconds(1'800'000'900),
+                       "https://surveys.example/dashboard?view=alerts&alert=12", "Force Contact");
   const auto json = nlohmann::json::parse(body);
   EXPECT_EQ(json["type"], "alert.renotified");
   EXPECT_EQ(json["data"]["kind"], "safeguarding");
@@ -68,12 +69,18 @@ TEST(Webhook, BodyNamesTheKindAndNeverTheNumberOrComment) {
   EXPECT_EQ(json["data"]["round"], 1);
   EXPECT_EQ(json["data"]["escalated"], true);
   EXPECT_EQ(json["data"]["context"]["handler_team"], "Team 3");
+  EXPECT_EQ(json["data"]["context"]["group"], "force_contact");
+  EXPECT_EQ(json["data"]["context"]["group_name"], "Force Contact");
+  EXPECT_EQ(json["data"]["link"], "https://surveys.example/dashboard?view=alerts&alert=12");
   EXPECT_FALSE(json["data"]["context"].contains("officer_id"));
   // What matched is in the citizen's words' neighbourhood: it stays behind the API.
   EXPECT_THAT(body, Not(HasSubstr("scared")));
   EXPECT_THAT(body, Not(HasSubstr("phone")));
-  EXPECT_EQ(nlohmann::json::parse(AlertWebhookBody(alert, 0, false, alert.created_at, ""))["type"],
-            "alert.created");
+  const auto created =
+      nlohmann::json::parse(AlertWebhookBody(alert, 0, false, alert.created_at, "", ""));
+  EXPECT_EQ(created["type"], "alert.created");
+  EXPECT_TRUE(created["data"]["context"]["group_name"].is_null())
+      << "a group the rules in force do not hold has no name";
 
   const auto request = WebhookRequest({"http://127.0.0.1:1/hook", kSecret, std::chrono::seconds(3)},
                                       "notice-7", FromUnixSeconds(kTimestamp), kBody);
