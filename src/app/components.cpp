@@ -348,12 +348,6 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
   return health;
 }
 
-// A counter that mirrors a count kept elsewhere (a component's status), which only grows.
-void Mirror(metrics::Counter& counter, std::int64_t value) {
-  const auto target = static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
-  if (target > counter.Value()) counter.Inc(target - counter.Value());
-}
-
 }  // namespace
 
 FeedComponent::FeedComponent(feed::TcpConsumerOptions options, const std::string& database_url,
@@ -410,10 +404,10 @@ void FeedComponent::Tick() {
   if (s.last_event_occurred_at) {
     lag_.Set(std::chrono::duration<double>(clock_.Now() - *s.last_event_occurred_at).count());
   }
-  Mirror(reconnects_, s.reconnects);
-  Mirror(gaps_, s.gaps);
-  Mirror(missing_, s.missing);
-  Mirror(heartbeats_, s.heartbeats);
+  reconnects_.Mirror(s.reconnects);
+  gaps_.Mirror(s.gaps);
+  missing_.Mirror(s.missing);
+  heartbeats_.Mirror(s.heartbeats);
   // A minute's summary in the log, for ops without a metrics stack.
   if (++ticks_ % 60 != 0 || !s.leader || s.accepted == last_logged_accepted_) return;
   last_logged_accepted_ = s.accepted;
@@ -499,10 +493,8 @@ LogComponent::LogComponent(metrics::Registry& metrics) {
                                  "Log lines that could not be written (a full disk under the log "
                                  "file): the service went on without them.")
                        .With({});
-  metrics.OnCollect([&failures] {
-    const std::uint64_t now = LogWrites().failures;
-    if (now > failures.Value()) failures.Inc(now - failures.Value());
-  });
+  metrics.OnCollect(
+      [&failures] { failures.Mirror(static_cast<std::int64_t>(LogWrites().failures)); });
 }
 
 std::optional<ComponentHealth> LogComponent::Health() const {

@@ -129,11 +129,7 @@ class AlertsServing final : public Component {
       const alerts::NotifierStatus status = alerts.notifier().Status();
       const std::pair<const char*, std::int64_t> counts[] = {
           {"sent", status.sent}, {"retried", status.retried}, {"failed", status.failed}};
-      for (const auto& [result, value] : counts) {
-        auto& counter = notices.With({result});
-        const auto now = static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
-        if (now > counter.Value()) counter.Inc(now - counter.Value());
-      }
+      for (const auto& [result, value] : counts) notices.With({result}).Mirror(value);
       channels.Set(status.channels ? 1 : 0);
     });
   }

@@ -23,6 +23,12 @@ class Counter {
  public:
   void Inc(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
   std::uint64_t Value() const { return value_.load(std::memory_order_relaxed); }
+  // Mirrors a count kept elsewhere (a component's status), which only grows: raised to `total`,
+  // never lowered. For a refresh at collection time (Registry::OnCollect).
+  void Mirror(std::int64_t total) {
+    const auto target = static_cast<std::uint64_t>(total < 0 ? 0 : total);
+    if (target > Value()) Inc(target - Value());
+  }
 
  private:
   std::atomic<std::uint64_t> value_{0};

@@ -68,6 +68,18 @@ TEST(MetricsTest, RegisteringAgainReturnsTheSameFamilyOrRefusesAConflict) {
   EXPECT_THROW(first.With({"1", "2"}), std::invalid_argument);
 }
 
+TEST(MetricsTest, AMirroredCounterFollowsItsCountUpwardOnly) {
+  Counter counter;
+  counter.Mirror(5);
+  EXPECT_EQ(counter.Value(), 5u);
+  counter.Mirror(3);  // a count that went down (a restart of what keeps it) never lowers it
+  EXPECT_EQ(counter.Value(), 5u);
+  counter.Mirror(-1);
+  EXPECT_EQ(counter.Value(), 5u);
+  counter.Mirror(9);
+  EXPECT_EQ(counter.Value(), 9u);
+}
+
 TEST(MetricsTest, CollectorsRunBeforeEachRender) {
   Registry registry;
   auto& age = registry.Gauges("surveyd_age_seconds", "Age.").With({});
