@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "surveyd/core/alert.hpp"
 #include "surveyd/core/ip_address.hpp"
 #include "surveyd/core/key_ring.hpp"
 
@@ -365,8 +366,7 @@ std::vector<Key> KeyTable() {
       const auto eq = item.find('=');
       std::string kind = eq == std::string::npos ? item : item.substr(0, eq);
       kind.erase(kind.find_last_not_of(" \t") + 1);
-      if (eq == std::string::npos ||
-          (kind != "safeguarding" && kind != "complaint" && kind != "low_scores")) {
+      if (eq == std::string::npos || !ParseAlertKind(kind)) {
         throw ConfigError(k +
                           ": expected KIND=address entries, KIND one of safeguarding, "
                           "complaint, low_scores (got '" +
