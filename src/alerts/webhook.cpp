@@ -73,17 +73,20 @@ bool VerifyWebhookSignature(std::string_view secret, std::string_view id, std::i
   return any;
 }
 
-std::string AlertWebhookBody(const store::AlertView& alert, int round, bool escalated,
-                             TimePoint now, std::string_view link, std::string_view group_name) {
+nlohmann::json AlertContextJson(const store::AlertContext& c, const std::string* group_name,
+                                bool absent_as_null) {
   using nlohmann::json;
-  const store::AlertContext& c = alert.context;
   json context = {{"group", c.group},
-                  {"group_name", group_name.empty() ? json(nullptr) : json(group_name)},
+                  {"group_name", group_name == nullptr ? json(nullptr) : json(*group_name)},
                   {"event_type", c.event_type},
                   {"language", c.language},
                   {"contact_at", FormatRfc3339(c.contact_at)}};
   auto optional = [&](const char* name, const std::optional<std::string>& value) {
-    if (value) context[name] = *value;
+    if (value) {
+      context[name] = *value;
+    } else if (absent_as_null) {
+      context[name] = nullptr;
+    }
   };
   optional("channel", c.channel);
   optional("incident_type_code", c.incident_type_code);
@@ -95,6 +98,14 @@ std::string AlertWebhookBody(const store::AlertView& alert, int round, bool esca
   optional("handler_team", c.handler_team);
   optional("officer_id", c.officer_id);
   optional("department", c.department);
+  return context;
+}
+
+std::string AlertWebhookBody(const store::AlertView& alert, int round, bool escalated,
+                             TimePoint now, std::string_view link, std::string_view group_name) {
+  using nlohmann::json;
+  const std::string name(group_name);  // "" when the rules in force do not hold the group
+  const json context = AlertContextJson(alert.context, name.empty() ? nullptr : &name, false);
   json data = {{"alert_id", alert.id},
                {"survey_id", alert.survey_id},
                {"kind", AlertKindName(alert.kind)},

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "routes.hpp"
+#include "surveyd/alerts/webhook.hpp"
 
 namespace surveyd::api {
 namespace {
@@ -38,25 +39,7 @@ GroupNames SurveyGroupNames(const ApiOptions& options) {
 
 json ContextJson(const store::AlertContext& c, const GroupNames& names) {
   const auto named = names.find(c.group);
-  json out = {{"group", c.group},
-              {"group_name", named == names.end() ? json(nullptr) : json(named->second)},
-              {"event_type", c.event_type},
-              {"language", c.language},
-              {"contact_at", FormatRfc3339(c.contact_at)}};
-  auto optional = [&](const char* name, const std::optional<std::string>& value) {
-    out[name] = value ? json(*value) : json(nullptr);
-  };
-  optional("channel", c.channel);
-  optional("incident_type_code", c.incident_type_code);
-  optional("incident_category", c.incident_category);
-  optional("incident_grade", c.incident_grade);
-  optional("npu", c.npu);
-  optional("beat", c.beat);
-  optional("handler_id", c.handler_id);
-  optional("handler_team", c.handler_team);
-  optional("officer_id", c.officer_id);
-  optional("department", c.department);
-  return out;
+  return alerts::AlertContextJson(c, named == names.end() ? nullptr : &named->second, true);
 }
 
 json AlertJson(const store::AlertView& alert, const GroupNames& names) {

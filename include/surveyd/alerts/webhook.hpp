@@ -7,6 +7,7 @@
 // never holds the number or the comment.
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ std::string WebhookSignature(std::string_view secret, std::string_view id, std::
 // constant time. For receivers and tests.
 bool VerifyWebhookSignature(std::string_view secret, std::string_view id, std::int64_t timestamp,
                             std::string_view body, std::string_view header);
+
+// An alert's context as the webhook and the alerts API give it: the survey group's id and its
+// name in the rules in force (null when they do not hold it: `group_name` null), event type,
+// language, contact time, and the incident's and contact's fields that are known. Unknown fields
+// are null (`absent_as_null`, the API, whose shape is fixed) or left out (the webhook).
+nlohmann::json AlertContextJson(const store::AlertContext& c, const std::string* group_name,
+                                bool absent_as_null);
 
 struct WebhookTarget {
   std::string url;  // empty: no webhook
