@@ -214,11 +214,8 @@ int Serve(const config::Config& config, std::ostream& err) {
       config, WorkerId(), clock, [&rules] { return rules.Current()->zone_ptr(); },
       [&rules](const std::string& id) {
         const auto current = rules.Current();
-        if (!current) return std::string();
-        for (const auto& group : current->groups()) {
-          if (group.id == id) return group.name;
-        }
-        return std::string();
+        const rules::SurveyGroup* group = current ? current->FindGroup(id) : nullptr;
+        return group != nullptr ? group->name : std::string();
       });
   AlertsServing alerts_serving(alerts, registry);
   components.Add(alerts_serving);

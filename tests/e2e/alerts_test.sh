@@ -126,5 +126,6 @@ body=$(python3 -c 'import base64, json, sys
 data = json.loads(open(sys.argv[1]).readline())["data"]
 print(base64.b64decode("".join(data.split("\r\n\r\n", 1)[1].split())).decode())' "$work/mail.jsonl")
 [[ $body == *"raised an alert: Safeguarding"* ]] || fail "the e-mail should name the alert: $body"
+[[ $body == *"(Force Contact, call.ended)"* ]] || fail "the e-mail should name the survey group as the rules do: $body"
 if grep -E '(447700|07700|scared|go home)' <<<"$body"; then fail "the e-mail holds personal data"; fi
 echo "alerts: answer -> help page, 1 alert, signed webhook and e-mail, no personal data: 1 passed, 0 failed"
