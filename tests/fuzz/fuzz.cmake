@@ -6,6 +6,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/alerts/alert_rules.cpp
   src/alerts/lexicon.cpp
   src/alerts/recognition.cpp
+  src/alerts/webhook.cpp
   src/api/alerts_routes.cpp
   src/api/admin_routes.cpp
   src/api/analytics_common.cpp
