@@ -44,7 +44,8 @@
 # Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
 # uses the surveyd and cw-sim binaries in DIR instead of building (it says so); SURVEYD_BENCH_BIN
 # (another surveyd binary to measure, e.g. main's, against this build's); BENCH_PERF=FILE
-# records a `perf record -g` profile of surveyd during the full-speed run into FILE.
+# records a `perf record -g` profile of surveyd during the full-speed run into FILE, and
+# BENCH_PERF_PUSH=FILE one during the pushes.
 set -euo pipefail
 
 EVENTS=200000
@@ -248,7 +249,12 @@ if [ "$PUSH_EVENTS" != 0 ]; then
     curl -fs "http://$SURVEYD_HTTP_LISTEN/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
+  if [ -n "${BENCH_PERF_PUSH:-}" ]; then
+    perf record -q ${BENCH_PERF_PUSH_OPTS:--F 499 -g} -p "$push_pid" -o "$BENCH_PERF_PUSH" >/dev/null 2>&1 &
+    push_perf_pid=$!
+  fi
   cpu_before=$(process_cpu_seconds "$push_pid")
+  switches_before=$(process_context_switches "$push_pid")
   machine_before=$(machine_busy_seconds)
   read -r PUSHED PUSH_SECONDS < <("$BIN/cw-sim" push-calls \
     --url "http://$SURVEYD_HTTP_LISTEN/api/v1/feed/events" --secret "$SURVEYD_FEED_SECRET" \
@@ -256,8 +262,13 @@ if [ "$PUSH_EVENTS" != 0 ]; then
     { echo "bench/ingest.sh: the pushes failed; see $WORK/cw-sim-push.log and $WORK/surveyd-push.log" >&2; exit 1; }
   PUSH_MACHINE_CPU_MS=$(python3 -c "print(round(($(machine_busy_seconds) - $machine_before) * 1000 / $PUSH_EVENTS, 3))")
   PUSH_SURVEYD_CPU_MS=$(python3 -c "print(round(($(process_cpu_seconds "$push_pid") - $cpu_before) * 1000 / $PUSH_EVENTS, 3))")
+  PUSH_SWITCHES=$(python3 -c "print(round(($(process_context_switches "$push_pid") - $switches_before) / $PUSH_EVENTS, 1))")
   PUSH_CLIENT_CPU_MS=$(sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p' "$WORK/cw-sim-push.log" |
     python3 -c "import sys; print(round(float(sys.stdin.read()) * 1000 / $PUSH_EVENTS, 3))")
+  if [ -n "${push_perf_pid:-}" ]; then
+    kill -INT "$push_perf_pid"
+    wait "$push_perf_pid" || true
+  fi
   kill "$push_pid"
   wait "$push_pid" || true
   STORED_PUSH=$("${PSQL[@]}" -d surveyd -At -c "SELECT count(*) FROM events WHERE event_id LIKE 'PUSH-%'")
@@ -290,7 +301,8 @@ if [ ${#PUSH[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "HTTP push, $PUSH_CLIENTS clients, 1 event/request" "${PUSH[2]} events/s  (${PUSH[0]} in ${PUSH[1]} s)" \
     "ratio push / pgbench (goal >= 1.5)" "$(python3 -c "print(f'{${PUSH[2]} / $PGBENCH_TPS:.2f}')")" \
-    "CPU a push: surveyd / clients / machine (ms)" "$PUSH_SURVEYD_CPU_MS / $PUSH_CLIENT_CPU_MS / $PUSH_MACHINE_CPU_MS"
+    "CPU a push: surveyd / clients / machine (ms)" "$PUSH_SURVEYD_CPU_MS / $PUSH_CLIENT_CPU_MS / $PUSH_MACHINE_CPU_MS" \
+    "surveyd's context switches a push" "$PUSH_SWITCHES"
 fi
 if [ -s "$WORK/push-statements.txt" ]; then
   echo

@@ -43,6 +43,13 @@ process_cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
+# Context switches of every thread of a process so far (voluntary: it waited; involuntary: it
+# was preempted). Threads that have ended are not counted.
+process_context_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
 # CPU time (user + system, seconds) the whole machine has been busy so far: every process, and
 # the kernel's interrupts.
 machine_busy_seconds() {

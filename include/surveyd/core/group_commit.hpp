@@ -33,28 +33,44 @@ class GroupCommit {
       : max_items_(max_items), request_may_be_at_fault_(std::move(request_may_be_at_fault)) {}
 
   // Writes `items` together with whatever other callers queued, by one call of `apply` made
-  // by whichever caller finds the writer free: every caller's `apply` must do the same thing.
-  // Returns this caller's results, in order. If the group's write throws, each request of the
-  // group is written again alone, so that one bad request fails alone (unless the failure
-  // cannot be a request's); what that throws is rethrown to its own caller.
+  // by one of the callers: every caller's `apply` must do the same thing. Returns this caller's
+  // results, in order. If the group's write throws, each request of the group is written again
+  // alone, so that one bad request fails alone (unless the failure cannot be a request's); what
+  // that throws is rethrown to its own caller.
+  //
+  // The writer's turn passes from hand to hand: a caller that finds the writer free writes at
+  // once; one that finds it busy waits, and when a write ends its writer wakes exactly the
+  // callers it wrote and, if any are queued, the first of them to write the next group (which
+  // holds it). Each waiting caller is woken once: with one wake-up shared by all, every write
+  // woke every caller still queued only for most of them to wait again, and those wake-ups
+  // were a third of the context switches a push cost (docs/benchmark-history.md).
   std::vector<Result> Submit(std::vector<Item> items, const Apply& apply) {
     Request request;
     request.items = std::move(items);
     std::unique_lock lock(mutex_);
     queue_.push_back(&request);
-    while (!request.done) {
-      if (writing_) {
-        changed_.wait(lock);
-        continue;
-      }
-      writing_ = true;
+    if (writing_) {
+      request.wake.wait(lock, [&request] { return request.done || request.turn; });
+    } else {
+      writing_ = true;  // the writer was free, so nothing was queued before this request
+    }
+    if (!request.done) {
+      // This caller's turn to write, and its request first in the queue: in the group it takes.
       std::vector<Request*> group = TakeGroup();
       lock.unlock();
       Write(group, apply);
       lock.lock();
-      for (Request* written : group) written->done = true;
-      writing_ = false;
-      changed_.notify_all();
+      // Woken under the lock: a caller that saw `done` may return and free its request at once.
+      for (Request* written : group) {
+        written->done = true;
+        if (written != &request) written->wake.notify_one();
+      }
+      if (queue_.empty()) {
+        writing_ = false;
+      } else {
+        queue_.front()->turn = true;
+        queue_.front()->wake.notify_one();
+      }
     }
     if (request.error) std::rethrow_exception(request.error);
     return std::move(request.results);
@@ -76,7 +92,9 @@ class GroupCommit {
     std::vector<Item> items;
     std::vector<Result> results;
     std::exception_ptr error;
-    bool done = false;
+    bool done = false;  // written, results or error set
+    bool turn = false;  // first in the queue: this caller writes the next group
+    std::condition_variable wake;
   };
 
   // Called with the lock held.
@@ -146,9 +164,8 @@ class GroupCommit {
   const std::size_t max_items_;
   const RequestMayBeAtFault request_may_be_at_fault_;
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
   std::deque<Request*> queue_;
-  bool writing_ = false;
+  bool writing_ = false;  // a caller is writing, or has been handed the turn to
   std::size_t writes_ = 0;
 };
 

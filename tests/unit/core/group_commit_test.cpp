@@ -165,6 +165,38 @@ TEST(GroupCommitTest, AGroupStopsAtTheItemLimit) {
   EXPECT_EQ(held.batches()[2], (Strings{"d", "e", "f", "g"}));
 }
 
+// Many callers at once, groups cut short by the item limit: the writer's turn passes from caller
+// to caller, and every caller gets its own results back (none is left waiting: the test ends).
+TEST(GroupCommitTest, ManyCallersEachGetTheirOwnResults) {
+  Group group(3);
+  std::atomic<std::size_t> items_written{0};
+  const Group::Apply apply = [&](const Strings& items) {
+    items_written += items.size();
+    return Upper(items);
+  };
+  constexpr int kCallers = 8;
+  constexpr int kEach = 400;
+  std::vector<std::future<int>> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.push_back(std::async(std::launch::async, [&, c] {
+      int wrong = 0;
+      for (int i = 0; i < kEach; ++i) {
+        Strings items;
+        for (int k = 0; k <= i % 3; ++k) {
+          items.push_back("c" + std::to_string(c) + "i" + std::to_string(i) + "k" +
+                          std::to_string(k));
+        }
+        if (group.Submit(items, apply) != Upper(items)) ++wrong;
+      }
+      return wrong;
+    }));
+  }
+  for (auto& caller : callers) EXPECT_EQ(caller.get(), 0);
+  EXPECT_EQ(group.waiting(), 0u);
+  EXPECT_LE(group.writes(), static_cast<std::size_t>(kCallers * kEach));
+  EXPECT_EQ(items_written.load(), static_cast<std::size_t>(kCallers * (kEach / 3 * 6 + 1)));
+}
+
 TEST(GroupCommitTest, ResultsMiscountedAreAnError) {
   Group group(10);
   EXPECT_THROW(group.Submit({"a", "b"}, [](const Strings&) { return Strings{"A"}; }),
