@@ -51,7 +51,9 @@
 # shared machine every figure is low and noisy.
 #
 # Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
-# uses the surveyd and wmnow-sim binaries in DIR instead of building (it says so).
+# uses the surveyd and wmnow-sim binaries in DIR instead of building (it says so); BENCH_PERF=FILE
+# records a `perf record -g` profile of surveyd during the drain into FILE (BENCH_PERF_OPTS for
+# other perf options).
 set -euo pipefail
 
 BACKLOG=50000
@@ -287,6 +289,11 @@ GATEWAY_CPU_BEFORE=$(process_cpu_seconds "$GATEWAY_PID")
 "$BIN/surveyd" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
 SURVEYD_PID=$!
 pids+=("$SURVEYD_PID")
+if [ -n "${BENCH_PERF:-}" ]; then
+  sleep 0.2  # past exec, so that perf follows surveyd and not the shell that forked it
+  perf record -q ${BENCH_PERF_OPTS:--F 499 -g} -p "$SURVEYD_PID" -o "$BENCH_PERF" >/dev/null 2>&1 &
+  PERF_PID=$!
+fi
 OPEN="state IN ('pending', 'claimed', 'sending')"
 for i in $(seq 1 1200); do
   left=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE $OPEN")
@@ -296,6 +303,10 @@ for i in $(seq 1 1200); do
   sleep 0.5
 done
 [ "$left" = 0 ] || { echo "bench/dispatch.sh: $left texts still not sent after 10 minutes" >&2; exit 1; }
+if [ -n "${PERF_PID:-}" ]; then
+  kill -INT "$PERF_PID"
+  wait "$PERF_PID" || true
+fi
 # Where the machine's CPU went in the drain, per text: surveyd (its start included), the gateway
 # simulator, and the rest (PostgreSQL, with this script's polls once every half second).
 read -r CPU_SURVEYD CPU_GATEWAY CPU_REST CPU_BUSY < <(python3 -c "

@@ -68,31 +68,6 @@ store::Actor ActorOf(const Call& call) {
   return actor;
 }
 
-// The JSON body's text field `name` (trimmed); nullopt with `error` set when the body is not a
-// JSON object or the field is not text.
-std::optional<std::string> BodyText(const http::Request& request, const char* name,
-                                    std::string& error) {
-  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::string();
-  const json body = json::parse(request.body, nullptr, false);
-  if (!body.is_object()) {
-    error = "the body must be a JSON object";
-    return std::nullopt;
-  }
-  if (!body.contains(name)) return std::string();
-  if (!body[name].is_string()) {
-    error = std::string(name) + " must be text";
-    return std::nullopt;
-  }
-  std::string text = body[name].get<std::string>();
-  text.erase(0, text.find_first_not_of(" \t\r\n"));
-  text.erase(text.find_last_not_of(" \t\r\n") + 1);
-  if (text.size() > 2000) {
-    error = std::string(name) + " is longer than 2,000 characters";
-    return std::nullopt;
-  }
-  return text;
-}
-
 http::Response NoStore() { return JsonError(503, "unavailable", "alerts are not configured"); }
 
 http::Response List(const ApiOptions& options, const Call& call) {

@@ -26,6 +26,54 @@ http::Response JsonError(int status, std::string_view code, std::string_view mes
                                   -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+namespace {
+
+// The body as a JSON object: an empty body is an empty object; nullopt with `error` set when it
+// is something else.
+std::optional<nlohmann::json> BodyObject(const http::Request& request, std::string& error) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return nlohmann::json::object();
+  }
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (!body.is_object()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  return body;
+}
+
+}  // namespace
+
+std::optional<std::string> BodyText(const http::Request& request, const char* name,
+                                    std::string& error) {
+  const auto body = BodyObject(request, error);
+  if (!body) return std::nullopt;
+  if (!body->contains(name)) return std::string();
+  if (!(*body)[name].is_string()) {
+    error = std::string(name) + " must be text";
+    return std::nullopt;
+  }
+  std::string text = (*body)[name].get<std::string>();
+  text.erase(0, text.find_first_not_of(" \t\r\n"));
+  text.erase(text.find_last_not_of(" \t\r\n") + 1);
+  if (text.size() > 2000) {
+    error = std::string(name) + " is longer than 2,000 characters";
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<bool> BodyFlag(const http::Request& request, const char* name, std::string& error) {
+  const auto body = BodyObject(request, error);
+  if (!body) return std::nullopt;
+  if (!body->contains(name)) return false;
+  if (!(*body)[name].is_boolean()) {
+    error = std::string(name) + " must be true or false";
+    return std::nullopt;
+  }
+  return (*body)[name].get<bool>();
+}
+
 bool SignatureValid(const http::Request& request, std::string_view secret,
                     std::string_view timestamp_header, std::string_view signature_header,
                     TimePoint now) {

@@ -1,5 +1,7 @@
-// Ops: one survey's timeline (GET /api/v1/surveys/{id}) and the rules in force
-// (GET /api/v1/rules). Never the number.
+// Ops: one survey's timeline (GET /api/v1/surveys/{id}), the rules in force (GET /api/v1/rules),
+// and the hold on every text (GET and POST /api/v1/sends/hold, POST /api/v1/sends/release).
+// Never the number.
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -78,6 +80,75 @@ http::Response HandleRules(const ApiOptions& options, const Call& call) {
   return http::Response::Json(200, options.rules_info());
 }
 
+json HoldJson(const store::SendHold& hold) {
+  return {{"id", hold.id},
+          {"reason", hold.reason},
+          {"held_by", hold.held_by},
+          {"held_at", FormatRfc3339(hold.held_at)}};
+}
+
+// Who did it, for the record: the token's name.
+std::string ByOf(const Call& call) {
+  return call.principal != nullptr ? call.principal->name : std::string("api");
+}
+
+http::Response NoOpsStore() { return JsonError(503, "unavailable", "no database for holds"); }
+
+http::Response HandleHoldStatus(const ApiOptions& options, const Call& call) {
+  Query query;
+  if (auto error = ParseQuery(call, {}, query)) return *error;
+  if (options.ops == nullptr) return NoOpsStore();
+  const auto hold = options.ops->ActiveSendHold();
+  return http::Response::Json(
+      200,
+      json{{"held", hold.has_value()}, {"hold", hold ? HoldJson(*hold) : json(nullptr)}}.dump());
+}
+
+http::Response HandleHold(const ApiOptions& options, const Call& call) {
+  Query query;
+  if (auto error = ParseQuery(call, {}, query)) return *error;
+  if (options.ops == nullptr) return NoOpsStore();
+  std::string error;
+  const auto reason = BodyText(call.request, "reason", error);
+  if (!reason) return JsonError(400, "bad_request", error);
+  if (reason->empty()) {
+    return JsonError(400, "bad_request",
+                     "say why every text is held: {\"reason\": \"...\"} (it is recorded)");
+  }
+  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const store::HoldOutcome outcome = options.ops->HoldSends(*reason, ByOf(call), now);
+  if (!outcome.already_held) {
+    spdlog::warn("ops: every text held (hold {}) by {}: {}", outcome.hold.id, ByOf(call), *reason);
+  }
+  return http::Response::Json(outcome.already_held ? 200 : 201,
+                              json{{"held", true},
+                                   {"already_held", outcome.already_held},
+                                   {"hold", HoldJson(outcome.hold)},
+                                   {"in_flight", outcome.in_flight}}
+                                  .dump());
+}
+
+http::Response HandleRelease(const ApiOptions& options, const Call& call) {
+  Query query;
+  if (auto error = ParseQuery(call, {}, query)) return *error;
+  if (options.ops == nullptr) return NoOpsStore();
+  std::string error;
+  const auto note = BodyText(call.request, "note", error);
+  if (!note) return JsonError(400, "bad_request", error);
+  const auto cancel_waiting = BodyFlag(call.request, "cancel_waiting", error);
+  if (!cancel_waiting) return JsonError(400, "bad_request", error);
+  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const store::ReleaseOutcome outcome =
+      options.ops->ReleaseSends(ByOf(call), *note, *cancel_waiting, now);
+  if (!outcome.released) return JsonError(409, "not_held", "no hold is open");
+  spdlog::warn("ops: the hold on texts (hold {}) released by {}; {} waiting text(s) cancelled",
+               outcome.released->id, ByOf(call), outcome.cancelled);
+  return http::Response::Json(200, json{{"held", false},
+                                        {"released", HoldJson(*outcome.released)},
+                                        {"cancelled", outcome.cancelled}}
+                                       .dump());
+}
+
 }  // namespace
 
 void AddOpsRoutes(Router& router, const ApiOptions& options) {
@@ -85,6 +156,12 @@ void AddOpsRoutes(Router& router, const ApiOptions& options) {
               [&options](const Call& call) { return HandleTimeline(options, call); }});
   router.Add({"GET", "/api/v1/rules", Role::kOps, "",
               [&options](const Call& call) { return HandleRules(options, call); }});
+  router.Add({"GET", "/api/v1/sends/hold", Role::kOps, "",
+              [&options](const Call& call) { return HandleHoldStatus(options, call); }});
+  router.Add({"POST", "/api/v1/sends/hold", Role::kOps, "",
+              [&options](const Call& call) { return HandleHold(options, call); }});
+  router.Add({"POST", "/api/v1/sends/release", Role::kOps, "",
+              [&options](const Call& call) { return HandleRelease(options, call); }});
 }
 
 }  // namespace surveyd::api

@@ -1,5 +1,7 @@
 #pragma once
 // Shared by the route files of src/api: each adds its audience's routes to the table.
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "surveyd/api/api.hpp"
@@ -27,6 +29,15 @@ http::Response Alive();
 
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);
+
+// The JSON body's text field `name` (trimmed; "" when the body is empty or lacks it); nullopt
+// with `error` set when the body is not a JSON object, the field is not text, or it is longer
+// than 2,000 characters.
+std::optional<std::string> BodyText(const http::Request& request, const char* name,
+                                    std::string& error);
+// The JSON body's true/false field `name` (false when the body is empty or lacks it); nullopt
+// with `error` set as for BodyText.
+std::optional<bool> BodyFlag(const http::Request& request, const char* name, std::string& error);
 
 // The "<timestamp>.<body>" HMAC that the feed push carries, at most 5 minutes old either way.
 // (Gateway adapters check their own callbacks.)

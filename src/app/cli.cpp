@@ -38,6 +38,13 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   token create --role R --name N [-c FILE]   issue an API token (printed once, on the last line)
   token list [-c FILE]          API tokens: id, role, created, last used, revoked, name
   token revoke ID [-c FILE]     revoke an API token
+  sends hold --reason TEXT [-c FILE]
+                                hold every text to the public, on every instance (a critical
+                                incident, a wrong template, a database restored): events are still
+                                taken and decided, texts wait
+  sends release [--note TEXT] [--cancel-waiting] [-c FILE]
+                                send again; --cancel-waiting: cancel the texts that waited
+  sends status [-c FILE]        whether texts are held, since when, by whom and why
   rules check FILE [--sample CODES] [-c FILE]
                                 validate a rules file: file:line:column: message per error, and
                                 warnings on likely mistakes; CODES: the force's type codes (one
@@ -151,7 +158,8 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
   }
 
   if (command != "serve" && command != "migrate" && command != "replay" && command != "report" &&
-      command != "erase" && command != "keys" && command != "retention" && command != "token") {
+      command != "erase" && command != "keys" && command != "retention" && command != "token" &&
+      command != "sends") {
     err << "surveyd: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
@@ -213,6 +221,7 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
   }
   if (command == "report") return Report(config, out, err);
   if (command == "token") return Token(config, args, out, err);
+  if (command == "sends") return Sends(config, args, out, err);
 
   // replay
   if (args.size() != 1) {
@@ -306,6 +315,11 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
       }
       out << "\n";
     };
+    if (const auto hold = store->ActiveSendHold()) {
+      out << "EVERY TEXT IS HELD by ops (hold " << hold->id << ") since "
+          << FormatRfc3339(hold->held_at) << ", by " << hold->held_by << ": " << hold->reason
+          << "\n  (surveyd sends release, when it is time)\n\n";
+    }
     out << "Funnel\n";
     row(2, "events received", f.events_received);
     row(4, "rejected (malformed)", f.events_rejected);

@@ -34,6 +34,9 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
 std::vector<std::string> ConfigProblems(const config::Config& config);
 int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
+// `surveyd sends status|hold|release` (send_hold.cpp).
+int Sends(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
+          std::ostream& err);
 struct RulesCheckOptions {
   std::string rules_path;
   std::string sample_path;  // --sample: the force's type codes; empty: none

@@ -289,6 +289,13 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
                           {"cancelled", status.cancelled},
                           {"expired", status.expired},
                           {"sends_held", status.sends_held}}};
+  // A hold ops opened is not a fault: the instance stays ready (the pages and the feed work),
+  // and the health says who holds the texts and why.
+  if (status.ops_hold) {
+    health.details["held_by_ops"] = {{"reason", status.ops_hold->reason},
+                                     {"by", status.ops_hold->held_by},
+                                     {"since", FormatRfc3339(status.ops_hold->held_at)}};
+  }
   if (status.gateway_auth_failing) {
     health.details["error"] = "gateway refuses our credentials";
   } else if (status.breaker != "closed") {

@@ -268,6 +268,7 @@ int Serve(const config::Config& config, std::ostream& err) {
                              registry);
   components.Add(clock_check);
   dispatch_options.hold_sends = [&clock_check] { return clock_check.Untrusted(); };
+  dispatch_options.ops_hold = [&database] { return database.store().ActiveSendHold(); };
   DispatchComponent dispatcher(
       dispatch_options, database.store(), gateway::MakeGateway(GatewayConfigFrom(config)), clock,
       [&rules] { return rules.Current(); },
@@ -293,6 +294,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.outbox = &database.store();
   api_options.surveys = &database.store();
   api_options.stats = &database.store();
+  api_options.ops = &database.store();
   analytics.Wire(api_options);
   api_options.rules_info = [&rules] { return rules.Info(); };
   api_options.survey_group_names = [&rules] {

@@ -104,7 +104,11 @@ Dispatcher::Meters::Meters(metrics::Registry& registry)
                                  {"outcome"})),
       send_seconds(registry.Histograms("surveyd_gateway_send_seconds",
                                        "Time the gateway took to answer a send, by result.",
-                                       {"gateway", "result"}, metrics::LatencyBuckets())) {}
+                                       {"gateway", "result"}, metrics::LatencyBuckets())),
+      held_by_ops(registry
+                      .Gauges("surveyd_sends_held_by_ops",
+                              "1 while ops hold every text (surveyd sends hold), else 0.")
+                      .With({})) {}
 
 void Dispatcher::Count(const char* outcome, std::size_t n) {
   if (meters_ && n > 0) meters_->messages.With({outcome}).Inc(static_cast<std::uint64_t>(n));
@@ -300,22 +304,56 @@ void Dispatcher::Maintain() {
 
 int Dispatcher::RunOnce(const std::string& worker_id) { return RunPass(worker_id).claimed; }
 
-Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
-  Pass pass;
-  const bool held = options_.hold_sends && options_.hold_sends();
+std::optional<store::SendHold> Dispatcher::OpsHold() {
+  if (!options_.ops_hold) return std::nullopt;
+  const auto steady_now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(status_mutex_);
-    if (held != status_.sends_held) {
-      if (held) {
+    if (last_hold_read_ && steady_now - *last_hold_read_ < options_.ops_hold_interval) {
+      return status_.ops_hold;
+    }
+    last_hold_read_ = steady_now;
+  }
+  std::optional<store::SendHold> hold = options_.ops_hold();
+  std::lock_guard lock(status_mutex_);
+  if (hold.has_value() != status_.ops_hold.has_value()) {
+    // The reason is ops' own words, never a citizen's.
+    if (hold) {
+      spdlog::warn("dispatch: every text held by ops since {} ({}): {}",
+                   FormatRfc3339(hold->held_at), hold->held_by, hold->reason);
+    } else {
+      spdlog::warn("dispatch: the ops hold on texts was released; sending again");
+    }
+  }
+  status_.ops_hold = hold;
+  if (meters_) meters_->held_by_ops.Set(hold ? 1 : 0);
+  return hold;
+}
+
+Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
+  Pass pass;
+  const bool clock_held = options_.hold_sends && options_.hold_sends();
+  {
+    std::lock_guard lock(status_mutex_);
+    if (clock_held != clock_held_) {
+      clock_held_ = clock_held;
+      if (clock_held) {
         spdlog::error("dispatch: sending held: this instance's clock is not trusted");
       } else {
         spdlog::warn("dispatch: sending again: this instance's clock is trusted again");
       }
     }
-    status_.sends_held = held;
+    status_.sends_held = clock_held;
   }
-  if (held) return pass;
+  if (clock_held) return pass;
+  const bool ops_held = OpsHold().has_value();
+  if (ops_held) {
+    std::lock_guard lock(status_mutex_);
+    status_.sends_held = true;
+  }
+  // Overdue messages expire under an ops hold as ever; nothing is claimed.
   Maintain();
+  if (ops_held) return pass;
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
   RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());

@@ -1,4 +1,4 @@
-// OpsStore: the outbox at a glance for /metrics.
+// OpsStore: the outbox at a glance for /metrics, and ops' hold on every text.
 #include "store/pg_store_impl.hpp"
 
 namespace surveyd::store {
@@ -17,8 +17,38 @@ const Statements& OpsStatements() {
       {"queue_oldest_due",
        "SELECT COALESCE(extract(epoch FROM $1::timestamptz - min(next_attempt_at)), 0)::float8 "
        "FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1::timestamptz"},
+      {"hold_open",
+       "SELECT id, reason, held_by, surveyd_epoch_us(held_at) FROM send_holds "
+       "WHERE released_at IS NULL"},
+      {"hold_insert",
+       "INSERT INTO send_holds (reason, held_by, held_at) VALUES ($1, $2, $3::timestamptz) "
+       "RETURNING id, reason, held_by, surveyd_epoch_us(held_at)"},
+      {"hold_in_flight", "SELECT count(*) FROM outbox WHERE state = 'sending'"},
+      // What was waiting to go to the public when the hold is released: survey texts and the
+      // questions of two-way conversations (an opt-out's confirmation still goes). A message one
+      // of whose requests may have gone is held in doubt, as any cancellation does.
+      {"hold_cancel_waiting",
+       "WITH c AS (UPDATE outbox SET state = CASE WHEN maybe_sent THEN 'in_doubt' "
+       "ELSE 'cancelled' END, cancel_reason = 'held_by_ops', cancelled_by = $1, "
+       "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $2::timestamptz "
+       "WHERE state IN ('pending', 'claimed') AND kind IN ('survey', 'question') RETURNING 1) "
+       "SELECT count(*) FROM c"},
+      {"hold_release",
+       "UPDATE send_holds SET released_by = $2, released_at = $3::timestamptz, "
+       "release_note = $4, cancelled = $5::int WHERE id = $1::bigint"},
+      // Dispatchers wake as for a new text due now (migration 0013's channel).
+      {"hold_wake", "SELECT pg_notify('surveyd_outbox', surveyd_epoch_us($1::timestamptz)::text)"},
   };
   return kStatements;
+}
+
+SendHold ReadHold(const pqxx::row& row) {
+  SendHold hold;
+  hold.id = row[0].as<std::int64_t>();
+  hold.reason = row[1].as<std::string>();
+  hold.held_by = row[2].as<std::string>();
+  hold.held_at = FromEpochMicros(row[3].as<std::int64_t>());
+  return hold;
 }
 
 }  // namespace pg
@@ -33,6 +63,57 @@ QueueStats PgStore::GetQueueStats(TimePoint now) {
     }
     stats.oldest_due_seconds = Exec(txn, "queue_oldest_due", {Time(now)})[0][0].as<double>();
     return stats;
+  });
+}
+
+std::optional<SendHold> PgStore::ActiveSendHold() {
+  return WithConnection("send hold", [&](pqxx::connection& connection) {
+    pqxx::read_transaction txn(connection);
+    const auto rows = Exec(txn, "hold_open", {});
+    return rows.empty() ? std::nullopt : std::optional<SendHold>(ReadHold(rows[0]));
+  });
+}
+
+HoldOutcome PgStore::HoldSends(const std::string& reason, const std::string& by, TimePoint now) {
+  return WithConnection("hold sends", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    // Every claim reads send_holds (SURVEYD_NO_SEND_HOLD) and keeps its lock to its commit:
+    // this waits for the claims under way, and the claims that follow wait for this commit and
+    // then see the hold. Bounded, so that ops hear of a claim stuck rather than wait on it.
+    txn.exec0("SET LOCAL lock_timeout = '30s'");
+    txn.exec0("LOCK TABLE send_holds IN ACCESS EXCLUSIVE MODE");
+    HoldOutcome outcome;
+    if (const auto open = Exec(txn, "hold_open", {}); !open.empty()) {
+      outcome.hold = ReadHold(open[0]);
+      outcome.already_held = true;
+    } else {
+      outcome.hold = ReadHold(Exec(txn, "hold_insert", {Text(reason), Text(by), Time(now)})[0]);
+    }
+    outcome.in_flight = Exec(txn, "hold_in_flight", {})[0][0].as<std::int64_t>();
+    txn.commit();
+    return outcome;
+  });
+}
+
+ReleaseOutcome PgStore::ReleaseSends(const std::string& by, const std::string& note,
+                                     bool cancel_waiting, TimePoint now) {
+  return WithConnection("release sends", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    txn.exec0("SET LOCAL lock_timeout = '30s'");
+    txn.exec0("LOCK TABLE send_holds IN ACCESS EXCLUSIVE MODE");
+    ReleaseOutcome outcome;
+    const auto open = Exec(txn, "hold_open", {});
+    if (open.empty()) return outcome;
+    outcome.released = ReadHold(open[0]);
+    if (cancel_waiting) {
+      outcome.cancelled =
+          Exec(txn, "hold_cancel_waiting", {Text(by), Time(now)})[0][0].as<std::int64_t>();
+    }
+    Exec(txn, "hold_release",
+         {Int(outcome.released->id), Text(by), Time(now), NonEmpty(note), Int(outcome.cancelled)});
+    Exec(txn, "hold_wake", {Time(now)});
+    txn.commit();
+    return outcome;
   });
 }
 

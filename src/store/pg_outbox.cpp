@@ -101,6 +101,11 @@ namespace pg {
   "SELECT x.event_id, x.incident_id, x.facts FROM (" SURVEYD_NUMBER_NEWEST_EVENTS( \
       "c.phone_hash", "$6", "c.since", "e.event_id, e.incident_id, e.facts") ") AS x"
 
+// No ops hold is open (migration 0026): a claim takes nothing while one is. Evaluated once a
+// statement. Reading send_holds takes the lock that HoldSends waits on, so a hold, once opened,
+// follows every claim that could have missed it, and precedes every claim that follows it.
+#define SURVEYD_NO_SEND_HOLD "NOT EXISTS (SELECT 1 FROM send_holds h WHERE h.released_at IS NULL)"
+
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
       // Claims are fenced by a new token each time, so a worker whose claim ran out cannot
@@ -117,13 +122,14 @@ const Statements& OutboxStatements() {
        "WITH lapsed AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
        "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz ORDER BY o.lease_until "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       " ORDER BY o.lease_until "
        "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
        "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz "
-       "ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "picked AS (SELECT * FROM lapsed UNION ALL SELECT * FROM due LIMIT $2::int) "
        "SELECT o.id, o.survey_id, o.kind, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
        "s.sms_template, COALESCE(o.body, ''), s.token_nonce, s.language, s.mode = 'two_way', "
@@ -161,12 +167,13 @@ const Statements& OutboxStatements() {
       {"claim_due",
        "WITH lapsed AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz ORDER BY o.lease_until "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       " ORDER BY o.lease_until "
        "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz "
-       "ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "picked AS (SELECT id FROM lapsed UNION ALL SELECT id FROM due LIMIT $2::int) "
        "UPDATE outbox o SET state = 'claimed', claimed_by = $3, "
        "lease_until = statement_timestamp() + make_interval(secs => $4::int), "
@@ -193,8 +200,8 @@ const Statements& OutboxStatements() {
            " AND (screen_hit OR screened_with IS NULL OR screened_with <> $6)",
            SURVEYD_CLAIM_OF_NUMBER_FOUND
            " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6"))},
-      // Only while each claim is this worker's; a survey's link (its token's hash) goes in with
-      // it, the first time.
+      // Only while each claim is this worker's and no ops hold is open; a survey's link (its
+      // token's hash) goes in with it, the first time.
       {"begin_sends",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) "
        "AS t(id, token, token_hash)), "
@@ -203,7 +210,7 @@ const Statements& OutboxStatements() {
        "updated_at = $4::timestamptz, "
        "begun_at = COALESCE(o.begun_at, $4::timestamptz) FROM t "
        "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token "
-       "RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
+       "AND " SURVEYD_NO_SEND_HOLD " RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
        "l AS (INSERT INTO survey_links (token_hash, survey_id) SELECT token_hash, survey_id "
        "FROM b WHERE token_hash IS NOT NULL ON CONFLICT DO NOTHING) "
        "SELECT id, attempts FROM b"},

@@ -237,6 +237,10 @@ class PgStore final : public Store {
 
   // OpsStore (pg_ops.cpp)
   QueueStats GetQueueStats(TimePoint now) override;
+  std::optional<SendHold> ActiveSendHold() override;
+  HoldOutcome HoldSends(const std::string& reason, const std::string& by, TimePoint now) override;
+  ReleaseOutcome ReleaseSends(const std::string& by, const std::string& note, bool cancel_waiting,
+                              TimePoint now) override;
 
   // PrivacyStore (pg_privacy.cpp)
   RetentionReport RunRetention(const RetentionPolicy& policy, TimePoint now,

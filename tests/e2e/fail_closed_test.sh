@@ -67,19 +67,8 @@ pids+=($!)
 pids+=($!)
 wait_healthy "$port" "$port_gw"
 
-# wait_for SECONDS SQL EXPECTED: polls the database until the query gives EXPECTED.
-wait_for() {
-  local got=""
-  for _ in $(seq 1 $(($1 * 10))); do
-    got=$(sql "$2")
-    [ "$got" = "$3" ] && return 0
-    sleep 0.1
-  done
-  fail "waited $1 s for [$2] to give [$3]; it gave [$got]"
-}
-
 # --- The TCP stream: each poison line rejected alone, the stream goes on ----------------------
-wait_for 20 "SELECT count(*) FROM events" "6"
+wait_for_query 20 "SELECT count(*) FROM events" "6"
 [ "$(sql "SELECT string_agg(event_id, ',' ORDER BY seq) FROM events")" = "FC-A,FC-NUL,FC-B,FC-C,FC-C-RD,FC-E" ] ||
   fail "stored: $(sql "SELECT string_agg(event_id, ',' ORDER BY seq) FROM events")"
 rejected=$(sql "SELECT string_agg(seq || ':' || reject_reason, ' | ' ORDER BY seq) FROM rejected_events")
@@ -91,7 +80,7 @@ rejected=$(sql "SELECT string_agg(seq || ':' || reject_reason, ' | ' ORDER BY se
 [ "$(sql "SELECT seq FROM feed_cursors")" = 9 ] || fail "the cursor moved past every line"
 
 # --- The whole incident decides: the later flag cancels the queued text ----------------------
-wait_for 20 "SELECT string_agg(s.event_id || ':' || CASE WHEN o.state IN ('accepted', 'sent', 'delivered') THEN 'sent' ELSE o.state END, ',' ORDER BY s.event_id) FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE o.state NOT IN ('pending', 'claimed', 'sending') AND s.event_id <> 'FC-E'" \
+wait_for_query 20 "SELECT string_agg(s.event_id || ':' || CASE WHEN o.state IN ('accepted', 'sent', 'delivered') THEN 'sent' ELSE o.state END, ',' ORDER BY s.event_id) FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE o.state NOT IN ('pending', 'claimed', 'sending') AND s.event_id <> 'FC-E'" \
   "FC-A:sent,FC-B:sent,FC-C:cancelled,FC-NUL:sent"
 [ "$(sql "SELECT cancel_reason || '|' || cancelled_by FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id = 'FC-C'")" = "exclusion:domestic_abuse|FC-C-RD" ] ||
   fail "cancelled why: $(sql "SELECT cancel_reason || '|' || cancelled_by FROM outbox WHERE state = 'cancelled'")"
@@ -117,7 +106,7 @@ code=$(curl -s -o "$work/push.out" -w '%{http_code}' -H 'Content-Type: applicati
 out=$(cat "$work/push.out")
 [ "$code" = 202 ] || fail "push answered $code: $out"
 [[ $out == *'"accepted":2'* && $out == *'"rejected":1'* ]] || fail "push results: $out"
-wait_for 20 "SELECT count(*) FROM outbox WHERE state IN ('accepted', 'sent', 'delivered')" "5"
+wait_for_query 20 "SELECT count(*) FROM outbox WHERE state IN ('accepted', 'sent', 'delivered')" "5"
 
 # --- A feed that cannot store what it reads is not ready, then recovers ----------------------
 curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || fail "ready before the stall"
@@ -145,7 +134,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
 [ "$code" = 503 ] || fail "events waiting and none stored: /readyz should say unready, said $code"
 admin_sql "ALTER DATABASE $db SET default_transaction_read_only = off" >/dev/null
 admin_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$db'" >/dev/null
-wait_for 30 "SELECT count(*) FROM events WHERE event_id = 'FC-D'" "1"
+wait_for_query 30 "SELECT count(*) FROM events WHERE event_id = 'FC-D'" "1"
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1

@@ -99,6 +99,18 @@ feed_signature() {
   echo "sha256=$({ printf '%s.' "$1"; cat; } | openssl dgst -sha256 -hmac "$SURVEYD_FEED_SECRET" | sed 's/.* //')"
 }
 
+# wait_for_query SECONDS SQL EXPECTED: polls the database (the test's own `sql` function) until
+# the query gives EXPECTED, or fails saying what it gave.
+wait_for_query() {
+  local got=""
+  for _ in $(seq 1 $(($1 * 10))); do
+    got=$(sql "$2")
+    [ "$got" = "$3" ] && return 0
+    sleep 0.1
+  done
+  fail "waited $1 s for [$2] to give [$3]; it gave [$got]"
+}
+
 # wait_healthy PORT...: until each answers /healthz (10 s at most).
 wait_healthy() {
   local port

@@ -78,6 +78,14 @@ class FuzzStore final : public testing::EmptyOutbox<store::Store> {
     return {};
   }
   store::QueueStats GetQueueStats(TimePoint) override { return {}; }
+  std::optional<store::SendHold> ActiveSendHold() override { return std::nullopt; }
+  store::HoldOutcome HoldSends(const std::string&, const std::string&, TimePoint) override {
+    return {};
+  }
+  store::ReleaseOutcome ReleaseSends(const std::string&, const std::string&, bool,
+                                     TimePoint) override {
+    return {};
+  }
   store::RetentionReport RunRetention(const store::RetentionPolicy&, TimePoint,
                                       const std::string&) override {
     return {};

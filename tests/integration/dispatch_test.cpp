@@ -5,6 +5,7 @@
 #include <atomic>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -508,6 +509,104 @@ TEST_F(DispatchTest, AnInstanceWhoseClockIsNotTrustedClaimsNothing) {
   EXPECT_EQ(dispatcher.RunOnce("w1"), 3);
   EXPECT_FALSE(dispatcher.Status().sends_held);
   EXPECT_EQ(gateway.Sent().size(), 3u);
+}
+
+TEST_F(DispatchTest, AnOpsHoldStopsEveryTextOnEveryInstanceUntilReleased) {
+  AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  AddSurveys(1, clock_.Now() - 3h, clock_.Now() - 1h, 3);  // overdue: it still expires
+  const store::HoldOutcome held =
+      store_->HoldSends("critical incident in Dudley", "cli:duty-ops", clock_.Now());
+  EXPECT_FALSE(held.already_held);
+  EXPECT_EQ(held.hold.reason, "critical incident in Dudley");
+  const store::HoldOutcome again = store_->HoldSends("another", "someone", clock_.Now());
+  EXPECT_TRUE(again.already_held) << "one hold at a time";
+  EXPECT_EQ(again.hold.id, held.hold.id);
+  EXPECT_EQ(again.hold.reason, "critical incident in Dudley");
+
+  // A reads the hold for its status; B does not (as an instance that has not read it yet):
+  // the claims themselves see it in the database.
+  options_.ops_hold_interval = 0ms;
+  options_.ops_hold = [this] { return store_->ActiveSendHold(); };
+  FakeGateway gateway_a, gateway_b;
+  auto a = Make(gateway_a, *store_);
+  options_.ops_hold = nullptr;
+  auto b = Make(gateway_b, *store_);
+  EXPECT_EQ(a.RunOnce("a"), 0);
+  EXPECT_EQ(b.RunOnce("b"), 0);
+  EXPECT_TRUE(gateway_a.Sent().empty());
+  EXPECT_TRUE(gateway_b.Sent().empty());
+  const auto status = a.Status();
+  EXPECT_TRUE(status.sends_held);
+  ASSERT_TRUE(status.ops_hold.has_value());
+  EXPECT_EQ(status.ops_hold->held_by, "cli:duty-ops");
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending'"), "3");
+  EXPECT_EQ(State(3), "expired") << "deadlines pass under a hold as ever";
+
+  const store::ReleaseOutcome released =
+      store_->ReleaseSends("cli:duty-ops", "incident stood down", false, clock_.Now());
+  ASSERT_TRUE(released.released.has_value());
+  EXPECT_EQ(released.released->id, held.hold.id);
+  EXPECT_EQ(released.cancelled, 0);
+  EXPECT_FALSE(store_->ReleaseSends("cli:duty-ops", "", false, clock_.Now()).released)
+      << "nothing left to release";
+  EXPECT_EQ(a.RunOnce("a"), 3);
+  EXPECT_FALSE(a.Status().sends_held);
+  EXPECT_FALSE(a.Status().ops_hold.has_value());
+  EXPECT_EQ(gateway_a.Sent().size(), 3u);
+  EXPECT_EQ(db_.Query("SELECT reason || '|' || held_by || '|' || released_by || '|' || "
+                      "release_note || '|' || cancelled FROM send_holds"),
+            "critical incident in Dudley|cli:duty-ops|cli:duty-ops|incident stood down|0");
+}
+
+TEST_F(DispatchTest, ReleasingAHoldCanCancelTheTextsThatWaited) {
+  // After a database restored to an earlier point, or when what waited should no longer go.
+  AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  store_->HoldSends("database restored from last night's backup", "ops", clock_.Now());
+  const auto released = store_->ReleaseSends("ops", "", true, clock_.Now());
+  EXPECT_EQ(released.cancelled, 3);
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'cancelled' AND "
+                      "cancel_reason = 'held_by_ops' AND cancelled_by = 'ops'"),
+            "3");
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 0);
+  EXPECT_TRUE(gateway.Sent().empty());
+}
+
+TEST_F(DispatchTest, AHoldWaitsForTheClaimsUnderWayAndNoSendBeginsAfterIt) {
+  // A is deciding ten claimed texts when ops hold: the hold waits for A's claim to commit (those
+  // ten go: they were begun first), and once it returns nothing more begins, by any path.
+  AddSurveys(10, clock_.Now(), clock_.Now() + 2h);
+  AddSurveys(2, clock_.Now(), clock_.Now() + 2h, 10);
+  options_.batch_size = 10;
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
+  FakeGateway gateway_a, gateway_b;
+  std::future<store::HoldOutcome> hold;
+  StallWhileDeciding stalling(*store_, [&] {
+    hold = std::async(std::launch::async, [&] {
+      return other_store->HoldSends("wrong template", "ops", clock_.Now());
+    });
+    EXPECT_EQ(hold.wait_for(500ms), std::future_status::timeout)
+        << "the hold did not wait for the claim under way";
+  });
+  auto shipped = QuietRules();
+  Dispatcher a(options_, stalling, gateway_a, clock_, [shipped] { return shipped; });
+  EXPECT_EQ(a.RunOnce("a"), 10);
+  EXPECT_EQ(gateway_a.Sent().size(), 10u);
+  const store::HoldOutcome outcome = hold.get();
+  EXPECT_FALSE(outcome.already_held);
+  EXPECT_GE(outcome.in_flight, 0);
+
+  // The two left: neither a claim nor a claim made in steps begins them.
+  EXPECT_EQ(a.RunOnce("a"), 0);
+  EXPECT_TRUE(store_->ClaimDue(clock_.Now(), 10, "old", 60s).empty());
+  store_->ReleaseSends("ops", "", false, clock_.Now());
+  auto claimed = store_->ClaimDue(clock_.Now(), 10, "old", 60s);
+  ASSERT_EQ(claimed.size(), 2u);
+  store_->HoldSends("again", "ops", clock_.Now());
+  EXPECT_FALSE(store_->BeginSend(claimed[0], "", clock_.Now(), 60s))
+      << "a claim made before the hold begins nothing after it";
+  EXPECT_TRUE(gateway_b.Sent().empty());
 }
 
 TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {

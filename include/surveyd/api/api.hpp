@@ -39,6 +39,7 @@ struct ApiOptions {
   store::OutboxStore* outbox = nullptr;
   store::SurveyStore* surveys = nullptr;
   store::StatsStore* stats = nullptr;
+  store::OpsStore* ops = nullptr;          // the ops hold on texts; null: those routes answer 503
   Authenticator* authenticator = nullptr;  // null: role-protected routes answer 403 (disabled)
   const Clock* clock = nullptr;
   std::function<store::DecideFn()> decider;  // decisions under the rules in force right now

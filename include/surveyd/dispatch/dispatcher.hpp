@@ -34,6 +34,7 @@
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/metrics/metrics.hpp"
 #include "surveyd/rules/rule_set.hpp"
+#include "surveyd/store/ops_store.hpp"
 #include "surveyd/store/outbox_store.hpp"
 
 namespace surveyd::dispatch {
@@ -59,6 +60,12 @@ struct DispatcherOptions {
   // While it answers true, nothing is claimed, sent, recovered or expired here: this instance's
   // clock cannot be trusted (app/components.hpp ClockComponent); other instances go on.
   std::function<bool()> hold_sends;
+  // The hold ops opened on every text (store::OpsStore::ActiveSendHold), read at most once
+  // every `ops_hold_interval`: while one is open nothing is claimed or sent here, and overdue
+  // messages still expire. The claims themselves check it too (in the database), so a hold
+  // opened since the last read is kept all the same; this is what the status reports.
+  std::function<std::optional<store::SendHold>()> ops_hold;
+  std::chrono::milliseconds ops_hold_interval{1000};
 };
 
 // Delay before the next attempt after `attempt` failures: base * 2^(attempt-1), capped, with
@@ -80,7 +87,8 @@ struct DispatcherStatus {
   bool gateway_auth_failing = false;  // 401/403 since the last success: configuration is wrong
   std::string breaker = "closed";     // closed, open, half_open
   std::int64_t breaker_opened = 0;    // times the breaker opened
-  bool sends_held = false;            // DispatcherOptions::hold_sends said so at the last pass
+  bool sends_held = false;            // hold_sends or an ops hold said so at the last pass
+  std::optional<store::SendHold> ops_hold;  // the ops hold open at the last read
   std::string last_error;
 };
 
@@ -166,7 +174,10 @@ class Dispatcher {
     explicit Meters(metrics::Registry& registry);
     metrics::CounterFamily& messages;
     metrics::HistogramFamily& send_seconds;
+    metrics::Gauge& held_by_ops;
   };
+  // The ops hold, read again when `ops_hold_interval` has passed since the last read.
+  std::optional<store::SendHold> OpsHold();
   std::unique_ptr<Meters> meters_;
   void Count(const char* outcome, std::size_t n = 1);
 
@@ -196,6 +207,8 @@ class Dispatcher {
   DispatcherStatus status_;
   std::mt19937_64 random_;
   std::chrono::steady_clock::time_point last_maintenance_{};
+  std::optional<std::chrono::steady_clock::time_point> last_hold_read_;
+  bool clock_held_ = false;  // hold_sends at the last pass
 };
 
 }  // namespace surveyd::dispatch

@@ -53,6 +53,9 @@ const std::map<std::string, std::optional<Role>> kRoleMatrix = {
     {"GET /api/v1/comments", Role::kAnalyst},
     {"GET /api/v1/surveys/{id}", Role::kOps},
     {"GET /api/v1/rules", Role::kOps},
+    {"GET /api/v1/sends/hold", Role::kOps},
+    {"POST /api/v1/sends/hold", Role::kOps},
+    {"POST /api/v1/sends/release", Role::kOps},
     {"GET /api/v1/tokens", Role::kAdmin},
     {"POST /api/v1/tokens", Role::kAdmin},
     {"DELETE /api/v1/tokens/{id}", Role::kAdmin},
@@ -77,12 +80,43 @@ std::string Lower(std::string text) {
   return text;
 }
 
+// The hold ops put on every text: the OpsStore that ops' routes use (the store's side is tested
+// against PostgreSQL: tests/integration/dispatch_test.cpp).
+class HoldsOnly final : public store::OpsStore {
+ public:
+  store::QueueStats GetQueueStats(TimePoint) override { return {}; }
+  std::optional<store::SendHold> ActiveSendHold() override { return open; }
+  store::HoldOutcome HoldSends(const std::string& reason, const std::string& by,
+                               TimePoint now) override {
+    store::HoldOutcome outcome;
+    outcome.already_held = open.has_value();
+    if (!open) open = store::SendHold{7, reason, by, now};
+    outcome.hold = *open;
+    outcome.in_flight = 2;
+    return outcome;
+  }
+  store::ReleaseOutcome ReleaseSends(const std::string& by, const std::string& note,
+                                     bool cancel_waiting, TimePoint) override {
+    store::ReleaseOutcome outcome;
+    outcome.released = std::exchange(open, std::nullopt);
+    if (outcome.released) {
+      released_by = by;
+      release_note = note;
+      outcome.cancelled = cancel_waiting ? 5 : 0;
+    }
+    return outcome;
+  }
+  std::optional<store::SendHold> open;
+  std::string released_by, release_note;
+};
+
 class AnalyticsApiTest : public ::testing::Test {
  protected:
   AnalyticsApiTest() : clock_(*ParseRfc3339("2026-11-26T10:00:00Z")) {
     authenticator_ = MakeStoreAuthenticator(tokens_, clock_, kBootstrap);
     options_.clock = &clock_;
     options_.analytics = &analytics_;
+    options_.ops = &holds_;
     options_.tokens = &tokens_;
     options_.alerts = &alerts_;
     options_.alert_config = [] {
@@ -150,6 +184,7 @@ class AnalyticsApiTest : public ::testing::Test {
 
   testing::ManualClock clock_;
   testing::FakeAnalyticsStore analytics_;
+  HoldsOnly holds_;
   testing::FakeTokenStore tokens_;
   testing::EmptyAlertStore alerts_;
   testing::FakeAuditStore audit_;
@@ -341,6 +376,42 @@ TEST_F(OpenApiConformance, EveryQueryParameterIsTakenExactlyWhereDocumented) {
     }
   }
   EXPECT_GT(checked, 200);
+}
+
+TEST_F(AnalyticsApiTest, OpsHoldEveryTextAndReleaseItOverHttp) {
+  const HoldsOnly& holds = holds_;
+  const std::string ops = secrets_[Role::kOps];
+  EXPECT_EQ(
+      Call("POST", "/api/v1/sends/hold", secrets_[Role::kAnalyst], R"({"reason":"x"})").status,
+      403);
+  EXPECT_EQ(Json(Get("/api/v1/sends/hold", Role::kOps))["held"], false);
+  auto no_reason = Call("POST", "/api/v1/sends/hold", ops, R"({"reason":"  "})");
+  EXPECT_EQ(no_reason.status, 400);
+  EXPECT_NE(Json(no_reason)["message"].get<std::string>().find("reason"), std::string::npos);
+  EXPECT_EQ(Call("POST", "/api/v1/sends/hold", ops, "not json").status, 400);
+
+  auto held = Call("POST", "/api/v1/sends/hold", ops, R"({"reason":"critical incident"})");
+  EXPECT_EQ(held.status, 201);
+  EXPECT_EQ(Json(held)["hold"]["reason"], "critical incident");
+  EXPECT_EQ(Json(held)["hold"]["held_by"], "ops user") << "the token's name is recorded";
+  EXPECT_EQ(Json(held)["in_flight"], 2);
+  auto again = Call("POST", "/api/v1/sends/hold", ops, R"({"reason":"other"})");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(Json(again)["already_held"], true);
+  EXPECT_EQ(Json(again)["hold"]["reason"], "critical incident");
+  const json status = Json(Get("/api/v1/sends/hold", Role::kOps));
+  EXPECT_EQ(status["held"], true);
+  EXPECT_EQ(status["hold"]["id"], 7);
+
+  EXPECT_EQ(Call("POST", "/api/v1/sends/release", ops, R"({"cancel_waiting":"yes"})").status, 400);
+  auto released =
+      Call("POST", "/api/v1/sends/release", ops, R"({"note":"stood down","cancel_waiting":true})");
+  EXPECT_EQ(released.status, 200);
+  EXPECT_EQ(Json(released)["cancelled"], 5);
+  EXPECT_EQ(holds.release_note, "stood down");
+  EXPECT_EQ(holds.released_by, "ops user");
+  EXPECT_EQ(Call("POST", "/api/v1/sends/release", ops).status, 409);
+  EXPECT_EQ(Json(Get("/api/v1/sends/hold", Role::kAdmin))["held"], false);
 }
 
 TEST_F(AnalyticsApiTest, EveryFilterReachesTheStoreAndOfficersNeedASupervisor) {
