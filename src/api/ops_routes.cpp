@@ -156,8 +156,14 @@ void AddOpsRoutes(Router& router, const ApiOptions& options) {
               [&options](const Call& call) { return HandleTimeline(options, call); }});
   router.Add({"GET", "/api/v1/rules", Role::kOps, "",
               [&options](const Call& call) { return HandleRules(options, call); }});
-  router.Add({"GET", "/api/v1/sends/hold", Role::kOps, "",
-              [&options](const Call& call) { return HandleHoldStatus(options, call); }});
+  // Whether texts are held, the dashboard asks too: fewer texts sent, and why, is part of what
+  // analysts and supervisors read in the figures. Only ops hold and release.
+  router.Add({"GET",
+              "/api/v1/sends/hold",
+              Role::kOps,
+              "",
+              [&options](const Call& call) { return HandleHoldStatus(options, call); },
+              {Role::kAnalyst, Role::kSafeguarding}});
   router.Add({"POST", "/api/v1/sends/hold", Role::kOps, "",
               [&options](const Call& call) { return HandleHold(options, call); }});
   router.Add({"POST", "/api/v1/sends/release", Role::kOps, "",

@@ -145,6 +145,11 @@ try {
     await page.click('#signin button');
   });
   check('signed in as a supervisor', (await page.textContent('#who-role')).includes('supervisor'));
+  // The test holds every text first (surveyd sends hold): the page says so, and why.
+  await page.waitForSelector('#hold:not([hidden])', { timeout: 5000 }).catch(() => {});
+  const hold = await page.textContent('#hold');
+  check('the hold on every text is shown, with its reason',
+    await page.isVisible('#hold') && hold.includes('held by ops') && hold.includes('Operation Larch'), hold);
   check('officer filter shown to a supervisor', await page.isVisible('#f-officer'));
   await compareTiles(page, 'whole period', period);
 

@@ -57,6 +57,10 @@ analyst=$(tail -n 1 "$work/analyst.out")
   >"$work/safeguarding.out" || fail "token create (safeguarding): $(cat "$work/safeguarding.out")"
 safeguarding=$(tail -n 1 "$work/safeguarding.out")
 
+# Ops hold every text while the analysts look: the dashboard says so, and why.
+"$BUILD/surveyd" sends hold --reason "critical incident: Operation Larch" \
+  -c "$SRC/config/surveyd.yaml" >"$work/hold.out" || fail "sends hold: $(cat "$work/hold.out")"
+
 mkdir -p "$BUILD/test-artifacts"
 node "$SRC/tests/browser/dashboard.mjs" --url "http://127.0.0.1:$port" --token "$token" \
   --analyst-token "$analyst" --safeguarding-token "$safeguarding" --alert "$alert" \

@@ -776,7 +776,24 @@
     }));
   }
 
+  // Ops may hold every text to the public (a critical incident, a wrong template): the figures of
+  // that time have fewer texts sent, and this says why. Saying nothing is the answer when it
+  // cannot be read: it is never a reason not to show the figures.
+  async function showHold() {
+    const banner = $('hold');
+    try {
+      const status = await request('/api/v1/sends/hold', { retries: 1 });
+      if (!status.held) { banner.hidden = true; return; }
+      banner.textContent = `Texts to the public are held by ops since ${when(status.hold.held_at)}: ` +
+        `${status.hold.reason}. No survey is sent until they are released.`;
+      banner.hidden = false;
+    } catch (e) {
+      banner.hidden = true;
+    }
+  }
+
   async function render() {
+    showHold();
     const view = readView();
     const r = requests(view);
     document.getElementById('main').setAttribute('aria-busy', 'true');
@@ -893,6 +910,7 @@
     $('to-praise').hidden = !state.supervisor;
     $('main').hidden = false;
     state.figuresShown = false;
+    showHold();
     if (!state.figures) {
       await showMode('alerts');
       return;
@@ -915,6 +933,7 @@
     $('who').hidden = true;
     $('main').hidden = true;
     $('alert-detail').hidden = true;
+    $('hold').hidden = true;
     $('alerts').tBodies[0].replaceChildren();
     $('people').tBodies[0].replaceChildren();
     $('praise-comments').replaceChildren();

@@ -385,6 +385,7 @@ TEST_F(AnalyticsApiTest, OpsHoldEveryTextAndReleaseItOverHttp) {
       Call("POST", "/api/v1/sends/hold", secrets_[Role::kAnalyst], R"({"reason":"x"})").status,
       403);
   EXPECT_EQ(Json(Get("/api/v1/sends/hold", Role::kOps))["held"], false);
+  EXPECT_EQ(Get("/api/v1/sends/hold", Role::kAnalyst).status, 200) << "the dashboard shows it";
   auto no_reason = Call("POST", "/api/v1/sends/hold", ops, R"({"reason":"  "})");
   EXPECT_EQ(no_reason.status, 400);
   EXPECT_NE(Json(no_reason)["message"].get<std::string>().find("reason"), std::string::npos);
