@@ -115,8 +115,7 @@ http::Response HandleHold(const ApiOptions& options, const Call& call) {
     return JsonError(400, "bad_request",
                      "say why every text is held: {\"reason\": \"...\"} (it is recorded)");
   }
-  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
-  const store::HoldOutcome outcome = options.ops->HoldSends(*reason, ByOf(call), now);
+  const store::HoldOutcome outcome = options.ops->HoldSends(*reason, ByOf(call));
   if (!outcome.already_held) {
     spdlog::warn("ops: every text held (hold {}) by {}: {}", outcome.hold.id, ByOf(call), *reason);
   }

@@ -82,7 +82,7 @@ int Sends(const config::Config& config, const std::vector<std::string>& args, st
       return 0;
     }
     if (action == "hold") {
-      const store::HoldOutcome outcome = store->HoldSends(reason, CommandUser(), now);
+      const store::HoldOutcome outcome = store->HoldSends(reason, CommandUser());
       if (outcome.already_held) out << "already held; nothing changed\n";
       PrintHold(outcome.hold, out);
       out << "no text will begin on any instance until `surveyd sends release`";

@@ -20,8 +20,10 @@ const Statements& OpsStatements() {
       {"hold_open",
        "SELECT id, reason, held_by, surveyd_epoch_us(held_at) FROM send_holds "
        "WHERE released_at IS NULL"},
+      // The times of a hold are the database's when it took effect (the claims' lock held): a
+      // text begun before held_at may still go, none begun after it until released_at.
       {"hold_insert",
-       "INSERT INTO send_holds (reason, held_by, held_at) VALUES ($1, $2, $3::timestamptz) "
+       "INSERT INTO send_holds (reason, held_by, held_at) VALUES ($1, $2, clock_timestamp()) "
        "RETURNING id, reason, held_by, surveyd_epoch_us(held_at)"},
       {"hold_in_flight", "SELECT count(*) FROM outbox WHERE state = 'sending'"},
       // What was waiting to go to the public when the hold is released: survey texts and the
@@ -34,8 +36,8 @@ const Statements& OpsStatements() {
        "WHERE state IN ('pending', 'claimed') AND kind IN ('survey', 'question') RETURNING 1) "
        "SELECT count(*) FROM c"},
       {"hold_release",
-       "UPDATE send_holds SET released_by = $2, released_at = $3::timestamptz, "
-       "release_note = $4, cancelled = $5::int WHERE id = $1::bigint"},
+       "UPDATE send_holds SET released_by = $2, released_at = clock_timestamp(), "
+       "release_note = $3, cancelled = $4::int WHERE id = $1::bigint"},
       // Dispatchers wake as for a new text due now (migration 0013's channel).
       {"hold_wake", "SELECT pg_notify('surveyd_outbox', surveyd_epoch_us($1::timestamptz)::text)"},
   };
@@ -74,7 +76,7 @@ std::optional<SendHold> PgStore::ActiveSendHold() {
   });
 }
 
-HoldOutcome PgStore::HoldSends(const std::string& reason, const std::string& by, TimePoint now) {
+HoldOutcome PgStore::HoldSends(const std::string& reason, const std::string& by) {
   return WithConnection("hold sends", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     // Every claim reads send_holds (SURVEYD_NO_SEND_HOLD) and keeps its lock to its commit:
@@ -87,7 +89,7 @@ HoldOutcome PgStore::HoldSends(const std::string& reason, const std::string& by,
       outcome.hold = ReadHold(open[0]);
       outcome.already_held = true;
     } else {
-      outcome.hold = ReadHold(Exec(txn, "hold_insert", {Text(reason), Text(by), Time(now)})[0]);
+      outcome.hold = ReadHold(Exec(txn, "hold_insert", {Text(reason), Text(by)})[0]);
     }
     outcome.in_flight = Exec(txn, "hold_in_flight", {})[0][0].as<std::int64_t>();
     txn.commit();
@@ -110,7 +112,7 @@ ReleaseOutcome PgStore::ReleaseSends(const std::string& by, const std::string& n
           Exec(txn, "hold_cancel_waiting", {Text(by), Time(now)})[0][0].as<std::int64_t>();
     }
     Exec(txn, "hold_release",
-         {Int(outcome.released->id), Text(by), Time(now), NonEmpty(note), Int(outcome.cancelled)});
+         {Int(outcome.released->id), Text(by), NonEmpty(note), Int(outcome.cancelled)});
     Exec(txn, "hold_wake", {Time(now)});
     txn.commit();
     return outcome;

@@ -238,7 +238,7 @@ class PgStore final : public Store {
   // OpsStore (pg_ops.cpp)
   QueueStats GetQueueStats(TimePoint now) override;
   std::optional<SendHold> ActiveSendHold() override;
-  HoldOutcome HoldSends(const std::string& reason, const std::string& by, TimePoint now) override;
+  HoldOutcome HoldSends(const std::string& reason, const std::string& by) override;
   ReleaseOutcome ReleaseSends(const std::string& by, const std::string& note, bool cancel_waiting,
                               TimePoint now) override;
 

@@ -5,7 +5,8 @@
 # instance in turn gets SIGTERM, must exit 0 within its stop timeout, and is started again (ready
 # within 10 s). Then tests/fault/check holds each text to the rules in force when its send began
 # (I4: the first rules before the reload, the new ones after it), with the rest of the invariants;
-# and the checker must fail if the new rules are said to hold from the start.
+# and the checker must fail if the new rules are said to hold from the start. Between the reload
+# and the stops ops hold every text for 5 s (surveyd sends hold): none may begin meanwhile.
 #   tests/fault/sigterm_reload_test.sh BUILD_DIR SOURCE_DIR      bounded: 1,200 events, about 45 s
 #   SURVEYD_FAULT_LONG=1 tests/fault/sigterm_reload_test.sh ...  long: 6,000 events, 10 stops
 #   (needs SURVEYD_TEST_DATABASE_URL, as scripts/test sets)
@@ -38,6 +39,18 @@ done
 [ "$(cat "$work"/surveyd-[ab].log | grep -c 'rules reloaded')" -ge 2 ] || fail "the rules were not reloaded by both"
 reloaded=$(date +%s.%N)  # from here on every send is held to the new rules
 
+# Ops hold every text for a few seconds mid-stream: nothing may begin meanwhile (I4), and what
+# fell due goes after the release.
+"$BUILD/surveyd" sends hold --reason "fault run: held mid-burst" -c "$SRC/config/surveyd.yaml" \
+  >"$work/hold.out" || fail "sends hold: $(cat "$work/hold.out")"
+due_before=$(sql "SELECT count(*) FROM outbox WHERE state = 'pending'")
+sleep 5
+due_held=$(sql "SELECT count(*) FROM outbox WHERE state = 'pending'")
+"$BUILD/surveyd" sends release --note "fault run" -c "$SRC/config/surveyd.yaml" >"$work/release.out" ||
+  fail "sends release: $(cat "$work/release.out")"
+echo "held 5 s: texts waiting $due_before -> $due_held"
+[ "$due_held" -gt "$due_before" ] || fail "no text fell due during the hold: the hold was not exercised"
+
 # SIGTERM each instance in turn, mid-stream, and start it again.
 for k in $(seq 1 "$stops"); do
   sleep 2
@@ -69,5 +82,15 @@ if python3 "$SRC/tests/fault/check" --database "$url" --surveyd "$BUILD/surveyd"
   fail "the checker missed texts the new rules exclude, with those rules said to hold from the start"
 fi
 grep -q '^FAIL I4 no text against an exclusion' "$work/early.out" || fail "the checker named the wrong invariant"
+# ... and a hold said to have covered the whole run catches the texts begun meanwhile.
+sql "INSERT INTO send_holds (reason, held_by, held_at, released_by, released_at)
+     VALUES ('checker test', 'test', now() - interval '1 hour', 'test', now())" >/dev/null
+if python3 "$SRC/tests/fault/check" --database "$url" --surveyd "$BUILD/surveyd" \
+  --rules "$work/rules-0.yaml" --rules-since "$reloaded=$work/rules-1.yaml" --only I4 \
+  --gateway-log "$work/wmnow-sim.log" >"$work/held.out"; then
+  fail "the checker missed texts begun during a hold"
+fi
+grep -q '^FAIL I4 no text begun while ops held every text' "$work/held.out" ||
+  fail "the checker named the wrong invariant for the hold: $(grep FAIL "$work/held.out")"
 no_numbers_in_logs
 echo "sigterm and reload: 1 passed, 0 failed"

@@ -79,9 +79,7 @@ class FuzzStore final : public testing::EmptyOutbox<store::Store> {
   }
   store::QueueStats GetQueueStats(TimePoint) override { return {}; }
   std::optional<store::SendHold> ActiveSendHold() override { return std::nullopt; }
-  store::HoldOutcome HoldSends(const std::string&, const std::string&, TimePoint) override {
-    return {};
-  }
+  store::HoldOutcome HoldSends(const std::string&, const std::string&) override { return {}; }
   store::ReleaseOutcome ReleaseSends(const std::string&, const std::string&, bool,
                                      TimePoint) override {
     return {};

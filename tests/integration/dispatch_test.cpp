@@ -514,11 +514,10 @@ TEST_F(DispatchTest, AnInstanceWhoseClockIsNotTrustedClaimsNothing) {
 TEST_F(DispatchTest, AnOpsHoldStopsEveryTextOnEveryInstanceUntilReleased) {
   AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
   AddSurveys(1, clock_.Now() - 3h, clock_.Now() - 1h, 3);  // overdue: it still expires
-  const store::HoldOutcome held =
-      store_->HoldSends("critical incident in Dudley", "cli:duty-ops", clock_.Now());
+  const store::HoldOutcome held = store_->HoldSends("critical incident in Dudley", "cli:duty-ops");
   EXPECT_FALSE(held.already_held);
   EXPECT_EQ(held.hold.reason, "critical incident in Dudley");
-  const store::HoldOutcome again = store_->HoldSends("another", "someone", clock_.Now());
+  const store::HoldOutcome again = store_->HoldSends("another", "someone");
   EXPECT_TRUE(again.already_held) << "one hold at a time";
   EXPECT_EQ(again.hold.id, held.hold.id);
   EXPECT_EQ(again.hold.reason, "critical incident in Dudley");
@@ -561,7 +560,7 @@ TEST_F(DispatchTest, AnOpsHoldStopsEveryTextOnEveryInstanceUntilReleased) {
 TEST_F(DispatchTest, ReleasingAHoldCanCancelTheTextsThatWaited) {
   // After a database restored to an earlier point, or when what waited should no longer go.
   AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
-  store_->HoldSends("database restored from last night's backup", "ops", clock_.Now());
+  store_->HoldSends("database restored from last night's backup", "ops");
   const auto released = store_->ReleaseSends("ops", "", true, clock_.Now());
   EXPECT_EQ(released.cancelled, 3);
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'cancelled' AND "
@@ -583,9 +582,8 @@ TEST_F(DispatchTest, AHoldWaitsForTheClaimsUnderWayAndNoSendBeginsAfterIt) {
   FakeGateway gateway_a, gateway_b;
   std::future<store::HoldOutcome> hold;
   StallWhileDeciding stalling(*store_, [&] {
-    hold = std::async(std::launch::async, [&] {
-      return other_store->HoldSends("wrong template", "ops", clock_.Now());
-    });
+    hold = std::async(std::launch::async,
+                      [&] { return other_store->HoldSends("wrong template", "ops"); });
     EXPECT_EQ(hold.wait_for(500ms), std::future_status::timeout)
         << "the hold did not wait for the claim under way";
   });
@@ -603,7 +601,7 @@ TEST_F(DispatchTest, AHoldWaitsForTheClaimsUnderWayAndNoSendBeginsAfterIt) {
   store_->ReleaseSends("ops", "", false, clock_.Now());
   auto claimed = store_->ClaimDue(clock_.Now(), 10, "old", 60s);
   ASSERT_EQ(claimed.size(), 2u);
-  store_->HoldSends("again", "ops", clock_.Now());
+  store_->HoldSends("again", "ops");
   EXPECT_FALSE(store_->BeginSend(claimed[0], "", clock_.Now(), 60s))
       << "a claim made before the hold begins nothing after it";
   EXPECT_TRUE(gateway_b.Sent().empty());

@@ -25,7 +25,7 @@ struct SendHold {
   std::int64_t id = 0;
   std::string reason;   // as ops wrote it
   std::string held_by;  // a token's name, or "cli:<user>"
-  TimePoint held_at;
+  TimePoint held_at;    // on the database's clock, when it took effect (the claims under way done)
 };
 
 struct HoldOutcome {
@@ -49,8 +49,7 @@ class OpsStore {
   virtual std::optional<SendHold> ActiveSendHold() = 0;
   // Opens a hold (or finds the one open). It waits for claims under way to commit, so that when
   // it returns no send can begin until the release: only texts already `sending` may still go.
-  virtual HoldOutcome HoldSends(const std::string& reason, const std::string& by,
-                                TimePoint now) = 0;
+  virtual HoldOutcome HoldSends(const std::string& reason, const std::string& by) = 0;
   // Releases the open hold and wakes the dispatchers. With `cancel_waiting`, the survey texts
   // and questions still waiting are cancelled first (`held_by_ops`): after a restore, or when
   // what waited should no longer go.

@@ -86,11 +86,10 @@ class HoldsOnly final : public store::OpsStore {
  public:
   store::QueueStats GetQueueStats(TimePoint) override { return {}; }
   std::optional<store::SendHold> ActiveSendHold() override { return open; }
-  store::HoldOutcome HoldSends(const std::string& reason, const std::string& by,
-                               TimePoint now) override {
+  store::HoldOutcome HoldSends(const std::string& reason, const std::string& by) override {
     store::HoldOutcome outcome;
     outcome.already_held = open.has_value();
-    if (!open) open = store::SendHold{7, reason, by, now};
+    if (!open) open = store::SendHold{7, reason, by, TimePoint{}};
     outcome.hold = *open;
     outcome.in_flight = 2;
     return outcome;
