@@ -109,9 +109,9 @@ int Sends(const config::Config& config, const std::vector<std::string>& args, st
     return 0;
   } catch (const std::exception& e) {
     err << "surveyd sends " << action << ": " << e.what() << "\n";
-    // lock_not_available: the hold waits for the claims under way, 30 s at most.
+    // lock_not_available: the hold waits for the claims under way, 10 s at most.
     if (std::string_view(e.what()).find("55P03") != std::string_view::npos) {
-      err << "a dispatcher's claim was still deciding after 30 s; nothing changed: try again\n";
+      err << "a dispatcher's claim was still deciding after 10 s; nothing changed: try again\n";
     }
     return 1;
   }

@@ -81,8 +81,9 @@ HoldOutcome PgStore::HoldSends(const std::string& reason, const std::string& by)
     pqxx::work txn(connection);
     // Every claim reads send_holds (SURVEYD_NO_SEND_HOLD) and keeps its lock to its commit:
     // this waits for the claims under way, and the claims that follow wait for this commit and
-    // then see the hold. Bounded, so that ops hear of a claim stuck rather than wait on it.
-    txn.exec0("SET LOCAL lock_timeout = '30s'");
+    // then see the hold. Bounded, so that ops hear of a claim stuck rather than wait on it, and
+    // the claims queued behind the hold wait seconds, far less than the watchdog's stall_after.
+    txn.exec0("SET LOCAL lock_timeout = '10s'");
     txn.exec0("LOCK TABLE send_holds IN ACCESS EXCLUSIVE MODE");
     HoldOutcome outcome;
     if (const auto open = Exec(txn, "hold_open", {}); !open.empty()) {
@@ -101,7 +102,7 @@ ReleaseOutcome PgStore::ReleaseSends(const std::string& by, const std::string& n
                                      bool cancel_waiting, TimePoint now) {
   return WithConnection("release sends", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
-    txn.exec0("SET LOCAL lock_timeout = '30s'");
+    txn.exec0("SET LOCAL lock_timeout = '10s'");
     txn.exec0("LOCK TABLE send_holds IN ACCESS EXCLUSIVE MODE");
     ReleaseOutcome outcome;
     const auto open = Exec(txn, "hold_open", {});

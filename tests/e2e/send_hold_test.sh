@@ -52,7 +52,10 @@ SURVEYD_HTTP_LISTEN="127.0.0.1:$port_b" "$BUILD/surveyd" serve -c "$SRC/config/s
 pids+=($!)
 wait_healthy "$port_a" "$port_b" "$port_gw"
 
-surveyd sends status | grep -q "no hold is open" || fail "status before any hold"
+# (Each output is read whole before it is searched: `cmd | grep -q` fails under pipefail when
+# grep stops reading first.)
+out=$(surveyd sends status)
+[[ $out == *"no hold is open"* ]] || fail "status before any hold: $out"
 out=$(surveyd sends hold 2>&1) && fail "a hold without a reason was taken: $out"
 [[ $out == *"--reason"* ]] || fail "a hold without a reason should say what is missing: $out"
 out=$(surveyd sends hold --reason "critical incident: Operation Larch")
@@ -69,9 +72,10 @@ for port in "$port_a" "$port_b"; do
     fail "health of :$port should say the texts are held, by whom and why: $h"
   curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || fail "a hold is no fault: :$port should stay ready"
 done
-curl -fs "http://127.0.0.1:$port_a/metrics" | grep -qx 'surveyd_sends_held_by_ops 1' ||
-  fail "surveyd_sends_held_by_ops should be 1"
-surveyd sends status | grep -q "Operation Larch" || fail "status under the hold"
+metrics=$(curl -fs "http://127.0.0.1:$port_a/metrics")
+grep -qx 'surveyd_sends_held_by_ops 1' <<<"$metrics" || fail "surveyd_sends_held_by_ops should be 1"
+out=$(surveyd sends status)
+[[ $out == *"Operation Larch"* ]] || fail "status under the hold: $out"
 
 out=$(surveyd sends release --note "stood down")
 [[ $out == *"released hold"* ]] || fail "release: $out"
