@@ -72,7 +72,6 @@ int Sends(const config::Config& config, const std::vector<std::string>& args, st
   }
   try {
     auto store = store::MakePgStore(StoreOptions(config, 1, nullptr));
-    const TimePoint now = SystemClock().Now();
     if (action == "status") {
       if (const auto hold = store->ActiveSendHold()) {
         PrintHold(*hold, out);
@@ -95,7 +94,7 @@ int Sends(const config::Config& config, const std::vector<std::string>& args, st
       return 0;
     }
     const store::ReleaseOutcome outcome =
-        store->ReleaseSends(CommandUser(), note, cancel_waiting, now);
+        store->ReleaseSends(CommandUser(), note, cancel_waiting, SystemClock().Now());
     if (!outcome.released) {
       out << "no hold is open; nothing changed\n";
       return 1;

@@ -20,6 +20,10 @@ const Statements& OpsStatements() {
       {"hold_open",
        "SELECT id, reason, held_by, surveyd_epoch_us(held_at) FROM send_holds "
        "WHERE released_at IS NULL"},
+      // The open hold, locked: of two releases at once, the second finds none open.
+      {"hold_open_locked",
+       "SELECT id, reason, held_by, surveyd_epoch_us(held_at) FROM send_holds "
+       "WHERE released_at IS NULL FOR UPDATE"},
       // The times of a hold are the database's when it took effect (the claims' lock held): a
       // text begun before held_at may still go, none begun after it until released_at.
       {"hold_insert",
@@ -101,11 +105,10 @@ HoldOutcome PgStore::HoldSends(const std::string& reason, const std::string& by)
 ReleaseOutcome PgStore::ReleaseSends(const std::string& by, const std::string& note,
                                      bool cancel_waiting, TimePoint now) {
   return WithConnection("release sends", [&](pqxx::connection& connection) {
+    // No need to wait for the claims under way, as a hold does: they find nothing either way.
     pqxx::work txn(connection);
-    txn.exec0("SET LOCAL lock_timeout = '10s'");
-    txn.exec0("LOCK TABLE send_holds IN ACCESS EXCLUSIVE MODE");
     ReleaseOutcome outcome;
-    const auto open = Exec(txn, "hold_open", {});
+    const auto open = Exec(txn, "hold_open_locked", {});
     if (open.empty()) return outcome;
     outcome.released = ReadHold(open[0]);
     if (cancel_waiting) {
