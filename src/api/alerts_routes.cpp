@@ -142,7 +142,7 @@ http::Response Act(const ApiOptions& options, const Call& call, bool resolve) {
   if (resolve && note->empty()) {
     return JsonError(400, "bad_request", "say what was done: {\"note\": \"...\"}");
   }
-  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const TimePoint now = ApiNow(options);
   const store::Actor actor = ActorOf(call);
   const store::AlertUpdate outcome = resolve ? options.alerts->Resolve(*id, actor, *note, now)
                                              : options.alerts->Acknowledge(*id, actor, *note, now);
@@ -173,7 +173,7 @@ http::Response RevealNumber(const ApiOptions& options, const Call& call) {
     return JsonError(400, "bad_request",
                      "say why the number is needed: {\"reason\": \"...\"} (it is recorded)");
   }
-  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const TimePoint now = ApiNow(options);
   const store::Actor actor = ActorOf(call);
   const store::Reveal reveal = options.alerts->RevealNumber(*id, actor, *reason, now);
   switch (reveal.outcome) {

@@ -19,6 +19,10 @@ namespace surveyd::api {
 
 constexpr std::int64_t kMaxSignatureAgeSeconds = 300;
 
+TimePoint ApiNow(const ApiOptions& options) {
+  return options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+}
+
 http::Response JsonError(int status, std::string_view code, std::string_view message) {
   // The message may quote a request's bytes (an unknown parameter's name): never a throw for them.
   return http::Response::Json(status,
@@ -241,7 +245,7 @@ http::Response Dispatch(Api& api, const http::Request& request, std::string& rou
   http::Response response = Protected(api, route, match, request, principal);
   if (api.options.audit == nullptr) return response;
   store::AuditEntry entry;
-  entry.at = api.options.clock != nullptr ? api.options.clock->Now() : api.system_clock.Now();
+  entry.at = ApiNow(api.options);
   if (principal) {
     entry.token_id = principal->id;
     entry.role = RoleName(principal->role);

@@ -136,7 +136,7 @@ http::Response HandleRelease(const ApiOptions& options, const Call& call) {
   if (!note) return JsonError(400, "bad_request", error);
   const auto cancel_waiting = BodyFlag(call.request, "cancel_waiting", error);
   if (!cancel_waiting) return JsonError(400, "bad_request", error);
-  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const TimePoint now = ApiNow(options);
   const store::ReleaseOutcome outcome =
       options.ops->ReleaseSends(ByOf(call), *note, *cancel_waiting, now);
   if (!outcome.released) return JsonError(409, "not_held", "no hold is open");

@@ -103,7 +103,7 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
       return JsonError(400, "bad_request", "unknown parameter '" + key + "'");
     }
   }
-  const TimePoint now = options.clock != nullptr ? options.clock->Now() : SystemClock().Now();
+  const TimePoint now = ApiNow(options);
   filter.to = to.value_or(now);
   filter.from = from.value_or(filter.to - kDefaultWindow);
   if (filter.from >= filter.to) return JsonError(400, "bad_request", "from must be before to");

@@ -27,6 +27,9 @@ void AddRecognitionRoutes(Router& router, const ApiOptions& options);
 // is busy.
 http::Response Alive();
 
+// Now on the API's clock (ApiOptions::clock), or the system's where none is set.
+TimePoint ApiNow(const ApiOptions& options);
+
 // {"error": code, "message": message}
 http::Response JsonError(int status, std::string_view code, std::string_view message);
 
