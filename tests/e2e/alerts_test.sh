@@ -17,7 +17,6 @@ export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
 export SURVEYD_DISPATCH_POLL_MS=100
 unset SURVEYD_FEED_TCP
 use_prompt_rules
-sql() { psql -X -At "$url" -c "$1"; }
 
 # The force's webhook receiver: records each request and whether its signature is right.
 secret="whsec_$(openssl rand -base64 24)"

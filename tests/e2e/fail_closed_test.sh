@@ -24,7 +24,6 @@ export SURVEYD_FEED_UNREADY_AFTER=3
 export SURVEYD_FEED_SILENCE_TIMEOUT=5
 # Texts wait 3 s after the call: long enough for a later event of the incident to cancel one.
 use_prompt_rules 3s
-sql() { psql -X -At "$url" -c "$1"; }
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # event SEQ ID INCIDENT PHONE [QUALIFIERS] [TYPE]: one contract event on one line.

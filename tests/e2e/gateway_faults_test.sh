@@ -9,7 +9,6 @@
 source "$(dirname "$0")/lib.sh" "$@"
 
 url=$(new_database "faults_$$_$RANDOM")
-sql() { psql -X -At "$url" -c "$1"; }
 port=$(free_port); port_gw=$(free_port)
 export_secrets
 export SURVEYD_DATABASE_URL="$url" SURVEYD_HTTP_LISTEN="127.0.0.1:$port"

@@ -15,7 +15,6 @@ unset SURVEYD_FEED_TCP
 use_prompt_rules
 events=30
 
-sql() { psql -X -At "$url" -c "$1"; }
 push_events() {
   "$BUILD/cw-sim" push --url "http://127.0.0.1:$port/api/v1/feed/events" \
     --secret "$SURVEYD_FEED_SECRET" --count "$events" --rate 0 --seed "$1" --quiet \

@@ -99,8 +99,12 @@ feed_signature() {
   echo "sha256=$({ printf '%s.' "$1"; cat; } | openssl dgst -sha256 -hmac "$SURVEYD_FEED_SECRET" | sed 's/.* //')"
 }
 
-# wait_for_query SECONDS SQL EXPECTED: polls the database (the test's own `sql` function) until
-# the query gives EXPECTED, or fails saying what it gave.
+# sql QUERY: what QUERY gives in the test's database ($url), unaligned. A test that needs
+# another defines its own after sourcing this file.
+sql() { psql -X -At "$url" -c "$1"; }
+
+# wait_for_query SECONDS SQL EXPECTED: polls the database (`sql`) until the query gives EXPECTED,
+# or fails saying what it gave.
 wait_for_query() {
   local got=""
   for _ in $(seq 1 $(($1 * 10))); do

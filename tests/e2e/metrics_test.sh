@@ -9,7 +9,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 ensure_packages python3
 
 url=$(new_database "metrics_$$_$RANDOM")
-sql() { psql -X -At "$url" -c "$1"; }
 port=$(free_port)
 port_gw=$(free_port)
 feed_port=$(free_port)

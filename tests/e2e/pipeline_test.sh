@@ -17,7 +17,6 @@ export SURVEYD_GATEWAY_RATE=500
 export SURVEYD_API_MIN_CELL_SIZE=1  # a handful of answers: show them
 unset SURVEYD_FEED_TCP
 use_prompt_rules
-sql() { psql -X -At "$url" -c "$1"; }
 
 "$BUILD/wmnow-sim" --listen "127.0.0.1:$port_gw" --api-key "$SURVEYD_WMNOW_API_KEY" \
   --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0.7 --response-rate 0.5 \

@@ -16,7 +16,6 @@ command -v pg_dump >/dev/null || fail "pg_dump is missing (package postgresql-cl
 number_pattern='7700[ ()-]*900[ ()-]*[0-9]{3}'
 
 url=$(new_database "privacy_$$_$RANDOM")
-sql() { psql -X -At "$url" -c "$1"; }
 port=$(free_port)
 port_gw=$(free_port)
 feed_port=$(free_port)

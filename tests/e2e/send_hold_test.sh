@@ -17,7 +17,6 @@ export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_GATEWAY_RATE=500
 export SURVEYD_FEED_TCP=""
 use_prompt_rules
-sql() { psql -X -At "$url" -c "$1"; }
 surveyd() { "$BUILD/surveyd" "$@" -c "$SRC/config/surveyd.yaml"; }
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)

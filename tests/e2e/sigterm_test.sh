@@ -8,7 +8,6 @@
 source "$(dirname "$0")/lib.sh" "$@"
 
 url=$(new_database "sigterm_$$_$RANDOM")
-sql() { psql -X -At "$url" -c "$1"; }
 port=$(free_port)
 port_gw=$(free_port)
 export_secrets

@@ -1,14 +1,13 @@
 # shellcheck shell=bash
 # Shared by the fault runs (docs/invariants.md). Source it with the run's BUILD_DIR and SOURCE_DIR:
 #   source "$(dirname "$0")/lib.sh" "$@"
-# On top of tests/e2e/lib.sh (BUILD, SRC, work, pids, fail, new_database...) it sets the service's
+# On top of tests/e2e/lib.sh (BUILD, SRC, work, pids, fail, new_database, sql...) it sets the service's
 # environment for a fault run (secrets, prompt rules, a short gateway timeout, quick retries) and
 # gives: a private PostgreSQL the run may crash, the TCP feed, the WMNow simulator, surveyd
 # instances a and b, readiness and settling waits, and the checker.
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh" "$@"
 source "$SRC/scripts/lib/pg.sh"
 
-sql() { psql -X -At "$url" -c "$1"; }
 events_stored() { sql "SELECT count(*) FROM events" 2>/dev/null || echo 0; }
 feed_stored() { sql "SELECT count(*) FROM events WHERE source = 'tcp'" 2>/dev/null || echo 0; }
 outbox_states() {
