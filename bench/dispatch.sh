@@ -53,7 +53,7 @@
 # Environment: SURVEYD_BUILD_DIR (default build-bench; configured as Release); BENCH_BIN_DIR=DIR
 # uses the surveyd and wmnow-sim binaries in DIR instead of building (it says so); BENCH_PERF=FILE
 # records a `perf record -g` profile of surveyd during the drain into FILE (BENCH_PERF_OPTS for
-# other perf options).
+# other perf options); BENCH_PERF_GATEWAY=FILE one of wmnow-sim, with the same options.
 set -euo pipefail
 
 BACKLOG=50000
@@ -294,6 +294,10 @@ if [ -n "${BENCH_PERF:-}" ]; then
   perf record -q ${BENCH_PERF_OPTS:--F 499 -g} -p "$SURVEYD_PID" -o "$BENCH_PERF" >/dev/null 2>&1 &
   PERF_PID=$!
 fi
+if [ -n "${BENCH_PERF_GATEWAY:-}" ]; then
+  perf record -q ${BENCH_PERF_OPTS:--F 499 -g} -p "$GATEWAY_PID" -o "$BENCH_PERF_GATEWAY" >/dev/null 2>&1 &
+  PERF_GATEWAY_PID=$!
+fi
 OPEN="state IN ('pending', 'claimed', 'sending')"
 for i in $(seq 1 1200); do
   left=$("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE $OPEN")
@@ -303,10 +307,10 @@ for i in $(seq 1 1200); do
   sleep 0.5
 done
 [ "$left" = 0 ] || { echo "bench/dispatch.sh: $left texts still not sent after 10 minutes" >&2; exit 1; }
-if [ -n "${PERF_PID:-}" ]; then
-  kill -INT "$PERF_PID"
-  wait "$PERF_PID" || true
-fi
+for perf_pid in ${PERF_PID:-} ${PERF_GATEWAY_PID:-}; do
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+done
 # Where the machine's CPU went in the drain, per text: surveyd (its start included), the gateway
 # simulator, and the rest (PostgreSQL, with this script's polls once every half second).
 read -r CPU_SURVEYD CPU_GATEWAY CPU_REST CPU_BUSY < <(python3 -c "

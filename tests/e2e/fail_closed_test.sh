@@ -87,7 +87,7 @@ wait_for_query 20 "SELECT string_agg(s.event_id || ':' || CASE WHEN o.state IN (
 held=$(sql "SELECT coalesce((SELECT o.state || ':' || o.cancel_reason || '|' || o.cancelled_by FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id = 'FC-E'), (SELECT decision || ':' || decision_reason FROM events WHERE event_id = 'FC-E'))")
 [[ $held == "cancelled:insufficient_data:rejected_event|rejected_line" ||
    $held == "excluded:insufficient_data:rejected_event" ]] || fail "FC-E held by its unreadable close: $held"
-sql "SELECT decision_trace::text FROM events WHERE event_id = 'FC-C-RD'" | grep -q 'cancelled:survey_of:FC-C:exclusion:domestic_abuse' ||
+has "$(sql "SELECT decision_trace::text FROM events WHERE event_id = 'FC-C-RD'")" '*cancelled:survey_of:FC-C:exclusion:domestic_abuse*' ||
   fail "the later event's trace names the survey it cancelled"
 texts=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=100" | grep -o '"to":"[^"]*"' | wc -l)
 [ "$texts" = 3 ] || fail "three texts (A, NUL, B), none for C: $texts"

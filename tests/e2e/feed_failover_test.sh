@@ -55,7 +55,7 @@ fi
 
 wait_for 15000 60
 # After the restart either instance may hold the feed lock: kill whichever consumes.
-leads() { health "$1" | grep -q '"leader":true'; }
+leads() { has "$(health "$1")" '*"leader":true*'; }
 if leads "$port_a"; then victim=$pid_a survivor=$port_b name=A
 elif leads "$port_b"; then victim=$pid_b survivor=$port_a name=B
 else fail "no instance leads the feed"; fi

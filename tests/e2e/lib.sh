@@ -34,6 +34,23 @@ fail() {
   exit 1
 }
 
+# fail_if_output MESSAGE COMMAND...: fails with MESSAGE and the first lines COMMAND printed, if it
+# printed any (a grep finding what must not be there). The output is read whole: under pipefail,
+# `grep ... | head -5 | grep .` is false when grep is killed by SIGPIPE, which happens when it
+# finds the most. A COMMAND that fails otherwise than by finding nothing (status 1) fails too.
+fail_if_output() {
+  local message=$1 found status=0
+  shift
+  found=$("$@") || status=$?
+  [ "$status" -le 1 ] || fail "$message: could not look ($1 ended with status $status)"
+  [ -z "$found" ] || fail "$message:"$'\n'"$(head -5 <<<"$found")"
+}
+
+# has TEXT PATTERN: whether TEXT holds PATTERN (a glob). For command output, use it as
+# `has "$(cmd)" '*"ready":true*'`, never `cmd | grep -q`: under pipefail, grep -q leaving at the
+# first match can kill cmd with SIGPIPE, and the pipeline is then false although it matched.
+has() { [[ $1 == $2 ]]; }
+
 # new_database NAME: creates it (dropped at exit) and prints its URL. The name is kept in a file,
 # not a variable, because callers run this in a $(...) subshell.
 # A UK mobile number in any of the forms the tests use (+447700900001, 447700900001, 07700

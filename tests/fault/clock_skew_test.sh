@@ -20,7 +20,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 
 if [ "${SURVEYD_FAULT_LONG:-0}" = 1 ]; then phase_s=30; else phase_s=6; fi
-libfaketime=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketimeMT\.so\.1$') ||
+libfaketime=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketimeMT\.so\.1$' | tail -n 1) ||
   fail "libfaketime is not installed (package faketime; scripts/lib/common.sh installs it)"
 fault_database "skew_$$_$RANDOM"
 fault_environment

@@ -29,7 +29,7 @@ private_postgres() {
   local port tries=0
   pg_data="$work/pg/data"
   for port in $(shuf -i 31100-31199); do
-    ss -Htan "sport = :$port" | grep -q . && continue
+    [ -n "$(ss -Htan "sport = :$port")" ] && continue
     pg_port=$port
     if pg_start "$pg_data" "$pg_port" >/dev/null 2>"$work/pg-start.log"; then
       admin=$(pg_url "$pg_port" postgres)
@@ -98,7 +98,7 @@ migrate() { "$BUILD/surveyd" migrate -c "$SRC/config/surveyd.yaml" >/dev/null; }
 
 ready_within() {  # ready_within PORT SECONDS
   for _ in $(seq 1 $(($2 * 10))); do
-    curl -fs "http://127.0.0.1:$1/readyz" 2>/dev/null | grep -q '"ready":true' && return 0
+    has "$(curl -fs "http://127.0.0.1:$1/readyz" 2>/dev/null)" '*"ready":true*' && return 0
     sleep 0.1
   done
   return 1

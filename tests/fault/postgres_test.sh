@@ -59,7 +59,7 @@ pg_up
 ready_after_return "the crash"
 
 sleep 4
-feed_open() { ss -Htn state established "( dport = :$feed_port )" | grep -q .; }
+feed_open() { [ -n "$(ss -Htn state established "( dport = :$feed_port )")" ]; }
 feed_open || fail "no consumer reads the feed before the outage (the check below would prove nothing)"
 declare -A rss_before fds_before db_before
 # Open files other than the connections to the gateway and to the database (the pools reconnect
@@ -91,7 +91,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     feed_open && feed_connected=$((feed_connected + 1))
     for i in a b; do
       samples=$((samples + 1))
-      curl -s -m 5 "http://127.0.0.1:$(port_of $i)/readyz" | grep -q '"ready":true' && ready_in_outage=$((ready_in_outage + 1))
+      has "$(curl -s -m 5 "http://127.0.0.1:$(port_of $i)/readyz")" '*"ready":true*' && ready_in_outage=$((ready_in_outage + 1))
     done
   fi
   sleep 0.5
