@@ -372,6 +372,21 @@ try {
   const everyone = await comparePraise('praise', {});
   check('praise comments are shown, masked', everyone.praise.length > 0 &&
     !(await page.textContent('#praise-comments')).match(/07700 ?9\d{5}|@example\.com/));
+  // A heading sorts the table by its column, most first, kept in the URL; again, the API's order.
+  const praiseColumn = () => page.$$eval('#people tbody tr[data-person]', (trs) => trs.map((tr) =>
+    Number(tr.querySelector('[data-field="praise_comments"]').textContent.replace(/,/g, ''))));
+  const personColumn = () => page.$$eval('#people tbody tr[data-person]', (trs) => trs.map((tr) => tr.dataset.person));
+  await page.click('#people button[data-sort="praise_comments"]');
+  const byPraise = await praiseColumn();
+  const mostPraised = everyone.people.filter((p) => !p.suppressed).map((p) => p.praise_comments).sort((a, b) => b - a);
+  check('the praise heading sorts the people, most praised first',
+    byPraise.length === mostPraised.length && byPraise.every((n, i) => n === mostPraised[i]), byPraise.slice(0, 8).join(' '));
+  check('the sort is in the URL and said to screen readers', new URL(page.url()).searchParams.get('sort') === 'praise_comments' &&
+    await page.getAttribute('#people th:has(button[data-sort="praise_comments"])', 'aria-sort') === 'descending');
+  await page.click('#people button[data-sort="praise_comments"]');
+  const apiOrder = everyone.people.filter((p) => !p.suppressed).map((p) => p.person);
+  check('the same heading again gives back the API\'s order', (await personColumn()).join() === apiOrder.join() &&
+    !new URL(page.url()).searchParams.has('sort'));
   // The people as CSV, as the API gives them (those not shown named, without counts).
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('button[data-csv="people"]')]);
   const csvLines = readFileSync(await download.path(), 'utf8').trim().split('\r\n');

@@ -20,10 +20,13 @@
     'grade', 'gender', 'age_band', 'ethnicity', 'days_to_survey', 'day_of_week', 'hour',
     'survey_group'];
   const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  // The praise table's columns that sort it (its headings' data-sort).
+  const PRAISE_SORTS = ['person', 'team', 'respondents', 'q1', 'q2', 'q3', 'q4', 'q5', 'all_top_scores',
+    'praise_comments'];
 
   const $ = (id) => document.getElementById(id);
   const state = { token: null, supervisor: false, questions: [], groupNames: new Map(), commentsNext: null,
-    minCell: 10, praise: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
+    minCell: 10, praise: [], people: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
 
@@ -106,6 +109,7 @@
       alertKind: url.get('kind') || '',
       alert: /^[0-9]+$/.test(url.get('alert') || '') ? Number(url.get('alert')) : null,
       person: url.get('person') || '',
+      sort: PRAISE_SORTS.includes(url.get('sort')) ? url.get('sort') : '',
       filters: {},
     };
     for (const f of FILTERS) if (url.get(f)) view.filters[f] = url.get(f);
@@ -126,6 +130,7 @@
     if (view.alertKind) url.set('kind', view.alertKind);
     if (view.mode === 'alerts' && view.alert) url.set('alert', view.alert);
     if (view.mode === 'praise' && view.person) url.set('person', view.person);
+    if (view.mode === 'praise' && view.sort) url.set('sort', view.sort);
     history.replaceState(null, '', location.pathname + '?' + url);
   }
 
@@ -645,6 +650,32 @@
 
   const ROLES = { officer: 'Officer', operator: 'Call handler' };
   const TOP_QUESTIONS = ['q1', 'q2', 'q3', 'q4', 'q5'];
+  // The questions as the table's headings name them, for the scores under each praise comment.
+  const SHORT_QUESTIONS = { q1: 'respect', q2: 'understanding', q3: 'time', q4: 'next steps', q5: 'help' };
+
+  // The table's order: the API's (team, then person) unless a heading was chosen. Counts sort
+  // most first, names alphabetically; ties keep the API's order.
+  function sortPeople(people, key) {
+    const value = (p) => (TOP_QUESTIONS.includes(key) ? p.top_scores[key] : p[key]);
+    if (!key) return people;
+    const text = key === 'person' || key === 'team';
+    return people.map((p, i) => [p, i]).sort(([a, i], [b, j]) => {
+      const order = text ? String(value(a)).localeCompare(String(value(b)), 'en', { numeric: true })
+        : value(b) - value(a);
+      return order || i - j;
+    }).map(([p]) => p);
+  }
+
+  function showPraiseSort(key) {
+    for (const button of document.querySelectorAll('#people button.sort')) {
+      const chosen = button.dataset.sort === key;
+      const text = key === 'person' || key === 'team';
+      const th = button.closest('th');
+      if (chosen) th.setAttribute('aria-sort', text ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+      button.classList.toggle('chosen', chosen);
+    }
+  }
 
   // A person's team is the call handler's team, or the officer's department: the choices are
   // both lists of the figures' filters, and whatever the API named.
@@ -667,23 +698,16 @@
 
   function renderPraise(report) {
     for (const node of document.querySelectorAll('.praise-min-cell')) node.textContent = report.min_cell_size;
+    if (report.min_cell_size <= 1) {
+      $('praise-min-note').textContent = 'Everyone with an answer is shown (the minimum is set to 1): ' +
+        'someone with few answers may be told apart by those who know the contact.';
+    }
     const shown = report.people.filter((p) => !p.suppressed);
     $('praise-summary').textContent = report.suppressed
       ? `Fewer than ${report.min_cell_size} answers in this selection: nothing is shown, so that nobody who answered can be told apart.`
       : `${number(report.respondents)} answers about contacts with ${shown.length === 1 ? 'one person' : number(shown.length) + ' people'} shown.`;
-    const body = $('people').tBodies[0];
-    body.replaceChildren();
-    for (const p of shown) {
-      const tops = TOP_QUESTIONS.map((q) => el('td', { class: 'num', 'data-top': q, text: number(p.top_scores[q]) }));
-      body.append(el('tr', { 'data-person': p.person },
-        el('th', { scope: 'row', text: p.person }), el('td', { text: ROLES[p.role] || p.role }),
-        el('td', { text: p.team }), el('td', { class: 'num', 'data-field': 'respondents', text: number(p.respondents) }),
-        ...tops, el('td', { class: 'num', 'data-field': 'all_top_scores', text: number(p.all_top_scores) }),
-        el('td', { class: 'num', 'data-field': 'praise_comments', text: number(p.praise_comments) })));
-    }
-    if (!shown.length) {
-      body.append(el('tr', {}, el('td', { colspan: 11, class: 'muted', text: 'Nobody to show for this selection.' })));
-    }
+    state.people = shown;
+    showPeople();
     const hidden = $('praise-hidden');
     hidden.hidden = report.suppressed || !report.suppressed_people;
     hidden.textContent = `${number(report.suppressed_people)} more ${report.suppressed_people === 1 ? 'person' : 'people'} ` +
@@ -693,15 +717,34 @@
     showMorePraise();
   }
 
+  // The rows of the people shown, in the order chosen (kept in the URL).
+  function showPeople() {
+    const key = readView().sort;
+    showPraiseSort(key);
+    const body = $('people').tBodies[0];
+    body.replaceChildren();
+    for (const p of sortPeople(state.people, key)) {
+      const tops = TOP_QUESTIONS.map((q) => el('td', { class: 'num', 'data-top': q, text: number(p.top_scores[q]) }));
+      body.append(el('tr', { 'data-person': p.person },
+        el('th', { scope: 'row', text: p.person }), el('td', { text: ROLES[p.role] || p.role }),
+        el('td', { text: p.team }), el('td', { class: 'num', 'data-field': 'respondents', text: number(p.respondents) }),
+        ...tops, el('td', { class: 'num', 'data-field': 'all_top_scores', text: number(p.all_top_scores) }),
+        el('td', { class: 'num', 'data-field': 'praise_comments', text: number(p.praise_comments) })));
+    }
+    if (!state.people.length) {
+      body.append(el('tr', {}, el('td', { colspan: 11, class: 'muted', text: 'Nobody to show for this selection.' })));
+    }
+  }
+
   // The praise comments twenty at a time (the API gives the newest hundred).
   function showMorePraise() {
     const comments = $('praise-comments');
     const from = comments.querySelectorAll('li[data-survey]').length;
     for (const c of state.praise.slice(from, from + 20)) {
-      const scores = TOP_QUESTIONS.map((q) => (c.scores[q] === null ? '–' : c.scores[q])).join(' · ');
+      const scores = TOP_QUESTIONS.map((q) => `${SHORT_QUESTIONS[q]} ${c.scores[q] === null ? '–' : c.scores[q]}`).join(', ');
       const meta = [when(c.contact_at), `${ROLES[c.role] || c.role} ${c.person}`, c.team].filter(Boolean).join(' · ');
       comments.append(el('li', { 'data-survey': c.survey_id }, el('p', { class: 'comment', text: c.comment }),
-        el('p', { class: 'meta', text: `${meta} · scores ${scores}` })));
+        el('p', { class: 'meta', text: `${meta} · scores: ${scores}` })));
     }
     if (!state.praise.length) comments.append(el('li', { class: 'muted', text: 'No praise comments.' }));
     $('praise-more').hidden = comments.querySelectorAll('li[data-survey]').length >= state.praise.length;
@@ -1009,6 +1052,15 @@
     });
     $('alerts-more').addEventListener('click', () => loadAlerts(true));
     $('praise-more').addEventListener('click', showMorePraise);
+    // A heading sorts the table by its column; the same heading again, back to the API's order.
+    for (const button of document.querySelectorAll('#people button.sort')) {
+      button.addEventListener('click', () => {
+        const view = readView();
+        view.sort = view.sort === button.dataset.sort ? '' : button.dataset.sort;
+        writeView(view);
+        showPeople();
+      });
+    }
     $('praise-filters').addEventListener('submit', (event) => {
       event.preventDefault();
       const view = readView();
