@@ -24,7 +24,8 @@
 #   3. the gateway alone: wmnow-sim (as in the other benchmarks, no opens or answers), driven by
 #      wrk with a POST of a text per request: it must be far faster than surveyd's figure. Its
 #      delivery reports are held for an hour: the figures are of sending alone (a report is an
-#      HTTP request back to surveyd and a write of its own, work this figure leaves out).
+#      HTTP request back to surveyd and a write of its own, work this figure leaves out). It logs
+#      warnings only (--quiet): a line a text is the simulator's cost, not surveyd's.
 #   4. surveyd: `surveyd migrate`, then one event pushed through the feed (to a surveyd whose
 #      rules delay every text by an hour, so nothing is sent), which is cloned in SQL into
 #      --backlog events, surveys and outbox rows, each with its own event, incident, number
@@ -150,7 +151,7 @@ sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 1h/' \
   "$ROOT/config/rules.yaml" >"$WORK/rules-held.yaml"
 
 "$BIN/wmnow-sim" --listen "127.0.0.1:$GATEWAY_PORT" --api-key "$SURVEYD_WMNOW_API_KEY" \
-  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 --delivery-delay-ms 3600000 \
+  --webhook-secret "$SURVEYD_WMNOW_WEBHOOK_SECRET" --open-rate 0 --response-rate 0 --delivery-delay-ms 3600000 --quiet \
   >"$WORK/wmnow-sim.log" 2>&1 &
 GATEWAY_PID=$!
 pids+=("$GATEWAY_PID")

@@ -86,6 +86,7 @@ struct Options {
   bool show_numbers = false;
   bool verify_tls = true;
   bool verbose = false;
+  bool quiet = false;  // warnings and errors only: no line a text (the fault checker reads them)
 };
 
 void Usage(std::ostream& out) {
@@ -130,7 +131,9 @@ void Usage(std::ostream& out) {
          "  --silent N1,N2              numbers whose citizen never opens, answers or replies\n"
          "  --show-numbers              GET /v1/messages shows full numbers (masked by default)\n"
          "  --insecure                  do not verify TLS certificates of callback/survey URLs\n"
-         "  --verbose                   debug logging\n";
+         "  --verbose                   debug logging\n"
+         "  --quiet                     warnings and errors only, no line a text (benchmarks;\n"
+         "                              tests/fault/check reads those lines)\n";
 }
 
 double ParseRate(const std::string& name, const std::string& value) {
@@ -256,6 +259,10 @@ Options ParseOptions(int argc, char** argv) {
     }
     if (name == "--verbose") {
       options.verbose = true;
+      continue;
+    }
+    if (name == "--quiet") {
+      options.quiet = true;
       continue;
     }
     static const std::set<std::string> kValued = {"--listen",
@@ -818,8 +825,10 @@ class Simulator {
       // however many times its callbacks arrive.
       spdlog::info("wmnow-sim: {} ends {} (client_ref {})", message.id, final_status,
                    message.client_ref);
-      ScheduleCallback(fate.reorder ? final_at : sent_at, message, "sent");
-      ScheduleCallback(fate.reorder ? sent_at : final_at, message, final_status);
+      // One copy for both callbacks (and their duplicates): a copy is several allocations.
+      const auto shared = std::make_shared<const Message>(message);
+      ScheduleCallback(fate.reorder ? final_at : sent_at, shared, "sent");
+      ScheduleCallback(fate.reorder ? sent_at : final_at, shared, final_status);
     }
     scheduler_.At(final_at, [this, id = message.id, final_status] { SetStatus(id, final_status); });
     if (fate.undeliverable) return;
@@ -841,7 +850,8 @@ class Simulator {
   }
 
   // A callback at `when` (the next burst, in bursts), and in bursts its duplicate with it.
-  void ScheduleCallback(Clock::time_point when, const Message& message, const std::string& status) {
+  void ScheduleCallback(Clock::time_point when, const std::shared_ptr<const Message>& message,
+                        const std::string& status) {
     const auto burst = options_.callback_burst;
     if (burst.count() > 0) {
       const auto since =
@@ -849,10 +859,10 @@ class Simulator {
       when = Clock::time_point(((since + burst - std::chrono::milliseconds(1)) / burst) * burst);
       if (Uniform() < options_.duplicate_rate) {
         scheduler_.At(when,
-                      [this, message, status] { Callback(message, status, kCallbackAttempts); });
+                      [this, message, status] { Callback(*message, status, kCallbackAttempts); });
       }
     }
-    scheduler_.At(when, [this, message, status] { Callback(message, status, 1); });
+    scheduler_.At(when, [this, message, status] { Callback(*message, status, 1); });
   }
 
   // Keeps a message in the history (the newest kMaxHistory), found again by its id.
@@ -1115,7 +1125,9 @@ int Main(int argc, char** argv) {
     Usage(std::cerr);
     return 2;
   }
-  spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_level(options.verbose ? spdlog::level::debug
+                    : options.quiet ? spdlog::level::warn
+                                    : spdlog::level::info);
 
   // Signals are taken by sigwait below, never delivered to a thread mid-request.
   sigset_t signals;
