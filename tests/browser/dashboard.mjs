@@ -153,6 +153,19 @@ try {
   check('officer filter shown to a supervisor', await page.isVisible('#f-officer'));
   await compareTiles(page, 'whole period', period);
 
+  // The trend: a dot for each day or week the API gives unsuppressed, placed by its date on a
+  // time axis (a period without answers is a gap, not a neighbour).
+  const trendBy = (Date.parse(period.to) - Date.parse(period.from)) / 86400000 > 31 ? 'week' : 'day';
+  const trend = await api('/api/v1/stats', { ...period, group_by: trendBy });
+  const shownPeriods = trend.cells.filter((c) => !c.questions.q1.suppressed).map((c) => c[trendBy]);
+  const dots = await page.$$eval('#trend circle.dot', (cs) => cs.map((c) => [c.dataset.key, Number(c.getAttribute('cx'))]));
+  check(`the trend has a dot per ${trendBy} shown by the API`, shownPeriods.length >= 3 &&
+    JSON.stringify(dots.map(([k]) => k)) === JSON.stringify(shownPeriods), `${dots.length} dots, ${shownPeriods.length} ${trendBy}s`);
+  const at = (i) => Date.parse(dots[i][0]);
+  const last = dots.length - 1;
+  check('the trend\'s dots are placed by their dates', last > 1 && dots.every(([, cx], i) =>
+    Math.abs((cx - dots[0][1]) / (dots[last][1] - dots[0][1]) - (at(i) - at(0)) / (at(last) - at(0))) < 0.01));
+
   // The funnel's answered count is the API's.
   const funnel = await api('/api/v1/funnel', period);
   const answeredStage = await page.textContent('#funnel [data-stage="Answered"]');

@@ -320,14 +320,23 @@
     if (stats.questions.some((q) => q.key === chosen)) select.value = chosen;
   }
 
+  // Days and weeks on a time axis over the period chosen: a day or a week without answers is a
+  // gap, not a neighbour, so a thin series does not read as a steady one.
   function renderTrend(stats, question) {
     const box = $('trend');
     box.replaceChildren();
     const dimension = stats.group_by[0];
-    const points = stats.cells.map((c) => ({ key: c[dimension], f: (c.questions || {})[question] || { suppressed: true } }));
+    const DAY = 86400000;
+    const period = dimension === 'week' ? 7 * DAY : DAY;
+    const points = stats.cells.map((c) => ({ key: c[dimension], t: Date.parse(c[dimension]),
+      f: (c.questions || {})[question] || { suppressed: true } }));
     if (!points.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
+    const view = readView();
+    // A week's key is its Monday, which may fall before the period's first day.
+    const t0 = Math.min(points[0].t, Date.parse(view.from));
+    const t1 = Math.max(points[points.length - 1].t, Date.parse(view.to) - (period - DAY));
     const W = 640; const H = 240; const left = 40; const bottom = 28; const top = 10;
-    const x = (i) => left + (points.length === 1 ? (W - left) / 2 : (i * (W - left - 10)) / (points.length - 1));
+    const x = (t) => left + 6 + (t1 === t0 ? (W - left - 16) / 2 : ((t - t0) * (W - left - 16)) / (t1 - t0));
     const y = (pct) => top + (H - top - bottom) * (1 - pct / 100);
     const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
       'aria-label': `Percentage scoring 8 to 10 by ${dimension}: ${questionText(question)}` });
@@ -335,29 +344,33 @@
       chart.append(svg('line', { x1: left, x2: W, y1: y(pct), y2: y(pct), class: 'grid' }));
       chart.append(svg('text', { x: left - 6, y: y(pct) + 4, class: 'axis', 'text-anchor': 'end', text: pct + '%' }));
     }
+    // The line joins neighbouring periods only: a suppressed or missing one breaks it.
     let d = '';
-    let drawing = false;  // a suppressed point breaks the line
-    points.forEach((p, i) => {
-      if (p.f.suppressed) { drawing = false; return; }
-      d += (drawing ? ' L' : ' M') + x(i) + ',' + y(p.f.pct_8_10);
-      drawing = true;
-    });
+    let last = null;
+    for (const p of points) {
+      if (p.f.suppressed) { last = null; continue; }
+      d += (last !== null && p.t - last <= period * 1.5 ? ' L' : ' M') + x(p.t) + ',' + y(p.f.pct_8_10);
+      last = p.t;
+    }
     if (d) chart.append(svg('path', { d: d.trim(), class: 'line' }));
-    const every = Math.max(1, Math.ceil(points.length / 8));
-    points.forEach((p, i) => {
-      if (i % every === 0) {
-        chart.append(svg('text', { x: x(i), y: H - 8, class: 'axis', 'text-anchor': 'middle',
-          text: String(p.key).slice(5) }));
-      }
+    // Up to eight dates along the axis, whole periods apart.
+    const steps = Math.round((t1 - t0) / period);
+    const every = Math.max(1, Math.ceil((steps + 1) / 8));
+    for (let i = 0; i <= steps; i += every) {
+      const t = t0 + i * period;
+      chart.append(svg('text', { x: x(t), y: H - 8, class: 'axis', 'text-anchor': 'middle',
+        text: new Date(t).toISOString().slice(5, 10) }));
+    }
+    for (const p of points) {
       if (p.f.suppressed) {
-        chart.append(svg('rect', { x: x(i) - 3, y: y(0) - 6, width: 6, height: 6, class: 'suppressed' },
+        chart.append(svg('rect', { x: x(p.t) - 3, y: y(0) - 6, width: 6, height: 6, class: 'suppressed' },
           svg('title', { text: `${p.key}: fewer than ${state.minCell} respondents` })));
       } else {
-        chart.append(svg('line', { x1: x(i), x2: x(i), y1: y(p.f.pct_8_10_ci95[0]), y2: y(p.f.pct_8_10_ci95[1]), class: 'whisker' }));
-        chart.append(svg('circle', { cx: x(i), cy: y(p.f.pct_8_10), r: 3.5, class: 'dot' },
+        chart.append(svg('line', { x1: x(p.t), x2: x(p.t), y1: y(p.f.pct_8_10_ci95[0]), y2: y(p.f.pct_8_10_ci95[1]), class: 'whisker' }));
+        chart.append(svg('circle', { cx: x(p.t), cy: y(p.f.pct_8_10), r: 3.5, class: 'dot', 'data-key': p.key },
           svg('title', { text: `${p.key}: ${p.f.pct_8_10}% (${p.f.respondents} respondents)` })));
       }
-    });
+    }
     box.append(chart, dataTable(`% scoring 8–10 by ${dimension}`, [dimension, '% scoring 8–10', 'respondents'],
       points.map((p) => [String(p.key), p.f.suppressed ? 'suppressed' : String(p.f.pct_8_10),
         p.f.suppressed ? '' : String(p.f.respondents)])));
