@@ -666,27 +666,24 @@
   // The questions as the table's headings name them, for the scores under each praise comment.
   const SHORT_QUESTIONS = { q1: 'respect', q2: 'understanding', q3: 'time', q4: 'next steps', q5: 'help' };
 
-  // The table's order: the API's (team, then person) unless a heading was chosen. Counts sort
-  // most first, names alphabetically; ties keep the API's order.
+  // Names sort alphabetically, counts most first.
+  const ascends = (key) => key === 'person' || key === 'team';
+
+  // The table's order: the API's (team, then person) unless a heading was chosen; ties keep the
+  // API's order (sort is stable).
   function sortPeople(people, key) {
-    const value = (p) => (TOP_QUESTIONS.includes(key) ? p.top_scores[key] : p[key]);
     if (!key) return people;
-    const text = key === 'person' || key === 'team';
-    return people.map((p, i) => [p, i]).sort(([a, i], [b, j]) => {
-      const order = text ? String(value(a)).localeCompare(String(value(b)), 'en', { numeric: true })
-        : value(b) - value(a);
-      return order || i - j;
-    }).map(([p]) => p);
+    const value = (p) => (TOP_QUESTIONS.includes(key) ? p.top_scores[key] : p[key]);
+    return [...people].sort((a, b) => (ascends(key)
+      ? String(value(a)).localeCompare(String(value(b)), 'en', { numeric: true })
+      : value(b) - value(a)));
   }
 
   function showPraiseSort(key) {
     for (const button of document.querySelectorAll('#people button.sort')) {
-      const chosen = button.dataset.sort === key;
-      const text = key === 'person' || key === 'team';
       const th = button.closest('th');
-      if (chosen) th.setAttribute('aria-sort', text ? 'ascending' : 'descending');
+      if (button.dataset.sort === key) th.setAttribute('aria-sort', ascends(key) ? 'ascending' : 'descending');
       else th.removeAttribute('aria-sort');
-      button.classList.toggle('chosen', chosen);
     }
   }
 
