@@ -425,9 +425,16 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
   for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
   for (const auto& w : alerts_loaded.warnings) err << w.ToString() << "\n";
   if (!loaded.rules || !alerts_loaded.config) {
-    for (const auto& e : loaded.errors) err << e.ToString() << "\n";
-    for (const auto& e : alerts_loaded.errors) err << e.ToString() << "\n";
-    err << loaded.errors.size() + alerts_loaded.errors.size() << " error(s) in " << path << "\n";
+    // Both loaders read the whole file, so both report a YAML syntax error: said once.
+    std::vector<std::string> errors;
+    for (const auto& e : loaded.errors) errors.push_back(e.ToString());
+    for (const auto& e : alerts_loaded.errors) {
+      if (std::find(errors.begin(), errors.end(), e.ToString()) == errors.end()) {
+        errors.push_back(e.ToString());
+      }
+    }
+    for (const auto& e : errors) err << e << "\n";
+    err << errors.size() << " error(s) in " << path << "\n";
     return 1;
   }
 

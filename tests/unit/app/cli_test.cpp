@@ -110,6 +110,16 @@ TEST_F(RulesCliTest, ErrorsStillFailTheCheck) {
   EXPECT_NE(r.err.find("error(s) in"), std::string::npos) << r.err;
 }
 
+TEST_F(RulesCliTest, ASyntaxErrorIsSaidOnce) {
+  // The survey rules and the alerts: section are read from the same file, both fail on it.
+  const std::string rules = Write("broken.yaml", "force_name: Test\ngroups:\n  - id: [c\n");
+  const Result r = RunCli({"rules", "check", rules});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, rules +
+                       ":4:1: YAML syntax error: end of sequence flow not found\n1 error(s) in " +
+                       rules + "\n");
+}
+
 TEST_F(RulesCliTest, UsageMistakes) {
   EXPECT_EQ(RunCli({"rules", "check"}).code, 2);
   EXPECT_EQ(RunCli({"rules", "check", Source("config/rules.yaml"), "--sample"}).code, 2);
