@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -555,6 +556,22 @@ std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,
   return {host, static_cast<std::uint16_t>(number)};
 }
 
+namespace {
+
+// A file named in the configuration file is found next to it, wherever the service starts (the
+// systemd unit starts it in /, the demo in the source tree); one named in the environment is
+// found from the working directory, as whoever set it in a shell expects.
+std::string FileRelativeToConfig(const std::string& key, std::string value,
+                                 const std::string& config_path) {
+  static const std::set<std::string> kFileKeys = {
+      "rules.path",         "http.tls_cert_file", "http.tls_key_file", "feed.tls_ca_file",
+      "feed.tls_cert_file", "feed.tls_key_file",  "smtp.ca_file"};
+  if (kFileKeys.count(key) == 0 || value.empty() || value.front() == '/') return value;
+  return (std::filesystem::path(config_path).parent_path() / value).string();
+}
+
+}  // namespace
+
 LoadResult LoadAll(const std::string& path, const std::map<std::string, std::string>& env,
                    const SecretSources& sources) {
   LoadResult result;
@@ -591,7 +608,7 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
         }
         if (node.IsNull()) continue;
         try {
-          key->set(config, node.as<std::string>());
+          key->set(config, FileRelativeToConfig(name, node.as<std::string>(), path));
           from_file.insert(name);
         } catch (const ConfigError& e) {
           errors.push_back(Where(path, node.Mark()) + ": " + e.what());

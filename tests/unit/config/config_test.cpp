@@ -31,7 +31,8 @@ TEST(Config, DefaultsWithoutFile) {
 
 TEST(Config, ShippedExampleLoads) {
   auto config = Load(std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml", {});
-  EXPECT_EQ(config.rules.path, "config/rules.yaml");
+  // Next to the configuration file, wherever the service starts.
+  EXPECT_EQ(config.rules.path, std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
   EXPECT_EQ(config.gateway.wmnow.base_url, "http://127.0.0.1:8090");
   EXPECT_EQ(config.feed.batch_size, 500);
 }
@@ -54,6 +55,21 @@ TEST(Config, EnvironmentOverridesFile) {
   EXPECT_EQ(config.rules.path, "/etc/surveyd/rules.yaml");
   EXPECT_EQ(config.gateway.wmnow.webhook_secret, "w");
   EXPECT_EQ(config.gateway.wmnow.base_url, "https://api.wmnow.example");
+  std::remove(path.c_str());
+}
+
+TEST(Config, FilesNamedInTheFileAreFoundNextToIt) {
+  const auto path = WriteTemp(
+      "rules:\n  path: rules.yaml\nhttp:\n  tls_cert_file: tls/cert.pem\n"
+      "  tls_key_file: /etc/ssl/key.pem\nsmtp:\n  ca_file: ca.pem\n");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const auto config = Load(path, {});
+  EXPECT_EQ(config.rules.path, dir + "/rules.yaml");
+  EXPECT_EQ(config.http.tls_cert_file, dir + "/tls/cert.pem");
+  EXPECT_EQ(config.http.tls_key_file, "/etc/ssl/key.pem");  // absolute: as written
+  EXPECT_EQ(config.smtp.ca_file, dir + "/ca.pem");
+  // From the environment: from the working directory, as a shell user means it.
+  EXPECT_EQ(Load(path, {{"SURVEYD_RULES", "mine/rules.yaml"}}).rules.path, "mine/rules.yaml");
   std::remove(path.c_str());
 }
 
