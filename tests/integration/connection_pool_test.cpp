@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <pqxx/pqxx>
 
 #include "test_database.hpp"
@@ -38,6 +40,33 @@ TEST(ConnectionPoolTest, ASessionsNoteStaysWithItsConnectionAndLeavesWithIt) {
   EXPECT_NE(lease.connection().backendpid(), backend);  // a new one, with a new session
   EXPECT_EQ(lease.session(), "");
   EXPECT_EQ(PlanMode(lease.connection()), "auto");
+}
+
+// What a failed connection says: why, in words ops can act on, never the URL or its password.
+std::string ConnectError(const std::string& url) {
+  ConnectionPool pool(
+      url, 1, [](pqxx::connection&) {}, std::chrono::milliseconds(2000));
+  try {
+    pool.Acquire();
+  } catch (const Unavailable& e) {
+    return e.what();
+  }
+  return "connected";
+}
+
+TEST(ConnectionPoolTest, AFailedConnectionSaysWhyWithoutTheUrl) {
+  testing::TestDatabase db;
+  // The test server's address, with a database that is not there.
+  std::string url = db.url();
+  const std::string missing = url.substr(0, url.rfind('/')) + "/surveyd_no_such_database";
+  EXPECT_EQ(ConnectError(missing),
+            "cannot connect to the database: the database or the role does not exist");
+  EXPECT_EQ(ConnectError("postgresql://surveyd:s3cret-pw@127.0.0.1:1/surveyd"),
+            "cannot connect to the database: connection refused (is PostgreSQL listening there?)");
+  // libpq quotes a malformed URL back, password and all: none of it is repeated.
+  const std::string malformed = ConnectError("postgresql://surveyd:s3cret%zz-pw@127.0.0.1:1/x");
+  EXPECT_EQ(malformed.find("s3cret"), std::string::npos) << malformed;
+  EXPECT_EQ(malformed.rfind("cannot ", 0), 0u) << malformed;
 }
 
 }  // namespace
