@@ -1,39 +1,12 @@
 #include "store/connection_pool.hpp"
 
 #include <pqxx/except>
-#include <string_view>
 #include <utility>
 
+#include "store/connect.hpp"
 #include "surveyd/store/store.hpp"
 
 namespace surveyd::store {
-namespace {
-
-// Why a connection failed, in words ops can act on, from libpq's message. Only causes known here
-// are named, never the message itself: libpq quotes a malformed URL back, and the URL may hold a
-// password.
-std::string ConnectFailure(std::string_view message) {
-  static constexpr std::pair<std::string_view, std::string_view> kCauses[] = {
-      {"Connection refused", "connection refused (is PostgreSQL listening there?)"},
-      {"timeout expired", "timed out"},
-      {"could not translate host name", "unknown host name"},
-      {"password authentication failed", "password authentication failed"},
-      {"no password supplied", "the server wants a password and none was given"},
-      {"no pg_hba.conf entry", "refused by the server's pg_hba.conf"},
-      {"does not exist", "the database or the role does not exist"},
-      {"too many clients", "the server has no connection slot free"},
-      {"starting up", "the server is starting up"},
-      {"shutting down", "the server is shutting down"},
-      {"recovery mode", "the server is recovering"},
-      {"SSL", "TLS failed"},
-  };
-  for (const auto& [needle, cause] : kCauses) {
-    if (message.find(needle) != std::string_view::npos) return ": " + std::string(cause);
-  }
-  return "";
-}
-
-}  // namespace
 
 ConnectionPool::ConnectionPool(std::string url, int size,
                                std::function<void(pqxx::connection&)> setup,
@@ -94,7 +67,7 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
   Report();
   lock.unlock();
   try {
-    auto connection = std::make_unique<pqxx::connection>(url_);
+    auto connection = Connect(url_);
     setup_(*connection);
     return Lease(this, Pooled{std::move(connection), {}});
   } catch (const std::exception& e) {
@@ -102,9 +75,7 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
     --open_;
     Report();
     available_.notify_one();
-    if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-      throw Unavailable("cannot connect to the database" + ConnectFailure(e.what()));
-    }
+    if (dynamic_cast<const Unavailable*>(&e) != nullptr) throw;
     throw Unavailable(std::string("cannot set up a database connection"));
   }
 }

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <pqxx/pqxx>
 
+#include "store/connect.hpp"
+
 namespace surveyd::store {
 
 std::int64_t FeedLockKey(std::string_view feed) {
@@ -56,7 +58,7 @@ bool FeedLock::TryAcquire() {
     try {
       if (s.backend_pid != 0 && s.connection && s.SameSession()) return true;
       s.backend_pid = 0;
-      if (!s.connection) s.connection = std::make_unique<pqxx::connection>(s.url);
+      if (!s.connection) s.connection = Connect(s.url);
       pqxx::nontransaction tx(*s.connection);
       const auto row = tx.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()", s.key);
       if (!row[0].as<bool>()) return false;

@@ -2,6 +2,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "store/connect.hpp"
 #include "store/embedded_migrations.hpp"
 #include "surveyd/store/pg_store.hpp"
 
@@ -30,7 +31,8 @@ MigrationReport Migrate(const std::string& url) {
   MigrationReport report;
   std::string current = "(connecting)";
   try {
-    pqxx::connection connection(url);
+    const auto connected = Connect(url);
+    pqxx::connection& connection = *connected;
     // Held for the whole run (session lock): a second instance waits, then finds nothing to do.
     {
       pqxx::nontransaction lock(connection);

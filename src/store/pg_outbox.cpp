@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "store/connect.hpp"
 #include "store/pg_store_impl.hpp"
 #include "surveyd/core/event_json.hpp"
 
@@ -746,7 +747,7 @@ class PgOutboxListener final : public OutboxListener {
   std::optional<TimePoint> Wait(std::chrono::milliseconds timeout) override {
     try {
       if (!connection_) {
-        connection_ = std::make_unique<pqxx::connection>(url_);
+        connection_ = Connect(url_);
         receiver_ = std::make_unique<Notified>(*connection_, due_);
       }
       due_.reset();

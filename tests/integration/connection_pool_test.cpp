@@ -1,5 +1,6 @@
 // The connection pool against a real server: a connection comes back with what its users noted
-// of its session, and one that is discarded takes its note with it.
+// of its session, and one that is discarded takes its note with it. A connection that fails says
+// why, and never repeats the URL.
 #include "store/connection_pool.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 
 #include <pqxx/pqxx>
 
+#include "surveyd/store/pg_store.hpp"
 #include "test_database.hpp"
 
 namespace surveyd::store {
@@ -59,14 +61,27 @@ TEST(ConnectionPoolTest, AFailedConnectionSaysWhyWithoutTheUrl) {
   // The test server's address, with a database that is not there.
   std::string url = db.url();
   const std::string missing = url.substr(0, url.rfind('/')) + "/surveyd_no_such_database";
-  EXPECT_EQ(ConnectError(missing),
-            "cannot connect to the database: the database or the role does not exist");
+  const std::string said = ConnectError(missing);
+  EXPECT_EQ(said.rfind("cannot connect to the database at ", 0), 0u) << said;
+  EXPECT_NE(said.find(": the database or the role does not exist"), std::string::npos) << said;
   EXPECT_EQ(ConnectError("postgresql://surveyd:s3cret-pw@127.0.0.1:1/surveyd"),
-            "cannot connect to the database: connection refused (is PostgreSQL listening there?)");
+            "cannot connect to the database at 127.0.0.1:1: connection refused (is PostgreSQL "
+            "listening there?)");
+  EXPECT_EQ(ConnectError("postgresql://surveyd@/surveyd?host=/nonexistent"),
+            "cannot connect to the database on socket /nonexistent/.s.PGSQL.5432: no server "
+            "there (is PostgreSQL running?)");
   // libpq quotes a malformed URL back, password and all: none of it is repeated.
   const std::string malformed = ConnectError("postgresql://surveyd:s3cret%zz-pw@127.0.0.1:1/x");
   EXPECT_EQ(malformed.find("s3cret"), std::string::npos) << malformed;
   EXPECT_EQ(malformed.rfind("cannot ", 0), 0u) << malformed;
+  // The migrations' connection (what `serve` and `migrate` print when they cannot start) too.
+  try {
+    Migrate("postgresql://surveyd:s3cret%zz-pw@127.0.0.1:1/x");
+    ADD_FAILURE() << "migrated without a database";
+  } catch (const std::exception& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "migration (connecting) failed: cannot connect to the database");
+  }
 }
 
 }  // namespace
