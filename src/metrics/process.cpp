@@ -47,8 +47,11 @@ ProcessSample SampleProcess() {
   ReadFileDescriptors(sample);
   // Summed over every arena (each locked in turn: fine at a scrape's pace, not on a hot path).
   const struct mallinfo2 heap = mallinfo2();
-  sample.heap_in_use_bytes = static_cast<double>(heap.uordblks + heap.hblkhd);
-  sample.heap_held_bytes = static_cast<double>(heap.arena + heap.hblkhd);
+  // glibc's main arena exists from the first allocation on; all zeros is another allocator.
+  if (heap.arena + heap.hblkhd > 0) {
+    sample.heap_in_use_bytes = static_cast<double>(heap.uordblks + heap.hblkhd);
+    sample.heap_held_bytes = static_cast<double>(heap.arena + heap.hblkhd);
+  }
   return sample;
 }
 
@@ -66,17 +69,13 @@ void AddProcessMetrics(Registry& registry) {
   Gauge* open_fds = readable_gauge(first.open_fds, "process_open_fds", "Open file descriptors.");
   Gauge* max_fds =
       readable_gauge(first.max_fds, "process_max_fds", "The most file descriptors allowed.");
-  Gauge& in_use = registry
-                      .Gauges("surveyd_heap_in_use_bytes",
-                              "Heap allocated and not yet freed. Climbing without end: a leak.")
-                      .With({});
-  Gauge& held = registry
-                    .Gauges("surveyd_heap_held_bytes",
-                            "Heap the allocator holds from the system, in use or kept after a "
-                            "free for the next allocation (each thread's arena keeps its "
-                            "high-water mark).")
-                    .With({});
-  registry.OnCollect([=, &in_use, &held] {
+  Gauge* in_use = readable_gauge(first.heap_in_use_bytes, "surveyd_heap_in_use_bytes",
+                                 "Heap allocated and not yet freed. Climbing without end: a leak.");
+  Gauge* held = readable_gauge(first.heap_held_bytes, "surveyd_heap_held_bytes",
+                               "Heap the allocator holds from the system, in use or kept after a "
+                               "free for the next allocation (each thread's arena keeps its "
+                               "high-water mark).");
+  registry.OnCollect([=] {
     const ProcessSample now = SampleProcess();
     auto set = [](Gauge* target, const std::optional<double>& value) {
       if (target != nullptr && value) target->Set(*value);
@@ -85,8 +84,8 @@ void AddProcessMetrics(Registry& registry) {
     set(virtual_memory, now.virtual_bytes);
     set(open_fds, now.open_fds);
     set(max_fds, now.max_fds);
-    in_use.Set(now.heap_in_use_bytes);
-    held.Set(now.heap_held_bytes);
+    set(in_use, now.heap_in_use_bytes);
+    set(held, now.heap_held_bytes);
   });
 }
 

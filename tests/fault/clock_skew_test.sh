@@ -22,6 +22,11 @@ source "$(dirname "$0")/lib.sh" "$@"
 if [ "${SURVEYD_FAULT_LONG:-0}" = 1 ]; then phase_s=30; else phase_s=6; fi
 libfaketime=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketimeMT\.so\.1$' | tail -n 1) ||
   fail "libfaketime is not installed (package faketime; scripts/lib/common.sh installs it)"
+# A build with AddressSanitizer refuses to start unless its runtime is the first library loaded:
+# preload it before libfaketime.
+preload=$libfaketime
+asan=$(ldd "$BUILD/surveyd" | awk '/libasan\.so/ {print $3}')
+[ -z "$asan" ] || preload="$asan:$libfaketime"
 fault_database "skew_$$_$RANDOM"
 fault_environment
 export SURVEYD_DISPATCH_WORKERS=4 SURVEYD_DISPATCH_CLOCK_CHECK_MS=500 SURVEYD_STOP_TIMEOUT=10
@@ -31,7 +36,7 @@ cp "$SURVEYD_RULES" "$work/rules-0.yaml"
 # skew_b SPEC: b's clock from now on, as libfaketime reads it ("+300": 300 s ahead), within 1 s.
 skew_b() { echo "$1" >"$work/b.faketime"; sleep 1.1; }
 start_b() {
-  SURVEYD_DISPATCH_WORKERS=1 SURVEYD_DISPATCH_BATCH_SIZE=1 LD_PRELOAD="$libfaketime" \
+  SURVEYD_DISPATCH_WORKERS=1 SURVEYD_DISPATCH_BATCH_SIZE=1 LD_PRELOAD="$preload" \
     FAKETIME_TIMESTAMP_FILE="$work/b.faketime" FAKETIME_CACHE_DURATION=1 \
     FAKETIME_DONT_FAKE_MONOTONIC=1 start_instance b
 }

@@ -19,8 +19,10 @@ struct ProcessSample {
   std::optional<double> virtual_bytes;
   std::optional<double> open_fds;
   std::optional<double> max_fds;
-  double heap_in_use_bytes = 0;  // allocated and not freed, mmapped blocks included
-  double heap_held_bytes = 0;    // taken from the system by the allocator
+  // The C library's allocator's figures; empty under another allocator (AddressSanitizer's
+  // reports nothing through mallinfo2).
+  std::optional<double> heap_in_use_bytes;  // allocated and not freed, mmapped blocks included
+  std::optional<double> heap_held_bytes;    // taken from the system by the allocator
 };
 
 // Read from /proc/self and the allocator; a figure that cannot be read is left empty.
