@@ -1,6 +1,5 @@
 #include "store/connection_pool.hpp"
 
-#include <pqxx/except>
 #include <utility>
 
 #include "store/connect.hpp"
