@@ -334,17 +334,14 @@ SELECT
 """
 
 
-def faketime_preload(binary):
-    """LD_PRELOAD for running `binary` under libfaketime. A binary built with AddressSanitizer
-    refuses to start unless the sanitizer's runtime comes first, so it goes first (as in
-    tests/fault/clock_skew_test.sh)."""
+def faketime_preload(asan_runtime):
+    """LD_PRELOAD for running surveyd under libfaketime: after the AddressSanitizer runtime if
+    it has one (scripts/lib/common.sh, asan_runtime), or it refuses to start."""
     listing = subprocess.run(["dpkg", "-L", "libfaketime"], capture_output=True, text=True).stdout
     faketime = next((p for p in listing.split() if p.endswith("/libfaketimeMT.so.1")), None)
     if faketime is None:
         sys.exit("soak: libfaketime is not installed (package faketime; bench/soak.sh installs it)")
-    libraries = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout.split()
-    asan = [p for p in libraries if "/libasan.so" in p]
-    return ":".join(asan[:1] + [faketime])
+    return ":".join(([asan_runtime] if asan_runtime else []) + [faketime])
 
 
 class Retention:
@@ -354,9 +351,9 @@ class Retention:
     arrived a period ago. Before it, what is due at its cut-off is counted; after it, what is
     left of that (keeping up: nothing)."""
 
-    def __init__(self, database, surveyd, config, lag_s):
+    def __init__(self, database, surveyd, config, lag_s, asan_runtime):
         self.database, self.surveyd, self.config, self.lag_s = database, surveyd, config, lag_s
-        self.preload = faketime_preload(surveyd)
+        self.preload = faketime_preload(asan_runtime)
 
     def due(self, cut):
         return int(query(self.database, DUE_SQL.format(cut=f"to_timestamp({cut})"))[0][0])
@@ -475,9 +472,10 @@ def main():
     parser.add_argument("--rss-slope-max", type=float, default=8.0,
                         help="MiB per 10 minutes over the run's second half (long runs)")
     parser.add_argument("--rss-max", type=float, default=1024.0, help="MiB, any daemon, any time")
-    parser.add_argument("--sanitized", action="store_true",
-                        help="the daemons are built with AddressSanitizer: their memory is shown, "
-                        "not judged (its shadow memory and quarantine)")
+    parser.add_argument("--asan-runtime", metavar="PATH",
+                        help="the daemons are built with AddressSanitizer, whose runtime this is: "
+                        "preloaded first, and their memory shown, not judged (its shadow memory "
+                        "and quarantine)")
     parser.add_argument("--fds-slack", type=int, default=24,
                         help="open files of its own in the second half above the first "
                         "half's most")
@@ -494,7 +492,8 @@ def main():
     pushes = Pushes(args.push_url, args.feed_secret, args.push_rate, clients,
                     os.path.join(args.work, "acked-push.txt"))
     dashboard = Dashboard(args.push_url[0], args.token, args.poll_s)
-    retention = Retention(args.database, args.surveyd, args.config, args.retention_lag_s)
+    retention = Retention(args.database, args.surveyd, args.config, args.retention_lag_s,
+                          args.asan_runtime)
 
     minutes = max(1, round(args.minutes))
     names = sorted(daemons)
@@ -570,7 +569,7 @@ def main():
         end_rss = second[-1][1][0] / 1024 if second else 0
         bounded = (f"{n}: memory bounded: peak RSS {peak:.0f} MiB (start {start_rss:.0f}, end "
                    f"{end_rss:.0f}; bound {args.rss_max:.0f})")
-        if args.sanitized:
+        if args.asan_runtime:
             goals.append(f"info    {bounded}: not judged under AddressSanitizer")
         else:
             goal(peak <= args.rss_max, bounded)

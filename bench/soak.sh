@@ -186,7 +186,8 @@ done
 if [ "$TEST" = 1 ]; then driver+=(--rss-max 256); else driver+=(--timing-goals); fi
 # Under AddressSanitizer (README: the sanitizers' run of the test command) the memory is mostly
 # the sanitizer's; the invariants, open files and every other goal still hold.
-if [ -n "$(ldd "$BIN/surveyd" | awk '/libasan\.so/')" ]; then driver+=(--sanitized); fi
+asan=$(asan_runtime "$BIN/surveyd")
+[ -z "$asan" ] || driver+=(--asan-runtime "$asan")
 log "soak: $MINUTES min at $RATE events/s ($FEED_RATE/s TCP feed, $PUSH_RATE/s pushed), gateway rate $GATEWAY_RATE/s"
 set +e
 "${driver[@]}" | tee "$WORK/table.txt"

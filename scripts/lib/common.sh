@@ -49,3 +49,7 @@ free_port() {
 }
 
 random_secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# asan_runtime BINARY: the AddressSanitizer runtime BINARY is linked with, or nothing. A library
+# preloaded into such a binary (libfaketime) must come after it, or the binary refuses to start.
+asan_runtime() { ldd "$1" | awk '/libasan\.so/ {print $3}'; }

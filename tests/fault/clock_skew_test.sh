@@ -22,10 +22,9 @@ source "$(dirname "$0")/lib.sh" "$@"
 if [ "${SURVEYD_FAULT_LONG:-0}" = 1 ]; then phase_s=30; else phase_s=6; fi
 libfaketime=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketimeMT\.so\.1$' | tail -n 1) ||
   fail "libfaketime is not installed (package faketime; scripts/lib/common.sh installs it)"
-# A build with AddressSanitizer refuses to start unless its runtime is the first library loaded:
-# preload it before libfaketime.
+# Under AddressSanitizer its runtime is preloaded first.
 preload=$libfaketime
-asan=$(ldd "$BUILD/surveyd" | awk '/libasan\.so/ {print $3}')
+asan=$(asan_runtime "$BUILD/surveyd")
 [ -z "$asan" ] || preload="$asan:$libfaketime"
 fault_database "skew_$$_$RANDOM"
 fault_environment
