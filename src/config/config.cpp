@@ -27,6 +27,7 @@ struct Key {
   std::string path;  // "http.listen"
   std::string env;   // "SURVEYD_HTTP_LISTEN"
   std::function<void(Config&, const std::string&)> set;
+  bool names_file = false;  // a relative path in the YAML file is found beside that file
 };
 
 std::string Where(const std::string& file, const YAML::Mark& mark) {
@@ -127,6 +128,12 @@ std::vector<Key> KeyTable() {
     keys.push_back({std::move(path), std::move(env),
                     [set, key](Config& c, const std::string& v) { set(c, v, key); }});
   };
+  // A setting that names a file (LoadAll: FileBesideConfig).
+  auto add_file = [&](std::string path, std::string env,
+                      std::function<void(Config&, const std::string&, const std::string&)> set) {
+    add(std::move(path), std::move(env), std::move(set));
+    keys.back().names_file = true;
+  };
   using S = const std::string&;
   add("database.url", "SURVEYD_DATABASE_URL", [](Config& c, S v, S) { c.database.url = v; });
   add("database.pool_size", "SURVEYD_DATABASE_POOL_SIZE",
@@ -173,12 +180,12 @@ std::vector<Key> KeyTable() {
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
   add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES",
       [](Config& c, S v, S) { c.http.trusted_proxies = CommaList(v); });
-  add("http.tls_cert_file", "SURVEYD_HTTP_TLS_CERT_FILE",
-      [](Config& c, S v, S) { c.http.tls_cert_file = v; });
-  add("http.tls_key_file", "SURVEYD_HTTP_TLS_KEY_FILE",
-      [](Config& c, S v, S) { c.http.tls_key_file = v; });
+  add_file("http.tls_cert_file", "SURVEYD_HTTP_TLS_CERT_FILE",
+           [](Config& c, S v, S) { c.http.tls_cert_file = v; });
+  add_file("http.tls_key_file", "SURVEYD_HTTP_TLS_KEY_FILE",
+           [](Config& c, S v, S) { c.http.tls_key_file = v; });
 
-  add("rules.path", "SURVEYD_RULES", [](Config& c, S v, S) { c.rules.path = v; });
+  add_file("rules.path", "SURVEYD_RULES", [](Config& c, S v, S) { c.rules.path = v; });
 
   add("feed.secret", "SURVEYD_FEED_SECRET", [](Config& c, S v, S) { c.feed.secret = v; });
   add("feed.tcp", "SURVEYD_FEED_TCP", [](Config& c, S v, S k) {
@@ -198,12 +205,12 @@ std::vector<Key> KeyTable() {
     c.feed.batch_wait = std::chrono::milliseconds(ParseInt<int>(v, k));
   });
   add("feed.tls", "SURVEYD_FEED_TLS", [](Config& c, S v, S k) { c.feed.tls = ParseBool(v, k); });
-  add("feed.tls_ca_file", "SURVEYD_FEED_TLS_CA_FILE",
-      [](Config& c, S v, S) { c.feed.tls_ca_file = v; });
-  add("feed.tls_cert_file", "SURVEYD_FEED_TLS_CERT_FILE",
-      [](Config& c, S v, S) { c.feed.tls_cert_file = v; });
-  add("feed.tls_key_file", "SURVEYD_FEED_TLS_KEY_FILE",
-      [](Config& c, S v, S) { c.feed.tls_key_file = v; });
+  add_file("feed.tls_ca_file", "SURVEYD_FEED_TLS_CA_FILE",
+           [](Config& c, S v, S) { c.feed.tls_ca_file = v; });
+  add_file("feed.tls_cert_file", "SURVEYD_FEED_TLS_CERT_FILE",
+           [](Config& c, S v, S) { c.feed.tls_cert_file = v; });
+  add_file("feed.tls_key_file", "SURVEYD_FEED_TLS_KEY_FILE",
+           [](Config& c, S v, S) { c.feed.tls_key_file = v; });
 
   add("gateway.kind", "SURVEYD_GATEWAY", [](Config& c, S v, S k) {
     if (v != "wmnow" && v != "kannel" && v != "twilio") {
@@ -409,7 +416,7 @@ std::vector<Key> KeyTable() {
   });
   add("smtp.starttls", "SURVEYD_SMTP_STARTTLS",
       [](Config& c, S v, S k) { c.smtp.starttls = ParseBool(v, k); });
-  add("smtp.ca_file", "SURVEYD_SMTP_CA_FILE", [](Config& c, S v, S) { c.smtp.ca_file = v; });
+  add_file("smtp.ca_file", "SURVEYD_SMTP_CA_FILE", [](Config& c, S v, S) { c.smtp.ca_file = v; });
   add("smtp.username", "SURVEYD_SMTP_USERNAME", [](Config& c, S v, S) { c.smtp.username = v; });
   add("smtp.password", "SURVEYD_SMTP_PASSWORD", [](Config& c, S v, S) { c.smtp.password = v; });
   add("smtp.timeout_ms", "SURVEYD_SMTP_TIMEOUT_MS", [](Config& c, S v, S k) {
@@ -561,12 +568,8 @@ namespace {
 // A file named in the configuration file is found next to it, wherever the service starts (the
 // systemd unit starts it in /, the demo in the source tree); one named in the environment is
 // found from the working directory, as whoever set it in a shell expects.
-std::string FileRelativeToConfig(const std::string& key, std::string value,
-                                 const std::string& config_path) {
-  static const std::set<std::string> kFileKeys = {
-      "rules.path",         "http.tls_cert_file", "http.tls_key_file", "feed.tls_ca_file",
-      "feed.tls_cert_file", "feed.tls_key_file",  "smtp.ca_file"};
-  if (kFileKeys.count(key) == 0 || value.empty() || value.front() == '/') return value;
+std::string FileBesideConfig(std::string value, const std::string& config_path) {
+  if (value.empty() || value.front() == '/') return value;
   return (std::filesystem::path(config_path).parent_path() / value).string();
 }
 
@@ -608,7 +611,8 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
         }
         if (node.IsNull()) continue;
         try {
-          key->set(config, FileRelativeToConfig(name, node.as<std::string>(), path));
+          const std::string value = node.as<std::string>();
+          key->set(config, key->names_file ? FileBesideConfig(value, path) : value);
           from_file.insert(name);
         } catch (const ConfigError& e) {
           errors.push_back(Where(path, node.Mark()) + ": " + e.what());
