@@ -70,14 +70,18 @@ Goal (issue 3, issue 11): at least 1.5 times the pgbench limit, both for the TCP
 HTTP pushes from 8 clients. The pgbench limit is what a design committing once per event gets
 from this PostgreSQL (fsync on, 8 clients, an event row and an outbox row a transaction).
 
-The feed: surveyd stores a batch of lines a transaction, one batch after another. Each is decided
-in the service (the stored events of its incidents and numbers read back, the rules run) and
-written in PostgreSQL (events, decisions, surveys, texts, findings, rollup changes), which takes
-most of the time; the two wait on each other, so the cores stand partly idle (printed). Two
-batches at once would wait on each other's locks: consecutive batches share numbers and
-incidents. The simulator draws from about 2,000 numbers, so by the end of the run each has about
-a hundred events (a real feed's numbers rarely have that many), and the rate over a shorter run is
-higher. The simulator alone shows the feed is never what limits.
+The feed: surveyd stores one batch of lines after another. Each is decided in the service (the
+stored events of its incidents and numbers read back, the rules run) and written in PostgreSQL
+(events, decisions, surveys, texts, findings, rollup changes), which takes most of the time. A
+batch whose lines fall into groups that share no event, incident or number is written as two
+transactions at once (docs/architecture.md, "A feed batch in parts"): one at a time, the service
+and its backend waited on each other and the cores stood half idle. Batches still go one after
+another, as consecutive batches share numbers and incidents. What limits is the CPU an event
+across the machine (printed, with how busy the cores were): PostgreSQL's mostly. pgbench's own
+figure moves by a fifth from run to run on this machine, and the ratio with it. The simulator
+draws from about 2,000 numbers, so by the end of the run each has about a hundred events (a real
+feed's numbers rarely have that many), and the rate over a shorter run is higher. The simulator
+alone shows the feed is never what limits.
 
 Pushes: concurrent requests share a transaction (group commit). Eight clients each waiting for
 its answer make groups of about four: half are being answered or sending their next while the

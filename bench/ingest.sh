@@ -28,6 +28,8 @@
 #      batch, per event) comes from the consumer's histogram in /api/v1/health (checks.feed.
 #      commit_latency_ms). Peak RSS is VmHWM from /proc. The CPU an event took, surveyd's and
 #      the whole machine's (PostgreSQL's, mostly), and how busy the cores were, from /proc.
+#      The rollups' changes still queued at the end (work the run left for later) are counted,
+#      then folded and timed.
 #   4. (optional) the same at a steady --paced-rate, where latency means what an operator sees.
 #   5. HTTP push: --push-clients clients (`cw-sim push-calls`, kept-alive connections) each
 #      POST one signed event per request to /api/v1/feed/events, --push-events in all; each must
@@ -227,6 +229,16 @@ if [ "$STORED" != "$EVENTS" ] || [ "${FULL[0]}" != "$EVENTS" ]; then
   exit 1
 fi
 log "surveyd: ${FULL[0]} lines in ${FULL[1]}s = ${FULL[2]} lines/s ($SURVEYS surveys queued)"
+# The rollups' changes queued in the run and not folded by its end (app/analytics.cpp folds them a
+# few times a second): work the run left for later. Folded here, timed. And the tables, empty
+# before the run, are analyzed, as autovacuum does a little after such a load: so that the paced
+# run measures a steady load, not plans made on an empty database or a catch-up after this run.
+ROLLUP_BACKLOG=$("${PSQL[@]}" -d surveyd -At -c "SELECT (SELECT count(*) FROM analytics_cell_queue)
+  + (SELECT count(*) FROM analytics_event_queue) + (SELECT count(*) FROM analytics_score_queue)")
+fold_start=$(now)
+"${PSQL[@]}" -d surveyd -c "SELECT analytics_fold(5000, 1000000)" >/dev/null
+ROLLUP_FOLD_S=$(python3 -c "print(f'{$(now) - $fold_start:.2f}')")
+"${PSQL[@]}" -d surveyd -c "ANALYZE" >/dev/null
 
 PACED=()
 if [ "$PACED_RATE" != 0 ]; then
@@ -291,7 +303,8 @@ printf '  %-46s %s\n' \
   "ratio surveyd / pgbench (goal >= 1.5)" "$RATIO" \
   "receipt->commit latency, full speed (ms)" "p50 ${FULL[3]}  p95 ${FULL[4]}  p99 ${FULL[5]}  max ${FULL[6]}" \
   "peak RSS of surveyd, full speed" "$((FULL[7] / 1024)) MiB" \
-  "CPU an event: surveyd / machine (us)" "${FULL[8]} / ${FULL[9]}  (cores ${FULL[10]}% busy)"
+  "CPU an event: surveyd / machine (us)" "${FULL[8]} / ${FULL[9]}  (cores ${FULL[10]}% busy)" \
+  "rollup changes left to fold at the end" "$ROLLUP_BACKLOG  (folded after in $ROLLUP_FOLD_S s)"
 if [ ${#PACED[@]} -gt 0 ]; then
   printf '  %-46s %s\n' \
     "surveyd, paced at $PACED_RATE/s" "${PACED[2]} events/s  (${PACED[0]} in ${PACED[1]} s)" \

@@ -1,6 +1,8 @@
 // IngestStore: events stored once each with their decisions, surveys and outbox rows, one
 // transaction per batch.
 #include <algorithm>
+#include <exception>
+#include <future>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -14,12 +16,30 @@
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
+#include "surveyd/store/ingest_parts.hpp"
 
 namespace surveyd::store {
 
 using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared in this folder
 
 namespace {
+
+// A feed batch smaller than this is written in one transaction (IngestNow).
+constexpr std::size_t kSplitFrom = 64;
+// Into how many parts at most a feed batch is split, each written at once by a thread and a
+// connection of its own (IngestNow). Three wrote no faster than two on two cores (bench/ingest.sh,
+// docs/benchmark-history.md).
+constexpr std::size_t kParts = 2;
+
+// The feed's place after these items: the highest sequence number among them.
+std::optional<std::int64_t> MaxSeq(const std::vector<IngestItem>& items) {
+  std::optional<std::int64_t> max_seq;
+  for (const IngestItem& item : items) {
+    const auto seq = item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
+    if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
+  }
+  return max_seq;
+}
 
 std::optional<std::string> AgeBand(const std::optional<int>& age) {
   if (!age || *age < 0 || *age > 130) return std::nullopt;
@@ -529,7 +549,8 @@ const Statements& IngestStatements() {
        "updated_at = excluded.updated_at"},
       // FOR SHARE: a batch whose commit was under way when its consumer died holds the row (the
       // cursor is its last write); the next consumer waits for that commit, and resumes after
-      // what it stored instead of delivering the batch again (as duplicates).
+      // what it stored instead of delivering the batch again (as duplicates). A batch written
+      // in parts (IngestNow) holds it only while its cursor is written, after them.
       {"feed_cursor_get", "SELECT seq FROM feed_cursors WHERE feed = $1 FOR SHARE"},
   };
   return kStatements;
@@ -550,11 +571,73 @@ std::vector<IngestResult> PgStore::IngestBatch(const std::vector<IngestItem>& it
 
 std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& items,
                                              const DecideFn& decide, const std::string& feed) {
-  std::optional<std::int64_t> max_seq;
-  for (const IngestItem& item : items) {
-    const auto seq = item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
-    if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
+  // A feed's batch is written in parts at once, each in a transaction of its own, when its lines
+  // fall into parts that share no event, incident or number (SplitByContact): written whole, one
+  // batch after another, PostgreSQL works on one core while the other waits for the next batch.
+  // The parts commit on their own, and the cursor after all of them: a crash between the commits
+  // delivers the batch again, and what one part stored comes back as duplicates of events already
+  // stored. A rejected line has no event to be found a duplicate of, and would be stored twice: a
+  // batch with one is written whole, as are pushes (grouped already, PushGroups) and small batches.
+  // (An event the database refuses is rejected in its part, and could be stored twice so; that
+  // takes a refused event and a crash within the milliseconds between two commits.)
+  if (feed.empty() || items.size() < kSplitFrom ||
+      !std::all_of(items.begin(), items.end(), [](const IngestItem& item) {
+        return item.event && !item.event->event_id.empty();
+      })) {
+    return IngestTogether(items, decide, feed);
   }
+  const auto parts = SplitByContact(items, kParts);
+  if (parts.size() < 2) return IngestTogether(items, decide, feed);
+  std::vector<std::vector<IngestItem>> picked(parts.size());
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    picked[p].reserve(parts[p].size());
+    for (std::size_t i : parts[p]) picked[p].push_back(items[i]);
+  }
+  // The first part on this thread, the others each on one of their own.
+  std::vector<std::future<std::vector<IngestResult>>> others;
+  for (std::size_t p = 1; p < parts.size(); ++p) {
+    others.push_back(std::async(std::launch::async, [this, &picked, &decide, p] {
+      return IngestTogether(picked[p], decide, std::string());
+    }));
+  }
+  std::vector<std::vector<IngestResult>> stored(parts.size());
+  std::exception_ptr failed;
+  try {
+    stored[0] = IngestTogether(picked[0], decide, std::string());
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  for (std::size_t p = 1; p < parts.size(); ++p) {
+    try {
+      stored[p] = others[p - 1].get();
+    } catch (...) {
+      if (!failed) failed = std::current_exception();
+    }
+  }
+  if (failed) std::rethrow_exception(failed);
+  // Once every part is stored, never before. Not flushed: a cursor lost in a crash of the
+  // database only delivers the batch again, as above.
+  const std::optional<std::int64_t> max_seq = MaxSeq(items);
+  if (max_seq) {
+    WithConnection("feed cursor", [&](pqxx::connection& connection) {
+      pqxx::work txn(connection);
+      txn.exec0("SET LOCAL synchronous_commit TO off");
+      Exec(txn, "feed_cursor_set", {Text(feed), Int(*max_seq), Time(WallClock())});
+      txn.commit();
+      return 0;
+    });
+  }
+  std::vector<IngestResult> results(items.size());
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    for (std::size_t k = 0; k < parts[p].size(); ++k)
+      results[parts[p][k]] = std::move(stored[p][k]);
+  }
+  return results;
+}
+
+std::vector<IngestResult> PgStore::IngestTogether(const std::vector<IngestItem>& items,
+                                                  const DecideFn& decide, const std::string& feed) {
+  const std::optional<std::int64_t> max_seq = MaxSeq(items);
   return WithConnection("ingest", [&](pqxx::connection& connection) {
     // When one of the batch's events is at fault (OneEventsFault), the batch is run again one
     // event at a time (IngestOneByOne). Again from the start of a new transaction rather than

@@ -269,6 +269,8 @@ class PgStore final : public Store {
   // pg_ingest.cpp
   std::vector<IngestResult> IngestNow(const std::vector<IngestItem>& items, const DecideFn& decide,
                                       const std::string& feed);
+  std::vector<IngestResult> IngestTogether(const std::vector<IngestItem>& items,
+                                           const DecideFn& decide, const std::string& feed);
   std::vector<IngestResult> IngestOneByOne(pqxx::transaction_base& txn,
                                            const std::vector<IngestItem>& items,
                                            const DecideFn& decide, TimePoint received_at);

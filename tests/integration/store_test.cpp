@@ -15,6 +15,7 @@
 #include "integration/test_database.hpp"
 #include "store/pg_store_impl.hpp"
 #include "surveyd/core/phone.hpp"
+#include "surveyd/store/ingest_parts.hpp"
 #include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::store {
@@ -463,6 +464,69 @@ TEST_F(StoreTest, TheCursorIsReadOnceABatchUnderWayHasCommitted) {
       << "read before the batch under way settled";
   batch.commit();
   EXPECT_EQ(read.get(), 9);
+}
+
+// A feed's batch whose lines fall into parts that share no event, incident or number is written
+// in two transactions at once (IngestNow): each event is decided as the whole batch in one
+// transaction decides it, and the cursor moves once both are stored.
+TEST_F(StoreTest, AFeedBatchWrittenInPartsIsDecidedAsAWholeOne) {
+  // 40 incidents over 24 numbers (the frequency cap), every third incident turned domestic by a
+  // later event of the batch (its text cancelled, or never made), and an event delivered twice.
+  std::vector<IngestItem> batch;
+  std::int64_t seq = 100;
+  auto add = [&](Event event) {
+    IngestItem item = Item(std::move(event));
+    item.source = "tcp";
+    item.seq = ++seq;
+    batch.push_back(std::move(item));
+  };
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    Event call = MakeEvent("F" + n + "-a", "+4477009001" + std::to_string(10 + i % 24),
+                           kT0 + std::chrono::minutes(i));
+    call.incident.id = "INC-F" + n;
+    add(call);
+    if (i % 3 == 0) {
+      Event closed =
+          MakeEvent("F" + n + "-b", "", kT0 + std::chrono::minutes(60 + i), {"DOMESTIC"});
+      closed.type = EventType::kIncidentClosed;
+      closed.incident.id = call.incident.id;
+      closed.caller.reset();
+      add(closed);
+    }
+  }
+  add(MakeEvent("F7-a", "+447700900117", kT0 + 7min));
+  for (int i = 0; i < 20; ++i) {
+    add(MakeEvent("G" + std::to_string(i), "+4477009002" + std::to_string(10 + i),
+                  kT0 + std::chrono::minutes(i)));
+  }
+  const auto parts = SplitByContact(batch, 2);
+  ASSERT_EQ(parts.size(), 2u) << "the batch must split for this test";
+  ASSERT_GE(parts[1].size(), batch.size() / 3);
+
+  const auto split = Ingest(batch, "tcp");
+  TestDatabase whole_db;
+  const auto whole =
+      MakePgStore(testing::TestStoreOptions(whole_db.url(), 4, kKey))->IngestBatch(batch, Decide);
+  ASSERT_EQ(split.size(), batch.size());
+  ASSERT_EQ(whole.size(), batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(split[i].event_id, whole[i].event_id) << i;
+    EXPECT_EQ(split[i].outcome, whole[i].outcome) << split[i].event_id;
+    EXPECT_EQ(split[i].reason, whole[i].reason) << split[i].event_id;
+  }
+  const std::string decisions =
+      "SELECT string_agg(e.event_id || ':' || e.decision_reason || ':' || "
+      "COALESCE(o.state || '/' || COALESCE(o.cancel_reason, '-'), '-'), ' ' "
+      "ORDER BY e.event_id) FROM events e LEFT JOIN surveys s ON s.event_id = e.event_id "
+      "LEFT JOIN outbox o ON o.survey_id = s.id";
+  EXPECT_EQ(Q(decisions), whole_db.Query(decisions));
+  // What the batch is for: texts queued, texts cancelled by a later event, the frequency cap.
+  EXPECT_NE(Q("SELECT count(*) FROM outbox WHERE state = 'pending'"), "0");
+  EXPECT_NE(Q("SELECT count(*) FROM outbox WHERE state = 'cancelled'"), "0");
+  EXPECT_NE(Q("SELECT count(*) FROM events WHERE decision_reason = 'frequency_cap'"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM events"), std::to_string(batch.size() - 1));
+  EXPECT_EQ(store_->FeedCursor("tcp"), seq);
 }
 
 TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {

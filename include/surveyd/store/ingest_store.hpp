@@ -67,12 +67,15 @@ class IngestStore {
  public:
   virtual ~IngestStore() = default;
 
-  // Stores every item once (keyed by event_id) in one transaction, decides each new event and
-  // writes its decision, survey and outbox message, and cancels queued texts that the new events
-  // rule out. When `feed` is not empty the highest seq in the batch is stored as that feed's
-  // cursor in the same transaction. A value the database refuses (an impossible time, a number
-  // out of range) rejects that item alone, with the reason; the rest of the batch goes in. Throws
-  // Unavailable only for what a retry can fix.
+  // Stores every item once (keyed by event_id), decides each new event and writes its decision,
+  // survey and outbox message, and cancels queued texts that the new events rule out; results
+  // come one per item, in order. When `feed` is empty, in one transaction. Otherwise the highest
+  // seq in the batch is stored as that feed's cursor, in the same transaction or, when the batch
+  // splits into parts that share no event, incident or number (SplitByContact), in one of its
+  // own once every part is stored: a crash between the commits delivers the batch again, and
+  // what a part stored comes back as duplicates. A value the database refuses (an impossible time,
+  // a number out of range) rejects that item alone, with the reason; the rest of the batch goes in.
+  // Throws Unavailable only for what a retry can fix.
   virtual std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,
                                                 const DecideFn& decide,
                                                 const std::string& feed = "") = 0;
