@@ -254,4 +254,18 @@ http::Response RunAnalytics(const ApiOptions& options,
   return response;
 }
 
+nlohmann::json QuestionList(const ApiOptions& options, const std::vector<std::string>& keys) {
+  auto at = [](const std::vector<std::string>& values, std::size_t index) {
+    return index < values.size() ? nlohmann::json(values[index]) : nlohmann::json(nullptr);
+  };
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& key : keys) {
+    const auto index = static_cast<std::size_t>(std::stoi(key.substr(1)) - 1);
+    list.push_back({{"key", key},
+                    {"text", at(options.question_texts, index)},
+                    {"label", at(options.question_labels, index)}});
+  }
+  return list;
+}
+
 }  // namespace surveyd::api

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "routes.hpp"
 #include "surveyd/store/analytics_store.hpp"
 
@@ -52,6 +54,11 @@ http::Response CsvResponse(const CsvTable& table, std::string_view filename);
 
 // JSON with X-Row-Count set (the audit trail records it).
 http::Response JsonTable(const std::string& body, std::size_t rows);
+
+// The questions `keys` (q1, q2...) as the figures are labelled: each with the text the citizen
+// read and its short name, from `options` (null where it has none):
+// [{"key": "q1", "text": "Were you treated...", "label": "Polite and respectful"}, ...].
+nlohmann::json QuestionList(const ApiOptions& options, const std::vector<std::string>& keys);
 
 // 503 for a route whose store this server was not given (a test or fuzz harness; serve gives all).
 http::Response NotConfigured(std::string_view what);

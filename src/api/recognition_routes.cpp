@@ -151,6 +151,7 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
                {"min_cell_size", options.recognition_min_cell_size},
                {"suppressed", report.suppressed},
                {"suppressed_people", report.suppressed_people},
+               {"questions", QuestionList(options, {"q1", "q2", "q3", "q4", "q5"})},
                {"people", report.suppressed ? json::array() : people},
                {"praise", praise}};
   if (!report.suppressed) body["respondents"] = report.respondents;

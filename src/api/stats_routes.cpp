@@ -216,14 +216,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
 
     json group_by = json::array();
     for (Dimension d : query.group_by) group_by.push_back(store::DimensionName(d));
-    json question_list = json::array();
-    for (const auto& key : questions) {
-      const auto index = static_cast<std::size_t>(std::stoi(key.substr(1)) - 1);
-      question_list.push_back(
-          {{"key", key},
-           {"text", index < options.question_texts.size() ? json(options.question_texts[index])
-                                                          : json(nullptr)}});
-    }
+    const json question_list = QuestionList(options, questions);
     json survey_groups = json::array();
     if (options.survey_group_names) {
       for (const auto& [id, name] : options.survey_group_names()) {

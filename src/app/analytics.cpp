@@ -59,6 +59,7 @@ void Analytics::Wire(api::ApiOptions& options) {
   options.min_cell_size = min_cell_size_;
   options.bad_token_limit_per_minute = bad_token_limit_;
   options.question_texts = survey::QuestionTexts("en");
+  options.question_labels = survey::QuestionLabels();
 }
 
 void Analytics::Start() {

@@ -18,6 +18,7 @@
 #include "surveyd/rules/rules.hpp"
 #include "surveyd/store/pg_alerts.hpp"
 #include "surveyd/store/pg_store.hpp"
+#include "surveyd/survey/page.hpp"
 
 namespace surveyd::app {
 namespace {
@@ -338,13 +339,11 @@ int Report(const config::Config& config, std::ostream& out, std::ostream& err) {
     row(4, "opened", f.opened, f.sms_accepted);
     row(4, "answered", f.answered, f.sms_accepted);
 
-    static const char* const kLabels[] = {"Polite and respectful", "Understanding and knowledge",
-                                          "Happy with time taken", "Clear on further action",
-                                          "Helped with the issue"};
+    const auto& labels = survey::QuestionLabels();
     out << "\nScores (0-10)                         n     mean  % scoring 8-10 (95% CI)\n";
-    int index = 0;
+    std::size_t index = 0;
     for (const auto& q : store->GetQuestionStats({})) {
-      std::string label = index < 5 ? kLabels[index] : q.question;
+      std::string label = index < labels.size() ? labels[index] : q.question;
       ++index;
       label.resize(34, ' ');
       out << "  " << label << std::setw(6) << q.respondents;

@@ -706,6 +706,13 @@ std::vector<std::string> QuestionTexts(std::string_view language) {
   return {texts.questions.begin(), texts.questions.end()};
 }
 
+const std::vector<std::string>& QuestionLabels() {
+  static const std::vector<std::string> kLabels = {
+      "Polite and respectful", "Understanding and knowledge", "Happy with time taken",
+      "Clear on further action", "Helped with the issue"};
+  return kLabels;
+}
+
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -385,6 +385,13 @@ try {
   const everyone = await comparePraise('praise', {});
   check('praise comments are shown, masked', everyone.praise.length > 0 &&
     !(await page.textContent('#praise-comments')).match(/07700 ?9\d{5}|@example\.com/));
+  // The questions' short names come from the API, one definition with the CLI's report.
+  const headings = await page.$$eval('#people button.sort[data-sort^="q"]', (b) => b.map((x) => x.textContent));
+  const labels = everyone.questions.map((q) => q.label);
+  check('the question headings are the API\'s short names', labels.length === 5 && labels.every(Boolean) &&
+    headings.join('|') === labels.join('|'), headings.join('|'));
+  const firstMeta = await page.textContent('#praise-comments li[data-survey] .meta');
+  check('each praise comment names the questions of its scores', firstMeta.includes(`${labels[0]} `), firstMeta);
   // A heading sorts the table by its column, most first, kept in the URL; again, the API's order.
   const praiseColumn = () => page.$$eval('#people tbody tr[data-person]', (trs) => trs.map((tr) =>
     Number(tr.querySelector('[data-field="praise_comments"]').textContent.replace(/,/g, ''))));

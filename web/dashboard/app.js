@@ -25,7 +25,7 @@
     'praise_comments'];
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, supervisor: false, questions: [], groupNames: new Map(), commentsNext: null,
+  const state = { token: null, supervisor: false, questions: [], praiseQuestions: [], groupNames: new Map(), commentsNext: null,
     minCell: 10, praise: [], people: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
@@ -663,8 +663,9 @@
 
   const ROLES = { officer: 'Officer', operator: 'Call handler' };
   const TOP_QUESTIONS = ['q1', 'q2', 'q3', 'q4', 'q5'];
-  // The questions as the table's headings name them, for the scores under each praise comment.
-  const SHORT_QUESTIONS = { q1: 'respect', q2: 'understanding', q3: 'time', q4: 'next steps', q5: 'help' };
+  // Each question's short name, as the API gives it ("Polite and respectful"), for the table's
+  // headings and the scores under each praise comment; the key until then.
+  const questionLabel = (key) => (state.praiseQuestions.find((q) => q.key === key) || {}).label || key;
 
   // Names sort alphabetically, counts most first.
   const ascends = (key) => key === 'person' || key === 'team';
@@ -707,6 +708,12 @@
   }
 
   function renderPraise(report) {
+    state.praiseQuestions = report.questions || [];
+    for (const q of state.praiseQuestions) {
+      const heading = document.querySelector(`#people button.sort[data-sort="${q.key}"]`);
+      if (heading && q.label) heading.textContent = q.label;
+      if (heading && q.text) heading.title = q.text;
+    }
     for (const node of document.querySelectorAll('.praise-min-cell')) node.textContent = report.min_cell_size;
     if (report.min_cell_size <= 1) {
       $('praise-min-note').textContent = 'Everyone with an answer is shown (the minimum is set to 1): ' +
@@ -751,7 +758,7 @@
     const comments = $('praise-comments');
     const from = comments.querySelectorAll('li[data-survey]').length;
     for (const c of state.praise.slice(from, from + 20)) {
-      const scores = TOP_QUESTIONS.map((q) => `${SHORT_QUESTIONS[q]} ${c.scores[q] === null ? '–' : c.scores[q]}`).join(', ');
+      const scores = TOP_QUESTIONS.map((q) => `${questionLabel(q)} ${c.scores[q] === null ? '–' : c.scores[q]}`).join(', ');
       const meta = [when(c.contact_at), `${ROLES[c.role] || c.role} ${c.person}`, c.team].filter(Boolean).join(' · ');
       comments.append(el('li', { 'data-survey': c.survey_id }, el('p', { class: 'comment', text: c.comment }),
         el('p', { class: 'meta', text: `${meta} · scores: ${scores}` })));

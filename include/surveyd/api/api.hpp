@@ -73,11 +73,12 @@ struct ApiOptions {
   store::AnalyticsStore* analytics = nullptr;  // on connections of its own
   store::TokenStore* tokens = nullptr;
   store::AuditStore* audit = nullptr;
-  WorkQueue* analytics_queue = nullptr;     // where analytics queries run; null: inline
-  int min_cell_size = 10;                   // cells with fewer respondents are suppressed
-  int bad_token_limit_per_minute = 10;      // wrong tokens per client a minute, then 429
-  std::vector<std::string> question_texts;  // q1, q2... as the citizen read them (English)
-  std::function<std::string()> rules_info;  // GET /api/v1/rules: the rules in force, as JSON
+  WorkQueue* analytics_queue = nullptr;      // where analytics queries run; null: inline
+  int min_cell_size = 10;                    // cells with fewer respondents are suppressed
+  int bad_token_limit_per_minute = 10;       // wrong tokens per client a minute, then 429
+  std::vector<std::string> question_texts;   // q1, q2... as the citizen read them (English)
+  std::vector<std::string> question_labels;  // and their short names ("Polite and respectful")
+  std::function<std::string()> rules_info;   // GET /api/v1/rules: the rules in force, as JSON
   // The survey groups of the rules in force, id and name in the rules' order, for the analysts'
   // figures (GET /api/v1/stats says them, so that the dashboard shows "Force Contact", not
   // "force_contact"); null or empty: ids alone.

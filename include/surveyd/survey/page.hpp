@@ -33,6 +33,9 @@ const std::vector<std::string>& QuestionKeys();
 // The questions as the citizen reads them, in QuestionKeys() order (English when we have no
 // texts for `language`); the analysts' API labels its figures with them.
 std::vector<std::string> QuestionTexts(std::string_view language);
+// The questions' short names, as the force's pilot dashboard named them ("Polite and
+// respectful"), in QuestionKeys() order: for tables, reports and column headings (English).
+const std::vector<std::string>& QuestionLabels();
 
 // "your call to 101 on Tuesday 24 November" (in `language`).
 std::string DescribeContact(const store::SurveyView& survey, const PageContext& ctx,

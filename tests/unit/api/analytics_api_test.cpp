@@ -127,6 +127,7 @@ class AnalyticsApiTest : public ::testing::Test {
     options_.authenticator = authenticator_.get();
     options_.min_cell_size = 10;
     options_.question_texts = {"Polite?", "Understood?", "Time?", "Next steps?", "Helped?"};
+    options_.question_labels = {"Polite", "Understanding", "Time", "Next steps", "Helped"};
     options_.readiness = [] { return Readiness{true, R"({"ready":true})"}; };
     options_.rules_info = [] { return std::string(R"({"version":"sha256:abc"})"); };
     options_.survey_group_names = [] {
@@ -545,6 +546,7 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   EXPECT_TRUE(e["questions"]["q5"]["mean"].is_null());
   EXPECT_EQ(body["min_cell_size"], 10);
   EXPECT_EQ(body["questions"][0]["text"], "Polite?");
+  EXPECT_EQ(body["questions"][0]["label"], "Polite");
 
   // A suppressed cell has every field a counted one has, each null (its text is written once and
   // shared by every suppressed cell).
