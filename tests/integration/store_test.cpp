@@ -527,6 +527,15 @@ TEST_F(StoreTest, AFeedBatchWrittenInPartsIsDecidedAsAWholeOne) {
   EXPECT_NE(Q("SELECT count(*) FROM events WHERE decision_reason = 'frequency_cap'"), "0");
   EXPECT_EQ(Q("SELECT count(*) FROM events"), std::to_string(batch.size() - 1));
   EXPECT_EQ(store_->FeedCursor("tcp"), seq);
+
+  // A crash after the parts committed and before the cursor delivers the batch again: each
+  // event is then a duplicate of what is stored, and nothing else changes.
+  const std::string before = Q(decisions);
+  for (const auto& again : Ingest(batch, "tcp")) {
+    EXPECT_EQ(again.outcome, IngestOutcome::kDuplicate) << again.event_id;
+  }
+  EXPECT_EQ(Q(decisions), before);
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "0");
 }
 
 TEST_F(StoreTest, ClaimDueHandsOutDueMessagesWithALease) {
