@@ -56,8 +56,9 @@ std::vector<std::vector<std::size_t>> SplitByContact(const std::vector<IngestIte
     ids.Link(event != nullptr ? event->event_id : item.event_id, i, links);
     incidents.Link(event != nullptr ? event->incident.id : item.incident_id, i, links);
     const std::string* phone = &item.phone;
-    if (event != nullptr)
+    if (event != nullptr) {
       phone = event->caller && event->caller->phone ? &*event->caller->phone : nullptr;
+    }
     // As written, the same number may differ ("07700 900123", "+447700900123").
     if (phone != nullptr && !phone->empty()) numbers.Link(phone::Normalize(*phone).e164, i, links);
   }

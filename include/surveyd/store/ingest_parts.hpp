@@ -5,8 +5,8 @@
 // caller's number, directly or through other lines of the batch: deciding an event reads what is
 // stored about its incident and number, and the part's transaction locks them. Parts that share
 // none of these neither wait on each other's locks nor need each other's rows, so PostgreSQL can
-// write them side by side on two cores. Should the rules text another number than the caller's,
-// the locks still keep the parts' decisions right; the parts then only wait for each other.
+// write them side by side on two cores. The rules text the caller's number, normalised as here
+// (rules::Decide), so these are all that a decision reads, counts or locks.
 #include <cstddef>
 #include <vector>
 
