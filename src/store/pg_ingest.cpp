@@ -577,9 +577,9 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
   // The parts commit on their own, and the cursor after all of them: a crash between the commits
   // delivers the batch again, and what one part stored comes back as duplicates of events already
   // stored. A rejected line has no event to be found a duplicate of, and would be stored twice: a
-  // batch with one is written whole, as are pushes (grouped already: GroupCommit) and small batches.
-  // (An event the database refuses is rejected in its part, and could be stored twice so; that
-  // takes a refused event and a crash within the milliseconds between two commits.)
+  // batch with one is written whole, as are pushes (grouped already: GroupCommit) and small
+  // batches. (An event the database refuses is rejected in its part, and could be stored twice so;
+  // that takes a refused event and a crash within the milliseconds between two commits.)
   if (feed.empty() || items.size() < kSplitFrom ||
       !std::all_of(items.begin(), items.end(), [](const IngestItem& item) {
         return item.event && !item.event->event_id.empty();
