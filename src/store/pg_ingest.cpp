@@ -1,5 +1,5 @@
 // IngestStore: events stored once each with their decisions, surveys and outbox rows, one
-// transaction per batch.
+// transaction per batch (or per part of a feed batch, IngestNow).
 #include <algorithm>
 #include <exception>
 #include <future>
@@ -629,8 +629,9 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
   }
   std::vector<IngestResult> results(items.size());
   for (std::size_t p = 0; p < parts.size(); ++p) {
-    for (std::size_t k = 0; k < parts[p].size(); ++k)
+    for (std::size_t k = 0; k < parts[p].size(); ++k) {
       results[parts[p][k]] = std::move(stored[p][k]);
+    }
   }
   return results;
 }
