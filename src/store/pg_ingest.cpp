@@ -433,8 +433,13 @@ const Statements& IngestStatements() {
        "AND s.event_id <> ALL($4::text[]) RETURNING s.event_id"},
       // Events go in with their decisions (NULL for those already stored), so that no row is
       // written twice. A later delivery of a stored event only counts itself; (xmax = 0) tells
-      // a fresh insert from a conflict. A fresh event's sealed line goes into raw_events, which
-      // retention empties long before the event goes (migration 0022). The surveys decided
+      // a fresh insert from a conflict. An event keeps the highest feed sequence number of the
+      // lines that delivered it: a line at or below it is one of those lines again (the feed
+      // resumed from a cursor behind it, as after a crash between the parts of a batch and its
+      // cursor), not a new delivery, and counts nothing. Lines come in sequence order, so every
+      // line below the stored number has been taken already. A fresh event's sealed line goes into
+      // raw_events, which retention empties long before the event goes (migration 0022). The
+      // surveys decided
       // ($18 on, in delivery order, which their ids keep) go in with their texts, in the same
       // round trip, for the events that went in: a concurrent delivery of one of them may have
       // won (it holds the same locks, so it decided the same).
@@ -452,7 +457,8 @@ const Statements& IngestStatements() {
        "$16::text, CASE WHEN $16::text IS NOT NULL THEN t.findings IS NOT NULL END, "
        "t.findings::text[] FROM t "
        "ON CONFLICT (event_id) DO UPDATE "
-       "SET duplicates = events.duplicates + excluded.duplicates + 1 "
+       "SET duplicates = events.duplicates + CASE WHEN excluded.seq <= events.seq THEN 0 "
+       "ELSE excluded.duplicates + 1 END, seq = GREATEST(events.seq, excluded.seq) "
        "RETURNING event_id, (xmax = 0) AS inserted), "
        "lines AS (INSERT INTO raw_events (event_id, received_at, raw) "
        "SELECT t.id, $1::timestamptz, t.raw FROM t JOIN stored ON stored.event_id = t.id "
@@ -575,11 +581,12 @@ std::vector<IngestResult> PgStore::IngestNow(const std::vector<IngestItem>& item
   // fall into parts that share no event, incident or number (SplitByContact): written whole, one
   // batch after another, PostgreSQL works on one core while the other waits for the next batch.
   // The parts commit on their own, and the cursor after all of them: a crash between the commits
-  // delivers the batch again, and what one part stored comes back as duplicates of events already
-  // stored. A rejected line has no event to be found a duplicate of, and would be stored twice: a
-  // batch with one is written whole, as are pushes (grouped already: GroupCommit) and small
-  // batches. (An event the database refuses is rejected in its part, and could be stored twice so;
-  // that takes a refused event and a crash within the milliseconds between two commits.)
+  // delivers the batch again, and what one part stored comes back as events already stored,
+  // known by their sequence numbers as the same lines and counted as no new delivery
+  // ("ingest_events"). A rejected line has no event to be found a duplicate of, and would be stored
+  // twice: a batch with one is written whole, as are pushes (grouped already: GroupCommit) and
+  // small batches. (An event the database refuses is rejected in its part, and could be stored
+  // twice so; that takes a refused event and a crash within the milliseconds between two commits.)
   if (feed.empty() || items.size() < kSplitFrom ||
       !std::all_of(items.begin(), items.end(), [](const IngestItem& item) {
         return item.event && !item.event->event_id.empty();
@@ -782,7 +789,9 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   std::vector<IngestResult> results(items.size());
   FirstDeliveries first_index;
   std::vector<std::size_t> candidates;  // first delivery in this batch
-  std::vector<int> repeats(items.size(), 0);
+  // Per first delivery; the highest sequence number (the TCP feed's; none for pushes) is stored
+  // with its event: see "ingest_events".
+  std::vector<Repeats> repeats(items.size());
   ArrayLiteral rejected_id, rejected_source, rejected_seq, rejected_reason, rejected_raw,
       rejected_incident, rejected_hash;
   // What rejected lines name: event_id, incident, number and its hash under the active key.
@@ -824,8 +833,10 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       candidates.push_back(i);
     } else {
       results[i] = {id, IngestOutcome::kDuplicate, "duplicate"};
-      ++repeats[it->second];
+      ++repeats[it->second].count;
     }
+    auto& last_seq = repeats[it->second].last_seq;
+    if (seq) last_seq = std::max(last_seq.value_or(*seq), *seq);
   }
 
   // A line stands for what its event said until a good delivery of its event_id replaces it. One
@@ -908,7 +919,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
                                       const std::vector<IngestItem>& items,
                                       std::vector<std::size_t> candidates,
                                       const FirstDeliveries& first_index,
-                                      const std::vector<int>& repeats, const DecideFn& decide,
+                                      const std::vector<Repeats>& repeats, const DecideFn& decide,
                                       TimePoint received_at, std::vector<IngestResult>& results,
                                       const HeldContacts& held) {
   // Each number and each incident is locked to the end of the transaction before anything is
@@ -1108,10 +1119,10 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     const Event& event = *items[i].event;
     id.Add(event.event_id);
     source.Add(items[i].source);
-    seq.AddInt(items[i].seq ? items[i].seq : event.seq);
+    seq.AddInt(repeats[i].last_seq);
     type.Add(EventTypeName(event.type));
     occurred_at.AddTime(event.occurred_at);
-    duplicates.AddInt(repeats[i]);
+    duplicates.AddInt(repeats[i].count);
     raw.Add(vault_.Seal(CleanText(items[i].raw), kEventRaw));
     incidents.Add(NonEmpty(event.incident.id));
     phone_hashes.Add(NonEmpty(hashes[i]));

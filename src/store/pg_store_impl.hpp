@@ -293,11 +293,17 @@ class PgStore final : public Store {
   };
   // Each event_id of a batch's good events -> the index of its first delivery in the batch.
   using FirstDeliveries = std::unordered_map<std::string, std::size_t>;
+  // What a first delivery's later lines in the same batch add to it.
+  struct Repeats {
+    int count = 0;                         // lines after the first
+    std::optional<std::int64_t> last_seq;  // the highest feed sequence number of all its lines
+  };
   pg::ArrayLiteral StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                                std::vector<std::size_t> candidates,
-                               const FirstDeliveries& first_index, const std::vector<int>& repeats,
-                               const DecideFn& decide, TimePoint received_at,
-                               std::vector<IngestResult>& results, const HeldContacts& held);
+                               const FirstDeliveries& first_index,
+                               const std::vector<Repeats>& repeats, const DecideFn& decide,
+                               TimePoint received_at, std::vector<IngestResult>& results,
+                               const HeldContacts& held);
   // pg_outbox.cpp
   // The claimed messages of a claim's rows (claim_due's columns), each with what deciding it
   // again needs: its event, its incident's and its number's, read back under `screen`.

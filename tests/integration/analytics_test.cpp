@@ -294,12 +294,7 @@ class AnalyticsTest : public ::testing::Test {
   // The rollups with everything queued folded in.
   static std::string Snapshot() {
     access_->FoldRollups();
-    return db_->Query(
-        "SELECT string_agg(t, E'\\n' ORDER BY t) FROM ("
-        "SELECT format('%s', c) AS t FROM analytics_cells c UNION ALL "
-        "SELECT format('%s', s) FROM analytics_scores s UNION ALL "
-        "SELECT format('%s', e) FROM analytics_events e UNION ALL "
-        "SELECT format('%s', x) FROM analytics_cancellations x) AS all_rows");
+    return db_->RollupRows();
   }
 
   static TestDatabase* db_;

@@ -57,6 +57,12 @@ class TestDatabase {
   // column of the first row as text ("" when there is no row or it is NULL). For checks.
   std::string Query(const std::string& sql) const;
 
+  // Every row of the rollups (cells, scores, events and cancellations), one a line in a fixed
+  // order, as analytics_rebuild() would write them: to compare what the triggers kept with a
+  // rebuild. A cancellation count that came back to zero is left out (a rebuild writes none).
+  // Folds nothing: fold first.
+  std::string RollupRows() const;
+
   // SURVEYD_TEST_DATABASE_URL; throws std::runtime_error if it is not set.
   static std::string AdminUrl();
   // `url` with its database replaced by `database` (URI or key=value form).
