@@ -437,12 +437,11 @@ const Statements& IngestStatements() {
       // lines that delivered it: a line at or below it is one of those lines again (the feed
       // resumed from a cursor behind it, as after a crash between the parts of a batch and its
       // cursor), not a new delivery, and counts nothing. Lines come in sequence order, so every
-      // line below the stored number has been taken already. A fresh event's sealed line goes into
-      // raw_events, which retention empties long before the event goes (migration 0022). The
-      // surveys decided
-      // ($18 on, in delivery order, which their ids keep) go in with their texts, in the same
-      // round trip, for the events that went in: a concurrent delivery of one of them may have
-      // won (it holds the same locks, so it decided the same).
+      // line below the stored number has been taken already. A fresh event's sealed line goes
+      // into raw_events, which retention empties long before the event goes (migration 0022).
+      // The surveys decided ($18 on, in delivery order, which their ids keep) go in with their
+      // texts, in the same round trip, for the events that went in: a concurrent delivery of one
+      // of them may have won (it holds the same locks, so it decided the same).
       {"ingest_events",
        "WITH t AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], "
        "$6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], "
