@@ -303,16 +303,17 @@ if [ -n "${BENCH_PERF_GATEWAY:-}" ]; then
   PERF_GATEWAY_PID=$!
 fi
 OPEN="state IN ('pending', 'claimed', 'sending')"
+texts_left() { "${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE $OPEN"; }
 # Polled for whether any is left, which reads one index entry; counted only to say how many
 # (a count read every open text's entry, 13 ms a poll, in the drain's own figures).
 for i in $(seq 1 1200); do
   open=$("${SPSQL[@]}" -c "SELECT EXISTS (SELECT 1 FROM outbox WHERE $OPEN)")
   [ "$open" = f ] && break
   kill -0 "$SURVEYD_PID" 2>/dev/null || { echo "bench/dispatch.sh: surveyd stopped; see $WORK/surveyd.log" >&2; exit 1; }
-  [ $((i % 20)) = 0 ] && log "  $("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE $OPEN") left"
+  [ $((i % 20)) = 0 ] && log "  $(texts_left) left"
   sleep 0.5
 done
-[ "$open" = f ] || { echo "bench/dispatch.sh: $("${SPSQL[@]}" -c "SELECT count(*) FROM outbox WHERE $OPEN") texts still not sent after 10 minutes" >&2; exit 1; }
+[ "$open" = f ] || { echo "bench/dispatch.sh: $(texts_left) texts still not sent after 10 minutes" >&2; exit 1; }
 for perf_pid in ${PERF_PID:-} ${PERF_GATEWAY_PID:-}; do
   kill -INT "$perf_pid"
   wait "$perf_pid" || true
