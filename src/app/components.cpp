@@ -232,7 +232,7 @@ CountingIngestStore::CountingIngestStore(store::IngestStore& inner, metrics::Reg
     : inner_(inner),
       events_(metrics.Counters("surveyd_events_total",
                                "Events received, by source, type and outcome (accepted, "
-                               "duplicate, rejected).",
+                               "duplicate, rejected, replayed).",
                                {"source", "type", "outcome"})),
       decisions_(metrics.Counters(
           "surveyd_decisions_total",
@@ -248,7 +248,7 @@ std::vector<store::IngestResult> CountingIngestStore::IngestBatch(
     const auto& event = items[i].event;
     events_
         .With({items[i].source, event ? EventTypeName(event->type) : "unreadable",
-               store::IngestOutcomeName(results[i].outcome)})
+               store::IngestCountName(results[i])})
         .Inc();
     if (results[i].outcome == store::IngestOutcome::kAccepted) {
       decisions_.With({results[i].reason}).Inc();
@@ -320,6 +320,7 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
                           {"accepted", s.accepted},
                           {"duplicate", s.duplicate},
                           {"rejected", s.rejected},
+                          {"replayed", s.replayed},
                           {"gaps", s.gaps},
                           {"missing", s.missing},
                           {"reconnects", s.reconnects},

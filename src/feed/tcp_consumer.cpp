@@ -639,18 +639,25 @@ struct TcpConsumer::Impl {
       if (item.event)
         newest = std::max(newest.value_or(item.event->occurred_at), item.event->occurred_at);
     }
-    std::int64_t counts[3] = {0, 0, 0};
-    for (const auto& r : results) ++counts[static_cast<int>(r.outcome)];
+    std::int64_t counts[3] = {0, 0, 0}, replayed = 0;
+    for (const auto& r : results) {
+      if (r.replayed) {
+        ++replayed;
+      } else {
+        ++counts[static_cast<int>(r.outcome)];
+      }
+    }
     if (max_seq) cursor = std::max(cursor.value_or(*max_seq), *max_seq);
     Update([&](TcpConsumerStatus& s) {
       s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
       s.duplicate += counts[static_cast<int>(store::IngestOutcome::kDuplicate)];
       s.rejected += counts[static_cast<int>(store::IngestOutcome::kRejected)];
+      s.replayed += replayed;
       // Results come one per item, in order.
       for (std::size_t i = 0; i < results.size() && i < b.items.size(); ++i) {
         const auto& event = b.items[i].event;
         ++s.by_type[event ? EventTypeName(event->type) : "unreadable"]
-                   [store::IngestOutcomeName(results[i].outcome)];
+                   [store::IngestCountName(results[i])];
       }
       ++s.batches;
       s.last_seq = cursor;

@@ -437,11 +437,13 @@ const Statements& IngestStatements() {
       // lines that delivered it: a line at or below it is one of those lines again (the feed
       // resumed from a cursor behind it, as after a crash between the parts of a batch and its
       // cursor), not a new delivery, and counts nothing. Lines come in sequence order, so every
-      // line below the stored number has been taken already. A fresh event's sealed line goes
-      // into raw_events, which retention empties long before the event goes (migration 0022).
-      // The surveys decided ($18 on, in delivery order, which their ids keep) go in with their
-      // texts, in the same round trip, for the events that went in: a concurrent delivery of one
-      // of them may have won (it holds the same locks, so it decided the same).
+      // line below the stored number has been taken already. The number stored before (read in
+      // the statement's snapshot, which does not see its own update) comes back for a conflict,
+      // so that the service's counters tell such a line from a duplicate too. A fresh event's
+      // sealed line goes into raw_events, which retention empties long before the event goes
+      // (migration 0022). The surveys decided ($18 on, in delivery order, which their ids keep) go
+      // in with their texts, in the same round trip, for the events that went in: a concurrent
+      // delivery of one of them may have won (it holds the same locks, so it decided the same).
       {"ingest_events",
        "WITH t AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], "
        "$6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], "
@@ -458,7 +460,8 @@ const Statements& IngestStatements() {
        "ON CONFLICT (event_id) DO UPDATE "
        "SET duplicates = events.duplicates + CASE WHEN excluded.seq <= events.seq THEN 0 "
        "ELSE excluded.duplicates + 1 END, seq = GREATEST(events.seq, excluded.seq) "
-       "RETURNING event_id, (xmax = 0) AS inserted), "
+       "RETURNING event_id, (xmax = 0) AS inserted, CASE WHEN xmax <> 0 THEN (SELECT p.seq "
+       "FROM events p WHERE p.event_id = events.event_id) END AS stored_seq), "
        "lines AS (INSERT INTO raw_events (event_id, received_at, raw) "
        "SELECT t.id, $1::timestamptz, t.raw FROM t JOIN stored ON stored.event_id = t.id "
        "WHERE stored.inserted AND t.raw IS NOT NULL), "
@@ -475,7 +478,7 @@ const Statements& IngestStatements() {
        "texts AS (INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at) "
        "SELECT id, 'svy-' || id || '-' || substr(md5(random()::text), 1, 8), 'pending', "
        "send_at, $1::timestamptz FROM s) "
-       "SELECT event_id, inserted FROM stored"},
+       "SELECT event_id, inserted, stored_seq FROM stored"},
       {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
       // batches sharing numbers or incidents cannot deadlock.
@@ -1155,23 +1158,40 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   // committed: a crash here must take the whole transaction with it.
   SURVEYD_FAILPOINT("ingest.between_statements");
   std::unordered_set<std::string> inserted;
+  std::unordered_map<std::string, std::int64_t> stored_seq;  // of the events stored before
   for (const auto& row : rows) {
-    if (row[1].as<bool>()) inserted.insert(row[0].as<std::string>());
+    if (row[1].as<bool>()) {
+      inserted.insert(row[0].as<std::string>());
+    } else if (!row[2].is_null()) {
+      stored_seq.emplace(row[0].as<std::string>(), row[2].as<std::int64_t>());
+    }
   }
 
   // A decision counts only if its row went in (the statement stored its survey only then).
   std::sort(candidates.begin(), candidates.end());
   std::vector<std::size_t> fresh;  // inserted by this batch, in delivery order
+  std::unordered_set<std::string> replayed;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (!decided[i] || inserted.count(event.event_id) == 0) {
       results[i] = {event.event_id, IngestOutcome::kDuplicate, "duplicate"};
+      // As the statement counts it: every line of the event at or below the stored number.
+      const auto before = stored_seq.find(event.event_id);
+      const auto& last_seq = repeats[i].last_seq;
+      if (before != stored_seq.end() && last_seq && *last_seq <= before->second) {
+        replayed.insert(event.event_id);
+      }
       continue;
     }
     fresh.push_back(i);
     const Decided& d = *decided[i];
     results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
     if (d.decision.outcome == Decision::Outcome::kSurvey) results[i].send_at = d.decision.send_at;
+  }
+  if (!replayed.empty()) {  // and their later lines in this batch, found duplicates before
+    for (auto& r : results) {
+      if (r.outcome == IngestOutcome::kDuplicate && replayed.count(r.event_id)) r.replayed = true;
+    }
   }
 
   // The batch's texts that a line of it holds are those of its incident or number delivered

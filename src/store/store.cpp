@@ -18,6 +18,10 @@ const char* IngestOutcomeName(IngestOutcome outcome) {
   return "unknown";
 }
 
+const char* IngestCountName(const IngestResult& result) {
+  return result.replayed ? "replayed" : IngestOutcomeName(result.outcome);
+}
+
 std::optional<TimePoint> EarliestSend(const std::vector<IngestResult>& results) {
   std::optional<TimePoint> earliest;
   for (const IngestResult& r : results) {

@@ -542,6 +542,7 @@ TEST_F(StoreTest, AFeedBatchWrittenInPartsIsDecidedAsAWholeOne) {
   const auto funnel = store_->GetFunnel({}).events_duplicate;
   for (const auto& again : Ingest(batch, "tcp")) {
     EXPECT_EQ(again.outcome, IngestOutcome::kDuplicate) << again.event_id;
+    EXPECT_TRUE(again.replayed) << again.event_id;  // and so counted, by the service too
   }
   EXPECT_EQ(Q(decisions), before);
   EXPECT_EQ(Q("SELECT count(*) FROM rejected_events"), "0");
@@ -550,7 +551,9 @@ TEST_F(StoreTest, AFeedBatchWrittenInPartsIsDecidedAsAWholeOne) {
   // A later line delivering a stored event again is a delivery the feed made twice.
   IngestItem later = batch.front();
   later.seq = ++seq;
-  EXPECT_EQ(Ingest({later}, "tcp").at(0).outcome, IngestOutcome::kDuplicate);
+  const auto twice = Ingest({later}, "tcp").at(0);
+  EXPECT_EQ(twice.outcome, IngestOutcome::kDuplicate);
+  EXPECT_FALSE(twice.replayed);
   EXPECT_EQ(Q(repeated), "2");
   EXPECT_EQ(store_->GetFunnel({}).events_duplicate, funnel + 1);
 }

@@ -55,7 +55,11 @@ struct TcpConsumerStatus {
   bool connected = false;
   std::optional<std::int64_t> last_seq;  // stored cursor
   std::int64_t accepted = 0, duplicate = 0, rejected = 0;
-  // event type ("call.ended"..., "unreadable" for rejected lines) -> outcome -> count
+  // Lines stored already by a batch's part whose cursor was not (IngestResult::replayed): not
+  // duplicates, which the force delivered twice.
+  std::int64_t replayed = 0;
+  // event type ("call.ended"..., "unreadable" for rejected lines) -> outcome ("replayed"
+  // included) -> count
   std::map<std::string, std::map<std::string, std::int64_t>> by_type;
   std::int64_t skipped = 0;  // lines at or below the cursor (replayed after a reconnect)
   std::int64_t heartbeats = 0;

@@ -28,7 +28,13 @@ struct IngestResult {
   IngestOutcome outcome = IngestOutcome::kRejected;
   std::string reason;  // rejected: why; accepted: the decision ("survey", "exclusion:domestic"...)
   std::optional<TimePoint> send_at = std::nullopt;  // a new survey: when its text is due
+  // A duplicate that is a line taken already: the TCP feed resending from a cursor behind it
+  // (after a crash between a batch's parts and its cursor), not the force delivering twice.
+  bool replayed = false;
 };
+
+// What a result counts as in the service's counters: its outcome's name, or "replayed".
+const char* IngestCountName(const IngestResult& result);
 
 // When the earliest of the new surveys among these is due to be texted (the dispatcher's next
 // look); nullopt when there is none.
