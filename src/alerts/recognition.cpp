@@ -9,13 +9,6 @@
 namespace surveyd::alerts {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-bool IsEmailChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '.' || c == '_' ||
-         c == '-' || c == '+';
-}
-
 std::string LocalDate(const TimeZone& zone, TimePoint t) {
   static const char* const kMonths[] = {"January",   "February", "March",    "April",
                                         "May",       "June",     "July",     "August",
@@ -37,51 +30,6 @@ bool IsPraise(const Lexicon& lexicon, std::string_view comment) {
     if (match.category == "praise") praise = true;
   }
   return praise;
-}
-
-std::string MaskContactDetails(std::string_view text) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    // A run of digits with separators: masked when it holds 7 digits or more.
-    if (IsDigit(text[i]) || (text[i] == '+' && i + 1 < text.size() && IsDigit(text[i + 1]))) {
-      std::size_t end = i;
-      int digits = 0;
-      std::size_t last_digit = i;
-      while (end < text.size() &&
-             (IsDigit(text[end]) || text[end] == ' ' || text[end] == '-' || text[end] == '.' ||
-              text[end] == '+' || text[end] == '(' || text[end] == ')')) {
-        if (IsDigit(text[end])) {
-          ++digits;
-          last_digit = end;
-        }
-        ++end;
-      }
-      if (digits >= 7) {
-        out += "[number]";
-        i = last_digit + 1;
-        continue;
-      }
-      out.append(text.substr(i, last_digit + 1 - i));
-      i = last_digit + 1;
-      continue;
-    }
-    if (text[i] == '@') {
-      std::size_t start = out.size();
-      while (start > 0 && IsEmailChar(out[start - 1])) --start;
-      std::size_t end = i + 1;
-      while (end < text.size() && IsEmailChar(text[end])) ++end;
-      if (start < out.size() && end > i + 1) {
-        out.erase(start);
-        out += "[email]";
-        i = end;
-        continue;
-      }
-    }
-    out.push_back(text[i]);
-    ++i;
-  }
-  return out;
 }
 
 RecognitionReport BuildRecognition(const store::RecognitionData& data, const Lexicon& lexicon,
@@ -121,7 +69,7 @@ RecognitionReport BuildRecognition(const store::RecognitionData& data, const Lex
     praise.team = comment.team;
     praise.contact_at = comment.contact_at;
     std::copy(std::begin(comment.q), std::end(comment.q), std::begin(praise.q));
-    praise.comment = MaskContactDetails(comment.comment);
+    praise.comment = comment.comment;  // masked by the store
     report.praise.push_back(std::move(praise));
   }
   return report;

@@ -79,8 +79,8 @@ http::Response HandleAudit(const ApiOptions& options, const Call& call) {
   if (auto error = ParseQuery(call, {"limit", "before", "format"}, query)) return *error;
   const auto entries = options.audit->RecentCalls(query.limit, query.before);
   CsvTable csv;
-  csv.header = {"id",    "at",     "token_id", "role", "method",
-                "route", "params", "status",   "rows", "duration_ms"};
+  csv.header = {"id",     "at",      "token_id", "role", "method",     "route",
+                "params", "subject", "status",   "rows", "duration_ms"};
   json out = json::array();
   for (const auto& e : entries) {
     std::string params;
@@ -92,11 +92,12 @@ http::Response HandleAudit(const ApiOptions& options, const Call& call) {
                    {"method", e.method},
                    {"route", e.route},
                    {"params", e.params},
+                   {"subject", e.subject.empty() ? json(nullptr) : json(e.subject)},
                    {"status", e.status},
                    {"rows", e.rows ? json(*e.rows) : json(nullptr)},
                    {"duration_ms", e.duration_ms}});
     csv.rows.push_back({std::to_string(e.id), FormatRfc3339(e.at), e.token_id, e.role, e.method,
-                        e.route, params, std::to_string(e.status),
+                        e.route, params, e.subject, std::to_string(e.status),
                         e.rows ? std::optional<std::string>(std::to_string(*e.rows)) : std::nullopt,
                         Number(e.duration_ms)});
   }

@@ -186,8 +186,10 @@ http::Response RevealNumber(const ApiOptions& options, const Call& call) {
   }
   spdlog::info("alerts: the number behind alert {} was revealed to token {} (recorded)", *id,
                actor.id);
-  return http::Response::Json(
-      200, Dump({{"alert_id", *id}, {"phone", reveal.e164}, {"revealed_at", FormatRfc3339(now)}}));
+  return http::Response::Json(200, Dump({{"alert_id", *id},
+                                         {"phone", reveal.e164},
+                                         {"comment", reveal.comment},
+                                         {"revealed_at", FormatRfc3339(now)}}));
 }
 
 }  // namespace

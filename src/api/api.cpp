@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -227,6 +228,20 @@ std::vector<std::string> ParameterNames(const http::Request& request) {
   return names;
 }
 
+// The record a protected route's path names (alerts/{id}, surveys/{id}, tokens/{id}), for the
+// audit trail: who opened which alert's comment. Ids only; anything else is recorded as "?".
+std::string Subject(const Router::Match& match) {
+  std::string subject;
+  for (const auto& [name, value] : match.params) {
+    const bool id =
+        !value.empty() && value.size() <= 64 && std::all_of(value.begin(), value.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        });
+    subject += (subject.empty() ? "" : " ") + (id ? value : std::string("?"));
+  }
+  return subject;
+}
+
 // `route_name` is set to the matched route's name (never the path: survey paths hold tokens).
 http::Response Dispatch(Api& api, const http::Request& request, std::string& route_name) {
   const Router::Match match = api.router.Find(request.method, request.path);
@@ -253,6 +268,7 @@ http::Response Dispatch(Api& api, const http::Request& request, std::string& rou
   entry.method = request.method;
   entry.route = route.name;
   entry.params = ParameterNames(request);
+  entry.subject = Subject(match);
   entry.status = response.status;
   if (const auto rows = http::FindHeader(response.headers, "X-Row-Count"); !rows.empty()) {
     entry.rows = std::strtoll(std::string(rows).c_str(), nullptr, 10);

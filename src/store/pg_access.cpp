@@ -35,11 +35,12 @@ const pg::Statements& AccessStatements() {
        "WHERE token_hash = $1 AND revoked_at IS NULL"},
       {"audit_insert",
        "INSERT INTO api_audit (at, token_id, role, method, route, params, status, rows, "
-       "duration_ms) VALUES ($1::timestamptz, $2, $3, $4, $5, $6::text[], $7::int, $8::bigint, "
-       "$9::real)"},
+       "duration_ms, subject) VALUES ($1::timestamptz, $2, $3, $4, $5, $6::text[], $7::int, "
+       "$8::bigint, $9::real, $10)"},
       {"audit_recent",
        "SELECT id, surveyd_epoch_us(at), COALESCE(token_id, ''), COALESCE(role, ''), method, "
-       "route, array_to_string(params, ','), status, rows, duration_ms FROM api_audit "
+       "route, array_to_string(params, ','), status, rows, duration_ms, COALESCE(subject, '') "
+       "FROM api_audit "
        "WHERE ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $1::int"},
       {"sweep", "SELECT analytics_sweep($1::timestamptz)"},
       // Batches of 5,000 changes, at most 50,000 per call: one call stays short under load.
@@ -137,7 +138,8 @@ class PgAccessStore final : public AccessStore {
       Exec(txn, "audit_insert",
            {Time(entry.at), pg::NonEmpty(entry.token_id), pg::NonEmpty(entry.role),
             Text(entry.method), Text(entry.route), params.Text(), Int(entry.status),
-            entry.rows ? Int(*entry.rows) : std::nullopt, std::to_string(entry.duration_ms)});
+            entry.rows ? Int(*entry.rows) : std::nullopt, std::to_string(entry.duration_ms),
+            pg::NonEmpty(entry.subject)});
       return 0;
     });
   }
@@ -165,6 +167,7 @@ class PgAccessStore final : public AccessStore {
         entry.status = row[7].as<int>();
         if (!row[8].is_null()) entry.rows = row[8].as<std::int64_t>();
         entry.duration_ms = row[9].as<double>();
+        entry.subject = row[10].as<std::string>();
         entries.push_back(std::move(entry));
       }
       return entries;

@@ -60,7 +60,8 @@ constexpr int kAlertColumnCount = 26;
 
 // Who the contact was with: the operator for calls, the officer otherwise.
 constexpr const char* kRecognitionCte =
-    "WITH x AS (SELECT s.id AS survey_id, s.contact_at, r.q1, r.q2, r.q3, r.q4, r.q5, r.comment, "
+    "WITH x AS (SELECT s.id AS survey_id, s.contact_at, r.q1, r.q2, r.q3, r.q4, r.q5, "
+    "r.comment_masked AS comment, "
     "CASE WHEN s.event_type = 'call.ended' THEN s.handler_id ELSE s.officer_id END AS person, "
     "CASE WHEN s.event_type = 'call.ended' THEN 'operator' ELSE 'officer' END AS role, "
     "CASE WHEN s.event_type = 'call.ended' THEN s.handler_team ELSE s.department END AS team "
@@ -80,7 +81,7 @@ const Statements& AlertStatements() {
               "WHERE ($1::text IS NULL OR a.status = $1) AND ($2::text IS NULL OR a.kind = $2) "
               "AND ($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int"}),
       Joined({"SELECT ", kAlertColumns,
-              ", r.q1, r.q2, r.q3, r.q4, r.q5, COALESCE(r.comment, '') FROM alerts a "
+              ", r.q1, r.q2, r.q3, r.q4, r.q5, COALESCE(r.comment_masked, '') FROM alerts a "
               "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = "
               "a.survey_id "
               "WHERE a.id = $1::bigint"}),
@@ -132,8 +133,8 @@ const Statements& AlertStatements() {
        "UPDATE alert_notices SET state = 'cancelled', updated_at = $2::timestamptz "
        "WHERE alert_id = $1::bigint AND round > 0 AND state = 'pending'"},
       {"alert_number",
-       "SELECT COALESCE(s.phone_enc, s.phone_e164) FROM alerts a "
-       "JOIN surveys s ON s.id = a.survey_id "
+       "SELECT COALESCE(s.phone_enc, s.phone_e164), COALESCE(r.comment, '') FROM alerts a "
+       "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = a.survey_id "
        "WHERE a.id = $1::bigint FOR SHARE OF a"},
       {"rounds_due",
        "SELECT id, severity, rounds, status, surveyd_epoch_us(next_round_at), kind FROM alerts "
@@ -309,6 +310,7 @@ class PgAlertStore final : public AlertStore {
       txn.commit();
       reveal.outcome = Reveal::Outcome::kRevealed;
       reveal.e164 = *number;
+      reveal.comment = rows[0][1].as<std::string>();
       return reveal;
     });
   }

@@ -456,7 +456,8 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
       store_->SubmitResponse(survey, Answer("I want to complain, nobody came", 9), clock_.Now()),
       store::SubmitOutcome::kStored);
   const auto second = CreateSurvey("E-2");
-  ASSERT_EQ(store_->SubmitResponse(second, Answer("mae e nôl", 9), clock_.Now()),
+  const std::string written = "mae e nôl: 07700 900999, jo at example dot com";
+  ASSERT_EQ(store_->SubmitResponse(second, Answer(written, 9), clock_.Now()),
             store::SubmitOutcome::kStored);
 
   auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "status=open");
@@ -480,7 +481,8 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
 
   response = Call(api::Role::kSafeguarding, "GET", "/api/v1/alerts/" + std::to_string(id));
   auto detail = json::parse(response.body);
-  EXPECT_EQ(detail["answer"]["comment"], "mae e nôl");
+  // Contact details the citizen typed reach nobody but through the audited reveal.
+  EXPECT_EQ(detail["answer"]["comment"], "mae e nôl: [phone removed], [email removed]");
   EXPECT_EQ(detail["answer"]["q1"], 9);
   EXPECT_EQ(detail["history"][0]["action"], "created");
 
@@ -504,6 +506,7 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   response = Call(api::Role::kSafeguarding, "POST", base + "/reveal", R"({"reason":"call"})");
   ASSERT_EQ(response.status, 200);
   EXPECT_EQ(json::parse(response.body)["phone"], kPhone);
+  EXPECT_EQ(json::parse(response.body)["comment"], written);
   EXPECT_EQ(http::FindHeader(response.headers, "Cache-Control"), "no-store");
   EXPECT_EQ(
       Call(api::Role::kSafeguarding, "POST", "/api/v1/alerts/999/reveal", R"({"reason":"call"})")
@@ -560,7 +563,8 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   EXPECT_FALSE(body["people"][1].contains("respondents"));
   ASSERT_EQ(body["praise"].size(), 2u);
   EXPECT_EQ(body["praise"][0]["comment"], "Very kind and patient officer");
-  EXPECT_EQ(body["praise"][1]["comment"], "PC1 was brilliant, thank you. My number: [number]");
+  EXPECT_EQ(body["praise"][1]["comment"],
+            "PC1 was brilliant, thank you. My number: [phone removed]");
   EXPECT_EQ(body["praise"][1]["scores"]["q3"], 10);
   // As CSV: the people, those below the cell size named with their counts empty; or the praise.
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&format=csv");
@@ -579,7 +583,7 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
               HasSubstr("survey_id,contact_at,person,role,team,q1,q2,q3,q4,q5,comment\r\n"));
   EXPECT_THAT(response.body, HasSubstr(",PC1,officer,Response - Birmingham East,10,10,10,10,10,"
                                        "Very kind and patient officer\r\n"));
-  EXPECT_THAT(response.body, HasSubstr("My number: [number]"));
+  EXPECT_THAT(response.body, HasSubstr("My number: [phone removed]"));
   EXPECT_THAT(response.body, Not(HasSubstr("nobody came back")));
   EXPECT_EQ(
       Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&format=xml").status,

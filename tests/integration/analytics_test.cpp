@@ -716,6 +716,11 @@ TEST_F(AnalyticsTest, MaskingCoversCommonUkFormats) {
       {"+1 212 555 0100", "[phone removed]"},
       {"a@b.co.uk or jane.doe+x@example.org", "[email removed] or [email removed]"},
       {"jane dot doe [at] example [dot] com", "[email removed]"},
+      {"write to jane @ example . com", "write to [email removed]"},
+      {"Jane Doe at Example dot co dot uk, thanks", "Jane [email removed], thanks"},
+      {"I was at home, then at the station. At 5 we left",
+       "I was at home, then at the station. At 5 we left"},
+      {"a @ b", "a @ b"},
       {"waited 45 minutes, 10/10, on 12/03/2024 at 14:30",
        "waited 45 minutes, 10/10, on 12/03/2024 at 14:30"},
       {"ref 20/1234/24", "ref 20/1234/24"},
@@ -779,6 +784,7 @@ TEST_F(AnalyticsTest, TheAuditTrailKeepsCallsNewestFirst) {
     entry.method = "GET";
     entry.route = "/api/v1/stats";
     entry.params = {"from", "group_by"};
+    if (i == 2) entry.subject = "42";
     entry.status = i == 0 ? 401 : 200;
     if (i) entry.rows = 12;
     entry.duration_ms = 1.5;
@@ -789,6 +795,8 @@ TEST_F(AnalyticsTest, TheAuditTrailKeepsCallsNewestFirst) {
   EXPECT_GT(calls[0].id, calls[1].id);
   EXPECT_EQ(calls[0].params, (std::vector<std::string>{"from", "group_by"}));
   EXPECT_EQ(calls[0].rows, 12);
+  EXPECT_EQ(calls[0].subject, "42");
+  EXPECT_EQ(calls[1].subject, "");
   const auto older = access_->RecentCalls(10, calls[1].id);
   ASSERT_GE(older.size(), 1u);
   EXPECT_EQ(older[0].status, 401);

@@ -19,10 +19,6 @@ namespace surveyd::alerts {
 // officer but nobody came back" is not praise).
 bool IsPraise(const Lexicon& lexicon, std::string_view comment);
 
-// Runs of 7 or more digits (spaces, dots and dashes between them allowed) become "[number]" and
-// e-mail addresses "[email]": praise quoted to supervisors never carries a phone number.
-std::string MaskContactDetails(std::string_view text);
-
 struct PersonRecognition {
   std::string person, role, team;
   bool suppressed = false;  // fewer answers than the minimum cell size: no counts

@@ -59,7 +59,7 @@ struct AlertEvent {
 struct AlertDetail {
   AlertView alert;
   std::optional<int> q[5];
-  std::string comment;
+  std::string comment;  // its contact details masked (the reveal gives it as written)
   std::vector<AlertEvent> history;
 };
 
@@ -80,7 +80,8 @@ enum class AlertUpdate { kDone, kNotFound, kAlreadyResolved };
 struct Reveal {
   enum class Outcome { kRevealed, kNotFound, kNumberGone };
   Outcome outcome = Outcome::kNotFound;
-  std::string e164;  // kRevealed only
+  std::string e164;     // kRevealed only
+  std::string comment;  // kRevealed only: as written, contact details and all
 };
 
 // What the notifier sends, and to whom: the configured channels and, per severity, when an
@@ -147,7 +148,7 @@ struct RecognitionComment {
   std::string person, role, team;
   TimePoint contact_at;
   std::optional<int> q[5];
-  std::string comment;  // personal data
+  std::string comment;  // personal data: its contact details masked (by the database)
 };
 
 struct RecognitionData {

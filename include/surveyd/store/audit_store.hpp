@@ -19,6 +19,7 @@ struct AuditEntry {
   std::string method;
   std::string route;
   std::vector<std::string> params;  // query parameter names
+  std::string subject;              // the record the path names (an alert's id...); empty: none
   int status = 0;
   std::optional<std::int64_t> rows;
   double duration_ms = 0;

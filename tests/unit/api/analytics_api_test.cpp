@@ -775,7 +775,15 @@ TEST_F(AnalyticsApiTest, EveryProtectedCallIsAuditedWithoutValues) {
   EXPECT_EQ(audit_.entries[2].params, std::vector<std::string>{"?"}) << "no odd names kept";
   for (const auto& entry : audit_.entries) {
     for (const auto& p : entry.params) EXPECT_EQ(p.find("0770"), std::string::npos);
+    EXPECT_EQ(entry.subject, "") << "no record named: " << entry.route;
   }
+  // A record the path names is kept: who opened which alert (and its comment).
+  Get("/api/v1/alerts/42", Role::kSupervisor);
+  ASSERT_EQ(audit_.entries.size(), 4u);
+  EXPECT_EQ(audit_.entries[3].route, "/api/v1/alerts/{id}");
+  EXPECT_EQ(audit_.entries[3].subject, "42");
+  Get("/api/v1/alerts/07700%20900123", Role::kSupervisor);
+  EXPECT_EQ(audit_.entries.back().subject, "?") << "only what looks like an id";
   // Unaudited data does not leave.
   audit_.unavailable = true;
   EXPECT_EQ(Get("/api/v1/stats").status, 503);
