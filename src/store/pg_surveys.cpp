@@ -32,7 +32,9 @@ const Statements& SurveyStatements() {
       {"survey_by_token",
        "SELECT s.id, s.group_id, s.language, s.event_type, s.channel, "
        "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "
-       "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at) "
+       "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "
+       "s.responded_at IS NOT NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id "
+       "AND a.kind = 'safeguarding') "
        "FROM survey_links l JOIN surveys s ON s.id = l.survey_id WHERE l.token_hash = $1"},
       {"mark_opened",
        "UPDATE surveys SET opened_at = $2::timestamptz WHERE id = $1::bigint "
@@ -99,6 +101,7 @@ std::optional<SurveyView> PgStore::FindSurveyByTokenHash(const std::string& toke
     view.expires_at = pg::FromEpochMicros(row[6].as<std::int64_t>());
     view.responded = row[7].as<bool>();
     if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
+    view.help_now = row[9].as<bool>();
     return std::optional<SurveyView>(std::move(view));
   });
 }

@@ -210,11 +210,12 @@ struct SurveyPages::Impl {
     cache.erase(hash);
   }
 
-  void MarkAnswered(const std::string& hash) {
+  void MarkAnswered(const std::string& hash, bool help_now) {
     std::lock_guard lock(cache_mu);
     const auto it = cache.find(hash);
     if (it == cache.end()) return;
     it->second.view.responded = true;
+    it->second.view.help_now = help_now;
     it->second.pages = {};
   }
 
@@ -341,7 +342,7 @@ struct SurveyPages::Impl {
       if (!view.responded) page = it->second.pages[LanguageIndex(language)];
     }
     if (view.responded) {
-      return http::Response::Html(200, RenderThanksPage(language, Page(), true));
+      return http::Response::Html(200, RenderThanksPage(language, Page(), true, view.help_now));
     }
     if (!page) {
       view.language = language;
@@ -396,9 +397,10 @@ struct SurveyPages::Impl {
 
     if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
     if (survey->responded) {
-      // Answered already; a comment sent again that calls for help still gets it.
-      return http::Response::Html(
-          200, RenderThanksPage(survey->language, Page(), true, post && HelpNow(request, *survey)));
+      // Answered already: the help the answer called for is shown again (someone may come back
+      // to the page for the numbers), and a comment sent again that calls for help gets it.
+      const bool help_now = survey->help_now || (post && HelpNow(request, *survey));
+      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true, help_now));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -446,11 +448,12 @@ struct SurveyPages::Impl {
       case store::SubmitOutcome::kStored:
         spdlog::info("survey {}: answers stored{}", survey.survey_id,
                      answers.alerts.empty() ? "" : " with alerts");
-        MarkAnswered(hash);
+        MarkAnswered(hash, help_now);
         return http::Response::Html(200,
                                     RenderThanksPage(survey.language, Page(), false, help_now));
       case store::SubmitOutcome::kAlreadyAnswered:
-        MarkAnswered(hash);
+        // Answered by another request: what that answer raised is read again within cache_ttl.
+        MarkAnswered(hash, help_now);
         return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true, help_now));
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:

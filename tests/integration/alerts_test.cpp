@@ -1009,6 +1009,22 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   EXPECT_EQ(response.status, 200);
   EXPECT_THAT(response.body, HasSubstr("Jeśli potrzebujesz pomocy teraz"));
   EXPECT_EQ(Count("alerts"), "1");
+  // Coming back to the link later (for the numbers, say): the help is still there, from this
+  // instance's page cache and from another instance's database look-up alike.
+  auto get = [&](survey::SurveyPages& on) {
+    http::Request request;
+    request.method = "GET";
+    request.path = "/s/" + token;
+    request.query = "lang=pl";
+    request.remote_address = "203.0.113.5";
+    return on.Handle(request);
+  };
+  survey::SurveyPages other_instance(options);
+  for (auto* on : {&pages, &other_instance}) {
+    response = get(*on);
+    EXPECT_EQ(response.status, 200);
+    EXPECT_THAT(response.body, HasSubstr("Jeśli potrzebujesz pomocy teraz"));
+  }
 
   // A thankful answer: the usual page.
   const auto other = CreateSurvey("E-2");
@@ -1026,6 +1042,10 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   EXPECT_EQ(response.status, 200);
   EXPECT_THAT(response.body, Not(HasSubstr("help-now")));
   EXPECT_EQ(Count("alerts"), "1");
+  request.method = "GET";
+  request.body.clear();
+  EXPECT_THAT(pages.Handle(request).body, Not(HasSubstr("help-now")));
+  EXPECT_THAT(survey::SurveyPages(options).Handle(request).body, Not(HasSubstr("help-now")));
 }
 
 }  // namespace

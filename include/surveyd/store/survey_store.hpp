@@ -25,6 +25,9 @@ struct SurveyView {
   TimePoint contact_at;                // occurred_at of the event
   TimePoint expires_at;                // the survey takes answers until then (surveys.closes_at)
   bool responded = false;
+  // Answered, and the answer raised a safeguarding alert: every thank-you page it is shown after
+  // says where to get help, not only the first.
+  bool help_now = false;
   std::optional<TimePoint> opened_at;
 };
 
