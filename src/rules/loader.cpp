@@ -705,7 +705,15 @@ class Loader {
         });
       }
       int conditions = 0;
-      if (const Entry* e = Find(keys, "type_codes")) {
+      // A condition with an empty list matches nothing, but a condition left out matches every
+      // event: "roles: []" would have excluded everyone, silently.
+      auto empty = [&](const Entry& e) {
+        if (!e.value.IsSequence() || e.value.size() != 0) return false;
+        Error(e.value, "'" + e.key + "' is an empty list, which would exclude every event: name " +
+                           "at least one, or remove the line");
+        return true;
+      };
+      if (const Entry* e = Find(keys, "type_codes"); e && !empty(*e)) {
         ++conditions;
         ForEachListItem(*e, [&](const YAML::Node& node) {
           auto pattern = ScalarText(node, "type_codes");
@@ -717,7 +725,7 @@ class Loader {
       }
       auto list = [&](const char* key, std::vector<std::string>& out,
                       const std::vector<std::string>* known) {
-        if (const Entry* e = Find(keys, key)) {
+        if (const Entry* e = Find(keys, key); e && !empty(*e)) {
           ++conditions;
           out = known ? KnownList(*e, *known) : StringList(*e);
         }

@@ -99,6 +99,7 @@ TEST(RulesLoadTest, ReportsEveryValueMistakeWithItsPlace) {
                    {28, 30, "type code pattern '*' matches every incident"},
                    {30, 16, "'age_under' must be a whole number, not '16.5'"},
                    {31, 17, "'vulnerable' must be true or false, not 'maybe'"},
+                   {33, 12, "'roles' is an empty list, which would exclude every event"},
                });
 }
 
