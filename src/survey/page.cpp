@@ -39,6 +39,7 @@ struct Texts {
   const char* error_scale;
   const char* error_comment;
   const char* save_failed;
+  const char* nothing_answered;
   const char* thanks_heading;
   const char* thanks_body;
   const char* already_heading;
@@ -103,6 +104,7 @@ const Texts kEnglish{
     .save_failed =
         "Sorry, we could not save your answers just now. Please press the button "
         "again in a minute.",
+    .nothing_answered = "Please answer at least one question, or write a comment, before you send.",
     .thanks_heading = "Thank you",
     .thanks_body = "We have received your answers. They help us improve our service.",
     .already_heading = "Thank you",
@@ -169,6 +171,8 @@ const Texts kPolish{
     .save_failed =
         "Przepraszamy, nie udało się teraz zapisać Twoich odpowiedzi. Za minutę "
         "naciśnij przycisk ponownie.",
+    .nothing_answered =
+        "Przed wysłaniem odpowiedz na co najmniej jedno pytanie albo napisz komentarz.",
     .thanks_heading = "Dziękujemy",
     .thanks_body = "Otrzymaliśmy Twoje odpowiedzi. Pomogą nam poprawić nasze usługi.",
     .already_heading = "Dziękujemy",
@@ -237,6 +241,7 @@ const Texts kWelsh{
     .save_failed =
         "Mae'n ddrwg gennym, nid oedd modd cadw eich atebion y tro hwn. Pwyswch y "
         "botwm eto ymhen munud.",
+    .nothing_answered = "Atebwch o leiaf un cwestiwn, neu ysgrifennwch sylw, cyn anfon.",
     .thanks_heading = "Diolch",
     .thanks_body = "Rydym wedi cael eich atebion. Byddant yn ein helpu i wella ein gwasanaeth.",
     .already_heading = "Diolch",
@@ -833,6 +838,11 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
       out += HtmlEscape(texts.save_failed);
       out += "</p>\n";
     }
+    if (errors->nothing_answered) {
+      out += "<p><a href=\"#q1\">";
+      out += HtmlEscape(texts.nothing_answered);
+      out += "</a></p>\n";
+    }
     if (!errors->fields.empty()) {
       out += "<h2>";
       out += HtmlEscape(texts.error_heading);
@@ -1008,7 +1018,12 @@ bool ParseAnswers(std::string_view form_body, store::SurveyAnswers& answers, For
   }
   if (errors.Has("comment")) ordered.push_back("comment");
   errors.fields = std::move(ordered);
-  return errors.fields.empty();
+  if (errors.fields.empty()) {
+    errors.nothing_answered = std::none_of(std::begin(answers.q), std::end(answers.q),
+                                           [](const auto& q) { return q.has_value(); }) &&
+                              answers.comment.empty();
+  }
+  return !errors.Any();
 }
 
 }  // namespace surveyd::survey

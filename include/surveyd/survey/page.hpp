@@ -22,10 +22,12 @@ struct PageContext {
 struct FormErrors {
   std::vector<std::string> fields;  // names of the invalid fields ("q3", "comment")
   bool save_failed = false;         // valid answers that the store could not take: "try again"
+  // No score and no comment: nothing to store, and it would count as an answer in the figures.
+  bool nothing_answered = false;
   bool help_now = false;  // the comment raised a safeguarding alert: where to get help, at the top
 
   bool Has(std::string_view field) const;
-  bool Any() const { return !fields.empty() || save_failed; }
+  bool Any() const { return !fields.empty() || save_failed || nothing_answered; }
 };
 
 // The five questions, in order, with stable keys q1..q5.

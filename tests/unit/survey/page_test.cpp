@@ -207,6 +207,16 @@ TEST_F(PageTest, SaveFailedSaysTryAgain) {
   EXPECT_THAT(page.substr(page.find("</style>")), Not(HasSubstr("aria-invalid")));
 }
 
+TEST_F(PageTest, NothingAnsweredSaysWhatToDo) {
+  FormErrors errors;
+  errors.nothing_answered = true;
+  const std::string page = RenderSurveyPage(survey_, kToken, ctx_, nullptr, &errors);
+  EXPECT_THAT(page, HasSubstr("role=\"alert\""));
+  EXPECT_THAT(page, HasSubstr("<a href=\"#q1\">Please answer at least one question, or write a "
+                              "comment, before you send.</a>"));
+  EXPECT_THAT(page.substr(page.find("</style>")), Not(HasSubstr("aria-invalid")));
+}
+
 TEST_F(PageTest, InlineStyleHashMatchesThePage) {
   const std::string page = RenderSurveyPage(survey_, kToken, ctx_);
   const std::string style = Between(page, "<style>", "</style>");
@@ -292,11 +302,17 @@ TEST(ParseAnswersTest, AcceptsBlanksAndTheWholeScale) {
   EXPECT_EQ(parsed.answers.language, "pl");
 }
 
-TEST(ParseAnswersTest, AnEmptyFormIsValid) {
-  const auto parsed = Parse("");
-  EXPECT_TRUE(parsed.ok);
-  for (const auto& q : parsed.answers.q) EXPECT_EQ(q, std::nullopt);
-  EXPECT_EQ(parsed.answers.comment, "");
+TEST(ParseAnswersTest, AFormWithNothingInItIsSentBack) {
+  // Nothing to store, and stored it would count as an answer in the response rate.
+  for (const char* body : {"", "lang=cy", "q1=&q2=&comment=", "comment=%20%0D%0A%09"}) {
+    const auto parsed = Parse(body);
+    EXPECT_FALSE(parsed.ok) << body;
+    EXPECT_TRUE(parsed.errors.nothing_answered) << body;
+    EXPECT_TRUE(parsed.errors.fields.empty()) << body;
+  }
+  EXPECT_TRUE(Parse("q5=0").ok);
+  EXPECT_TRUE(Parse("comment=ok").ok);
+  EXPECT_FALSE(Parse("q1=11").errors.nothing_answered) << "a mistake is reported as such";
 }
 
 TEST(ParseAnswersTest, RejectsValuesOffTheScale) {
