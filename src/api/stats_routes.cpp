@@ -459,7 +459,10 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     json values = json::array();
     for (const auto& cell : result.cells) {
       const bool suppressed = total_suppressed || cell.answered < min;
-      const Share asked = Percent(cell.surveys, surveyed);
+      // Who was asked is shown while it is not itself a small count: a group asked often and
+      // answering rarely is what this table is for, but "1 surveyed" could point at someone.
+      const bool few_asked = cell.surveys < min;
+      const Share asked = few_asked ? Share{} : Percent(cell.surveys, surveyed);
       const Share answers = suppressed ? Share{} : Percent(cell.answered, answered);
       std::optional<double> index;
       if (answers.pct && asked.pct && *asked.pct > 0) {
@@ -470,7 +473,7 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
       const auto value = cell.keys.empty() ? std::nullopt : cell.keys[0];
       const json key = value ? json(*value) : json(nullptr);
       values.push_back({{"value", key},
-                        {"surveyed", cell.surveys},
+                        {"surveyed", few_asked ? json(nullptr) : json(cell.surveys)},
                         {"share_surveyed_pct", Optional(asked.pct)},
                         {"respondents", suppressed ? json(nullptr) : json(cell.answered)},
                         {"share_respondents_pct", Optional(answers.pct)},
@@ -479,7 +482,9 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
                         {"representation", Optional(index)},
                         {"suppressed", suppressed}});
       csv.rows.push_back(
-          {value, std::to_string(cell.surveys), Text(asked.pct),
+          {value,
+           few_asked ? std::nullopt : std::optional<std::string>(std::to_string(cell.surveys)),
+           Text(asked.pct),
            suppressed ? std::nullopt : std::optional<std::string>(std::to_string(cell.answered)),
            Text(answers.pct), Text(answers.low), Text(answers.high), Text(index),
            suppressed ? "true" : "false"});

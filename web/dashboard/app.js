@@ -459,8 +459,9 @@
     values.forEach((v, i) => {
       const top = 24 + i * rowH;
       chart.append(svg('text', { x: labelW - 8, y: top + 18, class: 'label', 'text-anchor': 'end', text: name(v) }));
+      const asked = v.share_surveyed_pct === null ? 'too few asked to show' : `${v.share_surveyed_pct}% of those asked`;
       chart.append(svg('rect', { x: labelW, y: top + 2, width: Math.max(1, scale(v.share_surveyed_pct || 0)), height: 12, class: 'asked' },
-        svg('title', { text: `${name(v)}: ${v.share_surveyed_pct}% of those asked` })));
+        svg('title', { text: `${name(v)}: ${asked}` })));
       if (v.suppressed) {
         chart.append(svg('text', { x: labelW + 4, y: top + 28, class: 'axis muted-text', text: 'too few answers to show' }));
       } else {
@@ -473,7 +474,7 @@
     });
     box.append(chart, dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
       [LABELS[rep.dimension], '% of those asked', '% of those who answered', 'ratio'],
-      values.map((v) => [name(v), String(v.share_surveyed_pct),
+      values.map((v) => [name(v), v.share_surveyed_pct === null ? 'suppressed' : String(v.share_surveyed_pct),
         v.suppressed ? 'suppressed' : String(v.share_respondents_pct),
         v.suppressed ? '' : String(v.representation)])));
   }
