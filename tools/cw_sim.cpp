@@ -57,7 +57,7 @@ class UsageError : public std::runtime_error {
 
 constexpr const char* kUsage = R"(usage:
   cw-sim serve --listen HOST:PORT [--rate N] [--count N | --duration S] [--seed N]
-               [--duplicate-rate F] [--malformed-rate F] [--gap-rate F]
+               [--first-seq N] [--duplicate-rate F] [--malformed-rate F] [--gap-rate F]
                [--disconnect-every N | --disconnect-rate F] [--heartbeat-s S]
                [--record FILE] [--exit-when-acked] [--start RFC3339]
   cw-sim push --url URL --secret S [--rate N] [--count N | --duration S] [--batch N]
@@ -123,6 +123,10 @@ class Args {
 sim::GeneratorOptions ReadGeneratorOptions(Args& args, bool& real_time, bool real_time_default) {
   sim::GeneratorOptions g;
   g.seed = static_cast<std::uint64_t>(args.Int("seed", 1));
+  // A feed restarted numbers on from where it stopped (a consumer skips lines at or below its
+  // cursor): the demo starts the simulator after the cursor an earlier run left.
+  g.first_seq = args.Int("first-seq", 1);
+  if (g.first_seq < 1) throw UsageError("--first-seq must be 1 or more");
   g.duplicate_rate = args.Num("duplicate-rate", 0);
   g.malformed_rate = args.Num("malformed-rate", 0);
   g.gap_rate = args.Num("gap-rate", 0);
