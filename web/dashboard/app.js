@@ -303,7 +303,8 @@
     } else {
       tile({ 'data-tile': 'answered' }, 'Completed surveys',
         el('p', { class: 'big' }, el('span', { 'data-field': 'answered', text: number(cell.answered) })),
-        el('p', { class: 'small', text: `of ${number(cell.reached)} texts delivered` }));
+        el('p', { class: 'small', text: `of ${number(cell.reached)} texts that reached someone`,
+          title: 'Delivered, or taken by the gateway where it reports no delivery either way: what the response rate divides by' }));
       tile({ 'data-tile': 'response_rate' }, 'Response rate',
         el('p', { class: 'big' },
           el('span', { 'data-field': 'response_rate_pct', text: String(cell.response_rate_pct) }),
