@@ -39,7 +39,9 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   const std::string name = path.empty() ? "the environment" : path;
   if (!problems.empty()) {
     for (const auto& p : problems) err << "surveyd: " << p << "\n";
-    err << problems.size() << " problem(s) in " << name << "\n";
+    // Each line names its setting or file (a rules file's problems are in that file).
+    err << problems.size() << " problem(s) in the configuration ("
+        << (path.empty() ? "the environment" : path + " and the environment") << ")\n";
     return 1;
   }
   const auto& c = result.config;

@@ -32,11 +32,16 @@ constexpr std::chrono::milliseconds kStopFlushPause{200};
 struct Route {
   std::string token;  // may not look like a token at all
   bool stop = false;
+  bool slash = false;  // "/s/TOKEN/": redirected, as the page's relative links need no slash
 };
 
 Route ParseRoute(std::string_view path) {
   Route route;
   std::string_view rest = path.substr(std::min(path.size(), kPrefix.size()));
+  if (rest.size() > 1 && rest.back() == '/') {
+    route.slash = true;
+    rest.remove_suffix(1);
+  }
   if (rest.size() > kStopSuffix.size() &&
       rest.substr(rest.size() - kStopSuffix.size()) == kStopSuffix) {
     route.stop = true;
@@ -44,6 +49,18 @@ Route ParseRoute(std::string_view path) {
   }
   route.token = std::string(rest);
   return route;
+}
+
+// A link with a slash after it (a mail client or a person adding one) goes to the same link
+// without: the page's links are relative to it.
+http::Response WithoutSlash(const http::Request& request, const Route& route) {
+  http::Response response = http::Response::Text(308, "Moved\n");
+  std::string location = std::string(kPrefix) + route.token;
+  if (route.stop) location += kStopSuffix;
+  if (!request.query.empty()) location += "?" + request.query;
+  response.Set("Location", location);
+  response.Set("Cache-Control", "no-store");
+  return response;
 }
 
 // Link previews (messaging apps fetch a texted link to draw a card) are not the citizen opening
@@ -322,6 +339,7 @@ struct SurveyPages::Impl {
       // Never looked up, so answered here: guessers cost no worker.
       return BadLink(RateLimitKey(request.remote_address), FallbackLanguage(request));
     }
+    if (route.slash) return WithoutSlash(request, route);
     if (route.stop || !CacheOn()) return std::nullopt;
 
     const std::string hash = token::TokenHash(route.token);
@@ -369,6 +387,7 @@ struct SurveyPages::Impl {
     const Route route = ParseRoute(request.path);
     const std::string client = RateLimitKey(request.remote_address);
     if (!token::LooksLikeToken(route.token)) return BadLink(client, fallback_language);
+    if (route.slash) return WithoutSlash(request, route);
 
     // Looked up whatever the client's record: a correct link is never refused by the bad-link
     // limit (a household behind one address must not lose its survey to a guesser next door).

@@ -112,6 +112,17 @@ class HandlerTest : public ::testing::Test {
   std::unique_ptr<SurveyPages> pages_;
 };
 
+TEST_F(HandlerTest, ALinkWithASlashAfterItGoesToTheLinkWithout) {
+  auto moved = Serve("GET", Path() + "/");
+  EXPECT_EQ(moved.status, 308);
+  EXPECT_EQ(http::FindHeader(moved.headers, "Location"), Path());
+  moved = Fetch("POST", Path() + "/stop/");
+  EXPECT_EQ(moved.status, 308) << "the form's POST follows a 308 as a POST";
+  EXPECT_EQ(http::FindHeader(moved.headers, "Location"), Path() + "/stop");
+  EXPECT_EQ(store_.submitted, 0);
+  EXPECT_EQ(Serve("GET", "/s/not-a-token/").status, 404);
+}
+
 TEST_F(HandlerTest, StoreDownShowsTryAgainPage) {
   store_.down = true;
   const auto response = Fetch("GET", std::string("/s/") + kToken);
