@@ -149,7 +149,11 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, T
     if (decided.opt_out) {
       OptOutNumber(txn, e164, hash, "sms_reply", now);
       Exec(txn, "conversations_opted_out", {hashes.Text(), Time(now)});
-      confirm = !Exec(txn, "confirm_once", {hashes.Text(), Time(now)}).empty();
+      // Marked confirmed only when a confirmation can go: through a survey of the number, which
+      // keeps it. A number never texted gets none (and is never texted again either).
+      if (decided.survey_id) {
+        confirm = !Exec(txn, "confirm_once", {hashes.Text(), Time(now)}).empty();
+      }
     }
     if (decided.survey_id && !decided.conversation_state.empty()) {
       Exec(txn, "conversation_upsert",

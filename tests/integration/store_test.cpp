@@ -986,6 +986,29 @@ TEST_F(StoreTest, ATextDeliveredAgainByItsGatewayIdChangesNothing) {
   EXPECT_EQ(planned, 2);
 }
 
+TEST_F(StoreTest, AStopFromANumberNeverTextedOptsItOutUnconfirmed) {
+  // No survey of the number to send a confirmation through: none is queued, and none is
+  // recorded as sent.
+  const ReplyFn plan = [](const ReplyContext& context, const std::string&) {
+    ReplyPlan p;
+    p.disposition = "opt_out";
+    p.opt_out = true;
+    p.survey_id = context.latest_survey_id;
+    p.texts.push_back({MessageKind::kConfirmation, "No more texts.", kT0 + 48h});
+    return p;
+  };
+  InboundSms sms;
+  sms.gateway = "wmnow";
+  sms.gateway_message_id = "in-1";
+  sms.from_e164 = "+447700900009";
+  sms.body = "STOP";
+  sms.received_at = kT0;
+  EXPECT_EQ(store_->ReceiveReply(sms, plan, kT0).texts_queued, 0);
+  EXPECT_EQ(Q("SELECT count(*) FILTER (WHERE confirmed_at IS NULL) || '/' || count(*) "
+              "FROM opt_outs"),
+            "1/1");
+}
+
 TEST_F(StoreTest, OptOutCancelsPendingMessagesAndExcludesFutureEvents) {
   Ingest({Item(MakeEvent("E1", "+447700900001")), Item(MakeEvent("E2", "+447700900002"))});
   store_->OptOut("+447700900001", "sms_stop", kT0);
