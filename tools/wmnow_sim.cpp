@@ -5,7 +5,8 @@
 // in the text and answers the form with realistic scores, or replies STOP.
 //
 // Endpoints: POST /v1/messages (WMNow), POST /2010-04-01/Accounts/{sid}/Messages.json (Twilio),
-// GET /v1/messages?limit=N[&unanswered=1] (the newest accepted texts through either API, numbers
+// GET /v1/messages?limit=N[&unanswered=1] (the newest accepted texts through either API, or those
+// that nobody answered and the simulator will not: the demo offers one to answer; numbers
 // masked unless --show-numbers), GET /v1/stats, GET /healthz.
 //
 //   wmnow-sim --listen 127.0.0.1:8090 --api-key K --webhook-secret S --open-rate 0.6
@@ -466,7 +467,8 @@ struct Message {
   bool twilio = false;  // came through the Twilio API: callbacks and replies in its format
   bool opened = false;
   bool answered = false;
-  std::string reply;  // the citizen's SMS reply, once it was taken
+  bool will_answer = false;  // the simulated citizen is to answer it (its Fate)
+  std::string reply;         // the citizen's SMS reply, once it was taken
 };
 
 // What the citizen will do with a text, drawn when it is accepted (so a seed fixes it).
@@ -606,6 +608,8 @@ class Simulator {
         if (name == "ref") message.client_ref = value;
       }
     }
+    const Fate fate = FateFor(message);
+    message.will_answer = fate.answer;
     {
       std::lock_guard lock(mutex_);
       Remember(message);
@@ -614,7 +618,7 @@ class Simulator {
     // As for WMNow: tests/fault/check reads this line as a text that reached a phone.
     spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
                  phone::Mask(message.to), message.client_ref);
-    Schedule(message, FateFor(message));
+    Schedule(message, fate);
   }
 
   static http::Response Error(int status, const std::string& code) {
@@ -681,6 +685,8 @@ class Simulator {
       message.sender = sender->empty() ? "WMNow" : *sender;
       message.status_callback = *status_callback;
       message.accepted_at = IsoNow();
+      fate = FateFor(message);
+      message.will_answer = fate.answer;
       by_client_ref_[message.client_ref] = {message.id, message.status};
       Remember(message);
     }
@@ -688,7 +694,6 @@ class Simulator {
     spdlog::info("wmnow-sim: accepted {} for {} (client_ref {})", message.id,
                  phone::Mask(message.to), message.client_ref);
 
-    fate = FateFor(message);
     Schedule(message, fate);
 
     if (Uniform() < options_.reset_rate) {
@@ -749,7 +754,7 @@ class Simulator {
     // The newest `limit` matching messages, oldest first.
     std::vector<const Message*> picked;
     for (auto it = history_.rbegin(); it != history_.rend() && picked.size() < limit; ++it) {
-      if (!unanswered_only || !it->answered) picked.push_back(&*it);
+      if (!unanswered_only || (!it->answered && !it->will_answer)) picked.push_back(&*it);
     }
     for (auto it = picked.rbegin(); it != picked.rend(); ++it) {
       const Message& m = **it;
