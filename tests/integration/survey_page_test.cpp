@@ -204,9 +204,13 @@ TEST_F(SurveyPageTest, ValidAnswersAreStoredOnce) {
   EXPECT_THAT(page.body, Not(HasSubstr("<form")));
 }
 
-TEST_F(SurveyPageTest, AllBlankIsAValidAnswer) {
-  EXPECT_EQ(Fetch("POST", Path(), "lang=en&comment=").status, 200);
-  EXPECT_EQ(db_.Query("SELECT concat(q1, q2, q3, q4, q5, comment) FROM responses"), "");
+TEST_F(SurveyPageTest, AFormWithNothingInItIsSentBackAndNothingStored) {
+  // Stored, it would count as an answer in the response rate with nothing in it.
+  const auto response = Fetch("POST", Path(), "lang=en&comment=");
+  EXPECT_EQ(response.status, 422);
+  EXPECT_THAT(response.body, HasSubstr("Please answer at least one question, or write a comment"));
+  EXPECT_EQ(Responses(), "0");
+  EXPECT_EQ(Fetch("POST", Path(), "lang=en&q5=0").status, 200) << "one answer is an answer";
   EXPECT_EQ(Responses(), "1");
 }
 
