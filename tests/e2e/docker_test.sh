@@ -4,9 +4,12 @@
 # things changed (postgres -> the test's database, smsbox/bearerbox -> 127.0.0.1 on free ports,
 # /run/secrets -> a folder of the test's own).
 #   - The Dockerfile builds in two stages (Debian 12, then Debian 12 slim), runs as a non-root
-#     user, and its health check asks /readyz.
+#     user, and its health check asks /readyz. Its build stage copies all the daemon's build
+#     needs: a tree of only those paths configures (CMake refuses a missing source or web/), and
+#     .dockerignore keeps build folders, the demo's data and the secrets out of the context.
 #   - compose.yaml publishes nothing on all interfaces, gives every service a health check
-#     (surveyd's asks /readyz), and every secret it names exists once make-secrets.sh has run.
+#     (surveyd's asks /readyz), mounts config/ where the image's configuration is, and every
+#     secret it names exists once make-secrets.sh has run.
 #   - make-secrets.sh writes them, Kannel's consistent with surveyd's, never overwriting.
 #   - bearerbox and smsbox start with docker/kannel/kannel.conf and those secrets; smsbox takes
 #     surveyd's credentials and refuses others.
@@ -39,8 +42,27 @@ for name, service in compose["services"].items():
     for secret in service.get("secrets", []):
         assert secret in compose["secrets"], f"{name} uses an undeclared secret {secret}"
 assert "/readyz" in " ".join(compose["services"]["surveyd"]["healthcheck"]["test"])
+# The rules ops edit are the repository's config/, read where the image's configuration is.
+assert "../config:/etc/surveyd:ro" in compose["services"]["surveyd"].get("volumes", []), \
+    "surveyd does not read config/"
+assert not any(l.startswith("ENV") and "SURVEYD_RULES" in l for l in final), \
+    "the image overrides the rules path of a mounted surveyd.yaml"
 assert {"postgres", "bearerbox", "smsbox", "surveyd"} <= set(compose["services"])
 EOF
+# The build stage has only what it copies.
+context="$work/build-context"
+mkdir -p "$context"
+for path in $(awk '/^FROM .* AS build/ {b = 1; next} /^FROM / {b = 0}
+                   b && /^COPY / {for (i = 2; i < NF; i++) print $i}' "$docker/Dockerfile"); do
+  cp -r "$SRC/$path" "$context/"
+done
+cmake -S "$context" -B "$context/build" -DSURVEYD_BUILD_TESTS=OFF -DSURVEYD_FAILPOINTS=OFF \
+  >"$work/cmake.log" 2>&1 || fail "the build stage lacks what the build needs: $(grep -m3 -i error -A2 "$work/cmake.log")"
+for ignored in build .run docker/secrets; do
+  grep -Fqx -e "$ignored" -e "$ignored/" -e "$ignored*" "$SRC/.dockerignore" ||
+    fail ".dockerignore does not leave out $ignored"
+done
+
 python3 - "$docker" >"$work/compose.json" <<'EOF'
 import json, sys, yaml
 c = yaml.safe_load(open(sys.argv[1] + "/compose.yaml"))
@@ -101,8 +123,7 @@ url=$(new_database "docker_$$_$RANDOM")
 echo "$url" >"$secrets/surveyd_database_url"
 # The image's ENV, compose's environment, the example env file. The secrets folder stands in for
 # /run/secrets as $CREDENTIALS_DIRECTORY: the same look-up by name (config_test covers both).
-env_args=(SURVEYD_RULES="$SRC/config/rules.yaml" SURVEYD_HTTP_LISTEN="127.0.0.1:$port"
-  CREDENTIALS_DIRECTORY="$secrets")
+env_args=(SURVEYD_HTTP_LISTEN="127.0.0.1:$port" CREDENTIALS_DIRECTORY="$secrets")
 while IFS='=' read -r name value; do
   [[ -z $name || $name == \#* ]] && continue
   env_args+=("$name=$value")
