@@ -4,6 +4,7 @@
 
 #include "app/alerts_component.hpp"
 #include "commands.hpp"
+#include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/http/server.hpp"
 #include "surveyd/rules/rules.hpp"
 
@@ -14,6 +15,12 @@ std::vector<std::string> ConfigProblems(const config::Config& config) {
   for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
   auto loaded = rules::LoadFile(config.rules.path);
   for (const auto& e : loaded.errors) problems.push_back("rules.path: " + e.ToString());
+  // The rules' alerts: section and the lexicon it names, which serve loads as it starts.
+  if (loaded.rules) {
+    for (const auto& e : alerts::LoadAlertConfigFile(config.rules.path).errors) {
+      problems.push_back("rules.path (alerts): " + e.ToString());
+    }
+  }
   if (loaded.rules &&
       config.retention.phone_hash_days < loaded.rules->policy().frequency_cap_days) {
     problems.push_back("retention.phone_hash_days (" +

@@ -817,6 +817,10 @@ std::vector<std::string> ValidateForServe(const Config& config) {
       problems.push_back(std::string(key) + ": cannot read '" + file + "'");
     }
   }
+  if (!config.smtp.host.empty() && !config.smtp.ca_file.empty() &&
+      !std::ifstream(config.smtp.ca_file).good()) {
+    problems.push_back("smtp.ca_file: cannot read '" + config.smtp.ca_file + "'");
+  }
   if (config.http.tls_cert_file.empty() != config.http.tls_key_file.empty()) {
     problems.push_back(
         "http.tls_cert_file and http.tls_key_file (SURVEYD_HTTP_TLS_CERT_FILE, "

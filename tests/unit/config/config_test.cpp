@@ -227,6 +227,16 @@ TEST(Config, ServeChecksTheFeedsTlsFiles) {
                          {"SURVEYD_FEED_TLS_CERT_FILE", readable},
                          {"SURVEYD_FEED_TLS_KEY_FILE", readable}})
                    .empty());
+  // The relay's CA, the same way.
+  const std::map<std::string, std::string> feed_ca = {{"SURVEYD_FEED_TLS_CA_FILE", readable}};
+  auto smtp = feed_ca;
+  smtp["SURVEYD_SMTP_HOST"] = "smtp.example";
+  smtp["SURVEYD_SMTP_CA_FILE"] = readable;
+  EXPECT_TRUE(problems(smtp).empty());
+  smtp["SURVEYD_SMTP_CA_FILE"] = "/nonexistent/relay-ca.pem";
+  const auto relay = problems(smtp);
+  ASSERT_EQ(relay.size(), 1u);
+  EXPECT_NE(relay[0].find("smtp.ca_file: cannot read"), std::string::npos) << relay[0];
 }
 
 // Issue 7 pins these variables.
