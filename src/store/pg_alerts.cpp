@@ -521,11 +521,16 @@ class PgAlertStore final : public AlertStore {
       pqxx::work txn(connection);
       const auto rows = Exec(txn, "alert_lock", {Int(id)});
       if (rows.empty()) return AlertUpdate::kNotFound;
-      if (rows[0][0].as<std::string>() == "resolved") return AlertUpdate::kAlreadyResolved;
+      const std::string was = rows[0][0].as<std::string>();
+      if (was == "resolved") return AlertUpdate::kAlreadyResolved;
       const std::string clean_note = TruncateCodePoints(note, 2000);
-      Exec(txn, "alert_set_status",
-           {Int(id), Text(AlertStatusName(status)), Time(now), Text(actor.name),
-            NonEmpty(clean_note)});
+      // Acknowledged again (someone else looking, a note on progress): in the history, while
+      // the alert keeps who acknowledged it first, and when.
+      if (was != AlertStatusName(status)) {
+        Exec(txn, "alert_set_status",
+             {Int(id), Text(AlertStatusName(status)), Time(now), Text(actor.name),
+              NonEmpty(clean_note)});
+      }
       Exec(txn, "alert_event",
            {Int(id), Time(now), Text(AlertStatusName(status)), Text(actor.id), Text(actor.name),
             Text(actor.role), NonEmpty(clean_note)});

@@ -494,6 +494,13 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   ASSERT_EQ(response.status, 200);
   EXPECT_EQ(json::parse(response.body)["status"], "acknowledged");
   EXPECT_EQ(json::parse(response.body)["status_by"], "A. supervisor");
+  // Acknowledged again: in the history, and the alert still says who acknowledged it first.
+  const auto first_at = json::parse(response.body)["status_at"];
+  clock_.Advance(5min);
+  response = Call(api::Role::kSafeguarding, "POST", base + "/acknowledge", R"({"note":"calling"})");
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(json::parse(response.body)["status_by"], "A. supervisor");
+  EXPECT_EQ(json::parse(response.body)["status_at"], first_at);
   response = Call(api::Role::kSafeguarding, "POST", base + "/resolve",
                   R"({"note":"called back, referred to the DA team"})");
   ASSERT_EQ(response.status, 200);
@@ -518,9 +525,9 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
             410);
   EXPECT_EQ(Count("alert_events", "action = 'revealed'"), "1");
   detail = json::parse(Call(api::Role::kSupervisor, "GET", base).body);
-  ASSERT_EQ(detail["history"].size(), 4u);
-  EXPECT_EQ(detail["history"][3]["action"], "revealed");
-  EXPECT_EQ(detail["history"][3]["by"], "A. safeguarding");
+  ASSERT_EQ(detail["history"].size(), 5u);
+  EXPECT_EQ(detail["history"][4]["action"], "revealed");
+  EXPECT_EQ(detail["history"][4]["by"], "A. safeguarding");
 }
 
 TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
