@@ -71,8 +71,8 @@ gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
   out.timeout = in.timeout;
   out.max_in_flight = in.max_in_flight;
   out.wmnow = {in.wmnow.base_url, in.wmnow.api_key, in.wmnow.webhook_secret};
-  out.kannel = {in.kannel.sendsms_url, in.kannel.username, in.kannel.password,
-                in.kannel.webhook_secret, in.kannel.smsc};
+  out.kannel = {in.kannel.sendsms_url,    in.kannel.username, in.kannel.password,
+                in.kannel.webhook_secret, in.kannel.smsc,     in.kannel.callback_base_url};
   out.twilio = {in.twilio.base_url, in.twilio.account_sid, in.twilio.auth_token, in.twilio.from};
   return out;
 }

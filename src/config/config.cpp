@@ -244,6 +244,10 @@ std::vector<Key> KeyTable() {
       [](Config& c, S v, S) { c.gateway.kannel.webhook_secret = v; });
   add("gateway.kannel.smsc", "SURVEYD_KANNEL_SMSC",
       [](Config& c, S v, S) { c.gateway.kannel.smsc = v; });
+  add("gateway.kannel.callback_base_url", "SURVEYD_KANNEL_CALLBACK_BASE_URL",
+      [](Config& c, S v, S k) {
+        c.gateway.kannel.callback_base_url = v.empty() ? v : HttpUrl(v, k);
+      });
   add("gateway.twilio.base_url", "SURVEYD_TWILIO_BASE_URL",
       [](Config& c, S v, S k) { c.gateway.twilio.base_url = HttpUrl(v, k); });
   add("gateway.twilio.account_sid", "SURVEYD_TWILIO_ACCOUNT_SID",

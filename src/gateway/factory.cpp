@@ -11,9 +11,17 @@ const std::vector<std::string>& GatewayKinds() {
   return kKinds;
 }
 
+namespace {
+
+std::string WithoutTrailingSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+}  // namespace
+
 std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
-  std::string base = config.public_base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
+  const std::string base = WithoutTrailingSlash(config.public_base_url);
   // Every send goes over one pool of kept-alive connections: its size is the limit on requests
   // in flight.
   http::ClientPoolOptions pool;
@@ -38,7 +46,10 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.webhook_secret = config.kannel.webhook_secret;
     options.smsc = config.kannel.smsc;
     options.sender = config.sender;
-    options.public_base_url = base;
+    // smsbox may reach us by another address than citizens do (a compose network).
+    options.public_base_url = config.kannel.callback_base_url.empty()
+                                  ? base
+                                  : WithoutTrailingSlash(config.kannel.callback_base_url);
     options.timeout = config.timeout;
     options.client = client;
     return MakeKannelGateway(options);

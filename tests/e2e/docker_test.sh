@@ -129,7 +129,8 @@ while IFS='=' read -r name value; do
   env_args+=("$name=$value")
 done <"$docker/surveyd.env.example"
 while read -r pair; do
-  env_args+=("${pair/smsbox:13013/127.0.0.1:$sendsms_port}")
+  pair=${pair/smsbox:13013/127.0.0.1:$sendsms_port}
+  env_args+=("${pair/surveyd:8080/127.0.0.1:$port}")
 done < <(python3 -c "import json; [print(f'{k}={v}') for k, v in json.load(open('$work/compose.json'))['env'].items()]")
 env_args+=(SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$port")
 # Only what the test sets: nothing from the calling environment leaks into surveyd's.

@@ -84,6 +84,9 @@ struct Config {
       std::string password;        // SURVEYD_KANNEL_PASSWORD
       std::string webhook_secret;  // SURVEYD_KANNEL_WEBHOOK_SECRET: in dlr-url and get-url
       std::string smsc;            // SURVEYD_KANNEL_SMSC: route through this smsc id; empty: any
+      // SURVEYD_KANNEL_CALLBACK_BASE_URL: where Kannel reaches us for delivery reports (a
+      // network of its own, as in docker/compose.yaml); empty: http.public_base_url
+      std::string callback_base_url;
     } kannel;
     struct Twilio {
       std::string base_url = "https://api.twilio.com";  // SURVEYD_TWILIO_BASE_URL

@@ -30,8 +30,9 @@ struct GatewayConfig {
     std::string sendsms_url = "http://127.0.0.1:13013/cgi-bin/sendsms";
     std::string username;
     std::string password;
-    std::string webhook_secret;  // in every dlr-url and in the operator's sms-service get-url
-    std::string smsc;            // optional smsc id to route through
+    std::string webhook_secret;     // in every dlr-url and in the operator's sms-service get-url
+    std::string smsc;               // optional smsc id to route through
+    std::string callback_base_url;  // its dlr-url's base, when not public_base_url
   } kannel;
 
   struct Twilio {

@@ -247,8 +247,10 @@ TEST(Config, KannelSectionFromTheEnvironment) {
                       {"SURVEYD_KANNEL_SENDSMS_URL", "http://10.0.0.5:13013/cgi-bin/sendsms"},
                       {"SURVEYD_KANNEL_USERNAME", "surveyd"},
                       {"SURVEYD_KANNEL_PASSWORD", "pw"},
-                      {"SURVEYD_KANNEL_WEBHOOK_SECRET", secret}});
+                      {"SURVEYD_KANNEL_WEBHOOK_SECRET", secret},
+                      {"SURVEYD_KANNEL_CALLBACK_BASE_URL", "http://surveyd:8080"}});
   EXPECT_EQ(config.gateway.kind, "kannel");
+  EXPECT_EQ(config.gateway.kannel.callback_base_url, "http://surveyd:8080");
   EXPECT_EQ(config.gateway.kannel.sendsms_url, "http://10.0.0.5:13013/cgi-bin/sendsms");
   EXPECT_EQ(config.gateway.kannel.username, "surveyd");
   EXPECT_EQ(config.gateway.kannel.password, "pw");

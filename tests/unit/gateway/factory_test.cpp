@@ -60,6 +60,16 @@ TEST(GatewayFactory, CallbacksPointAtThePublicBaseUrl) {
     if (name == "StatusCallback") status_callback = value;
   }
   EXPECT_EQ(status_callback, "https://survey.example/api/v1/gateway/twilio/status?ref=r-1");
+
+  // smsbox on a network of its own (docker/compose.yaml) calls back where it reaches us.
+  config.kind = "kannel";
+  config.kannel.callback_base_url = "http://surveyd:8080/";
+  MakeGateway(config)->Send(sms);
+  dlr_url.clear();
+  for (const auto& [name, value] : http::ParseForm(server.Requests().back().query)) {
+    if (name == "dlr-url") dlr_url = value;
+  }
+  EXPECT_EQ(dlr_url.rfind("http://surveyd:8080/api/v1/gateway/kannel/status?", 0), 0u) << dlr_url;
 }
 
 TEST(DeliveryStates, NamesRoundTrip) {
