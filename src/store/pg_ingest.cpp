@@ -437,19 +437,22 @@ const Statements& IngestStatements() {
       // lines that delivered it: a line at or below it is one of those lines again (the feed
       // resumed from a cursor behind it, as after a crash between the parts of a batch and its
       // cursor), not a new delivery, and counts nothing. Lines come in sequence order, so every
-      // line below the stored number has been taken already. The number stored before (read in
-      // the statement's snapshot, which does not see its own update) comes back for a conflict,
-      // so that the service's counters tell such a line from a duplicate too. A fresh event's
-      // sealed line goes into raw_events, which retention empties long before the event goes
-      // (migration 0022). The surveys decided ($18 on, in delivery order, which their ids keep) go
-      // in with their texts, in the same round trip, for the events that went in: a concurrent
-      // delivery of one of them may have won (it holds the same locks, so it decided the same).
+      // line below the stored number has been taken already. Each line counts on its own: a
+      // batch sent again can hold an event's line taken already and a new one (`delivered`). The
+      // number stored before (read in the statement's snapshot, which does not see its own
+      // update) comes back for a conflict, so that the service's counters tell such a line from
+      // a duplicate too. A fresh event's sealed line goes into raw_events, which retention
+      // empties long before the event goes (migration 0022). The surveys decided ($18 on, in
+      // delivery order, which their ids keep) go in with their texts, in the same round trip,
+      // for the events that went in: a concurrent delivery of one of them may have won (it holds
+      // the same locks, so it decided the same).
       {"ingest_events",
        "WITH t AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], "
        "$6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], "
        "$12::text[], $13::text[], $14::text[], $15::text[], $17::text[]) AS t(id, source, seq, "
        "type, occurred_at, duplicates, raw, decision, reason, grp, trace, incident, hash, facts, "
        "findings)), "
+       "delivered AS (SELECT * FROM unnest($47::text[], $48::bigint[]) AS l(id, seq)), "
        "stored AS (INSERT INTO events (event_id, source, seq, type, occurred_at, duplicates, "
        "decision, decision_reason, decision_group, decision_trace, incident_id, phone_hash, "
        "facts, received_at, screened_with, screen_hit, screen_findings) "
@@ -458,8 +461,11 @@ const Statements& IngestStatements() {
        "$16::text, CASE WHEN $16::text IS NOT NULL THEN t.findings IS NOT NULL END, "
        "t.findings::text[] FROM t "
        "ON CONFLICT (event_id) DO UPDATE "
-       "SET duplicates = events.duplicates + CASE WHEN excluded.seq <= events.seq THEN 0 "
-       "ELSE excluded.duplicates + 1 END, seq = GREATEST(events.seq, excluded.seq) "
+       "SET duplicates = events.duplicates + CASE WHEN excluded.duplicates = 0 "
+       "THEN CASE WHEN excluded.seq <= events.seq THEN 0 ELSE 1 END "
+       "ELSE (SELECT count(*) FROM delivered l WHERE l.id = excluded.event_id "
+       "AND (l.seq > events.seq) IS NOT FALSE)::int END, "
+       "seq = GREATEST(events.seq, excluded.seq) "
        "RETURNING event_id, (xmax = 0) AS inserted, CASE WHEN xmax <> 0 THEN (SELECT p.seq "
        "FROM events p WHERE p.event_id = events.event_id) END AS stored_seq), "
        "lines AS (INSERT INTO raw_events (event_id, received_at, raw) "
@@ -803,10 +809,12 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   };
   std::vector<Named> named;
 
+  const auto line_seq = [](const IngestItem& item) {
+    return item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
+  };
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
-    const std::optional<std::int64_t> seq =
-        item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
+    const std::optional<std::int64_t> seq = line_seq(item);
     if (!item.event || item.event->event_id.empty()) {
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
@@ -831,14 +839,15 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     }
     const std::string& id = item.event->event_id;
     auto [it, fresh] = first_index.emplace(id, i);
+    Repeats& repeat = repeats[it->second];
     if (fresh) {
       candidates.push_back(i);
     } else {
       results[i] = {id, IngestOutcome::kDuplicate, "duplicate"};
-      ++repeats[it->second].count;
+      if (++repeat.count == 1) repeat.seqs.push_back(line_seq(items[it->second]));
+      repeat.seqs.push_back(seq);
     }
-    auto& last_seq = repeats[it->second].last_seq;
-    if (seq) last_seq = std::max(last_seq.value_or(*seq), *seq);
+    if (seq) repeat.last_seq = std::max(repeat.last_seq.value_or(*seq), *seq);
   }
 
   // A line stands for what its event said until a good delivery of its event_id replaces it. One
@@ -1153,6 +1162,17 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
                    facts.Text(),          screen.version.empty() ? Param() : Text(screen.version),
                    screen_findings.Text()};
   surveys.AppendTo(params);
+  // The lines of the events delivered more than once in this batch ($47, $48), for counting
+  // which of them are new deliveries.
+  ArrayLiteral line_ids, line_seqs;
+  for (std::size_t i : candidates) {
+    for (const auto& line : repeats[i].seqs) {
+      line_ids.Add(items[i].event->event_id);
+      line_seqs.AddInt(line);
+    }
+  }
+  params.push_back(line_ids.Text());
+  params.push_back(line_seqs.Text());
   const auto rows = Exec(txn, "ingest_events", params);
   // Events and their surveys in, the queued texts not yet decided again nor anything
   // committed: a crash here must take the whole transaction with it.

@@ -297,6 +297,9 @@ class PgStore final : public Store {
   struct Repeats {
     int count = 0;                         // lines after the first
     std::optional<std::int64_t> last_seq;  // the highest feed sequence number of all its lines
+    // Each line's sequence number, the first's included, once there is more than one: which of
+    // them the feed sends again and which are new is decided line by line ("ingest_events").
+    std::vector<std::optional<std::int64_t>> seqs;
   };
   pg::ArrayLiteral StoreEvents(pqxx::transaction_base& txn, const std::vector<IngestItem>& items,
                                std::vector<std::size_t> candidates,
