@@ -175,6 +175,9 @@ int Serve(const config::Config& config, std::ostream& err) {
     return 2;
   }
   SetUpLogging(config.log.format, config.log.level);
+  for (const auto& unknown : config::UnknownVariables(config::ProcessEnvironment())) {
+    spdlog::warn("config: {}", unknown);
+  }
   // Test builds only: a fault run may ask this process to die at a named failpoint.
   if (const std::string problem = failpoint::ArmFromEnvironment(); !problem.empty()) {
     err << "surveyd: " << problem << "\n";

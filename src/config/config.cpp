@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "surveyd/core/alert.hpp"
+#include "surveyd/core/closest_word.hpp"
 #include "surveyd/core/ip_address.hpp"
 #include "surveyd/core/key_ring.hpp"
 
@@ -690,6 +691,23 @@ std::map<std::string, std::string> ProcessEnvironment() {
     env.emplace(text.substr(0, eq), text.substr(eq + 1));
   }
   return env;
+}
+
+std::vector<std::string> UnknownVariables(const std::map<std::string, std::string>& env) {
+  std::vector<std::string> known = {"SURVEYD_FAILPOINT"};  // test builds' crash points
+  for (const auto& key : KeyTable()) {
+    known.push_back(key.env);
+    known.push_back(key.env + "_FILE");
+  }
+  std::vector<std::string> unknown;
+  for (const auto& [name, value] : env) {
+    if (name.rfind("SURVEYD_", 0) != 0) continue;
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    const std::string closest = ClosestWord(name, known);
+    unknown.push_back(name + " is set but is no variable surveyd reads" +
+                      (closest.empty() ? "" : " (did you mean " + closest + "?)"));
+  }
+  return unknown;
 }
 
 std::vector<std::string> ValidateForServe(const Config& config) {

@@ -246,6 +246,10 @@ Config Load(const std::string& path, const std::map<std::string, std::string>& e
             const SecretSources& sources = {});
 // The SURVEYD_* variables and CREDENTIALS_DIRECTORY.
 std::map<std::string, std::string> ProcessEnvironment();
+// The SURVEYD_* variables in `env` that surveyd does not read, each said with the one it may have
+// been meant as: a misspelt name would otherwise change nothing without a word. Said, not
+// refused: other tools of a deployment may share the prefix.
+std::vector<std::string> UnknownVariables(const std::map<std::string, std::string>& env);
 
 // Checks what `serve` needs (secrets present and long enough, URLs well formed).
 // Returns human-readable problems; empty when fine.

@@ -239,6 +239,20 @@ TEST(Config, ServeChecksTheFeedsTlsFiles) {
   EXPECT_NE(relay[0].find("smtp.ca_file: cannot read"), std::string::npos) << relay[0];
 }
 
+TEST(Config, AVariableSurveydDoesNotReadIsNamedWithTheOneItWasMeantAs) {
+  const auto unknown = UnknownVariables({{"SURVEYD_FEED_SILENCE_TIMEOUT_S", "5"},
+                                         {"SURVEYD_GATEWAY_RATE", "10"},
+                                         {"SURVEYD_TOKEN_SECRET_FILE", "/run/secrets/t"},
+                                         {"SURVEYD_FAILPOINT", "x"},
+                                         {"SURVEYD_SOMETHING_ELSE", "1"},
+                                         {"CREDENTIALS_DIRECTORY", "/run/credentials"}});
+  ASSERT_EQ(unknown.size(), 2u);
+  EXPECT_EQ(unknown[0],
+            "SURVEYD_FEED_SILENCE_TIMEOUT_S is set but is no variable surveyd reads (did you mean "
+            "SURVEYD_FEED_SILENCE_TIMEOUT?)");
+  EXPECT_EQ(unknown[1], "SURVEYD_SOMETHING_ELSE is set but is no variable surveyd reads");
+}
+
 // Issue 7 pins these variables.
 TEST(Config, KannelSectionFromTheEnvironment) {
   const std::string secret = "kannel-secret-0123456789";
