@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "alerts/yaml_diagnostics.hpp"
+#include "surveyd/core/closest_word.hpp"
 
 namespace surveyd::alerts {
 namespace {
@@ -215,7 +216,7 @@ bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
   // One typo in a long word, never in its first letter: "frigtened", "threatend", "terrifed".
   if (fuzzy && word.text.size() >= 7 && token.text.size() + 1 >= word.text.size() &&
       token.text.size() <= word.text.size() + 1 && token.text[0] == word.text[0]) {
-    return TypoDistance(token.text, word.text) <= 1;
+    return EditDistance(token.text, word.text) <= 1;
   }
   return false;
 }
@@ -490,22 +491,6 @@ class LexiconLoader : private detail::YamlDiagnostics {
 };
 
 }  // namespace
-
-std::size_t TypoDistance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
 
 std::vector<Token> Tokenize(std::string_view text) { return TokenizeImpl(text); }
 

@@ -108,7 +108,4 @@ struct LexiconLoad {
 LexiconLoad LoadLexiconFile(const std::string& path);
 LexiconLoad LoadLexiconString(std::string_view yaml, const std::string& file_name);
 
-// Optimal string alignment distance (a swapped pair of letters is one edit), for fuzzy words.
-std::size_t TypoDistance(std::string_view a, std::string_view b);
-
 }  // namespace surveyd::alerts
