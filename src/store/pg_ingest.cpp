@@ -31,11 +31,16 @@ constexpr std::size_t kSplitFrom = 64;
 // docs/benchmark-history.md).
 constexpr std::size_t kParts = 2;
 
+// A line's feed sequence number: the feed's, else the one in the event.
+std::optional<std::int64_t> LineSeq(const IngestItem& item) {
+  return item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
+}
+
 // The feed's place after these items: the highest sequence number among them.
 std::optional<std::int64_t> MaxSeq(const std::vector<IngestItem>& items) {
   std::optional<std::int64_t> max_seq;
   for (const IngestItem& item : items) {
-    const auto seq = item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
+    const auto seq = LineSeq(item);
     if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
   }
   return max_seq;
@@ -809,12 +814,9 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   };
   std::vector<Named> named;
 
-  const auto line_seq = [](const IngestItem& item) {
-    return item.seq ? item.seq : (item.event ? item.event->seq : std::nullopt);
-  };
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
-    const std::optional<std::int64_t> seq = line_seq(item);
+    const std::optional<std::int64_t> seq = LineSeq(item);
     if (!item.event || item.event->event_id.empty()) {
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
@@ -844,7 +846,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       candidates.push_back(i);
     } else {
       results[i] = {id, IngestOutcome::kDuplicate, "duplicate"};
-      if (++repeat.count == 1) repeat.seqs.push_back(line_seq(items[it->second]));
+      if (++repeat.count == 1) repeat.seqs.push_back(LineSeq(items[it->second]));
       repeat.seqs.push_back(seq);
     }
     if (seq) repeat.last_seq = std::max(repeat.last_seq.value_or(*seq), *seq);
@@ -1190,17 +1192,10 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   // A decision counts only if its row went in (the statement stored its survey only then).
   std::sort(candidates.begin(), candidates.end());
   std::vector<std::size_t> fresh;  // inserted by this batch, in delivery order
-  std::unordered_set<std::string> replayed;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (!decided[i] || inserted.count(event.event_id) == 0) {
       results[i] = {event.event_id, IngestOutcome::kDuplicate, "duplicate"};
-      // As the statement counts it: every line of the event at or below the stored number.
-      const auto before = stored_seq.find(event.event_id);
-      const auto& last_seq = repeats[i].last_seq;
-      if (before != stored_seq.end() && last_seq && *last_seq <= before->second) {
-        replayed.insert(event.event_id);
-      }
       continue;
     }
     fresh.push_back(i);
@@ -1208,10 +1203,13 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     results[i] = {event.event_id, IngestOutcome::kAccepted, d.reason};
     if (d.decision.outcome == Decision::Outcome::kSurvey) results[i].send_at = d.decision.send_at;
   }
-  if (!replayed.empty()) {  // and their later lines in this batch, found duplicates before
-    for (auto& r : results) {
-      if (r.outcome == IngestOutcome::kDuplicate && replayed.count(r.event_id)) r.replayed = true;
-    }
+  // As the statement counts them: a line at or below its event's number stored before is one
+  // taken already.
+  for (std::size_t i = 0; i < items.size() && !stored_seq.empty(); ++i) {
+    if (results[i].outcome != IngestOutcome::kDuplicate) continue;
+    const auto before = stored_seq.find(results[i].event_id);
+    const auto line = LineSeq(items[i]);
+    results[i].replayed = before != stored_seq.end() && line && *line <= before->second;
   }
 
   // The batch's texts that a line of it holds are those of its incident or number delivered

@@ -561,10 +561,12 @@ TEST_F(StoreTest, AFeedBatchWrittenInPartsIsDecidedAsAWholeOne) {
   IngestItem taken = batch.front();  // its seq is below the one stored since
   IngestItem fresh = batch.front();
   fresh.seq = ++seq;
-  for (const auto& r : Ingest({taken, fresh}, "tcp")) {
-    EXPECT_EQ(r.outcome, IngestOutcome::kDuplicate);
-    EXPECT_FALSE(r.replayed) << "a new delivery among them";
-  }
+  const auto both = Ingest({taken, fresh}, "tcp");
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].outcome, IngestOutcome::kDuplicate);
+  EXPECT_TRUE(both[0].replayed) << "the line taken already";
+  EXPECT_EQ(both[1].outcome, IngestOutcome::kDuplicate);
+  EXPECT_FALSE(both[1].replayed) << "the new delivery";
   EXPECT_EQ(Q(repeated), "3");
   EXPECT_EQ(store_->GetFunnel({}).events_duplicate, funnel + 2);
 }
@@ -975,12 +977,12 @@ TEST_F(StoreTest, ATextDeliveredAgainByItsGatewayIdChangesNothing) {
     p.texts.push_back({MessageKind::kQuestion, "Next?", kT0 + 48h});
     return p;
   };
-  InboundSms sms;
-  sms.gateway = "wmnow";
-  sms.gateway_message_id = "in-77";
-  sms.from_e164 = "+447700900001";
-  sms.body = "8";
-  sms.received_at = kT0 + 3h;
+  InboundSms sms{.gateway = "wmnow",
+                 .gateway_message_id = "in-77",
+                 .from_e164 = "+447700900001",
+                 .to = "Police",
+                 .body = "8",
+                 .received_at = kT0 + 3h};
   const auto first = store_->ReceiveReply(sms, plan, kT0 + 3h);
   EXPECT_FALSE(first.duplicate);
   EXPECT_EQ(first.texts_queued, 1);
@@ -1008,13 +1010,13 @@ TEST_F(StoreTest, AStopFromANumberNeverTextedOptsItOutUnconfirmed) {
     p.texts.push_back({MessageKind::kConfirmation, "No more texts.", kT0 + 48h});
     return p;
   };
-  InboundSms sms;
-  sms.gateway = "wmnow";
-  sms.gateway_message_id = "in-1";
-  sms.from_e164 = "+447700900009";
-  sms.body = "STOP";
-  sms.received_at = kT0;
-  EXPECT_EQ(store_->ReceiveReply(sms, plan, kT0).texts_queued, 0);
+  const InboundSms stop{.gateway = "wmnow",
+                        .gateway_message_id = "in-1",
+                        .from_e164 = "+447700900009",
+                        .to = "Police",
+                        .body = "STOP",
+                        .received_at = kT0};
+  EXPECT_EQ(store_->ReceiveReply(stop, plan, kT0).texts_queued, 0);
   EXPECT_EQ(Q("SELECT count(*) FILTER (WHERE confirmed_at IS NULL) || '/' || count(*) "
               "FROM opt_outs"),
             "1/1");
