@@ -471,7 +471,8 @@ struct SurveyPages::Impl {
         return http::Response::Html(200,
                                     RenderThanksPage(survey.language, Page(), false, help_now));
       case store::SubmitOutcome::kAlreadyAnswered:
-        // Answered by another request: what that answer raised is read again within cache_ttl.
+        // Answered by another request, whose alerts this one does not know: the store says
+        // once this cache entry is older than cache_ttl.
         MarkAnswered(hash, help_now);
         return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true, help_now));
       case store::SubmitOutcome::kExpired:
