@@ -25,6 +25,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/api/stats_routes.cpp
   src/core/alert.cpp
   src/core/clock.cpp
+  src/core/closest_word.cpp
   src/core/crypto.cpp
   src/core/delivery.cpp
   src/core/event_json.cpp
