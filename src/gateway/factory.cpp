@@ -1,5 +1,6 @@
 #include "surveyd/gateway/factory.hpp"
 
+#include "gateway/common.hpp"
 #include "surveyd/gateway/kannel.hpp"
 #include "surveyd/gateway/twilio.hpp"
 #include "surveyd/gateway/wmnow.hpp"
@@ -11,17 +12,8 @@ const std::vector<std::string>& GatewayKinds() {
   return kKinds;
 }
 
-namespace {
-
-std::string WithoutTrailingSlash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-}  // namespace
-
 std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
-  const std::string base = WithoutTrailingSlash(config.public_base_url);
+  const std::string base = detail::WithoutTrailingSlash(config.public_base_url);
   // Every send goes over one pool of kept-alive connections: its size is the limit on requests
   // in flight.
   http::ClientPoolOptions pool;
@@ -46,10 +38,10 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.webhook_secret = config.kannel.webhook_secret;
     options.smsc = config.kannel.smsc;
     options.sender = config.sender;
-    // smsbox may reach us by another address than citizens do (a compose network).
-    options.public_base_url = config.kannel.callback_base_url.empty()
-                                  ? base
-                                  : WithoutTrailingSlash(config.kannel.callback_base_url);
+    // smsbox may reach us by another address than citizens do (a compose network). The
+    // adapter drops a trailing slash.
+    options.public_base_url =
+        config.kannel.callback_base_url.empty() ? base : config.kannel.callback_base_url;
     options.timeout = config.timeout;
     options.client = client;
     return MakeKannelGateway(options);
