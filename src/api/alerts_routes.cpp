@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "analytics_common.hpp"
 #include "routes.hpp"
 #include "surveyd/alerts/webhook.hpp"
 
@@ -77,22 +78,22 @@ http::Response List(const ApiOptions& options, const Call& call) {
     if (key == "status") {
       filter.status = store::ParseAlertStatus(value);
       if (!filter.status) {
-        return JsonError(400, "bad_request", "status must be open, acknowledged or resolved");
+        return BadParameter(key, "expected open, acknowledged or resolved");
       }
     } else if (key == "kind") {
       filter.kind = ParseAlertKind(value);
       if (!filter.kind) {
-        return JsonError(400, "bad_request", "kind must be safeguarding, complaint or low_scores");
+        return BadParameter(key, "expected safeguarding, complaint or low_scores");
       }
     } else if (key == "before") {
       filter.before_id = ParseId(value);
-      if (!filter.before_id) return JsonError(400, "bad_request", "before must be an alert id");
+      if (!filter.before_id) return BadParameter(key, "expected an alert id");
     } else if (key == "limit") {
       const auto limit = ParseId(value);
-      if (!limit || *limit > 500) return JsonError(400, "bad_request", "limit must be 1 to 500");
+      if (!limit || *limit > 500) return BadParameter(key, "expected 1 to 500");
       filter.limit = static_cast<int>(*limit);
     } else {
-      return JsonError(400, "bad_request", "unknown parameter '" + key + "'");
+      return BadParameter(key, "unknown parameter (see /api/v1/openapi.json)");
     }
   }
   json alerts = json::array();

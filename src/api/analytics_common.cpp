@@ -22,14 +22,6 @@ std::vector<std::string_view> MakeFilterParameters() {
   return names;
 }
 
-bool IsDate(const std::string& text) {
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
-  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (text[i] < '0' || text[i] > '9') return false;
-  }
-  return ParseRfc3339(text + "T00:00:00Z").has_value();  // refuses 2026-02-30
-}
-
 std::optional<std::int64_t> PositiveInteger(const std::string& text) {
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -48,6 +40,14 @@ bool NeedsSupervisor(store::Dimension d) {
 }  // namespace
 
 const std::vector<std::string_view> kFilterParameters = MakeFilterParameters();
+
+bool IsDate(const std::string& text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+  }
+  return ParseRfc3339(text + "T00:00:00Z").has_value();  // refuses 2026-02-30
+}
 
 bool IsStorableText(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {

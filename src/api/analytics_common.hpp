@@ -36,6 +36,9 @@ std::optional<http::Response> ParseQuery(const Call& call,
                                          const std::vector<std::string_view>& allowed,
                                          Query& query);
 
+// A date that exists, as "2026-11-26".
+bool IsDate(const std::string& text);
+
 // Well-formed UTF-8 without NUL bytes (RFC 3629: no overlong forms, surrogates or code points
 // past U+10FFFF): what PostgreSQL takes as text. A parameter that is not is a 400, never a
 // statement the database refuses.

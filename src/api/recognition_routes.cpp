@@ -21,6 +21,20 @@ json Scores(const std::optional<int> (&q)[5]) {
   return out;
 }
 
+// `from` or `to` as an instant: an RFC 3339 time as it is, or a date as a whole local day, as
+// /api/v1/stats reads one (`from` at its start, `to` at its end: the next day's start).
+std::optional<TimePoint> Bound(bool is_to, const std::string& value, const TimeZone& zone) {
+  if (!IsDate(value)) return ParseRfc3339(value);
+  const int year = std::stoi(value.substr(0, 4));
+  const int month = std::stoi(value.substr(5, 2));
+  const int day = std::stoi(value.substr(8, 2));
+  if (!is_to) return zone.FromLocal(year, month, day, 0, 0);
+  // Noon of the day, a day on, is the next day whatever the clocks did; its midnight is the end.
+  const LocalDateTime next =
+      zone.ToLocal(zone.FromLocal(year, month, day, 12, 0) + std::chrono::hours(24));
+  return zone.FromLocal(next.year, next.month, next.day, 0, 0);
+}
+
 std::optional<std::string> Score(const std::optional<int>& q) {
   return q ? std::optional<std::string>(std::to_string(*q)) : std::nullopt;
 }
@@ -78,37 +92,36 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
   std::optional<TimePoint> from, to;
   bool csv = call.request.Header("Accept").find("text/csv") != std::string_view::npos;
   bool praise_table = false;  // the CSV of the praise comments rather than of the people
+  const auto zone = options.zone ? options.zone() : nullptr;
   for (const auto& [key, value] : http::ParseForm(call.request.query)) {
     if (key == "from" || key == "to") {
-      auto t = ParseRfc3339(value);
-      if (!t) return JsonError(400, "bad_request", key + " must be an RFC 3339 time");
+      auto t = Bound(key == "to", value, zone ? *zone : *TimeZone::Utc());
+      if (!t) return BadParameter(key, "expected a date (2026-11-26) or an RFC 3339 time");
       (key == "from" ? from : to) = t;
     } else if ((key == "team" || key == "officer") && !IsStorableText(value)) {
-      return JsonError(400, "bad_request", key + " must be UTF-8 text");
+      return BadParameter(key, "not UTF-8 text");
     } else if (key == "team") {
       if (!value.empty()) filter.team = value;
     } else if (key == "officer") {
       if (!value.empty()) filter.person = value;
     } else if (key == "format") {
-      if (value != "json" && value != "csv") {
-        return JsonError(400, "bad_request", "format: expected json or csv");
-      }
+      if (value != "json" && value != "csv") return BadParameter(key, "expected json or csv");
       csv = value == "csv";
     } else if (key == "table") {
       if (value != "people" && value != "praise") {
-        return JsonError(400, "bad_request", "table: expected people or praise");
+        return BadParameter(key, "expected people or praise");
       }
       praise_table = value == "praise";
     } else {
-      return JsonError(400, "bad_request", "unknown parameter '" + key + "'");
+      return BadParameter(key, "unknown parameter (see /api/v1/openapi.json)");
     }
   }
   const TimePoint now = ApiNow(options);
   filter.to = to.value_or(now);
   filter.from = from.value_or(filter.to - kDefaultWindow);
-  if (filter.from >= filter.to) return JsonError(400, "bad_request", "from must be before to");
+  if (filter.from >= filter.to) return BadParameter("to", "is not after from");
   if (filter.to - filter.from > kLongestWindow) {
-    return JsonError(400, "bad_request", "at most 366 days at a time");
+    return BadParameter(from ? "from" : "to", "at most 366 days at a time");
   }
   const auto report = alerts::BuildRecognition(options.alerts->Recognition(filter),
                                                *config->lexicon, options.recognition_min_cell_size);

@@ -403,6 +403,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.alert_config = [&alerts] { return alerts.Current(); };
   api_options.on_alert_changed = [&alerts] { alerts.notifier().Wake(); };
   api_options.recognition_min_cell_size = config.recognition.min_cell_size;
+  api_options.zone = [&rules] { return rules.Current()->zone_ptr(); };
   api_handler = api::MakeApiHandler(api_options);
   api_fast_handler = api::MakeApiFastHandler(api_options);
 

@@ -345,11 +345,9 @@ try {
   console.log(`screenshot: ${alertsShot}`);
 
   // Praise, for supervisors: per person as GET /api/v1/recognition gives it for the same days
-  // (whole days in the browser's time zone, as the page asks), and the praise comments.
-  const dayStart = (day) => new Date(`${day}T00:00:00`).toISOString();
-  const dayEnd = (day) => { const d = new Date(`${day}T00:00:00`); d.setDate(d.getDate() + 1); return d.toISOString(); };
+  // (whole days in the force's time zone, as the other panels' figures), and the praise comments.
   async function comparePraise(label, params) {
-    const report = await api('/api/v1/recognition', { from: dayStart(args.from), to: dayEnd(args.to), ...params });
+    const report = await api('/api/v1/recognition', { from: args.from, to: args.to, ...params });
     const shownPeople = report.people.filter((p) => !p.suppressed);
     const rows = await page.$$eval('#people tbody tr[data-person]', (trs) => trs.map((tr) => ({
       person: tr.dataset.person, team: tr.children[2].textContent,

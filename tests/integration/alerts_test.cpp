@@ -345,6 +345,7 @@ class AlertsApiTest : public AlertsTest {
     options_.clock = &clock_;
     options_.alert_config = [] { return ShippedAlerts(); };
     options_.recognition_min_cell_size = 3;
+    options_.zone = [] { return TimeZone::Load("Europe/London"); };
     // The rules in force name one of the two groups the contacts below fall in.
     options_.survey_group_names = [] {
       return std::vector<std::pair<std::string, std::string>>{{"force_contact", "Force Contact"}};
@@ -602,8 +603,33 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query + "&officer=PC2");
   EXPECT_EQ(json::parse(response.body)["suppressed"], true);
   EXPECT_TRUE(json::parse(response.body)["praise"].empty());
-  EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", "from=yesterday").status,
-            400);
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", "from=yesterday");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(json::parse(response.body)["parameter"], "from") << response.body;
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", "colour=blue");
+  EXPECT_EQ(json::parse(response.body)["parameter"], "colour") << response.body;
+
+  // Dates are whole days in the force's time zone, as the stats read them: the contacts above
+  // were on 20 November at about noon.
+  const std::string team = "team=Response%20-%20Birmingham%20East";
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  team + "&from=2026-11-20&to=2026-11-20");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body)["from"], "2026-11-20T00:00:00.000Z");
+  EXPECT_EQ(json::parse(response.body)["to"], "2026-11-21T00:00:00.000Z");
+  EXPECT_EQ(json::parse(response.body)["respondents"], 6);
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  team + "&from=2026-11-16&to=2026-11-19");
+  EXPECT_EQ(json::parse(response.body)["suppressed"], true) << "none the day before";
+  // In summer, a London day starts at 23:00 UTC the day before.
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  "from=2026-07-01&to=2026-07-01");
+  EXPECT_EQ(json::parse(response.body)["from"], "2026-06-30T23:00:00.000Z");
+  EXPECT_EQ(json::parse(response.body)["to"], "2026-07-01T23:00:00.000Z");
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  "from=2026-11-20&to=2026-11-19");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(json::parse(response.body)["parameter"], "to") << response.body;
 }
 
 // ---- The notifier ----------------------------------------------------------------------------

@@ -154,18 +154,14 @@
         survey_group: view.filters.survey_group }],
       representativeness: ['/api/v1/representativeness', { ...filters, dimension: view.rep }],
       comments: ['/api/v1/comments', { ...filters, q: view.q, limit: 20 }],
-      // The Praise view's, by whole days in the browser's time zone (the force's).
+      // The Praise view's, by whole days in the force's time zone, as the other panels'.
       people: ['/api/v1/recognition', praiseParams(view)],
       praise: ['/api/v1/recognition', { ...praiseParams(view), table: 'praise' }],
     };
   }
 
   function praiseParams(view) {
-    const dayStart = (day) => new Date(`${day}T00:00:00`);
-    const end = dayStart(view.to);
-    end.setDate(end.getDate() + 1);
-    return { from: dayStart(view.from).toISOString(), to: end.toISOString(),
-      team: view.filters.team, officer: view.person };
+    return { from: view.from, to: view.to, team: view.filters.team, officer: view.person };
   }
 
   // ---- small helpers ------------------------------------------------------------------------

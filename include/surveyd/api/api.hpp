@@ -16,6 +16,7 @@
 #include "surveyd/api/auth.hpp"
 #include "surveyd/api/router.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/time_zone.hpp"
 #include "surveyd/core/work_queue.hpp"
 #include "surveyd/gateway/gateway.hpp"
 #include "surveyd/http/message.hpp"
@@ -67,6 +68,9 @@ struct ApiOptions {
   std::function<std::shared_ptr<const alerts::AlertConfig>()> alert_config;  // praise words
   std::function<void()> on_alert_changed;  // an alert was acknowledged or resolved
   int recognition_min_cell_size = 10;      // people with fewer answers are not shown
+  // The force's time zone (the rules'), in which recognition reads a date as a whole local day;
+  // null: UTC.
+  std::function<std::shared_ptr<const TimeZone>()> zone;
   // The analysts' API (stats_routes.cpp, responses_routes.cpp, ops_routes.cpp,
   // admin_routes.cpp). Every call to a role-protected route, and every refused one, is written
   // to `audit` (null: not audited, for tests); if it cannot be, the answer is 503, not the data.

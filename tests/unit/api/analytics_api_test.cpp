@@ -516,6 +516,18 @@ TEST_F(AnalyticsApiTest, BytesThatAreNotTextAre400sNeverErrors) {
   EXPECT_EQ(team.status, 400);
   EXPECT_FALSE(Json(team).is_discarded());
   EXPECT_EQ(Get("/api/v1/alerts?%FF=1", Role::kSupervisor).status, 400);
+  // The alerts' and recognition's parameters are named as the analysts' are.
+  for (const auto& [target, parameter] : std::vector<std::pair<std::string, std::string>>{
+           {"/api/v1/alerts?limit=0", "limit"},
+           {"/api/v1/alerts?status=closed", "status"},
+           {"/api/v1/alerts?since=2026-11-01", "since"},
+           {"/api/v1/recognition?to=tomorrow", "to"},
+           {"/api/v1/recognition?table=teams", "table"}}) {
+    const auto response = Get(target, Role::kSupervisor);
+    EXPECT_EQ(response.status, 400) << target;
+    EXPECT_EQ(Json(response).value("error", ""), "bad_parameter") << target;
+    EXPECT_EQ(Json(response).value("parameter", ""), parameter) << target;
+  }
 }
 
 TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
