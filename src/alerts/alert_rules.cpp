@@ -44,7 +44,7 @@ class ConfigLoader : private detail::YamlDiagnostics {
     } catch (const YAML::Exception& e) {
       // The survey rules loader reports the syntax error with its place; say it once more here
       // only so that this load fails too.
-      Error(e.mark, "YAML syntax error: " + e.msg);
+      SyntaxError(text, e);
       return Finish(nullptr);
     }
     const YAML::Node section = root.IsMap() ? root["alerts"] : YAML::Node();

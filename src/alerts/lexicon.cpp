@@ -235,7 +235,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
     try {
       root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-      Error(e.mark, "YAML syntax error: " + e.msg);
+      SyntaxError(text, e);
       return Finish(nullptr);
     }
     if (!root.IsMap()) {

@@ -5,9 +5,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "surveyd/core/yaml_syntax.hpp"
 #include "surveyd/rules/rules.hpp"
 
 namespace surveyd::alerts::detail {
@@ -18,6 +20,11 @@ class YamlDiagnostics {
 
   void Error(const YAML::Mark& mark, std::string message) {
     errors_.push_back(At(mark, std::move(message), false));
+  }
+  // yaml-cpp could not parse `text`: the error where the person editing it should look.
+  void SyntaxError(std::string_view text, const YAML::Exception& e) {
+    auto error = DescribeYamlSyntaxError(text, e.msg, e.mark.line, e.mark.column);
+    errors_.push_back({file_, error.line, error.column, std::move(error.message), false});
   }
   void Warn(const YAML::Mark& mark, std::string message) {
     warnings_.push_back(At(mark, std::move(message), true));

@@ -16,6 +16,7 @@
 #include "surveyd/core/closest_word.hpp"
 #include "surveyd/core/ip_address.hpp"
 #include "surveyd/core/key_ring.hpp"
+#include "surveyd/core/yaml_syntax.hpp"
 
 extern char** environ;
 
@@ -590,14 +591,24 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
   if (!path.empty()) {
     YAML::Node root;
     bool readable = true;
-    try {
-      root = YAML::LoadFile(path);
-    } catch (const YAML::BadFile&) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
       errors.push_back(path + ": cannot read the file");
       readable = false;
-    } catch (const YAML::Exception& e) {
-      errors.push_back(Where(path, e.mark) + ": " + e.msg);
-      readable = false;
+    } else {
+      std::stringstream text;
+      text << in.rdbuf();
+      try {
+        root = YAML::Load(text.str());
+      } catch (const YAML::Exception& e) {
+        const auto error = DescribeYamlSyntaxError(text.str(), e.msg, e.mark.line, e.mark.column);
+        errors.push_back(
+            path +
+            (error.line > 0 ? ":" + std::to_string(error.line) + ":" + std::to_string(error.column)
+                            : "") +
+            ": " + error.message);
+        readable = false;
+      }
     }
     if (readable && root && !root.IsNull()) {
       std::vector<std::pair<std::string, YAML::Node>> values;

@@ -18,6 +18,7 @@
 #include "rules/ascii.hpp"
 #include "surveyd/core/closest_word.hpp"
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/core/yaml_syntax.hpp"
 #include "surveyd/rules/rules.hpp"
 
 namespace surveyd::rules {
@@ -75,9 +76,8 @@ class Loader {
     try {
       root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-      errors_.push_back(RuleError{file_, e.mark.is_null() ? 0 : e.mark.line + 1,
-                                  e.mark.is_null() ? 0 : e.mark.column + 1,
-                                  "YAML syntax error: " + e.msg});
+      auto error = DescribeYamlSyntaxError(text, e.msg, e.mark.line, e.mark.column);
+      errors_.push_back(RuleError{file_, error.line, error.column, std::move(error.message)});
       return Result(nullptr);
     }
     if (!root.IsDefined() || root.IsNull()) {

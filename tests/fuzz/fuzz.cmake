@@ -40,6 +40,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/core/time.cpp
   src/core/time_zone.cpp
   src/core/work_queue.cpp
+  src/core/yaml_syntax.cpp
   src/feed/event_parser.cpp
   src/gateway/common.cpp
   src/gateway/gateway.cpp

@@ -116,7 +116,8 @@ TEST_F(RulesCliTest, ASyntaxErrorIsSaidOnce) {
   const Result r = RunCli({"rules", "check", rules});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, rules +
-                       ":4:1: YAML syntax error: end of sequence flow not found\n1 error(s) in " +
+                       ":3:9: YAML syntax error: this '[' is never closed (a ']' is missing "
+                       "before line 4, where the parser gave up)\n1 error(s) in " +
                        rules + "\n");
 }
 

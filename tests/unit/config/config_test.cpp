@@ -84,6 +84,20 @@ TEST(Config, UnknownKeyNamesItsLine) {
   std::remove(path.c_str());
 }
 
+TEST(Config, SyntaxErrorsNameTheirLineAndAMissingFileSaysSo) {
+  auto path = WriteTemp("http:\n  trusted_proxies: [10.0.0.1, 10.0.0.2\nfeed:\n  listen: x\n");
+  auto result = LoadAll(path, {});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0],
+            path +
+                ":2:20: YAML syntax error: this '[' is never closed (a ']' is missing before "
+                "line 3, where the parser gave up)");
+  std::remove(path.c_str());
+  result = LoadAll(path, {});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0], path + ": cannot read the file");
+}
+
 TEST(Config, BadValuesAreClearErrors) {
   auto path = WriteTemp("dispatch:\n  workers: many\n");
   try {

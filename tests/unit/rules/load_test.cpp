@@ -113,13 +113,16 @@ TEST(RulesLoadTest, ReportsTemplateMistakes) {
                });
 }
 
-TEST(RulesLoadTest, YamlSyntaxErrorIsOneErrorAtYamlCppsMark) {
+TEST(RulesLoadTest, YamlSyntaxErrorIsOneErrorAtItsPlace) {
+  // yaml-cpp gives up on line 7; the list left open is on line 6.
   const LoadResult unclosed = LoadFile(FixturePath("syntax_error.yaml"));
   EXPECT_FALSE(unclosed.rules);
   ASSERT_EQ(unclosed.errors.size(), 1u);
-  EXPECT_NE(unclosed.errors[0].message.find("YAML syntax error"), std::string::npos);
-  EXPECT_EQ(unclosed.errors[0].line, 7) << unclosed.errors[0].ToString();
-  EXPECT_EQ(unclosed.errors[0].column, 12) << unclosed.errors[0].ToString();
+  EXPECT_NE(unclosed.errors[0].message.find("YAML syntax error: this '[' is never closed"),
+            std::string::npos)
+      << unclosed.errors[0].ToString();
+  EXPECT_EQ(unclosed.errors[0].line, 6) << unclosed.errors[0].ToString();
+  EXPECT_EQ(unclosed.errors[0].column, 15) << unclosed.errors[0].ToString();
 
   const LoadResult indent = LoadFile(FixturePath("syntax_error_indent.yaml"));
   ASSERT_EQ(indent.errors.size(), 1u);

@@ -1,0 +1,95 @@
+#include "surveyd/core/yaml_syntax.hpp"
+
+#include <vector>
+
+namespace surveyd {
+namespace {
+
+struct Bracket {
+  char c;
+  int line, column;  // 0-based
+};
+
+// The flow brackets still open at (end_line, end_column), read outside quotes and comments and
+// only where a YAML value can begin: a plain scalar such as "PC[12]" holds brackets of its own.
+std::vector<Bracket> OpenBrackets(std::string_view text, int end_line, int end_column) {
+  std::vector<Bracket> open;
+  int line = 0, column = 0;
+  char quote = 0;        // inside a quoted scalar: its quote
+  bool comment = false;  // after a # on this line
+  char previous = '\n';  // the last character that was not blank on this line ('\n': none)
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (line > end_line || (line == end_line && column >= end_column)) break;
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      comment = false;
+      previous = '\n';
+      continue;
+    }
+    const int at = column++;
+    if (comment) continue;
+    if (quote != 0) {
+      if (quote == '"' && c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
+        ++i;
+        ++column;
+      } else if (c == quote && quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is a quote inside a single-quoted scalar
+        ++column;
+      } else if (c == quote) {
+        quote = 0;
+        previous = c;
+      }
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r') continue;
+    if (c == '#' && (at == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
+      comment = true;
+      continue;
+    }
+    const bool value_starts = previous == '\n' || previous == ':' || previous == '-' ||
+                              previous == ',' || previous == '[' || previous == '{' ||
+                              previous == '?';
+    if ((c == '"' || c == '\'') && value_starts) {
+      quote = c;
+      continue;
+    }
+    if ((c == '[' || c == '{') && value_starts) {
+      open.push_back({c, line, at});
+    } else if ((c == ']' || c == '}') && !open.empty()) {
+      open.pop_back();
+    }
+    previous = c;
+  }
+  return open;
+}
+
+}  // namespace
+
+YamlSyntaxError DescribeYamlSyntaxError(std::string_view text, std::string_view message, int line,
+                                        int column) {
+  YamlSyntaxError error;
+  if (line >= 0) {
+    error.line = line + 1;
+    error.column = column + 1;
+  }
+  error.message = "YAML syntax error: " + std::string(message);
+  const bool list = message.find("end of sequence flow not found") != std::string_view::npos;
+  const bool map = message.find("end of map flow not found") != std::string_view::npos;
+  if ((!list && !map) || line < 0) return error;
+  const char wanted = list ? '[' : '{';
+  const auto open = OpenBrackets(text, line, column);
+  for (auto it = open.rbegin(); it != open.rend(); ++it) {
+    if (it->c != wanted) continue;
+    error.message = std::string("YAML syntax error: this '") + wanted + "' is never closed (a '" +
+                    (list ? ']' : '}') + "' is missing before line " + std::to_string(line + 1) +
+                    ", where the parser gave up)";
+    error.line = it->line + 1;
+    error.column = it->column + 1;
+    break;
+  }
+  return error;
+}
+
+}  // namespace surveyd
