@@ -60,6 +60,24 @@ Number ClassifyUk(std::string_view nsn) {
   return number;
 }
 
+// The UTF-8 length of a space, dash or invisible joiner that spreadsheets and exports put inside
+// numbers ("07700\u00a0900123", "07700\u2013900123"), or 0. Unread, such a number would be
+// invalid, and so unhashed: its events would escape the look-back over the number's history.
+std::size_t UnicodeSeparatorLength(std::string_view s) {
+  const auto byte = [&s](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  if (s.size() >= 2 && byte(0) == 0xC2 && byte(1) == 0xA0) return 2;  // no-break space
+  if (s.size() < 3) return 0;
+  if (byte(0) == 0xE2 && byte(1) == 0x80) {
+    // U+2000-U+200B spaces, U+2010-U+2015 hyphens and dashes, U+202F narrow no-break space
+    const unsigned char last = byte(2);
+    if ((last >= 0x80 && last <= 0x8B) || (last >= 0x90 && last <= 0x95) || last == 0xAF) return 3;
+  }
+  if (byte(0) == 0xE2 && byte(1) == 0x81 && byte(2) == 0xA0) return 3;  // word joiner
+  if (byte(0) == 0xE2 && byte(1) == 0x88 && byte(2) == 0x92) return 3;  // minus sign
+  if (byte(0) == 0xEF && byte(1) == 0xBB && byte(2) == 0xBF) return 3;  // zero-width no-break
+  return 0;
+}
+
 }  // namespace
 
 Number Normalize(std::string_view raw) {
@@ -68,8 +86,13 @@ Number Normalize(std::string_view raw) {
 
   // Drop the separators people type; keep brackets for now, to spot "+44 (0)".
   std::string s;
-  for (char c : trimmed) {
+  for (std::size_t i = 0; i < trimmed.size(); ++i) {
+    const char c = trimmed[i];
     if (c == ' ' || c == '\t' || c == '.' || c == '-') continue;
+    if (const std::size_t length = UnicodeSeparatorLength(trimmed.substr(i)); length > 0) {
+      i += length - 1;
+      continue;
+    }
     s.push_back(c);
   }
   // "+44 (0)7700 900123": the bracketed trunk zero is written but never dialled after a country

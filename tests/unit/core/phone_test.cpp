@@ -38,6 +38,12 @@ INSTANTIATE_TEST_SUITE_P(
                       NormalizeCase{"07700.900.123", Kind::kUkMobile, "+447700900123"},
                       NormalizeCase{"  07700 900123  ", Kind::kUkMobile, "+447700900123"},
                       NormalizeCase{"(07700) 900123", Kind::kUkMobile, "+447700900123"},
+                      // Spaces and dashes from spreadsheets and exports: no-break, narrow,
+                      // thin, en dash, minus sign, zero-width.
+                      NormalizeCase{"07700\u00a0900123", Kind::kUkMobile, "+447700900123"},
+                      NormalizeCase{"+44\u202f7700\u2009900123", Kind::kUkMobile, "+447700900123"},
+                      NormalizeCase{"07700\u2013900\u2212123", Kind::kUkMobile, "+447700900123"},
+                      NormalizeCase{"\ufeff07700\u200b900123", Kind::kUkMobile, "+447700900123"},
                       NormalizeCase{"+4407700900123", Kind::kUkMobile, "+447700900123"},
                       NormalizeCase{"07911 123456", Kind::kUkMobile, "+447911123456"},
                       NormalizeCase{"07400 123456", Kind::kUkMobile, "+447400123456"},
@@ -87,9 +93,11 @@ INSTANTIATE_TEST_SUITE_P(Withheld, PhoneNormalizeTest,
 INSTANTIATE_TEST_SUITE_P(
     Invalid, PhoneNormalizeTest,
     ::testing::Values(NormalizeCase{"not a number", Kind::kInvalid, ""},
-                      NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},   // letter O
-                      NormalizeCase{"07700 90012", Kind::kInvalid, ""},    // too short
-                      NormalizeCase{"07700 9001234", Kind::kInvalid, ""},  // too long
+                      NormalizeCase{"07700\u00e9900123", Kind::kInvalid, ""},  // not a separator
+                      NormalizeCase{"07700\xc2", Kind::kInvalid, ""},          // cut short
+                      NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},       // letter O
+                      NormalizeCase{"07700 90012", Kind::kInvalid, ""},        // too short
+                      NormalizeCase{"07700 9001234", Kind::kInvalid, ""},      // too long
                       NormalizeCase{"+4477009001", Kind::kInvalid, ""},
                       NormalizeCase{"0121 626", Kind::kInvalid, ""},
                       NormalizeCase{"0121 626 50000", Kind::kInvalid, ""},
