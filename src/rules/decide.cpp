@@ -2,12 +2,15 @@
 // contact history and the related events up and passes `now`), so replaying an event with the
 // same inputs decides the same, and tests need no clock, database or network.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 
 #include "rules/ascii.hpp"
+#include "rules/contract.hpp"
 #include "rules/labels.hpp"
+#include "surveyd/core/closest_word.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/rules/rules.hpp"
 
@@ -41,10 +44,71 @@ Tri InList(const Policy& policy, Field field, const std::vector<std::string>& li
   return FromBool(ascii::AnyEquals(list, *text));
 }
 
-// Any of the flags matches one of the exclusion's qualifiers.
+// As InList, for the caller's role or phone type: a value the feed contract does not name
+// ("social_worker") may mean what the exclusion is about, so it is unclear, never a "no".
+Tri InContractList(const Policy& policy, Field field, const std::vector<std::string>& list,
+                   const std::optional<std::string>& value,
+                   const std::vector<std::string>& contract) {
+  const auto text = Present(value);
+  if (text.has_value() && !ascii::AnyEquals(contract, *text)) return Tri::kUnknown;
+  return InList(policy, field, list, value);
+}
+
+// A flag as it is meant, whatever a log or an export did to it: upper case, each run of spaces,
+// hyphens and other marks one underscore ("sexual offence", "Sexual-Offence": SEXUAL_OFFENCE),
+// soft hyphens dropped and a dotted or dotless I read as I ("DOM\u00adESTIC", "DOMEST\u0130C").
+std::string FlagKey(std::string_view flag) {
+  std::string key;
+  bool gap = false;
+  for (std::size_t i = 0; i < flag.size(); ++i) {
+    const auto c = static_cast<unsigned char>(flag[i]);
+    char next = 0;
+    if (std::isalnum(c) != 0) {
+      next = ascii::Upper(static_cast<char>(c));
+    } else if (c == 0xC2 && i + 1 < flag.size() &&
+               static_cast<unsigned char>(flag[i + 1]) == 0xAD) {
+      ++i;  // soft hyphen: invisible, joins nothing
+      continue;
+    } else if (c == 0xC4 && i + 1 < flag.size() &&
+               (static_cast<unsigned char>(flag[i + 1]) == 0xB0 ||
+                static_cast<unsigned char>(flag[i + 1]) == 0xB1)) {
+      ++i;
+      next = 'I';
+    } else if (c >= 0x80) {
+      next = static_cast<char>(c);  // other letters stay as they are, and match nothing
+    } else {
+      gap = !key.empty();
+      continue;
+    }
+    if (gap) key.push_back('_');
+    gap = false;
+    key.push_back(next);
+  }
+  return key;
+}
+
+// Any of the flags is one of the exclusion's qualifiers.
 bool AnyQualifier(const Exclusion& x, const std::vector<std::string>& flags) {
   return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
-    return ascii::AnyEquals(x.qualifiers, ascii::Trim(flag));
+    const std::string key = FlagKey(flag);
+    return std::any_of(x.qualifiers.begin(), x.qualifiers.end(),
+                       [&](const std::string& q) { return FlagKey(q) == key; });
+  });
+}
+
+// Any of the flags reads as one of the exclusion's qualifiers without being it: a longer or
+// shorter form ("DOMESTIC_ABUSE" for DOMESTIC, "SEXUAL" for SEXUAL_OFFENCE) or a typo
+// ("DOMESITC"). The log may mean it, so it is not a "no": the decision is insufficient data.
+bool AnyQualifierNear(const Exclusion& x, const std::vector<std::string>& flags) {
+  std::vector<std::string> keys;
+  for (const std::string& q : x.qualifiers) keys.push_back(FlagKey(q));
+  return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
+    const std::string key = FlagKey(flag);
+    if (key.empty()) return false;
+    const bool extends = std::any_of(keys.begin(), keys.end(), [&](const std::string& q) {
+      return key.rfind(q + "_", 0) == 0 || q.rfind(key + "_", 0) == 0;
+    });
+    return extends || !ClosestWord(key, keys).empty();
   });
 }
 
@@ -98,6 +162,13 @@ bool ConsentDeclined(const Caller* caller) {
   return consent.has_value() && ascii::EqualsIgnoreCase(*consent, "declined");
 }
 
+// Consent given as something the contract does not name ("refused", "N"): it may be a refusal.
+bool ConsentUnclear(const Caller* caller) {
+  if (caller == nullptr) return false;
+  const auto consent = Present(caller->survey_consent);
+  return consent.has_value() && !ascii::AnyEquals(contract::kConsents, *consent);
+}
+
 Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy) {
   Combiner all(x.match_any);
   const Incident& incident = event.incident;
@@ -124,6 +195,9 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
         AnyQualifier(x, incident.partial_qualifiers);
     if (flagged) {
       all.Add(Tri::kYes, Field::kQualifiers);
+    } else if ((incident.qualifiers.has_value() && AnyQualifierNear(x, *incident.qualifiers)) ||
+               AnyQualifierNear(x, incident.partial_qualifiers)) {
+      all.Add(Tri::kUnknown, Field::kQualifiers);
     } else if (!QualifiersKnown(incident)) {
       all.Add(Missing(policy, Field::kQualifiers), Field::kQualifiers);
     } else {
@@ -137,11 +211,14 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
   }
   if (!x.roles.empty()) {
     const std::optional<std::string> none;
-    all.Add(InList(policy, Field::kRole, x.roles, caller ? caller->role : none), Field::kRole);
+    all.Add(InContractList(policy, Field::kRole, x.roles, caller ? caller->role : none,
+                           contract::kRoles),
+            Field::kRole);
   }
   if (!x.phone_types.empty()) {
     const std::optional<std::string> none;
-    all.Add(InList(policy, Field::kPhoneType, x.phone_types, caller ? caller->phone_type : none),
+    all.Add(InContractList(policy, Field::kPhoneType, x.phone_types,
+                           caller ? caller->phone_type : none, contract::kPhoneTypes),
             Field::kPhoneType);
   }
   const int* age = caller && caller->age ? &*caller->age : nullptr;
@@ -168,6 +245,12 @@ const char* PhoneProblem(const Policy& policy, const Caller* caller, phone::Numb
   const auto raw = caller != nullptr ? Present(caller->phone) : std::nullopt;
   if (!raw.has_value()) return "phone_missing";
   number = phone::Normalize(*raw);
+  // The log's own word for the line outranks the digits: a number taken from a withheld call
+  // or written down for a landline is not one the caller gave us to text.
+  if (const auto type = Present(caller->phone_type)) {
+    if (ascii::EqualsIgnoreCase(*type, "withheld")) return "phone_withheld";
+    if (ascii::EqualsIgnoreCase(*type, "landline")) return "phone_landline";
+  }
   switch (number.kind) {
     case phone::Kind::kUkMobile:
       return nullptr;
@@ -498,6 +581,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   }
   if (policy.exclude_consent_declined) {
     if (ConsentDeclined(caller)) hit("consent_declined", "consent_declined");
+    if (ConsentUnclear(caller)) hit("insufficient_data:consent", "insufficient_data");
     for (const Related& other : others) {
       if (other.Finds("consent_declined",
                       [](const Event& e) { return ConsentDeclined(CallerOf(e)); })) {

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "rules/ascii.hpp"
+#include "rules/contract.hpp"
 #include "surveyd/core/closest_word.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/yaml_syntax.hpp"
@@ -48,15 +49,11 @@ std::string Join(const std::vector<std::string>& words) {
   return out;
 }
 
-// Values the feed contract (shared/spec/feed.md) allows; a rule naming anything else could
-// never match, which is almost always a typo.
-const std::vector<std::string> kChannels = {"999", "101", "live_chat", "online", "in_person"};
-const std::vector<std::string> kCategories = {"crime",   "asb",   "public_safety", "transport",
-                                              "welfare", "admin", "other"};
-const std::vector<std::string> kGrades = {"P1", "P2", "P3", "P4", "SCHEDULED", "RWD"};
-const std::vector<std::string> kRoles = {"victim", "witness", "informant", "third_party",
-                                         "professional"};
-const std::vector<std::string> kPhoneTypes = {"mobile", "landline", "withheld", "unknown"};
+using contract::kCategories;
+using contract::kChannels;
+using contract::kGrades;
+using contract::kPhoneTypes;
+using contract::kRoles;
 const std::vector<std::string> kPlaceholders = {"force", "link", "channel", "day", "group"};
 const std::vector<std::string> kEventTypes = {"call.ended", "resource.departed", "incident.closed"};
 

@@ -61,8 +61,9 @@ inline constexpr std::chrono::days kMaxNumberLookback{90};
 // per rule it matches, not one per event, however many it has.
 struct EventScreen {
   // The screen's form, in its version: screens made before they named their findings (stored
-  // without them) count as made under other rules, read back whole until swept again.
-  static constexpr const char* kFormat = "/findings";
+  // without them), or before flags were read whatever their spelling ("2"), count as made under
+  // other rules, read back whole until swept again.
+  static constexpr const char* kFormat = "/findings2";
 
   std::string version;  // of the rules (a hash of their text) and kFormat; empty: no screening
   // What the event could rule a contact out by; empty: nothing.
