@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "surveyd/core/event_json.hpp"
+#include "surveyd/core/utf8.hpp"
 
 namespace surveyd::feed {
 namespace {
@@ -112,6 +114,78 @@ IngestItem FromJson(const Json& value, std::string raw, const std::string& sourc
   return item;
 }
 
+// Reads four hex digits at text[at]; false when they are not there.
+bool Hex4(std::string_view text, std::size_t at, unsigned& value) {
+  if (at + 4 > text.size()) return false;
+  value = 0;
+  for (std::size_t k = at; k < at + 4; ++k) {
+    const char c = text[k];
+    const int digit = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+    if (digit < 0) return false;
+    value = value * 16 + static_cast<unsigned>(digit);
+  }
+  return true;
+}
+
+// JSON text with its characters repaired: each byte that is not UTF-8, and each \u escape of half
+// a surrogate pair (JavaScript's JSON.stringify writes one for a string cut inside an emoji),
+// becomes U+FFFD. nullopt when there was nothing to repair.
+std::optional<std::string> RepairedCharacters(std::string_view text) {
+  const std::string utf8 = ReplaceInvalidUtf8(text);
+  bool changed = utf8 != text;
+  std::string out;
+  out.reserve(utf8.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const char c = utf8[i];
+    if (c == '"') in_string = !in_string;
+    if (!in_string || c != '\\' || i + 1 >= utf8.size()) {
+      out.push_back(c);
+      continue;
+    }
+    unsigned high = 0, low = 0;
+    if (utf8[i + 1] != 'u' || !Hex4(utf8, i + 2, high) || high < 0xD800 || high > 0xDFFF) {
+      out.append(utf8, i, 2);  // any other escape, \" and \\ included
+      ++i;
+      continue;
+    }
+    const bool paired = high <= 0xDBFF && i + 12 <= utf8.size() && utf8[i + 6] == '\\' &&
+                        utf8[i + 7] == 'u' && Hex4(utf8, i + 8, low) && low >= 0xDC00 &&
+                        low <= 0xDFFF;
+    if (paired) {
+      out.append(utf8, i, 12);
+      i += 11;
+    } else {
+      out.append("\\ufffd");
+      changed = true;
+      i += 5;
+    }
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+// An event whose text was not UTF-8: rejected, but with what it names read from its repaired text,
+// so that the texts of its incident and number are held as for any line that cannot be stored.
+// A DOMESTIC flag on a line with one bad byte in its type_label must still stop the incident's
+// text.
+IngestItem NotUtf8(const Json& value, std::string raw, const std::string& source,
+                   const std::string& reason) {
+  IngestItem item = FromJson(value, std::move(raw), source);
+  if (item.event) {
+    NamedContact named = ContactNamedBy(value);
+    item.incident_id = std::move(named.incident_id);
+    item.phone = std::move(named.phone);
+    item.event.reset();
+  }
+  item.reject_reason =
+      reason + ": not UTF-8 text (a byte that is not UTF-8, or half a surrogate pair)";
+  return item;
+}
+
 IngestItem Rejected(std::string_view raw, const std::string& source, std::string reason) {
   IngestItem item;
   item.source = source;
@@ -146,8 +220,14 @@ BodyFormat FormatOf(std::string_view content_type) {
 IngestItem ParseEvent(std::string_view text, const std::string& source) {
   std::string reason;
   const auto value = ParseJson(text, reason);
-  if (!value) return Rejected(text, source, std::move(reason));
-  return FromJson(*value, std::string(text), source);
+  if (value) return FromJson(*value, std::string(text), source);
+  if (const auto repaired = RepairedCharacters(text)) {
+    std::string ignored;
+    if (const auto readable = ParseJson(*repaired, ignored)) {
+      return NotUtf8(*readable, std::string(text), source, reason);
+    }
+  }
+  return Rejected(text, source, std::move(reason));
 }
 
 std::vector<IngestItem> ParseBody(std::string_view body, std::string_view content_type,
@@ -177,7 +257,25 @@ std::vector<IngestItem> ParseBody(std::string_view body, std::string_view conten
 
   if (!whole) whole = ParseJson(body, reason);
   if (!whole) {
-    items.push_back(Rejected(body, source, std::move(reason)));
+    // Characters that are not UTF-8 reject the events that hold them, not the whole body: the
+    // others are read from the repaired text, where they are as they were sent.
+    const auto repaired = RepairedCharacters(body);
+    std::string ignored;
+    const auto readable = repaired ? ParseJson(*repaired, ignored) : std::nullopt;
+    if (readable && readable->is_array()) {
+      for (const Json& element : *readable) {
+        std::string raw = element.dump();
+        if (raw.find(kReplacementCharacter) != std::string::npos) {
+          items.push_back(NotUtf8(element, std::move(raw), source, reason));
+        } else {
+          items.push_back(FromJson(element, std::move(raw), source));
+        }
+      }
+    } else if (readable) {
+      items.push_back(NotUtf8(*readable, std::string(body), source, reason));
+    } else {
+      items.push_back(Rejected(body, source, std::move(reason)));
+    }
   } else if (whole->is_array()) {
     for (const Json& element : *whole) {
       items.push_back(FromJson(element, element.dump(), source));

@@ -115,50 +115,6 @@ std::string WithoutTrailingSlash(std::string text) {
   return text;
 }
 
-std::string ValidUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto continuation = [&](std::size_t i) {
-    return i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
-  };
-  for (std::size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    char32_t value = 0;
-    if (lead < 0x80) {
-      length = 1;
-      value = lead;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-      value = lead & 0x1Fu;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      value = lead & 0x0Fu;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      value = lead & 0x07u;
-    }
-    bool valid = length > 0;
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      valid = continuation(i + k);
-      if (valid) value = (value << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3Fu);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid too.
-    if (valid && ((length == 3 && value < 0x800) || (length == 4 && value < 0x10000) ||
-                  (value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF)) {
-      valid = false;
-    }
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
 http::Response JsonRefusal(CallbackVerdict verdict, std::string_view problem) {
   int status = 200;
   const char* code = "ok";

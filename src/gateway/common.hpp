@@ -55,9 +55,6 @@ nlohmann::json ParseObject(const std::string& body);
 // "base/" -> "base".
 std::string WithoutTrailingSlash(std::string text);
 
-// Replaces invalid UTF-8 with U+FFFD, so a citizen's text is stored and counted, never dropped.
-std::string ValidUtf8(std::string_view text);
-
 // The JSON answers WMNow and Twilio get for refused callbacks ({"error":..., "message":...}).
 http::Response JsonRefusal(CallbackVerdict verdict, std::string_view problem);
 

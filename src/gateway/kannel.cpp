@@ -9,6 +9,7 @@
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/sms.hpp"
+#include "surveyd/core/utf8.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
@@ -221,7 +222,7 @@ class KannelGateway final : public Gateway {
     sms.gateway_message_id = Param(params, "id");  // when the get-url adds &id=%I
     sms.from_e164 = phone::Normalize(Param(params, "from")).e164;
     sms.to = Param(params, "to");
-    sms.body = detail::ValidUtf8(Param(params, "text"));
+    sms.body = ReplaceInvalidUtf8(Param(params, "text"));
     sms.received_at = now;
     callback.verdict = CallbackVerdict::kOk;
     callback.inbound = std::move(sms);

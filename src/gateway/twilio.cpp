@@ -8,6 +8,7 @@
 #include "gateway/common.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/phone.hpp"
+#include "surveyd/core/utf8.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
@@ -209,7 +210,7 @@ class TwilioGateway final : public Gateway {
     sms.gateway_message_id = Param(params, "MessageSid");
     sms.from_e164 = phone::Normalize(Param(params, "From")).e164;
     sms.to = Param(params, "To");
-    sms.body = detail::ValidUtf8(Param(params, "Body"));  // empty for a picture message
+    sms.body = ReplaceInvalidUtf8(Param(params, "Body"));  // empty for a picture message
     sms.received_at = now;
     callback.verdict = CallbackVerdict::kOk;
     callback.inbound = std::move(sms);

@@ -8,6 +8,7 @@
 #include "gateway/common.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/phone.hpp"
+#include "surveyd/core/utf8.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace surveyd::gateway {
@@ -184,7 +185,7 @@ class WmnowGateway final : public Gateway {
     sms.gateway_message_id = StringField(body, "message_id");
     sms.from_e164 = phone::Normalize(from->get<std::string>()).e164;
     sms.to = StringField(body, "to");
-    sms.body = detail::ValidUtf8(text->get<std::string>());
+    sms.body = ReplaceInvalidUtf8(text->get<std::string>());
     sms.received_at = ParseRfc3339(StringField(body, "received_at")).value_or(now);
     callback.verdict = CallbackVerdict::kOk;
     callback.inbound = std::move(sms);

@@ -6,39 +6,15 @@
 #include <cstdio>
 #include <cstring>
 
+#include "surveyd/core/utf8.hpp"
+
 namespace surveyd::store::pg {
 namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid (overlong forms,
-// surrogates and code points past U+10FFFF included).
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid or NUL, which
+// PostgreSQL text cannot hold either.
 std::size_t ValidSequenceLength(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  if (c == 0) return 0;
-  if (c < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    length = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    length = 3;
-    if (c == 0xE0) low = 0xA0;
-    if (c == 0xED) high = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    length = 4;
-    if (c == 0xF0) low = 0x90;
-    if (c == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > s.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (std::size_t k = 2; k < length; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return length;
+  return s[i] == '\0' ? 0 : Utf8SequenceLength(s, i);
 }
 
 // Whether the eight bytes of `word` are all ASCII and none is NUL.
@@ -83,7 +59,7 @@ std::string CleanText(std::string_view text) {
   while (i < text.size()) {
     const std::size_t n = ValidSequenceLength(text, i);
     if (n == 0) {
-      clean.append(kReplacement);
+      clean.append(kReplacementCharacter);
       ++i;
     } else {
       clean.append(text.substr(i, n));

@@ -39,6 +39,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/core/survey_token.cpp
   src/core/time.cpp
   src/core/time_zone.cpp
+  src/core/utf8.cpp
   src/core/work_queue.cpp
   src/core/yaml_syntax.cpp
   src/feed/event_parser.cpp

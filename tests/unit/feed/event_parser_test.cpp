@@ -182,6 +182,56 @@ TEST(EventParserTest, ARejectedLineKeepsTheIncidentAndNumberItNames) {
   EXPECT_EQ(good.phone, "");
 }
 
+TEST(EventParserTest, ALineThatIsNotUtf8IsRejectedWithWhatItNames) {
+  // A Latin-1 byte from an export, or half a surrogate pair from a string cut inside an emoji:
+  // the event cannot be stored, but its DOMESTIC flag must still hold the incident's texts.
+  json j = Minimal();
+  j["seq"] = 31;
+  j["incident"]["id"] = "I-Z30";
+  j["incident"]["qualifiers"] = {"DOMESTIC"};
+  j["caller"] = {{"phone", "07700 900123"}};
+  const std::string good = j.dump();
+  const std::string label = R"("type_label":"X")";
+  j["incident"]["type_label"] = "X";
+  for (const std::string& bad :
+       {std::string("Caf\xE9"), std::string(R"(Assault \ud83d)"), std::string(R"(\udc00 then)")}) {
+    std::string line = j.dump();
+    line.replace(line.find(label), label.size(), "\"type_label\":\"" + bad + "\"");
+    const auto item = ParseEvent(line, "tcp");
+    EXPECT_FALSE(item.event.has_value()) << bad;
+    EXPECT_EQ(item.event_id, "E-1") << bad;
+    EXPECT_EQ(item.seq, 31) << bad;
+    EXPECT_EQ(item.incident_id, "I-Z30") << bad;
+    EXPECT_EQ(item.phone, "07700 900123") << bad;
+    EXPECT_NE(item.reject_reason.find("not UTF-8 text"), std::string::npos) << item.reject_reason;
+    EXPECT_EQ(item.raw, line) << "kept as sent; the store replaces what it cannot hold";
+  }
+  // A surrogate pair written whole is a character, not an error.
+  std::string emoji = j.dump();
+  emoji.replace(emoji.find(label), label.size(), R"("type_label":"\ud83d\udc4d")");
+  EXPECT_TRUE(ParseEvent(emoji, "tcp").event.has_value());
+  EXPECT_TRUE(ParseEvent(good, "tcp").event.has_value());
+}
+
+TEST(EventParserTest, APushedArrayLosesOnlyTheEventThatIsNotUtf8) {
+  json second = Minimal();
+  second["event_id"] = "E-2";
+  second["incident"]["type_label"] = "MARK";
+  json third = Minimal();
+  third["event_id"] = "E-3";
+  std::string body = json::array({Minimal(), second, third}).dump();
+  body.replace(body.find("MARK"), 4, "Caf\xE9");
+  const auto items = ParseBody(body, "application/json", "push");
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_TRUE(items[0].event.has_value());
+  EXPECT_FALSE(items[1].event.has_value());
+  EXPECT_EQ(items[1].event_id, "E-2");
+  EXPECT_EQ(items[1].incident_id, "I-1");
+  EXPECT_NE(items[1].reject_reason.find("not UTF-8 text"), std::string::npos);
+  EXPECT_TRUE(items[2].event.has_value());
+  EXPECT_EQ(items[2].event_id, "E-3");
+}
+
 TEST(EventParserTest, ReasonsNeverContainThePhoneNumberOrRawText) {
   json j = Minimal();
   j["caller"] = {{"phone", "07700 900123"}, {"age", "07700 900123"}};
@@ -220,7 +270,9 @@ TEST(EventParserTest, GarbageIsRejected) {
       {"null", "not a JSON object"},
       {"{}", "missing event_id"},
       {"{\"subscribe\":{\"after_seq\":1}}", "missing event_id"},
-      {"{\"event_id\":\"\xff\xfe\"}", "invalid JSON at byte 14"},  // not UTF-8
+      {"{\"event_id\":\"\xff\xfe\"}",
+       "invalid JSON at byte 14: not UTF-8 text (a byte that is not UTF-8, or half a surrogate "
+       "pair)"},
   };
   for (const auto& c : cases) {
     const auto item = ParseEvent(c.text, "tcp");
