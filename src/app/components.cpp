@@ -323,6 +323,8 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
                           {"replayed", s.replayed},
                           {"gaps", s.gaps},
                           {"missing", s.missing},
+                          {"behind", s.behind},
+                          {"went_back", s.went_back},
                           {"reconnects", s.reconnects},
                           {"heartbeats", s.heartbeats}}};
   auto& out = health.details;
@@ -388,6 +390,11 @@ FeedComponent::FeedComponent(feed::TcpConsumerOptions options, const std::string
           metrics
               .Counters("surveyd_feed_seq_missing_total", "Sequence numbers the feed jumped over.")
               .With({})),
+      went_back_(metrics
+                     .Counters("surveyd_feed_seq_went_back_total",
+                               "New events the feed sent below a seq it had sent already (its "
+                               "numbering went back; stored).")
+                     .With({})),
       heartbeats_(
           metrics.Counters("surveyd_feed_heartbeats_total", "Heartbeats from the feed.").With({})) {
 }
@@ -415,6 +422,7 @@ void FeedComponent::Tick() {
   reconnects_.Mirror(s.reconnects);
   gaps_.Mirror(s.gaps);
   missing_.Mirror(s.missing);
+  went_back_.Mirror(s.went_back);
   heartbeats_.Mirror(s.heartbeats);
   // A minute's summary in the log, for ops without a metrics stack.
   if (++ticks_ % 60 != 0 || !s.leader || s.accepted == last_logged_accepted_) return;

@@ -158,6 +158,7 @@ class FeedComponent final : public Component {
   metrics::Counter& reconnects_;
   metrics::Counter& gaps_;
   metrics::Counter& missing_;
+  metrics::Counter& went_back_;
   metrics::Counter& heartbeats_;
   Ticker ticker_;  // last: joined before the rest goes
 };

@@ -161,7 +161,8 @@ struct TcpConsumer::Impl {
   std::optional<std::int64_t> cursor;     // stored (written by the committer while it runs)
   std::optional<std::int64_t> last_seen;  // read on this connection (or the cursor)
   std::vector<store::IngestItem> batch;
-  std::vector<SteadyClock::time_point> batch_received;  // when each line was read
+  std::vector<SteadyClock::time_point> batch_received;             // when each line was read
+  std::vector<std::pair<std::size_t, std::int64_t>> batch_behind;  // Batch::behind
   SteadyClock::time_point batch_started;
   std::optional<std::int64_t> acked;  // last ack written
 
@@ -170,6 +171,8 @@ struct TcpConsumer::Impl {
   struct Batch {
     std::vector<store::IngestItem> items;
     std::vector<SteadyClock::time_point> received;
+    // The items read at or below the last seq read before them, with that seq.
+    std::vector<std::pair<std::size_t, std::int64_t>> behind;
   };
   std::thread committer;
   std::mutex commit_mu;
@@ -289,6 +292,7 @@ struct TcpConsumer::Impl {
     last_seen = cursor;
     batch.clear();
     batch_received.clear();
+    batch_behind.clear();
     acked.reset();
     if (connections++ > 0) Update([](TcpConsumerStatus& s) { ++s.reconnects; });
 
@@ -502,16 +506,18 @@ struct TcpConsumer::Impl {
     Accept(std::move(item), SteadyClock::now());
   }
 
-  // Queues one item for the next batch, unless its seq says it is already stored.
+  // Queues one item for the next batch. A line at or below the last seq read is queued too: a
+  // line sent again (some feeds replay an overlap after a reconnect) is stored already, which
+  // the store counts as replayed; but a feed whose numbering went wrong (a corrupt seq far ahead,
+  // then the real ones) sends new events there, which must not be lost unread.
   void Accept(store::IngestItem item, SteadyClock::time_point received) {
+    bool behind = false;
     if (item.seq) {
       const std::int64_t seq = *item.seq;
       if (last_seen && seq <= *last_seen) {
-        // Already stored (a replay after reconnect) or out of order: never store twice.
-        Update([](TcpConsumerStatus& s) { ++s.skipped; });
-        return;
-      }
-      if (last_seen && seq > *last_seen + 1) {
+        behind = true;
+        Update([](TcpConsumerStatus& s) { ++s.behind; });
+      } else if (last_seen && seq > *last_seen + 1) {
         const std::int64_t missing = seq - *last_seen - 1;
         spdlog::warn("feed '{}': seq gap: {} missing after seq {}", options.feed, missing,
                      *last_seen);
@@ -520,9 +526,10 @@ struct TcpConsumer::Impl {
           s.missing += missing;
         });
       }
-      last_seen = seq;
+      if (!behind) last_seen = seq;
     }
     if (batch.empty()) batch_started = SteadyClock::now();
+    if (behind) batch_behind.emplace_back(batch.size(), *last_seen);
     batch.push_back(std::move(item));
     batch_received.push_back(received);
     if (!waiting.exchange(true)) {
@@ -541,11 +548,12 @@ struct TcpConsumer::Impl {
       }
       if (commit_error) std::rethrow_exception(commit_error);
       if (stopping) return;  // abandoned: never acked, so delivered again
-      queue.push_back({std::move(batch), std::move(batch_received)});
+      queue.push_back({std::move(batch), std::move(batch_received), std::move(batch_behind)});
     }
     commit_cv.notify_all();
     batch.clear();
     batch_received.clear();
+    batch_behind.clear();
     AckStored(stream);
   }
 
@@ -648,7 +656,21 @@ struct TcpConsumer::Impl {
       }
     }
     if (max_seq) cursor = std::max(cursor.value_or(*max_seq), *max_seq);
+    // Lines below the seq read before them that were new events (not a line stored already): the
+    // feed's numbering went back. They are stored; ops must know, as the cursor may be wrong.
+    std::int64_t went_back = 0;
+    for (const auto& [i, after] : b.behind) {
+      if (i >= results.size() || results[i].outcome == store::IngestOutcome::kDuplicate) continue;
+      if (went_back++ == 0) {
+        spdlog::error(
+            "feed '{}': a line with seq {} came after seq {} and was not stored before: the "
+            "feed's numbering went back (stored; if the feed restarted its numbers, see "
+            "docs/operations.md, \"The TCP feed's cursor\")",
+            options.feed, b.items[i].seq.value_or(0), after);
+      }
+    }
     Update([&](TcpConsumerStatus& s) {
+      s.went_back += went_back;
       s.accepted += counts[static_cast<int>(store::IngestOutcome::kAccepted)];
       s.duplicate += counts[static_cast<int>(store::IngestOutcome::kDuplicate)];
       s.rejected += counts[static_cast<int>(store::IngestOutcome::kRejected)];

@@ -491,6 +491,8 @@ const Statements& IngestStatements() {
        "send_at, $1::timestamptz FROM s) "
        "SELECT event_id, inserted, stored_seq FROM stored"},
       {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
+      {"rejected_lines_stored",
+       "SELECT seq FROM rejected_events WHERE source = 'tcp' AND seq = ANY($1::bigint[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
       // batches sharing numbers or incidents cannot deadlock.
       {"lock_keys",
@@ -814,10 +816,36 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   };
   std::vector<Named> named;
 
+  // A rejected line the TCP feed sends again (the overlap some feeds replay after a reconnect, a
+  // batch resent after a crash between its parts and its cursor) is the line stored already, or
+  // earlier in this batch, known by its seq: counted as replayed, not stored twice.
+  const auto unreadable = [](const IngestItem& item) {
+    return !item.event || item.event->event_id.empty();
+  };
+  std::unordered_set<std::int64_t> rejected_before;
+  {
+    ArrayLiteral seqs;
+    for (const IngestItem& item : items) {
+      const auto seq = LineSeq(item);
+      if (unreadable(item) && item.source == "tcp" && seq) seqs.AddInt(*seq);
+    }
+    if (!seqs.empty()) {
+      for (const auto& row : Exec(txn, "rejected_lines_stored", {seqs.Text()})) {
+        rejected_before.insert(row[0].as<std::int64_t>());
+      }
+    }
+  }
+
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
     const std::optional<std::int64_t> seq = LineSeq(item);
-    if (!item.event || item.event->event_id.empty()) {
+    if (unreadable(item) && item.source == "tcp" && seq && rejected_before.count(*seq) != 0) {
+      results[i] = {item.event_id, IngestOutcome::kDuplicate, "duplicate"};
+      results[i].replayed = true;
+      continue;
+    }
+    if (unreadable(item)) {
+      if (item.source == "tcp" && seq) rejected_before.insert(*seq);  // sent again in this batch
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
       const std::string& id = item.event_id;
@@ -1206,7 +1234,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   // As the statement counts them: a line at or below its event's number stored before is one
   // taken already.
   for (std::size_t i = 0; i < items.size() && !stored_seq.empty(); ++i) {
-    if (results[i].outcome != IngestOutcome::kDuplicate) continue;
+    if (results[i].outcome != IngestOutcome::kDuplicate || results[i].replayed) continue;
     const auto before = stored_seq.find(results[i].event_id);
     const auto line = LineSeq(items[i]);
     results[i].replayed = before != stored_seq.end() && line && *line <= before->second;

@@ -4,8 +4,11 @@
 // processed exactly once.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,7 +139,9 @@ TEST_F(TcpFeedTest, LongStreamWithFaultsIsStoredExactlyOnce) {
   }
   EXPECT_EQ(accepted_by_type, status.accepted);
   EXPECT_EQ(status.by_type.at("unreadable").at("rejected"), status.rejected);
-  EXPECT_GT(status.skipped, 0) << "the replayed overlap was skipped";
+  EXPECT_GT(status.behind, 0) << "the overlap the feed replays after each reconnect";
+  EXPECT_EQ(status.went_back, 0) << "every line of the overlap was stored already";
+  EXPECT_GT(status.replayed, 0);
   EXPECT_GE(status.gaps, stats.gaps);
   EXPECT_GT(stats.gaps, 0);
   EXPECT_EQ(status.last_seq, stats.last_seq);
@@ -355,6 +360,96 @@ TEST_F(TcpFeedTest, BatchesThatCreateSurveysWakeTheDispatcher) {
       EXPECT_EQ(created, 0);
       EXPECT_EQ(wakes, 0);
     }
+  }
+}
+
+// A feed of fixed lines on one connection, then heartbeats: what a feed whose numbering went
+// wrong sends. Plain sockets: the simulator only numbers lines correctly.
+class ScriptedFeed {
+ public:
+  explicit ScriptedFeed(std::vector<std::string> lines) : lines_(std::move(lines)) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(listen(listener_, 4), 0);
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ScriptedFeed() {
+    stop_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  unsigned short port() const { return port_; }
+
+ private:
+  void Serve() {
+    const int connection = accept(listener_, nullptr, nullptr);
+    if (connection < 0) return;
+    char subscribe[512];
+    (void)!read(connection, subscribe, sizeof subscribe);
+    for (const std::string& line : lines_) (void)!write(connection, line.data(), line.size());
+    while (!stop_) {
+      const std::string heartbeat = "{\"heartbeat\":\"2026-11-26T09:15:12Z\"}\n";
+      (void)!write(connection, heartbeat.data(), heartbeat.size());
+      std::this_thread::sleep_for(50ms);
+    }
+    close(connection);
+  }
+
+  std::vector<std::string> lines_;
+  int listener_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string Line(std::int64_t seq, const std::string& id) {
+  return "{\"seq\":" + std::to_string(seq) + ",\"event_id\":\"" + id +
+         "\",\"type\":\"call.ended\",\"occurred_at\":\"2026-11-26T09:15:02Z\",\"incident\":{\"id\":"
+         "\"I-" +
+         id + "\"},\"call\":{\"id\":\"C-1\"}}\n";
+}
+
+// A corrupt seq far ahead, then the real ones: the lines below it are new events, stored and
+// counted, never dropped unread; a line sent again is replayed, a rejected one stored once.
+TEST_F(TcpFeedTest, LinesBelowTheLastSeqAreStoredNotDropped) {
+  // Each line a batch of its own, then all in one batch.
+  for (const std::size_t batch_size : {1, 500}) {
+    SCOPED_TRACE("batches of " + std::to_string(batch_size));
+    TestDatabase db;
+    auto store = MakeStore(db);
+    ScriptedFeed feed({Line(20, "E20"), Line(900000000000000000, "BIG"), Line(15, "E15"),
+                       "{\"seq\":16,\"event_id\":\"E16\", not json\n", Line(17, "E17"),
+                       Line(20, "E20"), "{\"seq\":16,\"event_id\":\"E16\", not json\n"});
+    auto options = ConsumerOptions(feed.port());
+    options.batch_size = batch_size;
+    TcpConsumer consumer(options, *store, IgnoreAll, nullptr, clock_);
+    consumer.Start();
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (consumer.Status().behind < 5 || consumer.Status().waiting_since) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "behind " << consumer.Status().behind;
+      std::this_thread::sleep_for(20ms);
+    }
+    consumer.Stop();
+    EXPECT_EQ(Count(db, "SELECT count(*) FROM events"), 4) << "E20, BIG, E15 and E17";
+    EXPECT_EQ(Count(db, "SELECT count(*) FROM rejected_events"), 1) << "the line at 16, once";
+    const auto status = consumer.Status();
+    EXPECT_EQ(status.behind, 5);
+    EXPECT_EQ(status.went_back, 3) << "E15, the line at 16 and E17 were new";
+    EXPECT_EQ(status.accepted, 4);
+    EXPECT_EQ(status.rejected, 1);
+    // E20 sent again: a line stored already when it was, else the same event twice in a batch.
+    EXPECT_EQ(status.replayed + status.duplicate, 2);
+    // The line at 16 is replayed however the lines fell into batches.
+    EXPECT_GE(status.replayed, batch_size == 1 ? 2 : 1);
+    EXPECT_EQ(status.last_seq, 900000000000000000);
   }
 }
 

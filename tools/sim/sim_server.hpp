@@ -27,7 +27,7 @@ struct SimServerOptions {
   double disconnect_rate = 0;
   std::chrono::milliseconds heartbeat{10000};
   // Out of contract, as some real feeds are: on subscribe, resend this many lines at or before
-  // after_seq too. The consumer must skip them.
+  // after_seq too. The consumer must count them as replayed, never store them twice.
   std::int64_t replay_overlap = 0;
   bool real_time = false;       // occurred_at = now instead of simulated time
   std::string record_path;      // writes the event_id of every unique event generated, one a line

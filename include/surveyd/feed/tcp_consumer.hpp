@@ -61,7 +61,10 @@ struct TcpConsumerStatus {
   // event type ("call.ended"..., "unreadable" for rejected lines) -> outcome ("replayed"
   // included) -> count
   std::map<std::string, std::map<std::string, std::int64_t>> by_type;
-  std::int64_t skipped = 0;  // lines at or below the cursor (replayed after a reconnect)
+  // Lines at or below the last seq read: sent again (stored already: counted as replayed), or
+  // new events the feed numbered out of order (`went_back`, stored as any).
+  std::int64_t behind = 0;
+  std::int64_t went_back = 0;
   std::int64_t heartbeats = 0;
   std::int64_t gaps = 0;     // times the seq jumped
   std::int64_t missing = 0;  // seq numbers jumped over
