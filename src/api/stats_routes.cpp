@@ -73,9 +73,13 @@ CellFigures Figures(const store::StatsCell& cell, int min_cell_size) {
   f.suppressed = false;
   f.surveys = static_cast<double>(cell.surveys);
   f.sent = static_cast<double>(cell.sent);
-  f.reached = static_cast<double>(cell.reached);
+  // An answer shows that its text reached someone, whatever the gateway reported of it (a text
+  // in doubt, or reported failed after it arrived): such texts count as reached, so that the
+  // rate never passes 100%.
+  const std::int64_t reached = std::max(cell.reached, cell.answered);
+  f.reached = static_cast<double>(reached);
   f.answered = static_cast<double>(cell.answered);
-  const Share rate = Percent(cell.answered, cell.reached);
+  const Share rate = Percent(cell.answered, reached);
   f.rate = rate.pct;
   f.rate_low = rate.low;
   f.rate_high = rate.high;

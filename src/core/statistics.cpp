@@ -11,6 +11,7 @@ double Rate(std::int64_t k, std::int64_t n) {
 
 std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n) {
   if (n <= 0) return {0, 0};
+  k = std::clamp<std::int64_t>(k, 0, n);  // more successes than trials is a caller's mistake
   constexpr double kZ = 1.959963984540054;
   const double p = static_cast<double>(k) / static_cast<double>(n);
   const double nn = static_cast<double>(n);

@@ -655,6 +655,14 @@ TEST_F(AnalyticsApiTest, ResponseRateIsAnsweredOverReached) {
   EXPECT_DOUBLE_EQ(c["response_rate_pct"].get<double>(), 30.0);
   EXPECT_DOUBLE_EQ(c["response_rate_ci95"][0].get<double>(), 21.9);
   EXPECT_DOUBLE_EQ(c["response_rate_ci95"][1].get<double>(), 39.6);
+  // Answers to texts the gateway never reported as reaching anyone (in doubt, or reported failed
+  // after they arrived) reached someone all the same: never past 100%.
+  cell.reached = 11;
+  analytics_.stats.cells = {cell};
+  const json over = Json(Get("/api/v1/stats"))["cells"][0];
+  EXPECT_EQ(over["reached"], 30);
+  EXPECT_DOUBLE_EQ(over["response_rate_pct"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(over["response_rate_ci95"][1].get<double>(), 100.0);
 }
 
 TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {

@@ -13,6 +13,7 @@ TEST(Statistics, WilsonKnownValues) {
   EXPECT_DOUBLE_EQ(l0, 0.0);
   EXPECT_NEAR(h0, 0.4345, 1e-3);
   EXPECT_EQ(WilsonInterval(0, 0), std::make_pair(0.0, 0.0));
+  EXPECT_EQ(WilsonInterval(12, 10), WilsonInterval(10, 10)) << "never the root of a negative";
 }
 
 TEST(Statistics, WilsonMatchesNewcombesPublishedIntervals) {
