@@ -449,6 +449,16 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     }
     const int min = std::max(1, options.min_cell_size);
     const bool total_suppressed = answered < min;
+    // The totals, and the shares of them, are of the counts shown: with the whole in the same
+    // answer, a hidden count would be the whole less the others.
+    std::int64_t surveyed_shown = 0;
+    std::int64_t answered_shown = 0;
+    for (const auto& cell : result.cells) {
+      if (cell.surveys >= min) surveyed_shown += cell.surveys;
+      if (!total_suppressed && cell.answered >= min) answered_shown += cell.answered;
+    }
+    surveyed = surveyed_shown;
+    answered = answered_shown;
     const char* name = store::DimensionName(*query.dimension);
     CsvTable csv;
     csv.header = {name,

@@ -469,7 +469,12 @@
           text: `×${v.representation}` }));
       }
     });
-    box.append(chart, dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
+    // The API gives shares of the counts it shows (a hidden one is not the total less the others).
+    const note = values.some((v) => v.suppressed || v.share_surveyed_pct === null)
+      ? el('p', { class: 'muted', text: 'Shares are of the groups shown: those too small to show ' +
+        'are left out of both, so that their counts cannot be worked out.' })
+      : null;
+    box.append(chart, ...(note ? [note] : []), dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
       [LABELS[rep.dimension], '% of those asked', '% of those who answered', 'ratio'],
       values.map((v) => [name(v), v.share_surveyed_pct === null ? 'suppressed' : String(v.share_surveyed_pct),
         v.suppressed ? 'suppressed' : String(v.share_respondents_pct),

@@ -773,14 +773,17 @@ TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroup
   const json body = Json(Get("/api/v1/representativeness?dimension=age_band"));
   EXPECT_EQ(analytics_.last_group_by, std::vector<Dimension>{Dimension::kAgeBand});
   EXPECT_EQ(body["values"][0]["surveyed"], 200) << "asked often, answering rarely: the point";
-  EXPECT_NEAR(body["values"][0]["share_surveyed_pct"].get<double>(), 49.6, 0.05);
+  EXPECT_EQ(body["values"][0]["share_surveyed_pct"], 50.0) << "of those shown";
   EXPECT_TRUE(body["values"][0]["suppressed"].get<bool>());
   EXPECT_TRUE(body["values"][0]["respondents"].is_null());
-  EXPECT_EQ(body["values"][1]["share_respondents_pct"], 94.1);
-  EXPECT_EQ(body["values"][1]["representation"], 1.9);
+  EXPECT_EQ(body["values"][1]["share_respondents_pct"], 100.0) << "of those shown";
+  EXPECT_EQ(body["values"][1]["representation"], 2.0);
   EXPECT_TRUE(body["values"][2]["suppressed"].get<bool>());
   EXPECT_TRUE(body["values"][2]["surveyed"].is_null());
   EXPECT_TRUE(body["values"][2]["share_surveyed_pct"].is_null());
+  // The totals are of the counts shown: none hidden is the total less the others.
+  EXPECT_EQ(body["surveyed"], 400);
+  EXPECT_EQ(body["respondents"], 95);
   const auto csv = Get("/api/v1/representativeness?dimension=age_band&format=csv").body;
   EXPECT_NE(csv.find("\n90+,,,,"), std::string::npos) << csv;
 }
