@@ -724,6 +724,18 @@ TEST_F(AnalyticsTest, MaskingCoversCommonUkFormats) {
       {"waited 45 minutes, 10/10, on 12/03/2024 at 14:30",
        "waited 45 minutes, 10/10, on 12/03/2024 at 14:30"},
       {"ref 20/1234/24", "ref 20/1234/24"},
+      // Written otherwise: across a line break (two texts joined), other dashes and spaces,
+      // full-width digits; addresses half in words.
+      {"call 07700\n900123", "call [phone removed]"},
+      {"07700\u2013900123 or 07700 \u2013 900 123", "[phone removed] or [phone removed]"},
+      {"07700\u2011900123", "[phone removed]"},
+      {"07700\u202f900\u2009123", "[phone removed]"},
+      {"\uff10\uff17\uff17\uff10\uff10 \uff19\uff10\uff10\uff11\uff12\uff13", "[phone removed]"},
+      {"mail jane at gmail.com please", "mail [email removed] please"},
+      {"jane.smith at example.co.uk", "[email removed]"},
+      {"me at jane@gmail dot com", "me at [email removed]"},
+      {"we met at 10.30 at the station", "we met at 10.30 at the station"},
+      {"scores 7\n8\n9", "scores 7\n8\n9"},
   };
   for (const auto& [in, out] : cases) {
     EXPECT_EQ(db_->Query(std::string("SELECT surveyd_mask_contact_details('") + in + "')"), out)
