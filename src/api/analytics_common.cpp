@@ -105,6 +105,12 @@ std::optional<http::Response> ParseQuery(const Call& call,
         it = std::prev(query.filter.values.end());
       }
       if (it->second.size() >= kMaxValues) return BadParameter(name, "too many values");
+      const auto& fixed = store::FixedValues(*dimension);
+      if (!fixed.empty() && std::find(fixed.begin(), fixed.end(), value) == fixed.end()) {
+        std::string expected;
+        for (const auto& v : fixed) expected += (expected.empty() ? "" : ", ") + v;
+        return BadParameter(name, "expected one of " + expected);
+      }
       it->second.push_back(value);
     } else if (name == "group_by") {
       std::size_t start = 0;
@@ -156,6 +162,13 @@ std::optional<http::Response> ParseQuery(const Call& call,
     return BadParameter("to", "is before from");
   }
   if (f.from && f.to && *f.from >= *f.to) return BadParameter("to", "is not after from");
+  // A date and a time: compared by the time's date in UTC, which refuses only a clear mistake.
+  if (f.from_day && f.to && FormatRfc3339(*f.to).substr(0, 10) < *f.from_day) {
+    return BadParameter("to", "is before from");
+  }
+  if (f.from && f.to_day && *f.to_day < FormatRfc3339(*f.from).substr(0, 10)) {
+    return BadParameter("to", "is before from");
+  }
   return std::nullopt;
 }
 

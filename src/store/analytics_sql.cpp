@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <iterator>
 #include <utility>
 
 #include "store/pg_text.hpp"
@@ -73,6 +74,28 @@ const std::vector<Dimension>& AllDimensions() {
 
 bool IsFilter(Dimension dimension) {
   return static_cast<int>(dimension) <= static_cast<int>(Dimension::kDaysToSurvey);
+}
+
+const std::vector<std::string>& FixedValues(Dimension dimension) {
+  static const std::vector<std::string> kAgeBands = {"under_18", "18-24", "25-34", "35-44",
+                                                     "45-54",    "55-64", "65-74", "75+"};
+  // As analytics_days_to_survey() writes them.
+  static const std::vector<std::string> kDaysToSurvey = {"0", "1", "2", "3", "4", "5", "6", "7+"};
+  static const std::vector<std::string> kNone;
+  if (dimension == Dimension::kAgeBand) return kAgeBands;
+  if (dimension == Dimension::kDaysToSurvey) return kDaysToSurvey;
+  return kNone;
+}
+
+std::optional<std::string> AgeBand(const std::optional<int>& age) {
+  if (!age || *age < 0 || *age > 130) return std::nullopt;
+  // The first band's upper bound, then each next one's.
+  static constexpr int kBelow[] = {18, 25, 35, 45, 55, 65, 75};
+  const auto& bands = FixedValues(Dimension::kAgeBand);
+  for (std::size_t i = 0; i < std::size(kBelow); ++i) {
+    if (*age < kBelow[i]) return bands[i];
+  }
+  return bands.back();
 }
 
 namespace analytics {

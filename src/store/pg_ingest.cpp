@@ -16,6 +16,7 @@
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
+#include "surveyd/store/analytics_store.hpp"
 #include "surveyd/store/ingest_parts.hpp"
 
 namespace surveyd::store {
@@ -44,18 +45,6 @@ std::optional<std::int64_t> MaxSeq(const std::vector<IngestItem>& items) {
     if (seq) max_seq = std::max(max_seq.value_or(*seq), *seq);
   }
   return max_seq;
-}
-
-std::optional<std::string> AgeBand(const std::optional<int>& age) {
-  if (!age || *age < 0 || *age > 130) return std::nullopt;
-  if (*age < 18) return "under_18";
-  if (*age < 25) return "18-24";
-  if (*age < 35) return "25-34";
-  if (*age < 45) return "35-44";
-  if (*age < 55) return "45-54";
-  if (*age < 65) return "55-64";
-  if (*age < 75) return "65-74";
-  return "75+";
 }
 
 // The columns of a survey that ingest writes, but created_at, in the order of SurveyColumns.

@@ -292,15 +292,17 @@
           ' respondents'));
     }
     if (cell.suppressed) {
-      tile({ 'data-tile': 'answered' }, 'Completed surveys',
+      tile({ 'data-tile': 'answered' }, 'Surveys answered',
         el('p', { class: 'big muted', text: 'Too few' }));
       tile({ 'data-tile': 'response_rate' }, 'Response rate',
         el('p', { class: 'big muted', text: 'Too few' }));
     } else {
-      tile({ 'data-tile': 'answered' }, 'Completed surveys',
+      tile({ 'data-tile': 'answered' }, 'Surveys answered',
         el('p', { class: 'big' }, el('span', { 'data-field': 'answered', text: number(cell.answered) })),
         el('p', { class: 'small', text: `of ${number(cell.reached)} texts that reached someone`,
-          title: 'Delivered, or taken by the gateway where it reports no delivery either way: what the response rate divides by' }));
+          title: 'Delivered, or taken by the gateway where it reports no delivery either way (or answered, ' +
+            'whatever the gateway said): what the response rate divides by. A survey counts as answered ' +
+            'with one question answered: every question is optional' }));
       tile({ 'data-tile': 'response_rate' }, 'Response rate',
         el('p', { class: 'big' },
           el('span', { 'data-field': 'response_rate_pct', text: String(cell.response_rate_pct) }),

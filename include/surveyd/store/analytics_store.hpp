@@ -49,6 +49,11 @@ const char* DimensionName(Dimension dimension);  // "survey_group", ... (the API
 std::optional<Dimension> ParseDimension(std::string_view name);
 const std::vector<Dimension>& AllDimensions();
 bool IsFilter(Dimension dimension);  // kSurveyGroup .. kDaysToSurvey
+// The values a dimension takes when they are a fixed set (age bands, days to survey), so that a
+// filter on another value is a mistake to name, not an empty selection; empty for the others.
+const std::vector<std::string>& FixedValues(Dimension dimension);
+// A caller's age band, as surveys keep it: "under_18", "18-24" ... "75+"; nullopt when unknown.
+std::optional<std::string> AgeBand(const std::optional<int>& age);
 
 // The contact period (the event's occurred_at), either as local dates (inclusive; answered from
 // the rollups) or as instants [from, to) (answered from the raw tables). Unset bounds are open.
