@@ -441,10 +441,12 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
   if (!query.dimension) return BadParameter("dimension", "is required");
   return RunAnalytics(options, [&] {
     const auto result = options.analytics->Stats(query.filter, {*query.dimension});
+    // Who was asked: the texts that went, not the surveys decided (one cancelled or expired
+    // before it left asked nobody, and numbers that cannot take a text are not spread evenly).
     std::int64_t surveyed = 0;
     std::int64_t answered = 0;
     for (const auto& cell : result.cells) {
-      surveyed += cell.surveys;
+      surveyed += cell.sent;
       answered += cell.answered;
     }
     const int min = std::max(1, options.min_cell_size);
@@ -454,7 +456,7 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     std::int64_t surveyed_shown = 0;
     std::int64_t answered_shown = 0;
     for (const auto& cell : result.cells) {
-      if (cell.surveys >= min) surveyed_shown += cell.surveys;
+      if (cell.sent >= min) surveyed_shown += cell.sent;
       if (!total_suppressed && cell.answered >= min) answered_shown += cell.answered;
     }
     surveyed = surveyed_shown;
@@ -475,19 +477,19 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
       const bool suppressed = total_suppressed || cell.answered < min;
       // Who was asked is shown while it is not itself a small count: a group asked often and
       // answering rarely is what this table is for, but "1 surveyed" could point at someone.
-      const bool few_asked = cell.surveys < min;
-      const Share asked = few_asked ? Share{} : Percent(cell.surveys, surveyed);
+      const bool few_asked = cell.sent < min;
+      const Share asked = few_asked ? Share{} : Percent(cell.sent, surveyed);
       const Share answers = suppressed ? Share{} : Percent(cell.answered, answered);
       std::optional<double> index;
       if (answers.pct && asked.pct && *asked.pct > 0) {
         index = Round(static_cast<double>(cell.answered) * static_cast<double>(surveyed) /
-                          (static_cast<double>(answered) * static_cast<double>(cell.surveys)),
+                          (static_cast<double>(answered) * static_cast<double>(cell.sent)),
                       2);
       }
       const auto value = cell.keys.empty() ? std::nullopt : cell.keys[0];
       const json key = value ? json(*value) : json(nullptr);
       values.push_back({{"value", key},
-                        {"surveyed", few_asked ? json(nullptr) : json(cell.surveys)},
+                        {"surveyed", few_asked ? json(nullptr) : json(cell.sent)},
                         {"share_surveyed_pct", Optional(asked.pct)},
                         {"respondents", suppressed ? json(nullptr) : json(cell.answered)},
                         {"share_respondents_pct", Optional(answers.pct)},
@@ -496,8 +498,7 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
                         {"representation", Optional(index)},
                         {"suppressed", suppressed}});
       csv.rows.push_back(
-          {value,
-           few_asked ? std::nullopt : std::optional<std::string>(std::to_string(cell.surveys)),
+          {value, few_asked ? std::nullopt : std::optional<std::string>(std::to_string(cell.sent)),
            Text(asked.pct),
            suppressed ? std::nullopt : std::optional<std::string>(std::to_string(cell.answered)),
            Text(answers.pct), Text(answers.low), Text(answers.high), Text(index),

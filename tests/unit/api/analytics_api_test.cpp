@@ -774,15 +774,18 @@ TEST_F(AnalyticsApiTest, TheFunnelHasAGroupPerRowAndATotal) {
 TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroups) {
   store::StatsCell young;
   young.keys = {"18-24"};
-  young.surveys = 200;
+  young.surveys = 260;  // 60 cancelled or expired before they left: nobody was asked
+  young.sent = 200;
   young.answered = 5;
   store::StatsCell old;
   old.keys = {"65-74"};
   old.surveys = 200;
+  old.sent = 200;
   old.answered = 95;
   store::StatsCell rare;  // asked so seldom that the count itself could point at someone
   rare.keys = {"90+"};
   rare.surveys = 3;
+  rare.sent = 3;
   rare.answered = 1;
   analytics_.stats.cells = {young, old, rare};
   const json body = Json(Get("/api/v1/representativeness?dimension=age_band"));
