@@ -480,6 +480,11 @@ const Statements& IngestStatements() {
        "send_at, $1::timestamptz FROM s) "
        "SELECT event_id, inserted, stored_seq FROM stored"},
       {"events_stored", "SELECT event_id FROM events WHERE event_id = ANY($1::text[])"},
+      // What stored events could rule out under the screen $2 (NULL under another).
+      {"stored_findings",
+       "SELECT event_id, CASE WHEN screened_with = $2 THEN COALESCE(screen_findings, '{}') "
+       "END::text "
+       "FROM events WHERE event_id = ANY($1::text[])"},
       {"rejected_lines_stored",
        "SELECT seq FROM rejected_events WHERE source = 'tcp' AND seq = ANY($1::bigint[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
@@ -940,6 +945,51 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   return results;
 }
 
+void PgStore::HoldRedeliveriesThatRuleOut(
+    pqxx::transaction_base& txn, const std::vector<IngestItem>& items, const EventScreen& screen,
+    const std::unordered_map<std::string, std::vector<std::string>>& first_findings,
+    TimePoint received_at, std::vector<IngestResult>& results) {
+  ArrayLiteral ids, source, seq, reason, raw, incident, hash, incidents, hashes;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (results[i].outcome != IngestOutcome::kDuplicate || results[i].replayed) continue;
+    const auto first = first_findings.find(results[i].event_id);
+    if (first == first_findings.end()) continue;
+    const Event& event = *items[i].event;
+    std::string added;
+    for (const std::string& finding : Findings(screen, event)) {
+      if (std::find(first->second.begin(), first->second.end(), finding) == first->second.end()) {
+        added += (added.empty() ? "" : ", ") + finding;
+      }
+    }
+    if (added.empty()) continue;
+    // The event id stays out of the line: with it, the stored delivery would replace the line.
+    const std::string why = "delivered again naming " + added + ", which its first delivery " +
+                            "did not: its incident's and number's texts are held";
+    const std::string e164 = event.caller && event.caller->phone
+                                 ? phone::Normalize(*event.caller->phone).e164
+                                 : std::string();
+    ids.AddNull();
+    source.Add(items[i].source);
+    seq.AddInt(LineSeq(items[i]));
+    reason.Add(why);
+    raw.Add(vault_.Seal(CleanText(items[i].raw), kRejectedRaw));
+    incident.Add(NonEmpty(event.incident.id));
+    hash.Add(NonEmpty(e164.empty() ? std::string() : vault_.Hash(e164)));
+    if (!event.incident.id.empty()) incidents.Add(event.incident.id);
+    if (!e164.empty()) {
+      for (const auto& h : vault_.Hashes(e164)) hashes.Add(h);
+    }
+    results[i].reason = "duplicate: " + why;
+    spdlog::warn("ingest: event {} was {}", event.event_id, why);
+  }
+  if (source.empty()) return;
+  Exec(txn, "ingest_rejected",
+       {Time(received_at), ids.Text(), source.Text(), seq.Text(), reason.Text(), raw.Text(),
+        incident.Text(), hash.Text()});
+  // Under the locks the batch holds on its incidents and numbers, as for a rejected line.
+  Exec(txn, "hold_texts", {Time(received_at), incidents.Text(), hashes.Text(), "{}"});
+}
+
 // Decides the first deliveries in the batch of events not stored yet, with everything stored
 // about their incidents and numbers; stores them with their decisions and the surveys to send;
 // then decides again the texts still queued for those incidents and numbers, and cancels those
@@ -1227,6 +1277,33 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     const auto before = stored_seq.find(results[i].event_id);
     const auto line = LineSeq(items[i]);
     results[i].replayed = before != stored_seq.end() && line && *line <= before->second;
+  }
+
+  // What the first delivery of each event delivered again could rule out: as stored, or as
+  // decided in this batch.
+  if (!screen.version.empty()) {
+    std::unordered_map<std::string, std::vector<std::string>> first_findings;
+    ArrayLiteral stored_ids;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (results[i].outcome != IngestOutcome::kDuplicate || results[i].replayed) continue;
+      const std::string& id = results[i].event_id;
+      const auto first = first_index.find(id);
+      if (first != first_index.end() && inserted.count(id) != 0) {
+        first_findings.emplace(id, findings[first->second]);
+      } else if (first_findings.emplace(id, std::vector<std::string>{}).second) {
+        stored_ids.Add(id);
+      }
+    }
+    if (!stored_ids.empty()) {
+      for (const auto& row : Exec(txn, "stored_findings", {stored_ids.Text(), screen.version})) {
+        if (!row[1].is_null()) {
+          first_findings[row[0].as<std::string>()] = ReadTextArray(row[1].as<std::string>());
+        }
+      }
+    }
+    if (!first_findings.empty()) {
+      HoldRedeliveriesThatRuleOut(txn, items, screen, first_findings, received_at, results);
+    }
   }
 
   // The batch's texts that a line of it holds are those of its incident or number delivered

@@ -313,6 +313,14 @@ class PgStore final : public Store {
                                const std::vector<Repeats>& repeats, const DecideFn& decide,
                                TimePoint received_at, std::vector<IngestResult>& results,
                                const HeldContacts& held);
+  // A second delivery of an event (stored before, or earlier in the batch) that could rule
+  // contacts out where its first could not (`first_findings`: event_id -> the first delivery's
+  // findings) is kept as a line that cannot be decided against and holds the texts of its
+  // incident and number, as a rejected line does. Sets those results' reasons.
+  void HoldRedeliveriesThatRuleOut(
+      pqxx::transaction_base& txn, const std::vector<IngestItem>& items, const EventScreen& screen,
+      const std::unordered_map<std::string, std::vector<std::string>>& first_findings,
+      TimePoint received_at, std::vector<IngestResult>& results);
   // pg_outbox.cpp
   // The claimed messages of a claim's rows (claim_due's columns), each with what deciding it
   // again needs: its event, its incident's and its number's, read back under `screen`.

@@ -1432,6 +1432,42 @@ EventScreen ScreenOf(const std::string& version) {
           }};
 }
 
+// A second delivery of an event is no new delivery; but one that could rule contacts out where
+// the first could not (the log re-sent with a DOMESTIC flag added) holds its incident's and
+// number's texts from then on, as a line that cannot be decided against.
+TEST_F(StoreTest, ASecondDeliveryThatAddsAFlagHoldsTheTexts) {
+  const auto screened = DecideFn(Decide, ScreenOf("v1"));
+  ASSERT_EQ(store_->IngestBatch({Item(MakeEvent("R1", "+447700900001"))}, screened)[0].reason,
+            "survey");
+  // The same delivered again, unchanged, then with the flag.
+  auto same = store_->IngestBatch({Item(MakeEvent("R1", "+447700900001"))}, screened);
+  EXPECT_EQ(same[0].reason, "duplicate");
+  const auto flagged =
+      store_->IngestBatch({Item(MakeEvent("R1", "+447700900001", kT0, {"DOMESTIC"}))}, screened);
+  EXPECT_EQ(flagged[0].outcome, IngestOutcome::kDuplicate);
+  EXPECT_NE(flagged[0].reason.find("exclusion:domestic"), std::string::npos) << flagged[0].reason;
+  EXPECT_EQ(Q("SELECT state FROM outbox WHERE survey_id = (SELECT id FROM surveys "
+              "WHERE event_id = 'R1')"),
+            "cancelled");
+  EXPECT_EQ(Q("SELECT count(*) FROM rejected_events WHERE event_id IS NULL "
+              "AND incident_id = 'INC-R1'"),
+            "1");
+  // A later event of the number: not texted.
+  auto later = MakeEvent("R2", "+447700900001", kT0 + 24h * 100);
+  EXPECT_EQ(store_->IngestBatch({Item(later)}, screened)[0].reason,
+            "insufficient_data:rejected_event");
+  // And within one batch: the first delivery clean, the second flagged.
+  const auto batch =
+      store_->IngestBatch({Item(MakeEvent("R3", "+447700900003")),
+                           Item(MakeEvent("R3", "+447700900003", kT0, {"DOMESTIC"}))},
+                          screened);
+  EXPECT_EQ(batch[0].reason, "survey");
+  EXPECT_NE(batch[1].reason.find("exclusion:domestic"), std::string::npos) << batch[1].reason;
+  EXPECT_EQ(Q("SELECT state FROM outbox WHERE survey_id = (SELECT id FROM surveys "
+              "WHERE event_id = 'R3')"),
+            "cancelled");
+}
+
 // A screen under which every event could rule a contact out, each by a rule of its own: every
 // event read back reaches the decision (the store gives a number's newest per rule).
 EventScreen EveryEventCounts(const std::string& version) {
