@@ -64,14 +64,17 @@ http::Response HandleGatewayCallback(const ApiOptions& options, gateway::Callbac
       replier = WithoutConversation(std::move(replier));
     }
     // Never the number or the text in the log: they are the citizen's.
-    const store::ReplyOutcome outcome =
-        options.surveys->ReceiveReply(*inbound, replier, options.clock->Now());
+    const store::ReplyOutcome outcome = options.surveys->ReceiveReply(
+        *inbound, replier, options.raise_alerts, options.clock->Now());
     if (outcome.duplicate) {
       spdlog::info("text through {} delivered again: kept once", inbound->gateway);
     } else {
-      spdlog::info("text through {}: {}{}", inbound->gateway, outcome.disposition,
+      spdlog::info("text through {}: {}{}{}", inbound->gateway, outcome.disposition,
                    outcome.texts_queued > 0
                        ? " (" + std::to_string(outcome.texts_queued) + " text(s) queued)"
+                       : std::string(),
+                   outcome.alerts_raised > 0
+                       ? " with " + std::to_string(outcome.alerts_raised) + " alert(s)"
                        : std::string());
     }
   }

@@ -45,7 +45,8 @@ const Statements& ReplyStatements() {
        "UPDATE conversations SET state = 'opted_out', updated_at = $2::timestamptz "
        "WHERE phone_hash = ANY($1::text[]) AND state = 'open'"},
       // An answer fills its question; free text is added to the comment (at most 2,000
-      // characters, as the page's).
+      // characters, as the page's). The response as it now stands comes back, for the alert
+      // rules.
       {"response_upsert",
        "INSERT INTO responses (survey_id, q1, q2, q3, q4, q5, comment, language, submitted_at) "
        "SELECT $1::bigint, $2::smallint, $3::smallint, $4::smallint, $5::smallint, "
@@ -57,7 +58,8 @@ const Statements& ReplyStatements() {
        "WHEN responses.comment = '' THEN excluded.comment "
        "WHEN excluded.comment = '' THEN responses.comment "
        "ELSE responses.comment || E'\\n' || excluded.comment END, 2000), "
-       "submitted_at = excluded.submitted_at"},
+       "submitted_at = excluded.submitted_at "
+       "RETURNING q1, q2, q3, q4, q5, comment, language"},
       {"response_mark",
        "UPDATE surveys SET responded_at = COALESCE(responded_at, $2::timestamptz) "
        "WHERE id = $1::bigint"},
@@ -78,6 +80,17 @@ const Statements& ReplyStatements() {
 }  // namespace pg
 
 namespace {
+
+// A response row as "response_upsert" returns it.
+SurveyAnswers ReadAnswers(const pqxx::row& row) {
+  SurveyAnswers answers;
+  for (int q = 0; q < 5; ++q) {
+    if (!row[q].is_null()) answers.q[q] = row[q].as<int>();
+  }
+  answers.comment = row[5].as<std::string>();
+  answers.language = row[6].as<std::string>();
+  return answers;
+}
 
 // `hashes`: the number's hashes under every hash key (an array literal).
 ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
@@ -106,7 +119,8 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
 
 }  // namespace
 
-ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) {
+ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
+                                   const AlertFn& raise_alerts, TimePoint now) {
   const std::string e164 = phone::Normalize(sms.from_e164).e164;
   // The number itself is never stored with the text: only its hash under the active key, and
   // look-ups match it under every key (a hash key rotation under way).
@@ -169,8 +183,18 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, T
       }
       params.push_back(Text(TruncateCodePoints(decided.comment, 2000)));
       params.push_back(Time(now));
-      Exec(txn, "response_upsert", params);
+      const auto response = Exec(txn, "response_upsert", params);
       Exec(txn, "response_mark", {Int(*decided.survey_id), Time(now)});
+      // The alerts the page would raise for the answer as it stands, stored with it: the first
+      // text that discloses a risk raises it, and the answers after it cannot raise it again.
+      // A kind's rules only ever fire on more as an answer grows (its comment grows, its scores
+      // fill in), so the alerts at the end are those of the whole answer.
+      if (raise_alerts && !response.empty()) {
+        const auto survey = Exec(txn, "survey_by_id", {Int(*decided.survey_id)});
+        outcome.alerts_raised =
+            InsertAlerts(txn, *decided.survey_id,
+                         raise_alerts(ReadSurveyView(survey[0]), ReadAnswers(response[0])), now);
+      }
     }
     for (const QueuedText& text : decided.texts) {
       // A confirmation goes once per number, whatever the plan was told.

@@ -77,7 +77,7 @@ class RecordingStore final : public store::IngestStore,
   void OptOut(const std::string&, const std::string&, TimePoint) override {}
   bool OptOutBySurvey(std::int64_t, const std::string&, TimePoint) override { return false; }
   store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn& plan,
-                                   TimePoint now) override {
+                                   const store::AlertFn&, TimePoint now) override {
     store::ReplyContext context;
     context.latest_survey_id = 7;
     context.latest_language = "en";
