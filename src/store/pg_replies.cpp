@@ -22,12 +22,20 @@ const Statements& ReplyStatements() {
        "FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE s.phone_hash = ANY($1::text[]) AND o.begun_at IS NOT NULL "
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1) AS s ON true"},
+      // The conversation waiting for an answer from the number: a two-way survey texted to it
+      // whose conversation is open (none yet: open) and not past its end. Most numbers have
+      // at most one. A number surveyed again within a conversation's life may have two: the
+      // newest is chosen, since its question is the last text the citizen received, so a bare
+      // "8" most likely answers it (the older one runs out on its own). A text is matched the
+      // same with or without the gateway's message id.
       {"two_way_context",
        "SELECT s.id, s.language, surveyd_epoch_us(o.begun_at), COALESCE(c.state, 'open'), "
        "COALESCE(c.question, 1), COALESCE(c.asked_again, false) FROM surveys s "
        "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "LEFT JOIN conversations c ON c.survey_id = s.id "
        "WHERE s.phone_hash = ANY($1::text[]) AND s.mode = 'two_way' AND o.begun_at IS NOT NULL "
+       "AND COALESCE(c.state, 'open') = 'open' "
+       "AND (c.expires_at IS NULL OR c.expires_at > $2::timestamptz) "
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1"},
       {"inbound_insert",
        "INSERT INTO inbound_messages (gateway, gateway_message_id, phone_hash, body, "
@@ -93,7 +101,7 @@ SurveyAnswers ReadAnswers(const pqxx::row& row) {
 }
 
 // `hashes`: the number's hashes under every hash key (an array literal).
-ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
+ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, TimePoint now) {
   ReplyContext context;
   const auto row = Exec(txn, "reply_context", {hashes})[0];
   context.opted_out = row[0].as<bool>();
@@ -102,7 +110,7 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
     context.latest_survey_id = row[2].as<std::int64_t>();
     context.latest_language = row[3].as<std::string>();
   }
-  const auto two_way = Exec(txn, "two_way_context", {hashes});
+  const auto two_way = Exec(txn, "two_way_context", {hashes, Time(now)});
   if (!two_way.empty()) {
     const auto& r = two_way[0];
     ReplyContext::TwoWay conversation;
@@ -146,7 +154,7 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
     if (hash.empty()) {
       decided.disposition = "unknown_sender";
     } else {
-      decided = plan(ReadContext(txn, hashes.Text()), sms.body);
+      decided = plan(ReadContext(txn, hashes.Text(), now), sms.body);
     }
     Exec(txn, "inbound_insert",
          {Text(sms.gateway), NonEmpty(sms.gateway_message_id), NonEmpty(hash), Text(sms.body),

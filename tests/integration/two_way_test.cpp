@@ -199,6 +199,43 @@ TEST_F(TwoWayTest, AnUnreadableReplyIsKeptAtOnceAndJoinedWithTheNextInOrder) {
             "7|It was ok, call me on 07700 900456\nthe officer was kind\ndunno really");
 }
 
+// Kannel's get-url as the issue pins it ("...inbound?secret=SECRET&from=%p&to=%P&text=%a"):
+// no message id, and the texts still answer the conversation waiting for them.
+TEST_F(TwoWayTest, AKannelTextWithoutItsIdAnswersTheConversationWaitingForIt) {
+  const auto first = TextedSurvey("E-1");
+  const auto scores = [&](std::int64_t survey) {
+    return Q(
+        "SELECT concat_ws(',', COALESCE(q1::text, '-'), COALESCE(q2::text, '-'), "
+        "COALESCE(q3::text, '-'), COALESCE(q4::text, '-'), COALESCE(q5::text, '-')) "
+        "FROM responses WHERE survey_id = " +
+        std::to_string(survey));
+  };
+  clock_.Advance(5min);
+  EXPECT_EQ(Text("8", ""), "answer");
+  EXPECT_EQ(Text("nine", ""), "answer");
+  EXPECT_EQ(scores(first), "8,9,-,-,-");
+
+  // Surveyed again while that conversation is open: two are open, and the newest is answered
+  // (its question is the last text the citizen had).
+  clock_.Advance(10min);
+  const auto second = TextedSurvey("E-2");
+  EXPECT_EQ(Text("7", ""), "answer");
+  EXPECT_EQ(scores(second), "7,-,-,-,-");
+  EXPECT_EQ(scores(first), "8,9,-,-,-");
+  for (const char* score : {"6", "6", "6", "6"}) EXPECT_EQ(Text(score, ""), "answer");
+  EXPECT_EQ(Q("SELECT state FROM conversations WHERE survey_id = " + std::to_string(second)),
+            "finished");
+  // The newest is finished: the older one is the one still waiting, and is answered.
+  EXPECT_EQ(Text("5", ""), "answer");
+  EXPECT_EQ(scores(first), "8,9,5,-,-");
+
+  // Past the conversation's end (two_way.lasts: 24h) nothing waits: kept, answering nothing.
+  clock_.Advance(24h);
+  EXPECT_EQ(Text("4", ""), "reply");
+  EXPECT_EQ(scores(first), "8,9,5,-,-");
+  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE gateway_message_id IS NULL"), "9");
+}
+
 TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
   const auto survey = TextedSurvey("E-1");
   clock_.Advance(5min);

@@ -56,7 +56,8 @@ struct ReplyContext {
   // this number, and do not start now.
   std::optional<std::int64_t> latest_survey_id;
   std::string latest_language;
-  // The number's newest two-way survey whose text was begun, and its conversation so far.
+  // The number's open two-way conversation, the one waiting for its answer (the newest if
+  // several are open): a two-way survey whose text was begun, and the conversation so far.
   struct TwoWay {
     std::int64_t survey_id = 0;
     std::string language;
