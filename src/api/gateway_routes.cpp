@@ -22,19 +22,6 @@ store::ReplyFn OptOutsOnly() {
   };
 }
 
-// A text the gateway gave no id cannot be told from the same text delivered again (the
-// gateway's retry after an answer it lost, a replayed callback), so it must change nothing a
-// second delivery would change again: it may opt its number out (twice is once), but answers
-// no question of a two-way survey, which would move the conversation on a second time.
-store::ReplyFn WithoutConversation(store::ReplyFn replier) {
-  return
-      [replier = std::move(replier)](const store::ReplyContext& context, const std::string& body) {
-        store::ReplyContext without = context;
-        without.two_way.reset();
-        return replier(without, body);
-      };
-}
-
 }  // namespace
 
 http::Response HandleGatewayCallback(const ApiOptions& options, gateway::CallbackKind kind,
@@ -55,23 +42,25 @@ http::Response HandleGatewayCallback(const ApiOptions& options, gateway::Callbac
     }
   }
   if (const auto& inbound = callback.inbound) {
-    store::ReplyFn replier = options.replier ? options.replier() : OptOutsOnly();
-    if (inbound->gateway_message_id.empty()) {
-      spdlog::warn(
-          "text through {} without the gateway's message id: it answers no question "
-          "(Kannel: add &id=%I to the get-url, docs/gateways.md)",
-          inbound->gateway);
-      replier = WithoutConversation(std::move(replier));
-    }
+    // A text without the gateway's id (Kannel's get-url as the operators have it, without
+    // &id=%I) is read like any other: it answers the number's open two-way conversation (the
+    // store picks it: SurveyStore::ReceiveReply). What it lacks is only a way to tell the same
+    // text delivered twice (smsbox's retry after an answer it lost, a replayed request), which
+    // would answer the next question too. That is rare and costs one misplaced score; reading
+    // no Kannel reply at all would cost every two-way answer. &id=%I makes it recognisable.
+    const store::ReplyFn replier = options.replier ? options.replier() : OptOutsOnly();
     // Never the number or the text in the log: they are the citizen's.
-    const store::ReplyOutcome outcome =
-        options.surveys->ReceiveReply(*inbound, replier, options.clock->Now());
+    const store::ReplyOutcome outcome = options.surveys->ReceiveReply(
+        *inbound, replier, options.raise_alerts, options.clock->Now());
     if (outcome.duplicate) {
       spdlog::info("text through {} delivered again: kept once", inbound->gateway);
     } else {
-      spdlog::info("text through {}: {}{}", inbound->gateway, outcome.disposition,
+      spdlog::info("text through {}: {}{}{}", inbound->gateway, outcome.disposition,
                    outcome.texts_queued > 0
                        ? " (" + std::to_string(outcome.texts_queued) + " text(s) queued)"
+                       : std::string(),
+                   outcome.alerts_raised > 0
+                       ? " with " + std::to_string(outcome.alerts_raised) + " alert(s)"
                        : std::string());
     }
   }

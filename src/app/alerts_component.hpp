@@ -32,7 +32,8 @@ class AlertsComponent {
   std::vector<rules::RuleError> Reload();
   std::shared_ptr<const alerts::AlertConfig> Current() const;
 
-  // What an answer raises under the rules in force, for the survey pages (before storing it).
+  // What an answer raises under the rules in force (store::AlertFn): for the survey pages before
+  // storing an answer, and for the store as a two-way answer by text grows.
   std::vector<NewAlert> Raise(const store::SurveyView& survey,
                               const store::SurveyAnswers& answers) const;
 

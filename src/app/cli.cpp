@@ -459,9 +459,8 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
 
   std::size_t warnings = loaded.warnings.size() + alerts_loaded.warnings.size();
   if (config) {
-    if (auto problem = sms::SenderProblem(config->gateway.sender)) {
-      err << options.config_path << ": warning: gateway.sender '" << config->gateway.sender
-          << "': " << *problem << "\n";
+    for (const std::string& warning : config::SenderWarnings(*config)) {
+      err << options.config_path << ": warning: " << warning << "\n";
       ++warnings;
     }
   } else {

@@ -44,13 +44,17 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   std::vector<std::string> problems = result.errors;
   for (auto& p : ConfigProblems(result.config)) problems.push_back(std::move(p));
   const std::string name = path.empty() ? "the environment" : path;
-  // A misspelt variable is often why a setting is missing: said with the problems too.
-  std::vector<std::string> unknown_variables;
+  // A misspelt variable is often why a setting is missing: said with the problems too, as is a
+  // sender the network may refuse (the same check as `rules check -c`).
+  std::vector<std::string> warnings;
   for (const auto& unknown : config::UnknownVariables(env)) {
-    unknown_variables.push_back("the environment: warning: " + unknown);
+    warnings.push_back("the environment: warning: " + unknown);
+  }
+  for (const auto& sender : config::SenderWarnings(result.config)) {
+    warnings.push_back(name + ": warning: " + sender);
   }
   if (!problems.empty()) {
-    for (const auto& unknown : unknown_variables) err << unknown << "\n";
+    for (const auto& warning : warnings) err << warning << "\n";
     for (const auto& p : problems) err << "surveyd: " << p << "\n";
     // Each line names its setting or file (a rules file's problems are in that file).
     err << problems.size() << " problem(s) in the configuration ("
@@ -58,7 +62,7 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
     return 1;
   }
   const auto& c = result.config;
-  for (const auto& unknown : unknown_variables) out << unknown << "\n";
+  for (const auto& warning : warnings) out << warning << "\n";
   out << name << ": OK: listening on " << c.http.listen
       << (c.http.tls_cert_file.empty() ? " (plain HTTP)" : " (TLS)") << ", links at "
       << c.http.public_base_url << ", rules " << c.rules.path << ", gateway " << c.gateway.kind

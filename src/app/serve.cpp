@@ -286,10 +286,12 @@ int Serve(const config::Config& config, std::ostream& err) {
   survey_options.page.force_name = config.survey.force_name;
   survey_options.page.privacy_url = config.survey.privacy_url;
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
-  survey_options.raise_alerts = [&alerts](const store::SurveyView& survey,
-                                          const store::SurveyAnswers& answers) {
+  // What an answer raises, however it came: posted on the page or texted in a two-way survey.
+  const store::AlertFn raise_alerts = [&alerts](const store::SurveyView& survey,
+                                                const store::SurveyAnswers& answers) {
     return alerts.Raise(survey, answers);
   };
+  survey_options.raise_alerts = raise_alerts;
   survey_options.cache_ttl = config.survey.cache_ttl;
 
   api::ApiOptions api_options;
@@ -310,6 +312,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.clock = &clock;
   api_options.decider = decider;
   api_options.replier = replier;
+  api_options.raise_alerts = raise_alerts;
   api_options.feed_secret = config.feed.secret;
   // Two workers are always left for the citizens' pages and the gateways' callbacks.
   api_options.max_pushes_in_flight = std::max(1, config.http.worker_threads - 2);

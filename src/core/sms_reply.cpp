@@ -112,9 +112,60 @@ bool In(std::string_view word, std::initializer_list<std::string_view> set) {
 
 // ---- Opt-out ---------------------------------------------------------------------------------
 
+// Forms of several words read as one before the rules below look at a reply: what they mean
+// does not depend on how the phone split them ("un-subscribe", "opt me out"). "stop and search"
+// is the police power, a thing the survey asks about: as one word it is no longer "stop".
+// Longest first where one begins another.
+struct Compound {
+  std::string_view phrase;  // its words, one space apart
+  std::string_view as;
+};
+constexpr Compound kCompounds[] = {
+    {"stop and search", "stopandsearch"},
+    {"stop and account", "stopandaccount"},
+    {"stop search", "stopandsearch"},
+    {"opt me out", "optout"},
+    {"opt us out", "optout"},
+    {"opt out", "optout"},
+    {"un subscribe", "unsubscribe"},
+    {"no more", "nomore"},
+    {"leave me alone", "leavemealone"},
+    {"leave us alone", "leavemealone"},
+};
+
+// How many of `words` from `at` on spell `phrase`; 0 when they do not.
+std::size_t Spelt(const Words& words, std::size_t at, std::string_view phrase) {
+  std::size_t count = 0;
+  for (std::size_t start = 0; start <= phrase.size(); ++count) {
+    const std::size_t space = std::min(phrase.find(' ', start), phrase.size());
+    if (at + count >= words.size() || words[at + count] != phrase.substr(start, space - start)) {
+      return 0;
+    }
+    start = space + 1;
+  }
+  return count;
+}
+
+Words JoinCompounds(const Words& words) {
+  Words joined;
+  for (std::size_t i = 0; i < words.size();) {
+    std::size_t spelt = 0;
+    for (const Compound& compound : kCompounds) {
+      spelt = Spelt(words, i, compound.phrase);
+      if (spelt > 0) {
+        joined.emplace_back(compound.as);
+        break;
+      }
+    }
+    if (spelt == 0) joined.push_back(words[i]);
+    i += std::max<std::size_t>(spelt, 1);
+  }
+  return joined;
+}
+
 bool IsOptOutKeyword(std::string_view word) {
   return In(word, {"stop", "stopall", "unsubscribe", "unsub", "optout", "cancel", "end", "quit",
-                   "wypisz", "rezygnuje"});
+                   "nomore", "leavemealone", "wypisz", "rezygnuje"});
 }
 
 // Words that may stand around an opt-out word without changing what it says.
@@ -132,29 +183,76 @@ bool IsNegation(std::string_view word) {
                    "nie"});
 }
 
+// Between a negation and what it negates: "don't ever stop", "don't you stop".
+bool IsIntensifier(std::string_view word) { return In(word, {"ever", "evr", "you", "u"}); }
+
 bool IsMessaging(std::string_view word) {
-  return In(word,
-            {"text",     "texts",     "texting", "txt",     "txts",       "txting", "message",
-             "messages", "messaging", "msg",     "msgs",    "msging",     "sms",    "smss",
-             "smsing",   "send",      "sending", "contact", "contacting", "survey", "surveys"});
+  return In(word, {"text",    "texts",   "texting",    "texted",    "txt",      "txts",
+                   "txting",  "message", "messages",   "messaging", "messaged", "msg",
+                   "msgs",    "msging",  "sms",        "smss",      "smsing",   "send",
+                   "sending", "contact", "contacting", "contacted", "survey",   "surveys"});
 }
+
+// Someone other than us, after "by" or "from": "I don't want any more texts from him" is about
+// the person who sends them, often the reason the citizen called us.
+bool IsThirdParty(std::string_view word) {
+  return In(word, {"him", "her", "them", "his", "their", "my", "he", "she"});
+}
+
+// Verbs that report what someone was made to do ("told me to stop"), as opposed to asking us.
+bool IsTellingVerb(std::string_view word) {
+  return In(word, {"told", "asked", "ordered", "instructed", "signalled", "signaled", "waved",
+                   "directed", "forced"});
+}
+
+bool IsPassiveAuxiliary(std::string_view word) {
+  return In(word, {"was", "were", "been", "being", "got", "get", "be", "am", "is", "are", "im"});
+}
+
+constexpr std::size_t kWantWindow = 4;  // words from "want" to what is not wanted
 
 bool HasOptOutPhrase(const Words& words) {
   const auto at = [&](std::size_t i) -> std::string_view {
     return i < words.size() ? std::string_view(words[i]) : std::string_view();
   };
+  // "I don't want (any more|these|to be) texts/contacted", unless they come from someone else.
+  const auto unwanted_messages = [&](std::size_t want) {
+    for (std::size_t i = want + 1; i <= want + kWantWindow && i < words.size(); ++i) {
+      // What we send, not what the citizen might: "I don't want to send a complaint".
+      if (!IsMessaging(words[i]) || In(words[i], {"send", "sending"})) continue;
+      return !(In(at(i + 1), {"by", "from"}) && IsThirdParty(at(i + 2)));
+    }
+    return false;
+  };
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string_view w = words[i];
     if (In(w, {"unsubscribe", "unsub", "stopall", "optout", "wypisz"})) return true;
-    if (w == "opt" && at(i + 1) == "out") return true;
     if (w == "stop" && IsMessaging(at(i + 1))) return true;
-    if (w == "no" && at(i + 1) == "more" && IsMessaging(at(i + 2))) return true;
+    if (w == "nomore" && IsMessaging(at(i + 1))) return true;
     if (w == "remove" && In(at(i + 1), {"me", "my"})) return true;
     if (w == "take" && at(i + 1) == "me" && at(i + 2) == "off") return true;
-    if ((w == "dont" || (w == "do" && at(i + 1) == "not")) &&
-        IsMessaging(at(w == "do" ? i + 2 : i + 1))) {
-      return true;
-    }
+    const bool dont =
+        w == "dont" || (w == "do" && at(i + 1) == "not") || (w == "no" && at(i + 1) == "longer");
+    const std::size_t next = w == "dont" ? i + 1 : i + 2;
+    if (dont && IsMessaging(at(next))) return true;
+    if (dont && In(at(next), {"want", "wanna"}) && unwanted_messages(next)) return true;
+  }
+  return false;
+}
+
+// "stop" (or "leave me alone") at `i` said to someone else, not to us: negated ("don't stop",
+// "don't ever stop", "won't leave me alone") or reported ("the officer told me to stop", "I was
+// asked to stop"). "I told you to stop" and "I asked to stop" are said to us.
+bool IsNotSaidToUs(const Words& words, std::size_t i) {
+  std::size_t before = i;
+  while (before > 0 && IsIntensifier(words[before - 1])) --before;
+  if (before > 0 && IsNegation(words[before - 1])) return true;
+  if (i < 2 || words[i - 1] != "to") return false;
+  if (IsTellingVerb(words[i - 2])) return i >= 3 && IsPassiveAuxiliary(words[i - 3]);
+  // A telling verb, then who was told (up to three words): anyone but us.
+  for (std::size_t k = i - 2; k > 0 && i - 2 - k < 3; --k) {
+    if (In(words[k], {"you", "u", "ya", "yous"})) return false;
+    if (IsTellingVerb(words[k - 1])) return true;
   }
   return false;
 }
@@ -265,6 +363,7 @@ bool HasFractionOrSign(std::string_view text) {
 bool IsOptOut(std::string_view text) {
   Words words = Tokenize(text);
   words.erase(std::remove(words.begin(), words.end(), "/"), words.end());
+  words = JoinCompounds(words);
   if (words.empty()) return false;
 
   // 1. Nothing but opt-out words and filler.
@@ -275,12 +374,12 @@ bool IsOptOut(std::string_view text) {
   }
   // 2. An unmistakable phrase anywhere.
   if (HasOptOutPhrase(words)) return true;
-  // 3. "stop" opening or closing a short reply, unless negated.
+  // 3. "stop" or "leave me alone" opening or closing a short reply, unless said to someone
+  // else.
   if (words.size() <= kShortReplyWords) {
-    if (words.front() == "stop") return true;
-    if (words.back() == "stop" && (words.size() < 2 || !IsNegation(words[words.size() - 2]))) {
-      return true;
-    }
+    const auto edge_word = [](std::string_view w) { return w == "stop" || w == "leavemealone"; };
+    if (edge_word(words.front())) return true;
+    if (edge_word(words.back()) && !IsNotSaidToUs(words, words.size() - 1)) return true;
   }
   return false;
 }

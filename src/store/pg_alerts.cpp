@@ -19,13 +19,20 @@ namespace pg {
 const Statements& AlertInsertStatements() {
   static const Statements kStatements = {
       // Once per survey and kind: the answer's own transaction already holds the survey row,
-      // and the unique key settles anything else.
+      // and the unique key settles anything else. A two-way answer is read again after each
+      // text: a kind raised by an earlier text stays the one alert, brought up to what the
+      // answer as it stands raises (the rules that fired, what matched, their severity: more
+      // of the answer only fires more rules), and is not "created" again (xmax = 0 only for a
+      // row inserted here).
       {"alert_insert",
        "WITH a AS (INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at, "
        "next_round_at) VALUES ($1::bigint, $2, $3, $4::jsonb, $5::jsonb, $6::timestamptz, "
-       "$6::timestamptz) ON CONFLICT (survey_id, kind) DO NOTHING RETURNING id) "
+       "$6::timestamptz) ON CONFLICT (survey_id, kind) DO UPDATE SET rules = excluded.rules, "
+       "matched = excluded.matched, severity = excluded.severity "
+       "WHERE (alerts.rules, alerts.matched, alerts.severity) IS DISTINCT FROM "
+       "(excluded.rules, excluded.matched, excluded.severity) RETURNING id, xmax = 0 AS created) "
        "INSERT INTO alert_events (alert_id, at, action) SELECT id, $6::timestamptz, 'created' "
-       "FROM a RETURNING alert_id"},
+       "FROM a WHERE created RETURNING alert_id"},
   };
   return kStatements;
 }

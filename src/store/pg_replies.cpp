@@ -22,12 +22,20 @@ const Statements& ReplyStatements() {
        "FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE s.phone_hash = ANY($1::text[]) AND o.begun_at IS NOT NULL "
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1) AS s ON true"},
+      // The conversation waiting for an answer from the number: a two-way survey texted to it
+      // whose conversation is open (none yet: open) and not past its end. Most numbers have
+      // at most one. A number surveyed again within a conversation's life may have two: the
+      // newest is chosen, since its question is the last text the citizen received, so a bare
+      // "8" most likely answers it (the older one runs out on its own). A text is matched the
+      // same with or without the gateway's message id.
       {"two_way_context",
        "SELECT s.id, s.language, surveyd_epoch_us(o.begun_at), COALESCE(c.state, 'open'), "
        "COALESCE(c.question, 1), COALESCE(c.asked_again, false) FROM surveys s "
        "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "LEFT JOIN conversations c ON c.survey_id = s.id "
        "WHERE s.phone_hash = ANY($1::text[]) AND s.mode = 'two_way' AND o.begun_at IS NOT NULL "
+       "AND COALESCE(c.state, 'open') = 'open' "
+       "AND (c.expires_at IS NULL OR c.expires_at > $2::timestamptz) "
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1"},
       {"inbound_insert",
        "INSERT INTO inbound_messages (gateway, gateway_message_id, phone_hash, body, "
@@ -45,7 +53,8 @@ const Statements& ReplyStatements() {
        "UPDATE conversations SET state = 'opted_out', updated_at = $2::timestamptz "
        "WHERE phone_hash = ANY($1::text[]) AND state = 'open'"},
       // An answer fills its question; free text is added to the comment (at most 2,000
-      // characters, as the page's).
+      // characters, as the page's). The response as it now stands comes back, for the alert
+      // rules.
       {"response_upsert",
        "INSERT INTO responses (survey_id, q1, q2, q3, q4, q5, comment, language, submitted_at) "
        "SELECT $1::bigint, $2::smallint, $3::smallint, $4::smallint, $5::smallint, "
@@ -57,7 +66,8 @@ const Statements& ReplyStatements() {
        "WHEN responses.comment = '' THEN excluded.comment "
        "WHEN excluded.comment = '' THEN responses.comment "
        "ELSE responses.comment || E'\\n' || excluded.comment END, 2000), "
-       "submitted_at = excluded.submitted_at"},
+       "submitted_at = excluded.submitted_at "
+       "RETURNING q1, q2, q3, q4, q5, comment, language"},
       {"response_mark",
        "UPDATE surveys SET responded_at = COALESCE(responded_at, $2::timestamptz) "
        "WHERE id = $1::bigint"},
@@ -79,8 +89,19 @@ const Statements& ReplyStatements() {
 
 namespace {
 
+// A response row as "response_upsert" returns it.
+SurveyAnswers ReadAnswers(const pqxx::row& row) {
+  SurveyAnswers answers;
+  for (int q = 0; q < 5; ++q) {
+    if (!row[q].is_null()) answers.q[q] = row[q].as<int>();
+  }
+  answers.comment = row[5].as<std::string>();
+  answers.language = row[6].as<std::string>();
+  return answers;
+}
+
 // `hashes`: the number's hashes under every hash key (an array literal).
-ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
+ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, TimePoint now) {
   ReplyContext context;
   const auto row = Exec(txn, "reply_context", {hashes})[0];
   context.opted_out = row[0].as<bool>();
@@ -89,7 +110,7 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
     context.latest_survey_id = row[2].as<std::int64_t>();
     context.latest_language = row[3].as<std::string>();
   }
-  const auto two_way = Exec(txn, "two_way_context", {hashes});
+  const auto two_way = Exec(txn, "two_way_context", {hashes, Time(now)});
   if (!two_way.empty()) {
     const auto& r = two_way[0];
     ReplyContext::TwoWay conversation;
@@ -106,7 +127,8 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes) {
 
 }  // namespace
 
-ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) {
+ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
+                                   const AlertFn& raise_alerts, TimePoint now) {
   const std::string e164 = phone::Normalize(sms.from_e164).e164;
   // The number itself is never stored with the text: only its hash under the active key, and
   // look-ups match it under every key (a hash key rotation under way).
@@ -132,7 +154,7 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, T
     if (hash.empty()) {
       decided.disposition = "unknown_sender";
     } else {
-      decided = plan(ReadContext(txn, hashes.Text()), sms.body);
+      decided = plan(ReadContext(txn, hashes.Text(), now), sms.body);
     }
     Exec(txn, "inbound_insert",
          {Text(sms.gateway), NonEmpty(sms.gateway_message_id), NonEmpty(hash), Text(sms.body),
@@ -169,8 +191,18 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan, T
       }
       params.push_back(Text(TruncateCodePoints(decided.comment, 2000)));
       params.push_back(Time(now));
-      Exec(txn, "response_upsert", params);
+      const auto response = Exec(txn, "response_upsert", params);
       Exec(txn, "response_mark", {Int(*decided.survey_id), Time(now)});
+      // The alerts the page would raise for the answer as it stands, stored with it: the first
+      // text that discloses a risk raises it, and the answers after it cannot raise it again.
+      // A kind's rules only ever fire on more as an answer grows (its comment grows, its scores
+      // fill in), so the alerts at the end are those of the whole answer.
+      if (raise_alerts && !response.empty()) {
+        const auto survey = Exec(txn, "survey_by_id", {Int(*decided.survey_id)});
+        outcome.alerts_raised =
+            InsertAlerts(txn, *decided.survey_id,
+                         raise_alerts(ReadSurveyView(survey[0]), ReadAnswers(response[0])), now);
+      }
     }
     for (const QueuedText& text : decided.texts) {
       // A confirmation goes once per number, whatever the plan was told.

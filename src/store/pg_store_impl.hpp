@@ -184,6 +184,8 @@ const Statements& AlertInsertStatements();
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
                  const std::vector<NewAlert>& alerts, TimePoint now);
 const Statements& ReplyStatements();
+// pg_surveys.cpp: a row of "survey_by_token" or "survey_by_id".
+SurveyView ReadSurveyView(const pqxx::row& row);
 
 }  // namespace pg
 
@@ -235,7 +237,8 @@ class PgStore final : public Store {
   bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) override;
 
   // SurveyStore: citizens' texts (pg_replies.cpp)
-  ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) override;
+  ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, const AlertFn& raise_alerts,
+                            TimePoint now) override;
 
   // StatsStore (pg_stats.cpp)
   Funnel GetFunnel(const StatsFilter& filter) override;

@@ -10,6 +10,14 @@ using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared
 
 namespace pg {
 
+// A survey as its page and its replies see it (ReadSurveyView reads them in this order).
+#define SURVEYD_SURVEY_VIEW_COLUMNS                                                         \
+  "s.id, s.group_id, s.language, s.event_type, s.channel, "                                 \
+  "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "                         \
+  "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "                             \
+  "s.responded_at IS NOT NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id " \
+  "AND a.kind = 'safeguarding') "
+
 const Statements& SurveyStatements() {
   static const Statements kStatements = {
       {"lock_phone", "SELECT pg_advisory_xact_lock($1::bigint)"},
@@ -30,12 +38,10 @@ const Statements& SurveyStatements() {
       {"survey_phone_hash",
        "SELECT phone_hash, COALESCE(phone_enc, phone_e164) FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
-       "SELECT s.id, s.group_id, s.language, s.event_type, s.channel, "
-       "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "
-       "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "
-       "s.responded_at IS NOT NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id "
-       "AND a.kind = 'safeguarding') "
+       "SELECT " SURVEYD_SURVEY_VIEW_COLUMNS
        "FROM survey_links l JOIN surveys s ON s.id = l.survey_id WHERE l.token_hash = $1"},
+      {"survey_by_id",
+       "SELECT " SURVEYD_SURVEY_VIEW_COLUMNS "FROM surveys s WHERE s.id = $1::bigint"},
       {"mark_opened",
        "UPDATE surveys SET opened_at = $2::timestamptz WHERE id = $1::bigint "
        "AND opened_at IS NULL"},
@@ -54,6 +60,21 @@ const Statements& SurveyStatements() {
       {"submit_mark", "UPDATE surveys SET responded_at = $2::timestamptz WHERE id = $1::bigint"},
   };
   return kStatements;
+}
+
+SurveyView ReadSurveyView(const pqxx::row& row) {
+  SurveyView view;
+  view.survey_id = row[0].as<std::int64_t>();
+  view.group = row[1].as<std::string>();
+  view.language = row[2].as<std::string>();
+  view.event_type = ParseEventType(row[3].as<std::string>()).value_or(EventType::kCallEnded);
+  if (!row[4].is_null()) view.channel = row[4].as<std::string>();
+  view.contact_at = pg::FromEpochMicros(row[5].as<std::int64_t>());
+  view.expires_at = pg::FromEpochMicros(row[6].as<std::int64_t>());
+  view.responded = row[7].as<bool>();
+  if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
+  view.help_now = row[9].as<bool>();
+  return view;
 }
 
 }  // namespace pg
@@ -90,19 +111,7 @@ std::optional<SurveyView> PgStore::FindSurveyByTokenHash(const std::string& toke
     pqxx::read_transaction txn(connection);
     auto rows = Exec(txn, "survey_by_token", {Text(token_hash)});
     if (rows.empty()) return std::optional<SurveyView>();
-    const auto& row = rows[0];
-    SurveyView view;
-    view.survey_id = row[0].as<std::int64_t>();
-    view.group = row[1].as<std::string>();
-    view.language = row[2].as<std::string>();
-    view.event_type = ParseEventType(row[3].as<std::string>()).value_or(EventType::kCallEnded);
-    if (!row[4].is_null()) view.channel = row[4].as<std::string>();
-    view.contact_at = pg::FromEpochMicros(row[5].as<std::int64_t>());
-    view.expires_at = pg::FromEpochMicros(row[6].as<std::int64_t>());
-    view.responded = row[7].as<bool>();
-    if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
-    view.help_now = row[9].as<bool>();
-    return std::optional<SurveyView>(std::move(view));
+    return std::optional<SurveyView>(ReadSurveyView(rows[0]));
   });
 }
 

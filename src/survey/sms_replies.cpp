@@ -62,6 +62,9 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
     MoveOn(plan, *texts, conversation.question, expires_at);
   } else if (!conversation.asked_again) {
     plan.disposition = "asked_again";
+    // Kept now, as a comment, not only when a second text comes: it may be all the citizen
+    // says ("I am still scared to go home"), and it must reach the alert rules now.
+    plan.comment = std::string(body);
     plan.conversation_state = "open";
     plan.next_asked_again = true;
     plan.texts.push_back({MessageKind::kQuestion,

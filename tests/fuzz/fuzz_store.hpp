@@ -47,7 +47,7 @@ class FuzzStore final : public testing::EmptyOutbox<store::Store> {
     return false;
   }
   store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn&,
-                                   TimePoint) override {
+                                   const store::AlertFn&, TimePoint) override {
     if (sms.gateway.empty()) std::abort();  // an adapter always names itself
     return {};
   }

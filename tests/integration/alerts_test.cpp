@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "fakes/manual_clock.hpp"
+#include "integration/surveyed.hpp"
 #include "integration/test_database.hpp"
 #include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/alerts/notifier.hpp"
@@ -231,26 +232,13 @@ class AlertsTest : public ::testing::Test {
     }
     event.caller = Caller{};
     event.caller->phone = kPhone;
-    store::IngestItem item;
-    item.source = "push";
-    item.raw = "{}";
-    item.event_id = event.event_id;
-    item.event = event;
     const TimePoint now = clock_.Now();
-    const auto results = store_->IngestBatch(
-        {item}, [&](const Event& e, const ContactHistory&, const RelatedEvents&) {
-          Decision d;
-          d.outcome = Decision::Outcome::kSurvey;
-          d.group = contact.type == EventType::kCallEnded ? "force_contact" : "force_response";
-          d.reason = "survey";
-          d.phone = phone::Normalize(*e.caller->phone);
-          d.language = "en";
-          d.sms_template = "How did we do? {link}";
-          d.send_at = now;
-          d.expires_at = now + 48h;
-          d.survey_closes_at = now + 24h * 30;
-          return d;
-        });
+    const auto results = testing::PushOne(*store_, event, [&](const Event& e) {
+      Decision d =
+          testing::SurveyDecision(e, now, now + 48h, now + 24h * 30, "How did we do? {link}");
+      d.group = contact.type == EventType::kCallEnded ? "force_contact" : "force_response";
+      return d;
+    });
     EXPECT_EQ(results.size(), 1u);
     return std::stoll(
         db_.Query("SELECT id FROM surveys WHERE event_id = '" + contact.event_id + "'"));

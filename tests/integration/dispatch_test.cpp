@@ -15,6 +15,7 @@
 
 #include "fakes/fake_gateway.hpp"
 #include "fakes/manual_clock.hpp"
+#include "integration/surveyed.hpp"
 #include "integration/test_database.hpp"
 #include "surveyd/core/survey_token.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
@@ -90,17 +91,8 @@ class DispatchTest : public ::testing::Test {
 
   // Surveyed, due at the last AddSurveys' times, whatever the incident or number.
   Decision Surveyed(const Event& event) const {
-    Decision d;
-    d.outcome = Decision::Outcome::kSurvey;
-    d.group = "force_contact";
-    d.reason = "survey";
-    d.phone = phone::Normalize(*event.caller->phone);
-    d.language = "en";
-    d.sms_template = "West Midlands Police: how did we do? {link}";
-    d.send_at = send_at_;
-    d.expires_at = expires_at_;
-    d.survey_closes_at = expires_at_ + std::chrono::hours(24 * 7);
-    return d;
+    return testing::SurveyDecision(event, send_at_, expires_at_,
+                                   expires_at_ + std::chrono::hours(24 * 7));
   }
 
   // The shipped rules decide each text again before it goes.

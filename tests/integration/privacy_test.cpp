@@ -491,8 +491,8 @@ TEST_F(PrivacyTest, RepliesAreKeptByHashRetainedAndErased) {
     }
     return p;
   };
-  store->ReceiveReply(text("Great service", kT0 + 1h), plan, kT0 + 1h);
-  store->ReceiveReply(text("STOP", kT0 + 2h), plan, kT0 + 2h);
+  store->ReceiveReply(text("Great service", kT0 + 1h), plan, {}, kT0 + 1h);
+  store->ReceiveReply(text("STOP", kT0 + 2h), plan, {}, kT0 + 2h);
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_TRUE(seen[0].latest_survey_id.has_value());
   EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE phone_hash = '" +
@@ -507,7 +507,7 @@ TEST_F(PrivacyTest, RepliesAreKeptByHashRetainedAndErased) {
 
   // Under a new hash key, the number's opt-out under the old one is still found.
   auto rotated = Make("k1:" + kKey1, "", kHash2, {kHash1});
-  rotated->ReceiveReply(text("hello?", kT0 + 3h), plan, kT0 + 3h);
+  rotated->ReceiveReply(text("hello?", kT0 + 3h), plan, {}, kT0 + 3h);
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_TRUE(seen[2].opted_out);
   EXPECT_TRUE(seen[2].confirmed_before);
@@ -523,7 +523,7 @@ TEST_F(PrivacyTest, RepliesAreKeptByHashRetainedAndErased) {
             "reply//none,opt_out//none,reply//none");
 
   // Erasure: a later text and a conversation of the number go at once.
-  store->ReceiveReply(text("one more thing", kT0 + 24h * 32), plan, kT0 + 24h * 32);
+  store->ReceiveReply(text("one more thing", kT0 + 24h * 32), plan, {}, kT0 + 24h * 32);
   Q("INSERT INTO conversations (survey_id, phone_hash, language, state, question, started_at, "
     "expires_at, updated_at) SELECT id, '" +
     phone::KeyedHash(kHash1, number) + "', 'en', 'open', 1, now(), now(), now() FROM surveys");

@@ -997,10 +997,10 @@ TEST_F(StoreTest, ATextDeliveredAgainByItsGatewayIdChangesNothing) {
                  .to = "Police",
                  .body = "8",
                  .received_at = kT0 + 3h};
-  const auto first = store_->ReceiveReply(sms, plan, kT0 + 3h);
+  const auto first = store_->ReceiveReply(sms, plan, {}, kT0 + 3h);
   EXPECT_FALSE(first.duplicate);
   EXPECT_EQ(first.texts_queued, 1);
-  const auto again = store_->ReceiveReply(sms, plan, kT0 + 3h + 1min);
+  const auto again = store_->ReceiveReply(sms, plan, {}, kT0 + 3h + 1min);
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(again.texts_queued, 0);
   EXPECT_EQ(planned, 1);
@@ -1009,7 +1009,7 @@ TEST_F(StoreTest, ATextDeliveredAgainByItsGatewayIdChangesNothing) {
   EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE kind = 'question'"), "1");
   // The same id from another gateway is another text.
   sms.gateway = "twilio";
-  EXPECT_FALSE(store_->ReceiveReply(sms, plan, kT0 + 4h).duplicate);
+  EXPECT_FALSE(store_->ReceiveReply(sms, plan, {}, kT0 + 4h).duplicate);
   EXPECT_EQ(planned, 2);
 }
 
@@ -1030,7 +1030,7 @@ TEST_F(StoreTest, AStopFromANumberNeverTextedOptsItOutUnconfirmed) {
                         .to = "Police",
                         .body = "STOP",
                         .received_at = kT0};
-  EXPECT_EQ(store_->ReceiveReply(stop, plan, kT0).texts_queued, 0);
+  EXPECT_EQ(store_->ReceiveReply(stop, plan, {}, kT0).texts_queued, 0);
   EXPECT_EQ(Q("SELECT count(*) FILTER (WHERE confirmed_at IS NULL) || '/' || count(*) "
               "FROM opt_outs"),
             "1/1");

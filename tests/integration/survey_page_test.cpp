@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fakes/manual_clock.hpp"
+#include "integration/surveyed.hpp"
 #include "integration/test_database.hpp"
 #include "surveyd/core/survey_token.hpp"
 #include "surveyd/http/message.hpp"
@@ -61,26 +62,10 @@ class SurveyPageTest : public ::testing::Test {
     event.call->channel = "101";
     event.caller = Caller{};
     event.caller->phone = "+447700900123";
-    store::IngestItem item;
-    item.source = "push";
-    item.raw = "{}";
-    item.event_id = event.event_id;
-    item.event = event;
     const TimePoint now = clock_.Now();
-    const auto results = store_->IngestBatch(
-        {item}, [&](const Event& e, const ContactHistory&, const RelatedEvents&) {
-          Decision d;
-          d.outcome = Decision::Outcome::kSurvey;
-          d.group = "force_contact";
-          d.reason = "survey";
-          d.phone = phone::Normalize(*e.caller->phone);
-          d.language = "en";
-          d.sms_template = "West Midlands Police: how did we do? {link}";
-          d.send_at = now;
-          d.expires_at = now + 48h;
-          d.survey_closes_at = now + 24h * 9;
-          return d;
-        });
+    const auto results = testing::PushOne(*store_, event, [&](const Event& e) {
+      return testing::SurveyDecision(e, now, now + 48h, now + 24h * 9);
+    });
     EXPECT_EQ(results.size(), 1u);
     auto messages = store_->ClaimDue(now, 10, "test-worker", 60s);
     EXPECT_EQ(messages.size(), 1u);

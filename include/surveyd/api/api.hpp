@@ -45,7 +45,10 @@ struct ApiOptions {
   const Clock* clock = nullptr;
   std::function<store::DecideFn()> decider;  // decisions under the rules in force right now
   std::function<store::ReplyFn()> replier;   // what a citizen's text does, under those rules
-  std::string feed_secret;                   // HMAC key of POST /api/v1/feed/events
+  // What an answer raises, the survey page's own: a two-way answer by text raises the same
+  // alerts, stored with it. Null: texts raise none.
+  store::AlertFn raise_alerts;
+  std::string feed_secret;  // HMAC key of POST /api/v1/feed/events
   // Pushes handled at once. Each holds an HTTP worker until its group of events commits; past
   // this many a push is answered 503 with Retry-After (the pusher sends it again), so that pushes
   // never take every worker from the citizens' pages and the gateways' callbacks. 0: no limit.

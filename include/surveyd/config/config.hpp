@@ -255,6 +255,14 @@ std::vector<std::string> UnknownVariables(const std::map<std::string, std::strin
 // Returns human-readable problems; empty when fine.
 std::vector<std::string> ValidateForServe(const Config& config);
 
+// The senders the configured gateway texts from that networks may refuse, cut or rewrite
+// (sms::SenderProblem), one line each: "gateway.sender (SURVEYD_GATEWAY_SENDER) 'West Midlands
+// Police': an alphanumeric sender has at most 11 characters, not 20". WMNow and Kannel send from
+// gateway.sender, Twilio from gateway.twilio.from (a messaging service, "MG" and 32 hex digits,
+// is not a sender and passes). Warnings, not problems: `serve` starts; `config check` and
+// `rules check -c` say them.
+std::vector<std::string> SenderWarnings(const Config& config);
+
 // Splits "host:port" / "[::1]:port"; throws ConfigError.
 std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,
                                                     const std::string& key);

@@ -10,21 +10,37 @@
 
 namespace surveyd::sms_reply {
 
-// True when the reply asks to hear no more. Where we draw the line (failing toward opting out,
-// since texting someone who asked us to stop is worse than losing a survey):
-//  1. Nothing but opt-out words and filler: "STOP", "stop.", "Stop please", "STOP STOP",
-//     "stop it now", "Unsubscribe", "END", "cancel thanks", "quit", "STOPALL", "opt out".
-//     Opt-out words: stop, stopall, unsubscribe, unsub, optout, cancel, end, quit (and Polish
-//     wypisz, rezygnuje).
-//  2. An unmistakable phrase anywhere: "unsubscribe"/"stopall"/"optout" as a word, "opt out",
-//     "no more texts" (text/texts/messages/sms...), "stop texting" (messaging/sending/
-//     contacting...), "don't text me", "do not contact", "remove me", "take me off".
-//  3. "stop" as the first or the last word of a short reply (at most 8 words): "Stop sending
-//     these", "Please just stop", "I said stop" -- unless a negation comes right before it:
-//     "don't stop", "never stop", "not stop", "can't stop".
-// Not opt-outs: "don't stop the good work", "keep going, don't stop", "the end was fine",
-// "8", a reply that mentions "stop" in the middle of a longer sentence ("they told me to stop at
-// the lights and wait"), and the weak words end/cancel/quit anywhere but alone.
+// True when the reply asks to hear no more. Both mistakes cost the citizen: a false opt-out
+// silently drops their answer (a two-way answer is not read as one) and every future survey; a
+// missed one keeps texting someone who asked us to stop, which is worse. So the rules fail
+// toward opting out, and stand aside only where the words plainly are not said to us.
+//
+// First, forms of several words are read as one: "opt me out" and "opt out" as "optout",
+// "un-subscribe" as "unsubscribe", "no more" as "nomore", "leave me alone" as one word, and
+// "stop and search" (the police power the survey may be about) as a word that is not "stop".
+// Then a reply opts out when:
+//  1. It is nothing but opt-out words and filler: "STOP", "stop.", "Stop please", "STOP STOP",
+//     "stop it now", "Unsubscribe", "END", "cancel thanks", "quit", "STOPALL", "opt out",
+//     "No more please", "leave me alone". Opt-out words: stop, stopall, unsubscribe, unsub,
+//     optout, cancel, end, quit, no more, leave me alone (and Polish wypisz, rezygnuje).
+//  2. An unmistakable phrase is anywhere: "unsubscribe"/"stopall"/"optout" as a word, "no more
+//     texts" (text/texts/messages/sms...), "stop texting" (messaging/sending/contacting...),
+//     "don't text me", "do not contact", "remove me", "take me off", and not wanting our
+//     messages: "don't want" / "do not want" / "no longer want" followed within 4 words by
+//     texts, messages, surveys, contact(ed), texted... ("I don't want any more texts", "I dont
+//     want to be contacted") -- unless they come "from"/"by" someone else ("I don't want any
+//     more texts from him" is about whoever sends them).
+//  3. "stop" or "leave me alone" is the first or the last word of a short reply (at most 8
+//     words): "Stop sending these", "Please just stop", "I said stop", "Leave me alone, I'm
+//     busy" -- unless, as its last word, it is said to someone else: negated ("don't stop",
+//     "never stop", "don't ever stop", "can't stop", "won't leave me alone") or reported ("the
+//     officer told me to stop", "I was asked to stop": a telling verb with someone other than
+//     "you" as who was told, or in the passive). "I told you to stop" and "I asked to stop" are
+//     said to us: they opt out.
+// Not opt-outs: "don't stop the good work", "Keep it up, don't ever stop", "Stop and search was
+// handled well", "the end was fine", "8", a reply that mentions "stop" in the middle of a
+// longer sentence ("Please don't ever stop what you do", "they told me to stop at the lights and
+// wait"), and the weak words end/cancel/quit/no more anywhere but alone with filler.
 bool IsOptOut(std::string_view text);
 
 // A 0-10 score given by text: "8", " 8/10 ", "8 / 10", "8 out of 10", "eight", "Eight!",

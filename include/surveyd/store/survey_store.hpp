@@ -42,6 +42,12 @@ struct SurveyAnswers {
 
 enum class SubmitOutcome { kStored, kAlreadyAnswered, kExpired, kNotFound };
 
+// What an answer raises under the alert rules in force (alerts::RaiseAlerts): one function for
+// both ways an answer comes. The survey page asks it before storing a posted answer; the store
+// asks it, inside the transaction, of a two-way answer as it stands after each text. Null:
+// nothing is raised.
+using AlertFn = std::function<std::vector<NewAlert>(const SurveyView&, const SurveyAnswers&)>;
+
 // What the store knows about a number when a text from it arrives: what deciding the reply needs.
 struct ReplyContext {
   bool opted_out = false;         // before this text
@@ -50,7 +56,8 @@ struct ReplyContext {
   // this number, and do not start now.
   std::optional<std::int64_t> latest_survey_id;
   std::string latest_language;
-  // The number's newest two-way survey whose text was begun, and its conversation so far.
+  // The number's open two-way conversation, the one waiting for its answer (the newest if
+  // several are open): a two-way survey whose text was begun, and the conversation so far.
   struct TwoWay {
     std::int64_t survey_id = 0;
     std::string language;
@@ -91,6 +98,7 @@ struct ReplyOutcome {
   bool duplicate = false;   // the gateway delivered this message before: nothing changed
   std::string disposition;  // ReplyPlan::disposition
   int texts_queued = 0;
+  int alerts_raised = 0;  // new alerts (a kind raised by an earlier text is not counted again)
 };
 
 struct SurveyOpen {
@@ -122,9 +130,12 @@ class SurveyStore {
   // as its keyed hash) and counted by what it did, once per gateway message id; then what `plan`
   // decides from the store's context is applied: an opt-out (queued texts cancelled, the
   // conversation closed), an answer or free text in the survey's response, the conversation's
-  // next step, and texts queued through the outbox. A text without a readable sender is stored
-  // as unknown_sender and planned no further.
-  virtual ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, TimePoint now) = 0;
+  // next step, and texts queued through the outbox. When the text added to a response, the
+  // response as it now stands goes to `raise_alerts`, as a posted answer would, and what it
+  // raises is stored with it: each kind once per survey, brought up to date by later texts. A
+  // text without a readable sender is stored as unknown_sender and planned no further.
+  virtual ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
+                                    const AlertFn& raise_alerts, TimePoint now) = 0;
 };
 
 }  // namespace surveyd::store

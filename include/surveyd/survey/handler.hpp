@@ -39,8 +39,7 @@ struct SurveyHandlerOptions {
   std::size_t rate_limit_max_clients = 10000;
   // What an answer raises (the alert rules in force), decided before it is stored and stored
   // with it; a safeguarding alert also puts where to get help on the thank-you page. Null: none.
-  std::function<std::vector<NewAlert>(const store::SurveyView&, const store::SurveyAnswers&)>
-      raise_alerts;
+  store::AlertFn raise_alerts;
   std::chrono::milliseconds cache_ttl{10000};  // 0: every request reads the store
   std::size_t cache_max_surveys = 5000;
   // Queued first opens are written at least this often (and at Stop).

@@ -9,8 +9,8 @@
 //  - Otherwise, while the number's two-way conversation is open (rules.replies().
 //    conversation_lasts from its first text), the text answers the question awaiting one: a score
 //    (sms_reply::ParseScore) fills it and the next question (or the thanks) is queued; a text that
-//    is not a score is asked again once, and a second one is kept as a comment and the
-//    conversation moves on.
+//    is not a score is kept as a comment and the question is asked again once; a second one is
+//    added to the comment (the store joins them in order) and the conversation moves on.
 //  - Anything else is kept and counted as a reply nothing was waiting for.
 #include <chrono>
 #include <string_view>

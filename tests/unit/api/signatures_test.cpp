@@ -5,8 +5,8 @@
 // verifies again where nothing signed says when (or within the five minutes), and reaches the
 // store as the very same event, report or text, which the store then reads once
 // (StoreTest.IngestingTheSameBatchTwiceChangesNothing, DeliveryStatesOnlyMoveForward,
-// ATextDeliveredAgainByItsGatewayIdChangesNothing). A text without the gateway's id, which the
-// store cannot recognise again, answers no question.
+// ATextDeliveredAgainByItsGatewayIdChangesNothing). A text without the gateway's id (Kannel's
+// get-url without &id=%I), which the store cannot recognise again, is still read as an answer.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -77,7 +77,7 @@ class RecordingStore final : public store::IngestStore,
   void OptOut(const std::string&, const std::string&, TimePoint) override {}
   bool OptOutBySurvey(std::int64_t, const std::string&, TimePoint) override { return false; }
   store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn& plan,
-                                   TimePoint now) override {
+                                   const store::AlertFn&, TimePoint now) override {
     store::ReplyContext context;
     context.latest_survey_id = 7;
     context.latest_language = "en";
@@ -385,9 +385,9 @@ TEST_F(SignaturesTest, KannelCallbacks) {
   EXPECT_EQ(store_.inbound[1].gateway_message_id, "0f8fad5b-d9cb-469f");
 }
 
-TEST_F(SignaturesTest, ATextWithoutTheGatewaysIdAnswersNoQuestion) {
-  // Kannel's get-url without &id=%I: a second delivery of "8" could not be told from a new one,
-  // and would answer the next question. It is read for opt-outs only.
+TEST_F(SignaturesTest, ATextWithoutTheGatewaysIdAnswersTheOpenConversation) {
+  // Kannel's get-url as operators have it, without &id=%I: the text answers the conversation
+  // the store finds open for the number, as one with Kannel's id does.
   const auto api = Api("kannel");
   const std::string base = "/api/v1/gateway/kannel/inbound?secret=" + std::string(kKannelSecret) +
                            "&from=%2B447700900123&to=60001&text=8";
@@ -397,10 +397,11 @@ TEST_F(SignaturesTest, ATextWithoutTheGatewaysIdAnswersNoQuestion) {
     EXPECT_EQ(api(request).status, 200);
   }
   ASSERT_EQ(store_.plans.size(), 2u);
-  EXPECT_EQ(store_.plans[0].disposition, "answer");
-  EXPECT_EQ(store_.plans[0].score, 8);
-  EXPECT_EQ(store_.plans[1].disposition, "reply");
-  EXPECT_FALSE(store_.plans[1].score.has_value());
+  for (const auto& plan : store_.plans) {
+    EXPECT_EQ(plan.disposition, "answer");
+    EXPECT_EQ(plan.score, 8);
+  }
+  EXPECT_EQ(store_.inbound[1].gateway_message_id, "");
 }
 
 }  // namespace

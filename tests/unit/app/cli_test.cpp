@@ -21,7 +21,10 @@ class RulesCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The configuration is read with the environment on top: keep the operator's out of it.
-    for (const char* name : {"SURVEYD_PUBLIC_BASE_URL", "SURVEYD_GATEWAY_SENDER"}) unsetenv(name);
+    for (const char* name : {"SURVEYD_PUBLIC_BASE_URL", "SURVEYD_GATEWAY_SENDER", "SURVEYD_GATEWAY",
+                             "SURVEYD_TWILIO_FROM"}) {
+      unsetenv(name);
+    }
     dir_ =
         std::filesystem::temp_directory_path() / ("surveyd-cli-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
@@ -87,9 +90,10 @@ TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
                                "characters, one SMS holds 70)"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find(config + ": warning: gateway.sender 'West Midlands Police': an "
-                                "alphanumeric sender has at most 11 characters, not 20"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(config + ": warning: gateway.sender (SURVEYD_GATEWAY_SENDER) 'West Midlands "
+                          "Police': an alphanumeric sender has at most 11 characters, not 20"),
+      std::string::npos)
       << r.err;
   EXPECT_NE(r.out.find("texts with a survey link of 51 characters (https://survey.example.org/s/ "
                        "and a token):\n  c/en: 2 SMS segments (UCS-2, 74 UTF-16 units at most"),
@@ -100,6 +104,19 @@ TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
   EXPECT_NE(r.out.find("OK: 1 group, 1 exclusion, quiet none Europe/London (5 warnings)\n"),
             std::string::npos)
       << r.out;
+}
+
+TEST_F(RulesCliTest, TheSenderCheckedIsTheOneTheGatewaySendsFrom) {
+  // Twilio sends from gateway.twilio.from: that is the one networks see.
+  const std::string config =
+      Write("surveyd.yaml", "gateway:\n  kind: twilio\n  twilio: {from: WestMidsPolice}\n");
+  const Result r = RunCli({"rules", "check", Source("config/rules.yaml"), "-c", config});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, config +
+                       ": warning: gateway.twilio.from (SURVEYD_TWILIO_FROM) 'WestMidsPolice': an "
+                       "alphanumeric sender has at most 11 characters, not 14: networks cut or "
+                       "refuse longer ones\n");
+  EXPECT_NE(r.out.find("(1 warning)"), std::string::npos) << r.out;
 }
 
 TEST_F(RulesCliTest, ErrorsStillFailTheCheck) {

@@ -301,6 +301,35 @@ TEST(Config, TwilioSectionFromTheEnvironment) {
   EXPECT_EQ(Load("", {}).gateway.twilio.base_url, "https://api.twilio.com");
 }
 
+// The sender of the gateway in use, and only that one, is checked against what networks take.
+TEST(Config, SenderWarningsNameTheSenderTheGatewayUses) {
+  const std::string long_name = "West Midlands Police";
+  EXPECT_TRUE(SenderWarnings(Load("", {})).empty()) << "the default, Police, is fine";
+  for (const char* kind : {"wmnow", "kannel"}) {
+    const auto warnings = SenderWarnings(
+        Load("", {{"SURVEYD_GATEWAY", kind}, {"SURVEYD_GATEWAY_SENDER", long_name}}));
+    ASSERT_EQ(warnings.size(), 1u) << kind;
+    EXPECT_EQ(warnings[0],
+              "gateway.sender (SURVEYD_GATEWAY_SENDER) 'West Midlands Police': an alphanumeric "
+              "sender has at most 11 characters, not 20: networks cut or refuse longer ones");
+  }
+  const auto twilio = [](const std::string& from) {
+    return SenderWarnings(Load("", {{"SURVEYD_GATEWAY", "twilio"},
+                                    {"SURVEYD_TWILIO_FROM", from},
+                                    {"SURVEYD_GATEWAY_SENDER", "West Midlands Police"}}));
+  };
+  const auto warnings = twilio("WestMidsPolice");
+  ASSERT_EQ(warnings.size(), 1u) << "Twilio's own sender only, not gateway.sender";
+  EXPECT_EQ(warnings[0],
+            "gateway.twilio.from (SURVEYD_TWILIO_FROM) 'WestMidsPolice': an alphanumeric sender "
+            "has at most 11 characters, not 14: networks cut or refuse longer ones");
+  EXPECT_TRUE(twilio("WMPolice").empty());
+  EXPECT_TRUE(twilio("+447700900001").empty());
+  EXPECT_TRUE(twilio("MG" + std::string(32, 'a')).empty()) << "a messaging service";
+  EXPECT_EQ(twilio("MG" + std::string(32, 'z')).size(), 1u) << "not hex: a sender name";
+  EXPECT_EQ(twilio("Police!").size(), 1u);
+}
+
 // Serving checks the secrets of the adapter in use, and only those.
 TEST(Config, ServeChecksTheChosenAdaptersSecrets) {
   const std::string key(40, 'k');

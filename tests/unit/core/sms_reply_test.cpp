@@ -77,6 +77,48 @@ TEST(SmsReplyOptOut, NotOptOuts) {
   }
 }
 
+// Phrasings citizens used against a live daemon: each row says what the reply must do and why.
+TEST(SmsReplyOptOut, WhatCitizensActuallyWrite) {
+  struct Case {
+    const char* text;
+    bool opt_out;
+    const char* why;
+  };
+  const Case kCases[] = {
+      {"STOP", true, "the keyword"},
+      {"Stop please", true, "the keyword and filler"},
+      {"stop.", true, "the keyword and punctuation"},
+      {"unsubscribe", true, "the keyword"},
+      {"no more texts", true, "a phrase"},
+      {"I don't want any more texts", true, "not wanting our texts"},
+      {"I don't want these texts", true, "not wanting our texts"},
+      {"I do not want your messages", true, "not wanting our messages"},
+      {"I no longer want these surveys", true, "not wanting our surveys"},
+      {"I dont want to be contacted", true, "not wanting to be contacted"},
+      {"Opt me out", true, "opt out, split by who"},
+      {"un-subscribe", true, "unsubscribe, split by a hyphen"},
+      {"No more please", true, "no more, with filler only"},
+      {"leave me alone", true, "leave me alone, alone"},
+      {"Leave me alone, I'm busy", true, "leave me alone opening a short reply"},
+      {"I told you to stop", true, "said to us"},
+      {"I asked to stop", true, "said to us: no one else was told"},
+      {"Please get them to stop", true, "no telling verb: asking us"},
+      {"Stop and search was handled well", false, "the police power, not the word stop"},
+      {"stop and search was fair 9/10", false, "the police power, not the word stop"},
+      {"Stop-and-search was fair", false, "the police power, hyphenated"},
+      {"The officer told me to stop", false, "reported: someone else told the citizen"},
+      {"The officer told the driver to stop", false, "reported: someone else was told"},
+      {"I was asked to stop", false, "reported, in the passive"},
+      {"Keep it up, don't ever stop", false, "negated, with ever between"},
+      {"Please don't ever stop what you do", false, "stop in the middle, and negated"},
+      {"I don't want any more texts from him", false, "someone else's texts"},
+      {"I don't want to send a complaint", false, "what the citizen sends, not what we do"},
+      {"The police won't leave me alone", false, "negated: a complaint to read, not a stop"},
+      {"No more complaints, 10/10", false, "no more with words that are not filler"},
+  };
+  for (const Case& c : kCases) EXPECT_EQ(IsOptOut(c.text), c.opt_out) << c.text << ": " << c.why;
+}
+
 TEST(SmsReplyOptOut, StopAtTheEdgeOfALongReplyIsNotEnough) {
   EXPECT_TRUE(IsOptOut("I would like all this to stop"));
   EXPECT_FALSE(IsOptOut("I waited for ages at the bus stop before anyone came to stop"))

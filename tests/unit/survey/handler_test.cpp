@@ -55,7 +55,8 @@ class OneSurveyStore : public store::SurveyStore {
   }
 
   void OptOut(const std::string&, const std::string&, TimePoint) override {}
-  store::ReplyOutcome ReceiveReply(const InboundSms&, const store::ReplyFn&, TimePoint) override {
+  store::ReplyOutcome ReceiveReply(const InboundSms&, const store::ReplyFn&, const store::AlertFn&,
+                                   TimePoint) override {
     ADD_FAILURE() << "the survey page never receives texts";
     return {};
   }

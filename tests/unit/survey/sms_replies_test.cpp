@@ -71,10 +71,11 @@ TEST_F(PlanReplyTest, AScoreAnswersTheQuestionAndAsksTheNext) {
   EXPECT_THAT(last.texts[0].body, HasSubstr("Thank you"));
 }
 
-TEST_F(PlanReplyTest, AnUnreadableReplyIsAskedAgainOnceThenKeptAsAComment) {
+TEST_F(PlanReplyTest, AnUnreadableReplyIsKeptAndAskedAgainOnceThenKeptAsAComment) {
   auto plan = PlanReply(*rules_, Conversation(1), "it was ok I suppose", begun_ + 1h);
   EXPECT_EQ(plan.disposition, "asked_again");
   EXPECT_FALSE(plan.score);
+  EXPECT_EQ(plan.comment, "it was ok I suppose") << "kept at once: it may be all they say";
   EXPECT_TRUE(plan.next_asked_again);
   EXPECT_EQ(plan.next_question, 1);
   ASSERT_EQ(plan.texts.size(), 1u);

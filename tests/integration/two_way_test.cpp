@@ -1,0 +1,288 @@
+// Two-way SMS conversations end to end but for the network: citizens' texts reach the API's
+// Kannel inbound route as smsbox's get-url sends them, are planned by survey::PlanReply under
+// the shipped rules and raise alerts under the shipped alert rules (config/rules.yaml), all
+// against the real PostgreSQL. What each text leaves in `responses`, `alerts`, the conversation
+// and the outbox.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/manual_clock.hpp"
+#include "integration/surveyed.hpp"
+#include "integration/test_database.hpp"
+#include "surveyd/alerts/alert_rules.hpp"
+#include "surveyd/api/api.hpp"
+#include "surveyd/gateway/kannel.hpp"
+#include "surveyd/http/message.hpp"
+#include "surveyd/rules/rules.hpp"
+#include "surveyd/store/pg_store.hpp"
+#include "surveyd/survey/sms_replies.hpp"
+
+namespace surveyd::survey {
+namespace {
+
+using namespace std::chrono_literals;
+using surveyd::testing::ManualClock;
+using surveyd::testing::TestDatabase;
+
+constexpr char kPhone[] = "+447700900123";
+constexpr char kKannelSecret[] = "kannel-secret-0123456789";
+
+TimePoint At(const char* text) { return ParseRfc3339(text).value(); }
+
+std::string SourcePath(const std::string& relative) {
+  return std::string(SURVEYD_SOURCE_DIR) + "/" + relative;
+}
+
+std::shared_ptr<const rules::RuleSet> ShippedRules() {
+  static const auto loaded = rules::LoadFile(SourcePath("config/rules.yaml"));
+  EXPECT_TRUE(loaded.errors.empty());
+  return loaded.rules;
+}
+
+// What an answer raises under the shipped alert rules: the survey page's function, as serve
+// gives it to the page and to the gateway routes alike.
+std::vector<NewAlert> ShippedAlerts(const store::SurveyView& survey,
+                                    const store::SurveyAnswers& answers) {
+  static const auto loaded = alerts::LoadAlertConfigFile(SourcePath("config/rules.yaml"));
+  EXPECT_TRUE(loaded.errors.empty());
+  alerts::Answer answer;
+  for (int q = 0; q < 5; ++q) answer.q[q] = answers.q[q];
+  answer.comment = answers.comment;
+  answer.group = survey.group;
+  return alerts::RaiseAlerts(*loaded.config, answer);
+}
+
+class TwoWayTest : public ::testing::Test {
+ protected:
+  TwoWayTest()
+      : clock_(At("2026-11-24T10:00:00Z")),
+        store_(store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"))) {
+    gateway::KannelOptions kannel;
+    kannel.webhook_secret = kKannelSecret;
+    kannel.public_base_url = "https://surveys.example.police.uk";
+    kannel_ = gateway::MakeKannelGateway(kannel);
+    api::ApiOptions options;
+    options.clock = &clock_;
+    options.ingest = store_.get();
+    options.outbox = store_.get();
+    options.surveys = store_.get();
+    options.gateway = kannel_.get();
+    options.replier = [this] {
+      return [this, rules = ShippedRules()](const store::ReplyContext& context,
+                                            const std::string& body) {
+        return PlanReply(*rules, context, body, clock_.Now());
+      };
+    };
+    options.raise_alerts = ShippedAlerts;
+    options.readiness = [] { return api::Readiness{true, "{}"}; };
+    api_ = api::MakeApiHandler(options);
+  }
+
+  // A two-way survey of `phone` whose first text (and first question) went out now; its id.
+  std::int64_t TextedSurvey(const std::string& event_id, const std::string& phone = kPhone) {
+    Event event;
+    event.event_id = event_id;
+    event.type = EventType::kCallEnded;
+    event.occurred_at = clock_.Now() - 1h;
+    event.incident.id = "I-" + event_id;
+    event.call = surveyd::Call{};
+    event.call->channel = "101";
+    event.caller = Caller{};
+    event.caller->phone = phone;
+    const TimePoint now = clock_.Now();
+    const auto results = testing::PushOne(*store_, event, [&](const Event& e) {
+      Decision d = testing::SurveyDecision(e, now, now + 48h, now + 24h * 30,
+                                           "West Midlands Police would like to ask you 5 "
+                                           "short questions.");
+      d.two_way = true;
+      return d;
+    });
+    EXPECT_EQ(results.size(), 1u);
+    const std::int64_t survey =
+        std::stoll(Q("SELECT id FROM surveys WHERE event_id = '" + event_id + "'"));
+    // Questions of other conversations may be due too: only this survey's text is sent here.
+    for (store::OutboxMessage& message : store_->ClaimDue(now, 100, "worker", 60s)) {
+      if (message.survey_id != survey) continue;
+      EXPECT_TRUE(store_->BeginSend(message, "hash-" + event_id, now, 60s));
+      store_->RecordAttempt(message, {store::SendState::kAccepted, "kannel", "", 202, "", {}}, now);
+    }
+    EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE begun_at IS NOT NULL AND survey_id = " +
+                std::to_string(survey)),
+              "1");
+    return survey;
+  }
+
+  // A text from `phone` as smsbox's get-url delivers it, with Kannel's message id (&id=%I) or,
+  // `id` empty, without (the get-url of the issue). What it did (its disposition).
+  std::string Text(const std::string& body, const std::string& id,
+                   const std::string& phone = kPhone) {
+    http::Request request;
+    request.method = "GET";
+    request.path = "/api/v1/gateway/kannel/inbound";
+    request.query = "secret=" + std::string(kKannelSecret) + "&from=" + http::UrlEncode(phone) +
+                    "&to=60001&text=" + http::UrlEncode(body) +
+                    (id.empty() ? "" : "&id=" + http::UrlEncode(id));
+    request.target = request.path + "?" + request.query;
+    request.remote_address = "127.0.0.1";
+    const http::Response response = api_(request);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return Q("SELECT disposition FROM inbound_messages ORDER BY id DESC LIMIT 1");
+  }
+
+  std::string Q(const std::string& sql) const { return db_.Query(sql); }
+  // The survey's comment as written, and as every view shows it.
+  std::string Comment() const { return Q("SELECT comment FROM responses"); }
+  std::string MaskedComment() const { return Q("SELECT comment_masked FROM responses"); }
+  // The question awaiting an answer, and whether it was asked again ("2/false").
+  std::string Awaiting() const {
+    return Q("SELECT question || '/' || asked_again FROM conversations");
+  }
+
+  // The alerts of a survey, as [kind, severity, rules, matched] by kind.
+  nlohmann::json StoredAlerts(std::int64_t survey) const {
+    const std::string stored =
+        Q("SELECT json_agg(json_build_array(kind, severity, rules, matched) ORDER BY kind) "
+          "FROM alerts WHERE survey_id = " +
+          std::to_string(survey));
+    return stored.empty() ? nlohmann::json::array() : nlohmann::json::parse(stored);
+  }
+  // What the survey page raises for the response the survey holds now, in the same form.
+  nlohmann::json PageAlerts(std::int64_t survey) const {
+    const std::string id = std::to_string(survey);
+    store::SurveyView view;
+    view.survey_id = survey;
+    view.group = Q("SELECT group_id FROM surveys WHERE id = " + id);
+    store::SurveyAnswers answers;
+    for (int q = 0; q < 5; ++q) {
+      const std::string value =
+          Q("SELECT q" + std::to_string(q + 1) + " FROM responses WHERE survey_id = " + id);
+      if (!value.empty()) answers.q[q] = std::stoi(value);
+    }
+    answers.comment = Q("SELECT comment FROM responses WHERE survey_id = " + id);
+    nlohmann::json alerts = nlohmann::json::array();
+    for (const NewAlert& alert : ShippedAlerts(view, answers)) {
+      alerts.push_back({AlertKindName(alert.kind), AlertSeverityName(alert.severity), alert.rules,
+                        alert.matched});
+    }
+    return alerts;
+  }
+
+  TestDatabase db_;
+  ManualClock clock_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<gateway::Gateway> kannel_;
+  http::Handler api_;
+};
+
+TEST_F(TwoWayTest, AnUnreadableReplyIsKeptAtOnceAndJoinedWithTheNextInOrder) {
+  TextedSurvey("E-1");
+  clock_.Advance(5min);
+  // Reading it as a score fails: asked again, and the text is in the response already.
+  EXPECT_EQ(Text("It was ok, call me on 07700 900456", "k-1"), "asked_again");
+  EXPECT_EQ(Comment(), "It was ok, call me on 07700 900456");
+  EXPECT_EQ(Awaiting(), "1/true");
+  clock_.Advance(2min);
+  // The second unreadable one is added after it, and the next question follows.
+  EXPECT_EQ(Text("the officer was kind", "k-2"), "comment");
+  EXPECT_EQ(Comment(), "It was ok, call me on 07700 900456\nthe officer was kind");
+  // Masked as the page's comments are: the number never reaches what the analysts read.
+  EXPECT_EQ(MaskedComment().find("900456"), std::string::npos) << MaskedComment();
+  EXPECT_NE(MaskedComment().find("the officer was kind"), std::string::npos);
+  EXPECT_EQ(Awaiting(), "2/false");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE kind = 'question'"), "2");
+
+  // Asked again, then answered: the unreadable text stays, the score fills its question.
+  EXPECT_EQ(Text("dunno really", "k-3"), "asked_again");
+  EXPECT_EQ(Text("7", "k-4"), "answer");
+  EXPECT_EQ(Q("SELECT concat_ws('|', q1, q2, comment) FROM responses"),
+            "7|It was ok, call me on 07700 900456\nthe officer was kind\ndunno really");
+}
+
+// Kannel's get-url as the issue pins it ("...inbound?secret=SECRET&from=%p&to=%P&text=%a"):
+// no message id, and the texts still answer the conversation waiting for them.
+TEST_F(TwoWayTest, AKannelTextWithoutItsIdAnswersTheConversationWaitingForIt) {
+  const auto first = TextedSurvey("E-1");
+  const auto scores = [&](std::int64_t survey) {
+    return Q(
+        "SELECT concat_ws(',', COALESCE(q1::text, '-'), COALESCE(q2::text, '-'), "
+        "COALESCE(q3::text, '-'), COALESCE(q4::text, '-'), COALESCE(q5::text, '-')) "
+        "FROM responses WHERE survey_id = " +
+        std::to_string(survey));
+  };
+  clock_.Advance(5min);
+  EXPECT_EQ(Text("8", ""), "answer");
+  EXPECT_EQ(Text("nine", ""), "answer");
+  EXPECT_EQ(scores(first), "8,9,-,-,-");
+
+  // Surveyed again while that conversation is open: two are open, and the newest is answered
+  // (its question is the last text the citizen had).
+  clock_.Advance(10min);
+  const auto second = TextedSurvey("E-2");
+  EXPECT_EQ(Text("7", ""), "answer");
+  EXPECT_EQ(scores(second), "7,-,-,-,-");
+  EXPECT_EQ(scores(first), "8,9,-,-,-");
+  for (const char* score : {"6", "6", "6", "6"}) EXPECT_EQ(Text(score, ""), "answer");
+  EXPECT_EQ(Q("SELECT state FROM conversations WHERE survey_id = " + std::to_string(second)),
+            "finished");
+  // The newest is finished: the older one is the one still waiting, and is answered.
+  EXPECT_EQ(Text("5", ""), "answer");
+  EXPECT_EQ(scores(first), "8,9,5,-,-");
+
+  // Past the conversation's end (two_way.lasts: 24h) nothing waits: kept, answering nothing.
+  clock_.Advance(24h);
+  EXPECT_EQ(Text("4", ""), "reply");
+  EXPECT_EQ(scores(first), "8,9,5,-,-");
+  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE gateway_message_id IS NULL"), "9");
+}
+
+TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
+  const auto survey = TextedSurvey("E-1");
+  clock_.Advance(5min);
+  // Not a score, so asked again; but it is kept, and it discloses a risk: the alert is raised
+  // now, in the same transaction, not when (if ever) a second text comes.
+  EXPECT_EQ(Text("I am still scared to go home", "k-1"), "asked_again");
+  EXPECT_EQ(Q("SELECT string_agg(kind || '/' || severity, ',') FROM alerts"),
+            "safeguarding/urgent");
+  const nlohmann::json first = StoredAlerts(survey);
+  EXPECT_EQ(first, PageAlerts(survey));
+  // More of the answer: the same alert, brought up to what the whole answer raises.
+  EXPECT_EQ(Text("he is back and he threatened me", "k-2"), "comment");
+  EXPECT_EQ(Text("2", "k-3"), "answer");
+  EXPECT_EQ(StoredAlerts(survey), PageAlerts(survey));
+  EXPECT_NE(StoredAlerts(survey), first) << "more matched: " << StoredAlerts(survey);
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE kind = 'safeguarding'"), "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE action = 'created'"), "1");
+  // The lexicon's words only, never the citizen's.
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE matched::text LIKE '%am still%' "
+              "OR matched::text LIKE '%and he%'"),
+            "0");
+
+  // Scores alone: q1 of 0 raises low_scores at once; every score at 0 or 1 adds the rule that
+  // wants all five, on the same alert.
+  const auto other = TextedSurvey("E-2", "+447700900124");
+  EXPECT_EQ(Text("0", "k-4", "+447700900124"), "answer");
+  EXPECT_EQ(Q("SELECT rules::text FROM alerts WHERE survey_id = " + std::to_string(other)),
+            R"(["not_treated_with_respect"])");
+  EXPECT_EQ(StoredAlerts(other), PageAlerts(other));
+  int id = 5;
+  for (const char* score : {"1", "0", "1", "0"}) {
+    EXPECT_EQ(Text(score, "k-" + std::to_string(id++), "+447700900124"), "answer");
+  }
+  EXPECT_EQ(Q("SELECT concat_ws(',', q1, q2, q3, q4, q5) FROM responses WHERE survey_id = " +
+              std::to_string(other)),
+            "0,1,0,1,0");
+  EXPECT_EQ(Q("SELECT rules::text FROM alerts WHERE survey_id = " + std::to_string(other)),
+            R"(["lowest_scores", "not_treated_with_respect"])");
+  EXPECT_EQ(StoredAlerts(other), PageAlerts(other));
+  EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE action = 'created'"), "2");
+
+  // A thankful answer raises nothing.
+  const auto third = TextedSurvey("E-3", "+447700900125");
+  EXPECT_EQ(Text("10", "k-9", "+447700900125"), "answer");
+  EXPECT_EQ(StoredAlerts(third), nlohmann::json::array());
+  EXPECT_EQ(PageAlerts(third), nlohmann::json::array());
+}
+
+}  // namespace
+}  // namespace surveyd::survey
