@@ -33,16 +33,24 @@ const Statements& AlertInsertStatements() {
        "(excluded.rules, excluded.matched, excluded.severity) RETURNING id, xmax = 0 AS created) "
        "INSERT INTO alert_events (alert_id, at, action) SELECT id, $6::timestamptz, 'created' "
        "FROM a WHERE created RETURNING alert_id"},
+      // The same for a citizen's text outside an answer: an alert of its kind raised already
+      // stays as it is (its view and reveal show the texts too).
+      {"alert_insert_new",
+       "WITH a AS (INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at, "
+       "next_round_at) VALUES ($1::bigint, $2, $3, $4::jsonb, $5::jsonb, $6::timestamptz, "
+       "$6::timestamptz) ON CONFLICT (survey_id, kind) DO NOTHING RETURNING id) "
+       "INSERT INTO alert_events (alert_id, at, action) SELECT id, $6::timestamptz, 'created' "
+       "FROM a RETURNING alert_id"},
   };
   return kStatements;
 }
 
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
-                 const std::vector<NewAlert>& alerts, TimePoint now) {
+                 const std::vector<NewAlert>& alerts, TimePoint now, bool only_new) {
   int created = 0;
   for (const NewAlert& alert : alerts) {
     const auto rows =
-        Exec(txn, "alert_insert",
+        Exec(txn, only_new ? "alert_insert_new" : "alert_insert",
              {Int(survey_id), Text(AlertKindName(alert.kind)),
               Text(AlertSeverityName(alert.severity)), Text(nlohmann::json(alert.rules).dump()),
               Text(nlohmann::json(alert.matched).dump()), Time(now)});
@@ -88,7 +96,10 @@ const Statements& AlertStatements() {
               "WHERE ($1::text IS NULL OR a.status = $1) AND ($2::text IS NULL OR a.kind = $2) "
               "AND ($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int"}),
       Joined({"SELECT ", kAlertColumns,
-              ", r.q1, r.q2, r.q3, r.q4, r.q5, COALESCE(r.comment_masked, '') FROM alerts a "
+              ", r.q1, r.q2, r.q3, r.q4, r.q5, concat_ws(E'\\n', NULLIF(r.comment_masked, ''), "
+              "(SELECT string_agg(surveyd_mask_contact_details(m.body), E'\\n' ORDER BY m.id) "
+              "FROM inbound_messages m WHERE m.survey_id = a.survey_id " SURVEYD_REPLY_TEXTS
+              ")) FROM alerts a "
               "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = "
               "a.survey_id "
               "WHERE a.id = $1::bigint"}),
@@ -140,7 +151,9 @@ const Statements& AlertStatements() {
        "UPDATE alert_notices SET state = 'cancelled', updated_at = $2::timestamptz "
        "WHERE alert_id = $1::bigint AND round > 0 AND state = 'pending'"},
       {"alert_number",
-       "SELECT COALESCE(s.phone_enc, s.phone_e164), COALESCE(r.comment, '') FROM alerts a "
+       "SELECT COALESCE(s.phone_enc, s.phone_e164), concat_ws(E'\\n', NULLIF(r.comment, ''), "
+       "(SELECT string_agg(m.body, E'\\n' ORDER BY m.id) FROM inbound_messages m "
+       "WHERE m.survey_id = a.survey_id " SURVEYD_REPLY_TEXTS ")) FROM alerts a "
        "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = a.survey_id "
        "WHERE a.id = $1::bigint FOR SHARE OF a"},
       {"rounds_due",

@@ -203,6 +203,20 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
             InsertAlerts(txn, *decided.survey_id,
                          raise_alerts(ReadSurveyView(survey[0]), ReadAnswers(response[0])), now);
       }
+    } else if (raise_alerts && decided.survey_id &&
+               (decided.disposition == "reply" || decided.disposition == "opt_out")) {
+      // A text back to a survey's link, outside any answer ("he's back, please help", or with a
+      // STOP): read as a comment alone would be, so that a disclosure reaches a supervisor as
+      // one on the page does. The alert shows the text (its view masked, its reveal as written).
+      const auto survey = Exec(txn, "survey_by_id", {Int(*decided.survey_id)});
+      if (!survey.empty()) {
+        const SurveyView view = ReadSurveyView(survey[0]);
+        SurveyAnswers text;
+        text.comment = TruncateCodePoints(sms.body, 2000);
+        text.language = view.language;
+        outcome.alerts_raised =
+            InsertAlerts(txn, *decided.survey_id, raise_alerts(view, text), now, /*only_new=*/true);
+      }
     }
     for (const QueuedText& text : decided.texts) {
       // A confirmation goes once per number, whatever the plan was told.

@@ -180,9 +180,12 @@ const Statements& PrivacyStatements();
 // pg_alerts.cpp: what SubmitResponse needs to store the alerts an answer raised.
 const Statements& AlertInsertStatements();
 // Writes each alert (once per survey and kind) with its "created" event, in the answer's
-// transaction; returns how many were new.
+// transaction; returns how many were new. `only_new`: one of its kind raised already is left as
+// it is (a citizen's text outside the answer), rather than given the answer's rules now.
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
-                 const std::vector<NewAlert>& alerts, TimePoint now);
+                 const std::vector<NewAlert>& alerts, TimePoint now, bool only_new = false);
+// The citizen's texts about a survey that are not part of its answer (an alert shows them).
+#define SURVEYD_REPLY_TEXTS "AND m.disposition IN ('reply', 'opt_out') AND m.body <> ''"
 const Statements& ReplyStatements();
 // pg_surveys.cpp: a row of "survey_by_token" or "survey_by_id".
 SurveyView ReadSurveyView(const pqxx::row& row);

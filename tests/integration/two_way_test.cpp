@@ -15,6 +15,7 @@
 #include "surveyd/gateway/kannel.hpp"
 #include "surveyd/http/message.hpp"
 #include "surveyd/rules/rules.hpp"
+#include "surveyd/store/pg_alerts.hpp"
 #include "surveyd/store/pg_store.hpp"
 #include "surveyd/survey/sms_replies.hpp"
 
@@ -80,7 +81,8 @@ class TwoWayTest : public ::testing::Test {
   }
 
   // A two-way survey of `phone` whose first text (and first question) went out now; its id.
-  std::int64_t TextedSurvey(const std::string& event_id, const std::string& phone = kPhone) {
+  std::int64_t TextedSurvey(const std::string& event_id, const std::string& phone = kPhone,
+                            bool two_way = true) {
     Event event;
     event.event_id = event_id;
     event.type = EventType::kCallEnded;
@@ -95,7 +97,7 @@ class TwoWayTest : public ::testing::Test {
       Decision d = testing::SurveyDecision(e, now, now + 48h, now + 24h * 30,
                                            "West Midlands Police would like to ask you 5 "
                                            "short questions.");
-      d.two_way = true;
+      d.two_way = two_way;
       return d;
     });
     EXPECT_EQ(results.size(), 1u);
@@ -282,6 +284,44 @@ TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
   EXPECT_EQ(Text("10", "k-9", "+447700900125"), "answer");
   EXPECT_EQ(StoredAlerts(third), nlohmann::json::array());
   EXPECT_EQ(PageAlerts(third), nlohmann::json::array());
+}
+
+// A text back to a survey's link is no answer, but what it discloses reaches a supervisor all
+// the same: the alert the page would raise for it as a comment, shown with the text.
+TEST_F(TwoWayTest, ATextBackToALinkRaisesTheAlertsItsWordsWould) {
+  const auto survey = TextedSurvey("L-1", kPhone, /*two_way=*/false);
+  clock_.Advance(5min);
+  EXPECT_EQ(Text("I am still scared to go home, call me on 07700 900999", "k-30"), "reply");
+  EXPECT_EQ(Q("SELECT count(*) FROM responses"), "0") << "not an answer";
+  // Asking to be called back is a complaint's word too.
+  EXPECT_EQ(Q("SELECT string_agg(kind || '/' || severity, ',' ORDER BY kind) FROM alerts "
+              "WHERE survey_id = " +
+              std::to_string(survey)),
+            "complaint/high,safeguarding/urgent");
+  // One alert of a kind: a second text leaves it as it is.
+  EXPECT_EQ(Text("please help, I am scared", "k-31"), "reply");
+  EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE action = 'created'"), "2");
+  // Its view shows the texts masked; its reveal as written.
+  const std::string id = Q("SELECT id FROM alerts WHERE kind = 'safeguarding'");
+  const auto alerts = store::MakePgAlertStore(db_.url(), 1, testing::TestPhoneKeys());
+  const auto alert = alerts->GetAlert(std::stoll(id));
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->comment,
+            "I am still scared to go home, call me on [phone removed]\nplease help, I am scared");
+  const auto reveal =
+      alerts->RevealNumber(std::stoll(id), {"tok", "Sam", "safeguarding"}, "to call", clock_.Now());
+  EXPECT_NE(reveal.comment.find("07700 900999"), std::string::npos) << reveal.comment;
+  // A STOP with a disclosure opts out and raises the alert too.
+  const auto other = TextedSurvey("L-2", "+447700900124", /*two_way=*/false);
+  EXPECT_EQ(Text("STOP texting me, he is back and I am scared", "k-32", "+447700900124"),
+            "opt_out");
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE kind = 'safeguarding' AND survey_id = " +
+              std::to_string(other)),
+            "1");
+  // A thankful text raises nothing.
+  const auto third = TextedSurvey("L-3", "+447700900125", /*two_way=*/false);
+  EXPECT_EQ(Text("thank you, the officer was lovely", "k-33", "+447700900125"), "reply");
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE survey_id = " + std::to_string(third)), "0");
 }
 
 }  // namespace
