@@ -19,10 +19,20 @@ using Json = nlohmann::ordered_json;
 // nlohmann's parser recurses per nesting level; real events nest three deep.
 constexpr int kMaxDepth = 32;
 
-bool TooDeep(std::string_view text) {
+// What a scan of the text tells before it is parsed: whether it nests too deeply, and how many
+// object members it names (each string followed by a colon), which the parsed value must hold
+// too unless a key was given twice in one object.
+struct Shape {
+  bool too_deep = false;
+  std::size_t keys = 0;
+};
+
+Shape ScanShape(std::string_view text) {
+  Shape shape;
   int depth = 0;
   bool in_string = false;
   bool escaped = false;
+  bool after_string = false;  // a string just ended: a colon next makes it a key
   for (char c : text) {
     if (in_string) {
       if (escaped) {
@@ -31,41 +41,105 @@ bool TooDeep(std::string_view text) {
         escaped = true;
       } else if (c == '"') {
         in_string = false;
+        after_string = true;
       }
       continue;
+    }
+    if (after_string && c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      after_string = false;
+      if (c == ':') ++shape.keys;
     }
     if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
+      if (++depth > kMaxDepth) {
+        shape.too_deep = true;
+        return shape;
+      }
     } else if (c == '}' || c == ']') {
       --depth;
     }
   }
-  return false;
+  return shape;
 }
 
-// Parses without throwing to the caller: nullopt plus a reason on failure.
-std::optional<Json> ParseJson(std::string_view text, std::string& reason) {
-  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    reason = "empty";
-    return std::nullopt;
+// The object members in a parsed value, nested ones included.
+std::size_t Members(const Json& value) {
+  std::size_t members = value.is_object() ? value.size() : 0;
+  if (value.is_structured()) {
+    for (const Json& child : value) members += Members(child);
   }
-  if (TooDeep(text)) {
-    reason = "JSON nested too deeply";
-    return std::nullopt;
+  return members;
+}
+
+// What parsing found. nlohmann keeps the last of a key given twice in one object, so an
+// object with "qualifiers":["DOMESTIC"] and then "qualifiers":[] would read as no flags: where
+// that happened is noted, for the event to be refused.
+struct Parsed {
+  std::optional<Json> value;  // nullopt: not JSON, for `reason`
+  std::string reason;
+  bool repeated_key = false;                   // somewhere in the value
+  std::vector<std::size_t> repeated_elements;  // in a top-level array: those elements
+};
+
+constexpr const char* kRepeatedKey =
+    "a key given twice in one object (which of the two was meant cannot be told)";
+
+// Where keys were given twice, by a second, slower parse that watches every key: only for a
+// text whose scan named more members than its value holds.
+void FindRepeatedKeys(std::string_view text, Parsed& out) {
+  std::vector<std::vector<std::string>> keys;  // of each object open
+  std::ptrdiff_t element = -1;                 // of a top-level array
+  using Event = Json::parse_event_t;
+  [[maybe_unused]] const Json watched = Json::parse(text, [&](int depth, Event event, Json& value) {
+    if (depth == 1 &&
+        (event == Event::object_start || event == Event::array_start || event == Event::value)) {
+      ++element;
+    }
+    if (event == Event::object_start) {
+      keys.emplace_back();
+    } else if (event == Event::object_end && !keys.empty()) {
+      keys.pop_back();
+    } else if (event == Event::key && !keys.empty()) {
+      auto& seen = keys.back();
+      const auto& name = value.get_ref<const std::string&>();
+      if (std::find(seen.begin(), seen.end(), name) != seen.end() && element >= 0) {
+        out.repeated_elements.push_back(static_cast<std::size_t>(element));
+      }
+      seen.push_back(name);
+    }
+    return true;
+  });
+}
+
+// Parses without throwing to the caller.
+Parsed ParseJson(std::string_view text) {
+  Parsed out;
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    out.reason = "empty";
+    return out;
+  }
+  const Shape shape = ScanShape(text);
+  if (shape.too_deep) {
+    out.reason = "JSON nested too deeply";
+    return out;
   }
   try {
-    return Json::parse(text);
+    out.value = Json::parse(text);
+    if (Members(*out.value) < shape.keys) {
+      out.repeated_key = true;
+      if (out.value->is_array()) FindRepeatedKeys(text, out);
+    }
   } catch (const Json::parse_error& e) {
-    reason = "invalid JSON at byte " + std::to_string(e.byte);
-    return std::nullopt;
+    out.value.reset();
+    out.reason = "invalid JSON at byte " + std::to_string(e.byte);
   } catch (const Json::exception&) {
     // A number too large for a double ("1e999") is out_of_range, not parse_error; found by the
     // fuzzer. Not e.what(): it quotes the number, which could be a phone number.
-    reason = "invalid JSON: a number out of range";
-    return std::nullopt;
+    out.value.reset();
+    out.reason = "invalid JSON: a number out of range";
   }
+  return out;
 }
 
 std::optional<std::int64_t> AsInt64(const Json& v) {
@@ -168,12 +242,20 @@ std::optional<std::string> RepairedCharacters(std::string_view text) {
   return out;
 }
 
-// An event whose text was not UTF-8: rejected, but with what it names read from its repaired text,
-// so that the texts of its incident and number are held as for any line that cannot be stored.
-// A DOMESTIC flag on a line with one bad byte in its type_label must still stop the incident's
-// text.
-IngestItem NotUtf8(const Json& value, std::string raw, const std::string& source,
-                   const std::string& reason) {
+IngestItem Rejected(std::string_view raw, const std::string& source, std::string reason) {
+  IngestItem item;
+  item.source = source;
+  item.raw = std::string(raw);
+  item.reject_reason = std::move(reason);
+  return item;
+}
+
+// An event that cannot be stored (its text was not UTF-8, or it gave a key twice), rejected
+// with what it names read from it, so that the texts of its incident and number are held as for
+// any line that cannot be stored: a DOMESTIC flag on a line with one bad byte in its type_label
+// must still stop the incident's text.
+IngestItem RejectedNaming(const Json& value, std::string raw, const std::string& source,
+                          std::string reason) {
   IngestItem item = FromJson(value, std::move(raw), source);
   if (item.event) {
     NamedContact named = ContactNamedBy(value);
@@ -181,17 +263,54 @@ IngestItem NotUtf8(const Json& value, std::string raw, const std::string& source
     item.phone = std::move(named.phone);
     item.event.reset();
   }
-  item.reject_reason =
-      reason + ": not UTF-8 text (a byte that is not UTF-8, or half a surrogate pair)";
+  item.reject_reason = std::move(reason);
   return item;
 }
 
-IngestItem Rejected(std::string_view raw, const std::string& source, std::string reason) {
-  IngestItem item;
-  item.source = source;
-  item.raw = std::string(raw);
-  item.reject_reason = std::move(reason);
-  return item;
+constexpr const char* kNotUtf8 =
+    ": not UTF-8 text (a byte that is not UTF-8, or half a surrogate pair)";
+
+// The items of a parsed body or line: each element of a top-level array, or the value itself.
+void AddItems(const Parsed& parsed, std::string_view raw, const std::string& source,
+              const std::string& not_utf8_reason, std::vector<IngestItem>& items) {
+  const bool repaired = !not_utf8_reason.empty();
+  if (parsed.value->is_array()) {
+    for (std::size_t i = 0; i < parsed.value->size(); ++i) {
+      const Json& element = (*parsed.value)[i];
+      std::string text = element.dump();
+      const bool repeated =
+          std::find(parsed.repeated_elements.begin(), parsed.repeated_elements.end(), i) !=
+          parsed.repeated_elements.end();
+      if (repaired && text.find(kReplacementCharacter) != std::string::npos) {
+        items.push_back(RejectedNaming(element, std::move(text), source, not_utf8_reason));
+      } else if (repeated) {
+        items.push_back(RejectedNaming(element, std::move(text), source, kRepeatedKey));
+      } else {
+        items.push_back(FromJson(element, std::move(text), source));
+      }
+    }
+  } else if (repaired) {
+    items.push_back(RejectedNaming(*parsed.value, std::string(raw), source, not_utf8_reason));
+  } else if (parsed.repeated_key) {
+    items.push_back(RejectedNaming(*parsed.value, std::string(raw), source, kRepeatedKey));
+  } else {
+    items.push_back(FromJson(*parsed.value, std::string(raw), source));
+  }
+}
+
+// A line or body that is not JSON as sent: if only some characters were wrong (not UTF-8), its
+// items from the repaired text, those holding a repaired character rejected; else one rejected
+// item.
+void AddUnparsed(std::string_view raw, const std::string& reason, const std::string& source,
+                 std::vector<IngestItem>& items) {
+  if (const auto repaired = RepairedCharacters(raw)) {
+    const Parsed readable = ParseJson(*repaired);
+    if (readable.value) {
+      AddItems(readable, raw, source, reason + kNotUtf8, items);
+      return;
+    }
+  }
+  items.push_back(Rejected(raw, source, reason));
 }
 
 enum class BodyFormat { kJson, kNdjson, kSniff };
@@ -218,33 +337,33 @@ BodyFormat FormatOf(std::string_view content_type) {
 }  // namespace
 
 IngestItem ParseEvent(std::string_view text, const std::string& source) {
-  std::string reason;
-  const auto value = ParseJson(text, reason);
-  if (value) return FromJson(*value, std::string(text), source);
-  if (const auto repaired = RepairedCharacters(text)) {
-    std::string ignored;
-    if (const auto readable = ParseJson(*repaired, ignored)) {
-      return NotUtf8(*readable, std::string(text), source, reason);
-    }
+  std::vector<IngestItem> items;
+  const Parsed parsed = ParseJson(text);
+  if (parsed.value && !parsed.value->is_array()) {
+    AddItems(parsed, text, source, "", items);
+  } else if (parsed.value) {
+    items.push_back(FromJson(*parsed.value, std::string(text), source));  // not an object
+  } else {
+    AddUnparsed(text, parsed.reason, source, items);
   }
-  return Rejected(text, source, std::move(reason));
+  // A line is one item: an array read from repaired text is not an event.
+  if (items.size() != 1) return Rejected(text, source, parsed.reason);
+  return std::move(items.front());
 }
 
 std::vector<IngestItem> ParseBody(std::string_view body, std::string_view content_type,
                                   const std::string& source) {
   std::vector<IngestItem> items;
   BodyFormat format = FormatOf(content_type);
-  std::optional<Json> whole;
-  std::string reason;
+  std::optional<Parsed> whole;
   if (format == BodyFormat::kSniff) {
     const auto first = body.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && body[first] == '[') {
       format = BodyFormat::kJson;
     } else {
       // One object (perhaps pretty-printed over many lines) is JSON; anything else, NDJSON.
-      std::string ignored;
-      whole = ParseJson(body, ignored);
-      format = whole && whole->is_object() ? BodyFormat::kJson : BodyFormat::kNdjson;
+      whole = ParseJson(body);
+      format = whole->value && whole->value->is_object() ? BodyFormat::kJson : BodyFormat::kNdjson;
     }
   }
 
@@ -255,33 +374,13 @@ std::vector<IngestItem> ParseBody(std::string_view body, std::string_view conten
     return items;
   }
 
-  if (!whole) whole = ParseJson(body, reason);
-  if (!whole) {
+  if (!whole) whole = ParseJson(body);
+  if (whole->value) {
+    AddItems(*whole, body, source, "", items);
+  } else {
     // Characters that are not UTF-8 reject the events that hold them, not the whole body: the
     // others are read from the repaired text, where they are as they were sent.
-    const auto repaired = RepairedCharacters(body);
-    std::string ignored;
-    const auto readable = repaired ? ParseJson(*repaired, ignored) : std::nullopt;
-    if (readable && readable->is_array()) {
-      for (const Json& element : *readable) {
-        std::string raw = element.dump();
-        if (raw.find(kReplacementCharacter) != std::string::npos) {
-          items.push_back(NotUtf8(element, std::move(raw), source, reason));
-        } else {
-          items.push_back(FromJson(element, std::move(raw), source));
-        }
-      }
-    } else if (readable) {
-      items.push_back(NotUtf8(*readable, std::string(body), source, reason));
-    } else {
-      items.push_back(Rejected(body, source, std::move(reason)));
-    }
-  } else if (whole->is_array()) {
-    for (const Json& element : *whole) {
-      items.push_back(FromJson(element, element.dump(), source));
-    }
-  } else {
-    items.push_back(FromJson(*whole, std::string(body), source));
+    AddUnparsed(body, whole->reason, source, items);
   }
   return items;
 }

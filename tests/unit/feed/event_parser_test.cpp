@@ -232,6 +232,29 @@ TEST(EventParserTest, APushedArrayLosesOnlyTheEventThatIsNotUtf8) {
   EXPECT_EQ(items[2].event_id, "E-3");
 }
 
+TEST(EventParserTest, AKeyGivenTwiceInOneObjectRejectsTheEventWithWhatItNames) {
+  // The last would win: "qualifiers":["DOMESTIC"] then "qualifiers":[] would read as no flags.
+  const std::string line =
+      R"({"event_id":"DK-1","type":"call.ended","occurred_at":"2026-11-26T09:15:02Z",)"
+      R"("incident":{"id":"I-DK","qualifiers":["DOMESTIC"],"qualifiers":[]},"call":{"id":"C-1"},)"
+      R"("caller":{"phone":"07700 900123"}})";
+  const auto item = ParseEvent(line, "push");
+  EXPECT_FALSE(item.event.has_value());
+  EXPECT_EQ(item.event_id, "DK-1");
+  EXPECT_EQ(item.incident_id, "I-DK");
+  EXPECT_EQ(item.phone, "07700 900123");
+  EXPECT_NE(item.reject_reason.find("a key given twice"), std::string::npos) << item.reject_reason;
+  // The same name in different objects is no repeat ("id" of the incident and of the call).
+  EXPECT_TRUE(ParseEvent(Minimal().dump(), "push").event.has_value());
+  // In a pushed array, only the element that repeats a key is refused.
+  const std::string body = "[" + Minimal().dump() + "," + line + "]";
+  const auto items = ParseBody(body, "application/json", "push");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_TRUE(items[0].event.has_value());
+  EXPECT_FALSE(items[1].event.has_value());
+  EXPECT_EQ(items[1].incident_id, "I-DK");
+}
+
 TEST(EventParserTest, ReasonsNeverContainThePhoneNumberOrRawText) {
   json j = Minimal();
   j["caller"] = {{"phone", "07700 900123"}, {"age", "07700 900123"}};
