@@ -18,6 +18,7 @@
 #include "surveyd/core/key_ring.hpp"
 #include "surveyd/core/sms.hpp"
 #include "surveyd/core/yaml_syntax.hpp"
+#include "surveyd/gateway/twilio.hpp"
 
 extern char** environ;
 
@@ -722,18 +723,6 @@ std::vector<std::string> UnknownVariables(const std::map<std::string, std::strin
   return unknown;
 }
 
-namespace {
-
-// A Twilio messaging service id ("MG" and 32 hex digits): Twilio picks the sender from the
-// service's own, so there is no sender id here to check.
-bool IsMessagingServiceSid(std::string_view from) {
-  return from.size() == 34 && from.substr(0, 2) == "MG" &&
-         std::all_of(from.begin() + 2, from.end(),
-                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
-}
-
-}  // namespace
-
 std::vector<std::string> SenderWarnings(const Config& config) {
   struct Sender {
     const char* key;
@@ -746,7 +735,8 @@ std::vector<std::string> SenderWarnings(const Config& config) {
           ? Sender{"gateway.twilio.from", "SURVEYD_TWILIO_FROM", gateway.twilio.from}
           : Sender{"gateway.sender", "SURVEYD_GATEWAY_SENDER", gateway.sender};
   // No Twilio sender at all is a problem for serve already (ValidateForServe).
-  if (gateway.kind == "twilio" && (sender.value.empty() || IsMessagingServiceSid(sender.value))) {
+  if (gateway.kind == "twilio" &&
+      (sender.value.empty() || surveyd::gateway::IsMessagingServiceSid(sender.value))) {
     return {};
   }
   if (auto problem = sms::SenderProblem(sender.value)) {

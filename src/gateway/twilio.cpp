@@ -107,8 +107,8 @@ class TwilioGateway final : public Gateway {
                        {"Content-Type", "application/x-www-form-urlencoded"},
                        {"Accept", "application/json"}};
     request.body = "To=" + http::UrlEncode(sms.to_e164) +
-                   "&From=" + http::UrlEncode(options_.from) +
-                   "&Body=" + http::UrlEncode(sms.body) +
+                   (IsMessagingServiceSid(options_.from) ? "&MessagingServiceSid=" : "&From=") +
+                   http::UrlEncode(options_.from) + "&Body=" + http::UrlEncode(sms.body) +
                    "&StatusCallback=" + http::UrlEncode(StatusCallback(sms.client_ref));
     request.timeout = options_.timeout;
     return request;

@@ -139,10 +139,11 @@ http::Response TwilioApi::Create(const http::Request& request) {
   TwilioMessage message;
   message.to = Param(params, "To");
   message.from = Param(params, "From");
+  message.messaging_service_sid = Param(params, "MessagingServiceSid");
   message.body = Param(params, "Body");
   message.status_callback = Param(params, "StatusCallback");
   if (message.to.empty()) return invalid(21604, "A 'To' phone number is required.");
-  if (message.from.empty() && Param(params, "MessagingServiceSid").empty()) {
+  if (message.from.empty() && message.messaging_service_sid.empty()) {
     return invalid(21603, "A 'From' phone number is required.");
   }
   if (message.body.empty() && Param(params, "MediaUrl").empty()) {

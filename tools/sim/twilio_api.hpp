@@ -36,6 +36,7 @@ struct TwilioMessage {
   std::string sid;  // "SM" + 32 hex digits
   std::string to;
   std::string from;
+  std::string messaging_service_sid;  // "MG...": Twilio picks the sender (From is then empty)
   std::string body;
   std::string status_callback;  // empty: none asked for
   std::string status = "queued";

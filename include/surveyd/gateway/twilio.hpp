@@ -7,9 +7,12 @@
 // twilio/status?ref=<client_ref>), so a send in doubt is settled by its reports. Twilio has no
 // idempotency key: such a send is never resent automatically. Point the number's "A message
 // comes in" webhook (HTTP POST) at {public_base_url}/api/v1/gateway/twilio/inbound.
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +39,14 @@ struct TwilioOptions {
 // sorted by name)).
 std::string TwilioSignature(std::string_view auth_token, std::string_view url,
                             std::vector<std::pair<std::string, std::string>> params);
+
+// A messaging service id ("MG" and 32 hex digits) rather than a sender: sent as
+// MessagingServiceSid, and Twilio picks the sender from the service's own.
+inline bool IsMessagingServiceSid(std::string_view from) {
+  return from.size() == 34 && from.substr(0, 2) == "MG" &&
+         std::all_of(from.begin() + 2, from.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+}
 
 std::unique_ptr<Gateway> MakeTwilioGateway(const TwilioOptions& options);
 

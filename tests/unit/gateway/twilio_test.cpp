@@ -92,6 +92,17 @@ TEST_F(TwilioGatewayTest, PostsAFormWithBasicAuthAndAStatusCallbackCarryingTheRe
             receiver_.BaseUrl() + "/api/v1/gateway/twilio/status?ref=msg-42");
 }
 
+TEST_F(TwilioGatewayTest, AMessagingServiceIsSentAsOneNotAsTheSender) {
+  auto options = Options();
+  options.from = "MG" + std::string(32, 'a');
+  EXPECT_EQ(MakeTwilioGateway(options)->Send(Sms()).status, SendStatus::kAccepted);
+  const auto messages = fake_->Messages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].messaging_service_sid, options.from);
+  EXPECT_EQ(messages[0].from, "");
+  EXPECT_FALSE(IsMessagingServiceSid("MG123")) << "too short: a sender id";
+}
+
 TEST_F(TwilioGatewayTest, WrongCredentialsAreAuth) {
   TwilioOptions options = Options();
   options.auth_token = "not-the-token";
