@@ -71,9 +71,11 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
         record.error = "gave up after " + std::to_string(attempt) + " attempts: " + result.error;
       break;
     case SendStatus::kThrottled: {
-      // The gateway told us how long to wait: never come back sooner.
+      // The gateway told us how long to wait: never come back sooner. Being slowed down says
+      // nothing of the message, so it counts no attempt against it: it goes when the gateway
+      // takes it, or expires on time.
       auto wait = std::max<Duration>(backoff, result.retry_after.value_or(std::chrono::seconds(1)));
-      record.state = attempts_left ? store::SendState::kRetry : store::SendState::kFailed;
+      record.state = store::SendState::kRetry;
       record.next_attempt_at = now + wait;
       break;
     }

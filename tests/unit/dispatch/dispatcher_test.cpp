@@ -55,6 +55,10 @@ TEST_F(DispatchClassify, ThrottledWaitsAtLeastRetryAfter) {
   auto record = Run({gateway::SendStatus::kThrottled, "", 429, "throttled", seconds(120)}, 1);
   EXPECT_EQ(record.state, store::SendState::kRetry);
   EXPECT_EQ(record.next_attempt_at, now_ + seconds(120));
+  // However long the gateway slows us down: the message is not at fault, and expires on time.
+  record = Run({gateway::SendStatus::kThrottled, "", 429, "throttled", seconds(1)},
+               options_.max_attempts + 3);
+  EXPECT_EQ(record.state, store::SendState::kRetry);
 }
 
 TEST_F(DispatchClassify, AuthFailureWaitsLongAndNeverFailsTheMessage) {
