@@ -352,20 +352,6 @@ TEST_F(StoreTest, FrequencyCapSeesSurveysDecidedEarlierInTheSameBatch) {
   EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "3");
 }
 
-TEST_F(StoreTest, ASurveyWhoseTextNeverLeftDoesNotCountForTheFrequencyCap) {
-  EXPECT_EQ(Ingest({Item(MakeEvent("E1", "+447700900123"))})[0].reason, "survey");
-  EXPECT_EQ(Ingest({Item(MakeEvent("E2", "+447700900123", kT0 + 1h))})[0].reason, "frequency_cap");
-  // E1's text is cancelled before it went (a later event of its incident ruled it out): nobody
-  // was texted, so the number may be.
-  Q("UPDATE outbox SET state = 'cancelled', cancel_reason = 'exclusion:domestic' "
-    "WHERE survey_id = (SELECT id FROM surveys WHERE event_id = 'E1')");
-  EXPECT_EQ(Ingest({Item(MakeEvent("E3", "+447700900123", kT0 + 2h))})[0].reason, "survey");
-  // A text that failed after the gateway took it may have reached the phone: it counts.
-  Q("UPDATE outbox SET state = 'failed', gateway_message_id = 'G3' "
-    "WHERE survey_id = (SELECT id FROM surveys WHERE event_id = 'E3')");
-  EXPECT_EQ(Ingest({Item(MakeEvent("E4", "+447700900123", kT0 + 3h))})[0].reason, "frequency_cap");
-}
-
 TEST_F(StoreTest, ConcurrentBatchesNeverSurveyOneNumberTwice) {
   // Two instances ingesting different events for the same numbers at the same time.
   auto other = MakePgStore(testing::TestStoreOptions(db_->url(), 2, kKey));
