@@ -485,6 +485,12 @@ const Statements& IngestStatements() {
        "SELECT event_id, CASE WHEN screened_with = $2 THEN COALESCE(screen_findings, '{}') "
        "END::text "
        "FROM events WHERE event_id = ANY($1::text[])"},
+      // Of each incident ($1), its first stored event with a number: an event without one is
+      // filed under it (FileNumberlessUnderIncidents).
+      {"incident_first_numbers",
+       "SELECT DISTINCT ON (incident_id) incident_id, surveyd_epoch_us(occurred_at), event_id, "
+       "phone_hash FROM events WHERE incident_id = ANY($1::text[]) AND phone_hash IS NOT NULL "
+       "ORDER BY incident_id, occurred_at, event_id COLLATE \"C\""},
       {"rejected_lines_stored",
        "SELECT seq FROM rejected_events WHERE source = 'tcp' AND seq = ANY($1::bigint[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
@@ -945,6 +951,48 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   return results;
 }
 
+void PgStore::FileNumberlessUnderIncidents(pqxx::transaction_base& txn,
+                                           const std::vector<IngestItem>& items,
+                                           const std::vector<std::size_t>& candidates,
+                                           std::vector<std::string>& hashes) {
+  // The incident's first event with a number (by when it occurred, then its id): stored, or
+  // delivered earlier in this batch, so that one batch files an event as many batches would.
+  struct First {
+    TimePoint at;
+    std::string event_id, hash;
+    bool Before(TimePoint other_at, const std::string& other_id) const {
+      return at < other_at || (at == other_at && event_id < other_id);
+    }
+  };
+  std::unordered_map<std::string, First> first;
+  ArrayLiteral asked;
+  for (std::size_t i : candidates) {
+    const Event& event = *items[i].event;
+    if (hashes[i].empty() && !event.incident.id.empty() &&
+        first.emplace(event.incident.id, First{}).second) {
+      asked.Add(event.incident.id);
+    }
+  }
+  if (first.empty()) return;
+  first.clear();
+  for (const auto& row : Exec(txn, "incident_first_numbers", {asked.Text()})) {
+    first[row[0].as<std::string>()] = {pg::FromEpochMicros(row[1].as<std::int64_t>()),
+                                       row[2].as<std::string>(), row[3].as<std::string>()};
+  }
+  for (std::size_t i : candidates) {
+    const Event& event = *items[i].event;
+    if (event.incident.id.empty()) continue;
+    const auto it = first.find(event.incident.id);
+    if (!hashes[i].empty()) {
+      if (it == first.end() || !it->second.Before(event.occurred_at, event.event_id)) {
+        first[event.incident.id] = {event.occurred_at, event.event_id, hashes[i]};
+      }
+    } else if (it != first.end()) {
+      hashes[i] = it->second.hash;
+    }
+  }
+}
+
 void PgStore::HoldRedeliveriesThatRuleOut(
     pqxx::transaction_base& txn, const std::vector<IngestItem>& items, const EventScreen& screen,
     const std::unordered_map<std::string, std::vector<std::string>>& first_findings,
@@ -1033,6 +1081,13 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
       for (const auto& old : vault_.Hashes(numbers[i])) {
         if (old != hashes[i] && alias.emplace(old, hashes[i]).second) lookup.Add(old);
       }
+    }
+  }
+  FileNumberlessUnderIncidents(txn, items, candidates, hashes);
+  for (std::size_t i : candidates) {
+    if (numbers[i].empty() && !hashes[i].empty() && distinct_hashes.insert(hashes[i]).second) {
+      lock_keys.AddInt(LockKey(hashes[i]));
+      lookup.Add(hashes[i]);
     }
   }
   auto canonical = [&alias](std::string hash) {

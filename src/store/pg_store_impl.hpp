@@ -313,6 +313,15 @@ class PgStore final : public Store {
                                const std::vector<Repeats>& repeats, const DecideFn& decide,
                                TimePoint received_at, std::vector<IngestResult>& results,
                                const HeldContacts& held);
+  // An event without a number is filed under its incident's (`hashes`, by item): the number of
+  // the incident's first event that has one, stored or delivered earlier in the batch. A flag
+  // on a closure that names no caller then reaches the caller's other contacts through the
+  // number's look-back, as it reaches the incident's own. The event still decides as one without
+  // a number (no text); only the hash is stored with it.
+  void FileNumberlessUnderIncidents(pqxx::transaction_base& txn,
+                                    const std::vector<IngestItem>& items,
+                                    const std::vector<std::size_t>& candidates,
+                                    std::vector<std::string>& hashes);
   // A second delivery of an event (stored before, or earlier in the batch) that could rule
   // contacts out where its first could not (`first_findings`: event_id -> the first delivery's
   // findings) is kept as a line that cannot be decided against and holds the texts of its

@@ -1454,6 +1454,36 @@ TEST_F(StoreTest, ASecondDeliveryThatAddsAFlagHoldsTheTexts) {
             "cancelled");
 }
 
+// A DOMESTIC flag on a closure that names no caller reaches the caller's other contacts: the
+// event is filed under its incident's number, so the number's look-back finds it.
+TEST_F(StoreTest, AnEventWithoutANumberIsFiledUnderItsIncidentsNumber) {
+  const auto screened = DecideFn(Decide, ScreenOf("v1"));
+  auto call = MakeEvent("NA-1", "+447700900951", kT0);
+  call.incident.id = "I-NA";
+  ASSERT_EQ(store_->IngestBatch({Item(call)}, screened)[0].reason, "survey");
+  auto closed = MakeEvent("NA-2", "", kT0 + 1h, {"DOMESTIC"});
+  closed.incident.id = "I-NA";
+  closed.caller->phone.reset();
+  ASSERT_EQ(store_->IngestBatch({Item(closed)}, screened)[0].reason, "exclusion:domestic");
+  EXPECT_EQ(Q("SELECT phone_hash = (SELECT phone_hash FROM events WHERE event_id = 'NA-1') "
+              "FROM events WHERE event_id = 'NA-2'"),
+            "t");
+  // Weeks later, another incident, the same number: not texted.
+  const auto burglary = MakeEvent("NA-3", "+447700900951", kT0 + 24h * 10);
+  const auto decided = store_->IngestBatch({Item(burglary)}, screened)[0];
+  EXPECT_EQ(decided.reason, "exclusion:domestic");
+  // The same in one batch: the call, then the closure, then another contact of the number.
+  auto call2 = MakeEvent("NB-1", "+447700900952", kT0);
+  call2.incident.id = "I-NB";
+  auto closed2 = MakeEvent("NB-2", "", kT0 + 1h, {"DOMESTIC"});
+  closed2.incident.id = "I-NB";
+  closed2.caller->phone.reset();
+  const auto batch = store_->IngestBatch(
+      {Item(call2), Item(closed2), Item(MakeEvent("NB-3", "+447700900952", kT0 + 24h * 10))},
+      screened);
+  EXPECT_EQ(batch[2].reason, "exclusion:domestic");
+}
+
 // A screen under which every event could rule a contact out, each by a rule of its own: every
 // event read back reaches the decision (the store gives a number's newest per rule).
 EventScreen EveryEventCounts(const std::string& version) {
