@@ -216,7 +216,12 @@ TEST_F(TcpFeedTest, DatabaseConnectionsKilledMidStream) {
 
   ExpectExactlyOnce(db, server);
   const auto status = consumer.Status();
-  EXPECT_EQ(status.accepted, server.Stats().events);
+  // The database holds every event once (above). The consumer's own count misses a batch whose
+  // connection was killed as it committed: the commit went through, but its outcome never came
+  // back, so its events were not counted, and the feed resumed after them.
+  EXPECT_LE(status.accepted, server.Stats().events);
+  EXPECT_GE(status.accepted, server.Stats().events -
+                                 2 * static_cast<std::int64_t>(ConsumerOptions(port).batch_size));
   EXPECT_GE(status.reconnects, 1);
   EXPECT_FALSE(status.last_error.empty());
 }
