@@ -443,24 +443,18 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     const auto result = options.analytics->Stats(query.filter, {*query.dimension});
     // Who was asked: the texts that went, not the surveys decided (one cancelled or expired
     // before it left asked nobody, and numbers that cannot take a text are not spread evenly).
+    const int min = std::max(1, options.min_cell_size);
+    std::int64_t all_answered = 0;
+    for (const auto& cell : result.cells) all_answered += cell.answered;
+    const bool total_suppressed = all_answered < min;
+    // The totals, and the shares of them, are of the counts shown: with the whole in the same
+    // answer, a hidden count would be the whole less the others.
     std::int64_t surveyed = 0;
     std::int64_t answered = 0;
     for (const auto& cell : result.cells) {
-      surveyed += cell.sent;
-      answered += cell.answered;
+      if (cell.sent >= min) surveyed += cell.sent;
+      if (!total_suppressed && cell.answered >= min) answered += cell.answered;
     }
-    const int min = std::max(1, options.min_cell_size);
-    const bool total_suppressed = answered < min;
-    // The totals, and the shares of them, are of the counts shown: with the whole in the same
-    // answer, a hidden count would be the whole less the others.
-    std::int64_t surveyed_shown = 0;
-    std::int64_t answered_shown = 0;
-    for (const auto& cell : result.cells) {
-      if (cell.sent >= min) surveyed_shown += cell.sent;
-      if (!total_suppressed && cell.answered >= min) answered_shown += cell.answered;
-    }
-    surveyed = surveyed_shown;
-    answered = answered_shown;
     const char* name = store::DimensionName(*query.dimension);
     CsvTable csv;
     csv.header = {name,

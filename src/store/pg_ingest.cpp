@@ -964,17 +964,17 @@ void PgStore::FileNumberlessUnderIncidents(pqxx::transaction_base& txn,
       return at < other_at || (at == other_at && event_id < other_id);
     }
   };
-  std::unordered_map<std::string, First> first;
+  std::unordered_set<std::string> numberless;  // their incidents
   ArrayLiteral asked;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (hashes[i].empty() && !event.incident.id.empty() &&
-        first.emplace(event.incident.id, First{}).second) {
+        numberless.insert(event.incident.id).second) {
       asked.Add(event.incident.id);
     }
   }
-  if (first.empty()) return;
-  first.clear();
+  if (numberless.empty()) return;
+  std::unordered_map<std::string, First> first;
   for (const auto& row : Exec(txn, "incident_first_numbers", {asked.Text()})) {
     first[row[0].as<std::string>()] = {pg::FromEpochMicros(row[1].as<std::int64_t>()),
                                        row[2].as<std::string>(), row[3].as<std::string>()};
@@ -1341,12 +1341,12 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     ArrayLiteral stored_ids;
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (results[i].outcome != IngestOutcome::kDuplicate || results[i].replayed) continue;
-      const std::string& id = results[i].event_id;
-      const auto first = first_index.find(id);
-      if (first != first_index.end() && inserted.count(id) != 0) {
-        first_findings.emplace(id, findings[first->second]);
-      } else if (first_findings.emplace(id, std::vector<std::string>{}).second) {
-        stored_ids.Add(id);
+      const std::string& again = results[i].event_id;
+      const auto first = first_index.find(again);
+      if (first != first_index.end() && inserted.count(again) != 0) {
+        first_findings.emplace(again, findings[first->second]);
+      } else if (first_findings.emplace(again, std::vector<std::string>{}).second) {
+        stored_ids.Add(again);
       }
     }
     if (!stored_ids.empty()) {
