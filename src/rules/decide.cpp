@@ -87,29 +87,45 @@ std::string FlagKey(std::string_view flag) {
   return key;
 }
 
-// Any of the flags is one of the exclusion's qualifiers.
-bool AnyQualifier(const Exclusion& x, const std::vector<std::string>& flags) {
-  return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
-    const std::string key = FlagKey(flag);
-    return std::any_of(x.qualifiers.begin(), x.qualifiers.end(),
-                       [&](const std::string& q) { return FlagKey(q) == key; });
+// Whether a flag is written as the contract writes flags (letters, digits, underscores), so that
+// it matches exactly or not at all: nearly every flag, which then costs a comparison, not a key.
+bool PlainFlag(std::string_view flag) {
+  return std::all_of(flag.begin(), flag.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
   });
 }
 
-// Any of the flags reads as one of the exclusion's qualifiers without being it: a longer or
-// shorter form ("DOMESTIC_ABUSE" for DOMESTIC, "SEXUAL" for SEXUAL_OFFENCE) or a typo
-// ("DOMESITC"). The log may mean it, so it is not a "no": the decision is insufficient data.
-bool AnyQualifierNear(const Exclusion& x, const std::vector<std::string>& flags) {
-  std::vector<std::string> keys;
-  for (const std::string& q : x.qualifiers) keys.push_back(FlagKey(q));
+// The flag is the qualifier `q` (written as the contract writes it), however it was spelled.
+bool IsFlag(std::string_view flag, const std::string& q) {
+  const std::string_view trimmed = ascii::Trim(flag);
+  if (ascii::EqualsIgnoreCase(trimmed, q)) return true;
+  return !PlainFlag(trimmed) && ascii::EqualsIgnoreCase(FlagKey(trimmed), q);
+}
+
+// Any of the flags is one of the exclusion's qualifiers.
+bool AnyQualifier(const Exclusion& x, const std::vector<std::string>& flags) {
   return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
-    const std::string key = FlagKey(flag);
-    if (key.empty()) return false;
-    const bool extends = std::any_of(keys.begin(), keys.end(), [&](const std::string& q) {
-      return key.rfind(q + "_", 0) == 0 || q.rfind(key + "_", 0) == 0;
-    });
-    return extends || !ClosestWord(key, keys).empty();
+    return std::any_of(x.qualifiers.begin(), x.qualifiers.end(),
+                       [&](const std::string& q) { return IsFlag(flag, q); });
   });
+}
+
+// A flag that reads as one of the exclusion's qualifiers without being it: a longer or shorter
+// form ("DOMESTIC_ABUSE" for DOMESTIC, "SEXUAL" for SEXUAL_OFFENCE) or a typo ("DOMESITC"). The
+// log may mean it, so it is not a "no". Asked of the flags no one knows (Decision's
+// unknown_qualifiers), once a decision: a flag the contract or the rules know is not a typo.
+bool NearQualifier(const std::string& flag, const Exclusion& x) {
+  const std::string key = FlagKey(flag);
+  if (key.empty()) return false;
+  std::vector<std::string> keys;
+  for (const std::string& q : x.qualifiers) {
+    if (ascii::EqualsIgnoreCase(key, q)) return false;  // the flag itself, spelled otherwise
+    keys.push_back(FlagKey(q));
+  }
+  const bool extends = std::any_of(keys.begin(), keys.end(), [&](const std::string& q) {
+    return key.rfind(q + "_", 0) == 0 || q.rfind(key + "_", 0) == 0;
+  });
+  return extends || !ClosestWord(key, keys).empty();
 }
 
 // A list with a blank entry is not known as a whole: it matches on the flags it does hold, and is
@@ -195,9 +211,6 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
         AnyQualifier(x, incident.partial_qualifiers);
     if (flagged) {
       all.Add(Tri::kYes, Field::kQualifiers);
-    } else if ((incident.qualifiers.has_value() && AnyQualifierNear(x, *incident.qualifiers)) ||
-               AnyQualifierNear(x, incident.partial_qualifiers)) {
-      all.Add(Tri::kUnknown, Field::kQualifiers);
     } else if (!QualifiersKnown(incident)) {
       all.Add(Missing(policy, Field::kQualifiers), Field::kQualifiers);
     } else {
@@ -552,6 +565,13 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
     } else if (evaluation.result == Tri::kUnknown) {
       hit("insufficient_data:" + exclusion.id + ":" + FieldName(*evaluation.missing),
           "insufficient_data");
+    }
+    for (const std::string& word : d.unknown_qualifiers) {
+      if (evaluation.result != Tri::kNo || exclusion.qualifiers.empty()) break;
+      if (NearQualifier(word, exclusion)) {
+        hit("insufficient_data:" + exclusion.id + ":qualifiers", "insufficient_data");
+        break;
+      }
     }
     // Only a positive match counts on a related event: its missing data says nothing about
     // this contact, whose own data was checked just above.
