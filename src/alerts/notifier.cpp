@@ -78,18 +78,26 @@ MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notic
   mail.date = now;
   mail.message_id = "<alert-notice-" + std::to_string(notice.id) + "@surveyd>";
   const std::string kind = KindLabel(alert.kind);
-  mail.subject = std::string(notice.round > 0 ? "UNACKNOWLEDGED: " : "") + options.force_name +
-                 ": " + kind + " alert " + std::to_string(alert.id) + " (" +
-                 AlertSeverityName(alert.severity) + ")";
+  const NoticeRound round = ReadNoticeRound(alert, notice.round);
+  const char* prefix = round.kind == NoticeRound::Kind::kReopened   ? "REOPENED: "
+                       : round.kind == NoticeRound::Kind::kReminder ? "UNACKNOWLEDGED: "
+                                                                    : "";
+  mail.subject = std::string(prefix) + options.force_name + ": " + kind + " alert " +
+                 std::to_string(alert.id) + " (" + AlertSeverityName(alert.severity) + ")";
   std::string& b = mail.body;
   b += "A survey answer raised an alert: " + kind + ".\n\n";
-  if (notice.round > 0) {
-    b += "Nobody has acknowledged it yet: this is reminder " + std::to_string(notice.round) +
+  if (round.kind == NoticeRound::Kind::kReopened) {
+    b += "It had been acknowledged or resolved; since then the citizen has written again (or "
+         "their answer has disclosed more), and it is open again.\n\n";
+  }
+  if (round.kind == NoticeRound::Kind::kReminder) {
+    b += "Nobody has acknowledged it yet: this is reminder " + std::to_string(round.reminder) +
          (notice.escalated ? ", sent to you as the escalation contact" : "") + ".\n\n";
   }
   b += "Alert: " + std::to_string(alert.id) + "\n";
   b += "Severity: " + std::string(AlertSeverityName(alert.severity)) + "\n";
   b += "Raised: " + ReadableTime(alert.created_at, zone) + "\n";
+  if (alert.reopened_at) b += "Reopened: " + ReadableTime(*alert.reopened_at, zone) + "\n";
   b += "Rules: ";
   for (std::size_t i = 0; i < alert.rules.size(); ++i) b += (i ? ", " : "") + alert.rules[i];
   const std::string group = GroupName(options, alert);

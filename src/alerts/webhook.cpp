@@ -101,26 +101,38 @@ nlohmann::json AlertContextJson(const store::AlertContext& c, const std::string*
   return context;
 }
 
+NoticeRound ReadNoticeRound(const store::AlertView& alert, int round) {
+  if (alert.reopened_round && round >= *alert.reopened_round) {
+    if (round == *alert.reopened_round) return {NoticeRound::Kind::kReopened, 0};
+    return {NoticeRound::Kind::kReminder, round - *alert.reopened_round};
+  }
+  if (round == 0) return {NoticeRound::Kind::kFirst, 0};
+  return {NoticeRound::Kind::kReminder, round};
+}
+
 std::string AlertWebhookBody(const store::AlertView& alert, int round, bool escalated,
                              TimePoint now, std::string_view link, std::string_view group_name) {
   using nlohmann::json;
   const std::string name(group_name);  // "" when the rules in force do not hold the group
   const json context = AlertContextJson(alert.context, name.empty() ? nullptr : &name, false);
-  json data = {{"alert_id", alert.id},
-               {"survey_id", alert.survey_id},
-               {"kind", AlertKindName(alert.kind)},
-               {"severity", AlertSeverityName(alert.severity)},
-               {"rules", alert.rules},
-               {"status", store::AlertStatusName(alert.status)},
-               {"round", round},
-               {"escalated", escalated},
-               {"created_at", FormatRfc3339(alert.created_at)},
-               {"context", context},
-               {"link", link}};
-  return json{{"type", round == 0 ? "alert.created" : "alert.renotified"},
-              {"timestamp", FormatRfc3339(now)},
-              {"data", data}}
-      .dump();
+  json data = {
+      {"alert_id", alert.id},
+      {"survey_id", alert.survey_id},
+      {"kind", AlertKindName(alert.kind)},
+      {"severity", AlertSeverityName(alert.severity)},
+      {"rules", alert.rules},
+      {"status", store::AlertStatusName(alert.status)},
+      {"round", round},
+      {"escalated", escalated},
+      {"created_at", FormatRfc3339(alert.created_at)},
+      {"reopened_at", alert.reopened_at ? json(FormatRfc3339(*alert.reopened_at)) : json(nullptr)},
+      {"context", context},
+      {"link", link}};
+  const NoticeRound::Kind kind = ReadNoticeRound(alert, round).kind;
+  const char* type = kind == NoticeRound::Kind::kFirst      ? "alert.created"
+                     : kind == NoticeRound::Kind::kReopened ? "alert.reopened"
+                                                            : "alert.renotified";
+  return json{{"type", type}, {"timestamp", FormatRfc3339(now)}, {"data", data}}.dump();
 }
 
 http::ClientRequest WebhookRequest(const WebhookTarget& target, std::string_view id, TimePoint now,

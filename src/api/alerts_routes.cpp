@@ -44,19 +44,21 @@ json ContextJson(const store::AlertContext& c, const GroupNames& names) {
 }
 
 json AlertJson(const store::AlertView& alert, const GroupNames& names) {
-  return {{"id", alert.id},
-          {"survey_id", alert.survey_id},
-          {"kind", AlertKindName(alert.kind)},
-          {"severity", AlertSeverityName(alert.severity)},
-          {"rules", alert.rules},
-          {"matched", alert.matched},
-          {"created_at", FormatRfc3339(alert.created_at)},
-          {"status", store::AlertStatusName(alert.status)},
-          {"status_at", alert.status_at ? json(FormatRfc3339(*alert.status_at)) : json(nullptr)},
-          {"status_by", alert.status_by.empty() ? json(nullptr) : json(alert.status_by)},
-          {"status_note", alert.status_note.empty() ? json(nullptr) : json(alert.status_note)},
-          {"notices_sent", alert.rounds},
-          {"context", ContextJson(alert.context, names)}};
+  return {
+      {"id", alert.id},
+      {"survey_id", alert.survey_id},
+      {"kind", AlertKindName(alert.kind)},
+      {"severity", AlertSeverityName(alert.severity)},
+      {"rules", alert.rules},
+      {"matched", alert.matched},
+      {"created_at", FormatRfc3339(alert.created_at)},
+      {"status", store::AlertStatusName(alert.status)},
+      {"status_at", alert.status_at ? json(FormatRfc3339(*alert.status_at)) : json(nullptr)},
+      {"status_by", alert.status_by.empty() ? json(nullptr) : json(alert.status_by)},
+      {"status_note", alert.status_note.empty() ? json(nullptr) : json(alert.status_note)},
+      {"reopened_at", alert.reopened_at ? json(FormatRfc3339(*alert.reopened_at)) : json(nullptr)},
+      {"notices_sent", alert.rounds},
+      {"context", ContextJson(alert.context, names)}};
 }
 
 store::Actor ActorOf(const Call& call) {

@@ -33,30 +33,60 @@ const Statements& AlertInsertStatements() {
        "(excluded.rules, excluded.matched, excluded.severity) RETURNING id, xmax = 0 AS created) "
        "INSERT INTO alert_events (alert_id, at, action) SELECT id, $6::timestamptz, 'created' "
        "FROM a WHERE created RETURNING alert_id"},
-      // The same for a citizen's text outside an answer: an alert of its kind raised already
-      // stays as it is (its view and reveal show the texts too).
+      // The same for a citizen's text outside an answer: what it matched joins the alert's,
+      // and the higher severity stays (the texts themselves are in its view and reveal).
       {"alert_insert_new",
        "WITH a AS (INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at, "
        "next_round_at) VALUES ($1::bigint, $2, $3, $4::jsonb, $5::jsonb, $6::timestamptz, "
-       "$6::timestamptz) ON CONFLICT (survey_id, kind) DO NOTHING RETURNING id) "
+       "$6::timestamptz) ON CONFLICT (survey_id, kind) DO UPDATE SET "
+       "rules = (SELECT COALESCE(jsonb_agg(DISTINCT x), '[]') FROM "
+       "jsonb_array_elements(alerts.rules || excluded.rules) x), "
+       "matched = (SELECT COALESCE(jsonb_agg(DISTINCT x), '[]') FROM "
+       "jsonb_array_elements(alerts.matched || excluded.matched) x), "
+       "severity = CASE WHEN 'urgent' IN (alerts.severity, excluded.severity) THEN 'urgent' "
+       "WHEN 'high' IN (alerts.severity, excluded.severity) THEN 'high' ELSE 'normal' END "
+       "RETURNING id, xmax = 0 AS created) "
        "INSERT INTO alert_events (alert_id, at, action) SELECT id, $6::timestamptz, 'created' "
-       "FROM a RETURNING alert_id"},
+       "FROM a WHERE created RETURNING alert_id"},
+      // An alert acknowledged or resolved opens again when the citizen writes again and the
+      // text raises its kind ($6), or when an answer growing by text discloses more than it
+      // did (what it matches now is not all in the alert's): a supervisor who closed it
+      // knew only what was there then. Its next notice goes at once and says it was reopened
+      // (reopened_round); run before the alert takes the new text's rules and words.
+      {"alert_reopen",
+       "WITH r AS (UPDATE alerts SET status = 'open', status_at = $3::timestamptz, "
+       "status_by = NULL, status_note = NULL, reopened_at = $3::timestamptz, "
+       "reopened_round = rounds, next_round_at = $3::timestamptz "
+       "WHERE survey_id = $1::bigint AND kind = $2 AND status <> 'open' "
+       "AND ($6::boolean OR NOT (rules @> $4::jsonb AND matched @> $5::jsonb)) RETURNING id) "
+       "INSERT INTO alert_events (alert_id, at, action, note) SELECT id, $3::timestamptz, "
+       "'reopened', $7 FROM r RETURNING alert_id"},
   };
   return kStatements;
 }
 
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
-                 const std::vector<NewAlert>& alerts, TimePoint now, bool only_new) {
-  int created = 0;
+                 const std::vector<NewAlert>& alerts, TimePoint now, bool only_new,
+                 const std::vector<NewAlert>& written_again) {
+  int raised = 0;
   for (const NewAlert& alert : alerts) {
-    const auto rows =
-        Exec(txn, only_new ? "alert_insert_new" : "alert_insert",
-             {Int(survey_id), Text(AlertKindName(alert.kind)),
-              Text(AlertSeverityName(alert.severity)), Text(nlohmann::json(alert.rules).dump()),
-              Text(nlohmann::json(alert.matched).dump()), Time(now)});
-    created += static_cast<int>(rows.size());
+    const auto rules = Text(nlohmann::json(alert.rules).dump());
+    const auto matched = Text(nlohmann::json(alert.matched).dump());
+    const auto kind = Text(AlertKindName(alert.kind));
+    const bool again =
+        only_new || std::any_of(written_again.begin(), written_again.end(),
+                                [&](const NewAlert& a) { return a.kind == alert.kind; });
+    raised += static_cast<int>(
+        Exec(txn, "alert_reopen",
+             {Int(survey_id), kind, Time(now), rules, matched, again ? "true" : "false",
+              Text(again ? "the citizen wrote again" : "the answer disclosed more")})
+            .size());
+    raised += static_cast<int>(Exec(txn, only_new ? "alert_insert_new" : "alert_insert",
+                                    {Int(survey_id), kind, Text(AlertSeverityName(alert.severity)),
+                                     rules, matched, Time(now)})
+                                   .size());
   }
-  return created;
+  return raised;
 }
 
 }  // namespace pg
@@ -70,8 +100,8 @@ constexpr const char* kAlertColumns =
     "COALESCE(a.status_by, ''), COALESCE(a.status_note, ''), a.rounds, s.group_id, s.event_type, "
     "s.language, s.channel, s.incident_type_code, s.incident_category, s.incident_grade, s.npu, "
     "s.beat, s.handler_id, s.handler_team, s.officer_id, s.department, "
-    "surveyd_epoch_us(s.contact_at)";
-constexpr int kAlertColumnCount = 26;
+    "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(a.reopened_at), a.reopened_round";
+constexpr int kAlertColumnCount = 28;
 
 // Who the contact was with: the operator for calls, the officer otherwise.
 constexpr const char* kRecognitionCte =
@@ -138,18 +168,19 @@ const Statements& AlertStatements() {
        "COALESCE(actor_role, ''), COALESCE(note, '') FROM alert_events WHERE alert_id = $1::bigint "
        "ORDER BY id"},
       {"alert_lock", "SELECT status, rounds FROM alerts WHERE id = $1::bigint FOR UPDATE"},
-      // The first notice still goes out (it is the record in the force's own channels); only
-      // the re-notices stop.
+      // The first notice (or the one saying it was reopened) still goes out: it is the record
+      // in the force's own channels. Only the re-notices stop.
       {"alert_set_status",
        "UPDATE alerts SET status = $2, status_at = $3::timestamptz, status_by = $4, "
-       "status_note = $5, next_round_at = CASE WHEN rounds = 0 THEN next_round_at END "
-       "WHERE id = $1::bigint"},
+       "status_note = $5, next_round_at = CASE WHEN rounds = COALESCE(reopened_round, 0) "
+       "THEN next_round_at END WHERE id = $1::bigint"},
       {"alert_event",
        "INSERT INTO alert_events (alert_id, at, action, actor_id, actor_name, actor_role, note) "
        "VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7)"},
       {"alert_cancel_renotices",
        "UPDATE alert_notices SET state = 'cancelled', updated_at = $2::timestamptz "
-       "WHERE alert_id = $1::bigint AND round > 0 AND state = 'pending'"},
+       "WHERE alert_id = $1::bigint AND state = 'pending' AND round > (SELECT "
+       "COALESCE(reopened_round, 0) FROM alerts WHERE id = $1::bigint)"},
       {"alert_number",
        "SELECT COALESCE(s.phone_enc, s.phone_e164), concat_ws(E'\\n', NULLIF(r.comment, ''), "
        "(SELECT string_agg(m.body, E'\\n' ORDER BY m.id) FROM inbound_messages m "
@@ -157,7 +188,8 @@ const Statements& AlertStatements() {
        "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = a.survey_id "
        "WHERE a.id = $1::bigint FOR SHARE OF a"},
       {"rounds_due",
-       "SELECT id, severity, rounds, status, surveyd_epoch_us(next_round_at), kind FROM alerts "
+       "SELECT id, severity, rounds, status, surveyd_epoch_us(next_round_at), kind, "
+       "COALESCE(reopened_round, 0) FROM alerts "
        "WHERE next_round_at <= $1::timestamptz ORDER BY next_round_at, id LIMIT $2::int "
        "FOR UPDATE SKIP LOCKED"},
       {"notice_insert",
@@ -247,6 +279,8 @@ AlertView ReadAlert(const pqxx::row& row) {
   c.officer_id = OptionalText(row[23]);
   c.department = OptionalText(row[24]);
   c.contact_at = FromEpochMicros(row[25].as<std::int64_t>());
+  if (!row[26].is_null()) view.reopened_at = FromEpochMicros(row[26].as<std::int64_t>());
+  if (!row[27].is_null()) view.reopened_round = row[27].as<int>();
   return view;
 }
 
@@ -348,7 +382,9 @@ class PgAlertStore final : public AlertStore {
         const int round = row[2].as<int>();
         const bool open = row[3].as<std::string>() == "open";
         const TimePoint due = FromEpochMicros(row[4].as<std::int64_t>());
-        if (round > 0 && !open) {
+        // Reminders count from the first notice, or from the one saying it was reopened.
+        const int first = row[6].as<int>();
+        if (round > first && !open) {
           Exec(txn, "round_done", {Int(id), Int(round), std::nullopt});
           continue;
         }
@@ -364,7 +400,7 @@ class PgAlertStore final : public AlertStore {
             kind != policy.email_by_kind.end()) {
           for (const auto& address : kind->second) notice(NoticeChannel::kEmail, address, false);
         }
-        if (round > 0) {
+        if (round > first) {
           for (const auto& address : policy.escalate_to) {
             notice(NoticeChannel::kEmail, address, true);
           }
@@ -373,7 +409,7 @@ class PgAlertStore final : public AlertStore {
         // rhythm; after an outage, from now.
         std::optional<TimePoint> next;
         const auto interval = policy.renotify_after.find(severity);
-        if (interval != policy.renotify_after.end() && round < policy.max_renotify) {
+        if (interval != policy.renotify_after.end() && round - first < policy.max_renotify) {
           next = due + interval->second;
           if (*next <= now) next = now + interval->second;
         }

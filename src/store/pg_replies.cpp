@@ -194,14 +194,25 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
       const auto response = Exec(txn, "response_upsert", params);
       Exec(txn, "response_mark", {Int(*decided.survey_id), Time(now)});
       // The alerts the page would raise for the answer as it stands, stored with it: the first
-      // text that discloses a risk raises it, and the answers after it cannot raise it again.
+      // text that discloses a risk raises it, and the answers after it do not raise it again
+      // (one acknowledged or resolved opens again if they disclose more).
       // A kind's rules only ever fire on more as an answer grows (its comment grows, its scores
       // fill in), so the alerts at the end are those of the whole answer.
       if (raise_alerts && !response.empty()) {
         const auto survey = Exec(txn, "survey_by_id", {Int(*decided.survey_id)});
+        const SurveyView view = ReadSurveyView(survey[0]);
+        // What this text raises by itself: written again after its alert was dealt with, it
+        // opens it again, even in words the answer had already.
+        std::vector<NewAlert> written_again;
+        if (!decided.comment.empty()) {
+          SurveyAnswers text;
+          text.comment = TruncateCodePoints(decided.comment, 2000);
+          text.language = view.language;
+          written_again = raise_alerts(view, text);
+        }
         outcome.alerts_raised =
-            InsertAlerts(txn, *decided.survey_id,
-                         raise_alerts(ReadSurveyView(survey[0]), ReadAnswers(response[0])), now);
+            InsertAlerts(txn, *decided.survey_id, raise_alerts(view, ReadAnswers(response[0])), now,
+                         /*only_new=*/false, written_again);
       }
     } else if (raise_alerts && decided.survey_id &&
                (decided.disposition == "reply" || decided.disposition == "opt_out")) {

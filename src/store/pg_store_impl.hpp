@@ -174,10 +174,14 @@ const Statements& PrivacyStatements();
 // pg_alerts.cpp: what SubmitResponse needs to store the alerts an answer raised.
 const Statements& AlertInsertStatements();
 // Writes each alert (once per survey and kind) with its "created" event, in the answer's
-// transaction; returns how many were new. `only_new`: one of its kind raised already is left as
-// it is (a citizen's text outside the answer), rather than given the answer's rules now.
+// transaction, and opens again one acknowledged or resolved that learns something new (its
+// "reopened" event): a kind `written_again` raises (the citizen's new text raises it by itself),
+// or an answer that now matches more. Returns how many were raised, new or again. `only_new`: a
+// citizen's text outside the answer, which adds to an alert of its kind (rather than giving it
+// the answer's rules now).
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
-                 const std::vector<NewAlert>& alerts, TimePoint now, bool only_new = false);
+                 const std::vector<NewAlert>& alerts, TimePoint now, bool only_new = false,
+                 const std::vector<NewAlert>& written_again = {});
 // The citizen's texts about a survey that are not part of its answer (an alert shows them).
 #define SURVEYD_REPLY_TEXTS "AND m.disposition IN ('reply', 'opt_out') AND m.body <> ''"
 const Statements& ReplyStatements();

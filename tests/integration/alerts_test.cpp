@@ -758,6 +758,108 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   EXPECT_EQ(summary.notices_failed, 0);
 }
 
+// A citizen who writes again after their alert was dealt with ("he's back") reaches a
+// supervisor as the first text did: the alert opens again at once, says so in its history and
+// its notices, and is reminded of from there as a new one would be.
+TEST_F(NotifierTest, AnAlertDealtWithOpensAgainWhenTheCitizenWritesAgain) {
+  const TimePoint t0 = clock_.Now();
+  const auto survey = CreateSurvey("E-1");
+  ASSERT_EQ(store_->SubmitResponse(survey, Answer("I'm scared he will come back", 5), t0),
+            store::SubmitOutcome::kStored);
+  auto notifier = Make(Options());
+  EXPECT_EQ(notifier->RunOnce(), 2);  // round 0: the webhook and the duty e-mail
+  const std::int64_t alert = std::stoll(db_.Query("SELECT id FROM alerts"));
+  clock_.Set(t0 + 10min);
+  ASSERT_EQ(alerts_->Resolve(alert, {"tok_1", "Sgt Evans", "supervisor"}, "called back, safe",
+                             clock_.Now()),
+            store::AlertUpdate::kDone);
+
+  // A text back to the survey, read as a comment alone would be.
+  auto text = [&](const std::string& body) {
+    InboundSms sms;
+    sms.gateway = "wmnow";
+    sms.gateway_message_id = "in-" + std::to_string(clock_.Now().time_since_epoch().count());
+    sms.from_e164 = kPhone;
+    sms.to = "60001";
+    sms.body = body;
+    sms.received_at = clock_.Now();
+    const auto plan = [&](const store::ReplyContext&, const std::string&) {
+      store::ReplyPlan reply;  // a text back to the survey's link
+      reply.survey_id = survey;
+      return reply;
+    };
+    const auto raise = [](const store::SurveyView& view, const store::SurveyAnswers& answers) {
+      alerts::Answer answer;
+      answer.comment = answers.comment;
+      answer.group = view.group;
+      return RaiseAlerts(*ShippedAlerts(), answer);
+    };
+    return store_->ReceiveReply(sms, plan, raise, clock_.Now()).alerts_raised;
+  };
+  // Thanks raise nothing: it stays resolved.
+  clock_.Set(t0 + 1h);
+  EXPECT_EQ(text("thank you for calling me"), 0);
+  EXPECT_EQ(db_.Query("SELECT status FROM alerts"), "resolved");
+
+  clock_.Set(t0 + 2h);
+  EXPECT_EQ(text("he is back outside my house, I am scared"), 1);
+  EXPECT_EQ(db_.Query("SELECT status || '/' || COALESCE(status_by, '-') || '/' || "
+                      "(reopened_at = created_at + interval '2 hours') FROM alerts"),
+            "open/-/true");
+  EXPECT_EQ(db_.Query("SELECT string_agg(action || ':' || COALESCE(note, ''), ',' ORDER BY id) "
+                      "FROM alert_events"),
+            "created:,resolved:called back, safe,reopened:the citizen wrote again");
+  // Its view and the API say so.
+  const auto detail = alerts_->GetAlert(alert);
+  ASSERT_TRUE(detail.has_value());
+  EXPECT_EQ(detail->alert.status, store::AlertStatus::kOpen);
+  ASSERT_TRUE(detail->alert.reopened_at.has_value());
+  EXPECT_EQ(*detail->alert.reopened_at, t0 + 2h);
+
+  // Its notice goes at once, to those the first went to, saying it was reopened.
+  EXPECT_EQ(notifier->RunOnce(), 2);
+  auto requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  auto payload = json::parse(requests[1].body);
+  EXPECT_EQ(payload["type"], "alert.reopened");
+  EXPECT_EQ(payload["data"]["status"], "open");
+  EXPECT_EQ(payload["data"]["escalated"], false);
+  EXPECT_FALSE(payload["data"]["reopened_at"].is_null());
+  EXPECT_THAT(requests[1].body, Not(HasSubstr("scared")));
+  auto mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), 2u);
+  EXPECT_EQ(mail[1]["to"][0], "duty@force.example");
+  EXPECT_THAT(std::string(mail[1]["headers"]), HasSubstr("Subject: REOPENED: West Midlands"));
+  EXPECT_THAT(std::string(mail[1]["body"]), HasSubstr("it is open again"));
+  EXPECT_THAT(std::string(mail[1]["body"]), HasSubstr("Reopened: Tue 24 Nov 2026 12:00"));
+  EXPECT_THAT(std::string(mail[1]["body"]), Not(HasSubstr("scared")));
+
+  // Another text while it is open: the same alert, no new notice.
+  clock_.Set(t0 + 2h + 1min);
+  EXPECT_EQ(text("please help, he is still here"), 0);
+  EXPECT_EQ(Count("alert_events", "action = 'reopened'"), "1");
+  EXPECT_EQ(Count("alerts"), "1");
+  EXPECT_EQ(notifier->RunOnce(), 0);
+
+  // Nobody acts: reminded 15 minutes after it reopened, counted from there, escalated.
+  clock_.Set(t0 + 2h + 15min);
+  EXPECT_EQ(notifier->RunOnce(), 3);
+  requests = receiver_.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(json::parse(requests[2].body)["type"], "alert.renotified");
+  mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), 4u);
+  for (std::size_t i = 2; i < mail.size(); ++i) {
+    EXPECT_THAT(std::string(mail[i]["headers"]), HasSubstr("Subject: UNACKNOWLEDGED:"));
+    EXPECT_THAT(std::string(mail[i]["body"]), HasSubstr("this is reminder 1"));
+  }
+  // Acknowledged: the reminders stop.
+  EXPECT_EQ(alerts_->Acknowledge(alert, {"tok_1", "Sgt Evans", "supervisor"}, "", clock_.Now()),
+            store::AlertUpdate::kDone);
+  clock_.Set(t0 + 4h);
+  EXPECT_EQ(notifier->RunOnce(), 0);
+}
+
 TEST_F(NotifierTest, EachKindAlsoReachesItsOwnAddresses) {
   ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I'm scared he will come back", 5),
                                    clock_.Now()),

@@ -286,6 +286,35 @@ TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
   EXPECT_EQ(PageAlerts(third), nlohmann::json::array());
 }
 
+// An alert dealt with opens again when the conversation discloses a risk again: a text that
+// raises its kind by itself (even in words the answer had), not a score or a thank-you.
+TEST_F(TwoWayTest, AnAlertDealtWithOpensAgainWhenALaterTextRaisesItsKind) {
+  const auto survey = TextedSurvey("E-1");
+  clock_.Advance(5min);
+  EXPECT_EQ(Text("I am scared to go home", "k-1"), "asked_again");
+  const auto alerts = store::MakePgAlertStore(db_.url(), 1, testing::TestPhoneKeys());
+  const std::int64_t id = std::stoll(Q("SELECT id FROM alerts WHERE kind = 'safeguarding'"));
+  ASSERT_EQ(alerts->Resolve(id, {"tok", "Sgt Evans", "supervisor"}, "called, safe", clock_.Now()),
+            store::AlertUpdate::kDone);
+  auto status = [&] {
+    return Q("SELECT status FROM alerts WHERE survey_id = " + std::to_string(survey) +
+             " AND kind = 'safeguarding'");
+  };
+  // Scores and thanks: it stays resolved.
+  clock_.Advance(1min);
+  EXPECT_EQ(Text("8", "k-2"), "answer");
+  EXPECT_EQ(Text("thanks, all fine now", "k-3"), "asked_again");
+  EXPECT_EQ(status(), "resolved");
+  // Scared again, in the same words.
+  clock_.Advance(1h);
+  EXPECT_EQ(Text("I am scared again", "k-4"), "comment");
+  EXPECT_EQ(status(), "open");
+  EXPECT_EQ(Q("SELECT string_agg(action || ':' || COALESCE(note, ''), ',' ORDER BY id) "
+              "FROM alert_events"),
+            "created:,resolved:called, safe,reopened:the citizen wrote again");
+  EXPECT_EQ(StoredAlerts(survey), PageAlerts(survey)) << "still what the whole answer raises";
+}
+
 // A text back to a survey's link is no answer, but what it discloses reaches a supervisor all
 // the same: the alert the page would raise for it as a comment, shown with the text.
 TEST_F(TwoWayTest, ATextBackToALinkRaisesTheAlertsItsWordsWould) {

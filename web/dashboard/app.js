@@ -506,7 +506,7 @@
   const KINDS = { safeguarding: 'Safeguarding', complaint: 'Complaint', low_scores: 'Low scores' };
   const STATUSES = { open: 'Open', acknowledged: 'Acknowledged', resolved: 'Resolved' };
   const ACTIONS = { created: 'Raised', acknowledged: 'Acknowledged', resolved: 'Resolved',
-    revealed: 'Number revealed' };
+    revealed: 'Number revealed', reopened: 'Reopened' };
 
   function when(iso) {
     if (!iso) return '–';
@@ -591,7 +591,8 @@
     const c = a.context || {};
     const pairs = [
       ['Status', STATUSES[a.status] || a.status], ['Severity', a.severity],
-      ['Raised', when(a.created_at)], ['Rules', list(a.rules)], ['What matched', list(a.matched)],
+      ['Raised', when(a.created_at)], ...(a.reopened_at ? [['Reopened', when(a.reopened_at)]] : []),
+      ['Rules', list(a.rules)], ['What matched', list(a.matched)],
       ['Survey group', contextGroup(c)], ['Contact', when(c.contact_at)], ['Channel', c.channel && channelLabel(c.channel)],
       ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
       ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],

@@ -41,8 +41,19 @@ struct WebhookTarget {
   std::chrono::milliseconds timeout{10000};
 };
 
-// {"type": "alert.created" (round 0) or "alert.renotified", "timestamp": ..., "data": {...}}:
-// the alert's id, kind, severity, rules, status, round, escalated, created_at, context (group,
+// What a notice of an alert's `round` is: its first, the one saying it was opened again (the
+// citizen wrote again after it was acknowledged or resolved), or a reminder nobody acted on,
+// counted from the last of those.
+struct NoticeRound {
+  enum class Kind { kFirst, kReopened, kReminder };
+  Kind kind = Kind::kFirst;
+  int reminder = 0;  // kReminder: 1, 2...
+};
+NoticeRound ReadNoticeRound(const store::AlertView& alert, int round);
+
+// {"type": "alert.created" (round 0), "alert.reopened" or "alert.renotified", "timestamp": ...,
+// "data": {...}}: the alert's id, kind, severity, rules, status, round, escalated, created_at,
+// reopened_at (null unless it was), context (group,
 // its `group_name` in the rules in force or null, channel, incident category and grade, area,
 // team and person ids, contact time), and `link`.
 std::string AlertWebhookBody(const store::AlertView& alert, int round, bool escalated,

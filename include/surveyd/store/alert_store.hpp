@@ -43,13 +43,17 @@ struct AlertView {
   std::optional<TimePoint> status_at;
   std::string status_by, status_note;
   int rounds = 0;  // notices sent so far: 1 the first, more when it was sent again
+  // The last time the citizen wrote again (or an answer disclosed more) after it was
+  // acknowledged or resolved, and the round of the notice that said so.
+  std::optional<TimePoint> reopened_at;
+  std::optional<int> reopened_round;
   AlertContext context;
 };
 
 // Everything done to an alert.
 struct AlertEvent {
   TimePoint at;
-  std::string action;  // "created", "acknowledged", "resolved", "revealed"
+  std::string action;  // "created", "acknowledged", "resolved", "revealed", "reopened"
   std::string actor_id, actor_name, actor_role;
   std::string note;
 };

@@ -98,7 +98,7 @@ struct ReplyOutcome {
   bool duplicate = false;   // the gateway delivered this message before: nothing changed
   std::string disposition;  // ReplyPlan::disposition
   int texts_queued = 0;
-  int alerts_raised = 0;  // new alerts (a kind raised by an earlier text is not counted again)
+  int alerts_raised = 0;  // alerts new or opened again (one open already is not counted again)
 };
 
 struct SurveyOpen {

@@ -91,5 +91,38 @@ TEST(Webhook, BodyNamesTheKindAndNeverTheNumberOrComment) {
                                      http::FindHeader(request.headers, "webhook-signature")));
 }
 
+// Rounds: the first notice, reminders 1, 2...; once reopened, the notice of that round says so
+// and the reminders count again from it.
+TEST(Webhook, ARoundIsTheFirstAReopeningOrAReminderCountedFromTheLastOfThem) {
+  store::AlertView alert;
+  alert.created_at = FromUnixSeconds(1'800'000'000);
+  auto read = [&](int round) {
+    const NoticeRound r = ReadNoticeRound(alert, round);
+    return std::to_string(static_cast<int>(r.kind)) + "/" + std::to_string(r.reminder);
+  };
+  EXPECT_EQ(read(0), "0/0");
+  EXPECT_EQ(read(2), "2/2");
+  alert.reopened_round = 3;
+  alert.reopened_at = FromUnixSeconds(1'800'007'200);
+  EXPECT_EQ(read(0), "0/0");
+  EXPECT_EQ(read(2), "2/2") << "a reminder from before it was reopened";
+  EXPECT_EQ(read(3), "1/0");
+  EXPECT_EQ(read(4), "2/1");
+  const auto json = nlohmann::json::parse(AlertWebhookBody(
+      alert, 3, false, FromUnixSeconds(1'800'007'260), "https://surveys.example/x", ""));
+  EXPECT_EQ(json["type"], "alert.reopened");
+  EXPECT_EQ(json["data"]["reopened_at"], "2027-01-15T10:00:00.000Z");
+  EXPECT_EQ(nlohmann::json::parse(AlertWebhookBody(alert, 4, true, FromUnixSeconds(1'800'008'200),
+                                                   "https://surveys.example/x", ""))["type"],
+            "alert.renotified");
+  // Never reopened: null, so that a receiver can rely on the field.
+  alert.reopened_at.reset();
+  alert.reopened_round.reset();
+  EXPECT_TRUE(nlohmann::json::parse(
+                  AlertWebhookBody(alert, 0, false, FromUnixSeconds(1'800'000'000),
+                                   "https://surveys.example/x", ""))["data"]["reopened_at"]
+                  .is_null());
+}
+
 }  // namespace
 }  // namespace surveyd::alerts
