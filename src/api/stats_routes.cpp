@@ -49,9 +49,11 @@ std::vector<std::string> QuestionKeys(const ApiOptions& options, const store::St
 }
 
 // What a breakdown hides: its small cells and questions, and those that a total would give
-// them away with. `dimensions`: the group_by dimensions other than question, one key each.
+// them away with. `dimensions`: the group_by dimensions other than question, one key each;
+// `count`: what a cell counts, its respondents unless said.
 stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimensions,
-                            const std::vector<std::string>& questions, int min_cell_size) {
+                            const std::vector<std::string>& questions, int min_cell_size,
+                            std::int64_t store::StatsCell::*count = &store::StatsCell::answered) {
   const std::size_t per_cell = questions.size();
   std::vector<std::int64_t> respondents(result.cells.size() * per_cell, 0);
   std::vector<stats::CountedCell> counted;
@@ -63,7 +65,7 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
       if (it != cell.questions.end()) respondents[i * per_cell + k] = it->second.respondents;
     }
     const std::span<const std::optional<std::string>> keys(cell.keys);
-    counted.push_back({keys.first(std::min(keys.size(), dimensions)), cell.answered,
+    counted.push_back({keys.first(std::min(keys.size(), dimensions)), cell.*count,
                        std::span(respondents).subspan(i * per_cell, per_cell)});
   }
   return stats::SuppressSmallCounts(counted, per_cell, min_cell_size);
@@ -477,13 +479,18 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     std::int64_t all_answered = 0;
     for (const auto& cell : result.cells) all_answered += cell.answered;
     const bool total_suppressed = all_answered < min;
+    // Who answered is hidden as /api/v1/stats by this dimension hides it, a small count with
+    // whatever the total (/api/v1/stats for everyone) would give it away by: shown here, such a
+    // count would undo that. Who was asked is hidden the same way, by its own counts.
+    const stats::Suppression hidden_answers = Suppress(result, 1, {}, min);
+    const stats::Suppression hidden_asked = Suppress(result, 1, {}, min, &store::StatsCell::sent);
     // The totals, and the shares of them, are of the counts shown: with the whole in the same
     // answer, a hidden count would be the whole less the others.
     std::int64_t surveyed = 0;
     std::int64_t answered = 0;
-    for (const auto& cell : result.cells) {
-      if (cell.sent >= min) surveyed += cell.sent;
-      if (!total_suppressed && cell.answered >= min) answered += cell.answered;
+    for (std::size_t c = 0; c < result.cells.size(); ++c) {
+      if (!hidden_asked.Cell(c)) surveyed += result.cells[c].sent;
+      if (!total_suppressed && !hidden_answers.Cell(c)) answered += result.cells[c].answered;
     }
     const char* name = store::DimensionName(*query.dimension);
     CsvTable csv;
@@ -497,11 +504,13 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
                   "representation",
                   "suppressed"};
     json values = json::array();
-    for (const auto& cell : result.cells) {
-      const bool suppressed = total_suppressed || cell.answered < min;
-      // Who was asked is shown while it is not itself a small count: a group asked often and
-      // answering rarely is what this table is for, but "1 surveyed" could point at someone.
-      const bool few_asked = cell.sent < min;
+    for (std::size_t c = 0; c < result.cells.size(); ++c) {
+      const store::StatsCell& cell = result.cells[c];
+      const bool suppressed = total_suppressed || hidden_answers.Cell(c);
+      // Who was asked is shown while it is not itself a small count (or hidden beside one): a
+      // group asked often and answering rarely is what this table is for, but "1 surveyed" could
+      // point at someone.
+      const bool few_asked = hidden_asked.Cell(c);
       const Share asked = few_asked ? Share{} : Percent(cell.sent, surveyed);
       const Share answers = suppressed ? Share{} : Percent(cell.answered, answered);
       std::optional<double> index;

@@ -832,7 +832,12 @@ TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroup
   rare.surveys = 3;
   rare.sent = 3;
   rare.answered = 1;
-  analytics_.stats.cells = {young, old, rare};
+  store::StatsCell middle;  // answering and asked less than the others: hidden beside the small
+  middle.keys = {"35-44"};
+  middle.surveys = 100;
+  middle.sent = 100;
+  middle.answered = 20;
+  analytics_.stats.cells = {young, old, rare, middle};
   const json body = Json(Get("/api/v1/representativeness?dimension=age_band"));
   EXPECT_EQ(analytics_.last_group_by, std::vector<Dimension>{Dimension::kAgeBand});
   EXPECT_EQ(body["values"][0]["surveyed"], 200) << "asked often, answering rarely: the point";
@@ -844,6 +849,11 @@ TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroup
   EXPECT_TRUE(body["values"][2]["suppressed"].get<bool>());
   EXPECT_TRUE(body["values"][2]["surveyed"].is_null());
   EXPECT_TRUE(body["values"][2]["share_surveyed_pct"].is_null());
+  // Beside those, as /api/v1/stats does, so that neither the young's answers nor the rare's, nor
+  // who of the rare was asked, is the total (/api/v1/stats for everyone) less the others.
+  EXPECT_TRUE(body["values"][3]["suppressed"].get<bool>());
+  EXPECT_TRUE(body["values"][3]["respondents"].is_null());
+  EXPECT_TRUE(body["values"][3]["surveyed"].is_null());
   // The totals are of the counts shown: none hidden is the total less the others.
   EXPECT_EQ(body["surveyed"], 400);
   EXPECT_EQ(body["respondents"], 95);
