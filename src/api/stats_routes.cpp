@@ -1,14 +1,17 @@
 // Analysts' figures: scores and rates broken down by any dimension (GET /api/v1/stats), the
 // funnel per survey group (GET /api/v1/funnel) and who answers against who was asked
 // (GET /api/v1/representativeness). Cells with fewer respondents than api.min_cell_size are
-// suppressed, so that small groups can neither mislead nor identify anyone.
+// suppressed, so that small groups can neither mislead nor identify anyone, and with them the
+// cells that would let a total give them away (core/disclosure.hpp).
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <span>
 
 #include "analytics_common.hpp"
+#include "surveyd/core/disclosure.hpp"
 #include "surveyd/core/statistics.hpp"
 
 namespace surveyd::api {
@@ -45,14 +48,37 @@ std::vector<std::string> QuestionKeys(const ApiOptions& options, const store::St
   return {keys.begin(), keys.end()};
 }
 
-// The figures of one question in one cell; null and suppressed below the minimum.
+// What a breakdown hides: its small cells and questions, and those that a total would give
+// them away with. `dimensions`: the group_by dimensions other than question, one key each;
+// `count`: what a cell counts, its respondents unless said.
+stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimensions,
+                            const std::vector<std::string>& questions, int min_cell_size,
+                            std::int64_t store::StatsCell::*count = &store::StatsCell::answered) {
+  const std::size_t per_cell = questions.size();
+  std::vector<std::int64_t> respondents(result.cells.size() * per_cell, 0);
+  std::vector<stats::CountedCell> counted;
+  counted.reserve(result.cells.size());
+  for (std::size_t i = 0; i < result.cells.size(); ++i) {
+    const store::StatsCell& cell = result.cells[i];
+    for (std::size_t k = 0; k < per_cell; ++k) {
+      const auto it = cell.questions.find(questions[k]);
+      if (it != cell.questions.end()) respondents[i * per_cell + k] = it->second.respondents;
+    }
+    const std::span<const std::optional<std::string>> keys(cell.keys);
+    counted.push_back({keys.first(std::min(keys.size(), dimensions)), cell.*count,
+                       std::span(respondents).subspan(i * per_cell, per_cell)});
+  }
+  return stats::SuppressSmallCounts(counted, per_cell, min_cell_size);
+}
+
+// The figures of one question in one cell; null when suppressed.
 struct QuestionFigures {
   bool suppressed = true;
   std::optional<double> respondents, mean, pct, low, high;
 };
-QuestionFigures Figures(const store::ScoreSums& sums, bool cell_suppressed, int min_cell_size) {
+QuestionFigures Figures(const store::ScoreSums& sums, bool suppressed) {
   QuestionFigures f;
-  if (cell_suppressed || sums.respondents < std::max(1, min_cell_size)) return f;
+  if (suppressed) return f;
   f.suppressed = false;
   f.respondents = static_cast<double>(sums.respondents);
   f.mean = Round(static_cast<double>(sums.total) / static_cast<double>(sums.respondents), 2);
@@ -67,9 +93,9 @@ struct CellFigures {
   bool suppressed = true;
   std::optional<double> surveys, sent, reached, answered, rate, rate_low, rate_high;
 };
-CellFigures Figures(const store::StatsCell& cell, int min_cell_size) {
+CellFigures Figures(const store::StatsCell& cell, bool suppressed) {
   CellFigures f;
-  if (cell.answered < std::max(1, min_cell_size)) return f;
+  if (suppressed) return f;
   f.suppressed = false;
   f.surveys = static_cast<double>(cell.surveys);
   f.sent = static_cast<double>(cell.sent);
@@ -158,10 +184,13 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
                                        Dimension::kQuestion) != query.group_by.end();
     const auto questions = QuestionKeys(options, result);
     const int min = options.min_cell_size;
+    const stats::Suppression hidden = Suppress(result, keys.size(), questions, min);
 
-    auto sums = [](const store::StatsCell& cell, const std::string& key) {
-      const auto it = cell.questions.find(key);
-      return it == cell.questions.end() ? store::ScoreSums{} : it->second;
+    // Question k of cell i, as shown.
+    auto question_figures = [&](std::size_t i, std::size_t k) {
+      const auto& sums = result.cells[i].questions;
+      const auto it = sums.find(questions[k]);
+      return Figures(it == sums.end() ? store::ScoreSums{} : it->second, hidden.Question(i, k));
     };
     if (query.csv) {
       CsvTable csv;
@@ -187,8 +216,9 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
             Text(q.respondents), Text(q.mean), Text(q.pct),
             Text(q.low),         Text(q.high), q.suppressed ? "true" : "false"};
       };
-      for (const auto& cell : result.cells) {
-        const CellFigures f = Figures(cell, min);
+      for (std::size_t c = 0; c < result.cells.size(); ++c) {
+        const store::StatsCell& cell = result.cells[c];
+        const CellFigures f = Figures(cell, hidden.Cell(c));
         std::vector<std::optional<std::string>> row;
         for (std::size_t i = 0; i < keys.size(); ++i) {
           row.push_back(i < cell.keys.size() ? cell.keys[i] : std::nullopt);
@@ -197,19 +227,19 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
             Text(f.surveys), Text(f.sent),     Text(f.reached),   Text(f.answered),
             Text(f.rate),    Text(f.rate_low), Text(f.rate_high), f.suppressed ? "true" : "false"};
         if (by_question) {
-          for (const auto& key : questions) {
+          for (std::size_t k = 0; k < questions.size(); ++k) {
             auto line = row;
-            line.emplace_back(key);
+            line.emplace_back(questions[k]);
             line.insert(line.end(), cell_columns.begin(), cell_columns.end());
-            const auto values = question_values(Figures(sums(cell, key), f.suppressed, min));
+            const auto values = question_values(question_figures(c, k));
             line.insert(line.end(), values.begin(), values.end());
             csv.rows.push_back(std::move(line));
           }
         } else {
           auto line = row;
           line.insert(line.end(), cell_columns.begin(), cell_columns.end());
-          for (const auto& key : questions) {
-            const auto values = question_values(Figures(sums(cell, key), f.suppressed, min));
+          for (std::size_t k = 0; k < questions.size(); ++k) {
+            const auto values = question_values(question_figures(c, k));
             line.insert(line.end(), values.begin(), values.end());
           }
           csv.rows.push_back(std::move(line));
@@ -287,13 +317,14 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       out.Bool(f.suppressed || q.suppressed);
       out.Raw("}");
     };
-    auto cell_rest = [&](const store::StatsCell& cell, const CellFigures& f) {
+    // Cell c's figures (c is not read when they are suppressed).
+    auto cell_rest = [&](std::size_t c, const CellFigures& f) {
       cell_fields(f);
       out.Raw(",\"suppressed\":");
       out.Bool(f.suppressed);
       out.Raw(",\"questions\":{");
       for (std::size_t k = 0; k < questions.size(); ++k) {
-        const QuestionFigures q = Figures(sums(cell, questions[k]), f.suppressed, min);
+        const QuestionFigures q = f.suppressed ? QuestionFigures{} : question_figures(c, k);
         if (k) out.Raw(",");
         out.Raw(question_names[k]);
         out.Raw("{");
@@ -311,7 +342,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       if (by_question) {
         question_row_rest(CellFigures{}, QuestionFigures{});
       } else {
-        cell_rest(store::StatsCell{}, CellFigures{});
+        cell_rest(0, CellFigures{});
       }
       std::string rest = body.substr(mark);
       body.resize(mark);
@@ -319,8 +350,9 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     }();
     out.Raw(",\"cells\":[");
     std::size_t rows = 0;
-    for (const auto& cell : result.cells) {
-      const CellFigures f = Figures(cell, min);
+    for (std::size_t c = 0; c < result.cells.size(); ++c) {
+      const store::StatsCell& cell = result.cells[c];
+      const CellFigures f = Figures(cell, hidden.Cell(c));
       if (by_question) {
         for (std::size_t k = 0; k < questions.size(); ++k) {
           if (rows++) out.Raw(",");
@@ -331,7 +363,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
           if (f.suppressed) {
             out.Raw(suppressed_rest);
           } else {
-            question_row_rest(f, Figures(sums(cell, questions[k]), f.suppressed, min));
+            question_row_rest(f, question_figures(c, k));
           }
         }
       } else {
@@ -340,7 +372,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
         if (f.suppressed) {
           out.Raw(suppressed_rest);
         } else {
-          cell_rest(cell, f);
+          cell_rest(c, f);
         }
       }
     }
@@ -447,13 +479,18 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     std::int64_t all_answered = 0;
     for (const auto& cell : result.cells) all_answered += cell.answered;
     const bool total_suppressed = all_answered < min;
+    // Who answered is hidden as /api/v1/stats by this dimension hides it, a small count with
+    // whatever the total (/api/v1/stats for everyone) would give it away by: shown here, such a
+    // count would undo that. Who was asked is hidden the same way, by its own counts.
+    const stats::Suppression hidden_answers = Suppress(result, 1, {}, min);
+    const stats::Suppression hidden_asked = Suppress(result, 1, {}, min, &store::StatsCell::sent);
     // The totals, and the shares of them, are of the counts shown: with the whole in the same
     // answer, a hidden count would be the whole less the others.
     std::int64_t surveyed = 0;
     std::int64_t answered = 0;
-    for (const auto& cell : result.cells) {
-      if (cell.sent >= min) surveyed += cell.sent;
-      if (!total_suppressed && cell.answered >= min) answered += cell.answered;
+    for (std::size_t c = 0; c < result.cells.size(); ++c) {
+      if (!hidden_asked.Cell(c)) surveyed += result.cells[c].sent;
+      if (!total_suppressed && !hidden_answers.Cell(c)) answered += result.cells[c].answered;
     }
     const char* name = store::DimensionName(*query.dimension);
     CsvTable csv;
@@ -467,11 +504,13 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
                   "representation",
                   "suppressed"};
     json values = json::array();
-    for (const auto& cell : result.cells) {
-      const bool suppressed = total_suppressed || cell.answered < min;
-      // Who was asked is shown while it is not itself a small count: a group asked often and
-      // answering rarely is what this table is for, but "1 surveyed" could point at someone.
-      const bool few_asked = cell.sent < min;
+    for (std::size_t c = 0; c < result.cells.size(); ++c) {
+      const store::StatsCell& cell = result.cells[c];
+      const bool suppressed = total_suppressed || hidden_answers.Cell(c);
+      // Who was asked is shown while it is not itself a small count (or hidden beside one): a
+      // group asked often and answering rarely is what this table is for, but "1 surveyed" could
+      // point at someone.
+      const bool few_asked = hidden_asked.Cell(c);
       const Share asked = few_asked ? Share{} : Percent(cell.sent, surveyed);
       const Share answers = suppressed ? Share{} : Percent(cell.answered, answered);
       std::optional<double> index;

@@ -28,6 +28,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/core/closest_word.cpp
   src/core/crypto.cpp
   src/core/delivery.cpp
+  src/core/disclosure.cpp
   src/core/event_json.cpp
   src/core/ip_address.cpp
   src/core/log_context.cpp

@@ -26,7 +26,7 @@
 
   const $ = (id) => document.getElementById(id);
   const state = { token: null, supervisor: false, questions: [], praiseQuestions: [], groupNames: new Map(), commentsNext: null,
-    minCell: 10, praise: [], people: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
+    praise: [], people: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
 
@@ -269,7 +269,6 @@
     const list = $('tiles');
     list.replaceChildren();
     state.questions = stats.questions;
-    state.minCell = stats.min_cell_size;
     for (const node of document.querySelectorAll('.min-cell')) node.textContent = stats.min_cell_size;
     const cell = stats.cells[0] || { suppressed: true, questions: {} };
     const tile = (attrs, title, ...lines) =>
@@ -363,7 +362,7 @@
     for (const p of points) {
       if (p.f.suppressed) {
         chart.append(svg('rect', { x: x(p.t) - 3, y: y(0) - 6, width: 6, height: 6, class: 'suppressed' },
-          svg('title', { text: `${p.key}: fewer than ${state.minCell} respondents` })));
+          svg('title', { text: `${p.key}: not shown (too few respondents, here or beside it)` })));
       } else {
         chart.append(svg('line', { x1: x(p.t), x2: x(p.t), y1: y(p.f.pct_8_10_ci95[0]), y2: y(p.f.pct_8_10_ci95[1]), class: 'whisker' }));
         chart.append(svg('circle', { cx: x(p.t), cy: y(p.f.pct_8_10), r: 3.5, class: 'dot', 'data-key': p.key },
@@ -393,7 +392,7 @@
       if (r.f.suppressed) {
         chart.append(svg('rect', { x: labelW, y: top + 4, width: W - labelW - 60, height: rowH - 10, class: 'suppressed-bar' }));
         chart.append(svg('text', { x: labelW + 8, y: top + 16, class: 'label muted-text',
-          text: `fewer than ${state.minCell} respondents` }));
+          text: 'not shown: too few respondents, here or beside it' }));
         return;
       }
       chart.append(svg('rect', { x: labelW, y: top + 4, width: Math.max(1, scale(r.f.pct_8_10) - labelW),

@@ -547,11 +547,14 @@ TEST_F(AnalyticsApiTest, BytesThatAreNotTextAre400sNeverErrors) {
 
 TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   store::StatsCell small = Cell({"N1"}, 9, 5);
-  store::StatsCell enough = Cell({"N2"}, 10, 7);
+  store::StatsCell enough = Cell({"N2"}, 20, 14);
   enough.questions["q5"] = {4, 30, 2};  // few answered this one
-  analytics_.stats.cells = {small, enough};
+  // Suppressed too, as the cell least missed, or the total less N2 would be N1's figures
+  // (ASmallCellIsSuppressedWithTheNextSmallest).
+  store::StatsCell partner = Cell({"N3"}, 10, 5);
+  analytics_.stats.cells = {small, enough, partner};
   const json body = Json(Get("/api/v1/stats?group_by=npu"));
-  ASSERT_EQ(body["cells"].size(), 2u);
+  ASSERT_EQ(body["cells"].size(), 3u);
   const json& s = body["cells"][0];
   EXPECT_EQ(s["npu"], "N1");
   EXPECT_TRUE(s["suppressed"].get<bool>());
@@ -565,8 +568,8 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   }
   const json& e = body["cells"][1];
   EXPECT_FALSE(e["suppressed"].get<bool>());
-  EXPECT_EQ(e["answered"], 10);
-  EXPECT_EQ(e["questions"]["q1"]["respondents"], 10);
+  EXPECT_EQ(e["answered"], 20);
+  EXPECT_EQ(e["questions"]["q1"]["respondents"], 20);
   EXPECT_DOUBLE_EQ(e["questions"]["q1"]["mean"].get<double>(), 7.0);
   EXPECT_DOUBLE_EQ(e["questions"]["q1"]["pct_8_10"].get<double>(), 70.0);
   EXPECT_TRUE(e["questions"]["q5"]["suppressed"].get<bool>());
@@ -585,7 +588,7 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   }
   // The same when the questions are a breakdown of their own; each row keeps its own keys.
   const json rows = Json(Get("/api/v1/stats?group_by=npu,question"));
-  ASSERT_EQ(rows["cells"].size(), 10u);
+  ASSERT_EQ(rows["cells"].size(), 15u);
   const json& counted = rows["cells"][5];
   EXPECT_FALSE(counted["suppressed"].get<bool>());
   for (int k = 0; k < 5; ++k) {
@@ -598,6 +601,48 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
       if (field == "npu" || field == "question" || field == "suppressed") continue;
       EXPECT_TRUE(row.contains(field) && row[field].is_null()) << field;
     }
+  }
+}
+
+// One small officer in a breakdown would be the total (asked for without the breakdown) less the
+// others: the smallest other is suppressed with it, and reads the same (core/disclosure.hpp).
+TEST_F(AnalyticsApiTest, ASmallCellIsSuppressedWithTheNextSmallest) {
+  analytics_.stats.cells = {Cell({"O1"}, 30, 20), Cell({"O2"}, 4, 2), Cell({"O3"}, 12, 6),
+                            Cell({"O4"}, 25, 10)};
+  const json body = Json(Get("/api/v1/stats?group_by=officer", Role::kSupervisor));
+  ASSERT_EQ(body["cells"].size(), 4u);
+  std::vector<bool> suppressed;
+  for (const json& cell : body["cells"]) suppressed.push_back(cell["suppressed"].get<bool>());
+  EXPECT_EQ(suppressed, (std::vector<bool>{false, true, true, false}));
+  json small = body["cells"][1], partner = body["cells"][2];
+  EXPECT_TRUE(partner["answered"].is_null());
+  EXPECT_TRUE(partner["questions"]["q1"]["mean"].is_null());
+  small.erase("officer");
+  partner.erase("officer");
+  EXPECT_EQ(small, partner) << "nothing tells which of the two was small";
+
+  const auto csv = Get("/api/v1/stats?group_by=officer&format=csv", Role::kSupervisor).body;
+  EXPECT_NE(csv.find("\nO3,,,,,,,,true,,,,,,true,"), std::string::npos) << csv;
+  const json rows = Json(Get("/api/v1/stats?group_by=officer,question", Role::kSupervisor));
+  ASSERT_EQ(rows["cells"].size(), 20u);
+  for (const json& row : rows["cells"]) {
+    const bool hidden = row["officer"] == "O2" || row["officer"] == "O3";
+    EXPECT_EQ(row["suppressed"].get<bool>(), hidden) << row;
+    EXPECT_EQ(row["respondents"].is_null(), hidden) << row;
+  }
+
+  // Per question: every officer counted, but few answered q2 for O1; q2 is suppressed for O4,
+  // the fewest other answers to it, too.
+  analytics_.stats.cells = {Cell({"O1"}, 30, 20), Cell({"O2"}, 20, 10), Cell({"O3"}, 40, 6),
+                            Cell({"O4"}, 15, 10)};
+  analytics_.stats.cells[0].questions["q2"] = {3, 21, 1};
+  const json by_question = Json(Get("/api/v1/stats?group_by=officer", Role::kSupervisor));
+  for (std::size_t i = 0; i < 4; ++i) {
+    const json& cell = by_question["cells"][i];
+    EXPECT_FALSE(cell["suppressed"].get<bool>()) << i;
+    EXPECT_FALSE(cell["questions"]["q1"]["suppressed"].get<bool>()) << i;
+    EXPECT_EQ(cell["questions"]["q2"]["suppressed"].get<bool>(), i == 0 || i == 3) << i;
+    EXPECT_EQ(cell["questions"]["q2"]["mean"].is_null(), i == 0 || i == 3) << i;
   }
 }
 
@@ -787,7 +832,12 @@ TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroup
   rare.surveys = 3;
   rare.sent = 3;
   rare.answered = 1;
-  analytics_.stats.cells = {young, old, rare};
+  store::StatsCell middle;  // answering and asked less than the others: hidden beside the small
+  middle.keys = {"35-44"};
+  middle.surveys = 100;
+  middle.sent = 100;
+  middle.answered = 20;
+  analytics_.stats.cells = {young, old, rare, middle};
   const json body = Json(Get("/api/v1/representativeness?dimension=age_band"));
   EXPECT_EQ(analytics_.last_group_by, std::vector<Dimension>{Dimension::kAgeBand});
   EXPECT_EQ(body["values"][0]["surveyed"], 200) << "asked often, answering rarely: the point";
@@ -799,6 +849,11 @@ TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroup
   EXPECT_TRUE(body["values"][2]["suppressed"].get<bool>());
   EXPECT_TRUE(body["values"][2]["surveyed"].is_null());
   EXPECT_TRUE(body["values"][2]["share_surveyed_pct"].is_null());
+  // Beside those, as /api/v1/stats does, so that neither the young's answers nor the rare's, nor
+  // who of the rare was asked, is the total (/api/v1/stats for everyone) less the others.
+  EXPECT_TRUE(body["values"][3]["suppressed"].get<bool>());
+  EXPECT_TRUE(body["values"][3]["respondents"].is_null());
+  EXPECT_TRUE(body["values"][3]["surveyed"].is_null());
   // The totals are of the counts shown: none hidden is the total less the others.
   EXPECT_EQ(body["surveyed"], 400);
   EXPECT_EQ(body["respondents"], 95);

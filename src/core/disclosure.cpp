@@ -1,0 +1,165 @@
+#include "surveyd/core/disclosure.hpp"
+
+#include <algorithm>
+#include <compare>
+#include <numeric>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace surveyd::stats {
+namespace {
+
+constexpr std::size_t kNoRow = static_cast<std::size_t>(-1);
+
+// A breakdown's rows: along each dimension, the cells that share every other key. A cell alone
+// along a dimension makes no row there: there is nothing beside it to hide.
+struct Rows {
+  std::size_t dimensions = 0;
+  std::vector<std::vector<std::size_t>> cells;  // per row, its cells in the order given
+  std::vector<std::size_t> of_cell;             // [cell * dimensions + d]: its row along d
+};
+
+// Each cell's keys as numbers, [cell * dimensions + d], 0 for a missing value (a key a cell lacks
+// reads as missing): rows are found comparing numbers, not text.
+std::vector<std::uint32_t> KeyIds(std::span<const CountedCell> cells, std::size_t dimensions) {
+  std::vector<std::uint32_t> ids(cells.size() * dimensions, 0);
+  for (std::size_t d = 0; d < dimensions; ++d) {
+    std::unordered_map<std::string_view, std::uint32_t> seen;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (d >= cells[i].keys.size() || !cells[i].keys[d]) continue;
+      const auto next = static_cast<std::uint32_t>(seen.size() + 1);
+      ids[i * dimensions + d] = seen.try_emplace(*cells[i].keys[d], next).first->second;
+    }
+  }
+  return ids;
+}
+
+// Sorting the cells by their other keys, per dimension.
+Rows FindRows(std::span<const CountedCell> cells) {
+  Rows rows;
+  for (const auto& cell : cells) rows.dimensions = std::max(rows.dimensions, cell.keys.size());
+  const std::size_t dimensions = rows.dimensions;
+  // Along a breakdown's only dimension, every cell is in one row: no keys to compare.
+  const std::vector<std::uint32_t> ids =
+      dimensions > 1 ? KeyIds(cells, dimensions) : std::vector<std::uint32_t>{};
+  rows.of_cell.assign(cells.size() * dimensions, kNoRow);
+  std::vector<std::size_t> order(cells.size());
+  for (std::size_t along = 0; along < dimensions; ++along) {
+    auto other_keys = [&](std::size_t a, std::size_t b) {
+      for (std::size_t d = 0; d < dimensions; ++d) {
+        if (d == along) continue;
+        if (const auto by_key = ids[a * dimensions + d] <=> ids[b * dimensions + d]; by_key != 0) {
+          return by_key;
+        }
+      }
+      return std::strong_ordering::equal;
+    };
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    // Equal keys in the order given, so that each row lists its cells in that order.
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const auto by_keys = other_keys(a, b);
+      return by_keys != 0 ? by_keys < 0 : a < b;
+    });
+    for (std::size_t begin = 0; begin < order.size();) {
+      std::size_t end = begin + 1;
+      while (end < order.size() && other_keys(order[begin], order[end]) == 0) ++end;
+      if (end - begin > 1) {
+        const std::size_t row = rows.cells.size();
+        rows.cells.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                order.begin() + static_cast<std::ptrdiff_t>(end));
+        for (std::size_t i = begin; i < end; ++i) rows.of_cell[order[i] * dimensions + along] = row;
+      }
+      begin = end;
+    }
+  }
+  return rows;
+}
+
+// The row's smallest count still shown, the first given of equals; none when all are hidden.
+std::optional<std::size_t> SmallestShown(const std::vector<std::size_t>& row,
+                                         const std::vector<std::int64_t>& counts,
+                                         const std::vector<char>& hidden) {
+  std::optional<std::size_t> smallest;
+  for (std::size_t cell : row) {
+    if (!hidden[cell] && (!smallest || counts[cell] < counts[*smallest])) smallest = cell;
+  }
+  return smallest;
+}
+
+// Hides more of `counts` until no row gives a hidden one away. What a row hides is worked out as
+// its total less what it shows: safe when that is nobody's (every hidden count zero), or a sum of
+// two or more counts adding up to at least `min`. One partner is always enough for the row that
+// needs it (a count still shown is at least `min`), but it may be the only count hidden in its
+// rows along the other dimensions, which then need partners of their own. Rows are looked at
+// dimension by dimension (in an order that follows from the cells given), then again as their
+// cells are hidden, first touched first. A cell is hidden once and a row gets one partner at most,
+// so this takes time in proportion to the cells times the dimensions.
+void HideWithPartners(const Rows& rows, const std::vector<std::int64_t>& counts, std::int64_t min,
+                      std::vector<char>& hidden) {
+  std::vector<std::int64_t> hidden_sum(rows.cells.size(), 0);
+  std::vector<std::size_t> hidden_counted(rows.cells.size(), 0);  // hidden counts above zero
+  std::vector<std::size_t> to_look;                               // rows, in turn
+  auto hide = [&](std::size_t cell, bool look_again) {
+    hidden[cell] = 1;
+    for (std::size_t d = 0; d < rows.dimensions; ++d) {
+      const std::size_t row = rows.of_cell[cell * rows.dimensions + d];
+      if (row == kNoRow) continue;
+      hidden_sum[row] += counts[cell];
+      if (counts[cell] > 0) ++hidden_counted[row];
+      if (look_again) to_look.push_back(row);
+    }
+  };
+  for (std::size_t cell = 0; cell < hidden.size(); ++cell) {
+    if (hidden[cell]) hide(cell, false);  // every row is looked at first anyway
+  }
+  to_look.resize(rows.cells.size());
+  std::iota(to_look.begin(), to_look.end(), std::size_t{0});
+  for (std::size_t next = 0; next < to_look.size(); ++next) {
+    const std::size_t row = to_look[next];
+    const bool gives_away =
+        hidden_counted[row] == 1 || (hidden_counted[row] > 1 && hidden_sum[row] < min);
+    if (!gives_away) continue;
+    const auto partner = SmallestShown(rows.cells[row], counts, hidden);
+    if (!partner) continue;  // every cell of the row hidden: nothing left to hide
+    hide(*partner, true);
+  }
+}
+
+}  // namespace
+
+Suppression::Suppression(std::vector<char> cells, std::vector<char> questions,
+                         std::size_t question_count)
+    : cells_(std::move(cells)), questions_(std::move(questions)), question_count_(question_count) {}
+
+Suppression SuppressSmallCounts(std::span<const CountedCell> cells, std::size_t questions,
+                                int min_cell_size) {
+  const std::int64_t min = std::max(1, min_cell_size);
+  const Rows rows = FindRows(cells);
+  std::vector<std::int64_t> counts(cells.size());
+  std::vector<char> hidden(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    counts[i] = cells[i].respondents;
+    hidden[i] = counts[i] < min;
+  }
+  HideWithPartners(rows, counts, min, hidden);
+
+  // Each question on its own, starting from the cells hidden: a question's figures in a cell
+  // that hides its respondents would give them away as surely as the cell's own.
+  std::vector<char> hidden_questions(cells.size() * questions);
+  std::vector<char> question_hidden(cells.size());
+  for (std::size_t q = 0; q < questions; ++q) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const auto& answered = cells[i].question_respondents;
+      counts[i] = q < answered.size() ? answered[q] : 0;
+      question_hidden[i] = hidden[i] || counts[i] < min;
+    }
+    HideWithPartners(rows, counts, min, question_hidden);
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      hidden_questions[i * questions + q] = question_hidden[i];
+    }
+  }
+  return Suppression(std::move(hidden), std::move(hidden_questions), questions);
+}
+
+}  // namespace surveyd::stats

@@ -1,0 +1,206 @@
+#include "surveyd/core/disclosure.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+namespace surveyd::stats {
+namespace {
+
+constexpr int kMin = 10;
+
+struct Cell {
+  std::vector<std::optional<std::string>> keys;
+  std::int64_t respondents = 0;
+  std::vector<std::int64_t> questions = {};
+};
+
+Suppression Suppress(const std::vector<Cell>& cells, std::size_t questions = 0, int min = kMin) {
+  std::vector<CountedCell> counted;
+  for (const Cell& cell : cells) counted.push_back({cell.keys, cell.respondents, cell.questions});
+  return SuppressSmallCounts(counted, questions, min);
+}
+
+// The positions of the cells hidden, or of the cells where question `question` is.
+std::vector<std::size_t> HiddenCells(const std::vector<Cell>& cells, int min = kMin) {
+  const Suppression hidden = Suppress(cells, 0, min);
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (hidden.Cell(i)) out.push_back(i);
+  }
+  return out;
+}
+std::vector<std::size_t> HiddenQuestion(const std::vector<Cell>& cells, std::size_t questions,
+                                        std::size_t question) {
+  const Suppression hidden = Suppress(cells, questions);
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (hidden.Question(i, question)) out.push_back(i);
+  }
+  return out;
+}
+
+using Hidden = std::vector<std::size_t>;
+
+TEST(Disclosure, NothingChangesWhenNoCountGivesOneAway) {
+  EXPECT_EQ(HiddenCells({{{"A"}, 10}, {{"B"}, 11}, {{"C"}, 50}}), Hidden{});
+  EXPECT_EQ(HiddenCells({{{"N1", "B1"}, 10}, {{"N1", "B2"}, 12}, {{"N2", "B1"}, 30}}), Hidden{});
+  // Two small counts hidden together that add up to the minimum: their row's total less the
+  // others is their sum, which tells neither.
+  EXPECT_EQ(HiddenCells({{{"A"}, 6}, {{"B"}, 5}, {{"C"}, 30}}), (Hidden{0, 1}));
+  // A cell nobody answered is hidden, and its row's total gives no respondent away.
+  EXPECT_EQ(HiddenCells({{{"A"}, 0}, {{"B"}, 30}, {{"C"}, 40}}), Hidden{0});
+  // No breakdown, no rows.
+  EXPECT_EQ(HiddenCells({{{}, 4}}), Hidden{0});
+  EXPECT_EQ(HiddenCells({{{}, 40}}), Hidden{});
+  // A minimum of 1 (or none) hides only what nobody answered, and needs no partner.
+  EXPECT_EQ(HiddenCells({{{"A"}, 0}, {{"B"}, 1}, {{"C"}, 5}}, 1), Hidden{0});
+  EXPECT_EQ(HiddenCells({{{"A"}, 0}, {{"B"}, 1}, {{"C"}, 5}}, 0), Hidden{0});
+}
+
+TEST(Disclosure, OneSmallCellInARowGetsThePartnerLeastMissed) {
+  // 3 = (everyone) - 20 - 40 - 15, unless the 15 is hidden too.
+  EXPECT_EQ(HiddenCells({{{"A"}, 20}, {{"B"}, 3}, {{"C"}, 15}, {{"D"}, 40}}), (Hidden{1, 2}));
+  // A cell nobody answered hidden beside it is no cover: the 3 would still be the difference.
+  EXPECT_EQ(HiddenCells({{{"A"}, 0}, {{"B"}, 4}, {{"C"}, 30}, {{"D"}, 12}}), (Hidden{0, 1, 3}));
+}
+
+TEST(Disclosure, SmallCellsAddingUpToLessThanTheMinimumGetAThird) {
+  EXPECT_EQ(HiddenCells({{{"A"}, 3}, {{"B"}, 4}, {{"C"}, 30}, {{"D"}, 12}}), (Hidden{0, 1, 3}));
+}
+
+TEST(Disclosure, RowsAreTheCellsThatShareEveryOtherKey) {
+  // npu x beat. (N1, B1) is given away by beat B1's total and by N1's: each row hides a partner
+  // of its own. (N3, B3), the smallest cell shown, is in neither row and stays shown.
+  const std::vector<Cell> cells = {{{"N1", "B1"}, 3},  {{"N1", "B2"}, 20}, {{"N2", "B1"}, 30},
+                                   {{"N2", "B2"}, 40}, {{"N2", "B3"}, 50}, {{"N3", "B3"}, 11}};
+  // Then N2 hides (N2, B1) alone, which its total would give away: its smallest other, (N2, B2).
+  EXPECT_EQ(HiddenCells(cells), (Hidden{0, 1, 2, 3}));
+  // A missing value is a key like any other, and a key a cell lacks reads as missing.
+  EXPECT_EQ(
+      HiddenCells({{{std::nullopt, "B1"}, 3}, {{std::nullopt, "B2"}, 20}, {{"N2", "B1"}, 30}}),
+      (Hidden{0, 1, 2}));
+  EXPECT_EQ(HiddenCells({{{"N1", std::nullopt}, 3}, {{"N2"}, 15}, {{"N3", std::nullopt}, 20}}),
+            (Hidden{0, 1}));
+  // Three dimensions: (A, X, 1)'s rows are (*, X, 1), (A, *, 1) and (A, X, *).
+  const std::vector<Cell> cube = {
+      {{"A", "X", "1"}, 2},  {{"A", "X", "2"}, 30}, {{"A", "Y", "1"}, 20}, {{"A", "Y", "2"}, 50},
+      {{"B", "X", "1"}, 25}, {{"B", "X", "2"}, 60}, {{"B", "Y", "1"}, 70}, {{"B", "Y", "2"}, 15}};
+  const auto cube_hidden = HiddenCells(cube);
+  for (std::size_t partner : {1, 2, 4}) {
+    EXPECT_NE(std::find(cube_hidden.begin(), cube_hidden.end(), partner), cube_hidden.end())
+        << partner;
+  }
+}
+
+TEST(Disclosure, PartnersHiddenAloneElsewhereGetPartnersInTurn) {
+  //        B1   B2   B3
+  //   N1    2   50   60
+  //   N2   15   35   12
+  //   N3   40   45   25
+  const std::vector<Cell> cells = {{{"N1", "B1"}, 2},  {{"N1", "B2"}, 50}, {{"N1", "B3"}, 60},
+                                   {{"N2", "B1"}, 15}, {{"N2", "B2"}, 35}, {{"N2", "B3"}, 12},
+                                   {{"N3", "B1"}, 40}, {{"N3", "B2"}, 45}, {{"N3", "B3"}, 25}};
+  // B1 hides (N2, B1) with the 2, N1 hides (N1, B2). Then each of those is alone in its other
+  // row: N2 hides (N2, B3), B2 hides (N2, B2); (N2, B3) is alone in B3, which hides (N3, B3);
+  // and that is alone in N3, which hides (N3, B1). Only (N1, B3) and (N3, B2) are left shown:
+  // every row hides two counts or more, and no hidden count is any row's total less its others.
+  EXPECT_EQ(HiddenCells(cells), (Hidden{0, 1, 3, 4, 5, 6, 8}));
+}
+
+TEST(Disclosure, ARowWhoseCellsAreAllHiddenHasNothingLeftToHide) {
+  EXPECT_EQ(HiddenCells({{{"A"}, 3}, {{"B"}, 4}}), (Hidden{0, 1}));
+  EXPECT_EQ(HiddenCells({{{"A"}, 3}}), Hidden{0});
+  // N1 hides everything it has; beat B1's row still gets its partner.
+  EXPECT_EQ(HiddenCells({{{"N1", "B1"}, 3}, {{"N1", "B2"}, 2}, {{"N2", "B1"}, 30}}),
+            (Hidden{0, 1, 2}));
+}
+
+TEST(Disclosure, EachQuestionIsProtectedInItsRows) {
+  // Every cell shown, but few answered q2 in A: its q2 is the total's less B's and C's.
+  const std::vector<Cell> cells = {
+      {{"A"}, 30, {30, 4}}, {{"B"}, 25, {25, 20}}, {{"C"}, 40, {40, 15}}};
+  EXPECT_EQ(HiddenQuestion(cells, 2, 0), Hidden{});
+  EXPECT_EQ(HiddenQuestion(cells, 2, 1), (Hidden{0, 2}));
+  for (std::size_t i = 0; i < cells.size(); ++i) EXPECT_FALSE(Suppress(cells, 2).Cell(i));
+
+  // D is small and B its partner: both hide every question. Their q2 counts (5 and 2) add up to
+  // less than the minimum, so q2 is hidden in A too, while q1 is not.
+  const std::vector<Cell> partnered = {
+      {{"A"}, 30, {30, 30}}, {{"B"}, 12, {12, 2}}, {{"C"}, 40, {40, 35}}, {{"D"}, 5, {5, 5}}};
+  EXPECT_EQ(HiddenQuestion(partnered, 2, 0), (Hidden{1, 3}));
+  EXPECT_EQ(HiddenQuestion(partnered, 2, 1), (Hidden{0, 1, 3}));
+  // A question a cell lacks is one nobody answered there.
+  const std::vector<Cell> short_list = {{{"A"}, 30, {30}}, {{"B"}, 25, {25, 20}}};
+  EXPECT_EQ(HiddenQuestion(short_list, 2, 1), Hidden{0});
+}
+
+TEST(Disclosure, TiesGoToTheCellGivenFirst) {
+  EXPECT_EQ(HiddenCells({{{"A"}, 3}, {{"B"}, 20}, {{"C"}, 20}, {{"D"}, 20}}), (Hidden{0, 1}));
+  EXPECT_EQ(HiddenCells({{{"D"}, 20}, {{"C"}, 20}, {{"B"}, 20}, {{"A"}, 3}}), (Hidden{0, 3}));
+  const std::vector<Cell> questions = {{{"A"}, 30, {3}}, {{"B"}, 30, {20}}, {{"C"}, 30, {20}}};
+  EXPECT_EQ(HiddenQuestion(questions, 1, 0), (Hidden{0, 1}));
+}
+
+// Whatever the breakdown, no row gives a hidden count away: a row hides no count above zero, or
+// two or more adding up to the minimum, or all it has. Checked with rows found afresh.
+TEST(Disclosure, NoRowOfALargeRandomBreakdownGivesAHiddenCountAway) {
+  std::mt19937 random(20261126);
+  std::uniform_int_distribution<int> count(0, 40), absent(0, 3);
+  std::vector<Cell> cells;  // officer x day x channel, a quarter of them absent, many small
+  for (int officer = 0; officer < 40; ++officer) {
+    for (int day = 0; day < 30; ++day) {
+      for (const char* channel : {"999", "phone", "web"}) {
+        if (absent(random) == 0) continue;
+        const std::int64_t n = count(random);
+        cells.push_back(
+            {{"O" + std::to_string(officer), "D" + std::to_string(day), channel}, n, {n, n / 2}});
+      }
+    }
+  }
+  const Suppression suppression = Suppress(cells, 2);
+  auto check_rows = [&](const std::string& what, auto hidden, auto counted) {
+    for (std::size_t along = 0; along < 3; ++along) {
+      struct Row {
+        std::int64_t hidden_sum = 0;
+        int hidden_counted = 0;
+        bool all_hidden = true;
+      };
+      std::map<std::vector<std::optional<std::string>>, Row> rows;
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        auto others = cells[i].keys;
+        others.erase(others.begin() + static_cast<std::ptrdiff_t>(along));
+        Row& row = rows[others];
+        if (!hidden(i)) {
+          row.all_hidden = false;
+          EXPECT_GE(counted(i), kMin) << what << " shown in cell " << i;
+        } else if (counted(i) > 0) {
+          row.hidden_sum += counted(i);
+          ++row.hidden_counted;
+        }
+      }
+      for (const auto& [others, row] : rows) {
+        EXPECT_TRUE(row.all_hidden || row.hidden_counted == 0 ||
+                    (row.hidden_counted >= 2 && row.hidden_sum >= kMin))
+            << what << " along " << along << ": " << row.hidden_counted << " hidden, "
+            << row.hidden_sum << " respondents";
+      }
+    }
+  };
+  check_rows(
+      "cell", [&](std::size_t i) { return suppression.Cell(i); },
+      [&](std::size_t i) { return cells[i].respondents; });
+  for (std::size_t q = 0; q < 2; ++q) {
+    check_rows(
+        "question " + std::to_string(q), [&](std::size_t i) { return suppression.Question(i, q); },
+        [&](std::size_t i) { return cells[i].questions[q]; });
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      EXPECT_TRUE(!suppression.Cell(i) || suppression.Question(i, q)) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace surveyd::stats
