@@ -74,7 +74,7 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
 // The figures of one question in one cell; null when suppressed.
 struct QuestionFigures {
   bool suppressed = true;
-  std::optional<double> respondents, mean, pct, low, high;
+  std::optional<double> respondents, mean, mean_low, mean_high, pct, low, high;
 };
 QuestionFigures Figures(const store::ScoreSums& sums, bool suppressed) {
   QuestionFigures f;
@@ -82,6 +82,10 @@ QuestionFigures Figures(const store::ScoreSums& sums, bool suppressed) {
   f.suppressed = false;
   f.respondents = static_cast<double>(sums.respondents);
   f.mean = Round(static_cast<double>(sums.total) / static_cast<double>(sums.respondents), 2);
+  const auto [mean_low, mean_high] =
+      stats::MeanInterval(sums.respondents, sums.total, sums.squares, 0, 10);
+  f.mean_low = Round(mean_low, 2);
+  f.mean_high = Round(mean_high, 2);
   const Share share = Percent(sums.top_box, sums.respondents);
   f.pct = share.pct;
   f.low = share.low;
@@ -201,8 +205,8 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
         csv.header.emplace_back(name);
       }
       auto question_columns = [&](const std::string& prefix) {
-        for (const char* name : {"respondents", "mean", "pct_8_10", "pct_8_10_ci_low",
-                                 "pct_8_10_ci_high", "suppressed"}) {
+        for (const char* name : {"respondents", "mean", "mean_ci_low", "mean_ci_high", "pct_8_10",
+                                 "pct_8_10_ci_low", "pct_8_10_ci_high", "suppressed"}) {
           csv.header.push_back(prefix + name);
         }
       };
@@ -213,8 +217,8 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       }
       auto question_values = [](const QuestionFigures& q) {
         return std::vector<std::optional<std::string>>{
-            Text(q.respondents), Text(q.mean), Text(q.pct),
-            Text(q.low),         Text(q.high), q.suppressed ? "true" : "false"};
+            Text(q.respondents), Text(q.mean), Text(q.mean_low), Text(q.mean_high),
+            Text(q.pct),         Text(q.low),  Text(q.high),     q.suppressed ? "true" : "false"};
       };
       for (std::size_t c = 0; c < result.cells.size(); ++c) {
         const store::StatsCell& cell = result.cells[c];
@@ -291,6 +295,8 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       out.Number(q.respondents);
       out.Raw(",\"mean\":");
       out.Number(q.mean);
+      out.Raw(",\"mean_ci95\":");
+      out.Pair(q.mean, q.mean_low, q.mean_high);
       out.Raw(",\"pct_8_10\":");
       out.Number(q.pct);
       out.Raw(",\"pct_8_10_ci95\":");

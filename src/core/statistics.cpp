@@ -21,4 +21,35 @@ std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n) {
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
+double StudentT975(std::int64_t df) {
+  // Exact for the few answers where the expansion below is least accurate.
+  static constexpr double kSmall[] = {12.7062047, 4.3026527, 3.1824463, 2.7764451, 2.5705818,
+                                      2.4469119,  2.3646243, 2.3060041, 2.2621572, 2.2281389};
+  if (df < 1) df = 1;
+  if (df <= 10) return kSmall[df - 1];
+  // Cornish-Fisher expansion about the normal quantile (Abramowitz and Stegun 26.7.5): within
+  // 1e-5 from 10 degrees of freedom on.
+  constexpr double z = 1.959963984540054;
+  const double v = static_cast<double>(df);
+  const double z2 = z * z;
+  const double g1 = z * (z2 + 1) / 4;
+  const double g2 = z * ((5 * z2 + 16) * z2 + 3) / 96;
+  const double g3 = z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384;
+  const double g4 = z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160;
+  return z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
+}
+
+std::pair<double, double> MeanInterval(std::int64_t n, std::int64_t sum, std::int64_t squares,
+                                       double low, double high) {
+  if (n <= 0) return {0, 0};
+  const double nn = static_cast<double>(n);
+  const double mean = std::clamp(static_cast<double>(sum) / nn, low, high);
+  if (n < 2) return {mean, mean};
+  // The sample variance; never below 0, where rounding would take it.
+  const double s = static_cast<double>(sum);
+  const double variance = std::max(0.0, (static_cast<double>(squares) - s * s / nn) / (nn - 1));
+  const double half = StudentT975(n - 1) * std::sqrt(variance / nn);
+  return {std::max(low, mean - half), std::min(high, mean + half)};
+}
+
 }  // namespace surveyd::stats

@@ -407,7 +407,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
             "c.msg_unreported + c.msg_delivered, c.answered FROM " +
             Source("analytics_cells", ranges) + " WHERE " + where;
     scores = "SELECT " + select_keys +
-             "c.question, c.respondents, c.total, c.top_box, 0::bigint FROM " +
+             "c.question, c.respondents, c.total, c.top_box, c.squares FROM " +
              Source("analytics_scores", ranges) + " WHERE " + where;
   } else if (cube) {
     // Each rollup row counts one cell's day or month, far below 2^31: summed as integers (into
@@ -421,7 +421,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
             Source("analytics_cells", ranges) + " WHERE " + where + group;
     scores = "SELECT " + select_keys +
              "c.question, sum(c.respondents::int), sum(c.total::int), "
-             "sum(c.top_box::int), 0::bigint FROM " +
+             "sum(c.top_box::int), sum(c.squares::int) FROM " +
              Source("analytics_scores", ranges) + " WHERE " + where + " GROUP BY " +
              Positions(keys.size() + 1);
   } else {
@@ -436,7 +436,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
             where + group;
     scores = "SELECT " + select_keys +
              "a.question, count(*), sum(a.score)::bigint, count(*) FILTER (WHERE a.score >= 8), "
-             "0::bigint FROM surveys s JOIN responses r ON r.survey_id = s.id "
+             "sum(a.score * a.score)::bigint FROM surveys s JOIN responses r ON r.survey_id = s.id "
              "CROSS JOIN LATERAL analytics_answers(r) a WHERE " +
              where + " GROUP BY " + Positions(keys.size() + 1);
   }

@@ -39,7 +39,8 @@ std::optional<Cube> MonthlyTwin(const std::vector<Cube>& cubes, const Cube& cube
                                 const std::vector<Dimension>& group_by);
 
 // One statement for a breakdown: per cell a row (keys..., NULL, surveys, sent, reached,
-// answered) followed by a row per question (keys..., question, respondents, total, top_box, 0),
+// answered) followed by a row per question (keys..., question, respondents, total, top_box,
+// squares),
 // ordered by keys. `cube` nullopt: from the raw tables; `months`: its MonthlyTwin, if any.
 // group_by holds no kQuestion.
 Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,

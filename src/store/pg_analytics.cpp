@@ -156,6 +156,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
           sums->second.respondents += a;
           sums->second.total += b;
           sums->second.top_box += c;
+          sums->second.squares += Count(next());
         }
       }
       // Ordered by their keys, bytewise (as the rollups' keys are kept), a missing value last.

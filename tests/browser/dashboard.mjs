@@ -46,7 +46,7 @@ async function tiles(page) {
     const field = (name) => li.querySelector(`[data-field="${name}"]`)?.textContent ?? null;
     return {
       question: li.dataset.question ?? null, tile: li.dataset.tile ?? null,
-      mean: field('mean'), pct: field('pct_8_10'), respondents: field('respondents'),
+      mean: field('mean'), meanCi: field('mean_ci95'), pct: field('pct_8_10'), respondents: field('respondents'),
       answered: field('answered'), rate: field('response_rate_pct'),
     };
   }));
@@ -67,6 +67,8 @@ async function compareTiles(page, label, params) {
       continue;
     }
     check(`${label}: ${q.key} mean`, t && t.mean === String(f.mean), `${t?.mean} vs ${f.mean}`);
+    check(`${label}: ${q.key} mean's interval`, t && t.meanCi === `${f.mean_ci95[0]}–${f.mean_ci95[1]}`,
+      `${t?.meanCi} vs ${f.mean_ci95}`);
     check(`${label}: ${q.key} % 8-10`, t && t.pct === String(f.pct_8_10), `${t?.pct} vs ${f.pct_8_10}`);
     check(`${label}: ${q.key} respondents`, t && t.respondents === f.respondents.toLocaleString('en-GB'),
       `${t?.respondents} vs ${f.respondents}`);

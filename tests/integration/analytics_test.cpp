@@ -128,7 +128,8 @@ std::string Describe(const StatsResult& result) {
     out << " s=" << cell.surveys << " sent=" << cell.sent << " r=" << cell.reached
         << " a=" << cell.answered;
     for (const auto& [q, sums] : cell.questions) {
-      out << " " << q << "=" << sums.respondents << "/" << sums.total << "/" << sums.top_box;
+      out << " " << q << "=" << sums.respondents << "/" << sums.total << "/" << sums.top_box << "/"
+          << sums.squares;
     }
     out << "\n";
   }

@@ -284,6 +284,8 @@
       tile({ 'data-question': q.key }, q.text || q.key,
         el('p', { class: 'big' }, el('span', { 'data-field': 'mean', text: String(f.mean) }),
           el('span', { class: 'unit', text: ' / 10' })),
+        el('p', { class: 'small' }, 'average, 95% interval ',
+          el('span', { class: 'ci', 'data-field': 'mean_ci95', text: `${f.mean_ci95[0]}–${f.mean_ci95[1]}` })),
         el('p', {}, el('span', { 'data-field': 'pct_8_10', class: 'strong', text: String(f.pct_8_10) }),
           '% scored 8–10 ',
           el('span', { class: 'ci', text: `(${f.pct_8_10_ci95[0]}–${f.pct_8_10_ci95[1]}%)` })),

@@ -70,6 +70,7 @@ struct ScoreSums {
   std::int64_t respondents = 0;  // who answered this question
   std::int64_t total = 0;        // sum of their scores
   std::int64_t top_box = 0;      // how many scored 8-10
+  std::int64_t squares = 0;      // sum of their scores squared (the mean's interval)
 };
 
 // One cell of a breakdown: the values of the group_by dimensions (question left out: scores

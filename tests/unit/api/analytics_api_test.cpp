@@ -167,7 +167,8 @@ class AnalyticsApiTest : public ::testing::Test {
   }
   json Json(const http::Response& response) { return json::parse(response.body, nullptr, false); }
 
-  // A cell of `answered` respondents who all answered every question.
+  // A cell of `answered` respondents who all answered every question: a mean of 7 with a spread
+  // of 2 (the mean of their squares is 53).
   static store::StatsCell Cell(std::vector<std::optional<std::string>> keys, std::int64_t answered,
                                std::int64_t top_box) {
     store::StatsCell cell;
@@ -177,7 +178,7 @@ class AnalyticsApiTest : public ::testing::Test {
     cell.reached = answered * 3 - 1;
     cell.answered = answered;
     for (const char* q : {"q1", "q2", "q3", "q4", "q5"}) {
-      cell.questions[q] = {answered, answered * 7, top_box};
+      cell.questions[q] = {answered, answered * 7, top_box, answered * 53};
     }
     return cell;
   }
@@ -622,7 +623,7 @@ TEST_F(AnalyticsApiTest, ASmallCellIsSuppressedWithTheNextSmallest) {
   EXPECT_EQ(small, partner) << "nothing tells which of the two was small";
 
   const auto csv = Get("/api/v1/stats?group_by=officer&format=csv", Role::kSupervisor).body;
-  EXPECT_NE(csv.find("\nO3,,,,,,,,true,,,,,,true,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nO3,,,,,,,,true,,,,,,,,true,"), std::string::npos) << csv;
   const json rows = Json(Get("/api/v1/stats?group_by=officer,question", Role::kSupervisor));
   ASSERT_EQ(rows["cells"].size(), 20u);
   for (const json& row : rows["cells"]) {
@@ -676,6 +677,9 @@ TEST_F(AnalyticsApiTest, KeysReadBackExactlyWhateverTheyHold) {
   EXPECT_EQ(first["respondents"], 12);
   EXPECT_DOUBLE_EQ(first["pct_8_10"].get<double>(), 50.0);
   EXPECT_EQ(first["pct_8_10_ci95"].size(), 2u);
+  // Twelve answers of mean 7 and sample sd 2.089: 7 -+ t(11) 2.201 * 2.089 / sqrt 12.
+  EXPECT_EQ(first["mean"], 7.0);
+  EXPECT_EQ(first["mean_ci95"], json::parse("[5.67, 8.33]"));
   EXPECT_FALSE(first["suppressed"].get<bool>());
   EXPECT_EQ(by_question["cells"][4]["question"], "q5");
 }
@@ -738,7 +742,8 @@ TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
   std::getline(lines, second);
   EXPECT_EQ(header.substr(0, 78),
             "npu,beat,surveys,sent,reached,answered,response_rate_pct,response_rate_ci_low,");
-  EXPECT_NE(header.find("q1_respondents,q1_mean,q1_pct_8_10,q1_pct_8_10_ci_low"),
+  EXPECT_NE(header.find("q1_respondents,q1_mean,q1_mean_ci_low,q1_mean_ci_high,q1_pct_8_10,"
+                        "q1_pct_8_10_ci_low"),
             std::string::npos);
   EXPECT_EQ(first.substr(0, 31), "N1,,48,36,35,12,34.3,20.8,50.8,");
   EXPECT_EQ(second.substr(0, 16), "\"N,2\",x,,,,,,,,t") << "quoted, and suppressed";

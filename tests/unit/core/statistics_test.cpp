@@ -35,5 +35,35 @@ TEST(Statistics, RateOfNothingIsZero) {
   EXPECT_DOUBLE_EQ(Rate(3, 4), 0.75);
 }
 
+TEST(Statistics, StudentTMatchesTheTables) {
+  struct Case {
+    std::int64_t df;
+    double t;
+  };
+  for (const Case& c : {Case{1, 12.7062047}, Case{5, 2.5705818}, Case{10, 2.2281389},
+                        Case{11, 2.2009852}, Case{20, 2.0859634}, Case{30, 2.0422725},
+                        Case{60, 2.0002978}, Case{120, 1.9799304}, Case{100000, 1.9599877}}) {
+    EXPECT_NEAR(StudentT975(c.df), c.t, 2e-5) << c.df;
+  }
+}
+
+TEST(Statistics, MeanIntervalIsStudentsTWithinTheScale) {
+  // Twelve answers: 7 8 9 10 6 8 9 10 5 8 9 7 (mean 8, sd 1.5374): 8 -+ 2.2010 * 1.5374 / sqrt 12.
+  const auto [low, high] = MeanInterval(12, 96, 794, 0, 10);
+  EXPECT_NEAR(low, 7.0232, 1e-4);
+  EXPECT_NEAR(high, 8.9768, 1e-4);
+  // Mostly tens: the interval stops at the top of the scale.
+  const auto [l10, h10] = MeanInterval(10, 95, 0 + 9 * 100 + 25, 0, 10);
+  EXPECT_LT(l10, 9.5);
+  EXPECT_DOUBLE_EQ(h10, 10.0);
+  // Every answer the same: no spread to read an interval from.
+  EXPECT_EQ(MeanInterval(20, 160, 20 * 64, 0, 10), std::make_pair(8.0, 8.0));
+  EXPECT_EQ(MeanInterval(1, 7, 49, 0, 10), std::make_pair(7.0, 7.0));
+  EXPECT_EQ(MeanInterval(0, 0, 0, 0, 10), std::make_pair(0.0, 0.0));
+  // More answers, the same spread: narrower.
+  const auto [l1200, h1200] = MeanInterval(1200, 9600, 79400, 0, 10);
+  EXPECT_LT(h1200 - l1200, (high - low) / 9);
+}
+
 }  // namespace
 }  // namespace surveyd::stats
