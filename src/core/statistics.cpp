@@ -29,14 +29,14 @@ double StudentT975(std::int64_t df) {
   if (df <= 10) return kSmall[df - 1];
   // Cornish-Fisher expansion about the normal quantile (Abramowitz and Stegun 26.7.5): within
   // 1e-5 from 10 degrees of freedom on.
-  constexpr double z = 1.959963984540054;
+  constexpr double kZ = 1.959963984540054;
   const double v = static_cast<double>(df);
-  const double z2 = z * z;
-  const double g1 = z * (z2 + 1) / 4;
-  const double g2 = z * ((5 * z2 + 16) * z2 + 3) / 96;
-  const double g3 = z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384;
-  const double g4 = z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160;
-  return z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
+  const double z2 = kZ * kZ;
+  const double g1 = kZ * (z2 + 1) / 4;
+  const double g2 = kZ * ((5 * z2 + 16) * z2 + 3) / 96;
+  const double g3 = kZ * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384;
+  const double g4 = kZ * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160;
+  return kZ + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
 }
 
 std::pair<double, double> MeanInterval(std::int64_t n, std::int64_t sum, std::int64_t squares,
