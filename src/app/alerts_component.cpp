@@ -75,16 +75,30 @@ std::vector<std::string> AlertsComponent::Problems(const config::Config& config)
 }
 
 std::vector<rules::RuleError> AlertsComponent::Reload() {
+  auto errors = Stage();
+  if (errors.empty()) Commit();
+  return errors;
+}
+
+std::vector<rules::RuleError> AlertsComponent::Stage() {
   auto loaded = alerts::LoadAlertConfigFile(rules_path_);
   for (const auto& warning : loaded.warnings) spdlog::warn("alert rules: {}", warning.ToString());
   std::lock_guard lock(mutex_);
+  staged_ = loaded.config;
   if (!loaded.config) {
     last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
-    return loaded.errors;
+    return loaded.errors.empty() ? std::vector<rules::RuleError>{{rules_path_, 0, 0,
+                                                                  "the alert rules: unknown error"}}
+                                 : loaded.errors;
   }
-  current_ = loaded.config;
-  last_error_.clear();
   return {};
+}
+
+void AlertsComponent::Commit() {
+  std::lock_guard lock(mutex_);
+  if (!staged_) return;
+  current_ = std::move(staged_);
+  last_error_.clear();
 }
 
 std::shared_ptr<const alerts::AlertConfig> AlertsComponent::Current() const {

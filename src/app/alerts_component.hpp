@@ -30,6 +30,11 @@ class AlertsComponent {
 
   // Loads the alert rules of the rules file; on errors the rules in force stay.
   std::vector<rules::RuleError> Reload();
+  // The same in two steps, so that the survey rules and the alert rules of one file are put in
+  // force together or not at all (RulesComponent::Companion): Stage loads them aside and returns
+  // the errors; Commit puts what was staged in force.
+  std::vector<rules::RuleError> Stage();
+  void Commit();
   std::shared_ptr<const alerts::AlertConfig> Current() const;
 
   // What an answer raises under the rules in force (store::AlertFn): for the survey pages before
@@ -48,6 +53,7 @@ class AlertsComponent {
   const std::string rules_path_;
   mutable std::mutex mutex_;
   std::shared_ptr<const alerts::AlertConfig> current_;
+  std::shared_ptr<const alerts::AlertConfig> staged_;
   std::string last_error_;
   std::unique_ptr<store::AlertStore> store_;
   std::unique_ptr<alerts::Notifier> notifier_;

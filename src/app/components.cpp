@@ -115,13 +115,22 @@ std::vector<rules::RuleError> RulesComponent::Load() {
   text << file.rdbuf();
   auto loaded = file ? rules::LoadString(text.str(), path_) : rules::LoadFile(path_);
   const std::string sha256 = loaded.rules ? crypto::Sha256Hex(text.str()) : std::string();
-  std::lock_guard lock(mutex_);
-  if (!loaded.rules) {
-    last_error_ = loaded.errors.empty() ? "unknown error" : loaded.errors.front().ToString();
-    reloads_.With({"failed"}).Inc();
-    return loaded.errors.empty() ? std::vector<rules::RuleError>{{path_, 0, 0, "unknown error"}}
-                                 : loaded.errors;
+  std::vector<rules::RuleError> errors = loaded.errors;
+  if (loaded.rules && errors.empty()) {
+    for (const Companion& companion : companions_) {
+      const auto more = companion.stage();
+      errors.insert(errors.end(), more.begin(), more.end());
+    }
+  } else if (errors.empty()) {
+    errors.push_back({path_, 0, 0, "unknown error"});
   }
+  std::lock_guard lock(mutex_);
+  if (!errors.empty()) {
+    last_error_ = errors.front().ToString();
+    reloads_.With({"failed"}).Inc();
+    return errors;
+  }
+  for (const Companion& companion : companions_) companion.commit();
   if (!version_.empty()) info_.With({version_}).Set(0);
   current_ = loaded.rules;
   version_ = sha256.substr(0, 12);
@@ -132,6 +141,10 @@ std::vector<rules::RuleError> RulesComponent::Load() {
   info_.With({version_}).Set(1);
   loaded_at_gauge_.Set(static_cast<double>(ToUnixSeconds(loaded_at_)));
   return {};
+}
+
+void RulesComponent::AddCompanion(Companion companion) {
+  companions_.push_back(std::move(companion));
 }
 
 void RulesComponent::Start() {

@@ -3,6 +3,7 @@
 // reports its health, and counts what it does in the one metrics registry.
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,8 +57,18 @@ class RulesComponent final : public Component {
   // Loads the file; on success the new rules are in force. Returns the errors.
   std::vector<rules::RuleError> Load();
 
+  // Something else read from the rules file (the alerts: section and its lexicon), put in force
+  // with the survey rules or not at all, so that a file refused leaves everything as it was:
+  // `stage` loads it aside and returns its errors, `commit` puts what was staged in force.
+  struct Companion {
+    std::function<std::vector<rules::RuleError>()> stage;
+    std::function<void()> commit;
+  };
+  void AddCompanion(Companion companion);
+
  private:
   const std::string path_;
+  std::vector<Companion> companions_;
   mutable std::mutex mutex_;
   std::shared_ptr<const rules::RuleSet> current_;
   std::string version_;  // first 12 hex digits of the file's SHA-256

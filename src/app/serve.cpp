@@ -142,9 +142,8 @@ class AlertsServing final : public Component {
     alerts_.Start();
   }
   void Stop() override { alerts_.Stop(); }
-  void Reload() override {
-    for (const auto& e : alerts_.Reload()) spdlog::error("alert rules reload: {}", e.ToString());
-  }
+  // No Reload: the alert rules are reloaded with the survey rules, from the same file, and put
+  // in force with them or not at all (RulesComponent::Companion).
   std::optional<ComponentHealth> Health() const override {
     auto details = alerts_.Describe();
     const bool ok = details.value("ok", false);
@@ -211,8 +210,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   components.Add(rules);
   DatabaseComponent database(config, registry);
   components.Add(database);
-  // Alerts: the rules file's alerts: section, loaded after the survey rules (their time zone) and
-  // reloaded with them.
+  // Alerts: the rules file's alerts: section, loaded with the survey rules and put in force with
+  // them or not at all.
   AlertsComponent alerts(
       config, WorkerId(), clock, [&rules] { return rules.Current()->zone_ptr(); },
       [&rules](const std::string& id) {
@@ -220,6 +219,7 @@ int Serve(const config::Config& config, std::ostream& err) {
         const rules::SurveyGroup* group = current ? current->FindGroup(id) : nullptr;
         return group != nullptr ? group->name : std::string();
       });
+  rules.AddCompanion({[&alerts] { return alerts.Stage(); }, [&alerts] { alerts.Commit(); }});
   AlertsServing alerts_serving(alerts, registry);
   components.Add(alerts_serving);
   CountingIngestStore ingest(database.store(), registry);

@@ -169,6 +169,32 @@ done
 grep -q "stored events screened under version .* ([1-9][0-9]* screened again)" "$work/surveyd-a.log" ||
   fail "the stored events were not screened again under the reloaded rules"
 
+# One file, one verdict: survey rules that load with an alerts: section that does not (and the
+# other way round) are refused whole, the rules and alert rules in force left as they were.
+cp "$SURVEYD_RULES" "$work/rules.good"
+version_of() { health "$port_a" | python3 -c 'import json,sys; c=json.load(sys.stdin)["checks"]; print(c["rules"]["version"], "/", c["alerts"]["summary"])'; }
+before=$(version_of)
+reload_fails() {
+  local n
+  n=$(grep -c "rules reload failed" "$work/surveyd-a.log")
+  kill -HUP "$pid_a"
+  for _ in $(seq 1 50); do (($(grep -c "rules reload failed" "$work/surveyd-a.log") > n)) && return 0; sleep 0.1; done
+  fail "$1: the reload was not refused"
+}
+sed 's/^  minimum_age: 17$/  minimum_age: 18/; s/^      at_or_below: 1$/      at_or_below: lots/' "$work/rules.good" >"$SURVEYD_RULES"
+reload_fails "good survey rules, bad alert rules"
+grep -q "rules reload: $SURVEYD_RULES:[0-9]*:[0-9]*: .*at_or_below" "$work/surveyd-a.log" ||
+  fail "the alert rule's error is not named with its line"
+[[ $(version_of) == "$before" ]] || fail "a refused file changed the rules in force: $before -> $(version_of)"
+sed 's/^  minimum_age: 17$/  minimum_ag: 18/' "$work/rules.good" | python3 -c '
+import sys; text = sys.stdin.read(); start = text.index("\n    - id: ", text.index("\nalerts:"))
+end = text.index("\n    - id: ", start + 1); sys.stdout.write(text[:start] + text[end:])' >"$SURVEYD_RULES"
+reload_fails "bad survey rules, one alert rule fewer"
+[[ $(version_of) == "$before" ]] || fail "a refused file changed the alert rules in force: $before -> $(version_of)"
+[[ $(curl -s "http://127.0.0.1:$port_a/metrics") == *'surveyd_rules_loads_total{result="failed"} 3'* ]] ||
+  fail "each refused reload is counted"
+cp "$work/rules.good" "$SURVEYD_RULES"
+
 # Personal data: no phone number (any format) and no comment in any log.
 no_personal_data 'Quick and kind' "$work"/surveyd-*.log
 echo "pipeline: $sent texts, $answered answers, 0 double sends: 1 passed, 0 failed"
