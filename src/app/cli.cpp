@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -97,6 +98,25 @@ bool ReadWholeFile(const std::string& path, std::string& text) {
   return true;
 }
 
+// The usage of one command: its lines of kUsage (those naming it, and what follows them
+// indented); all of it for a command it does not name.
+std::string CommandUsage(const std::string& command) {
+  std::istringstream lines(kUsage);
+  std::string line, usage;
+  bool in_command = false;
+  while (std::getline(lines, line)) {
+    const auto text = line.find_first_not_of(' ');
+    if (text == std::string::npos) {
+      in_command = false;
+      continue;
+    }
+    // A command's line starts two spaces in; its description's continuation lines, further.
+    if (text == 2) in_command = line.compare(2, command.size() + 1, command + " ") == 0;
+    if (in_command) usage += line + "\n";
+  }
+  return usage.empty() ? kUsage : "usage: surveyd COMMAND [OPTIONS]\n\n" + usage;
+}
+
 }  // namespace
 
 int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream& out,
@@ -113,6 +133,13 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
 
   const std::string command = args[0];
   args.erase(args.begin());
+  // Help anywhere after a command is its usage, and nothing else: never "migrate --help"
+  // migrating, nor "rules check --help" reading a file named --help.
+  if (std::any_of(args.begin(), args.end(),
+                  [](const std::string& a) { return a == "--help" || a == "-h"; })) {
+    out << CommandUsage(command);
+    return 0;
+  }
 
   if (command == "rules") {
     const std::string sub = args.empty() ? "" : args[0];
@@ -181,6 +208,13 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
       return 2;
     }
     return Serve(config, err);
+  }
+  // The commands that take nothing else: an argument they would ignore is a mistake, said
+  // before anything is done.
+  if ((command == "migrate" || command == "report") && !args.empty()) {
+    err << "surveyd " << command << ": unexpected argument '" << args[0] << "'\n\n"
+        << CommandUsage(command);
+    return 2;
   }
   if (command == "migrate") return Migrate(config, out, err);
   if (command == "keys") {

@@ -150,6 +150,33 @@ TEST_F(RulesCliTest, UsageMistakes) {
   EXPECT_EQ(RunCli({"rules"}).code, 2);
 }
 
+// Help after any command is its usage and nothing else; a command that takes no more arguments
+// refuses one before doing anything (no database is given: a command that ran would fail).
+TEST_F(RulesCliTest, HelpIsOnlyHelpAndExtraArgumentsAreRefusedFirst) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"migrate", "--help"},
+                                             {"serve", "-h"},
+                                             {"rules", "check", "--help"},
+                                             {"config", "check", "--help"},
+                                             {"sends", "hold", "--help"},
+                                             {"report", "--help"}}) {
+    const Result help = RunCli(args);
+    EXPECT_EQ(help.code, 0) << args[0] << ": " << help.err;
+    EXPECT_NE(help.out.find("  " + args[0] + " "), std::string::npos) << help.out;
+    EXPECT_TRUE(help.err.empty()) << help.err;
+  }
+  EXPECT_EQ(RunCli({"migrate", "--help"}).out.find("token"), std::string::npos)
+      << "only the command's own lines";
+  const Result extra = RunCli({"migrate", "--dry-run", "-c", Source("config/surveyd.yaml")}, "");
+  EXPECT_EQ(extra.code, 2);
+  EXPECT_NE(extra.err.find("surveyd migrate: unexpected argument '--dry-run'"), std::string::npos)
+      << extra.err;
+  const Result directory = RunCli({"rules", "check", "/tmp"});
+  EXPECT_EQ(directory.code, 1);
+  EXPECT_NE(directory.err.find("/tmp: is a directory, not a rules file"), std::string::npos)
+      << directory.err;
+}
+
 TEST_F(RulesCliTest, ExplainWithRelatedEvents) {
   const std::string call =
       R"({"event_id":"CW-1-CE","type":"call.ended","occurred_at":"2026-11-26T10:00:00Z",)"
