@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -360,6 +361,12 @@ AlertConfigLoad LoadAlertConfigString(std::string_view yaml, const std::string& 
 }
 
 AlertConfigLoad LoadAlertConfigFile(const std::string& rules_path) {
+  // A directory opens, and reads as an empty file: said as what it is.
+  if (std::error_code ec; std::filesystem::is_directory(rules_path, ec)) {
+    AlertConfigLoad result;
+    result.errors.push_back({rules_path, 0, 0, "is a directory, not a rules file"});
+    return result;
+  }
   std::ifstream in(rules_path, std::ios::binary);
   if (!in) {
     AlertConfigLoad result;

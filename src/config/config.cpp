@@ -529,9 +529,17 @@ std::string Lower(std::string text) {
 // Flattens a YAML mapping to "a.b.c" -> scalar node, reporting non-scalar leaves.
 void Flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
              std::vector<std::pair<std::string, YAML::Node>>& out) {
+  // A key given twice: YAML forbids it, and the parser would quietly keep one of them.
+  std::map<std::string, int> seen;  // key -> its first line
   for (const auto& item : node) {
     std::string key = item.first.as<std::string>();
     std::string path = prefix.empty() ? key : prefix + "." + key;
+    const int line = item.first.Mark().line + 1;
+    if (const auto [first, added] = seen.emplace(key, line); !added) {
+      throw ConfigError(Where(file, item.first.Mark()) + ": '" + path +
+                        "' is given twice (first on line " + std::to_string(first->second) +
+                        "): which one is meant cannot be told");
+    }
     if (item.second.IsMap()) {
       Flatten(item.second, path, file, out);
     } else if (item.second.IsScalar() || item.second.IsNull()) {
@@ -594,7 +602,11 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
     YAML::Node root;
     bool readable = true;
     std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      errors.push_back(path + ": is a directory, not a configuration file");
+      readable = false;
+    } else if (!in) {
       errors.push_back(path + ": cannot read the file");
       readable = false;
     } else {

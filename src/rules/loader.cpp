@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <map>
@@ -137,7 +138,11 @@ class Loader {
     std::string zone_name = "Europe/London";
     const Entry* zone_entry = Find(top, "time_zone");
     if (zone_entry) {
-      if (auto value = String(*zone_entry)) {
+      if (auto value = String(*zone_entry); value && value->empty()) {
+        Error(zone_entry->value,
+              "time_zone is empty: give the force's time zone (e.g. Europe/London)");
+        zone_name.clear();
+      } else if (value) {
         zone_name = *value;
       } else {
         zone_entry = nullptr;
@@ -1049,6 +1054,12 @@ LoadResult LoadString(std::string_view yaml, const std::string& file_name,
 }
 
 LoadResult LoadFile(const std::string& path, const LoadOptions& options) {
+  // A directory opens, and reads as an empty file: said as what it is.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    LoadResult result;
+    result.errors.push_back({path, 0, 0, "is a directory, not a rules file"});
+    return result;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;

@@ -98,6 +98,27 @@ TEST(Config, SyntaxErrorsNameTheirLineAndAMissingFileSaysSo) {
   EXPECT_EQ(result.errors[0], path + ": cannot read the file");
 }
 
+// A key or section given twice, or a directory for the file: an error, never a guess.
+TEST(Config, AKeyGivenTwiceOrADirectoryIsRefused) {
+  auto path = WriteTemp("http:\n  listen: 127.0.0.1:8080\nhttp:\n  listen: 127.0.0.1:9999\n");
+  auto result = LoadAll(path, {});
+  ASSERT_FALSE(result.errors.empty());
+  EXPECT_EQ(result.errors[0], path +
+                                  ":3:1: 'http' is given twice (first on line 1): which one is "
+                                  "meant cannot be told");
+  std::remove(path.c_str());
+  path = WriteTemp("http:\n  listen: 127.0.0.1:8080\n  listen: 127.0.0.1:9999\n");
+  result = LoadAll(path, {});
+  ASSERT_FALSE(result.errors.empty());
+  EXPECT_EQ(result.errors[0], path +
+                                  ":3:3: 'http.listen' is given twice (first on line 2): which "
+                                  "one is meant cannot be told");
+  std::remove(path.c_str());
+  result = LoadAll("/tmp", {});
+  ASSERT_FALSE(result.errors.empty());
+  EXPECT_EQ(result.errors[0], "/tmp: is a directory, not a configuration file");
+}
+
 TEST(Config, BadValuesAreClearErrors) {
   auto path = WriteTemp("dispatch:\n  workers: many\n");
   try {

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 
 #include "surveyd/rules/rules.hpp"
@@ -111,6 +112,23 @@ TEST(RulesLoadTest, ReportsTemplateMistakes) {
                    {19, 11, "unknown placeholder '{forse}' (did you mean '{force}'?)"},
                    {20, 7, "template language must be a lower-case ISO 639-1 code"},
                });
+}
+
+// An empty time zone is an error at its place, not a load that fails saying nothing.
+TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
+  std::ifstream in(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const auto at = yaml.find("\ntime_zone: ");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at + 1, yaml.find('\n', at + 1) - at - 1, "time_zone: \"\"");
+  const LoadResult loaded = LoadString(yaml, "rules.yaml");
+  EXPECT_FALSE(loaded.rules);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_NE(loaded.errors[0].message.find("time_zone is empty"), std::string::npos)
+      << loaded.errors[0].ToString();
+  EXPECT_GT(loaded.errors[0].line, 0);
 }
 
 TEST(RulesLoadTest, YamlSyntaxErrorIsOneErrorAtItsPlace) {
