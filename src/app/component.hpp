@@ -31,6 +31,10 @@ class StartError : public std::runtime_error {
 struct ComponentHealth {
   bool ok = true;
   nlohmann::json details = nlohmann::json::object();  // for ops (/api/v1/health)
+  // Working, but not all of it (texts paused while the gateway fails or refuses us): said in
+  // the health and on /readyz, without making the instance unready, since what still works (the
+  // survey pages, delivery reports, STOP replies) must keep reaching it.
+  bool degraded = false;
 };
 
 class Component {
@@ -62,6 +66,7 @@ class Components {
   struct Readiness {
     bool ready = false;
     nlohmann::json checks;
+    std::vector<std::string> degraded;  // components working in part (ComponentHealth)
   };
   Readiness Check() const;
 

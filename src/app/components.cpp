@@ -50,9 +50,10 @@ Components::Readiness Components::Check() const {
   for (const auto* component : components_) {
     auto health = component->Health();
     if (!health) continue;
-    health->details["ok"] = health->ok;
+    health->details["ok"] = health->ok && !health->degraded;
     readiness.checks[component->Name()] = health->details;
     readiness.ready = readiness.ready && health->ok;
+    if (health->degraded) readiness.degraded.push_back(component->Name());
   }
   return readiness;
 }
@@ -286,10 +287,11 @@ DispatchComponent::DispatchComponent(dispatch::DispatcherOptions options, store:
 
 std::optional<ComponentHealth> DispatchComponent::Health() const {
   const auto status = dispatcher_.Status();
-  // Only refused credentials (a configuration error) make the instance unready: a gateway that
-  // is down is waited out (the breaker pauses sending), and the survey pages and the feed still
-  // work.
-  ComponentHealth health{!status.gateway_auth_failing,
+  // Sending paused, by a gateway that keeps failing (the breaker waits it out) or that refuses
+  // our credentials (a configuration error, alerted), leaves the instance ready but degraded:
+  // unready, a load balancer would also take away the survey pages, the delivery reports and
+  // the citizens' STOP replies, which all still work.
+  ComponentHealth health{true,
                          {{"gateway", gateway_->Name()},
                           {"breaker", status.breaker},
                           {"breaker_opened", status.breaker_opened},
@@ -309,8 +311,9 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
                                      {"by", status.ops_hold->held_by},
                                      {"since", FormatRfc3339(status.ops_hold->held_at)}};
   }
+  health.degraded = status.gateway_auth_failing || status.breaker != "closed";
   if (status.gateway_auth_failing) {
-    health.details["error"] = "gateway refuses our credentials";
+    health.details["error"] = "gateway refuses our credentials: sending paused";
   } else if (status.breaker != "closed") {
     health.details["error"] =
         "the gateway keeps failing: sending paused (" + status.last_error + ")";

@@ -131,6 +131,7 @@ class DispatchComponent final : public Component {
     return dispatcher_.LastProgress();
   }
   void WakeAt(TimePoint due) { dispatcher_.WakeAt(due); }
+  dispatch::DispatcherStatus Status() const { return dispatcher_.Status(); }
   const gateway::Gateway& gateway() const { return *gateway_; }
 
  private:

@@ -278,6 +278,17 @@ int Serve(const config::Config& config, std::ostream& err) {
       // Any instance's new message wakes this one's workers (LISTEN).
       store::MakeOutboxListener(config.database.url));
   components.Add(dispatcher);
+  auto& sending = registry
+                      .Gauges("surveyd_gateway_sending",
+                              "1 while this instance sends through the gateway; 0 while sending is "
+                              "paused because the gateway keeps failing (its breaker is open) or "
+                              "refuses our credentials.",
+                              {"gateway"})
+                      .With({dispatcher.gateway().Name()});
+  registry.OnCollect([&dispatcher, &sending] {
+    const auto status = dispatcher.Status();
+    sending.Set(status.gateway_auth_failing || status.breaker != "closed" ? 0 : 1);
+  });
 
   // The analysts' API: its own connections and threads, tokens, audit trail, rollup sweeper.
   Analytics analytics(config, clock);
@@ -323,9 +334,9 @@ int Serve(const config::Config& config, std::ostream& err) {
   api_options.metrics_allow = config.metrics.allow;
   api_options.readiness = [&components]() {
     const auto readiness = components.Check();
-    return api::Readiness{
-        readiness.ready,
-        nlohmann::json{{"ready", readiness.ready}, {"checks", readiness.checks}}.dump()};
+    nlohmann::json details = {{"ready", readiness.ready}, {"checks", readiness.checks}};
+    if (!readiness.degraded.empty()) details["degraded"] = readiness.degraded;
+    return api::Readiness{readiness.ready, details.dump(), readiness.degraded};
   };
 
   auto [host, port] = config::SplitHostPort(config.http.listen, "http.listen");

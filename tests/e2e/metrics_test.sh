@@ -108,6 +108,7 @@ positive "pool open" "$(value 'surveyd_db_pool_connections{state="open"}')"
 version=$(sha256sum "$SURVEYD_RULES" | cut -c1-12)
 expect "rules version" "$(value "surveyd_rules_info{version=\"$version\"}")" 1
 expect "rules loads failed" "$(value 'surveyd_rules_loads_total{result="failed"}')" 0
+expect "sending (not paused)" "$(value 'surveyd_gateway_sending{gateway="wmnow"}')" 1
 for loop in dispatcher feed http; do
   expect "$loop stalled" "$(value "surveyd_loop_stalled{loop=\"$loop\"}")" 0
 done

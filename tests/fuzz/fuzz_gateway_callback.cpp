@@ -80,7 +80,7 @@ struct Harness {
       options.stats = &store;
       options.clock = &clock;
       options.gateway = adapter.gateway.get();
-      options.readiness = [] { return surveyd::api::Readiness{true, "{}"}; };
+      options.readiness = [] { return surveyd::api::Readiness{true, "{}", {}}; };
       adapter.handler = surveyd::api::MakeApiHandler(options);
     }
   }

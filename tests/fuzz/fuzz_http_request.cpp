@@ -52,7 +52,7 @@ struct Harness {
     options.trusted_proxies = {"192.0.2.1", "10.0.0.0/8"};
     options.survey_pages = [this](const Request& r) { return pages->Handle(r); };
     options.survey_pages_fast = [this](const Request& r) { return pages->HandleFast(r); };
-    options.readiness = [] { return surveyd::api::Readiness{true, "{}"}; };
+    options.readiness = [] { return surveyd::api::Readiness{true, "{}", {}}; };
     handler = surveyd::api::MakeApiHandler(options);
     fast = surveyd::api::MakeApiFastHandler(options);
   }

@@ -208,7 +208,7 @@ struct Harness {
       options.authenticator = authenticators[i].get();
       options.min_cell_size = kMinCell;
       options.question_texts = {"Polite?", "Understood?", "Time?", "Next steps?", "Helped?"};
-      options.readiness = [] { return surveyd::api::Readiness{true, "{}"}; };
+      options.readiness = [] { return surveyd::api::Readiness{true, "{}", {}}; };
       handlers[i] = surveyd::api::MakeApiHandler(options);
     }
   }

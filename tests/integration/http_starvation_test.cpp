@@ -121,7 +121,7 @@ TEST(HttpStarvation, HealthzAnswersWhileEveryWorkerAndConnectionIsStuck) {
   };
   api.survey_pages = [&pages](const http::Request& r) { return pages.Handle(r); };
   api.survey_pages_fast = [&pages](const http::Request& r) { return pages.HandleFast(r); };
-  api.readiness = [] { return api::Readiness{true, "{}"}; };
+  api.readiness = [] { return api::Readiness{true, "{}", {}}; };
   http::ServerOptions server_options;
   server_options.host = "127.0.0.1";
   server_options.port = 0;

@@ -76,7 +76,7 @@ class TwoWayTest : public ::testing::Test {
       };
     };
     options.raise_alerts = ShippedAlerts;
-    options.readiness = [] { return api::Readiness{true, "{}"}; };
+    options.readiness = [] { return api::Readiness{true, "{}", {}}; };
     api_ = api::MakeApiHandler(options);
   }
 

@@ -32,6 +32,8 @@ namespace surveyd::api {
 struct Readiness {
   bool ready = false;
   std::string details;  // JSON describing each check; shown to ops only
+  // What works only in part (the dispatcher while its gateway fails): named on /readyz too.
+  std::vector<std::string> degraded;
 };
 
 // Everything the routes need. The pointers are owned by the caller and outlive the handler.

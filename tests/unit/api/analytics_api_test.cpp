@@ -128,7 +128,7 @@ class AnalyticsApiTest : public ::testing::Test {
     options_.min_cell_size = 10;
     options_.question_texts = {"Polite?", "Understood?", "Time?", "Next steps?", "Helped?"};
     options_.question_labels = {"Polite", "Understanding", "Time", "Next steps", "Helped"};
-    options_.readiness = [] { return Readiness{true, R"({"ready":true})"}; };
+    options_.readiness = [] { return Readiness{true, R"({"ready":true})", {}}; };
     options_.rules_info = [] { return std::string(R"({"version":"sha256:abc"})"); };
     options_.survey_group_names = [] {
       return std::vector<std::pair<std::string, std::string>>{{"force_contact", "Force Contact"},

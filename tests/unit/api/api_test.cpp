@@ -223,7 +223,9 @@ TEST_F(ApiSignature, WmnowCallbacksRefuseBadSignatures) {
 }
 
 TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
-  options_.readiness = [] { return Readiness{false, R"({"checks":{"database":{"ok":false}}})"}; };
+  options_.readiness = [] {
+    return Readiness{false, R"({"checks":{"database":{"ok":false}}})", {}};
+  };
   auto handler = MakeApiHandler(options_);
   http::Request request;
   request.method = "GET";
@@ -243,8 +245,25 @@ TEST_F(ApiSignature, RoutesAndBaselineHeaders) {
   EXPECT_EQ(http::FindHeader(response.headers, "Allow"), "GET");
 }
 
+// Sending paused is no reason to take the survey pages and the callbacks away: ready, with what
+// works only in part named.
+TEST_F(ApiSignature, ADegradedPartIsNamedOnAReadyInstance) {
+  options_.readiness = [] {
+    return Readiness{true, R"({"ready":true,"degraded":["dispatcher"]})", {"dispatcher"}};
+  };
+  auto handler = MakeApiHandler(options_);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/readyz";
+  const auto response = handler(request);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"({"degraded":["dispatcher"],"ready":true})");
+}
+
 TEST_F(ApiSignature, ReadinessDetailsAreForOpsOnly) {
-  options_.readiness = [] { return Readiness{false, R"({"checks":{"database":{"ok":false}}})"}; };
+  options_.readiness = [] {
+    return Readiness{false, R"({"checks":{"database":{"ok":false}}})", {}};
+  };
   auto admin = MakeStaticAuthenticator("admin-token", {"t1", "bootstrap", Role::kAdmin});
   options_.authenticator = admin.get();
   auto handler = MakeApiHandler(options_);

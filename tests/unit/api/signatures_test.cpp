@@ -153,7 +153,7 @@ class SignaturesTest : public ::testing::Test {
         return plan;
       };
     };
-    options.readiness = [] { return Readiness{true, "{}"}; };
+    options.readiness = [] { return Readiness{true, "{}", {}}; };
     options.on_surveys_created = [this](TimePoint due) {
       ++wakes_;
       woken_for_ = due;
