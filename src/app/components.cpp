@@ -46,7 +46,7 @@ void Components::ReloadAll() {
 }
 
 Components::Readiness Components::Check() const {
-  Readiness readiness{true, nlohmann::json::object()};
+  Readiness readiness{true, nlohmann::json::object(), {}};
   for (const auto* component : components_) {
     auto health = component->Health();
     if (!health) continue;
@@ -237,7 +237,28 @@ void DatabaseComponent::Start() {
 }
 
 std::optional<ComponentHealth> DatabaseComponent::Health() const {
-  return ComponentHealth{store_->Ping(), nlohmann::json::object()};
+  const auto failure = store_->PingFailure();
+  const TimePoint now = SystemClock().Now();
+  std::lock_guard lock(mutex_);
+  ComponentHealth health{!failure, nlohmann::json::object()};
+  if (failure) {
+    if (!down_since_) {
+      down_since_ = now;
+      spdlog::error("database: unreachable ({}); not ready until it answers again", *failure);
+    }
+    health.details["error"] = *failure;
+    health.details["down_since"] = FormatRfc3339(*down_since_);
+  } else if (down_since_) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *down_since_);
+    spdlog::info("database: reachable again, after {} s", seconds.count());
+    last_outage_ = {*down_since_, now};
+    down_since_.reset();
+  }
+  if (last_outage_) {
+    health.details["last_outage"] = {{"from", FormatRfc3339(last_outage_->first)},
+                                     {"to", FormatRfc3339(last_outage_->second)}};
+  }
+  return health;
 }
 
 // --- Counting ingest --------------------------------------------------------------------------
@@ -357,6 +378,7 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
     out["lag_seconds"] = std::chrono::duration<double>(now - *s.last_event_occurred_at).count();
   }
   if (!s.last_error.empty()) out["last_error"] = s.last_error;
+  if (s.last_error_at) out["last_error_at"] = FormatRfc3339(*s.last_error_at);
   if (s.leader && s.disconnected_since) {
     out["down_seconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();

@@ -86,6 +86,8 @@ class DatabaseComponent final : public Component {
   DatabaseComponent(const config::Config& config, metrics::Registry& metrics);
   std::string Name() const override { return "database"; }
   void Start() override;  // migrates when configured to
+  // Pings the database now; says why it fails, since when, and when the last outage was (each
+  // change of state logged once).
   std::optional<ComponentHealth> Health() const override;
   store::Store& store() { return *store_; }
 
@@ -93,6 +95,9 @@ class DatabaseComponent final : public Component {
   const std::string url_;
   const bool migrate_;
   std::unique_ptr<store::Store> store_;
+  mutable std::mutex mutex_;
+  mutable std::optional<TimePoint> down_since_;
+  mutable std::optional<std::pair<TimePoint, TimePoint>> last_outage_;
 };
 
 // Counts every stored event by source, type and outcome, and every decision by the rule that made

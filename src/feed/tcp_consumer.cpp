@@ -225,7 +225,10 @@ struct TcpConsumer::Impl {
     Update([&](TcpConsumerStatus& s) {
       s.connected = false;
       if (!s.disconnected_since) s.disconnected_since = clock.Now();
-      if (!error.empty()) s.last_error = error;
+      if (!error.empty()) {
+        s.last_error = error;
+        s.last_error_at = clock.Now();
+      }
     });
   }
 
@@ -718,6 +721,7 @@ void TcpConsumer::Start() {
       impl_->Update([&](TcpConsumerStatus& s) {
         s.running = false;
         s.last_error = e.what();
+        s.last_error_at = impl_->clock.Now();
       });
     }
   });

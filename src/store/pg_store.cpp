@@ -104,14 +104,18 @@ PgStore::PgStore(const PgOptions& options)
   if (options.metrics != nullptr) pool_.Observe(*options.metrics);
 }
 
-bool PgStore::Ping() {
+bool PgStore::Ping() { return !PingFailure(); }
+
+std::optional<std::string> PgStore::PingFailure() {
   try {
-    return WithConnection("ping", [](pqxx::connection& connection) {
+    const bool answered = WithConnection("ping", [](pqxx::connection& connection) {
       pqxx::nontransaction txn(connection);
       return pg::Exec(txn, "ping", {}).size() == 1;
     });
-  } catch (const Unavailable&) {
-    return false;
+    if (!answered) return "ping: no row";
+    return std::nullopt;
+  } catch (const Unavailable& e) {
+    return std::string(e.what());
   }
 }
 

@@ -195,6 +195,7 @@ class PgStore final : public Store {
   explicit PgStore(const PgOptions& options);
 
   bool Ping() override;
+  std::optional<std::string> PingFailure() override;
   std::optional<TimePoint> DatabaseClock() override;
 
   // IngestStore (pg_ingest.cpp)

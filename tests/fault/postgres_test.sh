@@ -105,6 +105,11 @@ ready_after_return "the outage"
 [ "$feed_connected" = 0 ] || fail "a consumer kept the feed open during the outage ($feed_connected samples)"
 # Not ready while the database is down, so that a load balancer sends the pushes elsewhere.
 [ "$ready_in_outage" = 0 ] || fail "/readyz said ready $ready_in_outage times in $samples during the outage"
+# Said once each way, with the reason, not left for ops to infer from the other loops' errors.
+for i in a b; do
+  grep -q "database: unreachable (" "$work/surveyd-$i.log" || fail "instance $i did not log the database as unreachable"
+  grep -q "database: reachable again, after [0-9]* s" "$work/surveyd-$i.log" || fail "instance $i did not log the database's return"
+done
 for i in a b; do
   grown=$(( (rss_max[$i] - rss_before[$i]) / 1024 ))
   echo "instance $i: RSS before the outage ${rss_before[$i]} KiB, at most ${rss_max[$i]} KiB during it (grew $grown MiB; bound $RSS_BOUND_MIB MiB)"

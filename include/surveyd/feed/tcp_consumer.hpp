@@ -76,6 +76,7 @@ struct TcpConsumerStatus {
   // nullopt when everything read is stored. Long: the feed makes no progress.
   std::optional<TimePoint> waiting_since;
   std::string last_error;  // no personal data
+  std::optional<TimePoint> last_error_at;
   CommitLatency commit_latency;
 };
 

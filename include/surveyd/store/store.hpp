@@ -26,6 +26,11 @@ class Store : public IngestStore,
  public:
   // True when a trivial statement succeeds now; never throws.
   virtual bool Ping() = 0;
+  // Why a trivial statement fails now, for ops (what failed and how, "cannot connect" or a
+  // SQLSTATE: no personal data); nullopt when it succeeds. Never throws.
+  virtual std::optional<std::string> PingFailure() {
+    return Ping() ? std::nullopt : std::optional<std::string>("the database does not answer");
+  }
   // The database server's clock now (clock_timestamp()), the one every instance shares;
   // nullopt when it cannot be read. Never throws.
   virtual std::optional<TimePoint> DatabaseClock() { return std::nullopt; }
