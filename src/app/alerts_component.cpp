@@ -66,7 +66,9 @@ AlertsComponent::~AlertsComponent() { Stop(); }
 
 std::vector<std::string> AlertsComponent::Problems(const config::Config& config) {
   std::vector<std::string> problems;
-  if (!config.alerts.webhook_url.empty() && !alerts::WebhookKey(config.alerts.webhook_secret)) {
+  // A secret that is missing is said as such by config::ValidateForServe.
+  if (!config.alerts.webhook_url.empty() && !config.alerts.webhook_secret.empty() &&
+      !alerts::WebhookKey(config.alerts.webhook_secret)) {
     problems.push_back(
         "alerts.webhook_secret (SURVEYD_ALERT_WEBHOOK_SECRET) starts with whsec_ but the rest is "
         "not base64");

@@ -42,7 +42,11 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
                 std::ostream& out, std::ostream& err) {
   auto result = config::LoadAll(path, env);
   std::vector<std::string> problems = result.errors;
-  for (auto& p : ConfigProblems(result.config)) problems.push_back(std::move(p));
+  // A file that could not be read says nothing of the rules' path: checking the default's
+  // would only add a false error.
+  if (result.file_read) {
+    for (auto& p : ConfigProblems(result.config)) problems.push_back(std::move(p));
+  }
   const std::string name = path.empty() ? "the environment" : path;
   // A misspelt variable is often why a setting is missing: said with the problems too, as is a
   // sender the network may refuse (the same check as `rules check -c`).

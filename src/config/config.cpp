@@ -624,6 +624,7 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
         readable = false;
       }
     }
+    result.file_read = readable;
     if (readable && root && !root.IsNull()) {
       std::vector<std::pair<std::string, YAML::Node>> values;
       try {

@@ -1,5 +1,6 @@
 #include "surveyd/core/yaml_syntax.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace surveyd {
@@ -75,6 +76,30 @@ YamlSyntaxError DescribeYamlSyntaxError(std::string_view text, std::string_view 
     error.column = column + 1;
   }
   error.message = "YAML syntax error: " + std::string(message);
+  // A tab in a line's indentation reads to the parser as a bad value somewhere on it ("illegal
+  // map value"): named for what it is, at the last such line up to where the parser stopped.
+  if (line >= 0) {
+    int at = 0;
+    int tab_line = -1, tab_column = 0;
+    for (std::size_t i = 0; i <= text.size() && at <= line;) {
+      const std::size_t end = std::min(text.find('\n', i), text.size());
+      const std::string_view row = text.substr(i, end - i);
+      const std::size_t indent = row.find_first_not_of(" \t");
+      const std::size_t tab = row.substr(0, indent).find('\t');
+      if (tab != std::string_view::npos) {
+        tab_line = at;
+        tab_column = static_cast<int>(tab);
+      }
+      i = end + 1;
+      ++at;
+    }
+    if (tab_line >= 0) {
+      error.line = tab_line + 1;
+      error.column = tab_column + 1;
+      error.message = "YAML syntax error: a tab in the indentation (YAML indents with spaces only)";
+      return error;
+    }
+  }
   const bool list = message.find("end of sequence flow not found") != std::string_view::npos;
   const bool map = message.find("end of map flow not found") != std::string_view::npos;
   if ((!list && !map) || line < 0) return error;

@@ -431,9 +431,17 @@ class Loader {
     auto start_minute = TimeOfDay(*start);
     auto end_minute = TimeOfDay(*end);
     if (!start_minute || !end_minute) return quiet;
+    // The same time twice reads as no quiet hours or as all day: which was meant cannot be told,
+    // and guessing "none" would text at night.
+    if (enabled && *start_minute == *end_minute) {
+      Error(end->value,
+            "quiet_hours start and end are the same time: give the hours texts must not go "
+            "(e.g. start: \"21:00\", end: \"09:00\"), or enabled: false for none");
+      return quiet;
+    }
     quiet.start_minute = *start_minute;
     quiet.end_minute = *end_minute;
-    quiet.enabled = enabled && *start_minute != *end_minute;
+    quiet.enabled = enabled;
     return quiet;
   }
 

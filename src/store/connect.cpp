@@ -25,6 +25,20 @@ std::string ConnectTarget(const std::string& message) {
 // Why a connection failed, in words ops can act on, from libpq's message.
 std::string ConnectFailure(std::string_view message) {
   static constexpr std::pair<std::string_view, std::string_view> kCauses[] = {
+      // The URL itself (database.url), before any server is tried.
+      {"invalid sslmode value",
+       "the database URL's sslmode is not one of disable, allow, prefer, require, verify-ca, "
+       "verify-full"},
+      {"invalid port number", "the database URL's port is not a number"},
+      {"invalid integer value", "a number in the database URL is not a number"},
+      {"invalid connection option", "the database URL has an option libpq does not know"},
+      {"invalid URI query parameter", "the database URL has an option libpq does not know"},
+      {"missing \"=\"", "the database URL cannot be read (postgresql://USER@HOST:PORT/DATABASE)"},
+      {"invalid URI", "the database URL cannot be read (postgresql://USER@HOST:PORT/DATABASE)"},
+      {"invalid percent-encoded token",
+       "the database URL has a % not followed by two hex digits (write % as %25)"},
+      {"unterminated quoted string",
+       "the database URL cannot be read (postgresql://USER@HOST:PORT/DATABASE)"},
       {"Connection refused", "connection refused (is PostgreSQL listening there?)"},
       {"No such file or directory", "no server there (is PostgreSQL running?)"},
       {"timeout expired", "timed out"},

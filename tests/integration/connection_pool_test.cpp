@@ -80,8 +80,15 @@ TEST(ConnectionPoolTest, AFailedConnectionSaysWhyWithoutTheUrl) {
     ADD_FAILURE() << "migrated without a database";
   } catch (const std::exception& e) {
     EXPECT_EQ(std::string(e.what()),
-              "migration (connecting) failed: cannot connect to the database");
+              "migration (connecting) failed: cannot connect to the database: the database URL "
+              "has a % not followed by two hex digits (write % as %25)");
   }
+  // What is wrong with the URL itself, said without repeating it.
+  EXPECT_EQ(ConnectError("postgresql://surveyd:s3cret@127.0.0.1:1/x?sslmode=sometimes"),
+            "cannot connect to the database: the database URL's sslmode is not one of disable, "
+            "allow, prefer, require, verify-ca, verify-full");
+  EXPECT_EQ(ConnectError("postgresql://surveyd:s3cret@127.0.0.1:1/x?colour=blue"),
+            "cannot connect to the database: the database URL has an option libpq does not know");
 }
 
 }  // namespace

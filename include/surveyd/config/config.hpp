@@ -233,6 +233,9 @@ struct SecretSources {
 struct LoadResult {
   Config config;
   std::vector<std::string> errors;
+  // False when the file could not be read or parsed: `config` is then the defaults and the
+  // environment, and what it says of files (the rules' path) is not what the file meant.
+  bool file_read = true;
 };
 LoadResult LoadAll(const std::string& path, const std::map<std::string, std::string>& env,
                    const SecretSources& sources = {});

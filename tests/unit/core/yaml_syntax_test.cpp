@@ -73,5 +73,15 @@ TEST(YamlSyntax, OtherErrorsKeepTheParsersPlace) {
   EXPECT_EQ(placeless.message, "YAML syntax error: end of sequence flow not found");
 }
 
+TEST(YamlSyntax, ATabInTheIndentationIsNamed) {
+  const auto error = Parse("policy:\n  minimum_age: 16\n\tmobile_only: true\nnext: 1\n");
+  EXPECT_EQ(error.line, 3) << error.message;
+  EXPECT_EQ(error.column, 1);
+  EXPECT_EQ(error.message,
+            "YAML syntax error: a tab in the indentation (YAML indents with spaces only)");
+  // A tab inside a value is no indentation.
+  EXPECT_EQ(Parse("a: [1]]\nb: \"x\ty\"\n").message.find("tab"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace surveyd

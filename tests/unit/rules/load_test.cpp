@@ -131,6 +131,32 @@ TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
   EXPECT_GT(loaded.errors[0].line, 0);
 }
 
+// Quiet hours from 21:00 to 21:00 are none or all day: an error, never a guess.
+TEST(RulesLoadTest, QuietHoursThatStartWhenTheyEndAreAnError) {
+  std::ifstream in(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const auto at = yaml.find("\nquiet_hours:");
+  ASSERT_NE(at, std::string::npos);
+  const auto end = yaml.find("  end: ", at);
+  ASSERT_NE(end, std::string::npos);
+  const auto start = yaml.find("  start: ", at);
+  const std::string start_line = yaml.substr(start, yaml.find('\n', start) - start);
+  yaml.replace(end, yaml.find('\n', end) - end, "  end: " + start_line.substr(9));
+  const LoadResult loaded = LoadString(yaml, "rules.yaml");
+  EXPECT_FALSE(loaded.rules);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_NE(loaded.errors[0].message.find("quiet_hours start and end are the same time"),
+            std::string::npos)
+      << loaded.errors[0].ToString();
+  // Switched off, the times do not matter.
+  const auto enabled_at = yaml.find("\nquiet_hours:") + 13;
+  yaml.insert(enabled_at, "\n  enabled: false");
+  const LoadResult off = LoadString(yaml, "rules.yaml");
+  EXPECT_TRUE(off.rules) << (off.errors.empty() ? "" : off.errors[0].ToString());
+}
+
 TEST(RulesLoadTest, YamlSyntaxErrorIsOneErrorAtItsPlace) {
   // yaml-cpp gives up on line 7; the list left open is on line 6.
   const LoadResult unclosed = LoadFile(FixturePath("syntax_error.yaml"));
