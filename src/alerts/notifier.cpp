@@ -204,10 +204,11 @@ void Notifier::Loop() {
     int handled = 0;
     try {
       handled = RunOnce();
+      failures_.Succeeded();
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
-      // Caught once here: log, remember for health, back off, go on.
-      spdlog::error("alert notifier: {}", e.what());
+      // Caught once here: log (once an outage), remember for health, back off, go on.
+      failures_.Failed(e.what());
       {
         std::lock_guard lock(status_mutex_);
         status_.last_error = e.what();

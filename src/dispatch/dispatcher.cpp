@@ -214,10 +214,11 @@ void Dispatcher::ListenLoop() {
       if (const auto due = listener_->Wait(std::chrono::milliseconds(250))) {
         WakeAt(*due + kNotifiedAfter, kNotifiedGrain);
       }
+      listen_failures_.Succeeded();
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
       // The workers still poll; the listener reconnects after a pause.
-      spdlog::warn("dispatch: outbox notifications: {}", e.what());
+      listen_failures_.Failed(e.what());
       std::unique_lock lock(wake_mutex_);
       wake_.wait_for(lock, failure_wait, [this] { return stopping_.load(); });
       failure_wait = std::min(failure_wait * 2, std::chrono::milliseconds(10000));
@@ -235,10 +236,12 @@ void Dispatcher::WorkerLoop(int index) {
     try {
       pass = RunPass(worker_id);
       progress.Beat();
+      worker_failures_.Succeeded();
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
-      // Caught once here: log, remember for the health check, back off, go on.
-      spdlog::error("dispatch worker {}: {}", worker_id, e.what());
+      // Caught once here: log (once an outage, whichever worker meets it), remember for the
+      // health check, back off, go on.
+      worker_failures_.Failed(e.what());
       {
         std::lock_guard lock(status_mutex_);
         status_.last_error = e.what();

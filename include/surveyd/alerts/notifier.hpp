@@ -23,6 +23,7 @@
 #include "surveyd/alerts/smtp.hpp"
 #include "surveyd/alerts/webhook.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/core/time_zone.hpp"
 #include "surveyd/store/alert_store.hpp"
 
@@ -123,6 +124,7 @@ class Notifier {
   mutable std::mutex status_mutex_;
   NotifierStatus status_;
   std::mt19937_64 random_;
+  FailureLog failures_{"alert notifier"};      // said once an outage
   std::optional<TimePoint> digests_done_for_;  // the digest instant this instance finished
 };
 

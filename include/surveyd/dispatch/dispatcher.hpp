@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/core/heartbeat.hpp"
 #include "surveyd/dispatch/flow_control.hpp"
 #include "surveyd/gateway/gateway.hpp"
@@ -206,6 +207,9 @@ class Dispatcher {
   mutable std::mutex status_mutex_;
   DispatcherStatus status_;
   std::mt19937_64 random_;
+  // The workers' failures, and the listener's, said once an outage (FailureLog).
+  FailureLog worker_failures_{"dispatch"};
+  FailureLog listen_failures_{"dispatch: outbox notifications"};
   std::chrono::steady_clock::time_point last_maintenance_{};
   std::optional<std::chrono::steady_clock::time_point> last_hold_read_;
   bool clock_held_ = false;  // hold_sends at the last pass
