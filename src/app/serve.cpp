@@ -135,8 +135,11 @@ class AlertsServing final : public Component {
   }
   std::string Name() const override { return "alerts"; }
   void Start() override {
+    // Loaded with the survey rules (RulesComponent, started first), or here if not.
     std::string errors;
-    for (const auto& e : alerts_.Reload()) errors += e.ToString() + "\n";
+    if (!alerts_.Current()) {
+      for (const auto& e : alerts_.Reload()) errors += e.ToString() + "\n";
+    }
     if (!errors.empty()) throw StartError(errors + "surveyd: the alert rules have errors", 2);
     spdlog::info("alerts: {}", alerts_.Current()->Summary());
     alerts_.Start();

@@ -114,12 +114,17 @@ TEST(RulesLoadTest, ReportsTemplateMistakes) {
                });
 }
 
-// An empty time zone is an error at its place, not a load that fails saying nothing.
-TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
+// The shipped rules file's text, for a test to change one thing in.
+std::string ShippedRulesText() {
   std::ifstream in(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
   std::stringstream text;
   text << in.rdbuf();
-  std::string yaml = text.str();
+  return text.str();
+}
+
+// An empty time zone is an error at its place, not a load that fails saying nothing.
+TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
+  std::string yaml = ShippedRulesText();
   const auto at = yaml.find("\ntime_zone: ");
   ASSERT_NE(at, std::string::npos);
   yaml.replace(at + 1, yaml.find('\n', at + 1) - at - 1, "time_zone: \"\"");
@@ -133,10 +138,7 @@ TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
 
 // Quiet hours from 21:00 to 21:00 are none or all day: an error, never a guess.
 TEST(RulesLoadTest, QuietHoursThatStartWhenTheyEndAreAnError) {
-  std::ifstream in(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string yaml = text.str();
+  std::string yaml = ShippedRulesText();
   const auto at = yaml.find("\nquiet_hours:");
   ASSERT_NE(at, std::string::npos);
   const auto end = yaml.find("  end: ", at);
