@@ -332,7 +332,7 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
                                      {"by", status.ops_hold->held_by},
                                      {"since", FormatRfc3339(status.ops_hold->held_at)}};
   }
-  health.degraded = status.gateway_auth_failing || status.breaker != "closed";
+  health.degraded = status.sending_paused();
   if (status.gateway_auth_failing) {
     health.details["error"] = "gateway refuses our credentials: sending paused";
   } else if (status.breaker != "closed") {

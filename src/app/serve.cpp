@@ -288,10 +288,8 @@ int Serve(const config::Config& config, std::ostream& err) {
                               "refuses our credentials.",
                               {"gateway"})
                       .With({dispatcher.gateway().Name()});
-  registry.OnCollect([&dispatcher, &sending] {
-    const auto status = dispatcher.Status();
-    sending.Set(status.gateway_auth_failing || status.breaker != "closed" ? 0 : 1);
-  });
+  registry.OnCollect(
+      [&dispatcher, &sending] { sending.Set(dispatcher.Status().sending_paused() ? 0 : 1); });
 
   // The analysts' API: its own connections and threads, tokens, audit trail, rollup sweeper.
   Analytics analytics(config, clock);

@@ -91,6 +91,10 @@ struct DispatcherStatus {
   bool sends_held = false;            // hold_sends or an ops hold said so at the last pass
   std::optional<store::SendHold> ops_hold;  // the ops hold open at the last read
   std::string last_error;
+
+  // Sending paused by the gateway: it keeps failing (the breaker is not closed) or refuses our
+  // credentials. The health's "degraded" and surveyd_gateway_sending both read it.
+  bool sending_paused() const { return gateway_auth_failing || breaker != "closed"; }
 };
 
 class Dispatcher {
