@@ -4,10 +4,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -361,24 +357,15 @@ AlertConfigLoad LoadAlertConfigString(std::string_view yaml, const std::string& 
 }
 
 AlertConfigLoad LoadAlertConfigFile(const std::string& rules_path) {
-  // A directory opens, and reads as an empty file: said as what it is.
-  if (std::error_code ec; std::filesystem::is_directory(rules_path, ec)) {
+  std::string text;
+  if (auto error = rules::ReadRulesFile(rules_path, text)) {
     AlertConfigLoad result;
-    result.errors.push_back({rules_path, 0, 0, "is a directory, not a rules file"});
+    result.errors.push_back(std::move(*error));
     return result;
   }
-  std::ifstream in(rules_path, std::ios::binary);
-  if (!in) {
-    AlertConfigLoad result;
-    result.errors.push_back(
-        {rules_path, 0, 0, std::string("cannot read the rules file: ") + std::strerror(errno)});
-    return result;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
   const auto slash = rules_path.rfind('/');
   const std::string base = slash == std::string::npos ? "." : rules_path.substr(0, slash);
-  return LoadAlertConfigString(text.str(), rules_path, base);
+  return LoadAlertConfigString(text, rules_path, base);
 }
 
 Evaluation Evaluate(const AlertConfig& config, const Answer& answer) {

@@ -1061,23 +1061,30 @@ LoadResult LoadString(std::string_view yaml, const std::string& file_name,
   return Loader(file_name, options).Load(yaml);
 }
 
-LoadResult LoadFile(const std::string& path, const LoadOptions& options) {
+std::optional<RuleError> ReadRulesFile(const std::string& path, std::string& text) {
   // A directory opens, and reads as an empty file: said as what it is.
   if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
-    LoadResult result;
-    result.errors.push_back({path, 0, 0, "is a directory, not a rules file"});
-    return result;
+    return RuleError{path, 0, 0, "is a directory, not a rules file"};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
+    return RuleError{path, 0, 0,
+                     std::string("cannot read the rules file: ") + std::strerror(errno)};
+  }
+  std::ostringstream read;
+  read << in.rdbuf();
+  text = read.str();
+  return std::nullopt;
+}
+
+LoadResult LoadFile(const std::string& path, const LoadOptions& options) {
+  std::string text;
+  if (auto error = ReadRulesFile(path, text)) {
     LoadResult result;
-    result.errors.push_back(
-        RuleError{path, 0, 0, std::string("cannot read the rules file: ") + std::strerror(errno)});
+    result.errors.push_back(std::move(*error));
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return LoadString(text.str(), path, options);
+  return LoadString(text, path, options);
 }
 
 }  // namespace surveyd::rules

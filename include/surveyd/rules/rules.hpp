@@ -48,6 +48,10 @@ struct LoadResult {
 
 // Reads and validates a whole file; collects every error it can rather than stopping at the first.
 LoadResult LoadFile(const std::string& path, const LoadOptions& options = {});
+
+// The whole text of a rules file into `text`, or why it cannot be had (a directory, or what the
+// system says): for every loader of the file, the rules and their alerts: section.
+std::optional<RuleError> ReadRulesFile(const std::string& path, std::string& text);
 LoadResult LoadString(std::string_view yaml, const std::string& file_name,
                       const LoadOptions& options = {});
 
