@@ -89,6 +89,15 @@ const Statements& ReplyStatements() {
 
 namespace {
 
+// A citizen's text read as a comment alone would be, in the survey's language: what it raises
+// by itself.
+SurveyAnswers TextAsComment(const SurveyView& view, const std::string& text) {
+  SurveyAnswers answers;
+  answers.comment = TruncateCodePoints(text, 2000);
+  answers.language = view.language;
+  return answers;
+}
+
 // A response row as "response_upsert" returns it.
 SurveyAnswers ReadAnswers(const pqxx::row& row) {
   SurveyAnswers answers;
@@ -205,10 +214,7 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
         // opens it again, even in words the answer had already.
         std::vector<NewAlert> written_again;
         if (!decided.comment.empty()) {
-          SurveyAnswers text;
-          text.comment = TruncateCodePoints(decided.comment, 2000);
-          text.language = view.language;
-          written_again = raise_alerts(view, text);
+          written_again = raise_alerts(view, TextAsComment(view, decided.comment));
         }
         outcome.alerts_raised =
             InsertAlerts(txn, *decided.survey_id, raise_alerts(view, ReadAnswers(response[0])), now,
@@ -222,11 +228,9 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
       const auto survey = Exec(txn, "survey_by_id", {Int(*decided.survey_id)});
       if (!survey.empty()) {
         const SurveyView view = ReadSurveyView(survey[0]);
-        SurveyAnswers text;
-        text.comment = TruncateCodePoints(sms.body, 2000);
-        text.language = view.language;
-        outcome.alerts_raised =
-            InsertAlerts(txn, *decided.survey_id, raise_alerts(view, text), now, /*only_new=*/true);
+        outcome.alerts_raised = InsertAlerts(txn, *decided.survey_id,
+                                             raise_alerts(view, TextAsComment(view, sms.body)), now,
+                                             /*only_new=*/true);
       }
     }
     for (const QueuedText& text : decided.texts) {
