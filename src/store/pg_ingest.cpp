@@ -214,6 +214,9 @@ class RelatedPool {
     std::string incident_id, phone_hash;
     int order = -1;  // -1: stored before this batch; else the position in the batch
     std::vector<std::string> findings = {};  // under the screen, when there is one (Findings)
+    // Filed under `phone_hash` by a later event of its incident, from that event's position in
+    // the batch (FileBack); -1: under its own number, or its incident's, from the start.
+    int filed_from = -1;
   };
 
   // Under a screen, a number's events are given as the newest for each rule they could rule a
@@ -223,9 +226,31 @@ class RelatedPool {
 
   void Add(Entry entry) {
     const std::size_t index = entries_.size();
-    if (!entry.incident_id.empty() && entry.event) by_incident_[entry.incident_id].push_back(index);
+    if (!entry.incident_id.empty() && entry.event) {
+      by_incident_[entry.incident_id].push_back(index);
+      if (entry.phone_hash.empty()) numberless_[entry.incident_id].push_back(index);
+    }
     if (!entry.phone_hash.empty()) by_hash_[entry.phone_hash].push_back(index);
     entries_.push_back(std::move(entry));
+  }
+
+  // The incident's events without a number, stored or earlier in the batch, are filed under
+  // `phone_hash`, a number of the incident's that has come at batch position `position`: the
+  // number's contacts decided after it see them, as they see the incident's own. Returns them.
+  std::vector<const Entry*> FileBack(const std::string& incident_id, const std::string& phone_hash,
+                                     int position) {
+    std::vector<const Entry*> filed;
+    const auto it = numberless_.find(incident_id);
+    if (it == numberless_.end() || phone_hash.empty()) return filed;
+    for (const std::size_t index : it->second) {
+      Entry& entry = entries_[index];
+      entry.phone_hash = phone_hash;
+      entry.filed_from = position;
+      by_hash_[phone_hash].push_back(index);
+      filed.push_back(&entry);
+    }
+    numberless_.erase(it);
+    return filed;
   }
 
   // Something of this incident or number cannot be decided against: a stored event that cannot
@@ -265,6 +290,7 @@ class RelatedPool {
                     const std::string& phone_hash, int up_to) const {
     RelatedEvents related;
     auto visible = [&](const Entry& e) { return e.event_id != event_id && e.order < up_to; };
+    auto known_by_number = [&](const Entry& e) { return e.order < up_to && e.filed_from < up_to; };
     auto give = [&related](const Entry& e) {
       if (e.event) {
         related.same_number.push_back(*e.event);
@@ -282,7 +308,8 @@ class RelatedPool {
       // Picked among every event of the number known then, the event itself and its
       // incident's included, as the read-back picks them; those are then left out.
       auto counts = [&](const Entry& e) {
-        return visible(e) && (incident_id.empty() || e.incident_id != incident_id);
+        return visible(e) && known_by_number(e) &&
+               (incident_id.empty() || e.incident_id != incident_id);
       };
       std::map<std::string_view, const Entry*> newest;  // finding -> its newest event
       for (std::size_t i : it->second) {
@@ -291,7 +318,7 @@ class RelatedPool {
           if (counts(e)) give(e);
           continue;
         }
-        if (e.order >= up_to) continue;
+        if (!known_by_number(e)) continue;
         for (const std::string& finding : e.findings) {
           const Entry*& best = newest[finding];
           if (best == nullptr || Newer(e, *best)) best = &e;
@@ -316,6 +343,7 @@ class RelatedPool {
   const EventScreen& screen_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
+  std::unordered_map<std::string, std::vector<std::size_t>> numberless_;  // incident -> not filed
   struct Mark {
     std::ptrdiff_t from;
     std::size_t until;
@@ -361,9 +389,11 @@ namespace pg {
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
 // An incident has a handful of events, found by its index: the screen is a filter on them.
+// Those without a number come whatever they found, to be filed under a number that the batch
+// brings the incident (RelatedPool::FileBack).
 #define SURVEYD_RELATED_OF_INCIDENTS_SCREENED(v)                                                  \
   SURVEYD_RELATED_OF_INCIDENTS " AND (screen_hit OR screened_with IS NULL OR screened_with <> " v \
-                               ")"
+                               " OR phone_hash IS NULL)"
 // The numbers' events since $3, `since` saying how (SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE).
 #define SURVEYD_RELATED_OF_NUMBERS_SINCE(since) \
   SURVEYD_RELATED_COLUMNS "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL AND " since
@@ -487,6 +517,11 @@ const Statements& IngestStatements() {
        "FROM events WHERE event_id = ANY($1::text[])"},
       // Of each incident ($1), its first stored event with a number: an event without one is
       // filed under it (FileNumberlessUnderIncidents).
+      // Events without a number filed under one that came later for their incident
+      // (RelatedPool::FileBack); number_findings follows by its trigger.
+      {"file_back_numbers",
+       "UPDATE events e SET phone_hash = t.hash FROM unnest($1::text[], $2::text[]) AS t(id, hash) "
+       "WHERE e.event_id = t.id AND e.phone_hash IS NULL"},
       {"incident_first_numbers",
        "SELECT DISTINCT ON (incident_id) incident_id, surveyd_epoch_us(occurred_at), event_id, "
        "phone_hash FROM events WHERE incident_id = ANY($1::text[]) AND phone_hash IS NOT NULL "
@@ -1169,19 +1204,33 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   std::vector<std::optional<Decided>> decided(items.size());
   std::vector<std::vector<std::string>> findings(items.size());  // of the decided events
   std::vector<int> order(items.size(), -1);
+  std::vector<std::size_t> item_at;      // by position
+  ArrayLiteral filed_ids, filed_hashes;  // stored events filed under a number that came since
   int position = 0;
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (stored.count(event.event_id) != 0) continue;
     order[i] = position;
+    item_at.push_back(i);
     const ContactHistory none;
     const auto found = hashes[i].empty() ? history.end() : history.find(hashes[i]);
     Decided& d = decided[i].emplace();
     d.decision = decide(event, found == history.end() ? none : found->second,
                         pool.For(event.event_id, event.incident.id, hashes[i], position));
     findings[i] = Findings(screen, event);
-    pool.Add({event.event_id, event.occurred_at, event, event.incident.id, hashes[i], position++,
+    pool.Add({event.event_id, event.occurred_at, event, event.incident.id, hashes[i], position,
               findings[i]});
+    // The incident's events that came without a number before it had one are filed under the
+    // number now, so a flag on them reaches the number's other contacts from here on.
+    for (const RelatedPool::Entry* filed : pool.FileBack(event.incident.id, hashes[i], position)) {
+      if (filed->order < 0) {
+        filed_ids.Add(filed->event_id);
+        filed_hashes.Add(hashes[i]);
+      } else {
+        hashes[item_at[static_cast<std::size_t>(filed->order)]] = hashes[i];
+      }
+    }
+    ++position;
     Decision& decision = d.decision;
     d.e164 = decision.phone.e164.empty() ? numbers[i] : decision.phone.e164;
     d.hash = d.e164 == numbers[i] ? hashes[i] : vault_.Hash(d.e164);
@@ -1206,6 +1255,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     }
     d.reason = decision.reason.empty() ? OutcomeName(decision.outcome) : decision.reason;
   }
+  if (!filed_ids.empty()) Exec(txn, "file_back_numbers", {filed_ids.Text(), filed_hashes.Text()});
 
   // Below, the texts still queued for these incidents and numbers are decided again with the
   // batch's new events. When none of those texts can exist, the look-up is spared (a push of one

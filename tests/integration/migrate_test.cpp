@@ -149,6 +149,36 @@ TEST(MigrateTest, EachNumbersNewestEventForAFindingIsKeptFromTheEventsStoredBefo
             "h2:v1:vulnerable:E2");
 }
 
+// A database from before 0033 files its events without a number under the number of their
+// incident's first event with one, within the longest look-back; the erased (no incident), the
+// old and those whose facts retention took are left alone.
+TEST(MigrateTest, EventsWithoutANumberAreFiledBackUnderTheirIncidentsNumber) {
+  TestDatabase db(TestDatabase::Schema::kEmpty);
+  MigrateUpTo(db, "0033");
+  db.Query(
+      "INSERT INTO events (event_id, received_at, source, type, occurred_at, incident_id, "
+      "phone_hash, facts, screened_with, screen_findings) VALUES "
+      "('A1', now(), 'tcp', 'incident.closed', now() - interval '2 hours', 'I-A', NULL, '{}', "
+      "'v1', '{exclusion:domestic}'), "
+      "('A2', now(), 'tcp', 'call.ended', now() - interval '1 hour', 'I-A', 'h2', '{}', 'v1', "
+      "NULL), "
+      "('A3', now(), 'tcp', 'call.ended', now(), 'I-A', 'h3', '{}', 'v1', NULL), "
+      "('B1', now(), 'tcp', 'incident.closed', now() - interval '100 days', 'I-B', NULL, '{}', "
+      "'v1', NULL), "
+      "('B2', now(), 'tcp', 'call.ended', now() - interval '1 day', 'I-B', 'h4', '{}', 'v1', "
+      "NULL), "
+      "('C1', now(), 'tcp', 'incident.closed', now(), 'I-C', NULL, NULL, 'v1', NULL), "
+      "('C2', now(), 'tcp', 'call.ended', now(), 'I-C', 'h5', '{}', 'v1', NULL), "
+      "('D1', now(), 'tcp', 'incident.closed', now(), NULL, NULL, '{}', 'v1', NULL)");
+
+  MigrateOnFrom(db, "0033");
+  EXPECT_EQ(db.Query("SELECT string_agg(event_id || ':' || COALESCE(phone_hash, '-'), ',' "
+                     "ORDER BY event_id) FROM events"),
+            "A1:h2,A2:h2,A3:h3,B1:-,B2:h4,C1:-,C2:h5,D1:-");
+  EXPECT_EQ(db.Query("SELECT concat_ws(':', phone_hash, finding, event_id) FROM number_findings"),
+            "h2:exclusion:domestic:A1");
+}
+
 TEST(MigrateTest, UnreachableDatabaseThrows) {
   EXPECT_THROW(Migrate("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
                std::runtime_error);

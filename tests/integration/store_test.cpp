@@ -1484,6 +1484,81 @@ TEST_F(StoreTest, AnEventWithoutANumberIsFiledUnderItsIncidentsNumber) {
   EXPECT_EQ(batch[2].reason, "exclusion:domestic");
 }
 
+// A DOMESTIC flag on an event without a number, before its incident has one, is filed under the
+// number that comes later: stored, or in the same batch, with or without a screen. The number's
+// text queued before is cancelled, its later contacts are not texted, and one batch decides as
+// many would (a contact of the number before the number came is texted, as it would be alone).
+TEST_F(StoreTest, ANumberThatComesAfterAFlagFilesTheFlagUnderIt) {
+  struct Case {
+    std::string name;
+    DecideFn decide;
+  };
+  const std::vector<Case> cases = {{"U", Decide}, {"S", DecideFn(Decide, ScreenOf("v1"))}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string number = c.name == "U" ? "+447700900961" : "+447700900962";
+    const auto id = [&c](const std::string& suffix) { return "FB" + c.name + "-" + suffix; };
+    const auto of_incident = [](Event event, const std::string& incident) {
+      event.incident.id = incident;
+      return event;
+    };
+    const auto numberless = [&](const std::string& event_id, const std::string& incident,
+                                TimePoint at, std::vector<std::string> flags) {
+      auto event = of_incident(MakeEvent(event_id, "", at, std::move(flags)), incident);
+      event.caller->phone.reset();
+      return event;
+    };
+    // Across batches: the number's burglary queued, the flag without a number, then the number.
+    const auto burglary = of_incident(MakeEvent(id("1"), number, kT0), id("I1"));
+    ASSERT_EQ(store_->IngestBatch({Item(burglary)}, c.decide)[0].reason, "survey");
+    ASSERT_EQ(store_
+                  ->IngestBatch({Item(numberless(id("2"), id("I2"), kT0 + 1h, {"DOMESTIC"}))},
+                                c.decide)[0]
+                  .reason,
+              "exclusion:domestic");
+    EXPECT_EQ(Q("SELECT phone_hash IS NULL FROM events WHERE event_id = '" + id("2") + "'"), "t");
+    const auto call = of_incident(MakeEvent(id("3"), number, kT0 + 2h), id("I2"));
+    EXPECT_EQ(store_->IngestBatch({Item(call)}, c.decide)[0].reason, "exclusion:domestic");
+    EXPECT_EQ(Q("SELECT phone_hash = (SELECT phone_hash FROM events WHERE event_id = '" + id("3") +
+                "') FROM events WHERE event_id = '" + id("2") + "'"),
+              "t");
+    const std::string queued =
+        Q("SELECT o.state || ':' || COALESCE(o.cancel_reason, '') FROM outbox o JOIN surveys s ON "
+          "s.id = o.survey_id WHERE s.event_id = '" +
+          id("1") + "'");
+    EXPECT_EQ(queued.substr(0, queued.find(':')), "cancelled") << queued;
+    EXPECT_NE(queued.find("exclusion:domestic"), std::string::npos) << queued;
+    // Weeks later, another contact of the number: not texted, for the flag of the first.
+    const auto later = of_incident(MakeEvent(id("4"), number, kT0 + 24h * 10), id("I4"));
+    const auto decided = store_->IngestBatch({Item(later)}, c.decide)[0];
+    EXPECT_EQ(decided.reason, "exclusion:domestic");
+
+    // In one batch: the flag without a number, a contact of a second number, the second number
+    // on the flagged incident, then another contact of the second number.
+    const std::string second = c.name == "U" ? "+447700900963" : "+447700900964";
+    const auto batch = store_->IngestBatch(
+        {Item(numberless(id("5"), id("I5"), kT0, {"DOMESTIC"})),
+         Item(of_incident(MakeEvent(id("6"), second, kT0 + 1h), id("I6"))),
+         Item(of_incident(MakeEvent(id("7"), second, kT0 + 2h), id("I5"))),
+         Item(of_incident(MakeEvent(id("8"), second, kT0 + 24h * 10), id("I8")))},
+        c.decide);
+    EXPECT_EQ(batch[0].reason, "exclusion:domestic");
+    EXPECT_EQ(batch[1].reason, "survey");  // before the number came, as in a batch of its own
+    EXPECT_EQ(batch[2].reason, "exclusion:domestic");
+    EXPECT_EQ(batch[3].reason, "exclusion:domestic");
+    EXPECT_EQ(Q("SELECT phone_hash = (SELECT phone_hash FROM events WHERE event_id = '" + id("7") +
+                "') FROM events WHERE event_id = '" + id("5") + "'"),
+              "t");
+    // The text of the second number's first contact is cancelled by the number's arrival.
+    EXPECT_EQ(Q("SELECT o.state FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+                "WHERE s.event_id = '" +
+                id("6") + "'"),
+              "cancelled");
+  }
+  // Under the screen, the number's findings hold the flag filed back.
+  EXPECT_EQ(Q("SELECT count(*) FROM number_findings WHERE event_id IN ('FBS-2', 'FBS-5')"), "2");
+}
+
 // A screen under which every event could rule a contact out, each by a rule of its own: every
 // event read back reaches the decision (the store gives a number's newest per rule).
 EventScreen EveryEventCounts(const std::string& version) {
