@@ -210,11 +210,15 @@ const Statements& PrivacyStatements() {
        "AND (split_part(raw, ':', 2) > $1 OR (split_part(raw, ':', 2) = $1 AND event_id > $4)) "
        "ORDER BY split_part(raw, ':', 2), event_id LIMIT $2::int)) AS w "
        "JOIN events e ON e.event_id = w.event_id ORDER BY w.k, w.event_id LIMIT $2::int"},
-      // The event's hash is made again only when the hash key is rotated ($3 not NULL).
+      // The event's hash is made again only when the hash key is rotated ($3 not NULL), and
+      // with it those of its incident's events filed under the same number for want of their
+      // own (FileNumberlessUnderIncidents), whose lines have no number to make it from.
       {"rekey_event_update",
-       "WITH line AS (UPDATE raw_events SET raw = $2 WHERE event_id = $1) "
-       "UPDATE events SET phone_hash = $3 WHERE event_id = $1 AND phone_hash IS NOT NULL "
-       "AND $3::text IS NOT NULL"},
+       "WITH line AS (UPDATE raw_events SET raw = $2 WHERE event_id = $1), "
+       "own AS (SELECT incident_id, phone_hash FROM events WHERE event_id = $1 "
+       "AND phone_hash IS NOT NULL AND $3::text IS NOT NULL) "
+       "UPDATE events e SET phone_hash = $3 FROM own WHERE e.phone_hash = own.phone_hash "
+       "AND (e.event_id = $1 OR e.incident_id = own.incident_id)"},
       {"rekey_rejected",
        "SELECT id, raw, phone_hash FROM rejected_events WHERE id > $1::bigint "
        "AND raw IS NOT NULL AND (raw NOT LIKE $3 OR ($4::boolean AND phone_hash IS NOT NULL)) "

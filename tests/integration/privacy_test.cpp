@@ -189,6 +189,12 @@ TEST_F(PrivacyTest, EncryptionKeyRotationKeepsOldValuesReadableThenMovesThem) {
 TEST_F(PrivacyTest, HashKeyRotationKeepsOptOutsAndTheCapThenReKeysThem) {
   auto old_store = Make("k1:" + kKey1, "", kHash1);
   EXPECT_EQ(Ingest(*old_store, MakeEvent("E1", "+447700900001")), "survey");
+  // A flag on E1's incident without a number, filed under E1's number.
+  auto closed = MakeEvent("E7", "", kT0 + 30min);
+  closed.incident.id = "INC-E1";
+  closed.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  closed.caller->phone.reset();
+  Ingest(*old_store, closed);
   old_store->OptOut("+447700900002", "sms", kT0);
   // A rejected line that names a number holds its texts by the number's hash.
   IngestItem line;
@@ -218,6 +224,10 @@ TEST_F(PrivacyTest, HashKeyRotationKeepsOptOutsAndTheCapThenReKeysThem) {
   // Re-keyed: the old key can go.
   EXPECT_EQ(Ingest(*forgetful, MakeEvent("E4", "+447700900002", kT0 + 3h)), "opted_out");
   EXPECT_EQ(Ingest(*forgetful, MakeEvent("E5", "+447700900001", kT0 + 4h)), "frequency_cap");
+  // The flag filed under E1's number moved with it, though its own line has no number.
+  EXPECT_EQ(Q("SELECT string_agg(DISTINCT phone_hash, ',') FROM events "
+              "WHERE event_id IN ('E1', 'E7')"),
+            phone::KeyedHash(kHash2, "+447700900001"));
 }
 
 TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
