@@ -328,16 +328,22 @@ TEST_F(DispatchTest, ABurstOfNotificationsCostsOneLookALittleAfterIt) {
   std::this_thread::sleep_for(300ms);  // the listener is listening
 
   // Five statements queue a text each, due now, 15 ms apart; nobody calls WakeAt.
+  const auto burst_began = std::chrono::steady_clock::now();
   for (int i = 0; i < 5; ++i) {
     AddSurveys(1, clock_.Now(), clock_.Now() + 2h, i);
     std::this_thread::sleep_for(15ms);
   }
+  // On a loaded machine the burst can take longer than the 75 ms it is written to.
+  const auto burst = std::chrono::steady_clock::now() - burst_began;
   for (int i = 0; i < 500 && gateway.Sent().size() < 5; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(gateway.Sent().size(), 5u) << "the notifications woke no worker";
   std::this_thread::sleep_for(300ms);
-  // One look for the burst; two if it straddled the edge of a tenth of a second.
+  // One look for the burst; two if it straddled the edge of a tenth of a second (the looks'
+  // grain, as the dispatcher's kNotifiedGrain), one more for each further tenth it took.
   EXPECT_GE(looks, 2);
-  EXPECT_LE(looks, 3) << "each notification woke a worker of its own";
+  EXPECT_LE(looks, 3 + static_cast<int>(burst / 100ms))
+      << "each notification woke a worker of its own (the burst took "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(burst).count() << " ms)";
   dispatcher.Stop();
 }
 
