@@ -325,7 +325,11 @@ std::string Explain(const Decision& d, const TimeZone* zone) {
   int n = 0;
   for (const std::string& rule : d.trace) {
     out += "\n  " + std::to_string(++n) + ". " + rule;
-    if (rule.rfind("insufficient_data:", 0) == 0) {
+    if (rule.rfind("insufficient_data:unknown_qualifier:", 0) == 0) {
+      out +=
+          "  (a flag no one names may mean what an exclusion is about: "
+          "policy.unknown_qualifiers is exclude)";
+    } else if (rule.rfind("insufficient_data:", 0) == 0) {
       const std::string rest = rule.substr(std::string("insufficient_data:").size());
       const std::size_t colon = rest.rfind(':');
       if (colon != std::string::npos) {
@@ -408,6 +412,10 @@ std::string RenderTemplate(std::string_view text,
 }
 
 namespace {
+
+// The finding, and the rule in a trace, of a flag that neither the feed contract nor the rules
+// name, under the policy that such a flag rules a contact out (UnknownFlags::kExclude).
+constexpr const char* kUnknownQualifier = "unknown_qualifier";
 
 // The event's qualifiers that neither the feed contract nor the rules name, each once.
 std::vector<std::string> UnknownQualifiers(const RuleSet& rules, const Incident& incident) {
@@ -511,6 +519,10 @@ std::vector<std::string> RuleOutFindings(const RuleSet& rules, const Event& even
     findings.emplace_back("consent_declined");
   }
   if (policy.exclude_vulnerable && Vulnerable(caller)) findings.emplace_back("vulnerable");
+  if (policy.unknown_qualifiers == UnknownFlags::kExclude &&
+      !UnknownQualifiers(rules, event.incident).empty()) {
+    findings.emplace_back(kUnknownQualifier);
+  }
   return findings;
 }
 
@@ -579,6 +591,20 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
       const bool found = other.Finds(
           rule, [&](const Event& e) { return Evaluate(exclusion, e, policy).result == Tri::kYes; });
       if (found) hit(At(rule, other), rule);
+    }
+  }
+  // A flag no one names may be what an exclusion is about in other words (DV, RAPE): unclear,
+  // so insufficient data, here and, as an exclusion would, on the incident's and number's
+  // other events (as RuleOutFindings names it for the screen).
+  if (policy.unknown_qualifiers == UnknownFlags::kExclude) {
+    // Its own reason, so that the funnel and surveyd_decisions_total tell it from missing data.
+    const std::string reason = "insufficient_data:" + std::string(kUnknownQualifier);
+    for (const std::string& word : d.unknown_qualifiers) hit(reason + ":" + word, reason);
+    for (const Related& other : others) {
+      const bool found = other.Finds(kUnknownQualifier, [&](const Event& e) {
+        return !UnknownQualifiers(rules, e.incident).empty();
+      });
+      if (found) hit(At(kUnknownQualifier, other), reason);
     }
   }
 

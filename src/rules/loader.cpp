@@ -189,6 +189,7 @@ class Loader {
     }
 
     CheckTwoWayGroups(groups, two_way_entry ? two_way_entry->key_node : root);
+    CheckHarmlessQualifiers(exclusions);
 
     if (!errors_.empty() || !zone) return nullptr;
     auto rules =
@@ -356,7 +357,7 @@ class Loader {
         Entries(entry.value,
                 {"minimum_age", "missing_age", "mobile_only", "exclude_consent_declined",
                  "exclude_vulnerable", "frequency_cap_days", "number_lookback_days",
-                 "max_event_lead", "require"},
+                 "max_event_lead", "require", "unknown_qualifiers", "harmless_qualifiers"},
                 "policy");
     if (const Entry* e = Find(keys, "minimum_age")) {
       if (auto value = IntInRange(*e, 0, 120)) policy.minimum_age = *value;
@@ -386,6 +387,20 @@ class Loader {
     }
     if (const Entry* e = Find(keys, "max_event_lead")) {
       if (auto value = DurationValue(*e)) policy.max_event_lead = *value;
+    }
+    if (const Entry* e = Find(keys, "unknown_qualifiers")) {
+      if (auto value = OneOf(*e, {"exclude", "survey"})) {
+        policy.unknown_qualifiers =
+            *value == "exclude" ? UnknownFlags::kExclude : UnknownFlags::kSurvey;
+      }
+    }
+    if (const Entry* e = Find(keys, "harmless_qualifiers")) {
+      ForEachListItem(*e, [&](const YAML::Node& item) {
+        if (auto word = ScalarText(item, "harmless_qualifiers")) {
+          policy.harmless_qualifiers.push_back(ascii::ToUpper(*word));
+          harmless_items_.push_back(item);
+        }
+      });
     }
     if (const Entry* e = Find(keys, "require")) {
       std::vector<std::string> names;
@@ -747,6 +762,21 @@ class Loader {
     return exclusions;
   }
 
+  // A flag cannot be both harmless and one an exclusion rules contacts out by.
+  void CheckHarmlessQualifiers(const std::vector<Exclusion>& exclusions) {
+    for (const YAML::Node& item : harmless_items_) {
+      for (const Exclusion& exclusion : exclusions) {
+        const auto& named = exclusion.qualifiers;
+        if (std::any_of(named.begin(), named.end(), [&](const std::string& q) {
+              return ascii::EqualsIgnoreCase(q, item.Scalar());
+            })) {
+          Error(item, "qualifier '" + item.Scalar() + "' is in harmless_qualifiers and in " +
+                          "exclusion '" + exclusion.id + "': it cannot be both");
+        }
+      }
+    }
+  }
+
   // A qualifier the contract does not name is most often a misspelling that would never match.
   void WarnUnknownQualifiers(const Entry& entry) {
     for (const YAML::Node& item : entry.value) {
@@ -1050,6 +1080,7 @@ class Loader {
   const LoadOptions& options_;
   std::string force_name_;
   SmsReplies replies_;  // read before the groups, which measure their first texts with them
+  std::vector<YAML::Node> harmless_items_;  // policy.harmless_qualifiers, checked at the end
   std::vector<RuleError> errors_;
   std::vector<RuleError> warnings_;
 };

@@ -165,6 +165,9 @@ RuleSet::RuleSet(std::string force_name, std::shared_ptr<const TimeZone> zone, P
       named_qualifiers_.push_back(ascii::ToUpper(qualifier));
     }
   }
+  for (const std::string& qualifier : policy_.harmless_qualifiers) {
+    named_qualifiers_.push_back(ascii::ToUpper(qualifier));
+  }
   std::sort(named_qualifiers_.begin(), named_qualifiers_.end());
   named_qualifiers_.erase(std::unique(named_qualifiers_.begin(), named_qualifiers_.end()),
                           named_qualifiers_.end());

@@ -61,9 +61,10 @@ inline constexpr std::chrono::days kMaxNumberLookback{90};
 // per rule it matches, not one per event, however many it has.
 struct EventScreen {
   // The screen's form, in its version: screens made before they named their findings (stored
-  // without them), or before flags were read whatever their spelling ("2"), count as made under
-  // other rules, read back whole until swept again.
-  static constexpr const char* kFormat = "/findings2";
+  // without them), before flags were read whatever their spelling ("2"), or before a flag no one
+  // names could rule a contact out ("3", policy.unknown_qualifiers), count as made under other
+  // rules, read back whole until swept again.
+  static constexpr const char* kFormat = "/findings3";
 
   std::string version;  // of the rules (a hash of their text) and kFormat; empty: no screening
   // What the event could rule a contact out by; empty: nothing.

@@ -80,6 +80,11 @@ struct QuietHours {
 };
 
 enum class MissingAge { kAllow, kExclude };
+// What a flag that neither the feed contract nor the rules name does to a contact.
+enum class UnknownFlags {
+  kExclude,  // insufficient data, on the event and the others of its incident and number
+  kSurvey,   // counted, nothing more
+};
 
 // The global checks that apply to every group.
 struct Policy {
@@ -96,6 +101,11 @@ struct Policy {
   // ("occurred_in_future"): the log's clock or ours is wrong, and every rule of timing with it.
   Duration max_event_lead = std::chrono::minutes(2);
   std::vector<Field> require = {Field::kQualifiers, Field::kTypeCode};
+  // A flag no one names may mean what an exclusion is about in words the rules did not foresee
+  // (DV, RAPE): the safe answer is no text until ops name it, here or in an exclusion.
+  UnknownFlags unknown_qualifiers = UnknownFlags::kExclude;
+  // Flags the force's log uses that rule no one out (upper case): named, so not unknown.
+  std::vector<std::string> harmless_qualifiers;
   bool Requires(Field field) const;
 };
 
@@ -183,7 +193,8 @@ class RuleSet {
   std::vector<SurveyGroup> groups_;
   std::vector<Exclusion> exclusions_;
   SmsReplies replies_;
-  std::vector<std::string> named_qualifiers_;  // upper case, sorted: every exclusion's qualifiers
+  // Upper case, sorted: every exclusion's qualifiers and the policy's harmless ones.
+  std::vector<std::string> named_qualifiers_;
 };
 
 }  // namespace surveyd::rules

@@ -292,7 +292,12 @@ TEST(RulesExplainTest, NamesRelatedEventsAndUnknownQualifiers) {
                       "incident)"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("4. vulnerable@number:CW-1-CE  (on an event of this number in another "
+  EXPECT_NE(text.find("4. insufficient_data:unknown_qualifier:NEW_FLAG  (a flag no one names "
+                      "may mean what an exclusion is about: policy.unknown_qualifiers is "
+                      "exclude)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("5. vulnerable@number:CW-1-CE  (on an event of this number in another "
                       "incident)"),
             std::string::npos)
       << text;

@@ -21,7 +21,7 @@ TEST(RulesLoadTest, ShippedPolicyLoadsWithoutErrors) {
   const RuleSet& rules = *result.rules;
   EXPECT_EQ(rules.force_name(), "West Midlands Police");
   EXPECT_EQ(rules.zone().Name(), "Europe/London");
-  EXPECT_EQ(rules.Summary(), "3 groups, 16 exclusions, quiet 21:00-09:00 Europe/London");
+  EXPECT_EQ(rules.Summary(), "3 groups, 17 exclusions, quiet 21:00-09:00 Europe/London");
   for (const RuleError& w : result.warnings)
     ADD_FAILURE() << "shipped rules warn: " << w.ToString();
   ASSERT_EQ(rules.groups().size(), 3u);
@@ -134,6 +134,38 @@ TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
   EXPECT_NE(loaded.errors[0].message.find("time_zone is empty"), std::string::npos)
       << loaded.errors[0].ToString();
   EXPECT_GT(loaded.errors[0].line, 0);
+}
+
+// What to do with a flag no one names is one of two words; a flag cannot be harmless and ruled
+// out by an exclusion at once. Each mistake is named at its place.
+TEST(RulesLoadTest, TheUnknownFlagsPolicyIsCheckedAtItsPlace) {
+  const auto with = [](const std::string& line, const std::string& instead) {
+    std::string yaml = ShippedRulesText();
+    const auto at = yaml.find("\n  " + line);
+    EXPECT_NE(at, std::string::npos) << line;
+    yaml.replace(at + 1, yaml.find('\n', at + 1) - at - 1, "  " + instead);
+    return LoadString(yaml, "rules.yaml");
+  };
+  const LoadResult bad_word = with("unknown_qualifiers: exclude", "unknown_qualifiers: text them");
+  EXPECT_FALSE(bad_word.rules);
+  ASSERT_EQ(bad_word.errors.size(), 1u);
+  EXPECT_NE(bad_word.errors[0].message.find(
+                "'unknown_qualifiers' must be one of exclude, survey, not 'text them'"),
+            std::string::npos)
+      << bad_word.errors[0].ToString();
+  const LoadResult both =
+      with("harmless_qualifiers: []", "harmless_qualifiers: [REPEAT_VICTIM, domestic]");
+  EXPECT_FALSE(both.rules);
+  ASSERT_EQ(both.errors.size(), 1u);
+  EXPECT_NE(both.errors[0].message.find("qualifier 'domestic' is in harmless_qualifiers and in "
+                                        "exclusion 'domestic_abuse': it cannot be both"),
+            std::string::npos)
+      << both.errors[0].ToString();
+  EXPECT_GT(both.errors[0].line, 0);
+  // Named harmless, a flag is known: counted no more, and texted.
+  const LoadResult named = with("harmless_qualifiers: []", "harmless_qualifiers: [PRIORITY]");
+  ASSERT_TRUE(named.rules);
+  EXPECT_TRUE(named.rules->KnowsQualifier("PRIORITY"));
 }
 
 // Quiet hours from 21:00 to 21:00 are none or all day: an error, never a guess.
