@@ -1,9 +1,11 @@
 #include "surveyd/alerts/recognition.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <map>
 
+#include "surveyd/core/disclosure.hpp"
 #include "surveyd/http/message.hpp"
 
 namespace surveyd::alerts {
@@ -18,6 +20,27 @@ std::string LocalDate(const TimeZone& zone, TimePoint t) {
   const LocalDateTime local = zone.ToLocal(t);
   return std::string(kDays[local.weekday]) + " " + std::to_string(local.day) + " " +
          kMonths[local.month - 1] + " " + std::to_string(local.year);
+}
+
+// Who is hidden: everyone with fewer answers than the minimum, and beside them whoever a total
+// would give their counts away by (core/disclosure.hpp), as /api/v1/stats hides them. The totals
+// a supervisor can have are rows of a breakdown by role, team and person: a team's (for one
+// role, as the stats by team or by department give it), and a person's across their teams (as
+// the stats by officer or operator give it). Worked out over everyone, whoever was asked for, so
+// that one team's or one person's answer never shows what everyone's hides.
+std::vector<char> HiddenPeople(const std::vector<store::PersonScores>& people, int min_cell_size) {
+  std::vector<std::array<std::optional<std::string>, 3>> keys;
+  keys.reserve(people.size());
+  for (const auto& person : people) keys.push_back({person.role, person.team, person.person});
+  std::vector<stats::CountedCell> cells;
+  cells.reserve(people.size());
+  for (std::size_t i = 0; i < people.size(); ++i) {
+    cells.push_back({keys[i], people[i].respondents, {}});
+  }
+  const stats::Suppression suppression = stats::SuppressSmallCounts(cells, 0, min_cell_size);
+  std::vector<char> hidden(people.size());
+  for (std::size_t i = 0; i < people.size(); ++i) hidden[i] = suppression.Cell(i);
+  return hidden;
 }
 
 }  // namespace
@@ -35,17 +58,22 @@ bool IsPraise(const Lexicon& lexicon, std::string_view comment) {
 RecognitionReport BuildRecognition(const store::RecognitionData& data, const Lexicon& lexicon,
                                    int min_cell_size, std::size_t max_praise) {
   RecognitionReport report;
-  for (const auto& person : data.people) report.respondents += person.respondents;
-  report.suppressed = report.respondents < min_cell_size;
+  std::int64_t selected = 0;
+  for (const auto& person : data.people) selected += person.selected ? person.respondents : 0;
+  report.suppressed = selected < min_cell_size;
+  const std::vector<char> hidden = HiddenPeople(data.people, min_cell_size);
   // (person, role, team) -> index in report.people
   std::map<std::tuple<std::string, std::string, std::string>, std::size_t> index;
-  for (const auto& person : data.people) {
+  for (std::size_t i = 0; i < data.people.size(); ++i) {
+    const store::PersonScores& person = data.people[i];
+    if (!person.selected) continue;
     PersonRecognition out;
     out.person = person.person;
     out.role = person.role;
     out.team = person.team;
-    out.suppressed = report.suppressed || person.respondents < min_cell_size;
+    out.suppressed = report.suppressed || hidden[i] != 0;
     if (!out.suppressed) {
+      report.respondents += person.respondents;
       out.respondents = person.respondents;
       std::copy(std::begin(person.top), std::end(person.top), std::begin(out.top));
       out.all_top = person.all_top;
@@ -124,7 +152,7 @@ DigestText FormatDigest(std::string_view force_name, std::string_view team, Time
          " answers this week: nothing is shown, so that no one who answered can be told "
          "apart.\n";
   } else {
-    b += std::to_string(report.respondents) + " answers about contacts with the team.\n\n";
+    b += std::to_string(report.respondents) + " answers about contacts with the people shown.\n\n";
     char line[256];
     std::snprintf(line, sizeof line, "%-16s %-9s %8s %12s %9s %7s\n", "Person", "Role", "Answers",
                   "Top scores", "All 10s", "Praise");
@@ -141,8 +169,10 @@ DigestText FormatDigest(std::string_view force_name, std::string_view team, Time
     }
     if (report.suppressed_people > 0) {
       b += "\n" + std::to_string(report.suppressed_people) + " more " +
-           (report.suppressed_people == 1 ? "person" : "people") + " with fewer than " +
-           std::to_string(min_cell_size) + " answers: not shown.\n";
+           (report.suppressed_people == 1 ? "person" : "people") + " not shown: fewer than " +
+           std::to_string(min_cell_size) +
+           " answers, or hidden beside someone who had, so that no one's count can be worked out "
+           "from the team's total.\n";
     }
     b += "\nTop scores: answers of 10 out of 10, all questions together. All 10s: answers with "
          "10 on every question answered. Praise: comments that thank or praise the contact.\n";

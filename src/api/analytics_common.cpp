@@ -31,6 +31,15 @@ std::optional<std::int64_t> PositiveInteger(const std::string& text) {
   return value;
 }
 
+std::optional<std::int64_t> NonNegativeInteger(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 bool Contains(const std::vector<std::string_view>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -42,6 +51,20 @@ bool NeedsSupervisor(store::Dimension d) {
 }  // namespace
 
 const std::vector<std::string_view> kFilterParameters = MakeFilterParameters();
+
+std::string FormatResponseCursor(const store::ResponseCursor& cursor) {
+  return std::to_string(cursor.submitted_at.time_since_epoch().count()) + "_" +
+         std::to_string(cursor.survey_id);
+}
+
+std::optional<store::ResponseCursor> ParseResponseCursor(const std::string& text) {
+  const auto separator = text.find('_');
+  if (separator == std::string::npos) return std::nullopt;
+  const auto micros = NonNegativeInteger(std::string_view(text).substr(0, separator));
+  const auto id = PositiveInteger(text.substr(separator + 1));
+  if (!micros || !id) return std::nullopt;
+  return store::ResponseCursor{TimePoint(Duration(*micros)), *id};
+}
 
 bool IsDate(const std::string& text) {
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
@@ -137,10 +160,19 @@ std::optional<http::Response> ParseQuery(const Call& call,
     } else if (name == "format") {
       if (value != "json" && value != "csv") return BadParameter(name, "expected json or csv");
       query.csv = value == "csv";
-    } else if (name == "after" || name == "before") {
-      const auto id = PositiveInteger(value);
-      if (!id) return BadParameter(name, "expected the cursor of a previous page");
-      (name == "after" ? query.after : query.before) = id;
+    } else if (name == "after") {
+      // Pages were in survey id order once, with the id alone as their cursor: such a cursor
+      // places nothing in the order by time, and any page read with it would be wrong.
+      if (PositiveInteger(value)) {
+        return BadParameter(name,
+                            "a cursor of the old form (a survey id): pages are now newest answer "
+                            "first, so start again from the first page, without after");
+      }
+      query.after = ParseResponseCursor(value);
+      if (!query.after) return BadParameter(name, "expected the `next` cursor of a previous page");
+    } else if (name == "before") {
+      query.before = PositiveInteger(value);
+      if (!query.before) return BadParameter(name, "expected the cursor of a previous page");
     } else if (name == "limit") {
       const auto limit = PositiveInteger(value);
       if (!limit || *limit > kMaxLimit) return BadParameter(name, "expected 1 to 1000");

@@ -19,7 +19,7 @@ struct Query {
   store::AnalyticsFilter filter;
   std::vector<store::Dimension> group_by;  // may include kQuestion
   bool csv = false;
-  std::optional<std::int64_t> after;  // keyset cursor
+  std::optional<store::ResponseCursor> after;  // keyset cursor of the responses
   int limit = 100;
   std::string q;                              // comments search
   std::optional<store::Dimension> dimension;  // representativeness
@@ -35,6 +35,12 @@ extern const std::vector<std::string_view> kFilterParameters;  // from, to, and 
 std::optional<http::Response> ParseQuery(const Call& call,
                                          const std::vector<std::string_view>& allowed,
                                          Query& query);
+
+// A page of responses' `next` cursor as the API writes it, read back as the `after` of the page
+// that follows: "<microseconds since the epoch>_<survey id>" of the page's last answer. Opaque to
+// clients; the two numbers rather than a time in text, which would need the microseconds kept.
+std::string FormatResponseCursor(const store::ResponseCursor& cursor);
+std::optional<store::ResponseCursor> ParseResponseCursor(const std::string& text);
 
 // A date that exists, as "2026-11-26".
 bool IsDate(const std::string& text);

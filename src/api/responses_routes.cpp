@@ -1,7 +1,7 @@
 // Answers with their context (GET /api/v1/responses) and the comments, searchable
-// (GET /api/v1/comments?q=), newest first, with keyset pagination. Never a number: the context
-// is the grouping columns, the comment is the masked one. Officer and operator ids are shown to
-// supervisors only.
+// (GET /api/v1/comments?q=), newest answer first, with keyset pagination on the answer's time
+// and survey id (FormatResponseCursor). Never a number: the context is the grouping columns, the
+// comment is the masked one. Officer and operator ids are shown to supervisors only.
 #include <nlohmann/json.hpp>
 
 #include "analytics_common.hpp"
@@ -71,7 +71,7 @@ http::Response HandleResponses(const ApiOptions& options, const Call& call, bool
       csv.rows.push_back(std::move(row));
     }
     const std::optional<std::string> next =
-        page.next_after ? std::optional<std::string>(std::to_string(*page.next_after))
+        page.next_after ? std::optional<std::string>(FormatResponseCursor(*page.next_after))
                         : std::nullopt;
     if (query.csv) {
       auto response = CsvResponse(csv, comments ? "comments" : "responses");

@@ -492,8 +492,12 @@ FunnelSql BuildFunnel(const AnalyticsFilter& filter) {
 Sql BuildResponses(const ResponseQuery& query) {
   Params params;
   std::string where = Conditions(std::nullopt, {}, query.filter, params);
-  if (query.after)
-    where += " AND r.survey_id < " + params.Add(std::to_string(*query.after)) + "::bigint";
+  if (query.after) {
+    // A row comparison, which the index on (submitted_at, survey_id) serves (migration 0034).
+    where += " AND (r.submitted_at, r.survey_id) < (" +
+             params.Add(pg::FormatTimestamp(query.after->submitted_at)) + "::timestamptz, " +
+             params.Add(std::to_string(query.after->survey_id)) + "::bigint)";
+  }
   if (query.comments_only) where += " AND r.comment_masked <> ''";
   if (!query.search.empty()) {
     where += " AND r.comment_search @@ websearch_to_tsquery('english', " +
@@ -510,8 +514,8 @@ Sql BuildResponses(const ResponseQuery& query) {
       Join(context) +
       ", r.q1, r.q2, r.q3, r.q4, r.q5, r.comment_masked "
       "FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE " +
-      where + " ORDER BY r.survey_id DESC LIMIT " + params.Add(std::to_string(query.limit + 1)) +
-      "::int";
+      where + " ORDER BY r.submitted_at DESC, r.survey_id DESC LIMIT " +
+      params.Add(std::to_string(query.limit + 1)) + "::int";
   sql.params = params.Take();
   return sql;
 }

@@ -143,9 +143,9 @@ const Statements& AlertStatements() {
            "count(*) FILTER (WHERE q3 = 10), count(*) FILTER (WHERE q4 = 10), "
            "count(*) FILTER (WHERE q5 = 10), count(*) FILTER (WHERE num_nonnulls(q1, q2, q3, q4, "
            "q5) > 0 AND COALESCE(q1, 10) = 10 AND COALESCE(q2, 10) = 10 AND COALESCE(q3, 10) = 10 "
-           "AND COALESCE(q4, 10) = 10 AND COALESCE(q5, 10) = 10) "
-           "FROM x WHERE person IS NOT NULL AND ($3::text IS NULL OR team = $3) "
-           "AND ($4::text IS NULL OR person = $4) GROUP BY person, role, team "
+           "AND COALESCE(q4, 10) = 10 AND COALESCE(q5, 10) = 10), "
+           "COALESCE(($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4), false) "
+           "FROM x WHERE person IS NOT NULL GROUP BY person, role, team "
            "ORDER BY team, person, role"}),
       Joined({kRecognitionCte,
               "SELECT survey_id, person, role, COALESCE(team, ''), surveyd_epoch_us(contact_at), "
@@ -508,6 +508,7 @@ class PgAlertStore final : public AlertStore {
         person.respondents = row[3].as<std::int64_t>();
         for (int q = 0; q < 5; ++q) person.top[q] = row[4 + q].as<std::int64_t>();
         person.all_top = row[9].as<std::int64_t>();
+        person.selected = row[10].as<bool>();
         data.people.push_back(std::move(person));
       }
       Params comment_params = params;

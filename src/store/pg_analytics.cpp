@@ -248,7 +248,7 @@ class PgAnalyticsStore final : public AnalyticsStore {
       }
       for (const auto& row : Run(txn, sql)) {
         if (static_cast<int>(page.records.size()) == query.limit) {
-          page.next_after = page.records.back().survey_id;
+          page.next_after = {page.records.back().submitted_at, page.records.back().survey_id};
           break;
         }
         ResponseRecord record;

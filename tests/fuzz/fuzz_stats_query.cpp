@@ -161,7 +161,7 @@ class FuzzAnalytics final : public st::AnalyticsStore {
     SameText(sql::BuildResponses(query), sql::BuildResponses(blank));
     st::ResponsePage page;
     st::ResponseRecord record;
-    record.survey_id = query.after.value_or(100) - 1;
+    record.survey_id = query.after ? query.after->survey_id - 1 : 99;
     record.contact_day = query.filter.from_day.value_or("2026-11-26");
     record.contact_hour = "09";
     record.submitted_at = surveyd::FromUnixSeconds(1'850'000'000);
@@ -171,7 +171,7 @@ class FuzzAnalytics final : public st::AnalyticsStore {
     record.q[0] = 7;
     record.comment = query.search;
     page.records.push_back(record);
-    page.next_after = record.survey_id;
+    page.next_after = st::ResponseCursor{record.submitted_at, record.survey_id};
     return page;
   }
 

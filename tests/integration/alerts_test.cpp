@@ -14,8 +14,10 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "fakes/manual_clock.hpp"
@@ -520,7 +522,8 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
 }
 
 TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
-  // PC1: four answers (the cell size here is 3), two of them praise; PC2: two answers.
+  // PC1: four answers (the cell size here is 3), two of them praise; PC2: two answers; PC3:
+  // three, hidden beside PC2 (the team's total would give PC2 away).
   const TimePoint contact = At("2026-11-20T12:00:00Z");
   const std::vector<std::pair<std::string, std::string>> answers = {
       {"PC1", "PC1 was brilliant, thank you. My number: 07700 900123"},
@@ -528,7 +531,10 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
       {"PC1", "nobody came back to me"},
       {"PC1", ""},
       {"PC2", "Excellent, thank you"},
-      {"PC2", "great"}};
+      {"PC2", "great"},
+      {"PC3", "Thank you so much"},
+      {"PC3", ""},
+      {"PC3", ""}};
   int n = 0;
   for (const auto& [officer, comment] : answers) {
     Contact c;
@@ -546,8 +552,8 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query);
   ASSERT_EQ(response.status, 200) << response.body;
   const auto body = json::parse(response.body);
-  EXPECT_EQ(body["respondents"], 6);
-  ASSERT_EQ(body["people"].size(), 2u);
+  EXPECT_EQ(body["respondents"], 4) << "the answers about the people shown";
+  ASSERT_EQ(body["people"].size(), 3u);
   EXPECT_EQ(body["people"][0]["person"], "PC1");
   EXPECT_EQ(body["people"][0]["respondents"], 4);
   EXPECT_EQ(body["people"][0]["top_scores"]["q1"], 4);
@@ -557,6 +563,10 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   EXPECT_EQ(body["people"][1]["person"], "PC2");
   EXPECT_EQ(body["people"][1]["suppressed"], true);
   EXPECT_FALSE(body["people"][1].contains("respondents"));
+  EXPECT_EQ(body["people"][2]["person"], "PC3");
+  EXPECT_EQ(body["people"][2]["suppressed"], true);
+  EXPECT_FALSE(body["people"][2].contains("respondents"));
+  EXPECT_EQ(body["suppressed_people"], 2);
   ASSERT_EQ(body["praise"].size(), 2u);
   EXPECT_EQ(body["praise"][0]["comment"], "Very kind and patient officer");
   EXPECT_EQ(body["praise"][1]["comment"],
@@ -571,7 +581,8 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
             "person,role,team,suppressed,respondents,top_q1,top_q2,top_q3,top_q4,top_q5,"
             "top_total,all_top_scores,praise_comments\r\n"
             "PC1,officer,Response - Birmingham East,false,4,4,4,4,4,4,20,4,2\r\n"
-            "PC2,officer,Response - Birmingham East,true,,,,,,,,,\r\n");
+            "PC2,officer,Response - Birmingham East,true,,,,,,,,,\r\n"
+            "PC3,officer,Response - Birmingham East,true,,,,,,,,,\r\n");
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
                   query + "&format=csv&table=praise");
   ASSERT_EQ(response.status, 200) << response.body;
@@ -605,7 +616,7 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(json::parse(response.body)["from"], "2026-11-20T00:00:00.000Z");
   EXPECT_EQ(json::parse(response.body)["to"], "2026-11-21T00:00:00.000Z");
-  EXPECT_EQ(json::parse(response.body)["respondents"], 6);
+  EXPECT_EQ(json::parse(response.body)["respondents"], 4);
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
                   team + "&from=2026-11-16&to=2026-11-19");
   EXPECT_EQ(json::parse(response.body)["suppressed"], true) << "none the day before";
@@ -618,6 +629,113 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
                   "from=2026-11-20&to=2026-11-19");
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(json::parse(response.body)["parameter"], "to") << response.body;
+}
+
+// Within each team, and across each person's teams (the totals /api/v1/stats gives a
+// supervisor), whom an answer hides adds up to nothing, or to the minimum from two people or more.
+// `hidden` by "person@team", `answers` the truth.
+void ExpectNoTotalGivesAnyoneAway(const std::map<std::string, bool>& hidden,
+                                  const std::map<std::string, int>& answers, int min) {
+  std::map<std::string, std::vector<std::string>> rows;
+  for (const auto& [who, unused] : hidden) {
+    const auto at = who.find('@');
+    rows["team " + who.substr(at + 1)].push_back(who);
+    rows["person " + who.substr(0, at)].push_back(who);
+  }
+  for (const auto& [row, cells] : rows) {
+    if (cells.size() < 2) continue;  // the total of one is that one, hidden or shown alike
+    int people = 0, sum = 0;
+    for (const auto& cell : cells) {
+      if (!hidden.at(cell)) continue;
+      ++people;
+      sum += answers.at(cell);
+    }
+    EXPECT_TRUE(people == 0 || (people >= 2 && sum >= min))
+        << row << " hides " << people << " with " << sum << " answers between them";
+  }
+}
+
+TEST_F(AlertsApiTest, RecognitionNeverGivesAHiddenPersonAway) {
+  // The cell size here is 3. PC5 is in both teams, small in Team A.
+  const std::map<std::string, int> answers = {
+      {"PC1@Team A", 5}, {"PC2@Team A", 1}, {"PC3@Team A", 4}, {"PC5@Team A", 1},
+      {"PC5@Team B", 4}, {"PC8@Team B", 6}, {"PC9@Team B", 3}};
+  int n = 0;
+  for (const auto& [who, count] : answers) {
+    for (int i = 0; i < count; ++i) {
+      Contact c;
+      c.event_id = "N-" + std::to_string(++n);
+      c.type = EventType::kResourceDeparted;
+      c.person = who.substr(0, who.find('@'));
+      c.team = who.substr(who.find('@') + 1);
+      c.at = At("2026-11-20T12:00:00Z") + std::chrono::minutes(n);
+      const auto survey = CreateSurvey(c);
+      ASSERT_EQ(store_->SubmitResponse(survey, Answer("Thank you, brilliant", 10, "force_response"),
+                                       clock_.Now()),
+                store::SubmitOutcome::kStored);
+    }
+  }
+  const std::string week = "from=2026-11-16&to=2026-11-22";
+  std::map<std::string, bool> everyone_hides;
+  for (const std::string selection : {"", "&team=Team%20A", "&team=Team%20B", "&officer=PC5"}) {
+    SCOPED_TRACE("selection: " + selection);
+    auto response =
+        Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", week + selection);
+    ASSERT_EQ(response.status, 200) << response.body;
+    const auto body = json::parse(response.body);
+    ASSERT_EQ(body["suppressed"], false);
+    std::map<std::string, bool> hidden;
+    int shown = 0;
+    for (const auto& person : body["people"]) {
+      const std::string who =
+          person["person"].get<std::string>() + "@" + person["team"].get<std::string>();
+      hidden[who] = person["suppressed"];
+      if (person["suppressed"] == false) {
+        EXPECT_EQ(person["respondents"], answers.at(who)) << who;
+        shown += answers.at(who);
+      } else {
+        EXPECT_FALSE(person.contains("respondents")) << who;
+      }
+      if (selection.empty()) {
+        everyone_hides[who] = hidden[who];
+      } else {
+        EXPECT_EQ(hidden[who], everyone_hides.at(who)) << who << ": as everyone's answer has it";
+      }
+    }
+    EXPECT_EQ(body["respondents"], shown) << "everyone's answers, less those shown, are hidden";
+    ExpectNoTotalGivesAnyoneAway(hidden, answers, 3);
+    for (const auto& praise : body["praise"]) {
+      const std::string who =
+          praise["person"].get<std::string>() + "@" + praise["team"].get<std::string>();
+      EXPECT_FALSE(hidden.at(who)) << who << "'s praise comment";
+    }
+    // The CSV hides the same people.
+    response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                    week + selection + "&format=csv");
+    ASSERT_EQ(response.status, 200) << response.body;
+    std::istringstream lines(response.body);
+    std::string line;
+    std::getline(lines, line);  // the header
+    std::size_t rows = 0;
+    while (std::getline(lines, line)) {
+      std::vector<std::string> fields;
+      std::istringstream split(line.substr(0, line.find('\r')));
+      for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+      ASSERT_GE(fields.size(), 5u) << line;
+      const std::string who = fields[0] + "@" + fields[2];
+      EXPECT_EQ(fields[3], hidden.at(who) ? "true" : "false") << line;
+      EXPECT_EQ(fields[4], hidden.at(who) ? "" : std::to_string(answers.at(who))) << line;
+      ++rows;
+    }
+    EXPECT_EQ(rows, hidden.size());
+  }
+  EXPECT_EQ(everyone_hides, (std::map<std::string, bool>{{"PC1@Team A", false},
+                                                         {"PC2@Team A", true},
+                                                         {"PC3@Team A", true},
+                                                         {"PC5@Team A", true},
+                                                         {"PC5@Team B", true},
+                                                         {"PC8@Team B", false},
+                                                         {"PC9@Team B", true}}));
 }
 
 // ---- The notifier ----------------------------------------------------------------------------
@@ -1005,8 +1123,8 @@ TEST(SmtpTest, StartTlsWithAuthentication) {
 // ---- The weekly digest -----------------------------------------------------------------------
 
 TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
-  // Answers the week before Monday 30 November 2026 08:00 (GMT): team A has PC1 with 3 and PC2
-  // with 1; team B has OP9 with 3.
+  // Answers the week before Monday 30 November 2026 08:00 (GMT): team A has PC1 with 4, PC2 with
+  // 1 and PC3 with 3 (hidden beside PC2); team B has OP9 with 3.
   struct Row {
     const char* person;
     const char* team;
@@ -1017,7 +1135,11 @@ TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
       {"PC1", "Team A", EventType::kResourceDeparted, "Brilliant officer, thank you"},
       {"PC1", "Team A", EventType::kResourceDeparted, "kind and patient"},
       {"PC1", "Team A", EventType::kResourceDeparted, ""},
+      {"PC1", "Team A", EventType::kResourceDeparted, ""},
       {"PC2", "Team A", EventType::kResourceDeparted, "Excellent"},
+      {"PC3", "Team A", EventType::kResourceDeparted, "Really kind, thanks"},
+      {"PC3", "Team A", EventType::kResourceDeparted, ""},
+      {"PC3", "Team A", EventType::kResourceDeparted, ""},
       {"OP9", "Team B", EventType::kCallEnded, "thanks"},
       {"OP9", "Team B", EventType::kCallEnded, ""},
       {"OP9", "Team B", EventType::kCallEnded, ""},
@@ -1070,11 +1192,12 @@ TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
   ASSERT_TRUE(body_to.count("ops@force.example"));
   const std::string team_a = body_to["sgt-a@force.example"];
   EXPECT_THAT(team_a, HasSubstr("Recognition for Team A"));
-  EXPECT_THAT(team_a, HasSubstr("4 answers about contacts with the team."));
+  EXPECT_THAT(team_a, HasSubstr("4 answers about contacts with the people shown."));
   EXPECT_THAT(team_a,
-              HasSubstr("PC1              officer          3           15         3       2"));
-  EXPECT_THAT(team_a, HasSubstr("1 more person with fewer than 3 answers: not shown."));
+              HasSubstr("PC1              officer          4           20         4       2"));
+  EXPECT_THAT(team_a, HasSubstr("2 more people not shown: fewer than 3 answers, or hidden"));
   EXPECT_THAT(team_a, Not(HasSubstr("PC2")));
+  EXPECT_THAT(team_a, Not(HasSubstr("PC3")));
   EXPECT_THAT(team_a, Not(HasSubstr("Brilliant")));
   // The comments are on the dashboard's praise view of the team, for the digest's local days.
   EXPECT_THAT(team_a,

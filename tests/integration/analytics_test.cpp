@@ -8,8 +8,11 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "integration/test_database.hpp"
 #include "surveyd/core/phone.hpp"
@@ -270,7 +273,10 @@ class AnalyticsTest : public ::testing::Test {
         ++x.comments;
       }
       answers.language = "en";
-      ASSERT_EQ(store_->SubmitResponse(survey_id, answers, kNow + 3min), SubmitOutcome::kStored);
+      // Five instants a microsecond apart, in no order of the surveys': answers given at the
+      // same time, and a time that a cursor to the millisecond would lose.
+      const TimePoint answered_at = kNow + 3min + std::chrono::microseconds(survey_id * 7 % 5);
+      ASSERT_EQ(store_->SubmitResponse(survey_id, answers, answered_at), SubmitOutcome::kStored);
       ++x.answered;
     }
     ASSERT_EQ(access_->SweepClosedSurveys(kSweepTo), x.expired);
@@ -641,19 +647,28 @@ TEST_F(AnalyticsTest, TheFunnelCountsEachStage) {
 }
 
 TEST_F(AnalyticsTest, ResponsesPageThroughOnceEachNewestFirst) {
+  // The answers were given at five instants a microsecond apart, many at each: pages of 7 end
+  // within a run of answers given at the same time, and the next page goes on from there.
   ResponseQuery query;
   query.filter = Days();
   query.limit = 7;
   std::set<std::int64_t> seen;
-  std::int64_t last = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::int64_t> order;
+  std::optional<std::pair<TimePoint, std::int64_t>> last;
   int pages = 0;
+  int pages_ending_in_a_tie = 0;
   for (;;) {
     const auto page = analytics_->Responses(query);
     ++pages;
     for (const auto& r : page.records) {
-      EXPECT_LT(r.survey_id, last);
-      last = r.survey_id;
-      EXPECT_TRUE(seen.insert(r.survey_id).second);
+      const std::pair<TimePoint, std::int64_t> key{r.submitted_at, r.survey_id};
+      if (last) EXPECT_LT(key, *last) << "newest answer first, then the higher survey id";
+      if (last && &r == &page.records.front() && r.submitted_at == last->first) {
+        ++pages_ending_in_a_tie;
+      }
+      last = key;
+      EXPECT_TRUE(seen.insert(r.survey_id).second) << r.survey_id << " again";
+      order.push_back(r.survey_id);
       EXPECT_EQ(r.context.size(), 16u);
       EXPECT_EQ(r.comment.find("07700"), std::string::npos);
     }
@@ -662,10 +677,23 @@ TEST_F(AnalyticsTest, ResponsesPageThroughOnceEachNewestFirst) {
       break;
     }
     EXPECT_EQ(page.records.size(), 7u);
+    EXPECT_EQ(*page.next_after,
+              (ResponseCursor{page.records.back().submitted_at, page.records.back().survey_id}));
     query.after = page.next_after;
   }
-  EXPECT_EQ(static_cast<std::int64_t>(seen.size()), expected_->answered);
+  EXPECT_EQ(static_cast<std::int64_t>(seen.size()), expected_->answered) << "none lost";
   EXPECT_EQ(pages, static_cast<int>((seen.size() + 6) / 7));
+  EXPECT_GT(pages_ending_in_a_tie, 0) << "the data no longer tests ties across pages";
+  // The same answers in one go, in the order the database sorts them.
+  std::string listed;
+  for (std::int64_t id : seen) listed += (listed.empty() ? "" : ",") + std::to_string(id);
+  std::vector<std::int64_t> sorted;
+  std::istringstream ids(db_->Query(
+      "SELECT string_agg(survey_id::text, ' ' ORDER BY submitted_at DESC, survey_id DESC) "
+      "FROM responses WHERE survey_id IN (" +
+      listed + ")"));
+  for (std::int64_t id = 0; ids >> id;) sorted.push_back(id);
+  EXPECT_EQ(order, sorted);
 
   query = {};
   query.filter = Days();

@@ -665,8 +665,10 @@
   // For supervisors (GET /api/v1/recognition): per person, the answers about their contacts and
   // how many gave 10 out of 10; the praise comments, numbers and e-mail addresses masked by the
   // API. Each team's weekly digest e-mail links here. People with fewer answers than the
-  // recognition's minimum are named without figures by the API and only counted here, as the
-  // digest does.
+  // recognition's minimum, and whoever a total would give their counts away by, are named without
+  // figures by the API and only counted here, as the digest does. The answers counted are those
+  // about the people shown (the API's `respondents`), never everyone's: the difference would be
+  // what is hidden.
 
   const ROLES = { officer: 'Officer', operator: 'Call handler' };
   const TOP_QUESTIONS = ['q1', 'q2', 'q3', 'q4', 'q5'];
@@ -735,7 +737,7 @@
     const hidden = $('praise-hidden');
     hidden.hidden = report.suppressed || !report.suppressed_people;
     hidden.textContent = `${number(report.suppressed_people)} more ${report.suppressed_people === 1 ? 'person' : 'people'} ` +
-      `with fewer than ${report.min_cell_size} answers: not shown.`;
+      `not shown: fewer than ${report.min_cell_size} answers, or hidden beside someone who had.`;
     state.praise = report.praise;
     $('praise-comments').replaceChildren();
     showMorePraise();

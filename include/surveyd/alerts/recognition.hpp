@@ -2,8 +2,8 @@
 // Recognition: the praise a named officer's or operator's contacts earned, and per person the
 // counts of top scores, for supervisors (GET /api/v1/recognition) and a weekly e-mail digest per
 // team. Everything about a person with fewer answers than the minimum cell size is suppressed,
-// and so is everything when the whole selection has fewer. Pure functions of what the store
-// returns.
+// and so is everything about whoever a total would give such a person's counts away by; all of
+// it when the whole selection has fewer. Pure functions of what the store returns.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,7 +21,9 @@ bool IsPraise(const Lexicon& lexicon, std::string_view comment);
 
 struct PersonRecognition {
   std::string person, role, team;
-  bool suppressed = false;  // fewer answers than the minimum cell size: no counts
+  // Fewer answers than the minimum cell size, or hidden beside someone who had them (and
+  // reading just the same): no counts.
+  bool suppressed = false;
   std::int64_t respondents = 0;
   std::int64_t top[5] = {0, 0, 0, 0, 0};
   std::int64_t all_top = 0;
@@ -37,6 +39,8 @@ struct PraiseComment {
 };
 
 struct RecognitionReport {
+  // The answers about the people shown: with everyone's, a hidden count would be the whole less
+  // the counts shown.
   std::int64_t respondents = 0;
   bool suppressed = false;  // the whole selection is below the minimum cell size
   int suppressed_people = 0;

@@ -145,6 +145,9 @@ struct PersonScores {
   std::int64_t respondents = 0;
   std::int64_t top[5] = {0, 0, 0, 0, 0};  // answers of 10, per question
   std::int64_t all_top = 0;               // answers with every answered question at 10
+  // In the team and person asked for. The others are there to work out who is hidden: so that
+  // asking for one team or one person never shows what asking for everyone hides.
+  bool selected = true;
 };
 
 struct RecognitionComment {
@@ -156,7 +159,7 @@ struct RecognitionComment {
 };
 
 struct RecognitionData {
-  std::vector<PersonScores> people;
+  std::vector<PersonScores> people;  // everyone with answers in [from, to), by team, person, role
   std::vector<RecognitionComment> comments;
 };
 

@@ -112,14 +112,23 @@ struct ResponseRecord {
   std::string comment;  // masked
 };
 
+// Where a page of responses ends: its last answer's time and survey. Answers come newest first,
+// and of answers given at the same time the higher survey id first, so these two place every
+// answer once.
+struct ResponseCursor {
+  TimePoint submitted_at;
+  std::int64_t survey_id = 0;
+  bool operator==(const ResponseCursor&) const = default;
+};
+
 struct ResponsePage {
-  std::vector<ResponseRecord> records;     // newest survey first
-  std::optional<std::int64_t> next_after;  // pass as `after` for the next page
+  std::vector<ResponseRecord> records;       // newest answer first
+  std::optional<ResponseCursor> next_after;  // pass as `after` for the next page
 };
 
 struct ResponseQuery {
   AnalyticsFilter filter;
-  std::optional<std::int64_t> after;  // keyset: surveys older than this id
+  std::optional<ResponseCursor> after;  // keyset: the answers after this one, in that order
   int limit = 100;
   bool comments_only = false;  // only responses with a comment
   std::string search;          // full-text query (English stemming); empty: none

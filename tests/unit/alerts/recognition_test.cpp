@@ -17,15 +17,25 @@ std::shared_ptr<const Lexicon> Shipped() {
 
 TimePoint At(const char* text) { return ParseRfc3339(text).value(); }
 
-store::PersonScores Person(const std::string& id, std::int64_t respondents, std::int64_t tens) {
+store::PersonScores Person(const std::string& id, std::int64_t respondents, std::int64_t tens,
+                           const std::string& team = "Response - Birmingham East") {
   store::PersonScores person;
   person.person = id;
   person.role = "officer";
-  person.team = "Response - Birmingham East";
+  person.team = team;
   person.respondents = respondents;
   person.top[0] = tens;
   person.all_top = tens / 2;
   return person;
+}
+
+// Whom a report hides, by "person@team".
+std::vector<std::string> Hidden(const RecognitionReport& report) {
+  std::vector<std::string> hidden;
+  for (const auto& person : report.people) {
+    if (person.suppressed) hidden.push_back(person.person + "@" + person.team);
+  }
+  return hidden;
 }
 
 store::RecognitionComment Comment(const std::string& person, const std::string& text) {
@@ -55,14 +65,16 @@ TEST(Recognition, SuppressedBelowTheMinimumCellSize) {
   const auto lexicon = Shipped();
   ASSERT_TRUE(lexicon);
   store::RecognitionData data;
-  data.people = {Person("PC1", 12, 7), Person("PC2", 3, 3)};
+  // PC3 is hidden beside PC2 (see below).
+  data.people = {Person("PC1", 12, 7), Person("PC2", 3, 3), Person("PC3", 11, 1)};
   data.comments = {
       Comment("PC1", "Brilliant officer, my number is [phone removed] if you need it, thanks"),
-      Comment("PC1", "nobody came back to me"), Comment("PC2", "Excellent, thank you")};
+      Comment("PC1", "nobody came back to me"), Comment("PC2", "Excellent, thank you"),
+      Comment("PC3", "Really kind, thank you")};
   auto report = BuildRecognition(data, *lexicon, 10);
   EXPECT_FALSE(report.suppressed);
-  EXPECT_EQ(report.respondents, 15);
-  ASSERT_EQ(report.people.size(), 2u);
+  EXPECT_EQ(report.respondents, 12) << "the answers about the people shown";
+  ASSERT_EQ(report.people.size(), 3u);
   EXPECT_FALSE(report.people[0].suppressed);
   EXPECT_EQ(report.people[0].respondents, 12);
   EXPECT_EQ(report.people[0].top[0], 7);
@@ -70,7 +82,10 @@ TEST(Recognition, SuppressedBelowTheMinimumCellSize) {
   EXPECT_TRUE(report.people[1].suppressed);
   EXPECT_EQ(report.people[1].respondents, 0) << "no counts for a suppressed person";
   EXPECT_EQ(report.people[1].praise, 0);
-  EXPECT_EQ(report.suppressed_people, 1);
+  EXPECT_TRUE(report.people[2].suppressed);
+  EXPECT_EQ(report.people[2].respondents, 0);
+  EXPECT_EQ(report.people[2].praise, 0);
+  EXPECT_EQ(report.suppressed_people, 2);
   ASSERT_EQ(report.praise.size(), 1u) << "only praise, only for people shown";
   EXPECT_EQ(report.praise[0].person, "PC1");
   EXPECT_EQ(report.praise[0].comment,
@@ -83,6 +98,61 @@ TEST(Recognition, SuppressedBelowTheMinimumCellSize) {
   EXPECT_TRUE(report.suppressed);
   EXPECT_TRUE(report.praise.empty());
   EXPECT_EQ(report.suppressed_people, 2);
+}
+
+// The team's total is the team's answers in /api/v1/stats (by department or team), and a
+// person's total across their teams is theirs there (by officer or operator): neither, less the
+// counts shown, may be one hidden person's count or a sum below the minimum.
+TEST(Recognition, NoTotalGivesAHiddenPersonAway) {
+  const auto lexicon = Shipped();
+  ASSERT_TRUE(lexicon);
+  store::RecognitionData data;
+  // One small count in a team: beside it, the team's smallest shown, not one from another team
+  // (Team B's PC9 is smaller, but Team A's total would still give PC2 away).
+  data.people = {Person("PC1", 30, 9, "Team A"), Person("PC2", 4, 1, "Team A"),
+                 Person("PC3", 14, 2, "Team A"), Person("PC9", 11, 5, "Team B"),
+                 Person("PC8", 20, 5, "Team B")};
+  auto report = BuildRecognition(data, *lexicon, 10);
+  EXPECT_EQ(Hidden(report), (std::vector<std::string>{"PC2@Team A", "PC3@Team A"}));
+  EXPECT_EQ(report.respondents, 30 + 11 + 20);
+  EXPECT_EQ(report.suppressed_people, 2);
+
+  // Two small counts adding up to less than the minimum give their sum away, and the smallest
+  // shown goes with them; two adding up to it at least give nothing away.
+  data.people = {Person("PC1", 30, 9), Person("PC2", 4, 1), Person("PC3", 5, 2),
+                 Person("PC4", 12, 5)};
+  EXPECT_EQ(
+      Hidden(BuildRecognition(data, *lexicon, 10)),
+      (std::vector<std::string>{"PC2@Response - Birmingham East", "PC3@Response - Birmingham East",
+                                "PC4@Response - Birmingham East"}));
+  data.people[2].respondents = 6;
+  report = BuildRecognition(data, *lexicon, 10);
+  EXPECT_EQ(Hidden(report), (std::vector<std::string>{"PC2@Response - Birmingham East",
+                                                      "PC3@Response - Birmingham East"}));
+  EXPECT_EQ(report.respondents, 42);
+
+  // Someone small in one team and not in another: their total across both, less the one shown,
+  // is the small one, so that goes too; then their second team needs one hidden beside it.
+  data.people = {Person("PC5", 3, 1, "Team A"),  Person("PC6", 25, 2, "Team A"),
+                 Person("PC7", 18, 2, "Team A"), Person("PC5", 12, 4, "Team B"),
+                 Person("PC8", 40, 9, "Team B"), Person("PC9", 16, 1, "Team B")};
+  report = BuildRecognition(data, *lexicon, 10);
+  EXPECT_EQ(Hidden(report),
+            (std::vector<std::string>{"PC5@Team A", "PC7@Team A", "PC5@Team B", "PC9@Team B"}));
+  EXPECT_EQ(report.respondents, 25 + 40);
+  // Asked for Team B alone, Team B's people are hidden as they are in everyone's answer: else
+  // PC5's total across both teams, less their count shown here, would be their count in Team A.
+  for (auto& person : data.people) person.selected = person.team == "Team B";
+  report = BuildRecognition(data, *lexicon, 10);
+  ASSERT_EQ(report.people.size(), 3u);
+  EXPECT_EQ(Hidden(report), (std::vector<std::string>{"PC5@Team B", "PC9@Team B"}));
+  EXPECT_EQ(report.respondents, 40);
+
+  // Nobody small: everyone shown, and the total is everyone's.
+  data.people = {Person("PC1", 10, 1), Person("PC2", 11, 1)};
+  report = BuildRecognition(data, *lexicon, 10);
+  EXPECT_TRUE(Hidden(report).empty());
+  EXPECT_EQ(report.respondents, 21);
 }
 
 TEST(Recognition, DigestScheduleFollowsLocalTimeAcrossSummerTime) {
@@ -104,7 +174,7 @@ TEST(Recognition, DigestHoldsCountsOnly) {
   const auto lexicon = Shipped();
   ASSERT_TRUE(lexicon);
   store::RecognitionData data;
-  data.people = {Person("PC1", 12, 7), Person("PC2", 3, 3)};
+  data.people = {Person("PC1", 12, 7), Person("PC2", 3, 3), Person("PC3", 11, 2)};
   data.comments = {Comment("PC1", "Brilliant officer, thank you so much")};
   const auto report = BuildRecognition(data, *lexicon, 10);
   const auto london = TimeZone::Load("Europe/London");
@@ -114,11 +184,14 @@ TEST(Recognition, DigestHoldsCountsOnly) {
   EXPECT_EQ(text.subject,
             "West Midlands Police: recognition for Response - Birmingham East, week to Monday 30 "
             "November 2026");
-  EXPECT_THAT(text.body, HasSubstr("15 answers about contacts with the team."));
+  EXPECT_THAT(text.body, HasSubstr("12 answers about contacts with the people shown."));
   EXPECT_THAT(text.body,
               HasSubstr("PC1              officer         12            7         3       1"));
-  EXPECT_THAT(text.body, HasSubstr("1 more person with fewer than 10 answers: not shown."));
+  EXPECT_THAT(text.body, HasSubstr("2 more people not shown: fewer than 10 answers, or hidden "
+                                   "beside someone who had"));
   EXPECT_THAT(text.body, Not(HasSubstr("PC2")));
+  EXPECT_THAT(text.body, Not(HasSubstr("PC3"))) << "hidden beside PC2";
+  EXPECT_THAT(text.body, Not(HasSubstr("26 answers"))) << "nor everyone's, 12 + 3 + 11";
   EXPECT_THAT(text.body, Not(HasSubstr("Brilliant")));
   EXPECT_THAT(text.body, HasSubstr("https://x/dashboard?view=praise&team=T"));
 }

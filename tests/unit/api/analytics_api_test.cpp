@@ -26,6 +26,7 @@
 namespace surveyd::api {
 namespace {
 
+using namespace std::chrono_literals;
 using nlohmann::json;
 using store::Dimension;
 
@@ -488,6 +489,11 @@ TEST_F(AnalyticsApiTest, ABadParameterIsA400NamingIt) {
       {"/api/v1/responses?limit=0", "limit"},
       {"/api/v1/responses?limit=1001", "limit"},
       {"/api/v1/responses?after=-3", "after"},
+      {"/api/v1/responses?after=42", "after"},  // the old form, a survey id alone
+      {"/api/v1/responses?after=1795167000123456_", "after"},
+      {"/api/v1/responses?after=_42", "after"},
+      {"/api/v1/responses?after=1795167000123456_42_1", "after"},
+      {"/api/v1/comments?after=-1_42", "after"},
       {"/api/v1/representativeness?dimension=beat", "dimension"},
       {"/api/v1/representativeness", "dimension"},
       {"/api/v1/funnel?from=2026-11-01T00:00:00Z", "from"},
@@ -779,15 +785,27 @@ TEST_F(AnalyticsApiTest, ResponsesPageWithACursorAndHideOfficersFromAnalysts) {
   record.q[0] = 9;
   record.comment = "fine";
   analytics_.responses.records = {record};
-  analytics_.responses.next_after = 42;
-  auto response = Get("/api/v1/responses?limit=1&after=100", Role::kAnalyst);
-  ASSERT_EQ(response.status, 200);
+  // The cursor is the last answer's time, to the microsecond, and its survey.
+  const TimePoint answered_at = ParseRfc3339("2026-11-20T09:30:00Z").value() + 123456us;
+  analytics_.responses.next_after = store::ResponseCursor{answered_at, 42};
+  auto response = Get("/api/v1/responses?limit=1&after=1795000000000001_100", Role::kAnalyst);
+  ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(analytics_.last_query.limit, 1);
-  EXPECT_EQ(analytics_.last_query.after, 100);
+  ASSERT_TRUE(analytics_.last_query.after);
+  EXPECT_EQ(analytics_.last_query.after->submitted_at.time_since_epoch(), 1795000000000001us);
+  EXPECT_EQ(analytics_.last_query.after->survey_id, 100);
   EXPECT_FALSE(analytics_.last_query.comments_only);
-  EXPECT_EQ(http::FindHeader(response.headers, "X-Next-Cursor"), "42");
+  EXPECT_EQ(http::FindHeader(response.headers, "X-Next-Cursor"), "1795167000123456_42");
   json body = Json(response);
-  EXPECT_EQ(body["next"], "42");
+  EXPECT_EQ(body["next"], "1795167000123456_42");
+  // What `next` says is what `after` reads.
+  ASSERT_EQ(Get("/api/v1/responses?after=1795167000123456_42").status, 200);
+  EXPECT_EQ(analytics_.last_query.after, analytics_.responses.next_after);
+  // A cursor of the old form, a survey id alone, is refused with a reason, not misread.
+  response = Get("/api/v1/responses?after=42");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(Json(response).value("message", "").find("old form"), std::string::npos)
+      << response.body;
   EXPECT_EQ(body["responses"][0]["answers"]["q1"], 9);
   EXPECT_TRUE(body["responses"][0]["answers"]["q2"].is_null());
   EXPECT_FALSE(body["responses"][0].contains("officer"));
