@@ -57,6 +57,9 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   for (const auto& sender : config::SenderWarnings(result.config)) {
     warnings.push_back(name + ": warning: " + sender);
   }
+  for (const auto& page : config::PageWarnings(result.config)) {
+    warnings.push_back(name + ": warning: " + page);
+  }
   if (!problems.empty()) {
     for (const auto& warning : warnings) err << warning << "\n";
     for (const auto& p : problems) err << "surveyd: " << p << "\n";

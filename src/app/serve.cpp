@@ -1,7 +1,6 @@
 // `surveyd serve`: builds the components (app/components.hpp), starts them in order, tells systemd
 // when it is ready, and waits for signals: SIGHUP reloads (rules, the listener's certificate),
 // SIGINT/SIGTERM stop in order within service.stop_timeout_s.
-#include <arpa/inet.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -32,14 +31,6 @@ namespace surveyd::app {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A plain-TCP feed carries phone numbers and incident details in clear: only acceptable to this
-// machine itself. Names other than "localhost" are not resolved here: they count as remote.
-bool IsLoopback(const std::string& host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  unsigned char v4[4];
-  return inet_pton(AF_INET, host.c_str(), v4) == 1 && v4[0] == 127;
-}
 
 // Open descriptors bound the connection cap: raise the soft limit to the hard one, and say so when
 // the cap still cannot be reached.
@@ -180,6 +171,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   for (const auto& unknown : config::UnknownVariables(config::ProcessEnvironment())) {
     spdlog::warn("config: {}", unknown);
   }
+  for (const auto& warning : config::SenderWarnings(config)) spdlog::warn("config: {}", warning);
+  for (const auto& warning : config::PageWarnings(config)) spdlog::warn("config: {}", warning);
   // Test builds only: a fault run may ask this process to die at a named failpoint.
   if (const std::string problem = failpoint::ArmFromEnvironment(); !problem.empty()) {
     err << "surveyd: " << problem << "\n";
@@ -373,7 +366,9 @@ int Serve(const config::Config& config, std::ostream& err) {
     feed_options.tls_cert_file = config.feed.tls_cert_file;
     feed_options.tls_key_file = config.feed.tls_key_file;
     feed_options.on_surveys_created = [&dispatcher](TimePoint due) { dispatcher.WakeAt(due); };
-    if (!config.feed.tls && !IsLoopback(feed_host)) {
+    // A plain-TCP feed carries phone numbers and incident details in clear: only acceptable to
+    // this machine itself.
+    if (!config.feed.tls && !config::IsLoopbackHost(feed_host)) {
       spdlog::warn(
           "feed.tcp {} is plain TCP to another machine: events (phone numbers, incident details) "
           "cross the network unencrypted and unauthenticated; set feed.tls: true with "

@@ -1,5 +1,6 @@
 #include "surveyd/config/config.hpp"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -757,6 +758,40 @@ std::vector<std::string> SenderWarnings(const Config& config) {
             "': " + *problem};
   }
   return {};
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  unsigned char v4[4];
+  return inet_pton(AF_INET, host.c_str(), v4) == 1 && v4[0] == 127;
+}
+
+std::vector<std::string> PageWarnings(const Config& config) {
+  std::vector<std::string> warnings;
+  const std::string& base = config.http.public_base_url;
+  const std::string plain = "http://";
+  if (base.rfind(plain, 0) == 0) {
+    const std::string rest = base.substr(plain.size());
+    std::string host = rest.substr(0, rest.find('/'));
+    if (!host.empty() && host.front() == '[') {
+      host = host.substr(0, host.find(']') + 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    if (!IsLoopbackHost(host)) {
+      warnings.push_back("http.public_base_url (SURVEYD_PUBLIC_BASE_URL) '" + base +
+                         "' is plain HTTP: citizens' answers, and the help they ask for, cross "
+                         "the network unencrypted; give an https:// address (TLS here, "
+                         "http.tls_cert_file, or at a proxy)");
+    }
+  }
+  if (config.survey.privacy_url.empty()) {
+    warnings.push_back(
+        "survey.privacy_url (SURVEYD_PRIVACY_URL) is empty: the survey page links to no privacy "
+        "notice, which UK GDPR (article 13) asks for where personal data is collected; give the "
+        "force's");
+  }
+  return warnings;
 }
 
 std::vector<std::string> ValidateForServe(const Config& config) {

@@ -262,9 +262,19 @@ std::vector<std::string> ValidateForServe(const Config& config);
 // (sms::SenderProblem), one line each: "gateway.sender (SURVEYD_GATEWAY_SENDER) 'West Midlands
 // Police': an alphanumeric sender has at most 11 characters, not 20". WMNow and Kannel send from
 // gateway.sender, Twilio from gateway.twilio.from (a messaging service, "MG" and 32 hex digits,
-// is not a sender and passes). Warnings, not problems: `serve` starts; `config check` and
-// `rules check -c` say them.
+// is not a sender and passes). Warnings, not problems: `serve` starts and logs them; `config check`
+// and `rules check -c` say them.
 std::vector<std::string> SenderWarnings(const Config& config);
+
+// What the settings leave the citizens' pages wanting, one line each: survey links over plain
+// HTTP to another machine than this one (answers, and the help a citizen asks for, cross the
+// network in clear), and no privacy notice for the page to link to (survey.privacy_url).
+// Warnings, not problems: a demo or a test runs without them; `serve` logs them at start and
+// `config check` says them.
+std::vector<std::string> PageWarnings(const Config& config);
+
+// "localhost", 127.0.0.0/8 or ::1: this machine itself. Other names are not resolved: remote.
+bool IsLoopbackHost(const std::string& host);
 
 // Splits "host:port" / "[::1]:port"; throws ConfigError.
 std::pair<std::string, std::uint16_t> SplitHostPort(const std::string& text,

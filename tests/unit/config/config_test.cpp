@@ -322,6 +322,32 @@ TEST(Config, TwilioSectionFromTheEnvironment) {
   EXPECT_EQ(Load("", {}).gateway.twilio.base_url, "https://api.twilio.com");
 }
 
+// Links over plain HTTP are said only for another machine than this one, and a page without a
+// privacy notice always.
+TEST(Config, PageWarningsNamePlainLinksToAnotherMachineAndAMissingPrivacyNotice) {
+  const auto with = [](const std::string& base, const std::string& privacy) {
+    return PageWarnings(
+        Load("", {{"SURVEYD_PUBLIC_BASE_URL", base}, {"SURVEYD_PRIVACY_URL", privacy}}));
+  };
+  const std::string notice = "https://www.example.police.uk/privacy";
+  for (const char* local : {"http://127.0.0.1:8080", "http://localhost", "http://[::1]:8080/x"}) {
+    EXPECT_TRUE(with(local, notice).empty()) << local;
+  }
+  EXPECT_TRUE(with("https://survey.example.police.uk", notice).empty());
+  const auto plain = with("http://survey.example.police.uk:8080/", notice);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].rfind("http.public_base_url (SURVEYD_PUBLIC_BASE_URL) "
+                           "'http://survey.example.police.uk:8080' is plain HTTP",
+                           0),
+            0u)
+      << plain[0];
+  EXPECT_EQ(with("http://10.0.0.5", notice).size(), 1u) << "a private address is another machine";
+  const auto no_notice = with("https://survey.example.police.uk", "");
+  ASSERT_EQ(no_notice.size(), 1u);
+  EXPECT_EQ(no_notice[0].rfind("survey.privacy_url (SURVEYD_PRIVACY_URL) is empty", 0), 0u)
+      << no_notice[0];
+}
+
 // The sender of the gateway in use, and only that one, is checked against what networks take.
 TEST(Config, SenderWarningsNameTheSenderTheGatewayUses) {
   const std::string long_name = "West Midlands Police";
