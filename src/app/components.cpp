@@ -220,9 +220,11 @@ std::optional<ComponentHealth> RulesComponent::Health() const {
 
 // --- Database ---------------------------------------------------------------------------------
 
-DatabaseComponent::DatabaseComponent(const config::Config& config, metrics::Registry& metrics)
+DatabaseComponent::DatabaseComponent(const config::Config& config, const Clock& clock,
+                                     metrics::Registry& metrics)
     : url_(config.database.url),
       migrate_(config.database.migrate_on_start),
+      clock_(clock),
       store_(store::MakePgStore(StoreOptions(config, config.database.pool_size, &metrics))) {}
 
 void DatabaseComponent::Start() {
@@ -238,21 +240,14 @@ void DatabaseComponent::Start() {
 
 std::optional<ComponentHealth> DatabaseComponent::Health() const {
   const auto failure = store_->PingFailure();
-  const TimePoint now = SystemClock().Now();
   std::lock_guard lock(mutex_);
   ComponentHealth health{!failure, nlohmann::json::object()};
   if (failure) {
-    if (!down_since_) {
-      down_since_ = now;
-      spdlog::error("database: unreachable ({}); not ready until it answers again", *failure);
-    }
+    outage_.Failed("unreachable (" + *failure + "); not ready until it answers again");
     health.details["error"] = *failure;
-    health.details["down_since"] = FormatRfc3339(*down_since_);
-  } else if (down_since_) {
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *down_since_);
-    spdlog::info("database: reachable again, after {} s", seconds.count());
-    last_outage_ = {*down_since_, now};
-    down_since_.reset();
+    health.details["down_since"] = FormatRfc3339(outage_.failing_since().value_or(clock_.Now()));
+  } else if (const auto began = outage_.Succeeded()) {
+    last_outage_ = {*began, clock_.Now()};
   }
   if (last_outage_) {
     health.details["last_outage"] = {{"from", FormatRfc3339(last_outage_->first)},

@@ -14,6 +14,7 @@
 #include "app/systemd.hpp"
 #include "surveyd/config/config.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
 #include "surveyd/feed/tcp_consumer.hpp"
 #include "surveyd/gateway/gateway.hpp"
@@ -83,20 +84,21 @@ class RulesComponent final : public Component {
 // PostgreSQL: migrations at start, the store, and a readiness check.
 class DatabaseComponent final : public Component {
  public:
-  DatabaseComponent(const config::Config& config, metrics::Registry& metrics);
+  DatabaseComponent(const config::Config& config, const Clock& clock, metrics::Registry& metrics);
   std::string Name() const override { return "database"; }
   void Start() override;  // migrates when configured to
-  // Pings the database now; says why it fails, since when, and when the last outage was (each
-  // change of state logged once).
+  // Pings the database now; says why it fails, since when, and when the last outage was (the
+  // log says so as FailureLog does: once when it starts, now and then, once when it ends).
   std::optional<ComponentHealth> Health() const override;
   store::Store& store() { return *store_; }
 
  private:
   const std::string url_;
   const bool migrate_;
+  const Clock& clock_;
   std::unique_ptr<store::Store> store_;
   mutable std::mutex mutex_;
-  mutable std::optional<TimePoint> down_since_;
+  mutable FailureLog outage_{"database", clock_};
   mutable std::optional<std::pair<TimePoint, TimePoint>> last_outage_;
 };
 

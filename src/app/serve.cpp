@@ -211,7 +211,7 @@ int Serve(const config::Config& config, std::ostream& err) {
 
   RulesComponent rules(config.rules.path, registry);
   components.Add(rules);
-  DatabaseComponent database(config, registry);
+  DatabaseComponent database(config, clock, registry);
   components.Add(database);
   // Alerts: the rules file's alerts: section, loaded with the survey rules and put in force with
   // them or not at all.
