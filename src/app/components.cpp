@@ -622,16 +622,25 @@ QueueSampler::QueueSampler(store::OpsStore& store, const Clock& clock,
       clock_(clock),
       interval_(interval),
       messages_(metrics.Gauges("surveyd_outbox_messages",
-                               "Messages not yet settled in the outbox (all instances), by state.",
+                               "Messages not yet settled in the outbox (all instances), by state; "
+                               "absent while the outbox cannot be read.",
                                {"state"})),
       oldest_due_(metrics
                       .Gauges("surveyd_outbox_oldest_due_seconds",
-                              "How long the longest-waiting due message has been due.")
+                              "How long the longest-waiting due message has been due; absent "
+                              "while the outbox cannot be read.")
                       .With({})),
+      last_success_(metrics
+                        .Gauges("surveyd_outbox_sample_last_success_timestamp_seconds",
+                                "When the outbox was last read for the outbox gauges (Unix time; "
+                                "0: not yet).")
+                        .With({})),
       failures_(metrics
                     .Counters("surveyd_outbox_sample_failures_total",
                               "Times the outbox could not be read for these metrics.")
-                    .With({})) {}
+                    .With({})) {
+  oldest_due_.Unset();  // not read yet
+}
 
 void QueueSampler::Start() {
   ticker_.Start(std::chrono::duration_cast<std::chrono::milliseconds>(interval_),
@@ -645,8 +654,12 @@ void QueueSampler::Sample() {
       messages_.With({state}).Set(static_cast<double>(count));
     }
     oldest_due_.Set(stats.oldest_due_seconds);
+    last_success_.Set(static_cast<double>(ToUnixSeconds(clock_.Now())));
   } catch (const std::exception& e) {
     failures_.Inc();
+    messages_.ForEach([](const metrics::LabelValues&, metrics::Gauge& gauge) { gauge.Unset(); });
+    oldest_due_.Unset();
+    // The database's own check says it is down, once (DatabaseComponent).
     spdlog::debug("metrics: outbox not sampled: {}", e.what());
   }
 }

@@ -266,7 +266,10 @@ class ClockComponent final : public Component {
 };
 
 // Reads the outbox's unsettled messages and the age of the oldest due one into gauges, every
-// metrics.sample_interval_s (a scrape reads memory only, however often it comes).
+// metrics.sample_interval_s (a scrape reads memory only, however often it comes). While the
+// outbox cannot be read (the database is down) those gauges are absent, not what was read
+// before: a dashboard would show a healthy queue through the outage. When it was last read is a
+// gauge of its own, for the alert that says it has not been.
 class QueueSampler final : public Component {
  public:
   QueueSampler(store::OpsStore& store, const Clock& clock, std::chrono::seconds interval,
@@ -275,14 +278,16 @@ class QueueSampler final : public Component {
   void Start() override;
   void Stop() override { ticker_.Stop(); }
 
- private:
+  // One reading (what the ticker runs).
   void Sample();
 
+ private:
   store::OpsStore& store_;
   const Clock& clock_;
   const std::chrono::seconds interval_;
   metrics::GaugeFamily& messages_;
   metrics::Gauge& oldest_due_;
+  metrics::Gauge& last_success_;
   metrics::Counter& failures_;
   Ticker ticker_;  // last: joined before the rest goes
 };

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "fakes/manual_clock.hpp"
@@ -86,6 +88,82 @@ TEST(ClockComponentTest, ZeroOnlyReports) {
   EXPECT_FALSE(check.Untrusted());
   EXPECT_TRUE(check.Health()->ok);
   EXPECT_DOUBLE_EQ(check.Health()->details["skew_s"].get<double>(), 3600.0);
+}
+
+// The outbox as a test sets it; `down`: it cannot be read, as while the database is down.
+class OutboxStub final : public store::OpsStore {
+ public:
+  bool down = false;
+  store::QueueStats stats{{{"pending", 3}, {"claimed", 0}, {"sending", 1}, {"in_doubt", 0}}, 42};
+
+  store::QueueStats GetQueueStats(TimePoint) override {
+    if (down) throw store::Unavailable("queue stats: cannot connect to the database");
+    return stats;
+  }
+  std::optional<store::SendHold> ActiveSendHold() override { return std::nullopt; }
+  store::HoldOutcome HoldSends(const std::string&, const std::string&) override { return {}; }
+  store::ReleaseOutcome ReleaseSends(const std::string&, const std::string&, bool,
+                                     TimePoint) override {
+    return {};
+  }
+};
+
+// The sample lines of `metric` (any labels) in `text`, one a line.
+std::string Samples(const std::string& text, const std::string& metric) {
+  std::string out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(metric + " ", 0) == 0 || line.rfind(metric + "{", 0) == 0) out += line + "\n";
+  }
+  return out;
+}
+
+// While the outbox cannot be read its gauges are absent, not the last values read (a dashboard
+// would show a healthy queue through a database outage); when it was last read says how stale
+// the picture is, and the alert SurveydOutboxNotRead reads it.
+TEST(QueueSamplerTest, TheOutboxGaugesAreAbsentWhileTheOutboxCannotBeRead) {
+  ManualClock clock(kT0);
+  OutboxStub outbox;
+  metrics::Registry registry;
+  QueueSampler sampler(outbox, clock, 15s, registry);
+  EXPECT_EQ(Samples(registry.Render(), "surveyd_outbox_oldest_due_seconds"), "") << "not read yet";
+  EXPECT_EQ(Samples(registry.Render(), "surveyd_outbox_sample_last_success_timestamp_seconds"),
+            "surveyd_outbox_sample_last_success_timestamp_seconds 0\n");
+
+  sampler.Sample();
+  const std::string read_at = std::to_string(ToUnixSeconds(kT0));
+  auto text = registry.Render();
+  EXPECT_EQ(Samples(text, "surveyd_outbox_messages"),
+            "surveyd_outbox_messages{state=\"claimed\"} 0\n"
+            "surveyd_outbox_messages{state=\"in_doubt\"} 0\n"
+            "surveyd_outbox_messages{state=\"pending\"} 3\n"
+            "surveyd_outbox_messages{state=\"sending\"} 1\n");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_oldest_due_seconds"),
+            "surveyd_outbox_oldest_due_seconds 42\n");
+
+  outbox.down = true;
+  clock.Advance(15s);
+  sampler.Sample();
+  text = registry.Render();
+  EXPECT_EQ(Samples(text, "surveyd_outbox_messages"), "");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_oldest_due_seconds"), "");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_sample_last_success_timestamp_seconds"),
+            "surveyd_outbox_sample_last_success_timestamp_seconds " + read_at + "\n");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_sample_failures_total"),
+            "surveyd_outbox_sample_failures_total 1\n");
+
+  outbox.down = false;
+  outbox.stats.oldest_due_seconds = 900;
+  clock.Advance(15s);
+  sampler.Sample();
+  text = registry.Render();
+  EXPECT_EQ(Samples(text, "surveyd_outbox_oldest_due_seconds"),
+            "surveyd_outbox_oldest_due_seconds 900\n");
+  EXPECT_NE(Samples(text, "surveyd_outbox_messages").find("{state=\"pending\"} 3"),
+            std::string::npos);
+  EXPECT_EQ(Samples(text, "surveyd_outbox_sample_last_success_timestamp_seconds"),
+            "surveyd_outbox_sample_last_success_timestamp_seconds " +
+                std::to_string(ToUnixSeconds(kT0 + 30s)) + "\n");
 }
 
 TEST(MemoryTrimmerTest, GivesFreedHeapBackAndCountsIt) {
