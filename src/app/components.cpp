@@ -154,13 +154,22 @@ void RulesComponent::Start() {
     for (const auto& e : errors) text += e.ToString() + "\n";
     throw StartError(text + "surveyd: the rules file has errors; not starting", 2);
   }
-  spdlog::info("rules: {} (version {})", Current()->Summary(), version_);
+  const ScreenInForce now = Screen();
+  spdlog::info("rules: {} (version {}; screen of stored events {})", Current()->Summary(),
+               now.rules_version, now.screen.version);
 }
 
 void RulesComponent::Reload() {
+  const ScreenInForce before = Screen();
   auto errors = Load();
   if (errors.empty()) {
-    spdlog::info("rules reloaded: {} (version {})", Current()->Summary(), version_);
+    // Whether the stored events will be screened again (ScreenSweeper) is part of the news.
+    const ScreenInForce now = Screen();
+    spdlog::info("rules reloaded: {} (version {}; screen of stored events {}{})",
+                 Current()->Summary(), now.rules_version, now.screen.version,
+                 now.screen.version == before.screen.version
+                     ? ", unchanged"
+                     : ", changed: stored events will be screened again");
     return;
   }
   for (const auto& e : errors) spdlog::error("rules reload: {}", e.ToString());
@@ -204,6 +213,11 @@ std::string RulesComponent::Info() const {
 std::shared_ptr<const rules::RuleSet> RulesComponent::Current() const {
   std::lock_guard lock(mutex_);
   return current_;
+}
+
+ScreenInForce RulesComponent::Screen() const {
+  std::lock_guard lock(mutex_);
+  return {rules::ScreenUnder(current_), version_};
 }
 
 std::optional<ComponentHealth> RulesComponent::Health() const {
@@ -666,7 +680,7 @@ void QueueSampler::Sample() {
 
 // --- Screens of stored events -----------------------------------------------------------------
 
-ScreenSweeper::ScreenSweeper(store::IngestStore& store, std::function<EventScreen()> screen,
+ScreenSweeper::ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
                              const Clock& clock, metrics::Registry& metrics)
     : store_(store),
       screen_(std::move(screen)),
@@ -682,7 +696,8 @@ void ScreenSweeper::Start() {
 }
 
 void ScreenSweeper::Tick() {
-  const EventScreen screen = screen_();
+  const ScreenInForce in_force = screen_();
+  const EventScreen& screen = in_force.screen;
   if (screen.version.empty() || screen.version == done_) return;
   if (screen.version != version_) {  // a new sweep, from the newest events
     version_ = screen.version;
@@ -703,8 +718,11 @@ void ScreenSweeper::Tick() {
   }
   if (!from_) {
     done_ = version_;
-    spdlog::info("rules: stored events screened under version {} ({} screened again)", done_,
-                 swept_);
+    // The rules by the version /readyz names; their screen's own beside it, labelled as such.
+    spdlog::info(
+        "rules: stored events screened under version {} (screen of stored events {}; {} "
+        "screened again)",
+        in_force.rules_version, done_, swept_);
   }
 }
 

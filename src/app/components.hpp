@@ -43,7 +43,16 @@ class Ticker {
   bool stopping_ = false;
 };
 
-// The rules in force. SIGHUP swaps in a new set only when it loads without errors.
+// The screen of stored events under the rules in force (EventScreen), with the rules' version as
+// ops see it (/readyz, GET /api/v1/rules), read together so that a log line names the two of one
+// set of rules.
+struct ScreenInForce {
+  EventScreen screen;
+  std::string rules_version;
+};
+
+// The rules in force. SIGHUP swaps in a new set only when it loads without errors. The log names
+// them by the version health names (their file's hash), with their screen's beside it.
 class RulesComponent final : public Component {
  public:
   RulesComponent(std::string path, metrics::Registry& metrics);
@@ -53,6 +62,7 @@ class RulesComponent final : public Component {
   std::optional<ComponentHealth> Health() const override;
 
   std::shared_ptr<const rules::RuleSet> Current() const;
+  ScreenInForce Screen() const;
   // GET /api/v1/rules: what is in force, for ops (JSON).
   std::string Info() const;
   // Loads the file; on success the new rules are in force. Returns the errors.
@@ -318,20 +328,21 @@ class MemoryTrimmer final : public Component {
 // before screening, so this only ever makes deciding cheaper, never different.
 class ScreenSweeper final : public Component {
  public:
-  ScreenSweeper(store::IngestStore& store, std::function<EventScreen()> screen, const Clock& clock,
-                metrics::Registry& metrics);
+  ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
+                const Clock& clock, metrics::Registry& metrics);
   std::string Name() const override { return "screen_sweeper"; }
   void Start() override;
   void Stop() override { ticker_.Stop(); }
 
- private:
+  // A tenth of a second of sweeping (what the ticker runs every second).
   void Tick();
 
+ private:
   store::IngestStore& store_;
-  const std::function<EventScreen()> screen_;
+  const std::function<ScreenInForce()> screen_;
   const Clock& clock_;
-  std::string done_;               // the version every stored event is screened under
-  std::string version_;            // the version being swept
+  std::string done_;               // the screen every stored event is screened under
+  std::string version_;            // the screen being swept
   std::optional<TimePoint> from_;  // where the sweep goes on from
   std::int64_t swept_ = 0;         // events screened in this sweep
   metrics::Counter& screened_;

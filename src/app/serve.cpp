@@ -391,7 +391,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   RetentionComponent retention(database.store(), RetentionPolicyOf(config),
                                config.retention.interval, WorkerId(), clock, registry);
   ScreenSweeper screen_sweeper(
-      database.store(), [&rules] { return rules::ScreenUnder(rules.Current()); }, clock, registry);
+      database.store(), [&rules] { return rules.Screen(); }, clock, registry);
 
   try {
     // Rules, database and dispatcher first: the survey pages need the rules' time zone.

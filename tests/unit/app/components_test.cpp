@@ -3,18 +3,23 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/time.hpp"
+#include "unit/rules/rules_test_util.hpp"
 
 namespace surveyd::app {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::CapturedLog;
 using testing::ManualClock;
 
 const TimePoint kT0 = ParseRfc3339("2026-11-26T09:00:00Z").value();
@@ -164,6 +169,81 @@ TEST(QueueSamplerTest, TheOutboxGaugesAreAbsentWhileTheOutboxCannotBeRead) {
   EXPECT_EQ(Samples(text, "surveyd_outbox_sample_last_success_timestamp_seconds"),
             "surveyd_outbox_sample_last_success_timestamp_seconds " +
                 std::to_string(ToUnixSeconds(kT0 + 30s)) + "\n");
+}
+
+// Stored events as a sweep sees them: seven to screen again, all in one pass.
+class StoredEventsStub final : public store::IngestStore {
+ public:
+  std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>&,
+                                               const store::DecideFn&,
+                                               const std::string&) override {
+    return {};
+  }
+  std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+  ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override {
+    return {7, std::nullopt};
+  }
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `text` with its first `from` replaced by `to`.
+std::string Replaced(const std::string& text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.substr(0, at) + to + text.substr(at + from.size());
+}
+
+// The log names the rules by the version /readyz and GET /api/v1/rules name (their file's hash),
+// as they load, reload and once stored events are screened under them; their screen's version (a
+// hash of the policy and exclusions, which stored events keep) comes second, labelled, and a
+// reload of anything else leaves it as it was.
+TEST(RulesComponentTest, TheLogNamesTheRulesByTheVersionHealthNames) {
+  const std::string shipped = ReadFile(rules::testing::SourcePath("config/rules.yaml"));
+  const std::string path = ::testing::TempDir() + "components_test_rules.yaml";
+  std::ofstream(path) << shipped;
+  ManualClock clock(kT0);
+  metrics::Registry registry;
+  RulesComponent rules(path, registry);
+  StoredEventsStub stored;
+  ScreenSweeper sweeper(
+      stored, [&rules] { return rules.Screen(); }, clock, registry);
+  CapturedLog log;
+  const auto version = [&rules] { return rules.Health()->details["version"].get<std::string>(); };
+  const auto screen = [&rules] { return rules::ScreenUnder(rules.Current()).version; };
+
+  rules.Start();
+  const std::string first = version();
+  const std::string first_screen = screen();
+  EXPECT_EQ(first.size(), 12u);
+  EXPECT_EQ(log.Take(), "info rules: " + rules.Current()->Summary() + " (version " + first +
+                            "; screen of stored events " + first_screen + ")\n");
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(), "info rules: stored events screened under version " + first +
+                            " (screen of stored events " + first_screen + "; 7 screened again)\n");
+
+  std::ofstream(path) << Replaced(shipped, "force_name: West Midlands Police",
+                                  "force_name: West Midlands");
+  rules.Reload();
+  EXPECT_NE(version(), first);
+  EXPECT_EQ(log.Take(), "info rules reloaded: " + rules.Current()->Summary() + " (version " +
+                            version() + "; screen of stored events " + first_screen +
+                            ", unchanged)\n");
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(), "") << "nothing to screen again";
+
+  std::ofstream(path) << Replaced(shipped, "minimum_age: 16", "minimum_age: 17");
+  rules.Reload();
+  EXPECT_NE(screen(), first_screen);
+  EXPECT_EQ(log.Take(), "info rules reloaded: " + rules.Current()->Summary() + " (version " +
+                            version() + "; screen of stored events " + screen() +
+                            ", changed: stored events will be screened again)\n");
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(), "info rules: stored events screened under version " + version() +
+                            " (screen of stored events " + screen() + "; 7 screened again)\n");
 }
 
 TEST(MemoryTrimmerTest, GivesFreedHeapBackAndCountsIt) {
