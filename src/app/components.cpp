@@ -154,13 +154,22 @@ void RulesComponent::Start() {
     for (const auto& e : errors) text += e.ToString() + "\n";
     throw StartError(text + "surveyd: the rules file has errors; not starting", 2);
   }
-  spdlog::info("rules: {} (version {})", Current()->Summary(), version_);
+  const ScreenInForce now = Screen();
+  spdlog::info("rules: {} (version {}; screen of stored events {})", Current()->Summary(),
+               now.rules_version, now.screen.version);
 }
 
 void RulesComponent::Reload() {
+  const ScreenInForce before = Screen();
   auto errors = Load();
   if (errors.empty()) {
-    spdlog::info("rules reloaded: {} (version {})", Current()->Summary(), version_);
+    // Whether the stored events will be screened again (ScreenSweeper) is part of the news.
+    const ScreenInForce now = Screen();
+    spdlog::info("rules reloaded: {} (version {}; screen of stored events {}{})",
+                 Current()->Summary(), now.rules_version, now.screen.version,
+                 now.screen.version == before.screen.version
+                     ? ", unchanged"
+                     : ", changed: stored events will be screened again");
     return;
   }
   for (const auto& e : errors) spdlog::error("rules reload: {}", e.ToString());
@@ -206,6 +215,11 @@ std::shared_ptr<const rules::RuleSet> RulesComponent::Current() const {
   return current_;
 }
 
+ScreenInForce RulesComponent::Screen() const {
+  std::lock_guard lock(mutex_);
+  return {rules::ScreenUnder(current_), version_};
+}
+
 std::optional<ComponentHealth> RulesComponent::Health() const {
   std::lock_guard lock(mutex_);
   ComponentHealth health{current_ != nullptr, {{"path", path_}}};
@@ -220,9 +234,11 @@ std::optional<ComponentHealth> RulesComponent::Health() const {
 
 // --- Database ---------------------------------------------------------------------------------
 
-DatabaseComponent::DatabaseComponent(const config::Config& config, metrics::Registry& metrics)
+DatabaseComponent::DatabaseComponent(const config::Config& config, const Clock& clock,
+                                     metrics::Registry& metrics)
     : url_(config.database.url),
       migrate_(config.database.migrate_on_start),
+      clock_(clock),
       store_(store::MakePgStore(StoreOptions(config, config.database.pool_size, &metrics))) {}
 
 void DatabaseComponent::Start() {
@@ -238,21 +254,14 @@ void DatabaseComponent::Start() {
 
 std::optional<ComponentHealth> DatabaseComponent::Health() const {
   const auto failure = store_->PingFailure();
-  const TimePoint now = SystemClock().Now();
   std::lock_guard lock(mutex_);
   ComponentHealth health{!failure, nlohmann::json::object()};
   if (failure) {
-    if (!down_since_) {
-      down_since_ = now;
-      spdlog::error("database: unreachable ({}); not ready until it answers again", *failure);
-    }
+    outage_.Failed("unreachable (" + *failure + "); not ready until it answers again");
     health.details["error"] = *failure;
-    health.details["down_since"] = FormatRfc3339(*down_since_);
-  } else if (down_since_) {
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - *down_since_);
-    spdlog::info("database: reachable again, after {} s", seconds.count());
-    last_outage_ = {*down_since_, now};
-    down_since_.reset();
+    health.details["down_since"] = FormatRfc3339(outage_.failing_since().value_or(clock_.Now()));
+  } else if (const auto began = outage_.Succeeded()) {
+    last_outage_ = {*began, clock_.Now()};
   }
   if (last_outage_) {
     health.details["last_outage"] = {{"from", FormatRfc3339(last_outage_->first)},
@@ -627,16 +636,25 @@ QueueSampler::QueueSampler(store::OpsStore& store, const Clock& clock,
       clock_(clock),
       interval_(interval),
       messages_(metrics.Gauges("surveyd_outbox_messages",
-                               "Messages not yet settled in the outbox (all instances), by state.",
+                               "Messages not yet settled in the outbox (all instances), by state; "
+                               "absent while the outbox cannot be read.",
                                {"state"})),
       oldest_due_(metrics
                       .Gauges("surveyd_outbox_oldest_due_seconds",
-                              "How long the longest-waiting due message has been due.")
+                              "How long the longest-waiting due message has been due; absent "
+                              "while the outbox cannot be read.")
                       .With({})),
+      last_success_(metrics
+                        .Gauges("surveyd_outbox_sample_last_success_timestamp_seconds",
+                                "When the outbox was last read for the outbox gauges (Unix time; "
+                                "0: not yet).")
+                        .With({})),
       failures_(metrics
                     .Counters("surveyd_outbox_sample_failures_total",
                               "Times the outbox could not be read for these metrics.")
-                    .With({})) {}
+                    .With({})) {
+  oldest_due_.Unset();  // not read yet
+}
 
 void QueueSampler::Start() {
   ticker_.Start(std::chrono::duration_cast<std::chrono::milliseconds>(interval_),
@@ -650,15 +668,19 @@ void QueueSampler::Sample() {
       messages_.With({state}).Set(static_cast<double>(count));
     }
     oldest_due_.Set(stats.oldest_due_seconds);
+    last_success_.Set(static_cast<double>(ToUnixSeconds(clock_.Now())));
   } catch (const std::exception& e) {
     failures_.Inc();
+    messages_.ForEach([](const metrics::LabelValues&, metrics::Gauge& gauge) { gauge.Unset(); });
+    oldest_due_.Unset();
+    // The database's own check says it is down, once (DatabaseComponent).
     spdlog::debug("metrics: outbox not sampled: {}", e.what());
   }
 }
 
 // --- Screens of stored events -----------------------------------------------------------------
 
-ScreenSweeper::ScreenSweeper(store::IngestStore& store, std::function<EventScreen()> screen,
+ScreenSweeper::ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
                              const Clock& clock, metrics::Registry& metrics)
     : store_(store),
       screen_(std::move(screen)),
@@ -674,7 +696,8 @@ void ScreenSweeper::Start() {
 }
 
 void ScreenSweeper::Tick() {
-  const EventScreen screen = screen_();
+  const ScreenInForce in_force = screen_();
+  const EventScreen& screen = in_force.screen;
   if (screen.version.empty() || screen.version == done_) return;
   if (screen.version != version_) {  // a new sweep, from the newest events
     version_ = screen.version;
@@ -695,8 +718,11 @@ void ScreenSweeper::Tick() {
   }
   if (!from_) {
     done_ = version_;
-    spdlog::info("rules: stored events screened under version {} ({} screened again)", done_,
-                 swept_);
+    // The rules by the version /readyz names; their screen's own beside it, labelled as such.
+    spdlog::info(
+        "rules: stored events screened under version {} (screen of stored events {}; {} "
+        "screened again)",
+        in_force.rules_version, done_, swept_);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "app/systemd.hpp"
 #include "surveyd/config/config.hpp"
 #include "surveyd/core/clock.hpp"
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/dispatch/dispatcher.hpp"
 #include "surveyd/feed/tcp_consumer.hpp"
 #include "surveyd/gateway/gateway.hpp"
@@ -42,7 +43,16 @@ class Ticker {
   bool stopping_ = false;
 };
 
-// The rules in force. SIGHUP swaps in a new set only when it loads without errors.
+// The screen of stored events under the rules in force (EventScreen), with the rules' version as
+// ops see it (/readyz, GET /api/v1/rules), read together so that a log line names the two of one
+// set of rules.
+struct ScreenInForce {
+  EventScreen screen;
+  std::string rules_version;
+};
+
+// The rules in force. SIGHUP swaps in a new set only when it loads without errors. The log names
+// them by the version health names (their file's hash), with their screen's beside it.
 class RulesComponent final : public Component {
  public:
   RulesComponent(std::string path, metrics::Registry& metrics);
@@ -52,6 +62,7 @@ class RulesComponent final : public Component {
   std::optional<ComponentHealth> Health() const override;
 
   std::shared_ptr<const rules::RuleSet> Current() const;
+  ScreenInForce Screen() const;
   // GET /api/v1/rules: what is in force, for ops (JSON).
   std::string Info() const;
   // Loads the file; on success the new rules are in force. Returns the errors.
@@ -83,20 +94,21 @@ class RulesComponent final : public Component {
 // PostgreSQL: migrations at start, the store, and a readiness check.
 class DatabaseComponent final : public Component {
  public:
-  DatabaseComponent(const config::Config& config, metrics::Registry& metrics);
+  DatabaseComponent(const config::Config& config, const Clock& clock, metrics::Registry& metrics);
   std::string Name() const override { return "database"; }
   void Start() override;  // migrates when configured to
-  // Pings the database now; says why it fails, since when, and when the last outage was (each
-  // change of state logged once).
+  // Pings the database now; says why it fails, since when, and when the last outage was (the
+  // log says so as FailureLog does: once when it starts, now and then, once when it ends).
   std::optional<ComponentHealth> Health() const override;
   store::Store& store() { return *store_; }
 
  private:
   const std::string url_;
   const bool migrate_;
+  const Clock& clock_;
   std::unique_ptr<store::Store> store_;
   mutable std::mutex mutex_;
-  mutable std::optional<TimePoint> down_since_;
+  mutable FailureLog outage_{"database", clock_};
   mutable std::optional<std::pair<TimePoint, TimePoint>> last_outage_;
 };
 
@@ -264,7 +276,10 @@ class ClockComponent final : public Component {
 };
 
 // Reads the outbox's unsettled messages and the age of the oldest due one into gauges, every
-// metrics.sample_interval_s (a scrape reads memory only, however often it comes).
+// metrics.sample_interval_s (a scrape reads memory only, however often it comes). While the
+// outbox cannot be read (the database is down) those gauges are absent, not what was read
+// before: a dashboard would show a healthy queue through the outage. When it was last read is a
+// gauge of its own, for the alert that says it has not been.
 class QueueSampler final : public Component {
  public:
   QueueSampler(store::OpsStore& store, const Clock& clock, std::chrono::seconds interval,
@@ -273,14 +288,16 @@ class QueueSampler final : public Component {
   void Start() override;
   void Stop() override { ticker_.Stop(); }
 
- private:
+  // One reading (what the ticker runs).
   void Sample();
 
+ private:
   store::OpsStore& store_;
   const Clock& clock_;
   const std::chrono::seconds interval_;
   metrics::GaugeFamily& messages_;
   metrics::Gauge& oldest_due_;
+  metrics::Gauge& last_success_;
   metrics::Counter& failures_;
   Ticker ticker_;  // last: joined before the rest goes
 };
@@ -311,20 +328,21 @@ class MemoryTrimmer final : public Component {
 // before screening, so this only ever makes deciding cheaper, never different.
 class ScreenSweeper final : public Component {
  public:
-  ScreenSweeper(store::IngestStore& store, std::function<EventScreen()> screen, const Clock& clock,
-                metrics::Registry& metrics);
+  ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
+                const Clock& clock, metrics::Registry& metrics);
   std::string Name() const override { return "screen_sweeper"; }
   void Start() override;
   void Stop() override { ticker_.Stop(); }
 
- private:
+  // A tenth of a second of sweeping (what the ticker runs every second).
   void Tick();
 
+ private:
   store::IngestStore& store_;
-  const std::function<EventScreen()> screen_;
+  const std::function<ScreenInForce()> screen_;
   const Clock& clock_;
-  std::string done_;               // the version every stored event is screened under
-  std::string version_;            // the version being swept
+  std::string done_;               // the screen every stored event is screened under
+  std::string version_;            // the screen being swept
   std::optional<TimePoint> from_;  // where the sweep goes on from
   std::int64_t swept_ = 0;         // events screened in this sweep
   metrics::Counter& screened_;

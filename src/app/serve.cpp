@@ -204,7 +204,7 @@ int Serve(const config::Config& config, std::ostream& err) {
 
   RulesComponent rules(config.rules.path, registry);
   components.Add(rules);
-  DatabaseComponent database(config, registry);
+  DatabaseComponent database(config, clock, registry);
   components.Add(database);
   // Alerts: the rules file's alerts: section, loaded with the survey rules and put in force with
   // them or not at all.
@@ -386,7 +386,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   RetentionComponent retention(database.store(), RetentionPolicyOf(config),
                                config.retention.interval, WorkerId(), clock, registry);
   ScreenSweeper screen_sweeper(
-      database.store(), [&rules] { return rules::ScreenUnder(rules.Current()); }, clock, registry);
+      database.store(), [&rules] { return rules.Screen(); }, clock, registry);
 
   try {
     // Rules, database and dispatcher first: the survey pages need the rules' time zone.

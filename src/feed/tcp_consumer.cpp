@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "surveyd/core/failpoint.hpp"
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/feed/event_parser.hpp"
 
 namespace surveyd::feed {
@@ -139,6 +140,9 @@ struct TcpConsumer::Impl {
   std::function<store::DecideFn()> decider;
   store::Leadership* leadership;
   const Clock& clock;
+  // The feed's outages, said once each way (and now and then while they last), not once per
+  // reconnect: an hour without the feed is a handful of lines. Over when the feed sends again.
+  FailureLog outage;
 
   std::thread thread;
   std::atomic<bool> stopping{false};
@@ -189,7 +193,12 @@ struct TcpConsumer::Impl {
 
   Impl(TcpConsumerOptions o, store::IngestStore& s, std::function<store::DecideFn()> d,
        store::Leadership* l, const Clock& c)
-      : options(std::move(o)), store(s), decider(std::move(d)), leadership(l), clock(c) {}
+      : options(std::move(o)),
+        store(s),
+        decider(std::move(d)),
+        leadership(l),
+        clock(c),
+        outage("feed '" + options.feed + "'", clock) {}
 
   template <typename F>
   void Update(F&& f) {
@@ -258,15 +267,14 @@ struct TcpConsumer::Impl {
       try {
         Connection();
       } catch (const store::Unavailable& e) {
-        spdlog::warn("feed '{}': database unavailable, holding the feed: {}", options.feed,
-                     e.what());
+        outage.Failed(std::string("database unavailable, holding the feed: ") + e.what());
         Disconnected(std::string("database unavailable: ") + e.what());
         WaitForDatabase();
         // The database may answer and still not store (read-only after a fail-over): back off
         // rather than resubscribe in a tight loop.
         SleepFor(Backoff());
       } catch (const std::exception& e) {
-        spdlog::warn("feed '{}': {}", options.feed, e.what());
+        outage.Failed(e.what());
         Disconnected(e.what());
         SleepFor(Backoff());
       }
@@ -385,8 +393,10 @@ struct TcpConsumer::Impl {
   void Stream(AsyncStream& stream, tcp::socket& socket) {
     Write(stream, "{\"subscribe\":{\"after_seq\":" + std::to_string(cursor.value_or(0)) +
                       ",\"client\":" + nlohmann::json(options.client).dump() + "}}\n");
-    spdlog::info("feed '{}': subscribed to {}:{} after seq {}", options.feed, options.host,
-                 options.port, cursor.value_or(0));
+    // Once an outage, the subscription is not news: the feed's first line ends it (below).
+    spdlog::log(outage.failing() ? spdlog::level::debug : spdlog::level::info,
+                "feed '{}': subscribed to {}:{} after seq {}", options.feed, options.host,
+                options.port, cursor.value_or(0));
     Update([&](TcpConsumerStatus& s) {
       s.connected = true;
       s.disconnected_since.reset();
@@ -453,6 +463,10 @@ struct TcpConsumer::Impl {
           begin = nl + 1;
           if (batch.size() >= options.batch_size) Flush(stream);
         }
+        // Whole lines (heartbeats, events) and no refusal: the feed serves, and an outage is
+        // over. Not at the subscription: a proxy before a feed that is down may take the
+        // connection and close it at once.
+        if (begin > 0) outage.Succeeded();
         pending.erase(0, begin);
         if (long_line) {
           long_line->bytes += pending.size();

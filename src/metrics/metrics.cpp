@@ -216,6 +216,7 @@ std::string Registry::Render() const {
         const auto& family = *static_cast<const GaugeFamily*>(entry.family.get());
         header(family.help());
         family.ForEach([&](const LabelValues& values, const Gauge& gauge) {
+          if (!gauge.known()) return;
           out += name + LabelText(family.label_names(), values) + " " +
                  FormatNumber(gauge.Value()) + "\n";
         });

@@ -531,9 +531,9 @@ bool MayRuleOutOthers(const RuleSet& rules, const Event& event) {
 }
 
 EventScreen ScreenUnder(std::shared_ptr<const RuleSet> rules) {
-  if (!rules || rules->version().empty()) return {};
+  if (!rules || rules->screen_version().empty()) return {};
   EventScreen screen;
-  screen.version = rules->version() + EventScreen::kFormat;
+  screen.version = rules->screen_version() + EventScreen::kFormat;
   screen.findings = [rules](const Event& event) { return RuleOutFindings(*rules, event); };
   return screen;
 }

@@ -195,7 +195,7 @@ class Loader {
     auto rules =
         std::make_shared<RuleSet>(std::move(force_name_), std::move(zone), std::move(policy), quiet,
                                   std::move(groups), std::move(exclusions), std::move(replies_));
-    rules->set_version(ScreenVersion(Find(top, "policy"), exclusions_entry));
+    rules->set_screen_version(ScreenVersion(Find(top, "policy"), exclusions_entry));
     return rules;
   }
 

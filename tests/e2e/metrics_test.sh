@@ -91,6 +91,7 @@ positive "send latency sum" "$(value 'surveyd_gateway_send_seconds_sum{gateway="
 expect "pending messages" "$(value 'surveyd_outbox_messages{state="pending"}')" 0
 expect "sending messages" "$(value 'surveyd_outbox_messages{state="sending"}')" 0
 expect "oldest due" "$(value 'surveyd_outbox_oldest_due_seconds')" 0
+positive "outbox read at" "$(value surveyd_outbox_sample_last_success_timestamp_seconds)"
 # The feed.
 expect "feed leader" "$(value surveyd_feed_leader)" 1
 expect "feed seq" "$(value surveyd_feed_seq)" "$(sql "SELECT seq FROM feed_cursors")"

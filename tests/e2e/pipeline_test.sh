@@ -161,13 +161,18 @@ grep -q '^  minimum_age: 17$' "$SURVEYD_RULES" || fail "the rules' minimum_age w
 kill -HUP "$pid_a"
 for _ in $(seq 1 50); do grep -q "rules reloaded" "$work/surveyd-a.log" && break; sleep 0.1; done
 [[ $(health "$port_a") != *'"last_reload_error"'* ]] || fail "a good reload clears the error"
-# New rules (another version): the stored events are screened again under them.
+# New rules (another version): the stored events are screened again under them, and the log
+# names them by the version health names (the screen's own beside it, labelled).
+rules_version=$(health "$port_a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["checks"]["rules"]["version"])')
+grep -q "rules reloaded: .* (version $rules_version; screen of stored events [0-9a-f]*/[a-z0-9]*, changed: " \
+  "$work/surveyd-a.log" || fail "the reload is not logged with the version health names ($rules_version)"
+screened="stored events screened under version $rules_version (screen of stored events [0-9a-f]*/[a-z0-9]*; [1-9][0-9]* screened again)"
 for _ in $(seq 1 50); do
-  grep -q "stored events screened under version .* ([1-9][0-9]* screened again)" "$work/surveyd-a.log" && break
+  grep -q "$screened" "$work/surveyd-a.log" && break
   sleep 0.1
 done
-grep -q "stored events screened under version .* ([1-9][0-9]* screened again)" "$work/surveyd-a.log" ||
-  fail "the stored events were not screened again under the reloaded rules"
+grep -q "$screened" "$work/surveyd-a.log" ||
+  fail "the stored events were not screened again under the reloaded rules ($rules_version)"
 
 # One file, one verdict: survey rules that load with an alerts: section that does not (and the
 # other way round) are refused whole, the rules and alert rules in force left as they were.

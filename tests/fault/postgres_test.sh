@@ -108,7 +108,7 @@ ready_after_return "the outage"
 # Said once each way, with the reason, not left for ops to infer from the other loops' errors.
 for i in a b; do
   grep -q "database: unreachable (" "$work/surveyd-$i.log" || fail "instance $i did not log the database as unreachable"
-  grep -q "database: reachable again, after [0-9]* s" "$work/surveyd-$i.log" || fail "instance $i did not log the database's return"
+  grep -q "database: working again, after [0-9]* failure(s) in " "$work/surveyd-$i.log" || fail "instance $i did not log the database's return"
 done
 for i in a b; do
   grown=$(( (rss_max[$i] - rss_before[$i]) / 1024 ))

@@ -15,10 +15,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "integration/test_database.hpp"
 #include "sim/sim_server.hpp"
@@ -368,20 +370,29 @@ TEST_F(TcpFeedTest, BatchesThatCreateSurveysWakeTheDispatcher) {
   }
 }
 
+// A listening socket on loopback, at `port` (0: any free one); sets `port` to the one bound.
+int Listen(unsigned short& port) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  const int reuse = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(listen(listener, 4), 0);
+  socklen_t length = sizeof address;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  port = ntohs(address.sin_port);
+  return listener;
+}
+
 // A feed of fixed lines on one connection, then heartbeats: what a feed whose numbering went
 // wrong sends. Plain sockets: the simulator only numbers lines correctly.
 class ScriptedFeed {
  public:
-  explicit ScriptedFeed(std::vector<std::string> lines) : lines_(std::move(lines)) {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(listen(listener_, 4), 0);
-    socklen_t length = sizeof address;
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
+  explicit ScriptedFeed(std::vector<std::string> lines)
+      : lines_(std::move(lines)), listener_(Listen(port_)) {
     thread_ = std::thread([this] { Serve(); });
   }
   ~ScriptedFeed() {
@@ -408,9 +419,36 @@ class ScriptedFeed {
   }
 
   std::vector<std::string> lines_;
-  int listener_ = -1;
   unsigned short port_ = 0;
+  int listener_ = -1;
   std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// What a proxy before a feed that is down does: takes each connection, reads the subscription
+// and closes it, sending nothing.
+class ClosingFeed {
+ public:
+  explicit ClosingFeed(unsigned short port) : port_(port), listener_(Listen(port_)) {
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int connection = accept(listener_, nullptr, nullptr);
+        if (connection < 0) return;
+        char subscribe[512];
+        (void)!read(connection, subscribe, sizeof subscribe);
+        close(connection);
+      }
+    });
+  }
+  ~ClosingFeed() {
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+
+ private:
+  unsigned short port_;
+  int listener_;
   std::thread thread_;
 };
 
@@ -456,6 +494,65 @@ TEST_F(TcpFeedTest, LinesBelowTheLastSeqAreStoredNotDropped) {
     EXPECT_GE(status.replayed, batch_size == 1 ? 2 : 1);
     EXPECT_EQ(status.last_seq, 900000000000000000);
   }
+}
+
+// The feed down for a while is not a line per reconnect (docs/operations.md, "Health"): its first
+// failure with the reason, a line when the reason changes, a summary now and then, and one line
+// when the feed sends again, with how many attempts failed over how long. A connection taken
+// and closed at once (a proxy before a feed that is down) is no end to the outage.
+TEST_F(TcpFeedTest, AnOutageOfTheFeedIsAFewLinesNotOnePerReconnect) {
+  TestDatabase db;
+  auto store = MakeStore(db);
+  unsigned short port = 0;
+  close(Listen(port));  // a free port where nothing listens: refused
+  auto options = ConsumerOptions(port);
+  options.backoff_base = 1ms;
+  options.backoff_max = 5ms;
+  testing::CapturedLog log;
+  TcpConsumer consumer(options, *store, IgnoreAll, nullptr, clock_);
+  // Waits for `more` attempts after those so far (every attempt after the first is a reconnect).
+  const auto attempts = [&consumer](std::int64_t more) {
+    const auto until = consumer.Status().reconnects + more;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (consumer.Status().reconnects < until) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << consumer.Status().last_error;
+      std::this_thread::sleep_for(2ms);
+    }
+  };
+  consumer.Start();
+  attempts(20);
+  {
+    ClosingFeed proxy(port);
+    attempts(20);
+    clock_.Advance(10min);
+    attempts(2);  // the first after ten minutes says so
+  }
+  SimServerOptions so;
+  so.port = port;
+  so.generator.seed = 5;
+  so.count = 20;
+  SimServer server(so);
+  server.Start();
+  ASSERT_TRUE(server.WaitUntilAcked(30s));
+  consumer.Stop();
+
+  std::vector<std::string> lines;
+  std::istringstream text(log.Text());
+  for (std::string line; std::getline(text, line);) {
+    if (line.find("feed 'test-feed'") != std::string::npos) lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 4u) << log.Text();
+  EXPECT_EQ(lines[0], "error feed 'test-feed': cannot connect to 127.0.0.1:" +
+                          std::to_string(port) + ": Connection refused");
+  EXPECT_EQ(lines[1], "error feed 'test-feed': the feed closed the connection (still failing)");
+  EXPECT_EQ(lines[2].rfind("warning feed 'test-feed': still failing after ", 0), 0u) << lines[2];
+  EXPECT_NE(lines[2].find("(10 min 0 s): the feed closed the connection"), std::string::npos)
+      << lines[2];
+  const std::int64_t failed = consumer.Status().reconnects;  // every attempt but the last
+  EXPECT_GE(failed, 42);
+  EXPECT_EQ(lines[3], "info feed 'test-feed': working again, after " + std::to_string(failed) +
+                          " failure(s) in 10 min 0 s (since " +
+                          FormatRfc3339(clock_.Now() - 10min) + ")");
 }
 
 }  // namespace

@@ -124,8 +124,8 @@ class Notifier {
   mutable std::mutex status_mutex_;
   NotifierStatus status_;
   std::mt19937_64 random_;
-  FailureLog failures_{"alert notifier"};      // said once an outage
-  std::optional<TimePoint> digests_done_for_;  // the digest instant this instance finished
+  FailureLog failures_{"alert notifier", clock_};  // said once an outage
+  std::optional<TimePoint> digests_done_for_;      // the digest instant this instance finished
 };
 
 }  // namespace surveyd::alerts

@@ -66,7 +66,9 @@ struct EventScreen {
   // rules, read back whole until swept again.
   static constexpr const char* kFormat = "/findings3";
 
-  std::string version;  // of the rules (a hash of their text) and kFormat; empty: no screening
+  // Of the rules (RuleSet::screen_version, a hash of their policy and exclusions) and kFormat;
+  // empty: no screening.
+  std::string version;
   // What the event could rule a contact out by; empty: nothing.
   std::function<std::vector<std::string>(const Event&)> findings;
 };

@@ -212,8 +212,8 @@ class Dispatcher {
   DispatcherStatus status_;
   std::mt19937_64 random_;
   // The workers' failures, and the listener's, said once an outage (FailureLog).
-  FailureLog worker_failures_{"dispatch"};
-  FailureLog listen_failures_{"dispatch: outbox notifications"};
+  FailureLog worker_failures_{"dispatch", clock_};
+  FailureLog listen_failures_{"dispatch: outbox notifications", clock_};
   std::chrono::steady_clock::time_point last_maintenance_{};
   std::optional<std::chrono::steady_clock::time_point> last_hold_read_;
   bool clock_held_ = false;  // hold_sends at the last pass

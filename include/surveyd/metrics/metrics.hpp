@@ -36,12 +36,21 @@ class Counter {
 
 class Gauge {
  public:
-  void Set(double value) { value_.store(value, std::memory_order_relaxed); }
+  void Set(double value) {
+    value_.store(value, std::memory_order_relaxed);
+    known_.store(true, std::memory_order_relaxed);
+  }
   void Add(double delta) { value_.fetch_add(delta, std::memory_order_relaxed); }
   double Value() const { return value_.load(std::memory_order_relaxed); }
+  // Leaves the gauge out of the exposition until the next Set. A value that can no longer be
+  // read (its source is unreachable) is absent rather than stale, as Prometheus' exporters do:
+  // a graph shows a gap, and a rule on it does not hold on a value from before the outage.
+  void Unset() { known_.store(false, std::memory_order_relaxed); }
+  bool known() const { return known_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<double> value_{0};
+  std::atomic<bool> known_{true};
 };
 
 class Histogram {
@@ -92,6 +101,11 @@ class Family {
   void ForEach(Visit&& visit) const {
     std::lock_guard lock(mutex_);
     for (const auto& [values, metric] : children_) visit(values, *metric);
+  }
+  template <typename Visit>
+  void ForEach(Visit&& visit) {
+    std::lock_guard lock(mutex_);
+    for (auto& [values, metric] : children_) visit(values, *metric);
   }
 
  private:

@@ -180,12 +180,13 @@ class RuleSet {
   std::string Summary() const;
 
   // A hash of the rules' policy and exclusions as loaded; empty for rules built in code.
-  // Stored events are screened under it (EventScreen).
-  const std::string& version() const { return version_; }
-  void set_version(std::string version) { version_ = std::move(version); }
+  // Stored events are screened under it (EventScreen). Not the rules' version that ops see
+  // (/readyz, GET /api/v1/rules): that is their file's hash, and changes with any edit.
+  const std::string& screen_version() const { return screen_version_; }
+  void set_screen_version(std::string version) { screen_version_ = std::move(version); }
 
  private:
-  std::string version_;
+  std::string screen_version_;
   std::string force_name_;
   std::shared_ptr<const TimeZone> zone_;
   Policy policy_;

@@ -3,16 +3,23 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/time.hpp"
+#include "unit/rules/rules_test_util.hpp"
 
 namespace surveyd::app {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::CapturedLog;
 using testing::ManualClock;
 
 const TimePoint kT0 = ParseRfc3339("2026-11-26T09:00:00Z").value();
@@ -86,6 +93,157 @@ TEST(ClockComponentTest, ZeroOnlyReports) {
   EXPECT_FALSE(check.Untrusted());
   EXPECT_TRUE(check.Health()->ok);
   EXPECT_DOUBLE_EQ(check.Health()->details["skew_s"].get<double>(), 3600.0);
+}
+
+// The outbox as a test sets it; `down`: it cannot be read, as while the database is down.
+class OutboxStub final : public store::OpsStore {
+ public:
+  bool down = false;
+  store::QueueStats stats{{{"pending", 3}, {"claimed", 0}, {"sending", 1}, {"in_doubt", 0}}, 42};
+
+  store::QueueStats GetQueueStats(TimePoint) override {
+    if (down) throw store::Unavailable("queue stats: cannot connect to the database");
+    return stats;
+  }
+  std::optional<store::SendHold> ActiveSendHold() override { return std::nullopt; }
+  store::HoldOutcome HoldSends(const std::string&, const std::string&) override { return {}; }
+  store::ReleaseOutcome ReleaseSends(const std::string&, const std::string&, bool,
+                                     TimePoint) override {
+    return {};
+  }
+};
+
+// The sample lines of `metric` (any labels) in `text`, one a line.
+std::string Samples(const std::string& text, const std::string& metric) {
+  std::string out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(metric + " ", 0) == 0 || line.rfind(metric + "{", 0) == 0) out += line + "\n";
+  }
+  return out;
+}
+
+// While the outbox cannot be read its gauges are absent, not the last values read (a dashboard
+// would show a healthy queue through a database outage); when it was last read says how stale
+// the picture is, and the alert SurveydOutboxNotRead reads it.
+TEST(QueueSamplerTest, TheOutboxGaugesAreAbsentWhileTheOutboxCannotBeRead) {
+  ManualClock clock(kT0);
+  OutboxStub outbox;
+  metrics::Registry registry;
+  QueueSampler sampler(outbox, clock, 15s, registry);
+  EXPECT_EQ(Samples(registry.Render(), "surveyd_outbox_oldest_due_seconds"), "") << "not read yet";
+  EXPECT_EQ(Samples(registry.Render(), "surveyd_outbox_sample_last_success_timestamp_seconds"),
+            "surveyd_outbox_sample_last_success_timestamp_seconds 0\n");
+
+  sampler.Sample();
+  const std::string read_at = std::to_string(ToUnixSeconds(kT0));
+  auto text = registry.Render();
+  EXPECT_EQ(Samples(text, "surveyd_outbox_messages"),
+            "surveyd_outbox_messages{state=\"claimed\"} 0\n"
+            "surveyd_outbox_messages{state=\"in_doubt\"} 0\n"
+            "surveyd_outbox_messages{state=\"pending\"} 3\n"
+            "surveyd_outbox_messages{state=\"sending\"} 1\n");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_oldest_due_seconds"),
+            "surveyd_outbox_oldest_due_seconds 42\n");
+
+  outbox.down = true;
+  clock.Advance(15s);
+  sampler.Sample();
+  text = registry.Render();
+  EXPECT_EQ(Samples(text, "surveyd_outbox_messages"), "");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_oldest_due_seconds"), "");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_sample_last_success_timestamp_seconds"),
+            "surveyd_outbox_sample_last_success_timestamp_seconds " + read_at + "\n");
+  EXPECT_EQ(Samples(text, "surveyd_outbox_sample_failures_total"),
+            "surveyd_outbox_sample_failures_total 1\n");
+
+  outbox.down = false;
+  outbox.stats.oldest_due_seconds = 900;
+  clock.Advance(15s);
+  sampler.Sample();
+  text = registry.Render();
+  EXPECT_EQ(Samples(text, "surveyd_outbox_oldest_due_seconds"),
+            "surveyd_outbox_oldest_due_seconds 900\n");
+  EXPECT_NE(Samples(text, "surveyd_outbox_messages").find("{state=\"pending\"} 3"),
+            std::string::npos);
+  EXPECT_EQ(Samples(text, "surveyd_outbox_sample_last_success_timestamp_seconds"),
+            "surveyd_outbox_sample_last_success_timestamp_seconds " +
+                std::to_string(ToUnixSeconds(kT0 + 30s)) + "\n");
+}
+
+// Stored events as a sweep sees them: seven to screen again, all in one pass.
+class StoredEventsStub final : public store::IngestStore {
+ public:
+  std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>&,
+                                               const store::DecideFn&,
+                                               const std::string&) override {
+    return {};
+  }
+  std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+  ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override {
+    return {7, std::nullopt};
+  }
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `text` with its first `from` replaced by `to`.
+std::string Replaced(const std::string& text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.substr(0, at) + to + text.substr(at + from.size());
+}
+
+// The log names the rules by the version /readyz and GET /api/v1/rules name (their file's hash),
+// as they load, reload and once stored events are screened under them; their screen's version (a
+// hash of the policy and exclusions, which stored events keep) comes second, labelled, and a
+// reload of anything else leaves it as it was.
+TEST(RulesComponentTest, TheLogNamesTheRulesByTheVersionHealthNames) {
+  const std::string shipped = ReadFile(rules::testing::SourcePath("config/rules.yaml"));
+  const std::string path = ::testing::TempDir() + "components_test_rules.yaml";
+  std::ofstream(path) << shipped;
+  ManualClock clock(kT0);
+  metrics::Registry registry;
+  RulesComponent rules(path, registry);
+  StoredEventsStub stored;
+  ScreenSweeper sweeper(
+      stored, [&rules] { return rules.Screen(); }, clock, registry);
+  CapturedLog log;
+  const auto version = [&rules] { return rules.Health()->details["version"].get<std::string>(); };
+  const auto screen = [&rules] { return rules::ScreenUnder(rules.Current()).version; };
+
+  rules.Start();
+  const std::string first = version();
+  const std::string first_screen = screen();
+  EXPECT_EQ(first.size(), 12u);
+  EXPECT_EQ(log.Take(), "info rules: " + rules.Current()->Summary() + " (version " + first +
+                            "; screen of stored events " + first_screen + ")\n");
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(), "info rules: stored events screened under version " + first +
+                            " (screen of stored events " + first_screen + "; 7 screened again)\n");
+
+  std::ofstream(path) << Replaced(shipped, "force_name: West Midlands Police",
+                                  "force_name: West Midlands");
+  rules.Reload();
+  EXPECT_NE(version(), first);
+  EXPECT_EQ(log.Take(), "info rules reloaded: " + rules.Current()->Summary() + " (version " +
+                            version() + "; screen of stored events " + first_screen +
+                            ", unchanged)\n");
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(), "") << "nothing to screen again";
+
+  std::ofstream(path) << Replaced(shipped, "minimum_age: 16", "minimum_age: 17");
+  rules.Reload();
+  EXPECT_NE(screen(), first_screen);
+  EXPECT_EQ(log.Take(), "info rules reloaded: " + rules.Current()->Summary() + " (version " +
+                            version() + "; screen of stored events " + screen() +
+                            ", changed: stored events will be screened again)\n");
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(), "info rules: stored events screened under version " + version() +
+                            " (screen of stored events " + screen() + "; 7 screened again)\n");
 }
 
 TEST(MemoryTrimmerTest, GivesFreedHeapBackAndCountsIt) {

@@ -35,6 +35,23 @@ TEST(MetricsTest, UnlabelledGaugeAndEscaping) {
             "surveyd_info{v=\"a\\\"b\\\\c\\nd\"} 1\n");
 }
 
+// A gauge whose source cannot be read is left out until it is read again, not shown stale.
+TEST(MetricsTest, AnUnsetGaugeIsAbsentUntilSetAgain) {
+  Registry registry;
+  auto& queued = registry.Gauges("surveyd_queued", "Queued.", {"state"});
+  queued.With({"pending"}).Set(4);
+  queued.With({"sending"}).Set(1);
+  queued.ForEach([](const LabelValues&, Gauge& gauge) { gauge.Unset(); });
+  EXPECT_EQ(registry.Render(),
+            "# HELP surveyd_queued Queued.\n"
+            "# TYPE surveyd_queued gauge\n");
+  queued.With({"pending"}).Set(0);
+  EXPECT_EQ(registry.Render(),
+            "# HELP surveyd_queued Queued.\n"
+            "# TYPE surveyd_queued gauge\n"
+            "surveyd_queued{state=\"pending\"} 0\n");
+}
+
 TEST(MetricsTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   Registry registry;
   auto& latency =

@@ -427,7 +427,7 @@ TEST(LoadTest, TheScreenVersionFollowsThePolicyAndTheExclusionsOnly) {
   auto version_of = [](const std::string& yaml) {
     const LoadResult result = LoadString(yaml, "rules.yaml");
     EXPECT_TRUE(result.rules) << (result.errors.empty() ? "" : result.errors[0].ToString());
-    return result.rules ? result.rules->version() : std::string();
+    return result.rules ? result.rules->screen_version() : std::string();
   };
   auto replaced = [&text](const std::string& from, const std::string& to) {
     const auto at = text.find(from);

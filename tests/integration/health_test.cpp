@@ -1,0 +1,95 @@
+// The components' health against a real PostgreSQL: what /readyz and /api/v1/health say, and
+// what the log says, while the database goes away and comes back.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app/components.hpp"
+#include "fakes/captured_log.hpp"
+#include "fakes/manual_clock.hpp"
+#include "integration/test_database.hpp"
+
+namespace surveyd::app {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::CapturedLog;
+using testing::ManualClock;
+using testing::TestDatabase;
+
+const TimePoint kT0 = ParseRfc3339("2026-11-26T09:00:00Z").value();
+
+// Runs `sql` as the test server's administrator (the database itself may refuse connections).
+void AsAdmin(const std::string& sql) {
+  pqxx::connection connection(TestDatabase::AdminUrl());
+  pqxx::nontransaction txn(connection);
+  txn.exec(sql);
+}
+
+// Refuses new connections to `db` and ends those open: to its clients, the database is gone.
+void TakeAway(const TestDatabase& db) {
+  AsAdmin("ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS false");
+  AsAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db.name() +
+          "'");
+}
+
+void GiveBack(const TestDatabase& db) {
+  AsAdmin("ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS true");
+}
+
+// An outage of the database, however often it is checked (a load balancer asks /readyz every
+// few seconds), is said once as it starts, again when its reason changes, and once as it ends, as
+// every retrying loop says its outages (FailureLog); the health says why and since when, then when
+// the last one was.
+TEST(HealthTest, ADatabaseOutageIsSaidOnceEachWay) {
+  TestDatabase db;
+  config::Config config;
+  config.database.url = db.url();
+  config.database.pool_size = 2;
+  config.survey.phone_hash_key = "test-key";
+  config.privacy.phone_keys = "t1:" + std::string(64, '7');
+  ManualClock clock(kT0);
+  metrics::Registry registry;
+  DatabaseComponent database(config, clock, registry);
+  CapturedLog log;
+  ASSERT_TRUE(database.Health()->ok);
+
+  TakeAway(db);
+  for (int check = 0; check < 5; ++check) {
+    const auto health = database.Health();
+    EXPECT_FALSE(health->ok);
+    EXPECT_EQ(health->details["down_since"], "2026-11-26T09:00:00.000Z");
+    EXPECT_FALSE(health->details["error"].get<std::string>().empty());
+    clock.Advance(10s);
+  }
+  GiveBack(db);
+  clock.Advance(40s);
+  const auto health = database.Health();
+  EXPECT_TRUE(health->ok);
+  EXPECT_EQ(health->details["last_outage"], nlohmann::json({{"from", "2026-11-26T09:00:00.000Z"},
+                                                            {"to", "2026-11-26T09:01:30.000Z"}}));
+  EXPECT_TRUE(database.Health()->ok);
+
+  // The pool's connection lost, then no new one: the reason changes once, and is said.
+  std::vector<std::string> lines;
+  std::istringstream said(log.Text());
+  for (std::string line; std::getline(said, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u) << log.Text();
+  EXPECT_EQ(lines[0],
+            "error database: unreachable (ping: database connection lost); not ready until it "
+            "answers again");
+  EXPECT_EQ(lines[1].rfind("error database: unreachable (cannot connect to the database", 0), 0u)
+      << lines[1];
+  EXPECT_NE(lines[1].find("not ready until it answers again (still failing)"), std::string::npos)
+      << lines[1];
+  EXPECT_EQ(lines[2],
+            "info database: working again, after 5 failure(s) in 1 min 30 s (since "
+            "2026-11-26T09:00:00.000Z)");
+}
+
+}  // namespace
+}  // namespace surveyd::app
