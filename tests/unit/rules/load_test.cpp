@@ -27,7 +27,7 @@ TEST(RulesLoadTest, ShippedPolicyLoadsWithoutErrors) {
   ASSERT_EQ(rules.groups().size(), 3u);
   EXPECT_EQ(rules.groups()[0].id, "force_contact");
   EXPECT_EQ(rules.groups()[0].name, "Force Contact");
-  EXPECT_EQ(rules.groups()[0].languages(), (std::vector<std::string>{"en", "pl"}));
+  EXPECT_EQ(rules.groups()[0].languages(), (std::vector<std::string>{"en", "pl", "cy"}));
   EXPECT_EQ(rules.groups()[0].delay, std::chrono::seconds(30));
   EXPECT_EQ(rules.groups()[1].delay, std::chrono::minutes(1));
   EXPECT_EQ(rules.groups()[2].delay, std::chrono::hours(72));
