@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/survey/page.hpp"
 
 namespace surveyd::app {
@@ -69,25 +70,26 @@ void Analytics::Start() {
 void Analytics::Sweep() {
   std::unique_lock lock(mutex_);
   auto next_sweep = std::chrono::steady_clock::now();
-  bool fold_failing = false;  // said once per outage, not four times a second
+  // Each said once an outage, not four times a second.
+  FailureLog fold_failures("analytics: folding the queued changes", clock_);
+  FailureLog sweep_failures("analytics: sweeping closed surveys", clock_);
   while (!stopping_) {
     lock.unlock();
     try {
       // Another instance folding now takes these changes, or its next fold does.
       access_->FoldRollupsIfFree();
-      if (fold_failing) spdlog::info("analytics: folding the queued changes again");
-      fold_failing = false;
+      fold_failures.Succeeded();
     } catch (const std::exception& e) {
-      if (!fold_failing) spdlog::warn("analytics: folding the queued changes failed: {}", e.what());
-      fold_failing = true;
+      fold_failures.Failed(e.what());
     }
     if (std::chrono::steady_clock::now() >= next_sweep) {
       next_sweep += kSweepInterval;
       try {
         const int counted = access_->SweepClosedSurveys(clock_.Now() - kSweepLag);
         if (counted > 0) spdlog::debug("analytics: {} survey(s) closed unanswered", counted);
+        sweep_failures.Succeeded();
       } catch (const std::exception& e) {
-        spdlog::warn("analytics: sweeping closed surveys failed: {}", e.what());
+        sweep_failures.Failed(e.what());
       }
     }
     lock.lock();

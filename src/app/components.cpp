@@ -713,9 +713,11 @@ void ScreenSweeper::Tick() {
       from_ = pass.next_from;
     }
   } catch (const std::exception& e) {
-    spdlog::warn("rules: stored events not screened yet ({}); trying again", e.what());
+    failures_.Failed(std::string("stored events not screened yet (") + e.what() +
+                     "); trying again");
     return;
   }
+  failures_.Succeeded();
   if (!from_) {
     done_ = version_;
     // The rules by the version /readyz names; their screen's own beside it, labelled as such.

@@ -346,6 +346,8 @@ class ScreenSweeper final : public Component {
   std::optional<TimePoint> from_;  // where the sweep goes on from
   std::int64_t swept_ = 0;         // events screened in this sweep
   metrics::Counter& screened_;
+  // A sweep waits out a database outage: said once, not every second it is tried again.
+  FailureLog failures_{"rules: screening stored events", clock_};
   Ticker ticker_;  // last: joined before the rest goes
 };
 

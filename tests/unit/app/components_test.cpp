@@ -172,8 +172,11 @@ TEST(QueueSamplerTest, TheOutboxGaugesAreAbsentWhileTheOutboxCannotBeRead) {
 }
 
 // Stored events as a sweep sees them: seven to screen again, all in one pass.
+// Seven stored events screened in one pass, once the store can be reached: it cannot for its
+// first `failures` passes.
 class StoredEventsStub final : public store::IngestStore {
  public:
+  explicit StoredEventsStub(int failures = 0) : failures_(failures) {}
   std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>&,
                                                const store::DecideFn&,
                                                const std::string&) override {
@@ -181,8 +184,12 @@ class StoredEventsStub final : public store::IngestStore {
   }
   std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
   ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override {
+    if (failures_-- > 0) throw std::runtime_error("connection refused");
     return {7, std::nullopt};
   }
+
+ private:
+  int failures_;
 };
 
 std::string ReadFile(const std::string& path) {
@@ -244,6 +251,38 @@ TEST(RulesComponentTest, TheLogNamesTheRulesByTheVersionHealthNames) {
   sweeper.Tick();
   EXPECT_EQ(log.Take(), "info rules: stored events screened under version " + version() +
                             " (screen of stored events " + screen() + "; 7 screened again)\n");
+}
+
+// A sweep waiting out a database outage says so once, not every second it tries again, and
+// once when it works again.
+TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
+  ManualClock clock(kT0);
+  metrics::Registry registry;
+  StoredEventsStub stored(30);
+  EventScreen screen;
+  screen.version = "v1/findings3";
+  ScreenSweeper sweeper(
+      stored,
+      [&screen] {
+        return ScreenInForce{screen, "abc"};
+      },
+      clock, registry);
+  CapturedLog log;
+  for (int second = 0; second < 30; ++second) {
+    sweeper.Tick();
+    clock.Advance(std::chrono::seconds(1));
+  }
+  const std::string outage = log.Take();
+  EXPECT_EQ(outage,
+            "error rules: screening stored events: stored events not screened yet (connection "
+            "refused); trying again\n");
+  sweeper.Tick();
+  const std::string after = log.Take();
+  EXPECT_NE(after.find("info rules: screening stored events: working again, after 30 failure(s)"),
+            std::string::npos)
+      << after;
+  EXPECT_NE(after.find("info rules: stored events screened under version abc"), std::string::npos)
+      << after;
 }
 
 TEST(MemoryTrimmerTest, GivesFreedHeapBackAndCountsIt) {
