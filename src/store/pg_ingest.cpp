@@ -515,13 +515,13 @@ const Statements& IngestStatements() {
        "SELECT event_id, CASE WHEN screened_with = $2 THEN COALESCE(screen_findings, '{}') "
        "END::text "
        "FROM events WHERE event_id = ANY($1::text[])"},
-      // Of each incident ($1), its first stored event with a number: an event without one is
-      // filed under it (FileNumberlessUnderIncidents).
       // Events without a number filed under one that came later for their incident
       // (RelatedPool::FileBack); number_findings follows by its trigger.
       {"file_back_numbers",
        "UPDATE events e SET phone_hash = t.hash FROM unnest($1::text[], $2::text[]) AS t(id, hash) "
        "WHERE e.event_id = t.id AND e.phone_hash IS NULL"},
+      // Of each incident ($1), its first stored event with a number: an event without one is
+      // filed under it (FileNumberlessUnderIncidents).
       {"incident_first_numbers",
        "SELECT DISTINCT ON (incident_id) incident_id, surveyd_epoch_us(occurred_at), event_id, "
        "phone_hash FROM events WHERE incident_id = ANY($1::text[]) AND phone_hash IS NOT NULL "
