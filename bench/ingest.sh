@@ -182,7 +182,7 @@ run_surveyd() {
     sleep 0.5
   done) &
   pids+=("$!")
-  if ! wait "$sim"; then
+  if ! bench_wait_while "$sim" "$surveyd_pid" "$WORK/surveyd-$label.log"; then
     echo "cw-sim failed; see $WORK/cw-sim-$label.log" >&2
     exit 1
   fi

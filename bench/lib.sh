@@ -19,6 +19,10 @@
 #                              with the settings given (ALTER SYSTEM, then a restart)
 #   bench_secrets              fresh secrets for surveyd in the environment
 #   bench_wait_http URL        until URL answers (10 s at most)
+#   bench_wait_while PID WATCHED LOG
+#                              until PID ends, and its status; fails, with LOG's last lines,
+#                              if WATCHED (surveyd, say) ends first: what PID waits for would
+#                              then never come, and the run would wait for ever
 #   bench_statements N         the N statements that took the database the most time in all
 #                              (pg_stat_statements, of the surveyd database): calls, total and
 #                              mean ms, rows and the statement's start
@@ -138,6 +142,18 @@ bench_statements() {
       left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS statement
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'surveyd')
     ORDER BY total_exec_time DESC LIMIT $1"
+}
+
+bench_wait_while() {
+  local pid=$1 watched=$2 watched_log=$3
+  while kill -0 "$pid" 2>/dev/null; do
+    if ! kill -0 "$watched" 2>/dev/null; then
+      tail -n 5 "$watched_log" >&2
+      bench_fail "process $watched ended while $pid waited on it (above: the end of $watched_log)"
+    fi
+    sleep 0.02
+  done
+  wait "$pid"
 }
 
 bench_wait_http() {
