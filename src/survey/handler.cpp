@@ -491,7 +491,7 @@ struct SurveyPages::Impl {
     store::SurveyAnswers answers;
     FormErrors errors;
     ParseAnswers(request.body, answers, errors);
-    return RaisesSafeguarding(options.raise_alerts(survey, answers));
+    return store::CallsForHelp(options.raise_alerts, survey, answers);
   }
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {
