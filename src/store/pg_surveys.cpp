@@ -16,7 +16,7 @@ namespace pg {
   "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "                         \
   "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "                             \
   "s.responded_at IS NOT NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id " \
-  "AND a.kind = 'safeguarding') "
+  "AND a.kind = 'safeguarding'), s.phone_hash IS NOT NULL "
 
 const Statements& SurveyStatements() {
   static const Statements kStatements = {
@@ -74,6 +74,7 @@ SurveyView ReadSurveyView(const pqxx::row& row) {
   view.responded = row[7].as<bool>();
   if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
   view.help_now = row[9].as<bool>();
+  view.number_known = row[10].as<bool>();
   return view;
 }
 

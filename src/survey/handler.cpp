@@ -77,6 +77,12 @@ bool IsAutomatedFetch(std::string_view user_agent) {
   return false;
 }
 
+// The survey's token for its stop link on the pages that have no form, while the link can still
+// opt its number out; empty otherwise.
+std::string StopToken(const store::SurveyView& survey, const Route& route) {
+  return survey.number_known ? route.token : std::string();
+}
+
 // Only a GET by a person counts as opening the survey: never a HEAD (no page was seen), never a
 // link preview.
 bool CountsAsOpen(const http::Request& request) {
@@ -360,7 +366,8 @@ struct SurveyPages::Impl {
       if (!view.responded) page = it->second.pages[LanguageIndex(language)];
     }
     if (view.responded) {
-      return http::Response::Html(200, RenderThanksPage(language, Page(), true, view.help_now));
+      return http::Response::Html(
+          200, RenderThanksPage(language, Page(), true, view.help_now, StopToken(view, route)));
     }
     if (!page) {
       view.language = language;
@@ -405,21 +412,29 @@ struct SurveyPages::Impl {
       return BadLink(client, fallback_language);
     }
     const TimePoint now = options.clock.Now();
+    // The stop link works as long as the survey holds its number, closed, answered or not: a
+    // citizen who wants no more texts must never be told the link has expired.
+    if (route.stop) {
+      survey->language = PageLanguage(request, *survey, fallback_language);
+      return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
+    }
     if (now >= survey->expires_at && !survey->responded) {
-      // The same page as any dead link; but the client held a real link, so it does not count.
+      // The same page as any dead link; but the client held a real link, so it does not count,
+      // and its stop link is offered while it can still opt the number out.
       Forget(hash);
       return http::Response::Html(
-          404, RenderNotFoundPage(PageLanguage(request, *survey, fallback_language), Page()));
+          404, RenderNotFoundPage(PageLanguage(request, *survey, fallback_language), Page(),
+                                  StopToken(*survey, route)));
     }
     Remember(hash, *survey, now);
     survey->language = PageLanguage(request, *survey, fallback_language);
 
-    if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
     if (survey->responded) {
       // Answered already: the help the answer called for is shown again (someone may come back
       // to the page for the numbers), and a comment sent again that calls for help gets it.
       const bool help_now = survey->help_now || (post && HelpNow(request, *survey));
-      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true, help_now));
+      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true, help_now,
+                                                        StopToken(*survey, route)));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -469,12 +484,15 @@ struct SurveyPages::Impl {
                      answers.alerts.empty() ? "" : " with alerts");
         MarkAnswered(hash, help_now);
         return http::Response::Html(200,
-                                    RenderThanksPage(survey.language, Page(), false, help_now));
+                                    RenderThanksPage(survey.language, Page(), false, help_now,
+                                                     survey.number_known ? token : std::string()));
       case store::SubmitOutcome::kAlreadyAnswered:
         // Answered by another request, whose alerts this one does not know: the store says
         // once this cache entry is older than cache_ttl.
         MarkAnswered(hash, help_now);
-        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true, help_now));
+        return http::Response::Html(200,
+                                    RenderThanksPage(survey.language, Page(), true, help_now,
+                                                     survey.number_known ? token : std::string()));
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
         break;
@@ -495,14 +513,21 @@ struct SurveyPages::Impl {
   }
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {
+    if (!survey.number_known) return Unmatched(survey);
     return http::Response::Html(200, RenderOptOutPage(survey.language, Page(), true, token));
+  }
+
+  // Retention erased the survey's number: nothing left to opt out, and the citizen is told how
+  // else to stop our texts.
+  http::Response Unmatched(const store::SurveyView& survey) const {
+    return http::Response::Html(410, RenderOptOutUnmatchedPage(survey.language, Page()));
   }
 
   http::Response StopDone(const store::SurveyView& survey, const std::string& hash) {
     Forget(hash);
     try {
       if (!options.store.OptOutBySurvey(survey.survey_id, kOptOutSource, options.clock.Now())) {
-        return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
+        return Unmatched(survey);
       }
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey {}: could not record the opt-out: {}", survey.survey_id, e.what());

@@ -57,6 +57,9 @@ struct Texts {
   const char* stop_back;
   const char* stop_done_heading;
   const char* stop_done_body;
+  // The survey no longer holds the number (retention erased it): the link cannot opt it out.
+  const char* stop_unmatched_heading;
+  const char* stop_unmatched_body;
   // What the survey is about, each with {when} ("on Tuesday 24 November").
   const char* call_999;
   const char* call_101;
@@ -124,6 +127,10 @@ const Texts kEnglish{
     .stop_back = "Back to the survey",
     .stop_done_heading = "Survey texts stopped",
     .stop_done_body = "We will not send any more survey texts to this phone number.",
+    .stop_unmatched_heading = "We can no longer match this link to your phone",
+    .stop_unmatched_body =
+        "We no longer keep the phone number this survey was sent to, so this link cannot stop "
+        "our texts. To stop survey texts, reply STOP to any survey text from us.",
     .call_999 = "your call to 999 {when}",
     .call_101 = "your call to 101 {when}",
     .live_chat = "your live chat with us {when}",
@@ -192,6 +199,11 @@ const Texts kPolish{
     .stop_back = "Wróć do ankiety",
     .stop_done_heading = "Rezygnacja przyjęta",
     .stop_done_body = "Nie będziemy już wysyłać ankiet SMS-em na ten numer telefonu.",
+    .stop_unmatched_heading = "Nie możemy już powiązać tego linku z Twoim telefonem",
+    .stop_unmatched_body =
+        "Nie przechowujemy już numeru telefonu, na który wysłaliśmy tę ankietę, więc ten link "
+        "nie może wstrzymać naszych wiadomości. Aby nie otrzymywać ankiet SMS-em, odpowiedz STOP "
+        "na dowolną wiadomość z ankietą od nas.",
     .call_999 = "Twojego połączenia z numerem alarmowym 999 {when}",
     .call_101 = "Twojego połączenia z numerem 101 {when}",
     .live_chat = "Twojej rozmowy z nami na czacie {when}",
@@ -269,6 +281,11 @@ const Texts kWelsh{
     .stop_done_body =
         "Ni fyddwn yn anfon rhagor o negeseuon testun am arolygon i'r rhif ffôn "
         "hwn.",
+    .stop_unmatched_heading = "Ni allwn gysylltu'r ddolen hon â'ch ffôn mwyach",
+    .stop_unmatched_body =
+        "Nid ydym yn cadw'r rhif ffôn yr anfonwyd yr arolwg hwn ato mwyach, felly ni all y "
+        "ddolen hon atal ein negeseuon. I atal negeseuon testun am arolygon, atebwch STOP i "
+        "unrhyw neges arolwg gennym ni.",
     .call_999 = "eich galwad i 999 {when}",
     .call_101 = "eich galwad i 101 {when}",
     .live_chat = "eich sgwrs fyw gyda ni {when}",
@@ -652,7 +669,7 @@ void HelpBox(std::string& out, std::string_view language) {
 
 std::string MessagePage(std::string_view language, const PageContext& ctx,
                         const char* Texts::*heading, const char* Texts::*body, bool close_hint,
-                        bool help_now = false) {
+                        bool help_now = false, std::string_view stop_href = "") {
   const Texts& texts = TextsFor(MatchLanguage(language));
   std::string out;
   Begin(out, texts, ctx, texts.*heading, nullptr);
@@ -668,8 +685,14 @@ std::string MessagePage(std::string_view language, const PageContext& ctx,
     out += HtmlEscape(texts.close_page);
     out += "</p>\n";
   }
-  End(out, texts, ctx, "");
+  End(out, texts, ctx, stop_href);
   return out;
+}
+
+// The survey's stop link, relative to its page (/s/{token}), in the page's language.
+std::string StopHref(std::string_view token, const Texts& texts) {
+  return std::string(token) + "/stop" +
+         (texts.code == kEnglish.code ? std::string() : std::string("?lang=") + texts.code);
 }
 
 void Radio(std::string& out, const Texts& texts, const std::string& key, int value, bool checked,
@@ -812,10 +835,7 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const PageContext& ctx, const store::SurveyAnswers* previous,
                              const FormErrors* errors) {
   const Texts& texts = TextsFor(MatchLanguage(survey.language));
-  const std::string token_text(token);
-  const std::string stop_href =
-      token_text + "/stop" +
-      (texts.code == kEnglish.code ? std::string() : std::string("?lang=") + texts.code);
+  const std::string stop_href = StopHref(token, texts);
   std::string out;
   out.reserve(16 * 1024);
   const Switcher switcher{token};
@@ -927,16 +947,23 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
 }
 
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
-                             bool already_answered, bool help_now) {
+                             bool already_answered, bool help_now, std::string_view stop_token) {
+  const std::string stop_href =
+      stop_token.empty() ? std::string() : StopHref(stop_token, TextsFor(MatchLanguage(language)));
   if (already_answered) {
-    return MessagePage(language, ctx, &Texts::already_heading, &Texts::already_body, true,
-                       help_now);
+    return MessagePage(language, ctx, &Texts::already_heading, &Texts::already_body, true, help_now,
+                       stop_href);
   }
-  return MessagePage(language, ctx, &Texts::thanks_heading, &Texts::thanks_body, true, help_now);
+  return MessagePage(language, ctx, &Texts::thanks_heading, &Texts::thanks_body, true, help_now,
+                     stop_href);
 }
 
-std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx) {
-  return MessagePage(language, ctx, &Texts::not_found_heading, &Texts::not_found_body, false);
+std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx,
+                               std::string_view stop_token) {
+  const std::string stop_href =
+      stop_token.empty() ? std::string() : StopHref(stop_token, TextsFor(MatchLanguage(language)));
+  return MessagePage(language, ctx, &Texts::not_found_heading, &Texts::not_found_body, false, false,
+                     stop_href);
 }
 
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx) {
@@ -945,6 +972,11 @@ std::string RenderRateLimitedPage(std::string_view language, const PageContext& 
 
 std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx) {
   return MessagePage(language, ctx, &Texts::unavailable_heading, &Texts::unavailable_body, false);
+}
+
+std::string RenderOptOutUnmatchedPage(std::string_view language, const PageContext& ctx) {
+  return MessagePage(language, ctx, &Texts::stop_unmatched_heading, &Texts::stop_unmatched_body,
+                     false);
 }
 
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,

@@ -29,6 +29,9 @@ struct SurveyView {
   // says where to get help, not only the first.
   bool help_now = false;
   std::optional<TimePoint> opened_at;
+  // The survey still holds its number's keyed hash, so its stop link can opt the number out,
+  // closed or not; retention drops it after phone_hash_days (docs/data-protection.md).
+  bool number_known = true;
 };
 
 struct SurveyAnswers {

@@ -47,13 +47,20 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const PageContext& ctx, const store::SurveyAnswers* previous = nullptr,
                              const FormErrors* errors = nullptr);
 // `help_now`: the answer raised a safeguarding alert, so the page says plainly how to get help
-// now (999, 101, helplines), in its language.
+// now (999, 101, helplines), in its language. `stop_token`: the survey's link, whose stop link is
+// offered at the foot of the page; empty: none.
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
-                             bool already_answered, bool help_now = false);
-std::string RenderNotFoundPage(std::string_view language,
-                               const PageContext& ctx);  // unknown/expired
+                             bool already_answered, bool help_now = false,
+                             std::string_view stop_token = "");
+// Unknown or expired. `stop_token`: a closed survey's own link, whose stop link still works
+// (it is offered at the foot of the page); empty: none.
+std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx,
+                               std::string_view stop_token = "");
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token);
+// The stop link of a survey whose number retention erased: it can no longer be matched to a
+// phone, and replying STOP to a text still works.
+std::string RenderOptOutUnmatchedPage(std::string_view language, const PageContext& ctx);
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx);
 // The store is down: "please try again in a few minutes".
 std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx);

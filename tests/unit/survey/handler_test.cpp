@@ -27,7 +27,7 @@ class OneSurveyStore : public store::SurveyStore {
   bool submit_down = false;
   bool already_answered = false;
   std::atomic<int> opened{0};
-  int submitted = 0, lookups = 0;
+  int submitted = 0, lookups = 0, opted_out = 0;
 
   std::atomic<int> opened_calls{0};
 
@@ -51,6 +51,8 @@ class OneSurveyStore : public store::SurveyStore {
   }
   bool OptOutBySurvey(std::int64_t, const std::string&, TimePoint) override {
     if (down) throw store::Unavailable("connection refused");
+    if (!view.number_known) return false;
+    ++opted_out;
     return true;
   }
 
@@ -186,6 +188,27 @@ TEST_F(HandlerTest, MalformedTokensAreNotLookedUpButCount) {
   EXPECT_EQ(Fetch("GET", "/s/short").status, 429);
   EXPECT_EQ(FetchFast("GET", "/s/short")->status, 429);
   EXPECT_EQ(Fetch("GET", Path()).status, 200);
+}
+
+// The stop link opts out whether the survey is open, answered or closed, and every page of the
+// survey offers it; once the survey no longer holds its number, it says so.
+TEST_F(HandlerTest, TheStopLinkWorksClosedOrAnsweredAndSaysWhenItCannot) {
+  clock_.Advance(std::chrono::hours(25));  // closed
+  EXPECT_THAT(Fetch("GET", Path()).body, HasSubstr(std::string(kToken) + "/stop"));
+  EXPECT_EQ(Fetch("GET", Path() + "/stop").status, 200);
+  EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);
+  EXPECT_EQ(store_.opted_out, 1);
+
+  store_.view.responded = true;
+  EXPECT_THAT(Fetch("GET", Path()).body, HasSubstr(std::string(kToken) + "/stop"));
+  EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);
+  EXPECT_EQ(store_.opted_out, 2);
+
+  store_.view.number_known = false;
+  const auto gone = Fetch("GET", Path() + "/stop");
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_THAT(gone.body, HasSubstr("reply STOP"));
+  EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr("/stop")));
 }
 
 TEST_F(HandlerTest, AnExpiredLinkDoesNotCountAgainstTheClient) {
