@@ -239,6 +239,8 @@ class PgStore final : public Store {
                                TimePoint now) override;
   void OptOut(const std::string& e164, const std::string& source, TimePoint now) override;
   bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) override;
+  bool KeepLateText(std::int64_t survey_id, const std::string& text,
+                    const std::vector<NewAlert>& alerts, TimePoint now) override;
 
   // SurveyStore: citizens' texts (pg_replies.cpp)
   ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, const AlertFn& raise_alerts,

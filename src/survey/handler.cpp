@@ -193,8 +193,8 @@ struct SurveyPages::Impl {
     return http::Response::Html(404, RenderNotFoundPage(language, Page()));
   }
 
-  http::Response Unavailable(const std::string& language) const {
-    auto response = http::Response::Html(503, RenderUnavailablePage(language, Page()));
+  http::Response Unavailable(const std::string& language, bool help_now = false) const {
+    auto response = http::Response::Html(503, RenderUnavailablePage(language, Page(), help_now));
     response.Set("Retry-After", "60");
     return response;
   }
@@ -420,21 +420,28 @@ struct SurveyPages::Impl {
     }
     if (now >= survey->expires_at && !survey->responded) {
       // The same page as any dead link; but the client held a real link, so it does not count,
-      // and its stop link is offered while it can still opt the number out.
+      // and its stop link is offered while it can still opt the number out. What it posts is
+      // kept as a late text, and its help shown.
       Forget(hash);
+      survey->language = PageLanguage(request, *survey, fallback_language);
+      const LateText late = post ? KeepLateText(request, *survey) : LateText{};
+      if (late.store_down) return Unavailable(survey->language, late.help_now);
       return http::Response::Html(
-          404, RenderNotFoundPage(PageLanguage(request, *survey, fallback_language), Page(),
-                                  StopToken(*survey, route)));
+          404,
+          RenderNotFoundPage(survey->language, Page(), StopToken(*survey, route), late.help_now));
     }
     Remember(hash, *survey, now);
     survey->language = PageLanguage(request, *survey, fallback_language);
 
     if (survey->responded) {
       // Answered already: the help the answer called for is shown again (someone may come back
-      // to the page for the numbers), and a comment sent again that calls for help gets it.
-      const bool help_now = survey->help_now || (post && HelpNow(request, *survey));
-      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true, help_now,
-                                                        StopToken(*survey, route)));
+      // to the page for the numbers). A comment sent again is kept as a late text, and gets the
+      // help if it calls for it.
+      const LateText late = post ? KeepLateText(request, *survey) : LateText{};
+      if (late.store_down) return Unavailable(survey->language, late.help_now);
+      return http::Response::Html(
+          200, RenderThanksPage(survey->language, Page(), true, survey->help_now || late.help_now,
+                                StopToken(*survey, route)));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -486,30 +493,65 @@ struct SurveyPages::Impl {
         return http::Response::Html(200,
                                     RenderThanksPage(survey.language, Page(), false, help_now,
                                                      survey.number_known ? token : std::string()));
-      case store::SubmitOutcome::kAlreadyAnswered:
+      case store::SubmitOutcome::kAlreadyAnswered: {
         // Answered by another request, whose alerts this one does not know: the store says
-        // once this cache entry is older than cache_ttl.
+        // once this cache entry is older than cache_ttl. Its comment is kept as a late text.
+        const LateText late = KeepLateComment(survey, answers.comment);
         MarkAnswered(hash, help_now);
-        return http::Response::Html(200,
-                                    RenderThanksPage(survey.language, Page(), true, help_now,
-                                                     survey.number_known ? token : std::string()));
+        return http::Response::Html(
+            200, RenderThanksPage(survey.language, Page(), true, help_now || late.help_now,
+                                  survey.number_known ? token : std::string()));
+      }
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
         break;
     }
     // Expired between the lookup and the submit: the same page as any dead link, but this client
-    // did hold a real token, so it does not count against its limit.
+    // did hold a real token, so it does not count against its limit. Its comment is kept.
     Forget(hash);
-    return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
+    const LateText late = KeepLateComment(survey, answers.comment);
+    return http::Response::Html(404, RenderNotFoundPage(survey.language, Page(),
+                                                        survey.number_known ? token : std::string(),
+                                                        help_now || late.help_now));
   }
 
-  // Whether the answers in a POSTed form would raise a safeguarding alert.
-  bool HelpNow(const http::Request& request, const store::SurveyView& survey) const {
-    if (!options.raise_alerts || !IsFormBody(request.Header("Content-Type"))) return false;
+  // What became of a citizen's words posted where no answer is taken any more.
+  struct LateText {
+    bool help_now = false;    // they call for help: the page says where to get it
+    bool store_down = false;  // they could not be kept: the citizen is asked to try again
+  };
+
+  // The comment of a form posted to a survey that takes no answer any more (closed, or answered
+  // already) is never an answer; but it is kept as a text back to the survey is, with the alerts
+  // it raises by itself, so that "he is back and I am scared" reaches a supervisor as it would
+  // by SMS.
+  LateText KeepLateText(const http::Request& request, const store::SurveyView& survey) {
+    if (!IsFormBody(request.Header("Content-Type"))) return {};
     store::SurveyAnswers answers;
     FormErrors errors;
     ParseAnswers(request.body, answers, errors);
-    return store::CallsForHelp(options.raise_alerts, survey, answers);
+    return KeepLateComment(survey, answers.comment);
+  }
+
+  LateText KeepLateComment(const store::SurveyView& survey, const std::string& comment) {
+    LateText late;
+    if (comment.empty()) return late;
+    std::vector<NewAlert> alerts;
+    if (options.raise_alerts) {
+      alerts = options.raise_alerts(survey, store::TextAsComment(survey, comment));
+    }
+    late.help_now = RaisesSafeguarding(alerts);
+    try {
+      if (options.store.KeepLateText(survey.survey_id, comment, alerts, options.clock.Now())) {
+        spdlog::info("survey {}: a text written after it closed or was answered kept{}",
+                     survey.survey_id, alerts.empty() ? "" : " with alerts");
+      }
+    } catch (const store::Unavailable& e) {
+      spdlog::warn("survey {}: could not keep a text written on its page: {}", survey.survey_id,
+                   e.what());
+      late.store_down = true;
+    }
+    return late;
   }
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {

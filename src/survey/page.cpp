@@ -959,19 +959,21 @@ std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
 }
 
 std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx,
-                               std::string_view stop_token) {
+                               std::string_view stop_token, bool help_now) {
   const std::string stop_href =
       stop_token.empty() ? std::string() : StopHref(stop_token, TextsFor(MatchLanguage(language)));
-  return MessagePage(language, ctx, &Texts::not_found_heading, &Texts::not_found_body, false, false,
-                     stop_href);
+  return MessagePage(language, ctx, &Texts::not_found_heading, &Texts::not_found_body, false,
+                     help_now, stop_href);
 }
 
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx) {
   return MessagePage(language, ctx, &Texts::limited_heading, &Texts::limited_body, false);
 }
 
-std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx) {
-  return MessagePage(language, ctx, &Texts::unavailable_heading, &Texts::unavailable_body, false);
+std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx,
+                                  bool help_now) {
+  return MessagePage(language, ctx, &Texts::unavailable_heading, &Texts::unavailable_body, false,
+                     help_now);
 }
 
 std::string RenderOptOutUnmatchedPage(std::string_view language, const PageContext& ctx) {

@@ -145,6 +145,16 @@ class SurveyStore {
   // Opt-out through the survey link: the number behind that survey.
   virtual bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) = 0;
 
+  // What a citizen wrote on the page of a survey that closed or was answered already: no answer,
+  // but kept as a text back to the survey is (personal data, blanked after reply_days; linked
+  // to the number's hash while the survey has it) with the `alerts` it raises (each kind once
+  // per survey; one dealt with opens again), in one transaction. Kept once: false, and nothing
+  // raised, when the survey already holds the same words (the form sent twice), already holds
+  // kMaxLateTexts of them, or is not found.
+  static constexpr int kMaxLateTexts = 20;
+  virtual bool KeepLateText(std::int64_t survey_id, const std::string& text,
+                            const std::vector<NewAlert>& alerts, TimePoint now) = 0;
+
   // A citizen's text, in one transaction: stored (personal data, like a comment; the number only
   // as its keyed hash) and counted by what it did, once per gateway message id; then what `plan`
   // decides from the store's context is applied: an opt-out (queued texts cancelled, the

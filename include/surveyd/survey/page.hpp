@@ -53,17 +53,20 @@ std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
                              bool already_answered, bool help_now = false,
                              std::string_view stop_token = "");
 // Unknown or expired. `stop_token`: a closed survey's own link, whose stop link still works
-// (it is offered at the foot of the page); empty: none.
+// (it is offered at the foot of the page); empty: none. `help_now`: what was posted to it calls
+// for help, so the page says where to get it.
 std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx,
-                               std::string_view stop_token = "");
+                               std::string_view stop_token = "", bool help_now = false);
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token);
 // The stop link of a survey whose number retention erased: it can no longer be matched to a
 // phone, and replying STOP to a text still works.
 std::string RenderOptOutUnmatchedPage(std::string_view language, const PageContext& ctx);
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx);
-// The store is down: "please try again in a few minutes".
-std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx);
+// The store is down: "please try again in a few minutes" (and where to get help now, when what
+// was posted calls for it).
+std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx,
+                                  bool help_now = false);
 
 // A language we have texts for: `requested` when we have it (also "pl-PL", "CY"), else "".
 std::string MatchLanguage(std::string_view requested);

@@ -26,8 +26,10 @@ class OneSurveyStore : public store::SurveyStore {
   bool down = false;
   bool submit_down = false;
   bool already_answered = false;
+  bool late_down = false;
   std::atomic<int> opened{0};
-  int submitted = 0, lookups = 0, opted_out = 0;
+  int submitted = 0, lookups = 0, opted_out = 0, late_alerts = 0;
+  std::vector<std::string> late_texts;
 
   std::atomic<int> opened_calls{0};
 
@@ -53,6 +55,14 @@ class OneSurveyStore : public store::SurveyStore {
     if (down) throw store::Unavailable("connection refused");
     if (!view.number_known) return false;
     ++opted_out;
+    return true;
+  }
+
+  bool KeepLateText(std::int64_t, const std::string& text, const std::vector<NewAlert>& alerts,
+                    TimePoint) override {
+    if (down || late_down) throw store::Unavailable("connection refused");
+    late_texts.push_back(text);
+    late_alerts += static_cast<int>(alerts.size());
     return true;
   }
 
@@ -209,6 +219,22 @@ TEST_F(HandlerTest, TheStopLinkWorksClosedOrAnsweredAndSaysWhenItCannot) {
   EXPECT_EQ(gone.status, 410);
   EXPECT_THAT(gone.body, HasSubstr("reply STOP"));
   EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr("/stop")));
+}
+
+// Words posted where no answer is taken any more (closed, or answered already) are kept as a
+// late text, never as an answer; scores alone are not; a store that is down says "try again".
+TEST_F(HandlerTest, WordsPostedToAClosedOrAnsweredSurveyAreKept) {
+  clock_.Advance(std::chrono::hours(25));  // closed
+  EXPECT_EQ(Fetch("POST", Path(), "q1=4&comment=he+is+back").status, 404);
+  store_.view.responded = true;
+  EXPECT_EQ(Fetch("POST", Path(), "comment=still+here").status, 200);
+  EXPECT_EQ(Fetch("POST", Path(), "q1=4").status, 200);
+  EXPECT_EQ(store_.late_texts, (std::vector<std::string>{"he is back", "still here"}));
+  EXPECT_EQ(store_.submitted, 0);
+  store_.late_down = true;
+  const auto down = Fetch("POST", Path(), "comment=again");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(http::FindHeader(down.headers, "Retry-After"), "60");
 }
 
 TEST_F(HandlerTest, AnExpiredLinkDoesNotCountAgainstTheClient) {
