@@ -32,14 +32,59 @@ constexpr std::chrono::milliseconds kStopFlushPause{200};
 struct Route {
   std::string token;  // may not look like a token at all
   bool stop = false;
-  bool slash = false;  // "/s/TOKEN/": redirected, as the page's relative links need no slash
+  // "/s/TOKEN/", "/s/TOKEN.", "/s/TOKEN)": redirected to the link without what followed it, as
+  // the page's relative links need.
+  bool moved = false;
 };
+
+// What a link picks up after it when copied from a sentence or typed: a full stop, a comma, a
+// closing bracket or quote, a space (as the browser sends them, or percent-encoded). None of them
+// can end a token (base64url letters, digits, - and _), so dropping them loses nothing.
+constexpr std::string_view kTrailingMarks = ".,;:!?)]}>'\"* ";
+constexpr std::string_view kTrailingEncoded[] = {
+    "%20",       "%22",       "%27",      "%29", "%2C", "%2E", "%3A", "%3B", "%3E", "%5D", "%7D",
+    "%C2%A0",                              // no-break space
+    "%E2%80%99", "%E2%80%9D", "%E2%80%A6"  // ’ ” … (a phone's typography)
+};
+
+bool EndsWithIgnoringCase(std::string_view text, std::string_view suffix) {
+  if (text.size() < suffix.size()) return false;
+  const std::string_view end = text.substr(text.size() - suffix.size());
+  return std::equal(end.begin(), end.end(), suffix.begin(), [](char a, char b) {
+    return std::toupper(static_cast<unsigned char>(a)) ==
+           std::toupper(static_cast<unsigned char>(b));
+  });
+}
+
+// `rest` without the marks a copied link picks up after it (kTrailingMarks, kTrailingEncoded).
+std::string_view WithoutTrailingMarks(std::string_view rest) {
+  for (bool dropped = true; dropped && !rest.empty();) {
+    dropped = false;
+    if (kTrailingMarks.find(rest.back()) != std::string_view::npos) {
+      rest.remove_suffix(1);
+      dropped = true;
+      continue;
+    }
+    for (std::string_view encoded : kTrailingEncoded) {
+      if (EndsWithIgnoringCase(rest, encoded)) {
+        rest.remove_suffix(encoded.size());
+        dropped = true;
+        break;
+      }
+    }
+  }
+  return rest;
+}
 
 Route ParseRoute(std::string_view path) {
   Route route;
   std::string_view rest = path.substr(std::min(path.size(), kPrefix.size()));
+  if (const std::string_view trimmed = WithoutTrailingMarks(rest); trimmed.size() != rest.size()) {
+    route.moved = true;
+    rest = trimmed;
+  }
   if (rest.size() > 1 && rest.back() == '/') {
-    route.slash = true;
+    route.moved = true;
     rest.remove_suffix(1);
   }
   if (rest.size() > kStopSuffix.size() &&
@@ -51,9 +96,9 @@ Route ParseRoute(std::string_view path) {
   return route;
 }
 
-// A link with a slash after it (a mail client or a person adding one) goes to the same link
-// without: the page's links are relative to it.
-http::Response WithoutSlash(const http::Request& request, const Route& route) {
+// A link with a slash or a mark after it (a mail client or a person adding one, a sentence's
+// full stop copied with it) goes to the same link without: the page's links are relative to it.
+http::Response ToCleanLink(const http::Request& request, const Route& route) {
   http::Response response = http::Response::Text(308, "Moved\n");
   std::string location = std::string(kPrefix) + route.token;
   if (route.stop) location += kStopSuffix;
@@ -345,7 +390,7 @@ struct SurveyPages::Impl {
       // Never looked up, so answered here: guessers cost no worker.
       return BadLink(RateLimitKey(request.remote_address), FallbackLanguage(request));
     }
-    if (route.slash) return WithoutSlash(request, route);
+    if (route.moved) return ToCleanLink(request, route);
     if (route.stop || !CacheOn()) return std::nullopt;
 
     const std::string hash = token::TokenHash(route.token);
@@ -394,7 +439,7 @@ struct SurveyPages::Impl {
     const Route route = ParseRoute(request.path);
     const std::string client = RateLimitKey(request.remote_address);
     if (!token::LooksLikeToken(route.token)) return BadLink(client, fallback_language);
-    if (route.slash) return WithoutSlash(request, route);
+    if (route.moved) return ToCleanLink(request, route);
 
     // Looked up whatever the client's record: a correct link is never refused by the bad-link
     // limit (a household behind one address must not lose its survey to a guesser next door).
@@ -419,16 +464,14 @@ struct SurveyPages::Impl {
       return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
     }
     if (now >= survey->expires_at && !survey->responded) {
-      // The same page as any dead link; but the client held a real link, so it does not count,
-      // and its stop link is offered while it can still opt the number out. What it posts is
-      // kept as a late text, and its help shown.
+      // Closed: the client held the whole link, so it is told so (a guesser never is) and it
+      // does not count against its budget; its stop link is offered while it can still opt the
+      // number out. What it posts is kept as a late text, and its help shown.
       Forget(hash);
       survey->language = PageLanguage(request, *survey, fallback_language);
       const LateText late = post ? KeepLateText(request, *survey) : LateText{};
       if (late.store_down) return Unavailable(survey->language, late.help_now);
-      return http::Response::Html(
-          404,
-          RenderNotFoundPage(survey->language, Page(), StopToken(*survey, route), late.help_now));
+      return Closed(*survey, StopToken(*survey, route), late.help_now);
     }
     Remember(hash, *survey, now);
     survey->language = PageLanguage(request, *survey, fallback_language);
@@ -506,13 +549,17 @@ struct SurveyPages::Impl {
       case store::SubmitOutcome::kNotFound:
         break;
     }
-    // Expired between the lookup and the submit: the same page as any dead link, but this client
-    // did hold a real token, so it does not count against its limit. Its comment is kept.
+    // Closed between the lookup and the submit (or gone): its comment is kept.
     Forget(hash);
     const LateText late = KeepLateComment(survey, answers.comment);
-    return http::Response::Html(404, RenderNotFoundPage(survey.language, Page(),
-                                                        survey.number_known ? token : std::string(),
-                                                        help_now || late.help_now));
+    return Closed(survey, survey.number_known ? token : std::string(), help_now || late.help_now);
+  }
+
+  // A survey that closed before it was answered (410).
+  http::Response Closed(const store::SurveyView& survey, const std::string& stop_token,
+                        bool help_now) const {
+    return http::Response::Html(410,
+                                RenderClosedPage(survey.language, Page(), stop_token, help_now));
   }
 
   // What became of a citizen's words posted where no answer is taken any more.

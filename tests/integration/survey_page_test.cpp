@@ -230,8 +230,8 @@ TEST_F(SurveyPageTest, UnknownAndMalformedTokensGetTheSameNotFoundPage) {
   const auto unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA");
   EXPECT_EQ(unknown.status, 404);
   ExpectSecurityHeaders(unknown);
-  EXPECT_THAT(unknown.body,
-              HasSubstr("This survey link is not valid or has expired. Thank you anyway."));
+  EXPECT_THAT(unknown.body, HasSubstr("<h1>This link does not work</h1>"));
+  EXPECT_THAT(unknown.body, HasSubstr("check that you copied the whole link"));
   const auto malformed = Fetch("GET", "/s/not-a-token");
   EXPECT_EQ(malformed.status, 404);
   EXPECT_EQ(malformed.body, unknown.body);
@@ -241,17 +241,40 @@ TEST_F(SurveyPageTest, UnknownAndMalformedTokensGetTheSameNotFoundPage) {
   EXPECT_EQ(Responses(), "0");
 }
 
-// A closed survey takes no answer and records no open; but its page still offers its stop link
-// (an unknown link's offers none).
-TEST_F(SurveyPageTest, AClosedSurveyTakesNothingButOffersItsStopLink) {
+// A closed survey takes no answer and records no open. Its holder is told it closed (the whole
+// 128-bit link is needed to see that, so a guesser learns nothing: near misses read as unknown),
+// with how to reach the force, and its stop link (an unknown link's page offers none).
+TEST_F(SurveyPageTest, AClosedSurveySaysSoTakesNothingAndOffersItsStopLink) {
   clock_.Advance(24h * 30);
   const auto expired = Fetch("GET", Path());
-  EXPECT_EQ(expired.status, 404);
+  EXPECT_EQ(expired.status, 410);
+  ExpectSecurityHeaders(expired);
+  EXPECT_THAT(expired.body, HasSubstr("<h1>This survey has closed</h1>"));
+  EXPECT_THAT(expired.body, HasSubstr("tel:101"));
   EXPECT_THAT(expired.body, HasSubstr("<a href=\"" + token_ + "/stop\">Stop survey texts</a>"));
-  EXPECT_THAT(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").body, Not(HasSubstr("/stop")));
+  const auto unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA");
+  EXPECT_THAT(unknown.body, HasSubstr("This link does not work"));
+  EXPECT_THAT(unknown.body, Not(HasSubstr("/stop")));
+  EXPECT_EQ(Fetch("GET", "/s/" + token_.substr(0, 21)).body, unknown.body);
   EXPECT_EQ(OpenedAt(), "");
-  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 404);
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 410);
   EXPECT_EQ(Responses(), "0");
+}
+
+// The audit: a link with a trailing ".", ")" or space showed "Thank you" and no survey. The
+// marks a copied link picks up are dropped: the survey opens, and answers are taken.
+TEST_F(SurveyPageTest, ALinkCopiedWithTheMarkAfterItOpensTheSurvey) {
+  for (const std::string& tail : {".", ")", "%20", ").", "%E2%80%9D"}) {
+    const auto moved = Fetch("GET", Path() + tail);
+    ASSERT_EQ(moved.status, 308) << tail;
+    const std::string location(http::FindHeader(moved.headers, "Location"));
+    EXPECT_EQ(location, Path()) << tail;
+    const auto page = Fetch("GET", location);
+    EXPECT_EQ(page.status, 200) << tail;
+    EXPECT_THAT(page.body, HasSubstr("<form method=\"post\""));
+  }
+  EXPECT_EQ(Fetch("POST", Path(), "q1=7").status, 200);
+  EXPECT_EQ(Responses(), "1");
 }
 
 TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClientButTheRightLinkAlwaysWorks) {

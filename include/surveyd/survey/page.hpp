@@ -52,11 +52,15 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
                              bool already_answered, bool help_now = false,
                              std::string_view stop_token = "");
-// Unknown or expired. `stop_token`: a closed survey's own link, whose stop link still works
-// (it is offered at the foot of the page); empty: none. `help_now`: what was posted to it calls
-// for help, so the page says where to get it.
-std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx,
-                               std::string_view stop_token = "", bool help_now = false);
+// A link that leads to no survey (mistyped, cut short): check the whole link was copied, and
+// how to reach the force (101, 999 in an emergency).
+std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx);
+// A survey that closed before it was answered: it takes no answer, and how to reach the force.
+// Only the holder of the whole link sees it, so it tells a guesser nothing. `stop_token`: the
+// survey's link, whose stop link still works (offered at the foot); empty: none. `help_now`:
+// what was posted to it calls for help, so the page says where to get it.
+std::string RenderClosedPage(std::string_view language, const PageContext& ctx,
+                             std::string_view stop_token = "", bool help_now = false);
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token);
 // The stop link of a survey whose number retention erased: it can no longer be matched to a

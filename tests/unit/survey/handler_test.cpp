@@ -136,6 +136,26 @@ TEST_F(HandlerTest, ALinkWithASlashAfterItGoesToTheLinkWithout) {
   EXPECT_EQ(Serve("GET", "/s/not-a-token/").status, 404);
 }
 
+// A link copied with the full stop, bracket, quote or space that followed it in a sentence goes
+// to the link without them (never looked up, never counted as a bad link); only marks that cannot
+// end a token are dropped.
+TEST_F(HandlerTest, ALinkWithAMarkAfterItGoesToTheLinkWithout) {
+  for (const std::string& tail :
+       {".", ")", ").", ",", "%20", "%22", "'", "%E2%80%9D", "%e2%80%9d", ".%20", "/.", "%C2%A0"}) {
+    auto moved = Serve("GET", Path() + tail);
+    EXPECT_EQ(moved.status, 308) << tail;
+    EXPECT_EQ(http::FindHeader(moved.headers, "Location"), Path()) << tail;
+  }
+  auto stop = Fetch("POST", Path() + "/stop.");
+  EXPECT_EQ(stop.status, 308);
+  EXPECT_EQ(http::FindHeader(stop.headers, "Location"), Path() + "/stop");
+  EXPECT_EQ(store_.lookups, 0);
+  EXPECT_EQ(store_.opted_out, 0);
+  // Not a token without them either: a bad link, as ever.
+  EXPECT_EQ(Serve("GET", "/s/4vGMtB_QEyI2oH0EpkDUg.").status, 404);
+  EXPECT_EQ(Serve("GET", Path() + "x.").status, 404);
+}
+
 TEST_F(HandlerTest, StoreDownShowsTryAgainPage) {
   store_.down = true;
   const auto response = Fetch("GET", std::string("/s/") + kToken);
@@ -225,7 +245,7 @@ TEST_F(HandlerTest, TheStopLinkWorksClosedOrAnsweredAndSaysWhenItCannot) {
 // late text, never as an answer; scores alone are not; a store that is down says "try again".
 TEST_F(HandlerTest, WordsPostedToAClosedOrAnsweredSurveyAreKept) {
   clock_.Advance(std::chrono::hours(25));  // closed
-  EXPECT_EQ(Fetch("POST", Path(), "q1=4&comment=he+is+back").status, 404);
+  EXPECT_EQ(Fetch("POST", Path(), "q1=4&comment=he+is+back").status, 410);
   store_.view.responded = true;
   EXPECT_EQ(Fetch("POST", Path(), "comment=still+here").status, 200);
   EXPECT_EQ(Fetch("POST", Path(), "q1=4").status, 200);
@@ -239,7 +259,7 @@ TEST_F(HandlerTest, WordsPostedToAClosedOrAnsweredSurveyAreKept) {
 
 TEST_F(HandlerTest, AnExpiredLinkDoesNotCountAgainstTheClient) {
   clock_.Advance(std::chrono::hours(25));
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(Fetch("GET", Path()).status, 404);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Fetch("GET", Path()).status, 410);
   EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").status, 404) << "budget untouched";
 }
 
@@ -295,7 +315,7 @@ TEST_F(HandlerTest, AnOptOutOrAnExpiryTakesTheSurveyOutOfTheCache) {
   ASSERT_TRUE(FetchFast("GET", Path()).has_value());
   clock_.Set(store_.view.expires_at);
   EXPECT_FALSE(FetchFast("GET", Path()).has_value()) << "expired: the store decides";
-  EXPECT_EQ(Fetch("GET", Path()).status, 404);
+  EXPECT_EQ(Fetch("GET", Path()).status, 410);
 }
 
 TEST_F(HandlerTest, TheStoreAlwaysDecidesAnAnswer) {
