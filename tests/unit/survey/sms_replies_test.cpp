@@ -89,6 +89,23 @@ TEST_F(PlanReplyTest, AnUnreadableReplyIsKeptAndAskedAgainOnceThenKeptAsAComment
   EXPECT_THAT(plan.texts[0].body, StartsWith("Q2/5"));
 }
 
+// Inside a conversation the short words that could be an answer stay answers: Welsh "dim"
+// (none, zero) is a 0, and a bare "no" is asked again; "dim diolch" (no thanks) and "dim mwy o
+// negeseuon" (no more messages) opt out.
+TEST_F(PlanReplyTest, ShortWordsThatMayAnswerAQuestionAreNotOptOuts) {
+  auto plan = PlanReply(*rules_, Conversation(1, false, "cy"), "dim", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "answer");
+  EXPECT_EQ(plan.score, 0);
+  plan = PlanReply(*rules_, Conversation(1), "NO", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "asked_again");
+  EXPECT_FALSE(plan.opt_out);
+  for (const char* body : {"dim diolch", "dim mwy o negeseuon", "S T O P", "wrong number"}) {
+    plan = PlanReply(*rules_, Conversation(2, false, "cy"), body, begun_ + 1h);
+    EXPECT_TRUE(plan.opt_out) << body;
+    EXPECT_FALSE(plan.score) << body;
+  }
+}
+
 TEST_F(PlanReplyTest, AnExpiredOrClosedConversationAnswersNothing) {
   const TimePoint late = begun_ + rules_->replies().conversation_lasts;
   auto plan = PlanReply(*rules_, Conversation(3), "7", late);
