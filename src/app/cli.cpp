@@ -488,7 +488,8 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
   };
   for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) print(t);
   const auto replies = rules::MeasureReplyTexts(*loaded.rules);
-  if (!replies.empty()) out << "texts sent back (two-way questions, opt-out confirmation):\n";
+  if (!replies.empty())
+    out << "texts sent back (two-way questions, opt-out confirmation, help now):\n";
   for (const rules::TemplateLength& t : replies) print(t);
 
   std::size_t warnings = loaded.warnings.size() + alerts_loaded.warnings.size();

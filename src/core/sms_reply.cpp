@@ -129,8 +129,20 @@ constexpr Compound kCompounds[] = {
     {"opt out", "optout"},
     {"un subscribe", "unsubscribe"},
     {"no more", "nomore"},
+    {"dim mwy", "nomore"},     // Welsh: "dim mwy o negeseuon", no more messages
+    {"dim rhagor", "nomore"},  // Welsh, the same
     {"leave me alone", "leavemealone"},
     {"leave us alone", "leavemealone"},
+    {"not interested", "notinterested"},
+    {"no thank you", "nothanks"},
+    {"no thanks", "nothanks"},
+    {"dim diolch", "nothanks"},  // Welsh
+    {"wrong number", "wrongnumber"},
+    {"wrong person", "wrongnumber"},
+    // "stop" typed in a hurry, and in Welsh (the verb, and said to us): read as "stop" itself.
+    {"stp", "stop"},
+    {"stopio", "stop"},
+    {"stopiwch", "stop"},
 };
 
 // How many of `words` from `at` on spell `phrase`; 0 when they do not.
@@ -163,19 +175,54 @@ Words JoinCompounds(const Words& words) {
   return joined;
 }
 
+// "not interested", "no thanks" (Welsh "dim diolch") and "wrong number" opt out only alone with
+// filler (or, for "wrong number", the words of a reply that says so): in a longer sentence they
+// may be about someone else ("the officer was not interested").
 bool IsOptOutKeyword(std::string_view word) {
-  return In(word, {"stop", "stopall", "unsubscribe", "unsub", "optout", "cancel", "end", "quit",
-                   "nomore", "leavemealone", "wypisz", "rezygnuje"});
+  return In(word,
+            {"stop", "stopall", "unsubscribe", "unsub", "optout", "cancel", "end", "quit", "nomore",
+             "leavemealone", "notinterested", "nothanks", "wrongnumber", "wypisz", "rezygnuje"});
+}
+
+constexpr std::size_t kMinSpeltOut = 3;  // "s t o p", not "i a"
+
+// A word spelt out a letter at a time ("S T O P", "s.t.o.p", "E N D") read as the word, when
+// that word is an opt-out keyword; other runs of single letters stay as they are.
+Words JoinSpeltOut(const Words& words) {
+  Words joined;
+  for (std::size_t i = 0; i < words.size();) {
+    std::size_t end = i;
+    std::string letters;
+    while (end < words.size() && words[end].size() == 1 && words[end][0] >= 'a' &&
+           words[end][0] <= 'z') {
+      letters += words[end++];
+    }
+    if (end - i >= kMinSpeltOut && IsOptOutKeyword(letters)) {
+      joined.push_back(std::move(letters));
+      i = end;
+    } else {
+      joined.push_back(words[i++]);
+    }
+  }
+  return joined;
 }
 
 // Words that may stand around an opt-out word without changing what it says.
 bool IsOptOutFiller(std::string_view word) {
-  return In(word,
-            {"please", "pls",  "plz",     "thanks",   "thank", "thx",   "ta",   "you",    "now",
-             "me",     "it",   "all",     "this",     "that",  "these", "them", "sms",    "text",
-             "texts",  "txt",  "message", "messages", "msg",   "msgs",  "just", "ok",     "okay",
-             "i",      "said", "want",    "to",       "would", "like",  "id",   "survey", "surveys",
-             "opt",    "out",  "diolch",  "dziekuje", "prosze"});
+  return In(
+      word,
+      {"please", "pls",  "plz",     "thanks",   "thank", "thx",    "ta",     "you",      "now",
+       "me",     "it",   "all",     "this",     "that",  "these",  "them",   "sms",      "text",
+       "texts",  "txt",  "message", "messages", "msg",   "msgs",   "just",   "ok",       "okay",
+       "i",      "said", "want",    "to",       "would", "like",   "id",     "survey",   "surveys",
+       "opt",    "out",  "im",      "am",       "sorry", "really", "diolch", "dziekuje", "prosze"});
+}
+
+// The words of a reply that says the number is not the person we meant: "you have the wrong
+// number", "I think you've got the wrong number", "this is the wrong person".
+bool IsWrongNumberFiller(std::string_view word) {
+  return IsOptOutFiller(word) || In(word, {"have", "got", "youve", "ve", "the", "a", "is", "its",
+                                           "think", "hi", "hello", "mate", "m8", "sir", "madam"});
 }
 
 bool IsNegation(std::string_view word) {
@@ -187,10 +234,11 @@ bool IsNegation(std::string_view word) {
 bool IsIntensifier(std::string_view word) { return In(word, {"ever", "evr", "you", "u"}); }
 
 bool IsMessaging(std::string_view word) {
-  return In(word, {"text",    "texts",   "texting",    "texted",    "txt",      "txts",
-                   "txting",  "message", "messages",   "messaging", "messaged", "msg",
-                   "msgs",    "msging",  "sms",        "smss",      "smsing",   "send",
-                   "sending", "contact", "contacting", "contacted", "survey",   "surveys"});
+  return In(word, {"text",    "texts",     "texting",    "texted",    "txt",      "txts",
+                   "txting",  "message",   "messages",   "messaging", "messaged", "msg",
+                   "msgs",    "msging",    "sms",        "smss",      "smsing",   "send",
+                   "sending", "contact",   "contacting", "contacted", "survey",   "surveys",
+                   "neges",   "negeseuon", "negesuon",   "testun",    "arolwg",   "arolygon"});
 }
 
 // Someone other than us, after "by" or "from": "I don't want any more texts from him" is about
@@ -228,8 +276,12 @@ bool HasOptOutPhrase(const Words& words) {
     const std::string_view w = words[i];
     if (In(w, {"unsubscribe", "unsub", "stopall", "optout", "wypisz"})) return true;
     if (w == "stop" && IsMessaging(at(i + 1))) return true;
-    if (w == "nomore" && IsMessaging(at(i + 1))) return true;
-    if (w == "remove" && In(at(i + 1), {"me", "my"})) return true;
+    // "no more texts", "no more of your texts", Welsh "dim mwy o negeseuon".
+    if (w == "nomore") {
+      const std::size_t next = In(at(i + 1), {"o", "of"}) ? i + 2 : i + 1;
+      if (IsMessaging(at(next)) || (at(next) == "your" && IsMessaging(at(next + 1)))) return true;
+    }
+    if (In(w, {"remove", "delete", "erase"}) && In(at(i + 1), {"me", "my"})) return true;
     if (w == "take" && at(i + 1) == "me" && at(i + 2) == "off") return true;
     const bool dont =
         w == "dont" || (w == "do" && at(i + 1) == "not") || (w == "no" && at(i + 1) == "longer");
@@ -363,13 +415,20 @@ bool HasFractionOrSign(std::string_view text) {
 bool IsOptOut(std::string_view text) {
   Words words = Tokenize(text);
   words.erase(std::remove(words.begin(), words.end(), "/"), words.end());
-  words = JoinCompounds(words);
+  words = JoinCompounds(JoinSpeltOut(words));
   if (words.empty()) return false;
 
   // 1. Nothing but opt-out words and filler.
   if (std::any_of(words.begin(), words.end(), IsOptOutKeyword) &&
       std::all_of(words.begin(), words.end(),
                   [](const std::string& w) { return IsOptOutKeyword(w) || IsOptOutFiller(w); })) {
+    return true;
+  }
+  // ... or a wrong number said in a reply's own words ("you have the wrong number").
+  if (std::find(words.begin(), words.end(), "wrongnumber") != words.end() &&
+      std::all_of(words.begin(), words.end(), [](const std::string& w) {
+        return w == "wrongnumber" || IsWrongNumberFiller(w);
+      })) {
     return true;
   }
   // 2. An unmistakable phrase anywhere.

@@ -55,4 +55,14 @@ std::string ReplaceInvalidUtf8(std::string_view text) {
   return out;
 }
 
+std::string TruncateCodePoints(const std::string& text, std::size_t max) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && count++ == max) {
+      return text.substr(0, i);
+    }
+  }
+  return text;
+}
+
 }  // namespace surveyd

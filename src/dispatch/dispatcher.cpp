@@ -502,10 +502,11 @@ Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rul
     // Its time ran out while it waited: left as it is, for the expiry pass to mark.
     return plan;
   }
-  if (message.kind != MessageKind::kConfirmation) {
+  if (store::DecidedAgain(message.kind)) {
     // Decided again, now, under the rules in force and with everything stored since about the
     // incident and the number: a later event, an opt-out or a reload may have ruled it out.
-    // (A confirmation goes to a number that opted out by design, and to nobody else.)
+    // (A confirmation goes to a number that opted out by design, and to nobody else; a help
+    // text answers the citizen's own words of a moment ago.)
     if (!rules) {
       // Nothing decides without rules: the text waits a poll (serve never runs without them).
       spdlog::error("dispatch: no rules loaded; message {} waits", message.id);
@@ -523,8 +524,8 @@ Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rul
   plan.sms.client_ref = message.client_ref;
   plan.sms.to_e164 = message.to_e164;
   if (message.kind != MessageKind::kSurvey) {
-    // The next question, the thanks, a confirmation: answers to the citizen's own text, so they
-    // go at once, quiet hours or not, until their own deadline.
+    // The next question, the thanks, a confirmation, where to get help: answers to the
+    // citizen's own text, so they go at once, quiet hours or not, until their own deadline.
     plan.sms.body = message.body;
     return plan;
   }

@@ -81,6 +81,9 @@ std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules) {
   for (const auto& [language, text] : rules.replies().opt_out_confirmation) {
     add("replies/opt_out_confirmation", language, text);
   }
+  for (const auto& [language, text] : rules.replies().help_now) {
+    add("replies/help_now", language, text);
+  }
   return out;
 }
 

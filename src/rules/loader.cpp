@@ -275,28 +275,70 @@ class Loader {
     }
   }
 
-  // replies: {opt_out_confirmation: {en: ..., pl: ...}}
+  // replies: {opt_out_confirmation: {en: ..., pl: ...},
+  //           help_now: {at_most_every: 1h, texts: {en: ..., pl: ...}}}
   void ReadReplies(const Entry& entry, SmsReplies& replies) {
     if (!ExpectMap(entry)) return;
-    const auto keys = Entries(entry.value, {"opt_out_confirmation"}, "replies");
-    const Entry* confirmation = Find(keys, "opt_out_confirmation");
-    if (!confirmation || !ExpectMap(*confirmation)) return;
-    for (auto it = confirmation->value.begin(); it != confirmation->value.end(); ++it) {
-      auto language = Language(it->first);
-      if (!language) continue;
-      auto text = ScalarText(it->second, "opt_out_confirmation " + *language);
-      if (!text) continue;
-      MeasureReply(it->second, "opt_out_confirmation/" + *language, ReplyText(it->second, *text));
-      if (*language == "en") {
-        replies.opt_out_confirmation.insert(replies.opt_out_confirmation.begin(),
-                                            {*language, ReplyText(it->second, *text)});
-      } else {
-        replies.opt_out_confirmation.emplace_back(*language, ReplyText(it->second, *text));
+    const auto keys = Entries(entry.value, {"opt_out_confirmation", "help_now"}, "replies");
+    if (const Entry* confirmation = Find(keys, "opt_out_confirmation")) {
+      replies.opt_out_confirmation =
+          ReadReplyTexts(*confirmation, "opt_out_confirmation", /*segments=*/1);
+    }
+    if (const Entry* help = Find(keys, "help_now")) {
+      ReadHelpNow(*help, replies);
+    } else {
+      Warn(entry.key_node,
+           "replies has no help_now: a text that says the citizen is in danger gets no answer "
+           "saying where to get help");
+    }
+  }
+
+  // help_now: {at_most_every: 1h, texts: {en: ..., pl: ...}}. The help may take two SMS: it
+  // names 999, 55, 101 and the helplines, as the thank-you page does.
+  void ReadHelpNow(const Entry& entry, SmsReplies& replies) {
+    if (!ExpectMap(entry)) return;
+    const auto keys = Entries(entry.value, {"at_most_every", "texts"}, "help_now");
+    if (const Entry* e = Find(keys, "at_most_every")) {
+      if (auto value = DurationValue(*e)) {
+        if (value->count() == 0) {
+          Error(e->value,
+                "help_now at_most_every must be more than 0 (it keeps a reply loop "
+                "from texting help again and again)");
+        }
+        replies.help_now_every = *value;
       }
     }
-    if (!replies.Confirmation("en")) {
-      Error(Place(*confirmation), "opt_out_confirmation has no 'en' text (the fallback)");
+    if (const Entry* texts = Find(keys, "texts")) {
+      replies.help_now = ReadReplyTexts(*texts, "help_now", /*segments=*/2);
+    } else {
+      Error(entry.value, "help_now has no 'texts' (where to get help, in each language)");
     }
+  }
+
+  // {en: ..., pl: ...}: a text per language, "en" first and required (the fallback), each
+  // measured against `segments` SMS.
+  std::vector<std::pair<std::string, std::string>> ReadReplyTexts(const Entry& entry,
+                                                                  const std::string& what,
+                                                                  int segments) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!ExpectMap(entry)) return out;
+    for (auto it = entry.value.begin(); it != entry.value.end(); ++it) {
+      auto language = Language(it->first);
+      if (!language) continue;
+      auto text = ScalarText(it->second, what + " " + *language);
+      if (!text) continue;
+      std::string reply = ReplyText(it->second, *text);
+      MeasureReply(it->second, what + "/" + *language, reply, segments);
+      if (*language == "en") {
+        out.insert(out.begin(), {*language, std::move(reply)});
+      } else {
+        out.emplace_back(*language, std::move(reply));
+      }
+    }
+    if (out.empty() || out.front().first != "en") {
+      Error(Place(entry), what + " has no 'en' text (the fallback)");
+    }
+    return out;
   }
 
   // A text sent back as it is: {force} is the only placeholder.
@@ -339,10 +381,13 @@ class Loader {
   }
 
   // rules check: a text sent back that takes more than one SMS segment warns, as a template does.
-  void MeasureReply(const YAML::Node& node, const std::string& what, const std::string& text) {
+  // A reply text longer than `segments` SMS is warned about: it costs more, and may arrive in
+  // pieces.
+  void MeasureReply(const YAML::Node& node, const std::string& what, const std::string& text,
+                    int segments = 1) {
     if (!options_.link) return;
     const sms::Length length = sms::Measure(text);
-    if (length.segments > 1) {
+    if (length.segments > segments) {
       Warn(node, "reply text " + what + " takes " + std::to_string(length.segments) +
                      " SMS segments (" + std::to_string(length.units) + " " +
                      sms::EncodingName(length.encoding) + " characters, one SMS holds " +

@@ -21,6 +21,18 @@ std::string FormatMinute(int minute) {
   return text;
 }
 
+// The text in `language`, else the English one; null if neither.
+const std::string* InLanguage(const std::vector<std::pair<std::string, std::string>>& texts,
+                              std::string_view language) {
+  for (const auto& [code, text] : texts) {
+    if (code == language) return &text;
+  }
+  for (const auto& [code, text] : texts) {
+    if (code == "en") return &text;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Glob::Glob(std::string pattern) : pattern_(std::move(pattern)), folded_(ascii::ToLower(pattern_)) {
@@ -137,13 +149,11 @@ const TwoWayTexts* SmsReplies::TwoWay(std::string_view language) const {
 }
 
 const std::string* SmsReplies::Confirmation(std::string_view language) const {
-  for (const auto& [code, text] : opt_out_confirmation) {
-    if (code == language) return &text;
-  }
-  for (const auto& [code, text] : opt_out_confirmation) {
-    if (code == "en") return &text;
-  }
-  return nullptr;
+  return InLanguage(opt_out_confirmation, language);
+}
+
+const std::string* SmsReplies::HelpNow(std::string_view language) const {
+  return InLanguage(help_now, language);
 }
 
 std::string SmsReplies::FirstText(std::string_view rendered_template, const TwoWayTexts& texts) {

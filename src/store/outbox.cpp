@@ -1,18 +1,38 @@
 // The parts of the outbox interface that need no database.
 #include "surveyd/store/outbox_store.hpp"
 
+#include <array>
+#include <utility>
+
 namespace surveyd::store {
 
+namespace {
+
+constexpr std::array<std::pair<MessageKind, const char*>, 4> kKindNames = {{
+    {MessageKind::kSurvey, "survey"},
+    {MessageKind::kQuestion, "question"},
+    {MessageKind::kConfirmation, "confirmation"},
+    {MessageKind::kHelp, "help"},
+}};
+
+}  // namespace
+
 const char* MessageKindName(MessageKind kind) {
-  switch (kind) {
-    case MessageKind::kSurvey:
-      return "survey";
-    case MessageKind::kQuestion:
-      return "question";
-    case MessageKind::kConfirmation:
-      return "confirmation";
+  for (const auto& [value, name] : kKindNames) {
+    if (value == kind) return name;
   }
   return "survey";
+}
+
+std::optional<MessageKind> ParseMessageKind(std::string_view name) {
+  for (const auto& [value, text] : kKindNames) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+bool DecidedAgain(MessageKind kind) {
+  return kind == MessageKind::kSurvey || kind == MessageKind::kQuestion;
 }
 
 // The delivery states' own names, but for the network's expiry: "expired" is the outbox's word

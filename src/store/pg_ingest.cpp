@@ -452,7 +452,7 @@ const Statements& IngestStatements() {
        "cancel_reason = 'insufficient_data:rejected_event', cancelled_by = 'rejected_line', "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $1::timestamptz "
        "FROM surveys s WHERE s.id = o.survey_id AND o.state IN ('pending', 'claimed') "
-       "AND o.kind <> 'confirmation' "
+       "AND o.kind IN " SURVEYD_SURVEY_TEXT_KINDS " "
        "AND (s.incident_id = ANY($2::text[]) OR s.phone_hash = ANY($3::text[])) "
        "AND s.event_id <> ALL($4::text[]) RETURNING s.event_id"},
       // Events go in with their decisions (NULL for those already stored), so that no row is
@@ -587,7 +587,8 @@ const Statements& IngestStatements() {
        "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S
        " FROM found JOIN surveys s ON s.id = found.id "
        "CROSS JOIN LATERAL (SELECT x.id FROM outbox x WHERE x.survey_id = s.id "
-       "AND x.state IN ('pending', 'claimed') AND x.kind <> 'confirmation' OFFSET 0) AS o "
+       "AND x.state IN ('pending', 'claimed') AND x.kind IN " SURVEYD_SURVEY_TEXT_KINDS
+       " OFFSET 0) AS o "
        "JOIN events e ON e.event_id = s.event_id ORDER BY o.id"},
       {"cancel_texts",
        "UPDATE outbox o SET state = CASE WHEN o.maybe_sent THEN 'in_doubt' ELSE 'cancelled' END, "

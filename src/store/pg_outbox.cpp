@@ -48,12 +48,6 @@ const char* OutboxStateFor(SendState state) {
   return "failed";
 }
 
-MessageKind KindFromName(const std::string& name) {
-  if (name == "question") return MessageKind::kQuestion;
-  if (name == "confirmation") return MessageKind::kConfirmation;
-  return MessageKind::kSurvey;
-}
-
 // Columns of claim_due's RETURNING, by name.
 enum ClaimColumn {
   kId,
@@ -396,7 +390,7 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
     OutboxMessage message;
     message.id = row[kId].as<std::int64_t>();
     message.survey_id = row[kSurveyId].as<std::int64_t>();
-    message.kind = KindFromName(row[kKind].as<std::string>());
+    message.kind = ParseMessageKind(row[kKind].as<std::string>()).value_or(MessageKind::kSurvey);
     message.client_ref = row[kClientRef].as<std::string>();
     // Opened here, the one place that sees it in clear. A number that does not open (its key
     // left the ring, or the row was tampered with) or was erased is no number: the
@@ -423,8 +417,9 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
     if (!row[kLastSurveyed].is_null()) {
       message.history.last_surveyed_at = pg::FromEpochMicros(row[kLastSurveyed].as<std::int64_t>());
     }
-    // A confirmation is not decided again: its number is opted out by design.
-    if (message.kind != MessageKind::kConfirmation) {
+    // A confirmation or a help text is not decided again: it answers the citizen's own text
+    // (a confirmation goes to a number opted out by design).
+    if (DecidedAgain(message.kind)) {
       index[message.id] = messages.size();
       ids.AddInt(message.id);
       event_ids.Add(row[kEventId].as<std::string>());

@@ -13,12 +13,15 @@ const Statements& ReplyStatements() {
   static const Statements kStatements = {
       {"inbound_seen",
        "SELECT 1 FROM inbound_messages WHERE gateway = $1 AND gateway_message_id = $2"},
-      // The number's newest survey that we texted (a confirmation goes in its language).
+      // The number's newest survey that we texted (a confirmation goes in its language), and
+      // when it was last answered with where to get help.
       {"reply_context",
        "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[])), "
        "EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[]) "
        "AND confirmed_at IS NOT NULL), "
-       "s.id, s.language FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT s.id, s.language "
+       "s.id, s.language, (SELECT surveyd_epoch_us(max(m.stored_at)) FROM inbound_messages m "
+       "WHERE m.phone_hash = ANY($1::text[]) AND m.helped) "
+       "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT s.id, s.language "
        "FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE s.phone_hash = ANY($1::text[]) AND o.begun_at IS NOT NULL "
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1) AS s ON true"},
@@ -39,8 +42,8 @@ const Statements& ReplyStatements() {
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1"},
       {"inbound_insert",
        "INSERT INTO inbound_messages (gateway, gateway_message_id, phone_hash, body, "
-       "received_at, stored_at, survey_id, question, disposition) VALUES ($1, $2, $3, $4, "
-       "$5::timestamptz, $6::timestamptz, $7::bigint, $8::smallint, $9)"},
+       "received_at, stored_at, survey_id, question, disposition, helped) VALUES ($1, $2, $3, "
+       "$4, $5::timestamptz, $6::timestamptz, $7::bigint, $8::smallint, $9, $10::boolean)"},
       {"conversation_upsert",
        "INSERT INTO conversations (survey_id, phone_hash, language, state, question, "
        "asked_again, started_at, expires_at, updated_at) SELECT s.id, s.phone_hash, s.language, "
@@ -75,6 +78,13 @@ const Statements& ReplyStatements() {
        "UPDATE opt_outs SET confirmed_at = $2::timestamptz WHERE phone_hash = ANY($1::text[]) "
        "AND confirmed_at IS NULL AND NOT EXISTS (SELECT 1 FROM opt_outs c "
        "WHERE c.phone_hash = ANY($1::text[]) AND c.confirmed_at IS NOT NULL) RETURNING 1"},
+      // A text owed to a number whose survey no longer holds it (retention erased it once the
+      // survey was finished): the number that just wrote is sealed back on the survey, where
+      // the dispatcher reads it, until the text is sent. The next retention pass erases it
+      // again (the survey is long finished), as soon as no text of it is left to go.
+      {"survey_number_again",
+       "UPDATE surveys SET phone_enc = $2 WHERE id = $1::bigint AND phone_enc IS NULL "
+       "AND phone_e164 IS NULL"},
       // A text to the number, due now; the insert wakes the dispatchers.
       {"queue_text",
        "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at, kind, "
@@ -89,15 +99,6 @@ const Statements& ReplyStatements() {
 
 namespace {
 
-// A citizen's text read as a comment alone would be, in the survey's language: what it raises
-// by itself.
-SurveyAnswers TextAsComment(const SurveyView& view, const std::string& text) {
-  SurveyAnswers answers;
-  answers.comment = TruncateCodePoints(text, 2000);
-  answers.language = view.language;
-  return answers;
-}
-
 // A response row as "response_upsert" returns it.
 SurveyAnswers ReadAnswers(const pqxx::row& row) {
   SurveyAnswers answers;
@@ -109,8 +110,20 @@ SurveyAnswers ReadAnswers(const pqxx::row& row) {
   return answers;
 }
 
-// `hashes`: the number's hashes under every hash key (an array literal).
-ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, TimePoint now) {
+// Whether `text`, read as a comment alone against the survey, calls for help now.
+bool TextCallsForHelp(pqxx::work& txn, const AlertFn& raise_alerts, std::int64_t survey_id,
+                      const std::string& text) {
+  if (!raise_alerts) return false;
+  const auto survey = Exec(txn, "survey_by_id", {Int(survey_id)});
+  if (survey.empty()) return false;
+  const SurveyView view = ReadSurveyView(survey[0]);
+  return CallsForHelp(raise_alerts, view, TextAsComment(view, text));
+}
+
+// `hashes`: the number's hashes under every hash key (an array literal). `text` is read against
+// the surveys it may be about, for whether it calls for help.
+ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, const std::string& text,
+                         const AlertFn& raise_alerts, TimePoint now) {
   ReplyContext context;
   const auto row = Exec(txn, "reply_context", {hashes})[0];
   context.opted_out = row[0].as<bool>();
@@ -118,7 +131,10 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, TimePoint n
   if (!row[2].is_null()) {
     context.latest_survey_id = row[2].as<std::int64_t>();
     context.latest_language = row[3].as<std::string>();
+    context.latest_calls_for_help =
+        TextCallsForHelp(txn, raise_alerts, *context.latest_survey_id, text);
   }
+  if (!row[4].is_null()) context.helped_at = pg::FromEpochMicros(row[4].as<std::int64_t>());
   const auto two_way = Exec(txn, "two_way_context", {hashes, Time(now)});
   if (!two_way.empty()) {
     const auto& r = two_way[0];
@@ -129,6 +145,10 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, TimePoint n
     conversation.state = r[3].as<std::string>();
     conversation.question = r[4].as<int>();
     conversation.asked_again = r[5].as<bool>();
+    conversation.calls_for_help =
+        conversation.survey_id == context.latest_survey_id
+            ? context.latest_calls_for_help
+            : TextCallsForHelp(txn, raise_alerts, conversation.survey_id, text);
     context.two_way = std::move(conversation);
   }
   return context;
@@ -163,13 +183,20 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
     if (hash.empty()) {
       decided.disposition = "unknown_sender";
     } else {
-      decided = plan(ReadContext(txn, hashes.Text(), now), sms.body);
+      decided = plan(ReadContext(txn, hashes.Text(), sms.body, raise_alerts, now), sms.body);
     }
+    // Answered with where to get help: recorded with the text, so that the next one within the
+    // rules' help_now.at_most_every is not.
+    const bool helped = decided.survey_id && std::any_of(decided.texts.begin(), decided.texts.end(),
+                                                         [](const QueuedText& text) {
+                                                           return text.kind == MessageKind::kHelp;
+                                                         });
     Exec(txn, "inbound_insert",
          {Text(sms.gateway), NonEmpty(sms.gateway_message_id), NonEmpty(hash), Text(sms.body),
           Time(sms.received_at), Time(now),
           decided.survey_id ? Int(*decided.survey_id) : std::nullopt,
-          decided.question > 0 ? Int(decided.question) : std::nullopt, Text(decided.disposition)});
+          decided.question > 0 ? Int(decided.question) : std::nullopt, Text(decided.disposition),
+          helped ? "true" : "false"});
     outcome.disposition = decided.disposition;
     if (hash.empty()) {
       txn.commit();
@@ -233,11 +260,17 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
                                              /*only_new=*/true);
       }
     }
+    bool number_held = false;
     for (const QueuedText& text : decided.texts) {
       // A confirmation goes once per number, whatever the plan was told.
       if (text.kind == MessageKind::kConfirmation && !confirm) continue;
       // Every text belongs to a survey of the number: that is where its number is kept.
       if (!decided.survey_id) continue;
+      if (!number_held) {
+        Exec(txn, "survey_number_again",
+             {Int(*decided.survey_id), Param(vault_.Seal(e164, kSurveyPhone))});
+        number_held = true;
+      }
       Exec(txn, "queue_text",
            {Int(*decided.survey_id), MessageKindName(text.kind), Time(now), Text(text.body),
             Time(text.expires_at)});

@@ -33,16 +33,6 @@ std::int64_t LockKey(const std::string& phone_hash) {
   return static_cast<std::int64_t>(key);
 }
 
-std::string TruncateCodePoints(const std::string& text, std::size_t max) {
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && count++ == max) {
-      return text.substr(0, i);
-    }
-  }
-  return text;
-}
-
 TimePoint WallClock() {
   return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
 }

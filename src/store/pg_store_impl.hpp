@@ -19,6 +19,7 @@
 #include "store/pg_text.hpp"
 #include "store/phone_vault.hpp"
 #include "surveyd/core/group_commit.hpp"
+#include "surveyd/core/utf8.hpp"
 #include "surveyd/store/pg_store.hpp"
 
 namespace surveyd::store {
@@ -62,9 +63,6 @@ void UseGenericPlans(pqxx::transaction_base& txn);
 
 // An advisory lock key for a phone hash: its first 64 bits.
 std::int64_t LockKey(const std::string& phone_hash);
-
-// The first `max` code points of UTF-8 text.
-std::string TruncateCodePoints(const std::string& text, std::size_t max);
 
 TimePoint WallClock();
 
@@ -182,6 +180,10 @@ const Statements& AlertInsertStatements();
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
                  const std::vector<NewAlert>& alerts, TimePoint now, bool only_new = false,
                  const std::vector<NewAlert>& written_again = {});
+// The outbox kinds that are the survey's own texts (store::DecidedAgain): decided again before
+// they go, held by an opt-out, a rejected line or ops cancelling what waits. The others, an
+// opt-out's confirmation and where to get help, answer what the citizen just wrote.
+#define SURVEYD_SURVEY_TEXT_KINDS "('survey', 'question')"
 // The citizen's texts about a survey that are not part of its answer (an alert shows them).
 #define SURVEYD_REPLY_TEXTS "AND m.disposition IN ('reply', 'opt_out') AND m.body <> ''"
 const Statements& ReplyStatements();
@@ -237,6 +239,8 @@ class PgStore final : public Store {
                                TimePoint now) override;
   void OptOut(const std::string& e164, const std::string& source, TimePoint now) override;
   bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) override;
+  bool KeepLateText(std::int64_t survey_id, const std::string& text,
+                    const std::vector<NewAlert>& alerts, TimePoint now) override;
 
   // SurveyStore: citizens' texts (pg_replies.cpp)
   ReplyOutcome ReceiveReply(const InboundSms& sms, const ReplyFn& plan, const AlertFn& raise_alerts,

@@ -16,7 +16,7 @@ namespace pg {
   "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "                         \
   "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "                             \
   "s.responded_at IS NOT NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id " \
-  "AND a.kind = 'safeguarding') "
+  "AND a.kind = 'safeguarding'), s.phone_hash IS NOT NULL "
 
 const Statements& SurveyStatements() {
   static const Statements kStatements = {
@@ -34,7 +34,7 @@ const Statements& SurveyStatements() {
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
        "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed') "
-       "AND o.kind <> 'confirmation'"},
+       "AND o.kind IN " SURVEYD_SURVEY_TEXT_KINDS},
       {"survey_phone_hash",
        "SELECT phone_hash, COALESCE(phone_enc, phone_e164) FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",
@@ -58,6 +58,16 @@ const Statements& SurveyStatements() {
        "VALUES ($1::bigint, $2::smallint, $3::smallint, $4::smallint, $5::smallint, "
        "$6::smallint, $7, $8, $9::timestamptz) ON CONFLICT (survey_id) DO NOTHING"},
       {"submit_mark", "UPDATE surveys SET responded_at = $2::timestamptz WHERE id = $1::bigint"},
+      // A text written on a closed or answered survey's page, kept as a text back to it is
+      // (gateway 'survey_link', migration 0036): once, and at most $4 of them per survey.
+      {"late_text_insert",
+       "INSERT INTO inbound_messages (gateway, phone_hash, body, received_at, stored_at, "
+       "survey_id, disposition) SELECT 'survey_link', s.phone_hash, $2, $3::timestamptz, "
+       "$3::timestamptz, s.id, 'reply' FROM surveys s WHERE s.id = $1::bigint "
+       "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.survey_id = s.id AND r.comment = $2) "
+       "AND NOT EXISTS (SELECT 1 FROM inbound_messages m WHERE m.survey_id = s.id "
+       "AND m.body = $2) AND (SELECT count(*) FROM inbound_messages m WHERE m.survey_id = s.id "
+       "AND m.gateway = 'survey_link') < $4::int RETURNING 1"},
   };
   return kStatements;
 }
@@ -74,6 +84,7 @@ SurveyView ReadSurveyView(const pqxx::row& row) {
   view.responded = row[7].as<bool>();
   if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
   view.help_now = row[9].as<bool>();
+  view.number_known = row[10].as<bool>();
   return view;
 }
 
@@ -162,6 +173,25 @@ SubmitOutcome PgStore::SubmitResponse(std::int64_t survey_id, const SurveyAnswer
     InsertAlerts(txn, survey_id, answers.alerts, now);  // with the answer, or not at all
     txn.commit();
     return SubmitOutcome::kStored;
+  });
+}
+
+bool PgStore::KeepLateText(std::int64_t survey_id, const std::string& text,
+                           const std::vector<NewAlert>& alerts, TimePoint now) {
+  const std::string kept = TruncateCodePoints(text, 2000);
+  if (kept.empty()) return false;
+  return WithConnection("late text", [&](pqxx::connection& connection) {
+    pqxx::work txn(connection);
+    // The survey's row first: two posts of the same words at once are kept once.
+    if (Exec(txn, "submit_check", {Int(survey_id)}).empty()) return false;
+    if (Exec(txn, "late_text_insert", {Int(survey_id), Text(kept), Time(now), Int(kMaxLateTexts)})
+            .empty()) {
+      return false;
+    }
+    // As a text back by SMS: it adds to an alert of its kind, or opens one dealt with again.
+    InsertAlerts(txn, survey_id, alerts, now, /*only_new=*/true);
+    txn.commit();
+    return true;
   });
 }
 

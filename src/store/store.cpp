@@ -1,8 +1,10 @@
 // The parts of the store interface that need no database (so the fuzz targets link without pqxx).
 #include <algorithm>
 
+#include "surveyd/core/utf8.hpp"
 #include "surveyd/store/alert_store.hpp"
 #include "surveyd/store/ingest_store.hpp"
+#include "surveyd/store/survey_store.hpp"
 
 namespace surveyd::store {
 
@@ -53,6 +55,18 @@ std::optional<AlertStatus> ParseAlertStatus(std::string_view name) {
 
 const char* NoticeChannelName(NoticeChannel channel) {
   return channel == NoticeChannel::kWebhook ? "webhook" : "email";
+}
+
+SurveyAnswers TextAsComment(const SurveyView& view, const std::string& text) {
+  SurveyAnswers answers;
+  answers.comment = TruncateCodePoints(text, 2000);
+  answers.language = view.language;
+  return answers;
+}
+
+bool CallsForHelp(const AlertFn& raise_alerts, const SurveyView& view,
+                  const SurveyAnswers& answers) {
+  return raise_alerts && RaisesSafeguarding(raise_alerts(view, answers));
 }
 
 }  // namespace surveyd::store

@@ -32,14 +32,59 @@ constexpr std::chrono::milliseconds kStopFlushPause{200};
 struct Route {
   std::string token;  // may not look like a token at all
   bool stop = false;
-  bool slash = false;  // "/s/TOKEN/": redirected, as the page's relative links need no slash
+  // "/s/TOKEN/", "/s/TOKEN.", "/s/TOKEN)": redirected to the link without what followed it, as
+  // the page's relative links need.
+  bool moved = false;
 };
+
+// What a link picks up after it when copied from a sentence or typed: a full stop, a comma, a
+// closing bracket or quote, a space (as the browser sends them, or percent-encoded). None of them
+// can end a token (base64url letters, digits, - and _), so dropping them loses nothing.
+constexpr std::string_view kTrailingMarks = ".,;:!?)]}>'\"* ";
+constexpr std::string_view kTrailingEncoded[] = {
+    "%20",       "%22",       "%27",      "%29", "%2C", "%2E", "%3A", "%3B", "%3E", "%5D", "%7D",
+    "%C2%A0",                              // no-break space
+    "%E2%80%99", "%E2%80%9D", "%E2%80%A6"  // ’ ” … (a phone's typography)
+};
+
+bool EndsWithIgnoringCase(std::string_view text, std::string_view suffix) {
+  if (text.size() < suffix.size()) return false;
+  const std::string_view end = text.substr(text.size() - suffix.size());
+  return std::equal(end.begin(), end.end(), suffix.begin(), [](char a, char b) {
+    return std::toupper(static_cast<unsigned char>(a)) ==
+           std::toupper(static_cast<unsigned char>(b));
+  });
+}
+
+// `rest` without the marks a copied link picks up after it (kTrailingMarks, kTrailingEncoded).
+std::string_view WithoutTrailingMarks(std::string_view rest) {
+  for (bool dropped = true; dropped && !rest.empty();) {
+    dropped = false;
+    if (kTrailingMarks.find(rest.back()) != std::string_view::npos) {
+      rest.remove_suffix(1);
+      dropped = true;
+      continue;
+    }
+    for (std::string_view encoded : kTrailingEncoded) {
+      if (EndsWithIgnoringCase(rest, encoded)) {
+        rest.remove_suffix(encoded.size());
+        dropped = true;
+        break;
+      }
+    }
+  }
+  return rest;
+}
 
 Route ParseRoute(std::string_view path) {
   Route route;
   std::string_view rest = path.substr(std::min(path.size(), kPrefix.size()));
+  if (const std::string_view trimmed = WithoutTrailingMarks(rest); trimmed.size() != rest.size()) {
+    route.moved = true;
+    rest = trimmed;
+  }
   if (rest.size() > 1 && rest.back() == '/') {
-    route.slash = true;
+    route.moved = true;
     rest.remove_suffix(1);
   }
   if (rest.size() > kStopSuffix.size() &&
@@ -51,9 +96,9 @@ Route ParseRoute(std::string_view path) {
   return route;
 }
 
-// A link with a slash after it (a mail client or a person adding one) goes to the same link
-// without: the page's links are relative to it.
-http::Response WithoutSlash(const http::Request& request, const Route& route) {
+// A link with a slash or a mark after it (a mail client or a person adding one, a sentence's
+// full stop copied with it) goes to the same link without: the page's links are relative to it.
+http::Response ToCleanLink(const http::Request& request, const Route& route) {
   http::Response response = http::Response::Text(308, "Moved\n");
   std::string location = std::string(kPrefix) + route.token;
   if (route.stop) location += kStopSuffix;
@@ -75,6 +120,12 @@ bool IsAutomatedFetch(std::string_view user_agent) {
     if (lower.find(marker) != std::string::npos) return true;
   }
   return false;
+}
+
+// The survey's token for its stop link on the pages that have no form, while the link can still
+// opt its number out; empty otherwise.
+std::string StopToken(const store::SurveyView& survey, const Route& route) {
+  return survey.number_known ? route.token : std::string();
 }
 
 // Only a GET by a person counts as opening the survey: never a HEAD (no page was seen), never a
@@ -187,8 +238,8 @@ struct SurveyPages::Impl {
     return http::Response::Html(404, RenderNotFoundPage(language, Page()));
   }
 
-  http::Response Unavailable(const std::string& language) const {
-    auto response = http::Response::Html(503, RenderUnavailablePage(language, Page()));
+  http::Response Unavailable(const std::string& language, bool help_now = false) const {
+    auto response = http::Response::Html(503, RenderUnavailablePage(language, Page(), help_now));
     response.Set("Retry-After", "60");
     return response;
   }
@@ -339,7 +390,7 @@ struct SurveyPages::Impl {
       // Never looked up, so answered here: guessers cost no worker.
       return BadLink(RateLimitKey(request.remote_address), FallbackLanguage(request));
     }
-    if (route.slash) return WithoutSlash(request, route);
+    if (route.moved) return ToCleanLink(request, route);
     if (route.stop || !CacheOn()) return std::nullopt;
 
     const std::string hash = token::TokenHash(route.token);
@@ -360,7 +411,8 @@ struct SurveyPages::Impl {
       if (!view.responded) page = it->second.pages[LanguageIndex(language)];
     }
     if (view.responded) {
-      return http::Response::Html(200, RenderThanksPage(language, Page(), true, view.help_now));
+      return http::Response::Html(
+          200, RenderThanksPage(language, Page(), true, view.help_now, StopToken(view, route)));
     }
     if (!page) {
       view.language = language;
@@ -387,7 +439,7 @@ struct SurveyPages::Impl {
     const Route route = ParseRoute(request.path);
     const std::string client = RateLimitKey(request.remote_address);
     if (!token::LooksLikeToken(route.token)) return BadLink(client, fallback_language);
-    if (route.slash) return WithoutSlash(request, route);
+    if (route.moved) return ToCleanLink(request, route);
 
     // Looked up whatever the client's record: a correct link is never refused by the bad-link
     // limit (a household behind one address must not lose its survey to a guesser next door).
@@ -405,21 +457,34 @@ struct SurveyPages::Impl {
       return BadLink(client, fallback_language);
     }
     const TimePoint now = options.clock.Now();
+    // The stop link works as long as the survey holds its number, closed, answered or not: a
+    // citizen who wants no more texts must never be told the link has expired.
+    if (route.stop) {
+      survey->language = PageLanguage(request, *survey, fallback_language);
+      return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
+    }
     if (now >= survey->expires_at && !survey->responded) {
-      // The same page as any dead link; but the client held a real link, so it does not count.
+      // Closed: the client held the whole link, so it is told so (a guesser never is) and it
+      // does not count against its budget; its stop link is offered while it can still opt the
+      // number out. What it posts is kept as a late text, and its help shown.
       Forget(hash);
-      return http::Response::Html(
-          404, RenderNotFoundPage(PageLanguage(request, *survey, fallback_language), Page()));
+      survey->language = PageLanguage(request, *survey, fallback_language);
+      const LateText late = post ? KeepLateText(request, *survey) : LateText{};
+      if (late.store_down) return Unavailable(survey->language, late.help_now);
+      return Closed(*survey, StopToken(*survey, route), late.help_now);
     }
     Remember(hash, *survey, now);
     survey->language = PageLanguage(request, *survey, fallback_language);
 
-    if (route.stop) return get ? StopConfirm(*survey, route.token) : StopDone(*survey, hash);
     if (survey->responded) {
       // Answered already: the help the answer called for is shown again (someone may come back
-      // to the page for the numbers), and a comment sent again that calls for help gets it.
-      const bool help_now = survey->help_now || (post && HelpNow(request, *survey));
-      return http::Response::Html(200, RenderThanksPage(survey->language, Page(), true, help_now));
+      // to the page for the numbers). A comment sent again is kept as a late text, and gets the
+      // help if it calls for it.
+      const LateText late = post ? KeepLateText(request, *survey) : LateText{};
+      if (late.store_down) return Unavailable(survey->language, late.help_now);
+      return http::Response::Html(
+          200, RenderThanksPage(survey->language, Page(), true, survey->help_now || late.help_now,
+                                StopToken(*survey, route)));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -469,40 +534,89 @@ struct SurveyPages::Impl {
                      answers.alerts.empty() ? "" : " with alerts");
         MarkAnswered(hash, help_now);
         return http::Response::Html(200,
-                                    RenderThanksPage(survey.language, Page(), false, help_now));
-      case store::SubmitOutcome::kAlreadyAnswered:
+                                    RenderThanksPage(survey.language, Page(), false, help_now,
+                                                     survey.number_known ? token : std::string()));
+      case store::SubmitOutcome::kAlreadyAnswered: {
         // Answered by another request, whose alerts this one does not know: the store says
-        // once this cache entry is older than cache_ttl.
+        // once this cache entry is older than cache_ttl. Its comment is kept as a late text.
+        const LateText late = KeepLateComment(survey, answers.comment);
         MarkAnswered(hash, help_now);
-        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), true, help_now));
+        return http::Response::Html(
+            200, RenderThanksPage(survey.language, Page(), true, help_now || late.help_now,
+                                  survey.number_known ? token : std::string()));
+      }
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
         break;
     }
-    // Expired between the lookup and the submit: the same page as any dead link, but this client
-    // did hold a real token, so it does not count against its limit.
+    // Closed between the lookup and the submit (or gone): its comment is kept.
     Forget(hash);
-    return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
+    const LateText late = KeepLateComment(survey, answers.comment);
+    return Closed(survey, survey.number_known ? token : std::string(), help_now || late.help_now);
   }
 
-  // Whether the answers in a POSTed form would raise a safeguarding alert.
-  bool HelpNow(const http::Request& request, const store::SurveyView& survey) const {
-    if (!options.raise_alerts || !IsFormBody(request.Header("Content-Type"))) return false;
+  // A survey that closed before it was answered (410).
+  http::Response Closed(const store::SurveyView& survey, const std::string& stop_token,
+                        bool help_now) const {
+    return http::Response::Html(410,
+                                RenderClosedPage(survey.language, Page(), stop_token, help_now));
+  }
+
+  // What became of a citizen's words posted where no answer is taken any more.
+  struct LateText {
+    bool help_now = false;    // they call for help: the page says where to get it
+    bool store_down = false;  // they could not be kept: the citizen is asked to try again
+  };
+
+  // The comment of a form posted to a survey that takes no answer any more (closed, or answered
+  // already) is never an answer; but it is kept as a text back to the survey is, with the alerts
+  // it raises by itself, so that "he is back and I am scared" reaches a supervisor as it would
+  // by SMS.
+  LateText KeepLateText(const http::Request& request, const store::SurveyView& survey) {
+    if (!IsFormBody(request.Header("Content-Type"))) return {};
     store::SurveyAnswers answers;
     FormErrors errors;
     ParseAnswers(request.body, answers, errors);
-    return RaisesSafeguarding(options.raise_alerts(survey, answers));
+    return KeepLateComment(survey, answers.comment);
+  }
+
+  LateText KeepLateComment(const store::SurveyView& survey, const std::string& comment) {
+    LateText late;
+    if (comment.empty()) return late;
+    std::vector<NewAlert> alerts;
+    if (options.raise_alerts) {
+      alerts = options.raise_alerts(survey, store::TextAsComment(survey, comment));
+    }
+    late.help_now = RaisesSafeguarding(alerts);
+    try {
+      if (options.store.KeepLateText(survey.survey_id, comment, alerts, options.clock.Now())) {
+        spdlog::info("survey {}: a text written after it closed or was answered kept{}",
+                     survey.survey_id, alerts.empty() ? "" : " with alerts");
+      }
+    } catch (const store::Unavailable& e) {
+      spdlog::warn("survey {}: could not keep a text written on its page: {}", survey.survey_id,
+                   e.what());
+      late.store_down = true;
+    }
+    return late;
   }
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {
+    if (!survey.number_known) return Unmatched(survey);
     return http::Response::Html(200, RenderOptOutPage(survey.language, Page(), true, token));
+  }
+
+  // Retention erased the survey's number: nothing left to opt out, and the citizen is told how
+  // else to stop our texts.
+  http::Response Unmatched(const store::SurveyView& survey) const {
+    return http::Response::Html(410, RenderOptOutUnmatchedPage(survey.language, Page()));
   }
 
   http::Response StopDone(const store::SurveyView& survey, const std::string& hash) {
     Forget(hash);
     try {
       if (!options.store.OptOutBySurvey(survey.survey_id, kOptOutSource, options.clock.Now())) {
-        return http::Response::Html(404, RenderNotFoundPage(survey.language, Page()));
+        return Unmatched(survey);
       }
     } catch (const store::Unavailable& e) {
       spdlog::warn("survey {}: could not record the opt-out: {}", survey.survey_id, e.what());

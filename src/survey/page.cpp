@@ -45,8 +45,11 @@ struct Texts {
   const char* already_heading;
   const char* already_body;
   const char* close_page;
-  const char* not_found_heading;
+  const char* not_found_heading;  // a link that leads to no survey (mistyped, cut short)
   const char* not_found_body;
+  const char* closed_heading;  // a survey that closed before it was answered
+  const char* closed_body;
+  const char* contact_us;  // {101}, {999}
   const char* limited_heading;
   const char* limited_body;
   const char* unavailable_heading;
@@ -57,6 +60,9 @@ struct Texts {
   const char* stop_back;
   const char* stop_done_heading;
   const char* stop_done_body;
+  // The survey no longer holds the number (retention erased it): the link cannot opt it out.
+  const char* stop_unmatched_heading;
+  const char* stop_unmatched_body;
   // What the survey is about, each with {when} ("on Tuesday 24 November").
   const char* call_999;
   const char* call_101;
@@ -110,8 +116,15 @@ const Texts kEnglish{
     .already_heading = "Thank you",
     .already_body = "We have already received your answers for this survey.",
     .close_page = "You can now close this page.",
-    .not_found_heading = "Thank you",
-    .not_found_body = "This survey link is not valid or has expired. Thank you anyway.",
+    .not_found_heading = "This link does not work",
+    .not_found_body =
+        "We could not find a survey for this link. Please check that you copied the whole link "
+        "from our text message, with nothing missing at the end.",
+    .closed_heading = "This survey has closed",
+    .closed_body =
+        "This survey has closed, so it can no longer take answers. Thank you for wanting to "
+        "tell us.",
+    .contact_us = "To contact us, call {101}. In an emergency, call {999}.",
     .limited_heading = "Please wait",
     .limited_body =
         "There have been too many attempts from your connection. Please wait a "
@@ -124,6 +137,10 @@ const Texts kEnglish{
     .stop_back = "Back to the survey",
     .stop_done_heading = "Survey texts stopped",
     .stop_done_body = "We will not send any more survey texts to this phone number.",
+    .stop_unmatched_heading = "We can no longer match this link to your phone",
+    .stop_unmatched_body =
+        "We no longer keep the phone number this survey was sent to, so this link cannot stop "
+        "our texts. To stop survey texts, reply STOP to any survey text from us.",
     .call_999 = "your call to 999 {when}",
     .call_101 = "your call to 101 {when}",
     .live_chat = "your live chat with us {when}",
@@ -178,8 +195,17 @@ const Texts kPolish{
     .already_heading = "Dziękujemy",
     .already_body = "Twoje odpowiedzi na tę ankietę już do nas dotarły.",
     .close_page = "Możesz już zamknąć tę stronę.",
-    .not_found_heading = "Dziękujemy",
-    .not_found_body = "Ten link do ankiety jest nieprawidłowy lub wygasł. Mimo to dziękujemy.",
+    .not_found_heading = "Ten link nie działa",
+    .not_found_body =
+        "Nie znaleźliśmy ankiety dla tego linku. Sprawdź, czy link z naszej wiadomości SMS został "
+        "skopiowany w całości, bez brakujących znaków na końcu.",
+    .closed_heading = "Ta ankieta jest już zamknięta",
+    .closed_body =
+        "Ta ankieta jest już zamknięta i nie przyjmuje odpowiedzi. Dziękujemy, że chcesz nam "
+        "przekazać swoją opinię.",
+    .contact_us =
+        "Aby się z nami skontaktować, zadzwoń pod numer {101}. W nagłym wypadku zadzwoń pod "
+        "numer {999}.",
     .limited_heading = "Prosimy chwilę poczekać",
     .limited_body =
         "Z Twojego połączenia było zbyt wiele prób. Odczekaj minutę i spróbuj "
@@ -192,6 +218,11 @@ const Texts kPolish{
     .stop_back = "Wróć do ankiety",
     .stop_done_heading = "Rezygnacja przyjęta",
     .stop_done_body = "Nie będziemy już wysyłać ankiet SMS-em na ten numer telefonu.",
+    .stop_unmatched_heading = "Nie możemy już powiązać tego linku z Twoim telefonem",
+    .stop_unmatched_body =
+        "Nie przechowujemy już numeru telefonu, na który wysłaliśmy tę ankietę, więc ten link "
+        "nie może wstrzymać naszych wiadomości. Aby nie otrzymywać ankiet SMS-em, odpowiedz STOP "
+        "na dowolną wiadomość z ankietą od nas.",
     .call_999 = "Twojego połączenia z numerem alarmowym 999 {when}",
     .call_101 = "Twojego połączenia z numerem 101 {when}",
     .live_chat = "Twojej rozmowy z nami na czacie {when}",
@@ -247,10 +278,15 @@ const Texts kWelsh{
     .already_heading = "Diolch",
     .already_body = "Rydym eisoes wedi cael eich atebion i'r arolwg hwn.",
     .close_page = "Gallwch gau'r dudalen hon nawr.",
-    .not_found_heading = "Diolch",
+    .not_found_heading = "Nid yw'r ddolen hon yn gweithio",
     .not_found_body =
-        "Nid yw'r ddolen arolwg hon yn ddilys neu mae wedi dod i ben. Diolch beth "
-        "bynnag.",
+        "Ni allem ddod o hyd i arolwg ar gyfer y ddolen hon. Gwiriwch eich bod wedi copïo'r "
+        "ddolen gyfan o'n neges destun, heb ddim ar goll ar y diwedd.",
+    .closed_heading = "Mae'r arolwg hwn wedi cau",
+    .closed_body =
+        "Mae'r arolwg hwn wedi cau, felly ni all gymryd atebion mwyach. Diolch am fod eisiau "
+        "dweud wrthym.",
+    .contact_us = "I gysylltu â ni, ffoniwch {101}. Mewn argyfwng, ffoniwch {999}.",
     .limited_heading = "Arhoswch funud",
     .limited_body =
         "Bu gormod o ymdrechion o'ch cysylltiad chi. Arhoswch funud a rhowch gynnig "
@@ -269,6 +305,11 @@ const Texts kWelsh{
     .stop_done_body =
         "Ni fyddwn yn anfon rhagor o negeseuon testun am arolygon i'r rhif ffôn "
         "hwn.",
+    .stop_unmatched_heading = "Ni allwn gysylltu'r ddolen hon â'ch ffôn mwyach",
+    .stop_unmatched_body =
+        "Nid ydym yn cadw'r rhif ffôn yr anfonwyd yr arolwg hwn ato mwyach, felly ni all y "
+        "ddolen hon atal ein negeseuon. I atal negeseuon testun am arolygon, atebwch STOP i "
+        "unrhyw neges arolwg gennym ni.",
     .call_999 = "eich galwad i 999 {when}",
     .call_101 = "eich galwad i 101 {when}",
     .live_chat = "eich sgwrs fyw gyda ni {when}",
@@ -650,25 +691,46 @@ void HelpBox(std::string& out, std::string_view language) {
   out += "</p>\n</section>\n";
 }
 
-std::string MessagePage(std::string_view language, const PageContext& ctx,
-                        const char* Texts::*heading, const char* Texts::*body, bool close_hint,
-                        bool help_now = false) {
+// A page that says one thing: a heading and a paragraph, and what else it needs.
+struct Message {
+  const char* Texts::*heading;
+  const char* Texts::*body;
+  bool close_hint = false;      // "you can now close this page"
+  bool help_now = false;        // where to get help now, first (HelpBox)
+  bool contact_us = false;      // how to reach the force otherwise: 101, or 999 in an emergency
+  std::string_view stop_token;  // the survey's link, whose stop link goes at the foot; or none
+};
+
+// The survey's stop link, relative to its page (/s/{token}), in the page's language.
+std::string StopHref(std::string_view token, const Texts& texts) {
+  return std::string(token) + "/stop" +
+         (texts.code == kEnglish.code ? std::string() : std::string("?lang=") + texts.code);
+}
+
+std::string MessagePage(std::string_view language, const PageContext& ctx, const Message& message) {
   const Texts& texts = TextsFor(MatchLanguage(language));
   std::string out;
-  Begin(out, texts, ctx, texts.*heading, nullptr);
+  Begin(out, texts, ctx, texts.*message.heading, nullptr);
   out += "<h1>";
-  out += HtmlEscape(texts.*heading);
+  out += HtmlEscape(texts.*message.heading);
   out += "</h1>\n";
-  if (help_now) HelpBox(out, texts.code);
+  if (message.help_now) HelpBox(out, texts.code);
   out += "<p>";
-  out += HtmlEscape(texts.*body);
+  out += HtmlEscape(texts.*message.body);
   out += "</p>\n";
-  if (close_hint) {
+  if (message.contact_us) {
+    out += "<p>";
+    out += Replace(Replace(HtmlEscape(texts.contact_us), "{101}", TelLink("101")), "{999}",
+                   TelLink("999"));
+    out += "</p>\n";
+  }
+  if (message.close_hint) {
     out += "<p>";
     out += HtmlEscape(texts.close_page);
     out += "</p>\n";
   }
-  End(out, texts, ctx, "");
+  End(out, texts, ctx,
+      message.stop_token.empty() ? std::string() : StopHref(message.stop_token, texts));
   return out;
 }
 
@@ -812,10 +874,7 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const PageContext& ctx, const store::SurveyAnswers* previous,
                              const FormErrors* errors) {
   const Texts& texts = TextsFor(MatchLanguage(survey.language));
-  const std::string token_text(token);
-  const std::string stop_href =
-      token_text + "/stop" +
-      (texts.code == kEnglish.code ? std::string() : std::string("?lang=") + texts.code);
+  const std::string stop_href = StopHref(token, texts);
   std::string out;
   out.reserve(16 * 1024);
   const Switcher switcher{token};
@@ -927,30 +986,51 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
 }
 
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
-                             bool already_answered, bool help_now) {
-  if (already_answered) {
-    return MessagePage(language, ctx, &Texts::already_heading, &Texts::already_body, true,
-                       help_now);
-  }
-  return MessagePage(language, ctx, &Texts::thanks_heading, &Texts::thanks_body, true, help_now);
+                             bool already_answered, bool help_now, std::string_view stop_token) {
+  Message message{&Texts::thanks_heading, &Texts::thanks_body};
+  if (already_answered) message = {&Texts::already_heading, &Texts::already_body};
+  message.close_hint = true;
+  message.help_now = help_now;
+  message.stop_token = stop_token;
+  return MessagePage(language, ctx, message);
 }
 
 std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx) {
-  return MessagePage(language, ctx, &Texts::not_found_heading, &Texts::not_found_body, false);
+  Message message{&Texts::not_found_heading, &Texts::not_found_body};
+  message.contact_us = true;
+  return MessagePage(language, ctx, message);
+}
+
+std::string RenderClosedPage(std::string_view language, const PageContext& ctx,
+                             std::string_view stop_token, bool help_now) {
+  Message message{&Texts::closed_heading, &Texts::closed_body};
+  message.help_now = help_now;
+  message.contact_us = true;
+  message.stop_token = stop_token;
+  return MessagePage(language, ctx, message);
 }
 
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx) {
-  return MessagePage(language, ctx, &Texts::limited_heading, &Texts::limited_body, false);
+  return MessagePage(language, ctx, {&Texts::limited_heading, &Texts::limited_body});
 }
 
-std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx) {
-  return MessagePage(language, ctx, &Texts::unavailable_heading, &Texts::unavailable_body, false);
+std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx,
+                                  bool help_now) {
+  Message message{&Texts::unavailable_heading, &Texts::unavailable_body};
+  message.help_now = help_now;
+  return MessagePage(language, ctx, message);
+}
+
+std::string RenderOptOutUnmatchedPage(std::string_view language, const PageContext& ctx) {
+  return MessagePage(language, ctx, {&Texts::stop_unmatched_heading, &Texts::stop_unmatched_body});
 }
 
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token) {
   if (!confirm) {
-    return MessagePage(language, ctx, &Texts::stop_done_heading, &Texts::stop_done_body, true);
+    Message message{&Texts::stop_done_heading, &Texts::stop_done_body};
+    message.close_hint = true;
+    return MessagePage(language, ctx, message);
   }
   const Texts& texts = TextsFor(MatchLanguage(language));
   std::string out;

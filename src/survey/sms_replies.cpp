@@ -8,15 +8,30 @@ namespace {
 using store::MessageKind;
 using store::ReplyPlan;
 
+// Where to get help now, in `language`, when the text calls for it and the number was not sent
+// it within the rules' help_now.at_most_every (a text back to it must not start a loop).
+void AddHelp(ReplyPlan& plan, const rules::RuleSet& rules, const store::ReplyContext& context,
+             bool calls_for_help, const std::string& language, TimePoint now) {
+  if (!calls_for_help || !plan.survey_id) return;
+  if (context.helped_at && now - *context.helped_at < rules.replies().help_now_every) return;
+  if (const std::string* text = rules.replies().HelpNow(language)) {
+    plan.texts.push_back({MessageKind::kHelp, *text, now + kHelpWindow});
+  }
+}
+
 ReplyPlan OptOut(const rules::RuleSet& rules, const store::ReplyContext& context, TimePoint now) {
   ReplyPlan plan;
   plan.disposition = "opt_out";
   plan.opt_out = true;
   plan.survey_id = context.latest_survey_id;
-  if (context.confirmed_before || !context.latest_survey_id) return plan;
-  if (const std::string* text = rules.replies().Confirmation(context.latest_language)) {
-    plan.texts.push_back({MessageKind::kConfirmation, *text, now + kConfirmationWindow});
+  if (!context.latest_survey_id) return plan;
+  if (!context.confirmed_before) {
+    if (const std::string* text = rules.replies().Confirmation(context.latest_language)) {
+      plan.texts.push_back({MessageKind::kConfirmation, *text, now + kConfirmationWindow});
+    }
   }
+  // "STOP, he is back": opted out, and still told where to get help.
+  AddHelp(plan, rules, context, context.latest_calls_for_help, context.latest_language, now);
   return plan;
 }
 
@@ -42,7 +57,11 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
 
   ReplyPlan plan;
   plan.survey_id = context.latest_survey_id;
-  if (!context.two_way || context.two_way->state != "open") return plan;
+  if (!context.two_way || context.two_way->state != "open") {
+    // Nothing waits for it (a link survey's, a late one): kept, and answered only with help.
+    AddHelp(plan, rules, context, context.latest_calls_for_help, context.latest_language, now);
+    return plan;
+  }
   const store::ReplyContext::TwoWay& conversation = *context.two_way;
   const TimePoint expires_at = conversation.begun_at + rules.replies().conversation_lasts;
   plan.survey_id = conversation.survey_id;
@@ -51,6 +70,17 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
   plan.next_question = conversation.question;
   if (now >= expires_at) {
     plan.conversation_state = "expired";
+    AddHelp(plan, rules, context, conversation.calls_for_help, conversation.language, now);
+    return plan;
+  }
+  if (conversation.calls_for_help) {
+    // "he hit me again and im scared": kept as the comment (its alert is raised with it), and
+    // answered with where to get help now, not with a question about our service. Nothing more
+    // is asked: a survey question after that reads as not having been heard.
+    plan.disposition = "comment";
+    plan.comment = std::string(body);
+    plan.conversation_state = "help";
+    AddHelp(plan, rules, context, true, conversation.language, now);
     return plan;
   }
   const rules::TwoWayTexts* texts = rules.replies().TwoWay(conversation.language);

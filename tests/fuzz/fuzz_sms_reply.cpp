@@ -3,8 +3,9 @@
 // knows about the number (opted out, confirmed, a newest survey, a two-way conversation: its
 // state, question, whether it was asked again, its language); the rest is the text.
 // Whatever arrives: a score is 0-10, only what ParseScore reads answers a question, an opt-out is
-// always honoured, the conversation stays within its five questions, and the citizen's words are
-// never texted back (the texts queued are the rules' own).
+// always honoured, the conversation stays within its five questions, the citizen's words are
+// never texted back (the texts queued are the rules' own), and where to get help goes only to a
+// text that calls for it, once.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -70,6 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     context.latest_language = kLanguages[(setup >> 3) & 3];
   }
   const auto now = surveyd::FromUnixSeconds(1'800'000'000);
+  // Whether the text calls for help is the alert rules' to say (the store asks them): here a
+  // property of the input, the same for every survey, and help given half an hour ago or never.
+  const bool calls_for_help = size % 3 == 0;
+  context.latest_calls_for_help = calls_for_help;
+  if ((size & 8) != 0) context.helped_at = now - std::chrono::minutes(30);
   if ((setup & 32) != 0) {
     surveyd::store::ReplyContext::TwoWay two_way;
     two_way.survey_id = 42;
@@ -79,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     two_way.asked_again = (setup & 64) != 0;
     // Begun an hour ago, or two days ago (expired under the shipped 24 h).
     two_way.begun_at = now - std::chrono::hours((setup & 128) != 0 ? 48 : 1);
+    two_way.calls_for_help = calls_for_help;
     context.two_way = two_way;
   }
 
@@ -104,6 +111,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < plan.texts.size(); ++i) {
     if (plan.texts[i].body.empty() || plan.texts[i].body != expected.texts[i].body) std::abort();
   }
-  if (plan.texts.size() > 1) std::abort();  // one text answers one text
+  // One text answers one text, and where to get help may come with it, only when the text
+  // calls for help; a conversation ends on such a text, and on no other.
+  std::size_t help = 0;
+  for (const auto& text : plan.texts) help += text.kind == surveyd::store::MessageKind::kHelp;
+  if (plan.texts.size() - help > 1 || help > 1) std::abort();
+  if (help > 0 && !calls_for_help) std::abort();
+  const bool waiting = context.two_way && context.two_way->state == "open" &&
+                       now < context.two_way->begun_at + Shipped().replies().conversation_lasts;
+  if ((plan.conversation_state == "help") != (calls_for_help && !opt_out && waiting)) {
+    std::abort();
+  }
   return 0;
 }

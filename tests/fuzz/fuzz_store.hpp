@@ -57,6 +57,11 @@ class FuzzStore final : public testing::EmptyOutbox<store::Store> {
   bool OptOutBySurvey(std::int64_t id, const std::string&, TimePoint) override {
     return id == view_.survey_id;
   }
+  bool KeepLateText(std::int64_t id, const std::string& text, const std::vector<NewAlert>&,
+                    TimePoint) override {
+    if (text.empty()) std::abort();  // only words are kept, never an empty form
+    return id == view_.survey_id;
+  }
   std::optional<store::SurveyView> FindSurveyByTokenHash(const std::string& hash) override {
     std::lock_guard lock(mutex_);
     if (hash != token::TokenHash(kToken)) return std::nullopt;

@@ -267,6 +267,16 @@ class AlertsTest : public ::testing::Test {
     return answers;
   }
 
+  // What the survey page raises under the shipped alert rules (serve gives it the same).
+  static std::vector<NewAlert> ShippedPageAlerts(const store::SurveyView& view,
+                                                 const store::SurveyAnswers& answers) {
+    alerts::Answer answer;
+    for (int i = 0; i < 5; ++i) answer.q[i] = answers.q[i];
+    answer.comment = answers.comment;
+    answer.group = view.group;
+    return RaiseAlerts(*ShippedAlerts(), answer);
+  }
+
   std::string Count(const std::string& table, const std::string& where = "true") {
     return db_.Query("SELECT count(*) FROM " + table + " WHERE " + where);
   }
@@ -1227,13 +1237,7 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   survey::SurveyHandlerOptions options(*store_, clock_);
   options.page.force_name = "West Midlands Police";
   options.page.zone = TimeZone::Load("Europe/London");
-  options.raise_alerts = [](const store::SurveyView& view, const store::SurveyAnswers& answers) {
-    alerts::Answer answer;
-    for (int i = 0; i < 5; ++i) answer.q[i] = answers.q[i];
-    answer.comment = answers.comment;
-    answer.group = view.group;
-    return RaiseAlerts(*ShippedAlerts(), answer);
-  };
+  options.raise_alerts = ShippedPageAlerts;
   survey::SurveyPages pages(options);
   auto post = [&](const std::string& body) {
     http::Request request;
@@ -1292,6 +1296,83 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   request.body.clear();
   EXPECT_THAT(pages.Handle(request).body, Not(HasSubstr("help-now")));
   EXPECT_THAT(survey::SurveyPages(options).Handle(request).body, Not(HasSubstr("help-now")));
+}
+
+// The audit: "he is back and I am scared" posted to an expired link, or again to an answered
+// survey, gave a page with no help (or help, but nothing stored and no alert), while the same
+// words by SMS raised one. Now they are kept as a text back to the survey is (never as an
+// answer), raise the alerts their words raise, and the page says where to get help.
+TEST_F(AlertsTest, WordsPostedToAClosedOrAnsweredSurveyAreKeptAndRaiseTheirAlerts) {
+  survey::SurveyHandlerOptions options(*store_, clock_);
+  options.raise_alerts = ShippedPageAlerts;
+  survey::SurveyPages pages(options);
+  const auto sent = [&](const std::string& event_id) {
+    const auto survey = CreateSurvey(event_id);
+    auto messages = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+    EXPECT_EQ(messages.size(), 1u);
+    const std::string token = token::DeriveToken(kTokenSecret, messages.at(0).token_nonce);
+    EXPECT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
+    return std::pair{survey, token};
+  };
+  const auto post = [&](const std::string& token, const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.path = "/s/" + token;
+    request.body = body;
+    request.remote_address = "203.0.113.5";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    return pages.Handle(request);
+  };
+  const std::string scared = "comment=" + http::UrlEncode("he is back and I am scared");
+  const auto late_texts = [&](std::int64_t survey) {
+    return db_.Query(
+        "SELECT string_agg(gateway || '/' || disposition || ':' || body, '|' ORDER BY id) "
+        "FROM inbound_messages WHERE survey_id = " +
+        std::to_string(survey));
+  };
+
+  // Answered already: the words come again with other scores.
+  const auto [answered, answered_token] = sent("E-1");
+  ASSERT_EQ(post(answered_token, "q1=8&comment=all+fine").status, 200);
+  EXPECT_EQ(Count("alerts"), "0");
+  auto page = post(answered_token, "q1=0&" + scared);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_THAT(page.body, HasSubstr("already received your answers"));
+  EXPECT_THAT(page.body, HasSubstr("tel:999"));
+  EXPECT_EQ(late_texts(answered), "survey_link/reply:he is back and I am scared");
+  EXPECT_EQ(db_.Query("SELECT q1 || '/' || comment FROM responses WHERE survey_id = " +
+                      std::to_string(answered)),
+            "8/all fine")
+      << "never an answer";
+  EXPECT_EQ(Count("alerts", "kind = 'safeguarding' AND survey_id = " + std::to_string(answered)),
+            "1");
+  // The same words again (the form sent twice) are kept once, and raise nothing more.
+  post(answered_token, scared);
+  EXPECT_EQ(Count("inbound_messages"), "1");
+  EXPECT_EQ(Count("alert_events", "action = 'created'"), "1");
+  // The alert shows them, masked as every text back is.
+  const auto alert = alerts_->GetAlert(std::stoll(db_.Query("SELECT id FROM alerts")));
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->comment, "all fine\nhe is back and I am scared");
+
+  // Closed before it was answered.
+  const auto [closed, closed_token] = sent("E-2");
+  clock_.Advance(24h * 31);
+  page = post(closed_token, "q2=3&" + scared);
+  EXPECT_THAT(page.body, HasSubstr("tel:999"));
+  EXPECT_EQ(late_texts(closed), "survey_link/reply:he is back and I am scared");
+  EXPECT_EQ(Count("responses", "survey_id = " + std::to_string(closed)), "0");
+  EXPECT_EQ(Count("alerts", "kind = 'safeguarding' AND survey_id = " + std::to_string(closed)),
+            "1");
+  // Words that call for nothing are kept all the same, and the page shows no help.
+  page =
+      post(closed_token, "comment=" + http::UrlEncode("sorry I missed it, the officer was kind"));
+  EXPECT_THAT(page.body, Not(HasSubstr("help-now")));
+  EXPECT_EQ(Count("inbound_messages", "survey_id = " + std::to_string(closed)), "2");
+  EXPECT_EQ(Count("alerts"), "2");
+  // Scores alone leave nothing.
+  post(closed_token, "q1=1");
+  EXPECT_EQ(Count("inbound_messages"), "3");
 }
 
 }  // namespace

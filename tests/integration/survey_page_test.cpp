@@ -105,6 +105,16 @@ class SurveyPageTest : public ::testing::Test {
     return db_.Query("SELECT opened_at FROM surveys");
   }
 
+  // Posts the stop form: the number behind the survey is opted out, and told so.
+  void ExpectTheStopFormOptsOut() {
+    const auto done = Fetch("POST", Path() + "/stop", "lang=en");
+    EXPECT_EQ(done.status, 200);
+    EXPECT_THAT(done.body, HasSubstr("not send any more survey texts"));
+    EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs o JOIN surveys s "
+                        "ON s.phone_hash = o.phone_hash"),
+              "1");
+  }
+
   static void ExpectSecurityHeaders(const http::Response& response) {
     const auto csp = http::FindHeader(response.headers, "Content-Security-Policy");
     EXPECT_THAT(std::string(csp), HasSubstr("default-src 'none'"));
@@ -220,8 +230,8 @@ TEST_F(SurveyPageTest, UnknownAndMalformedTokensGetTheSameNotFoundPage) {
   const auto unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA");
   EXPECT_EQ(unknown.status, 404);
   ExpectSecurityHeaders(unknown);
-  EXPECT_THAT(unknown.body,
-              HasSubstr("This survey link is not valid or has expired. Thank you anyway."));
+  EXPECT_THAT(unknown.body, HasSubstr("<h1>This link does not work</h1>"));
+  EXPECT_THAT(unknown.body, HasSubstr("check that you copied the whole link"));
   const auto malformed = Fetch("GET", "/s/not-a-token");
   EXPECT_EQ(malformed.status, 404);
   EXPECT_EQ(malformed.body, unknown.body);
@@ -231,14 +241,40 @@ TEST_F(SurveyPageTest, UnknownAndMalformedTokensGetTheSameNotFoundPage) {
   EXPECT_EQ(Responses(), "0");
 }
 
-TEST_F(SurveyPageTest, ExpiredLooksExactlyLikeUnknown) {
+// A closed survey takes no answer and records no open. Its holder is told it closed (the whole
+// 128-bit link is needed to see that, so a guesser learns nothing: near misses read as unknown),
+// with how to reach the force, and its stop link (an unknown link's page offers none).
+TEST_F(SurveyPageTest, AClosedSurveySaysSoTakesNothingAndOffersItsStopLink) {
   clock_.Advance(24h * 30);
   const auto expired = Fetch("GET", Path());
-  EXPECT_EQ(expired.status, 404);
-  EXPECT_EQ(expired.body, Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").body);
+  EXPECT_EQ(expired.status, 410);
+  ExpectSecurityHeaders(expired);
+  EXPECT_THAT(expired.body, HasSubstr("<h1>This survey has closed</h1>"));
+  EXPECT_THAT(expired.body, HasSubstr("tel:101"));
+  EXPECT_THAT(expired.body, HasSubstr("<a href=\"" + token_ + "/stop\">Stop survey texts</a>"));
+  const auto unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA");
+  EXPECT_THAT(unknown.body, HasSubstr("This link does not work"));
+  EXPECT_THAT(unknown.body, Not(HasSubstr("/stop")));
+  EXPECT_EQ(Fetch("GET", "/s/" + token_.substr(0, 21)).body, unknown.body);
   EXPECT_EQ(OpenedAt(), "");
-  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 404);
+  EXPECT_EQ(Fetch("POST", Path(), "q1=5").status, 410);
   EXPECT_EQ(Responses(), "0");
+}
+
+// The audit: a link with a trailing ".", ")" or space showed "Thank you" and no survey. The
+// marks a copied link picks up are dropped: the survey opens, and answers are taken.
+TEST_F(SurveyPageTest, ALinkCopiedWithTheMarkAfterItOpensTheSurvey) {
+  for (const std::string& tail : {".", ")", "%20", ").", "%E2%80%9D"}) {
+    const auto moved = Fetch("GET", Path() + tail);
+    ASSERT_EQ(moved.status, 308) << tail;
+    const std::string location(http::FindHeader(moved.headers, "Location"));
+    EXPECT_EQ(location, Path()) << tail;
+    const auto page = Fetch("GET", location);
+    EXPECT_EQ(page.status, 200) << tail;
+    EXPECT_THAT(page.body, HasSubstr("<form method=\"post\""));
+  }
+  EXPECT_EQ(Fetch("POST", Path(), "q1=7").status, 200);
+  EXPECT_EQ(Responses(), "1");
 }
 
 TEST_F(SurveyPageTest, GuessingIsRateLimitedPerClientButTheRightLinkAlwaysWorks) {
@@ -365,16 +401,47 @@ TEST_F(SurveyPageTest, StopLinkConfirmsThenOptsTheNumberOut) {
   EXPECT_THAT(confirm.body, HasSubstr("<form method=\"post\" action=\"stop\">"));
   EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs"), "0");  // GET changes nothing
 
-  const auto done = Fetch("POST", Path() + "/stop", "lang=en");
-  EXPECT_EQ(done.status, 200);
-  EXPECT_THAT(done.body, HasSubstr("not send any more survey texts"));
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs o JOIN surveys s "
-                      "ON s.phone_hash = o.phone_hash"),
-            "1");
+  ExpectTheStopFormOptsOut();
   EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);  // idempotent
   EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs"), "1");
 
   EXPECT_EQ(Fetch("POST", "/s/AAAAAAAAAAAAAAAAAAAAAA/stop").status, 404);
+}
+
+// The audit: after closes_at the stop link answered "not valid or has expired" and recorded
+// nothing. It works, by GET and POST, for as long as the survey holds its number's hash (the
+// number itself retention erases a week after the close: the hash is enough to opt out).
+TEST_F(SurveyPageTest, TheStopLinkWorksAfterTheSurveyClosed) {
+  clock_.Advance(24h * 20);  // closed 9 days after the contact, and retention has run
+  store::RetentionPolicy policy;
+  store_->RunRetention(policy, clock_.Now(), "test");
+  ASSERT_EQ(db_.Query("SELECT phone_enc IS NULL AND phone_hash IS NOT NULL FROM surveys"), "t");
+  const auto confirm = Fetch("GET", Path() + "/stop", "", "lang=cy");
+  EXPECT_EQ(confirm.status, 200);
+  EXPECT_THAT(confirm.body, HasSubstr("<form method=\"post\" action=\"stop\">"));
+  EXPECT_THAT(confirm.body, HasSubstr("<html lang=\"cy\">"));
+  ExpectTheStopFormOptsOut();
+  // The closed survey's page offers it.
+  EXPECT_THAT(Fetch("GET", Path()).body, HasSubstr(token_ + "/stop"));
+}
+
+// Once retention has dropped the survey's hash too, nothing links the survey to a phone: the stop
+// link says so plainly and how else to stop our texts, and records nothing.
+TEST_F(SurveyPageTest, TheStopLinkSaysWhenItCanNoLongerBeMatched) {
+  clock_.Advance(24h * 100);
+  store::RetentionPolicy policy;
+  store_->RunRetention(policy, clock_.Now(), "test");
+  ASSERT_EQ(db_.Query("SELECT phone_hash IS NULL FROM surveys"), "t");
+  for (const char* method : {"GET", "POST"}) {
+    const auto page = Fetch(method, Path() + "/stop");
+    EXPECT_EQ(page.status, 410) << method;
+    EXPECT_THAT(page.body, HasSubstr("We can no longer match this link to your phone"));
+    EXPECT_THAT(page.body, HasSubstr("reply STOP to any survey text from us"));
+    EXPECT_THAT(page.body, Not(HasSubstr("<form")));
+    ExpectSecurityHeaders(page);
+  }
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs"), "0");
+  EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr("/stop"))) << "no stop link offered";
 }
 
 TEST_F(SurveyPageTest, OtherMethodsAreNotAllowed) {

@@ -241,24 +241,32 @@ TEST_F(TwoWayTest, AKannelTextWithoutItsIdAnswersTheConversationWaitingForIt) {
 TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
   const auto survey = TextedSurvey("E-1");
   clock_.Advance(5min);
-  // Not a score, so asked again; but it is kept, and it discloses a risk: the alert is raised
-  // now, in the same transaction, not when (if ever) a second text comes.
-  EXPECT_EQ(Text("I am still scared to go home", "k-1"), "asked_again");
-  EXPECT_EQ(Q("SELECT string_agg(kind || '/' || severity, ',') FROM alerts"),
-            "safeguarding/urgent");
+  // Not a score, so asked again; but it is kept, and it raises the alert the page would: now,
+  // in the same transaction, not when (if ever) a second text comes.
+  EXPECT_EQ(Text("I want to make a complaint, nobody came", "k-1"), "asked_again");
+  EXPECT_EQ(Q("SELECT string_agg(kind || '/' || severity, ',') FROM alerts"), "complaint/high");
   const nlohmann::json first = StoredAlerts(survey);
   EXPECT_EQ(first, PageAlerts(survey));
   // More of the answer: the same alert, brought up to what the whole answer raises.
-  EXPECT_EQ(Text("he is back and he threatened me", "k-2"), "comment");
+  EXPECT_EQ(Text("the officer was rude and unprofessional", "k-2"), "comment");
   EXPECT_EQ(Text("2", "k-3"), "answer");
   EXPECT_EQ(StoredAlerts(survey), PageAlerts(survey));
   EXPECT_NE(StoredAlerts(survey), first) << "more matched: " << StoredAlerts(survey);
-  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE kind = 'safeguarding'"), "1");
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE kind = 'complaint'"), "1");
   EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE action = 'created'"), "1");
   // The lexicon's words only, never the citizen's.
-  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE matched::text LIKE '%am still%' "
-              "OR matched::text LIKE '%and he%'"),
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE matched::text LIKE '%I want%' "
+              "OR matched::text LIKE '%the officer%'"),
             "0");
+
+  // A text that discloses a risk raises its alert at once too (and ends the conversation with
+  // where to get help: ATextThatCallsForHelpIsAnsweredWithWhereToGetIt).
+  const auto scared = TextedSurvey("E-4", "+447700900126");
+  EXPECT_EQ(Text("I am still scared to go home", "k-10", "+447700900126"), "comment");
+  EXPECT_EQ(
+      Q("SELECT kind || '/' || severity FROM alerts WHERE survey_id = " + std::to_string(scared)),
+      "safeguarding/urgent");
+  EXPECT_EQ(StoredAlerts(scared), PageAlerts(scared));
 
   // Scores alone: q1 of 0 raises low_scores at once; every score at 0 or 1 adds the rule that
   // wants all five, on the same alert.
@@ -277,7 +285,7 @@ TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
   EXPECT_EQ(Q("SELECT rules::text FROM alerts WHERE survey_id = " + std::to_string(other)),
             R"(["lowest_scores", "not_treated_with_respect"])");
   EXPECT_EQ(StoredAlerts(other), PageAlerts(other));
-  EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE action = 'created'"), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE action = 'created'"), "3");
 
   // A thankful answer raises nothing.
   const auto third = TextedSurvey("E-3", "+447700900125");
@@ -286,33 +294,142 @@ TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {
   EXPECT_EQ(PageAlerts(third), nlohmann::json::array());
 }
 
-// An alert dealt with opens again when the conversation discloses a risk again: a text that
-// raises its kind by itself (even in words the answer had), not a score or a thank-you.
+// An alert dealt with opens again when the citizen discloses it again: a text that raises its
+// kind by itself (even in words the answer had), not a score or a thank-you. In a conversation
+// (a complaint), and after one that ended on a risk (a text back, as any late one).
 TEST_F(TwoWayTest, AnAlertDealtWithOpensAgainWhenALaterTextRaisesItsKind) {
+  const auto alerts = store::MakePgAlertStore(db_.url(), 1, testing::TestPhoneKeys());
+  const auto resolve = [&](const char* kind) {
+    const std::int64_t id =
+        std::stoll(Q(std::string("SELECT id FROM alerts WHERE kind = '") + kind + "'"));
+    ASSERT_EQ(alerts->Resolve(id, {"tok", "Sgt Evans", "supervisor"}, "called, safe", clock_.Now()),
+              store::AlertUpdate::kDone);
+  };
+  const auto status = [&](std::int64_t survey, const char* kind) {
+    return Q("SELECT status FROM alerts WHERE survey_id = " + std::to_string(survey) +
+             " AND kind = '" + kind + "'");
+  };
+
   const auto survey = TextedSurvey("E-1");
   clock_.Advance(5min);
-  EXPECT_EQ(Text("I am scared to go home", "k-1"), "asked_again");
-  const auto alerts = store::MakePgAlertStore(db_.url(), 1, testing::TestPhoneKeys());
-  const std::int64_t id = std::stoll(Q("SELECT id FROM alerts WHERE kind = 'safeguarding'"));
-  ASSERT_EQ(alerts->Resolve(id, {"tok", "Sgt Evans", "supervisor"}, "called, safe", clock_.Now()),
-            store::AlertUpdate::kDone);
-  auto status = [&] {
-    return Q("SELECT status FROM alerts WHERE survey_id = " + std::to_string(survey) +
-             " AND kind = 'safeguarding'");
-  };
+  EXPECT_EQ(Text("I want to make a complaint", "k-1"), "asked_again");
+  resolve("complaint");
   // Scores and thanks: it stays resolved.
   clock_.Advance(1min);
   EXPECT_EQ(Text("8", "k-2"), "answer");
   EXPECT_EQ(Text("thanks, all fine now", "k-3"), "asked_again");
-  EXPECT_EQ(status(), "resolved");
-  // Scared again, in the same words.
+  EXPECT_EQ(status(survey, "complaint"), "resolved");
+  // A complaint again, in the same words.
   clock_.Advance(1h);
-  EXPECT_EQ(Text("I am scared again", "k-4"), "comment");
-  EXPECT_EQ(status(), "open");
+  EXPECT_EQ(Text("I want to make a complaint", "k-4"), "comment");
+  EXPECT_EQ(status(survey, "complaint"), "open");
   EXPECT_EQ(Q("SELECT string_agg(action || ':' || COALESCE(note, ''), ',' ORDER BY id) "
               "FROM alert_events"),
             "created:,resolved:called, safe,reopened:the citizen wrote again");
   EXPECT_EQ(StoredAlerts(survey), PageAlerts(survey)) << "still what the whole answer raises";
+
+  const auto scared = TextedSurvey("E-2", "+447700900124");
+  EXPECT_EQ(Text("I am scared to go home", "k-5", "+447700900124"), "comment");
+  resolve("safeguarding");
+  clock_.Advance(1min);
+  EXPECT_EQ(Text("8", "k-6", "+447700900124"), "reply") << "the conversation ended on it";
+  EXPECT_EQ(status(scared, "safeguarding"), "resolved");
+  EXPECT_EQ(Text("I am scared again", "k-7", "+447700900124"), "reply");
+  EXPECT_EQ(status(scared, "safeguarding"), "open");
+}
+
+// The audit's conversation: "he hit me again and im scared" as the first reply got only
+// "Sorry, please reply with one number from 0 to 10. Q1/5..."; now it gets where to get help
+// (999, 55, the helplines), in the survey's language, through the outbox, and nothing more is
+// asked.
+TEST_F(TwoWayTest, ATextThatCallsForHelpIsAnsweredWithWhereToGetIt) {
+  const auto survey = TextedSurvey("E-1");
+  const std::string id = std::to_string(survey);
+  clock_.Advance(5min);
+  EXPECT_EQ(Text("he hit me again and im scared", "k-1"), "comment");
+  EXPECT_EQ(Comment(), "he hit me again and im scared");
+  EXPECT_EQ(Q("SELECT kind || '/' || severity FROM alerts"), "safeguarding/urgent");
+  EXPECT_EQ(Q("SELECT state FROM conversations"), "help");
+  EXPECT_EQ(Q("SELECT string_agg(kind, ',' ORDER BY id) FROM outbox WHERE survey_id = " + id),
+            "survey,help");
+  const std::string help = *ShippedRules()->replies().HelpNow("en");
+  EXPECT_EQ(Q("SELECT body FROM outbox WHERE kind = 'help'"), help);
+  EXPECT_NE(help.find("call 999"), std::string::npos);
+  EXPECT_EQ(Q("SELECT helped FROM inbound_messages"), "t");
+
+  // Nothing more is asked: a score now is a reply, and a plea a minute later gets no second
+  // help text (at most one every help_now.at_most_every, so that no reply can loop).
+  clock_.Advance(1min);
+  EXPECT_EQ(Text("8", "k-2"), "reply");
+  EXPECT_EQ(Text("please help me", "k-3"), "reply");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE survey_id = " + id), "2");
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts"), "1");
+
+  // A STOP after it does not take the help back, and the help goes as it is: not decided again
+  // (it answers the citizen's own words), at once, to the number.
+  EXPECT_EQ(Text("STOP", "k-4"), "opt_out");
+  EXPECT_EQ(Q("SELECT string_agg(kind || ':' || state, ',' ORDER BY id) FROM outbox"),
+            "survey:accepted,help:pending,confirmation:pending");
+  const auto due = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].kind, store::MessageKind::kHelp);
+  EXPECT_EQ(due[0].to_e164, kPhone);
+  EXPECT_EQ(due[0].body, help);
+}
+
+// Later in a conversation, and after it ran out: each disclosure is answered with where to get
+// help, in the conversation's language, once per number every help_now.at_most_every.
+TEST_F(TwoWayTest, ALaterOrLateTextThatCallsForHelpGetsItToo) {
+  const auto survey = TextedSurvey("E-1");
+  clock_.Advance(5min);
+  for (const char* score : {"8", "7", "9"}) EXPECT_EQ(Text(score, ""), "answer");
+  EXPECT_EQ(Awaiting(), "4/false");
+  EXPECT_EQ(Text("I am scared he will come back tonight", ""), "comment");
+  EXPECT_EQ(Q("SELECT kind FROM outbox ORDER BY id DESC LIMIT 1"), "help") << "not Q4 again";
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE kind = 'question'"), "3");
+  EXPECT_EQ(Q("SELECT concat_ws(',', q1, q2, q3, q4, q5) FROM responses"), "8,7,9");
+
+  // The next day, long after the conversation: the text answers nothing, is kept, raises the
+  // alert again if it was dealt with, and is answered with the help again.
+  clock_.Advance(30h);
+  EXPECT_EQ(Text("he is back... please help", ""), "reply");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE kind = 'help' AND survey_id = " +
+              std::to_string(survey)),
+            "2");
+
+  // A link survey's text back, in Polish: the Polish help.
+  const auto link = TextedSurvey("L-1", "+447700900124", /*two_way=*/false);
+  Q("UPDATE surveys SET language = 'pl' WHERE id = " + std::to_string(link));
+  EXPECT_EQ(Text("on wrocil, boje sie", "", "+447700900124"), "reply");
+  EXPECT_EQ(
+      Q("SELECT body FROM outbox WHERE kind = 'help' AND survey_id = " + std::to_string(link)),
+      *ShippedRules()->replies().HelpNow("pl"));
+}
+
+// Weeks later retention has erased the survey's number (its hash stays for the frequency cap):
+// the help is still owed. The number that wrote is sealed back on the survey until the text is
+// sent, and the next retention pass erases it again.
+TEST_F(TwoWayTest, HelpReachesANumberRetentionHadErased) {
+  const auto survey = TextedSurvey("L-1", kPhone, /*two_way=*/false);
+  const std::string id = std::to_string(survey);
+  clock_.Advance(24h * 40);  // closed after 30 days, and 7 days' grace
+  store::RetentionPolicy policy;
+  store_->RunRetention(policy, clock_.Now(), "test");
+  ASSERT_EQ(Q("SELECT phone_enc IS NULL AND phone_hash IS NOT NULL FROM surveys WHERE id = " + id),
+            "t");
+  EXPECT_EQ(Text("he is back and I am scared", "k-1"), "reply");
+  auto due = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].kind, store::MessageKind::kHelp);
+  EXPECT_EQ(due[0].to_e164, kPhone);
+  // Sent: the next pass erases the number again.
+  ASSERT_TRUE(store_->BeginSend(due[0], "", clock_.Now(), 60s));
+  store_->RecordAttempt(due[0], {store::SendState::kAccepted, "kannel", "m-9", 202, "", {}},
+                        clock_.Now());
+  store_->ApplyDeliveryReport({"kannel", "m-9", "", DeliveryState::kDelivered, "", clock_.Now()});
+  clock_.Advance(1h);
+  store_->RunRetention(policy, clock_.Now(), "test");
+  EXPECT_EQ(Q("SELECT phone_enc IS NULL FROM surveys WHERE id = " + id), "t");
 }
 
 // A text back to a survey's link is no answer, but what it discloses reaches a supervisor all

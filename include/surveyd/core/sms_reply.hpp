@@ -15,21 +15,28 @@ namespace surveyd::sms_reply {
 // missed one keeps texting someone who asked us to stop, which is worse. So the rules fail
 // toward opting out, and stand aside only where the words plainly are not said to us.
 //
-// First, forms of several words are read as one: "opt me out" and "opt out" as "optout",
-// "un-subscribe" as "unsubscribe", "no more" as "nomore", "leave me alone" as one word, and
-// "stop and search" (the police power the survey may be about) as a word that is not "stop".
+// First, a word spelt out a letter at a time is read as the word when it is an opt-out word
+// ("S T O P", "s.t.o.p", "E-N-D"), and forms of several words are read as one: "opt me out" and
+// "opt out" as "optout", "un-subscribe" as "unsubscribe", "no more" (Welsh "dim mwy", "dim
+// rhagor") as "nomore", "leave me alone", "not interested", "no thanks" (Welsh "dim diolch") and
+// "wrong number" as one word each, "stp" and Welsh "stopio", "stopiwch" as "stop", and "stop and
+// search" (the police power the survey may be about) as a word that is not "stop".
 // Then a reply opts out when:
 //  1. It is nothing but opt-out words and filler: "STOP", "stop.", "Stop please", "STOP STOP",
 //     "stop it now", "Unsubscribe", "END", "cancel thanks", "quit", "STOPALL", "opt out",
-//     "No more please", "leave me alone". Opt-out words: stop, stopall, unsubscribe, unsub,
-//     optout, cancel, end, quit, no more, leave me alone (and Polish wypisz, rezygnuje).
+//     "No more please", "leave me alone", "Not interested", "I'm not interested, thanks", "No
+//     thanks", "dim diolch", "Sorry, wrong number". Opt-out words: stop, stopall, unsubscribe,
+//     unsub, optout, cancel, end, quit, no more, leave me alone, not interested, no thanks, wrong
+//     number (and Polish wypisz, rezygnuje). "wrong number" also with the words of a sentence
+//     saying so: "You have the wrong number", "I think you've got the wrong number".
 //  2. An unmistakable phrase is anywhere: "unsubscribe"/"stopall"/"optout" as a word, "no more
-//     texts" (text/texts/messages/sms...), "stop texting" (messaging/sending/contacting...),
-//     "don't text me", "do not contact", "remove me", "take me off", and not wanting our
-//     messages: "don't want" / "do not want" / "no longer want" followed within 4 words by
-//     texts, messages, surveys, contact(ed), texted... ("I don't want any more texts", "I dont
-//     want to be contacted") -- unless they come "from"/"by" someone else ("I don't want any
-//     more texts from him" is about whoever sends them).
+//     texts" (text/texts/messages/sms..., "no more of your texts", Welsh "dim mwy o
+//     negeseuon"), "stop texting" (messaging/sending/contacting...), "don't text me", "do not
+//     contact", "remove me", "delete my number" (delete/erase/remove me/my), "take me off", and
+//     not wanting our messages: "don't want" / "do not want" / "no longer want" followed within
+//     4 words by texts, messages, surveys, contact(ed), texted... ("I don't want any more
+//     texts", "I dont want to be contacted") -- unless they come "from"/"by" someone else ("I
+//     don't want any more texts from him" is about whoever sends them).
 //  3. "stop" or "leave me alone" is the first or the last word of a short reply (at most 8
 //     words): "Stop sending these", "Please just stop", "I said stop", "Leave me alone, I'm
 //     busy" -- unless, as its last word, it is said to someone else: negated ("don't stop",
@@ -40,7 +47,10 @@ namespace surveyd::sms_reply {
 // Not opt-outs: "don't stop the good work", "Keep it up, don't ever stop", "Stop and search was
 // handled well", "the end was fine", "8", a reply that mentions "stop" in the middle of a
 // longer sentence ("Please don't ever stop what you do", "they told me to stop at the lights and
-// wait"), and the weak words end/cancel/quit/no more anywhere but alone with filler.
+// wait"), and the weak words end/cancel/quit/no more/not interested/no thanks anywhere but alone
+// with filler ("The officer was not interested"). Nor "no" or Welsh "dim" (none, zero) alone:
+// in a two-way conversation they may answer the question ("dim" is a score of 0, "no" is asked
+// again).
 bool IsOptOut(std::string_view text);
 
 // A 0-10 score given by text: "8", " 8/10 ", "8 / 10", "8 out of 10", "eight", "Eight!",

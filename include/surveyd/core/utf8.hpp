@@ -18,4 +18,7 @@ bool IsValidUtf8(std::string_view text);
 // `text` with each byte that starts no valid sequence replaced by U+FFFD.
 std::string ReplaceInvalidUtf8(std::string_view text);
 
+// The first `max` code points of UTF-8 text.
+std::string TruncateCodePoints(const std::string& text, std::size_t max);
+
 }  // namespace surveyd

@@ -140,16 +140,24 @@ struct TwoWayTexts {
   std::string thanks;     // after the fifth answer
 };
 
-// What surveyd texts back to citizens: two-way surveys' questions and the opt-out confirmation.
+// What surveyd texts back to citizens: two-way surveys' questions, the opt-out confirmation, and
+// where to get help now.
 struct SmsReplies {
   Duration conversation_lasts = std::chrono::hours(24);      // from the survey's first text
   std::vector<std::pair<std::string, TwoWayTexts>> two_way;  // language -> texts; "en" first
   // language -> text; "en" first. None: an opt-out by text is not confirmed.
   std::vector<std::pair<std::string, std::string>> opt_out_confirmation;
+  // language -> text; "en" first: the answer to a text that calls for help now (999, 55, the
+  // helplines the thank-you page shows). None: such a text is answered with nothing.
+  std::vector<std::pair<std::string, std::string>> help_now;
+  // A number is sent help_now at most once this often, so that a text back never loops.
+  Duration help_now_every = std::chrono::hours(1);
 
   const TwoWayTexts* TwoWay(std::string_view language) const;  // null if none for it
   // That language's confirmation, else the English one; null if none.
   const std::string* Confirmation(std::string_view language) const;
+  // That language's help text, else the English one; null if none.
+  const std::string* HelpNow(std::string_view language) const;
   // A two-way survey's first text: its rendered template, then the first question.
   static std::string FirstText(std::string_view rendered_template, const TwoWayTexts& texts);
 };

@@ -108,8 +108,8 @@ TemplateLength MeasureTemplate(std::string_view force_name, std::string_view gro
 // Every template of every group, in file order (a two-way group's with its first question).
 std::vector<TemplateLength> MeasureTemplates(const RuleSet& rules, std::string_view link);
 // Every text sent back to citizens: each two-way question, a question asked again (with the
-// longest question), the thanks, the opt-out confirmation. `group` names the text
-// ("two_way/question 1", "replies/opt_out_confirmation").
+// longest question), the thanks, the opt-out confirmation, where to get help now. `group` names
+// the text ("two_way/question 1", "replies/opt_out_confirmation", "replies/help_now").
 std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules);
 
 // A sample of the type codes a force's log holds, for `rules check --sample`: one code per line,

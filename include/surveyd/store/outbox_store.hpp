@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "surveyd/core/decision.hpp"
@@ -20,8 +21,15 @@ enum class MessageKind {
   kSurvey,        // the survey's own text: its link, or in two-way mode its first question
   kQuestion,      // a later text of a two-way conversation (a reply to the citizen's text)
   kConfirmation,  // the one confirmation of an opt-out by SMS (to a number opted out by design)
+  kHelp,          // where to get help now, answering a text that called for it
 };
-const char* MessageKindName(MessageKind kind);  // "survey", "question", "confirmation"
+const char* MessageKindName(MessageKind kind);  // "survey", "question", "confirmation", "help"
+std::optional<MessageKind> ParseMessageKind(std::string_view name);
+// Whether a queued text is decided again before it goes, under the rules in force and with
+// everything stored since (an opt-out, a later event of its incident): the survey's own texts,
+// its link and its questions. A confirmation and a help text answer what the citizen just wrote
+// and go as they are (the store's SQL names the same kinds: SURVEYD_SURVEY_TEXT_KINDS).
+bool DecidedAgain(MessageKind kind);
 
 struct OutboxMessage {
   std::int64_t id = 0;  // outbox row

@@ -29,6 +29,9 @@ struct SurveyView {
   // says where to get help, not only the first.
   bool help_now = false;
   std::optional<TimePoint> opened_at;
+  // The survey still holds its number's keyed hash, so its stop link can opt the number out,
+  // closed or not; retention drops it after phone_hash_days (docs/data-protection.md).
+  bool number_known = true;
 };
 
 struct SurveyAnswers {
@@ -48,6 +51,14 @@ enum class SubmitOutcome { kStored, kAlreadyAnswered, kExpired, kNotFound };
 // nothing is raised.
 using AlertFn = std::function<std::vector<NewAlert>(const SurveyView&, const SurveyAnswers&)>;
 
+// A citizen's text read as a comment alone would be, in the survey's language: what it raises by
+// itself (a text back to a link, a two-way answer's free text, a text on a closed page).
+SurveyAnswers TextAsComment(const SurveyView& view, const std::string& text);
+// Whether `answers` call for help now: they raise a safeguarding alert under `raise_alerts`. The
+// one decision behind the survey page's help box and the help texted back to a citizen's text.
+bool CallsForHelp(const AlertFn& raise_alerts, const SurveyView& view,
+                  const SurveyAnswers& answers);
+
 // What the store knows about a number when a text from it arrives: what deciding the reply needs.
 struct ReplyContext {
   bool opted_out = false;         // before this text
@@ -56,15 +67,21 @@ struct ReplyContext {
   // this number, and do not start now.
   std::optional<std::int64_t> latest_survey_id;
   std::string latest_language;
+  // Whether this text, read against the newest survey, calls for help now (CallsForHelp on the
+  // text as a comment alone).
+  bool latest_calls_for_help = false;
+  // When the number was last answered with where to get help, if its texts still say.
+  std::optional<TimePoint> helped_at;
   // The number's open two-way conversation, the one waiting for its answer (the newest if
   // several are open): a two-way survey whose text was begun, and the conversation so far.
   struct TwoWay {
     std::int64_t survey_id = 0;
     std::string language;
-    TimePoint begun_at;          // the conversation runs from then
-    std::string state = "open";  // open, finished, expired, opted_out
-    int question = 1;            // awaiting an answer
-    bool asked_again = false;    // the question was asked again after an unreadable reply
+    TimePoint begun_at;           // the conversation runs from then
+    std::string state = "open";   // open, finished, expired, opted_out, help
+    int question = 1;             // awaiting an answer
+    bool asked_again = false;     // the question was asked again after an unreadable reply
+    bool calls_for_help = false;  // this text, read against this survey, calls for help now
   };
   std::optional<TwoWay> two_way;
 };
@@ -86,11 +103,13 @@ struct ReplyPlan {
   std::optional<int> score;               // an answer to `question`, 0-10
   std::string comment;                    // free text kept in the survey's response
   // The conversation afterwards (when survey_id is a two-way survey's).
-  std::string conversation_state;  // empty: unchanged; open, finished, expired, opted_out
+  std::string conversation_state;  // empty: unchanged; open, finished, expired, opted_out, help
   int next_question = 1;
   bool next_asked_again = false;
   TimePoint conversation_expires_at;
-  std::vector<QueuedText> texts;  // the next question, the thanks, a confirmation
+  // The next question, the thanks, a confirmation, where to get help (kHelp: the text is then
+  // stored as answered with it).
+  std::vector<QueuedText> texts;
 };
 using ReplyFn = std::function<ReplyPlan(const ReplyContext& context, const std::string& body)>;
 
@@ -125,6 +144,16 @@ class SurveyStore {
   virtual void OptOut(const std::string& e164, const std::string& source, TimePoint now) = 0;
   // Opt-out through the survey link: the number behind that survey.
   virtual bool OptOutBySurvey(std::int64_t survey_id, const std::string& source, TimePoint now) = 0;
+
+  // What a citizen wrote on the page of a survey that closed or was answered already: no answer,
+  // but kept as a text back to the survey is (personal data, blanked after reply_days; linked
+  // to the number's hash while the survey has it) with the `alerts` it raises (each kind once
+  // per survey; one dealt with opens again), in one transaction. Kept once: false, and nothing
+  // raised, when the survey already holds the same words (the form sent twice), already holds
+  // kMaxLateTexts of them, or is not found.
+  static constexpr int kMaxLateTexts = 20;
+  virtual bool KeepLateText(std::int64_t survey_id, const std::string& text,
+                            const std::vector<NewAlert>& alerts, TimePoint now) = 0;
 
   // A citizen's text, in one transaction: stored (personal data, like a comment; the number only
   // as its keyed hash) and counted by what it did, once per gateway message id; then what `plan`

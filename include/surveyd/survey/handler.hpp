@@ -4,6 +4,11 @@
 //   POST /s/{token}        the answers (application/x-www-form-urlencoded)
 //   GET  /s/{token}/stop   "stop survey texts?" with a POST button
 //   POST /s/{token}/stop   opts the number behind the survey out of every future survey
+// The stop link works whether the survey is open, answered or closed, for as long as the survey
+// holds its number's hash; after that it says so, and that replying STOP still works.
+// A link copied with what followed it ("/s/TOKEN." or "/s/TOKEN)") goes to the link without. A
+// closed survey says it closed (410) to whoever holds its whole link; any other link that leads
+// nowhere asks for the whole link (404); both say how to reach the force.
 // Tokens are only ever looked up by their hash and never logged, nor are answers or comments.
 //
 // A survey read from the store is kept in memory for a short while with the pages rendered for

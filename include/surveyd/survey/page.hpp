@@ -47,16 +47,30 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const PageContext& ctx, const store::SurveyAnswers* previous = nullptr,
                              const FormErrors* errors = nullptr);
 // `help_now`: the answer raised a safeguarding alert, so the page says plainly how to get help
-// now (999, 101, helplines), in its language.
+// now (999, 101, helplines), in its language. `stop_token`: the survey's link, whose stop link is
+// offered at the foot of the page; empty: none.
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
-                             bool already_answered, bool help_now = false);
-std::string RenderNotFoundPage(std::string_view language,
-                               const PageContext& ctx);  // unknown/expired
+                             bool already_answered, bool help_now = false,
+                             std::string_view stop_token = "");
+// A link that leads to no survey (mistyped, cut short): check the whole link was copied, and
+// how to reach the force (101, 999 in an emergency).
+std::string RenderNotFoundPage(std::string_view language, const PageContext& ctx);
+// A survey that closed before it was answered: it takes no answer, and how to reach the force.
+// Only the holder of the whole link sees it, so it tells a guesser nothing. `stop_token`: the
+// survey's link, whose stop link still works (offered at the foot); empty: none. `help_now`:
+// what was posted to it calls for help, so the page says where to get it.
+std::string RenderClosedPage(std::string_view language, const PageContext& ctx,
+                             std::string_view stop_token = "", bool help_now = false);
 std::string RenderOptOutPage(std::string_view language, const PageContext& ctx, bool confirm,
                              std::string_view token);
+// The stop link of a survey whose number retention erased: it can no longer be matched to a
+// phone, and replying STOP to a text still works.
+std::string RenderOptOutUnmatchedPage(std::string_view language, const PageContext& ctx);
 std::string RenderRateLimitedPage(std::string_view language, const PageContext& ctx);
-// The store is down: "please try again in a few minutes".
-std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx);
+// The store is down: "please try again in a few minutes" (and where to get help now, when what
+// was posted calls for it).
+std::string RenderUnavailablePage(std::string_view language, const PageContext& ctx,
+                                  bool help_now = false);
 
 // A language we have texts for: `requested` when we have it (also "pl-PL", "CY"), else "".
 std::string MatchLanguage(std::string_view requested);

@@ -12,6 +12,11 @@
 //    is not a score is kept as a comment and the question is asked again once; a second one is
 //    added to the comment (the store joins them in order) and the conversation moves on.
 //  - Anything else is kept and counted as a reply nothing was waiting for.
+//  - A text that calls for help now (store::CallsForHelp: it raises a safeguarding alert, as the
+//    survey page decides for its help box) is also answered at once with where to get help
+//    (rules.replies().HelpNow, in the survey's language), at most once per number every
+//    help_now_every: an opt-out, a reply to a link survey, a late one, and a two-way answer,
+//    whose conversation then ends ("help") with nothing more asked.
 #include <chrono>
 #include <string_view>
 
@@ -23,6 +28,8 @@ namespace surveyd::survey {
 
 // A confirmation not sent within this long (the gateway down) is no longer worth sending.
 inline constexpr std::chrono::hours kConfirmationWindow{6};
+// Where to get help is still worth sending a day late: it says what to do next time too.
+inline constexpr std::chrono::hours kHelpWindow{24};
 
 store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContext& context,
                            std::string_view body, TimePoint now);

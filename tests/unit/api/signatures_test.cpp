@@ -76,6 +76,10 @@ class RecordingStore final : public store::IngestStore,
   }
   void OptOut(const std::string&, const std::string&, TimePoint) override {}
   bool OptOutBySurvey(std::int64_t, const std::string&, TimePoint) override { return false; }
+  bool KeepLateText(std::int64_t, const std::string&, const std::vector<NewAlert>&,
+                    TimePoint) override {
+    return false;
+  }
   store::ReplyOutcome ReceiveReply(const InboundSms& sms, const store::ReplyFn& plan,
                                    const store::AlertFn&, TimePoint now) override {
     store::ReplyContext context;

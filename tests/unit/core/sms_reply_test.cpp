@@ -5,6 +5,20 @@
 namespace surveyd::sms_reply {
 namespace {
 
+// A reply, whether it opts out, and why.
+struct OptOutCase {
+  const char* text;
+  bool opt_out;
+  const char* why;
+};
+
+template <std::size_t N>
+void ExpectOptOuts(const OptOutCase (&cases)[N]) {
+  for (const OptOutCase& c : cases) {
+    EXPECT_EQ(IsOptOut(c.text), c.opt_out) << c.text << ": " << c.why;
+  }
+}
+
 TEST(SmsReplyOptOut, TheWordsInAnyCaseWithPunctuationAndSpaces) {
   for (const char* text :
        {"STOP",     "stop",        " Stop ",       "STOP\n",   "Stop.",     "stop!!",   "STOPALL",
@@ -79,12 +93,7 @@ TEST(SmsReplyOptOut, NotOptOuts) {
 
 // Phrasings citizens used against a live daemon: each row says what the reply must do and why.
 TEST(SmsReplyOptOut, WhatCitizensActuallyWrite) {
-  struct Case {
-    const char* text;
-    bool opt_out;
-    const char* why;
-  };
-  const Case kCases[] = {
+  const OptOutCase kCases[] = {
       {"STOP", true, "the keyword"},
       {"Stop please", true, "the keyword and filler"},
       {"stop.", true, "the keyword and punctuation"},
@@ -116,7 +125,44 @@ TEST(SmsReplyOptOut, WhatCitizensActuallyWrite) {
       {"The police won't leave me alone", false, "negated: a complaint to read, not a stop"},
       {"No more complaints, 10/10", false, "no more with words that are not filler"},
   };
-  for (const Case& c : kCases) EXPECT_EQ(IsOptOut(c.text), c.opt_out) << c.text << ": " << c.why;
+  ExpectOptOuts(kCases);
+}
+
+// The audit's misses: each a way of saying "stop texting me" that was read as an answer or a
+// reply. A wrong opt-out costs one survey; a missed one costs a citizen's trust.
+TEST(SmsReplyOptOut, CommonWaysOfSayingNoMore) {
+  const OptOutCase kCases[] = {
+      {"wrong number", true, "not the person we meant"},
+      {"Sorry, wrong number", true, "with filler"},
+      {"You have the wrong number", true, "said as a sentence"},
+      {"I think you've got the wrong number mate", true, "said as a sentence"},
+      {"wrong person", true, "not the person we meant"},
+      {"not interested", true, "declines"},
+      {"I'm not interested, thanks", true, "with filler"},
+      {"no thanks", true, "declines"},
+      {"No thank you", true, "declines"},
+      {"delete my number", true, "asks us to forget the number"},
+      {"Please delete my details", true, "asks us to forget them"},
+      {"S T O P", true, "spelt out"},
+      {"s.t.o.p", true, "spelt out with dots"},
+      {"E-N-D", true, "spelt out with hyphens"},
+      {"stp", true, "typed in a hurry"},
+      {"Stp pls", true, "typed in a hurry, with filler"},
+      {"stopio", true, "Welsh: stop"},
+      {"Stopiwch y negeseuon", true, "Welsh: stop (said to us) the messages"},
+      {"dim mwy o negeseuon", true, "Welsh: no more messages"},
+      {"Dim mwy, diolch", true, "Welsh: no more, thanks"},
+      {"dim diolch", true, "Welsh: no thanks"},
+      {"no", false, "alone it may answer a question (the two-way asks again)"},
+      {"NO", false, "alone it may answer a question"},
+      {"dim", false, "Welsh for none or zero: a two-way score of 0, never an opt-out"},
+      {"They gave me the wrong number to call", false, "a wrong number that is not ours"},
+      {"The officer was not interested in what I said", false, "about someone else"},
+      {"No thanks to the call handler, it took ages", false, "a complaint to read"},
+      {"dim mwy o broblemau", false, "Welsh: no more problems"},
+      {"i a m happy", false, "single letters that spell no opt-out word"},
+  };
+  ExpectOptOuts(kCases);
 }
 
 TEST(SmsReplyOptOut, StopAtTheEdgeOfALongReplyIsNotEnough) {

@@ -332,6 +332,62 @@ std::vector<std::string> WarningsOf(const LoadResult& result) {
   return out;
 }
 
+// Where to get help, texted back to a text that calls for it: a text per language with English
+// the fallback, at most once per number every at_most_every; up to two SMS each without a
+// warning (the numbers take room), and a rules file without it is told what it loses.
+TEST(RulesLoadTest, HelpNowTextsAreReadAndChecked) {
+  const LoadResult shipped = LoadFile(SourcePath("config/rules.yaml"));
+  ASSERT_TRUE(shipped.rules);
+  const SmsReplies& replies = shipped.rules->replies();
+  EXPECT_EQ(replies.help_now_every, std::chrono::hours(1));
+  for (const char* language : {"en", "pl", "cy"}) {
+    ASSERT_NE(replies.HelpNow(language), nullptr) << language;
+    EXPECT_NE(replies.HelpNow(language)->find("999"), std::string::npos) << language;
+    EXPECT_NE(replies.HelpNow(language)->find("55"), std::string::npos) << language;
+  }
+  EXPECT_EQ(replies.HelpNow("de"), replies.HelpNow("en"));
+  std::vector<std::string> measured_languages;
+  for (const TemplateLength& measured : MeasureReplyTexts(*shipped.rules)) {
+    if (measured.group != "replies/help_now") continue;
+    measured_languages.push_back(measured.language);
+    EXPECT_EQ(measured.length.segments, 2) << measured.language << ": " << measured.text;
+  }
+  EXPECT_EQ(measured_languages, (std::vector<std::string>{"en", "pl", "cy"}))
+      << "rules check prints what each costs";
+  // Measured with a link, the shipped file (its help two SMS long) still warns of nothing.
+  LoadOptions with_link;
+  with_link.link = "https://surveys.example.police.uk/s/AAAAAAAAAAAAAAAAAAAAAA";
+  const LoadResult measured = LoadFile(SourcePath("config/rules.yaml"), with_link);
+  for (const RuleError& w : measured.warnings) ADD_FAILURE() << w.ToString();
+
+  const std::string base =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "replies:\n"
+      "  opt_out_confirmation: {en: Done}\n";
+  const LoadResult without = LoadString(base, "rules.yaml");
+  ASSERT_TRUE(without.rules);
+  EXPECT_EQ(without.rules->replies().HelpNow("en"), nullptr);
+  std::string warned;
+  for (const RuleError& w : without.warnings) warned += w.ToString() + "\n";
+  EXPECT_NE(warned.find("rules.yaml:4:1: warning: replies has no help_now"), std::string::npos)
+      << warned;
+
+  const LoadResult no_english = LoadString(
+      base + "  help_now: {at_most_every: 0s, texts: {cy: \"Ffoniwch 999\"}}\n", "rules.yaml");
+  EXPECT_FALSE(no_english.rules);
+  std::string all;
+  for (const RuleError& e : no_english.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find("help_now at_most_every must be more than 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("help_now has no 'en' text"), std::string::npos) << all;
+  EXPECT_EQ(no_english.errors.size(), 2u) << all;
+
+  const LoadResult placeholder =
+      LoadString(base + "  help_now: {texts: {en: \"{force}: call 999 {link}\"}}\n", "rules.yaml");
+  EXPECT_FALSE(placeholder.rules);
+}
+
 TEST(RulesLoadTest, WarnsOnLikelyMistakesButStaysValid) {
   const std::string yaml =
       "force_name: Test\n"

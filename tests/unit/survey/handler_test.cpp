@@ -26,8 +26,10 @@ class OneSurveyStore : public store::SurveyStore {
   bool down = false;
   bool submit_down = false;
   bool already_answered = false;
+  bool late_down = false;
   std::atomic<int> opened{0};
-  int submitted = 0, lookups = 0;
+  int submitted = 0, lookups = 0, opted_out = 0, late_alerts = 0;
+  std::vector<std::string> late_texts;
 
   std::atomic<int> opened_calls{0};
 
@@ -51,6 +53,16 @@ class OneSurveyStore : public store::SurveyStore {
   }
   bool OptOutBySurvey(std::int64_t, const std::string&, TimePoint) override {
     if (down) throw store::Unavailable("connection refused");
+    if (!view.number_known) return false;
+    ++opted_out;
+    return true;
+  }
+
+  bool KeepLateText(std::int64_t, const std::string& text, const std::vector<NewAlert>& alerts,
+                    TimePoint) override {
+    if (down || late_down) throw store::Unavailable("connection refused");
+    late_texts.push_back(text);
+    late_alerts += static_cast<int>(alerts.size());
     return true;
   }
 
@@ -124,6 +136,26 @@ TEST_F(HandlerTest, ALinkWithASlashAfterItGoesToTheLinkWithout) {
   EXPECT_EQ(Serve("GET", "/s/not-a-token/").status, 404);
 }
 
+// A link copied with the full stop, bracket, quote or space that followed it in a sentence goes
+// to the link without them (never looked up, never counted as a bad link); only marks that cannot
+// end a token are dropped.
+TEST_F(HandlerTest, ALinkWithAMarkAfterItGoesToTheLinkWithout) {
+  for (const std::string& tail :
+       {".", ")", ").", ",", "%20", "%22", "'", "%E2%80%9D", "%e2%80%9d", ".%20", "/.", "%C2%A0"}) {
+    auto moved = Serve("GET", Path() + tail);
+    EXPECT_EQ(moved.status, 308) << tail;
+    EXPECT_EQ(http::FindHeader(moved.headers, "Location"), Path()) << tail;
+  }
+  auto stop = Fetch("POST", Path() + "/stop.");
+  EXPECT_EQ(stop.status, 308);
+  EXPECT_EQ(http::FindHeader(stop.headers, "Location"), Path() + "/stop");
+  EXPECT_EQ(store_.lookups, 0);
+  EXPECT_EQ(store_.opted_out, 0);
+  // Not a token without them either: a bad link, as ever.
+  EXPECT_EQ(Serve("GET", "/s/4vGMtB_QEyI2oH0EpkDUg.").status, 404);
+  EXPECT_EQ(Serve("GET", Path() + "x.").status, 404);
+}
+
 TEST_F(HandlerTest, StoreDownShowsTryAgainPage) {
   store_.down = true;
   const auto response = Fetch("GET", std::string("/s/") + kToken);
@@ -188,9 +220,46 @@ TEST_F(HandlerTest, MalformedTokensAreNotLookedUpButCount) {
   EXPECT_EQ(Fetch("GET", Path()).status, 200);
 }
 
+// The stop link opts out whether the survey is open, answered or closed, and every page of the
+// survey offers it; once the survey no longer holds its number, it says so.
+TEST_F(HandlerTest, TheStopLinkWorksClosedOrAnsweredAndSaysWhenItCannot) {
+  clock_.Advance(std::chrono::hours(25));  // closed
+  EXPECT_THAT(Fetch("GET", Path()).body, HasSubstr(std::string(kToken) + "/stop"));
+  EXPECT_EQ(Fetch("GET", Path() + "/stop").status, 200);
+  EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);
+  EXPECT_EQ(store_.opted_out, 1);
+
+  store_.view.responded = true;
+  EXPECT_THAT(Fetch("GET", Path()).body, HasSubstr(std::string(kToken) + "/stop"));
+  EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);
+  EXPECT_EQ(store_.opted_out, 2);
+
+  store_.view.number_known = false;
+  const auto gone = Fetch("GET", Path() + "/stop");
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_THAT(gone.body, HasSubstr("reply STOP"));
+  EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr("/stop")));
+}
+
+// Words posted where no answer is taken any more (closed, or answered already) are kept as a
+// late text, never as an answer; scores alone are not; a store that is down says "try again".
+TEST_F(HandlerTest, WordsPostedToAClosedOrAnsweredSurveyAreKept) {
+  clock_.Advance(std::chrono::hours(25));  // closed
+  EXPECT_EQ(Fetch("POST", Path(), "q1=4&comment=he+is+back").status, 410);
+  store_.view.responded = true;
+  EXPECT_EQ(Fetch("POST", Path(), "comment=still+here").status, 200);
+  EXPECT_EQ(Fetch("POST", Path(), "q1=4").status, 200);
+  EXPECT_EQ(store_.late_texts, (std::vector<std::string>{"he is back", "still here"}));
+  EXPECT_EQ(store_.submitted, 0);
+  store_.late_down = true;
+  const auto down = Fetch("POST", Path(), "comment=again");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(http::FindHeader(down.headers, "Retry-After"), "60");
+}
+
 TEST_F(HandlerTest, AnExpiredLinkDoesNotCountAgainstTheClient) {
   clock_.Advance(std::chrono::hours(25));
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(Fetch("GET", Path()).status, 404);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Fetch("GET", Path()).status, 410);
   EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").status, 404) << "budget untouched";
 }
 
@@ -246,7 +315,7 @@ TEST_F(HandlerTest, AnOptOutOrAnExpiryTakesTheSurveyOutOfTheCache) {
   ASSERT_TRUE(FetchFast("GET", Path()).has_value());
   clock_.Set(store_.view.expires_at);
   EXPECT_FALSE(FetchFast("GET", Path()).has_value()) << "expired: the store decides";
-  EXPECT_EQ(Fetch("GET", Path()).status, 404);
+  EXPECT_EQ(Fetch("GET", Path()).status, 410);
 }
 
 TEST_F(HandlerTest, TheStoreAlwaysDecidesAnAnswer) {

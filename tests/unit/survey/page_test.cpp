@@ -163,8 +163,8 @@ TEST_F(PageTest, EscapesEverythingItWasGiven) {
   EXPECT_THAT(page, HasSubstr("&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>"));
   for (const auto& page_text :
        {RenderThanksPage("en", ctx_, false), RenderNotFoundPage("en", ctx_),
-        RenderRateLimitedPage("en", ctx_), RenderOptOutPage("en", ctx_, true, "x\"y"),
-        RenderUnavailablePage("en", ctx_)}) {
+        RenderClosedPage("en", ctx_, "x\"y", true), RenderRateLimitedPage("en", ctx_),
+        RenderOptOutPage("en", ctx_, true, "x\"y"), RenderUnavailablePage("en", ctx_)}) {
     EXPECT_THAT(page_text, Not(HasSubstr("<script")));
     EXPECT_THAT(page_text, Not(HasSubstr("x\"y")));
   }
@@ -232,9 +232,32 @@ TEST_F(PageTest, InlineStyleHashMatchesThePage) {
                                "justify-content:center;min-height:48px"));
 }
 
+// The audit: a truncated link showed a page headed "Thank you" with no advice. A link that leads
+// nowhere says so, asks for the whole link and says how to reach the force; a closed survey's
+// says it closed (only its holder sees that), with its stop link.
+TEST_F(PageTest, BadAndClosedLinksSayWhatHappenedAndWhatToDo) {
+  const std::string unknown = RenderNotFoundPage("en", ctx_);
+  EXPECT_THAT(unknown, HasSubstr("<h1>This link does not work</h1>"));
+  EXPECT_THAT(unknown, HasSubstr("check that you copied the whole link"));
+  EXPECT_THAT(unknown, HasSubstr("To contact us, call <a href=\"tel:101\">101</a>. In an "
+                                 "emergency, call <a href=\"tel:999\">999</a>."));
+  EXPECT_THAT(unknown, Not(HasSubstr("Thank you")));
+  EXPECT_THAT(unknown, Not(HasSubstr("/stop")));
+  const std::string closed = RenderClosedPage("en", ctx_, kToken);
+  EXPECT_THAT(closed, HasSubstr("<h1>This survey has closed</h1>"));
+  EXPECT_THAT(closed, HasSubstr("tel:101"));
+  EXPECT_THAT(closed, HasSubstr("<a href=\"" + std::string(kToken) + "/stop\">"));
+  EXPECT_THAT(closed, Not(HasSubstr("help-now")));
+  EXPECT_THAT(RenderClosedPage("en", ctx_, "", true), HasSubstr("help-now"));
+  EXPECT_THAT(RenderClosedPage("cy", ctx_, kToken),
+              HasSubstr(std::string(kToken) + "/stop?lang=cy"));
+  for (const auto& language : PageLanguages()) {
+    EXPECT_THAT(RenderNotFoundPage(language, ctx_), HasSubstr("tel:999")) << language;
+    EXPECT_THAT(RenderClosedPage(language, ctx_), HasSubstr("tel:999")) << language;
+  }
+}
+
 TEST_F(PageTest, MessagePagesInEachLanguage) {
-  EXPECT_THAT(RenderNotFoundPage("en", ctx_),
-              HasSubstr("This survey link is not valid or has expired. Thank you anyway."));
   EXPECT_THAT(RenderNotFoundPage("xx", ctx_), HasSubstr("<html lang=\"en\">"));
   EXPECT_THAT(RenderThanksPage("en", ctx_, false), HasSubstr("We have received your answers"));
   EXPECT_THAT(RenderThanksPage("en", ctx_, true), HasSubstr("already received your answers"));
@@ -249,15 +272,17 @@ TEST_F(PageTest, MessagePagesInEachLanguage) {
     const std::string lang_attr = "<html lang=\"" + language + "\">";
     for (const auto& page :
          {RenderThanksPage(language, ctx_, false), RenderThanksPage(language, ctx_, true),
-          RenderNotFoundPage(language, ctx_), RenderRateLimitedPage(language, ctx_),
-          RenderUnavailablePage(language, ctx_), RenderOptOutPage(language, ctx_, true, kToken),
+          RenderNotFoundPage(language, ctx_), RenderClosedPage(language, ctx_, kToken),
+          RenderRateLimitedPage(language, ctx_), RenderUnavailablePage(language, ctx_),
+          RenderOptOutPage(language, ctx_, true, kToken),
           RenderOptOutPage(language, ctx_, false, "")}) {
       EXPECT_THAT(page, HasSubstr(lang_attr));
       EXPECT_THAT(page, HasSubstr("<h1>"));
     }
     if (language != "en") {
       EXPECT_NE(RenderNotFoundPage(language, ctx_), RenderNotFoundPage("en", ctx_));
-      EXPECT_THAT(RenderNotFoundPage(language, ctx_), Not(HasSubstr("not valid")));
+      EXPECT_THAT(RenderNotFoundPage(language, ctx_), Not(HasSubstr("does not work")));
+      EXPECT_NE(RenderClosedPage(language, ctx_), RenderClosedPage("en", ctx_));
     }
   }
 }

@@ -89,6 +89,23 @@ TEST_F(PlanReplyTest, AnUnreadableReplyIsKeptAndAskedAgainOnceThenKeptAsAComment
   EXPECT_THAT(plan.texts[0].body, StartsWith("Q2/5"));
 }
 
+// Inside a conversation the short words that could be an answer stay answers: Welsh "dim"
+// (none, zero) is a 0, and a bare "no" is asked again; "dim diolch" (no thanks) and "dim mwy o
+// negeseuon" (no more messages) opt out.
+TEST_F(PlanReplyTest, ShortWordsThatMayAnswerAQuestionAreNotOptOuts) {
+  auto plan = PlanReply(*rules_, Conversation(1, false, "cy"), "dim", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "answer");
+  EXPECT_EQ(plan.score, 0);
+  plan = PlanReply(*rules_, Conversation(1), "NO", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "asked_again");
+  EXPECT_FALSE(plan.opt_out);
+  for (const char* body : {"dim diolch", "dim mwy o negeseuon", "S T O P", "wrong number"}) {
+    plan = PlanReply(*rules_, Conversation(2, false, "cy"), body, begun_ + 1h);
+    EXPECT_TRUE(plan.opt_out) << body;
+    EXPECT_FALSE(plan.score) << body;
+  }
+}
+
 TEST_F(PlanReplyTest, AnExpiredOrClosedConversationAnswersNothing) {
   const TimePoint late = begun_ + rules_->replies().conversation_lasts;
   auto plan = PlanReply(*rules_, Conversation(3), "7", late);
@@ -110,6 +127,101 @@ TEST_F(PlanReplyTest, AnExpiredOrClosedConversationAnswersNothing) {
   EXPECT_EQ(plan.disposition, "reply");
   EXPECT_EQ(plan.survey_id, 3);
   EXPECT_TRUE(plan.texts.empty());
+}
+
+// A text that calls for help now (the store reads it against the survey as the page would,
+// store::CallsForHelp) is answered at once with where to get help, in the survey's language,
+// whatever else it does: the audit's "he hit me again and im scared" got only "Sorry, please
+// reply with one number from 0 to 10. Q1/5...".
+TEST_F(PlanReplyTest, ATextThatCallsForHelpIsAnsweredWithWhereToGetIt) {
+  const TimePoint now = begun_ + 1h;
+  for (const auto& [language, words] : std::vector<std::pair<std::string, std::string>>{
+           {"en", "If you are in danger now, call 999"},
+           {"pl", "zadzwon pod 999"},
+           {"cy", "ffoniwch 999"}}) {
+    for (int question : {1, 4}) {
+      ReplyContext context = Conversation(question, false, language);
+      context.two_way->calls_for_help = true;
+      const auto plan = PlanReply(*rules_, context, "he hit me again and im scared", now);
+      EXPECT_EQ(plan.disposition, "comment") << language;
+      EXPECT_EQ(plan.comment, "he hit me again and im scared") << "kept, and its alert with it";
+      EXPECT_FALSE(plan.score);
+      EXPECT_EQ(plan.conversation_state, "help") << "nothing more is asked";
+      EXPECT_EQ(plan.next_question, question);
+      ASSERT_EQ(plan.texts.size(), 1u) << language << " Q" << question;
+      EXPECT_EQ(plan.texts[0].kind, MessageKind::kHelp);
+      EXPECT_THAT(plan.texts[0].body, HasSubstr(words));
+      EXPECT_THAT(plan.texts[0].body, HasSubstr("55"));
+      EXPECT_EQ(plan.texts[0].expires_at, now + kHelpWindow);
+    }
+  }
+}
+
+TEST_F(PlanReplyTest, HelpIsTextedOutsideAConversationAndWithAnOptOutToo) {
+  const TimePoint now = begun_ + 1h;
+  // A reply to a link survey, in its language.
+  ReplyContext link;
+  link.latest_survey_id = 3;
+  link.latest_language = "pl";
+  link.latest_calls_for_help = true;
+  auto plan = PlanReply(*rules_, link, "on wrocil, boje sie", now);
+  EXPECT_EQ(plan.disposition, "reply");
+  EXPECT_EQ(plan.survey_id, 3);
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kHelp);
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("zadzwon pod 999"));
+
+  // Late: the conversation ran out; the text answers nothing, but still gets the help.
+  ReplyContext late = Conversation(3);
+  late.two_way->calls_for_help = true;
+  plan = PlanReply(*rules_, late, "he is back, please help",
+                   begun_ + rules_->replies().conversation_lasts + 1h);
+  EXPECT_EQ(plan.disposition, "reply");
+  EXPECT_EQ(plan.conversation_state, "expired");
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kHelp);
+
+  // "STOP, he is back": opted out, confirmed, and told where to get help.
+  ReplyContext stop = Conversation(2);
+  stop.latest_calls_for_help = true;
+  stop.two_way->calls_for_help = true;
+  plan = PlanReply(*rules_, stop, "STOP texting me, he is back and I am scared", now);
+  EXPECT_TRUE(plan.opt_out);
+  ASSERT_EQ(plan.texts.size(), 2u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kConfirmation);
+  EXPECT_EQ(plan.texts[1].kind, MessageKind::kHelp);
+
+  // A number we never texted gets nothing, help included: no survey holds it.
+  ReplyContext stranger;
+  stranger.latest_calls_for_help = true;
+  EXPECT_TRUE(PlanReply(*rules_, stranger, "help me", now).texts.empty());
+}
+
+// Once per number every help_now.at_most_every: a reply to the help (or an auto-reply quoting
+// it) never starts a loop; a disclosure after that gets it again.
+TEST_F(PlanReplyTest, HelpGoesAtMostOncePerNumberEveryInterval) {
+  const TimePoint now = begun_ + 3h;
+  const Duration every = rules_->replies().help_now_every;
+  ReplyContext context = Conversation(2);
+  context.two_way->calls_for_help = true;
+  context.helped_at = now - every + 1min;
+  auto plan = PlanReply(*rules_, context, "I am scared he will come back tonight", now);
+  EXPECT_EQ(plan.conversation_state, "help") << "still asks nothing more";
+  EXPECT_TRUE(plan.texts.empty()) << "helped a moment ago";
+  context.helped_at = now - every;
+  plan = PlanReply(*rules_, context, "I am scared he will come back tonight", now);
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kHelp);
+}
+
+TEST_F(PlanReplyTest, ATextThatDoesNotCallForHelpGetsNone) {
+  ReplyContext context = Conversation(1);
+  context.helped_at.reset();
+  for (const char* body : {"8", "it was ok I suppose", "thanks"}) {
+    const auto plan = PlanReply(*rules_, context, body, begun_ + 1h);
+    for (const auto& text : plan.texts) EXPECT_NE(text.kind, MessageKind::kHelp) << body;
+    EXPECT_NE(plan.conversation_state, "help") << body;
+  }
 }
 
 }  // namespace
