@@ -695,10 +695,10 @@ void HelpBox(std::string& out, std::string_view language) {
 struct Message {
   const char* Texts::*heading;
   const char* Texts::*body;
-  bool close_hint = false;      // "you can now close this page"
-  bool help_now = false;        // where to get help now, first (HelpBox)
-  bool contact_us = false;      // how to reach the force otherwise: 101, or 999 in an emergency
-  std::string_view stop_token;  // the survey's link, whose stop link goes at the foot; or none
+  bool close_hint = false;  // "you can now close this page"
+  bool help_now = false;    // where to get help now, first (HelpBox)
+  bool contact_us = false;  // how to reach the force otherwise: 101, or 999 in an emergency
+  std::string_view stop_token = {};  // the survey's link, whose stop link goes at the foot; or none
 };
 
 // The survey's stop link, relative to its page (/s/{token}), in the page's language.
