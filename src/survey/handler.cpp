@@ -124,8 +124,8 @@ bool IsAutomatedFetch(std::string_view user_agent) {
 
 // The survey's token for its stop link on the pages that have no form, while the link can still
 // opt its number out; empty otherwise.
-std::string StopToken(const store::SurveyView& survey, const Route& route) {
-  return survey.number_known ? route.token : std::string();
+std::string StopToken(const store::SurveyView& survey, const std::string& token) {
+  return survey.number_known ? token : std::string();
 }
 
 // Only a GET by a person counts as opening the survey: never a HEAD (no page was seen), never a
@@ -411,8 +411,8 @@ struct SurveyPages::Impl {
       if (!view.responded) page = it->second.pages[LanguageIndex(language)];
     }
     if (view.responded) {
-      return http::Response::Html(
-          200, RenderThanksPage(language, Page(), true, view.help_now, StopToken(view, route)));
+      return http::Response::Html(200, RenderThanksPage(language, Page(), true, view.help_now,
+                                                        StopToken(view, route.token)));
     }
     if (!page) {
       view.language = language;
@@ -471,7 +471,7 @@ struct SurveyPages::Impl {
       survey->language = PageLanguage(request, *survey, fallback_language);
       const LateText late = post ? KeepLateText(request, *survey) : LateText{};
       if (late.store_down) return Unavailable(survey->language, late.help_now);
-      return Closed(*survey, StopToken(*survey, route), late.help_now);
+      return Closed(*survey, StopToken(*survey, route.token), late.help_now);
     }
     Remember(hash, *survey, now);
     survey->language = PageLanguage(request, *survey, fallback_language);
@@ -484,7 +484,7 @@ struct SurveyPages::Impl {
       if (late.store_down) return Unavailable(survey->language, late.help_now);
       return http::Response::Html(
           200, RenderThanksPage(survey->language, Page(), true, survey->help_now || late.help_now,
-                                StopToken(*survey, route)));
+                                StopToken(*survey, route.token)));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -533,9 +533,8 @@ struct SurveyPages::Impl {
         spdlog::info("survey {}: answers stored{}", survey.survey_id,
                      answers.alerts.empty() ? "" : " with alerts");
         MarkAnswered(hash, help_now);
-        return http::Response::Html(200,
-                                    RenderThanksPage(survey.language, Page(), false, help_now,
-                                                     survey.number_known ? token : std::string()));
+        return http::Response::Html(200, RenderThanksPage(survey.language, Page(), false, help_now,
+                                                          StopToken(survey, token)));
       case store::SubmitOutcome::kAlreadyAnswered: {
         // Answered by another request, whose alerts this one does not know: the store says
         // once this cache entry is older than cache_ttl. Its comment is kept as a late text.
@@ -543,7 +542,7 @@ struct SurveyPages::Impl {
         MarkAnswered(hash, help_now);
         return http::Response::Html(
             200, RenderThanksPage(survey.language, Page(), true, help_now || late.help_now,
-                                  survey.number_known ? token : std::string()));
+                                  StopToken(survey, token)));
       }
       case store::SubmitOutcome::kExpired:
       case store::SubmitOutcome::kNotFound:
@@ -552,7 +551,7 @@ struct SurveyPages::Impl {
     // Closed between the lookup and the submit (or gone): its comment is kept.
     Forget(hash);
     const LateText late = KeepLateComment(survey, answers.comment);
-    return Closed(survey, survey.number_known ? token : std::string(), help_now || late.help_now);
+    return Closed(survey, StopToken(survey, token), help_now || late.help_now);
   }
 
   // A survey that closed before it was answered (410).
