@@ -690,6 +690,18 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
       errors.push_back((where.empty() ? "environment " + key.env : where) + ": " + e.what());
     }
   }
+  // Recognition shows a person's counts from recognition.min_cell_size answers, and its hiding
+  // beside them takes the totals of /api/v1/stats by team or officer as known: both hold only if
+  // the stats hide no person's count that recognition shows.
+  if (config.recognition.min_cell_size < config.api.min_cell_size) {
+    errors.push_back(
+        "recognition.min_cell_size (SURVEYD_RECOGNITION_MIN_CELL_SIZE) is " +
+        std::to_string(config.recognition.min_cell_size) + ", below api.min_cell_size (" +
+        std::to_string(config.api.min_cell_size) +
+        "): the Praise view would show the counts of people with fewer answers than the "
+        "analysts' figures may show; set it to " +
+        std::to_string(config.api.min_cell_size) + " or more, or lower api.min_cell_size");
+  }
   return result;
 }
 
