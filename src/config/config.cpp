@@ -356,6 +356,8 @@ std::vector<Key> KeyTable() {
       [](Config& c, S v, S) { c.api.analyst_token = v; });
   add("api.min_cell_size", "SURVEYD_API_MIN_CELL_SIZE",
       [](Config& c, S v, S k) { c.api.min_cell_size = Positive(ParseInt<int>(v, k), k); });
+  add("api.figures_noise", "SURVEYD_API_FIGURES_NOISE",
+      [](Config& c, S v, S k) { c.api.figures_noise = ParseBool(v, k); });
   add("api.bad_token_limit_per_minute", "SURVEYD_API_BAD_TOKEN_LIMIT", [](Config& c, S v, S k) {
     c.api.bad_token_limit_per_minute = Positive(ParseInt<int>(v, k), k);
   });
