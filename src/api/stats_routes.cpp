@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -76,7 +77,10 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
 // true counts. A count of 0 stays 0 (nobody is nobody), and one at the minimum or above stays
 // there: a figure below it would say its cell was near it. Sums stay within what their
 // respondents could have given; a question's spread is kept, with noise of one answer's square.
-void AddNoise(store::StatsResult& result, int min_cell_size, const stats::FigureNoise& noise) {
+// Cells that show nothing (`hidden`) are left as they are: most of a fine breakdown's cells are
+// (an officer's days), and each costs a keyed hash.
+void AddNoise(store::StatsResult& result, int min_cell_size, const stats::FigureNoise& noise,
+              const std::function<bool(std::size_t)>& hidden) {
   if (!noise.on()) return;
   const std::int64_t min = std::max(1, min_cell_size);
   auto count = [min](std::int64_t value, int delta) {
@@ -85,7 +89,9 @@ void AddNoise(store::StatsResult& result, int min_cell_size, const stats::Figure
     return value >= min ? std::max(min, moved) : moved;
   };
   std::string content;
-  for (store::StatsCell& cell : result.cells) {
+  for (std::size_t c = 0; c < result.cells.size(); ++c) {
+    if (hidden(c)) continue;
+    store::StatsCell& cell = result.cells[c];
     content = std::to_string(cell.surveys) + ',' + std::to_string(cell.sent) + ',' +
               std::to_string(cell.reached) + ',' + std::to_string(cell.answered);
     for (const auto& [key, sums] : cell.questions) {
@@ -271,7 +277,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     const int min = options.min_cell_size;
     const stats::Suppression hidden = Suppress(result, keys.size(), questions, min);
     const stats::FigureNoise noise(options.figures_noise_key);
-    AddNoise(result, min, noise);
+    AddNoise(result, min, noise, [&](std::size_t c) { return hidden.Cell(c); });
 
     // Question k of cell i, as shown.
     auto question_figures = [&](std::size_t i, std::size_t k) {
@@ -637,7 +643,9 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     const stats::Suppression hidden_answers = Suppress(result, 1, {}, min);
     const stats::Suppression hidden_asked = Suppress(result, 1, {}, min, &store::StatsCell::sent);
     const stats::FigureNoise noise(options.figures_noise_key);
-    AddNoise(result, min, noise);
+    AddNoise(result, min, noise, [&](std::size_t c) {
+      return (total_suppressed || hidden_answers.Cell(c)) && hidden_asked.Cell(c);
+    });
     // The totals, and the shares of them, are of the counts shown: with the whole in the same
     // answer, a hidden count would be the whole less the others.
     std::int64_t surveyed = 0;

@@ -936,6 +936,15 @@ TEST_F(AnalyticsApiTest, FiguresCarryNoiseTheSameForTheSamePeopleAsked) {
   EXPECT_LT(total_by_one, 30);
   // Who answers against who was asked, too.
   EXPECT_EQ(Json(Get("/api/v1/representativeness?dimension=gender"))["disclosure"]["noise"], true);
+  // What is hidden is decided on the true counts, and stays hidden: the 4, and the 30 beside it.
+  analytics_.stats.cells = {Cell({"A"}, 40, 20), Cell({"B"}, 4, 2), Cell({"C"}, 30, 10)};
+  const json parts = Json(Get("/api/v1/stats?group_by=npu"));
+  EXPECT_FALSE(parts["cells"][0]["suppressed"]);
+  EXPECT_NEAR(parts["cells"][0]["answered"].get<double>(), 40, 2);
+  for (std::size_t hidden : {1u, 2u}) {
+    EXPECT_TRUE(parts["cells"][hidden]["suppressed"]) << parts;
+    EXPECT_TRUE(parts["cells"][hidden]["answered"].is_null()) << parts;
+  }
 }
 
 TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroups) {
