@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <span>
@@ -69,6 +71,91 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
                        std::span(respondents).subspan(i * per_cell, per_cell)});
   }
   return stats::SuppressSmallCounts(counted, per_cell, min_cell_size);
+}
+
+// The cells' figures with noise (stats::FigureNoise), once what to hide has been decided on the
+// true counts. A count of 0 stays 0 (nobody is nobody), and one at the minimum or above stays
+// there: a figure below it would say its cell was near it. Sums stay within what their
+// respondents could have given; a question's spread is kept, with noise of one answer's square.
+// Cells that show nothing (`hidden`) are left as they are: most of a fine breakdown's cells are
+// (an officer's days), and each costs a keyed hash.
+void AddNoise(store::StatsResult& result, int min_cell_size, const stats::FigureNoise& noise,
+              const std::function<bool(std::size_t)>& hidden) {
+  if (!noise.on()) return;
+  const std::int64_t min = std::max(1, min_cell_size);
+  auto count = [min](std::int64_t value, int delta) {
+    if (value == 0) return value;
+    const std::int64_t moved = std::max<std::int64_t>(0, value + delta);
+    return value >= min ? std::max(min, moved) : moved;
+  };
+  std::string content;
+  for (std::size_t c = 0; c < result.cells.size(); ++c) {
+    if (hidden(c)) continue;
+    store::StatsCell& cell = result.cells[c];
+    content = std::to_string(cell.surveys) + ',' + std::to_string(cell.sent) + ',' +
+              std::to_string(cell.reached) + ',' + std::to_string(cell.answered);
+    for (const auto& [key, sums] : cell.questions) {
+      content += ';' + key + ':' + std::to_string(sums.respondents) + ',' +
+                 std::to_string(sums.total) + ',' + std::to_string(sums.top_box) + ',' +
+                 std::to_string(sums.squares);
+    }
+    auto draws = noise.For(content);
+    cell.answered = count(cell.answered, draws.Count());
+    cell.reached = count(cell.reached, draws.Count());
+    cell.sent = count(cell.sent, draws.Count());
+    cell.surveys = count(cell.surveys, draws.Count());
+    for (auto& [key, sums] : cell.questions) {
+      const auto was = static_cast<double>(sums.respondents);
+      const double spread =
+          sums.respondents > 1
+              ? (static_cast<double>(sums.squares) -
+                 static_cast<double>(sums.total) * static_cast<double>(sums.total) / was) /
+                    (was - 1)
+              : 0.0;
+      const std::int64_t n = count(sums.respondents, draws.Count());
+      sums.respondents = n;
+      sums.top_box = std::clamp<std::int64_t>(sums.top_box + draws.Count(), 0, n);
+      sums.total = std::clamp<std::int64_t>(sums.total + draws.Sum(), 0, 10 * n);
+      if (n == 0) {
+        sums.squares = 0;
+        continue;
+      }
+      const double squares = spread * static_cast<double>(n - 1) +
+                             static_cast<double>(sums.total) * static_cast<double>(sums.total) /
+                                 static_cast<double>(n);
+      sums.squares =
+          std::clamp<std::int64_t>(std::llround(squares) + 10 * draws.Sum(),
+                                   (sums.total * sums.total + n - 1) / n, 10 * sums.total);
+    }
+  }
+}
+
+// Says on the answer whether its counts carry noise, for a CSV too (which has no room for it).
+http::Response Disclosed(http::Response response, const stats::FigureNoise& noise) {
+  response.Set("X-Figures", noise.on() ? "noise" : "exact");
+  return response;
+}
+
+// What was done to the figures, for the reader (the dashboard shows `note`).
+json FiguresDisclosure(int min_cell_size, bool noise) {
+  const std::string min = std::to_string(std::max(1, min_cell_size));
+  std::string note = "Fewer than " + min +
+                     " respondents: not shown, nor the figures beside them that a total would "
+                     "give them away by.";
+  if (noise) {
+    note += " Counts are within " + std::to_string(stats::FigureNoise::kCountWithin) +
+            " of the true ones and sums of scores within " +
+            std::to_string(stats::FigureNoise::kSumWithin) +
+            " (the same for the same people however asked), so that overlapping selections "
+            "cannot be subtracted to show a few people's answers: totals need not add up exactly.";
+  }
+  json out = {{"min_cell_size", min_cell_size}, {"noise", noise}};
+  if (noise) {
+    out["count_within"] = stats::FigureNoise::kCountWithin;
+    out["score_sum_within"] = stats::FigureNoise::kSumWithin;
+  }
+  out["note"] = note;
+  return out;
 }
 
 // The figures of one question in one cell; null when suppressed.
@@ -179,7 +266,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
   Query query;
   if (auto error = ParseQuery(call, allowed, query)) return *error;
   return RunAnalytics(options, [&] {
-    const auto result = options.analytics->Stats(query.filter, query.group_by);
+    auto result = options.analytics->Stats(query.filter, query.group_by);
     std::vector<Dimension> keys;
     for (Dimension d : query.group_by) {
       if (d != Dimension::kQuestion) keys.push_back(d);
@@ -189,6 +276,8 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     const auto questions = QuestionKeys(options, result);
     const int min = options.min_cell_size;
     const stats::Suppression hidden = Suppress(result, keys.size(), questions, min);
+    const stats::FigureNoise noise(options.figures_noise_key);
+    AddNoise(result, min, noise, [&](std::size_t c) { return hidden.Cell(c); });
 
     // Question k of cell i, as shown.
     auto question_figures = [&](std::size_t i, std::size_t k) {
@@ -249,7 +338,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
           csv.rows.push_back(std::move(line));
         }
       }
-      return CsvResponse(csv, "stats");
+      return Disclosed(CsvResponse(csv, "stats"), noise);
     }
 
     json group_by = json::array();
@@ -263,6 +352,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     }
     const json head = {{"group_by", group_by},
                        {"min_cell_size", min},
+                       {"disclosure", FiguresDisclosure(min, noise.on())},
                        {"source", result.from_rollups ? "rollups" : "raw"},
                        {"questions", question_list},
                        {"survey_groups", std::move(survey_groups)}};
@@ -383,8 +473,52 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       }
     }
     out.Raw("]}");
-    return JsonTable(body, rows);
+    return Disclosed(JsonTable(body, rows), noise);
   });
+}
+
+// What the funnel's breakdowns by reason read as for a reader. Small counts of a reason could say
+// what someone's contact concerned ("excluded: sexual offence, 1"): hidden, unless the reader
+// runs the service (ops, and admins), who has the same counts exact already (the decisions by
+// rule in /metrics, a cancelled survey's reason in GET /api/v1/surveys/{id}) and needs them (a
+// rule that suddenly excludes everyone). The counts of the stages stay exact for everyone: they
+// count lines, messages and texts, and say nothing of what a contact concerned.
+constexpr const char* kOtherReasons = "(other)";
+
+stats::ReasonBreakdown ExactReasons(std::span<const std::map<std::string, std::int64_t>> rows) {
+  stats::ReasonBreakdown out;
+  std::set<std::string> names;
+  for (const auto& row : rows) {
+    for (const auto& [reason, count] : row) names.insert(reason);
+  }
+  out.reasons.assign(names.begin(), names.end());
+  out.counts.assign((rows.size() + 1) * out.reasons.size(), std::int64_t{0});
+  for (std::size_t c = 0; c < out.reasons.size(); ++c) {
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      const auto it = rows[r].find(out.reasons[c]);
+      if (it == rows[r].end()) continue;
+      *out.counts[r * out.reasons.size() + c] = it->second;
+      *out.counts[rows.size() * out.reasons.size() + c] += it->second;
+    }
+  }
+  return out;
+}
+
+// What was done to the funnel's figures, for the reader (the dashboard shows `note`).
+json FunnelDisclosure(bool exact, int min_cell_size) {
+  if (exact) {
+    return {{"reasons", "exact"}, {"note", "Exact counts, for those who run the service."}};
+  }
+  const std::string min = std::to_string(std::max(1, min_cell_size));
+  return {{"reasons", "suppressed"},
+          {"min_cell_size", min_cell_size},
+          {"other", kOtherReasons},
+          {"note", "Reasons for fewer than " + min +
+                       " contacts are not shown (null), nor others beside them that the totals "
+                       "would give them away by; reasons fewer than " +
+                       min +
+                       " in all are not named but counted together as other reasons, with the "
+                       "least common others while they add up to fewer."}};
 }
 
 http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
@@ -392,9 +526,11 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
   if (auto error = ParseQuery(call, {"from", "to", "survey_group", "format"}, query)) return *error;
   if (query.filter.from) return BadParameter("from", "the funnel is kept per day: give a date");
   if (query.filter.to) return BadParameter("to", "the funnel is kept per day: give a date");
+  const bool exact = call.principal != nullptr && Grants(call.principal->role, Role::kOps);
   return RunAnalytics(options, [&] {
     auto rows = options.analytics->Funnel(query.filter);
     store::FunnelRow total;
+    std::vector<std::map<std::string, std::int64_t>> by_rule, by_reason;
     for (const auto& r : rows) {
       total.received += r.received, total.rejected += r.rejected;
       total.duplicates += r.duplicates, total.ignored += r.ignored, total.excluded += r.excluded;
@@ -403,9 +539,15 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
       total.failed += r.failed, total.expired_unsent += r.expired_unsent;
       total.cancelled += r.cancelled, total.opened += r.opened, total.answered += r.answered;
       total.expired += r.expired, total.opted_out += r.opted_out;
-      for (const auto& [k, v] : r.excluded_by_rule) total.excluded_by_rule[k] += v;
-      for (const auto& [k, v] : r.cancelled_by_reason) total.cancelled_by_reason[k] += v;
+      by_rule.push_back(r.excluded_by_rule);
+      by_reason.push_back(r.cancelled_by_reason);
     }
+    auto shown = [&](const auto& maps) {
+      return exact ? ExactReasons(maps)
+                   : stats::SuppressSmallReasons(maps, kOtherReasons, options.min_cell_size);
+    };
+    const stats::ReasonBreakdown rules = shown(by_rule);
+    const stats::ReasonBreakdown reasons = shown(by_reason);
     auto counts = [](const store::FunnelRow& r) {
       return std::vector<std::pair<const char*, std::int64_t>>{{"received", r.received},
                                                                {"rejected", r.rejected},
@@ -426,47 +568,57 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
                                                                {"expired", r.expired},
                                                                {"opted_out", r.opted_out}};
     };
-    auto to_json = [&](const store::FunnelRow& r, json group) {
+    // Row `row` of a breakdown by reason: every reason, null when hidden; exact, those it has.
+    auto reason_json = [&](const stats::ReasonBreakdown& breakdown, std::size_t row) {
+      json out = json::object();
+      for (std::size_t c = 0; c < breakdown.reasons.size(); ++c) {
+        const auto& count = breakdown.At(row, c);
+        if (exact && count == 0) continue;
+        out[breakdown.reasons[c]] = count ? json(*count) : json(nullptr);
+      }
+      return out;
+    };
+    auto to_json = [&](const store::FunnelRow& r, std::size_t row, json group) {
       json out = {{"survey_group", std::move(group)}};
       for (const auto& [name, value] : counts(r)) out[name] = value;
-      out["excluded_by_rule"] = r.excluded_by_rule;
-      out["cancelled_by_reason"] = r.cancelled_by_reason;
+      out["excluded_by_rule"] = reason_json(rules, row);
+      out["cancelled_by_reason"] = reason_json(reasons, row);
       return out;
     };
     if (query.csv) {
-      std::set<std::string> rules, reasons;
-      for (const auto& [k, v] : total.excluded_by_rule) rules.insert(k);
-      for (const auto& [k, v] : total.cancelled_by_reason) reasons.insert(k);
       CsvTable csv;
       csv.header.emplace_back("survey_group");
       for (const auto& [name, value] : counts(total)) csv.header.emplace_back(name);
-      for (const auto& rule : rules) csv.header.push_back("excluded:" + rule);
-      for (const auto& reason : reasons) csv.header.push_back("cancelled:" + reason);
-      auto line = [&](const store::FunnelRow& r, std::string group) {
+      for (const auto& rule : rules.reasons) csv.header.push_back("excluded:" + rule);
+      for (const auto& reason : reasons.reasons) csv.header.push_back("cancelled:" + reason);
+      auto line = [&](const store::FunnelRow& r, std::size_t row, std::string group) {
         std::vector<std::optional<std::string>> out = {std::move(group)};
         for (const auto& [name, value] : counts(r)) out.push_back(std::to_string(value));
-        for (const auto& rule : rules) {
-          const auto it = r.excluded_by_rule.find(rule);
-          out.push_back(std::to_string(it == r.excluded_by_rule.end() ? 0 : it->second));
-        }
-        for (const auto& reason : reasons) {
-          const auto it = r.cancelled_by_reason.find(reason);
-          out.push_back(std::to_string(it == r.cancelled_by_reason.end() ? 0 : it->second));
+        for (const auto* breakdown : {&rules, &reasons}) {
+          for (std::size_t c = 0; c < breakdown->reasons.size(); ++c) {
+            const auto& count = breakdown->At(row, c);
+            out.push_back(count ? std::optional<std::string>(std::to_string(*count))
+                                : std::nullopt);
+          }
         }
         return out;
       };
-      for (const auto& r : rows) csv.rows.push_back(line(r, r.group.empty() ? "(none)" : r.group));
-      csv.rows.push_back(line(total, "(total)"));
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        csv.rows.push_back(line(rows[i], i, rows[i].group.empty() ? "(none)" : rows[i].group));
+      }
+      csv.rows.push_back(line(total, rows.size(), "(total)"));
       return CsvResponse(csv, "funnel");
     }
     json groups = json::array();
-    for (const auto& r : rows) {
-      groups.push_back(to_json(r, r.group.empty() ? json(nullptr) : json(r.group)));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      groups.push_back(
+          to_json(rows[i], i, rows[i].group.empty() ? json(nullptr) : json(rows[i].group)));
     }
     json body = {{"from", query.filter.from_day ? json(*query.filter.from_day) : json(nullptr)},
                  {"to", query.filter.to_day ? json(*query.filter.to_day) : json(nullptr)},
                  {"groups", std::move(groups)},
-                 {"total", to_json(total, nullptr)}};
+                 {"total", to_json(total, rows.size(), nullptr)},
+                 {"disclosure", FunnelDisclosure(exact, options.min_cell_size)}};
     return JsonTable(body.dump(), rows.size());
   });
 }
@@ -478,7 +630,7 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
   if (auto error = ParseQuery(call, allowed, query)) return *error;
   if (!query.dimension) return BadParameter("dimension", "is required");
   return RunAnalytics(options, [&] {
-    const auto result = options.analytics->Stats(query.filter, {*query.dimension});
+    auto result = options.analytics->Stats(query.filter, {*query.dimension});
     // Who was asked: the texts that went, not the surveys decided (one cancelled or expired
     // before it left asked nobody, and numbers that cannot take a text are not spread evenly).
     const int min = std::max(1, options.min_cell_size);
@@ -490,6 +642,10 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
     // count would undo that. Who was asked is hidden the same way, by its own counts.
     const stats::Suppression hidden_answers = Suppress(result, 1, {}, min);
     const stats::Suppression hidden_asked = Suppress(result, 1, {}, min, &store::StatsCell::sent);
+    const stats::FigureNoise noise(options.figures_noise_key);
+    AddNoise(result, min, noise, [&](std::size_t c) {
+      return (total_suppressed || hidden_answers.Cell(c)) && hidden_asked.Cell(c);
+    });
     // The totals, and the shares of them, are of the counts shown: with the whole in the same
     // answer, a hidden count would be the whole less the others.
     std::int64_t surveyed = 0;
@@ -543,13 +699,14 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
            Text(answers.pct), Text(answers.low), Text(answers.high), Text(index),
            suppressed ? "true" : "false"});
     }
-    if (query.csv) return CsvResponse(csv, "representativeness");
+    if (query.csv) return Disclosed(CsvResponse(csv, "representativeness"), noise);
     json body = {{"dimension", name},
                  {"surveyed", surveyed},
                  {"respondents", total_suppressed ? json(nullptr) : json(answered)},
                  {"min_cell_size", options.min_cell_size},
+                 {"disclosure", FiguresDisclosure(options.min_cell_size, noise.on())},
                  {"values", std::move(values)}};
-    return JsonTable(body.dump(), result.cells.size());
+    return Disclosed(JsonTable(body.dump(), result.cells.size()), noise);
   });
 }
 
@@ -558,8 +715,13 @@ http::Response HandleRepresentativeness(const ApiOptions& options, const Call& c
 void AddStatsRoutes(Router& router, const ApiOptions& options) {
   router.Add({"GET", "/api/v1/stats", Role::kAnalyst, "",
               [&options](const Call& call) { return HandleStats(options, call); }});
-  router.Add({"GET", "/api/v1/funnel", Role::kAnalyst, "",
-              [&options](const Call& call) { return HandleFunnel(options, call); }});
+  // Ops too: the funnel is how they see that texts go out, and why not.
+  router.Add({"GET",
+              "/api/v1/funnel",
+              Role::kAnalyst,
+              "",
+              [&options](const Call& call) { return HandleFunnel(options, call); },
+              {Role::kOps}});
   router.Add({"GET", "/api/v1/representativeness", Role::kAnalyst, "",
               [&options](const Call& call) { return HandleRepresentativeness(options, call); }});
 }

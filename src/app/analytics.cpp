@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/core/failure_log.hpp"
 #include "surveyd/survey/page.hpp"
 
@@ -28,11 +29,21 @@ std::string BootstrapToken(const config::Config& config) {
   return config.api.analyst_token;
 }
 
+// The noise's own key, from the survey links' secret, which serve requires and every instance
+// shares: the same cell draws the same noise on each. Rotating that secret draws new noise (a few
+// more looks at each cell). Without it, a random key: noise that no one can predict.
+std::string FiguresNoiseKey(const config::Config& config) {
+  if (!config.api.figures_noise) return {};
+  if (config.survey.token_secret.empty()) return crypto::RandomBytes(32);
+  return crypto::HmacSha256(config.survey.token_secret, "surveyd figures noise");
+}
+
 }  // namespace
 
 Analytics::Analytics(const config::Config& config, const Clock& clock)
     : clock_(clock),
       min_cell_size_(config.api.min_cell_size),
+      figures_noise_key_(FiguresNoiseKey(config)),
       bad_token_limit_(config.api.bad_token_limit_per_minute) {
   store::PgAnalyticsOptions options;
   options.url =
@@ -58,6 +69,7 @@ void Analytics::Wire(api::ApiOptions& options) {
   options.authenticator = authenticator_.get();
   options.analytics_queue = queue_.get();
   options.min_cell_size = min_cell_size_;
+  options.figures_noise_key = figures_noise_key_;
   options.bad_token_limit_per_minute = bad_token_limit_;
   options.question_texts = survey::QuestionTexts("en");
   options.question_labels = survey::QuestionLabels();

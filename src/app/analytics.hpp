@@ -33,6 +33,7 @@ class Analytics {
 
   const Clock& clock_;
   const int min_cell_size_;
+  const std::string figures_noise_key_;  // empty: exact figures
   const int bad_token_limit_;
   std::unique_ptr<store::AccessStore> access_;  // before analytics_, which folds through it
   std::unique_ptr<store::AnalyticsStore> analytics_;

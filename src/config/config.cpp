@@ -356,6 +356,8 @@ std::vector<Key> KeyTable() {
       [](Config& c, S v, S) { c.api.analyst_token = v; });
   add("api.min_cell_size", "SURVEYD_API_MIN_CELL_SIZE",
       [](Config& c, S v, S k) { c.api.min_cell_size = Positive(ParseInt<int>(v, k), k); });
+  add("api.figures_noise", "SURVEYD_API_FIGURES_NOISE",
+      [](Config& c, S v, S k) { c.api.figures_noise = ParseBool(v, k); });
   add("api.bad_token_limit_per_minute", "SURVEYD_API_BAD_TOKEN_LIMIT", [](Config& c, S v, S k) {
     c.api.bad_token_limit_per_minute = Positive(ParseInt<int>(v, k), k);
   });
@@ -689,6 +691,18 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
     } catch (const ConfigError& e) {
       errors.push_back((where.empty() ? "environment " + key.env : where) + ": " + e.what());
     }
+  }
+  // Recognition shows a person's counts from recognition.min_cell_size answers, and its hiding
+  // beside them takes the totals of /api/v1/stats by team or officer as known: both hold only if
+  // the stats hide no person's count that recognition shows.
+  if (config.recognition.min_cell_size < config.api.min_cell_size) {
+    errors.push_back(
+        "recognition.min_cell_size (SURVEYD_RECOGNITION_MIN_CELL_SIZE) is " +
+        std::to_string(config.recognition.min_cell_size) + ", below api.min_cell_size (" +
+        std::to_string(config.api.min_cell_size) +
+        "): the Praise view would show the counts of people with fewer answers than the "
+        "analysts' figures may show; set it to " +
+        std::to_string(config.api.min_cell_size) + " or more, or lower api.min_cell_size");
   }
   return result;
 }

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "surveyd/core/crypto.hpp"
+
 namespace surveyd::stats {
 namespace {
 
@@ -160,6 +162,99 @@ Suppression SuppressSmallCounts(std::span<const CountedCell> cells, std::size_t 
     }
   }
   return Suppression(std::move(hidden), std::move(hidden_questions), questions);
+}
+
+ReasonBreakdown SuppressSmallReasons(std::span<const std::map<std::string, std::int64_t>> rows,
+                                     const std::string& other, int min_cell_size) {
+  const std::int64_t min = std::max(1, min_cell_size);
+  std::map<std::string, std::int64_t> totals;
+  for (const auto& row : rows) {
+    for (const auto& [reason, count] : row) totals[reason] += count;
+  }
+  std::vector<std::pair<std::int64_t, std::string>> named;  // by total, then name
+  std::int64_t rare = 0;
+  bool merged = false;
+  for (const auto& [reason, count] : totals) {
+    if (count >= min) {
+      named.emplace_back(count, reason);
+    } else {
+      rare += count;
+      merged = true;
+    }
+  }
+  std::sort(named.begin(), named.end());
+  std::size_t first_named = 0;
+  while (rare > 0 && rare < min && first_named < named.size()) rare += named[first_named++].first;
+  merged = merged || first_named > 0;
+  ReasonBreakdown out;
+  for (std::size_t i = first_named; i < named.size(); ++i) out.reasons.push_back(named[i].second);
+  std::sort(out.reasons.begin(), out.reasons.end());
+  if (merged) out.reasons.push_back(other);
+  const std::size_t width = out.reasons.size();
+  // A reason's column: its own, or the last (`other`) when merged.
+  const auto named_end = out.reasons.end() - (merged ? 1 : 0);
+  auto column = [&](const std::string& reason) {
+    const auto it = std::lower_bound(out.reasons.begin(), named_end, reason);
+    return it != named_end && *it == reason ? static_cast<std::size_t>(it - out.reasons.begin())
+                                            : width - 1;
+  };
+  const std::size_t total_row = rows.size();
+  std::vector<std::int64_t> counts((rows.size() + 1) * width, 0);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (const auto& [reason, count] : rows[r]) {
+      counts[r * width + column(reason)] += count;
+      counts[total_row * width + column(reason)] += count;
+    }
+  }
+  std::vector<std::optional<std::string>> keys(rows.size() * width * 2);
+  std::vector<CountedCell> cells;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t c = 0; c < width; ++c) {
+      const std::size_t i = r * width + c;
+      keys[2 * i] = std::to_string(r);
+      keys[2 * i + 1] = out.reasons[c];
+      cells.push_back({std::span(keys).subspan(2 * i, 2), counts[i]});
+    }
+  }
+  const Suppression hidden = SuppressSmallCounts(cells, 0, min_cell_size);
+  out.counts.resize(counts.size());
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    // The totals are all shown, but when every reason was too rare to name (and `other` is all
+    // there is, fewer than the minimum).
+    const bool small = i < cells.size() ? hidden.Cell(i) : counts[i] < min;
+    if (!small) out.counts[i] = counts[i];
+  }
+  return out;
+}
+
+FigureNoise::Draws::Draws(const std::string& key, std::string content)
+    : key_(key), content_(std::move(content)) {}
+
+unsigned char FigureNoise::Draws::Next() {
+  if (used_ == bytes_.size()) {
+    // 32 bytes a block; a cell with many questions takes a second block, and so on.
+    bytes_ = crypto::HmacSha256(key_, content_ + '#' + std::to_string(block_++));
+    used_ = 0;
+  }
+  return static_cast<unsigned char>(bytes_[used_++]);
+}
+
+int FigureNoise::Draws::Count() {
+  const unsigned char byte = Next();
+  if (byte < 26) return -2;
+  if (byte < 77) return -1;
+  if (byte < 179) return 0;
+  if (byte < 230) return 1;
+  return 2;
+}
+
+int FigureNoise::Draws::Sum() {
+  // 65536 is 21 x 3120 + 16: rejecting the last 16 values keeps the draw even.
+  for (;;) {
+    const unsigned high = Next();
+    const unsigned value = high << 8 | Next();
+    if (value < 21u * 3120u) return static_cast<int>(value % 21u) - kSumWithin;
+  }
 }
 
 }  // namespace surveyd::stats

@@ -173,13 +173,23 @@ try {
   const answeredStage = await page.textContent('#funnel [data-stage="Answered"]');
   check('funnel answered', answeredStage === funnel.total.answered.toLocaleString('en-GB'),
     `${answeredStage} vs ${funnel.total.answered}`);
-  // Why contacts were excluded, in words (the API's reasons are ids), with the API's counts.
+  // Why contacts were excluded, in words (the API's reasons are ids), with the API's counts: a
+  // supervisor's are small-number suppressed (null, shown as "–"), and the page says so.
   const reasons = Object.entries(funnel.total.excluded_by_rule || {});
   const exclusions = await page.textContent('#funnel p.small').catch(() => '');
   check('the exclusions are named in words, with their counts', reasons.length > 0 &&
-    !/[_:]/.test(exclusions.replace('Most common exclusions:', '')) &&
-    reasons.sort((a, b) => b[1] - a[1]).slice(0, 6).every(([, n]) => exclusions.includes(`(${n.toLocaleString('en-GB')})`)),
+    !/[_:()]/.test(exclusions.replace('Most common exclusions:', '').replace(/\([0-9,–]+\)/g, '')) &&
+    reasons.sort((a, b) => (a[1] === null) - (b[1] === null) || b[1] - a[1]).slice(0, 6)
+      .every(([, n]) => exclusions.includes(`(${n === null ? '–' : n.toLocaleString('en-GB')})`)),
     exclusions);
+  check('the funnel says its reasons are suppressed', funnel.disclosure.reasons === 'suppressed' &&
+    (await page.textContent('#funnel-note').catch(() => '')).includes(`fewer than ${funnel.disclosure.min_cell_size}`),
+    JSON.stringify(funnel.disclosure));
+  // The figures carry noise against differencing, and the page says so beside them.
+  const figures = await api('/api/v1/stats', period);
+  const noiseNote = await page.textContent('#noise-note');
+  check('the tiles say their counts carry noise', figures.disclosure.noise === true &&
+    noiseNote.includes(`within ${figures.disclosure.count_within}`), noiseNote);
 
   // Survey groups go by their names in the rules in force; a group no longer in them by its id.
   const groupOptions = await page.$$eval('#f-survey_group option', (o) => o.map((x) => [x.value, x.textContent]));

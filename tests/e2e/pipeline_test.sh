@@ -15,6 +15,7 @@ export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw"
 export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_GATEWAY_RATE=500
 export SURVEYD_API_MIN_CELL_SIZE=1  # a handful of answers: show them
+export SURVEYD_API_FIGURES_NOISE=false  # and exactly, to compare with the database
 unset SURVEYD_FEED_TCP
 use_prompt_rules
 

@@ -215,6 +215,7 @@
     vulnerable: 'Flagged vulnerable', opted_out: 'Opted out', not_sampled: 'Not sampled',
   };
   function reasonLabel(reason) {
+    if (reason === '(other)') return 'Other reasons';
     const [kind, ...rest] = String(reason).split(':');
     if (kind === 'exclusion' && rest.length) return humanised(rest.join(':'));
     if (kind === 'insufficient_data') return rest.length ? `Missing data (${rest.join(':').replace(/_/g, ' ')})` : 'Missing data';
@@ -270,6 +271,12 @@
     list.replaceChildren();
     state.questions = stats.questions;
     for (const node of document.querySelectorAll('.min-cell')) node.textContent = stats.min_cell_size;
+    // Said where the figures are read: noise keeps two overlapping selections from being
+    // subtracted, and makes totals differ a little from the sum of their parts.
+    const d = stats.disclosure || {};
+    $('noise-note').textContent = d.noise ? ` Counts are within ${d.count_within} of the true ones and sums of ` +
+      `scores within ${d.score_sum_within} (the same however asked), so that overlapping selections cannot ` +
+      'be subtracted to show a few people\'s answers: totals need not add up exactly.' : '';
     const cell = stats.cells[0] || { suppressed: true, questions: {} };
     const tile = (attrs, title, ...lines) =>
       list.append(el('li', { class: 'tile', ...attrs }, el('h3', { text: title }), ...lines));
@@ -433,10 +440,18 @@
       ['Failed', t.failed], ['Expired unanswered', t.expired], ['Opted out', t.opted_out]];
     box.append(el('ul', { class: 'facts' }, ...side.map(([k, v]) =>
       el('li', {}, el('span', { text: k + ': ' }), el('strong', { text: number(v) })))));
-    const rules = Object.entries(t.excluded_by_rule || {}).sort((a, b) => b[1] - a[1]).slice(0, 6);
+    // Reasons hidden as small (null) come last; those too rare to name are "(other)".
+    const rules = Object.entries(t.excluded_by_rule || {})
+      .sort((a, b) => (a[1] === null) - (b[1] === null) || b[1] - a[1]).slice(0, 6);
     if (rules.length) {
       box.append(el('p', { class: 'small', text: 'Most common exclusions: ' +
         rules.map(([r, n]) => `${reasonLabel(r)} (${number(n)})`).join(', ') }));
+    }
+    const d = funnel.disclosure || {};
+    if (d.reasons === 'suppressed') {
+      box.append(el('p', { class: 'small muted', id: 'funnel-note', text: `A reason for fewer than ${d.min_cell_size} ` +
+        'contacts is not counted here (–), nor one beside it that the totals would give it away by; reasons ' +
+        `for fewer than ${d.min_cell_size} in all are counted together as other reasons.` }));
     }
   }
 

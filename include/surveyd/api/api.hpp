@@ -82,8 +82,10 @@ struct ApiOptions {
   store::AnalyticsStore* analytics = nullptr;  // on connections of its own
   store::TokenStore* tokens = nullptr;
   store::AuditStore* audit = nullptr;
-  WorkQueue* analytics_queue = nullptr;      // where analytics queries run; null: inline
-  int min_cell_size = 10;                    // cells with fewer respondents are suppressed
+  WorkQueue* analytics_queue = nullptr;  // where analytics queries run; null: inline
+  int min_cell_size = 10;                // cells with fewer respondents are suppressed
+  // The key of the noise on the figures (stats::FigureNoise); empty: exact figures.
+  std::string figures_noise_key;
   int bad_token_limit_per_minute = 10;       // wrong tokens per client a minute, then 429
   std::vector<std::string> question_texts;   // q1, q2... as the citizen read them (English)
   std::vector<std::string> question_labels;  // and their short names ("Polite and respectful")

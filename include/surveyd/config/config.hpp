@@ -150,6 +150,8 @@ struct Config {
     std::string bootstrap_token;  // SURVEYD_API_BOOTSTRAP_TOKEN
     std::string analyst_token;    // SURVEYD_ANALYST_TOKEN (deprecated: bootstrap_token)
     int min_cell_size = 10;       // SURVEYD_API_MIN_CELL_SIZE: fewer respondents: suppressed
+    // Noise on the figures' counts and sums against differencing (docs/analytics.md).
+    bool figures_noise = true;            // SURVEYD_API_FIGURES_NOISE
     int bad_token_limit_per_minute = 10;  // SURVEYD_API_BAD_TOKEN_LIMIT: per client, then 429
     int analytics_queue = 2;  // SURVEYD_API_ANALYTICS_QUEUE: analytics requests that may wait
   } api;

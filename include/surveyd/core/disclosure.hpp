@@ -12,12 +12,15 @@
 // question's own respondents.
 //
 // What it does not see: other selections (two date ranges, one a day longer than the other,
-// differ by a day's counts), and totals other than a row's. docs/analytics.md, "Small cells".
+// differ by a day's counts: FigureNoise below is for that), and totals other than a row's.
+// docs/analytics.md, "Small cells" and "Differencing".
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace surveyd::stats {
@@ -30,7 +33,7 @@ struct CountedCell {
   std::span<const std::optional<std::string>> keys;
   std::int64_t respondents = 0;
   // One per question, in the same order in every cell; a question a cell lacks counts 0.
-  std::span<const std::int64_t> question_respondents;
+  std::span<const std::int64_t> question_respondents = {};
 };
 
 // Which cells are hidden, and within each cell which questions (all of them in a hidden cell).
@@ -58,5 +61,65 @@ class Suppression {
 // Whatever is hidden reads the same, so that an answer never tells which were small.
 Suppression SuppressSmallCounts(std::span<const CountedCell> cells, std::size_t questions,
                                 int min_cell_size);
+
+// Counts by reason (the funnel's exclusions by rule, its cancellations by reason) in several rows
+// (survey groups), each row's total shown beside them (its `excluded`), and the rows added up
+// into a last row, the total, shown too. A reason names what a contact concerned ("a sexual
+// offence"), so a small count of it could say that of someone. Reasons fewer than the minimum in
+// all are not named but counted together as `other`, and with them, while they add up to fewer
+// than the minimum, the least common of the others (global recoding): so no reason's total is a
+// small count, and the total row hides nothing that the total of all reasons would give back.
+// Then the rows by reason are a breakdown (row x reason) whose rows' and reasons' totals are
+// known: a count below the minimum, 0 included (a hidden count must not tell "some" from
+// "none"), is hidden, and beside it what SuppressSmallCounts hides.
+struct ReasonBreakdown {
+  std::vector<std::string> reasons;  // those shown, by name, then `other` when any was merged
+  // [row * reasons.size() + reason], the rows given and then the total row: nullopt when hidden.
+  std::vector<std::optional<std::int64_t>> counts;
+
+  const std::optional<std::int64_t>& At(std::size_t row, std::size_t reason) const {
+    return counts[row * reasons.size() + reason];
+  }
+};
+ReasonBreakdown SuppressSmallReasons(std::span<const std::map<std::string, std::int64_t>> rows,
+                                     const std::string& other, int min_cell_size);
+
+// Noise on the figures shown, against differencing: two selections that differ by a few people
+// (a period a day shorter, a filter with and without one value) would otherwise give those
+// people's count and scores away by subtraction, which no suppression within one answer can see.
+// This is the cell key method of the ABS's TableBuilder and the ONS's flexible tables, keyed by
+// what a cell holds: the draws are a keyed hash (HMAC-SHA256 under a key of the server's) of the
+// cell's true counts and sums, so the same people give the same figures however they are asked
+// for (asking again averages nothing out), while a selection with one person more or less draws
+// afresh. Without the key the noise can be neither predicted nor taken off.
+class FigureNoise {
+ public:
+  static constexpr int kCountWithin = 2;  // a count moves by at most this
+  static constexpr int kSumWithin = 10;   // a sum of scores, by at most one answer's whole range
+
+  explicit FigureNoise(std::string key) : key_(std::move(key)) {}  // empty: no noise
+
+  bool on() const { return !key_.empty(); }
+
+  // The draws for one cell, from `content`: its true counts and sums, written out.
+  class Draws {
+   public:
+    Draws(const std::string& key, std::string content);
+    int Count();  // -2..2, 0 most often (0.4), then +-1 (0.2 each), +-2 (0.1 each)
+    int Sum();    // -10..10, evenly
+
+   private:
+    unsigned char Next();
+    const std::string& key_;
+    std::string content_;
+    std::string bytes_;
+    std::size_t used_ = 0;
+    unsigned block_ = 0;
+  };
+  Draws For(std::string content) const { return Draws(key_, std::move(content)); }
+
+ private:
+  std::string key_;
+};
 
 }  // namespace surveyd::stats

@@ -839,6 +839,114 @@ TEST_F(AnalyticsApiTest, TheFunnelHasAGroupPerRowAndATotal) {
   EXPECT_NE(csv.find("(total),14,1"), std::string::npos) << csv;
 }
 
+// "Excluded: sexual offence, 1" could say what someone's contact concerned: analysts and
+// supervisors get small counts of a reason hidden, and the reasons too rare to name counted
+// together; ops, who run the service and count the decisions by rule in /metrics, get them
+// exact. The stages' counts are exact for everyone.
+TEST_F(AnalyticsApiTest, TheFunnelHidesSmallCountsOfAReasonFromAllButOps) {
+  store::FunnelRow attendance;
+  attendance.group = "attendance";
+  attendance.received = 80;
+  attendance.excluded = 50;
+  attendance.excluded_by_rule = {{"phone_landline", 30}, {"phone_withheld", 20}};
+  store::FunnelRow contact;
+  contact.group = "force_contact";
+  contact.received = 100;
+  contact.excluded = 66;
+  contact.excluded_by_rule = {
+      {"phone_landline", 40}, {"phone_withheld", 25}, {"exclusion:sexual_offence", 1}};
+  contact.cancelled = 12;
+  contact.cancelled_by_reason = {{"held_by_ops", 12}};
+  analytics_.funnel = {attendance, contact};
+  const std::string target = "/api/v1/funnel?from=2026-11-01&to=2026-11-07";
+  for (Role role : {Role::kAnalyst, Role::kSupervisor}) {
+    const json body = Json(Get(target, role));
+    const json& total = body["total"];
+    EXPECT_EQ(total["received"], 180) << RoleName(role);
+    EXPECT_EQ(total["excluded"], 116);
+    // The sexual offence is not named: counted with the least common reason beside it.
+    EXPECT_EQ(total["excluded_by_rule"], (json{{"phone_landline", 70}, {"(other)", 46}})) << total;
+    EXPECT_EQ(body["groups"][0]["excluded_by_rule"],
+              (json{{"phone_landline", 30}, {"(other)", 20}}));
+    EXPECT_EQ(body["groups"][1]["excluded_by_rule"],
+              (json{{"phone_landline", 40}, {"(other)", 26}}));
+    // A group with none of a reason reads as one with a few.
+    EXPECT_EQ(body["groups"][0]["cancelled_by_reason"], (json{{"held_by_ops", nullptr}}));
+    EXPECT_EQ(body["groups"][1]["cancelled_by_reason"], (json{{"held_by_ops", 12}}));
+    EXPECT_EQ(body["disclosure"]["reasons"], "suppressed");
+    EXPECT_EQ(body["disclosure"]["min_cell_size"], 10);
+    const auto csv = Get(target + "&format=csv", role).body;
+    EXPECT_EQ(csv.find("sexual_offence"), std::string::npos) << csv;
+    EXPECT_NE(csv.find("(total),180,0,0,0,116,0,0,0,12,0,0,0,0,0,0,0,0,0,70,46,12"),
+              std::string::npos)
+        << csv;
+  }
+  const auto ops = Get(target, Role::kOps);
+  ASSERT_EQ(ops.status, 200);
+  const json exact = Json(ops);
+  EXPECT_EQ(exact["total"]["excluded_by_rule"]["exclusion:sexual_offence"], 1);
+  EXPECT_EQ(exact["groups"][1]["excluded_by_rule"]["exclusion:sexual_offence"], 1);
+  EXPECT_FALSE(exact["groups"][0]["excluded_by_rule"].contains("exclusion:sexual_offence"));
+  EXPECT_EQ(exact["disclosure"]["reasons"], "exact");
+  EXPECT_EQ(Json(Get(target, Role::kAdmin))["disclosure"]["reasons"], "exact");
+}
+
+// Two selections that differ by one person (a day less, a filter value less) would give that
+// person's answers away by subtraction: the figures carry noise, drawn from what each cell holds,
+// so the same people read the same however asked, and one person more or less draws afresh.
+TEST_F(AnalyticsApiTest, FiguresCarryNoiseTheSameForTheSamePeopleAsked) {
+  analytics_.stats.cells = {Cell({}, 40, 20)};
+  const json plain = Json(Get("/api/v1/stats"));
+  EXPECT_EQ(plain["disclosure"]["noise"], false);
+  EXPECT_EQ(plain["cells"][0]["answered"], 40);
+
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  const auto response = Get("/api/v1/stats?group_by=question");
+  EXPECT_EQ(http::FindHeader(response.headers, "X-Figures"), "noise");
+  const json body = Json(response);
+  EXPECT_EQ(body["disclosure"]["noise"], true);
+  EXPECT_EQ(body["disclosure"]["count_within"], 2);
+  EXPECT_NE(body["disclosure"]["note"].get<std::string>().find("within 2"), std::string::npos);
+  // Asked another way (another period, the same people): the same figures.
+  const json again = Json(Get("/api/v1/stats?group_by=question&from=2026-10-01"));
+  EXPECT_EQ(body["cells"], again["cells"]);
+  bool moved = false;
+  for (const json& row : body["cells"]) {
+    EXPECT_NEAR(row["answered"].get<double>(), 40, 2);
+    EXPECT_NEAR(row["respondents"].get<double>(), 40, 2);
+    EXPECT_NEAR(row["mean"].get<double>(), 7, 0.7);
+    moved = moved || row["respondents"] != 40 || row["mean"] != 7;
+  }
+  EXPECT_TRUE(moved) << body["cells"];
+
+  // Pairs of selections one person apart: their difference is that person's only by chance.
+  int answered_by_one = 0, total_by_one = 0;
+  for (std::int64_t n = 20; n < 120; ++n) {
+    analytics_.stats.cells = {Cell({}, n, n / 2)};
+    const json with = Json(Get("/api/v1/stats?group_by=question"))["cells"][0];
+    analytics_.stats.cells = {Cell({}, n - 1, n / 2)};
+    const json without = Json(Get("/api/v1/stats?group_by=question"))["cells"][0];
+    answered_by_one += with["answered"].get<int>() - without["answered"].get<int>() == 1;
+    const double sum_with = with["mean"].get<double>() * with["respondents"].get<double>();
+    const double sum_without = without["mean"].get<double>() * without["respondents"].get<double>();
+    total_by_one += std::abs(sum_with - sum_without - 7) < 0.5;
+  }
+  EXPECT_LT(answered_by_one, 60);
+  EXPECT_LT(total_by_one, 30);
+  // Who answers against who was asked, too.
+  EXPECT_EQ(Json(Get("/api/v1/representativeness?dimension=gender"))["disclosure"]["noise"], true);
+  // What is hidden is decided on the true counts, and stays hidden: the 4, and the 30 beside it.
+  analytics_.stats.cells = {Cell({"A"}, 40, 20), Cell({"B"}, 4, 2), Cell({"C"}, 30, 10)};
+  const json parts = Json(Get("/api/v1/stats?group_by=npu"));
+  EXPECT_FALSE(parts["cells"][0]["suppressed"]);
+  EXPECT_NEAR(parts["cells"][0]["answered"].get<double>(), 40, 2);
+  for (std::size_t hidden : {1u, 2u}) {
+    EXPECT_TRUE(parts["cells"][hidden]["suppressed"]) << parts;
+    EXPECT_TRUE(parts["cells"][hidden]["answered"].is_null()) << parts;
+  }
+}
+
 TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroups) {
   store::StatsCell young;
   young.keys = {"18-24"};

@@ -217,6 +217,28 @@ TEST(Config, AnalystsKeysAndTheirLimits) {
   EXPECT_THROW(Load("", env), ConfigError);
 }
 
+TEST(Config, RecognitionMayNotShowWhatTheFiguresHide) {
+  std::map<std::string, std::string> env = {{"SURVEYD_API_MIN_CELL_SIZE", "10"},
+                                            {"SURVEYD_RECOGNITION_MIN_CELL_SIZE", "5"}};
+  try {
+    Load("", env);
+    ADD_FAILURE() << "a recognition minimum below the figures' was taken";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("recognition.min_cell_size"), std::string::npos) << message;
+    EXPECT_NE(message.find("api.min_cell_size (10)"), std::string::npos) << message;
+  }
+  env["SURVEYD_RECOGNITION_MIN_CELL_SIZE"] = "10";
+  EXPECT_EQ(Load("", env).recognition.min_cell_size, 10);
+  env["SURVEYD_API_MIN_CELL_SIZE"] = "1";  // as the demo runs: both from the first answer
+  env["SURVEYD_RECOGNITION_MIN_CELL_SIZE"] = "1";
+  EXPECT_EQ(Load("", env).recognition.min_cell_size, 1);
+  // In the file, the same.
+  const auto path = WriteTemp("api:\n  min_cell_size: 20\n");
+  EXPECT_THROW(Load(path, {}), ConfigError);
+  std::remove(path.c_str());
+}
+
 TEST(Config, LoadLimitsAndTimeouts) {
   const auto config = Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "64"},
                                 {"SURVEYD_HTTP_IO_THREADS", "2"},

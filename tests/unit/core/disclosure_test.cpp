@@ -202,5 +202,99 @@ TEST(Disclosure, NoRowOfALargeRandomBreakdownGivesAHiddenCountAway) {
   }
 }
 
+using Reasons = std::map<std::string, std::int64_t>;
+
+// A row of a breakdown by reason as shown: -1 where hidden.
+std::vector<std::int64_t> Shown(const ReasonBreakdown& b, std::size_t row) {
+  std::vector<std::int64_t> out;
+  for (std::size_t c = 0; c < b.reasons.size(); ++c) out.push_back(b.At(row, c).value_or(-1));
+  return out;
+}
+using Counts = std::vector<std::int64_t>;
+
+TEST(Disclosure, AReasonTooRareInAllIsNotNamedButCountedWithTheOthers) {
+  // Two groups: a sexual offence excluded one contact in all, a stalking two.
+  const std::vector<Reasons> rows = {
+      {{"landline", 40}, {"withheld", 25}, {"sexual_offence", 1}},
+      {{"landline", 30}, {"withheld", 20}, {"stalking", 2}},
+  };
+  const ReasonBreakdown b = SuppressSmallReasons(rows, "(other)", kMin);
+  // Three in all would be a small count of "other reasons": the least common of the others
+  // (withheld, 45) is counted with them, and nothing is small any more.
+  EXPECT_EQ(b.reasons, (std::vector<std::string>{"landline", "(other)"}));
+  EXPECT_EQ(Shown(b, 2), (Counts{70, 48}));
+  EXPECT_EQ(Shown(b, 0), (Counts{40, 26}));
+  EXPECT_EQ(Shown(b, 1), (Counts{30, 22}));
+  // Rare reasons that add up to the minimum are "other" alone.
+  const ReasonBreakdown enough = SuppressSmallReasons(
+      std::vector<Reasons>{{{"landline", 40}, {"a", 6}}, {{"landline", 30}, {"b", 5}}}, "(other)",
+      kMin);
+  EXPECT_EQ(enough.reasons, (std::vector<std::string>{"landline", "(other)"}));
+  EXPECT_EQ(Shown(enough, 2), (Counts{70, 11}));
+  // Each group's 6 or 5 is small, and its total less its landlines would give it back, and then
+  // landline's total: every count in the groups is hidden.
+  EXPECT_EQ(Shown(enough, 0), (Counts{-1, -1}));
+  EXPECT_EQ(Shown(enough, 1), (Counts{-1, -1}));
+}
+
+TEST(Disclosure, ASmallReasonInOneGroupIsHiddenWithPartnersThatNoTotalGivesBack) {
+  const std::vector<Reasons> rows = {
+      {{"landline", 40}, {"withheld", 25}, {"domestic_abuse", 3}},
+      {{"landline", 30}, {"withheld", 20}, {"domestic_abuse", 30}},
+  };
+  const ReasonBreakdown b = SuppressSmallReasons(rows, "(other)", kMin);
+  ASSERT_EQ(b.reasons, (std::vector<std::string>{"domestic_abuse", "landline", "withheld"}));
+  EXPECT_EQ(Shown(b, 2), (Counts{33, 70, 45}));  // nothing small in all
+  // Group 0 hides its 3 and its least beside (withheld 25); domestic abuse's total, shown, would
+  // give the 3 away by group 1's 30, hidden too, and then group 1's least beside (withheld 20).
+  EXPECT_EQ(Shown(b, 0), (Counts{-1, 40, -1}));
+  EXPECT_EQ(Shown(b, 1), (Counts{-1, 30, -1}));
+  // And with none of a reason in a group, "none" reads as hidden as "a few" does.
+  const ReasonBreakdown none = SuppressSmallReasons(
+      std::vector<Reasons>{{{"landline", 40}, {"withheld", 25}}, {{"landline", 30}}}, "(other)",
+      kMin);
+  EXPECT_EQ(Shown(none, 1), (Counts{30, -1}));
+  EXPECT_EQ(Shown(none, 0), (Counts{40, 25}));
+}
+
+TEST(Disclosure, WhenEveryReasonIsRareNoneIsNamedNorCounted) {
+  const ReasonBreakdown b = SuppressSmallReasons(
+      std::vector<Reasons>{{{"sexual_offence", 3}}, {{"stalking", 2}, {"landline", 4}}}, "(other)",
+      kMin);
+  EXPECT_EQ(b.reasons, (std::vector<std::string>{"(other)"}));
+  EXPECT_EQ(Shown(b, 2), (Counts{-1}));
+  EXPECT_EQ(Shown(b, 0), (Counts{-1}));
+  EXPECT_EQ(Shown(b, 1), (Counts{-1}));
+  EXPECT_TRUE(SuppressSmallReasons(std::vector<Reasons>{}, "(other)", kMin).reasons.empty());
+}
+
+TEST(Disclosure, FigureNoiseIsTheSameForTheSameContentAndWithinItsBounds) {
+  const FigureNoise noise("a key of the server's");
+  const FigureNoise other_key("another key");
+  auto draws = [&](const std::string& content, const FigureNoise* with = nullptr) {
+    auto d = (with ? *with : noise).For(content);
+    std::vector<int> out;
+    for (int i = 0; i < 40; ++i) out.push_back(i % 2 ? d.Count() : d.Sum());
+    return out;
+  };
+  EXPECT_EQ(draws("12,10,9,9;q1:9,63,4,470"), draws("12,10,9,9;q1:9,63,4,470"));
+  EXPECT_NE(draws("12,10,9,9;q1:9,63,4,470"), draws("12,10,9,8;q1:8,55,3,406"));
+  // Without the key, nobody can tell what was added.
+  EXPECT_NE(draws("12,10,9,9"), draws("12,10,9,9", &other_key));
+  std::map<int, int> counts, sums;
+  for (int cell = 0; cell < 4000; ++cell) {
+    auto d = noise.For(std::to_string(cell));
+    ++counts[d.Count()];
+    ++sums[d.Sum()];
+  }
+  EXPECT_EQ(counts.begin()->first, -FigureNoise::kCountWithin);
+  EXPECT_EQ(counts.rbegin()->first, FigureNoise::kCountWithin);
+  EXPECT_GT(counts[0], counts[1]);  // 0 most often
+  EXPECT_EQ(sums.begin()->first, -FigureNoise::kSumWithin);
+  EXPECT_EQ(sums.rbegin()->first, FigureNoise::kSumWithin);
+  EXPECT_EQ(sums.size(), 21u);
+  EXPECT_FALSE(FigureNoise("").on());
+}
+
 }  // namespace
 }  // namespace surveyd::stats
