@@ -489,12 +489,14 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
   for (const rules::TemplateLength& t : rules::MeasureTemplates(*loaded.rules, link)) print(t);
   const auto replies = rules::MeasureReplyTexts(*loaded.rules);
   if (!replies.empty())
-    out << "texts sent back (two-way questions, opt-out confirmation, help now):\n";
+    out << "texts sent back (two-way questions and closed, opt-out confirmation, help now, "
+           "link reply):\n";
   for (const rules::TemplateLength& t : replies) print(t);
 
   std::size_t warnings = loaded.warnings.size() + alerts_loaded.warnings.size();
   if (config) {
-    for (const std::string& warning : config::SenderWarnings(*config)) {
+    for (const std::string& warning :
+         config::SenderWarnings(*config, rules::AsksForReplies(*loaded.rules))) {
       err << options.config_path << ": warning: " << warning << "\n";
       ++warnings;
     }

@@ -38,6 +38,11 @@ std::vector<std::string> ConfigProblems(const config::Config& config) {
   return problems;
 }
 
+std::vector<std::string> SenderWarningsWithRules(const config::Config& config) {
+  const auto loaded = rules::LoadFile(config.rules.path);
+  return config::SenderWarnings(config, loaded.rules && rules::AsksForReplies(*loaded.rules));
+}
+
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
                 std::ostream& out, std::ostream& err) {
   auto result = config::LoadAll(path, env);
@@ -54,7 +59,7 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   for (const auto& unknown : config::UnknownVariables(env)) {
     warnings.push_back("the environment: warning: " + unknown);
   }
-  for (const auto& sender : config::SenderWarnings(result.config)) {
+  for (const auto& sender : SenderWarningsWithRules(result.config)) {
     warnings.push_back(name + ": warning: " + sender);
   }
   for (const auto& page : config::PageWarnings(result.config)) {

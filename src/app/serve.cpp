@@ -171,7 +171,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   for (const auto& unknown : config::UnknownVariables(config::ProcessEnvironment())) {
     spdlog::warn("config: {}", unknown);
   }
-  for (const auto& warning : config::SenderWarnings(config)) spdlog::warn("config: {}", warning);
+  for (const auto& warning : SenderWarningsWithRules(config)) spdlog::warn("config: {}", warning);
   for (const auto& warning : config::PageWarnings(config)) spdlog::warn("config: {}", warning);
   // Test builds only: a fault run may ask this process to die at a named failpoint.
   if (const std::string problem = failpoint::ArmFromEnvironment(); !problem.empty()) {

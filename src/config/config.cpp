@@ -751,7 +751,7 @@ std::vector<std::string> UnknownVariables(const std::map<std::string, std::strin
   return unknown;
 }
 
-std::vector<std::string> SenderWarnings(const Config& config) {
+std::vector<std::string> SenderWarnings(const Config& config, bool replies_wanted) {
   struct Sender {
     const char* key;
     const char* variable;
@@ -767,9 +767,21 @@ std::vector<std::string> SenderWarnings(const Config& config) {
       (sender.value.empty() || surveyd::gateway::IsMessagingServiceSid(sender.value))) {
     return {};
   }
-  if (auto problem = sms::SenderProblem(sender.value)) {
-    return {std::string(sender.key) + " (" + sender.variable + ") '" + sender.value +
-            "': " + *problem};
+  const std::string named =
+      std::string(sender.key) + " (" + sender.variable + ") '" + sender.value + "': ";
+  if (auto problem = sms::SenderProblem(sender.value)) return {named + *problem};
+  // A sender id of letters ("Police") is one nobody can text back on most networks: opt-outs
+  // by text and two-way answers would never arrive, while the texts promise they will.
+  const bool alphanumeric = std::any_of(sender.value.begin(), sender.value.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  });
+  if (replies_wanted && alphanumeric && gateway.kind != "wmnow") {
+    const char* why = gateway.kind == "twilio" ? "Twilio never passes them on"
+                                               : "most networks behind Kannel's SMSC cannot";
+    return {named + "a sender made of letters cannot be replied to (" + why +
+            "), yet the rules ask for replies (a two-way group, or texts saying to reply STOP): "
+            "opt-outs and answers by text would not reach us; send from a number that takes "
+            "replies, or take STOP out of the texts"};
   }
   return {};
 }

@@ -77,6 +77,7 @@ std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules) {
     }
     add("two_way/ask_again", language, texts.ask_again + " " + longest);
     add("two_way/thanks", language, texts.thanks);
+    add("two_way/closed", language, texts.closed);
   }
   for (const auto& [language, text] : rules.replies().opt_out_confirmation) {
     add("replies/opt_out_confirmation", language, text);
@@ -84,7 +85,28 @@ std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules) {
   for (const auto& [language, text] : rules.replies().help_now) {
     add("replies/help_now", language, text);
   }
+  for (const auto& [language, text] : rules.replies().link_reply) {
+    add("replies/link_reply", language, text);
+  }
   return out;
+}
+
+bool AsksForReplies(const RuleSet& rules) {
+  const auto says_stop = [](std::string_view text) {
+    const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+    for (std::size_t at = text.find("STOP"); at != std::string_view::npos;
+         at = text.find("STOP", at + 1)) {
+      const bool starts = at == 0 || !letter(text[at - 1]);
+      const bool ends = at + 4 == text.size() || !letter(text[at + 4]);
+      if (starts && ends) return true;
+    }
+    return false;
+  };
+  return std::any_of(rules.groups().begin(), rules.groups().end(), [&](const SurveyGroup& g) {
+    return g.mode == SurveyGroup::Mode::kTwoWay ||
+           std::any_of(g.templates.begin(), g.templates.end(),
+                       [&](const auto& entry) { return says_stop(entry.second); });
+  });
 }
 
 TypeCodeSample ReadTypeCodeSample(std::string_view text) {

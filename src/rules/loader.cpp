@@ -199,7 +199,8 @@ class Loader {
     return rules;
   }
 
-  // two_way: {lasts: 24h, texts: {en: {questions: [5 texts], ask_again: ..., thanks: ...}, ...}}
+  // two_way: {lasts: 24h,
+  //           texts: {en: {questions: [5 texts], ask_again: ..., thanks: ..., closed: ...}, ...}}
   void ReadTwoWay(const Entry& entry, SmsReplies& replies) {
     if (!ExpectMap(entry)) return;
     const auto keys = Entries(entry.value, {"lasts", "texts"}, "two_way");
@@ -220,8 +221,8 @@ class Loader {
       if (!language) continue;
       const Entry texts_entry{*language, it->first, it->second};
       if (!ExpectMap(texts_entry)) continue;
-      const auto fields =
-          Entries(it->second, {"questions", "ask_again", "thanks"}, "two_way texts " + *language);
+      const auto fields = Entries(it->second, {"questions", "ask_again", "thanks", "closed"},
+                                  "two_way texts " + *language);
       TwoWayTexts language_texts;
       bool ok = true;
       if (const Entry* q = Find(fields, "questions")) {
@@ -244,8 +245,10 @@ class Loader {
         Error(it->second, "two_way texts " + *language + " have no 'questions'");
         ok = false;
       }
+      // Each is required, as a group's language without them could not be asked (or told).
       for (auto [key, field] : {std::pair{"ask_again", &language_texts.ask_again},
-                                std::pair{"thanks", &language_texts.thanks}}) {
+                                std::pair{"thanks", &language_texts.thanks},
+                                std::pair{"closed", &language_texts.closed}}) {
         if (const Entry* e = Find(fields, key)) {
           if (auto text = String(*e)) {
             *field = ReplyText(e->value, *text);
@@ -276,13 +279,18 @@ class Loader {
   }
 
   // replies: {opt_out_confirmation: {en: ..., pl: ...},
-  //           help_now: {at_most_every: 1h, texts: {en: ..., pl: ...}}}
+  //           help_now: {at_most_every: 1h, texts: {en: ..., pl: ...}},
+  //           link_reply: {en: ..., pl: ...}}
   void ReadReplies(const Entry& entry, SmsReplies& replies) {
     if (!ExpectMap(entry)) return;
-    const auto keys = Entries(entry.value, {"opt_out_confirmation", "help_now"}, "replies");
+    const auto keys =
+        Entries(entry.value, {"opt_out_confirmation", "help_now", "link_reply"}, "replies");
     if (const Entry* confirmation = Find(keys, "opt_out_confirmation")) {
       replies.opt_out_confirmation =
           ReadReplyTexts(*confirmation, "opt_out_confirmation", /*segments=*/1);
+    }
+    if (const Entry* link_reply = Find(keys, "link_reply")) {
+      replies.link_reply = ReadReplyTexts(*link_reply, "link_reply", /*segments=*/1);
     }
     if (const Entry* help = Find(keys, "help_now")) {
       ReadHelpNow(*help, replies);

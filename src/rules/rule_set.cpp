@@ -156,6 +156,10 @@ const std::string* SmsReplies::HelpNow(std::string_view language) const {
   return InLanguage(help_now, language);
 }
 
+const std::string* SmsReplies::LinkReply(std::string_view language) const {
+  return InLanguage(link_reply, language);
+}
+
 std::string SmsReplies::FirstText(std::string_view rendered_template, const TwoWayTexts& texts) {
   return std::string(rendered_template) + "\n" + texts.questions[0];
 }

@@ -8,11 +8,13 @@ namespace surveyd::store {
 
 namespace {
 
-constexpr std::array<std::pair<MessageKind, const char*>, 4> kKindNames = {{
+constexpr std::array<std::pair<MessageKind, const char*>, 6> kKindNames = {{
     {MessageKind::kSurvey, "survey"},
     {MessageKind::kQuestion, "question"},
     {MessageKind::kConfirmation, "confirmation"},
     {MessageKind::kHelp, "help"},
+    {MessageKind::kClosed, "closed"},
+    {MessageKind::kLinkReply, "link_reply"},
 }};
 
 }  // namespace

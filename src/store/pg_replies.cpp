@@ -9,6 +9,12 @@ using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared
 
 namespace pg {
 
+// Whether a text back to survey `s` was already answered outside its questions (help, or the
+// notice that it takes no answer): the notice goes once per survey, and never after help.
+#define SURVEYD_ANSWERED_LATE                                \
+  "EXISTS (SELECT 1 FROM outbox n WHERE n.survey_id = s.id " \
+  "AND n.kind IN ('help', 'closed', 'link_reply'))"
+
 const Statements& ReplyStatements() {
   static const Statements kStatements = {
       {"inbound_seen",
@@ -20,8 +26,9 @@ const Statements& ReplyStatements() {
        "EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = ANY($1::text[]) "
        "AND confirmed_at IS NOT NULL), "
        "s.id, s.language, (SELECT surveyd_epoch_us(max(m.stored_at)) FROM inbound_messages m "
-       "WHERE m.phone_hash = ANY($1::text[]) AND m.helped) "
-       "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT s.id, s.language "
+       "WHERE m.phone_hash = ANY($1::text[]) AND m.helped), "
+       "s.mode = 'two_way', " SURVEYD_ANSWERED_LATE " "
+       "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT s.id, s.language, s.mode "
        "FROM surveys s JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE s.phone_hash = ANY($1::text[]) AND o.begun_at IS NOT NULL "
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1) AS s ON true"},
@@ -33,7 +40,8 @@ const Statements& ReplyStatements() {
       // same with or without the gateway's message id.
       {"two_way_context",
        "SELECT s.id, s.language, surveyd_epoch_us(o.begun_at), COALESCE(c.state, 'open'), "
-       "COALESCE(c.question, 1), COALESCE(c.asked_again, false) FROM surveys s "
+       "COALESCE(c.question, 1), COALESCE(c.asked_again, false), " SURVEYD_ANSWERED_LATE " "
+       "FROM surveys s "
        "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "LEFT JOIN conversations c ON c.survey_id = s.id "
        "WHERE s.phone_hash = ANY($1::text[]) AND s.mode = 'two_way' AND o.begun_at IS NOT NULL "
@@ -133,6 +141,8 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, const std::
     context.latest_language = row[3].as<std::string>();
     context.latest_calls_for_help =
         TextCallsForHelp(txn, raise_alerts, *context.latest_survey_id, text);
+    context.latest_two_way = row[5].as<bool>();
+    context.latest_answered_late = row[6].as<bool>();
   }
   if (!row[4].is_null()) context.helped_at = pg::FromEpochMicros(row[4].as<std::int64_t>());
   const auto two_way = Exec(txn, "two_way_context", {hashes, Time(now)});
@@ -145,6 +155,7 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, const std::
     conversation.state = r[3].as<std::string>();
     conversation.question = r[4].as<int>();
     conversation.asked_again = r[5].as<bool>();
+    conversation.answered_late = r[6].as<bool>();
     conversation.calls_for_help =
         conversation.survey_id == context.latest_survey_id
             ? context.latest_calls_for_help

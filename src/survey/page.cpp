@@ -23,10 +23,16 @@ struct Texts {
   const char* heading;
   const char* about;  // "This survey is about {contact}."
   const char* one_minute;
+  // That the page is the force's and how to check it ({force}): the texts have no room for it,
+  // and a citizen wary of a link deserves to be told on the page's first lines.
+  const char* genuine;
   const char* how_to;
   std::array<const char*, 5> questions;
   const char* low;   // "Not at all"
   const char* high;  // "Completely"
+  // The choice that leaves a question unanswered, for a citizen who tapped a score and thought
+  // better of it: without it a radio, once chosen, cannot be cleared (without JavaScript).
+  const char* skip;
   const char* comment_label;
   const char* comment_hint;
   const char* submit;
@@ -82,6 +88,9 @@ const Texts kEnglish{
     .heading = "How did we do?",
     .about = "This survey is about {contact}.",
     .one_minute = "It takes less than a minute.",
+    .genuine =
+        "This survey is from {force}. We will never ask you for money, passwords or bank "
+        "details. To check that it is from us, call 101.",
     .how_to =
         "Choose a number from 0 (not at all) to 10 (completely). You can leave any question "
         "blank if you prefer not to say.",
@@ -92,6 +101,7 @@ const Texts kEnglish{
                   "Did we help with your issue?"},
     .low = "Not at all",
     .high = "Completely",
+    .skip = "Prefer not to say",
     .comment_label = "Anything else you'd like to tell us?",
     .comment_hint = "Optional. Up to 2,000 characters.",
     .submit = "Send my answers",
@@ -160,6 +170,9 @@ const Texts kPolish{
     .heading = "Jak się spisaliśmy?",
     .about = "Ta ankieta dotyczy {contact}.",
     .one_minute = "Zajmie mniej niż minutę.",
+    .genuine =
+        "Ta ankieta pochodzi od {force}. Nigdy nie poprosimy Cię o pieniądze, hasła ani dane "
+        "bankowe. Aby sprawdzić, czy pochodzi od nas, zadzwoń pod numer 101.",
     .how_to =
         "Wybierz liczbę od 0 (wcale) do 10 (całkowicie). Jeśli wolisz nie odpowiadać, "
         "możesz pominąć dowolne pytanie.",
@@ -170,6 +183,7 @@ const Texts kPolish{
                   "Czy wiesz, co będzie się działo dalej?", "Czy pomogliśmy Ci w Twojej sprawie?"},
     .low = "Wcale",
     .high = "Całkowicie",
+    .skip = "Wolę nie odpowiadać",
     .comment_label = "Czy chcesz nam jeszcze coś przekazać?",
     .comment_hint = "Nieobowiązkowe. Maksymalnie 2000 znaków.",
     .submit = "Wyślij odpowiedzi",
@@ -243,6 +257,9 @@ const Texts kWelsh{
     .heading = "Sut wnaethon ni?",
     .about = "Mae'r arolwg hwn am {contact}.",
     .one_minute = "Bydd yn cymryd llai na munud.",
+    .genuine =
+        "Mae'r arolwg hwn gan {force}. Fyddwn ni byth yn gofyn i chi am arian, cyfrineiriau na "
+        "manylion banc. I wirio mai ni a'i hanfonodd, ffoniwch 101.",
     .how_to =
         "Dewiswch rif o 0 (ddim o gwbl) i 10 (yn llwyr). Gallwch adael unrhyw gwestiwn yn "
         "wag os byddai'n well gennych beidio ag ateb.",
@@ -254,6 +271,7 @@ const Texts kWelsh{
                   "Wnaethon ni eich helpu gyda'ch mater?"},
     .low = "Ddim o gwbl",
     .high = "Yn llwyr",
+    .skip = "Gwell gen i beidio ag ateb",
     .comment_label = "Oes unrhyw beth arall yr hoffech ei ddweud wrthym?",
     .comment_hint = "Dewisol. Hyd at 2,000 o nodau.",
     .submit = "Anfon fy atebion",
@@ -557,6 +575,8 @@ constexpr std::string_view kStyle =
     "cursor:pointer}"
     ".scale input:checked+label{background:#1d5fa0;border-color:#1d5fa0;color:#fff}"
     ".scale input:focus+label{outline:3px solid #fd0;box-shadow:0 0 0 6px #0b0c0c}"
+    // "Prefer not to say": a row of its own under the scale, plainer than the scores.
+    ".scale .skip{grid-column:1/-1;min-height:44px;font-weight:400;font-size:17px}"
     ".ends{clear:both;display:flex;justify-content:space-between;gap:12px;margin:0 0 8px;"
     "font-size:16px;color:#3d4347}"
     ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);"
@@ -750,6 +770,16 @@ void Radio(std::string& out, const Texts& texts, const std::string& key, int val
   out += "</label>";
 }
 
+// "Prefer not to say": the question posted blank, as if never touched, so stored as no answer
+// (ParseAnswers), never as a score.
+void SkipRadio(std::string& out, const Texts& texts, const std::string& key, bool invalid) {
+  out += "<input type=\"radio\" name=\"" + key + "\" id=\"" + key + "-skip\" value=\"\"";
+  if (invalid) out += " aria-invalid=\"true\" aria-describedby=\"" + key + "-err\"";
+  out += "><label class=\"skip\" for=\"" + key + "-skip\">";
+  out += HtmlEscape(texts.skip);
+  out += "</label>\n";
+}
+
 }  // namespace
 
 // ---- Public --------------------------------------------------------------------------------
@@ -887,6 +917,8 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                  HtmlEscape(DescribeContact(survey, ctx, texts.code)));
   out += " ";
   out += HtmlEscape(texts.one_minute);
+  out += "</p>\n<p class=\"how\">";
+  out += Replace(HtmlEscape(texts.genuine), "{force}", HtmlEscape(ctx.force_name));
   out += "</p>\n";
 
   if (errors != nullptr && errors->help_now) HelpBox(out, texts.code);
@@ -957,6 +989,7 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
       Radio(out, texts, key, value, chosen == value, invalid);
       out += '\n';
     }
+    SkipRadio(out, texts, key, invalid);
     out += "</div>\n</fieldset>\n";
   }
 
@@ -989,6 +1022,9 @@ std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
                              bool already_answered, bool help_now, std::string_view stop_token) {
   Message message{&Texts::thanks_heading, &Texts::thanks_body};
   if (already_answered) message = {&Texts::already_heading, &Texts::already_body};
+  // As the closed page does: the survey is done, and the citizen may still need us (the audit
+  // found the thank-you page the one page with neither the numbers nor the stop link).
+  message.contact_us = true;
   message.close_hint = true;
   message.help_now = help_now;
   message.stop_token = stop_token;

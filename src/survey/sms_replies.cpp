@@ -19,6 +19,29 @@ void AddHelp(ReplyPlan& plan, const rules::RuleSet& rules, const store::ReplyCon
   }
 }
 
+// A text that answers nothing (its survey's conversation over, or a link survey's) is answered
+// once per survey with why, so that the citizen does not think it counted: a two-way survey's
+// `closed` text, or a link survey's link_reply, in its language (else English). Never to a text
+// that calls for help (the help answers it, or went a moment ago), nor after the survey's late
+// texts got help (a "thank you" then reads as not having been heard), nor to a number that
+// opted out. Once per survey: a reply to it (an auto-reply too) finds the survey answered.
+void AddNotice(ReplyPlan& plan, const rules::RuleSet& rules, const store::ReplyContext& context,
+               bool two_way, bool answered_late, bool calls_for_help, const std::string& language,
+               TimePoint now) {
+  if (!plan.survey_id || answered_late || calls_for_help || context.opted_out) return;
+  const std::string* text = nullptr;
+  if (two_way) {
+    const rules::TwoWayTexts* texts = rules.replies().TwoWay(language);
+    if (texts == nullptr) texts = rules.replies().TwoWay("en");
+    if (texts != nullptr) text = &texts->closed;
+  } else {
+    text = rules.replies().LinkReply(language);
+  }
+  if (text == nullptr || text->empty()) return;
+  plan.texts.push_back(
+      {two_way ? MessageKind::kClosed : MessageKind::kLinkReply, *text, now + kNoticeWindow});
+}
+
 ReplyPlan OptOut(const rules::RuleSet& rules, const store::ReplyContext& context, TimePoint now) {
   ReplyPlan plan;
   plan.disposition = "opt_out";
@@ -58,8 +81,11 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
   ReplyPlan plan;
   plan.survey_id = context.latest_survey_id;
   if (!context.two_way || context.two_way->state != "open") {
-    // Nothing waits for it (a link survey's, a late one): kept, and answered only with help.
+    // Nothing waits for it (a link survey's, a late one): kept, and answered with help, or with
+    // why it answers nothing.
     AddHelp(plan, rules, context, context.latest_calls_for_help, context.latest_language, now);
+    AddNotice(plan, rules, context, context.latest_two_way, context.latest_answered_late,
+              context.latest_calls_for_help, context.latest_language, now);
     return plan;
   }
   const store::ReplyContext::TwoWay& conversation = *context.two_way;
@@ -71,6 +97,8 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
   if (now >= expires_at) {
     plan.conversation_state = "expired";
     AddHelp(plan, rules, context, conversation.calls_for_help, conversation.language, now);
+    AddNotice(plan, rules, context, /*two_way=*/true, conversation.answered_late,
+              conversation.calls_for_help, conversation.language, now);
     return plan;
   }
   if (conversation.calls_for_help) {

@@ -10,26 +10,12 @@
 //     --from 2026-10-01 --to 2026-11-30 --screenshot build/test-artifacts/dashboard.png
 //
 // Exits non-zero naming every check that failed. CHROMIUM overrides /usr/bin/chromium.
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { axe, check, failures, launchChromium, readArgs } from './checks.mjs';
 
-const require = createRequire(import.meta.url);
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) =>
-  (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
-for (const required of ['url', 'token', 'analyst-token', 'safeguarding-token', 'alert', 'from', 'to', 'screenshot']) {
-  if (!args[required]) {
-    console.error(`dashboard.mjs: --${required} is required`);
-    process.exit(2);
-  }
-}
-
-const failures = [];
-function check(name, ok, detail) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || detail === undefined ? '' : ': ' + detail}`);
-  if (!ok) failures.push(name);
-}
+const args = readArgs('dashboard.mjs',
+  ['url', 'token', 'analyst-token', 'safeguarding-token', 'alert', 'from', 'to', 'screenshot']);
 
 async function api(path, params, token) {
   const query = new URLSearchParams(params).toString();
@@ -97,29 +83,7 @@ async function waitReady(page, action) {
   }
 }
 
-// axe-core on the page as it is: no serious or critical WCAG 2.1 AA violation.
-async function axe(page, label) {
-  if (!(await page.evaluate(() => Boolean(window.axe)))) {
-    await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
-  }
-  const results = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  for (const v of results.violations) {
-    console.log(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} element(s): ` +
-      `${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
-  }
-  const serious = results.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  check(`axe (${label}): no serious or critical WCAG 2.1 AA violation`, serious.length === 0,
-    serious.map((v) => v.id).join(', '));
-  check(`axe (${label}) ran its rules`, results.passes.length > 10, String(results.passes.length));
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launchChromium();
 let exitCode = 1;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -2,8 +2,8 @@
 # Checks a live survey page in headless Chromium, as a phone would show it:
 #   tests/browser/survey_page.sh URL [SCREENSHOT.png]
 # Takes a 390px-wide screenshot and checks the rendered DOM: the page language, five question
-# fieldsets, 55 radio buttons (0-10 each), a comment box limited to 2,000 characters, one submit
-# button, and no script. Exits non-zero, naming what is wrong, when a check fails.
+# fieldsets, 60 radio buttons (0-10 and "prefer not to say", which posts the question blank, each),
+# a comment box limited to 2,000 characters, one submit button, and no script. Exits non-zero, naming what is wrong, when a check fails.
 # CHROMIUM overrides the browser (default: chromium, Debian's package).
 set -euo pipefail
 
@@ -59,8 +59,11 @@ lang=$(grep -o -i -E '<html[^>]* lang="[a-z]{2}(-[A-Za-z]+)?"' "$dom" | head -1 
 check "html lang attribute" "yes" "$([[ -n $lang ]] && echo yes || echo no)"
 check "five question fieldsets" 5 "$(count '<fieldset[ >]')"
 check "five legends" 5 "$(count '<legend[ >]')"
-check "55 radio buttons" 55 "$(count '<input[^>]*type="radio"')"
+check "60 radio buttons" 60 "$(count '<input[^>]*type="radio"')"
 check "radio values 0-10 per question" 5 "$(count '<input[^>]*type="radio"[^>]*value="10"')"
+# A tapped score can be taken back without JavaScript: a blank choice in each question's group.
+check "a 'prefer not to say' radio per question" 5 "$(count '<input[^>]*type="radio"[^>]*value=""')"
+check "each with a label" 5 "$(count '<label[^>]*for="q[1-5]-skip"')"
 check "one textarea" 1 "$(count '<textarea[ >]')"
 check "textarea maxlength 2000" 1 "$(count '<textarea[^>]*maxlength="2000"')"
 check "textarea has a label" 1 "$(count '<label[^>]*for="comment"')"

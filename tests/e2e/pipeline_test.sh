@@ -2,7 +2,9 @@
 # End to end, with the real binaries: two surveyd instances on one PostgreSQL database, the
 # WMNow-style gateway simulator playing the citizens, events pushed and signed as the
 # command-and-control system would. Checks the whole path from a pushed event to a stored answer,
-# that no survey is texted twice, that logs hold no phone number, and the page in real Chromium.
+# that no survey is texted twice, that logs hold no phone number, and the page in real Chromium
+# (and on a 320 px phone with axe-core: tests/browser/survey_page.mjs, the form and the thank-you
+# page).
 #   tests/e2e/pipeline_test.sh BUILD_DIR SOURCE_DIR   (needs SURVEYD_TEST_DATABASE_URL)
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -101,12 +103,19 @@ body_in_text=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=1000" | gre
 [ "$(sql "SELECT responded_at IS NULL FROM surveys WHERE event_id = 'E2E-CALL-1'")" = t ] ||
   fail "nobody but this test answers E2E-CALL-1"
 bash "$SRC/tests/browser/survey_page.sh" "$link" "$work/page.png" || fail "browser check of the page"
+# The page on a 320 px phone, with axe-core (playwright-core and axe-core: npm ci in tests/browser).
+[ -d "$SRC/tests/browser/node_modules/playwright-core" ] && [ -d "$SRC/tests/browser/node_modules/axe-core" ] ||
+  fail "run npm ci in $SRC/tests/browser first (scripts/test does)"
+node "$SRC/tests/browser/survey_page.mjs" --url "$link" --expect survey \
+  --screenshot "$BUILD/test-artifacts/survey-page.png" || fail "the survey page on a phone"
 page=$(curl -fs "$link")
 [[ $page == *"101"* ]] || fail "the page should say what the survey is about"
 code=$(curl -s -o "$work/answer.html" -w '%{http_code}' --data 'q1=9&q2=8&q3=7&q4=10&q5=9&comment=Quick+and+kind' "$link")
 [ "$code" = 200 ] || fail "answer: HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --data 'q1=1' "$link")
 [ "$code" = 200 ] || fail "resubmit: HTTP $code"
+node "$SRC/tests/browser/survey_page.mjs" --url "$link" --expect thanks \
+  --screenshot "$BUILD/test-artifacts/survey-thanks.png" || fail "the thank-you page on a phone"
 [ "$(sql "SELECT q1 || ',' || q4 FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE s.event_id = 'E2E-CALL-1'")" = "9,10" ] ||
   fail "the answer was not stored once, as given"
 [ "$(sql "SELECT count(*) FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE s.event_id = 'E2E-CALL-1'")" = 1 ] ||

@@ -231,11 +231,64 @@ TEST_F(TwoWayTest, AKannelTextWithoutItsIdAnswersTheConversationWaitingForIt) {
   EXPECT_EQ(Text("5", ""), "answer");
   EXPECT_EQ(scores(first), "8,9,5,-,-");
 
-  // Past the conversation's end (two_way.lasts: 24h) nothing waits: kept, answering nothing.
+  // Past the conversation's end (two_way.lasts: 24h) nothing waits: kept, answering nothing,
+  // and the citizen is told so once (for the newest survey, the one its text most likely
+  // answers).
   clock_.Advance(24h);
   EXPECT_EQ(Text("4", ""), "reply");
+  EXPECT_EQ(Text("4", ""), "reply");
   EXPECT_EQ(scores(first), "8,9,5,-,-");
-  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE gateway_message_id IS NULL"), "9");
+  EXPECT_EQ(Q("SELECT count(*) FROM inbound_messages WHERE gateway_message_id IS NULL"), "10");
+  EXPECT_EQ(Q("SELECT string_agg(survey_id::text, ',') FROM outbox WHERE kind = 'closed'"),
+            std::to_string(second));
+}
+
+// The audit: a reply after a conversation finished (or ran out) was kept and nobody answered, so
+// the citizen thought it counted. It is answered once per survey, in the survey's language, that
+// the survey has closed (101, 999): through the outbox, to the number, at once. A text back to a
+// link survey is told to use the link, once. Not to a number that opted out.
+TEST_F(TwoWayTest, ALateReplyIsToldOnceThatTheSurveyHasClosed) {
+  const auto survey = TextedSurvey("E-1");
+  const std::string id = std::to_string(survey);
+  Q("UPDATE surveys SET language = 'cy' WHERE id = " + id);
+  clock_.Advance(5min);
+  for (const char* score : {"8", "7", "9", "6", "10"}) EXPECT_EQ(Text(score, ""), "answer");
+  EXPECT_EQ(Q("SELECT state FROM conversations"), "finished");
+  clock_.Advance(1h);
+  EXPECT_EQ(Text("one more thing: 3", "k-1"), "reply");
+  EXPECT_EQ(Q("SELECT concat_ws(',', q1, q2, q3, q4, q5) FROM responses"), "8,7,9,6,10");
+  const std::string closed = ShippedRules()->replies().TwoWay("cy")->closed;
+  EXPECT_EQ(Q("SELECT body FROM outbox WHERE kind = 'closed' AND survey_id = " + id), closed);
+  // Once: an auto-reply to it, or another late text, gets nothing more.
+  EXPECT_EQ(Text("Diolch!", "k-2"), "reply");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE kind = 'closed'"), "1");
+  const auto due = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  bool sent = false;
+  for (const auto& message : due) {
+    if (message.kind != store::MessageKind::kClosed) continue;
+    sent = true;
+    EXPECT_EQ(message.to_e164, kPhone);
+    EXPECT_EQ(message.body, closed);
+  }
+  EXPECT_TRUE(sent) << "due at once";
+
+  // A link survey's text back, once.
+  const auto link = TextedSurvey("L-1", "+447700900124", /*two_way=*/false);
+  EXPECT_EQ(Text("thank you, the officer was lovely", "k-3", "+447700900124"), "reply");
+  EXPECT_EQ(Text("you're welcome", "k-4", "+447700900124"), "reply");
+  EXPECT_EQ(Q("SELECT string_agg(body, '|') FROM outbox WHERE kind = 'link_reply' AND "
+              "survey_id = " +
+              std::to_string(link)),
+            *ShippedRules()->replies().LinkReply("en"));
+  EXPECT_EQ(Q("SELECT count(*) FROM responses WHERE survey_id = " + std::to_string(link)), "0");
+
+  // Opted out, then a text: nothing but the confirmation.
+  const auto quiet = TextedSurvey("L-2", "+447700900125", /*two_way=*/false);
+  EXPECT_EQ(Text("STOP", "k-5", "+447700900125"), "opt_out");
+  EXPECT_EQ(Text("ok thanks", "k-6", "+447700900125"), "reply");
+  EXPECT_EQ(Q("SELECT string_agg(kind, ',' ORDER BY id) FROM outbox WHERE survey_id = " +
+              std::to_string(quiet)),
+            "survey,confirmation");
 }
 
 TEST_F(TwoWayTest, ATextRaisesTheAlertsThePageWouldOnceWithTheAnswer) {

@@ -266,7 +266,11 @@ std::vector<std::string> ValidateForServe(const Config& config);
 // gateway.sender, Twilio from gateway.twilio.from (a messaging service, "MG" and 32 hex digits,
 // is not a sender and passes). Warnings, not problems: `serve` starts and logs them; `config check`
 // and `rules check -c` say them.
-std::vector<std::string> SenderWarnings(const Config& config);
+// `replies_wanted` (the rules have a two-way group or tell citizens to reply STOP:
+// rules::AsksForReplies): a sender made of letters is warned of too when the gateway's network
+// cannot reply to one, as most cannot (Twilio's never; Kannel's SMSCs seldom). WMNow's contract
+// takes replies to its sender id, so it passes.
+std::vector<std::string> SenderWarnings(const Config& config, bool replies_wanted = false);
 
 // What the settings leave the citizens' pages wanting, one line each: survey links over plain
 // HTTP to another machine than this one (answers, and the help a citizen asks for, cross the

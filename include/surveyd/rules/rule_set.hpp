@@ -138,6 +138,9 @@ struct TwoWayTexts {
   std::array<std::string, 5> questions;  // the page's five, each saying how to answer
   std::string ask_again;  // before a question asked again after a reply that was not a score
   std::string thanks;     // after the fifth answer
+  // The answer, once per survey, to a text that came after the conversation ended (finished, ran
+  // out): the survey has closed and the text was not counted; 101 and 999.
+  std::string closed;
 };
 
 // What surveyd texts back to citizens: two-way surveys' questions, the opt-out confirmation, and
@@ -152,12 +155,17 @@ struct SmsReplies {
   std::vector<std::pair<std::string, std::string>> help_now;
   // A number is sent help_now at most once this often, so that a text back never loops.
   Duration help_now_every = std::chrono::hours(1);
+  // language -> text; "en" first: the answer, once per survey, to a text back to a link survey,
+  // which takes no answer by text ("use the link in our text"). None: such a text gets none.
+  std::vector<std::pair<std::string, std::string>> link_reply;
 
   const TwoWayTexts* TwoWay(std::string_view language) const;  // null if none for it
   // That language's confirmation, else the English one; null if none.
   const std::string* Confirmation(std::string_view language) const;
   // That language's help text, else the English one; null if none.
   const std::string* HelpNow(std::string_view language) const;
+  // That language's answer to a text back to a link survey, else the English one; null if none.
+  const std::string* LinkReply(std::string_view language) const;
   // A two-way survey's first text: its rendered template, then the first question.
   static std::string FirstText(std::string_view rendered_template, const TwoWayTexts& texts);
 };

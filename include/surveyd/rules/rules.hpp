@@ -108,9 +108,15 @@ TemplateLength MeasureTemplate(std::string_view force_name, std::string_view gro
 // Every template of every group, in file order (a two-way group's with its first question).
 std::vector<TemplateLength> MeasureTemplates(const RuleSet& rules, std::string_view link);
 // Every text sent back to citizens: each two-way question, a question asked again (with the
-// longest question), the thanks, the opt-out confirmation, where to get help now. `group` names
-// the text ("two_way/question 1", "replies/opt_out_confirmation", "replies/help_now").
+// longest question), the thanks, the answer to a late reply, the opt-out confirmation, where to
+// get help now, the answer to a link survey's text back. `group` names the text
+// ("two_way/question 1", "two_way/closed", "replies/opt_out_confirmation", "replies/help_now",
+// "replies/link_reply").
 std::vector<TemplateLength> MeasureReplyTexts(const RuleSet& rules);
+// Whether the rules count on citizens' texts reaching us: a two-way group, or a template that
+// tells the citizen to reply STOP (the word, in capitals). `config check` then warns of a sender
+// that cannot take replies (config::SenderWarnings).
+bool AsksForReplies(const RuleSet& rules);
 
 // A sample of the type codes a force's log holds, for `rules check --sample`: one code per line,
 // or NDJSON events (their incident.type_code, normalised as the feed reader does). Blank lines

@@ -22,8 +22,11 @@ enum class MessageKind {
   kQuestion,      // a later text of a two-way conversation (a reply to the citizen's text)
   kConfirmation,  // the one confirmation of an opt-out by SMS (to a number opted out by design)
   kHelp,          // where to get help now, answering a text that called for it
+  kClosed,        // a text after a two-way conversation ended: the survey closed, not counted
+  kLinkReply,     // a text back to a link survey: it takes no answer by text, use the link
 };
-const char* MessageKindName(MessageKind kind);  // "survey", "question", "confirmation", "help"
+// "survey", "question", "confirmation", "help", "closed", "link_reply"
+const char* MessageKindName(MessageKind kind);
 std::optional<MessageKind> ParseMessageKind(std::string_view name);
 // Whether a queued text is decided again before it goes, under the rules in force and with
 // everything stored since (an opt-out, a later event of its incident): the survey's own texts,

@@ -70,6 +70,13 @@ struct ReplyContext {
   // Whether this text, read against the newest survey, calls for help now (CallsForHelp on the
   // text as a comment alone).
   bool latest_calls_for_help = false;
+  // Whether the newest survey is a two-way one (and, unless `two_way` is it, one whose
+  // conversation is over) rather than a link survey.
+  bool latest_two_way = false;
+  // Whether a text back to the newest survey was already answered outside its questions: with
+  // the notice that it takes no answer (MessageKind kClosed, kLinkReply) or with where to get
+  // help. The notice goes once per survey, and never after help.
+  bool latest_answered_late = false;
   // When the number was last answered with where to get help, if its texts still say.
   std::optional<TimePoint> helped_at;
   // The number's open two-way conversation, the one waiting for its answer (the newest if
@@ -82,6 +89,7 @@ struct ReplyContext {
     int question = 1;             // awaiting an answer
     bool asked_again = false;     // the question was asked again after an unreadable reply
     bool calls_for_help = false;  // this text, read against this survey, calls for help now
+    bool answered_late = false;   // as latest_answered_late, for this survey
   };
   std::optional<TwoWay> two_way;
 };

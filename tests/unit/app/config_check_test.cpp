@@ -43,6 +43,7 @@ std::map<std::string, std::string> TwilioEnvironment() {
 
 TEST(ConfigCheck, ASenderNetworksMayRefuseIsAWarning) {
   auto env = TwilioEnvironment();
+  env["SURVEYD_TWILIO_FROM"] = "+447700900001";  // the shipped texts ask for replies (STOP)
   const Checked fine = Check(env);
   EXPECT_EQ(fine.code, 0) << fine.err;
   EXPECT_EQ(fine.out.find("warning: gateway"), std::string::npos) << fine.out;
@@ -65,6 +66,21 @@ TEST(ConfigCheck, ASenderNetworksMayRefuseIsAWarning) {
                             "characters, not 20"),
             std::string::npos)
       << kannel.err;
+}
+
+// The shipped texts say "Reply STOP to opt out": a Twilio sender made of letters, which nobody can
+// reply to, is warned of; with rules that ask for no reply (no STOP, no two-way group) it is not.
+TEST(ConfigCheck, ALetteredSenderThatCannotTakeTheRepliesTheRulesAskForIsAWarning) {
+  auto env = TwilioEnvironment();
+  const Checked shipped = Check(env);
+  EXPECT_EQ(shipped.code, 0) << shipped.err;
+  EXPECT_NE(shipped.out.find("the environment: warning: gateway.twilio.from (SURVEYD_TWILIO_FROM) "
+                             "'WMPolice': a sender made of letters cannot be replied to"),
+            std::string::npos)
+      << shipped.out;
+  env["SURVEYD_RULES"] = Source("tests/unit/rules/fixtures/strict.yaml");
+  const Checked no_replies = Check(env);
+  EXPECT_EQ(no_replies.out.find("cannot be replied to"), std::string::npos) << no_replies.out;
 }
 
 }  // namespace

@@ -399,6 +399,38 @@ TEST(Config, SenderWarningsNameTheSenderTheGatewayUses) {
   EXPECT_EQ(twilio("Police!").size(), 1u);
 }
 
+// The audit: texts that say "Reply STOP" sent from "Police" through Twilio, whose networks never
+// pass a reply to a sender made of letters: the STOP (and a two-way answer) would never arrive.
+// Warned when the rules ask for replies, for the gateways that cannot take them; WMNow's contract
+// says it can.
+TEST(Config, SenderWarningsSayWhenRepliesCannotReachALetteredSender) {
+  const auto warn = [](const std::string& kind, const std::string& sender, bool replies) {
+    return SenderWarnings(Load("", {{"SURVEYD_GATEWAY", kind},
+                                    {"SURVEYD_GATEWAY_SENDER", sender},
+                                    {"SURVEYD_TWILIO_FROM", sender}}),
+                          replies);
+  };
+  const auto twilio = warn("twilio", "WMPolice", true);
+  ASSERT_EQ(twilio.size(), 1u);
+  EXPECT_EQ(twilio[0].rfind("gateway.twilio.from (SURVEYD_TWILIO_FROM) 'WMPolice': a sender made "
+                            "of letters cannot be replied to (Twilio never passes them on), yet "
+                            "the rules ask for replies",
+                            0),
+            0u)
+      << twilio[0];
+  const auto kannel = warn("kannel", "Police", true);
+  ASSERT_EQ(kannel.size(), 1u);
+  EXPECT_NE(kannel[0].find("gateway.sender (SURVEYD_GATEWAY_SENDER) 'Police': a sender made of "
+                           "letters cannot be replied to"),
+            std::string::npos)
+      << kannel[0];
+  EXPECT_TRUE(warn("wmnow", "Police", true).empty()) << "WMNow takes replies to its sender id";
+  EXPECT_TRUE(warn("twilio", "WMPolice", false).empty()) << "no replies asked for";
+  EXPECT_TRUE(warn("kannel", "Police", false).empty());
+  EXPECT_TRUE(warn("twilio", "+447700900001", true).empty()) << "a number takes replies";
+  EXPECT_TRUE(warn("kannel", "60001", true).empty()) << "a short code too";
+}
+
 // Serving checks the secrets of the adapter in use, and only those.
 TEST(Config, ServeChecksTheChosenAdaptersSecrets) {
   const std::string key(40, 'k');

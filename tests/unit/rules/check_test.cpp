@@ -34,6 +34,26 @@ TEST(RulesCheckTest, MeasureFindsTheLongestRendering) {
   EXPECT_EQ(MeasureTemplate("F[", "g", "G", "en", "{force}", "L").length.units, 3u);
 }
 
+// Texts that tell the citizen to reply STOP, or a two-way group, count on replies reaching us
+// (config check then warns of a sender nobody can reply to).
+TEST(RulesCheckTest, AsksForRepliesWhenATextSaysStopOrAGroupIsTwoWay) {
+  EXPECT_TRUE(AsksForReplies(*MustLoad(SourcePath("config/rules.yaml"))));
+  EXPECT_FALSE(AsksForReplies(*MustLoad(testing::FixturePath("strict.yaml"))));
+  const auto with_template = [](const std::string& text) {
+    const auto loaded = LoadString(
+        "version: 1\nforce_name: F\ntime_zone: Europe/London\ngroups:\n  - id: g\n    name: G\n"
+        "    trigger: call.ended\n    templates: {en: \"" +
+            text + "\"}\n",
+        "rules.yaml");
+    EXPECT_TRUE(loaded.rules) << text;
+    return loaded.rules && AsksForReplies(*loaded.rules);
+  };
+  EXPECT_TRUE(with_template("{link} Reply STOP to opt out"));
+  EXPECT_TRUE(with_template("{link} STOP: opt out"));
+  EXPECT_FALSE(with_template("{link}"));
+  EXPECT_FALSE(with_template("{link} STOPPED"));
+}
+
 TEST(RulesCheckTest, ReadsCodesAndEvents) {
   const TypeCodeSample sample = ReadTypeCodeSample(
       "# a comment\n"

@@ -332,6 +332,44 @@ std::vector<std::string> WarningsOf(const LoadResult& result) {
   return out;
 }
 
+// What a late reply is told (two_way texts' `closed`) and a link survey's text back
+// (replies.link_reply): one SMS each in every shipped language, with 101 and 999; a two-way
+// language without `closed` is refused, as one without its thanks is.
+TEST(RulesLoadTest, LateAndLinkReplyTextsAreReadAndChecked) {
+  const LoadResult shipped = LoadFile(SourcePath("config/rules.yaml"));
+  ASSERT_TRUE(shipped.rules);
+  const SmsReplies& replies = shipped.rules->replies();
+  for (const char* language : {"en", "pl", "cy"}) {
+    ASSERT_NE(replies.TwoWay(language), nullptr) << language;
+    for (const std::string* text :
+         {&replies.TwoWay(language)->closed, replies.LinkReply(language)}) {
+      ASSERT_NE(text, nullptr) << language;
+      EXPECT_NE(text->find("101"), std::string::npos) << *text;
+      EXPECT_NE(text->find("999"), std::string::npos) << *text;
+      EXPECT_EQ(text->find("{force}"), std::string::npos) << "filled in: " << *text;
+    }
+    EXPECT_NE(replies.LinkReply(language)->find("STOP"), std::string::npos) << language;
+  }
+  EXPECT_EQ(replies.LinkReply("de"), replies.LinkReply("en"));
+  int measured = 0;
+  for (const TemplateLength& t : MeasureReplyTexts(*shipped.rules)) {
+    if (t.group != "two_way/closed" && t.group != "replies/link_reply") continue;
+    ++measured;
+    EXPECT_EQ(t.length.segments, 1) << t.group << "/" << t.language << ": " << t.text;
+  }
+  EXPECT_EQ(measured, 6) << "rules check prints what each costs";
+
+  std::string yaml = ShippedRulesText();
+  const auto at = yaml.find("\n      closed: \"{force}: mae'r arolwg");
+  ASSERT_NE(at, std::string::npos);
+  yaml.erase(at, yaml.find('\n', at + 1) - at);
+  const LoadResult without = LoadString(yaml, "rules.yaml");
+  EXPECT_FALSE(without.rules);
+  ASSERT_EQ(without.errors.size(), 1u);
+  EXPECT_NE(without.errors[0].message.find("two_way texts cy have no 'closed'"), std::string::npos)
+      << without.errors[0].ToString();
+}
+
 // Where to get help, texted back to a text that calls for it: a text per language with English
 // the fallback, at most once per number every at_most_every; up to two SMS each without a
 // warning (the numbers take room), and a rules file without it is told what it loses.
@@ -494,7 +532,7 @@ TEST(LoadTest, TheScreenVersionFollowsThePolicyAndTheExclusionsOnly) {
   EXPECT_EQ(shipped.size(), 16u);
   EXPECT_EQ(version_of(text + "\n# a comment\n"), shipped);
   EXPECT_EQ(version_of(replaced("delay: 30s", "delay: 45s")), shipped);
-  EXPECT_EQ(version_of(replaced("5 optional questions", "five optional questions")), shipped);
+  EXPECT_EQ(version_of(replaced("{day}? {link} Reply STOP", "{day}? {link} Text STOP")), shipped);
   EXPECT_NE(version_of(replaced("minimum_age: 16", "minimum_age: 17")), shipped);
   EXPECT_NE(version_of(replaced("qualifiers: [DOMESTIC, HONOUR_BASED]",
                                 "qualifiers: [DOMESTIC, HONOUR_BASED, FORCED_MARRIAGE]")),

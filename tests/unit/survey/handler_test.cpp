@@ -241,6 +241,22 @@ TEST_F(HandlerTest, TheStopLinkWorksClosedOrAnsweredAndSaysWhenItCannot) {
   EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr("/stop")));
 }
 
+// The page after the answers are sent says how to reach us (101, 999) and offers the stop link,
+// as the closed page does; so does the same page opened again.
+TEST_F(HandlerTest, TheThankYouPageSaysHowToReachUsAndOffersTheStopLink) {
+  const auto thanks = Fetch("POST", Path(), "q1=5");
+  ASSERT_EQ(thanks.status, 200);
+  EXPECT_THAT(thanks.body, HasSubstr("Thank you"));
+  EXPECT_THAT(thanks.body, HasSubstr("tel:101"));
+  EXPECT_THAT(thanks.body, HasSubstr("tel:999"));
+  EXPECT_THAT(thanks.body, HasSubstr("<a href=\"" + std::string(kToken) + "/stop\">"));
+  store_.view.responded = true;
+  const auto again = FetchFast("GET", Path());
+  ASSERT_TRUE(again.has_value());
+  EXPECT_THAT(again->body, HasSubstr("tel:999"));
+  EXPECT_THAT(again->body, HasSubstr(std::string(kToken) + "/stop"));
+}
+
 // Words posted where no answer is taken any more (closed, or answered already) are kept as a
 // late text, never as an answer; scores alone are not; a store that is down says "try again".
 TEST_F(HandlerTest, WordsPostedToAClosedOrAnsweredSurveyAreKept) {

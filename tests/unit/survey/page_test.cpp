@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/http/message.hpp"
@@ -76,6 +79,60 @@ TEST_F(PageTest, DescribesTheContactNeutrallyInEachLanguage) {
   EXPECT_EQ(DescribeContact(survey_, ctx_, "en"), "your report, closed on Tuesday 24 November");
 }
 
+// The audit: a tapped score could not be taken back (a radio once chosen stays chosen without
+// JavaScript). Each question offers "prefer not to say", a radio of its group that posts the
+// question blank: no answer, never a score.
+TEST_F(PageTest, AChosenScoreCanBeTakenBackWithPreferNotToSay) {
+  for (const auto& [language, words] :
+       std::vector<std::pair<std::string, std::string>>{{"en", "Prefer not to say"},
+                                                        {"pl", "Wolę nie odpowiadać"},
+                                                        {"cy", "Gwell gen i beidio ag ateb"}}) {
+    survey_.language = language;
+    const std::string page = RenderSurveyPage(survey_, kToken, ctx_);
+    for (const auto& key : QuestionKeys()) {
+      // Inside its question's fieldset, with a label of its own, after the scores.
+      const std::string fieldset = Between(page, "<fieldset id=\"" + key + "\">", "</fieldset>");
+      EXPECT_THAT(fieldset, HasSubstr("<input type=\"radio\" name=\"" + key + "\" id=\"" + key +
+                                      "-skip\" value=\"\"><label class=\"skip\" for=\"" + key +
+                                      "-skip\">" + words + "</label>"))
+          << language;
+      EXPECT_GT(fieldset.find(key + "-skip"), fieldset.find(key + "-10")) << language;
+    }
+  }
+  // A touch target, on a row of its own under the scale.
+  EXPECT_THAT(std::string(InlineStyle()),
+              HasSubstr(".scale .skip{grid-column:1/-1;min-height:44px"));
+  // Chosen, it posts the question blank: stored as no answer.
+  store::SurveyAnswers answers;
+  FormErrors errors;
+  EXPECT_TRUE(ParseAnswers("q1=&q2=7&q3=&q4=&q5=&comment=", answers, errors));
+  EXPECT_FALSE(answers.q[0].has_value());
+  EXPECT_EQ(answers.q[1], 7);
+  EXPECT_FALSE(answers.q[2].has_value());
+  // Every question skipped and no comment: nothing to store, and the page says so.
+  store::SurveyAnswers none;
+  FormErrors nothing;
+  EXPECT_FALSE(ParseAnswers("q1=&q2=&q3=&q4=&q5=&comment=", none, nothing));
+  EXPECT_TRUE(nothing.nothing_answered);
+}
+
+// The texts have no room to say how to check they are genuine (they say how to opt out): the
+// page's first lines do, before any question, in every language.
+TEST_F(PageTest, TheFirstLinesSayThePageIsTheForcesAndHowToCheck) {
+  for (const auto& [language, words] : std::vector<std::pair<std::string, std::string>>{
+           {"en", "This survey is from West Midlands Police. We will never ask you for money"},
+           {"pl", "Ta ankieta pochodzi od West Midlands Police. Nigdy nie poprosimy"},
+           {"cy", "Mae&#39;r arolwg hwn gan West Midlands Police. Fyddwn ni byth"}}) {
+    survey_.language = language;
+    const std::string page = RenderSurveyPage(survey_, kToken, ctx_);
+    const std::size_t at = page.find(words);
+    ASSERT_NE(at, std::string::npos) << language;
+    EXPECT_LT(at, page.find("<form")) << language;
+    const std::string line = page.substr(at, page.find("</p>", at) - at);
+    EXPECT_THAT(line, HasSubstr("101")) << language;
+  }
+}
+
 TEST_F(PageTest, DatesAreInTheLocalTimeZone) {
   // 23:30 UTC on Monday 6 July is 00:30 on Tuesday 7 July in London (BST).
   survey_.contact_at = *ParseRfc3339("2026-07-06T23:30:00Z");
@@ -97,9 +154,9 @@ TEST_F(PageTest, EveryLanguageRendersTheWholeForm) {
     EXPECT_THAT(page, HasSubstr("<meta name=\"viewport\""));
     EXPECT_EQ(Count(page, "<fieldset"), 5u);
     EXPECT_EQ(Count(page, "<legend>"), 5u);
-    EXPECT_EQ(Count(page, "type=\"radio\""), 55u);
+    EXPECT_EQ(Count(page, "type=\"radio\""), 60u);  // 0-10 and "prefer not to say", each
     for (const auto& key : QuestionKeys()) {
-      EXPECT_EQ(Count(page, "name=\"" + key + "\""), 11u) << key;
+      EXPECT_EQ(Count(page, "name=\"" + key + "\""), 12u) << key;
       EXPECT_THAT(page, HasSubstr("id=\"" + key + "-0\" value=\"0\""));
       EXPECT_THAT(page, HasSubstr("id=\"" + key + "-10\" value=\"10\""));
       // A legend with real text after its number.
@@ -184,8 +241,8 @@ TEST_F(PageTest, RedisplayKeepsValuesAndMarksInvalidFields) {
   EXPECT_EQ(Count(page, " checked"), 2u);
   EXPECT_THAT(page, HasSubstr(">\nHelpful officer</textarea>"));
 
-  EXPECT_EQ(Count(page, "name=\"q3\""), 11u);
-  EXPECT_EQ(Count(page, "aria-invalid=\"true\" aria-describedby=\"q3-err\""), 11u);
+  EXPECT_EQ(Count(page, "name=\"q3\""), 12u);  // 0-10 and "prefer not to say"
+  EXPECT_EQ(Count(page, "aria-invalid=\"true\" aria-describedby=\"q3-err\""), 12u);
   EXPECT_THAT(page, HasSubstr("<fieldset id=\"q3\" class=\"invalid\""));
   EXPECT_THAT(page, HasSubstr("<p class=\"err\" id=\"q3-err\">"));
   EXPECT_THAT(page,
@@ -193,7 +250,7 @@ TEST_F(PageTest, RedisplayKeepsValuesAndMarksInvalidFields) {
   EXPECT_THAT(page, HasSubstr("<a href=\"#q3\">Question 3: "));
   EXPECT_THAT(page, HasSubstr("role=\"alert\""));
   // Only the invalid fields are marked.
-  EXPECT_EQ(Count(page.substr(page.find("</style>")), "aria-invalid"), 12u);
+  EXPECT_EQ(Count(page.substr(page.find("</style>")), "aria-invalid"), 13u);
 }
 
 TEST_F(PageTest, SaveFailedSaysTryAgain) {
@@ -255,6 +312,30 @@ TEST_F(PageTest, BadAndClosedLinksSayWhatHappenedAndWhatToDo) {
     EXPECT_THAT(RenderNotFoundPage(language, ctx_), HasSubstr("tel:999")) << language;
     EXPECT_THAT(RenderClosedPage(language, ctx_), HasSubstr("tel:999")) << language;
   }
+}
+
+// The audit: the thank-you page was the one page with neither how to reach us nor the stop link.
+// It has both now, as the closed page does, whether the answers came now or before.
+TEST_F(PageTest, TheThankYouPageSaysHowToReachUsAndOffersTheStopLink) {
+  for (const auto& language : PageLanguages()) {
+    for (bool already : {false, true}) {
+      SCOPED_TRACE(language + (already ? " already" : " now"));
+      const std::string thanks = RenderThanksPage(language, ctx_, already, false, kToken);
+      EXPECT_THAT(thanks, HasSubstr("<a href=\"tel:101\">101</a>"));
+      EXPECT_THAT(thanks, HasSubstr("<a href=\"tel:999\">999</a>"));
+      // The same sentence as the closed page's, in the same language.
+      const std::string closed = RenderClosedPage(language, ctx_, kToken);
+      const std::string contact = Between(closed, "</p>\n<p>", "</p>");
+      EXPECT_THAT(contact, HasSubstr("tel:101"));
+      EXPECT_THAT(thanks, HasSubstr(contact));
+      EXPECT_THAT(thanks, HasSubstr("<a href=\"" + std::string(kToken) + "/stop" +
+                                    (language == "en" ? "" : "?lang=" + language) + "\">"));
+      EXPECT_THAT(RenderThanksPage(language, ctx_, already), Not(HasSubstr("/stop")));
+    }
+  }
+  EXPECT_THAT(RenderThanksPage("en", ctx_, false),
+              HasSubstr("To contact us, call <a href=\"tel:101\">101</a>. In an emergency, call "
+                        "<a href=\"tel:999\">999</a>."));
 }
 
 TEST_F(PageTest, MessagePagesInEachLanguage) {

@@ -106,27 +106,77 @@ TEST_F(PlanReplyTest, ShortWordsThatMayAnswerAQuestionAreNotOptOuts) {
   }
 }
 
-TEST_F(PlanReplyTest, AnExpiredOrClosedConversationAnswersNothing) {
+// The audit: a reply after a two-way conversation ended (ran out, or finished) was kept, and the
+// citizen heard nothing, so thought it counted. It answers nothing still, and is told so once per
+// survey, in the survey's language, with 101 and 999; a link survey's text back is told to use
+// the link. Never twice for a survey (an auto-reply cannot loop), never to a number that opted
+// out, never instead of help.
+TEST_F(PlanReplyTest, ALateReplyAnswersNothingAndIsToldSoOncePerSurvey) {
   const TimePoint late = begun_ + rules_->replies().conversation_lasts;
   auto plan = PlanReply(*rules_, Conversation(3), "7", late);
   EXPECT_EQ(plan.disposition, "reply");
   EXPECT_EQ(plan.conversation_state, "expired");
   EXPECT_FALSE(plan.score);
-  EXPECT_TRUE(plan.texts.empty());
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kClosed);
+  EXPECT_EQ(plan.texts[0].body, rules_->replies().TwoWay("en")->closed);
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("has closed"));
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("101"));
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("999"));
+  EXPECT_EQ(plan.texts[0].expires_at, late + kNoticeWindow);
+  ReplyContext told = Conversation(3, false, "cy");
+  EXPECT_EQ(PlanReply(*rules_, told, "7", late).texts.at(0).body,
+            rules_->replies().TwoWay("cy")->closed);
+  told.two_way->answered_late = true;
+  EXPECT_TRUE(PlanReply(*rules_, told, "7", late).texts.empty()) << "once per survey";
 
-  ReplyContext finished = Conversation(5);
-  finished.two_way->state = "finished";
+  // Finished (the store then finds no conversation waiting): the newest survey is two-way.
+  ReplyContext finished;
+  finished.latest_survey_id = 7;
+  finished.latest_language = "pl";
+  finished.latest_two_way = true;
   plan = PlanReply(*rules_, finished, "9", begun_ + 1h);
   EXPECT_EQ(plan.disposition, "reply");
   EXPECT_TRUE(plan.conversation_state.empty());
-  EXPECT_TRUE(plan.texts.empty());
+  EXPECT_EQ(plan.survey_id, 7);
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kClosed);
+  EXPECT_EQ(plan.texts[0].body, rules_->replies().TwoWay("pl")->closed);
+  finished.latest_answered_late = true;  // told, or helped, before
+  EXPECT_TRUE(PlanReply(*rules_, finished, "9", begun_ + 1h).texts.empty());
+  finished.latest_answered_late = false;
+  finished.opted_out = true;
+  EXPECT_TRUE(PlanReply(*rules_, finished, "9", begun_ + 1h).texts.empty())
+      << "a number that opted out is texted only a confirmation, or help";
 
+  // A link survey's text back: use the link.
   ReplyContext link_only;
   link_only.latest_survey_id = 3;
   plan = PlanReply(*rules_, link_only, "thanks, all good", begun_);
   EXPECT_EQ(plan.disposition, "reply");
   EXPECT_EQ(plan.survey_id, 3);
-  EXPECT_TRUE(plan.texts.empty());
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kLinkReply);
+  EXPECT_EQ(plan.texts[0].body, *rules_->replies().LinkReply("en"));
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("link"));
+  EXPECT_THAT(plan.texts[0].body, HasSubstr("STOP"));
+  link_only.latest_answered_late = true;
+  EXPECT_TRUE(PlanReply(*rules_, link_only, "thanks again", begun_).texts.empty());
+
+  // Help first: a late text that calls for it gets the help alone, even when the help went a
+  // moment ago and is not sent again.
+  ReplyContext scared = Conversation(3);
+  scared.two_way->calls_for_help = true;
+  scared.helped_at = late - 1min;
+  EXPECT_TRUE(PlanReply(*rules_, scared, "he is back, help", late).texts.empty());
+  ReplyContext scared_link;
+  scared_link.latest_survey_id = 3;
+  scared_link.latest_calls_for_help = true;
+  plan = PlanReply(*rules_, scared_link, "he is back, help", begun_);
+  ASSERT_EQ(plan.texts.size(), 1u);
+  EXPECT_EQ(plan.texts[0].kind, MessageKind::kHelp);
+  // A number we never texted gets nothing.
+  EXPECT_TRUE(PlanReply(*rules_, ReplyContext{}, "who is this?", begun_).texts.empty());
 }
 
 // A text that calls for help now (the store reads it against the survey as the page would,
