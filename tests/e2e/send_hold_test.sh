@@ -73,6 +73,8 @@ for port in "$port_a" "$port_b"; do
 done
 metrics=$(curl -fs "http://127.0.0.1:$port_a/metrics")
 grep -qx 'surveyd_sends_held_by_ops 1' <<<"$metrics" || fail "surveyd_sends_held_by_ops should be 1"
+grep -q '^surveyd_sends_held_by_ops_last_success_timestamp_seconds [1-9]' <<<"$metrics" ||
+  fail "surveyd_sends_held_by_ops_last_success_timestamp_seconds should say when it was read"
 out=$(surveyd sends status)
 [[ $out == *"Operation Larch"* ]] || fail "status under the hold: $out"
 

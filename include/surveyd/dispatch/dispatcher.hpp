@@ -179,7 +179,8 @@ class Dispatcher {
     explicit Meters(metrics::Registry& registry);
     metrics::CounterFamily& messages;
     metrics::HistogramFamily& send_seconds;
-    metrics::Gauge& held_by_ops;
+    metrics::Gauge& held_by_ops;       // absent while the hold cannot be read
+    metrics::Gauge& held_by_ops_read;  // when it was last read (Unix time)
   };
   // The ops hold, read again when `ops_hold_interval` has passed since the last read.
   std::optional<store::SendHold> OpsHold();
