@@ -377,9 +377,10 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
     std::lock_guard lock(status_mutex_);
     status_.sends_held = true;
   }
-  // Overdue messages expire under an ops hold as ever; nothing is claimed.
+  // Overdue messages expire under an ops hold as ever. What is claimed under it is where to get
+  // help alone (the claim reads the hold itself, store::OutboxStore::ClaimAndBegin): it answers a
+  // citizen who just texted that they are in danger, which no hold should leave unanswered.
   Maintain();
-  if (ops_held) return pass;
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
   RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());

@@ -59,6 +59,8 @@ out=$(surveyd sends hold 2>&1) && fail "a hold without a reason was taken: $out"
 [[ $out == *"--reason"* ]] || fail "a hold without a reason should say what is missing: $out"
 out=$(surveyd sends hold --reason "critical incident: Operation Larch")
 [[ $out == *"every text is held"* && $out == *"Operation Larch"* ]] || fail "hold: $out"
+[[ $out == *"where to get help (replies.help_now) still goes"* ]] ||
+  fail "hold should say that help texts still go: $out"
 
 push H-1 H-2 H-3
 wait_for_query 10 "SELECT count(*) FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id LIKE 'H-%'" "3"
