@@ -104,7 +104,7 @@ class Savepoint {
 // by date, newest first, hoping to meet one of the number's soon, which statistics of a few busy
 // numbers promise and a new number never keeps: it read every survey, for every push group
 // (StoreTest.WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid). A survey whose text
-// was cancelled or expired before it could have gone (surveys.unsent, migration 0037) is not
+// was cancelled or expired before it could have gone (surveys.unsent, migration 0038) is not
 // one: the citizen was never texted.
 #define SURVEYD_LAST_SURVEYED(condition)                                                  \
   "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM (SELECT p.contact_at FROM surveys p " \

@@ -179,12 +179,12 @@ TEST(MigrateTest, EventsWithoutANumberAreFiledBackUnderTheirIncidentsNumber) {
             "h2:exclusion:domestic:A1");
 }
 
-// A database from before 0037 marks the surveys whose text was cancelled or expired before any
+// A database from before 0038 marks the surveys whose text was cancelled or expired before any
 // request of it could have reached a gateway, and those alone: the frequency cap no longer
 // counts them. Texts settled so from then on are marked as they are.
 TEST(MigrateTest, SurveysWhoseTextNeverWentAreMarkedUnsent) {
   TestDatabase db(TestDatabase::Schema::kEmpty);
-  MigrateUpTo(db, "0037");
+  MigrateUpTo(db, "0038");
   db.Query(
       "INSERT INTO events (event_id, received_at, source, type, occurred_at) "
       "SELECT 'E' || g, now(), 'tcp', 'call.ended', now() FROM generate_series(1, 6) AS g");
@@ -202,7 +202,7 @@ TEST(MigrateTest, SurveysWhoseTextNeverWentAreMarkedUnsent) {
       "('E5', 'delivered', false, 'm-5'), ('E6', 'pending', false, NULL)) "
       "AS x(event_id, state, maybe_sent, message_id) ON x.event_id = s.event_id");
 
-  MigrateOnFrom(db, "0037");
+  MigrateOnFrom(db, "0038");
   const std::string unsent =
       "SELECT string_agg(event_id || ':' || unsent, ' ' ORDER BY event_id) FROM surveys";
   EXPECT_EQ(db.Query(unsent), "E1:true E2:true E3:false E4:false E5:false E6:false");
