@@ -40,7 +40,7 @@ concatenation = true
 group = sms-service
 keyword = default
 catch-all = true
-get-url = "http://surveyd:8080/api/v1/gateway/kannel/inbound?secret=$(value surveyd_kannel_webhook_secret)&from=%p&to=%P&text=%a"
+get-url = "http://surveyd:8080/api/v1/gateway/kannel/inbound?secret=$(value surveyd_kannel_webhook_secret)&from=%p&to=%P&text=%a&id=%I&ts=%T"
 max-messages = 0
 omit-empty = true
 CONF

@@ -44,10 +44,11 @@ http::Response HandleGatewayCallback(const ApiOptions& options, gateway::Callbac
   if (const auto& inbound = callback.inbound) {
     // A text without the gateway's id (Kannel's get-url as the operators have it, without
     // &id=%I) is read like any other: it answers the number's open two-way conversation (the
-    // store picks it: SurveyStore::ReceiveReply). What it lacks is only a way to tell the same
-    // text delivered twice (smsbox's retry after an answer it lost, a replayed request), which
-    // would answer the next question too. That is rare and costs one misplaced score; reading
-    // no Kannel reply at all would cost every two-way answer. &id=%I makes it recognisable.
+    // store picks it: SurveyStore::ReceiveReply). The same text delivered twice (smsbox's retry
+    // after an answer it lost, a replayed request) is known by Kannel's time of it (&ts=%T), or
+    // without that by coming again within seconds (kInboundRepeatWindow); a later copy without
+    // either would answer the next question too, which reading no Kannel reply at all would not
+    // make up for.
     const store::ReplyFn replier = options.replier ? options.replier() : OptOutsOnly();
     // Never the number or the text in the log: they are the citizen's.
     const store::ReplyOutcome outcome = options.surveys->ReceiveReply(

@@ -34,7 +34,9 @@ std::string CommandUser() {
 
 void PrintHold(const store::SendHold& hold, std::ostream& out) {
   out << "every text is held (hold " << hold.id << ") since " << FormatRfc3339(hold.held_at)
-      << ", by " << hold.held_by << ": " << hold.reason << "\n";
+      << ", by " << hold.held_by << ": " << hold.reason << "\n"
+      << "but where to get help (replies.help_now) still goes: it answers a citizen who just "
+         "texted that they are in danger\n";
 }
 
 }  // namespace
@@ -84,7 +86,7 @@ int Sends(const config::Config& config, const std::vector<std::string>& args, st
       const store::HoldOutcome outcome = store->HoldSends(reason, CommandUser());
       if (outcome.already_held) out << "already held; nothing changed\n";
       PrintHold(outcome.hold, out);
-      out << "no text will begin on any instance until `surveyd sends release`";
+      out << "no other text will begin on any instance until `surveyd sends release`";
       if (outcome.in_flight > 0) {
         out << "; " << outcome.in_flight
             << " already handed to the gateway may still arrive (their requests were under way)";

@@ -9,6 +9,7 @@
 #include "surveyd/core/log_context.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
+#include "surveyd/core/time.hpp"
 #include "surveyd/rules/rules.hpp"
 
 namespace surveyd::dispatch {
@@ -109,8 +110,16 @@ Dispatcher::Meters::Meters(metrics::Registry& registry)
                                        {"gateway", "result"}, metrics::LatencyBuckets())),
       held_by_ops(registry
                       .Gauges("surveyd_sends_held_by_ops",
-                              "1 while ops hold every text (surveyd sends hold), else 0.")
-                      .With({})) {}
+                              "1 while ops hold every text (surveyd sends hold), else 0; absent "
+                              "while the hold cannot be read.")
+                      .With({})),
+      held_by_ops_read(registry
+                           .Gauges("surveyd_sends_held_by_ops_last_success_timestamp_seconds",
+                                   "When the ops hold was last read for surveyd_sends_held_by_ops "
+                                   "(Unix time; 0: not yet).")
+                           .With({})) {
+  held_by_ops.Unset();  // not read yet
+}
 
 void Dispatcher::Count(const char* outcome, std::size_t n) {
   if (meters_ && n > 0) meters_->messages.With({outcome}).Inc(static_cast<std::uint64_t>(n));
@@ -319,7 +328,19 @@ std::optional<store::SendHold> Dispatcher::OpsHold() {
     }
     last_hold_read_ = steady_now;
   }
-  std::optional<store::SendHold> hold = options_.ops_hold();
+  std::optional<store::SendHold> hold;
+  try {
+    hold = options_.ops_hold();
+  } catch (...) {
+    // Not known, rather than the last value read: a dashboard would show "not held" through a
+    // database outage (alert SurveydSendHoldNotRead reads when it was last read).
+    if (meters_) meters_->held_by_ops.Unset();
+    throw;
+  }
+  if (meters_) {
+    meters_->held_by_ops.Set(hold ? 1 : 0);
+    meters_->held_by_ops_read.Set(static_cast<double>(ToUnixSeconds(clock_.Now())));
+  }
   std::lock_guard lock(status_mutex_);
   if (hold.has_value() != status_.ops_hold.has_value()) {
     // The reason is ops' own words, never a citizen's.
@@ -331,12 +352,13 @@ std::optional<store::SendHold> Dispatcher::OpsHold() {
     }
   }
   status_.ops_hold = hold;
-  if (meters_) meters_->held_by_ops.Set(hold ? 1 : 0);
   return hold;
 }
 
 Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   Pass pass;
+  // Read first, so that its gauge says what is known of the hold whatever holds this instance.
+  const bool ops_held = OpsHold().has_value();
   const bool clock_held = options_.hold_sends && options_.hold_sends();
   {
     std::lock_guard lock(status_mutex_);
@@ -351,14 +373,14 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
     status_.sends_held = clock_held;
   }
   if (clock_held) return pass;
-  const bool ops_held = OpsHold().has_value();
   if (ops_held) {
     std::lock_guard lock(status_mutex_);
     status_.sends_held = true;
   }
-  // Overdue messages expire under an ops hold as ever; nothing is claimed.
+  // Overdue messages expire under an ops hold as ever. What is claimed under it is where to get
+  // help alone (the claim reads the hold itself, store::OutboxStore::ClaimAndBegin): it answers a
+  // citizen who just texted that they are in danger, which no hold should leave unanswered.
   Maintain();
-  if (ops_held) return pass;
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
   RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());

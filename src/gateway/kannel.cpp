@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 
 #include "gateway/common.hpp"
@@ -19,15 +20,18 @@ using detail::HasParam;
 using detail::Param;
 using detail::Params;
 
-// %T is bearerbox's clock when the report came in. A time far from ours is a garbled field or a
-// wrong clock, not a fact about the text (and a huge one would overflow the time type), so the
-// report is dated when it reached us instead. SMSCs keep undelivered texts for days; 30 is ample.
-TimePoint ReportTime(std::optional<std::int64_t> unix_seconds, TimePoint now) {
+// %T is bearerbox's clock when the report or the text came in. A time far from ours is a garbled
+// field or a wrong clock, not a fact about the text (and a huge one would overflow the time
+// type): none, and a report is dated when it reached us instead. SMSCs keep undelivered texts
+// for days; 30 is ample.
+std::optional<TimePoint> KannelTime(std::optional<std::int64_t> unix_seconds, TimePoint now) {
   constexpr std::int64_t kOldest = 30LL * 24 * 3600;
   constexpr std::int64_t kNewest = 24LL * 3600;
-  if (!unix_seconds) return now;
+  if (!unix_seconds) return std::nullopt;
   const std::int64_t now_seconds = ToUnixSeconds(now);
-  if (*unix_seconds < now_seconds - kOldest || *unix_seconds > now_seconds + kNewest) return now;
+  if (*unix_seconds < now_seconds - kOldest || *unix_seconds > now_seconds + kNewest) {
+    return std::nullopt;
+  }
   return FromUnixSeconds(*unix_seconds);
 }
 
@@ -204,7 +208,7 @@ class KannelGateway final : public Gateway {
     report.message_ref = ref;
     report.state = meaning->state;
     report.error_code = meaning->error_code;
-    report.at = ReportTime(ParseInteger(Param(params, "ts")), now);
+    report.at = KannelTime(ParseInteger(Param(params, "ts")), now).value_or(now);
     callback.verdict = CallbackVerdict::kOk;
     callback.report = std::move(report);
     return callback;
@@ -224,12 +228,23 @@ class KannelGateway final : public Gateway {
     sms.to = Param(params, "to");
     sms.body = ReplaceInvalidUtf8(Param(params, "text"));
     sms.received_at = now;
+    // &ts=%T: when bearerbox took the text, the same on smsbox's every delivery of it (one far
+    // from our clock is garbled, and read as none).
+    sms.gateway_time = KannelTime(ParseInteger(Param(params, "ts")), now);
+    if (sms.gateway_message_id.empty() && !sms.gateway_time && !warned_without_id_.exchange(true)) {
+      spdlog::warn(
+          "kannel: texts arrive without Kannel's id or time: add &id=%I&ts=%T to the "
+          "sms-service get-url (docs/gateways.md); until then a text smsbox delivers again more "
+          "than {} s after the first is read as a new one",
+          kInboundRepeatWindow.count());
+    }
     callback.verdict = CallbackVerdict::kOk;
     callback.inbound = std::move(sms);
     return callback;
   }
 
   KannelOptions options_;
+  mutable std::atomic<bool> warned_without_id_{false};  // once a process
 };
 
 }  // namespace

@@ -99,7 +99,13 @@ namespace pg {
 // No ops hold is open (migration 0026): a claim takes nothing while one is. Evaluated once a
 // statement. Reading send_holds takes the lock that HoldSends waits on, so a hold, once opened,
 // follows every claim that could have missed it, and precedes every claim that follows it.
-#define SURVEYD_NO_SEND_HOLD "NOT EXISTS (SELECT 1 FROM send_holds h WHERE h.released_at IS NULL)"
+#define SURVEYD_SEND_HOLD_OPEN "EXISTS (SELECT 1 FROM send_holds h WHERE h.released_at IS NULL)"
+#define SURVEYD_NO_SEND_HOLD "NOT " SURVEYD_SEND_HOLD_OPEN
+// A message o that may go now as far as holds go: none is open, or it is where to get help, the
+// answer to a citizen who just texted that they are in danger, which a hold lets through
+// (migration 0039). A hold stops the service texting people; it must not leave that citizen
+// without an answer.
+#define SURVEYD_HOLD_LETS_O_GO "(o.kind = 'help' OR " SURVEYD_NO_SEND_HOLD ")"
 
 const Statements& OutboxStatements() {
   static const Statements kStatements = {
@@ -113,11 +119,14 @@ const Statements& OutboxStatements() {
       // The dispatcher's claim (ClaimAndBegin): the same messages, locked for its transaction
       // and not written; their outbox columns come from the locked rows themselves, the versions
       // the transaction will write. Claims that ran out were left by ClaimDue.
+      // Under an ops hold only help texts are taken: the due ones by their own index (helps),
+      // while the walk of every due text is not even begun (due's hold test is evaluated once,
+      // before it), which during a long hold would read every text held.
       {"lock_due",
        "WITH lapsed AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
        "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_HOLD_LETS_O_GO
        " ORDER BY o.lease_until "
        "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
@@ -125,7 +134,13 @@ const Statements& OutboxStatements() {
        "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
        " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
-       "picked AS (SELECT * FROM lapsed UNION ALL SELECT * FROM due LIMIT $2::int) "
+       "helps AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
+       "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "WHERE o.state = 'pending' AND o.kind = 'help' AND o.next_attempt_at <= $1::timestamptz "
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_SEND_HOLD_OPEN
+       " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
+       "picked AS (SELECT * FROM lapsed UNION ALL SELECT * FROM due UNION ALL "
+       "SELECT * FROM helps LIMIT $2::int) "
        "SELECT o.id, o.survey_id, o.kind, o.client_ref, COALESCE(s.phone_enc, s.phone_e164), "
        "s.sms_template, COALESCE(o.body, ''), s.token_nonce, s.language, s.mode = 'two_way', "
        "o.attempts, surveyd_epoch_us(COALESCE(o.expires_at, s.expires_at)), 0::bigint, "
@@ -162,12 +177,12 @@ const Statements& OutboxStatements() {
       {"claim_due",
        "WITH lapsed AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_HOLD_LETS_O_GO
        " ORDER BY o.lease_until "
        "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
-       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
+       "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_HOLD_LETS_O_GO
        " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "picked AS (SELECT id FROM lapsed UNION ALL SELECT id FROM due LIMIT $2::int) "
        "UPDATE outbox o SET state = 'claimed', claimed_by = $3, "
@@ -205,7 +220,7 @@ const Statements& OutboxStatements() {
        "updated_at = $4::timestamptz, "
        "begun_at = COALESCE(o.begun_at, $4::timestamptz) FROM t "
        "WHERE o.id = t.id AND o.state = 'claimed' AND o.claim_token = t.token "
-       "AND " SURVEYD_NO_SEND_HOLD " RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
+       "AND " SURVEYD_HOLD_LETS_O_GO " RETURNING o.id, o.survey_id, o.attempts, t.token_hash), "
        "l AS (INSERT INTO survey_links (token_hash, survey_id) SELECT token_hash, survey_id "
        "FROM b WHERE token_hash IS NOT NULL ON CONFLICT DO NOTHING) "
        "SELECT id, attempts FROM b"},

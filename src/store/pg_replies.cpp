@@ -19,6 +19,13 @@ const Statements& ReplyStatements() {
   static const Statements kStatements = {
       {"inbound_seen",
        "SELECT 1 FROM inbound_messages WHERE gateway = $1 AND gateway_message_id = $2"},
+      // A text without the gateway's id delivered before: the number's ($2, under every key),
+      // the same words, and the same gateway time ($4), or none and received since $5. Found by
+      // the number's index: a number has few texts.
+      {"inbound_seen_without_id",
+       "SELECT 1 FROM inbound_messages WHERE phone_hash = ANY($2::text[]) AND gateway = $1 "
+       "AND gateway_message_id IS NULL AND body = $3 AND CASE WHEN $4::timestamptz IS NULL "
+       "THEN received_at >= $5::timestamptz ELSE gateway_time = $4::timestamptz END LIMIT 1"},
       // The number's newest survey that we texted (a confirmation goes in its language), and
       // when it was last answered with where to get help.
       {"reply_context",
@@ -50,8 +57,9 @@ const Statements& ReplyStatements() {
        "ORDER BY o.begun_at DESC, s.id DESC LIMIT 1"},
       {"inbound_insert",
        "INSERT INTO inbound_messages (gateway, gateway_message_id, phone_hash, body, "
-       "received_at, stored_at, survey_id, question, disposition, helped) VALUES ($1, $2, $3, "
-       "$4, $5::timestamptz, $6::timestamptz, $7::bigint, $8::smallint, $9, $10::boolean)"},
+       "received_at, stored_at, survey_id, question, disposition, helped, gateway_time) VALUES "
+       "($1, $2, $3, $4, $5::timestamptz, $6::timestamptz, $7::bigint, $8::smallint, $9, "
+       "$10::boolean, $11::timestamptz)"},
       {"conversation_upsert",
        "INSERT INTO conversations (survey_id, phone_hash, language, state, question, "
        "asked_again, started_at, expires_at, updated_at) SELECT s.id, s.phone_hash, s.language, "
@@ -165,6 +173,21 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, const std::
   return context;
 }
 
+// Whether this text was stored before: a gateway that lost our answer delivers it again. By the
+// gateway's id; without one (Kannel's get-url without &id=%I), by the number, the words and the
+// gateway's time of the text, or without that by coming again within kInboundRepeatWindow.
+// `hashes`: the number's hashes under every key (none without a number).
+bool DeliveredBefore(pqxx::work& txn, const InboundSms& sms, const ArrayLiteral& hashes) {
+  if (!sms.gateway_message_id.empty()) {
+    return !Exec(txn, "inbound_seen", {Text(sms.gateway), Text(sms.gateway_message_id)}).empty();
+  }
+  if (hashes.empty()) return false;
+  return !Exec(txn, "inbound_seen_without_id",
+               {Text(sms.gateway), hashes.Text(), Text(sms.body), Time(sms.gateway_time),
+                Time(sms.received_at - kInboundRepeatWindow)})
+              .empty();
+}
+
 }  // namespace
 
 ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
@@ -184,8 +207,7 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
     // same time either sees the opt-out or is cancelled by it, and two texts from one number
     // are read in turn.
     if (!hash.empty()) Exec(txn, "lock_phone", {Int(LockKey(hash))});
-    if (!sms.gateway_message_id.empty() &&
-        !Exec(txn, "inbound_seen", {Text(sms.gateway), Text(sms.gateway_message_id)}).empty()) {
+    if (DeliveredBefore(txn, sms, hashes)) {
       outcome.duplicate = true;
       txn.commit();
       return outcome;
@@ -207,7 +229,7 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
           Time(sms.received_at), Time(now),
           decided.survey_id ? Int(*decided.survey_id) : std::nullopt,
           decided.question > 0 ? Int(decided.question) : std::nullopt, Text(decided.disposition),
-          helped ? "true" : "false"});
+          helped ? "true" : "false", Time(sms.gateway_time)});
     outcome.disposition = decided.disposition;
     if (hash.empty()) {
       txn.commit();

@@ -59,6 +59,8 @@ out=$(surveyd sends hold 2>&1) && fail "a hold without a reason was taken: $out"
 [[ $out == *"--reason"* ]] || fail "a hold without a reason should say what is missing: $out"
 out=$(surveyd sends hold --reason "critical incident: Operation Larch")
 [[ $out == *"every text is held"* && $out == *"Operation Larch"* ]] || fail "hold: $out"
+[[ $out == *"where to get help (replies.help_now) still goes"* ]] ||
+  fail "hold should say that help texts still go: $out"
 
 push H-1 H-2 H-3
 wait_for_query 10 "SELECT count(*) FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id LIKE 'H-%'" "3"
@@ -73,6 +75,8 @@ for port in "$port_a" "$port_b"; do
 done
 metrics=$(curl -fs "http://127.0.0.1:$port_a/metrics")
 grep -qx 'surveyd_sends_held_by_ops 1' <<<"$metrics" || fail "surveyd_sends_held_by_ops should be 1"
+grep -q '^surveyd_sends_held_by_ops_last_success_timestamp_seconds [1-9]' <<<"$metrics" ||
+  fail "surveyd_sends_held_by_ops_last_success_timestamp_seconds should say when it was read"
 out=$(surveyd sends status)
 [[ $out == *"Operation Larch"* ]] || fail "status under the hold: $out"
 

@@ -555,6 +555,46 @@ TEST_F(DispatchTest, AnOpsHoldStopsEveryTextOnEveryInstanceUntilReleased) {
             "critical incident in Dudley|cli:duty-ops|cli:duty-ops|incident stood down|0");
 }
 
+// A hold stops the service texting people; the answer to a citizen who just texted that they
+// are in danger (where to get help, replies.help_now) still goes, and only that.
+TEST_F(DispatchTest, AnOpsHoldStillLetsWhereToGetHelpGo) {
+  AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  const std::string now = "'" + FormatRfc3339(clock_.Now()) + "'::timestamptz";
+  const std::string queue_text =
+      "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at, kind, "
+      "body, expires_at) SELECT id, $$KIND-$$ || id || random(), 'pending', " +
+      now + ", " + now + ", $$KIND$$, $$Call 999 now if you are in danger$$, " + now +
+      " + interval '1 day' FROM surveys WHERE event_id = 'E-1'";
+  auto queue = [&](const std::string& kind) {
+    std::string sql = queue_text;
+    for (auto at = sql.find("KIND"); at != std::string::npos; at = sql.find("KIND")) {
+      sql.replace(at, 4, kind);
+    }
+    db_.Query(sql);
+  };
+  queue("help");
+  queue("confirmation");
+  store_->HoldSends("wrong template gone live", "ops");
+  options_.ops_hold_interval = 0ms;
+  options_.ops_hold = [this] { return store_->ActiveSendHold(); };
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 1);
+  ASSERT_EQ(gateway.Sent().size(), 1u);
+  EXPECT_EQ(gateway.Sent()[0].body, "Call 999 now if you are in danger");
+  EXPECT_EQ(gateway.Sent()[0].to_e164, "+447700900001");
+  EXPECT_TRUE(dispatcher.Status().sends_held) << "everything else is still held";
+  EXPECT_EQ(db_.Query("SELECT string_agg(kind || ':' || state, ' ' ORDER BY id) FROM outbox"),
+            "survey:pending survey:pending survey:pending help:accepted confirmation:pending");
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 0);
+  // A claim made in steps (ClaimDue, then BeginSend) lets it through as well, and nothing else.
+  queue("help");
+  auto claimed = store_->ClaimDue(clock_.Now(), 10, "old", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].kind, store::MessageKind::kHelp);
+  EXPECT_TRUE(store_->BeginSend(claimed[0], "", clock_.Now(), 60s));
+}
+
 TEST_F(DispatchTest, ReleasingAHoldCanCancelTheTextsThatWaited) {
   // After a database restored to an earlier point, or when what waited should no longer go.
   AddSurveys(3, clock_.Now(), clock_.Now() + 2h);

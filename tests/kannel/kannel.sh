@@ -111,7 +111,7 @@ concatenation = true
 group = sms-service
 keyword = default
 catch-all = true
-get-url = "$callback_base/api/v1/gateway/kannel/inbound?secret=$secret&from=%p&to=%P&text=%a&id=%I"
+get-url = "$callback_base/api/v1/gateway/kannel/inbound?secret=$secret&from=%p&to=%P&text=%a&id=%I&ts=%T"
 max-messages = 0
 omit-empty = true
 CONF

@@ -240,6 +240,11 @@ TEST_F(KannelGatewayTest, AReplyReachesTheSmsServiceGetUrlAndNothingIsTextedBack
   // is recognised.
   EXPECT_FALSE(stop[0].inbound->gateway_message_id.empty());
   EXPECT_NE(stop[0].inbound->gateway_message_id, polish[0].inbound->gateway_message_id);
+  // And its &ts=%T: when bearerbox took the text, by which a second delivery without the id is
+  // recognised.
+  ASSERT_TRUE(stop[0].inbound->gateway_time.has_value());
+  EXPECT_LT(std::chrono::abs(*stop[0].inbound->gateway_time - stop[0].inbound->received_at),
+            std::chrono::minutes(1));
 
   // max-messages = 0 and an empty answer: smsbox texts nothing back to either citizen.
   std::this_thread::sleep_for(1s);

@@ -2,6 +2,7 @@
 // What happens to a text after it is sent, in the service's own words. Every gateway adapter
 // translates its vendor's callbacks (WMNow JSON, Kannel DLR types, Twilio MessageStatus) into
 // these; nothing outside gateway/ sees a vendor's status words.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,16 @@ struct InboundSms {
   std::string to;         // the number or sender name it was sent to
   std::string body;       // UTF-8 (invalid bytes replaced)
   TimePoint received_at;
+  // When the gateway took the text from the network, where it says so without an id (Kannel's
+  // %T): the same on every delivery of one text, so a second delivery is known by it.
+  std::optional<TimePoint> gateway_time = std::nullopt;
 };
+
+// A text with neither the gateway's id nor its time (Kannel's get-url without %I and %T) is taken
+// for a second delivery of the same text from the same number received less than this before: a
+// gateway's quick retry after an answer it lost. A citizen's own second text cannot come that
+// soon after the first was answered (our next text must reach the phone, and be read and
+// answered); a later retry is not recognised, which the id or the time would.
+inline constexpr std::chrono::seconds kInboundRepeatWindow{10};
 
 }  // namespace surveyd

@@ -62,9 +62,10 @@ struct DispatcherOptions {
   // clock cannot be trusted (app/components.hpp ClockComponent); other instances go on.
   std::function<bool()> hold_sends;
   // The hold ops opened on every text (store::OpsStore::ActiveSendHold), read at most once
-  // every `ops_hold_interval`: while one is open nothing is claimed or sent here, and overdue
-  // messages still expire. The claims themselves check it too (in the database), so a hold
-  // opened since the last read is kept all the same; this is what the status reports.
+  // every `ops_hold_interval`: while one is open only help texts (where to get help, answering
+  // a citizen's own text) are claimed and sent, and overdue messages still expire. The claims
+  // check it themselves (in the database), so a hold opened since the last read is kept all the
+  // same; this is what the status and surveyd_sends_held_by_ops report.
   std::function<std::optional<store::SendHold>()> ops_hold;
   std::chrono::milliseconds ops_hold_interval{1000};
 };
@@ -179,7 +180,8 @@ class Dispatcher {
     explicit Meters(metrics::Registry& registry);
     metrics::CounterFamily& messages;
     metrics::HistogramFamily& send_seconds;
-    metrics::Gauge& held_by_ops;
+    metrics::Gauge& held_by_ops;       // absent while the hold cannot be read
+    metrics::Gauge& held_by_ops_read;  // when it was last read (Unix time)
   };
   // The ops hold, read again when `ops_hold_interval` has passed since the last read.
   std::optional<store::SendHold> OpsHold();

@@ -120,7 +120,9 @@ class OutboxStore {
   // claim, to the database. What would change a claimed message meanwhile (an exclusion stored,
   // an opt-out, an erasure) waits for the commit, and finds a begun text `sending`: its send
   // began first. Returns the messages begun, in claim order, each with its attempt number and a
-  // new claim token that fences the recording of its answer (RecordAttempts).
+  // new claim token that fences the recording of its answer (RecordAttempts). While ops hold
+  // every text (OpsStore::HoldSends) only help texts are claimed (ClaimDue and BeginSends do the
+  // same): they answer a citizen who just texted that they are in danger.
   virtual std::vector<OutboxMessage> ClaimAndBegin(
       TimePoint now, int limit, const std::string& worker, std::chrono::seconds lease,
       std::chrono::seconds send_lease, const EventScreen& screen, const DecideClaimFn& decide) = 0;

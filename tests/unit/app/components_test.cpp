@@ -12,6 +12,7 @@
 
 #include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
+#include "fakes/metric_samples.hpp"
 #include "surveyd/core/time.hpp"
 #include "unit/rules/rules_test_util.hpp"
 
@@ -21,6 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::CapturedLog;
 using testing::ManualClock;
+using testing::Samples;
 
 const TimePoint kT0 = ParseRfc3339("2026-11-26T09:00:00Z").value();
 
@@ -112,16 +114,6 @@ class OutboxStub final : public store::OpsStore {
     return {};
   }
 };
-
-// The sample lines of `metric` (any labels) in `text`, one a line.
-std::string Samples(const std::string& text, const std::string& metric) {
-  std::string out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(metric + " ", 0) == 0 || line.rfind(metric + "{", 0) == 0) out += line + "\n";
-  }
-  return out;
-}
 
 // While the outbox cannot be read its gauges are absent, not the last values read (a dashboard
 // would show a healthy queue through a database outage); when it was last read says how stale

@@ -2,11 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
+#include "fakes/empty_outbox.hpp"
+#include "fakes/fake_gateway.hpp"
+#include "fakes/manual_clock.hpp"
+#include "fakes/metric_samples.hpp"
+#include "surveyd/metrics/metrics.hpp"
+
 namespace surveyd::dispatch {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing::Samples;
 
 TEST(DispatchBackoff, DoublesWithEqualJitterAndCaps) {
   EXPECT_EQ(Backoff(1, seconds(5), seconds(600), 0.0), milliseconds(2500));
@@ -71,6 +80,56 @@ TEST_F(DispatchClassify, InDoubtResendsOnlyThroughAnIdempotentGateway) {
   gateway::SendResult doubt{gateway::SendStatus::kInDoubt, "", 0, "timeout after send", {}};
   EXPECT_EQ(Run(doubt, 1, true).state, store::SendState::kRetry);
   EXPECT_EQ(Run(doubt, 1, false).state, store::SendState::kInDoubt);
+}
+
+class NoTexts final : public testing::EmptyOutbox<store::OutboxStore> {
+ public:
+  bool ApplyDeliveryReport(const DeliveryReport&) override { return false; }
+};
+
+// While the ops hold cannot be read (the database is down) its gauge is absent, not the last
+// value read: a dashboard would show texts going out through the outage, or still held after a
+// release it could not see. When it was last read says how stale the picture is.
+TEST(DispatchMetrics, TheOpsHoldGaugeIsAbsentWhileTheHoldCannotBeRead) {
+  const TimePoint t0 = *ParseRfc3339("2026-11-26T10:00:00Z");
+  testing::ManualClock clock(t0);
+  NoTexts outbox;
+  testing::FakeGateway gateway;
+  metrics::Registry registry;
+  bool reachable = true;
+  DispatcherOptions options;
+  options.metrics = &registry;
+  options.rate_per_second = 0;
+  options.ops_hold_interval = milliseconds(0);
+  options.ops_hold = [&]() -> std::optional<store::SendHold> {
+    if (!reachable) throw std::runtime_error("store unavailable: connection refused");
+    store::SendHold hold;
+    hold.reason = "critical incident";
+    return hold;
+  };
+  Dispatcher dispatcher(options, outbox, gateway, clock, nullptr);
+  const std::string held = "surveyd_sends_held_by_ops";
+  const std::string read_at = "surveyd_sends_held_by_ops_last_success_timestamp_seconds";
+  EXPECT_EQ(Samples(registry.Render(), held), "") << "not read yet";
+  EXPECT_EQ(Samples(registry.Render(), read_at), read_at + " 0\n");
+
+  dispatcher.RunOnce("w");
+  EXPECT_EQ(Samples(registry.Render(), held), held + " 1\n");
+  EXPECT_EQ(Samples(registry.Render(), read_at),
+            read_at + " " + std::to_string(ToUnixSeconds(t0)) + "\n");
+
+  reachable = false;
+  clock.Advance(seconds(30));
+  EXPECT_THROW(dispatcher.RunOnce("w"), std::runtime_error);
+  EXPECT_EQ(Samples(registry.Render(), held), "") << "unknown during the outage";
+  EXPECT_EQ(Samples(registry.Render(), read_at),
+            read_at + " " + std::to_string(ToUnixSeconds(t0)) + "\n");
+
+  reachable = true;
+  dispatcher.RunOnce("w");
+  EXPECT_EQ(Samples(registry.Render(), held), held + " 1\n");
+  EXPECT_EQ(Samples(registry.Render(), read_at),
+            read_at + " " + std::to_string(ToUnixSeconds(t0 + seconds(30))) + "\n");
 }
 
 }  // namespace

@@ -290,6 +290,22 @@ TEST_F(KannelCallbackTest, InboundFromTheSmsServiceGetUrl) {
             CallbackVerdict::kMalformed);
 }
 
+// &ts=%T on the get-url: Kannel's time of the text, the same on each delivery of it, by which a
+// second delivery without an id is known. None when absent or garbled.
+TEST_F(KannelCallbackTest, InboundCarriesKannelsTimeOfTheText) {
+  const std::string base =
+      std::string("secret=") + kSecret + "&from=%2B447700900123&to=60001&text=8";
+  const Callback timed = Inbound(base + "&ts=" + std::to_string(ToUnixSeconds(now_) - 90));
+  ASSERT_TRUE(timed.inbound.has_value());
+  EXPECT_EQ(timed.inbound->gateway_time, now_ - std::chrono::seconds(90));
+  EXPECT_EQ(timed.inbound->received_at, now_);
+  for (const char* ts : {"", "&ts=", "&ts=%T", "&ts=0", "&ts=99999999999999999999"}) {
+    const Callback callback = Inbound(base + ts);
+    ASSERT_TRUE(callback.inbound.has_value()) << ts;
+    EXPECT_FALSE(callback.inbound->gateway_time.has_value()) << ts;
+  }
+}
+
 TEST_F(KannelCallbackTest, AnswersWithEmptyBodiesSoSmsboxTextsNothingBack) {
   for (auto kind : {CallbackKind::kStatus, CallbackKind::kInbound}) {
     const auto ok = gateway_->CallbackAnswer(kind, CallbackVerdict::kOk, "");
