@@ -537,9 +537,8 @@ const Statements& IngestStatements() {
       // spends more on its round trips than in its statements): which of its events ($1) are
       // stored already; whether any survey was stored for its incidents ($2); and for each
       // number ($3), whether it opted out and when it was last surveyed (so whether it ever
-      // was: a survey whose text never went is none, and has no text queued either). The first
-      // two are the same on every row; a batch without numbers still gets one row, its number
-      // NULL. A number's surveys are found by its own index
+      // was). The first two are the same on every row; a batch without numbers still gets one
+      // row, its number NULL. A number's surveys are found by its own index
       // (SURVEYD_LAST_SURVEYED): an EXISTS over all the numbers at once let a generic plan walk
       // a whole index by date instead, hoping to meet one early (5 ms a push group at 16,000
       // surveys, and growing).

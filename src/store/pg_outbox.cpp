@@ -103,7 +103,7 @@ namespace pg {
 #define SURVEYD_NO_SEND_HOLD "NOT " SURVEYD_SEND_HOLD_OPEN
 // A message o that may go now as far as holds go: none is open, or it is where to get help, the
 // answer to a citizen who just texted that they are in danger, which a hold lets through
-// (migration 0039). A hold stops the service texting people; it must not leave that citizen
+// (migration 0038). A hold stops the service texting people; it must not leave that citizen
 // without an answer.
 #define SURVEYD_HOLD_LETS_O_GO "(o.kind = 'help' OR " SURVEYD_NO_SEND_HOLD ")"
 

@@ -103,12 +103,10 @@ class Savepoint {
 // index and the latest taken. Fenced (OFFSET 0): max() alone invites a plan that walks an index
 // by date, newest first, hoping to meet one of the number's soon, which statistics of a few busy
 // numbers promise and a new number never keeps: it read every survey, for every push group
-// (StoreTest.WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid). A survey whose text
-// was cancelled or expired before it could have gone (surveys.unsent, migration 0038) is not
-// one: the citizen was never texted.
+// (StoreTest.WhatDecidingNeedsFirstReadsAFewPagesWhateverTheStatisticsSaid).
 #define SURVEYD_LAST_SURVEYED(condition)                                                  \
   "(SELECT surveyd_epoch_us(max(p.contact_at)) FROM (SELECT p.contact_at FROM surveys p " \
-  "WHERE " condition " AND NOT p.unsent OFFSET 0) AS p)"
+  "WHERE " condition " OFFSET 0) AS p)"
 // When the number of the survey s was last surveyed before s.
 #define SURVEYD_LAST_SURVEYED_BEFORE_S \
   SURVEYD_LAST_SURVEYED("p.phone_hash = s.phone_hash AND p.id < s.id")

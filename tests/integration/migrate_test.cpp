@@ -179,37 +179,6 @@ TEST(MigrateTest, EventsWithoutANumberAreFiledBackUnderTheirIncidentsNumber) {
             "h2:exclusion:domestic:A1");
 }
 
-// A database from before 0038 marks the surveys whose text was cancelled or expired before any
-// request of it could have reached a gateway, and those alone: the frequency cap no longer
-// counts them. Texts settled so from then on are marked as they are.
-TEST(MigrateTest, SurveysWhoseTextNeverWentAreMarkedUnsent) {
-  TestDatabase db(TestDatabase::Schema::kEmpty);
-  MigrateUpTo(db, "0038");
-  db.Query(
-      "INSERT INTO events (event_id, received_at, source, type, occurred_at) "
-      "SELECT 'E' || g, now(), 'tcp', 'call.ended', now() FROM generate_series(1, 6) AS g");
-  db.Query(
-      "INSERT INTO surveys (event_id, group_id, language, phone_hash, event_type, contact_at, "
-      "created_at, send_at, expires_at, closes_at, sms_template, token_nonce) "
-      "SELECT event_id, 'g', 'en', 'h', 'call.ended', now(), now(), now(), now(), now(), 't', "
-      "'n' FROM events");
-  db.Query(
-      "INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, updated_at, "
-      "maybe_sent, gateway_message_id) SELECT s.id, 'r' || s.id, x.state, now(), now(), "
-      "x.maybe_sent, x.message_id FROM surveys s JOIN (VALUES "
-      "('E1', 'cancelled', false, NULL), ('E2', 'expired', false, NULL), "
-      "('E3', 'in_doubt', true, NULL), ('E4', 'expired', false, 'm-4'), "
-      "('E5', 'delivered', false, 'm-5'), ('E6', 'pending', false, NULL)) "
-      "AS x(event_id, state, maybe_sent, message_id) ON x.event_id = s.event_id");
-
-  MigrateOnFrom(db, "0038");
-  const std::string unsent =
-      "SELECT string_agg(event_id || ':' || unsent, ' ' ORDER BY event_id) FROM surveys";
-  EXPECT_EQ(db.Query(unsent), "E1:true E2:true E3:false E4:false E5:false E6:false");
-  db.Query("UPDATE outbox SET state = 'cancelled' WHERE state = 'pending'");
-  EXPECT_EQ(db.Query(unsent), "E1:true E2:true E3:false E4:false E5:false E6:true");
-}
-
 TEST(MigrateTest, UnreachableDatabaseThrows) {
   EXPECT_THROW(Migrate("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
                std::runtime_error);

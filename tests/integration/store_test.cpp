@@ -352,41 +352,6 @@ TEST_F(StoreTest, FrequencyCapSeesSurveysDecidedEarlierInTheSameBatch) {
   EXPECT_EQ(Q("SELECT count(*) FROM surveys"), "3");
 }
 
-// The cap counts a number's surveys whose text was sent or may have been, not those whose text
-// was cancelled or expired before it could go: that citizen was never texted. A text that may
-// have gone (held in doubt) counts, at ingest and when the dispatcher decides a text again.
-TEST_F(StoreTest, FrequencyCapCountsOnlySurveysWhoseTextMayHaveGone) {
-  Ingest({Item(MakeEvent("C1", "+447700900301")), Item(MakeEvent("C2", "+447700900302")),
-          Item(MakeEvent("C3", "+447700900303", kT0 - 24h))});
-  // C3's text expires in an outage (its deadline, kT0 + 24h, passes unsent); ops cancel what
-  // waits, C1's and C2's, but a request of C2's may have reached the gateway.
-  EXPECT_EQ(store_->ExpireOverdue(kT0 + 25h), 1);
-  Q("UPDATE outbox SET maybe_sent = true WHERE survey_id = "
-    "(SELECT id FROM surveys WHERE event_id = 'C2')");
-  store_->HoldSends("test", "ops");
-  EXPECT_EQ(store_->ReleaseSends("ops", "", /*cancel_waiting=*/true, kT0 + 26h).cancelled, 2);
-  EXPECT_EQ(Decisions("1") + " " + Decisions("2") + " " + Decisions("3"),
-            "C1:survey:cancelled/held_by_ops C2:survey:in_doubt/held_by_ops "
-            "C3:survey:expired/-");
-  EXPECT_EQ(Q("SELECT string_agg(event_id || ':' || unsent, ' ' ORDER BY event_id) "
-              "FROM surveys"),
-            "C1:true C2:false C3:true");
-
-  const auto later = Ingest({Item(MakeEvent("D1", "+447700900301", kT0 + 48h)),
-                             Item(MakeEvent("D2", "+447700900302", kT0 + 48h)),
-                             Item(MakeEvent("D3", "+447700900303", kT0 + 48h))});
-  EXPECT_EQ(later[0].reason, "survey") << "C1's text was cancelled before it went";
-  EXPECT_EQ(later[1].reason, "frequency_cap") << "C2's text may have gone";
-  EXPECT_EQ(later[2].reason, "survey") << "C3's text expired unsent";
-  // Deciding the new texts again at their claim: the cancelled and expired surveys before them
-  // are not counted either.
-  const auto claimed = store_->ClaimDue(kT0 + 49h, 10, "w1", 60s);
-  ASSERT_EQ(claimed.size(), 2u);
-  for (const auto& message : claimed) {
-    EXPECT_FALSE(message.history.last_surveyed_at.has_value()) << message.survey_id;
-  }
-}
-
 TEST_F(StoreTest, ConcurrentBatchesNeverSurveyOneNumberTwice) {
   // Two instances ingesting different events for the same numbers at the same time.
   auto other = MakePgStore(testing::TestStoreOptions(db_->url(), 2, kKey));

@@ -16,9 +16,7 @@ namespace surveyd {
 // What the store knows about a number before deciding (looked up by phone::KeyedHash).
 struct ContactHistory {
   bool opted_out = false;
-  // The newest survey of this number, any group, whose text was sent or may have been (one
-  // cancelled or expired before it could have gone is not counted: the citizen was not texted).
-  std::optional<TimePoint> last_surveyed_at;
+  std::optional<TimePoint> last_surveyed_at;  // newest survey created for this number, any group
 };
 
 // Another event known by what the screen of the rules now deciding found on it (EventScreen),

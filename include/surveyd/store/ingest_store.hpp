@@ -46,12 +46,11 @@ std::optional<TimePoint> EarliestSend(const std::vector<IngestResult>& results);
 // kMaxNumberLookback, stored or earlier in the batch); and again for each text still queued for
 // those incidents and numbers, to cancel it when a new event rules it out (ForbidsSending).
 // history.last_surveyed_at is the newest contact time (event occurred_at) of a survey for that
-// number whose text was sent or may have been, so replays compare like with like. Numbers and
-// incidents are locked (advisory locks) until the batch commits. Called again for the whole
-// batch if the transaction has to be retried: keep it pure. Its `screen` is how the same rules
-// screen a stored event (EventScreen): the store screens each event it stores with it, and reads
-// back only the number's events the rules could find something on. Without one, every event is
-// read back.
+// number, so replays compare like with like. Numbers and incidents are locked (advisory locks)
+// until the batch commits. Called again for the whole batch if the transaction has to be
+// retried: keep it pure. Its `screen` is how the same rules screen a stored event (EventScreen):
+// the store screens each event it stores with it, and reads back only the number's events the
+// rules could find something on. Without one, every event is read back.
 struct DecideFn {
   using Fn = std::function<Decision(const Event&, const ContactHistory&, const RelatedEvents&)>;
   Fn decide;
