@@ -32,9 +32,6 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
                 std::ostream& out, std::ostream& err);
 // What `serve` would refuse in a loaded configuration (beyond the loading errors).
 std::vector<std::string> ConfigProblems(const config::Config& config);
-// config::SenderWarnings, told whether the configured rules ask for replies (a rules file that
-// does not load asks for none: its errors are said on their own).
-std::vector<std::string> SenderWarningsWithRules(const config::Config& config);
 int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
 // `surveyd sends status|hold|release` (send_hold.cpp).

@@ -38,10 +38,16 @@ std::vector<std::string> ConfigProblems(const config::Config& config) {
   return problems;
 }
 
+namespace {
+
+// config::SenderWarnings, told whether the configured rules ask for replies (a rules file that
+// does not load asks for none: its errors are said on their own).
 std::vector<std::string> SenderWarningsWithRules(const config::Config& config) {
   const auto loaded = rules::LoadFile(config.rules.path);
   return config::SenderWarnings(config, loaded.rules && rules::AsksForReplies(*loaded.rules));
 }
+
+}  // namespace
 
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
                 std::ostream& out, std::ostream& err) {

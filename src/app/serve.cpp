@@ -24,6 +24,7 @@
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/gateway/factory.hpp"
 #include "surveyd/metrics/process.hpp"
+#include "surveyd/rules/rules.hpp"
 #include "surveyd/survey/handler.hpp"
 #include "surveyd/survey/sms_replies.hpp"
 
@@ -171,7 +172,6 @@ int Serve(const config::Config& config, std::ostream& err) {
   for (const auto& unknown : config::UnknownVariables(config::ProcessEnvironment())) {
     spdlog::warn("config: {}", unknown);
   }
-  for (const auto& warning : SenderWarningsWithRules(config)) spdlog::warn("config: {}", warning);
   for (const auto& warning : config::PageWarnings(config)) spdlog::warn("config: {}", warning);
   // Test builds only: a fault run may ask this process to die at a named failpoint.
   if (const std::string problem = failpoint::ArmFromEnvironment(); !problem.empty()) {
@@ -396,6 +396,12 @@ int Serve(const config::Config& config, std::ostream& err) {
     return e.exit_code();
   }
   survey_options.page.zone = rules.Current()->zone_ptr();
+  // Said against the rules in force, once loaded (a sender nobody can reply to, while they ask
+  // for replies).
+  for (const auto& warning :
+       config::SenderWarnings(config, rules::AsksForReplies(*rules.Current()))) {
+    spdlog::warn("config: {}", warning);
+  }
   if (rules.Current()->zone().Name() != "Europe/London") {
     spdlog::warn(
         "analytics count days in Europe/London (analytics_zone() in the database), "
