@@ -117,8 +117,10 @@ EOF
     stats) cat <<'EOF'
 Goal (issue 8): the dashboard's headline tiles at p99 at most 5% of a full scan of the responses
 table; per-officer and per-day series at p99 at most 25% of the raw indexed query. The rollups
-are kept by triggers as data arrives; what is left is the request itself (token check, audit
-row, JSON) and the rollup rows a period spans.
+are kept by triggers as data arrives; what is left is the request itself (token check, the fold
+of what was queued since the last, the read, audit row, JSON) and the rollup rows a period spans.
+The CPU a request takes of surveyd, PostgreSQL and the client (printed) adds up to about its time:
+whatever else runs on the two cores shows in the p99.
 EOF
       ;;
     soak) cat <<'EOF'

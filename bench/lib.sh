@@ -54,6 +54,19 @@ process_context_switches() {
     awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
 }
 
+# CPU time (user + system, seconds) a PostgreSQL cluster has used so far: its postmaster, every
+# backend and background process running, and those that have ended (counted to the postmaster).
+postgres_cpu_seconds() {
+  local postmaster pid total=0
+  postmaster=$(head -n 1 "$1/postmaster.pid")
+  for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+    total=$(awk -v hz="$(getconf CLK_TCK)" -v sum="$total" -v self="$([ "$pid" = "$postmaster" ] && echo 1)" \
+      '{ sub(/^.*\) /, ""); n = $12 + $13; if (self) n += $14 + $15; print sum + n / hz }' \
+      "/proc/$pid/stat" 2>/dev/null || echo "$total")
+  done
+  echo "$total"
+}
+
 # CPU time (user + system, seconds) the whole machine has been busy so far: every process, and
 # the kernel's interrupts.
 machine_busy_seconds() {

@@ -34,7 +34,9 @@
 #      only answer from the raw tables, through the (officer_id, contact_at) index;
 #   5. per-day series: GET /api/v1/stats?group_by=day over random 90-day windows, against the
 #      same as times (raw, through the contact_at index). Goal for 4 and 5: p99 <= 25% of the
-#      raw query's median;
+#      raw query's median. Each API figure also says the CPU a request took of surveyd, of
+#      PostgreSQL and of the client: what its time is made of, and a figure that other load on
+#      the machine moves less than it moves the times;
 #   6. bench/ingest.sh, whose goal (ratio >= 1.5 against its pgbench baseline) must hold with
 #      the rollup triggers on.
 #
@@ -145,7 +147,8 @@ done
 # The raw queries of a national year run for minutes: let them finish.
 export SURVEYD_DATABASE_ANALYTICS_TIMEOUT_MS=3600000
 "$SURVEYD_BIN" serve -c "$ROOT/config/surveyd.yaml" >"$WORK/surveyd.log" 2>&1 &
-pids+=($!)
+SURVEYD_PID=$!
+pids+=("$SURVEYD_PID")
 for _ in $(seq 100); do curl -fs "http://$SURVEYD_HTTP_LISTEN/healthz" >/dev/null && break; sleep 0.1; done
 TOKEN=$("$SURVEYD_BIN" token create --role supervisor --name bench -c "$ROOT/config/surveyd.yaml" | tail -n 1)
 HOST=${SURVEYD_HTTP_LISTEN%:*}
@@ -179,6 +182,18 @@ write("day_raw.txt", [f"/api/v1/stats?group_by=day&from={a}T00:00:00Z&to={b + da
 PY
 
 client() { python3 "$BENCH/stats_client.py" "$HOST" "$PORT" "$TOKEN" "$@"; }
+# The same, timing the API: "p50 p99 max count", then the CPU a request took (warm-up included)
+# of surveyd, of PostgreSQL (every process of its cluster) and of the client, in microseconds.
+# What a request's time is made of; and other load on the machine moves it less than the times.
+api_client() {
+  local surveyd_before pg_before p50 p99 max count sent client_cpu
+  surveyd_before=$(process_cpu_seconds "$SURVEYD_PID")
+  pg_before=$(postgres_cpu_seconds "$WORK/pg/data")
+  read -r p50 p99 max count sent client_cpu < <(client "$@")
+  python3 -c "print('$p50 $p99 $max $count', *(round(s * 1e6 / $sent) for s in (
+    $(process_cpu_seconds "$SURVEYD_PID") - $surveyd_before,
+    $(postgres_cpu_seconds "$WORK/pg/data") - $pg_before, $client_cpu)))"
+}
 # The server's own time for the last N calls (the audit trail's duration_ms: from the token check
 # to the answer built, without the audit insert and HTTP), p50 and p99: where the time goes.
 server_ms() {
@@ -193,7 +208,7 @@ scan_sql="SELECT count(*), avg(q1), count(*) FILTER (WHERE q1 >= 8), avg(q2), co
 SCAN_MS=$( { echo '\timing on'; for _ in 1 2 3 4 5 6; do echo "$scan_sql"; done; } |
   "${PSQL[@]}" -At 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 5 | sort -n | sed -n 3p)
 log "headline tiles from the API: $REQUESTS requests"
-read -r TILES_P50 TILES_P99 TILES_MAX _ < <(client "$WORK/tiles.txt" --warmup 20)
+read -r TILES_P50 TILES_P99 TILES_MAX _ TILES_CPU < <(api_client "$WORK/tiles.txt" --warmup 20)
 read -r TILES_SERVER_P50 TILES_SERVER_P99 < <(server_ms "$REQUESTS")
 
 # 4. Per-officer series. The raw baseline is warm: each of its officers is asked once before it is
@@ -201,19 +216,20 @@ read -r TILES_SERVER_P50 TILES_SERVER_P99 < <(server_ms "$REQUESTS")
 # officers' pages measured it three times slower, which flattered the ratio).
 log "per-officer series: raw (20 officers, warmed), then from the rollups ($REQUESTS)"
 read -r OFFICER_RAW_P50 OFFICER_RAW_P99 _ _ < <(client "$WORK/officer_raw.txt" --warmup 20)
-read -r OFFICER_P50 OFFICER_P99 OFFICER_MAX _ < <(client "$WORK/officer.txt" --warmup 20)
+read -r OFFICER_P50 OFFICER_P99 OFFICER_MAX _ OFFICER_CPU < <(api_client "$WORK/officer.txt" --warmup 20)
 read -r OFFICER_SERVER_P50 OFFICER_SERVER_P99 < <(server_ms "$REQUESTS")
 
 # 5. Per-day series.
 log "per-day series over 90 days: raw (5 windows), then from the rollups ($REQUESTS)"
 read -r DAY_RAW_P50 DAY_RAW_P99 _ _ < <(client "$WORK/day_raw.txt" --warmup 1)
-read -r DAY_P50 DAY_P99 DAY_MAX _ < <(client "$WORK/day.txt" --warmup 20)
+read -r DAY_P50 DAY_P99 DAY_MAX _ DAY_CPU < <(api_client "$WORK/day.txt" --warmup 20)
 read -r DAY_SERVER_P50 DAY_SERVER_P99 < <(server_ms "$REQUESTS")
 
 kill "${pids[0]}"
 wait "${pids[0]}" 2>/dev/null || true
 pids=()
 
+cpu_text() { read -r a b c <<<"$1" && echo "$a / $b / $c us"; }
 ratio() { python3 -c "print(f'{100 * $1 / $2:.2f}%')"; }
 verdict() { python3 -c "print('met' if $1 <= $3 * $2 / 100 else 'NOT MET')"; }
 
@@ -227,14 +243,17 @@ SUMMARY=$(
     "requests timed per API figure below" "$REQUESTS" \
     "headline tiles, API (p50 / p99 / max)" "$TILES_P50 / $TILES_P99 / $TILES_MAX ms" \
     "  of which in the server (p50 / p99)" "$TILES_SERVER_P50 / $TILES_SERVER_P99 ms" \
+    "  CPU a request: surveyd / PostgreSQL / client" "$(cpu_text "$TILES_CPU")" \
     "  p99 / full scan (goal <= 5%)" "$(ratio "$TILES_P99" "$SCAN_MS")  $(verdict "$TILES_P99" "$SCAN_MS" 5)" \
     "per-officer series, raw indexed (p50 / p99)" "$OFFICER_RAW_P50 / $OFFICER_RAW_P99 ms" \
     "per-officer series, API (p50 / p99 / max)" "$OFFICER_P50 / $OFFICER_P99 / $OFFICER_MAX ms" \
     "  of which in the server (p50 / p99)" "$OFFICER_SERVER_P50 / $OFFICER_SERVER_P99 ms" \
+    "  CPU a request: surveyd / PostgreSQL / client" "$(cpu_text "$OFFICER_CPU")" \
     "  p99 / raw p50 (goal <= 25%)" "$(ratio "$OFFICER_P99" "$OFFICER_RAW_P50")  $(verdict "$OFFICER_P99" "$OFFICER_RAW_P50" 25)" \
     "per-day series (90 days), raw indexed (p50 / p99)" "$DAY_RAW_P50 / $DAY_RAW_P99 ms" \
     "per-day series (90 days), API (p50 / p99 / max)" "$DAY_P50 / $DAY_P99 / $DAY_MAX ms" \
     "  of which in the server (p50 / p99)" "$DAY_SERVER_P50 / $DAY_SERVER_P99 ms" \
+    "  CPU a request: surveyd / PostgreSQL / client" "$(cpu_text "$DAY_CPU")" \
     "  p99 / raw p50 (goal <= 25%)" "$(ratio "$DAY_P99" "$DAY_RAW_P50")  $(verdict "$DAY_P99" "$DAY_RAW_P50" 25)"
 )
 pg_stop "$WORK/pg/data"

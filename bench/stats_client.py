@@ -4,8 +4,9 @@
     stats_client.py HOST PORT TOKEN FILE [--warmup N]
 
 FILE holds one request target per line ("/api/v1/stats?from=..."). Each is requested in order,
-after N warm-up requests (the first lines again). Prints "p50 p99 max count" in milliseconds and
-exits non-zero if any answer is not 200.
+after N warm-up requests (the first lines again). Prints "p50 p99 max count" in milliseconds, then
+the requests sent (warm-up included) and the CPU seconds this client used for them, and exits
+non-zero if any answer is not 200.
 """
 import http.client
 import sys
@@ -30,6 +31,7 @@ def main():
             sys.exit(f"stats_client: {target}: {response.status} {body[:300]!r}")
         return elapsed
 
+    cpu_start = time.process_time()
     for target in targets[:warmup]:
         get(target)
     times = sorted(get(target) for target in targets)
@@ -37,7 +39,9 @@ def main():
     def percentile(p):
         return times[min(len(times) - 1, int(round(p / 100 * (len(times) - 1))))]
 
-    print(f"{percentile(50):.2f} {percentile(99):.2f} {times[-1]:.2f} {len(times)}")
+    cpu = time.process_time() - cpu_start
+    print(f"{percentile(50):.2f} {percentile(99):.2f} {times[-1]:.2f} {len(times)}"
+          f" {len(times) + min(warmup, len(targets))} {cpu:.3f}")
 
 
 if __name__ == "__main__":
