@@ -363,6 +363,10 @@ AlertConfigLoad LoadAlertConfigFile(const std::string& rules_path) {
     result.errors.push_back(std::move(*error));
     return result;
   }
+  return LoadAlertConfigFile(rules_path, text);
+}
+
+AlertConfigLoad LoadAlertConfigFile(const std::string& rules_path, std::string_view text) {
   const auto slash = rules_path.rfind('/');
   const std::string base = slash == std::string::npos ? "." : rules_path.substr(0, slash);
   return LoadAlertConfigString(text, rules_path, base);

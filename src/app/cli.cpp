@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/logging.hpp"
+#include "app/rules_file.hpp"
 #include "commands.hpp"
 #include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/app/app.hpp"
@@ -452,13 +453,14 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
   const std::string link = base + "/s/" + kToken;
   load.link = link;
 
-  auto loaded = rules::LoadFile(path, load);
-  // The alerts: section and its lexicon, checked with the rest.
-  const auto alerts_loaded = alerts::LoadAlertConfigFile(path);
+  // The alerts: section and its lexicon, checked with the rest, in the same read of the file.
+  const RulesFile rules_file = LoadRulesFile(path, load);
+  const rules::LoadResult& loaded = rules_file.rules;
+  const alerts::AlertConfigLoad& alerts_loaded = rules_file.alerts;
   for (const auto& w : loaded.warnings) err << w.ToString() << "\n";
   for (const auto& w : alerts_loaded.warnings) err << w.ToString() << "\n";
   if (!loaded.rules || !alerts_loaded.config) {
-    // Both loaders read the whole file, so both report a YAML syntax error: said once.
+    // Both loaders parse the whole file, so both report a YAML syntax error: said once.
     std::vector<std::string> errors;
     for (const auto& e : loaded.errors) errors.push_back(e.ToString());
     for (const auto& e : alerts_loaded.errors) {

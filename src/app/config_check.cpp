@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "app/alerts_component.hpp"
+#include "app/rules_file.hpp"
 #include "commands.hpp"
 #include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/http/server.hpp"
@@ -10,14 +11,17 @@
 
 namespace surveyd::app {
 
-std::vector<std::string> ConfigProblems(const config::Config& config) {
+namespace {
+
+// What `serve` would refuse, with the rules file as `rules_file` read it.
+std::vector<std::string> Problems(const config::Config& config, const RulesFile& rules_file) {
   std::vector<std::string> problems = config::ValidateForServe(config);
   for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
-  auto loaded = rules::LoadFile(config.rules.path);
+  const rules::LoadResult& loaded = rules_file.rules;
   for (const auto& e : loaded.errors) problems.push_back("rules.path: " + e.ToString());
   // The rules' alerts: section and the lexicon it names, which serve loads as it starts.
   if (loaded.rules) {
-    for (const auto& e : alerts::LoadAlertConfigFile(config.rules.path).errors) {
+    for (const auto& e : rules_file.alerts.errors) {
       problems.push_back("rules.path (alerts): " + e.ToString());
     }
   }
@@ -38,25 +42,22 @@ std::vector<std::string> ConfigProblems(const config::Config& config) {
   return problems;
 }
 
-namespace {
-
-// config::SenderWarnings, told whether the configured rules ask for replies (a rules file that
-// does not load asks for none: its errors are said on their own).
-std::vector<std::string> SenderWarningsWithRules(const config::Config& config) {
-  const auto loaded = rules::LoadFile(config.rules.path);
-  return config::SenderWarnings(config, loaded.rules && rules::AsksForReplies(*loaded.rules));
-}
-
 }  // namespace
+
+std::vector<std::string> ConfigProblems(const config::Config& config) {
+  return Problems(config, LoadRulesFile(config.rules.path));
+}
 
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
                 std::ostream& out, std::ostream& err) {
   auto result = config::LoadAll(path, env);
   std::vector<std::string> problems = result.errors;
+  // Read once, for the problems and for whether the rules ask for replies (the sender's warning).
+  const RulesFile rules_file = LoadRulesFile(result.config.rules.path);
   // A file that could not be read says nothing of the rules' path: checking the default's
   // would only add a false error.
   if (result.file_read) {
-    for (auto& p : ConfigProblems(result.config)) problems.push_back(std::move(p));
+    for (auto& p : Problems(result.config, rules_file)) problems.push_back(std::move(p));
   }
   const std::string name = path.empty() ? "the environment" : path;
   // A misspelt variable is often why a setting is missing: said with the problems too, as is a
@@ -65,7 +66,10 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   for (const auto& unknown : config::UnknownVariables(env)) {
     warnings.push_back("the environment: warning: " + unknown);
   }
-  for (const auto& sender : SenderWarningsWithRules(result.config)) {
+  // Rules that do not load ask for no replies: their errors are said on their own.
+  const auto& rule_set = rules_file.rules.rules;
+  for (const auto& sender :
+       config::SenderWarnings(result.config, rule_set && rules::AsksForReplies(*rule_set))) {
     warnings.push_back(name + ": warning: " + sender);
   }
   for (const auto& page : config::PageWarnings(result.config)) {

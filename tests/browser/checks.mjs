@@ -19,7 +19,7 @@ export function readArgs(script, required) {
 }
 
 // The names of the checks that failed, in order.
-export const failures = [];
+const failures = [];
 export function check(name, ok, detail) {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok || detail === undefined ? '' : ': ' + detail}`);
   if (!ok) failures.push(name);
@@ -45,11 +45,27 @@ export async function axe(page, label, least = 11) {
     String(results.passes.length));
 }
 
-// Debian's Chromium, headless, using no network of its own.
-export function launchChromium() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+// Runs `checks(browser)` in Debian's Chromium (headless, using no network of its own), closes it,
+// then ends the process: 0 when every check passed; 1 naming each check that failed, or the error
+// that stopped the checks (one the test throws, or a Chromium that does not start).
+export async function runChecksInChromium(script, checks) {
+  let browser;
+  let stopped = false;
+  try {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    await checks(browser);
+  } catch (e) {
+    console.error(`${script}: ${e.stack || e}`);
+    stopped = true;
+  } finally {
+    await browser?.close();
+  }
+  if (failures.length) {
+    console.error(`${script}: ${failures.length} check(s) failed: ${failures.join('; ')}`);
+  }
+  process.exit(stopped || failures.length ? 1 : 0);
 }

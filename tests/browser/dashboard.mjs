@@ -12,7 +12,7 @@
 // Exits non-zero naming every check that failed. CHROMIUM overrides /usr/bin/chromium.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { axe, check, failures, launchChromium, readArgs } from './checks.mjs';
+import { axe, check, readArgs, runChecksInChromium } from './checks.mjs';
 
 const args = readArgs('dashboard.mjs',
   ['url', 'token', 'analyst-token', 'safeguarding-token', 'alert', 'from', 'to', 'screenshot']);
@@ -83,9 +83,7 @@ async function waitReady(page, action) {
   }
 }
 
-const browser = await launchChromium();
-let exitCode = 1;
-try {
+await runChecksInChromium('dashboard.mjs', async (browser) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const problems = [];
@@ -431,12 +429,4 @@ try {
 
   check('no console errors or CSP violations', problems.length === 0, problems.join(' | '));
   check('nothing loaded from elsewhere', elsewhere.length === 0, elsewhere.join(' '));
-  exitCode = failures.length ? 1 : 0;
-} catch (e) {
-  console.error(`dashboard.mjs: ${e.stack || e}`);
-  exitCode = 1;
-} finally {
-  await browser.close();
-}
-if (failures.length) console.error(`dashboard.mjs: ${failures.length} check(s) failed: ${failures.join('; ')}`);
-process.exit(exitCode);
+});

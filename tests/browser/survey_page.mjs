@@ -11,7 +11,7 @@
 // Exits non-zero naming every check that failed. CHROMIUM overrides /usr/bin/chromium.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { axe, check, failures, launchChromium, readArgs } from './checks.mjs';
+import { axe, check, readArgs, runChecksInChromium } from './checks.mjs';
 
 const args = readArgs('survey_page.mjs', ['url', 'expect', 'screenshot']);
 if (!['survey', 'thanks'].includes(args.expect)) {
@@ -25,9 +25,7 @@ const chosen = (page, key) => page.evaluate((k) => {
   return input ? input.value : null;
 }, key);
 
-const browser = await launchChromium();
-let exitCode = 1;
-try {
+await runChecksInChromium('survey_page.mjs', async (browser) => {
   // The smallest phone the page is made for. The page has no script (checked below), so what
   // happens on it is the browser's alone, as with JavaScript off.
   const context = await browser.newContext({
@@ -83,12 +81,4 @@ try {
   console.log(`screenshot: ${args.screenshot}`);
   check('no console errors or CSP violations', problems.length === 0, problems.join(' | '));
   check('nothing loaded from elsewhere', elsewhere.length === 0, elsewhere.join(' '));
-  exitCode = failures.length ? 1 : 0;
-} catch (e) {
-  console.error(`survey_page.mjs: ${e.stack || e}`);
-  exitCode = 1;
-} finally {
-  await browser.close();
-}
-if (failures.length) console.error(`survey_page.mjs: ${failures.length} check(s) failed: ${failures.join('; ')}`);
-process.exit(exitCode);
+});

@@ -57,6 +57,9 @@ struct AlertConfigLoad {
 // file). A file without the section loads with no alert rules and a warning: no answer would
 // raise anything. A rule's `groups:` are checked against the survey groups of the same file.
 AlertConfigLoad LoadAlertConfigFile(const std::string& rules_path);
+// The same of a rules file already read into `text` (rules::ReadRulesFile), for a caller that
+// loads its survey rules from that text too.
+AlertConfigLoad LoadAlertConfigFile(const std::string& rules_path, std::string_view text);
 AlertConfigLoad LoadAlertConfigString(std::string_view yaml, const std::string& file_name,
                                       const std::string& base_dir);
 

@@ -83,5 +83,19 @@ TEST(ConfigCheck, ALetteredSenderThatCannotTakeTheRepliesTheRulesAskForIsAWarnin
   EXPECT_EQ(no_replies.out.find("cannot be replied to"), std::string::npos) << no_replies.out;
 }
 
+// The rules file is read once, for its problems and for the sender's warning alike: rules on a
+// pipe (SURVEYD_RULES=/dev/stdin), which read once, are checked whole and still warn of the
+// lettered sender, where a second read would find no rules and so no replies asked for.
+TEST(ConfigCheck, ReadsTheRulesFileOnceForTheProblemsAndTheSender) {
+  auto env = TwilioEnvironment();
+  const testing::PipedFile rules(testing::ShippedRulesWithTheLexiconInFull());
+  env["SURVEYD_RULES"] = rules.Path();
+  const Checked piped = Check(env);
+  EXPECT_EQ(piped.code, 0) << piped.err;
+  EXPECT_NE(piped.out.find("'WMPolice': a sender made of letters cannot be replied to"),
+            std::string::npos)
+      << piped.out;
+}
+
 }  // namespace
 }  // namespace surveyd::app

@@ -70,5 +70,16 @@ TEST(ExplainAnswerCli, CheckReportsTheAlertsSection) {
                                  "complaint or low_scores"));
 }
 
+// The survey rules and their alerts: section come from one read of the file: rules on a pipe
+// (`rules check /dev/stdin`), which read once, have both checked.
+TEST(ExplainAnswerCli, CheckReadsTheRulesAndTheirAlertsSectionOnce) {
+  const testing::PipedFile rules(testing::ShippedRulesWithTheLexiconInFull());
+  const Result r = RunCli({"rules", "check", rules.Path()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("alerts: 4 alert rules; lexicon: 8 entries"));
+  EXPECT_THAT(r.out, HasSubstr("OK: 3 groups, 17 exclusions"));
+}
+
 }  // namespace
 }  // namespace surveyd::app

@@ -1,0 +1,19 @@
+#include "app/rules_file.hpp"
+
+#include <utility>
+
+namespace surveyd::app {
+
+RulesFile LoadRulesFile(const std::string& path, const rules::LoadOptions& options) {
+  RulesFile loaded;
+  std::string text;
+  if (auto error = rules::ReadRulesFile(path, text)) {
+    loaded.rules.errors.push_back(std::move(*error));
+    return loaded;
+  }
+  loaded.rules = rules::LoadString(text, path, options);
+  loaded.alerts = alerts::LoadAlertConfigFile(path, text);
+  return loaded;
+}
+
+}  // namespace surveyd::app
