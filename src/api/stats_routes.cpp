@@ -82,11 +82,8 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
 void AddNoise(store::StatsResult& result, int min_cell_size, const stats::FigureNoise& noise,
               const std::function<bool(std::size_t)>& hidden) {
   if (!noise.on()) return;
-  const std::int64_t min = std::max(1, min_cell_size);
-  auto count = [min](std::int64_t value, int delta) {
-    if (value == 0) return value;
-    const std::int64_t moved = std::max<std::int64_t>(0, value + delta);
-    return value >= min ? std::max(min, moved) : moved;
+  auto count = [min_cell_size](std::int64_t value, int delta) {
+    return stats::NoisyCount(value, delta, min_cell_size);
   };
   std::string content;
   for (std::size_t c = 0; c < result.cells.size(); ++c) {
@@ -481,8 +478,16 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
 // what someone's contact concerned ("excluded: sexual offence, 1"): hidden, unless the reader
 // runs the service (ops, and admins), who has the same counts exact already (the decisions by
 // rule in /metrics, a cancelled survey's reason in GET /api/v1/surveys/{id}) and needs them (a
-// rule that suddenly excludes everyone). The counts of the stages stay exact for everyone: they
-// count lines, messages and texts, and say nothing of what a contact concerned.
+// rule that suddenly excludes everyone). The counts shown carry noise (stats::AddReasonNoise), so
+// that two funnels a day apart do not tell by subtraction what that day's contacts concerned.
+// The counts of the stages stay exact for everyone: they count lines, messages and texts, and
+// say nothing of what a contact concerned. Beside noisy reasons, a group's exact `excluded` less
+// the reasons shown is what it hides give or take the noise, no closer than before; and where a
+// group shows one reason and hides none (its exclusions all of one reason), that reason's count
+// is its `excluded`, exact: a count of at least the minimum, which the stage tells already.
+// Noise on `excluded` would not take that back (`received` is what the lines decided each way
+// add up to: it comes back out of the others, unless every stage carried noise), and noise on
+// the stages would cost analysts the counts they check the service by.
 constexpr const char* kOtherReasons = "(other)";
 
 stats::ReasonBreakdown ExactReasons(std::span<const std::map<std::string, std::int64_t>> rows) {
@@ -505,20 +510,32 @@ stats::ReasonBreakdown ExactReasons(std::span<const std::map<std::string, std::i
 }
 
 // What was done to the funnel's figures, for the reader (the dashboard shows `note`).
-json FunnelDisclosure(bool exact, int min_cell_size) {
+json FunnelDisclosure(bool exact, int min_cell_size, bool noise) {
   if (exact) {
-    return {{"reasons", "exact"}, {"note", "Exact counts, for those who run the service."}};
+    return {{"reasons", "exact"},
+            {"noise", false},
+            {"note", "Exact counts, for those who run the service."}};
   }
   const std::string min = std::to_string(std::max(1, min_cell_size));
-  return {{"reasons", "suppressed"},
-          {"min_cell_size", min_cell_size},
-          {"other", kOtherReasons},
-          {"note", "Reasons for fewer than " + min +
-                       " contacts are not shown (null), nor others beside them that the totals "
-                       "would give them away by; reasons fewer than " +
-                       min +
-                       " in all are not named but counted together as other reasons, with the "
-                       "least common others while they add up to fewer."}};
+  std::string note = "Reasons for fewer than " + min +
+                     " contacts are not shown (null), nor others beside them that the totals "
+                     "would give them away by; reasons fewer than " +
+                     min +
+                     " in all are not named but counted together as other reasons, with the "
+                     "least common others while they add up to fewer.";
+  json out = {{"reasons", "suppressed"},
+              {"min_cell_size", min_cell_size},
+              {"other", kOtherReasons},
+              {"noise", noise}};
+  if (noise) {
+    out["count_within"] = stats::FigureNoise::kCountWithin;
+    note += " The reasons' counts are within " + std::to_string(stats::FigureNoise::kCountWithin) +
+            " of the true ones (the same for the same contacts however asked), so that two "
+            "funnels a day apart cannot be subtracted to tell what a contact concerned: they "
+            "need not add up exactly to the excluded and cancelled counts.";
+  }
+  out["note"] = note;
+  return out;
 }
 
 http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
@@ -527,10 +544,12 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
   if (query.filter.from) return BadParameter("from", "the funnel is kept per day: give a date");
   if (query.filter.to) return BadParameter("to", "the funnel is kept per day: give a date");
   const bool exact = call.principal != nullptr && Grants(call.principal->role, Role::kOps);
+  const stats::FigureNoise noise(exact ? std::string() : options.figures_noise_key);
   return RunAnalytics(options, [&] {
     auto rows = options.analytics->Funnel(query.filter);
     store::FunnelRow total;
     std::vector<std::map<std::string, std::int64_t>> by_rule, by_reason;
+    std::vector<std::string> groups_named;
     for (const auto& r : rows) {
       total.received += r.received, total.rejected += r.rejected;
       total.duplicates += r.duplicates, total.ignored += r.ignored, total.excluded += r.excluded;
@@ -541,13 +560,16 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
       total.expired += r.expired, total.opted_out += r.opted_out;
       by_rule.push_back(r.excluded_by_rule);
       by_reason.push_back(r.cancelled_by_reason);
+      groups_named.push_back(r.group);
     }
-    auto shown = [&](const auto& maps) {
-      return exact ? ExactReasons(maps)
-                   : stats::SuppressSmallReasons(maps, kOtherReasons, options.min_cell_size);
+    auto shown = [&](const auto& maps, std::string_view breakdown) {
+      if (exact) return ExactReasons(maps);
+      auto out = stats::SuppressSmallReasons(maps, kOtherReasons, options.min_cell_size);
+      stats::AddReasonNoise(out, maps, groups_named, breakdown, noise, options.min_cell_size);
+      return out;
     };
-    const stats::ReasonBreakdown rules = shown(by_rule);
-    const stats::ReasonBreakdown reasons = shown(by_reason);
+    const stats::ReasonBreakdown rules = shown(by_rule, "excluded");
+    const stats::ReasonBreakdown reasons = shown(by_reason, "cancelled");
     auto counts = [](const store::FunnelRow& r) {
       return std::vector<std::pair<const char*, std::int64_t>>{{"received", r.received},
                                                                {"rejected", r.rejected},
@@ -607,7 +629,7 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
         csv.rows.push_back(line(rows[i], i, rows[i].group.empty() ? "(none)" : rows[i].group));
       }
       csv.rows.push_back(line(total, rows.size(), "(total)"));
-      return CsvResponse(csv, "funnel");
+      return Disclosed(CsvResponse(csv, "funnel"), noise);
     }
     json groups = json::array();
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -618,8 +640,8 @@ http::Response HandleFunnel(const ApiOptions& options, const Call& call) {
                  {"to", query.filter.to_day ? json(*query.filter.to_day) : json(nullptr)},
                  {"groups", std::move(groups)},
                  {"total", to_json(total, rows.size(), nullptr)},
-                 {"disclosure", FunnelDisclosure(exact, options.min_cell_size)}};
-    return JsonTable(body.dump(), rows.size());
+                 {"disclosure", FunnelDisclosure(exact, options.min_cell_size, noise.on())}};
+    return Disclosed(JsonTable(body.dump(), rows.size()), noise);
   });
 }
 

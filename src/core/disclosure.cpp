@@ -227,6 +227,75 @@ ReasonBreakdown SuppressSmallReasons(std::span<const std::map<std::string, std::
   return out;
 }
 
+namespace {
+
+// Text into a draw's content with its length first, so that names holding the separators cannot
+// make two different contents read the same.
+void Put(std::string& content, std::string_view text) {
+  content += std::to_string(text.size());
+  content += ':';
+  content.append(text);
+}
+
+}  // namespace
+
+std::int64_t NoisyCount(std::int64_t value, int delta, int min_cell_size) {
+  if (value == 0) return value;
+  const std::int64_t min = std::max(1, min_cell_size);
+  const std::int64_t moved = std::max<std::int64_t>(0, value + delta);
+  return value >= min ? std::max(min, moved) : moved;
+}
+
+void AddReasonNoise(ReasonBreakdown& shown,
+                    std::span<const std::map<std::string, std::int64_t>> rows,
+                    std::span<const std::string> names, std::string_view breakdown,
+                    const FigureNoise& noise, int min_cell_size) {
+  if (!noise.on()) return;
+  // What each row holds, which its counts are drawn from. As for a cell of /api/v1/stats, that
+  // is every true count of the row, not the count shown alone: one more exclusion in a group
+  // draws all its reasons afresh. With a count's own draw, the reasons whose counts did not
+  // change would read the same in two funnels a day apart, and the one whose figure moved would
+  // say what the day's contact concerned. A row's counts are fewer and more alike than a cell's
+  // (many groups exclude 12 for a landline), so its name is in it too: two groups that hold the
+  // same counts draw apart, and a group's noise that its exact `excluded` gives back (a group of
+  // one reason) tells nothing of another's. The period is not in it: the same counts asked for
+  // over more days (days without any of them, before or after) draw the same, where a draw per
+  // period could be asked for again and again and averaged out. The total row holds the rows
+  // that hold any count, one after the other: a total of one group's counts reads as its row.
+  std::vector<std::string> contents(rows.size() + 1);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::string content;
+    Put(content, names[r]);
+    bool holds = false;
+    for (const auto& [reason, count] : rows[r]) {
+      if (count == 0) continue;
+      holds = true;
+      Put(content, reason);
+      content += std::to_string(count);
+      content += ';';
+    }
+    if (!holds) continue;
+    contents.back() += content;
+    contents[r] = std::move(content);
+  }
+  const std::size_t width = shown.reasons.size();
+  for (std::size_t row = 0; row < contents.size(); ++row) {
+    for (std::size_t c = 0; c < width; ++c) {
+      auto& count = shown.counts[row * width + c];
+      if (!count || *count == 0) continue;
+      // The count shown is in it as well: which reasons `other` adds up is decided by the whole
+      // answer, so the same row may give it another count.
+      std::string content;
+      Put(content, breakdown);
+      content += contents[row];
+      content += '>';
+      Put(content, shown.reasons[c]);
+      content += std::to_string(*count);
+      count = NoisyCount(*count, noise.For(std::move(content)).Count(), min_cell_size);
+    }
+  }
+}
+
 FigureNoise::Draws::Draws(const std::string& key, std::string content)
     : key_(key), content_(std::move(content)) {}
 

@@ -144,9 +144,12 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     reasons.sort((a, b) => (a[1] === null) - (b[1] === null) || b[1] - a[1]).slice(0, 6)
       .every(([, n]) => exclusions.includes(`(${n === null ? '–' : n.toLocaleString('en-GB')})`)),
     exclusions);
+  const funnelNote = await page.textContent('#funnel-note').catch(() => '');
   check('the funnel says its reasons are suppressed', funnel.disclosure.reasons === 'suppressed' &&
-    (await page.textContent('#funnel-note').catch(() => '')).includes(`fewer than ${funnel.disclosure.min_cell_size}`),
-    JSON.stringify(funnel.disclosure));
+    funnelNote.includes(`fewer than ${funnel.disclosure.min_cell_size}`), JSON.stringify(funnel.disclosure));
+  // Its reasons carry noise against two funnels a day apart, and the page says so under them.
+  check('the funnel says its reasons carry noise', funnel.disclosure.noise === true &&
+    funnelNote.includes(`within ${funnel.disclosure.count_within}`), funnelNote);
   // The figures carry noise against differencing, and the page says so beside them.
   const figures = await api('/api/v1/stats', period);
   const noiseNote = await page.textContent('#noise-note');

@@ -449,9 +449,13 @@
     }
     const d = funnel.disclosure || {};
     if (d.reasons === 'suppressed') {
+      // The noise keeps two funnels a day apart from telling what a contact that day concerned,
+      // and makes the reasons add up to the excluded count only nearly.
+      const noise = d.noise ? ` The reasons' counts are within ${d.count_within} of the true ones (the same ` +
+        'however asked), so that two funnels a day apart cannot be subtracted to tell what a contact concerned.' : '';
       box.append(el('p', { class: 'small muted', id: 'funnel-note', text: `A reason for fewer than ${d.min_cell_size} ` +
         'contacts is not counted here (–), nor one beside it that the totals would give it away by; reasons ' +
-        `for fewer than ${d.min_cell_size} in all are counted together as other reasons.` }));
+        `for fewer than ${d.min_cell_size} in all are counted together as other reasons.${noise}` }));
     }
   }
 

@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -121,5 +122,18 @@ class FigureNoise {
  private:
   std::string key_;
 };
+
+// A true count moved by `delta` (a Draws::Count()): 0 stays 0 (nobody is nobody), and a count at
+// the minimum cell size or above stays there (a figure below it would say its cell was near it).
+std::int64_t NoisyCount(std::int64_t value, int delta, int min_cell_size);
+
+// Noise on the counts that SuppressSmallReasons left shown, `rows` being the true counts it was
+// given and `names` their rows' names (the survey groups), in the same order; `breakdown` says
+// which one it is ("excluded", "cancelled"). What to hide was decided on the true counts; noise
+// hides none of it and shows nothing more. Without noise, nothing changes.
+void AddReasonNoise(ReasonBreakdown& shown,
+                    std::span<const std::map<std::string, std::int64_t>> rows,
+                    std::span<const std::string> names, std::string_view breakdown,
+                    const FigureNoise& noise, int min_cell_size);
 
 }  // namespace surveyd::stats

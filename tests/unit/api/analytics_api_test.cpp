@@ -839,16 +839,14 @@ TEST_F(AnalyticsApiTest, TheFunnelHasAGroupPerRowAndATotal) {
   EXPECT_NE(csv.find("(total),14,1"), std::string::npos) << csv;
 }
 
-// "Excluded: sexual offence, 1" could say what someone's contact concerned: analysts and
-// supervisors get small counts of a reason hidden, and the reasons too rare to name counted
-// together; ops, who run the service and count the decisions by rule in /metrics, get them
-// exact. The stages' counts are exact for everyone.
-TEST_F(AnalyticsApiTest, TheFunnelHidesSmallCountsOfAReasonFromAllButOps) {
+// Two survey groups' funnels: one excluded `landlines` landlines and 20 withheld numbers, the
+// other a sexual offence among many others, and cancelled 12 surveys held by ops.
+std::vector<store::FunnelRow> TwoGroups(std::int64_t landlines = 30) {
   store::FunnelRow attendance;
   attendance.group = "attendance";
   attendance.received = 80;
-  attendance.excluded = 50;
-  attendance.excluded_by_rule = {{"phone_landline", 30}, {"phone_withheld", 20}};
+  attendance.excluded = landlines + 20;
+  attendance.excluded_by_rule = {{"phone_landline", landlines}, {"phone_withheld", 20}};
   store::FunnelRow contact;
   contact.group = "force_contact";
   contact.received = 100;
@@ -857,7 +855,15 @@ TEST_F(AnalyticsApiTest, TheFunnelHidesSmallCountsOfAReasonFromAllButOps) {
       {"phone_landline", 40}, {"phone_withheld", 25}, {"exclusion:sexual_offence", 1}};
   contact.cancelled = 12;
   contact.cancelled_by_reason = {{"held_by_ops", 12}};
-  analytics_.funnel = {attendance, contact};
+  return {attendance, contact};
+}
+
+// "Excluded: sexual offence, 1" could say what someone's contact concerned: analysts and
+// supervisors get small counts of a reason hidden, and the reasons too rare to name counted
+// together; ops, who run the service and count the decisions by rule in /metrics, get them
+// exact. The stages' counts are exact for everyone.
+TEST_F(AnalyticsApiTest, TheFunnelHidesSmallCountsOfAReasonFromAllButOps) {
+  analytics_.funnel = TwoGroups();
   const std::string target = "/api/v1/funnel?from=2026-11-01&to=2026-11-07";
   for (Role role : {Role::kAnalyst, Role::kSupervisor}) {
     const json body = Json(Get(target, role));
@@ -889,6 +895,72 @@ TEST_F(AnalyticsApiTest, TheFunnelHidesSmallCountsOfAReasonFromAllButOps) {
   EXPECT_FALSE(exact["groups"][0]["excluded_by_rule"].contains("exclusion:sexual_offence"));
   EXPECT_EQ(exact["disclosure"]["reasons"], "exact");
   EXPECT_EQ(Json(Get(target, Role::kAdmin))["disclosure"]["reasons"], "exact");
+}
+
+// Two funnels a day apart would tell by subtraction what a contact that day concerned: analysts
+// and supervisors get the reasons' counts with noise (decided after what to hide, drawn from what
+// the group holds); ops, the counts exact. The stages stay exact for everyone.
+TEST_F(AnalyticsApiTest, TheFunnelsReasonsCarryNoiseForThoseWhoGetThemSuppressed) {
+  const std::string target = "/api/v1/funnel?from=2026-11-01&to=2026-11-07";
+  analytics_.funnel = TwoGroups();
+  const auto plain = Get(target, Role::kAnalyst);
+  EXPECT_EQ(http::FindHeader(plain.headers, "X-Figures"), "exact");
+  json exact = Json(plain);  // not const: a key missing reads as null, failing the check only
+  EXPECT_EQ(exact["disclosure"]["noise"], false);
+
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  int moved = 0, redrawn = 0;
+  json previous;
+  for (std::int64_t landlines = 30; landlines < 60; ++landlines) {
+    analytics_.funnel = TwoGroups(landlines);
+    for (Role role : {Role::kAnalyst, Role::kSupervisor}) {
+      const auto response = Get(target, role);
+      EXPECT_EQ(http::FindHeader(response.headers, "X-Figures"), "noise");
+      json body = Json(response);
+      EXPECT_EQ(body["disclosure"]["noise"], true);
+      EXPECT_EQ(body["disclosure"]["count_within"], 2);
+      EXPECT_NE(body["disclosure"]["note"].get<std::string>().find("within 2"), std::string::npos);
+      // The stages are exact; what is hidden stays hidden, the rare reason unnamed.
+      EXPECT_EQ(body["total"]["excluded"], landlines + 86);
+      EXPECT_EQ(body["groups"][0]["excluded"], landlines + 20);
+      EXPECT_TRUE(body["groups"][0]["cancelled_by_reason"]["held_by_ops"].is_null());
+      EXPECT_FALSE(body["total"]["excluded_by_rule"].contains("exclusion:sexual_offence"));
+      const json truth = {{"phone_landline", landlines}, {"(other)", 20}};
+      const json& shown = body["groups"][0]["excluded_by_rule"];
+      ASSERT_EQ(shown.size(), truth.size()) << shown;
+      for (const auto& [reason, count] : truth.items()) {
+        const int figure = shown.at(reason).get<int>();
+        EXPECT_LE(std::abs(figure - count.get<int>()), 2) << shown;
+        EXPECT_GE(figure, 10) << shown;
+        moved += figure != count.get<int>();
+      }
+      // The same contacts asked for again, over more days: the same figures.
+      EXPECT_EQ(Json(Get("/api/v1/funnel?from=2026-10-01&to=2026-11-30", role))["groups"],
+                body["groups"]);
+      if (role == Role::kAnalyst) {
+        // One landline more draws afresh, the other reasons beside it too (their 20 did not
+        // change: were it the same figure each time, the reason that moved would show).
+        const json& other = shown.at("(other)");
+        redrawn += !previous.is_null() && previous != other;
+        previous = other;
+      }
+      const auto csv = Get(target + "&format=csv", role);
+      EXPECT_EQ(http::FindHeader(csv.headers, "X-Figures"), "noise");
+      EXPECT_EQ(csv.body.find("sexual_offence"), std::string::npos) << csv.body;
+    }
+    // Ops (and admins) run the service: theirs are exact.
+    for (Role role : {Role::kOps, Role::kAdmin}) {
+      const auto ops = Get(target, role);
+      EXPECT_EQ(http::FindHeader(ops.headers, "X-Figures"), "exact");
+      json body = Json(ops);
+      EXPECT_EQ(body["disclosure"]["noise"], false);
+      EXPECT_EQ(body["groups"][0]["excluded_by_rule"]["phone_landline"], landlines);
+      EXPECT_EQ(body["groups"][1]["excluded_by_rule"]["exclusion:sexual_offence"], 1);
+    }
+  }
+  EXPECT_GT(moved, 20) << "of 120 counts shown";
+  EXPECT_GT(redrawn, 10) << "of 29";
 }
 
 // Two selections that differ by one person (a day less, a filter value less) would give that

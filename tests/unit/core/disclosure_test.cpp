@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -266,6 +267,111 @@ TEST(Disclosure, WhenEveryReasonIsRareNoneIsNamedNorCounted) {
   EXPECT_EQ(Shown(b, 0), (Counts{-1}));
   EXPECT_EQ(Shown(b, 1), (Counts{-1}));
   EXPECT_TRUE(SuppressSmallReasons(std::vector<Reasons>{}, "(other)", kMin).reasons.empty());
+}
+
+// The funnel's reasons with noise (AddReasonNoise), as a reader who gets them suppressed sees
+// them: -1 where hidden.
+struct NoisyReasons {
+  std::vector<Reasons> rows;
+  std::vector<std::string> groups;
+  std::string key = "a key of the server's";
+
+  ReasonBreakdown Shown(std::string_view breakdown = "excluded") const {
+    ReasonBreakdown b = SuppressSmallReasons(rows, "(other)", kMin);
+    AddReasonNoise(b, rows, groups, breakdown, FigureNoise(key), kMin);
+    return b;
+  }
+};
+
+TEST(Disclosure, ReasonNoiseMovesOnlyTheCountsShownAndKeepsThemAtTheMinimum) {
+  std::map<std::int64_t, int> deltas;
+  for (std::int64_t n = 10; n < 210; ++n) {
+    NoisyReasons asked{{{{"landline", n}, {"withheld", 25}, {"domestic_abuse", 3}},
+                        {{"landline", 30}, {"withheld", 20}, {"domestic_abuse", 30}}},
+                       {"attendance", "force_contact"}};
+    const ReasonBreakdown exact = SuppressSmallReasons(asked.rows, "(other)", kMin);
+    const ReasonBreakdown noisy = asked.Shown();
+    ASSERT_EQ(noisy.reasons, exact.reasons);
+    for (std::size_t i = 0; i < exact.counts.size(); ++i) {
+      // What is hidden was decided on the true counts: noise shows none of it.
+      ASSERT_EQ(noisy.counts[i].has_value(), exact.counts[i].has_value()) << n << " " << i;
+      if (!exact.counts[i]) continue;
+      const std::int64_t delta = *noisy.counts[i] - *exact.counts[i];
+      EXPECT_LE(std::abs(delta), FigureNoise::kCountWithin) << n;
+      EXPECT_GE(*noisy.counts[i], kMin) << n;  // a count shown never reads as a small one
+      ++deltas[delta];
+    }
+    // The same data, asked again: the same figures.
+    EXPECT_EQ(asked.Shown().counts, noisy.counts);
+    // Without a key (api.figures_noise: false), the true counts.
+    asked.key.clear();
+    EXPECT_EQ(asked.Shown().counts, exact.counts);
+  }
+  EXPECT_EQ(deltas.begin()->first, -FigureNoise::kCountWithin);
+  EXPECT_EQ(deltas.rbegin()->first, FigureNoise::kCountWithin);
+  // Counts at the minimum move up, or not at all.
+  int raised = 0;
+  for (int group = 0; group < 100; ++group) {
+    const ReasonBreakdown at_min = NoisyReasons{
+        {{{"landline", kMin}, {"withheld", kMin + 1}}},
+        {std::to_string(group)}}.Shown();
+    for (const auto& count : at_min.counts) {
+      ASSERT_TRUE(count.has_value());
+      EXPECT_GE(*count, kMin) << group;
+      EXPECT_LE(*count, kMin + 1 + FigureNoise::kCountWithin) << group;
+    }
+    raised += *at_min.At(0, 0) > kMin;
+  }
+  EXPECT_GT(raised, 10);
+  // Nothing is nobody: 0 stays 0, where a reader is shown it.
+  ReasonBreakdown zero{{"landline"}, {std::int64_t{0}, std::int64_t{0}}};
+  AddReasonNoise(zero, std::vector<Reasons>{{}}, std::vector<std::string>{"g"}, "excluded",
+                 FigureNoise("a key"), kMin);
+  EXPECT_EQ(zero.counts[0], 0);
+  EXPECT_EQ(zero.counts[1], 0);
+}
+
+// Two funnels a day apart, one exclusion for a sexual offence between them: were each count
+// drawn from itself, the reasons that did not change would read the same in both, and the one
+// that moved would say what the day's contact concerned. Every reason of the group draws afresh.
+TEST(Disclosure, OneMoreExclusionInAGroupDrawsAllItsReasonsAfresh) {
+  int landline_moved = 0, offence_by_one = 0;
+  for (std::int64_t n = 10; n < 210; ++n) {
+    NoisyReasons before{{{{"landline", 40}, {"withheld", 25}, {"sexual_offence", n}}},
+                        {"attendance"}};
+    NoisyReasons after = before;
+    ++after.rows[0]["sexual_offence"];
+    const ReasonBreakdown a = before.Shown(), b = after.Shown();
+    ASSERT_EQ(a.reasons, (std::vector<std::string>{"landline", "sexual_offence", "withheld"}));
+    landline_moved += a.At(0, 0) != b.At(0, 0);
+    offence_by_one += *b.At(0, 1) - *a.At(0, 1) == 1;
+  }
+  EXPECT_GT(landline_moved, 100);  // about three in four
+  EXPECT_LT(offence_by_one, 100);  // about one in four
+}
+
+// The same counts draw the same however asked, and only the same: a group alone or beside
+// others, a total of one group's counts as that group; another group holding the same counts,
+// or the other breakdown, draws its own.
+TEST(Disclosure, ReasonNoiseIsTheGroupsOwnTheSameHoweverAsked) {
+  int other_group_differs = 0, other_breakdown_differs = 0;
+  for (std::int64_t n = 10; n < 110; ++n) {
+    const Reasons counts = {{"landline", n}, {"withheld", 25}};
+    const ReasonBreakdown alone = NoisyReasons{{counts}, {"attendance"}}.Shown();
+    EXPECT_EQ(Shown(alone, 1), Shown(alone, 0)) << n;
+    // Beside a group that excluded nobody: the same figures, the total's too.
+    const ReasonBreakdown beside = NoisyReasons{{{}, counts}, {"apology", "attendance"}}.Shown();
+    EXPECT_EQ(Shown(beside, 1), Shown(alone, 0)) << n;
+    EXPECT_EQ(Shown(beside, 2), Shown(alone, 0)) << n;
+    const ReasonBreakdown twins =
+        NoisyReasons{{counts, counts}, {"attendance", "force_contact"}}.Shown();
+    EXPECT_EQ(Shown(twins, 0), Shown(alone, 0)) << n;
+    other_group_differs += Shown(twins, 1) != Shown(twins, 0);
+    other_breakdown_differs +=
+        Shown(NoisyReasons{{counts}, {"attendance"}}.Shown("cancelled"), 0) != Shown(alone, 0);
+  }
+  EXPECT_GT(other_group_differs, 60);
+  EXPECT_GT(other_breakdown_differs, 60);
 }
 
 TEST(Disclosure, FigureNoiseIsTheSameForTheSameContentAndWithinItsBounds) {
