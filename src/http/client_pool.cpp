@@ -131,16 +131,14 @@ class PoolImpl final : public ClientPool {
       co_return Failure(Transport::kTimeoutBeforeSend, false,
                         "no free connection before the timeout");
     }
+    Slot slot(*this, key);
     std::unique_ptr<PooledConnection> connection = TakeIdle(key);
     ClientResponse response;
     if (!connection) {
       std::string error;
       Transport failure = Transport::kError;
       connection = co_await Open(request, *url, key, deadline, failure, error);
-      if (!connection) {
-        Release(key, nullptr);
-        co_return Failure(failure, false, error);
-      }
+      if (!connection) co_return Failure(failure, false, error);
     }
     bool keep = false;
     if (connection->tls) {
@@ -148,9 +146,26 @@ class PoolImpl final : public ClientPool {
     } else {
       response = co_await Exchange(*connection->plain, *connection, request, *url, deadline, keep);
     }
-    Release(key, keep ? std::move(connection) : nullptr);
+    if (keep) slot.KeepAlive(std::move(connection));
     co_return response;
   }
+
+  // A request's place among those in flight, given back however the request ends: an exception
+  // too (a header Beast cannot build throws), or each would shrink the pool for good.
+  class Slot {
+   public:
+    Slot(PoolImpl& pool, std::string key) : pool_(pool), key_(std::move(key)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { pool_.Release(key_, std::move(kept_)); }
+    // The connection goes back to the idle ones for the next request to the same place.
+    void KeepAlive(std::unique_ptr<PooledConnection> connection) { kept_ = std::move(connection); }
+
+   private:
+    PoolImpl& pool_;
+    std::string key_;
+    std::unique_ptr<PooledConnection> kept_;
+  };
 
   asio::awaitable<bool> WaitForSlot(SteadyClock::time_point deadline) {
     while (in_flight_ >= options_.max_in_flight) {
