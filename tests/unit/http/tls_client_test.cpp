@@ -126,6 +126,9 @@ class TlsPeer {
 // Which client a test goes through: every check below holds for both.
 enum class Caller { kFetch, kPool };
 
+std::string CallerName(Caller caller) { return caller == Caller::kFetch ? "Fetch" : "Pool"; }
+void PrintTo(Caller caller, std::ostream* out) { *out << CallerName(caller); }
+
 class TlsClientTest : public ::testing::TestWithParam<Caller> {
  protected:
   // Two CAs; the server's certificate, from the first, names only "localhost".
@@ -252,7 +255,7 @@ TEST_P(TlsClientTest, EachRequestIsVerifiedWithItsOwnSettings) {
 INSTANTIATE_TEST_SUITE_P(BothClients, TlsClientTest,
                          ::testing::Values(Caller::kFetch, Caller::kPool),
                          [](const ::testing::TestParamInfo<Caller>& caller) {
-                           return caller.param == Caller::kFetch ? "Fetch" : "Pool";
+                           return CallerName(caller.param);
                          });
 
 }  // namespace
