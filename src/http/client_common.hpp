@@ -1,73 +1,94 @@
 #pragma once
-// Shared by the one-shot client (client.cpp) and the kept-alive pool (client_pool.cpp): both
-// build their requests and report their failures alike. Private to src/http.
-#include <boost/asio/ip/address.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <cstdint>
+// The one connect, TLS set-up and exchange of both HTTP clients: the one-shot Fetch
+// (client.cpp) uses a connection once, the gateway adapters' pool (client_pool.cpp) keeps them
+// alive. Certificate verification, timeouts and what counts as sent are security and
+// delivery decisions: written once, a fix reaches both. Private to src/http.
+#include <utility>  // before Asio: g++ 12 needs it for Asio's coroutine support
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <exception>
+#include <map>
+#include <memory>
 #include <string>
-#include <utility>
 
 #include "http/url.hpp"
 #include "surveyd/http/client.hpp"
 
 namespace surveyd::http::client_common {
 
-namespace bhttp = boost::beast::http;
+using Deadline = std::chrono::steady_clock::time_point;
 
-// A larger answer is cut off: no gateway or webhook has a reason to send one.
-constexpr std::uint64_t kMaxResponseBody = 16 * 1024 * 1024;
+ClientResponse Failure(ClientResponse::Transport transport, bool request_sent, std::string error);
 
-inline ClientResponse Failure(ClientResponse::Transport transport, bool request_sent,
-                              std::string error) {
-  ClientResponse response;
-  response.transport = transport;
-  response.request_sent = request_sent;
-  response.error = std::move(error);
-  return response;
-}
+// What a request that ended by an exception answers. Where it was thrown is unknown, so the
+// request may have gone out: in doubt, never resent without an idempotency key.
+ClientResponse FromException(std::exception_ptr error);
 
-// Certificates name hosts; an IP literal gets no SNI.
-inline bool IsIpLiteral(const std::string& host) {
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(host, ec);
-  return !ec;
-}
+// The TLS contexts for the TLS settings requests name (verify or not, which CAs), each made on
+// first use: reading the CAs costs more than a handshake. Not thread-safe: one owner's thread.
+class TlsContexts {
+ public:
+  // Null when the CAs cannot be read; `error` says so.
+  std::shared_ptr<boost::asio::ssl::context> For(const ClientRequest& request, std::string& error);
+  // Requests with the same key share a context (and may share a connection).
+  static std::string Key(const ClientRequest& request);
 
-inline bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& request, const Url& url,
-                                                       bool keep_alive) {
-  bhttp::request<bhttp::string_body> message;
-  const bhttp::verb verb = bhttp::string_to_verb(request.method);
-  if (verb == bhttp::verb::unknown) {
-    message.method_string(request.method);
-  } else {
-    message.method(verb);
-  }
-  message.target(url.target);
-  message.version(11);
-  message.set(bhttp::field::host, url.HostHeader());
-  message.set(bhttp::field::user_agent, "surveyd");
-  for (const auto& [name, value] : request.headers) message.set(name, value);
-  message.body() = request.body;
-  message.keep_alive(keep_alive);
-  if (!request.body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put ||
-      verb == bhttp::verb::patch) {
-    message.content_length(request.body.size());
-  }
-  return message;
-}
+ private:
+  std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> contexts_;
+};
 
-// A complete answer as the caller gets it (its body moved out of `answer`).
-inline ClientResponse Answered(bhttp::response<bhttp::string_body>& answer) {
-  ClientResponse response;
-  response.transport = ClientResponse::Transport::kOk;
-  response.request_sent = true;
-  response.status = static_cast<int>(answer.result_int());
-  for (const auto& field : answer) {
-    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  response.body = std::move(answer.body());
-  return response;
-}
+// An open connection to one host and port, plain or TLS.
+class ClientConnection {
+ public:
+  explicit ClientConnection(std::unique_ptr<boost::beast::tcp_stream> plain);
+  explicit ClientConnection(
+      std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls);
+
+  // Writes the request and reads its answer, by `deadline`. A write that fails is not sent (an
+  // incomplete request, its body shorter than its Content-Length, cannot be acted on); a read
+  // that fails is in doubt (request_sent: the server may have acted). `keep_alive` asks the
+  // server to keep the connection for another request. The request and URL must outlive the
+  // call (the caller awaits it).
+  boost::asio::awaitable<ClientResponse> Exchange(const ClientRequest& request, const Url& url,
+                                                  Deadline deadline, bool keep_alive);
+
+  // Whether it may carry another request: both sides kept it alive and nothing unread is left.
+  bool Reusable() const { return reusable_; }
+  // False when the peer closed it (or sent something unasked) while it was idle.
+  bool StillOpen();
+
+ private:
+  template <typename Stream>
+  boost::asio::awaitable<ClientResponse> ExchangeOver(Stream& stream, const ClientRequest& request,
+                                                      const Url& url, Deadline deadline,
+                                                      bool keep_alive);
+  boost::beast::tcp_stream& Lowest();
+
+  std::unique_ptr<boost::beast::tcp_stream> plain_;
+  std::unique_ptr<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
+  boost::beast::flat_buffer buffer_;
+  int exchanges_ = 0;  // requests written before: a failed write then says the connection was kept
+  bool reusable_ = false;
+};
+
+struct Connected {
+  std::unique_ptr<ClientConnection> connection;  // null on failure
+  ClientResponse failure;
+};
+
+// Resolves the URL's host, connects and, for https, shakes hands: the server name sent (SNI)
+// and, unless the request turns verification off, its certificate checked against the CAs and
+// the host name. All by `deadline`. A failure never sent anything: kConnectFailed,
+// kTimeoutBeforeSend or kError, with request_sent false, so the caller may retry it.
+// The references must outlive the call (the caller awaits it).
+boost::asio::awaitable<Connected> Connect(boost::asio::any_io_executor executor,
+                                          const ClientRequest& request, const Url& url,
+                                          TlsContexts& tls_contexts, Deadline deadline);
 
 }  // namespace surveyd::http::client_common

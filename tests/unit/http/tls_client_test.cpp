@@ -1,6 +1,7 @@
-// The HTTPS path of the client against a local TLS peer with a CA of its own, made by the
-// openssl command for each run: the right CA verifies, another CA or a name the certificate
-// does not carry is refused before any request is written.
+// The HTTPS path of both clients (the one-shot Fetch of the alerts' webhook and the pool of the
+// gateway adapters) against a local TLS peer with a CA of its own, made by the openssl command
+// for each run: the right CA verifies, another CA or a name the certificate does not carry is
+// refused before any request is written.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -122,7 +123,13 @@ class TlsPeer {
   std::thread thread_;
 };
 
-class TlsClientTest : public ::testing::Test {
+// Which client a test goes through: every check below holds for both.
+enum class Caller { kFetch, kPool };
+
+std::string CallerName(Caller caller) { return caller == Caller::kFetch ? "Fetch" : "Pool"; }
+void PrintTo(Caller caller, std::ostream* out) { *out << CallerName(caller); }
+
+class TlsClientTest : public ::testing::TestWithParam<Caller> {
  protected:
   // Two CAs; the server's certificate, from the first, names only "localhost".
   static void SetUpTestSuite() {
@@ -148,6 +155,12 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out s
     peer_ = std::make_unique<TlsPeer>(dir_ + "/server.pem", dir_ + "/server.key");
   }
 
+  ClientResponse Send(const ClientRequest& request) {
+    if (GetParam() == Caller::kFetch) return Fetch(request);
+    if (!pool_) pool_ = MakeClientPool();
+    return pool_->Fetch(request);
+  }
+
   ClientRequest Post(const std::string& host) const {
     ClientRequest request;
     request.method = "POST";
@@ -162,10 +175,11 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out s
   static inline std::string dir_;
   static inline bool made_ = false;
   std::unique_ptr<TlsPeer> peer_;
+  std::unique_ptr<ClientPool> pool_;
 };
 
-TEST_F(TlsClientTest, APostOverHttpsSucceedsWithTheRightCa) {
-  const ClientResponse response = Fetch(Post("localhost"));
+TEST_P(TlsClientTest, APostOverHttpsSucceedsWithTheRightCa) {
+  const ClientResponse response = Send(Post("localhost"));
   ASSERT_EQ(response.transport, Transport::kOk) << response.error;
   EXPECT_EQ(response.status, 201);
   EXPECT_EQ(response.body, R"({"to":"+447700900123"})");
@@ -175,47 +189,74 @@ TEST_F(TlsClientTest, APostOverHttpsSucceedsWithTheRightCa) {
   EXPECT_NE(requests[0].find("\r\nHost: localhost:"), std::string::npos) << requests[0];
 }
 
-TEST_F(TlsClientTest, AnotherCaIsRefusedBeforeTheRequestIsWritten) {
+TEST_P(TlsClientTest, AnotherCaIsRefusedBeforeTheRequestIsWritten) {
   ClientRequest request = Post("localhost");
   request.ca_file = dir_ + "/other.pem";
-  const ClientResponse response = Fetch(request);
+  const ClientResponse response = Send(request);
   EXPECT_EQ(response.transport, Transport::kError);
   EXPECT_FALSE(response.request_sent) << "nothing was sent: a gateway send may be retried";
   EXPECT_NE(response.error.find("TLS handshake"), std::string::npos) << response.error;
   EXPECT_TRUE(peer_->Requests().empty());
 }
 
-TEST_F(TlsClientTest, TheSystemCasDoNotKnowOurs) {
+TEST_P(TlsClientTest, TheSystemCasDoNotKnowOurs) {
   ClientRequest request = Post("localhost");
   request.ca_file.clear();
-  EXPECT_EQ(Fetch(request).transport, Transport::kError);
+  EXPECT_EQ(Send(request).transport, Transport::kError);
   EXPECT_TRUE(peer_->Requests().empty());
 }
 
-TEST_F(TlsClientTest, ANameTheCertificateDoesNotCarryIsRefused) {
-  const ClientResponse response = Fetch(Post("127.0.0.1"));  // the certificate names localhost
+TEST_P(TlsClientTest, ANameTheCertificateDoesNotCarryIsRefused) {
+  const ClientResponse response = Send(Post("127.0.0.1"));  // the certificate names localhost
   EXPECT_EQ(response.transport, Transport::kError);
   EXPECT_FALSE(response.request_sent);
   EXPECT_TRUE(peer_->Requests().empty());
 }
 
-TEST_F(TlsClientTest, AnUnreadableCaFileIsAnError) {
+TEST_P(TlsClientTest, AnUnreadableCaFileIsAnError) {
   ClientRequest request = Post("localhost");
   request.ca_file = dir_ + "/missing.pem";
-  const ClientResponse response = Fetch(request);
+  const ClientResponse response = Send(request);
   EXPECT_EQ(response.transport, Transport::kError);
   EXPECT_NE(response.error.find("CA file"), std::string::npos) << response.error;
 }
 
 // --insecure in the simulators: no verification at all, so the mismatch above goes through.
-TEST_F(TlsClientTest, WithoutVerificationTheMismatchGoesThrough) {
+TEST_P(TlsClientTest, WithoutVerificationTheMismatchGoesThrough) {
   ClientRequest request = Post("127.0.0.1");
   request.verify_tls = false;
   request.ca_file.clear();
-  const ClientResponse response = Fetch(request);
+  const ClientResponse response = Send(request);
   ASSERT_EQ(response.transport, Transport::kOk) << response.error;
   EXPECT_EQ(response.status, 201);
 }
+
+// The pool keeps one TLS context per set of TLS settings: a context made for one CA file (or
+// without verification) must never verify a request that names another.
+TEST_P(TlsClientTest, EachRequestIsVerifiedWithItsOwnSettings) {
+  ClientRequest right = Post("localhost");
+  ClientRequest other_ca = Post("localhost");
+  other_ca.ca_file = dir_ + "/other.pem";
+  ClientRequest unverified = Post("127.0.0.1");
+  unverified.verify_tls = false;
+  unverified.ca_file.clear();
+  ClientRequest wrong_name = Post("127.0.0.1");
+
+  EXPECT_EQ(Send(right).transport, Transport::kOk);
+  EXPECT_EQ(Send(other_ca).transport, Transport::kError);
+  EXPECT_EQ(Send(unverified).transport, Transport::kOk);
+  EXPECT_EQ(Send(wrong_name).transport, Transport::kError);
+  unverified.url = Post("localhost").url;
+  EXPECT_EQ(Send(unverified).transport, Transport::kOk);
+  EXPECT_EQ(Send(other_ca).transport, Transport::kError);
+  EXPECT_EQ(peer_->Requests().size(), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothClients, TlsClientTest,
+                         ::testing::Values(Caller::kFetch, Caller::kPool),
+                         [](const ::testing::TestParamInfo<Caller>& caller) {
+                           return CallerName(caller.param);
+                         });
 
 }  // namespace
 }  // namespace surveyd::http
