@@ -51,6 +51,7 @@ set(SURVEYD_FUZZ_SOURCES
   src/gateway/wmnow.cpp
   src/http/asio_impl.cpp
   src/http/client.cpp
+  src/http/client_common.cpp
   src/http/client_pool.cpp
   src/http/message.cpp
   src/http/url.cpp
@@ -78,21 +79,21 @@ add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp
           ${CMAKE_SOURCE_DIR}/cmake/embed.cmake
   COMMENT "Embedding web assets")
 # The HTTP client's coroutines: clang 14 has them, but Asio only looks for them under GCC. The
-# fuzz targets never run the client (the adapters get a pool that never sends), so its two files
+# fuzz targets never run the client (the adapters get a pool that never sends), so its files
 # are compiled plainly, without sanitizers or optimisation: instrumented, they took two of the
 # build's six minutes (and UBSan's function check cannot instrument a coroutine's split parts in
 # clang 14: "Cannot represent a difference across sections").
-set_source_files_properties(src/http/client.cpp src/http/client_pool.cpp
+set_source_files_properties(src/http/client.cpp src/http/client_common.cpp src/http/client_pool.cpp
   PROPERTIES COMPILE_DEFINITIONS BOOST_ASIO_HAS_CO_AWAIT=1 COMPILE_OPTIONS "-fno-sanitize=all;-O0;-g0")
 add_library(surveyd_fuzz_lib STATIC ${SURVEYD_FUZZ_SOURCES}
   ${CMAKE_BINARY_DIR}/generated/embedded_assets.cpp)
 target_include_directories(surveyd_fuzz_lib PUBLIC include src tests)
 # Most of the build's time is spent parsing the same Boost, JSON and spdlog headers in every
-# unit: the same precompiled header as the daemon's library (clang's own). The two client files
+# unit: the same precompiled header as the daemon's library (clang's own). The client's files
 # are compiled with other flags, which a precompiled header must match, so they go without.
 target_precompile_headers(surveyd_fuzz_lib PRIVATE ${SURVEYD_PCH_HEADERS})
 set_target_properties(surveyd_fuzz_lib PROPERTIES UNITY_BUILD ${SURVEYD_UNITY_BUILD} UNITY_BUILD_BATCH_SIZE 8)
-set_source_files_properties(src/http/client.cpp src/http/client_pool.cpp
+set_source_files_properties(src/http/client.cpp src/http/client_common.cpp src/http/client_pool.cpp
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
 target_compile_options(surveyd_fuzz_lib PUBLIC
   -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
