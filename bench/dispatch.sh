@@ -403,7 +403,7 @@ LOAD_AFTER=$(bench_load)
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo
-echo "surveyd dispatch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+echo "surveyd dispatch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(bench_machine)"
 echo "load average (1, 5, 15 min) before $LOAD_BEFORE, at the drain's start $LOAD_DRAIN, after $LOAD_AFTER"
 [ -n "${BENCH_BIN_DIR:-}" ] && echo "binaries from $BENCH_BIN_DIR (not this run's Release build)"
 printf '  %-58s %s\n' \

@@ -294,7 +294,7 @@ fi
 
 RATIO=$(python3 -c "print(f'{${FULL[2]} / $PGBENCH_TPS:.2f}')")
 echo
-echo "surveyd ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+echo "surveyd ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(bench_machine)"
 printf '  %-46s %s\n' \
   "pgbench limit (event+outbox, 8 clients)" "$(printf '%.0f' "$PGBENCH_TPS") tx/s  (latency avg $PGBENCH_LAT ms)" \
   "CPU a pgbench transaction: machine (us)" "$PGBENCH_CPU_US" \

@@ -42,6 +42,12 @@ bench_fail() {
 
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# The machine in a benchmark's first line: figures compare only on the same CPU (the same host
+# has come with an AMD EPYC one day and an Intel Xeon half as fast for PostgreSQL the next).
+bench_machine() {
+  echo "$(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(uname -m)"
+}
+
 # CPU time (user + system, seconds) a running process has used so far.
 process_cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"

@@ -214,7 +214,7 @@ try: print(json.load(sys.stdin)["checks"]["http"]["peak_connections"])
 except Exception: print("?")')
 
 echo
-echo "surveyd survey page benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)"
+echo "surveyd survey page benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(bench_machine)"
 echo "  wrk -t $THREADS -c $CONNECTIONS -d ${SECONDS_PER_RUN}s, a page of $PAGE_BYTES bytes"
 printf '  %-44s %s\n' \
   "nginx, static file" "$(printf '%.0f' "$NGINX_RATE") requests/s  p99 $(p99 "$WORK/wrk-nginx.txt")  errors $(errors "$WORK/wrk-nginx.txt")  ~$(size "$WORK/wrk-nginx.txt") B/response" \

@@ -300,7 +300,7 @@ read -r ckpt_wal ckpt_timed backend_writes all_writes buffers wal_size < <("${PS
 LOAD_AFTER=$(bench_load)
 
 echo
-echo "surveyd soak benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)$([ "$TEST" = 1 ] && echo ", --test")"
+echo "surveyd soak benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(bench_machine)$([ "$TEST" = 1 ] && echo ", --test")"
 echo "$MINUTES min at $RATE events/s ($FEED_RATE/s TCP feed + $PUSH_RATE/s HTTP pushes), $INSTANCES instance(s), gateway rate $GATEWAY_RATE/s"
 echo "load average before $LOAD_BEFORE, after $LOAD_AFTER; setup ${SETUP_SECONDS}s, settle ${SETTLE_SECONDS}s, check ${CHECK_SECONDS}s"
 [ -n "${BENCH_BIN_DIR:-}" ] && echo "binaries from $BIN (not this run's Release build)"

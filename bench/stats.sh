@@ -234,7 +234,7 @@ ratio() { python3 -c "print(f'{100 * $1 / $2:.2f}%')"; }
 verdict() { python3 -c "print('met' if $1 <= $3 * $2 / 100 else 'NOT MET')"; }
 
 SUMMARY=$(
-  echo "surveyd analytics benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -m)," \
+  echo "surveyd analytics benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(bench_machine)," \
     "$BUILD_TYPE build, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '  %-52s %s\n' \
     "data" "$SURVEYS surveys, $RESPONSES responses, $DAYS days; database $DB_SIZE" \
