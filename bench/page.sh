@@ -5,7 +5,7 @@
 #
 # usage: bench/page.sh [--seconds S] [--connections C] [--threads T] [--cap N] [--keep]
 #
-#   --seconds S      length of each wrk run (default 10)
+#   --seconds S      length of each wrk run (default 10, at least 4)
 #   --connections C  wrk connections, for both servers (default 64)
 #   --threads T      wrk threads (default 2)
 #   --cap N          surveyd's http.max_connections (default 128); during surveyd's run,
@@ -49,6 +49,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$CAP" -gt "$CONNECTIONS" ] || { echo "bench/page.sh: --cap must exceed --connections" >&2; exit 2; }
+# The connection cap is filled a second into each run and held until 2 s before its end.
+[ "$SECONDS_PER_RUN" -ge 4 ] 2>/dev/null ||
+  { echo "bench/page.sh: --seconds must be a whole number, 4 or more" >&2; exit 2; }
 
 NAME=page
 # shellcheck source=lib.sh
