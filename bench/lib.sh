@@ -63,14 +63,14 @@ process_context_switches() {
 # CPU time (user + system, seconds) a PostgreSQL cluster has used so far: its postmaster, every
 # backend and background process running, and those that have ended (counted to the postmaster).
 postgres_cpu_seconds() {
-  local postmaster pid total=0
+  local postmaster pid
   postmaster=$(head -n 1 "$1/postmaster.pid")
-  for pid in "$postmaster" $(pgrep -P "$postmaster"); do
-    total=$(awk -v hz="$(getconf CLK_TCK)" -v sum="$total" -v self="$([ "$pid" = "$postmaster" ] && echo 1)" \
-      '{ sub(/^.*\) /, ""); n = $12 + $13; if (self) n += $14 + $15; print sum + n / hz }' \
-      "/proc/$pid/stat" 2>/dev/null || echo "$total")
-  done
-  echo "$total"
+  {
+    # The postmaster's own and its ended children's (cutime, cstime).
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / hz }' \
+      "/proc/$postmaster/stat"
+    for pid in $(pgrep -P "$postmaster"); do process_cpu_seconds "$pid" 2>/dev/null || true; done
+  } | awk '{ total += $1 } END { print total + 0 }'
 }
 
 # CPU time (user + system, seconds) the whole machine has been busy so far: every process, and
