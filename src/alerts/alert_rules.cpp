@@ -82,11 +82,21 @@ class ConfigLoader : private detail::YamlDiagnostics {
           continue;
         }
         config->lexicon_path = value.Scalar();
-        if (config->lexicon_path.front() != '/' && !base_dir_.empty()) {
+        const bool relative = config->lexicon_path.front() != '/';
+        if (relative && !base_dir_.empty()) {
           config->lexicon_path = base_dir_ + "/" + config->lexicon_path;
         }
         auto loaded = LoadLexiconFile(config->lexicon_path);
         errors_.insert(errors_.end(), loaded.errors.begin(), loaded.errors.end());
+        // Rules given as a stream (`rules check /dev/stdin`, a shell's <(...)) have no directory
+        // of their own to look in.
+        const bool stream = file_.rfind("/dev/", 0) == 0 || file_.rfind("/proc/", 0) == 0;
+        if (relative && stream && !loaded.lexicon) {
+          Error(value.Mark(), "alerts.lexicon '" + value.Scalar() +
+                                  "' is looked for next to the rules file, and " + file_ +
+                                  " is a stream, not a file in a directory: name the lexicon by "
+                                  "its full path");
+        }
         warnings_.insert(warnings_.end(), loaded.warnings.begin(), loaded.warnings.end());
         if (loaded.errors.empty() && !loaded.lexicon) {
           Error(value.Mark(), "cannot load the lexicon " + config->lexicon_path);

@@ -76,14 +76,8 @@ std::vector<std::string> AlertsComponent::Problems(const config::Config& config)
   return problems;
 }
 
-std::vector<rules::RuleError> AlertsComponent::Reload() {
-  auto errors = Stage();
-  if (errors.empty()) Commit();
-  return errors;
-}
-
-std::vector<rules::RuleError> AlertsComponent::Stage() {
-  auto loaded = alerts::LoadAlertConfigFile(rules_path_);
+std::vector<rules::RuleError> AlertsComponent::Stage(std::string_view text) {
+  auto loaded = alerts::LoadAlertConfigFile(rules_path_, text);
   for (const auto& warning : loaded.warnings) spdlog::warn("alert rules: {}", warning.ToString());
   std::lock_guard lock(mutex_);
   staged_ = loaded.config;

@@ -28,12 +28,10 @@ class AlertsComponent {
   // What `serve` must refuse to start with (a webhook secret that is not usable).
   static std::vector<std::string> Problems(const config::Config& config);
 
-  // Loads the alert rules of the rules file; on errors the rules in force stay.
-  std::vector<rules::RuleError> Reload();
-  // The same in two steps, so that the survey rules and the alert rules of one file are put in
-  // force together or not at all (RulesComponent::Companion): Stage loads them aside and returns
-  // the errors; Commit puts what was staged in force.
-  std::vector<rules::RuleError> Stage();
+  // The alert rules are loaded with the survey rules, from the same text of the rules file, and
+  // put in force together or not at all (RulesComponent::Companion): Stage loads them aside from
+  // `text` and returns the errors; Commit puts what was staged in force.
+  std::vector<rules::RuleError> Stage(std::string_view text);
   void Commit();
   std::shared_ptr<const alerts::AlertConfig> Current() const;
 

@@ -30,8 +30,10 @@ std::string DescribeRekey(const store::RekeyReport& report);
 // Loads the configuration from `path` and `env` and checks everything `serve` needs.
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
                 std::ostream& out, std::ostream& err);
-// What `serve` would refuse in a loaded configuration (beyond the loading errors).
-std::vector<std::string> ConfigProblems(const config::Config& config);
+// What `serve` would refuse in a loaded configuration (beyond the loading errors), with the rules
+// file as `rules_file` read it (rules_file.hpp).
+struct RulesFile;
+std::vector<std::string> ConfigProblems(const config::Config& config, const RulesFile& rules_file);
 int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
 // `surveyd sends status|hold|release` (send_hold.cpp).

@@ -5,8 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "app/logging.hpp"
 #include "commands.hpp"
@@ -92,8 +90,10 @@ void Ticker::Stop() {
 
 // --- Rules ------------------------------------------------------------------------------------
 
-RulesComponent::RulesComponent(std::string path, metrics::Registry& metrics)
+RulesComponent::RulesComponent(std::string path, metrics::Registry& metrics,
+                               std::optional<std::string> first_text)
     : path_(std::move(path)),
+      first_text_(std::move(first_text)),
       reloads_(metrics.Counters("surveyd_rules_loads_total",
                                 "Loads of the rules file (at start and on SIGHUP), by result.",
                                 {"result"})),
@@ -110,20 +110,28 @@ RulesComponent::RulesComponent(std::string path, metrics::Registry& metrics)
 }
 
 std::vector<rules::RuleError> RulesComponent::Load() {
-  // Read once, so that the version (a hash of the text) is that of the rules loaded.
-  std::ifstream file(path_, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  auto loaded = file ? rules::LoadString(text.str(), path_) : rules::LoadFile(path_);
-  const std::string sha256 = loaded.rules ? crypto::Sha256Hex(text.str()) : std::string();
-  std::vector<rules::RuleError> errors = loaded.errors;
-  if (loaded.rules && errors.empty()) {
-    for (const Companion& companion : companions_) {
-      const auto more = companion.stage();
-      errors.insert(errors.end(), more.begin(), more.end());
+  // Read once, so that the survey rules, their version (a hash of the text) and the companions'
+  // are all of one text, even if the file is replaced meanwhile.
+  std::string text;
+  std::vector<rules::RuleError> errors;
+  if (first_text_) {
+    text = std::move(*first_text_);
+    first_text_.reset();
+  } else if (auto error = rules::ReadRulesFile(path_, text)) {
+    errors.push_back(std::move(*error));
+  }
+  rules::LoadResult loaded;
+  if (errors.empty()) {
+    loaded = rules::LoadString(text, path_);
+    errors = loaded.errors;
+    if (loaded.rules && errors.empty()) {
+      for (const Companion& companion : companions_) {
+        const auto more = companion.stage(text);
+        errors.insert(errors.end(), more.begin(), more.end());
+      }
+    } else if (errors.empty()) {
+      errors.push_back({path_, 0, 0, "unknown error"});
     }
-  } else if (errors.empty()) {
-    errors.push_back({path_, 0, 0, "unknown error"});
   }
   std::lock_guard lock(mutex_);
   if (!errors.empty()) {
@@ -134,8 +142,8 @@ std::vector<rules::RuleError> RulesComponent::Load() {
   for (const Companion& companion : companions_) companion.commit();
   if (!version_.empty()) info_.With({version_}).Set(0);
   current_ = loaded.rules;
-  version_ = sha256.substr(0, 12);
-  sha256_ = sha256;
+  sha256_ = crypto::Sha256Hex(text);
+  version_ = sha256_.substr(0, 12);
   last_error_.clear();
   loaded_at_ = SystemClock().Now();
   reloads_.With({"ok"}).Inc();

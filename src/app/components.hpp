@@ -55,7 +55,11 @@ struct ScreenInForce {
 // them by the version health names (their file's hash), with their screen's beside it.
 class RulesComponent final : public Component {
  public:
-  RulesComponent(std::string path, metrics::Registry& metrics);
+  // `first_text`: the file as `serve` read and checked it before starting (rules_file.hpp). The
+  // first load is of that text, not of another read that could find another file; reloads read
+  // the file.
+  RulesComponent(std::string path, metrics::Registry& metrics,
+                 std::optional<std::string> first_text = std::nullopt);
   std::string Name() const override { return "rules"; }
   void Start() override;   // the first load; StartError with every error, one per line
   void Reload() override;  // logs each error; the rules in force stay
@@ -65,20 +69,22 @@ class RulesComponent final : public Component {
   ScreenInForce Screen() const;
   // GET /api/v1/rules: what is in force, for ops (JSON).
   std::string Info() const;
-  // Loads the file; on success the new rules are in force. Returns the errors.
+  // Reads the file once and loads it; on success the new rules are in force. Returns the errors.
   std::vector<rules::RuleError> Load();
 
   // Something else read from the rules file (the alerts: section and its lexicon), put in force
   // with the survey rules or not at all, so that a file refused leaves everything as it was:
-  // `stage` loads it aside and returns its errors, `commit` puts what was staged in force.
+  // `stage` loads it aside, from the text the survey rules were loaded from, and returns its
+  // errors; `commit` puts what was staged in force.
   struct Companion {
-    std::function<std::vector<rules::RuleError>()> stage;
+    std::function<std::vector<rules::RuleError>(std::string_view text)> stage;
     std::function<void()> commit;
   };
   void AddCompanion(Companion companion);
 
  private:
   const std::string path_;
+  std::optional<std::string> first_text_;
   std::vector<Companion> companions_;
   mutable std::mutex mutex_;
   std::shared_ptr<const rules::RuleSet> current_;

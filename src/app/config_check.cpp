@@ -11,10 +11,7 @@
 
 namespace surveyd::app {
 
-namespace {
-
-// What `serve` would refuse, with the rules file as `rules_file` read it.
-std::vector<std::string> Problems(const config::Config& config, const RulesFile& rules_file) {
+std::vector<std::string> ConfigProblems(const config::Config& config, const RulesFile& rules_file) {
   std::vector<std::string> problems = config::ValidateForServe(config);
   for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
   const rules::LoadResult& loaded = rules_file.rules;
@@ -42,12 +39,6 @@ std::vector<std::string> Problems(const config::Config& config, const RulesFile&
   return problems;
 }
 
-}  // namespace
-
-std::vector<std::string> ConfigProblems(const config::Config& config) {
-  return Problems(config, LoadRulesFile(config.rules.path));
-}
-
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,
                 std::ostream& out, std::ostream& err) {
   auto result = config::LoadAll(path, env);
@@ -57,7 +48,7 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   // A file that could not be read says nothing of the rules' path: checking the default's
   // would only add a false error.
   if (result.file_read) {
-    for (auto& p : Problems(result.config, rules_file)) problems.push_back(std::move(p));
+    for (auto& p : ConfigProblems(result.config, rules_file)) problems.push_back(std::move(p));
   }
   const std::string name = path.empty() ? "the environment" : path;
   // A misspelt variable is often why a setting is missing: said with the problems too, as is a

@@ -6,13 +6,12 @@ namespace surveyd::app {
 
 RulesFile LoadRulesFile(const std::string& path, const rules::LoadOptions& options) {
   RulesFile loaded;
-  std::string text;
-  if (auto error = rules::ReadRulesFile(path, text)) {
+  if (auto error = rules::ReadRulesFile(path, loaded.text)) {
     loaded.rules.errors.push_back(std::move(*error));
     return loaded;
   }
-  loaded.rules = rules::LoadString(text, path, options);
-  loaded.alerts = alerts::LoadAlertConfigFile(path, text);
+  loaded.rules = rules::LoadString(loaded.text, path, options);
+  loaded.alerts = alerts::LoadAlertConfigFile(path, loaded.text);
   return loaded;
 }
 

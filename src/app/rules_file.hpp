@@ -1,7 +1,8 @@
 #pragma once
-// The rules file as `config check` and `rules check` read it: once, for the survey rules and their
-// alerts: section alike, so that every check is of the same text (a file replaced while it is
-// checked, or one on a pipe, `rules check /dev/stdin`, would otherwise give each another).
+// The rules file as `config check`, `rules check` and `serve` read it: once, for the survey rules
+// and their alerts: section alike, so that every check is of the same text (a file replaced while
+// it is checked, or one on a pipe, `rules check /dev/stdin`, would otherwise give each another),
+// and `serve` runs the text it checked.
 #include <string>
 
 #include "surveyd/alerts/alert_rules.hpp"
@@ -10,6 +11,7 @@
 namespace surveyd::app {
 
 struct RulesFile {
+  std::string text;  // as read; empty when the file cannot be read
   rules::LoadResult rules;
   // Neither a config nor errors when the file cannot be read: that error is the rules' alone.
   alerts::AlertConfigLoad alerts;

@@ -18,6 +18,7 @@
 #include "app/alerts_component.hpp"
 #include "app/components.hpp"
 #include "app/logging.hpp"
+#include "app/rules_file.hpp"
 #include "app/systemd.hpp"
 #include "commands.hpp"
 #include "surveyd/api/api.hpp"
@@ -127,12 +128,8 @@ class AlertsServing final : public Component {
   }
   std::string Name() const override { return "alerts"; }
   void Start() override {
-    // Loaded with the survey rules (RulesComponent, started first), or here if not.
-    std::string errors;
-    if (!alerts_.Current()) {
-      for (const auto& e : alerts_.Reload()) errors += e.ToString() + "\n";
-    }
-    if (!errors.empty()) throw StartError(errors + "surveyd: the alert rules have errors", 2);
+    // Loaded with the survey rules (RulesComponent, started first, refuses to start without them).
+    if (!alerts_.Current()) throw StartError("surveyd: the alert rules were not loaded", 2);
     spdlog::info("alerts: {}", alerts_.Current()->Summary());
     alerts_.Start();
   }
@@ -164,7 +161,9 @@ class AnalyticsServing final : public Component {
 }  // namespace
 
 int Serve(const config::Config& config, std::ostream& err) {
-  if (auto problems = ConfigProblems(config); !problems.empty()) {
+  // Read once: what is checked here is what the rules component loads first.
+  RulesFile rules_file = LoadRulesFile(config.rules.path);
+  if (auto problems = ConfigProblems(config, rules_file); !problems.empty()) {
     for (const auto& p : problems) err << "surveyd: configuration error: " << p << "\n";
     return 2;
   }
@@ -202,7 +201,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   LogComponent log_health(registry);
   components.Add(log_health);
 
-  RulesComponent rules(config.rules.path, registry);
+  RulesComponent rules(config.rules.path, registry, std::move(rules_file.text));
   components.Add(rules);
   DatabaseComponent database(config, clock, registry);
   components.Add(database);
@@ -215,7 +214,8 @@ int Serve(const config::Config& config, std::ostream& err) {
         const rules::SurveyGroup* group = current ? current->FindGroup(id) : nullptr;
         return group != nullptr ? group->name : std::string();
       });
-  rules.AddCompanion({[&alerts] { return alerts.Stage(); }, [&alerts] { alerts.Commit(); }});
+  rules.AddCompanion({[&alerts](std::string_view text) { return alerts.Stage(text); },
+                      [&alerts] { alerts.Commit(); }});
   AlertsServing alerts_serving(alerts, registry);
   components.Add(alerts_serving);
   CountingIngestStore ingest(database.store(), registry);

@@ -1,18 +1,25 @@
 #include "app/components.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "fakes/metric_samples.hpp"
+#include "surveyd/core/crypto.hpp"
 #include "surveyd/core/time.hpp"
 #include "unit/rules/rules_test_util.hpp"
 
@@ -243,6 +250,77 @@ TEST(RulesComponentTest, TheLogNamesTheRulesByTheVersionHealthNames) {
   sweeper.Tick();
   EXPECT_EQ(log.Take(), "info rules: stored events screened under version " + version() +
                             " (screen of stored events " + screen() + "; 7 screened again)\n");
+}
+
+// Writes `first` to the named pipe `path` for its first reader, then `second` to any reader that
+// opens it again within `wait`: a rules file that changes under whoever reads it twice.
+std::thread PipeWriter(const std::string& path, std::string first, std::string second,
+                       std::chrono::milliseconds wait) {
+  return std::thread([=] {
+    {
+      std::ofstream out(path);
+      out << first;
+    }
+    // Without O_NONBLOCK an open waits for a reader; with it, it fails (ENXIO) while there is
+    // none. The first reader must be gone (the data would join its read) before a second one is
+    // written to.
+    bool first_gone = false;
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < until) {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd < 0) {
+        first_gone = true;
+      } else if (first_gone) {
+        EXPECT_EQ(::write(fd, second.data(), second.size()), static_cast<ssize_t>(second.size()));
+        ::close(fd);
+        return;
+      }
+      if (fd >= 0) ::close(fd);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+}
+
+// The alert rules are loaded from the text the survey rules were loaded from, never from a second
+// read of the file: one replaced meanwhile (an editor saving over it, a deploy) would put half of
+// one file and half of another in force, under the first one's version. A pipe shows a second
+// read: it gives another text.
+TEST(RulesComponentTest, CompanionsLoadTheTextTheRulesWereLoadedFrom) {
+  const std::string shipped = ReadFile(rules::testing::SourcePath("config/rules.yaml"));
+  const std::string path = ::testing::TempDir() + "components_test_rules.fifo";
+  ::unlink(path.c_str());
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+  std::thread writer = PipeWriter(path, shipped, "alerts: {}\n", 500ms);
+  metrics::Registry registry;
+  RulesComponent rules(path, registry);
+  std::string staged;
+  rules.AddCompanion({[&staged](std::string_view text) {
+                        staged = text;
+                        return std::vector<rules::RuleError>{};
+                      },
+                      [] {}});
+  EXPECT_NO_THROW(rules.Start());
+  writer.join();
+  ::unlink(path.c_str());
+  EXPECT_EQ(staged, shipped);
+  EXPECT_EQ(rules.Health()->details["version"], crypto::Sha256Hex(shipped).substr(0, 12));
+}
+
+// `serve` checks the rules file before it starts anything, then starts with the text it checked;
+// reloads read the file.
+TEST(RulesComponentTest, StartsWithTheTextCheckedBeforeAndReloadsFromTheFile) {
+  const std::string shipped = ReadFile(rules::testing::SourcePath("config/rules.yaml"));
+  const std::string path = ::testing::TempDir() + "components_test_gone.yaml";
+  ::unlink(path.c_str());
+  metrics::Registry registry;
+  RulesComponent rules(path, registry, shipped);
+  CapturedLog log;
+  EXPECT_NO_THROW(rules.Start());
+  EXPECT_EQ(rules.Health()->details["version"], crypto::Sha256Hex(shipped).substr(0, 12));
+  rules.Reload();
+  EXPECT_TRUE(rules.Current()) << "the rules in force stay";
+  EXPECT_NE(log.Take().find("error rules reload: " + path + ": cannot read the rules file"),
+            std::string::npos);
 }
 
 // A sweep waiting out a database outage says so once, not every second it tries again, and

@@ -81,5 +81,20 @@ TEST(ExplainAnswerCli, CheckReadsTheRulesAndTheirAlertsSectionOnce) {
   EXPECT_THAT(r.out, HasSubstr("OK: 3 groups, 17 exclusions"));
 }
 
+// A lexicon named relative to the rules file has no directory to be found in when the rules come
+// on a pipe: the check says how to name it, not only that /dev/alert_lexicon.yaml is missing.
+TEST(ExplainAnswerCli, RulesOnAPipeAreToldToNameTheLexiconInFull) {
+  std::ifstream shipped(Source("config/rules.yaml"));
+  const std::string text{std::istreambuf_iterator<char>(shipped), {}};
+  const testing::PipedFile rules(text);
+  const Result r = RunCli({"rules", "check", rules.Path()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr(": alerts.lexicon 'alert_lexicon.yaml' is "
+                               "looked for next to the rules file, and " +
+                               rules.Path() +
+                               " is a stream, not a file in a directory: name "
+                               "the lexicon by its full path"));
+}
+
 }  // namespace
 }  // namespace surveyd::app
