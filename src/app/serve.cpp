@@ -76,6 +76,74 @@ std::string WorkerId() {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
+// The dispatcher's settings (its metrics registry and holds are wired by `serve`).
+dispatch::DispatcherOptions DispatcherOptionsFrom(const config::Config& config) {
+  dispatch::DispatcherOptions out;
+  out.workers = config.dispatch.workers;
+  out.batch_size = config.dispatch.batch_size;
+  out.poll_interval = config.dispatch.poll_interval;
+  out.lease = config.dispatch.lease;
+  out.max_attempts = config.dispatch.max_attempts;
+  out.backoff_base = config.dispatch.backoff_base;
+  out.backoff_max = config.dispatch.backoff_max;
+  out.rate_per_second = config.gateway.rate_per_second;
+  out.breaker.failures_to_open = config.dispatch.breaker_failures;
+  out.breaker.failure_percent = config.dispatch.breaker_failure_percent;
+  out.breaker.window = config.dispatch.breaker_window;
+  out.breaker.open_for = config.dispatch.breaker_open;
+  out.breaker.max_open_for = config.dispatch.breaker_max_open;
+  out.public_base_url = config.http.public_base_url;
+  out.token_secret = config.survey.token_secret;
+  out.worker_id = WorkerId();
+  // One request's lease outlasts the gateway's own timeout, so a slow answer is never taken for
+  // a dead sender.
+  out.send_lease =
+      std::max(config.dispatch.lease,
+               std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
+  return out;
+}
+
+// The listener's settings.
+http::ServerOptions ServerOptionsFrom(const config::Config& config) {
+  auto [host, port] = config::SplitHostPort(config.http.listen, "http.listen");
+  http::ServerOptions out;
+  out.host = host;
+  out.port = port;
+  out.worker_threads = config.http.worker_threads;
+  out.io_threads = config.http.io_threads;
+  out.max_connections = static_cast<std::size_t>(config.http.max_connections);
+  out.max_body_bytes = config.http.max_body_bytes;
+  out.tls_cert_file = config.http.tls_cert_file;
+  out.tls_key_file = config.http.tls_key_file;
+  return out;
+}
+
+// The TCP feed's settings (`feed.tcp` is set); warns of a plain-TCP feed from another machine.
+feed::TcpConsumerOptions FeedOptionsFrom(const config::Config& config) {
+  auto [feed_host, feed_port] = config::SplitHostPort(config.feed.tcp, "feed.tcp");
+  feed::TcpConsumerOptions out;
+  out.host = feed_host;
+  out.port = feed_port;
+  out.tls = config.feed.tls;
+  out.tls_ca_file = config.feed.tls_ca_file;
+  out.tls_cert_file = config.feed.tls_cert_file;
+  out.tls_key_file = config.feed.tls_key_file;
+  // A plain-TCP feed carries phone numbers and incident details in clear: only acceptable to
+  // this machine itself.
+  if (!config.feed.tls && !config::IsLoopbackHost(feed_host)) {
+    spdlog::warn(
+        "feed.tcp {} is plain TCP to another machine: events (phone numbers, incident details) "
+        "cross the network unencrypted and unauthenticated; set feed.tls: true with "
+        "feed.tls_ca_file (docs/operations.md)",
+        config.feed.tcp);
+  }
+  out.feed = config.feed.name;
+  out.batch_size = static_cast<std::size_t>(config.feed.batch_size);
+  out.batch_wait = config.feed.batch_wait;
+  out.silence_timeout = config.feed.silence_timeout;
+  return out;
+}
+
 // Runs `stop`; if it has not returned within `timeout`, says so and ends the process (exit 1):
 // whatever is still in hand goes back to the outbox when its lease runs out.
 void StopWithin(std::chrono::seconds timeout, const std::function<void()>& stop) {
@@ -237,29 +305,8 @@ int Serve(const config::Config& config, std::ostream& err) {
     };
   };
 
-  dispatch::DispatcherOptions dispatch_options;
-  dispatch_options.workers = config.dispatch.workers;
-  dispatch_options.batch_size = config.dispatch.batch_size;
-  dispatch_options.poll_interval = config.dispatch.poll_interval;
-  dispatch_options.lease = config.dispatch.lease;
-  dispatch_options.max_attempts = config.dispatch.max_attempts;
-  dispatch_options.backoff_base = config.dispatch.backoff_base;
-  dispatch_options.backoff_max = config.dispatch.backoff_max;
-  dispatch_options.rate_per_second = config.gateway.rate_per_second;
-  dispatch_options.breaker.failures_to_open = config.dispatch.breaker_failures;
-  dispatch_options.breaker.failure_percent = config.dispatch.breaker_failure_percent;
-  dispatch_options.breaker.window = config.dispatch.breaker_window;
-  dispatch_options.breaker.open_for = config.dispatch.breaker_open;
-  dispatch_options.breaker.max_open_for = config.dispatch.breaker_max_open;
-  dispatch_options.public_base_url = config.http.public_base_url;
-  dispatch_options.token_secret = config.survey.token_secret;
-  dispatch_options.worker_id = WorkerId();
+  dispatch::DispatcherOptions dispatch_options = DispatcherOptionsFrom(config);
   dispatch_options.metrics = &registry;
-  // One request's lease outlasts the gateway's own timeout, so a slow answer is never taken for
-  // a dead sender.
-  dispatch_options.send_lease =
-      std::max(config.dispatch.lease,
-               std::chrono::duration_cast<std::chrono::seconds>(config.gateway.timeout * 2) + 5s);
   // Our clock against the database's: checked before the dispatcher starts, and sends held
   // while they are too far apart.
   ClockComponent clock_check([&database] { return database.store().DatabaseClock(); }, clock,
@@ -333,16 +380,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     return api::Readiness{readiness.ready, details.dump(), readiness.degraded};
   };
 
-  auto [host, port] = config::SplitHostPort(config.http.listen, "http.listen");
-  http::ServerOptions server_options;
-  server_options.host = host;
-  server_options.port = port;
-  server_options.worker_threads = config.http.worker_threads;
-  server_options.io_threads = config.http.io_threads;
-  server_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
-  server_options.max_body_bytes = config.http.max_body_bytes;
-  server_options.tls_cert_file = config.http.tls_cert_file;
-  server_options.tls_key_file = config.http.tls_key_file;
+  const http::ServerOptions server_options = ServerOptionsFrom(config);
   // The survey pages need the rules' time zone, known once the rules are loaded: the handlers are
   // made then, and the HTTP component starts after the rules.
   CheckDescriptorLimit(config.http.max_connections);
@@ -357,28 +395,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   // instance serves HTTP and dispatches.
   std::unique_ptr<FeedComponent> feed;
   if (!config.feed.tcp.empty()) {
-    auto [feed_host, feed_port] = config::SplitHostPort(config.feed.tcp, "feed.tcp");
-    feed::TcpConsumerOptions feed_options;
-    feed_options.host = feed_host;
-    feed_options.port = feed_port;
-    feed_options.tls = config.feed.tls;
-    feed_options.tls_ca_file = config.feed.tls_ca_file;
-    feed_options.tls_cert_file = config.feed.tls_cert_file;
-    feed_options.tls_key_file = config.feed.tls_key_file;
+    feed::TcpConsumerOptions feed_options = FeedOptionsFrom(config);
     feed_options.on_surveys_created = [&dispatcher](TimePoint due) { dispatcher.WakeAt(due); };
-    // A plain-TCP feed carries phone numbers and incident details in clear: only acceptable to
-    // this machine itself.
-    if (!config.feed.tls && !config::IsLoopbackHost(feed_host)) {
-      spdlog::warn(
-          "feed.tcp {} is plain TCP to another machine: events (phone numbers, incident details) "
-          "cross the network unencrypted and unauthenticated; set feed.tls: true with "
-          "feed.tls_ca_file (docs/operations.md)",
-          config.feed.tcp);
-    }
-    feed_options.feed = config.feed.name;
-    feed_options.batch_size = static_cast<std::size_t>(config.feed.batch_size);
-    feed_options.batch_wait = config.feed.batch_wait;
-    feed_options.silence_timeout = config.feed.silence_timeout;
     feed = std::make_unique<FeedComponent>(feed_options, config.database.url, ingest, decider,
                                            clock, config.feed.unready_after, registry);
   }
@@ -443,7 +461,7 @@ int Serve(const config::Config& config, std::ostream& err) {
     return e.exit_code();
   }
   spdlog::info("surveyd {} serving on {}:{}; survey links at {}/s/...; rules: {}", SURVEYD_VERSION,
-               host, http_component.Port(), config.http.public_base_url,
+               server_options.host, http_component.Port(), config.http.public_base_url,
                rules.Current()->Summary());
   if (feed)
     spdlog::info("consuming the TCP feed at {} (while this instance holds its lock)",
