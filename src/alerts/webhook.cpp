@@ -141,6 +141,7 @@ http::ClientRequest WebhookRequest(const WebhookTarget& target, std::string_view
   request.method = "POST";
   request.url = target.url;
   request.timeout = target.timeout;
+  request.ca_file = target.ca_file;
   const std::int64_t timestamp = ToUnixSeconds(now);
   request.headers = {{"Content-Type", "application/json"},
                      {"User-Agent", "surveyd-alerts"},

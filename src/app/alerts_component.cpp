@@ -21,7 +21,7 @@ AlertsComponent::AlertsComponent(const config::Config& config, std::string worke
   options.backoff_base = config.alerts.backoff_base;
   options.backoff_max = config.alerts.backoff_max;
   options.webhook = {config.alerts.webhook_url, config.alerts.webhook_secret,
-                     config.alerts.webhook_timeout};
+                     config.alerts.webhook_timeout, config.alerts.webhook_ca_file};
   options.email_to = config.alerts.email_to;
   options.email_by_kind = config.alerts.email_by_kind;
   options.escalate_to = config.alerts.escalate_to;

@@ -63,6 +63,7 @@ gateway::GatewayConfig GatewayConfigFrom(const config::Config& config) {
   out.sender = in.sender;
   out.timeout = in.timeout;
   out.max_in_flight = in.max_in_flight;
+  out.ca_file = in.ca_file;
   out.wmnow = {in.wmnow.base_url, in.wmnow.api_key, in.wmnow.webhook_secret};
   out.kannel = {in.kannel.sendsms_url,    in.kannel.username, in.kannel.password,
                 in.kannel.webhook_secret, in.kannel.smsc,     in.kannel.callback_base_url};

@@ -233,6 +233,8 @@ std::vector<Key> KeyTable() {
   add("gateway.timeout_ms", "SURVEYD_GATEWAY_TIMEOUT_MS", [](Config& c, S v, S k) {
     c.gateway.timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
   });
+  add_file("gateway.ca_file", "SURVEYD_GATEWAY_CA_FILE",
+           [](Config& c, S v, S) { c.gateway.ca_file = v; });
   add("gateway.wmnow.base_url", "SURVEYD_WMNOW_BASE_URL",
       [](Config& c, S v, S k) { c.gateway.wmnow.base_url = HttpUrl(v, k); });
   add("gateway.wmnow.api_key", "SURVEYD_WMNOW_API_KEY",
@@ -377,6 +379,8 @@ std::vector<Key> KeyTable() {
   add("alerts.webhook_timeout_ms", "SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS", [](Config& c, S v, S k) {
     c.alerts.webhook_timeout = std::chrono::milliseconds(Positive(ParseInt<int>(v, k), k));
   });
+  add_file("alerts.webhook_ca_file", "SURVEYD_ALERT_WEBHOOK_CA_FILE",
+           [](Config& c, S v, S) { c.alerts.webhook_ca_file = v; });
   add("alerts.email_to", "SURVEYD_ALERT_EMAIL_TO",
       [](Config& c, S v, S k) { c.alerts.email_to = Addresses(v, k); });
   add("alerts.email_by_kind", "SURVEYD_ALERT_EMAIL_BY_KIND", [](Config& c, S v, S k) {
@@ -941,18 +945,20 @@ std::vector<std::string> ValidateForServe(const Config& config) {
         "feed.tls_cert_file is set but feed.tls is false: the client certificate would never "
         "be presented");
   }
-  for (const auto& [file, key] : {std::pair{config.feed.tls_ca_file, "feed.tls_ca_file"},
-                                  std::pair{config.feed.tls_cert_file, "feed.tls_cert_file"},
-                                  std::pair{config.feed.tls_key_file, "feed.tls_key_file"}}) {
-    if (!config.feed.tcp.empty() && config.feed.tls && !file.empty() &&
-        !std::ifstream(file).good()) {
+  // A file is checked only where it is used: an unreadable one would fail every connection.
+  auto readable = [&](bool used, const std::string& file, const char* key) {
+    if (used && !file.empty() && !std::ifstream(file).good()) {
       problems.push_back(std::string(key) + ": cannot read '" + file + "'");
     }
-  }
-  if (!config.smtp.host.empty() && !config.smtp.ca_file.empty() &&
-      !std::ifstream(config.smtp.ca_file).good()) {
-    problems.push_back("smtp.ca_file: cannot read '" + config.smtp.ca_file + "'");
-  }
+  };
+  const bool feed_tls = !config.feed.tcp.empty() && config.feed.tls;
+  readable(feed_tls, config.feed.tls_ca_file, "feed.tls_ca_file");
+  readable(feed_tls, config.feed.tls_cert_file, "feed.tls_cert_file");
+  readable(feed_tls, config.feed.tls_key_file, "feed.tls_key_file");
+  readable(!config.smtp.host.empty(), config.smtp.ca_file, "smtp.ca_file");
+  readable(true, config.gateway.ca_file, "gateway.ca_file");
+  readable(!config.alerts.webhook_url.empty(), config.alerts.webhook_ca_file,
+           "alerts.webhook_ca_file");
   if (config.http.tls_cert_file.empty() != config.http.tls_key_file.empty()) {
     problems.push_back(
         "http.tls_cert_file and http.tls_key_file (SURVEYD_HTTP_TLS_CERT_FILE, "

@@ -27,6 +27,7 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.sender = config.sender;
     options.status_callback = base + CallbackPath("wmnow", CallbackKind::kStatus);
     options.timeout = config.timeout;
+    options.ca_file = config.ca_file;
     options.client = client;
     return MakeWmnowGateway(options);
   }
@@ -43,6 +44,7 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.public_base_url =
         config.kannel.callback_base_url.empty() ? base : config.kannel.callback_base_url;
     options.timeout = config.timeout;
+    options.ca_file = config.ca_file;
     options.client = client;
     return MakeKannelGateway(options);
   }
@@ -54,6 +56,7 @@ std::unique_ptr<Gateway> MakeGateway(const GatewayConfig& config) {
     options.from = config.twilio.from;
     options.public_base_url = base;
     options.timeout = config.timeout;
+    options.ca_file = config.ca_file;
     options.client = client;
     return MakeTwilioGateway(options);
   }

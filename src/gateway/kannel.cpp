@@ -140,6 +140,7 @@ class KannelGateway final : public Gateway {
     request.url = options_.sendsms_url +
                   (options_.sendsms_url.find('?') == std::string::npos ? "?" : "&") + query;
     request.timeout = options_.timeout;
+    request.ca_file = options_.ca_file;
     return request;
   }
 

@@ -111,6 +111,7 @@ class TwilioGateway final : public Gateway {
                    http::UrlEncode(options_.from) + "&Body=" + http::UrlEncode(sms.body) +
                    "&StatusCallback=" + http::UrlEncode(StatusCallback(sms.client_ref));
     request.timeout = options_.timeout;
+    request.ca_file = options_.ca_file;
     return request;
   }
 

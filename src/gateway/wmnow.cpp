@@ -98,6 +98,7 @@ class WmnowGateway final : public Gateway {
                        {"Accept", "application/json"}};
     request.body = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     request.timeout = options_.timeout;
+    request.ca_file = options_.ca_file;
     return request;
   }
 

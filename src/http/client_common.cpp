@@ -1,12 +1,13 @@
 #include "http/client_common.hpp"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/message.hpp>
@@ -73,6 +74,30 @@ ClientResponse Answered(bhttp::response<bhttp::string_body>& answer) {
   return response;
 }
 
+// The name the certificate must carry, checked by OpenSSL during the handshake (rather than in a
+// verify callback), so that a mismatch is reported as one. False when OpenSSL refuses it.
+bool ExpectName(SSL* ssl, const std::string& host) {
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  return IsIpLiteral(host) ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1
+                           : X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0) == 1;
+}
+
+// A certificate that did not verify is named with OpenSSL's reason and what it was checked
+// against (the CAs, or the host), so that the log line alone says what to put right: usually
+// the CA file (gateway.ca_file, alerts.webhook_ca_file) or the URL's host.
+std::string HandshakeError(const boost::system::error_code& ec, SSL* ssl,
+                           const ClientRequest& request, const std::string& host) {
+  std::string error = "TLS handshake: " + ec.message();
+  const long verified = SSL_get_verify_result(ssl);
+  if (!request.verify_tls || verified == X509_V_OK) return error;
+  error += std::string(" (") + X509_verify_cert_error_string(verified);
+  if (verified == X509_V_ERR_HOSTNAME_MISMATCH || verified == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+    return error + ": the certificate does not name " + host + ")";
+  }
+  return error + "; trusted: " + (request.ca_file.empty() ? "the system's CAs" : request.ca_file) +
+         ")";
+}
+
 Connected NotConnected(Transport transport, std::string error) {
   return {nullptr, Failure(transport, false, std::move(error))};
 }
@@ -129,7 +154,8 @@ std::shared_ptr<ssl::context> TlsContexts::For(const ClientRequest& request, std
       context->load_verify_file(request.ca_file, ec);
     }
     if (ec) {
-      error = "TLS: cannot read the CA file";
+      error = request.ca_file.empty() ? "TLS: cannot read the system's CAs"
+                                      : "TLS: cannot read the CA file " + request.ca_file;
       return nullptr;
     }
     context->set_verify_mode(ssl::verify_peer);
@@ -230,14 +256,19 @@ asio::awaitable<Connected> Connect(asio::any_io_executor executor, const ClientR
       SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str()) != 1) {
     co_return NotConnected(Transport::kError, "TLS: cannot set the server name");
   }
-  if (request.verify_tls) tls->set_verify_callback(ssl::host_name_verification(url.host));
+  if (request.verify_tls && !ExpectName(tls->native_handle(), url.host)) {
+    co_return NotConnected(Transport::kError, "TLS: cannot set the name to verify");
+  }
   beast::get_lowest_layer(*tls).expires_at(deadline);
   co_await tls->async_handshake(ssl::stream_base::client,
                                 asio::redirect_error(asio::use_awaitable, ec));
   if (ec == beast::error::timeout) {
     co_return NotConnected(Transport::kTimeoutBeforeSend, "TLS handshake: timed out");
   }
-  if (ec) co_return NotConnected(Transport::kError, "TLS handshake: " + ec.message());
+  if (ec) {
+    co_return NotConnected(Transport::kError,
+                           HandshakeError(ec, tls->native_handle(), request, url.host));
+  }
   co_return Connected{std::make_unique<ClientConnection>(std::move(tls)), {}};
 }
 

@@ -2,10 +2,17 @@
 
 namespace surveyd::testing {
 
-RecordingServer::RecordingServer(http::Handler handler) : handler_(std::move(handler)) {
+RecordingServer::RecordingServer(http::Handler handler)
+    : RecordingServer(std::move(handler), "", "") {}
+
+RecordingServer::RecordingServer(http::Handler handler, const std::string& tls_cert_file,
+                                 const std::string& tls_key_file)
+    : handler_(std::move(handler)), tls_(!tls_cert_file.empty()) {
   http::ServerOptions options;
   options.port = 0;
   options.worker_threads = 4;
+  options.tls_cert_file = tls_cert_file;
+  options.tls_key_file = tls_key_file;
   server_ =
       http::MakeServer(options, [this](const http::Request& request) { return Handle(request); });
   server_->Start();
@@ -17,7 +24,8 @@ RecordingServer::~RecordingServer() {
 }
 
 std::string RecordingServer::BaseUrl() const {
-  return "http://127.0.0.1:" + std::to_string(server_->Port());
+  // The name the certificate carries; the server listens on 127.0.0.1, where it leads.
+  return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(server_->Port());
 }
 
 void RecordingServer::Reply(int status, std::string body, http::Headers headers) {

@@ -19,9 +19,13 @@ namespace surveyd::testing {
 class RecordingServer {
  public:
   explicit RecordingServer(http::Handler handler = {});
+  // Over HTTPS, with this certificate (PEM) and key: a certificate for "localhost", as
+  // TestCa's (fakes/test_ca.hpp) is.
+  RecordingServer(http::Handler handler, const std::string& tls_cert_file,
+                  const std::string& tls_key_file);
   ~RecordingServer();
 
-  std::string BaseUrl() const;  // "http://127.0.0.1:PORT"
+  std::string BaseUrl() const;  // "http://127.0.0.1:PORT", or "https://localhost:PORT"
   // The answer of the default handler.
   void Reply(int status, std::string body, http::Headers headers = {});
   // Holds every answer until Release() (or the end of the test): the client times out after
@@ -44,6 +48,7 @@ class RecordingServer {
   bool hold_ = false;
   bool released_ = false;
   std::condition_variable released_cv_;
+  bool tls_ = false;
   std::unique_ptr<http::Server> server_;
 };
 

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "fakes/manual_clock.hpp"
+#include "fakes/test_ca.hpp"
 #include "integration/surveyed.hpp"
 #include "integration/test_database.hpp"
 #include "surveyd/alerts/alert_rules.hpp"
@@ -143,10 +144,15 @@ class SmtpRelay {
 
 class WebhookReceiver {
  public:
-  WebhookReceiver() {
+  // With a certificate and key: over HTTPS, as "localhost" (fakes/test_ca.hpp).
+  explicit WebhookReceiver(const std::string& tls_cert_file = "",
+                           const std::string& tls_key_file = "")
+      : tls_(!tls_cert_file.empty()) {
     http::ServerOptions options;
     options.port = 0;
     options.worker_threads = 2;
+    options.tls_cert_file = tls_cert_file;
+    options.tls_key_file = tls_key_file;
     server_ = http::MakeServer(options, [this](const http::Request& request) {
       std::lock_guard lock(mutex_);
       requests_.push_back(request);
@@ -162,7 +168,8 @@ class WebhookReceiver {
   ~WebhookReceiver() { server_->Stop(); }
 
   std::string Url() const {
-    return "http://127.0.0.1:" + std::to_string(server_->Port()) + "/hook";
+    return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(server_->Port()) +
+           "/hook";
   }
   void AnswerNext(std::initializer_list<int> statuses) {
     std::lock_guard lock(mutex_);
@@ -174,6 +181,7 @@ class WebhookReceiver {
   }
 
  private:
+  bool tls_ = false;
   std::mutex mutex_;
   std::vector<http::Request> requests_;
   std::deque<int> statuses_;
@@ -1043,6 +1051,37 @@ TEST_F(NotifierTest, GivesUpAfterMaxAttemptsAndStopsOnGone) {
   std::int64_t open = 0;
   for (const auto& kind : summary.kinds) open += kind.open + kind.acknowledged + kind.resolved;
   EXPECT_EQ(open, 2);
+}
+
+// The force's receiver behind HTTPS with a certificate of its own CA: trusted through
+// alerts.webhook_ca_file, the notice goes. Without it nothing reaches the receiver, and the notice
+// waits for its retry with the reason recorded, as any failed webhook does.
+TEST_F(NotifierTest, AWebhookCertifiedByTheForcesOwnCaIsTrustedThroughItsCaFile) {
+  const testing::TestCa ca;
+  ASSERT_TRUE(ca.Made()) << ca.Problem();
+  WebhookReceiver receiver(ca.CertFile(), ca.KeyFile());
+  const auto survey = CreateSurvey("E-1");
+  ASSERT_EQ(store_->SubmitResponse(survey, Answer("I want to make a complaint", 5), clock_.Now()),
+            store::SubmitOutcome::kStored);
+  auto options = Options();
+  options.email_to.clear();
+  options.webhook.url = receiver.Url();
+
+  EXPECT_EQ(Make(options)->RunOnce(), 1);  // the system's CAs do not know the force's
+  EXPECT_TRUE(receiver.Requests().empty());
+  const std::string waiting =
+      db_.Query("SELECT state || ' ' || attempts || ' ' || last_error FROM alert_notices");
+  EXPECT_THAT(waiting, HasSubstr("pending 1 webhook: TLS handshake: certificate verify failed"));
+  EXPECT_THAT(waiting, HasSubstr("trusted: the system's CAs"));
+
+  options.webhook.ca_file = ca.CaFile();
+  clock_.Advance(1h);
+  EXPECT_EQ(Make(options)->RunOnce(), 1);
+  ASSERT_EQ(receiver.Requests().size(), 1u);
+  EXPECT_TRUE(VerifyWebhookSignature(kWebhookSecret, receiver.Requests()[0].Header("webhook-id"),
+                                     ToUnixSeconds(clock_.Now()), receiver.Requests()[0].body,
+                                     receiver.Requests()[0].Header("webhook-signature")));
+  EXPECT_EQ(db_.Query("SELECT state || ' ' || attempts FROM alert_notices"), "sent 2");
 }
 
 // ---- E-mail ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ struct WebhookTarget {
   std::string url;  // empty: no webhook
   std::string secret;
   std::chrono::milliseconds timeout{10000};
+  std::string ca_file;  // the CAs (PEM) to trust for an https url; empty: the system's
 };
 
 // What a notice of an alert's `round` is: its first, the one saying it was opened again (the

@@ -72,6 +72,7 @@ struct Config {
     int max_in_flight = 64;                    // SURVEYD_GATEWAY_MAX_IN_FLIGHT: per instance
     std::string sender = "Police";             // SURVEYD_GATEWAY_SENDER (WMNow, Kannel)
     std::chrono::milliseconds timeout{10000};  // SURVEYD_GATEWAY_TIMEOUT_MS: per send
+    std::string ca_file;                       // SURVEYD_GATEWAY_CA_FILE: empty = system CAs
     struct Wmnow {
       std::string base_url = "http://127.0.0.1:8090";  // SURVEYD_WMNOW_BASE_URL
       std::string api_key;                             // SURVEYD_WMNOW_API_KEY
@@ -181,7 +182,8 @@ struct Config {
     std::string webhook_url;     // SURVEYD_ALERT_WEBHOOK_URL; empty: no webhook
     std::string webhook_secret;  // SURVEYD_ALERT_WEBHOOK_SECRET ("whsec_<base64>" or text)
     std::chrono::milliseconds webhook_timeout{10000};  // SURVEYD_ALERT_WEBHOOK_TIMEOUT_MS
-    std::vector<std::string> email_to;                 // SURVEYD_ALERT_EMAIL_TO (comma-separated)
+    std::string webhook_ca_file;        // SURVEYD_ALERT_WEBHOOK_CA_FILE: empty = system CAs
+    std::vector<std::string> email_to;  // SURVEYD_ALERT_EMAIL_TO (comma-separated)
     // SURVEYD_ALERT_EMAIL_BY_KIND: "safeguarding=mash@..., complaint=psd@...": who gets the alerts
     // of one kind (besides email_to), by kind name (safeguarding, complaint, low_scores).
     std::map<std::string, std::vector<std::string>> email_by_kind;

@@ -19,6 +19,7 @@ struct GatewayConfig {
   std::string sender = "Police";  // WMNow's sender, Kannel's from= (Twilio uses twilio.from)
   std::chrono::milliseconds timeout{10000};  // per send; after the request went out: in doubt
   int max_in_flight = 32;                    // requests to the gateway at once, from this instance
+  std::string ca_file;  // the CAs (PEM) the adapter in use trusts for https; empty: the system's
 
   struct Wmnow {
     std::string base_url = "http://127.0.0.1:8090";

@@ -33,6 +33,9 @@ struct KannelOptions {
   std::string public_base_url;  // where Kannel reaches us: dlr-url = {this}/api/v1/gateway/...
   int dlr_mask = 31;            // delivered, failed, buffered, sent to SMSC, rejected by SMSC
   std::chrono::milliseconds timeout{10000};
+  // The CAs (PEM) to trust when the URL is https: a gateway behind a proxy with a certificate
+  // of the force's own CA; empty: the system's.
+  std::string ca_file;
   // Kept-alive connections, shared by every send (at most its max_in_flight at once); null: a
   // pool of the adapter's own.
   std::shared_ptr<http::ClientPool> client;

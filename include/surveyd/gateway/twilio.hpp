@@ -30,6 +30,9 @@ struct TwilioOptions {
   // this + the request target: behind a proxy that strips a prefix, include the prefix here.
   std::string public_base_url;
   std::chrono::milliseconds timeout{10000};
+  // The CAs (PEM) to trust when the URL is https: a gateway behind a proxy with a certificate
+  // of the force's own CA; empty: the system's.
+  std::string ca_file;
   // Kept-alive connections, shared by every send (at most its max_in_flight at once); null: a
   // pool of the adapter's own.
   std::shared_ptr<http::ClientPool> client;

@@ -19,6 +19,9 @@ struct WmnowOptions {
   std::string status_callback;  // absolute URL of /api/v1/gateway/wmnow/status
   std::string webhook_secret;   // checks status and inbound callbacks; empty: refuse them all
   std::chrono::milliseconds timeout{10000};
+  // The CAs (PEM) to trust when the URL is https: a gateway behind a proxy with a certificate
+  // of the force's own CA; empty: the system's.
+  std::string ca_file;
   // Kept-alive connections, shared by every send (at most its max_in_flight at once); null: a
   // pool of the adapter's own.
   std::shared_ptr<http::ClientPool> client;

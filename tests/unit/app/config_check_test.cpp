@@ -97,5 +97,29 @@ TEST(ConfigCheck, ReadsTheRulesFileOnceForTheProblemsAndTheSender) {
       << piped.out;
 }
 
+// The CA files of the HTTPS clients: one that cannot be read is a problem named by its key, as
+// the feed's and the relay's are; the webhook's only when there is a webhook.
+TEST(ConfigCheck, AnUnreadableCaFileOfTheGatewayOrTheWebhookIsNamedByItsKey) {
+  auto env = TwilioEnvironment();
+  env["SURVEYD_GATEWAY_CA_FILE"] = Source("config/surveyd.yaml");  // readable: not checked further
+  env["SURVEYD_ALERT_WEBHOOK_CA_FILE"] = "/nonexistent/hook-ca.pem";
+  const Checked readable = Check(env);
+  EXPECT_EQ(readable.code, 0) << readable.err;
+
+  env["SURVEYD_GATEWAY_CA_FILE"] = "/nonexistent/gateway-ca.pem";
+  env["SURVEYD_ALERT_WEBHOOK_URL"] = "https://alerts.force.example/hook";
+  env["SURVEYD_ALERT_WEBHOOK_SECRET"] = std::string(40, 'w');
+  const Checked unreadable = Check(env);
+  EXPECT_EQ(unreadable.code, 1);
+  EXPECT_NE(
+      unreadable.err.find("surveyd: gateway.ca_file: cannot read '/nonexistent/gateway-ca.pem'"),
+      std::string::npos)
+      << unreadable.err;
+  EXPECT_NE(unreadable.err.find(
+                "surveyd: alerts.webhook_ca_file: cannot read '/nonexistent/hook-ca.pem'"),
+            std::string::npos)
+      << unreadable.err;
+}
+
 }  // namespace
 }  // namespace surveyd::app

@@ -296,6 +296,54 @@ TEST(Config, ServeChecksTheFeedsTlsFiles) {
   EXPECT_NE(relay[0].find("smtp.ca_file: cannot read"), std::string::npos) << relay[0];
 }
 
+// The HTTPS clients' own CAs (a gateway or a webhook receiver certified by the force's CA):
+// beside the configuration file when relative, from the environment as given, and empty (the
+// system's CAs) by default.
+TEST(Config, TheGatewayAndWebhookCaFilesFromTheFileAndTheEnvironment) {
+  EXPECT_EQ(Load("", {}).gateway.ca_file, "");
+  EXPECT_EQ(Load("", {}).alerts.webhook_ca_file, "");
+  const auto path = WriteTemp(
+      "gateway:\n  ca_file: force-ca.pem\nalerts:\n  webhook_ca_file: /etc/surveyd/hook-ca.pem\n");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const auto from_file = Load(path, {});
+  EXPECT_EQ(from_file.gateway.ca_file, dir + "/force-ca.pem");
+  EXPECT_EQ(from_file.alerts.webhook_ca_file, "/etc/surveyd/hook-ca.pem");
+  const auto from_env = Load(path, {{"SURVEYD_GATEWAY_CA_FILE", "/etc/ssl/force-ca.pem"},
+                                    {"SURVEYD_ALERT_WEBHOOK_CA_FILE", "ca/hook.pem"}});
+  EXPECT_EQ(from_env.gateway.ca_file, "/etc/ssl/force-ca.pem");
+  EXPECT_EQ(from_env.alerts.webhook_ca_file, "ca/hook.pem");
+  std::remove(path.c_str());
+}
+
+TEST(Config, ServeChecksTheGatewayAndWebhookCaFiles) {
+  const std::string key(40, 'k');
+  const std::map<std::string, std::string> env = {
+      {"SURVEYD_TOKEN_SECRET", key},         {"SURVEYD_PHONE_HASH_KEY", key},
+      {"SURVEYD_FEED_SECRET", key},          {"SURVEYD_WMNOW_API_KEY", key},
+      {"SURVEYD_WMNOW_WEBHOOK_SECRET", key}, {"SURVEYD_PHONE_KEYS", "k1:" + std::string(64, 'a')}};
+  const std::string readable = std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml";
+  auto problems = [&](std::map<std::string, std::string> extra) {
+    extra.insert(env.begin(), env.end());
+    return ValidateForServe(Load("", extra));
+  };
+  EXPECT_TRUE(problems({{"SURVEYD_GATEWAY_CA_FILE", readable}}).empty());
+  const auto gateway = problems({{"SURVEYD_GATEWAY_CA_FILE", "/nonexistent/gateway-ca.pem"}});
+  ASSERT_EQ(gateway.size(), 1u);
+  EXPECT_EQ(gateway[0], "gateway.ca_file: cannot read '/nonexistent/gateway-ca.pem'");
+  // The webhook's, only when there is a webhook to send to.
+  const std::map<std::string, std::string> hook = {
+      {"SURVEYD_ALERT_WEBHOOK_CA_FILE", "/nonexistent/hook-ca.pem"}};
+  EXPECT_TRUE(problems(hook).empty());
+  auto with_url = hook;
+  with_url["SURVEYD_ALERT_WEBHOOK_URL"] = "https://alerts.force.example/hook";
+  with_url["SURVEYD_ALERT_WEBHOOK_SECRET"] = key;
+  const auto webhook = problems(with_url);
+  ASSERT_EQ(webhook.size(), 1u);
+  EXPECT_EQ(webhook[0], "alerts.webhook_ca_file: cannot read '/nonexistent/hook-ca.pem'");
+  with_url["SURVEYD_ALERT_WEBHOOK_CA_FILE"] = readable;
+  EXPECT_TRUE(problems(with_url).empty());
+}
+
 TEST(Config, AVariableSurveydDoesNotReadIsNamedWithTheOneItWasMeantAs) {
   const auto unknown = UnknownVariables({{"SURVEYD_FEED_SILENCE_TIMEOUT_S", "5"},
                                          {"SURVEYD_GATEWAY_RATE", "10"},
