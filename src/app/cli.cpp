@@ -37,7 +37,7 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
   retention run -c FILE         run retention once now (serve runs it every retention.interval_s)
   migrate -c FILE               apply database migrations and exit
   replay  -c FILE FILE|-        ingest newline-delimited events from a file or stdin
-  report  -c FILE               print the funnel and the scores from the database
+  report  -c FILE               print the funnel, the scores and the alerts from the database
   token create --role R --name N [-c FILE]   issue an API token (printed once, on the last line)
   token list [-c FILE]          API tokens: id, role, created, last used, revoked, name
   token revoke ID [-c FILE]     revoke an API token

@@ -819,7 +819,7 @@ std::vector<std::string> PageWarnings(const Config& config) {
     warnings.push_back(
         "survey.privacy_url (SURVEYD_PRIVACY_URL) is empty: the survey page links to no privacy "
         "notice, which UK GDPR (article 13) asks for where personal data is collected; give the "
-        "force's");
+        "address of the force's (https://...)");
   }
   return warnings;
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -306,6 +308,32 @@ TEST_F(OpenApiConformance, EveryRouteIsDocumentedWithItsRoleAndEveryDocumentedOn
     for (const auto& [method, op] : item.items()) {
       EXPECT_EQ(served.count(method + " " + path), 1u) << method << " " << path << " not served";
     }
+  }
+}
+
+// The README's endpoint list is where ops and analysts look first: every path the OpenAPI
+// document describes is named there whole (the gateways' callbacks as one row for the three).
+TEST_F(OpenApiConformance, EveryDocumentedPathIsInTheReadmeEndpointList) {
+  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/README.md");
+  const std::string readme{std::istreambuf_iterator<char>(file), {}};
+  const auto start = readme.find("## HTTP endpoints");
+  ASSERT_NE(start, std::string::npos) << "README.md has no \"## HTTP endpoints\" section";
+  const std::string endpoints = readme.substr(start, readme.find("\n## ", start + 1) - start);
+  for (const auto& [path, item] : doc_["paths"].items()) {
+    std::string named = path;
+    for (const char* adapter : {"wmnow", "kannel", "twilio"}) {
+      const std::string part = std::string("/gateway/") + adapter + "/";
+      if (const auto at = named.find(part); at != std::string::npos) {
+        named.replace(at, part.size(), "/gateway/{wmnow\\|kannel\\|twilio}/");
+      }
+    }
+    // Whole: "`GET /api/v1/alerts/{id}`" names that path, "`/api/v1/alerts/{id}/resolve`" not.
+    bool listed = false;
+    for (auto at = endpoints.find(named + "`"); at != std::string::npos && !listed;
+         at = endpoints.find(named + "`", at + 1)) {
+      listed = at > 0 && (endpoints[at - 1] == ' ' || endpoints[at - 1] == '`');
+    }
+    EXPECT_TRUE(listed) << path << " is not in README.md's endpoint list";
   }
 }
 

@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
 
 #include <unistd.h>
 
@@ -209,6 +212,35 @@ TEST_F(RulesCliTest, ExplainWithRelatedEvents) {
   EXPECT_EQ(rejected.code, 1);
   EXPECT_NE(rejected.err.find("line 2 is rejected: invalid JSON"), std::string::npos)
       << rejected.err;
+}
+
+// README.md's "Running surveyd" is where ops look first: it names every command of the help
+// and every flag, and no flag the help does not have.
+TEST(CliDocs, TheReadmeNamesEveryCommandAndFlagOfTheHelp) {
+  std::ifstream file(Source("README.md"));
+  const std::string readme{std::istreambuf_iterator<char>(file), {}};
+  const auto section = readme.find("## Running surveyd");
+  ASSERT_NE(section, std::string::npos) << "README.md has no \"## Running surveyd\"";
+  const auto begin = readme.find("```", section);
+  const auto end = readme.find("```", begin + 3);
+  ASSERT_NE(end, std::string::npos) << "README.md's \"## Running surveyd\" has no command list";
+  const std::string commands = readme.substr(begin, end - begin);
+  const std::string help = RunCli({"--help"}).out;
+
+  const std::regex command_line("(^|\n)  ([a-z]+)( [a-z]+)?[ \[-]");
+  for (std::sregex_iterator it(help.begin(), help.end(), command_line), last; it != last; ++it) {
+    const std::string command = "surveyd " + (*it)[2].str() + (*it)[3].str();
+    EXPECT_NE(commands.find(command), std::string::npos) << command << " is not in README.md";
+  }
+  const std::regex flag("--[a-z][a-z-]*");
+  const auto flags = [&flag](const std::string& text) {
+    std::set<std::string> found;
+    for (std::sregex_iterator it(text.begin(), text.end(), flag), last; it != last; ++it) {
+      found.insert(it->str());
+    }
+    return found;
+  };
+  EXPECT_EQ(flags(commands), flags(help)) << "README.md's commands and surveyd --help";
 }
 
 }  // namespace

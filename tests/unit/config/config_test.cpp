@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -416,6 +418,9 @@ TEST(Config, PageWarningsNamePlainLinksToAnotherMachineAndAMissingPrivacyNotice)
   ASSERT_EQ(no_notice.size(), 1u);
   EXPECT_EQ(no_notice[0].rfind("survey.privacy_url (SURVEYD_PRIVACY_URL) is empty", 0), 0u)
       << no_notice[0];
+  // It ends saying what to give, not cut off mid-sentence ("give the force's").
+  EXPECT_NE(no_notice[0].find("give the address of the force's (https://...)"), std::string::npos)
+      << no_notice[0];
 }
 
 // The sender of the gateway in use, and only that one, is checked against what networks take.
@@ -644,26 +649,55 @@ TEST(ConfigServe, TlsFilesGoTogetherAndTimeoutsFit) {
   EXPECT_THROW(with({{"SURVEYD_ALERT_LEASE", "-1"}}), ConfigError);
 }
 
-// docs/configuration.md documents every key, with its variable.
-TEST(ConfigDocs, EveryKeyIsDocumented) {
-  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/docs/configuration.md");
-  ASSERT_TRUE(file) << "docs/configuration.md is missing";
+// A file of the source tree, whole; empty when it is missing (the test then fails on its
+// contents).
+std::string SourceText(const std::string& relative) {
+  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/" + relative);
+  EXPECT_TRUE(file) << relative << " is missing";
   std::stringstream text;
   text << file.rdbuf();
-  const std::string docs = text.str();
+  return text.str();
+}
+
+// docs/configuration.md documents every key, with its variable.
+TEST(ConfigDocs, EveryKeyIsDocumented) {
+  const std::string docs = SourceText("docs/configuration.md");
   for (const auto& key : Keys()) {
     EXPECT_NE(docs.find("`" + key.path + "`"), std::string::npos) << key.path << " undocumented";
     EXPECT_NE(docs.find("`" + key.env + "`"), std::string::npos) << key.env << " undocumented";
   }
 }
 
+// And the other way: every SURVEYD_ variable the operators' and analysts' docs tell someone to
+// set is a setting's (or its _FILE), or one of the few that are not settings. A name that is
+// none of those would be set and change nothing (config check only warns).
+TEST(ConfigDocs, EveryVariableTheDocsNameExists) {
+  std::set<std::string> known = {
+      "SURVEYD_FAILPOINT",  // the fault tests' crash points (docs/operations.md)
+      // scripts/test, scripts/demo and CMake options, not the daemon's
+      "SURVEYD_BUILD_DIR", "SURVEYD_BUILD_TYPE", "SURVEYD_CMAKE_ARGS", "SURVEYD_SANITIZE",
+      "SURVEYD_UNITY_BUILD", "SURVEYD_BUILD_TESTS", "SURVEYD_FAILPOINTS", "SURVEYD_FAULT_LONG"};
+  for (const auto& key : Keys()) {
+    known.insert(key.env);
+    known.insert(key.env + "_FILE");
+  }
+  const std::regex variable("SURVEYD_[A-Z0-9_]*[A-Z0-9]");
+  for (const char* doc :
+       {"README.md", "docs/configuration.md", "docs/operations.md", "docs/gateways.md",
+        "docs/alerts.md", "docs/analytics.md", "docs/data-protection.md", "config/surveyd.yaml",
+        "docker/surveyd.env.example", "docs/systemd/surveyd.service"}) {
+    const std::string content = SourceText(doc);
+    for (std::sregex_iterator it(content.begin(), content.end(), variable), end; it != end; ++it) {
+      EXPECT_EQ(known.count(it->str()), 1u) << doc << " names " << it->str() << ", no setting's";
+    }
+  }
+}
+
 // The shipped example lists every key too, so that it stays a complete template.
 TEST(ConfigDocs, TheShippedExampleListsEveryKey) {
-  std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/config/surveyd.yaml");
-  std::stringstream text;
-  text << file.rdbuf();
+  const std::string example = SourceText("config/surveyd.yaml");
   for (const auto& key : Keys()) {
-    EXPECT_NE(text.str().find(key.env), std::string::npos) << key.env << " not in surveyd.yaml";
+    EXPECT_NE(example.find(key.env), std::string::npos) << key.env << " not in surveyd.yaml";
   }
 }
 
