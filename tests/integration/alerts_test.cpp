@@ -763,7 +763,7 @@ class NotifierTest : public AlertsTest {
   NotifierOptions Options() {
     NotifierOptions options;
     options.worker_id = "test";
-    options.webhook = {receiver_.Url(), kWebhookSecret, 3s};
+    options.webhook = {receiver_.Url(), kWebhookSecret, 3s, /*ca_file=*/""};
     options.email_to = {"duty@force.example"};
     options.escalate_to = {"inspector@force.example"};
     options.email_from = "alerts@force.example";

@@ -82,8 +82,9 @@ TEST(Webhook, BodyNamesTheKindAndNeverTheNumberOrComment) {
   EXPECT_TRUE(created["data"]["context"]["group_name"].is_null())
       << "a group the rules in force do not hold has no name";
 
-  const auto request = WebhookRequest({"http://127.0.0.1:1/hook", kSecret, std::chrono::seconds(3)},
-                                      "notice-7", FromUnixSeconds(kTimestamp), kBody);
+  const auto request =
+      WebhookRequest({"http://127.0.0.1:1/hook", kSecret, std::chrono::seconds(3), /*ca_file=*/""},
+                     "notice-7", FromUnixSeconds(kTimestamp), kBody);
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(http::FindHeader(request.headers, "webhook-id"), "notice-7");
   EXPECT_EQ(http::FindHeader(request.headers, "webhook-timestamp"), std::to_string(kTimestamp));

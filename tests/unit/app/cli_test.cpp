@@ -227,7 +227,7 @@ TEST(CliDocs, TheReadmeNamesEveryCommandAndFlagOfTheHelp) {
   const std::string commands = readme.substr(begin, end - begin);
   const std::string help = RunCli({"--help"}).out;
 
-  const std::regex command_line("(^|\n)  ([a-z]+)( [a-z]+)?[ \[-]");
+  const std::regex command_line(R"((^|\n)  ([a-z]+)( [a-z]+)?[ \[-])");
   for (std::sregex_iterator it(help.begin(), help.end(), command_line), last; it != last; ++it) {
     const std::string command = "surveyd " + (*it)[2].str() + (*it)[3].str();
     EXPECT_NE(commands.find(command), std::string::npos) << command << " is not in README.md";
