@@ -135,10 +135,13 @@ http::Response Disclosed(http::Response response, const stats::FigureNoise& nois
 
 // What was done to the figures, for the reader (the dashboard shows `note`).
 json FiguresDisclosure(int min_cell_size, bool noise) {
-  const std::string min = std::to_string(std::max(1, min_cell_size));
-  std::string note = "Fewer than " + min +
-                     " respondents: not shown, nor the figures beside them that a total would "
-                     "give them away by.";
+  // A minimum of 1 hides nothing (a force's demo, or a test system): said as such.
+  std::string note = min_cell_size <= 1
+                         ? "Every cell is shown: no minimum number of respondents is set "
+                           "(api.min_cell_size)."
+                         : "Fewer than " + std::to_string(min_cell_size) +
+                               " respondents: not shown, nor the figures beside them that a "
+                               "total would give them away by.";
   if (noise) {
     note += " Counts are within " + std::to_string(stats::FigureNoise::kCountWithin) +
             " of the true ones and sums of scores within " +

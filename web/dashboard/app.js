@@ -271,6 +271,10 @@
     list.replaceChildren();
     state.questions = stats.questions;
     for (const node of document.querySelectorAll('.min-cell')) node.textContent = stats.min_cell_size;
+    if (stats.min_cell_size <= 1) {
+      $('min-cell-note').textContent = 'Every group is shown (the minimum is set to 1): a group with few ' +
+        'respondents may be told apart by those who know the contacts.';
+    }
     // Said where the figures are read: noise keeps two overlapping selections from being
     // subtracted, and makes totals differ a little from the sum of their parts.
     const d = stats.disclosure || {};
@@ -453,9 +457,11 @@
       // and makes the reasons add up to the excluded count only nearly.
       const noise = d.noise ? ` The reasons' counts are within ${d.count_within} of the true ones (the same ` +
         'however asked), so that two funnels a day apart cannot be subtracted to tell what a contact concerned.' : '';
-      box.append(el('p', { class: 'small muted', id: 'funnel-note', text: `A reason for fewer than ${d.min_cell_size} ` +
-        'contacts is not counted here (–), nor one beside it that the totals would give it away by; reasons ' +
-        `for fewer than ${d.min_cell_size} in all are counted together as other reasons.${noise}` }));
+      const hidden = d.min_cell_size <= 1 ? 'Every reason is counted (the minimum is set to 1).'
+        : `A reason for fewer than ${d.min_cell_size} contacts is not counted here (–), nor one beside it that ` +
+          `the totals would give it away by; reasons for fewer than ${d.min_cell_size} in all are counted ` +
+          'together as other reasons.';
+      box.append(el('p', { class: 'small muted', id: 'funnel-note', text: hidden + noise }));
     }
   }
 

@@ -641,6 +641,24 @@ TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
 
 // One small officer in a breakdown would be the total (asked for without the breakdown) less the
 // others: the smallest other is suppressed with it, and reads the same (core/disclosure.hpp).
+// The note the dashboard shows under the figures says what was hidden, and with a minimum cell
+// size of 1 (the demo's) that nothing was, not "Fewer than 1 respondents".
+TEST_F(AnalyticsApiTest, TheDisclosureNoteSaysWhatTheMinimumHides) {
+  analytics_.stats.cells = {Cell({"N1"}, 20, 14)};
+  json body = Json(Get("/api/v1/stats?group_by=npu"));
+  EXPECT_EQ(body["disclosure"]["note"].get<std::string>().rfind(
+                "Fewer than 10 respondents: not shown", 0),
+            0u)
+      << body["disclosure"];
+  options_.min_cell_size = 1;
+  handler_ = MakeApiHandler(options_);
+  body = Json(Get("/api/v1/stats?group_by=npu"));
+  EXPECT_EQ(body["disclosure"]["note"].get<std::string>().rfind(
+                "Every cell is shown: no minimum number of respondents is set", 0),
+            0u)
+      << body["disclosure"];
+}
+
 TEST_F(AnalyticsApiTest, ASmallCellIsSuppressedWithTheNextSmallest) {
   analytics_.stats.cells = {Cell({"O1"}, 30, 20), Cell({"O2"}, 4, 2), Cell({"O3"}, 12, 6),
                             Cell({"O4"}, 25, 10)};
