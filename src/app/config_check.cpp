@@ -30,6 +30,10 @@ std::vector<std::string> ConfigProblems(const config::Config& config, const Rule
                        std::to_string(loaded.rules->policy().frequency_cap_days) +
                        "): the cap would forget numbers surveyed within it");
   }
+  for (const auto& [key, file] : config::CaFilesInUse(config)) {
+    if (auto error = http::CheckCaFile(file); !error.empty())
+      problems.push_back(key + ": " + error);
+  }
   if (!config.http.tls_cert_file.empty() && !config.http.tls_key_file.empty()) {
     if (auto error = http::CheckTlsFiles(config.http.tls_cert_file, config.http.tls_key_file);
         !error.empty()) {

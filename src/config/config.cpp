@@ -824,6 +824,18 @@ std::vector<std::string> PageWarnings(const Config& config) {
   return warnings;
 }
 
+std::vector<std::pair<std::string, std::string>> CaFilesInUse(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> files;
+  auto add = [&](bool used, const char* key, const std::string& file) {
+    if (used && !file.empty()) files.emplace_back(key, file);
+  };
+  add(!config.feed.tcp.empty() && config.feed.tls, "feed.tls_ca_file", config.feed.tls_ca_file);
+  add(!config.smtp.host.empty(), "smtp.ca_file", config.smtp.ca_file);
+  add(true, "gateway.ca_file", config.gateway.ca_file);
+  add(!config.alerts.webhook_url.empty(), "alerts.webhook_ca_file", config.alerts.webhook_ca_file);
+  return files;
+}
+
 std::vector<std::string> ValidateForServe(const Config& config) {
   std::vector<std::string> problems;
   auto secret = [&](const std::string& value, const char* key, const char* env) {
@@ -952,13 +964,9 @@ std::vector<std::string> ValidateForServe(const Config& config) {
     }
   };
   const bool feed_tls = !config.feed.tcp.empty() && config.feed.tls;
-  readable(feed_tls, config.feed.tls_ca_file, "feed.tls_ca_file");
   readable(feed_tls, config.feed.tls_cert_file, "feed.tls_cert_file");
   readable(feed_tls, config.feed.tls_key_file, "feed.tls_key_file");
-  readable(!config.smtp.host.empty(), config.smtp.ca_file, "smtp.ca_file");
-  readable(true, config.gateway.ca_file, "gateway.ca_file");
-  readable(!config.alerts.webhook_url.empty(), config.alerts.webhook_ca_file,
-           "alerts.webhook_ca_file");
+  for (const auto& [key, file] : CaFilesInUse(config)) readable(true, file, key.c_str());
   if (config.http.tls_cert_file.empty() != config.http.tls_key_file.empty()) {
     problems.push_back(
         "http.tls_cert_file and http.tls_key_file (SURVEYD_HTTP_TLS_CERT_FILE, "

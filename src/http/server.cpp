@@ -2,6 +2,7 @@
 
 #include "surveyd/http/server.hpp"
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -622,6 +623,16 @@ std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_f
   if (cert && X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
     return "the certificate " + cert_file + " has expired";
   }
+  return {};
+}
+
+std::string CheckCaFile(const std::string& ca_file) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(ca_file.c_str(), "r"), &std::fclose);
+  if (!file) return {};
+  std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr),
+                                              &X509_free);
+  ERR_clear_error();  // what PEM_read_X509 left of its failure is said here, not later
+  if (!cert) return "'" + ca_file + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
   return {};
 }
 

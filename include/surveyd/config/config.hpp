@@ -262,6 +262,10 @@ std::vector<std::string> UnknownVariables(const std::map<std::string, std::strin
 // Returns human-readable problems; empty when fine.
 std::vector<std::string> ValidateForServe(const Config& config);
 
+// The CA files (PEM) a TLS client of `serve` will trust, as {key, path}, only where they are used
+// (the feed's with a TLS feed, the relay's with an SMTP host, the webhook's with a webhook).
+std::vector<std::pair<std::string, std::string>> CaFilesInUse(const Config& config);
+
 // The senders the configured gateway texts from that networks may refuse, cut or rewrite
 // (sms::SenderProblem), one line each: "gateway.sender (SURVEYD_GATEWAY_SENDER) 'West Midlands
 // Police': an alphanumeric sender has at most 11 characters, not 20". WMNow and Kannel send from

@@ -63,6 +63,10 @@ class Server {
 // "" when the pair loads as the server would load it (and the certificate has not expired),
 // else what is wrong. For `surveyd config check`.
 std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_file);
+// "" when `ca_file` holds a PEM certificate for a TLS client to trust, or cannot be opened (said
+// elsewhere: config::ValidateForServe); else what is wrong. A key, a DER file or another file
+// named by mistake would otherwise fail only at the first connection. For `surveyd config check`.
+std::string CheckCaFile(const std::string& ca_file);
 // When the (first) certificate in a PEM file expires, as Unix time; nullopt if unreadable.
 std::optional<std::int64_t> CertificateNotAfter(const std::string& cert_file);
 

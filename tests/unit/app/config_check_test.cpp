@@ -6,6 +6,7 @@
 #include <string>
 
 #include "app/commands.hpp"
+#include "fakes/test_ca.hpp"
 #include "unit/app/run_cli.hpp"
 
 namespace surveyd::app {
@@ -100,8 +101,10 @@ TEST(ConfigCheck, ReadsTheRulesFileOnceForTheProblemsAndTheSender) {
 // The CA files of the HTTPS clients: one that cannot be read is a problem named by its key, as
 // the feed's and the relay's are; the webhook's only when there is a webhook.
 TEST(ConfigCheck, AnUnreadableCaFileOfTheGatewayOrTheWebhookIsNamedByItsKey) {
+  const surveyd::testing::TestCa ca;
+  ASSERT_TRUE(ca.Made()) << ca.Problem();
   auto env = TwilioEnvironment();
-  env["SURVEYD_GATEWAY_CA_FILE"] = Source("config/surveyd.yaml");  // readable: not checked further
+  env["SURVEYD_GATEWAY_CA_FILE"] = ca.CaFile();
   env["SURVEYD_ALERT_WEBHOOK_CA_FILE"] = "/nonexistent/hook-ca.pem";
   const Checked readable = Check(env);
   EXPECT_EQ(readable.code, 0) << readable.err;
@@ -119,6 +122,28 @@ TEST(ConfigCheck, AnUnreadableCaFileOfTheGatewayOrTheWebhookIsNamedByItsKey) {
                 "surveyd: alerts.webhook_ca_file: cannot read '/nonexistent/hook-ca.pem'"),
             std::string::npos)
       << unreadable.err;
+}
+
+// A CA file that reads but holds no certificate (the key, the config, a DER file named by mistake)
+// would fail only at the first send or alert: `config check` says so first, for each client.
+TEST(ConfigCheck, ACaFileWithoutACertificateIsNamedByItsKey) {
+  const surveyd::testing::TestCa ca;
+  ASSERT_TRUE(ca.Made()) << ca.Problem();
+  auto env = TwilioEnvironment();
+  env["SURVEYD_GATEWAY_CA_FILE"] = ca.KeyFile();
+  env["SURVEYD_ALERT_WEBHOOK_URL"] = "https://alerts.force.example/hook";
+  env["SURVEYD_ALERT_WEBHOOK_SECRET"] = std::string(40, 'w');
+  env["SURVEYD_ALERT_WEBHOOK_CA_FILE"] = Source("config/surveyd.yaml");
+  const Checked checked = Check(env);
+  EXPECT_EQ(checked.code, 1);
+  EXPECT_NE(
+      checked.err.find("surveyd: gateway.ca_file: '" + ca.KeyFile() + "' holds no PEM certificate"),
+      std::string::npos)
+      << checked.err;
+  EXPECT_NE(checked.err.find("surveyd: alerts.webhook_ca_file: '" + Source("config/surveyd.yaml") +
+                             "' holds no PEM certificate"),
+            std::string::npos)
+      << checked.err;
 }
 
 }  // namespace
