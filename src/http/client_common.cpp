@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -142,9 +143,26 @@ std::string TlsContexts::Key(const ClientRequest& request) {
   return request.verify_tls ? "verify:" + request.ca_file : "noverify";
 }
 
+namespace {
+
+// What tells a file replaced or rewritten from the one read before; empty if it cannot be read.
+std::string FileStamp(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
+         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+         std::to_string(info.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
 std::shared_ptr<ssl::context> TlsContexts::For(const ClientRequest& request, std::string& error) {
   const std::string key = Key(request);
-  if (auto it = contexts_.find(key); it != contexts_.end()) return it->second;
+  const std::string stamp =
+      request.verify_tls && !request.ca_file.empty() ? FileStamp(request.ca_file) : std::string();
+  if (auto it = contexts_.find(key); it != contexts_.end() && it->second.ca_file_stamp == stamp) {
+    return it->second.context;
+  }
   auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
   if (request.verify_tls) {
     boost::system::error_code ec;
@@ -162,7 +180,7 @@ std::shared_ptr<ssl::context> TlsContexts::For(const ClientRequest& request, std
   } else {
     context->set_verify_mode(ssl::verify_none);
   }
-  contexts_[key] = context;
+  contexts_[key] = {context, stamp};
   return context;
 }
 

@@ -31,7 +31,10 @@ ClientResponse Failure(ClientResponse::Transport transport, bool request_sent, s
 ClientResponse FromException(std::exception_ptr error);
 
 // The TLS contexts for the TLS settings requests name (verify or not, which CAs), each made on
-// first use: reading the CAs costs more than a handshake. Not thread-safe: one owner's thread.
+// first use: reading the CAs costs more than a handshake. A CA file replaced since (the force's
+// CA renewed) is read again for the next connection, as the listener's certificate is on reload:
+// the file's identity, size and time are looked at, not its contents. Not thread-safe: one
+// owner's thread.
 class TlsContexts {
  public:
   // Null when the CAs cannot be read; `error` says so.
@@ -40,7 +43,11 @@ class TlsContexts {
   static std::string Key(const ClientRequest& request);
 
  private:
-  std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> contexts_;
+  struct Made {
+    std::shared_ptr<boost::asio::ssl::context> context;
+    std::string ca_file_stamp;  // of the CA file it was made from; empty: the system's CAs
+  };
+  std::map<std::string, Made> contexts_;
 };
 
 // An open connection to one host and port, plain or TLS.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -243,6 +244,22 @@ TEST_P(TlsClientTest, EachRequestIsVerifiedWithItsOwnSettings) {
   EXPECT_EQ(Send(unverified).transport, Transport::kOk);
   EXPECT_EQ(Send(other_ca).transport, Transport::kError);
   EXPECT_EQ(peer_->Requests().size(), 3u);
+}
+
+// The force renews its CA: the file is replaced where it was, and the next connection trusts the
+// new one, without a restart (the pool keeps a context per CA file, made once).
+TEST_P(TlsClientTest, ACaFileReplacedIsReadAgain) {
+  const std::string path = ca_->Dir() + "/renewed-" + CallerName(GetParam()) + ".pem";
+  std::filesystem::copy_file(ca_->OtherCaFile(), path,
+                             std::filesystem::copy_options::overwrite_existing);
+  ClientRequest request = Post("localhost");
+  request.ca_file = path;
+  EXPECT_EQ(Send(request).transport, Transport::kError) << "the old CA signs nothing of the peer's";
+  std::filesystem::copy_file(ca_->CaFile(), path,
+                             std::filesystem::copy_options::overwrite_existing);
+  const ClientResponse renewed = Send(request);
+  EXPECT_EQ(renewed.transport, Transport::kOk) << renewed.error;
+  EXPECT_EQ(peer_->Requests().size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothClients, TlsClientTest,
