@@ -99,6 +99,15 @@ std::string HandshakeError(const boost::system::error_code& ec, SSL* ssl,
          ")";
 }
 
+// What tells a file replaced or rewritten from the one read before; empty if it cannot be read.
+std::string FileStamp(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
+         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+         std::to_string(info.st_mtim.tv_nsec);
+}
+
 Connected NotConnected(Transport transport, std::string error) {
   return {nullptr, Failure(transport, false, std::move(error))};
 }
@@ -142,19 +151,6 @@ ClientResponse FromException(std::exception_ptr error) {
 std::string TlsContexts::Key(const ClientRequest& request) {
   return request.verify_tls ? "verify:" + request.ca_file : "noverify";
 }
-
-namespace {
-
-// What tells a file replaced or rewritten from the one read before; empty if it cannot be read.
-std::string FileStamp(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return {};
-  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
-         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
-         std::to_string(info.st_mtim.tv_nsec);
-}
-
-}  // namespace
 
 std::shared_ptr<ssl::context> TlsContexts::For(const ClientRequest& request, std::string& error) {
   const std::string key = Key(request);
