@@ -536,11 +536,23 @@ TEST_F(TcpFeedTest, AnOutageOfTheFeedIsAFewLinesNotOnePerReconnect) {
   ASSERT_TRUE(server.WaitUntilAcked(30s));
   consumer.Stop();
 
+  // Between the proxy's end and the server's start the port is closed again: a try that falls in
+  // that gap (a slow machine, ThreadSanitizer) changes the failure back, said once. Not counted.
+  const std::string refused_again =
+      "error feed 'test-feed': cannot connect to 127.0.0.1:" + std::to_string(port) +
+      ": Connection refused (still failing)";
   std::vector<std::string> lines;
+  int refused_again_lines = 0;
   std::istringstream text(log.Text());
   for (std::string line; std::getline(text, line);) {
-    if (line.find("feed 'test-feed'") != std::string::npos) lines.push_back(line);
+    if (line.find("feed 'test-feed'") == std::string::npos) continue;
+    if (lines.size() == 3 && line == refused_again) {
+      ++refused_again_lines;
+      continue;
+    }
+    lines.push_back(line);
   }
+  EXPECT_LE(refused_again_lines, 1) << log.Text();
   ASSERT_EQ(lines.size(), 4u) << log.Text();
   EXPECT_EQ(lines[0], "error feed 'test-feed': cannot connect to 127.0.0.1:" +
                           std::to_string(port) + ": Connection refused");
