@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -609,6 +610,15 @@ class BeastServer final : public Server {
   tcp::acceptor acceptor_{asio::make_strand(ioc_)};
 };
 
+// The first certificate of a PEM file; null when the file cannot be opened or holds none.
+std::unique_ptr<X509, void (*)(X509*)> FirstCertificate(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "r"), &std::fclose);
+  std::unique_ptr<X509, void (*)(X509*)> cert(
+      file ? PEM_read_X509(file.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  ERR_clear_error();  // a file without one leaves its failure queued: said by the caller, not later
+  return cert;
+}
+
 }  // namespace
 
 std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_file) {
@@ -617,9 +627,7 @@ std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_f
   } catch (const std::exception& e) {
     return e.what();
   }
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(cert_file.c_str(), "r"), &std::fclose);
-  std::unique_ptr<X509, void (*)(X509*)> cert(
-      file ? PEM_read_X509(file.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  const auto cert = FirstCertificate(cert_file);
   if (cert && X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0) {
     return "the certificate " + cert_file + " has expired";
   }
@@ -627,20 +635,15 @@ std::string CheckTlsFiles(const std::string& cert_file, const std::string& key_f
 }
 
 std::string CheckCaFile(const std::string& ca_file) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(ca_file.c_str(), "r"), &std::fclose);
-  if (!file) return {};
-  std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr),
-                                              &X509_free);
-  ERR_clear_error();  // what PEM_read_X509 left of its failure is said here, not later
-  if (!cert) return "'" + ca_file + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  if (::access(ca_file.c_str(), R_OK) != 0) return {};
+  if (!FirstCertificate(ca_file)) {
+    return "'" + ca_file + "' holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  }
   return {};
 }
 
 std::optional<std::int64_t> CertificateNotAfter(const std::string& cert_file) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(cert_file.c_str(), "r"), &std::fclose);
-  if (!file) return std::nullopt;
-  std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(file.get(), nullptr, nullptr, nullptr),
-                                              &X509_free);
+  const auto cert = FirstCertificate(cert_file);
   if (!cert) return std::nullopt;
   std::tm when{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &when) != 1) return std::nullopt;
