@@ -274,6 +274,9 @@ struct TcpConsumer::Impl {
         // rather than resubscribe in a tight loop.
         SleepFor(Backoff());
       } catch (const std::exception& e) {
+        // Stop cuts short what was under way (a write waiting for the feed): an end, not a
+        // failure to log as the start of an outage.
+        if (stopping) break;
         outage.Failed(e.what());
         Disconnected(e.what());
         SleepFor(Backoff());
