@@ -110,10 +110,17 @@ Router BuildRouter(const ApiOptions& options) {
   AddAdminRoutes(router, options);
   AddDocsRoutes(router, options);
   AddMetricsRoutes(router, options);
-  // The citizen's pages: the token is in the path, so the route's name is what gets logged.
+  // The citizen's pages: the token is in the path, so the route's name is what gets logged. The
+  // stop link has its own, first, so that opt-outs count apart; the rest of a path (a link copied
+  // with what followed it) is the pages' to answer.
+  const RouteHandler pages = [&options](const Call& call) {
+    return options.survey_pages(call.request);
+  };
   for (const char* method : {"GET", "POST"}) {
-    router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}",
-                [&options](const Call& call) { return options.survey_pages(call.request); }});
+    router.Add({method, "/s/{token}/stop", std::nullopt, "/s/{token}/stop", pages});
+  }
+  for (const char* method : {"GET", "POST"}) {
+    router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}", pages});
   }
   return router;
 }

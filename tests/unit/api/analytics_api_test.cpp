@@ -76,6 +76,8 @@ const std::map<std::string, std::optional<Role>> kRoleMatrix = {
     {"GET /dashboard/{file}", std::nullopt},
     {"GET /s/{token}", std::nullopt},
     {"POST /s/{token}", std::nullopt},
+    {"GET /s/{token}/stop", std::nullopt},
+    {"POST /s/{token}/stop", std::nullopt},
 };
 
 std::string Lower(std::string text) {

@@ -61,10 +61,15 @@ TEST(MetricsRoute, RequestsAreCountedByRouteNameNeverByPath) {
   auto handler = MakeApiHandler(options);
   const auto page = handler(Get("/s/SECRETTOKEN123", "127.0.0.1"));
   EXPECT_EQ(http::FindHeader(page.headers, "X-Request-Id").size(), 16u);
+  handler(Get("/s/SECRETTOKEN123/stop", "127.0.0.1"));   // opt-outs count apart
+  handler(Get("/s/SECRETTOKEN123/stop.", "127.0.0.1"));  // a copied link: the pages redirect it
   handler(Get("/healthz", "127.0.0.1"));
   handler(Get("/nowhere", "127.0.0.1"));
   const std::string text = handler(Get("/metrics", "127.0.0.1")).body;
-  EXPECT_NE(text.find(R"(surveyd_http_requests_total{route="/s/{token}",status="200"} 1)"),
+  EXPECT_NE(text.find(R"(surveyd_http_requests_total{route="/s/{token}",status="200"} 2)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(surveyd_http_requests_total{route="/s/{token}/stop",status="200"} 1)"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find(R"(surveyd_http_requests_total{route="/healthz",status="200"} 1)"),
