@@ -118,8 +118,6 @@ Router BuildRouter(const ApiOptions& options) {
   };
   for (const char* method : {"GET", "POST"}) {
     router.Add({method, "/s/{token}/stop", std::nullopt, "/s/{token}/stop", pages});
-  }
-  for (const char* method : {"GET", "POST"}) {
     router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}", pages});
   }
   return router;
