@@ -665,7 +665,9 @@ TEST_F(AnalyticsTest, ResponsesPageThroughOnceEachNewestFirst) {
     ++pages;
     for (const auto& r : page.records) {
       const std::pair<TimePoint, std::int64_t> key{r.submitted_at, r.survey_id};
-      if (last) EXPECT_LT(key, *last) << "newest answer first, then the higher survey id";
+      if (last) {
+        EXPECT_LT(key, *last) << "newest answer first, then the higher survey id";
+      }
       if (last && &r == &page.records.front() && r.submitted_at == last->first) {
         ++pages_ending_in_a_tie;
       }

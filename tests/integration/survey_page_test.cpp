@@ -264,7 +264,7 @@ TEST_F(SurveyPageTest, AClosedSurveySaysSoTakesNothingAndOffersItsStopLink) {
 // The audit: a link with a trailing ".", ")" or space showed "Thank you" and no survey. The
 // marks a copied link picks up are dropped: the survey opens, and answers are taken.
 TEST_F(SurveyPageTest, ALinkCopiedWithTheMarkAfterItOpensTheSurvey) {
-  for (const std::string& tail : {".", ")", "%20", ").", "%E2%80%9D"}) {
+  for (const std::string tail : {".", ")", "%20", ").", "%E2%80%9D"}) {
     const auto moved = Fetch("GET", Path() + tail);
     ASSERT_EQ(moved.status, 308) << tail;
     const std::string location(http::FindHeader(moved.headers, "Location"));

@@ -82,7 +82,9 @@ TEST(ProcessMetricsTest, RenderedWithEveryScrapesFigures) {
   const std::string second = registry.Render();
   close(fd);
   EXPECT_EQ(value(second, "process_open_fds"), open_before + 1);
-  if (kGlibcHeap) EXPECT_GT(value(second, "surveyd_heap_in_use_bytes"), 0);
+  if (kGlibcHeap) {
+    EXPECT_GT(value(second, "surveyd_heap_in_use_bytes"), 0);
+  }
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ TEST_F(HandlerTest, ALinkWithASlashAfterItGoesToTheLinkWithout) {
 // to the link without them (never looked up, never counted as a bad link); only marks that cannot
 // end a token are dropped.
 TEST_F(HandlerTest, ALinkWithAMarkAfterItGoesToTheLinkWithout) {
-  for (const std::string& tail :
+  for (const std::string tail :
        {".", ")", ").", ",", "%20", "%22", "'", "%E2%80%9D", "%e2%80%9d", ".%20", "/.", "%C2%A0"}) {
     auto moved = Serve("GET", Path() + tail);
     EXPECT_EQ(moved.status, 308) << tail;
