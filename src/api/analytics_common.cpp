@@ -63,7 +63,9 @@ std::optional<store::ResponseCursor> ParseResponseCursor(const std::string& text
   const auto micros = NonNegativeInteger(std::string_view(text).substr(0, separator));
   const auto id = PositiveInteger(text.substr(separator + 1));
   if (!micros || !id) return std::nullopt;
-  return store::ResponseCursor{TimePoint(Duration(*micros)), *id};
+  const TimePoint at{Duration(*micros)};
+  if (!InRfc3339Range(at)) return std::nullopt;
+  return store::ResponseCursor{at, *id};
 }
 
 bool IsDate(const std::string& text) {
@@ -71,7 +73,13 @@ bool IsDate(const std::string& text) {
   for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
     if (text[i] < '0' || text[i] > '9') return false;
   }
-  return ParseRfc3339(text + "T00:00:00Z").has_value();  // refuses 2026-02-30
+  return ParseTime(text + "T00:00:00Z").has_value();  // refuses 2026-02-30 and 0000-01-01
+}
+
+std::optional<TimePoint> ParseTime(std::string_view text) {
+  auto t = ParseRfc3339(text);
+  if (!t || !InRfc3339Range(*t)) return std::nullopt;
+  return t;
 }
 
 bool IsStorableText(std::string_view text) {
@@ -112,7 +120,7 @@ std::optional<http::Response> ParseQuery(const Call& call,
       auto& at = name == "from" ? query.filter.from : query.filter.to;
       if (IsDate(value)) {
         day = value;
-      } else if (auto t = ParseRfc3339(value)) {
+      } else if (auto t = ParseTime(value)) {
         at = t;
       } else {
         return BadParameter(name, "expected a date (2026-11-26) or an RFC 3339 time");

@@ -42,8 +42,11 @@ std::optional<http::Response> ParseQuery(const Call& call,
 std::string FormatResponseCursor(const store::ResponseCursor& cursor);
 std::optional<store::ResponseCursor> ParseResponseCursor(const std::string& text);
 
-// A date that exists, as "2026-11-26".
+// A date that exists, as "2026-11-26", in years 0001-9999.
 bool IsDate(const std::string& text);
+// An RFC 3339 time in years 0001-9999 (InRfc3339Range): one PostgreSQL would refuse is a 400,
+// never a statement that fails as if the database were down.
+std::optional<TimePoint> ParseTime(std::string_view text);
 
 // Well-formed UTF-8 without NUL bytes (RFC 3629: no overlong forms, surrogates or code points
 // past U+10FFFF): what PostgreSQL takes as text. A parameter that is not is a 400, never a

@@ -24,7 +24,7 @@ json Scores(const std::optional<int> (&q)[5]) {
 // `from` or `to` as an instant: an RFC 3339 time as it is, or a date as a whole local day, as
 // /api/v1/stats reads one (`from` at its start, `to` at its end: the next day's start).
 std::optional<TimePoint> Bound(bool is_to, const std::string& value, const TimeZone& zone) {
-  if (!IsDate(value)) return ParseRfc3339(value);
+  if (!IsDate(value)) return ParseTime(value);
   const int year = std::stoi(value.substr(0, 4));
   const int month = std::stoi(value.substr(5, 2));
   const int day = std::stoi(value.substr(8, 2));

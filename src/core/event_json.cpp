@@ -80,12 +80,6 @@ std::optional<std::string> Normalised(std::string_view raw, Fold fold) {
   return Folded(s, fold);
 }
 
-// Times the writer can give back in RFC 3339 form: UTC years 0001 to 9999.
-bool Writable(TimePoint t) {
-  const std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(t)};
-  return ymd.year() >= std::chrono::year{1} && ymd.year() <= std::chrono::year{9999};
-}
-
 template <typename Json>
 std::optional<std::int64_t> AsInt64(const Json& v) {
   if (v.is_number_unsigned()) {
@@ -145,7 +139,7 @@ class EventReader {
     if (!text) return std::nullopt;
     auto t = ParseRfc3339(*text);
     if (!t) return Fail(Path(prefix, key) + " is not RFC 3339");
-    if (!Writable(*t)) return Fail(Path(prefix, key) + " is out of range");
+    if (!InRfc3339Range(*t)) return Fail(Path(prefix, key) + " is out of range");
     return t;
   }
 
@@ -367,7 +361,7 @@ std::optional<Event> EventReader<Json>::Read(const Json& obj) {
   if (!occurred->is_string()) return Fail("occurred_at must be a string");
   const auto occurred_at = ParseRfc3339(occurred->template get_ref<const std::string&>());
   if (!occurred_at) return Fail("occurred_at is not RFC 3339");
-  if (!Writable(*occurred_at)) return Fail("occurred_at is out of range");
+  if (!InRfc3339Range(*occurred_at)) return Fail("occurred_at is out of range");
   event.occurred_at = *occurred_at;
 
   const Json* incident_json = OptObject(obj, "", "incident");

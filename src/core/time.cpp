@@ -97,6 +97,11 @@ std::optional<TimePoint> ParseRfc3339(std::string_view text) {
   return local - seconds{offset_seconds};
 }
 
+bool InRfc3339Range(TimePoint t) {
+  const std::chrono::year_month_day ymd{floor<days>(t)};
+  return ymd.year() >= std::chrono::year{1} && ymd.year() <= std::chrono::year{9999};
+}
+
 std::string FormatRfc3339(TimePoint t) {
   const auto ms = floor<milliseconds>(t);
   const auto day = floor<days>(ms);

@@ -15,6 +15,11 @@ using Duration = std::chrono::microseconds;
 // space instead of T). Returns nullopt for anything else, including impossible dates.
 std::optional<TimePoint> ParseRfc3339(std::string_view text);
 
+// Whether `t` falls in UTC years 0001 to 9999: what FormatRfc3339 gives back as it was read, and
+// what PostgreSQL stores and compares (a time it refuses, such as year 0000, fails the whole
+// statement, which a caller would otherwise take for the database being down).
+bool InRfc3339Range(TimePoint t);
+
 // Formats as "2026-11-26T09:15:02.123Z" (milliseconds, always UTC).
 std::string FormatRfc3339(TimePoint t);
 

@@ -508,6 +508,11 @@ TEST_F(AnalyticsApiTest, ABadParameterIsA400NamingIt) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"/api/v1/stats?from=yesterday", "from"},
       {"/api/v1/stats?from=2026-02-30", "from"},
+      // Dates PostgreSQL refuses: a 400 here, not a failed statement read as an outage (503).
+      {"/api/v1/stats?from=0000-01-01", "from"},
+      {"/api/v1/stats?to=0001-01-01T00:30:00%2B01:00", "to"},  // 0000-12-31 in UTC
+      {"/api/v1/stats?to=9999-12-31T23:00:00-01:00", "to"},
+      {"/api/v1/responses?after=9223372036854775807_42", "after"},
       {"/api/v1/stats?to=2026-11-01&from=2026-11-02", "to"},
       {"/api/v1/stats?group_by=nope", "group_by"},
       {"/api/v1/stats?group_by=npu,npu", "group_by"},

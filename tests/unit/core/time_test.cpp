@@ -80,6 +80,21 @@ TEST(TimeTest, RejectsMalformedAndImpossible) {
   }
 }
 
+TEST(TimeTest, TheStorableRangeIsUtcYearsOneTo9999) {
+  // Parsed (each is RFC 3339), but only the middle two fall in years 0001-9999 once in UTC.
+  const auto before = ParseRfc3339("0001-01-01T00:30:00+01:00");
+  const auto first = ParseRfc3339("0001-01-01T00:00:00Z");
+  const auto last = ParseRfc3339("9999-12-31T23:59:59.999999Z");
+  const auto after = ParseRfc3339("9999-12-31T23:30:00-01:00");
+  ASSERT_TRUE(before && first && last && after);
+  EXPECT_FALSE(InRfc3339Range(*before));
+  EXPECT_TRUE(InRfc3339Range(*first));
+  EXPECT_TRUE(InRfc3339Range(*last));
+  EXPECT_FALSE(InRfc3339Range(*after));
+  EXPECT_FALSE(InRfc3339Range(*ParseRfc3339("0000-06-01T00:00:00Z")));
+  EXPECT_EQ(FormatRfc3339(*last), "9999-12-31T23:59:59.999Z");
+}
+
 TEST(TimeTest, FormatsMillisecondsInUtc) {
   EXPECT_EQ(FormatRfc3339(Unix(0)), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339(Unix(1795684502) + microseconds{123999}), "2026-11-26T09:15:02.123Z");
