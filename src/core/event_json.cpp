@@ -421,9 +421,10 @@ NamedContact ReadNamedContact(const Json& object) {
   if (const auto incident = object.find("incident");
       incident != object.end() && incident->is_object()) {
     if (const auto id = incident->find("id"); id != incident->end() && id->is_string()) {
-      const auto& incident_id = id->template get_ref<const std::string&>();
+      // Trimmed as a readable event's is (ReadIncident), or a padded id would name no incident.
+      const std::string_view incident_id = TrimSpace(id->template get_ref<const std::string&>());
       if (!incident_id.empty() && incident_id.size() <= kMaxEventIdLength) {
-        named.incident_id = incident_id;
+        named.incident_id = std::string(incident_id);
       }
     }
   }

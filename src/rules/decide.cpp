@@ -185,6 +185,15 @@ bool ConsentUnclear(const Caller* caller) {
   return consent.has_value() && !ascii::AnyEquals(contract::kConsents, *consent);
 }
 
+// A phone type the contract does not name ("private", "number withheld", "payphone") may say the
+// line is not one to text, in words of its own: unclear, so insufficient data, whether or not an
+// exclusion lists phone types (PhoneProblem trusts the digits only under a type it knows).
+bool PhoneTypeUnclear(const Caller* caller) {
+  if (caller == nullptr) return false;
+  const auto type = Present(caller->phone_type);
+  return type.has_value() && !ascii::AnyEquals(contract::kPhoneTypes, *type);
+}
+
 Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy) {
   Combiner all(x.match_any);
   const Incident& incident = event.incident;
@@ -610,6 +619,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
 
   phone::Number number;
   if (const char* problem = PhoneProblem(policy, caller, number)) hit(problem, problem);
+  if (PhoneTypeUnclear(caller)) hit("insufficient_data:phone_type", "insufficient_data");
 
   // The caller checks: the event's own, then each related event's (positive findings only).
   // MayRuleOutOthers must find on an event whatever these loops can.

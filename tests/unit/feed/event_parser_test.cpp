@@ -169,6 +169,11 @@ TEST(EventParserTest, ARejectedLineKeepsTheIncidentAndNumberItNames) {
   EXPECT_EQ(item.incident_id, "INC-77");
   EXPECT_EQ(item.phone, "07700 900123");
 
+  // Padded as a readable event's would be trimmed: the store finds the incident by the id.
+  j["incident"]["id"] = " INC-77\u00A0";
+  item = Parse(j);
+  EXPECT_EQ(item.incident_id, "INC-77");
+
   j["caller"]["phone"] = 447700900123;  // written as a number by some exports
   j["incident"] = {{"id", 12}};         // not an id
   item = Parse(j);
