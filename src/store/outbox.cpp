@@ -37,6 +37,10 @@ bool DecidedAgain(MessageKind kind) {
   return kind == MessageKind::kSurvey || kind == MessageKind::kQuestion;
 }
 
+bool OptOutStops(MessageKind kind) {
+  return kind != MessageKind::kConfirmation && kind != MessageKind::kHelp;
+}
+
 // The delivery states' own names, but for the network's expiry: "expired" is the outbox's word
 // for a text never sent in time.
 const char* OutboxStateFor(DeliveryState state) {

@@ -688,6 +688,33 @@ TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {
   EXPECT_EQ(dispatcher.Status().cancelled, 2);
 }
 
+TEST_F(DispatchTest, AnOptOutStopsEveryNoticeButItsConfirmationAndHelp) {
+  // Notices queued for a number, then an opt-out made behind the store's back (as one recorded
+  // while they were claimed): the notices about the survey are cancelled, not sent.
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h);
+  const std::string now = "'" + FormatRfc3339(clock_.Now()) + "'::timestamptz";
+  for (const char* kind : {"closed", "link_reply", "confirmation", "help"}) {
+    db_.Query(std::string("INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, "
+                          "updated_at, kind, body, expires_at) SELECT id, 'ref-") +
+              kind + "', 'pending', " + now + ", " + now + ", '" + kind + "', 'a " + kind +
+              " text', " + now + " + interval '1 day' FROM surveys WHERE event_id = 'E-0'");
+  }
+  db_.Query(
+      "INSERT INTO opt_outs (phone_hash, source, at) SELECT phone_hash, 'test', now() FROM "
+      "surveys WHERE event_id = 'E-0'");
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 5);
+  std::vector<std::string> bodies;
+  for (const auto& sms : gateway.Sent()) bodies.push_back(sms.body);
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"a confirmation text", "a help text"}));
+  EXPECT_EQ(db_.Query("SELECT string_agg(kind || ':' || state || ':' || "
+                      "COALESCE(cancel_reason, ''), ' ' ORDER BY id) FROM outbox"),
+            "survey:cancelled:opted_out closed:cancelled:opted_out "
+            "link_reply:cancelled:opted_out confirmation:accepted: help:accepted:");
+}
+
 TEST_F(DispatchTest, ARulesReloadThatAddsAnExclusionStopsTextsAlreadyQueued) {
   AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
   std::ifstream file(std::string(SURVEYD_SOURCE_DIR) + "/config/rules.yaml");

@@ -298,6 +298,23 @@ TEST_F(TwoWayTest, ALateReplyIsToldOnceThatTheSurveyHasClosed) {
             "survey,confirmation");
 }
 
+// A notice queued before the number said STOP (held by ops, or a gateway down) is a text the
+// number no longer wants: the opt-out cancels it, as it does the survey's own; the
+// confirmation still goes.
+TEST_F(TwoWayTest, AnOptOutStopsTheNoticesQueuedBeforeIt) {
+  TextedSurvey("L-1", "+447700900124", /*two_way=*/false);
+  EXPECT_EQ(Text("thanks a lot", "k-1", "+447700900124"), "reply");
+  EXPECT_EQ(Q("SELECT string_agg(kind || ':' || state, ',') FROM outbox WHERE kind <> 'survey'"),
+            "link_reply:pending");
+  EXPECT_EQ(Text("Stop please", "k-2", "+447700900124"), "opt_out");
+  EXPECT_EQ(Q("SELECT string_agg(kind || ':' || state || ':' || COALESCE(cancel_reason, ''), ',' "
+              "ORDER BY id) FROM outbox WHERE kind <> 'survey'"),
+            "link_reply:cancelled:opted_out,confirmation:pending:");
+  const auto due = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].kind, store::MessageKind::kConfirmation);
+}
+
 // smsbox delivers a text again when it did not get our answer (http-request-retry), and without
 // &id=%I the copy has no id to be known by. With &ts=%T it is known by Kannel's time of the text,
 // however late it comes; without it, by coming again within seconds. Either way it answers
