@@ -23,9 +23,11 @@ std::string SafeCode(std::string_view code) {
   std::size_t run = 0;
   for (char c : code.substr(0, kMaxErrorCodeLength)) {
     const auto u = static_cast<unsigned char>(c);
+    // A number is written with spaces, a plus, brackets, dashes or dots between its digits
+    // ("+44 7700 900123"): only a letter ends a run.
     if (std::isdigit(u) != 0) {
       longest_run = std::max(longest_run, ++run);
-    } else {
+    } else if (std::isalpha(u) != 0) {
       run = 0;
     }
     if (std::isalnum(u) != 0 || c == '_' || c == '-' || c == '.') out.push_back(c);

@@ -121,10 +121,18 @@ TEST_F(WmnowGatewayTest, FailsPermanentlyOn400WithTheGatewaysErrorCode) {
 }
 
 TEST_F(WmnowGatewayTest, KeepsDigitsOfAnEchoedNumberOutOfTheError) {
-  Reply(400, R"({"error":"bad number +447700900123"})");
-  const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
-  EXPECT_EQ(result.status, SendStatus::kPermanent);
-  EXPECT_EQ(result.error.find("7700"), std::string::npos) << result.error;
+  // However it is written: the separators between its digits do not make it a code.
+  for (const char* echoed : {"+447700900123", "+44 7700 900556", "(0)7700-900-556",
+                             "07700.900.556", "44 7700 900 556"}) {
+    Reply(400, std::string(R"({"error":"invalid_number: )") + echoed + "\"}");
+    const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
+    EXPECT_EQ(result.status, SendStatus::kPermanent);
+    EXPECT_EQ(result.error.find_first_of("0123456789"), std::string::npos) << result.error;
+    EXPECT_EQ(result.error.substr(0, 14), "invalid_number") << result.error;
+  }
+  // A vendor's code keeps its digits.
+  Reply(400, R"({"error":"E-30003 rejected"})");
+  EXPECT_EQ(MakeWmnowGateway(Options())->Send(Sms()).error, "E-30003rejected");
 }
 
 TEST_F(WmnowGatewayTest, ReportsRefusedCredentialsAsAuth) {
