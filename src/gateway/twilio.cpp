@@ -36,7 +36,9 @@ SendResult FromTwilioAnswer(const http::ClientResponse& response) {
   SendResult result;
   result.http_status = response.status;
   const int status = response.status;
-  if (status == 200 || status == 201) {
+  if (status >= 200 && status < 300) {
+    // Twilio answers 201; a compatible API may answer 200 or 202. Whatever the 2xx, the message
+    // was taken: read as anything else, it would be sent again.
     result.status = SendStatus::kAccepted;
     const nlohmann::json json = ParseObject(response.body);
     const auto sid = json.find("sid");

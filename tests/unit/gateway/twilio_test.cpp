@@ -143,6 +143,19 @@ TEST_F(TwilioGatewayTest, ServiceUnavailableIsTransientAndThrottlingIsThrottled)
   EXPECT_TRUE(fake_->Messages().empty());
 }
 
+// A compatible API that answers 200 or 202 took the message as Twilio's 201 says: sending it
+// again would text twice.
+TEST_F(TwilioGatewayTest, AnyTwoHundredIsAccepted) {
+  for (int status : {200, 202, 204}) {
+    const std::string body = status == 204 ? "" : R"({"sid":"SM0123","status":"queued"})";
+    server_ = std::make_unique<RecordingServer>(
+        [&](const http::Request&) { return http::Response::Json(status, body); });
+    const SendResult result = MakeTwilioGateway(Options())->Send(Sms());
+    EXPECT_EQ(result.status, SendStatus::kAccepted) << status;
+    EXPECT_EQ(result.message_id, status == 204 ? "" : "SM0123") << status;
+  }
+}
+
 // Twilio created the message, then answered 500: only its StatusCallback can tell.
 TEST_F(TwilioGatewayTest, AServerErrorAfterCreationIsInDoubt) {
   StartFake({.error_rate = 1.0});

@@ -122,8 +122,8 @@ TEST_F(WmnowGatewayTest, FailsPermanentlyOn400WithTheGatewaysErrorCode) {
 
 TEST_F(WmnowGatewayTest, KeepsDigitsOfAnEchoedNumberOutOfTheError) {
   // However it is written: the separators between its digits do not make it a code.
-  for (const char* echoed : {"+447700900123", "+44 7700 900556", "(0)7700-900-556",
-                             "07700.900.556", "44 7700 900 556"}) {
+  for (const char* echoed : {"+447700900123", "+44 7700 900556", "(0)7700-900-556", "07700.900.556",
+                             "44 7700 900 556"}) {
     Reply(400, std::string(R"({"error":"invalid_number: )") + echoed + "\"}");
     const SendResult result = MakeWmnowGateway(Options())->Send(Sms());
     EXPECT_EQ(result.status, SendStatus::kPermanent);
