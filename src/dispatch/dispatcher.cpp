@@ -77,6 +77,7 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
       // takes it, or expires on time.
       auto wait = std::max<Duration>(backoff, result.retry_after.value_or(std::chrono::seconds(1)));
       record.state = store::SendState::kRetry;
+      record.counts_attempt = false;
       record.next_attempt_at = now + wait;
       break;
     }
@@ -85,6 +86,7 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
       // fix it; the message still expires on time if nobody does.
       record.state = store::SendState::kRetry;
       record.next_attempt_at = now + options.backoff_max;
+      record.counts_attempt = false;
       break;
     case SendStatus::kInDoubt:
       // The request may have reached the gateway. Resending is safe only where the gateway

@@ -246,14 +246,15 @@ const Statements& OutboxStatements() {
       {"record_attempts",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], "
        "$5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[], "
-       "$12::boolean[]) AS t(id, token, attempt, state, result, gateway, message_id, "
-       "http_status, error, next_at, maybe_sent)), "
+       "$12::boolean[], $13::boolean[]) AS t(id, token, attempt, state, result, gateway, "
+       "message_id, http_status, error, next_at, maybe_sent, counts)), "
        "a AS (INSERT INTO send_attempts (outbox_id, attempt, at, gateway, gateway_message_id, "
        "http_status, result, error) SELECT id, attempt, statement_timestamp(), gateway, "
        "message_id, "
        "http_status, result, error FROM t), "
        "u AS (UPDATE outbox o SET state = CASE WHEN o.state = 'sending' THEN t.state "
        "ELSE o.state END, gateway = t.gateway, "
+       "attempts = o.attempts - CASE WHEN o.state = 'sending' AND NOT t.counts THEN 1 ELSE 0 END, "
        "gateway_message_id = COALESCE(t.message_id, o.gateway_message_id), "
        "next_attempt_at = CASE WHEN o.state = 'sending' AND t.state = 'pending' THEN t.next_at "
        "ELSE o.next_attempt_at END, last_error = t.error, "
@@ -556,7 +557,7 @@ int PgStore::RecoverStale(TimePoint now, bool resend_safe) {
 void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now) {
   if (attempts.empty()) return;
   ArrayLiteral ids, tokens, numbers, states, results, gateways, message_ids, statuses, errors,
-      next_at, maybe_sent;
+      next_at, maybe_sent, counts;
   for (const Attempt& a : attempts) {
     ids.AddInt(a.message_id);
     tokens.AddInt(a.claim_token);
@@ -571,6 +572,7 @@ void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now
     next_at.AddTime(a.record.state == SendState::kRetry ? std::optional(a.record.next_attempt_at)
                                                         : std::nullopt);
     maybe_sent.Add(a.record.maybe_sent ? "true" : "false");
+    counts.Add(a.record.counts_attempt ? "true" : "false");
   }
   WithConnection("record attempts", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
@@ -583,7 +585,7 @@ void PgStore::RecordAttempts(const std::vector<Attempt>& attempts, TimePoint now
     auto early = Exec(txn, "record_attempts",
                       {ids.Text(), tokens.Text(), numbers.Text(), states.Text(), results.Text(),
                        gateways.Text(), message_ids.Text(), statuses.Text(), errors.Text(),
-                       next_at.Text(), Time(now), maybe_sent.Text()});
+                       next_at.Text(), Time(now), maybe_sent.Text(), counts.Text()});
     std::vector<Advancement> advancements;
     for (const auto& row : early) {
       const auto state = ParseDeliveryState(row[1].as<std::string>());

@@ -167,6 +167,30 @@ TEST_F(DispatchTest, TransientFailuresRetryWithBackoffThenSucceedWithTheSameClie
             "retry,retry,accepted");
 }
 
+TEST_F(DispatchTest, ThrottlingAndRefusedCredentialsCountNoAttemptAgainstTheMessage) {
+  // Being slowed down or our credentials refused says nothing of the message: after many of
+  // them, a 503 is still only its first failure, and it is tried again.
+  options_.max_attempts = 2;
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h);
+  FakeGateway gateway;
+  gateway.Script({{SendStatus::kThrottled, "", 429, "http 429", 1s},
+                  {SendStatus::kThrottled, "", 429, "http 429", 1s},
+                  {SendStatus::kAuth, "", 401, "http 401", {}},
+                  {SendStatus::kThrottled, "", 429, "http 429", 1s},
+                  {SendStatus::kTransient, "", 503, "http 503", {}}});
+  auto dispatcher = Make(gateway, *store_);
+  for (int i = 0; i < 8 && State(0) != "accepted"; ++i) {
+    dispatcher.RunOnce("w1");
+    clock_.Advance(options_.backoff_max + 1s);
+  }
+  EXPECT_EQ(State(0), "accepted");
+  EXPECT_EQ(gateway.Sent().size(), 6u);
+  EXPECT_EQ(db_.Query("SELECT attempts FROM outbox"), "2") << "the 503 and the send that went";
+  EXPECT_EQ(db_.Query("SELECT string_agg(coalesce(http_status::text, '-'), ',' ORDER BY id) "
+                      "FROM send_attempts"),
+            "429,429,401,429,503,201");
+}
+
 TEST_F(DispatchTest, PermanentFailureStopsAndGivingUpIsRecorded) {
   AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
   FakeGateway gateway;
@@ -853,8 +877,10 @@ TEST_F(DispatchTest, RefusedCredentialsStopSendingAtOnceAndAreNeverRetriedInALoo
   clock_.Advance(59s);
   for (int i = 0; i < 50; ++i) dispatcher.RunOnce("w");
   EXPECT_EQ(gateway.Sent().size(), 1u) << "one request, then nothing until the pause is over";
-  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending' AND attempts = 1"), "1")
-      << "the message itself waits, it is not failed";
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'pending' AND attempts = 0 AND "
+                      "last_error LIKE 'http 401%'"),
+            "1")
+      << "the message itself waits, it is not failed, and the refusal counts no attempt";
   clock_.Advance(1s);
   EXPECT_EQ(dispatcher.RunOnce("w"), 1) << "a probe once the pause is over";
   EXPECT_FALSE(dispatcher.Status().gateway_auth_failing);

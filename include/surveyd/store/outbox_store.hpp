@@ -44,15 +44,16 @@ struct OutboxMessage {
   std::int64_t id = 0;  // outbox row
   std::int64_t survey_id = 0;
   MessageKind kind = MessageKind::kSurvey;
-  std::string client_ref;        // stable per message: the gateway idempotency key
-  std::string to_e164;           // personal data: never log it (phone::Mask)
-  std::string sms_template;      // kSurvey: the body with {link} still to fill in
-  std::string body;              // other kinds: the whole text
-  std::string token_nonce;       // hex; with the token secret it derives the survey link token
-  std::string language;          // the survey's
-  bool two_way = false;          // the survey is asked by text: its text carries the first question
-  int attempts = 0;              // requests begun so far (BeginSends counts this one)
-  TimePoint expires_at;          // not begun after this: expired
+  std::string client_ref;    // stable per message: the gateway idempotency key
+  std::string to_e164;       // personal data: never log it (phone::Mask)
+  std::string sms_template;  // kSurvey: the body with {link} still to fill in
+  std::string body;          // other kinds: the whole text
+  std::string token_nonce;   // hex; with the token secret it derives the survey link token
+  std::string language;      // the survey's
+  bool two_way = false;      // the survey is asked by text: its text carries the first question
+  int attempts = 0;      // requests begun so far (BeginSends counts this one) but those given back:
+                         // throttled, or credentials refused (SendRecord::counts_attempt)
+  TimePoint expires_at;  // not begun after this: expired
   std::int64_t claim_token = 0;  // fences this claim: only its holder begins or records a send
 
   // What deciding the text again needs (kSurvey, kQuestion), read with the claim: the survey's
@@ -74,6 +75,10 @@ struct SendRecord {
   std::string error;          // short, no personal data
   TimePoint next_attempt_at;  // kRetry only
   bool maybe_sent = false;    // the request may have reached the gateway (an in-doubt answer)
+  // Whether the request counts against dispatch.max_attempts: not when the gateway slowed us
+  // down (429) or refused our credentials, which say nothing of the message. One that does not
+  // is given back (OutboxMessage::attempts counts those that did).
+  bool counts_attempt = true;
 };
 
 // The request about to be made for one claimed message.

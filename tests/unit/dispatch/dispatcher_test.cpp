@@ -64,6 +64,7 @@ TEST_F(DispatchClassify, ThrottledWaitsAtLeastRetryAfter) {
   auto record = Run({gateway::SendStatus::kThrottled, "", 429, "throttled", seconds(120)}, 1);
   EXPECT_EQ(record.state, store::SendState::kRetry);
   EXPECT_EQ(record.next_attempt_at, now_ + seconds(120));
+  EXPECT_FALSE(record.counts_attempt) << "given back: it says nothing of the message";
   // However long the gateway slows us down: the message is not at fault, and expires on time.
   record = Run({gateway::SendStatus::kThrottled, "", 429, "throttled", seconds(1)},
                options_.max_attempts + 3);
@@ -74,6 +75,8 @@ TEST_F(DispatchClassify, AuthFailureWaitsLongAndNeverFailsTheMessage) {
   auto record = Run({gateway::SendStatus::kAuth, "", 401, "unauthorized", {}}, 50);
   EXPECT_EQ(record.state, store::SendState::kRetry);
   EXPECT_EQ(record.next_attempt_at, now_ + options_.backoff_max);
+  EXPECT_FALSE(record.counts_attempt);
+  EXPECT_TRUE(Run({gateway::SendStatus::kTransient, "", 503, "http 503", {}}, 1).counts_attempt);
 }
 
 TEST_F(DispatchClassify, InDoubtResendsOnlyThroughAnIdempotentGateway) {
