@@ -495,6 +495,14 @@ int RulesCheck(const RulesCheckOptions& options, std::ostream& out, std::ostream
            "link reply):\n";
   for (const rules::TemplateLength& t : replies) print(t);
 
+  if (config) {
+    // What the reload would refuse (RulesComponent), said before the signal is sent.
+    if (const auto problems = RulesAgainstConfig(*config, *loaded.rules); !problems.empty()) {
+      for (const auto& problem : problems) err << options.config_path << ": " << problem << "\n";
+      err << problems.size() << " error(s) in " << path << " with " << options.config_path << "\n";
+      return 1;
+    }
+  }
   std::size_t warnings = loaded.warnings.size() + alerts_loaded.warnings.size();
   if (config) {
     for (const std::string& warning :

@@ -9,6 +9,10 @@
 #include "surveyd/metrics/metrics.hpp"
 #include "surveyd/store/pg_store.hpp"
 
+namespace surveyd::rules {
+class RuleSet;
+}
+
 namespace surveyd::app {
 
 int Serve(const config::Config& config, std::ostream& err);
@@ -34,6 +38,11 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
 // file as `rules_file` read it (rules_file.hpp).
 struct RulesFile;
 std::vector<std::string> ConfigProblems(const config::Config& config, const RulesFile& rules_file);
+// What in a set of rules the configuration cannot keep: a number's hash kept for less time than
+// the rules look back over it (the frequency cap, a number's related events). Checked at start,
+// by `config check`, by `rules check -c` and on every reload, which keeps the rules in force.
+std::vector<std::string> RulesAgainstConfig(const config::Config& config,
+                                            const rules::RuleSet& rules);
 int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
 // `surveyd sends status|hold|release` (send_hold.cpp).

@@ -124,6 +124,9 @@ std::vector<rules::RuleError> RulesComponent::Load() {
   if (errors.empty()) {
     loaded = rules::LoadString(text, path_);
     errors = loaded.errors;
+    if (loaded.rules && errors.empty() && check_) {
+      for (auto& problem : check_(*loaded.rules)) errors.push_back({path_, 0, 0, problem});
+    }
     if (loaded.rules && errors.empty()) {
       for (const Companion& companion : companions_) {
         const auto more = companion.stage(text);

@@ -81,11 +81,17 @@ class RulesComponent final : public Component {
     std::function<void()> commit;
   };
   void AddCompanion(Companion companion);
+  // What else a set of rules must pass to be put in force (the configuration's retention
+  // against what the rules look back over): each problem is an error, and a reload that finds
+  // one keeps the rules in force, as the next start would refuse the file.
+  using Check = std::function<std::vector<std::string>(const rules::RuleSet&)>;
+  void CheckWith(Check check) { check_ = std::move(check); }
 
  private:
   const std::string path_;
   std::optional<std::string> first_text_;
   std::vector<Companion> companions_;
+  Check check_;
   mutable std::mutex mutex_;
   std::shared_ptr<const rules::RuleSet> current_;
   std::string version_;  // first 12 hex digits of the file's SHA-256

@@ -11,6 +11,29 @@
 
 namespace surveyd::app {
 
+std::vector<std::string> RulesAgainstConfig(const config::Config& config,
+                                            const rules::RuleSet& rules) {
+  // Retention drops a number's hash (on its surveys, its events and their findings) after
+  // phone_hash_days: whatever the rules look back for through it is gone after that.
+  std::vector<std::string> problems;
+  const int kept = config.retention.phone_hash_days;
+  const auto& policy = rules.policy();
+  if (kept < policy.frequency_cap_days) {
+    problems.push_back("retention.phone_hash_days (" + std::to_string(kept) +
+                       ") is shorter than the rules' frequency_cap_days (" +
+                       std::to_string(policy.frequency_cap_days) +
+                       "): the cap would forget numbers surveyed within it");
+  }
+  if (const auto lookback = static_cast<int>(policy.number_lookback.count()); kept < lookback) {
+    problems.push_back("retention.phone_hash_days (" + std::to_string(kept) +
+                       ") is shorter than the rules' number_lookback_days (" +
+                       std::to_string(lookback) +
+                       "): a number's earlier contacts (a domestic abuse flag, an under-16) "
+                       "would be forgotten before the rules stop looking for them");
+  }
+  return problems;
+}
+
 std::vector<std::string> ConfigProblems(const config::Config& config, const RulesFile& rules_file) {
   std::vector<std::string> problems = config::ValidateForServe(config);
   for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
@@ -22,13 +45,10 @@ std::vector<std::string> ConfigProblems(const config::Config& config, const Rule
       problems.push_back("rules.path (alerts): " + e.ToString());
     }
   }
-  if (loaded.rules &&
-      config.retention.phone_hash_days < loaded.rules->policy().frequency_cap_days) {
-    problems.push_back("retention.phone_hash_days (" +
-                       std::to_string(config.retention.phone_hash_days) +
-                       ") is shorter than the rules' frequency_cap_days (" +
-                       std::to_string(loaded.rules->policy().frequency_cap_days) +
-                       "): the cap would forget numbers surveyed within it");
+  if (loaded.rules) {
+    for (auto& problem : RulesAgainstConfig(config, *loaded.rules)) {
+      problems.push_back(std::move(problem));
+    }
   }
   for (const auto& [key, file] : config::CaFilesInUse(config)) {
     if (auto error = http::CheckCaFile(file); !error.empty())

@@ -271,6 +271,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   components.Add(log_health);
 
   RulesComponent rules(config.rules.path, registry, std::move(rules_file.text));
+  rules.CheckWith([&config](const rules::RuleSet& set) { return RulesAgainstConfig(config, set); });
   components.Add(rules);
   DatabaseComponent database(config, clock, registry);
   components.Add(database);

@@ -122,6 +122,21 @@ TEST_F(RulesCliTest, TheSenderCheckedIsTheOneTheGatewaySendsFrom) {
   EXPECT_NE(r.out.find("(1 warning)"), std::string::npos) << r.out;
 }
 
+// With the configuration, what a reload would refuse: rules that look back over a number for
+// longer than retention keeps its hash (systemd's ExecReload runs this before the signal).
+TEST_F(RulesCliTest, RulesRetentionCannotKeepFailTheCheckWithTheConfiguration) {
+  const std::string config =
+      Write("surveyd.yaml", "retention:\n  phone_hash_days: 20\n  number_grace_days: 10\n");
+  const Result r = RunCli({"rules", "check", Source("config/rules.yaml"), "-c", config});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(config + ": retention.phone_hash_days (20) is shorter than the rules' "
+                                "number_lookback_days (30)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("2 error(s) in"), std::string::npos) << r.err;
+  EXPECT_EQ(RunCli({"rules", "check", Source("config/rules.yaml")}).code, 0) << "alone: fine";
+}
+
 TEST_F(RulesCliTest, ErrorsStillFailTheCheck) {
   const Result r =
       RunCli({"rules", "check", Source("tests/unit/rules/fixtures/invalid_values.yaml")});

@@ -1,4 +1,5 @@
 #include "app/components.hpp"
+#include "app/commands.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -321,6 +322,44 @@ TEST(RulesComponentTest, StartsWithTheTextCheckedBeforeAndReloadsFromTheFile) {
   EXPECT_TRUE(rules.Current()) << "the rules in force stay";
   EXPECT_NE(log.Take().find("error rules reload: " + path + ": cannot read the rules file"),
             std::string::npos);
+}
+
+// A reload is checked against the configuration as a start would be: rules that look back over a
+// number for longer than retention keeps its hash would forget a domestic abuse flag the rules
+// still look for, and would stop the next start; the rules in force stay.
+TEST(RulesComponentTest, AReloadThatRetentionCannotKeepIsRefusedAndTheRulesInForceStay) {
+  const std::string shipped = Replaced(ReadFile(rules::testing::SourcePath("config/rules.yaml")),
+                                       "frequency_cap_days: 90", "frequency_cap_days: 30");
+  const std::string path = ::testing::TempDir() + "components_test_retention.yaml";
+  std::ofstream(path) << shipped;
+  config::Config config;
+  config.retention.phone_hash_days = 60;
+  metrics::Registry registry;
+  RulesComponent rules(path, registry);
+  rules.CheckWith([&config](const rules::RuleSet& set) { return RulesAgainstConfig(config, set); });
+  CapturedLog log;
+  ASSERT_NO_THROW(rules.Start());
+  const auto version = rules.Health()->details["version"];
+
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"number_lookback_days: 30", "number_lookback_days: 90"},
+           {"frequency_cap_days: 30", "frequency_cap_days: 120"}}) {
+    std::ofstream(path) << Replaced(shipped, from, to);
+    log.Take();
+    rules.Reload();
+    EXPECT_EQ(rules.Health()->details["version"], version) << to;
+    const std::string said = log.Take();
+    EXPECT_NE(said.find("error rules reload: " + path +
+                        ": retention.phone_hash_days (60) is "
+                        "shorter than the rules' " +
+                        to.substr(0, to.find(':'))),
+              std::string::npos)
+        << said;
+    EXPECT_NE(said.find("the previous rules stay in force"), std::string::npos) << said;
+  }
+  config.retention.phone_hash_days = 120;
+  rules.Reload();
+  EXPECT_NE(rules.Health()->details["version"], version) << "kept long enough: in force";
 }
 
 // A sweep waiting out a database outage says so once, not every second it tries again, and

@@ -69,6 +69,24 @@ TEST(ConfigCheck, ASenderNetworksMayRefuseIsAWarning) {
       << kannel.err;
 }
 
+// Retention that drops a number's hash before the rules stop looking back over it would forget a
+// domestic abuse flag, an under-16 or a recent survey while the rules still look for them.
+TEST(ConfigCheck, RetentionShorterThanTheRulesLookBackIsAProblem) {
+  auto env = TwilioEnvironment();
+  env["SURVEYD_RETENTION_PHONE_HASH_DAYS"] = "20";
+  env["SURVEYD_RETENTION_NUMBER_GRACE_DAYS"] = "10";
+  const Checked checked = Check(env);
+  EXPECT_EQ(checked.code, 1);
+  EXPECT_NE(checked.err.find("retention.phone_hash_days (20) is shorter than the rules' "
+                             "frequency_cap_days (90)"),
+            std::string::npos)
+      << checked.err;
+  EXPECT_NE(checked.err.find("retention.phone_hash_days (20) is shorter than the rules' "
+                             "number_lookback_days (30)"),
+            std::string::npos)
+      << checked.err;
+}
+
 // The shipped texts say "Reply STOP to opt out": a Twilio sender made of letters, which nobody can
 // reply to, is warned of; with rules that ask for no reply (no STOP, no two-way group) it is not.
 TEST(ConfigCheck, ALetteredSenderThatCannotTakeTheRepliesTheRulesAskForIsAWarning) {
