@@ -65,14 +65,21 @@ Number ClassifyUk(std::string_view nsn) {
 // invalid, and so unhashed: its events would escape the look-back over the number's history.
 std::size_t UnicodeSeparatorLength(std::string_view s) {
   const auto byte = [&s](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  if (s.size() >= 2 && byte(0) == 0xC2 && byte(1) == 0xA0) return 2;  // no-break space
+  if (s.size() >= 2 && byte(0) == 0xC2 && (byte(1) == 0xA0 || byte(1) == 0xAD)) {
+    return 2;  // no-break space, soft hyphen
+  }
   if (s.size() < 3) return 0;
   if (byte(0) == 0xE2 && byte(1) == 0x80) {
-    // U+2000-U+200B spaces, U+2010-U+2015 hyphens and dashes, U+202F narrow no-break space
+    // U+2000-U+200B spaces, U+200C-U+200F joiners and direction marks (an Outlook or phone's
+    // copy wraps a number in them), U+2010-U+2015 hyphens and dashes, U+202A-U+202E embeddings
+    // and overrides, U+202F narrow no-break space
     const unsigned char last = byte(2);
-    if ((last >= 0x80 && last <= 0x8B) || (last >= 0x90 && last <= 0x95) || last == 0xAF) return 3;
+    if ((last >= 0x80 && last <= 0x95) || (last >= 0xAA && last <= 0xAF)) return 3;
   }
-  if (byte(0) == 0xE2 && byte(1) == 0x81 && byte(2) == 0xA0) return 3;  // word joiner
+  if (byte(0) == 0xE2 && byte(1) == 0x81 &&
+      (byte(2) == 0xA0 || (byte(2) >= 0xA6 && byte(2) <= 0xA9))) {
+    return 3;  // word joiner, U+2066-U+2069 isolates
+  }
   if (byte(0) == 0xE2 && byte(1) == 0x88 && byte(2) == 0x92) return 3;  // minus sign
   if (byte(0) == 0xEF && byte(1) == 0xBB && byte(2) == 0xBF) return 3;  // zero-width no-break
   return 0;
@@ -97,7 +104,7 @@ Number Normalize(std::string_view raw) {
   }
   // "+44 (0)7700 900123": the bracketed trunk zero is written but never dialled after a country
   // code.
-  if (s.rfind('+', 0) == 0 || s.rfind("00", 0) == 0) {
+  if (s.rfind('+', 0) == 0 || s.rfind("00", 0) == 0 || s.rfind("44", 0) == 0) {
     if (const auto at = s.find("(0)"); at != std::string::npos) s.erase(at, 3);
   }
   s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '(' || c == ')'; }), s.end());
@@ -131,6 +138,13 @@ Number Normalize(std::string_view raw) {
   // string could be anything.
   if (digits.rfind("44", 0) == 0 && (digits.size() == 11 || digits.size() == 12)) {
     return ClassifyUk(digits.substr(2));
+  }
+  // "7700900123": a mobile's ten digits without the trunk zero, as a JSON number or a spreadsheet
+  // writes them. Linked, not texted (Number::guessed).
+  if (digits.size() == 10 && digits.front() == '7') {
+    Number number = ClassifyUk(digits);
+    if (number.kind == Kind::kUkMobile) number.guessed = true;
+    return number.guessed ? number : Number{};
   }
   return Number{};
 }

@@ -273,6 +273,8 @@ const char* PhoneProblem(const Policy& policy, const Caller* caller, phone::Numb
     if (ascii::EqualsIgnoreCase(*type, "withheld")) return "phone_withheld";
     if (ascii::EqualsIgnoreCase(*type, "landline")) return "phone_landline";
   }
+  // Most likely the number, and linked to its history as such, but a guess is not one to text.
+  if (number.guessed) return "phone_unclear";
   switch (number.kind) {
     case phone::Kind::kUkMobile:
       return nullptr;

@@ -209,7 +209,7 @@
   // an analyst would put them. The API and the CSV keep the reason as stored.
   const REASONS = {
     phone_landline: 'Landline number', phone_withheld: 'Number withheld', phone_invalid: 'Number not valid',
-    phone_missing: 'No number', phone_international: 'International number',
+    phone_missing: 'No number', phone_unclear: 'Number unclear', phone_international: 'International number',
     phone_not_mobile: 'Not a mobile number', frequency_cap: 'Surveyed recently',
     under_minimum_age: 'Under the minimum age', consent_declined: 'Declined to be contacted',
     vulnerable: 'Flagged vulnerable', opted_out: 'Opted out', not_sampled: 'Not sampled',

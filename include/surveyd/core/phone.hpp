@@ -19,10 +19,15 @@ enum class Kind {
 struct Number {
   Kind kind = Kind::kInvalid;
   std::string e164;  // "+447700900123"; empty for withheld/invalid
+  // Read as a UK mobile whose trunk zero was lost ("7700900123": a JSON number, a spreadsheet
+  // column): most likely that number, so its events are linked to the number's history (a flag
+  // on it rules out its later contacts), but not sure enough to text.
+  bool guessed = false;
 };
 
 // Accepts "+447700900123", "447700900123", "07700 900123", "(0121) 626 5000", "00447700900123",
-// "+44 (0)7700 900123"; spaces, dots, dashes and brackets are ignored.
+// "+44 (0)7700 900123", "44 (0)7700 900123"; spaces, dots, dashes, brackets and the invisible
+// marks that pasting puts around a number (direction marks, joiners) are ignored.
 Number Normalize(std::string_view raw);
 
 const char* KindName(Kind kind);  // "uk_mobile", "uk_landline", ...

@@ -26,29 +26,36 @@ TEST_P(PhoneNormalizeTest, Normalizes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Mobiles, PhoneNormalizeTest,
-    ::testing::Values(NormalizeCase{"+447700900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"447700900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"07700 900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"07700900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"00447700900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"+44 (0)7700 900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"+44(0)7700-900-123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"0044 (0) 7700 900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"+44 7700 900 123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"07700.900.123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"  07700 900123  ", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"(07700) 900123", Kind::kUkMobile, "+447700900123"},
-                      // Spaces and dashes from spreadsheets and exports: no-break, narrow,
-                      // thin, en dash, minus sign, zero-width.
-                      NormalizeCase{"07700\u00a0900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"+44\u202f7700\u2009900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"07700\u2013900\u2212123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"\ufeff07700\u200b900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"+4407700900123", Kind::kUkMobile, "+447700900123"},
-                      NormalizeCase{"07911 123456", Kind::kUkMobile, "+447911123456"},
-                      NormalizeCase{"07400 123456", Kind::kUkMobile, "+447400123456"},
-                      NormalizeCase{"07624 123456", Kind::kUkMobile, "+447624123456"},
-                      NormalizeCase{"+447624123456", Kind::kUkMobile, "+447624123456"}));
+    ::testing::Values(
+        NormalizeCase{"+447700900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"447700900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"07700 900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"07700900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"00447700900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"+44 (0)7700 900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"+44(0)7700-900-123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"0044 (0) 7700 900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"+44 7700 900 123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"07700.900.123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"  07700 900123  ", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"(07700) 900123", Kind::kUkMobile, "+447700900123"},
+        // Spaces and dashes from spreadsheets and exports: no-break, narrow,
+        // thin, en dash, minus sign, zero-width.
+        NormalizeCase{"07700\u00a0900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"+44\u202f7700\u2009900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"07700\u2013900\u2212123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"\ufeff07700\u200b900123", Kind::kUkMobile, "+447700900123"},
+        // The marks a copy from Outlook, WhatsApp or a phone wraps a number in:
+        // direction marks, embeddings, isolates, a soft hyphen.
+        NormalizeCase{"\u202a+44 7700 900123\u202c", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"\u200e07700\u00ad900123\u200f", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"\u2066+447700900123\u2069", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"44 (0)7700 900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"+4407700900123", Kind::kUkMobile, "+447700900123"},
+        NormalizeCase{"07911 123456", Kind::kUkMobile, "+447911123456"},
+        NormalizeCase{"07400 123456", Kind::kUkMobile, "+447400123456"},
+        NormalizeCase{"07624 123456", Kind::kUkMobile, "+447624123456"},
+        NormalizeCase{"+447624123456", Kind::kUkMobile, "+447624123456"}));
 
 INSTANTIATE_TEST_SUITE_P(NotMobiles, PhoneNormalizeTest,
                          ::testing::Values(
@@ -92,27 +99,37 @@ INSTANTIATE_TEST_SUITE_P(Withheld, PhoneNormalizeTest,
 
 INSTANTIATE_TEST_SUITE_P(
     Invalid, PhoneNormalizeTest,
-    ::testing::Values(NormalizeCase{"not a number", Kind::kInvalid, ""},
-                      NormalizeCase{"07700\u00e9900123", Kind::kInvalid, ""},  // not a separator
-                      NormalizeCase{"07700\xc2", Kind::kInvalid, ""},          // cut short
-                      NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},       // letter O
-                      NormalizeCase{"07700 90012", Kind::kInvalid, ""},        // too short
-                      NormalizeCase{"07700 9001234", Kind::kInvalid, ""},      // too long
-                      NormalizeCase{"+4477009001", Kind::kInvalid, ""},
-                      NormalizeCase{"0121 626", Kind::kInvalid, ""},
-                      NormalizeCase{"0121 626 50000", Kind::kInvalid, ""},
-                      NormalizeCase{"7700900123", Kind::kInvalid, ""},  // no trunk zero
-                      NormalizeCase{"999", Kind::kInvalid, ""},
-                      NormalizeCase{"0", Kind::kInvalid, ""},
-                      NormalizeCase{"+", Kind::kInvalid, ""},
-                      NormalizeCase{"00", Kind::kInvalid, ""},
-                      NormalizeCase{"()", Kind::kInvalid, ""},
-                      NormalizeCase{"04123 456789", Kind::kInvalid, ""},  // no 04 range
-                      NormalizeCase{"06123 456789", Kind::kInvalid, ""},
-                      NormalizeCase{"07700 900123 ext 5", Kind::kInvalid, ""},
-                      NormalizeCase{"07700+900123", Kind::kInvalid, ""},
-                      NormalizeCase{"+44+7700900123", Kind::kInvalid, ""},
-                      NormalizeCase{"n/a", Kind::kInvalid, ""}));
+    ::testing::Values(
+        NormalizeCase{"not a number", Kind::kInvalid, ""},
+        NormalizeCase{"07700\u00e9900123", Kind::kInvalid, ""},  // not a separator
+        NormalizeCase{"07700\xc2", Kind::kInvalid, ""},          // cut short
+        NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},       // letter O
+        NormalizeCase{"07700 90012", Kind::kInvalid, ""},        // too short
+        NormalizeCase{"07700 9001234", Kind::kInvalid, ""},      // too long
+        NormalizeCase{"+4477009001", Kind::kInvalid, ""},
+        NormalizeCase{"0121 626", Kind::kInvalid, ""},
+        NormalizeCase{"0121 626 50000", Kind::kInvalid, ""},
+        NormalizeCase{"7012345678", Kind::kInvalid, ""},  // no zero, not a mobile
+        NormalizeCase{"770090012", Kind::kInvalid, ""}, NormalizeCase{"999", Kind::kInvalid, ""},
+        NormalizeCase{"0", Kind::kInvalid, ""}, NormalizeCase{"+", Kind::kInvalid, ""},
+        NormalizeCase{"00", Kind::kInvalid, ""}, NormalizeCase{"()", Kind::kInvalid, ""},
+        NormalizeCase{"04123 456789", Kind::kInvalid, ""},  // no 04 range
+        NormalizeCase{"06123 456789", Kind::kInvalid, ""},
+        NormalizeCase{"07700 900123 ext 5", Kind::kInvalid, ""},
+        NormalizeCase{"07700+900123", Kind::kInvalid, ""},
+        NormalizeCase{"+44+7700900123", Kind::kInvalid, ""},
+        NormalizeCase{"n/a", Kind::kInvalid, ""}));
+
+// A mobile's ten digits without the trunk zero (a JSON number, a spreadsheet column): that number
+// for linking its events, but only a guess, which the rules never text.
+TEST(PhoneTest, AMobileWithoutItsTrunkZeroIsAGuess) {
+  const Number guessed = Normalize("7700900123");
+  EXPECT_EQ(guessed.kind, Kind::kUkMobile);
+  EXPECT_EQ(guessed.e164, "+447700900123");
+  EXPECT_TRUE(guessed.guessed);
+  EXPECT_FALSE(Normalize("07700900123").guessed);
+  EXPECT_FALSE(Normalize("+447700900123").guessed);
+}
 
 TEST(PhoneTest, KindNames) {
   EXPECT_STREQ(KindName(Kind::kUkMobile), "uk_mobile");
