@@ -30,6 +30,8 @@ store::PgOptions StoreOptions(const config::Config& config, int pool_size,
 store::RetentionPolicy RetentionPolicyOf(const config::Config& config);
 std::string DescribeRetention(const store::RetentionReport& report);
 std::string DescribeRekey(const store::RekeyReport& report);
+// The steps of a pass that failed, with why ("2 step(s) failed: ...").
+std::string DescribeFailures(const store::RetentionReport& report);
 
 // Loads the configuration from `path` and `env` and checks everything `serve` needs.
 int ConfigCheck(const std::string& path, const std::map<std::string, std::string>& env,

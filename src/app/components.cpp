@@ -783,7 +783,7 @@ void RetentionComponent::Tick() {
       runs_.With({"skipped"}).Inc();
       return;
     }
-    runs_.With({"ran"}).Inc();
+    runs_.With({report.failures.empty() ? "ran" : "failed"}).Inc();
     auto counts = store::RemovedCounts(report);
     counts.insert(counts.end(), {{"numbers_resealed", report.rekey.numbers_resealed},
                                  {"raw_resealed", report.rekey.raw_resealed},
@@ -792,6 +792,12 @@ void RetentionComponent::Tick() {
       removed_.With({what}).Inc(static_cast<std::uint64_t>(std::max<std::int64_t>(count, 0)));
     }
     unreadable_.Set(static_cast<double>(report.rekey.unreadable));
+    if (!report.failures.empty()) {
+      // The other steps ran: what they removed is counted and said, and the pass is a failure.
+      spdlog::error("retention: {} (the other steps ran: {})", DescribeFailures(report),
+                    DescribeRetention(report));
+      return;
+    }
     last_run_.Set(static_cast<double>(ToUnixSeconds(clock_.Now())));
     spdlog::info("retention: {}", DescribeRetention(report));
   } catch (const std::exception& e) {

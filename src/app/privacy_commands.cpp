@@ -48,6 +48,12 @@ std::string DescribeRetention(const store::RetentionReport& r) {
          DescribeRekey(r.rekey);
 }
 
+std::string DescribeFailures(const store::RetentionReport& r) {
+  std::string text = std::to_string(r.failures.size()) + " step(s) failed: ";
+  for (std::size_t i = 0; i < r.failures.size(); ++i) text += (i > 0 ? "; " : "") + r.failures[i];
+  return text;
+}
+
 std::string DescribeRekey(const store::RekeyReport& r) {
   std::string text = std::to_string(r.numbers_resealed) + " number(s) and " +
                      std::to_string(r.raw_resealed) + " raw text(s) re-encrypted with the active " +
@@ -120,6 +126,10 @@ int RetentionRun(const config::Config& config, std::ostream& out, std::ostream& 
       return 0;
     }
     out << "retention: " << DescribeRetention(r) << "\n";
+    if (!r.failures.empty()) {
+      err << "surveyd retention run: " << DescribeFailures(r) << "\n";
+      return 1;
+    }
     return r.rekey.unreadable > 0 ? 1 : 0;
   } catch (const std::exception& e) {
     err << "surveyd retention run: " << e.what() << "\n";

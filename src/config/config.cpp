@@ -75,6 +75,9 @@ std::string HttpUrl(const std::string& value, const std::string& key) {
   return value;
 }
 
+// The longest retention period a *_days setting takes.
+constexpr int kMaxRetentionDays = 36500;
+
 int Positive(int value, const std::string& key) {
   if (value <= 0) throw ConfigError(key + ": must be greater than 0");
   return value;
@@ -337,8 +340,17 @@ std::vector<Key> KeyTable() {
     c.retention.interval = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
   auto days = [&add](const char* path, const char* env, int Config::Retention::*field) {
-    add(path, env,
-        [field](Config& c, S v, S k) { c.retention.*field = Positive(ParseInt<int>(v, k), k); });
+    add(path, env, [field](Config& c, S v, S k) {
+      const int value = Positive(ParseInt<int>(v, k), k);
+      // A pass keeps what is younger than now less the period: far enough back (a million
+      // days) that is a time PostgreSQL cannot store, and every pass failed; a longer period
+      // than this is no retention at all.
+      if (value > kMaxRetentionDays) {
+        throw ConfigError(k + ": must be at most " + std::to_string(kMaxRetentionDays) +
+                          " days (100 years), got " + v);
+      }
+      c.retention.*field = value;
+    });
   };
   days("retention.number_grace_days", "SURVEYD_RETENTION_NUMBER_GRACE_DAYS",
        &Config::Retention::number_grace_days);

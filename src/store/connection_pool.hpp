@@ -42,6 +42,7 @@ class ConnectionPool {
     pqxx::connection& connection() { return *pooled_.connection; }
     std::string& session() { return pooled_.session; }
     void Discard() { discard_ = true; }  // do not reuse: it broke or its state is unknown
+    bool discarded() const { return discard_; }
 
    private:
     ConnectionPool* pool_;

@@ -370,6 +370,7 @@ RekeyReport PgStore::Rekey(TimePoint now) {
   auto lease = pool_.Acquire();
   auto report = RetentionLocked(lease, nullptr, now, "surveyd keys rotate");
   if (!report.ran) throw Unavailable("another instance is running retention now; try again");
+  if (!report.failures.empty()) throw Unavailable(report.failures.front());  // its one step
   return report.rekey;
 }
 
@@ -401,37 +402,69 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
 
   const int batch = policy != nullptr ? policy->batch : RetentionPolicy().batch;
   std::optional<TimePoint> failed_texts_through;  // none for re-keying alone
+  // Each step apart: one that fails (a statement timeout on a large table) must not keep what
+  // the later ones remove past its time. Its failure is reported and the pass goes on, unless the
+  // session itself was lost, and the advisory lock with it: then the pass stops there.
+  auto step = [&report, &lease](const char* what, auto&& work) {
+    try {
+      work();
+    } catch (const Unavailable& e) {
+      report.failures.push_back(std::string(what) + ": " + e.what());
+      if (lease.discarded()) {
+        std::string all;
+        for (const auto& failure : report.failures) all += (all.empty() ? "" : "; ") + failure;
+        throw Unavailable(all + " (the pass stopped there)");
+      }
+    }
+  };
   if (policy != nullptr) {
     const auto& p = *policy;
-    const TimePoint finished_before = now - p.number_grace;
-    const Params finished = {Time(now), Time(finished_before), Int(batch)};
-    const auto undelivered = EraseUndeliveredNumbers(with, now, finished_before, batch);
-    report.numbers_erased = InBatches(with, "erase_answered_numbers", finished, batch) +
-                            InBatches(with, "erase_closed_numbers", finished, batch) +
-                            undelivered.numbers;
-    failed_texts_through = undelivered.through;
-    report.hashes_dropped =
-        InBatches(with, "drop_survey_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
-        InBatches(with, "drop_event_hashes", {Time(now - p.phone_hash), Int(batch)}, batch) +
-        InBatches(with, "drop_rejected_hashes", {Time(now - p.phone_hash), Int(batch)}, batch);
-    InBatches(with, "drop_number_findings", {Time(now - p.phone_hash), Int(batch)}, batch);
-    report.raw_events_deleted =
-        InBatches(with, "delete_raw_events", {Time(now - p.raw), Int(batch)}, batch);
-    report.rejected_lines_deleted =
-        InBatches(with, "delete_rejected_lines", {Time(now - p.rejected), Int(batch)}, batch);
-    report.facts_deleted =
-        InBatches(with, "delete_facts", {Time(now - p.facts), Int(batch)}, batch);
-    report.comments_blanked =
-        InBatches(with, "blank_comments", {Time(now - p.comment), Int(batch)}, batch);
-    report.replies_anonymised =
-        InBatches(with, "anonymise_replies", {Time(now - p.reply), Int(batch)}, batch);
-    report.conversations_deleted =
-        InBatches(with, "delete_conversations", {Time(now - p.phone_hash), Int(batch)}, batch);
+    const Params hash_cutoff = {Time(now - p.phone_hash), Int(batch)};
+    step("erasing the numbers of finished surveys", [&] {
+      const TimePoint finished_before = now - p.number_grace;
+      const Params finished = {Time(now), Time(finished_before), Int(batch)};
+      const auto undelivered = EraseUndeliveredNumbers(with, now, finished_before, batch);
+      failed_texts_through = undelivered.through;
+      report.numbers_erased = undelivered.numbers +
+                              InBatches(with, "erase_answered_numbers", finished, batch) +
+                              InBatches(with, "erase_closed_numbers", finished, batch);
+    });
+    step("dropping number hashes", [&] {
+      for (const char* statement :
+           {"drop_survey_hashes", "drop_event_hashes", "drop_rejected_hashes"}) {
+        report.hashes_dropped += InBatches(with, statement, hash_cutoff, batch);
+      }
+      InBatches(with, "drop_number_findings", hash_cutoff, batch);
+    });
+    step("deleting raw events", [&] {
+      report.raw_events_deleted =
+          InBatches(with, "delete_raw_events", {Time(now - p.raw), Int(batch)}, batch);
+    });
+    step("deleting rejected lines", [&] {
+      report.rejected_lines_deleted =
+          InBatches(with, "delete_rejected_lines", {Time(now - p.rejected), Int(batch)}, batch);
+    });
+    step("deleting events' facts", [&] {
+      report.facts_deleted =
+          InBatches(with, "delete_facts", {Time(now - p.facts), Int(batch)}, batch);
+    });
+    step("blanking comments", [&] {
+      report.comments_blanked =
+          InBatches(with, "blank_comments", {Time(now - p.comment), Int(batch)}, batch);
+    });
+    step("blanking citizens' texts", [&] {
+      report.replies_anonymised =
+          InBatches(with, "anonymise_replies", {Time(now - p.reply), Int(batch)}, batch);
+    });
+    step("deleting two-way conversations", [&] {
+      report.conversations_deleted = InBatches(with, "delete_conversations", hash_cutoff, batch);
+    });
   }
-  report.rekey = RekeyLocked(lease, batch);
+  step("re-keying", [&] { report.rekey = RekeyLocked(lease, batch); });
 
   nlohmann::json done = {{"rekey", ToJson(report.rekey)}};
   for (const auto& [what, count] : RemovedCounts(report)) done[what] = count;
+  if (!report.failures.empty()) done["failures"] = report.failures;
   with([&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     Exec(txn, "retention_record",

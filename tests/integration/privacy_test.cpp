@@ -294,6 +294,37 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   EXPECT_EQ(Q("SELECT count(*) FROM retention_runs WHERE worker = 'test'"), "4");
 }
 
+// A step that fails does not keep what the later steps remove past its time: a facts period
+// whose cutoff PostgreSQL cannot store (config refuses it now; a policy given directly does
+// not) fails that step alone, and the pass says so and records it.
+TEST_F(PrivacyTest, ARetentionStepThatFailsStopsNoOtherStep) {
+  auto store = Make("k1:" + kKey1, "");
+  Ingest(*store, MakeEvent("E1", "+447700900001"));
+  const auto sent = store->ClaimDue(kT0 + 1min, 10, "w1", 60s);
+  ASSERT_EQ(sent.size(), 1u);
+  Q("UPDATE outbox SET state = 'delivered'");
+  SurveyAnswers answers;
+  answers.q[0] = 9;
+  answers.comment = "Thank you, PC Smith";
+  answers.language = "en";
+  ASSERT_EQ(store->SubmitResponse(sent[0].survey_id, answers, kT0 + 2h), SubmitOutcome::kStored);
+
+  RetentionPolicy policy;
+  policy.facts = std::chrono::days(1000000);
+  const auto r = store->RunRetention(policy, kT0 + 24h * 400, "test");
+  ASSERT_TRUE(r.ran);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].rfind("deleting events' facts: ", 0), 0u) << r.failures[0];
+  EXPECT_EQ(r.numbers_erased, 1);
+  EXPECT_EQ(r.raw_events_deleted, 1);
+  EXPECT_EQ(r.comments_blanked, 1);
+  EXPECT_EQ(Q("SELECT comment FROM responses"), "");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE facts IS NOT NULL"), "1") << "its step failed";
+  EXPECT_EQ(Q("SELECT jsonb_array_length(done->'failures') || '/' || (done->>'comments_blanked') "
+              "FROM retention_runs"),
+            "1/1");
+}
+
 // Each reason a survey is finished has its own walk (migration 0014). The walk of texts that
 // will never be delivered goes on from where the previous pass stopped, an hour earlier for
 // instances' clocks; a text older than that is not read again, and its number goes when its

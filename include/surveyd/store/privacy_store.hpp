@@ -53,6 +53,9 @@ struct RetentionReport {
   std::int64_t replies_anonymised = 0;     // citizens' texts blanked and unlinked
   std::int64_t conversations_deleted = 0;  // finished two-way conversations (they hold the hash)
   RekeyReport rekey;
+  // The steps that failed, each as "what: why" (no personal data): the others ran all the same,
+  // so that one failing step does not keep the rest past its time.
+  std::vector<std::string> failures;
 };
 
 // What a retention pass removed, by name (without the re-keying): for its log record and its

@@ -138,6 +138,36 @@ TEST(Config, BadValuesAreClearErrors) {
   EXPECT_THROW(Load("/nonexistent/surveyd.yaml", {}), ConfigError);
 }
 
+// A retention period past what PostgreSQL can subtract from now made every pass fail, after
+// `config check` had passed it: each *_days setting stops at 100 years, and says so.
+TEST(Config, RetentionPeriodsStopAtAHundredYears) {
+  EXPECT_EQ(Load("", {{"SURVEYD_RETENTION_FACTS_DAYS", "36500"}}).retention.facts_days, 36500);
+  try {
+    Load("", {{"SURVEYD_RETENTION_FACTS_DAYS", "1000000"}});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "environment SURVEYD_RETENTION_FACTS_DAYS: retention.facts_days: must be at most "
+              "36500 days (100 years), got 1000000");
+  }
+  auto path = WriteTemp("retention:\n  comment_days: 999999999\n");
+  try {
+    Load(path, {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("retention.comment_days: must be at most 36500 days"),
+              std::string::npos)
+        << e.what();
+  }
+  std::remove(path.c_str());
+  for (const char* key : {"SURVEYD_RETENTION_NUMBER_GRACE_DAYS",
+                          "SURVEYD_RETENTION_PHONE_HASH_DAYS", "SURVEYD_RETENTION_RAW_DAYS",
+                          "SURVEYD_RETENTION_REJECTED_DAYS", "SURVEYD_RETENTION_FACTS_DAYS",
+                          "SURVEYD_RETENTION_COMMENT_DAYS", "SURVEYD_RETENTION_REPLY_DAYS"}) {
+    EXPECT_THROW(Load("", {{key, "36501"}}), ConfigError) << key;
+  }
+}
+
 TEST(Config, TrustedProxiesAreAList) {
   auto config = Load("", {{"SURVEYD_HTTP_TRUSTED_PROXIES", " 127.0.0.1, ::1 ,"}});
   EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
