@@ -143,9 +143,14 @@ const Statements& PrivacyStatements() {
        "UPDATE inbound_messages SET body = '', phone_hash = NULL WHERE id IN (SELECT id "
        "FROM inbound_messages WHERE (body <> '' OR phone_hash IS NOT NULL) "
        "AND received_at < $1::timestamptz LIMIT $2::int)"},
+      // Whatever its state: one the citizen left open holds the hash as long as one finished.
+      // A conversation lasts hours (the rules' two_way lasts), so one still open this long
+      // after it started is over: a text that still finds its survey (two_way_context) reads a
+      // conversation without its row as begun with the survey's text, and over once `lasts`
+      // has passed since, as the row would have said.
       {"delete_conversations",
        "DELETE FROM conversations WHERE survey_id IN (SELECT survey_id FROM conversations "
-       "WHERE state <> 'open' AND started_at < $1::timestamptz LIMIT $2::int)"},
+       "WHERE started_at < $1::timestamptz LIMIT $2::int)"},
       {"retention_record",
        "INSERT INTO retention_runs (started_at, finished_at, worker, done, failed_texts_through) "
        "VALUES ($1::timestamptz, $2::timestamptz, $3, $4::jsonb, $5::timestamptz)"},
@@ -182,6 +187,13 @@ const Statements& PrivacyStatements() {
       {"rekey_survey_update",
        "UPDATE surveys SET phone_enc = $2, phone_e164 = NULL, "
        "phone_hash = CASE WHEN phone_hash IS NULL THEN NULL ELSE $3 END WHERE id = $1::bigint"},
+      // A conversation holds its survey's hash (conversation_upsert): it follows the survey's,
+      // re-made above, $1 rows at a time.
+      {"rekey_conversations",
+       "UPDATE conversations c SET phone_hash = s.phone_hash FROM surveys s "
+       "WHERE s.id = c.survey_id AND c.survey_id IN (SELECT c2.survey_id FROM conversations c2 "
+       "JOIN surveys s2 ON s2.id = c2.survey_id WHERE c2.phone_hash <> s2.phone_hash "
+       "LIMIT $1::int)"},
       {"rekey_opt_outs",
        "SELECT phone_hash, phone_enc FROM opt_outs WHERE phone_hash > $1 "
        "AND phone_enc IS NOT NULL AND ($4::boolean OR phone_enc NOT LIKE $3) "
@@ -232,6 +244,8 @@ const Statements& PrivacyStatements() {
        "(SELECT count(*) FROM events e WHERE phone_hash IS NOT NULL "
        "AND NOT EXISTS (SELECT 1 FROM raw_events r WHERE r.event_id = e.event_id)) + "
        "(SELECT count(*) FROM rejected_events WHERE phone_hash IS NOT NULL AND raw IS NULL) + "
+       "(SELECT count(*) FROM conversations c JOIN surveys s ON s.id = c.survey_id "
+       "WHERE s.phone_hash IS NULL) + "
        "(SELECT count(*) FROM opt_outs WHERE phone_enc IS NULL)"},
 
       // Erasure. $1: the number's hashes under every key.
@@ -552,6 +566,11 @@ RekeyReport PgStore::RekeyLocked(ConnectionPool::Lease& lease, int batch) {
           key_after = row[3].as<std::string>();
           rekey_survey(row);
         });
+  }
+
+  // Two-way conversations: the hash of their survey, which holds the number.
+  if (rehash) {
+    report.hashes_rekeyed += InBatches(with, "rekey_conversations", {Int(batch)}, batch);
   }
 
   // Opt-outs: the number sealed again, the row moved under the active hash.

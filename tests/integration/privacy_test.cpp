@@ -211,10 +211,16 @@ TEST_F(PrivacyTest, HashKeyRotationKeepsOptOutsAndTheCapThenReKeysThem) {
   EXPECT_EQ(Ingest(*rotating, MakeEvent("E3", "+447700900001", kT0 + 2h)), "frequency_cap");
   EXPECT_EQ(Ingest(*rotating, MakeEvent("E6", "+447700900003", kT0 + 2h)),
             "insufficient_data:rejected_event");
+  // A two-way conversation of E1's survey holds its hash too.
+  Q("INSERT INTO conversations (survey_id, phone_hash, language, state, question, started_at, "
+    "expires_at, updated_at) SELECT id, phone_hash, 'en', 'open', 1, now(), now(), now() "
+    "FROM surveys WHERE event_id = 'E1'");
   // Without the old key nothing would be known about either number.
   auto forgetful = Make("k1:" + kKey1, "", kHash2);
   const auto report = rotating->Rekey(kT0);
-  EXPECT_EQ(report.hashes_rekeyed, 4) << "E1's survey and event, the opt-out and the line";
+  EXPECT_EQ(report.hashes_rekeyed, 5)
+      << "E1's survey, event and conversation, the opt-out and the line";
+  EXPECT_EQ(Q("SELECT phone_hash FROM conversations"), phone::KeyedHash(kHash2, "+447700900001"));
   EXPECT_EQ(Q("SELECT phone_hash FROM rejected_events"), phone::KeyedHash(kHash2, "+447700900003"));
   EXPECT_EQ(report.hashes_without_number, 0);
   EXPECT_EQ(Q("SELECT phone_hash FROM opt_outs"), phone::KeyedHash(kHash2, "+447700900002"));
@@ -323,6 +329,23 @@ TEST_F(PrivacyTest, ARetentionStepThatFailsStopsNoOtherStep) {
   EXPECT_EQ(Q("SELECT jsonb_array_length(done->'failures') || '/' || (done->>'comments_blanked') "
               "FROM retention_runs"),
             "1/1");
+}
+
+// A conversation the citizen never finished stays open: it goes phone_hash_days after it
+// started all the same, as one finished does (docs/data-protection.md).
+TEST_F(PrivacyTest, ConversationsGoAfterTheHashPeriodWhateverTheirState) {
+  auto store = Make("k1:" + kKey1, "");
+  Ingest(*store, MakeEvent("E1", "+447700900001"));
+  Ingest(*store, MakeEvent("E2", "+447700900002"));
+  Q("INSERT INTO conversations (survey_id, phone_hash, language, state, question, started_at, "
+    "expires_at, updated_at) SELECT id, phone_hash, 'en', CASE event_id WHEN 'E1' THEN 'open' "
+    "ELSE 'finished' END, 2, now(), now() + interval '1 day', now() FROM surveys");
+  RetentionPolicy policy;  // hashes 90 days
+  auto r = store->RunRetention(policy, kT0 + 24h * 89, "test");
+  EXPECT_EQ(r.conversations_deleted, 0);
+  r = store->RunRetention(policy, kT0 + 24h * 91, "test");
+  EXPECT_EQ(r.conversations_deleted, 2);
+  EXPECT_EQ(Q("SELECT count(*) FROM conversations"), "0");
 }
 
 // Each reason a survey is finished has its own walk (migration 0014). The walk of texts that

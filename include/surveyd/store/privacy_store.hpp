@@ -51,7 +51,7 @@ struct RetentionReport {
   std::int64_t facts_deleted = 0;
   std::int64_t comments_blanked = 0;
   std::int64_t replies_anonymised = 0;     // citizens' texts blanked and unlinked
-  std::int64_t conversations_deleted = 0;  // finished two-way conversations (they hold the hash)
+  std::int64_t conversations_deleted = 0;  // two-way conversations, whatever their state (hash)
   RekeyReport rekey;
   // The steps that failed, each as "what: why" (no personal data): the others ran all the same,
   // so that one failing step does not keep the rest past its time.
