@@ -42,7 +42,8 @@ std::string DescribeRetention(const store::RetentionReport& r) {
          std::to_string(r.raw_events_deleted) + " raw event(s) and " +
          std::to_string(r.rejected_lines_deleted) + " rejected line(s) deleted, " +
          std::to_string(r.facts_deleted) + " event fact(s) deleted, " +
-         std::to_string(r.comments_blanked) + " comment(s) blanked, " +
+         std::to_string(r.comments_blanked) + " comment(s) and " +
+         std::to_string(r.alert_notes_blanked) + " staff note(s) on alerts blanked, " +
          std::to_string(r.replies_anonymised) + " text(s) from citizens blanked, " +
          std::to_string(r.conversations_deleted) + " two-way conversation(s) deleted; " +
          DescribeRekey(r.rekey);
@@ -84,6 +85,7 @@ int Erase(const config::Config& config, const std::string& number, const std::st
         << "without them\n"
         << "  " << r.texts_cancelled << " text(s) not yet sent: cancelled\n"
         << "  " << r.comments << " comment(s) blanked\n"
+        << "  " << r.alert_notes << " staff note(s) on their alerts blanked\n"
         << "  " << r.events << " event(s): raw text, facts, hash and incident link removed\n"
         << "  " << r.rejected_lines << " unreadable line(s) holding the number: deleted\n"
         << "  " << r.replies << " text(s) from the number: blanked and unlinked\n"

@@ -63,6 +63,7 @@ std::vector<std::pair<const char*, std::int64_t>> RemovedCounts(const RetentionR
           {"rejected_lines_deleted", report.rejected_lines_deleted},
           {"facts_deleted", report.facts_deleted},
           {"comments_blanked", report.comments_blanked},
+          {"alert_notes_blanked", report.alert_notes_blanked},
           {"replies_anonymised", report.replies_anonymised},
           {"conversations_deleted", report.conversations_deleted}};
 }
@@ -139,6 +140,14 @@ const Statements& PrivacyStatements() {
       {"blank_comments",
        "UPDATE responses SET comment = '' WHERE survey_id IN (SELECT survey_id FROM responses "
        "WHERE comment <> '' AND submitted_at < $1::timestamptz LIMIT $2::int)"},
+      // Staff notes on alerts (a resolution, a reveal's reason): free text about the citizen,
+      // kept as long as comments, from when each was written (migration 0040).
+      {"blank_alert_status_notes",
+       "UPDATE alerts SET status_note = NULL WHERE id IN (SELECT id FROM alerts "
+       "WHERE status_note IS NOT NULL AND status_at < $1::timestamptz LIMIT $2::int)"},
+      {"blank_alert_event_notes",
+       "UPDATE alert_events SET note = NULL WHERE id IN (SELECT id FROM alert_events "
+       "WHERE note IS NOT NULL AND at < $1::timestamptz LIMIT $2::int)"},
       {"anonymise_replies",
        "UPDATE inbound_messages SET body = '', phone_hash = NULL WHERE id IN (SELECT id "
        "FROM inbound_messages WHERE (body <> '' OR phone_hash IS NOT NULL) "
@@ -259,6 +268,16 @@ const Statements& PrivacyStatements() {
       {"erase_comments",
        "UPDATE responses r SET comment = '' FROM surveys s WHERE s.id = r.survey_id "
        "AND s.phone_hash = ANY($1::text[]) AND r.comment <> ''"},
+      // The notes staff wrote on the alerts of the number's surveys, found before the surveys
+      // lose the hash: how many (an alert's status note and each note in its history).
+      {"erase_alert_notes",
+       "WITH a AS (SELECT a.id FROM alerts a JOIN surveys s ON s.id = a.survey_id "
+       "WHERE s.phone_hash = ANY($1::text[])), "
+       "st AS (UPDATE alerts SET status_note = NULL WHERE id IN (SELECT id FROM a) "
+       "AND status_note IS NOT NULL RETURNING 1), "
+       "ev AS (UPDATE alert_events SET note = NULL WHERE alert_id IN (SELECT id FROM a) "
+       "AND note IS NOT NULL RETURNING 1) "
+       "SELECT (SELECT count(*) FROM st) + (SELECT count(*) FROM ev)"},
       {"erase_surveys",
        "UPDATE surveys SET phone_enc = NULL, phone_e164 = NULL, phone_hash = NULL, "
        "incident_id = NULL, phone_erased_at = COALESCE(phone_erased_at, $2::timestamptz) "
@@ -465,6 +484,11 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
     step("blanking comments", [&] {
       report.comments_blanked =
           InBatches(with, "blank_comments", {Time(now - p.comment), Int(batch)}, batch);
+    });
+    step("blanking staff notes on alerts", [&] {
+      const Params cutoff = {Time(now - p.comment), Int(batch)};
+      report.alert_notes_blanked = InBatches(with, "blank_alert_status_notes", cutoff, batch) +
+                                   InBatches(with, "blank_alert_event_notes", cutoff, batch);
     });
     step("blanking citizens' texts", [&] {
       report.replies_anonymised =
@@ -679,6 +703,7 @@ ErasureReport PgStore::Erase(const std::string& e164, const std::string& referen
         Exec(txn, "erase_cancel_texts", {all.Text(), Time(now)}).affected_rows());
     report.comments =
         static_cast<std::int64_t>(Exec(txn, "erase_comments", {all.Text()}).affected_rows());
+    report.alert_notes = Exec(txn, "erase_alert_notes", {all.Text()})[0][0].as<std::int64_t>();
     report.surveys = static_cast<std::int64_t>(
         Exec(txn, "erase_surveys", {all.Text(), Time(now)}).affected_rows());
     report.events =
@@ -711,7 +736,8 @@ ErasureReport PgStore::Erase(const std::string& e164, const std::string& referen
                                     {"replies", report.replies},
                                     {"conversations", report.conversations},
                                     {"opt_outs", report.opt_outs},
-                                    {"opt_out_kept", report.opt_out_kept}};
+                                    {"opt_out_kept", report.opt_out_kept},
+                                    {"alert_notes", report.alert_notes}};
     if (dry_run) return report;  // rolled back: nothing changed, nothing recorded
     Exec(txn, "erase_record", {Time(now), Text(reference), Text(removed.dump())});
     txn.commit();

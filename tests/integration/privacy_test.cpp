@@ -348,6 +348,48 @@ TEST_F(PrivacyTest, ConversationsGoAfterTheHashPeriodWhateverTheirState) {
   EXPECT_EQ(Q("SELECT count(*) FROM conversations"), "0");
 }
 
+// Staff notes on alerts (a resolution, a reveal's reason) are free text about the citizen:
+// erased with the number, and blanked with comments after comment_days; who did what stays.
+TEST_F(PrivacyTest, StaffNotesOnAlertsAreErasedWithTheNumberAndBlankedWithComments) {
+  auto store = Make("k1:" + kKey1, "");
+  Ingest(*store, MakeEvent("E1", "+447700900001"));
+  Ingest(*store, MakeEvent("E2", "+447700900002"));
+  Q("INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at, status, "
+    "status_at, status_by, status_note) SELECT id, 'safeguarding', 'urgent', '[]', '[]', now(), "
+    "'resolved', now(), 'Sgt A', 'Called her back; staying with her sister' FROM surveys");
+  Q("INSERT INTO alert_events (alert_id, at, action, actor_name, note) "
+    "SELECT id, now(), 'revealed', 'Sgt A', 'to call her back' FROM alerts UNION ALL "
+    "SELECT id, now(), 'resolved', 'Sgt A', 'Called her back; staying with her sister' "
+    "FROM alerts UNION ALL SELECT id, now(), 'created', NULL, NULL FROM alerts");
+  auto notes = [this](const char* event_id) {
+    return Q(std::string("SELECT count(a.status_note) + (SELECT count(e.note) FROM alert_events e "
+                         "WHERE e.alert_id = a.id) FROM alerts a JOIN surveys s ON "
+                         "s.id = a.survey_id WHERE s.event_id = '") +
+             event_id + "' GROUP BY a.id");
+  };
+
+  const auto held = store->Erase("+447700900001", "SAR-1", false, true, kT0 + 1h);
+  EXPECT_EQ(held.alert_notes, 3);
+  EXPECT_EQ(notes("E1"), "3") << "a dry run changes nothing";
+  const auto erased = store->Erase("+447700900001", "DSAR-1", false, false, kT0 + 1h);
+  EXPECT_EQ(erased.alert_notes, 3);
+  EXPECT_EQ(notes("E1"), "0");
+  EXPECT_EQ(notes("E2"), "3") << "someone else's stay";
+  EXPECT_NE(Q("SELECT removed::text FROM erasures").find("\"alert_notes\": 3"), std::string::npos);
+
+  RetentionPolicy policy;  // comments 365 days
+  auto r = store->RunRetention(policy, kT0 + 24h * 364, "test");
+  EXPECT_EQ(r.alert_notes_blanked, 0);
+  r = store->RunRetention(policy, kT0 + 24h * 366, "test");
+  EXPECT_EQ(r.alert_notes_blanked, 3);
+  EXPECT_EQ(Q("SELECT count(*) FROM alert_events WHERE note IS NOT NULL"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE status_note IS NOT NULL"), "0");
+  EXPECT_EQ(Q("SELECT string_agg(DISTINCT action || '/' || COALESCE(actor_name, ''), ',') "
+              "FROM alert_events"),
+            "created/,resolved/Sgt A,revealed/Sgt A")
+      << "who did what stays";
+}
+
 // Each reason a survey is finished has its own walk (migration 0014). The walk of texts that
 // will never be delivered goes on from where the previous pass stopped, an hour earlier for
 // instances' clocks; a text older than that is not read again, and its number goes when its

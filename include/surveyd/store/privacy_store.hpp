@@ -24,7 +24,8 @@ struct RetentionPolicy {
   std::chrono::days raw{30};       // events as received (encrypted)
   std::chrono::days rejected{30};  // unreadable lines as received (encrypted)
   std::chrono::days facts{400};    // events' normalised facts, for audit of decisions
-  std::chrono::days comment{365};  // citizens' free-text comments (scores stay)
+  // Citizens' free-text comments (the scores stay), and staff notes on alerts about them.
+  std::chrono::days comment{365};
   // Citizens' texts as received (SMS replies): blanked and unlinked from the number; what each
   // did (opt-out, answer, comment) stays, and its content lives on where it was applied.
   std::chrono::days reply{30};
@@ -50,6 +51,7 @@ struct RetentionReport {
   std::int64_t rejected_lines_deleted = 0;
   std::int64_t facts_deleted = 0;
   std::int64_t comments_blanked = 0;
+  std::int64_t alert_notes_blanked = 0;    // staff notes on alerts: status notes and history notes
   std::int64_t replies_anonymised = 0;     // citizens' texts blanked and unlinked
   std::int64_t conversations_deleted = 0;  // two-way conversations, whatever their state (hash)
   RekeyReport rekey;
@@ -67,6 +69,7 @@ struct ErasureReport {
   std::int64_t surveys = 0;          // numbers, hashes and incident links removed
   std::int64_t texts_cancelled = 0;  // texts not yet sent, cancelled
   std::int64_t comments = 0;         // their comments blanked (scores stay, anonymous)
+  std::int64_t alert_notes = 0;      // staff notes on their alerts blanked (status and history)
   std::int64_t events = 0;           // raw events, facts, hashes and incident links removed
   std::int64_t rejected_lines = 0;   // unreadable lines holding the number, deleted
   std::int64_t replies = 0;          // texts from the number: blanked and unlinked
