@@ -17,7 +17,8 @@
 #   bench_postgres [SETTING=VALUE...]
 #                              a private PostgreSQL 15 in WORK on a free port (PG_PORT, PSQL),
 #                              with the settings given (ALTER SYSTEM, then a restart)
-#   bench_secrets              fresh secrets for surveyd in the environment
+#   bench_secrets              fresh secrets for surveyd in the environment, and leave it
+#                              dumpable (perf record -p, /proc/PID/fd)
 #   bench_wait_http URL        until URL answers (10 s at most)
 #   bench_wait_while PID WATCHED LOG
 #                              until PID ends, and its status; fails, with LOG's last lines,
@@ -144,6 +145,8 @@ bench_postgres() {
 }
 
 bench_secrets() {
+  # perf record -p and /proc/PID/fd (soak.py) need a dumpable surveyd when not run as root.
+  export SURVEYD_SERVICE_DUMPABLE=true
   export SURVEYD_TOKEN_SECRET SURVEYD_PHONE_HASH_KEY SURVEYD_PHONE_KEYS SURVEYD_FEED_SECRET \
     SURVEYD_WMNOW_API_KEY SURVEYD_WMNOW_WEBHOOK_SECRET SURVEYD_API_BOOTSTRAP_TOKEN
   SURVEYD_TOKEN_SECRET=$(random_secret)

@@ -16,6 +16,10 @@ class RuleSet;
 namespace surveyd::app {
 
 int Serve(const config::Config& config, std::ostream& err);
+// What serve does first: keeps the secrets it holds and the personal data it decrypts out of core
+// dumps (RLIMIT_CORE 0, whatever `dumpable`), and, unless `dumpable`, out of reach of other
+// processes of the same user too (PR_SET_DUMPABLE 0). "" when done, else what failed.
+std::string KeepMemoryPrivate(bool dumpable);
 int Migrate(const config::Config& config, std::ostream& out, std::ostream& err);
 int Replay(const config::Config& config, std::istream& input, std::ostream& out, std::ostream& err);
 int Report(const config::Config& config, std::ostream& out, std::ostream& err);

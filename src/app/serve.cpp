@@ -2,14 +2,17 @@
 // when it is ready, and waits for signals: SIGHUP reloads (rules, the listener's certificate),
 // SIGINT/SIGTERM stop in order within service.stop_timeout_s.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <ostream>
 #include <thread>
@@ -229,7 +232,32 @@ class AnalyticsServing final : public Component {
 
 }  // namespace
 
+// A core dump of serve holds every key and token it was given and the numbers and comments it
+// had decrypted: no core, whatever the machine's core pattern (systemd-coredump and apport honour
+// the limit too). Not dumpable also means no core at all, and that another process of the same
+// user cannot attach to it (gdb, perf) nor read its memory, environment or open files under
+// /proc/PID; the benchmarks and fault tests that measure it from outside as a user other than
+// root need that, so it is a setting (service.dumpable), off unless they ask. The limit stays 0
+// for them too: nothing needs the core.
+std::string KeepMemoryPrivate(bool dumpable) {
+  const rlimit no_core{0, 0};
+  if (setrlimit(RLIMIT_CORE, &no_core) != 0) {
+    return std::string("cannot turn core dumps off (setrlimit RLIMIT_CORE): ") +
+           std::strerror(errno);
+  }
+  if (!dumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return std::string("cannot make this process not dumpable (prctl PR_SET_DUMPABLE): ") +
+           std::strerror(errno);
+  }
+  return {};
+}
+
 int Serve(const config::Config& config, std::ostream& err) {
+  // First: the configuration in memory already holds the secrets.
+  if (const std::string problem = KeepMemoryPrivate(config.service.dumpable); !problem.empty()) {
+    err << "surveyd: " << problem << "\n";
+    return 2;
+  }
   // Read once: what is checked here is what the rules component loads first.
   RulesFile rules_file = LoadRulesFile(config.rules.path);
   if (auto problems = ConfigProblems(config, rules_file); !problems.empty()) {

@@ -508,6 +508,8 @@ std::vector<Key> KeyTable() {
   add("service.stall_after_s", "SURVEYD_STALL_AFTER", [](Config& c, S v, S k) {
     c.service.stall_after = std::chrono::seconds(Positive(ParseInt<int>(v, k), k));
   });
+  add("service.dumpable", "SURVEYD_SERVICE_DUMPABLE",
+      [](Config& c, S v, S k) { c.service.dumpable = ParseBool(v, k); });
 
   add("log.level", "SURVEYD_LOG_LEVEL", [](Config& c, S v, S k) {
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};

@@ -62,6 +62,9 @@ fault_environment() {
   export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$port_gw" SURVEYD_GATEWAY_TIMEOUT_MS=500
   export SURVEYD_DISPATCH_POLL_MS=100 SURVEYD_DISPATCH_BACKOFF_BASE=1 SURVEYD_DISPATCH_BACKOFF_MAX=2
   export SURVEYD_DISPATCH_MAX_ATTEMPTS=30 SURVEYD_DISPATCH_LEASE=3 SURVEYD_DISPATCH_WORKERS=2
+  # The invariants read the instances' memory and open files (/proc/PID/status, fd; ss -p): a
+  # process that is not dumpable keeps those from a user other than root.
+  export SURVEYD_SERVICE_DUMPABLE=true
   use_prompt_rules
 }
 

@@ -170,6 +170,9 @@ struct Config {
     // A loop (dispatcher, feed consumer, HTTP listener) that has shown no progress this long is
     // stalled: systemd's watchdog is no longer fed, and the log says which.
     std::chrono::seconds stall_after{60};  // SURVEYD_STALL_AFTER
+    // SURVEYD_SERVICE_DUMPABLE: false, serve is not dumpable (no core dump, no ptrace or /proc
+    // reading by the same user); true only for what measures it from outside (benchmarks).
+    bool dumpable = false;
   } service;
 
   struct Log {
