@@ -859,15 +859,28 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     return !item.event || item.event->event_id.empty();
   };
   std::unordered_set<std::int64_t> rejected_before;
+  // A line stands for what its event said until a good delivery of its event_id replaces it.
+  // One that comes after its event was stored (before, or earlier in this batch) is replaced by
+  // nothing: it may name a flag the first delivery did not (a redelivery adding DOMESTIC with
+  // one field unreadable), so it holds its incident's and number's texts, and is stored without
+  // the id, which the stored event would otherwise stand in for (as HoldRedeliveriesThatRuleOut
+  // does for a readable redelivery that adds a finding).
+  std::unordered_set<std::string> stored_before;
   {
-    ArrayLiteral seqs;
+    ArrayLiteral seqs, line_ids;
     for (const IngestItem& item : items) {
       const auto seq = LineSeq(item);
       if (unreadable(item) && item.source == "tcp" && seq) seqs.AddInt(*seq);
+      if (unreadable(item) && !item.event_id.empty()) line_ids.Add(item.event_id);
     }
     if (!seqs.empty()) {
       for (const auto& row : Exec(txn, "rejected_lines_stored", {seqs.Text()})) {
         rejected_before.insert(row[0].as<std::int64_t>());
+      }
+    }
+    if (!line_ids.empty()) {
+      for (const auto& row : Exec(txn, "events_stored", {line_ids.Text()})) {
+        stored_before.insert(row[0].as<std::string>());
       }
     }
   }
@@ -884,8 +897,18 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       if (item.source == "tcp" && seq) rejected_before.insert(*seq);  // sent again in this batch
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
-      const std::string& id = item.event_id;
+      std::string id = item.event_id;
       results[i] = {id, IngestOutcome::kRejected, reason};
+      if (!id.empty() && (stored_before.count(id) != 0 || first_index.count(id) != 0)) {
+        reason += "; delivered again after event " + id +
+                  " was stored: its incident's and number's texts are held";
+        spdlog::warn(
+            "ingest: event {} was delivered again unreadable ({}): its incident's and "
+            "number's texts are held",
+            id, results[i].reason);
+        results[i].reason = reason;
+        id.clear();
+      }
       rejected_id.Add(id.empty() ? std::nullopt : std::optional<std::string_view>(id));
       rejected_source.Add(item.source);
       rejected_seq.AddInt(seq);
@@ -916,29 +939,14 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     if (seq) repeat.last_seq = std::max(repeat.last_seq.value_or(*seq), *seq);
   }
 
-  // A line stands for what its event said until a good delivery of its event_id replaces it. One
-  // stored before, or delivered before it in this batch, replaced it already: it holds nothing.
-  // One later in this batch ends what the line rules out there, as the read-back of later batches
-  // leaves a replaced line out: so a batch decides as one batch per line would.
-  std::unordered_set<std::string> stored_before;
-  {
-    ArrayLiteral line_ids;
-    for (const Named& line : named) {
-      if (!line.id.empty()) line_ids.Add(line.id);
-    }
-    if (!line_ids.empty()) {
-      for (const auto& row : Exec(txn, "events_stored", {line_ids.Text()})) {
-        stored_before.insert(row[0].as<std::string>());
-      }
-    }
-  }
+  // A good delivery later in this batch ends what a line rules out there, as the read-back of
+  // later batches leaves a replaced line out: so a batch decides as one batch per line would.
+  // (A line after its event's good delivery kept no id above: nothing replaces it.)
   HeldContacts held;
   for (const Named& line : named) {
     std::size_t until = kToTheEnd;
     if (!line.id.empty()) {
-      if (stored_before.count(line.id) != 0) continue;
       if (const auto good = first_index.find(line.id); good != first_index.end()) {
-        if (good->second < line.item) continue;
         until = good->second;
       }
     }

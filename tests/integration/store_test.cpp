@@ -2070,18 +2070,28 @@ TEST_F(StoreTest, ALineReplacedByAGoodDeliveryCountsUpToItHoweverItIsBatched) {
     batched(replaced_later("2" + p), at);
     EXPECT_EQ(Decisions("2" + p), later("2" + p)) << "cut at " << ::testing::PrintToString(at);
   }
-  // Replaced before it: the line holds nothing and rules nothing out.
+  // After X came whole: nothing replaces the line, which may name what X's first delivery did not
+  // (DOMESTIC, with one field unreadable): it holds the texts before it, X's too, and rules out
+  // those after it, as a line without an id would.
   const auto replaced_before = [&](const std::string& p) {
     return std::vector<IngestItem>{event("X", p, "3"), event("A", p, "1"),
                                    RejectedNaming("X" + p, "INC-" + p, ""), event("B", p, "2")};
   };
   const auto before = [](const std::string& p) {
-    return "A" + p + ":survey:pending/- B" + p + ":survey:pending/- X" + p + ":survey:pending/-";
+    return "A" + p + ":survey:cancelled/insufficient_data:rejected_event B" + p +
+           ":insufficient_data:rejected_event:- X" + p +
+           ":survey:cancelled/insufficient_data:rejected_event";
   };
   for (const auto& [p, at] : std::vector<std::pair<std::string, std::vector<std::size_t>>>{
            {"1", {4}}, {"2", {1, 2, 3, 4}}, {"3", {2, 4}}, {"4", {1, 4}}}) {
     batched(replaced_before("3" + p), at);
     EXPECT_EQ(Decisions("3" + p), before("3" + p)) << "cut at " << ::testing::PrintToString(at);
+    // Kept without the id, which the stored X would stand in for, and saying why.
+    EXPECT_EQ(
+        Q("SELECT count(*) FROM rejected_events WHERE event_id IS NULL AND incident_id = "
+          "'INC-3" +
+          p + "' AND reject_reason LIKE '%delivered again after event X3" + p + " was stored%'"),
+        "1");
   }
 }
 
