@@ -274,6 +274,10 @@ class ClockComponent final : public Component {
   void Check();
   // The last comparison found the clocks further apart than max_skew.
   bool Untrusted() const { return untrusted_; }
+  // This instance's clock less the database's, as last measured (0 until then).
+  Duration Skew() const {
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(skew_seconds_));
+  }
 
  private:
   const DatabaseClock database_;

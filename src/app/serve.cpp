@@ -344,6 +344,7 @@ int Serve(const config::Config& config, std::ostream& err) {
                              registry);
   components.Add(clock_check);
   dispatch_options.hold_sends = [&clock_check] { return clock_check.Untrusted(); };
+  dispatch_options.clock_skew = [&clock_check] { return clock_check.Skew(); };
   dispatch_options.ops_hold = [&database] { return database.store().ActiveSendHold(); };
   DispatchComponent dispatcher(
       dispatch_options, database.store(), gateway::MakeGateway(GatewayConfigFrom(config)), clock,

@@ -385,7 +385,7 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   Maintain();
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
-  RateLimiter::Grant grant = rate_.Take(allowed, clock_.Now());
+  RateLimiter::Grant grant = rate_.Take(allowed, RateTime());
   if (grant.slots == 0) {
     breaker_.NothingSent();
     pass.rate_limited = true;
@@ -407,11 +407,11 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
     Tally(decided);
     sent = SendBegun(std::move(begun), decided, grant);
   } catch (...) {
-    rate_.Settle(grant, 0, clock_.Now());  // nothing if the requests went
+    rate_.Settle(grant, 0, RateTime());  // nothing if the requests went
     breaker_.NothingSent();
     throw;
   }
-  rate_.Settle(grant, 0, clock_.Now());  // what no request used
+  rate_.Settle(grant, 0, RateTime());  // what no request used
   if (sent == 0) breaker_.NothingSent();
   return pass;
 }
@@ -462,6 +462,10 @@ std::vector<store::ClaimOutcome> Dispatcher::Decide(const std::vector<OutboxMess
   return outcomes;
 }
 
+TimePoint Dispatcher::RateTime() const {
+  return clock_.Now() - (options_.clock_skew ? options_.clock_skew() : Duration::zero());
+}
+
 // The counts and logs of a claim's decisions, once committed.
 void Dispatcher::Tally(const Decided& decided) {
   for (const auto& cancelled : decided.cancelled) {
@@ -486,7 +490,7 @@ int Dispatcher::SendBegun(std::vector<OutboxMessage> begun, Decided& decided,
   texts.reserve(begun.size());
   for (const auto& message : begun) texts.push_back(std::move(decided.texts.at(message.id)));
 
-  rate_.Settle(grant, static_cast<int>(begun.size()), clock_.Now());
+  rate_.Settle(grant, static_cast<int>(begun.size()), RateTime());
   const auto send_started = std::chrono::steady_clock::now();
   const std::vector<gateway::SendResult> results = gateway_.SendAll(texts);
   if (meters_) {

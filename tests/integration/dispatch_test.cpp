@@ -807,6 +807,51 @@ TEST_F(DispatchTest, TheRateHoldsAcrossTwoInstancesUnderABurst) {
       << "what was not sent is handed back, not lost";
 }
 
+TEST_F(DispatchTest, TheRateHoldsAcrossInstancesWhoseClocksDiffer) {
+  // As above, but b's clock runs half a second behind (within max_clock_skew, so it sends): by
+  // its own clock it counts its sends in buckets that leave a's window half a second early, and
+  // a sends again within a second of b. By the database's time (the skew the clock check
+  // measured) they share one window.
+  AddSurveys(120, clock_.Now() - 1s, clock_.Now() + 2h);
+  options_.rate_per_second = 20;
+  options_.batch_size = 50;
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
+  ManualClock behind(clock_.Now() - 500ms);
+  FakeGateway gateway_a, gateway_b;
+  std::mutex mutex;
+  std::vector<TimePoint> sent_at;  // in true time: the gateway's
+  auto record = [&](const gateway::OutgoingSms&) {
+    std::lock_guard lock(mutex);
+    sent_at.push_back(clock_.Now());
+  };
+  gateway_a.OnSend(record);
+  gateway_b.OnSend(record);
+  auto a = Make(gateway_a, *store_);
+  DispatcherOptions b_options = options_;
+  b_options.clock_skew = [] { return Duration(-500ms); };
+  Dispatcher b(b_options, *other_store, gateway_b, behind,
+               [shipped = QuietRules()] { return shipped; });
+  // b first (the texts were due a second ago, by its clock too): its sends are the ones a's
+  // window would lose early, and a would send again half a second after them.
+  EXPECT_EQ(b.RunOnce("b"), 20);
+  for (int step = 0; step < 150; ++step) {
+    std::thread ta([&] { a.RunOnce("a"); });
+    std::thread tb([&] { b.RunOnce("b"); });
+    ta.join();
+    tb.join();
+    clock_.Advance(20ms);
+    behind.Advance(20ms);
+  }
+  std::sort(sent_at.begin(), sent_at.end());
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < sent_at.size(); ++i) {
+    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
+    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
+  }
+  EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
+  EXPECT_EQ(sent_at.size(), 60u);
+}
+
 TEST_F(DispatchTest, TheRateCountsEachSendWhenItGoesNotWhenItWasGranted) {
   // The first batch takes half a second between its grant and its requests (a slow claim, a
   // slow decision); the next ones none. Counted at the grant, the next grant would come just

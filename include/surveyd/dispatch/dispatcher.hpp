@@ -61,6 +61,12 @@ struct DispatcherOptions {
   // While it answers true, nothing is claimed, sent, recovered or expired here: this instance's
   // clock cannot be trusted (app/components.hpp ClockComponent); other instances go on.
   std::function<bool()> hold_sends;
+  // How far this instance's clock is ahead of the database's, as last measured (ClockComponent;
+  // within max_clock_skew, or nothing is sent). The rate's buckets go by the database's time, so
+  // that instances whose clocks differ count their sends in one shared window: by its own clock,
+  // an instance two seconds behind would count in buckets the others had left, and each would
+  // send the whole rate. Empty: none.
+  std::function<Duration()> clock_skew;
   // The hold ops opened on every text (store::OpsStore::ActiveSendHold), read at most once
   // every `ops_hold_interval`: while one is open only help texts (where to get help, answering
   // a citizen's own text) are claimed and sent, and overdue messages still expire. The claims
@@ -126,6 +132,8 @@ class Dispatcher {
   std::optional<Heartbeat::SteadyTime> LastProgress() const;
 
  private:
+  // Now by the database's clock (DispatcherOptions::clock_skew): the rate's buckets' time.
+  TimePoint RateTime() const;
   // What to do with one claimed message, decided before anything goes out: what the claim
   // writes of it, and the text of one begun.
   struct Plan {

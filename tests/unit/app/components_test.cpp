@@ -54,6 +54,7 @@ TEST(ClockComponentTest, TrustsAClockWithinTheBoundAndSaysHowFarApart) {
   EXPECT_TRUE(health->ok);
   EXPECT_DOUBLE_EQ(health->details["skew_s"].get<double>(), 1.5);
   EXPECT_EQ(health->details["max_skew_s"].get<double>(), 2.0);
+  EXPECT_EQ(check.Skew(), std::chrono::milliseconds(1500)) << "what the rate's buckets correct by";
   EXPECT_NE(registry.Render().find("surveyd_clock_skew_seconds 1.5"), std::string::npos)
       << registry.Render();
 }
