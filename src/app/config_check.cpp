@@ -31,6 +31,15 @@ std::vector<std::string> RulesAgainstConfig(const config::Config& config,
                        "): a number's earlier contacts (a domestic abuse flag, an under-16) "
                        "would be forgotten before the rules stop looking for them");
   }
+  // A two-way conversation is deleted phone_hash_days after it started, whatever its state
+  // (retention): one that lasts longer would lose its place and start again at the first
+  // question.
+  if (!rules.replies().two_way.empty() &&
+      rules.replies().conversation_lasts > std::chrono::days(kept)) {
+    problems.push_back("retention.phone_hash_days (" + std::to_string(kept) +
+                       ") is shorter than the rules' two_way lasts: a conversation would be "
+                       "deleted while it may still be answered");
+  }
   return problems;
 }
 

@@ -363,6 +363,24 @@ TEST(RulesComponentTest, AReloadThatRetentionCannotKeepIsRefusedAndTheRulesInFor
   EXPECT_NE(rules.Health()->details["version"], version) << "kept long enough: in force";
 }
 
+TEST(RulesComponentTest, AConversationThatOutlastsTheNumbersHashIsRefused) {
+  // Retention deletes a conversation phone_hash_days after it started, whatever its state.
+  const std::string shipped = ReadFile(rules::testing::SourcePath("config/rules.yaml"));
+  config::Config config;
+  config.retention.phone_hash_days = 90;
+  const auto lasting = [&](const std::string& lasts) {
+    return RulesAgainstConfig(
+        config,
+        *rules::LoadString(Replaced(shipped, "lasts: 24h", "lasts: " + lasts), "r.yaml").rules);
+  };
+  EXPECT_TRUE(lasting("2160h").empty()) << "90 days: as long as the hash";
+  const auto problems = lasting("2184h");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0],
+            "retention.phone_hash_days (90) is shorter than the rules' two_way lasts: a "
+            "conversation would be deleted while it may still be answered");
+}
+
 // A sweep waiting out a database outage says so once, not every second it tries again, and
 // once when it works again.
 TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
