@@ -58,6 +58,11 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
                             std::int64_t store::StatsCell::*count = &store::StatsCell::answered) {
   const std::size_t per_cell = questions.size();
   std::vector<std::int64_t> respondents(result.cells.size() * per_cell, 0);
+  // Suppressed by who answered, a cell hides who was asked with them (surveys, sent, reached):
+  // each kept from being worked out too (stats::CountedCell::other_counts).
+  const bool by_answers = count == &store::StatsCell::answered;
+  constexpr std::size_t kOthers = 3;
+  std::vector<std::int64_t> others(by_answers ? result.cells.size() * kOthers : 0);
   std::vector<stats::CountedCell> counted;
   counted.reserve(result.cells.size());
   for (std::size_t i = 0; i < result.cells.size(); ++i) {
@@ -67,8 +72,17 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
       if (it != cell.questions.end()) respondents[i * per_cell + k] = it->second.respondents;
     }
     const std::span<const std::optional<std::string>> keys(cell.keys);
+    std::span<const std::int64_t> other_counts;
+    if (by_answers) {
+      // As shown (Figures): an answer counts as reached.
+      std::int64_t* o = &others[i * kOthers];
+      o[0] = cell.surveys;
+      o[1] = cell.sent;
+      o[2] = std::max(cell.reached, cell.answered);
+      other_counts = std::span<const std::int64_t>(o, kOthers);
+    }
     counted.push_back({keys.first(std::min(keys.size(), dimensions)), cell.*count,
-                       std::span(respondents).subspan(i * per_cell, per_cell)});
+                       std::span(respondents).subspan(i * per_cell, per_cell), other_counts});
   }
   return stats::SuppressSmallCounts(counted, per_cell, min_cell_size);
 }

@@ -145,6 +145,17 @@ Suppression SuppressSmallCounts(std::span<const CountedCell> cells, std::size_t 
     hidden[i] = counts[i] < min;
   }
   HideWithPartners(rows, counts, min, hidden);
+  // Then each other count, from the cells hidden so far: a cell shown has respondents of at
+  // least the minimum, and so other counts of at least that (they count the same people and
+  // more), so only partners are added.
+  const std::size_t others = cells.empty() ? 0 : cells[0].other_counts.size();
+  for (std::size_t o = 0; o < others; ++o) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      counts[i] = o < cells[i].other_counts.size() ? cells[i].other_counts[o] : 0;
+      hidden[i] = hidden[i] || counts[i] < min;
+    }
+    HideWithPartners(rows, counts, min, hidden);
+  }
 
   // Each question on its own, starting from the cells hidden: a question's figures in a cell
   // that hides its respondents would give them away as surely as the cell's own.

@@ -35,6 +35,11 @@ struct CountedCell {
   std::int64_t respondents = 0;
   // One per question, in the same order in every cell; a question a cell lacks counts 0.
   std::span<const std::int64_t> question_respondents = {};
+  // The cell's other counts, hidden with its respondents (/api/v1/stats: the surveys, the texts
+  // sent, those that reached someone), the same number in every cell. Each is kept from being
+  // worked out as a row's total less what it shows, as respondents are: a cell hidden for
+  // having no respondents gives no respondent away, but its "3 sent" would point at people.
+  std::span<const std::int64_t> other_counts = {};
 };
 
 // Which cells are hidden, and within each cell which questions (all of them in a hidden cell).

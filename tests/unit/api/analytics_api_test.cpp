@@ -587,6 +587,22 @@ TEST_F(AnalyticsApiTest, BytesThatAreNotTextAre400sNeverErrors) {
   }
 }
 
+TEST_F(AnalyticsApiTest, ACellNobodyAnsweredHidesWhoWasAskedWithAPartner) {
+  // Asian: nobody answered, but 3 were texted: the total (no group_by) less the others' figures
+  // would say so, with exact figures (api.figures_noise off) to the person.
+  store::StatsCell asked = Cell({"asian"}, 0, 0);
+  asked.surveys = 3;
+  asked.sent = 3;
+  asked.reached = 3;
+  analytics_.stats.cells = {asked, Cell({"white"}, 25, 15), Cell({"mixed"}, 40, 20)};
+  const json body = Json(Get("/api/v1/stats?group_by=ethnicity"));
+  ASSERT_EQ(body["cells"].size(), 3u);
+  EXPECT_TRUE(body["cells"][0]["suppressed"].get<bool>());
+  EXPECT_TRUE(body["cells"][1]["suppressed"].get<bool>()) << "its partner, the fewest asked";
+  EXPECT_TRUE(body["cells"][1]["sent"].is_null());
+  EXPECT_FALSE(body["cells"][2]["suppressed"].get<bool>());
+}
+
 TEST_F(AnalyticsApiTest, SmallCellsAreSuppressed) {
   store::StatsCell small = Cell({"N1"}, 9, 5);
   store::StatsCell enough = Cell({"N2"}, 20, 14);

@@ -45,6 +45,34 @@ std::vector<std::size_t> HiddenQuestion(const std::vector<Cell>& cells, std::siz
 
 using Hidden = std::vector<std::size_t>;
 
+// Cells with other counts hidden with their respondents (who was asked): the positions hidden.
+Hidden HiddenWithOthers(const std::vector<std::pair<Cell, std::vector<std::int64_t>>>& cells) {
+  std::vector<CountedCell> counted;
+  for (const auto& [cell, others] : cells) {
+    counted.push_back({cell.keys, cell.respondents, {}, others});
+  }
+  const Suppression hidden = SuppressSmallCounts(counted, 0, kMin);
+  Hidden out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (hidden.Cell(i)) out.push_back(i);
+  }
+  return out;
+}
+
+TEST(Disclosure, WhoWasAskedIsKeptFromBeingWorkedOutAsWhoAnswered) {
+  // B: nobody answered, so no respondent is given away by the row's total; but 3 were sent a
+  // text, and the row's total sent less A's would say so: A is hidden beside it.
+  EXPECT_EQ(HiddenWithOthers({{{{"A"}, 20}, {60, 50, 40}}, {{{"B"}, 0}, {3, 3, 2}}}),
+            (Hidden{0, 1}));
+  // Nobody asked either: nothing to give away.
+  EXPECT_EQ(HiddenWithOthers({{{{"A"}, 20}, {60, 50, 40}}, {{{"B"}, 0}, {0, 0, 0}}}), Hidden{1});
+  // Asked as many as the minimum or more, with a few sent: the count sent alone gives it away.
+  EXPECT_EQ(
+      HiddenWithOthers(
+          {{{{"A"}, 20}, {60, 50, 40}}, {{{"B"}, 0}, {12, 4, 4}}, {{{"C"}, 30}, {70, 60, 50}}}),
+      (Hidden{0, 1}));
+}
+
 TEST(Disclosure, NothingChangesWhenNoCountGivesOneAway) {
   EXPECT_EQ(HiddenCells({{{"A"}, 10}, {{"B"}, 11}, {{"C"}, 50}}), Hidden{});
   EXPECT_EQ(HiddenCells({{{"N1", "B1"}, 10}, {{"N1", "B2"}, 12}, {{"N2", "B1"}, 30}}), Hidden{});
