@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/captured_log.hpp"
 #include "surveyd/http/client.hpp"
 #include "unit/http/raw_connection.hpp"
 
@@ -237,6 +238,35 @@ TEST(ServerTest, AFastHandlerExceptionIsAGeneric500) {
   auto fine = connection.Read();
   ASSERT_TRUE(fine.has_value());
   EXPECT_EQ(fine->status, 200);
+}
+
+// What the log says of a handler that failed: neither a survey's token (its path) nor a number
+// the exception quoted, however it was written.
+TEST(ServerTest, AFailedHandlerLogsNoTokenNorNumber) {
+  testing::CapturedLog log;
+  auto server = MakeServer(
+      LoopbackOptions(),
+      [](const Request&) -> Response {
+        throw std::runtime_error("bad +44 7700 900123 (07700-900-123)");
+      },
+      [](const Request& request) -> std::optional<Response> {
+        if (request.path.rfind("/s/", 0) == 0) throw std::runtime_error("detail 447700900123");
+        return std::nullopt;
+      });
+  server->Start();
+  RawConnection connection(server->Port());
+  for (const char* target : {"/s/AbCdEfGhIjKlMnOpQrStUv", "/api/v1/stats"}) {
+    ASSERT_TRUE(connection.Send(std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const auto answer = connection.Read();
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->status, 500);
+  }
+  server->Stop();
+  const std::string said = log.Take();
+  EXPECT_EQ(said.find("AbCdEfGh"), std::string::npos) << said;
+  EXPECT_EQ(said.find("7700"), std::string::npos) << said;
+  EXPECT_NE(said.find("GET /s/{token} failed: detail #######"), std::string::npos) << said;
+  EXPECT_NE(said.find("GET /api/v1/stats failed: bad +#######)"), std::string::npos) << said;
 }
 
 TEST(ServerTest, PastTheConnectionCapAnswers503WithRetryAfterAndCloses) {
