@@ -189,8 +189,10 @@ http::Response Run(const Route& route, const Call& call) {
 // Authenticates and authorises a call to a role-protected route, then runs it. Sets `principal`
 // when the token was valid. Wrong tokens count against the client; past the limit it is
 // answered 429 without even looking at the token.
+// `before_run`, once the caller may call the route: an answer instead of running it, or nothing.
 http::Response Protected(Api& api, const Route& route, const Router::Match& match,
-                         const http::Request& request, std::optional<Principal>& principal) {
+                         const http::Request& request, std::optional<Principal>& principal,
+                         const std::function<std::optional<http::Response>()>& before_run) {
   if (api.options.authenticator == nullptr) {
     return JsonError(403, "disabled", "no API tokens are configured");
   }
@@ -217,6 +219,7 @@ http::Response Protected(Api& api, const Route& route, const Router::Match& matc
     for (Role other : route.also) roles += std::string(" or ") + RoleName(other);
     return JsonError(403, "forbidden", "this needs the " + roles + " role");
   }
+  if (auto instead = before_run()) return std::move(*instead);
   return Run(route, Call{request, match.params, &*principal});
 }
 
@@ -262,32 +265,55 @@ http::Response Dispatch(Api& api, const http::Request& request, std::string& rou
 
   const auto started = std::chrono::steady_clock::now();
   std::optional<Principal> principal;
-  http::Response response = Protected(api, route, match, request, principal);
+  auto entry_of = [&](const http::Response* response) {
+    store::AuditEntry entry;
+    entry.at = ApiNow(api.options);
+    if (principal) {
+      entry.token_id = principal->id;
+      entry.role = RoleName(principal->role);
+    }
+    entry.method = request.method;
+    entry.route = route.name;
+    entry.params = ParameterNames(request);
+    entry.subject = Subject(match);
+    if (response != nullptr) {
+      entry.status = response->status;
+      if (const auto rows = http::FindHeader(response->headers, "X-Row-Count"); !rows.empty()) {
+        entry.rows = std::strtoll(std::string(rows).c_str(), nullptr, 10);
+      }
+      entry.duration_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
+    }
+    return entry;
+  };
+  // A change (a token made or revoked, an alert resolved, a number revealed, texts held) is on
+  // record before it is made, as begun (status 0; its outcome follows): one the trail cannot
+  // hold is not made. Recorded after, it would be made and then answered 503, unaudited, and a
+  // retry would make it twice.
+  const bool changes = request.method != "GET" && request.method != "HEAD";
+  auto record_begun = [&]() -> std::optional<http::Response> {
+    if (!changes || api.options.audit == nullptr) return std::nullopt;
+    try {
+      api.options.audit->RecordCall(entry_of(nullptr));
+    } catch (const store::Unavailable& e) {
+      spdlog::warn("{} {}: cannot write the audit trail: {}; nothing changed", request.method,
+                   route.name, e.what());
+      return Unavailable();
+    }
+    return std::nullopt;
+  };
+  http::Response response = Protected(api, route, match, request, principal, record_begun);
   if (api.options.audit == nullptr) return response;
-  store::AuditEntry entry;
-  entry.at = ApiNow(api.options);
-  if (principal) {
-    entry.token_id = principal->id;
-    entry.role = RoleName(principal->role);
-  }
-  entry.method = request.method;
-  entry.route = route.name;
-  entry.params = ParameterNames(request);
-  entry.subject = Subject(match);
-  entry.status = response.status;
-  if (const auto rows = http::FindHeader(response.headers, "X-Row-Count"); !rows.empty()) {
-    entry.rows = std::strtoll(std::string(rows).c_str(), nullptr, 10);
-  }
-  entry.duration_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   try {
-    api.options.audit->RecordCall(entry);
+    api.options.audit->RecordCall(entry_of(&response));
   } catch (const store::Unavailable& e) {
     spdlog::warn("{} {}: cannot write the audit trail: {}", request.method, route.name, e.what());
     // Unaudited data does not leave: fail closed. Health is the exception: it holds no personal
     // data, and it is what ops need to see when the database cannot be written (a fail-over to
-    // a read-only replica, a full disk).
-    if (route.name != "/api/v1/health") return Unavailable();
+    // a read-only replica, a full disk). A change made is answered as made: it is on record as
+    // begun.
+    if (route.name != "/api/v1/health" && !changes) return Unavailable();
   }
   return response;
 }

@@ -1171,6 +1171,34 @@ TEST_F(AnalyticsApiTest, EveryProtectedCallIsAuditedWithoutValues) {
   EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
 }
 
+// A change is on record as begun before it is made: one the trail cannot hold is not made, and
+// one made is answered as made, whatever becomes of the record of its outcome.
+TEST_F(AnalyticsApiTest, AChangeIsAuditedBeforeItIsMade) {
+  const std::size_t tokens = tokens_.tokens.size();
+  audit_.unavailable = true;
+  EXPECT_EQ(
+      Call("POST", "/api/v1/tokens", secrets_[Role::kAdmin], R"({"role":"analyst","name":"A"})")
+          .status,
+      503);
+  EXPECT_EQ(tokens_.tokens.size(), tokens) << "no token made unaudited";
+  audit_.unavailable = false;
+  const auto made =
+      Call("POST", "/api/v1/tokens", secrets_[Role::kAdmin], R"({"role":"analyst","name":"A"})");
+  EXPECT_EQ(made.status, 201);
+  ASSERT_GE(audit_.entries.size(), 2u);
+  const auto& begun = audit_.entries[audit_.entries.size() - 2];
+  const auto& done = audit_.entries.back();
+  EXPECT_EQ(begun.route, "/api/v1/tokens");
+  EXPECT_EQ(begun.method, "POST");
+  EXPECT_EQ(begun.status, 0) << "begun";
+  EXPECT_EQ(begun.token_id, done.token_id);
+  EXPECT_EQ(done.status, 201);
+  // A read is recorded once, after.
+  const std::size_t entries = audit_.entries.size();
+  Get("/api/v1/stats");
+  EXPECT_EQ(audit_.entries.size(), entries + 1);
+}
+
 TEST_F(AnalyticsApiTest, RepeatedWrongTokensFromOneClientAreSlowedDown) {
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(
