@@ -42,6 +42,17 @@ std::shared_ptr<const rules::RuleSet> QuietRules() {
   return loaded.rules;
 }
 
+// The most of `sent_at` (times of sends, in any order) within any one second.
+std::size_t MostInAnySecond(std::vector<TimePoint> sent_at) {
+  std::sort(sent_at.begin(), sent_at.end());
+  std::size_t most = 0;
+  for (std::size_t i = 0; i < sent_at.size(); ++i) {
+    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
+    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
+  }
+  return most;
+}
+
 class DispatchTest : public ::testing::Test {
  protected:
   DispatchTest()
@@ -101,6 +112,29 @@ class DispatchTest : public ::testing::Test {
     return Dispatcher(options_, store, gateway, clock_, rules);
   }
 
+  // Records in `sent_at` when (by clock_, the true time) each gateway was asked to send.
+  void Record(std::vector<TimePoint>& sent_at, std::initializer_list<FakeGateway*> gateways) {
+    for (FakeGateway* gateway : gateways) {
+      gateway->OnSend([this, &sent_at](const gateway::OutgoingSms&) {
+        std::lock_guard lock(record_mutex_);
+        sent_at.push_back(clock_.Now());
+      });
+    }
+  }
+
+  // Two instances trying together every 20 ms for three seconds; `b_clock`, b's own clock when
+  // it has one, moves with clock_.
+  void RunTogether(Dispatcher& a, Dispatcher& b, ManualClock* b_clock = nullptr) {
+    for (int step = 0; step < 150; ++step) {
+      std::thread ta([&] { a.RunOnce("a"); });
+      std::thread tb([&] { b.RunOnce("b"); });
+      ta.join();
+      tb.join();
+      clock_.Advance(20ms);
+      if (b_clock != nullptr) b_clock->Advance(20ms);
+    }
+  }
+
   std::string State(int event_index) {
     return db_.Query(
         "SELECT o.state FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE s.event_id = 'E-" +
@@ -109,6 +143,7 @@ class DispatchTest : public ::testing::Test {
 
   TestDatabase db_;
   ManualClock clock_;
+  std::mutex record_mutex_;
   std::unique_ptr<store::Store> store_;
   DispatcherOptions options_;
   TimePoint send_at_, expires_at_;
@@ -775,30 +810,12 @@ TEST_F(DispatchTest, TheRateHoldsAcrossTwoInstancesUnderABurst) {
   options_.batch_size = 50;
   auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
   FakeGateway gateway_a, gateway_b;
-  std::mutex mutex;
   std::vector<TimePoint> sent_at;
-  auto record = [&](const gateway::OutgoingSms&) {
-    std::lock_guard lock(mutex);
-    sent_at.push_back(clock_.Now());
-  };
-  gateway_a.OnSend(record);
-  gateway_b.OnSend(record);
+  Record(sent_at, {&gateway_a, &gateway_b});
   auto a = Make(gateway_a, *store_);
   auto b = Make(gateway_b, *other_store);
-  for (int step = 0; step < 150; ++step) {
-    std::thread ta([&] { a.RunOnce("a"); });
-    std::thread tb([&] { b.RunOnce("b"); });
-    ta.join();
-    tb.join();
-    clock_.Advance(20ms);
-  }
-  std::sort(sent_at.begin(), sent_at.end());
-  std::size_t most = 0;
-  for (std::size_t i = 0; i < sent_at.size(); ++i) {
-    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
-    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
-  }
-  EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
+  RunTogether(a, b);
+  EXPECT_EQ(MostInAnySecond(sent_at), 20u);
   EXPECT_EQ(sent_at.size(), 60u);
   // Which instance wins each second's slots is a race (often one wins them all): 60 in all,
   // where two limiters of their own would have let 120 through, is what shows the rate shared.
@@ -818,14 +835,8 @@ TEST_F(DispatchTest, TheRateHoldsAcrossInstancesWhoseClocksDiffer) {
   auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
   ManualClock behind(clock_.Now() - 500ms);
   FakeGateway gateway_a, gateway_b;
-  std::mutex mutex;
   std::vector<TimePoint> sent_at;  // in true time: the gateway's
-  auto record = [&](const gateway::OutgoingSms&) {
-    std::lock_guard lock(mutex);
-    sent_at.push_back(clock_.Now());
-  };
-  gateway_a.OnSend(record);
-  gateway_b.OnSend(record);
+  Record(sent_at, {&gateway_a, &gateway_b});
   auto a = Make(gateway_a, *store_);
   DispatcherOptions b_options = options_;
   b_options.clock_skew = [] { return Duration(-500ms); };
@@ -834,21 +845,8 @@ TEST_F(DispatchTest, TheRateHoldsAcrossInstancesWhoseClocksDiffer) {
   // b first (the texts were due a second ago, by its clock too): its sends are the ones a's
   // window would lose early, and a would send again half a second after them.
   EXPECT_EQ(b.RunOnce("b"), 20);
-  for (int step = 0; step < 150; ++step) {
-    std::thread ta([&] { a.RunOnce("a"); });
-    std::thread tb([&] { b.RunOnce("b"); });
-    ta.join();
-    tb.join();
-    clock_.Advance(20ms);
-    behind.Advance(20ms);
-  }
-  std::sort(sent_at.begin(), sent_at.end());
-  std::size_t most = 0;
-  for (std::size_t i = 0; i < sent_at.size(); ++i) {
-    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
-    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
-  }
-  EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
+  RunTogether(a, b, &behind);
+  EXPECT_EQ(MostInAnySecond(sent_at), 20u);
   EXPECT_EQ(sent_at.size(), 60u);
 }
 
@@ -873,12 +871,7 @@ TEST_F(DispatchTest, TheRateCountsEachSendWhenItGoesNotWhenItWasGranted) {
     clock_.Advance(20ms);
   }
   ASSERT_EQ(sent_at.size(), 60u);
-  std::size_t most = 0;
-  for (std::size_t i = 0; i < sent_at.size(); ++i) {
-    const auto end = std::lower_bound(sent_at.begin(), sent_at.end(), sent_at[i] + 1s);
-    most = std::max(most, static_cast<std::size_t>(end - (sent_at.begin() + i)));
-  }
-  EXPECT_EQ(most, 20u) << "the most sends in any one-second window";
+  EXPECT_EQ(MostInAnySecond(sent_at), 20u);
 }
 
 TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
