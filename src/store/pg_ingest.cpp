@@ -527,7 +527,7 @@ const Statements& IngestStatements() {
        "phone_hash FROM events WHERE incident_id = ANY($1::text[]) AND phone_hash IS NOT NULL "
        "ORDER BY incident_id, occurred_at, event_id COLLATE \"C\""},
       {"rejected_lines_stored",
-       "SELECT seq FROM rejected_events WHERE source = 'tcp' AND seq = ANY($1::bigint[])"},
+       "SELECT seq, raw FROM rejected_events WHERE source = 'tcp' AND seq = ANY($1::bigint[])"},
       // The subquery's ORDER BY fixes the order in which the locks are taken, so that two
       // batches sharing numbers or incidents cannot deadlock.
       {"lock_keys",
@@ -854,11 +854,14 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
 
   // A rejected line the TCP feed sends again (the overlap some feeds replay after a reconnect, a
   // batch resent after a crash between its parts and its cursor) is the line stored already, or
-  // earlier in this batch, known by its seq: counted as replayed, not stored twice.
+  // earlier in this batch, known by its seq and its text: counted as replayed, not stored twice.
+  // Its seq alone would not do: a feed whose numbering started again sends other lines at the
+  // same seqs, and one of them dropped as replayed would hold nothing. (A stored line whose text
+  // retention has erased is not known again: stored twice, it holds twice, never less.)
   const auto unreadable = [](const IngestItem& item) {
     return !item.event || item.event->event_id.empty();
   };
-  std::unordered_set<std::int64_t> rejected_before;
+  std::unordered_map<std::int64_t, std::vector<std::string>> rejected_before;  // seq -> texts
   // A line stands for what its event said until a good delivery of its event_id replaces it.
   // One that comes after its event was stored (before, or earlier in this batch) is replaced by
   // nothing: it may name a flag the first delivery did not (a redelivery adding DOMESTIC with
@@ -875,7 +878,11 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
     }
     if (!seqs.empty()) {
       for (const auto& row : Exec(txn, "rejected_lines_stored", {seqs.Text()})) {
-        rejected_before.insert(row[0].as<std::int64_t>());
+        const auto stored =
+            row[1].is_null() ? std::nullopt : std::optional(row[1].as<std::string>());
+        if (auto text = vault_.Open(stored, kRejectedRaw)) {
+          rejected_before[row[0].as<std::int64_t>()].push_back(std::move(*text));
+        }
       }
     }
     if (!line_ids.empty()) {
@@ -888,13 +895,20 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
     const std::optional<std::int64_t> seq = LineSeq(item);
-    if (unreadable(item) && item.source == "tcp" && seq && rejected_before.count(*seq) != 0) {
+    const auto sent_before = [&] {
+      const auto it = seq ? rejected_before.find(*seq) : rejected_before.end();
+      return it != rejected_before.end() && std::find(it->second.begin(), it->second.end(),
+                                                      CleanText(item.raw)) != it->second.end();
+    };
+    if (unreadable(item) && item.source == "tcp" && seq && sent_before()) {
       results[i] = {item.event_id, IngestOutcome::kDuplicate, "duplicate"};
       results[i].replayed = true;
       continue;
     }
     if (unreadable(item)) {
-      if (item.source == "tcp" && seq) rejected_before.insert(*seq);  // sent again in this batch
+      if (item.source == "tcp" && seq) {
+        rejected_before[*seq].push_back(CleanText(item.raw));  // sent again in this batch
+      }
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
       std::string id = item.event_id;

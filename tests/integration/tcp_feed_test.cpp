@@ -460,7 +460,9 @@ std::string Line(std::int64_t seq, const std::string& id) {
 }
 
 // A corrupt seq far ahead, then the real ones: the lines below it are new events, stored and
-// counted, never dropped unread; a line sent again is replayed, a rejected one stored once.
+// counted, never dropped unread; a line sent again is replayed, a rejected one stored once; and
+// another rejected line at the same seq (a feed whose numbering started again) is another line,
+// stored, not taken for the first sent again.
 TEST_F(TcpFeedTest, LinesBelowTheLastSeqAreStoredNotDropped) {
   // Each line a batch of its own, then all in one batch.
   for (const std::size_t batch_size : {1, 500}) {
@@ -469,25 +471,27 @@ TEST_F(TcpFeedTest, LinesBelowTheLastSeqAreStoredNotDropped) {
     auto store = MakeStore(db);
     ScriptedFeed feed({Line(20, "E20"), Line(900000000000000000, "BIG"), Line(15, "E15"),
                        "{\"seq\":16,\"event_id\":\"E16\", not json\n", Line(17, "E17"),
-                       Line(20, "E20"), "{\"seq\":16,\"event_id\":\"E16\", not json\n"});
+                       Line(20, "E20"), "{\"seq\":16,\"event_id\":\"E16\", not json\n",
+                       "{\"seq\":16,\"event_id\":\"E99\", not json either\n"});
     auto options = ConsumerOptions(feed.port());
     options.batch_size = batch_size;
     TcpConsumer consumer(options, *store, IgnoreAll, nullptr, clock_);
     consumer.Start();
     const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (consumer.Status().behind < 5 || consumer.Status().waiting_since) {
+    while (consumer.Status().behind < 6 || consumer.Status().waiting_since) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
           << "behind " << consumer.Status().behind;
       std::this_thread::sleep_for(20ms);
     }
     consumer.Stop();
     EXPECT_EQ(Count(db, "SELECT count(*) FROM events"), 4) << "E20, BIG, E15 and E17";
-    EXPECT_EQ(Count(db, "SELECT count(*) FROM rejected_events"), 1) << "the line at 16, once";
+    EXPECT_EQ(Count(db, "SELECT count(*) FROM rejected_events"), 2)
+        << "the first line at 16, once, and the other";
     const auto status = consumer.Status();
-    EXPECT_EQ(status.behind, 5);
-    EXPECT_EQ(status.went_back, 3) << "E15, the line at 16 and E17 were new";
+    EXPECT_EQ(status.behind, 6);
+    EXPECT_EQ(status.went_back, 4) << "E15, the lines at 16 and E17 were new";
     EXPECT_EQ(status.accepted, 4);
-    EXPECT_EQ(status.rejected, 1);
+    EXPECT_EQ(status.rejected, 2);
     // E20 sent again: a line stored already when it was, else the same event twice in a batch.
     EXPECT_EQ(status.replayed + status.duplicate, 2);
     // The line at 16 is replayed however the lines fell into batches.
