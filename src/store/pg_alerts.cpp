@@ -61,6 +61,12 @@ const Statements& AlertInsertStatements() {
        "AND ($6::boolean OR NOT (rules @> $4::jsonb AND matched @> $5::jsonb)) RETURNING id) "
        "INSERT INTO alert_events (alert_id, at, action, note) SELECT id, $3::timestamptz, "
        "'reopened', $7 FROM r RETURNING alert_id"},
+      // An alert still open whose reminders have all gone (nobody acknowledged it): a citizen
+      // who writes again and raises its kind ("he's outside now") gets it a round now, reminder
+      // and escalation, where it would otherwise take the text in silence.
+      {"alert_remind_again",
+       "UPDATE alerts SET next_round_at = $3::timestamptz WHERE survey_id = $1::bigint "
+       "AND kind = $2 AND status = 'open' AND next_round_at IS NULL RETURNING id"},
   };
   return kStatements;
 }
@@ -81,6 +87,10 @@ int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
              {Int(survey_id), kind, Time(now), rules, matched, again ? "true" : "false",
               Text(again ? "the citizen wrote again" : "the answer disclosed more")})
             .size());
+    if (again) {
+      raised += static_cast<int>(
+          Exec(txn, "alert_remind_again", {Int(survey_id), kind, Time(now)}).size());
+    }
     raised += static_cast<int>(Exec(txn, only_new ? "alert_insert_new" : "alert_insert",
                                     {Int(survey_id), kind, Text(AlertSeverityName(alert.severity)),
                                      rules, matched, Time(now)})

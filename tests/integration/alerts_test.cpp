@@ -989,10 +989,27 @@ TEST_F(NotifierTest, AnAlertDealtWithOpensAgainWhenTheCitizenWritesAgain) {
     EXPECT_THAT(std::string(mail[i]["headers"]), HasSubstr("Subject: UNACKNOWLEDGED:"));
     EXPECT_THAT(std::string(mail[i]["body"]), HasSubstr("this is reminder 1"));
   }
+  // Nobody acts until the reminders are all gone; then the citizen writes again: a round goes
+  // at once (a reminder, escalated), rather than the text joining the alert in silence.
+  for (int i = 0; i < 12; ++i) {
+    clock_.Advance(15min);
+    notifier->RunOnce();
+  }
+  ASSERT_EQ(db_.Query("SELECT next_round_at IS NULL FROM alerts"), "t") << "reminders used up";
+  const std::size_t mailed = relay_.Messages().size();
+  clock_.Advance(1h);
+  EXPECT_EQ(notifier->RunOnce(), 0);
+  EXPECT_EQ(text("he is outside now and I am scared"), 1);
+  EXPECT_EQ(notifier->RunOnce(), 3) << "the webhook, the duty e-mail and the escalation";
+  mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), mailed + 2);
+  EXPECT_THAT(std::string(mail.back()["headers"]), HasSubstr("Subject: UNACKNOWLEDGED:"));
+  EXPECT_EQ(db_.Query("SELECT next_round_at IS NULL FROM alerts"), "t") << "one round a text";
+
   // Acknowledged: the reminders stop.
   EXPECT_EQ(alerts_->Acknowledge(alert, {"tok_1", "Sgt Evans", "supervisor"}, "", clock_.Now()),
             store::AlertUpdate::kDone);
-  clock_.Set(t0 + 4h);
+  clock_.Advance(2h);
   EXPECT_EQ(notifier->RunOnce(), 0);
 }
 
