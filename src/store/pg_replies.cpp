@@ -276,9 +276,17 @@ ReplyOutcome PgStore::ReceiveReply(const InboundSms& sms, const ReplyFn& plan,
         if (!decided.comment.empty()) {
           written_again = raise_alerts(view, TextAsComment(view, decided.comment));
         }
-        outcome.alerts_raised =
-            InsertAlerts(txn, *decided.survey_id, raise_alerts(view, ReadAnswers(response[0])), now,
-                         /*only_new=*/false, written_again);
+        std::vector<NewAlert> alerts = raise_alerts(view, ReadAnswers(response[0]));
+        // The stored comment keeps its first 2,000 characters: a disclosure in a text after
+        // them is not in it, and raises its alert from the text itself.
+        for (const NewAlert& text_alert : written_again) {
+          const bool in_answer = std::any_of(alerts.begin(), alerts.end(), [&](const NewAlert& a) {
+            return a.kind == text_alert.kind;
+          });
+          if (!in_answer) alerts.push_back(text_alert);
+        }
+        outcome.alerts_raised = InsertAlerts(txn, *decided.survey_id, alerts, now,
+                                             /*only_new=*/false, written_again);
       }
     } else if (raise_alerts && decided.survey_id &&
                (decided.disposition == "reply" || decided.disposition == "opt_out")) {

@@ -203,6 +203,23 @@ TEST_F(TwoWayTest, AnUnreadableReplyIsKeptAtOnceAndJoinedWithTheNextInOrder) {
             "7|It was ok, call me on 07700 900456\nthe officer was kind\ndunno really");
 }
 
+// The comment keeps its first 2,000 characters: a disclosure in a text after them raises its
+// alert from the text itself.
+TEST_F(TwoWayTest, ADisclosurePastTheCommentsLengthStillRaisesItsAlert) {
+  TextedSurvey("E-1");
+  clock_.Advance(5min);
+  // A text is at most a few SMS long; a long conversation reaches the limit in a few of them.
+  const std::string chatter(450, 'x');
+  EXPECT_EQ(Text("well " + chatter, "k-1"), "asked_again");
+  for (int i = 2; i <= 6; ++i) {
+    Text("and " + chatter, "k-" + std::to_string(i));
+  }
+  ASSERT_EQ(Q("SELECT length(comment) FROM responses"), "2000");
+  EXPECT_EQ(Q("SELECT count(*) FROM alerts"), "0");
+  Text("he is back and I am scared", "k-9");
+  EXPECT_EQ(Q("SELECT string_agg(kind, ',') FROM alerts"), "safeguarding");
+}
+
 // Kannel's get-url as the issue pins it ("...inbound?secret=SECRET&from=%p&to=%P&text=%a"):
 // no message id, and the texts still answer the conversation waiting for them.
 TEST_F(TwoWayTest, AKannelTextWithoutItsIdAnswersTheConversationWaitingForIt) {
