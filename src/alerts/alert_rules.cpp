@@ -68,6 +68,7 @@ class ConfigLoader : private detail::YamlDiagnostics {
       Error(section.Mark(), "'alerts' must be a map (lexicon:, renotify_after:, rules:)");
       return Finish(nullptr);
     }
+    CheckDuplicateKeys(section);
     auto config = std::make_shared<AlertConfig>();
     config->renotify_after = {{AlertSeverity::kUrgent, std::chrono::minutes(15)},
                               {AlertSeverity::kHigh, std::chrono::hours(24)}};

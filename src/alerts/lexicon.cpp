@@ -242,6 +242,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
       errors_.push_back({file_, 1, 1, "the lexicon must be a map (version:, negation:, entries:)"});
       return Finish(nullptr);
     }
+    CheckDuplicateKeys(root);
     std::vector<Lexicon::Negation> negations;
     std::vector<std::string> fillers;
     std::vector<std::string> soft_breaks;

@@ -88,6 +88,20 @@ TEST(AlertRulesLoad, ReportsEveryMistakeWithItsPlace) {
   EXPECT_THAT(all, HasSubstr("unknown key 'severty'"));
 }
 
+TEST(AlertRulesLoad, AKeyGivenTwiceIsAnError) {
+  const auto loaded = Load(R"(alerts:
+  lexicon: alert_lexicon.yaml
+  rules:
+    - {id: scared, kind: safeguarding, lexicon: [safeguarding]}
+  rules:
+    - {id: rude, kind: complaint, lexicon: [complaint], kind: praise}
+)");
+  EXPECT_FALSE(loaded.config);
+  const std::string all = All(loaded.errors);
+  EXPECT_THAT(all, HasSubstr("duplicate key 'rules' (first on line 6)"));
+  EXPECT_THAT(all, HasSubstr("duplicate key 'kind' (first on line 9)"));
+}
+
 TEST(AlertRulesLoad, MissingSectionOrLexicon) {
   auto loaded = Load("force_name: X\n");
   ASSERT_TRUE(loaded.config) << All(loaded.errors);

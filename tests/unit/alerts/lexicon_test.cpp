@@ -152,6 +152,25 @@ entries:
   EXPECT_NE(all.find("entry 'none' has no terms"), std::string::npos) << all;
 }
 
+// A second block of entries added at the end (an operator's own terms) would replace the
+// shipped ones, every safeguarding term gone: refused, naming both places.
+TEST(LexiconLoad, AKeyGivenTwiceIsAnError) {
+  auto loaded = LoadLexiconString(R"(
+version: 1
+entries:
+  - {id: scared, category: safeguarding, terms: {en: [scared]}}
+entries:
+  - {id: petrified, category: safeguarding, terms: {en: [petrified], en: [frit]}}
+)",
+                                  "lex.yaml");
+  EXPECT_FALSE(loaded.lexicon);
+  std::string all;
+  for (const auto& e : loaded.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find("lex.yaml:5:1: duplicate key 'entries' (first on line 3)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("duplicate key 'en' (first on line 6)"), std::string::npos) << all;
+}
+
 TEST(LexiconLoad, ShippedLexiconLoadsWithoutWarnings) {
   const auto loaded = LoadLexiconFile(SourcePath("config/alert_lexicon.yaml"));
   for (const auto& e : loaded.errors) ADD_FAILURE() << e.ToString();
