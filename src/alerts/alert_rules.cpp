@@ -106,11 +106,11 @@ class ConfigLoader : private detail::YamlDiagnostics {
       } else if (key == "renotify_after") {
         ReadRenotify(value, *config);
       } else if (key == "max_renotify") {
-        int n = 0;
-        if (!value.IsScalar() || !YAML::convert<int>::decode(value, n) || n < 0 || n > 20) {
+        const auto n = value.IsScalar() ? YamlWholeNumber(value.Scalar()) : std::nullopt;
+        if (!n || *n < 0 || *n > 20) {
           Error(value.Mark(), "alerts.max_renotify must be a whole number from 0 to 20");
         } else {
-          config->max_renotify = n;
+          config->max_renotify = *n;
         }
       } else if (key == "rules") {
         ReadRules(value, groups, *config);
@@ -288,9 +288,11 @@ class ConfigLoader : private detail::YamlDiagnostics {
           }
         } else if (key == "at_or_below") {
           has_threshold = true;
-          if (!value.IsScalar() || !YAML::convert<int>::decode(value, rule.at_or_below) ||
-              rule.at_or_below < 0 || rule.at_or_below > 10) {
+          const auto score = value.IsScalar() ? YamlWholeNumber(value.Scalar()) : std::nullopt;
+          if (!score || *score < 0 || *score > 10) {
             Error(value.Mark(), "at_or_below must be a score from 0 to 10");
+          } else {
+            rule.at_or_below = *score;
           }
         } else if (key == "match") {
           const std::string text = value.IsScalar() ? value.Scalar() : "";

@@ -343,9 +343,11 @@ class LexiconLoader : private detail::YamlDiagnostics {
     }
     int window = 3;
     if (const YAML::Node w = node["window"]) {
-      if (!w.IsScalar() || !YAML::convert<int>::decode(w, window) || window < 0 || window > 5) {
+      const auto n = w.IsScalar() ? YamlWholeNumber(w.Scalar()) : std::nullopt;
+      if (!n || *n < 0 || *n > 5) {
         Error(w.Mark(), "negation.window must be a whole number from 0 to 5");
-        window = 3;
+      } else {
+        window = *n;
       }
     }
     for (const auto& item : node) {

@@ -1,6 +1,7 @@
 #include "surveyd/core/yaml_syntax.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <vector>
 
 namespace surveyd {
@@ -115,6 +116,14 @@ YamlSyntaxError DescribeYamlSyntaxError(std::string_view text, std::string_view 
     break;
   }
   return error;
+}
+
+std::optional<int> YamlWholeNumber(std::string_view scalar) {
+  int value = 0;
+  const char* end = scalar.data() + scalar.size();
+  const auto [ptr, ec] = std::from_chars(scalar.data(), end, value, 10);
+  if (scalar.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
 }
 
 }  // namespace surveyd

@@ -949,8 +949,10 @@ class Loader {
   }
 
   std::optional<int> Int(const Entry& entry) {
-    int value = 0;
-    if (entry.value.IsScalar() && YAML::convert<int>::decode(entry.value, value)) return value;
+    // Decimal, as people write numbers: yaml-cpp would read "016" as octal, 14.
+    if (entry.value.IsScalar()) {
+      if (const auto value = YamlWholeNumber(entry.value.Scalar())) return value;
+    }
     Error(Place(entry), "'" + entry.key + "' must be a whole number" +
                             (entry.value.IsScalar() ? ", not '" + entry.value.Scalar() + "'" : ""));
     return std::nullopt;

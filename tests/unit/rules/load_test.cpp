@@ -122,6 +122,30 @@ std::string ShippedRulesText() {
   return text.str();
 }
 
+// Whole numbers are decimal, as people write them: yaml-cpp alone reads 016 as octal (14), so a
+// minimum age of 016 would survey fourteen-year-olds.
+TEST(RulesLoadTest, WholeNumbersAreDecimal) {
+  const std::string shipped = ShippedRulesText();
+  const auto with = [&](const std::string& age) {
+    std::string text = shipped;
+    const auto at = text.find("minimum_age: 16");
+    EXPECT_NE(at, std::string::npos);
+    text.replace(at, 15, "minimum_age: " + age);
+    return LoadString(text, "rules.yaml");
+  };
+  const auto leading_zero = with("016");
+  ASSERT_TRUE(leading_zero.rules);
+  EXPECT_EQ(leading_zero.rules->policy().minimum_age, 16);
+  for (const char* odd : {"0x10", "+16", "16.0", "1e1"}) {
+    const auto refused = with(odd);
+    EXPECT_FALSE(refused.rules) << odd;
+    ASSERT_FALSE(refused.errors.empty()) << odd;
+    EXPECT_NE(refused.errors[0].message.find("'minimum_age' must be a whole number"),
+              std::string::npos)
+        << refused.errors[0].ToString();
+  }
+}
+
 // An empty time zone is an error at its place, not a load that fails saying nothing.
 TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
   std::string yaml = ShippedRulesText();
