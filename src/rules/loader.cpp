@@ -216,9 +216,14 @@ class Loader {
       return;
     }
     if (!ExpectMap(*texts)) return;
+    std::set<std::string> seen;
     for (auto it = texts->value.begin(); it != texts->value.end(); ++it) {
       auto language = Language(it->first);
       if (!language) continue;
+      if (!seen.insert(*language).second) {
+        Error(it->first, "duplicate language '" + *language + "' in two_way texts");
+        continue;
+      }
       const Entry texts_entry{*language, it->first, it->second};
       if (!ExpectMap(texts_entry)) continue;
       const auto fields = Entries(it->second, {"questions", "ask_again", "thanks", "closed"},
@@ -330,9 +335,16 @@ class Loader {
                                                                   int segments) {
     std::vector<std::pair<std::string, std::string>> out;
     if (!ExpectMap(entry)) return out;
+    std::set<std::string> seen;
     for (auto it = entry.value.begin(); it != entry.value.end(); ++it) {
       auto language = Language(it->first);
       if (!language) continue;
+      // A copied line whose code was not changed: the second would be taken for the first
+      // (the English fallback in Welsh, and no Welsh).
+      if (!seen.insert(*language).second) {
+        Error(it->first, "duplicate language '" + *language + "' in " + what);
+        continue;
+      }
       auto text = ScalarText(it->second, what + " " + *language);
       if (!text) continue;
       std::string reply = ReplyText(it->second, *text);

@@ -146,6 +146,21 @@ TEST(RulesLoadTest, WholeNumbersAreDecimal) {
   }
 }
 
+// A text line copied and its language code left as it was: the copy would become the English
+// fallback (help in Welsh for an English speaker, and no Welsh at all).
+TEST(RulesLoadTest, ALanguageGivenTwiceInRepliesIsAnError) {
+  std::string text = ShippedRulesText();
+  const std::string cy = "      cy: \"Os ydych chi mewn perygl nawr";
+  const auto at = text.find(cy);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 9, "      en: ");
+  const auto loaded = LoadString(text, "rules.yaml");
+  EXPECT_FALSE(loaded.rules);
+  std::string all;
+  for (const auto& e : loaded.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find("duplicate language 'en' in"), std::string::npos) << all;
+}
+
 // An empty time zone is an error at its place, not a load that fails saying nothing.
 TEST(RulesLoadTest, AnEmptyTimeZoneIsNamed) {
   std::string yaml = ShippedRulesText();
