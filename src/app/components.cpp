@@ -143,6 +143,9 @@ std::vector<rules::RuleError> RulesComponent::Load() {
     return errors;
   }
   for (const Companion& companion : companions_) companion.commit();
+  // What `rules check` warns of (a qualifier that will never match, no exclusions at all):
+  // said wherever the rules go in force, not only to whoever ran the check.
+  for (const auto& warning : loaded.warnings) spdlog::warn("rules: {}", warning.ToString());
   if (!version_.empty()) info_.With({version_}).Set(0);
   current_ = loaded.rules;
   sha256_ = crypto::Sha256Hex(text);

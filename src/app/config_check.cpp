@@ -99,6 +99,11 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   for (const auto& page : config::PageWarnings(result.config)) {
     warnings.push_back(name + ": warning: " + page);
   }
+  // The rules' own (a qualifier that will never match, no exclusions), as `rules check` says
+  // them: an ExecStartPre that runs this is where ops look.
+  if (rule_set) {
+    for (const auto& w : rules_file.rules.warnings) warnings.push_back(w.ToString());
+  }
   if (!problems.empty()) {
     for (const auto& warning : warnings) err << warning << "\n";
     for (const auto& p : problems) err << "surveyd: " << p << "\n";

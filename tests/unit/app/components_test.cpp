@@ -363,6 +363,23 @@ TEST(RulesComponentTest, AReloadThatRetentionCannotKeepIsRefusedAndTheRulesInFor
   EXPECT_NE(rules.Health()->details["version"], version) << "kept long enough: in force";
 }
 
+// What `rules check` warns of is logged as the rules go in force: ops who reload without running
+// it still see that an exclusion will never match.
+TEST(RulesComponentTest, TheRulesWarningsAreLogged) {
+  const std::string path = ::testing::TempDir() + "components_test_warned.yaml";
+  std::ofstream(path) << Replaced(ReadFile(rules::testing::SourcePath("config/rules.yaml")),
+                                  "qualifiers: [DOMESTIC, HONOUR_BASED]",
+                                  "qualifiers: [DOMESTC, HONOUR_BASED]");
+  metrics::Registry registry;
+  RulesComponent rules(path, registry);
+  CapturedLog log;
+  ASSERT_NO_THROW(rules.Start());
+  const std::string said = log.Take();
+  EXPECT_NE(said.find("warning rules: " + path + ":"), std::string::npos) << said;
+  EXPECT_NE(said.find("qualifier 'DOMESTC' is not one the feed contract names"), std::string::npos)
+      << said;
+}
+
 TEST(RulesComponentTest, AConversationThatOutlastsTheNumbersHashIsRefused) {
   // Retention deletes a conversation phone_hash_days after it started, whatever its state.
   const std::string shipped = ReadFile(rules::testing::SourcePath("config/rules.yaml"));

@@ -1,6 +1,7 @@
 // `surveyd config check` as an operator runs it, with the environment given (no database).
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -67,6 +68,33 @@ TEST(ConfigCheck, ASenderNetworksMayRefuseIsAWarning) {
                             "characters, not 20"),
             std::string::npos)
       << kannel.err;
+}
+
+// What `rules check` warns of is said where ops look at start (ExecStartPre runs config check): a
+// qualifier that will never match is an exclusion that stops nothing.
+TEST(ConfigCheck, TheRulesWarningsAreSaid) {
+  std::ifstream in(Source("config/rules.yaml"));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string rules = text.str();
+  const auto at = rules.find("qualifiers: [DOMESTIC, HONOUR_BASED]");
+  ASSERT_NE(at, std::string::npos);
+  rules.replace(at, 36, "qualifiers: [DOMESTC, HONOUR_BASED]");
+  // The lexicon beside the shipped rules, named by its whole path.
+  const std::string lexicon_line = "lexicon: alert_lexicon.yaml";
+  const auto l = rules.find(lexicon_line);
+  ASSERT_NE(l, std::string::npos);
+  rules.replace(l, lexicon_line.size(), "lexicon: " + Source("config/alert_lexicon.yaml"));
+  const std::string path = ::testing::TempDir() + "config_check_warned_rules.yaml";
+  std::ofstream(path) << rules;
+  auto env = TwilioEnvironment();
+  env["SURVEYD_RULES"] = path;
+  const Checked checked = Check(env);
+  EXPECT_EQ(checked.code, 0) << checked.err;
+  EXPECT_NE(
+      checked.out.find(":283:18: warning: qualifier 'DOMESTC' is not one the feed contract names"),
+      std::string::npos)
+      << checked.out;
 }
 
 // Retention that drops a number's hash before the rules stop looking back over it would forget a
