@@ -3,7 +3,17 @@
 // loader warns about a rule naming anything else (it could never match: almost always a typo);
 // Decide reads an event's value outside them as unclear, never as "no".
 #include <string>
+#include <string_view>
 #include <vector>
+
+namespace surveyd::rules {
+
+// A flag as it is meant, whatever a log, an export or a rules file did to it: upper case, each
+// run of spaces, hyphens and other marks one underscore ("sexual offence", "Sexual-Offence":
+// SEXUAL_OFFENCE). decide.cpp.
+std::string FlagKey(std::string_view flag);
+
+}  // namespace surveyd::rules
 
 namespace surveyd::rules::contract {
 

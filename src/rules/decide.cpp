@@ -16,6 +16,39 @@
 
 namespace surveyd::rules {
 
+// A flag as it is meant, whatever a log or an export did to it: upper case, each run of spaces,
+// hyphens and other marks one underscore ("sexual offence", "Sexual-Offence": SEXUAL_OFFENCE),
+// soft hyphens dropped and a dotted or dotless I read as I ("DOM\u00adESTIC", "DOMEST\u0130C").
+std::string FlagKey(std::string_view flag) {
+  std::string key;
+  bool gap = false;
+  for (std::size_t i = 0; i < flag.size(); ++i) {
+    const auto c = static_cast<unsigned char>(flag[i]);
+    char next = 0;
+    if (std::isalnum(c) != 0) {
+      next = ascii::Upper(static_cast<char>(c));
+    } else if (c == 0xC2 && i + 1 < flag.size() &&
+               static_cast<unsigned char>(flag[i + 1]) == 0xAD) {
+      ++i;  // soft hyphen: invisible, joins nothing
+      continue;
+    } else if (c == 0xC4 && i + 1 < flag.size() &&
+               (static_cast<unsigned char>(flag[i + 1]) == 0xB0 ||
+                static_cast<unsigned char>(flag[i + 1]) == 0xB1)) {
+      ++i;
+      next = 'I';
+    } else if (c >= 0x80) {
+      next = static_cast<char>(c);  // other letters stay as they are, and match nothing
+    } else {
+      gap = !key.empty();
+      continue;
+    }
+    if (gap) key.push_back('_');
+    gap = false;
+    key.push_back(next);
+  }
+  return key;
+}
+
 namespace {
 
 enum class Tri { kNo, kYes, kUnknown };
@@ -52,39 +85,6 @@ Tri InContractList(const Policy& policy, Field field, const std::vector<std::str
   const auto text = Present(value);
   if (text.has_value() && !ascii::AnyEquals(contract, *text)) return Tri::kUnknown;
   return InList(policy, field, list, value);
-}
-
-// A flag as it is meant, whatever a log or an export did to it: upper case, each run of spaces,
-// hyphens and other marks one underscore ("sexual offence", "Sexual-Offence": SEXUAL_OFFENCE),
-// soft hyphens dropped and a dotted or dotless I read as I ("DOM\u00adESTIC", "DOMEST\u0130C").
-std::string FlagKey(std::string_view flag) {
-  std::string key;
-  bool gap = false;
-  for (std::size_t i = 0; i < flag.size(); ++i) {
-    const auto c = static_cast<unsigned char>(flag[i]);
-    char next = 0;
-    if (std::isalnum(c) != 0) {
-      next = ascii::Upper(static_cast<char>(c));
-    } else if (c == 0xC2 && i + 1 < flag.size() &&
-               static_cast<unsigned char>(flag[i + 1]) == 0xAD) {
-      ++i;  // soft hyphen: invisible, joins nothing
-      continue;
-    } else if (c == 0xC4 && i + 1 < flag.size() &&
-               (static_cast<unsigned char>(flag[i + 1]) == 0xB0 ||
-                static_cast<unsigned char>(flag[i + 1]) == 0xB1)) {
-      ++i;
-      next = 'I';
-    } else if (c >= 0x80) {
-      next = static_cast<char>(c);  // other letters stay as they are, and match nothing
-    } else {
-      gap = !key.empty();
-      continue;
-    }
-    if (gap) key.push_back('_');
-    gap = false;
-    key.push_back(next);
-  }
-  return key;
 }
 
 // Whether a flag is written as the contract writes flags (letters, digits, underscores), so that

@@ -792,8 +792,10 @@ class Loader {
       list("categories", exclusion.categories, &kCategories);
       list("grades", exclusion.grades, &kGrades);
       list("qualifiers", exclusion.qualifiers, nullptr);  // new flags may appear at any time
+      // As an event's flags are read: "SEXUAL-OFFENCE" or "sexual offence" is SEXUAL_OFFENCE.
+      for (std::string& q : exclusion.qualifiers) q = FlagKey(q);
       if (const Entry* e = Find(keys, "qualifiers"); e && e->value.IsSequence()) {
-        WarnUnknownQualifiers(*e);
+        CheckUnknownQualifiers(*e);
       }
       list("channels", exclusion.channels, &kChannels);
       list("roles", exclusion.roles, &kRoles);
@@ -842,16 +844,24 @@ class Loader {
     }
   }
 
-  // A qualifier the contract does not name is most often a misspelling that would never match.
-  void WarnUnknownQualifiers(const Entry& entry) {
+  // A qualifier the contract does not name is most often a misspelling that would never match:
+  // one a letter or two from a contract flag ("DOMESTC") is an error, as the exclusion would
+  // stop nothing it was written for; another (a flag the force has started to use) a warning.
+  void CheckUnknownQualifiers(const Entry& entry) {
     for (const YAML::Node& item : entry.value) {
       if (!item.IsScalar()) continue;
-      const std::string word = ascii::ToUpper(item.Scalar());
+      const std::string word = FlagKey(item.Scalar());
       const auto& known = KnownQualifiers();
       if (std::find(known.begin(), known.end(), word) != known.end()) continue;
-      Warn(item, "qualifier '" + item.Scalar() + "' is not one the feed contract names" +
-                     Suggest(word, known) +
-                     ": check the spelling the force's log uses, or it will never match");
+      const std::string suggestion = Suggest(word, known);
+      if (!suggestion.empty()) {
+        Error(item, "qualifier '" + item.Scalar() + "' is not one the feed contract names" +
+                        suggestion + ": as written it would never match");
+        continue;
+      }
+      Warn(item, "qualifier '" + item.Scalar() +
+                     "' is not one the feed contract names: check the spelling the force's log "
+                     "uses, or it will never match");
     }
   }
 

@@ -369,14 +369,14 @@ TEST(RulesComponentTest, TheRulesWarningsAreLogged) {
   const std::string path = ::testing::TempDir() + "components_test_warned.yaml";
   std::ofstream(path) << Replaced(ReadFile(rules::testing::SourcePath("config/rules.yaml")),
                                   "qualifiers: [DOMESTIC, HONOUR_BASED]",
-                                  "qualifiers: [DOMESTC, HONOUR_BASED]");
+                                  "qualifiers: [DOMESTIC, HONOUR_BASED, NEW_FLAG]");
   metrics::Registry registry;
   RulesComponent rules(path, registry);
   CapturedLog log;
   ASSERT_NO_THROW(rules.Start());
   const std::string said = log.Take();
   EXPECT_NE(said.find("warning rules: " + path + ":"), std::string::npos) << said;
-  EXPECT_NE(said.find("qualifier 'DOMESTC' is not one the feed contract names"), std::string::npos)
+  EXPECT_NE(said.find("qualifier 'NEW_FLAG' is not one the feed contract names"), std::string::npos)
       << said;
 }
 

@@ -79,7 +79,7 @@ TEST(ConfigCheck, TheRulesWarningsAreSaid) {
   std::string rules = text.str();
   const auto at = rules.find("qualifiers: [DOMESTIC, HONOUR_BASED]");
   ASSERT_NE(at, std::string::npos);
-  rules.replace(at, 36, "qualifiers: [DOMESTC, HONOUR_BASED]");
+  rules.replace(at, 36, "qualifiers: [DOMESTIC, HONOUR_BASED, NEW_FLAG]");
   // The lexicon beside the shipped rules, named by its whole path.
   const std::string lexicon_line = "lexicon: alert_lexicon.yaml";
   const auto l = rules.find(lexicon_line);
@@ -92,7 +92,7 @@ TEST(ConfigCheck, TheRulesWarningsAreSaid) {
   const Checked checked = Check(env);
   EXPECT_EQ(checked.code, 0) << checked.err;
   EXPECT_NE(
-      checked.out.find(":283:18: warning: qualifier 'DOMESTC' is not one the feed contract names"),
+      checked.out.find(":283:42: warning: qualifier 'NEW_FLAG' is not one the feed contract names"),
       std::string::npos)
       << checked.out;
 }

@@ -473,18 +473,37 @@ TEST(RulesLoadTest, WarnsOnLikelyMistakesButStaysValid) {
       "groups:\n"
       "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
       "exclusions:\n"
-      "  - {id: d, qualifiers: [DOMESTC, domestic, Threat_To_Life, NEW_FLAG]}\n";
-  EXPECT_EQ(WarningsOf(LoadString(yaml, "w.yaml")),
+      "  - {id: d, qualifiers: [domestic, Threat-To-Life, sexual offence, NEW_FLAG]}\n";
+  const auto loaded = LoadString(yaml, "w.yaml");
+  ASSERT_TRUE(loaded.rules);
+  EXPECT_EQ(WarningsOf(loaded),
             (std::vector<std::string>{
                 "w.yaml:3:12: warning: 'require' is empty: an event without qualifiers or a type "
                 "code counts as not matching the exclusions and may be texted (the shipped policy "
                 "requires both)",
-                "w.yaml:7:26: warning: qualifier 'DOMESTC' is not one the feed contract names "
-                "(did you mean 'DOMESTIC'?): check the spelling the force's log uses, or it will "
-                "never match",
-                "w.yaml:7:61: warning: qualifier 'NEW_FLAG' is not one the feed contract names: "
+                "w.yaml:7:68: warning: qualifier 'NEW_FLAG' is not one the feed contract names: "
                 "check the spelling the force's log uses, or it will never match",
             }));
+  // Read as an event's flags are: spelled otherwise, each is the contract's flag.
+  EXPECT_EQ(loaded.rules->exclusions()[0].qualifiers,
+            (std::vector<std::string>{"DOMESTIC", "THREAT_TO_LIFE", "SEXUAL_OFFENCE", "NEW_FLAG"}));
+}
+
+// A qualifier a letter or two from a contract flag is a typo that would never match: the
+// exclusion would stop nothing it was written for (DOMESTIC contacts surveyed). An error.
+TEST(RulesLoadTest, AQualifierMisspeltFromTheContractsIsAnError) {
+  const std::string yaml =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "exclusions:\n"
+      "  - {id: d, qualifiers: [DOMESTC, HONOUR_BASED]}\n";
+  const auto loaded = LoadString(yaml, "t.yaml");
+  EXPECT_FALSE(loaded.rules);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0].ToString(),
+            "t.yaml:5:26: qualifier 'DOMESTC' is not one the feed contract names (did you mean "
+            "'DOMESTIC'?): as written it would never match");
 }
 
 TEST(RulesLoadTest, WarnsWithoutExclusions) {
