@@ -165,7 +165,15 @@ class Loader {
     if (const Entry* entry = Find(top, "policy")) policy = ReadPolicy(*entry);
 
     QuietHours quiet;
-    if (const Entry* entry = Find(top, "quiet_hours")) quiet = ReadQuietHours(*entry);
+    const Entry* quiet_entry = Find(top, "quiet_hours");
+    if (quiet_entry) quiet = ReadQuietHours(*quiet_entry);
+    if (!quiet_entry || quiet_entry->value.IsNull()) {
+      // Left out, or its lines commented out: none, which texts at night. Said, so that it is
+      // meant (enabled: false says so without a warning).
+      Warn(quiet_entry ? quiet_entry->value : root,
+           "no quiet_hours: texts may go at any hour, the night included (give start and end, "
+           "e.g. start: \"21:00\", end: \"09:00\", or enabled: false if none is meant)");
+    }
 
     // Before the groups: a two-way group's first text is measured with its first question.
     const Entry* two_way_entry = Find(top, "two_way");
@@ -504,6 +512,7 @@ class Loader {
     }
     const Entry* start = Find(keys, "start");
     const Entry* end = Find(keys, "end");
+    if (!enabled && !start && !end) return quiet;  // "enabled: false" alone: none, meant
     if (!start || !end) {
       Error(entry.value, "quiet_hours needs both 'start' and 'end' (e.g. start: \"21:00\")");
       return quiet;

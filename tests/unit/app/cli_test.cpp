@@ -61,17 +61,17 @@ TEST_F(RulesCliTest, ShippedRulesAndSampleCheckCleanly) {
 }
 
 TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
-  const std::string rules =
-      Write("rules.yaml",
-            "force_name: Test\n"
-            "groups:\n"
-            "  - id: c\n"
-            "    name: C\n"
-            "    trigger: call.ended\n"
-            "    templates:\n"
-            "      en: \"{force}: how did we do? ł {link}\"\n"
-            "exclusions:\n"
-            "  - {id: d, qualifiers: [NEW_FLAG], type_codes: [\"MISPER*\"]}\n");
+  const std::string rules = Write("rules.yaml",
+                                  "force_name: Test\n"
+                                  "groups:\n"
+                                  "  - id: c\n"
+                                  "    name: C\n"
+                                  "    trigger: call.ended\n"
+                                  "    templates:\n"
+                                  "      en: \"{force}: how did we do? ł {link}\"\n"
+                                  "exclusions:\n"
+                                  "  - {id: d, qualifiers: [NEW_FLAG], type_codes: [\"MISPER*\"]}\n"
+                                  "quiet_hours: {enabled: false}\n");
   const std::string sample = Write("codes.txt", "MISSING-PER\nDOM-ABUSE\n");
   const std::string config = Write("surveyd.yaml",
                                    "http:\n  public_base_url: https://survey.example.org\n"

@@ -473,7 +473,8 @@ TEST(RulesLoadTest, WarnsOnLikelyMistakesButStaysValid) {
       "groups:\n"
       "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
       "exclusions:\n"
-      "  - {id: d, qualifiers: [domestic, Threat-To-Life, sexual offence, NEW_FLAG]}\n";
+      "  - {id: d, qualifiers: [domestic, Threat-To-Life, sexual offence, NEW_FLAG]}\n"
+      "quiet_hours: {enabled: false}\n";
   const auto loaded = LoadString(yaml, "w.yaml");
   ASSERT_TRUE(loaded.rules);
   EXPECT_EQ(WarningsOf(loaded),
@@ -510,14 +511,40 @@ TEST(RulesLoadTest, WarnsWithoutExclusions) {
   const std::string base =
       "force_name: Test\n"
       "groups:\n"
-      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n";
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "quiet_hours: {enabled: false}\n";
   const auto none = WarningsOf(LoadString(base, "n.yaml"));
   ASSERT_EQ(none.size(), 1u);
   EXPECT_EQ(none[0].rfind("n.yaml:1:1: warning: no exclusions: nothing keeps a text", 0), 0u)
       << none[0];
   const auto empty = WarningsOf(LoadString(base + "exclusions: []\n", "e.yaml"));
   ASSERT_EQ(empty.size(), 1u);
-  EXPECT_EQ(empty[0].rfind("e.yaml:4:1: warning: no exclusions", 0), 0u) << empty[0];
+  EXPECT_EQ(empty[0].rfind("e.yaml:5:1: warning: no exclusions", 0), 0u) << empty[0];
+}
+
+// Quiet hours left out (or their lines commented out) are none, which texts at night: said, so
+// that it is meant; enabled: false says so without a warning.
+TEST(RulesLoadTest, WarnsWithoutQuietHours) {
+  const std::string base =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "exclusions:\n"
+      "  - {id: d, qualifiers: [DOMESTIC]}\n";
+  for (const std::string& quiet : {std::string(), std::string("quiet_hours:\n")}) {
+    const auto loaded = LoadString(base + quiet, "q.yaml");
+    ASSERT_TRUE(loaded.rules);
+    EXPECT_FALSE(loaded.rules->quiet_hours().enabled);
+    const auto warnings = WarningsOf(loaded);
+    ASSERT_EQ(warnings.size(), 1u) << quiet;
+    EXPECT_NE(warnings[0].find("warning: no quiet_hours: texts may go at any hour"),
+              std::string::npos)
+        << warnings[0];
+  }
+  const auto meant = LoadString(base + "quiet_hours: {enabled: false}\n", "q.yaml");
+  ASSERT_TRUE(meant.rules);
+  EXPECT_FALSE(meant.rules->quiet_hours().enabled);
+  EXPECT_TRUE(WarningsOf(meant).empty());
 }
 
 TEST(RulesLoadTest, WarnsOnPatternsThatMatchNoCodeOfTheSample) {
@@ -529,7 +556,8 @@ TEST(RulesLoadTest, WarnsOnPatternsThatMatchNoCodeOfTheSample) {
       "groups:\n"
       "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
       "exclusions:\n"
-      "  - {id: d, type_codes: [\"DOM*\", \"MISPER*\", \"*PER\", \"dom-abuse\", \"X?\"]}\n";
+      "  - {id: d, type_codes: [\"DOM*\", \"MISPER*\", \"*PER\", \"dom-abuse\", \"X?\"]}\n"
+      "quiet_hours: {enabled: false}\n";
   EXPECT_EQ(WarningsOf(LoadString(yaml, "s.yaml", options)),
             (std::vector<std::string>{
                 "s.yaml:5:34: warning: type code pattern 'MISPER*' matches none of the 3 codes "
@@ -561,7 +589,8 @@ TEST(RulesLoadTest, WarnsOnTemplatesOverOneSmsWithTheGivenLink) {
       std::string(10, 'a') +
       " {link}\"\n"
       "exclusions:\n"
-      "  - {id: d, qualifiers: [DOMESTIC]}\n";
+      "  - {id: d, qualifiers: [DOMESTIC]}\n"
+      "quiet_hours: {enabled: false}\n";
   EXPECT_EQ(WarningsOf(LoadString(yaml, "t.yaml", options)),
             (std::vector<std::string>{
                 "t.yaml:7:11: warning: template c/en can take 2 SMS segments (161 GSM-7 "
