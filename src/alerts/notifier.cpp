@@ -243,9 +243,17 @@ int Notifier::RunOnce() {
   }
   if (options_.digest.enabled) MakeDigests(now);
 
+  const TimePoint claimed_at = clock_.Now();
   auto notices = store_.ClaimNotices(now, options_.batch_size, options_.worker_id, options_.lease);
+  // The batch shares one lease, and each send may take its whole timeout: one begun with less
+  // than that left could still be under way when another instance takes the lapsed claim and
+  // sends it too (a duplicate e-mail to the duty inspector). What is left goes when its lease
+  // lapses, here or elsewhere.
+  const auto longest_send = std::chrono::duration_cast<Duration>(
+      std::max(options_.webhook.timeout, options_.smtp.timeout));
   for (const auto& notice : notices) {
     const TimePoint at = clock_.Now();
+    if (at + longest_send >= claimed_at + options_.lease) break;
     const store::NoticeResult result = Send(notice, at);
     // Taken by the channel, not recorded: the notice goes again when its lease runs out (with
     // the same webhook-id), so the alert is delivered at least once.

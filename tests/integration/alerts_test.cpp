@@ -154,13 +154,18 @@ class WebhookReceiver {
     options.tls_cert_file = tls_cert_file;
     options.tls_key_file = tls_key_file;
     server_ = http::MakeServer(options, [this](const http::Request& request) {
-      std::lock_guard lock(mutex_);
-      requests_.push_back(request);
+      std::function<void()> hook;
       int status = 200;
-      if (!statuses_.empty()) {
-        status = statuses_.front();
-        statuses_.pop_front();
+      {
+        std::lock_guard lock(mutex_);
+        requests_.push_back(request);
+        if (!statuses_.empty()) {
+          status = statuses_.front();
+          statuses_.pop_front();
+        }
+        hook = on_request_;
       }
+      if (hook) hook();  // outside the lock: it may send to this receiver itself
       return http::Response::Text(status, "ok");
     });
     server_->Start();
@@ -179,9 +184,15 @@ class WebhookReceiver {
     std::lock_guard lock(mutex_);
     return requests_;
   }
+  // Run as each request is answered (a slow receiver moving a manual clock on).
+  void OnRequest(std::function<void()> hook) {
+    std::lock_guard lock(mutex_);
+    on_request_ = std::move(hook);
+  }
 
  private:
   bool tls_ = false;
+  std::function<void()> on_request_;
   std::mutex mutex_;
   std::vector<http::Request> requests_;
   std::deque<int> statuses_;
@@ -1011,6 +1022,50 @@ TEST_F(NotifierTest, AnAlertDealtWithOpensAgainWhenTheCitizenWritesAgain) {
             store::AlertUpdate::kDone);
   clock_.Advance(2h);
   EXPECT_EQ(notifier->RunOnce(), 0);
+}
+
+// A claim's notices share one lease; a send may take its whole timeout. One begun with less than
+// that left could still be under way when another instance takes the lapsed claim: the notifier
+// stops its batch there, and no notice goes twice.
+TEST_F(NotifierTest, ASlowBatchStopsBeforeItsLeaseCouldRunOutUnderASend) {
+  for (const char* id : {"E-1", "E-2", "E-3"}) {
+    ASSERT_EQ(store_->SubmitResponse(CreateSurvey(id), Answer("I'm scared he will come back", 5),
+                                     clock_.Now()),
+              store::SubmitOutcome::kStored);
+  }
+  NotifierOptions options = Options();
+  options.email_to.clear();  // the webhook alone: three notices in one claim
+  options.lease = 7s;
+  options.smtp.timeout = 3s;  // as the webhook's: a send takes 3 s at most
+  auto first = Make(options);
+  auto other = Make(options);
+  int answered = 0;
+  receiver_.OnRequest([&] {
+    clock_.Advance(3s);  // a slow receiver: each send takes its whole timeout
+    if (++answered == 2) {
+      // As the second ends, 6 s into the 7 s lease, the lease of what the first has not begun
+      // runs out (on the database's clock) and the other instance takes it.
+      std::string begun = "0";
+      for (const auto& request : receiver_.Requests()) {
+        const std::string id(request.Header("webhook-id"));
+        begun += "," + id.substr(id.rfind('-') + 1);
+      }
+      db_.Query(
+          "UPDATE alert_notices SET lease_until = now() - interval '1 second' "
+          "WHERE state = 'claimed' AND id NOT IN (" +
+          begun + ")");
+      other->RunOnce();
+    }
+  });
+  first->RunOnce();
+  receiver_.OnRequest(nullptr);
+  std::set<std::string> ids;
+  for (const auto& request : receiver_.Requests()) {
+    EXPECT_TRUE(ids.insert(std::string(request.Header("webhook-id"))).second)
+        << "sent twice: " << request.Header("webhook-id");
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_EQ(Count("alert_notices", "state = 'sent'"), "3");
 }
 
 TEST_F(NotifierTest, EachKindAlsoReachesItsOwnAddresses) {
