@@ -167,6 +167,34 @@ const char* KindName(Kind kind) {
   return "invalid";
 }
 
+std::string BlankNumbers(std::string_view text) {
+  const auto digit = [&text](std::size_t i) {
+    return std::isdigit(static_cast<unsigned char>(text[i])) != 0;
+  };
+  const auto joins = [](char c) {
+    return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+';
+  };
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    if (!digit(i)) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    // The run: digits, and what joins them, ending at its last digit.
+    std::size_t end = i;
+    std::size_t digits = 0;
+    for (std::size_t j = i; j < text.size() && (digit(j) || joins(text[j])); ++j) {
+      if (digit(j)) {
+        ++digits;
+        end = j + 1;
+      }
+    }
+    out += digits >= 7 ? std::string("#######") : std::string(text.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
 std::string Mask(std::string_view e164) {
   constexpr std::string_view kHidden = "***";
   if (e164.size() < 2 || e164.front() != '+' || !AllDigits(e164.substr(1))) {

@@ -8,34 +8,23 @@
 #include <cctype>
 #include <charconv>
 
+#include "surveyd/core/phone.hpp"
+
 namespace surveyd::gateway::detail {
 namespace {
 
 constexpr std::size_t kMaxErrorCodeLength = 64;
-// Longer runs of digits could be (part of) a phone number; vendor codes are at most 5 or 6.
-constexpr std::size_t kMaxDigitRun = 6;
 
 }  // namespace
 
 std::string SafeCode(std::string_view code) {
+  // A number the gateway echoed goes first, however it is written (vendor codes are at most 5 or
+  // 6 digits); what is left keeps to the characters of a code.
   std::string out;
-  std::size_t longest_run = 0;
-  std::size_t run = 0;
-  for (char c : code.substr(0, kMaxErrorCodeLength)) {
-    const auto u = static_cast<unsigned char>(c);
-    // A number is written with spaces, a plus, brackets, dashes or dots between its digits
-    // ("+44 7700 900123"): only a letter ends a run.
-    if (std::isdigit(u) != 0) {
-      longest_run = std::max(longest_run, ++run);
-    } else if (std::isalpha(u) != 0) {
-      run = 0;
+  for (char c : phone::BlankNumbers(code.substr(0, kMaxErrorCodeLength))) {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.') {
+      out.push_back(c);
     }
-    if (std::isalnum(u) != 0 || c == '_' || c == '-' || c == '.') out.push_back(c);
-  }
-  if (longest_run > kMaxDigitRun) {
-    out.erase(std::remove_if(out.begin(), out.end(),
-                             [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }),
-              out.end());
   }
   return out;
 }

@@ -43,6 +43,7 @@
 #include <unordered_map>
 
 #include "http/beast_request.hpp"
+#include "surveyd/core/phone.hpp"
 
 namespace surveyd::http {
 namespace {
@@ -97,38 +98,6 @@ struct Connection {
   beast::tcp_stream stream;
   bool reading = false;  // only touched on the connection's strand
 };
-
-// Exception texts are ours, but one could still quote a value it choked on: a run of digits long
-// enough to be a phone number, however it is written ("+44 7700 900123", "07700-900-123": the
-// spaces, dashes, dots, brackets and plus between its digits are part of the run), is blanked
-// before it reaches the log.
-std::string ScrubDigits(std::string_view text) {
-  const auto digit = [&text](std::size_t i) {
-    return std::isdigit(static_cast<unsigned char>(text[i])) != 0;
-  };
-  const auto joins = [](char c) {
-    return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+';
-  };
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    if (!digit(i)) {
-      out.push_back(text[i++]);
-      continue;
-    }
-    // The run: digits, and what joins them, ending at its last digit.
-    std::size_t end = i;
-    std::size_t digits = 0;
-    for (std::size_t j = i; j < text.size() && (digit(j) || joins(text[j])); ++j) {
-      if (digit(j)) {
-        ++digits;
-        end = j + 1;
-      }
-    }
-    out += digits >= 7 ? std::string("#######") : std::string(text.substr(i, end - i));
-    i = end;
-  }
-  return out;
-}
 
 // A path as the log may hold it: a survey's holds its token, a key to someone's answers.
 std::string PathForLog(std::string_view path) {
@@ -331,7 +300,7 @@ class BeastServer final : public Server {
       return fast_(request);
     } catch (const std::exception& e) {
       spdlog::error("http: fast handler for {} {} failed: {}", request.method,
-                    PathForLog(request.path), ScrubDigits(e.what()));
+                    PathForLog(request.path), phone::BlankNumbers(e.what()));
     } catch (...) {
       spdlog::error("http: fast handler for {} {} failed with an unknown exception", request.method,
                     PathForLog(request.path));
@@ -345,7 +314,7 @@ class BeastServer final : public Server {
     } catch (const std::exception& e) {
       // Method and path only: the query string and the body may hold tokens or personal data.
       spdlog::error("http: handler for {} {} failed: {}", request.method, PathForLog(request.path),
-                    ScrubDigits(e.what()));
+                    phone::BlankNumbers(e.what()));
     } catch (...) {
       spdlog::error("http: handler for {} {} failed with an unknown exception", request.method,
                     PathForLog(request.path));

@@ -35,6 +35,12 @@ const char* KindName(Kind kind);  // "uk_mobile", "uk_landline", ...
 // "+4477******23": enough to tell two numbers apart in a log, never enough to call one.
 std::string Mask(std::string_view e164);
 
+// `text` with every run of digits long enough to be a phone number (7 or more) replaced by
+// "#######", however the number is written: the spaces, dashes, dots, brackets and plus between
+// its digits are part of the run ("+44 7700 900123", "07700-900-123"). For what may quote a
+// number into a log or a stored error: a gateway's error code, an exception's text.
+std::string BlankNumbers(std::string_view text);
+
 // HMAC-SHA256(key, e164) as hex. The key comes from configuration (phone_hash_key).
 std::string KeyedHash(std::string_view key, std::string_view e164);
 

@@ -131,6 +131,17 @@ TEST(PhoneTest, AMobileWithoutItsTrunkZeroIsAGuess) {
   EXPECT_FALSE(Normalize("+447700900123").guessed);
 }
 
+TEST(PhoneTest, BlankNumbersBlanksANumberHoweverItIsWritten) {
+  EXPECT_EQ(BlankNumbers("bad +447700900123"), "bad +#######");
+  EXPECT_EQ(BlankNumbers("bad +44 7700 900123 (07700-900-123)."), "bad +#######).");
+  EXPECT_EQ(BlankNumbers("to 07700.900.123, twice"), "to #######, twice");
+  // A vendor's code, a count or a time is left as it is.
+  EXPECT_EQ(BlankNumbers("E-30003 after 3 tries at 12:30"), "E-30003 after 3 tries at 12:30");
+  EXPECT_EQ(BlankNumbers("123456"), "123456");
+  EXPECT_EQ(BlankNumbers("1234567"), "#######");
+  EXPECT_EQ(BlankNumbers(""), "");
+}
+
 TEST(PhoneTest, KindNames) {
   EXPECT_STREQ(KindName(Kind::kUkMobile), "uk_mobile");
   EXPECT_STREQ(KindName(Kind::kUkLandline), "uk_landline");
