@@ -838,14 +838,14 @@ class Loader {
     return exclusions;
   }
 
-  // A flag cannot be both harmless and one an exclusion rules contacts out by.
+  // A flag cannot be both harmless and one an exclusion rules contacts out by, however each is
+  // spelled (an exclusion's qualifiers are held as FlagKey has them).
   void CheckHarmlessQualifiers(const std::vector<Exclusion>& exclusions) {
     for (const YAML::Node& item : harmless_items_) {
+      const std::string key = FlagKey(item.Scalar());
       for (const Exclusion& exclusion : exclusions) {
         const auto& named = exclusion.qualifiers;
-        if (std::any_of(named.begin(), named.end(), [&](const std::string& q) {
-              return ascii::EqualsIgnoreCase(q, item.Scalar());
-            })) {
+        if (std::find(named.begin(), named.end(), key) != named.end()) {
           Error(item, "qualifier '" + item.Scalar() + "' is in harmless_qualifiers and in " +
                           "exclusion '" + exclusion.id + "': it cannot be both");
         }

@@ -201,6 +201,14 @@ TEST(RulesLoadTest, TheUnknownFlagsPolicyIsCheckedAtItsPlace) {
             std::string::npos)
       << both.errors[0].ToString();
   EXPECT_GT(both.errors[0].line, 0);
+  // However it is spelled: the exclusion's SEXUAL_OFFENCE is the harmless "sexual-offence".
+  const LoadResult spelled =
+      with("harmless_qualifiers: []", "harmless_qualifiers: [sexual-offence]");
+  EXPECT_FALSE(spelled.rules);
+  ASSERT_EQ(spelled.errors.size(), 1u);
+  EXPECT_NE(spelled.errors[0].message.find("qualifier 'sexual-offence' is in harmless_qualifiers"),
+            std::string::npos)
+      << spelled.errors[0].ToString();
   // Named harmless, a flag is known: counted no more, and texted.
   const LoadResult named = with("harmless_qualifiers: []", "harmless_qualifiers: [PRIORITY]");
   ASSERT_TRUE(named.rules);
