@@ -895,19 +895,17 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
   for (std::size_t i = 0; i < items.size(); ++i) {
     const IngestItem& item = items[i];
     const std::optional<std::int64_t> seq = LineSeq(item);
-    const auto sent_before = [&] {
-      const auto it = seq ? rejected_before.find(*seq) : rejected_before.end();
-      return it != rejected_before.end() && std::find(it->second.begin(), it->second.end(),
-                                                      CleanText(item.raw)) != it->second.end();
-    };
-    if (unreadable(item) && item.source == "tcp" && seq && sent_before()) {
-      results[i] = {item.event_id, IngestOutcome::kDuplicate, "duplicate"};
-      results[i].replayed = true;
-      continue;
-    }
     if (unreadable(item)) {
+      // The line as it is kept: what a replay of it is known by, and what is sealed.
+      const std::string text = CleanText(item.raw);
       if (item.source == "tcp" && seq) {
-        rejected_before[*seq].push_back(CleanText(item.raw));  // sent again in this batch
+        auto& sent = rejected_before[*seq];
+        if (std::find(sent.begin(), sent.end(), text) != sent.end()) {
+          results[i] = {item.event_id, IngestOutcome::kDuplicate, "duplicate"};
+          results[i].replayed = true;
+          continue;
+        }
+        sent.push_back(text);  // sent again in this batch
       }
       std::string reason = item.event ? "missing event_id" : item.reject_reason;
       if (reason.empty()) reason = "rejected";
@@ -927,7 +925,7 @@ std::vector<IngestResult> PgStore::Ingest(pqxx::transaction_base& txn,
       rejected_source.Add(item.source);
       rejected_seq.AddInt(seq);
       rejected_reason.Add(reason);
-      rejected_raw.Add(vault_.Seal(CleanText(item.raw), kRejectedRaw));
+      rejected_raw.Add(vault_.Seal(text, kRejectedRaw));
       // Read from the event when it was read but has no id, else from the line (IngestItem).
       const std::string& incident = item.event ? item.event->incident.id : item.incident_id;
       const std::string phone = item.event && item.event->caller && item.event->caller->phone
