@@ -372,6 +372,7 @@ void Notifier::MakeDigests(TimePoint now) {
     store::RecognitionFilter filter;
     filter.from = from;
     filter.to = at;
+    filter.dated = store::RecognitionFilter::Dated::kByAnswer;
     filter.team = team;
     const auto report =
         BuildRecognition(store_.Recognition(filter), *config->lexicon, options_.min_cell_size);

@@ -134,7 +134,7 @@ std::string PraiseViewLink(std::string_view public_base_url, std::string_view te
     return std::string(text);
   };
   return std::string(public_base_url) + "/dashboard?view=praise&team=" + http::UrlEncode(team) +
-         "&from=" + day(from) + "&to=" + day(to - std::chrono::seconds(1));
+         "&from=" + day(from) + "&to=" + day(to - std::chrono::seconds(1)) + "&dates=answered";
 }
 
 DigestText FormatDigest(std::string_view force_name, std::string_view team, TimePoint from,
@@ -145,7 +145,7 @@ DigestText FormatDigest(std::string_view force_name, std::string_view team, Time
                  LocalDate(zone, to - std::chrono::seconds(1));
   std::string& b = text.body;
   b += "Recognition for " + std::string(team) + "\n";
-  b += "Contacts from " + LocalDate(zone, from) + " to " +
+  b += "Answers given from " + LocalDate(zone, from) + " to " +
        LocalDate(zone, to - std::chrono::seconds(1)) + ".\n\n";
   if (report.suppressed) {
     b += "Fewer than " + std::to_string(min_cell_size) +

@@ -107,6 +107,12 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
     } else if (key == "format") {
       if (value != "json" && value != "csv") return BadParameter(key, "expected json or csv");
       csv = value == "csv";
+    } else if (key == "dates") {
+      if (value != "contact" && value != "answered") {
+        return BadParameter(key, "expected contact or answered");
+      }
+      filter.dated = value == "answered" ? store::RecognitionFilter::Dated::kByAnswer
+                                         : store::RecognitionFilter::Dated::kByContact;
     } else if (key == "table") {
       if (value != "people" && value != "praise") {
         return BadParameter(key, "expected people or praise");
@@ -159,6 +165,8 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
   }
   json body = {{"from", FormatRfc3339(filter.from)},
                {"to", FormatRfc3339(filter.to)},
+               {"dates", filter.dated == store::RecognitionFilter::Dated::kByAnswer ? "answered"
+                                                                                    : "contact"},
                {"team", filter.team ? json(*filter.team) : json(nullptr)},
                {"officer", filter.person ? json(*filter.person) : json(nullptr)},
                {"min_cell_size", options.recognition_min_cell_size},

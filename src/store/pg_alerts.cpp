@@ -113,20 +113,46 @@ constexpr const char* kAlertColumns =
     "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(a.reopened_at), a.reopened_round";
 constexpr int kAlertColumnCount = 28;
 
-// Who the contact was with: the operator for calls, the officer otherwise.
-constexpr const char* kRecognitionCte =
-    "WITH x AS (SELECT s.id AS survey_id, s.contact_at, r.q1, r.q2, r.q3, r.q4, r.q5, "
-    "r.comment_masked AS comment, "
-    "CASE WHEN s.event_type = 'call.ended' THEN s.handler_id ELSE s.officer_id END AS person, "
-    "CASE WHEN s.event_type = 'call.ended' THEN 'operator' ELSE 'officer' END AS role, "
-    "CASE WHEN s.event_type = 'call.ended' THEN s.handler_team ELSE s.department END AS team "
-    "FROM responses r JOIN surveys s ON s.id = r.survey_id "
-    "WHERE s.contact_at >= $1::timestamptz AND s.contact_at < $2::timestamptz) ";
-
 std::string Joined(std::initializer_list<std::string> parts) {
   std::string out;
   for (const auto& part : parts) out += part;
   return out;
+}
+
+// The answers in [$1, $2) by `dated` (s.contact_at or r.submitted_at), each with who the contact
+// was with: the operator for calls, the officer otherwise.
+std::string RecognitionCte(const std::string& dated) {
+  return Joined(
+      {"WITH x AS (SELECT s.id AS survey_id, s.contact_at, r.q1, r.q2, r.q3, r.q4, r.q5, "
+       "r.comment_masked AS comment, "
+       "CASE WHEN s.event_type = 'call.ended' THEN s.handler_id ELSE s.officer_id END AS person, "
+       "CASE WHEN s.event_type = 'call.ended' THEN 'operator' ELSE 'officer' END AS role, "
+       "CASE WHEN s.event_type = 'call.ended' THEN s.handler_team ELSE s.department END AS team "
+       "FROM responses r JOIN surveys s ON s.id = r.survey_id WHERE ",
+       dated, " >= $1::timestamptz AND ", dated, " < $2::timestamptz) "});
+}
+
+// The people and comments statements of recognition, for answers dated by `dated`.
+std::vector<std::string> RecognitionStatements(const std::string& dated) {
+  const std::string cte = RecognitionCte(dated);
+  return {
+      Joined(
+          {cte,
+           "SELECT person, role, COALESCE(team, ''), count(*), "
+           "count(*) FILTER (WHERE q1 = 10), count(*) FILTER (WHERE q2 = 10), "
+           "count(*) FILTER (WHERE q3 = 10), count(*) FILTER (WHERE q4 = 10), "
+           "count(*) FILTER (WHERE q5 = 10), count(*) FILTER (WHERE num_nonnulls(q1, q2, q3, q4, "
+           "q5) > 0 AND COALESCE(q1, 10) = 10 AND COALESCE(q2, 10) = 10 AND COALESCE(q3, 10) = 10 "
+           "AND COALESCE(q4, 10) = 10 AND COALESCE(q5, 10) = 10), "
+           "COALESCE(($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4), false) "
+           "FROM x WHERE person IS NOT NULL GROUP BY person, role, team "
+           "ORDER BY team, person, role"}),
+      Joined({cte,
+              "SELECT survey_id, person, role, COALESCE(team, ''), surveyd_epoch_us(contact_at), "
+              "q1, q2, q3, q4, q5, comment FROM x WHERE person IS NOT NULL AND comment <> '' "
+              "AND ($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4) "
+              "ORDER BY contact_at DESC, survey_id DESC LIMIT $5::int"}),
+  };
 }
 
 const Statements& AlertStatements() {
@@ -146,33 +172,23 @@ const Statements& AlertStatements() {
       Joined(
           {"SELECT ", kAlertColumns,
            " FROM alerts a JOIN surveys s ON s.id = a.survey_id WHERE a.id = ANY($1::bigint[])"}),
-      Joined(
-          {kRecognitionCte,
-           "SELECT person, role, COALESCE(team, ''), count(*), "
-           "count(*) FILTER (WHERE q1 = 10), count(*) FILTER (WHERE q2 = 10), "
-           "count(*) FILTER (WHERE q3 = 10), count(*) FILTER (WHERE q4 = 10), "
-           "count(*) FILTER (WHERE q5 = 10), count(*) FILTER (WHERE num_nonnulls(q1, q2, q3, q4, "
-           "q5) > 0 AND COALESCE(q1, 10) = 10 AND COALESCE(q2, 10) = 10 AND COALESCE(q3, 10) = 10 "
-           "AND COALESCE(q4, 10) = 10 AND COALESCE(q5, 10) = 10), "
-           "COALESCE(($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4), false) "
-           "FROM x WHERE person IS NOT NULL GROUP BY person, role, team "
-           "ORDER BY team, person, role"}),
-      Joined({kRecognitionCte,
-              "SELECT survey_id, person, role, COALESCE(team, ''), surveyd_epoch_us(contact_at), "
-              "q1, q2, q3, q4, q5, comment FROM x WHERE person IS NOT NULL AND comment <> '' "
-              "AND ($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4) "
-              "ORDER BY contact_at DESC, survey_id DESC LIMIT $5::int"}),
-      Joined({kRecognitionCte,
-              "SELECT DISTINCT team FROM x WHERE team IS NOT NULL AND person IS NOT NULL "
-              "ORDER BY team"}),
   };
+  static const std::vector<std::string> kByContact = RecognitionStatements("s.contact_at");
+  static const std::vector<std::string> kByAnswer = RecognitionStatements("r.submitted_at");
+  // The digest's teams: those with answers given in the week.
+  static const std::string kTeamsByAnswer =
+      Joined({RecognitionCte("r.submitted_at"),
+              "SELECT DISTINCT team FROM x WHERE team IS NOT NULL AND person IS NOT NULL "
+              "ORDER BY team"});
   static const Statements kStatements = {
       {"alerts_list", kOwned[0].c_str()},
       {"alert_by_id", kOwned[1].c_str()},
       {"alerts_by_ids", kOwned[2].c_str()},
-      {"recognition_people", kOwned[3].c_str()},
-      {"recognition_comments", kOwned[4].c_str()},
-      {"recognition_teams", kOwned[5].c_str()},
+      {"recognition_people", kByContact[0].c_str()},
+      {"recognition_comments", kByContact[1].c_str()},
+      {"recognition_people_by_answer", kByAnswer[0].c_str()},
+      {"recognition_comments_by_answer", kByAnswer[1].c_str()},
+      {"recognition_teams_by_answer", kTeamsByAnswer.c_str()},
       {"alert_history",
        "SELECT surveyd_epoch_us(at), action, COALESCE(actor_id, ''), COALESCE(actor_name, ''), "
        "COALESCE(actor_role, ''), COALESCE(note, '') FROM alert_events WHERE alert_id = $1::bigint "
@@ -510,7 +526,9 @@ class PgAlertStore final : public AlertStore {
       const Params params{Time(filter.from), Time(filter.to),
                           filter.team ? Param(*filter.team) : std::nullopt,
                           filter.person ? Param(*filter.person) : std::nullopt};
-      for (const auto& row : Exec(txn, "recognition_people", params)) {
+      const bool by_answer = filter.dated == RecognitionFilter::Dated::kByAnswer;
+      for (const auto& row :
+           Exec(txn, by_answer ? "recognition_people_by_answer" : "recognition_people", params)) {
         PersonScores person;
         person.person = row[0].as<std::string>();
         person.role = row[1].as<std::string>();
@@ -523,7 +541,9 @@ class PgAlertStore final : public AlertStore {
       }
       Params comment_params = params;
       comment_params.push_back(Int(std::max(filter.comment_limit, 0)));
-      for (const auto& row : Exec(txn, "recognition_comments", comment_params)) {
+      for (const auto& row :
+           Exec(txn, by_answer ? "recognition_comments_by_answer" : "recognition_comments",
+                comment_params)) {
         RecognitionComment comment;
         comment.survey_id = row[0].as<std::int64_t>();
         comment.person = row[1].as<std::string>();
@@ -544,7 +564,7 @@ class PgAlertStore final : public AlertStore {
     return WithConnection("recognition teams", [&](pqxx::connection& connection) {
       pqxx::read_transaction txn(connection);
       std::vector<std::string> teams;
-      for (const auto& row : Exec(txn, "recognition_teams", {Time(from), Time(to)})) {
+      for (const auto& row : Exec(txn, "recognition_teams_by_answer", {Time(from), Time(to)})) {
         teams.push_back(row[0].as<std::string>());
       }
       return teams;

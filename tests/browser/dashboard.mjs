@@ -393,6 +393,11 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   await waitReady(page, () => page.click('#praise-filters button[type=submit]'));
   check('the team filter is in the URL', new URL(page.url()).searchParams.get('team') === praisedTeam);
   await comparePraise(`praise of ${praisedTeam}`, { team: praisedTeam });
+  // By the days the answers were given, as each team's weekly digest links to it.
+  await page.selectOption('#p-dates', 'answered');
+  await waitReady(page, () => page.click('#praise-filters button[type=submit]'));
+  check('the answers\' dates are in the URL', new URL(page.url()).searchParams.get('dates') === 'answered');
+  await comparePraise(`praise of ${praisedTeam} by answer`, { team: praisedTeam, dates: 'answered' });
 
   // An analyst may not see alerts: no link, and the alerts URL shows the figures.
   const analystContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });

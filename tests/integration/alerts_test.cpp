@@ -649,6 +649,20 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
                   team + "&from=2026-11-16&to=2026-11-19");
   EXPECT_EQ(json::parse(response.body)["suppressed"], true) << "none the day before";
+  EXPECT_EQ(json::parse(response.body)["dates"], "contact");
+  // By the day the answers were given (24 November), as the weekly digest counts them.
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  team + "&from=2026-11-20&to=2026-11-20&dates=answered");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body)["dates"], "answered");
+  EXPECT_EQ(json::parse(response.body)["suppressed"], true) << "none was answered that day";
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  team + "&from=2026-11-24&to=2026-11-24&dates=answered");
+  EXPECT_EQ(json::parse(response.body)["respondents"], 4) << response.body;
+  EXPECT_EQ(json::parse(response.body)["praise"].size(), 2u);
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                  team + "&from=2026-11-24&to=2026-11-24&dates=contact");
+  EXPECT_EQ(json::parse(response.body)["suppressed"], true) << "no contact that day";
   // In summer, a London day starts at 23:00 UTC the day before.
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
                   "from=2026-07-01&to=2026-07-01");
@@ -786,6 +800,17 @@ class NotifierTest : public AlertsTest {
       return id == "force_contact" ? std::string("Force Contact") : std::string();
     };
     options.random01 = [] { return 0.0; };  // backoff without jitter: half the full delay
+    return options;
+  }
+
+  // Weekly digests on Mondays at 08:00 (London), with a cell size of 3, and no alert notices.
+  NotifierOptions DigestOptions() {
+    auto options = Options();
+    options.webhook.url.clear();
+    options.email_to.clear();
+    options.min_cell_size = 3;
+    options.digest.enabled = true;
+    options.digest.schedule = {1, 8 * 60};
     return options;
   }
 
@@ -1277,12 +1302,7 @@ TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
     ASSERT_EQ(store_->SubmitResponse(survey, Answer(row.comment, 10), clock_.Now()),
               store::SubmitOutcome::kStored);
   }
-  auto options = Options();
-  options.webhook.url.clear();
-  options.email_to.clear();
-  options.min_cell_size = 3;
-  options.digest.enabled = true;
-  options.digest.schedule = {1, 8 * 60};
+  auto options = DigestOptions();
   options.digest.recipients = {{"Team A", "sgt-a@force.example"}};
   options.digest.default_recipient = "ops@force.example";
   auto first = Make(options);
@@ -1335,6 +1355,66 @@ TEST_F(NotifierTest, WeeklyDigestOncePerTeamEvenWithTwoInstances) {
   EXPECT_EQ(summary.digests, 2);
   EXPECT_EQ(summary.digests_sent, 2);
   EXPECT_EQ(summary.notices_sent, 0) << "a digest's e-mail is not an alert's notice";
+}
+
+TEST_F(NotifierTest, WeeklyDigestCountsTheAnswersGivenInItsWeek) {
+  // Digests on Mondays at 08:00 (GMT). PC1's contacts on Friday 20 November were answered on
+  // Tuesday 24th; PC7's on Sunday 29th were answered on Monday 30th after the digest was made.
+  // Counted by the contacts' dates, neither set reached any digest: the first's week was over
+  // when 23 November's was made, and the second's answers came after 30 November's.
+  struct Row {
+    const char* person;
+    const char* contact_at;
+    const char* answered_at;
+  };
+  const std::vector<Row> rows = {
+      {"PC1", "2026-11-20T15:00:00Z", "2026-11-24T09:00:00Z"},
+      {"PC1", "2026-11-20T16:00:00Z", "2026-11-24T09:10:00Z"},
+      {"PC1", "2026-11-20T17:00:00Z", "2026-11-25T19:00:00Z"},
+      {"PC7", "2026-11-29T21:00:00Z", "2026-11-30T09:00:00Z"},
+      {"PC7", "2026-11-29T22:00:00Z", "2026-11-30T10:00:00Z"},
+      {"PC7", "2026-11-29T23:00:00Z", "2026-12-01T07:30:00Z"},
+  };
+  auto options = DigestOptions();
+  options.digest.default_recipient = "sgt@force.example";
+  auto notifier = Make(options);
+
+  int n = 0;
+  auto answer = [&](const Row& row) {
+    Contact c;
+    c.event_id = "L-" + std::to_string(++n);
+    c.type = EventType::kResourceDeparted;
+    c.person = row.person;
+    c.team = "Team L";
+    c.at = At(row.contact_at);
+    const auto survey = CreateSurvey(c);
+    ASSERT_EQ(
+        store_->SubmitResponse(survey, Answer("thank you, very kind", 10), At(row.answered_at)),
+        store::SubmitOutcome::kStored);
+  };
+  for (int i = 0; i < 3; ++i) answer(rows[i]);
+  clock_.Set(At("2026-11-30T08:00:30Z"));
+  notifier->RunOnce();
+  notifier->RunOnce();  // sends the digest queued
+  for (int i = 3; i < 6; ++i) answer(rows[i]);
+  clock_.Set(At("2026-12-07T08:00:30Z"));
+  notifier->RunOnce();
+  notifier->RunOnce();
+
+  EXPECT_EQ(Count("recognition_digests"), "2");
+  const auto mail = relay_.Messages();
+  ASSERT_EQ(mail.size(), 2u);
+  const std::string first = mail[0]["body"], second = mail[1]["body"];
+  EXPECT_THAT(first,
+              HasSubstr("Answers given from Monday 23 November 2026 to Monday 30 November 2026."));
+  EXPECT_THAT(first, HasSubstr("3 answers about contacts with the people shown."));
+  EXPECT_THAT(first, HasSubstr("PC1 "));
+  EXPECT_THAT(first, Not(HasSubstr("PC7")));
+  EXPECT_THAT(first, HasSubstr("team=Team%20L&from=2026-11-23&to=2026-11-30&dates=answered"));
+  EXPECT_THAT(second,
+              HasSubstr("Answers given from Monday 30 November 2026 to Monday 7 December 2026."));
+  EXPECT_THAT(second, HasSubstr("PC7 "));
+  EXPECT_THAT(second, Not(HasSubstr("PC1")));
 }
 
 // ---- The survey page -------------------------------------------------------------------------

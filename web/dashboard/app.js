@@ -109,6 +109,8 @@
       alertKind: url.get('kind') || '',
       alert: /^[0-9]+$/.test(url.get('alert') || '') ? Number(url.get('alert')) : null,
       person: url.get('person') || '',
+      // The Praise view's dates are of the contacts, or (a digest's link) of the answers given.
+      dates: url.get('dates') === 'answered' ? 'answered' : 'contact',
       sort: PRAISE_SORTS.includes(url.get('sort')) ? url.get('sort') : '',
       filters: {},
     };
@@ -131,6 +133,7 @@
     if (view.mode === 'alerts' && view.alert) url.set('alert', view.alert);
     if (view.mode === 'praise' && view.person) url.set('person', view.person);
     if (view.mode === 'praise' && view.sort) url.set('sort', view.sort);
+    if (view.mode === 'praise' && view.dates === 'answered') url.set('dates', view.dates);
     history.replaceState(null, '', location.pathname + '?' + url);
   }
 
@@ -161,7 +164,8 @@
   }
 
   function praiseParams(view) {
-    return { from: view.from, to: view.to, team: view.filters.team, officer: view.person };
+    return { from: view.from, to: view.to, dates: view.dates === 'answered' ? 'answered' : undefined,
+      team: view.filters.team, officer: view.person };
   }
 
   // ---- small helpers ------------------------------------------------------------------------
@@ -805,6 +809,7 @@
     const view = readView();
     $('p-from').value = view.from;
     $('p-to').value = view.to;
+    $('p-dates').value = view.dates;
     fillPraiseOptions(view, null);
     try {
       const report = await call(...requests(view).people);
@@ -1118,6 +1123,7 @@
       if ($('p-from').value > $('p-to').value) { showMessage('The start date is after the end date.'); return; }
       view.from = $('p-from').value;
       view.to = $('p-to').value;
+      view.dates = $('p-dates').value;
       view.filters.team = $('p-team').value;
       view.person = $('p-person').value;
       writeView(view);

@@ -61,8 +61,8 @@ TimePoint LatestDigestTime(const DigestSchedule& schedule, const TimeZone& zone,
 // The week a digest sent at `at` covers: the seven local days before it.
 TimePoint DigestPeriodStart(const DigestSchedule& schedule, const TimeZone& zone, TimePoint at);
 
-// The dashboard's praise view of a team for the local days from `from` to the second before `to`
-// (what a digest covers), as a supervisor opens it from the e-mail.
+// The dashboard's praise view of a team for the answers given on the local days from `from` to
+// the second before `to` (what a digest covers), as a supervisor opens it from the e-mail.
 std::string PraiseViewLink(std::string_view public_base_url, std::string_view team, TimePoint from,
                            TimePoint to, const TimeZone& zone);
 

@@ -132,7 +132,11 @@ struct NoticeResult {
 // Answers by the person whose contact it was: the operator (call.ended: handler_id, handler_team)
 // or the officer (other events: officer_id, department).
 struct RecognitionFilter {
-  TimePoint from, to;               // contact time, [from, to)
+  // What [from, to) is of: the contacts (an analyst's "contacts in November"), or the answers
+  // given (the weekly digest, which must count an answer that came after the week of its contact).
+  enum class Dated { kByContact, kByAnswer };
+  TimePoint from, to;
+  Dated dated = Dated::kByContact;
   std::optional<std::string> team;  // handler_team or department
   std::optional<std::string> person;
   int comment_limit = 2000;  // the newest comments with text
@@ -209,7 +213,7 @@ class AlertStore {
   virtual void RecordNotice(const Notice& notice, const NoticeResult& result, TimePoint now) = 0;
 
   virtual RecognitionData Recognition(const RecognitionFilter& filter) = 0;
-  // Teams (handler_team or department) with answers to contacts in [from, to).
+  // Teams (handler_team or department) with answers given in [from, to).
   virtual std::vector<std::string> TeamsWithAnswers(TimePoint from, TimePoint to) = 0;
   // Stores a digest and its e-mail notice, unless the team's digest for that period exists:
   // true when this call created it.

@@ -196,7 +196,7 @@ TEST(Recognition, DigestHoldsCountsOnly) {
   EXPECT_THAT(text.body, HasSubstr("https://x/dashboard?view=praise&team=T"));
 }
 
-TEST(Recognition, PraiseViewLinkNamesTheTeamAndTheLocalDaysOfTheDigest) {
+TEST(Recognition, PraiseViewLinkNamesTheTeamAndTheLocalDaysTheDigestsAnswersWereGiven) {
   const auto london = TimeZone::Load("Europe/London");
   ASSERT_TRUE(london);
   // A week of summer time: 08:00 local is 07:00 UTC; the last second of the week is still the
@@ -204,11 +204,12 @@ TEST(Recognition, PraiseViewLinkNamesTheTeamAndTheLocalDaysOfTheDigest) {
   EXPECT_EQ(PraiseViewLink("https://s.example", "Response - B&E / 2", At("2026-06-22T07:00:00Z"),
                            At("2026-06-29T07:00:00Z"), *london),
             "https://s.example/dashboard?view=praise&team=Response%20-%20B%26E%20%2F%202"
-            "&from=2026-06-22&to=2026-06-29");
+            "&from=2026-06-22&to=2026-06-29&dates=answered");
   // A digest sent at midnight covers up to the Sunday before.
   EXPECT_EQ(PraiseViewLink("https://s.example", "T", At("2026-11-23T00:00:00Z"),
                            At("2026-11-30T00:00:00Z"), *london),
-            "https://s.example/dashboard?view=praise&team=T&from=2026-11-23&to=2026-11-29");
+            "https://s.example/dashboard?view=praise&team=T&from=2026-11-23&to=2026-11-29"
+            "&dates=answered");
 }
 
 }  // namespace

@@ -579,7 +579,8 @@ TEST_F(AnalyticsApiTest, BytesThatAreNotTextAre400sNeverErrors) {
            {"/api/v1/alerts?status=closed", "status"},
            {"/api/v1/alerts?since=2026-11-01", "since"},
            {"/api/v1/recognition?to=tomorrow", "to"},
-           {"/api/v1/recognition?table=teams", "table"}}) {
+           {"/api/v1/recognition?table=teams", "table"},
+           {"/api/v1/recognition?dates=submitted", "dates"}}) {
     const auto response = Get(target, Role::kSupervisor);
     EXPECT_EQ(response.status, 400) << target;
     EXPECT_EQ(Json(response).value("error", ""), "bad_parameter") << target;
