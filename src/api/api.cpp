@@ -166,6 +166,12 @@ http::Response Unauthorized() {
   return response;
 }
 
+http::Response MethodNotAllowed(const std::string& allow) {
+  auto response = JsonError(405, "method_not_allowed", "method not allowed here");
+  response.Set("Allow", allow);
+  return response;
+}
+
 http::Response Unavailable() {
   auto response = JsonError(503, "unavailable", "the database is unavailable; try again shortly");
   response.Set("Retry-After", "5");
@@ -254,14 +260,14 @@ std::string Subject(const Router::Match& match) {
 http::Response Dispatch(Api& api, const http::Request& request, std::string& route_name) {
   const Router::Match match = api.router.Find(request.method, request.path);
   route_name = match.route == nullptr ? "unmatched" : match.route->name;
-  if (match.route == nullptr) {
-    if (match.allow.empty()) return JsonError(404, "not_found", "no such endpoint");
-    auto response = JsonError(405, "method_not_allowed", "method not allowed here");
-    response.Set("Allow", match.allow);
-    return response;
+  if (match.route == nullptr && match.allow.empty()) {
+    return JsonError(404, "not_found", "no such endpoint");
   }
-  const Route& route = *match.route;
-  if (!route.role) return Run(route, Call{request, match.params, nullptr});
+  const Route& route = match.route != nullptr ? *match.route : *match.path_route;
+  if (!route.role) {
+    if (match.route == nullptr) return MethodNotAllowed(match.allow);
+    return Run(route, Call{request, match.params, nullptr});
+  }
 
   const auto started = std::chrono::steady_clock::now();
   std::optional<Principal> principal;
@@ -303,7 +309,11 @@ http::Response Dispatch(Api& api, const http::Request& request, std::string& rou
     }
     return std::nullopt;
   };
-  http::Response response = Protected(api, route, match, request, principal, record_begun);
+  // A wrong method at a protected route (DELETE of a token's list, say) is answered without
+  // looking at the token, and kept on the trail as any other call to the route is.
+  http::Response response = match.route == nullptr
+                                ? MethodNotAllowed(match.allow)
+                                : Protected(api, route, match, request, principal, record_begun);
   if (api.options.audit == nullptr) return response;
   try {
     api.options.audit->RecordCall(entry_of(&response));

@@ -83,7 +83,12 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
       match.route = &route;
       match.params = std::move(params);
       match.allow.clear();
+      match.path_route = nullptr;
       return match;
+    }
+    if (match.path_route == nullptr) {
+      match.path_route = &route;
+      match.params = params;
     }
     if (match.allow.find(route.method) == std::string::npos) {
       match.allow += (match.allow.empty() ? "" : ", ") + route.method;

@@ -46,6 +46,9 @@ class Router {
     const Route* route = nullptr;  // null: nothing matched the method and path
     std::vector<std::pair<std::string, std::string>> params;
     std::string allow;  // when the path matched but the method did not: "GET, POST"
+    // Then, the first route of that path (with `params` of it): a wrong method at a protected
+    // route is audited under its name.
+    const Route* path_route = nullptr;
   };
   Match Find(std::string_view method, std::string_view path) const;
 

@@ -1172,6 +1172,26 @@ TEST_F(AnalyticsApiTest, EveryProtectedCallIsAuditedWithoutValues) {
   EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
 }
 
+// Someone trying methods on a protected route (deleting the tokens' list, changing an alert with
+// PUT) is on the trail as any other caller of it is; a public route's wrong method is not.
+TEST_F(AnalyticsApiTest, AWrongMethodAtAProtectedRouteIsAudited) {
+  auto response = Call("DELETE", "/api/v1/tokens?all=1", secrets_[Role::kAdmin]);
+  EXPECT_EQ(response.status, 405);
+  EXPECT_EQ(http::FindHeader(response.headers, "Allow"), "GET, POST");
+  ASSERT_EQ(audit_.entries.size(), 1u);
+  EXPECT_EQ(audit_.entries[0].route, "/api/v1/tokens");
+  EXPECT_EQ(audit_.entries[0].method, "DELETE");
+  EXPECT_EQ(audit_.entries[0].status, 405);
+  EXPECT_EQ(audit_.entries[0].params, std::vector<std::string>{"all"});
+  EXPECT_TRUE(audit_.entries[0].token_id.empty()) << "answered without reading the token";
+  EXPECT_EQ(Call("PUT", "/api/v1/alerts/42", "").status, 405);
+  ASSERT_EQ(audit_.entries.size(), 2u);
+  EXPECT_EQ(audit_.entries[1].route, "/api/v1/alerts/{id}");
+  EXPECT_EQ(audit_.entries[1].subject, "42");
+  EXPECT_EQ(Call("POST", "/healthz").status, 405);
+  EXPECT_EQ(audit_.entries.size(), 2u) << "public routes are not audited";
+}
+
 // A change is on record as begun before it is made: one the trail cannot hold is not made, and
 // one made is answered as made, whatever becomes of the record of its outcome.
 TEST_F(AnalyticsApiTest, AChangeIsAuditedBeforeItIsMade) {
