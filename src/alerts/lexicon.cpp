@@ -338,7 +338,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
                                               std::vector<std::string>& fillers) {
     std::vector<Lexicon::Negation> negations;
     if (!node.IsMap()) {
-      Error(node.Mark(), "'negation' must be a map (window:, words:, immediate:, fillers:)");
+      Error(node.Mark(), "'negation' must be a map (window:, words:, immediate:, weak:, fillers:)");
       return negations;
     }
     int window = 3;
@@ -365,18 +365,18 @@ class LexiconLoader : private detail::YamlDiagnostics {
                         });
         continue;
       }
-      if (key != "words" && key != "immediate") {
+      if (key != "words" && key != "immediate" && key != "weak") {
         Error(item.first.Mark(), "unknown key '" + key +
                                      "' in negation (window, words, "
-                                     "immediate, fillers)");
+                                     "immediate, weak, fillers)");
         continue;
       }
       ForEachLanguage(item.second, "negation." + key,
                       [&](const std::string&, const YAML::Node& phrase) {
                         auto words = Words(phrase, "negation");
                         if (words.empty()) return;
-                        negations.push_back(
-                            {phrase.Scalar(), std::move(words), key == "immediate" ? 0 : window});
+                        negations.push_back({phrase.Scalar(), std::move(words),
+                                             key == "immediate" ? 0 : window, key == "weak"});
                       });
     }
     return negations;
@@ -422,12 +422,13 @@ class LexiconLoader : private detail::YamlDiagnostics {
           }
         } else if (key == "description") {
           // For people only.
-        } else if (key == "terms" || key == "misspellings") {
+        } else if (key == "terms" || key == "misspellings" || key == "negated") {
           has_terms = true;
           ForEachLanguage(value, key, [&](const std::string& language, const YAML::Node& phrase) {
             auto term = ReadTerm(phrase, language);
             if (!term) return;
-            std::string key_text;
+            term->after_negation = key == "negated";
+            std::string key_text = term->after_negation ? "~ " : "";
             for (const auto& w : term->words) key_text += w.text + (w.prefix ? "* " : " ");
             if (auto [it, fresh] = seen_terms.emplace(key_text, entry.id); !fresh) {
               Warn(phrase.Mark(),
@@ -438,7 +439,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
         } else {
           Error(field.first.Mark(), "unknown key '" + key +
                                         "' in an entry (id, category, "
-                                        "description, fuzzy, terms, misspellings)");
+                                        "description, fuzzy, terms, misspellings, negated)");
         }
       }
       if (entry.id.empty()) Error(item.Mark(), "entry without 'id'");
@@ -538,10 +539,12 @@ bool Lexicon::MatchAt(const std::vector<Token>& tokens, std::size_t start,
 
 // A negation ending at most its window of words before `start`, with only filler words between
 // ("not [really] scared", "no longer [feel] unsafe", "nie [czuje sie] zagrozona"): "not sure he's
-// back" and "not scared, I'm terrified" stay risks.
+// back" and "not scared, I'm terrified" stay risks. Weak negations ("never") only if `weak_too`.
 const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Token>& tokens,
-                                                 std::size_t start) const {
+                                                 std::size_t start, bool weak_too,
+                                                 std::size_t& negation_start) const {
   for (const Negation& negation : negations_) {
+    if (negation.weak && !weak_too) continue;
     const std::size_t length = negation.words.size();
     for (int gap = 0; gap <= negation.window; ++gap) {
       // The negation would end at start - 1 - gap.
@@ -558,7 +561,10 @@ const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Token>& token
       for (std::size_t i = 0; i < length && same; ++i) {
         same = !tokens[begin + i].hard_break && tokens[begin + i].text == negation.words[i];
       }
-      if (same) return &negation;
+      if (same) {
+        negation_start = begin;
+        return &negation;
+      }
     }
   }
   return nullptr;
@@ -579,18 +585,27 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
   // "scarred" it is one typo away from.
   std::set<std::tuple<const Entry*, std::size_t, std::size_t>> seen;
   auto consider = [&](const TermRef& ref, std::size_t start) {
-    if (!MatchAt(tokens, start, ref) ||
-        !seen.emplace(ref.entry, start, ref.term->words.size()).second) {
-      return;
-    }
+    if (!MatchAt(tokens, start, ref)) return;
+    std::size_t from = start;
+    const Negation* negation = NegationBefore(tokens, start, ref.term->after_negation, from);
+    // "safe" alone is no risk; "don't feel safe" is, and is what the alert should show.
+    if (ref.term->after_negation && negation == nullptr) return;
+    if (!seen.emplace(ref.entry, start, ref.term->words.size()).second) return;
     LexiconMatch match;
     match.entry = ref.entry->id;
     match.category = ref.entry->category;
     match.term = ref.term->written;
     match.position = start;
-    if (const Negation* negation = NegationBefore(tokens, start)) {
+    if (ref.term->after_negation) {
+      match.after_negation = true;
+      match.negation = negation->written;
+    } else if (negation != nullptr) {
       match.negated = true;
       match.negation = negation->written;
+      from = start;
+    }
+    for (std::size_t i = from; i < start + ref.term->words.size(); ++i) {
+      match.text += (match.text.empty() ? "" : " ") + tokens[i].text;
     }
     matches.push_back(std::move(match));
   };

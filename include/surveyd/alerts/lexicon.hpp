@@ -4,8 +4,9 @@
 // normalised: lower case, accents and diacritics folded (ł -> l, ŵ -> w), apostrophes dropped
 // (he's -> hes), hyphens and runs of spaces and line breaks read as one space. A term preceded by
 // a negation ("not scared", "no longer feel unsafe", "nie boję się", "dw i ddim yn ofnus") does
-// not count. Misspellings are listed as terms; an entry may also allow one typo in its long
-// words (fuzzy). Pure: no I/O besides reading the file.
+// not count; a term an entry lists under `negated:` ("safe", "want to live") counts only after
+// one ("I don't feel safe", "never felt safe"). Misspellings are listed as terms; an entry may
+// also allow one typo in its long words (fuzzy). Pure: no I/O besides reading the file.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -33,12 +34,15 @@ std::vector<Token> Tokenize(std::string_view text);
 std::string NormalizedText(std::string_view text);
 
 struct LexiconMatch {
-  std::string entry;         // the entry's id ("fear")
-  std::string category;      // "safeguarding", "complaint", "praise"
-  std::string term;          // the term as the lexicon writes it ("scared to go home")
-  bool negated = false;      // a negation came just before it: it does not count
+  std::string entry;     // the entry's id ("fear")
+  std::string category;  // "safeguarding", "complaint", "praise"
+  std::string term;      // the term as the lexicon writes it ("scared to go home")
+  bool negated = false;  // a negation came just before it: it does not count
+  // A `negated:` term ("safe"): it counts because `negation` came just before it.
+  bool after_negation = false;
   std::string negation;      // the negation, as the lexicon writes it
-  std::size_t position = 0;  // index of the first token
+  std::string text;          // the words matched as read, from the negation on if after_negation
+  std::size_t position = 0;  // index of the first token of the term
 };
 
 class Lexicon {
@@ -51,6 +55,7 @@ class Lexicon {
     std::string written;  // as in the file
     std::string language;
     std::vector<Word> words;
+    bool after_negation = false;  // listed under `negated:`: counts only after a negation
   };
   struct Entry {
     std::string id;
@@ -62,6 +67,9 @@ class Lexicon {
     std::string written;
     std::vector<std::string> words;
     int window = 3;  // filler words allowed between the negation and the term
+    // "never", "cant": makes a `negated:` term count ("never felt safe") but does not cancel a
+    // risk term ("I was never so scared").
+    bool weak = false;
   };
 
   // `fillers`: the only words a negation reaches across ("feel", "really", "czuje", "yn").
@@ -86,7 +94,8 @@ class Lexicon {
     const Term* term;
   };
   bool MatchAt(const std::vector<Token>& tokens, std::size_t start, const TermRef& ref) const;
-  const Negation* NegationBefore(const std::vector<Token>& tokens, std::size_t start) const;
+  const Negation* NegationBefore(const std::vector<Token>& tokens, std::size_t start, bool weak_too,
+                                 std::size_t& negation_start) const;
 
   std::vector<Entry> entries_;
   std::vector<Negation> negations_;
