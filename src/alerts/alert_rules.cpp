@@ -422,9 +422,7 @@ Evaluation Evaluate(const AlertConfig& config, const Answer& answer) {
             rule.categories.end()) {
           continue;
         }
-        // A `negated:` term is named with its negation, as read: "fear:dont feel safe".
-        const std::string name =
-            match.entry + ":" + (match.after_negation ? match.text : match.term);
+        const std::string name = MatchName(match);
         if (std::find(outcome.matched.begin(), outcome.matched.end(), name) ==
             outcome.matched.end()) {
           outcome.matched.push_back(name);

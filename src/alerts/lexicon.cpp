@@ -205,6 +205,19 @@ std::vector<Token> TokenizeImpl(std::string_view text) {
   return tokens;
 }
 
+std::size_t WrittenTerms(const Lexicon::Entry& entry) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < entry.terms.size(); ++i) {
+    const auto& term = entry.terms[i];
+    if (i == 0 || term.written != entry.terms[i - 1].written ||
+        term.language != entry.terms[i - 1].language ||
+        term.after_negation != entry.terms[i - 1].after_negation) {
+      ++count;
+    }
+  }
+  return count;
+}
+
 bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
   if (token.hard_break) return false;
   if (word.prefix) {
@@ -224,6 +237,38 @@ bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
 // ---- Loading -------------------------------------------------------------------------------
 
 const std::vector<std::string> kLanguages = {"en", "pl", "cy"};
+
+// The most phrases one term may stand for ("hurt+ (me|us|...)"): more is a mistake, or a term to
+// split for whoever reads it.
+constexpr std::size_t kMaxPhrases = 512;
+
+bool IsVowel(char c) { return std::strchr("aeiou", c) != nullptr; }
+
+// A word of a term written "word+" and its regular English inflections: "threaten+" threatens,
+// threatened, threatening; "scare+" scares, scared, scaring; "terrify+" terrifies, terrified;
+// "stab+" stabs, stabbed, stabbing. Irregular ones (beaten) are written as alternatives.
+std::vector<std::string> EnglishForms(const std::string& word) {
+  std::vector<std::string> forms = {word};
+  const char last = word.back();
+  const char before = word[word.size() - 2];
+  if (last == 'e') {
+    forms.insert(forms.end(), {word + "s", word + "d", word.substr(0, word.size() - 1) + "ing"});
+    if (before == 'e') forms.push_back(word + "ing");  // see+: seeing
+  } else if (last == 'y' && !IsVowel(before)) {
+    const std::string stem = word.substr(0, word.size() - 1);
+    forms.insert(forms.end(), {stem + "ies", stem + "ied", word + "ing"});
+  } else {
+    const bool sibilant =
+        std::strchr("sxzo", last) != nullptr || (last == 'h' && (before == 'c' || before == 's'));
+    forms.insert(forms.end(), {word + (sibilant ? "es" : "s"), word + "ed", word + "ing"});
+    // A short word ending consonant, vowel, consonant doubles its last letter: stabbed, hitting.
+    if (word.size() <= 4 && !IsVowel(last) && std::strchr("wxy", last) == nullptr &&
+        IsVowel(before) && !IsVowel(word[word.size() - 3])) {
+      forms.insert(forms.end(), {word + last + "ed", word + last + "ing"});
+    }
+  }
+  return forms;
+}
 
 class LexiconLoader : private detail::YamlDiagnostics {
  public:
@@ -425,16 +470,18 @@ class LexiconLoader : private detail::YamlDiagnostics {
         } else if (key == "terms" || key == "misspellings" || key == "negated") {
           has_terms = true;
           ForEachLanguage(value, key, [&](const std::string& language, const YAML::Node& phrase) {
-            auto term = ReadTerm(phrase, language);
-            if (!term) return;
-            term->after_negation = key == "negated";
-            std::string key_text = term->after_negation ? "~ " : "";
-            for (const auto& w : term->words) key_text += w.text + (w.prefix ? "* " : " ");
-            if (auto [it, fresh] = seen_terms.emplace(key_text, entry.id); !fresh) {
-              Warn(phrase.Mark(),
-                   "term '" + phrase.Scalar() + "' is listed twice (also in '" + it->second + "')");
+            bool warned = false;
+            for (Lexicon::Term& term : ReadTerm(phrase, language)) {
+              term.after_negation = key == "negated";
+              std::string key_text = term.after_negation ? "~ " : "";
+              for (const auto& w : term.words) key_text += w.text + (w.prefix ? "* " : " ");
+              if (auto [it, fresh] = seen_terms.emplace(key_text, entry.id); !fresh && !warned) {
+                Warn(phrase.Mark(), "term '" + phrase.Scalar() + "' is listed twice (also in '" +
+                                        it->second + "')");
+                warned = true;  // once for a term however many phrases it stands for
+              }
+              entry.terms.push_back(std::move(term));
             }
-            entry.terms.push_back(std::move(*term));
           });
         } else {
           Error(field.first.Mark(), "unknown key '" + key +
@@ -450,47 +497,150 @@ class LexiconLoader : private detail::YamlDiagnostics {
     return entries;
   }
 
-  std::optional<Lexicon::Term> ReadTerm(const YAML::Node& node, const std::string& language) {
-    Lexicon::Term term;
-    term.written = node.Scalar();
-    term.language = language;
+  // A term as the phrases it stands for: "hurt+ (me|the kids)" is hurt me, hurts me, hurting
+  // me, hurt the kids... each one a Term written as in the file. None when it is wrong.
+  std::vector<Lexicon::Term> ReadTerm(const YAML::Node& node, const std::string& language) {
+    const std::string written = node.Scalar();
+    auto fail = [&](const std::string& message) {
+      Error(node.Mark(), message);
+      return std::vector<Lexicon::Term>{};
+    };
     {
-      std::string plain = term.written;
-      plain.erase(std::remove(plain.begin(), plain.end(), '*'), plain.end());
+      std::string plain = written;
+      std::erase_if(plain, [](char c) { return std::strchr("*+()|", c) != nullptr; });
       const auto tokens = Tokenize(plain + " x");  // a break at the very end is a break too
       if (std::any_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.hard_break; })) {
-        Error(node.Mark(), "term '" + term.written + "' spans a clause break (punctuation)");
-        return std::nullopt;
+        return fail("term '" + written + "' spans a clause break (punctuation)");
       }
     }
-    std::istringstream raw(term.written);
-    for (std::string piece; raw >> piece;) {
-      const bool prefix = piece.size() > 1 && piece.back() == '*';
-      if (prefix) piece.pop_back();
-      if (piece.find('*') != std::string::npos) {
-        Error(node.Mark(), "'*' may only end a word, as in 'przeraz*'");
-        return std::nullopt;
-      }
-      const auto tokens = Tokenize(piece);
-      for (std::size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i].hard_break) {
-          Error(node.Mark(), "term '" + term.written + "' spans a clause break (punctuation)");
-          return std::nullopt;
+    // The term's places, each held by one of its alternatives (a plain word has one).
+    std::vector<std::vector<std::string>> places;
+    bool in_group = false;
+    std::string piece;
+    for (const char c : written + " ") {
+      if (c == '(') {
+        if (in_group) return fail("term '" + written + "' has brackets inside brackets");
+        if (!piece.empty()) places.push_back({piece});
+        piece.clear();
+        places.emplace_back();
+        in_group = true;
+      } else if (c == ')' || (in_group && c == '|')) {
+        if (!in_group) return fail("term '" + written + "' closes a bracket it did not open");
+        if (piece.find_first_not_of(" \t") == std::string::npos) {
+          return fail("term '" + written + "' has an empty alternative: write (me|us), not (me|)");
         }
-        term.words.push_back({tokens[i].text, prefix && i + 1 == tokens.size()});
+        places.back().push_back(piece);
+        piece.clear();
+        in_group = c == '|';
+      } else if (c == '|') {
+        return fail("term '" + written +
+                    "' has '|' outside brackets: alternatives go in brackets, as in "
+                    "'hurt+ (me|the kids)'");
+      } else if (!in_group && (c == ' ' || c == '\t')) {
+        if (!piece.empty()) places.push_back({piece});
+        piece.clear();
+      } else {
+        piece.push_back(c);
       }
     }
-    if (term.words.empty()) {
+    if (in_group) return fail("term '" + written + "' opens a bracket it does not close");
+    // Each place as the word sequences it may be.
+    std::vector<std::vector<std::vector<Lexicon::Word>>> choices;
+    for (const auto& alternatives : places) {
+      auto& choice = choices.emplace_back();
+      for (const std::string& alternative : alternatives) {
+        std::vector<std::vector<Lexicon::Word>> sequences = {{}};
+        std::istringstream raw(alternative);
+        for (std::string word; raw >> word;) {
+          auto forms = ReadWord(node, written, word, language);
+          if (forms.empty()) return {};
+          std::vector<std::vector<Lexicon::Word>> longer;
+          for (const auto& sequence : sequences) {
+            for (const auto& form : forms) {
+              longer.push_back(sequence);
+              longer.back().insert(longer.back().end(), form.begin(), form.end());
+            }
+          }
+          sequences = std::move(longer);
+        }
+        choice.insert(choice.end(), sequences.begin(), sequences.end());
+      }
+    }
+    std::vector<std::vector<Lexicon::Word>> phrases = {{}};
+    for (const auto& choice : choices) {
+      if (phrases.size() * choice.size() > kMaxPhrases) {
+        return fail("term '" + written + "' stands for more than " + std::to_string(kMaxPhrases) +
+                    " phrases: split it");
+      }
+      std::vector<std::vector<Lexicon::Word>> longer;
+      for (const auto& phrase : phrases) {
+        for (const auto& sequence : choice) {
+          longer.push_back(phrase);
+          longer.back().insert(longer.back().end(), sequence.begin(), sequence.end());
+        }
+      }
+      phrases = std::move(longer);
+    }
+    std::vector<Lexicon::Term> terms;
+    for (auto& words : phrases) {
+      if (words.empty()) return fail("empty term");
+      terms.push_back({written, language, std::move(words)});
+    }
+    return terms;
+  }
+
+  // One word of a term as the word sequences it matches: "przeraz*" one prefix, "threaten+" its
+  // English inflections, "self-harm" the two words "self harm". None when it is wrong.
+  std::vector<std::vector<Lexicon::Word>> ReadWord(const YAML::Node& node,
+                                                   const std::string& written, std::string piece,
+                                                   const std::string& language) {
+    const bool prefix = piece.size() > 1 && piece.back() == '*';
+    const bool inflected = piece.size() > 1 && piece.back() == '+';
+    if (prefix || inflected) piece.pop_back();
+    if (piece.find('*') != std::string::npos) {
+      Error(node.Mark(), "'*' may only end a word, as in 'przeraz*'");
+      return {};
+    }
+    if (piece.find('+') != std::string::npos) {
+      Error(node.Mark(), "'+' may only end a word, as in 'threaten+'");
+      return {};
+    }
+    std::vector<Lexicon::Word> words;
+    for (const Token& token : Tokenize(piece)) {
+      if (token.hard_break) {
+        Error(node.Mark(), "term '" + written + "' spans a clause break (punctuation)");
+        return {};
+      }
+      words.push_back({token.text, false});
+    }
+    if (words.empty()) {
       Error(node.Mark(), "empty term");
-      return std::nullopt;
+      return {};
     }
-    for (const auto& word : term.words) {
-      if (word.prefix && word.text.size() < 4) {
-        Error(node.Mark(), "prefix '" + word.text + "*' is too short: it would match too much");
-        return std::nullopt;
+    if (prefix) {
+      words.back().prefix = true;
+      if (words.back().text.size() < 4) {
+        Error(node.Mark(),
+              "prefix '" + words.back().text + "*' is too short: it would match too much");
+        return {};
       }
     }
-    return term;
+    if (!inflected) return {words};
+    if (language != "en") {
+      Error(node.Mark(), "'" + words.back().text + "+' (English inflections) in a " + language +
+                             " term: write a stem, as in 'przeraz*'");
+      return {};
+    }
+    if (words.back().text.size() < 3) {
+      Error(node.Mark(), "'" + words.back().text + "+' is too short to inflect");
+      return {};
+    }
+    std::vector<std::vector<Lexicon::Word>> sequences;
+    for (std::string& form : EnglishForms(words.back().text)) {
+      sequences.push_back(words);
+      sequences.back().back().text = std::move(form);
+    }
+    return sequences;
   }
 };
 
@@ -518,7 +668,14 @@ Lexicon::Lexicon(std::vector<Entry> entries, std::vector<Negation> negations,
       const Word& first = term.words.front();
       const TermRef ref{&entry, &term};
       if (first.prefix || (entry.fuzzy && first.text.size() >= 7)) {
-        everywhere_.push_back(ref);
+        auto group = std::find_if(everywhere_.begin(), everywhere_.end(), [&](const auto& g) {
+          return g.word->text == first.text && g.word->prefix == first.prefix &&
+                 g.fuzzy == entry.fuzzy;
+        });
+        if (group == everywhere_.end()) {
+          group = everywhere_.insert(everywhere_.end(), {&first, entry.fuzzy, {}});
+        }
+        group->terms.push_back(ref);
       } else {
         by_first_word_[first.text].push_back(ref);
         by_collapsed_first_word_[CollapseRuns(first.text)].push_back(ref);
@@ -568,6 +725,11 @@ const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Token>& token
     }
   }
   return nullptr;
+}
+
+std::string MatchName(const LexiconMatch& match) {
+  const bool pattern = match.term.find_first_of("+(") != std::string::npos;
+  return match.entry + ":" + (match.after_negation || pattern ? match.text : match.term);
 }
 
 std::vector<LexiconMatch> Lexicon::Match(std::string_view text) const {
@@ -620,7 +782,10 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
         for (const TermRef& ref : it->second) consider(ref, i);
       }
     }
-    for (const TermRef& ref : everywhere_) consider(ref, i);
+    for (const FirstWordGroup& group : everywhere_) {
+      if (!WordMatches(tokens[i], *group.word, group.fuzzy)) continue;
+      for (const TermRef& ref : group.terms) consider(ref, i);
+    }
   }
   std::stable_sort(
       matches.begin(), matches.end(),
@@ -646,15 +811,16 @@ std::vector<std::string> Lexicon::Categories() const {
   return {categories.begin(), categories.end()};
 }
 
+// Terms as written: the phrases one stands for ("hurt+ (me|us)") are next to each other.
 std::size_t Lexicon::TermCount() const {
   std::size_t count = 0;
-  for (const Entry& entry : entries_) count += entry.terms.size();
+  for (const Entry& entry : entries_) count += WrittenTerms(entry);
   return count;
 }
 
 std::string Lexicon::Summary() const {
   std::map<std::string, std::size_t> per_category;
-  for (const Entry& entry : entries_) per_category[entry.category] += entry.terms.size();
+  for (const Entry& entry : entries_) per_category[entry.category] += WrittenTerms(entry);
   std::string out =
       std::to_string(entries_.size()) + " entries, " + std::to_string(TermCount()) + " terms (";
   bool first = true;

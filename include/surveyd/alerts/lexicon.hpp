@@ -5,8 +5,10 @@
 // (he's -> hes), hyphens and runs of spaces and line breaks read as one space. A term preceded by
 // a negation ("not scared", "no longer feel unsafe", "nie boję się", "dw i ddim yn ofnus") does
 // not count; a term an entry lists under `negated:` ("safe", "want to live") counts only after
-// one ("I don't feel safe", "never felt safe"). Misspellings are listed as terms; an entry may
-// also allow one typo in its long words (fuzzy). Pure: no I/O besides reading the file.
+// one ("I don't feel safe", "never felt safe"). A word written "threaten+" also matches its
+// English inflections, and "(me|the kids)" any of its alternatives. Misspellings are listed as
+// terms; an entry may also allow one typo in its long words (fuzzy). Pure: no I/O besides
+// reading the file.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -45,12 +47,18 @@ struct LexiconMatch {
   std::size_t position = 0;  // index of the first token of the term
 };
 
+// What an alert says matched: "fear:scared", or what was read when the term is a pattern or a
+// `negated:` one ("violence:hitting my son", "fear:dont feel safe"), not "(hit+|...) (...)".
+std::string MatchName(const LexiconMatch& match);
+
 class Lexicon {
  public:
   struct Word {
     std::string text;     // normalised
     bool prefix = false;  // written "przeraz*": any word that starts so
   };
+  // One phrase a term stands for: "hurt+ (me|the kids)" is read as hurt me, hurts me, hurting
+  // me, hurt the kids... each a Term with the same `written`, matched as the others are.
   struct Term {
     std::string written;  // as in the file
     std::string language;
@@ -101,11 +109,18 @@ class Lexicon {
   std::vector<Negation> negations_;
   std::vector<std::string> fillers_;
   std::vector<std::string> soft_breaks_;
+  // Terms whose first word is a prefix or fuzzy, grouped by that word: it is tried at every
+  // token once for all the phrases that start with it ("threatening (me|us|...)").
+  struct FirstWordGroup {
+    const Word* word;
+    bool fuzzy;
+    std::vector<TermRef> terms;
+  };
   // Terms by their first word (exact), by its letters with repeats collapsed (for elongated
-  // words), and the rest (first word a prefix or fuzzy), tried everywhere.
+  // words), and the rest, tried everywhere.
   std::unordered_map<std::string, std::vector<TermRef>> by_first_word_;
   std::unordered_map<std::string, std::vector<TermRef>> by_collapsed_first_word_;
-  std::vector<TermRef> everywhere_;
+  std::vector<FirstWordGroup> everywhere_;
 };
 
 struct LexiconLoad {

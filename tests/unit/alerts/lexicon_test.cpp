@@ -176,6 +176,77 @@ entries:
   EXPECT_TRUE(lexicon->Match("I feel safe").empty());
 }
 
+// One term for a verb's forms and the people it is done to, where each phrase was listed:
+// "hurt+ (me|the kids)" is hurt me, hurts me, hurting me, hurt the kids...
+TEST(LexiconMatch, InflectionsAndAlternatives) {
+  auto lexicon = Load(R"yaml(
+version: 1
+negation:
+  words: {en: [hasnt]}
+entries:
+  - id: harm
+    category: safeguarding
+    terms:
+      en: ["threaten+", "(hurt+|harm+) (me|the kids|himself)", "terrify+ me", "stab+",
+           "(beat+|beaten) me", "scare+ (me|us)"]
+)yaml");
+  ASSERT_TRUE(lexicon);
+  auto fires = [&](const char* text) { return lexicon->Matches(text, "safeguarding"); };
+  for (const char* text :
+       {"he threatens me", "I was threatened", "threatening messages", "threaten", "he harms me",
+        "she's hurting the kids", "worried he'll harm himself", "it terrifies me",
+        "he terrified me", "he stabbed my friend", "stabbing", "he's beaten me before",
+        "he beats me", "he scares us", "scaring me"}) {
+    EXPECT_TRUE(fires(text)) << text;
+  }
+  for (const char* text : {"a threat", "hurt", "hurt the kid", "the kids hurt", "harmless",
+                           "terrify", "stable", "beatles me", "scarf me", "scare him"}) {
+    EXPECT_FALSE(fires(text)) << text;
+  }
+  EXPECT_FALSE(fires("he hasn't hurt the kids"));  // negation as for any term
+  const auto matches = lexicon->Match("he keeps hurting the kids");
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].term, "(hurt+|harm+) (me|the kids|himself)");
+  EXPECT_EQ(matches[0].text, "hurting the kids");
+  EXPECT_EQ(matches[0].position, 2u);
+  // The alert shows what was read, not the pattern.
+  EXPECT_EQ(MatchName(matches[0]), "harm:hurting the kids");
+  EXPECT_EQ(MatchName(lexicon->Match("a stab wound")[0]), "harm:stab");
+}
+
+// A bracket or a '+' in the wrong place would make a term match nothing, or everything: each is
+// an error at its line.
+TEST(LexiconLoad, InflectionsAndAlternativesAreChecked) {
+  auto loaded = LoadLexiconString(R"yaml(
+version: 1
+entries:
+  - id: fear
+    category: safeguarding
+    terms:
+      en: ["threat+en", "hurt+ (me|us", "hurt+ me|us", "hurt+ (me|(us))", "hurt+ (me|)",
+           "hi+", "hurt+ me)", "(a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b)"]
+      pl: ["boje+ sie"]
+)yaml",
+                                  "lex.yaml");
+  EXPECT_FALSE(loaded.lexicon);
+  std::string all;
+  for (const auto& e : loaded.errors) all += e.ToString() + "\n";
+  for (const char* expected :
+       {"lex.yaml:7:12: '+' may only end a word, as in 'threaten+'",
+        "lex.yaml:7:25: term 'hurt+ (me|us' opens a bracket it does not close",
+        "lex.yaml:7:41: term 'hurt+ me|us' has '|' outside brackets: alternatives go in "
+        "brackets, as in 'hurt+ (me|the kids)'",
+        "lex.yaml:7:56: term 'hurt+ (me|(us))' has brackets inside brackets",
+        "lex.yaml:7:75: term 'hurt+ (me|)' has an empty alternative: write (me|us), not (me|)",
+        "lex.yaml:8:12: 'hi+' is too short to inflect",
+        "lex.yaml:8:19: term 'hurt+ me)' closes a bracket it did not open",
+        "stands for more than 512 phrases: split it",
+        "lex.yaml:9:12: 'boje+' (English inflections) in a pl term: write a stem, as in "
+        "'przeraz*'"}) {
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
+  }
+}
+
 TEST(LexiconLoad, ReportsMistakesWithTheirPlace) {
   auto loaded = LoadLexiconString(R"(
 version: 1
