@@ -422,7 +422,7 @@ Evaluation Evaluate(const AlertConfig& config, const Answer& answer) {
             rule.categories.end()) {
           continue;
         }
-        const std::string name = match.entry + ":" + match.term;
+        const std::string name = MatchName(match);
         if (std::find(outcome.matched.begin(), outcome.matched.end(), name) ==
             outcome.matched.end()) {
           outcome.matched.push_back(name);
@@ -471,6 +471,9 @@ std::string ExplainAnswer(const Evaluation& evaluation, const Answer& answer) {
   for (const LexiconMatch& match : evaluation.matches) {
     out << "  " << match.category << " " << match.entry << ": \"" << match.term << "\"";
     if (match.negated) out << " (negated by \"" << match.negation << "\": does not count)";
+    if (match.after_negation) {
+      out << " after the negation \"" << match.negation << "\" (\"" << match.text << "\": counts)";
+    }
     out << "\n";
   }
   out << "alert rules:\n";

@@ -205,6 +205,19 @@ std::vector<Token> TokenizeImpl(std::string_view text) {
   return tokens;
 }
 
+std::size_t WrittenTerms(const Lexicon::Entry& entry) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < entry.terms.size(); ++i) {
+    const auto& term = entry.terms[i];
+    if (i == 0 || term.written != entry.terms[i - 1].written ||
+        term.language != entry.terms[i - 1].language ||
+        term.after_negation != entry.terms[i - 1].after_negation) {
+      ++count;
+    }
+  }
+  return count;
+}
+
 bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
   if (token.hard_break) return false;
   if (word.prefix) {
@@ -224,6 +237,38 @@ bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
 // ---- Loading -------------------------------------------------------------------------------
 
 const std::vector<std::string> kLanguages = {"en", "pl", "cy"};
+
+// The most phrases one term may stand for ("hurt+ (me|us|...)"): more is a mistake, or a term to
+// split for whoever reads it.
+constexpr std::size_t kMaxPhrases = 512;
+
+bool IsVowel(char c) { return std::strchr("aeiou", c) != nullptr; }
+
+// A word of a term written "word+" and its regular English inflections: "threaten+" threatens,
+// threatened, threatening; "scare+" scares, scared, scaring; "terrify+" terrifies, terrified;
+// "stab+" stabs, stabbed, stabbing. Irregular ones (beaten) are written as alternatives.
+std::vector<std::string> EnglishForms(const std::string& word) {
+  std::vector<std::string> forms = {word};
+  const char last = word.back();
+  const char before = word[word.size() - 2];
+  if (last == 'e') {
+    forms.insert(forms.end(), {word + "s", word + "d", word.substr(0, word.size() - 1) + "ing"});
+    if (before == 'e') forms.push_back(word + "ing");  // see+: seeing
+  } else if (last == 'y' && !IsVowel(before)) {
+    const std::string stem = word.substr(0, word.size() - 1);
+    forms.insert(forms.end(), {stem + "ies", stem + "ied", word + "ing"});
+  } else {
+    const bool sibilant =
+        std::strchr("sxzo", last) != nullptr || (last == 'h' && (before == 'c' || before == 's'));
+    forms.insert(forms.end(), {word + (sibilant ? "es" : "s"), word + "ed", word + "ing"});
+    // A short word ending consonant, vowel, consonant doubles its last letter: stabbed, hitting.
+    if (word.size() <= 4 && !IsVowel(last) && std::strchr("wxy", last) == nullptr &&
+        IsVowel(before) && !IsVowel(word[word.size() - 3])) {
+      forms.insert(forms.end(), {word + last + "ed", word + last + "ing"});
+    }
+  }
+  return forms;
+}
 
 class LexiconLoader : private detail::YamlDiagnostics {
  public:
@@ -338,7 +383,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
                                               std::vector<std::string>& fillers) {
     std::vector<Lexicon::Negation> negations;
     if (!node.IsMap()) {
-      Error(node.Mark(), "'negation' must be a map (window:, words:, immediate:, fillers:)");
+      Error(node.Mark(), "'negation' must be a map (window:, words:, immediate:, weak:, fillers:)");
       return negations;
     }
     int window = 3;
@@ -365,18 +410,18 @@ class LexiconLoader : private detail::YamlDiagnostics {
                         });
         continue;
       }
-      if (key != "words" && key != "immediate") {
+      if (key != "words" && key != "immediate" && key != "weak") {
         Error(item.first.Mark(), "unknown key '" + key +
                                      "' in negation (window, words, "
-                                     "immediate, fillers)");
+                                     "immediate, weak, fillers)");
         continue;
       }
       ForEachLanguage(item.second, "negation." + key,
                       [&](const std::string&, const YAML::Node& phrase) {
                         auto words = Words(phrase, "negation");
                         if (words.empty()) return;
-                        negations.push_back(
-                            {phrase.Scalar(), std::move(words), key == "immediate" ? 0 : window});
+                        negations.push_back({phrase.Scalar(), std::move(words),
+                                             key == "immediate" ? 0 : window, key == "weak"});
                       });
     }
     return negations;
@@ -422,23 +467,26 @@ class LexiconLoader : private detail::YamlDiagnostics {
           }
         } else if (key == "description") {
           // For people only.
-        } else if (key == "terms" || key == "misspellings") {
+        } else if (key == "terms" || key == "misspellings" || key == "negated") {
           has_terms = true;
           ForEachLanguage(value, key, [&](const std::string& language, const YAML::Node& phrase) {
-            auto term = ReadTerm(phrase, language);
-            if (!term) return;
-            std::string key_text;
-            for (const auto& w : term->words) key_text += w.text + (w.prefix ? "* " : " ");
-            if (auto [it, fresh] = seen_terms.emplace(key_text, entry.id); !fresh) {
-              Warn(phrase.Mark(),
-                   "term '" + phrase.Scalar() + "' is listed twice (also in '" + it->second + "')");
+            bool warned = false;
+            for (Lexicon::Term& term : ReadTerm(phrase, language)) {
+              term.after_negation = key == "negated";
+              std::string key_text = term.after_negation ? "~ " : "";
+              for (const auto& w : term.words) key_text += w.text + (w.prefix ? "* " : " ");
+              if (auto [it, fresh] = seen_terms.emplace(key_text, entry.id); !fresh && !warned) {
+                Warn(phrase.Mark(), "term '" + phrase.Scalar() + "' is listed twice (also in '" +
+                                        it->second + "')");
+                warned = true;  // once for a term however many phrases it stands for
+              }
+              entry.terms.push_back(std::move(term));
             }
-            entry.terms.push_back(std::move(*term));
           });
         } else {
           Error(field.first.Mark(), "unknown key '" + key +
                                         "' in an entry (id, category, "
-                                        "description, fuzzy, terms, misspellings)");
+                                        "description, fuzzy, terms, misspellings, negated)");
         }
       }
       if (entry.id.empty()) Error(item.Mark(), "entry without 'id'");
@@ -449,47 +497,150 @@ class LexiconLoader : private detail::YamlDiagnostics {
     return entries;
   }
 
-  std::optional<Lexicon::Term> ReadTerm(const YAML::Node& node, const std::string& language) {
-    Lexicon::Term term;
-    term.written = node.Scalar();
-    term.language = language;
+  // A term as the phrases it stands for: "hurt+ (me|the kids)" is hurt me, hurts me, hurting
+  // me, hurt the kids... each one a Term written as in the file. None when it is wrong.
+  std::vector<Lexicon::Term> ReadTerm(const YAML::Node& node, const std::string& language) {
+    const std::string written = node.Scalar();
+    auto fail = [&](const std::string& message) {
+      Error(node.Mark(), message);
+      return std::vector<Lexicon::Term>{};
+    };
     {
-      std::string plain = term.written;
-      plain.erase(std::remove(plain.begin(), plain.end(), '*'), plain.end());
+      std::string plain = written;
+      std::erase_if(plain, [](char c) { return std::strchr("*+()|", c) != nullptr; });
       const auto tokens = Tokenize(plain + " x");  // a break at the very end is a break too
       if (std::any_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.hard_break; })) {
-        Error(node.Mark(), "term '" + term.written + "' spans a clause break (punctuation)");
-        return std::nullopt;
+        return fail("term '" + written + "' spans a clause break (punctuation)");
       }
     }
-    std::istringstream raw(term.written);
-    for (std::string piece; raw >> piece;) {
-      const bool prefix = piece.size() > 1 && piece.back() == '*';
-      if (prefix) piece.pop_back();
-      if (piece.find('*') != std::string::npos) {
-        Error(node.Mark(), "'*' may only end a word, as in 'przeraz*'");
-        return std::nullopt;
-      }
-      const auto tokens = Tokenize(piece);
-      for (std::size_t i = 0; i < tokens.size(); ++i) {
-        if (tokens[i].hard_break) {
-          Error(node.Mark(), "term '" + term.written + "' spans a clause break (punctuation)");
-          return std::nullopt;
+    // The term's places, each held by one of its alternatives (a plain word has one).
+    std::vector<std::vector<std::string>> places;
+    bool in_group = false;
+    std::string piece;
+    for (const char c : written + " ") {
+      if (c == '(') {
+        if (in_group) return fail("term '" + written + "' has brackets inside brackets");
+        if (!piece.empty()) places.push_back({piece});
+        piece.clear();
+        places.emplace_back();
+        in_group = true;
+      } else if (c == ')' || (in_group && c == '|')) {
+        if (!in_group) return fail("term '" + written + "' closes a bracket it did not open");
+        if (piece.find_first_not_of(" \t") == std::string::npos) {
+          return fail("term '" + written + "' has an empty alternative: write (me|us), not (me|)");
         }
-        term.words.push_back({tokens[i].text, prefix && i + 1 == tokens.size()});
+        places.back().push_back(piece);
+        piece.clear();
+        in_group = c == '|';
+      } else if (c == '|') {
+        return fail("term '" + written +
+                    "' has '|' outside brackets: alternatives go in brackets, as in "
+                    "'hurt+ (me|the kids)'");
+      } else if (!in_group && (c == ' ' || c == '\t')) {
+        if (!piece.empty()) places.push_back({piece});
+        piece.clear();
+      } else {
+        piece.push_back(c);
       }
     }
-    if (term.words.empty()) {
+    if (in_group) return fail("term '" + written + "' opens a bracket it does not close");
+    // Each place as the word sequences it may be.
+    std::vector<std::vector<std::vector<Lexicon::Word>>> choices;
+    for (const auto& alternatives : places) {
+      auto& choice = choices.emplace_back();
+      for (const std::string& alternative : alternatives) {
+        std::vector<std::vector<Lexicon::Word>> sequences = {{}};
+        std::istringstream raw(alternative);
+        for (std::string word; raw >> word;) {
+          auto forms = ReadWord(node, written, word, language);
+          if (forms.empty()) return {};
+          std::vector<std::vector<Lexicon::Word>> longer;
+          for (const auto& sequence : sequences) {
+            for (const auto& form : forms) {
+              longer.push_back(sequence);
+              longer.back().insert(longer.back().end(), form.begin(), form.end());
+            }
+          }
+          sequences = std::move(longer);
+        }
+        choice.insert(choice.end(), sequences.begin(), sequences.end());
+      }
+    }
+    std::vector<std::vector<Lexicon::Word>> phrases = {{}};
+    for (const auto& choice : choices) {
+      if (phrases.size() * choice.size() > kMaxPhrases) {
+        return fail("term '" + written + "' stands for more than " + std::to_string(kMaxPhrases) +
+                    " phrases: split it");
+      }
+      std::vector<std::vector<Lexicon::Word>> longer;
+      for (const auto& phrase : phrases) {
+        for (const auto& sequence : choice) {
+          longer.push_back(phrase);
+          longer.back().insert(longer.back().end(), sequence.begin(), sequence.end());
+        }
+      }
+      phrases = std::move(longer);
+    }
+    std::vector<Lexicon::Term> terms;
+    for (auto& words : phrases) {
+      if (words.empty()) return fail("empty term");
+      terms.push_back({written, language, std::move(words)});
+    }
+    return terms;
+  }
+
+  // One word of a term as the word sequences it matches: "przeraz*" one prefix, "threaten+" its
+  // English inflections, "self-harm" the two words "self harm". None when it is wrong.
+  std::vector<std::vector<Lexicon::Word>> ReadWord(const YAML::Node& node,
+                                                   const std::string& written, std::string piece,
+                                                   const std::string& language) {
+    const bool prefix = piece.size() > 1 && piece.back() == '*';
+    const bool inflected = piece.size() > 1 && piece.back() == '+';
+    if (prefix || inflected) piece.pop_back();
+    if (piece.find('*') != std::string::npos) {
+      Error(node.Mark(), "'*' may only end a word, as in 'przeraz*'");
+      return {};
+    }
+    if (piece.find('+') != std::string::npos) {
+      Error(node.Mark(), "'+' may only end a word, as in 'threaten+'");
+      return {};
+    }
+    std::vector<Lexicon::Word> words;
+    for (const Token& token : Tokenize(piece)) {
+      if (token.hard_break) {
+        Error(node.Mark(), "term '" + written + "' spans a clause break (punctuation)");
+        return {};
+      }
+      words.push_back({token.text, false});
+    }
+    if (words.empty()) {
       Error(node.Mark(), "empty term");
-      return std::nullopt;
+      return {};
     }
-    for (const auto& word : term.words) {
-      if (word.prefix && word.text.size() < 4) {
-        Error(node.Mark(), "prefix '" + word.text + "*' is too short: it would match too much");
-        return std::nullopt;
+    if (prefix) {
+      words.back().prefix = true;
+      if (words.back().text.size() < 4) {
+        Error(node.Mark(),
+              "prefix '" + words.back().text + "*' is too short: it would match too much");
+        return {};
       }
     }
-    return term;
+    if (!inflected) return {words};
+    if (language != "en") {
+      Error(node.Mark(), "'" + words.back().text + "+' (English inflections) in a " + language +
+                             " term: write a stem, as in 'przeraz*'");
+      return {};
+    }
+    if (words.back().text.size() < 3) {
+      Error(node.Mark(), "'" + words.back().text + "+' is too short to inflect");
+      return {};
+    }
+    std::vector<std::vector<Lexicon::Word>> sequences;
+    for (std::string& form : EnglishForms(words.back().text)) {
+      sequences.push_back(words);
+      sequences.back().back().text = std::move(form);
+    }
+    return sequences;
   }
 };
 
@@ -517,7 +668,14 @@ Lexicon::Lexicon(std::vector<Entry> entries, std::vector<Negation> negations,
       const Word& first = term.words.front();
       const TermRef ref{&entry, &term};
       if (first.prefix || (entry.fuzzy && first.text.size() >= 7)) {
-        everywhere_.push_back(ref);
+        auto group = std::find_if(everywhere_.begin(), everywhere_.end(), [&](const auto& g) {
+          return g.word->text == first.text && g.word->prefix == first.prefix &&
+                 g.fuzzy == entry.fuzzy;
+        });
+        if (group == everywhere_.end()) {
+          group = everywhere_.insert(everywhere_.end(), {&first, entry.fuzzy, {}});
+        }
+        group->terms.push_back(ref);
       } else {
         by_first_word_[first.text].push_back(ref);
         by_collapsed_first_word_[CollapseRuns(first.text)].push_back(ref);
@@ -538,10 +696,12 @@ bool Lexicon::MatchAt(const std::vector<Token>& tokens, std::size_t start,
 
 // A negation ending at most its window of words before `start`, with only filler words between
 // ("not [really] scared", "no longer [feel] unsafe", "nie [czuje sie] zagrozona"): "not sure he's
-// back" and "not scared, I'm terrified" stay risks.
+// back" and "not scared, I'm terrified" stay risks. Weak negations ("never") only if `weak_too`.
 const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Token>& tokens,
-                                                 std::size_t start) const {
+                                                 std::size_t start, bool weak_too,
+                                                 std::size_t& negation_start) const {
   for (const Negation& negation : negations_) {
+    if (negation.weak && !weak_too) continue;
     const std::size_t length = negation.words.size();
     for (int gap = 0; gap <= negation.window; ++gap) {
       // The negation would end at start - 1 - gap.
@@ -558,10 +718,18 @@ const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Token>& token
       for (std::size_t i = 0; i < length && same; ++i) {
         same = !tokens[begin + i].hard_break && tokens[begin + i].text == negation.words[i];
       }
-      if (same) return &negation;
+      if (same) {
+        negation_start = begin;
+        return &negation;
+      }
     }
   }
   return nullptr;
+}
+
+std::string MatchName(const LexiconMatch& match) {
+  const bool pattern = match.term.find_first_of("+(") != std::string::npos;
+  return match.entry + ":" + (match.after_negation || pattern ? match.text : match.term);
 }
 
 std::vector<LexiconMatch> Lexicon::Match(std::string_view text) const {
@@ -579,18 +747,27 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
   // "scarred" it is one typo away from.
   std::set<std::tuple<const Entry*, std::size_t, std::size_t>> seen;
   auto consider = [&](const TermRef& ref, std::size_t start) {
-    if (!MatchAt(tokens, start, ref) ||
-        !seen.emplace(ref.entry, start, ref.term->words.size()).second) {
-      return;
-    }
+    if (!MatchAt(tokens, start, ref)) return;
+    std::size_t from = start;
+    const Negation* negation = NegationBefore(tokens, start, ref.term->after_negation, from);
+    // "safe" alone is no risk; "don't feel safe" is, and is what the alert should show.
+    if (ref.term->after_negation && negation == nullptr) return;
+    if (!seen.emplace(ref.entry, start, ref.term->words.size()).second) return;
     LexiconMatch match;
     match.entry = ref.entry->id;
     match.category = ref.entry->category;
     match.term = ref.term->written;
     match.position = start;
-    if (const Negation* negation = NegationBefore(tokens, start)) {
+    if (ref.term->after_negation) {
+      match.after_negation = true;
+      match.negation = negation->written;
+    } else if (negation != nullptr) {
       match.negated = true;
       match.negation = negation->written;
+      from = start;
+    }
+    for (std::size_t i = from; i < start + ref.term->words.size(); ++i) {
+      match.text += (match.text.empty() ? "" : " ") + tokens[i].text;
     }
     matches.push_back(std::move(match));
   };
@@ -605,7 +782,10 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
         for (const TermRef& ref : it->second) consider(ref, i);
       }
     }
-    for (const TermRef& ref : everywhere_) consider(ref, i);
+    for (const FirstWordGroup& group : everywhere_) {
+      if (!WordMatches(tokens[i], *group.word, group.fuzzy)) continue;
+      for (const TermRef& ref : group.terms) consider(ref, i);
+    }
   }
   std::stable_sort(
       matches.begin(), matches.end(),
@@ -631,15 +811,16 @@ std::vector<std::string> Lexicon::Categories() const {
   return {categories.begin(), categories.end()};
 }
 
+// Terms as written: the phrases one stands for ("hurt+ (me|us)") are next to each other.
 std::size_t Lexicon::TermCount() const {
   std::size_t count = 0;
-  for (const Entry& entry : entries_) count += entry.terms.size();
+  for (const Entry& entry : entries_) count += WrittenTerms(entry);
   return count;
 }
 
 std::string Lexicon::Summary() const {
   std::map<std::string, std::size_t> per_category;
-  for (const Entry& entry : entries_) per_category[entry.category] += entry.terms.size();
+  for (const Entry& entry : entries_) per_category[entry.category] += WrittenTerms(entry);
   std::string out =
       std::to_string(entries_.size()) + " entries, " + std::to_string(TermCount()) + " terms (";
   bool first = true;

@@ -4,8 +4,11 @@
 // normalised: lower case, accents and diacritics folded (ł -> l, ŵ -> w), apostrophes dropped
 // (he's -> hes), hyphens and runs of spaces and line breaks read as one space. A term preceded by
 // a negation ("not scared", "no longer feel unsafe", "nie boję się", "dw i ddim yn ofnus") does
-// not count. Misspellings are listed as terms; an entry may also allow one typo in its long
-// words (fuzzy). Pure: no I/O besides reading the file.
+// not count; a term an entry lists under `negated:` ("safe", "want to live") counts only after
+// one ("I don't feel safe", "never felt safe"). A word written "threaten+" also matches its
+// English inflections, and "(me|the kids)" any of its alternatives. Misspellings are listed as
+// terms; an entry may also allow one typo in its long words (fuzzy). Pure: no I/O besides
+// reading the file.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -33,13 +36,20 @@ std::vector<Token> Tokenize(std::string_view text);
 std::string NormalizedText(std::string_view text);
 
 struct LexiconMatch {
-  std::string entry;         // the entry's id ("fear")
-  std::string category;      // "safeguarding", "complaint", "praise"
-  std::string term;          // the term as the lexicon writes it ("scared to go home")
-  bool negated = false;      // a negation came just before it: it does not count
+  std::string entry;     // the entry's id ("fear")
+  std::string category;  // "safeguarding", "complaint", "praise"
+  std::string term;      // the term as the lexicon writes it ("scared to go home")
+  bool negated = false;  // a negation came just before it: it does not count
+  // A `negated:` term ("safe"): it counts because `negation` came just before it.
+  bool after_negation = false;
   std::string negation;      // the negation, as the lexicon writes it
-  std::size_t position = 0;  // index of the first token
+  std::string text;          // the words matched as read, from the negation on if after_negation
+  std::size_t position = 0;  // index of the first token of the term
 };
+
+// What an alert says matched: "fear:scared", or what was read when the term is a pattern or a
+// `negated:` one ("violence:hitting my son", "fear:dont feel safe"), not "(hit+|...) (...)".
+std::string MatchName(const LexiconMatch& match);
 
 class Lexicon {
  public:
@@ -47,10 +57,13 @@ class Lexicon {
     std::string text;     // normalised
     bool prefix = false;  // written "przeraz*": any word that starts so
   };
+  // One phrase a term stands for: "hurt+ (me|the kids)" is read as hurt me, hurts me, hurting
+  // me, hurt the kids... each a Term with the same `written`, matched as the others are.
   struct Term {
     std::string written;  // as in the file
     std::string language;
     std::vector<Word> words;
+    bool after_negation = false;  // listed under `negated:`: counts only after a negation
   };
   struct Entry {
     std::string id;
@@ -62,6 +75,9 @@ class Lexicon {
     std::string written;
     std::vector<std::string> words;
     int window = 3;  // filler words allowed between the negation and the term
+    // "never", "cant": makes a `negated:` term count ("never felt safe") but does not cancel a
+    // risk term ("I was never so scared").
+    bool weak = false;
   };
 
   // `fillers`: the only words a negation reaches across ("feel", "really", "czuje", "yn").
@@ -86,17 +102,25 @@ class Lexicon {
     const Term* term;
   };
   bool MatchAt(const std::vector<Token>& tokens, std::size_t start, const TermRef& ref) const;
-  const Negation* NegationBefore(const std::vector<Token>& tokens, std::size_t start) const;
+  const Negation* NegationBefore(const std::vector<Token>& tokens, std::size_t start, bool weak_too,
+                                 std::size_t& negation_start) const;
 
   std::vector<Entry> entries_;
   std::vector<Negation> negations_;
   std::vector<std::string> fillers_;
   std::vector<std::string> soft_breaks_;
+  // Terms whose first word is a prefix or fuzzy, grouped by that word: it is tried at every
+  // token once for all the phrases that start with it ("threatening (me|us|...)").
+  struct FirstWordGroup {
+    const Word* word;
+    bool fuzzy;
+    std::vector<TermRef> terms;
+  };
   // Terms by their first word (exact), by its letters with repeats collapsed (for elongated
-  // words), and the rest (first word a prefix or fuzzy), tried everywhere.
+  // words), and the rest, tried everywhere.
   std::unordered_map<std::string, std::vector<TermRef>> by_first_word_;
   std::unordered_map<std::string, std::vector<TermRef>> by_collapsed_first_word_;
-  std::vector<TermRef> everywhere_;
+  std::vector<FirstWordGroup> everywhere_;
 };
 
 struct LexiconLoad {

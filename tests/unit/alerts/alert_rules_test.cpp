@@ -201,5 +201,20 @@ TEST_F(AlertRulesEvaluate, NegatedRiskRaisesNothingAndExplainSaysWhy) {
               HasSubstr("thank-you page: shows how to get help now"));
 }
 
+// A word of safety after a negation is a risk, named as it was read, so the supervisor sees
+// "dont really feel safe" and not a bare "safe".
+TEST_F(AlertRulesEvaluate, ANegatedWordOfSafetyRaisesNamedWithItsNegation) {
+  ASSERT_TRUE(config_);
+  const Answer answer = Comment("I don't really feel safe at home");
+  const Evaluation evaluation = Evaluate(*config_, answer);
+  ASSERT_EQ(evaluation.alerts.size(), 1u);
+  EXPECT_EQ(evaluation.alerts[0].kind, AlertKind::kSafeguarding);
+  EXPECT_THAT(evaluation.alerts[0].matched, ElementsAre("fear:dont really feel safe"));
+  EXPECT_THAT(ExplainAnswer(evaluation, answer),
+              HasSubstr("fear: \"safe\" after the negation \"dont\" (\"dont really feel safe\": "
+                        "counts)"));
+  EXPECT_TRUE(RaiseAlerts(*config_, Comment("I feel safe now, thank you")).empty());
+}
+
 }  // namespace
 }  // namespace surveyd::alerts

@@ -123,6 +123,130 @@ entries:
   EXPECT_EQ(matches[1].entry, "fear");
 }
 
+// Words of safety are no risk alone and one after a negation: a `negated:` term counts only
+// there, in any of the ways a negation reaches a term, and a weak negation ("never") makes it
+// count without cancelling a risk term ("never so scared").
+TEST(LexiconMatch, NegatedTermsCountOnlyAfterANegation) {
+  auto lexicon = Load(R"(
+version: 1
+negation:
+  window: 3
+  words: {en: [not, dont, havent, no longer], pl: [nie], cy: [ddim]}
+  weak: {en: [never, wont], pl: [nigdy], cy: [byth]}
+  immediate: {en: ["no"]}
+  fillers: {en: [feel, felt, feeling, really, be], pl: [czuje, sie], cy: [yn, teimlon]}
+soft_breaks: {en: [but]}
+entries:
+  - id: fear
+    category: safeguarding
+    terms: {en: [scared]}
+    negated: {en: [safe, want to live], pl: [bezpieczn*], cy: [ddiogel]}
+)");
+  ASSERT_TRUE(lexicon);
+  auto fires = [&](const char* text) { return lexicon->Matches(text, "safeguarding"); };
+  EXPECT_TRUE(fires("I don't feel safe"));
+  EXPECT_TRUE(fires("not feeling safe at home"));
+  EXPECT_TRUE(fires("I haven't felt safe since"));
+  EXPECT_TRUE(fires("I no longer feel safe"));
+  EXPECT_TRUE(fires("I never felt safe there"));  // a weak negation
+  EXPECT_TRUE(fires("I won't be safe when he's out"));
+  EXPECT_TRUE(fires("no safe place to go"));       // an immediate one
+  EXPECT_TRUE(fires("I don't want to live"));      // a term of several words
+  EXPECT_TRUE(fires("nie czuję się bezpieczna"));  // a stem
+  EXPECT_TRUE(fires("dw i ddim yn teimlo'n ddiogel"));
+  EXPECT_TRUE(fires("dw i byth yn ddiogel"));
+  EXPECT_FALSE(fires("I feel safe now"));
+  EXPECT_FALSE(fires("safe and well, thank you"));
+  EXPECT_FALSE(fires("not sure but safe now"));                   // a soft break ends the negation
+  EXPECT_FALSE(fires("not sure it is safe"));                     // "sure" is no filler
+  EXPECT_FALSE(fires("I don't feel really really really safe"));  // beyond the window
+  EXPECT_FALSE(fires("not now. Safe"));                           // nor across a clause
+  EXPECT_FALSE(fires("I want to live"));
+  // A weak negation never cancels a term; a strong one still does.
+  EXPECT_TRUE(fires("I was never so scared"));
+  EXPECT_TRUE(fires("I won't be scared"));
+  EXPECT_FALSE(fires("I'm not scared"));
+  const auto matches = lexicon->Match("Honestly I haven't really felt safe");
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_FALSE(matches[0].negated);
+  EXPECT_TRUE(matches[0].after_negation);
+  EXPECT_EQ(matches[0].term, "safe");
+  EXPECT_EQ(matches[0].negation, "havent");
+  EXPECT_EQ(matches[0].text, "havent really felt safe");
+  EXPECT_TRUE(lexicon->Match("I feel safe").empty());
+}
+
+// One term for a verb's forms and the people it is done to, where each phrase was listed:
+// "hurt+ (me|the kids)" is hurt me, hurts me, hurting me, hurt the kids...
+TEST(LexiconMatch, InflectionsAndAlternatives) {
+  auto lexicon = Load(R"yaml(
+version: 1
+negation:
+  words: {en: [hasnt]}
+entries:
+  - id: harm
+    category: safeguarding
+    terms:
+      en: ["threaten+", "(hurt+|harm+) (me|the kids|himself)", "terrify+ me", "stab+",
+           "(beat+|beaten) me", "scare+ (me|us)"]
+)yaml");
+  ASSERT_TRUE(lexicon);
+  auto fires = [&](const char* text) { return lexicon->Matches(text, "safeguarding"); };
+  for (const char* text :
+       {"he threatens me", "I was threatened", "threatening messages", "threaten", "he harms me",
+        "she's hurting the kids", "worried he'll harm himself", "it terrifies me",
+        "he terrified me", "he stabbed my friend", "stabbing", "he's beaten me before",
+        "he beats me", "he scares us", "scaring me"}) {
+    EXPECT_TRUE(fires(text)) << text;
+  }
+  for (const char* text : {"a threat", "hurt", "hurt the kid", "the kids hurt", "harmless",
+                           "terrify", "stable", "beatles me", "scarf me", "scare him"}) {
+    EXPECT_FALSE(fires(text)) << text;
+  }
+  EXPECT_FALSE(fires("he hasn't hurt the kids"));  // negation as for any term
+  const auto matches = lexicon->Match("he keeps hurting the kids");
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].term, "(hurt+|harm+) (me|the kids|himself)");
+  EXPECT_EQ(matches[0].text, "hurting the kids");
+  EXPECT_EQ(matches[0].position, 2u);
+  // The alert shows what was read, not the pattern.
+  EXPECT_EQ(MatchName(matches[0]), "harm:hurting the kids");
+  EXPECT_EQ(MatchName(lexicon->Match("a stab wound")[0]), "harm:stab");
+}
+
+// A bracket or a '+' in the wrong place would make a term match nothing, or everything: each is
+// an error at its line.
+TEST(LexiconLoad, InflectionsAndAlternativesAreChecked) {
+  auto loaded = LoadLexiconString(R"yaml(
+version: 1
+entries:
+  - id: fear
+    category: safeguarding
+    terms:
+      en: ["threat+en", "hurt+ (me|us", "hurt+ me|us", "hurt+ (me|(us))", "hurt+ (me|)",
+           "hi+", "hurt+ me)", "(a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b)"]
+      pl: ["boje+ sie"]
+)yaml",
+                                  "lex.yaml");
+  EXPECT_FALSE(loaded.lexicon);
+  std::string all;
+  for (const auto& e : loaded.errors) all += e.ToString() + "\n";
+  for (const char* expected :
+       {"lex.yaml:7:12: '+' may only end a word, as in 'threaten+'",
+        "lex.yaml:7:25: term 'hurt+ (me|us' opens a bracket it does not close",
+        "lex.yaml:7:41: term 'hurt+ me|us' has '|' outside brackets: alternatives go in "
+        "brackets, as in 'hurt+ (me|the kids)'",
+        "lex.yaml:7:56: term 'hurt+ (me|(us))' has brackets inside brackets",
+        "lex.yaml:7:75: term 'hurt+ (me|)' has an empty alternative: write (me|us), not (me|)",
+        "lex.yaml:8:12: 'hi+' is too short to inflect",
+        "lex.yaml:8:19: term 'hurt+ me)' closes a bracket it did not open",
+        "stands for more than 512 phrases: split it",
+        "lex.yaml:9:12: 'boje+' (English inflections) in a pl term: write a stem, as in "
+        "'przeraz*'"}) {
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
+  }
+}
+
 TEST(LexiconLoad, ReportsMistakesWithTheirPlace) {
   auto loaded = LoadLexiconString(R"(
 version: 1
@@ -138,6 +262,10 @@ entries:
   - id: none
     category: praise
     tems: {en: [x]}
+  - id: typo
+    category: safeguarding
+    terms: {en: [scared]}
+    negatd: {en: [safe]}
 )",
                                   "lex.yaml");
   EXPECT_FALSE(loaded.lexicon);
@@ -150,6 +278,33 @@ entries:
   EXPECT_NE(all.find("spans a clause break"), std::string::npos) << all;
   EXPECT_NE(all.find("unknown key 'tems'"), std::string::npos) << all;
   EXPECT_NE(all.find("entry 'none' has no terms"), std::string::npos) << all;
+  // A misspelt `negated:` would drop its terms: an error that says what an entry may hold.
+  EXPECT_NE(all.find("lex.yaml:18:5: unknown key 'negatd' in an entry (id, category, "
+                     "description, fuzzy, terms, misspellings, negated)"),
+            std::string::npos)
+      << all;
+}
+
+// A negation list misplaced or misspelt would leave every `negated:` term silent.
+TEST(LexiconLoad, WeakNegationsAreCheckedAsTheOthersAre) {
+  auto loaded = LoadLexiconString(R"(
+version: 1
+negation:
+  weak: {en: [never], xx: [nigdy]}
+  weka: {en: [cant]}
+entries:
+  - {id: fear, category: safeguarding, negated: {en: [safe]}}
+)",
+                                  "lex.yaml");
+  EXPECT_FALSE(loaded.lexicon);
+  std::string all;
+  for (const auto& e : loaded.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find("lex.yaml:4:23: unknown language 'xx' in negation.weak"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("lex.yaml:5:3: unknown key 'weka' in negation (window, words, immediate, "
+                     "weak, fillers)"),
+            std::string::npos)
+      << all;
 }
 
 // A second block of entries added at the end (an operator's own terms) would replace the
