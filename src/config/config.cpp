@@ -186,8 +186,17 @@ std::vector<Key> KeyTable() {
       [](Config& c, S v, S k) { c.http.max_connections = Positive(ParseInt<int>(v, k), k); });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
-  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES",
-      [](Config& c, S v, S) { c.http.trusted_proxies = CommaList(v); });
+  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S k) {
+    // One that does not parse would match nothing: its clients would be the proxy, capped as
+    // one client and rate-limited as one, and every citizen behind it refused with it.
+    auto proxies = CommaList(v);
+    for (const auto& item : proxies) {
+      if (!net::ParseRange(item)) {
+        throw ConfigError(k + ": '" + item + "' is not an address or a CIDR range");
+      }
+    }
+    c.http.trusted_proxies = std::move(proxies);
+  });
   add_file("http.tls_cert_file", "SURVEYD_HTTP_TLS_CERT_FILE",
            [](Config& c, S v, S) { c.http.tls_cert_file = v; });
   add_file("http.tls_key_file", "SURVEYD_HTTP_TLS_KEY_FILE",

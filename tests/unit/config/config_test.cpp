@@ -173,6 +173,20 @@ TEST(Config, TrustedProxiesAreAList) {
   EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
 }
 
+TEST(Config, TrustedProxiesAreAddressesOrRanges) {
+  const auto config = Load("", {{"SURVEYD_HTTP_TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1"}});
+  EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::1"}));
+  // A name, or a typo, would trust nobody: the proxy would be capped as one client.
+  for (const char* bad : {"lb.internal", "10.0.0.0/33", "10.0.0.1,10.0.0.x"}) {
+    try {
+      Load("", {{"SURVEYD_HTTP_TRUSTED_PROXIES", bad}});
+      ADD_FAILURE() << bad << " was taken";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("http.trusted_proxies"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Config, AlertEmailsByKind) {
   auto config = Load("", {{"SURVEYD_ALERT_EMAIL_BY_KIND",
                            "safeguarding=mash@force.example, complaint = psd@force.example,"
