@@ -82,6 +82,8 @@ constexpr std::size_t kMaxRefusing = 64;
 constexpr std::chrono::seconds kOverCapLinger{1};
 constexpr std::size_t kOverCapLingerBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kAcceptPause{10};
+// Refusals at a client's cap are said at most this often.
+constexpr std::chrono::minutes kClientCapWarningEvery{1};
 
 // Counts a connection from its accept to its destruction, whatever path ends it.
 class CountedSlot {
@@ -464,6 +466,7 @@ class BeastServer final : public Server {
       }
       if (refused_by != nullptr) {
         ++*refused_by;
+        if (refused_by == &refused_over_client_cap_) WarnOverClientCap();
         auto refused = std::make_shared<Connection>(std::move(socket), refusing_);
         asio::co_spawn(executor, RefuseOverCap(refused),
                        [](std::exception_ptr error) { LogEscaped(error, "refusal"); });
@@ -491,6 +494,22 @@ class BeastServer final : public Server {
     if (!client_counts_.TryAdd(client, options_.max_connections_per_client)) return false;
     slot = ClientSlot(client_counts_, client);
     return true;
+  }
+
+  // Says that clients were refused at their cap, at most once a minute (with how many since), and
+  // without their addresses, as the server logs no client's. A reverse proxy not listed as
+  // trusted is one client: past the cap, every citizen behind it is refused, and this says why.
+  void WarnOverClientCap() {
+    ++client_refusals_unsaid_;
+    const auto now = std::chrono::steady_clock::now();
+    if (client_cap_said_at_ && now - *client_cap_said_at_ < kClientCapWarningEvery) return;
+    spdlog::warn(
+        "http: {} connection(s) refused because their client had {} open already "
+        "(http.max_connections_per_client); a reverse proxy in front must be listed in "
+        "http.trusted_proxies, or the citizens behind it are refused with it",
+        client_refusals_unsaid_, options_.max_connections_per_client);
+    client_refusals_unsaid_ = 0;
+    client_cap_said_at_ = now;
   }
 
   // Keeps the registry that Stop() walks; deregisters even when the coroutine frame is destroyed
@@ -680,6 +699,9 @@ class BeastServer final : public Server {
   std::atomic<std::uint64_t> refused_over_cap_{0};
   std::atomic<std::uint64_t> refused_over_client_cap_{0};
   ClientCounts client_counts_;  // before ioc_: connections destroyed with it give their slots back
+  // Only the accept loop touches these (WarnOverClientCap).
+  std::uint64_t client_refusals_unsaid_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> client_cap_said_at_;
   std::atomic<std::uint64_t> fast_answers_{0};
   std::atomic<std::uint64_t> pooled_answers_{0};
 

@@ -373,6 +373,7 @@ TEST(ServerTest, PastItsOwnCapAClientIsRefusedWhileAnotherIsServed) {
   ASSERT_EQ(Get(second), 200);
 
   // Loopback is a client like any other unless it is a trusted proxy.
+  testing::CapturedLog log;
   const int before = calls;
   RawConnection third(server->Port(), "127.0.0.1");
   third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -396,6 +397,13 @@ TEST(ServerTest, PastItsOwnCapAClientIsRefusedWhileAnotherIsServed) {
   EXPECT_EQ(status.refused_over_cap, 0u);
   EXPECT_EQ(status.open_connections, 4u);
   EXPECT_EQ(status.clients, 2u);
+  // Said, for the operator whose proxy is not listed as trusted, without the client's address.
+  const std::string said = log.Text();
+  EXPECT_NE(said.find("warning http: 1 connection(s) refused because their client had 2 open"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("http.trusted_proxies"), std::string::npos) << said;
+  EXPECT_EQ(said.find("127.0.0."), std::string::npos) << said;
 }
 
 TEST(ServerTest, TrustedProxiesAreNotCappedAsClients) {
