@@ -74,6 +74,9 @@ export SURVEYD_HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
 export SURVEYD_PUBLIC_BASE_URL="http://127.0.0.1:$HTTP_PORT"
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
 export SURVEYD_HTTP_MAX_CONNECTIONS="$CAP"
+# wrk and holder.py both connect from 127.0.0.1: the cap measured is the instance's, not one
+# client's (the unit tests hold that).
+export SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT="$CAP"
 export SURVEYD_DISPATCH_POLL_MS=100
 export SURVEYD_LOG_LEVEL=warn
 sed -e '/^quiet_hours:/a\  enabled: false' -e 's/^\(\s*delay:\).*/\1 0s/' \

@@ -127,6 +127,9 @@ export SURVEYD_DATABASE_URL="$url" SURVEYD_LOG_LEVEL=info
 export SURVEYD_FEED_TCP="127.0.0.1:$feed_port" SURVEYD_FEED_TLS=false SURVEYD_FEED_NAME=soak
 export NAME KEEP  # for bench/lib.sh
 export SURVEYD_WMNOW_BASE_URL="http://127.0.0.1:$gw_port" SURVEYD_GATEWAY_RATE="$GATEWAY_RATE"
+# Pushers, the gateway and every simulated citizen come from 127.0.0.1: one client to the
+# per-client cap, which would refuse what a thousand phones would be let through.
+export SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT=1000
 # Comments are kept: the checker's I5 judges each stored answer again by its words.
 for what in NUMBER_GRACE RAW REJECTED REPLY; do export "SURVEYD_RETENTION_${what}_DAYS=1"; done
 export SURVEYD_RETENTION_INTERVAL=60  # the instances' own passes too (they find nothing due)

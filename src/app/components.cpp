@@ -542,6 +542,9 @@ std::optional<ComponentHealth> HttpComponent::Health() const {
                           {"peak_connections", s.peak_connections},
                           {"max_connections", options_.max_connections},
                           {"refused_over_cap", s.refused_over_cap},
+                          {"max_connections_per_client", options_.max_connections_per_client},
+                          {"refused_over_client_cap", s.refused_over_client_cap},
+                          {"clients", s.clients},
                           {"fast_answers", s.fast_answers},
                           {"pooled_answers", s.pooled_answers},
                           {"tls", !options_.tls_cert_file.empty()}}};

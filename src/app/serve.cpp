@@ -116,6 +116,8 @@ http::ServerOptions ServerOptionsFrom(const config::Config& config) {
   out.worker_threads = config.http.worker_threads;
   out.io_threads = config.http.io_threads;
   out.max_connections = static_cast<std::size_t>(config.http.max_connections);
+  out.max_connections_per_client = static_cast<std::size_t>(config.http.max_connections_per_client);
+  out.trusted_proxies = config.http.trusted_proxies;
   out.max_body_bytes = config.http.max_body_bytes;
   out.tls_cert_file = config.http.tls_cert_file;
   out.tls_key_file = config.http.tls_key_file;

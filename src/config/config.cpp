@@ -184,10 +184,23 @@ std::vector<Key> KeyTable() {
       [](Config& c, S v, S k) { c.http.io_threads = Positive(ParseInt<int>(v, k), k); });
   add("http.max_connections", "SURVEYD_HTTP_MAX_CONNECTIONS",
       [](Config& c, S v, S k) { c.http.max_connections = Positive(ParseInt<int>(v, k), k); });
+  add("http.max_connections_per_client", "SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT",
+      [](Config& c, S v, S k) {
+        c.http.max_connections_per_client = Positive(ParseInt<int>(v, k), k);
+      });
   add("http.max_body_bytes", "SURVEYD_HTTP_MAX_BODY_BYTES",
       [](Config& c, S v, S k) { c.http.max_body_bytes = ParseInt<std::size_t>(v, k); });
-  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES",
-      [](Config& c, S v, S) { c.http.trusted_proxies = CommaList(v); });
+  add("http.trusted_proxies", "SURVEYD_HTTP_TRUSTED_PROXIES", [](Config& c, S v, S k) {
+    // One that does not parse would match nothing: its clients would be the proxy, capped as
+    // one client and rate-limited as one, and every citizen behind it refused with it.
+    auto proxies = CommaList(v);
+    for (const auto& item : proxies) {
+      if (!net::ParseRange(item)) {
+        throw ConfigError(k + ": '" + item + "' is not an address or a CIDR range");
+      }
+    }
+    c.http.trusted_proxies = std::move(proxies);
+  });
   add_file("http.tls_cert_file", "SURVEYD_HTTP_TLS_CERT_FILE",
            [](Config& c, S v, S) { c.http.tls_cert_file = v; });
   add_file("http.tls_key_file", "SURVEYD_HTTP_TLS_KEY_FILE",
@@ -708,6 +721,22 @@ LoadResult LoadAll(const std::string& path, const std::map<std::string, std::str
       key.set(config, text);
     } catch (const ConfigError& e) {
       errors.push_back((where.empty() ? "environment " + key.env : where) + ": " + e.what());
+    }
+  }
+  // A client allowed more connections than the instance has is no cap at all: said, when it was
+  // set. Left unset, it is the default, lowered to max_connections for a small instance.
+  const bool per_client_set = from_file.count("http.max_connections_per_client") != 0 ||
+                              env.count("SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT") != 0 ||
+                              env.count("SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT_FILE") != 0;
+  if (config.http.max_connections_per_client > config.http.max_connections) {
+    if (per_client_set) {
+      errors.push_back(
+          "http.max_connections_per_client (SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT) is " +
+          std::to_string(config.http.max_connections_per_client) +
+          ", more than http.max_connections (" + std::to_string(config.http.max_connections) +
+          "): one client could take every connection; lower it, or raise http.max_connections");
+    } else {
+      config.http.max_connections_per_client = config.http.max_connections;
     }
   }
   // Recognition shows a person's counts from recognition.min_cell_size answers, and its hiding

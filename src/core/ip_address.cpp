@@ -73,6 +73,15 @@ std::string FormatAddress(const Address& address) {
   return text;
 }
 
+bool IsIpv4(const Address& address) { return IsMapped(address); }
+
+Address ClientGroup(const Address& address) {
+  if (IsMapped(address)) return address;
+  Address group = address;
+  std::fill(group.begin() + 8, group.end(), static_cast<unsigned char>(0));
+  return group;
+}
+
 bool Range::Contains(const Address& address) const {
   const int whole = prefix_bits / 8;
   if (std::memcmp(base.data(), address.data(), static_cast<std::size_t>(whole)) != 0) return false;

@@ -15,6 +15,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -36,6 +37,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -43,6 +45,7 @@
 #include <unordered_map>
 
 #include "http/beast_request.hpp"
+#include "surveyd/core/ip_address.hpp"
 #include "surveyd/core/phone.hpp"
 
 namespace surveyd::http {
@@ -62,8 +65,9 @@ constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::chrono::seconds kStopGrace{5};
 // How often the I/O thread and the handler pool prove they are alive (LastProgress).
 constexpr std::chrono::seconds kTick{1};
-// Connections past max_connections get this answer before anything is read from them. Past
-// kMaxRefusing of those at once, the accept loop pauses instead: answering costs a descriptor too.
+// Connections past max_connections, or past their client's max_connections_per_client, get this
+// answer before anything is read from them. Past kMaxRefusing of those at once, the accept loop
+// pauses instead: answering costs a descriptor too.
 constexpr std::string_view kOverCapResponse =
     "HTTP/1.1 503 Service Unavailable\r\n"
     "Server: surveyd\r\n"
@@ -78,6 +82,8 @@ constexpr std::size_t kMaxRefusing = 64;
 constexpr std::chrono::seconds kOverCapLinger{1};
 constexpr std::size_t kOverCapLingerBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kAcceptPause{10};
+// Refusals at a client's cap are said at most this often.
+constexpr std::chrono::minutes kClientCapWarningEvery{1};
 
 // Counts a connection from its accept to its destruction, whatever path ends it.
 class CountedSlot {
@@ -91,13 +97,86 @@ class CountedSlot {
   std::atomic<std::size_t>& counter_;
 };
 
+// The connections each client has open (max_connections_per_client). A client's entry goes when
+// its last connection does, so the map holds at most max_connections entries, whoever came before.
+class ClientCounts {
+ public:
+  // Counts one more connection of `client`; false (and nothing counted) when it has `cap` open.
+  bool TryAdd(const net::Address& client, std::size_t cap) {
+    std::lock_guard lock(mutex_);
+    const auto [it, added] = counts_.try_emplace(client, 0);
+    if (it->second >= cap) {
+      if (added) counts_.erase(it);
+      return false;
+    }
+    ++it->second;
+    return true;
+  }
+  void Remove(const net::Address& client) {
+    std::lock_guard lock(mutex_);
+    const auto it = counts_.find(client);
+    if (it == counts_.end()) return;
+    if (--it->second == 0) counts_.erase(it);
+  }
+  std::size_t Clients() const {
+    std::lock_guard lock(mutex_);
+    return counts_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;  // taken by the accept loop and by connections ending on any thread
+  std::map<net::Address, std::size_t> counts_;
+};
+
+// One connection counted against its client, from its accept to its destruction, whatever path
+// ends it; empty for a connection no client is charged with (a trusted proxy's).
+class ClientSlot {
+ public:
+  ClientSlot() = default;
+  ClientSlot(ClientCounts& counts, const net::Address& client)
+      : counts_(&counts), client_(client) {}
+  ClientSlot(ClientSlot&& other) noexcept
+      : counts_(std::exchange(other.counts_, nullptr)), client_(other.client_) {}
+  ClientSlot& operator=(ClientSlot&& other) noexcept {
+    if (this != &other) {
+      Release();
+      counts_ = std::exchange(other.counts_, nullptr);
+      client_ = other.client_;
+    }
+    return *this;
+  }
+  ~ClientSlot() { Release(); }
+  ClientSlot(const ClientSlot&) = delete;
+  ClientSlot& operator=(const ClientSlot&) = delete;
+
+ private:
+  void Release() {
+    if (counts_ != nullptr) counts_->Remove(client_);
+    counts_ = nullptr;
+  }
+  ClientCounts* counts_ = nullptr;
+  net::Address client_{};
+};
+
 struct Connection {
-  Connection(tcp::socket socket, std::atomic<std::size_t>& open)
-      : slot(open), stream(std::move(socket)) {}
+  Connection(tcp::socket socket, std::atomic<std::size_t>& open, ClientSlot client_slot = {})
+      : slot(open), client(std::move(client_slot)), stream(std::move(socket)) {}
   CountedSlot slot;
+  ClientSlot client;  // destroyed after the stream: the socket is closed before it is given back
   beast::tcp_stream stream;
   bool reading = false;  // only touched on the connection's strand
 };
+
+// The peer as net::Address holds it (IPv4 mapped); nullopt when it has gone already.
+std::optional<net::Address> PeerAddress(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) return std::nullopt;
+  const auto address = peer.address();
+  return address.is_v4()
+             ? asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()).to_bytes()
+             : address.to_v6().to_bytes();
+}
 
 // A path as the log may hold it: a survey's holds its token, a key to someone's answers.
 std::string PathForLog(std::string_view path) {
@@ -162,7 +241,11 @@ std::shared_ptr<ssl::context> MakeTlsContext(const std::string& cert_file,
 class BeastServer final : public Server {
  public:
   BeastServer(const ServerOptions& options, Handler handler, FastHandler fast)
-      : options_(options), handler_(std::move(handler)), fast_(std::move(fast)) {}
+      : options_(options), handler_(std::move(handler)), fast_(std::move(fast)) {
+    for (const auto& text : options_.trusted_proxies) {
+      if (auto range = net::ParseRange(text)) trusted_proxies_.push_back(*range);
+    }
+  }
 
   ~BeastServer() override { Stop(); }
 
@@ -276,6 +359,8 @@ class BeastServer final : public Server {
     status.open_connections = open_;
     status.peak_connections = peak_;
     status.refused_over_cap = refused_over_cap_;
+    status.refused_over_client_cap = refused_over_client_cap_;
+    status.clients = client_counts_.Clients();
     status.fast_answers = fast_answers_;
     status.pooled_answers = pooled_answers_;
     return status;
@@ -372,19 +457,59 @@ class BeastServer final : public Server {
         continue;
       }
       auto executor = socket.get_executor();
+      ClientSlot client;
+      std::atomic<std::uint64_t>* refused_by = nullptr;
       if (open_ >= options_.max_connections) {
-        ++refused_over_cap_;
+        refused_by = &refused_over_cap_;
+      } else if (!TakeClientSlot(socket, client)) {
+        refused_by = &refused_over_client_cap_;
+      }
+      if (refused_by != nullptr) {
+        ++*refused_by;
+        if (refused_by == &refused_over_client_cap_) WarnOverClientCap();
         auto refused = std::make_shared<Connection>(std::move(socket), refusing_);
         asio::co_spawn(executor, RefuseOverCap(refused),
                        [](std::exception_ptr error) { LogEscaped(error, "refusal"); });
         continue;
       }
       // Counted from here (not from when the coroutine starts) so the next accept sees it.
-      auto connection = std::make_shared<Connection>(std::move(socket), open_);
+      auto connection = std::make_shared<Connection>(std::move(socket), open_, std::move(client));
       if (const std::size_t open = open_; open > peak_) peak_ = open;  // only this loop writes it
       asio::co_spawn(executor, Serve(connection),
                      [](std::exception_ptr error) { LogEscaped(error, "connection"); });
     }
+  }
+
+  // Charges the accepted socket's client with one connection (in `slot`); false when it has
+  // max_connections_per_client open already. A trusted proxy is charged nothing, nor is a peer
+  // gone before it could be named (its connection ends at its first read).
+  bool TakeClientSlot(const tcp::socket& socket, ClientSlot& slot) {
+    if (options_.max_connections_per_client == 0) return true;
+    const auto peer = PeerAddress(socket);
+    if (!peer || std::any_of(trusted_proxies_.begin(), trusted_proxies_.end(),
+                             [&](const net::Range& range) { return range.Contains(*peer); })) {
+      return true;
+    }
+    const net::Address client = net::ClientGroup(*peer);
+    if (!client_counts_.TryAdd(client, options_.max_connections_per_client)) return false;
+    slot = ClientSlot(client_counts_, client);
+    return true;
+  }
+
+  // Says that clients were refused at their cap, at most once a minute (with how many since), and
+  // without their addresses, as the server logs no client's. A reverse proxy not listed as
+  // trusted is one client: past the cap, every citizen behind it is refused, and this says why.
+  void WarnOverClientCap() {
+    ++client_refusals_unsaid_;
+    const auto now = std::chrono::steady_clock::now();
+    if (client_cap_said_at_ && now - *client_cap_said_at_ < kClientCapWarningEvery) return;
+    spdlog::warn(
+        "http: {} connection(s) refused because their client had {} open already "
+        "(http.max_connections_per_client); a reverse proxy in front must be listed in "
+        "http.trusted_proxies, or the citizens behind it are refused with it",
+        client_refusals_unsaid_, options_.max_connections_per_client);
+    client_refusals_unsaid_ = 0;
+    client_cap_said_at_ = now;
   }
 
   // Keeps the registry that Stop() walks; deregisters even when the coroutine frame is destroyed
@@ -511,7 +636,7 @@ class BeastServer final : public Server {
     co_return true;
   }
 
-  // Answers a connection past max_connections without reading its request, and closes it. Over
+  // Answers a connection past either cap without reading its request, and closes it. Over
   // TLS it is closed unanswered: a handshake is the work the cap is there to avoid.
   asio::awaitable<void> RefuseOverCap(std::shared_ptr<Connection> connection) {
     beast::tcp_stream& stream = connection->stream;
@@ -566,11 +691,17 @@ class BeastServer final : public Server {
   const ServerOptions options_;
   const Handler handler_;
   const FastHandler fast_;
+  std::vector<net::Range> trusted_proxies_;  // from options_, parsed once
 
   std::atomic<std::size_t> open_{0};      // connections being served
   std::atomic<std::size_t> refusing_{0};  // connections being refused (over the cap)
   std::atomic<std::size_t> peak_{0};
   std::atomic<std::uint64_t> refused_over_cap_{0};
+  std::atomic<std::uint64_t> refused_over_client_cap_{0};
+  ClientCounts client_counts_;  // before ioc_: connections destroyed with it give their slots back
+  // Only the accept loop touches these (WarnOverClientCap).
+  std::uint64_t client_refusals_unsaid_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> client_cap_said_at_;
   std::atomic<std::uint64_t> fast_answers_{0};
   std::atomic<std::uint64_t> pooled_answers_{0};
 

@@ -1,10 +1,8 @@
 #include "surveyd/survey/rate_limiter.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <array>
-#include <cstring>
+
+#include "surveyd/core/ip_address.hpp"
 
 namespace surveyd::survey {
 namespace {
@@ -71,26 +69,16 @@ std::size_t RateLimiter::TrackedClients() const {
 }
 
 std::string RateLimitKey(std::string_view remote_address) {
+  if (const auto address = net::ParseAddress(remote_address)) {
+    const net::Address group = net::ClientGroup(*address);
+    return net::IsIpv4(group) ? net::FormatAddress(group) : net::FormatAddress(group) + "/64";
+  }
+  // Not an address (a test's name for a client): as given, without brackets or a zone.
   std::string address(remote_address);
-  // "[::1]" and "fe80::1%eth0" forms
   if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
     address = address.substr(1, address.size() - 2);
   }
-  address = address.substr(0, address.find('%'));
-  std::array<unsigned char, 16> bytes{};
-  if (inet_pton(AF_INET6, address.c_str(), bytes.data()) == 1) {
-    static constexpr unsigned char kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(bytes.data(), kMappedPrefix, sizeof kMappedPrefix) == 0) {
-      char text[INET_ADDRSTRLEN] = {};
-      inet_ntop(AF_INET, bytes.data() + 12, text, sizeof text);
-      return text;
-    }
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    char text[INET6_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET6, bytes.data(), text, sizeof text);
-    return std::string(text) + "/64";
-  }
-  return address;
+  return address.substr(0, address.find('%'));
 }
 
 }  // namespace surveyd::survey

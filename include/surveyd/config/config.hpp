@@ -38,7 +38,10 @@ struct Config {
     int worker_threads = 32;                                // SURVEYD_HTTP_WORKER_THREADS
     int io_threads = 1;                                     // SURVEYD_HTTP_IO_THREADS
     int max_connections = 1000;                             // SURVEYD_HTTP_MAX_CONNECTIONS
-    std::size_t max_body_bytes = 1 << 20;                   // SURVEYD_HTTP_MAX_BODY_BYTES
+    // Open connections from one client (an IPv4 address, an IPv6 /64) at most; trusted proxies
+    // are not counted. Left unset, the lesser of 64 and max_connections.
+    int max_connections_per_client = 64;   // SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT
+    std::size_t max_body_bytes = 1 << 20;  // SURVEYD_HTTP_MAX_BODY_BYTES
     // Addresses of reverse proxies whose X-Forwarded-For is believed, for per-client limits.
     std::vector<std::string> trusted_proxies;  // SURVEYD_HTTP_TRUSTED_PROXIES (comma-separated)
     // TLS on the listener, for forces without a reverse proxy: both set, or neither (plain HTTP).

@@ -21,6 +21,14 @@ std::optional<Address> ParseAddressWithPort(std::string_view text);
 // Dotted IPv4 for an IPv4(-mapped) address, IPv6 text otherwise.
 std::string FormatAddress(const Address& address);
 
+// True for an IPv4 address (held IPv4-mapped).
+bool IsIpv4(const Address& address);
+
+// The addresses one client holds, as the first of them: an IPv4 address alone, an IPv6 address
+// with its last 64 bits zeroed, because a subscriber (a home, a phone) is given a whole /64 and
+// may take any address in it. What per-client limits count under.
+Address ClientGroup(const Address& address);
+
 struct Range {
   Address base{};
   int prefix_bits = 128;  // over the 16 bytes (an IPv4 /8 is 96 + 8)

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "surveyd/core/heartbeat.hpp"
 #include "surveyd/http/message.hpp"
@@ -29,6 +30,14 @@ struct ServerOptions {
   // without reading its request; while many of those are being answered, the server stops
   // accepting, so file descriptors stay bounded whatever the clients do.
   std::size_t max_connections = 1000;
+  // Open connections from one client at most, so that one cannot take all of max_connections and
+  // lock the citizens out. A client is its TCP peer's address (headers are not read yet): an IPv4
+  // address, or an IPv6 /64 (net::ClientGroup). One past it is answered as one past
+  // max_connections is. Peers in trusted_proxies are not counted: every client behind them
+  // comes through them. 0: no cap of its own (the simulators and test servers, whose clients are
+  // all on loopback); the daemon's is http.max_connections_per_client.
+  std::size_t max_connections_per_client = 0;
+  std::vector<std::string> trusted_proxies;  // addresses or CIDR ranges (net::ParseRange)
   // TLS on the listener: a PEM certificate (and chain) and its key; empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -38,8 +47,11 @@ struct ServerStatus {
   std::size_t open_connections = 0;
   std::size_t peak_connections = 0;    // since Start
   std::uint64_t refused_over_cap = 0;  // connections answered 503 because of max_connections
-  std::uint64_t fast_answers = 0;      // requests answered on the I/O thread
-  std::uint64_t pooled_answers = 0;    // requests answered on the worker pool
+  // Connections answered 503 because their client had max_connections_per_client open already.
+  std::uint64_t refused_over_client_cap = 0;
+  std::size_t clients = 0;           // clients (trusted proxies aside) with connections open
+  std::uint64_t fast_answers = 0;    // requests answered on the I/O thread
+  std::uint64_t pooled_answers = 0;  // requests answered on the worker pool
 };
 
 class Server {

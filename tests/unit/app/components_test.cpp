@@ -22,6 +22,7 @@
 #include "fakes/metric_samples.hpp"
 #include "surveyd/core/crypto.hpp"
 #include "surveyd/core/time.hpp"
+#include "unit/http/raw_connection.hpp"
 #include "unit/rules/rules_test_util.hpp"
 
 namespace surveyd::app {
@@ -428,6 +429,34 @@ TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
       << after;
   EXPECT_NE(after.find("info rules: stored events screened under version abc"), std::string::npos)
       << after;
+}
+
+// /api/v1/health's http check says both caps and what each refused, apart.
+TEST(HttpComponentTest, HealthSaysWhatThePerClientCapRefused) {
+  http::ServerOptions options;
+  options.port = 0;
+  options.max_connections = 10;
+  options.max_connections_per_client = 1;
+  metrics::Registry registry;
+  HttpComponent component(
+      options, [](const http::Request&) { return http::Response::Text(200, "ok"); }, nullptr,
+      registry);
+  component.Start();
+  surveyd::testing::RawConnection held(component.Port(), "127.0.0.5");
+  ASSERT_TRUE(held.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(held.Read().has_value());
+  surveyd::testing::RawConnection over(component.Port(), "127.0.0.5");
+  ASSERT_TRUE(over.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const auto refused = over.Read();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+
+  const auto details = component.Health()->details;
+  EXPECT_EQ(details["max_connections_per_client"], 1);
+  EXPECT_EQ(details["refused_over_client_cap"], 1);
+  EXPECT_EQ(details["refused_over_cap"], 0);
+  EXPECT_EQ(details["clients"], 1);
+  component.Stop();
 }
 
 TEST(MemoryTrimmerTest, GivesFreedHeapBackAndCountsIt) {

@@ -173,6 +173,60 @@ TEST(Config, TrustedProxiesAreAList) {
   EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
 }
 
+TEST(Config, TrustedProxiesAreAddressesOrRanges) {
+  const auto config = Load("", {{"SURVEYD_HTTP_TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::1"}});
+  EXPECT_EQ(config.http.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::1"}));
+  // A name, or a typo, would trust nobody: the proxy would be capped as one client.
+  for (const char* bad : {"lb.internal", "10.0.0.0/33", "10.0.0.1,10.0.0.x"}) {
+    try {
+      Load("", {{"SURVEYD_HTTP_TRUSTED_PROXIES", bad}});
+      ADD_FAILURE() << bad << " was taken";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("http.trusted_proxies"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The message of the ConfigError `env` raises, or "" when it loads.
+std::string LoadError(const std::map<std::string, std::string>& env, const std::string& path = "") {
+  try {
+    Load(path, env);
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+TEST(Config, ConnectionsPerClient) {
+  EXPECT_EQ(Load("", {}).http.max_connections_per_client, 64);
+  EXPECT_EQ(Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT", "200"}})
+                .http.max_connections_per_client,
+            200);
+  // As many as the instance has is allowed (no cap of its own); left unset under a smaller
+  // instance, the default comes down to it rather than failing a setting nobody wrote.
+  EXPECT_EQ(Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT", "1000"}})
+                .http.max_connections_per_client,
+            1000);
+  EXPECT_EQ(Load("", {{"SURVEYD_HTTP_MAX_CONNECTIONS", "32"}}).http.max_connections_per_client, 32);
+
+  for (const char* bad : {"0", "-1", "many"}) {
+    const auto error = LoadError({{"SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT", bad}});
+    EXPECT_NE(error.find("http.max_connections_per_client"), std::string::npos) << bad << error;
+  }
+  const auto over = LoadError({{"SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT", "1001"}});
+  EXPECT_NE(over.find("http.max_connections_per_client (SURVEYD_HTTP_MAX_CONNECTIONS_PER_CLIENT) "
+                      "is 1001, more than http.max_connections (1000)"),
+            std::string::npos)
+      << over;
+  // In the file, the same, whichever of the two is lowered.
+  const auto path = WriteTemp("http:\n  max_connections: 50\n  max_connections_per_client: 64\n");
+  const auto in_file = LoadError({}, path);
+  EXPECT_NE(in_file.find("is 64, more than http.max_connections (50)"), std::string::npos)
+      << in_file;
+  EXPECT_EQ(LoadError({{"SURVEYD_HTTP_MAX_CONNECTIONS", "64"}}, path), "");
+  std::remove(path.c_str());
+}
+
 TEST(Config, AlertEmailsByKind) {
   auto config = Load("", {{"SURVEYD_ALERT_EMAIL_BY_KIND",
                            "safeguarding=mash@force.example, complaint = psd@force.example,"

@@ -36,5 +36,21 @@ TEST(IpAddressTest, MalformedRangesNeverMatch) {
   EXPECT_FALSE(InAnyRange("10.0.0.1", {"10.0.0.0/abc"}));
 }
 
+TEST(IpAddressTest, ClientGroupIsAnIpv4AddressOrAnIpv6Slash64) {
+  auto group = [](std::string_view text) {
+    return FormatAddress(ClientGroup(*ParseAddress(text)));
+  };
+  EXPECT_EQ(group("198.51.100.7"), "198.51.100.7");
+  EXPECT_EQ(group("::ffff:198.51.100.7"), "198.51.100.7");
+  EXPECT_NE(group("198.51.100.7"), group("198.51.100.8"));
+  EXPECT_EQ(group("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+  EXPECT_EQ(group("2001:db8:1:2::1"), group("[2001:db8:1:2:ffff::9]"));
+  EXPECT_NE(group("2001:db8:1:2::1"), group("2001:db8:1:3::1"));
+  // The loopback's /64 holds no IPv4 address: ::1 and 0.0.0.1 stay apart.
+  EXPECT_NE(ClientGroup(*ParseAddress("::1")), ClientGroup(*ParseAddress("0.0.0.1")));
+  EXPECT_TRUE(IsIpv4(ClientGroup(*ParseAddress("127.0.0.2"))));
+  EXPECT_FALSE(IsIpv4(ClientGroup(*ParseAddress("::1"))));
+}
+
 }  // namespace
 }  // namespace surveyd::net

@@ -28,12 +28,23 @@ struct RawResponse {
 
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port) {
+  // `from`: the loopback address to connect from (Linux takes all of 127.0.0.0/8), so that a test
+  // can be several clients; 127.0.0.1 by default.
+  explicit RawConnection(std::uint16_t port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket");
     timeval timeout{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (from != nullptr) {
+      sockaddr_in source{};
+      source.sin_family = AF_INET;
+      if (::inet_pton(AF_INET, from, &source.sin_addr) != 1 ||
+          ::bind(fd_, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+        ::close(fd_);
+        throw std::runtime_error(std::string("bind ") + from);
+      }
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
@@ -43,7 +54,9 @@ class RawConnection {
       throw std::runtime_error("connect");
     }
   }
-  ~RawConnection() { ::close(fd_); }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
 
@@ -93,6 +106,14 @@ class RawConnection {
       buffer_.erase(0, size);
     }
     return response;
+  }
+
+  // Ends the connection with a reset (SO_LINGER 0), as a client that fails mid-request does.
+  void Reset() {
+    linger abort{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::close(fd_);
+    fd_ = -1;
   }
 
   // True when the peer closed the connection (clean EOF or reset) with nothing more to read;

@@ -340,6 +340,148 @@ TEST(ServerTest, ManyClientsPastTheCapNeverHoldMoreThanTheCap) {
   EXPECT_EQ(server->Status().peak_connections, 4u);
 }
 
+// Waits (up to 5 s) until `done` holds of the server's status.
+template <typename Condition>
+bool WaitForStatus(const Server& server, Condition done) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    if (done(server.Status())) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done(server.Status());
+}
+
+// A request on `connection`, kept alive; its status (0: no answer).
+int Get(RawConnection& connection) {
+  if (!connection.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) return 0;
+  const auto answer = connection.Read();
+  return answer ? answer->status : 0;
+}
+
+TEST(ServerTest, PastItsOwnCapAClientIsRefusedWhileAnotherIsServed) {
+  ServerOptions options = LoopbackOptions();
+  options.max_connections = 10;
+  options.max_connections_per_client = 2;
+  std::atomic<int> calls{0};
+  auto server = MakeServer(options, [&calls](const Request&) {
+    ++calls;
+    return Response::Text(200, "ok");
+  });
+  server->Start();
+  RawConnection first(server->Port(), "127.0.0.1");
+  RawConnection second(server->Port(), "127.0.0.1");
+  ASSERT_EQ(Get(first), 200);
+  ASSERT_EQ(Get(second), 200);
+
+  // Loopback is a client like any other unless it is a trusted proxy.
+  testing::CapturedLog log;
+  const int before = calls;
+  RawConnection third(server->Port(), "127.0.0.1");
+  third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto refused = third.Read();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->headers["retry-after"], "2");
+  EXPECT_EQ(refused->headers["connection"], "close");
+  EXPECT_TRUE(third.Closed());
+  EXPECT_EQ(calls, before) << "a refused connection's request is never handled";
+
+  // Another address is another client, served while the first is at its cap.
+  RawConnection other(server->Port(), "127.0.0.2");
+  EXPECT_EQ(Get(other), 200);
+  RawConnection other_again(server->Port(), "127.0.0.2");
+  EXPECT_EQ(Get(other_again), 200);
+  EXPECT_EQ(Get(first), 200) << "the capped client's own connections still work";
+
+  const ServerStatus status = server->Status();
+  EXPECT_EQ(status.refused_over_client_cap, 1u);
+  EXPECT_EQ(status.refused_over_cap, 0u);
+  EXPECT_EQ(status.open_connections, 4u);
+  EXPECT_EQ(status.clients, 2u);
+  // Said, for the operator whose proxy is not listed as trusted, without the client's address.
+  const std::string said = log.Text();
+  EXPECT_NE(said.find("warning http: 1 connection(s) refused because their client had 2 open"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("http.trusted_proxies"), std::string::npos) << said;
+  EXPECT_EQ(said.find("127.0.0."), std::string::npos) << said;
+}
+
+TEST(ServerTest, TrustedProxiesAreNotCappedAsClients) {
+  ServerOptions options = LoopbackOptions();
+  options.max_connections = 20;
+  options.max_connections_per_client = 2;
+  options.trusted_proxies = {"10.0.0.0/8", "127.0.0.1"};
+  auto server = MakeServer(options, Echo);
+  server->Start();
+  // Every citizen behind the proxy comes through it: more than the cap, all served.
+  std::vector<std::unique_ptr<RawConnection>> through_proxy;
+  for (int i = 0; i < 6; ++i) {
+    through_proxy.push_back(std::make_unique<RawConnection>(server->Port(), "127.0.0.1"));
+    EXPECT_EQ(Get(*through_proxy.back()), 200) << "connection " << i;
+  }
+  // The proxy's neighbour is not trusted, and is capped.
+  RawConnection first(server->Port(), "127.0.0.3");
+  RawConnection second(server->Port(), "127.0.0.3");
+  RawConnection third(server->Port(), "127.0.0.3");
+  EXPECT_EQ(Get(first), 200);
+  EXPECT_EQ(Get(second), 200);
+  EXPECT_EQ(Get(third), 503);
+
+  const ServerStatus status = server->Status();
+  EXPECT_EQ(status.refused_over_client_cap, 1u);
+  EXPECT_EQ(status.open_connections, 8u);
+  EXPECT_EQ(status.clients, 1u) << "the proxy is in no client's count";
+}
+
+TEST(ServerTest, AClientsConnectionsAreGivenBackHoweverTheyEnd) {
+  ServerOptions options = LoopbackOptions();
+  options.max_connections = 10;
+  options.max_connections_per_client = 3;
+  options.read_timeout = std::chrono::seconds(1);
+  auto server = MakeServer(options, Echo);
+  server->Start();
+  auto all_given_back = [](const ServerStatus& s) {
+    return s.open_connections == 0 && s.clients == 0;
+  };
+  {
+    RawConnection served(server->Port(), "127.0.0.4");  // answered, then closed as it asks
+    RawConnection unreadable(server->Port(), "127.0.0.4");
+    RawConnection reset(server->Port(), "127.0.0.4");
+    ASSERT_TRUE(WaitForStatus(
+        *server, [](const ServerStatus& s) { return s.open_connections == 3 && s.clients == 1; }));
+    RawConnection over(server->Port(), "127.0.0.4");
+    EXPECT_EQ(Get(over), 503);
+
+    ASSERT_TRUE(served.Send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(served.Read().has_value());
+    ASSERT_TRUE(unreadable.Send("NOT HTTP AT ALL\r\n\r\n"));
+    const auto bad = unreadable.Read();
+    ASSERT_TRUE(bad.has_value());
+    EXPECT_EQ(bad->status, 400);
+    ASSERT_TRUE(reset.Send("GET / HTTP/1.1\r\nHost:"));
+    reset.Reset();
+    ASSERT_TRUE(WaitForStatus(*server, all_given_back))
+        << "open " << server->Status().open_connections << ", clients " << server->Status().clients;
+
+    // One that never says anything is ended by read_timeout.
+    RawConnection quiet(server->Port(), "127.0.0.4");
+    ASSERT_TRUE(WaitForStatus(*server, [](const ServerStatus& s) { return s.clients == 1; }));
+    ASSERT_TRUE(WaitForStatus(*server, all_given_back));
+    EXPECT_TRUE(quiet.Closed());
+  }
+  // All given back: the client has its whole cap again, and no more.
+  std::vector<std::unique_ptr<RawConnection>> again;
+  for (int i = 0; i < 3; ++i) {
+    again.push_back(std::make_unique<RawConnection>(server->Port(), "127.0.0.4"));
+    EXPECT_EQ(Get(*again.back()), 200) << "connection " << i;
+  }
+  RawConnection over(server->Port(), "127.0.0.4");
+  EXPECT_EQ(Get(over), 503);
+  EXPECT_EQ(server->Status().refused_over_client_cap, 2u);
+  server->Stop();
+  EXPECT_EQ(server->Status().clients, 0u) << "Stop gives back what it closes";
+}
+
 TEST(ServerTest, RefusesATooLargeBodyWith413AndCloses) {
   ServerOptions options = LoopbackOptions();
   options.max_body_bytes = 1024;
