@@ -139,6 +139,13 @@ CharClass Classify(char32_t code, std::string& folded) {
       code == 0x2028 || code == 0x2029 || code == 0x0085 || code == 0x00A1 || code == 0x00BF) {
     return CharClass::kBreak;  // quotation marks, ellipsis, line separators, ¡ ¿
   }
+  // Combining marks: some phones send "ę" as "e" and a combining ogonek. Dropped, the word reads
+  // as its precomposed spelling does ("czuje"); kept, it was a letter no term holds.
+  if ((code >= 0x0300 && code <= 0x036F) || (code >= 0x1AB0 && code <= 0x1AFF) ||
+      (code >= 0x1DC0 && code <= 0x1DFF) || (code >= 0x20D0 && code <= 0x20FF) ||
+      (code >= 0xFE20 && code <= 0xFE2F)) {
+    return CharClass::kDrop;
+  }
   if (code >= 0x2000 && code <= 0x2BFF) return CharClass::kSpace;  // symbols and arrows
   if (code >= 0x1F000 || code == 0xFFFD || (code >= 0xFE00 && code <= 0xFE0F) || code == 0x200D) {
     return CharClass::kSpace;  // emoji, variation selectors, joiners, undecodable bytes
@@ -227,7 +234,7 @@ bool WordMatches(const Token& token, const Lexicon::Word& word, bool fuzzy) {
   if (token.text == word.text) return true;
   if (token.elongated && CollapseRuns(token.text) == CollapseRuns(word.text)) return true;
   // One typo in a long word, never in its first letter: "frigtened", "threatend", "terrifed".
-  if (fuzzy && word.text.size() >= 7 && token.text.size() + 1 >= word.text.size() &&
+  if (fuzzy && !word.exact && word.text.size() >= 7 && token.text.size() + 1 >= word.text.size() &&
       token.text.size() <= word.text.size() + 1 && token.text[0] == word.text[0]) {
     return EditDistance(token.text, word.text) <= 1;
   }
@@ -516,11 +523,19 @@ class LexiconLoader : private detail::YamlDiagnostics {
     // The term's places, each held by one of its alternatives (a plain word has one).
     std::vector<std::vector<std::string>> places;
     bool in_group = false;
+    bool closed = false;  // the last character closed a group
     std::string piece;
+    // Alternatives are whole words: "(him|her)self" would read as "him self".
+    const std::string glued =
+        "term '" + written +
+        "' joins a bracket to a word: alternatives are whole words, as in "
+        "'(himself|herself)', with a space between a bracket and the next word";
     for (const char c : written + " ") {
+      if (closed && c != ' ' && c != '\t') return fail(glued);
+      closed = false;
       if (c == '(') {
         if (in_group) return fail("term '" + written + "' has brackets inside brackets");
-        if (!piece.empty()) places.push_back({piece});
+        if (!piece.empty()) return fail(glued);
         piece.clear();
         places.emplace_back();
         in_group = true;
@@ -532,6 +547,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
         places.back().push_back(piece);
         piece.clear();
         in_group = c == '|';
+        closed = c == ')';
       } else if (c == '|') {
         return fail("term '" + written +
                     "' has '|' outside brackets: alternatives go in brackets, as in "
@@ -639,6 +655,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
     for (std::string& form : EnglishForms(words.back().text)) {
       sequences.push_back(words);
       sequences.back().back().text = std::move(form);
+      sequences.back().back().exact = true;
     }
     return sequences;
   }
@@ -667,7 +684,7 @@ Lexicon::Lexicon(std::vector<Entry> entries, std::vector<Negation> negations,
     for (const Term& term : entry.terms) {
       const Word& first = term.words.front();
       const TermRef ref{&entry, &term};
-      if (first.prefix || (entry.fuzzy && first.text.size() >= 7)) {
+      if (first.prefix || (entry.fuzzy && !first.exact && first.text.size() >= 7)) {
         auto group = std::find_if(everywhere_.begin(), everywhere_.end(), [&](const auto& g) {
           return g.word->text == first.text && g.word->prefix == first.prefix &&
                  g.fuzzy == entry.fuzzy;
@@ -745,14 +762,17 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
   std::vector<LexiconMatch> matches;
   // One match per entry, place and length: "scared" is not also reported as the misspelling
   // "scarred" it is one typo away from.
-  std::set<std::tuple<const Entry*, std::size_t, std::size_t>> seen;
+  // A `negated:` term is kept apart: a risk term cancelled by a negation must not take its place.
+  std::set<std::tuple<const Entry*, std::size_t, std::size_t, bool>> seen;
   auto consider = [&](const TermRef& ref, std::size_t start) {
     if (!MatchAt(tokens, start, ref)) return;
     std::size_t from = start;
     const Negation* negation = NegationBefore(tokens, start, ref.term->after_negation, from);
     // "safe" alone is no risk; "don't feel safe" is, and is what the alert should show.
     if (ref.term->after_negation && negation == nullptr) return;
-    if (!seen.emplace(ref.entry, start, ref.term->words.size()).second) return;
+    if (!seen.emplace(ref.entry, start, ref.term->words.size(), ref.term->after_negation).second) {
+      return;
+    }
     LexiconMatch match;
     match.entry = ref.entry->id;
     match.category = ref.entry->category;
@@ -766,8 +786,14 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
       match.negation = negation->written;
       from = start;
     }
-    for (std::size_t i = from; i < start + ref.term->words.size(); ++i) {
+    // In the lexicon's own words, never the comment's: the negation and the fillers before the
+    // term are read exactly, but the term's words may be a typo, a stem's ending or run-on text
+    // ("bezpiecznie07700900123"), and this name is stored with the alert.
+    for (std::size_t i = from; i < start; ++i) {
       match.text += (match.text.empty() ? "" : " ") + tokens[i].text;
+    }
+    for (const Word& word : ref.term->words) {
+      match.text += (match.text.empty() ? "" : " ") + word.text + (word.prefix ? "*" : "");
     }
     matches.push_back(std::move(match));
   };

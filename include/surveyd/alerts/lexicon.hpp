@@ -42,13 +42,16 @@ struct LexiconMatch {
   bool negated = false;  // a negation came just before it: it does not count
   // A `negated:` term ("safe"): it counts because `negation` came just before it.
   bool after_negation = false;
-  std::string negation;      // the negation, as the lexicon writes it
-  std::string text;          // the words matched as read, from the negation on if after_negation
+  std::string negation;  // the negation, as the lexicon writes it
+  // The phrase matched in the lexicon's words (a stem with its '*'), from the negation on if
+  // after_negation: never the comment's own spelling.
+  std::string text;
   std::size_t position = 0;  // index of the first token of the term
 };
 
-// What an alert says matched: "fear:scared", or what was read when the term is a pattern or a
-// `negated:` one ("violence:hitting my son", "fear:dont feel safe"), not "(hit+|...) (...)".
+// What an alert says matched: "fear:scared", or the phrase matched, in the lexicon's words, when
+// the term is a pattern or a `negated:` one ("violence:hitting my son", "fear:dont feel safe"),
+// not "(hit+|...) (...)".
 std::string MatchName(const LexiconMatch& match);
 
 class Lexicon {
@@ -56,6 +59,9 @@ class Lexicon {
   struct Word {
     std::string text;     // normalised
     bool prefix = false;  // written "przeraz*": any word that starts so
+    // A form of a word written "shove+": read as written, never one typo away ("shoving" is not
+    // "showing"; "choking" is not "cooking").
+    bool exact = false;
   };
   // One phrase a term stands for: "hurt+ (me|the kids)" is read as hurt me, hurts me, hurting
   // me, hurt the kids... each a Term with the same `written`, matched as the others are.

@@ -214,6 +214,52 @@ entries:
   EXPECT_EQ(MatchName(lexicon->Match("a stab wound")[0]), "harm:stab");
 }
 
+// A word written with '+' stands for its forms exactly: one typo away from "shoving" is
+// "showing", from "choking" "cooking", and a thank-you became an urgent safeguarding alert.
+TEST(LexiconMatch, InflectedFormsAreReadExactly) {
+  auto lexicon = Load(R"yaml(
+version: 1
+entries:
+  - id: violence
+    category: safeguarding
+    fuzzy: true
+    terms:
+      en: ["(shove+|choke+|attack+) (me|them|my kids)", "frightened"]
+)yaml");
+  ASSERT_TRUE(lexicon);
+  auto fires = [&](const char* text) { return lexicon->Matches(text, "safeguarding"); };
+  for (const char* text : {"he shoved me", "he was choking me", "they attacked them"}) {
+    EXPECT_TRUE(fires(text)) << text;
+  }
+  for (const char* text : {"very kind, showing me how to use the app", "cooking my kids dinner",
+                           "I attached them to my email"}) {
+    EXPECT_FALSE(fires(text)) << text;
+  }
+  EXPECT_TRUE(fires("I was frigtened")) << "a plain word keeps its typo";
+}
+
+// The name an alert keeps is the lexicon's phrase: the comment's own spelling (a typo, a stem's
+// ending, a number run on to a word) would copy a citizen's words into the alert.
+TEST(LexiconMatch, AMatchIsNamedInTheLexiconsWords) {
+  const auto lexicon = Shipped();
+  ASSERT_TRUE(lexicon);
+  const auto matches = lexicon->Match("Nie czuje sie bezpiecznie07700900123");
+  ASSERT_FALSE(matches.empty());
+  for (const auto& match : matches) {
+    EXPECT_EQ(MatchName(match).find("0770"), std::string::npos) << MatchName(match);
+  }
+  EXPECT_EQ(MatchName(matches[0]), "fear:nie czuje sie bezpieczn*");
+}
+
+// Some phones send "ę" as "e" and a combining ogonek (U+0328), "é" as "e" and U+0301.
+TEST(LexiconMatch, CombiningMarksReadAsThePrecomposedLetters) {
+  const auto lexicon = Shipped();
+  ASSERT_TRUE(lexicon);
+  EXPECT_TRUE(lexicon->Matches("Nie czuje\u0328 sie\u0328 bezpiecznie", "safeguarding"));
+  EXPECT_TRUE(lexicon->Matches("Boje\u0328 sie\u0328 go", "safeguarding"));
+  EXPECT_EQ(Tokenize("cafe\u0301")[0].text, "cafe");
+}
+
 // A bracket or a '+' in the wrong place would make a term match nothing, or everything: each is
 // an error at its line.
 TEST(LexiconLoad, InflectionsAndAlternativesAreChecked) {
@@ -224,7 +270,8 @@ entries:
     category: safeguarding
     terms:
       en: ["threat+en", "hurt+ (me|us", "hurt+ me|us", "hurt+ (me|(us))", "hurt+ (me|)",
-           "hi+", "hurt+ me)", "(a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b)"]
+           "hi+", "hurt+ me)", "(a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b)",
+           "hurt+ (him|her)self", "(hit|kick)s me"]
       pl: ["boje+ sie"]
 )yaml",
                                   "lex.yaml");
@@ -241,8 +288,11 @@ entries:
         "lex.yaml:8:12: 'hi+' is too short to inflect",
         "lex.yaml:8:19: term 'hurt+ me)' closes a bracket it did not open",
         "stands for more than 512 phrases: split it",
-        "lex.yaml:9:12: 'boje+' (English inflections) in a pl term: write a stem, as in "
-        "'przeraz*'"}) {
+        "lex.yaml:10:12: 'boje+' (English inflections) in a pl term: write a stem, as in "
+        "'przeraz*'",
+        "lex.yaml:9:12: term 'hurt+ (him|her)self' joins a bracket to a word: alternatives are "
+        "whole words, as in '(himself|herself)'",
+        "lex.yaml:9:35: term '(hit|kick)s me' joins a bracket to a word"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
   }
 }
