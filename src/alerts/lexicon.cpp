@@ -570,6 +570,11 @@ class LexiconLoader : private detail::YamlDiagnostics {
         for (std::string word; raw >> word;) {
           auto forms = ReadWord(node, written, word, language);
           if (forms.empty()) return {};
+          // Checked as it grows: "(a+ b+ c+ d+ e+ f+)" is 46,656 phrases before the term's check.
+          if (sequences.size() * forms.size() > kMaxPhrases) {
+            return fail("term '" + written + "' stands for more than " +
+                        std::to_string(kMaxPhrases) + " phrases: split it");
+          }
           std::vector<std::vector<Lexicon::Word>> longer;
           for (const auto& sequence : sequences) {
             for (const auto& form : forms) {

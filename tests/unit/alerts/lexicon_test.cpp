@@ -271,7 +271,7 @@ entries:
     terms:
       en: ["threat+en", "hurt+ (me|us", "hurt+ me|us", "hurt+ (me|(us))", "hurt+ (me|)",
            "hi+", "hurt+ me)", "(a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b|c|d|e|f|g|h) (a|b)",
-           "hurt+ (him|her)self", "(hit|kick)s me"]
+           "hurt+ (him|her)self", "(hit|kick)s me", "(kick+ punch+ shove+ choke+ grab+ slap+)"]
       pl: ["boje+ sie"]
 )yaml",
                                   "lex.yaml");
@@ -292,7 +292,9 @@ entries:
         "'przeraz*'",
         "lex.yaml:9:12: term 'hurt+ (him|her)self' joins a bracket to a word: alternatives are "
         "whole words, as in '(himself|herself)'",
-        "lex.yaml:9:35: term '(hit|kick)s me' joins a bracket to a word"}) {
+        "lex.yaml:9:35: term '(hit|kick)s me' joins a bracket to a word",
+        "lex.yaml:9:53: term '(kick+ punch+ shove+ choke+ grab+ slap+)' stands for more than 512 "
+        "phrases: split it"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << expected << "\n" << all;
   }
 }
