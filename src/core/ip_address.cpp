@@ -104,7 +104,8 @@ std::optional<Range> ParseRange(std::string_view text) {
     return std::nullopt;
   }
   const int value = std::stoi(std::string(bits));
-  const bool v4 = IsMapped(*address);
+  // "10.0.0.0/8" counts IPv4 bits; "::ffff:10.0.0.0/104", written as IPv6, counts IPv6 bits.
+  const bool v4 = IsMapped(*address) && text.substr(0, slash).find(':') == std::string_view::npos;
   if (value > (v4 ? 32 : 128)) return std::nullopt;
   range.prefix_bits = v4 ? 96 + value : value;
   return range;

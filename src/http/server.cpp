@@ -432,6 +432,7 @@ class BeastServer final : public Server {
     while (!stopping_) {
       io_progress_.Beat();
       asio::post(*pool_, [this] { pool_progress_.Beat(); });
+      asio::post(acceptor_.get_executor(), [this] { SayClientRefusals(); });
       timer.expires_after(kTick);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -468,7 +469,11 @@ class BeastServer final : public Server {
         ++*refused_by;
         if (refused_by == &refused_over_client_cap_) WarnOverClientCap();
         auto refused = std::make_shared<Connection>(std::move(socket), refusing_);
-        asio::co_spawn(executor, RefuseOverCap(refused),
+        // A client at its own cap is not lingered with: its refusals would take the budget of
+        // refusals at once (kMaxRefusing) that pauses the accept loop, and one address opening
+        // connections faster than they linger out would stall everyone's accepts.
+        const bool linger = refused_by == &refused_over_cap_;
+        asio::co_spawn(executor, RefuseOverCap(refused, linger),
                        [](std::exception_ptr error) { LogEscaped(error, "refusal"); });
         continue;
       }
@@ -501,12 +506,18 @@ class BeastServer final : public Server {
   // trusted is one client: past the cap, every citizen behind it is refused, and this says why.
   void WarnOverClientCap() {
     ++client_refusals_unsaid_;
+    SayClientRefusals();
+  }
+  // Those not said yet, once the minute since the last warning is up: from the accept loop, and
+  // every tick (on the acceptor's strand), so that the last of a burst is said too.
+  void SayClientRefusals() {
+    if (client_refusals_unsaid_ == 0) return;
     const auto now = std::chrono::steady_clock::now();
     if (client_cap_said_at_ && now - *client_cap_said_at_ < kClientCapWarningEvery) return;
     spdlog::warn(
-        "http: {} connection(s) refused because their client had {} open already "
-        "(http.max_connections_per_client); a reverse proxy in front must be listed in "
-        "http.trusted_proxies, or the citizens behind it are refused with it",
+        "http: {} connection(s) refused since the last such warning because their client had {} "
+        "open already (http.max_connections_per_client); a reverse proxy in front must be "
+        "listed in http.trusted_proxies, or the citizens behind it are refused with it",
         client_refusals_unsaid_, options_.max_connections_per_client);
     client_refusals_unsaid_ = 0;
     client_cap_said_at_ = now;
@@ -636,9 +647,11 @@ class BeastServer final : public Server {
     co_return true;
   }
 
-  // Answers a connection past either cap without reading its request, and closes it. Over
-  // TLS it is closed unanswered: a handshake is the work the cap is there to avoid.
-  asio::awaitable<void> RefuseOverCap(std::shared_ptr<Connection> connection) {
+  // Answers a connection past either cap without reading its request, and closes it: at once, or
+  // with `linger` after draining what the client sends for a moment, so that the close does not
+  // reset the connection before the answer is read. Over TLS it is closed unanswered: a handshake
+  // is the work the cap is there to avoid.
+  asio::awaitable<void> RefuseOverCap(std::shared_ptr<Connection> connection, bool linger) {
     beast::tcp_stream& stream = connection->stream;
     boost::system::error_code ec;
     if (TlsContext()) {
@@ -653,7 +666,7 @@ class BeastServer final : public Server {
     // the connection before the client has read the answer.
     std::array<char, 4096> sink;
     std::size_t drained = 0;
-    while (!ec && drained < kOverCapLingerBytes) {
+    while (linger && !ec && drained < kOverCapLingerBytes) {
       drained += co_await stream.async_read_some(asio::buffer(sink),
                                                  asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -699,7 +712,7 @@ class BeastServer final : public Server {
   std::atomic<std::uint64_t> refused_over_cap_{0};
   std::atomic<std::uint64_t> refused_over_client_cap_{0};
   ClientCounts client_counts_;  // before ioc_: connections destroyed with it give their slots back
-  // Only the accept loop touches these (WarnOverClientCap).
+  // Only the acceptor's strand touches these (WarnOverClientCap, SayClientRefusals).
   std::uint64_t client_refusals_unsaid_ = 0;
   std::optional<std::chrono::steady_clock::time_point> client_cap_said_at_;
   std::atomic<std::uint64_t> fast_answers_{0};

@@ -25,6 +25,11 @@ TEST(IpAddressTest, PrefixesOfAnyLength) {
   EXPECT_TRUE(InAnyRange("2001:db8::5", {"2001:db8::/32"}));
   EXPECT_FALSE(InAnyRange("2001:db9::5", {"2001:db8::/32"}));
   EXPECT_TRUE(InAnyRange("203.0.113.9", {"0.0.0.0/0"}));
+  // An IPv4-mapped range written as IPv6 counts IPv6 bits.
+  EXPECT_TRUE(InAnyRange("10.1.2.3", {"::ffff:10.0.0.0/104"}));
+  EXPECT_FALSE(InAnyRange("11.1.2.3", {"::ffff:10.0.0.0/104"}));
+  EXPECT_TRUE(InAnyRange("203.0.113.9", {"::ffff:0:0/96"}));
+  EXPECT_FALSE(InAnyRange("2001:db8::5", {"::ffff:0:0/96"}));
 }
 
 TEST(IpAddressTest, MalformedRangesNeverMatch) {
