@@ -105,7 +105,12 @@ void AddNoise(store::StatsResult& result, int min_cell_size, const stats::Figure
     store::StatsCell& cell = result.cells[c];
     content = std::to_string(cell.surveys) + ',' + std::to_string(cell.sent) + ',' +
               std::to_string(cell.reached) + ',' + std::to_string(cell.answered);
+    // A question nobody answered in the cell is left out, as the raw tables leave it: the rollups
+    // keep a row for a question whose one score was taken back (0 respondents), and with it in
+    // the key the same people drew other noise from the rollups than from the raw tables (two
+    // draws to average).
     for (const auto& [key, sums] : cell.questions) {
+      if (sums.respondents == 0) continue;
       content += ';' + key + ':' + std::to_string(sums.respondents) + ',' +
                  std::to_string(sums.total) + ',' + std::to_string(sums.top_box) + ',' +
                  std::to_string(sums.squares);
@@ -116,6 +121,7 @@ void AddNoise(store::StatsResult& result, int min_cell_size, const stats::Figure
     cell.sent = count(cell.sent, draws.Count());
     cell.surveys = count(cell.surveys, draws.Count());
     for (auto& [key, sums] : cell.questions) {
+      if (sums.respondents == 0) continue;  // nothing to hide, and no draw (see the key)
       const auto was = static_cast<double>(sums.respondents);
       const double spread =
           sums.respondents > 1

@@ -408,7 +408,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
             Source("analytics_cells", ranges) + " WHERE " + where;
     scores = "SELECT " + select_keys +
              "c.question, c.respondents, c.total, c.top_box, c.squares FROM " +
-             Source("analytics_scores", ranges) + " WHERE " + where;
+             Source("analytics_scores", ranges) + " WHERE " + where + " AND c.respondents <> 0";
   } else if (cube) {
     // Each rollup row counts one cell's day or month, far below 2^31: summed as integers (into
     // a bigint) instead of as bigints, which PostgreSQL adds up in numeric (a third of the
@@ -423,7 +423,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
              "c.question, sum(c.respondents::int), sum(c.total::int), "
              "sum(c.top_box::int), sum(c.squares::int) FROM " +
              Source("analytics_scores", ranges) + " WHERE " + where + " GROUP BY " +
-             Positions(keys.size() + 1);
+             Positions(keys.size() + 1) + " HAVING sum(c.respondents::int) <> 0";
   } else {
     cells = "SELECT " + select_keys +
             "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "

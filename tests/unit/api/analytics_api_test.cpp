@@ -805,6 +805,28 @@ TEST_F(AnalyticsApiTest, ResponseRateIsAnsweredOverReached) {
   EXPECT_DOUBLE_EQ(over["response_rate_ci95"][1].get<double>(), 100.0);
 }
 
+// The rollups keep a row for a question whose one score was taken back (0 respondents), where
+// the raw tables have none: the same people must draw the same noise from both, or two draws
+// could be averaged.
+TEST_F(AnalyticsApiTest, AQuestionNobodyAnsweredDrawsNoNoise) {
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  store::StatsCell raw = Cell({}, 40, 20);
+  raw.questions.erase("q2");
+  store::StatsCell rollup = raw;
+  rollup.questions["q2"] = {0, 0, 0, 0};
+  analytics_.stats.cells = {raw};
+  const json from_raw = Json(Get("/api/v1/stats"))["cells"][0];
+  analytics_.stats.cells = {rollup};
+  const json from_rollup = Json(Get("/api/v1/stats"))["cells"][0];
+  for (const char* figure : {"surveys", "sent", "reached", "answered", "response_rate_pct"}) {
+    EXPECT_EQ(from_raw[figure], from_rollup[figure]) << figure;
+  }
+  for (const char* q : {"q1", "q3", "q4", "q5"}) {
+    EXPECT_EQ(from_raw["questions"][q], from_rollup["questions"][q]) << q;
+  }
+}
+
 TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
   analytics_.stats.cells = {Cell({"N1", std::nullopt}, 12, 6), Cell({"N,2", "x"}, 3, 1)};
   auto response = Get("/api/v1/stats?group_by=npu,beat&format=csv");
