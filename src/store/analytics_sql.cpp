@@ -404,7 +404,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
     // time was its aggregation.
     cells = "SELECT " + select_keys +
             "NULL::text, c.surveys, c.msg_unreported + c.msg_delivered + c.msg_failed_sent, "
-            "c.msg_unreported + c.msg_delivered, c.answered FROM " +
+            "c.msg_unreported + c.msg_delivered + c.replied_unreached, c.answered FROM " +
             Source("analytics_cells", ranges) + " WHERE " + where;
     scores = "SELECT " + select_keys +
              "c.question, c.respondents, c.total, c.top_box, c.squares FROM " +
@@ -416,7 +416,7 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
     cells = "SELECT " + select_keys +
             "NULL::text, COALESCE(sum(c.surveys::int), 0), "
             "COALESCE(sum((c.msg_unreported + c.msg_delivered + c.msg_failed_sent)::int), 0), "
-            "COALESCE(sum((c.msg_unreported + c.msg_delivered)::int), 0), "
+            "COALESCE(sum((c.msg_unreported + c.msg_delivered + c.replied_unreached)::int), 0), "
             "COALESCE(sum(c.answered::int), 0) FROM " +
             Source("analytics_cells", ranges) + " WHERE " + where + group;
     scores = "SELECT " + select_keys +
@@ -425,10 +425,13 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
              Source("analytics_scores", ranges) + " WHERE " + where + " GROUP BY " +
              Positions(keys.size() + 1) + " HAVING sum(c.respondents::int) <> 0";
   } else {
+    // Reached per text: delivered, or taken with no report either way, or replied to (a reply
+    // shows it arrived, whatever the gateway said). Answered: a reply that gave a score.
     cells = "SELECT " + select_keys +
             "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "
             "'delivered', 'failed_sent')), count(*) FILTER (WHERE m.bucket IN ('unreported', "
-            "'delivered')), count(r.survey_id) FROM surveys s "
+            "'delivered') OR r.survey_id IS NOT NULL), count(r.survey_id) FILTER (WHERE "
+            "num_nonnulls(r.q1, r.q2, r.q3, r.q4, r.q5) > 0) FROM surveys s "
             "LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' LEFT JOIN responses r "
             "ON r.survey_id = s.id "
             "CROSS JOIN LATERAL (SELECT analytics_message_bucket(o.state, "
