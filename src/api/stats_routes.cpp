@@ -74,11 +74,10 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
     const std::span<const std::optional<std::string>> keys(cell.keys);
     std::span<const std::int64_t> other_counts;
     if (by_answers) {
-      // As shown (Figures): an answer counts as reached.
       std::int64_t* o = &others[i * kOthers];
       o[0] = cell.surveys;
       o[1] = cell.sent;
-      o[2] = std::max(cell.reached, cell.answered);
+      o[2] = cell.reached;
       other_counts = std::span<const std::int64_t>(o, kOthers);
     }
     counted.push_back({keys.first(std::min(keys.size(), dimensions)), cell.*count,
@@ -105,7 +104,12 @@ void AddNoise(store::StatsResult& result, int min_cell_size, const stats::Figure
     store::StatsCell& cell = result.cells[c];
     content = std::to_string(cell.surveys) + ',' + std::to_string(cell.sent) + ',' +
               std::to_string(cell.reached) + ',' + std::to_string(cell.answered);
+    // A question nobody answered in the cell is left out, as the raw tables leave it: the rollups
+    // keep a row for a question whose one score was taken back (0 respondents), and with it in
+    // the key the same people drew other noise from the rollups than from the raw tables (two
+    // draws to average).
     for (const auto& [key, sums] : cell.questions) {
+      if (sums.respondents == 0) continue;
       content += ';' + key + ':' + std::to_string(sums.respondents) + ',' +
                  std::to_string(sums.total) + ',' + std::to_string(sums.top_box) + ',' +
                  std::to_string(sums.squares);
@@ -115,7 +119,10 @@ void AddNoise(store::StatsResult& result, int min_cell_size, const stats::Figure
     cell.reached = count(cell.reached, draws.Count());
     cell.sent = count(cell.sent, draws.Count());
     cell.surveys = count(cell.surveys, draws.Count());
+    // Drawn apart, the two could put more answered than reached: a rate above 100%.
+    cell.answered = std::min(cell.answered, cell.reached);
     for (auto& [key, sums] : cell.questions) {
+      if (sums.respondents == 0) continue;  // nothing to hide, and no draw (see the key)
       const auto was = static_cast<double>(sums.respondents);
       const double spread =
           sums.respondents > 1
@@ -204,13 +211,11 @@ CellFigures Figures(const store::StatsCell& cell, bool suppressed) {
   f.suppressed = false;
   f.surveys = static_cast<double>(cell.surveys);
   f.sent = static_cast<double>(cell.sent);
-  // An answer shows that its text reached someone, whatever the gateway reported of it (a text
-  // in doubt, or reported failed after it arrived): such texts count as reached, so that the
-  // rate never passes 100%.
-  const std::int64_t reached = std::max(cell.reached, cell.answered);
-  f.reached = static_cast<double>(reached);
+  // Reached is decided per text by the store (a text replied to counts, whatever the gateway
+  // reported of it), so answered never passes it.
+  f.reached = static_cast<double>(cell.reached);
   f.answered = static_cast<double>(cell.answered);
-  const Share rate = Percent(cell.answered, reached);
+  const Share rate = Percent(cell.answered, cell.reached);
   f.rate = rate.pct;
   f.rate_low = rate.low;
   f.rate_high = rate.high;

@@ -404,11 +404,11 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
     // time was its aggregation.
     cells = "SELECT " + select_keys +
             "NULL::text, c.surveys, c.msg_unreported + c.msg_delivered + c.msg_failed_sent, "
-            "c.msg_unreported + c.msg_delivered, c.answered FROM " +
+            "c.msg_unreported + c.msg_delivered + c.replied_unreached, c.answered FROM " +
             Source("analytics_cells", ranges) + " WHERE " + where;
     scores = "SELECT " + select_keys +
              "c.question, c.respondents, c.total, c.top_box, c.squares FROM " +
-             Source("analytics_scores", ranges) + " WHERE " + where;
+             Source("analytics_scores", ranges) + " WHERE " + where + " AND c.respondents <> 0";
   } else if (cube) {
     // Each rollup row counts one cell's day or month, far below 2^31: summed as integers (into
     // a bigint) instead of as bigints, which PostgreSQL adds up in numeric (a third of the
@@ -416,19 +416,22 @@ Sql BuildStats(const std::optional<Cube>& cube, const AnalyticsFilter& filter,
     cells = "SELECT " + select_keys +
             "NULL::text, COALESCE(sum(c.surveys::int), 0), "
             "COALESCE(sum((c.msg_unreported + c.msg_delivered + c.msg_failed_sent)::int), 0), "
-            "COALESCE(sum((c.msg_unreported + c.msg_delivered)::int), 0), "
+            "COALESCE(sum((c.msg_unreported + c.msg_delivered + c.replied_unreached)::int), 0), "
             "COALESCE(sum(c.answered::int), 0) FROM " +
             Source("analytics_cells", ranges) + " WHERE " + where + group;
     scores = "SELECT " + select_keys +
              "c.question, sum(c.respondents::int), sum(c.total::int), "
              "sum(c.top_box::int), sum(c.squares::int) FROM " +
              Source("analytics_scores", ranges) + " WHERE " + where + " GROUP BY " +
-             Positions(keys.size() + 1);
+             Positions(keys.size() + 1) + " HAVING sum(c.respondents::int) <> 0";
   } else {
+    // Reached per text: delivered, or taken with no report either way, or replied to (a reply
+    // shows it arrived, whatever the gateway said). Answered: a reply that gave a score.
     cells = "SELECT " + select_keys +
             "NULL::text, count(*), count(*) FILTER (WHERE m.bucket IN ('unreported', "
             "'delivered', 'failed_sent')), count(*) FILTER (WHERE m.bucket IN ('unreported', "
-            "'delivered')), count(r.survey_id) FROM surveys s "
+            "'delivered') OR r.survey_id IS NOT NULL), count(r.survey_id) FILTER (WHERE "
+            "num_nonnulls(r.q1, r.q2, r.q3, r.q4, r.q5) > 0) FROM surveys s "
             "LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' LEFT JOIN responses r "
             "ON r.survey_id = s.id "
             "CROSS JOIN LATERAL (SELECT analytics_message_bucket(o.state, "

@@ -42,7 +42,9 @@ const Statements& StatsStatements() {
        "count(*) FILTER (WHERE o.state IN ('failed', 'undeliverable', 'delivery_expired')), "
        "count(*) FILTER (WHERE o.state = 'expired'), "
        "count(*) FILTER (WHERE o.state IN ('pending', 'claimed', 'sending', 'in_doubt')), "
-       "count(s.opened_at), count(s.responded_at), "
+       // Answered as /api/v1/stats counts it: a reply that gave a score (a comment alone is not).
+       "count(s.opened_at), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM responses r "
+       "WHERE r.survey_id = s.id AND num_nonnulls(r.q1, r.q2, r.q3, r.q4, r.q5) > 0)), "
        "count(*) FILTER (WHERE o.state = 'cancelled') "
        "FROM surveys s LEFT JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "WHERE ($1::timestamptz IS NULL OR s.contact_at >= $1::timestamptz) "

@@ -121,7 +121,8 @@ std::string TestDatabase::RollupRows() const {
   return Query(
       "SELECT string_agg(t, E'\\n' ORDER BY t) FROM ("
       "SELECT format('%s', c) AS t FROM analytics_cells c UNION ALL "
-      "SELECT format('%s', s) FROM analytics_scores s UNION ALL "
+      "SELECT format('%s', s) FROM analytics_scores s "
+      "WHERE (s.respondents, s.total, s.top_box, s.squares) <> (0, 0, 0, 0) UNION ALL "
       "SELECT format('%s', e) FROM analytics_events e UNION ALL "
       "SELECT format('%s', x) FROM analytics_cancellations x WHERE x.messages <> 0) AS all_rows");
 }

@@ -59,7 +59,8 @@ class TestDatabase {
 
   // Every row of the rollups (cells, scores, events and cancellations), one a line in a fixed
   // order, as analytics_rebuild() would write them: to compare what the triggers kept with a
-  // rebuild. A cancellation count that came back to zero is left out (a rebuild writes none).
+  // rebuild. A cancellation count or a question's scores that came back to zero (a score taken
+  // back) are left out (a rebuild writes none).
   // Folds nothing: fold first.
   std::string RollupRows() const;
 

@@ -795,14 +795,50 @@ TEST_F(AnalyticsApiTest, ResponseRateIsAnsweredOverReached) {
   EXPECT_DOUBLE_EQ(c["response_rate_pct"].get<double>(), 30.0);
   EXPECT_DOUBLE_EQ(c["response_rate_ci95"][0].get<double>(), 21.9);
   EXPECT_DOUBLE_EQ(c["response_rate_ci95"][1].get<double>(), 39.6);
-  // Answers to texts the gateway never reported as reaching anyone (in doubt, or reported failed
-  // after they arrived) reached someone all the same: never past 100%.
-  cell.reached = 11;
+  // Reached is the store's, decided per text (a text replied to counts, whatever the gateway
+  // said of it): shown as it is, never raised to a cell's answers.
+  cell.reached = 45;
   analytics_.stats.cells = {cell};
-  const json over = Json(Get("/api/v1/stats"))["cells"][0];
-  EXPECT_EQ(over["reached"], 30);
-  EXPECT_DOUBLE_EQ(over["response_rate_pct"].get<double>(), 100.0);
-  EXPECT_DOUBLE_EQ(over["response_rate_ci95"][1].get<double>(), 100.0);
+  const json some = Json(Get("/api/v1/stats"))["cells"][0];
+  EXPECT_EQ(some["reached"], 45);
+  EXPECT_DOUBLE_EQ(some["response_rate_pct"].get<double>(), 66.7);
+}
+
+// Noise moves reached and answered apart: where every text reached answered, it must not read
+// more answered than reached.
+TEST_F(AnalyticsApiTest, NoiseNeverPutsTheResponseRatePast100) {
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  for (std::int64_t n = 20; n < 80; ++n) {
+    store::StatsCell cell = Cell({}, n, n / 2);
+    cell.reached = n;
+    analytics_.stats.cells = {cell};
+    const json c = Json(Get("/api/v1/stats"))["cells"][0];
+    EXPECT_LE(c["answered"].get<double>(), c["reached"].get<double>()) << n;
+    EXPECT_LE(c["response_rate_pct"].get<double>(), 100.0) << n;
+  }
+}
+
+// The rollups keep a row for a question whose one score was taken back (0 respondents), where
+// the raw tables have none: the same people must draw the same noise from both, or two draws
+// could be averaged.
+TEST_F(AnalyticsApiTest, AQuestionNobodyAnsweredDrawsNoNoise) {
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  store::StatsCell raw = Cell({}, 40, 20);
+  raw.questions.erase("q2");
+  store::StatsCell rollup = raw;
+  rollup.questions["q2"] = {0, 0, 0, 0};
+  analytics_.stats.cells = {raw};
+  const json from_raw = Json(Get("/api/v1/stats"))["cells"][0];
+  analytics_.stats.cells = {rollup};
+  const json from_rollup = Json(Get("/api/v1/stats"))["cells"][0];
+  for (const char* figure : {"surveys", "sent", "reached", "answered", "response_rate_pct"}) {
+    EXPECT_EQ(from_raw[figure], from_rollup[figure]) << figure;
+  }
+  for (const char* q : {"q1", "q3", "q4", "q5"}) {
+    EXPECT_EQ(from_raw["questions"][q], from_rollup["questions"][q]) << q;
+  }
 }
 
 TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
@@ -1110,6 +1146,8 @@ TEST_F(AnalyticsApiTest, RepresentativenessComparesSharesAndSuppressesSmallGroup
   middle.surveys = 100;
   middle.sent = 100;
   middle.answered = 20;
+  // Every text reached someone (as a store counts them, never fewer than answered).
+  for (store::StatsCell* cell : {&young, &old, &rare, &middle}) cell->reached = cell->sent;
   analytics_.stats.cells = {young, old, rare, middle};
   const json body = Json(Get("/api/v1/representativeness?dimension=age_band"));
   EXPECT_EQ(analytics_.last_group_by, std::vector<Dimension>{Dimension::kAgeBand});
