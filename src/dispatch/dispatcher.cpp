@@ -530,18 +530,12 @@ Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rul
     // Its time ran out while it waited: left as it is, for the expiry pass to mark.
     return plan;
   }
-  if (!store::DecidedAgain(message.kind) && store::OptOutStops(message.kind) &&
-      message.history.opted_out) {
-    // A notice queued before the number said STOP (a survey's "closed", "use the link"): the
-    // opt-out cancels it as it is recorded; this is for one claimed meanwhile, or recorded
-    // through another instance's key while a hash key rotates.
-    return cancel("opted_out");
-  }
   if (store::DecidedAgain(message.kind)) {
     // Decided again, now, under the rules in force and with everything stored since about the
-    // incident and the number: a later event, an opt-out or a reload may have ruled it out.
-    // (A confirmation goes to a number that opted out by design, and to nobody else; a help
-    // text answers the citizen's own words of a moment ago.)
+    // incident and the number: a later event (its incident flagged DOMESTIC), an opt-out or a
+    // reload may have ruled it out, for the survey's link and for a notice about it ("closed",
+    // "use the link") alike. (A confirmation goes to a number that opted out by design, and to
+    // nobody else; a help text answers the citizen's own words of a moment ago.)
     if (!rules) {
       // Nothing decides without rules: the text waits a poll (serve never runs without them).
       spdlog::error("dispatch: no rules loaded; message {} waits", message.id);

@@ -34,10 +34,6 @@ std::optional<MessageKind> ParseMessageKind(std::string_view name) {
 }
 
 bool DecidedAgain(MessageKind kind) {
-  return kind == MessageKind::kSurvey || kind == MessageKind::kQuestion;
-}
-
-bool OptOutStops(MessageKind kind) {
   return kind != MessageKind::kConfirmation && kind != MessageKind::kHelp;
 }
 

@@ -180,12 +180,10 @@ const Statements& AlertInsertStatements();
 int InsertAlerts(pqxx::transaction_base& txn, std::int64_t survey_id,
                  const std::vector<NewAlert>& alerts, TimePoint now, bool only_new = false,
                  const std::vector<NewAlert>& written_again = {});
-// The outbox kinds that are the survey's own texts (store::DecidedAgain): decided again before
+// The outbox kinds that are texts about the survey (store::DecidedAgain): decided again before
 // they go, held by an opt-out, a rejected line or ops cancelling what waits. The others, an
 // opt-out's confirmation and where to get help, answer what the citizen just wrote.
-#define SURVEYD_SURVEY_TEXT_KINDS "('survey', 'question')"
-// The outbox kinds an opt-out stops (store::OptOutStops): all but its confirmation and help.
-#define SURVEYD_OPT_OUT_STOPS_KINDS "('survey', 'question', 'closed', 'link_reply')"
+#define SURVEYD_SURVEY_TEXT_KINDS "('survey', 'question', 'closed', 'link_reply')"
 // The citizen's texts about a survey that are not part of its answer (an alert shows them).
 #define SURVEYD_REPLY_TEXTS "AND m.disposition IN ('reply', 'opt_out') AND m.body <> ''"
 const Statements& ReplyStatements();

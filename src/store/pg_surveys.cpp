@@ -34,7 +34,7 @@ const Statements& SurveyStatements() {
        "cancelled_by = $3, claim_token = NULL, claimed_by = NULL, lease_until = NULL, "
        "updated_at = $2::timestamptz FROM surveys s WHERE s.id = o.survey_id "
        "AND s.phone_hash = ANY($1::text[]) AND o.state IN ('pending', 'claimed') "
-       "AND o.kind IN " SURVEYD_OPT_OUT_STOPS_KINDS},
+       "AND o.kind IN " SURVEYD_SURVEY_TEXT_KINDS},
       {"survey_phone_hash",
        "SELECT phone_hash, COALESCE(phone_enc, phone_e164) FROM surveys WHERE id = $1::bigint"},
       {"survey_by_token",

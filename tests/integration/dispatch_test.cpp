@@ -747,6 +747,61 @@ TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {
   EXPECT_EQ(dispatcher.Status().cancelled, 2);
 }
 
+// A notice about a survey ("use the link", "the survey has closed") is a police text about the
+// contact as much as the survey's own: once a later event flags the incident DOMESTIC, it goes no
+// more to what may be a shared phone. Where to get help still goes.
+TEST_F(DispatchTest, ANoticeAboutAContactRuledOutSinceIsCancelledNotSent) {
+  AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_);
+  ASSERT_EQ(dispatcher.RunOnce("w1"), 2);
+  ASSERT_EQ(gateway.Sent().size(), 2u);
+  clock_.Advance(20min);
+  const std::string now = "'" + FormatRfc3339(clock_.Now()) + "'::timestamptz";
+  for (const char* event : {"E-0", "E-1"}) {
+    for (const char* kind : {"link_reply", "closed", "help"}) {
+      db_.Query(std::string("INSERT INTO outbox (survey_id, client_ref, state, next_attempt_at, "
+                            "updated_at, kind, body, expires_at) SELECT id, 'ref-") +
+                event + kind + "', 'pending', " + now + ", " + now + ", '" + kind + "', '" + event +
+                " " + kind + "', " + now + " + interval '1 day' FROM surveys WHERE " +
+                "event_id = '" + event + "'");
+    }
+  }
+  // The incident's closure says it was domestic abuse, stored under rules blind to it (as before
+  // a reload): the dispatcher decides each notice again before it goes.
+  Event closed;
+  closed.event_id = "E-1-IC";
+  closed.type = EventType::kIncidentClosed;
+  closed.occurred_at = clock_.Now();
+  closed.incident.id = "I-1";
+  closed.incident.type_code = "BURG-RES";
+  closed.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  store::IngestItem item;
+  item.source = "push";
+  item.raw = "{}";
+  item.event_id = closed.event_id;
+  item.event = closed;
+  store_->IngestBatch({item}, [&](const Event& event, const ContactHistory&, const RelatedEvents&) {
+    if (event.type == EventType::kCallEnded) return Surveyed(event);  // blind to the incident
+    Decision d;
+    d.outcome = Decision::Outcome::kIgnored;
+    d.reason = "no_group";
+    return d;
+  });
+  dispatcher.RunOnce("w1");
+  std::vector<std::string> bodies;
+  for (const auto& sms : gateway.Sent()) {
+    if (sms.body.rfind("E-", 0) == 0) bodies.push_back(sms.body);  // not the surveys' own
+  }
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies,
+            (std::vector<std::string>{"E-0 closed", "E-0 help", "E-0 link_reply", "E-1 help"}));
+  EXPECT_EQ(db_.Query("SELECT string_agg(o.kind || ':' || o.cancel_reason, ',' ORDER BY o.id) "
+                      "FROM outbox o JOIN surveys s ON s.id = o.survey_id WHERE "
+                      "o.state = 'cancelled'"),
+            "link_reply:exclusion:domestic_abuse,closed:exclusion:domestic_abuse");
+}
+
 TEST_F(DispatchTest, AnOptOutStopsEveryNoticeButItsConfirmationAndHelp) {
   // Notices queued for a number, then an opt-out made behind the store's back (as one recorded
   // while they were claimed): the notices about the survey are cancelled, not sent.

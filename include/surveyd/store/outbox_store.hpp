@@ -29,16 +29,14 @@ enum class MessageKind {
 const char* MessageKindName(MessageKind kind);
 std::optional<MessageKind> ParseMessageKind(std::string_view name);
 // Whether a queued text is decided again before it goes, under the rules in force and with
-// everything stored since (an opt-out, a later event of its incident): the survey's own texts,
-// its link and its questions. A confirmation and a help text answer what the citizen just wrote
-// and go as they are (the store's SQL names the same kinds: SURVEYD_SURVEY_TEXT_KINDS).
+// everything stored since (an opt-out, a later event of its incident flagged DOMESTIC, a
+// reload), and held by what holds the survey (an opt-out, a rejected line, ops cancelling what
+// waits): the survey's own texts (its link, its questions) and its notices (closed, link_reply),
+// texts the police send about the contact. An opt-out's confirmation and where to get help
+// answer what the citizen just wrote and go as they are (a citizen who texted that they are in
+// danger gets the answer whatever else they said). The store's SQL names the same kinds:
+// SURVEYD_SURVEY_TEXT_KINDS.
 bool DecidedAgain(MessageKind kind);
-// Whether an opt-out stops a queued text of this kind: every kind but the opt-out's own
-// confirmation and where to get help (a citizen who texted that they are in danger gets the
-// answer whatever else they said). A notice about the survey (closed, link_reply) is a text the
-// number did not ask for once it said STOP (the store's SQL names the same kinds:
-// SURVEYD_OPT_OUT_STOPS_KINDS).
-bool OptOutStops(MessageKind kind);
 
 struct OutboxMessage {
   std::int64_t id = 0;  // outbox row
