@@ -1,6 +1,7 @@
 #include "surveyd/rules/rule_set.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "rules/ascii.hpp"
@@ -35,11 +36,54 @@ const std::string* InLanguage(const std::vector<std::pair<std::string, std::stri
 
 }  // namespace
 
-Glob::Glob(std::string pattern) : pattern_(std::move(pattern)), folded_(ascii::ToLower(pattern_)) {
+// A type code as rules compare it: lower case, and every run of spaces and punctuation one '-'
+// (none where the code begins, nor for spaces where it ends), so that SELF_HARM, "SELF HARM" and
+// DA/ASSAULT read as the SELF-HARM and DA-ASSAULT a pattern names: the contract gives type codes
+// as free text, and a force's codes (or one of its systems) may separate words otherwise. A code
+// ending in punctuation keeps it ("DA-" is still taken by "DA-*"). Bytes past ASCII are kept as
+// they are; so are a pattern's wildcards.
+std::string CodeKey(std::string_view text) {
+  std::string key;
+  key.reserve(text.size());
+  bool separator = false;    // a run of spaces or punctuation since the last letter
+  bool punctuation = false;  // ... with punctuation in it
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) != 0 || byte >= 0x80 || c == '*' || c == '?') {
+      if (separator && !key.empty()) key.push_back('-');
+      separator = punctuation = false;
+      key.push_back(ascii::Lower(c));
+    } else {
+      separator = true;
+      punctuation = punctuation || std::isspace(byte) == 0;
+    }
+  }
+  if (punctuation && !key.empty()) key.push_back('-');
+  return key;
+}
+
+// Whether `text` is its own CodeKey but for case: no allocation for the codes of the contract's
+// own shape (BURG-RES).
+bool IsCodeKey(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (std::isalnum(byte) != 0 || byte >= 0x80 || text[i] == '*' || text[i] == '?') continue;
+    if (text[i] != '-' || i == 0 || (i + 1 < text.size() && text[i + 1] == '-')) return false;
+  }
+  return true;
+}
+
+Glob::Glob(std::string pattern) : pattern_(std::move(pattern)), folded_(CodeKey(pattern_)) {
   literal_ = folded_.find_first_of("*?") == std::string::npos;
 }
 
-bool Glob::Matches(std::string_view text) const {
+bool Glob::Matches(std::string_view code) const {
+  std::string key;
+  std::string_view text = code;
+  if (!IsCodeKey(code)) {
+    key = CodeKey(code);
+    text = key;
+  }
   if (literal_) return ascii::EqualsIgnoreCase(folded_, text);
   // Greedy match with backtracking to the last '*': linear for the patterns ops write.
   const std::string_view p = folded_;

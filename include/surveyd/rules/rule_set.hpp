@@ -17,9 +17,10 @@
 namespace surveyd::rules {
 
 // An incident type-code pattern: '*' matches any run of characters, '?' exactly one; anything
-// else matches itself, ignoring ASCII case. A pattern covers the whole code: "DOM*" takes
-// "DOM-ABUSE" but not "ASSAULT-DOM"; "*DOM*" takes both (the stem anywhere in the code).
-// Compiled once at load so Decide never allocates.
+// else matches itself, ignoring ASCII case, and a run of spaces or punctuation in the pattern or
+// the code reads as one '-' ("SELF_HARM" is "SELF-HARM"). A pattern covers the whole code: "DOM*"
+// takes "DOM-ABUSE" but not "ASSAULT-DOM"; "*DOM*" takes both (the stem anywhere in the code).
+// Compiled once at load; a code is copied only when it is not already written with '-'.
 class Glob {
  public:
   explicit Glob(std::string pattern);
@@ -28,7 +29,7 @@ class Glob {
 
  private:
   std::string pattern_;  // as written, for explain and errors
-  std::string folded_;   // lower case
+  std::string folded_;   // lower case, separators as '-' (rule_set.cpp, CodeKey)
   bool literal_ = true;  // no wildcard: plain comparison
 };
 

@@ -206,6 +206,16 @@ TEST(RulesGlobTest, Matching) {
       {"??", "AB", true},
       {"??", "A", false},
       {"*-RES", "BURG-COM-RES", true},
+      // Words separated otherwise than by '-' (the contract's codes are free text).
+      {"SELF-HARM", "SELF_HARM", true},
+      {"SELF-HARM", "self harm", true},
+      {"SELF-HARM", " SELF--HARM ", true},
+      {"DA-*", "DA/ASSAULT", true},
+      {"*THREAT-TO-LIFE*", "THREAT_TO_LIFE", true},
+      {"SEX-?", "SEX_1", true},
+      {"SELF_HARM", "SELF-HARM", true},
+      {"BURG-RES", "BURGRES", false},
+      {"SEX-?", "SEX_", false},
   };
   for (const Row& row : rows) {
     EXPECT_EQ(Glob(row.pattern).Matches(row.text), row.matches) << row.pattern << " ~ " << row.text;

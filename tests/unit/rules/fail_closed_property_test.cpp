@@ -5,6 +5,7 @@
 // decision is never `survey`: not for the event itself, and not for a clean event whose incident
 // or number carries the flag only in another event.
 #include <gtest/gtest.h>
+#include <cctype>
 
 #include <algorithm>
 #include <functional>
@@ -58,16 +59,25 @@ std::vector<Flag> SensitiveFlags(const RuleSet& rules) {
 }
 
 // The ways a log writes one code: as the rules spell it, lower case, mixed case, with spaces,
-// tabs and a no-break space around it.
+// tabs and a no-break space around it, and its words joined by '_', ' ' or '/' where the rules
+// join them by '-' (or '-' where they write '_').
 std::vector<std::string> Presentations(const std::string& value) {
-  std::string lower, mixed;
+  std::string lower, mixed, underscored, spaced, slashed;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     const char l = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     lower += l;
     mixed += i % 2 == 0 ? l : c;
+    // Between two letters or digits only: a stem's trailing '-' ("DA-", of "DA-*") stays.
+    const bool joins = (c == '-' || c == '_') && i > 0 && i + 1 < value.size() &&
+                       std::isalnum(static_cast<unsigned char>(value[i - 1])) != 0 &&
+                       std::isalnum(static_cast<unsigned char>(value[i + 1])) != 0;
+    underscored += !joins ? c : c == '-' ? '_' : '-';
+    spaced += joins ? ' ' : c;
+    slashed += joins ? '/' : c;
   }
-  return {value, lower, mixed, " " + value + " ", "\t" + lower + "\r\n", "\xC2\xA0" + mixed};
+  return {value,       lower,  mixed,  " " + value + " ", "\t" + lower + "\r\n", "\xC2\xA0" + mixed,
+          underscored, spaced, slashed};
 }
 
 // A contact every group would text: a clean call, an officer's visit or a closure.
