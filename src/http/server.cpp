@@ -616,6 +616,12 @@ class BeastServer final : public Server {
         co_await Refuse(connection, stream, 501, "Not Implemented\n");
         co_return false;
       }
+      // Nor has HTTP/1.0 any transfer coding (RFC 9112 6.1): a proxy that reads the request as
+      // 1.0 would take the chunks, and whatever follows them, for its body.
+      if (parser.get().version() < 11 && parser.get().count(bhttp::field::transfer_encoding) > 0) {
+        co_await Refuse(connection, stream, 400, "Bad Request\n");
+        co_return false;
+      }
       auto message = parser.release();
       const unsigned version = message.version();
       const bool head = message.method() == bhttp::verb::head;

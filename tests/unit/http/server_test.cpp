@@ -573,6 +573,13 @@ TEST(ServerTest, RefusesAmbiguousBodyFramingAndCloses) {
        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" +
            smuggled,
        501},
+      // HTTP/1.0 has no transfer codings (RFC 9112 6.1): a proxy reading it as 1.0 would take
+      // the chunks, and what follows them, for one body.
+      {"chunked in HTTP/1.0",
+       "POST /a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n" +
+           smuggled,
+       400},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
