@@ -106,6 +106,36 @@ class DispatchTest : public ::testing::Test {
                                    expires_at_ + std::chrono::hours(24 * 7));
   }
 
+  // `type` on incident I-`incident`, flagged DOMESTIC now, stored under rules blind to the
+  // incident (as before a reload): a call is surveyed, anything else ignored. Only the
+  // dispatcher, deciding again, can see what it rules out.
+  void IngestDomesticFlagBlindly(const std::string& event_id, EventType type, int incident) {
+    Event flagged;
+    flagged.event_id = event_id;
+    flagged.type = type;
+    if (type == EventType::kResourceDeparted) {
+      flagged.resource = Resource{};
+      flagged.resource->officer_id = "PC4521";
+    }
+    flagged.occurred_at = clock_.Now();
+    flagged.incident.id = "I-" + std::to_string(incident);
+    flagged.incident.type_code = "BURG-RES";
+    flagged.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+    store::IngestItem item;
+    item.source = "push";
+    item.raw = "{}";
+    item.event_id = flagged.event_id;
+    item.event = flagged;
+    store_->IngestBatch({item},
+                        [&](const Event& event, const ContactHistory&, const RelatedEvents&) {
+                          if (event.type == EventType::kCallEnded) return Surveyed(event);
+                          Decision d;
+                          d.outcome = Decision::Outcome::kIgnored;
+                          d.reason = "no_group";
+                          return d;
+                        });
+  }
+
   // The shipped rules decide each text again before it goes.
   Dispatcher Make(FakeGateway& gateway, store::Store& store, RulesProvider rules = {}) {
     if (!rules) rules = [shipped = QuietRules()] { return shipped; };
@@ -708,27 +738,7 @@ TEST_F(DispatchTest, ATextRuledOutSinceItWasQueuedIsCancelledNotSent) {
   AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
   // Stored under rules that did not look at the incident (as before a reload): a flag on a later
   // event of E-1's incident, and an opt-out for E-2's number made behind the store's back.
-  Event flagged;
-  flagged.event_id = "E-1-RD";
-  flagged.type = EventType::kResourceDeparted;
-  flagged.resource = Resource{};
-  flagged.resource->officer_id = "PC4521";
-  flagged.occurred_at = clock_.Now();
-  flagged.incident.id = "I-1";
-  flagged.incident.type_code = "BURG-RES";
-  flagged.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
-  store::IngestItem item;
-  item.source = "push";
-  item.raw = "{}";
-  item.event_id = flagged.event_id;
-  item.event = flagged;
-  store_->IngestBatch({item}, [&](const Event& event, const ContactHistory&, const RelatedEvents&) {
-    if (event.type == EventType::kCallEnded) return Surveyed(event);  // blind to the incident
-    Decision d;
-    d.outcome = Decision::Outcome::kIgnored;
-    d.reason = "no_group";
-    return d;
-  });
+  IngestDomesticFlagBlindly("E-1-RD", EventType::kResourceDeparted, 1);
   db_.Query(
       "INSERT INTO opt_outs (phone_hash, source, at) SELECT phone_hash, 'test', now() FROM "
       "surveys WHERE event_id = 'E-2'");
@@ -769,25 +779,7 @@ TEST_F(DispatchTest, ANoticeAboutAContactRuledOutSinceIsCancelledNotSent) {
   }
   // The incident's closure says it was domestic abuse, stored under rules blind to it (as before
   // a reload): the dispatcher decides each notice again before it goes.
-  Event closed;
-  closed.event_id = "E-1-IC";
-  closed.type = EventType::kIncidentClosed;
-  closed.occurred_at = clock_.Now();
-  closed.incident.id = "I-1";
-  closed.incident.type_code = "BURG-RES";
-  closed.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
-  store::IngestItem item;
-  item.source = "push";
-  item.raw = "{}";
-  item.event_id = closed.event_id;
-  item.event = closed;
-  store_->IngestBatch({item}, [&](const Event& event, const ContactHistory&, const RelatedEvents&) {
-    if (event.type == EventType::kCallEnded) return Surveyed(event);  // blind to the incident
-    Decision d;
-    d.outcome = Decision::Outcome::kIgnored;
-    d.reason = "no_group";
-    return d;
-  });
+  IngestDomesticFlagBlindly("E-1-IC", EventType::kIncidentClosed, 1);
   dispatcher.RunOnce("w1");
   std::vector<std::string> bodies;
   for (const auto& sms : gateway.Sent()) {
