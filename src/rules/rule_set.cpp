@@ -34,8 +34,6 @@ const std::string* InLanguage(const std::vector<std::pair<std::string, std::stri
   return nullptr;
 }
 
-}  // namespace
-
 // A type code as rules compare it: lower case, and every run of spaces and punctuation one '-'
 // (none where the code begins, nor for spaces where it ends), so that SELF_HARM, "SELF HARM" and
 // DA/ASSAULT read as the SELF-HARM and DA-ASSAULT a pattern names: the contract gives type codes
@@ -72,6 +70,8 @@ bool IsCodeKey(std::string_view text) {
   }
   return true;
 }
+
+}  // namespace
 
 Glob::Glob(std::string pattern) : pattern_(std::move(pattern)), folded_(CodeKey(pattern_)) {
   literal_ = folded_.find_first_of("*?") == std::string::npos;
