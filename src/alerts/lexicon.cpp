@@ -277,6 +277,23 @@ std::vector<std::string> EnglishForms(const std::string& word) {
   return forms;
 }
 
+// Each of `sequences` followed by each of `endings`, in place; false (and `sequences` as it was)
+// when that would be more than kMaxPhrases.
+bool Extend(std::vector<std::vector<Lexicon::Word>>& sequences,
+            const std::vector<std::vector<Lexicon::Word>>& endings) {
+  if (sequences.size() * endings.size() > kMaxPhrases) return false;
+  std::vector<std::vector<Lexicon::Word>> longer;
+  longer.reserve(sequences.size() * endings.size());
+  for (const auto& sequence : sequences) {
+    for (const auto& ending : endings) {
+      longer.push_back(sequence);
+      longer.back().insert(longer.back().end(), ending.begin(), ending.end());
+    }
+  }
+  sequences = std::move(longer);
+  return true;
+}
+
 class LexiconLoader : private detail::YamlDiagnostics {
  public:
   explicit LexiconLoader(std::string file) : YamlDiagnostics(std::move(file)) {}
@@ -512,6 +529,10 @@ class LexiconLoader : private detail::YamlDiagnostics {
       Error(node.Mark(), message);
       return std::vector<Lexicon::Term>{};
     };
+    auto too_many = [&] {
+      return fail("term '" + written + "' stands for more than " + std::to_string(kMaxPhrases) +
+                  " phrases: split it");
+    };
     {
       std::string plain = written;
       std::erase_if(plain, [](char c) { return std::strchr("*+()|", c) != nullptr; });
@@ -571,36 +592,14 @@ class LexiconLoader : private detail::YamlDiagnostics {
           auto forms = ReadWord(node, written, word, language);
           if (forms.empty()) return {};
           // Checked as it grows: "(a+ b+ c+ d+ e+ f+)" is 46,656 phrases before the term's check.
-          if (sequences.size() * forms.size() > kMaxPhrases) {
-            return fail("term '" + written + "' stands for more than " +
-                        std::to_string(kMaxPhrases) + " phrases: split it");
-          }
-          std::vector<std::vector<Lexicon::Word>> longer;
-          for (const auto& sequence : sequences) {
-            for (const auto& form : forms) {
-              longer.push_back(sequence);
-              longer.back().insert(longer.back().end(), form.begin(), form.end());
-            }
-          }
-          sequences = std::move(longer);
+          if (!Extend(sequences, forms)) return too_many();
         }
         choice.insert(choice.end(), sequences.begin(), sequences.end());
       }
     }
     std::vector<std::vector<Lexicon::Word>> phrases = {{}};
     for (const auto& choice : choices) {
-      if (phrases.size() * choice.size() > kMaxPhrases) {
-        return fail("term '" + written + "' stands for more than " + std::to_string(kMaxPhrases) +
-                    " phrases: split it");
-      }
-      std::vector<std::vector<Lexicon::Word>> longer;
-      for (const auto& phrase : phrases) {
-        for (const auto& sequence : choice) {
-          longer.push_back(phrase);
-          longer.back().insert(longer.back().end(), sequence.begin(), sequence.end());
-        }
-      }
-      phrases = std::move(longer);
+      if (!Extend(phrases, choice)) return too_many();
     }
     std::vector<Lexicon::Term> terms;
     for (auto& words : phrases) {

@@ -269,6 +269,18 @@ TEST(ServerTest, AFailedHandlerLogsNoTokenNorNumber) {
   EXPECT_NE(said.find("GET /api/v1/stats failed: bad +#######)"), std::string::npos) << said;
 }
 
+// A request on `connection` is answered as one past a connection cap is: 503, Retry-After: 2,
+// and the connection closed.
+void ExpectRefusedOverCap(RawConnection& connection) {
+  connection.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto refused = connection.Read();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->headers["retry-after"], "2");
+  EXPECT_EQ(refused->headers["connection"], "close");
+  EXPECT_TRUE(connection.Closed());
+}
+
 TEST(ServerTest, PastTheConnectionCapAnswers503WithRetryAfterAndCloses) {
   ServerOptions options = LoopbackOptions();
   options.max_connections = 2;
@@ -290,13 +302,7 @@ TEST(ServerTest, PastTheConnectionCapAnswers503WithRetryAfterAndCloses) {
 
   const int before = calls;
   RawConnection third(server->Port());
-  third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  auto refused = third.Read();
-  ASSERT_TRUE(refused.has_value());
-  EXPECT_EQ(refused->status, 503);
-  EXPECT_EQ(refused->headers["retry-after"], "2");
-  EXPECT_EQ(refused->headers["connection"], "close");
-  EXPECT_TRUE(third.Closed());
+  ExpectRefusedOverCap(third);
   EXPECT_EQ(calls, before) << "a refused connection's request is never handled";
   EXPECT_EQ(server->Status().refused_over_cap, 1u);
   EXPECT_EQ(server->Status().peak_connections, 2u);
@@ -376,13 +382,7 @@ TEST(ServerTest, PastItsOwnCapAClientIsRefusedWhileAnotherIsServed) {
   testing::CapturedLog log;
   const int before = calls;
   RawConnection third(server->Port(), "127.0.0.1");
-  third.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  auto refused = third.Read();
-  ASSERT_TRUE(refused.has_value());
-  EXPECT_EQ(refused->status, 503);
-  EXPECT_EQ(refused->headers["retry-after"], "2");
-  EXPECT_EQ(refused->headers["connection"], "close");
-  EXPECT_TRUE(third.Closed());
+  ExpectRefusedOverCap(third);
   EXPECT_EQ(calls, before) << "a refused connection's request is never handled";
 
   // Another address is another client, served while the first is at its cap.
