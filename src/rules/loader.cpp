@@ -904,6 +904,12 @@ class Loader {
         return false;
       }
     }
+    if (pattern.size() > Glob::kMaxLength) {
+      Error(node, "type code pattern '" + pattern + "' is longer than " +
+                      std::to_string(Glob::kMaxLength) +
+                      " characters (the feed contract's type codes are at most 32)");
+      return false;
+    }
     if (pattern.find_first_not_of('*') == std::string::npos) {
       Error(node, "type code pattern '" + pattern + "' matches every incident");
       return false;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "rules/ascii.hpp"
+#include "rules/code_text.hpp"
 
 namespace surveyd::rules {
 
@@ -35,76 +36,100 @@ const std::string* InLanguage(const std::vector<std::pair<std::string, std::stri
 }
 
 // A type code as rules compare it: lower case, and every run of spaces and punctuation one '-'
-// (none where the code begins, nor for spaces where it ends), so that SELF_HARM, "SELF HARM" and
-// DA/ASSAULT read as the SELF-HARM and DA-ASSAULT a pattern names: the contract gives type codes
-// as free text, and a force's codes (or one of its systems) may separate words otherwise. A code
-// ending in punctuation keeps it ("DA-" is still taken by "DA-*"). Bytes past ASCII are kept as
-// they are; so are a pattern's wildcards.
-std::string CodeKey(std::string_view text) {
+// (none where the code begins, nor for spaces where it ends), so that SELF_HARM, "SELF HARM",
+// DA/ASSAULT and DA\u2013ASSAULT read as the SELF-HARM and DA-ASSAULT a pattern names: the
+// contract gives type codes as free text, and a force's codes (or one of its systems, or an
+// export) may separate words otherwise. Invisible characters are dropped, wide forms read as
+// ASCII (code_text.hpp). A code ending in punctuation keeps it ("DA-" is still taken by "DA-*").
+// Other characters are kept as they are (and match nothing: Decide holds such a code as
+// unreadable); so are a pattern's wildcards.
+std::string CodeKey(std::string_view text, bool pattern) {
   std::string key;
   key.reserve(text.size());
   bool separator = false;    // a run of spaces or punctuation since the last letter
   bool punctuation = false;  // ... with punctuation in it
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) != 0 || byte >= 0x80 || c == '*' || c == '?') {
+  for (std::size_t i = 0; i < text.size();) {
+    const CodeChar c = ReadCodeChar(text, i);
+    const bool wildcard = pattern && (c.ascii == '*' || c.ascii == '?') && c.length == 1;
+    if (c.kind == CodeCharKind::kWord || c.kind == CodeCharKind::kOther || wildcard) {
       if (separator && !key.empty()) key.push_back('-');
       separator = punctuation = false;
-      key.push_back(ascii::Lower(c));
-    } else {
+      if (c.kind == CodeCharKind::kOther) {
+        key.append(text.substr(i, c.length));
+      } else {
+        key.push_back(ascii::Lower(c.ascii));
+      }
+    } else if (c.kind != CodeCharKind::kInvisible) {
       separator = true;
-      punctuation = punctuation || std::isspace(byte) == 0;
+      punctuation = punctuation || c.kind == CodeCharKind::kMark;
     }
+    i += c.length;
   }
   if (punctuation && !key.empty()) key.push_back('-');
   return key;
 }
 
-// Whether `text` is its own CodeKey but for case: no allocation for the codes of the contract's
+// Whether `code` is its own CodeKey but for case: no allocation for the codes of the contract's
 // own shape (BURG-RES).
-bool IsCodeKey(std::string_view text) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (std::isalnum(byte) != 0 || byte >= 0x80 || text[i] == '*' || text[i] == '?') continue;
-    if (text[i] != '-' || i == 0 || (i + 1 < text.size() && text[i + 1] == '-')) return false;
+bool IsCodeKey(std::string_view code) {
+  for (std::size_t i = 0; i < code.size(); ++i) {
+    if (std::isalnum(static_cast<unsigned char>(code[i])) != 0) continue;
+    if (code[i] != '-' || i == 0 || (i + 1 < code.size() && code[i + 1] == '-')) return false;
   }
   return true;
 }
 
+bool IsLetter(char c) { return c != '*' && c != '?' && c != '-'; }
+
 }  // namespace
 
-Glob::Glob(std::string pattern) : pattern_(std::move(pattern)), folded_(CodeKey(pattern_)) {
-  literal_ = folded_.find_first_of("*?") == std::string::npos;
+Glob::Glob(std::string pattern) : pattern_(std::move(pattern)) {
+  std::string folded = CodeKey(pattern_, true);
+  if (folded.size() > kMaxLength) {
+    folded.resize(kMaxLength - 1);
+    folded.push_back('*');
+  }
+  length_ = folded.size();
+  for (std::size_t k = 0; k < length_; ++k) {
+    const std::uint64_t bit = std::uint64_t{1} << k;
+    const char c = folded[k];
+    if (c == '*') {
+      star_ |= bit;
+      skippable_ |= bit;
+    } else if (c == '?') {
+      for (std::uint64_t& accepts : accepts_) accepts |= bit;
+    } else {
+      accepts_[static_cast<unsigned char>(c)] |= bit;
+      if (c == '-' && k > 0 && k + 1 < length_ && IsLetter(folded[k - 1]) &&
+          IsLetter(folded[k + 1])) {
+        skippable_ |= bit;
+      }
+    }
+  }
+}
+
+std::uint64_t Glob::Closure(std::uint64_t states) const {
+  for (;;) {
+    const std::uint64_t more = states | (states & skippable_) << 1;
+    if (more == states) return states;
+    states = more;
+  }
 }
 
 bool Glob::Matches(std::string_view code) const {
   std::string key;
   std::string_view text = code;
   if (!IsCodeKey(code)) {
-    key = CodeKey(code);
+    key = CodeKey(code, false);
     text = key;
   }
-  if (literal_) return ascii::EqualsIgnoreCase(folded_, text);
-  // Greedy match with backtracking to the last '*': linear for the patterns ops write.
-  const std::string_view p = folded_;
-  std::size_t pi = 0, ti = 0;
-  std::size_t star = std::string_view::npos, resume = 0;
-  while (ti < text.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == ascii::Lower(text[ti]))) {
-      ++pi;
-      ++ti;
-    } else if (pi < p.size() && p[pi] == '*') {
-      star = pi++;
-      resume = ti;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      ti = ++resume;
-    } else {
-      return false;
-    }
+  std::uint64_t states = Closure(1);
+  for (const char c : text) {
+    const std::uint64_t accepts = accepts_[static_cast<unsigned char>(ascii::Lower(c))];
+    states = Closure((states & accepts) << 1 | (states & star_));
+    if (states == 0) return false;
   }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
+  return (states >> length_ & 1) != 0;
 }
 
 const char* FieldName(Field field) {

@@ -61,10 +61,12 @@ inline constexpr std::chrono::days kMaxNumberLookback{90};
 // per rule it matches, not one per event, however many it has.
 struct EventScreen {
   // The screen's form, in its version: screens made before they named their findings (stored
-  // without them), before flags were read whatever their spelling ("2"), or before a flag no one
-  // names could rule a contact out ("3", policy.unknown_qualifiers), count as made under other
-  // rules, read back whole until swept again.
-  static constexpr const char* kFormat = "/findings3";
+  // without them), before flags were read whatever their spelling ("2"), before a flag no one
+  // names could rule a contact out ("3", policy.unknown_qualifiers), or before type codes and
+  // flags were read through Unicode's dashes, spaces and invisible characters and a pattern's '-'
+  // could be missing from a code ("4": SELF_HARM, SELF\u2013HARM, RTCKSI were found harmless),
+  // count as made under other rules, read back whole until swept again.
+  static constexpr const char* kFormat = "/findings4";
 
   // Of the rules (RuleSet::screen_version, a hash of their policy and exclusions) and kFormat;
   // empty: no screening.

@@ -3,6 +3,7 @@
 // LoadString; immutable afterwards, so one instance can be shared by every worker and swapped
 // whole on reload.
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,20 +18,36 @@
 namespace surveyd::rules {
 
 // An incident type-code pattern: '*' matches any run of characters, '?' exactly one; anything
-// else matches itself, ignoring ASCII case, and a run of spaces or punctuation in the pattern or
-// the code reads as one '-' ("SELF_HARM" is "SELF-HARM"). A pattern covers the whole code: "DOM*"
-// takes "DOM-ABUSE" but not "ASSAULT-DOM"; "*DOM*" takes both (the stem anywhere in the code).
-// Compiled once at load; a code is copied only when it is not already written with '-'.
+// else matches itself, ignoring case. The words of a pattern and a code may be joined however a
+// log joins them: a run of spaces or punctuation, Unicode's dashes and wide spaces among them,
+// reads as one '-' on both sides ("SELF_HARM" and "SELF\u2013HARM" are "SELF-HARM"), invisible
+// characters are dropped, and a '-' between two letters of a pattern may be missing from the code
+// ("SELFHARM" and "RTCKSI" are taken by "*SELF-HARM*" and "RTC-KSI*"; a '-' next to a wildcard
+// stays: "DA-*" does not take DAMAGE). A pattern covers the whole code: "DOM*" takes "DOM-ABUSE"
+// but not "ASSAULT-DOM"; "*DOM*" takes both (the stem anywhere in the code).
+// Compiled once at load into a bit-parallel automaton: linear in the code, no allocation for a
+// code already written with single '-'. A pattern is at most kMaxLength characters once folded
+// (the loader refuses longer ones; type codes are at most 32); one built longer is cut there and
+// ends in '*', so that it takes more codes, not fewer.
 class Glob {
  public:
+  static constexpr std::size_t kMaxLength = 63;
+
   explicit Glob(std::string pattern);
   bool Matches(std::string_view text) const;
   const std::string& pattern() const { return pattern_; }
 
  private:
+  std::uint64_t Closure(std::uint64_t states) const;
+
   std::string pattern_;  // as written, for explain and errors
-  std::string folded_;   // lower case, separators as '-' (rule_set.cpp, CodeKey)
-  bool literal_ = true;  // no wildcard: plain comparison
+  // State k: the first k characters of the folded pattern matched. Bit k of star_ and skippable_:
+  // character k is a '*' (skippable, and takes any character staying in k), or a '-' that may be
+  // missing (skippable). accepts_[c], bit k: character k takes the code's (lower case) byte c.
+  std::size_t length_ = 0;
+  std::uint64_t star_ = 0;
+  std::uint64_t skippable_ = 0;
+  std::array<std::uint64_t, 256> accepts_{};
 };
 
 // Event data an exclusion condition reads. When a condition's field is absent from the event and

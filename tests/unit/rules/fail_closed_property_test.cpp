@@ -58,11 +58,25 @@ std::vector<Flag> SensitiveFlags(const RuleSet& rules) {
   return flags;
 }
 
+// Each character of `value` in its fullwidth form (U+FF01-U+FF5E), as East Asian input types it.
+std::string Fullwidth(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    const unsigned cp = 0xFEE0u + static_cast<unsigned char>(c);
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return out;
+}
+
 // The ways a log writes one code: as the rules spell it, lower case, mixed case, with spaces,
-// tabs and a no-break space around it, and its words joined by '_', ' ' or '/' where the rules
-// join them by '-' (or '-' where they write '_').
-std::vector<std::string> Presentations(const std::string& value) {
-  std::string lower, mixed, underscored, spaced, slashed;
+// tabs and a no-break space around it, its words joined by '_', ' ', '/', an en dash or a no-break
+// space where the rules join them by '-' (or '-' where they write '_'), with a soft hyphen or a
+// zero-width space inside its first word, in fullwidth letters, and (a type code: a flag written
+// so is one no one names, held otherwise) with its words run together.
+std::vector<std::string> Presentations(const std::string& value, bool is_qualifier) {
+  std::string lower, mixed, underscored, spaced, slashed, dashed, unbroken, run_together;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     const char l = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -73,11 +87,30 @@ std::vector<std::string> Presentations(const std::string& value) {
                        std::isalnum(static_cast<unsigned char>(value[i - 1])) != 0 &&
                        std::isalnum(static_cast<unsigned char>(value[i + 1])) != 0;
     underscored += !joins ? c : c == '-' ? '_' : '-';
-    spaced += joins ? ' ' : c;
+    spaced += joins ? std::string(" ") : std::string(1, c);
     slashed += joins ? '/' : c;
+    dashed += joins ? std::string("\xE2\x80\x93") : std::string(1, c);
+    unbroken += joins ? std::string("\xC2\xA0") : std::string(1, c);
+    if (!joins) run_together += c;
   }
-  return {value,       lower,  mixed,  " " + value + " ", "\t" + lower + "\r\n", "\xC2\xA0" + mixed,
-          underscored, spaced, slashed};
+  const std::string soft_hyphened = value.substr(0, 1) + "\xC2\xAD" + value.substr(1);
+  const std::string zero_width = value.substr(0, 1) + "\xE2\x80\x8B" + value.substr(1);
+  std::vector<std::string> out = {value,
+                                  lower,
+                                  " " + value + " ",
+                                  "\t" + lower + "\r\n",
+                                  "\xC2\xA0" + mixed,
+                                  mixed,
+                                  underscored,
+                                  spaced,
+                                  slashed,
+                                  dashed,
+                                  unbroken,
+                                  soft_hyphened,
+                                  zero_width,
+                                  Fullwidth(value)};
+  if (!is_qualifier) out.push_back(run_together);
+  return out;
 }
 
 // A contact every group would text: a clean call, an officer's visit or a closure.
@@ -209,7 +242,7 @@ TEST(FailClosedPropertyTest, AFlaggedEventIsNeverTextedHoweverItsFieldsAreWritte
   int decisions = 0;
   for (EventType type : kTypes) {
     for (const Flag& flag : flags) {
-      const auto presentations = Presentations(flag.value);
+      const auto presentations = Presentations(flag.value, flag.is_qualifier);
       const auto variants = FieldVariants(flag.is_qualifier ? "qualifiers" : "type_code");
       for (std::size_t i = 0; i < variants.size() + presentations.size(); ++i) {
         const std::string& presented = presentations[i % presentations.size()];
@@ -275,7 +308,7 @@ void ExpectRelatedFlagExcludes(bool same_incident) {
     const Event clean = Read(Base(type, "E-1"));
     const TimePoint now = clean.occurred_at + std::chrono::seconds(5);
     for (const Flag& flag : flags) {
-      const auto presentations = Presentations(flag.value);
+      const auto presentations = Presentations(flag.value, flag.is_qualifier);
       const auto variants = FieldVariants(flag.is_qualifier ? "qualifiers" : "type_code");
       for (std::size_t i = 0; i < variants.size() + presentations.size(); ++i) {
         const std::string& presented = presentations[i % presentations.size()];
