@@ -80,6 +80,18 @@ std::optional<std::string> Normalised(std::string_view raw, Fold fold) {
   return Folded(s, fold);
 }
 
+// A phone number written as a JSON number: an integer, or a float with nothing after its point
+// ("447700900123.0", as pandas writes a column with blanks in it), as its digits.
+template <typename Json>
+std::optional<std::string> NumberAsDigits(const Json& v) {
+  if (v.is_number_unsigned()) return std::to_string(v.template get<std::uint64_t>());
+  if (!v.is_number_float()) return std::nullopt;
+  const double value = v.template get<double>();
+  // Below 2^53 a double holds every integer exactly; phone numbers have at most 15 digits.
+  if (!(value >= 0 && value < 1e15) || value != std::floor(value)) return std::nullopt;
+  return std::to_string(static_cast<std::uint64_t>(value));
+}
+
 template <typename Json>
 std::optional<std::int64_t> AsInt64(const Json& v) {
   if (v.is_number_unsigned()) {
@@ -304,8 +316,8 @@ Caller EventReader<Json>::ReadCaller(const Json& obj) {
   Caller caller;
   if (const Json* phone = Find(obj, "phone")) {
     // Some exports write the number as a JSON number; phone::Normalize judges the digits.
-    if (phone->is_number_unsigned()) {
-      caller.phone = std::to_string(phone->template get<std::uint64_t>());
+    if (const auto digits = NumberAsDigits(*phone)) {
+      caller.phone = *digits;
     } else if (phone->is_string()) {
       caller.phone = Normalised(phone->template get_ref<const std::string&>(), Fold::kNone);
     } else {
@@ -430,10 +442,12 @@ NamedContact ReadNamedContact(const Json& object) {
   }
   if (const auto caller = object.find("caller"); caller != object.end() && caller->is_object()) {
     if (const auto phone = caller->find("phone"); phone != caller->end()) {
-      if (phone->is_string() && phone->template get_ref<const std::string&>().size() <= 64) {
-        named.phone = phone->template get<std::string>();
-      } else if (phone->is_number_unsigned()) {
-        named.phone = std::to_string(phone->template get<std::uint64_t>());
+      // Trimmed first: a fixed-width export pads a number far past its length.
+      if (phone->is_string()) {
+        const std::string_view text = TrimSpace(phone->template get_ref<const std::string&>());
+        if (text.size() <= 64) named.phone = std::string(text);
+      } else if (const auto digits = NumberAsDigits(*phone)) {
+        named.phone = *digits;
       }
     }
   }

@@ -85,12 +85,8 @@ std::size_t UnicodeSeparatorLength(std::string_view s) {
   return 0;
 }
 
-}  // namespace
-
-Number Normalize(std::string_view raw) {
-  const std::string_view trimmed = Trim(raw);
-  if (IsWithheldWord(trimmed)) return Number{Kind::kWithheld, ""};
-
+// The number as people write it down: separators dropped, a "+44 (0)" read.
+Number Read(std::string_view trimmed) {
   // Drop the separators people type; keep brackets for now, to spot "+44 (0)".
   std::string s;
   for (std::size_t i = 0; i < trimmed.size(); ++i) {
@@ -147,6 +143,46 @@ Number Normalize(std::string_view raw) {
     return number.guessed ? number : Number{};
   }
   return Number{};
+}
+
+// The digits of a number written among other words or marks ("Mob: 07700 900123",
+// "tel:+447700900123", "07700 900123 (mobile)", "07700/900123", fullwidth digits): most likely
+// that number, so its events are linked to the number's history (a flag on one rules out its
+// other contacts), but a guess, never texted. Nothing when the digits together read as no number
+// (two numbers, an extension, a reference).
+Number Salvaged(std::string_view text) {
+  std::string digits;
+  bool plus = false;  // a '+' before the first digit
+  const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (IsDigit(text[i])) {
+      digits.push_back(text[i]);
+    } else if (text[i] == '+') {
+      plus = plus || digits.empty();
+    } else if (byte(i) == 0xEF && i + 2 < text.size() && byte(i + 1) == 0xBC &&
+               ((byte(i + 2) >= 0x90 && byte(i + 2) <= 0x99) || byte(i + 2) == 0x8B)) {
+      // U+FF10-U+FF19 fullwidth digits, U+FF0B fullwidth plus
+      if (byte(i + 2) == 0x8B) {
+        plus = plus || digits.empty();
+      } else {
+        digits.push_back(static_cast<char>('0' + (byte(i + 2) - 0x90)));
+      }
+      i += 2;
+    }
+  }
+  if (digits.empty()) return Number{};
+  Number number = Read(plus ? "+" + digits : digits);
+  if (number.kind != Kind::kInvalid) number.guessed = true;
+  return number;
+}
+
+}  // namespace
+
+Number Normalize(std::string_view raw) {
+  const std::string_view trimmed = Trim(raw);
+  if (IsWithheldWord(trimmed)) return Number{Kind::kWithheld, ""};
+  const Number number = Read(trimmed);
+  return number.kind == Kind::kInvalid ? Salvaged(trimmed) : number;
 }
 
 const char* KindName(Kind kind) {

@@ -20,8 +20,9 @@ struct Number {
   Kind kind = Kind::kInvalid;
   std::string e164;  // "+447700900123"; empty for withheld/invalid
   // Read as a UK mobile whose trunk zero was lost ("7700900123": a JSON number, a spreadsheet
-  // column): most likely that number, so its events are linked to the number's history (a flag
-  // on it rules out its later contacts), but not sure enough to text.
+  // column), or from the digits of a text that holds more ("Mob: 07700 900123", "tel:+44...",
+  // fullwidth digits): most likely that number, so its events are linked to the number's history
+  // (a flag on it rules out its later contacts), but not sure enough to text.
   bool guessed = false;
 };
 

@@ -101,11 +101,10 @@ INSTANTIATE_TEST_SUITE_P(
     Invalid, PhoneNormalizeTest,
     ::testing::Values(
         NormalizeCase{"not a number", Kind::kInvalid, ""},
-        NormalizeCase{"07700\u00e9900123", Kind::kInvalid, ""},  // not a separator
-        NormalizeCase{"07700\xc2", Kind::kInvalid, ""},          // cut short
-        NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},       // letter O
-        NormalizeCase{"07700 90012", Kind::kInvalid, ""},        // too short
-        NormalizeCase{"07700 9001234", Kind::kInvalid, ""},      // too long
+        NormalizeCase{"07700\xc2", Kind::kInvalid, ""},      // cut short
+        NormalizeCase{"07700 9OO123", Kind::kInvalid, ""},   // letter O
+        NormalizeCase{"07700 90012", Kind::kInvalid, ""},    // too short
+        NormalizeCase{"07700 9001234", Kind::kInvalid, ""},  // too long
         NormalizeCase{"+4477009001", Kind::kInvalid, ""},
         NormalizeCase{"0121 626", Kind::kInvalid, ""},
         NormalizeCase{"0121 626 50000", Kind::kInvalid, ""},
@@ -116,8 +115,8 @@ INSTANTIATE_TEST_SUITE_P(
         NormalizeCase{"04123 456789", Kind::kInvalid, ""},  // no 04 range
         NormalizeCase{"06123 456789", Kind::kInvalid, ""},
         NormalizeCase{"07700 900123 ext 5", Kind::kInvalid, ""},
-        NormalizeCase{"07700+900123", Kind::kInvalid, ""},
-        NormalizeCase{"+44+7700900123", Kind::kInvalid, ""},
+        NormalizeCase{"07700 900123 / 07700 900456", Kind::kInvalid, ""},  // two numbers
+        NormalizeCase{"ref 2026/1234", Kind::kInvalid, ""},
         NormalizeCase{"n/a", Kind::kInvalid, ""}));
 
 // A mobile's ten digits without the trunk zero (a JSON number, a spreadsheet column): that number
@@ -129,6 +128,25 @@ TEST(PhoneTest, AMobileWithoutItsTrunkZeroIsAGuess) {
   EXPECT_TRUE(guessed.guessed);
   EXPECT_FALSE(Normalize("07700900123").guessed);
   EXPECT_FALSE(Normalize("+447700900123").guessed);
+}
+
+// A number among other words or marks: its digits are most likely that number, linked to the
+// number's history (a DOMESTIC flag on "Mob: 07700 900123" must hold the number's other
+// contacts) but only a guess, never texted. Digits that together read as no number stay invalid.
+TEST(PhoneTest, TheDigitsOfANumberAmongOtherTextAreAGuess) {
+  for (const char* raw :
+       {"07700 900123 (mobile)", "Mob: 07700900123", "07700900123 mob", "tel:+447700900123",
+        "07700/900123", "07700_900123", "07700\u00e9900123", "07700+900123", "+44+7700900123",
+        "\uff10\uff17\uff17\uff10\uff10\uff19\uff10\uff10\uff11\uff12\uff13", "\uff0b447700900123",
+        "07700\uff0d900123", "07700\u2043900123", "07700\ufe63900123", "mobile: 7700 900123"}) {
+    const Number number = Normalize(raw);
+    EXPECT_EQ(number.kind, Kind::kUkMobile) << raw;
+    EXPECT_EQ(number.e164, "+447700900123") << raw;
+    EXPECT_TRUE(number.guessed) << raw;
+  }
+  const Number landline = Normalize("Home: 0121 626 5000");
+  EXPECT_EQ(landline.kind, Kind::kUkLandline);
+  EXPECT_TRUE(landline.guessed);
 }
 
 TEST(PhoneTest, BlankNumbersBlanksANumberHoweverItIsWritten) {

@@ -180,6 +180,15 @@ TEST(EventParserTest, ARejectedLineKeepsTheIncidentAndNumberItNames) {
   EXPECT_EQ(item.incident_id, "");
   EXPECT_EQ(item.phone, "447700900123");
 
+  // As a float (pandas writes a column with blanks so), or padded far past its length by a
+  // fixed-width export: still the number.
+  j["caller"]["phone"] = 447700900123.0;
+  EXPECT_EQ(Parse(j).phone, "447700900123");
+  j["caller"]["phone"] = "07700 900123" + std::string(60, ' ');
+  EXPECT_EQ(Parse(j).phone, "07700 900123");
+  j["caller"]["phone"] = 4477009001.5;  // not a number of digits
+  EXPECT_EQ(Parse(j).phone, "");
+
   // A good event carries its own: nothing is copied for it.
   const auto good = Parse(Minimal());
   ASSERT_TRUE(good.event.has_value());
