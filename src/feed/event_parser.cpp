@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "feed/name_scanner.hpp"
 #include "surveyd/core/event_json.hpp"
 #include "surveyd/core/utf8.hpp"
 
@@ -140,27 +141,6 @@ Parsed ParseJson(std::string_view text) {
     out.reason = "invalid JSON: a number out of range";
   }
   return out;
-}
-
-std::optional<std::int64_t> AsInt64(const Json& v) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-      return std::nullopt;
-    return static_cast<std::int64_t>(u);
-  }
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  return std::nullopt;
-}
-
-// Reads what can be read even from an event that will be rejected: the store keys rejected
-// lines by event_id when there is one, and the TCP cursor moves past them by seq.
-void ReadEnvelope(const Json& obj, IngestItem& item) {
-  if (const auto it = obj.find("seq"); it != obj.end()) item.seq = AsInt64(*it);
-  if (const auto id = obj.find("event_id"); id != obj.end() && id->is_string()) {
-    const auto& event_id = id->get_ref<const std::string&>();
-    if (event_id.size() <= kMaxEventIdLength) item.event_id = event_id;
-  }
 }
 
 IngestItem FromJson(const Json& value, std::string raw, const std::string& source) {
@@ -300,17 +280,22 @@ void AddItems(const Parsed& parsed, std::string_view raw, const std::string& sou
 
 // A line or body that is not JSON as sent: if only some characters were wrong (not UTF-8), its
 // items from the repaired text, those holding a repaired character rejected; else one rejected
-// item.
+// item, with what its text names as far as it can be read (NameScanner).
 void AddUnparsed(std::string_view raw, const std::string& reason, const std::string& source,
                  std::vector<IngestItem>& items) {
-  if (const auto repaired = RepairedCharacters(raw)) {
+  const auto repaired = RepairedCharacters(raw);
+  if (repaired) {
     const Parsed readable = ParseJson(*repaired);
     if (readable.value) {
       AddItems(readable, raw, source, reason + kNotUtf8, items);
       return;
     }
   }
-  items.push_back(Rejected(raw, source, reason));
+  NameScanner scanner;
+  scanner.Feed(repaired ? std::string_view(*repaired) : raw);
+  IngestItem item = Rejected(raw, source, reason);
+  scanner.Name(item);
+  items.push_back(std::move(item));
 }
 
 enum class BodyFormat { kJson, kNdjson, kSniff };

@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include "feed/name_scanner.hpp"
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/failure_log.hpp"
 #include "surveyd/feed/event_parser.hpp"
@@ -458,6 +459,7 @@ struct TcpConsumer::Impl {
           if (long_line) {
             // The end of a line too long to keep: rejected alone, the stream goes on.
             long_line->bytes += nl - begin;
+            long_line->names.Feed(std::string_view(pending).substr(begin, nl - begin));
             RejectLongLine(*long_line);
             long_line.reset();
           } else {
@@ -473,9 +475,11 @@ struct TcpConsumer::Impl {
         pending.erase(0, begin);
         if (long_line) {
           long_line->bytes += pending.size();
+          long_line->names.Feed(pending);
           pending.clear();
         } else if (pending.size() > kMaxLine) {
-          long_line = LongLine{pending.substr(0, kKeptOfLongLine), pending.size()};
+          long_line = LongLine{pending.substr(0, kKeptOfLongLine), pending.size(), {}};
+          long_line->names.Feed(pending);
           pending.clear();
         }
         start_read();
@@ -510,15 +514,19 @@ struct TcpConsumer::Impl {
     Accept(std::move(item), received);
   }
 
+  // A line too long to keep: its start is kept, and what it names read as it passes, so that
+  // it holds the texts of its incident and number as any rejected line does.
   struct LongLine {
     std::string start;  // kept, to be stored with the rejection
     std::size_t bytes = 0;
+    NameScanner names;
   };
 
   void RejectLongLine(const LongLine& line) {
     store::IngestItem item;
     item.source = "tcp";
-    item.seq = LeadingSeq(line.start);
+    line.names.Name(item);
+    if (!item.seq) item.seq = LeadingSeq(line.start);
     item.reject_reason = "line longer than " + std::to_string(kMaxLine) + " bytes";
     item.raw = line.start + "... (" + std::to_string(line.bytes) + " bytes, cut)";
     spdlog::warn("feed '{}': a line of {} bytes rejected (longer than {})", options.feed,
