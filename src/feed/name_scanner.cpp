@@ -93,7 +93,7 @@ void NameScanner::Step(char c) {
         escaped_ = true;
       } else if (c == '"') {
         if (reading_key_) {
-          keys_[depth_ - 1] = too_long_ ? std::string() : text_;
+          keys_[static_cast<std::size_t>(depth_ - 1)] = too_long_ ? std::string() : text_;
           reading_key_ = false;
           state_ = State::kColon;
         } else {

@@ -4,6 +4,7 @@
 // the one that rules a contact out (a DOMESTIC flag), so the texts of the incident and number it
 // names are held (IngestItem): here they are read from its text, as far as the text is
 // well-formed, by a scan that keeps no more than what it reads out.
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -50,8 +51,8 @@ class NameScanner {
   State state_ = State::kStart;
   // The objects open: the event (1) and one of its members (2); deeper values are skipped.
   int depth_ = 0;
-  std::string keys_[2];       // the key being read or last read, at each depth
-  bool reading_key_ = false;  // the string being read is a key
+  std::array<std::string, 2> keys_;  // the key being read or last read, at each depth
+  bool reading_key_ = false;         // the string being read is a key
   bool escaped_ = false;
   Field field_ = Field::kNone;  // what the value being read is
   std::string text_;            // the key or value being read, when it is kept

@@ -244,6 +244,14 @@ TEST(RulesGlobTest, Matching) {
   for (const Row& row : rows) {
     EXPECT_EQ(Glob(row.pattern).Matches(row.text), row.matches) << row.pattern << " ~ " << row.text;
   }
+  // Longer than the loader allows: cut to its first 62 characters and '*', so it takes more.
+  const std::string word = "ABCDEFG-";
+  std::string long_pattern;
+  for (int i = 0; i < 9; ++i) long_pattern += word;
+  const Glob cut(long_pattern);
+  EXPECT_TRUE(cut.Matches(long_pattern));
+  EXPECT_TRUE(cut.Matches(long_pattern.substr(0, 62) + "XYZ"));
+  EXPECT_FALSE(cut.Matches(long_pattern.substr(0, 61)));
 }
 
 TEST(RulesTemplateTest, RenderReplacesKnownAndKeepsUnknown) {

@@ -98,6 +98,7 @@ TEST(RulesLoadTest, ReportsEveryValueMistakeWithItsPlace) {
                    {24, 21, "unknown value 'lve_chat' in channels (did you mean 'live_chat'?)"},
                    {28, 18, "unsupported character '[' in type code pattern 'DOM[0-9]'"},
                    {28, 30, "type code pattern '*' matches every incident"},
+                   {28, 43, "is longer than 63 characters"},
                    {30, 16, "'age_under' must be a whole number, not '16.5'"},
                    {31, 17, "'vulnerable' must be true or false, not 'maybe'"},
                    {33, 12, "'roles' is an empty list, which would exclude every event"},
