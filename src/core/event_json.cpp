@@ -81,7 +81,9 @@ std::optional<std::string> Normalised(std::string_view raw, Fold fold) {
 }
 
 // A phone number written as a JSON number: an integer, or a float with nothing after its point
-// ("447700900123.0", as pandas writes a column with blanks in it), as its digits.
+// ("447700900123.0", as pandas writes a column with blanks in it), as its digits. Only to name
+// the number a rejected line holds: a float's digits may be a spreadsheet's rounding
+// (4.47701E+11), so such an event is never read as one to text.
 template <typename Json>
 std::optional<std::string> NumberAsDigits(const Json& v) {
   if (v.is_number_unsigned()) return std::to_string(v.template get<std::uint64_t>());
@@ -315,9 +317,10 @@ template <typename Json>
 Caller EventReader<Json>::ReadCaller(const Json& obj) {
   Caller caller;
   if (const Json* phone = Find(obj, "phone")) {
-    // Some exports write the number as a JSON number; phone::Normalize judges the digits.
-    if (const auto digits = NumberAsDigits(*phone)) {
-      caller.phone = *digits;
+    // Some exports write the number as a JSON integer; phone::Normalize judges the digits. Never
+    // a float: its digits may be a spreadsheet's rounding (4.47701E+11), another person's number.
+    if (phone->is_number_unsigned()) {
+      caller.phone = std::to_string(phone->template get<std::uint64_t>());
     } else if (phone->is_string()) {
       caller.phone = Normalised(phone->template get_ref<const std::string&>(), Fold::kNone);
     } else {

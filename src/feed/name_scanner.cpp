@@ -26,6 +26,13 @@ constexpr std::size_t kMaxKept = 256;
 
 bool Space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+// A key as written between its quotes, with its escapes read ("\u0069d" is "id").
+std::string Key(const std::string& text) {
+  if (text.find('\\') == std::string::npos) return text;
+  const auto key = nlohmann::ordered_json::parse("\"" + text + "\"", nullptr, false);
+  return key.is_string() ? key.get<std::string>() : std::string();
+}
+
 // JSON text read out (a quoted string, or a number) as its value; null if it is not JSON.
 nlohmann::ordered_json Value(const std::string& text) {
   if (text.empty()) return nullptr;
@@ -62,7 +69,8 @@ NameScanner::Field NameScanner::FieldAt() const {
 void NameScanner::Step(char c) {
   switch (state_) {
     case State::kStart:
-      if (Space(c)) return;
+      // Spaces, and a UTF-8 byte order mark (a Windows export's first line), as the parser.
+      if (Space(c) || c == '\xEF' || c == '\xBB' || c == '\xBF') return;
       state_ = c == '{' ? State::kKey : State::kDone;
       depth_ = 1;
       return;
@@ -93,7 +101,7 @@ void NameScanner::Step(char c) {
         escaped_ = true;
       } else if (c == '"') {
         if (reading_key_) {
-          keys_[static_cast<std::size_t>(depth_ - 1)] = too_long_ ? std::string() : text_;
+          keys_[static_cast<std::size_t>(depth_ - 1)] = too_long_ ? std::string() : Key(text_);
           reading_key_ = false;
           state_ = State::kColon;
         } else {
@@ -187,7 +195,7 @@ void NameScanner::Keep(const std::string& text) {
                       : field_ == Field::kEventId    ? &event_id_
                       : field_ == Field::kIncidentId ? &incident_id_
                                                      : &phone_;
-  if (into->empty()) *into = text;  // the first, where a key was given twice
+  *into = text;  // the last, where a key was given twice, as the parser reads it
 }
 
 void NameScanner::EndValue() {

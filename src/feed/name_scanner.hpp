@@ -19,7 +19,7 @@ namespace surveyd::feed {
 // by event_id when there is one, and the TCP cursor moves past them by seq.
 void ReadEnvelope(const nlohmann::ordered_json& object, IngestItem& item);
 
-// Reads a top-level object's seq, event_id, incident.id and caller.phone (the first of each) from
+// Reads a top-level object's seq, event_id, incident.id and caller.phone (the last of each, as the parser reads a key given twice) from
 // JSON text fed in pieces, in order: a line too long to keep arrives in reads and is never held
 // whole. Anything past the first point where the text stops being JSON is not read; neither is
 // a top-level array.

@@ -1,7 +1,10 @@
 #include "rules/code_text.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
+#include <string>
 
 #include "surveyd/core/utf8.hpp"
 
@@ -69,6 +72,22 @@ CodeChar ReadCodeChar(std::string_view text, std::size_t i) {
   if (WideSpace(cp)) return {CodeCharKind::kSpace, ' ', length};
   if (WideMark(cp)) return {CodeCharKind::kMark, '-', length};
   return {CodeCharKind::kOther, 0, length};
+}
+
+bool ReadsAsNoCode(std::string_view code) {
+  std::string letters;
+  for (std::size_t i = 0; i < code.size();) {
+    const CodeChar c = ReadCodeChar(code, i);
+    if (c.kind == CodeCharKind::kOther) return false;
+    if (c.kind == CodeCharKind::kWord) {
+      letters.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c.ascii))));
+    }
+    i += c.length;
+  }
+  static const std::array<std::string_view, 13> kNoValue = {
+      "",    "NA",  "NK",       "NIL",       "NONE",          "NULL",  "UNKNOWN",
+      "TBC", "TBA", "NOTKNOWN", "UNDEFINED", "NOTAPPLICABLE", "NOTSET"};
+  return std::find(kNoValue.begin(), kNoValue.end(), letters) != kNoValue.end();
 }
 
 bool ReadsAsAscii(std::string_view code) {

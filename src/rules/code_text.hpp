@@ -32,4 +32,9 @@ CodeChar ReadCodeChar(std::string_view text, std::size_t i);
 // compared with the rules' patterns, which are ASCII, so what it names is unknown.
 bool ReadsAsAscii(std::string_view code);
 
+// Whether `code` names nothing: no letter or digit at all ("-", a zero-width joiner), or a word a
+// log writes for no value ("N/A", "N/K", "NONE", "UNKNOWN"). The rules read such a code as
+// missing, not as a code that no exclusion names.
+bool ReadsAsNoCode(std::string_view code);
+
 }  // namespace surveyd::rules

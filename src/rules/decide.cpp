@@ -63,6 +63,21 @@ std::optional<std::string_view> Present(const std::optional<std::string>& value)
   return text;
 }
 
+// The incident's type code as the rules read it: absent too when it names nothing ("-", "N/A",
+// only invisible characters: code_text.hpp), which is then missing data, not a harmless code.
+std::optional<std::string_view> TypeCode(const Incident& incident) {
+  const auto code = Present(incident.type_code);
+  if (!code.has_value() || ReadsAsNoCode(*code)) return std::nullopt;
+  return code;
+}
+
+// A type code with characters that read as no ASCII (a Greek or Cyrillic letter that looks like
+// a Latin one, an accented letter) cannot be compared with the patterns: what it names is unknown.
+bool TypeCodeUnreadable(const Event& event) {
+  const auto code = TypeCode(event.incident);
+  return code.has_value() && !ReadsAsAscii(*code);
+}
+
 Tri InList(const Policy& policy, Field field, const std::vector<std::string>& list,
            const std::optional<std::string>& value) {
   const auto text = Present(value);
@@ -193,7 +208,7 @@ Evaluation Evaluate(const Exclusion& x, const Event& event, const Policy& policy
   const Caller* caller = event.caller ? &*event.caller : nullptr;
 
   if (!x.type_codes.empty()) {
-    if (const auto code = Present(incident.type_code)) {
+    if (const auto code = TypeCode(incident)) {
       all.Add(FromBool(std::any_of(x.type_codes.begin(), x.type_codes.end(),
                                    [&](const Glob& glob) { return glob.Matches(*code); })),
               Field::kTypeCode);
@@ -420,6 +435,8 @@ namespace {
 // The finding, and the rule in a trace, of a flag that neither the feed contract nor the rules
 // name, under the policy that such a flag rules a contact out (UnknownFlags::kExclude).
 constexpr const char* kUnknownQualifier = "unknown_qualifier";
+// Of a type code that cannot be compared with the patterns (TypeCodeUnreadable).
+constexpr const char* kUnreadableTypeCode = "unreadable_type_code";
 
 // The event's qualifiers that neither the feed contract nor the rules name, each once.
 std::vector<std::string> UnknownQualifiers(const RuleSet& rules, const Incident& incident) {
@@ -527,6 +544,7 @@ std::vector<std::string> RuleOutFindings(const RuleSet& rules, const Event& even
       !UnknownQualifiers(rules, event.incident).empty()) {
     findings.emplace_back(kUnknownQualifier);
   }
+  if (TypeCodeUnreadable(event)) findings.emplace_back(kUnreadableTypeCode);
   return findings;
 }
 
@@ -597,11 +615,17 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
       if (found) hit(At(rule, other), rule);
     }
   }
-  // A type code with characters that read as no ASCII (a Greek or Cyrillic letter that looks
-  // like a Latin one, an accented letter, a broken byte) cannot be compared with the patterns:
-  // what it names is unknown, so it is not texted, under its own reason for the funnel.
-  if (const auto code = Present(event.incident.type_code); code && !ReadsAsAscii(*code)) {
-    hit("insufficient_data:unreadable_type_code", "insufficient_data:unreadable_type_code");
+  // A type code that cannot be compared with the patterns may name what an exclusion is about:
+  // not texted, under its own reason for the funnel, here and on the incident's and number's
+  // other events (as RuleOutFindings names it for the screen).
+  {
+    const std::string reason = "insufficient_data:" + std::string(kUnreadableTypeCode);
+    if (TypeCodeUnreadable(event)) hit(reason, reason);
+    for (const Related& other : others) {
+      if (other.Finds(kUnreadableTypeCode, TypeCodeUnreadable)) {
+        hit(At(kUnreadableTypeCode, other), reason);
+      }
+    }
   }
   // A flag no one names may be what an exclusion is about in other words (DV, RAPE): unclear,
   // so insufficient data, here and, as an exclusion would, on the incident's and number's

@@ -64,7 +64,8 @@ struct EventScreen {
   // without them), before flags were read whatever their spelling ("2"), before a flag no one
   // names could rule a contact out ("3", policy.unknown_qualifiers), or before type codes and
   // flags were read through Unicode's dashes, spaces and invisible characters and a pattern's '-'
-  // could be missing from a code ("4": SELF_HARM, SELF\u2013HARM, RTCKSI were found harmless),
+  // could be missing from a code, and a code that cannot be compared could rule a contact out
+  // ("4": SELF_HARM, SELF\u2013HARM, RTCKSI, \u0405ELF-HARM were found harmless),
   // count as made under other rules, read back whole until swept again.
   static constexpr const char* kFormat = "/findings4";
 

@@ -279,12 +279,12 @@ TEST(EventJsonTest, PhoneAsJsonNumberIsKeptAsDigits) {
   const auto item = Parse(j);
   ASSERT_TRUE(item.event.has_value()) << item.reject_reason;
   EXPECT_EQ(item.event->caller->phone, "447700900123");
-  j["caller"] = {{"phone", 447700900123.0}};  // a float, as pandas writes a column with blanks
-  const auto as_float = Parse(j);
-  ASSERT_TRUE(as_float.event.has_value()) << as_float.reject_reason;
-  EXPECT_EQ(as_float.event->caller->phone, "447700900123");
-  j["caller"] = {{"phone", 44770090.25}};
-  EXPECT_EQ(ReasonFor(j), "caller.phone must be a string");
+  // Never a float: its digits may be a spreadsheet's rounding (4.47701E+11 is another person's
+  // number). Rejected; the line still names the number for its hold (event_parser_test).
+  for (const double rounded : {447701000000.0, 447700900123.0, 44770090.25}) {
+    j["caller"] = {{"phone", rounded}};
+    EXPECT_EQ(ReasonFor(j), "caller.phone must be a string") << rounded;
+  }
 }
 
 // Each field the rules read, as a messy log sends it, and what the rules then see.

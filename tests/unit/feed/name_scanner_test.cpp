@@ -71,9 +71,17 @@ TEST(NameScannerTest, ReadsInPiecesAndKeepsNoLongValue) {
             Json::parse(R"({"caller":{"phone":"07700 900123"}})"));
 }
 
-TEST(NameScannerTest, TheFirstOfARepeatedKeyIsRead) {
+// As the parser reads them: the last of a key given twice (a null one names nothing), keys
+// written with escapes, and a byte order mark before the object.
+TEST(NameScannerTest, ReadsKeysAsTheParserDoes) {
   EXPECT_EQ(Scan(R"({"incident":{"id":"A","id":"B"},"incident":{"id":"C"}})"),
-            Json::parse(R"({"incident":{"id":"A"}})"));
+            Json::parse(R"({"incident":{"id":"C"}})"));
+  EXPECT_EQ(Scan(R"({"incident":{"id":null,"id":"INC-A"},"caller":{"phone":"1","phone":null}})"),
+            Json::parse(R"({"incident":{"id":"INC-A"}})"));
+  EXPECT_EQ(Scan(R"({"\u0069ncident":{"\u0069d":"INC-9"},"caller":{"ph\u006fne":"07700 900123"})"),
+            Json::parse(R"({"incident":{"id":"INC-9"},"caller":{"phone":"07700 900123"}})"));
+  EXPECT_EQ(Scan("\xEF\xBB\xBF{\"event_id\":\"E1\",\"incident\":{\"id\":\"INC-A\""),
+            Json::parse(R"({"event_id":"E1","incident":{"id":"INC-A"}})"));
 }
 
 // The parser names what a line it cannot parse names: nested too deeply, a number out of range,

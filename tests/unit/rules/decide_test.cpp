@@ -411,6 +411,43 @@ TEST(RulesDecideTest, ATypeCodeThatReadsAsNoAsciiIsNotTexted) {
     event.incident.type_code = code;
     EXPECT_EQ(DecideNow(*rules, event).outcome, Decision::Outcome::kSurvey) << code;
   }
+  // On another event of the incident or the number, it holds this contact too, as a flag no one
+  // names does; and the screen names it, so that a stored event is read back for it.
+  Event unreadable = BaselineEvent();
+  unreadable.event_id = "E-0";
+  unreadable.incident.type_code = "\u0405ELF-HARM";  // a Cyrillic S
+  EXPECT_EQ(RuleOutFindings(*rules, unreadable), std::vector<std::string>{"unreadable_type_code"});
+  const Event event = BaselineEvent();
+  const TimePoint now = event.occurred_at + std::chrono::seconds(5);
+  RelatedEvents by_incident;
+  by_incident.same_incident.push_back(unreadable);
+  Decision d = Decide(*rules, event, {}, by_incident, now);
+  EXPECT_EQ(d.reason, "insufficient_data:unreadable_type_code");
+  EXPECT_NE(std::find(d.trace.begin(), d.trace.end(), "unreadable_type_code@incident:E-0"),
+            d.trace.end());
+  RelatedEvents by_number;
+  by_number.same_number.push_back(unreadable);
+  d = Decide(*rules, event, {}, by_number, now);
+  EXPECT_EQ(d.reason, "insufficient_data:unreadable_type_code");
+}
+
+// A type code that names nothing (only marks or invisible characters, or a word a log writes for
+// no value) is missing, and the shipped rules require one: not a code no exclusion names.
+TEST(RulesDecideTest, ATypeCodeThatNamesNothingIsMissing) {
+  const auto rules = Shipped();
+  for (const char* code :
+       {"-", "\u200D", "\u00AD", "\u2014", "N/A", "n/k", "NONE", "Unknown", " - ", "TBC", "null"}) {
+    Event event = BaselineEvent();
+    event.incident.type_code = code;
+    const Decision d = DecideNow(*rules, event);
+    EXPECT_EQ(d.outcome, Decision::Outcome::kExcluded) << code;
+    EXPECT_EQ(d.reason, "insufficient_data") << code;
+  }
+  for (const char* code : {"NA-ASSAULT", "NONE-CRIME", "N"}) {
+    Event event = BaselineEvent();
+    event.incident.type_code = code;
+    EXPECT_EQ(DecideNow(*rules, event).outcome, Decision::Outcome::kSurvey) << code;
+  }
 }
 
 TEST(RulesDecideTest, TheFourArgumentDecideHasNoRelatedEvents) {

@@ -280,10 +280,15 @@ TEST(FailClosedPropertyTest, WithoutItsFlagFieldAnEventIsNotTexted) {
   // null, absent, or a list that cannot be read whole.
   for (EventType type : kTypes) {
     for (const char* field : {"type_code", "qualifiers"}) {
-      for (const json& value : {json(""), json("  "), json(nullptr), json("\xC2\xA0"),
-                                json::array({"REPEAT_VICTIM", ""}), json::array({nullptr}),
-                                json::array({"REPEAT_VICTIM", 7})}) {
+      for (const json& value :
+           {json(""), json("  "), json(nullptr), json("\xC2\xA0"), json("-"), json("N/A"),
+            json("\xE2\x80\x8D"), json::array({"REPEAT_VICTIM", ""}), json::array({nullptr}),
+            json::array({"REPEAT_VICTIM", 7})}) {
         if (std::string(field) == "type_code" && value.is_array()) continue;
+        // A code that names nothing; a flag list written so is not a list, and is rejected.
+        const bool names_nothing =
+            value == json("-") || value == json("N/A") || value == json("\xE2\x80\x8D");
+        if (std::string(field) == "qualifiers" && names_nothing) continue;
         for (bool erase : {false, true}) {
           json j = Base(type, "E-1");
           j["incident"][field] = value;
