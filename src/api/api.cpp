@@ -120,6 +120,9 @@ Router BuildRouter(const ApiOptions& options) {
     router.Add({method, "/s/{token}/stop", std::nullopt, "/s/{token}/stop", pages});
     router.Add({method, "/s/{*rest}", std::nullopt, "/s/{token}", pages});
   }
+  // The site's address alone (a citizen checking that the text is genuine, or a link cut to it):
+  // the pages' "this link does not work", with how to reach the force, not the API's JSON.
+  router.Add({"GET", "/", std::nullopt, "/", pages});
   return router;
 }
 

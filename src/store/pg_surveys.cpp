@@ -11,12 +11,12 @@ using namespace pg;  // NOLINT(google-build-using-namespace): the helpers shared
 namespace pg {
 
 // A survey as its page and its replies see it (ReadSurveyView reads them in this order).
-#define SURVEYD_SURVEY_VIEW_COLUMNS                                                         \
-  "s.id, s.group_id, s.language, s.event_type, s.channel, "                                 \
-  "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "                         \
-  "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "                             \
-  "s.responded_at IS NOT NULL AND EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id " \
-  "AND a.kind = 'safeguarding'), s.phone_hash IS NOT NULL "
+#define SURVEYD_SURVEY_VIEW_COLUMNS                                       \
+  "s.id, s.group_id, s.language, s.event_type, s.channel, "               \
+  "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(s.closes_at), "       \
+  "s.responded_at IS NOT NULL, surveyd_epoch_us(s.opened_at), "           \
+  "EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_hash = s.phone_hash), " \
+  "s.phone_hash IS NOT NULL "
 
 const Statements& SurveyStatements() {
   static const Statements kStatements = {
@@ -83,7 +83,7 @@ SurveyView ReadSurveyView(const pqxx::row& row) {
   view.expires_at = pg::FromEpochMicros(row[6].as<std::int64_t>());
   view.responded = row[7].as<bool>();
   if (!row[8].is_null()) view.opened_at = pg::FromEpochMicros(row[8].as<std::int64_t>());
-  view.help_now = row[9].as<bool>();
+  view.opted_out = row[9].as<bool>();
   view.number_known = row[10].as<bool>();
   return view;
 }

@@ -125,7 +125,7 @@ bool IsAutomatedFetch(std::string_view user_agent) {
 // The survey's token for its stop link on the pages that have no form, while the link can still
 // opt its number out; empty otherwise.
 std::string StopToken(const store::SurveyView& survey, const std::string& token) {
-  return survey.number_known ? token : std::string();
+  return survey.number_known && !survey.opted_out ? token : std::string();
 }
 
 // Only a GET by a person counts as opening the survey: never a HEAD (no page was seen), never a
@@ -278,12 +278,11 @@ struct SurveyPages::Impl {
     cache.erase(hash);
   }
 
-  void MarkAnswered(const std::string& hash, bool help_now) {
+  void MarkAnswered(const std::string& hash) {
     std::lock_guard lock(cache_mu);
     const auto it = cache.find(hash);
     if (it == cache.end()) return;
     it->second.view.responded = true;
-    it->second.view.help_now = help_now;
     it->second.pages = {};
   }
 
@@ -411,8 +410,8 @@ struct SurveyPages::Impl {
       if (!view.responded) page = it->second.pages[LanguageIndex(language)];
     }
     if (view.responded) {
-      return http::Response::Html(200, RenderThanksPage(language, Page(), true, view.help_now,
-                                                        StopToken(view, route.token)));
+      return http::Response::Html(
+          200, RenderThanksPage(language, Page(), true, false, StopToken(view, route.token)));
     }
     if (!page) {
       view.language = language;
@@ -477,14 +476,15 @@ struct SurveyPages::Impl {
     survey->language = PageLanguage(request, *survey, fallback_language);
 
     if (survey->responded) {
-      // Answered already: the help the answer called for is shown again (someone may come back
-      // to the page for the numbers). A comment sent again is kept as a late text, and gets the
-      // help if it calls for it.
+      // Answered already: the same page whatever the answer said. The help an answer called for
+      // was on the page that answered it; shown again, it would tell whoever opens the link on
+      // that phone later what was disclosed (every thank-you page has 999 and 101). A comment
+      // sent again is kept as a late text, and its own page has the help if it calls for it.
       const LateText late = post ? KeepLateText(request, *survey) : LateText{};
       if (late.store_down) return Unavailable(survey->language, late.help_now);
-      return http::Response::Html(
-          200, RenderThanksPage(survey->language, Page(), true, survey->help_now || late.help_now,
-                                StopToken(*survey, route.token)));
+      return http::Response::Html(200,
+                                  RenderThanksPage(survey->language, Page(), true, late.help_now,
+                                                   StopToken(*survey, route.token)));
     }
     return get ? ShowSurvey(request, *survey, route.token, hash)
                : Submit(request, *survey, route.token, hash);
@@ -532,14 +532,14 @@ struct SurveyPages::Impl {
       case store::SubmitOutcome::kStored:
         spdlog::info("survey {}: answers stored{}", survey.survey_id,
                      answers.alerts.empty() ? "" : " with alerts");
-        MarkAnswered(hash, help_now);
+        MarkAnswered(hash);
         return http::Response::Html(200, RenderThanksPage(survey.language, Page(), false, help_now,
                                                           StopToken(survey, token)));
       case store::SubmitOutcome::kAlreadyAnswered: {
         // Answered by another request, whose alerts this one does not know: the store says
         // once this cache entry is older than cache_ttl. Its comment is kept as a late text.
         const LateText late = KeepLateComment(survey, answers.comment);
-        MarkAnswered(hash, help_now);
+        MarkAnswered(hash);
         return http::Response::Html(
             200, RenderThanksPage(survey.language, Page(), true, help_now || late.help_now,
                                   StopToken(survey, token)));
@@ -602,6 +602,10 @@ struct SurveyPages::Impl {
 
   http::Response StopConfirm(const store::SurveyView& survey, const std::string& token) {
     if (!survey.number_known) return Unmatched(survey);
+    // Stopped already: said so, rather than asked again as if it had not worked.
+    if (survey.opted_out) {
+      return http::Response::Html(200, RenderOptOutPage(survey.language, Page(), false, ""));
+    }
     return http::Response::Html(200, RenderOptOutPage(survey.language, Page(), true, token));
   }
 

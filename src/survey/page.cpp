@@ -48,6 +48,7 @@ struct Texts {
   const char* nothing_answered;
   const char* thanks_heading;
   const char* thanks_body;
+  const char* received_body;  // thanks_body for an answer that called for help: no "it helps us"
   const char* already_heading;
   const char* already_body;
   const char* close_page;
@@ -103,7 +104,9 @@ const Texts kEnglish{
     .high = "Completely",
     .skip = "Prefer not to say",
     .comment_label = "Anything else you'd like to tell us?",
-    .comment_hint = "Optional. Up to 2,000 characters.",
+    .comment_hint =
+        "Optional. Up to 2,000 characters. Please do not use this box to ask for help: we do not "
+        "read it straight away. If you are in danger, call 999.",
     .submit = "Send my answers",
     .not_monitored =
         "This form is not monitored. To report a crime, call 101, or 999 in an "
@@ -123,6 +126,7 @@ const Texts kEnglish{
     .nothing_answered = "Please answer at least one question, or write a comment, before you send.",
     .thanks_heading = "Thank you",
     .thanks_body = "We have received your answers. They help us improve our service.",
+    .received_body = "We have received your answers.",
     .already_heading = "Thank you",
     .already_body = "We have already received your answers for this survey.",
     .close_page = "You can now close this page.",
@@ -185,7 +189,9 @@ const Texts kPolish{
     .high = "Całkowicie",
     .skip = "Wolę nie odpowiadać",
     .comment_label = "Czy chcesz nam jeszcze coś przekazać?",
-    .comment_hint = "Nieobowiązkowe. Maksymalnie 2000 znaków.",
+    .comment_hint =
+        "Nieobowiązkowe. Maksymalnie 2000 znaków. Nie używaj tego pola, aby prosić o pomoc: nie "
+        "czytamy go od razu. Jeśli grozi Ci niebezpieczeństwo, zadzwoń pod 999.",
     .submit = "Wyślij odpowiedzi",
     .not_monitored =
         "Ten formularz nie jest na bieżąco sprawdzany. Aby zgłosić przestępstwo, "
@@ -206,6 +212,7 @@ const Texts kPolish{
         "Przed wysłaniem odpowiedz na co najmniej jedno pytanie albo napisz komentarz.",
     .thanks_heading = "Dziękujemy",
     .thanks_body = "Otrzymaliśmy Twoje odpowiedzi. Pomogą nam poprawić nasze usługi.",
+    .received_body = "Otrzymaliśmy Twoje odpowiedzi.",
     .already_heading = "Dziękujemy",
     .already_body = "Twoje odpowiedzi na tę ankietę już do nas dotarły.",
     .close_page = "Możesz już zamknąć tę stronę.",
@@ -273,7 +280,9 @@ const Texts kWelsh{
     .high = "Yn llwyr",
     .skip = "Gwell gen i beidio ag ateb",
     .comment_label = "Oes unrhyw beth arall yr hoffech ei ddweud wrthym?",
-    .comment_hint = "Dewisol. Hyd at 2,000 o nodau.",
+    .comment_hint =
+        "Dewisol. Hyd at 2,000 o nodau. Peidiwch â defnyddio'r blwch hwn i ofyn am help: nid ydym "
+        "yn ei ddarllen yn syth. Os ydych chi mewn perygl, ffoniwch 999.",
     .submit = "Anfon fy atebion",
     .not_monitored =
         "Nid yw'r ffurflen hon yn cael ei monitro. I roi gwybod am drosedd, "
@@ -293,6 +302,7 @@ const Texts kWelsh{
     .nothing_answered = "Atebwch o leiaf un cwestiwn, neu ysgrifennwch sylw, cyn anfon.",
     .thanks_heading = "Diolch",
     .thanks_body = "Rydym wedi cael eich atebion. Byddant yn ein helpu i wella ein gwasanaeth.",
+    .received_body = "Rydym wedi cael eich atebion.",
     .already_heading = "Diolch",
     .already_body = "Rydym eisoes wedi cael eich atebion i'r arolwg hwn.",
     .close_page = "Gallwch gau'r dudalen hon nawr.",
@@ -367,7 +377,8 @@ const HelpTexts kHelpEnglish{
     {{{"National Domestic Abuse Helpline", "0808 2000 247", "free, 24 hours"},
       {"Samaritans, if you are struggling to cope", "116 123", "free, 24 hours"},
       {"", "", ""}}},
-    "This survey is not watched around the clock: if you need help now, please call.",
+    "We may not read this straight away, and cannot promise to contact you: if you need help "
+    "now, please call.",
 };
 
 const HelpTexts kHelpPolish{
@@ -381,7 +392,8 @@ const HelpTexts kHelpPolish{
        "bezpłatnie, całą dobę"},
       {"Samaritans, jeśli trudno Ci sobie poradzić", "116 123", "bezpłatnie, całą dobę"},
       {"", "", ""}}},
-    "Ta ankieta nie jest sprawdzana na bieżąco: jeśli potrzebujesz pomocy teraz, zadzwoń.",
+    "Możemy nie przeczytać tego od razu i nie możemy obiecać, że się z Tobą skontaktujemy: jeśli "
+    "potrzebujesz pomocy teraz, zadzwoń.",
 };
 
 const HelpTexts kHelpWelsh{
@@ -394,8 +406,8 @@ const HelpTexts kHelpWelsh{
     {{{"Llinell Gymorth Byw Heb Ofn (Live Fear Free)", "0808 80 10 800", "am ddim, 24 awr"},
       {"Llinell Gymorth Genedlaethol Cam-drin Domestig", "0808 2000 247", "am ddim, 24 awr"},
       {"Samariaid, llinell Gymraeg", "0808 164 0123", "am ddim"}}},
-    "Nid yw'r arolwg hwn yn cael ei wylio drwy'r amser: os oes angen help arnoch chi nawr, "
-    "ffoniwch.",
+    "Efallai na fyddwn yn darllen hwn yn syth, ac ni allwn addo cysylltu â chi: os oes angen help "
+    "arnoch chi nawr, ffoniwch.",
 };
 
 const HelpTexts& HelpFor(std::string_view language) {
@@ -550,10 +562,12 @@ constexpr std::string_view kStyle =
     "header{background:#1d3a6e;color:#fff;padding:10px 16px;display:flex;flex-wrap:wrap;"
     "justify-content:space-between;align-items:center;gap:4px 16px}"
     ".force{font-weight:700}"
-    "header a{color:#fff;padding:6px 16px 6px 0;display:inline-block}"
+    "header a{color:#fff;padding:9px 16px 9px 0;display:inline-block}"
     "main,footer{max-width:640px;margin:0 auto;padding:16px}"
     "main{background:#fff;padding-bottom:24px}"
     "footer{font-size:16px;color:#3d4347}"
+    // Touch targets of 44 px (WCAG 2.5.5): the stop link is the whole of opting out on the page.
+    "footer a{display:inline-block;padding:12px 0}"
     "h1{font-size:28px;line-height:1.2;margin:4px 0 12px}"
     "h2{font-size:20px;margin:0 0 8px}"
     "p{margin:0 0 12px}"
@@ -568,6 +582,9 @@ constexpr std::string_view kStyle =
     ".scale{clear:both;display:grid;grid-template-columns:repeat(6,minmax(0,1fr));gap:8px 6px}"
     ".scale label:nth-of-type(7){grid-column-start:2}"
     "@media (min-width:600px){.scale{grid-template-columns:repeat(11,minmax(0,1fr))}"
+    ".scale label:nth-of-type(7){grid-column-start:auto}}"
+    // Text enlarged (a 360 px phone at 200%: 180 px): four wider columns, so "10" fits its box.
+    "@media (max-width:300px){.scale{grid-template-columns:repeat(4,minmax(0,1fr))}"
     ".scale label:nth-of-type(7){grid-column-start:auto}}"
     ".scale input{position:absolute;opacity:0;width:1px;height:1px;margin:0}"
     ".scale label{display:flex;align-items:center;justify-content:center;min-height:48px;"
@@ -598,7 +615,10 @@ constexpr std::string_view kStyle =
     ".help{border:4px solid #1d3a6e;padding:12px 16px;margin:0 0 16px}"
     ".help ul{margin:0 0 12px;padding-left:20px}"
     ".help li{margin:0 0 6px}"
-    ".help a{font-weight:700}";
+    ".help a{font-weight:700}"
+    // The numbers to call: 44 px to tap without moving the lines apart, never split.
+    "a[href^=\"tel:\"]{display:inline-block;padding:12px 4px;margin:-12px -4px;"
+    "white-space:nowrap}";
 
 std::string Base64OfHex(std::string_view hex) {
   std::string bytes;
@@ -904,7 +924,8 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
                              const PageContext& ctx, const store::SurveyAnswers* previous,
                              const FormErrors* errors) {
   const Texts& texts = TextsFor(MatchLanguage(survey.language));
-  const std::string stop_href = StopHref(token, texts);
+  // Stopped already (this link, a STOP reply): nothing more to stop here.
+  const std::string stop_href = survey.opted_out ? std::string() : StopHref(token, texts);
   std::string out;
   out.reserve(16 * 1024);
   const Switcher switcher{token};
@@ -1020,7 +1041,8 @@ std::string RenderSurveyPage(const store::SurveyView& survey, std::string_view t
 
 std::string RenderThanksPage(std::string_view language, const PageContext& ctx,
                              bool already_answered, bool help_now, std::string_view stop_token) {
-  Message message{&Texts::thanks_heading, &Texts::thanks_body};
+  // Not "they help us improve our service" to someone who has just told us they are in danger.
+  Message message{&Texts::thanks_heading, help_now ? &Texts::received_body : &Texts::thanks_body};
   if (already_answered) message = {&Texts::already_heading, &Texts::already_body};
   // As the closed page does: the survey is done, and the citizen may still need us (the audit
   // found the thank-you page the one page with neither the numbers nor the stop link).

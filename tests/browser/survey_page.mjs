@@ -65,7 +65,23 @@ await runChecksInChromium('survey_page.mjs', async (browser) => {
     await page.locator('label[for="q2-skip"]').tap();
     check('"prefer not to say" takes it back', await chosen(page, 'q2') === '',
       await chosen(page, 'q2'));
+    const stopLink = await page.locator('footer a[href*="/stop"]').boundingBox();
+    check('the stop link is a touch target (44 px)', stopLink && stopLink.height >= 44,
+      JSON.stringify(stopLink));
     await axe(page, 'survey');
+
+    // Text enlarged to 200% on a 360 px phone (180 CSS px): every score fits its box.
+    const zoomed = await browser.newContext({
+      viewport: { width: 180, height: 640 }, hasTouch: true, isMobile: true,
+    });
+    const small = await zoomed.newPage();
+    await small.goto(args.url);
+    const cramped = await small.evaluate(() => [...document.querySelectorAll('.scale label')]
+      .filter((l) => l.scrollWidth > l.clientWidth).map((l) => l.textContent.trim()));
+    check('at 200% text every score fits its box', cramped.length === 0, cramped.join(' '));
+    const wide = await small.evaluate(() => document.documentElement.scrollWidth);
+    check('nothing scrolls sideways at 180 px', wide <= 180, `${wide}px wide`);
+    await zoomed.close();
   } else {
     check('"Thank you"', (await page.textContent('h1')).includes('Thank you'),
       await page.textContent('h1'));
@@ -73,6 +89,11 @@ await runChecksInChromium('survey_page.mjs', async (browser) => {
     check('999, as a link to call', await page.locator('a[href="tel:999"]').count() === 1);
     const stop = page.locator('footer a[href$="/stop"]');
     check('the stop link', await stop.count() === 1);
+    for (const [name, link] of [['999', 'a[href="tel:999"]'], ['101', 'a[href="tel:101"]'],
+      ['the stop link', 'footer a[href$="/stop"]']]) {
+      const box = await page.locator(link).boundingBox();
+      check(`${name} is a touch target (44 px)`, box && box.height >= 44, JSON.stringify(box));
+    }
     await axe(page, 'thanks', 6);  // a heading, a few lines and links: fewer rules apply
   }
 

@@ -1450,21 +1450,25 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   EXPECT_EQ(response.status, 200);
   EXPECT_THAT(response.body, HasSubstr("Jeśli potrzebujesz pomocy teraz"));
   EXPECT_EQ(Count("alerts"), "1");
-  // Coming back to the link later (for the numbers, say): the help is still there, from this
-  // instance's page cache and from another instance's database look-up alike.
-  auto get = [&](survey::SurveyPages& on) {
+  // Coming back to the link later: the page any answered survey shows (with 999 and 101), from
+  // this instance's page cache and from another instance's database look-up alike. Whoever
+  // opens the link on that phone later must not learn from it what the answer disclosed.
+  auto get = [&](survey::SurveyPages& on, const std::string& link) {
     http::Request request;
     request.method = "GET";
-    request.path = "/s/" + token;
+    request.path = "/s/" + link;
     request.query = "lang=pl";
     request.remote_address = "203.0.113.5";
     return on.Handle(request);
   };
   survey::SurveyPages other_instance(options);
+  std::vector<std::string> revisits;
   for (auto* on : {&pages, &other_instance}) {
-    response = get(*on);
+    response = get(*on, token);
     EXPECT_EQ(response.status, 200);
-    EXPECT_THAT(response.body, HasSubstr("Jeśli potrzebujesz pomocy teraz"));
+    EXPECT_THAT(response.body, Not(HasSubstr("Jeśli potrzebujesz pomocy teraz")));
+    EXPECT_THAT(response.body, HasSubstr("tel:999"));
+    revisits.push_back(response.body);
   }
 
   // A thankful answer: the usual page.
@@ -1487,6 +1491,20 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   request.body.clear();
   EXPECT_THAT(pages.Handle(request).body, Not(HasSubstr("help-now")));
   EXPECT_THAT(survey::SurveyPages(options).Handle(request).body, Not(HasSubstr("help-now")));
+  // The two answered surveys' pages, shown again, differ only by their links.
+  survey::SurveyPages third_instance(options);
+  for (const std::string& revisit : revisits) {
+    std::string page = revisit;
+    std::string thankful = get(third_instance, token2).body;
+    for (std::string* text : {&page, &thankful}) {
+      for (const std::string& link : {token, token2}) {
+        for (std::size_t at = text->find(link); at != std::string::npos; at = text->find(link)) {
+          text->replace(at, link.size(), "LINK");
+        }
+      }
+    }
+    EXPECT_EQ(page, thankful);
+  }
 }
 
 // The audit: "he is back and I am scared" posted to an expired link, or again to an answered

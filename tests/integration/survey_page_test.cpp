@@ -241,6 +241,13 @@ TEST_F(SurveyPageTest, UnknownAndMalformedTokensGetTheSameNotFoundPage) {
   EXPECT_EQ(Responses(), "0");
 }
 
+// The site's address alone (a citizen checking that a text is genuine): the same page.
+TEST_F(SurveyPageTest, TheSitesAddressAloneGetsTheNotFoundPage) {
+  const auto root = Fetch("GET", "/");
+  EXPECT_EQ(root.status, 404);
+  EXPECT_EQ(root.body, Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA").body);
+}
+
 // A closed survey takes no answer and records no open. Its holder is told it closed (the whole
 // 128-bit link is needed to see that, so a guesser learns nothing: near misses read as unknown),
 // with how to reach the force, and its stop link (an unknown link's page offers none).
@@ -405,6 +412,14 @@ TEST_F(SurveyPageTest, StopLinkConfirmsThenOptsTheNumberOut) {
   EXPECT_EQ(Fetch("POST", Path() + "/stop").status, 200);  // idempotent
   EXPECT_EQ(db_.Query("SELECT count(*) FROM opt_outs"), "1");
 
+  // Opened again, the link says the texts are stopped rather than asking again as if it had not
+  // worked, and the survey's page offers the stop link no more.
+  const auto again = Fetch("GET", Path() + "/stop");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_THAT(again.body, HasSubstr("not send any more survey texts"));
+  EXPECT_THAT(again.body, Not(HasSubstr("<form")));
+  EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr("/stop")));
+
   EXPECT_EQ(Fetch("POST", "/s/AAAAAAAAAAAAAAAAAAAAAA/stop").status, 404);
 }
 
@@ -420,9 +435,10 @@ TEST_F(SurveyPageTest, TheStopLinkWorksAfterTheSurveyClosed) {
   EXPECT_EQ(confirm.status, 200);
   EXPECT_THAT(confirm.body, HasSubstr("<form method=\"post\" action=\"stop\">"));
   EXPECT_THAT(confirm.body, HasSubstr("<html lang=\"cy\">"));
-  ExpectTheStopFormOptsOut();
-  // The closed survey's page offers it.
+  // The closed survey's page offers it, until the number is opted out.
   EXPECT_THAT(Fetch("GET", Path()).body, HasSubstr(token_ + "/stop"));
+  ExpectTheStopFormOptsOut();
+  EXPECT_THAT(Fetch("GET", Path()).body, Not(HasSubstr(token_ + "/stop")));
 }
 
 // Once retention has dropped the survey's hash too, nothing links the survey to a phone: the stop

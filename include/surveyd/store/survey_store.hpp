@@ -25,9 +25,10 @@ struct SurveyView {
   TimePoint contact_at;                // occurred_at of the event
   TimePoint expires_at;                // the survey takes answers until then (surveys.closes_at)
   bool responded = false;
-  // Answered, and the answer raised a safeguarding alert: every thank-you page it is shown after
-  // says where to get help, not only the first.
-  bool help_now = false;
+  // Its number opted out (by its stop link, a STOP reply, or ops): the stop link says so rather
+  // than asking again. Never whether its answer disclosed a risk: a page shown again looks the
+  // same whatever the answer said, so that whoever picks the phone up later learns nothing.
+  bool opted_out = false;
   std::optional<TimePoint> opened_at;
   // The survey still holds its number's keyed hash, so its stop link can opt the number out,
   // closed or not; retention drops it after phone_hash_days (docs/data-protection.md).

@@ -283,6 +283,21 @@ TEST_F(ApiSignature, ReadinessDetailsAreForOpsOnly) {
   EXPECT_NE(response.body.find("database"), std::string::npos);
 }
 
+// The site's address alone is the citizen's pages' to answer (their "this link does not work"),
+// not the API's JSON: a citizen may type it to check that a text is genuine.
+TEST_F(ApiSignature, TheSitesAddressAloneIsAnsweredByTheSurveyPages) {
+  options_.survey_pages = [](const http::Request& request) {
+    return http::Response::Html(404, "pages: " + request.path);
+  };
+  auto handler = MakeApiHandler(options_);
+  http::Request request;
+  request.method = "GET";
+  request.path = "/";
+  const auto response = handler(request);
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(response.body, "pages: /");
+}
+
 TEST_F(ApiSignature, AFailingSurveyPageIsA500WithoutTheTokenInTheLog) {
   options_.survey_pages = [](const http::Request&) -> http::Response {
     throw std::runtime_error("boom");
