@@ -374,8 +374,9 @@ http::FastHandler MakeApiFastHandler(ApiOptions options) {
     if (original.path == "/healthz" && get) {
       response = Alive();
       route = "/healthz";
-    } else if (options.survey_pages_fast && original.path.rfind("/s/", 0) == 0) {
-      route = "/s/{token}";
+    } else if (options.survey_pages_fast &&
+               (original.path.rfind("/s/", 0) == 0 || (original.path == "/" && get))) {
+      route = original.path == "/" ? "/" : "/s/{token}";
       if (options.trusted_proxies.empty()) {
         response = options.survey_pages_fast(original);
       } else {

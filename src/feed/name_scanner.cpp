@@ -20,9 +20,10 @@ std::optional<std::int64_t> AsInt64(const nlohmann::ordered_json& v) {
   return std::nullopt;
 }
 
-// A key or value longer than this is none this scan reads out (event ids and incident ids are at
-// most 128 bytes, numbers far shorter), and is not kept.
-constexpr std::size_t kMaxKept = 256;
+// A key or value longer than this, as written (escapes and all, spaces around it left out), is
+// none this scan reads out (event ids and incident ids are at most 128 characters, numbers far
+// shorter; each \u escape takes six bytes), and is not kept.
+constexpr std::size_t kMaxKept = 1024;
 
 bool Space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -84,6 +85,7 @@ void NameScanner::Step(char c) {
       reading_key_ = true;
       field_ = Field::kNone;
       text_.clear();
+      spaces_ = 0;
       too_long_ = false;
       state_ = State::kString;
       return;
@@ -171,6 +173,7 @@ void NameScanner::StartValue(char c) {
   }
   field_ = FieldAt();
   text_.clear();
+  spaces_ = 0;
   too_long_ = false;
   if (c == '"') {
     state_ = State::kString;
@@ -182,20 +185,29 @@ void NameScanner::StartValue(char c) {
 
 void NameScanner::Append(char c) {
   if (!reading_key_ && field_ == Field::kNone) return;
-  if (text_.size() >= kMaxKept) {
+  // A value's spaces before and after it are not kept (the reader trims them): a fixed-width
+  // export pads a number or an id far past any length kept. Those between are, when more comes.
+  if (!reading_key_ && c == ' ') {
+    if (!text_.empty()) ++spaces_;
+    return;
+  }
+  if (text_.size() + spaces_ >= kMaxKept) {
     too_long_ = true;
     return;
   }
+  text_.append(spaces_, ' ');
+  spaces_ = 0;
   text_.push_back(c);
 }
 
 void NameScanner::Keep(const std::string& text) {
-  if (field_ == Field::kNone || too_long_) return;
+  if (field_ == Field::kNone) return;
   std::string* into = field_ == Field::kSeq          ? &seq_
                       : field_ == Field::kEventId    ? &event_id_
                       : field_ == Field::kIncidentId ? &incident_id_
                                                      : &phone_;
-  *into = text;  // the last, where a key was given twice, as the parser reads it
+  // The last, where a key was given twice, as the parser reads it; one too long names nothing.
+  *into = too_long_ ? std::string() : text;
 }
 
 void NameScanner::EndValue() {

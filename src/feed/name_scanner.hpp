@@ -19,10 +19,10 @@ namespace surveyd::feed {
 // by event_id when there is one, and the TCP cursor moves past them by seq.
 void ReadEnvelope(const nlohmann::ordered_json& object, IngestItem& item);
 
-// Reads a top-level object's seq, event_id, incident.id and caller.phone (the last of each, as the parser reads a key given twice) from
-// JSON text fed in pieces, in order: a line too long to keep arrives in reads and is never held
-// whole. Anything past the first point where the text stops being JSON is not read; neither is
-// a top-level array.
+// Reads a top-level object's seq, event_id, incident.id and caller.phone (the last of each, as
+// the parser reads a key given twice) from JSON text fed in pieces, in order: a line too long to
+// keep arrives in reads and is never held whole. Anything past the first point where the text
+// stops being JSON is not read; neither is a top-level array.
 class NameScanner {
  public:
   void Feed(std::string_view piece);
@@ -56,6 +56,7 @@ class NameScanner {
   bool escaped_ = false;
   Field field_ = Field::kNone;  // what the value being read is
   std::string text_;            // the key or value being read, when it is kept
+  std::size_t spaces_ = 0;      // ... spaces read after it, kept only if more comes
   bool too_long_ = false;       // ... and it outgrew what is kept
   int skipped_ = 0;             // brackets open in a skipped value
   bool skip_string_ = false;    // in a string in a skipped value

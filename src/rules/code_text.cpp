@@ -84,9 +84,37 @@ bool ReadsAsNoCode(std::string_view code) {
     }
     i += c.length;
   }
-  static const std::array<std::string_view, 13> kNoValue = {
-      "",    "NA",  "NK",       "NIL",       "NONE",          "NULL",  "UNKNOWN",
-      "TBC", "TBA", "NOTKNOWN", "UNDEFINED", "NOTAPPLICABLE", "NOTSET"};
+  // What people, spreadsheets (#N/A, #VALUE!) and programs (NaN, null) write for no value.
+  static const std::array<std::string_view, 30> kNoValue = {"",
+                                                            "NA",
+                                                            "NK",
+                                                            "NR",
+                                                            "NS",
+                                                            "NIL",
+                                                            "NONE",
+                                                            "NULL",
+                                                            "NAN",
+                                                            "UNK",
+                                                            "UK",
+                                                            "UNKNOWN",
+                                                            "NOTKNOWN",
+                                                            "TBC",
+                                                            "TBA",
+                                                            "TBD",
+                                                            "UNDEFINED",
+                                                            "UNSPECIFIED",
+                                                            "NOTSET",
+                                                            "NOTGIVEN",
+                                                            "NOTSTATED",
+                                                            "NOTRECORDED",
+                                                            "NOTAPPLICABLE",
+                                                            "BLANK",
+                                                            "EMPTY",
+                                                            "VALUE",
+                                                            "REF",
+                                                            "DIV0",
+                                                            "NUM",
+                                                            "NAME"};
   return std::find(kNoValue.begin(), kNoValue.end(), letters) != kNoValue.end();
 }
 

@@ -256,7 +256,8 @@ struct SurveyPages::Impl {
       if (cache.size() >= options.cache_max_surveys) EvictLocked(now);
       it = cache.emplace(hash, Cached{}).first;
     } else if (it->second.view.responded != view.responded ||
-               it->second.view.language != view.language) {
+               it->second.view.language != view.language ||
+               it->second.view.opted_out != view.opted_out) {
       it->second.pages = {};
     }
     const bool queued = it->second.open_queued;
@@ -384,6 +385,10 @@ struct SurveyPages::Impl {
 
   std::optional<http::Response> ServeFast(const http::Request& request) {
     if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
+    // The site's address alone: no link was tried, so none is counted against the client.
+    if (request.path == "/") {
+      return http::Response::Html(404, RenderNotFoundPage(FallbackLanguage(request), Page()));
+    }
     const Route route = ParseRoute(request.path);
     if (!token::LooksLikeToken(route.token)) {
       // Never looked up, so answered here: guessers cost no worker.

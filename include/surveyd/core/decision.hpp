@@ -64,10 +64,10 @@ struct EventScreen {
   // without them), before flags were read whatever their spelling ("2"), before a flag no one
   // names could rule a contact out ("3", policy.unknown_qualifiers), or before type codes and
   // flags were read through Unicode's dashes, spaces and invisible characters and a pattern's '-'
-  // could be missing from a code, and a code that cannot be compared could rule a contact out
-  // ("4": SELF_HARM, SELF\u2013HARM, RTCKSI, \u0405ELF-HARM were found harmless),
+  // could be missing from a code ("4": SELF_HARM, SELF\u2013HARM, RTCKSI were found harmless),
+  // or before a type code that cannot be compared could rule a contact out ("5": \u0405ELF-HARM),
   // count as made under other rules, read back whole until swept again.
-  static constexpr const char* kFormat = "/findings4";
+  static constexpr const char* kFormat = "/findings5";
 
   // Of the rules (RuleSet::screen_version, a hash of their policy and exclusions) and kFormat;
   // empty: no screening.

@@ -74,6 +74,7 @@ const std::map<std::string, std::optional<Role>> kRoleMatrix = {
     {"GET /dashboard", std::nullopt},
     {"GET /dashboard", std::nullopt},  // "/dashboard/" too, under the same name
     {"GET /dashboard/{file}", std::nullopt},
+    {"GET /", std::nullopt},
     {"GET /s/{token}", std::nullopt},
     {"POST /s/{token}", std::nullopt},
     {"GET /s/{token}/stop", std::nullopt},

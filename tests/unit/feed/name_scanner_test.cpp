@@ -64,11 +64,24 @@ TEST(NameScannerTest, ReadsInPiecesAndKeepsNoLongValue) {
     for (std::size_t at = 0; at < event.size(); at += size) scanner.Feed(event.substr(at, size));
     EXPECT_EQ(scanner.Names(), Scan(event)) << size;
   }
-  // A megabyte label passes through without being kept; an id longer than any is not read.
+  // A megabyte label passes through without being kept; an id longer than any is not read, and
+  // names nothing where it repeats a key (the parser keeps the last, which it would not read).
   const std::string label(1 << 20, 'x');
-  EXPECT_EQ(Scan(R"({"incident":{"type_label":")" + label + R"(","id":")" + std::string(300, 'I') +
+  EXPECT_EQ(Scan(R"({"incident":{"type_label":")" + label + R"(","id":")" + std::string(1100, 'I') +
                  R"("},"caller":{"phone":"07700 900123"}})"),
             Json::parse(R"({"caller":{"phone":"07700 900123"}})"));
+  EXPECT_EQ(Scan(R"({"incident":{"id":"INC-1","id":")" + std::string(1100, 'I') + R"("}})"),
+            Json::object());
+  // Padded far past that by a fixed-width export, or written in escapes: read as the parser
+  // reads it.
+  const std::string pad(3000, ' ');
+  EXPECT_EQ(Scan(R"({"incident":{"id":")" + pad + "INC 1" + pad + R"("},"caller":{"phone":")" +
+                 pad + "07700 900999" + R"(","phone":"07700 900123)" + pad + R"("}})"),
+            Json::parse(R"({"incident":{"id":"INC 1"},"caller":{"phone":"07700 900123"}})"));
+  std::string escaped;
+  for (int i = 0; i < 50; ++i) escaped += "\\u0041";
+  EXPECT_EQ(Scan(R"({"incident":{"id":")" + escaped + R"("}})"),
+            Json::parse(R"({"incident":{"id":")" + std::string(50, 'A') + R"("}})"));
 }
 
 // As the parser reads them: the last of a key given twice (a null one names nothing), keys

@@ -436,7 +436,9 @@ TEST(RulesDecideTest, ATypeCodeThatReadsAsNoAsciiIsNotTexted) {
 TEST(RulesDecideTest, ATypeCodeThatNamesNothingIsMissing) {
   const auto rules = Shipped();
   for (const char* code :
-       {"-", "\u200D", "\u00AD", "\u2014", "N/A", "n/k", "NONE", "Unknown", " - ", "TBC", "null"}) {
+       {"-",   "\u200D",       "\u00AD",    "\u2014",      "N/A",     "n/k",  "NONE", "Unknown",
+        " - ", "TBC",          "null",      "nan",         "TBD",     "U/K",  "UNK",  "(blank)",
+        "N/R", "NOT RECORDED", "NOT GIVEN", "UNSPECIFIED", "#VALUE!", "#N/A", "?"}) {
     Event event = BaselineEvent();
     event.incident.type_code = code;
     const Decision d = DecideNow(*rules, event);
