@@ -415,6 +415,13 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     !(await analystPage.isVisible('#alerts-view')) && await analystPage.isVisible('#tiles'));
   check('no praise view for an analyst', !(await analystPage.isVisible('#to-praise')) &&
     !(await analystPage.isVisible('#praise-view')));
+  // A supervisor's link by officer, opened by an analyst: the officer is taken out and that is
+  // said, not dropped unseen (the force's figures would read as that officer's).
+  await waitReady(analystPage, () => analystPage.goto(
+    `${args.url}/dashboard?from=${args.from}&to=${args.to}&officer=PC1&breakdown=officer`));
+  const notice = await analystPage.textContent('#message');
+  check("a link by officer tells an analyst it is not narrowed", notice.includes('needs the supervisor role'), notice);
+  check('... and the address names the officer no more', !analystPage.url().includes('officer'), analystPage.url());
   await analystContext.close();
 
   // Safeguarding staff may not see the figures: they get the alerts alone.

@@ -6,8 +6,8 @@
 
 (() => {
   const SVG = 'http://www.w3.org/2000/svg';
-  const FILTERS = ['survey_group', 'npu', 'team', 'officer', 'operator', 'department', 'gender',
-    'age_band', 'days_to_survey'];
+  const FILTERS = ['survey_group', 'npu', 'team', 'officer', 'operator', 'department',
+    'incident_type', 'language', 'gender', 'age_band', 'days_to_survey'];
   const SUPERVISOR_ONLY = ['officer', 'operator'];
   const LABELS = {
     survey_group: 'Survey group', npu: 'Area', beat: 'Beat', team: 'Team', officer: 'Officer',
@@ -16,16 +16,21 @@
     incident_type: 'Incident type', language: 'Language', days_to_survey: 'Days to survey',
     day_of_week: 'Day of the week', hour: 'Hour of the day',
   };
-  const BREAKDOWNS = ['npu', 'team', 'officer', 'operator', 'department', 'channel', 'category',
-    'grade', 'gender', 'age_band', 'ethnicity', 'days_to_survey', 'day_of_week', 'hour',
-    'survey_group'];
+  const BREAKDOWNS = ['npu', 'team', 'officer', 'operator', 'department', 'incident_type',
+    'channel', 'category', 'grade', 'language', 'gender', 'age_band', 'ethnicity', 'days_to_survey',
+    'day_of_week', 'hour', 'survey_group'];
+  // Breakdowns with an order of their own: shown in it, never ranked by their figures.
+  const ORDERED = ['age_band', 'days_to_survey', 'day_of_week', 'hour'];
+  // The callers' languages as they name them.
+  const LANGUAGES = { en: 'English', pl: 'Polski', cy: 'Cymraeg', ur: 'Urdu', pa: 'Punjabi',
+    ro: 'Română', ar: 'Arabic', so: 'Somali', bn: 'Bengali', gu: 'Gujarati', lt: 'Lietuvių' };
   const WEEKDAYS = ['', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
   // The praise table's columns that sort it (its headings' data-sort).
   const PRAISE_SORTS = ['person', 'team', 'respondents', 'q1', 'q2', 'q3', 'q4', 'q5', 'all_top_scores',
     'praise_comments'];
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: null, supervisor: false, questions: [], praiseQuestions: [], groupNames: new Map(), commentsNext: null,
+  const state = { token: null, supervisor: false, notice: '', questions: [], praiseQuestions: [], groupNames: new Map(), commentsNext: null,
     praise: [], people: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
@@ -192,7 +197,14 @@
 
   // The stored value of a dimension as a person reads it; the API and the CSV keep the value.
   function keyLabel(dimension, key) {
-    if (key === null || key === undefined) return 'Not recorded';
+    if (key === null || key === undefined) {
+      // Not a gap in the data: a call's survey has no attending officer, an officer's visit no
+      // call handler.
+      if (dimension === 'officer' || dimension === 'department') return 'No officer (a call)';
+      if (dimension === 'team' || dimension === 'operator') return 'No call (an officer\'s visit)';
+      return 'Not recorded';
+    }
+    if (dimension === 'language') return LANGUAGES[key] ? `${LANGUAGES[key]} (${key})` : key;
     if (dimension === 'day_of_week') return WEEKDAYS[Number(key)] || key;
     if (dimension === 'hour') return key + ':00';
     if (dimension === 'age_band' && key === 'under_18') return 'Under 18';
@@ -260,12 +272,13 @@
 
   // A visually hidden table with the same figures as a chart, for screen readers.
   function dataTable(caption, head, rows) {
-    const table = el('table', { class: 'sr-only' }, el('caption', { text: caption }));
+    // In a hidden box: a table hidden itself still widens the page on a phone.
+    const table = el('table', {}, el('caption', { text: caption }));
     table.append(el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col', text: h })))));
     const body = el('tbody');
     for (const r of rows) body.append(el('tr', {}, ...r.map((c) => el('td', { text: c }))));
     table.append(body);
-    return table;
+    return el('div', { class: 'sr-only' }, table);
   }
 
   // ---- panels -------------------------------------------------------------------------------
@@ -290,6 +303,12 @@
       list.append(el('li', { class: 'tile', ...attrs }, el('h3', { text: title }), ...lines));
     for (const q of stats.questions) {
       const f = (cell.questions || {})[q.key] || { suppressed: true };
+      if (!stats.cells.length) {  // nobody, not a few people hidden
+        tile({ 'data-question': q.key }, q.text || q.key,
+          el('p', { class: 'big muted', text: 'No answers' }),
+          el('p', { class: 'small', text: 'no surveys match these filters in this period' }));
+        continue;
+      }
       if (f.suppressed) {
         tile({ 'data-question': q.key }, q.text || q.key,
           el('p', { class: 'big muted', text: 'Too few answers' }),
@@ -345,7 +364,7 @@
     const period = dimension === 'week' ? 7 * DAY : DAY;
     const points = stats.cells.map((c) => ({ key: c[dimension], t: Date.parse(c[dimension]),
       f: (c.questions || {})[question] || { suppressed: true } }));
-    if (!points.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
+    if (!points.length) { box.append(el('p', { class: 'muted', text: 'No surveys match these filters in this period.' })); return; }
     const view = readView();
     // A week's key is its Monday, which may fall before the period's first day.
     const t0 = Math.min(points[0].t, Date.parse(view.from));
@@ -395,10 +414,15 @@
     const box = $('breakdown');
     box.replaceChildren();
     const rows = stats.cells.map((c) => ({ key: c[dimension], cell: c, f: (c.questions || {})[question] || { suppressed: true } }));
-    if (!rows.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
-    rows.sort((a, b) => (a.f.suppressed - b.f.suppressed) || ((b.f.pct_8_10 || 0) - (a.f.pct_8_10 || 0)));
+    if (!rows.length) { box.append(el('p', { class: 'muted', text: 'No surveys match these filters in this period.' })); return; }
+    // In their own order, or by name: never ranked by the figure, which would set a small group's
+    // chance high or low above a large one's (the intervals say how far each can be trusted).
+    const byKey = keyOrder(dimension);
+    rows.sort((a, b) => (ORDERED.includes(dimension) ? 0 : a.f.suppressed - b.f.suppressed) ||
+      byKey(a.key, b.key));
     const rowH = 26; const labelW = 170; const W = 640; const H = rows.length * rowH + 20;
-    const scale = (pct) => labelW + ((W - labelW - 60) * pct) / 100;
+    const valueW = 120;  // "63.1% (n=149)"
+    const scale = (pct) => labelW + ((W - labelW - valueW) * pct) / 100;
     const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
       'aria-label': `Percentage scoring 8 to 10 by ${LABELS[dimension] || dimension}: ${questionText(question)}` });
     rows.forEach((r, i) => {
@@ -407,16 +431,20 @@
       chart.append(svg('text', { x: labelW - 8, y: top + 16, class: 'label', 'text-anchor': 'end',
         text: name.length > 24 ? name.slice(0, 23) + '…' : name }, svg('title', { text: name })));
       if (r.f.suppressed) {
-        chart.append(svg('rect', { x: labelW, y: top + 4, width: W - labelW - 60, height: rowH - 10, class: 'suppressed-bar' }));
+        chart.append(svg('rect', { x: labelW, y: top + 4, width: W - labelW - valueW, height: rowH - 10, class: 'suppressed-bar' }));
         chart.append(svg('text', { x: labelW + 8, y: top + 16, class: 'label muted-text',
           text: 'not shown: too few respondents, here or beside it' }));
         return;
       }
       chart.append(svg('rect', { x: labelW, y: top + 4, width: Math.max(1, scale(r.f.pct_8_10) - labelW),
         height: rowH - 10, class: 'bar' }, svg('title', { text: `${name}: ${r.f.pct_8_10}% (${r.f.respondents} respondents)` })));
-      chart.append(svg('line', { x1: scale(r.f.pct_8_10_ci95[0]), x2: scale(r.f.pct_8_10_ci95[1]),
-        y1: top + rowH / 2, y2: top + rowH / 2, class: 'whisker' }));
-      chart.append(svg('text', { x: W - 52, y: top + 16, class: 'label', text: r.f.pct_8_10 + '%' }));
+      // The interval on a white halo: seen on the bar and beside it alike.
+      for (const cls of ['whisker-halo', 'whisker']) {
+        chart.append(svg('line', { x1: scale(r.f.pct_8_10_ci95[0]), x2: scale(r.f.pct_8_10_ci95[1]),
+          y1: top + rowH / 2, y2: top + rowH / 2, class: cls }));
+      }
+      chart.append(svg('text', { x: W - valueW + 8, y: top + 16, class: 'label',
+        text: `${r.f.pct_8_10}% (n=${number(r.f.respondents)})` }));
     });
     box.append(chart, dataTable(`% scoring 8–10 by ${LABELS[dimension] || dimension}`,
       [LABELS[dimension] || dimension, '% scoring 8–10', '95% interval', 'respondents'],
@@ -472,7 +500,7 @@
   function renderRepresentativeness(rep) {
     const box = $('representativeness');
     box.replaceChildren();
-    if (!rep.values.length) { box.append(el('p', { class: 'muted', text: 'No surveys in this period.' })); return; }
+    if (!rep.values.length) { box.append(el('p', { class: 'muted', text: 'No surveys match these filters in this period.' })); return; }
     const W = 640; const rowH = 34; const labelW = 120; const H = rep.values.length * rowH + 30;
     const max = Math.max(1, ...rep.values.map((v) => Math.max(v.share_surveyed_pct || 0, v.share_respondents_pct || 0)));
     const scale = (pct) => ((W - labelW - 70) * pct) / max;
@@ -908,7 +936,7 @@
       renderFunnel(funnel);
       renderRepresentativeness(rep);
       renderComments(comments, false);
-      showMessage('');
+      showMessage(state.notice || '');
       document.body.dataset.state = 'ready';
     } catch (e) {
       handleError(e);
@@ -926,6 +954,23 @@
       showMessage('The service could not be reached. Try again in a moment.');
     }
     document.body.dataset.state = 'error';
+  }
+
+  // A supervisor's link opened with a token that may not narrow figures to a person: the officer
+  // or operator it names is taken out of the view and the address, and that is said, rather than
+  // dropped unseen (the figures would read as that person's and be everyone's).
+  function dropForbidden(view) {
+    if (state.supervisor) return '';
+    const asked = SUPERVISOR_ONLY.filter((f) => view.filters[f])
+      .map((f) => `a filter by ${LABELS[f].toLowerCase()}`);
+    for (const f of SUPERVISOR_ONLY) delete view.filters[f];
+    if (SUPERVISOR_ONLY.includes(view.breakdown)) {
+      asked.push(`a breakdown by ${LABELS[view.breakdown].toLowerCase()}`);
+      view.breakdown = 'npu';
+    }
+    if (!asked.length) return '';
+    return `This link asked for ${asked.join(' and ')}, which needs the supervisor role: ` +
+      'the figures shown are not narrowed so.';
   }
 
   function applyViewToForm(view) {
@@ -1014,6 +1059,7 @@
       await showMode('alerts');
       return;
     }
+    state.notice = dropForbidden(view);
     applyViewToForm(view);
     writeView(view);
     try {
@@ -1066,6 +1112,7 @@
       event.preventDefault();
       const view = viewFromForm();
       if (view.from > view.to) { showMessage('The start date is after the end date.'); return; }
+      state.notice = '';
       writeView(view);
       render();
     });
@@ -1074,6 +1121,7 @@
       const view = readView();
       view.filters = {};
       view.q = '';
+      state.notice = '';
       writeView(view);
       applyViewToForm(view);
       render();
