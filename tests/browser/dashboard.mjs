@@ -119,8 +119,18 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
 
   // The trend: a dot for each day or week the API gives unsuppressed, placed by its date on a
   // time axis (a period without answers is a gap, not a neighbour).
+  // By week: whole weeks, Monday to Sunday, within the period (no part-week plotted as a week).
   const trendBy = (Date.parse(period.to) - Date.parse(period.from)) / 86400000 > 31 ? 'week' : 'day';
-  const trend = await api('/api/v1/stats', { ...period, group_by: trendBy });
+  const DAY = 86400000;
+  const day = (t) => new Date(t).toISOString().slice(0, 10);
+  const start = Date.parse(period.from); const end = Date.parse(period.to);
+  const weeks = { from: day(start + ((8 - new Date(start).getUTCDay()) % 7) * DAY),
+    to: day(end - new Date(end).getUTCDay() * DAY) };
+  const trend = await api('/api/v1/stats', { ...period, ...(trendBy === 'week' ? weeks : {}), group_by: trendBy });
+  if (trendBy === 'week') {
+    const said = await page.textContent('#trend');
+    check('the trend says it is by whole weeks', said.includes(`whole weeks, Monday to Sunday: ${weeks.from} to ${weeks.to}`), said);
+  }
   const shownPeriods = trend.cells.filter((c) => !c.questions.q1.suppressed).map((c) => c[trendBy]);
   const dots = await page.$$eval('#trend circle.dot', (cs) => cs.map((c) => [c.dataset.key, Number(c.getAttribute('cx'))]));
   check(`the trend has a dot per ${trendBy} shown by the API`, shownPeriods.length >= 3 &&

@@ -150,13 +150,25 @@
     return params;
   }
 
+  // The whole weeks (Monday to Sunday) within a period: a trend by week plots no part-week as a
+  // week (a last week of one day is too small to show, and hiding it hides a neighbour too).
+  function wholeWeeks(from, to) {
+    const DAY = 86400000;
+    const start = Date.parse(from); const end = Date.parse(to);
+    const monday = start + ((8 - new Date(start).getUTCDay()) % 7) * DAY;
+    const sunday = end - new Date(end).getUTCDay() * DAY;
+    const day = (t) => new Date(t).toISOString().slice(0, 10);
+    return { from: day(monday), to: day(sunday) };
+  }
+
   // The requests behind each panel; the CSV buttons ask for the same with format=csv.
   function requests(view) {
     const filters = filterParams(view);
     const days = (Date.parse(view.to) - Date.parse(view.from)) / 86400000;
     return {
       tiles: ['/api/v1/stats', filters],
-      trend: ['/api/v1/stats', { ...filters, group_by: days > 31 ? 'week' : 'day' }],
+      trend: ['/api/v1/stats', days > 31 ? { ...filters, ...wholeWeeks(view.from, view.to), group_by: 'week' }
+        : { ...filters, group_by: 'day' }],
       breakdown: ['/api/v1/stats', { ...filters, group_by: view.breakdown }],
       funnel: ['/api/v1/funnel', { from: view.from, to: view.to,
         survey_group: view.filters.survey_group }],
@@ -366,9 +378,9 @@
       f: (c.questions || {})[question] || { suppressed: true } }));
     if (!points.length) { box.append(el('p', { class: 'muted', text: 'No surveys match these filters in this period.' })); return; }
     const view = readView();
-    // A week's key is its Monday, which may fall before the period's first day.
-    const t0 = Math.min(points[0].t, Date.parse(view.from));
-    const t1 = Math.max(points[points.length - 1].t, Date.parse(view.to) - (period - DAY));
+    const span = dimension === 'week' ? wholeWeeks(view.from, view.to) : view;
+    const t0 = Math.min(points[0].t, Date.parse(span.from));
+    const t1 = Math.max(points[points.length - 1].t, Date.parse(span.to) - (period - DAY));
     const W = 640; const H = 240; const left = 40; const bottom = 28; const top = 10;
     const x = (t) => left + 6 + (t1 === t0 ? (W - left - 16) / 2 : ((t - t0) * (W - left - 16)) / (t1 - t0));
     const y = (pct) => top + (H - top - bottom) * (1 - pct / 100);
@@ -405,7 +417,9 @@
           svg('title', { text: `${p.key}: ${p.f.pct_8_10}% (${p.f.respondents} respondents)` })));
       }
     }
-    box.append(chart, dataTable(`% scoring 8–10 by ${dimension}`, [dimension, '% scoring 8–10', 'respondents'],
+    const weeks = dimension === 'week'
+      ? el('p', { class: 'muted', text: `By whole weeks, Monday to Sunday: ${span.from} to ${span.to}.` }) : null;
+    box.append(chart, ...(weeks ? [weeks] : []), dataTable(`% scoring 8–10 by ${dimension}`, [dimension, '% scoring 8–10', 'respondents'],
       points.map((p) => [String(p.key), p.f.suppressed ? 'suppressed' : String(p.f.pct_8_10),
         p.f.suppressed ? '' : String(p.f.respondents)])));
   }
@@ -503,7 +517,7 @@
     if (!rep.values.length) { box.append(el('p', { class: 'muted', text: 'No surveys match these filters in this period.' })); return; }
     const W = 640; const rowH = 34; const labelW = 120; const H = rep.values.length * rowH + 30;
     const max = Math.max(1, ...rep.values.map((v) => Math.max(v.share_surveyed_pct || 0, v.share_respondents_pct || 0)));
-    const scale = (pct) => ((W - labelW - 70) * pct) / max;
+    const scale = (pct) => ((W - labelW - 110) * pct) / max;
     const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
       'aria-label': `Share of surveyed contacts and of respondents by ${LABELS[rep.dimension]}` });
     chart.append(svg('rect', { x: labelW, y: 4, width: 12, height: 10, class: 'asked' }));
@@ -524,20 +538,32 @@
       } else {
         chart.append(svg('rect', { x: labelW, y: top + 16, width: Math.max(1, scale(v.share_respondents_pct)), height: 12, class: 'bar' },
           svg('title', { text: `${name(v)}: ${v.share_respondents_pct}% of those who answered` })));
-        const flag = v.representation !== null && v.representation < 0.8 ? ' under-represented' : '';
-        chart.append(svg('text', { x: W - 64, y: top + 18, class: 'label' + (flag ? ' warn' : ''),
-          text: `×${v.representation}` }));
+        // Fewer or more than asked only where the share answering's interval leaves out the share
+        // asked: a small group's ratio swings by chance, and red alone would say otherwise.
+        const ci = v.share_respondents_ci95;
+        const asked = v.share_surveyed_pct;
+        const side = !ci || asked === null ? '' : ci[1] < asked ? ' fewer' : ci[0] > asked ? ' more' : '';
+        chart.append(svg('text', { x: W - 104, y: top + 18, class: 'label' + (side === ' fewer' ? ' warn' : ''),
+          text: v.representation === null ? '' : `×${v.representation}${side}` },
+        svg('title', { text: `${name(v)}: ${v.share_respondents_pct}% of answers (${number(v.respondents)}; ` +
+          `${ci ? ci[0] + '–' + ci[1] : '?'}%) against ${asked === null ? '?' : asked}% of those asked` })));
       }
     });
+    const key = el('p', { class: 'muted', text: '×: the share of those who answered over the share ' +
+      'of those asked (×1: answering as often as asked). "fewer" or "more" only where the 95% interval ' +
+      'of the share answering leaves out the share asked.' });
     // The API gives shares of the counts it shows (a hidden one is not the total less the others).
     const note = values.some((v) => v.suppressed || v.share_surveyed_pct === null)
       ? el('p', { class: 'muted', text: 'Shares are of the groups shown: those too small to show ' +
         'are left out of both, so that their counts cannot be worked out.' })
       : null;
-    box.append(chart, ...(note ? [note] : []), dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
-      [LABELS[rep.dimension], '% of those asked', '% of those who answered', 'ratio'],
+    box.append(chart, key, ...(note ? [note] : []), dataTable(`Who answers, by ${LABELS[rep.dimension]}`,
+      [LABELS[rep.dimension], '% of those asked', '% of those who answered', '95% interval',
+        'respondents', 'ratio'],
       values.map((v) => [name(v), v.share_surveyed_pct === null ? 'suppressed' : String(v.share_surveyed_pct),
         v.suppressed ? 'suppressed' : String(v.share_respondents_pct),
+        v.suppressed || !v.share_respondents_ci95 ? '' : v.share_respondents_ci95.join('–'),
+        v.suppressed ? '' : String(v.respondents),
         v.suppressed ? '' : String(v.representation)])));
   }
 
