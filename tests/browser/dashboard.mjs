@@ -432,6 +432,12 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   const notice = await analystPage.textContent('#message');
   check("a link by officer tells an analyst it is not narrowed", notice.includes('needs the supervisor role'), notice);
   check('... and the address names the officer no more', !analystPage.url().includes('officer'), analystPage.url());
+  // A panel the service refuses says so in its place; the others are shown.
+  await waitReady(analystPage, () => analystPage.goto(
+    `${args.url}/dashboard?from=${args.from}&to=${args.to}&rep=no_such_dimension`));
+  const repSaid = await analystPage.textContent('#representativeness');
+  check('a refused panel says so in its place', repSaid.includes('Not shown: the service said'), repSaid);
+  check('... and the others are shown', await analystPage.locator('#tiles [data-field="mean"]').count() > 0);
   await analystContext.close();
 
   // Safeguarding staff may not see the figures: they get the alerts alone.

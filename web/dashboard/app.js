@@ -822,6 +822,7 @@
     hidden.textContent = `${number(report.suppressed_people)} more ${report.suppressed_people === 1 ? 'person' : 'people'} ` +
       `not shown: fewer than ${report.min_cell_size} answers, or hidden beside someone who had.`;
     state.praise = report.praise;
+    state.praiseHidden = !report.suppressed && report.suppressed_people > 0;
     $('praise-comments').replaceChildren();
     showMorePraise();
   }
@@ -855,7 +856,11 @@
       comments.append(el('li', { 'data-survey': c.survey_id }, el('p', { class: 'comment', text: c.comment }),
         el('p', { class: 'meta', text: `${meta} · scores: ${scores}` })));
     }
-    if (!state.praise.length) comments.append(el('li', { class: 'muted', text: 'No praise comments.' }));
+    if (!state.praise.length) {
+      comments.append(el('li', { class: 'muted', text: state.praiseHidden
+        ? 'No praise comments about the people shown: those about people not shown are hidden too.'
+        : 'No praise comments.' }));
+    }
     $('praise-more').hidden = comments.querySelectorAll('li[data-survey]').length >= state.praise.length;
   }
 
@@ -951,18 +956,30 @@
     const r = requests(view);
     document.getElementById('main').setAttribute('aria-busy', 'true');
     try {
-      const [tiles, trend, breakdown, funnel, rep, comments] = await Promise.all([
-        call(...r.tiles), call(...r.trend), call(...r.breakdown), call(...r.funnel),
-        call(...r.representativeness), call(...r.comments)]);
-      noteGroupNames(tiles);
-      renderTiles(tiles);
+      // Each panel on its own: one the service refuses (a role, a filter) says so in its place,
+      // and the others are shown. A sign-in refused (401) signs out.
+      const panels = ['tiles', 'trend', 'breakdown', 'funnel', 'representativeness', 'comments'];
+      const results = await Promise.allSettled(panels.map((p) => call(...r[p])));
+      const refused = results.find((x) => x.status === 'rejected' &&
+        (!(x.reason instanceof ApiError) || x.reason.status === 401));
+      if (refused) throw refused.reason;
       const question = $('trend-question').value || view.question;
-      renderTrend(trend, question);
-      renderBreakdown(breakdown, view.breakdown, question);
-      renderFunnel(funnel);
-      renderRepresentativeness(rep);
-      renderComments(comments, false);
-      showMessage(state.notice || '');
+      const show = {
+        tiles: (d) => { noteGroupNames(d); renderTiles(d); },
+        trend: (d) => renderTrend(d, question),
+        breakdown: (d) => renderBreakdown(d, view.breakdown, question),
+        funnel: renderFunnel,
+        representativeness: renderRepresentativeness,
+        comments: (d) => renderComments(d, false),
+      };
+      const failed = [];
+      panels.forEach((p, i) => {
+        if (results[i].status === 'fulfilled') { show[p](results[i].value); return; }
+        failed.push(`${results[i].reason.message} (${results[i].reason.status})`);
+        $(p).replaceChildren(el(p === 'tiles' || p === 'comments' ? 'li' : 'p',
+          { class: 'muted', text: `Not shown: the service said ${results[i].reason.message}.` }));
+      });
+      showMessage(failed.length ? `The service said: ${[...new Set(failed)].join('; ')}.` : state.notice || '');
       document.body.dataset.state = 'ready';
     } catch (e) {
       handleError(e);
