@@ -1096,6 +1096,8 @@
     $('to-alerts').hidden = !state.alerts;
     $('to-praise').hidden = !state.supervisor;
     $('main').hidden = false;
+    // The sign-in form is gone: focus goes where the figures are, not back to the page's top.
+    $('main').focus();
     state.figuresShown = false;
     showHold();
     if (!state.figures) {
