@@ -407,6 +407,8 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   // The people as CSV, as the API gives them (those not shown named, without counts).
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('button[data-csv="people"]')]);
   const csvLines = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  check('the CSV is named for what it holds', /^surveyd_people_.*\d{4}-\d\d-\d\d_to_\d{4}-\d\d-\d\d\.csv$/
+    .test(download.suggestedFilename()), download.suggestedFilename());
   check('the praise CSV has a row per person', csvLines[0].startsWith('person,role,team,suppressed,respondents') &&
     csvLines.length - 1 === everyone.people.length, `${csvLines.length - 1} rows, ${everyone.people.length} people`);
   // One team, as the team's weekly digest links to it.

@@ -1137,7 +1137,13 @@
     try {
       const blob = await call(path, { ...params, format: 'csv', limit: which === 'comments' ? 1000 : undefined }, 'text/csv');
       const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: `surveyd-${which}-${readView().from}.csv` });
+      // Named for what it holds, so that two downloads of a day are told apart: the panel, its
+      // grouping, the filters and the period (a week's trend: its whole weeks).
+      const parts = ['surveyd', which, params.group_by || params.dimension,
+        ...Object.entries(params).filter(([k, v]) => v && FILTERS.includes(k)).map(([k, v]) => `${k}-${v}`),
+        params.from, 'to', params.to].filter(Boolean);
+      const name = parts.join('_').replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 150);
+      const a = el('a', { href: url, download: `${name}.csv` });
       document.body.append(a);
       a.click();
       a.remove();
