@@ -452,6 +452,11 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   const repSaid = await analystPage.textContent('#representativeness');
   check('a refused panel says so in its place', repSaid.includes('Not shown: the service said'), repSaid);
   check('... and the others are shown', await analystPage.locator('#tiles [data-field="mean"]').count() > 0);
+  // Nobody matching is said so, not "too few answers" (which says a few people are hidden).
+  await waitReady(analystPage, () => analystPage.goto(
+    `${args.url}/dashboard?from=${args.from}&to=${args.to}&language=zz`));
+  const noneSaid = await analystPage.textContent('#tiles');
+  check('nobody matching is said so', noneSaid.includes('No answers') && !noneSaid.includes('Too few'), noneSaid);
   await analystContext.close();
 
   // Safeguarding staff may not see the figures: they get the alerts alone.

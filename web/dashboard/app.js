@@ -212,8 +212,8 @@
     if (key === null || key === undefined) {
       // Not a gap in the data: a call's survey has no attending officer, an officer's visit no
       // call handler.
-      if (dimension === 'officer' || dimension === 'department') return 'No officer (a call)';
-      if (dimension === 'team' || dimension === 'operator') return 'No call (an officer\'s visit)';
+      if (dimension === 'officer' || dimension === 'department') return 'None: a call, or not given';
+      if (dimension === 'team' || dimension === 'operator') return 'None: a visit, or not given';
       return 'Not recorded';
     }
     if (dimension === 'language') return LANGUAGES[key] ? `${LANGUAGES[key]} (${key})` : key;
@@ -295,7 +295,9 @@
 
   // ---- panels -------------------------------------------------------------------------------
 
-  function renderTiles(stats) {
+  // `nobody`: no survey matches at all (the ungrouped figures are one hidden cell either way; the
+  // breakdown has no group), which is not "too few answers".
+  function renderTiles(stats, nobody) {
     const list = $('tiles');
     list.replaceChildren();
     state.questions = stats.questions;
@@ -315,7 +317,7 @@
       list.append(el('li', { class: 'tile', ...attrs }, el('h3', { text: title }), ...lines));
     for (const q of stats.questions) {
       const f = (cell.questions || {})[q.key] || { suppressed: true };
-      if (!stats.cells.length) {  // nobody, not a few people hidden
+      if (nobody) {
         tile({ 'data-question': q.key }, q.text || q.key,
           el('p', { class: 'big muted', text: 'No answers' }),
           el('p', { class: 'small', text: 'no surveys match these filters in this period' }));
@@ -339,10 +341,11 @@
           ' respondents'));
     }
     if (cell.suppressed) {
+      const none = nobody ? 'None' : 'Too few';
       tile({ 'data-tile': 'answered' }, 'Surveys answered',
-        el('p', { class: 'big muted', text: 'Too few' }));
+        el('p', { class: 'big muted', text: none }));
       tile({ 'data-tile': 'response_rate' }, 'Response rate',
-        el('p', { class: 'big muted', text: 'Too few' }));
+        el('p', { class: 'big muted', text: none }));
     } else {
       tile({ 'data-tile': 'answered' }, 'Surveys answered',
         el('p', { class: 'big' }, el('span', { 'data-field': 'answered', text: number(cell.answered) })),
@@ -434,16 +437,19 @@
     const byKey = keyOrder(dimension);
     rows.sort((a, b) => (ORDERED.includes(dimension) ? 0 : a.f.suppressed - b.f.suppressed) ||
       byKey(a.key, b.key));
-    const rowH = 26; const labelW = 170; const W = 640; const H = rows.length * rowH + 20;
+    // Many groups too small to show (incident types): one line for them all, not a bar each.
+    const hidden = rows.filter((r) => r.f.suppressed);
+    const drawn = !ORDERED.includes(dimension) && hidden.length > 5 ? rows.filter((r) => !r.f.suppressed) : rows;
+    const rowH = 26; const labelW = 170; const W = 640; const H = drawn.length * rowH + 20;
     const valueW = 120;  // "63.1% (n=149)"
     const scale = (pct) => labelW + ((W - labelW - valueW) * pct) / 100;
     const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'svg',
       'aria-label': `Percentage scoring 8 to 10 by ${LABELS[dimension] || dimension}: ${questionText(question)}` });
-    rows.forEach((r, i) => {
+    drawn.forEach((r, i) => {
       const top = i * rowH + 4;
       const name = keyLabel(dimension, r.key);
       chart.append(svg('text', { x: labelW - 8, y: top + 16, class: 'label', 'text-anchor': 'end',
-        text: name.length > 24 ? name.slice(0, 23) + '…' : name }, svg('title', { text: name })));
+        text: name.length > 27 ? name.slice(0, 26) + '…' : name }, svg('title', { text: name })));
       if (r.f.suppressed) {
         chart.append(svg('rect', { x: labelW, y: top + 4, width: W - labelW - valueW, height: rowH - 10, class: 'suppressed-bar' }));
         chart.append(svg('text', { x: labelW + 8, y: top + 16, class: 'label muted-text',
@@ -460,7 +466,10 @@
       chart.append(svg('text', { x: W - valueW + 8, y: top + 16, class: 'label',
         text: `${r.f.pct_8_10}% (n=${number(r.f.respondents)})` }));
     });
-    box.append(chart, dataTable(`% scoring 8–10 by ${LABELS[dimension] || dimension}`,
+    const folded = drawn.length < rows.length
+      ? el('p', { class: 'muted', text: `${number(hidden.length)} more not shown: too few respondents, ` +
+        'here or beside them (in the table for screen readers and the CSV, as suppressed).' }) : null;
+    box.append(chart, ...(folded ? [folded] : []), dataTable(`% scoring 8–10 by ${LABELS[dimension] || dimension}`,
       [LABELS[dimension] || dimension, '% scoring 8–10', '95% interval', 'respondents'],
       rows.map((r) => [keyLabel(dimension, r.key), r.f.suppressed ? 'suppressed' : String(r.f.pct_8_10),
         r.f.suppressed ? '' : `${r.f.pct_8_10_ci95[0]}–${r.f.pct_8_10_ci95[1]}`,
@@ -965,7 +974,11 @@
       if (refused) throw refused.reason;
       const question = $('trend-question').value || view.question;
       const show = {
-        tiles: (d) => { noteGroupNames(d); renderTiles(d); },
+        tiles: (d) => {
+          noteGroupNames(d);
+          const breakdown = results[panels.indexOf('breakdown')];
+          renderTiles(d, breakdown.status === 'fulfilled' && breakdown.value.cells.length === 0);
+        },
         trend: (d) => renderTrend(d, question),
         breakdown: (d) => renderBreakdown(d, view.breakdown, question),
         funnel: renderFunnel,
