@@ -832,6 +832,7 @@
       `not shown: fewer than ${report.min_cell_size} answers, or hidden beside someone who had.`;
     state.praise = report.praise;
     state.praiseHidden = !report.suppressed && report.suppressed_people > 0;
+    state.praiseNobodyShown = shown.length === 0;
     $('praise-comments').replaceChildren();
     showMorePraise();
   }
@@ -866,9 +867,10 @@
         el('p', { class: 'meta', text: `${meta} · scores: ${scores}` })));
     }
     if (!state.praise.length) {
-      comments.append(el('li', { class: 'muted', text: state.praiseHidden
-        ? 'No praise comments about the people shown: those about people not shown are hidden too.'
-        : 'No praise comments.' }));
+      const text = !state.praiseHidden ? 'No praise comments.'
+        : state.praiseNobodyShown ? 'Praise comments are hidden with the people they are about.'
+          : 'No praise comments about the people shown: those about people not shown are hidden too.';
+      comments.append(el('li', { class: 'muted', text }));
     }
     $('praise-more').hidden = comments.querySelectorAll('li[data-survey]').length >= state.praise.length;
   }
@@ -992,7 +994,8 @@
         $(p).replaceChildren(el(p === 'tiles' || p === 'comments' ? 'li' : 'p',
           { class: 'muted', text: `Not shown: the service said ${results[i].reason.message}.` }));
       });
-      showMessage(failed.length ? `The service said: ${[...new Set(failed)].join('; ')}.` : state.notice || '');
+      showMessage([state.notice, failed.length ? `The service said: ${[...new Set(failed)].join('; ')}.` : '']
+        .filter(Boolean).join(' '));
       document.body.dataset.state = 'ready';
     } catch (e) {
       handleError(e);
