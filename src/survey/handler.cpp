@@ -238,6 +238,18 @@ struct SurveyPages::Impl {
     return http::Response::Html(404, RenderNotFoundPage(language, Page()));
   }
 
+  // The answer to a path that names no survey, on the fast path and the full one alike: the
+  // site's address alone (no link was tried, so none is counted against the client), or a link
+  // that leads nowhere (BadLink). None for a path that may name one.
+  std::optional<http::Response> NoSurveyNamed(const http::Request& request, const Route& route) {
+    const std::string language = FallbackLanguage(request);
+    if (request.path == "/") return http::Response::Html(404, RenderNotFoundPage(language, Page()));
+    if (!token::LooksLikeToken(route.token)) {
+      return BadLink(RateLimitKey(request.remote_address), language);
+    }
+    return std::nullopt;
+  }
+
   http::Response Unavailable(const std::string& language, bool help_now = false) const {
     auto response = http::Response::Html(503, RenderUnavailablePage(language, Page(), help_now));
     response.Set("Retry-After", "60");
@@ -385,15 +397,9 @@ struct SurveyPages::Impl {
 
   std::optional<http::Response> ServeFast(const http::Request& request) {
     if (request.method != "GET" && request.method != "HEAD") return std::nullopt;
-    // The site's address alone: no link was tried, so none is counted against the client.
-    if (request.path == "/") {
-      return http::Response::Html(404, RenderNotFoundPage(FallbackLanguage(request), Page()));
-    }
     const Route route = ParseRoute(request.path);
-    if (!token::LooksLikeToken(route.token)) {
-      // Never looked up, so answered here: guessers cost no worker.
-      return BadLink(RateLimitKey(request.remote_address), FallbackLanguage(request));
-    }
+    // Never looked up, so answered here: guessers cost no worker.
+    if (auto response = NoSurveyNamed(request, route)) return response;
     if (route.moved) return ToCleanLink(request, route);
     if (route.stop || !CacheOn()) return std::nullopt;
 
@@ -441,8 +447,7 @@ struct SurveyPages::Impl {
       return response;
     }
     const Route route = ParseRoute(request.path);
-    const std::string client = RateLimitKey(request.remote_address);
-    if (!token::LooksLikeToken(route.token)) return BadLink(client, fallback_language);
+    if (auto response = NoSurveyNamed(request, route)) return std::move(*response);
     if (route.moved) return ToCleanLink(request, route);
 
     // Looked up whatever the client's record: a correct link is never refused by the bad-link
@@ -458,7 +463,7 @@ struct SurveyPages::Impl {
     }
     if (!survey) {
       Forget(hash);
-      return BadLink(client, fallback_language);
+      return BadLink(RateLimitKey(request.remote_address), fallback_language);
     }
     const TimePoint now = options.clock.Now();
     // The stop link works as long as the survey holds its number, closed, answered or not: a

@@ -249,6 +249,13 @@ TEST_F(SurveyPageTest, TheSitesAddressAloneGetsTheNotFoundPage) {
   const auto unknown = Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(root.body, unknown.body);
+  // The full path (what a server without the fast one runs) answers it alike.
+  http::Request request;
+  request.method = "GET";
+  request.path = "/";
+  request.remote_address = "203.0.113.9";
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(pages_->Handle(request).status, 404);
+  EXPECT_EQ(Fetch("GET", "/s/AAAAAAAAAAAAAAAAAAAAAA", "", "", "203.0.113.9").status, 404);
 }
 
 // A closed survey takes no answer and records no open. Its holder is told it closed (the whole
