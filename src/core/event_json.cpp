@@ -462,6 +462,10 @@ NamedContact ReadNamedContact(const Json& object) {
 EventReadResult EventFromJson(const nlohmann::json& object) { return Read(object); }
 EventReadResult EventFromJson(const nlohmann::ordered_json& object) { return Read(object); }
 
+std::optional<std::int64_t> JsonInt64(const nlohmann::ordered_json& value) {
+  return AsInt64(value);
+}
+
 NamedContact ContactNamedBy(const nlohmann::json& object) { return ReadNamedContact(object); }
 NamedContact ContactNamedBy(const nlohmann::ordered_json& object) {
   return ReadNamedContact(object);

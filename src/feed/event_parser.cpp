@@ -278,11 +278,64 @@ void AddItems(const Parsed& parsed, std::string_view raw, const std::string& sou
   }
 }
 
+// The spans of a top-level array's elements, in text that is not JSON as a whole (cut short,
+// nested too deep, one element malformed), as far as its brackets and strings can be followed:
+// each span runs from where the one before ended, so that together they are the whole text and
+// each holds one element (the first the '[' too, the last the ']' and whatever follows). Empty
+// when the text is not an array. Bytes that are not UTF-8 never look like JSON's punctuation, so
+// this reads the text as sent.
+std::vector<std::string_view> ArraySpans(std::string_view text) {
+  std::size_t at = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;  // a byte order mark
+  at = text.find_first_not_of(" \t\r\n", at);
+  if (at == std::string_view::npos || text[at] != '[') return {};
+  std::vector<std::string_view> spans;
+  std::size_t start = 0;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (std::size_t i = at; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      break;  // the array's end
+    } else if (c == ',' && depth == 1) {
+      spans.push_back(text.substr(start, i + 1 - start));
+      start = i + 1;
+    }
+  }
+  spans.push_back(text.substr(start));
+  return spans;
+}
+
+// A rejected item for `raw`, named by what its text names as far as it can be read
+// (NameScanner): with its characters repaired, if some were not UTF-8.
+IngestItem RejectedNamedByText(std::string_view raw, std::string_view text,
+                               const std::string& source, std::string reason) {
+  NameScanner scanner;
+  scanner.Feed(text);
+  IngestItem item = Rejected(raw, source, std::move(reason));
+  scanner.Name(item);
+  return item;
+}
+
 // A line or body that is not JSON as sent: if only some characters were wrong (not UTF-8), its
-// items from the repaired text, those holding a repaired character rejected; else one rejected
-// item, with what its text names as far as it can be read (NameScanner).
+// items from the repaired text, those holding a repaired character rejected; else rejected, with
+// what its text names as far as it can be read. A body that is an array is rejected element by
+// element (`split_array`), each naming its own incident and number: one DOMESTIC close cut short
+// in a push of fifty must still hold its incident's text. A line is one item whatever it holds.
 void AddUnparsed(std::string_view raw, const std::string& reason, const std::string& source,
-                 std::vector<IngestItem>& items) {
+                 bool split_array, std::vector<IngestItem>& items) {
   const auto repaired = RepairedCharacters(raw);
   if (repaired) {
     const Parsed readable = ParseJson(*repaired);
@@ -291,11 +344,22 @@ void AddUnparsed(std::string_view raw, const std::string& reason, const std::str
       return;
     }
   }
-  NameScanner scanner;
-  scanner.Feed(repaired ? std::string_view(*repaired) : raw);
-  IngestItem item = Rejected(raw, source, reason);
-  scanner.Name(item);
-  items.push_back(std::move(item));
+  const std::vector<std::string_view> spans =
+      split_array ? ArraySpans(raw) : std::vector<std::string_view>{};
+  if (spans.size() < 2) {
+    items.push_back(
+        RejectedNamedByText(raw, repaired ? std::string_view(*repaired) : raw, source, reason));
+    return;
+  }
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    std::string_view element = spans[i];
+    if (i == 0) element.remove_prefix(element.find('[') + 1);
+    const auto element_repaired = repaired ? RepairedCharacters(element) : std::nullopt;
+    items.push_back(RejectedNamedByText(
+        spans[i], element_repaired ? std::string_view(*element_repaired) : element, source,
+        "element " + std::to_string(i + 1) + " of " + std::to_string(spans.size()) +
+            " in a body that is not JSON (" + reason + ")"));
+  }
 }
 
 enum class BodyFormat { kJson, kNdjson, kSniff };
@@ -329,7 +393,7 @@ IngestItem ParseEvent(std::string_view text, const std::string& source) {
   } else if (parsed.value) {
     items.push_back(FromJson(*parsed.value, std::string(text), source));  // not an object
   } else {
-    AddUnparsed(text, parsed.reason, source, items);
+    AddUnparsed(text, parsed.reason, source, /*split_array=*/false, items);
   }
   // A line is one item: an array read from repaired text is not an event.
   if (items.size() != 1) return Rejected(text, source, parsed.reason);
@@ -365,7 +429,7 @@ std::vector<IngestItem> ParseBody(std::string_view body, std::string_view conten
   } else {
     // Characters that are not UTF-8 reject the events that hold them, not the whole body: the
     // others are read from the repaired text, where they are as they were sent.
-    AddUnparsed(body, whole->reason, source, items);
+    AddUnparsed(body, whole->reason, source, /*split_array=*/true, items);
   }
   return items;
 }

@@ -1,24 +1,12 @@
 #include "feed/name_scanner.hpp"
 
 #include <cstdint>
-#include <limits>
 #include <optional>
 
 #include "surveyd/core/event_json.hpp"
 
 namespace surveyd::feed {
 namespace {
-
-std::optional<std::int64_t> AsInt64(const nlohmann::ordered_json& v) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-      return std::nullopt;
-    return static_cast<std::int64_t>(u);
-  }
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  return std::nullopt;
-}
 
 // A key or value longer than this, as written (escapes and all, spaces around it left out), is
 // none this scan reads out (event ids and incident ids are at most 128 characters, numbers far
@@ -45,7 +33,7 @@ nlohmann::ordered_json Value(const std::string& text) {
 }  // namespace
 
 void ReadEnvelope(const nlohmann::ordered_json& object, IngestItem& item) {
-  if (const auto it = object.find("seq"); it != object.end()) item.seq = AsInt64(*it);
+  if (const auto it = object.find("seq"); it != object.end()) item.seq = JsonInt64(*it);
   if (const auto id = object.find("event_id"); id != object.end() && id->is_string()) {
     const auto& event_id = id->get_ref<const std::string&>();
     if (event_id.size() <= kMaxEventIdLength) item.event_id = event_id;

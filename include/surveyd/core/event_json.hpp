@@ -20,6 +20,7 @@
 // The writer gives the contract form of a normalised event; reading it back gives the same Event.
 // The store keeps that form (without the phone) to decide queued texts again later.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -51,6 +52,9 @@ struct NamedContact {
 };
 NamedContact ContactNamedBy(const nlohmann::json& object);
 NamedContact ContactNamedBy(const nlohmann::ordered_json& object);
+
+// A JSON number as a whole number that fits in 64 bits (as `seq` is read), else nullopt.
+std::optional<std::int64_t> JsonInt64(const nlohmann::ordered_json& value);
 
 // The contract form of `event`: absent fields are left out; times are UTC, with microseconds when
 // the event has them. Without `with_phone`, caller.phone is left out (the caller's other fields

@@ -246,6 +246,54 @@ TEST(EventParserTest, APushedArrayLosesOnlyTheEventThatIsNotUtf8) {
   EXPECT_EQ(items[2].event_id, "E-3");
 }
 
+TEST(EventParserTest, APushedArrayThatIsNotJsonIsRejectedElementByElementWithWhatEachNames) {
+  // A push of three events whose last is cut short: each element holds its own incident's and
+  // number's texts, the DOMESTIC close of I-3 among them, and together they keep the whole body.
+  json first = Minimal();
+  first["caller"] = {{"phone", "07700 900111"}};
+  json second = Minimal();
+  second["event_id"] = "E-2";
+  second["incident"]["id"] = "I-2, \"[still a string]\"";
+  json third = Minimal();
+  third["event_id"] = "E-3";
+  third["incident"]["id"] = "I-3";
+  third["incident"]["qualifiers"] = {"DOMESTIC"};
+  third["caller"] = {{"phone", "07700 900333"}};
+  const std::string whole = json::array({first, second, third}).dump();
+  for (const std::string& body :
+       {whole.substr(0, whole.size() - 3),  // cut short
+        "\xEF\xBB\xBF " + whole + "x",      // something after the array
+        whole.substr(0, whole.find("I-3")) + "I-3\xE9" +
+            whole.substr(whole.find("I-3") + 3).substr(0, 40)}) {  // not UTF-8 and cut short
+    const auto items = ParseBody(body, "application/json", "push");
+    ASSERT_EQ(items.size(), 3u) << body;
+    std::string raw;
+    for (const auto& item : items) {
+      EXPECT_FALSE(item.event.has_value());
+      EXPECT_EQ(item.source, "push");
+      EXPECT_NE(item.reject_reason.find("not JSON"), std::string::npos) << item.reject_reason;
+      raw += item.raw;
+    }
+    EXPECT_EQ(raw, body) << "nothing is lost";
+    EXPECT_EQ(items[0].event_id, "E-1");
+    EXPECT_EQ(items[0].incident_id, "I-1");
+    EXPECT_EQ(items[0].phone, "07700 900111");
+    EXPECT_EQ(items[1].event_id, "E-2");
+    EXPECT_EQ(items[1].incident_id, "I-2, \"[still a string]\"");
+    EXPECT_EQ(items[2].event_id, "E-3");
+    EXPECT_NE(items[2].reject_reason.find("element 3 of 3"), std::string::npos);
+    if (body.find('\xE9') == std::string::npos) {
+      EXPECT_EQ(items[2].incident_id, "I-3");
+      EXPECT_EQ(items[2].phone, "07700 900333");
+    } else {
+      EXPECT_EQ(items[2].incident_id, "I-3\uFFFD") << "read as the repaired text says";
+    }
+  }
+  // A line is one event whatever it holds: an array line is one rejected item, as before.
+  EXPECT_EQ(ParseEvent(whole.substr(0, whole.size() - 3), "tcp").raw,
+            whole.substr(0, whole.size() - 3));
+}
+
 TEST(EventParserTest, AKeyGivenTwiceInOneObjectRejectsTheEventWithWhatItNames) {
   // The last would win: "qualifiers":["DOMESTIC"] then "qualifiers":[] would read as no flags.
   const std::string line =
