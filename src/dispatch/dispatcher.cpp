@@ -558,8 +558,10 @@ Dispatcher::Plan Dispatcher::PlanMessage(const OutboxMessage& message, const rul
     plan.sms.body = message.body;
     return plan;
   }
-  // A retry can drift into the night: quiet hours hold for every attempt, not just the first.
+  // A retry, a backlog or a late claim can drift into the night: quiet hours hold for every
+  // attempt, not just the first, and pause the text's window as they do when it is decided.
   if (const TimePoint window = rules::NextSendWindow(*rules, now); window > now) {
+    plan.outcome.expires_at = window + (message.expires_at - now);
     return due_at(window);
   }
   if (message.two_way) {

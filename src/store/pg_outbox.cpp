@@ -154,7 +154,15 @@ const Statements& OutboxStatements() {
       // all the same.
       {"settle_claim",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
-       "$5::timestamptz[]) AS t(id, action, token_hash, reason, due_at)), "
+       "$5::timestamptz[], $10::timestamptz[]) AS t(id, action, token_hash, reason, due_at, "
+       "expires_at)), "
+       // A survey's text deferred by quiet hours keeps the time it had left, after them, and
+       // its survey stays open as long after that (ClaimOutcome::expires_at). Both sides of SET
+       // read the row as it was.
+       "d AS (UPDATE surveys s SET expires_at = t.expires_at, "
+       "closes_at = s.closes_at + (t.expires_at - s.expires_at) FROM t, outbox o "
+       "WHERE t.action = 'due' AND t.expires_at > s.expires_at AND o.id = t.id "
+       "AND s.id = o.survey_id AND o.expires_at IS NULL AND o.state IN ('pending', 'claimed')), "
        "u AS (UPDATE outbox o SET state = CASE t.action WHEN 'begin' THEN 'sending' "
        "WHEN 'due' THEN 'pending' ELSE CASE WHEN o.maybe_sent THEN 'in_doubt' "
        "ELSE 'cancelled' END END, "
@@ -345,7 +353,7 @@ std::vector<OutboxMessage> PgStore::ClaimAndBegin(
     if (outcomes.size() != claimed.size()) {
       throw std::logic_error("ClaimAndBegin: one outcome per claimed message");
     }
-    ArrayLiteral ids, actions, token_hashes, reasons, due_at;
+    ArrayLiteral ids, actions, token_hashes, reasons, due_at, expires_at;
     for (std::size_t i = 0; i < claimed.size(); ++i) {
       const ClaimOutcome& outcome = outcomes[i];
       const char* action = nullptr;
@@ -366,15 +374,16 @@ std::vector<OutboxMessage> PgStore::ClaimAndBegin(
       actions.Add(action);
       token_hashes.Add(NonEmpty(outcome.token_hash));
       reasons.Add(NonEmpty(outcome.reason));
-      due_at.AddTime(outcome.action == ClaimOutcome::Action::kDueAt ? std::optional(outcome.due_at)
-                                                                    : std::nullopt);
+      const bool due = outcome.action == ClaimOutcome::Action::kDueAt;
+      due_at.AddTime(due ? std::optional(outcome.due_at) : std::nullopt);
+      expires_at.AddTime(due ? outcome.expires_at : std::nullopt);
     }
     std::unordered_map<std::int64_t, std::pair<int, std::int64_t>> begun;  // attempts, token
     if (!ids.empty()) {
-      for (const auto& row :
-           Exec(txn, "settle_claim",
-                {ids.Text(), actions.Text(), token_hashes.Text(), reasons.Text(), due_at.Text(),
-                 Text("dispatch"), Text(worker), Time(now), Int(send_lease.count())})) {
+      for (const auto& row : Exec(txn, "settle_claim",
+                                  {ids.Text(), actions.Text(), token_hashes.Text(), reasons.Text(),
+                                   due_at.Text(), Text("dispatch"), Text(worker), Time(now),
+                                   Int(send_lease.count()), expires_at.Text()})) {
         begun[row[0].as<std::int64_t>()] = {row[1].as<int>(), row[2].as<std::int64_t>()};
       }
     }

@@ -309,6 +309,39 @@ TEST_F(DispatchTest, QuietHoursDeferToTheMorningAcrossTheClocksGoingBack) {
   EXPECT_EQ(gateway.Sent().size(), 1u);
 }
 
+TEST_F(DispatchTest, ATextThatReachesQuietHoursUnsentKeepsTheTimeItHadLeftForTheMorning) {
+  // Due at 20:59 with two hours to go, first claimed at 21:01 (a backlog, a retry, a restart):
+  // it waits for 09:00 with the 1 h 58 min it had left, and its survey stays open as long
+  // after. Its deadline used to stay at 22:59: it expired unsent overnight.
+  auto rules = QuietRules();
+  ASSERT_TRUE(rules->quiet_hours().enabled);
+  const TimePoint due = At("2026-12-07T20:59:00Z");  // GMT: local time is UTC
+  AddSurveys(1, due, due + 2h);
+  const std::string closes_before = db_.Query("SELECT surveyd_epoch_us(closes_at) FROM surveys");
+  FakeGateway gateway;
+  auto dispatcher = Make(gateway, *store_, [rules] { return rules; });
+  clock_.Set(At("2026-12-07T21:01:00Z"));
+  dispatcher.RunOnce("w1");
+  EXPECT_TRUE(gateway.Sent().empty());
+  EXPECT_EQ(State(0), "pending");
+  const TimePoint morning = At("2026-12-08T09:00:00Z");
+  const TimePoint deadline = morning + 1h + 58min;
+  EXPECT_EQ(db_.Query("SELECT surveyd_epoch_us(expires_at) FROM surveys"),
+            std::to_string(deadline.time_since_epoch().count()));
+  EXPECT_EQ(std::stoll(db_.Query("SELECT surveyd_epoch_us(closes_at) FROM surveys")) -
+                std::stoll(closes_before),
+            std::chrono::duration_cast<std::chrono::microseconds>(deadline - (due + 2h)).count());
+  // A poll in the night leaves it as it is.
+  clock_.Set(At("2026-12-08T03:00:00Z"));
+  dispatcher.RunOnce("w1");
+  EXPECT_EQ(db_.Query("SELECT surveyd_epoch_us(expires_at) FROM surveys"),
+            std::to_string(deadline.time_since_epoch().count()));
+  clock_.Set(morning + 30min);
+  dispatcher.RunOnce("w1");
+  EXPECT_EQ(gateway.Sent().size(), 1u);
+  EXPECT_EQ(State(0), "accepted");
+}
+
 TEST_F(DispatchTest, TwoDispatchersOnOneDatabaseNeverSendASurveyTwice) {
   constexpr int kMessages = 300;
   AddSurveys(kMessages, clock_.Now(), clock_.Now() + 2h);

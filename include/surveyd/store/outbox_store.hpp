@@ -111,6 +111,10 @@ struct ClaimOutcome {
   std::string token_hash;  // kBegin, a survey's link
   std::string reason;      // kCancel
   TimePoint due_at;        // kDueAt
+  // kDueAt, a survey's text deferred by quiet hours: its new deadline. Its window pauses over
+  // the night, as when it was decided (rules::Decide): it keeps the time it had left, and its
+  // survey stays open as long after it.
+  std::optional<TimePoint> expires_at;
 };
 // One outcome per claimed message, in the order given.
 using DecideClaimFn =
