@@ -162,10 +162,10 @@ const Statements& AlertStatements() {
               "WHERE ($1::text IS NULL OR a.status = $1) AND ($2::text IS NULL OR a.kind = $2) "
               "AND ($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int"}),
       Joined({"SELECT ", kAlertColumns,
-              ", r.q1, r.q2, r.q3, r.q4, r.q5, concat_ws(E'\\n', NULLIF(r.comment_masked, ''), "
-              "(SELECT string_agg(surveyd_mask_contact_details(m.body), E'\\n' ORDER BY m.id) "
+              ", r.q1, r.q2, r.q3, r.q4, r.q5, surveyd_mask_contact_details(concat_ws(E'\\n', "
+              "NULLIF(r.comment, ''), (SELECT string_agg(m.body, E'\\n' ORDER BY m.id) "
               "FROM inbound_messages m WHERE m.survey_id = a.survey_id " SURVEYD_REPLY_TEXTS
-              ")) FROM alerts a "
+              "))) FROM alerts a "
               "JOIN surveys s ON s.id = a.survey_id LEFT JOIN responses r ON r.survey_id = "
               "a.survey_id "
               "WHERE a.id = $1::bigint"}),

@@ -1584,5 +1584,36 @@ TEST_F(AlertsTest, WordsPostedToAClosedOrAnsweredSurveyAreKeptAndRaiseTheirAlert
   EXPECT_EQ(Count("inbound_messages"), "3");
 }
 
+TEST_F(AlertsTest, ANumberWrittenAcrossTheCommentAndALaterTextIsMaskedWhole) {
+  // The alert joins the comment and the texts after it, one a line: a number begun in one and
+  // ended in the next was shown whole when each was masked alone.
+  survey::SurveyHandlerOptions options(*store_, clock_);
+  options.raise_alerts = ShippedPageAlerts;
+  survey::SurveyPages pages(options);
+  const auto survey = CreateSurvey("E-1");
+  auto messages = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+  ASSERT_EQ(messages.size(), 1u);
+  const std::string token = token::DeriveToken(kTokenSecret, messages.at(0).token_nonce);
+  ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
+  const auto post = [&](const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.path = "/s/" + token;
+    request.body = body;
+    request.remote_address = "203.0.113.5";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    return pages.Handle(request);
+  };
+  ASSERT_EQ(post("q1=0&comment=" + http::UrlEncode("I am scared he will come back, my mobile is "
+                                                   "07700"))
+                .status,
+            200);
+  post("comment=" + http::UrlEncode("900962 ring me"));
+  const auto alert = alerts_->GetAlert(
+      std::stoll(db_.Query("SELECT id FROM alerts WHERE survey_id = " + std::to_string(survey))));
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->comment, "I am scared he will come back, my mobile is [phone removed] ring me");
+}
+
 }  // namespace
 }  // namespace surveyd::alerts
