@@ -921,6 +921,24 @@ TEST_F(AnalyticsTest, MaskingCoversCommonUkFormats) {
       {"me at jane@gmail dot com", "me at [email removed]"},
       {"we met at 10.30 at the station", "we met at 10.30 at the station"},
       {"scores 7\n8\n9", "scores 7\n8\n9"},
+      // Written with invisible characters, other spaces and hyphens, digits of other scripts
+      // (Arabic, Urdu, Hindi, Bengali, Punjabi, Gujarati keyboards), another "@" (0042).
+      {"call me back on 07700\u200b900971", "call me back on [phone removed]"},
+      {"07700\u00ad900\u2060123 or \u202a07700 900123\u202c", "[phone removed] or [phone removed]"},
+      {"07700\u2007900123, 07700\u2002900123, 07700\u3000900123",
+       "[phone removed], [phone removed], [phone removed]"},
+      {"\uff0b44\uff08\uff10\uff09\uff17\uff17\uff10\uff10\uff0d\uff19\uff10\uff10\uff11"
+       "\uff12\uff13",
+       "[phone removed]"},
+      {"\u0660\u0667\u0667\u0660\u0660 \u0669\u0660\u0660\u0661\u0662\u0663", "[phone removed]"},
+      {"\u06f0\u06f7\u06f7\u06f0\u06f0 \u06f9\u06f0\u06f0\u06f9\u06f7\u06f1", "[phone removed]"},
+      {"\u0966\u096d\u096d\u0966\u0966\u096f\u0966\u0966\u0967\u0968\u0969", "[phone removed]"},
+      {"\u09e6\u09ed\u09ed\u09e6\u09e6 \u09ef\u09e6\u09e6\u09e7\u09e8\u09e9", "[phone removed]"},
+      {"\u0a66\u0a6d\u0a6d\u0a66\u0a66\u0a6f\u0a66\u0a66\u0a67\u0a68\u0a69", "[phone removed]"},
+      {"jane\uff20gmail.com, jane\u200b@gmail.com and jo\ufe6bexample.org",
+       "[email removed], [email removed] and [email removed]"},
+      {"\u0661\u0660 out of \u0661\u0660, ref \u0662\u0660/\u0661\u0662\u0663\u0664",
+       "\u0661\u0660 out of \u0661\u0660, ref \u0662\u0660/\u0661\u0662\u0663\u0664"},
   };
   for (const auto& [in, out] : cases) {
     EXPECT_EQ(db_->Query(std::string("SELECT surveyd_mask_contact_details('") + in + "')"), out)
