@@ -29,9 +29,10 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
 
   serve   -c FILE               run the daemon (feed, rules, dispatch, survey pages, API)
   config check [-c FILE]        check the configuration (file and environment) without starting
-  erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out] [--dry-run]
+  erase -c FILE --phone NUMBER|- [--reference REF] [--forget-opt-out] [--dry-run]
                                 remove everything held about one number (a data subject's
-                                request); --dry-run: say what is held, change nothing
+                                request; - reads it from standard input, out of the shell's
+                                history); --dry-run: say what is held, change nothing
   keys rotate -c FILE           re-encrypt numbers and raw events with the active key, re-hash
                                 numbers with the active hash key
   retention run -c FILE         run retention once now (serve runs it every retention.interval_s)
@@ -247,8 +248,17 @@ int Run(const std::vector<std::string>& all_args, std::istream& in, std::ostream
         break;
       }
     }
+    if (number == "-") {
+      // Read from standard input, so that the number of a person who asked to be forgotten is
+      // not copied into the shell's history, `ps` and the sudo log, where no erasure reaches.
+      std::getline(in, number);
+      if (number.empty()) {
+        err << "surveyd erase: no number on standard input\n";
+        return 2;
+      }
+    }
     if (number.empty()) {
-      err << "usage: surveyd erase -c FILE --phone NUMBER [--reference REF] [--forget-opt-out] "
+      err << "usage: surveyd erase -c FILE --phone NUMBER|- [--reference REF] [--forget-opt-out] "
              "[--dry-run]\n";
       return 2;
     }

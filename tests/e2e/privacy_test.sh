@@ -68,11 +68,12 @@ grep -q . "$work/words.txt" || fail "no comment or text from a citizen was exerc
 # A data subject's request: the number of one texted citizen.
 number=$(curl -fs "http://127.0.0.1:$port_gw/v1/messages?limit=1" | grep -o '"to":"[^"]*"' | head -1 | cut -d'"' -f4)
 [ -n "$number" ] || fail "no message at the gateway"
-"$BUILD/surveyd" erase -c "$SRC/config/surveyd.yaml" --phone "$number" --dry-run >"$work/held.txt" 2>&1 ||
+# The number on standard input (`--phone -`), as ops are told to give it: out of the shell's history.
+printf '%s\n' "$number" | "$BUILD/surveyd" erase -c "$SRC/config/surveyd.yaml" --phone - --dry-run >"$work/held.txt" 2>&1 ||
   fail "erase --dry-run failed: $(cat "$work/held.txt")"
 grep -q "1 survey(s)" "$work/held.txt" || fail "the dry run does not find the survey: $(cat "$work/held.txt")"
 [ "$(sql "SELECT count(*) FROM erasures")" = 0 ] || fail "a dry run recorded an erasure"
-"$BUILD/surveyd" erase -c "$SRC/config/surveyd.yaml" --phone "$number" --reference DSAR-E2E-1 \
+printf '%s\n' "$number" | "$BUILD/surveyd" erase -c "$SRC/config/surveyd.yaml" --phone - --reference DSAR-E2E-1 \
   >"$work/erase.txt" 2>&1 || fail "erase failed: $(cat "$work/erase.txt")"
 grep -q "^erased .* (reference 'DSAR-E2E-1'):" "$work/erase.txt" || fail "erase output: $(cat "$work/erase.txt")"
 [ "$(sql "SELECT reference FROM erasures")" = "DSAR-E2E-1" ] || fail "no audit record"

@@ -189,6 +189,13 @@ TEST_F(RulesCliTest, HelpIsOnlyHelpAndExtraArgumentsAreRefusedFirst) {
   EXPECT_EQ(extra.code, 2);
   EXPECT_NE(extra.err.find("surveyd migrate: unexpected argument '--dry-run'"), std::string::npos)
       << extra.err;
+  // The number of an erasure from standard input: none there is a mistake, said before anything
+  // is opened.
+  const Result no_number =
+      RunCli({"erase", "-c", Source("config/surveyd.yaml"), "--phone", "-", "--dry-run"}, "");
+  EXPECT_EQ(no_number.code, 2);
+  EXPECT_NE(no_number.err.find("surveyd erase: no number on standard input"), std::string::npos)
+      << no_number.err;
   const Result directory = RunCli({"rules", "check", "/tmp"});
   EXPECT_EQ(directory.code, 1);
   EXPECT_NE(directory.err.find("/tmp: is a directory, not a rules file"), std::string::npos)
