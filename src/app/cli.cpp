@@ -47,7 +47,8 @@ constexpr const char* kUsage = R"(usage: surveyd COMMAND [OPTIONS]
                                 incident, a wrong template, a database restored): events are still
                                 taken and decided, texts wait
   sends release [--note TEXT] [--cancel-waiting] [-c FILE]
-                                send again; --cancel-waiting: cancel the texts that waited
+                                send again; --cancel-waiting: cancel the texts that fell due
+                                while held
   sends status [-c FILE]        whether texts are held, since when, by whom and why
   rules check FILE [--sample CODES] [-c FILE]
                                 validate a rules file: file:line:column: message per error, and

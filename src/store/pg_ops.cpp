@@ -38,7 +38,7 @@ const Statements& OpsStatements() {
        "ELSE 'cancelled' END, cancel_reason = 'held_by_ops', cancelled_by = $1, "
        "claim_token = NULL, claimed_by = NULL, lease_until = NULL, updated_at = $2::timestamptz "
        "WHERE state IN ('pending', 'claimed') AND kind IN " SURVEYD_SURVEY_TEXT_KINDS
-       " RETURNING 1) "
+       " AND next_attempt_at <= $2::timestamptz RETURNING 1) "
        "SELECT count(*) FROM c"},
       {"hold_release",
        "UPDATE send_holds SET released_by = $2, released_at = clock_timestamp(), "

@@ -719,17 +719,24 @@ TEST_F(DispatchTest, AnOpsHoldStillLetsWhereToGetHelpGo) {
 
 TEST_F(DispatchTest, ReleasingAHoldCanCancelTheTextsThatWaited) {
   // After a database restored to an earlier point, or when what waited should no longer go.
+  // Only what fell due by the release waited: a text due later (an investigation's survey three
+  // days on) never waited for the hold, and was cancelled with the rest.
   AddSurveys(3, clock_.Now(), clock_.Now() + 2h);
+  AddSurveys(1, clock_.Now() + 72h, clock_.Now() + 74h, 3);
   store_->HoldSends("database restored from last night's backup", "ops");
+  clock_.Advance(1min);
   const auto released = store_->ReleaseSends("ops", "", true, clock_.Now());
   EXPECT_EQ(released.cancelled, 3);
   EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'cancelled' AND "
                       "cancel_reason = 'held_by_ops' AND cancelled_by = 'ops'"),
             "3");
+  EXPECT_EQ(State(3), "pending");
   FakeGateway gateway;
   auto dispatcher = Make(gateway, *store_);
   EXPECT_EQ(dispatcher.RunOnce("w1"), 0);
   EXPECT_TRUE(gateway.Sent().empty());
+  clock_.Advance(72h);
+  EXPECT_EQ(dispatcher.RunOnce("w1"), 1);
 }
 
 TEST_F(DispatchTest, AHoldWaitsForTheClaimsUnderWayAndNoSendBeginsAfterIt) {
