@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/core/survey_token.hpp"
 #include "surveyd/survey/rate_limiter.hpp"
 
@@ -171,7 +172,8 @@ struct SurveyPages::Impl {
 
   explicit Impl(SurveyHandlerOptions o)
       : options(std::move(o)),
-        limiter(options.clock, options.bad_token_limit_per_minute, options.rate_limit_max_clients) {
+        limiter(options.clock, options.bad_token_limit_per_minute, options.rate_limit_max_clients),
+        open_failures("survey pages: recording first opens", options.clock) {
     if (PageLanguages().size() != kLanguageCount) {
       throw std::logic_error("survey pages: kLanguageCount is out of step with PageLanguages()");
     }
@@ -180,6 +182,8 @@ struct SurveyPages::Impl {
 
   SurveyHandlerOptions options;
   RateLimiter limiter;
+  // A database outage reads as a few lines, as every other loop's do, not one every flush.
+  FailureLog open_failures;
 
   mutable std::mutex cache_mu;
   std::unordered_map<std::string, Cached> cache;  // by token hash
@@ -343,9 +347,10 @@ struct SurveyPages::Impl {
         opens.pop_front();
         ++opens_dropped;
       }
-      spdlog::warn("survey pages: {} first open(s) not recorded yet: {}", batch.size(), e.what());
+      open_failures.Failed(std::string("first opens wait to be recorded: ") + e.what());
       return false;
     }
+    open_failures.Succeeded();
     opens_recorded += batch.size();
     return true;
   }

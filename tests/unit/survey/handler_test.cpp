@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "surveyd/core/survey_token.hpp"
 
@@ -358,6 +359,21 @@ TEST_F(HandlerTest, OpensWaitForTheStoreAndAreWrittenAtStop) {
   pages_->Stop();
   EXPECT_EQ(store_.opened, 1);
   EXPECT_EQ(pages_->Status().queued_opens, 0u);
+}
+
+TEST_F(HandlerTest, AnOutageWhileOpensWaitReadsAsAFewLines) {
+  // Flushed twice a second, it wrote a warning each time: 186 of them in a minute and a half.
+  ASSERT_EQ(Fetch("GET", Path()).status, 200);
+  testing::CapturedLog log;
+  store_.down = true;
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(pages_->FlushOpens());
+  const std::string during = log.Take();
+  EXPECT_EQ(std::count(during.begin(), during.end(), '\n'), 1) << during;
+  EXPECT_THAT(during, HasSubstr("error survey pages: recording first opens: first opens wait"));
+  store_.down = false;
+  EXPECT_TRUE(pages_->FlushOpens());
+  EXPECT_THAT(log.Take(), HasSubstr("survey pages: recording first opens: working again"));
+  EXPECT_EQ(store_.opened, 1);
 }
 
 TEST_F(HandlerTest, OpensQueuedWhileTheStoreIsDownAtStopAreCounted) {
