@@ -7,8 +7,9 @@
 
 namespace surveyd::app {
 
-AlertsComponent::AlertsComponent(const config::Config& config, std::string worker_id,
-                                 const Clock& clock, alerts::ZoneProvider zone,
+AlertsComponent::AlertsComponent(const config::Config& config, std::string force_name,
+                                 std::string worker_id, const Clock& clock,
+                                 alerts::ZoneProvider zone,
                                  std::function<std::string(const std::string&)> group_name)
     : rules_path_(config.rules.path),
       store_(store::MakePgAlertStore(
@@ -41,7 +42,7 @@ AlertsComponent::AlertsComponent(const config::Config& config, std::string worke
                             std::max(config.smtp.timeout, config.alerts.webhook_timeout)) +
                             std::chrono::seconds(60);
   options.public_base_url = config.http.public_base_url;
-  options.force_name = config.survey.force_name;
+  options.force_name = std::move(force_name);
   options.group_name = std::move(group_name);
   options.min_cell_size = config.recognition.min_cell_size;
   options.digest.enabled = !config.recognition.digest_to.empty();

@@ -19,9 +19,10 @@ namespace surveyd::app {
 
 class AlertsComponent {
  public:
-  // `group_name`: a survey group's name in the rules in force ("" if none), for the e-mails.
-  AlertsComponent(const config::Config& config, std::string worker_id, const Clock& clock,
-                  alerts::ZoneProvider zone,
+  // `force_name` heads the e-mails (ForceName); `group_name`: a survey group's name in the rules
+  // in force ("" if none), for the e-mails.
+  AlertsComponent(const config::Config& config, std::string force_name, std::string worker_id,
+                  const Clock& clock, alerts::ZoneProvider zone,
                   std::function<std::string(const std::string&)> group_name);
   ~AlertsComponent();
 

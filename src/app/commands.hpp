@@ -49,6 +49,14 @@ std::vector<std::string> ConfigProblems(const config::Config& config, const Rule
 // by `config check`, by `rules check -c` and on every reload, which keeps the rules in force.
 std::vector<std::string> RulesAgainstConfig(const config::Config& config,
                                             const rules::RuleSet& rules);
+// The force's name on the survey page, in alert e-mails and digests: survey.force_name, or when
+// it is not set the rules' force_name, which signs the texts (a citizen who reads one name in
+// the text and another on the page has reason to take the link for a scam).
+std::string ForceName(const config::Config& config, const rules::RuleSet& rules);
+// A survey.force_name set otherwise than the rules' force_name: said at start and by `config
+// check`, not refused (a page may give the name in full where a text abbreviates it).
+std::vector<std::string> ForceNameWarnings(const config::Config& config,
+                                           const rules::RuleSet& rules);
 int Token(const config::Config& config, const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err);
 // `surveyd sends status|hold|release` (send_hold.cpp).

@@ -43,6 +43,19 @@ std::vector<std::string> RulesAgainstConfig(const config::Config& config,
   return problems;
 }
 
+std::string ForceName(const config::Config& config, const rules::RuleSet& rules) {
+  return config.survey.force_name.empty() ? rules.force_name() : config.survey.force_name;
+}
+
+std::vector<std::string> ForceNameWarnings(const config::Config& config,
+                                           const rules::RuleSet& rules) {
+  if (config.survey.force_name.empty() || config.survey.force_name == rules.force_name()) return {};
+  return {"survey.force_name (SURVEYD_FORCE_NAME) '" + config.survey.force_name +
+          "' is not the rules' force_name '" + rules.force_name() +
+          "', which signs the texts: a citizen reads one name in the text and another on the "
+          "page; leave survey.force_name unset to use the rules' everywhere"};
+}
+
 std::vector<std::string> ConfigProblems(const config::Config& config, const RulesFile& rules_file) {
   std::vector<std::string> problems = config::ValidateForServe(config);
   for (auto& problem : AlertsComponent::Problems(config)) problems.push_back(std::move(problem));
@@ -98,6 +111,11 @@ int ConfigCheck(const std::string& path, const std::map<std::string, std::string
   }
   for (const auto& page : config::PageWarnings(result.config)) {
     warnings.push_back(name + ": warning: " + page);
+  }
+  if (rule_set) {
+    for (const auto& named : ForceNameWarnings(result.config, *rule_set)) {
+      warnings.push_back(name + ": warning: " + named);
+    }
   }
   // The rules' own (a qualifier that will never match, no exclusions), as `rules check` says
   // them: an ExecStartPre that runs this is where ops look.

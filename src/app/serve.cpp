@@ -271,6 +271,11 @@ int Serve(const config::Config& config, std::ostream& err) {
     spdlog::warn("config: {}", unknown);
   }
   for (const auto& warning : config::PageWarnings(config)) spdlog::warn("config: {}", warning);
+  // Read at start: a reload that renames the force renames its texts, the page at the next start.
+  const std::string force_name = ForceName(config, *rules_file.rules.rules);
+  for (const auto& warning : ForceNameWarnings(config, *rules_file.rules.rules)) {
+    spdlog::warn("config: {}", warning);
+  }
   // Test builds only: a fault run may ask this process to die at a named failpoint.
   if (const std::string problem = failpoint::ArmFromEnvironment(); !problem.empty()) {
     err << "surveyd: " << problem << "\n";
@@ -308,7 +313,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   // Alerts: the rules file's alerts: section, loaded with the survey rules and put in force with
   // them or not at all.
   AlertsComponent alerts(
-      config, WorkerId(), clock, [&rules] { return rules.Current()->zone_ptr(); },
+      config, force_name, WorkerId(), clock, [&rules] { return rules.Current()->zone_ptr(); },
       [&rules](const std::string& id) {
         const auto current = rules.Current();
         const rules::SurveyGroup* group = current ? current->FindGroup(id) : nullptr;
@@ -368,7 +373,7 @@ int Serve(const config::Config& config, std::ostream& err) {
   Analytics analytics(config, clock);
   AnalyticsServing analytics_serving(analytics);
   survey::SurveyHandlerOptions survey_options{database.store(), clock};
-  survey_options.page.force_name = config.survey.force_name;
+  survey_options.page.force_name = force_name;
   survey_options.page.privacy_url = config.survey.privacy_url;
   survey_options.bad_token_limit_per_minute = config.survey.rate_limit_per_minute;
   // What an answer raises, however it came: posted on the page or texted in a two-way survey.

@@ -120,11 +120,11 @@ struct Config {
   } dispatch;
 
   struct Survey {
-    std::string token_secret;           // SURVEYD_TOKEN_SECRET (at least 32 characters)
-    std::string phone_hash_key;         // SURVEYD_PHONE_HASH_KEY (at least 32 characters)
-    std::string force_name = "Police";  // SURVEYD_FORCE_NAME
-    std::string privacy_url;            // SURVEYD_PRIVACY_URL
-    int rate_limit_per_minute = 30;     // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
+    std::string token_secret;        // SURVEYD_TOKEN_SECRET (at least 32 characters)
+    std::string phone_hash_key;      // SURVEYD_PHONE_HASH_KEY (at least 32 characters)
+    std::string force_name;          // SURVEYD_FORCE_NAME; empty: the rules' force_name
+    std::string privacy_url;         // SURVEYD_PRIVACY_URL
+    int rate_limit_per_minute = 30;  // SURVEYD_SURVEY_RATE_LIMIT: bad-token tries per client
     std::chrono::milliseconds cache_ttl{10000};  // SURVEYD_SURVEY_CACHE_TTL_MS; 0: no cache
   } survey;
 

@@ -9,6 +9,7 @@
 
 #include "app/commands.hpp"
 #include "fakes/test_ca.hpp"
+#include "surveyd/rules/rules.hpp"
 #include "unit/app/run_cli.hpp"
 
 namespace surveyd::app {
@@ -42,6 +43,30 @@ std::map<std::string, std::string> TwilioEnvironment() {
           {"SURVEYD_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"},
           {"SURVEYD_TWILIO_AUTH_TOKEN", key},
           {"SURVEYD_TWILIO_FROM", "WMPolice"}};
+}
+
+TEST(ConfigCheck, APageNamingTheForceOtherwiseThanItsTextsIsAWarning) {
+  // As shipped the texts said "West Midlands Police" and the page "This survey is from Police".
+  auto env = TwilioEnvironment();
+  const Checked unset = Check(env);
+  EXPECT_EQ(unset.code, 0) << unset.err;
+  EXPECT_EQ(unset.out.find("force_name"), std::string::npos) << unset.out;
+  env["SURVEYD_FORCE_NAME"] = "Police";
+  const Checked other = Check(env);
+  EXPECT_EQ(other.code, 0) << other.err;
+  EXPECT_NE(other.out.find("the environment: warning: survey.force_name (SURVEYD_FORCE_NAME) "
+                           "'Police' is not the rules' force_name 'West Midlands Police'"),
+            std::string::npos)
+      << other.out;
+  env["SURVEYD_FORCE_NAME"] = "West Midlands Police";
+  EXPECT_EQ(Check(env).out.find("force_name"), std::string::npos);
+
+  config::Config config;
+  const auto rules = rules::LoadFile(Source("config/rules.yaml")).rules;
+  ASSERT_TRUE(rules);
+  EXPECT_EQ(ForceName(config, *rules), "West Midlands Police") << "the texts' when unset";
+  config.survey.force_name = "West Midlands Police Service";
+  EXPECT_EQ(ForceName(config, *rules), "West Midlands Police Service");
 }
 
 TEST(ConfigCheck, ASenderNetworksMayRefuseIsAWarning) {
