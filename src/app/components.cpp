@@ -367,11 +367,6 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
 
 // --- Feed -------------------------------------------------------------------------------------
 
-namespace {
-
-// The TCP feed's state for ops: unready when it has been down, or has held events it could not
-// store, longer than `unready_after` (while this instance leads; a standby instance is ready by
-// definition).
 ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
                              std::chrono::seconds unready_after) {
   ComponentHealth health{true,
@@ -405,7 +400,18 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
   if (s.leader && s.disconnected_since) {
     out["down_seconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(now - *s.disconnected_since).count();
-    health.ok = now - *s.disconnected_since < unready_after;
+    if (now - *s.disconnected_since >= unready_after) {
+      // A feed that sends nothing leaves everything else working: the survey pages, delivery
+      // reports and STOP replies that a load balancer would take away with an unready instance
+      // (as for the dispatcher). A database that cannot take events cannot take answers either.
+      if (s.held_for_database) {
+        health.ok = false;
+      } else {
+        health.degraded = true;
+        out["error"] = "the feed has been down " + std::to_string(out["down_seconds"].get<long>()) +
+                       " s: no events arrive";
+      }
+    }
   }
   // Connected is not enough: events read and not stored for this long mean no progress.
   if (s.leader && s.waiting_since) {
@@ -418,8 +424,6 @@ ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
   }
   return health;
 }
-
-}  // namespace
 
 FeedComponent::FeedComponent(feed::TcpConsumerOptions options, const std::string& database_url,
                              store::IngestStore& store, std::function<store::DecideFn()> decider,

@@ -168,6 +168,12 @@ class DispatchComponent final : public Component {
   dispatch::Dispatcher dispatcher_;
 };
 
+// The TCP feed's state for ops, while this instance leads it (a standby instance is ready by
+// definition): degraded when it has been down longer than `unready_after`, unready when it has
+// held events it could not store that long (the database refused them).
+ComponentHealth DescribeFeed(const feed::TcpConsumerStatus& s, TimePoint now,
+                             std::chrono::seconds unready_after);
+
 // The TCP feed (when configured): one instance consumes it, under an advisory lock.
 class FeedComponent final : public Component {
  public:

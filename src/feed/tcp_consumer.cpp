@@ -231,9 +231,10 @@ struct TcpConsumer::Impl {
     return std::chrono::milliseconds(pick(jitter));
   }
 
-  void Disconnected(const std::string& error) {
+  void Disconnected(const std::string& error, bool for_database = false) {
     Update([&](TcpConsumerStatus& s) {
       s.connected = false;
+      s.held_for_database = for_database;
       if (!s.disconnected_since) s.disconnected_since = clock.Now();
       if (!error.empty()) {
         s.last_error = error;
@@ -269,7 +270,7 @@ struct TcpConsumer::Impl {
         Connection();
       } catch (const store::Unavailable& e) {
         outage.Failed(std::string("database unavailable, holding the feed: ") + e.what());
-        Disconnected(std::string("database unavailable: ") + e.what());
+        Disconnected(std::string("database unavailable: ") + e.what(), /*for_database=*/true);
         WaitForDatabase();
         // The database may answer and still not store (read-only after a fail-over): back off
         // rather than resubscribe in a tight loop.
@@ -403,6 +404,7 @@ struct TcpConsumer::Impl {
                 options.port, cursor.value_or(0));
     Update([&](TcpConsumerStatus& s) {
       s.connected = true;
+      s.held_for_database = false;
       s.disconnected_since.reset();
       s.last_seq = cursor;
     });

@@ -72,6 +72,9 @@ struct TcpConsumerStatus {
   std::int64_t reconnects = 0;                      // connections after the first
   std::optional<TimePoint> last_event_occurred_at;  // newest stored, for lag
   std::optional<TimePoint> disconnected_since;      // nullopt while connected
+  // Disconnected because the database could not take what the feed sends (not the feed's
+  // fault): nothing can be stored, where a feed that is down only sends nothing.
+  bool held_for_database = false;
   // Since when lines read from the feed have been waiting to be stored (across reconnects);
   // nullopt when everything read is stored. Long: the feed makes no progress.
   std::optional<TimePoint> waiting_since;

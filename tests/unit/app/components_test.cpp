@@ -432,6 +432,36 @@ TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
 }
 
 // /api/v1/health's http check says both caps and what each refused, apart.
+TEST(FeedHealthTest, AFeedDownIsDegradedAndADatabaseThatCannotTakeItsEventsIsNotReady) {
+  // A feed that sends nothing left the instance unready: a load balancer took away the survey
+  // pages, delivery reports and STOP replies with it, which all still worked.
+  const TimePoint now = ParseRfc3339("2026-12-07T21:40:00Z").value();
+  feed::TcpConsumerStatus s;
+  s.leader = true;
+  s.disconnected_since = now - 60s;
+  auto health = DescribeFeed(s, now, 120s);
+  EXPECT_TRUE(health.ok);
+  EXPECT_FALSE(health.degraded) << "a minute down is a reconnect, not news";
+  s.disconnected_since = now - 150s;
+  health = DescribeFeed(s, now, 120s);
+  EXPECT_TRUE(health.ok);
+  EXPECT_TRUE(health.degraded);
+  EXPECT_EQ(health.details["error"], "the feed has been down 150 s: no events arrive");
+  s.held_for_database = true;
+  EXPECT_FALSE(DescribeFeed(s, now, 120s).ok) << "nothing can be stored: answers neither";
+  // Connected, lines read and not stored as long: unready too.
+  s = {};
+  s.leader = true;
+  s.connected = true;
+  s.waiting_since = now - 150s;
+  EXPECT_FALSE(DescribeFeed(s, now, 120s).ok);
+  // A standby instance is ready whatever the feed does.
+  s = {};
+  s.disconnected_since = now - 1h;
+  EXPECT_TRUE(DescribeFeed(s, now, 120s).ok);
+  EXPECT_FALSE(DescribeFeed(s, now, 120s).degraded);
+}
+
 TEST(HttpComponentTest, HealthSaysWhatThePerClientCapRefused) {
   http::ServerOptions options;
   options.port = 0;
