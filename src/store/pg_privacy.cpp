@@ -119,6 +119,29 @@ const Statements& PrivacyStatements() {
       {"drop_event_hashes",
        "UPDATE events SET phone_hash = NULL WHERE event_id IN (SELECT event_id FROM events "
        "WHERE phone_hash IS NOT NULL AND occurred_at < $1::timestamptz LIMIT $2::int)"},
+      // An event stamped later than it arrived (a mistyped year in the log, a clock ahead) keeps
+      // its number's hash phone_hash_days after it arrived, not after the date it gives (which
+      // may be 9999); the few such events are in an index of their own (migration 0043). A
+      // number's newest event for a finding (number_findings) that was one of them is replaced
+      // by the newest event still holding the number and the finding, or goes if there is none:
+      // a row that names no event of the number would hide nothing, but keep the hash.
+      {"drop_event_hashes_stamped_ahead",
+       "WITH old AS (SELECT event_id, phone_hash FROM events WHERE phone_hash IS NOT NULL "
+       "AND occurred_at > received_at AND received_at < $1::timestamptz LIMIT $2::int "
+       "FOR UPDATE), "
+       "stale AS (SELECT f.phone_hash, f.screened_with, f.finding, n.occurred_at, n.event_id "
+       "FROM number_findings f JOIN old ON f.phone_hash = old.phone_hash "
+       "AND f.event_id = old.event_id LEFT JOIN LATERAL (SELECT e.occurred_at, e.event_id "
+       "FROM events e WHERE e.phone_hash = f.phone_hash AND e.screened_with = f.screened_with "
+       "AND f.finding = ANY (e.screen_findings) AND e.event_id NOT IN (SELECT event_id FROM old) "
+       "ORDER BY e.occurred_at DESC, e.event_id COLLATE \"C\" DESC LIMIT 1) n ON true), "
+       "moved AS (UPDATE number_findings f SET occurred_at = s.occurred_at, event_id = s.event_id "
+       "FROM stale s WHERE s.event_id IS NOT NULL AND f.phone_hash = s.phone_hash "
+       "AND f.screened_with = s.screened_with AND f.finding = s.finding), "
+       "gone AS (DELETE FROM number_findings f USING stale s WHERE s.event_id IS NULL "
+       "AND f.phone_hash = s.phone_hash AND f.screened_with = s.screened_with "
+       "AND f.finding = s.finding) "
+       "UPDATE events e SET phone_hash = NULL FROM old WHERE e.event_id = old.event_id"},
       // Each number's newest event for a finding (migration 0023), where even that is older:
       // its number's every event with the finding has lost its hash, or is about to.
       {"drop_number_findings",
@@ -463,8 +486,8 @@ RetentionReport PgStore::RetentionLocked(ConnectionPool::Lease& lease,
                               InBatches(with, "erase_closed_numbers", finished, batch);
     });
     step("dropping number hashes", [&] {
-      for (const char* statement :
-           {"drop_survey_hashes", "drop_event_hashes", "drop_rejected_hashes"}) {
+      for (const char* statement : {"drop_survey_hashes", "drop_event_hashes",
+                                    "drop_event_hashes_stamped_ahead", "drop_rejected_hashes"}) {
         report.hashes_dropped += InBatches(with, statement, hash_cutoff, batch);
       }
       InBatches(with, "drop_number_findings", hash_cutoff, batch);

@@ -300,6 +300,34 @@ TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   EXPECT_EQ(Q("SELECT count(*) FROM retention_runs WHERE worker = 'test'"), "4");
 }
 
+TEST_F(PrivacyTest, AnEventStampedAheadKeepsItsNumbersHashAsLongAfterItArrivedNoLonger) {
+  // Dated 9999 by a mistyped year, it kept the hash until year 10000. A number's newest event for
+  // a finding that was such an event gives way to the newest event still holding the number.
+  auto store = Make("k1:" + kKey1, "");
+  const TimePoint now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  Ingest(*store, MakeEvent("AHEAD", "+447700900001", now + 24h * 1000, "999"));
+  Ingest(*store, MakeEvent("LATER", "+447700900001", now + 24h * 30, "999"));
+  Ingest(*store, MakeEvent("ALONE", "+447700900002", now + 24h * 1000, "999"));
+  // LATER arrives when it happens; all three hold a finding.
+  Q("UPDATE events SET received_at = occurred_at WHERE event_id = 'LATER'");
+  Q("UPDATE events SET screened_with = 'v1', screen_findings = '{vulnerable}'");
+  ASSERT_EQ(Q("SELECT string_agg(event_id, ',' ORDER BY event_id) FROM number_findings"),
+            "AHEAD,ALONE");
+  RetentionPolicy policy;  // hashes 90 days
+  store->RunRetention(policy, now + 24h * 60, "test");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE phone_hash IS NOT NULL"), "3");
+  store->RunRetention(policy, now + 24h * 95, "test");
+  EXPECT_EQ(Q("SELECT string_agg(event_id, ',') FROM events WHERE phone_hash IS NOT NULL"),
+            "LATER");
+  EXPECT_EQ(Q("SELECT string_agg(event_id || ':' || (occurred_at = (SELECT occurred_at FROM events "
+              "WHERE event_id = 'LATER')), ',') FROM number_findings"),
+            "LATER:true")
+      << "the number's row now names the newest event still holding it; ALONE's went";
+  store->RunRetention(policy, now + 24h * 121, "test");
+  EXPECT_EQ(Q("SELECT count(*) FROM events WHERE phone_hash IS NOT NULL"), "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM number_findings"), "0");
+}
+
 // A step that fails does not keep what the later steps remove past its time: a facts period
 // whose cutoff PostgreSQL cannot store (config refuses it now; a policy given directly does
 // not) fails that step alone, and the pass says so and records it.
