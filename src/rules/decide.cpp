@@ -402,6 +402,12 @@ TimePoint NextSendWindow(const RuleSet& rules, TimePoint t) {
   const TimePoint end = zone.FromLocal(
       static_cast<int>(date.year()), static_cast<int>(unsigned(date.month())),
       static_cast<int>(unsigned(date.day())), quiet.end_minute / 60, quiet.end_minute % 60);
+  if (end <= t) {
+    // An end in the hour the clocks go back comes twice, and FromLocal gives the first: `t`, in
+    // quiet hours by the clock, is in the second pass of that hour, which ends at the second.
+    const TimePoint again = end + (zone.ToLocal(end).utc_offset - local.utc_offset);
+    if (again > t) return again;
+  }
   return std::max(end, t);
 }
 

@@ -165,6 +165,26 @@ TEST(RulesQuietHoursTest, WindowThatDoesNotWrapMidnight) {
   EXPECT_EQ(NextSendWindow(rules, At("2026-11-27T07:30:00Z")), At("2026-11-27T07:30:00Z"));
 }
 
+TEST(RulesQuietHoursTest, AWindowEndingInTheHourTheClocksGoBackEndsWhenTheClockSaysSo) {
+  // 23:00-01:30 on 25 October 2026: 01:30 comes twice, at 00:30Z (BST) and 01:30Z (GMT). At 01:10
+  // GMT the clock reads quiet hours; the text went at once, the first 01:30 being past.
+  const LoadResult result = LoadString(
+      "force_name: Test\n"
+      "quiet_hours: {start: \"23:00\", end: \"01:30\"}\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n",
+      "q.yaml");
+  ASSERT_TRUE(result.rules);
+  const RuleSet& rules = *result.rules;
+  EXPECT_EQ(NextSendWindow(rules, At("2026-10-25T00:10:00Z")), At("2026-10-25T00:30:00Z"));
+  EXPECT_EQ(NextSendWindow(rules, At("2026-10-25T01:10:00Z")), At("2026-10-25T01:30:00Z"));
+  EXPECT_EQ(NextSendWindow(rules, At("2026-10-25T01:30:00Z")), At("2026-10-25T01:30:00Z"));
+  EXPECT_EQ(NextSendWindow(rules, At("2026-10-25T00:40:00Z")), At("2026-10-25T00:40:00Z"))
+      << "01:40 BST is past the end, though 01:30 comes again";
+  // The spring change: 01:00-02:00 does not exist; an end at 01:30 falls in it.
+  EXPECT_LE(NextSendWindow(rules, At("2026-03-29T00:59:00Z")), At("2026-03-29T01:30:00Z"));
+}
+
 // (A window that starts when it ends is refused when the rules load: RulesLoadTest.)
 TEST(RulesQuietHoursTest, DisabledNeverDefers) {
   for (const char* quiet : {"{start: \"21:00\", end: \"09:00\", enabled: false}",
