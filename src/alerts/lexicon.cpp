@@ -491,13 +491,15 @@ class LexiconLoader : private detail::YamlDiagnostics {
           }
         } else if (key == "description") {
           // For people only.
-        } else if (key == "terms" || key == "misspellings" || key == "negated") {
+        } else if (key == "terms" || key == "misspellings" || key == "negated" ||
+                   key == "alone") {
           has_terms = true;
           ForEachLanguage(value, key, [&](const std::string& language, const YAML::Node& phrase) {
             bool warned = false;
             for (Lexicon::Term& term : ReadTerm(phrase, language)) {
               term.after_negation = key == "negated";
-              std::string key_text = term.after_negation ? "~ " : "";
+              term.alone = key == "alone";
+              std::string key_text = term.after_negation ? "~ " : term.alone ? "= " : "";
               for (const auto& w : term.words) key_text += w.text + (w.prefix ? "* " : " ");
               if (auto [it, fresh] = seen_terms.emplace(key_text, entry.id); !fresh && !warned) {
                 Warn(phrase.Mark(), "term '" + phrase.Scalar() + "' is listed twice (also in '" +
@@ -510,7 +512,8 @@ class LexiconLoader : private detail::YamlDiagnostics {
         } else {
           Error(field.first.Mark(), "unknown key '" + key +
                                         "' in an entry (id, category, "
-                                        "description, fuzzy, terms, misspellings, negated)");
+                                        "description, fuzzy, terms, misspellings, negated, "
+                                        "alone)");
         }
       }
       if (entry.id.empty()) Error(item.Mark(), "entry without 'id'");
@@ -768,8 +771,16 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
   // "scarred" it is one typo away from.
   // A `negated:` term is kept apart: a risk term cancelled by a negation must not take its place.
   std::set<std::tuple<const Entry*, std::size_t, std::size_t, bool>> seen;
+  // Whether the words from `start` on are all the text holds, but for its punctuation.
+  const auto whole_text = [&tokens](std::size_t start, std::size_t length) {
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if ((i < start || i >= start + length) && !tokens[i].hard_break) return false;
+    }
+    return true;
+  };
   auto consider = [&](const TermRef& ref, std::size_t start) {
     if (!MatchAt(tokens, start, ref)) return;
+    if (ref.term->alone && !whole_text(start, ref.term->words.size())) return;
     std::size_t from = start;
     const Negation* negation = NegationBefore(tokens, start, ref.term->after_negation, from);
     // "safe" alone is no risk; "don't feel safe" is, and is what the alert should show.

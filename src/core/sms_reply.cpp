@@ -209,13 +209,13 @@ Words JoinSpeltOut(const Words& words) {
 
 // Words that may stand around an opt-out word without changing what it says.
 bool IsOptOutFiller(std::string_view word) {
-  return In(
-      word,
-      {"please", "pls",  "plz",     "thanks",   "thank", "thx",    "ta",     "you",      "now",
-       "me",     "it",   "all",     "this",     "that",  "these",  "them",   "sms",      "text",
-       "texts",  "txt",  "message", "messages", "msg",   "msgs",   "just",   "ok",       "okay",
-       "i",      "said", "want",    "to",       "would", "like",   "id",     "survey",   "surveys",
-       "opt",    "out",  "im",      "am",       "sorry", "really", "diolch", "dziekuje", "prosze"});
+  return In(word,
+            {"please", "pls",    "plz",    "thanks",   "thank",   "thx",      "ta",    "you",
+             "now",    "me",     "it",     "all",      "this",    "that",     "these", "them",
+             "sms",    "text",   "texts",  "txt",      "message", "messages", "msg",   "msgs",
+             "just",   "ok",     "okay",   "i",        "said",    "want",     "to",    "would",
+             "like",   "id",     "survey", "surveys",  "opt",     "out",      "im",    "am",
+             "sorry",  "really", "diolch", "dziekuje", "prosze",  "enough"});
 }
 
 // The words of a reply that says the number is not the person we meant: "you have the wrong
@@ -234,11 +234,35 @@ bool IsNegation(std::string_view word) {
 bool IsIntensifier(std::string_view word) { return In(word, {"ever", "evr", "you", "u"}); }
 
 bool IsMessaging(std::string_view word) {
-  return In(word, {"text",    "texts",     "texting",    "texted",    "txt",      "txts",
-                   "txting",  "message",   "messages",   "messaging", "messaged", "msg",
-                   "msgs",    "msging",    "sms",        "smss",      "smsing",   "send",
-                   "sending", "contact",   "contacting", "contacted", "survey",   "surveys",
-                   "neges",   "negeseuon", "negesuon",   "testun",    "arolwg",   "arolygon"});
+  return In(word, {"text", "texts", "texting", "texted", "txt", "txts", "txting", "message",
+                   "messages", "messaging", "messaged", "msg", "msgs", "msging", "sms", "smss",
+                   "smsing", "send", "sending", "contact", "contacting", "contacted", "survey",
+                   "surveys", "neges", "negeseuon", "negesuon", "testun", "arolwg", "arolygon",
+                   // Welsh verbs, as mutated after "peidiwch â" (don't): contact, text, send
+                   "cysylltu", "chysylltu", "tecstio", "thecstio", "anfon",
+                   // Polish (accents folded): messages, texts, surveys, to write, to contact
+                   "wiadomosci", "wiadomosc", "smsow", "smsy", "ankiet", "ankiety", "ankiete",
+                   "pisac", "piszcie", "kontaktowac"});
+}
+
+// Words between "stop" and what is stopped: "stop the texts", "stop all these messages".
+bool IsDeterminer(std::string_view word) {
+  return In(word, {"the", "these", "this", "those", "your", "ur", "all", "any", "yr"});
+}
+
+// Someone the citizen may want stopped, as the one who stops: "make him stop", "he won't stop
+// texting me", "I want her to stop". Not "them", which may be our texts ("get them to stop").
+bool IsPersonalThirdParty(std::string_view word) {
+  return In(word, {"him", "her", "he", "she", "hes", "shes"});
+}
+
+// A third person within the three words before `i` (the verb "stop"), with nothing between but
+// the words a plea puts there ("make him stop", "he just won't stop", "tell her to stop").
+bool SomeoneElseStops(const std::vector<std::string>& words, std::size_t i) {
+  for (std::size_t k = i; k > 0 && i - k < 4; --k) {
+    if (IsPersonalThirdParty(words[k - 1])) return true;
+  }
+  return false;
 }
 
 // Someone other than us, after "by" or "from": "I don't want any more texts from him" is about
@@ -275,7 +299,27 @@ bool HasOptOutPhrase(const Words& words) {
   for (std::size_t i = 0; i < words.size(); ++i) {
     const std::string_view w = words[i];
     if (In(w, {"unsubscribe", "unsub", "stopall", "optout", "wypisz"})) return true;
-    if (w == "stop" && IsMessaging(at(i + 1))) return true;
+    // "stop texting me", "stop the texts", "stop all these messages", but not someone else's:
+    // "make him stop texting me", "stop the texts from him".
+    if (w == "stop" && !SomeoneElseStops(words, i)) {
+      std::size_t next = i + 1;
+      while (next < i + 3 && IsDeterminer(at(next))) ++next;
+      if (IsMessaging(at(next)) &&
+          !(In(at(next + 1), {"by", "from"}) && IsThirdParty(at(next + 2)))) {
+        return true;
+      }
+    }
+    // "I asked you to stop", "I told you to stop", anywhere: said to us, again.
+    if (In(w, {"told", "asked"}) && In(at(i + 1), {"you", "u"}) && at(i + 2) == "to" &&
+        at(i + 3) == "stop") {
+      return true;
+    }
+    // Polish "rezygnuję z ankiet" (I withdraw from the surveys); Welsh "peidiwch â chysylltu"
+    // (don't contact), with the "â" between read as "a".
+    if (w == "rezygnuje" && at(i + 1) == "z") return true;
+    if (w == "peidiwch" && IsMessaging(at(at(i + 1) == "a" || at(i + 1) == "ag" ? i + 2 : i + 1))) {
+      return true;
+    }
     // "no more texts", "no more of your texts", Welsh "dim mwy o negeseuon".
     if (w == "nomore") {
       const std::size_t next = In(at(i + 1), {"o", "of"}) ? i + 2 : i + 1;
@@ -283,11 +327,19 @@ bool HasOptOutPhrase(const Words& words) {
     }
     if (In(w, {"remove", "delete", "erase"}) && In(at(i + 1), {"me", "my"})) return true;
     if (w == "take" && at(i + 1) == "me" && at(i + 2) == "off") return true;
-    const bool dont =
-        w == "dont" || (w == "do" && at(i + 1) == "not") || (w == "no" && at(i + 1) == "longer");
-    const std::size_t next = w == "dont" ? i + 1 : i + 2;
+    // Polish "nie" (don't, not) reads as "dont": "nie piszcie", "nie chcę więcej wiadomości".
+    const bool dont = w == "dont" || w == "nie" || (w == "do" && at(i + 1) == "not") ||
+                      (w == "no" && at(i + 1) == "longer");
+    std::size_t next = w == "dont" || w == "nie" ? i + 1 : i + 2;
+    if (dont && at(next) == "prosze") ++next;  // "nie proszę..." is rare; "proszę nie pisać" is not
     if (dont && IsMessaging(at(next))) return true;
-    if (dont && In(at(next), {"want", "wanna"}) && unwanted_messages(next)) return true;
+    if (dont && In(at(next), {"want", "wanna", "chce"}) && unwanted_messages(next)) return true;
+    // "I don't want these anymore", "I don't want them any more": what we sent, no longer wanted.
+    if (dont && In(at(next), {"want", "wanna"}) &&
+        In(at(next + 1), {"these", "them", "this", "those", "it"}) &&
+        In(at(next + 2), {"anymore", "nomore", "more"})) {
+      return true;
+    }
   }
   return false;
 }
@@ -299,6 +351,16 @@ bool IsNotSaidToUs(const Words& words, std::size_t i) {
   std::size_t before = i;
   while (before > 0 && IsIntensifier(words[before - 1])) --before;
   if (before > 0 && IsNegation(words[before - 1])) return true;
+  // Someone else to stop: "make him stop", "I just want her to stop", "tell him to stop".
+  if (SomeoneElseStops(words, i)) return true;
+  // Something else to stop: "the noise needs to stop" (but "this has to stop", "it must stop",
+  // said of our texts, are said to us).
+  if (i >= 3 && words[i - 1] == "to" &&
+      In(words[i - 2], {"needs", "need", "has", "have", "got", "gotta"}) &&
+      !In(words[i - 3], {"this", "it", "these", "that", "they", "them", "you", "u"}) &&
+      !IsMessaging(words[i - 3])) {
+    return true;
+  }
   if (i < 2 || words[i - 1] != "to") return false;
   if (IsTellingVerb(words[i - 2])) return i >= 3 && IsPassiveAuxiliary(words[i - 3]);
   // A telling verb, then who was told (up to three words): anyone but us.
@@ -437,7 +499,17 @@ bool IsOptOut(std::string_view text) {
   // else.
   if (words.size() <= kShortReplyWords) {
     const auto edge_word = [](std::string_view w) { return w == "stop" || w == "leavemealone"; };
-    if (edge_word(words.front())) return true;
+    // ... but "stop the texts from him" is about his.
+    const auto from_someone_else = [&words] {
+      for (std::size_t k = 1; k + 1 < words.size(); ++k) {
+        if (IsMessaging(words[k - 1]) && In(words[k], {"by", "from"}) &&
+            IsThirdParty(words[k + 1])) {
+          return true;
+        }
+      }
+      return false;
+    };
+    if (edge_word(words.front()) && !from_someone_else()) return true;
     if (edge_word(words.back()) && !IsNotSaidToUs(words, words.size() - 1)) return true;
   }
   return false;

@@ -471,6 +471,29 @@ TEST_F(TwoWayTest, AnAlertDealtWithOpensAgainWhenALaterTextRaisesItsKind) {
   EXPECT_EQ(status(scared, "safeguarding"), "open");
 }
 
+// "HELP", the SMS keyword, and the plain ways of asking were answered with the first question
+// again: the shipped lexicon named "help me please" and "need help now", not these.
+TEST_F(TwoWayTest, HelpAskedForPlainlyIsAnsweredWithWhereToGetIt) {
+  int n = 0;
+  for (const char* plea : {"HELP", "help me", "I need help", "Can you help me", "Make him stop"}) {
+    const std::string phone = "+4477009002" + std::to_string(10 + n);
+    const auto survey = TextedSurvey("E-" + std::to_string(n), phone);
+    clock_.Advance(5min);
+    EXPECT_EQ(Text(plea, "k-" + std::to_string(n), phone), "comment") << plea;
+    EXPECT_EQ(Q("SELECT string_agg(kind, ',' ORDER BY id) FROM outbox WHERE survey_id = " +
+                std::to_string(survey)),
+              "survey,help")
+        << plea;
+    EXPECT_EQ(Q("SELECT count(*) FROM alerts WHERE kind = 'safeguarding' AND survey_id = " +
+                std::to_string(survey)),
+              "1")
+        << plea;
+    EXPECT_EQ(Q("SELECT count(*) FROM opt_outs"), "0") << plea << ": not a stop";
+    clock_.Advance(24h * 100);  // past the frequency cap
+    ++n;
+  }
+}
+
 // The audit's conversation: "he hit me again and im scared" as the first reply got only
 // "Sorry, please reply with one number from 0 to 10. Q1/5..."; now it gets where to get help
 // (999, 55, the helplines), in the survey's language, through the outbox, and nothing more is

@@ -70,6 +70,7 @@ class Lexicon {
     std::string language;
     std::vector<Word> words;
     bool after_negation = false;  // listed under `negated:`: counts only after a negation
+    bool alone = false;           // listed under `alone:`: counts only as the whole text ("HELP")
   };
   struct Entry {
     std::string id;

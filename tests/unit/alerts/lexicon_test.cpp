@@ -176,6 +176,34 @@ entries:
   EXPECT_TRUE(lexicon->Match("I feel safe").empty());
 }
 
+TEST(LexiconMatch, AloneTermsCountOnlyAsTheWholeText) {
+  // "HELP" texted back is a call for help; "thanks for your help" is not.
+  auto lexicon = Load(R"(
+version: 1
+negation:
+  window: 3
+  words: {en: [not]}
+entries:
+  - id: danger_now
+    category: safeguarding
+    terms: {en: [in danger]}
+    alone: {en: [help, help me], pl: [pomocy]}
+)");
+  ASSERT_TRUE(lexicon);
+  auto fires = [&](const char* text) { return lexicon->Matches(text, "safeguarding"); };
+  EXPECT_TRUE(fires("HELP"));
+  EXPECT_TRUE(fires("Help!!"));
+  EXPECT_TRUE(fires("  help me. "));
+  EXPECT_TRUE(fires("Pomocy!"));
+  EXPECT_FALSE(fires("thanks for your help"));
+  EXPECT_FALSE(fires("help me understand the letter"));
+  EXPECT_FALSE(fires("they did not help"));
+  EXPECT_TRUE(fires("help. I am in danger"));
+  const auto matches = lexicon->Match("HELP ME!");
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(MatchName(matches[0]), "danger_now:help me");
+}
+
 // One term for a verb's forms and the people it is done to, where each phrase was listed:
 // "hurt+ (me|the kids)" is hurt me, hurts me, hurting me, hurt the kids...
 TEST(LexiconMatch, InflectionsAndAlternatives) {
@@ -332,7 +360,7 @@ entries:
   EXPECT_NE(all.find("entry 'none' has no terms"), std::string::npos) << all;
   // A misspelt `negated:` would drop its terms: an error that says what an entry may hold.
   EXPECT_NE(all.find("lex.yaml:18:5: unknown key 'negatd' in an entry (id, category, "
-                     "description, fuzzy, terms, misspellings, negated)"),
+                     "description, fuzzy, terms, misspellings, negated, alone)"),
             std::string::npos)
       << all;
 }

@@ -128,6 +128,36 @@ TEST(SmsReplyOptOut, WhatCitizensActuallyWrite) {
   ExpectOptOuts(kCases);
 }
 
+// A review's misses, live against the daemon: stops with a word between "stop" and the texts,
+// said again, or in Polish and Welsh sentences; and pleas about someone else read as stops,
+// where the citizen was told "no more survey texts" and nothing else.
+TEST(SmsReplyOptOut, StopsSaidInSentencesAndPleasAboutSomeoneElse) {
+  const OptOutCase kCases[] = {
+      {"Please stop these messages, they are upsetting me", true, "a determiner between"},
+      {"Stop the texts please I already told the officer everything", true, "the texts"},
+      {"stop all your surveys", true, "two determiners"},
+      {"Why are you still texting me? I asked you to stop", true, "said to us, again"},
+      {"I told you to stop sending these last week", true, "said to us, again"},
+      {"I dont want these anymore", true, "what we sent, no longer wanted"},
+      {"enough, no more", true, "no more, with enough"},
+      {"Nie chcę więcej wiadomości", true, "Polish: I don't want more messages"},
+      {"Proszę nie pisać więcej", true, "Polish: please don't write any more"},
+      {"Rezygnuję z ankiet", true, "Polish: I withdraw from the surveys"},
+      {"Peidiwch â chysylltu â mi eto", true, "Welsh: don't contact me again"},
+      {"Make him stop", false, "someone else is to stop"},
+      {"I just want him to stop", false, "someone else is to stop"},
+      {"Please tell him to stop", false, "someone else is to stop"},
+      {"Can you get him to stop", false, "someone else is to stop"},
+      {"the noise needs to stop", false, "something else is to stop"},
+      {"he won't stop texting me", false, "his texts, not ours"},
+      {"make her stop messaging me", false, "her messages, not ours"},
+      {"stop the texts from him", false, "his texts, not ours"},
+      {"this has to stop", true, "said of our texts"},
+      {"Please get them to stop", true, "them may be our texts: asking us"},
+  };
+  ExpectOptOuts(kCases);
+}
+
 // The audit's misses: each a way of saying "stop texting me" that was read as an answer or a
 // reply. A wrong opt-out costs one survey; a missed one costs a citizen's trust.
 TEST(SmsReplyOptOut, CommonWaysOfSayingNoMore) {
