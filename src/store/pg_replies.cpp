@@ -47,7 +47,10 @@ const Statements& ReplyStatements() {
       // same with or without the gateway's message id.
       {"two_way_context",
        "SELECT s.id, s.language, surveyd_epoch_us(o.begun_at), COALESCE(c.state, 'open'), "
-       "COALESCE(c.question, 1), COALESCE(c.asked_again, false), " SURVEYD_ANSWERED_LATE " "
+       "COALESCE(c.question, 1), COALESCE(c.asked_again, false), " SURVEYD_ANSWERED_LATE ", "
+       // Word for word a text kept before in this conversation: a phone's auto-reply.
+       "EXISTS (SELECT 1 FROM inbound_messages m WHERE m.survey_id = s.id AND m.body = $3 "
+       "AND m.disposition IN ('asked_again', 'comment')) "
        "FROM surveys s "
        "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "LEFT JOIN conversations c ON c.survey_id = s.id "
@@ -153,7 +156,7 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, const std::
     context.latest_answered_late = row[6].as<bool>();
   }
   if (!row[4].is_null()) context.helped_at = pg::FromEpochMicros(row[4].as<std::int64_t>());
-  const auto two_way = Exec(txn, "two_way_context", {hashes, Time(now)});
+  const auto two_way = Exec(txn, "two_way_context", {hashes, Time(now), Text(text)});
   if (!two_way.empty()) {
     const auto& r = two_way[0];
     ReplyContext::TwoWay conversation;
@@ -164,6 +167,7 @@ ReplyContext ReadContext(pqxx::work& txn, const std::string& hashes, const std::
     conversation.question = r[4].as<int>();
     conversation.asked_again = r[5].as<bool>();
     conversation.answered_late = r[6].as<bool>();
+    conversation.repeats_earlier = r[7].as<bool>();
     conversation.calls_for_help =
         conversation.survey_id == context.latest_survey_id
             ? context.latest_calls_for_help

@@ -118,6 +118,12 @@ store::ReplyPlan PlanReply(const rules::RuleSet& rules, const store::ReplyContex
     plan.disposition = "answer";
     plan.score = score;
     MoveOn(plan, *texts, conversation.question, expires_at);
+  } else if (conversation.repeats_earlier) {
+    // A phone's auto-reply answers every text we send: each question would bring the next, and
+    // the driver would get twelve texts in twenty seconds. The conversation ends here, quietly:
+    // kept (a reply), nothing more is asked, and a later text is told the survey has closed.
+    plan.disposition = "reply";
+    plan.conversation_state = "expired";
   } else if (!conversation.asked_again) {
     plan.disposition = "asked_again";
     // Kept now, as a comment, not only when a second text comes: it may be all the citizen

@@ -89,6 +89,20 @@ TEST_F(PlanReplyTest, AnUnreadableReplyIsKeptAndAskedAgainOnceThenKeptAsAComment
   EXPECT_THAT(plan.texts[0].body, StartsWith("Q2/5"));
 }
 
+TEST_F(PlanReplyTest, AnAutoReplyEndsTheConversationQuietly) {
+  // "I'm driving" answered every text: each question brought the next, twelve texts in twenty
+  // seconds, all five questions "answered" with it.
+  ReplyContext context = Conversation(1, true);
+  context.two_way->repeats_earlier = true;
+  const auto plan = PlanReply(*rules_, context, "I'm driving with Do Not Disturb on", begun_ + 1h);
+  EXPECT_EQ(plan.disposition, "reply");
+  EXPECT_EQ(plan.conversation_state, "expired");
+  EXPECT_TRUE(plan.comment.empty()) << "nothing new to keep";
+  EXPECT_TRUE(plan.texts.empty()) << "nothing more is asked";
+  // A score is a score, however often it is given.
+  EXPECT_EQ(PlanReply(*rules_, context, "8", begun_ + 1h).disposition, "answer");
+}
+
 // Inside a conversation the short words that could be an answer stay answers: Welsh "dim"
 // (none, zero) is a 0, and a bare "no" is asked again; "dim diolch" (no thanks) and "dim mwy o
 // negeseuon" (no more messages) opt out.
