@@ -48,9 +48,12 @@ const Statements& ReplyStatements() {
       {"two_way_context",
        "SELECT s.id, s.language, surveyd_epoch_us(o.begun_at), COALESCE(c.state, 'open'), "
        "COALESCE(c.question, 1), COALESCE(c.asked_again, false), " SURVEYD_ANSWERED_LATE ", "
-       // Word for word a text kept before in this conversation: a phone's auto-reply.
+       // Word for word a text kept in this conversation in the last ten minutes: a phone's
+       // auto-reply, which answers each text within seconds (a citizen who writes the same
+       // complaint again an hour later is heard again).
        "EXISTS (SELECT 1 FROM inbound_messages m WHERE m.survey_id = s.id AND m.body = $3 "
-       "AND m.disposition IN ('asked_again', 'comment')) "
+       "AND m.disposition IN ('asked_again', 'comment') "
+       "AND m.stored_at > $2::timestamptz - interval '10 minutes') "
        "FROM surveys s "
        "JOIN outbox o ON o.survey_id = s.id AND o.kind = 'survey' "
        "LEFT JOIN conversations c ON c.survey_id = s.id "

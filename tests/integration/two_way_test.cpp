@@ -212,12 +212,26 @@ TEST_F(TwoWayTest, ADisclosurePastTheCommentsLengthStillRaisesItsAlert) {
   const std::string chatter(450, 'x');
   EXPECT_EQ(Text("well " + chatter, "k-1"), "asked_again");
   for (int i = 2; i <= 6; ++i) {
-    Text("and " + chatter, "k-" + std::to_string(i));
+    Text("and " + std::to_string(i) + chatter, "k-" + std::to_string(i));
   }
   ASSERT_EQ(Q("SELECT length(comment) FROM responses"), "2000");
   EXPECT_EQ(Q("SELECT count(*) FROM alerts"), "0");
   Text("he is back and I am scared", "k-9");
   EXPECT_EQ(Q("SELECT string_agg(kind, ',') FROM alerts"), "safeguarding");
+}
+
+TEST_F(TwoWayTest, APhonesAutoReplyEndsTheConversationAfterOneAskingAgain) {
+  const auto survey = TextedSurvey("E-1");
+  const std::string id = std::to_string(survey);
+  const std::string driving = "I'm driving with Do Not Disturb on. I'll see your message later.";
+  clock_.Advance(5min);
+  EXPECT_EQ(Text(driving, "k-1"), "asked_again");
+  clock_.Advance(3s);
+  EXPECT_EQ(Text(driving, "k-2"), "reply");
+  EXPECT_EQ(Q("SELECT state FROM conversations"), "expired");
+  EXPECT_EQ(Q("SELECT count(*) FROM outbox WHERE survey_id = " + id), "2")
+      << "the survey's text and the question asked again, nothing more";
+  EXPECT_EQ(Comment(), driving) << "kept once";
 }
 
 // Kannel's get-url as the issue pins it ("...inbound?secret=SECRET&from=%p&to=%P&text=%a"):

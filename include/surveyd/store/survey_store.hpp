@@ -91,8 +91,9 @@ struct ReplyContext {
     bool asked_again = false;     // the question was asked again after an unreadable reply
     bool calls_for_help = false;  // this text, read against this survey, calls for help now
     bool answered_late = false;   // as latest_answered_late, for this survey
-    // This text is word for word one kept before in this conversation (as a comment, or
-    // asked again about): a phone's auto-reply ("I'm driving"), answering each text we send.
+    // This text is word for word one kept in this conversation in the last ten minutes (as a
+    // comment, or asked again about): a phone's auto-reply ("I'm driving"), answering each text
+    // we send.
     bool repeats_earlier = false;
   };
   std::optional<TwoWay> two_way;
