@@ -1,7 +1,6 @@
 // The parts of the store interface that need no database (so the fuzz targets link without pqxx).
 #include <algorithm>
 
-#include "surveyd/core/utf8.hpp"
 #include "surveyd/store/alert_store.hpp"
 #include "surveyd/store/ingest_store.hpp"
 #include "surveyd/store/survey_store.hpp"
@@ -59,7 +58,10 @@ const char* NoticeChannelName(NoticeChannel channel) {
 
 SurveyAnswers TextAsComment(const SurveyView& view, const std::string& text) {
   SurveyAnswers answers;
-  answers.comment = TruncateCodePoints(text, 2000);
+  // Whole, though a stored comment keeps its first 2,000 characters: a disclosure after them
+  // must still raise its alert (and call for help). A text is as long as its gateway or the
+  // page's form let it be.
+  answers.comment = text;
   answers.language = view.language;
   return answers;
 }

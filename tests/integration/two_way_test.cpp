@@ -220,6 +220,18 @@ TEST_F(TwoWayTest, ADisclosurePastTheCommentsLengthStillRaisesItsAlert) {
   EXPECT_EQ(Q("SELECT string_agg(kind, ',') FROM alerts"), "safeguarding");
 }
 
+TEST_F(TwoWayTest, ADisclosurePastTheFirst2000CharactersOfOneTextRaisesItsAlertAndGetsHelp) {
+  // Cut to 2,000 characters before the alert rules read it, it raised nothing and got the
+  // question asked again.
+  const auto survey = TextedSurvey("E-1");
+  clock_.Advance(5min);
+  EXPECT_EQ(Text(std::string(5000, 'x') + " he is back and I am scared", "k-1"), "comment");
+  EXPECT_EQ(Q("SELECT string_agg(kind, ',') FROM alerts"), "safeguarding");
+  EXPECT_EQ(Q("SELECT string_agg(kind, ',' ORDER BY id) FROM outbox WHERE survey_id = " +
+              std::to_string(survey)),
+            "survey,help");
+}
+
 TEST_F(TwoWayTest, APhonesAutoReplyEndsTheConversationAfterOneAskingAgain) {
   const auto survey = TextedSurvey("E-1");
   const std::string id = std::to_string(survey);
