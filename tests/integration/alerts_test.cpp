@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "fakes/test_ca.hpp"
 #include "integration/surveyed.hpp"
@@ -1209,12 +1210,12 @@ TEST(SmtpTest, SendsThroughTheRelayAndClassifiesRefusals) {
   EXPECT_EQ(messages[0]["body"], "Hello\n.\nTwo lines");
   EXPECT_EQ(messages[0]["tls"], false);
 
-  // Authentication is never offered in clear.
+  // Authentication is never offered in clear (and the e-mail waits for the configuration).
   auto options = relay.Options();
   options.username = "surveyd";
   options.password = "secret";
   result = SendMail(options, Mail("duty@force.example"));
-  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
   EXPECT_THAT(result.error, HasSubstr("without TLS"));
   // STARTTLS asked of a relay that has none: refused, not sent in clear.
   options = relay.Options();
@@ -1257,13 +1258,63 @@ TEST(SmtpTest, StartTlsWithAuthentication) {
   result = SendMail(options, Mail("duty@force.example"));
   EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
   EXPECT_THAT(result.error, HasSubstr("not trusted"));
+  // A password rotated at the relay before ours: refused, but retried (ops put it right).
   options.ca_file = cert;
   options.password = "wrong";
   result = SendMail(options, Mail("duty@force.example"));
-  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
   EXPECT_EQ(result.code, 535);
+  EXPECT_THAT(result.error, HasSubstr("the SMTP relay refused us at AUTH: 535"));
   EXPECT_EQ(relay.Messages().size(), 1u);
   std::filesystem::remove_all(dir);
+}
+
+// A relay that refuses us ("550 5.7.1 relaying denied" to MAIL FROM) refuses the relationship,
+// not the message: each e-mail was failed for good at its first attempt, and sent by nobody
+// once ops had put the relay right. Now it is retried; only a recipient refused is final.
+TEST(SmtpTest, ARefusalOfTheSessionIsRetriedAndOnlyARecipientRefusedIsFinal) {
+  SmtpRelay relay({"--fail-first", "1", "--fail-reply", "550 5.7.1 relaying denied"});
+  auto result = SendMail(relay.Options(), Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
+  EXPECT_EQ(result.code, 550);
+  EXPECT_EQ(result.error, "the SMTP relay refused us at MAIL FROM: 550 5.7.1 relaying denied");
+  result = SendMail(relay.Options(), Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kSent) << result.error;
+}
+
+TEST_F(NotifierTest, AnAlertEmailRefusedByTheRelayGoesOnceTheRelayIsPutRight) {
+  SmtpRelay refusing({"--fail-first", "2", "--fail-reply", "550 5.7.1 relaying denied",
+                      "--reject-rcpt", "nobody@force.example"});
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I want to make a complaint", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
+  auto options = Options();
+  options.webhook.url.clear();
+  options.email_to = {"duty@force.example", "nobody@force.example"};
+  options.smtp = refusing.Options();
+  auto notifier = Make(options);
+  testing::CapturedLog log;
+  EXPECT_EQ(notifier->RunOnce(), 2);
+  EXPECT_EQ(db_.Query("SELECT string_agg(state || ' ' || attempts || ' ' || last_error, '|' "
+                      "ORDER BY id) FROM alert_notices"),
+            "pending 1 the SMTP relay refused us at MAIL FROM: 550 5.7.1 relaying denied|"
+            "pending 1 the SMTP relay refused us at MAIL FROM: 550 5.7.1 relaying denied");
+  EXPECT_THAT(log.Text(), HasSubstr("(complaint, round 0) by email not sent"));
+  EXPECT_THAT(log.Text(), HasSubstr("attempt 1): the SMTP relay refused us at MAIL FROM: 550 5.7.1 "
+                                    "relaying denied; will retry"));
+  EXPECT_THAT(log.Text(), Not(HasSubstr("@force.example"))) << "no address in the log";
+  EXPECT_EQ(notifier->Status().retried, 2);
+  EXPECT_TRUE(refusing.Messages().empty());
+
+  // The relay put right: the e-mail goes; the address it refuses is failed, at once.
+  clock_.Advance(1h);
+  EXPECT_EQ(notifier->RunOnce(), 2);
+  EXPECT_EQ(db_.Query("SELECT string_agg(recipient || ' ' || state || ' ' || attempts || ' ' || "
+                      "COALESCE(last_error, ''), '|' ORDER BY id) FROM alert_notices"),
+            "duty@force.example sent 2 |"
+            "nobody@force.example failed 2 RCPT TO refused: 550 5.1.1 no such user");
+  ASSERT_EQ(refusing.Messages().size(), 1u);
+  EXPECT_EQ(refusing.Messages()[0]["to"][0], "duty@force.example");
 }
 
 // ---- The weekly digest -----------------------------------------------------------------------
