@@ -586,9 +586,10 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   ASSERT_EQ(body["people"].size(), 3u);
   EXPECT_EQ(body["people"][0]["person"], "PC1");
   EXPECT_EQ(body["people"][0]["respondents"], 4);
-  EXPECT_EQ(body["people"][0]["top_scores"]["q1"], 4);
-  EXPECT_EQ(body["people"][0]["top_scores"]["total"], 20);
-  EXPECT_EQ(body["people"][0]["all_top_scores"], 4);
+  // "nobody came back to me" raised a complaint: an answer, but its 10s are no praise.
+  EXPECT_EQ(body["people"][0]["top_scores"]["q1"], 3);
+  EXPECT_EQ(body["people"][0]["top_scores"]["total"], 15);
+  EXPECT_EQ(body["people"][0]["all_top_scores"], 3);
   EXPECT_EQ(body["people"][0]["praise_comments"], 2);
   EXPECT_EQ(body["people"][1]["person"], "PC2");
   EXPECT_EQ(body["people"][1]["suppressed"], true);
@@ -610,7 +611,7 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   EXPECT_EQ(response.body,
             "person,role,team,suppressed,respondents,top_q1,top_q2,top_q3,top_q4,top_q5,"
             "top_total,all_top_scores,praise_comments\r\n"
-            "PC1,officer,Response - Birmingham East,false,4,4,4,4,4,4,20,4,2\r\n"
+            "PC1,officer,Response - Birmingham East,false,4,3,3,3,3,3,15,3,2\r\n"
             "PC2,officer,Response - Birmingham East,true,,,,,,,,,\r\n"
             "PC3,officer,Response - Birmingham East,true,,,,,,,,,\r\n");
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
@@ -780,6 +781,75 @@ TEST_F(AlertsApiTest, RecognitionNeverGivesAHiddenPersonAway) {
                                                          {"PC5@Team B", true},
                                                          {"PC8@Team B", false},
                                                          {"PC9@Team B", true}}));
+}
+
+// A survey of all 10s with thanks in its comment, then the citizen posting again on its page
+// "Actually I want to make a complaint": the complaint alert was raised, and the survey was
+// still listed as praise for the operator, and counted in the digest. A contact that is a
+// complaint or a safeguarding matter (the alert resolved, too) credits nobody with praise.
+TEST_F(AlertsApiTest, ASurveyThatRaisedAComplaintOrSafeguardingAlertIsNoPraise) {
+  survey::SurveyHandlerOptions page_options(*store_, clock_);
+  page_options.raise_alerts = ShippedPageAlerts;
+  survey::SurveyPages pages(page_options);
+  const auto post = [&](const std::string& token, const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.path = "/s/" + token;
+    request.body = body;
+    request.remote_address = "203.0.113.5";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    return pages.Handle(request);
+  };
+  // Each answered on the page with 10 on every question, and what the citizen posted after.
+  const std::vector<std::pair<std::string, std::string>> answers = {
+      {"the call handler was brilliant, thank you",
+       "Actually I want to make a complaint, nobody came back to me"},
+      {"Thank you, brilliant", "he is back and I am scared"},
+      {"Very kind and patient, thank you", ""},
+      {"", ""}};
+  int n = 0;
+  for (const auto& [comment, after] : answers) {
+    Contact c;
+    c.event_id = "C-" + std::to_string(++n);
+    c.at = clock_.Now() - 1h;
+    CreateSurvey(c);
+    auto messages = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+    ASSERT_EQ(messages.size(), 1u);
+    const std::string token = token::DeriveToken(kTokenSecret, messages[0].token_nonce);
+    ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
+    ASSERT_EQ(
+        post(token, "q1=10&q2=10&q3=10&q4=10&q5=10&comment=" + http::UrlEncode(comment)).status,
+        200);
+    if (!after.empty()) post(token, "comment=" + http::UrlEncode(after));
+  }
+  ASSERT_EQ(Count("alerts", "kind = 'complaint'"), "1");
+  ASSERT_EQ(Count("alerts", "kind = 'safeguarding'"), "1");
+  // Resolved, it was a safeguarding matter all the same.
+  const std::string safeguarding = db_.Query("SELECT id FROM alerts WHERE kind = 'safeguarding'");
+  ASSERT_EQ(Call(api::Role::kSupervisor, "POST", "/api/v1/alerts/" + safeguarding + "/resolve",
+                 R"({"note": "called back, safe"})")
+                .status,
+            200);
+
+  // By the contacts' days (the API's default) and by the answers' (the weekly digest's).
+  for (const std::string dates : {"contact", "answered"}) {
+    SCOPED_TRACE(dates);
+    const auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                               "from=2026-11-24&to=2026-11-24&dates=" + dates);
+    ASSERT_EQ(response.status, 200) << response.body;
+    const auto body = json::parse(response.body);
+    ASSERT_EQ(body["people"].size(), 1u) << response.body;
+    const auto& op1 = body["people"][0];
+    EXPECT_EQ(op1["person"], "OP1");
+    EXPECT_EQ(op1["respondents"], 4) << "each is an answer, as the stats count it";
+    EXPECT_EQ(op1["top_scores"]["q1"], 2) << "the 10s of a complaint are no praise";
+    EXPECT_EQ(op1["top_scores"]["total"], 10);
+    EXPECT_EQ(op1["all_top_scores"], 2);
+    EXPECT_EQ(op1["praise_comments"], 1);
+    ASSERT_EQ(body["praise"].size(), 1u) << response.body;
+    EXPECT_EQ(body["praise"][0]["comment"], "Very kind and patient, thank you");
+    EXPECT_THAT(response.body, Not(HasSubstr("brilliant")));
+  }
 }
 
 // ---- The notifier ----------------------------------------------------------------------------
