@@ -243,52 +243,55 @@ int Notifier::RunOnce() {
   }
   if (options_.digest.enabled) MakeDigests(now);
 
-  const TimePoint claimed_at = clock_.Now();
-  auto notices = store_.ClaimNotices(now, options_.batch_size, options_.worker_id, options_.lease);
-  // The batch shares one lease, and each send may take its whole timeout: one begun with less
-  // than that left could still be under way when another instance takes the lapsed claim and
-  // sends it too (a duplicate e-mail to the duty inspector). What is left goes when its lease
-  // lapses, here or elsewhere.
-  const auto longest_send = std::chrono::duration_cast<Duration>(
-      std::max(options_.webhook.timeout, options_.smtp.timeout));
-  for (const auto& notice : notices) {
-    const TimePoint at = clock_.Now();
-    if (at + longest_send >= claimed_at + options_.lease) break;
-    const store::NoticeResult result = Send(notice, at);
-    // Taken by the channel, not recorded: the notice goes again when its lease runs out (with
-    // the same webhook-id), so the alert is delivered at least once.
-    if (result.state == store::NoticeResult::State::kSent) {
-      SURVEYD_FAILPOINT("alerts.after_send_before_record");
-    }
-    store_.RecordNotice(notice, result, clock_.Now());
-    const std::string what = notice.alert ? "alert " + std::to_string(notice.alert->id) + " (" +
-                                                AlertKindName(notice.alert->kind) + ", round " +
-                                                std::to_string(notice.round) + ")"
-                                          : std::string("a recognition digest");
-    std::lock_guard lock(status_mutex_);
-    switch (result.state) {
-      case store::NoticeResult::State::kSent:
-        ++status_.sent;
-        spdlog::info("alerts: {} sent by {} (notice {}, attempt {})", what,
-                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts);
-        break;
-      case store::NoticeResult::State::kRetry:
-        ++status_.retried;
-        status_.last_error = result.error;
-        spdlog::warn("alerts: {} by {} not sent (notice {}, attempt {}): {}; will retry", what,
-                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
-                     result.error);
-        break;
-      case store::NoticeResult::State::kFailed:
-        ++status_.failed;
-        status_.last_error = result.error;
-        spdlog::error("alerts: {} by {} FAILED (notice {}, attempt {}): {}", what,
-                      store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
-                      result.error);
-        break;
-    }
+  // One notice claimed at a time, just before its send, under a lease that outlasts the send. A
+  // batch claimed at once held every notice queued behind the one in flight for a whole lease
+  // (the longer timeout + 60 s): after a crash mid-send (kill -9) even those never begun, a
+  // safeguarding alert's e-mails, waited that long. Now only the notice in flight does; the
+  // others were never claimed, and any instance (this one restarted) sends them at once.
+  int handled = 0;
+  while (handled < options_.batch_size && !stopping_) {
+    const auto claimed = store_.ClaimNotices(clock_.Now(), 1, options_.worker_id, options_.lease);
+    if (claimed.empty()) break;
+    SendAndRecord(claimed.front());
+    ++handled;
   }
-  return static_cast<int>(notices.size());
+  return handled;
+}
+
+void Notifier::SendAndRecord(const store::Notice& notice) {
+  const store::NoticeResult result = Send(notice, clock_.Now());
+  // Taken by the channel, not recorded: the notice goes again when its lease runs out (with
+  // the same webhook-id), so the alert is delivered at least once.
+  if (result.state == store::NoticeResult::State::kSent) {
+    SURVEYD_FAILPOINT("alerts.after_send_before_record");
+  }
+  store_.RecordNotice(notice, result, clock_.Now());
+  const std::string what = notice.alert ? "alert " + std::to_string(notice.alert->id) + " (" +
+                                              AlertKindName(notice.alert->kind) + ", round " +
+                                              std::to_string(notice.round) + ")"
+                                        : std::string("a recognition digest");
+  std::lock_guard lock(status_mutex_);
+  switch (result.state) {
+    case store::NoticeResult::State::kSent:
+      ++status_.sent;
+      spdlog::info("alerts: {} sent by {} (notice {}, attempt {})", what,
+                   store::NoticeChannelName(notice.channel), notice.id, notice.attempts);
+      break;
+    case store::NoticeResult::State::kRetry:
+      ++status_.retried;
+      status_.last_error = result.error;
+      spdlog::warn("alerts: {} by {} not sent (notice {}, attempt {}): {}; will retry", what,
+                   store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
+                   result.error);
+      break;
+    case store::NoticeResult::State::kFailed:
+      ++status_.failed;
+      status_.last_error = result.error;
+      spdlog::error("alerts: {} by {} FAILED (notice {}, attempt {}): {}", what,
+                    store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
+                    result.error);
+      break;
+  }
 }
 
 store::NoticeResult Notifier::Send(const store::Notice& notice, TimePoint now) {

@@ -39,8 +39,10 @@ struct DigestOptions {
 struct NotifierOptions {
   std::string worker_id = "surveyd";
   std::chrono::milliseconds poll_interval{1000};
-  std::chrono::seconds lease{120};  // longer than a webhook or SMTP timeout
-  int batch_size = 20;
+  // How long a notice claimed (one at a time, just before its send) is held: longer than a
+  // webhook or SMTP timeout. A notifier that dies mid-send leaves that one notice for this long.
+  std::chrono::seconds lease{120};
+  int batch_size = 20;  // notices (and alerts' rounds) per pass
   int max_attempts = 10;
   std::chrono::seconds backoff_base{10};
   std::chrono::seconds backoff_max{900};
@@ -84,8 +86,9 @@ class Notifier {
   void Stop();  // finishes the notice in hand; safe to call twice
   void Wake();  // an alert may have been raised
 
-  // One pass: the due rounds, the week's digests, then one batch of notices. Returns how many
-  // notices were handled. The loop calls it; tests call it directly.
+  // One pass: the due rounds, the week's digests, then up to batch_size notices, each claimed
+  // just before it is sent. Returns how many notices were handled. The loop calls it; tests
+  // call it directly.
   int RunOnce();
 
   NotifierStatus Status() const;
@@ -104,6 +107,7 @@ class Notifier {
  private:
   void Loop();
   void MakeDigests(TimePoint now);
+  void SendAndRecord(const store::Notice& notice);
   store::NoticeResult Send(const store::Notice& notice, TimePoint now);
   store::NoticeResult SendWebhook(const store::Notice& notice, TimePoint now);
   store::NoticeResult SendEmail(const store::Notice& notice, TimePoint now);
