@@ -235,8 +235,9 @@ const Statements& AlertStatements() {
        "UPDATE alerts SET rounds = $2::int, next_round_at = $3::timestamptz WHERE id = $1::bigint"},
       // Leases on the database's clock, as the outbox's (pg_outbox.cpp).
       {"notices_claim",
-       "WITH due AS (SELECT id FROM alert_notices WHERE (state = 'pending' AND next_attempt_at <= "
-       "$1::timestamptz) OR (state = 'claimed' AND lease_until < statement_timestamp()) "
+       "WITH due AS (SELECT id FROM alert_notices WHERE ((state = 'pending' AND next_attempt_at <= "
+       "$1::timestamptz) OR (state = 'claimed' AND lease_until < statement_timestamp())) "
+       "AND ($5::text IS NULL OR channel = $5) "
        "ORDER BY next_attempt_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED) "
        "UPDATE alert_notices n SET state = 'claimed', claimed_by = $3, lease_until = "
        "statement_timestamp() + make_interval(secs => $4::int), claim_token = "
@@ -457,14 +458,16 @@ class PgAlertStore final : public AlertStore {
   }
 
   std::vector<Notice> ClaimNotices(TimePoint now, int limit, const std::string& worker,
-                                   std::chrono::seconds lease) override {
+                                   std::chrono::seconds lease,
+                                   std::optional<NoticeChannel> channel) override {
     return WithConnection("claim notices", [&](pqxx::connection& connection) {
       pqxx::work txn(connection);
       std::vector<Notice> notices;
       std::vector<std::int64_t> digest_of;  // per notice; 0: an alert's
       ArrayLiteral alert_ids, digest_ids;
-      for (const auto& row :
-           Exec(txn, "notices_claim", {Time(now), Int(limit), Text(worker), Int(lease.count())})) {
+      for (const auto& row : Exec(txn, "notices_claim",
+                                  {Time(now), Int(limit), Text(worker), Int(lease.count()),
+                                   channel ? Param(NoticeChannelName(*channel)) : std::nullopt})) {
         Notice notice;
         notice.id = row[0].as<std::int64_t>();
         notice.claim_token = row[1].as<std::int64_t>();

@@ -1150,6 +1150,36 @@ TEST_F(NotifierTest, ANoticeIsClaimedJustBeforeItsSendSoACrashHoldsOnlyTheOneInF
   EXPECT_EQ(Count("alert_notices", "state = 'sent' AND attempts = 1"), "3");
 }
 
+// One thread sent every notice in turn: a webhook receiver that hung (its whole timeout, attempt
+// after attempt) held each alert e-mail queued behind it. Each channel has a sender of its own.
+TEST_F(NotifierTest, AWebhookReceiverThatHangsHoldsNoEmailBack) {
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I'm scared he will come back", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
+  auto options = Options();
+  options.webhook.timeout = 120s;  // longer than this test waits: a receiver that hangs
+  options.lease = 200s;
+  options.poll_interval = 50ms;
+  auto notifier = Make(options);
+  std::atomic<bool> mailed_while_hanging = false;
+  receiver_.OnRequest([&] {
+    // Hangs until the e-mail has gone; one sender for both would wait here forever (bounded to
+    // 30 s, then fails).
+    for (int i = 0; i < 600 && relay_.Messages().empty(); ++i) std::this_thread::sleep_for(50ms);
+    mailed_while_hanging = !relay_.Messages().empty();
+  });
+  notifier->Start();
+  for (int i = 0; i < 1200 && Count("alert_notices", "state = 'sent'") != "2"; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  notifier->Stop();
+  receiver_.OnRequest(nullptr);
+  EXPECT_TRUE(mailed_while_hanging) << "the e-mail waited for the webhook";
+  EXPECT_EQ(Count("alert_notices", "state = 'sent' AND attempts = 1"), "2");
+  EXPECT_EQ(relay_.Messages().size(), 1u);
+  EXPECT_EQ(receiver_.Requests().size(), 1u);
+}
+
 TEST_F(NotifierTest, EachKindAlsoReachesItsOwnAddresses) {
   ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I'm scared he will come back", 5),
                                    clock_.Now()),

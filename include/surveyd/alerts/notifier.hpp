@@ -6,6 +6,7 @@
 // through the SMTP relay), records every attempt and retries with backoff and jitter. It also
 // creates each team's weekly recognition digest once (a unique row) and sends it the same way.
 // Time comes from the Clock, so tests drive it with a manual clock and RunOnce.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -82,8 +83,9 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // A sender per channel (the webhook, e-mail), so that one that hangs holds none of the other's.
   void Start();
-  void Stop();  // finishes the notice in hand; safe to call twice
+  void Stop();  // finishes the notices in hand (one per channel); safe to call twice
   void Wake();  // an alert may have been raised
 
   // One pass: the due rounds, the week's digests, then up to batch_size notices, each claimed
@@ -105,7 +107,9 @@ class Notifier {
                           double random01);
 
  private:
-  void Loop();
+  void Loop(store::NoticeChannel channel);
+  // RunOnce, sending the notices of `only` (all, when nullopt).
+  int Pass(std::optional<store::NoticeChannel> only);
   void MakeDigests(TimePoint now);
   void SendAndRecord(const store::Notice& notice);
   store::NoticeResult Send(const store::Notice& notice, TimePoint now);
@@ -119,17 +123,18 @@ class Notifier {
   AlertConfigProvider config_;
   ZoneProvider zone_;
 
-  std::thread thread_;
+  std::vector<std::thread> threads_;  // a sender per channel
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;
-  bool woken_ = false;
+  std::array<bool, 2> woken_{};  // by channel
 
   mutable std::mutex status_mutex_;
   NotifierStatus status_;
   std::mt19937_64 random_;
   FailureLog failures_{"alert notifier", clock_};  // said once an outage
-  std::optional<TimePoint> digests_done_for_;      // the digest instant this instance finished
+  // The digest instant this instance finished (the e-mail sender's alone).
+  std::optional<TimePoint> digests_done_for_;
 };
 
 }  // namespace surveyd::alerts
