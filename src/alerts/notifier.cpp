@@ -136,19 +136,26 @@ Notifier::~Notifier() { Stop(); }
 
 void Notifier::Start() {
   stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  // A sender per channel: one sending every notice in turn made each e-mail queued behind a
+  // webhook receiver that hangs wait out the webhook's whole timeout, attempt after attempt.
+  for (const auto channel : {store::NoticeChannel::kWebhook, store::NoticeChannel::kEmail}) {
+    threads_.emplace_back([this, channel] { Loop(channel); });
+  }
 }
 
 void Notifier::Stop() {
   stopping_ = true;
   Wake();
-  if (thread_.joinable()) thread_.join();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
 }
 
 void Notifier::Wake() {
   {
     std::lock_guard lock(wake_mutex_);
-    woken_ = true;
+    woken_.fill(true);
   }
   wake_.notify_all();
 }
@@ -198,12 +205,13 @@ store::NoticeResult Notifier::Classify(bool sent, bool permanent, int code, std:
   return result;
 }
 
-void Notifier::Loop() {
+void Notifier::Loop(store::NoticeChannel channel) {
+  bool& woken = woken_[static_cast<std::size_t>(channel)];
   auto failure_wait = std::chrono::milliseconds(500);
   while (!stopping_) {
     int handled = 0;
     try {
-      handled = RunOnce();
+      handled = Pass(channel);
       failures_.Succeeded();
       failure_wait = std::chrono::milliseconds(500);
     } catch (const std::exception& e) {
@@ -220,12 +228,14 @@ void Notifier::Loop() {
     }
     if (handled > 0) continue;
     std::unique_lock lock(wake_mutex_);
-    wake_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_; });
-    woken_ = false;
+    wake_.wait_for(lock, options_.poll_interval, [&] { return woken || stopping_; });
+    woken = false;
   }
 }
 
-int Notifier::RunOnce() {
+int Notifier::RunOnce() { return Pass(std::nullopt); }
+
+int Notifier::Pass(std::optional<store::NoticeChannel> only) {
   const TimePoint now = clock_.Now();
   const auto config = config_ ? config_() : nullptr;
   store::NoticePolicy policy;
@@ -237,58 +247,65 @@ int Notifier::RunOnce() {
     policy.renotify_after = config->renotify_after;
     policy.max_renotify = config->max_renotify;
   }
+  // By each channel's sender, so that neither waits for the other's to make a round: each round
+  // is made once, whoever gets there (FOR UPDATE SKIP LOCKED).
   if (const int rounds = store_.ScheduleNotices(now, policy, options_.batch_size); rounds > 0) {
     std::lock_guard lock(status_mutex_);
     status_.rounds += rounds;
   }
-  if (options_.digest.enabled) MakeDigests(now);
+  // A digest is an e-mail: its sender alone makes them (digests_done_for_ is its own).
+  if (options_.digest.enabled && only != store::NoticeChannel::kWebhook) MakeDigests(now);
 
-  const TimePoint claimed_at = clock_.Now();
-  auto notices = store_.ClaimNotices(now, options_.batch_size, options_.worker_id, options_.lease);
-  // The batch shares one lease, and each send may take its whole timeout: one begun with less
-  // than that left could still be under way when another instance takes the lapsed claim and
-  // sends it too (a duplicate e-mail to the duty inspector). What is left goes when its lease
-  // lapses, here or elsewhere.
-  const auto longest_send = std::chrono::duration_cast<Duration>(
-      std::max(options_.webhook.timeout, options_.smtp.timeout));
-  for (const auto& notice : notices) {
-    const TimePoint at = clock_.Now();
-    if (at + longest_send >= claimed_at + options_.lease) break;
-    const store::NoticeResult result = Send(notice, at);
-    // Taken by the channel, not recorded: the notice goes again when its lease runs out (with
-    // the same webhook-id), so the alert is delivered at least once.
-    if (result.state == store::NoticeResult::State::kSent) {
-      SURVEYD_FAILPOINT("alerts.after_send_before_record");
-    }
-    store_.RecordNotice(notice, result, clock_.Now());
-    const std::string what = notice.alert ? "alert " + std::to_string(notice.alert->id) + " (" +
-                                                AlertKindName(notice.alert->kind) + ", round " +
-                                                std::to_string(notice.round) + ")"
-                                          : std::string("a recognition digest");
-    std::lock_guard lock(status_mutex_);
-    switch (result.state) {
-      case store::NoticeResult::State::kSent:
-        ++status_.sent;
-        spdlog::info("alerts: {} sent by {} (notice {}, attempt {})", what,
-                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts);
-        break;
-      case store::NoticeResult::State::kRetry:
-        ++status_.retried;
-        status_.last_error = result.error;
-        spdlog::warn("alerts: {} by {} not sent (notice {}, attempt {}): {}; will retry", what,
-                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
-                     result.error);
-        break;
-      case store::NoticeResult::State::kFailed:
-        ++status_.failed;
-        status_.last_error = result.error;
-        spdlog::error("alerts: {} by {} FAILED (notice {}, attempt {}): {}", what,
-                      store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
-                      result.error);
-        break;
-    }
+  // One notice claimed at a time, just before its send, under a lease that outlasts the send. A
+  // batch claimed at once held every notice queued behind the one in flight for a whole lease
+  // (the longer timeout + 60 s): after a crash mid-send (kill -9) even those never begun, a
+  // safeguarding alert's e-mails, waited that long. Now only the notice in flight does; the
+  // others were never claimed, and any instance (this one restarted) sends them at once.
+  int handled = 0;
+  while (handled < options_.batch_size && !stopping_) {
+    const auto claimed =
+        store_.ClaimNotices(clock_.Now(), 1, options_.worker_id, options_.lease, only);
+    if (claimed.empty()) break;
+    SendAndRecord(claimed.front());
+    ++handled;
   }
-  return static_cast<int>(notices.size());
+  return handled;
+}
+
+void Notifier::SendAndRecord(const store::Notice& notice) {
+  const store::NoticeResult result = Send(notice, clock_.Now());
+  // Taken by the channel, not recorded: the notice goes again when its lease runs out (with
+  // the same webhook-id), so the alert is delivered at least once.
+  if (result.state == store::NoticeResult::State::kSent) {
+    SURVEYD_FAILPOINT("alerts.after_send_before_record");
+  }
+  store_.RecordNotice(notice, result, clock_.Now());
+  const std::string what = notice.alert ? "alert " + std::to_string(notice.alert->id) + " (" +
+                                              AlertKindName(notice.alert->kind) + ", round " +
+                                              std::to_string(notice.round) + ")"
+                                        : std::string("a recognition digest");
+  std::lock_guard lock(status_mutex_);
+  switch (result.state) {
+    case store::NoticeResult::State::kSent:
+      ++status_.sent;
+      spdlog::info("alerts: {} sent by {} (notice {}, attempt {})", what,
+                   store::NoticeChannelName(notice.channel), notice.id, notice.attempts);
+      break;
+    case store::NoticeResult::State::kRetry:
+      ++status_.retried;
+      status_.last_error = result.error;
+      spdlog::warn("alerts: {} by {} not sent (notice {}, attempt {}): {}; will retry", what,
+                   store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
+                   result.error);
+      break;
+    case store::NoticeResult::State::kFailed:
+      ++status_.failed;
+      status_.last_error = result.error;
+      spdlog::error("alerts: {} by {} FAILED (notice {}, attempt {}): {}", what,
+                    store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
+                    result.error);
+      break;
+  }
 }
 
 store::NoticeResult Notifier::Send(const store::Notice& notice, TimePoint now) {

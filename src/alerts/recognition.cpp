@@ -175,7 +175,8 @@ DigestText FormatDigest(std::string_view force_name, std::string_view team, Time
            "from the team's total.\n";
     }
     b += "\nTop scores: answers of 10 out of 10, all questions together. All 10s: answers with "
-         "10 on every question answered. Praise: comments that thank or praise the contact.\n";
+         "10 on every question answered. Praise: comments that thank or praise the contact. "
+         "Neither counts a contact that raised a complaint or safeguarding alert.\n";
   }
   b += "\nThe praise comments themselves are on the dashboard (supervisors): ";
   b += std::string(link) + "\n";

@@ -242,8 +242,17 @@ class Connection {
   std::string buffer_;
 };
 
-SmtpResult::Status StatusOf(int code) {
-  if (code >= 500 && code < 600) return SmtpResult::Status::kPermanent;
+// Whom a refusal is about. A 5xx to RCPT TO refuses that recipient: sending again gets the same
+// answer. Every other reply is about the relay and us (its greeting, EHLO, AUTH after a password
+// rotation, MAIL FROM while it denies us relaying, DATA, even the message's end: a relay that
+// does not yet let our address send says so there): ops can put that right, and the notice must
+// still go when they have, so it is retried like a 4xx, up to alerts.max_attempts.
+enum class Refused { kRecipient, kSession };
+
+SmtpResult::Status StatusOf(int code, Refused refused) {
+  if (code >= 500 && code < 600 && refused == Refused::kRecipient) {
+    return SmtpResult::Status::kPermanent;
+  }
   return SmtpResult::Status::kTransient;
 }
 
@@ -286,7 +295,7 @@ SmtpResult SendMail(const SmtpOptions& options, const MailMessage& message) {
   std::string reply;
   // Sends a command (unless empty) and expects a reply in [low, high].
   auto step = [&](const std::string& command, int low, int high, const char* what,
-                  SmtpResult& failure) {
+                  SmtpResult& failure, Refused refused = Refused::kSession) {
     if (!command.empty() && !connection.Write(command + "\r\n")) {
       failure = Failure(Status::kTransient, 0, std::string("connection lost at ") + what);
       return false;
@@ -297,7 +306,13 @@ SmtpResult SendMail(const SmtpOptions& options, const MailMessage& message) {
       return false;
     }
     if (code < low || code > high) {
-      failure = Failure(StatusOf(code), code, std::string(what) + " refused: " + Summary(reply));
+      // The step and the relay's own words, for the log and the notice's last_error: ops see
+      // that the relay refuses us, and where.
+      failure = Failure(
+          StatusOf(code, refused), code,
+          refused == Refused::kRecipient
+              ? std::string(what) + " refused: " + Summary(reply)
+              : std::string("the SMTP relay refused us at ") + what + ": " + Summary(reply));
       return false;
     }
     return true;
@@ -317,8 +332,9 @@ SmtpResult SendMail(const SmtpOptions& options, const MailMessage& message) {
   }
   if (!options.username.empty()) {
     if (!connection.Tls()) {
-      // Fail closed: the password never crosses the network in clear.
-      return Failure(Status::kPermanent, 0, "refusing to authenticate without TLS (smtp.starttls)");
+      // Fail closed: the password never crosses the network in clear. Configuration, like a
+      // relay that refuses us: the notice waits for it to be put right.
+      return Failure(Status::kTransient, 0, "refusing to authenticate without TLS (smtp.starttls)");
     }
     std::string credentials;
     credentials.push_back('\0');
@@ -330,7 +346,8 @@ SmtpResult SendMail(const SmtpOptions& options, const MailMessage& message) {
     }
   }
   if (!step("MAIL FROM:<" + OneLine(message.from) + ">", 250, 250, "MAIL FROM", failure) ||
-      !step("RCPT TO:<" + OneLine(message.to) + ">", 250, 251, "RCPT TO", failure) ||
+      !step("RCPT TO:<" + OneLine(message.to) + ">", 250, 251, "RCPT TO", failure,
+            Refused::kRecipient) ||
       !step("DATA", 354, 354, "DATA", failure)) {
     return failure;
   }

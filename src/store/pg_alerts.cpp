@@ -120,11 +120,16 @@ std::string Joined(std::initializer_list<std::string> parts) {
 }
 
 // The answers in [$1, $2) by `dated` (s.contact_at or r.submitted_at), each with who the contact
-// was with: the operator for calls, the officer otherwise.
+// was with: the operator for calls, the officer otherwise. `flagged`: the survey raised a
+// complaint or safeguarding alert, by its answer or by a text after it, whatever became of the
+// alert (resolved, it was a complaint all the same). Praise must not reach anyone for such a
+// contact: its 10s are not counted as top scores and its comment is never praise; it is still
+// an answer (respondents), as /api/v1/stats counts it, so that the cells hidden stay the same.
 std::string RecognitionCte(const std::string& dated) {
   return Joined(
       {"WITH x AS (SELECT s.id AS survey_id, s.contact_at, r.q1, r.q2, r.q3, r.q4, r.q5, "
-       "r.comment_masked AS comment, "
+       "r.comment_masked AS comment, EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id "
+       "AND a.kind IN ('complaint', 'safeguarding')) AS flagged, "
        "CASE WHEN s.event_type = 'call.ended' THEN s.handler_id ELSE s.officer_id END AS person, "
        "CASE WHEN s.event_type = 'call.ended' THEN 'operator' ELSE 'officer' END AS role, "
        "CASE WHEN s.event_type = 'call.ended' THEN s.handler_team ELSE s.department END AS team "
@@ -139,10 +144,13 @@ std::vector<std::string> RecognitionStatements(const std::string& dated) {
       Joined(
           {cte,
            "SELECT person, role, COALESCE(team, ''), count(*), "
-           "count(*) FILTER (WHERE q1 = 10), count(*) FILTER (WHERE q2 = 10), "
-           "count(*) FILTER (WHERE q3 = 10), count(*) FILTER (WHERE q4 = 10), "
-           "count(*) FILTER (WHERE q5 = 10), count(*) FILTER (WHERE num_nonnulls(q1, q2, q3, q4, "
-           "q5) > 0 AND COALESCE(q1, 10) = 10 AND COALESCE(q2, 10) = 10 AND COALESCE(q3, 10) = 10 "
+           "count(*) FILTER (WHERE q1 = 10 AND NOT flagged), "
+           "count(*) FILTER (WHERE q2 = 10 AND NOT flagged), "
+           "count(*) FILTER (WHERE q3 = 10 AND NOT flagged), "
+           "count(*) FILTER (WHERE q4 = 10 AND NOT flagged), "
+           "count(*) FILTER (WHERE q5 = 10 AND NOT flagged), "
+           "count(*) FILTER (WHERE NOT flagged AND num_nonnulls(q1, q2, q3, q4, q5) > 0 "
+           "AND COALESCE(q1, 10) = 10 AND COALESCE(q2, 10) = 10 AND COALESCE(q3, 10) = 10 "
            "AND COALESCE(q4, 10) = 10 AND COALESCE(q5, 10) = 10), "
            "COALESCE(($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4), false) "
            "FROM x WHERE person IS NOT NULL GROUP BY person, role, team "
@@ -150,6 +158,7 @@ std::vector<std::string> RecognitionStatements(const std::string& dated) {
       Joined({cte,
               "SELECT survey_id, person, role, COALESCE(team, ''), surveyd_epoch_us(contact_at), "
               "q1, q2, q3, q4, q5, comment FROM x WHERE person IS NOT NULL AND comment <> '' "
+              "AND NOT flagged "
               "AND ($3::text IS NULL OR team = $3) AND ($4::text IS NULL OR person = $4) "
               "ORDER BY contact_at DESC, survey_id DESC LIMIT $5::int"}),
   };
@@ -226,8 +235,9 @@ const Statements& AlertStatements() {
        "UPDATE alerts SET rounds = $2::int, next_round_at = $3::timestamptz WHERE id = $1::bigint"},
       // Leases on the database's clock, as the outbox's (pg_outbox.cpp).
       {"notices_claim",
-       "WITH due AS (SELECT id FROM alert_notices WHERE (state = 'pending' AND next_attempt_at <= "
-       "$1::timestamptz) OR (state = 'claimed' AND lease_until < statement_timestamp()) "
+       "WITH due AS (SELECT id FROM alert_notices WHERE ((state = 'pending' AND next_attempt_at <= "
+       "$1::timestamptz) OR (state = 'claimed' AND lease_until < statement_timestamp())) "
+       "AND ($5::text IS NULL OR channel = $5) "
        "ORDER BY next_attempt_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED) "
        "UPDATE alert_notices n SET state = 'claimed', claimed_by = $3, lease_until = "
        "statement_timestamp() + make_interval(secs => $4::int), claim_token = "
@@ -448,14 +458,16 @@ class PgAlertStore final : public AlertStore {
   }
 
   std::vector<Notice> ClaimNotices(TimePoint now, int limit, const std::string& worker,
-                                   std::chrono::seconds lease) override {
+                                   std::chrono::seconds lease,
+                                   std::optional<NoticeChannel> channel) override {
     return WithConnection("claim notices", [&](pqxx::connection& connection) {
       pqxx::work txn(connection);
       std::vector<Notice> notices;
       std::vector<std::int64_t> digest_of;  // per notice; 0: an alert's
       ArrayLiteral alert_ids, digest_ids;
-      for (const auto& row :
-           Exec(txn, "notices_claim", {Time(now), Int(limit), Text(worker), Int(lease.count())})) {
+      for (const auto& row : Exec(txn, "notices_claim",
+                                  {Time(now), Int(limit), Text(worker), Int(lease.count()),
+                                   channel ? Param(NoticeChannelName(*channel)) : std::nullopt})) {
         Notice notice;
         notice.id = row[0].as<std::int64_t>();
         notice.claim_token = row[1].as<std::int64_t>();

@@ -27,8 +27,8 @@ class EmptyAlertStore : public store::AlertStore {
     return reveal;
   }
   int ScheduleNotices(TimePoint, const store::NoticePolicy&, int) override { return 0; }
-  std::vector<store::Notice> ClaimNotices(TimePoint, int, const std::string&,
-                                          std::chrono::seconds) override {
+  std::vector<store::Notice> ClaimNotices(TimePoint, int, const std::string&, std::chrono::seconds,
+                                          std::optional<store::NoticeChannel>) override {
     return {};
   }
   void RecordNotice(const store::Notice&, const store::NoticeResult&, TimePoint) override {}

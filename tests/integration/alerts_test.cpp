@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/manual_clock.hpp"
 #include "fakes/test_ca.hpp"
 #include "integration/surveyed.hpp"
@@ -585,9 +586,10 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   ASSERT_EQ(body["people"].size(), 3u);
   EXPECT_EQ(body["people"][0]["person"], "PC1");
   EXPECT_EQ(body["people"][0]["respondents"], 4);
-  EXPECT_EQ(body["people"][0]["top_scores"]["q1"], 4);
-  EXPECT_EQ(body["people"][0]["top_scores"]["total"], 20);
-  EXPECT_EQ(body["people"][0]["all_top_scores"], 4);
+  // "nobody came back to me" raised a complaint: an answer, but its 10s are no praise.
+  EXPECT_EQ(body["people"][0]["top_scores"]["q1"], 3);
+  EXPECT_EQ(body["people"][0]["top_scores"]["total"], 15);
+  EXPECT_EQ(body["people"][0]["all_top_scores"], 3);
   EXPECT_EQ(body["people"][0]["praise_comments"], 2);
   EXPECT_EQ(body["people"][1]["person"], "PC2");
   EXPECT_EQ(body["people"][1]["suppressed"], true);
@@ -609,7 +611,7 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   EXPECT_EQ(response.body,
             "person,role,team,suppressed,respondents,top_q1,top_q2,top_q3,top_q4,top_q5,"
             "top_total,all_top_scores,praise_comments\r\n"
-            "PC1,officer,Response - Birmingham East,false,4,4,4,4,4,4,20,4,2\r\n"
+            "PC1,officer,Response - Birmingham East,false,4,3,3,3,3,3,15,3,2\r\n"
             "PC2,officer,Response - Birmingham East,true,,,,,,,,,\r\n"
             "PC3,officer,Response - Birmingham East,true,,,,,,,,,\r\n");
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
@@ -779,6 +781,75 @@ TEST_F(AlertsApiTest, RecognitionNeverGivesAHiddenPersonAway) {
                                                          {"PC5@Team B", true},
                                                          {"PC8@Team B", false},
                                                          {"PC9@Team B", true}}));
+}
+
+// A survey of all 10s with thanks in its comment, then the citizen posting again on its page
+// "Actually I want to make a complaint": the complaint alert was raised, and the survey was
+// still listed as praise for the operator, and counted in the digest. A contact that is a
+// complaint or a safeguarding matter (the alert resolved, too) credits nobody with praise.
+TEST_F(AlertsApiTest, ASurveyThatRaisedAComplaintOrSafeguardingAlertIsNoPraise) {
+  survey::SurveyHandlerOptions page_options(*store_, clock_);
+  page_options.raise_alerts = ShippedPageAlerts;
+  survey::SurveyPages pages(page_options);
+  const auto post = [&](const std::string& token, const std::string& body) {
+    http::Request request;
+    request.method = "POST";
+    request.path = "/s/" + token;
+    request.body = body;
+    request.remote_address = "203.0.113.5";
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    return pages.Handle(request);
+  };
+  // Each answered on the page with 10 on every question, and what the citizen posted after.
+  const std::vector<std::pair<std::string, std::string>> answers = {
+      {"the call handler was brilliant, thank you",
+       "Actually I want to make a complaint, nobody came back to me"},
+      {"Thank you, brilliant", "he is back and I am scared"},
+      {"Very kind and patient, thank you", ""},
+      {"", ""}};
+  int n = 0;
+  for (const auto& [comment, after] : answers) {
+    Contact c;
+    c.event_id = "C-" + std::to_string(++n);
+    c.at = clock_.Now() - 1h;
+    CreateSurvey(c);
+    auto messages = store_->ClaimDue(clock_.Now(), 10, "worker", 60s);
+    ASSERT_EQ(messages.size(), 1u);
+    const std::string token = token::DeriveToken(kTokenSecret, messages[0].token_nonce);
+    ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
+    ASSERT_EQ(
+        post(token, "q1=10&q2=10&q3=10&q4=10&q5=10&comment=" + http::UrlEncode(comment)).status,
+        200);
+    if (!after.empty()) post(token, "comment=" + http::UrlEncode(after));
+  }
+  ASSERT_EQ(Count("alerts", "kind = 'complaint'"), "1");
+  ASSERT_EQ(Count("alerts", "kind = 'safeguarding'"), "1");
+  // Resolved, it was a safeguarding matter all the same.
+  const std::string safeguarding = db_.Query("SELECT id FROM alerts WHERE kind = 'safeguarding'");
+  ASSERT_EQ(Call(api::Role::kSupervisor, "POST", "/api/v1/alerts/" + safeguarding + "/resolve",
+                 R"({"note": "called back, safe"})")
+                .status,
+            200);
+
+  // By the contacts' days (the API's default) and by the answers' (the weekly digest's).
+  for (const std::string dates : {"contact", "answered"}) {
+    SCOPED_TRACE(dates);
+    const auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "",
+                               "from=2026-11-24&to=2026-11-24&dates=" + dates);
+    ASSERT_EQ(response.status, 200) << response.body;
+    const auto body = json::parse(response.body);
+    ASSERT_EQ(body["people"].size(), 1u) << response.body;
+    const auto& op1 = body["people"][0];
+    EXPECT_EQ(op1["person"], "OP1");
+    EXPECT_EQ(op1["respondents"], 4) << "each is an answer, as the stats count it";
+    EXPECT_EQ(op1["top_scores"]["q1"], 2) << "the 10s of a complaint are no praise";
+    EXPECT_EQ(op1["top_scores"]["total"], 10);
+    EXPECT_EQ(op1["all_top_scores"], 2);
+    EXPECT_EQ(op1["praise_comments"], 1);
+    ASSERT_EQ(body["praise"].size(), 1u) << response.body;
+    EXPECT_EQ(body["praise"][0]["comment"], "Very kind and patient, thank you");
+    EXPECT_THAT(response.body, Not(HasSubstr("brilliant")));
+  }
 }
 
 // ---- The notifier ----------------------------------------------------------------------------
@@ -1049,48 +1120,64 @@ TEST_F(NotifierTest, AnAlertDealtWithOpensAgainWhenTheCitizenWritesAgain) {
   EXPECT_EQ(notifier->RunOnce(), 0);
 }
 
-// A claim's notices share one lease; a send may take its whole timeout. One begun with less than
-// that left could still be under way when another instance takes the lapsed claim: the notifier
-// stops its batch there, and no notice goes twice.
-TEST_F(NotifierTest, ASlowBatchStopsBeforeItsLeaseCouldRunOutUnderASend) {
-  for (const char* id : {"E-1", "E-2", "E-3"}) {
-    ASSERT_EQ(store_->SubmitResponse(CreateSurvey(id), Answer("I'm scared he will come back", 5),
-                                     clock_.Now()),
-              store::SubmitOutcome::kStored);
-  }
+// A batch of notices claimed at once held those queued behind the one in flight for a whole
+// lease: after a restart mid-send, a safeguarding alert's e-mails waited about 80 s, never begun.
+// Each notice is now claimed just before its send: while the webhook is in flight, the other
+// instance (or this one restarted) finds the e-mails unclaimed and sends them at once, and never
+// takes the notice in flight (its lease runs), so nothing goes twice.
+TEST_F(NotifierTest, ANoticeIsClaimedJustBeforeItsSendSoACrashHoldsOnlyTheOneInFlight) {
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I'm scared he will come back", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
   NotifierOptions options = Options();
-  options.email_to.clear();  // the webhook alone: three notices in one claim
-  options.lease = 7s;
-  options.smtp.timeout = 3s;  // as the webhook's: a send takes 3 s at most
+  options.email_by_kind = {{"safeguarding", {"mash@force.example"}}};
   auto first = Make(options);
   auto other = Make(options);
-  int answered = 0;
+  int in_flight_sent_by_other = -1;
+  std::string states_during_send;
   receiver_.OnRequest([&] {
-    clock_.Advance(3s);  // a slow receiver: each send takes its whole timeout
-    if (++answered == 2) {
-      // As the second ends, 6 s into the 7 s lease, the lease of what the first has not begun
-      // runs out (on the database's clock) and the other instance takes it.
-      std::string begun = "0";
-      for (const auto& request : receiver_.Requests()) {
-        const std::string id(request.Header("webhook-id"));
-        begun += "," + id.substr(id.rfind('-') + 1);
-      }
-      db_.Query(
-          "UPDATE alert_notices SET lease_until = now() - interval '1 second' "
-          "WHERE state = 'claimed' AND id NOT IN (" +
-          begun + ")");
-      other->RunOnce();
-    }
+    // The first instance is mid-send of the webhook (the first notice made).
+    states_during_send = db_.Query(
+        "SELECT string_agg(channel || ' ' || state, ', ' ORDER BY id) FROM alert_notices");
+    in_flight_sent_by_other = other->RunOnce();
   });
-  first->RunOnce();
+  EXPECT_EQ(first->RunOnce(), 1);
   receiver_.OnRequest(nullptr);
-  std::set<std::string> ids;
-  for (const auto& request : receiver_.Requests()) {
-    EXPECT_TRUE(ids.insert(std::string(request.Header("webhook-id"))).second)
-        << "sent twice: " << request.Header("webhook-id");
+  EXPECT_EQ(states_during_send, "webhook claimed, email pending, email pending");
+  EXPECT_EQ(in_flight_sent_by_other, 2) << "the e-mails, at once; not the webhook in flight";
+  EXPECT_EQ(receiver_.Requests().size(), 1u);
+  EXPECT_EQ(relay_.Messages().size(), 2u);
+  EXPECT_EQ(Count("alert_notices", "state = 'sent' AND attempts = 1"), "3");
+}
+
+// One thread sent every notice in turn: a webhook receiver that hung (its whole timeout, attempt
+// after attempt) held each alert e-mail queued behind it. Each channel has a sender of its own.
+TEST_F(NotifierTest, AWebhookReceiverThatHangsHoldsNoEmailBack) {
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I'm scared he will come back", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
+  auto options = Options();
+  options.webhook.timeout = 120s;  // longer than this test waits: a receiver that hangs
+  options.lease = 200s;
+  options.poll_interval = 50ms;
+  auto notifier = Make(options);
+  std::atomic<bool> mailed_while_hanging = false;
+  receiver_.OnRequest([&] {
+    // Hangs until the e-mail has gone; one sender for both would wait here forever (bounded to
+    // 30 s, then fails).
+    for (int i = 0; i < 600 && relay_.Messages().empty(); ++i) std::this_thread::sleep_for(50ms);
+    mailed_while_hanging = !relay_.Messages().empty();
+  });
+  notifier->Start();
+  for (int i = 0; i < 1200 && Count("alert_notices", "state = 'sent'") != "2"; ++i) {
+    std::this_thread::sleep_for(50ms);
   }
-  EXPECT_EQ(ids.size(), 3u);
-  EXPECT_EQ(Count("alert_notices", "state = 'sent'"), "3");
+  notifier->Stop();
+  receiver_.OnRequest(nullptr);
+  EXPECT_TRUE(mailed_while_hanging) << "the e-mail waited for the webhook";
+  EXPECT_EQ(Count("alert_notices", "state = 'sent' AND attempts = 1"), "2");
+  EXPECT_EQ(relay_.Messages().size(), 1u);
+  EXPECT_EQ(receiver_.Requests().size(), 1u);
 }
 
 TEST_F(NotifierTest, EachKindAlsoReachesItsOwnAddresses) {
@@ -1209,12 +1296,12 @@ TEST(SmtpTest, SendsThroughTheRelayAndClassifiesRefusals) {
   EXPECT_EQ(messages[0]["body"], "Hello\n.\nTwo lines");
   EXPECT_EQ(messages[0]["tls"], false);
 
-  // Authentication is never offered in clear.
+  // Authentication is never offered in clear (and the e-mail waits for the configuration).
   auto options = relay.Options();
   options.username = "surveyd";
   options.password = "secret";
   result = SendMail(options, Mail("duty@force.example"));
-  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
   EXPECT_THAT(result.error, HasSubstr("without TLS"));
   // STARTTLS asked of a relay that has none: refused, not sent in clear.
   options = relay.Options();
@@ -1257,13 +1344,63 @@ TEST(SmtpTest, StartTlsWithAuthentication) {
   result = SendMail(options, Mail("duty@force.example"));
   EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
   EXPECT_THAT(result.error, HasSubstr("not trusted"));
+  // A password rotated at the relay before ours: refused, but retried (ops put it right).
   options.ca_file = cert;
   options.password = "wrong";
   result = SendMail(options, Mail("duty@force.example"));
-  EXPECT_EQ(result.status, SmtpResult::Status::kPermanent);
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
   EXPECT_EQ(result.code, 535);
+  EXPECT_THAT(result.error, HasSubstr("the SMTP relay refused us at AUTH: 535"));
   EXPECT_EQ(relay.Messages().size(), 1u);
   std::filesystem::remove_all(dir);
+}
+
+// A relay that refuses us ("550 5.7.1 relaying denied" to MAIL FROM) refuses the relationship,
+// not the message: each e-mail was failed for good at its first attempt, and sent by nobody
+// once ops had put the relay right. Now it is retried; only a recipient refused is final.
+TEST(SmtpTest, ARefusalOfTheSessionIsRetriedAndOnlyARecipientRefusedIsFinal) {
+  SmtpRelay relay({"--fail-first", "1", "--fail-reply", "550 5.7.1 relaying denied"});
+  auto result = SendMail(relay.Options(), Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kTransient);
+  EXPECT_EQ(result.code, 550);
+  EXPECT_EQ(result.error, "the SMTP relay refused us at MAIL FROM: 550 5.7.1 relaying denied");
+  result = SendMail(relay.Options(), Mail("duty@force.example"));
+  EXPECT_EQ(result.status, SmtpResult::Status::kSent) << result.error;
+}
+
+TEST_F(NotifierTest, AnAlertEmailRefusedByTheRelayGoesOnceTheRelayIsPutRight) {
+  SmtpRelay refusing({"--fail-first", "2", "--fail-reply", "550 5.7.1 relaying denied",
+                      "--reject-rcpt", "nobody@force.example"});
+  ASSERT_EQ(store_->SubmitResponse(CreateSurvey("E-1"), Answer("I want to make a complaint", 5),
+                                   clock_.Now()),
+            store::SubmitOutcome::kStored);
+  auto options = Options();
+  options.webhook.url.clear();
+  options.email_to = {"duty@force.example", "nobody@force.example"};
+  options.smtp = refusing.Options();
+  auto notifier = Make(options);
+  testing::CapturedLog log;
+  EXPECT_EQ(notifier->RunOnce(), 2);
+  EXPECT_EQ(db_.Query("SELECT string_agg(state || ' ' || attempts || ' ' || last_error, '|' "
+                      "ORDER BY id) FROM alert_notices"),
+            "pending 1 the SMTP relay refused us at MAIL FROM: 550 5.7.1 relaying denied|"
+            "pending 1 the SMTP relay refused us at MAIL FROM: 550 5.7.1 relaying denied");
+  EXPECT_THAT(log.Text(), HasSubstr("(complaint, round 0) by email not sent"));
+  EXPECT_THAT(log.Text(), HasSubstr("attempt 1): the SMTP relay refused us at MAIL FROM: 550 5.7.1 "
+                                    "relaying denied; will retry"));
+  EXPECT_THAT(log.Text(), Not(HasSubstr("@force.example"))) << "no address in the log";
+  EXPECT_EQ(notifier->Status().retried, 2);
+  EXPECT_TRUE(refusing.Messages().empty());
+
+  // The relay put right: the e-mail goes; the address it refuses is failed, at once.
+  clock_.Advance(1h);
+  EXPECT_EQ(notifier->RunOnce(), 2);
+  EXPECT_EQ(db_.Query("SELECT string_agg(recipient || ' ' || state || ' ' || attempts || ' ' || "
+                      "COALESCE(last_error, ''), '|' ORDER BY id) FROM alert_notices"),
+            "duty@force.example sent 2 |"
+            "nobody@force.example failed 2 RCPT TO refused: 550 5.1.1 no such user");
+  ASSERT_EQ(refusing.Messages().size(), 1u);
+  EXPECT_EQ(refusing.Messages()[0]["to"][0], "duty@force.example");
 }
 
 // ---- The weekly digest -----------------------------------------------------------------------

@@ -5,6 +5,8 @@ appended to --out as one JSON line: {"from", "to", "data", "tls", "user"}. It bi
 on a free port and writes the port to --port-file once it listens.
 
   --fail-first N   answer "451" to the first N MAIL commands (a relay that is busy)
+  --fail-reply R   answer R to them instead ("550 5.7.1 relaying denied": a relay that refuses
+                   us until ops put it right)
   --reject-rcpt A  answer "550" to RCPT TO:<A> (a recipient that does not exist)
   --user U:P       require AUTH PLAIN with these credentials before MAIL
   --maildir DIR    also write each message to DIR as a text file a person can read (NNNN.txt:
@@ -129,7 +131,7 @@ def make_handler(args):
                         state["mail_commands"] += 1
                         busy = state["mail_commands"] <= args.fail_first
                     if busy:
-                        self.send("451 4.3.0 busy, try again later")
+                        self.send(args.fail_reply)
                         continue
                     self.mail_from = arg.split(":", 1)[1].strip().strip("<>")
                     self.send("250 2.1.0 ok")
@@ -183,6 +185,7 @@ def main():
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--fail-reply", default="451 4.3.0 busy, try again later")
     parser.add_argument("--reject-rcpt", default="")
     parser.add_argument("--user", default="")
     parser.add_argument("--maildir", default="")

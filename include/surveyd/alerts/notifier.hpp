@@ -6,6 +6,7 @@
 // through the SMTP relay), records every attempt and retries with backoff and jitter. It also
 // creates each team's weekly recognition digest once (a unique row) and sends it the same way.
 // Time comes from the Clock, so tests drive it with a manual clock and RunOnce.
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -39,8 +40,10 @@ struct DigestOptions {
 struct NotifierOptions {
   std::string worker_id = "surveyd";
   std::chrono::milliseconds poll_interval{1000};
-  std::chrono::seconds lease{120};  // longer than a webhook or SMTP timeout
-  int batch_size = 20;
+  // How long a notice claimed (one at a time, just before its send) is held: longer than a
+  // webhook or SMTP timeout. A notifier that dies mid-send leaves that one notice for this long.
+  std::chrono::seconds lease{120};
+  int batch_size = 20;  // notices (and alerts' rounds) per pass
   int max_attempts = 10;
   std::chrono::seconds backoff_base{10};
   std::chrono::seconds backoff_max{900};
@@ -80,12 +83,14 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // A sender per channel (the webhook, e-mail), so that one that hangs holds none of the other's.
   void Start();
-  void Stop();  // finishes the notice in hand; safe to call twice
+  void Stop();  // finishes the notices in hand (one per channel); safe to call twice
   void Wake();  // an alert may have been raised
 
-  // One pass: the due rounds, the week's digests, then one batch of notices. Returns how many
-  // notices were handled. The loop calls it; tests call it directly.
+  // One pass: the due rounds, the week's digests, then up to batch_size notices, each claimed
+  // just before it is sent. Returns how many notices were handled. The loop calls it; tests
+  // call it directly.
   int RunOnce();
 
   NotifierStatus Status() const;
@@ -102,8 +107,11 @@ class Notifier {
                           double random01);
 
  private:
-  void Loop();
+  void Loop(store::NoticeChannel channel);
+  // RunOnce, sending the notices of `only` (all, when nullopt).
+  int Pass(std::optional<store::NoticeChannel> only);
   void MakeDigests(TimePoint now);
+  void SendAndRecord(const store::Notice& notice);
   store::NoticeResult Send(const store::Notice& notice, TimePoint now);
   store::NoticeResult SendWebhook(const store::Notice& notice, TimePoint now);
   store::NoticeResult SendEmail(const store::Notice& notice, TimePoint now);
@@ -115,17 +123,18 @@ class Notifier {
   AlertConfigProvider config_;
   ZoneProvider zone_;
 
-  std::thread thread_;
+  std::vector<std::thread> threads_;  // a sender per channel
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;
-  bool woken_ = false;
+  std::array<bool, 2> woken_{};  // by channel
 
   mutable std::mutex status_mutex_;
   NotifierStatus status_;
   std::mt19937_64 random_;
   FailureLog failures_{"alert notifier", clock_};  // said once an outage
-  std::optional<TimePoint> digests_done_for_;      // the digest instant this instance finished
+  // The digest instant this instance finished (the e-mail sender's alone).
+  std::optional<TimePoint> digests_done_for_;
 };
 
 }  // namespace surveyd::alerts

@@ -1,8 +1,10 @@
 #pragma once
 // A small blocking SMTP client for alert and digest e-mails through the force's relay: plain
 // SMTP, STARTTLS when asked (then required: never falls back to plain text), AUTH PLAIN only
-// over TLS. One message, one recipient per call. Failures are values: 4xx replies and transport
-// errors are worth retrying, 5xx replies are not.
+// over TLS. One message, one recipient per call. Failures are values: only a 5xx to RCPT TO (the
+// recipient refused) is permanent; every other refusal (4xx, transport errors, a 5xx to the
+// greeting, EHLO, AUTH, MAIL FROM or DATA: the relay refusing us, which ops can put right) is
+// worth retrying.
 #include <chrono>
 #include <cstdint>
 #include <string>

@@ -206,9 +206,11 @@ class AlertStore {
   // Creates the notices of every alert whose next round is due (FOR UPDATE SKIP LOCKED: each
   // round once, whatever the number of instances) and plans the next. Returns how many rounds.
   virtual int ScheduleNotices(TimePoint now, const NoticePolicy& policy, int limit) = 0;
-  // Claims up to `limit` notices due at `now` for `lease`; a claim that runs out is claimed again.
+  // Claims up to `limit` notices due at `now` for `lease` (of `channel` alone, unless nullopt);
+  // a claim that runs out is claimed again.
   virtual std::vector<Notice> ClaimNotices(TimePoint now, int limit, const std::string& worker,
-                                           std::chrono::seconds lease) = 0;
+                                           std::chrono::seconds lease,
+                                           std::optional<NoticeChannel> channel) = 0;
   // Records the attempt (always) and moves the notice on, if the claim is still this one's.
   virtual void RecordNotice(const Notice& notice, const NoticeResult& result, TimePoint now) = 0;
 
