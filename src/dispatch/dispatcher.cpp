@@ -46,8 +46,8 @@ std::chrono::milliseconds Backoff(int attempt, std::chrono::seconds base, std::c
 }
 
 store::SendRecord Classify(const gateway::SendResult& result, const std::string& gateway_name,
-                           bool gateway_idempotent, int attempt, const DispatcherOptions& options,
-                           TimePoint now, double random01) {
+                           bool gateway_idempotent, int attempt, bool sent_before,
+                           const DispatcherOptions& options, TimePoint now, double random01) {
   using gateway::SendStatus;
   store::SendRecord record;
   record.gateway = gateway_name;
@@ -99,6 +99,14 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
         record.state = store::SendState::kInDoubt;
       }
       break;
+  }
+  if (record.state == store::SendState::kFailed && sent_before) {
+    // Given up on, but an earlier request may have reached the gateway (an in-doubt answer
+    // retried with the same client_ref): it may have reached the handset, so it is held in
+    // doubt for its delivery reports to settle, as when it is cancelled or expires. Called
+    // failed, it would take no report (a failed message is final).
+    record.state = store::SendState::kInDoubt;
+    record.error += "; an earlier request may have reached the gateway";
   }
   return record;
 }
@@ -587,7 +595,7 @@ void Dispatcher::Record(const std::vector<OutboxMessage>& begun,
     breaker_.Record(result.status, now);
     attempts.push_back({begun[i].id, begun[i].claim_token, begun[i].attempts,
                         Classify(result, gateway_.Name(), gateway_.Idempotent(), begun[i].attempts,
-                                 options_, now, Random01())});
+                                 begun[i].maybe_sent, options_, now, Random01())});
   }
   store_.RecordAttempts(attempts, now);
   for (const auto& attempt : attempts) Count(OutcomeName(attempt.record.state));

@@ -82,9 +82,11 @@ std::chrono::milliseconds Backoff(int attempt, std::chrono::seconds base, std::c
                                   double random01);
 
 // What one gateway answer means for the message (pure, so it is tested without a gateway).
+// `sent_before`: an earlier request for it may have reached the gateway (OutboxMessage::
+// maybe_sent), so giving up holds it in doubt rather than failing it.
 store::SendRecord Classify(const gateway::SendResult& result, const std::string& gateway_name,
-                           bool gateway_idempotent, int attempt, const DispatcherOptions& options,
-                           TimePoint now, double random01);
+                           bool gateway_idempotent, int attempt, bool sent_before,
+                           const DispatcherOptions& options, TimePoint now, double random01);
 
 struct DispatcherStatus {
   std::int64_t sent = 0, retried = 0, failed = 0, in_doubt = 0, deferred = 0, expired = 0;

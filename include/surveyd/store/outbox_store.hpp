@@ -53,6 +53,9 @@ struct OutboxMessage {
                          // throttled, or credentials refused (SendRecord::counts_attempt)
   TimePoint expires_at;  // not begun after this: expired
   std::int64_t claim_token = 0;  // fences this claim: only its holder begins or records a send
+  // An earlier request may have reached the gateway (SendRecord::maybe_sent): giving up on it
+  // holds it in doubt, never calls it failed.
+  bool maybe_sent = false;
 
   // What deciding the text again needs (kSurvey, kQuestion), read with the claim: the survey's
   // own event as stored (with its number put back), the number's history without this survey,

@@ -32,8 +32,9 @@ TEST(DispatchBackoff, DoublesWithEqualJitterAndCaps) {
 
 class DispatchClassify : public ::testing::Test {
  protected:
-  store::SendRecord Run(gateway::SendResult result, int attempt, bool idempotent = true) {
-    return Classify(result, "wmnow", idempotent, attempt, options_, now_, 0.5);
+  store::SendRecord Run(gateway::SendResult result, int attempt, bool idempotent = true,
+                        bool sent_before = false) {
+    return Classify(result, "wmnow", idempotent, attempt, sent_before, options_, now_, 0.5);
   }
   DispatcherOptions options_;
   TimePoint now_ = *ParseRfc3339("2026-11-26T10:00:00Z");
@@ -83,6 +84,22 @@ TEST_F(DispatchClassify, InDoubtResendsOnlyThroughAnIdempotentGateway) {
   gateway::SendResult doubt{gateway::SendStatus::kInDoubt, "", 0, "timeout after send", {}};
   EXPECT_EQ(Run(doubt, 1, true).state, store::SendState::kRetry);
   EXPECT_EQ(Run(doubt, 1, false).state, store::SendState::kInDoubt);
+}
+
+// A text one of whose requests may have reached the gateway may have reached the handset: given
+// up on, it is held in doubt for its delivery reports, as when it is cancelled or expires, never
+// failed (a failed message takes no report, and retention counts from its failure).
+TEST_F(DispatchClassify, GivingUpOnATextThatMayHaveGoneOutHoldsItInDoubt) {
+  const gateway::SendResult unavailable{gateway::SendStatus::kTransient, "", 503, "http 503", {}};
+  const gateway::SendResult refused{gateway::SendStatus::kPermanent, "", 400, "invalid_number", {}};
+  auto record = Run(unavailable, options_.max_attempts, true, true);
+  EXPECT_EQ(record.state, store::SendState::kInDoubt);
+  EXPECT_EQ(record.error,
+            "gave up after 8 attempts: http 503; an earlier request may have reached the gateway");
+  EXPECT_EQ(Run(refused, 2, true, true).state, store::SendState::kInDoubt);
+  EXPECT_EQ(Run(unavailable, 2, true, true).state, store::SendState::kRetry) << "not given up";
+  EXPECT_EQ(Run(unavailable, options_.max_attempts).state, store::SendState::kFailed);
+  EXPECT_EQ(Run(refused, 2).state, store::SendState::kFailed);
 }
 
 class NoTexts final : public testing::EmptyOutbox<store::OutboxStore> {
