@@ -313,6 +313,15 @@ const Statements& OutboxStatements() {
        "SELECT surveyd_take_send_slots($1, $2::bigint, $3::int, $4::int, $5::int)"},
       {"settle_send_slots",
        "SELECT surveyd_settle_send_slots($1, $2::bigint, $3::int, $4::bigint, $5::int)"},
+      // A gateway's wait only ever moves later (migration 0042), on the database's time.
+      {"hold_gateway",
+       "INSERT INTO gateway_waits AS w (gateway, until, asked_s, set_at) "
+       "VALUES ($1, statement_timestamp() + make_interval(secs => $2::int), $2::int, "
+       "statement_timestamp()) ON CONFLICT (gateway) DO UPDATE SET until = excluded.until, "
+       "asked_s = excluded.asked_s, set_at = excluded.set_at WHERE w.until < excluded.until"},
+      {"gateway_hold",
+       "SELECT ceil(extract(epoch FROM until - statement_timestamp()) * 1000)::bigint, asked_s "
+       "FROM gateway_waits WHERE gateway = $1 AND until > statement_timestamp()"},
   };
   return kStatements;
 }
@@ -739,6 +748,32 @@ void PgStore::SettleSendSlots(const std::string& gateway, std::int64_t granted_b
     Exec(txn, "settle_send_slots",
          {Text(gateway), Int(granted_bucket), Int(granted), Int(sent_bucket), Int(sent)});
     return 0;
+  });
+}
+
+void PgStore::HoldGateway(const std::string& gateway, std::chrono::seconds wait) {
+  if (wait <= std::chrono::seconds(0)) return;
+  WithConnection("hold gateway", [&](pqxx::connection& connection) {
+    // Like the rate's slots: nothing is sent on the strength of it, so it need not wait for
+    // the disk.
+    pqxx::work txn(connection);
+    txn.exec0("SET LOCAL synchronous_commit TO off");
+    Exec(txn, "hold_gateway", {Text(gateway), Int(wait.count())});
+    txn.commit();
+    return 0;
+  });
+}
+
+std::optional<OutboxStore::GatewayWait> PgStore::GatewayHold(const std::string& gateway) {
+  return WithConnection("read gateway hold", [&](pqxx::connection& connection) {
+    pqxx::nontransaction txn(connection);
+    const auto rows = Exec(txn, "gateway_hold", {Text(gateway)});
+    std::optional<GatewayWait> wait;
+    if (!rows.empty()) {
+      wait = GatewayWait{std::chrono::milliseconds(rows[0][0].as<std::int64_t>()),
+                         std::chrono::seconds(rows[0][1].as<int>())};
+    }
+    return wait;
   });
 }
 

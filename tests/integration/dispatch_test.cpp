@@ -608,6 +608,12 @@ class StallWhileDeciding final : public store::OutboxStore {
                        std::int64_t sent_bucket, int sent) override {
     inner_.SettleSendSlots(gateway, granted_bucket, granted, sent_bucket, sent);
   }
+  void HoldGateway(const std::string& gateway, std::chrono::seconds wait) override {
+    inner_.HoldGateway(gateway, wait);
+  }
+  std::optional<GatewayWait> GatewayHold(const std::string& gateway) override {
+    return inner_.GatewayHold(gateway);
+  }
 
  private:
   store::OutboxStore& inner_;
@@ -1039,6 +1045,43 @@ TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
   EXPECT_EQ(dispatcher.Status().breaker, "closed") << "it worked";
   EXPECT_EQ(dispatcher.RunOnce("w"), 10) << "a whole batch again";
   EXPECT_EQ(gateway.Sent().size(), 22u);
+}
+
+// A 429 with Retry-After: 120 holds every text, on every instance (one gateway account), for
+// 120 s: surveyd delayed only the message that got it, and its breaker took the 429s for
+// ordinary failures, probing after 15 s whatever the gateway asked. Another instance reads the
+// wait from the database.
+TEST_F(DispatchTest, AGatewaysRetryAfterHoldsEveryTextOnEveryInstanceUntilThen) {
+  AddSurveys(40, clock_.Now(), clock_.Now() + 2h);
+  options_.batch_size = 5;
+  options_.gateway_wait_interval = 0ms;
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
+  FakeGateway gateway_a, gateway_b;
+  gateway_a.Script(
+      std::vector<gateway::SendResult>(5, {SendStatus::kThrottled, "", 429, "http 429", 120s}));
+  auto a = Make(gateway_a, *store_);
+  auto b = Make(gateway_b, *other_store);
+  EXPECT_EQ(a.RunOnce("a"), 5);
+  EXPECT_EQ(db_.Query("SELECT asked_s FROM gateway_waits WHERE gateway = 'fake'"), "120");
+  for (int second = 0; second < 120; ++second) {
+    // The database's clock runs on its own while the test's moves: what is left of the wait is
+    // set by the test's.
+    db_.Query("UPDATE gateway_waits SET until = statement_timestamp() + interval '" +
+              std::to_string(120 - second) + " seconds'");
+    EXPECT_EQ(b.RunOnce("b"), 0) << "at +" << second << " s";
+    EXPECT_EQ(a.RunOnce("a"), 0) << "at +" << second << " s";
+    if (second == 60) {
+      EXPECT_EQ(b.Status().gateway_wait, 120s);
+      EXPECT_EQ(b.Status().breaker, "open");
+    }
+    clock_.Advance(1s);
+  }
+  EXPECT_EQ(gateway_a.Sent().size(), 5u);
+  EXPECT_TRUE(gateway_b.Sent().empty());
+  db_.Query("UPDATE gateway_waits SET until = statement_timestamp()");
+  EXPECT_EQ(b.RunOnce("b"), 5) << "b's own breaker is closed: a whole batch";
+  EXPECT_EQ(a.RunOnce("a"), 1) << "a probes (five 429s in a row)";
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "6");
 }
 
 TEST_F(DispatchTest, RefusedCredentialsStopSendingAtOnceAndAreNeverRetriedInALoop) {

@@ -205,6 +205,17 @@ class OutboxStore {
   virtual void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
                                std::int64_t sent_bucket, int sent) = 0;
 
+  // A gateway's own request to wait (a 429's Retry-After), shared by every instance that sends
+  // through it, as the rate is: nothing goes through `gateway` for `wait` from now (the
+  // database's now), or longer if it asked that already.
+  virtual void HoldGateway(const std::string& gateway, std::chrono::seconds wait) = 0;
+  struct GatewayWait {
+    std::chrono::milliseconds left{0};  // from now
+    std::chrono::seconds asked{0};      // the wait asked for, when it was
+  };
+  // The wait still held on `gateway`, if any.
+  virtual std::optional<GatewayWait> GatewayHold(const std::string& gateway) = 0;
+
   // One message at a time, as tests and simple callers want it.
   bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,
                  std::chrono::seconds send_lease);
