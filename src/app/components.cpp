@@ -356,8 +356,16 @@ std::optional<ComponentHealth> DispatchComponent::Health() const {
                                      {"since", FormatRfc3339(status.ops_hold->held_at)}};
   }
   health.degraded = status.sending_paused();
+  if (status.gateway_wait) {
+    health.details["gateway_asked_wait_s"] = status.gateway_wait->count();
+    health.details["gateway_wait_until"] = FormatRfc3339(status.gateway_wait_until);
+  }
   if (status.gateway_auth_failing) {
     health.details["error"] = "gateway refuses our credentials: sending paused";
+  } else if (status.gateway_wait) {
+    health.details["error"] =
+        "the gateway asked us to wait " + std::to_string(status.gateway_wait->count()) +
+        " s (429 Retry-After): sending paused until " + FormatRfc3339(status.gateway_wait_until);
   } else if (status.breaker != "closed") {
     health.details["error"] =
         "the gateway keeps failing: sending paused (" + status.last_error + ")";

@@ -362,12 +362,22 @@ int Serve(const config::Config& config, std::ostream& err) {
   auto& sending = registry
                       .Gauges("surveyd_gateway_sending",
                               "1 while this instance sends through the gateway; 0 while sending is "
-                              "paused because the gateway keeps failing (its breaker is open) or "
-                              "refuses our credentials.",
+                              "paused because the gateway keeps failing (its breaker is open), "
+                              "asked us to wait (429 Retry-After) or refuses our credentials.",
                               {"gateway"})
                       .With({dispatcher.gateway().Name()});
-  registry.OnCollect(
-      [&dispatcher, &sending] { sending.Set(dispatcher.Status().sending_paused() ? 0 : 1); });
+  auto& asked_wait = registry
+                         .Gauges("surveyd_gateway_asked_wait_seconds",
+                                 "While the gateway's own wait lasts (a 429's Retry-After, to this "
+                                 "instance or another; at most dispatch.breaker_max_open_s), the "
+                                 "wait it asked for; 0 otherwise.",
+                                 {"gateway"})
+                         .With({dispatcher.gateway().Name()});
+  registry.OnCollect([&dispatcher, &sending, &asked_wait] {
+    const auto status = dispatcher.Status();
+    sending.Set(status.sending_paused() ? 0 : 1);
+    asked_wait.Set(status.gateway_wait ? static_cast<double>(status.gateway_wait->count()) : 0);
+  });
 
   // The analysts' API: its own connections and threads, tokens, audit trail, rollup sweeper.
   Analytics analytics(config, clock);

@@ -46,8 +46,8 @@ std::chrono::milliseconds Backoff(int attempt, std::chrono::seconds base, std::c
 }
 
 store::SendRecord Classify(const gateway::SendResult& result, const std::string& gateway_name,
-                           bool gateway_idempotent, int attempt, const DispatcherOptions& options,
-                           TimePoint now, double random01) {
+                           bool gateway_idempotent, int attempt, bool sent_before,
+                           const DispatcherOptions& options, TimePoint now, double random01) {
   using gateway::SendStatus;
   store::SendRecord record;
   record.gateway = gateway_name;
@@ -72,10 +72,13 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
         record.error = "gave up after " + std::to_string(attempt) + " attempts: " + result.error;
       break;
     case SendStatus::kThrottled: {
-      // The gateway told us how long to wait: never come back sooner. Being slowed down says
-      // nothing of the message, so it counts no attempt against it: it goes when the gateway
-      // takes it, or expires on time.
-      auto wait = std::max<Duration>(backoff, result.retry_after.value_or(std::chrono::seconds(1)));
+      // The gateway told us how long to wait: never come back sooner (but after the longest
+      // pause of the breaker at most, as the breaker waits: a bad header must not expire every
+      // text). Being slowed down says nothing of the message, so it counts no attempt against
+      // it: it goes when the gateway takes it, or expires on time.
+      const auto asked = std::min(result.retry_after.value_or(std::chrono::seconds(1)),
+                                  options.breaker.max_open_for);
+      auto wait = std::max<Duration>(backoff, asked);
       record.state = store::SendState::kRetry;
       record.counts_attempt = false;
       record.next_attempt_at = now + wait;
@@ -99,6 +102,14 @@ store::SendRecord Classify(const gateway::SendResult& result, const std::string&
         record.state = store::SendState::kInDoubt;
       }
       break;
+  }
+  if (record.state == store::SendState::kFailed && sent_before) {
+    // Given up on, but an earlier request may have reached the gateway (an in-doubt answer
+    // retried with the same client_ref): it may have reached the handset, so it is held in
+    // doubt for its delivery reports to settle, as when it is cancelled or expires. Called
+    // failed, it would take no report (a failed message is final).
+    record.state = store::SendState::kInDoubt;
+    record.error += "; an earlier request may have reached the gateway";
   }
   return record;
 }
@@ -211,7 +222,12 @@ void Dispatcher::WakeAt(TimePoint due, std::chrono::milliseconds grain) {
 DispatcherStatus Dispatcher::Status() const {
   std::lock_guard lock(status_mutex_);
   DispatcherStatus status = status_;
-  status.breaker = BreakerStateName(breaker_.state(clock_.Now()));
+  const TimePoint now = clock_.Now();
+  status.breaker = BreakerStateName(breaker_.state(now));
+  if (const auto wait = breaker_.gateway_wait(now)) {
+    status.gateway_wait = wait->asked;
+    status.gateway_wait_until = wait->until;
+  }
   status.breaker_opened = breaker_.times_opened();
   status.gateway_auth_failing = breaker_.credentials_refused();
   return status;
@@ -357,6 +373,20 @@ std::optional<store::SendHold> Dispatcher::OpsHold() {
   return hold;
 }
 
+void Dispatcher::ReadGatewayWait() {
+  const auto steady_now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(status_mutex_);
+    if (last_wait_read_ && steady_now - *last_wait_read_ < options_.gateway_wait_interval) return;
+    last_wait_read_ = steady_now;
+  }
+  // The time left, not the database's time of its end: this instance's clock may differ.
+  if (const auto wait = store_.GatewayHold(gateway_.Name())) {
+    const TimePoint now = clock_.Now();
+    breaker_.HeldElsewhere(now, now + wait->left, wait->asked);
+  }
+}
+
 Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   Pass pass;
   // Read first, so that its gauge says what is known of the hold whatever holds this instance.
@@ -383,6 +413,7 @@ Dispatcher::Pass Dispatcher::RunPass(const std::string& worker_id) {
   // help alone (the claim reads the hold itself, store::OutboxStore::ClaimAndBegin): it answers a
   // citizen who just texted that they are in danger, which no hold should leave unanswered.
   Maintain();
+  ReadGatewayWait();
   const int allowed = breaker_.Allow(options_.batch_size, clock_.Now());
   if (allowed == 0) return pass;
   RateLimiter::Grant grant = rate_.Take(allowed, RateTime());
@@ -582,14 +613,21 @@ void Dispatcher::Record(const std::vector<OutboxMessage>& begun,
   const TimePoint now = clock_.Now();
   std::vector<store::Attempt> attempts;
   attempts.reserve(begun.size());
+  std::chrono::seconds asked_wait{0};  // the longest Retry-After of the batch (capped)
   for (std::size_t i = 0; i < begun.size(); ++i) {
     const gateway::SendResult& result = results[i];
-    breaker_.Record(result.status, now);
+    breaker_.Record(result.status, now, result.retry_after);
     attempts.push_back({begun[i].id, begun[i].claim_token, begun[i].attempts,
                         Classify(result, gateway_.Name(), gateway_.Idempotent(), begun[i].attempts,
-                                 options_, now, Random01())});
+                                 begun[i].maybe_sent, options_, now, Random01())});
+    if (result.status == gateway::SendStatus::kThrottled && result.retry_after) {
+      asked_wait = std::max(asked_wait, std::min(*result.retry_after, breaker_.LongestWait()));
+    }
   }
   store_.RecordAttempts(attempts, now);
+  // The gateway's wait holds every instance sending through it (the same account): written
+  // after the answers, which matter more.
+  if (asked_wait > std::chrono::seconds(0)) store_.HoldGateway(gateway_.Name(), asked_wait);
   for (const auto& attempt : attempts) Count(OutcomeName(attempt.record.state));
 
   std::lock_guard lock(status_mutex_);

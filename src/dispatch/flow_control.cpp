@@ -52,6 +52,7 @@ CircuitBreaker::CircuitBreaker(BreakerOptions options) : options_(options) {}
 
 int CircuitBreaker::Allow(int wanted, TimePoint now) {
   std::lock_guard lock(mutex_);
+  if (now < held_until_) return 0;  // the gateway asked us to wait
   if (state_ == State::kOpen && now >= reopens_at_) state_ = State::kHalfOpen;
   switch (state_) {
     case State::kClosed:
@@ -66,9 +67,16 @@ int CircuitBreaker::Allow(int wanted, TimePoint now) {
   return 0;
 }
 
-void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
+void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now,
+                            std::optional<std::chrono::seconds> retry_after) {
   using gateway::SendStatus;
   std::lock_guard lock(mutex_);
+  if (status == SendStatus::kThrottled && retry_after && *retry_after > std::chrono::seconds(0)) {
+    // First, so that what the breaker says below counts the gateway's wait in. Then it is
+    // counted as any 429: a gateway that keeps throttling is probed, its pause doubling.
+    const auto wait = std::min(*retry_after, options_.max_open_for);
+    HoldUntil(now, now + wait, wait, *retry_after, false);
+  }
   const bool auth = status == SendStatus::kAuth;
   const bool failed = auth || status == SendStatus::kTransient || status == SendStatus::kInDoubt ||
                       status == SendStatus::kThrottled;
@@ -102,13 +110,13 @@ void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
   if (probe) {
     probe_out_ = false;
     Open(now, std::min(pause_ * 2, std::chrono::seconds(options_.max_open_for)));
-    spdlog::warn("dispatch: the gateway still fails; the next probe in {} s", pause_.count());
+    spdlog::warn("dispatch: the gateway still fails; the next probe in {} s", PausedFor(now));
     return;
   }
   if (state_ == State::kClosed && failures_in_a_row_ >= options_.failures_to_open) {
     Open(now, options_.open_for);
     spdlog::error("dispatch: {} failed requests in a row: the gateway is left alone for {} s",
-                  failures_in_a_row_, pause_.count());
+                  failures_in_a_row_, PausedFor(now));
   } else if (state_ == State::kClosed && TooManyFailedInTheWindow()) {
     const int failed_now = window_failed_;
     const int requests = window_ok_ + window_failed_;
@@ -116,7 +124,7 @@ void CircuitBreaker::Record(gateway::SendStatus status, TimePoint now) {
     spdlog::error(
         "dispatch: {} of the last {} requests failed (within {} s): the gateway is left alone "
         "for {} s",
-        failed_now, requests, options_.window.count(), pause_.count());
+        failed_now, requests, options_.window.count(), PausedFor(now));
   }
 }
 
@@ -131,6 +139,45 @@ void CircuitBreaker::Open(TimePoint now, std::chrono::seconds pause) {
   pause_ = std::max(pause, std::chrono::seconds(1));
   reopens_at_ = now + pause_;
   ForgetTheWindow();
+}
+
+void CircuitBreaker::HeldElsewhere(TimePoint now, TimePoint until, std::chrono::seconds asked) {
+  std::lock_guard lock(mutex_);
+  HoldUntil(now, std::min(until, now + options_.max_open_for), asked, asked, true);
+}
+
+void CircuitBreaker::HoldUntil(TimePoint now, TimePoint until, std::chrono::seconds asked,
+                               std::chrono::seconds retry_after, bool elsewhere) {
+  if (until <= held_until_) return;
+  // Said when it holds sending a second longer than before: not for each 429 of a batch, nor
+  // for this instance's own wait read back from the database.
+  const bool longer = until >= std::max(held_until_, now) + std::chrono::seconds(1);
+  held_until_ = until;
+  held_for_ = asked;
+  if (!longer) return;
+  const auto for_s = std::chrono::ceil<std::chrono::seconds>(until - now).count();
+  if (elsewhere) {
+    spdlog::warn(
+        "dispatch: the gateway asked another instance to wait {} s (429 Retry-After): nothing "
+        "is sent through it for {} s",
+        asked.count(), for_s);
+  } else if (retry_after > asked) {
+    spdlog::warn(
+        "dispatch: the gateway asked us to wait {} s (429 Retry-After): taken as {} s "
+        "(dispatch.breaker_max_open_s), so that a bad header cannot stop sending for longer; "
+        "nothing is sent through it until then",
+        retry_after.count(), asked.count());
+  } else {
+    spdlog::warn(
+        "dispatch: the gateway asked us to wait {} s (429 Retry-After): nothing is sent through "
+        "it until then",
+        asked.count());
+  }
+}
+
+std::int64_t CircuitBreaker::PausedFor(TimePoint now) const {
+  const TimePoint until = std::max(reopens_at_, held_until_);
+  return until > now ? std::chrono::ceil<std::chrono::seconds>(until - now).count() : 0;
 }
 
 void CircuitBreaker::Count(bool failed, TimePoint now) {
@@ -162,13 +209,20 @@ void CircuitBreaker::ForgetTheWindow() {
 
 CircuitBreaker::State CircuitBreaker::state(TimePoint now) const {
   std::lock_guard lock(mutex_);
+  if (now < held_until_) return State::kOpen;
   if (state_ == State::kOpen && now >= reopens_at_) return State::kHalfOpen;
   return state_;
 }
 
 TimePoint CircuitBreaker::reopens_at() const {
   std::lock_guard lock(mutex_);
-  return reopens_at_;
+  return std::max(reopens_at_, held_until_);
+}
+
+std::optional<CircuitBreaker::GatewayWait> CircuitBreaker::gateway_wait(TimePoint now) const {
+  std::lock_guard lock(mutex_);
+  if (now >= held_until_) return std::nullopt;
+  return GatewayWait{held_until_, held_for_};
 }
 
 std::int64_t CircuitBreaker::times_opened() const {

@@ -69,6 +69,7 @@ enum ClaimColumn {
   kContactAt,
   kOptedOut,
   kLastSurveyed,
+  kMaybeSent,
 };
 
 }  // namespace
@@ -124,18 +125,18 @@ const Statements& OutboxStatements() {
       // before it), which during a long hold would read every text held.
       {"lock_due",
        "WITH lapsed AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
-       "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "o.expires_at, o.maybe_sent FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'claimed' AND o.lease_until < statement_timestamp() "
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_HOLD_LETS_O_GO
        " ORDER BY o.lease_until "
        "LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "due AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
-       "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "o.expires_at, o.maybe_sent FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'pending' AND o.next_attempt_at <= $1::timestamptz "
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_NO_SEND_HOLD
        " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
        "helps AS (SELECT o.id, o.survey_id, o.kind, o.client_ref, o.body, o.attempts, "
-       "o.expires_at FROM outbox o JOIN surveys s ON s.id = o.survey_id "
+       "o.expires_at, o.maybe_sent FROM outbox o JOIN surveys s ON s.id = o.survey_id "
        "WHERE o.state = 'pending' AND o.kind = 'help' AND o.next_attempt_at <= $1::timestamptz "
        "AND COALESCE(o.expires_at, s.expires_at) > $1::timestamptz AND " SURVEYD_SEND_HOLD_OPEN
        " ORDER BY o.next_attempt_at DESC LIMIT $2::int FOR UPDATE OF o SKIP LOCKED), "
@@ -147,7 +148,7 @@ const Statements& OutboxStatements() {
        "s.event_id, COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
        "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = "
        "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S
-       " FROM picked o JOIN surveys s ON s.id = o.survey_id"},
+       ", o.maybe_sent FROM picked o JOIN surveys s ON s.id = o.survey_id"},
       // What the dispatcher decided for the messages it holds locked, in one statement: begun
       // (a new claim token fences the recording of the answer; a survey's link goes in with it,
       // the first time), cancelled ($6 says by what), or due again later. The state is checked
@@ -203,7 +204,7 @@ const Statements& OutboxStatements() {
        "surveyd_epoch_us(COALESCE(o.expires_at, s.expires_at)), o.claim_token, s.event_id, "
        "COALESCE(s.incident_id, ''), s.phone_hash, surveyd_epoch_us(s.contact_at), "
        "EXISTS (SELECT 1 FROM opt_outs x WHERE x.phone_hash = "
-       "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S},
+       "s.phone_hash), " SURVEYD_LAST_SURVEYED_BEFORE_S ", o.maybe_sent"},
       {"claim_number_history",
        "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone_hash = "
        "ANY($1::text[])), " SURVEYD_LAST_SURVEYED(
@@ -249,8 +250,10 @@ const Statements& OutboxStatements() {
       // and a delivery report that got there first keeps its more advanced state. The attempt's
       // time is the database's, as leases are, so that attempts of instances whose clocks
       // differ a little still compare with each other and with what was stored meanwhile. Reports
-      // that
-      // came before the answer and carry only the gateway's id are matched here.
+      // that came before the answer and carry only the gateway's id are matched here. A message
+      // given up on (failed) one of whose requests may have reached the gateway, this one or an
+      // earlier, is held in doubt instead, as a cancelled or expired one is: it may have reached
+      // the handset, and its delivery reports settle it (a failed message takes none).
       {"record_attempts",
        "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], "
        "$5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::timestamptz[], "
@@ -260,8 +263,9 @@ const Statements& OutboxStatements() {
        "http_status, result, error) SELECT id, attempt, statement_timestamp(), gateway, "
        "message_id, "
        "http_status, result, error FROM t), "
-       "u AS (UPDATE outbox o SET state = CASE WHEN o.state = 'sending' THEN t.state "
-       "ELSE o.state END, gateway = t.gateway, "
+       "u AS (UPDATE outbox o SET state = CASE WHEN o.state <> 'sending' THEN o.state "
+       "WHEN t.state = 'failed' AND (o.maybe_sent OR t.maybe_sent) THEN 'in_doubt' "
+       "ELSE t.state END, gateway = t.gateway, "
        "attempts = o.attempts - CASE WHEN o.state = 'sending' AND NOT t.counts THEN 1 ELSE 0 END, "
        "gateway_message_id = COALESCE(t.message_id, o.gateway_message_id), "
        "next_attempt_at = CASE WHEN o.state = 'sending' AND t.state = 'pending' THEN t.next_at "
@@ -309,6 +313,15 @@ const Statements& OutboxStatements() {
        "SELECT surveyd_take_send_slots($1, $2::bigint, $3::int, $4::int, $5::int)"},
       {"settle_send_slots",
        "SELECT surveyd_settle_send_slots($1, $2::bigint, $3::int, $4::bigint, $5::int)"},
+      // A gateway's wait only ever moves later (migration 0044), on the database's time.
+      {"hold_gateway",
+       "INSERT INTO gateway_waits AS w (gateway, until, asked_s, set_at) "
+       "VALUES ($1, statement_timestamp() + make_interval(secs => $2::int), $2::int, "
+       "statement_timestamp()) ON CONFLICT (gateway) DO UPDATE SET until = excluded.until, "
+       "asked_s = excluded.asked_s, set_at = excluded.set_at WHERE w.until < excluded.until"},
+      {"gateway_hold",
+       "SELECT ceil(extract(epoch FROM until - statement_timestamp()) * 1000)::bigint, asked_s "
+       "FROM gateway_waits WHERE gateway = $1 AND until > statement_timestamp()"},
   };
   return kStatements;
 }
@@ -438,6 +451,7 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
     message.attempts = row[kAttempts].as<int>();
     message.expires_at = pg::FromEpochMicros(row[kExpiresAt].as<std::int64_t>());
     message.claim_token = row[kClaimToken].as<std::int64_t>();
+    message.maybe_sent = row[kMaybeSent].as<bool>();
     message.history.opted_out = row[kOptedOut].as<bool>();
     if (!row[kLastSurveyed].is_null()) {
       message.history.last_surveyed_at = pg::FromEpochMicros(row[kLastSurveyed].as<std::int64_t>());
@@ -734,6 +748,32 @@ void PgStore::SettleSendSlots(const std::string& gateway, std::int64_t granted_b
     Exec(txn, "settle_send_slots",
          {Text(gateway), Int(granted_bucket), Int(granted), Int(sent_bucket), Int(sent)});
     return 0;
+  });
+}
+
+void PgStore::HoldGateway(const std::string& gateway, std::chrono::seconds wait) {
+  if (wait <= std::chrono::seconds(0)) return;
+  WithConnection("hold gateway", [&](pqxx::connection& connection) {
+    // Like the rate's slots: nothing is sent on the strength of it, so it need not wait for
+    // the disk.
+    pqxx::work txn(connection);
+    txn.exec0("SET LOCAL synchronous_commit TO off");
+    Exec(txn, "hold_gateway", {Text(gateway), Int(wait.count())});
+    txn.commit();
+    return 0;
+  });
+}
+
+std::optional<OutboxStore::GatewayWait> PgStore::GatewayHold(const std::string& gateway) {
+  return WithConnection("read gateway hold", [&](pqxx::connection& connection) {
+    pqxx::nontransaction txn(connection);
+    const auto rows = Exec(txn, "gateway_hold", {Text(gateway)});
+    std::optional<GatewayWait> wait;
+    if (!rows.empty()) {
+      wait = GatewayWait{std::chrono::milliseconds(rows[0][0].as<std::int64_t>()),
+                         std::chrono::seconds(rows[0][1].as<int>())};
+    }
+    return wait;
   });
 }
 

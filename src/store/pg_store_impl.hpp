@@ -230,6 +230,8 @@ class PgStore final : public Store {
                     int span) override;
   void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
                        std::int64_t sent_bucket, int sent) override;
+  void HoldGateway(const std::string& gateway, std::chrono::seconds wait) override;
+  std::optional<GatewayWait> GatewayHold(const std::string& gateway) override;
 
   // SurveyStore (pg_surveys.cpp)
   std::optional<SurveyView> FindSurveyByTokenHash(const std::string& token_hash) override;

@@ -5,6 +5,7 @@
 // gateways' callbacks reach the outbox through it, and each test watches it its own way.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ class EmptyOutbox : public Base {
   int ExpireOverdue(TimePoint) override { return 0; }
   int TakeSendSlots(const std::string&, std::int64_t, int, int, int) override { return 0; }
   void SettleSendSlots(const std::string&, std::int64_t, int, std::int64_t, int) override {}
+  void HoldGateway(const std::string&, std::chrono::seconds) override {}
+  std::optional<store::OutboxStore::GatewayWait> GatewayHold(const std::string&) override {
+    return std::nullopt;
+  }
 };
 
 }  // namespace surveyd::testing

@@ -256,6 +256,66 @@ TEST_F(DispatchTest, ThrottlingAndRefusedCredentialsCountNoAttemptAgainstTheMess
             "429,429,401,429,503,201");
 }
 
+// A WMNow request timed out after it went (in doubt: retried with the same client_ref), then
+// the retries got 503 until max_attempts: the text may have reached the handset, so it is held in
+// doubt, not failed, and the delivery report that comes later says where it ended. Failed, it
+// was final: the citizen who got the text counted as failed, and its number was erased a week
+// after the "failure" rather than after the survey closed.
+TEST_F(DispatchTest, GivingUpOnATextThatMayHaveGoneOutHoldsItInDoubtForItsReports) {
+  AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
+  FakeGateway gateway;
+  options_.batch_size = 1;
+  gateway.Script({{SendStatus::kInDoubt, "", 0, "timeout after send", {}},
+                  {SendStatus::kTransient, "", 503, "http 503", {}},
+                  {SendStatus::kTransient, "", 503, "http 503", {}},
+                  // The second text: in doubt, then refused for good.
+                  {SendStatus::kInDoubt, "", 0, "timeout after send", {}},
+                  {SendStatus::kPermanent, "", 400, "invalid_body", {}}});
+  auto dispatcher = Make(gateway, *store_);
+  for (int i = 0; i < 8; ++i) {
+    dispatcher.RunOnce("w");
+    clock_.Advance(30s);
+  }
+  ASSERT_EQ(gateway.Sent().size(), 5u);
+  EXPECT_EQ(db_.Query("SELECT string_agg(state || ':' || last_error, ',' ORDER BY last_error) "
+                      "FROM outbox"),
+            "in_doubt:gave up after 3 attempts: http 503; an earlier request may have reached "
+            "the gateway,in_doubt:invalid_body; an earlier request may have reached the gateway");
+  EXPECT_EQ(dispatcher.Status().in_doubt, 2);
+  EXPECT_EQ(dispatcher.Status().failed, 0);
+
+  for (const std::string& ref : {gateway.Sent()[0].client_ref, gateway.Sent()[3].client_ref}) {
+    DeliveryReport report;
+    report.gateway = "fake";
+    report.message_ref = ref;
+    report.state = ref == gateway.Sent()[0].client_ref ? DeliveryState::kDelivered
+                                                       : DeliveryState::kUndeliverable;
+    report.at = clock_.Now();
+    EXPECT_TRUE(store_->ApplyDeliveryReport(report));
+  }
+  EXPECT_EQ(db_.Query("SELECT string_agg(state, ',' ORDER BY state) FROM outbox"),
+            "delivered,undeliverable")
+      << "the reports settle them";
+}
+
+// The store's own rule, whoever records the answer: a message given up on after a request
+// that may have gone out is in doubt, as a cancelled or expired one is.
+TEST_F(DispatchTest, AFailureRecordedForAMessageThatMayHaveGoneOutIsHeldInDoubt) {
+  AddSurveys(1, clock_.Now(), clock_.Now() + 2h);
+  db_.Query("UPDATE outbox SET maybe_sent = true");
+  auto claimed = store_->ClaimDue(clock_.Now(), 1, "w", 60s);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_TRUE(claimed[0].maybe_sent) << "the claim says so, for the dispatcher's decision";
+  ASSERT_TRUE(store_->BeginSend(claimed[0], "", clock_.Now(), 60s));
+  store::SendRecord failed;
+  failed.state = store::SendState::kFailed;
+  failed.gateway = "fake";
+  failed.http_status = 400;
+  failed.error = "invalid_number";
+  store_->RecordAttempt(claimed[0], failed, clock_.Now());
+  EXPECT_EQ(State(0), "in_doubt");
+}
+
 TEST_F(DispatchTest, PermanentFailureStopsAndGivingUpIsRecorded) {
   AddSurveys(2, clock_.Now(), clock_.Now() + 2h);
   FakeGateway gateway;
@@ -547,6 +607,12 @@ class StallWhileDeciding final : public store::OutboxStore {
   void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
                        std::int64_t sent_bucket, int sent) override {
     inner_.SettleSendSlots(gateway, granted_bucket, granted, sent_bucket, sent);
+  }
+  void HoldGateway(const std::string& gateway, std::chrono::seconds wait) override {
+    inner_.HoldGateway(gateway, wait);
+  }
+  std::optional<GatewayWait> GatewayHold(const std::string& gateway) override {
+    return inner_.GatewayHold(gateway);
   }
 
  private:
@@ -986,6 +1052,43 @@ TEST_F(DispatchTest, TheBreakerStopsHammeringAFailingGatewayAndProbesItAgain) {
   EXPECT_EQ(dispatcher.Status().breaker, "closed") << "it worked";
   EXPECT_EQ(dispatcher.RunOnce("w"), 10) << "a whole batch again";
   EXPECT_EQ(gateway.Sent().size(), 22u);
+}
+
+// A 429 with Retry-After: 120 holds every text, on every instance (one gateway account), for
+// 120 s: surveyd delayed only the message that got it, and its breaker took the 429s for
+// ordinary failures, probing after 15 s whatever the gateway asked. Another instance reads the
+// wait from the database.
+TEST_F(DispatchTest, AGatewaysRetryAfterHoldsEveryTextOnEveryInstanceUntilThen) {
+  AddSurveys(40, clock_.Now(), clock_.Now() + 2h);
+  options_.batch_size = 5;
+  options_.gateway_wait_interval = 0ms;
+  auto other_store = store::MakePgStore(testing::TestStoreOptions(db_.url(), 2, "phone-hash-key"));
+  FakeGateway gateway_a, gateway_b;
+  gateway_a.Script(
+      std::vector<gateway::SendResult>(5, {SendStatus::kThrottled, "", 429, "http 429", 120s}));
+  auto a = Make(gateway_a, *store_);
+  auto b = Make(gateway_b, *other_store);
+  EXPECT_EQ(a.RunOnce("a"), 5);
+  EXPECT_EQ(db_.Query("SELECT asked_s FROM gateway_waits WHERE gateway = 'fake'"), "120");
+  for (int second = 0; second < 120; ++second) {
+    // The database's clock runs on its own while the test's moves: what is left of the wait is
+    // set by the test's.
+    db_.Query("UPDATE gateway_waits SET until = statement_timestamp() + interval '" +
+              std::to_string(120 - second) + " seconds'");
+    EXPECT_EQ(b.RunOnce("b"), 0) << "at +" << second << " s";
+    EXPECT_EQ(a.RunOnce("a"), 0) << "at +" << second << " s";
+    if (second == 60) {
+      EXPECT_EQ(b.Status().gateway_wait, 120s);
+      EXPECT_EQ(b.Status().breaker, "open");
+    }
+    clock_.Advance(1s);
+  }
+  EXPECT_EQ(gateway_a.Sent().size(), 5u);
+  EXPECT_TRUE(gateway_b.Sent().empty());
+  db_.Query("UPDATE gateway_waits SET until = statement_timestamp()");
+  EXPECT_EQ(b.RunOnce("b"), 5) << "b's own breaker is closed: a whole batch";
+  EXPECT_EQ(a.RunOnce("a"), 1) << "a probes (five 429s in a row)";
+  EXPECT_EQ(db_.Query("SELECT count(*) FROM outbox WHERE state = 'accepted'"), "6");
 }
 
 TEST_F(DispatchTest, RefusedCredentialsStopSendingAtOnceAndAreNeverRetriedInALoop) {

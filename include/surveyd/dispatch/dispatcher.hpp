@@ -74,6 +74,9 @@ struct DispatcherOptions {
   // same; this is what the status and surveyd_sends_held_by_ops report.
   std::function<std::optional<store::SendHold>()> ops_hold;
   std::chrono::milliseconds ops_hold_interval{1000};
+  // How often the wait the gateway asked of another instance (a 429's Retry-After, shared
+  // through the database: OutboxStore::GatewayHold) is read.
+  std::chrono::milliseconds gateway_wait_interval{1000};
 };
 
 // Delay before the next attempt after `attempt` failures: base * 2^(attempt-1), capped, with
@@ -82,9 +85,11 @@ std::chrono::milliseconds Backoff(int attempt, std::chrono::seconds base, std::c
                                   double random01);
 
 // What one gateway answer means for the message (pure, so it is tested without a gateway).
+// `sent_before`: an earlier request for it may have reached the gateway (OutboxMessage::
+// maybe_sent), so giving up holds it in doubt rather than failing it.
 store::SendRecord Classify(const gateway::SendResult& result, const std::string& gateway_name,
-                           bool gateway_idempotent, int attempt, const DispatcherOptions& options,
-                           TimePoint now, double random01);
+                           bool gateway_idempotent, int attempt, bool sent_before,
+                           const DispatcherOptions& options, TimePoint now, double random01);
 
 struct DispatcherStatus {
   std::int64_t sent = 0, retried = 0, failed = 0, in_doubt = 0, deferred = 0, expired = 0;
@@ -93,14 +98,19 @@ struct DispatcherStatus {
   std::int64_t throttled = 0;         // 429 answers
   std::int64_t auth_refused = 0;      // 401/403 answers
   bool gateway_auth_failing = false;  // 401/403 since the last success: configuration is wrong
-  std::string breaker = "closed";     // closed, open, half_open
-  std::int64_t breaker_opened = 0;    // times the breaker opened
-  bool sends_held = false;            // hold_sends or an ops hold said so at the last pass
+  std::string breaker = "closed";  // closed, open (also while the gateway's wait lasts), half_open
+  // While the gateway's own wait lasts (a 429's Retry-After, here or at another instance): what
+  // it asked for (at most dispatch.breaker_max_open_s), and until when nothing is sent.
+  std::optional<std::chrono::seconds> gateway_wait;
+  TimePoint gateway_wait_until;
+  std::int64_t breaker_opened = 0;          // times the breaker opened
+  bool sends_held = false;                  // hold_sends or an ops hold said so at the last pass
   std::optional<store::SendHold> ops_hold;  // the ops hold open at the last read
   std::string last_error;
 
-  // Sending paused by the gateway: it keeps failing (the breaker is not closed) or refuses our
-  // credentials. The health's "degraded" and surveyd_gateway_sending both read it.
+  // Sending paused by the gateway: it keeps failing or asked us to wait (the breaker is not
+  // closed), or refuses our credentials. The health's "degraded" and surveyd_gateway_sending
+  // both read it.
   bool sending_paused() const { return gateway_auth_failing || breaker != "closed"; }
 };
 
@@ -193,6 +203,9 @@ class Dispatcher {
   };
   // The ops hold, read again when `ops_hold_interval` has passed since the last read.
   std::optional<store::SendHold> OpsHold();
+  // The wait the gateway asked of any instance, read again when `gateway_wait_interval` has
+  // passed since the last read, and held here too.
+  void ReadGatewayWait();
   std::unique_ptr<Meters> meters_;
   void Count(const char* outcome, std::size_t n = 1);
 
@@ -226,6 +239,7 @@ class Dispatcher {
   FailureLog listen_failures_{"dispatch: outbox notifications", clock_};
   std::chrono::steady_clock::time_point last_maintenance_{};
   std::optional<std::chrono::steady_clock::time_point> last_hold_read_;
+  std::optional<std::chrono::steady_clock::time_point> last_wait_read_;
   bool clock_held_ = false;  // hold_sends at the last pass
 };
 

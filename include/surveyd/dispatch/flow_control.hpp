@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "surveyd/core/time.hpp"
@@ -63,7 +64,11 @@ struct BreakerOptions {
 // open_for. Then half-open: one request goes as a probe; its success
 // closes the breaker, its failure opens it again for twice as long (up to max_open_for).
 // Credentials refused (401/403) open it at once for max_open_for: never retried in a loop.
-// A permanent refusal of one message (400) is the gateway working. Thread-safe.
+// A permanent refusal of one message (400) is the gateway working.
+// A 429 with a Retry-After is counted as any 429, and also holds every request until the time
+// it asked for (at most max_open_for, so that a bad header cannot stop sending for days),
+// whatever the breaker decides: its own pause may end later, never sooner, and a success
+// answered meanwhile (a request of the same batch) does not lift it. Thread-safe.
 class CircuitBreaker {
  public:
   enum class State { kClosed, kOpen, kHalfOpen };
@@ -73,19 +78,38 @@ class CircuitBreaker {
   // How many requests may start now: `wanted` when closed, 1 when a probe is due (and none is
   // out), 0 while open or while the probe is out.
   int Allow(int wanted, TimePoint now);
-  // The outcomes of the requests Allow let through, in any grouping.
-  void Record(gateway::SendStatus status, TimePoint now);
+  // The outcomes of the requests Allow let through, in any grouping; `retry_after`, a 429's
+  // Retry-After: the gateway's wait (above).
+  void Record(gateway::SendStatus status, TimePoint now,
+              std::optional<std::chrono::seconds> retry_after = std::nullopt);
+  // The gateway asked another instance to wait `asked` (shared through the database), until
+  // `until` by this instance's clock: nothing is let through here either until then.
+  void HeldElsewhere(TimePoint now, TimePoint until, std::chrono::seconds asked);
+  // The longest wait the gateway may ask for (max_open_for): a longer Retry-After is taken as it.
+  std::chrono::seconds LongestWait() const { return options_.max_open_for; }
   // None of the requests Allow let through was made (cancelled, claimed by another): a probe
   // that never went is due again.
   void NothingSent();
 
+  // Open while the gateway's wait lasts too.
   State state(TimePoint now) const;
-  TimePoint reopens_at() const;  // when an open breaker lets a probe through
+  TimePoint reopens_at() const;  // when an open breaker lets a probe through (or, held, anything)
+  // While the gateway's wait lasts: when it ends, and what it asked for (capped).
+  struct GatewayWait {
+    TimePoint until;
+    std::chrono::seconds asked{0};
+  };
+  std::optional<GatewayWait> gateway_wait(TimePoint now) const;
   std::int64_t times_opened() const;
   bool credentials_refused() const;  // opened by a 401/403 that no success has followed
 
  private:
   void Open(TimePoint now, std::chrono::seconds pause);
+  // Holds every request until `until` (the gateway's wait), logged when it holds sending longer.
+  void HoldUntil(TimePoint now, TimePoint until, std::chrono::seconds asked,
+                 std::chrono::seconds retry_after, bool elsewhere);
+  // How long from `now` nothing is let through: the breaker's own pause or the gateway's wait.
+  std::int64_t PausedFor(TimePoint now) const;
   // The window's outcomes, per second; cleared when the breaker opens or closes, so that one
   // episode is judged on its own.
   void Count(bool failed, TimePoint now);
@@ -101,6 +125,8 @@ class CircuitBreaker {
   TimePoint reopens_at_{};
   std::int64_t times_opened_ = 0;
   bool credentials_refused_ = false;
+  TimePoint held_until_{};            // the gateway's wait: nothing goes before it
+  std::chrono::seconds held_for_{0};  // what it asked for (capped)
   struct Second {
     std::int64_t at;
     int ok = 0;

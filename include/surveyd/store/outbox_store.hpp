@@ -53,6 +53,9 @@ struct OutboxMessage {
                          // throttled, or credentials refused (SendRecord::counts_attempt)
   TimePoint expires_at;  // not begun after this: expired
   std::int64_t claim_token = 0;  // fences this claim: only its holder begins or records a send
+  // An earlier request may have reached the gateway (SendRecord::maybe_sent): giving up on it
+  // holds it in doubt, never calls it failed.
+  bool maybe_sent = false;
 
   // What deciding the text again needs (kSurvey, kQuestion), read with the claim: the survey's
   // own event as stored (with its number put back), the number's history without this survey,
@@ -201,6 +204,17 @@ class OutboxStore {
   // it really happens is what keeps every one-second window of requests within the rate.
   virtual void SettleSendSlots(const std::string& gateway, std::int64_t granted_bucket, int granted,
                                std::int64_t sent_bucket, int sent) = 0;
+
+  // A gateway's own request to wait (a 429's Retry-After), shared by every instance that sends
+  // through it, as the rate is: nothing goes through `gateway` for `wait` from now (the
+  // database's now), or longer if it asked that already.
+  virtual void HoldGateway(const std::string& gateway, std::chrono::seconds wait) = 0;
+  struct GatewayWait {
+    std::chrono::milliseconds left{0};  // from now
+    std::chrono::seconds asked{0};      // the wait asked for, when it was
+  };
+  // The wait still held on `gateway`, if any.
+  virtual std::optional<GatewayWait> GatewayHold(const std::string& gateway) = 0;
 
   // One message at a time, as tests and simple callers want it.
   bool BeginSend(OutboxMessage& message, const std::string& token_hash, TimePoint now,

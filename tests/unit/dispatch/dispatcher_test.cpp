@@ -32,8 +32,9 @@ TEST(DispatchBackoff, DoublesWithEqualJitterAndCaps) {
 
 class DispatchClassify : public ::testing::Test {
  protected:
-  store::SendRecord Run(gateway::SendResult result, int attempt, bool idempotent = true) {
-    return Classify(result, "wmnow", idempotent, attempt, options_, now_, 0.5);
+  store::SendRecord Run(gateway::SendResult result, int attempt, bool idempotent = true,
+                        bool sent_before = false) {
+    return Classify(result, "wmnow", idempotent, attempt, sent_before, options_, now_, 0.5);
   }
   DispatcherOptions options_;
   TimePoint now_ = *ParseRfc3339("2026-11-26T10:00:00Z");
@@ -71,6 +72,12 @@ TEST_F(DispatchClassify, ThrottledWaitsAtLeastRetryAfter) {
   EXPECT_EQ(record.state, store::SendState::kRetry);
 }
 
+TEST_F(DispatchClassify, AnAbsurdRetryAfterIsTakenAsTheBreakersLongestPause) {
+  // A header in milliseconds, or a day's quota, would otherwise leave the text to expire.
+  auto record = Run({gateway::SendStatus::kThrottled, "", 429, "throttled", seconds(86400)}, 1);
+  EXPECT_EQ(record.next_attempt_at, now_ + options_.breaker.max_open_for);
+}
+
 TEST_F(DispatchClassify, AuthFailureWaitsLongAndNeverFailsTheMessage) {
   auto record = Run({gateway::SendStatus::kAuth, "", 401, "unauthorized", {}}, 50);
   EXPECT_EQ(record.state, store::SendState::kRetry);
@@ -83,6 +90,114 @@ TEST_F(DispatchClassify, InDoubtResendsOnlyThroughAnIdempotentGateway) {
   gateway::SendResult doubt{gateway::SendStatus::kInDoubt, "", 0, "timeout after send", {}};
   EXPECT_EQ(Run(doubt, 1, true).state, store::SendState::kRetry);
   EXPECT_EQ(Run(doubt, 1, false).state, store::SendState::kInDoubt);
+}
+
+// A text one of whose requests may have reached the gateway may have reached the handset: given
+// up on, it is held in doubt for its delivery reports, as when it is cancelled or expires, never
+// failed (a failed message takes no report, and retention counts from its failure).
+TEST_F(DispatchClassify, GivingUpOnATextThatMayHaveGoneOutHoldsItInDoubt) {
+  const gateway::SendResult unavailable{gateway::SendStatus::kTransient, "", 503, "http 503", {}};
+  const gateway::SendResult refused{gateway::SendStatus::kPermanent, "", 400, "invalid_number", {}};
+  auto record = Run(unavailable, options_.max_attempts, true, true);
+  EXPECT_EQ(record.state, store::SendState::kInDoubt);
+  EXPECT_EQ(record.error,
+            "gave up after 8 attempts: http 503; an earlier request may have reached the gateway");
+  EXPECT_EQ(Run(refused, 2, true, true).state, store::SendState::kInDoubt);
+  EXPECT_EQ(Run(unavailable, 2, true, true).state, store::SendState::kRetry) << "not given up";
+  EXPECT_EQ(Run(unavailable, options_.max_attempts).state, store::SendState::kFailed);
+  EXPECT_EQ(Run(refused, 2).state, store::SendState::kFailed);
+}
+
+// An outbox that always has texts due (where to get help: sent without rules) and keeps what
+// the dispatcher writes of the gateway's wait; `shared_wait` is what another instance wrote.
+class DueTexts final : public testing::EmptyOutbox<store::OutboxStore> {
+ public:
+  std::vector<store::OutboxMessage> ClaimAndBegin(TimePoint now, int limit, const std::string&,
+                                                  std::chrono::seconds, std::chrono::seconds,
+                                                  const EventScreen&,
+                                                  const store::DecideClaimFn& decide) override {
+    std::vector<store::OutboxMessage> claimed;
+    for (int i = 0; i < limit; ++i) {
+      store::OutboxMessage message;
+      message.id = ++next_id_;
+      message.kind = store::MessageKind::kHelp;
+      message.client_ref = "ref-" + std::to_string(message.id);
+      message.to_e164 = "+447700900123";
+      message.body = "Call 999 if you are in danger now";
+      message.expires_at = now + std::chrono::hours(24);
+      claimed.push_back(message);
+    }
+    const auto outcomes = decide(claimed);
+    std::vector<store::OutboxMessage> begun;
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+      if (outcomes[i].action != store::ClaimOutcome::Action::kBegin) continue;
+      claimed[i].attempts = 1;
+      begun.push_back(claimed[i]);
+    }
+    return begun;
+  }
+  bool ApplyDeliveryReport(const DeliveryReport&) override { return false; }
+  void HoldGateway(const std::string& gateway, std::chrono::seconds wait) override {
+    held.emplace_back(gateway, wait);
+  }
+  std::optional<GatewayWait> GatewayHold(const std::string&) override { return shared_wait; }
+
+  std::vector<std::pair<std::string, std::chrono::seconds>> held;
+  std::optional<GatewayWait> shared_wait;
+
+ private:
+  std::int64_t next_id_ = 0;
+};
+
+class DispatchGatewayWait : public ::testing::Test {
+ protected:
+  DispatchGatewayWait() {
+    options_.rate_per_second = 0;
+    options_.batch_size = 5;
+    options_.gateway_wait_interval = milliseconds(0);
+  }
+  testing::ManualClock clock_{*ParseRfc3339("2026-11-26T10:00:00Z")};
+  DueTexts outbox_;
+  testing::FakeGateway gateway_;
+  DispatcherOptions options_;
+};
+
+// The reviewer's run: every request answered 429 with Retry-After: 120. The first batch gets it;
+// nothing more goes until 120 s have passed (not only its own texts wait), and the wait is
+// written for the other instances.
+TEST_F(DispatchGatewayWait, ARetryAfterStopsEveryTextUntilThen) {
+  gateway_.Script(std::vector<gateway::SendResult>(
+      5, {gateway::SendStatus::kThrottled, "", 429, "http 429", seconds(120)}));
+  Dispatcher dispatcher(options_, outbox_, gateway_, clock_, nullptr);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 5);
+  ASSERT_EQ(outbox_.held.size(), 1u) << "one write for the batch";
+  EXPECT_EQ(outbox_.held[0], std::make_pair(std::string("fake"), seconds(120)));
+  for (int i = 0; i < 119; ++i) {
+    clock_.Advance(seconds(1));
+    EXPECT_EQ(dispatcher.RunOnce("w"), 0) << "at +" << i + 1 << " s";
+  }
+  EXPECT_EQ(gateway_.Sent().size(), 5u);
+  const DispatcherStatus status = dispatcher.Status();
+  EXPECT_EQ(status.gateway_wait, seconds(120));
+  EXPECT_EQ(status.gateway_wait_until, *ParseRfc3339("2026-11-26T10:02:00Z"));
+  EXPECT_TRUE(status.sending_paused());
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(dispatcher.RunOnce("w"), 1) << "the breaker's probe (five 429s in a row)";
+  EXPECT_EQ(dispatcher.RunOnce("w"), 5) << "it worked: whole batches again";
+  EXPECT_FALSE(dispatcher.Status().gateway_wait.has_value());
+}
+
+TEST_F(DispatchGatewayWait, AWaitAskedOfAnotherInstanceStopsThisOne) {
+  outbox_.shared_wait = store::OutboxStore::GatewayWait{milliseconds(90000), seconds(120)};
+  Dispatcher dispatcher(options_, outbox_, gateway_, clock_, nullptr);
+  EXPECT_EQ(dispatcher.RunOnce("w"), 0);
+  EXPECT_EQ(dispatcher.Status().gateway_wait, seconds(120));
+  outbox_.shared_wait.reset();
+  clock_.Advance(seconds(89));
+  EXPECT_EQ(dispatcher.RunOnce("w"), 0);
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(dispatcher.RunOnce("w"), 5);
+  EXPECT_TRUE(outbox_.held.empty()) << "nothing of its own to write";
 }
 
 class NoTexts final : public testing::EmptyOutbox<store::OutboxStore> {
