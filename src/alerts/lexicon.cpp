@@ -491,8 +491,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
           }
         } else if (key == "description") {
           // For people only.
-        } else if (key == "terms" || key == "misspellings" || key == "negated" ||
-                   key == "alone") {
+        } else if (key == "terms" || key == "misspellings" || key == "negated" || key == "alone") {
           has_terms = true;
           ForEachLanguage(value, key, [&](const std::string& language, const YAML::Node& phrase) {
             bool warned = false;

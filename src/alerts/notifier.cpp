@@ -220,6 +220,7 @@ void Notifier::Loop(store::NoticeChannel channel) {
       {
         std::lock_guard lock(status_mutex_);
         status_.last_error = e.what();
+        status_.last_error_at = clock_.Now();
       }
       failure_wait = std::min(failure_wait * 2, std::chrono::milliseconds(10000));
       std::unique_lock lock(wake_mutex_);
@@ -294,6 +295,7 @@ void Notifier::SendAndRecord(const store::Notice& notice) {
     case store::NoticeResult::State::kRetry:
       ++status_.retried;
       status_.last_error = result.error;
+      status_.last_error_at = clock_.Now();
       spdlog::warn("alerts: {} by {} not sent (notice {}, attempt {}): {}; will retry", what,
                    store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
                    result.error);
@@ -301,6 +303,7 @@ void Notifier::SendAndRecord(const store::Notice& notice) {
     case store::NoticeResult::State::kFailed:
       ++status_.failed;
       status_.last_error = result.error;
+      status_.last_error_at = clock_.Now();
       spdlog::error("alerts: {} by {} FAILED (notice {}, attempt {}): {}", what,
                     store::NoticeChannelName(notice.channel), notice.id, notice.attempts,
                     result.error);

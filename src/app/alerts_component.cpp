@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "surveyd/alerts/webhook.hpp"
+#include "surveyd/core/time.hpp"
 #include "surveyd/store/pg_alerts.hpp"
 
 namespace surveyd::app {
@@ -123,6 +124,7 @@ nlohmann::json AlertsComponent::Describe() const {
                         {"digests", status.digests}};
   if (config) out["summary"] = config->Summary();
   if (!status.last_error.empty()) out["last_error"] = status.last_error;
+  if (status.last_error_at) out["last_error_at"] = FormatRfc3339(*status.last_error_at);
   std::lock_guard lock(mutex_);
   if (!last_error_.empty()) out["last_reload_error"] = last_error_;
   return out;

@@ -1222,6 +1222,8 @@ TEST_F(NotifierTest, GivesUpAfterMaxAttemptsAndStopsOnGone) {
   EXPECT_EQ(db_.Query("SELECT state || ' ' || attempts || ' ' || last_error FROM alert_notices"),
             "failed 2 gave up after 2 attempts: webhook answered 500");
   EXPECT_EQ(notifier->Status().failed, 1);
+  // Health says when, so that an error from before the notices went again reads as history.
+  EXPECT_EQ(notifier->Status().last_error_at, clock_.Now());
 
   const auto second = CreateSurvey("E-2");
   ASSERT_EQ(store_->SubmitResponse(second, Answer("rude", 5), clock_.Now()),

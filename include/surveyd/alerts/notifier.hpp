@@ -69,6 +69,8 @@ struct NotifierOptions {
 struct NotifierStatus {
   std::int64_t rounds = 0, sent = 0, retried = 0, failed = 0, digests = 0;
   std::string last_error;
+  // When it happened: a last error stays after the notices go again, and an old one is history.
+  std::optional<TimePoint> last_error_at;
   bool channels = false;  // a webhook or an e-mail address is configured
 };
 
