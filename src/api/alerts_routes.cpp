@@ -28,6 +28,22 @@ std::optional<std::int64_t> ParseId(std::string_view text) {
   return value;
 }
 
+// The list's cursor, `next_before`: the last alert's position as "MICROS_ID" (microseconds since
+// the epoch of its raising or reopening, its id). Clients pass it back as it came.
+std::string FormatPosition(const store::AlertListPosition& position) {
+  return std::to_string(position.raised_or_reopened.time_since_epoch().count()) + "_" +
+         std::to_string(position.id);
+}
+
+std::optional<store::AlertListPosition> ParsePosition(std::string_view text) {
+  const auto split = text.find('_');
+  if (split == std::string_view::npos) return std::nullopt;
+  const auto micros = ParseId(text.substr(0, split));
+  const auto id = ParseId(text.substr(split + 1));
+  if (!micros || !id) return std::nullopt;
+  return store::AlertListPosition{TimePoint(Duration(*micros)), *id};
+}
+
 // The survey groups' names in the rules in force, by id.
 using GroupNames = std::map<std::string, std::string>;
 GroupNames SurveyGroupNames(const ApiOptions& options) {
@@ -88,8 +104,8 @@ http::Response List(const ApiOptions& options, const Call& call) {
         return BadParameter(key, "expected safeguarding, complaint or low_scores");
       }
     } else if (key == "before") {
-      filter.before_id = ParseId(value);
-      if (!filter.before_id) return BadParameter(key, "expected an alert id");
+      filter.before = ParsePosition(value);
+      if (!filter.before) return BadParameter(key, "expected the next_before of the page before");
     } else if (key == "limit") {
       const auto limit = ParseId(value);
       if (!limit || *limit > 500) return BadParameter(key, "expected 1 to 500");
@@ -104,7 +120,7 @@ http::Response List(const ApiOptions& options, const Call& call) {
   for (const auto& alert : found) alerts.push_back(AlertJson(alert, names));
   json body = {{"alerts", alerts}};
   if (static_cast<int>(found.size()) == filter.limit && !found.empty()) {
-    body["next_before"] = found.back().id;
+    body["next_before"] = FormatPosition(store::ListPositionOf(found.back()));
   }
   auto response = http::Response::Json(200, Dump(body));
   response.Set("X-Row-Count", std::to_string(found.size()));

@@ -169,7 +169,9 @@ const Statements& AlertStatements() {
       Joined({"SELECT ", kAlertColumns,
               " FROM alerts a JOIN surveys s ON s.id = a.survey_id "
               "WHERE ($1::text IS NULL OR a.status = $1) AND ($2::text IS NULL OR a.kind = $2) "
-              "AND ($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int"}),
+              "AND ($3::timestamptz IS NULL OR (COALESCE(a.reopened_at, a.created_at), a.id) < "
+              "($3::timestamptz, $4::bigint)) "
+              "ORDER BY COALESCE(a.reopened_at, a.created_at) DESC, a.id DESC LIMIT $5::int"}),
       Joined({"SELECT ", kAlertColumns,
               ", r.q1, r.q2, r.q3, r.q4, r.q5, surveyd_mask_contact_details(concat_ws(E'\\n', "
               "NULLIF(r.comment, ''), (SELECT string_agg(m.body, E'\\n' ORDER BY m.id) "
@@ -332,11 +334,13 @@ class PgAlertStore final : public AlertStore {
     return WithConnection("list alerts", [&](pqxx::connection& connection) {
       pqxx::read_transaction txn(connection);
       std::vector<AlertView> alerts;
-      const auto rows = Exec(txn, "alerts_list",
-                             {filter.status ? Param(AlertStatusName(*filter.status)) : std::nullopt,
-                              filter.kind ? Param(AlertKindName(*filter.kind)) : std::nullopt,
-                              filter.before_id ? Int(*filter.before_id) : std::nullopt,
-                              Int(std::clamp(filter.limit, 1, 500))});
+      const auto rows =
+          Exec(txn, "alerts_list",
+               {filter.status ? Param(AlertStatusName(*filter.status)) : std::nullopt,
+                filter.kind ? Param(AlertKindName(*filter.kind)) : std::nullopt,
+                filter.before ? Time(filter.before->raised_or_reopened) : std::nullopt,
+                filter.before ? Int(filter.before->id) : std::nullopt,
+                Int(std::clamp(filter.limit, 1, 500))});
       for (const auto& row : rows) alerts.push_back(ReadAlert(row));
       return alerts;
     });

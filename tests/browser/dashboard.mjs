@@ -15,7 +15,8 @@ import { dirname } from 'node:path';
 import { axe, check, readArgs, runChecksInChromium } from './checks.mjs';
 
 const args = readArgs('dashboard.mjs',
-  ['url', 'token', 'analyst-token', 'safeguarding-token', 'alert', 'from', 'to', 'screenshot']);
+  ['url', 'token', 'analyst-token', 'safeguarding-token', 'alert', 'conflict-alert', 'reopened-alert',
+    'from', 'to', 'screenshot']);
 
 async function api(path, params, token) {
   const query = new URLSearchParams(params).toString();
@@ -25,6 +26,28 @@ async function api(path, params, token) {
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
+
+// An action through the API, as another person at another screen would take it.
+async function post(path, body, token) {
+  const response = await fetch(`${args.url}${path}`, { method: 'POST', body: JSON.stringify(body),
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+// A time as the force's e-mails give it: on its clock, named ("14:05 BST").
+const londonClock = (iso) => new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit',
+  timeZone: 'Europe/London', timeZoneName: 'short' });
+
+// The text of `selector`, or '(not listed)' when there is none (without waiting for it).
+async function textOf(page, selector) {
+  const node = await page.$(selector);
+  return node ? node.textContent() : '(not listed)';
+}
+
+// Waits for `predicate` in the page; false (a check then fails) rather than an exception.
+const eventually = (page, predicate, arg, timeout = 15000) =>
+  page.waitForFunction(predicate, arg, { timeout }).then(() => true, () => false);
 
 // What the tiles show, read from the page.
 async function tiles(page) {
@@ -268,6 +291,32 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     JSON.stringify(cells));
   check('the row shows the rule and what matched', cells[6].includes('risk_to_safety') &&
     cells[6].includes('fear:scared'), JSON.stringify(cells));
+  check('the skip link is named for the view', await page.textContent('a.skip') === 'Skip to the alerts',
+    await page.textContent('a.skip'));
+
+  // A complaint raised two days ago, resolved, then reopened (the citizen wrote again) heads the
+  // list, marked so with the time, on the force's clock, named.
+  const reopenedId = Number(args['reopened-alert']);
+  const reopenedRow = `#alerts tr[data-alert-row="${reopenedId}"]`;
+  const reopenedAlert = await api(`/api/v1/alerts/${reopenedId}`, {});
+  const firstRow = await page.$eval('#alerts tbody tr[data-alert-row]', (tr) => Number(tr.dataset.alertRow));
+  check('a reopened alert heads the list', firstRow === reopenedId, `first row: alert ${firstRow}`);
+  const reopenedRaised = await textOf(page, `${reopenedRow} td:nth-child(5)`);
+  check('... marked reopened, with the time', reopenedRaised.includes(`Reopened`) &&
+    reopenedRaised.includes(londonClock(reopenedAlert.reopened_at)), reopenedRaised);
+  check('the list says when it was read', /^Updated \d\d:\d\d (GMT|BST)\.$/.test(await textOf(page, '#alerts-updated')));
+  // The older alerts a page at a time: each listed once, focus on the first of the new page.
+  const everyAlert = (await api('/api/v1/alerts', { limit: 500 })).alerts.map((a) => a.id);
+  const firstPage = await page.$$eval('#alerts tbody tr[data-alert-row]', (trs) => trs.length);
+  check('a page of 50 alerts, then "Older alerts"', firstPage === 50 && await page.isVisible('#alerts-more'),
+    `${firstPage} rows of ${everyAlert.length}`);
+  await page.click('#alerts-more');
+  await eventually(page, (n) => document.querySelectorAll('#alerts tbody tr[data-alert-row]').length > n, firstPage);
+  const listedIds = await page.$$eval('#alerts tbody tr[data-alert-row]', (trs) => trs.map((tr) => Number(tr.dataset.alertRow)));
+  check('every alert listed once, in the API\'s order', listedIds.join() === everyAlert.join(),
+    `${listedIds.length} rows, ${everyAlert.length} alerts`);
+  check('focus moves to the first older alert', await page.evaluate(() => document.activeElement.dataset.alert) ===
+    String(everyAlert[firstPage]), await page.evaluate(() => document.activeElement.outerHTML.slice(0, 80)));
 
   // Filtering by status: not among the resolved ones, back among the open safeguarding ones.
   await page.selectOption('#a-status', 'resolved');
@@ -312,10 +361,17 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   await page.waitForSelector('#alert-error:not([hidden])');
   check('resolving without a note is refused', (await page.textContent('#alert-error')).includes('note'));
 
+  // A double tap is one action (the caller checks the history in the database too): two clicks
+  // in one go, before the page can hear back.
+  const doubleTap = (selector) => page.$eval(selector, (button) => { button.click(); button.click(); });
   await page.fill('#alert-note', 'Looking into it');
-  await page.click('#alert-ack');
+  await doubleTap('#alert-ack');
   await page.waitForFunction(() => document.querySelector('#alert-done').textContent.includes('acknowledged'));
   check('acknowledged: the status follows', await fact('Status') === 'Acknowledged');
+  check('acknowledged: focus moves to what was done', await page.evaluate(() => document.activeElement.id) === 'alert-done',
+    await page.evaluate(() => document.activeElement.tagName));
+  check('acknowledged once for a double tap', (await api(`/api/v1/alerts/${alertId}`, {})).history
+    .filter((h) => h.action === 'acknowledged').length === 1);
   check('acknowledged: the history says who and why', (await page.textContent('#alert-history')).includes('Looking into it') &&
     (await page.textContent('#alert-history')).includes('browser test'));
   check('acknowledged: acknowledging again is not offered', await page.isDisabled('#alert-ack'));
@@ -324,9 +380,22 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   await axe(page, 'alerts');
 
   await page.fill('#alert-note', 'Called back, safe now; referred to the DA team');
-  await page.click('#alert-resolve');
+  await doubleTap('#alert-resolve');
   await page.waitForFunction(() => document.querySelector('#alert-done').textContent.includes('resolved'));
   check('resolved: the status follows', await fact('Status') === 'Resolved');
+  check('resolved once for a double tap: no error shown', !(await page.isVisible('#alert-error')),
+    await page.textContent('#alert-error'));
+  check('resolved: focus moves to what was done', await page.evaluate(() => document.activeElement.id) === 'alert-done');
+  // Times on the force's clock, named, whatever the browser's zone.
+  check('the history\'s times are on the force\'s clock, named', (await page.textContent('#alert-history li[data-action="resolved"] time'))
+    .endsWith(londonClock((await api(`/api/v1/alerts/${alertId}`, {})).status_at)));
+
+  // Someone else resolves the reopened complaint: the list follows when the tab is seen again.
+  await post(`/api/v1/alerts/${reopenedId}/resolve`, { note: 'Spoke to them: a complaint about the wait' },
+    args['safeguarding-token']);
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  check('the list is read again when the tab is seen again', await eventually(page,
+    (sel) => document.querySelector(sel)?.children[3].textContent === 'Resolved', reopenedRow));
   check('resolved: the history has three steps',
     (await page.$$eval('#alert-history li', (li) => li.map((x) => x.dataset.action))).join() ===
     'created,acknowledged,resolved');
@@ -339,6 +408,44 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   check('resolved: gone from the open list', !(await page.$(row)));
   const after = await api(`/api/v1/alerts/${alertId}`, {});
   check('the API says resolved', after.status === 'resolved', after.status);
+
+  // A token refused in the middle of resolving (revoked, expired): the page says nothing was
+  // saved, and the note comes back with the alert once signed in again.
+  const conflictId = Number(args['conflict-alert']);
+  const notSaved = 'Left a voicemail; will try again at 6';
+  await page.click(`#alerts button[data-alert="${conflictId}"]`);
+  await page.waitForSelector('#alert-detail:not([hidden]) [data-fact="Status"]');
+  await page.route(`**/api/v1/alerts/${conflictId}/resolve`, (route) => route.fulfill({ status: 401,
+    contentType: 'application/json', body: JSON.stringify({ error: 'unauthorized', message: 'invalid token' }) }));
+  await page.fill('#alert-note', notSaved);
+  await page.click('#alert-resolve');
+  await page.waitForSelector('#signin:not([hidden])');
+  await page.unroute(`**/api/v1/alerts/${conflictId}/resolve`);
+  const refusedSaid = await page.textContent('#message');
+  check('a token refused while resolving: nothing saved, said so', refusedSaid.includes(`alert ${conflictId} was not resolved`) &&
+    refusedSaid.includes('nothing was saved'), refusedSaid);
+  check('... and focus goes to the token', await page.evaluate(() => document.activeElement.id) === 'token');
+  await page.fill('#token', args.token);
+  await page.click('#signin button');
+  check('... signed in again, the note is back', await eventually(page, ([id, note]) =>
+    !document.querySelector('#alert-detail').hidden && document.querySelector('#alert-h').textContent.startsWith(`Alert ${id}:`) &&
+    document.querySelector('#alert-note').value === note, [conflictId, notSaved]), await page.inputValue('#alert-note'));
+
+  // Someone else resolves it meanwhile: resolving here changes nothing, and the page shows who
+  // did and why, the note typed here kept and said not saved.
+  await post(`/api/v1/alerts/${conflictId}/resolve`, { note: 'Called back from the hub' }, args['safeguarding-token']);
+  await page.click('#alert-resolve');
+  await eventually(page, () => !document.querySelector('#alert-error').hidden);
+  const conflictSaid = await page.textContent('#alert-error');
+  check('resolved by someone else: said who, and that the note was not saved',
+    conflictSaid.includes('already resolved by browser safeguarding') && conflictSaid.includes('not saved'), conflictSaid);
+  check('... the page shows it resolved, with their note', await fact('Status') === 'Resolved' &&
+    (await page.textContent('#alert-history')).includes('Called back from the hub') && await page.isDisabled('#alert-resolve'));
+  check('... the note typed is kept', await page.inputValue('#alert-note') === notSaved);
+  check('... focus on what went wrong', await page.evaluate(() => document.activeElement.id) === 'alert-error');
+  check('... the list follows', await textOf(page, `#alerts tr[data-alert-row="${conflictId}"] td:nth-child(4)`) !== 'Open');
+  // (The browser logs the 401 and the 409 of those steps, as it should.)
+  problems.splice(0, problems.length, ...problems.filter((p) => !/status of (401|409)/.test(p)));
   const alertsShot = args.screenshot.replace(/\.png$/, '') + '-alerts.png';
   await page.screenshot({ path: alertsShot, fullPage: true });
   console.log(`screenshot: ${alertsShot}`);
@@ -439,6 +546,11 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     !(await analystPage.isVisible('#alerts-view')) && await analystPage.isVisible('#tiles'));
   check('no praise view for an analyst', !(await analystPage.isVisible('#to-praise')) &&
     !(await analystPage.isVisible('#praise-view')));
+  // An alert's e-mail link followed with a token that cannot open alerts: said, not dropped.
+  await waitReady(analystPage, () => analystPage.goto(`${args.url}/dashboard?view=alerts&alert=${alertId}`));
+  const noAlertSaid = await analystPage.textContent('#message');
+  check("an alert's link opened by an analyst says why it does not open",
+    noAlertSaid.includes(`alert ${alertId}`) && noAlertSaid.includes('cannot open alerts'), noAlertSaid);
   // A supervisor's link by officer, opened by an analyst: the officer is taken out and that is
   // said, not dropped unseen (the force's figures would read as that officer's).
   await waitReady(analystPage, () => analystPage.goto(
@@ -476,6 +588,58 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   check('safeguarding staff see the resolved alert',
     await safePage.textContent(`${row} td:nth-child(4)`) === 'Resolved');
   await safeContext.close();
+
+  // On a healthy service, the link's alert is asked for before any of the filters' choices.
+  const linkContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const linkPage = await linkContext.newPage();
+  const asked = [];
+  linkPage.on('request', (r) => asked.push(new URL(r.url()).pathname + new URL(r.url()).search));
+  await linkPage.goto(`${args.url}/dashboard?view=alerts&alert=${alertId}`);
+  await linkPage.fill('#token', args.token);
+  await linkPage.click('#signin button');
+  await eventually(linkPage, () => !document.querySelector('#alert-detail').hidden);
+  const alertAsked = asked.findIndex((u) => u.startsWith(`/api/v1/alerts/${alertId}`));
+  const choicesFirst = asked.slice(0, alertAsked < 0 ? asked.length : alertAsked)
+    .filter((u) => u.startsWith('/api/v1/stats') && /group_by=(?!officer)/.test(u));
+  check("an alert's link asks for the alert before the figures' filters", alertAsked >= 0 && choicesFirst.length === 0,
+    `${choicesFirst.length} stats queries first`);
+  await linkContext.close();
+
+
+  // An alert's e-mail link followed by a supervisor in another time zone while the figures'
+  // database (database.analytics_url) is down: the alert opens at once, the figures say they are
+  // unavailable, and come when it is back. Times are on the force's clock, named.
+  const downContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'America/New_York' });
+  const downPage = await downContext.newPage();
+  downPage.on('pageerror', (e) => problems.push(String(e)));
+  const statsAsked = [];
+  await downPage.route('**/api/v1/stats**', (route) => {
+    statsAsked.push(route.request().url());
+    return route.fulfill({ status: 503, headers: { 'Retry-After': '1' }, contentType: 'application/json',
+      body: JSON.stringify({ error: 'unavailable', message: 'the database is unavailable' }) });
+  });
+  await downPage.goto(`${args.url}/dashboard?view=alerts&alert=${alertId}`);
+  await downPage.fill('#token', args.token);
+  await downPage.click('#signin button');
+  check("figures down: an alert's link opens the alert", await eventually(downPage, (id) =>
+    !document.querySelector('#alert-detail').hidden && document.querySelector('#alert-h').textContent.startsWith(`Alert ${id}:`),
+  alertId), await textOf(downPage, '#message'));
+  check('figures down: the figures were asked once, not waited for', statsAsked.length === 1, statsAsked.join(' '));
+  const raisedShown = await textOf(downPage, '#alert-facts [data-fact="Raised"]');
+  check("an alert's times are on the force's clock, named, in a browser elsewhere",
+    raisedShown.endsWith(londonClock(after.created_at)), `${raisedShown} vs ${londonClock(after.created_at)}`);
+  await downPage.click('#to-figures');
+  check('figures down: the Figures view says they are unavailable', await eventually(downPage, () =>
+    !document.querySelector('#figures-problem').hidden &&
+    document.querySelector('#figures-problem').textContent.includes('unavailable')), await textOf(downPage, '#figures-problem'));
+  check('figures down: still signed in', !(await downPage.isVisible('#signin')));
+  await downPage.unroute('**/api/v1/stats**');
+  await waitReady(downPage, () => downPage.click('#to-figures'));
+  check('figures back: shown when asked again', await downPage.locator('#tiles [data-field="mean"]').count() > 0 &&
+    !(await downPage.isVisible('#figures-problem')));
+  check('figures back: the supervisor is known as such', (await downPage.textContent('#who-role')).includes('supervisor') &&
+    await downPage.isVisible('#f-officer'));
+  await downContext.close();
 
   check('no console errors or CSP violations', problems.length === 0, problems.join(' | '));
   check('nothing loaded from elsewhere', elsewhere.length === 0, elsewhere.join(' '));

@@ -38,11 +38,32 @@ token=$(tail -n 1 "$work/token.out")
 [ "$(psql -X -At "$url" -c "SELECT count(*) FROM api_tokens WHERE token_hash LIKE '%$token%' OR name LIKE '%$token%'")" = 0 ] ||
   fail "the token itself is stored"
 
-# An open safeguarding alert on an answered survey, as SubmitResponse writes one (migration 0006:
-# the alert and its "created" event); an analyst's token, which may not see alerts, and a
-# safeguarding one, which may see only them.
+# Alerts as SubmitResponse writes them (migration 0006: the alert and its "created" event), each
+# on an answered survey of its own. First a complaint raised two days ago and resolved, then 60
+# low-score alerts of three days ago (more than the dashboard's page of 50); the complaint is
+# reopened at the end, the newest thing in the queue, though its id is the smallest.
 # (-q: no "INSERT 0 1" after the id. Never `| head` here: under pipefail the SIGPIPE psql may get
 # would end the test without a word.)
+new_alert() {  # KIND SEVERITY OFFSET AGE: prints the new alert's id
+  psql -X -q -At "$url" -c "WITH a AS (
+      INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at)
+      SELECT r.survey_id, '$1', '$2', '[\"rule_$1\"]', '[]', now() - interval '$4'
+        FROM responses r WHERE length(r.comment) > 20 ORDER BY r.survey_id OFFSET $3 LIMIT 1
+      RETURNING id, created_at)
+    INSERT INTO alert_events (alert_id, at, action) SELECT id, created_at, 'created' FROM a RETURNING alert_id"
+}
+reopened=$(new_alert complaint high 1 '2 days')
+[[ $reopened =~ ^[0-9]+$ ]] || fail "could not create an alert: $reopened"
+psql -X -q "$url" -c "UPDATE alerts SET status = 'resolved', status_at = now() - interval '1 day',
+  status_by = 'browser test', status_note = 'Called back' WHERE id = $reopened" >/dev/null
+for i in $(seq 1 60); do
+  older=$(new_alert low_scores normal $((i + 2)) "3 days $i minutes")
+  [[ $older =~ ^[0-9]+$ ]] || fail "could not create an alert: $older"
+done
+
+# The alert the dashboard acknowledges and resolves: an open safeguarding one; another open one,
+# which someone else resolves while the page shows it. An analyst's token, which may not see
+# alerts, and a safeguarding one, which may see only them.
 alert=$(psql -X -q -At "$url" -c "WITH a AS (
     INSERT INTO alerts (survey_id, kind, severity, rules, matched, created_at)
     SELECT r.survey_id, 'safeguarding', 'urgent', '[\"risk_to_safety\"]', '[\"fear:scared\"]', now()
@@ -50,6 +71,11 @@ alert=$(psql -X -q -At "$url" -c "WITH a AS (
     RETURNING id)
   INSERT INTO alert_events (alert_id, at, action) SELECT id, now(), 'created' FROM a RETURNING alert_id")
 [[ $alert =~ ^[0-9]+$ ]] || fail "could not create an alert: $alert"
+conflict=$(new_alert low_scores normal 0 '0 minutes')
+[[ $conflict =~ ^[0-9]+$ ]] || fail "could not create an alert: $conflict"
+psql -X -q "$url" -c "UPDATE alerts SET status = 'open', status_at = now(), status_by = NULL,
+    status_note = NULL, reopened_at = now() WHERE id = $reopened;
+  INSERT INTO alert_events (alert_id, at, action, note) VALUES ($reopened, now(), 'reopened', 'the citizen wrote again')" >/dev/null
 "$BUILD/surveyd" token create --role analyst --name "browser analyst" -c "$SRC/config/surveyd.yaml" \
   >"$work/analyst.out" || fail "token create (analyst): $(cat "$work/analyst.out")"
 analyst=$(tail -n 1 "$work/analyst.out")
@@ -64,6 +90,7 @@ safeguarding=$(tail -n 1 "$work/safeguarding.out")
 mkdir -p "$BUILD/test-artifacts"
 node "$SRC/tests/browser/dashboard.mjs" --url "http://127.0.0.1:$port" --token "$token" \
   --analyst-token "$analyst" --safeguarding-token "$safeguarding" --alert "$alert" \
+  --conflict-alert "$conflict" --reopened-alert "$reopened" \
   --from 2026-10-01 --to 2026-11-30 --screenshot "$BUILD/test-artifacts/dashboard.png" ||
   fail "the dashboard checks failed"
 

@@ -497,8 +497,10 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   response = Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "kind=complaint&limit=1");
   list = json::parse(response.body);
   ASSERT_EQ(list["alerts"].size(), 1u);
-  EXPECT_EQ(list["next_before"], list["alerts"][0]["id"]);
+  ASSERT_TRUE(list["next_before"].is_string()) << list;
   EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "status=closed").status, 400);
+  EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "before=12").status, 400)
+      << "a cursor is a position, not an id";
 
   response = Call(api::Role::kSafeguarding, "GET", "/api/v1/alerts/" + std::to_string(id));
   auto detail = json::parse(response.body);
@@ -549,6 +551,63 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   ASSERT_EQ(detail["history"].size(), 5u);
   EXPECT_EQ(detail["history"][4]["action"], "revealed");
   EXPECT_EQ(detail["history"][4]["by"], "A. safeguarding");
+}
+
+// The queue as the people on duty read it: an alert reopened (the citizen wrote again) is back at
+// the top, not among the days-old ones it was raised with; pages follow that order, each starting
+// where the one before ended, with no alert twice or missed, even when the alert that ended a
+// page is reopened before the next is asked for.
+TEST_F(AlertsApiTest, ListPutsReopenedAlertsFirstAndPagesInThatOrder) {
+  std::vector<std::string> ids;
+  for (const char* event : {"E-1", "E-2", "E-3", "E-4"}) {
+    const auto survey = CreateSurvey(event);
+    ASSERT_EQ(
+        store_->SubmitResponse(survey, Answer("I want to complain, nobody came", 9), clock_.Now()),
+        store::SubmitOutcome::kStored);
+    ids.push_back(db_.Query("SELECT max(id) FROM alerts"));
+    clock_.Advance(1min);
+  }
+  ASSERT_EQ(Count("alerts"), "4");
+  // The first, resolved the day it was raised, is reopened a day later (as ReceiveReply does).
+  const auto reopen = [&](const std::string& id) {
+    db_.Query("UPDATE alerts SET status = 'open', reopened_at = '" + FormatRfc3339(clock_.Now()) +
+              "' WHERE id = " + id + " RETURNING id");
+  };
+  clock_.Advance(24h);
+  reopen(ids[0]);
+
+  const auto page = [&](const std::string& query) {
+    const auto response = Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", query);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return json::parse(response.body);
+  };
+  const auto listed = [](const json& body) {
+    std::vector<std::string> out;
+    for (const auto& alert : body["alerts"])
+      out.push_back(std::to_string(alert["id"].get<std::int64_t>()));
+    return out;
+  };
+  auto whole = page("");
+  EXPECT_EQ(listed(whole), (std::vector<std::string>{ids[0], ids[3], ids[2], ids[1]}));
+  EXPECT_FALSE(whole["alerts"][0]["reopened_at"].is_null());
+  EXPECT_FALSE(whole.contains("next_before")) << "all of them on one page";
+
+  // Two at a time; the alert that ended the first page is reopened before the next is read: it
+  // is at the top of a new first page, and the second page still starts after where it was.
+  auto first = page("limit=2");
+  ASSERT_EQ(listed(first), (std::vector<std::string>{ids[0], ids[3]}));
+  ASSERT_TRUE(first["next_before"].is_string());
+  clock_.Advance(1h);
+  reopen(ids[3]);
+  auto second = page("limit=2&before=" + first["next_before"].get<std::string>());
+  EXPECT_EQ(listed(second), (std::vector<std::string>{ids[2], ids[1]}));
+  auto third = page("limit=2&before=" + second["next_before"].get<std::string>());
+  EXPECT_TRUE(third["alerts"].empty());
+  EXPECT_FALSE(third.contains("next_before"));
+  EXPECT_EQ(listed(page("limit=2")), (std::vector<std::string>{ids[3], ids[0]}));
+  // Filtered by status, the same order.
+  EXPECT_EQ(listed(page("status=open")),
+            (std::vector<std::string>{ids[3], ids[0], ids[2], ids[1]}));
 }
 
 TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {

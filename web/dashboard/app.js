@@ -31,7 +31,8 @@
 
   const $ = (id) => document.getElementById(id);
   const state = { token: null, supervisor: false, notice: '', questions: [], praiseQuestions: [], groupNames: new Map(), commentsNext: null,
-    praise: [], people: [], figures: true, alerts: false, figuresShown: false, alertsNext: null, alertId: null };
+    praise: [], people: [], figures: true, figuresProblem: '', alerts: false, figuresShown: false,
+    optionsFilled: new Set(), alertsNext: null, alertId: null };
 
   // ---- talking to the API -------------------------------------------------------------------
 
@@ -601,12 +602,19 @@
   const ACTIONS = { created: 'Raised', acknowledged: 'Acknowledged', resolved: 'Resolved',
     revealed: 'Number revealed', reopened: 'Reopened' };
 
+  // Times on the force's clock, named (GMT or BST), as its e-mails give them: an inspector's
+  // laptop on another zone, or a browser set to UTC, reads the same time as the e-mail.
+  const ZONE = 'Europe/London';
   function when(iso) {
     if (!iso) return '–';
     const date = new Date(iso);
     if (Number.isNaN(date.getTime())) return iso;
-    return date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+    return date.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit',
+      minute: '2-digit', timeZone: ZONE, timeZoneName: 'short' });
   }
+  // The time of day alone ("14:05 BST").
+  const clock = (date) => date.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: ZONE,
+    timeZoneName: 'short' });
 
   const time = (iso) => el('time', { datetime: iso || false, text: when(iso) });
   const badge = (value, text) => el('span', { class: 'badge ' + value, text: text || value });
@@ -635,46 +643,98 @@
     }
   }
 
-  function alertFailed(e, box) {
-    const text = alertProblem(e);
+  // An action's failure is said in `box` (focused), with what the alert as read again (`alert`)
+  // says now, and whether the note typed was saved (`note`: it was not, and is still there).
+  function alertFailed(e, box, alert, note) {
+    let text = alertProblem(e);
     if (text === null) { handleError(e); return; }
-    if (box) { box.textContent = text; box.hidden = false; } else { showMessage(text); }
+    if (alert && alert.status === 'resolved' && e instanceof ApiError && e.status === 409) {
+      text = `Alert ${alert.id} was already resolved${alert.status_by ? ' by ' + alert.status_by : ''}` +
+        `${alert.status_at ? ' at ' + when(alert.status_at) : ''}: nothing was changed.`;
+    }
+    if (note) text += ' Your note was not saved: it is still in the box.';
+    if (box) {
+      box.textContent = text;
+      box.hidden = false;
+      box.focus();
+    } else {
+      showMessage(text);
+    }
     document.body.dataset.state = 'error';
   }
 
+  // The list in the API's order: most recently raised or reopened first, so that an alert the
+  // citizen reopened comes back to the top, marked so. Returns the first row added.
   function renderAlertRows(page, append) {
     const body = $('alerts').tBodies[0];
+    // Read again under someone tabbing through the list: focus stays on the alert it was on.
+    const focused = body.contains(document.activeElement) ? document.activeElement.dataset.alert : undefined;
     if (!append) body.replaceChildren();
+    let first = null;
     for (const a of page.alerts) {
+      if (append && body.querySelector(`tr[data-alert-row="${a.id}"]`)) continue;
       const open = el('button', { type: 'button', class: 'secondary', 'data-alert': a.id,
         text: `Alert ${a.id}` });
       open.addEventListener('click', () => openAlert(a.id));
       const row = el('tr', { 'data-alert-row': a.id, 'data-status': a.status },
         el('td', {}, open), el('td', { text: KINDS[a.kind] || a.kind }),
         el('td', {}, badge(a.severity)), el('td', {}, badge(a.status, STATUSES[a.status])),
-        el('td', {}, time(a.created_at)), el('td', { text: contextText(a.context) }),
+        el('td', {}, time(a.created_at), a.reopened_at ? el('span', { class: 'reopened' }, badge('reopened', 'Reopened'),
+          ' ', time(a.reopened_at)) : null), el('td', { text: contextText(a.context) }),
         el('td', {}, el('span', { text: list(a.rules) }),
           el('span', { class: 'small', text: a.matched && a.matched.length ? ` (${list(a.matched)})` : '' })));
       if (a.id === state.alertId) row.classList.add('current');
       body.append(row);
+      first = first || row;
     }
     if (!append && !page.alerts.length) {
       body.append(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No alerts.' })));
     }
     state.alertsNext = page.next_before || null;
     $('alerts-more').hidden = !state.alertsNext;
+    const again = focused && body.querySelector(`button[data-alert="${focused}"]`);
+    if (again) again.focus();
+    return first;
   }
 
-  async function loadAlerts(append) {
+  // The first page (as many rows as are shown, when read again: older pages stay), or the next
+  // (`append`: focus goes to its first row, the button pressed being gone or further down).
+  // `quiet`: a refresh, which says when it was read and leaves the page's message alone.
+  async function loadAlerts(append, quiet) {
     const view = readView();
-    const params = { status: view.alertStatus, kind: view.alertKind, limit: 50,
+    const shown = $('alerts').querySelectorAll('tr[data-alert-row]').length;
+    const params = { status: view.alertStatus, kind: view.alertKind,
+      limit: append ? 50 : Math.min(500, Math.max(50, shown)),
       before: append ? state.alertsNext : undefined };
     try {
-      renderAlertRows(await request('/api/v1/alerts', { params }), append);
-      showMessage('');
+      const first = renderAlertRows(await request('/api/v1/alerts', { params }), append);
+      $('alerts-updated').textContent = `Updated ${clock(new Date())}.`;
+      if (append && first) first.querySelector('button').focus();
+      if (!quiet) showMessage('');
       document.body.dataset.state = 'ready';
     } catch (e) {
+      if (quiet && !(e instanceof ApiError && e.status === 401)) {
+        $('alerts-updated').textContent = `Not updated at ${clock(new Date())}: ${alertProblem(e)}`;
+        return;
+      }
       alertFailed(e);
+    }
+  }
+
+  // The queue changes while it is on the screen (new alerts, reopened ones, others' actions): it
+  // is read again every minute while the tab is seen, and when the tab is seen again; so is the
+  // alert open, its note left as typed. Not while an action is being sent.
+  const REFRESH_MS = 60000;
+  async function refreshAlerts() {
+    if (!state.token || !state.alerts || $('alerts-view').hidden || document.hidden || state.acting) return;
+    await loadAlerts(false, true);
+    const id = state.alertId;
+    if (id === null || $('alert-detail').hidden || state.acting) return;
+    try {
+      const alert = await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {});
+      if (state.alertId === id && !state.acting) renderAlert(alert);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) handleError(e);
     }
   }
 
@@ -704,18 +764,28 @@
       time(h.at), ` ${ACTIONS[h.action] || h.action}`,
       h.by ? ` by ${h.by}${h.role ? ' (' + h.role + ')' : ''}` : '',
       h.note ? el('span', { class: 'small', text: ` – “${h.note}”` }) : '')));
-    $('alert-ack').disabled = a.status !== 'open';
-    $('alert-resolve').disabled = a.status === 'resolved';
-    $('alert-note').disabled = a.status === 'resolved';
+    state.alertStatus = a.status;
+    renderAlertButtons();
     for (const row of $('alerts').querySelectorAll('tr[data-alert-row]')) {
       row.classList.toggle('current', Number(row.dataset.alertRow) === a.id);
     }
   }
 
+  // The actions the alert's status allows; none while one is being sent.
+  function renderAlertButtons() {
+    const status = state.alertStatus;
+    $('alert-ack').disabled = state.acting || status !== 'open';
+    $('alert-resolve').disabled = state.acting || status === 'resolved';
+    // A resolved alert takes no note, but one typed and not saved stays where it can be copied.
+    $('alert-note').disabled = status === 'resolved' && !$('alert-note').value;
+  }
+
   async function openAlert(id) {
     $('alert-error').hidden = true;
     $('alert-done').textContent = '';
-    $('alert-note').value = '';
+    // A note typed for this alert before the token was refused comes back (state.unsaved).
+    const kept = state.unsaved && state.unsaved.id === id ? state.unsaved : null;
+    $('alert-note').value = kept ? kept.note : '';
     try {
       renderAlert(await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {}));
       const view = readView();
@@ -723,17 +793,27 @@
       writeView(view);
       $('alert-detail').hidden = false;
       $('alert-h').focus();
+      if (kept) {
+        state.unsaved = null;
+        $('alert-done').textContent = `Your note is back in the box: it was not saved, and alert ${id} was not ${kept.done}.`;
+      }
       document.body.dataset.state = 'ready';
     } catch (e) {
       alertFailed(e);
     }
   }
 
+  // Acknowledge or resolve the alert shown, once: both buttons are disabled from the press until
+  // the answer (a double tap is one action), and the POST is never repeated. Whatever the
+  // answer, the alert and the list are read again, so that the page shows what is now true (who
+  // resolved it first, and why); a note not saved stays in the box, and that is said.
   async function actOnAlert(action) {
+    if (state.acting) return;
     const box = $('alert-error');
     box.hidden = true;
     $('alert-done').textContent = '';
     const note = $('alert-note').value.trim();
+    const done = action === 'resolve' ? 'resolved' : 'acknowledged';
     if (action === 'resolve' && !note) {
       box.textContent = 'Say in the note what was done before resolving the alert.';
       box.hidden = false;
@@ -741,15 +821,44 @@
       return;
     }
     const id = state.alertId;
+    const path = `/api/v1/alerts/${encodeURIComponent(id)}`;
+    state.acting = true;
+    $('alert-ack').disabled = true;
+    $('alert-resolve').disabled = true;
+    let failure = null;
     try {
-      await request(`/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST', body: { note } });
-      renderAlert(await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {}));
+      await request(`${path}/${action}`, { method: 'POST', body: { note } });
       $('alert-note').value = '';
-      await loadAlerts(false);
-      // Said last, once the list shows the change too.
-      $('alert-done').textContent = action === 'resolve' ? `Alert ${id} resolved.` : `Alert ${id} acknowledged.`;
     } catch (e) {
-      alertFailed(e, box);
+      failure = e;
+    }
+    if (failure instanceof ApiError && failure.status === 401) {
+      // Signed out: the note is kept for this alert, and put back when it is opened again.
+      state.acting = false;
+      if (note) state.unsaved = { id, note, done };
+      signOut(`That token was not accepted, so alert ${id} was not ${done}: nothing was saved. ` +
+        `Check the token and sign in again${note ? ' (your note is kept)' : ''}.`);
+      document.body.dataset.state = 'error';
+      return;
+    }
+    try {
+      const alert = await request(path, {});
+      if (state.alertId === id) renderAlert(alert);
+      await loadAlerts(false);
+      if (failure) {
+        alertFailed(failure, box, alert, note);
+      } else {
+        // Said last, once the list shows the change too; focus goes to it (the button pressed
+        // may be disabled now).
+        $('alert-done').textContent = `Alert ${id} ${done}.`;
+        $('alert-done').focus();
+      }
+    } catch (e) {
+      alertFailed(failure || e, box, null, failure ? note : '');
+    } finally {
+      state.acting = false;
+      // Read again or not, the buttons are those of the status last known.
+      renderAlertButtons();
     }
   }
 
@@ -880,8 +989,10 @@
     $('p-from').value = view.from;
     $('p-to').value = view.to;
     $('p-dates').value = view.dates;
-    fillPraiseOptions(view, null);
     try {
+      // The teams and departments of the figures are the choices of a team here.
+      await fillFilterOptions(view, ['team', 'department']);
+      fillPraiseOptions(view, null);
       const report = await call(...requests(view).people);
       fillPraiseOptions(view, report);
       renderPraise(report);
@@ -903,6 +1014,7 @@
     for (const name of ['figures', 'alerts', 'praise']) {
       $('to-' + name).setAttribute('aria-current', name === shown ? 'page' : 'false');
     }
+    $('skip').textContent = `Skip to the ${shown === 'figures' ? 'figures' : shown}`;
     const view = readView();
     view.mode = shown;
     writeView(view);
@@ -915,10 +1027,42 @@
     } else if (shown === 'praise') {
       await loadPraise();
     } else if (!state.figuresShown) {
+      await showFigures(view);
+    }
+  }
+
+  // The figures, the first time they are shown (or again when they were unavailable): the
+  // filters' choices are asked for here, not at sign-in, so that an alert's link opens the
+  // alert without waiting for a dozen figures' queries first.
+  async function showFigures(view) {
+    const problem = $('figures-problem');
+    try {
+      if (state.figuresProblem) {
+        await probeFigures(view, 5);
+        showSignedIn();
+        // Only now known: whether this token may narrow the figures to a person.
+        const dropped = state.figuresProblem ? '' : dropForbidden(view);
+        if (dropped) {
+          state.notice = [state.notice, dropped].filter(Boolean).join(' ');
+          writeView(view);
+        }
+      }
+      if (state.figuresProblem) {
+        problem.textContent = `The figures are unavailable at the moment: ${state.figuresProblem}. ` +
+          'The alerts are not affected. Choose Figures again to try again.';
+        problem.hidden = false;
+        document.body.dataset.state = 'ready';
+        return;
+      }
+      problem.hidden = true;
       state.figuresShown = true;
       applyViewToForm(view);
-      await render();
+      await fillFilterOptions(view, FILTERS);
+    } catch (e) {
+      handleError(e);
+      return;
     }
+    await render();
   }
 
   // ---- loading ------------------------------------------------------------------------------
@@ -929,12 +1073,17 @@
     box.hidden = !text;
   }
 
-  async function fillFilterOptions(view) {
+  // The choices of the filters `which` not yet filled since signing in, each from the figures
+  // grouped by it. One that cannot be read keeps "All" (and the value asked for): the figures
+  // are still shown. A 401 is thrown.
+  async function fillFilterOptions(view, which) {
     const period = { from: view.from, to: view.to };
-    await Promise.all(FILTERS.map(async (f) => {
+    const results = await Promise.allSettled(which.map(async (f) => {
       if (SUPERVISOR_ONLY.includes(f) && !state.supervisor) return;
+      if (state.optionsFilled.has(f)) return;
       const select = $('f-' + f);
       const stats = await call('/api/v1/stats', { ...period, group_by: f });
+      state.optionsFilled.add(f);
       noteGroupNames(stats);
       const keys = stats.cells.map((c) => c[f]).filter((k) => k !== null && k !== undefined);
       const wanted = view.filters[f];
@@ -943,6 +1092,8 @@
         ...keys.sort(keyOrder(f)).map((k) => el('option', { value: k, text: keyLabel(f, k) })));
       select.value = wanted || '';
     }));
+    const refused = results.find((r) => r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 401);
+    if (refused) throw refused.reason;
   }
 
   // Ops may hold every text to the public (a critical incident, a wrong template): the figures of
@@ -1059,42 +1210,79 @@
 
   // Whether this token may list alerts: a 403 says no; any other answer (503 when alerts are
   // not configured) says yes, and the view then says what is wrong. A 401 is thrown.
-  async function mayListAlerts() {
+  // `failed` is told of any failure but a 403.
+  async function mayListAlerts(failed) {
     try {
       await request('/api/v1/alerts', { params: { limit: 1 } });
       return true;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) throw e;
-      return !(e instanceof ApiError && e.status === 403);
+      if (e instanceof ApiError && e.status === 403) return false;
+      failed(e);
+      return true;
     }
+  }
+
+  // Whether this token may see the figures (a 403 says no: safeguarding staff see the alerts
+  // alone), whether it may narrow them to a person (a supervisor's), and whether they can be read
+  // now. The figures may come from a database of their own (database.analytics_url) that is down
+  // or busy while the alerts answer: that is "figures unavailable" (state.figuresProblem), said in
+  // the Figures view and asked again when it is shown, never a failed sign-in. Only a 401 (a
+  // wrong or revoked token) is thrown. Asked `retries` times: once at sign-in, so that an alert's
+  // link is not kept waiting behind figures that will not come.
+  async function probeFigures(view, retries) {
+    const day = { from: view.from, to: view.from };
+    const problem = (e) => (e instanceof ApiError ? `the service said ${e.message} (${e.status})`
+      : 'the service could not be reached');
+    state.figuresProblem = '';
+    try {
+      await request('/api/v1/stats', { params: day, retries });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) throw e;
+      state.figures = !(e instanceof ApiError && e.status === 403);
+      if (state.figures) state.figuresProblem = problem(e);
+      return;
+    }
+    state.figures = true;
+    try {
+      await request('/api/v1/stats', { params: { ...day, group_by: 'officer' }, retries });
+      state.supervisor = true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) throw e;
+      state.supervisor = false;
+      if (!(e instanceof ApiError && e.status === 403)) state.figuresProblem = problem(e);
+    }
+  }
+
+  // The header and the views offered, as the probes found them.
+  function showSignedIn() {
+    $('who-role').textContent = !state.figures ? 'Signed in (alerts only)' :
+      state.figuresProblem ? 'Signed in (figures unavailable)' :
+        state.supervisor ? 'Signed in (supervisor)' : 'Signed in (analyst)';
+    for (const node of document.querySelectorAll('.supervisor')) node.hidden = !state.supervisor;
+    $('to-figures').hidden = !state.figures;
+    $('to-alerts').hidden = !state.alerts;
+    $('to-praise').hidden = !state.supervisor;
   }
 
   async function signIn(token) {
     state.token = token;
     showMessage('');
     const view = readView();
+    let alertsProblem = null;
     try {
-      // Officers and operators are for supervisors: ask once, and show them only if allowed.
-      state.figures = true;
-      try {
-        await call('/api/v1/stats', { from: view.from, to: view.from });
-      } catch (e) {
-        // Safeguarding staff see no figures, only the alerts.
-        if (!(e instanceof ApiError) || e.status !== 403) throw e;
-        state.figures = false;
-      }
       state.supervisor = false;
-      if (state.figures) {
-        try {
-          await call('/api/v1/stats', { from: view.from, to: view.from, group_by: 'officer' });
-          state.supervisor = true;
-        } catch (e) {
-          if (!(e instanceof ApiError) || e.status !== 403) throw e;
-        }
-      }
-      state.alerts = await mayListAlerts();
+      await probeFigures(view, 1);
+      state.alerts = await mayListAlerts((e) => { alertsProblem = e; });
     } catch (e) {
       handleError(e);
+      return;
+    }
+    // Neither the figures nor the alerts answered: nothing could be shown, and whether the
+    // token is good is not known either.
+    if (state.figuresProblem && alertsProblem) {
+      state.token = null;
+      handleError(alertsProblem);
       return;
     }
     if (!state.figures && !state.alerts) {
@@ -1105,30 +1293,25 @@
     sessionStorage.setItem('surveyd-token', token);
     $('signin').hidden = true;
     $('who').hidden = false;
-    $('who-role').textContent = !state.figures ? 'Signed in (alerts only)' :
-      state.supervisor ? 'Signed in (supervisor)' : 'Signed in (analyst)';
-    for (const node of document.querySelectorAll('.supervisor')) node.hidden = !state.supervisor;
-    $('to-figures').hidden = !state.figures;
-    $('to-alerts').hidden = !state.alerts;
-    $('to-praise').hidden = !state.supervisor;
+    showSignedIn();
     $('main').hidden = false;
     // The sign-in form is gone: focus goes where the figures are, not back to the page's top.
     $('main').focus();
     state.figuresShown = false;
+    state.optionsFilled = new Set();
     showHold();
     if (!state.figures) {
       await showMode('alerts');
       return;
     }
-    state.notice = dropForbidden(view);
+    // An alert's link opened with a token that may not see alerts lands on the figures: said,
+    // rather than the alert dropped unseen.
+    const noAlert = view.alert && !state.alerts
+      ? `This link opens alert ${view.alert}, but your token cannot open alerts (it needs the supervisor or safeguarding role).` : '';
+    // (Figures unavailable: whether it may narrow them is not known yet; showFigures says.)
+    state.notice = [noAlert, state.figuresProblem ? '' : dropForbidden(view)].filter(Boolean).join(' ');
     applyViewToForm(view);
     writeView(view);
-    try {
-      await fillFilterOptions(view);
-    } catch (e) {
-      handleError(e);
-      return;
-    }
     await showMode(view.mode);
   }
 
@@ -1144,8 +1327,11 @@
     $('people').tBodies[0].replaceChildren();
     $('praise-comments').replaceChildren();
     state.alertId = null;
+    $('alert-note').value = '';
     $('token').value = '';
     showMessage(message || '');
+    // The form is back: focus goes to it, not to the page's top.
+    $('token').focus();
   }
 
   async function downloadCsv(which) {
@@ -1174,7 +1360,7 @@
       event.preventDefault();
       signIn($('token').value.trim());
     });
-    $('signout').addEventListener('click', () => signOut(''));
+    $('signout').addEventListener('click', () => { state.unsaved = null; signOut(''); });
     $('filters').addEventListener('submit', (event) => {
       event.preventDefault();
       const view = viewFromForm();
@@ -1222,6 +1408,8 @@
       loadAlerts(false);
     });
     $('alerts-more').addEventListener('click', () => loadAlerts(true));
+    setInterval(refreshAlerts, REFRESH_MS);
+    document.addEventListener('visibilitychange', refreshAlerts);
     $('praise-more').addEventListener('click', showMorePraise);
     // A heading sorts the table by its column; the same heading again, back to the API's order.
     for (const button of document.querySelectorAll('#people button.sort')) {

@@ -67,10 +67,24 @@ struct AlertDetail {
   std::vector<AlertEvent> history;
 };
 
+// An alert's place in the list. The list comes most recently raised or reopened first (then by
+// id, newest first): an alert the citizen reopened is back at the top, where the people on duty
+// look, not among the days-old ones it was raised with.
+struct AlertListPosition {
+  TimePoint raised_or_reopened;  // reopened_at, else created_at
+  std::int64_t id = 0;
+};
+inline AlertListPosition ListPositionOf(const AlertView& alert) {
+  return {alert.reopened_at.value_or(alert.created_at), alert.id};
+}
+
 struct AlertFilter {
   std::optional<AlertStatus> status;
   std::optional<AlertKind> kind;
-  std::optional<std::int64_t> before_id;  // newest first; the page after the one ending here
+  // The page after the one ending here (its last alert's position). A position rather than an
+  // id: the alert that ended a page may be reopened before the next is asked for, and its id
+  // would then start the next page at the top again.
+  std::optional<AlertListPosition> before;
   int limit = 50;
 };
 
