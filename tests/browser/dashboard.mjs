@@ -351,9 +351,12 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   const detail = await api(`/api/v1/alerts/${alertId}`, {});
   const comment = detail.answer && detail.answer.comment;
   check('the alert is on an answer with a comment', Boolean(comment));
-  // (The figures' hidden comments panel may hold the masked comment: only the alerts view counts.)
-  check('the comment is not in the alerts view', Boolean(comment) &&
-    !(await page.textContent('#alerts-view')).includes(comment));
+  // Whoever acts reads what was said: the comment as the API gives it (masked), and the scores.
+  check('the alert shows what they wrote, masked as the API gives it', Boolean(comment) &&
+    (await page.textContent('#alert-comment')) === comment);
+  check('the alert shows the scores given', ['q1', 'q2', 'q3', 'q4', 'q5'].every((q) => detail.answer[q] === null ||
+    detail.answer[q] === undefined) ||
+    (await page.$$eval('#alert-scores [data-score]', (dd) => dd.length)) > 0);
 
   // Resolving needs a note; the page says so without asking the service.
   await page.fill('#alert-note', '');

@@ -592,10 +592,12 @@
 
 
   // ---- alerts -------------------------------------------------------------------------------
-  // The queue of alerts raised by answers, for supervisors and safeguarding staff. The list and
-  // the alert show what raised it (rule ids, the lexicon's own words or the scores) and the
-  // contact's context; the answer the API returns with one alert is deliberately not shown here,
-  // and the number is never asked for (revealing it is the API's audited route, not a page's).
+  // The queue of alerts raised by answers, for supervisors and safeguarding staff. The list shows
+  // what raised each (rule ids, the lexicon's own words or the scores); one alert also shows the
+  // contact's context and the answer as the API gives it to them, its comment and texts with the
+  // numbers and addresses the citizen typed masked: whoever acts must read what was said (the
+  // e-mail sends them here to). The number is never asked for (revealing it is the API's
+  // audited route, not a page's).
 
   const KINDS = { safeguarding: 'Safeguarding', complaint: 'Complaint', low_scores: 'Low scores' };
   const STATUSES = { open: 'Open', acknowledged: 'Acknowledged', resolved: 'Resolved' };
@@ -760,6 +762,17 @@
     for (const [k, v] of pairs) {
       facts.append(el('dt', { text: k }), el('dd', { 'data-fact': k, text: v || '–' }));
     }
+    // The answer: each score given, then what they wrote (the comment and any texts after it).
+    const answer = a.answer || {};
+    const scores = $('alert-scores');
+    scores.replaceChildren();
+    for (const q of TOP_QUESTIONS) {
+      if (answer[q] === null || answer[q] === undefined) continue;
+      scores.append(el('dt', { text: alertQuestionLabel(q) }),
+        el('dd', { 'data-score': q, text: `${answer[q]} out of 10` }));
+    }
+    if (!scores.children.length) scores.append(el('dt', { text: 'Scores' }), el('dd', { text: 'none given' }));
+    $('alert-comment').textContent = answer.comment ? answer.comment : 'They wrote nothing.';
     $('alert-history').replaceChildren(...(a.history || []).map((h) => el('li', { 'data-action': h.action },
       time(h.at), ` ${ACTIONS[h.action] || h.action}`,
       h.by ? ` by ${h.by}${h.role ? ' (' + h.role + ')' : ''}` : '',
@@ -876,6 +889,13 @@
   // Each question's short name, as the API gives it ("Polite and respectful"), for the table's
   // headings and the scores under each praise comment; the key until then.
   const questionLabel = (key) => (state.praiseQuestions.find((q) => q.key === key) || {}).label || key;
+  // The same for an alert's answer, which a safeguarding token reads without the praise view.
+  const SHORT_QUESTIONS = { q1: 'Polite and respectful', q2: 'Understanding and knowledge',
+    q3: 'Happy with time taken', q4: 'Clear on further action', q5: 'Helped with the issue' };
+  const alertQuestionLabel = (key) => {
+    const label = questionLabel(key);
+    return label !== key ? label : SHORT_QUESTIONS[key] || key;
+  };
 
   // Names sort alphabetically, counts most first.
   const ascends = (key) => key === 'person' || key === 'team';
