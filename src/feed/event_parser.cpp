@@ -168,60 +168,6 @@ IngestItem FromJson(const Json& value, std::string raw, const std::string& sourc
   return item;
 }
 
-// Reads four hex digits at text[at]; false when they are not there.
-bool Hex4(std::string_view text, std::size_t at, unsigned& value) {
-  if (at + 4 > text.size()) return false;
-  value = 0;
-  for (std::size_t k = at; k < at + 4; ++k) {
-    const char c = text[k];
-    const int digit = c >= '0' && c <= '9'   ? c - '0'
-                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                             : -1;
-    if (digit < 0) return false;
-    value = value * 16 + static_cast<unsigned>(digit);
-  }
-  return true;
-}
-
-// JSON text with its characters repaired: each byte that is not UTF-8, and each \u escape of half
-// a surrogate pair (JavaScript's JSON.stringify writes one for a string cut inside an emoji),
-// becomes U+FFFD. nullopt when there was nothing to repair.
-std::optional<std::string> RepairedCharacters(std::string_view text) {
-  const std::string utf8 = ReplaceInvalidUtf8(text);
-  bool changed = utf8 != text;
-  std::string out;
-  out.reserve(utf8.size());
-  bool in_string = false;
-  for (std::size_t i = 0; i < utf8.size(); ++i) {
-    const char c = utf8[i];
-    if (c == '"') in_string = !in_string;
-    if (!in_string || c != '\\' || i + 1 >= utf8.size()) {
-      out.push_back(c);
-      continue;
-    }
-    unsigned high = 0, low = 0;
-    if (utf8[i + 1] != 'u' || !Hex4(utf8, i + 2, high) || high < 0xD800 || high > 0xDFFF) {
-      out.append(utf8, i, 2);  // any other escape, \" and \\ included
-      ++i;
-      continue;
-    }
-    const bool paired = high <= 0xDBFF && i + 12 <= utf8.size() && utf8[i + 6] == '\\' &&
-                        utf8[i + 7] == 'u' && Hex4(utf8, i + 8, low) && low >= 0xDC00 &&
-                        low <= 0xDFFF;
-    if (paired) {
-      out.append(utf8, i, 12);
-      i += 11;
-    } else {
-      out.append("\\ufffd");
-      changed = true;
-      i += 5;
-    }
-  }
-  if (!changed) return std::nullopt;
-  return out;
-}
-
 IngestItem Rejected(std::string_view raw, const std::string& source, std::string reason) {
   IngestItem item;
   item.source = source;
@@ -336,7 +282,7 @@ IngestItem RejectedNamedByText(std::string_view raw, std::string_view text,
 // in a push of fifty must still hold its incident's text. A line is one item whatever it holds.
 void AddUnparsed(std::string_view raw, const std::string& reason, const std::string& source,
                  bool split_array, std::vector<IngestItem>& items) {
-  const auto repaired = RepairedCharacters(raw);
+  const auto repaired = RepairedJsonCharacters(raw);
   if (repaired) {
     const Parsed readable = ParseJson(*repaired);
     if (readable.value) {
@@ -354,7 +300,7 @@ void AddUnparsed(std::string_view raw, const std::string& reason, const std::str
   for (std::size_t i = 0; i < spans.size(); ++i) {
     std::string_view element = spans[i];
     if (i == 0) element.remove_prefix(element.find('[') + 1);
-    const auto element_repaired = repaired ? RepairedCharacters(element) : std::nullopt;
+    const auto element_repaired = repaired ? RepairedJsonCharacters(element) : std::nullopt;
     items.push_back(RejectedNamedByText(
         spans[i], element_repaired ? std::string_view(*element_repaired) : element, source,
         "element " + std::to_string(i + 1) + " of " + std::to_string(spans.size()) +

@@ -130,7 +130,15 @@ class WmnowGateway final : public Gateway {
       callback.problem = "expected a POST";
       return callback;
     }
-    const auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+      // A byte that is not UTF-8 (a Latin-1 "é") or half an emoji's escape in a citizen's text
+      // refused the whole callback, a STOP with it: read as U+FFFD, as the other gateways' are
+      // (the signature was checked over the body as sent).
+      if (const auto repaired = RepairedJsonCharacters(request.body)) {
+        body = nlohmann::json::parse(*repaired, nullptr, /*allow_exceptions=*/false);
+      }
+    }
     if (!body.is_object()) {
       callback.problem = "expected a JSON object";
       return callback;

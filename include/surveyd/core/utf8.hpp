@@ -3,6 +3,7 @@
 // past U+10FFFF. Text from outside (feed lines, gateway callbacks, query parameters) is checked
 // or repaired with these before it is read or stored.
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,12 @@ bool IsValidUtf8(std::string_view text);
 
 // `text` with each byte that starts no valid sequence replaced by U+FFFD.
 std::string ReplaceInvalidUtf8(std::string_view text);
+
+// JSON text with its characters repaired: each byte that is not UTF-8, and each \u escape of half
+// a surrogate pair (JavaScript's JSON.stringify writes one for a string cut inside an emoji),
+// becomes U+FFFD. nullopt when there was nothing to repair. Only bytes and escapes change, never
+// JSON's punctuation, so a parser reads the text as it was meant.
+std::optional<std::string> RepairedJsonCharacters(std::string_view text);
 
 // The first `max` code points of UTF-8 text.
 std::string TruncateCodePoints(const std::string& text, std::size_t max);

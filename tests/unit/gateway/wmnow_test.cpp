@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/core/utf8.hpp"
 #include "surveyd/http/server.hpp"
 
 namespace surveyd::gateway {
@@ -324,6 +325,19 @@ TEST_F(WmnowCallbackTest, InboundMessages) {
   EXPECT_EQ(gateway_->ParseCallback(CallbackKind::kInbound, Signed(R"({"from":"x"})", now_s_), now_)
                 .verdict,
             CallbackVerdict::kMalformed);
+}
+
+TEST_F(WmnowCallbackTest, AnInboundTextThatIsNotUtf8IsReadNotRefused) {
+  // "STOP été" in Latin-1, and half an emoji's escape: refused with a 400, the STOP lost.
+  for (const std::string& text : {std::string("STOP \xE9t\xE9"), std::string(R"(STOP \ud83d)")}) {
+    const Callback callback = gateway_->ParseCallback(
+        CallbackKind::kInbound,
+        Signed(R"({"message_id":"in-78","from":"+447700900123","body":")" + text + "\"}", now_s_),
+        now_);
+    ASSERT_EQ(callback.verdict, CallbackVerdict::kOk) << text << ": " << callback.problem;
+    EXPECT_EQ(callback.inbound->body.substr(0, 5), "STOP ") << text;
+    EXPECT_NE(callback.inbound->body.find(kReplacementCharacter), std::string::npos) << text;
+  }
 }
 
 }  // namespace
