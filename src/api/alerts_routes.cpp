@@ -41,7 +41,10 @@ std::optional<store::AlertListPosition> ParsePosition(std::string_view text) {
   const auto micros = ParseId(text.substr(0, split));
   const auto id = ParseId(text.substr(split + 1));
   if (!micros || !id) return std::nullopt;
-  return store::AlertListPosition{TimePoint(Duration(*micros)), *id};
+  // A time PostgreSQL cannot compare would fail the statement, read as the database down.
+  const TimePoint at{Duration(*micros)};
+  if (!InRfc3339Range(at)) return std::nullopt;
+  return store::AlertListPosition{at, *id};
 }
 
 // The survey groups' names in the rules in force, by id.

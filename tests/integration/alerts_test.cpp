@@ -501,6 +501,11 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "status=closed").status, 400);
   EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "before=12").status, 400)
       << "a cursor is a position, not an id";
+  EXPECT_EQ(
+      Call(api::Role::kSupervisor, "GET", "/api/v1/alerts", "", "before=9000000000000000000_5")
+          .status,
+      400)
+      << "a time the database cannot compare is the client's mistake, not an outage";
 
   response = Call(api::Role::kSafeguarding, "GET", "/api/v1/alerts/" + std::to_string(id));
   auto detail = json::parse(response.body);
