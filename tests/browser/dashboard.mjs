@@ -348,6 +348,8 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   check('the history starts with its creation',
     (await page.$$eval('#alert-history li', (li) => li.map((x) => x.dataset.action))).join() === 'created');
   check('focus moves to the alert', await page.evaluate(() => document.activeElement.id) === 'alert-h');
+  check('a supervisor is not offered the reveal (the safeguarding role alone may)',
+    !(await page.isVisible('#reveal')));
   const detail = await api(`/api/v1/alerts/${alertId}`, {});
   const comment = detail.answer && detail.answer.comment;
   check('the alert is on an answer with a comment', Boolean(comment));
@@ -590,6 +592,43 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     !(await safePage.isVisible('#tiles')));
   check('safeguarding staff see the resolved alert',
     await safePage.textContent(`${row} td:nth-child(4)`) === 'Resolved');
+  // They alone may reveal the number to call back, saying why; the reveal is recorded.
+  check('safeguarding staff are offered the reveal', await safePage.isVisible('#reveal'));
+  await safePage.click('#reveal-go');
+  check('a reveal needs a reason', (await safePage.textContent('#reveal-error')).includes('Say why'));
+  await safePage.fill('#reveal-reason', 'calling back about the risk disclosed');
+  await safePage.click('#reveal-go');
+  await eventually(safePage, () => !document.querySelector('#reveal-result').hidden ||
+    document.querySelector('#reveal-error').textContent.includes('no longer held'));
+  const revealed = await safePage.$eval('#reveal-result', (r) =>
+    (r.hidden ? '' : (r.querySelector('[data-revealed=phone]') || {}).textContent) || '');
+  const erased = (await safePage.textContent('#reveal-error')).includes('no longer held');
+  check('the number is revealed as a number to call, or said to be erased',
+    /^\+\d{7,15}$/.test(revealed) || erased, revealed);
+  if (revealed) {
+    check('the reveal is in the alert\'s history',
+      await eventually(safePage, () => Boolean(document.querySelector('#alert-history li[data-action=revealed]'))));
+  }
+  // The test's answers hold no number (they were loaded, not texted): what a reveal shows is
+  // checked with the API's answer given by the browser, as the reveal's API test gives it.
+  await safePage.route('**/reveal', (route) => route.fulfill({ status: 200,
+    contentType: 'application/json', body: JSON.stringify({ phone: '+447700900123', comment: 'he is back\ncall me' }) }));
+  await safePage.click('#reveal-go');
+  check('a revealed number is a number to call', await eventually(safePage, () =>
+    document.querySelector('#reveal-result [data-revealed=phone]')?.getAttribute('href') === 'tel:+447700900123'));
+  check('the revealed words are shown as written',
+    (await safePage.textContent('#reveal-result [data-revealed=comment]')) === 'he is back\ncall me');
+  check('focus moves to what was revealed', await safePage.evaluate(() => document.activeElement.id) === 'reveal-result');
+  await safePage.unroute('**/reveal');
+  // Another alert forgets it.
+  await safePage.click('#alert-close');
+  const other = await safePage.$(`#alerts button[data-alert]:not([data-alert="${alertId}"])`);
+  if (other) {
+    await other.click();
+    await eventually(safePage, (id) => !document.querySelector('#alert-h').textContent.startsWith(`Alert ${id}:`), alertId);
+    check('a revealed number goes when another alert is opened',
+      (await safePage.$$('#reveal-result [data-revealed]')).length === 0);
+  }
   await safeContext.close();
 
   // On a healthy service, the link's alert is asked for before any of the filters' choices.

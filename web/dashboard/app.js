@@ -596,8 +596,9 @@
   // what raised each (rule ids, the lexicon's own words or the scores); one alert also shows the
   // contact's context and the answer as the API gives it to them, its comment and texts with the
   // numbers and addresses the citizen typed masked: whoever acts must read what was said (the
-  // e-mail sends them here to). The number is never asked for (revealing it is the API's
-  // audited route, not a page's).
+  // e-mail sends them here to). The number to call back is shown only to a safeguarding token,
+  // which alone may reveal it, when asked with a reason (the API's audited reveal: recorded in the
+  // alert's history), and is forgotten when another alert is opened or the token signs out.
 
   const KINDS = { safeguarding: 'Safeguarding', complaint: 'Complaint', low_scores: 'Low scores' };
   const STATUSES = { open: 'Open', acknowledged: 'Acknowledged', resolved: 'Resolved' };
@@ -773,6 +774,10 @@
     }
     if (!scores.children.length) scores.append(el('dt', { text: 'Scores' }), el('dd', { text: 'none given' }));
     $('alert-comment').textContent = answer.comment ? answer.comment : 'They wrote nothing.';
+    // Safeguarding staff (alerts, no figures) may reveal the number; nobody else may.
+    const mayReveal = state.alerts && !state.figures;
+    $('reveal').hidden = !mayReveal;
+    if (state.revealedFor !== a.id) forgetReveal();
     $('alert-history').replaceChildren(...(a.history || []).map((h) => el('li', { 'data-action': h.action },
       time(h.at), ` ${ACTIONS[h.action] || h.action}`,
       h.by ? ` by ${h.by}${h.role ? ' (' + h.role + ')' : ''}` : '',
@@ -781,6 +786,60 @@
     renderAlertButtons();
     for (const row of $('alerts').querySelectorAll('tr[data-alert-row]')) {
       row.classList.toggle('current', Number(row.dataset.alertRow) === a.id);
+    }
+  }
+
+  // A number revealed is shown for its alert only, and goes when another is opened.
+  function forgetReveal() {
+    state.revealedFor = null;
+    $('reveal-result').replaceChildren();
+    $('reveal-result').hidden = true;
+    $('reveal-error').hidden = true;
+    $('reveal-reason').value = '';
+  }
+
+  async function reveal() {
+    const box = $('reveal-error');
+    box.hidden = true;
+    const reason = $('reveal-reason').value.trim();
+    if (!reason) {
+      box.textContent = 'Say why you need the number: it is recorded with the reveal.';
+      box.hidden = false;
+      $('reveal-reason').focus();
+      return;
+    }
+    const id = state.alertId;
+    $('reveal-go').disabled = true;
+    try {
+      const shown = await request(`/api/v1/alerts/${encodeURIComponent(id)}/reveal`,
+        { method: 'POST', body: { reason } });
+      if (state.alertId !== id) return;
+      const result = $('reveal-result');
+      result.replaceChildren(
+        el('dt', { text: 'Number' }),
+        el('dd', {}, el('a', { href: `tel:${shown.phone}`, 'data-revealed': 'phone', text: shown.phone })),
+        el('dt', { text: 'What they wrote, as written' }),
+        el('dd', { class: 'said', 'data-revealed': 'comment', text: shown.comment || 'They wrote nothing.' }));
+      result.hidden = false;
+      state.revealedFor = id;
+      result.focus();
+      // The reveal is in the history now.
+      const alert = await request(`/api/v1/alerts/${encodeURIComponent(id)}`, {});
+      if (state.alertId === id) renderAlert(alert);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        signOut('That token was not accepted: the number was not revealed. Check the token and sign in again.');
+        return;
+      }
+      box.textContent = e instanceof ApiError && e.status === 410
+        ? 'The number is no longer held: it was erased once the survey was over, as the retention rules say.'
+        : e instanceof ApiError && e.status === 403
+          ? 'Only the safeguarding role may reveal a number.'
+          : `The number was not revealed: ${e.message}.`;
+      box.hidden = false;
+      box.focus();
+    } finally {
+      $('reveal-go').disabled = false;
     }
   }
 
@@ -1347,6 +1406,7 @@
     $('people').tBodies[0].replaceChildren();
     $('praise-comments').replaceChildren();
     state.alertId = null;
+    forgetReveal();
     $('alert-note').value = '';
     $('token').value = '';
     showMessage(message || '');
@@ -1465,6 +1525,7 @@
     });
     $('alert-ack').addEventListener('click', () => actOnAlert('acknowledge'));
     $('alert-resolve').addEventListener('click', () => actOnAlert('resolve'));
+    $('reveal').addEventListener('submit', (e) => { e.preventDefault(); reveal(); });
     for (const button of document.querySelectorAll('button.csv')) {
       button.addEventListener('click', () => downloadCsv(button.dataset.csv));
     }
