@@ -357,7 +357,7 @@ bool IsNotSaidToUs(const Words& words, std::size_t i) {
   // said of our texts, are said to us).
   if (i >= 3 && words[i - 1] == "to" &&
       In(words[i - 2], {"needs", "need", "has", "have", "got", "gotta"}) &&
-      !In(words[i - 3], {"this", "it", "these", "that", "they", "them", "you", "u"}) &&
+      !In(words[i - 3], {"this", "it", "these", "that", "they", "them", "you", "u", "i", "we"}) &&
       !IsMessaging(words[i - 3])) {
     return true;
   }

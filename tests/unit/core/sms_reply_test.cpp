@@ -153,6 +153,7 @@ TEST(SmsReplyOptOut, StopsSaidInSentencesAndPleasAboutSomeoneElse) {
       {"make her stop messaging me", false, "her messages, not ours"},
       {"stop the texts from him", false, "his texts, not ours"},
       {"this has to stop", true, "said of our texts"},
+      {"I need to stop", true, "of themselves: when in doubt it opts out"},
       {"Please get them to stop", true, "them may be our texts: asking us"},
   };
   ExpectOptOuts(kCases);
