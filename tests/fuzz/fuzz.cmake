@@ -11,7 +11,7 @@ list(FILTER SURVEYD_FUZZ_SOURCES EXCLUDE REGEX
 list(APPEND SURVEYD_FUZZ_SOURCES src/store/pg_text.cpp)
 list(REMOVE_ITEM SURVEYD_FUZZ_SOURCES
   src/alerts/notifier.cpp src/alerts/smtp.cpp           # threads, an SMTP session
-  src/core/failpoint.cpp src/core/failure_log.cpp src/core/key_ring.cpp
+  src/core/failpoint.cpp src/core/key_ring.cpp
   src/feed/tcp_consumer.cpp src/gateway/factory.cpp     # a socket read, the adapters' wiring
   src/http/server.cpp src/metrics/process.cpp)          # a listener, /proc
 # The dashboard and the OpenAPI document, compiled in as in the daemon (docs_routes.cpp).
