@@ -271,6 +271,11 @@ bool IsThirdParty(std::string_view word) {
   return In(word, {"him", "her", "them", "his", "their", "my", "he", "she"});
 }
 
+// What we send said, from `i`, to come from someone else: "... texts from him", "... by her".
+bool SentBySomeoneElse(const Words& words, std::size_t i) {
+  return i + 1 < words.size() && In(words[i], {"by", "from"}) && IsThirdParty(words[i + 1]);
+}
+
 // Verbs that report what someone was made to do ("told me to stop"), as opposed to asking us.
 bool IsTellingVerb(std::string_view word) {
   return In(word, {"told", "asked", "ordered", "instructed", "signalled", "signaled", "waved",
@@ -292,7 +297,7 @@ bool HasOptOutPhrase(const Words& words) {
     for (std::size_t i = want + 1; i <= want + kWantWindow && i < words.size(); ++i) {
       // What we send, not what the citizen might: "I don't want to send a complaint".
       if (!IsMessaging(words[i]) || In(words[i], {"send", "sending"})) continue;
-      return !(In(at(i + 1), {"by", "from"}) && IsThirdParty(at(i + 2)));
+      return !SentBySomeoneElse(words, i + 1);
     }
     return false;
   };
@@ -304,8 +309,7 @@ bool HasOptOutPhrase(const Words& words) {
     if (w == "stop" && !SomeoneElseStops(words, i)) {
       std::size_t next = i + 1;
       while (next < i + 3 && IsDeterminer(at(next))) ++next;
-      if (IsMessaging(at(next)) &&
-          !(In(at(next + 1), {"by", "from"}) && IsThirdParty(at(next + 2)))) {
+      if (IsMessaging(at(next)) && !SentBySomeoneElse(words, next + 1)) {
         return true;
       }
     }
@@ -502,10 +506,7 @@ bool IsOptOut(std::string_view text) {
     // ... but "stop the texts from him" is about his.
     const auto from_someone_else = [&words] {
       for (std::size_t k = 1; k + 1 < words.size(); ++k) {
-        if (IsMessaging(words[k - 1]) && In(words[k], {"by", "from"}) &&
-            IsThirdParty(words[k + 1])) {
-          return true;
-        }
+        if (IsMessaging(words[k - 1]) && SentBySomeoneElse(words, k)) return true;
       }
       return false;
     };
