@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "app/logging.hpp"
@@ -273,9 +274,15 @@ std::optional<ComponentHealth> DatabaseComponent::Health() const {
   if (failure) {
     outage_.Failed("unreachable (" + *failure + "); not ready until it answers again");
     health.details["error"] = *failure;
-    health.details["down_since"] = FormatRfc3339(outage_.failing_since().value_or(clock_.Now()));
+    // The earlier of the store's first failed connection and this check's first failure: a
+    // health check may run long after the dispatcher or the feed met the outage.
+    TimePoint since = down_since_.value_or(outage_.failing_since().value_or(clock_.Now()));
+    if (const auto unreachable = store_->UnreachableSince()) since = std::min(since, *unreachable);
+    down_since_ = since;
+    health.details["down_since"] = FormatRfc3339(since);
   } else if (const auto began = outage_.Succeeded()) {
-    last_outage_ = {*began, clock_.Now()};
+    last_outage_ = {down_since_.value_or(*began), clock_.Now()};
+    down_since_.reset();
   }
   if (last_outage_) {
     health.details["last_outage"] = {{"from", FormatRfc3339(last_outage_->first)},

@@ -121,6 +121,7 @@ class DatabaseComponent final : public Component {
   std::unique_ptr<store::Store> store_;
   mutable std::mutex mutex_;
   mutable FailureLog outage_{"database", clock_};
+  mutable std::optional<TimePoint> down_since_;  // of the outage under way, as health said it
   mutable std::optional<std::pair<TimePoint, TimePoint>> last_outage_;
 };
 

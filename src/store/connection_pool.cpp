@@ -68,9 +68,13 @@ ConnectionPool::Lease ConnectionPool::Acquire() {
   try {
     auto connection = Connect(url_);
     setup_(*connection);
+    lock.lock();
+    unreachable_since_.reset();
+    lock.unlock();
     return Lease(this, Pooled{std::move(connection), {}});
   } catch (const std::exception& e) {
     lock.lock();
+    if (!unreachable_since_) unreachable_since_ = std::chrono::system_clock::now();
     --open_;
     Report();
     available_.notify_one();
@@ -91,9 +95,15 @@ void ConnectionPool::Release(Pooled pooled, bool discard) {
   } else {
     std::lock_guard lock(mutex_);
     idle_.push_back(std::move(pooled));
+    unreachable_since_.reset();
     Report();
   }
   available_.notify_one();
+}
+
+std::optional<std::chrono::system_clock::time_point> ConnectionPool::unreachable_since() const {
+  std::lock_guard lock(mutex_);
+  return unreachable_since_;
 }
 
 }  // namespace surveyd::store

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pqxx/connection>
 #include <string>
 #include <vector>
@@ -59,6 +60,11 @@ class ConnectionPool {
   // Reports its size, connections open and in use, and waits for a free one, from now on.
   void Observe(metrics::Registry& registry);
 
+  // When a new connection first failed to open, since the database last answered (a connection
+  // opened, or one given back whole after its work): the start of an outage as the service's own
+  // loops met it, which a health check that happens to run later cannot tell. nullopt: none since.
+  std::optional<std::chrono::system_clock::time_point> unreachable_since() const;
+
  private:
   void Release(Pooled pooled, bool discard);
   void Report();  // under mutex_
@@ -71,8 +77,9 @@ class ConnectionPool {
   const int size_;
   const std::function<void(pqxx::connection&)> setup_;
   const std::chrono::milliseconds acquire_timeout_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable available_;
+  std::optional<std::chrono::system_clock::time_point> unreachable_since_;
   std::vector<Pooled> idle_;
   int open_ = 0;  // idle + leased + being opened
 };

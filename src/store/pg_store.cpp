@@ -109,6 +109,12 @@ std::optional<std::string> PgStore::PingFailure() {
   }
 }
 
+std::optional<TimePoint> PgStore::UnreachableSince() {
+  const auto since = pool_.unreachable_since();
+  if (!since) return std::nullopt;
+  return std::chrono::floor<std::chrono::microseconds>(*since);
+}
+
 std::optional<TimePoint> PgStore::DatabaseClock() {
   try {
     return WithConnection("clock", [](pqxx::connection& connection) {

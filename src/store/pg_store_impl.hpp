@@ -198,6 +198,7 @@ class PgStore final : public Store {
 
   bool Ping() override;
   std::optional<std::string> PingFailure() override;
+  std::optional<TimePoint> UnreachableSince() override;
   std::optional<TimePoint> DatabaseClock() override;
 
   // IngestStore (pg_ingest.cpp)

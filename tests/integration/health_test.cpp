@@ -91,5 +91,51 @@ TEST(HealthTest, ADatabaseOutageIsSaidOnceEachWay) {
             "2026-11-26T09:00:00.000Z)");
 }
 
+// An outage is dated from when the service first met it (a loop's call that could not connect),
+// not from the first health check after: nobody may ask for an hour.
+TEST(HealthTest, AnOutageIsDatedFromTheFirstFailedConnection) {
+  TestDatabase db;
+  config::Config config;
+  config.database.url = db.url();
+  config.database.pool_size = 2;
+  config.survey.phone_hash_key = "test-key";
+  config.privacy.phone_keys = "t1:" + std::string(64, '7');
+  // An hour ahead of the real clock, which the store's connections are timed by.
+  ManualClock clock(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
+                    1h);
+  metrics::Registry registry;
+  DatabaseComponent database(config, clock, registry);
+  CapturedLog log;
+  ASSERT_TRUE(database.Health()->ok);
+
+  TakeAway(db);
+  const TimePoint before =
+      std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
+  // What the dispatcher or the feed does between checks: a call that cannot connect (the first
+  // meets the pool's lost connection, the second cannot open one).
+  EXPECT_FALSE(database.store().DatabaseClock());
+  EXPECT_FALSE(database.store().DatabaseClock());
+  const TimePoint after =
+      std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now());
+  ASSERT_TRUE(database.store().UnreachableSince());
+
+  const auto health = database.Health();
+  ASSERT_FALSE(health->ok);
+  const auto down_since = ParseRfc3339(health->details["down_since"].get<std::string>());
+  ASSERT_TRUE(down_since);
+  EXPECT_GE(*down_since, before - 1ms);  // milliseconds, as written
+  EXPECT_LE(*down_since, after);
+  clock.Advance(10s);
+  EXPECT_EQ(database.Health()->details["down_since"], health->details["down_since"]);
+
+  GiveBack(db);
+  clock.Advance(10s);
+  const auto back = database.Health();
+  ASSERT_TRUE(back->ok);
+  EXPECT_EQ(back->details["last_outage"]["from"], health->details["down_since"]);
+  EXPECT_EQ(back->details["last_outage"]["to"], FormatRfc3339(clock.Now()));
+  EXPECT_FALSE(database.store().UnreachableSince());
+}
+
 }  // namespace
 }  // namespace surveyd::app

@@ -31,6 +31,10 @@ class Store : public IngestStore,
   virtual std::optional<std::string> PingFailure() {
     return Ping() ? std::nullopt : std::optional<std::string>("the database does not answer");
   }
+  // When the service first failed to connect to the database, while it still cannot (its loops
+  // meet an outage before any health check does); nullopt when it has connected since. Never
+  // throws.
+  virtual std::optional<TimePoint> UnreachableSince() { return std::nullopt; }
   // The database server's clock now (clock_timestamp()), the one every instance shares;
   // nullopt when it cannot be read. Never throws.
   virtual std::optional<TimePoint> DatabaseClock() { return std::nullopt; }
