@@ -295,6 +295,11 @@ bool HasOptOutPhrase(const Words& words) {
   // "I don't want (any more|these|to be) texts/contacted", unless they come from someone else.
   const auto unwanted_messages = [&](std::size_t want) {
     for (std::size_t i = want + 1; i <= want + kWantWindow && i < words.size(); ++i) {
+      // "I don't want to hear from you again": us, not someone else ("from him").
+      if (words[i] == "hear" && at(i + 1) == "from" &&
+          In(at(i + 2), {"you", "u", "yous", "ye", "police", "this"})) {
+        return true;
+      }
       // What we send, not what the citizen might: "I don't want to send a complaint".
       if (!IsMessaging(words[i]) || In(words[i], {"send", "sending"})) continue;
       return !SentBySomeoneElse(words, i + 1);
@@ -331,11 +336,41 @@ bool HasOptOutPhrase(const Words& words) {
     }
     if (In(w, {"remove", "delete", "erase"}) && In(at(i + 1), {"me", "my"})) return true;
     if (w == "take" && at(i + 1) == "me" && at(i + 2) == "off") return true;
+    // "take my number off your system", "take this number off the list".
+    if (w == "take" && In(at(i + 1), {"my", "this"}) &&
+        In(at(i + 2), {"number", "no", "details", "name", "phone", "mobile"}) &&
+        at(i + 3) == "off") {
+      return true;
+    }
+    // "Never text me again", "never ever contact me": an order, in the base form ("they never
+    // contacted me" is a complaint, read as one).
+    if (w == "never") {
+      std::size_t verb = i + 1;
+      while (verb < i + 3 && In(at(verb), {"ever", "evr"})) ++verb;
+      if (In(at(verb), {"text", "txt", "message", "msg", "contact", "sms"}) &&
+          In(at(verb + 1), {"me", "this", "us", "again", ""})) {
+        return true;
+      }
+    }
+    // "I'd rather you didn't text me", "I would rather not be contacted".
+    if (w == "rather") {
+      for (std::size_t k = i + 1; k <= i + 3 && k < words.size(); ++k) {
+        if (!In(words[k], {"didnt", "not", "wouldnt"})) continue;
+        std::size_t verb = k + 1;
+        while (verb < k + 3 && In(at(verb), {"be", "get", "getting", "receive", "any", "more"})) {
+          ++verb;
+        }
+        if (IsMessaging(at(verb)) && !In(at(verb), {"send", "sending"})) return true;
+        break;
+      }
+    }
     // Polish "nie" (don't, not) reads as "dont": "nie piszcie", "nie chcę więcej wiadomości".
     const bool dont = w == "dont" || w == "nie" || (w == "do" && at(i + 1) == "not") ||
                       (w == "no" && at(i + 1) == "longer");
     std::size_t next = w == "dont" || w == "nie" ? i + 1 : i + 2;
     if (dont && at(next) == "prosze") ++next;  // "nie proszę..." is rare; "proszę nie pisać" is not
+    // "don't ever text me again", "don't you ever contact me".
+    while (dont && next < i + 4 && IsIntensifier(at(next)) && at(next + 1) != "to") ++next;
     if (dont && IsMessaging(at(next))) return true;
     if (dont && In(at(next), {"want", "wanna", "chce"}) && unwanted_messages(next)) return true;
     // "I don't want these anymore", "I don't want them any more": what we sent, no longer wanted.

@@ -196,6 +196,31 @@ TEST(SmsReplyOptOut, CommonWaysOfSayingNoMore) {
   ExpectOptOuts(kCases);
 }
 
+// Found by a review against the running service: each was read as an answer, and a link survey's
+// citizen was texted back "Reply STOP to opt out", a two-way one asked the question again.
+TEST(SmsReplyOptOut, NeverAgainAndRatherNot) {
+  const OptOutCase kCases[] = {
+      {"Never text me again", true, "an order, in the base form"},
+      {"never contact me again", true, "an order"},
+      {"Please never contact me again", true, "with filler"},
+      {"never ever text me", true, "with an intensifier"},
+      {"don't ever text me again", true, "an intensifier after the negation"},
+      {"Do not ever contact me again", true, "an intensifier after do not"},
+      {"I'd rather you didn't text me", true, "politely"},
+      {"I would rather not be contacted", true, "politely, passive"},
+      {"I don't want to hear from you again", true, "us, again"},
+      {"Take my number off your system", true, "asks us to forget the number"},
+      {"take this number off your list", true, "the same"},
+      {"They never contacted me back", false, "a complaint: past tense"},
+      {"the officer never texted me", false, "a complaint: past tense"},
+      {"I never got a text from the officer", false, "a complaint"},
+      {"I don't want to hear from him again", false, "someone else"},
+      {"I'd rather you didn't send an officer", false, "not about our texts"},
+      {"don't you ever stop", false, "negated stop"},
+  };
+  ExpectOptOuts(kCases);
+}
+
 TEST(SmsReplyOptOut, StopAtTheEdgeOfALongReplyIsNotEnough) {
   EXPECT_TRUE(IsOptOut("I would like all this to stop"));
   EXPECT_FALSE(IsOptOut("I waited for ages at the bus stop before anyone came to stop"))
