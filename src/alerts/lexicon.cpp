@@ -19,6 +19,9 @@
 namespace surveyd::alerts {
 namespace {
 
+// Filler words an entry's own `negated_by:` phrase may reach across ("never ever contact me").
+constexpr int kEntryNegationWindow = 2;
+
 // ---- Normalisation ---------------------------------------------------------------------------
 
 // Decodes one UTF-8 sequence at `pos`; an invalid byte decodes as U+FFFD, one byte long.
@@ -491,6 +494,13 @@ class LexiconLoader : private detail::YamlDiagnostics {
           }
         } else if (key == "description") {
           // For people only.
+        } else if (key == "negated_by") {
+          ForEachLanguage(value, key, [&](const std::string&, const YAML::Node& phrase) {
+            auto words = Words(phrase, "negation");
+            if (!words.empty()) {
+              entry.negated_by.push_back({phrase.Scalar(), std::move(words), kEntryNegationWindow});
+            }
+          });
         } else if (key == "terms" || key == "misspellings" || key == "negated" || key == "alone") {
           has_terms = true;
           ForEachLanguage(value, key, [&](const std::string& language, const YAML::Node& phrase) {
@@ -512,7 +522,7 @@ class LexiconLoader : private detail::YamlDiagnostics {
           Error(field.first.Mark(), "unknown key '" + key +
                                         "' in an entry (id, category, "
                                         "description, fuzzy, terms, misspellings, negated, "
-                                        "alone)");
+                                        "alone, negated_by)");
         }
       }
       if (entry.id.empty()) Error(item.Mark(), "entry without 'id'");
@@ -720,10 +730,11 @@ bool Lexicon::MatchAt(const std::vector<Token>& tokens, std::size_t start,
 // A negation ending at most its window of words before `start`, with only filler words between
 // ("not [really] scared", "no longer [feel] unsafe", "nie [czuje sie] zagrozona"): "not sure he's
 // back" and "not scared, I'm terrified" stay risks. Weak negations ("never") only if `weak_too`.
-const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Token>& tokens,
+const Lexicon::Negation* Lexicon::NegationBefore(const std::vector<Negation>& negations,
+                                                 const std::vector<Token>& tokens,
                                                  std::size_t start, bool weak_too,
                                                  std::size_t& negation_start) const {
-  for (const Negation& negation : negations_) {
+  for (const Negation& negation : negations) {
     if (negation.weak && !weak_too) continue;
     const std::size_t length = negation.words.size();
     for (int gap = 0; gap <= negation.window; ++gap) {
@@ -781,7 +792,11 @@ std::vector<LexiconMatch> Lexicon::Match(const std::vector<Token>& input) const 
     if (!MatchAt(tokens, start, ref)) return;
     if (ref.term->alone && !whole_text(start, ref.term->words.size())) return;
     std::size_t from = start;
-    const Negation* negation = NegationBefore(tokens, start, ref.term->after_negation, from);
+    const Negation* negation =
+        NegationBefore(negations_, tokens, start, ref.term->after_negation, from);
+    if (negation == nullptr && !ref.term->after_negation) {
+      negation = NegationBefore(ref.entry->negated_by, tokens, start, false, from);
+    }
     // "safe" alone is no risk; "don't feel safe" is, and is what the alert should show.
     if (ref.term->after_negation && negation == nullptr) return;
     if (!seen.emplace(ref.entry, start, ref.term->words.size(), ref.term->after_negation).second) {

@@ -72,12 +72,6 @@ class Lexicon {
     bool after_negation = false;  // listed under `negated:`: counts only after a negation
     bool alone = false;           // listed under `alone:`: counts only as the whole text ("HELP")
   };
-  struct Entry {
-    std::string id;
-    std::string category;
-    bool fuzzy = false;  // words of 7 letters or more also match with one typo
-    std::vector<Term> terms;
-  };
   struct Negation {
     std::string written;
     std::vector<std::string> words;
@@ -85,6 +79,15 @@ class Lexicon {
     // "never", "cant": makes a `negated:` term count ("never felt safe") but does not cancel a
     // risk term ("I was never so scared").
     bool weak = false;
+  };
+  struct Entry {
+    std::string id;
+    std::string category;
+    bool fuzzy = false;  // words of 7 letters or more also match with one typo
+    std::vector<Term> terms;
+    // `negated_by:` phrases that cancel this entry's terms as a negation does, besides the
+    // lexicon's own: "never" and "no need to" before "contact me" are no request to be called.
+    std::vector<Negation> negated_by;
   };
 
   // `fillers`: the only words a negation reaches across ("feel", "really", "czuje", "yn").
@@ -109,7 +112,8 @@ class Lexicon {
     const Term* term;
   };
   bool MatchAt(const std::vector<Token>& tokens, std::size_t start, const TermRef& ref) const;
-  const Negation* NegationBefore(const std::vector<Token>& tokens, std::size_t start, bool weak_too,
+  const Negation* NegationBefore(const std::vector<Negation>& negations,
+                                 const std::vector<Token>& tokens, std::size_t start, bool weak_too,
                                  std::size_t& negation_start) const;
 
   std::vector<Entry> entries_;

@@ -204,6 +204,55 @@ entries:
   EXPECT_EQ(MatchName(matches[0]), "danger_now:help me");
 }
 
+// An entry's own negations cancel its terms only: "never contact me again" asks not to be
+// called, where "never" leaves "I was never so scared" a risk.
+TEST(LexiconMatch, AnEntrysOwnNegationsCancelItsTermsOnly) {
+  auto lexicon = Load(R"(
+version: 1
+negation:
+  window: 3
+  words: {en: [not]}
+  weak: {en: [never]}
+  fillers: {en: [ever, so]}
+entries:
+  - id: contact_me
+    category: complaint
+    terms: {en: [contact me, ring me]}
+    negated_by: {en: [never, no need to]}
+  - id: fear
+    category: safeguarding
+    terms: {en: [scared]}
+)");
+  ASSERT_TRUE(lexicon);
+  EXPECT_FALSE(lexicon->Matches("never contact me again", "complaint"));
+  EXPECT_FALSE(lexicon->Matches("never ever contact me", "complaint"));
+  EXPECT_FALSE(lexicon->Matches("there is no need to ring me", "complaint"));
+  EXPECT_TRUE(lexicon->Matches("please contact me", "complaint"));
+  EXPECT_TRUE(lexicon->Matches("I need you to ring me", "complaint"));
+  EXPECT_TRUE(lexicon->Matches("I was never so scared", "safeguarding"));
+  const auto matches = lexicon->Match("never contact me");
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_TRUE(matches[0].negated);
+  EXPECT_EQ(matches[0].negation, "never");
+}
+
+// The shipped lexicon: asking not to be contacted raises no complaint (a review found each
+// raised "contact_me", re-sent daily to professional standards until acknowledged).
+TEST(LexiconMatch, ShippedContactMeIsNotRaisedByAskingNotToBeContacted) {
+  const auto lexicon = Shipped();
+  ASSERT_TRUE(lexicon);
+  for (const char* text :
+       {"never contact me again", "Please never contact me again", "I don't want you to contact me",
+        "no need to contact me", "you don't need to ring me",
+        "no one needs to contact me, it's sorted"}) {
+    EXPECT_FALSE(lexicon->Matches(text, "complaint")) << text;
+  }
+  for (const char* text :
+       {"please call me back", "You need to contact me about my car", "can someone ring me"}) {
+    EXPECT_TRUE(lexicon->Matches(text, "complaint")) << text;
+  }
+}
+
 // One term for a verb's forms and the people it is done to, where each phrase was listed:
 // "hurt+ (me|the kids)" is hurt me, hurts me, hurting me, hurt the kids...
 TEST(LexiconMatch, InflectionsAndAlternatives) {
@@ -360,7 +409,7 @@ entries:
   EXPECT_NE(all.find("entry 'none' has no terms"), std::string::npos) << all;
   // A misspelt `negated:` would drop its terms: an error that says what an entry may hold.
   EXPECT_NE(all.find("lex.yaml:18:5: unknown key 'negatd' in an entry (id, category, "
-                     "description, fuzzy, terms, misspellings, negated, alone)"),
+                     "description, fuzzy, terms, misspellings, negated, alone, negated_by)"),
             std::string::npos)
       << all;
 }
