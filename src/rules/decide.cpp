@@ -443,6 +443,9 @@ namespace {
 constexpr const char* kUnknownQualifier = "unknown_qualifier";
 // Of a type code that cannot be compared with the patterns (TypeCodeUnreadable).
 constexpr const char* kUnreadableTypeCode = "unreadable_type_code";
+// The longest a text waits after its event reached us (Decide's timing): a backlog of days is
+// read in minutes at most, and a group's longer delay still runs from the contact.
+constexpr std::chrono::hours kLongestWaitAfterArrival{1};
 
 // The event's qualifiers that neither the feed contract nor the rules name, each once.
 std::vector<std::string> UnknownQualifiers(const RuleSet& rules, const Incident& incident) {
@@ -699,7 +702,15 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   if (event.occurred_at > now + policy.max_event_lead) {
     hit("occurred_in_future", "occurred_in_future");
   }
-  const TimePoint earliest = std::max(now, event.occurred_at + group->delay);
+  // The delay waits for what may follow the contact in the log (the officer's flag, the
+  // closure), so it runs from when the event reached us as well as from the contact: after an
+  // outage a backlog is read in seconds, and a call read at the start of it would otherwise go at
+  // once, before the same backlog's DOMESTIC flag is stored (a decision must not depend on how
+  // the stream arrives). The wait after arrival is at most kLongestWaitAfterArrival, which a
+  // backlog takes far less than to read, so a group waiting days is not pushed out of its window.
+  const TimePoint earliest =
+      std::max(event.occurred_at + group->delay,
+               now + std::min<Duration>(group->delay, kLongestWaitAfterArrival));
   TimePoint expires_at = event.occurred_at + group->send_within;
   if (earliest >= expires_at) hit("would_expire", "would_expire");
 
