@@ -230,6 +230,12 @@ class RelatedPool {
       by_incident_[entry.incident_id].push_back(index);
       if (entry.phone_hash.empty()) numberless_[entry.incident_id].push_back(index);
     }
+    // A number an incident's event names is in the incident from that event on: the
+    // incident's events are the number's too (as the store files them: migration 0046).
+    if (!entry.incident_id.empty() && !entry.phone_hash.empty()) {
+      incidents_of_[entry.phone_hash].push_back({entry.incident_id, entry.order});
+      numbers_of_[entry.incident_id].insert(entry.phone_hash);
+    }
     if (!entry.phone_hash.empty()) by_hash_[entry.phone_hash].push_back(index);
     entries_.push_back(std::move(entry));
   }
@@ -251,6 +257,23 @@ class RelatedPool {
     }
     numberless_.erase(it);
     return filed;
+  }
+
+  // Whether the number appears in the incident before batch position `up_to` (exclusive).
+  bool InIncident(const std::string& phone_hash, const std::string& incident_id, int up_to) const {
+    const auto it = incidents_of_.find(phone_hash);
+    if (phone_hash.empty() || incident_id.empty() || it == incidents_of_.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(), [&](const auto& in) {
+      return in.first == incident_id && in.second < up_to;
+    });
+  }
+
+  // The numbers the incident's events name (as far as the pool knows them: the batch's
+  // incidents' come whole).
+  const std::set<std::string>& NumbersOf(const std::string& incident_id) const {
+    static const std::set<std::string> kNone;
+    const auto it = numbers_of_.find(incident_id);
+    return it == numbers_of_.end() ? kNone : it->second;
   }
 
   // Something of this incident or number cannot be decided against: a stored event that cannot
@@ -290,7 +313,6 @@ class RelatedPool {
                     const std::string& phone_hash, int up_to) const {
     RelatedEvents related;
     auto visible = [&](const Entry& e) { return e.event_id != event_id && e.order < up_to; };
-    auto known_by_number = [&](const Entry& e) { return e.order < up_to && e.filed_from < up_to; };
     auto give = [&related](const Entry& e) {
       if (e.event) {
         related.same_number.push_back(*e.event);
@@ -304,30 +326,55 @@ class RelatedPool {
         if (visible(entries_[i])) related.same_incident.push_back(*entries_[i].event);
       }
     }
-    if (auto it = by_hash_.find(phone_hash); !phone_hash.empty() && it != by_hash_.end()) {
+    if (!phone_hash.empty()) {
+      // The number's events, and those of every incident it appears in (from the batch
+      // position where it came to appear there), each with the position it is the number's
+      // from.
+      std::vector<std::pair<const Entry*, int>> of_number;
+      if (auto it = by_hash_.find(phone_hash); it != by_hash_.end()) {
+        for (std::size_t i : it->second) {
+          const Entry& e = entries_[i];
+          of_number.emplace_back(&e, std::max(e.order, e.filed_from));
+        }
+      }
+      if (auto it = incidents_of_.find(phone_hash); it != incidents_of_.end()) {
+        for (const auto& [incident, from] : it->second) {
+          const auto events = by_incident_.find(incident);
+          if (events == by_incident_.end()) continue;
+          for (std::size_t i : events->second) {
+            const Entry& e = entries_[i];
+            if (e.phone_hash != phone_hash) of_number.emplace_back(&e, std::max(e.order, from));
+          }
+        }
+      }
       // Picked among every event of the number known then, the event itself and its
       // incident's included, as the read-back picks them; those are then left out.
+      std::map<const Entry*, int> known;  // each event once, from the earliest position
+      for (const auto& [e, from] : of_number) {
+        if (e->order >= up_to || from >= up_to) continue;
+        const auto [at, fresh] = known.emplace(e, from);
+        if (!fresh) at->second = std::min(at->second, from);
+      }
       auto counts = [&](const Entry& e) {
-        return visible(e) && known_by_number(e) &&
-               (incident_id.empty() || e.incident_id != incident_id);
+        return visible(e) && (incident_id.empty() || e.incident_id != incident_id);
       };
       std::map<std::string_view, const Entry*> newest;  // finding -> its newest event
-      for (std::size_t i : it->second) {
-        const Entry& e = entries_[i];
+      std::vector<const Entry*> given;
+      for (const auto& [e, from] : known) {
         if (screen_.version.empty()) {
-          if (counts(e)) give(e);
+          if (counts(*e)) given.push_back(e);
           continue;
         }
-        if (!known_by_number(e)) continue;
-        for (const std::string& finding : e.findings) {
+        for (const std::string& finding : e->findings) {
           const Entry*& best = newest[finding];
-          if (best == nullptr || Newer(e, *best)) best = &e;
+          if (best == nullptr || Newer(*e, *best)) best = e;
         }
       }
       std::set<const Entry*> chosen;
       for (const auto& [finding, e] : newest) {
-        if (counts(*e) && chosen.insert(e).second) give(*e);
+        if (counts(*e) && chosen.insert(e).second) given.push_back(e);
       }
+      for (const Entry* e : given) give(*e);
     }
     SortByTime(related);
     return related;
@@ -344,6 +391,10 @@ class RelatedPool {
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_incident_, by_hash_;
   std::unordered_map<std::string, std::vector<std::size_t>> numberless_;  // incident -> not filed
+  // number -> the incidents it appears in, each from the batch position its first event there
+  // has (-1: stored before), among the incidents whose events the pool holds whole.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, int>>> incidents_of_;
+  std::unordered_map<std::string, std::set<std::string>> numbers_of_;  // incident -> numbers
   struct Mark {
     std::ptrdiff_t from;
     std::size_t until;
@@ -388,12 +439,20 @@ namespace pg {
   "NULL::text, NULL::bigint FROM events "
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
-// An incident has a handful of events, found by its index: the screen is a filter on them.
-// Those without a number come whatever they found, to be filed under a number that the batch
-// brings the incident (RelatedPool::FileBack).
-#define SURVEYD_RELATED_OF_INCIDENTS_SCREENED(v)                                                  \
-  SURVEYD_RELATED_OF_INCIDENTS " AND (screen_hit OR screened_with IS NULL OR screened_with <> " v \
-                               " OR phone_hash IS NULL)"
+// An incident has a handful of events, found by its index: the screen is a filter on their
+// facts. Those without a number come whatever they found, to be filed under a number that the
+// batch brings the incident (RelatedPool::FileBack). The others the screen passes come as what
+// they are, an event of their number in the incident and nothing more (no facts, no findings):
+// so the incident's numbers are known, and a flag the batch brings is filed under them all.
+#define SURVEYD_INCIDENT_EVENT_COUNTS(v)                                \
+  "COALESCE(screen_hit OR screened_with IS NULL OR screened_with <> " v \
+  " OR phone_hash IS NULL, true)"
+#define SURVEYD_RELATED_OF_INCIDENTS_SCREENED(v) \
+  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), "                   \
+  "CASE WHEN " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN facts::text END, "                    \
+  "CASE WHEN NOT " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN '{}' END, "                       \
+  "CASE WHEN NOT " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN surveyd_epoch_us(occurred_at) END " \
+  "FROM events WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
 // The numbers' events since $3, `since` saying how (SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE).
 #define SURVEYD_RELATED_OF_NUMBERS_SINCE(since) \
   SURVEYD_RELATED_COLUMNS "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL AND " since
@@ -412,10 +471,12 @@ namespace pg {
 // contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
 // where a row there no longer holds, in the index: SURVEYD_NUMBER_NEWEST_EVENTS), but those of
 // the batch's incidents, which come whole as the incidents' (and are given as the number's from
-// there too). The incidents are a hashed NOT IN: as `<> ALL ($1)` a generic plan compares each
-// row with every incident of the batch.
+// there too). Each comes under the number it was found for: an incident's flag filed under every
+// number of the incident (migration 0046) names an event of another number, or of none. The
+// incidents are a hashed NOT IN: as `<> ALL ($1)` a generic plan compares each row with every
+// incident of the batch.
 #define SURVEYD_RELATED_OF_NUMBERS_FOUND \
-  "SELECT x.event_id, COALESCE(x.incident_id, ''), COALESCE(x.phone_hash, ''), NULL::text, "   \
+  "SELECT x.event_id, COALESCE(x.incident_id, ''), n.hash, NULL::text, "                       \
   "x.screen_findings::text, surveyd_epoch_us(x.occurred_at) FROM unnest($2::text[]) AS n(hash) " \
   "CROSS JOIN LATERAL (" SURVEYD_NUMBER_NEWEST_EVENTS(                                          \
       "n.hash", "$4", "$3::timestamptz",                                                        \
@@ -1228,6 +1289,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   std::vector<std::size_t> item_at;      // by position
   ArrayLiteral filed_ids, filed_hashes;  // stored events filed under a number that came since
   int position = 0;
+  bool texts_to_decide_again_for_others = false;  // set below
   for (std::size_t i : candidates) {
     const Event& event = *items[i].event;
     if (stored.count(event.event_id) != 0) continue;
@@ -1278,12 +1340,39 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   }
   if (!filed_ids.empty()) Exec(txn, "file_back_numbers", {filed_ids.Text(), filed_hashes.Text()});
 
+  // A flag the batch brings to an incident concerns every number the incident names, whichever
+  // event carried it (or none): their texts still queued, in whatever incident, are decided again
+  // below, as a flag's own number's are. Those numbers are locked first, as the batch's own are,
+  // so that a contact of theirs decided concurrently is either seen below or sees the flag
+  // (stored under them by migration 0046's trigger). Only for an incident a new event flags
+  // (under no screen, any new event: what it could rule out is not known), and so, for nearly
+  // every batch, never: then no statement more. Locked after the batch's own keys, in a second
+  // statement: a concurrent batch locking these in the other order is a deadlock, retried.
+  ArrayLiteral queued_lookup = lookup;
+  {
+    ArrayLiteral extra_keys;
+    std::set<std::string> extra;
+    for (std::size_t i : candidates) {
+      if (!decided[i] || (!screen.version.empty() && findings[i].empty())) continue;
+      for (const std::string& hash : pool.NumbersOf(items[i].event->incident.id)) {
+        if (hash == hashes[i]) continue;
+        texts_to_decide_again_for_others = true;
+        if (distinct_hashes.count(hash) == 0 && alias.count(hash) == 0 &&
+            extra.insert(hash).second) {
+          extra_keys.AddInt(LockKey(hash));
+          queued_lookup.Add(hash);
+        }
+      }
+    }
+    if (!extra.empty()) Exec(txn, "lock_keys", {extra_keys.Text()});
+  }
+
   // Below, the texts still queued for these incidents and numbers are decided again with the
   // batch's new events. When none of those texts can exist, the look-up is spared (a push of one
   // event, the common case, would otherwise pay it for its own text alone): no survey was stored
   // before for these incidents and numbers (they are locked, so none can be meanwhile), and no
   // text of this batch shares an incident or a number with another of its events.
-  bool texts_to_decide_again = surveyed_before;
+  bool texts_to_decide_again = surveyed_before || texts_to_decide_again_for_others;
   if (!texts_to_decide_again) {
     // As the loop below relates a text to a new event: same incident, or the text's number
     // hash the same as the event's.
@@ -1454,7 +1543,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   // cancels it, and its trace names the survey ("cancelled:survey_of:<its event>:<reason>").
   ArrayLiteral cancel_ids, cancel_reasons, cancel_by;
   std::unordered_map<std::size_t, std::vector<std::string>> cancelled_by_item;
-  for (const auto& row : Exec(txn, "queued_texts", {incident_list.Text(), lookup.Text()})) {
+  for (const auto& row : Exec(txn, "queued_texts", {incident_list.Text(), queued_lookup.Text()})) {
     const std::int64_t outbox_id = row[0].as<std::int64_t>();
     const std::string survey_event_id = row[2].as<std::string>();
     const std::string incident_id = row[3].as<std::string>();
@@ -1480,9 +1569,12 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
               .value_or("");
       for (std::size_t i : fresh) {
         const Event& arrived = *items[i].event;
-        const bool related = arrived.event_id != survey_event_id &&
-                             ((!incident_id.empty() && arrived.incident.id == incident_id) ||
-                              (!hash.empty() && hashes[i] == hash));
+        // Of its incident, of its number, or of an incident its number appears in.
+        const bool related =
+            arrived.event_id != survey_event_id &&
+            ((!incident_id.empty() && arrived.incident.id == incident_id) ||
+             (!hash.empty() && hashes[i] == hash) ||
+             (!hash.empty() && pool.InIncident(hash, arrived.incident.id, order[i] + 1)));
         if (!related) continue;
         const Decision again = decide(*event, queued_history,
                                       pool.For(survey_event_id, incident_id, hash, order[i] + 1));

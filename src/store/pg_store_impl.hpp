@@ -112,29 +112,42 @@ class Savepoint {
   SURVEYD_LAST_SURVEYED("p.phone_hash = s.phone_hash AND p.id < s.id")
 
 // Of the events of the number whose hash is `hash` screened under the rules of version `v`,
-// since `since`: the newest (then the greatest event id, byte by byte) for each finding
+// since `since`, and of the events of every incident the number appears in (migration 0046: a
+// flag on an incident concerns everyone it names, whichever event carried their number): the
+// newest (then the greatest event id, byte by byte) for each finding
 // (EventScreen): rows of `columns` (over events, as e), one per finding (an event newest for two
-// findings comes twice), then a column `holds`. Kept in number_findings as events are written
-// (migration 0023): one range of its key, each row's event fetched by its primary key. A row is
-// never older than an event that holds its finding, but may be newer: its event deleted, or since
-// stripped of its number or screened again. Then, for that number, the findings lists are walked in
-// the index instead (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no longer holds must not hide an
-// older event; each branch reads whether to as a one-time filter, so the walk is not even started
-// for a number whose rows hold. The fetch is fenced (OFFSET 0) so that it can only be by the key:
-// as a join on the event's number too, a generic plan made on young statistics read every event of
-// the number for each row (half the read-back of a feed's batch, and growing with the number's
-// history).
-#define SURVEYD_NUMBER_NEWEST_EVENTS(hash, v, since, columns)                              \
-  "WITH c AS MATERIALIZED (SELECT " columns                                                \
-  ", COALESCE(e.phone_hash = f.phone_hash "                                                \
-  "AND e.screened_with = f.screened_with AND f.finding = ANY (e.screen_findings), false) " \
-  "AS holds FROM number_findings f LEFT JOIN LATERAL (SELECT * FROM events e "             \
-  "WHERE e.event_id = f.event_id OFFSET 0) AS e ON true "                                  \
-  "WHERE f.phone_hash = " hash " AND f.screened_with = " v " AND f.occurred_at >= " since  \
-  ") "                                                                                     \
-  "SELECT * FROM c WHERE NOT EXISTS (SELECT 1 FROM c WHERE NOT holds) UNION ALL "          \
-  "SELECT " columns                                                                        \
-  ", true FROM events e WHERE e.event_id = ANY (ARRAY(" SURVEYD_WALK_NEWEST_FINDINGS(      \
+// findings comes twice), then columns `holds` and `filed` (an event of another number, or none,
+// filed under this one through its incident). An own row holds while its event holds the number;
+// a filed row while the number still appears in its event's incident. Kept in number_findings as
+// events are written (migration 0023): one range of its key, each row's event fetched by its
+// primary key. A row is never older than an event that holds its finding, but may be newer: its
+// event deleted, or since stripped of its number or screened again. Then, for that number, the
+// findings lists are walked in the index instead (SURVEYD_WALK_NEWEST_FINDINGS), as a row that no
+// longer holds must not hide an older event; each branch reads whether to as a one-time filter, so
+// the walk is not even started for a number whose rows hold. The fetch is fenced (OFFSET 0) so that
+// it can only be by the key: as a join on the event's number too, a generic plan made on young
+// statistics read every event of the number for each row (half the read-back of a feed's batch, and
+// growing with the number's history). The walk reads the number's own events only; the rows filed
+// through incidents that still hold come with it (one that stopped holding, its event deleted or
+// screened again, or the number's event in that incident stripped of it, could hide an older one of
+// another incident: rows stop holding that way only after retention or under other rules, which the
+// screen sweep files again).
+#define SURVEYD_NUMBER_NEWEST_EVENTS(hash, v, since, columns)                                \
+  "WITH c AS MATERIALIZED (SELECT " columns                                                  \
+  ", COALESCE(e.screened_with = f.screened_with AND f.finding = ANY (e.screen_findings) "    \
+  "AND CASE WHEN e.phone_hash = f.phone_hash THEN true "                                     \
+  "ELSE EXISTS (SELECT 1 FROM events m WHERE m.incident_id = e.incident_id "                 \
+  "AND m.phone_hash = f.phone_hash) END, false) AS holds, "                                  \
+  "e.phone_hash IS DISTINCT FROM f.phone_hash AS filed "                                     \
+  "FROM number_findings f LEFT JOIN LATERAL (SELECT * FROM events e "                        \
+  "WHERE e.event_id = f.event_id OFFSET 0) AS e ON true "                                    \
+  "WHERE f.phone_hash = " hash " AND f.screened_with = " v " AND f.occurred_at >= " since    \
+  ") "                                                                                       \
+  "SELECT * FROM (SELECT * FROM c WHERE NOT EXISTS (SELECT 1 FROM c WHERE NOT holds) "       \
+  "UNION ALL SELECT * FROM c WHERE holds AND filed "                                         \
+  "AND EXISTS (SELECT 1 FROM c WHERE NOT holds)) AS k "                                      \
+  "UNION ALL SELECT " columns                                                                \
+  ", true, false FROM events e WHERE e.event_id = ANY (ARRAY(" SURVEYD_WALK_NEWEST_FINDINGS( \
       hash, v, since) ")) AND EXISTS (SELECT 1 FROM c WHERE NOT holds)"
 // The same from the index on events alone. A number's events share a handful of findings lists
 // however many there are (though a busy number gathers dozens: every combination of flags its

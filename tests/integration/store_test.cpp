@@ -1559,6 +1559,95 @@ TEST_F(StoreTest, ANumberThatComesAfterAFlagFilesTheFlagUnderIt) {
   EXPECT_EQ(Q("SELECT count(*) FROM number_findings WHERE event_id IN ('FBS-2', 'FBS-5')"), "2");
 }
 
+// A flag on an incident concerns every number the incident names, whichever event carried it (a
+// closure naming no caller, an officer's departure naming a neighbour): the victim's text queued
+// in another incident is cancelled, and the victim's later contacts are not texted. In both
+// orders (the flag after the number, the number after the flag), across batches and in one.
+TEST_F(StoreTest, AFlagOnAnIncidentReachesEveryNumberTheIncidentNames) {
+  const auto screened = DecideFn(Decide, ScreenOf("v1"));
+  const auto event = [](const std::string& id, const std::string& incident,
+                        const std::string& phone, TimePoint at, bool attended = false,
+                        std::vector<std::string> flags = {}) {
+    auto e = MakeEvent(id, phone, at, std::move(flags));
+    e.incident.id = incident;
+    if (attended) e.call->channel = "999";  // no survey of its own (the test rules ignore it)
+    if (phone.empty()) e.caller->phone.reset();
+    return e;
+  };
+  const auto text_of = [this](const std::string& id) {
+    return Q(
+        "SELECT o.state || ':' || COALESCE(o.cancel_reason, '') FROM outbox o "
+        "JOIN surveys s ON s.id = o.survey_id WHERE s.event_id = '" +
+        id + "'");
+  };
+  for (const bool one_batch : {false, true}) {
+    SCOPED_TRACE(one_batch ? "one batch" : "a batch each");
+    const std::string p = one_batch ? "B" : "S";  // ids and numbers apart
+    const auto number = [&](int n) {
+      return "+447700900" + std::to_string(200 + n + (one_batch ? 50 : 0));
+    };
+    const std::vector<Event> events = {
+        // QX: the informant rang first, the victim attended, the victim rang about something
+        // else (queued), then the closure, naming no caller, flags DOMESTIC.
+        event(p + "QX-CE", p + "INC-QX", number(1), kT0 - 5h),
+        event(p + "QX-RD", p + "INC-QX", number(2), kT0 - 4h, true),
+        event(p + "QY-CE", p + "INC-QY", number(2), kT0),
+        event(p + "QX-IC", p + "INC-QX", "", kT0 + 1h, true, {"DOMESTIC"}),
+        // TX: the victim rang; the officer's departure names the neighbour, with DOMESTIC.
+        event(p + "TX-CE", p + "INC-TX", number(3), kT0),
+        event(p + "TX-RD", p + "INC-TX", number(4), kT0 + 1h, true, {"DOMESTIC"}),
+        // TZ: the informant rang, the victim attended, the closure without a caller flags it.
+        event(p + "TZ-CE", p + "INC-TZ", number(5), kT0),
+        event(p + "TZ-RD", p + "INC-TZ", number(6), kT0 + 1h, true),
+        event(p + "TZ-IC", p + "INC-TZ", "", kT0 + 2h, true, {"DOMESTIC"}),
+        // The other order: the victim's burglary is queued, the neighbour's event flags the
+        // incident, and only then does the victim appear in it.
+        event(p + "NB-CE", p + "INC-NB", number(7), kT0),
+        event(p + "NF-RD", p + "INC-NF", number(8), kT0 + 1h, true, {"DOMESTIC"}),
+        event(p + "NF-CE", p + "INC-NF", number(7), kT0 + 2h, true),
+        // Weeks later (past the test rules' 30 days between surveys), each victim rings about
+        // something else.
+        event(p + "QZ-CE", p + "INC-QZ", number(2), kT0 + 24h * 40),
+        event(p + "TX-Y", p + "INC-TXY", number(3), kT0 + 24h * 40),
+        event(p + "TZ-Y", p + "INC-TZY", number(6), kT0 + 24h * 40),
+        event(p + "NF-Y", p + "INC-NFY", number(7), kT0 + 24h * 40),
+    };
+    std::map<std::string, std::string> reasons;
+    if (one_batch) {
+      std::vector<IngestItem> items;
+      for (const Event& e : events) items.push_back(Item(e));
+      const auto results = store_->IngestBatch(items, screened);
+      for (const auto& result : results) reasons[result.event_id] = result.reason;
+    } else {
+      for (const Event& e : events) {
+        reasons[e.event_id] = store_->IngestBatch({Item(e)}, screened).at(0).reason;
+      }
+    }
+    // The victims' contacts before the flag, in other incidents, were texted, and their texts
+    // are cancelled by it.
+    EXPECT_EQ(reasons[p + "QY-CE"], "survey");
+    EXPECT_EQ(reasons[p + "NB-CE"], "survey");
+    EXPECT_EQ(text_of(p + "QY-CE"), "cancelled:exclusion:domestic");
+    EXPECT_EQ(text_of(p + "NB-CE"), "cancelled:exclusion:domestic");
+    // Their contacts after it are not texted.
+    for (const std::string id : {"QZ-CE", "TX-Y", "TZ-Y", "NF-Y"}) {
+      EXPECT_EQ(reasons[p + id], "exclusion:domestic") << id;
+    }
+    // A text queued for the victim that ingest did not cancel (put back here) is ruled out
+    // when it is claimed: the claim reads the flag back under the victim's number.
+    Q("UPDATE outbox o SET state = 'pending', cancel_reason = NULL FROM surveys s "
+      "WHERE s.id = o.survey_id AND s.event_id = '" +
+      p + "QY-CE'");
+    auto claimed = store_->ClaimDue(kT0 + 2h, 10, "w-" + p, 60s, ScreenOf("v1"));
+    ASSERT_EQ(claimed.size(), 1u);
+    std::vector<std::string> related;
+    for (const Event& e : claimed[0].related.same_number) related.push_back(e.event_id);
+    EXPECT_NE(std::find(related.begin(), related.end(), p + "QX-IC"), related.end());
+    Q("UPDATE outbox SET state = 'cancelled', claim_token = NULL, claimed_by = NULL, "
+      "lease_until = NULL WHERE state = 'claimed'");
+  }
+}
+
 // A screen under which every event could rule a contact out, each by a rule of its own: every
 // event read back reaches the decision (the store gives a number's newest per rule).
 EventScreen EveryEventCounts(const std::string& version) {

@@ -1,0 +1,70 @@
+-- An incident's findings are filed under every number the incident has (a review texted the
+-- victim of a domestic abuse incident: the DOMESTIC flag came on the closure, which named no
+-- caller and so was filed under the informant's number alone, or on the officer's departure,
+-- which named the neighbour).
+--
+-- A person named on any event of an incident is in it: a flag on one of its events concerns
+-- every number it names, whichever event carried the number. So each number's newest event for a
+-- finding (number_findings, migration 0023) is now the newest among its own events and those of
+-- every incident it appears in. The triggers keep that for every way an event is written, in
+-- both orders: a flagged event written raises the rows of every number its incident already has,
+-- and an event that brings a number to an incident raises that number's rows to the incident's
+-- findings. Both read the incident's events by index (a handful each); the events that bring a
+-- number find the incident's flagged events through an index of those alone, so an incident
+-- without findings (nearly all) costs one empty descent per statement and incident.
+--
+-- A row filed so names an event of another number (or none): the read-back checks that the
+-- number still appears in that event's incident (SURVEYD_NUMBER_NEWEST_EVENTS), as it checks
+-- that an own row's event still holds the number.
+
+CREATE INDEX events_incident_findings ON events (incident_id)
+  WHERE incident_id IS NOT NULL AND screen_findings IS NOT NULL;
+
+CREATE OR REPLACE FUNCTION surveyd_note_findings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO number_findings AS f (phone_hash, screened_with, finding, occurred_at, event_id)
+  SELECT DISTINCT ON (r.phone_hash, r.screened_with, r.finding COLLATE "C")
+         r.phone_hash, r.screened_with, r.finding, r.occurred_at, r.event_id
+    FROM (
+      -- The events written, under their own numbers.
+      SELECT w.phone_hash, w.screened_with, x.finding, w.occurred_at, w.event_id
+        FROM written w CROSS JOIN LATERAL unnest(w.screen_findings) AS x(finding)
+       WHERE w.phone_hash IS NOT NULL AND w.screened_with IS NOT NULL
+      UNION ALL
+      -- The flagged events of the incidents written to, under every other number of theirs.
+      SELECT n.phone_hash, y.screened_with, x.finding, y.occurred_at, y.event_id
+        FROM (SELECT DISTINCT incident_id FROM written WHERE incident_id IS NOT NULL) AS i
+        JOIN events y ON y.incident_id = i.incident_id AND y.screen_findings IS NOT NULL
+        JOIN LATERAL (SELECT DISTINCT e.phone_hash FROM events e
+                       WHERE e.incident_id = i.incident_id AND e.phone_hash IS NOT NULL) AS n
+          ON n.phone_hash IS DISTINCT FROM y.phone_hash
+        CROSS JOIN LATERAL unnest(y.screen_findings) AS x(finding)
+       WHERE y.screened_with IS NOT NULL) AS r
+   ORDER BY r.phone_hash, r.screened_with, r.finding COLLATE "C", r.occurred_at DESC,
+            r.event_id COLLATE "C" DESC
+  ON CONFLICT (phone_hash, screened_with, finding) DO UPDATE
+     SET occurred_at = excluded.occurred_at, event_id = excluded.event_id
+   WHERE (excluded.occurred_at, excluded.event_id COLLATE "C") > (f.occurred_at, f.event_id);
+  RETURN NULL;
+END
+$$;
+
+-- The incidents stored so far, within the longest look-back the rules can have (90 days, as
+-- migration 0033): their flagged events under every other number of theirs. Under a lock on
+-- events, so that none is written in between.
+LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
+INSERT INTO number_findings AS f (phone_hash, screened_with, finding, occurred_at, event_id)
+SELECT DISTINCT ON (n.phone_hash, y.screened_with, x.finding COLLATE "C")
+       n.phone_hash, y.screened_with, x.finding, y.occurred_at, y.event_id
+  FROM events y
+  JOIN LATERAL (SELECT DISTINCT e.phone_hash FROM events e
+                 WHERE e.incident_id = y.incident_id AND e.phone_hash IS NOT NULL) AS n
+    ON n.phone_hash IS DISTINCT FROM y.phone_hash
+  CROSS JOIN LATERAL unnest(y.screen_findings) AS x(finding)
+ WHERE y.incident_id IS NOT NULL AND y.screen_findings IS NOT NULL
+   AND y.screened_with IS NOT NULL AND y.occurred_at >= now() - interval '90 days'
+ ORDER BY n.phone_hash, y.screened_with, x.finding COLLATE "C", y.occurred_at DESC,
+          y.event_id COLLATE "C" DESC
+ON CONFLICT (phone_hash, screened_with, finding) DO UPDATE
+   SET occurred_at = excluded.occurred_at, event_id = excluded.event_id
+ WHERE (excluded.occurred_at, excluded.event_id COLLATE "C") > (f.occurred_at, f.event_id);
