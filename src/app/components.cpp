@@ -520,10 +520,9 @@ HttpComponent::HttpComponent(http::ServerOptions options, http::Handler handler,
                              http::FastHandler fast, metrics::Registry& metrics)
     : options_(options),
       server_(http::MakeServer(options, std::move(handler), std::move(fast))),
-      certificate_expiry_(metrics
-                              .Gauges("surveyd_tls_certificate_expiry_timestamp_seconds",
-                                      "When the listener's TLS certificate expires (Unix time).")
-                              .With({})),
+      certificate_expiry_(metrics.Gauges(
+          "surveyd_tls_certificate_expiry_timestamp_seconds",
+          "When the listener's TLS certificate expires (Unix time; only with TLS).")),
       tls_loads_(metrics.Counters("surveyd_tls_loads_total",
                                   "Loads of the listener's TLS certificate and key, by result.",
                                   {"result"})) {}
@@ -580,7 +579,7 @@ std::optional<ComponentHealth> SurveyPagesComponent::Health() const {
 
 void HttpComponent::ReportCertificate() {
   if (auto not_after = http::CertificateNotAfter(options_.tls_cert_file)) {
-    certificate_expiry_.Set(static_cast<double>(*not_after));
+    certificate_expiry_.With({}).Set(static_cast<double>(*not_after));
   }
 }
 

@@ -246,7 +246,9 @@ class HttpComponent final : public Component {
 
   const http::ServerOptions options_;
   std::unique_ptr<http::Server> server_;
-  metrics::Gauge& certificate_expiry_;
+  // Only with TLS configured: a series at 0 read as a certificate long expired, and the runbook's
+  // alert on it fired forever on every instance behind a proxy.
+  metrics::GaugeFamily& certificate_expiry_;
   metrics::CounterFamily& tls_loads_;
 };
 

@@ -489,6 +489,22 @@ TEST(HttpComponentTest, HealthSaysWhatThePerClientCapRefused) {
   component.Stop();
 }
 
+// Without TLS (behind a proxy, as recommended) there is no certificate to expire: no series, or
+// the runbook's "expires within 14 days" alert reads 0 as long expired and fires forever.
+TEST(HttpComponentTest, NoCertificateExpiryWithoutTls) {
+  http::ServerOptions options;
+  options.port = 0;
+  metrics::Registry registry;
+  HttpComponent component(
+      options, [](const http::Request&) { return http::Response::Text(200, "ok"); }, nullptr,
+      registry);
+  component.Start();
+  const std::string text = registry.Render();
+  EXPECT_EQ(text.find("\nsurveyd_tls_certificate_expiry_timestamp_seconds "), std::string::npos)
+      << text;
+  component.Stop();
+}
+
 TEST(MemoryTrimmerTest, GivesFreedHeapBackAndCountsIt) {
   metrics::Registry registry;
   MemoryTrimmer trimmer(registry);
