@@ -13,6 +13,7 @@
 
 #include "routes.hpp"
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/core/failure_log.hpp"
 #include "surveyd/core/log_context.hpp"
 #include "surveyd/survey/rate_limiter.hpp"
 
@@ -146,7 +147,9 @@ struct Api {
       : options(std::move(o)),
         router(BuildRouter(options)),
         bad_tokens(options.clock != nullptr ? *options.clock : system_clock,
-                   options.bad_token_limit_per_minute) {
+                   options.bad_token_limit_per_minute),
+        audit_failures("api: audit trail",
+                       options.clock != nullptr ? *options.clock : system_clock) {
     if (options.metrics != nullptr) {
       requests = &options.metrics->Counters(
           "surveyd_http_requests_total", "HTTP requests by route and status.", {"route", "status"});
@@ -159,6 +162,9 @@ struct Api {
   const Router router;
   const SystemClock system_clock;
   survey::RateLimiter bad_tokens;  // per client: wrong bearer tokens
+  // The trail's write failures, said as an outage (once, now and then, once when it ends): an
+  // ops poll of health every second wrote a warning a second through a database outage.
+  FailureLog audit_failures;
   metrics::CounterFamily* requests = nullptr;
   metrics::HistogramFamily* seconds = nullptr;
 };
@@ -320,8 +326,10 @@ http::Response Dispatch(Api& api, const http::Request& request, std::string& rou
   if (api.options.audit == nullptr) return response;
   try {
     api.options.audit->RecordCall(entry_of(&response));
+    api.audit_failures.Succeeded();
   } catch (const store::Unavailable& e) {
-    spdlog::warn("{} {}: cannot write the audit trail: {}", request.method, route.name, e.what());
+    api.audit_failures.Failed(std::string("cannot write the audit trail: ") + e.what());
+    spdlog::debug("{} {}: not on the audit trail", request.method, route.name);
     // Unaudited data does not leave: fail closed. Health is the exception: it holds no personal
     // data, and it is what ops need to see when the database cannot be written (a fail-over to
     // a read-only replica, a full disk). A change made is answered as made: it is on record as

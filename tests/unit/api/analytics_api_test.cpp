@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "fakes/captured_log.hpp"
 #include "fakes/fake_alerts.hpp"
 #include "fakes/fake_analytics.hpp"
 #include "fakes/manual_clock.hpp"
@@ -1209,6 +1210,28 @@ TEST_F(AnalyticsApiTest, EveryProtectedCallIsAuditedWithoutValues) {
   // Except health, which holds no personal data and is what ops need when the database cannot
   // be written.
   EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
+}
+
+// An ops poll of health every second through a database outage: the trail's failure is said as
+// an outage (once, then once when it ends), not a warning per request.
+TEST_F(AnalyticsApiTest, TheTrailsOutageIsSaidOnceEachWay) {
+  surveyd::testing::CapturedLog log;
+  audit_.unavailable = true;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
+  EXPECT_EQ(Get("/api/v1/stats").status, 503);
+  audit_.unavailable = false;
+  EXPECT_EQ(Get("/api/v1/health", Role::kOps).status, 200);
+  std::vector<std::string> lines;
+  std::istringstream said(log.Text());
+  for (std::string line; std::getline(said, line);) {
+    if (line.find("audit") != std::string::npos) lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 2u) << log.Text();
+  EXPECT_EQ(
+      lines[0],
+      "error api: audit trail: cannot write the audit trail: audit: database connection lost");
+  EXPECT_EQ(lines[1].rfind("info api: audit trail: working again, after 6 failure(s)", 0), 0u)
+      << lines[1];
 }
 
 // Someone trying methods on a protected route (deleting the tokens' list, changing an alert with
