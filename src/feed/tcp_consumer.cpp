@@ -272,6 +272,13 @@ struct TcpConsumer::Impl {
         outage.Failed(std::string("database unavailable, holding the feed: ") + e.what());
         Disconnected(std::string("database unavailable: ") + e.what(), /*for_database=*/true);
         WaitForDatabase();
+        // A restarted database ended the lock's session, and another instance may have taken
+        // the feed as it came back: a leader no longer, at once (health said "leader" for
+        // another 15 s of backoff, while the other consumed).
+        if (leadership != nullptr && !stopping && !leadership->StillHeld()) {
+          Update([](TcpConsumerStatus& s) { s.leader = false; });
+          continue;
+        }
         // The database may answer and still not store (read-only after a fail-over): back off
         // rather than resubscribe in a tight loop.
         SleepFor(Backoff());
