@@ -310,9 +310,10 @@
     // Said where the figures are read: noise keeps two overlapping selections from being
     // subtracted, and makes totals differ a little from the sum of their parts.
     const d = stats.disclosure || {};
-    $('noise-note').textContent = d.noise ? ` Counts are within ${d.count_within} of the true ones and sums of ` +
-      `scores within ${d.score_sum_within} (the same however asked), so that overlapping selections cannot ` +
-      'be subtracted to show a few people\'s answers: totals need not add up exactly.' : '';
+    $('noise-note').textContent = d.noise ? ` Counts are within ${d.count_within} of the true ones, and a mean ` +
+      `within ${d.score_sum_within + 0.5} divided by its respondents, its interval widened to hold the true mean ` +
+      '(the same however asked), so that overlapping selections cannot be subtracted to show a few people\'s ' +
+      'answers: totals need not add up exactly.' : '';
     const cell = stats.cells[0] || { suppressed: true, questions: {} };
     const tile = (attrs, title, ...lines) =>
       list.append(el('li', { class: 'tile', ...attrs }, el('h3', { text: title }), ...lines));
