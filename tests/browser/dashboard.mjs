@@ -518,7 +518,8 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     !new URL(page.url()).searchParams.has('sort'));
   // The people as CSV, as the API gives them (those not shown named, without counts).
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('button[data-csv="people"]')]);
-  const csvLines = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  // After UTF-8's byte-order mark, which every CSV starts with (for Excel).
+  const csvLines = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '').trim().split('\r\n');
   check('the CSV is named for what it holds', /^surveyd_people_.*\d{4}-\d\d-\d\d_to_\d{4}-\d\d-\d\d\.csv$/
     .test(download.suggestedFilename()), download.suggestedFilename());
   check('the praise CSV has a row per person', csvLines[0].startsWith('person,role,team,suppressed,respondents') &&

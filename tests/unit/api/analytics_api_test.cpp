@@ -969,7 +969,8 @@ TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  EXPECT_EQ(header.substr(0, 78),
+  EXPECT_EQ(header.substr(0, 81),
+            "\xEF\xBB\xBF"
             "npu,beat,surveys,sent,reached,answered,response_rate_pct,response_rate_ci_low,");
   EXPECT_NE(header.find("q1_respondents,q1_mean,q1_mean_ci_low,q1_mean_ci_high,q1_pct_8_10,"
                         "q1_pct_8_10_ci_low"),
@@ -981,6 +982,31 @@ TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
                   "198.51.100.7", {{"Accept", "text/csv"}});
   EXPECT_EQ(http::FindHeader(response.headers, "X-Row-Count"), "10") << "5 questions x 2 cells";
   EXPECT_NE(response.body.find("npu,question,surveys"), std::string::npos);
+}
+
+// Excel, which analysts open CSVs in, reads a file without UTF-8's byte-order mark in the Windows
+// code page: a Welsh or Polish comment came out as mojibake. Every CSV starts with it.
+TEST_F(AnalyticsApiTest, EveryCsvStartsWithUtf8sByteOrderMark) {
+  analytics_.stats.cells = {Cell({"N1"}, 12, 6)};
+  store::ResponseRecord record;
+  record.survey_id = 7;
+  record.contact_day = "2026-11-20";
+  record.contact_hour = "10";
+  record.submitted_at = clock_.Now();
+  record.comment = "diolch\u2019n fawr \u0175 \u0177; Dzi\u0119kuj\u0119";
+  analytics_.responses.records = {record};
+  for (const char* target :
+       {"/api/v1/stats?format=csv", "/api/v1/stats?group_by=question,npu&format=csv",
+        "/api/v1/funnel?format=csv", "/api/v1/representativeness?dimension=npu&format=csv",
+        "/api/v1/responses?format=csv", "/api/v1/comments?format=csv",
+        "/api/v1/audit?format=csv"}) {
+    const auto response = Get(target);
+    ASSERT_EQ(response.status, 200) << target << response.body;
+    EXPECT_EQ(response.body.substr(0, 3), "\xEF\xBB\xBF") << target;
+    EXPECT_EQ(response.body.find("\xEF\xBB\xBF", 3), std::string::npos) << target << ": once";
+  }
+  EXPECT_NE(Get("/api/v1/comments?format=csv").body.find(record.comment), std::string::npos)
+      << "the comment's UTF-8 as stored";
 }
 
 TEST_F(AnalyticsApiTest, CsvNeverHandsASpreadsheetAFormula) {
