@@ -238,7 +238,10 @@ http::Response CsvResponse(const CsvTable& table, std::string_view filename) {
     }
     return quoted + "\"";
   };
-  std::string body;
+  // UTF-8's byte-order mark first: Excel, which analysts open CSVs in, reads a file without it in
+  // the Windows code page, so a Welsh or Polish comment ("diolch’n", "Dziękuję") came out as
+  // mojibake. Most readers of UTF-8 skip it (Python's utf-8-sig, a browser's TextDecoder).
+  std::string body = "\xEF\xBB\xBF";
   for (std::size_t i = 0; i < table.header.size(); ++i) {
     body += (i ? "," : "") + field(table.header[i]);
   }

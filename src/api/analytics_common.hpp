@@ -56,8 +56,9 @@ bool IsStorableText(std::string_view text);
 // {"error": "bad_parameter", "parameter": name, "message": message}, status 400 (or given).
 http::Response BadParameter(std::string_view name, std::string_view message, int status = 400);
 
-// A table as CSV: a header line, then rows; null cells empty. Text that a spreadsheet would
-// run as a formula (= + - @ at the start) is prefixed with an apostrophe. Sets X-Row-Count.
+// A table as CSV: UTF-8's byte-order mark, a header line, then rows; null cells empty. Text that
+// a spreadsheet would run as a formula (= + - @ at the start) is prefixed with an apostrophe.
+// Sets X-Row-Count.
 struct CsvTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::optional<std::string>>> rows;

@@ -86,10 +86,29 @@ stats::Suppression Suppress(const store::StatsResult& result, std::size_t dimens
   return stats::SuppressSmallCounts(counted, per_cell, min_cell_size);
 }
 
+// How far the noise may move a mean shown from n respondents: the sum of scores is drawn within
+// FigureNoise::kSumWithin of the true sum scaled to n (AddNoise), which is rounded to a whole
+// score first.
+double MeanWithin(std::int64_t shown_respondents) {
+  return (stats::FigureNoise::kSumWithin + 0.5) / static_cast<double>(shown_respondents);
+}
+
 // The cells' figures with noise (stats::FigureNoise), once what to hide has been decided on the
 // true counts. A count of 0 stays 0 (nobody is nobody), and one at the minimum or above stays
-// there: a figure below it would say its cell was near it. Sums stay within what their
-// respondents could have given; a question's spread is kept, with noise of one answer's square.
+// there: a figure below it would say its cell was near it. Each count is held at the noisy one
+// it is part of (surveys >= sent >= reached >= answered >= a question's respondents), never at a
+// true one: a count clamped to the true figure above it would show that figure.
+//
+// A question's mean and 8-10 share are of its respondents shown: its sums are the true ones
+// scaled to that number (the true mean and share, as if from n), then moved by their own noise,
+// so the count's noise does not move the mean (a mean of 9 from 21 answers read as 9/23 more
+// when the count drew +2) and the mean moves by at most MeanWithin(n). Its spread is the true
+// one, plus noise of one answer's square (0..100 on the sum of squared distances from the mean)
+// that only widens it: a spread shown exactly would let two overlapping selections give one
+// person's distance from the mean away, and a spread shown narrower than the true one an
+// interval narrower than the answers allow. The interval shown (Figures) widens it further by
+// what the noise may have done to the count and the mean.
+//
 // Cells that show nothing (`hidden`) are left as they are: most of a fine breakdown's cells are
 // (an officer's days), and each costs a keyed hash.
 void AddNoise(store::StatsResult& result, int min_cell_size, const stats::FigureNoise& noise,
@@ -119,31 +138,43 @@ void AddNoise(store::StatsResult& result, int min_cell_size, const stats::Figure
     cell.reached = count(cell.reached, draws.Count());
     cell.sent = count(cell.sent, draws.Count());
     cell.surveys = count(cell.surveys, draws.Count());
-    // Drawn apart, the two could put more answered than reached: a rate above 100%.
+    // Drawn apart, they could read more texts sent than surveys, or a rate above 100%.
+    cell.sent = std::min(cell.sent, cell.surveys);
+    cell.reached = std::min(cell.reached, cell.sent);
     cell.answered = std::min(cell.answered, cell.reached);
     for (auto& [key, sums] : cell.questions) {
       if (sums.respondents == 0) continue;  // nothing to hide, and no draw (see the key)
       const auto was = static_cast<double>(sums.respondents);
-      const double spread =
-          sums.respondents > 1
-              ? (static_cast<double>(sums.squares) -
-                 static_cast<double>(sums.total) * static_cast<double>(sums.total) / was) /
-                    (was - 1)
-              : 0.0;
-      const std::int64_t n = count(sums.respondents, draws.Count());
-      sums.respondents = n;
-      sums.top_box = std::clamp<std::int64_t>(sums.top_box + draws.Count(), 0, n);
-      sums.total = std::clamp<std::int64_t>(sums.total + draws.Sum(), 0, 10 * n);
+      const double spread = sums.respondents > 1
+                                ? std::max(0.0, static_cast<double>(sums.squares) -
+                                                    static_cast<double>(sums.total) *
+                                                        static_cast<double>(sums.total) / was) /
+                                      (was - 1)
+                                : 0.0;
+      // Every respondent to a question answered the survey (q3 and q5 are answered whenever it
+      // is): never more of them shown than answered.
+      const std::int64_t n = std::min(count(sums.respondents, draws.Count()), cell.answered);
+      const int top_box_noise = draws.Count();
+      const int total_noise = draws.Sum();
+      const int spread_noise = draws.Sum() + stats::FigureNoise::kSumWithin;  // 0..20
       if (n == 0) {
-        sums.squares = 0;
+        sums = {};
         continue;
       }
-      const double squares = spread * static_cast<double>(n - 1) +
-                             static_cast<double>(sums.total) * static_cast<double>(sums.total) /
-                                 static_cast<double>(n);
-      sums.squares =
-          std::clamp<std::int64_t>(std::llround(squares) + 10 * draws.Sum(),
-                                   (sums.total * sums.total + n - 1) / n, 10 * sums.total);
+      const double scale = static_cast<double>(n) / was;
+      sums.respondents = n;
+      sums.top_box = std::clamp<std::int64_t>(
+          std::llround(static_cast<double>(sums.top_box) * scale) + top_box_noise, 0, n);
+      sums.total = std::clamp<std::int64_t>(
+          std::llround(static_cast<double>(sums.total) * scale) + total_noise, 0, 10 * n);
+      // The sum of squares that gives the spread wanted with the mean shown, rounded up so that
+      // the spread read back from it is never below it.
+      const double spread_shown =
+          n > 1 ? spread + 5.0 * spread_noise / static_cast<double>(n - 1) : 0.0;
+      sums.squares = static_cast<std::int64_t>(
+          std::ceil(spread_shown * static_cast<double>(n - 1) +
+                    static_cast<double>(sums.total) * static_cast<double>(sums.total) /
+                        static_cast<double>(n)));
     }
   }
 }
@@ -165,10 +196,11 @@ json FiguresDisclosure(int min_cell_size, bool noise) {
                                "total would give them away by.";
   if (noise) {
     note += " Counts are within " + std::to_string(stats::FigureNoise::kCountWithin) +
-            " of the true ones and sums of scores within " +
+            " of the true ones, and a mean within " +
             std::to_string(stats::FigureNoise::kSumWithin) +
-            " (the same for the same people however asked), so that overlapping selections "
-            "cannot be subtracted to show a few people's answers: totals need not add up exactly.";
+            ".5 divided by its respondents, its interval widened to hold the true mean (the same "
+            "for the same people however asked), so that overlapping selections cannot be "
+            "subtracted to show a few people's answers: totals need not add up exactly.";
   }
   json out = {{"min_cell_size", min_cell_size}, {"noise", noise}};
   if (noise) {
@@ -179,19 +211,26 @@ json FiguresDisclosure(int min_cell_size, bool noise) {
   return out;
 }
 
-// The figures of one question in one cell; null when suppressed.
+// The figures of one question in one cell; null when suppressed. With noise (AddNoise), the
+// mean's interval allows for it: as wide as the true figures' could be (the respondents shown
+// may stand for FigureNoise::kCountWithin fewer), and as far again as the mean may have moved, so
+// that it holds the true mean and its interval. Without, a mean whose answers are all the same
+// has no spread, and its interval is the mean itself.
 struct QuestionFigures {
   bool suppressed = true;
   std::optional<double> respondents, mean, mean_low, mean_high, pct, low, high;
 };
-QuestionFigures Figures(const store::ScoreSums& sums, bool suppressed) {
+QuestionFigures Figures(const store::ScoreSums& sums, bool suppressed, bool noisy) {
   QuestionFigures f;
   if (suppressed) return f;
   f.suppressed = false;
   f.respondents = static_cast<double>(sums.respondents);
   f.mean = Round(static_cast<double>(sums.total) / static_cast<double>(sums.respondents), 2);
   const auto [mean_low, mean_high] =
-      stats::MeanInterval(sums.respondents, sums.total, sums.squares, 0, 10);
+      noisy ? stats::MeanIntervalWithin(sums.respondents, sums.total, sums.squares,
+                                        sums.respondents - stats::FigureNoise::kCountWithin,
+                                        MeanWithin(sums.respondents), 0, 10)
+            : stats::MeanInterval(sums.respondents, sums.total, sums.squares, 0, 10);
   f.mean_low = Round(mean_low, 2);
   f.mean_high = Round(mean_high, 2);
   const Share share = Percent(sums.top_box, sums.respondents);
@@ -302,7 +341,8 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     auto question_figures = [&](std::size_t i, std::size_t k) {
       const auto& sums = result.cells[i].questions;
       const auto it = sums.find(questions[k]);
-      return Figures(it == sums.end() ? store::ScoreSums{} : it->second, hidden.Question(i, k));
+      return Figures(it == sums.end() ? store::ScoreSums{} : it->second, hidden.Question(i, k),
+                     noise.on());
     };
     if (query.csv) {
       CsvTable csv;

@@ -52,4 +52,21 @@ std::pair<double, double> MeanInterval(std::int64_t n, std::int64_t sum, std::in
   return {std::max(low, mean - half), std::min(high, mean + half)};
 }
 
+std::pair<double, double> MeanIntervalWithin(std::int64_t n, std::int64_t sum, std::int64_t squares,
+                                             std::int64_t fewest, double margin, double low,
+                                             double high) {
+  if (n <= 0) return {0, 0};
+  const double nn = static_cast<double>(n);
+  const double mean = std::clamp(static_cast<double>(sum) / nn, low, high);
+  const double s = static_cast<double>(sum);
+  const double variance =
+      n < 2 ? 0.0 : std::max(0.0, (static_cast<double>(squares) - s * s / nn) / (nn - 1));
+  // t / sqrt(k) shrinks as k grows: the fewest answers the figure may stand for give the widest
+  // interval any of them could have had.
+  const std::int64_t k = std::max<std::int64_t>(2, std::min(fewest, n));
+  const double half =
+      StudentT975(k - 1) * std::sqrt(variance / static_cast<double>(k)) + std::max(0.0, margin);
+  return {std::max(low, mean - half), std::min(high, mean + half)};
+}
+
 }  // namespace surveyd::stats

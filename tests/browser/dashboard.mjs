@@ -49,6 +49,26 @@ async function textOf(page, selector) {
 const eventually = (page, predicate, arg, timeout = 15000) =>
   page.waitForFunction(predicate, arg, { timeout }).then(() => true, () => false);
 
+// The records of a CSV (RFC 4180: fields quoted where they hold a comma, a quote or a line break).
+function parseCsv(text) {
+  const records = [];
+  let record = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i += 1; } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { record.push(field); field = ''; }
+    else if (c === '\r' && text[i + 1] === '\n') { record.push(field); records.push(record); record = []; field = ''; i += 1; }
+    else field += c;
+  }
+  if (field || record.length) { record.push(field); records.push(record); }
+  return records;
+}
+
 // What the tiles show, read from the page.
 async function tiles(page) {
   return page.$$eval('#tiles li', (items) => items.map((li) => {
@@ -253,6 +273,41 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
   // Clearing the filters, for the screenshot and the accessibility check of the whole page.
   await waitReady(page, () => page.click('#reset'));
   check('clearing the filters drops them from the URL', !new URL(page.url()).searchParams.get('npu'));
+
+  // The comments' CSV holds every comment of the period, in the API's order, page after page
+  // (the API gives at most 1,000 a page; made 40 here, so that the test's comments take several),
+  // in one file with one byte-order mark and one header. It held the first page alone.
+  const shownView = new URL(page.url()).searchParams;
+  const expectedIds = [];
+  for (let after = null; ;) {
+    const p = await api('/api/v1/comments', { from: shownView.get('from'), to: shownView.get('to'), limit: 1000,
+      ...(after ? { after } : {}) });
+    expectedIds.push(...p.comments.map((c) => String(c.survey_id)));
+    if (!p.next) break;
+    after = p.next;
+  }
+  const csvPage = (url) => url.pathname === '/api/v1/comments' && url.searchParams.get('format') === 'csv';
+  let csvPages = 0;
+  await page.route(csvPage, (route) => {
+    const url = new URL(route.request().url());
+    url.searchParams.set('limit', '40');
+    csvPages += 1;
+    return route.continue({ url: url.toString() });
+  });
+  const [commentsDownload] = await Promise.all([page.waitForEvent('download'),
+    page.click('button[data-csv="comments"]')]);
+  const commentsBytes = readFileSync(await commentsDownload.path());
+  await page.unroute(csvPage);
+  const commentsText = commentsBytes.subarray(3).toString('utf8');
+  check('the comments CSV starts with one UTF-8 byte-order mark (for Excel)',
+    commentsBytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) && !commentsText.includes('\uFEFF'));
+  const commentRows = parseCsv(commentsText);
+  check('the comments CSV has one header', commentRows[0][0] === 'survey_id' &&
+    commentRows.filter((r) => r[0] === 'survey_id').length === 1, JSON.stringify(commentRows[0]));
+  const downloadedIds = commentRows.slice(1).map((r) => r[0]);
+  check('the comments CSV holds every comment of the period, page after page',
+    expectedIds.length > 80 && csvPages > 2 && JSON.stringify(downloadedIds) === JSON.stringify(expectedIds),
+    `${downloadedIds.length} rows from ${csvPages} pages, ${expectedIds.length} comments`);
 
   await axe(page, 'figures');
 
@@ -518,7 +573,8 @@ await runChecksInChromium('dashboard.mjs', async (browser) => {
     !new URL(page.url()).searchParams.has('sort'));
   // The people as CSV, as the API gives them (those not shown named, without counts).
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('button[data-csv="people"]')]);
-  const csvLines = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  // After UTF-8's byte-order mark, which every CSV starts with (for Excel).
+  const csvLines = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '').trim().split('\r\n');
   check('the CSV is named for what it holds', /^surveyd_people_.*\d{4}-\d\d-\d\d_to_\d{4}-\d\d-\d\d\.csv$/
     .test(download.suggestedFilename()), download.suggestedFilename());
   check('the praise CSV has a row per person', csvLines[0].startsWith('person,role,team,suppressed,respondents') &&

@@ -673,6 +673,7 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
   EXPECT_THAT(std::string(http::FindHeader(response.headers, "Content-Type")),
               HasSubstr("text/csv"));
   EXPECT_EQ(response.body,
+            "\xEF\xBB\xBF"  // UTF-8's byte-order mark, for Excel
             "person,role,team,suppressed,respondents,top_q1,top_q2,top_q3,top_q4,top_q5,"
             "top_total,all_top_scores,praise_comments\r\n"
             "PC1,officer,Response - Birmingham East,false,4,3,3,3,3,3,15,3,2\r\n"

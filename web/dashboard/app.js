@@ -89,7 +89,9 @@
         try { message = (await response.json()).message || message; } catch (e) { /* not JSON */ }
         throw new ApiError(response.status, message);
       }
-      return accept === 'text/csv' ? response.blob() : response.json();
+      // A CSV comes with the cursor of its next page, if any (the comments are paged).
+      if (accept === 'text/csv') return { blob: await response.blob(), next: response.headers.get('X-Next-Cursor') };
+      return response.json();
     }
   }
 
@@ -310,9 +312,10 @@
     // Said where the figures are read: noise keeps two overlapping selections from being
     // subtracted, and makes totals differ a little from the sum of their parts.
     const d = stats.disclosure || {};
-    $('noise-note').textContent = d.noise ? ` Counts are within ${d.count_within} of the true ones and sums of ` +
-      `scores within ${d.score_sum_within} (the same however asked), so that overlapping selections cannot ` +
-      'be subtracted to show a few people\'s answers: totals need not add up exactly.' : '';
+    $('noise-note').textContent = d.noise ? ` Counts are within ${d.count_within} of the true ones, and a mean ` +
+      `within ${d.score_sum_within + 0.5} divided by its respondents, its interval widened to hold the true mean ` +
+      '(the same however asked), so that overlapping selections cannot be subtracted to show a few people\'s ' +
+      'answers: totals need not add up exactly.' : '';
     const cell = stats.cells[0] || { suppressed: true, questions: {} };
     const tile = (attrs, title, ...lines) =>
       list.append(el('li', { class: 'tile', ...attrs }, el('h3', { text: title }), ...lines));
@@ -1414,10 +1417,31 @@
     $('token').focus();
   }
 
+  // A CSV page's rows: what follows its header line (and the byte-order mark before it).
+  async function rowsOf(blob) {
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    for (let i = 0; i + 1 < bytes.length; i += 1) {
+      if (bytes[i] === 13 && bytes[i + 1] === 10) return bytes.subarray(i + 2);
+    }
+    return new Uint8Array(0);
+  }
+
   async function downloadCsv(which) {
     const [path, params] = requests(readView())[which];
     try {
-      const blob = await call(path, { ...params, format: 'csv', limit: which === 'comments' ? 1000 : undefined }, 'text/csv');
+      // The comments come a page at a time (at most 1,000): every page, following the cursor the
+      // API gives, goes into the one file, its byte-order mark and header once. The first page
+      // alone was saved before, named for the whole period: the newest 1,000 of 1,502.
+      const paged = which === 'comments';
+      const pages = [];
+      let after;
+      for (;;) {
+        const page = await call(path, { ...params, format: 'csv', limit: paged ? 1000 : undefined, after }, 'text/csv');
+        pages.push(pages.length ? await rowsOf(page.blob) : page.blob);
+        if (!paged || !page.next) break;
+        after = page.next;
+      }
+      const blob = new Blob(pages, { type: 'text/csv; charset=utf-8' });
       const url = URL.createObjectURL(blob);
       // Named for what it holds, so that two downloads of a day are told apart: the panel, its
       // grouping, the filters and the period (a week's trend: its whole weeks).
@@ -1527,7 +1551,11 @@
     $('alert-resolve').addEventListener('click', () => actOnAlert('resolve'));
     $('reveal').addEventListener('submit', (e) => { e.preventDefault(); reveal(); });
     for (const button of document.querySelectorAll('button.csv')) {
-      button.addEventListener('click', () => downloadCsv(button.dataset.csv));
+      // Disabled until the file is saved: the comments' may take several pages.
+      button.addEventListener('click', () => {
+        button.disabled = true;
+        downloadCsv(button.dataset.csv).finally(() => { button.disabled = false; });
+      });
     }
     const saved = sessionStorage.getItem('surveyd-token');
     if (saved) signIn(saved);

@@ -23,4 +23,14 @@ double StudentT975(std::int64_t df);
 std::pair<double, double> MeanInterval(std::int64_t n, std::int64_t sum, std::int64_t squares,
                                        double low, double high);
 
+// The 95% interval of a mean shown with noise (stats::FigureNoise): n answers shown that may stand
+// for as few as `fewest` true ones, and a mean that may be up to `margin` from the true one. It is
+// MeanInterval's width from `fewest` answers of the spread given (never fewer than 2: one answer
+// has no spread to read), and `margin` more on each side, within the scale. So, given a spread no
+// smaller than the true answers', it holds the interval of the true figures, and the true mean,
+// whatever the noise drew. {0, 0} when n == 0.
+std::pair<double, double> MeanIntervalWithin(std::int64_t n, std::int64_t sum, std::int64_t squares,
+                                             std::int64_t fewest, double margin, double low,
+                                             double high);
+
 }  // namespace surveyd::stats

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "surveyd/alerts/alert_rules.hpp"
 #include "surveyd/api/api.hpp"
 #include "surveyd/core/crypto.hpp"
+#include "surveyd/core/statistics.hpp"
 #include "surveyd/gateway/kannel.hpp"
 #include "surveyd/gateway/twilio.hpp"
 #include "surveyd/gateway/wmnow.hpp"
@@ -821,6 +823,120 @@ TEST_F(AnalyticsApiTest, NoiseNeverPutsTheResponseRatePast100) {
   }
 }
 
+// Many officers' cells of mostly high scores, as a force's are, from a seeded source: 300 cells of
+// 12 to 51 respondents, each question's answers drawn apart. The first question of every tenth
+// cell is every answer the same (10).
+std::vector<store::StatsCell> OfficersCells() {
+  std::mt19937 random(20261130);
+  std::uniform_int_distribution<int> high(7, 10), any(0, 10), coin(0, 9);
+  std::vector<store::StatsCell> cells;
+  for (int c = 0; c < 300; ++c) {
+    store::StatsCell cell;
+    cell.keys = {"PC" + std::to_string(10000 + c)};
+    cell.answered = 12 + c % 40;
+    cell.reached = cell.answered + c % 3;
+    cell.sent = cell.reached + c % 2;
+    cell.surveys = cell.sent + c % 4;
+    for (int q = 1; q <= 5; ++q) {
+      // q3 and q5 are answered whenever a survey is; the others may be left blank.
+      const std::int64_t n = q == 3 || q == 5 ? cell.answered : cell.answered - (c + q) % 3;
+      store::ScoreSums sums;
+      sums.respondents = n;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const int score = q == 1 && c % 10 == 0 ? 10
+                          : coin(random) < 8    ? high(random)
+                                                : any(random);
+        sums.total += score;
+        sums.squares += score * score;
+        sums.top_box += score >= 8;
+      }
+      cell.questions["q" + std::to_string(q)] = sums;
+    }
+    cells.push_back(std::move(cell));
+  }
+  return cells;
+}
+
+// The noise on a mean was the count's as well as the sum's: the respondents shown (+-2) were its
+// denominator, so a mean of 9 from 21 answers read 9/23 more or less on top of the sum's +-10; and
+// the sum of squares rebuilt from those figures, moved by +-100 and clamped, could close the
+// interval to the mean itself, or narrow it past the true mean (found by an analyst's review: a
+// true mean of 8.09 shown as 9.19, 9.14-9.24). Now a mean moves by at most (10 + 0.5) / the
+// respondents shown, and its interval holds the true mean and the true interval, and is a point
+// only where every answer is the same and there is no noise.
+TEST_F(AnalyticsApiTest, NoisyMeansStayNearAndTheirIntervalsHoldTheTrueOnes) {
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  const std::vector<store::StatsCell> truth = OfficersCells();
+  analytics_.stats.cells = truth;
+  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  ASSERT_EQ(body["cells"].size(), truth.size());
+  auto round2 = [](double value) { return std::round(value * 100) / 100; };
+  int figures = 0, moved_too_far = 0, mean_outside = 0, narrower = 0, points = 0;
+  std::string first;
+  for (std::size_t c = 0; c < truth.size(); ++c) {
+    for (const auto& [key, sums] : truth[c].questions) {
+      const json& shown = body["cells"][c]["questions"][key];
+      ASSERT_FALSE(shown["suppressed"].get<bool>()) << c << key;
+      ++figures;
+      const double n = shown["respondents"].get<double>();
+      const double mean = shown["mean"].get<double>();
+      const double low = shown["mean_ci95"][0].get<double>();
+      const double high = shown["mean_ci95"][1].get<double>();
+      const double true_mean =
+          static_cast<double>(sums.total) / static_cast<double>(sums.respondents);
+      const auto [true_low, true_high] =
+          stats::MeanInterval(sums.respondents, sums.total, sums.squares, 0, 10);
+      const std::string where = "cell " + std::to_string(c) + " " + key + ": " + shown.dump() +
+                                ", true mean " + std::to_string(true_mean) + " (" +
+                                std::to_string(true_low) + "-" + std::to_string(true_high) + ")";
+      bool wrong = false;
+      // Both rounded to two decimals: a hundredth more.
+      if (std::abs(mean - true_mean) > 10.5 / n + 0.01) ++moved_too_far, wrong = true;
+      if (round2(true_mean) < low || round2(true_mean) > high) ++mean_outside, wrong = true;
+      if (round2(true_low) < low || round2(true_high) > high) ++narrower, wrong = true;
+      if (low == high) ++points, wrong = true;  // with noise, not even where the answers agree
+      if (wrong && first.empty()) first = where;
+    }
+  }
+  EXPECT_EQ(figures, 1500);
+  EXPECT_EQ(moved_too_far, 0) << first;
+  EXPECT_EQ(mean_outside, 0) << first;
+  EXPECT_EQ(narrower, 0) << first;
+  EXPECT_EQ(points, 0) << first;
+}
+
+// Each count was drawn on its own, and only answered was held at reached: a cell read 101 texts
+// sent of 100 surveys, more reached than sent, and 201 respondents to q3 of 198 answered, where
+// every survey answered answers q3 (found by an analyst's review). Each is now held at the noisy
+// count it is part of, as answered was.
+TEST_F(AnalyticsApiTest, NoisyCountsWithinACellStayPossible) {
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  std::vector<store::StatsCell> truth = OfficersCells();
+  for (std::size_t c = 0; c < truth.size(); c += 2) {  // every one asked reached and answered
+    store::StatsCell& cell = truth[c];
+    cell.surveys = cell.sent = cell.reached = cell.answered;
+  }
+  analytics_.stats.cells = truth;
+  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  ASSERT_EQ(body["cells"].size(), truth.size());
+  int impossible = 0;
+  std::string first;
+  for (const json& cell : body["cells"]) {
+    const double answered = cell["answered"].get<double>();
+    bool wrong = cell["sent"].get<double>() > cell["surveys"].get<double>() ||
+                 cell["reached"].get<double>() > cell["sent"].get<double>() ||
+                 answered > cell["reached"].get<double>();
+    for (const auto& [key, q] : cell["questions"].items()) {
+      wrong = wrong || q["respondents"].get<double>() > answered;
+    }
+    impossible += wrong;
+    if (wrong && first.empty()) first = cell.dump();
+  }
+  EXPECT_EQ(impossible, 0) << first;
+}
+
 // The rollups keep a row for a question whose one score was taken back (0 respondents), where
 // the raw tables have none: the same people must draw the same noise from both, or two draws
 // could be averaged.
@@ -854,7 +970,8 @@ TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  EXPECT_EQ(header.substr(0, 78),
+  EXPECT_EQ(header.substr(0, 81),
+            "\xEF\xBB\xBF"
             "npu,beat,surveys,sent,reached,answered,response_rate_pct,response_rate_ci_low,");
   EXPECT_NE(header.find("q1_respondents,q1_mean,q1_mean_ci_low,q1_mean_ci_high,q1_pct_8_10,"
                         "q1_pct_8_10_ci_low"),
@@ -866,6 +983,31 @@ TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
                   "198.51.100.7", {{"Accept", "text/csv"}});
   EXPECT_EQ(http::FindHeader(response.headers, "X-Row-Count"), "10") << "5 questions x 2 cells";
   EXPECT_NE(response.body.find("npu,question,surveys"), std::string::npos);
+}
+
+// Excel, which analysts open CSVs in, reads a file without UTF-8's byte-order mark in the Windows
+// code page: a Welsh or Polish comment came out as mojibake. Every CSV starts with it.
+TEST_F(AnalyticsApiTest, EveryCsvStartsWithUtf8sByteOrderMark) {
+  analytics_.stats.cells = {Cell({"N1"}, 12, 6)};
+  store::ResponseRecord record;
+  record.survey_id = 7;
+  record.contact_day = "2026-11-20";
+  record.contact_hour = "10";
+  record.submitted_at = clock_.Now();
+  record.comment = "diolch\u2019n fawr \u0175 \u0177; Dzi\u0119kuj\u0119";
+  analytics_.responses.records = {record};
+  for (const char* target :
+       {"/api/v1/stats?format=csv", "/api/v1/stats?group_by=question,npu&format=csv",
+        "/api/v1/funnel?format=csv", "/api/v1/representativeness?dimension=npu&format=csv",
+        "/api/v1/responses?format=csv", "/api/v1/comments?format=csv",
+        "/api/v1/audit?format=csv"}) {
+    const auto response = Get(target);
+    ASSERT_EQ(response.status, 200) << target << response.body;
+    EXPECT_EQ(response.body.substr(0, 3), "\xEF\xBB\xBF") << target;
+    EXPECT_EQ(response.body.find("\xEF\xBB\xBF", 3), std::string::npos) << target << ": once";
+  }
+  EXPECT_NE(Get("/api/v1/comments?format=csv").body.find(record.comment), std::string::npos)
+      << "the comment's UTF-8 as stored";
 }
 
 TEST_F(AnalyticsApiTest, CsvNeverHandsASpreadsheetAFormula) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace surveyd::stats {
 namespace {
 
@@ -63,6 +65,22 @@ TEST(Statistics, MeanIntervalIsStudentsTWithinTheScale) {
   // More answers, the same spread: narrower.
   const auto [l1200, h1200] = MeanInterval(1200, 9600, 79400, 0, 10);
   EXPECT_LT(h1200 - l1200, (high - low) / 9);
+}
+
+// A mean shown with noise: the width of the fewest answers it may stand for, and the margin the
+// mean may have moved by, on each side.
+TEST(Statistics, MeanIntervalWithinAllowsForTheFewestAnswersAndTheMargin) {
+  // The twelve answers above, shown as 12 that may be 10: t(9) * 1.5374 / sqrt 10, plus 0.5.
+  const auto [low, high] = MeanIntervalWithin(12, 96, 794, 10, 0.5, 0, 10);
+  EXPECT_NEAR(high - 8, 2.2621572 * 1.5374 / std::sqrt(10.0) + 0.5, 1e-3);
+  EXPECT_NEAR(8 - low, high - 8, 1e-9);
+  const auto [exact_low, exact_high] = MeanInterval(12, 96, 794, 0, 10);
+  EXPECT_LT(low, exact_low);
+  EXPECT_GT(high, exact_high);
+  // Every answer the same: the margin alone, within the scale.
+  EXPECT_EQ(MeanIntervalWithin(20, 160, 20 * 64, 18, 0.5, 0, 10), std::make_pair(7.5, 8.5));
+  EXPECT_EQ(MeanIntervalWithin(20, 200, 20 * 100, 18, 0.5, 0, 10), std::make_pair(9.5, 10.0));
+  EXPECT_EQ(MeanIntervalWithin(0, 0, 0, 0, 0.5, 0, 10), std::make_pair(0.0, 0.0));
 }
 
 }  // namespace
