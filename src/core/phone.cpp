@@ -145,12 +145,8 @@ Number Read(std::string_view trimmed) {
   return Number{};
 }
 
-// The digits of a number written among other words or marks ("Mob: 07700 900123",
-// "tel:+447700900123", "07700 900123 (mobile)", "07700/900123", fullwidth digits): most likely
-// that number, so its events are linked to the number's history (a flag on one rules out its
-// other contacts), but a guess, never texted. Nothing when the digits together read as no number
-// (two numbers, an extension, a reference).
-Number Salvaged(std::string_view text) {
+// The digits of `text`, and whether a '+' came before the first: ASCII and fullwidth alike.
+std::pair<std::string, bool> DigitsOf(std::string_view text) {
   std::string digits;
   bool plus = false;  // a '+' before the first digit
   const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
@@ -170,8 +166,47 @@ Number Salvaged(std::string_view text) {
       i += 2;
     }
   }
+  return {digits, plus};
+}
+
+Number ReadDigits(std::string_view text) {
+  const auto [digits, plus] = DigitsOf(text);
   if (digits.empty()) return Number{};
-  Number number = Read(plus ? "+" + digits : digits);
+  return Read(plus ? "+" + digits : digits);
+}
+
+// What may part two numbers written in one field ("07700 900130 or 07700 900999", "... / ...",
+// "...; ..."): a letter or a mark no number is written with.
+bool PartsNumbers(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '/' || c == ',' || c == ';' ||
+         c == '|' || c == '&' || c == ':' || c == '_';
+}
+
+// The digits of a number written among other words or marks ("Mob: 07700 900123",
+// "tel:+447700900123", "07700 900123 (mobile)", "07700/900123", fullwidth digits): most likely
+// that number, so its events are linked to the number's history (a flag on one rules out its
+// other contacts), but a guess, never texted. When the digits together read as no number, the
+// field may hold two ("07700 900130 or 07700 900999", "+44 7700 900129 / 0121 496 0000"): each
+// part is read, and the first mobile among them (else the first number) is linked, as a guess;
+// an event holds one number, and a mobile is what may be texted. Nothing when no part is a
+// number (an extension alone, a reference).
+Number Salvaged(std::string_view text) {
+  Number number = ReadDigits(text);
+  if (number.kind == Kind::kInvalid) {
+    Number first;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+      if (i < text.size() && !PartsNumbers(text[i])) continue;
+      const Number part = ReadDigits(text.substr(start, i - start));
+      start = i + 1;
+      if (part.kind == Kind::kUkMobile) {
+        first = part;
+        break;
+      }
+      if (first.kind == Kind::kInvalid) first = part;
+    }
+    number = first;
+  }
   if (number.kind != Kind::kInvalid) number.guessed = true;
   return number;
 }
