@@ -107,7 +107,8 @@ namespace {
 constexpr const char* kAlertColumns =
     "a.id, a.survey_id, a.kind, a.severity, a.rules::text, a.matched::text, "
     "surveyd_epoch_us(a.created_at), a.status, surveyd_epoch_us(a.status_at), "
-    "COALESCE(a.status_by, ''), COALESCE(a.status_note, ''), a.rounds, s.group_id, s.event_type, "
+    "COALESCE(a.status_by, ''), surveyd_mask_contact_details(COALESCE(a.status_note, '')), "
+    "a.rounds, s.group_id, s.event_type, "
     "s.language, s.channel, s.incident_type_code, s.incident_category, s.incident_grade, s.npu, "
     "s.beat, s.handler_id, s.handler_team, s.officer_id, s.department, "
     "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(a.reopened_at), a.reopened_round";
@@ -202,7 +203,8 @@ const Statements& AlertStatements() {
       {"recognition_teams_by_answer", kTeamsByAnswer.c_str()},
       {"alert_history",
        "SELECT surveyd_epoch_us(at), action, COALESCE(actor_id, ''), COALESCE(actor_name, ''), "
-       "COALESCE(actor_role, ''), COALESCE(note, '') FROM alert_events WHERE alert_id = $1::bigint "
+       "COALESCE(actor_role, ''), surveyd_mask_contact_details(COALESCE(note, '')) "
+       "FROM alert_events WHERE alert_id = $1::bigint "
        "ORDER BY id"},
       {"alert_lock", "SELECT status, rounds FROM alerts WHERE id = $1::bigint FOR UPDATE"},
       // The first notice (or the one saying it was reopened) still goes out: it is the record

@@ -529,10 +529,18 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   ASSERT_EQ(response.status, 200);
   EXPECT_EQ(json::parse(response.body)["status_by"], "A. supervisor");
   EXPECT_EQ(json::parse(response.body)["status_at"], first_at);
+  // A note that holds the number (the officer wrote down what they rang) is shown masked, as
+  // comments are: the number is for the audited reveal alone.
   response = Call(api::Role::kSafeguarding, "POST", base + "/resolve",
-                  R"({"note":"called back, referred to the DA team"})");
+                  R"({"note":"called back on 07700 900123, referred to the DA team"})");
   ASSERT_EQ(response.status, 200);
   EXPECT_EQ(json::parse(response.body)["status"], "resolved");
+  EXPECT_EQ(json::parse(response.body)["status_note"],
+            "called back on [phone removed], referred to the DA team");
+  {
+    const auto history = json::parse(Call(api::Role::kSupervisor, "GET", base).body)["history"];
+    EXPECT_EQ(history.back()["note"], "called back on [phone removed], referred to the DA team");
+  }
   EXPECT_EQ(Call(api::Role::kSupervisor, "POST", base + "/acknowledge", "").status, 409);
   EXPECT_EQ(Call(api::Role::kSupervisor, "POST", "/api/v1/alerts/999/acknowledge", "").status, 404);
 
