@@ -20,21 +20,17 @@ using Json = nlohmann::ordered_json;
 // nlohmann's parser recurses per nesting level; real events nest three deep.
 constexpr int kMaxDepth = 32;
 
-// What a scan of the text tells before it is parsed: whether it nests too deeply, and how many
-// object members it names (each string followed by a colon), which the parsed value must hold
-// too unless a key was given twice in one object.
-struct Shape {
-  bool too_deep = false;
-  std::size_t keys = 0;
-};
-
-Shape ScanShape(std::string_view text) {
-  Shape shape;
-  int depth = 0;
+// Calls `visit(i, c, after_string)` for each character of `text` from `from` on that is JSON's
+// punctuation outside strings (not a space, not a string's quote or contents), `after_string`
+// saying whether a string came just before it. Stops when `visit` returns false. Bytes that are
+// not UTF-8 never look like punctuation, so this reads a text as sent.
+template <typename Visit>
+void ForEachOutsideStrings(std::string_view text, std::size_t from, Visit&& visit) {
   bool in_string = false;
   bool escaped = false;
-  bool after_string = false;  // a string just ended: a colon next makes it a key
-  for (char c : text) {
+  bool after_string = false;
+  for (std::size_t i = from; i < text.size(); ++i) {
+    const char c = text[i];
     if (in_string) {
       if (escaped) {
         escaped = false;
@@ -46,21 +42,39 @@ Shape ScanShape(std::string_view text) {
       }
       continue;
     }
-    if (after_string && c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-      after_string = false;
-      if (c == ':') ++shape.keys;
-    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
     if (c == '"') {
       in_string = true;
-    } else if (c == '{' || c == '[') {
+      continue;
+    }
+    if (!visit(i, c, after_string)) return;
+    after_string = false;
+  }
+}
+
+// What a scan of the text tells before it is parsed: whether it nests too deeply, and how many
+// object members it names (each string followed by a colon), which the parsed value must hold
+// too unless a key was given twice in one object.
+struct Shape {
+  bool too_deep = false;
+  std::size_t keys = 0;
+};
+
+Shape ScanShape(std::string_view text) {
+  Shape shape;
+  int depth = 0;
+  ForEachOutsideStrings(text, 0, [&](std::size_t, char c, bool after_string) {
+    if (after_string && c == ':') ++shape.keys;
+    if (c == '{' || c == '[') {
       if (++depth > kMaxDepth) {
         shape.too_deep = true;
-        return shape;
+        return false;
       }
     } else if (c == '}' || c == ']') {
       --depth;
     }
-  }
+    return true;
+  });
   return shape;
 }
 
@@ -228,8 +242,7 @@ void AddItems(const Parsed& parsed, std::string_view raw, const std::string& sou
 // nested too deep, one element malformed), as far as its brackets and strings can be followed:
 // each span runs from where the one before ended, so that together they are the whole text and
 // each holds one element (the first the '[' too, the last the ']' and whatever follows). Empty
-// when the text is not an array. Bytes that are not UTF-8 never look like JSON's punctuation, so
-// this reads the text as sent.
+// when the text is not an array.
 std::vector<std::string_view> ArraySpans(std::string_view text) {
   std::size_t at = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;  // a byte order mark
   at = text.find_first_not_of(" \t\r\n", at);
@@ -237,29 +250,17 @@ std::vector<std::string_view> ArraySpans(std::string_view text) {
   std::vector<std::string_view> spans;
   std::size_t start = 0;
   int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (std::size_t i = at; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
+  ForEachOutsideStrings(text, at, [&](std::size_t i, char c, bool) {
+    if (c == '{' || c == '[') {
       ++depth;
     } else if ((c == '}' || c == ']') && --depth == 0) {
-      break;  // the array's end
+      return false;  // the array's end
     } else if (c == ',' && depth == 1) {
       spans.push_back(text.substr(start, i + 1 - start));
       start = i + 1;
     }
-  }
+    return true;
+  });
   spans.push_back(text.substr(start));
   return spans;
 }
