@@ -4,7 +4,10 @@
 -- which named the neighbour).
 --
 -- A person named on any event of an incident is in it: a flag on one of its events concerns
--- every number it names, whichever event carried the number. So each number's newest event for a
+-- every number it names, whichever event carried the number. A caller's own findings (under age,
+-- consent declined, vulnerable: rules::IsCallersOwn) are not filed so: they concern that caller
+-- and the incident, not a stranger's other contacts (forty callers to a fight in the street lost
+-- a month of surveys to one of them aged fifteen). So each number's newest event for a
 -- finding (number_findings, migration 0023) is now the newest among its own events and those of
 -- every incident it appears in. The triggers keep that for every way an event is written, in
 -- both orders: a flagged event written raises the rows of every number its incident already has,
@@ -39,7 +42,8 @@ BEGIN
                        WHERE e.incident_id = i.incident_id AND e.phone_hash IS NOT NULL) AS n
           ON n.phone_hash IS DISTINCT FROM y.phone_hash
         CROSS JOIN LATERAL unnest(y.screen_findings) AS x(finding)
-       WHERE y.screened_with IS NOT NULL) AS r
+       WHERE y.screened_with IS NOT NULL
+         AND x.finding NOT IN ('under_minimum_age', 'consent_declined', 'vulnerable')) AS r
    ORDER BY r.phone_hash, r.screened_with, r.finding COLLATE "C", r.occurred_at DESC,
             r.event_id COLLATE "C" DESC
   ON CONFLICT (phone_hash, screened_with, finding) DO UPDATE
@@ -63,6 +67,7 @@ SELECT DISTINCT ON (n.phone_hash, y.screened_with, x.finding COLLATE "C")
   CROSS JOIN LATERAL unnest(y.screen_findings) AS x(finding)
  WHERE y.incident_id IS NOT NULL AND y.screen_findings IS NOT NULL
    AND y.screened_with IS NOT NULL AND y.occurred_at >= now() - interval '90 days'
+   AND x.finding NOT IN ('under_minimum_age', 'consent_declined', 'vulnerable')
  ORDER BY n.phone_hash, y.screened_with, x.finding COLLATE "C", y.occurred_at DESC,
           y.event_id COLLATE "C" DESC
 ON CONFLICT (phone_hash, screened_with, finding) DO UPDATE

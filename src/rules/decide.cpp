@@ -480,6 +480,12 @@ struct Related {
   const Event* event;             // null for a screened one
   const ScreenedEvent* screened;  // null for one read whole
   const char* scope;
+  // Whether its caller's own findings (age, consent, vulnerable) count: not for an event of
+  // another number, given as the number's because both are in one incident (migration 0046):
+  // a flag on the incident concerns everyone in it, one caller's age does not concern a stranger
+  // in their other contacts. (A screened one comes with those findings already left out: see
+  // IsCallersOwn.)
+  bool callers = true;
 
   const std::string& id() const { return event != nullptr ? event->event_id : screened->event_id; }
   TimePoint at() const { return event != nullptr ? event->occurred_at : screened->occurred_at; }
@@ -493,6 +499,13 @@ struct Related {
   }
 };
 
+// The number an event's caller gave, as E.164 (a guess too); empty when none can be read.
+std::string NumberOf(const Event& event) {
+  const Caller* caller = CallerOf(event);
+  if (caller == nullptr || !caller->phone.has_value()) return {};
+  return phone::Normalize(*caller->phone).e164;
+}
+
 // The incident's, then the number's in the order they happened (then by event id), whichever
 // form each came in: so a decision and its trace are the same however the store handed them.
 std::vector<Related> RelatedThatCount(const Policy& policy, const Event& event,
@@ -505,9 +518,13 @@ std::vector<Related> RelatedThatCount(const Policy& policy, const Event& event,
   }
   const std::size_t numbers_from = out.size();
   const TimePoint oldest = event.occurred_at - policy.number_lookback;
+  const std::string own = NumberOf(event);
   for (const Event& other : related.same_number) {
     if (other.event_id != event.event_id && other.occurred_at >= oldest) {
-      out.push_back({&other, nullptr, "number"});
+      // Two numbers both known and different are two people; a caller without a number (it
+      // was withheld) may be the same one, and counts.
+      const std::string theirs = NumberOf(other);
+      out.push_back({&other, nullptr, "number", own.empty() || theirs.empty() || theirs == own});
     }
   }
   for (const ScreenedEvent& other : related.same_number_screened) {
@@ -555,6 +572,10 @@ std::vector<std::string> RuleOutFindings(const RuleSet& rules, const Event& even
   }
   if (TypeCodeUnreadable(event)) findings.emplace_back(kUnreadableTypeCode);
   return findings;
+}
+
+bool IsCallersOwn(std::string_view finding) {
+  return finding == "under_minimum_age" || finding == "consent_declined" || finding == "vulnerable";
 }
 
 bool MayRuleOutOthers(const RuleSet& rules, const Event& event) {
@@ -664,6 +685,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
     hit("insufficient_data:age", "insufficient_data");
   }
   for (const Related& other : others) {
+    if (!other.callers) continue;
     if (other.Finds("under_minimum_age",
                     [&](const Event& e) { return UnderAge(policy, CallerOf(e)); })) {
       hit(At("under_minimum_age", other), "under_minimum_age");
@@ -673,6 +695,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
     if (ConsentDeclined(caller)) hit("consent_declined", "consent_declined");
     if (ConsentUnclear(caller)) hit("insufficient_data:consent", "insufficient_data");
     for (const Related& other : others) {
+      if (!other.callers) continue;
       if (other.Finds("consent_declined",
                       [](const Event& e) { return ConsentDeclined(CallerOf(e)); })) {
         hit(At("consent_declined", other), "consent_declined");
@@ -682,6 +705,7 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
   if (policy.exclude_vulnerable) {
     if (Vulnerable(caller)) hit("vulnerable", "vulnerable");
     for (const Related& other : others) {
+      if (!other.callers) continue;
       if (other.Finds("vulnerable", [](const Event& e) { return Vulnerable(CallerOf(e)); })) {
         hit(At("vulnerable", other), "vulnerable");
       }

@@ -16,6 +16,7 @@
 #include "surveyd/core/failpoint.hpp"
 #include "surveyd/core/phone.hpp"
 #include "surveyd/core/survey_token.hpp"
+#include "surveyd/rules/rules.hpp"
 #include "surveyd/store/analytics_store.hpp"
 #include "surveyd/store/ingest_parts.hpp"
 
@@ -365,7 +366,12 @@ class RelatedPool {
           if (counts(*e)) given.push_back(e);
           continue;
         }
+        // Another number's event of an incident this number is in counts for what concerns
+        // the incident, not for its caller's own findings (rules::IsCallersOwn), which must
+        // not hide an older event of this number that holds them.
+        const bool another_number = !e->phone_hash.empty() && e->phone_hash != phone_hash;
         for (const std::string& finding : e->findings) {
+          if (another_number && rules::IsCallersOwn(finding)) continue;
           const Entry*& best = newest[finding];
           if (best == nullptr || Newer(*e, *best)) best = e;
         }
@@ -472,12 +478,17 @@ namespace pg {
 // where a row there no longer holds, in the index: SURVEYD_NUMBER_NEWEST_EVENTS), but those of
 // the batch's incidents, which come whole as the incidents' (and are given as the number's from
 // there too). Each comes under the number it was found for: an incident's flag filed under every
-// number of the incident (migration 0046) names an event of another number, or of none. The
+// number of the incident (migration 0046) names an event of another number, or of none, and an
+// event of another number comes without its caller's own findings (rules::IsCallersOwn). The
 // incidents are a hashed NOT IN: as `<> ALL ($1)` a generic plan compares each row with every
 // incident of the batch.
 #define SURVEYD_RELATED_OF_NUMBERS_FOUND \
   "SELECT x.event_id, COALESCE(x.incident_id, ''), n.hash, NULL::text, "                       \
-  "x.screen_findings::text, surveyd_epoch_us(x.occurred_at) FROM unnest($2::text[]) AS n(hash) " \
+  "CASE WHEN x.phone_hash IS DISTINCT FROM n.hash AND x.phone_hash IS NOT NULL "               \
+  "THEN ARRAY(SELECT f FROM unnest(x.screen_findings) AS f WHERE f NOT IN "                   \
+  "('under_minimum_age', 'consent_declined', 'vulnerable')) "                                  \
+  "ELSE x.screen_findings END::text, surveyd_epoch_us(x.occurred_at) "                          \
+  "FROM unnest($2::text[]) AS n(hash) "                                                         \
   "CROSS JOIN LATERAL (" SURVEYD_NUMBER_NEWEST_EVENTS(                                          \
       "n.hash", "$4", "$3::timestamptz",                                                        \
       "e.event_id, e.incident_id, e.phone_hash, e.screen_findings, e.occurred_at, "             \

@@ -1418,6 +1418,55 @@ EventScreen ScreenOf(const std::string& version) {
           }};
 }
 
+// What a number's read-back gives of another number's event in an incident it shares: the
+// incident's flags, never that caller's own findings (age, consent, vulnerable), which must not
+// stop a stranger's texts elsewhere for the look-back; the number's own such events still come.
+TEST_F(StoreTest, AnotherNumbersEventComesWithoutItsCallersOwnFindings) {
+  const auto screened = DecideFn(Decide, ScreenOf("v1"));
+  std::vector<std::string> seen;  // the findings given with the last decision of "LATER"
+  const auto watching = DecideFn(
+      [&](const Event& event, const ContactHistory& history, const RelatedEvents& related) {
+        if (event.event_id.rfind("LATER", 0) == 0) {
+          seen.clear();
+          for (const ScreenedEvent& e : related.same_number_screened) {
+            for (const std::string& f : e.findings) seen.push_back(e.event_id + ":" + f);
+          }
+          for (const Event& e : related.same_number) {
+            if (e.caller && e.caller->vulnerable.value_or(false)) {
+              seen.push_back(e.event_id + ":vulnerable");
+            }
+          }
+        }
+        return Decide(event, history, related);
+      },
+      ScreenOf("v1"));
+  auto in_incident = [](const std::string& id, const std::string& phone) {
+    Event e = MakeEvent(id, phone, kT0);
+    e.incident.id = "INC-STREET";
+    return e;
+  };
+  Event vulnerable = in_incident("ST-A", "+447700900301");
+  vulnerable.caller->vulnerable = true;
+  ASSERT_EQ(store_->IngestBatch({Item(vulnerable)}, screened).at(0).reason, "survey");
+  ASSERT_EQ(
+      store_->IngestBatch({Item(in_incident("ST-B", "+447700900302"))}, screened).at(0).reason,
+      "survey");
+  // The other caller, weeks later, elsewhere: nothing of the vulnerable caller's comes.
+  store_->IngestBatch({Item(MakeEvent("LATER-B", "+447700900302", kT0 + 24h * 40))}, watching);
+  EXPECT_TRUE(seen.empty()) << ::testing::PrintToString(seen);
+  // The vulnerable caller's own later contact still reads it.
+  store_->IngestBatch({Item(MakeEvent("LATER-A", "+447700900301", kT0 + 24h * 40))}, watching);
+  EXPECT_EQ(seen, std::vector<std::string>{"ST-A:vulnerable"});
+  // A flag on the incident still reaches the other caller.
+  Event flag = in_incident("ST-C", "");
+  flag.caller->phone.reset();
+  flag.incident.qualifiers = {"DOMESTIC"};
+  flag.occurred_at = kT0 + 1h;
+  store_->IngestBatch({Item(flag)}, screened);
+  store_->IngestBatch({Item(MakeEvent("LATER-B2", "+447700900302", kT0 + 24h * 41))}, watching);
+  EXPECT_EQ(seen, std::vector<std::string>{"ST-C:exclusion:domestic"});
+}
+
 // A second delivery of an event is no new delivery; but one that could rule contacts out where
 // the first could not (the log re-sent with a DOMESTIC flag added) holds its incident's and
 // number's texts from then on, as a line that cannot be decided against.

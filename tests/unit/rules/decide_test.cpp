@@ -411,6 +411,38 @@ TEST(RulesDecideTest, RelatedEventsRespectTheGroupsOfTheDecidedEvent) {
   EXPECT_EQ(d.trace, (std::vector<std::string>{"group:response", "exclusion:hate@incident:F-1"}));
 }
 
+// An event of another number comes as the number's because both are in one incident (the store
+// files an incident's flags under every number it names): its flags count, its caller's age,
+// consent and vulnerability do not (a stranger's, in a street fight with forty callers). The
+// number's own events, and one whose number was withheld (it may be the same person), count whole.
+TEST(RulesDecideTest, AnotherNumbersEventCountsForItsIncidentNotForItsCaller) {
+  const auto rules = Shipped();
+  const Event call = BaselineEvent();
+  const TimePoint now = call.occurred_at + std::chrono::seconds(5);
+  Event stranger = BaselineEvent();
+  stranger.event_id = "S-1";
+  stranger.incident.id = "INC-FIGHT";
+  stranger.caller->phone = "+447700900999";
+  stranger.caller->age = 15;
+  stranger.caller->vulnerable = true;
+  RelatedEvents related;
+  related.same_number.push_back(stranger);
+  EXPECT_EQ(Decide(*rules, call, {}, related, now).outcome, Decision::Outcome::kSurvey);
+
+  stranger.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  related.same_number = {stranger};
+  EXPECT_EQ(Decide(*rules, call, {}, related, now).reason, "exclusion:domestic_abuse");
+
+  Event own = stranger;
+  own.incident.qualifiers = std::vector<std::string>{};
+  own.caller->phone = call.caller->phone;
+  related.same_number = {own};
+  EXPECT_EQ(Decide(*rules, call, {}, related, now).reason, "under_minimum_age");
+  own.caller->phone = "withheld";
+  related.same_number = {own};
+  EXPECT_EQ(Decide(*rules, call, {}, related, now).reason, "under_minimum_age");
+}
+
 // A type code with a letter of another alphabet that looks Latin ("R\u0410PE", a Cyrillic
 // A) matches no pattern, and may mean one: it is not texted, under a reason of its own. One that
 // an exclusion takes anyway is excluded by it; wide forms and invisible characters read as ASCII.
