@@ -33,6 +33,9 @@ std::string RuleError::ToString() const {
 
 namespace {
 
+// The shipped rules' minimum age (config/rules.yaml): a lower one is said by `rules check`.
+constexpr int kShippedMinimumAge = 16;
+
 // " (did you mean 'x'?)" when a candidate is close enough to be the intended word.
 std::string Suggest(std::string_view word, const std::vector<std::string>& candidates,
                     const std::string& before = "", const std::string& after = "") {
@@ -432,8 +435,18 @@ class Loader {
                  "exclude_vulnerable", "frequency_cap_days", "number_lookback_days",
                  "max_event_lead", "require", "unknown_qualifiers", "harmless_qualifiers"},
                 "policy");
+    // A policy less careful than the shipped one is allowed (a force decides), but said: each
+    // of these, edited in one line, texts people the shipped rules keep from being texted.
+    const auto weaker = [&](const Entry& e, const std::string& what) {
+      Warn(e.value, "policy." + e.key + ": " + what + " (the shipped rules do not)");
+    };
     if (const Entry* e = Find(keys, "minimum_age")) {
-      if (auto value = IntInRange(*e, 0, 120)) policy.minimum_age = *value;
+      if (auto value = IntInRange(*e, 0, 120)) {
+        policy.minimum_age = *value;
+        if (*value < kShippedMinimumAge) {
+          weaker(*e, "texts children under " + std::to_string(kShippedMinimumAge));
+        }
+      }
     }
     if (const Entry* e = Find(keys, "missing_age")) {
       if (auto value = OneOf(*e, {"allow", "exclude"})) {
@@ -444,18 +457,30 @@ class Loader {
       if (auto value = Bool(*e)) policy.mobile_only = *value;
     }
     if (const Entry* e = Find(keys, "exclude_consent_declined")) {
-      if (auto value = Bool(*e)) policy.exclude_consent_declined = *value;
+      if (auto value = Bool(*e)) {
+        policy.exclude_consent_declined = *value;
+        if (!*value) weaker(*e, "texts people who declined to be surveyed");
+      }
     }
     if (const Entry* e = Find(keys, "exclude_vulnerable")) {
-      if (auto value = Bool(*e)) policy.exclude_vulnerable = *value;
+      if (auto value = Bool(*e)) {
+        policy.exclude_vulnerable = *value;
+        if (!*value) weaker(*e, "texts callers flagged vulnerable");
+      }
     }
     if (const Entry* e = Find(keys, "frequency_cap_days")) {
-      if (auto value = IntInRange(*e, 0, 3650)) policy.frequency_cap_days = *value;
+      if (auto value = IntInRange(*e, 0, 3650)) {
+        policy.frequency_cap_days = *value;
+        if (*value == 0) weaker(*e, "texts a number after every contact, however recent");
+      }
     }
     if (const Entry* e = Find(keys, "number_lookback_days")) {
       // The store hands the rules a number's events of kMaxNumberLookback at most.
       if (auto value = IntInRange(*e, 0, static_cast<int>(kMaxNumberLookback.count()))) {
         policy.number_lookback = std::chrono::days(*value);
+        if (*value == 0) {
+          weaker(*e, "a DOMESTIC flag on a number's other incidents no longer stops its texts");
+        }
       }
     }
     if (const Entry* e = Find(keys, "max_event_lead")) {
@@ -465,6 +490,11 @@ class Loader {
       if (auto value = OneOf(*e, {"exclude", "survey"})) {
         policy.unknown_qualifiers =
             *value == "exclude" ? UnknownFlags::kExclude : UnknownFlags::kSurvey;
+        if (*value == "survey") {
+          weaker(*e,
+                 "texts contacts flagged with words the rules do not know (DV where they say "
+                 "DOMESTIC)");
+        }
       }
     }
     if (const Entry* e = Find(keys, "harmless_qualifiers")) {
@@ -531,6 +561,13 @@ class Loader {
     quiet.start_minute = *start_minute;
     quiet.end_minute = *end_minute;
     quiet.enabled = enabled;
+    // Start and end swapped ("09:00" to "21:00") texts only at night, and is valid.
+    if (enabled && (!quiet.Covers(2 * 60) || !quiet.Covers(5 * 60))) {
+      Warn(entry.value, "quiet_hours " + quiet.ToString() +
+                            " let texts go in the small hours (02:00-05:00): were start and end "
+                            "swapped? (start is when texts stop, e.g. start: \"21:00\", end: "
+                            "\"09:00\")");
+    }
     return quiet;
   }
 
@@ -603,6 +640,17 @@ class Loader {
             Error(e->value, "send_within must be more than 0: no text could ever go out");
           }
           group.send_within = *value;
+        }
+      }
+      if (group.delay >= group.send_within && group.send_within.count() > 0) {
+        // Every text would be past its window when it fell due: the group would send nothing,
+        // each event decided "would_expire".
+        const Entry* e = Find(keys, "send_within");
+        if (e == nullptr) e = Find(keys, "delay");
+        if (e != nullptr) {
+          Error(e->value,
+                "send_within must be longer than delay: no text of this group could ever go out "
+                "(each event would be decided \"would_expire\")");
         }
       }
       if (const Entry* e = Find(keys, "survey_open_for")) {
@@ -758,8 +806,9 @@ class Loader {
       if (const Entry* e = Find(keys, "description")) {
         if (auto text = String(*e)) exclusion.description = *text;
       }
-      if (const Entry* e = Find(keys, "match")) {
-        if (auto mode = OneOf(*e, {"all", "any"})) exclusion.match_any = *mode == "any";
+      const Entry* match = Find(keys, "match");
+      if (match) {
+        if (auto mode = OneOf(*match, {"all", "any"})) exclusion.match_any = *mode == "any";
       }
       if (const Entry* e = Find(keys, "groups")) {
         ForEachListItem(*e, [&](const YAML::Node& node) {
@@ -833,6 +882,20 @@ class Loader {
                         "qualifiers: or type_codes:)");
       }
       if (conditions == 0) ok = false;
+      // Flags and type codes are two ways a log says the same thing: with both and no `match`,
+      // an incident would need both (DOMESTIC and DOM-ABUSE), and one flagged but coded
+      // otherwise would be texted. Every shipped exclusion says `match: any`.
+      if (!match && !exclusion.qualifiers.empty() && !exclusion.type_codes.empty()) {
+        Warn(item, "exclusion '" + exclusion.id +
+                       "' gives qualifiers and type_codes without 'match': all conditions must "
+                       "then hold, so a contact with the flag but another type code is texted "
+                       "(write match: any for either)");
+      }
+      if (const Entry* e = Find(keys, "groups"); e && !exclusion.groups.empty()) {
+        Warn(e->value, "exclusion '" + exclusion.id +
+                           "' applies to some survey groups only: the others' contacts it "
+                           "describes are texted");
+      }
       if (ok) exclusions.push_back(std::move(exclusion));
     }
     return exclusions;
@@ -848,6 +911,16 @@ class Loader {
         if (std::find(named.begin(), named.end(), key) != named.end()) {
           Error(item, "qualifier '" + item.Scalar() + "' is in harmless_qualifiers and in " +
                           "exclusion '" + exclusion.id + "': it cannot be both");
+          continue;
+        }
+        // A flag the force writes as an exclusion's type code ("DV", "RAPE") says what that
+        // exclusion is about: declared harmless, it is texted, where unknown it would not be.
+        for (const Glob& pattern : exclusion.type_codes) {
+          if (!pattern.Matches(item.Scalar())) continue;
+          Warn(item, "qualifier '" + item.Scalar() + "' is in harmless_qualifiers but reads as " +
+                         "exclusion '" + exclusion.id + "' (type code pattern '" +
+                         pattern.pattern() + "'): a contact flagged so is texted");
+          break;
         }
       }
     }

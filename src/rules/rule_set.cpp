@@ -183,6 +183,12 @@ std::string QuietHours::ToString() const {
   return FormatMinute(start_minute) + "-" + FormatMinute(end_minute);
 }
 
+bool QuietHours::Covers(int minute) const {
+  if (!enabled) return false;
+  if (start_minute < end_minute) return minute >= start_minute && minute < end_minute;
+  return minute >= start_minute || minute < end_minute;  // past midnight
+}
+
 bool Policy::Requires(Field field) const {
   return std::find(require.begin(), require.end(), field) != require.end();
 }

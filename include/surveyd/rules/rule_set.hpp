@@ -94,7 +94,8 @@ struct QuietHours {
   bool enabled = false;
   int start_minute = 0;  // minutes after local midnight; start > end wraps past midnight
   int end_minute = 0;
-  std::string ToString() const;  // "21:00-09:00", or "none"
+  std::string ToString() const;   // "21:00-09:00", or "none"
+  bool Covers(int minute) const;  // whether a minute after local midnight is quiet
 };
 
 enum class MissingAge { kAllow, kExclude };

@@ -48,7 +48,7 @@ TEST_F(RulesCliTest, ShippedRulesAndSampleCheckCleanly) {
                            Source("config/type_codes.sample")});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  EXPECT_NE(r.out.find("config/type_codes.sample: 118 type codes\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("config/type_codes.sample: 119 type codes\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("texts with a survey link of 65 characters (a 40-character placeholder "
                        "base URL: give -c CONFIG for the real one):\n"),
             std::string::npos)
@@ -104,7 +104,12 @@ TEST_F(RulesCliTest, WarningsAreListedAsFileLineColumnAndDoNotFailTheCheck) {
       << r.out;
   // The fifth: the file has no alerts: section (no answer would raise an alert).
   EXPECT_NE(r.err.find(rules + ": warning: no 'alerts:' section"), std::string::npos) << r.err;
-  EXPECT_NE(r.out.find("OK: 1 group, 1 exclusion, quiet none Europe/London (5 warnings)\n"),
+  // The sixth: flags and type codes without `match: any` must then both hold.
+  EXPECT_NE(r.err.find(rules + ":9:5: warning: exclusion 'd' gives qualifiers and type_codes "
+                               "without 'match'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("OK: 1 group, 1 exclusion, quiet none Europe/London (6 warnings)\n"),
             std::string::npos)
       << r.out;
 }
