@@ -424,6 +424,8 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
   ArrayLiteral ids, event_ids, incident_ids, hashes, since;
   std::unordered_map<std::int64_t, std::size_t> index;
   std::vector<std::pair<std::string, std::string>> own;  // event, incident
+  std::vector<TimePoint> since_of;                       // the number's look-back, by message
+  std::vector<std::string> hash_of;                      // the survey's number's hash, by message
   for (const auto& row : rows) {
     OutboxMessage message;
     message.id = row[kId].as<std::int64_t>();
@@ -466,16 +468,30 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
       hashes.Add(row[kPhoneHash].is_null() ? std::string() : row[kPhoneHash].as<std::string>());
       since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback);
     }
+    since_of.push_back(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) -
+                       kMaxNumberLookback);
+    hash_of.push_back(row[kPhoneHash].is_null() ? std::string()
+                                                : row[kPhoneHash].as<std::string>());
     own.emplace_back(row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>());
     messages.push_back(std::move(message));
   }
   if (vault_.rotating_hash_key()) {
-    // While a hash key is rotated out, the number's opt-out and surveys may carry a hash made
-    // with the old key: look them up under every key.
+    // While a hash key is rotated out, the number's opt-out, surveys and events may carry a hash
+    // made with the old key: look them up under every key. Its events under another key come
+    // as more rows of the context below, with no incident (its own come once).
     for (auto& message : messages) {
       if (message.to_e164.empty()) continue;
       ArrayLiteral all;
-      for (const auto& hash : vault_.Hashes(message.to_e164)) all.Add(hash);
+      const auto at = index.find(message.id);
+      for (const auto& hash : vault_.Hashes(message.to_e164)) {
+        all.Add(hash);
+        if (at == index.end() || hash == hash_of[at->second]) continue;
+        ids.AddInt(message.id);
+        event_ids.Add(own[at->second].first);
+        incident_ids.Add("");
+        hashes.Add(hash);
+        since.AddTime(since_of[at->second]);
+      }
       const auto row = Exec(txn, "claim_number_history", {all.Text(), Int(message.survey_id)})[0];
       message.history.opted_out = message.history.opted_out || row[0].as<bool>();
       if (!row[1].is_null()) {

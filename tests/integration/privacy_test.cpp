@@ -236,6 +236,23 @@ TEST_F(PrivacyTest, HashKeyRotationKeepsOptOutsAndTheCapThenReKeysThem) {
             phone::KeyedHash(kHash2, "+447700900001"));
 }
 
+// While a hash key is rotated out, a text claimed reads its number's events under every key: one
+// stored under the old key (a flag through the incident it shares with a neighbour, in a review)
+// was not read, and the text went.
+TEST_F(PrivacyTest, AClaimReadsTheNumbersEventsUnderEveryHashKey) {
+  auto old_store = Make("k1:" + kKey1, "");
+  Event before = MakeEvent("OLD1", "+447700900011", kT0);
+  before.call->channel = "999";  // no survey of its own
+  ASSERT_EQ(Ingest(*old_store, before), "no_group");
+  auto rotating = Make("k1:" + kKey1, "", kHash2, {kHash1});
+  ASSERT_EQ(Ingest(*rotating, MakeEvent("NEW1", "+447700900011", kT0 + 24h * 40)), "survey");
+  const auto claimed = rotating->ClaimDue(kT0 + 24h * 41, 10, "w", 60s, EventScreen{});
+  ASSERT_EQ(claimed.size(), 1u);
+  std::vector<std::string> related;
+  for (const Event& e : claimed[0].related.same_number) related.push_back(e.event_id);
+  EXPECT_EQ(related, std::vector<std::string>{"OLD1"});
+}
+
 TEST_F(PrivacyTest, RetentionErasesWhatIsNoLongerNeededAndKeepsTheAnswers) {
   auto store = Make("k1:" + kKey1, "");
   Ingest(*store, MakeEvent("E1", "+447700900001"));                  // answered
