@@ -42,17 +42,23 @@ void GiveBack(const TestDatabase& db) {
   AsAdmin("ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS true");
 }
 
+// A configuration for a database component on `db`.
+config::Config ConfigFor(const TestDatabase& db) {
+  config::Config config;
+  config.database.url = db.url();
+  config.database.pool_size = 2;
+  config.survey.phone_hash_key = "test-key";
+  config.privacy.phone_keys = "t1:" + std::string(64, '7');
+  return config;
+}
+
 // An outage of the database, however often it is checked (a load balancer asks /readyz every
 // few seconds), is said once as it starts, again when its reason changes, and once as it ends, as
 // every retrying loop says its outages (FailureLog); the health says why and since when, then when
 // the last one was.
 TEST(HealthTest, ADatabaseOutageIsSaidOnceEachWay) {
   TestDatabase db;
-  config::Config config;
-  config.database.url = db.url();
-  config.database.pool_size = 2;
-  config.survey.phone_hash_key = "test-key";
-  config.privacy.phone_keys = "t1:" + std::string(64, '7');
+  const config::Config config = ConfigFor(db);
   ManualClock clock(kT0);
   metrics::Registry registry;
   DatabaseComponent database(config, clock, registry);
@@ -96,11 +102,7 @@ TEST(HealthTest, ADatabaseOutageIsSaidOnceEachWay) {
 // not from the first health check after: nobody may ask for an hour.
 TEST(HealthTest, AnOutageIsDatedFromTheFirstFailedConnection) {
   TestDatabase db;
-  config::Config config;
-  config.database.url = db.url();
-  config.database.pool_size = 2;
-  config.survey.phone_hash_key = "test-key";
-  config.privacy.phone_keys = "t1:" + std::string(64, '7');
+  const config::Config config = ConfigFor(db);
   // An hour ahead of the real clock, which the store's connections are timed by.
   ManualClock clock(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
                     1h);
