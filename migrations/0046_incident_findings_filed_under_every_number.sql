@@ -25,6 +25,14 @@
 CREATE INDEX events_incident_findings ON events (incident_id)
   WHERE incident_id IS NOT NULL AND screen_findings IS NOT NULL;
 
+-- Of an event's findings, those about its incident: what reaches the other numbers in it. Its
+-- caller's own (rules::IsCallersOwn names the same three) stay with its own number.
+CREATE FUNCTION surveyd_incident_findings(findings text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ARRAY(SELECT f FROM unnest(findings) AS f
+                WHERE f NOT IN ('under_minimum_age', 'consent_declined', 'vulnerable'))
+$$;
+
 CREATE OR REPLACE FUNCTION surveyd_note_findings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO number_findings AS f (phone_hash, screened_with, finding, occurred_at, event_id)
@@ -42,10 +50,9 @@ BEGIN
         JOIN LATERAL (SELECT DISTINCT e.phone_hash FROM events e
                        WHERE e.incident_id = w.incident_id AND e.phone_hash IS NOT NULL) AS n
           ON n.phone_hash IS DISTINCT FROM w.phone_hash
-        CROSS JOIN LATERAL unnest(w.screen_findings) AS x(finding)
+        CROSS JOIN LATERAL unnest(surveyd_incident_findings(w.screen_findings)) AS x(finding)
        WHERE w.incident_id IS NOT NULL AND w.screen_findings IS NOT NULL
          AND w.screened_with IS NOT NULL
-         AND x.finding NOT IN ('under_minimum_age', 'consent_declined', 'vulnerable')
       UNION ALL
       -- An event written with a number, under it: its incident's flagged events of other
       -- numbers or none (found by the index of flagged events alone; for nearly every incident,
@@ -54,10 +61,9 @@ BEGIN
         FROM written w
         JOIN events y ON y.incident_id = w.incident_id AND y.screen_findings IS NOT NULL
                      AND y.phone_hash IS DISTINCT FROM w.phone_hash
-        CROSS JOIN LATERAL unnest(y.screen_findings) AS x(finding)
+        CROSS JOIN LATERAL unnest(surveyd_incident_findings(y.screen_findings)) AS x(finding)
        WHERE w.incident_id IS NOT NULL AND w.phone_hash IS NOT NULL
-         AND y.screened_with IS NOT NULL
-         AND x.finding NOT IN ('under_minimum_age', 'consent_declined', 'vulnerable')) AS r
+         AND y.screened_with IS NOT NULL) AS r
    ORDER BY r.phone_hash, r.screened_with, r.finding COLLATE "C", r.occurred_at DESC,
             r.event_id COLLATE "C" DESC
   ON CONFLICT (phone_hash, screened_with, finding) DO UPDATE
@@ -78,10 +84,9 @@ SELECT DISTINCT ON (n.phone_hash, y.screened_with, x.finding COLLATE "C")
   JOIN LATERAL (SELECT DISTINCT e.phone_hash FROM events e
                  WHERE e.incident_id = y.incident_id AND e.phone_hash IS NOT NULL) AS n
     ON n.phone_hash IS DISTINCT FROM y.phone_hash
-  CROSS JOIN LATERAL unnest(y.screen_findings) AS x(finding)
+  CROSS JOIN LATERAL unnest(surveyd_incident_findings(y.screen_findings)) AS x(finding)
  WHERE y.incident_id IS NOT NULL AND y.screen_findings IS NOT NULL
    AND y.screened_with IS NOT NULL AND y.occurred_at >= now() - interval '90 days'
-   AND x.finding NOT IN ('under_minimum_age', 'consent_declined', 'vulnerable')
  ORDER BY n.phone_hash, y.screened_with, x.finding COLLATE "C", y.occurred_at DESC,
           y.event_id COLLATE "C" DESC
 ON CONFLICT (phone_hash, screened_with, finding) DO UPDATE

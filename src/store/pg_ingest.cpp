@@ -479,14 +479,13 @@ namespace pg {
 // the batch's incidents, which come whole as the incidents' (and are given as the number's from
 // there too). Each comes under the number it was found for: an incident's flag filed under every
 // number of the incident (migration 0046) names an event of another number, or of none, and an
-// event of another number comes without its caller's own findings (rules::IsCallersOwn). The
-// incidents are a hashed NOT IN: as `<> ALL ($1)` a generic plan compares each row with every
-// incident of the batch.
+// event of another number comes without its caller's own findings (rules::IsCallersOwn,
+// surveyd_incident_findings in migration 0046). The incidents are a hashed NOT IN: as `<> ALL ($1)`
+// a generic plan compares each row with every incident of the batch.
 #define SURVEYD_RELATED_OF_NUMBERS_FOUND \
   "SELECT x.event_id, COALESCE(x.incident_id, ''), n.hash, NULL::text, "                       \
   "CASE WHEN x.phone_hash IS DISTINCT FROM n.hash AND x.phone_hash IS NOT NULL "               \
-  "THEN ARRAY(SELECT f FROM unnest(x.screen_findings) AS f WHERE f NOT IN "                   \
-  "('under_minimum_age', 'consent_declined', 'vulnerable')) "                                  \
+  "THEN surveyd_incident_findings(x.screen_findings) "                                          \
   "ELSE x.screen_findings END::text, surveyd_epoch_us(x.occurred_at) "                          \
   "FROM unnest($2::text[]) AS n(hash) "                                                         \
   "CROSS JOIN LATERAL (" SURVEYD_NUMBER_NEWEST_EVENTS(                                          \

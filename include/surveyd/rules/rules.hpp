@@ -81,7 +81,7 @@ bool MayRuleOutOthers(const RuleSet& rules, const Event& event);
 // Whether a finding of RuleOutFindings is about the caller alone (under_minimum_age,
 // consent_declined, vulnerable): it rules out the contacts of that caller's number and of the
 // incident, but not another number's contacts elsewhere that share the incident. Migration
-// 0046's filing and the store's read-back name the same three.
+// 0046's surveyd_incident_findings names the same three, for the store's filing and read-back.
 bool IsCallersOwn(std::string_view finding);
 
 // The screen of stored events under these rules (no screening for rules without a version).
