@@ -15,6 +15,7 @@
 #include "integration/test_database.hpp"
 #include "store/pg_store_impl.hpp"
 #include "surveyd/core/phone.hpp"
+#include "surveyd/rules/rules.hpp"
 #include "surveyd/store/ingest_parts.hpp"
 #include "surveyd/store/pg_store.hpp"
 
@@ -1465,6 +1466,17 @@ TEST_F(StoreTest, AnotherNumbersEventComesWithoutItsCallersOwnFindings) {
   store_->IngestBatch({Item(flag)}, screened);
   store_->IngestBatch({Item(MakeEvent("LATER-B2", "+447700900302", kT0 + 24h * 41))}, watching);
   EXPECT_EQ(seen, std::vector<std::string>{"ST-C:exclusion:domestic"});
+}
+
+// The rules and the store name a caller's own findings alike: rules::IsCallersOwn in C++,
+// surveyd_incident_findings in the schema.
+TEST_F(StoreTest, TheCallersOwnFindingsAreTheSameInTheRulesAndTheSchema) {
+  for (const char* finding : {"exclusion:domestic_abuse", "under_minimum_age", "consent_declined",
+                              "vulnerable", "unknown_qualifier", "unreadable_type_code"}) {
+    const std::string kept =
+        Q(std::string("SELECT cardinality(surveyd_incident_findings(ARRAY['") + finding + "']))");
+    EXPECT_EQ(kept == "0", rules::IsCallersOwn(finding)) << finding;
+  }
 }
 
 // A second delivery of an event is no new delivery; but one that could rule contacts out where
