@@ -394,8 +394,14 @@ void Notifier::MakeDigests(TimePoint now) {
     filter.to = at;
     filter.dated = store::RecognitionFilter::Dated::kByAnswer;
     filter.team = team;
-    const auto report =
-        BuildRecognition(store_.Recognition(filter), *config->lexicon, options_.min_cell_size);
+    const store::RecognitionData data = store_.Recognition(filter);
+    if (!data.comments_complete) {
+      spdlog::warn(
+          "alerts: a team's digest for the week to {} counts the newest {} comments "
+          "only: its praise counts are short",
+          FormatRfc3339(at), filter.comment_limit);
+    }
+    const auto report = BuildRecognition(data, *config->lexicon, options_.min_cell_size);
     const std::string link = PraiseViewLink(options_.public_base_url, team, from, at, *zone);
     const DigestText text = FormatDigest(options_.force_name, team, from, at, *zone, report,
                                          options_.min_cell_size, link);

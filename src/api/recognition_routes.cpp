@@ -129,8 +129,18 @@ http::Response Recognition(const ApiOptions& options, const Call& call) {
   if (filter.to - filter.from > kLongestWindow) {
     return BadParameter(from ? "from" : "to", "at most 366 days at a time");
   }
-  const auto report = alerts::BuildRecognition(options.alerts->Recognition(filter),
-                                               *config->lexicon, options.recognition_min_cell_size);
+  filter.comment_limit = options.recognition_comments;
+  const store::RecognitionData data = options.alerts->Recognition(filter);
+  if (!data.comments_complete) {
+    // Praise is counted from the comments themselves: a count made from some would be short,
+    // with nothing to say so (it was: the newest 2,000 of a year's).
+    return BadParameter(from ? "from" : "to",
+                        "more than " + std::to_string(options.recognition_comments) +
+                            " comments in the period: praise could not be counted whole; choose "
+                            "a shorter period, or one team");
+  }
+  const auto report =
+      alerts::BuildRecognition(data, *config->lexicon, options.recognition_min_cell_size);
   if (csv) return praise_table ? PraiseCsv(report) : PeopleCsv(report);
   json people = json::array();
   for (const auto& person : report.people) {

@@ -558,7 +558,8 @@ class PgAlertStore final : public AlertStore {
         data.people.push_back(std::move(person));
       }
       Params comment_params = params;
-      comment_params.push_back(Int(std::max(filter.comment_limit, 0)));
+      // One more than asked for: whether there were more is known.
+      comment_params.push_back(Int(std::max(filter.comment_limit, 0) + 1));
       for (const auto& row :
            Exec(txn, by_answer ? "recognition_comments_by_answer" : "recognition_comments",
                 comment_params)) {
@@ -573,6 +574,10 @@ class PgAlertStore final : public AlertStore {
         }
         comment.comment = row[10].as<std::string>();
         data.comments.push_back(std::move(comment));
+      }
+      if (data.comments.size() > static_cast<std::size_t>(std::max(filter.comment_limit, 0))) {
+        data.comments.pop_back();
+        data.comments_complete = false;
       }
       return data;
     });

@@ -747,6 +747,20 @@ TEST_F(AlertsApiTest, RecognitionShowsPraiseAndSuppressesSmallCells) {
                   "from=2026-11-20&to=2026-11-19");
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(json::parse(response.body)["parameter"], "to") << response.body;
+
+  // Praise is counted from the comments: a period with more than one request reads (here 4 of
+  // the 5 read, the complaint left out) is refused, saying so, where the counts came short (the
+  // newest 2,000 alone were read: a year's praise counted a month's).
+  options_.recognition_comments = 4;
+  handler_ = api::MakeApiHandler(options_);
+  response = Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query);
+  EXPECT_EQ(response.status, 400) << response.body;
+  EXPECT_EQ(json::parse(response.body)["parameter"], "from") << response.body;
+  EXPECT_NE(response.body.find("more than 4 comments in the period"), std::string::npos)
+      << response.body;
+  options_.recognition_comments = 5;
+  handler_ = api::MakeApiHandler(options_);
+  EXPECT_EQ(Call(api::Role::kSupervisor, "GET", "/api/v1/recognition", "", query).status, 200);
 }
 
 // Within each team, and across each person's teams (the totals /api/v1/stats gives a

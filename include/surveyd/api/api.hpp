@@ -73,6 +73,7 @@ struct ApiOptions {
   std::function<std::shared_ptr<const alerts::AlertConfig>()> alert_config;  // praise words
   std::function<void()> on_alert_changed;  // an alert was acknowledged or resolved
   int recognition_min_cell_size = 10;      // people with fewer answers are not shown
+  int recognition_comments = store::kRecognitionComments;  // the most one request reads
   // The force's time zone (the rules'), in which recognition reads a date as a whole local day;
   // null: UTC.
   std::function<std::shared_ptr<const TimeZone>()> zone;

@@ -143,6 +143,9 @@ struct NoticeResult {
   TimePoint next_attempt_at;  // kRetry
 };
 
+// The comments one recognition reads at most: a year of a large force's praise and more.
+constexpr int kRecognitionComments = 50000;
+
 // Answers by the person whose contact it was: the operator (call.ended: handler_id, handler_team)
 // or the officer (other events: officer_id, department).
 struct RecognitionFilter {
@@ -153,7 +156,9 @@ struct RecognitionFilter {
   Dated dated = Dated::kByContact;
   std::optional<std::string> team;  // handler_team or department
   std::optional<std::string> person;
-  int comment_limit = 2000;  // the newest comments with text
+  // The most comments with text read (the newest): the praise counts come from them, so a
+  // period with more cannot be counted whole (RecognitionData::comments_complete).
+  int comment_limit = kRecognitionComments;
 };
 
 struct PersonScores {
@@ -179,6 +184,8 @@ struct RecognitionComment {
 struct RecognitionData {
   std::vector<PersonScores> people;  // everyone with answers in [from, to), by team, person, role
   std::vector<RecognitionComment> comments;
+  // False when [from, to) held more comments than comment_limit: counts made from them are short.
+  bool comments_complete = true;
 };
 
 struct NewDigest {
