@@ -580,6 +580,36 @@ int RulesExplain(const std::string& rules_path, const std::string& event_path,
   auto now = SystemClock().Now();
   auto decision = rules::Decide(*loaded.rules, *item.event, ContactHistory{}, related, now);
   out << rules::ExplainText(decision, loaded.rules->zone());
+  // Which pattern took the code, for each exclusion in the trace (on the event, or on the
+  // related event it names): an exclusion may have fifteen, and a stem inside a longer word
+  // ("*MENTAL*" in ENVIRONMENTAL) is found so.
+  const auto event_named = [&](std::string_view id) -> const Event* {
+    if (id.empty()) return &*item.event;
+    for (const auto* list : {&related.same_incident, &related.same_number}) {
+      for (const Event& e : *list) {
+        if (e.event_id == id) return &e;
+      }
+    }
+    return nullptr;
+  };
+  bool headed = false;
+  for (const std::string& rule : decision.trace) {
+    if (rule.rfind("exclusion:", 0) != 0) continue;
+    std::string_view rest = std::string_view(rule).substr(std::string_view("exclusion:").size());
+    std::string_view on;
+    if (const auto at = rest.find('@'); at != std::string_view::npos) {
+      const auto colon = rest.find(':', at);
+      on = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+      rest = rest.substr(0, at);
+    }
+    const Event* event = event_named(on);
+    if (event == nullptr) continue;
+    const std::string matched = rules::MatchedPatterns(*loaded.rules, rest, *event);
+    if (matched.empty()) continue;
+    if (!headed) out << "type codes matched:\n";
+    headed = true;
+    out << "  " << rule << ": " << matched << "\n";
+  }
   return 0;
 }
 

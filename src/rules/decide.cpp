@@ -779,6 +779,20 @@ Decision Decide(const RuleSet& rules, const Event& event, const ContactHistory& 
 
 std::string ExplainText(const Decision& decision) { return Explain(decision, nullptr); }
 
+std::string MatchedPatterns(const RuleSet& rules, std::string_view id, const Event& event) {
+  const auto code = TypeCode(event.incident);
+  if (!code) return {};
+  std::string patterns;
+  for (const Exclusion& exclusion : rules.exclusions()) {
+    if (exclusion.id != id) continue;
+    for (const Glob& glob : exclusion.type_codes) {
+      if (glob.Matches(*code)) patterns += (patterns.empty() ? "'" : ", '") + glob.pattern() + "'";
+    }
+  }
+  if (patterns.empty()) return {};
+  return "type code '" + std::string(*code) + "' matches " + patterns;
+}
+
 std::string ExplainText(const Decision& decision, const TimeZone& zone) {
   return Explain(decision, &zone);
 }

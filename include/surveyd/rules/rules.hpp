@@ -98,6 +98,9 @@ std::string RenderTemplate(std::string_view text,
 // send_at/expires_at. The phone number, if shown, is masked. The second form also shows local time.
 std::string ExplainText(const Decision& decision);
 std::string ExplainText(const Decision& decision, const TimeZone& zone);
+// For `explain`: which of exclusion `id`'s type-code patterns the event's code matches
+// ("type code 'DOM-ABUSE' matches '*DOM*'"); empty when none does (or no such exclusion).
+std::string MatchedPatterns(const RuleSet& rules, std::string_view id, const Event& event);
 
 // The longest text one template renders to: with the force and group names, the longest {channel}
 // and {day} of its language, and `link` for {link}; measured in SMS terms.

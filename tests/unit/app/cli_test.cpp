@@ -207,6 +207,28 @@ TEST_F(RulesCliTest, HelpIsOnlyHelpAndExtraArgumentsAreRefusedFirst) {
       << directory.err;
 }
 
+// Which pattern took a code, on the event or on the related event the trace names: an exclusion
+// may have fifteen, and a stem inside a longer word ("*MENTAL*" in ENVIRONMENTAL) shows so.
+TEST_F(RulesCliTest, ExplainNamesThePatternThatTookTheCode) {
+  const std::string call =
+      R"({"event_id":"CW-2-CE","type":"call.ended","occurred_at":"2026-11-26T10:00:00Z",)"
+      R"("incident":{"id":"WMP-2","type_code":"ASB ENVIRONMENTAL","qualifiers":[]},)"
+      R"("call":{"id":"C-2","channel":"101"},"caller":{"phone":"+447700900123"}})";
+  const std::string closed =
+      R"({"event_id":"CW-2-IC","type":"incident.closed","occurred_at":"2026-11-26T11:00:00Z",)"
+      R"("incident":{"id":"WMP-2","type_code":"DOM-ABUSE","qualifiers":[]}})";
+  const Result r = RunCli({"rules", "explain", Source("config/rules.yaml"), Write("e.json", call),
+                           "--related", Write("r.ndjson", closed + "\n")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("type codes matched:\n"
+                       "  exclusion:domestic_abuse@incident:CW-2-IC: type code 'DOM-ABUSE' "
+                       "matches '*DOM*'\n"
+                       "  exclusion:mental_health_suicide: type code 'ASB ENVIRONMENTAL' matches "
+                       "'*MENTAL*'\n"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST_F(RulesCliTest, ExplainWithRelatedEvents) {
   const std::string call =
       R"({"event_id":"CW-1-CE","type":"call.ended","occurred_at":"2026-11-26T10:00:00Z",)"
