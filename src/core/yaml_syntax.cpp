@@ -103,6 +103,16 @@ YamlSyntaxError DescribeYamlSyntaxError(std::string_view text, std::string_view 
   }
   const bool list = message.find("end of sequence flow not found") != std::string_view::npos;
   const bool map = message.find("end of map flow not found") != std::string_view::npos;
+  // yaml-cpp's words for a line indented to no column the lines before it use ("end of map not
+  // found", "end of sequence not found", "illegal map value"), which ops editing a file read as
+  // nothing: said as what to look at.
+  if (!list && !map && line >= 0 &&
+      (message == "end of map not found" || message == "end of sequence not found" ||
+       message == "illegal map value")) {
+    error.message +=
+        ": check this line's indentation against the lines above it (keys of one "
+        "map start in the same column; a list's items are indented under their key)";
+  }
   if ((!list && !map) || line < 0) return error;
   const char wanted = list ? '[' : '{';
   const auto open = OpenBrackets(text, line, column);

@@ -73,6 +73,21 @@ TEST(YamlSyntax, OtherErrorsKeepTheParsersPlace) {
   EXPECT_EQ(placeless.message, "YAML syntax error: end of sequence flow not found");
 }
 
+// A line indented to no column the lines before it use: yaml-cpp's words ("end of map not found")
+// say nothing to someone editing the file, so the error says what to look at, in its place.
+TEST(YamlSyntax, AMisIndentedLineSaysToCheckItsIndentation) {
+  for (const char* text : {"groups:\n  - id: contact\n    name: Contact\n   trigger: x\n",
+                           "policy:\n  minimum_age: 16\n mobile_only: true\n",
+                           "exclusions:\n  - id: a\n    qualifiers: [X]\n      codes: [A]\n"}) {
+    const auto error = Parse(text);
+    EXPECT_GT(error.line, 2) << text;
+    EXPECT_NE(error.message.find(": check this line's indentation against the lines above it"),
+              std::string::npos)
+        << text << error.message;
+  }
+  EXPECT_EQ(Parse("a: [1]]\n").message.find("indentation"), std::string::npos);
+}
+
 TEST(YamlSyntax, ATabInTheIndentationIsNamed) {
   const auto error = Parse("policy:\n  minimum_age: 16\n\tmobile_only: true\nnext: 1\n");
   EXPECT_EQ(error.line, 3) << error.message;
