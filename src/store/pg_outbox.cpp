@@ -423,9 +423,13 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
   messages.reserve(rows.size());
   ArrayLiteral ids, event_ids, incident_ids, hashes, since;
   std::unordered_map<std::int64_t, std::size_t> index;
-  std::vector<std::pair<std::string, std::string>> own;  // event, incident
-  std::vector<TimePoint> since_of;                       // the number's look-back, by message
-  std::vector<std::string> hash_of;                      // the survey's number's hash, by message
+  // What each message's decision reads: its survey's event, incident and number (hash), and
+  // how far back the number's events count.
+  struct Own {
+    std::string event_id, incident_id, phone_hash;
+    TimePoint since;
+  };
+  std::vector<Own> own;  // by message
   for (const auto& row : rows) {
     OutboxMessage message;
     message.id = row[kId].as<std::int64_t>();
@@ -460,19 +464,18 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
     }
     // A confirmation or a help text is not decided again: it answers the citizen's own text
     // (a confirmation goes to a number opted out by design).
+    const Own& mine = own.emplace_back(
+        Own{row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>(),
+            row[kPhoneHash].is_null() ? std::string() : row[kPhoneHash].as<std::string>(),
+            pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback});
     if (DecidedAgain(message.kind)) {
       index[message.id] = messages.size();
       ids.AddInt(message.id);
-      event_ids.Add(row[kEventId].as<std::string>());
-      incident_ids.Add(row[kIncidentId].as<std::string>());
-      hashes.Add(row[kPhoneHash].is_null() ? std::string() : row[kPhoneHash].as<std::string>());
-      since.AddTime(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) - kMaxNumberLookback);
+      event_ids.Add(mine.event_id);
+      incident_ids.Add(mine.incident_id);
+      hashes.Add(mine.phone_hash);
+      since.AddTime(mine.since);
     }
-    since_of.push_back(pg::FromEpochMicros(row[kContactAt].as<std::int64_t>()) -
-                       kMaxNumberLookback);
-    hash_of.push_back(row[kPhoneHash].is_null() ? std::string()
-                                                : row[kPhoneHash].as<std::string>());
-    own.emplace_back(row[kEventId].as<std::string>(), row[kIncidentId].as<std::string>());
     messages.push_back(std::move(message));
   }
   if (vault_.rotating_hash_key()) {
@@ -485,12 +488,12 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
       const auto at = index.find(message.id);
       for (const auto& hash : vault_.Hashes(message.to_e164)) {
         all.Add(hash);
-        if (at == index.end() || hash == hash_of[at->second]) continue;
+        if (at == index.end() || hash == own[at->second].phone_hash) continue;
         ids.AddInt(message.id);
-        event_ids.Add(own[at->second].first);
+        event_ids.Add(own[at->second].event_id);
         incident_ids.Add("");
         hashes.Add(hash);
-        since.AddTime(since_of[at->second]);
+        since.AddTime(own[at->second].since);
       }
       const auto row = Exec(txn, "claim_number_history", {all.Text(), Int(message.survey_id)})[0];
       message.history.opted_out = message.history.opted_out || row[0].as<bool>();
@@ -522,12 +525,12 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
         continue;
       }
       const std::string event_id = row[1].as<std::string>();
-      if (event_id == own[i].first) {
+      if (event_id == own[i].event_id) {
         // The rules check the number too: put back the one the text goes to.
         if (!event->caller) event->caller = Caller{};
         event->caller->phone = message.to_e164;
         message.event = std::move(event);
-      } else if (!own[i].second.empty() && row[2].as<std::string>() == own[i].second) {
+      } else if (!own[i].incident_id.empty() && row[2].as<std::string>() == own[i].incident_id) {
         message.related.same_incident.push_back(std::move(*event));
       } else {
         message.related.same_number.push_back(std::move(*event));
