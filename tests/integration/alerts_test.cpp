@@ -200,6 +200,19 @@ class WebhookReceiver {
   std::unique_ptr<http::Server> server_;
 };
 
+// A citizen's answer posted by the survey page's form to the link `token`.
+http::Request AnswerForm(const std::string& token, const std::string& body,
+                         const std::string& query = "") {
+  http::Request request;
+  request.method = "POST";
+  request.path = "/s/" + token;
+  request.query = query;
+  request.body = body;
+  request.remote_address = "203.0.113.5";
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  return request;
+}
+
 // ---- Tokens per role -------------------------------------------------------------------------
 
 class RoleTokens final : public api::Authenticator {
@@ -879,13 +892,7 @@ TEST_F(AlertsApiTest, ASurveyThatRaisedAComplaintOrSafeguardingAlertIsNoPraise) 
   page_options.raise_alerts = ShippedPageAlerts;
   survey::SurveyPages pages(page_options);
   const auto post = [&](const std::string& token, const std::string& body) {
-    http::Request request;
-    request.method = "POST";
-    request.path = "/s/" + token;
-    request.body = body;
-    request.remote_address = "203.0.113.5";
-    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    return pages.Handle(request);
+    return pages.Handle(AnswerForm(token, body));
   };
   // Each answered on the page with 10 on every question, and what the citizen posted after.
   const std::vector<std::pair<std::string, std::string>> answers = {
@@ -1657,14 +1664,7 @@ TEST_F(AlertsTest, RiskCommentOnTheSurveyPageRaisesAnAlertAndShowsHelp) {
   options.raise_alerts = ShippedPageAlerts;
   survey::SurveyPages pages(options);
   auto post = [&](const std::string& body) {
-    http::Request request;
-    request.method = "POST";
-    request.path = "/s/" + token;
-    request.query = "lang=pl";
-    request.body = body;
-    request.remote_address = "203.0.113.5";
-    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    return pages.Handle(request);
+    return pages.Handle(AnswerForm(token, body, "lang=pl"));
   };
   auto response = post("q1=3&comment=" + http::UrlEncode("Boję się, że on wróci"));
   EXPECT_EQ(response.status, 200);
@@ -1750,13 +1750,7 @@ TEST_F(AlertsTest, WordsPostedToAClosedOrAnsweredSurveyAreKeptAndRaiseTheirAlert
     return std::pair{survey, token};
   };
   const auto post = [&](const std::string& token, const std::string& body) {
-    http::Request request;
-    request.method = "POST";
-    request.path = "/s/" + token;
-    request.body = body;
-    request.remote_address = "203.0.113.5";
-    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    return pages.Handle(request);
+    return pages.Handle(AnswerForm(token, body));
   };
   const std::string scared = "comment=" + http::UrlEncode("he is back and I am scared");
   const auto late_texts = [&](std::int64_t survey) {
@@ -1821,15 +1815,7 @@ TEST_F(AlertsTest, ANumberWrittenAcrossTheCommentAndALaterTextIsMaskedWhole) {
   ASSERT_EQ(messages.size(), 1u);
   const std::string token = token::DeriveToken(kTokenSecret, messages.at(0).token_nonce);
   ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
-  const auto post = [&](const std::string& body) {
-    http::Request request;
-    request.method = "POST";
-    request.path = "/s/" + token;
-    request.body = body;
-    request.remote_address = "203.0.113.5";
-    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    return pages.Handle(request);
-  };
+  const auto post = [&](const std::string& body) { return pages.Handle(AnswerForm(token, body)); };
   ASSERT_EQ(post("q1=0&comment=" + http::UrlEncode("I am scared he will come back, my mobile is "
                                                    "07700"))
                 .status,
