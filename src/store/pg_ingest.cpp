@@ -201,6 +201,31 @@ std::optional<std::string> FindingsLiteral(const std::vector<std::string>& findi
   return literal.Text();
 }
 
+// What a stored event is screened again as (events.screen_findings). One whose facts cannot be
+// read is read back as before, and says so then: screening it as one that could rule a contact
+// out, by a finding of its own, keeps it that way.
+std::optional<std::string> StoredFindingsLiteral(const EventScreen& screen,
+                                                 const std::string& event_id,
+                                                 const std::optional<Event>& event) {
+  if (event) return FindingsLiteral(Findings(screen, *event));
+  return FindingsLiteral({"unreadable:" + event_id});
+}
+
+// Stored events screened again, in one statement (screen_set).
+struct Rescreened {
+  ArrayLiteral ids, findings;
+  int count = 0;
+  void Add(const EventScreen& screen, const std::string& event_id,
+           const std::optional<Event>& event) {
+    ++count;
+    ids.Add(event_id);
+    findings.Add(StoredFindingsLiteral(screen, event_id, event));
+  }
+  void Store(pqxx::transaction_base& txn, const EventScreen& screen) const {
+    if (!ids.empty()) Exec(txn, "screen_set", {Text(screen.version), ids.Text(), findings.Text()});
+  }
+};
+
 // The events that bear on the decisions of one batch: those stored before it (found by incident
 // and number) and the batch's own, in delivery order, so that each decision sees exactly what
 // was known before it.
@@ -439,12 +464,17 @@ namespace pg {
 
 // The statements reading related events back, in parts: an event's id, incident, number and
 // facts, or, for a number's event screened under the rules deciding, its findings and when it
-// happened instead of its facts (ScreenedEvent).
-#define SURVEYD_RELATED_COLUMNS                                                         \
+// happened instead of its facts (ScreenedEvent); then whether it was screened under other rules
+// than those deciding, or none (`stale`: so the batch screens its incidents' again, below).
+#define SURVEYD_RELATED_COLUMNS_STALE(stale)                                            \
   "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text, " \
-  "NULL::text, NULL::bigint FROM events "
+  "NULL::text, NULL::bigint, " stale " FROM events "
+#define SURVEYD_RELATED_COLUMNS SURVEYD_RELATED_COLUMNS_STALE("false")
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
+// Screened under other rules than those of version `v`, or not at all.
+#define SURVEYD_SCREENED_ELSEWHERE(v) \
+  "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
 // An incident has a handful of events, found by its index: the screen is a filter on their
 // facts. Those without a number come whatever they found, to be filed under a number that the
 // batch brings the incident (RelatedPool::FileBack). The others the screen passes come as what
@@ -457,13 +487,16 @@ namespace pg {
   "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), "                   \
   "CASE WHEN " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN facts::text END, "                    \
   "CASE WHEN NOT " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN '{}' END, "                       \
-  "CASE WHEN NOT " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN surveyd_epoch_us(occurred_at) END " \
+  "CASE WHEN NOT " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN surveyd_epoch_us(occurred_at) END, " \
+  "COALESCE(screened_with <> " v ", true) "                                                     \
   "FROM events WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
 // The numbers' events since $3, `since` saying how (SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE).
-#define SURVEYD_RELATED_OF_NUMBERS_SINCE(since) \
-  SURVEYD_RELATED_COLUMNS "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL AND " since
+#define SURVEYD_RELATED_OF_NUMBERS_SINCE(stale, since) \
+  SURVEYD_RELATED_COLUMNS_STALE(stale)                 \
+  "WHERE phone_hash = ANY($2::text[]) AND "            \
+  "facts IS NOT NULL AND " since
 #define SURVEYD_RELATED_OF_NUMBERS \
-  SURVEYD_RELATED_OF_NUMBERS_SINCE("occurred_at >= $3::timestamptz")
+  SURVEYD_RELATED_OF_NUMBERS_SINCE("false", "occurred_at >= $3::timestamptz")
 // The numbers' events screened under other rules, or none (SURVEYD_WHERE_SCREENED_ELSEWHERE),
 // found by their ranges of the index on (phone_hash, screened_with): the look-back is written so
 // that no index can take it (IS TRUE). As a plain range, a generic plan made on statistics of a
@@ -472,7 +505,27 @@ namespace pg {
 // (StoreTest.WhatADecisionReadsBack...: 2,208 pages a range for four numbers with an event each,
 // of 1,101 in the table).
 #define SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE \
-  SURVEYD_RELATED_OF_NUMBERS_SINCE("(occurred_at >= $3::timestamptz) IS TRUE")
+  SURVEYD_RELATED_OF_NUMBERS_SINCE("true", "(occurred_at >= $3::timestamptz) IS TRUE")
+// Those, read once as `elsewhere`: the statement gives them, and the incidents they are in.
+#define SURVEYD_ELSEWHERE_AS_CTE                                                       \
+  "WITH elsewhere (event_id, incident_id, phone_hash, facts, findings, at, stale) AS " \
+  "(" SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE, "$4") ") "
+// Every event of the incidents that the numbers' events screened elsewhere are in (`elsewhere`,
+// as above), but the batch's own incidents (they come whole). A flag on another number's event
+// of such an incident is filed under these numbers only under the rules it was screened by
+// (migration 0046), and those are not deciding. Which incidents a number is in are known only
+// from its events, and those screened under the rules deciding cannot be walked for them (a busy
+// number has thousands); but an incident's events are screened together (PgStore::ScreenEvents,
+// and a batch screens its incidents' again: StoreEvents), so a number's event screened under
+// the rules deciding is in an incident whose flags are filed under it under those rules too, and
+// one screened elsewhere names an incident to read whole. For nearly every batch, `elsewhere` is
+// empty: nothing more is read.
+#define SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE                                   \
+  "SELECT m.event_id, COALESCE(m.incident_id, ''), COALESCE(m.phone_hash, ''), "    \
+  "m.facts::text, NULL::text, NULL::bigint, COALESCE(m.screened_with <> $4, true) " \
+  "FROM (SELECT DISTINCT incident_id FROM elsewhere WHERE incident_id <> '' "       \
+  "AND incident_id NOT IN (SELECT unnest($1::text[]))) AS a "                       \
+  "JOIN events m ON m.incident_id = a.incident_id AND m.facts IS NOT NULL"
 // Of the numbers' events screened under the rules whose version is $4, those that could rule a
 // contact out: the newest for each rule it could (EventScreen), found in number_findings (or,
 // where a row there no longer holds, in the index: SURVEYD_NUMBER_NEWEST_EVENTS), but those of
@@ -486,7 +539,7 @@ namespace pg {
   "SELECT x.event_id, COALESCE(x.incident_id, ''), n.hash, NULL::text, "                       \
   "CASE WHEN x.phone_hash IS DISTINCT FROM n.hash AND x.phone_hash IS NOT NULL "               \
   "THEN surveyd_incident_findings(x.screen_findings) "                                          \
-  "ELSE x.screen_findings END::text, surveyd_epoch_us(x.occurred_at) "                          \
+  "ELSE x.screen_findings END::text, surveyd_epoch_us(x.occurred_at), false "                   \
   "FROM unnest($2::text[]) AS n(hash) "                                                         \
   "CROSS JOIN LATERAL (" SURVEYD_NUMBER_NEWEST_EVENTS(                                          \
       "n.hash", "$4", "$3::timestamptz",                                                        \
@@ -498,17 +551,14 @@ namespace pg {
 // that a stored good delivery of the same event_id replaced: no facts, so read back as what
 // cannot be decided against (migration 0019), up to a good delivery in this batch. A batch's own
 // lines are stored after its events are decided: they count from their place in it (RelatedPool).
-#define SURVEYD_RELATED_REJECTED                                                             \
-  " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "                \
-  "COALESCE(r.phone_hash, ''), NULL::text, NULL::text, NULL::bigint FROM rejected_events r " \
-  "WHERE (r.incident_id = ANY($1::text[]) "                                                  \
-  "OR (r.phone_hash = ANY($2::text[]) AND r.received_at >= $3::timestamptz)) "               \
-  "AND (r.event_id IS NULL "                                                                 \
+#define SURVEYD_RELATED_REJECTED                                               \
+  " UNION ALL SELECT COALESCE(r.event_id, ''), COALESCE(r.incident_id, ''), "  \
+  "COALESCE(r.phone_hash, ''), NULL::text, NULL::text, NULL::bigint, false "   \
+  "FROM rejected_events r "                                                    \
+  "WHERE (r.incident_id = ANY($1::text[]) "                                    \
+  "OR (r.phone_hash = ANY($2::text[]) AND r.received_at >= $3::timestamptz)) " \
+  "AND (r.event_id IS NULL "                                                   \
   "OR NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id))"
-// Screened under other rules than those of version `v`, or not at all.
-#define SURVEYD_SCREENED_ELSEWHERE(v) \
-  "(screened_with IS NULL OR screened_with < " v " OR screened_with > " v ")"
-
 const Statements& IngestStatements() {
   static const Statements kStatements = {
       {"ingest_rejected",
@@ -624,21 +674,35 @@ const Statements& IngestStatements() {
       {"related_events",
        SURVEYD_RELATED_OF_INCIDENTS " UNION " SURVEYD_RELATED_OF_NUMBERS SURVEYD_RELATED_REJECTED},
       // The same under a screen, whose version is $4: of the incidents' events, those that could
-      // rule a contact out; of the numbers', the newest for each rule they could; and of both,
-      // those screened under other rules or none (EventScreen).
+      // rule a contact out; of the numbers', the newest for each rule they could; of both, those
+      // screened under other rules or none (EventScreen); and every event of the incidents that
+      // those of the numbers are in.
       {"related_events_screened",
-       SURVEYD_RELATED_OF_INCIDENTS_SCREENED("$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND
-                                                   " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
-                                                       SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE, "$4")
-                                                       SURVEYD_RELATED_REJECTED},
+       SURVEYD_ELSEWHERE_AS_CTE SURVEYD_RELATED_OF_INCIDENTS_SCREENED(
+           "$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND " UNION SELECT * FROM elsewhere "
+                 "UNION " SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE SURVEYD_RELATED_REJECTED},
       // Stored events of numbers or incidents within the look-back ($2 on) not screened under
       // the rules whose version is $1, newest first from $3 on: for ScreenEvents.
       {"screen_pending",
-       "SELECT event_id, facts::text, surveyd_epoch_us(occurred_at) FROM events "
-       "WHERE (phone_hash IS NOT NULL OR incident_id IS NOT NULL) AND facts IS NOT NULL "
+       "SELECT event_id, facts::text, surveyd_epoch_us(occurred_at), COALESCE(incident_id, '') "
+       "FROM events WHERE (phone_hash IS NOT NULL OR incident_id IS NOT NULL) "
+       "AND facts IS NOT NULL "
        "AND occurred_at >= $2::timestamptz "
        "AND occurred_at <= $3::timestamptz AND " SURVEYD_SCREENED_ELSEWHERE(
            "$1") " ORDER BY occurred_at DESC LIMIT $4::int FOR UPDATE SKIP LOCKED"},
+      // Of the keys $1, those whose advisory lock this transaction could take without waiting.
+      {"try_lock_keys",
+       "SELECT k FROM unnest($1::bigint[]) AS t(k) WHERE pg_try_advisory_xact_lock(k)"},
+      // The other events of the incidents $1 not screened under the rules whose version is $3
+      // (but $2), each with its facts if this transaction could lock it without waiting: for
+      // ScreenEvents, which screens an incident's events together or not at all.
+      {"screen_incident_mates",
+       "WITH mates AS MATERIALIZED (SELECT event_id, incident_id FROM events "
+       "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL AND event_id <> ALL($2::text[]) "
+       "AND (screened_with IS NULL OR screened_with < $3 OR screened_with > $3)), "
+       "got AS MATERIALIZED (SELECT e.event_id, e.facts::text AS facts FROM events e "
+       "WHERE e.event_id IN (SELECT event_id FROM mates) FOR UPDATE OF e SKIP LOCKED) "
+       "SELECT m.event_id, m.incident_id, g.facts FROM mates m LEFT JOIN got g USING (event_id)"},
       {"screen_set",
        "UPDATE events e SET screened_with = $1, screen_hit = t.findings IS NOT NULL, "
        "screen_findings = t.findings::text[] "
@@ -827,28 +891,54 @@ IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoi
     const auto rows =
         Exec(txn, "screen_pending",
              {Text(screen.version), Time(now - kMaxNumberLookback), Time(from), Int(limit)});
-    ArrayLiteral ids, findings;
+    // An incident's events are screened together, or not at all: a flag on one of them is filed
+    // under the incident's other numbers under the rules it was screened by (migration 0046),
+    // and a number's events screened under the rules deciding are trusted to be in incidents
+    // whose flags are filed so (SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE). So each incident is
+    // taken under the advisory lock ingest takes for it, and with every other event of it not
+    // screened yet. The sweep never waits: an incident that a batch holds, or one of whose events
+    // something else has locked, is left to the next sweep, read back whole meanwhile.
+    std::map<std::int64_t, std::string> keys;  // of the incidents picked
+    ArrayLiteral picked, key_list;
+    for (const auto& row : rows) {
+      picked.Add(row[0].as<std::string>());
+      const std::string incident = row[3].as<std::string>();
+      if (!incident.empty() && keys.emplace(IncidentLockKey(incident), incident).second) {
+        key_list.AddInt(IncidentLockKey(incident));
+      }
+    }
+    std::set<std::string> held;  // the incidents picked whose events can all be screened now
+    if (!keys.empty()) {
+      for (const auto& row : Exec(txn, "try_lock_keys", {key_list.Text()})) {
+        held.insert(keys.at(row[0].as<std::int64_t>()));
+      }
+    }
+    Rescreened screened;
+    if (!held.empty()) {
+      ArrayLiteral incidents;
+      for (const std::string& incident : held) incidents.Add(incident);
+      const auto mates = Exec(txn, "screen_incident_mates",
+                              {incidents.Text(), picked.Text(), Text(screen.version)});
+      for (const auto& row : mates) {
+        if (row[2].is_null()) held.erase(row[1].as<std::string>());
+      }
+      for (const auto& row : mates) {
+        if (held.count(row[1].as<std::string>()) == 0) continue;
+        const std::string id = row[0].as<std::string>();
+        screened.Add(screen, id, ReadFacts(row[2].as<std::string>()));
+      }
+    }
     ScreenPass pass;
     for (const auto& row : rows) {
-      ids.Add(row[0].as<std::string>());
-      // An event that cannot be read is read back as before, and says so then: screening it
-      // as one that could rule a contact out, by a finding of its own, keeps it that way.
-      auto event = ReadFacts(row[1].as<std::string>());
-      std::optional<std::string> found;
-      if (event) {
-        found = FindingsLiteral(Findings(screen, *event));
-      } else {
-        ArrayLiteral unreadable;
-        unreadable.Add("unreadable:" + row[0].as<std::string>());
-        found = unreadable.Text();
-      }
-      findings.Add(found);
       pass.next_from = pg::FromEpochMicros(row[2].as<std::int64_t>());
+      const std::string incident = row[3].as<std::string>();
+      if (!incident.empty() && held.count(incident) == 0) continue;
+      screened.Add(screen, row[0].as<std::string>(), ReadFacts(row[1].as<std::string>()));
     }
-    if (!ids.empty()) Exec(txn, "screen_set", {Text(screen.version), ids.Text(), findings.Text()});
+    screened.Store(txn, screen);
     txn.commit();
-    pass.screened = static_cast<int>(rows.size());
-    if (pass.screened < limit) pass.next_from.reset();
+    pass.screened = screened.count;
+    if (static_cast<int>(rows.size()) < limit) pass.next_from.reset();
     return pass;
   });
 }
@@ -1248,12 +1338,19 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
   }
   const EventScreen& screen = decide.screen;
   RelatedPool pool(screen);
+  // The batch's incidents' events screened under other rules, or none, are screened again under
+  // these with it, so that an incident's events are screened together (as ScreenEvents keeps
+  // them): a flag on one of them is filed under every number of the incident under the rules
+  // deciding from this batch on. Under the batch's locks on the incidents. Only while stored
+  // events are swept after new rules: for nearly every batch, none.
+  Rescreened rescreened;
   Params related_params = {incident_list.Text(), lookup.Text(), Time(oldest - kMaxNumberLookback)};
   if (!screen.version.empty()) related_params.push_back(Text(screen.version));
   for (const auto& row :
        Exec(txn, screen.version.empty() ? "related_events" : "related_events_screened",
             related_params)) {
     const std::string event_id = row[0].as<std::string>();
+    const bool rescreen = row[6].as<bool>() && distinct_incidents.count(row[1].as<std::string>());
     if (!row[4].is_null()) {  // a number's, screened under these rules: its findings alone
       pool.Add({event_id, pg::FromEpochMicros(row[5].as<std::int64_t>()), std::nullopt,
                 row[1].as<std::string>(), canonical(row[2].as<std::string>()), -1,
@@ -1269,6 +1366,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
       continue;
     }
     auto event = ReadFacts(row[3].as<std::string>());
+    if (rescreen) rescreened.Add(screen, event_id, event);
     if (!event) {
       // Written by this store from a parsed event, so never expected; but an event of the
       // incident or number that cannot be read may be the one that rules a text out.
@@ -1349,6 +1447,7 @@ pg::ArrayLiteral PgStore::StoreEvents(pqxx::transaction_base& txn,
     d.reason = decision.reason.empty() ? OutcomeName(decision.outcome) : decision.reason;
   }
   if (!filed_ids.empty()) Exec(txn, "file_back_numbers", {filed_ids.Text(), filed_hashes.Text()});
+  rescreened.Store(txn, screen);
 
   // A flag the batch brings to an incident concerns every number the incident names, whichever
   // event carried it (or none): their texts still queued, in whatever incident, are decided again

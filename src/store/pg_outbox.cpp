@@ -96,6 +96,15 @@ namespace pg {
 #define SURVEYD_CLAIM_OF_NUMBER_FOUND                                              \
   "SELECT x.event_id, x.incident_id, x.facts FROM (" SURVEYD_NUMBER_NEWEST_EVENTS( \
       "c.phone_hash", "$6", "c.since", "e.event_id, e.incident_id, e.facts") ") AS x"
+// Every event of the other incidents that the number's events screened under other rules than
+// those whose version is $6, or none, are in: their flags are filed under the number only under
+// the rules they were screened by (as ingest reads them:
+// SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE).
+#define SURVEYD_CLAIM_OF_INCIDENTS_OF_ELSEWHERE \
+  "SELECT m.event_id, m.incident_id, m.facts FROM (SELECT DISTINCT x.incident_id "     \
+  "FROM (" SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6") ") AS x "       \
+  "WHERE x.incident_id IS NOT NULL AND x.incident_id <> c.incident_id) AS a "              \
+  "JOIN events m ON m.incident_id = a.incident_id"
 
 // No ops hold is open (migration 0026): a claim takes nothing while one is. Evaluated once a
 // statement. Reading send_holds takes the lock that HoldSends waits on, so a hold, once opened,
@@ -213,12 +222,13 @@ const Statements& OutboxStatements() {
       {"claim_context", SURVEYD_CLAIM_CONTEXT("", SURVEYD_CLAIM_OF_NUMBER)},
       // The same under a screen, whose version is $6 (EventScreen): the message's own event
       // always; its incident's when they could rule it out; its number's, the newest for each
-      // rule they could; and both when screened under other rules or none.
+      // rule they could; both when screened under other rules or none; and every event of the
+      // incidents that those of the number are in.
       {"claim_context_screened",
        SURVEYD_CLAIM_CONTEXT(
            " AND (screen_hit OR screened_with IS NULL OR screened_with <> $6)",
-           SURVEYD_CLAIM_OF_NUMBER_FOUND
-           " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6"))},
+           SURVEYD_CLAIM_OF_NUMBER_FOUND " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
+               SURVEYD_CLAIM_OF_NUMBER, "$6") " UNION " SURVEYD_CLAIM_OF_INCIDENTS_OF_ELSEWHERE)},
       // Only while each claim is this worker's and no ops hold is open; a survey's link (its
       // token's hash) goes in with it, the first time.
       {"begin_sends",

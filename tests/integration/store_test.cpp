@@ -1709,6 +1709,117 @@ TEST_F(StoreTest, AFlagOnAnIncidentReachesEveryNumberTheIncidentNames) {
   }
 }
 
+// After new rules, a flag on another number's event of an incident the number is in still rules
+// the number out, before the sweep screens that event again: the flag was filed under the number
+// (migration 0046) only under the rules it was screened by. A review found the victim texted.
+TEST_F(StoreTest, AFlagOnAnotherNumbersEventRulesTheNumberOutUnderNewRulesBeforeTheSweep) {
+  const auto event = [](const std::string& id, const std::string& incident,
+                        const std::string& phone, TimePoint at, std::vector<std::string> flags = {},
+                        bool attended = true) {
+    auto e = MakeEvent(id, phone, at, std::move(flags));
+    e.incident.id = incident;
+    if (attended) e.call->channel = "999";  // no survey of its own (the test rules ignore it)
+    return e;
+  };
+  const std::string victim = "+447700900301", neighbour = "+447700900302";
+  const auto v1 = DecideFn(Decide, ScreenOf("v1"));
+  const auto v2 = DecideFn(Decide, ScreenOf("v2"));
+  const auto reason = [this](const Event& e, const DecideFn& decide) {
+    return store_->IngestBatch({Item(e)}, decide).at(0).reason;
+  };
+  // The victim attended; the officer's departure names the neighbour, with DOMESTIC. Weeks
+  // later, under new rules (any change makes a new screen), the victim rings about something
+  // else.
+  reason(event("A1", "INC-A", victim, kT0), v1);
+  reason(event("A2", "INC-A", neighbour, kT0 + 1h, {"DOMESTIC"}), v1);
+  EXPECT_EQ(reason(event("A3", "INC-A3", victim, kT0 + 24h * 40, {}, false), v2),
+            "exclusion:domestic");
+
+  // The same where the victim first appears in the incident after the new rules: its event is
+  // screened under them, and the batch screens the incident's others again with it (else the
+  // flag stays filed under the victim under the old rules alone, and nothing of the victim's is
+  // read back whole).
+  reason(event("B2", "INC-B", "+447700900312", kT0, {"DOMESTIC"}), v1);
+  reason(event("B1", "INC-B", "+447700900311", kT0 + 1h), v2);
+  EXPECT_EQ(Q("SELECT string_agg(event_id || ':' || screened_with, ',' ORDER BY event_id) "
+              "FROM events WHERE incident_id = 'INC-B'"),
+            "B1:v2,B2:v2");
+  EXPECT_EQ(reason(event("B3", "INC-B3", "+447700900311", kT0 + 24h * 40, {}, false), v2),
+            "exclusion:domestic");
+
+  // And a claim under the new rules reads the flag back for a text queued under the old ones.
+  const std::string other = "+447700900321";
+  EXPECT_EQ(reason(event("C3", "INC-C3", other, kT0, {}, false), v1), "survey");
+  reason(event("C1", "INC-C", other, kT0 + 1h), v1);
+  reason(event("C2", "INC-C", "+447700900322", kT0 + 2h, {"DOMESTIC"}), v1);
+  // Ingest cancelled the text (the flag came under the same rules); put back, the claim must.
+  Q("UPDATE outbox o SET state = 'pending', cancel_reason = NULL, cancelled_by = NULL "
+    "FROM surveys s WHERE s.id = o.survey_id AND s.event_id = 'C3'");
+  auto claimed = store_->ClaimDue(kT0 + 3h, 10, "w1", 60s, ScreenOf("v2"));
+  ASSERT_EQ(claimed.size(), 1u);
+  std::vector<std::string> related;
+  for (const Event& e : claimed[0].related.same_number) related.push_back(e.event_id);
+  EXPECT_NE(std::find(related.begin(), related.end(), "C2"), related.end());
+  EXPECT_EQ(Decide(*claimed[0].event, claimed[0].history, claimed[0].related).reason,
+            "exclusion:domestic");
+}
+
+// The sweep screens an incident's events together, or leaves them all to a later sweep: a
+// number's event screened under the rules deciding is trusted to be in an incident whose flags
+// are filed under the number under those rules too.
+TEST_F(StoreTest, AnIncidentsEventsAreScreenedTogetherOrNotAtAll) {
+  const auto v1 = DecideFn(Decide, ScreenOf("v1"));
+  auto flagged = MakeEvent("D1", "+447700900402", kT0, {"DOMESTIC"});
+  flagged.incident.id = "INC-D";
+  auto victim = MakeEvent("D2", "+447700900401", kT0 + 1h);
+  victim.incident.id = "INC-D";
+  victim.call->channel = "999";
+  store_->IngestBatch({Item(flagged)}, v1);
+  store_->IngestBatch({Item(victim)}, v1);
+  store_->IngestBatch({Item(MakeEvent("N1", "+447700900403", kT0 - 1h))}, v1);
+  const auto screened_with = [this] {
+    return Q(
+        "SELECT string_agg(event_id || ':' || screened_with, ',' ORDER BY event_id) "
+        "FROM events");
+  };
+  // Something holds the older event of the incident (a batch appending to its trace): the
+  // sweep, picking the newest, leaves the incident whole, and goes on.
+  {
+    pqxx::connection other(db_->url());
+    pqxx::work holding(other);
+    holding.exec("SELECT 1 FROM events WHERE event_id = 'D1' FOR UPDATE");
+    const auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 2h, kT0 + 24h, 1);
+    EXPECT_EQ(pass.screened, 0);
+    ASSERT_TRUE(pass.next_from.has_value());
+    EXPECT_EQ(*pass.next_from, kT0 + 1h);
+    EXPECT_EQ(screened_with(), "D1:v1,D2:v1,N1:v1");
+  }
+  // Free, the newest takes the rest of its incident with it.
+  const auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 2h, kT0 + 24h, 1);
+  EXPECT_EQ(pass.screened, 2);
+  EXPECT_EQ(screened_with(), "D1:v2,D2:v2,N1:v1");
+  EXPECT_EQ(Q("SELECT count(*) FROM number_findings WHERE screened_with = 'v2' "
+              "AND finding = 'exclusion:domestic' AND event_id = 'D1'"),
+            "2")
+      << "filed under both numbers under v2";
+  auto later = MakeEvent("D3", "+447700900401", kT0 + 24h * 40);
+  EXPECT_EQ(store_->IngestBatch({Item(later)}, DecideFn(Decide, ScreenOf("v2"))).at(0).reason,
+            "exclusion:domestic");
+  // Held by a batch (the advisory lock ingest takes for the incident), the incident is left
+  // whole too.
+  auto e1 = MakeEvent("E1", "+447700900405", kT0 + 3h, {"DOMESTIC"});
+  auto e2 = MakeEvent("E2", "+447700900406", kT0 + 4h);
+  e1.incident.id = e2.incident.id = "INC-E";
+  store_->IngestBatch({Item(e1), Item(e2)}, v1);
+  pqxx::connection other(db_->url());
+  pqxx::work holding(other);
+  holding.exec(
+      "SELECT pg_advisory_xact_lock(('x' || substr(encode(sha256(convert_to('incident:INC-E', "
+      "'UTF8')), 'hex'), 1, 16))::bit(64)::bigint)");
+  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 5h, kT0 + 24h, 10).screened, 1);
+  EXPECT_EQ(screened_with(), "D1:v2,D2:v2,D3:v2,E1:v1,E2:v1,N1:v2");
+}
+
 // A screen under which every event could rule a contact out, each by a rule of its own: every
 // event read back reaches the decision (the store gives a number's newest per rule).
 EventScreen EveryEventCounts(const std::string& version) {
@@ -1949,21 +2060,32 @@ TEST_F(StoreTest, AnIncidentsEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRu
               "FROM outbox o JOIN surveys s ON s.id = o.survey_id"),
             "cancelled:E1")
       << "E2 ruled out E1's queued text; E2 and E3 are excluded by it";
-  // Under new rules every event screened under the old ones is read back again, until swept.
+  // Under new rules every event screened under the old ones is read back again, and the batch
+  // screens them again under the new ones (an incident's events are screened together): the
+  // sweep finds none left.
+  const auto screened_with = [this] {
+    return Q(
+        "SELECT string_agg(event_id || ':' || screened_with, ',' ORDER BY event_id) "
+        "FROM events");
+  };
   store_->IngestBatch({Item(of_incident("E4", "+447700900004", 3min))}, recording("v2"));
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
-  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 10).screened, 3);
+  EXPECT_EQ(screened_with(), "E1:v2,E2:v2,E3:v2,E4:v2");
+  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 10).screened, 0);
   store_->IngestBatch({Item(of_incident("E5", "+447700900005", 4min))}, recording("v2"));
   EXPECT_EQ(seen, (Ids{"E2"}));
-  // An event with an incident and no number is screened and swept too.
+  // An event with an incident and no number is screened, and screened again, too.
   auto departed = of_incident("E6", "", 5min);
   departed.caller.reset();
   store_->IngestBatch({Item(departed)}, recording("v2"));
   store_->IngestBatch({Item(of_incident("E7", "+447700900007", 6min))}, recording("v3"));
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3", "E4", "E5", "E6"}));
-  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v3"), kT0 + 1h, kT0 + 24h, 10).screened, 6);
+  EXPECT_EQ(screened_with(), "E1:v3,E2:v3,E3:v3,E4:v3,E5:v3,E6:v3,E7:v3");
   store_->IngestBatch({Item(of_incident("E8", "+447700900008", 7min))}, recording("v3"));
   EXPECT_EQ(seen, (Ids{"E2"}));
+  // Swept, the incident's events are screened together too (ScreenEvents' own test:
+  // AnIncidentsEventsAreScreenedTogetherOrNotAtAll).
+  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v4"), kT0 + 1h, kT0 + 24h, 10).screened, 8);
 }
 
 TEST_F(StoreTest, AClaimUnderAScreenCarriesOnlyTheNumbersEventsThatCouldRuleItOut) {

@@ -50,8 +50,12 @@ inline constexpr std::chrono::days kMaxNumberLookback{90};
 // each event is screened when it is stored, under the rules of the time: could it, as another
 // event of its number or incident, rule a contact out (rules::MayRuleOutOthers)? The store then
 // reads back only the events that could, and every event screened under other rules (or none):
-// those it reads as before, so a reload never lets a text through on an old screen. A sweep
-// screens the stored events again under new rules (PgStore::ScreenEvents). The screen is made
+// those it reads as before, so a reload never lets a text through on an old screen: a number's
+// events screened so, and every event of the incidents they are in (an incident's flag concerns
+// every number it names). A sweep screens the stored events again under new rules
+// (PgStore::ScreenEvents), an incident's together, as a batch screens its incidents' again
+// with it: so a number's event screened under the rules deciding is in an incident whose flags
+// are filed under the number under those rules too. The screen is made
 // from the event as it was stored, so an event screened harmless is not read back even if its
 // stored facts could no longer be read; without a screen, such an event excludes the contact.
 //
@@ -66,8 +70,10 @@ struct EventScreen {
   // flags were read through Unicode's dashes, spaces and invisible characters and a pattern's '-'
   // could be missing from a code ("4": SELF_HARM, SELF\u2013HARM, RTCKSI were found harmless),
   // or before a type code that cannot be compared could rule a contact out ("5": \u0405ELF-HARM),
-  // count as made under other rules, read back whole until swept again.
-  static constexpr const char* kFormat = "/findings5";
+  // or before an incident's events were screened together ("6": a number's event screened under
+  // the rules deciding could be in an incident whose flags were filed under it under others
+  // alone), count as made under other rules, read back whole until swept again.
+  static constexpr const char* kFormat = "/findings6";
 
   // Of the rules (RuleSet::screen_version, a hash of their policy and exclusions) and kFormat;
   // empty: no screening.
