@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -836,7 +837,7 @@ class Loader {
           auto pattern = ScalarText(node, "type_codes");
           if (pattern && CheckGlob(node, *pattern)) {
             exclusion.type_codes.emplace_back(*pattern);
-            WarnIfMatchesNoSampleCode(node, exclusion.type_codes.back());
+            CheckAgainstSampleCodes(node, exclusion.type_codes.back());
           }
         });
       }
@@ -947,18 +948,80 @@ class Loader {
     }
   }
 
-  void WarnIfMatchesNoSampleCode(const YAML::Node& node, const Glob& glob) {
+  // Against the force's own codes (rules check --sample): a pattern that takes none of them is
+  // likely misspelt; one that takes a code only where its letters fall inside a longer word
+  // ('*MENTAL*' takes ASB ENVIRONMENTAL, '*HARM*' PHARMACY THEFT) excludes more than it was
+  // written for, which nothing else would show until surveys of those contacts stopped.
+  void CheckAgainstSampleCodes(const YAML::Node& node, const Glob& glob) {
     if (!options_.sample_type_codes) return;
     const auto& codes = *options_.sample_type_codes;
-    if (std::any_of(codes.begin(), codes.end(),
-                    [&](const std::string& code) { return glob.Matches(code); })) {
+    const std::string sample =
+        options_.sample_name.empty() ? std::string("the sample") : options_.sample_name;
+    std::vector<std::string> matched;
+    std::copy_if(codes.begin(), codes.end(), std::back_inserter(matched),
+                 [&](const std::string& code) { return glob.Matches(code); });
+    if (matched.empty()) {
+      Warn(node, "type code pattern '" + glob.pattern() + "' matches none of the " +
+                     std::to_string(codes.size()) + " codes in " + sample +
+                     " (patterns cover the whole code: '*STEM*' matches the stem anywhere)");
       return;
     }
-    Warn(node,
-         "type code pattern '" + glob.pattern() + "' matches none of the " +
-             std::to_string(codes.size()) + " codes in " +
-             (options_.sample_name.empty() ? std::string("the sample") : options_.sample_name) +
-             " (patterns cover the whole code: '*STEM*' matches the stem anywhere)");
+    const std::string stem = LongestLiteral(glob.pattern());
+    if (stem.size() < 3) return;
+    std::vector<std::string> inside;
+    for (const std::string& code : matched) {
+      if (OnlyInsideWords(code, stem)) inside.push_back(code);
+    }
+    if (inside.empty()) return;
+    std::string listed;
+    for (std::size_t i = 0; i < inside.size() && i < 3; ++i) {
+      listed += (i == 0 ? "'" : ", '") + inside[i] + "'";
+    }
+    if (inside.size() > 3) listed += " and " + std::to_string(inside.size() - 3) + " more";
+    Warn(node, "type code pattern '" + glob.pattern() + "' takes " + listed + " of " + sample +
+                   ", where " + stem +
+                   " is inside a longer word: check that the exclusion is meant for them (a "
+                   "pattern takes its letters wherever they fall)");
+  }
+
+  // The longest run of a pattern's letters and digits between its wildcards, in upper case: its
+  // dashes may be missing from a code ('S-136' takes S136), and are left out as the code's are.
+  static std::string LongestLiteral(const std::string& pattern) {
+    std::string longest, run;
+    for (const char c : pattern + "*") {
+      if (c != '*' && c != '?') {
+        if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+          run += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        continue;
+      }
+      if (run.size() > longest.size()) longest = run;
+      run.clear();
+    }
+    return longest;
+  }
+
+  // Whether `stem` is found in `code`'s letters and digits (any case) only inside a word, never
+  // at the start of one.
+  static bool OnlyInsideWords(const std::string& code, const std::string& stem) {
+    std::string letters;
+    std::vector<bool> starts_word;
+    bool after_word = false;
+    for (const char c : code) {
+      if (std::isalnum(static_cast<unsigned char>(c)) == 0) {
+        after_word = false;
+        continue;
+      }
+      letters += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      starts_word.push_back(!after_word);
+      after_word = true;
+    }
+    bool found = false;
+    for (auto at = letters.find(stem); at != std::string::npos; at = letters.find(stem, at + 1)) {
+      if (starts_word[at]) return false;
+      found = true;
+    }
+    return found;
   }
 
   bool CheckGlob(const YAML::Node& node, const std::string& pattern) {

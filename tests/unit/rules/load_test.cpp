@@ -578,6 +578,35 @@ TEST(RulesLoadTest, WarnsOnPatternsThatMatchNoCodeOfTheSample) {
   EXPECT_TRUE(WarningsOf(LoadString(yaml, "s.yaml")).empty());
 }
 
+// A pattern that takes a code of the force's only where its letters fall inside a longer word
+// excludes contacts it was not written for: ops see which, before surveys of them stop.
+TEST(LoadTest, ASamplesCodesAPatternTakesInsideALongerWordAreNamed) {
+  LoadOptions options;
+  options.sample_type_codes = std::vector<std::string>{
+      "MENTAL-HEALTH",       "ASB ENVIRONMENTAL", "ENVIRONMENTAL-NOISE", "DEVELOPMENTAL-CONCERN",
+      "SUPPLEMENTAL-REPORT", "PHARMACY-THEFT",    "SELF-HARM",           "MISSING-PER",
+      "SEXUAL-OFFENCE"};
+  options.sample_name = "codes.txt";
+  const std::string yaml =
+      "force_name: Test\n"
+      "groups:\n"
+      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+      "exclusions:\n"
+      "  - {id: d, type_codes: [\"*MENTAL*\", \"*harm*\", \"*PER\", \"SEX*\", \"*SELF-HARM*\"]}\n"
+      "quiet_hours: {enabled: false}\n";
+  EXPECT_EQ(WarningsOf(LoadString(yaml, "s.yaml", options)),
+            (std::vector<std::string>{
+                "s.yaml:5:26: warning: type code pattern '*MENTAL*' takes 'ASB ENVIRONMENTAL', "
+                "'ENVIRONMENTAL-NOISE', 'DEVELOPMENTAL-CONCERN' and 1 more of codes.txt, where "
+                "MENTAL is inside a longer word: check that the exclusion is meant for them (a "
+                "pattern takes its letters wherever they fall)",
+                "s.yaml:5:38: warning: type code pattern '*harm*' takes 'PHARMACY-THEFT' of "
+                "codes.txt, where HARM is inside a longer word: check that the exclusion is "
+                "meant for them (a pattern takes its letters wherever they fall)",
+            }))
+      << "MENTAL-HEALTH, SELF-HARM, MISSING-PER and SEXUAL-OFFENCE are what they were written for";
+}
+
 // Edits of one line each that text people the shipped rules keep from being texted: allowed (the
 // force decides) but said, with where (an ops review made each pass the check in silence).
 TEST(RulesLoadTest, WarnsOnEditsThatTextWhomTheShippedRulesDoNot) {
