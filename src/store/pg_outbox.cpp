@@ -96,15 +96,16 @@ namespace pg {
 #define SURVEYD_CLAIM_OF_NUMBER_FOUND                                              \
   "SELECT x.event_id, x.incident_id, x.facts FROM (" SURVEYD_NUMBER_NEWEST_EVENTS( \
       "c.phone_hash", "$6", "c.since", "e.event_id, e.incident_id, e.facts") ") AS x"
-// Every event of the other incidents that the number's events screened under other rules than
-// those whose version is $6, or none, are in: their flags are filed under the number only under
-// the rules they were screened by (as ingest reads them:
-// SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE).
-#define SURVEYD_CLAIM_OF_INCIDENTS_OF_ELSEWHERE \
-  "SELECT m.event_id, m.incident_id, m.facts FROM (SELECT DISTINCT x.incident_id "     \
-  "FROM (" SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6") ") AS x "       \
-  "WHERE x.incident_id IS NOT NULL AND x.incident_id <> c.incident_id) AS a "              \
-  "JOIN events m ON m.incident_id = a.incident_id"
+// The number's events screened under other rules than those whose version is $6, or none, and
+// every event of the other incidents they are in: a flag there is filed under the number only
+// under the rules it was screened by (as ingest reads them:
+// SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE). The number's are read once, for both.
+#define SURVEYD_CLAIM_OF_NUMBER_ELSEWHERE \
+  "SELECT y.event_id, y.incident_id, y.facts FROM ("                                   \
+  SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6")                        \
+  ") AS x CROSS JOIN LATERAL (SELECT x.event_id, x.incident_id, x.facts UNION ALL "     \
+  "SELECT m.event_id, m.incident_id, m.facts FROM events m "                            \
+  "WHERE m.incident_id = x.incident_id AND x.incident_id <> c.incident_id) AS y"
 
 // No ops hold is open (migration 0026): a claim takes nothing while one is. Evaluated once a
 // statement. Reading send_holds takes the lock that HoldSends waits on, so a hold, once opened,
@@ -225,10 +226,9 @@ const Statements& OutboxStatements() {
       // rule they could; both when screened under other rules or none; and every event of the
       // incidents that those of the number are in.
       {"claim_context_screened",
-       SURVEYD_CLAIM_CONTEXT(
-           " AND (screen_hit OR screened_with IS NULL OR screened_with <> $6)",
-           SURVEYD_CLAIM_OF_NUMBER_FOUND " UNION " SURVEYD_WHERE_SCREENED_ELSEWHERE(
-               SURVEYD_CLAIM_OF_NUMBER, "$6") " UNION " SURVEYD_CLAIM_OF_INCIDENTS_OF_ELSEWHERE)},
+       SURVEYD_CLAIM_CONTEXT(" AND (screen_hit OR screened_with IS NULL OR screened_with <> $6)",
+                             SURVEYD_CLAIM_OF_NUMBER_FOUND
+                             " UNION " SURVEYD_CLAIM_OF_NUMBER_ELSEWHERE)},
       // Only while each claim is this worker's and no ops hold is open; a survey's link (its
       // token's hash) goes in with it, the first time.
       {"begin_sends",
