@@ -31,10 +31,28 @@ double Round(double value, int decimals) {
 struct Share {
   std::optional<double> pct, low, high;
 };
-Share Percent(std::int64_t k, std::int64_t n) {
+Share Percent(std::int64_t k, std::int64_t n,
+              const std::optional<stats::SharesWithin>& noise = std::nullopt) {
   if (n <= 0) return {};
-  const auto [low, high] = stats::WilsonInterval(k, n);
+  const auto [low, high] =
+      noise ? stats::WilsonIntervalWithin(*noise) : stats::WilsonInterval(k, n);
   return {Round(100 * stats::Rate(k, n), 1), Round(100 * low, 1), Round(100 * high, 1)};
+}
+
+// What true counts a share shown with noise (AddNoise) may stand for, so that its interval holds
+// theirs (stats::WilsonIntervalWithin). The 8-10s of a question: its respondents moved by up to
+// kCountWithin, and the share within (kCountWithin + 1/2)/n of the true one (the true share of n,
+// rounded to a whole, then moved).
+stats::SharesWithin ShareOfRespondentsWithin(std::int64_t top_box, std::int64_t n) {
+  constexpr int kWithin = stats::FigureNoise::kCountWithin;
+  const double share = stats::Rate(top_box, n);
+  const double margin = (kWithin + 0.5) / static_cast<double>(n);
+  return {0, n + kWithin, n - kWithin, n + kWithin, share - margin, share + margin};
+}
+// A response rate: answered and reached each moved by up to kCountWithin.
+stats::SharesWithin RateWithin(std::int64_t answered, std::int64_t reached) {
+  constexpr int kWithin = stats::FigureNoise::kCountWithin;
+  return {answered - kWithin, answered + kWithin, reached - kWithin, reached + kWithin, 0, 1};
 }
 
 json Optional(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
@@ -233,7 +251,10 @@ QuestionFigures Figures(const store::ScoreSums& sums, bool suppressed, bool nois
             : stats::MeanInterval(sums.respondents, sums.total, sums.squares, 0, 10);
   f.mean_low = Round(mean_low, 2);
   f.mean_high = Round(mean_high, 2);
-  const Share share = Percent(sums.top_box, sums.respondents);
+  const Share share =
+      Percent(sums.top_box, sums.respondents,
+              noisy ? std::optional(ShareOfRespondentsWithin(sums.top_box, sums.respondents))
+                    : std::nullopt);
   f.pct = share.pct;
   f.low = share.low;
   f.high = share.high;
@@ -244,7 +265,7 @@ struct CellFigures {
   bool suppressed = true;
   std::optional<double> surveys, sent, reached, answered, rate, rate_low, rate_high;
 };
-CellFigures Figures(const store::StatsCell& cell, bool suppressed) {
+CellFigures Figures(const store::StatsCell& cell, bool suppressed, bool noisy) {
   CellFigures f;
   if (suppressed) return f;
   f.suppressed = false;
@@ -254,7 +275,9 @@ CellFigures Figures(const store::StatsCell& cell, bool suppressed) {
   // reported of it), so answered never passes it.
   f.reached = static_cast<double>(cell.reached);
   f.answered = static_cast<double>(cell.answered);
-  const Share rate = Percent(cell.answered, cell.reached);
+  const Share rate =
+      Percent(cell.answered, cell.reached,
+              noisy ? std::optional(RateWithin(cell.answered, cell.reached)) : std::nullopt);
   f.rate = rate.pct;
   f.rate_low = rate.low;
   f.rate_high = rate.high;
@@ -370,7 +393,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
       };
       for (std::size_t c = 0; c < result.cells.size(); ++c) {
         const store::StatsCell& cell = result.cells[c];
-        const CellFigures f = Figures(cell, hidden.Cell(c));
+        const CellFigures f = Figures(cell, hidden.Cell(c), noise.on());
         std::vector<std::optional<std::string>> row;
         for (std::size_t i = 0; i < keys.size(); ++i) {
           row.push_back(i < cell.keys.size() ? cell.keys[i] : std::nullopt);
@@ -507,7 +530,7 @@ http::Response HandleStats(const ApiOptions& options, const Call& call) {
     std::size_t rows = 0;
     for (std::size_t c = 0; c < result.cells.size(); ++c) {
       const store::StatsCell& cell = result.cells[c];
-      const CellFigures f = Figures(cell, hidden.Cell(c));
+      const CellFigures f = Figures(cell, hidden.Cell(c), noise.on());
       if (by_question) {
         for (std::size_t k = 0; k < questions.size(); ++k) {
           if (rows++) out.Raw(",");

@@ -21,6 +21,26 @@ std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n) {
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
+std::pair<double, double> WilsonIntervalWithin(const SharesWithin& within) {
+  // A few counts each way: the noise moves each by a couple at most (kCountWithin), so this is a
+  // handful of intervals, not a search.
+  constexpr double kEdge = 1e-9;  // a share at a bound, read back through a division, stays in
+  std::pair<double, double> widest{1, 0};
+  for (std::int64_t n = std::max<std::int64_t>(1, within.n_low); n <= within.n_high; ++n) {
+    const double nn = static_cast<double>(n);
+    const std::int64_t lowest = std::max<std::int64_t>(
+        {0, within.k_low, static_cast<std::int64_t>(std::ceil(within.share_low * nn - kEdge))});
+    const std::int64_t highest = std::min<std::int64_t>(
+        {n, within.k_high, static_cast<std::int64_t>(std::floor(within.share_high * nn + kEdge))});
+    for (std::int64_t k = lowest; k <= highest; ++k) {
+      const auto [low, high] = WilsonInterval(k, n);
+      widest = {std::min(widest.first, low), std::max(widest.second, high)};
+    }
+  }
+  if (widest.first > widest.second) return {0, 0};
+  return widest;
+}
+
 double StudentT975(std::int64_t df) {
   // Exact for the few answers where the expansion below is least accurate.
   static constexpr double kSmall[] = {12.7062047, 4.3026527, 3.1824463, 2.7764451, 2.5705818,

@@ -13,6 +13,17 @@ double Rate(std::int64_t k, std::int64_t n);
 // proportion misleads. Returns {0, 0} for n == 0.
 std::pair<double, double> WilsonInterval(std::int64_t k, std::int64_t n);
 
+// The 95% interval of a share shown with noise (stats::FigureNoise): the widest of the Wilson
+// intervals of every true count the figures shown could stand for, so that it holds the true
+// share's interval whatever the noise drew (and, as that does, the true share). True counts: k
+// of n, with n in [n_low, n_high] (at least 1), k in [k_low, k_high], and k/n in [share_low,
+// share_high]. {0, 0} when no counts could.
+struct SharesWithin {
+  std::int64_t k_low = 0, k_high = 0, n_low = 0, n_high = 0;
+  double share_low = 0, share_high = 1;
+};
+std::pair<double, double> WilsonIntervalWithin(const SharesWithin& within);
+
 // The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1): what a 95% interval
 // on a mean from df + 1 answers is wide, in standard errors.
 double StudentT975(std::int64_t df);

@@ -906,6 +906,44 @@ TEST_F(AnalyticsApiTest, NoisyMeansStayNearAndTheirIntervalsHoldTheTrueOnes) {
   EXPECT_EQ(points, 0) << first;
 }
 
+// The 8-10s' and response rates' Wilson intervals were read from the noisy counts as if exact:
+// with few respondents the true share, and its interval, could lie outside (documented as a
+// limit). Each is now the widest interval of the true counts the figures shown could stand for.
+TEST_F(AnalyticsApiTest, NoisySharesIntervalsHoldTheTrueOnes) {
+  options_.figures_noise_key = "the server's key for the figures";
+  handler_ = MakeApiHandler(options_);
+  const std::vector<store::StatsCell> truth = OfficersCells();
+  analytics_.stats.cells = truth;
+  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  ASSERT_EQ(body["cells"].size(), truth.size());
+  auto round1 = [](double value) { return std::round(value * 1000) / 10; };
+  int shares = 0, narrower = 0;
+  std::string first;
+  auto check = [&](const json& interval, std::int64_t k, std::int64_t n, const std::string& where) {
+    ++shares;
+    const auto [true_low, true_high] = stats::WilsonInterval(k, n);
+    if (round1(true_low) < interval[0].get<double>() ||
+        round1(true_high) > interval[1].get<double>()) {
+      ++narrower;
+      if (first.empty()) {
+        first = where + ": " + interval.dump() + ", true " + std::to_string(k) + "/" +
+                std::to_string(n);
+      }
+    }
+  };
+  for (std::size_t c = 0; c < truth.size(); ++c) {
+    const json& cell = body["cells"][c];
+    check(cell["response_rate_ci95"], truth[c].answered, truth[c].reached,
+          "cell " + std::to_string(c));
+    for (const auto& [key, sums] : truth[c].questions) {
+      check(cell["questions"][key]["pct_8_10_ci95"], sums.top_box, sums.respondents,
+            "cell " + std::to_string(c) + " " + key);
+    }
+  }
+  EXPECT_EQ(shares, 1800);
+  EXPECT_EQ(narrower, 0) << first;
+}
+
 // Each count was drawn on its own, and only answered was held at reached: a cell read 101 texts
 // sent of 100 surveys, more reached than sent, and 201 respondents to q3 of 198 answered, where
 // every survey answered answers q3 (found by an analyst's review). Each is now held at the noisy

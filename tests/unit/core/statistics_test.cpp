@@ -83,5 +83,33 @@ TEST(Statistics, MeanIntervalWithinAllowsForTheFewestAnswersAndTheMargin) {
   EXPECT_EQ(MeanIntervalWithin(0, 0, 0, 0, 0.5, 0, 10), std::make_pair(0.0, 0.0));
 }
 
+// A share shown with noise: its interval is the widest of every true count's it could stand for,
+// so it holds the true count's interval, whatever the noise drew.
+TEST(WilsonIntervalWithinTest, HoldsTheIntervalOfEveryTrueCountTheSharesShownCouldStandFor) {
+  // 8 of 10 shown, each count within 2: 6..10 of 8..12.
+  const SharesWithin rate{6, 10, 8, 12, 0, 1};
+  const auto [low, high] = WilsonIntervalWithin(rate);
+  for (std::int64_t n = 8; n <= 12; ++n) {
+    for (std::int64_t k = 6; k <= std::min<std::int64_t>(10, n); ++k) {
+      const auto [true_low, true_high] = WilsonInterval(k, n);
+      EXPECT_LE(low, true_low) << k << " of " << n;
+      EXPECT_GE(high, true_high) << k << " of " << n;
+    }
+  }
+  EXPECT_DOUBLE_EQ(low, WilsonInterval(6, 12).first);
+  EXPECT_DOUBLE_EQ(high, WilsonInterval(10, 10).second);
+  const auto [exact_low, exact_high] = WilsonInterval(8, 10);
+  EXPECT_LT(low, exact_low);
+  EXPECT_GT(high, exact_high);
+  // The share bounds limit the counts: 5 of 10 within a tenth is 4..6 of 10.
+  EXPECT_EQ(WilsonIntervalWithin({0, 100, 10, 10, 0.4, 0.6}),
+            std::make_pair(WilsonInterval(4, 10).first, WilsonInterval(6, 10).second));
+  // A share at a bound stays in, read back through a division: 0.3 of 10 is 3.
+  EXPECT_EQ(WilsonIntervalWithin({0, 100, 10, 10, 0.3, 0.3}), WilsonInterval(3, 10));
+  // Counts that cannot be: no interval.
+  EXPECT_EQ(WilsonIntervalWithin({5, 9, 1, 4, 0, 1}), std::make_pair(0.0, 0.0));
+  EXPECT_EQ(WilsonIntervalWithin({0, 0, 0, 0, 0, 1}), std::make_pair(0.0, 0.0)) << "no one";
+}
+
 }  // namespace
 }  // namespace surveyd::stats
