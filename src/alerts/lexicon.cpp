@@ -108,8 +108,11 @@ CharClass Classify(char32_t code, std::string& folded) {
       return CharClass::kLetter;
     }
     if (c == '\'' || c == '`') return CharClass::kDrop;
-    if (std::strchr(".,;:!?()[]{}\"\n\r/\\|", c) != nullptr) return CharClass::kBreak;
-    return CharClass::kSpace;  // spaces, tabs, hyphens and other symbols
+    if (std::strchr(".,;:!?()[]{}\"/\\|", c) != nullptr) return CharClass::kBreak;
+    // Spaces, tabs, hyphens and other symbols; and line breaks, as documented: a citizen presses
+    // Enter mid-sentence in the comment box, and a comment built from texts back joins them
+    // with one ("he's" then "back", two texts, raised nothing).
+    return CharClass::kSpace;
   }
   if (code >= 0xC0 && code <= 0xFF) {
     folded = kLatin1[code - 0xC0];

@@ -74,9 +74,15 @@ namespace pg {
 #define SURVEYD_ERASE_NUMBER \
   "phone_enc = NULL, phone_e164 = NULL, phone_erased_at = $1::timestamptz"
 #define SURVEYD_NUMBER_HELD "(s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL)"
-#define SURVEYD_NO_TEXT_TO_GO                                    \
-  "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.survey_id = s.id " \
-  "AND p.state IN ('pending', 'claimed', 'sending'))"
+// Nor while an alert of it that may need the person called back is open or acknowledged (a
+// safeguarding disclosure, a complaint): the hub reveals the number to call them (a review saw a
+// late "he's back" text's number put back for the help text, then erased by the next pass while
+// its urgent alert was open, and the reveal refused). Resolved, it goes at the next pass.
+#define SURVEYD_NUMBER_NOT_NEEDED                                    \
+  "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.survey_id = s.id "     \
+  "AND p.state IN ('pending', 'claimed', 'sending')) "               \
+  "AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id " \
+  "AND a.kind IN ('safeguarding', 'complaint') AND a.status IN ('open', 'acknowledged'))"
 
 const Statements& PrivacyStatements() {
   static const Statements kStatements = {
@@ -90,11 +96,11 @@ const Statements& PrivacyStatements() {
       {"erase_answered_numbers",
        "UPDATE surveys SET " SURVEYD_ERASE_NUMBER " WHERE id IN (SELECT s.id FROM surveys s "
        "WHERE " SURVEYD_NUMBER_HELD " AND s.responded_at < $2::timestamptz "
-       "AND " SURVEYD_NO_TEXT_TO_GO " LIMIT $3::int)"},
+       "AND " SURVEYD_NUMBER_NOT_NEEDED " LIMIT $3::int)"},
       {"erase_closed_numbers",
        "UPDATE surveys SET " SURVEYD_ERASE_NUMBER " WHERE id IN (SELECT s.id FROM surveys s "
        "WHERE " SURVEYD_NUMBER_HELD " AND s.closes_at < $2::timestamptz "
-       "AND " SURVEYD_NO_TEXT_TO_GO " LIMIT $3::int)"},
+       "AND " SURVEYD_NUMBER_NOT_NEEDED " LIMIT $3::int)"},
       // The survey texts that will never be delivered, $3 of them in (updated_at, id) order after
       // ($4, $5), up to the cutoff $2: how many were read, the numbers erased, and the last read.
       {"erase_undelivered_numbers",
@@ -104,7 +110,7 @@ const Statements& PrivacyStatements() {
        "AND o.updated_at < $2::timestamptz ORDER BY o.updated_at, o.id LIMIT $3::int), "
        "erased AS (UPDATE surveys SET " SURVEYD_ERASE_NUMBER " WHERE id IN (SELECT s.id "
        "FROM walked w JOIN surveys s ON s.id = w.survey_id WHERE " SURVEYD_NUMBER_HELD
-       " AND " SURVEYD_NO_TEXT_TO_GO ") RETURNING 1), "
+       " AND " SURVEYD_NUMBER_NOT_NEEDED ") RETURNING 1), "
        "last AS (SELECT updated_at, id FROM walked ORDER BY updated_at DESC, id DESC LIMIT 1) "
        "SELECT (SELECT count(*) FROM walked), (SELECT count(*) FROM erased), "
        "(SELECT surveyd_epoch_us(updated_at) FROM last), (SELECT id FROM last)"},
@@ -332,7 +338,7 @@ const Statements& PrivacyStatements() {
 
 #undef SURVEYD_ERASE_NUMBER
 #undef SURVEYD_NUMBER_HELD
-#undef SURVEYD_NO_TEXT_TO_GO
+#undef SURVEYD_NUMBER_NOT_NEEDED
 
 }  // namespace pg
 

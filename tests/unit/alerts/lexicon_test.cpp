@@ -28,7 +28,10 @@ std::shared_ptr<const Lexicon> Load(const std::string& yaml) {
 }
 
 TEST(LexiconNormalize, FoldsCaseAccentsApostrophesAndSpacing) {
-  EXPECT_EQ(NormalizedText("I’m  SCARED\tto go\nhome"), "im scared to go | home");
+  // Line breaks read as one space, as the shipped lexicon's header says: a comment typed with
+  // Enter mid-sentence, or built from two texts back, is one sentence.
+  EXPECT_EQ(NormalizedText("I’m  SCARED\tto go\nhome"), "im scared to go home");
+  EXPECT_EQ(NormalizedText("he's\r\nback"), "hes back");
   EXPECT_EQ(NormalizedText("Boję się, ŻE wróci"), "boje sie | ze wroci");
   EXPECT_EQ(NormalizedText("Dw i ddim yn teimlo'n ddiogel yn y tŷ; Ŵyr"),
             "dw i ddim yn teimlon ddiogel yn y ty | wyr");
@@ -250,6 +253,17 @@ TEST(LexiconMatch, ShippedContactMeIsNotRaisedByAskingNotToBeContacted) {
   for (const char* text :
        {"please call me back", "You need to contact me about my car", "can someone ring me"}) {
     EXPECT_TRUE(lexicon->Matches(text, "complaint")) << text;
+  }
+}
+
+// A citizen split "he's back" over two texts, and pressed Enter mid-sentence in the comment box:
+// neither raised anything (a review), where the words on one line did.
+TEST(LexiconMatch, ShippedSafeguardingReadsAcrossLineBreaks) {
+  const auto lexicon = Shipped();
+  ASSERT_TRUE(lexicon);
+  for (const char* text : {"thank you so much, only thing is he's\nback",
+                           "I still dont feel\r\nsafe at home, he has been\r\nround again"}) {
+    EXPECT_TRUE(lexicon->Matches(text, "safeguarding")) << text;
   }
 }
 
