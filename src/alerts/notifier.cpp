@@ -104,11 +104,11 @@ MailMessage AlertMail(const NotifierOptions& options, const store::Notice& notic
   b += "\nSurvey: " + std::to_string(alert.survey_id) + " (" + (group.empty() ? c.group : group) +
        ", " + c.event_type + ")\n";
   b += "Contact: " + ReadableTime(c.contact_at, zone) + "\n";
-  b += Line("Channel", c.channel) + Line("Incident category", c.incident_category) +
-       Line("Incident grade", c.incident_grade) + Line("Incident type", c.incident_type_code) +
-       Line("NPU", c.npu) + Line("Beat", c.beat) + Line("Call handler", c.handler_id) +
-       Line("Team", c.handler_team) + Line("Officer", c.officer_id) +
-       Line("Department", c.department);
+  b += Line("Incident", c.incident_id) + Line("Channel", c.channel) +
+       Line("Incident category", c.incident_category) + Line("Incident grade", c.incident_grade) +
+       Line("Incident type", c.incident_type_code) + Line("NPU", c.npu) + Line("Beat", c.beat) +
+       Line("Call handler", c.handler_id) + Line("Team", c.handler_team) +
+       Line("Officer", c.officer_id) + Line("Department", c.department);
   b += "\nRead the answer and acknowledge it (supervisor or safeguarding role):\n";
   b += AlertLink(options, alert.id) + "\n";
   if (alert.kind == AlertKind::kSafeguarding) {

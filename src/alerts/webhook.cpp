@@ -88,6 +88,7 @@ nlohmann::json AlertContextJson(const store::AlertContext& c, const std::string*
       context[name] = nullptr;
     }
   };
+  optional("incident_id", c.incident_id);
   optional("channel", c.channel);
   optional("incident_type_code", c.incident_type_code);
   optional("incident_category", c.incident_category);

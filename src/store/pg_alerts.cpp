@@ -111,8 +111,9 @@ constexpr const char* kAlertColumns =
     "a.rounds, s.group_id, s.event_type, "
     "s.language, s.channel, s.incident_type_code, s.incident_category, s.incident_grade, s.npu, "
     "s.beat, s.handler_id, s.handler_team, s.officer_id, s.department, "
-    "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(a.reopened_at), a.reopened_round";
-constexpr int kAlertColumnCount = 28;
+    "surveyd_epoch_us(s.contact_at), surveyd_epoch_us(a.reopened_at), a.reopened_round, "
+    "s.incident_id";
+constexpr int kAlertColumnCount = 29;
 
 std::string Joined(std::initializer_list<std::string> parts) {
   std::string out;
@@ -321,6 +322,7 @@ AlertView ReadAlert(const pqxx::row& row) {
   c.contact_at = FromEpochMicros(row[25].as<std::int64_t>());
   if (!row[26].is_null()) view.reopened_at = FromEpochMicros(row[26].as<std::int64_t>());
   if (!row[27].is_null()) view.reopened_round = row[27].as<int>();
+  c.incident_id = OptionalText(row[28]);
   return view;
 }
 

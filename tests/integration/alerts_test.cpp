@@ -500,6 +500,7 @@ TEST_F(AlertsApiTest, ListActAndReveal) {
   ASSERT_EQ(list["alerts"].size(), 2u);
   EXPECT_EQ(list["alerts"][0]["kind"], "safeguarding");  // newest first
   EXPECT_EQ(list["alerts"][0]["context"]["handler_team"], "Force Contact - Team 3");
+  EXPECT_EQ(list["alerts"][0]["context"]["incident_id"], "I-E-2") << "the log to open";
   EXPECT_EQ(list["alerts"][0]["context"]["channel"], "101");
   // The group by its name in the rules in force too, for the people who act on alerts (who may
   // not read the figures that also say it).
@@ -1022,6 +1023,7 @@ TEST_F(NotifierTest, SignedWebhookRetriedThenRenotifiedAndEscalatedUntilAcknowle
   EXPECT_THAT(std::string(mail[0]["headers"]),
               HasSubstr("Subject: West Midlands Police: Safeguarding alert"));
   EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("Team: Force Contact - Team 3"));
+  EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("Incident: I-"));
   EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr("(Force Contact, call.ended)"))
       << "the survey group by its name in the rules";
   EXPECT_THAT(std::string(mail[0]["body"]), HasSubstr(link));

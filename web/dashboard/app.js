@@ -753,7 +753,7 @@
       ['Raised', when(a.created_at)], ...(a.reopened_at ? [['Reopened', when(a.reopened_at)]] : []),
       ['Rules', list(a.rules)], ['What matched', list(a.matched)],
       ['Survey group', contextGroup(c)], ['Contact', when(c.contact_at)], ['Channel', c.channel && channelLabel(c.channel)],
-      ['Incident', [c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
+      ['Incident', [c.incident_id, c.incident_category, c.incident_grade].filter(Boolean).join(', ')],
       ['Area', [c.npu, c.beat].filter(Boolean).join(' / ')], ['Team', c.handler_team],
       ['Officer', c.officer_id], ['Department', c.department], ['Language', c.language],
       ['Notices sent', String(a.notices_sent)],

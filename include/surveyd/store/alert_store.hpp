@@ -21,13 +21,14 @@ const char* AlertStatusName(AlertStatus status);  // "open", "acknowledged", "re
 std::optional<AlertStatus> ParseAlertStatus(std::string_view name);
 
 // Where the answer came from, read from its survey: what a supervisor needs to find the contact,
-// never the number.
+// never the number. The incident's id is the command-and-control log to open (who the caller
+// is, where, what happened): without it a duty inspector had a beat, a type code and a time.
 struct AlertContext {
   std::string group;
   std::string event_type;
   std::string language;
-  std::optional<std::string> channel, incident_type_code, incident_category, incident_grade, npu,
-      beat, handler_id, handler_team, officer_id, department;
+  std::optional<std::string> incident_id, channel, incident_type_code, incident_category,
+      incident_grade, npu, beat, handler_id, handler_team, officer_id, department;
   TimePoint contact_at;
 };
 

@@ -58,6 +58,7 @@ TEST(Webhook, BodyNamesTheKindAndNeverTheNumberOrComment) {
   alert.context.event_type = "call.ended";
   alert.context.channel = "101";
   alert.context.handler_team = "Team 3";
+  alert.context.incident_id = "INC-20261208-0042";
   alert.context.contact_at = FromUnixSeconds(1'799'990'000);
   const std::string body =
       AlertWebhookBody(alert, 1, true, FromUnixSeconds(1'800'000'900),
@@ -69,6 +70,9 @@ TEST(Webhook, BodyNamesTheKindAndNeverTheNumberOrComment) {
   EXPECT_EQ(json["data"]["round"], 1);
   EXPECT_EQ(json["data"]["escalated"], true);
   EXPECT_EQ(json["data"]["context"]["handler_team"], "Team 3");
+  // The log to open in command and control: without it a duty inspector had a beat, a type code
+  // and a time (a review).
+  EXPECT_EQ(json["data"]["context"]["incident_id"], "INC-20261208-0042");
   EXPECT_EQ(json["data"]["context"]["group"], "force_contact");
   EXPECT_EQ(json["data"]["context"]["group_name"], "Force Contact");
   EXPECT_EQ(json["data"]["link"], "https://surveys.example/dashboard?view=alerts&alert=12");
