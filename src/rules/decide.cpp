@@ -512,7 +512,7 @@ std::vector<Related> RelatedThatCount(const Policy& policy, const Event& event,
                                       const RelatedEvents& related) {
   std::vector<Related> out;
   out.reserve(related.same_incident.size() + related.same_number.size() +
-              related.same_number_screened.size());
+              related.number_incidents_others.size() + related.same_number_screened.size());
   for (const Event& other : related.same_incident) {
     if (other.event_id != event.event_id) out.push_back({&other, nullptr, "incident"});
   }
@@ -525,6 +525,11 @@ std::vector<Related> RelatedThatCount(const Policy& policy, const Event& event,
       // was withheld) may be the same one, and counts.
       const std::string theirs = NumberOf(other);
       out.push_back({&other, nullptr, "number", own.empty() || theirs.empty() || theirs == own});
+    }
+  }
+  for (const Event& other : related.number_incidents_others) {
+    if (other.event_id != event.event_id && other.occurred_at >= oldest) {
+      out.push_back({&other, nullptr, "number", false});
     }
   }
   for (const ScreenedEvent& other : related.same_number_screened) {

@@ -339,8 +339,10 @@ class RelatedPool {
                     const std::string& phone_hash, int up_to) const {
     RelatedEvents related;
     auto visible = [&](const Entry& e) { return e.event_id != event_id && e.order < up_to; };
-    auto give = [&related](const Entry& e) {
-      if (e.event) {
+    auto give = [&related, &phone_hash](const Entry& e) {
+      if (e.event && !e.phone_hash.empty() && e.phone_hash != phone_hash) {
+        related.number_incidents_others.push_back(*e.event);
+      } else if (e.event) {
         related.same_number.push_back(*e.event);
       } else {
         related.same_number_screened.push_back({e.event_id, e.occurred_at, e.findings});

@@ -77,35 +77,40 @@ enum ClaimColumn {
 namespace pg {
 
 // Claimed messages' own events, their incidents', and their numbers' since, in parts.
-#define SURVEYD_CLAIM_CONTEXT(incident_filter, numbers_events)                        \
-  "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text "       \
-  "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) " \
-  "AS c(outbox_id, event_id, incident_id, phone_hash, since) "                        \
-  "CROSS JOIN LATERAL ("                                                              \
-  "SELECT event_id, incident_id, facts FROM events WHERE event_id = c.event_id "      \
-  "UNION SELECT event_id, incident_id, facts FROM events "                            \
-  "WHERE c.incident_id <> '' AND incident_id = c.incident_id" incident_filter         \
-  " "                                                                                 \
+#define SURVEYD_CLAIM_CONTEXT(incident_filter, numbers_events)                               \
+  "SELECT c.outbox_id, e.event_id, COALESCE(e.incident_id, ''), e.facts::text, "             \
+  "COALESCE(e.phone_hash, '') "                                                              \
+  "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "        \
+  "AS c(outbox_id, event_id, incident_id, phone_hash, since) "                               \
+  "CROSS JOIN LATERAL ("                                                                     \
+  "SELECT event_id, incident_id, facts, phone_hash FROM events WHERE event_id = c.event_id " \
+  "UNION SELECT event_id, incident_id, facts, phone_hash FROM events "                       \
+  "WHERE c.incident_id <> '' AND incident_id = c.incident_id" incident_filter                \
+  " "                                                                                        \
   "UNION " numbers_events ") AS e WHERE e.facts IS NOT NULL"
-#define SURVEYD_CLAIM_OF_NUMBER                      \
-  "SELECT event_id, incident_id, facts FROM events " \
+#define SURVEYD_CLAIM_OF_NUMBER                                  \
+  "SELECT event_id, incident_id, facts, phone_hash FROM events " \
   "WHERE phone_hash = c.phone_hash AND occurred_at >= c.since"
 // Of the number's events screened under the rules whose version is $6, the newest for each rule
 // they could rule a contact out by (EventScreen), found in number_findings
 // (SURVEYD_NUMBER_NEWEST_EVENTS).
-#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                              \
-  "SELECT x.event_id, x.incident_id, x.facts FROM (" SURVEYD_NUMBER_NEWEST_EVENTS( \
-      "c.phone_hash", "$6", "c.since", "e.event_id, e.incident_id, e.facts") ") AS x"
+#define SURVEYD_CLAIM_OF_NUMBER_FOUND                                                            \
+  "SELECT x.event_id, x.incident_id, x.facts, x.phone_hash FROM (" SURVEYD_NUMBER_NEWEST_EVENTS( \
+      "c.phone_hash", "$6", "c.since",                                                           \
+      "e.event_id, e.incident_id, e.facts, e.phone_hash") ") AS x"
 // The number's events screened under other rules than those whose version is $6, or none, and
 // every event of the other incidents they are in: a flag there is filed under the number only
 // under the rules it was screened by (as ingest reads them:
 // SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE). The number's are read once, for both.
-#define SURVEYD_CLAIM_OF_NUMBER_ELSEWHERE \
-  "SELECT y.event_id, y.incident_id, y.facts FROM ("                                   \
-  SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6")                        \
-  ") AS x CROSS JOIN LATERAL (SELECT x.event_id, x.incident_id, x.facts UNION ALL "     \
-  "SELECT m.event_id, m.incident_id, m.facts FROM events m "                            \
-  "WHERE m.incident_id = x.incident_id AND x.incident_id <> c.incident_id) AS y"
+#define SURVEYD_CLAIM_OF_NUMBER_STALE \
+  SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6")
+#define SURVEYD_CLAIM_OF_NUMBER_ELSEWHERE                                                      \
+  "SELECT y.event_id, y.incident_id, y.facts, y.phone_hash "                                   \
+  "FROM (" SURVEYD_CLAIM_OF_NUMBER_STALE                                                       \
+  ") AS x CROSS JOIN LATERAL (SELECT x.event_id, "                                             \
+  "x.incident_id, x.facts, x.phone_hash UNION ALL SELECT m.event_id, m.incident_id, m.facts, " \
+  "m.phone_hash FROM events m WHERE m.incident_id = x.incident_id "                            \
+  "AND x.incident_id <> c.incident_id) AS y"
 
 // No ops hold is open (migration 0026): a claim takes nothing while one is. Evaluated once a
 // statement. Reading send_holds takes the lock that HoldSends waits on, so a hold, once opened,
@@ -515,6 +520,14 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
       }
     }
   }
+  // Whether a hash is the message i's number's: its own, or, while a hash key is rotated out,
+  // made with another key.
+  const auto own_number = [&](std::size_t i, const std::string& hash) {
+    if (hash == own[i].phone_hash) return true;
+    if (!vault_.rotating_hash_key() || messages[i].to_e164.empty()) return false;
+    const auto all = vault_.Hashes(messages[i].to_e164);
+    return std::find(all.begin(), all.end(), hash) != all.end();
+  };
   if (!index.empty()) {
     std::set<std::size_t> unreadable;
     Params context = {ids.Text(), event_ids.Text(), incident_ids.Text(), hashes.Text(),
@@ -542,6 +555,11 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
         message.event = std::move(event);
       } else if (!own[i].incident_id.empty() && row[2].as<std::string>() == own[i].incident_id) {
         message.related.same_incident.push_back(std::move(*event));
+      } else if (const std::string hash = row[4].as<std::string>();
+                 !hash.empty() && !own_number(i, hash)) {
+        // Another caller's, of an incident the number is in: not their age, consent or
+        // vulnerability (as ingest's RelatedPool gives it).
+        message.related.number_incidents_others.push_back(std::move(*event));
       } else {
         message.related.same_number.push_back(std::move(*event));
       }

@@ -43,6 +43,8 @@ void SortByTime(RelatedEvents& related) {
   };
   std::sort(related.same_incident.begin(), related.same_incident.end(), earlier);
   std::sort(related.same_number.begin(), related.same_number.end(), earlier);
+  std::sort(related.number_incidents_others.begin(), related.number_incidents_others.end(),
+            earlier);
   std::sort(related.same_number_screened.begin(), related.same_number_screened.end(),
             [](const ScreenedEvent& a, const ScreenedEvent& b) {
               return std::tie(a.occurred_at, a.event_id) < std::tie(b.occurred_at, b.event_id);

@@ -98,6 +98,8 @@ Decision Decide(const Event& event, const ContactHistory& history, const Related
   const bool related_domestic =
       std::any_of(related.same_incident.begin(), related.same_incident.end(), Domestic) ||
       std::any_of(related.same_number.begin(), related.same_number.end(), Domestic) ||
+      std::any_of(related.number_incidents_others.begin(), related.number_incidents_others.end(),
+                  Domestic) ||
       std::any_of(related.same_number_screened.begin(), related.same_number_screened.end(),
                   [](const ScreenedEvent& e) {
                     return std::find(e.findings.begin(), e.findings.end(), "exclusion:domestic") !=
@@ -1432,6 +1434,11 @@ TEST_F(StoreTest, AnotherNumbersEventComesWithoutItsCallersOwnFindings) {
           for (const ScreenedEvent& e : related.same_number_screened) {
             for (const std::string& f : e.findings) seen.push_back(e.event_id + ":" + f);
           }
+          for (const Event& e : related.number_incidents_others) {
+            if (e.caller && e.caller->vulnerable.value_or(false)) {
+              seen.push_back(e.event_id + ":vulnerable (another caller's)");
+            }
+          }
           for (const Event& e : related.same_number) {
             if (e.caller && e.caller->vulnerable.value_or(false)) {
               seen.push_back(e.event_id + ":vulnerable");
@@ -1703,6 +1710,9 @@ TEST_F(StoreTest, AFlagOnAnIncidentReachesEveryNumberTheIncidentNames) {
     ASSERT_EQ(claimed.size(), 1u);
     std::vector<std::string> related;
     for (const Event& e : claimed[0].related.same_number) related.push_back(e.event_id);
+    for (const Event& e : claimed[0].related.number_incidents_others) {
+      related.push_back(e.event_id);
+    }
     EXPECT_NE(std::find(related.begin(), related.end(), p + "QX-IC"), related.end());
     Q("UPDATE outbox SET state = 'cancelled', claim_token = NULL, claimed_by = NULL, "
       "lease_until = NULL WHERE state = 'claimed'");
@@ -1758,10 +1768,26 @@ TEST_F(StoreTest, AFlagOnAnotherNumbersEventRulesTheNumberOutUnderNewRulesBefore
   auto claimed = store_->ClaimDue(kT0 + 3h, 10, "w1", 60s, ScreenOf("v2"));
   ASSERT_EQ(claimed.size(), 1u);
   std::vector<std::string> related;
-  for (const Event& e : claimed[0].related.same_number) related.push_back(e.event_id);
+  for (const Event& e : claimed[0].related.number_incidents_others) related.push_back(e.event_id);
   EXPECT_NE(std::find(related.begin(), related.end(), "C2"), related.end());
   EXPECT_EQ(Decide(*claimed[0].event, claimed[0].history, claimed[0].related).reason,
             "exclusion:domestic");
+  Q("UPDATE outbox SET state = 'cancelled', claim_token = NULL, claimed_by = NULL, "
+    "lease_until = NULL WHERE state = 'claimed'");
+
+  // Another caller of such an incident is fifteen: that is theirs, and rules nobody else out
+  // (the claim read them as the number's, and cancelled the text: a review).
+  const std::string caller = "+447700900331";
+  EXPECT_EQ(reason(event("D3", "INC-D3", caller, kT0, {}, false), v1), "survey");
+  reason(event("D1", "INC-D", caller, kT0 + 1h), v1);
+  auto young = event("D2", "INC-D", "+447700900332", kT0 + 2h);
+  young.caller->age = 15;
+  reason(young, v1);
+  claimed = store_->ClaimDue(kT0 + 3h, 10, "w1", 60s, ScreenOf("v2"));
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_EQ(claimed[0].related.number_incidents_others.size(), 1u);
+  EXPECT_EQ(claimed[0].related.number_incidents_others[0].event_id, "D2");
+  EXPECT_EQ(Decide(*claimed[0].event, claimed[0].history, claimed[0].related).reason, "survey");
 }
 
 // The sweep screens an incident's events together, or leaves them all to a later sweep: a
@@ -1839,6 +1865,9 @@ DecideFn Recording(std::vector<std::string>& seen, std::vector<Event> RelatedEve
         for (const Event& other : related.*kind)
           given.emplace_back(other.occurred_at, other.event_id);
         if (kind == &RelatedEvents::same_number) {
+          for (const Event& other : related.number_incidents_others) {
+            given.emplace_back(other.occurred_at, other.event_id);
+          }
           for (const ScreenedEvent& other : related.same_number_screened) {
             given.emplace_back(other.occurred_at, other.event_id);
           }

@@ -36,6 +36,11 @@ struct RelatedEvents {
   // More of the number's, screened under the rules deciding: only by a store that holds their
   // findings under a screen made from those very rules (DecideFn, ScreenUnder).
   std::vector<ScreenedEvent> same_number_screened;
+  // Other callers' events of the other incidents this caller's number is in (an incident's flag
+  // concerns everyone it names: migration 0046), read whole: they count for what concerns the
+  // incident, never for their own caller's age, consent or vulnerability (rules::IsCallersOwn),
+  // which a stored event's facts, holding no number, could not tell apart from this caller's.
+  std::vector<Event> number_incidents_others;
 };
 
 // The store hands the rules same_number events at most this much older than the event; the

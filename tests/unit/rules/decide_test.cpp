@@ -441,6 +441,22 @@ TEST(RulesDecideTest, AnotherNumbersEventCountsForItsIncidentNotForItsCaller) {
   own.caller->phone = "withheld";
   related.same_number = {own};
   EXPECT_EQ(Decide(*rules, call, {}, related, now).reason, "under_minimum_age");
+
+  // Stored, an event holds no number: the store says which are another caller's
+  // (number_incidents_others), and those count for their incident alone. A claim once gave them
+  // as the number's, and a stranger's age cancelled the text (a review).
+  Event stored = stranger;
+  stored.caller->phone.reset();
+  stored.incident.qualifiers = std::vector<std::string>{};
+  related.same_number.clear();
+  related.number_incidents_others = {stored};
+  EXPECT_EQ(Decide(*rules, call, {}, related, now).outcome, Decision::Outcome::kSurvey);
+  stored.incident.qualifiers = std::vector<std::string>{"DOMESTIC"};
+  related.number_incidents_others = {stored};
+  const Decision flagged = Decide(*rules, call, {}, related, now);
+  EXPECT_EQ(flagged.reason, "exclusion:domestic_abuse");
+  EXPECT_EQ(flagged.trace, (std::vector<std::string>{"group:force_contact",
+                                                     "exclusion:domestic_abuse@number:S-1"}));
 }
 
 // A type code with a letter of another alphabet that looks Latin ("R\u0410PE", a Cyrillic
