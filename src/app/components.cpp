@@ -737,13 +737,21 @@ void ScreenSweeper::Tick() {
   if (screen.version != version_) {  // a new sweep, from the newest events
     version_ = screen.version;
     from_ = clock_.Now() + std::chrono::hours(24);
-    swept_ = 0;
+    swept_ = skipped_ = 0;
+    again_at_.reset();
+  }
+  if (again_at_) {
+    if (clock_.Now() < *again_at_) return;
+    again_at_.reset();
+    from_ = clock_.Now() + std::chrono::hours(24);
+    skipped_ = 0;
   }
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   try {
     while (from_ && std::chrono::steady_clock::now() < until) {
       const auto pass = store_.ScreenEvents(screen, clock_.Now(), *from_, 500);
       swept_ += pass.screened;
+      skipped_ += pass.skipped;
       screened_.Inc(pass.screened);
       from_ = pass.next_from;
     }
@@ -753,6 +761,15 @@ void ScreenSweeper::Tick() {
     return;
   }
   failures_.Succeeded();
+  if (!from_ && skipped_ > 0) {
+    // Read back whole until then, as every event not screened yet is.
+    spdlog::info(
+        "rules: {} stored event(s) left for a later sweep (a batch or a lock held their "
+        "incidents); sweeping again in a minute",
+        skipped_);
+    again_at_ = clock_.Now() + std::chrono::minutes(1);
+    return;
+  }
   if (!from_) {
     done_ = version_;
     // The rules by the version /readyz names; their screen's own beside it, labelled as such.

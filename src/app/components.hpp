@@ -350,7 +350,9 @@ class MemoryTrimmer final : public Component {
 // after every reload that changes them: in batches, a tenth of a second of work each second
 // (it rewrites every event of the look-back, so it goes gently), newest events
 // first, until none is left. Until then the events not yet screened are read back in full, as
-// before screening, so this only ever makes deciding cheaper, never different.
+// before screening, so this only ever makes deciding cheaper, never different. An incident that
+// was busy when the sweep reached it is left, and the sweep goes again a minute after it ends,
+// until it leaves none.
 class ScreenSweeper final : public Component {
  public:
   ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
@@ -366,10 +368,12 @@ class ScreenSweeper final : public Component {
   store::IngestStore& store_;
   const std::function<ScreenInForce()> screen_;
   const Clock& clock_;
-  std::string done_;               // the screen every stored event is screened under
-  std::string version_;            // the screen being swept
-  std::optional<TimePoint> from_;  // where the sweep goes on from
-  std::int64_t swept_ = 0;         // events screened in this sweep
+  std::string done_;                   // the screen every stored event is screened under
+  std::string version_;                // the screen being swept
+  std::optional<TimePoint> from_;      // where the sweep goes on from
+  std::int64_t swept_ = 0;             // events screened in this sweep
+  std::int64_t skipped_ = 0;           // events it left, their incidents busy
+  std::optional<TimePoint> again_at_;  // a sweep that left some goes again then
   metrics::Counter& screened_;
   // A sweep waits out a database outage: said once, not every second it is tried again.
   FailureLog failures_{"rules: screening stored events", clock_};

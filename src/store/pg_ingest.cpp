@@ -934,7 +934,10 @@ IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoi
     for (const auto& row : rows) {
       pass.next_from = pg::FromEpochMicros(row[2].as<std::int64_t>());
       const std::string incident = row[3].as<std::string>();
-      if (!incident.empty() && held.count(incident) == 0) continue;
+      if (!incident.empty() && held.count(incident) == 0) {
+        ++pass.skipped;
+        continue;
+      }
       screened.Add(screen, row[0].as<std::string>(), ReadFacts(row[1].as<std::string>()));
     }
     screened.Store(txn, screen);

@@ -431,6 +431,56 @@ TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
       << after;
 }
 
+// A sweep that left busy incidents said it was done, and never came back to them: their events
+// were read back whole, and an incident's flag filed under its other numbers under the old
+// screen alone, for as long as the process ran (a review). It goes again a minute after.
+TEST(ScreenSweeperTest, ASweepThatLeftBusyIncidentsGoesAgainUntilItLeavesNone) {
+  class Busy final : public store::IngestStore {
+   public:
+    std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>&,
+                                                 const store::DecideFn&,
+                                                 const std::string&) override {
+      return {};
+    }
+    std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
+    ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override {
+      ++calls;
+      return busy-- > 0 ? ScreenPass{5, std::nullopt, 2} : ScreenPass{2, std::nullopt, 0};
+    }
+    int busy = 2, calls = 0;
+  } stored;
+  ManualClock clock(kT0);
+  metrics::Registry registry;
+  EventScreen screen;
+  screen.version = "v1/findings6";
+  ScreenSweeper sweeper(
+      stored,
+      [&screen] {
+        return ScreenInForce{screen, "abc"};
+      },
+      clock, registry);
+  CapturedLog log;
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(),
+            "info rules: 2 stored event(s) left for a later sweep (a batch or a lock held their "
+            "incidents); sweeping again in a minute\n");
+  clock.Advance(std::chrono::seconds(30));
+  sweeper.Tick();
+  EXPECT_EQ(stored.calls, 1) << "not before the minute";
+  clock.Advance(std::chrono::seconds(30));
+  sweeper.Tick();
+  EXPECT_EQ(stored.calls, 2);
+  EXPECT_NE(log.Take().find("2 stored event(s) left"), std::string::npos) << "still busy";
+  clock.Advance(std::chrono::minutes(1));
+  sweeper.Tick();
+  EXPECT_EQ(log.Take(),
+            "info rules: stored events screened under version abc (screen of stored events "
+            "v1/findings6; 12 screened again)\n");
+  clock.Advance(std::chrono::minutes(5));
+  sweeper.Tick();
+  EXPECT_EQ(stored.calls, 3) << "done";
+}
+
 // /api/v1/health's http check says both caps and what each refused, apart.
 TEST(FeedHealthTest, AFeedDownIsDegradedAndADatabaseThatCannotTakeItsEventsIsNotReady) {
   // A feed that sends nothing left the instance unready: a load balancer took away the survey
