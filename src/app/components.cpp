@@ -716,10 +716,12 @@ void QueueSampler::Sample() {
 // --- Screens of stored events -----------------------------------------------------------------
 
 ScreenSweeper::ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
-                             const Clock& clock, metrics::Registry& metrics)
+                             const Clock& clock, metrics::Registry& metrics,
+                             std::chrono::days reach)
     : store_(store),
       screen_(std::move(screen)),
       clock_(clock),
+      reach_(reach),
       screened_(metrics
                     .Counters("surveyd_events_screened_total",
                               "Stored events screened again under new rules (events of a "
@@ -749,7 +751,7 @@ void ScreenSweeper::Tick() {
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   try {
     while (from_ && std::chrono::steady_clock::now() < until) {
-      const auto pass = store_.ScreenEvents(screen, clock_.Now(), *from_, 500);
+      const auto pass = store_.ScreenEvents(screen, clock_.Now() - reach_, *from_, 500);
       swept_ += pass.screened;
       skipped_ += pass.skipped;
       screened_.Inc(pass.screened);

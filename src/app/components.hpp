@@ -134,9 +134,9 @@ class CountingIngestStore final : public store::IngestStore {
                                                const store::DecideFn& decide,
                                                const std::string& feed) override;
   std::optional<std::int64_t> FeedCursor(const std::string& feed) override;
-  ScreenPass ScreenEvents(const EventScreen& screen, TimePoint now, TimePoint from,
+  ScreenPass ScreenEvents(const EventScreen& screen, TimePoint oldest, TimePoint from,
                           int limit) override {
-    return inner_.ScreenEvents(screen, now, from, limit);
+    return inner_.ScreenEvents(screen, oldest, from, limit);
   }
 
  private:
@@ -355,8 +355,12 @@ class MemoryTrimmer final : public Component {
 // until it leaves none.
 class ScreenSweeper final : public Component {
  public:
+  // `reach`: how far back stored events are screened, as long as a number's hash is kept
+  // (retention.phone_hash_days) and never less than a number's longest look-back: a number's
+  // event, however old, puts it in its incident (migration 0046).
   ScreenSweeper(store::IngestStore& store, std::function<ScreenInForce()> screen,
-                const Clock& clock, metrics::Registry& metrics);
+                const Clock& clock, metrics::Registry& metrics,
+                std::chrono::days reach = kMaxNumberLookback);
   std::string Name() const override { return "screen_sweeper"; }
   void Start() override;
   void Stop() override { ticker_.Stop(); }
@@ -368,6 +372,7 @@ class ScreenSweeper final : public Component {
   store::IngestStore& store_;
   const std::function<ScreenInForce()> screen_;
   const Clock& clock_;
+  const std::chrono::days reach_;
   std::string done_;                   // the screen every stored event is screened under
   std::string version_;                // the screen being swept
   std::optional<TimePoint> from_;      // where the sweep goes on from

@@ -452,7 +452,8 @@ int Serve(const config::Config& config, std::ostream& err) {
   RetentionComponent retention(database.store(), RetentionPolicyOf(config),
                                config.retention.interval, WorkerId(), clock, registry);
   ScreenSweeper screen_sweeper(
-      database.store(), [&rules] { return rules.Screen(); }, clock, registry);
+      database.store(), [&rules] { return rules.Screen(); }, clock, registry,
+      std::max(kMaxNumberLookback, std::chrono::days(config.retention.phone_hash_days)));
 
   try {
     // Rules, database and dispatcher first: the survey pages need the rules' time zone.

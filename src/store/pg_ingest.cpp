@@ -468,10 +468,9 @@ namespace pg {
 // facts, or, for a number's event screened under the rules deciding, its findings and when it
 // happened instead of its facts (ScreenedEvent); then whether it was screened under other rules
 // than those deciding, or none (`stale`: so the batch screens its incidents' again, below).
-#define SURVEYD_RELATED_COLUMNS_STALE(stale)                                            \
+#define SURVEYD_RELATED_COLUMNS                                                         \
   "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text, " \
-  "NULL::text, NULL::bigint, " stale " FROM events "
-#define SURVEYD_RELATED_COLUMNS SURVEYD_RELATED_COLUMNS_STALE("false")
+  "NULL::text, NULL::bigint, false FROM events "
 #define SURVEYD_RELATED_OF_INCIDENTS \
   SURVEYD_RELATED_COLUMNS "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
 // Screened under other rules than those of version `v`, or not at all.
@@ -492,25 +491,28 @@ namespace pg {
   "CASE WHEN NOT " SURVEYD_INCIDENT_EVENT_COUNTS(v) " THEN surveyd_epoch_us(occurred_at) END, " \
   "COALESCE(screened_with <> " v ", true) "                                                     \
   "FROM events WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
-// The numbers' events since $3, `since` saying how (SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE).
-#define SURVEYD_RELATED_OF_NUMBERS_SINCE(stale, since) \
-  SURVEYD_RELATED_COLUMNS_STALE(stale)                 \
-  "WHERE phone_hash = ANY($2::text[]) AND "            \
-  "facts IS NOT NULL AND " since
-#define SURVEYD_RELATED_OF_NUMBERS \
-  SURVEYD_RELATED_OF_NUMBERS_SINCE("false", "occurred_at >= $3::timestamptz")
-// The numbers' events screened under other rules, or none (SURVEYD_WHERE_SCREENED_ELSEWHERE),
-// found by their ranges of the index on (phone_hash, screened_with): the look-back is written so
-// that no index can take it (IS TRUE). As a plain range, a generic plan made on statistics of a
-// few busy numbers takes the batch's numbers for a fifth of the table and walks every event of
-// the look-back by date to find the few, or none, screened elsewhere
-// (StoreTest.WhatADecisionReadsBack...: 2,208 pages a range for four numbers with an event each,
-// of 1,101 in the table).
-#define SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE \
-  SURVEYD_RELATED_OF_NUMBERS_SINCE("true", "(occurred_at >= $3::timestamptz) IS TRUE")
-// Those, read once as `elsewhere`: the statement gives them, and the incidents they are in.
-#define SURVEYD_ELSEWHERE_AS_CTE                                                       \
-  "WITH elsewhere (event_id, incident_id, phone_hash, facts, findings, at, stale) AS " \
+// The numbers' events since $3.
+#define SURVEYD_RELATED_OF_NUMBERS                                \
+  SURVEYD_RELATED_COLUMNS                                         \
+      "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
+      "AND occurred_at >= $3::timestamptz"
+// The numbers' events screened under other rules, or none (SURVEYD_WHERE_SCREENED_ELSEWHERE), of
+// any age, found by their ranges of the index on (phone_hash, screened_with), each saying whether
+// it is within the look-back ($3, `recent`): those are given as the numbers'; all name the
+// incidents the numbers are in (an event of a number, however old, puts it in its incident, as
+// migration 0046 files an incident's flags). The look-back is a column, not a condition: as a
+// range, a generic plan made on statistics of a few busy numbers takes the batch's numbers for a
+// fifth of the table and walks every event of the look-back by date to find the few, or none,
+// screened elsewhere (StoreTest.WhatADecisionReadsBack...: 2,208 pages a range for four numbers
+// with an event each, of 1,101 in the table).
+#define SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE                                            \
+  "SELECT event_id, COALESCE(incident_id, ''), COALESCE(phone_hash, ''), facts::text, " \
+  "NULL::text, NULL::bigint, true, occurred_at >= $3::timestamptz FROM events "         \
+  "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL"
+// Those, read once as `elsewhere`: the statement gives them (within the look-back), and the
+// incidents they are in.
+#define SURVEYD_ELSEWHERE_AS_CTE                                                               \
+  "WITH elsewhere (event_id, incident_id, phone_hash, facts, findings, at, stale, recent) AS " \
   "(" SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_RELATED_OF_NUMBERS_ELSEWHERE, "$4") ") "
 // Every event of the incidents that the numbers' events screened elsewhere are in (`elsewhere`,
 // as above), but the batch's own incidents (they come whole). A flag on another number's event
@@ -681,9 +683,11 @@ const Statements& IngestStatements() {
       // those of the numbers are in.
       {"related_events_screened",
        SURVEYD_ELSEWHERE_AS_CTE SURVEYD_RELATED_OF_INCIDENTS_SCREENED(
-           "$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND " UNION SELECT * FROM elsewhere "
+           "$4") " UNION " SURVEYD_RELATED_OF_NUMBERS_FOUND
+                 " UNION SELECT event_id, incident_id, phone_hash, facts, findings, at, stale "
+                 "FROM elsewhere WHERE recent "
                  "UNION " SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE SURVEYD_RELATED_REJECTED},
-      // Stored events of numbers or incidents within the look-back ($2 on) not screened under
+      // Stored events of numbers or incidents from $2 on not screened under
       // the rules whose version is $1, newest first from $3 on: for ScreenEvents.
       {"screen_pending",
        "SELECT event_id, facts::text, surveyd_epoch_us(occurred_at), COALESCE(incident_id, '') "
@@ -884,15 +888,14 @@ std::optional<std::int64_t> PgStore::FeedCursor(const std::string& feed) {
   });
 }
 
-IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoint now,
+IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoint oldest,
                                               TimePoint from, int limit) {
   if (screen.version.empty()) return {};
   return WithConnection("screen events", [&](pqxx::connection& connection) {
     pqxx::work txn(connection);
     UseGenericPlans(txn);
     const auto rows =
-        Exec(txn, "screen_pending",
-             {Text(screen.version), Time(now - kMaxNumberLookback), Time(from), Int(limit)});
+        Exec(txn, "screen_pending", {Text(screen.version), Time(oldest), Time(from), Int(limit)});
     // An incident's events are screened together, or not at all: a flag on one of them is filed
     // under the incident's other numbers under the rules it was screened by (migration 0046),
     // and a number's events screened under the rules deciding are trusted to be in incidents

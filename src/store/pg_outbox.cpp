@@ -101,16 +101,21 @@ namespace pg {
 // The number's events screened under other rules than those whose version is $6, or none, and
 // every event of the other incidents they are in: a flag there is filed under the number only
 // under the rules it was screened by (as ingest reads them:
-// SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE). The number's are read once, for both.
-#define SURVEYD_CLAIM_OF_NUMBER_STALE \
-  SURVEYD_WHERE_SCREENED_ELSEWHERE(SURVEYD_CLAIM_OF_NUMBER, "$6")
-#define SURVEYD_CLAIM_OF_NUMBER_ELSEWHERE                                                      \
-  "SELECT y.event_id, y.incident_id, y.facts, y.phone_hash "                                   \
-  "FROM (" SURVEYD_CLAIM_OF_NUMBER_STALE                                                       \
-  ") AS x CROSS JOIN LATERAL (SELECT x.event_id, "                                             \
-  "x.incident_id, x.facts, x.phone_hash UNION ALL SELECT m.event_id, m.incident_id, m.facts, " \
-  "m.phone_hash FROM events m WHERE m.incident_id = x.incident_id "                            \
-  "AND x.incident_id <> c.incident_id) AS y"
+// SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE). Of any age, as an event of the number however old
+// puts it in its incident (migration 0046); given as the number's own within the look-back. The
+// number's are read once, for both.
+#define SURVEYD_CLAIM_OF_NUMBER_STALE                     \
+  SURVEYD_WHERE_SCREENED_ELSEWHERE(                       \
+      "SELECT event_id, incident_id, facts, phone_hash, " \
+      "occurred_at >= c.since AS recent FROM events "     \
+      "WHERE phone_hash = c.phone_hash",                  \
+      "$6")
+#define SURVEYD_CLAIM_OF_NUMBER_ELSEWHERE                                               \
+  "SELECT y.event_id, y.incident_id, y.facts, y.phone_hash "                            \
+  "FROM (" SURVEYD_CLAIM_OF_NUMBER_STALE                                                \
+  ") AS x CROSS JOIN LATERAL (SELECT x.event_id, x.incident_id, x.facts, x.phone_hash " \
+  "WHERE x.recent UNION ALL SELECT m.event_id, m.incident_id, m.facts, m.phone_hash "   \
+  "FROM events m WHERE m.incident_id = x.incident_id AND x.incident_id <> c.incident_id) AS y"
 
 // No ops hold is open (migration 0026): a claim takes nothing while one is. Evaluated once a
 // statement. Reading send_holds takes the lock that HoldSends waits on, so a hold, once opened,

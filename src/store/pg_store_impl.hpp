@@ -218,7 +218,7 @@ class PgStore final : public Store {
   std::vector<IngestResult> IngestBatch(const std::vector<IngestItem>& items,
                                         const DecideFn& decide, const std::string& feed) override;
   std::optional<std::int64_t> FeedCursor(const std::string& feed) override;
-  ScreenPass ScreenEvents(const EventScreen& screen, TimePoint now, TimePoint from,
+  ScreenPass ScreenEvents(const EventScreen& screen, TimePoint oldest, TimePoint from,
                           int limit) override;
 
   // OutboxStore (pg_outbox.cpp)

@@ -1788,6 +1788,16 @@ TEST_F(StoreTest, AFlagOnAnotherNumbersEventRulesTheNumberOutUnderNewRulesBefore
   ASSERT_EQ(claimed[0].related.number_incidents_others.size(), 1u);
   EXPECT_EQ(claimed[0].related.number_incidents_others[0].event_id, "D2");
   EXPECT_EQ(Decide(*claimed[0].event, claimed[0].history, claimed[0].related).reason, "survey");
+
+  // The number's own event in the incident is older than the look-back: it puts the number in
+  // the incident all the same (the flag is filed so), under new rules too (a review, with hashes
+  // kept a year: texted after a reload).
+  const std::string long_ago = "+447700900341";
+  reason(event("E1", "INC-E", long_ago, kT0 - 24h * 100), v1);
+  reason(event("E2", "INC-E", "+447700900342", kT0 - 24h * 10, {"DOMESTIC"}), v1);
+  EXPECT_EQ(reason(event("E3", "INC-E3", long_ago, kT0, {}, false), v1), "exclusion:domestic");
+  EXPECT_EQ(reason(event("E4", "INC-E4", long_ago, kT0 + 1h, {}, false), v2),
+            "exclusion:domestic");
 }
 
 // The sweep screens an incident's events together, or leaves them all to a later sweep: a
@@ -1814,7 +1824,8 @@ TEST_F(StoreTest, AnIncidentsEventsAreScreenedTogetherOrNotAtAll) {
     pqxx::connection other(db_->url());
     pqxx::work holding(other);
     holding.exec("SELECT 1 FROM events WHERE event_id = 'D1' FOR UPDATE");
-    const auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 2h, kT0 + 24h, 1);
+    const auto pass =
+        store_->ScreenEvents(ScreenOf("v2"), kT0 + 2h - kMaxNumberLookback, kT0 + 24h, 1);
     EXPECT_EQ(pass.screened, 0);
     EXPECT_EQ(pass.skipped, 1) << "so that the sweeper goes again";
     ASSERT_TRUE(pass.next_from.has_value());
@@ -1822,7 +1833,8 @@ TEST_F(StoreTest, AnIncidentsEventsAreScreenedTogetherOrNotAtAll) {
     EXPECT_EQ(screened_with(), "D1:v1,D2:v1,N1:v1");
   }
   // Free, the newest takes the rest of its incident with it.
-  const auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 2h, kT0 + 24h, 1);
+  const auto pass =
+      store_->ScreenEvents(ScreenOf("v2"), kT0 + 2h - kMaxNumberLookback, kT0 + 24h, 1);
   EXPECT_EQ(pass.screened, 2);
   EXPECT_EQ(screened_with(), "D1:v2,D2:v2,N1:v1");
   EXPECT_EQ(Q("SELECT count(*) FROM number_findings WHERE screened_with = 'v2' "
@@ -1843,7 +1855,8 @@ TEST_F(StoreTest, AnIncidentsEventsAreScreenedTogetherOrNotAtAll) {
   holding.exec(
       "SELECT pg_advisory_xact_lock(('x' || substr(encode(sha256(convert_to('incident:INC-E', "
       "'UTF8')), 'hex'), 1, 16))::bit(64)::bigint)");
-  const auto busy = store_->ScreenEvents(ScreenOf("v2"), kT0 + 5h, kT0 + 24h, 10);
+  const auto busy =
+      store_->ScreenEvents(ScreenOf("v2"), kT0 + 5h - kMaxNumberLookback, kT0 + 24h, 10);
   EXPECT_EQ(busy.screened, 1);
   EXPECT_EQ(busy.skipped, 2);
   EXPECT_EQ(screened_with(), "D1:v2,D2:v2,D3:v2,E1:v1,E2:v1,N1:v2");
@@ -1904,18 +1917,20 @@ TEST_F(StoreTest, ANumbersEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRuleO
                       Recording(seen, &RelatedEvents::same_number, EveryEventCounts("v9")));
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
   // ... until they are screened again under the rules in force, newest first, in batches.
-  auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2);
+  auto pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h - kMaxNumberLookback, kT0 + 24h, 2);
   EXPECT_EQ(pass.screened, 2);
   ASSERT_TRUE(pass.next_from.has_value());
   EXPECT_EQ(*pass.next_from, kT0 + 2min) << "E4 then E3";
-  pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, *pass.next_from, 2);
+  pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h - kMaxNumberLookback, *pass.next_from, 2);
   EXPECT_EQ(pass.screened, 2);
   ASSERT_TRUE(pass.next_from.has_value());
   EXPECT_EQ(*pass.next_from, kT0) << "E2 then E1";
-  pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, *pass.next_from, 2);
+  pass = store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h - kMaxNumberLookback, *pass.next_from, 2);
   EXPECT_EQ(pass.screened, 0);
   EXPECT_FALSE(pass.next_from.has_value()) << "nothing left";
-  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 2).screened, 0);
+  EXPECT_EQ(
+      store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h - kMaxNumberLookback, kT0 + 24h, 2).screened,
+      0);
   store_->IngestBatch({Item(MakeEvent("E5", "+447700900001", kT0 + 4min))}, recording("v2"));
   EXPECT_EQ(seen, (Ids{"E2"}));
   // Without a screen (rules built in code, `surveyd replay` of old), everything is read.
@@ -2033,7 +2048,7 @@ TEST_F(StoreTest, ANumbersKeptNewestForEachRuleNeverHidesAnOlderOneWhenItStopsHo
   EXPECT_EQ(Q(kept), "number:v1:exclusion:domestic:E3,another:v1:exclusion:domestic:E2");
 
   // Screened again under new rules, the events raise rows of the new screen's.
-  store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 100);
+  store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h - kMaxNumberLookback, kT0 + 24h, 100);
   EXPECT_EQ(Q(kept),
             "number:v1:exclusion:domestic:E3,number:v2:exclusion:domestic:E1,"
             "another:v1:exclusion:domestic:E2,another:v2:exclusion:domestic:E2");
@@ -2103,7 +2118,9 @@ TEST_F(StoreTest, AnIncidentsEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRu
   store_->IngestBatch({Item(of_incident("E4", "+447700900004", 3min))}, recording("v2"));
   EXPECT_EQ(seen, (Ids{"E1", "E2", "E3"}));
   EXPECT_EQ(screened_with(), "E1:v2,E2:v2,E3:v2,E4:v2");
-  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h, kT0 + 24h, 10).screened, 0);
+  EXPECT_EQ(
+      store_->ScreenEvents(ScreenOf("v2"), kT0 + 1h - kMaxNumberLookback, kT0 + 24h, 10).screened,
+      0);
   store_->IngestBatch({Item(of_incident("E5", "+447700900005", 4min))}, recording("v2"));
   EXPECT_EQ(seen, (Ids{"E2"}));
   // An event with an incident and no number is screened, and screened again, too.
@@ -2117,7 +2134,9 @@ TEST_F(StoreTest, AnIncidentsEventsAreReadBackOnlyWhenTheirScreenSaysTheyCouldRu
   EXPECT_EQ(seen, (Ids{"E2"}));
   // Swept, the incident's events are screened together too (ScreenEvents' own test:
   // AnIncidentsEventsAreScreenedTogetherOrNotAtAll).
-  EXPECT_EQ(store_->ScreenEvents(ScreenOf("v4"), kT0 + 1h, kT0 + 24h, 10).screened, 8);
+  EXPECT_EQ(
+      store_->ScreenEvents(ScreenOf("v4"), kT0 + 1h - kMaxNumberLookback, kT0 + 24h, 10).screened,
+      8);
 }
 
 TEST_F(StoreTest, AClaimUnderAScreenCarriesOnlyTheNumbersEventsThatCouldRuleItOut) {

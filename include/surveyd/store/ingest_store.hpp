@@ -88,8 +88,8 @@ class IngestStore {
   virtual std::optional<std::int64_t> FeedCursor(const std::string& feed) = 0;
 
   // Screens (EventScreen) stored events of numbers or incidents that `screen` has not screened
-  // (they were screened under other rules, or none), within kMaxNumberLookback before `now`,
-  // newest first from `from` back: up to `limit` of them, each with the rest of its incident
+  // (they were screened under other rules, or none), that occurred from `oldest` on, newest
+  // first from `from` back: up to `limit` of them, each with the rest of its incident
   // (screened together or not at all). Returns how many were screened, how many of those picked
   // were left because their incident was busy (a batch held it, or one of its events was locked),
   // and where the next call goes on from: nullopt when nothing is left to pick.
@@ -98,7 +98,7 @@ class IngestStore {
     std::optional<TimePoint> next_from;
     int skipped = 0;
   };
-  virtual ScreenPass ScreenEvents(const EventScreen& screen, TimePoint now, TimePoint from,
+  virtual ScreenPass ScreenEvents(const EventScreen& screen, TimePoint oldest, TimePoint from,
                                   int limit) = 0;
 };
 
