@@ -122,16 +122,17 @@ std::string Joined(std::initializer_list<std::string> parts) {
 }
 
 // The answers in [$1, $2) by `dated` (s.contact_at or r.submitted_at), each with who the contact
-// was with: the operator for calls, the officer otherwise. `flagged`: the survey raised a
-// complaint or safeguarding alert, by its answer or by a text after it, whatever became of the
-// alert (resolved, it was a complaint all the same). Praise must not reach anyone for such a
+// was with: the operator for calls, the officer otherwise. `flagged`: the survey raised an
+// alert, by its answer or by a text after it, whatever became of the alert (resolved, it was a
+// complaint all the same): a low-scores one too ("thanks for nothing", every score 0, was listed
+// as the officer's praise). Praise must not reach anyone for such a
 // contact: its 10s are not counted as top scores and its comment is never praise; it is still
 // an answer (respondents), as /api/v1/stats counts it, so that the cells hidden stay the same.
 std::string RecognitionCte(const std::string& dated) {
   return Joined(
       {"WITH x AS (SELECT s.id AS survey_id, s.contact_at, r.q1, r.q2, r.q3, r.q4, r.q5, "
-       "r.comment_masked AS comment, EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id "
-       "AND a.kind IN ('complaint', 'safeguarding')) AS flagged, "
+       "r.comment_masked AS comment, EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id) "
+       "AS flagged, "
        "CASE WHEN s.event_type = 'call.ended' THEN s.handler_id ELSE s.officer_id END AS person, "
        "CASE WHEN s.event_type = 'call.ended' THEN 'operator' ELSE 'officer' END AS role, "
        "CASE WHEN s.event_type = 'call.ended' THEN s.handler_team ELSE s.department END AS team "

@@ -888,22 +888,26 @@ TEST_F(AlertsApiTest, RecognitionNeverGivesAHiddenPersonAway) {
 // "Actually I want to make a complaint": the complaint alert was raised, and the survey was
 // still listed as praise for the operator, and counted in the digest. A contact that is a
 // complaint or a safeguarding matter (the alert resolved, too) credits nobody with praise.
-TEST_F(AlertsApiTest, ASurveyThatRaisedAComplaintOrSafeguardingAlertIsNoPraise) {
+TEST_F(AlertsApiTest, ASurveyThatRaisedAnAlertIsNoPraise) {
   survey::SurveyHandlerOptions page_options(*store_, clock_);
   page_options.raise_alerts = ShippedPageAlerts;
   survey::SurveyPages pages(page_options);
   const auto post = [&](const std::string& token, const std::string& body) {
     return pages.Handle(AnswerForm(token, body));
   };
-  // Each answered on the page with 10 on every question, and what the citizen posted after.
+  // Each answered on the page with 10 on every question (but the last), and what the citizen
+  // posted after. The last scored 0 on every question, and raised a low-scores alert: its
+  // "thanks" was listed as the operator's praise (a review).
   const std::vector<std::pair<std::string, std::string>> answers = {
       {"the call handler was brilliant, thank you",
        "Actually I want to make a complaint, nobody came back to me"},
       {"Thank you, brilliant", "he is back and I am scared"},
       {"Very kind and patient, thank you", ""},
-      {"", ""}};
+      {"", ""},
+      {"thanks for nothing, brilliant", ""}};
   int n = 0;
   for (const auto& [comment, after] : answers) {
+    const std::string score = comment.rfind("thanks for nothing", 0) == 0 ? "0" : "10";
     Contact c;
     c.event_id = "C-" + std::to_string(++n);
     c.at = clock_.Now() - 1h;
@@ -912,13 +916,15 @@ TEST_F(AlertsApiTest, ASurveyThatRaisedAComplaintOrSafeguardingAlertIsNoPraise) 
     ASSERT_EQ(messages.size(), 1u);
     const std::string token = token::DeriveToken(kTokenSecret, messages[0].token_nonce);
     ASSERT_TRUE(store_->BeginSend(messages[0], token::TokenHash(token), clock_.Now(), 60s));
-    ASSERT_EQ(
-        post(token, "q1=10&q2=10&q3=10&q4=10&q5=10&comment=" + http::UrlEncode(comment)).status,
-        200);
+    ASSERT_EQ(post(token, "q1=" + score + "&q2=" + score + "&q3=" + score + "&q4=" + score +
+                              "&q5=" + score + "&comment=" + http::UrlEncode(comment))
+                  .status,
+              200);
     if (!after.empty()) post(token, "comment=" + http::UrlEncode(after));
   }
   ASSERT_EQ(Count("alerts", "kind = 'complaint'"), "1");
   ASSERT_EQ(Count("alerts", "kind = 'safeguarding'"), "1");
+  ASSERT_EQ(Count("alerts", "kind = 'low_scores'"), "1");
   // Resolved, it was a safeguarding matter all the same.
   const std::string safeguarding = db_.Query("SELECT id FROM alerts WHERE kind = 'safeguarding'");
   ASSERT_EQ(Call(api::Role::kSupervisor, "POST", "/api/v1/alerts/" + safeguarding + "/resolve",
@@ -936,7 +942,7 @@ TEST_F(AlertsApiTest, ASurveyThatRaisedAComplaintOrSafeguardingAlertIsNoPraise) 
     ASSERT_EQ(body["people"].size(), 1u) << response.body;
     const auto& op1 = body["people"][0];
     EXPECT_EQ(op1["person"], "OP1");
-    EXPECT_EQ(op1["respondents"], 4) << "each is an answer, as the stats count it";
+    EXPECT_EQ(op1["respondents"], 5) << "each is an answer, as the stats count it";
     EXPECT_EQ(op1["top_scores"]["q1"], 2) << "the 10s of a complaint are no praise";
     EXPECT_EQ(op1["top_scores"]["total"], 10);
     EXPECT_EQ(op1["all_top_scores"], 2);
