@@ -492,10 +492,10 @@ namespace pg {
   "COALESCE(screened_with <> " v ", true) "                                                     \
   "FROM events WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL"
 // The numbers' events since $3.
-#define SURVEYD_RELATED_OF_NUMBERS                                \
-  SURVEYD_RELATED_COLUMNS                                         \
-      "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
-      "AND occurred_at >= $3::timestamptz"
+#define SURVEYD_RELATED_OF_NUMBERS                            \
+  SURVEYD_RELATED_COLUMNS                                     \
+  "WHERE phone_hash = ANY($2::text[]) AND facts IS NOT NULL " \
+  "AND occurred_at >= $3::timestamptz"
 // The numbers' events screened under other rules, or none (SURVEYD_WHERE_SCREENED_ELSEWHERE), of
 // any age, found by their ranges of the index on (phone_hash, screened_with), each saying whether
 // it is within the look-back ($3, `recent`): those are given as the numbers'; all name the

@@ -1796,8 +1796,7 @@ TEST_F(StoreTest, AFlagOnAnotherNumbersEventRulesTheNumberOutUnderNewRulesBefore
   reason(event("E1", "INC-E", long_ago, kT0 - 24h * 100), v1);
   reason(event("E2", "INC-E", "+447700900342", kT0 - 24h * 10, {"DOMESTIC"}), v1);
   EXPECT_EQ(reason(event("E3", "INC-E3", long_ago, kT0, {}, false), v1), "exclusion:domestic");
-  EXPECT_EQ(reason(event("E4", "INC-E4", long_ago, kT0 + 1h, {}, false), v2),
-            "exclusion:domestic");
+  EXPECT_EQ(reason(event("E4", "INC-E4", long_ago, kT0 + 1h, {}, false), v2), "exclusion:domestic");
 }
 
 // The sweep screens an incident's events together, or leaves them all to a later sweep: a

@@ -857,6 +857,17 @@ std::vector<store::StatsCell> OfficersCells() {
   return cells;
 }
 
+// GET /api/v1/stats by NPU over `truth`, with figure noise on.
+class NoisyFiguresTest : public AnalyticsApiTest {
+ protected:
+  json NoisyBreakdown(const std::vector<store::StatsCell>& truth) {
+    options_.figures_noise_key = "the server's key for the figures";
+    handler_ = MakeApiHandler(options_);
+    analytics_.stats.cells = truth;
+    return Json(Get("/api/v1/stats?group_by=npu"));
+  }
+};
+
 // The noise on a mean was the count's as well as the sum's: the respondents shown (+-2) were its
 // denominator, so a mean of 9 from 21 answers read 9/23 more or less on top of the sum's +-10; and
 // the sum of squares rebuilt from those figures, moved by +-100 and clamped, could close the
@@ -864,12 +875,9 @@ std::vector<store::StatsCell> OfficersCells() {
 // true mean of 8.09 shown as 9.19, 9.14-9.24). Now a mean moves by at most (10 + 0.5) / the
 // respondents shown, and its interval holds the true mean and the true interval, and is a point
 // only where every answer is the same and there is no noise.
-TEST_F(AnalyticsApiTest, NoisyMeansStayNearAndTheirIntervalsHoldTheTrueOnes) {
-  options_.figures_noise_key = "the server's key for the figures";
-  handler_ = MakeApiHandler(options_);
+TEST_F(NoisyFiguresTest, NoisyMeansStayNearAndTheirIntervalsHoldTheTrueOnes) {
   const std::vector<store::StatsCell> truth = OfficersCells();
-  analytics_.stats.cells = truth;
-  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  const json body = NoisyBreakdown(truth);
   ASSERT_EQ(body["cells"].size(), truth.size());
   auto round2 = [](double value) { return std::round(value * 100) / 100; };
   int figures = 0, moved_too_far = 0, mean_outside = 0, narrower = 0, points = 0;
@@ -909,12 +917,9 @@ TEST_F(AnalyticsApiTest, NoisyMeansStayNearAndTheirIntervalsHoldTheTrueOnes) {
 // The 8-10s' and response rates' Wilson intervals were read from the noisy counts as if exact:
 // with few respondents the true share, and its interval, could lie outside (documented as a
 // limit). Each is now the widest interval of the true counts the figures shown could stand for.
-TEST_F(AnalyticsApiTest, NoisySharesIntervalsHoldTheTrueOnes) {
-  options_.figures_noise_key = "the server's key for the figures";
-  handler_ = MakeApiHandler(options_);
+TEST_F(NoisyFiguresTest, NoisySharesIntervalsHoldTheTrueOnes) {
   const std::vector<store::StatsCell> truth = OfficersCells();
-  analytics_.stats.cells = truth;
-  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  const json body = NoisyBreakdown(truth);
   ASSERT_EQ(body["cells"].size(), truth.size());
   auto round1 = [](double value) { return std::round(value * 1000) / 10; };
   int shares = 0, narrower = 0;
@@ -948,16 +953,13 @@ TEST_F(AnalyticsApiTest, NoisySharesIntervalsHoldTheTrueOnes) {
 // sent of 100 surveys, more reached than sent, and 201 respondents to q3 of 198 answered, where
 // every survey answered answers q3 (found by an analyst's review). Each is now held at the noisy
 // count it is part of, as answered was.
-TEST_F(AnalyticsApiTest, NoisyCountsWithinACellStayPossible) {
-  options_.figures_noise_key = "the server's key for the figures";
-  handler_ = MakeApiHandler(options_);
+TEST_F(NoisyFiguresTest, NoisyCountsWithinACellStayPossible) {
   std::vector<store::StatsCell> truth = OfficersCells();
   for (std::size_t c = 0; c < truth.size(); c += 2) {  // every one asked reached and answered
     store::StatsCell& cell = truth[c];
     cell.surveys = cell.sent = cell.reached = cell.answered;
   }
-  analytics_.stats.cells = truth;
-  const json body = Json(Get("/api/v1/stats?group_by=npu"));
+  const json body = NoisyBreakdown(truth);
   ASSERT_EQ(body["cells"].size(), truth.size());
   int impossible = 0;
   std::string first;

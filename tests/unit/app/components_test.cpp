@@ -186,13 +186,28 @@ class StoredEventsStub final : public store::IngestStore {
   }
   std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
   ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override {
+    ++calls;
     if (failures_-- > 0) throw std::runtime_error("connection refused");
-    return {7, std::nullopt};
+    return passes ? passes() : ScreenPass{7, std::nullopt};
   }
+
+  std::function<ScreenPass()> passes;  // what each call returns, when set
+  int calls = 0;
 
  private:
   int failures_;
 };
+
+// A sweeper of `stored` under the screen `screen` (of the rules whose version is "abc").
+std::unique_ptr<ScreenSweeper> SweeperOf(store::IngestStore& stored, const EventScreen& screen,
+                                         const Clock& clock, metrics::Registry& registry) {
+  return std::make_unique<ScreenSweeper>(
+      stored,
+      [&screen] {
+        return ScreenInForce{screen, "abc"};
+      },
+      clock, registry);
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -407,22 +422,17 @@ TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
   StoredEventsStub stored(30);
   EventScreen screen;
   screen.version = "v1/findings3";
-  ScreenSweeper sweeper(
-      stored,
-      [&screen] {
-        return ScreenInForce{screen, "abc"};
-      },
-      clock, registry);
+  const auto sweeper = SweeperOf(stored, screen, clock, registry);
   CapturedLog log;
   for (int second = 0; second < 30; ++second) {
-    sweeper.Tick();
+    sweeper->Tick();
     clock.Advance(std::chrono::seconds(1));
   }
   const std::string outage = log.Take();
   EXPECT_EQ(outage,
             "error rules: screening stored events: stored events not screened yet (connection "
             "refused); trying again\n");
-  sweeper.Tick();
+  sweeper->Tick();
   const std::string after = log.Take();
   EXPECT_NE(after.find("info rules: screening stored events: working again, after 30 failure(s)"),
             std::string::npos)
@@ -435,49 +445,36 @@ TEST(ScreenSweeperTest, AnOutageIsSaidOnceNotEverySecond) {
 // were read back whole, and an incident's flag filed under its other numbers under the old
 // screen alone, for as long as the process ran (a review). It goes again a minute after.
 TEST(ScreenSweeperTest, ASweepThatLeftBusyIncidentsGoesAgainUntilItLeavesNone) {
-  class Busy final : public store::IngestStore {
-   public:
-    std::vector<store::IngestResult> IngestBatch(const std::vector<store::IngestItem>&,
-                                                 const store::DecideFn&,
-                                                 const std::string&) override {
-      return {};
-    }
-    std::optional<std::int64_t> FeedCursor(const std::string&) override { return std::nullopt; }
-    ScreenPass ScreenEvents(const EventScreen&, TimePoint, TimePoint, int) override {
-      ++calls;
-      return busy-- > 0 ? ScreenPass{5, std::nullopt, 2} : ScreenPass{2, std::nullopt, 0};
-    }
-    int busy = 2, calls = 0;
-  } stored;
+  StoredEventsStub stored;
+  int busy = 2;
+  stored.passes = [&busy] {
+    return busy-- > 0 ? store::IngestStore::ScreenPass{5, std::nullopt, 2}
+                      : store::IngestStore::ScreenPass{2, std::nullopt, 0};
+  };
   ManualClock clock(kT0);
   metrics::Registry registry;
   EventScreen screen;
   screen.version = "v1/findings6";
-  ScreenSweeper sweeper(
-      stored,
-      [&screen] {
-        return ScreenInForce{screen, "abc"};
-      },
-      clock, registry);
+  const auto sweeper = SweeperOf(stored, screen, clock, registry);
   CapturedLog log;
-  sweeper.Tick();
+  sweeper->Tick();
   EXPECT_EQ(log.Take(),
             "info rules: 2 stored event(s) left for a later sweep (a batch or a lock held their "
             "incidents); sweeping again in a minute\n");
   clock.Advance(std::chrono::seconds(30));
-  sweeper.Tick();
+  sweeper->Tick();
   EXPECT_EQ(stored.calls, 1) << "not before the minute";
   clock.Advance(std::chrono::seconds(30));
-  sweeper.Tick();
+  sweeper->Tick();
   EXPECT_EQ(stored.calls, 2);
   EXPECT_NE(log.Take().find("2 stored event(s) left"), std::string::npos) << "still busy";
   clock.Advance(std::chrono::minutes(1));
-  sweeper.Tick();
+  sweeper->Tick();
   EXPECT_EQ(log.Take(),
             "info rules: stored events screened under version abc (screen of stored events "
             "v1/findings6; 12 screened again)\n");
   clock.Advance(std::chrono::minutes(5));
-  sweeper.Tick();
+  sweeper->Tick();
   EXPECT_EQ(stored.calls, 3) << "done";
 }
 

@@ -556,17 +556,25 @@ TEST(RulesLoadTest, WarnsWithoutQuietHours) {
   EXPECT_TRUE(WarningsOf(meant).empty());
 }
 
+// Rules with one group and one exclusion, of the type code patterns `patterns` (a YAML flow
+// list's items, on line 5 from column 26).
+std::string RulesExcludingTypeCodes(const std::string& patterns) {
+  return "force_name: Test\n"
+         "groups:\n"
+         "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
+         "exclusions:\n"
+         "  - {id: d, type_codes: [" +
+         patterns +
+         "]}\n"
+         "quiet_hours: {enabled: false}\n";
+}
+
 TEST(RulesLoadTest, WarnsOnPatternsThatMatchNoCodeOfTheSample) {
   LoadOptions options;
   options.sample_type_codes = std::vector<std::string>{"DOM-ABUSE", "MISSING-PER", "BURG-RES"};
   options.sample_name = "codes.txt";
   const std::string yaml =
-      "force_name: Test\n"
-      "groups:\n"
-      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
-      "exclusions:\n"
-      "  - {id: d, type_codes: [\"DOM*\", \"MISPER*\", \"*PER\", \"dom-abuse\", \"X?\"]}\n"
-      "quiet_hours: {enabled: false}\n";
+      RulesExcludingTypeCodes(R"("DOM*", "MISPER*", "*PER", "dom-abuse", "X?")");
   EXPECT_EQ(WarningsOf(LoadString(yaml, "s.yaml", options)),
             (std::vector<std::string>{
                 "s.yaml:5:34: warning: type code pattern 'MISPER*' matches none of the 3 codes "
@@ -588,12 +596,7 @@ TEST(LoadTest, ASamplesCodesAPatternTakesInsideALongerWordAreNamed) {
       "SEXUAL-OFFENCE"};
   options.sample_name = "codes.txt";
   const std::string yaml =
-      "force_name: Test\n"
-      "groups:\n"
-      "  - {id: c, name: C, trigger: call.ended, templates: {en: \"{link}\"}}\n"
-      "exclusions:\n"
-      "  - {id: d, type_codes: [\"*MENTAL*\", \"*harm*\", \"*PER\", \"SEX*\", \"*SELF-HARM*\"]}\n"
-      "quiet_hours: {enabled: false}\n";
+      RulesExcludingTypeCodes(R"("*MENTAL*", "*harm*", "*PER", "SEX*", "*SELF-HARM*")");
   EXPECT_EQ(WarningsOf(LoadString(yaml, "s.yaml", options)),
             (std::vector<std::string>{
                 "s.yaml:5:26: warning: type code pattern '*MENTAL*' takes 'ASB ENVIRONMENTAL', "
