@@ -304,7 +304,7 @@ class Sampler:
 
 # What a pass must remove when its cut-off is :'cut': what docs/data-protection.md promises,
 # counted directly (a survey finished at the earliest of its answer, its text's failure and its
-# close), not by the store's index-driven walks (src/store/pg_privacy.cpp), with every period one
+# close; its number kept while a safeguarding or complaint alert of it is open or acknowledged), not by the store's index-driven walks (src/store/pg_privacy.cpp), with every period one
 # day but the comments' (bench/soak.sh keeps those for the checker's I5, which judges each stored
 # answer again by its words).
 # What retention should remove at the cut-off, counted as its rules say, from candidates found
@@ -327,6 +327,9 @@ SELECT
        AND (s.phone_enc IS NOT NULL OR s.phone_e164 IS NOT NULL)
        AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.survey_id = s.id
                        AND p.state IN ('pending', 'claimed', 'sending'))
+       AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.survey_id = s.id
+                       AND a.kind IN ('safeguarding', 'complaint')
+                       AND a.status IN ('open', 'acknowledged'))
        AND LEAST(s.responded_at, s.closes_at, CASE WHEN o.state IN ('failed', 'undeliverable',
            'delivery_expired', 'expired', 'cancelled') THEN o.updated_at END) < {cut})
  + (SELECT count(*) FROM inbound_messages WHERE (body <> '' OR phone_hash IS NOT NULL)

@@ -590,7 +590,8 @@ TEST_F(TwoWayTest, ALaterOrLateTextThatCallsForHelpGetsItToo) {
 
 // Weeks later retention has erased the survey's number (its hash stays for the frequency cap):
 // the help is still owed. The number that wrote is sealed back on the survey until the text is
-// sent, and the next retention pass erases it again.
+// sent; the text raised a safeguarding alert, and the number stays while that is open, so that
+// the hub can call back; resolved, the next retention pass erases it again.
 TEST_F(TwoWayTest, HelpReachesANumberRetentionHadErased) {
   const auto survey = TextedSurvey("L-1", kPhone, /*two_way=*/false);
   const std::string id = std::to_string(survey);
@@ -610,6 +611,10 @@ TEST_F(TwoWayTest, HelpReachesANumberRetentionHadErased) {
                         clock_.Now());
   store_->ApplyDeliveryReport({"kannel", "m-9", "", DeliveryState::kDelivered, "", clock_.Now()});
   clock_.Advance(1h);
+  store_->RunRetention(policy, clock_.Now(), "test");
+  EXPECT_EQ(Q("SELECT phone_enc IS NULL FROM surveys WHERE id = " + id), "f")
+      << "its safeguarding alert is open";
+  Q("UPDATE alerts SET status = 'resolved' WHERE survey_id = " + id);
   store_->RunRetention(policy, clock_.Now(), "test");
   EXPECT_EQ(Q("SELECT phone_enc IS NULL FROM surveys WHERE id = " + id), "t");
 }
