@@ -705,10 +705,12 @@ const Statements& IngestStatements() {
       {"screen_incident_mates",
        "WITH mates AS MATERIALIZED (SELECT event_id, incident_id FROM events "
        "WHERE incident_id = ANY($1::text[]) AND facts IS NOT NULL AND event_id <> ALL($2::text[]) "
-       "AND (screened_with IS NULL OR screened_with < $3 OR screened_with > $3)), "
-       "got AS MATERIALIZED (SELECT e.event_id, e.facts::text AS facts FROM events e "
-       "WHERE e.event_id IN (SELECT event_id FROM mates) FOR UPDATE OF e SKIP LOCKED) "
-       "SELECT m.event_id, m.incident_id, g.facts FROM mates m LEFT JOIN got g USING (event_id)"},
+       "AND " SURVEYD_SCREENED_ELSEWHERE(
+           "$3") "), "
+                 "got AS MATERIALIZED (SELECT e.event_id, e.facts::text AS facts FROM events e "
+                 "WHERE e.event_id IN (SELECT event_id FROM mates) FOR UPDATE OF e SKIP LOCKED) "
+                 "SELECT m.event_id, m.incident_id, g.facts FROM mates m LEFT JOIN got g USING "
+                 "(event_id)"},
       {"screen_set",
        "UPDATE events e SET screened_with = $1, screen_hit = t.findings IS NOT NULL, "
        "screen_findings = t.findings::text[] "
@@ -902,7 +904,8 @@ IngestStore::ScreenPass PgStore::ScreenEvents(const EventScreen& screen, TimePoi
     // whose flags are filed so (SURVEYD_RELATED_OF_INCIDENTS_OF_ELSEWHERE). So each incident is
     // taken under the advisory lock ingest takes for it, and with every other event of it not
     // screened yet. The sweep never waits: an incident that a batch holds, or one of whose events
-    // something else has locked, is left to the next sweep, read back whole meanwhile.
+    // something else has locked, is left (`skipped`: the sweeper goes again a minute after), read
+    // back whole meanwhile.
     std::map<std::int64_t, std::string> keys;  // of the incidents picked
     ArrayLiteral picked, key_list;
     for (const auto& row : rows) {

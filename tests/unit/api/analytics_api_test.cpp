@@ -1025,16 +1025,24 @@ TEST_F(AnalyticsApiTest, StatsAsCsvOneRowPerCellOrPerQuestion) {
   EXPECT_NE(response.body.find("npu,question,surveys"), std::string::npos);
 }
 
+// An answer of survey `id`, contacted on 20 November at `hour`, answered `now`, with `comment`.
+store::ResponseRecord Answered(std::int64_t id, const std::string& hour, const std::string& comment,
+                               TimePoint now) {
+  store::ResponseRecord record;
+  record.survey_id = id;
+  record.contact_day = "2026-11-20";
+  record.contact_hour = hour;
+  record.submitted_at = now;
+  record.comment = comment;
+  return record;
+}
+
 // Excel, which analysts open CSVs in, reads a file without UTF-8's byte-order mark in the Windows
 // code page: a Welsh or Polish comment came out as mojibake. Every CSV starts with it.
 TEST_F(AnalyticsApiTest, EveryCsvStartsWithUtf8sByteOrderMark) {
   analytics_.stats.cells = {Cell({"N1"}, 12, 6)};
-  store::ResponseRecord record;
-  record.survey_id = 7;
-  record.contact_day = "2026-11-20";
-  record.contact_hour = "10";
-  record.submitted_at = clock_.Now();
-  record.comment = "diolch\u2019n fawr \u0175 \u0177; Dzi\u0119kuj\u0119";
+  const store::ResponseRecord record =
+      Answered(7, "10", "diolch\u2019n fawr \u0175 \u0177; Dzi\u0119kuj\u0119", clock_.Now());
   analytics_.responses.records = {record};
   for (const char* target :
        {"/api/v1/stats?format=csv", "/api/v1/stats?group_by=question,npu&format=csv",
@@ -1051,12 +1059,8 @@ TEST_F(AnalyticsApiTest, EveryCsvStartsWithUtf8sByteOrderMark) {
 }
 
 TEST_F(AnalyticsApiTest, CsvNeverHandsASpreadsheetAFormula) {
-  store::ResponseRecord record;
-  record.survey_id = 7;
-  record.contact_day = "2026-11-20";
-  record.contact_hour = "10";
-  record.submitted_at = clock_.Now();
-  record.comment = "=HYPERLINK(\"http://evil\",\"x\")";
+  const store::ResponseRecord record =
+      Answered(7, "10", "=HYPERLINK(\"http://evil\",\"x\")", clock_.Now());
   analytics_.responses.records = {record};
   const auto response = Get("/api/v1/comments?format=csv");
   EXPECT_NE(response.body.find("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), std::string::npos)
@@ -1064,16 +1068,11 @@ TEST_F(AnalyticsApiTest, CsvNeverHandsASpreadsheetAFormula) {
 }
 
 TEST_F(AnalyticsApiTest, ResponsesPageWithACursorAndHideOfficersFromAnalysts) {
-  store::ResponseRecord record;
-  record.survey_id = 42;
-  record.contact_day = "2026-11-20";
-  record.contact_hour = "09";
-  record.submitted_at = clock_.Now();
+  store::ResponseRecord record = Answered(42, "09", "fine", clock_.Now());
   for (Dimension d : store::AllDimensions()) {
     if (store::IsFilter(d)) record.context.emplace_back(d, std::string("v"));
   }
   record.q[0] = 9;
-  record.comment = "fine";
   analytics_.responses.records = {record};
   // The cursor is the last answer's time, to the microsecond, and its survey.
   const TimePoint answered_at = ParseRfc3339("2026-11-20T09:30:00Z").value() + 123456us;
