@@ -448,6 +448,7 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
   struct Own {
     std::string event_id, incident_id, phone_hash;
     TimePoint since;
+    std::vector<std::string> other_keys;  // its number's hashes under other keys, while rotating
   };
   std::vector<Own> own;  // by message
   for (const auto& row : rows) {
@@ -502,18 +503,21 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
     // While a hash key is rotated out, the number's opt-out, surveys and events may carry a hash
     // made with the old key: look them up under every key. Its events under another key come
     // as more rows of the context below, with no incident (its own come once).
-    for (auto& message : messages) {
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      OutboxMessage& message = messages[i];
       if (message.to_e164.empty()) continue;
       ArrayLiteral all;
       const auto at = index.find(message.id);
       for (const auto& hash : vault_.Hashes(message.to_e164)) {
         all.Add(hash);
-        if (at == index.end() || hash == own[at->second].phone_hash) continue;
+        if (hash == own[i].phone_hash) continue;
+        own[i].other_keys.push_back(hash);
+        if (at == index.end()) continue;  // not decided again
         ids.AddInt(message.id);
-        event_ids.Add(own[at->second].event_id);
+        event_ids.Add(own[i].event_id);
         incident_ids.Add("");
         hashes.Add(hash);
-        since.AddTime(own[at->second].since);
+        since.AddTime(own[i].since);
       }
       const auto row = Exec(txn, "claim_number_history", {all.Text(), Int(message.survey_id)})[0];
       message.history.opted_out = message.history.opted_out || row[0].as<bool>();
@@ -528,10 +532,9 @@ std::vector<OutboxMessage> PgStore::ReadClaimed(pqxx::transaction_base& txn,
   // Whether a hash is the message i's number's: its own, or, while a hash key is rotated out,
   // made with another key.
   const auto own_number = [&](std::size_t i, const std::string& hash) {
-    if (hash == own[i].phone_hash) return true;
-    if (!vault_.rotating_hash_key() || messages[i].to_e164.empty()) return false;
-    const auto all = vault_.Hashes(messages[i].to_e164);
-    return std::find(all.begin(), all.end(), hash) != all.end();
+    const auto& others = own[i].other_keys;
+    return hash == own[i].phone_hash ||
+           std::find(others.begin(), others.end(), hash) != others.end();
   };
   if (!index.empty()) {
     std::set<std::size_t> unreadable;
